@@ -25,7 +25,7 @@ RT_TESTS    := $(patsubst runtime/tests/%.c,$(RT_BUILD)/tests/%,$(RT_TEST_SRC))
 # Freestanding flags for the runtime image: no libc, no stack protector of our
 # own, static, reproducible.
 RT_CFLAGS   := $(RT_WARN) -O2 -g0 -ffreestanding -fno-stack-protector -fno-asynchronous-unwind-tables \
-               -fno-pie -fno-plt -fcf-protection=none -ffile-prefix-map=$(CURDIR)=. $(RT_INC) -D_GNU_SOURCE
+               -fpie -fcf-protection=none -fno-tree-loop-distribute-patterns -ffile-prefix-map=$(CURDIR)=. $(RT_INC) -D_GNU_SOURCE
 RT_LDFLAGS  ?= -static -nostdlib -no-pie -Wl,--build-id=none -Wl,-z,noexecstack
 # Host test flags.
 RT_TCFLAGS  := $(RT_WARN) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer $(RT_INC) -D_GNU_SOURCE -DRT_HOST_TEST

@@ -8,7 +8,19 @@
  *
  * The loader and the runtime itself open and map the application's files
  * through shield_call(), the same path a trapped call takes, so the loader
- * never needs to know where a file lives. */
+ * never needs to know where a file lives.
+ *
+ * Calling context (trap.c): a shield runs on the calling thread's runtime
+ * signal stack (256 KiB, thread.h), with FS pointing at the runtime's
+ * per-thread block (stack-protector canary and errno for BearSSL), all
+ * signals blocked except around calls that may block (rt_syscall_may_block),
+ * and possibly on many threads at once. Calls the runtime core emulates
+ * itself never reach the shields: rt_sigaction, rt_sigprocmask, sigaltstack,
+ * clone/clone3/fork/vfork/execve/exit, arch_prctl(ARCH_SET_FS/GET_FS),
+ * brk, readlink(at) of /proc/self/exe. mmap/munmap/mprotect/mremap/madvise
+ * reach the shields after the runtime checked they do not touch its memory.
+ * To allocate address space inside the runtime's protected range, use
+ * rt_region_alloc / rt_region_map_file (region.h). */
 #ifndef SCONE_SHIELD_H
 #define SCONE_SHIELD_H
 
@@ -21,13 +33,28 @@ struct sys_call {
 
 enum { SHIELD_PASS = 0, SHIELD_DONE = 1 };
 
+struct fsp;
+struct econfig;
+
 /* File-system shield (fs_*.c). */
 int fs_shield(const struct sys_call *c, long *ret);
+/* Called once in sim mode before the application is loaded, with the opened,
+ * authenticated protected FS image (NULL in dev mode) and the verified
+ * config. Returns 0 or a negative errno (start-up then fails). */
+int fs_shield_init(const struct fsp *img, const struct econfig *cfg);
+
 /* Console shield (console_shield.c). */
 int console_shield(const struct sys_call *c, long *ret);
+/* Called once in sim mode with the 32-byte FS key (sub-keys are derived from
+ * it, contracts.md) and the verified config. 0 or a negative errno. */
+int console_shield_init(const uint8_t fs_key[32], const struct econfig *cfg);
 
 /* Runs a call through the shields and then the transport; returns the result
  * (negative errno on failure). Implemented by the trap/dispatch code. */
 long shield_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+
+/* Set when the linked shields are the weak no-shield fallbacks
+ * (shield_fallback.c); 0 once a real shield's init ran. */
+extern int rt_shields_are_fallback;
 
 #endif

@@ -1,0 +1,366 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/scone-build/scone-build/pkg/convert"
+	"github.com/scone-build/scone-build/pkg/enclave"
+	"github.com/scone-build/scone-build/pkg/fsprotect"
+	"github.com/scone-build/scone-build/pkg/imageref"
+	"github.com/scone-build/scone-build/pkg/link"
+	"github.com/scone-build/scone-build/pkg/rootfs"
+	"github.com/scone-build/scone-build/pkg/runtimebin"
+	"github.com/scone-build/scone-build/pkg/version"
+)
+
+type convertOptions struct {
+	src, dst     string
+	keyFile      string
+	signCmd      string
+	signerPub    string
+	fsKeyFile    string
+	platform     string
+	insecure     bool
+	heap, stack  string
+	threads      uint32
+	console      bool
+	hostEnv      []string
+	hostArgs     bool
+	transport    string
+	exitCycles   uint64
+	volumes      []string
+	tlsPorts     []uint
+	tlsCert      string
+	tlsKey       string
+	debug        bool
+	isvProdID    uint16
+	isvSVN       uint16
+	force        bool
+	sourceConfig string
+	json         bool
+}
+
+func init() {
+	register(func(a *app) *cobra.Command {
+		var o convertOptions
+		cmd := &cobra.Command{
+			Use:   "convert SRC DST",
+			Short: "Convert an image into a confidential (SGX) image",
+			Long: `Convert SRC into DST: flatten SRC's layers, check its binaries, encrypt and
+authenticate its file system into a protected FS image, measure and sign the
+enclave, and write an image whose entrypoint is the scone-run runtime.
+
+SRC and DST are image references:
+  nginx:1.25, localhost:5000/app:v1   registry (http for localhost; --insecure otherwise)
+  oci:DIR[:TAG]                       OCI image layout
+  docker-archive:FILE[:NAME:TAG]      docker save format (podman load -i FILE)
+  dir:PATH                            root file system directory as SRC (with
+                                      --source-config), or DIR/rootfs + DIR/config.json as DST`,
+			Example: `  scone-build keygen --out-dir keys
+  scone-build convert oci:images/nginx:latest docker-archive:nginx-scone.tar \
+      --key keys/signer.pem --fs-key keys/fs.key`,
+			Args: cobra.ExactArgs(2),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				o.src, o.dst = args[0], args[1]
+				return runConvert(cmd.Context(), a, &o)
+			},
+		}
+		f := cmd.Flags()
+		f.StringVar(&o.keyFile, "key", "", "enclave signer key (PEM, RSA-3072, e=3; see 'scone-build keygen')")
+		f.StringVar(&o.signCmd, "sign-cmd", "", "sign with this external command instead of --key (run with sh -c; bytes to sign on stdin, signature on stdout); needs --signer-pub")
+		f.StringVar(&o.signerPub, "signer-pub", "", "public key (PEM) of the external signer used with --sign-cmd")
+		f.StringVar(&o.fsKeyFile, "fs-key", "", "file-system key file (64 hex digits or 32 raw bytes; see 'scone-build keygen')")
+		f.StringVar(&o.platform, "platform", "linux/amd64", "platform to pick from a multi-platform image")
+		f.BoolVar(&o.insecure, "insecure", false, "allow plain http to registries other than localhost")
+		f.StringVar(&o.heap, "heap", "", "enclave heap size (e.g. 256M, 1G; default 64M)")
+		f.StringVar(&o.stack, "stack", "", "stack size per thread (default 8M)")
+		f.Uint32Var(&o.threads, "threads", 0, "maximum number of enclave threads (default 8)")
+		f.BoolVar(&o.console, "console-shield", false, "encrypt stdout/stderr (read them with 'scone-build console decrypt')")
+		f.StringSliceVar(&o.hostEnv, "host-env", nil, "environment variable NAME the host may set at run time (repeatable; default: none)")
+		f.BoolVar(&o.hostArgs, "host-args", false, "let the host replace the program's arguments at run time")
+		f.StringVar(&o.transport, "transport", "sync", "syscall transport: sync or async")
+		f.Uint64Var(&o.exitCycles, "exit-cycles", enclave.DefaultExitCycles, "simulated enclave-exit cost in cycles (sim mode, sync transport)")
+		f.StringSliceVar(&o.volumes, "volume", nil, "host PATH passed through unprotected to the application (repeatable)")
+		f.UintSliceVar(&o.tlsPorts, "tls-port", nil, "listening port the network shield TLS-terminates (repeatable; needs --tls-cert and --tls-key)")
+		f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate path inside the image")
+		f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key path inside the image")
+		f.BoolVar(&o.debug, "debug-enclave", false, "set the SIGSTRUCT DEBUG attribute (never for production)")
+		f.Uint16Var(&o.isvProdID, "isv-prodid", 0, "SIGSTRUCT ISVPRODID")
+		f.Uint16Var(&o.isvSVN, "isv-svn", 0, "SIGSTRUCT ISVSVN")
+		f.BoolVar(&o.force, "force", false, "convert even if the entrypoint is unsupported (see 'scone-build check')")
+		f.StringVar(&o.sourceConfig, "source-config", "", "OCI image config JSON of a dir: SRC")
+		f.BoolVar(&o.json, "json", false, "print a machine-readable report on stdout")
+		return cmd
+	})
+	registerHints(convertHints)
+}
+
+func (o *convertOptions) libraryOptions(ctx context.Context, a *app) ([]convert.Option, error) {
+	var opts []convert.Option
+	switch {
+	case o.signCmd != "" && o.keyFile != "":
+		return nil, usagef("--key and --sign-cmd exclude each other")
+	case o.signCmd != "":
+		if o.signerPub == "" {
+			return nil, usagef("--sign-cmd needs --signer-pub FILE (the signer's public key)")
+		}
+		pub, err := enclave.LoadPublicKey(o.signerPub)
+		if err != nil {
+			return nil, err
+		}
+		s, err := enclave.NewCommandSigner(pub, "/bin/sh", "-c", o.signCmd)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, convert.WithSigner(s))
+	case o.keyFile != "":
+		s, err := enclave.LoadKeySigner(o.keyFile)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, convert.WithSigner(s))
+	}
+	if o.fsKeyFile != "" {
+		k, err := fsprotect.LoadKeyFile(o.fsKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, convert.WithFSKey(k))
+	}
+	for _, s := range []struct {
+		flag, v string
+		set     func(uint64) convert.Option
+	}{{"--heap", o.heap, convert.WithHeapSize}, {"--stack", o.stack, convert.WithStackSize}} {
+		if s.v == "" {
+			continue
+		}
+		n, err := parseSize(s.v)
+		if err != nil {
+			return nil, usagef("%s %q: %v", s.flag, s.v, err)
+		}
+		opts = append(opts, s.set(n))
+	}
+	tr, err := enclave.ParseTransport(o.transport)
+	if err != nil {
+		return nil, usagef("--transport %q: want sync or async", o.transport)
+	}
+	var ports []uint16
+	for _, p := range o.tlsPorts {
+		if p == 0 || p > 65535 {
+			return nil, usagef("--tls-port %d: want 1-65535", p)
+		}
+		ports = append(ports, uint16(p))
+	}
+	if len(ports) > 0 {
+		opts = append(opts, convert.WithTLS(ports, o.tlsCert, o.tlsKey))
+	}
+	opts = append(opts,
+		convert.WithMaxThreads(o.threads),
+		convert.WithConsoleShield(o.console),
+		convert.WithHostEnv(o.hostEnv...),
+		convert.WithHostArgs(o.hostArgs),
+		convert.WithTransport(tr, o.exitCycles),
+		convert.WithVolumes(o.volumes...),
+		convert.WithDebug(o.debug),
+		convert.WithISV(o.isvProdID, o.isvSVN),
+		convert.WithForce(o.force),
+		convert.WithLogger(a.log),
+		convert.WithSourceName(o.src),
+	)
+	return opts, nil
+}
+
+func runConvert(ctx context.Context, a *app, o *convertOptions) error {
+	start := time.Now()
+	src, err := imageref.Parse(o.src, o.insecure)
+	if err != nil {
+		return usageError{err}
+	}
+	dst, err := imageref.Parse(o.dst, o.insecure)
+	if err != nil {
+		return usageError{err}
+	}
+	plat, err := imageref.ParsePlatform(o.platform)
+	if err != nil {
+		return usageError{err}
+	}
+	if src.Transport != imageref.Dir && o.sourceConfig != "" {
+		return usagef("--source-config only applies to a dir: SRC")
+	}
+	if src.Transport == imageref.Dir && o.sourceConfig == "" {
+		return usagef("a dir: SRC needs --source-config FILE (its OCI image config JSON)")
+	}
+	opts, err := o.libraryOptions(ctx, a)
+	if err != nil {
+		return err
+	}
+	prog := newProgress(a.stderr, !o.json)
+	defer prog.done()
+	opts = append(opts, convert.WithProgress(prog.update))
+	refOpts := []imageref.Option{imageref.WithPlatform(plat), imageref.WithUserAgent("scone-build/" + version.String())}
+
+	var report *convert.Report
+	var out *convert.Output
+	var img v1.Image
+	if src.Transport == imageref.Dir {
+		cf, err := convert.ReadConfigFile(o.sourceConfig)
+		if err != nil {
+			return err
+		}
+		out, err = convert.ConvertDir(ctx, src.Path, cf, opts...)
+		if err != nil {
+			return err
+		}
+		report = out.Report
+	} else {
+		srcImg, err := imageref.Open(ctx, src, refOpts...)
+		if err != nil {
+			return err
+		}
+		img, report, err = convert.Convert(ctx, srcImg, opts...)
+		if err != nil {
+			return err
+		}
+	}
+	prog.update(convert.Progress{Stage: "write"})
+	report.Destination = o.dst
+	switch {
+	case dst.Transport == imageref.Dir && out != nil:
+		err = convert.WriteDir(out, dst.Path)
+	case dst.Transport == imageref.Dir:
+		return usagef("a dir: DST needs a dir: SRC (write images to oci:, docker-archive: or a registry)")
+	case out != nil:
+		img, err = convert.Assemble(out)
+		if err == nil {
+			var d v1.Hash
+			if d, err = img.Digest(); err == nil {
+				report.Digest = d.String()
+				err = imageref.Write(ctx, dst, img, refOpts...)
+			}
+		}
+	default:
+		err = imageref.Write(ctx, dst, img, refOpts...)
+	}
+	if err != nil {
+		return err
+	}
+	prog.done()
+	report.Timings["total"] = time.Since(start).Seconds()
+	if o.json {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(report)
+	}
+	fmt.Fprintf(a.stdout, "converted %s -> %s\n", o.src, o.dst)
+	if report.Digest != "" {
+		fmt.Fprintf(a.stdout, "  digest     %s\n", report.Digest)
+	}
+	fmt.Fprintf(a.stdout, "  MRENCLAVE  %s\n  MRSIGNER   %s\n  FS root    %s\n", report.MRENCLAVE, report.MRSIGNER, report.FSRoot)
+	fmt.Fprintf(a.stdout, "  program    %s (%s)\n", report.Entrypoint, verdictOf(report.Compatibility))
+	fmt.Fprintf(a.stdout, "  files      %d files, %d dirs, %d symlinks, %s in, %s protected FS image\n",
+		report.Files, report.Dirs, report.Symlinks, humanBytes(report.BytesIn), humanBytes(report.FSImageBytes))
+	for _, d := range report.Dropped {
+		fmt.Fprintf(a.stderr, "scone-build: note: dropped %s\n", d)
+	}
+	if len(report.Notes) > 0 {
+		fmt.Fprintf(a.stderr, "scone-build: note: %d unusual entries in the source (see --json notes)\n", len(report.Notes))
+	}
+	return nil
+}
+
+func verdictOf(r *link.Report) string {
+	if r == nil {
+		return "not analysed"
+	}
+	return string(r.Verdict)
+}
+
+// parseSize parses a byte size such as 65536, 64K, 256M or 2G (powers of 1024).
+func parseSize(s string) (uint64, error) {
+	mult := uint64(1)
+	t := strings.TrimSuffix(strings.ToUpper(s), "B")
+	t = strings.TrimSuffix(t, "I")
+	if t != "" {
+		switch t[len(t)-1] {
+		case 'K':
+			mult = 1 << 10
+		case 'M':
+			mult = 1 << 20
+		case 'G':
+			mult = 1 << 30
+		}
+		if mult != 1 {
+			t = t[:len(t)-1]
+		}
+	}
+	n, err := strconv.ParseUint(t, 10, 64)
+	if err != nil || n == 0 {
+		return 0, errors.New("want a positive size such as 65536, 512K, 64M or 1G")
+	}
+	if n > (1<<63)/mult {
+		return 0, errors.New("size too large")
+	}
+	return n * mult, nil
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func convertHints(err error) (int, string, bool) {
+	var pe *imageref.PlatformError
+	var le *rootfs.LayerError
+	var ie *link.IncompatibleError
+	switch {
+	case errors.Is(err, convert.ErrNoSigner):
+		return exitKey, "pass --key FILE with the enclave signer key (create one with 'scone-build keygen'), or --sign-cmd with --signer-pub", true
+	case errors.Is(err, convert.ErrNoFSKey):
+		return exitKey, "pass --fs-key FILE (create one with 'scone-build keygen'); the key never goes into the image", true
+	case errors.Is(err, convert.ErrNoEntrypoint):
+		return exitBadInput, "the image must say what to run: set ENTRYPOINT or CMD in its Dockerfile", true
+	case errors.Is(err, convert.ErrUser):
+		return exitBadInput, "the image's USER must exist in its /etc/passwd (or be numeric, as in USER 1000:1000)", true
+	case errors.As(err, &ie):
+		return exitCompatibility, "run 'scone-build check SRC' for the full report; --force converts anyway", true
+	case errors.As(err, &pe):
+		return exitBadInput, "SGX runs only linux/amd64 programs: use an amd64 image (--platform linux/amd64)", true
+	case errors.As(err, &le):
+		return exitBadInput, "the source image has a corrupt layer: rebuild or re-pull it", true
+	case errors.Is(err, imageref.ErrInvalidReference):
+		return exitUsage, "references look like nginx:1.25, localhost:5000/app:v1, oci:DIR[:TAG], docker-archive:FILE[:NAME:TAG] or dir:PATH", true
+	case imageref.IsNotFound(err):
+		return exitBadInput, "check the image reference (for oci: layouts, the tag after the colon)", true
+	case errors.Is(err, runtimebin.ErrNotBuilt):
+		return exitInternal, "build scone-build with 'make build' (it embeds the runtime); a plain 'go build' cannot convert", true
+	case errors.Is(err, enclave.ErrKey):
+		return exitKey, "the signer key must be an RSA-3072 key with public exponent 3 (PEM); 'scone-build keygen' makes one", true
+	case errors.Is(err, fsprotect.ErrInvalidKey):
+		return exitKey, "the FS key file must hold 64 hex digits (optionally a newline) or exactly 32 bytes", true
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return exitBadInput, "an input ended early: is the file complete?", true
+	}
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		return exitIO, "", true
+	}
+	return 0, "", false
+}

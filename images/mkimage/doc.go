@@ -1,0 +1,17 @@
+// Command mkimage assembles an OCI image layout from directory trees; it is
+// the packing step of images/build.sh (docs/images.md).
+//
+//	mkimage -out DIR -config CONFIG.json [-tag latest] [-epoch N]
+//	        -layer dir:ROOT | -layer diff:BASE:NEW ...
+//
+// A dir:ROOT layer holds the whole tree ROOT. A diff:BASE:NEW layer holds what
+// changed from tree BASE to tree NEW: new and changed entries (with their
+// parent directories) and, for entries that are gone, whiteouts (".wh.NAME").
+// Layers are deterministic: entries in path order, numeric owners, no user or
+// group names, modification times clamped to the epoch (SOURCE_DATE_EPOCH),
+// hard links kept as links, gzip-compressed; the config's created time and
+// history use the epoch too. CONFIG.json is the image's runtime config in the
+// OCI/Docker "config" form (Entrypoint, Cmd, Env, ExposedPorts, User,
+// WorkingDir, StopSignal, Labels). DIR is written afresh with one manifest
+// whose org.opencontainers.image.ref.name annotation is the tag.
+package main

@@ -1,0 +1,445 @@
+package podmantest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// DefaultTimeout bounds every podman call made without an explicit timeout.
+const DefaultTimeout = 2 * time.Minute
+
+// Podman runs the podman binary with a private configuration.
+type Podman struct {
+	Bin string   // path of the podman executable
+	Dir string   // directory holding containers.conf, storage.conf and the storage
+	Env []string // environment of every podman call (os.Environ plus CONTAINERS_*)
+}
+
+// ContainersConf is the containers.conf that works on machines without
+// CAP_SYS_RESOURCE and with hybrid cgroups (crun fails there).
+const ContainersConf = `[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+
+[network]
+network_backend = "netavark"
+`
+
+// StorageConf returns the storage.conf that keeps all storage under dir.
+func StorageConf(dir string) string {
+	return fmt.Sprintf("[storage]\ndriver = \"overlay\"\nrunroot = %q\ngraphroot = %q\n",
+		filepath.Join(dir, "run"), filepath.Join(dir, "storage"))
+}
+
+// ConfigDir returns the directory used by Setup when dir is empty:
+// $SCONE_PODMAN_DIR, else os.TempDir()/scone-podman.
+func ConfigDir() string {
+	if d := os.Getenv("SCONE_PODMAN_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join(os.TempDir(), "scone-podman")
+}
+
+// Setup writes the configuration files into dir (ConfigDir() when empty) and
+// returns a Podman using them. It does not check that podman works.
+func Setup(dir string) (*Podman, error) {
+	if dir == "" {
+		dir = ConfigDir()
+	}
+	bin, err := exec.LookPath("podman")
+	if err != nil {
+		return nil, fmt.Errorf("finding podman: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating podman dir %q: %w", dir, err)
+	}
+	cc := filepath.Join(dir, "containers.conf")
+	sc := filepath.Join(dir, "storage.conf")
+	if err := writeIfChanged(cc, ContainersConf); err != nil {
+		return nil, err
+	}
+	if err := writeIfChanged(sc, StorageConf(dir)); err != nil {
+		return nil, err
+	}
+	env := make([]string, 0, len(os.Environ())+2)
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "CONTAINERS_CONF=") || strings.HasPrefix(kv, "CONTAINERS_STORAGE_CONF=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env, "CONTAINERS_CONF="+cc, "CONTAINERS_STORAGE_CONF="+sc)
+	return &Podman{Bin: bin, Dir: dir, Env: env}, nil
+}
+
+// writeIfChanged writes content to path atomically (several test processes may
+// set up the same directory at once) unless the file already holds it.
+func writeIfChanged(path, content string) error {
+	if b, err := os.ReadFile(path); err == nil && string(b) == content {
+		return nil
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing podman config %q: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(content); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing podman config %q: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing podman config %q: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("writing podman config %q: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing podman config %q: %w", path, err)
+	}
+	return nil
+}
+
+// New returns a working Podman for the test, or skips the test with the
+// reason when podman is not installed or `podman info` fails.
+func New(t testing.TB) *Podman {
+	t.Helper()
+	p, err := Setup("")
+	if err != nil {
+		t.Skipf("podman unavailable: %v", err)
+	}
+	if _, stderr, err := p.Exec(30*time.Second, "info", "--format", "{{.Host.OCIRuntime.Name}}"); err != nil {
+		t.Skipf("podman unavailable: `podman info` failed: %v: %s", err, lastLines(stderr, 5))
+	}
+	return p
+}
+
+// Command returns an exec.Cmd running podman with args and p's environment.
+func (p *Podman) Command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, p.Bin, args...)
+	cmd.Env = p.Env
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// Exec runs podman with args, bounded by timeout (DefaultTimeout when 0), and
+// returns its output. A non-zero exit is an *exec.ExitError.
+func (p *Podman) Exec(timeout time.Duration, args ...string) (stdout, stderr string, err error) {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var o, e bytes.Buffer
+	cmd := p.Command(ctx, args...)
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("running podman %s: timed out after %v: %w", strings.Join(args, " "), timeout, ctx.Err())
+	}
+	return o.String(), e.String(), err
+}
+
+// Must runs podman with args and fails the test when it does not exit 0.
+func (p *Podman) Must(t testing.TB, args ...string) string {
+	t.Helper()
+	out, stderr, err := p.Exec(0, args...)
+	if err != nil {
+		t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, lastLines(stderr, 20))
+	}
+	return out
+}
+
+// Load loads a docker-archive (or oci-archive) tarball and returns the image
+// ID. The image is removed at the end of the test unless something else uses it.
+func (p *Podman) Load(t testing.TB, archive string) string {
+	t.Helper()
+	out := p.Must(t, "load", "-q", "-i", archive)
+	// "Loaded image: NAME" or "Loaded image(s): NAME,NAME" or an ID.
+	line := strings.TrimSpace(lastLines(out, 1))
+	ref := line
+	if i := strings.Index(line, ": "); i >= 0 {
+		ref = strings.TrimSpace(line[i+2:])
+	}
+	if i := strings.IndexByte(ref, ','); i >= 0 {
+		ref = ref[:i]
+	}
+	id := p.adopt(t, ref)
+	if !strings.HasPrefix(id, ref) {
+		// Drop the archive's own name at the end too (after the test's tag).
+		t.Cleanup(func() { _, _, _ = p.Exec(30*time.Second, "untag", id, ref) })
+	}
+	return id
+}
+
+// PullOCI copies the image tagged tag in the OCI layout layoutDir into podman's
+// storage and returns its ID. The image is removed at the end of the test
+// unless something else uses it.
+func (p *Podman) PullOCI(t testing.TB, layoutDir, tag string) string {
+	t.Helper()
+	abs, err := filepath.Abs(layoutDir)
+	if err != nil {
+		t.Fatalf("resolving layout %q: %v", layoutDir, err)
+	}
+	// podman names the image after the layout path, which must then be a
+	// valid lower-case repository name: pull through a symlink with a unique
+	// lower-case name, relative to the working directory.
+	links := filepath.Join(p.Dir, "layouts")
+	if err := os.MkdirAll(links, 0o755); err != nil {
+		t.Fatalf("creating %q: %v", links, err)
+	}
+	own := "podmantest-" + randomName()
+	link := filepath.Join(links, own)
+	if err := os.Symlink(abs, link); err != nil {
+		t.Fatalf("linking layout %q: %v", abs, err)
+	}
+	defer os.Remove(link)
+	if tag == "" {
+		tag = "latest"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
+	defer cancel()
+	var o, e bytes.Buffer
+	cmd := p.Command(ctx, "pull", "-q", "oci:"+own+":"+tag)
+	cmd.Dir, cmd.Stdout, cmd.Stderr = links, &o, &e
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("podman pull oci:%s:%s: %v\n%s", abs, tag, err, lastLines(e.String(), 20))
+	}
+	id := strings.TrimSpace(lastLines(o.String(), 1))
+	t.Cleanup(func() { p.releaseImage(id, "localhost/"+own+":"+tag) })
+	return id
+}
+
+// adopt resolves ref to an image ID, gives the image a unique tag owned by the
+// test and registers its removal.
+func (p *Podman) adopt(t testing.TB, ref string) string {
+	t.Helper()
+	id := strings.TrimSpace(p.Must(t, "image", "inspect", "--format", "{{.Id}}", ref))
+	if id == "" {
+		t.Fatalf("podman image inspect %q: empty image ID", ref)
+	}
+	own := "localhost/podmantest-" + randomName() + ":latest"
+	p.Must(t, "tag", id, own)
+	t.Cleanup(func() { p.releaseImage(id, own) })
+	return id
+}
+
+// releaseImage drops the test's tag and removes the image when no tag is
+// left; it never forces, so images in use by other tests or containers stay.
+func (p *Podman) releaseImage(id, own string) {
+	_, _, _ = p.Exec(30*time.Second, "untag", id, own)
+	tags, _, err := p.Exec(30*time.Second, "image", "inspect", "--format", "{{len .RepoTags}}", id)
+	if err != nil {
+		return
+	}
+	if n := strings.TrimSpace(tags); n == "0" {
+		_, _, _ = p.Exec(30*time.Second, "rmi", id)
+	}
+}
+
+// RemoveImage removes ref (forced) and fails the test on error.
+func (p *Podman) RemoveImage(t testing.TB, ref string) {
+	t.Helper()
+	p.Must(t, "rmi", "-f", ref)
+}
+
+// Inspect returns the image configuration (entrypoint, cmd, env, user, ...).
+func (p *Podman) Inspect(t testing.TB, image string) v1.Config {
+	t.Helper()
+	out := p.Must(t, "image", "inspect", "--format", "json", image)
+	var data []struct {
+		Config v1.Config `json:"Config"`
+	}
+	if err := json.Unmarshal([]byte(out), &data); err != nil {
+		t.Fatalf("parsing podman image inspect %q: %v", image, err)
+	}
+	if len(data) != 1 {
+		t.Fatalf("podman image inspect %q: %d results, want 1", image, len(data))
+	}
+	return data[0].Config
+}
+
+// RunOpts are the options of Run and Start.
+type RunOpts struct {
+	Args       []string      // arguments after the image (replace CMD)
+	Entrypoint []string      // replaces the image entrypoint when non-nil ([]string{} clears it)
+	Env        []string      // KEY=VALUE
+	Ports      []string      // -p values, e.g. "127.0.0.1:18080:80"
+	Network    string        // --network value, e.g. "host"; empty: podman's default
+	User       string        // --user
+	Workdir    string        // --workdir
+	Volumes    []string      // -v values
+	Extra      []string      // further podman run flags, placed before the image
+	Detach     bool          // Run: start in the background and return the container name as stdout
+	Timeout    time.Duration // foreground run: kill after this (DefaultTimeout when 0)
+}
+
+func (o RunOpts) flags(name string) []string {
+	args := []string{"run", "--pull", "never", "--name", name}
+	if o.Detach {
+		args = append(args, "-d")
+	} else {
+		args = append(args, "--rm")
+	}
+	if o.Entrypoint != nil {
+		b, _ := json.Marshal(o.Entrypoint)
+		args = append(args, "--entrypoint", string(b))
+	}
+	for _, e := range o.Env {
+		args = append(args, "-e", e)
+	}
+	for _, pt := range o.Ports {
+		args = append(args, "-p", pt)
+	}
+	if o.Network != "" {
+		args = append(args, "--network", o.Network)
+	}
+	if o.User != "" {
+		args = append(args, "--user", o.User)
+	}
+	if o.Workdir != "" {
+		args = append(args, "--workdir", o.Workdir)
+	}
+	for _, v := range o.Volumes {
+		args = append(args, "-v", v)
+	}
+	return append(args, o.Extra...)
+}
+
+// Run runs image in the foreground and returns its output and exit code
+// (podman's own failures use 125-127). It fails the test on timeout. With
+// opts.Detach it behaves like Start and returns the container name as stdout.
+func (p *Podman) Run(t testing.TB, image string, opts RunOpts) (stdout, stderr string, exitCode int) {
+	t.Helper()
+	if opts.Detach {
+		return p.Start(t, image, opts).Name, "", 0
+	}
+	name := "podmantest-" + randomName()
+	args := append(opts.flags(name), image)
+	args = append(args, opts.Args...)
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	stdout, stderr, err := p.Exec(timeout, args...)
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && !strings.Contains(err.Error(), "timed out") {
+			return stdout, stderr, ee.ExitCode()
+		}
+		_, _, _ = p.Exec(30*time.Second, "rm", "-f", "-t", "0", name)
+		t.Fatalf("podman run %s: %v\nstdout: %s\nstderr: %s", image, err, lastLines(stdout, 20), lastLines(stderr, 20))
+	}
+	return stdout, stderr, 0
+}
+
+// Container is a container started by Start.
+type Container struct {
+	p    *Podman
+	Name string
+}
+
+// Start runs image in the background; the container is removed at the end
+// of the test. opts.Detach is implied.
+func (p *Podman) Start(t testing.TB, image string, opts RunOpts) *Container {
+	t.Helper()
+	opts.Detach = true
+	name := "podmantest-" + randomName()
+	args := append(opts.flags(name), image)
+	args = append(args, opts.Args...)
+	c := &Container{p: p, Name: name}
+	t.Cleanup(func() { _, _, _ = p.Exec(60*time.Second, "rm", "-f", "-v", "-t", "0", name) })
+	p.Must(t, args...)
+	return c
+}
+
+// Logs returns the container's stdout and stderr so far (interleaved).
+func (c *Container) Logs(t testing.TB) string {
+	t.Helper()
+	out, stderr, err := c.p.Exec(30*time.Second, "logs", c.Name)
+	if err != nil {
+		t.Fatalf("podman logs %s: %v: %s", c.Name, err, lastLines(stderr, 5))
+	}
+	return out + stderr
+}
+
+// Running reports whether the container is still running.
+func (c *Container) Running(t testing.TB) bool {
+	t.Helper()
+	out := c.p.Must(t, "inspect", "--format", "{{.State.Running}}", c.Name)
+	return strings.TrimSpace(out) == "true"
+}
+
+// Stop sends the image's stop signal and waits up to grace before killing;
+// it returns the container's exit code.
+func (c *Container) Stop(t testing.TB, grace time.Duration) int {
+	t.Helper()
+	secs := int((grace + time.Second - 1) / time.Second)
+	c.p.Must(t, "stop", "-t", fmt.Sprint(secs), c.Name)
+	return c.ExitCode(t)
+}
+
+// Wait waits up to timeout for the container to exit and returns its exit code.
+func (c *Container) Wait(t testing.TB, timeout time.Duration) int {
+	t.Helper()
+	out, stderr, err := c.p.Exec(timeout, "wait", c.Name)
+	if err != nil {
+		t.Fatalf("podman wait %s: %v: %s\nlogs:\n%s", c.Name, err, lastLines(stderr, 5), lastLines(c.Logs(t), 20))
+	}
+	var code int
+	if _, err := fmt.Sscan(strings.TrimSpace(out), &code); err != nil {
+		t.Fatalf("podman wait %s: parsing exit code %q: %v", c.Name, out, err)
+	}
+	return code
+}
+
+// ExitCode returns the exit code of a stopped container.
+func (c *Container) ExitCode(t testing.TB) int {
+	t.Helper()
+	out := c.p.Must(t, "inspect", "--format", "{{.State.ExitCode}}", c.Name)
+	var code int
+	if _, err := fmt.Sscan(strings.TrimSpace(out), &code); err != nil {
+		t.Fatalf("podman inspect %s: parsing exit code %q: %v", c.Name, out, err)
+	}
+	return code
+}
+
+// Remove removes the container at once (SIGKILL).
+func (c *Container) Remove(t testing.TB) {
+	t.Helper()
+	c.p.Must(t, "rm", "-f", "-v", "-t", "0", c.Name)
+}
+
+func randomName() string {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return fmt.Sprint(time.Now().UnixNano())
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// lastLines returns at most the last n lines of s, without the final newline.
+func lastLines(s string, n int) string {
+	s = strings.TrimRight(s, "\n")
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

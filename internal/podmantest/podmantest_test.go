@@ -1,0 +1,155 @@
+package podmantest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStorageConfKeepsEverythingUnderDir(t *testing.T) {
+	got := StorageConf("/x/y")
+	for _, want := range []string{`driver = "overlay"`, `runroot = "/x/y/run"`, `graphroot = "/x/y/storage"`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("StorageConf lacks %s:\n%s", want, got)
+		}
+	}
+}
+
+func TestSetupWritesConfig(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/podman"); err != nil {
+		t.Skipf("podman not installed: %v", err)
+	}
+	dir := t.TempDir()
+	p, err := Setup(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "containers.conf"))
+	if err != nil || string(b) != ContainersConf {
+		t.Fatalf("containers.conf = %q, %v", b, err)
+	}
+	var n int
+	for _, kv := range p.Env {
+		if kv == "CONTAINERS_CONF="+filepath.Join(dir, "containers.conf") || kv == "CONTAINERS_STORAGE_CONF="+filepath.Join(dir, "storage.conf") {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Fatalf("env lacks CONTAINERS_CONF/CONTAINERS_STORAGE_CONF: %d found", n)
+	}
+}
+
+func TestRunBusyboxFromLayoutAndArchive(t *testing.T) {
+	p := New(t)
+	img := BusyboxImage(t, "/bin/busybox", "echo", "hi")
+	ids := map[string]string{
+		"oci layout":     p.PullOCI(t, WriteLayout(t, img, "latest"), "latest"),
+		"docker archive": p.Load(t, WriteDockerArchive(t, img, "localhost/podmantest-busybox:latest")),
+	}
+	for how, id := range ids {
+		t.Run(how, func(t *testing.T) {
+			cfg := p.Inspect(t, id)
+			if got := strings.Join(cfg.Entrypoint, " "); got != "/bin/busybox echo hi" {
+				t.Errorf("entrypoint = %q", got)
+			}
+			tests := []struct {
+				name     string
+				opts     RunOpts
+				wantOut  string
+				wantCode int
+			}{
+				{"entrypoint", RunOpts{}, "hi\n", 0},
+				{"args", RunOpts{Args: []string{"there"}}, "hi there\n", 0},
+				{"env", RunOpts{Entrypoint: []string{"/bin/sh", "-c", "echo $FOO"}, Env: []string{"FOO=bar"}}, "bar\n", 0},
+				{"exit code", RunOpts{Entrypoint: []string{"/bin/sh", "-c", "exit 3"}}, "", 3},
+				{"ulimit nofile", RunOpts{Entrypoint: []string{"/bin/sh", "-c", "ulimit -n"}}, "1024\n", 0},
+			}
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					out, stderr, code := p.Run(t, id, tc.opts)
+					if out != tc.wantOut || code != tc.wantCode {
+						t.Errorf("got %q exit %d, want %q exit %d (stderr %q)", out, code, tc.wantOut, tc.wantCode, stderr)
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestRunTimesOut(t *testing.T) {
+	p := New(t)
+	id := p.PullOCI(t, WriteLayout(t, BusyboxImage(t, "/bin/busybox", "sleep", "60"), "latest"), "latest")
+	ft := &fakeT{TB: t}
+	done := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(done)
+		defer func() {
+			if r := recover(); r != nil && r != any(ft) {
+				panic(r)
+			}
+		}()
+		p.Run(ft, id, RunOpts{Timeout: 2 * time.Second})
+	}()
+	<-done
+	if !ft.failed {
+		t.Fatal("Run of a 60 s sleep with a 2 s timeout did not fail")
+	}
+	if !strings.Contains(ft.msg, "timed out") {
+		t.Errorf("failure message %q does not say it timed out", ft.msg)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("Run returned after %v, want about 2 s", d)
+	}
+}
+
+// fakeT records Fatalf instead of failing the real test.
+type fakeT struct {
+	testing.TB
+	failed bool
+	msg    string
+}
+
+func (f *fakeT) Helper() {}
+func (f *fakeT) Fatalf(format string, args ...any) {
+	f.failed, f.msg = true, fmt.Sprintf(format, args...)
+	panic(f)
+}
+
+func TestStartPublishesPort(t *testing.T) {
+	p := New(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte("hello podman\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := p.PullOCI(t, WriteLayout(t, BusyboxImage(t, "/bin/busybox"), "latest"), "latest")
+	for _, network := range []string{"", "host"} {
+		t.Run("network="+network, func(t *testing.T) {
+			port := FreePort(t)
+			opts := RunOpts{
+				Args:    []string{"httpd", "-f", "-p", "8080", "-h", "/www"},
+				Volumes: []string{dir + ":/www:ro"},
+				Ports:   []string{fmt.Sprintf("127.0.0.1:%d:8080", port)},
+			}
+			if network == "host" {
+				opts.Network, opts.Ports = "host", nil
+				opts.Args[3] = fmt.Sprint(port)
+			}
+			c := p.Start(t, id, opts)
+			code, body := c.WaitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 20*time.Second)
+			if code != 200 || body != "hello podman\n" {
+				t.Fatalf("GET / = %d %q", code, body)
+			}
+			if !c.Running(t) {
+				t.Fatal("container not running after answering")
+			}
+			c.Stop(t, time.Second)
+			if c.Running(t) {
+				t.Fatal("container still running after Stop")
+			}
+		})
+	}
+}

@@ -1,0 +1,394 @@
+package convert
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/scone-build/scone-build/pkg/enclave"
+	"github.com/scone-build/scone-build/pkg/fsprotect"
+	"github.com/scone-build/scone-build/pkg/link"
+)
+
+var (
+	fixtureOnce sync.Once
+	fixtureErr  error
+	signer      *enclave.KeySigner
+	fsKey       fsprotect.Key
+	runtimeELF  []byte
+	busybox     []byte
+)
+
+// fixtures: one signer key per test binary (e=3 key generation takes a
+// while), a tiny static ELF standing in for the runtime, and a static
+// busybox as the application.
+func fixtures(t *testing.T) {
+	t.Helper()
+	fixtureOnce.Do(func() {
+		k, err := enclave.GenerateKey(rand.Reader)
+		if err != nil {
+			fixtureErr = err
+			return
+		}
+		if signer, err = enclave.NewKeySigner(k); err != nil {
+			fixtureErr = err
+			return
+		}
+		fsKey, _ = fsprotect.GenerateKey(rand.Reader)
+		dir, err := os.MkdirTemp("", "scone-convert-test")
+		if err != nil {
+			fixtureErr = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		src := filepath.Join(dir, "rt.c")
+		os.WriteFile(src, []byte("void _start(void){ for(;;) __asm__ volatile(\"hlt\"); }\nint data = 42;\n"), 0o644)
+		out := filepath.Join(dir, "rt")
+		if b, err := exec.Command("gcc", "-static", "-nostdlib", "-no-pie", "-O2", "-o", out, src).CombinedOutput(); err != nil {
+			fixtureErr = errors.New("building the stand-in runtime with gcc: " + err.Error() + ": " + string(b))
+			return
+		}
+		runtimeELF, fixtureErr = os.ReadFile(out)
+		if fixtureErr != nil {
+			return
+		}
+		busybox, fixtureErr = os.ReadFile("/bin/busybox")
+	})
+	if fixtureErr != nil {
+		t.Skipf("fixtures unavailable (needs gcc and busybox-static; run scripts/setup.sh): %v", fixtureErr)
+	}
+}
+
+type file struct {
+	name string
+	body []byte
+	mode int64
+	link string
+}
+
+func testImage(t *testing.T, cfg v1.Config, layers ...[]file) v1.Image {
+	t.Helper()
+	img := empty.Image
+	for _, files := range layers {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		for _, f := range files {
+			h := &tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.body)), Typeflag: tar.TypeReg, ModTime: time.Unix(1600000000, 0)}
+			if f.link != "" {
+				h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, f.link, 0
+			}
+			if h.Mode == 0 {
+				h.Mode = 0o644
+			}
+			tw.WriteHeader(h)
+			if f.link == "" {
+				tw.Write(f.body)
+			}
+		}
+		tw.Close()
+		b := buf.Bytes()
+		l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img, err = mutate.AppendLayers(img, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cf, _ := img.ConfigFile()
+	cf = cf.DeepCopy()
+	cf.Config = cfg
+	cf.OS, cf.Architecture = "linux", "amd64"
+	img, err := mutate.ConfigFile(img, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func busyboxImage(t *testing.T, extra ...file) v1.Image {
+	files := append([]file{
+		{name: "bin/busybox", body: busybox, mode: 0o755},
+		{name: "bin/sh", link: "busybox"},
+		{name: "etc/passwd", body: []byte("root:x:0:0:root:/root:/bin/sh\nwww:x:33:33::/var/www:/bin/false\n")},
+		{name: "etc/group", body: []byte("root:x:0:\nwww:x:33:\n")},
+	}, extra...)
+	return testImage(t, v1.Config{
+		Entrypoint:   []string{"/bin/sh", "-c"},
+		Cmd:          []string{"echo hello"},
+		Env:          []string{"PATH=/bin", "GREETING=hi"},
+		User:         "www",
+		WorkingDir:   "/var/www",
+		ExposedPorts: map[string]struct{}{"8080/tcp": {}},
+		StopSignal:   "SIGQUIT",
+		Labels:       map[string]string{"org.example": "kept"},
+		Healthcheck:  &v1.HealthConfig{Test: []string{"CMD", "true"}},
+	}, files)
+}
+
+func opts(extra ...Option) []Option {
+	return append([]Option{WithSigner(signer), WithFSKey(fsKey), WithRuntime(runtimeELF, runtimeELF), WithDate(time.Unix(1700000000, 0))}, extra...)
+}
+
+func TestConvert(t *testing.T) {
+	fixtures(t)
+	ctx := context.Background()
+	src := busyboxImage(t, file{name: "srv/secret.txt", body: []byte("MARKER-PLAINTEXT-7f3a9 must never appear in the output")})
+	out, rep, err := Convert(ctx, src, opts()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.Image(out); err != nil {
+		t.Fatalf("validate.Image: %v", err)
+	}
+	cf, err := out.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("config", func(t *testing.T) {
+		c := cf.Config
+		if len(c.Entrypoint) != 1 || c.Entrypoint[0] != RunPath || len(c.Cmd) != 0 {
+			t.Errorf("entrypoint %v cmd %v", c.Entrypoint, c.Cmd)
+		}
+		if c.User != "33:33" {
+			t.Errorf("user %q, want 33:33 (resolved from the image's /etc/passwd)", c.User)
+		}
+		if _, ok := c.ExposedPorts["8080/tcp"]; !ok || c.StopSignal != "SIGQUIT" || c.Labels["org.example"] != "kept" {
+			t.Errorf("ports/stop signal/labels not kept: %+v", c)
+		}
+		if c.Healthcheck != nil {
+			t.Error("health check kept; it cannot work outside the enclave")
+		}
+		for k, want := range map[string]string{LabelMRENCLAVE: rep.MRENCLAVE, LabelMRSIGNER: rep.MRSIGNER, LabelFSRoot: rep.FSRoot} {
+			if c.Labels[k] != want || len(want) != 64 {
+				t.Errorf("label %s = %q, want %q", k, c.Labels[k], want)
+			}
+		}
+		sd, _ := src.Digest()
+		if c.Labels[LabelSourceDigest] != sd.String() {
+			t.Errorf("source digest label %q", c.Labels[LabelSourceDigest])
+		}
+		if len(cf.History) != 2 || cf.History[0].CreatedBy == "" {
+			t.Errorf("history %+v", cf.History)
+		}
+	})
+	files := readLayers(t, out)
+	t.Run("measured config", func(t *testing.T) {
+		ec, err := enclave.ParseConfig(files[ConfigPath[1:]])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ec.Argv[0] != "/bin/sh" || ec.Argv[2] != "echo hello" || ec.Cwd != "/var/www" || ec.UID != 33 || ec.Entrypoint != "/bin/busybox" {
+			t.Errorf("measured config %+v", ec)
+		}
+		if hex.EncodeToString(ec.FSRoot[:]) != rep.FSRoot {
+			t.Error("config FS root differs from the report")
+		}
+		m, err := enclave.Measure(bytes.NewReader(files[RunPath[1:]]), files[ConfigPath[1:]])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ss, err := enclave.ParseSigStruct(files[SigStructPath[1:]])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ss.Verify(); err != nil {
+			t.Fatal(err)
+		}
+		if ss.EnclaveHash != m.MRENCLAVE || hex.EncodeToString(m.MRENCLAVE[:]) != rep.MRENCLAVE {
+			t.Error("SIGSTRUCT ENCLAVEHASH does not match the recomputed measurement")
+		}
+	})
+	t.Run("fs image", func(t *testing.T) {
+		img := files[FSImagePath[1:]]
+		r, err := fsprotect.Open(bytes.NewReader(img), int64(len(img)), fsKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := r.ReadFile("srv/secret.txt")
+		if err != nil || !bytes.Contains(b, []byte("MARKER-PLAINTEXT-7f3a9")) {
+			t.Fatalf("secret.txt: %q %v", b, err)
+		}
+	})
+	t.Run("no plaintext", func(t *testing.T) {
+		for _, l := range mustLayers(t, out) {
+			rc, _ := l.Uncompressed()
+			b, _ := io.ReadAll(rc)
+			if bytes.Contains(b, []byte("MARKER-PLAINTEXT-7f3a9")) || bytes.Contains(b, []byte("secret.txt")) {
+				t.Fatal("plaintext content or file name found in an output layer")
+			}
+		}
+	})
+	t.Run("deterministic", func(t *testing.T) {
+		again, _, err := Convert(ctx, src, opts()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d1, _ := out.Digest()
+		d2, _ := again.Digest()
+		if d1 != d2 {
+			t.Fatalf("same input, keys and options gave %s and %s", d1, d2)
+		}
+	})
+	t.Run("shared base layer", func(t *testing.T) {
+		other, _, err := Convert(ctx, busyboxImage(t, file{name: "x", body: []byte("other")}), opts(WithDate(time.Unix(5, 0)))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := mustLayers(t, out)[0].Digest()
+		b, _ := mustLayers(t, other)[0].Digest()
+		if a != b {
+			t.Fatalf("runtime base layer differs across conversions: %s vs %s", a, b)
+		}
+		e1, _ := mustLayers(t, out)[1].Digest()
+		e2, _ := mustLayers(t, other)[1].Digest()
+		if e1 == e2 {
+			t.Fatal("enclave layers of different inputs are equal")
+		}
+	})
+}
+
+func TestMeasuredFieldsChangeMRENCLAVE(t *testing.T) {
+	fixtures(t)
+	ctx := context.Background()
+	src := busyboxImage(t)
+	_, base, err := Convert(ctx, src, opts()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, o := range map[string]Option{
+		"heap":     WithHeapSize(128 << 20),
+		"threads":  WithMaxThreads(4),
+		"console":  WithConsoleShield(true),
+		"host env": WithHostEnv("TERM"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, rep, err := Convert(ctx, src, opts(o)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.MRENCLAVE == base.MRENCLAVE {
+				t.Fatal("MRENCLAVE unchanged")
+			}
+		})
+	}
+}
+
+func TestConvertFailures(t *testing.T) {
+	fixtures(t)
+	ctx := context.Background()
+	arm := bytes.Clone(busybox)
+	arm[18], arm[19] = 0xb7, 0x00 // e_machine = EM_AARCH64
+	for _, tc := range []struct {
+		name  string
+		img   v1.Image
+		opts  []Option
+		check func(error) bool
+	}{
+		{"no entrypoint", testImage(t, v1.Config{}, []file{{name: "bin/busybox", body: busybox, mode: 0o755}}), opts(),
+			func(err error) bool { return errors.Is(err, ErrNoEntrypoint) }},
+		{"entrypoint missing", testImage(t, v1.Config{Entrypoint: []string{"/nope"}}, []file{{name: "a", body: []byte("x")}}), opts(),
+			func(err error) bool { return errors.Is(err, link.ErrEntrypointNotFound) }},
+		{"non-ELF entrypoint", testImage(t, v1.Config{Entrypoint: []string{"/data.txt"}}, []file{{name: "data.txt", body: []byte("just text"), mode: 0o755}}), opts(),
+			func(err error) bool { return errors.Is(err, link.ErrNotELF) }},
+		{"arm64 entrypoint", testImage(t, v1.Config{Entrypoint: []string{"/app"}}, []file{{name: "app", body: arm, mode: 0o755}}), opts(),
+			func(err error) bool { var ie *link.IncompatibleError; return errors.As(err, &ie) }},
+		{"unknown user", testImage(t, v1.Config{Entrypoint: []string{"/bin/busybox"}, User: "nobody"}, []file{{name: "bin/busybox", body: busybox, mode: 0o755}}), opts(),
+			func(err error) bool { return errors.Is(err, ErrUser) }},
+		{"no signer", busyboxImage(t), []Option{WithFSKey(fsKey), WithRuntime(runtimeELF, runtimeELF)},
+			func(err error) bool { return errors.Is(err, ErrNoSigner) }},
+		{"no fs key", busyboxImage(t), []Option{WithSigner(signer), WithRuntime(runtimeELF, runtimeELF)},
+			func(err error) bool { return errors.Is(err, ErrNoFSKey) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := Convert(ctx, tc.img, tc.opts...)
+			if err == nil || !tc.check(err) {
+				t.Fatalf("got error %v", err)
+			}
+		})
+	}
+	t.Run("arm64 forced", func(t *testing.T) {
+		img := testImage(t, v1.Config{Entrypoint: []string{"/app"}}, []file{{name: "app", body: arm, mode: 0o755}})
+		_, rep, err := Convert(ctx, img, opts(WithForce(true))...)
+		if err != nil || !rep.Forced {
+			t.Fatalf("--force: %v", err)
+		}
+	})
+}
+
+func TestConvertDir(t *testing.T) {
+	fixtures(t)
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "bin"), 0o755)
+	os.WriteFile(filepath.Join(root, "bin/busybox"), busybox, 0o755)
+	cfg := &v1.ConfigFile{Config: v1.Config{Entrypoint: []string{"/bin/busybox", "true"}}}
+	out, err := ConvertDir(context.Background(), root, cfg, opts()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "out")
+	if err := WriteDir(out, dst); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{RunPath, HostPath, FSImagePath, ConfigPath, SigStructPath} {
+		if _, err := os.Stat(filepath.Join(dst, "rootfs", p)); err != nil {
+			t.Error(err)
+		}
+	}
+	got, err := ReadConfigFile(filepath.Join(dst, "config.json"))
+	if err != nil || got.Config.Labels[LabelMRENCLAVE] != out.Report.MRENCLAVE {
+		t.Fatalf("config.json: %v", err)
+	}
+	if err := WriteDir(out, dst); err == nil {
+		t.Fatal("WriteDir over a non-empty directory succeeded")
+	}
+}
+
+func mustLayers(t *testing.T, img v1.Image) []v1.Layer {
+	t.Helper()
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ls
+}
+
+func readLayers(t *testing.T, img v1.Image) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
+	for _, l := range mustLayers(t, img) {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(tr)
+			files[h.Name] = b
+		}
+	}
+	return files
+}

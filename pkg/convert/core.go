@@ -1,0 +1,320 @@
+package convert
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/scone-build/scone-build/pkg/enclave"
+	"github.com/scone-build/scone-build/pkg/fsprotect"
+	"github.com/scone-build/scone-build/pkg/link"
+	"github.com/scone-build/scone-build/pkg/rootfs"
+	"github.com/scone-build/scone-build/pkg/version"
+)
+
+// Paths inside the output image (docs/contracts.md).
+const (
+	RunPath       = "/scone/bin/scone-run"
+	HostPath      = "/scone/bin/scone-host"
+	FSImagePath   = "/scone/enclave/fs.img"
+	ConfigPath    = "/scone/enclave/config.bin"
+	SigStructPath = "/scone/enclave/sigstruct.bin"
+)
+
+// Labels (image config) and annotations (manifest) on every output image.
+const (
+	LabelMRENCLAVE    = "io.scone.mrenclave"
+	LabelMRSIGNER     = "io.scone.mrsigner"
+	LabelFSRoot       = "io.scone.fs-root"
+	LabelSourceDigest = "io.scone.source-digest"
+	LabelVersion      = "io.scone.version"
+)
+
+// File is one file of the output root file system.
+type File struct {
+	Path string // absolute
+	Mode int64
+	Data []byte
+}
+
+// Output is what ConvertTree produces.
+type Output struct {
+	// RuntimeFiles go into the runtime base layer.
+	RuntimeFiles []File
+	// EnclaveFiles go into the enclave layer.
+	EnclaveFiles []File
+	// Config is the output image config.
+	Config *v1.ConfigFile
+	// Enclave is the measured config (also encoded in EnclaveFiles).
+	Enclave   *enclave.Config
+	SigStruct *enclave.SigStruct
+	Report    *Report
+}
+
+// ConvertTree converts a flattened root file system whose image config is
+// src. It is the filesystem-level core shared by the CLI and the BuildKit
+// frontend.
+func ConvertTree(ctx context.Context, tree *rootfs.Tree, src *v1.ConfigFile, opts ...Option) (*Output, error) {
+	o, err := makeOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	return convertTree(ctx, tree, src, o)
+}
+
+func convertTree(ctx context.Context, tree *rootfs.Tree, src *v1.ConfigFile, o *options) (*Output, error) {
+	rep := &Report{Version: version.String(), Source: o.sourceName, Timings: map[string]float64{}, Notes: tree.Notes()}
+	stage := func(name string, start time.Time) { rep.Timings[name] += time.Since(start).Seconds() }
+	if src == nil {
+		src = &v1.ConfigFile{}
+	}
+	cfg := src.Config
+	argv := append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...)
+	if len(argv) == 0 || argv[0] == "" {
+		return nil, ErrNoEntrypoint
+	}
+	rep.Argv = argv
+	env := withDefaultPath(cfg.Env)
+
+	// Compatibility analysis: refuse an unsupported entrypoint unless forced.
+	t0 := time.Now()
+	o.progress(Progress{Stage: "analyse"})
+	ar, err := link.Analyze(ctx, tree, link.Entry{Argv: argv, Env: env, WorkingDir: cfg.WorkingDir})
+	stage("analyse", t0)
+	if err != nil {
+		return nil, fmt.Errorf("analysing entrypoint %q: %w", argv[0], err)
+	}
+	rep.Compatibility = ar
+	if err := ar.Err(); err != nil {
+		if !o.force {
+			return nil, err
+		}
+		rep.Forced = true
+		o.log.Warn("converting an unsupported entrypoint because of --force", "error", err)
+	}
+	rep.Entrypoint = ar.Entry.Program
+
+	uid, gid, err := resolveUser(tree, cfg.User)
+	if err != nil {
+		return nil, err
+	}
+	rep.UID, rep.GID = uid, gid
+
+	// Protected FS image.
+	t0 = time.Now()
+	var fsimg bytes.Buffer
+	fsimg.Grow(int(tree.TotalSize() + tree.TotalSize()/64 + 1<<20))
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(tree.WriteTar(pw)) }()
+	var fsOpts []fsprotect.Option
+	if o.fsChunk != 0 {
+		fsOpts = append(fsOpts, fsprotect.WithChunkSize(o.fsChunk))
+	}
+	total := tree.TotalSize()
+	o.progress(Progress{Stage: "encrypt", Total: total})
+	sum, err := fsprotect.Pack(ctx, &fsimg, &progressReader{r: pr, total: total, f: o.progress}, *o.fsKey, fsOpts...)
+	pr.CloseWithError(errors.New("pack ended"))
+	stage("encrypt", t0)
+	if err != nil {
+		return nil, fmt.Errorf("building protected FS image: %w", err)
+	}
+	rep.FSRoot = hex.EncodeToString(sum.Root[:])
+	rep.Files, rep.Dirs, rep.Symlinks = sum.Files, sum.Dirs, sum.Symlinks
+	rep.BytesIn, rep.FSImageBytes = sum.BytesIn, sum.BytesOut
+	rep.Skipped = sum.Skipped
+
+	// Measured enclave config.
+	ec := &enclave.Config{
+		Argv:          argv,
+		Env:           env,
+		HostEnv:       sortedUnique(o.hostEnv),
+		HostArgs:      o.hostArgs,
+		Cwd:           cfg.WorkingDir,
+		UID:           uid,
+		GID:           gid,
+		HeapSize:      o.heap,
+		StackSize:     o.stack,
+		MaxThreads:    o.threads,
+		FSRoot:        sum.Root,
+		ConsoleShield: o.console,
+		TLSPorts:      o.tlsPorts,
+		TLSCert:       o.tlsCert,
+		TLSKey:        o.tlsKey,
+		Transport:     o.transport,
+		Entrypoint:    ar.Entry.Program,
+		Volumes:       sortedUnique(o.volumes),
+	}
+	if o.exitCycles != nil {
+		ec.ExitCycles = *o.exitCycles
+	}
+	if ar.Entrypoint != nil && ar.Entrypoint.LoadPlan != nil {
+		ec.Interpreter = ar.Entrypoint.LoadPlan.Interpreter
+		for _, l := range ar.Entrypoint.LoadPlan.Libraries {
+			if l.Path != "" {
+				ec.Libraries = append(ec.Libraries, l.Path)
+			}
+		}
+	}
+	ec.ApplyDefaults()
+	if err := ec.Validate(); err != nil {
+		return nil, fmt.Errorf("building enclave config: %w", err)
+	}
+	configBin, err := ec.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("encoding enclave config: %w", err)
+	}
+
+	// Measurement and signature.
+	t0 = time.Now()
+	o.progress(Progress{Stage: "measure"})
+	m, err := enclave.Measure(bytes.NewReader(o.runtimeRun), configBin)
+	stage("measure", t0)
+	if err != nil {
+		return nil, err
+	}
+	t0 = time.Now()
+	o.progress(Progress{Stage: "sign"})
+	ssOpts := []enclave.SigStructOption{enclave.WithDate(*o.date), enclave.WithDebug(o.debug), enclave.WithISVProdID(o.prodID), enclave.WithISVSVN(o.svn)}
+	ss, err := enclave.NewSigStruct(m.MRENCLAVE, ssOpts...)
+	if err != nil {
+		return nil, err
+	}
+	sigstruct, err := ss.Sign(ctx, o.signer)
+	stage("sign", t0)
+	if err != nil {
+		return nil, fmt.Errorf("signing enclave: %w", err)
+	}
+	signed, err := enclave.ParseSigStruct(sigstruct)
+	if err != nil {
+		return nil, fmt.Errorf("reading back the SIGSTRUCT: %w", err)
+	}
+	mrsigner := signed.MRSIGNER()
+	rep.MRENCLAVE = hex.EncodeToString(m.MRENCLAVE[:])
+	rep.MRSIGNER = hex.EncodeToString(mrsigner[:])
+
+	out := &Output{
+		RuntimeFiles: []File{
+			{Path: RunPath, Mode: 0o755, Data: o.runtimeRun},
+			{Path: HostPath, Mode: 0o755, Data: o.runtimeHst},
+		},
+		EnclaveFiles: []File{
+			{Path: FSImagePath, Mode: 0o444, Data: fsimg.Bytes()},
+			{Path: ConfigPath, Mode: 0o444, Data: configBin},
+			{Path: SigStructPath, Mode: 0o444, Data: sigstruct},
+		},
+		Enclave:   ec,
+		SigStruct: signed,
+		Report:    rep,
+	}
+	out.Config = outputConfig(src, ec, rep, *o.date)
+	rep.Dropped = droppedConfig(src)
+	return out, nil
+}
+
+// outputConfig is the image config of the converted image: the runtime is
+// the entrypoint; what the application needs is in the measured config.
+func outputConfig(src *v1.ConfigFile, ec *enclave.Config, rep *Report, date time.Time) *v1.ConfigFile {
+	c := src.Config
+	labels := map[string]string{}
+	for k, v := range c.Labels {
+		labels[k] = v
+	}
+	labels[LabelMRENCLAVE] = rep.MRENCLAVE
+	labels[LabelMRSIGNER] = rep.MRSIGNER
+	labels[LabelFSRoot] = rep.FSRoot
+	labels[LabelVersion] = rep.Version
+	if rep.SourceDigest != "" {
+		labels[LabelSourceDigest] = rep.SourceDigest
+	}
+	user := ""
+	if ec.UID != 0 || ec.GID != 0 {
+		user = fmt.Sprintf("%d:%d", ec.UID, ec.GID)
+	}
+	return &v1.ConfigFile{
+		Architecture: "amd64",
+		OS:           "linux",
+		Created:      v1.Time{Time: date},
+		Author:       src.Author,
+		Config: v1.Config{
+			Entrypoint:   []string{RunPath},
+			Env:          []string{"SCONE_MODE=sim"},
+			WorkingDir:   "/",
+			User:         user,
+			ExposedPorts: c.ExposedPorts,
+			Volumes:      c.Volumes,
+			StopSignal:   c.StopSignal,
+			Labels:       labels,
+		},
+		RootFS: v1.RootFS{Type: "layers"},
+	}
+}
+
+// droppedConfig lists source config fields the output cannot honour.
+func droppedConfig(src *v1.ConfigFile) []string {
+	var d []string
+	if src.Config.Healthcheck != nil {
+		d = append(d, "Healthcheck: a health check runs outside the enclave and cannot see its files; probe the service instead")
+	}
+	if len(src.Config.OnBuild) > 0 {
+		d = append(d, "OnBuild: build triggers do not apply to a converted image")
+	}
+	if len(src.Config.Shell) > 0 {
+		d = append(d, "Shell: there is no shell outside the enclave")
+	}
+	return d
+}
+
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// withDefaultPath adds the PATH container engines set when an image has none.
+func withDefaultPath(env []string) []string {
+	out := append([]string{}, env...)
+	for _, e := range env {
+		if strings.HasPrefix(e, "PATH=") {
+			return out
+		}
+	}
+	return append(out, defaultPath)
+}
+
+func sortedUnique(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	m := map[string]bool{}
+	var out []string
+	for _, v := range s {
+		if !m[v] {
+			m[v] = true
+			out = append(out, v)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+type progressReader struct {
+	r     io.Reader
+	n     int64
+	total int64
+	f     func(Progress)
+	last  int64
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	if p.n-p.last >= 4<<20 || err == io.EOF {
+		p.last = p.n
+		p.f(Progress{Stage: "encrypt", Done: p.n, Total: p.total})
+	}
+	return n, err
+}

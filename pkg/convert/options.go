@@ -1,0 +1,186 @@
+package convert
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/scone-build/scone-build/pkg/enclave"
+	"github.com/scone-build/scone-build/pkg/fsprotect"
+	"github.com/scone-build/scone-build/pkg/runtimebin"
+)
+
+// Progress is one progress event.
+type Progress struct {
+	// Stage is one of "flatten", "analyse", "encrypt", "measure", "sign".
+	Stage string
+	// Done and Total count bytes (Total 0 when unknown).
+	Done, Total int64
+}
+
+// Option configures a conversion.
+type Option func(*options)
+
+type options struct {
+	signer     enclave.Signer
+	fsKey      *fsprotect.Key
+	heap       uint64
+	stack      uint64
+	threads    uint32
+	console    bool
+	hostEnv    []string
+	hostArgs   bool
+	transport  enclave.Transport
+	exitCycles *uint64
+	volumes    []string
+	tlsPorts   []uint16
+	tlsCert    string
+	tlsKey     string
+	debug      bool
+	prodID     uint16
+	svn        uint16
+	date       *time.Time
+	force      bool
+	log        *slog.Logger
+	progress   func(Progress)
+	runtimeRun []byte
+	runtimeHst []byte
+	sourceName string
+	fsChunk    int
+}
+
+// WithSigner sets the enclave signer (a key file or an external command). Required.
+func WithSigner(s enclave.Signer) Option { return func(o *options) { o.signer = s } }
+
+// WithFSKey sets the key that protects the file system. Required.
+func WithFSKey(k fsprotect.Key) Option { return func(o *options) { o.fsKey = &k } }
+
+// WithHeapSize sets the enclave heap size in bytes.
+func WithHeapSize(n uint64) Option { return func(o *options) { o.heap = n } }
+
+// WithStackSize sets the per-thread stack size in bytes.
+func WithStackSize(n uint64) Option { return func(o *options) { o.stack = n } }
+
+// WithMaxThreads sets the number of enclave threads.
+func WithMaxThreads(n uint32) Option { return func(o *options) { o.threads = n } }
+
+// WithConsoleShield encrypts stdout and stderr into authenticated records.
+func WithConsoleShield(on bool) Option { return func(o *options) { o.console = on } }
+
+// WithHostEnv lets the host set these environment variables at run time.
+func WithHostEnv(names ...string) Option {
+	return func(o *options) { o.hostEnv = append(o.hostEnv, names...) }
+}
+
+// WithHostArgs lets the host replace the arguments (argv[1:]) at run time.
+func WithHostArgs(on bool) Option { return func(o *options) { o.hostArgs = on } }
+
+// WithTransport selects the syscall transport and the simulated exit cost in
+// cycles (sim mode).
+func WithTransport(t enclave.Transport, exitCycles uint64) Option {
+	return func(o *options) { o.transport = t; o.exitCycles = &exitCycles }
+}
+
+// WithVolumes passes these host paths through to the application
+// (unprotected; see docs/security.md).
+func WithVolumes(paths ...string) Option {
+	return func(o *options) { o.volumes = append(o.volumes, paths...) }
+}
+
+// WithTLS makes the network shield TLS-terminate these listening ports with
+// the certificate and key at the given paths inside the image.
+func WithTLS(ports []uint16, cert, key string) Option {
+	return func(o *options) { o.tlsPorts, o.tlsCert, o.tlsKey = ports, cert, key }
+}
+
+// WithDebug sets the SIGSTRUCT DEBUG attribute (a debug enclave can be
+// inspected by the host; never use it in production).
+func WithDebug(on bool) Option { return func(o *options) { o.debug = on } }
+
+// WithISV sets ISVPRODID and ISVSVN in the SIGSTRUCT.
+func WithISV(prodID, svn uint16) Option { return func(o *options) { o.prodID, o.svn = prodID, svn } }
+
+// WithDate fixes the timestamps (image created time, SIGSTRUCT DATE). The
+// default is SOURCE_DATE_EPOCH when set, else the Unix epoch.
+func WithDate(t time.Time) Option { return func(o *options) { o.date = &t } }
+
+// WithForce converts even when the entrypoint is unsupported.
+func WithForce(on bool) Option { return func(o *options) { o.force = on } }
+
+// WithLogger sets the logger for debug information.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithProgress receives progress events. It is called from one goroutine at
+// a time.
+func WithProgress(f func(Progress)) Option { return func(o *options) { o.progress = f } }
+
+// WithRuntime replaces the embedded runtime binaries (tests, development).
+func WithRuntime(run, host []byte) Option {
+	return func(o *options) { o.runtimeRun, o.runtimeHst = run, host }
+}
+
+// WithSourceName records the source reference in the report and labels.
+func WithSourceName(s string) Option { return func(o *options) { o.sourceName = s } }
+
+// WithFSChunkSize overrides the protected FS content chunk size.
+func WithFSChunkSize(n int) Option { return func(o *options) { o.fsChunk = n } }
+
+// Errors callers act on.
+var (
+	// ErrNoSigner: no signer key or command was given.
+	ErrNoSigner = errors.New("no enclave signer given")
+	// ErrNoFSKey: no FS key was given.
+	ErrNoFSKey = errors.New("no file-system key given")
+	// ErrNoEntrypoint: the image has neither Entrypoint nor Cmd.
+	ErrNoEntrypoint = errors.New("image has no entrypoint or cmd")
+	// ErrUser: the image's user cannot be resolved to numeric ids.
+	ErrUser = errors.New("cannot resolve image user")
+)
+
+func makeOptions(opts []Option) (*options, error) {
+	o := &options{log: slog.New(slog.DiscardHandler), progress: func(Progress) {}}
+	for _, f := range opts {
+		f(o)
+	}
+	if o.signer == nil {
+		return nil, ErrNoSigner
+	}
+	if o.fsKey == nil {
+		return nil, ErrNoFSKey
+	}
+	if o.date == nil {
+		t, err := sourceDateEpoch()
+		if err != nil {
+			return nil, err
+		}
+		o.date = &t
+	}
+	if o.runtimeRun == nil {
+		b, err := runtimebin.Binary(runtimebin.Run)
+		if err != nil {
+			return nil, err
+		}
+		h, err := runtimebin.Binary(runtimebin.Host)
+		if err != nil {
+			return nil, err
+		}
+		o.runtimeRun, o.runtimeHst = b, h
+	}
+	return o, nil
+}
+
+// sourceDateEpoch reads SOURCE_DATE_EPOCH (reproducible-builds.org).
+func sourceDateEpoch() (time.Time, error) {
+	s := os.Getenv("SOURCE_DATE_EPOCH")
+	if s == "" {
+		return time.Unix(0, 0).UTC(), nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return time.Time{}, fmt.Errorf("reading SOURCE_DATE_EPOCH %q: want seconds since 1970 as a non-negative integer", s)
+	}
+	return time.Unix(n, 0).UTC(), nil
+}

@@ -1,0 +1,40 @@
+package convert
+
+import (
+	"github.com/scone-build/scone-build/pkg/link"
+	"github.com/scone-build/scone-build/pkg/rootfs"
+)
+
+// Report describes a conversion; `scone-build convert --json` prints it.
+type Report struct {
+	Version      string `json:"tool_version"`
+	Source       string `json:"source,omitempty"`
+	SourceDigest string `json:"source_digest,omitempty"`
+	Destination  string `json:"destination,omitempty"`
+	// Digest is the output image's manifest digest (empty for dir: outputs).
+	Digest       string `json:"digest,omitempty"`
+	MRENCLAVE    string `json:"mrenclave"`
+	MRSIGNER     string `json:"mrsigner"`
+	FSRoot       string `json:"fs_root"`
+	RuntimeLayer string `json:"runtime_layer,omitempty"`
+	EnclaveLayer string `json:"enclave_layer,omitempty"`
+
+	Argv       []string `json:"argv"`
+	Entrypoint string   `json:"entrypoint"`
+	UID        uint32   `json:"uid"`
+	GID        uint32   `json:"gid"`
+
+	Files        int   `json:"files"`
+	Dirs         int   `json:"dirs"`
+	Symlinks     int   `json:"symlinks"`
+	BytesIn      int64 `json:"bytes_in"`
+	FSImageBytes int64 `json:"fs_image_bytes"`
+
+	Compatibility *link.Report  `json:"compatibility,omitempty"`
+	Forced        bool          `json:"forced,omitempty"`
+	Notes         []rootfs.Note `json:"notes,omitempty"`
+	Skipped       []string      `json:"skipped,omitempty"`
+	Dropped       []string      `json:"dropped_config,omitempty"`
+	// Seconds spent per stage.
+	Timings map[string]float64 `json:"timings_seconds"`
+}

@@ -1,0 +1,578 @@
+package fsprotect
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Summary describes an image written by Pack.
+type Summary struct {
+	Root      [32]byte // root hash: SHA-256 of the image header
+	ChunkSize int      // content chunk size in bytes
+	Files     int      // regular files (inodes)
+	Dirs      int      // directories, the root included
+	Symlinks  int
+	Hardlinks int // extra directory entries for an existing inode (tar TypeLink)
+	Devices   int // character and block devices
+	Fifos     int
+	// Skipped lists entries of the tar stream that are not in the image, as
+	// "path: reason" (unsupported types such as sockets or GNU volume
+	// headers, and entries replaced by a later entry of the same path).
+	Skipped  []string
+	BytesIn  int64 // content bytes of regular files read from the stream
+	BytesOut int64 // size of the image written
+}
+
+// wnode is a node of the tree being packed.
+type wnode struct {
+	typ, mode, uid, gid uint32
+	devMajor, devMinor  uint32
+	mtimeSec            int64
+	mtimeNsec           uint32
+	target              string
+	xattrs              map[string]string
+	size, dataOff       uint64
+	recs                []byte            // chunk records (nonce || tag), filled by the workers
+	children            map[string]*wnode // directories
+	ino                 uint32
+}
+
+type job struct {
+	buf        *jobBuf
+	n          int // plaintext bytes
+	firstChunk uint64
+	fileSize   uint64
+	recs       []byte
+	done       chan struct{}
+}
+
+type jobBuf struct{ plain, out []byte }
+
+type packer struct {
+	o         *options
+	log2      uint32
+	sk        *subkeys
+	root      *wnode
+	sum       Summary
+	dataPos   uint64
+	jobChunks int
+}
+
+// Pack reads a tar stream (a flattened root file system) and writes a
+// protected FS image of it to dst, encrypted and authenticated with key.
+// The output depends only on the stream, the key and the chunk size.
+//
+// Regular files, directories, symlinks, hard links (TypeLink), character and
+// block devices and fifos are packed with mode, owner, mtime and the xattrs
+// of PAX records "SCHILY.xattr.*". Missing parent directories are created
+// (mode 0755, owner 0:0, mtime 0). A later entry of a path replaces an
+// earlier one. Other entry types are skipped and listed in
+// Summary.Skipped. Paths with ".." components, hard links to missing
+// entries or to directories, and malformed tar streams fail with an error
+// wrapping ErrInvalidInput.
+func Pack(ctx context.Context, dst io.Writer, tarStream io.Reader, key Key, opts ...Option) (*Summary, error) {
+	o, err := buildOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	sk, err := deriveKeys(key)
+	if err != nil {
+		return nil, err
+	}
+	p := &packer{
+		o: o, log2: log2(o.chunkSize), sk: sk, dataPos: PreambleSize,
+		root: &wnode{typ: typeDir, mode: sIFDIR | 0o755, children: map[string]*wnode{}},
+	}
+	p.sum.ChunkSize = o.chunkSize
+	p.jobChunks = max(1, (256<<10)/o.chunkSize)
+	return p.run(ctx, dst, tarStream)
+}
+
+func (p *packer) run(ctx context.Context, dst io.Writer, tarStream io.Reader) (*Summary, error) {
+	bw := bufio.NewWriterSize(dst, 1<<20)
+	dataHash := sha256.New()
+	preamble := make([]byte, PreambleSize)
+	copy(preamble, Magic)
+	le.PutUint32(preamble[8:], Version)
+	dataHash.Write(preamble)
+	if _, err := bw.Write(preamble); err != nil {
+		return nil, fmt.Errorf("write image: %w", err)
+	}
+
+	// Pipeline: this goroutine reads the stream and cuts files into jobs;
+	// workers encrypt jobs in parallel; the writer goroutine writes them in
+	// stream order and hashes the data region.
+	nw := p.o.concurrency
+	work := make(chan *job, 2*nw+2)
+	queue := make(chan *job, 2*nw+2)
+	pool := make(chan *jobBuf, 2*nw+4)
+	jobBytes := p.jobChunks * p.o.chunkSize
+	for range cap(pool) {
+		pool <- &jobBuf{plain: make([]byte, jobBytes), out: make([]byte, jobBytes+tagSize)}
+	}
+	var wg sync.WaitGroup
+	for range nw {
+		aead, mac, err := p.contentCrypto()
+		if err != nil {
+			return nil, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range work {
+				p.seal(aead, mac, j)
+				close(j.done)
+			}
+		}()
+	}
+	var werr error
+	wdone := make(chan struct{})
+	go func() {
+		defer close(wdone)
+		for j := range queue {
+			<-j.done
+			if werr == nil {
+				out := j.buf.out[:j.n]
+				dataHash.Write(out)
+				if _, err := bw.Write(out); err != nil {
+					werr = fmt.Errorf("write image: %w", err)
+				}
+			}
+			pool <- j.buf
+		}
+	}()
+
+	rerr := p.readTar(ctx, tarStream, work, queue, pool)
+	close(work)
+	close(queue)
+	<-wdone
+	wg.Wait()
+	if rerr != nil {
+		return nil, rerr
+	}
+	if werr != nil {
+		return nil, werr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	x, err := p.buildIndex()
+	if err != nil {
+		return nil, err
+	}
+	plain := x.marshal()
+	h := &header{
+		version:   Version,
+		chunkLog2: p.log2,
+		dataOff:   PreambleSize,
+		dataLen:   p.dataPos - PreambleSize,
+		indexOff:  p.dataPos,
+		indexLen:  uint64(len(plain)) + tagSize,
+	}
+	h.imageSize = h.indexOff + h.indexLen + HeaderSize
+	imac := hmac.New(sha256.New, p.sk.indexNonce[:])
+	imac.Write(plain)
+	copy(h.indexNonce[:], imac.Sum(nil))
+	iaead, err := newGCM(p.sk.indexKey[:])
+	if err != nil {
+		return nil, err
+	}
+	ct := iaead.Seal(nil, h.indexNonce[:], plain, h.marshal()[:headerAADSize])
+	h.indexHash = sha256.Sum256(ct)
+	copy(h.dataHash[:], dataHash.Sum(nil))
+	h.keyCheck = p.sk.keyCheck
+	hb := h.marshal()
+	hm := hmac.New(sha256.New, p.sk.headerMAC[:])
+	hm.Write(hb[:headerMACStart])
+	copy(hb[headerMACStart:], hm.Sum(nil))
+	if _, err := bw.Write(ct); err != nil {
+		return nil, fmt.Errorf("write image: %w", err)
+	}
+	if _, err := bw.Write(hb); err != nil {
+		return nil, fmt.Errorf("write image: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, fmt.Errorf("write image: %w", err)
+	}
+	p.sum.Root = sha256.Sum256(hb)
+	p.sum.BytesOut = int64(h.imageSize)
+	return &p.sum, nil
+}
+
+func newGCM(key []byte) (cipher.AEAD, error) {
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("init AES: %w", err)
+	}
+	a, err := cipher.NewGCM(b)
+	if err != nil {
+		return nil, fmt.Errorf("init GCM: %w", err)
+	}
+	return a, nil
+}
+
+func (p *packer) contentCrypto() (cipher.AEAD, hash.Hash, error) {
+	a, err := newGCM(p.sk.contentKey[:])
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, hmac.New(sha256.New, p.sk.contentNonce[:]), nil
+}
+
+// chunkAAD is the associated data of chunk i of a file of the given size.
+func chunkAAD(dst *[16]byte, i, size uint64) []byte {
+	le.PutUint64(dst[0:], i)
+	le.PutUint64(dst[8:], size)
+	return dst[:]
+}
+
+// seal encrypts the chunks of one job. The nonce of a chunk is synthetic:
+// the first 12 bytes of HMAC-SHA-256(content nonce key, aad || plaintext).
+func (p *packer) seal(aead cipher.AEAD, mac hash.Hash, j *job) {
+	cs := p.o.chunkSize
+	var aadBuf [16]byte
+	var sum [32]byte
+	for k, off := 0, 0; off < j.n; k, off = k+1, off+cs {
+		end := min(off+cs, j.n)
+		aad := chunkAAD(&aadBuf, j.firstChunk+uint64(k), j.fileSize)
+		mac.Reset()
+		mac.Write(aad)
+		mac.Write(j.buf.plain[off:end])
+		nonce := mac.Sum(sum[:0])[:nonceSize]
+		sealed := aead.Seal(j.buf.out[off:off], nonce, j.buf.plain[off:end], aad)
+		rec := j.recs[k*chunkRecSize : (k+1)*chunkRecSize]
+		copy(rec, nonce)
+		copy(rec[nonceSize:], sealed[end-off:])
+	}
+}
+
+func invalid(format string, a ...any) error {
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, a...), ErrInvalidInput)
+}
+
+// splitPath normalizes a tar path into its components ("" and "." dropped).
+func splitPath(name string) ([]string, error) {
+	var out []string
+	for c := range strings.SplitSeq(name, "/") {
+		switch {
+		case c == "" || c == ".":
+			continue
+		case c == "..":
+			return nil, invalid("pack entry %q: path with \"..\"", name)
+		case len(c) > maxNameLen:
+			return nil, invalid("pack entry %q: name longer than %d bytes", name, maxNameLen)
+		case strings.IndexByte(c, 0) >= 0:
+			return nil, invalid("pack entry %q: NUL in name", name)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// parentOf returns the directory that holds the last component of parts,
+// creating missing directories.
+func (p *packer) parentOf(name string, parts []string) (*wnode, error) {
+	d := p.root
+	for _, c := range parts[:len(parts)-1] {
+		n := d.children[c]
+		if n == nil {
+			n = &wnode{typ: typeDir, mode: sIFDIR | 0o755, children: map[string]*wnode{}}
+			d.children[c] = n
+		} else if n.typ != typeDir {
+			return nil, invalid("pack entry %q: parent %q is not a directory", name, c)
+		}
+		d = n
+	}
+	return d, nil
+}
+
+func (p *packer) lookup(parts []string) *wnode {
+	n := p.root
+	for _, c := range parts {
+		if n.typ != typeDir {
+			return nil
+		}
+		if n = n.children[c]; n == nil {
+			return nil
+		}
+	}
+	return n
+}
+
+func (p *packer) readTar(ctx context.Context, r io.Reader, work, queue chan<- *job, pool <-chan *jobBuf) error {
+	tr := tar.NewReader(r)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read tar stream: %w: %w", ErrInvalidInput, err)
+		}
+		parts, err := splitPath(hdr.Name)
+		if err != nil {
+			return err
+		}
+		n := &wnode{
+			mode: uint32(hdr.Mode) & 0o7777, uid: uint32(hdr.Uid), gid: uint32(hdr.Gid),
+			mtimeSec: hdr.ModTime.Unix(), mtimeNsec: uint32(hdr.ModTime.Nanosecond()),
+		}
+		if hdr.Uid < 0 || hdr.Gid < 0 || int64(hdr.Uid) > math.MaxUint32 || int64(hdr.Gid) > math.MaxUint32 {
+			return invalid("pack entry %q: owner %d:%d out of range", hdr.Name, hdr.Uid, hdr.Gid)
+		}
+		if hdr.ModTime.IsZero() {
+			n.mtimeSec, n.mtimeNsec = 0, 0
+		}
+		for k, v := range hdr.PAXRecords {
+			if name, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok && name != "" && len(name) <= maxNameLen && !strings.ContainsRune(name, 0) {
+				if n.xattrs == nil {
+					n.xattrs = map[string]string{}
+				}
+				n.xattrs[name] = v
+			}
+		}
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			n.typ = typeDir
+		case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+			n.typ = typeFile
+		case tar.TypeSymlink:
+			n.typ = typeSymlink
+			if hdr.Linkname == "" || len(hdr.Linkname) > 4096 || strings.IndexByte(hdr.Linkname, 0) >= 0 {
+				return invalid("pack symlink %q: bad target", hdr.Name)
+			}
+			n.target, n.size = hdr.Linkname, uint64(len(hdr.Linkname))
+		case tar.TypeChar, tar.TypeBlock:
+			n.typ = typeChar
+			if hdr.Typeflag == tar.TypeBlock {
+				n.typ = typeBlock
+			}
+			if hdr.Devmajor < 0 || hdr.Devminor < 0 || hdr.Devmajor > math.MaxUint32 || hdr.Devminor > math.MaxUint32 {
+				return invalid("pack device %q: device number out of range", hdr.Name)
+			}
+			n.devMajor, n.devMinor = uint32(hdr.Devmajor), uint32(hdr.Devminor)
+		case tar.TypeFifo:
+			n.typ = typeFifo
+		case tar.TypeLink:
+			lparts, err := splitPath(hdr.Linkname)
+			if err != nil {
+				return err
+			}
+			t := p.lookup(lparts)
+			if t == nil {
+				return invalid("pack hard link %q: target %q not found earlier in the stream", hdr.Name, hdr.Linkname)
+			}
+			if t.typ == typeDir {
+				return invalid("pack hard link %q: target %q is a directory", hdr.Name, hdr.Linkname)
+			}
+			if len(parts) == 0 {
+				return invalid("pack hard link %q: the root cannot be a link", hdr.Name)
+			}
+			d, err := p.parentOf(hdr.Name, parts)
+			if err != nil {
+				return err
+			}
+			p.replace(d, parts, t)
+			p.sum.Hardlinks++
+			continue
+		default:
+			p.sum.Skipped = append(p.sum.Skipped, fmt.Sprintf("%s: unsupported tar entry type %q", hdr.Name, hdr.Typeflag))
+			continue
+		}
+		n.mode |= typeIFMT[n.typ]
+		if len(parts) == 0 { // the root directory itself
+			if n.typ != typeDir {
+				return invalid("pack entry %q: the root must be a directory", hdr.Name)
+			}
+			n.children = p.root.children
+			*p.root = *n
+			continue
+		}
+		d, err := p.parentOf(hdr.Name, parts)
+		if err != nil {
+			return err
+		}
+		if n.typ == typeDir {
+			if old := d.children[parts[len(parts)-1]]; old != nil && old.typ == typeDir {
+				n.children = old.children
+				*old = *n // keep the node: links to it stay valid
+				continue
+			}
+			n.children = map[string]*wnode{}
+		}
+		p.replace(d, parts, n)
+		if n.typ == typeFile && hdr.Size > 0 {
+			if err := p.readContent(ctx, tr, hdr, n, work, queue, pool); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (p *packer) replace(d *wnode, parts []string, n *wnode) {
+	name := parts[len(parts)-1]
+	if old := d.children[name]; old != nil {
+		p.sum.Skipped = append(p.sum.Skipped, fmt.Sprintf("%s: replaced by a later entry", strings.Join(parts, "/")))
+	}
+	d.children[name] = n
+}
+
+// readContent cuts a file's content into jobs and queues them.
+func (p *packer) readContent(ctx context.Context, tr *tar.Reader, hdr *tar.Header, n *wnode, work, queue chan<- *job, pool <-chan *jobBuf) error {
+	size := uint64(hdr.Size)
+	if hdr.Size < 0 || size > math.MaxInt64-p.dataPos {
+		return invalid("pack file %q: size %d out of range", hdr.Name, hdr.Size)
+	}
+	nchunks := chunkCount(size, p.log2)
+	n.size, n.dataOff = size, p.dataPos
+	n.recs = make([]byte, nchunks*chunkRecSize)
+	p.dataPos += size
+	p.sum.BytesIn += hdr.Size
+	jobBytes := uint64(p.jobChunks * p.o.chunkSize)
+	for off := uint64(0); off < size; off += jobBytes {
+		var buf *jobBuf
+		select {
+		case buf = <-pool:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		m := int(min(jobBytes, size-off))
+		if _, err := io.ReadFull(tr, buf.plain[:m]); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("read tar entry %q: %w: %w", hdr.Name, ErrInvalidInput, err)
+		}
+		first := off >> p.log2
+		j := &job{buf: buf, n: m, firstChunk: first, fileSize: size, done: make(chan struct{}),
+			recs: n.recs[first*chunkRecSize : (first+chunkCount(uint64(m), p.log2))*chunkRecSize]}
+		queue <- j
+		work <- j
+	}
+	return nil
+}
+
+// buildIndex numbers the inodes breadth first, children in name order, and
+// lays out the index tables in inode order.
+func (p *packer) buildIndex() (*index, error) {
+	x := &index{}
+	var nodes []*wnode
+	p.root.ino = rootIno
+	nodes = append(nodes, p.root)
+	sortedNames := func(d *wnode) []string {
+		names := make([]string, 0, len(d.children))
+		for k := range d.children {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		return names
+	}
+	refs := map[*wnode]uint32{}
+	for i := 0; i < len(nodes); i++ {
+		d := nodes[i]
+		if d.typ != typeDir {
+			continue
+		}
+		for _, name := range sortedNames(d) {
+			c := d.children[name]
+			refs[c]++
+			if c.ino == 0 {
+				if len(nodes) >= math.MaxUint32-1 {
+					return nil, invalid("pack: too many entries")
+				}
+				nodes = append(nodes, c)
+				c.ino = uint32(len(nodes))
+			}
+		}
+	}
+	strIdx := map[string]uint32{}
+	var strErr error
+	addStr := func(s string) (uint32, uint32) {
+		if off, ok := strIdx[s]; ok {
+			return off, uint32(len(s))
+		}
+		if uint64(len(x.strs))+uint64(len(s)) > math.MaxUint32 {
+			strErr = invalid("pack: names exceed 4 GiB")
+			return 0, 0
+		}
+		off := uint32(len(x.strs))
+		x.strs = append(x.strs, s...)
+		strIdx[s] = off
+		return off, uint32(len(s))
+	}
+	parent := map[*wnode]uint32{p.root: rootIno}
+	x.inodes = make([]inode, len(nodes))
+	for i, n := range nodes {
+		in := &x.inodes[i]
+		*in = inode{typ: n.typ, mode: n.mode, uid: n.uid, gid: n.gid, nlink: refs[n],
+			devMajor: n.devMajor, devMinor: n.devMinor, mtimeSec: n.mtimeSec, mtimeNsec: n.mtimeNsec, size: n.size}
+		keys := make([]string, 0, len(n.xattrs))
+		for k := range n.xattrs {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		in.xattrFirst, in.xattrCount = uint32(len(x.xattrs)), uint32(len(keys))
+		for _, k := range keys {
+			var a xattrRec
+			a.nameOff, a.nameLen = addStr(k)
+			a.valOff, a.valLen = addStr(n.xattrs[k])
+			x.xattrs = append(x.xattrs, a)
+		}
+		switch n.typ {
+		case typeFile:
+			in.chunkFirst = uint64(len(x.chunks) / chunkRecSize)
+			x.chunks = append(x.chunks, n.recs...)
+			if n.size > 0 {
+				in.dataOff = n.dataOff
+			}
+			p.sum.Files++
+		case typeSymlink:
+			in.targetOff, in.targetLen = addStr(n.target)
+			p.sum.Symlinks++
+		case typeDir:
+			p.sum.Dirs++
+			in.parent = parent[n]
+			in.childFirst, in.childCount = uint32(len(x.dirents)), uint32(len(n.children))
+			in.nlink = 2
+			for _, name := range sortedNames(n) {
+				c := n.children[name]
+				var d dirent
+				d.nameOff, d.nameLen = addStr(name)
+				d.ino = c.ino
+				x.dirents = append(x.dirents, d)
+				if c.typ == typeDir {
+					in.nlink++
+					parent[c] = n.ino
+				}
+			}
+		case typeChar, typeBlock:
+			p.sum.Devices++
+		case typeFifo:
+			p.sum.Fifos++
+		}
+	}
+	if strErr != nil {
+		return nil, strErr
+	}
+	if uint64(len(x.dirents)) > math.MaxUint32 || uint64(len(x.xattrs)) > math.MaxUint32 {
+		return nil, invalid("pack: too many entries")
+	}
+	return x, nil
+}

@@ -1,0 +1,18 @@
+/* Calls fork(): must be refused with a clear message under scone-run. */
+#include <stdio.h>
+#include <unistd.h>
+#include <errno.h>
+#include <string.h>
+
+int main(void)
+{
+	pid_t p = fork();
+	if (p == 0)
+		_exit(0);
+	if (p < 0) {
+		printf("fork failed: %s\n", strerror(errno));
+		return 1;
+	}
+	printf("fork succeeded\n");
+	return 0;
+}

@@ -1,0 +1,742 @@
+/* Protected FS image reader, format v1. Spec: docs/fsprotect.md.
+ * Mirrors pkg/fsprotect (reader.go, format.go): same checks, same order. */
+#include "fsp.h"
+
+#include <bearssl.h>
+#include <limits.h>
+#include <string.h>
+
+#include "rt_alloc.h"
+
+#define PREAMBLE_SIZE 16u
+#define HEADER_SIZE 192u
+#define HEADER_AAD_SIZE 64u
+#define HEADER_MAC_START 160u
+#define TAG_SIZE 16u
+#define NONCE_SIZE 12u
+#define CHUNK_REC 28u
+#define INODE_REC 96u
+#define DIRENT_REC 12u
+#define XATTR_REC 16u
+#define INDEX_HDR 40u
+#define MIN_LOG2 12u
+#define MAX_LOG2 20u
+#define MAX_NAME 255u
+#define MAX_TARGET 4096u
+
+#define S_IFMT_ 0170000u
+
+static const char magic[8] = {'S', 'C', 'O', 'N', 'E', 'F', 'S', 'P'};
+static const char index_magic[8] = {'F', 'S', 'P', 'I', 'N', 'D', 'E', 'X'};
+static const uint32_t type_ifmt[7] = {0, 0100000u, 0040000u, 0120000u, 0020000u, 0060000u, 0010000u};
+
+union aes_ctr_keys {
+	const br_block_ctr_class *vtable;
+	br_aes_x86ni_ctr_keys ni;
+	br_aes_ct64_ctr_keys ct64;
+};
+
+struct fsp {
+	uint64_t img_len;
+	const uint8_t *img;
+	uint32_t log2, chunk_size;
+	uint64_t data_off, data_end;
+	uint8_t root[32];
+	uint8_t *index; /* decrypted index, private memory */
+	uint64_t index_len;
+	uint32_t ninodes, ndirents, nxattrs;
+	uint64_t nchunks, nstrs;
+	const uint8_t *inodes, *dirents, *xattrs, *chunks, *strs;
+	union aes_ctr_keys content; /* AES-256 CTR subkeys of the content key */
+	br_ghash ghash;
+};
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32; }
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static int ct_equal(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	uint8_t d = 0;
+	for (size_t i = 0; i < n; i++)
+		d |= a[i] ^ b[i];
+	return d == 0;
+}
+
+static void wipe(void *p, size_t n)
+{
+	volatile uint8_t *v = p;
+	while (n--)
+		*v++ = 0;
+}
+
+static void hkdf(const uint8_t key[32], const char *label, uint8_t *out, size_t n)
+{
+	br_hkdf_context hc;
+	br_hkdf_init(&hc, &br_sha256_vtable, BR_HKDF_NO_SALT, 0);
+	br_hkdf_inject(&hc, key, 32);
+	br_hkdf_flip(&hc);
+	br_hkdf_produce(&hc, label, strlen(label), out, n);
+	wipe(&hc, sizeof hc);
+}
+
+static void aes_ctr_init(union aes_ctr_keys *k, const uint8_t key[32])
+{
+	const br_block_ctr_class *vt = br_aes_x86ni_ctr_get_vtable();
+	if (vt != NULL)
+		br_aes_x86ni_ctr_init(&k->ni, key, 32);
+	else
+		br_aes_ct64_ctr_init(&k->ct64, key, 32);
+}
+
+static br_ghash ghash_impl(void)
+{
+	br_ghash g = br_ghash_pclmul_get();
+	return g != 0 ? g : &br_ghash_ctmul64;
+}
+
+/* GCM-decrypts data[0..len) in place and checks the tag. On failure the
+ * buffer is wiped. keys is copied so that concurrent callers share nothing
+ * mutable. Returns 1 if authentic. */
+static int gcm_open(const union aes_ctr_keys *keys, br_ghash gh, const uint8_t nonce[12], const uint8_t *aad,
+		    size_t aad_len, uint8_t *data, size_t len, const uint8_t tag[16])
+{
+	union aes_ctr_keys k = *keys;
+	br_gcm_context gc;
+	br_gcm_init(&gc, &k.vtable, gh);
+	br_gcm_reset(&gc, nonce, NONCE_SIZE);
+	br_gcm_aad_inject(&gc, aad, aad_len);
+	br_gcm_flip(&gc);
+	br_gcm_run(&gc, 0, data, len);
+	int ok = (int)br_gcm_check_tag(&gc, tag);
+	if (!ok)
+		wipe(data, len);
+	wipe(&k, sizeof k);
+	wipe(&gc, sizeof gc);
+	return ok;
+}
+
+/* ---- index accessors (the index is validated at open) ---- */
+
+static const uint8_t *inode_at(const struct fsp *f, uint32_t ino) { return f->inodes + (size_t)(ino - 1) * INODE_REC; }
+#define I_TYPE(p) get32((p) + 0)
+#define I_MODE(p) get32((p) + 4)
+#define I_UID(p) get32((p) + 8)
+#define I_GID(p) get32((p) + 12)
+#define I_NLINK(p) get32((p) + 16)
+#define I_MAJOR(p) get32((p) + 20)
+#define I_MINOR(p) get32((p) + 24)
+#define I_NSEC(p) get32((p) + 28)
+#define I_MTIME(p) get64((p) + 32)
+#define I_SIZE(p) get64((p) + 40)
+#define I_DATA(p) get64((p) + 48)
+#define I_CHUNK(p) get64((p) + 56)
+#define I_XFIRST(p) get32((p) + 64)
+#define I_XCOUNT(p) get32((p) + 68)
+#define I_TOFF(p) get32((p) + 72)
+#define I_TLEN(p) get32((p) + 76)
+#define I_CFIRST(p) get32((p) + 80)
+#define I_CCOUNT(p) get32((p) + 84)
+#define I_PARENT(p) get32((p) + 88)
+
+static int name_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+	size_t n = al < bl ? al : bl;
+	int c = memcmp(a, b, n);
+	if (c != 0)
+		return c;
+	return al < bl ? -1 : al > bl ? 1 : 0;
+}
+
+static int str_ok(const struct fsp *f, uint32_t off, uint32_t len) { return (uint64_t)off + len <= f->nstrs; }
+
+static int has_byte(const uint8_t *p, size_t n, uint8_t c)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] == c)
+			return 1;
+	return 0;
+}
+
+static uint64_t chunk_count(uint64_t size, uint32_t log2) { return (size >> log2) + ((size & ((1u << log2) - 1)) != 0); }
+
+/* Validates the decrypted index: the same rules as parseIndex in format.go. */
+static int parse_index(struct fsp *f)
+{
+	const uint8_t *b = f->index;
+	uint64_t len = f->index_len;
+	if (len < INDEX_HDR || memcmp(b, index_magic, 8) != 0)
+		return -FSP_EFORMAT;
+	uint64_t ni = get32(b + 8), nd = get32(b + 12), nx = get32(b + 16);
+	if (get32(b + 20) != 0)
+		return -FSP_EFORMAT;
+	uint64_t nc = get64(b + 24), ns = get64(b + 32);
+	if (ni == 0)
+		return -FSP_EFORMAT;
+	uint64_t rest = len - INDEX_HDR;
+	if (nc > rest / CHUNK_REC || ns > rest)
+		return -FSP_EFORMAT;
+	if (ni * INODE_REC + nd * DIRENT_REC + nx * XATTR_REC + nc * CHUNK_REC + ns != rest)
+		return -FSP_EFORMAT;
+	f->ninodes = (uint32_t)ni;
+	f->ndirents = (uint32_t)nd;
+	f->nxattrs = (uint32_t)nx;
+	f->nchunks = nc;
+	f->nstrs = ns;
+	f->inodes = b + INDEX_HDR;
+	f->dirents = f->inodes + ni * INODE_REC;
+	f->xattrs = f->dirents + nd * DIRENT_REC;
+	f->chunks = f->xattrs + nx * XATTR_REC;
+	f->strs = f->chunks + nc * CHUNK_REC;
+
+	uint32_t *refs = rt_calloc((size_t)ni, sizeof *refs);
+	if (refs == NULL)
+		return -FSP_ENOMEM;
+	int rc = -FSP_EFORMAT;
+	uint32_t next_dirent = 0, next_xattr = 0;
+	uint64_t next_chunk = 0;
+	for (uint32_t ino = 1; ino <= ni; ino++) {
+		const uint8_t *in = inode_at(f, ino);
+		uint32_t typ = I_TYPE(in), mode = I_MODE(in);
+		if (typ < FSP_T_FILE || typ > FSP_T_FIFO)
+			goto out;
+		if ((mode & S_IFMT_) != type_ifmt[typ] || (mode & ~(S_IFMT_ | 07777u)) != 0)
+			goto out;
+		if (I_NLINK(in) == 0 || I_NSEC(in) >= 1000000000u || get32(in + 92) != 0)
+			goto out;
+		if (typ != FSP_T_CHR && typ != FSP_T_BLK && (I_MAJOR(in) | I_MINOR(in)) != 0)
+			goto out;
+		uint32_t xf = I_XFIRST(in), xc = I_XCOUNT(in);
+		if (xf != next_xattr || (uint64_t)xf + xc > nx)
+			goto out;
+		for (uint32_t j = xf; j < xf + xc; j++) {
+			const uint8_t *a = f->xattrs + (size_t)j * XATTR_REC;
+			uint32_t no = get32(a), nl = get32(a + 4), vo = get32(a + 8), vl = get32(a + 12);
+			if (nl == 0 || nl > MAX_NAME || !str_ok(f, no, nl) || !str_ok(f, vo, vl))
+				goto out;
+			if (has_byte(f->strs + no, nl, 0))
+				goto out;
+			if (j > xf) {
+				const uint8_t *pa = a - XATTR_REC;
+				if (name_cmp(f->strs + get32(pa), get32(pa + 4), f->strs + no, nl) >= 0)
+					goto out;
+			}
+		}
+		next_xattr += xc;
+		if (typ != FSP_T_SYMLINK && (I_TOFF(in) | I_TLEN(in)) != 0)
+			goto out;
+		if (typ != FSP_T_DIR && (I_CFIRST(in) | I_CCOUNT(in) | I_PARENT(in)) != 0)
+			goto out;
+		if (typ != FSP_T_FILE && (I_DATA(in) | I_CHUNK(in)) != 0)
+			goto out;
+		uint64_t size = I_SIZE(in);
+		switch (typ) {
+		case FSP_T_FILE: {
+			uint64_t n = chunk_count(size, f->log2);
+			if (size > (uint64_t)INT64_MAX || I_CHUNK(in) != next_chunk || n > nc - next_chunk)
+				goto out;
+			next_chunk += n;
+			uint64_t d = I_DATA(in);
+			if (size > 0 && (d < f->data_off || d > f->data_end || size > f->data_end - d))
+				goto out;
+			if (size == 0 && d != 0)
+				goto out;
+			break;
+		}
+		case FSP_T_SYMLINK: {
+			uint32_t to = I_TOFF(in), tl = I_TLEN(in);
+			if (tl == 0 || tl > MAX_TARGET || !str_ok(f, to, tl) || tl != size)
+				goto out;
+			if (has_byte(f->strs + to, tl, 0))
+				goto out;
+			break;
+		}
+		case FSP_T_DIR: {
+			uint32_t cf = I_CFIRST(in), cc = I_CCOUNT(in), par = I_PARENT(in);
+			if (size != 0 || cf != next_dirent || (uint64_t)cf + cc > nd)
+				goto out;
+			next_dirent += cc;
+			if (par == 0 || par > ni || I_TYPE(inode_at(f, par)) != FSP_T_DIR)
+				goto out;
+			if ((ino == FSP_ROOT_INO) != (par == ino))
+				goto out;
+			for (uint32_t j = cf; j < cf + cc; j++) {
+				const uint8_t *d = f->dirents + (size_t)j * DIRENT_REC;
+				uint32_t no = get32(d), nl = get32(d + 4), ci = get32(d + 8);
+				if (nl == 0 || nl > MAX_NAME || !str_ok(f, no, nl))
+					goto out;
+				const uint8_t *nm = f->strs + no;
+				if (has_byte(nm, nl, '/') || has_byte(nm, nl, 0) || (nl == 1 && nm[0] == '.') ||
+				    (nl == 2 && nm[0] == '.' && nm[1] == '.'))
+					goto out;
+				if (j > cf) {
+					const uint8_t *pd = d - DIRENT_REC;
+					if (name_cmp(f->strs + get32(pd), get32(pd + 4), nm, nl) >= 0)
+						goto out;
+				}
+				if (ci <= FSP_ROOT_INO || ci > ni)
+					goto out;
+				refs[ci - 1]++;
+			}
+			break;
+		}
+		default:
+			if (size != 0)
+				goto out;
+		}
+	}
+	if (I_TYPE(inode_at(f, FSP_ROOT_INO)) != FSP_T_DIR)
+		goto out;
+	if (next_dirent != nd || next_xattr != nx || next_chunk != nc)
+		goto out;
+	for (uint32_t ino = 1; ino <= ni; ino++) {
+		const uint8_t *in = inode_at(f, ino);
+		if (I_TYPE(in) != FSP_T_DIR) {
+			if (refs[ino - 1] != I_NLINK(in))
+				goto out;
+			continue;
+		}
+		if (refs[ino - 1] != (ino == FSP_ROOT_INO ? 0u : 1u))
+			goto out;
+		uint32_t subdirs = 0, cf = I_CFIRST(in), cc = I_CCOUNT(in);
+		for (uint32_t j = cf; j < cf + cc; j++) {
+			uint32_t ci = get32(f->dirents + (size_t)j * DIRENT_REC + 8);
+			const uint8_t *c = inode_at(f, ci);
+			if (I_TYPE(c) == FSP_T_DIR) {
+				subdirs++;
+				if (I_PARENT(c) != ino)
+					goto out;
+			}
+		}
+		if (I_NLINK(in) != 2 + subdirs)
+			goto out;
+	}
+	rc = 0;
+out:
+	rt_free(refs);
+	return rc;
+}
+
+int fsp_open(struct fsp **out, const uint8_t *img, uint64_t img_len, const uint8_t key[FSP_KEY_LEN],
+	     const uint8_t *expected_root)
+{
+	uint8_t pre[PREAMBLE_SIZE], h[HEADER_SIZE];
+	*out = NULL;
+	if (img_len < PREAMBLE_SIZE)
+		return -FSP_ETRUNC;
+	memcpy(pre, img, PREAMBLE_SIZE);
+	if (memcmp(pre, magic, 8) != 0)
+		return -FSP_EFORMAT;
+	if (get32(pre + 8) != FSP_VERSION)
+		return -FSP_EVERSION;
+	if (get32(pre + 12) != 0)
+		return -FSP_EFORMAT;
+	if (img_len < PREAMBLE_SIZE + HEADER_SIZE)
+		return -FSP_ETRUNC;
+	memcpy(h, img + img_len - HEADER_SIZE, HEADER_SIZE);
+	if (memcmp(h, magic, 8) != 0)
+		return -FSP_ETRUNC;
+	if (get32(h + 8) != FSP_VERSION)
+		return -FSP_EVERSION;
+
+	/* key check, header MAC */
+	struct {
+		uint8_t kcv[32], mac[32], idx[32], cont[32];
+	} k;
+	hkdf(key, "scone-fsp v1 key check", k.kcv, 16);
+	if (!ct_equal(k.kcv, h + 80, 16)) {
+		wipe(&k, sizeof k);
+		return -FSP_EKEY;
+	}
+	hkdf(key, "scone-fsp v1 header mac", k.mac, 32);
+	hkdf(key, "scone-fsp v1 index key", k.idx, 32);
+	hkdf(key, "scone-fsp v1 content key", k.cont, 32);
+	br_hmac_key_context hk;
+	br_hmac_context hm;
+	uint8_t mac[32];
+	br_hmac_key_init(&hk, &br_sha256_vtable, k.mac, 32);
+	br_hmac_init(&hm, &hk, 0);
+	br_hmac_update(&hm, h, HEADER_MAC_START);
+	br_hmac_out(&hm, mac);
+	int rc;
+	if (!ct_equal(mac, h + HEADER_MAC_START, 32)) {
+		rc = -FSP_EAUTH;
+		goto fail_keys;
+	}
+
+	/* layout (after the MAC: these fields are authentic) */
+	uint32_t log2 = get32(h + 12);
+	uint64_t image_size = get64(h + 16), data_off = get64(h + 24), data_len = get64(h + 32);
+	uint64_t index_off = get64(h + 40), index_len = get64(h + 48), flags = get64(h + 56);
+	rc = -FSP_EFORMAT;
+	if (image_size > img_len) {
+		rc = -FSP_ETRUNC;
+		goto fail_keys;
+	}
+	if (image_size != img_len || log2 < MIN_LOG2 || log2 > MAX_LOG2 || flags != 0 || data_off != PREAMBLE_SIZE)
+		goto fail_keys;
+	if (data_len > img_len || data_off + data_len != index_off)
+		goto fail_keys;
+	if (index_len < INDEX_HDR + INODE_REC + TAG_SIZE || index_len > img_len ||
+	    index_off + index_len != img_len - HEADER_SIZE)
+		goto fail_keys;
+
+	uint8_t root[32];
+	br_sha256_context sc;
+	br_sha256_init(&sc);
+	br_sha256_update(&sc, h, HEADER_SIZE);
+	br_sha256_out(&sc, root);
+	if (expected_root != NULL && !ct_equal(root, expected_root, 32)) {
+		rc = -FSP_EROOT;
+		goto fail_keys;
+	}
+
+	struct fsp *f = rt_calloc(1, sizeof *f);
+	if (f == NULL) {
+		rc = -FSP_ENOMEM;
+		goto fail_keys;
+	}
+	f->img = img;
+	f->img_len = img_len;
+	f->log2 = log2;
+	f->chunk_size = 1u << log2;
+	f->data_off = data_off;
+	f->data_end = index_off;
+	memcpy(f->root, root, 32);
+	f->index_len = index_len - TAG_SIZE;
+	if (index_len > SIZE_MAX || (f->index = rt_malloc((size_t)index_len)) == NULL) {
+		rc = -FSP_ENOMEM;
+		goto fail_f;
+	}
+	/* Private copy first: the image memory may change under us. */
+	memcpy(f->index, img + index_off, (size_t)index_len);
+	uint8_t ih[32];
+	br_sha256_init(&sc);
+	br_sha256_update(&sc, f->index, (size_t)index_len);
+	br_sha256_out(&sc, ih);
+	if (!ct_equal(ih, h + 128, 32)) {
+		rc = -FSP_EAUTH;
+		goto fail_f;
+	}
+	union aes_ctr_keys ik;
+	aes_ctr_init(&ik, k.idx);
+	f->ghash = ghash_impl();
+	int ok = gcm_open(&ik, f->ghash, h + 64, h, HEADER_AAD_SIZE, f->index, (size_t)f->index_len,
+			  f->index + f->index_len);
+	wipe(&ik, sizeof ik);
+	if (!ok) {
+		rc = -FSP_EAUTH;
+		goto fail_f;
+	}
+	rc = parse_index(f);
+	if (rc != 0)
+		goto fail_f;
+	aes_ctr_init(&f->content, k.cont);
+	wipe(&k, sizeof k);
+	wipe(&hk, sizeof hk);
+	wipe(&hm, sizeof hm);
+	*out = f;
+	return 0;
+fail_f:
+	fsp_close(f);
+fail_keys:
+	wipe(&k, sizeof k);
+	wipe(&hk, sizeof hk);
+	wipe(&hm, sizeof hm);
+	return rc;
+}
+
+void fsp_close(struct fsp *f)
+{
+	if (f == NULL)
+		return;
+	if (f->index != NULL) {
+		wipe(f->index, (size_t)f->index_len + TAG_SIZE);
+		rt_free(f->index);
+	}
+	wipe(f, sizeof *f);
+	rt_free(f);
+}
+
+void fsp_root_hash(const struct fsp *f, uint8_t out[FSP_ROOT_LEN]) { memcpy(out, f->root, FSP_ROOT_LEN); }
+uint32_t fsp_root_ino(const struct fsp *f)
+{
+	(void)f;
+	return FSP_ROOT_INO;
+}
+uint32_t fsp_chunk_size(const struct fsp *f) { return f->chunk_size; }
+
+static const uint8_t *get_inode(const struct fsp *f, uint32_t ino)
+{
+	if (ino == 0 || ino > f->ninodes)
+		return NULL;
+	return inode_at(f, ino);
+}
+
+int fsp_lookup(const struct fsp *f, uint32_t dir_ino, const char *name, size_t namelen, uint32_t *ino)
+{
+	const uint8_t *d = get_inode(f, dir_ino);
+	if (d == NULL)
+		return -FSP_ENOENT;
+	if (I_TYPE(d) != FSP_T_DIR)
+		return -FSP_ENOTDIR;
+	if (namelen > MAX_NAME)
+		return -FSP_ENAMETOOLONG;
+	if (has_byte((const uint8_t *)name, namelen, '/') || has_byte((const uint8_t *)name, namelen, 0))
+		return -FSP_EINVAL;
+	if (namelen == 0 || (namelen == 1 && name[0] == '.')) {
+		*ino = dir_ino;
+		return 0;
+	}
+	if (namelen == 2 && name[0] == '.' && name[1] == '.') {
+		*ino = I_PARENT(d);
+		return 0;
+	}
+	uint32_t lo = I_CFIRST(d), hi = lo + I_CCOUNT(d);
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const uint8_t *e = f->dirents + (size_t)mid * DIRENT_REC;
+		int c = name_cmp(f->strs + get32(e), get32(e + 4), (const uint8_t *)name, namelen);
+		if (c == 0) {
+			*ino = get32(e + 8);
+			return 0;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -FSP_ENOENT;
+}
+
+int fsp_stat(const struct fsp *f, uint32_t ino, struct fsp_stat *st)
+{
+	const uint8_t *in = get_inode(f, ino);
+	if (in == NULL)
+		return -FSP_ENOENT;
+	memset(st, 0, sizeof *st);
+	st->ino = ino;
+	st->type = I_TYPE(in);
+	st->mode = I_MODE(in);
+	st->uid = I_UID(in);
+	st->gid = I_GID(in);
+	st->nlink = I_NLINK(in);
+	st->size = I_SIZE(in);
+	st->mtime_sec = (int64_t)I_MTIME(in);
+	st->mtime_nsec = I_NSEC(in);
+	st->rdev_major = I_MAJOR(in);
+	st->rdev_minor = I_MINOR(in);
+	st->blksize = f->chunk_size;
+	st->blocks = (st->size + 511) / 512;
+	return 0;
+}
+
+/* Authenticates and decrypts chunk i of file inode in into dst (room for a
+ * whole chunk). dst must be private memory: the ciphertext is copied there
+ * first, then decrypted and checked in place. Returns the chunk length or
+ * -FSP_EAUTH (dst wiped). */
+static long read_chunk(const struct fsp *f, const uint8_t *in, uint64_t i, uint8_t *dst)
+{
+	uint64_t size = I_SIZE(in), start = i << f->log2;
+	size_t n = (size_t)(size - start < f->chunk_size ? size - start : f->chunk_size);
+	memcpy(dst, f->img + I_DATA(in) + start, n);
+	const uint8_t *rec = f->chunks + (size_t)(I_CHUNK(in) + i) * CHUNK_REC;
+	uint8_t aad[16];
+	put64(aad, i);
+	put64(aad + 8, size);
+	if (!gcm_open(&f->content, f->ghash, rec, aad, sizeof aad, dst, n, rec + NONCE_SIZE))
+		return -FSP_EAUTH;
+	return (long)n;
+}
+
+long fsp_pread(const struct fsp *f, uint32_t ino, void *buf, uint64_t len, uint64_t off)
+{
+	const uint8_t *in = get_inode(f, ino);
+	if (in == NULL)
+		return -FSP_ENOENT;
+	if (I_TYPE(in) == FSP_T_DIR)
+		return -FSP_EISDIR;
+	if (I_TYPE(in) != FSP_T_FILE)
+		return -FSP_EINVAL;
+	uint64_t size = I_SIZE(in);
+	if (off >= size || len == 0)
+		return 0;
+	if (len > size - off)
+		len = size - off;
+	if (len > (uint64_t)LONG_MAX)
+		len = (uint64_t)LONG_MAX & ~((uint64_t)f->chunk_size - 1);
+	uint8_t *out = buf, *tmp = NULL;
+	uint64_t done = 0;
+	long rc = 0;
+	while (done < len) {
+		uint64_t pos = off + done, i = pos >> f->log2;
+		uint64_t within = pos - (i << f->log2);
+		if (within == 0 && len - done >= f->chunk_size) {
+			/* whole chunk: decrypt straight into the caller's buffer */
+			long n = read_chunk(f, in, i, out + done);
+			if (n < 0) {
+				rc = n;
+				break;
+			}
+			done += (uint64_t)n;
+			continue;
+		}
+		if (tmp == NULL && (tmp = rt_malloc(f->chunk_size)) == NULL) {
+			rc = -FSP_ENOMEM;
+			break;
+		}
+		long n = read_chunk(f, in, i, tmp);
+		if (n < 0) {
+			rc = n;
+			break;
+		}
+		uint64_t take = (uint64_t)n - within;
+		if (take > len - done)
+			take = len - done;
+		memcpy(out + done, tmp + within, (size_t)take);
+		done += take;
+	}
+	if (tmp != NULL) {
+		wipe(tmp, f->chunk_size);
+		rt_free(tmp);
+	}
+	if (rc < 0) {
+		wipe(out, (size_t)len); /* return nothing on failure */
+		return rc;
+	}
+	return (long)done;
+}
+
+long fsp_readlink(const struct fsp *f, uint32_t ino, char *buf, uint64_t len)
+{
+	const uint8_t *in = get_inode(f, ino);
+	if (in == NULL)
+		return -FSP_ENOENT;
+	if (I_TYPE(in) != FSP_T_SYMLINK)
+		return -FSP_EINVAL;
+	uint64_t n = I_TLEN(in);
+	if (n > len)
+		n = len;
+	memcpy(buf, f->strs + I_TOFF(in), (size_t)n);
+	return (long)n;
+}
+
+int fsp_readdir(const struct fsp *f, uint32_t dir_ino, uint64_t *cookie, uint32_t *ino, char *name, size_t namecap,
+		uint32_t *type)
+{
+	const uint8_t *d = get_inode(f, dir_ino);
+	if (d == NULL)
+		return -FSP_ENOENT;
+	if (I_TYPE(d) != FSP_T_DIR)
+		return -FSP_ENOTDIR;
+	if (*cookie >= I_CCOUNT(d))
+		return 0;
+	const uint8_t *e = f->dirents + ((size_t)I_CFIRST(d) + (size_t)*cookie) * DIRENT_REC;
+	uint32_t nl = get32(e + 4);
+	if (namecap < (size_t)nl + 1)
+		return -FSP_ERANGE;
+	memcpy(name, f->strs + get32(e), nl);
+	name[nl] = 0;
+	*ino = get32(e + 8);
+	*type = I_TYPE(inode_at(f, *ino));
+	(*cookie)++;
+	return 1;
+}
+
+long fsp_getxattr(const struct fsp *f, uint32_t ino, const char *name, size_t namelen, void *val, size_t cap)
+{
+	const uint8_t *in = get_inode(f, ino);
+	if (in == NULL)
+		return -FSP_ENOENT;
+	uint32_t lo = I_XFIRST(in), hi = lo + I_XCOUNT(in);
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const uint8_t *a = f->xattrs + (size_t)mid * XATTR_REC;
+		int c = name_cmp(f->strs + get32(a), get32(a + 4), (const uint8_t *)name, namelen);
+		if (c == 0) {
+			uint32_t vl = get32(a + 12);
+			if (cap == 0)
+				return (long)vl;
+			if (cap < vl)
+				return -FSP_ERANGE;
+			memcpy(val, f->strs + get32(a + 8), vl);
+			return (long)vl;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -FSP_ENODATA;
+}
+
+long fsp_listxattr(const struct fsp *f, uint32_t ino, char *buf, size_t cap)
+{
+	const uint8_t *in = get_inode(f, ino);
+	if (in == NULL)
+		return -FSP_ENOENT;
+	uint64_t need = 0;
+	uint32_t xf = I_XFIRST(in), xc = I_XCOUNT(in);
+	for (uint32_t j = xf; j < xf + xc; j++)
+		need += (uint64_t)get32(f->xattrs + (size_t)j * XATTR_REC + 4) + 1;
+	if (cap == 0)
+		return (long)need;
+	if (cap < need)
+		return -FSP_ERANGE;
+	size_t p = 0;
+	for (uint32_t j = xf; j < xf + xc; j++) {
+		const uint8_t *a = f->xattrs + (size_t)j * XATTR_REC;
+		memcpy(buf + p, f->strs + get32(a), get32(a + 4));
+		p += get32(a + 4);
+		buf[p++] = 0;
+	}
+	return (long)need;
+}
+
+const char *fsp_strerror(int err)
+{
+	if (err < 0)
+		err = -err;
+	switch (err) {
+	case FSP_OK:
+		return "success";
+	case FSP_EAUTH:
+		return "authentication failed: image modified";
+	case FSP_EKEY:
+		return "wrong FS key";
+	case FSP_ETRUNC:
+		return "image truncated (or bytes appended)";
+	case FSP_EVERSION:
+		return "unknown image format version";
+	case FSP_EFORMAT:
+		return "not a protected FS image or malformed";
+	case FSP_EROOT:
+		return "image root hash differs from the expected root";
+	case FSP_ENOENT:
+		return "no such entry";
+	case FSP_ENOTDIR:
+		return "not a directory";
+	case FSP_EISDIR:
+		return "is a directory";
+	case FSP_EINVAL:
+		return "invalid argument";
+	case FSP_ENOMEM:
+		return "out of memory";
+	case FSP_ERANGE:
+		return "buffer too small";
+	case FSP_ENODATA:
+		return "no such attribute";
+	case FSP_ENAMETOOLONG:
+		return "name too long";
+	}
+	return "unknown error";
+}

@@ -1,0 +1,258 @@
+/* Virtual file system of the FS shield: the portable core.
+ *
+ * The application sees one merged tree:
+ *   - the protected FS image (read-only; every byte authenticated by the
+ *     image backend, struct fsv_image_ops, implemented over fsp.h in the
+ *     runtime and by a mock in host tests),
+ *   - overlaid by an in-memory ephemeral layer: created files, directories
+ *     and symlinks, copied-up image files (a write to an image file first
+ *     copies it into memory), metadata changes, whiteouts for deletions,
+ *   - with passthrough mount points (/proc, /dev, /sys, volumes): at such a
+ *     path the resolver stops and hands the path to the host unchanged.
+ *
+ * The tree is made of reference-counted nodes (struct fsv_node), created
+ * lazily from the image as paths are looked up and cached in their parent
+ * directory, so a node's identity is stable (an open file keeps seeing the
+ * node; a copy-up is seen by every open descriptor).
+ *
+ * No globals, no libc: the caller (runtime/src/fs_*.c) owns one struct fsv
+ * and serializes all calls on it with one lock. Errors are negative errno
+ * values (Linux numbering). Paths are at most FSV_PATH_MAX bytes including
+ * the NUL, names at most FSV_NAME_MAX bytes, 40 symlinks per resolution. */
+#ifndef SCONE_FSV_H
+#define SCONE_FSV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FSV_PATH_MAX 4096
+#define FSV_NAME_MAX 255
+#define FSV_SYMLOOP_MAX 40
+#define FSV_MAX_MOUNTS 32
+
+/* File types: the S_IFMT values of st_mode. */
+#define FSV_IFMT 0170000
+#define FSV_IFSOCK 0140000
+#define FSV_IFLNK 0120000
+#define FSV_IFREG 0100000
+#define FSV_IFBLK 0060000
+#define FSV_IFDIR 0040000
+#define FSV_IFCHR 0020000
+#define FSV_IFIFO 0010000
+
+/* Internal error code of the image backend: authentication failed. The
+ * core reports it through on_integrity and returns -EIO to the caller. */
+#define FSV_EAUTH 10001
+
+struct fsv_stat {
+	uint64_t ino;
+	uint32_t mode; /* S_IFMT | permission bits */
+	uint32_t uid, gid, nlink;
+	uint64_t size;
+	int64_t mtime_sec;
+	uint32_t mtime_nsec;
+	int64_t ctime_sec;
+	uint32_t ctime_nsec;
+	uint32_t rdev_major, rdev_minor;
+	uint32_t blksize;
+	uint64_t blocks;
+	uint32_t dev; /* the virtual device number (fsv.dev) */
+};
+
+/* Read-only image backend. Inode numbers are the backend's; errors are
+ * negative errno values, or -FSV_EAUTH. */
+struct fsv_image_ops {
+	int (*lookup)(void *ctx, uint64_t dir, const char *name, size_t len, uint64_t *ino);
+	int (*stat)(void *ctx, uint64_t ino, struct fsv_stat *st);
+	long (*pread)(void *ctx, uint64_t ino, void *buf, size_t len, uint64_t off);
+	long (*readlink)(void *ctx, uint64_t ino, char *buf, size_t cap);
+	/* Returns 1 with *ino, name (NUL-terminated) and *mode (S_IFMT bits) for
+	 * the next entry (no "." or ".."), 0 at the end, or an error. */
+	int (*readdir)(void *ctx, uint64_t dir, uint64_t *cookie, uint64_t *ino, char *name,
+		       size_t cap, uint32_t *mode);
+};
+
+struct fsv_dent;
+
+struct fsv_node {
+	uint32_t refs;
+	uint32_t mode; /* S_IFMT | permissions */
+	uint32_t uid, gid, nlink;
+	uint8_t img;     /* backed by image inode img_ino (for REG: until copied up) */
+	uint8_t copied;  /* REG: content lives in data (copied up or ephemeral) */
+	uint8_t dead;    /* removed from the tree */
+	uint8_t opaque;  /* DIR: do not consult the image (new dir over a whiteout) */
+	uint64_t ino, img_ino;
+	uint64_t size;
+	int64_t mtime_sec, ctime_sec;
+	uint32_t mtime_nsec, ctime_nsec;
+	uint32_t rdev_major, rdev_minor;
+	uint8_t *data; /* REG: content (copied); LNK: target (ephemeral) */
+	size_t cap;
+	struct fsv_node *parent; /* where it was last linked (not a reference) */
+	char *name;              /* its name there (NUL-terminated) */
+	struct fsv_dent *ents;   /* DIR: overlay entries */
+	size_t nents, entcap;
+};
+
+struct fsv_dent {
+	char *name;
+	uint32_t len;
+	struct fsv_node *node; /* NULL: whiteout (the image entry is deleted) */
+};
+
+struct fsv {
+	struct fsv_image_ops ops;
+	void *img;        /* backend context; NULL: no image (empty root) */
+	uint64_t img_root;
+	struct fsv_node *root;
+	uint32_t dev;
+	uint64_t next_ino; /* ephemeral inode numbers */
+	uint32_t uid, gid; /* credentials for permission checks */
+	uint64_t eph_bytes, eph_max; /* ephemeral content accounting (ENOSPC) */
+	/* Mount points handed to the host: normalized absolute paths. */
+	char *mounts[FSV_MAX_MOUNTS];
+	size_t nmounts;
+	/* Path of the running program inside the image (/proc/self/exe). */
+	char *exe;
+	/* Hooks (may be NULL). */
+	void *hook_ctx;
+	void (*on_integrity)(void *ctx, const char *path, int err);
+	void (*now)(void *ctx, int64_t *sec, uint32_t *nsec);
+	/* Node of a virtual fd for /proc/self/fd/N (ref taken by the caller's
+	 * fsv_ref), NULL if fd is not virtual. */
+	struct fsv_node *(*fd_node)(void *ctx, int fd);
+};
+
+/* Sets up fs (zeroed by the caller) with an image backend (img may be NULL
+ * for an empty root). Returns 0 or -ENOMEM / an image error. */
+int fsv_init(struct fsv *fs, const struct fsv_image_ops *ops, void *img, uint64_t img_root);
+/* Frees every node not referenced from outside. */
+void fsv_destroy(struct fsv *fs);
+/* Adds a passthrough mount point (absolute; normalized here) and creates its
+ * parent directories and itself as ephemeral directories when missing, so
+ * that it shows up in listings. */
+int fsv_add_mount(struct fsv *fs, const char *path);
+int fsv_set_exe(struct fsv *fs, const char *path);
+
+void fsv_ref(struct fsv_node *n);
+void fsv_unref(struct fsv *fs, struct fsv_node *n);
+
+/* ---- nodes (fsv_node.c) ---- */
+/* One component in dir (no "." / ".." handling). 0 and *out (a reference),
+ * -ENOENT, -ENOTDIR, -EIO. */
+int fsv_lookup(struct fsv *fs, struct fsv_node *dir, const char *name, size_t len, struct fsv_node **out);
+int fsv_getattr(struct fsv *fs, struct fsv_node *n, struct fsv_stat *st);
+/* Permission check: mask of 4 (r), 2 (w), 1 (x) against fs->uid/gid. */
+int fsv_access(struct fsv *fs, struct fsv_node *n, int mask);
+/* Creates name in dir: type FSV_IFREG, FSV_IFDIR, FSV_IFLNK (target), FSV_IFIFO...
+ * -EEXIST if it exists. *out gets a reference (may be NULL). */
+int fsv_create(struct fsv *fs, struct fsv_node *dir, const char *name, size_t len, uint32_t mode,
+	       const char *target, struct fsv_node **out);
+/* Links existing non-directory node under a new name (hard link). */
+int fsv_link(struct fsv *fs, struct fsv_node *n, struct fsv_node *dir, const char *name, size_t len);
+/* Removes name from dir: rmdir != 0 for rmdir semantics (ENOTDIR/ENOTEMPTY),
+ * else unlink semantics (EISDIR). */
+int fsv_remove(struct fsv *fs, struct fsv_node *dir, const char *name, size_t len, int rmdir);
+/* rename(2)/renameat2 with flags 0, RENAME_NOREPLACE (1), RENAME_EXCHANGE (2). */
+int fsv_rename(struct fsv *fs, struct fsv_node *od, const char *on, size_t ol, struct fsv_node *nd,
+	       const char *nn, size_t nl, unsigned flags);
+long fsv_read(struct fsv *fs, struct fsv_node *n, void *buf, size_t len, uint64_t off);
+long fsv_write(struct fsv *fs, struct fsv_node *n, const void *buf, size_t len, uint64_t off);
+int fsv_truncate(struct fsv *fs, struct fsv_node *n, uint64_t size);
+/* Copies an image file's content into the ephemeral layer (idempotent). */
+int fsv_copy_up(struct fsv *fs, struct fsv_node *n);
+long fsv_readlink(struct fsv *fs, struct fsv_node *n, char *buf, size_t cap);
+int fsv_chmod(struct fsv *fs, struct fsv_node *n, uint32_t mode);
+int fsv_chown(struct fsv *fs, struct fsv_node *n, uint32_t uid, uint32_t gid);
+int fsv_utimes(struct fsv *fs, struct fsv_node *n, int64_t sec, uint32_t nsec);
+/* Absolute path of n (by its last link); -ENOENT for a removed node. */
+long fsv_node_path(struct fsv *fs, struct fsv_node *n, char *buf, size_t cap);
+
+/* Directory listing snapshot (for getdents64): the merged entries of dir,
+ * "." and ".." first. */
+struct fsv_dirent {
+	uint64_t ino;
+	uint8_t type; /* DT_* */
+	char *name;
+};
+struct fsv_dirlist {
+	struct fsv_dirent *e;
+	size_t n;
+};
+int fsv_list(struct fsv *fs, struct fsv_node *dir, struct fsv_dirlist *out);
+void fsv_list_free(struct fsv_dirlist *l);
+
+/* ---- path resolution (fsv_path.c) ---- */
+#define FSV_FOLLOW 0x1  /* follow a symlink in the last component */
+#define FSV_PARENT 0x2  /* the last component may be missing (create) */
+
+/* Where a relative path starts: a node, or a host directory path. */
+struct fsv_start {
+	struct fsv_node *node; /* NULL: host_dir */
+	const char *host_dir;  /* absolute host path when node is NULL */
+};
+
+struct fsv_res {
+	int host;      /* 1: the path belongs to the host: use host_path */
+	char host_path[FSV_PATH_MAX];
+	struct fsv_node *dir;  /* parent of the last component (reference) */
+	struct fsv_node *node; /* the object, or NULL if missing (reference) */
+	char name[FSV_NAME_MAX + 1];
+	size_t namelen;
+	int dot;            /* last component was "." or ".." (or path "/") */
+	int trailing_slash; /* path ended in '/' */
+};
+
+/* Resolves path. 0: either r->host, or r->dir (+ r->node when it exists;
+ * a missing last component is an error unless FSV_PARENT). Errors: -ENOENT,
+ * -ENOTDIR, -ELOOP, -ENAMETOOLONG, -EACCES, -EIO. Release with fsv_res_put. */
+int fsv_resolve(struct fsv *fs, const struct fsv_start *start, const char *path, int flags,
+		struct fsv_res *r);
+void fsv_res_put(struct fsv *fs, struct fsv_res *r);
+/* Is the normalized absolute path at or below a mount point? */
+int fsv_is_mounted(const struct fsv *fs, const char *abs, size_t len);
+
+/* ---- open files and the fd table (fsv_fd.c) ---- */
+/* An open file description (shared by dup'ed descriptors). */
+struct fsv_file {
+	uint32_t refs;
+	uint32_t flags; /* open(2) flags: access mode, O_APPEND, O_NONBLOCK, O_PATH, ... */
+	struct fsv_node *node;
+	uint64_t off;
+	struct fsv_dirlist dir; /* getdents snapshot, taken at offset 0 */
+	int dir_valid;
+};
+
+struct fsv_fdtab {
+	struct fsv_file **v;
+	size_t cap;
+	size_t count;
+};
+
+/* New description of node (takes its own reference of node). */
+struct fsv_file *fsv_file_new(struct fsv_node *node, uint32_t flags);
+void fsv_file_ref(struct fsv_file *f);
+void fsv_file_unref(struct fsv *fs, struct fsv_file *f);
+
+/* Maps fd to f (takes a reference of f); a previous mapping is released. */
+int fsv_fd_install(struct fsv *fs, struct fsv_fdtab *t, int fd, struct fsv_file *f);
+/* The description of fd (no reference taken), NULL if fd is not virtual. */
+struct fsv_file *fsv_fd_get(const struct fsv_fdtab *t, int fd);
+/* Drops the mapping of fd; 1 if there was one. */
+int fsv_fd_remove(struct fsv *fs, struct fsv_fdtab *t, int fd);
+void fsv_fd_destroy(struct fsv *fs, struct fsv_fdtab *t);
+
+/* read/write/seek on a description, honouring and advancing its offset
+ * (pos < 0) or at pos (pread/pwrite). */
+long fsv_file_read(struct fsv *fs, struct fsv_file *f, void *buf, size_t len, int64_t pos);
+long fsv_file_write(struct fsv *fs, struct fsv_file *f, const void *buf, size_t len, int64_t pos);
+int64_t fsv_file_seek(struct fsv *fs, struct fsv_file *f, int64_t off, int whence);
+/* Fills buf with struct linux_dirent64 records (getdents64). */
+long fsv_file_getdents(struct fsv *fs, struct fsv_file *f, void *buf, size_t len);
+
+/* ---- small helpers ---- */
+size_t fsv_strlen(const char *s);
+int fsv_streq(const char *a, size_t al, const char *b, size_t bl);
+
+#endif

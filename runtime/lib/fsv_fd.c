@@ -1,0 +1,206 @@
+/* FS shield core: open file descriptions and the virtual fd table (fsv.h). */
+#include <string.h>
+#include <linux/errno.h>
+#include <linux/fcntl.h>
+
+#include "fsv.h"
+#include "rt_alloc.h"
+
+#define FSV_FD_LIMIT (1 << 20)
+
+struct fsv_file *fsv_file_new(struct fsv_node *node, uint32_t flags)
+{
+	struct fsv_file *f = rt_calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->refs = 1;
+	f->flags = flags;
+	f->node = node;
+	fsv_ref(node);
+	return f;
+}
+
+void fsv_file_ref(struct fsv_file *f) { f->refs++; }
+
+void fsv_file_unref(struct fsv *fs, struct fsv_file *f)
+{
+	if (!f || --f->refs)
+		return;
+	if (f->dir_valid)
+		fsv_list_free(&f->dir);
+	fsv_unref(fs, f->node);
+	rt_free(f);
+}
+
+int fsv_fd_install(struct fsv *fs, struct fsv_fdtab *t, int fd, struct fsv_file *f)
+{
+	if (fd < 0 || fd >= FSV_FD_LIMIT)
+		return -EBADF;
+	if ((size_t)fd >= t->cap) {
+		size_t nc = t->cap ? t->cap : 64;
+		while (nc <= (size_t)fd)
+			nc *= 2;
+		struct fsv_file **nv = rt_calloc(nc, sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		if (t->cap)
+			memcpy(nv, t->v, t->cap * sizeof(*nv));
+		rt_free(t->v);
+		t->v = nv;
+		t->cap = nc;
+	}
+	fsv_file_ref(f);
+	struct fsv_file *old = t->v[fd];
+	t->v[fd] = f;
+	if (old)
+		fsv_file_unref(fs, old);
+	else
+		t->count++;
+	return 0;
+}
+
+struct fsv_file *fsv_fd_get(const struct fsv_fdtab *t, int fd)
+{
+	if (fd < 0 || (size_t)fd >= t->cap)
+		return NULL;
+	return t->v[fd];
+}
+
+int fsv_fd_remove(struct fsv *fs, struct fsv_fdtab *t, int fd)
+{
+	struct fsv_file *f = fsv_fd_get(t, fd);
+	if (!f)
+		return 0;
+	t->v[fd] = NULL;
+	t->count--;
+	fsv_file_unref(fs, f);
+	return 1;
+}
+
+void fsv_fd_destroy(struct fsv *fs, struct fsv_fdtab *t)
+{
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->v[i])
+			fsv_file_unref(fs, t->v[i]);
+	rt_free(t->v);
+	t->v = NULL;
+	t->cap = t->count = 0;
+}
+
+static int readable(const struct fsv_file *f)
+{
+	return !(f->flags & O_PATH) && (f->flags & O_ACCMODE) != O_WRONLY;
+}
+
+static int writable(const struct fsv_file *f)
+{
+	return !(f->flags & O_PATH) && ((f->flags & O_ACCMODE) == O_WRONLY || (f->flags & O_ACCMODE) == O_RDWR);
+}
+
+long fsv_file_read(struct fsv *fs, struct fsv_file *f, void *buf, size_t len, int64_t pos)
+{
+	if (!readable(f))
+		return -EBADF;
+	if ((f->node->mode & FSV_IFMT) == FSV_IFDIR)
+		return -EISDIR;
+	uint64_t off = pos < 0 ? f->off : (uint64_t)pos;
+	long r = fsv_read(fs, f->node, buf, len, off);
+	if (r > 0 && pos < 0)
+		f->off += (uint64_t)r;
+	return r;
+}
+
+long fsv_file_write(struct fsv *fs, struct fsv_file *f, const void *buf, size_t len, int64_t pos)
+{
+	if (!writable(f))
+		return -EBADF;
+	uint64_t off = pos < 0 ? f->off : (uint64_t)pos;
+	/* Linux: O_APPEND appends even for pwrite */
+	if (f->flags & O_APPEND)
+		off = f->node->size;
+	long r = fsv_write(fs, f->node, buf, len, off);
+	if (r >= 0 && pos < 0)
+		f->off = off + (uint64_t)r;
+	return r;
+}
+
+int64_t fsv_file_seek(struct fsv *fs, struct fsv_file *f, int64_t off, int whence)
+{
+	(void)fs;
+	if (f->flags & O_PATH)
+		return -EBADF;
+	int64_t base;
+	uint64_t size = f->node->size;
+	int isdir = (f->node->mode & FSV_IFMT) == FSV_IFDIR;
+	switch (whence) {
+	case 0: /* SEEK_SET */
+		base = 0;
+		break;
+	case 1: /* SEEK_CUR */
+		base = (int64_t)f->off;
+		break;
+	case 2: /* SEEK_END */
+		if (isdir)
+			return -EINVAL;
+		base = (int64_t)size;
+		break;
+	case 3: /* SEEK_DATA */
+	case 4: /* SEEK_HOLE */
+		if (isdir || off < 0 || (uint64_t)off >= size)
+			return -ENXIO;
+		if (whence == 4)
+			off = (int64_t)size;
+		f->off = (uint64_t)off;
+		return off;
+	default:
+		return -EINVAL;
+	}
+	if ((off > 0 && base > INT64_MAX - off) || base + off < 0)
+		return -EINVAL;
+	int64_t n = base + off;
+	if (isdir && n == 0 && f->dir_valid) {
+		fsv_list_free(&f->dir);
+		f->dir_valid = 0; /* rewinddir: take a fresh snapshot */
+	}
+	f->off = (uint64_t)n;
+	return n;
+}
+
+long fsv_file_getdents(struct fsv *fs, struct fsv_file *f, void *buf, size_t len)
+{
+	if (f->flags & O_PATH)
+		return -EBADF;
+	if ((f->node->mode & FSV_IFMT) != FSV_IFDIR)
+		return -ENOTDIR;
+	if (!f->dir_valid) {
+		int r = fsv_list(fs, f->node, &f->dir);
+		if (r < 0)
+			return r;
+		f->dir_valid = 1;
+	}
+	uint8_t *p = buf;
+	size_t used = 0;
+	while (f->off < f->dir.n) {
+		const struct fsv_dirent *e = &f->dir.e[f->off];
+		size_t nl = strlen(e->name);
+		size_t reclen = (19 + nl + 1 + 7) & ~(size_t)7;
+		if (used + reclen > len) {
+			if (used == 0)
+				return -EINVAL;
+			break;
+		}
+		uint8_t *d = p + used;
+		memset(d, 0, reclen);
+		uint64_t ino = e->ino;
+		int64_t next = (int64_t)f->off + 1;
+		uint16_t rl = (uint16_t)reclen;
+		memcpy(d, &ino, 8);
+		memcpy(d + 8, &next, 8);
+		memcpy(d + 16, &rl, 2);
+		d[18] = e->type;
+		memcpy(d + 19, e->name, nl);
+		used += reclen;
+		f->off++;
+	}
+	return (long)used;
+}

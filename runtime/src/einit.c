@@ -1,0 +1,306 @@
+/* sim mode start-up (launch.h): software EINIT, FS key, protected FS, shields,
+ * and the application's argv/env/cwd/ids from the measured config.
+ *
+ * Order, all before any application code:
+ *  1. read config.bin and sigstruct.bin from SCONE_ENCLAVE_DIR (default
+ *     /scone/enclave);
+ *  2. re-measure: MRENCLAVE of (own executable from /proc/self/exe,
+ *     config.bin) via sgxs_measure, after checking that the runtime's
+ *     read-only segments in memory equal the file's bytes;
+ *  3. SIGSTRUCT: RSA signature (sigstruct_verify), ENCLAVEHASH == MRENCLAVE,
+ *     MRSIGNER == SCONE_EXPECTED_MRSIGNER when set;
+ *  4. FS key (SCONE_FS_KEY_FILE, else SCONE_FS_KEY), fs.img mapped inside the
+ *     runtime region, fsp_open with expected root = config's fs_root;
+ *  5. shields initialised; argv/env/cwd/uid/gid from the config. */
+#include <elf.h>
+#include "launch.h"
+#include "region.h"
+#include "shield.h"
+#include "transport.h"
+#include "econfig.h"
+#include "sgxs.h"
+#include "sigstruct.h"
+#include "fsp.h"
+#include "rt_alloc.h"
+#include "rtstring.h"
+#include "rtutil.h"
+#include "sys.h"
+
+#define EINIT_FAIL(...) rt_fatal(RT_EX_CONFIG, "sim EINIT failed: " __VA_ARGS__)
+
+/* Reads a whole host file (runtime-internal: raw host syscalls, no shields). */
+static uint8_t *read_host_file(const char *path, size_t max, size_t *len, long *err)
+{
+	long fd = rt_sys4(__NR_openat, RT_AT_FDCWD, path, RT_O_RDONLY | RT_O_CLOEXEC, 0);
+	if (fd < 0) {
+		*err = fd;
+		return 0;
+	}
+	size_t cap = 64 * 1024, n = 0;
+	uint8_t *buf = rt_malloc(cap);
+	for (;;) {
+		if (!buf) {
+			*err = -RT_ENOMEM;
+			break;
+		}
+		if (n == cap) {
+			if (cap >= max) {
+				*err = -RT_EINVAL; /* too large */
+				rt_free(buf);
+				buf = 0;
+				break;
+			}
+			uint8_t *nb = rt_malloc(cap * 2);
+			if (nb)
+				memcpy(nb, buf, n);
+			rt_free(buf);
+			buf = nb;
+			cap *= 2;
+			continue;
+		}
+		long r = rt_sys3(__NR_read, fd, buf + n, cap - n);
+		if (r == -RT_EINTR)
+			continue;
+		if (r < 0 || (size_t)r > cap - n) {
+			*err = r < 0 ? r : -RT_EIO;
+			rt_free(buf);
+			buf = 0;
+			break;
+		}
+		if (r == 0) {
+			*len = n;
+			break;
+		}
+		n += (size_t)r;
+	}
+	rt_sys1(__NR_close, fd);
+	return buf;
+}
+
+static void hex(const uint8_t *b, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = "0123456789abcdef"[b[i] >> 4];
+		out[2 * i + 1] = "0123456789abcdef"[b[i] & 15];
+	}
+	out[2 * n] = 0;
+}
+
+/* The runtime's read-only PT_LOAD segments in memory must equal the file:
+ * what is measured is what runs. */
+static void check_text(const uint8_t *elf, size_t len)
+{
+	const Elf64_Ehdr *eh = (const void *)elf;
+	if (len < sizeof *eh || eh->e_phoff > len || eh->e_phnum * sizeof(Elf64_Phdr) > len - eh->e_phoff)
+		EINIT_FAIL("own executable is not a valid ELF");
+	const Elf64_Phdr *ph = (const void *)(elf + eh->e_phoff);
+	int checked = 0;
+	for (int i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type != PT_LOAD || (ph[i].p_flags & PF_W))
+			continue;
+		if (ph[i].p_offset > len || ph[i].p_filesz > len - ph[i].p_offset)
+			EINIT_FAIL("own executable: segment %d outside the file", i);
+		if (memcmp((const void *)ph[i].p_vaddr, elf + ph[i].p_offset, ph[i].p_filesz))
+			EINIT_FAIL("runtime segment %d in memory differs from /proc/self/exe", i);
+		checked++;
+	}
+	if (!checked)
+		EINIT_FAIL("own executable has no read-only segment");
+}
+
+static void load_key(uint8_t key[32])
+{
+	const char *file = rt_getenv("SCONE_FS_KEY_FILE");
+	const char *hexkey = rt_getenv("SCONE_FS_KEY");
+	if (file && *file) {
+		size_t n = 0;
+		long err = 0;
+		uint8_t *b = read_host_file(file, 4096, &n, &err);
+		if (!b)
+			rt_fatal(RT_EX_NOPERM, "cannot read the FS key file %s (SCONE_FS_KEY_FILE): error %ld", file, -err);
+		int ok = 0;
+		if (n == 32) {
+			memcpy(key, b, 32);
+			ok = 1;
+		} else if (!rt_parse_hex((const char *)b, n, key, 32)) {
+			ok = 1;
+		}
+		memset(b, 0, n);
+		rt_free(b);
+		if (!ok)
+			rt_fatal(RT_EX_NOPERM, "FS key file %s: expected 64 hex digits or 32 raw bytes", file);
+		return;
+	}
+	if (hexkey && *hexkey) {
+		if (rt_parse_hex(hexkey, strlen(hexkey), key, 32))
+			rt_fatal(RT_EX_NOPERM, "SCONE_FS_KEY: expected 64 hex digits");
+		return;
+	}
+	rt_fatal(RT_EX_NOPERM, "no FS key: set SCONE_FS_KEY_FILE (or SCONE_FS_KEY for development)");
+}
+
+static const struct fsp *open_fs(const char *dir, const struct econfig *cfg, const uint8_t key[32])
+{
+	char path[512];
+	rt_snprintf(path, sizeof path, "%s/fs.img", dir);
+	long fd = rt_sys4(__NR_openat, RT_AT_FDCWD, path, RT_O_RDONLY | RT_O_CLOEXEC, 0);
+	if (fd < 0)
+		rt_fatal(RT_EX_NOINPUT, "cannot open the protected file system %s: error %ld", path, -fd);
+	long size = rt_sys3(__NR_lseek, fd, 0, RT_SEEK_END);
+	if (size <= 0)
+		rt_fatal(RT_EX_NOINPUT, "%s: empty or unreadable (error %ld)", path, size < 0 ? -size : 0);
+	const uint8_t *img = rt_region_map_file((size_t)size, (int)fd);
+	rt_sys1(__NR_close, fd);
+	if (!img)
+		rt_fatal(RT_EX_OSERR, "cannot map %s", path);
+	struct fsp *f = 0;
+	int r = fsp_open(&f, img, (uint64_t)size, key, cfg->fs_root);
+	if (r == -FSP_EKEY)
+		rt_fatal(RT_EX_NOPERM, "wrong FS key for %s (%s)", path, fsp_strerror(r));
+	if (r)
+		rt_fatal(RT_EX_CONFIG, "protected file system %s rejected: %s", path, fsp_strerror(r));
+	return f;
+}
+
+static int name_allowed(const struct econfig *cfg, const char *kv)
+{
+	for (size_t i = 0; i < cfg->host_envc; i++) {
+		size_t l = strlen(cfg->host_env[i]);
+		if (!rt_strncmp(kv, cfg->host_env[i], l) && kv[l] == '=')
+			return 1;
+	}
+	return 0;
+}
+
+static int same_name(const char *a, const char *b)
+{
+	while (*a && *a != '=' && *a == *b)
+		a++, b++;
+	return *a == '=' && *b == '=';
+}
+
+/* Config env, with host variables the config allows overriding or adding.
+ * SCONE_* never reach the application. */
+static char **build_env(const struct econfig *cfg)
+{
+	size_t nh = 0;
+	for (char **e = rt_environ; *e; e++)
+		nh++;
+	char **out = rt_calloc(cfg->envc + nh + 1, sizeof *out);
+	if (!out)
+		rt_fatal(RT_EX_SOFTWARE, "out of memory");
+	size_t k = 0;
+	for (size_t i = 0; i < cfg->envc; i++) {
+		const char *v = cfg->env[i];
+		for (char **e = rt_environ; *e; e++)
+			if (same_name(*e, cfg->env[i]) && name_allowed(cfg, *e) && rt_strncmp(*e, "SCONE_", 6))
+				v = *e;
+		out[k++] = (char *)v;
+	}
+	for (char **e = rt_environ; *e; e++) {
+		if (!rt_strncmp(*e, "SCONE_", 6) || !name_allowed(cfg, *e))
+			continue;
+		int dup = 0;
+		for (size_t i = 0; i < cfg->envc; i++)
+			dup |= same_name(*e, cfg->env[i]);
+		if (!dup)
+			out[k++] = *e;
+	}
+	out[k] = 0;
+	return out;
+}
+
+void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv)
+{
+	const char *dir = rt_getenv("SCONE_ENCLAVE_DIR");
+	if (!dir || !*dir)
+		dir = "/scone/enclave";
+	char path[512];
+	size_t clen = 0, slen = 0, elen = 0;
+	long err = 0;
+
+	rt_snprintf(path, sizeof path, "%s/config.bin", dir);
+	uint8_t *config = read_host_file(path, ECONFIG_MAX_SIZE, &clen, &err);
+	if (!config)
+		rt_fatal(RT_EX_NOINPUT, "cannot read the enclave config %s: error %ld", path, -err);
+	rt_snprintf(path, sizeof path, "%s/sigstruct.bin", dir);
+	uint8_t *sig = read_host_file(path, 4096, &slen, &err);
+	if (!sig)
+		rt_fatal(RT_EX_NOINPUT, "cannot read the SIGSTRUCT %s: error %ld", path, -err);
+	uint8_t *elf = read_host_file("/proc/self/exe", SGXS_MAX_IMAGE, &elen, &err);
+	if (!elf)
+		EINIT_FAIL("cannot read own executable /proc/self/exe: error %ld", -err);
+
+	check_text(elf, elen);
+	uint8_t mr[32];
+	int r = sgxs_measure(elf, elen, config, clen, mr, 0);
+	if (r)
+		EINIT_FAIL("cannot measure the enclave: %s", sgxs_strerror(r));
+	struct sigstruct_info si;
+	r = sigstruct_verify(sig, slen, &si);
+	if (r)
+		EINIT_FAIL("SIGSTRUCT %s/sigstruct.bin: %s", dir, sigstruct_strerror(r));
+	char h1[65], h2[65];
+	if (memcmp(si.enclavehash, mr, 32)) {
+		hex(mr, 32, h1);
+		hex(si.enclavehash, 32, h2);
+		EINIT_FAIL("MRENCLAVE mismatch: measured %s, SIGSTRUCT.ENCLAVEHASH %s", h1, h2);
+	}
+	const char *want = rt_getenv("SCONE_EXPECTED_MRSIGNER");
+	if (want && *want) {
+		uint8_t ws[32];
+		if (rt_parse_hex(want, strlen(want), ws, 32))
+			rt_fatal(RT_EX_USAGE, "SCONE_EXPECTED_MRSIGNER: expected 64 hex digits");
+		if (memcmp(ws, si.mrsigner, 32)) {
+			hex(si.mrsigner, 32, h1);
+			EINIT_FAIL("MRSIGNER mismatch: SIGSTRUCT signed by %s, expected %s", h1, want);
+		}
+	}
+	rt_free(elf);
+	rt_free(sig);
+
+	struct econfig *cfg = 0;
+	r = econfig_parse(config, clen, &cfg);
+	if (r)
+		EINIT_FAIL("config.bin: %s", econfig_strerror(r));
+	if (!cfg->argc || !cfg->entrypoint[0])
+		EINIT_FAIL("config.bin has no entrypoint");
+
+	uint8_t key[32];
+	load_key(key);
+	const struct fsp *fs = open_fs(dir, cfg, key);
+	r = fs_shield_init(fs, cfg);
+	if (r < 0)
+		rt_fatal(RT_EX_SOFTWARE, "file-system shield initialisation failed: error %d", -r);
+	r = console_shield_init(key, cfg);
+	memset(key, 0, sizeof key);
+	if (r < 0)
+		rt_fatal(RT_EX_SOFTWARE, "console shield initialisation failed: error %d", -r);
+	if (rt_shields_are_fallback)
+		rt_eprintf("scone-run: WARNING: built without the file-system/console shields (no-shield fallback): "
+			   "files come from the host, console output is plain\n");
+
+	/* Transport from the measured config; the simulated exit cost may be
+	 * overridden from the host for experiments (it only costs time). */
+	if (!rt_getenv("SCONE_SIM_EXIT_CYCLES"))
+		transport_init(cfg->transport == ECONFIG_TRANSPORT_ASYNC ? "async" : "sync", cfg->exit_cycles);
+	if (cfg->transport == ECONFIG_TRANSPORT_ASYNC && transport_init("async", transport_exit_cycles()))
+		rt_fatal(RT_EX_CONFIG, "config asks for the async syscall transport, which is not built yet");
+
+	char **argv = cfg->argv;
+	if (cfg->host_args && host_argc > 1) {
+		argv = rt_calloc((size_t)host_argc + 1, sizeof *argv);
+		if (!argv)
+			rt_fatal(RT_EX_SOFTWARE, "out of memory");
+		argv[0] = cfg->argv[0];
+		for (int i = 1; i < host_argc; i++)
+			argv[i] = host_argv[i];
+	}
+	L->path = cfg->entrypoint;
+	L->argv = argv;
+	L->envp = build_env(cfg);
+	L->cwd = cfg->cwd;
+	L->uid = cfg->uid;
+	L->gid = cfg->gid;
+	/* cfg stays allocated: the application's argv/env point into it. */
+}

@@ -1,0 +1,27 @@
+/* What to run and how: filled by the mode (dev: command line; sim: the
+ * verified enclave config), consumed by rt_launch (exec.c). */
+#ifndef SCONE_LAUNCH_H
+#define SCONE_LAUNCH_H
+
+struct rt_launch {
+	const char *path;    /* program to load (absolute) */
+	char **argv;         /* NULL-terminated */
+	char **envp;         /* NULL-terminated */
+	const char *cwd;     /* NULL: keep */
+	unsigned long uid, gid;
+	unsigned long *host_auxv; /* the kernel's auxv for scone-run */
+	char *stack_top;     /* where the application's initial stack goes */
+};
+
+/* sim mode (einit.c): verifies the enclave (sim EINIT), opens the protected
+ * FS, initialises the shields and fills L from the measured config. Exits
+ * with a message on any failure. */
+void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv);
+
+/* Loads L->path (and its interpreter) through the shields, builds the
+ * initial stack, installs the trap and jumps to the program. */
+__attribute__((noreturn)) void rt_launch(struct rt_launch *L);
+
+/* NULL-terminated copy of envp without SCONE_* variables (rt_malloc'd). */
+char **rt_env_without_scone(char **envp);
+#endif

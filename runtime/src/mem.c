@@ -1,0 +1,97 @@
+/* Memory system calls: brk emulation and checks that keep the application
+ * away from the runtime's own mappings (region.h).
+ *
+ * brk is emulated (the kernel's brk area of scone-run sits after the
+ * runtime's bss, not after the program): the break starts at the page after
+ * the program's highest segment and grows with anonymous
+ * MAP_FIXED_NOREPLACE mappings; when the space is taken the break does not
+ * move, as with the kernel's brk, and libc malloc falls back to mmap. The
+ * runtime itself never uses brk. */
+#include "trap.h"
+#include "region.h"
+#include "transport.h"
+#include "rtutil.h"
+#include "sys.h"
+
+static unsigned long brk_start, brk_cur;
+static volatile int brk_lock;
+
+void rt_mem_set_brk(unsigned long start)
+{
+	brk_start = brk_cur = (start + RT_PAGE - 1) & ~(RT_PAGE - 1);
+}
+
+long rt_mem_brk(unsigned long req)
+{
+	while (__atomic_exchange_n(&brk_lock, 1, __ATOMIC_ACQUIRE))
+		__builtin_ia32_pause();
+	long ret = (long)brk_cur;
+	if (!req || req < brk_start || rt_region_overlaps(brk_start, req - brk_start))
+		goto out;
+	unsigned long cur_top = (brk_cur + RT_PAGE - 1) & ~(RT_PAGE - 1);
+	unsigned long new_top = (req + RT_PAGE - 1) & ~(RT_PAGE - 1);
+	if (new_top > cur_top) {
+		long r = host_syscall(__NR_mmap, (long)cur_top, (long)(new_top - cur_top),
+				      RT_PROT_READ | RT_PROT_WRITE,
+				      RT_MAP_PRIVATE | RT_MAP_ANONYMOUS | RT_MAP_FIXED_NOREPLACE, -1, 0);
+		if (r != (long)cur_top) {
+			if (!rt_is_err(r)) /* old kernels ignore NOREPLACE; never keep a misplaced map */
+				host_syscall(__NR_munmap, r, (long)(new_top - cur_top), 0, 0, 0, 0);
+			goto out;
+		}
+	} else if (new_top < cur_top) {
+		host_syscall(__NR_munmap, (long)new_top, (long)(cur_top - new_top), 0, 0, 0, 0);
+	}
+	brk_cur = req;
+	ret = (long)req;
+out:
+	__atomic_store_n(&brk_lock, 0, __ATOMIC_RELEASE);
+	return ret;
+}
+
+static long refuse(const char *what, unsigned long addr, unsigned long len)
+{
+	rt_eprintf("scone-run: refused %s of [%p, +%lx): overlaps the runtime's memory\n", what, (void *)addr, len);
+	return -RT_EINVAL;
+}
+
+long rt_mem_precheck(long nr, const long *a)
+{
+	unsigned long addr = (unsigned long)a[0], len = (unsigned long)a[1];
+	switch (nr) {
+	case __NR_mmap:
+		if ((a[3] & (RT_MAP_FIXED | RT_MAP_FIXED_NOREPLACE)) && rt_region_overlaps(addr, len))
+			return refuse("mmap(MAP_FIXED)", addr, len);
+		return 0;
+	case __NR_munmap:
+		return rt_region_overlaps(addr, len) ? refuse("munmap", addr, len) : 0;
+	case __NR_mprotect:
+	case __NR_pkey_mprotect:
+		return rt_region_overlaps(addr, len) ? refuse("mprotect", addr, len) : 0;
+	case __NR_madvise:
+		return rt_region_overlaps(addr, len) ? refuse("madvise", addr, len) : 0;
+	case __NR_mremap:
+		if (rt_region_overlaps(addr, len))
+			return refuse("mremap", addr, len);
+		if ((a[3] & 2 /* MREMAP_FIXED */) && rt_region_overlaps((unsigned long)a[4], (unsigned long)a[2]))
+			return refuse("mremap(MREMAP_FIXED)", (unsigned long)a[4], (unsigned long)a[2]);
+		return 0;
+	}
+	return 0;
+}
+
+void rt_mem_postcheck(long nr, const long *a, long ret)
+{
+	if (rt_is_err(ret))
+		return;
+	unsigned long len = 0;
+	if (nr == __NR_mmap)
+		len = (unsigned long)a[1];
+	else if (nr == __NR_mremap)
+		len = (unsigned long)a[2];
+	else
+		return;
+	if (rt_region_overlaps((unsigned long)ret, len))
+		rt_fatal(RT_EX_SOFTWARE, "host returned a mapping inside the runtime (%p): refusing to continue",
+			 (void *)ret);
+}

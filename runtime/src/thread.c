@@ -1,0 +1,154 @@
+/* Threads: per-thread runtime blocks (thread.h) and clone/clone3/exit
+ * emulation.
+ *
+ * Syscall User Dispatch is per thread and NOT inherited by clone (verified on
+ * this kernel), and a child created with a new stack cannot return through
+ * the parent's SIGSYS frame. So the runtime issues clone itself
+ * (rt_clone_stub): the child starts on its own runtime block's stack, installs
+ * its sigaltstack, enables SUD, sets the application's FS and enters the
+ * application with rt_sigreturn on a prepared frame: the parent's registers,
+ * RSP = the application's new stack, RAX = 0, RIP = after the `syscall`, and
+ * the application's signal mask, all restored atomically by the kernel. */
+#include <linux/sched.h>
+#include "thread.h"
+#include "trap.h"
+#include "region.h"
+#include "rtstring.h"
+#include "rtutil.h"
+#include "sys.h"
+
+static struct rt_thread *all_threads;
+unsigned long rt_canary;
+static volatile char sud_selector = 1; /* SYSCALL_DISPATCH_FILTER_BLOCK */
+
+#define SIGSTK_OFF (((sizeof(struct rt_thread) + 63) & ~63UL))
+
+static struct rt_thread *reuse_block(void)
+{
+	for (struct rt_thread *t = __atomic_load_n(&all_threads, __ATOMIC_ACQUIRE); t; t = t->next) {
+		int zero = 0;
+		if (__atomic_compare_exchange_n(&t->state, &zero, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			struct rt_thread *next = t->next;
+			memset(t, 0, sizeof *t);
+			t->next = next;
+			return t;
+		}
+	}
+	return 0;
+}
+
+struct rt_thread *rt_thread_alloc(void)
+{
+	struct rt_thread *t = reuse_block();
+	if (!t) {
+		t = rt_region_alloc(RT_TBLOCK_SIZE, RT_TBLOCK_SIZE);
+		if (!t)
+			return 0;
+		t->next = __atomic_load_n(&all_threads, __ATOMIC_RELAXED);
+		while (!__atomic_compare_exchange_n(&all_threads, &t->next, t, 0, __ATOMIC_RELEASE,
+						    __ATOMIC_RELAXED))
+			;
+	}
+	t->self = t;
+	t->canary = rt_canary;
+	t->state = 1;
+	t->app_ss.ss_flags = KSS_DISABLE;
+	return t;
+}
+
+int rt_thread_arm(struct rt_thread *t)
+{
+	struct kstack ss = {(char *)t + SIGSTK_OFF, 0, RT_TBLOCK_SIZE - SIGSTK_OFF};
+	long r = rt_sys2(__NR_sigaltstack, &ss, 0);
+	if (r < 0)
+		return (int)r;
+	r = rt_sys5(__NR_prctl, 59 /* PR_SET_SYSCALL_USER_DISPATCH */, 1 /* ON */, rt_text_lo,
+		    rt_text_hi - rt_text_lo, &sud_selector);
+	if (r < 0)
+		return (int)r;
+	t->tid = (int)rt_sys0(__NR_gettid);
+	return 0;
+}
+
+void rt_thread_real_altstack(struct rt_thread *t, struct kstack *ss)
+{
+	ss->ss_sp = (char *)t + SIGSTK_OFF;
+	ss->ss_flags = 0;
+	ss->ss_size = RT_TBLOCK_SIZE - SIGSTK_OFF;
+}
+
+__attribute__((noreturn, used)) void rt_thread_child_start(struct rt_thread *c);
+void rt_thread_child_start(struct rt_thread *c)
+{
+	int r = rt_thread_arm(c);
+	if (r < 0)
+		rt_fatal(RT_EX_OSERR, "cannot arm a new thread (sigaltstack/Syscall User Dispatch): error %d", -r);
+	rt_wrfsbase(c->app_fs);
+	rt_sigreturn_to(&c->child_frame.uc);
+}
+
+static int refuse_process(const char *what)
+{
+	rt_eprintf("scone-run: %s is not supported inside the enclave: refused with ENOSYS\n", what);
+	return -RT_ENOSYS;
+}
+
+long rt_do_clone(struct rt_thread *t, struct kucontext *uc, long nr, const long *a)
+{
+	struct clone_args ca;
+	unsigned long flags, app_sp, tls;
+	size_t casize = 0;
+	if (nr == __NR_clone3) {
+		casize = (size_t)a[1];
+		if (casize < CLONE_ARGS_SIZE_VER0 || !a[0])
+			return -RT_EINVAL;
+		memset(&ca, 0, sizeof ca);
+		memcpy(&ca, (void *)a[0], casize < sizeof ca ? casize : sizeof ca);
+		if (casize > sizeof ca)
+			casize = sizeof ca;
+		flags = ca.flags;
+		app_sp = ca.stack ? ca.stack + ca.stack_size : 0;
+		tls = ca.tls;
+	} else {
+		flags = (unsigned long)a[0];
+		app_sp = (unsigned long)a[1];
+		tls = (unsigned long)a[4];
+	}
+	if (!(flags & CLONE_VM))
+		return refuse_process("fork (clone without CLONE_VM)");
+	if (flags & CLONE_VFORK)
+		return refuse_process("vfork/posix_spawn (clone with CLONE_VFORK)");
+	if (!app_sp)
+		return -RT_EINVAL;
+
+	struct rt_thread *c = rt_thread_alloc();
+	if (!c)
+		return -RT_ENOMEM;
+	c->app_fs = (flags & CLONE_SETTLS) ? tls : t->app_fs;
+	struct krt_sigframe *f = &c->child_frame;
+	f->pretcode = 0;
+	f->uc = *uc;
+	f->uc.uc_link = 0;
+	rt_thread_real_altstack(c, &f->uc.uc_stack);
+	f->uc.uc_mcontext.fpregs = 0; /* the child starts with a clean FPU state */
+	f->uc.uc_mcontext.gregs[KR_RSP] = app_sp;
+	f->uc.uc_mcontext.gregs[KR_RAX] = 0;
+
+	unsigned long top = (unsigned long)rt_thread_stack_top(c) - 64;
+	long r;
+	if (nr == __NR_clone3) {
+		ca.stack = (unsigned long)c + SIGSTK_OFF;
+		ca.stack_size = top - ca.stack;
+		r = rt_clone_stub(__NR_clone3, (long)&ca, (long)casize, 0, 0, 0);
+	} else {
+		r = rt_clone_stub(__NR_clone, (long)flags, (long)top, a[2], a[3], a[4]);
+	}
+	if (r < 0)
+		__atomic_store_n(&c->state, 0, __ATOMIC_RELEASE);
+	return r;
+}
+
+void rt_do_thread_exit(struct rt_thread *t, int code)
+{
+	rt_exit_and_release(&t->state, code);
+}

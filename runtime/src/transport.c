@@ -1,0 +1,48 @@
+/* The sync syscall transport (transport.h). */
+#include "transport.h"
+#include "rtstring.h"
+#include "sys.h"
+
+static uint64_t exit_cycles = RT_DEFAULT_EXIT_CYCLES;
+
+static inline void simulate_exit(void)
+{
+	uint64_t n = exit_cycles;
+	if (!n)
+		return;
+	uint64_t start = rt_rdtsc();
+	while (rt_rdtsc() - start < n)
+		__builtin_ia32_pause();
+}
+
+static long sync_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	simulate_exit();
+	return rt_syscall6(nr, a0, a1, a2, a3, a4, a5);
+}
+
+static const struct transport transports[] = {
+	{"sync", sync_syscall},
+};
+static const struct transport *cur = &transports[0];
+
+int transport_init(const char *name, uint64_t cycles)
+{
+	exit_cycles = cycles;
+	if (!name || !*name)
+		name = "sync";
+	for (unsigned i = 0; i < sizeof transports / sizeof transports[0]; i++)
+		if (!rt_strcmp(name, transports[i].name)) {
+			cur = &transports[i];
+			return 0;
+		}
+	return -1;
+}
+
+const struct transport *transport_current(void) { return cur; }
+uint64_t transport_exit_cycles(void) { return exit_cycles; }
+
+long host_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	return cur->syscall(nr, a0, a1, a2, a3, a4, a5);
+}

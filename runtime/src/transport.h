@@ -1,0 +1,27 @@
+/* Syscall transport: how a call the shields pass on reaches the host.
+ *
+ * One interface, several implementations. `sync` (the only one so far): the
+ * calling thread executes the system call itself from the runtime's text
+ * (exempt from Syscall User Dispatch), after a busy-wait that simulates the
+ * cost of an enclave exit + re-entry (EEXIT/EENTER, ~8,000 cycles on SGX1).
+ * An `async` transport (shared-memory rings served by host threads) can be
+ * added behind the same host_syscall() entry point. */
+#ifndef SCONE_TRANSPORT_H
+#define SCONE_TRANSPORT_H
+#include <stdint.h>
+
+struct transport {
+	const char *name;
+	long (*syscall)(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+};
+
+/* Selects the transport. exit_cycles: simulated exit cost in TSC ticks
+ * (0 disables it). Returns 0, or -1 for an unknown name. */
+int transport_init(const char *name, uint64_t exit_cycles);
+const struct transport *transport_current(void);
+uint64_t transport_exit_cycles(void);
+
+long host_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+
+#define RT_DEFAULT_EXIT_CYCLES 8000
+#endif

@@ -1,0 +1,188 @@
+/* SIGSYS handler and syscall dispatch (trap.h).
+ *
+ * Entry: the kernel runs rt_sigsys on the thread's runtime signal stack with
+ * every signal blocked. The handler finds its per-thread block from the stack
+ * pointer, saves the application's FS base and points FS at the block (the
+ * runtime's TCB), dispatches, writes the result to RAX in the saved context,
+ * delivers queued signals, restores the application's FS and returns through
+ * rt_sigreturn_restorer (in the exempt text). */
+#include "trap.h"
+#include "shield.h"
+#include "transport.h"
+#include "rtstring.h"
+#include "rtutil.h"
+#include "sys.h"
+
+extern char __executable_start[], etext[];
+unsigned long rt_text_lo, rt_text_hi;
+const char *rt_app_exe;
+
+long shield_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	struct sys_call c = {nr, {a0, a1, a2, a3, a4, a5}};
+	long ret;
+	if (fs_shield(&c, &ret) == SHIELD_DONE)
+		return ret;
+	if (console_shield(&c, &ret) == SHIELD_DONE)
+		return ret;
+	return host_syscall(nr, a0, a1, a2, a3, a4, a5);
+}
+
+/* The shields + transport, with the application's signal mask in force for
+ * calls that may block, so that signals interrupt them as they would
+ * natively. Signals that arrive meanwhile are queued by rt_sig_entry. */
+static long shielded(struct rt_thread *t, struct kucontext *uc, long nr, const long *a)
+{
+	if (!rt_syscall_may_block(nr))
+		return shield_call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	uint64_t all = ~0ULL;
+	t->in_window = 1;
+	rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &uc->uc_sigmask, 0, 8);
+	long r = shield_call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &all, 0, 8);
+	t->in_window = 0;
+	return r;
+}
+
+static int is_proc_self_exe(const char *p)
+{
+	return p && (!rt_strcmp(p, "/proc/self/exe") || !rt_strcmp(p, "/proc/thread-self/exe"));
+}
+
+static long readlink_exe(char *buf, long size)
+{
+	size_t n = strlen(rt_app_exe);
+	if (size <= 0)
+		return -RT_EINVAL;
+	if (n > (size_t)size)
+		n = (size_t)size;
+	memcpy(buf, rt_app_exe, n);
+	return (long)n;
+}
+
+/* Copies an application sigset pointer with SIGSYS removed (the runtime
+ * never lets SIGSYS be blocked). Returns the pointer to pass on. */
+static long strip_sigsys(long ptr, uint64_t *tmp)
+{
+	if (!ptr)
+		return 0;
+	*tmp = *(const uint64_t *)ptr & ~KSIGBIT(KSIGSYS);
+	return (long)tmp;
+}
+
+long rt_dispatch(struct rt_thread *t, struct kucontext *uc, long nr, long *a)
+{
+	uint64_t m;
+	switch (nr) {
+	case __NR_rt_sigaction:
+		return rt_sig_action((int)a[0], (const void *)a[1], (void *)a[2], (unsigned long)a[3]);
+	case __NR_rt_sigprocmask:
+		return rt_sig_procmask(t, uc, (int)a[0], (const void *)a[1], (void *)a[2], (unsigned long)a[3]);
+	case __NR_sigaltstack:
+		return rt_sig_altstack(t, uc, (const void *)a[0], (void *)a[1]);
+	case __NR_rt_sigreturn:
+		rt_fatal(RT_EX_SOFTWARE, "application called rt_sigreturn outside a runtime-delivered signal");
+	case __NR_rt_sigsuspend:
+		a[0] = strip_sigsys(a[0], &m);
+		break;
+	case __NR_ppoll:
+	case __NR_epoll_pwait:
+	case __NR_epoll_pwait2:
+		a[3 + (nr != __NR_ppoll)] = strip_sigsys(a[3 + (nr != __NR_ppoll)], &m);
+		break;
+	case __NR_clone:
+	case __NR_clone3:
+		return rt_do_clone(t, uc, nr, a);
+	case __NR_fork:
+		rt_eprintf("scone-run: fork is not supported inside the enclave: refused with ENOSYS\n");
+		return -RT_ENOSYS;
+	case __NR_vfork:
+		rt_eprintf("scone-run: vfork is not supported inside the enclave: refused with ENOSYS\n");
+		return -RT_ENOSYS;
+	case __NR_execve:
+	case __NR_execveat:
+		rt_eprintf("scone-run: execve is not supported inside the enclave (%s): refused with ENOSYS\n",
+			   nr == __NR_execve && a[0] ? (const char *)a[0] : "execveat");
+		return -RT_ENOSYS;
+	case __NR_exit:
+		rt_do_thread_exit(t, (int)a[0]);
+	case __NR_arch_prctl:
+		if (a[0] == 0x1002 /* ARCH_SET_FS */) {
+			if ((unsigned long)a[1] >= 0x800000000000UL)
+				return -RT_EPERM;
+			t->app_fs = (unsigned long)a[1];
+			return 0;
+		}
+		if (a[0] == 0x1003 /* ARCH_GET_FS */) {
+			*(unsigned long *)a[1] = t->app_fs;
+			return 0;
+		}
+		break;
+	case __NR_prctl:
+		if (a[0] == 59 /* PR_SET_SYSCALL_USER_DISPATCH: owned by the runtime */)
+			return -RT_EINVAL;
+		break;
+	case __NR_seccomp:
+		break;
+	case __NR_brk:
+		return rt_mem_brk((unsigned long)a[0]);
+	case __NR_mmap:
+	case __NR_munmap:
+	case __NR_mprotect:
+	case __NR_pkey_mprotect:
+	case __NR_mremap:
+	case __NR_madvise: {
+		long r = rt_mem_precheck(nr, a);
+		if (r)
+			return r;
+		r = shield_call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+		rt_mem_postcheck(nr, a, r);
+		return r;
+	}
+	case __NR_readlink:
+		if (rt_app_exe && is_proc_self_exe((const char *)a[0]))
+			return readlink_exe((char *)a[1], a[2]);
+		break;
+	case __NR_readlinkat:
+		if (rt_app_exe && is_proc_self_exe((const char *)a[1]))
+			return readlink_exe((char *)a[2], a[3]);
+		break;
+	default:
+		break;
+	}
+	return shielded(t, uc, nr, a);
+}
+
+__attribute__((used)) void rt_sigsys(int sig, struct ksiginfo *si, void *ucv);
+void rt_sigsys(int sig, struct ksiginfo *si, void *ucv)
+{
+	struct rt_thread *t = rt_self_from_sp();
+	struct kucontext *uc = ucv;
+	t->app_fs = rt_rdfsbase();
+	rt_wrfsbase((unsigned long)t);
+	if (si->si_code != 2 /* SYS_USER_DISPATCH */) {
+		rt_signal_forward(t, uc, sig, si);
+	} else {
+		unsigned long *g = uc->uc_mcontext.gregs;
+		long nr = (long)g[KR_RAX];
+		long a[6] = {(long)g[KR_RDI], (long)g[KR_RSI], (long)g[KR_RDX],
+			     (long)g[KR_R10], (long)g[KR_R8], (long)g[KR_R9]};
+		t->nsyscalls++;
+		g[KR_RAX] = (unsigned long)rt_dispatch(t, uc, nr, a);
+		if (t->npending)
+			rt_signals_after_syscall(t, uc, nr);
+	}
+	rt_wrfsbase(t->app_fs);
+}
+
+int rt_trap_init(void)
+{
+	rt_text_lo = (unsigned long)__executable_start;
+	rt_text_hi = (unsigned long)etext;
+	int r = rt_signals_init();
+	if (r < 0)
+		return r;
+	struct ksigaction sa = {(void *)rt_sigsys, KSA_SIGINFO | KSA_ONSTACK | KSA_RESTORER,
+				(void *)rt_sigreturn_restorer, ~0ULL};
+	return (int)rt_sys4(__NR_rt_sigaction, KSIGSYS, &sa, 0, 8);
+}

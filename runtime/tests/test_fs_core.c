@@ -1,0 +1,552 @@
+/* Host test of the FS shield core (runtime/lib/fsv_*.c) over a mock image. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsv.h"
+
+static int failures;
+#define CHECK(c)                                                              \
+	do {                                                                  \
+		if (!(c)) {                                                   \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
+				__LINE__, #c);                                \
+			failures++;                                           \
+		}                                                             \
+	} while (0)
+#define CHECK_EQ(a, b)                                                                       \
+	do {                                                                                 \
+		long _a = (long)(a), _b = (long)(b);                                         \
+		if (_a != _b) {                                                              \
+			fprintf(stderr, "%s:%d: %s == %ld, want %ld\n", __FILE__, __LINE__, #a, \
+				_a, _b);                                                     \
+			failures++;                                                          \
+		}                                                                            \
+	} while (0)
+
+/* ---- mock image ---- */
+struct mino {
+	uint64_t ino, parent;
+	const char *name;
+	uint32_t mode, uid;
+	const char *data; /* file content or symlink target */
+	int corrupt;
+};
+
+static struct mino img[] = {
+	{1, 1, "", FSV_IFDIR | 0755, 0, NULL, 0},
+	{2, 1, "etc", FSV_IFDIR | 0755, 0, NULL, 0},
+	{3, 2, "passwd", FSV_IFREG | 0644, 0, "root:x:0:0\n", 0},
+	{4, 1, "bin", FSV_IFLNK | 0777, 0, "usr/bin", 0},
+	{5, 1, "usr", FSV_IFDIR | 0755, 0, NULL, 0},
+	{6, 5, "bin", FSV_IFDIR | 0755, 0, NULL, 0},
+	{7, 6, "app", FSV_IFREG | 0755, 0, "\177ELF-app", 0},
+	{8, 2, "loop1", FSV_IFLNK | 0777, 0, "loop2", 0},
+	{9, 2, "loop2", FSV_IFLNK | 0777, 0, "loop1", 0},
+	{10, 2, "abs", FSV_IFLNK | 0777, 0, "/etc/passwd", 0},
+	{11, 1, "secret", FSV_IFDIR | 0700, 0, NULL, 0},
+	{12, 2, "bad", FSV_IFREG | 0644, 0, "tampered", 1},
+	{13, 2, "mtab", FSV_IFLNK | 0777, 0, "/proc/self/mounts", 0},
+	{14, 2, "dotdot", FSV_IFLNK | 0777, 0, "../usr/bin/app", 0},
+	{15, 1, "dev", FSV_IFDIR | 0755, 0, NULL, 0},
+	{16, 15, "imgnull", FSV_IFREG | 0644, 0, "x", 0},
+	{17, 11, "x", FSV_IFREG | 0600, 0, "s", 0},
+	{18, 2, "empty", FSV_IFDIR | 0755, 0, NULL, 0},
+	{19, 1, "home", FSV_IFDIR | 0777, 1000, NULL, 0},
+};
+#define NIMG (sizeof(img) / sizeof(img[0]))
+static int image_reads;
+
+static struct mino *mfind(uint64_t ino)
+{
+	for (size_t i = 0; i < NIMG; i++)
+		if (img[i].ino == ino)
+			return &img[i];
+	return NULL;
+}
+
+static int m_lookup(void *ctx, uint64_t dir, const char *name, size_t len, uint64_t *ino)
+{
+	(void)ctx;
+	struct mino *d = mfind(dir);
+	if (!d || (d->mode & FSV_IFMT) != FSV_IFDIR)
+		return -ENOTDIR;
+	for (size_t i = 1; i < NIMG; i++)
+		if (img[i].parent == dir && strlen(img[i].name) == len && !memcmp(img[i].name, name, len)) {
+			*ino = img[i].ino;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+static int m_stat(void *ctx, uint64_t ino, struct fsv_stat *st)
+{
+	(void)ctx;
+	struct mino *m = mfind(ino);
+	if (!m)
+		return -ENOENT;
+	st->ino = ino;
+	st->mode = m->mode;
+	st->uid = m->uid;
+	st->gid = m->uid;
+	st->nlink = 1;
+	st->size = m->data ? strlen(m->data) : 0;
+	st->mtime_sec = 1000;
+	return 0;
+}
+
+static long m_pread(void *ctx, uint64_t ino, void *buf, size_t len, uint64_t off)
+{
+	(void)ctx;
+	struct mino *m = mfind(ino);
+	image_reads++;
+	if (!m || (m->mode & FSV_IFMT) != FSV_IFREG)
+		return -EINVAL;
+	if (m->corrupt)
+		return -FSV_EAUTH;
+	size_t sz = strlen(m->data);
+	if (off >= sz)
+		return 0;
+	if (len > sz - off)
+		len = sz - off;
+	memcpy(buf, m->data + off, len);
+	return (long)len;
+}
+
+static long m_readlink(void *ctx, uint64_t ino, char *buf, size_t cap)
+{
+	(void)ctx;
+	struct mino *m = mfind(ino);
+	if (!m || (m->mode & FSV_IFMT) != FSV_IFLNK)
+		return -EINVAL;
+	size_t l = strlen(m->data);
+	if (l > cap)
+		l = cap;
+	memcpy(buf, m->data, l);
+	return (long)l;
+}
+
+static int m_readdir(void *ctx, uint64_t dir, uint64_t *cookie, uint64_t *ino, char *name, size_t cap,
+		     uint32_t *mode)
+{
+	(void)ctx;
+	for (size_t i = *cookie + 1; i < NIMG; i++) {
+		if (img[i].parent != dir)
+			continue;
+		if (strlen(img[i].name) + 1 > cap)
+			return -ERANGE;
+		strcpy(name, img[i].name);
+		*ino = img[i].ino;
+		*mode = img[i].mode & FSV_IFMT;
+		*cookie = i;
+		return 1;
+	}
+	return 0;
+}
+
+static const struct fsv_image_ops mops = {m_lookup, m_stat, m_pread, m_readlink, m_readdir};
+
+static char integrity_path[FSV_PATH_MAX];
+static int integrity_calls;
+static void on_integrity(void *ctx, const char *path, int err)
+{
+	(void)ctx;
+	(void)err;
+	integrity_calls++;
+	snprintf(integrity_path, sizeof(integrity_path), "%s", path);
+}
+
+static struct fsv_node *fd5_node;
+static struct fsv_node *fd_node(void *ctx, int fd)
+{
+	(void)ctx;
+	if (fd == 5 && fd5_node) {
+		fsv_ref(fd5_node);
+		return fd5_node;
+	}
+	return NULL;
+}
+
+static void setup(struct fsv *fs)
+{
+	memset(fs, 0, sizeof(*fs));
+	CHECK_EQ(fsv_init(fs, &mops, (void *)1, 1), 0);
+	fs->on_integrity = on_integrity;
+	fs->fd_node = fd_node;
+	CHECK_EQ(fsv_add_mount(fs, "/proc"), 0);
+	CHECK_EQ(fsv_add_mount(fs, "/dev"), 0);
+	CHECK_EQ(fsv_add_mount(fs, "/sys"), 0);
+	CHECK_EQ(fsv_add_mount(fs, "/data/vol/"), 0);
+	CHECK_EQ(fsv_set_exe(fs, "/usr/bin/app"), 0);
+}
+
+/* Resolves and returns the node's image ino (or ephemeral ino), -errno, or
+ * 0 for a host result (host path copied into hp). */
+static long res(struct fsv *fs, const struct fsv_start *st, const char *p, int flags, char *hp)
+{
+	struct fsv_res r;
+	int e = fsv_resolve(fs, st, p, flags, &r);
+	if (e < 0)
+		return e;
+	if (r.host) {
+		if (hp)
+			strcpy(hp, r.host_path);
+		return 0;
+	}
+	long ino = r.node ? (long)r.node->ino : -1000;
+	fsv_res_put(fs, &r);
+	return ino;
+}
+
+static struct fsv_node *get(struct fsv *fs, const char *p, int flags)
+{
+	struct fsv_res r;
+	if (fsv_resolve(fs, NULL, p, flags, &r) < 0 || r.host || !r.node)
+		return NULL;
+	struct fsv_node *n = r.node;
+	fsv_ref(n);
+	fsv_res_put(fs, &r);
+	return n;
+}
+
+static void test_resolve(void)
+{
+	struct fsv fs;
+	setup(&fs);
+	char hp[FSV_PATH_MAX];
+	CHECK_EQ(res(&fs, NULL, "/etc/passwd", FSV_FOLLOW, NULL), 3);
+	CHECK_EQ(res(&fs, NULL, "//etc///./passwd", FSV_FOLLOW, NULL), 3);
+	CHECK_EQ(res(&fs, NULL, "/bin/app", 0, NULL), 7);
+	CHECK_EQ(res(&fs, NULL, "/bin", 0, NULL), 4);
+	CHECK_EQ(res(&fs, NULL, "/bin", FSV_FOLLOW, NULL), 6);
+	CHECK_EQ(res(&fs, NULL, "/bin/", 0, NULL), 6); /* trailing slash follows */
+	CHECK_EQ(res(&fs, NULL, "/etc/abs", FSV_FOLLOW, NULL), 3);
+	CHECK_EQ(res(&fs, NULL, "/etc/dotdot", FSV_FOLLOW, NULL), 7);
+	CHECK_EQ(res(&fs, NULL, "/etc/loop1", FSV_FOLLOW, NULL), -ELOOP);
+	CHECK_EQ(res(&fs, NULL, "/etc/loop1", 0, NULL), 8);
+	CHECK_EQ(res(&fs, NULL, "/etc/loop1/x", 0, NULL), -ELOOP);
+	CHECK_EQ(res(&fs, NULL, "/etc/passwd/", 0, NULL), -ENOTDIR);
+	CHECK_EQ(res(&fs, NULL, "/etc/passwd/x", 0, NULL), -ENOTDIR);
+	CHECK_EQ(res(&fs, NULL, "/etc/passwd/..", 0, NULL), -ENOTDIR);
+	CHECK_EQ(res(&fs, NULL, "/nope", 0, NULL), -ENOENT);
+	CHECK_EQ(res(&fs, NULL, "/nope/x", FSV_PARENT, NULL), -ENOENT);
+	CHECK_EQ(res(&fs, NULL, "", 0, NULL), -ENOENT);
+	CHECK_EQ(res(&fs, NULL, "/", 0, NULL), 1);
+	CHECK_EQ(res(&fs, NULL, "/..", 0, NULL), 1);
+	CHECK_EQ(res(&fs, NULL, "/usr/bin/../../etc/./passwd", 0, NULL), 3);
+	CHECK_EQ(res(&fs, NULL, "/usr/bin/..", 0, NULL), 5);
+	struct fsv_res r;
+	CHECK_EQ(fsv_resolve(&fs, NULL, "/etc/newfile", FSV_PARENT, &r), 0);
+	CHECK(r.node == NULL && r.dir && r.dir->ino == 2 && strcmp(r.name, "newfile") == 0);
+	fsv_res_put(&fs, &r);
+	CHECK_EQ(fsv_resolve(&fs, NULL, "/etc/newdir/", FSV_PARENT, &r), 0);
+	CHECK(r.node == NULL && r.trailing_slash && strcmp(r.name, "newdir") == 0);
+	fsv_res_put(&fs, &r);
+	/* name and path limits */
+	char longname[300];
+	memset(longname, 'a', 256);
+	longname[0] = '/';
+	longname[257] = 0;
+	longname[256] = 'a';
+	CHECK_EQ(res(&fs, NULL, longname, 0, NULL), -ENAMETOOLONG);
+	char *longpath = malloc(5000);
+	memset(longpath, '/', 4999);
+	longpath[4999] = 0;
+	CHECK_EQ(res(&fs, NULL, longpath, 0, NULL), -ENAMETOOLONG);
+	free(longpath);
+
+	/* passthrough mounts */
+	CHECK_EQ(res(&fs, NULL, "/proc/self/status", 0, hp), 0);
+	CHECK(strcmp(hp, "/proc/self/status") == 0);
+	CHECK_EQ(res(&fs, NULL, "/dev/null", 0, hp), 0);
+	CHECK(strcmp(hp, "/dev/null") == 0);
+	CHECK_EQ(res(&fs, NULL, "/etc/../dev//null", 0, hp), 0);
+	CHECK(strcmp(hp, "/dev//null") == 0);
+	CHECK_EQ(res(&fs, NULL, "/etc/mtab", FSV_FOLLOW, hp), 0);
+	CHECK(strcmp(hp, "/proc/self/mounts") == 0);
+	CHECK_EQ(res(&fs, NULL, "/proc/../etc/passwd", 0, NULL), 3); /* no escape to the host */
+	CHECK_EQ(res(&fs, NULL, "/proc/self/../../etc/passwd", 0, NULL), 3);
+	CHECK_EQ(res(&fs, NULL, "/procfoo", 0, NULL), -ENOENT);
+	CHECK_EQ(res(&fs, NULL, "/data/vol/x/y", 0, hp), 0);
+	CHECK(strcmp(hp, "/data/vol/x/y") == 0);
+	CHECK(res(&fs, NULL, "/data", 0, NULL) > 0); /* mount parents exist */
+	CHECK_EQ(res(&fs, NULL, "/dev/imgnull", 0, hp), 0); /* image /dev is shadowed */
+	/* magic links */
+	CHECK_EQ(res(&fs, NULL, "/proc/self/exe", FSV_FOLLOW, NULL), 7);
+	CHECK_EQ(res(&fs, NULL, "/proc/self/exe", 0, hp), 0);
+	fd5_node = get(&fs, "/etc/passwd", 0);
+	CHECK_EQ(res(&fs, NULL, "/proc/self/fd/5", FSV_FOLLOW, NULL), 3);
+	CHECK_EQ(res(&fs, NULL, "/dev/fd/5", FSV_FOLLOW, NULL), 3);
+	CHECK_EQ(res(&fs, NULL, "/proc/self/fd/6", FSV_FOLLOW, hp), 0);
+	CHECK_EQ(res(&fs, NULL, "/proc/self/fd/5", 0, hp), 0);
+	fsv_unref(&fs, fd5_node);
+	fd5_node = NULL;
+
+	/* relative paths */
+	struct fsv_node *usr = get(&fs, "/usr", 0);
+	struct fsv_start st = {usr, NULL};
+	CHECK_EQ(res(&fs, &st, "bin/app", 0, NULL), 7);
+	CHECK_EQ(res(&fs, &st, "../etc/passwd", 0, NULL), 3);
+	CHECK_EQ(res(&fs, &st, ".", 0, NULL), 5);
+	CHECK_EQ(res(&fs, &st, "../proc/1", 0, hp), 0);
+	CHECK(strcmp(hp, "/proc/1") == 0);
+	fsv_unref(&fs, usr);
+	struct fsv_start hst = {NULL, "/proc/self"};
+	CHECK_EQ(res(&fs, &hst, "status", 0, hp), 0);
+	CHECK(strcmp(hp, "/proc/self/status") == 0);
+	CHECK_EQ(res(&fs, &hst, "../../etc/passwd", 0, NULL), 3);
+	CHECK_EQ(res(&fs, &hst, "exe", FSV_FOLLOW, NULL), 7);
+
+	/* permissions */
+	fs.uid = fs.gid = 1000;
+	CHECK_EQ(res(&fs, NULL, "/secret/x", 0, NULL), -EACCES);
+	CHECK_EQ(res(&fs, NULL, "/secret", 0, NULL), 11);
+	fs.uid = fs.gid = 0;
+	CHECK_EQ(res(&fs, NULL, "/secret/x", 0, NULL), 17);
+	fsv_destroy(&fs);
+}
+
+static long read_all(struct fsv *fs, const char *p, char *buf, size_t cap)
+{
+	struct fsv_node *n = get(fs, p, FSV_FOLLOW);
+	if (!n)
+		return -ENOENT;
+	long r = fsv_read(fs, n, buf, cap - 1, 0);
+	if (r >= 0)
+		buf[r] = 0;
+	fsv_unref(fs, n);
+	return r;
+}
+
+static int listed(struct fsv *fs, const char *dir, const char *name)
+{
+	struct fsv_node *d = get(fs, dir, FSV_FOLLOW);
+	struct fsv_dirlist l;
+	int found = 0;
+	if (!d || fsv_list(fs, d, &l) < 0)
+		return -1;
+	for (size_t i = 0; i < l.n; i++)
+		if (strcmp(l.e[i].name, name) == 0)
+			found++;
+	fsv_list_free(&l);
+	fsv_unref(fs, d);
+	return found;
+}
+
+static void test_ephemeral(void)
+{
+	struct fsv fs;
+	setup(&fs);
+	char buf[256];
+	struct fsv_node *etc = get(&fs, "/etc", 0), *n;
+
+	/* integrity violation: EIO + report with the path */
+	CHECK_EQ(read_all(&fs, "/etc/bad", buf, sizeof(buf)), -EIO);
+	CHECK_EQ(integrity_calls, 1);
+	CHECK(strcmp(integrity_path, "/etc/bad") == 0);
+
+	/* create and write a new file */
+	CHECK_EQ(fsv_create(&fs, etc, "new", 3, FSV_IFREG | 0644, NULL, &n), 0);
+	CHECK_EQ(fsv_write(&fs, n, "abc", 3, 0), 3);
+	CHECK_EQ(fsv_write(&fs, n, "Z", 1, 5), 1); /* hole is zero-filled */
+	CHECK_EQ(fsv_read(&fs, n, buf, sizeof(buf), 0), 6);
+	CHECK(memcmp(buf, "abc\0\0Z", 6) == 0);
+	CHECK_EQ(fsv_create(&fs, etc, "new", 3, FSV_IFREG | 0644, NULL, NULL), -EEXIST);
+	CHECK_EQ(fsv_create(&fs, etc, "passwd", 6, FSV_IFREG | 0644, NULL, NULL), -EEXIST);
+	CHECK_EQ(listed(&fs, "/etc", "new"), 1);
+	CHECK_EQ(listed(&fs, "/etc", "passwd"), 1);
+	fsv_unref(&fs, n);
+
+	/* copy-up: writing an image file leaves the image untouched */
+	n = get(&fs, "/etc/passwd", 0);
+	int before = image_reads;
+	CHECK_EQ(fsv_write(&fs, n, "ROOT", 4, 0), 4);
+	CHECK_EQ(image_reads, before + 1);
+	CHECK_EQ(read_all(&fs, "/etc/passwd", buf, sizeof(buf)), 11);
+	CHECK(strcmp(buf, "ROOT:x:0:0\n") == 0);
+	CHECK(strcmp(img[2].data, "root:x:0:0\n") == 0);
+	CHECK_EQ(fsv_truncate(&fs, n, 2), 0);
+	CHECK_EQ(read_all(&fs, "/etc/passwd", buf, sizeof(buf)), 2);
+	fsv_unref(&fs, n);
+
+	/* unlink an image file: whiteout; an open node stays readable */
+	n = get(&fs, "/usr/bin/app", 0);
+	struct fsv_node *bin = get(&fs, "/usr/bin", 0);
+	CHECK_EQ(fsv_remove(&fs, bin, "app", 3, 0), 0);
+	CHECK_EQ(res(&fs, NULL, "/usr/bin/app", 0, NULL), -ENOENT);
+	CHECK_EQ(listed(&fs, "/usr/bin", "app"), 0);
+	CHECK_EQ(fsv_read(&fs, n, buf, sizeof(buf), 0), 8);
+	CHECK_EQ(fsv_node_path(&fs, n, buf, sizeof(buf)), -ENOENT);
+	fsv_unref(&fs, n);
+	CHECK_EQ(fsv_remove(&fs, bin, "app", 3, 0), -ENOENT);
+	/* re-create over the whiteout */
+	CHECK_EQ(fsv_create(&fs, bin, "app", 3, FSV_IFREG | 0755, NULL, &n), 0);
+	CHECK_EQ(fsv_read(&fs, n, buf, sizeof(buf), 0), 0);
+	CHECK(n->ino > 0xffffffffull);
+	fsv_unref(&fs, n);
+	CHECK_EQ(listed(&fs, "/usr/bin", "app"), 1);
+
+	/* directories */
+	struct fsv_node *root = get(&fs, "/", 0), *usr = get(&fs, "/usr", 0);
+	CHECK_EQ(fsv_remove(&fs, root, "usr", 3, 1), -ENOTEMPTY);
+	CHECK_EQ(fsv_remove(&fs, root, "usr", 3, 0), -EISDIR);
+	CHECK_EQ(fsv_remove(&fs, etc, "passwd", 6, 1), -ENOTDIR);
+	CHECK_EQ(fsv_remove(&fs, etc, "empty", 5, 1), 0);
+	CHECK_EQ(listed(&fs, "/etc", "empty"), 0);
+	CHECK_EQ(fsv_create(&fs, etc, "empty", 5, FSV_IFDIR | 0755, NULL, &n), 0);
+	CHECK_EQ(listed(&fs, "/etc/empty", "."), 1);
+	fsv_unref(&fs, n);
+	/* rename an image directory: its image content moves with it */
+	CHECK_EQ(fsv_rename(&fs, usr, "bin", 3, root, "ubin", 4, 0), 0);
+	CHECK_EQ(res(&fs, NULL, "/usr/bin", 0, NULL), -ENOENT);
+	CHECK(res(&fs, NULL, "/ubin/app", 0, NULL) > 0);
+	CHECK_EQ(listed(&fs, "/usr", "bin"), 0);
+	CHECK_EQ(listed(&fs, "/", "ubin"), 1);
+	CHECK_EQ(fsv_node_path(&fs, bin, buf, sizeof(buf)), 5);
+	CHECK(strcmp(buf, "/ubin") == 0);
+	CHECK_EQ(res(&fs, NULL, "/bin", FSV_FOLLOW, NULL), -ENOENT); /* dangling now */
+	/* a directory cannot move into itself */
+	CHECK_EQ(fsv_rename(&fs, root, "ubin", 4, bin, "x", 1, 0), -EINVAL);
+	/* file over file, noreplace, exchange */
+	CHECK_EQ(fsv_rename(&fs, etc, "new", 3, etc, "abs", 3, 1), -EEXIST);
+	CHECK_EQ(fsv_rename(&fs, etc, "new", 3, etc, "abs", 3, 0), 0);
+	CHECK_EQ(res(&fs, NULL, "/etc/new", 0, NULL), -ENOENT);
+	CHECK_EQ(read_all(&fs, "/etc/abs", buf, sizeof(buf)), 6);
+	CHECK_EQ(fsv_rename(&fs, etc, "abs", 3, etc, "passwd", 6, 2), 0);
+	CHECK_EQ(read_all(&fs, "/etc/passwd", buf, sizeof(buf)), 6);
+	CHECK_EQ(read_all(&fs, "/etc/abs", buf, sizeof(buf)), 2);
+	CHECK_EQ(fsv_rename(&fs, etc, "passwd", 6, root, "ubin", 4, 0), -EISDIR);
+	CHECK_EQ(fsv_rename(&fs, root, "ubin", 4, etc, "passwd", 6, 0), -ENOTDIR);
+	CHECK_EQ(fsv_rename(&fs, etc, "missing", 7, etc, "x", 1, 0), -ENOENT);
+
+	/* symlinks and hard links in the ephemeral layer */
+	CHECK_EQ(fsv_create(&fs, root, "l", 1, FSV_IFLNK, "etc/passwd", NULL), 0);
+	CHECK_EQ(read_all(&fs, "/l", buf, sizeof(buf)), 6);
+	n = get(&fs, "/l", 0);
+	CHECK_EQ(fsv_readlink(&fs, n, buf, sizeof(buf)), 10);
+	fsv_unref(&fs, n);
+	n = get(&fs, "/etc/passwd", 0);
+	CHECK_EQ(fsv_link(&fs, n, root, "hl", 2), 0);
+	CHECK_EQ(n->nlink, 2);
+	CHECK_EQ(fsv_write(&fs, n, "!", 1, 0), 1);
+	CHECK_EQ(read_all(&fs, "/hl", buf, sizeof(buf)), 6);
+	CHECK(buf[0] == '!');
+	fsv_unref(&fs, n);
+
+	/* permissions on the ephemeral layer */
+	fs.uid = fs.gid = 1000;
+	CHECK_EQ(fsv_create(&fs, etc, "u", 1, FSV_IFREG | 0644, NULL, NULL), -EACCES);
+	struct fsv_node *home = get(&fs, "/home", 0);
+	CHECK_EQ(fsv_create(&fs, home, "u", 1, FSV_IFREG | 0600, NULL, &n), 0);
+	CHECK_EQ(n->uid, 1000);
+	CHECK_EQ(fsv_chmod(&fs, n, 0640), 0);
+	CHECK_EQ(n->mode, FSV_IFREG | 0640);
+	fsv_unref(&fs, n);
+	n = get(&fs, "/etc/passwd", 0);
+	CHECK_EQ(fsv_chmod(&fs, n, 0777), -EPERM);
+	CHECK_EQ(fsv_access(&fs, n, 2), -EACCES);
+	fsv_unref(&fs, n);
+	fs.uid = fs.gid = 0;
+	fsv_unref(&fs, home);
+
+	/* ephemeral space limit */
+	fs.eph_max = fs.eph_bytes + 8192;
+	n = get(&fs, "/home/u", 0);
+	static char big[16384];
+	CHECK_EQ(fsv_write(&fs, n, big, sizeof(big), 0), -ENOSPC);
+	CHECK_EQ(fsv_write(&fs, n, big, 4096, 0), 4096);
+	fsv_unref(&fs, n);
+
+	fsv_unref(&fs, root);
+	fsv_unref(&fs, usr);
+	fsv_unref(&fs, bin);
+	fsv_unref(&fs, etc);
+	fsv_destroy(&fs);
+}
+
+static void test_files(void)
+{
+	struct fsv fs;
+	setup(&fs);
+	struct fsv_fdtab t = {0};
+	struct fsv_node *pw = get(&fs, "/etc/passwd", 0), *etc = get(&fs, "/etc", 0);
+	struct fsv_file *f = fsv_file_new(pw, O_RDONLY);
+	CHECK_EQ(fsv_fd_install(&fs, &t, 7, f), 0);
+	CHECK_EQ(fsv_fd_install(&fs, &t, 300, f), 0); /* dup: shared description */
+	fsv_file_unref(&fs, f);
+	char buf[64];
+	CHECK_EQ(fsv_file_read(&fs, fsv_fd_get(&t, 7), buf, 4, -1), 4);
+	CHECK_EQ(fsv_file_read(&fs, fsv_fd_get(&t, 300), buf, 64, -1), 7); /* offset shared */
+	CHECK_EQ(fsv_file_read(&fs, fsv_fd_get(&t, 300), buf, 64, 1), 10); /* pread keeps it */
+	CHECK_EQ(fsv_file_seek(&fs, f, 0, 1), 11);
+	CHECK_EQ(fsv_file_seek(&fs, f, -1, 2), 10);
+	CHECK_EQ(fsv_file_seek(&fs, f, -20, 1), -EINVAL);
+	CHECK_EQ(fsv_file_seek(&fs, f, 3, 3), 3);
+	CHECK_EQ(fsv_file_seek(&fs, f, 3, 4), 11);
+	CHECK_EQ(fsv_file_seek(&fs, f, 20, 3), -ENXIO);
+	CHECK_EQ(fsv_file_write(&fs, f, "x", 1, -1), -EBADF);
+	CHECK(fsv_fd_get(&t, 8) == NULL && fsv_fd_get(&t, -1) == NULL && fsv_fd_get(&t, 100000) == NULL);
+	CHECK_EQ(fsv_fd_remove(&fs, &t, 7), 1);
+	CHECK_EQ(fsv_fd_remove(&fs, &t, 7), 0);
+	CHECK(fsv_fd_get(&t, 300) != NULL);
+	CHECK_EQ(t.count, 1);
+
+	/* append + rdwr */
+	struct fsv_file *w = fsv_file_new(pw, O_RDWR | O_APPEND);
+	CHECK_EQ(fsv_file_write(&fs, w, "++", 2, 0), 2);
+	CHECK_EQ(pw->size, 13);
+	CHECK_EQ(fsv_file_read(&fs, w, buf, 64, 11), 2);
+	fsv_file_unref(&fs, w);
+
+	/* getdents64 */
+	struct fsv_file *d = fsv_file_new(etc, O_RDONLY | O_DIRECTORY);
+	CHECK_EQ(fsv_file_read(&fs, d, buf, 1, -1), -EISDIR);
+	char dbuf[4096];
+	long n = fsv_file_getdents(&fs, d, dbuf, sizeof(dbuf));
+	CHECK(n > 0);
+	int count = 0, saw_passwd = 0, saw_dot = 0;
+	for (long off = 0; off < n;) {
+		unsigned short rl;
+		memcpy(&rl, dbuf + off + 16, 2);
+		CHECK(rl % 8 == 0 && rl >= 24);
+		const char *name = dbuf + off + 19;
+		if (!strcmp(name, "passwd")) {
+			saw_passwd = 1;
+			CHECK_EQ(dbuf[off + 18], 8); /* DT_REG */
+		}
+		if (!strcmp(name, ".")) {
+			saw_dot = 1;
+			CHECK_EQ(dbuf[off + 18], 4); /* DT_DIR */
+		}
+		count++;
+		off += rl;
+	}
+	CHECK(saw_passwd && saw_dot);
+	CHECK_EQ(count, 2 + 8); /* . .. passwd loop1 loop2 abs bad mtab dotdot empty */
+	CHECK_EQ(fsv_file_getdents(&fs, d, dbuf, sizeof(dbuf)), 0);
+	/* small buffer: one record at a time, EINVAL if none fits */
+	CHECK_EQ(fsv_file_seek(&fs, d, 0, 0), 0);
+	CHECK_EQ(fsv_file_getdents(&fs, d, dbuf, 10), -EINVAL);
+	CHECK_EQ(fsv_file_getdents(&fs, d, dbuf, 24), 24);
+	fsv_file_unref(&fs, d);
+
+	fsv_fd_destroy(&fs, &t);
+	fsv_unref(&fs, pw);
+	fsv_unref(&fs, etc);
+	fsv_destroy(&fs);
+}
+
+int main(void)
+{
+	test_resolve();
+	test_ephemeral();
+	test_files();
+	if (failures) {
+		fprintf(stderr, "test_fs_core: %d failure(s)\n", failures);
+		return 1;
+	}
+	printf("test_fs_core: ok\n");
+	return 0;
+}

@@ -1,0 +1,409 @@
+/* Host test of the protected FS reader (runtime/lib/fsp.c).
+ *
+ * Runs every labelled vector of testdata/fsprotect/vectors.txt (format in
+ * testdata/fsprotect/README.md; the Go test runs the same manifest against
+ * the Go reader), then a bit-flip campaign over ok.img (every flip is either
+ * refused at open or makes a read of the touched data fail), then concurrent
+ * reads from two threads. Runs from the repository root. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bearssl.h>
+
+#include "fsp.h"
+
+#define DIR "testdata/fsprotect/"
+
+static int failures;
+
+#define FAIL(...)                                                                                                     \
+	do {                                                                                                          \
+		fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                                  \
+		fprintf(stderr, __VA_ARGS__);                                                                         \
+		fputc('\n', stderr);                                                                                  \
+		failures++;                                                                                           \
+	} while (0)
+
+static uint8_t *read_file(const char *name, uint64_t *len)
+{
+	char path[512];
+	snprintf(path, sizeof path, DIR "%s", name);
+	FILE *fp = fopen(path, "rb");
+	if (fp == NULL)
+		return NULL;
+	fseek(fp, 0, SEEK_END);
+	long n = ftell(fp);
+	fseek(fp, 0, SEEK_SET);
+	uint8_t *b = malloc(n > 0 ? (size_t)n : 1);
+	if (b == NULL || fread(b, 1, (size_t)n, fp) != (size_t)n) {
+		fclose(fp);
+		free(b);
+		return NULL;
+	}
+	fclose(fp);
+	*len = (uint64_t)n;
+	return b;
+}
+
+static int unhex(const char *s, uint8_t *out, size_t n)
+{
+	if (strlen(s) != 2 * n)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+		if (sscanf(s + 2 * i, "%2x", &v) != 1)
+			return -1;
+		out[i] = (uint8_t)v;
+	}
+	return 0;
+}
+
+static const char *err_class(int rc)
+{
+	switch (-rc) {
+	case 0:
+		return "ok";
+	case FSP_EAUTH:
+		return "auth";
+	case FSP_EKEY:
+		return "key";
+	case FSP_ETRUNC:
+		return "trunc";
+	case FSP_EVERSION:
+		return "version";
+	case FSP_EFORMAT:
+		return "format";
+	case FSP_EROOT:
+		return "root";
+	}
+	return fsp_strerror(rc);
+}
+
+/* Resolves a path relative to the root, one component at a time, without
+ * following symlinks. "." is the root. */
+static int resolve(const struct fsp *f, const char *path, uint32_t *ino)
+{
+	uint32_t cur = fsp_root_ino(f);
+	const char *p = path;
+	while (*p) {
+		const char *e = strchr(p, '/');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		int rc = fsp_lookup(f, cur, p, n, &cur);
+		if (rc < 0)
+			return rc;
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	*ino = cur;
+	return 0;
+}
+
+/* Reads a whole file with an odd read size so that reads straddle chunks. */
+static long read_all(const struct fsp *f, uint32_t ino, uint8_t **out)
+{
+	struct fsp_stat st;
+	int rc = fsp_stat(f, ino, &st);
+	if (rc < 0)
+		return rc;
+	uint8_t *b = malloc(st.size + 1);
+	uint64_t off = 0;
+	while (off < st.size) {
+		uint64_t want = off == 0 ? 4096 : 1000;
+		long n = fsp_pread(f, ino, b + off, want, off);
+		if (n <= 0) {
+			free(b);
+			return n < 0 ? n : -FSP_EFORMAT;
+		}
+		off += (uint64_t)n;
+	}
+	if (fsp_pread(f, ino, b, 10, st.size) != 0) {
+		free(b);
+		return -FSP_EFORMAT;
+	}
+	*out = b;
+	return (long)st.size;
+}
+
+static void run_manifest(void)
+{
+	uint64_t mlen;
+	char *m = (char *)read_file("vectors.txt", &mlen);
+	if (m == NULL) {
+		FAIL("cannot read " DIR "vectors.txt (run from the repository root)");
+		return;
+	}
+	m = realloc(m, mlen + 1);
+	m[mlen] = 0;
+	struct fsp *f = NULL;
+	uint8_t *img = NULL;
+	int lines = 0, images = 0;
+	for (char *save = NULL, *line = strtok_r(m, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (line[0] == '#' || line[0] == 0)
+			continue;
+		char a[8][300] = {{0}};
+		int n = sscanf(line, "%299s %299s %299s %299s %299s %299s %299s %299s", a[0], a[1], a[2], a[3], a[4], a[5],
+			       a[6], a[7]);
+		lines++;
+		if (strcmp(a[0], "image") == 0 && n == 5) {
+			fsp_close(f);
+			f = NULL;
+			free(img);
+			uint64_t len;
+			img = read_file(a[1], &len);
+			uint8_t key[32], root[32];
+			if (img == NULL || unhex(a[2], key, 32) != 0) {
+				FAIL("%s: cannot read image or key", line);
+				continue;
+			}
+			int has_root = strcmp(a[3], "-") != 0;
+			if (has_root && unhex(a[3], root, 32) != 0) {
+				FAIL("%s: bad root", line);
+				continue;
+			}
+			int rc = fsp_open(&f, img, len, key, has_root ? root : NULL);
+			images++;
+			if (strcmp(err_class(rc), a[4]) != 0)
+				FAIL("%s: got %s", line, err_class(rc));
+			if (rc == 0 && has_root) {
+				uint8_t r2[32];
+				fsp_root_hash(f, r2);
+				if (memcmp(r2, root, 32) != 0)
+					FAIL("%s: fsp_root_hash differs", line);
+			}
+			continue;
+		}
+		if (f == NULL) {
+			FAIL("%s: no open image", line);
+			continue;
+		}
+		uint32_t ino = 0;
+		int rc = resolve(f, a[1], &ino);
+		if (rc < 0) {
+			FAIL("%s: resolve: %s", line, fsp_strerror(rc));
+			continue;
+		}
+		if (strcmp(a[0], "file") == 0 && n == 4) {
+			uint8_t *b = NULL;
+			long got = read_all(f, ino, &b);
+			if (got < 0 || got != atol(a[2])) {
+				FAIL("%s: read %ld (%s)", line, got, got < 0 ? fsp_strerror((int)got) : "");
+			} else {
+				uint8_t h[32], want[32];
+				br_sha256_context sc;
+				br_sha256_init(&sc);
+				br_sha256_update(&sc, b, (size_t)got);
+				br_sha256_out(&sc, h);
+				unhex(a[3], want, 32);
+				if (memcmp(h, want, 32) != 0)
+					FAIL("%s: content differs", line);
+			}
+			free(b);
+		} else if (strcmp(a[0], "fileerr") == 0 && n == 3) {
+			uint8_t *b = NULL;
+			long got = read_all(f, ino, &b);
+			if (strcmp(err_class((int)(got < 0 ? got : 0)), a[2]) != 0)
+				FAIL("%s: got %ld", line, got);
+			free(b);
+		} else if (strcmp(a[0], "symlink") == 0 && n == 3) {
+			char t[4096];
+			long got = fsp_readlink(f, ino, t, sizeof t);
+			if (got != (long)strlen(a[2]) || memcmp(t, a[2], (size_t)got) != 0)
+				FAIL("%s: got %ld", line, got);
+		} else if (strcmp(a[0], "stat") == 0 && n == 8) {
+			struct fsp_stat st;
+			char got[200], want[2000];
+			fsp_stat(f, ino, &st);
+			snprintf(got, sizeof got, "%u %o %u %u %u %llu", st.type, st.mode, st.uid, st.gid, st.nlink,
+				 (unsigned long long)st.size);
+			snprintf(want, sizeof want, "%s %s %s %s %s %s", a[2], a[3], a[4], a[5], a[6], a[7]);
+			if (strcmp(got, want) != 0)
+				FAIL("%s: got %s", line, got);
+		} else if (strcmp(a[0], "sameino") == 0 && n == 3) {
+			uint32_t ino2 = 0;
+			if (resolve(f, a[2], &ino2) < 0 || ino2 != ino)
+				FAIL("%s: %u vs %u", line, ino, ino2);
+		} else if (strcmp(a[0], "xattr") == 0 && n == 4) {
+			char v[256];
+			uint8_t want[128];
+			size_t wl = strlen(a[3]) / 2;
+			unhex(a[3], want, wl);
+			long got = fsp_getxattr(f, ino, a[2], strlen(a[2]), v, sizeof v);
+			if (got != (long)wl || memcmp(v, want, wl) != 0)
+				FAIL("%s: got %ld", line, got);
+			if (fsp_getxattr(f, ino, "user.none", 9, v, sizeof v) != -FSP_ENODATA)
+				FAIL("%s: missing xattr found", line);
+			long need = fsp_listxattr(f, ino, NULL, 0);
+			if (need <= 0 || fsp_listxattr(f, ino, v, sizeof v) != need)
+				FAIL("%s: listxattr %ld", line, need);
+		} else if (strcmp(a[0], "dir") == 0) {
+			uint64_t cookie = 0;
+			char name[256];
+			uint32_t cino, type;
+			int k = 2, r;
+			while ((r = fsp_readdir(f, ino, &cookie, &cino, name, sizeof name, &type)) == 1) {
+				if (k >= n || strcmp(name, a[k]) != 0)
+					FAIL("%s: entry %s", line, name);
+				uint32_t l;
+				if (fsp_lookup(f, ino, name, strlen(name), &l) != 0 || l != cino)
+					FAIL("%s: lookup %s", line, name);
+				k++;
+			}
+			if (r != 0 || k != n)
+				FAIL("%s: %d entries, rc %d", line, k - 2, r);
+		} else {
+			FAIL("%s: unknown directive", line);
+		}
+	}
+	fsp_close(f);
+	free(img);
+	free(m);
+	if (images < 10)
+		FAIL("only %d image lines in the manifest", images);
+	printf("manifest: %d lines, %d images\n", lines, images);
+}
+
+static const uint8_t vkey[32] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
+				 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
+
+/* Reads every regular file; returns 0 if all reads succeed, else the error. */
+static int read_everything(const struct fsp *f, uint32_t dir, int depth)
+{
+	uint64_t cookie = 0;
+	char name[256];
+	uint32_t ino, type;
+	int r;
+	if (depth > 16)
+		return -FSP_EFORMAT;
+	while ((r = fsp_readdir(f, dir, &cookie, &ino, name, sizeof name, &type)) == 1) {
+		if (type == FSP_T_DIR) {
+			int rc = read_everything(f, ino, depth + 1);
+			if (rc < 0)
+				return rc;
+		} else if (type == FSP_T_FILE) {
+			uint8_t *b = NULL;
+			long n = read_all(f, ino, &b);
+			free(b);
+			if (n < 0)
+				return (int)n;
+		}
+	}
+	return r;
+}
+
+/* Flips bits all over ok.img (every 3rd bit, plus every bit of the header):
+ * each flip must be refused at open or fail a read that touches it. */
+static void bitflip_campaign(void)
+{
+	uint64_t len;
+	uint8_t *img = read_file("ok.img", &len);
+	if (img == NULL) {
+		FAIL("cannot read ok.img");
+		return;
+	}
+	uint64_t tried = 0, at_open = 0, at_read = 0;
+	for (uint64_t bit = 0; bit < len * 8; bit += (bit >= (len - 192) * 8 ? 1 : 3)) {
+		img[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		struct fsp *f;
+		int rc = fsp_open(&f, img, len, vkey, NULL);
+		tried++;
+		if (rc < 0) {
+			at_open++;
+		} else {
+			int r = read_everything(f, fsp_root_ino(f), 0);
+			fsp_close(f);
+			if (r == -FSP_EAUTH)
+				at_read++;
+			else
+				FAIL("flip of bit %llu undetected (rc %d)", (unsigned long long)bit, r);
+		}
+		img[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+	}
+	/* truncations and extensions */
+	for (uint64_t cut = 1; cut < len; cut += 97) {
+		struct fsp *f;
+		if (fsp_open(&f, img, len - cut, vkey, NULL) == 0) {
+			FAIL("truncation by %llu accepted", (unsigned long long)cut);
+			fsp_close(f);
+		}
+	}
+	free(img);
+	printf("bit flips: %llu tried, %llu refused at open, %llu failed at read\n", (unsigned long long)tried,
+	       (unsigned long long)at_open, (unsigned long long)at_read);
+}
+
+struct thr {
+	const struct fsp *f;
+	int rc;
+};
+
+static void *reader_thread(void *p)
+{
+	struct thr *t = p;
+	for (int i = 0; i < 200 && t->rc == 0; i++)
+		t->rc = read_everything(t->f, fsp_root_ino(t->f), 0);
+	return NULL;
+}
+
+static void concurrent_reads(void)
+{
+	uint64_t len;
+	uint8_t *img = read_file("ok.img", &len);
+	struct fsp *f;
+	if (img == NULL || fsp_open(&f, img, len, vkey, NULL) != 0) {
+		FAIL("open ok.img");
+		free(img);
+		return;
+	}
+	pthread_t th[3];
+	struct thr t[3] = {{f, 0}, {f, 0}, {f, 0}};
+	for (int i = 0; i < 3; i++)
+		pthread_create(&th[i], NULL, reader_thread, &t[i]);
+	for (int i = 0; i < 3; i++) {
+		pthread_join(th[i], NULL);
+		if (t[i].rc != 0)
+			FAIL("thread %d: %s", i, fsp_strerror(t[i].rc));
+	}
+	/* API edge cases */
+	uint32_t ino;
+	char buf[8];
+	if (fsp_lookup(f, fsp_root_ino(f), "nope", 4, &ino) != -FSP_ENOENT)
+		FAIL("lookup of a missing name");
+	if (resolve(f, "etc/hello", &ino) != 0 || fsp_lookup(f, ino, "x", 1, &ino) != -FSP_ENOTDIR)
+		FAIL("lookup in a file");
+	if (fsp_lookup(f, fsp_root_ino(f), "a/b", 3, &ino) != -FSP_EINVAL)
+		FAIL("lookup with a slash");
+	if (resolve(f, "etc", &ino) != 0 || fsp_lookup(f, ino, "..", 2, &ino) != 0 || ino != fsp_root_ino(f))
+		FAIL("lookup of ..");
+	if (fsp_pread(f, fsp_root_ino(f), buf, 1, 0) != -FSP_EISDIR)
+		FAIL("pread on a directory");
+	if (fsp_stat(f, 0, &(struct fsp_stat){0}) != -FSP_ENOENT || fsp_stat(f, 1000000, &(struct fsp_stat){0}) != -FSP_ENOENT)
+		FAIL("stat of a bad inode");
+	if (resolve(f, "bin", &ino) != 0) {
+		FAIL("resolve bin");
+	} else {
+		uint64_t cookie = 0;
+		uint32_t cino, type;
+		if (fsp_readdir(f, ino, &cookie, &cino, buf, 2, &type) != -FSP_ERANGE || cookie != 0)
+			FAIL("readdir with a small buffer");
+	}
+	if (resolve(f, "etc/hello", &ino) != 0 || fsp_pread(f, ino, buf, sizeof buf, 7) != 8 || memcmp(buf, "enclave\n", 8) != 0)
+		FAIL("pread at an offset");
+	fsp_close(f);
+	free(img);
+}
+
+int main(void)
+{
+	run_manifest();
+	bitflip_campaign();
+	concurrent_reads();
+	if (failures) {
+		fprintf(stderr, "test_fsp: %d failures\n", failures);
+		return 1;
+	}
+	printf("test_fsp: ok\n");
+	return 0;
+}
