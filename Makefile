@@ -14,10 +14,13 @@ export SCONE_IMAGE_CACHE
 
 include runtime/runtime.mk
 
-.PHONY: help build test test-go test-runtime lint demo bench images frontend-image fuzz clean
+.PHONY: help setup build test test-go test-runtime lint demo bench images frontend-image fuzz clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+setup: ## install the Debian packages the build, tests and demo need (idempotent)
+	@./scripts/setup.sh
 
 build: runtime $(BIN)/scone-build ## build the runtime and the scone-build CLI into bin/
 
@@ -25,7 +28,7 @@ $(BIN)/scone-build: runtime FORCE
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $@ ./cmd/scone-build
 
-test: runtime test-runtime test-go ## run every test (C runtime tests, then Go tests)
+test: setup runtime test-runtime test-go ## run every test (C runtime tests, then Go tests)
 
 test-go: runtime
 	CGO_ENABLED=0 $(GO) test -count=1 -timeout 20m ./...
@@ -34,7 +37,7 @@ lint: ## gofmt, go vet and the C warnings-as-errors build
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-demo: build ## end to end on a bundled example: build an input image, convert it, run it with podman
+demo: setup build ## end to end on a bundled example: build an input image, convert it, run it with podman
 	./scripts/demo.sh
 
 bench: runtime ## run the benchmarks (ratios against a baseline measured in the same run)

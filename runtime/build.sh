@@ -7,6 +7,10 @@
 #               docs/runtime.md: its text is the Syscall User Dispatch exempt
 #               range); runtime/src/*.c|*.S + runtime/lib/*.c + BearSSL.
 #   scone-host  ordinary static host tool (libc): runtime/src/host/*.c.
+#
+# RT_CORE_ONLY=1 builds the runtime core without the shields (runtime/src/fs_*.c,
+# console_shield.c, net_*.c), i.e. with the weak no-shield fallbacks, into
+# $1 without copying to pkg/runtimebin (developer aid for testing the core).
 set -eu
 OUT=${1:-runtime/build}
 CC=${CC:-gcc}
@@ -18,6 +22,9 @@ RT_TEXT_ADDR=0x7e0000000000
 mkdir -p "$OUT/obj/src" "$OUT/obj/lib" "$OUT/obj/host"
 objs=""
 for f in $(ls runtime/src/*.c runtime/src/*.S 2>/dev/null | LC_ALL=C sort); do
+	if [ "${RT_CORE_ONLY:-0}" = 1 ]; then
+		case "$(basename "$f")" in fs_*|console_shield.c|net_*) continue ;; esac
+	fi
 	o="$OUT/obj/src/$(basename "$f").o"
 	# shellcheck disable=SC2086
 	$CC $RT_CFLAGS -Iruntime/src -c "$f" -o "$o"
@@ -44,6 +51,10 @@ if [ -n "$hobjs" ]; then
 	$CC -static -Wl,--build-id=none -o "$OUT/scone-host" $hobjs
 fi
 
+if [ "${RT_CORE_ONLY:-0}" = 1 ]; then
+	echo "runtime: built core-only (no shields) $OUT/scone-run"
+	exit 0
+fi
 mkdir -p pkg/runtimebin/bin
 cp "$OUT/scone-run" pkg/runtimebin/bin/scone-run
 [ -f "$OUT/scone-host" ] && cp "$OUT/scone-host" pkg/runtimebin/bin/scone-host

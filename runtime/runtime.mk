@@ -49,3 +49,11 @@ $(RT_BUILD)/tests/%: runtime/tests/%.c $(RT_LIB_SRC) $(wildcard runtime/tests/ho
 
 runtime-clean:
 	rm -rf $(RT_BUILD)
+
+# The runtime core without the shields (weak no-shield fallbacks), for
+# testing the core (loader, trap, threads, signals) in isolation:
+# runtime/build/core/scone-run. Used by the runtime/e2e dev-mode tests.
+.PHONY: runtime-core
+runtime-core:
+	@mkdir -p $(RT_BUILD)/core
+	@RT_CORE_ONLY=1 RT_CFLAGS="$(RT_CFLAGS)" RT_LDFLAGS="$(RT_LDFLAGS)" BEARSSL_A="$(BEARSSL_A)" ./runtime/build.sh $(RT_BUILD)/core

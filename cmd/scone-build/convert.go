@@ -49,6 +49,7 @@ type convertOptions struct {
 	force        bool
 	sourceConfig string
 	json         bool
+	unsigned     bool
 }
 
 func init() {
@@ -101,6 +102,7 @@ SRC and DST are image references:
 		f.BoolVar(&o.force, "force", false, "convert even if the entrypoint is unsupported (see 'scone-build check')")
 		f.StringVar(&o.sourceConfig, "source-config", "", "OCI image config JSON of a dir: SRC")
 		f.BoolVar(&o.json, "json", false, "print a machine-readable report on stdout")
+		f.BoolVar(&o.unsigned, "unsigned", false, "leave the SIGSTRUCT unsigned for detached signing (see 'scone-build sign-data')")
 		return cmd
 	})
 	registerHints(convertHints)
@@ -109,6 +111,10 @@ SRC and DST are image references:
 func (o *convertOptions) libraryOptions(ctx context.Context, a *app) ([]convert.Option, error) {
 	var opts []convert.Option
 	switch {
+	case o.unsigned && (o.signCmd != "" || o.keyFile != ""):
+		return nil, usagef("--unsigned excludes --key and --sign-cmd")
+	case o.unsigned:
+		opts = append(opts, convert.WithUnsigned())
 	case o.signCmd != "" && o.keyFile != "":
 		return nil, usagef("--key and --sign-cmd exclude each other")
 	case o.signCmd != "":
@@ -339,6 +345,10 @@ func convertHints(err error) (int, string, bool) {
 		return exitBadInput, "the image must say what to run: set ENTRYPOINT or CMD in its Dockerfile", true
 	case errors.Is(err, convert.ErrUser):
 		return exitBadInput, "the image's USER must exist in its /etc/passwd (or be numeric, as in USER 1000:1000)", true
+	case errors.Is(err, link.ErrEntrypointNotFound):
+		return exitBadInput, "the image's ENTRYPOINT/CMD names a program that is not in the image (check the path and PATH)", true
+	case errors.Is(err, link.ErrNotELF):
+		return exitBadInput, "the entrypoint must be an x86-64 ELF program or a #! script whose interpreter is one", true
 	case errors.As(err, &ie):
 		return exitCompatibility, "run 'scone-build check SRC' for the full report; --force converts anyway", true
 	case errors.As(err, &pe):

@@ -78,4 +78,3 @@ func fingerprint(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
-

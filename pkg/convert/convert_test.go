@@ -4,14 +4,11 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,58 +18,23 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
+	"github.com/scone-build/scone-build/internal/testenclave"
 	"github.com/scone-build/scone-build/pkg/enclave"
 	"github.com/scone-build/scone-build/pkg/fsprotect"
 	"github.com/scone-build/scone-build/pkg/link"
 )
 
 var (
-	fixtureOnce sync.Once
-	fixtureErr  error
-	signer      *enclave.KeySigner
-	fsKey       fsprotect.Key
-	runtimeELF  []byte
-	busybox     []byte
+	signer     *enclave.KeySigner
+	fsKey      fsprotect.Key
+	runtimeELF []byte
+	busybox    []byte
 )
 
-// fixtures: one signer key per test binary (e=3 key generation takes a
-// while), a tiny static ELF standing in for the runtime, and a static
-// busybox as the application.
 func fixtures(t *testing.T) {
 	t.Helper()
-	fixtureOnce.Do(func() {
-		k, err := enclave.GenerateKey(rand.Reader)
-		if err != nil {
-			fixtureErr = err
-			return
-		}
-		if signer, err = enclave.NewKeySigner(k); err != nil {
-			fixtureErr = err
-			return
-		}
-		fsKey, _ = fsprotect.GenerateKey(rand.Reader)
-		dir, err := os.MkdirTemp("", "scone-convert-test")
-		if err != nil {
-			fixtureErr = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		src := filepath.Join(dir, "rt.c")
-		os.WriteFile(src, []byte("void _start(void){ for(;;) __asm__ volatile(\"hlt\"); }\nint data = 42;\n"), 0o644)
-		out := filepath.Join(dir, "rt")
-		if b, err := exec.Command("gcc", "-static", "-nostdlib", "-no-pie", "-O2", "-o", out, src).CombinedOutput(); err != nil {
-			fixtureErr = errors.New("building the stand-in runtime with gcc: " + err.Error() + ": " + string(b))
-			return
-		}
-		runtimeELF, fixtureErr = os.ReadFile(out)
-		if fixtureErr != nil {
-			return
-		}
-		busybox, fixtureErr = os.ReadFile("/bin/busybox")
-	})
-	if fixtureErr != nil {
-		t.Skipf("fixtures unavailable (needs gcc and busybox-static; run scripts/setup.sh): %v", fixtureErr)
-	}
+	f := testenclave.Get(t)
+	signer, fsKey, runtimeELF, busybox = f.Signer, f.FSKey, f.Runtime, f.Busybox
 }
 
 type file struct {

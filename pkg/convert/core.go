@@ -187,7 +187,12 @@ func convertTree(ctx context.Context, tree *rootfs.Tree, src *v1.ConfigFile, o *
 	if err != nil {
 		return nil, err
 	}
-	sigstruct, err := ss.Sign(ctx, o.signer)
+	var sigstruct []byte
+	if o.unsigned {
+		sigstruct, err = ss.MarshalBinary()
+	} else {
+		sigstruct, err = ss.Sign(ctx, o.signer)
+	}
 	stage("sign", t0)
 	if err != nil {
 		return nil, fmt.Errorf("signing enclave: %w", err)
@@ -196,9 +201,11 @@ func convertTree(ctx context.Context, tree *rootfs.Tree, src *v1.ConfigFile, o *
 	if err != nil {
 		return nil, fmt.Errorf("reading back the SIGSTRUCT: %w", err)
 	}
-	mrsigner := signed.MRSIGNER()
 	rep.MRENCLAVE = hex.EncodeToString(m.MRENCLAVE[:])
-	rep.MRSIGNER = hex.EncodeToString(mrsigner[:])
+	if !o.unsigned {
+		mrsigner := signed.MRSIGNER()
+		rep.MRSIGNER = hex.EncodeToString(mrsigner[:])
+	}
 
 	out := &Output{
 		RuntimeFiles: []File{
@@ -228,7 +235,9 @@ func outputConfig(src *v1.ConfigFile, ec *enclave.Config, rep *Report, date time
 		labels[k] = v
 	}
 	labels[LabelMRENCLAVE] = rep.MRENCLAVE
-	labels[LabelMRSIGNER] = rep.MRSIGNER
+	if rep.MRSIGNER != "" {
+		labels[LabelMRSIGNER] = rep.MRSIGNER
+	}
 	labels[LabelFSRoot] = rep.FSRoot
 	labels[LabelVersion] = rep.Version
 	if rep.SourceDigest != "" {

@@ -140,9 +140,11 @@ func Assemble(out *Output) (v1.Image, error) {
 	}
 	anns := map[string]string{
 		LabelMRENCLAVE: out.Report.MRENCLAVE,
-		LabelMRSIGNER:  out.Report.MRSIGNER,
 		LabelFSRoot:    out.Report.FSRoot,
 		LabelVersion:   out.Report.Version,
+	}
+	if out.Report.MRSIGNER != "" {
+		anns[LabelMRSIGNER] = out.Report.MRSIGNER
 	}
 	if d := out.Config.Config.Labels[LabelSourceDigest]; d != "" {
 		anns[LabelSourceDigest] = d

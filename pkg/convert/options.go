@@ -50,6 +50,7 @@ type options struct {
 	runtimeHst []byte
 	sourceName string
 	fsChunk    int
+	unsigned   bool
 }
 
 // WithSigner sets the enclave signer (a key file or an external command). Required.
@@ -128,6 +129,11 @@ func WithSourceName(s string) Option { return func(o *options) { o.sourceName = 
 // WithFSChunkSize overrides the protected FS content chunk size.
 func WithFSChunkSize(n int) Option { return func(o *options) { o.fsChunk = n } }
 
+// WithUnsigned leaves the SIGSTRUCT unsigned, for detached signing: get the
+// bytes to sign with `scone-build sign-data`, sign them elsewhere (KMS, HSM)
+// and attach the signature with `scone-build attach-signature`.
+func WithUnsigned() Option { return func(o *options) { o.unsigned = true } }
+
 // Errors callers act on.
 var (
 	// ErrNoSigner: no signer key or command was given.
@@ -145,8 +151,11 @@ func makeOptions(opts []Option) (*options, error) {
 	for _, f := range opts {
 		f(o)
 	}
-	if o.signer == nil {
+	if o.signer == nil && !o.unsigned {
 		return nil, ErrNoSigner
+	}
+	if o.signer != nil && o.unsigned {
+		return nil, errors.New("checking options: a signer and WithUnsigned exclude each other")
 	}
 	if o.fsKey == nil {
 		return nil, ErrNoFSKey

@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os/exec"
@@ -68,10 +69,9 @@ var ErrSignCommand = errors.New("signing command failed")
 // CommandSigner runs an external program to sign (an HSM or KMS client,
 // `openssl dgst -sha256 -sign key.pem`, ...). The program gets the signing
 // data (256 bytes; it must hash them with SHA-256 itself) on stdin and
-// writes the signature to stdout, either as the raw 384 bytes (big-endian,
-// as openssl and PKCS#11 produce) or as their base64 text (surrounding
-// whitespace ignored). The signature is verified with the configured public
-// key before it is accepted.
+// writes the signature to stdout: the raw 384 bytes (big-endian, as openssl
+// and PKCS#11 produce) or their hex or base64 text (whitespace ignored). The
+// signature is verified with the configured public key before it is accepted.
 type CommandSigner struct {
 	pub  *rsa.PublicKey
 	argv []string
@@ -120,16 +120,21 @@ func (s *CommandSigner) Sign(ctx context.Context, signedData []byte) ([]byte, er
 	return sig, nil
 }
 
-// DecodeSignature accepts a raw 384-byte signature or its base64 text.
+// DecodeSignature accepts a signature as the raw 384 bytes (big-endian), or
+// as their hex or base64 text (whitespace ignored).
 func DecodeSignature(b []byte) ([]byte, error) {
 	if len(b) == KeyBytes {
 		return append([]byte(nil), b...), nil
 	}
-	t := strings.TrimSpace(string(b))
-	t = strings.Join(strings.Fields(t), "")
+	t := strings.Join(strings.Fields(string(b)), "")
+	if len(t) == 2*KeyBytes {
+		if sig, err := hex.DecodeString(t); err == nil {
+			return sig, nil
+		}
+	}
 	sig, err := base64.StdEncoding.DecodeString(t)
 	if err != nil || len(sig) != KeyBytes {
-		return nil, fmt.Errorf("signature is %d bytes, neither %d raw bytes nor their base64: %w", len(b), KeyBytes, ErrSignCommand)
+		return nil, fmt.Errorf("signature is %d bytes, neither %d raw bytes nor their hex or base64: %w", len(b), KeyBytes, ErrSignCommand)
 	}
 	return sig, nil
 }

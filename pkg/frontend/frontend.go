@@ -71,7 +71,7 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	cv := converter{c: c, self: self, fingerprint: fp, args: convertArgs, epoch: epoch}
+	cv := converter{c: c, self: self, fingerprint: fp, args: convertArgs, epoch: epoch, epochArg: opts[keyEpoch]}
 
 	out := client.NewResult()
 	for k, v := range res.Metadata {
@@ -222,13 +222,15 @@ type converter struct {
 	self        llb.State
 	fingerprint string
 	args        []string
-	epoch       time.Time
+	epoch       time.Time // timestamps of the output layers' files
+	epochArg    string    // SOURCE_DATE_EPOCH build argument, passed to scone-build when set
 }
 
 // ConvertCommand is the command line of the conversion step (before the
-// options from ConvertArgs).
+// options from ConvertArgs). The destination is a new directory inside the
+// /out mount: scone-build writes it next to its final place and renames it.
 func ConvertCommand() []string {
-	return []string{SconeBuildPath, "convert", "dir:/in", "dir:/out",
+	return []string{SconeBuildPath, "convert", "dir:/in", "dir:/out/image",
 		"--source-config", "/cfg/config.json", "--key", signerPath, "--fs-key", fsKeyPath, "--json"}
 }
 
@@ -257,6 +259,9 @@ func (cv converter) convert(ctx context.Context, ref client.Reference, config []
 		llb.Network(llb.NetModeNone),
 		llb.WithCustomName(StepConvert),
 	)
+	if cv.epochArg != "" {
+		ro = append(ro, llb.AddEnv("SOURCE_DATE_EPOCH", cv.epochArg))
+	}
 	run := cv.self.Run(ro...)
 	run.AddMount("/in", in, llb.Readonly)
 	run.AddMount("/cfg", cfg, llb.Readonly)
@@ -266,9 +271,9 @@ func (cv converter) convert(ctx context.Context, ref client.Reference, config []
 	if err != nil {
 		return nil, nil, fmt.Errorf("converting %s: %w", what, err)
 	}
-	cfgOut, err := outRef.ReadFile(ctx, client.ReadRequest{Filename: "/config.json"})
+	cfgOut, err := outRef.ReadFile(ctx, client.ReadRequest{Filename: "/image/config.json"})
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading the converted image config %q: %w", "/out/config.json", err)
+		return nil, nil, fmt.Errorf("reading the converted image config %q: %w", "/out/image/config.json", err)
 	}
 	newCfg, err := finishConfig(cfgOut)
 	if err != nil {
@@ -278,12 +283,12 @@ func (cv converter) convert(ctx context.Context, ref client.Reference, config []
 	// Two layers: the runtime (identical bytes for every conversion, so the
 	// blob is shared) and the enclave (FS image, config, SIGSTRUCT).
 	t := cv.epoch
-	rt := llb.Scratch().File(llb.Copy(out, "/rootfs/", "/", &llb.CopyInfo{
+	rt := llb.Scratch().File(llb.Copy(out, "/image/rootfs/", "/", &llb.CopyInfo{
 		CopyDirContentsOnly: true,
 		ExcludePatterns:     []string{"scone/enclave"},
 		CreatedTime:         &t,
 	}), llb.WithCustomName(StepRuntime))
-	fs := rt.File(llb.Copy(out, "/rootfs/scone/enclave", "/scone/enclave", &llb.CopyInfo{
+	fs := rt.File(llb.Copy(out, "/image/rootfs/scone/enclave", "/scone/enclave", &llb.CopyInfo{
 		CopyDirContentsOnly: true,
 		CreateDestPath:      true,
 		CreatedTime:         &t,
@@ -301,7 +306,7 @@ func (cv converter) convert(ctx context.Context, ref client.Reference, config []
 func finishConfig(b []byte) ([]byte, error) {
 	var img dockerspec.DockerOCIImage
 	if err := json.Unmarshal(b, &img); err != nil {
-		return nil, fmt.Errorf("parsing the converted image config %q: %w", "/out/config.json", err)
+		return nil, fmt.Errorf("parsing the converted image config %q: %w", "/out/image/config.json", err)
 	}
 	img.RootFS = ocispecs.RootFS{Type: "layers"}
 	img.History = []ocispecs.History{

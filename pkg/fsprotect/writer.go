@@ -183,22 +183,11 @@ func (p *packer) run(ctx context.Context, dst io.Writer, tarStream io.Reader) (*
 		indexOff:  p.dataPos,
 		indexLen:  uint64(len(plain)) + tagSize,
 	}
-	h.imageSize = h.indexOff + h.indexLen + HeaderSize
-	imac := hmac.New(sha256.New, p.sk.indexNonce[:])
-	imac.Write(plain)
-	copy(h.indexNonce[:], imac.Sum(nil))
-	iaead, err := newGCM(p.sk.indexKey[:])
+	copy(h.dataHash[:], dataHash.Sum(nil))
+	ct, hb, err := sealIndex(p.sk, h, plain)
 	if err != nil {
 		return nil, err
 	}
-	ct := iaead.Seal(nil, h.indexNonce[:], plain, h.marshal()[:headerAADSize])
-	h.indexHash = sha256.Sum256(ct)
-	copy(h.dataHash[:], dataHash.Sum(nil))
-	h.keyCheck = p.sk.keyCheck
-	hb := h.marshal()
-	hm := hmac.New(sha256.New, p.sk.headerMAC[:])
-	hm.Write(hb[:headerMACStart])
-	copy(hb[headerMACStart:], hm.Sum(nil))
 	if _, err := bw.Write(ct); err != nil {
 		return nil, fmt.Errorf("write image: %w", err)
 	}
@@ -211,6 +200,28 @@ func (p *packer) run(ctx context.Context, dst io.Writer, tarStream io.Reader) (*
 	p.sum.Root = sha256.Sum256(hb)
 	p.sum.BytesOut = int64(h.imageSize)
 	return &p.sum, nil
+}
+
+// sealIndex encrypts the index and completes the header (image size, index
+// nonce and hash, key check, MAC). h must hold the layout fields and the
+// data hash. It returns the index ciphertext and the header bytes.
+func sealIndex(sk *subkeys, h *header, plain []byte) ([]byte, []byte, error) {
+	h.imageSize = h.indexOff + h.indexLen + HeaderSize
+	imac := hmac.New(sha256.New, sk.indexNonce[:])
+	imac.Write(plain)
+	copy(h.indexNonce[:], imac.Sum(nil))
+	iaead, err := newGCM(sk.indexKey[:])
+	if err != nil {
+		return nil, nil, err
+	}
+	ct := iaead.Seal(nil, h.indexNonce[:], plain, h.marshal()[:headerAADSize])
+	h.indexHash = sha256.Sum256(ct)
+	h.keyCheck = sk.keyCheck
+	hb := h.marshal()
+	hm := hmac.New(sha256.New, sk.headerMAC[:])
+	hm.Write(hb[:headerMACStart])
+	copy(hb[headerMACStart:], hm.Sum(nil))
+	return ct, hb, nil
 }
 
 func newGCM(key []byte) (cipher.AEAD, error) {

@@ -19,7 +19,7 @@ var (
 	cloneSyms  = []string{"clone", "clone3", "__clone", "__clone3"}
 	spawnSyms  = []string{"posix_spawn", "posix_spawnp", "system", "popen", "pidfd_spawn", "pidfd_spawnp", "syscall.forkExec"}
 	execSyms   = []string{"execve", "execv", "execvp", "execvpe", "execl", "execlp", "execle", "fexecve", "execveat", "syscall.Exec"}
-	dlopenSyms = []string{"dlopen", "dlmopen", "__libc_dlopen_mode"}
+	dlopenSyms = []string{"dlopen", "dlmopen"}
 )
 
 // AnalyzeFile analyses one ELF file read from r (size bytes). The result has
@@ -352,4 +352,3 @@ func parseVersion(s string) ([]int, bool) {
 	}
 	return out, true
 }
-

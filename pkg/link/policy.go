@@ -85,7 +85,10 @@ func objectFindings(b *Binary, unsupported error) []Finding {
 		add(Finding{Code: CodeClone, Severity: SeverityInfo, Details: ft.Clone,
 			Message: "calls " + strings.Join(ft.Clone, ", ") + " directly: threads (CLONE_VM|CLONE_THREAD) are supported, clone without CLONE_VM creates a process and is refused like fork"})
 	}
-	if len(ft.Dlopen) > 0 {
+	if len(ft.Dlopen) > 0 && b.Kind == KindExecutable && b.Interpreter == "" {
+		add(Finding{Code: CodeDlopen, Severity: SeverityInfo, Details: ft.Dlopen,
+			Message: "statically linked with " + strings.Join(ft.Dlopen, ", ") + " (static glibc always links it for NSS and iconv): works for libraries inside the image"})
+	} else if len(ft.Dlopen) > 0 {
 		add(Finding{Code: CodeDlopen, Severity: SeverityCaveat, Details: ft.Dlopen,
 			Message: "loads libraries at run time with " + strings.Join(ft.Dlopen, ", ") + ": works for libraries inside the image (they are read from the protected FS image); such libraries are not part of the dependency closure checked here",
 			Fix:     "make sure plugins and modules the program loads are in the image; check them with this report (every ELF file of the image is analysed)"})

@@ -70,7 +70,7 @@ const (
 	// KindDebugInfo is a separate debug-information file (objcopy
 	// --only-keep-debug): program headers without file contents.
 	KindDebugInfo Kind = "debug-info"
-	KindOther         Kind = "other"
+	KindOther     Kind = "other"
 )
 
 // Linking of an executable.

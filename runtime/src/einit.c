@@ -122,6 +122,9 @@ static void load_key(uint8_t key[32])
 		if (n == 32) {
 			memcpy(key, b, 32);
 			ok = 1;
+		} else if (n >= 2 && b[n - 2] == '\r' && b[n - 1] == '\n' &&
+			   !rt_parse_hex((const char *)b, n - 2, key, 32)) {
+			ok = 1;
 		} else if (!rt_parse_hex((const char *)b, n, key, 32)) {
 			ok = 1;
 		}
@@ -282,10 +285,10 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv)
 
 	/* Transport from the measured config; the simulated exit cost may be
 	 * overridden from the host for experiments (it only costs time). */
-	if (!rt_getenv("SCONE_SIM_EXIT_CYCLES"))
-		transport_init(cfg->transport == ECONFIG_TRANSPORT_ASYNC ? "async" : "sync", cfg->exit_cycles);
-	if (cfg->transport == ECONFIG_TRANSPORT_ASYNC && transport_init("async", transport_exit_cycles()))
-		rt_fatal(RT_EX_CONFIG, "config asks for the async syscall transport, which is not built yet");
+	uint64_t cycles = rt_getenv("SCONE_SIM_EXIT_CYCLES") ? transport_exit_cycles() : cfg->exit_cycles;
+	const char *tname = cfg->transport == ECONFIG_TRANSPORT_ASYNC ? "async" : "sync";
+	if (transport_init(tname, cycles))
+		rt_fatal(RT_EX_CONFIG, "config asks for the %s syscall transport, which this runtime does not have", tname);
 
 	char **argv = cfg->argv;
 	if (cfg->host_args && host_argc > 1) {

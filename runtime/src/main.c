@@ -13,6 +13,7 @@
 #include "thread.h"
 #include "transport.h"
 #include "loader.h"
+#include "trap.h"
 #include "rt_alloc.h"
 #include "rtstring.h"
 #include "rtutil.h"
@@ -78,6 +79,8 @@ void rt_main(unsigned long *sp)
 		rt_fatal(RT_EX_OSERR, "cannot allocate the main thread's runtime block");
 	rt_wrfsbase((unsigned long)t);
 	setup_transport();
+	const char *st = rt_getenv("SCONE_STATS");
+	rt_stats = st && !rt_strcmp(st, "1");
 
 	struct rt_launch L = {0};
 	L.host_auxv = auxv;

@@ -152,3 +152,11 @@ void rt_do_thread_exit(struct rt_thread *t, int code)
 {
 	rt_exit_and_release(&t->state, code);
 }
+
+unsigned long rt_thread_total_syscalls(void)
+{
+	unsigned long n = 0;
+	for (struct rt_thread *t = __atomic_load_n(&all_threads, __ATOMIC_ACQUIRE); t; t = t->next)
+		n += t->nsyscalls;
+	return n;
+}

@@ -67,6 +67,9 @@ int rt_thread_arm(struct rt_thread *t);
 /* The top of the block's signal stack. */
 static inline void *rt_thread_stack_top(struct rt_thread *t) { return (char *)t + RT_TBLOCK_SIZE; }
 
+/* Trapped system calls so far, all threads (approximate while threads run). */
+unsigned long rt_thread_total_syscalls(void);
+
 /* Trap-side handling of clone/clone3/exit (thread.c). */
 long rt_do_clone(struct rt_thread *t, struct kucontext *uc, long nr, const long *a);
 __attribute__((noreturn)) void rt_do_thread_exit(struct rt_thread *t, int code);

@@ -16,6 +16,7 @@
 extern char __executable_start[], etext[];
 unsigned long rt_text_lo, rt_text_hi;
 const char *rt_app_exe;
+int rt_stats;
 
 long shield_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
@@ -106,6 +107,10 @@ long rt_dispatch(struct rt_thread *t, struct kucontext *uc, long nr, long *a)
 		return -RT_ENOSYS;
 	case __NR_exit:
 		rt_do_thread_exit(t, (int)a[0]);
+	case __NR_exit_group:
+		if (rt_stats)
+			rt_eprintf("scone-run: stats: %lu system calls trapped\n", rt_thread_total_syscalls());
+		break;
 	case __NR_arch_prctl:
 		if (a[0] == 0x1002 /* ARCH_SET_FS */) {
 			if ((unsigned long)a[1] >= 0x800000000000UL)

@@ -12,6 +12,8 @@ extern unsigned long rt_canary;
 
 /* Path of the running application's program, answered for /proc/self/exe. */
 extern const char *rt_app_exe;
+/* SCONE_STATS=1: print the number of trapped system calls at exit_group. */
+extern int rt_stats;
 
 /* Installs the SIGSYS handler and records the initial signal dispositions.
  * Call once, before the first thread is armed. 0 or negative errno. */

@@ -1,3 +1,5 @@
+//go:build ignore
+
 // Static Go program (CGO_ENABLED=0): goroutines, channels, GC, timers.
 package main
 

@@ -1,0 +1,280 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/scone-build/scone-build/pkg/enclave"
+	"github.com/scone-build/scone-build/pkg/fsprotect"
+	"github.com/scone-build/scone-build/pkg/runtimebin"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/cli")
+
+// The CLI golden tests: each directory of testdata/cli (and of
+// testdata/cli/fail, the inputs that must fail) holds
+//
+//	args        one command a line; placeholders {{IN}} (the input image),
+//	            {{TMP}} (a per-case temporary dir), {{KEY}}, {{PUB}},
+//	            {{FSKEY}}, {{WRONGFSKEY}}
+//	image.json  optional recipe of the input image (see imageRecipe)
+//	input.bin   optional raw input, passed as docker-archive:{{IN}}
+//	golden      exit codes and normalized stdout/stderr of every command
+//
+// Run `go test ./cmd/scone-build -run TestCLI -update` to rewrite goldens.
+func TestCLI(t *testing.T) {
+	if _, err := runtimebin.Binary(runtimebin.Run); err != nil {
+		t.Skip("runtime not embedded: run `make runtime` first (make test does)")
+	}
+	keys := cliKeys(t)
+	for _, dir := range append(caseDirs(t, "testdata/cli"), caseDirs(t, "testdata/cli/fail")...) {
+		t.Run(strings.TrimPrefix(dir, "testdata/cli/"), func(t *testing.T) {
+			tmp := t.TempDir()
+			in := prepareInput(t, dir, tmp)
+			raw, err := os.ReadFile(filepath.Join(dir, "args"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			repl := strings.NewReplacer("{{IN}}", in, "{{TMP}}", tmp, "{{KEY}}", keys.key, "{{PUB}}", keys.pub,
+				"{{FSKEY}}", keys.fs, "{{WRONGFSKEY}}", keys.wrongFS)
+			var got strings.Builder
+			failing := strings.HasPrefix(dir, "testdata/cli/fail")
+			var lastCode int
+			for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+				if line == "" || strings.HasPrefix(line, "#") {
+					continue
+				}
+				args := strings.Fields(repl.Replace(line))
+				if args[0] == "!sign" { // stands in for a KMS/HSM: sign a file with the test key
+					externalSign(t, keys.key, args[1], args[2])
+					fmt.Fprintf(&got, "$ %s\n", line)
+					continue
+				}
+				var stdout, stderr bytes.Buffer
+				code := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr)
+				lastCode = code
+				fmt.Fprintf(&got, "$ scone-build %s\nexit %d\n--- stdout\n%s--- stderr\n%s", line, code,
+					normalize(stdout.String(), tmp, keys), normalize(stderr.String(), tmp, keys))
+			}
+			if failing && lastCode == 0 {
+				t.Errorf("the last command of a must-fail case exited 0")
+			}
+			if failing {
+				// Nothing half-written: the output of a failed command does not exist.
+				if ents, _ := os.ReadDir(tmp); len(ents) > 0 {
+					for _, e := range ents {
+						if strings.HasPrefix(e.Name(), "out") || strings.HasPrefix(e.Name(), ".") {
+							t.Errorf("failed command left %s behind", e.Name())
+						}
+					}
+				}
+			}
+			golden := filepath.Join(dir, "golden")
+			if *update {
+				if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if got.String() != string(want) {
+				t.Errorf("output differs from %s (rerun with -update if intended)\n--- got\n%s\n--- want\n%s", golden, got.String(), want)
+			}
+		})
+	}
+}
+
+func caseDirs(t *testing.T, root string) []string {
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() && e.Name() != "fail" {
+			out = append(out, filepath.Join(root, e.Name()))
+		}
+	}
+	return out
+}
+
+type keyFiles struct{ key, pub, fs, wrongFS string }
+
+var (
+	keysOnce sync.Once
+	keysDir  string
+	keysErr  error
+)
+
+func cliKeys(t *testing.T) keyFiles {
+	keysOnce.Do(func() {
+		keysDir, keysErr = os.MkdirTemp("", "scone-cli-keys")
+		if keysErr != nil {
+			return
+		}
+		k, err := enclave.GenerateKey(rand.Reader)
+		if err != nil {
+			keysErr = err
+			return
+		}
+		pem, _ := enclave.MarshalPrivateKeyPEM(k)
+		pub, _ := enclave.MarshalPublicKeyPEM(&k.PublicKey)
+		os.WriteFile(filepath.Join(keysDir, "signer.pem"), pem, 0o600)
+		os.WriteFile(filepath.Join(keysDir, "signer.pub"), pub, 0o644)
+		for _, n := range []string{"fs.key", "wrong.key"} {
+			fk, _ := fsprotect.GenerateKey(rand.Reader)
+			txt, _ := fk.MarshalText()
+			os.WriteFile(filepath.Join(keysDir, n), append(txt, '\n'), 0o600)
+		}
+	})
+	if keysErr != nil {
+		t.Fatal(keysErr)
+	}
+	return keyFiles{filepath.Join(keysDir, "signer.pem"), filepath.Join(keysDir, "signer.pub"), filepath.Join(keysDir, "fs.key"), filepath.Join(keysDir, "wrong.key")}
+}
+
+var (
+	hexRE    = regexp.MustCompile(`\b[0-9a-f]{64}\b`)
+	longHex  = regexp.MustCompile(`\b[0-9a-f]{128,}\b`)
+	sizeRE   = regexp.MustCompile(`\d+(\.\d+)? (B|KiB|MiB|GiB)\b`)
+	portRE   = regexp.MustCompile(`127\.0\.0\.1:\d+`)
+	dateRE   = regexp.MustCompile(`date \d{4}-\d{2}-\d{2}`)
+	secondRE = regexp.MustCompile(`"[a-z_]+": \d+\.\d+(e-\d+)?`)
+)
+
+// normalize removes what varies between runs: temporary paths, key-dependent
+// hashes, sizes that depend on the host's busybox.
+func normalize(s, tmp string, k keyFiles) string {
+	s = strings.ReplaceAll(s, tmp, "<TMP>")
+	s = strings.ReplaceAll(s, filepath.Dir(k.key), "<KEYS>")
+	s = longHex.ReplaceAllString(s, "<HEXDATA>")
+	s = hexRE.ReplaceAllString(s, "<HASH>")
+	s = sizeRE.ReplaceAllString(s, "<SIZE>")
+	s = portRE.ReplaceAllString(s, "<REGISTRY>")
+	s = dateRE.ReplaceAllString(s, "date <DATE>")
+	s = secondRE.ReplaceAllString(s, "<SECONDS>")
+	return s
+}
+
+func externalSign(t *testing.T, keyFile, in, out string) {
+	t.Helper()
+	k, err := enclave.LoadPrivateKey(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	sig, err := rsa.SignPKCS1v15(nil, k, crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(out, sig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// imageRecipe describes a small input image.
+type imageRecipe struct {
+	Arch   string    `json:"arch"`
+	Config v1.Config `json:"config"`
+	Files  []struct {
+		Path    string `json:"path"`
+		Content string `json:"content"`
+		From    string `json:"from"` // a host file, e.g. /bin/busybox
+		Link    string `json:"link"` // symlink target
+		Mode    int64  `json:"mode"`
+	} `json:"files"`
+}
+
+func prepareInput(t *testing.T, dir, tmp string) string {
+	if b, err := os.ReadFile(filepath.Join(dir, "input.bin")); err == nil {
+		p := filepath.Join(tmp, "input.tar")
+		os.WriteFile(p, b, 0o644)
+		return "docker-archive:" + p
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "image.json"))
+	if err != nil {
+		return "oci:" + filepath.Join(tmp, "no-input")
+	}
+	var r imageRecipe
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("image.json: %v", err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range r.Files {
+		h := &tar.Header{Name: f.Path, Mode: f.Mode, ModTime: time.Unix(1600000000, 0), Typeflag: tar.TypeReg}
+		if h.Mode == 0 {
+			h.Mode = 0o644
+		}
+		body := []byte(f.Content)
+		if f.From != "" {
+			if body, err = os.ReadFile(f.From); err != nil {
+				t.Skipf("input needs %s: %v", f.From, err)
+			}
+		}
+		if f.Link != "" {
+			h.Typeflag, h.Linkname, body = tar.TypeSymlink, f.Link, nil
+		}
+		h.Size = int64(len(body))
+		tw.WriteHeader(h)
+		tw.Write(body)
+	}
+	tw.Close()
+	lb := buf.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(lb)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, _ := img.ConfigFile()
+	cf = cf.DeepCopy()
+	cf.Config = r.Config
+	cf.OS, cf.Architecture = "linux", "amd64"
+	if r.Arch != "" {
+		cf.Architecture = r.Arch
+	}
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(tmp, "input")
+	lp, err := layout.Write(p, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lp.AppendImage(img); err != nil {
+		t.Fatal(err)
+	}
+	return "oci:" + p
+}

@@ -1,0 +1,105 @@
+package fsprotect
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"io"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+const benchFileSize = 8 << 20 // per file; 4 files
+
+func benchTar(b *testing.B) []byte {
+	var ents []tentry
+	for i := range 4 {
+		ents = append(ents, tentry{name: "f" + itoa(i), typ: tar.TypeReg, mode: 0o644, body: pseudoRandom(uint64(i), benchFileSize)})
+	}
+	return makeTar(b, ents)
+}
+
+// rawGCMSHA measures one core doing what Pack must do at least once per
+// byte: AES-256-GCM over 32 KiB chunks and SHA-256, over n bytes. Returns
+// bytes per second.
+func rawGCMSHA(b *testing.B, data []byte) float64 {
+	aead, _ := newGCM(make([]byte, 32))
+	out := make([]byte, DefaultChunkSize+tagSize)
+	nonce := make([]byte, nonceSize)
+	best := 0.0
+	for range 3 {
+		start := time.Now()
+		h := sha256.New()
+		for off := 0; off < len(data); off += DefaultChunkSize {
+			c := data[off:min(off+DefaultChunkSize, len(data))]
+			h.Write(c)
+			aead.Seal(out[:0], nonce, c, nil)
+		}
+		h.Sum(nil)
+		best = max(best, float64(len(data))/time.Since(start).Seconds())
+	}
+	return best
+}
+
+// BenchmarkPack reports pack throughput (MB/s) and its ratio to raw
+// single-core AES-256-GCM + SHA-256 measured in the same run.
+func BenchmarkPack(b *testing.B) {
+	data := benchTar(b)
+	base := rawGCMSHA(b, data)
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	start := time.Now()
+	for b.Loop() {
+		if _, err := Pack(context.Background(), io.Discard, bytes.NewReader(data), testKey); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rate := float64(len(data)) * float64(b.N) / time.Since(start).Seconds()
+	b.ReportMetric(base/1e6, "raw-gcm+sha-MB/s")
+	b.ReportMetric(rate/base, "ratio")
+}
+
+func benchImage(b *testing.B, cs int) (*Reader, uint32) {
+	img, _ := packBytes(b, benchTar(b), testKey, WithChunkSize(cs))
+	rd := openBytes(b, img, testKey)
+	return rd, mustIno(b, rd, "f0")
+}
+
+// BenchmarkSequentialRead reads a whole 8 MiB file with 128 KiB reads.
+func BenchmarkSequentialRead(b *testing.B) {
+	for _, cs := range []int{4 << 10, 16 << 10, 32 << 10, 64 << 10, 256 << 10} {
+		b.Run(itoa(cs>>10)+"KiB", func(b *testing.B) {
+			rd, _ := benchImage(b, cs)
+			buf := make([]byte, 128<<10)
+			b.SetBytes(benchFileSize)
+			for b.Loop() {
+				f, _ := rd.Open("f0")
+				for {
+					if _, err := f.Read(buf); err != nil {
+						break
+					}
+				}
+				f.Close()
+			}
+		})
+	}
+}
+
+// BenchmarkRandomRead4K reads 4 KiB at random 4 KiB-aligned offsets.
+func BenchmarkRandomRead4K(b *testing.B) {
+	for _, cs := range []int{4 << 10, 16 << 10, 32 << 10, 64 << 10, 256 << 10} {
+		b.Run(itoa(cs>>10)+"KiB", func(b *testing.B) {
+			rd, ino := benchImage(b, cs)
+			buf := make([]byte, 4096)
+			r := rand.New(rand.NewPCG(1, 2))
+			for b.Loop() {
+				off := int64(r.IntN(benchFileSize/4096)) * 4096
+				if _, err := rd.readAt(ino, buf, off); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

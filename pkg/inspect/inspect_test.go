@@ -1,0 +1,200 @@
+package inspect
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/scone-build/scone-build/internal/testenclave"
+	"github.com/scone-build/scone-build/pkg/convert"
+	"github.com/scone-build/scone-build/pkg/enclave"
+	"github.com/scone-build/scone-build/pkg/fsprotect"
+)
+
+func sourceImage(t *testing.T, busybox []byte) v1.Image {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range []struct {
+		name string
+		body []byte
+	}{{"bin/busybox", busybox}, {"data/a.txt", []byte("alpha")}} {
+		tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o755, Size: int64(len(f.body)), ModTime: time.Unix(1, 0)})
+		tw.Write(f.body)
+	}
+	tw.Close()
+	b := buf.Bytes()
+	l, _ := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+	img, _ := mutate.AppendLayers(empty.Image, l)
+	cf, _ := img.ConfigFile()
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	cf.Config.Entrypoint = []string{"/bin/busybox", "true"}
+	img, err := mutate.ConfigFile(img, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func convertImage(t *testing.T, fx *testenclave.Fixtures, extra ...convert.Option) v1.Image {
+	t.Helper()
+	opts := append([]convert.Option{convert.WithSigner(fx.Signer), convert.WithFSKey(fx.FSKey), convert.WithRuntime(fx.Runtime, fx.Runtime)}, extra...)
+	img, _, err := convert.Convert(context.Background(), sourceImage(t, fx.Busybox), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// rebuild replaces one enclave or runtime file, as an attacker with write
+// access to the registry could.
+func rebuild(t *testing.T, im *Image, path string, mutateFile func([]byte) []byte) v1.Image {
+	t.Helper()
+	files := map[string][]byte{convert.RunPath: im.Run, convert.HostPath: im.Host, convert.FSImagePath: im.FSImage,
+		convert.ConfigPath: im.ConfigBin, convert.SigStructPath: im.SigStructBin}
+	files[path] = mutateFile(bytes.Clone(files[path]))
+	out := &convert.Output{
+		RuntimeFiles: []convert.File{{Path: convert.RunPath, Mode: 0o755, Data: files[convert.RunPath]}, {Path: convert.HostPath, Mode: 0o755, Data: files[convert.HostPath]}},
+		EnclaveFiles: []convert.File{{Path: convert.FSImagePath, Mode: 0o444, Data: files[convert.FSImagePath]},
+			{Path: convert.ConfigPath, Mode: 0o444, Data: files[convert.ConfigPath]}, {Path: convert.SigStructPath, Mode: 0o444, Data: files[convert.SigStructPath]}},
+		Config: im.ImageConfig,
+		Report: &convert.Report{},
+	}
+	img, err := convert.Assemble(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func TestVerify(t *testing.T) {
+	fx := testenclave.Get(t)
+	ctx := context.Background()
+	img := convertImage(t, fx)
+	im, err := Load(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks, err := im.Verify(ctx, WithFSKey(fx.FSKey), WithExpectedMRSIGNER(im.SigStruct.MRSIGNER()))
+	if err != nil {
+		t.Fatalf("clean image: %v (%+v)", err, checks)
+	}
+	if len(checks) != 6 {
+		t.Errorf("want 6 checks, got %+v", checks)
+	}
+	s := im.Summarize()
+	if !s.Signed || !s.FSImage.RootMatchesConfig || s.Enclave.Entrypoint != "/bin/busybox" {
+		t.Errorf("summary %+v", s)
+	}
+
+	other := convertImage(t, fx, convert.WithHeapSize(128<<20))
+	otherIm, _ := Load(other)
+	flip := func(off int) func([]byte) []byte {
+		return func(b []byte) []byte { b[off%len(b)] ^= 0x40; return b }
+	}
+	for _, tc := range []struct {
+		name, path string
+		mut        func([]byte) []byte
+		check      string
+	}{
+		{"runtime code", convert.RunPath, flip(0x1000), "measurement"},
+		{"measured config", convert.ConfigPath, flip(40), "measurement"},
+		{"sigstruct signature", convert.SigStructPath, flip(200), "sigstruct signature"},
+		{"sigstruct enclave hash", convert.SigStructPath, flip(960), "sigstruct signature"},
+		{"fs image byte", convert.FSImagePath, flip(100), "fs root"},
+		{"fs image truncated", convert.FSImagePath, func(b []byte) []byte { return b[:len(b)-1] }, "fs root"},
+		{"config from another conversion", convert.ConfigPath, func([]byte) []byte { return otherIm.ConfigBin }, "measurement"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := rebuild(t, im, tc.path, tc.mut)
+			if err := validate.Image(bad); err != nil {
+				t.Fatal(err)
+			}
+			bim, err := Load(bad)
+			if err != nil {
+				// A damaged config or SIGSTRUCT may already fail to parse: also a refusal.
+				if errors.Is(err, enclave.ErrMalformedSigStruct) || errors.Is(err, enclave.ErrConfigVersion) {
+					return
+				}
+				var ce *enclave.ConfigError
+				if errors.As(err, &ce) {
+					return
+				}
+				t.Fatalf("load: %v", err)
+			}
+			_, err = bim.Verify(ctx, WithFSKey(fx.FSKey))
+			var ce *CheckError
+			if !errors.As(err, &ce) || ce.Check != tc.check || !errors.Is(err, ErrVerification) {
+				t.Fatalf("want failed check %q, got %v", tc.check, err)
+			}
+		})
+	}
+	t.Run("wrong fs key", func(t *testing.T) {
+		wrong, _ := fsprotect.GenerateKey(bytes.NewReader(bytes.Repeat([]byte{7}, 64)))
+		_, err := im.Verify(ctx, WithFSKey(wrong))
+		if !errors.Is(err, fsprotect.ErrWrongKey) {
+			t.Fatalf("want ErrWrongKey, got %v", err)
+		}
+	})
+	t.Run("wrong signer", func(t *testing.T) {
+		_, err := im.Verify(ctx, WithExpectedMRSIGNER([32]byte{1}))
+		var ce *CheckError
+		if !errors.As(err, &ce) || ce.Check != "signer" {
+			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+func TestDetachedSigning(t *testing.T) {
+	fx := testenclave.Get(t)
+	ctx := context.Background()
+	img, _, err := convert.Convert(ctx, sourceImage(t, fx.Busybox), convert.WithUnsigned(), convert.WithFSKey(fx.FSKey), convert.WithRuntime(fx.Runtime, fx.Runtime))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := Load(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := im.Verify(ctx); err == nil {
+		t.Fatal("unsigned image verified")
+	}
+	data, err := im.SigningData()
+	if err != nil || len(data) != 256 {
+		t.Fatalf("signing data: %d bytes, %v", len(data), err)
+	}
+	k := fx.Key
+	sum := sha256.Sum256(data)
+	sig, err := rsa.SignPKCS1v15(nil, k, crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := im.AttachSignature(sig, &k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, _ := Load(signed)
+	if _, err := sim.Verify(ctx, WithFSKey(fx.FSKey)); err != nil {
+		t.Fatalf("signed image does not verify: %v", err)
+	}
+	if sim.SigStruct.EnclaveHash != im.SigStruct.EnclaveHash {
+		t.Fatal("attaching a signature changed MRENCLAVE")
+	}
+	sig[10] ^= 1
+	if _, err := im.AttachSignature(sig, &k.PublicKey); err == nil {
+		t.Fatal("bad signature attached")
+	}
+}

@@ -1,0 +1,110 @@
+package inspect
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/scone-build/scone-build/pkg/convert"
+	"github.com/scone-build/scone-build/pkg/enclave"
+	"github.com/scone-build/scone-build/pkg/fsprotect"
+)
+
+// ErrVerification is wrapped by every *CheckError.
+var ErrVerification = errors.New("verification failed")
+
+// CheckError names the check that failed.
+type CheckError struct {
+	Check string
+	Err   error
+}
+
+func (e *CheckError) Error() string { return fmt.Sprintf("%s: %v", e.Check, e.Err) }
+func (e *CheckError) Unwrap() []error {
+	return []error{ErrVerification, e.Err}
+}
+
+// Check is one verification step and its outcome.
+type Check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// VerifyOption configures Verify.
+type VerifyOption func(*verifyOptions)
+
+type verifyOptions struct {
+	fsKey    *fsprotect.Key
+	mrsigner *[32]byte
+}
+
+// WithFSKey also authenticates every file of the protected FS image.
+func WithFSKey(k fsprotect.Key) VerifyOption { return func(o *verifyOptions) { o.fsKey = &k } }
+
+// WithExpectedMRSIGNER requires this signer.
+func WithExpectedMRSIGNER(m [32]byte) VerifyOption {
+	return func(o *verifyOptions) { o.mrsigner = &m }
+}
+
+// Verify checks the image offline and returns every check made. The error
+// is the first failure (a *CheckError), or nil.
+func (im *Image) Verify(ctx context.Context, opts ...VerifyOption) ([]Check, error) {
+	o := &verifyOptions{}
+	for _, f := range opts {
+		f(o)
+	}
+	var checks []Check
+	var first error
+	record := func(name string, err error, detail string) {
+		c := Check{Name: name, OK: err == nil, Detail: detail}
+		if err != nil {
+			c.Detail = err.Error()
+			if first == nil {
+				first = &CheckError{Check: name, Err: err}
+			}
+		}
+		checks = append(checks, c)
+	}
+	ss := im.SigStruct
+	record("sigstruct signature", ss.Verify(), "RSA-3072 e=3 PKCS#1 v1.5 SHA-256, Q1/Q2")
+	m, err := enclave.Measure(bytes.NewReader(im.Run), im.ConfigBin)
+	if err == nil && m.MRENCLAVE != ss.EnclaveHash {
+		err = fmt.Errorf("recomputed MRENCLAVE %x differs from SIGSTRUCT ENCLAVEHASH %x", m.MRENCLAVE, ss.EnclaveHash)
+	}
+	record("measurement", err, "MRENCLAVE recomputed from scone-run and config.bin equals ENCLAVEHASH")
+	mrsigner := ss.MRSIGNER()
+	if o.mrsigner != nil {
+		var err error
+		if *o.mrsigner != mrsigner {
+			err = fmt.Errorf("MRSIGNER %x, expected %x", mrsigner, *o.mrsigner)
+		}
+		record("signer", err, "MRSIGNER is the expected one")
+	}
+	root, err := fsprotect.RootOf(bytes.NewReader(im.FSImage), int64(len(im.FSImage)))
+	if err == nil && root != im.Config.FSRoot {
+		err = fmt.Errorf("FS image root %x differs from the measured config's %x", root, im.Config.FSRoot)
+	}
+	record("fs root", err, "the protected FS image is the one the measured config binds")
+	var lerr error
+	for k, want := range map[string]string{
+		convert.LabelMRENCLAVE: hex.EncodeToString(ss.EnclaveHash[:]),
+		convert.LabelMRSIGNER:  hex.EncodeToString(mrsigner[:]),
+		convert.LabelFSRoot:    hex.EncodeToString(im.Config.FSRoot[:]),
+	} {
+		if got := im.Label(k); got != want && lerr == nil {
+			lerr = fmt.Errorf("label %s is %q, the enclave says %q", k, got, want)
+		}
+	}
+	record("labels", lerr, "labels agree with the SIGSTRUCT and the measured config")
+	if o.fsKey != nil {
+		err := fsprotect.Verify(bytes.NewReader(im.FSImage), int64(len(im.FSImage)), *o.fsKey, fsprotect.WithExpectedRoot(im.Config.FSRoot))
+		record("fs contents", err, "every file of the protected FS image authenticates with the key")
+	}
+	if err := ctx.Err(); err != nil {
+		return checks, err
+	}
+	return checks, first
+}

@@ -1,0 +1,247 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// runtimeBin returns the scone-run to test, skipping when it is not built.
+func runtimeBin(t *testing.T) string {
+	t.Helper()
+	p := os.Getenv("SCONE_RUN")
+	if p == "" {
+		p = "../build/scone-run"
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		t.Skipf("runtime binary %s not built (run `make runtime`): %v", abs, err)
+	}
+	return abs
+}
+
+// program is a test program built once per test binary run.
+type program struct {
+	name  string
+	build func(dir string) (string, error) // returns the binary path
+}
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	built     = map[string]string{}
+	buildErrs = map[string]error{}
+)
+
+func cc(compiler string, flags ...string) func(src, out string) error {
+	return func(src, out string) error {
+		if _, err := exec.LookPath(compiler); err != nil {
+			return fmt.Errorf("%s not installed: %w", compiler, err)
+		}
+		args := append([]string{"-O1", "-o", out, src}, flags...)
+		if b, err := exec.Command(compiler, args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s %v: %v\n%s", compiler, args, err, b)
+		}
+		return nil
+	}
+}
+
+func gobuild(src, out string) error {
+	cmd := exec.Command("go", "build", "-o", out, src)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", src, err, b)
+	}
+	return nil
+}
+
+var recipes = map[string]struct {
+	src   string
+	build func(src, out string) error
+}{
+	"hello-glibc-dynamic": {"hello.c", cc("gcc")},
+	"hello-glibc-static":  {"hello.c", cc("gcc", "-static")},
+	"hello-static-pie":    {"hello.c", cc("gcc", "-static-pie")},
+	"hello-musl-static":   {"hello.c", cc("musl-gcc", "-static")},
+	"hello-musl-dynamic":  {"hello.c", cc("musl-gcc")},
+	"threads-glibc":       {"threads.c", cc("gcc", "-pthread")},
+	"threads-musl-static": {"threads.c", cc("musl-gcc", "-static", "-pthread")},
+	"signals-glibc":       {"signals.c", cc("gcc")},
+	"signals-musl-static": {"signals.c", cc("musl-gcc", "-static")},
+	"forker":              {"forker.c", cc("gcc")},
+	"go-hello":            {"gohello.go", gobuild},
+	"go-preempt":          {"gopreempt.go", gobuild},
+}
+
+func buildAll(t *testing.T) {
+	buildOnce.Do(func() {
+		var err error
+		buildDir, err = os.MkdirTemp("", "scone-e2e-")
+		if err != nil {
+			panic(err)
+		}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 2) // two shared cores
+		for name, r := range recipes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				src, _ := filepath.Abs(filepath.Join("testdata", r.src))
+				out := filepath.Join(buildDir, name)
+				err := r.build(src, out)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					buildErrs[name] = err
+				} else {
+					built[name] = out
+				}
+			}()
+		}
+		wg.Wait()
+	})
+}
+
+// prog returns the path of a built test program, skipping when its
+// toolchain is missing and failing on a real build error.
+func prog(t *testing.T, name string) string {
+	t.Helper()
+	buildAll(t)
+	if err := buildErrs[name]; err != nil {
+		if strings.Contains(err.Error(), "not installed") {
+			t.Skipf("cannot build %s: %v", name, err)
+		}
+		t.Fatalf("building %s: %v", name, err)
+	}
+	return built[name]
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func run(t *testing.T, env []string, argv ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = env
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("%v: timed out\nstdout:\n%s\nstderr:\n%s", argv, so.String(), se.String())
+	}
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%v: %v", argv, err)
+	}
+	return result{so.String(), se.String(), code}
+}
+
+func baseEnv() []string {
+	return []string{"PATH=/usr/bin:/bin", "E2E_VAR=from-host", "HOME=/root"}
+}
+
+func devRun(t *testing.T, args ...string) result {
+	env := append(baseEnv(), "SCONE_MODE=dev", "SCONE_SIM_EXIT_CYCLES=0")
+	return run(t, env, append([]string{runtimeBin(t), "--dev-exec"}, args...)...)
+}
+
+// TestDevModeMatchesNative runs each program natively and under scone-run
+// and compares stdout and the exit code.
+func TestDevModeMatchesNative(t *testing.T) {
+	rt := runtimeBin(t)
+	_ = rt
+	names := []string{"echo", "hello-glibc-dynamic", "hello-glibc-static", "hello-static-pie",
+		"hello-musl-static", "hello-musl-dynamic", "threads-glibc", "threads-musl-static",
+		"signals-glibc", "signals-musl-static", "go-hello", "go-preempt"}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			var bin string
+			if name == "echo" {
+				bin = "/bin/echo"
+			} else {
+				bin = prog(t, name)
+			}
+			args := []string{bin, "first arg", "-x", ""}
+			native := run(t, baseEnv(), args...)
+			got := devRun(t, args...)
+			if got.stdout != native.stdout || got.code != native.code {
+				t.Fatalf("under scone-run: exit %d, stdout:\n%s\nstderr:\n%s\nnative: exit %d, stdout:\n%s",
+					got.code, got.stdout, got.stderr, native.code, native.stdout)
+			}
+			if strings.TrimSpace(native.stdout) == "" {
+				t.Fatalf("native run printed nothing: the comparison would be empty")
+			}
+		})
+	}
+}
+
+func TestForkIsRefusedClearly(t *testing.T) {
+	bin := prog(t, "forker")
+	if native := run(t, baseEnv(), bin); !strings.Contains(native.stdout, "fork succeeded") {
+		t.Fatalf("native fork did not succeed: %+v", native)
+	}
+	got := devRun(t, bin)
+	if got.code != 1 || !strings.Contains(got.stdout, "fork failed: Function not implemented") {
+		t.Fatalf("fork not refused with ENOSYS: %+v", got)
+	}
+	if !strings.Contains(got.stderr, "scone-run: fork") || !strings.Contains(got.stderr, "not supported") {
+		t.Fatalf("no clear message naming fork on stderr: %q", got.stderr)
+	}
+}
+
+func TestSconeVariablesAreStripped(t *testing.T) {
+	bin := prog(t, "hello-glibc-static")
+	got := devRun(t, bin)
+	if !strings.Contains(got.stdout, "SCONE_MODE=(stripped)") || !strings.Contains(got.stdout, "E2E_VAR=from-host") {
+		t.Fatalf("environment not passed as expected:\n%s", got.stdout)
+	}
+}
+
+func TestModes(t *testing.T) {
+	rt := runtimeBin(t)
+	cases := []struct {
+		name string
+		env  []string
+		args []string
+		code int
+		msg  string
+	}{
+		{"dev-exec needs dev mode", []string{"SCONE_MODE=sim"}, []string{"--dev-exec", "/bin/true"}, 64, "only works with SCONE_MODE=dev"},
+		{"hw not supported", []string{"SCONE_MODE=hw"}, nil, 78, "hardware mode is not supported yet"},
+		{"unknown mode", []string{"SCONE_MODE=bogus"}, nil, 64, "unknown mode"},
+		{"dev without program", []string{"SCONE_MODE=dev"}, nil, 64, "usage"},
+		{"dev relative path", []string{"SCONE_MODE=dev"}, []string{"--dev-exec", "true"}, 64, "usage"},
+		{"dev missing program", []string{"SCONE_MODE=dev"}, []string{"--dev-exec", "/nonexistent/prog"}, 66, "cannot load the program"},
+		{"dev not an ELF", []string{"SCONE_MODE=dev"}, []string{"--dev-exec", "/etc/passwd"}, 126, "not an x86-64 ELF"},
+		{"sim without enclave", []string{"SCONE_ENCLAVE_DIR=/nonexistent"}, nil, 66, "cannot read the enclave config"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := run(t, append(baseEnv(), c.env...), append([]string{rt}, c.args...)...)
+			if got.code != c.code || !strings.Contains(got.stderr, c.msg) {
+				t.Fatalf("want exit %d and %q, got exit %d stderr %q", c.code, c.msg, got.code, got.stderr)
+			}
+		})
+	}
+}

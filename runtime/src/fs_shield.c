@@ -1,0 +1,147 @@
+/* FS shield: global state, lock, initialisation and hooks (fs.h). */
+#include <linux/errno.h>
+#include "fs.h"
+#include "econfig.h"
+#include "fsp.h"
+#include "transport.h"
+#include "rtstring.h"
+#include "rtutil.h"
+#include "sys.h"
+
+struct fs_state fs_g;
+
+void fs_lock(void)
+{
+	unsigned spins = 0;
+	while (__atomic_exchange_n(&fs_g.lock, 1, __ATOMIC_ACQUIRE)) {
+		if (++spins < 1000) {
+			__builtin_ia32_pause();
+		} else {
+			host_syscall(__NR_sched_yield, 0, 0, 0, 0, 0, 0);
+			spins = 0;
+		}
+	}
+}
+
+void fs_unlock(void) { __atomic_store_n(&fs_g.lock, 0, __ATOMIC_RELEASE); }
+
+int fs_user_ok(const void *p, size_t len)
+{
+	unsigned long a = (unsigned long)p;
+	return p && a + len >= a && a + len <= 0x800000000000UL;
+}
+
+static void hook_now(void *ctx, int64_t *sec, uint32_t *nsec)
+{
+	(void)ctx;
+	struct {
+		long sec, nsec;
+	} ts = {0, 0};
+	host_syscall(__NR_clock_gettime, 0 /* CLOCK_REALTIME */, (long)&ts, 0, 0, 0, 0);
+	*sec = ts.sec;
+	*nsec = (uint32_t)(ts.nsec >= 0 && ts.nsec < 1000000000 ? ts.nsec : 0);
+}
+
+static void hook_integrity(void *ctx, const char *path, int err)
+{
+	(void)ctx;
+	(void)err;
+	char msg[FSV_PATH_MAX + 128];
+	int n = rt_snprintf(msg, sizeof msg,
+			    "scone-run: integrity violation in %s: protected FS data failed authentication (EIO)\n",
+			    path);
+	if (n > 0)
+		console_diag(msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+}
+
+static struct fsv_node *hook_fd_node(void *ctx, int fd)
+{
+	(void)ctx;
+	struct fsv_file *f = fsv_fd_get(&fs_g.fds, fd);
+	if (!f)
+		return NULL;
+	fsv_ref(f->node);
+	return f->node;
+}
+
+int fs_is_virtual_fd(int fd)
+{
+	if (!fs_g.enabled)
+		return 0;
+	fs_lock();
+	int v = fsv_fd_get(&fs_g.fds, fd) != NULL;
+	fs_unlock();
+	return v;
+}
+
+int fs_set_exe_path(const char *path)
+{
+	if (!fs_g.enabled)
+		return 0;
+	fs_lock();
+	int r = fsv_set_exe(&fs_g.fs, path);
+	fs_unlock();
+	return r;
+}
+
+int fs_shield_configure(const struct fsp *img, const struct fs_shield_config *cfg)
+{
+	memset(&fs_g, 0, sizeof fs_g);
+	long um = host_syscall(__NR_umask, 022, 0, 0, 0, 0, 0);
+	host_syscall(__NR_umask, um, 0, 0, 0, 0, 0);
+	fs_g.umask = um >= 0 ? (uint32_t)um & 0777 : 022;
+	if (!img)
+		return 0; /* dev mode: the host's file system */
+	struct fsv *fs = &fs_g.fs;
+	fs->uid = cfg->uid;
+	fs->gid = cfg->gid;
+	fs->eph_max = cfg->eph_max;
+	fs->hook_ctx = &fs_g;
+	fs->now = hook_now;
+	fs->on_integrity = hook_integrity;
+	fs->fd_node = hook_fd_node;
+	fs_g.img = img;
+	int r = fsv_init(fs, &fs_image_ops, (void *)img, fsp_root_ino(img));
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < cfg->npassthrough; i++) {
+		r = fsv_add_mount(fs, cfg->passthrough[i]);
+		if (r < 0) {
+			rt_eprintf("scone-run: passthrough path %s: error %d\n", cfg->passthrough[i], -r);
+			return r;
+		}
+	}
+	if (cfg->exe && cfg->exe[0] && (r = fsv_set_exe(fs, cfg->exe)) < 0)
+		return r;
+	fs_g.cwd = fs->root;
+	fsv_ref(fs_g.cwd);
+	fs_g.enabled = 1;
+	/* The working directory is set by the launcher through chdir (exec.c). */
+	return 0;
+}
+
+int fs_shield_init(const struct fsp *img, const struct econfig *cfg)
+{
+	static const char *const defaults[] = FS_DEFAULT_PASSTHROUGH;
+	const size_t nd = sizeof defaults / sizeof defaults[0];
+	const char *paths[nd + FSV_MAX_MOUNTS];
+	size_t n = 0;
+	for (size_t i = 0; i < nd; i++)
+		paths[n++] = defaults[i];
+	for (size_t i = 0; cfg && i < cfg->nvolumes && n < nd + FSV_MAX_MOUNTS; i++)
+		paths[n++] = cfg->volumes[i];
+	if (cfg && cfg->nvolumes + nd > FSV_MAX_MOUNTS) {
+		rt_eprintf("scone-run: too many volumes (%lu, at most %lu)\n", (unsigned long)cfg->nvolumes,
+			   (unsigned long)(FSV_MAX_MOUNTS - nd));
+		return -E2BIG;
+	}
+	struct fs_shield_config c = {
+		.passthrough = paths,
+		.npassthrough = n,
+		.cwd = cfg ? cfg->cwd : NULL,
+		.exe = cfg ? cfg->entrypoint : NULL,
+		.uid = cfg ? cfg->uid : 0,
+		.gid = cfg ? cfg->gid : 0,
+	};
+	return fs_shield_configure(img, &c);
+}

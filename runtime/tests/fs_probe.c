@@ -1,0 +1,215 @@
+/* FS-shield integration probe: runs INSIDE scone-run (sim mode) from a
+ * converted image made by runtime/tests/test_fs_shield.sh, and checks what
+ * the application sees. Prints "ok NAME" / "FAIL NAME: detail" lines and
+ * "probe done" at the end. Ordinary static program (libc), not a unit test. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sendfile.h>
+#include <pthread.h>
+#include <unistd.h>
+
+static int fails;
+static void check(int ok, const char *name, const char *detail)
+{
+	if (ok)
+		printf("ok %s\n", name);
+	else {
+		printf("FAIL %s: %s (errno %d %s)\n", name, detail, errno, strerror(errno));
+		fails++;
+	}
+}
+
+static const char IMG[] = "hello from the image\n";
+static char buf_for_integrity[256];
+
+static ssize_t slurp(const char *p, char *buf, size_t cap)
+{
+	int fd = open(p, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, cap - 1);
+	if (n >= 0)
+		buf[n] = 0;
+	close(fd);
+	return n;
+}
+
+static int listed(const char *dir, const char *name)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	struct dirent *e;
+	int found = 0;
+	while ((e = readdir(d)))
+		if (!strcmp(e->d_name, name))
+			found++;
+	closedir(d);
+	return found;
+}
+
+/* argv[1] == "integrity": the image was tampered with inside /big.bin. */
+static int integrity(void)
+{
+	static char big[1 << 16];
+	int fd = open("/big.bin", O_RDONLY);
+	ssize_t n;
+	long total = 0;
+	errno = 0;
+	while ((n = read(fd, big, sizeof big)) > 0)
+		total += n;
+	int eio = n < 0 && errno == EIO;
+	printf("%s integrity: read stopped after %ld bytes with errno %d\n", eio ? "ok" : "FAIL", total, errno);
+	/* the rest of the image is still served */
+	check(slurp("/etc/probe.txt", buf_for_integrity, sizeof buf_for_integrity) > 0, "other-files-readable", "");
+	return eio ? 0 : 1;
+}
+
+/* argv[1] == "threads": concurrent file work from several threads. */
+static void *worker(void *arg)
+{
+	long id = (long)arg, bad = 0;
+	char path[64], buf[256], want[64];
+	for (int i = 0; i < 300; i++) {
+		snprintf(path, sizeof path, "/tmp/t%ld-%d", id, i % 7);
+		int n = snprintf(want, sizeof want, "thread %ld iteration %d\n", id, i);
+		int fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0644);
+		if (fd < 0 || write(fd, want, (size_t)n) != n || pread(fd, buf, sizeof buf, 0) != n || memcmp(buf, want, (size_t)n))
+			bad++;
+		close(fd);
+		if (slurp("/etc/probe.txt", buf, sizeof buf) != 21)
+			bad++;
+		if (i % 3 == 0 && unlink(path) != 0)
+			bad++;
+	}
+	return (void *)bad;
+}
+
+static int threads(void)
+{
+	pthread_t t[4];
+	long bad = 0;
+	for (long i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, worker, (void *)i);
+	for (int i = 0; i < 4; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		bad += (long)r;
+	}
+	printf("%s threads: %ld bad operations\n", bad ? "FAIL" : "ok", bad);
+	return bad != 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "threads"))
+		return threads();
+	if (argc > 1 && !strcmp(argv[1], "integrity"))
+		return integrity();
+	char buf[4096], hostname[64];
+	struct stat st;
+	snprintf(hostname, sizeof hostname, "/tmp/scone-fs-probe-%d.txt", (int)getpid());
+
+	check(slurp("/etc/probe.txt", buf, sizeof buf) == (ssize_t)strlen(IMG) && !strcmp(buf, IMG), "read-image-file", buf);
+	check(stat("/etc/probe.txt", &st) == 0 && S_ISREG(st.st_mode) && st.st_size == (off_t)strlen(IMG) &&
+		      (st.st_mode & 07777) == 0644,
+	      "stat", "size/mode");
+	check(lstat("/etc/link", &st) == 0 && S_ISLNK(st.st_mode), "lstat-symlink", "not a link");
+	ssize_t n = readlink("/etc/link", buf, sizeof buf);
+	check(n == 9 && !memcmp(buf, "probe.txt", 9), "readlink", "target");
+	check(slurp("/etc/link", buf, sizeof buf) > 0 && !strcmp(buf, IMG), "follow-symlink", buf);
+	errno = 0;
+	check(open("/etc/loop1", O_RDONLY) < 0 && errno == ELOOP, "eloop", "");
+	errno = 0;
+	check(open("/etc/probe.txt/x", O_RDONLY) < 0 && errno == ENOTDIR, "enotdir", "");
+	errno = 0;
+	check(open("/nonexistent/file", O_RDONLY) < 0 && errno == ENOENT, "enoent", "");
+	errno = 0;
+	check(open("/etc", O_WRONLY) < 0 && errno == EISDIR, "eisdir", "");
+	check(listed("/etc", "probe.txt") == 1 && listed("/etc", "link") == 1, "readdir", "missing entries");
+	check(listed("/", "proc") == 1, "readdir-mountpoint", "proc not listed");
+
+	/* new file in the ephemeral layer, never on the host */
+	int fd = open(hostname, O_CREAT | O_RDWR | O_EXCL, 0600);
+	check(fd >= 0 && write(fd, "abc", 3) == 3, "create-write", "");
+	check(lseek(fd, 0, SEEK_SET) == 0 && read(fd, buf, 10) == 3 && !memcmp(buf, "abc", 3), "read-back", "");
+	check(fstat(fd, &st) == 0 && st.st_size == 3 && (st.st_mode & 0777) == 0600, "fstat", "");
+	int fd2 = dup(fd), fd3 = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+	check(fd2 >= 0 && fd2 != fd && fd3 >= 100, "dup", "");
+	check(lseek(fd2, 1, SEEK_SET) == 1 && lseek(fd, 0, SEEK_CUR) == 1, "dup-shares-offset", "");
+	check(fcntl(fd3, F_GETFD) == FD_CLOEXEC && fcntl(fd, F_GETFD) == 0, "cloexec", "");
+	check(dup2(fd, 50) == 50 && read(50, buf, 10) == 2, "dup2", "");
+	check(close(fd2) == 0 && close(fd3) == 0 && close(50) == 0, "close", "");
+	errno = 0;
+	check(read(fd2, buf, 1) < 0 && errno == EBADF, "closed-fd-ebadf", "");
+	check(ioctl(fd, 0x5401 /* TCGETS */, buf) < 0 && errno == ENOTTY, "ioctl-enotty", "");
+	close(fd);
+
+	/* copy-up of an image file */
+	fd = open("/etc/probe.txt", O_RDWR);
+	check(fd >= 0 && pwrite(fd, "HELLO", 5, 0) == 5, "copy-up-write", "");
+	close(fd);
+	check(slurp("/etc/probe.txt", buf, sizeof buf) > 0 && !strcmp(buf, "HELLO from the image\n"), "copy-up-read", buf);
+
+	/* unlink (whiteout), mkdir, rename, chdir, getcwd, relative paths */
+	check(unlink("/etc/probe2.txt") == 0 && stat("/etc/probe2.txt", &st) < 0 && errno == ENOENT &&
+		      listed("/etc", "probe2.txt") == 0,
+	      "unlink-whiteout", "");
+	check(mkdir("/work1", 0755) == 0 && rename(hostname, "/work1/moved.txt") == 0, "mkdir-rename", "");
+	check(chdir("/work1") == 0 && getcwd(buf, sizeof buf) && !strcmp(buf, "/work1"), "chdir-getcwd", buf);
+	check(slurp("moved.txt", buf, sizeof buf) == 3, "relative-open", "");
+	int dfd = open("/etc", O_RDONLY | O_DIRECTORY);
+	check(dfd >= 0 && fstatat(dfd, "link", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode), "fstatat-dirfd", "");
+	int rfd = openat(dfd, "../etc/link", O_RDONLY);
+	check(rfd >= 0 && read(rfd, buf, 5) == 5 && !memcmp(buf, "HELLO", 5), "openat-dirfd", "");
+	close(rfd);
+	close(dfd);
+	check(symlink("/work1/moved.txt", "/work1/ln") == 0 && slurp("/work1/ln", buf, sizeof buf) == 3, "symlink", "");
+	check(rmdir("/work1") < 0 && errno == ENOTEMPTY, "rmdir-notempty", "");
+	check(chdir("/") == 0, "chdir-root", "");
+	check(access("/etc/probe.txt", R_OK | W_OK) == 0 && access("/nope", F_OK) < 0, "access", "");
+	struct statfs sfs;
+	check(statfs("/etc", &sfs) == 0, "statfs", "");
+
+	/* mmap */
+	fd = open("/etc/probe.txt", O_RDWR);
+	char *m = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+	check(m != MAP_FAILED && !memcmp(m, "HELLO from", 10), "mmap-private", "");
+	if (m != MAP_FAILED)
+		munmap(m, 4096);
+	errno = 0;
+	m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	check(m == MAP_FAILED && errno == ENODEV, "mmap-shared-write-refused", "");
+	close(fd);
+
+	/* passthrough and magic links */
+	n = readlink("/proc/self/exe", buf, sizeof buf);
+	check(n == 6 && !memcmp(buf, "/probe", 6), "proc-self-exe", "");
+	check(stat("/proc/self/exe", &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 10000, "stat-proc-self-exe", "");
+	fd = open("/dev/null", O_WRONLY);
+	check(fd >= 0 && write(fd, "x", 1) == 1, "dev-null", "");
+	close(fd);
+	check(slurp("/proc/self/status", buf, sizeof buf) > 0 && strstr(buf, "Pid:"), "proc-passthrough", "");
+	fd = open("/etc/probe.txt", O_RDONLY);
+	snprintf(hostname, sizeof hostname, "/proc/self/fd/%d", fd);
+	n = readlink(hostname, buf, sizeof buf);
+	check(n == 14 && !memcmp(buf, "/etc/probe.txt", 14), "proc-self-fd-readlink", "");
+	/* sendfile from a virtual file to stdout */
+	fflush(stdout);
+	off_t off = 0;
+	check(sendfile(1, fd, &off, 6) == 6, "sendfile", "");
+	printf("\n");
+	close(fd);
+
+	printf("probe done: %d failure(s)\n", fails);
+	return fails ? 1 : 0;
+}

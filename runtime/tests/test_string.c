@@ -1,0 +1,72 @@
+/* Unit test of the runtime's libc-free string functions (runtime/src/string.c)
+ * against libc, renamed so both can coexist. */
+#include <stddef.h>
+#define memcpy r_memcpy
+#define memset r_memset
+#define memmove r_memmove
+#define memcmp r_memcmp
+#define strlen r_strlen
+#include "../src/string.c"
+#undef memcpy
+#undef memset
+#undef memmove
+#undef memcmp
+#undef strlen
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+
+static int fails;
+#define CHECK(c)                                                                              \
+	do {                                                                                  \
+		if (!(c)) {                                                                   \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
+			fails++;                                                              \
+		}                                                                             \
+	} while (0)
+
+static int sign(int x) { return (x > 0) - (x < 0); }
+
+int main(void)
+{
+	unsigned char a[300], b[300], x[300], y[300];
+	srand(7);
+	for (int round = 0; round < 2000; round++) {
+		for (int i = 0; i < 300; i++)
+			a[i] = (unsigned char)rand();
+		size_t off1 = (size_t)rand() % 100, off2 = (size_t)rand() % 100, n = (size_t)rand() % 190;
+		/* memcpy */
+		memcpy(x, a, 300);
+		memcpy(y, a, 300);
+		memcpy(x + off1, a + off2, n);
+		r_memcpy(y + off1, a + off2, n);
+		CHECK(!memcmp(x, y, 300));
+		/* memmove, both overlap directions */
+		memcpy(x, a, 300);
+		memcpy(y, a, 300);
+		memmove(x + off1, x + off2, n);
+		CHECK(r_memmove(y + off1, y + off2, n) == y + off1);
+		CHECK(!memcmp(x, y, 300));
+		/* memset */
+		memset(x + off1, (int)n, n);
+		r_memset(y + off1, (int)n, n);
+		CHECK(!memcmp(x, y, 300));
+		/* memcmp */
+		memcpy(b, a, 300);
+		if (n)
+			b[off1 + n / 2] ^= (unsigned char)(1 + rand() % 255);
+		CHECK(sign(r_memcmp(a, b, off1 + n)) == sign(memcmp(a, b, off1 + n)));
+		CHECK(r_memcmp(a, a, 300) == 0);
+	}
+	CHECK(r_strlen("") == 0);
+	CHECK(r_strlen("hello") == 5);
+	CHECK(rt_strcmp("abc", "abd") < 0 && rt_strcmp("abd", "abc") > 0 && rt_strcmp("x", "x") == 0);
+	CHECK(rt_strncmp("SCONE_X", "SCONE_", 6) == 0 && rt_strncmp("SCONX", "SCONE_", 6) != 0);
+	CHECK(rt_strcmp("\xff", "a") > 0);
+	if (fails) {
+		fprintf(stderr, "test_string: %d failures\n", fails);
+		return 1;
+	}
+	printf("test_string: ok\n");
+	return 0;
+}
