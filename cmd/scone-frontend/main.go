@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/moby/buildkit/frontend/gateway/grpcclient"
 	"github.com/moby/buildkit/util/appcontext"
@@ -62,6 +63,16 @@ func fingerprint(args []string, stdout, stderr io.Writer) int {
 	if *key == "" || *fsKey == "" || fs.NArg() != 0 {
 		fmt.Fprintln(stderr, "scone-frontend: error: usage: scone-frontend fingerprint --key SIGNER --fs-key FSKEY [--out FILE]")
 		return 2
+	}
+	for _, p := range []string{*key, *fsKey} {
+		if _, err := os.Stat(p); err != nil {
+			id := filepath.Base(p)
+			fmt.Fprintf(stderr, "scone-frontend: error: BuildKit secret %q is missing: %v\n", id, err)
+			fmt.Fprintf(stderr, "  hint: give both keys as secrets: buildctl build ... --secret id=%s,src=SIGNER.pem --secret id=%s,src=FS.key\n",
+				frontend.SignerSecretID, frontend.FSKeySecretID)
+			fmt.Fprintf(stderr, "  hint: (docker buildx build takes the same --secret flags)\n")
+			return 5
+		}
 	}
 	fp, err := frontend.FingerprintFiles(*key, *fsKey)
 	if err != nil {

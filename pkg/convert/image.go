@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"path"
@@ -16,7 +18,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/scone-build/scone-build/pkg/rootfs"
@@ -103,7 +104,7 @@ func Assemble(out *Output) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	base, err := tarball.LayerFromOpener(opener(runtimeTar), tarball.WithMediaType(types.OCILayer), tarball.WithCompressionLevel(gzip.BestCompression))
+	base, err := newMemLayer(runtimeTar, gzip.BestCompression)
 	if err != nil {
 		return nil, fmt.Errorf("building runtime layer: %w", err)
 	}
@@ -111,7 +112,7 @@ func Assemble(out *Output) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	encl, err := tarball.LayerFromOpener(opener(enclaveTar), tarball.WithMediaType(types.OCILayer), tarball.WithCompressionLevel(enclaveCompression))
+	encl, err := newMemLayer(enclaveTar, enclaveCompression)
 	if err != nil {
 		return nil, fmt.Errorf("building enclave layer: %w", err)
 	}
@@ -120,8 +121,8 @@ func Assemble(out *Output) (v1.Image, error) {
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	created := out.Config.Created
 	img, err = mutate.Append(img,
-		mutate.Addendum{Layer: plainLayer{base}, History: v1.History{Created: created, CreatedBy: "scone-build: runtime base layer (scone-run, scone-host)", Comment: "identical for every conversion by this scone-build version"}},
-		mutate.Addendum{Layer: plainLayer{encl}, History: v1.History{Created: created, CreatedBy: "scone-build: enclave layer (protected FS image, measured config, SIGSTRUCT)"}},
+		mutate.Addendum{Layer: base, History: v1.History{Created: created, CreatedBy: "scone-build: runtime base layer (scone-run, scone-host)", Comment: "identical for every conversion by this scone-build version"}},
+		mutate.Addendum{Layer: encl, History: v1.History{Created: created, CreatedBy: "scone-build: enclave layer (protected FS image, measured config, SIGSTRUCT)"}},
 	)
 	if err != nil {
 		return nil, fmt.Errorf("assembling image: %w", err)
@@ -154,10 +155,6 @@ func Assemble(out *Output) (v1.Image, error) {
 		anns["org.opencontainers.image.base.name"] = out.Report.Source
 	}
 	return mutate.Annotations(img, anns).(v1.Image), nil
-}
-
-func opener(b []byte) tarball.Opener {
-	return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
 }
 
 // layerTar writes files (and their parent directories) as a sorted tar.
@@ -202,12 +199,56 @@ func layerTar(files []File, mtime time.Time) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// plainLayer hides a tarball layer's Descriptor method, whose empty
-// annotations map would make the manifest differ from its own encoding.
-type plainLayer struct{ v1.Layer }
-
 // enclaveCompression is the gzip level of the enclave layer. Its bulk is
 // ciphertext, which does not compress: stored deflate blocks cost only a
 // CRC-32 pass, keep the layer a valid gzip layer for every registry and
 // engine, and are what bench/ measured fastest (docs/benchmarks.md).
 const enclaveCompression = gzip.NoCompression
+
+// memLayer is a layer compressed and hashed exactly once, in memory. ggcr's
+// opener-based layers recompress on every Compressed() call (digest,
+// validation, write), which costs more than the encryption itself.
+type memLayer struct {
+	compressed []byte
+	digest     v1.Hash
+	diffID     v1.Hash
+	uncomp     []byte
+}
+
+func newMemLayer(uncompressed []byte, level int) (*memLayer, error) {
+	var buf bytes.Buffer
+	buf.Grow(len(uncompressed) + len(uncompressed)/16000*5 + 64)
+	zw, err := gzip.NewWriterLevel(&buf, level)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(uncompressed); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	l := &memLayer{compressed: buf.Bytes(), uncomp: uncompressed}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); l.diffID = sha256Hash(uncompressed) }()
+	l.digest = sha256Hash(l.compressed)
+	wg.Wait()
+	return l, nil
+}
+
+func sha256Hash(b []byte) v1.Hash {
+	s := sha256.Sum256(b)
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(s[:])}
+}
+
+func (l *memLayer) Digest() (v1.Hash, error) { return l.digest, nil }
+func (l *memLayer) DiffID() (v1.Hash, error) { return l.diffID, nil }
+func (l *memLayer) Compressed() (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(l.compressed)), nil
+}
+func (l *memLayer) Uncompressed() (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(l.uncomp)), nil
+}
+func (l *memLayer) Size() (int64, error)                { return int64(len(l.compressed)), nil }
+func (l *memLayer) MediaType() (types.MediaType, error) { return types.OCILayer, nil }

@@ -2,6 +2,7 @@ package enclave
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -263,6 +264,36 @@ func BenchmarkMeasureDefault(b *testing.B) {
 	}
 	for i := 0; i < b.N; i++ {
 		if _, err := Measure(bytes.NewReader(elf), cfg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestRealRuntime measures the real scone-run when `make runtime` has built
+// it, and prints MRENCLAVE and the layout for comparison with the C side.
+func TestRealRuntime(t *testing.T) {
+	elf, err := os.ReadFile("../runtimebin/bin/scone-run")
+	if err != nil {
+		t.Skipf("skipping: runtime not built (%v)", err)
+	}
+	cfg, err := minimalConfig().MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Measure(bytes.NewReader(elf), cfg)
+	if err != nil {
+		t.Fatalf("measuring the real runtime: %v", err)
+	}
+	t.Logf("scone-run %d bytes, default config: MRENCLAVE %x, image %#x bytes, size %#x, %d EADD, %d EEXTEND",
+		len(elf), m.MRENCLAVE, m.Layout.ImageSize, m.Layout.Size, m.Layout.EADDs, m.Layout.EEXTENDs)
+}
+
+func BenchmarkSign(b *testing.B) {
+	s := testSigner(b)
+	ss, _ := NewSigStruct([32]byte{1})
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := ss.Sign(context.Background(), s); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -59,7 +59,7 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		// Subrequests (outline, targets, lint, ...) describe the Dockerfile.
 		return res, nil
 	}
-	self, err := frontendImage(c, opts)
+	self, err := frontendImage(ctx, c, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +129,7 @@ func delegate(ctx context.Context, c client.Client, opts map[string]string) (*cl
 // frontendImage returns the LLB state of the image this frontend runs from:
 // the definition BuildKit hands to the frontend, else the source option
 // (a named context such as oci-layout://..., or an image reference).
-func frontendImage(c client.Client, opts map[string]string) (llb.State, error) {
+func frontendImage(ctx context.Context, c client.Client, opts map[string]string) (llb.State, error) {
 	if cf, ok := c.(interface{ CurrentFrontend() (*llb.State, error) }); ok {
 		st, err := cf.CurrentFrontend()
 		if err != nil {
@@ -152,7 +152,7 @@ func frontendImage(c client.Client, opts map[string]string) (llb.State, error) {
 		return llb.State{}, fmt.Errorf("resolving frontend image %q: %w", source, err)
 	}
 	if nc != nil {
-		st, _, err := nc.Load(context.Background())
+		st, _, err := nc.Load(ctx)
 		if err != nil {
 			return llb.State{}, fmt.Errorf("loading frontend image %q: %w", source, err)
 		}
@@ -163,17 +163,26 @@ func frontendImage(c client.Client, opts map[string]string) (llb.State, error) {
 	return llb.Image(source), nil
 }
 
-func secrets() []llb.RunOption {
+// secrets mounts the two keys. optional lets the step start without them, so
+// that `scone-frontend fingerprint` can say which --secret is missing.
+func secrets(optional bool) []llb.RunOption {
+	opt := func(id string) []llb.SecretOption {
+		o := []llb.SecretOption{llb.SecretID(id)}
+		if optional {
+			o = append(o, llb.SecretOptional)
+		}
+		return o
+	}
 	return []llb.RunOption{
-		llb.AddSecret(signerPath, llb.SecretID(SignerSecretID)),
-		llb.AddSecret(fsKeyPath, llb.SecretID(FSKeySecretID)),
+		llb.AddSecret(signerPath, opt(SignerSecretID)...),
+		llb.AddSecret(fsKeyPath, opt(FSKeySecretID)...),
 	}
 }
 
 // keyFingerprint runs `scone-frontend fingerprint` on the two secrets, never
 // cached (secret contents are not part of cache keys), and returns its output.
 func keyFingerprint(ctx context.Context, c client.Client, self llb.State) (string, error) {
-	ro := append(secrets(),
+	ro := append(secrets(true),
 		llb.Args([]string{FrontendPath, "fingerprint", "--key", signerPath, "--fs-key", fsKeyPath, "--out", "/out/fingerprint"}),
 		llb.Network(llb.NetModeNone),
 		llb.IgnoreCache,
@@ -253,7 +262,7 @@ func (cv converter) convert(ctx context.Context, ref client.Reference, config []
 		config = []byte("{}")
 	}
 	cfg := llb.Scratch().File(llb.Mkfile("/config.json", 0o644, config), llb.WithCustomName("[scone] source image config"))
-	ro := append(secrets(),
+	ro := append(secrets(false),
 		llb.Args(append(ConvertCommand(), cv.args...)),
 		llb.AddEnv(FingerprintEnv, cv.fingerprint),
 		llb.Network(llb.NetModeNone),

@@ -78,6 +78,7 @@ type header struct {
 	indexLen   uint64
 	flags      uint64
 	indexNonce [nonceSize]byte
+	reserved   uint32
 	keyCheck   [16]byte
 	dataHash   [32]byte
 	indexHash  [32]byte
@@ -96,6 +97,7 @@ func (h *header) marshal() []byte {
 	le.PutUint64(b[48:], h.indexLen)
 	le.PutUint64(b[56:], h.flags)
 	copy(b[64:], h.indexNonce[:])
+	le.PutUint32(b[76:], h.reserved)
 	copy(b[80:], h.keyCheck[:])
 	copy(b[96:], h.dataHash[:])
 	copy(b[128:], h.indexHash[:])
@@ -127,6 +129,7 @@ func parseHeader(b []byte, off int64, size int64) (*header, error) {
 		return nil, &UnknownVersionError{Version: h.version}
 	}
 	copy(h.indexNonce[:], b[64:])
+	h.reserved = le.Uint32(b[76:])
 	copy(h.keyCheck[:], b[80:])
 	copy(h.dataHash[:], b[96:])
 	copy(h.indexHash[:], b[128:])
@@ -149,6 +152,9 @@ func (h *header) checkLayout(off, size int64) error {
 	}
 	if h.flags != 0 {
 		return fe(56, "unknown flags")
+	}
+	if h.reserved != 0 {
+		return fe(76, "reserved field not zero")
 	}
 	if h.dataOff != PreambleSize {
 		return fe(24, "data region does not follow the preamble")

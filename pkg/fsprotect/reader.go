@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -188,6 +189,49 @@ func (rd *Reader) readChunk(ino uint32, in *inode, i uint64, dst []byte) (int, e
 	return n, nil
 }
 
+// parallelReadBytes is the read size from which whole chunks are decrypted
+// by several goroutines.
+const parallelReadBytes = 128 << 10
+
+// readChunks reads k whole chunks starting at chunk first into dst and
+// returns the number of bytes delivered in order before any failure.
+func (rd *Reader) readChunks(ino uint32, in *inode, first, k uint64, dst []byte) (int, error) {
+	workers := uint64(runtime.GOMAXPROCS(0))
+	if workers < 2 || k<<rd.hdr.chunkLog2 < parallelReadBytes {
+		done := 0
+		for c := range k {
+			n, err := rd.readChunk(ino, in, first+c, dst[done:])
+			done += n
+			if err != nil {
+				return done, err
+			}
+		}
+		return done, nil
+	}
+	workers = min(workers, k)
+	errs := make([]error, k)
+	sizes := make([]int, k)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := w; c < k; c += workers {
+				sizes[c], errs[c] = rd.readChunk(ino, in, first+c, dst[c<<rd.hdr.chunkLog2:])
+			}
+		}()
+	}
+	wg.Wait()
+	done := 0
+	for c := range k {
+		if errs[c] != nil {
+			return done, errs[c]
+		}
+		done += sizes[c]
+	}
+	return done, nil
+}
+
 // readAt reads file content at off into p, authenticating every chunk it
 // touches.
 func (rd *Reader) readAt(ino uint32, p []byte, off int64) (int, error) {
@@ -212,7 +256,10 @@ func (rd *Reader) readAt(ino uint32, p []byte, off int64) (int, error) {
 		i := pos >> rd.hdr.chunkLog2
 		within := int(pos - i<<rd.hdr.chunkLog2)
 		if within == 0 && len(p)-done >= rd.cs {
-			n, err := rd.readChunk(ino, in, i, p[done:])
+			// Whole chunks: decrypt straight into p, in parallel when
+			// there are enough of them.
+			k := uint64(len(p)-done) >> rd.hdr.chunkLog2
+			n, err := rd.readChunks(ino, in, i, k, p[done:])
 			done += n
 			if err != nil {
 				return done, err

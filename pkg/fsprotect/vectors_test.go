@@ -130,6 +130,34 @@ func genVectors(t testing.TB) ([]vector, string) {
 		return b
 	}))
 	add("notfsp.img", "format", pseudoRandom(9, 512))
+	// Correctly keyed and MACed images whose index is malformed: both
+	// readers must refuse them with a format error.
+	sk, err := deriveKeys(vectorKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := img[PreambleSize:rd.hdr.indexOff]
+	badIndex := func(f func(x *index)) []byte {
+		x, err := parseIndex(rd.x.marshal(), rd.hdr.chunkLog2, rd.hdr.dataOff, rd.hdr.indexOff)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x.dirents = append([]dirent(nil), x.dirents...)
+		x.inodes = append([]inode(nil), x.inodes...)
+		f(x)
+		return buildImage(t, sk, MinChunkSize, data, x.marshal())
+	}
+	root0 := rd.x.inodes[0]
+	add("index-unsorted.img", "format", badIndex(func(x *index) {
+		d := x.dirents[root0.childFirst:]
+		d[0].nameOff, d[1].nameOff = d[1].nameOff, d[0].nameOff
+		d[0].nameLen, d[1].nameLen = d[1].nameLen, d[0].nameLen
+	}))
+	add("index-badino.img", "format", badIndex(func(x *index) { x.dirents[len(x.dirents)-1].ino = uint32(len(x.inodes) + 1) }))
+	add("index-range.img", "format", badIndex(func(x *index) {
+		in := &x.inodes[mustIno(t, rd, "etc/hello")-1]
+		in.size = uint64(len(data)) + 1
+	}))
 	return vs, m.String()
 }
 

@@ -2,9 +2,9 @@ package imageref
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log"
-	"errors"
 	"net/http/httptest"
 	"os"
 	"path/filepath"

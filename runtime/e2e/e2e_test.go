@@ -70,18 +70,19 @@ var recipes = map[string]struct {
 	src   string
 	build func(src, out string) error
 }{
-	"hello-glibc-dynamic": {"hello.c", cc("gcc")},
-	"hello-glibc-static":  {"hello.c", cc("gcc", "-static")},
-	"hello-static-pie":    {"hello.c", cc("gcc", "-static-pie")},
-	"hello-musl-static":   {"hello.c", cc("musl-gcc", "-static")},
-	"hello-musl-dynamic":  {"hello.c", cc("musl-gcc")},
-	"threads-glibc":       {"threads.c", cc("gcc", "-pthread")},
-	"threads-musl-static": {"threads.c", cc("musl-gcc", "-static", "-pthread")},
-	"signals-glibc":       {"signals.c", cc("gcc")},
-	"signals-musl-static": {"signals.c", cc("musl-gcc", "-static")},
-	"forker":              {"forker.c", cc("gcc")},
-	"go-hello":            {"gohello.go", gobuild},
-	"go-preempt":          {"gopreempt.go", gobuild},
+	"hello-glibc-dynamic":  {"hello.c", cc("gcc")},
+	"hello-glibc-static":   {"hello.c", cc("gcc", "-static")},
+	"hello-static-pie":     {"hello.c", cc("gcc", "-static-pie")},
+	"hello-musl-static":    {"hello.c", cc("musl-gcc", "-static")},
+	"hello-musl-dynamic":   {"hello.c", cc("musl-gcc")},
+	"threads-glibc":        {"threads.c", cc("gcc", "-pthread")},
+	"threads-musl-static":  {"threads.c", cc("musl-gcc", "-static", "-pthread")},
+	"threads-glibc-static": {"threads.c", cc("gcc", "-static", "-pthread")},
+	"signals-glibc":        {"signals.c", cc("gcc")},
+	"signals-musl-static":  {"signals.c", cc("musl-gcc", "-static")},
+	"forker":               {"forker.c", cc("gcc")},
+	"go-hello":             {"gohello.go", gobuild},
+	"go-preempt":           {"gopreempt.go", gobuild},
 }
 
 func buildAll(t *testing.T) {
@@ -172,7 +173,7 @@ func TestDevModeMatchesNative(t *testing.T) {
 	rt := runtimeBin(t)
 	_ = rt
 	names := []string{"echo", "hello-glibc-dynamic", "hello-glibc-static", "hello-static-pie",
-		"hello-musl-static", "hello-musl-dynamic", "threads-glibc", "threads-musl-static",
+		"hello-musl-static", "hello-musl-dynamic", "threads-glibc", "threads-glibc-static", "threads-musl-static",
 		"signals-glibc", "signals-musl-static", "go-hello", "go-preempt"}
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {

@@ -382,7 +382,8 @@ int fsp_open(struct fsp **out, const uint8_t *img, uint64_t img_len, const uint8
 		rc = -FSP_ETRUNC;
 		goto fail_keys;
 	}
-	if (image_size != img_len || log2 < MIN_LOG2 || log2 > MAX_LOG2 || flags != 0 || data_off != PREAMBLE_SIZE)
+	if (image_size != img_len || log2 < MIN_LOG2 || log2 > MAX_LOG2 || flags != 0 || get32(h + 76) != 0 ||
+	    data_off != PREAMBLE_SIZE)
 		goto fail_keys;
 	if (data_len > img_len || data_off + data_len != index_off)
 		goto fail_keys;

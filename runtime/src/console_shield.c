@@ -143,6 +143,8 @@ void console_fd_dup(int oldfd, int newfd)
 	con_unlock();
 }
 
+int console_fd_is_console(int fd) { return con.enabled && stream_of(fd) != 0; }
+
 void console_fd_close(int fd)
 {
 	if (!con.enabled || fd < 0 || fd >= CON_MAXFD)

@@ -17,6 +17,7 @@
 #include "region.h"
 #include "shield.h"
 #include "transport.h"
+#include "thread.h"
 #include "econfig.h"
 #include "sgxs.h"
 #include "sigstruct.h"
@@ -299,6 +300,7 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv)
 		for (int i = 1; i < host_argc; i++)
 			argv[i] = host_argv[i];
 	}
+	rt_max_threads = cfg->max_threads;
 	L->path = cfg->entrypoint;
 	L->argv = argv;
 	L->envp = build_env(cfg);

@@ -89,6 +89,7 @@ int fs_user_ok(const void *p, size_t len);
 /* console_shield.c: console fd tracking (fds 1/2 and their duplicates). */
 void console_fd_dup(int oldfd, int newfd);
 void console_fd_close(int fd);
+int console_fd_is_console(int fd);
 /* Writes a runtime diagnostic line on stderr (as a record when the console
  * shield is on). */
 void console_diag(const char *msg, size_t len);

@@ -135,6 +135,35 @@ static int fd_op(const struct sys_call *c, long *ret, int fd, fd_fn virt)
 
 /* ---- open / close ---- */
 
+/* The fd that a host path re-opens (/dev/stdout, /dev/fd/N, /proc/self/fd/N),
+ * or -1. */
+static int std_stream_of(const char *p)
+{
+	if (!rt_strcmp(p, "/dev/stdin"))
+		return 0;
+	if (!rt_strcmp(p, "/dev/stdout"))
+		return 1;
+	if (!rt_strcmp(p, "/dev/stderr"))
+		return 2;
+	static const char *const pre[] = {"/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/"};
+	for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++) {
+		size_t l = strlen(pre[i]);
+		if (rt_strncmp(p, pre[i], l))
+			continue;
+		long v = 0;
+		const char *q = p + l;
+		if (!*q)
+			return -1;
+		for (; *q; q++) {
+			if (*q < '0' || *q > '9' || v > 1 << 20)
+				return -1;
+			v = v * 10 + (*q - '0');
+		}
+		return (int)v;
+	}
+	return -1;
+}
+
 static long do_open(int dirfd, const char *path, long flags, uint32_t mode, long *hostfd, int *pass)
 {
 	struct fsv_res r;
@@ -151,7 +180,20 @@ static long do_open(int dirfd, const char *path, long flags, uint32_t mode, long
 	}
 	if (k == 1) {
 		fs_unlock();
-		long fd = host_syscall(__NR_openat, AT_FDCWD, (long)r.host_path, flags, mode, 0, 0);
+		int src = std_stream_of(r.host_path);
+		long fd;
+		if (src >= 0 && console_fd_is_console(src)) {
+			/* /dev/stdout and friends on a shielded console: a duplicate, so
+			 * the records stay one sequential stream (a re-opened file
+			 * would start writing at offset 0) */
+			fd = host_syscall(__NR_fcntl, src, (flags & O_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD, 0, 0, 0, 0);
+			if (fd >= 0)
+				console_fd_dup(src, (int)fd);
+		} else {
+			fd = host_syscall(__NR_openat, AT_FDCWD, (long)r.host_path, flags, mode, 0, 0);
+			if (fd >= 0)
+				console_fd_close((int)fd);
+		}
 		fs_lock();
 		if (fd >= 0)
 			fs_fd_forget((int)fd);

@@ -20,6 +20,8 @@
 static struct rt_thread *all_threads;
 unsigned long rt_canary;
 static volatile char sud_selector = 1; /* SYSCALL_DISPATCH_FILTER_BLOCK */
+unsigned rt_max_threads;          /* enclave threads (TCS) from the config; 0: unlimited (dev) */
+static unsigned live_threads = 1; /* the main thread */
 
 #define SIGSTK_OFF (((sizeof(struct rt_thread) + 63) & ~63UL))
 
@@ -120,10 +122,18 @@ long rt_do_clone(struct rt_thread *t, struct kucontext *uc, long nr, const long 
 		return refuse_process("vfork/posix_spawn (clone with CLONE_VFORK)");
 	if (!app_sp)
 		return -RT_EINVAL;
+	if (__atomic_add_fetch(&live_threads, 1, __ATOMIC_ACQ_REL) > rt_max_threads && rt_max_threads) {
+		__atomic_sub_fetch(&live_threads, 1, __ATOMIC_ACQ_REL);
+		rt_eprintf("scone-run: thread limit of the enclave reached (%u threads, config max_threads): "
+			   "clone refused with EAGAIN\n", rt_max_threads);
+		return -11; /* EAGAIN */
+	}
 
 	struct rt_thread *c = rt_thread_alloc();
-	if (!c)
+	if (!c) {
+		__atomic_sub_fetch(&live_threads, 1, __ATOMIC_ACQ_REL);
 		return -RT_ENOMEM;
+	}
 	c->app_fs = (flags & CLONE_SETTLS) ? tls : t->app_fs;
 	struct krt_sigframe *f = &c->child_frame;
 	f->pretcode = 0;
@@ -143,13 +153,16 @@ long rt_do_clone(struct rt_thread *t, struct kucontext *uc, long nr, const long 
 	} else {
 		r = rt_clone_stub(__NR_clone, (long)flags, (long)top, a[2], a[3], a[4]);
 	}
-	if (r < 0)
+	if (r < 0) {
 		__atomic_store_n(&c->state, 0, __ATOMIC_RELEASE);
+		__atomic_sub_fetch(&live_threads, 1, __ATOMIC_ACQ_REL);
+	}
 	return r;
 }
 
 void rt_do_thread_exit(struct rt_thread *t, int code)
 {
+	__atomic_sub_fetch(&live_threads, 1, __ATOMIC_ACQ_REL);
 	rt_exit_and_release(&t->state, code);
 }
 

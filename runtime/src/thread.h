@@ -67,6 +67,10 @@ int rt_thread_arm(struct rt_thread *t);
 /* The top of the block's signal stack. */
 static inline void *rt_thread_stack_top(struct rt_thread *t) { return (char *)t + RT_TBLOCK_SIZE; }
 
+/* Maximum number of application threads (config max_threads, the enclave's
+ * TCS count); 0 = unlimited. clone beyond it fails with EAGAIN. */
+extern unsigned rt_max_threads;
+
 /* Trapped system calls so far, all threads (approximate while threads run). */
 unsigned long rt_thread_total_syscalls(void);
 

@@ -34,14 +34,18 @@ long shield_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
  * natively. Signals that arrive meanwhile are queued by rt_sig_entry. */
 static long shielded(struct rt_thread *t, struct kucontext *uc, long nr, const long *a)
 {
-	if (!rt_syscall_may_block(nr))
-		return shield_call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	if (!rt_syscall_may_block(nr)) {
+		long r = shield_call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+		rt_iago_check(nr, a, r);
+		return r;
+	}
 	uint64_t all = ~0ULL;
 	t->in_window = 1;
 	rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &uc->uc_sigmask, 0, 8);
 	long r = shield_call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 	rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &all, 0, 8);
 	t->in_window = 0;
+	rt_iago_check(nr, a, r);
 	return r;
 }
 
@@ -142,6 +146,7 @@ long rt_dispatch(struct rt_thread *t, struct kucontext *uc, long nr, long *a)
 			return r;
 		r = shield_call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 		rt_mem_postcheck(nr, a, r);
+		rt_iago_check(nr, a, r);
 		return r;
 	}
 	case __NR_readlink:

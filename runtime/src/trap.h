@@ -34,6 +34,9 @@ void rt_signals_after_syscall(struct rt_thread *t, struct kucontext *uc, long nr
 void rt_signal_forward(struct rt_thread *t, struct kucontext *uc, int sig, const struct ksiginfo *si);
 int rt_syscall_may_block(long nr);
 
+/* iago.c: stops the runtime when a host result is impossible for the call. */
+void rt_iago_check(long nr, const long *a, long ret);
+
 /* mem.c */
 void rt_mem_set_brk(unsigned long start);
 long rt_mem_brk(unsigned long req);

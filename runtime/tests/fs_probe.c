@@ -210,6 +210,12 @@ int main(int argc, char **argv)
 	printf("\n");
 	close(fd);
 
+	/* a symlink in the image to /dev/stdout (nginx's access.log) */
+	fflush(stdout);
+	fd = open("/etc/log", O_WRONLY | O_APPEND);
+	check(fd >= 0 && write(fd, "via /dev/stdout\n", 16) == 16, "dev-stdout-symlink", "");
+	close(fd);
+
 	printf("probe done: %d failure(s)\n", fails);
 	return fails ? 1 : 0;
 }

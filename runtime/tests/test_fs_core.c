@@ -538,11 +538,77 @@ static void test_files(void)
 	fsv_destroy(&fs);
 }
 
+/* Randomized: paths built from a small alphabet and random namespace
+ * operations; ASan/UBSan catch memory errors, the checks catch results
+ * that break the resolver's contract. Deterministic seed. */
+static unsigned long rng = 12345;
+static unsigned rnd(unsigned n)
+{
+	rng = rng * 6364136223846793005ul + 1442695040888963407ul;
+	return (unsigned)(rng >> 33) % n;
+}
+
+static void test_random(void)
+{
+	static const char *comp[] = {"etc", "..", ".", "bin", "usr", "passwd", "loop1", "", "proc", "x",
+				     "abs", "dotdot", "mtab", "new", "d", "dev", "self", "exe", "data", "vol"};
+	const unsigned nc = sizeof comp / sizeof comp[0];
+	struct fsv fs;
+	setup(&fs);
+	char path[512];
+	for (int iter = 0; iter < 20000; iter++) {
+		size_t len = 0;
+		unsigned k = 1 + rnd(6);
+		if (rnd(4))
+			path[len++] = '/';
+		for (unsigned i = 0; i < k; i++) {
+			const char *c = comp[rnd(nc)];
+			size_t cl = strlen(c);
+			memcpy(path + len, c, cl);
+			len += cl;
+			if (i + 1 < k || rnd(5) == 0)
+				path[len++] = '/';
+		}
+		path[len] = 0;
+		int flags = (rnd(2) ? FSV_FOLLOW : 0) | (rnd(2) ? FSV_PARENT : 0);
+		struct fsv_node *cwd = get(&fs, rnd(2) ? "/usr" : "/", 0);
+		struct fsv_start st = {cwd, NULL};
+		struct fsv_res r;
+		int e = fsv_resolve(&fs, cwd ? &st : NULL, path, flags, &r);
+		if (e == 0 && r.host) {
+			CHECK(fsv_is_mounted(&fs, r.host_path, strlen(r.host_path)));
+			CHECK(strstr(r.host_path, "/..") == NULL);
+		} else if (e == 0) {
+			CHECK(r.dir != NULL);
+			CHECK(r.node || (flags & FSV_PARENT));
+			/* random mutation at the resolved place */
+			unsigned op = rnd(6);
+			if (!r.node && op < 3 && r.namelen && !r.dot)
+				fsv_create(&fs, r.dir, r.name, r.namelen, op == 0 ? FSV_IFDIR | 0755 : FSV_IFREG | 0644, NULL,
+					   NULL);
+			else if (r.node && op == 3 && !r.dot && r.node != fs.root)
+				fsv_remove(&fs, r.dir, r.name, r.namelen, (r.node->mode & FSV_IFMT) == FSV_IFDIR);
+			else if (r.node && op == 4 && !r.dot && r.node != fs.root)
+				fsv_rename(&fs, r.dir, r.name, r.namelen, fs.root, "d", 1, rnd(3));
+			else if (r.node && op == 5 && (r.node->mode & FSV_IFMT) == FSV_IFREG)
+				fsv_write(&fs, r.node, "zz", 2, rnd(10));
+			fsv_res_put(&fs, &r);
+		} else {
+			CHECK(e == -ENOENT || e == -ENOTDIR || e == -ELOOP || e == -ENAMETOOLONG || e == -EACCES ||
+			      e == -EIO);
+		}
+		if (cwd)
+			fsv_unref(&fs, cwd);
+	}
+	fsv_destroy(&fs);
+}
+
 int main(void)
 {
 	test_resolve();
 	test_ephemeral();
 	test_files();
+	test_random();
 	if (failures) {
 		fprintf(stderr, "test_fs_core: %d failure(s)\n", failures);
 		return 1;

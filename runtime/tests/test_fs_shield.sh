@@ -20,6 +20,7 @@ printf 'second\n' >"$R/etc/probe2.txt"
 ln -s probe.txt "$R/etc/link"
 ln -s loop2 "$R/etc/loop1"
 ln -s loop1 "$R/etc/loop2"
+ln -s /dev/stdout "$R/etc/log"
 head -c 4194304 /dev/zero | tr '\0' 'B' >"$R/big.bin"
 cat >"$W/config.json" <<'JSON'
 {"architecture":"amd64","os":"linux","config":{"Entrypoint":["/probe"],"WorkingDir":"/"},"rootfs":{"type":"layers","diff_ids":[]}}
@@ -51,11 +52,11 @@ if ls /tmp/scone-fs-probe-* >/dev/null 2>&1; then
 fi
 
 run "$W/con" --console-shield
-if grep -q 'probe done' "$W/con.stdout"; then
+if grep -q 'probe done' "$W/con.stdout" || grep -q 'via /dev/stdout' "$W/con.stdout"; then
 	echo "FAIL: console shield on, but stdout is plaintext"; fail=1
 fi
 "$CLI" console decrypt --fs-key "$W/keys/fs.key" "$W/con.stdout" >"$W/con.txt" || { echo "FAIL: console decrypt"; fail=1; }
-if ! grep -q '^probe done: 0 failure' "$W/con.txt"; then
+if ! grep -q '^probe done: 0 failure' "$W/con.txt" || ! grep -q '^via /dev/stdout' "$W/con.txt"; then
 	echo "FAIL: decrypted console output:"; cat "$W/con.txt" "$W/con.stderr"; fail=1
 else
 	echo "console shield: stdout decrypted, $(grep -c '^ok ' "$W/con.txt") checks ok"

@@ -106,6 +106,24 @@ func TestFrontendEndToEnd(t *testing.T) {
 		t.Errorf("unchanged rebuild changed MRENCLAVE")
 	}
 
+	// 4b. The same build, invoked as `--frontend gateway.v0 --opt source=...`
+	// on the Dockerfile without a syntax line: same LLB, so a cache hit too.
+	arch2b := filepath.Join(e.work, "scone2b.tar")
+	prog2b := e.buildWith("gateway.v0", "Dockerfile.plain",
+		append([]string{"--opt", "source=scone-frontend"}, opts...), "type=docker,name=localhost/scone-e2e:2b,dest="+arch2b, true)
+	if st := stepStates(prog2b, frontend.StepConvert); !contains(st, "CACHED") || contains(st, "DONE") {
+		t.Errorf("--frontend gateway.v0: conversion step states %v, want CACHED only\n%s", st, tail(prog2b, 40))
+	}
+	if got := mustConfig(t, readArchive(t, arch2b)).Config.Labels[labelMRENCLAVE]; got != cfg1.Config.Labels[labelMRENCLAVE] {
+		t.Errorf("--frontend gateway.v0: MRENCLAVE %s, want %s", got, cfg1.Config.Labels[labelMRENCLAVE])
+	}
+
+	// 4c. Without the secrets the build fails and says which secrets to give.
+	out, err := e.buildctlRun("dockerfile.v0", "Dockerfile", opts, "type=docker,name=localhost/scone-e2e:x,dest="+filepath.Join(e.work, "x.tar"), false)
+	if err == nil || !strings.Contains(out, "--secret id="+frontend.SignerSecretID) {
+		t.Errorf("build without secrets: err %v, want a failure naming the secrets\n%s", err, tail(out, 20))
+	}
+
 	// 5. A changed file in the context reconverts.
 	if err := os.WriteFile(filepath.Join(e.ctxDir, "greeting.txt"), []byte(greeting+", changed\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -115,7 +133,13 @@ func TestFrontendEndToEnd(t *testing.T) {
 	if st := stepStates(prog3, frontend.StepConvert); !contains(st, "DONE") || contains(st, "CACHED") {
 		t.Errorf("changed context: conversion step states %v, want DONE", st)
 	}
-	cfg3 := mustConfig(t, readArchive(t, arch3))
+	img3 := readArchive(t, arch3)
+	cfg3 := mustConfig(t, img3)
+	if a, b := layerDigest(t, img1, 0), layerDigest(t, img3, 0); a != b {
+		t.Errorf("runtime layer differs between conversions: %s vs %s (it should be shared)", a, b)
+	} else {
+		t.Logf("runtime layer shared by both conversions: %s", a)
+	}
 	if cfg3.Config.Labels[labelMRENCLAVE] == cfg1.Config.Labels[labelMRENCLAVE] {
 		t.Errorf("changed context kept MRENCLAVE %s", cfg1.Config.Labels[labelMRENCLAVE])
 	} else {
@@ -351,36 +375,54 @@ func (e *env) run(timeout time.Duration, name string, args ...string) (string, e
 	return out.String(), err
 }
 
-// build runs buildctl with the frontend image and the base image resolved
-// from OCI layouts and the keys as secrets, and returns the plain progress.
+// build runs buildctl with the Dockerfile frontend (which follows the
+// `# syntax=` line), the frontend image and the base image resolved from OCI
+// layouts and the keys as secrets, and returns the plain progress output.
 func (e *env) build(what, dockerfile string, extra []string, output string) string {
+	e.t.Helper()
+	return e.buildWith("dockerfile.v0", dockerfile, extra, output, true, what)
+}
+
+func (e *env) buildWith(fe, dockerfile string, extra []string, output string, secrets bool, what ...string) string {
 	t := e.t
 	t.Helper()
+	if len(what) == 0 {
+		what = []string{fe + " " + dockerfile}
+	}
+	t0 := time.Now()
+	out, err := e.buildctlRun(fe, dockerfile, extra, output, secrets)
+	if err != nil {
+		t.Fatalf("buildctl build (%s): %v\n%s", what[0], err, tail(out, 60))
+	}
+	t.Logf("build (%s): %v", what[0], time.Since(t0).Round(time.Millisecond))
+	return out
+}
+
+func (e *env) buildctlRun(fe, dockerfile string, extra []string, output string, secrets bool) (string, error) {
 	args := []string{"--addr", e.addr, "build", "--progress", "plain",
-		"--frontend", "dockerfile.v0",
+		"--frontend", fe,
 		"--local", "context=" + e.ctxDir, "--local", "dockerfile=" + e.ctxDir,
 		"--opt", "filename=" + dockerfile,
 		"--oci-layout", "fe=" + filepath.Join(e.work, "frontend-image"),
 		"--oci-layout", "base=" + filepath.Join(e.work, "base-image"),
 		"--opt", "context:scone-frontend=oci-layout://fe@" + e.feDigest,
 		"--opt", "context:base=oci-layout://base@" + e.baseDig,
-		"--secret", "id=" + frontend.SignerSecretID + ",src=" + e.signer,
-		"--secret", "id=" + frontend.FSKeySecretID + ",src=" + e.fsKey,
 		"--output", output,
 	}
-	args = append(args, extra...)
-	t0 := time.Now()
-	out, err := e.run(10*time.Minute, e.buildctl, args...)
-	if err != nil {
-		t.Fatalf("buildctl build (%s): %v\n%s", what, err, tail(out, 60))
+	if secrets {
+		args = append(args,
+			"--secret", "id="+frontend.SignerSecretID+",src="+e.signer,
+			"--secret", "id="+frontend.FSKeySecretID+",src="+e.fsKey)
 	}
-	t.Logf("build (%s): %v", what, time.Since(t0).Round(time.Millisecond))
-	return out
+	args = append(args, extra...)
+	return e.run(10*time.Minute, e.buildctl, args...)
 }
 
+// report holds the `scone-build convert --json` fields docs/ci.md relies on.
 type report struct {
 	MRENCLAVE string `json:"mrenclave"`
 	MRSIGNER  string `json:"mrsigner"`
+	Digest    string `json:"digest"`
 }
 
 func (e *env) cliConvert(src, dst string, extra ...string) report {
@@ -394,7 +436,7 @@ func (e *env) cliConvert(src, dst string, extra ...string) report {
 		t.Fatalf("scone-build %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
 	var r report
-	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil || r.MRENCLAVE == "" {
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil || r.MRENCLAVE == "" || r.MRSIGNER == "" || !strings.HasPrefix(r.Digest, "sha256:") {
 		t.Fatalf("scone-build convert --json: %v: %s", err, stdout.String())
 	}
 	return r
@@ -568,4 +610,17 @@ func layerFiles(t *testing.T, l v1.Layer) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+func layerDigest(t *testing.T, img v1.Image, i int) string {
+	t.Helper()
+	ls, err := img.Layers()
+	if err != nil || len(ls) <= i {
+		t.Fatalf("reading layer %d: %v (%d layers)", i, err, len(ls))
+	}
+	d, err := ls[i].Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
 }

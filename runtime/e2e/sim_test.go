@@ -1,0 +1,243 @@
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/scone-build/scone-build/pkg/enclave"
+	"github.com/scone-build/scone-build/pkg/fsprotect"
+)
+
+var (
+	signerOnce sync.Once
+	signerKey  *rsa.PrivateKey
+	signerErr  error
+)
+
+func signingKey(t *testing.T) *rsa.PrivateKey {
+	t.Helper()
+	signerOnce.Do(func() { signerKey, signerErr = enclave.GenerateKey(rand.Reader) })
+	if signerErr != nil {
+		t.Fatal(signerErr)
+	}
+	return signerKey
+}
+
+// simEnclave is an enclave directory for one program, made the way
+// scone-build makes it: protected FS image with the program, measured
+// config, SIGSTRUCT over MRENCLAVE(scone-run, config.bin).
+type simEnclave struct {
+	dir      string
+	keyHex   string
+	mrsigner string
+}
+
+func makeEnclave(t *testing.T, rt, progPath string, mutate func(*enclave.Config)) simEnclave {
+	t.Helper()
+	dir := t.TempDir()
+	// The program sits in the image at its host path, so the test works with
+	// the real file-system shield (reads the image) and with the no-shield
+	// fallback (reads the host).
+	content, err := os.ReadFile(progPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(progPath, "/"), Mode: 0o755, Size: int64(len(content)), Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Write(content)
+	tw.Close()
+	var fsKey fsprotect.Key
+	rand.Read(fsKey[:])
+	var img bytes.Buffer
+	sum, err := fsprotect.Pack(context.Background(), &img, &tb, fsKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := enclave.DefaultConfig()
+	cfg.Argv = []string{"prog", "from-config"}
+	cfg.Env = []string{"E2E_VAR=from-config"}
+	cfg.Entrypoint = progPath
+	cfg.FSRoot = sum.Root
+	if mutate != nil {
+		mutate(cfg)
+	}
+	config, err := cfg.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(rt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := enclave.Measure(f, config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := enclave.NewSigStruct(m.MRENCLAVE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := enclave.NewKeySigner(signingKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := ss.Sign(context.Background(), signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mrs, _ := enclave.MRSIGNER(signer.Public())
+	for name, b := range map[string][]byte{"fs.img": img.Bytes(), "config.bin": config, "sigstruct.bin": sig} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return simEnclave{dir: dir, keyHex: hex.EncodeToString(fsKey[:]), mrsigner: hex.EncodeToString(mrs[:])}
+}
+
+func (e simEnclave) env(extra ...string) []string {
+	return append(append(baseEnv(), "SCONE_ENCLAVE_DIR="+e.dir, "SCONE_FS_KEY="+e.keyHex, "SCONE_SIM_EXIT_CYCLES=0"), extra...)
+}
+
+func TestSimModeRunsVerifiedEnclave(t *testing.T) {
+	rt := runtimeBin(t)
+	bin := prog(t, "hello-glibc-static")
+	e := makeEnclave(t, rt, bin, nil)
+
+	got := run(t, e.env("SCONE_EXPECTED_MRSIGNER="+e.mrsigner), rt, "host-arg")
+	if got.code != 3 {
+		t.Fatalf("exit %d, stderr:\n%s\nstdout:\n%s", got.code, got.stderr, got.stdout)
+	}
+	for _, want := range []string{"argv[1]=from-config\n", "E2E_VAR=from-config\n", "SCONE_MODE=(stripped)\n", "malloc ok"} {
+		if !strings.Contains(got.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, got.stdout)
+		}
+	}
+	if strings.Contains(got.stdout, "host-arg") {
+		t.Errorf("host argument reached the application although HostArgs is off")
+	}
+
+	// Key from a file, 64 hex digits + newline.
+	kf := filepath.Join(t.TempDir(), "fs.key")
+	os.WriteFile(kf, []byte(e.keyHex+"\n"), 0o600)
+	env := append(baseEnv(), "SCONE_ENCLAVE_DIR="+e.dir, "SCONE_FS_KEY_FILE="+kf)
+	if got := run(t, env, rt); got.code != 3 {
+		t.Fatalf("with SCONE_FS_KEY_FILE: exit %d, stderr:\n%s", got.code, got.stderr)
+	}
+}
+
+func TestSimModeHostPolicy(t *testing.T) {
+	rt := runtimeBin(t)
+	bin := prog(t, "hello-glibc-static")
+	e := makeEnclave(t, rt, bin, func(c *enclave.Config) {
+		c.HostArgs = true
+		c.HostEnv = []string{"E2E_VAR"}
+	})
+	got := run(t, e.env(), rt, "host-arg")
+	if got.code != 3 || !strings.Contains(got.stdout, "argv[1]=host-arg\n") || !strings.Contains(got.stdout, "E2E_VAR=from-host\n") {
+		t.Fatalf("host args/env not honoured: exit %d\n%s\n%s", got.code, got.stdout, got.stderr)
+	}
+}
+
+func TestSimModeRefusesBadEnclaves(t *testing.T) {
+	rt := runtimeBin(t)
+	bin := prog(t, "hello-glibc-static")
+	e := makeEnclave(t, rt, bin, nil)
+	other := makeEnclave(t, rt, bin, func(c *enclave.Config) { c.Env = []string{"E2E_VAR=other"} })
+
+	copyDir := func(t *testing.T, src string) string {
+		d := t.TempDir()
+		for _, n := range []string{"fs.img", "config.bin", "sigstruct.bin"} {
+			b, _ := os.ReadFile(filepath.Join(src, n))
+			os.WriteFile(filepath.Join(d, n), b, 0o644)
+		}
+		return d
+	}
+	flip := func(path string, off int) {
+		b, _ := os.ReadFile(path)
+		if off < 0 {
+			off += len(b)
+		}
+		b[off] ^= 1
+		os.WriteFile(path, b, 0o644)
+	}
+	cases := []struct {
+		name  string
+		setup func(t *testing.T) []string
+		code  int
+		msg   string
+	}{
+		{"config from another enclave", func(t *testing.T) []string {
+			d := copyDir(t, e.dir)
+			b, _ := os.ReadFile(filepath.Join(other.dir, "config.bin"))
+			os.WriteFile(filepath.Join(d, "config.bin"), b, 0o644)
+			return e.env("SCONE_ENCLAVE_DIR=" + d)
+		}, 78, "MRENCLAVE mismatch"},
+		{"tampered config", func(t *testing.T) []string {
+			d := copyDir(t, e.dir)
+			flip(filepath.Join(d, "config.bin"), -3)
+			return e.env("SCONE_ENCLAVE_DIR=" + d)
+		}, 78, "sim EINIT failed"},
+		{"tampered signature", func(t *testing.T) []string {
+			d := copyDir(t, e.dir)
+			flip(filepath.Join(d, "sigstruct.bin"), 600)
+			return e.env("SCONE_ENCLAVE_DIR=" + d)
+		}, 78, "SIGSTRUCT"},
+		{"wrong signer", func(t *testing.T) []string {
+			return e.env("SCONE_EXPECTED_MRSIGNER=" + strings.Repeat("ab", 32))
+		}, 78, "MRSIGNER mismatch"},
+		{"no key", func(t *testing.T) []string {
+			return append(baseEnv(), "SCONE_ENCLAVE_DIR="+e.dir)
+		}, 77, "no FS key"},
+		{"malformed key", func(t *testing.T) []string {
+			return append(baseEnv(), "SCONE_ENCLAVE_DIR="+e.dir, "SCONE_FS_KEY=1234")
+		}, 77, "SCONE_FS_KEY"},
+		{"wrong key", func(t *testing.T) []string {
+			return append(baseEnv(), "SCONE_ENCLAVE_DIR="+e.dir, "SCONE_FS_KEY="+other.keyHex)
+		}, 77, "wrong FS key"},
+		{"fs image from another enclave", func(t *testing.T) []string {
+			d := copyDir(t, e.dir)
+			b, _ := os.ReadFile(filepath.Join(other.dir, "fs.img"))
+			os.WriteFile(filepath.Join(d, "fs.img"), b, 0o644)
+			return append(baseEnv(), "SCONE_ENCLAVE_DIR="+d, "SCONE_FS_KEY="+other.keyHex)
+		}, 78, "rejected"},
+		{"hw mode", func(t *testing.T) []string { return e.env("SCONE_MODE=hw") }, 78, "hardware mode is not supported yet"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := run(t, c.setup(t), rt)
+			if got.code != c.code || !strings.Contains(got.stderr, c.msg) {
+				t.Fatalf("want exit %d with %q; got exit %d\nstderr: %s\nstdout: %s", c.code, c.msg, got.code, got.stderr, got.stdout)
+			}
+			if strings.Contains(got.stdout, "argv[") {
+				t.Fatalf("the application ran: %s", got.stdout)
+			}
+		})
+	}
+}
+
+func TestSimModeThreadLimit(t *testing.T) {
+	rt := runtimeBin(t)
+	bin := prog(t, "threads-glibc-static")
+	ok := makeEnclave(t, rt, bin, func(c *enclave.Config) { c.MaxThreads = 9 })
+	if got := run(t, ok.env(), rt); got.code != 0 || !strings.Contains(got.stdout, "sum=16000") {
+		t.Fatalf("8 threads + main with max_threads 9: exit %d\n%s\n%s", got.code, got.stdout, got.stderr)
+	}
+	small := makeEnclave(t, rt, bin, func(c *enclave.Config) { c.MaxThreads = 4 })
+	got := run(t, small.env(), rt)
+	if got.code != 1 || !strings.Contains(got.stdout, "pthread_create failed") || !strings.Contains(got.stderr, "thread limit of the enclave reached") {
+		t.Fatalf("thread limit not enforced: exit %d\n%s\n%s", got.code, got.stdout, got.stderr)
+	}
+}
