@@ -21,8 +21,10 @@ func TestPodmanRoundTrip(t *testing.T) {
 	}
 	want, _ := img.ConfigFile()
 	for name, load := range map[string]func() string{
-		"docker-archive": func() string { return p.Load(t, podmantest.WriteDockerArchive(t, img, "localhost/roundtrip/busybox:scone")) },
-		"oci-layout":     func() string { return p.PullOCI(t, podmantest.WriteLayout(t, img, "scone"), "scone") },
+		"docker-archive": func() string {
+			return p.Load(t, podmantest.WriteDockerArchive(t, img, "localhost/roundtrip/busybox:scone"))
+		},
+		"oci-layout": func() string { return p.PullOCI(t, podmantest.WriteLayout(t, img, "scone"), "scone") },
 	} {
 		t.Run(name, func(t *testing.T) {
 			id := load()
