@@ -46,6 +46,9 @@ bench: runtime ## run the benchmarks (ratios against a baseline measured in the 
 images: ## build the real input images (OCI layouts) into $(SCONE_IMAGE_CACHE)
 	./images/build.sh
 
+frontend-image: build ## build the BuildKit frontend image into bin/frontend-image (PUSH=REF [INSECURE=1] also pushes)
+	VERSION=$(VERSION) ./scripts/frontend-image.sh --scone-build $(BIN)/scone-build $(if $(PUSH),--push $(PUSH)) $(if $(INSECURE),--insecure)
+
 fuzz: ## run each fuzz target for a short while (FUZZTIME, default 20s)
 	./scripts/fuzz.sh
 

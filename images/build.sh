@@ -135,6 +135,23 @@ ensure_rootfs_tar() {
   safe_rm "$r"
   log "debian rootfs tarball ready in $((SECONDS - t0)) s: $ROOTFS_TAR"
 }
+# The rootfs as the gzip layer all Debian images share, made once.
+BASE_GZ=$CACHE/_rootfs/debian-$SUITE-minbase.layer.tar.gz
+base_layer_key() {
+  { rootfs_sha; echo "epoch=$EPOCH"; cat $(ls "$HERE"/mkimage/*.go | sort); } | sha256sum | cut -c1-64
+}
+ensure_base_layer() {
+  local key
+  key=$(base_layer_key)
+  if [ -f "$BASE_GZ" ] && [ "$(cat "$BASE_GZ.key" 2>/dev/null)" = "$key" ]; then
+    return
+  fi
+  ensure_rootfs_dir
+  build_mkimage
+  "$MKIMAGE" -epoch "$EPOCH" -write-layer "$BASE_GZ.tmp" -layer "dir:$ROOTFS_DIR"
+  mv -f "$BASE_GZ.tmp" "$BASE_GZ"
+  echo "$key" > "$BASE_GZ.key"
+}
 # The extracted rootfs, shared by the Debian-based images of this run.
 ROOTFS_DIR=$W/rootfs
 ensure_rootfs_dir() {
@@ -162,7 +179,7 @@ build_one() { # NAME
     LAYERS=()
     source "$HERE/recipes/lib-debian.sh"
     source "$HERE/recipes/$n.sh"
-    if [ "${BASE:-}" = debian ]; then ensure_rootfs_dir; fi
+    if [ "${BASE:-}" = debian ]; then ensure_rootfs_dir; ensure_base_layer; fi
     build
     config > "$wd/config.json"
     args=()
@@ -171,6 +188,7 @@ build_one() { # NAME
       -created-by "scone-build images/build.sh $n" "${args[@]}"
   )
   echo "$h" > "$wd/layout/.scone-recipe-hash"
+  chmod -R a+rX "$wd/layout"
   rm -rf "$out.old"
   [ -e "$out" ] && mv "$out" "$out.old"
   mv "$wd/layout" "$out"

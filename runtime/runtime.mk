@@ -43,7 +43,7 @@ $(RT_BUILD)/.built: $(RT_LIB_SRC) $(RT_SRC) $(wildcard runtime/include/*.h runti
 test-runtime: $(RT_TESTS) ## run the C unit tests (host build, sanitizers)
 	@set -e; for t in $(RT_TESTS); do echo "== $$t"; (cd $(CURDIR) && $$t); done
 
-$(RT_BUILD)/tests/%: runtime/tests/%.c $(RT_LIB_SRC) $(wildcard runtime/tests/host_shim.c runtime/include/*.h runtime/lib/*.h)
+$(RT_BUILD)/tests/%: runtime/tests/%.c $(RT_LIB_SRC) $(wildcard runtime/tests/host_shim.c runtime/include/*.h runtime/lib/*.h runtime/src/*.c runtime/src/*.h runtime/src/host/*)
 	@mkdir -p $(dir $@)
 	$(CC) $(RT_TCFLAGS) -o $@ $< $(RT_LIB_SRC) $(wildcard runtime/tests/host_shim.c) -lbearssl
 

@@ -349,6 +349,10 @@ func convertHints(err error) (int, string, bool) {
 		return exitBadInput, "the image's ENTRYPOINT/CMD names a program that is not in the image (check the path and PATH)", true
 	case errors.Is(err, link.ErrNotELF):
 		return exitBadInput, "the entrypoint must be an x86-64 ELF program or a #! script whose interpreter is one", true
+	case errors.As(err, new(*link.FormatError)):
+		return exitBadInput, "the entrypoint is a malformed ELF file: rebuild the image", true
+	case errors.As(err, new(*link.UnsupportedError)):
+		return exitBadInput, "SGX runs only x86-64 ELF programs", true
 	case errors.As(err, &ie):
 		return exitCompatibility, "run 'scone-build check SRC' for the full report; --force converts anyway", true
 	case errors.As(err, &pe):

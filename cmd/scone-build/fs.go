@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -39,11 +41,11 @@ func (o *fsOptions) readOpts() ([]fsprotect.Option, error) {
 	if o.expectRoot == "" {
 		return nil, nil
 	}
-	var r [32]byte
-	if n, err := fmt.Sscanf(o.expectRoot, "%64x", &r); n != 1 || err != nil || len(o.expectRoot) != 64 {
+	b, err := hex.DecodeString(o.expectRoot)
+	if err != nil || len(b) != 32 {
 		return nil, usagef("--expect-root: want 64 hex digits")
 	}
-	return []fsprotect.Option{fsprotect.WithExpectedRoot(r)}, nil
+	return []fsprotect.Option{fsprotect.WithExpectedRoot([32]byte(b))}, nil
 }
 
 // openImage opens IMAGE with the key; the caller closes the file.
@@ -190,6 +192,9 @@ chunk size.`,
 					name = "."
 				}
 				in, err := rd.Open(name)
+				if errors.Is(err, fs.ErrNotExist) {
+					return usagef("read %q from %q: no such file in the image", args[1], args[0])
+				}
 				if err != nil {
 					return fmt.Errorf("read %q from %q: %w", args[1], args[0], err)
 				}
@@ -252,21 +257,28 @@ with the one from the measured enclave config. Prints the root hash.`,
 				if err != nil {
 					return fmt.Errorf("verify FS image %q: %w", args[0], err)
 				}
-				root, err := fsprotect.RootOf(f, fi.Size())
-				if err != nil {
-					return fmt.Errorf("verify FS image %q: %w", args[0], err)
-				}
+				var root [32]byte
 				if vo.keyFile != "" {
 					k, err := vo.key()
 					if err != nil {
 						return err
 					}
-					if err := fsprotect.Verify(f, fi.Size(), k, opts...); err != nil {
+					rd, err := fsprotect.Open(f, fi.Size(), k, opts...)
+					if err == nil {
+						err = rd.Verify()
+					}
+					if err != nil {
 						return fmt.Errorf("verify FS image %q: %w", args[0], err)
 					}
-				} else if vo.expectRoot != "" && fmt.Sprintf("%x", root) != vo.expectRoot {
-					return fmt.Errorf("verify FS image %q: %w", args[0], &fsprotect.AuthError{Part: fsprotect.PartRoot,
-						Msg: fmt.Sprintf("image root %x, expected %s", root, vo.expectRoot)})
+					root = rd.Root()
+				} else {
+					if root, err = fsprotect.RootOf(f, fi.Size()); err != nil {
+						return fmt.Errorf("verify FS image %q: %w", args[0], err)
+					}
+					if vo.expectRoot != "" && hex.EncodeToString(root[:]) != vo.expectRoot {
+						return fmt.Errorf("verify FS image %q: %w", args[0], &fsprotect.AuthError{Part: fsprotect.PartRoot,
+							Msg: fmt.Sprintf("image root %x, expected %s", root, vo.expectRoot)})
+					}
 				}
 				fmt.Fprintf(a.stdout, "root %x\n", root)
 				if vo.keyFile != "" {

@@ -26,19 +26,31 @@ func (l *layerFlags) Set(s string) error { *l = append(*l, s); return nil }
 
 func main() {
 	var (
-		out, configPath, tag, createdBy string
-		epoch                           int64
-		layers                          layerFlags
+		out, configPath, tag, createdBy, layerOut string
+		epoch                                     int64
+		layers                                    layerFlags
 	)
 	flag.StringVar(&out, "out", "", "OCI layout directory to create (must not exist)")
 	flag.StringVar(&configPath, "config", "", "image runtime config JSON (Entrypoint, Cmd, Env, ...)")
 	flag.StringVar(&tag, "tag", "latest", "reference name of the image in the layout")
 	flag.StringVar(&createdBy, "created-by", "scone-build images/build.sh", "history created_by prefix")
 	flag.Int64Var(&epoch, "epoch", envEpoch(), "timestamp of the image (default $SOURCE_DATE_EPOCH or 0)")
-	flag.Var(&layers, "layer", "dir:ROOT or diff:BASE:NEW (repeatable, bottom first)")
+	flag.Var(&layers, "layer", "dir:ROOT, diff:BASE:NEW or gz:LAYER.tar.gz (repeatable, bottom first)")
+	flag.StringVar(&layerOut, "write-layer", "", "only write the single -layer as a gzip layer file to this path")
 	flag.Parse()
+	if layerOut != "" {
+		if len(layers) != 1 || flag.NArg() != 0 {
+			fmt.Fprintln(os.Stderr, "usage: mkimage -write-layer FILE.tar.gz [-epoch N] -layer dir:ROOT|diff:BASE:NEW")
+			os.Exit(2)
+		}
+		if err := writeLayer(layerOut, layers[0], time.Unix(epoch, 0).UTC()); err != nil {
+			fmt.Fprintln(os.Stderr, "mkimage:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if out == "" || configPath == "" || len(layers) == 0 || flag.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "usage: mkimage -out DIR -config CONFIG.json [-tag T] [-epoch N] -layer dir:ROOT|diff:BASE:NEW ...")
+		fmt.Fprintln(os.Stderr, "usage: mkimage -out DIR -config CONFIG.json [-tag T] [-epoch N] -layer dir:ROOT|diff:BASE:NEW|gz:FILE ...")
 		os.Exit(2)
 	}
 	if err := run(out, configPath, tag, createdBy, time.Unix(epoch, 0).UTC(), layers); err != nil {
@@ -77,25 +89,23 @@ func run(out, configPath, tag, createdBy string, epoch time.Time, specs []string
 
 	img := ociEmpty()
 	for i, spec := range specs {
-		entries, root, err := layerEntries(spec)
-		if err != nil {
-			return err
-		}
-		gz := filepath.Join(tmp, fmt.Sprintf("layer%d.tar.gz", i))
-		if err := writeLayerFile(gz, root, entries, epoch); err != nil {
-			return fmt.Errorf("writing layer %q: %w", spec, err)
+		kind, gz, _ := strings.Cut(spec, ":")
+		if kind != "gz" {
+			gz = filepath.Join(tmp, fmt.Sprintf("layer%d.tar.gz", i))
+			if err := writeLayer(gz, spec, epoch); err != nil {
+				return err
+			}
 		}
 		layer, err := tarball.LayerFromFile(gz, tarball.WithMediaType(types.OCILayer))
 		if err != nil {
 			return fmt.Errorf("reading layer %q: %w", gz, err)
 		}
-		kind, _, _ := strings.Cut(spec, ":")
 		img, err = mutate.Append(img, mutate.Addendum{
 			Layer:     layer,
 			MediaType: types.OCILayer,
 			History: v1.History{
 				Created:   v1.Time{Time: epoch},
-				CreatedBy: fmt.Sprintf("%s: layer %d (%s, %d entries)", createdBy, i+1, kind, len(entries)),
+				CreatedBy: fmt.Sprintf("%s: layer %d (%s)", createdBy, i+1, kind),
 			},
 		})
 		if err != nil {
@@ -150,6 +160,18 @@ func layerEntries(spec string) ([]entry, string, error) {
 		return e, next, err
 	}
 	return nil, "", fmt.Errorf("parsing layer %q: want dir:ROOT or diff:BASE:NEW", spec)
+}
+
+// writeLayer writes the layer spec as a gzip-compressed tar file at path.
+func writeLayer(path, spec string, epoch time.Time) error {
+	entries, root, err := layerEntries(spec)
+	if err != nil {
+		return err
+	}
+	if err := writeLayerFile(path, root, entries, epoch); err != nil {
+		return fmt.Errorf("writing layer %q to %q: %w", spec, path, err)
+	}
+	return nil
 }
 
 func writeLayerFile(path, root string, entries []entry, epoch time.Time) (err error) {

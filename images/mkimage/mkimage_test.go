@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 )
 
@@ -218,4 +219,47 @@ func TestRunDeterministic(t *testing.T) {
 	if digests[0] != digests[1] {
 		t.Errorf("two builds differ: %s, %s", digests[0], digests[1])
 	}
+	// A base layer written once with -write-layer and reused as gz: gives the same image.
+	gz := filepath.Join(dir, "base.tar.gz")
+	if err := writeLayer(gz, "dir:"+root, time.Unix(1700000000, 0)); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out-gz")
+	if err := run(out, cfg, "latest", "test", time.Unix(1700000000, 0), []string{"gz:" + gz, "diff:" + root + ":" + next}); err != nil {
+		t.Fatal(err)
+	}
+	layers, err := mustImage(t, out).Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img0, err := mustImage(t, filepath.Join(dir, "out0")).Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, _ := layers[0].Digest()
+	d0, _ := img0[0].Digest()
+	if d0 != d1 {
+		t.Errorf("gz: base layer %s, dir: base layer %s: want equal", d1, d0)
+	}
+}
+
+func mustImage(t *testing.T, dir string) v1.Image {
+	t.Helper()
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := idx.Image(m.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }

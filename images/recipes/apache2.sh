@@ -9,7 +9,9 @@ build() {
   ln -sfT /dev/stderr "$l/error.log"
   ln -sfT /dev/stdout "$l/other_vhosts_access.log"
   echo "ServerName localhost" > "$W/app/etc/apache2/conf-enabled/servername.conf"
-  LAYERS=("dir:$ROOTFS_DIR" "diff:$ROOTFS_DIR:$W/app")
+  # apache2ctl raises nofile to 8192 by default, beyond podman's hard limit here.
+  echo "export APACHE_ULIMIT_MAX_FILES=true" >> "$W/app/etc/apache2/envvars"
+  debian_layers
 }
 config() {
   cat <<JSON

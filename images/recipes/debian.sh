@@ -1,7 +1,7 @@
 # debian: debootstrap --variant=minbase bookworm, one layer, like debian:bookworm-slim.
 BASE=debian
 build() {
-  LAYERS=("dir:$ROOTFS_DIR")
+  LAYERS=("gz:$BASE_GZ")
 }
 config() {
   cat <<JSON

@@ -5,7 +5,8 @@
 # caches, logs, device nodes, the host's resolv.conf.
 debian_clean() {
   local r=$1
-  rm -rf "$r"/dev/* "$r"/proc/* "$r"/sys/* "$r"/run/* "$r"/tmp/* "$r"/var/tmp/*
+  rm -rf "$r"/dev/* "$r"/proc/* "$r"/sys/* "$r"/run/mount "$r"/tmp/* "$r"/var/tmp/*
+  mkdir -p -m 1777 "$r"/run/lock
   rm -rf "$r"/var/lib/apt/lists/* "$r"/var/cache/apt/*.bin "$r"/var/cache/apt/archives/*.deb \
          "$r"/var/cache/apt/archives/partial/* "$r"/var/cache/debconf/*-old "$r"/var/lib/dpkg/*-old \
          "$r"/var/cache/ldconfig/aux-cache
@@ -45,5 +46,10 @@ debian_install() {
   debian_clean "$r"
 }
 
-# debian_config KEY=JSON...: a config with the Debian PATH plus the given keys.
+# debian_layers: the shared Debian base layer plus what the recipe changed in $W/app.
+debian_layers() {
+  LAYERS=("gz:$BASE_GZ" "diff:$ROOTFS_DIR:$W/app")
+}
+
+# The official Debian images' PATH, as a JSON string.
 debian_path='"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"'

@@ -4,7 +4,7 @@ BASE=debian
 build() {
   debian_app "$W/app"
   debian_install "$W/app" memcached
-  LAYERS=("dir:$ROOTFS_DIR" "diff:$ROOTFS_DIR:$W/app")
+  debian_layers
 }
 config() {
   cat <<JSON

@@ -6,7 +6,7 @@ build() {
   debian_install "$W/app" nginx-light
   ln -sf /dev/stdout "$W/app/var/log/nginx/access.log"
   ln -sf /dev/stderr "$W/app/var/log/nginx/error.log"
-  LAYERS=("dir:$ROOTFS_DIR" "diff:$ROOTFS_DIR:$W/app")
+  debian_layers
 }
 config() {
   cat <<JSON

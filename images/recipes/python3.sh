@@ -1,9 +1,10 @@
-# python3: python3-minimal on the debian layer; like the official python image: CMD python3.
+# python3: python3 (interpreter and standard library, no recommends) on the
+# debian layer; like the official python image: CMD python3.
 BASE=debian
 build() {
   debian_app "$W/app"
-  debian_install "$W/app" python3-minimal
-  LAYERS=("dir:$ROOTFS_DIR" "diff:$ROOTFS_DIR:$W/app")
+  debian_install "$W/app" python3
+  debian_layers
 }
 config() {
   cat <<JSON

@@ -6,7 +6,7 @@ build() {
   debian_install "$W/app" redis-server
   mkdir -p "$W/app/data"
   chroot "$W/app" chown redis:redis /data
-  LAYERS=("dir:$ROOTFS_DIR" "diff:$ROOTFS_DIR:$W/app")
+  debian_layers
 }
 config() {
   cat <<JSON

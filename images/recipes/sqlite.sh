@@ -7,10 +7,10 @@ build() {
   debian_install "$W/app" sqlite3
   mkdir -p "$W/app/data"
   cp "$ROOT/testdata/images/sqlite/sample.sql" "$W/app/tmp/sample.sql"
-  chroot "$W/app" sqlite3 /data/sample.db ".read /tmp/sample.sql"
+  chroot "$W/app" sqlite3 /data/sample.db ".read /tmp/sample.sql" >/dev/null
   rm -f "$W/app/tmp/sample.sql"
   chmod 644 "$W/app/data/sample.db"
-  LAYERS=("dir:$ROOTFS_DIR" "diff:$ROOTFS_DIR:$W/app")
+  debian_layers
 }
 config() {
   cat <<JSON

@@ -320,6 +320,13 @@ func TestConvertDir(t *testing.T) {
 	if err := WriteDir(out, dst); err == nil {
 		t.Fatal("WriteDir over a non-empty directory succeeded")
 	}
+	empty := t.TempDir() // an existing empty directory (a mount point in BuildKit)
+	if err := WriteDir(out, empty); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(empty); len(ents) != 2 {
+		t.Fatalf("existing dir holds %v, want rootfs and config.json only", ents)
+	}
 }
 
 func mustLayers(t *testing.T, img v1.Image) []v1.Layer {

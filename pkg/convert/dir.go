@@ -42,13 +42,21 @@ func ReadConfigFile(p string) (*v1.ConfigFile, error) {
 
 // WriteDir writes a conversion's output as DIR/rootfs (the converted root
 // file system) and DIR/config.json (the output image config). DIR must not
-// exist or be empty; it is filled in a temporary directory and renamed, so
-// a failure leaves nothing behind.
+// exist or be empty (it may be a mount point). Everything is written into a
+// temporary directory first and renamed into place, so a failure leaves
+// nothing behind.
 func WriteDir(out *Output, dir string) error {
-	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
-		return fmt.Errorf("writing output directory %q: exists and is not empty", dir)
+	exists := false
+	if ents, err := os.ReadDir(dir); err == nil {
+		if len(ents) > 0 {
+			return fmt.Errorf("writing output directory %q: exists and is not empty", dir)
+		}
+		exists = true
 	}
 	parent := filepath.Dir(filepath.Clean(dir))
+	if exists {
+		parent = dir // a mount point cannot be replaced: fill it in place
+	}
 	tmp, err := os.MkdirTemp(parent, ".scone-out-*")
 	if err != nil {
 		return fmt.Errorf("writing output directory %q: %w", dir, err)
@@ -74,10 +82,19 @@ func WriteDir(out *Output, dir string) error {
 	if err := os.WriteFile(filepath.Join(tmp, "config.json"), append(cfg, '\n'), 0o644); err != nil {
 		return fmt.Errorf("writing image config: %w", err)
 	}
+	if exists {
+		// rootfs first: a config.json is only ever next to a complete rootfs.
+		for _, n := range []string{"rootfs", "config.json"} {
+			if err := os.Rename(filepath.Join(tmp, n), filepath.Join(dir, n)); err != nil {
+				os.RemoveAll(filepath.Join(dir, "rootfs"))
+				return fmt.Errorf("writing output directory %q: %w", dir, err)
+			}
+		}
+		return nil
+	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
-	_ = os.Remove(dir) // an existing empty directory
 	if err := os.Rename(tmp, dir); err != nil {
 		return fmt.Errorf("writing output directory %q: %w", dir, err)
 	}

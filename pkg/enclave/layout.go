@@ -61,19 +61,25 @@ func elfErr(format string, a ...any) error {
 	return fmt.Errorf("reading runtime ELF: %s: %w", fmt.Sprintf(format, a...), ErrBadELF)
 }
 
+// readFull reads n bytes at off. It reads in chunks so that a length in a
+// hostile header cannot make it allocate more than the file holds plus one
+// chunk.
 func readFull(r io.ReaderAt, off, n uint64) ([]byte, error) {
-	if n > MaxImageSize {
+	const chunk = 1 << 20
+	if n > MaxImageSize || off > MaxImageSize {
 		return nil, elfErr("%d bytes at %#x is too large", n, off)
 	}
-	b := make([]byte, n)
-	if n == 0 {
-		return b, nil
-	}
-	if _, err := r.ReadAt(b, int64(off)); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, elfErr("%d bytes at offset %#x are beyond the end of the file", n, off)
+	b := make([]byte, 0, min(n, chunk))
+	for uint64(len(b)) < n {
+		k := min(n-uint64(len(b)), chunk)
+		start := len(b)
+		b = append(b, make([]byte, k)...)
+		if _, err := r.ReadAt(b[start:], int64(off)+int64(start)); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, elfErr("%d bytes at offset %#x are beyond the end of the file", n, off)
+			}
+			return nil, fmt.Errorf("reading runtime ELF at %#x: %w", off, err)
 		}
-		return nil, fmt.Errorf("reading runtime ELF at %#x: %w", off, err)
 	}
 	return b, nil
 }

@@ -79,10 +79,28 @@ func TestFixtures(t *testing.T) {
 	if got := readFixture(t, "config.bin"); !bytes.Equal(got, cfg) {
 		t.Fatalf("testdata config.bin differs from fixtureConfig(); run go test -update")
 	}
-	for _, name := range []string{"tiny", "shared"} {
+	defCfg, err := minimalConfig().MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile(filepath.Join(fixtureDir, "default.config.bin"), defCfg, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := readFixture(t, "default.config.bin"); !bytes.Equal(got, defCfg) {
+		t.Fatalf("testdata default.config.bin differs from minimalConfig(); run go test -update")
+	}
+	for _, tc := range []struct {
+		name, elf string
+		cfg       []byte
+	}{
+		{"tiny", "tiny", cfg}, {"shared", "shared", cfg}, {"tiny.default", "tiny", defCfg},
+	} {
+		name := tc.name
 		t.Run(name, func(t *testing.T) {
-			elf := readFixture(t, name+".elf")
-			m, err := Measure(bytes.NewReader(elf), cfg)
+			elf := readFixture(t, tc.elf+".elf")
+			m, err := Measure(bytes.NewReader(elf), tc.cfg)
 			if err != nil {
 				t.Fatalf("Measure: %v", err)
 			}
@@ -251,6 +269,37 @@ func TestMeasureRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzMeasure fuzzes the ELF program-header parser and the layout. Inputs
+// whose image spans more than 1 MiB are only parsed, not hashed, to keep
+// each run fast.
+func FuzzMeasure(f *testing.F) {
+	cfg, _ := fixtureConfig().MarshalBinary()
+	f.Add(sharedPageELF())
+	if b, err := os.ReadFile(filepath.Join(fixtureDir, "tiny.elf")); err == nil {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, elf []byte) {
+		img, err := parseELF(bytes.NewReader(elf))
+		if err != nil {
+			if !errors.Is(err, ErrBadELF) {
+				t.Fatalf("error %v does not wrap ErrBadELF", err)
+			}
+			return
+		}
+		if img.hi-img.lo > 1<<20 {
+			return
+		}
+		m, err := Measure(bytes.NewReader(elf), cfg)
+		if err != nil {
+			t.Fatalf("parsed ELF does not measure: %v", err)
+		}
+		var buf bytes.Buffer
+		if err := m.WriteSGXS(&buf); err != nil || sha256.Sum256(buf.Bytes()) != m.MRENCLAVE {
+			t.Fatalf("stream does not hash to MRENCLAVE (err %v)", err)
+		}
+	})
 }
 
 func BenchmarkMeasureDefault(b *testing.B) {

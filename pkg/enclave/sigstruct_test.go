@@ -3,6 +3,8 @@ package enclave
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -156,6 +158,15 @@ func TestVectorQ1Q2(t *testing.T) {
 	k := sig1Signer(t)
 	if k.Public().N.Cmp(n) != 0 {
 		t.Fatal("sig1.key_n.bin is not the modulus of sig1.key.pem")
+	}
+	digest := vector(t, "sig1.data.bin")
+	sigBE := reverse(vector(t, "sig1.sig.bin"))
+	if err := rsa.VerifyPKCS1v15(k.Public(), crypto.SHA256, digest, sigBE); err != nil {
+		t.Fatalf("raw vector signature: %v", err)
+	}
+	mine, err := rsa.SignPKCS1v15(nil, k.key, crypto.SHA256, digest)
+	if err != nil || !bytes.Equal(mine, sigBE) {
+		t.Fatalf("signing the raw vector digest does not reproduce sig1.sig.bin (err %v)", err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"io"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,17 +79,29 @@ func TestDelegateOpts(t *testing.T) {
 	}
 }
 
+var (
+	signerOnce sync.Once
+	signerPEM  []byte
+	signerErr  error
+)
+
+// testSigner returns one RSA-3072, e=3 key per test binary (generating one
+// takes about a second).
 func testSigner(t *testing.T) []byte {
 	t.Helper()
+	signerOnce.Do(func() { signerPEM, signerErr = newSigner() })
+	if signerErr != nil {
+		t.Fatal(signerErr)
+	}
+	return signerPEM
+}
+
+func newSigner() ([]byte, error) {
 	k, err := enclave.GenerateKey(rand.Reader)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	b, err := enclave.MarshalPrivateKeyPEM(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return enclave.MarshalPrivateKeyPEM(k)
 }
 
 func TestFingerprint(t *testing.T) {
@@ -120,7 +133,11 @@ func TestFingerprint(t *testing.T) {
 	if fp, _ := Fingerprint(signer, key2); fp == fp1 {
 		t.Fatal("a different FS key gives the same fingerprint")
 	}
-	if fp, _ := Fingerprint(testSigner(t), key); fp == fp1 {
+	other, err := newSigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fp, _ := Fingerprint(other, key); fp == fp1 {
 		t.Fatal("a different signer gives the same fingerprint")
 	}
 	// PKCS#8 gives the same MRSIGNER.

@@ -26,7 +26,7 @@ const (
 
 	minChunkLog2     = 12
 	maxChunkLog2     = 20
-	defaultChunkLog2 = 15
+	defaultChunkLog2 = 12
 
 	tagSize        = 16
 	nonceSize      = 12

@@ -73,22 +73,24 @@ func (k Key) MarshalText() ([]byte, error) {
 
 // HKDF-SHA-256 labels (info strings); the salt is empty. See docs/fsprotect.md.
 const (
-	labelKeyCheck     = "scone-fsp v1 key check"
-	labelHeaderMAC    = "scone-fsp v1 header mac"
-	labelIndexKey     = "scone-fsp v1 index key"
-	labelIndexNonce   = "scone-fsp v1 index nonce"
-	labelContentKey   = "scone-fsp v1 content key"
-	labelContentNonce = "scone-fsp v1 content nonce"
+	labelKeyCheck   = "scone-fsp v1 key check"
+	labelHeaderMAC  = "scone-fsp v1 header mac"
+	labelIndexKey   = "scone-fsp v1 index key"
+	labelIndexNonce = "scone-fsp v1 index nonce"
+	labelContentKey = "scone-fsp v1 content key"
+	labelSIVHash    = "scone-fsp v1 content siv hash"
+	labelSIVPRP     = "scone-fsp v1 content siv prp"
 )
 
 // subkeys are the keys derived from one FS key.
 type subkeys struct {
-	keyCheck     [16]byte
-	headerMAC    [32]byte
-	indexKey     [32]byte
-	indexNonce   [32]byte
-	contentKey   [32]byte
-	contentNonce [32]byte
+	keyCheck   [16]byte
+	headerMAC  [32]byte
+	indexKey   [32]byte
+	indexNonce [32]byte
+	contentKey [32]byte
+	sivHash    [32]byte // GCM key whose GHASH hashes chunks for their nonce
+	sivPRP     [32]byte // AES key that turns that hash into the nonce
 }
 
 func deriveKeys(k Key) (*subkeys, error) {
@@ -102,7 +104,8 @@ func deriveKeys(k Key) (*subkeys, error) {
 		{labelIndexKey, s.indexKey[:]},
 		{labelIndexNonce, s.indexNonce[:]},
 		{labelContentKey, s.contentKey[:]},
-		{labelContentNonce, s.contentNonce[:]},
+		{labelSIVHash, s.sivHash[:]},
+		{labelSIVPRP, s.sivPRP[:]},
 	} {
 		b, err := hkdf.Key(sha256.New, k[:], nil, d.label, len(d.out))
 		if err != nil {

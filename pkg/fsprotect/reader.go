@@ -171,6 +171,13 @@ func (rd *Reader) inoPath(ino uint32) string {
 // readChunk authenticates and decrypts chunk i of file ino into dst (which
 // must hold the chunk) and returns the chunk's plaintext length.
 func (rd *Reader) readChunk(ino uint32, in *inode, i uint64, dst []byte) (int, error) {
+	return rd.readChunkPart(ino, in, i, 0, dst)
+}
+
+// readChunkPart authenticates and decrypts chunk i of file ino and copies
+// its plaintext from offset within on into dst; it returns the number of
+// bytes copied. Nothing is copied unless the chunk is authentic.
+func (rd *Reader) readChunkPart(ino uint32, in *inode, i uint64, within int, dst []byte) (int, error) {
 	start := i << rd.hdr.chunkLog2
 	n := int(min(uint64(rd.cs), in.size-start))
 	bp := rd.bufs.Get().(*[]byte)
@@ -185,8 +192,7 @@ func (rd *Reader) readChunk(ino uint32, in *inode, i uint64, dst []byte) (int, e
 	if _, err := rd.aead.Open(buf[:0], rec[:nonceSize], buf, chunkAAD(&aadBuf, i, in.size)); err != nil {
 		return 0, &AuthError{Part: PartChunk, Path: rd.inoPath(ino), Chunk: i}
 	}
-	copy(dst, buf[:n])
-	return n, nil
+	return copy(dst, buf[within:n]), nil
 }
 
 // parallelReadBytes is the read size from which whole chunks are decrypted
@@ -249,7 +255,6 @@ func (rd *Reader) readAt(ino uint32, p []byte, off int64) (int, error) {
 	if rem := in.size - uint64(off); uint64(want) > rem {
 		p = p[:rem]
 	}
-	var tmp []byte
 	done := 0
 	for done < len(p) {
 		pos := uint64(off) + uint64(done)
@@ -266,14 +271,11 @@ func (rd *Reader) readAt(ino uint32, p []byte, off int64) (int, error) {
 			}
 			continue
 		}
-		if tmp == nil {
-			tmp = make([]byte, rd.cs)
-		}
-		n, err := rd.readChunk(ino, in, i, tmp)
+		n, err := rd.readChunkPart(ino, in, i, within, p[done:])
 		if err != nil {
 			return done, err
 		}
-		done += copy(p[done:], tmp[within:n])
+		done += n
 	}
 	if done < want {
 		return done, io.EOF

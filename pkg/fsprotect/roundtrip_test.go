@@ -3,6 +3,7 @@ package fsprotect
 import (
 	"archive/tar"
 	"bytes"
+	"fmt"
 	"io"
 	"io/fs"
 	"strings"
@@ -169,5 +170,38 @@ func checkRanges(t *testing.T, rd *Reader, name string, want []byte) {
 	}
 	if _, err := fs.ReadFile(rd, name); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestConcurrentReadAt reads one file from several goroutines at once,
+// with reads large enough to take the parallel decryption path.
+func TestConcurrentReadAt(t *testing.T) {
+	body := pseudoRandom(21, 600<<10+123)
+	img, _ := packBytes(t, makeTar(t, []tentry{{name: "f", typ: tar.TypeReg, mode: 0o644, body: body}}), testKey, WithChunkSize(MinChunkSize))
+	rd := openBytes(t, img, testKey)
+	f, err := rd.Open("f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra := f.(io.ReaderAt)
+	errs := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			buf := make([]byte, 300<<10)
+			for k := range 8 {
+				off := int64((g*8+k)*7919) % int64(len(body)-len(buf))
+				n, err := ra.ReadAt(buf, off)
+				if err != nil || n != len(buf) || !bytes.Equal(buf, body[off:off+int64(n)]) {
+					errs <- fmt.Errorf("ReadAt(%d) = %d, %v", off, n, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }

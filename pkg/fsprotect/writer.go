@@ -10,7 +10,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"math"
 	"sort"
@@ -125,7 +124,7 @@ func (p *packer) run(ctx context.Context, dst io.Writer, tarStream io.Reader) (*
 	}
 	var wg sync.WaitGroup
 	for range nw {
-		aead, mac, err := p.contentCrypto()
+		aead, siv, err := p.contentCrypto()
 		if err != nil {
 			return nil, err
 		}
@@ -133,7 +132,7 @@ func (p *packer) run(ctx context.Context, dst io.Writer, tarStream io.Reader) (*
 		go func() {
 			defer wg.Done()
 			for j := range work {
-				p.seal(aead, mac, j)
+				p.seal(aead, siv, j)
 				close(j.done)
 			}
 		}()
@@ -236,12 +235,52 @@ func newGCM(key []byte) (cipher.AEAD, error) {
 	return a, nil
 }
 
-func (p *packer) contentCrypto() (cipher.AEAD, hash.Hash, error) {
+func (p *packer) contentCrypto() (cipher.AEAD, *sivPRF, error) {
 	a, err := newGCM(p.sk.contentKey[:])
 	if err != nil {
 		return nil, nil, err
 	}
-	return a, hmac.New(sha256.New, p.sk.contentNonce[:]), nil
+	siv, err := newSIVPRF(p.sk, p.o.chunkSize)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, siv, nil
+}
+
+// sivPRF computes the synthetic nonce of a chunk (docs/fsprotect.md):
+//
+//	S     = GHASH_H(aad || plaintext) XOR E_K1(J0)   (GMAC under K1, fixed zero nonce)
+//	nonce = first 12 bytes of AES_K2(S)
+//
+// a universal hash encrypted with an independent block cipher key: a PRF of
+// (aad, plaintext), as the tag derivation of AES-GCM-SIV (RFC 8452).
+type sivPRF struct {
+	gmac cipher.AEAD
+	prp  cipher.Block
+	buf  []byte // aad || plaintext
+}
+
+func newSIVPRF(sk *subkeys, chunkSize int) (*sivPRF, error) {
+	g, err := newGCM(sk.sivHash[:])
+	if err != nil {
+		return nil, err
+	}
+	b, err := aes.NewCipher(sk.sivPRP[:])
+	if err != nil {
+		return nil, fmt.Errorf("init AES: %w", err)
+	}
+	return &sivPRF{gmac: g, prp: b, buf: make([]byte, 0, 16+chunkSize)}, nil
+}
+
+var zeroNonce [nonceSize]byte
+
+// nonce writes the synthetic nonce of (aad, plain) into dst[:12].
+func (s *sivPRF) nonce(dst []byte, aad, plain []byte) {
+	s.buf = append(append(s.buf[:0], aad...), plain...)
+	var tag [16]byte
+	s.gmac.Seal(tag[:0], zeroNonce[:], nil, s.buf)
+	s.prp.Encrypt(tag[:], tag[:])
+	copy(dst[:nonceSize], tag[:])
 }
 
 // chunkAAD is the associated data of chunk i of a file of the given size.
@@ -251,22 +290,18 @@ func chunkAAD(dst *[16]byte, i, size uint64) []byte {
 	return dst[:]
 }
 
-// seal encrypts the chunks of one job. The nonce of a chunk is synthetic:
-// the first 12 bytes of HMAC-SHA-256(content nonce key, aad || plaintext).
-func (p *packer) seal(aead cipher.AEAD, mac hash.Hash, j *job) {
+// seal encrypts the chunks of one job with synthetic nonces.
+func (p *packer) seal(aead cipher.AEAD, siv *sivPRF, j *job) {
 	cs := p.o.chunkSize
 	var aadBuf [16]byte
-	var sum [32]byte
+	var nonce [nonceSize]byte
 	for k, off := 0, 0; off < j.n; k, off = k+1, off+cs {
 		end := min(off+cs, j.n)
 		aad := chunkAAD(&aadBuf, j.firstChunk+uint64(k), j.fileSize)
-		mac.Reset()
-		mac.Write(aad)
-		mac.Write(j.buf.plain[off:end])
-		nonce := mac.Sum(sum[:0])[:nonceSize]
-		sealed := aead.Seal(j.buf.out[off:off], nonce, j.buf.plain[off:end], aad)
+		siv.nonce(nonce[:], aad, j.buf.plain[off:end])
+		sealed := aead.Seal(j.buf.out[off:off], nonce[:], j.buf.plain[off:end], aad)
 		rec := j.recs[k*chunkRecSize : (k+1)*chunkRecSize]
-		copy(rec, nonce)
+		copy(rec, nonce[:])
 		copy(rec[nonceSize:], sealed[end-off:])
 	}
 }

@@ -28,11 +28,17 @@ type options struct {
 	workers     int
 	scope       Scope
 	maxFileSize int64
+	imports     bool
 }
 
 func defaultOptions() options {
-	return options{workers: runtime.GOMAXPROCS(0), scope: ScopeImage, maxFileSize: 1 << 30}
+	return options{workers: runtime.GOMAXPROCS(0), scope: ScopeImage, maxFileSize: 1 << 30, imports: true}
 }
+
+// WithImports selects whether Binary.Imports is filled (default true). The
+// imported symbols are the bulk of a report's JSON; features and findings
+// do not depend on this option.
+func WithImports(on bool) Option { return func(o *options) { o.imports = on } }
 
 // WithWorkers bounds the number of files analysed in parallel (default
 // GOMAXPROCS). n must be at least 1.
@@ -141,7 +147,7 @@ func Analyze(ctx context.Context, fsys FS, entry Entry, opts ...Option) (*Report
 		r.Binaries = append(r.Binaries, im.load(n).b)
 	}
 	sort.Slice(r.Binaries, func(i, j int) bool { return r.Binaries[i].Path < r.Binaries[j].Path })
-	r.Findings = append(entryFindings, eo.b.Findings...)
+	r.Findings = append(append([]Finding{}, entryFindings...), eo.b.Findings...)
 	sortFindings(r.Findings)
 	r.Verdict = verdictOf(r.Findings)
 	return r, nil

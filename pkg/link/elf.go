@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"sync"
 )
 
 // This file is a small, validating ELF64 (little-endian, x86-64) reader. It
@@ -533,17 +534,27 @@ func (f *elfFile) gnuHashCount(h uint64, dynOff int64) (uint64, error) {
 		return symoffset, nil
 	}
 	chainOff := bucketsOff + nbuckets*4
-	for i := maxSym; ; i++ {
-		if i-symoffset > maxSymbols {
-			return 0, formatErr(int64(chainOff), "GNU hash chain does not terminate")
+	// Walk the last bucket's chain to its end marker, a page at a time.
+	const words = 1024
+	for i := maxSym; ; {
+		at := chainOff + (i-symoffset)*4
+		if at >= uint64(f.size) || i-symoffset > maxSymbols {
+			return 0, formatErr(int64(chainOff), "GNU hash chain does not terminate inside the file")
 		}
-		c, err := readAt(f.r, f.size, chainOff+(i-symoffset)*4, 4, "GNU hash chain")
+		n := min(uint64(words), (uint64(f.size)-at)/4)
+		if n == 0 {
+			return 0, formatErr(int64(at), "GNU hash chain truncated")
+		}
+		c, err := readAt(f.r, f.size, at, n*4, "GNU hash chain")
 		if err != nil {
 			return 0, err
 		}
-		if le.Uint32(c)&1 != 0 {
-			return i + 1, nil
+		for k := uint64(0); k < n; k++ {
+			if le.Uint32(c[k*4:])&1 != 0 {
+				return i + k + 1, nil
+			}
 		}
+		i += n
 	}
 }
 
@@ -695,12 +706,18 @@ func (f *elfFile) versyms(count uint64) ([]uint16, error) {
 	return v, nil
 }
 
+const scanChunk = 256 << 10
+
+var scanBufs = sync.Pool{New: func() any { b := make([]byte, scanChunk); return &b }}
+
 // countSyscalls counts the byte pattern 0F 05 (syscall) in executable
 // PT_LOAD segments. It is a byte-pattern count, not a disassembly: it may
 // over-count when the bytes occur inside other instructions.
 func (f *elfFile) countSyscalls() (int, error) {
-	const chunk = 1 << 20
-	buf := make([]byte, chunk)
+	bp := scanBufs.Get().(*[]byte)
+	defer scanBufs.Put(bp)
+	buf := *bp
+	const chunk = scanChunk
 	n := 0
 	for _, p := range f.progs {
 		if p.typ != uint32(elf.PT_LOAD) || p.flags&uint32(elf.PF_X) == 0 {

@@ -318,3 +318,51 @@ func TestHostBinaries(t *testing.T) {
 		t.Skip("no ELF files found")
 	}
 }
+
+// TestNoSectionHeaders removes the section headers of real binaries (as
+// sstrip does): the dynamic symbols must then come from DT_GNU_HASH or
+// DT_HASH, and the imports must not change.
+func TestNoSectionHeaders(t *testing.T) {
+	for _, name := range []string{"hello-dyn", "cxx", "risky", "libtls.so"} {
+		t.Run(name, func(t *testing.T) {
+			p := fix(t, name)
+			want := analyzePath(t, p)
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ef, err := elf.NewFile(bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ef.Section(".gnu.hash") == nil && ef.Section(".hash") == nil {
+				t.Skip("no hash table")
+			}
+			le.PutUint64(data[40:], 0) // e_shoff
+			le.PutUint16(data[60:], 0) // e_shnum
+			le.PutUint16(data[62:], 0) // e_shstrndx
+			got, err := AnalyzeFile(bytes.NewReader(data), int64(len(data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Imports) == 0 || !equalImports(got.Imports, want.Imports) {
+				t.Errorf("imports without sections: %d, with: %d", len(got.Imports), len(want.Imports))
+			}
+			if got.Libc != want.Libc || got.Kind != want.Kind || got.Verdict != want.Verdict {
+				t.Errorf("got %+v / %s / %s, want %+v / %s / %s", got.Libc, got.Kind, got.Verdict, want.Libc, want.Kind, want.Verdict)
+			}
+		})
+	}
+}
+
+func equalImports(a, b []Symbol) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

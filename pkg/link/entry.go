@@ -134,9 +134,15 @@ func (im *image) resolveEntry(e Entry) (EntryInfo, string, []Finding, error) {
 	}
 	argv0 := e.Argv[0]
 	if shells[path.Base(argv0)] && len(e.Argv) >= 3 && e.Argv[1] == "-c" {
-		findings = append(findings, Finding{Code: CodeShellForm, Severity: SeverityCaveat, Details: []string{e.Argv[2]},
+		f := Finding{Code: CodeShellForm, Severity: SeverityCaveat, Details: []string{e.Argv[2]},
 			Message: fmt.Sprintf("the command runs through '%s -c' (shell form): the shell must exec the command itself, every other command it starts needs fork, which is refused", argv0),
-			Fix:     `use the exec form, e.g. ENTRYPOINT ["/usr/sbin/nginx", "-g", "daemon off;"], or start the shell command with 'exec'`})
+			Fix:     `use the exec form, e.g. ENTRYPOINT ["/usr/sbin/nginx", "-g", "daemon off;"], or start the shell command with 'exec'`}
+		if cmd := strings.TrimSpace(e.Argv[2]); strings.HasPrefix(cmd, "exec ") && !strings.ContainsAny(cmd, ";&|`\n") {
+			f.Severity = SeverityInfo
+			f.Message = fmt.Sprintf("the command runs through '%s -c' (shell form) and the shell execs it: no fork needed", argv0)
+			f.Fix = ""
+		}
+		findings = append(findings, f)
 	}
 	p, real, err := im.lookPath(argv0, pathEnv)
 	if err != nil {

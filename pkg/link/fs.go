@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -34,11 +35,20 @@ type FS interface {
 
 // HostDir is an FS over a host directory that never leaves it: it is backed
 // by os.Root, so no path (or symbolic link, even one created concurrently)
-// escapes the directory.
+// escapes the directory. It is safe for concurrent use.
 type HostDir struct {
 	root *os.Root
 	fsys fs.FS
+
+	// A few recently used sub-directories are kept open (as os.Root
+	// too), so that opening the files of one directory costs one openat
+	// each instead of one per path component.
+	mu    sync.Mutex
+	dirs  map[string]*os.Root
+	order []string
 }
+
+const hostDirCache = 32
 
 // OpenDir returns an FS rooted at the host directory dir. Close it when done.
 func OpenDir(dir string) (*HostDir, error) {
@@ -46,10 +56,48 @@ func OpenDir(dir string) (*HostDir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open image root %q: %w", dir, err)
 	}
-	return &HostDir{root: r, fsys: r.FS()}, nil
+	return &HostDir{root: r, fsys: r.FS(), dirs: map[string]*os.Root{}}, nil
 }
 
-func (h *HostDir) Open(name string) (fs.File, error) { return h.fsys.Open(name) }
+// Open opens name (slash-separated, relative to the root).
+func (h *HostDir) Open(name string) (fs.File, error) {
+	dir, base := path.Split(name)
+	if !fs.ValidPath(name) || dir == "" {
+		return h.fsys.Open(name)
+	}
+	sub, err := h.subRoot(strings.TrimSuffix(dir, "/"))
+	if err != nil {
+		return h.fsys.Open(name)
+	}
+	f, err := sub.Open(base)
+	if err != nil {
+		// A link leaving the sub-directory, or a real error: let the
+		// whole root decide.
+		return h.fsys.Open(name)
+	}
+	return f, nil
+}
+
+func (h *HostDir) subRoot(dir string) (*os.Root, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if r, ok := h.dirs[dir]; ok {
+		return r, nil
+	}
+	r, err := h.root.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(h.order) >= hostDirCache {
+		old := h.order[0]
+		h.order = h.order[1:]
+		h.dirs[old].Close() // os.Root defers the close until ongoing calls end
+		delete(h.dirs, old)
+	}
+	h.dirs[dir] = r
+	h.order = append(h.order, dir)
+	return r, nil
+}
 
 func (h *HostDir) ReadDir(name string) ([]fs.DirEntry, error) { return fs.ReadDir(h.fsys, name) }
 
@@ -58,7 +106,16 @@ func (h *HostDir) ReadLink(name string) (string, error) { return fs.ReadLink(h.f
 func (h *HostDir) Lstat(name string) (fs.FileInfo, error) { return fs.Lstat(h.fsys, name) }
 
 // Close releases the directory.
-func (h *HostDir) Close() error { return h.root.Close() }
+func (h *HostDir) Close() error {
+	h.mu.Lock()
+	for _, r := range h.dirs {
+		r.Close()
+	}
+	h.dirs = map[string]*os.Root{}
+	h.order = nil
+	h.mu.Unlock()
+	return h.root.Close()
+}
 
 // maxSymlinks is the kernel's limit on links followed in one lookup.
 const maxSymlinks = 40
@@ -197,4 +254,29 @@ func openResolved(fsys FS, name string, maxSize int64) (*openedFile, error) {
 		return nil, &fs.PathError{Op: "open", Path: toImagePath(name), Err: fmt.Errorf("file is larger than the %d-byte limit", maxSize)}
 	}
 	return &openedFile{r: strings.NewReader(string(data)), size: int64(len(data)), mode: st.Mode()}, nil
+}
+
+// readSmallFile reads the regular file name (an fs name without links) if
+// it is at most limit bytes.
+func readSmallFile(fsys FS, name string, limit int64) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() || st.Size() > limit {
+		return nil, &fs.PathError{Op: "read", Path: toImagePath(name), Err: fmt.Errorf("not a regular file of at most %d bytes", limit)}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, &fs.PathError{Op: "read", Path: toImagePath(name), Err: fmt.Errorf("larger than %d bytes", limit)}
+	}
+	return data, nil
 }

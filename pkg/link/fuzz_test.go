@@ -29,6 +29,19 @@ func FuzzAnalyzeFile(f *testing.F) {
 		d, _ := genELF(s)
 		f.Add(d)
 	}
+	// A real dynamic executable, with and without section headers (the
+	// latter reaches the DT_GNU_HASH symbol count).
+	fixOnce.Do(buildFixtures)
+	if fixErr["hello-dyn"] == nil {
+		if d, err := os.ReadFile(filepath.Join(fixDir, "hello-dyn")); err == nil && len(d) < 64<<10 {
+			f.Add(d)
+			d = bytes.Clone(d)
+			le.PutUint64(d[40:], 0)
+			le.PutUint16(d[60:], 0)
+			le.PutUint16(d[62:], 0)
+			f.Add(d)
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := AnalyzeFile(bytes.NewReader(data), int64(len(data)))
 		var fe *FormatError

@@ -213,6 +213,13 @@ func TestFakeRootLs(t *testing.T) {
 	if !bytes.Equal(j1, j2) {
 		t.Error("report JSON differs between runs (workers 2 vs 1)")
 	}
+	if len(r.Entrypoint.Imports) == 0 {
+		t.Error("no imports for ls")
+	}
+	r3, err := analyzeDir(t, root, e, WithImports(false), WithScope(ScopeEntrypoint))
+	if err != nil || len(r3.Entrypoint.Imports) != 0 || r3.Verdict != r.Verdict || !reflect.DeepEqual(r3.Findings, r.Findings) {
+		t.Errorf("WithImports(false): err %v, %d imports, verdict %s", err, len(r3.Entrypoint.Imports), r3.Verdict)
+	}
 	var back Report
 	if err := json.Unmarshal(j1, &back); err != nil || back.Verdict != r.Verdict || back.Entrypoint.LoadPlan.Interpreter != plan.Interpreter {
 		t.Errorf("round trip: %v", err)
@@ -477,6 +484,8 @@ func TestEntrypoint(t *testing.T) {
 		{name: "env-script", e: Entry{Argv: []string{"/entry.py"}, Env: []string{"PATH=/usr/local/bin:/usr/bin"}}, program: "/usr/local/bin/python3", scripts: 1, verdict: Supported},
 		{name: "shell-form", e: Entry{Argv: []string{"/bin/sh", "-c", "app --flag"}}, program: "/usr/bin/sh", verdict: SupportedWithCaveats,
 			codes: map[string]Severity{CodeShellForm: SeverityCaveat}},
+		{name: "shell-form-exec", e: Entry{Argv: []string{"/bin/sh", "-c", "exec app --flag"}}, program: "/usr/bin/sh", verdict: Supported,
+			codes: map[string]Severity{CodeShellForm: SeverityInfo}},
 		{name: "aarch64", e: Entry{Argv: []string{"arm"}}, program: "/usr/bin/arm", verdict: Unsupported,
 			codes: map[string]Severity{CodeMachine: SeverityUnsupported}},
 		{name: "static", e: Entry{Argv: []string{"static"}}, program: "/usr/bin/static", verdict: Supported,
@@ -590,6 +599,7 @@ func TestOptions(t *testing.T) {
 	if _, err := Analyze(context.Background(), nil, Entry{Argv: []string{"app"}}); err == nil {
 		t.Error("nil FS accepted")
 	}
+
 }
 
 func TestResolvePath(t *testing.T) {

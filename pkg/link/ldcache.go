@@ -158,8 +158,8 @@ func parseLDConf(fsys FS, file string, depth int, seen map[string]bool) []string
 		return nil
 	}
 	seen[real] = true
-	data, err := fs.ReadFile(fsys, real)
-	if err != nil || len(data) > 1<<20 {
+	data, err := readSmallFile(fsys, real, 1<<20)
+	if err != nil {
 		return nil
 	}
 	var dirs []string

@@ -22,28 +22,27 @@ import (
 
 // Finding codes; docs/compatibility.md documents each.
 const (
-	CodeMachine          = "machine"
-	CodeMalformed        = "malformed-elf"
-	CodeNotExecutable    = "not-executable"
-	CodeMissingLibrary   = "missing-library"
-	CodeMissingInterp    = "missing-interpreter"
-	CodeLibraryUnsupp    = "library-unsupported"
-	CodeFork             = "fork"
-	CodeSpawn            = "spawn"
-	CodeExec             = "exec"
-	CodeClone            = "clone"
-	CodeDlopen           = "dlopen"
-	CodeRawSyscalls      = "raw-syscalls"
-	CodeExecStack        = "exec-stack"
-	CodeTextRel          = "textrel"
-	CodeStaticTLS        = "static-tls"
-	CodeNonPIE           = "non-pie"
-	CodeStatic           = "static"
-	CodeGo               = "go"
-	CodeUnknownInterp    = "unknown-interpreter"
-	CodeScript           = "script"
-	CodeShellForm        = "shell-form"
-	CodeInterceptionPath = "interception"
+	CodeMachine        = "machine"
+	CodeMalformed      = "malformed-elf"
+	CodeNotExecutable  = "not-executable"
+	CodeMissingLibrary = "missing-library"
+	CodeMissingInterp  = "missing-interpreter"
+	CodeLibraryUnsupp  = "library-unsupported"
+	CodeFork           = "fork"
+	CodeSpawn          = "spawn"
+	CodeExec           = "exec"
+	CodeClone          = "clone"
+	CodeDlopen         = "dlopen"
+	CodeRawSyscalls    = "raw-syscalls"
+	CodeExecStack      = "exec-stack"
+	CodeTextRel        = "textrel"
+	CodeStaticTLS      = "static-tls"
+	CodeNonPIE         = "non-pie"
+	CodeStatic         = "static"
+	CodeGo             = "go"
+	CodeUnknownInterp  = "unknown-interpreter"
+	CodeScript         = "script"
+	CodeShellForm      = "shell-form"
 )
 
 const (
@@ -52,7 +51,7 @@ const (
 
 // objectFindings are the findings about one object on its own.
 func objectFindings(b *Binary, unsupported error) []Finding {
-	var out []Finding
+	out := []Finding{}
 	add := func(f Finding) { out = append(out, f) }
 	var ue *UnsupportedError
 	if errors.As(unsupported, &ue) {

@@ -30,6 +30,7 @@ const (
 type image struct {
 	fsys          FS
 	maxFileSize   int64
+	imports       bool
 	workdir       string
 	ldLibraryPath []string
 	libDir        string // $LIB
@@ -56,7 +57,7 @@ type object struct {
 }
 
 func newImage(fsys FS, o *options, e Entry) *image {
-	im := &image{fsys: fsys, maxFileSize: o.maxFileSize, workdir: "/", objs: map[string]*object{}, res: map[string]resolved{}}
+	im := &image{fsys: fsys, maxFileSize: o.maxFileSize, imports: o.imports, workdir: "/", objs: map[string]*object{}, res: map[string]resolved{}}
 	if e.WorkingDir != "" {
 		im.workdir = path.Clean("/" + e.WorkingDir)
 	}
@@ -80,7 +81,7 @@ func newImage(fsys FS, o *options, e Entry) *image {
 	}
 	im.muslDirs = muslDefaultDirs
 	if real, err := im.resolve(muslPathFile); err == nil {
-		if data, err := fs.ReadFile(fsys, real); err == nil && len(data) < 1<<20 {
+		if data, err := readSmallFile(fsys, real, 1<<20); err == nil {
 			var dirs []string
 			for _, d := range strings.FieldsFunc(string(data), func(r rune) bool { return r == ':' || r == '\n' }) {
 				if d = strings.TrimSpace(d); d != "" {
@@ -146,6 +147,9 @@ func (im *image) load(real string) *object {
 	im.mu.Unlock()
 	o.once.Do(func() {
 		o.b, o.err = analyzeImageFile(im.fsys, real, im.maxFileSize)
+		if o.b != nil && !im.imports {
+			o.b.Imports = nil
+		}
 		if o.b != nil {
 			o.own = append([]Finding(nil), o.b.Findings...)
 		}

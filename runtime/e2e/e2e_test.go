@@ -57,8 +57,8 @@ func cc(compiler string, flags ...string) func(src, out string) error {
 	}
 }
 
-func gobuild(src, out string) error {
-	cmd := exec.Command("go", "build", "-o", out, src)
+func gobuild(src, out string, flags ...string) error {
+	cmd := exec.Command("go", append(append([]string{"build", "-o", out}, flags...), src)...)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build %s: %v\n%s", src, err, b)
@@ -70,19 +70,22 @@ var recipes = map[string]struct {
 	src   string
 	build func(src, out string) error
 }{
-	"hello-glibc-dynamic":  {"hello.c", cc("gcc")},
-	"hello-glibc-static":   {"hello.c", cc("gcc", "-static")},
-	"hello-static-pie":     {"hello.c", cc("gcc", "-static-pie")},
-	"hello-musl-static":    {"hello.c", cc("musl-gcc", "-static")},
-	"hello-musl-dynamic":   {"hello.c", cc("musl-gcc")},
-	"threads-glibc":        {"threads.c", cc("gcc", "-pthread")},
-	"threads-musl-static":  {"threads.c", cc("musl-gcc", "-static", "-pthread")},
-	"threads-glibc-static": {"threads.c", cc("gcc", "-static", "-pthread")},
-	"signals-glibc":        {"signals.c", cc("gcc")},
-	"signals-musl-static":  {"signals.c", cc("musl-gcc", "-static")},
-	"forker":               {"forker.c", cc("gcc")},
-	"go-hello":             {"gohello.go", gobuild},
-	"go-preempt":           {"gopreempt.go", gobuild},
+	"hello-glibc-dynamic":   {"hello.c", cc("gcc")},
+	"hello-glibc-static":    {"hello.c", cc("gcc", "-static")},
+	"hello-static-pie":      {"hello.c", cc("gcc", "-static-pie")},
+	"hello-musl-static":     {"hello.c", cc("musl-gcc", "-static")},
+	"hello-musl-dynamic":    {"hello.c", cc("musl-gcc")},
+	"threads-glibc":         {"threads.c", cc("gcc", "-pthread")},
+	"threads-musl-static":   {"threads.c", cc("musl-gcc", "-static", "-pthread")},
+	"threads-glibc-static":  {"threads.c", cc("gcc", "-static", "-pthread")},
+	"signals-glibc":         {"signals.c", cc("gcc")},
+	"signals-musl-static":   {"signals.c", cc("musl-gcc", "-static")},
+	"forker":                {"forker.c", cc("gcc")},
+	"ids-static":            {"ids.c", cc("gcc", "-static")},
+	"hello-musl-static-pie": {"hello.c", cc("musl-gcc", "-static-pie")},
+	"go-pie":                {"gohello.go", func(src, out string) error { return gobuild(src, out, "-buildmode=pie") }},
+	"go-hello":              {"gohello.go", func(src, out string) error { return gobuild(src, out) }},
+	"go-preempt":            {"gopreempt.go", func(src, out string) error { return gobuild(src, out) }},
 }
 
 func buildAll(t *testing.T) {
@@ -173,8 +176,8 @@ func TestDevModeMatchesNative(t *testing.T) {
 	rt := runtimeBin(t)
 	_ = rt
 	names := []string{"echo", "hello-glibc-dynamic", "hello-glibc-static", "hello-static-pie",
-		"hello-musl-static", "hello-musl-dynamic", "threads-glibc", "threads-glibc-static", "threads-musl-static",
-		"signals-glibc", "signals-musl-static", "go-hello", "go-preempt"}
+		"hello-musl-static", "hello-musl-dynamic", "hello-musl-static-pie", "threads-glibc", "threads-glibc-static", "threads-musl-static",
+		"signals-glibc", "signals-musl-static", "go-hello", "go-preempt", "go-pie"}
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			var bin string

@@ -72,11 +72,12 @@ static int ct_equal(const uint8_t *a, const uint8_t *b, size_t n)
 	return d == 0;
 }
 
+/* memset that the compiler may not drop (the barrier makes the zeroed
+ * memory observable). */
 static void wipe(void *p, size_t n)
 {
-	volatile uint8_t *v = p;
-	while (n--)
-		*v++ = 0;
+	memset(p, 0, n);
+	__asm__ __volatile__("" : : "r"(p) : "memory");
 }
 
 static void hkdf(const uint8_t key[32], const char *label, uint8_t *out, size_t n)

@@ -110,6 +110,10 @@ struct fsv {
 	uint64_t next_ino; /* ephemeral inode numbers */
 	uint32_t uid, gid; /* credentials for permission checks */
 	uint64_t eph_bytes, eph_max; /* ephemeral content accounting (ENOSPC) */
+	/* Chunk size of the image (a power of two, 0: none). Small reads of an
+	 * image file load the whole chunk into a per-description cache, so a
+	 * sequence of small reads authenticates each chunk once, not per read. */
+	uint32_t chunk;
 	/* Mount points handed to the host: normalized absolute paths. */
 	char *mounts[FSV_MAX_MOUNTS];
 	size_t nmounts;
@@ -130,9 +134,10 @@ int fsv_init(struct fsv *fs, const struct fsv_image_ops *ops, void *img, uint64_
 /* Frees every node not referenced from outside. */
 void fsv_destroy(struct fsv *fs);
 /* Adds a passthrough mount point (absolute; normalized here) and creates its
- * parent directories and itself as ephemeral directories when missing, so
- * that it shows up in listings. */
-int fsv_add_mount(struct fsv *fs, const char *path);
+ * parent directories and itself (a directory if is_dir, else an empty file)
+ * in the ephemeral layer when the image lacks them, so that it shows up in
+ * listings with the right type. */
+int fsv_add_mount(struct fsv *fs, const char *path, int is_dir);
 int fsv_set_exe(struct fsv *fs, const char *path);
 
 void fsv_ref(struct fsv_node *n);
@@ -222,6 +227,9 @@ struct fsv_file {
 	uint64_t off;
 	struct fsv_dirlist dir; /* getdents snapshot, taken at offset 0 */
 	int dir_valid;
+	uint8_t *cache; /* one authenticated image chunk (fsv.chunk bytes) */
+	uint64_t cache_off;
+	size_t cache_len;
 };
 
 struct fsv_fdtab {

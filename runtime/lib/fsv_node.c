@@ -446,7 +446,11 @@ static void unlink_entry(struct fsv *fs, struct fsv_node *dir, const char *name,
 		if (!n->nlink)
 			n->dead = 1;
 	}
-	if (n->parent == dir && n->name && fsv_streq(n->name, strlen(n->name), name, len) && n->dead)
+	/* The node's back-pointer names this entry: it no longer holds (the
+	 * directory may be freed later). A removed node has no path; a file
+	 * still linked elsewhere loses its path too (its other names are not
+	 * recorded). A removed directory has no parent: ".." fails (ENOENT). */
+	if (is_dir(n) || (n->parent == dir && n->name && fsv_streq(n->name, strlen(n->name), name, len)))
 		n->parent = NULL;
 	touch(fs, n, 0);
 	if (i < 0)

@@ -104,7 +104,8 @@ void fsv_res_put(struct fsv *fs, struct fsv_res *r)
 	r->node = r->dir = NULL;
 }
 
-/* Working state, on the heap: the trap handler runs on a bounded signal stack. */
+/* Working state (12 KiB, on the caller's stack: the runtime's signal stack is
+ * 256 KiB, and a heap allocation of this size costs system calls there). */
 struct walk {
 	char rest[FSV_PATH_MAX];
 	char tmp[FSV_PATH_MAX];
@@ -391,9 +392,7 @@ int fsv_resolve(struct fsv *fs, const struct fsv_start *start, const char *path,
 		return -ENOENT;
 	if (len >= FSV_PATH_MAX)
 		return -ENAMETOOLONG;
-	struct walk *w = rt_malloc(sizeof(*w));
-	if (!w)
-		return -ENOMEM;
+	struct walk wbuf, *w = &wbuf;
 	struct fsv_node *dir;
 	w->curlen = 0;
 	w->cur[0] = 0;
@@ -417,18 +416,14 @@ int fsv_resolve(struct fsv *fs, const struct fsv_start *start, const char *path,
 	} else if (start && start->host_dir) {
 		/* relative to a host directory: an absolute path, normalized */
 		size_t hl = strlen(start->host_dir);
-		if (hl + 1 + len + 1 > FSV_PATH_MAX) {
-			rt_free(w);
+		if (hl + 1 + len + 1 > FSV_PATH_MAX)
 			return -ENAMETOOLONG;
-		}
 		memcpy(w->tmp, start->host_dir, hl);
 		w->tmp[hl] = '/';
 		memcpy(w->tmp + hl + 1, path, len + 1);
 		long nl = normalize(w->tmp, hl + 1 + len, w->rest, FSV_PATH_MAX);
-		if (nl < 0) {
-			rt_free(w);
+		if (nl < 0)
 			return (int)nl;
-		}
 		if (path[len - 1] == '/' && nl + 2 <= FSV_PATH_MAX && nl > 1) {
 			w->rest[nl] = '/';
 			w->rest[nl + 1] = 0;
@@ -442,7 +437,6 @@ int fsv_resolve(struct fsv *fs, const struct fsv_start *start, const char *path,
 	fsv_ref(dir);
 	r->trailing_slash = path[len - 1] == '/';
 	err = resolve(fs, w, dir, flags, r);
-	rt_free(w);
 	if (err < 0) {
 		r->dir = r->node = NULL;
 		return err;
@@ -454,7 +448,7 @@ int fsv_resolve(struct fsv *fs, const struct fsv_start *start, const char *path,
 	return 0;
 }
 
-static int add_mount_dirs(struct fsv *fs, const char *p, size_t len)
+static int add_mount_dirs(struct fsv *fs, const char *p, size_t len, int mount_is_dir)
 {
 	struct fsv_node *dir = fs->root, *child;
 	fsv_ref(dir);
@@ -471,8 +465,10 @@ static int add_mount_dirs(struct fsv *fs, const char *p, size_t len)
 		r = fsv_lookup(fs, dir, p + s, i - s, &child);
 		if (r == -ENOENT) {
 			uint32_t uid = fs->uid, gid = fs->gid;
+			int last = i >= len;
 			fs->uid = fs->gid = 0; /* created by the runtime, owned by root */
-			r = fsv_create(fs, dir, p + s, i - s, FSV_IFDIR | 0755, NULL, &child);
+			r = fsv_create(fs, dir, p + s, i - s, last && !mount_is_dir ? FSV_IFREG | 0644 : FSV_IFDIR | 0755, NULL,
+				       &child);
 			fs->uid = uid;
 			fs->gid = gid;
 		}
@@ -487,7 +483,7 @@ static int add_mount_dirs(struct fsv *fs, const char *p, size_t len)
 	return 0;
 }
 
-int fsv_add_mount(struct fsv *fs, const char *path)
+int fsv_add_mount(struct fsv *fs, const char *path, int is_dir)
 {
 	size_t len = strlen(path);
 	if (len == 0 || path[0] != '/' || len >= FSV_PATH_MAX)
@@ -507,7 +503,7 @@ int fsv_add_mount(struct fsv *fs, const char *path)
 			rt_free(m);
 			return 0;
 		}
-	int r = add_mount_dirs(fs, m, (size_t)nl);
+	int r = add_mount_dirs(fs, m, (size_t)nl, is_dir);
 	if (r < 0) {
 		rt_free(m);
 		return r;

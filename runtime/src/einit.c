@@ -18,6 +18,7 @@
 #include "shield.h"
 #include "transport.h"
 #include "thread.h"
+#include "trap.h"
 #include "econfig.h"
 #include "sgxs.h"
 #include "sigstruct.h"
@@ -301,6 +302,7 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv)
 			argv[i] = host_argv[i];
 	}
 	rt_max_threads = cfg->max_threads;
+	rt_ids_init(cfg->uid, cfg->gid);
 	L->path = cfg->entrypoint;
 	L->argv = argv;
 	L->envp = build_env(cfg);

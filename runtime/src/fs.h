@@ -25,6 +25,7 @@ struct econfig;
 struct fs_shield_config {
 	const char *const *passthrough; /* absolute host paths (mount points) */
 	size_t npassthrough;
+	size_t ndefault; /* the first ndefault are defaults, skipped when the host lacks them */
 	const char *cwd;   /* initial working directory inside the image ("" or NULL: "/") */
 	const char *exe;   /* the program's path inside the image (/proc/self/exe) */
 	uint32_t uid, gid; /* credentials for permission checks */

@@ -1,5 +1,6 @@
 /* FS shield: global state, lock, initialisation and hooks (fs.h). */
 #include <linux/errno.h>
+#include <linux/fcntl.h>
 #include "fs.h"
 #include "econfig.h"
 #include "fsp.h"
@@ -101,11 +102,23 @@ int fs_shield_configure(const struct fsp *img, const struct fs_shield_config *cf
 	fs->on_integrity = hook_integrity;
 	fs->fd_node = hook_fd_node;
 	fs_g.img = img;
+	fs->chunk = fsp_chunk_size(img);
 	int r = fsv_init(fs, &fs_image_ops, (void *)img, fsp_root_ino(img));
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < cfg->npassthrough; i++) {
-		r = fsv_add_mount(fs, cfg->passthrough[i]);
+		/* The host decides whether a mount point is a file or a directory;
+		 * a default one the host lacks (a run without /etc/hosts) is
+		 * skipped so the image's file stays visible. Configured volumes
+		 * always shadow the image. */
+		uint8_t st[144] = {0};
+		long hs = host_syscall(__NR_newfstatat, AT_FDCWD, (long)cfg->passthrough[i], (long)st, 0, 0, 0);
+		uint32_t mode = 0;
+		memcpy(&mode, st + 24, sizeof mode); /* st_mode of struct stat (x86-64) */
+		if (hs < 0 && i < cfg->ndefault)
+			continue;
+		int is_dir = hs < 0 || (mode & FSV_IFMT) == FSV_IFDIR;
+		r = fsv_add_mount(fs, cfg->passthrough[i], is_dir);
 		if (r < 0) {
 			rt_eprintf("scone-run: passthrough path %s: error %d\n", cfg->passthrough[i], -r);
 			return r;
@@ -138,6 +151,7 @@ int fs_shield_init(const struct fsp *img, const struct econfig *cfg)
 	struct fs_shield_config c = {
 		.passthrough = paths,
 		.npassthrough = n,
+		.ndefault = nd,
 		.cwd = cfg ? cfg->cwd : NULL,
 		.exe = cfg ? cfg->entrypoint : NULL,
 		.uid = cfg ? cfg->uid : 0,

@@ -53,8 +53,8 @@ int rt_signals_init(void)
 	for (int s = 1; s <= KNSIG; s++) {
 		if (s == KSIGKILL || s == KSIGSTOP || s == KSIGSYS)
 			continue;
+		/* After execve only SIG_DFL/SIG_IGN can be inherited. */
 		rt_sys4(__NR_rt_sigaction, s, 0, &vact[s], 8);
-		/* An inherited handler cannot exist after execve; keep DFL/IGN. */
 	}
 	return 0;
 }
@@ -177,12 +177,16 @@ static void deliver(struct rt_thread *t, struct kucontext *uc, int sig, const st
 	if ((a.flags & KSA_RESETHAND) && a.handler != KSIG_DFL && a.handler != KSIG_IGN) {
 		struct ksigaction dfl = {KSIG_DFL, 0, 0, 0};
 		vact[sig] = dfl;
-		kernel_install(sig, &dfl);
+		if (sig != KSIGSYS)
+			kernel_install(sig, &dfl);
 	}
 	unlk();
 	if (a.handler == KSIG_IGN)
 		return;
 	if (a.handler == KSIG_DFL) {
+		if (sig == KSIGSYS) /* the application's SIGSYS default: core dump */
+			rt_fatal(128 + KSIGSYS, "application received SIGSYS (code %d) with the default action",
+				 si->si_code);
 		default_action(sig);
 		return;
 	}
@@ -227,10 +231,8 @@ static void deliver(struct rt_thread *t, struct kucontext *uc, int sig, const st
 	uc->uc_sigmask = mask & ~(KSIGBIT(KSIGSYS) | KSIGBIT(KSIGKILL) | KSIGBIT(KSIGSTOP));
 }
 
-void rt_sig_entry(int sig, struct ksiginfo *si, void *ucv)
+void rt_signal_forward(struct rt_thread *t, struct kucontext *uc, int sig, const struct ksiginfo *si)
 {
-	struct rt_thread *t = rt_self_from_sp();
-	struct kucontext *uc = ucv;
 	unsigned long rip = uc->uc_mcontext.gregs[KR_RIP];
 	if (rip >= rt_text_lo && rip < rt_text_hi) {
 		/* Inside a host call made for this thread: queue it. Standard
@@ -245,9 +247,9 @@ void rt_sig_entry(int sig, struct ksiginfo *si, void *ucv)
 	deliver(t, uc, sig, si);
 }
 
-void rt_signal_forward(struct rt_thread *t, struct kucontext *uc, int sig, const struct ksiginfo *si)
+void rt_sig_entry(int sig, struct ksiginfo *si, void *ucv)
 {
-	deliver(t, uc, sig, si);
+	rt_signal_forward(rt_self_from_sp(), ucv, sig, si);
 }
 
 static int restartable(long nr)

@@ -157,31 +157,36 @@ long rt_dispatch(struct rt_thread *t, struct kucontext *uc, long nr, long *a)
 		if (rt_app_exe && is_proc_self_exe((const char *)a[1]))
 			return readlink_exe((char *)a[2], a[3]);
 		break;
-	default:
+	default: {
+		long r;
+		if (rt_ids_dispatch(nr, a, &r))
+			return r;
 		break;
+	}
 	}
 	return shielded(t, uc, nr, a);
 }
 
-__attribute__((used)) void rt_sigsys(int sig, struct ksiginfo *si, void *ucv);
-void rt_sigsys(int sig, struct ksiginfo *si, void *ucv)
+__attribute__((used)) void rt_sigsys(int sig, struct ksiginfo *si, void *ucv)
 {
 	struct rt_thread *t = rt_self_from_sp();
 	struct kucontext *uc = ucv;
+	if (si->si_code != 2 /* SYS_USER_DISPATCH */) {
+		/* A SIGSYS sent to the application (kill, seccomp): it may arrive
+		 * while a blocking host call runs for this thread, with FS already
+		 * switched, so it is queued or delivered like any other signal. */
+		rt_signal_forward(t, uc, sig, si);
+		return;
+	}
 	t->app_fs = rt_rdfsbase();
 	rt_wrfsbase((unsigned long)t);
-	if (si->si_code != 2 /* SYS_USER_DISPATCH */) {
-		rt_signal_forward(t, uc, sig, si);
-	} else {
-		unsigned long *g = uc->uc_mcontext.gregs;
-		long nr = (long)g[KR_RAX];
-		long a[6] = {(long)g[KR_RDI], (long)g[KR_RSI], (long)g[KR_RDX],
-			     (long)g[KR_R10], (long)g[KR_R8], (long)g[KR_R9]};
-		t->nsyscalls++;
-		g[KR_RAX] = (unsigned long)rt_dispatch(t, uc, nr, a);
-		if (t->npending)
-			rt_signals_after_syscall(t, uc, nr);
-	}
+	unsigned long *g = uc->uc_mcontext.gregs;
+	long nr = (long)g[KR_RAX];
+	long a[6] = {(long)g[KR_RDI], (long)g[KR_RSI], (long)g[KR_RDX], (long)g[KR_R10], (long)g[KR_R8], (long)g[KR_R9]};
+	t->nsyscalls++;
+	g[KR_RAX] = (unsigned long)rt_dispatch(t, uc, nr, a);
+	if (t->npending)
+		rt_signals_after_syscall(t, uc, nr);
 	rt_wrfsbase(t->app_fs);
 }
 

@@ -30,9 +30,15 @@ long rt_sig_altstack(struct rt_thread *t, struct kucontext *uc, const struct kst
 /* Delivers the signals queued while a blocking host call ran (and restarts
  * the call when every queued signal's handler has SA_RESTART). */
 void rt_signals_after_syscall(struct rt_thread *t, struct kucontext *uc, long nr);
-/* A SIGSYS that did not come from Syscall User Dispatch: the application's. */
+/* Queues (interrupted inside the runtime) or delivers a signal to the
+ * application; also used for a SIGSYS that did not come from SUD. */
 void rt_signal_forward(struct rt_thread *t, struct kucontext *uc, int sig, const struct ksiginfo *si);
 int rt_syscall_may_block(long nr);
+
+/* ids.c: virtual user/group ids (sim mode). rt_ids_dispatch returns 1 when
+ * it handled the call (result in *ret). */
+void rt_ids_init(unsigned uid, unsigned gid);
+int rt_ids_dispatch(long nr, const long *a, long *ret);
 
 /* iago.c: stops the runtime when a host result is impossible for the call. */
 void rt_iago_check(long nr, const long *a, long ret);

@@ -12,6 +12,11 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/file.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <sys/xattr.h>
+#include <stdint.h>
 #include <sys/statfs.h>
 #include <sys/sendfile.h>
 #include <pthread.h>
@@ -109,8 +114,45 @@ static int threads(void)
 	return bad != 0;
 }
 
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* argv[1] == "bench": timings (informative, not checked). */
+static int bench(void)
+{
+	static char big[1 << 20];
+	size_t sizes[] = {100, 4096, 1 << 20};
+	for (int k = 0; k < 3; k++) {
+		int fd = open("/big.bin", O_RDONLY);
+		double t0 = now();
+		long total = 0;
+		ssize_t n;
+		while ((n = read(fd, big, sizes[k])) > 0)
+			total += n;
+		double t = now() - t0;
+		close(fd);
+		printf("read 4 MiB in %zu-byte reads: %.1f ms (%.0f MB/s)\n", sizes[k], t * 1e3, total / t / 1e6);
+	}
+	struct stat st;
+	double t0 = now();
+	for (int i = 0; i < 20000; i++)
+		stat("/etc/probe.txt", &st);
+	printf("stat: %.2f us per call\n", (now() - t0) / 20000 * 1e6);
+	t0 = now();
+	for (int i = 0; i < 20000; i++)
+		close(open("/etc/probe.txt", O_RDONLY));
+	printf("open+close: %.2f us per pair\n", (now() - t0) / 20000 * 1e6);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "bench"))
+		return bench();
 	if (argc > 1 && !strcmp(argv[1], "threads"))
 		return threads();
 	if (argc > 1 && !strcmp(argv[1], "integrity"))
@@ -208,6 +250,63 @@ int main(int argc, char **argv)
 	off_t off = 0;
 	check(sendfile(1, fd, &off, 6) == 6, "sendfile", "");
 	printf("\n");
+	close(fd);
+
+	/* more data and attribute calls */
+	fd = open("/work1/data", O_CREAT | O_RDWR | O_APPEND, 0644);
+	struct iovec iov[2] = {{"one,", 4}, {"two", 3}};
+	check(fd >= 0 && writev(fd, iov, 2) == 7 && write(fd, "!", 1) == 1, "writev-append", "");
+	check(pwrite(fd, "X", 1, 0) == 1 && lseek(fd, 0, SEEK_END) == 9, "pwrite-o_append-appends", "");
+	char a[4] = {0}, b[6] = {0};
+	struct iovec riov[2] = {{a, 3}, {b, 5}};
+	check(preadv(fd, riov, 2, 0) == 8 && !memcmp(a, "one", 3) && !memcmp(b, ",two!", 5), "preadv", "");
+	check(ftruncate(fd, 3) == 0 && fstat(fd, &st) == 0 && st.st_size == 3, "ftruncate", "");
+	check(fsync(fd) == 0 && flock(fd, LOCK_EX) == 0 && flock(fd, LOCK_UN) == 0, "fsync-flock", "");
+	check(fchmod(fd, 0600) == 0 && fstat(fd, &st) == 0 && (st.st_mode & 0777) == 0600, "fchmod", "");
+	close(fd);
+	check(truncate("/work1/data", 10) == 0 && stat("/work1/data", &st) == 0 && st.st_size == 10, "truncate", "");
+	struct timespec ts[2] = {{0, UTIME_OMIT}, {1234567, 0}};
+	check(utimensat(AT_FDCWD, "/work1/data", ts, 0) == 0 && stat("/work1/data", &st) == 0 && st.st_mtime == 1234567,
+	      "utimensat", "");
+	check(link("/work1/data", "/work1/hard") == 0 && stat("/work1/hard", &st) == 0 && st.st_nlink == 2, "link", "");
+	check(renameat2(AT_FDCWD, "/work1/data", AT_FDCWD, "/work1/moved.txt", RENAME_EXCHANGE) == 0 &&
+		      stat("/work1/data", &st) == 0 && st.st_size == 3,
+	      "renameat2-exchange", "");
+	check(chmod("/etc/probe.txt", 0600) == 0 && stat("/etc/probe.txt", &st) == 0 && (st.st_mode & 0777) == 0600,
+	      "chmod-image-file", "");
+	struct statx stx;
+	check(statx(AT_FDCWD, "/probe", 0, STATX_BASIC_STATS, &stx) == 0 && S_ISREG(stx.stx_mode) && stx.stx_size > 10000,
+	      "statx", "");
+	check(access("/probe", X_OK) == 0, "access-x", "");
+	errno = 0;
+	check(getxattr("/etc/probe.txt", "user.x", buf, sizeof buf) < 0 && errno == ENODATA, "getxattr-enodata", "");
+	errno = 0;
+	check(open("/work1", O_TMPFILE | O_RDWR, 0600) < 0 && errno == EOPNOTSUPP, "o_tmpfile-refused", "");
+	errno = 0;
+	check(mknod("/work1/fifo", S_IFIFO | 0600, 0) < 0 && errno == EPERM, "mknod-fifo-refused", "");
+	errno = 0;
+	check(rename("/work1/data", "/dev/shm-probe") < 0 && errno == EXDEV, "rename-exdev", "");
+	check(mkdir("/many", 0755) == 0, "mkdir-many", "");
+	for (int i = 0; i < 300; i++) {
+		snprintf(buf, sizeof buf, "/many/file-with-a-longish-name-%03d", i);
+		close(open(buf, O_CREAT | O_WRONLY, 0644));
+	}
+	check(listed("/many", "file-with-a-longish-name-299") == 1, "getdents-many", "");
+	{
+		DIR *d = opendir("/many");
+		int cnt = 0;
+		while (d && readdir(d))
+			cnt++;
+		if (d)
+			closedir(d);
+		check(cnt == 302, "getdents-count", "");
+	}
+	/* sendfile host file -> virtual file */
+	int hin = open("/proc/self/status", O_RDONLY);
+	fd = open("/work1/status", O_CREAT | O_RDWR, 0644);
+	check(hin >= 0 && fd >= 0 && sendfile(fd, hin, NULL, 100) == 100 && fstat(fd, &st) == 0 && st.st_size == 100,
+	      "sendfile-host-to-virtual", "");
+	close(hin);
 	close(fd);
 
 	/* a symlink in the image to /dev/stdout (nginx's access.log) */

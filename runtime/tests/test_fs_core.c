@@ -175,10 +175,11 @@ static void setup(struct fsv *fs)
 	CHECK_EQ(fsv_init(fs, &mops, (void *)1, 1), 0);
 	fs->on_integrity = on_integrity;
 	fs->fd_node = fd_node;
-	CHECK_EQ(fsv_add_mount(fs, "/proc"), 0);
-	CHECK_EQ(fsv_add_mount(fs, "/dev"), 0);
-	CHECK_EQ(fsv_add_mount(fs, "/sys"), 0);
-	CHECK_EQ(fsv_add_mount(fs, "/data/vol/"), 0);
+	CHECK_EQ(fsv_add_mount(fs, "/proc", 1), 0);
+	CHECK_EQ(fsv_add_mount(fs, "/dev", 1), 0);
+	CHECK_EQ(fsv_add_mount(fs, "/sys", 1), 0);
+	CHECK_EQ(fsv_add_mount(fs, "/data/vol/", 1), 0);
+	CHECK_EQ(fsv_add_mount(fs, "/etc/resolv.conf", 0), 0);
 	CHECK_EQ(fsv_set_exe(fs, "/usr/bin/app"), 0);
 }
 
@@ -210,6 +211,8 @@ static struct fsv_node *get(struct fsv *fs, const char *p, int flags)
 	fsv_res_put(fs, &r);
 	return n;
 }
+
+static int listed(struct fsv *fs, const char *dir, const char *name);
 
 static void test_resolve(void)
 {
@@ -272,6 +275,9 @@ static void test_resolve(void)
 	CHECK_EQ(res(&fs, NULL, "/data/vol/x/y", 0, hp), 0);
 	CHECK(strcmp(hp, "/data/vol/x/y") == 0);
 	CHECK(res(&fs, NULL, "/data", 0, NULL) > 0); /* mount parents exist */
+	CHECK_EQ(res(&fs, NULL, "/etc/resolv.conf", 0, hp), 0);
+	CHECK(strcmp(hp, "/etc/resolv.conf") == 0);
+	CHECK_EQ(listed(&fs, "/etc", "resolv.conf"), 1); /* listed, as a file */
 	CHECK_EQ(res(&fs, NULL, "/dev/imgnull", 0, hp), 0); /* image /dev is shadowed */
 	/* magic links */
 	CHECK_EQ(res(&fs, NULL, "/proc/self/exe", FSV_FOLLOW, NULL), 7);
@@ -459,6 +465,33 @@ static void test_ephemeral(void)
 	CHECK_EQ(fsv_write(&fs, n, big, 4096, 0), 4096);
 	fsv_unref(&fs, n);
 
+	/* removed directories and relinked files never keep a pointer to a
+	 * parent that can be freed (cwd in a removed dir, open hard link) */
+	{
+		struct fsv_node *p, *c, *a, *f;
+		CHECK_EQ(fsv_create(&fs, root, "p", 1, FSV_IFDIR | 0755, NULL, &p), 0);
+		CHECK_EQ(fsv_create(&fs, p, "c", 1, FSV_IFDIR | 0755, NULL, &c), 0);
+		CHECK_EQ(fsv_remove(&fs, p, "c", 1, 1), 0);
+		CHECK_EQ(fsv_remove(&fs, root, "p", 1, 1), 0);
+		fsv_unref(&fs, p); /* p is freed now */
+		struct fsv_start cs = {c, NULL};
+		CHECK_EQ(res(&fs, &cs, "..", 0, NULL), -ENOENT);
+		CHECK_EQ(fsv_node_path(&fs, c, buf, sizeof(buf)), -ENOENT);
+		struct fsv_dirlist l;
+		CHECK_EQ(fsv_list(&fs, c, &l), -ENOENT);
+		fsv_unref(&fs, c);
+		CHECK_EQ(fsv_create(&fs, root, "a", 1, FSV_IFDIR | 0755, NULL, &a), 0);
+		CHECK_EQ(fsv_create(&fs, a, "f", 1, FSV_IFREG | 0644, NULL, &f), 0);
+		CHECK_EQ(fsv_link(&fs, f, root, "g", 1), 0);
+		CHECK_EQ(fsv_remove(&fs, a, "f", 1, 0), 0);
+		CHECK_EQ(fsv_remove(&fs, root, "a", 1, 1), 0);
+		fsv_unref(&fs, a); /* a is freed now */
+		CHECK(fsv_node_path(&fs, f, buf, sizeof(buf)) < 0 || strcmp(buf, "/g") == 0);
+		CHECK_EQ(fsv_write(&fs, f, "k", 1, 0), 1);
+		CHECK_EQ(read_all(&fs, "/g", buf, sizeof(buf)), 1);
+		fsv_unref(&fs, f);
+	}
+
 	fsv_unref(&fs, root);
 	fsv_unref(&fs, usr);
 	fsv_unref(&fs, bin);
@@ -516,6 +549,8 @@ static void test_files(void)
 			saw_passwd = 1;
 			CHECK_EQ(dbuf[off + 18], 8); /* DT_REG */
 		}
+		if (!strcmp(name, "resolv.conf"))
+			CHECK_EQ(dbuf[off + 18], 8); /* a file mount point lists as a file */
 		if (!strcmp(name, ".")) {
 			saw_dot = 1;
 			CHECK_EQ(dbuf[off + 18], 4); /* DT_DIR */
@@ -524,13 +559,50 @@ static void test_files(void)
 		off += rl;
 	}
 	CHECK(saw_passwd && saw_dot);
-	CHECK_EQ(count, 2 + 8); /* . .. passwd loop1 loop2 abs bad mtab dotdot empty */
+	CHECK_EQ(count, 2 + 9); /* . .. passwd loop1 loop2 abs bad mtab dotdot empty resolv.conf */
 	CHECK_EQ(fsv_file_getdents(&fs, d, dbuf, sizeof(dbuf)), 0);
 	/* small buffer: one record at a time, EINVAL if none fits */
 	CHECK_EQ(fsv_file_seek(&fs, d, 0, 0), 0);
 	CHECK_EQ(fsv_file_getdents(&fs, d, dbuf, 10), -EINVAL);
 	CHECK_EQ(fsv_file_getdents(&fs, d, dbuf, 24), 24);
 	fsv_file_unref(&fs, d);
+
+	/* chunk cache: small sequential reads of an image file authenticate
+	 * each chunk once; results are identical to uncached reads */
+	{
+		struct fsv_node *app = get(&fs, "/usr/bin/app", 0);
+		fs.chunk = 4;
+		struct fsv_file *cf = fsv_file_new(app, O_RDONLY);
+		char out[16] = {0};
+		int before = image_reads;
+		long got = 0;
+		for (int i = 0; i < 8; i++)
+			got += fsv_file_read(&fs, cf, out + i, 1, -1);
+		CHECK_EQ(got, 8);
+		CHECK(memcmp(out, "\177ELF-app", 8) == 0);
+		CHECK_EQ(image_reads - before, 2); /* 8 bytes, 2 chunks of 4 */
+		CHECK_EQ(fsv_file_read(&fs, cf, out, 1, -1), 0); /* EOF */
+		CHECK_EQ(fsv_file_read(&fs, cf, out, 3, 2), 3); /* crosses a chunk boundary */
+		CHECK(memcmp(out, "LF-", 3) == 0);
+		before = image_reads;
+		memset(out, 0, sizeof out);
+		CHECK_EQ(fsv_file_read(&fs, cf, out, 7, 1), 7); /* head from a chunk, whole chunk direct */
+		CHECK(memcmp(out, "ELF-app", 7) == 0);
+		CHECK_EQ(image_reads - before, 2); /* chunk 0 into the cache, chunk 1 directly */
+		/* after a copy-up the cache is bypassed */
+		CHECK_EQ(fsv_write(&fs, app, "Z", 1, 3), 1);
+		CHECK_EQ(fsv_file_read(&fs, cf, out, 2, 2), 2);
+		CHECK(memcmp(out, "LZ", 2) == 0);
+		fsv_file_unref(&fs, cf);
+		/* integrity errors still surface through the cache */
+		struct fsv_node *bad = get(&fs, "/etc/bad", 0);
+		cf = fsv_file_new(bad, O_RDONLY);
+		CHECK_EQ(fsv_file_read(&fs, cf, out, 1, -1), -EIO);
+		fsv_file_unref(&fs, cf);
+		fsv_unref(&fs, bad);
+		fsv_unref(&fs, app);
+		fs.chunk = 0;
+	}
 
 	fsv_fd_destroy(&fs, &t);
 	fsv_unref(&fs, pw);
@@ -571,6 +643,25 @@ static void test_random(void)
 		}
 		path[len] = 0;
 		int flags = (rnd(2) ? FSV_FOLLOW : 0) | (rnd(2) ? FSV_PARENT : 0);
+		/* nodes held across mutations, like open fds and cwds */
+		static struct fsv_node *held[8];
+		unsigned h = rnd(8);
+		if (held[h]) {
+			char pb[FSV_PATH_MAX];
+			fsv_node_path(&fs, held[h], pb, sizeof pb);
+			struct fsv_start hs = {held[h], NULL};
+			struct fsv_res hr;
+			if (fsv_resolve(&fs, &hs, rnd(2) ? ".." : "x/..", FSV_PARENT, &hr) == 0)
+				fsv_res_put(&fs, &hr);
+			fsv_unref(&fs, held[h]);
+		}
+		held[h] = get(&fs, path[0] ? path : "/", 0);
+		if (iter == 19999)
+			for (int i = 0; i < 8; i++)
+				if (held[i]) {
+					fsv_unref(&fs, held[i]);
+					held[i] = NULL;
+				}
 		struct fsv_node *cwd = get(&fs, rnd(2) ? "/usr" : "/", 0);
 		struct fsv_start st = {cwd, NULL};
 		struct fsv_res r;
@@ -591,7 +682,8 @@ static void test_random(void)
 			else if (r.node && op == 4 && !r.dot && r.node != fs.root)
 				fsv_rename(&fs, r.dir, r.name, r.namelen, fs.root, "d", 1, rnd(3));
 			else if (r.node && op == 5 && (r.node->mode & FSV_IFMT) == FSV_IFREG)
-				fsv_write(&fs, r.node, "zz", 2, rnd(10));
+				rnd(2) ? (void)fsv_write(&fs, r.node, "zz", 2, rnd(10))
+				       : (void)fsv_link(&fs, r.node, fs.root, comp[rnd(nc)], 1);
 			fsv_res_put(&fs, &r);
 		} else {
 			CHECK(e == -ENOENT || e == -ENOTDIR || e == -ELOOP || e == -ENAMETOOLONG || e == -EACCES ||

@@ -1,5 +1,6 @@
 #!/bin/sh
-# FS-shield + console-shield integration test: builds runtime/tests/fs_probe.c
+# FS-shield + console-shield integration test (timings: see fs_probe's
+# "bench" mode): builds runtime/tests/fs_probe.c
 # (static), packs it into a root file system with a few files and symlinks,
 # converts that with the scone-build CLI (dir: source) and runs the result
 # with scone-run in sim mode. Needs a built runtime and CLI:

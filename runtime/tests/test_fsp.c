@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <bearssl.h>
 
@@ -334,6 +335,133 @@ static void bitflip_campaign(void)
 	       (unsigned long long)at_open, (unsigned long long)at_read);
 }
 
+static void hkdf32(const char *label, uint8_t out[32])
+{
+	br_hkdf_context hc;
+	br_hkdf_init(&hc, &br_sha256_vtable, BR_HKDF_NO_SALT, 0);
+	br_hkdf_inject(&hc, vkey, 32);
+	br_hkdf_flip(&hc);
+	br_hkdf_produce(&hc, label, strlen(label), out, 32);
+}
+
+/* Re-encrypts a (mutated) index plaintext into img, which has ok.img's
+ * layout, and fixes the index hash and header MAC: the result is a correctly
+ * keyed image with a possibly malformed index. */
+static void reseal(uint8_t *img, uint64_t len, const uint8_t *plain, size_t plen)
+{
+	uint8_t *h = img + len - 192, kidx[32], kmac[32];
+	uint64_t ioff = 0;
+	for (int i = 0; i < 8; i++)
+		ioff |= (uint64_t)h[40 + i] << (8 * i);
+	hkdf32("scone-fsp v1 index key", kidx);
+	hkdf32("scone-fsp v1 header mac", kmac);
+	br_aes_x86ni_ctr_keys ak;
+	br_aes_ct64_ctr_keys ak64;
+	const br_block_ctr_class **vt;
+	if (br_aes_x86ni_ctr_get_vtable() != NULL) {
+		br_aes_x86ni_ctr_init(&ak, kidx, 32);
+		vt = &ak.vtable;
+	} else {
+		br_aes_ct64_ctr_init(&ak64, kidx, 32);
+		vt = &ak64.vtable;
+	}
+	br_gcm_context gc;
+	br_gcm_init(&gc, vt, &br_ghash_ctmul64);
+	br_gcm_reset(&gc, h + 64, 12);
+	br_gcm_aad_inject(&gc, h, 64);
+	br_gcm_flip(&gc);
+	memcpy(img + ioff, plain, plen);
+	br_gcm_run(&gc, 1, img + ioff, plen);
+	br_gcm_get_tag(&gc, img + ioff + plen);
+	br_sha256_context sc;
+	br_sha256_init(&sc);
+	br_sha256_update(&sc, img + ioff, plen + 16);
+	br_sha256_out(&sc, h + 128);
+	br_hmac_key_context hk;
+	br_hmac_context hm;
+	br_hmac_key_init(&hk, &br_sha256_vtable, kmac, 32);
+	br_hmac_init(&hm, &hk, 0);
+	br_hmac_update(&hm, h, 160);
+	br_hmac_out(&hm, h + 160);
+}
+
+/* Authenticated but malformed indexes: random mutations of ok.img's index,
+ * resealed. fsp_open must refuse them with -FSP_EFORMAT or accept them, and
+ * then every read must stay in bounds (ASan watches). */
+static void index_mutations(void)
+{
+	uint64_t len;
+	uint8_t *img = read_file("ok.img", &len);
+	struct fsp *f;
+	if (img == NULL || fsp_open(&f, img, len, vkey, NULL) != 0) {
+		FAIL("open ok.img");
+		free(img);
+		return;
+	}
+	/* recover the plaintext index: reseal the original, check it opens */
+	uint8_t *h = img + len - 192;
+	uint64_t ioff = 0, ilen = 0;
+	for (int i = 0; i < 8; i++) {
+		ioff |= (uint64_t)h[40 + i] << (8 * i);
+		ilen |= (uint64_t)h[48 + i] << (8 * i);
+	}
+	fsp_close(f);
+	size_t plen = (size_t)ilen - 16;
+	uint8_t *plain = malloc(plen), *work = malloc(len);
+	{
+		uint8_t kidx[32];
+		hkdf32("scone-fsp v1 index key", kidx);
+		br_aes_ct64_ctr_keys ak;
+		br_aes_ct64_ctr_init(&ak, kidx, 32);
+		br_gcm_context gc;
+		br_gcm_init(&gc, &ak.vtable, &br_ghash_ctmul64);
+		br_gcm_reset(&gc, h + 64, 12);
+		br_gcm_aad_inject(&gc, h, 64);
+		br_gcm_flip(&gc);
+		memcpy(plain, img + ioff, plen);
+		br_gcm_run(&gc, 0, plain, plen);
+		if (!br_gcm_check_tag(&gc, img + ioff + plen))
+			FAIL("cannot decrypt ok.img's index");
+	}
+	memcpy(work, img, len);
+	reseal(work, len, plain, plen);
+	if (memcmp(work, img, len) != 0)
+		FAIL("resealing the unchanged index changes the image");
+	unsigned seed = 12345;
+	int accepted = 0, refused = 0;
+	uint8_t *mut = malloc(plen);
+	for (int it = 0; it < 3000; it++) {
+		memcpy(mut, plain, plen);
+		int flips = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 4;
+		for (int k = 0; k < flips; k++) {
+			seed = seed * 1103515245u + 12345u;
+			size_t pos = (seed >> 8) % plen;
+			/* bias towards the fixed-size records at the start */
+			if (k == 0)
+				pos %= plen < 2048 ? plen : 2048;
+			seed = seed * 1103515245u + 12345u;
+			mut[pos] = (uint8_t)(seed >> 16);
+		}
+		memcpy(work, img, len);
+		reseal(work, len, mut, plen);
+		int rc = fsp_open(&f, work, len, vkey, NULL);
+		if (rc == 0) {
+			accepted++;
+			(void)read_everything(f, fsp_root_ino(f), 0);
+			fsp_close(f);
+		} else if (rc == -FSP_EFORMAT) {
+			refused++;
+		} else {
+			FAIL("mutated index: %s", fsp_strerror(rc));
+		}
+	}
+	printf("index mutations: %d refused, %d accepted (and read)\n", refused, accepted);
+	free(mut);
+	free(plain);
+	free(work);
+	free(img);
+}
+
 struct thr {
 	const struct fsp *f;
 	int rc;
@@ -395,10 +523,81 @@ static void concurrent_reads(void)
 	free(img);
 }
 
-int main(void)
+/* Benchmark mode (not run by make): build without sanitizers, e.g.
+ *   cc -O2 -std=c11 -D_GNU_SOURCE -Iruntime/include -Iruntime/lib -o /tmp/fspbench \
+ *      runtime/tests/test_fsp.c runtime/lib/fsp.c runtime/tests/host_shim.c -lbearssl
+ *   /tmp/fspbench bench IMAGE KEYHEX PATH
+ * prints the latency of random 4 KiB preads (4 KiB-aligned) and the
+ * throughput of sequential 4 KiB, 32 KiB and 1 MiB preads of file PATH. */
+static double now_sec(void)
 {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int bench(const char *imgpath, const char *keyhex, const char *path)
+{
+	FILE *fp = fopen(imgpath, "rb");
+	uint8_t key[32];
+	if (fp == NULL || unhex(keyhex, key, 32) != 0)
+		return 2;
+	fseek(fp, 0, SEEK_END);
+	long n = ftell(fp);
+	fseek(fp, 0, SEEK_SET);
+	uint8_t *img = malloc((size_t)n);
+	if (fread(img, 1, (size_t)n, fp) != (size_t)n)
+		return 2;
+	fclose(fp);
+	struct fsp *f;
+	uint32_t ino;
+	struct fsp_stat st;
+	double t0 = now_sec();
+	int rc = fsp_open(&f, img, (uint64_t)n, key, NULL);
+	double topen = now_sec() - t0;
+	if (rc != 0 || resolve(f, path, &ino) != 0 || fsp_stat(f, ino, &st) != 0) {
+		fprintf(stderr, "open: %s\n", fsp_strerror(rc));
+		return 1;
+	}
+	uint8_t *buf = malloc(1 << 20);
+	unsigned seed = 1;
+	int iters = 20000;
+	t0 = now_sec();
+	for (int i = 0; i < iters; i++) {
+		seed = seed * 1103515245u + 12345u;
+		uint64_t off = ((uint64_t)(seed >> 4) % (st.size / 4096)) * 4096;
+		if (fsp_pread(f, ino, buf, 4096, off) != 4096)
+			return 1;
+	}
+	double trand = (now_sec() - t0) / iters;
+	printf("chunk %u: open %.0f us, random 4 KiB pread %.2f us", fsp_chunk_size(f), topen * 1e6, trand * 1e6);
+	static const uint64_t sizes[3] = {4096, 32768, 1 << 20};
+	for (int s = 0; s < 3; s++) {
+		double best = 0;
+		for (int rep = 0; rep < 3; rep++) {
+			t0 = now_sec();
+			for (uint64_t off = 0; off < st.size; off += sizes[s])
+				if (fsp_pread(f, ino, buf, sizes[s], off) <= 0)
+					return 1;
+			double r = (double)st.size / (now_sec() - t0) / 1e6;
+			best = r > best ? r : best;
+		}
+		printf(", seq %llu KiB reads %.0f MB/s", (unsigned long long)(sizes[s] >> 10), best);
+	}
+	printf("\n");
+	fsp_close(f);
+	free(buf);
+	free(img);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 5 && strcmp(argv[1], "bench") == 0)
+		return bench(argv[2], argv[3], argv[4]);
 	run_manifest();
 	bitflip_campaign();
+	index_mutations();
 	concurrent_reads();
 	if (failures) {
 		fprintf(stderr, "test_fsp: %d failures\n", failures);

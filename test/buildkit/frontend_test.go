@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -47,6 +50,7 @@ type env struct {
 	feDigest string
 	baseDig  string
 	ctxDir   string
+	registry string // localhost:PORT of the test registry
 	signer   string // signer key file
 	fsKey    string // FS key file
 	fsKeyHex string
@@ -90,6 +94,9 @@ func TestFrontendEndToEnd(t *testing.T) {
 		t.Errorf("MRSIGNER via the frontend %s != scone-build convert %s", got, cli.MRSIGNER)
 	}
 	checkSecretsAbsent(t, e, arch1, prog1)
+	if !strings.Contains(prog1, `"mrenclave": "`+cli.MRENCLAVE+`"`) {
+		t.Errorf("the build log lacks the --json report with the MRENCLAVE (docs/frontend.md promises it)")
+	}
 
 	// 3. Podman loads and runs the result.
 	t.Run("podman", func(t *testing.T) { e.podmanRun(t, arch1, cfg1) })
@@ -116,6 +123,21 @@ func TestFrontendEndToEnd(t *testing.T) {
 	}
 	if got := mustConfig(t, readArchive(t, arch2b)).Config.Labels[labelMRENCLAVE]; got != cfg1.Config.Labels[labelMRENCLAVE] {
 		t.Errorf("--frontend gateway.v0: MRENCLAVE %s, want %s", got, cfg1.Config.Labels[labelMRENCLAVE])
+	}
+
+	// 4b'. `# syntax=localhost:PORT/scone-frontend:e2e`: the frontend image
+	// pushed by scripts/frontend-image.sh --push, pulled by BuildKit.
+	df, err := os.ReadFile(filepath.Join(e.ctxDir, "Dockerfile.plain"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.ctxDir, "Dockerfile.registry"), append([]byte("# syntax="+e.registry+"/scone-frontend:e2e\n"), df...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	arch2c := filepath.Join(e.work, "scone2c.tar")
+	e.buildWith("dockerfile.v0", "Dockerfile.registry", opts, "type=docker,name=localhost/scone-e2e:2c,dest="+arch2c, true, "frontend from a registry")
+	if got := mustConfig(t, readArchive(t, arch2c)).Config.Labels[labelMRENCLAVE]; got != cfg1.Config.Labels[labelMRENCLAVE] {
+		t.Errorf("frontend from the registry: MRENCLAVE %s, want %s", got, cfg1.Config.Labels[labelMRENCLAVE])
 	}
 
 	// 4c. Without the secrets the build fails and says which secrets to give.
@@ -195,6 +217,12 @@ func setup(t *testing.T) *env {
 	e.buildctl = filepath.Join(bin, "buildctl")
 	t.Logf("buildkitd/buildctl ready in %v (%s)", time.Since(t0).Round(time.Millisecond), bin)
 
+	// A local registry (go-containerregistry's) for the `# syntax=REGISTRY/...` form.
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(reg.Close)
+	e.registry = "localhost:" + reg.URL[strings.LastIndex(reg.URL, ":")+1:]
+	t.Setenv("BUILDKIT_REGISTRY_HTTP", e.registry) // read by scripts/buildkit.sh start
+
 	e.tools()
 	e.layouts()
 	e.keys()
@@ -269,11 +297,14 @@ func (e *env) tools() {
 	if !strings.HasPrefix(e.feDigest, "sha256:") {
 		t.Fatalf("scripts/frontend-image.sh printed %q, want a digest", out)
 	}
-	// Deterministic: a second run gives the same digest.
+	// Deterministic: a second run gives the same digest; this one also pushes.
 	out, err = e.run(5*time.Minute, filepath.Join(e.root, "scripts/frontend-image.sh"),
-		"--frontend", fe, "--scone-build", sb, "--out", feDir+"2")
-	if err != nil || lastLine(out) != e.feDigest {
-		t.Errorf("frontend image not deterministic: %s then %s (%v)", e.feDigest, lastLine(out), err)
+		"--frontend", fe, "--scone-build", sb, "--out", feDir+"2", "--push", e.registry+"/scone-frontend:e2e", "--insecure")
+	if err != nil {
+		t.Fatalf("scripts/frontend-image.sh --push: %v\n%s", err, out)
+	}
+	if lastLine(out) != e.feDigest {
+		t.Errorf("frontend image not deterministic: %s then %s", e.feDigest, lastLine(out))
 	}
 }
 

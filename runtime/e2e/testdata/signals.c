@@ -30,6 +30,8 @@ static void h_alrm2(int s)
 	if (++got_alrm2 == 2)
 		write(pfd[1], "x", 1);
 }
+static volatile sig_atomic_t got_sys;
+static void h_sys(int s) { (void)s; got_sys++; }
 static void h_segv(int s) { (void)s; siglongjmp(jb, 1); }
 
 int main(void)
@@ -58,6 +60,22 @@ int main(void)
 	printf("usr1 while blocked: %d\n", got_usr1);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	printf("usr1 after unblock: %d\n", got_usr1);
+
+	/* SIGSYS is the runtime's: the application's view must still be native */
+	sa.sa_handler = h_sys;
+	sa.sa_flags = 0;
+	sigaction(SIGSYS, &sa, NULL);
+	struct sigaction cur;
+	sigaction(SIGSYS, NULL, &cur);
+	raise(SIGSYS);
+	sigset_t sys, now;
+	sigemptyset(&sys);
+	sigaddset(&sys, SIGSYS);
+	sigprocmask(SIG_BLOCK, &sys, NULL);
+	sigprocmask(SIG_BLOCK, NULL, &now);
+	int blocked = sigismember(&now, SIGSYS);
+	sigprocmask(SIG_UNBLOCK, &sys, NULL);
+	printf("SIGSYS: handler readback %d, delivered %d, mask shows blocked %d\n", cur.sa_handler == h_sys, got_sys, blocked);
 
 	sa.sa_handler = h_segv;
 	sa.sa_flags = SA_NODEFER;
