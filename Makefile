@@ -44,7 +44,7 @@ bench: runtime ## run the benchmarks (ratios against a baseline measured in the 
 	./bench/run.sh
 
 images: ## build the real input images (OCI layouts) into $(SCONE_IMAGE_CACHE)
-	./images/build.sh
+	./images/build.sh $(IMAGES)
 
 frontend-image: build ## build the BuildKit frontend image into bin/frontend-image (PUSH=REF [INSECURE=1] also pushes)
 	VERSION=$(VERSION) ./scripts/frontend-image.sh --scone-build $(BIN)/scone-build $(if $(PUSH),--push $(PUSH)) $(if $(INSECURE),--insecure)

@@ -14,15 +14,18 @@ N=${2:-100000}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 gcc -O2 -o "$tmp/getppid" bench/syscall/getppid.c
+gcc -O2 -o "$tmp/sud" bench/syscall/sud_baseline.c
 
 native=$("$tmp/getppid" "$N")
+bare=$("$tmp/sud" "$N")
 trap0=$(SCONE_MODE=dev SCONE_SIM_EXIT_CYCLES=0 "$RUN" --dev-exec "$tmp/getppid" "$N")
 trap8k=$(SCONE_MODE=dev SCONE_SIM_EXIT_CYCLES=8000 "$RUN" --dev-exec "$tmp/getppid" "$N")
 novdso=$(SCONE_MODE=dev SCONE_SIM_EXIT_CYCLES=0 SCONE_VDSO=0 "$RUN" --dev-exec "$tmp/getppid" "$N")
-awk -v n="$native" -v a="$trap0" -v b="$trap8k" -v c="$novdso" 'BEGIN {
+awk -v n="$native" -v s="$bare" -v a="$trap0" -v b="$trap8k" -v c="$novdso" 'BEGIN {
 	printf "getppid per call (ns, best of 5 rounds)\n"
 	printf "  native                               %8.1f\n", n
-	printf "  scone-run, exit cost 0               %8.1f  (x%.1f, +%.0f ns trap+dispatch)\n", a, a / n, a - n
+	printf "  bare SUD trap, minimal handler       %8.1f  (x%.1f)\n", s, s / n
+	printf "  scone-run, exit cost 0               %8.1f  (x%.1f; runtime dispatch +%.0f ns over the bare trap)\n", a, a / n, a - s
 	printf "  scone-run, exit cost 8000 cycles     %8.1f  (x%.1f)\n", b, b / n
 	printf "  scone-run, exit cost 0, vDSO hidden  %8.1f  (the timing calls trap too)\n", c
 }'

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the real input images as OCI layouts into $SCONE_IMAGE_CACHE
-# (default ~/.cache/scone-build/images): images/build.sh [NAMES...], default all.
+# (default ~/.cache/scone-build/images): images/build.sh [-f] [NAMES...].
+# Names come from the arguments, else from $IMAGES (`make images IMAGES="a b"`),
+# else all.
 # An image is rebuilt only when the hash of its recipe, this script, the
 # packer (images/mkimage) and its sources differs from the one stored in its
 # layout (.scone-recipe-hash). See docs/images.md.
@@ -34,6 +36,9 @@ for a in "$@"; do
     *) names+=("$a") ;;
   esac
 done
+if [ ${#names[@]} -eq 0 ] && [ -n "${IMAGES:-}" ]; then
+  read -r -a names <<<"$IMAGES"
+fi
 [ ${#names[@]} -gt 0 ] || names=("${ALL[@]}")
 for n in "${names[@]}"; do
   [ -f "$HERE/recipes/$n.sh" ] || { echo "images/build.sh: unknown image $n (known: ${ALL[*]})" >&2; exit 2; }
@@ -119,7 +124,7 @@ ensure_rootfs_tar() {
   need debootstrap debootstrap
   mkdir -p "$(dirname "$ROOTFS_TAR")"
   local t0=$SECONDS r=$W/debootstrap
-  log "debootstrap --variant=minbase $SUITE (about 40 s)"
+  log "debootstrap --variant=minbase $SUITE (40-120 s)"
   safe_rm "$r"
   if ! debootstrap --variant=minbase "$SUITE" "$r" "$MIRROR" >"$W/debootstrap.log" 2>&1; then
     umount_under "$r"

@@ -42,12 +42,10 @@ if ! command -v podman >/dev/null; then
   echo "demo: podman is not installed (run scripts/setup.sh); stopping before the run step" >&2; exit 1
 fi
 . scripts/podman-env.sh
-podman pull -q "oci:$OUT/hello:latest" >/dev/null
-podman tag "$(podman images -q --filter reference='*hello*' | head -1)" localhost/scone-demo/hello:native 2>/dev/null || true
+native_id=$(podman pull -q "oci:$OUT/hello:latest")
 podman load -q -i "$OUT/hello-scone.tar" >/dev/null
 run() { podman run --rm --network none "$@"; }
-native=$(run "oci:$OUT/hello:latest" 2>&1 || true)
-podman rmi -f "oci:$OUT/hello:latest" >/dev/null 2>&1 || true
+native=$(run "$native_id" 2>&1 || true)
 converted=$(run -v "$PWD/$OUT/keys/fs.key:/run/secrets/scone-fs-key:ro" -e SCONE_FS_KEY_FILE=/run/secrets/scone-fs-key \
   localhost/scone-demo/hello:scone 2>&1 || true)
 echo "--- native"; echo "$native"

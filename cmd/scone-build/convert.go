@@ -123,7 +123,7 @@ func (o *convertOptions) libraryOptions(ctx context.Context, a *app) ([]convert.
 		}
 		pub, err := enclave.LoadPublicKey(o.signerPub)
 		if err != nil {
-			return nil, err
+			return nil, keyFileError{"--signer-pub", err}
 		}
 		s, err := enclave.NewCommandSigner(pub, "/bin/sh", "-c", o.signCmd)
 		if err != nil {
@@ -133,14 +133,14 @@ func (o *convertOptions) libraryOptions(ctx context.Context, a *app) ([]convert.
 	case o.keyFile != "":
 		s, err := enclave.LoadKeySigner(o.keyFile)
 		if err != nil {
-			return nil, err
+			return nil, keyFileError{"--key", err}
 		}
 		opts = append(opts, convert.WithSigner(s))
 	}
 	if o.fsKeyFile != "" {
 		k, err := fsprotect.LoadKeyFile(o.fsKeyFile)
 		if err != nil {
-			return nil, err
+			return nil, keyFileError{"--fs-key", err}
 		}
 		opts = append(opts, convert.WithFSKey(k))
 	}
@@ -332,7 +332,31 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
+// keyFileError marks a key file that could not be used, whatever the reason
+// (missing, unreadable, malformed, wrong kind of key).
+type keyFileError struct {
+	flag string
+	err  error
+}
+
+func (e keyFileError) Error() string { return e.err.Error() }
+func (e keyFileError) Unwrap() error { return e.err }
+
+func keyHint(e keyFileError) string {
+	switch e.flag {
+	case "--fs-key":
+		return "--fs-key must name a readable file of 64 hex digits or 32 bytes; 'scone-build keygen' makes one"
+	case "--signer-pub":
+		return "--signer-pub must name the signer's RSA-3072 (e=3) public key in PEM"
+	}
+	return "--key must name a readable PEM RSA-3072 key with public exponent 3; 'scone-build keygen' makes one"
+}
+
 func convertHints(err error) (int, string, bool) {
+	var kfe keyFileError
+	if errors.As(err, &kfe) {
+		return exitKey, keyHint(kfe), true
+	}
 	var pe *imageref.PlatformError
 	var le *rootfs.LayerError
 	var ie *link.IncompatibleError
@@ -369,6 +393,8 @@ func convertHints(err error) (int, string, bool) {
 		return exitKey, "the signer key must be an RSA-3072 key with public exponent 3 (PEM); 'scone-build keygen' makes one", true
 	case errors.Is(err, fsprotect.ErrInvalidKey):
 		return exitKey, "the FS key file must hold 64 hex digits (optionally a newline) or exactly 32 bytes", true
+	case errors.Is(err, imageref.ErrCorrupt):
+		return exitBadInput, "the input is not a complete image (docker save / podman save output, or an OCI layout): recreate it", true
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return exitBadInput, "an input ended early: is the file complete?", true
 	}

@@ -67,7 +67,7 @@ func runInspect(ctx context.Context, a *app, ref string, o *inspectOptions) erro
 	if o.fsKey != "" {
 		k, err := fsprotect.LoadKeyFile(o.fsKey)
 		if err != nil {
-			return err
+			return keyFileError{"--fs-key", err}
 		}
 		rd, err := fsprotect.Open(bytes.NewReader(im.FSImage), int64(len(im.FSImage)), k, fsprotect.WithExpectedRoot(im.Config.FSRoot))
 		if err != nil {

@@ -103,7 +103,7 @@ func runAttach(ctx context.Context, a *app, src, dst string, o *attachOptions) e
 	}
 	pub, err := enclave.LoadPublicKey(o.pub)
 	if err != nil {
-		return err
+		return keyFileError{"--signer-pub", err}
 	}
 	img, _, ropts, err := o.open(ctx, src)
 	if err != nil {

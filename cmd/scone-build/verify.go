@@ -56,7 +56,7 @@ func runVerify(ctx context.Context, a *app, ref string, o *verifyOptions) error 
 	if o.fsKey != "" {
 		k, err := fsprotect.LoadKeyFile(o.fsKey)
 		if err != nil {
-			return err
+			return keyFileError{"--fs-key", err}
 		}
 		vopts = append(vopts, inspect.WithFSKey(k))
 	}

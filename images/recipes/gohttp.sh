@@ -16,7 +16,7 @@ build() {
   fi
   mkdir -p "$a/app/data"
   (cd "$ROOT/testdata/images/gohttp" && GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0 GOOS=linux GOARCH=amd64 \
-    go build -trimpath -ldflags "-s -w -buildid=" -o "$a/app/gohttp" .)
+    go build -trimpath -buildvcs=false -ldflags "-s -w -buildid=" -o "$a/app/gohttp" .)
   install -m 644 "$ROOT/testdata/images/gohttp/data/hello.txt" "$a/app/data/hello.txt"
   LAYERS=("dir:$b" "dir:$a")
 }

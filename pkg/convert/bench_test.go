@@ -21,6 +21,7 @@ import (
 	kgzip "github.com/klauspost/compress/gzip"
 
 	"github.com/scone-build/scone-build/internal/testenclave"
+	"github.com/scone-build/scone-build/internal/testimages"
 	"github.com/scone-build/scone-build/pkg/rootfs"
 )
 
@@ -238,6 +239,44 @@ func BenchmarkEnclaveLayerCompression(b *testing.B) {
 				out = buf.Len()
 			}
 			b.ReportMetric(float64(out)/float64(len(data)), "size-ratio")
+		})
+	}
+}
+
+// BenchmarkRealImages reports convert/flatten for each real image of the
+// cache (`make images`), each measured against its own baseline in this run.
+func BenchmarkRealImages(b *testing.B) {
+	fx := testenclave.Get(b)
+	tag, _ := name.NewTag("bench/out:latest")
+	for _, n := range []string{"busybox", "musl", "gohttp", "debian", "nginx", "redis", "memcached", "sqlite", "python3", "apache2"} {
+		b.Run(n, func(b *testing.B) {
+			p, err := testimages.Path(n)
+			if err != nil {
+				b.Skipf("image %s absent: run `%s`", n, testimages.BuildCommand(n))
+			}
+			img, err := testimages.Load(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var flat, conv time.Duration
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				if err := plainFlatten(img); err != nil {
+					b.Fatal(err)
+				}
+				flat += time.Since(t0)
+				t0 = time.Now()
+				out, _, err := Convert(context.Background(), img, WithSigner(fx.Signer), WithFSKey(fx.FSKey), WithRuntime(fx.Runtime, fx.Runtime), WithForce(true))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := tarball.Write(tag, out, io.Discard); err != nil {
+					b.Fatal(err)
+				}
+				conv += time.Since(t0)
+			}
+			b.ReportMetric(float64(conv)/float64(flat), "convert/flatten")
+			b.ReportMetric(conv.Seconds()/float64(b.N), "convert-s")
 		})
 	}
 }

@@ -205,3 +205,44 @@ func TestConcurrentReadAt(t *testing.T) {
 		}
 	}
 }
+
+// countingReaderAt counts the bytes read through it.
+type countingReaderAt struct {
+	r *bytes.Reader
+	n int64
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.n += int64(n)
+	return n, err
+}
+
+// TestRandomAccessReadsLittle: Open reads the preamble, header and index
+// only; a 4 KiB read reads the one or two chunks it needs.
+func TestRandomAccessReadsLittle(t *testing.T) {
+	body := pseudoRandom(5, 1<<20)
+	img, _ := packBytes(t, makeTar(t, []tentry{{name: "f", typ: tar.TypeReg, mode: 0o644, body: body}}), testKey)
+	cr := &countingReaderAt{r: bytes.NewReader(img)}
+	rd, err := Open(cr, int64(len(img)), testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(PreambleSize + HeaderSize + rd.hdr.indexLen); cr.n != want {
+		t.Errorf("Open read %d bytes, want %d", cr.n, want)
+	}
+	f, _ := rd.Open("f")
+	buf := make([]byte, 4096)
+	for _, tc := range []struct {
+		off   int64
+		bytes int64
+	}{{0, 4096}, {123 * 4096, 4096}, {5000, 8192}} {
+		cr.n = 0
+		if _, err := f.(io.ReaderAt).ReadAt(buf, tc.off); err != nil || !bytes.Equal(buf, body[tc.off:tc.off+4096]) {
+			t.Fatalf("ReadAt(%d): %v", tc.off, err)
+		}
+		if cr.n != tc.bytes {
+			t.Errorf("ReadAt(%d) read %d image bytes, want %d", tc.off, cr.n, tc.bytes)
+		}
+	}
+}

@@ -274,6 +274,13 @@ func TestPackErrors(t *testing.T) {
 			t.Errorf("got %v", err)
 		}
 	})
+	t.Run("write error", func(t *testing.T) {
+		data := makeTar(t, []tentry{{name: "f", typ: tar.TypeReg, body: make([]byte, 4<<20)}})
+		_, err := Pack(context.Background(), failWriter{}, bytes.NewReader(data), testKey)
+		if !errors.Is(err, errWriteFailed) {
+			t.Errorf("got %v", err)
+		}
+	})
 	t.Run("skipped and replaced", func(t *testing.T) {
 		ents := []tentry{{name: "a", typ: tar.TypeReg, body: []byte("old")}, {name: "a", typ: tar.TypeReg, body: []byte("new")},
 			{name: "vol", typ: tar.TypeCont}}
@@ -336,3 +343,9 @@ func TestKeys(t *testing.T) {
 		t.Error("GenerateKey from a short reader")
 	}
 }
+
+var errWriteFailed = errors.New("disk full")
+
+type failWriter struct{}
+
+func (failWriter) Write(p []byte) (int, error) { return 0, errWriteFailed }

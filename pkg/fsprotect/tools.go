@@ -35,7 +35,7 @@ func (rd *Reader) List(w io.Writer) error {
 		if st.Mode&sIFMT == sIFCHR || st.Mode&sIFMT == sIFBLK {
 			size = fmt.Sprintf("%d, %d", st.DevMajor, st.DevMinor)
 		}
-		line := fmt.Sprintf("%s %3d %5d %5d %10s %s %s", fi.Mode().String(), st.Nlink, st.UID, st.GID, size,
+		line := fmt.Sprintf("%s %3d %5d %5d %10s %s %s", modeString(st.Mode), st.Nlink, st.UID, st.GID, size,
 			st.Mtime.Format("2006-01-02 15:04:05"), name)
 		if st.Target != "" {
 			line += " -> " + st.Target
@@ -43,6 +43,44 @@ func (rd *Reader) List(w io.Writer) error {
 		_, err = fmt.Fprintln(w, line)
 		return err
 	})
+}
+
+// modeString formats a st_mode like ls -l: type letter and permissions with
+// s/S/t/T for setuid, setgid and sticky.
+func modeString(m uint32) string {
+	b := []byte("?rwxrwxrwx")
+	switch m & sIFMT {
+	case sIFREG:
+		b[0] = '-'
+	case sIFDIR:
+		b[0] = 'd'
+	case sIFLNK:
+		b[0] = 'l'
+	case sIFCHR:
+		b[0] = 'c'
+	case sIFBLK:
+		b[0] = 'b'
+	case sIFIFO:
+		b[0] = 'p'
+	}
+	for i := range 9 {
+		if m&(1<<(8-i)) == 0 {
+			b[1+i] = '-'
+		}
+	}
+	special := func(bit uint32, pos int, set, unset byte) {
+		if m&bit != 0 {
+			if b[pos] == '-' {
+				b[pos] = unset
+			} else {
+				b[pos] = set
+			}
+		}
+	}
+	special(0o4000, 3, 's', 'S')
+	special(0o2000, 6, 's', 'S')
+	special(0o1000, 9, 't', 'T')
+	return string(b)
 }
 
 // ExtractReport summarizes an extraction.

@@ -2,7 +2,10 @@ package fsprotect
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,7 +56,7 @@ func TestDirRoundTrip(t *testing.T) {
 	if err := rd.List(&ls); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"/a/sym -> b/file", "-rw-r-----   2", "/ünï/x", "prw-------"} {
+	for _, want := range []string{"/a/sym -> b/file", "-rw-r-----   2", "/ünï/x", "prw-------", "lrwxrwxrwx", "drwxr-xr-x"} {
 		if !strings.Contains(ls.String(), want) {
 			t.Errorf("listing lacks %q:\n%s", want, ls.String())
 		}
@@ -97,6 +100,17 @@ func TestDirRoundTrip(t *testing.T) {
 	}
 }
 
+func TestModeString(t *testing.T) {
+	for m, want := range map[uint32]string{
+		sIFREG | 0o4755: "-rwsr-xr-x", sIFREG | 0o2644: "-rw-r-Sr--", sIFDIR | 0o1777: "drwxrwxrwt",
+		sIFDIR | 0o1770: "drwxrwx--T", sIFCHR | 0o666: "crw-rw-rw-", sIFBLK | 0o660: "brw-rw----", sIFLNK | 0o777: "lrwxrwxrwx",
+	} {
+		if got := modeString(m); got != want {
+			t.Errorf("modeString(%o) = %s, want %s", m, got, want)
+		}
+	}
+}
+
 // TestExtractStaysInside: a symlink pointing out of the tree followed by
 // a file under that name's directory cannot make Extract write outside.
 func TestExtractStaysInside(t *testing.T) {
@@ -113,5 +127,30 @@ func TestExtractStaysInside(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
 		t.Errorf("wrote outside: %v", ents)
+	}
+}
+
+// TestPackPathTarFiles: a .tar and a .tar.gz of the same stream pack to the
+// same image as Pack on the stream.
+func TestPackPathTarFiles(t *testing.T) {
+	data := makeTar(t, fullTree())
+	want, _ := packBytes(t, data, testKey)
+	dir := t.TempDir()
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(data)
+	zw.Close()
+	for name, content := range map[string][]byte{"a.tar": data, "a.tar.gz": gz.Bytes()} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if _, err := PackPath(context.Background(), &out, p, testKey); err != nil || !bytes.Equal(out.Bytes(), want) {
+			t.Errorf("%s: image differs (%v)", name, err)
+		}
+	}
+	if _, err := PackPath(context.Background(), &bytes.Buffer{}, filepath.Join(dir, "missing"), testKey); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing source: %v", err)
 	}
 }

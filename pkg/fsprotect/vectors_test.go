@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -68,7 +69,17 @@ func genVectors(t testing.TB) ([]vector, string) {
 	img, sum := packBytes(t, makeTar(t, vectorTree()), vectorKey, WithChunkSize(MinChunkSize))
 	rd := openBytes(t, img, vectorKey)
 	mod := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(img)) }
-	hdrOff := len(img) - HeaderSize
+	smallTree := []tentry{
+		{name: "d/", typ: tar.TypeDir, mode: 0o755, mtime: time.Unix(1, 0)},
+		{name: "d/f", typ: tar.TypeReg, mode: 0o644, body: []byte("small file\n"), mtime: time.Unix(1, 0),
+			xattrs: map[string]string{"user.a": "1", "user.b": "2"}},
+		{name: "d/g", typ: tar.TypeLink, link: "d/f"},
+		{name: "s", typ: tar.TypeSymlink, link: "d/f", mode: 0o777, mtime: time.Unix(1, 0)},
+	}
+	small, _ := packBytes(t, makeTar(t, smallTree), vectorKey, WithChunkSize(MinChunkSize))
+	srd := openBytes(t, small, vectorKey)
+	smod := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(small)) }
+	shdr := len(small) - HeaderSize
 	twoChunks := rd.x.inode(mustIno(t, rd, "bin/two-chunks"))
 	var m strings.Builder
 	key := hex.EncodeToString(vectorKey[:])
@@ -114,50 +125,61 @@ func genVectors(t testing.TB) ([]vector, string) {
 		fmt.Fprintf(&m, "image %s %s - %s\n", file, key, expect)
 	}
 	// A bit flipped in the header's data hash: the header MAC fails.
-	add("header-mac.img", "auth", mod(func(b []byte) []byte { b[hdrOff+100] ^= 0x01; return b }))
+	add("header-mac.img", "auth", smod(func(b []byte) []byte { b[shdr+100] ^= 0x01; return b }))
 	// A bit flipped in the index ciphertext.
-	add("index.img", "auth", mod(func(b []byte) []byte { b[rd.hdr.indexOff+40] ^= 0x80; return b }))
+	add("index.img", "auth", smod(func(b []byte) []byte { b[srd.hdr.indexOff+40] ^= 0x80; return b }))
 	// A bit flipped in chunk 1 of bin/two-chunks: the image opens, that file
 	// fails, the others read fine.
 	add("chunk.img", "ok", mod(func(b []byte) []byte { b[twoChunks.dataOff+4096+10] ^= 0x04; return b }))
 	okChecks("bin/two-chunks")
-	add("truncated.img", "trunc", img[:len(img)-100])
-	add("appended.img", "trunc", append(bytes.Clone(img), 0))
-	add("short.img", "trunc", img[:10])
-	add("version.img", "version", mod(func(b []byte) []byte {
+	add("truncated.img", "trunc", small[:len(small)-100])
+	add("appended.img", "trunc", append(bytes.Clone(small), 0))
+	add("short.img", "trunc", small[:10])
+	add("version.img", "version", smod(func(b []byte) []byte {
 		le.PutUint32(b[8:], 2)
-		le.PutUint32(b[hdrOff+8:], 2)
+		le.PutUint32(b[shdr+8:], 2)
 		return b
 	}))
 	add("notfsp.img", "format", pseudoRandom(9, 512))
 	// Correctly keyed and MACed images whose index is malformed: both
-	// readers must refuse them with a format error.
+	// readers must refuse them with a format error. They start from a
+	// small tree (small.img, which must open) to keep the files small.
 	sk, err := deriveKeys(vectorKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := img[PreambleSize:rd.hdr.indexOff]
-	badIndex := func(f func(x *index)) []byte {
-		x, err := parseIndex(rd.x.marshal(), rd.hdr.chunkLog2, rd.hdr.dataOff, rd.hdr.indexOff)
+	add("small.img", "ok", small)
+	fmt.Fprintf(&m, "file d/f 11 %x\n", sha256.Sum256([]byte("small file\n")))
+	data := small[PreambleSize:srd.hdr.indexOff]
+	badIndex := func(name string, f func(x *index)) {
+		x, err := parseIndex(srd.x.marshal(), srd.hdr.chunkLog2, srd.hdr.dataOff, srd.hdr.indexOff)
 		if err != nil {
 			t.Fatal(err)
 		}
-		x.dirents = append([]dirent(nil), x.dirents...)
-		x.inodes = append([]inode(nil), x.inodes...)
+		x.dirents = slices.Clone(x.dirents)
+		x.inodes = slices.Clone(x.inodes)
+		x.xattrs = slices.Clone(x.xattrs)
+		x.strs = slices.Clone(x.strs)
 		f(x)
-		return buildImage(t, sk, MinChunkSize, data, x.marshal())
+		add(name, "format", buildImage(t, sk, MinChunkSize, data, x.marshal()))
 	}
-	root0 := rd.x.inodes[0]
-	add("index-unsorted.img", "format", badIndex(func(x *index) {
-		d := x.dirents[root0.childFirst:]
-		d[0].nameOff, d[1].nameOff = d[1].nameOff, d[0].nameOff
-		d[0].nameLen, d[1].nameLen = d[1].nameLen, d[0].nameLen
-	}))
-	add("index-badino.img", "format", badIndex(func(x *index) { x.dirents[len(x.dirents)-1].ino = uint32(len(x.inodes) + 1) }))
-	add("index-range.img", "format", badIndex(func(x *index) {
-		in := &x.inodes[mustIno(t, rd, "etc/hello")-1]
-		in.size = uint64(len(data)) + 1
-	}))
+	at := func(x *index, p string) *inode { return &x.inodes[mustIno(t, srd, p)-1] }
+	badIndex("index-unsorted.img", func(x *index) { // names of d swapped: f, g -> g, f
+		d := x.dirents[at(x, "d").childFirst:]
+		d[0], d[1] = dirent{d[1].nameOff, d[1].nameLen, d[0].ino}, dirent{d[0].nameOff, d[0].nameLen, d[1].ino}
+	})
+	badIndex("index-badino.img", func(x *index) { x.dirents[len(x.dirents)-1].ino = uint32(len(x.inodes) + 1) })
+	badIndex("index-range.img", func(x *index) { at(x, "d/f").size = uint64(len(data)) + 1 })
+	badIndex("index-nlink.img", func(x *index) { at(x, "d/f").nlink = 1 })
+	badIndex("index-parent.img", func(x *index) { at(x, "d").parent = 3 })
+	badIndex("index-mode.img", func(x *index) { at(x, "s").mode = sIFREG | 0o777 })
+	badIndex("index-xattr.img", func(x *index) {
+		f := at(x, "d/f")
+		x.xattrs[f.xattrFirst], x.xattrs[f.xattrFirst+1] = x.xattrs[f.xattrFirst+1], x.xattrs[f.xattrFirst]
+	})
+	badIndex("index-target.img", func(x *index) { s := at(x, "s"); x.strs[s.targetOff+1] = 0 })
+	badIndex("index-name.img", func(x *index) { d := x.dirents[at(x, "d").childFirst]; x.strs[d.nameOff] = '/' })
+	badIndex("index-strings.img", func(x *index) { at(x, "s").targetOff = uint32(len(x.strs)) })
 	return vs, m.String()
 }
 

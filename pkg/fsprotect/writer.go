@@ -100,7 +100,11 @@ func Pack(ctx context.Context, dst io.Writer, tarStream io.Reader, key Key, opts
 	return p.run(ctx, dst, tarStream)
 }
 
-func (p *packer) run(ctx context.Context, dst io.Writer, tarStream io.Reader) (*Summary, error) {
+func (p *packer) run(parent context.Context, dst io.Writer, tarStream io.Reader) (*Summary, error) {
+	// The writer goroutine cancels ctx when writing fails, so that reading
+	// the stream stops early.
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
 	bw := bufio.NewWriterSize(dst, 1<<20)
 	dataHash := sha256.New()
 	preamble := make([]byte, PreambleSize)
@@ -148,6 +152,7 @@ func (p *packer) run(ctx context.Context, dst io.Writer, tarStream io.Reader) (*
 				dataHash.Write(out)
 				if _, err := bw.Write(out); err != nil {
 					werr = fmt.Errorf("write image: %w", err)
+					cancel()
 				}
 			}
 			pool <- j.buf
@@ -159,13 +164,13 @@ func (p *packer) run(ctx context.Context, dst io.Writer, tarStream io.Reader) (*
 	close(queue)
 	<-wdone
 	wg.Wait()
-	if rerr != nil {
-		return nil, rerr
-	}
 	if werr != nil {
 		return nil, werr
 	}
-	if err := ctx.Err(); err != nil {
+	if rerr != nil {
+		return nil, rerr
+	}
+	if err := parent.Err(); err != nil {
 		return nil, err
 	}
 
@@ -206,14 +211,16 @@ func (p *packer) run(ctx context.Context, dst io.Writer, tarStream io.Reader) (*
 // data hash. It returns the index ciphertext and the header bytes.
 func sealIndex(sk *subkeys, h *header, plain []byte) ([]byte, []byte, error) {
 	h.imageSize = h.indexOff + h.indexLen + HeaderSize
+	aad := h.marshal()[:headerAADSize]
 	imac := hmac.New(sha256.New, sk.indexNonce[:])
+	imac.Write(aad)
 	imac.Write(plain)
 	copy(h.indexNonce[:], imac.Sum(nil))
 	iaead, err := newGCM(sk.indexKey[:])
 	if err != nil {
 		return nil, nil, err
 	}
-	ct := iaead.Seal(nil, h.indexNonce[:], plain, h.marshal()[:headerAADSize])
+	ct := iaead.Seal(nil, h.indexNonce[:], plain, aad)
 	h.indexHash = sha256.Sum256(ct)
 	h.keyCheck = sk.keyCheck
 	hb := h.marshal()

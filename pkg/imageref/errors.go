@@ -17,6 +17,9 @@ var ErrNotImage = errors.New("not an image")
 // archive, tag or manifest).
 var ErrNotFound = errors.New("image not found")
 
+// ErrCorrupt is wrapped when an archive or layout cannot be parsed.
+var ErrCorrupt = errors.New("corrupt image")
+
 // PlatformError says that the requested or only available platform cannot
 // run SGX enclaves, or that an index lacks the requested platform.
 type PlatformError struct {

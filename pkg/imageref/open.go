@@ -65,11 +65,11 @@ func openLayout(ref Ref, o *options) (v1.Image, error) {
 	}
 	idx, err := layout.ImageIndexFromPath(ref.Path)
 	if err != nil {
-		return nil, fmt.Errorf("reading OCI layout %q: %w", ref.Path, err)
+		return nil, fmt.Errorf("%w: reading OCI layout %q: %v", ErrCorrupt, ref.Path, err)
 	}
 	im, err := idx.IndexManifest()
 	if err != nil {
-		return nil, fmt.Errorf("reading OCI layout index %q: %w", ref.Path, err)
+		return nil, fmt.Errorf("%w: reading OCI layout index %q: %v", ErrCorrupt, ref.Path, err)
 	}
 	var chosen *v1.Descriptor
 	var tags []string
@@ -120,11 +120,11 @@ func openArchive(ref Ref) (v1.Image, error) {
 	}
 	img, err := tarball.ImageFromPath(ref.Path, tag)
 	if err != nil {
-		return nil, fmt.Errorf("reading docker archive %q: %w", ref.Path, err)
+		return nil, fmt.Errorf("%w: reading docker archive %q: %v", ErrCorrupt, ref.Path, err)
 	}
 	// Force the manifest now so that a corrupt archive fails here, not later.
 	if _, err := img.Manifest(); err != nil {
-		return nil, fmt.Errorf("reading docker archive %q: %w", ref.Path, err)
+		return nil, fmt.Errorf("%w: reading docker archive %q: %v", ErrCorrupt, ref.Path, err)
 	}
 	return img, nil
 }

@@ -65,8 +65,8 @@ func Load(img v1.Image) (*Image, error) {
 			return nil, fmt.Errorf("reading layer %d: %w", i, err)
 		}
 	}
-	for p, b := range want {
-		if *b == nil {
+	for _, p := range []string{convert.RunPath, convert.HostPath, convert.ConfigPath, convert.SigStructPath, convert.FSImagePath} {
+		if *want[p] == nil {
 			return nil, fmt.Errorf("reading converted image: %w: %s is missing", ErrNotConverted, p)
 		}
 	}

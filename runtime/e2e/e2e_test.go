@@ -81,6 +81,10 @@ var recipes = map[string]struct {
 	"signals-glibc":         {"signals.c", cc("gcc")},
 	"signals-musl-static":   {"signals.c", cc("musl-gcc", "-static")},
 	"forker":                {"forker.c", cc("gcc")},
+	"brk-dynamic":           {"brk.c", cc("gcc")},
+	"brk-static":            {"brk.c", cc("gcc", "-static")},
+	"exec-mt":               {"exec_mt.c", cc("gcc", "-pthread")},
+	"mapfixed":              {"mapfixed.c", cc("gcc")},
 	"ids-static":            {"ids.c", cc("gcc", "-static")},
 	"hello-musl-static-pie": {"hello.c", cc("musl-gcc", "-static-pie")},
 	"go-pie":                {"gohello.go", func(src, out string) error { return gobuild(src, out, "-buildmode=pie") }},
@@ -177,7 +181,7 @@ func TestDevModeMatchesNative(t *testing.T) {
 	_ = rt
 	names := []string{"echo", "hello-glibc-dynamic", "hello-glibc-static", "hello-static-pie",
 		"hello-musl-static", "hello-musl-dynamic", "hello-musl-static-pie", "threads-glibc", "threads-glibc-static", "threads-musl-static",
-		"signals-glibc", "signals-musl-static", "go-hello", "go-preempt", "go-pie"}
+		"signals-glibc", "signals-musl-static", "go-hello", "go-preempt", "go-pie", "brk-dynamic", "brk-static"}
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			var bin string
@@ -224,6 +228,7 @@ func TestSconeVariablesAreStripped(t *testing.T) {
 
 func TestModes(t *testing.T) {
 	rt := runtimeBin(t)
+	textExe := writeScript(t, t.TempDir(), "text", "just text, no #! line\n")
 	cases := []struct {
 		name string
 		env  []string
@@ -236,8 +241,9 @@ func TestModes(t *testing.T) {
 		{"unknown mode", []string{"SCONE_MODE=bogus"}, nil, 64, "unknown mode"},
 		{"dev without program", []string{"SCONE_MODE=dev"}, nil, 64, "usage"},
 		{"dev relative path", []string{"SCONE_MODE=dev"}, []string{"--dev-exec", "true"}, 64, "usage"},
-		{"dev missing program", []string{"SCONE_MODE=dev"}, []string{"--dev-exec", "/nonexistent/prog"}, 66, "cannot load the program"},
-		{"dev not an ELF", []string{"SCONE_MODE=dev"}, []string{"--dev-exec", "/etc/passwd"}, 126, "not an x86-64 ELF"},
+		{"dev missing program", []string{"SCONE_MODE=dev"}, []string{"--dev-exec", "/nonexistent/prog"}, 66, "cannot run the program: /nonexistent/prog: not found"},
+		{"dev not executable", []string{"SCONE_MODE=dev"}, []string{"--dev-exec", "/etc/passwd"}, 126, "/etc/passwd: not executable"},
+		{"dev not an ELF", []string{"SCONE_MODE=dev"}, []string{"--dev-exec", textExe}, 126, "not an x86-64 ELF executable or #! script"},
 		{"sim without enclave", []string{"SCONE_ENCLAVE_DIR=/nonexistent"}, nil, 66, "cannot read the enclave config"},
 	}
 	for _, c := range cases {
@@ -247,5 +253,81 @@ func TestModes(t *testing.T) {
 				t.Fatalf("want exit %d and %q, got exit %d stderr %q", c.code, c.msg, got.code, got.stderr)
 			}
 		})
+	}
+}
+
+func TestRuntimeMemoryIsProtected(t *testing.T) {
+	got := devRun(t, prog(t, "mapfixed"))
+	want := "mmap MAP_FIXED: EINVAL\nmunmap: EINVAL\nmprotect: EINVAL\nordinary mmap: ok\n"
+	if got.code != 0 || got.stdout != want {
+		t.Fatalf("exit %d, stdout:\n%s\nwant:\n%s\nstderr: %s", got.code, got.stdout, want, got.stderr)
+	}
+	if !strings.Contains(got.stderr, "overlaps the runtime's memory") {
+		t.Fatalf("no message on stderr: %q", got.stderr)
+	}
+}
+
+// writeScript writes an executable "#!" script into dir.
+func writeScript(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestExecAndScripts: "#!" scripts (with an interpreter argument, nested),
+// execve from a shell into static, dynamic and Go programs, a failing exec,
+// all compared with native runs.
+func TestExecAndScripts(t *testing.T) {
+	dir := t.TempDir()
+	hello := prog(t, "hello-glibc-static")
+	inner := writeScript(t, dir, "inner", "#!"+hello+"  interp arg  \n")
+	outer := writeScript(t, dir, "outer", "#!"+inner+"\n")
+	cases := map[string][]string{
+		"script with interpreter argument": {inner, "x", "y z"},
+		"nested scripts":                   {outer, "a"},
+		"sh exec static":                   {"/bin/sh", "-c", "exec " + hello + " one two"},
+		"sh exec dynamic":                  {"/bin/sh", "-c", "echo before; exec /bin/echo after exec"},
+		"sh exec go":                       {"/bin/sh", "-c", "exec " + prog(t, "go-hello") + " g"},
+		"sh exec script":                   {"/bin/sh", "-c", "exec " + inner + " via-sh"},
+		"sh exec missing":                  {"/bin/sh", "-c", "exec /nonexistent/prog; echo unreachable"},
+		"sh exec keeps fds":                {"/bin/sh", "-c", "exec 7</etc/hostname; exec /bin/cat /proc/self/fdinfo/7"},
+	}
+	for name, args := range cases {
+		t.Run(name, func(t *testing.T) {
+			native := run(t, baseEnv(), args...)
+			got := devRun(t, args...)
+			// fdinfo differs in mnt_id/ino between runs; compare its flags line only
+			if name == "sh exec keeps fds" {
+				native.stdout, got.stdout = firstLine(native.stdout, "flags"), firstLine(got.stdout, "flags")
+			}
+			if got.stdout != native.stdout || got.code != native.code {
+				t.Fatalf("under scone-run: exit %d, stdout:\n%s\nstderr:\n%s\nnative: exit %d, stdout:\n%s\nstderr:\n%s",
+					got.code, got.stdout, got.stderr, native.code, native.stdout, native.stderr)
+			}
+		})
+	}
+}
+
+func firstLine(s, prefix string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+	return "(no " + prefix + " line)"
+}
+
+func TestExecFromThreadsIsRefused(t *testing.T) {
+	bin := prog(t, "exec-mt")
+	if native := run(t, baseEnv(), bin); !strings.Contains(native.stdout, "exec from a thread worked") {
+		t.Fatalf("native: %+v", native)
+	}
+	got := devRun(t, bin)
+	if got.code != 1 || !strings.Contains(got.stdout, "execv failed: Function not implemented") ||
+		!strings.Contains(got.stderr, "multi-threaded process is not supported") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", got.code, got.stdout, got.stderr)
 	}
 }

@@ -41,22 +41,24 @@ type simEnclave struct {
 	mrsigner string
 }
 
-func makeEnclave(t *testing.T, rt, progPath string, mutate func(*enclave.Config)) simEnclave {
+func makeEnclave(t *testing.T, rt, progPath string, mutate func(*enclave.Config), extra ...string) simEnclave {
 	t.Helper()
 	dir := t.TempDir()
 	// The program sits in the image at its host path, so the test works with
 	// the real file-system shield (reads the image) and with the no-shield
 	// fallback (reads the host).
-	content, err := os.ReadFile(progPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var tb bytes.Buffer
 	tw := tar.NewWriter(&tb)
-	if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(progPath, "/"), Mode: 0o755, Size: int64(len(content)), Typeflag: tar.TypeReg}); err != nil {
-		t.Fatal(err)
+	for _, p := range append([]string{progPath}, extra...) {
+		content, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(p, "/"), Mode: 0o755, Size: int64(len(content)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(content)
 	}
-	tw.Write(content)
 	tw.Close()
 	var fsKey fsprotect.Key
 	rand.Read(fsKey[:])
@@ -256,5 +258,24 @@ func TestSimModeIdentityFromConfig(t *testing.T) {
 	want = "uid=123 euid=123 gid=456 egid=456\nsetgid(4321)=-1 gid=456\nsetuid(1234)=-1 uid=123 euid=123\nsetuid(0)=-1 Operation not permitted uid=123\n"
 	if got.code != 0 || got.stdout != want {
 		t.Fatalf("user config: exit %d\n%s\nwant:\n%s\nstderr: %s", got.code, got.stdout, want, got.stderr)
+	}
+}
+
+// TestSimModeScriptAndPath: the config's argv[0] is found like execvp does
+// (PATH from the config env) and a "#!" script runs its interpreter.
+func TestSimModeScriptAndPath(t *testing.T) {
+	rt := runtimeBin(t)
+	hello := prog(t, "hello-glibc-static")
+	dir := t.TempDir()
+	script := writeScript(t, dir, "entry.sh", "#!"+hello+" from-shebang\n")
+	e := makeEnclave(t, rt, script, func(c *enclave.Config) {
+		c.Argv = []string{"entry.sh", "arg1"}
+		c.Env = []string{"PATH=/nonexistent:" + dir, "E2E_VAR=from-config"}
+		c.Entrypoint = hello
+	}, hello)
+	got := run(t, e.env(), rt)
+	want := "argv[0]=(prog)\nargv[1]=from-shebang\nargv[2]=" + script + "\nargv[3]=arg1\nE2E_VAR=from-config\n"
+	if got.code != 3 || !strings.HasPrefix(got.stdout, want) {
+		t.Fatalf("exit %d\nstdout:\n%s\nwant prefix:\n%s\nstderr: %s", got.code, got.stdout, want, got.stderr)
 	}
 }

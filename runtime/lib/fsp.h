@@ -88,8 +88,8 @@ uint32_t fsp_root_ino(const struct fsp *f);
 /* The chunk size of the image (bytes), a power of two in [4 KiB, 1 MiB]. */
 uint32_t fsp_chunk_size(const struct fsp *f);
 
-/* Looks up one path component name[0..namelen) in directory dir_ino. "." is
- * dir_ino itself, ".." its parent (the root's parent is the root). No
+/* Looks up one path component name[0..namelen) in directory dir_ino. "." (and
+ * the empty name) is dir_ino itself, ".." its parent (the root's parent is the root). No
  * symlinks are followed. Returns 0 and *ino, or -FSP_ENOENT, -FSP_ENOTDIR,
  * -FSP_ENAMETOOLONG (namelen > 255), -FSP_EINVAL (name contains '/' or NUL). */
 int fsp_lookup(const struct fsp *f, uint32_t dir_ino, const char *name,

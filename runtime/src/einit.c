@@ -304,6 +304,7 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv)
 	rt_max_threads = cfg->max_threads;
 	rt_ids_init(cfg->uid, cfg->gid);
 	L->path = cfg->entrypoint;
+	L->resolve_argv0 = 1;
 	L->argv = argv;
 	L->envp = build_env(cfg);
 	L->cwd = cfg->cwd;

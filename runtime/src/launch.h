@@ -8,6 +8,7 @@ struct rt_launch {
 	char **argv;         /* NULL-terminated */
 	char **envp;         /* NULL-terminated */
 	const char *cwd;     /* NULL: keep */
+	int resolve_argv0;   /* run argv[0] as execvp would find it (PATH lookup), path as fallback */
 	unsigned long uid, gid;
 	unsigned long *host_auxv; /* the kernel's auxv for scone-run */
 	char *stack_top;     /* where the application's initial stack goes */
@@ -18,8 +19,9 @@ struct rt_launch {
  * with a message on any failure. */
 void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv);
 
-/* Loads L->path (and its interpreter) through the shields, builds the
- * initial stack, installs the trap and jumps to the program. */
+/* Runs L->path like execve (#! scripts, ELF with PT_INTERP) through the
+ * shields: loads it, builds the initial stack, installs the trap and jumps
+ * to the program. */
 __attribute__((noreturn)) void rt_launch(struct rt_launch *L);
 
 /* NULL-terminated copy of envp without SCONE_* variables (rt_malloc'd). */

@@ -44,17 +44,13 @@ static int prot_of(uint32_t f)
 		goto out;                                \
 	} while (0)
 
-int rt_load_elf(const char *path, struct rt_image *img, char *err, size_t errlen)
+/* Reads and checks the ELF header and program headers, and PT_INTERP. */
+static int read_headers(long fd, const char *path, Elf64_Ehdr *ehp, Elf64_Phdr *ph, char *interp, size_t icap,
+			char *err, size_t errlen)
 {
 	Elf64_Ehdr eh;
-	Elf64_Phdr ph[64];
 	int ret = 0;
-	memset(img, 0, sizeof *img);
-	long fd = sc(__NR_openat, RT_AT_FDCWD, (long)path, RT_O_RDONLY | RT_O_CLOEXEC, 0, 0, 0);
-	if (fd < 0) {
-		rt_snprintf(err, errlen, "cannot open %s: error %ld", path, -fd);
-		return (int)fd;
-	}
+	interp[0] = 0;
 	if (pread_full((int)fd, &eh, sizeof eh, 0))
 		FAIL(-RT_ENOEXEC, "%s: cannot read the ELF header", path);
 	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
@@ -66,16 +62,51 @@ int rt_load_elf(const char *path, struct rt_image *img, char *err, size_t errlen
 		FAIL(-RT_ENOEXEC, "%s: bad program header table", path);
 	if (pread_full((int)fd, ph, eh.e_phnum * sizeof(Elf64_Phdr), (long)eh.e_phoff))
 		FAIL(-RT_ENOEXEC, "%s: cannot read the program headers", path);
+	for (int i = 0; i < eh.e_phnum; i++) {
+		if (ph[i].p_type != PT_INTERP)
+			continue;
+		if (ph[i].p_filesz < 2 || ph[i].p_filesz > icap)
+			FAIL(-RT_ENOEXEC, "%s: bad PT_INTERP", path);
+		if (pread_full((int)fd, interp, ph[i].p_filesz, (long)ph[i].p_offset))
+			FAIL(-RT_ENOEXEC, "%s: cannot read PT_INTERP", path);
+		interp[ph[i].p_filesz - 1] = 0;
+	}
+	*ehp = eh;
+out:
+	return ret;
+}
+
+int rt_elf_peek(const char *path, char *interp, size_t icap, char *err, size_t errlen)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph[64];
+	long fd = sc(__NR_openat, RT_AT_FDCWD, (long)path, RT_O_RDONLY | RT_O_CLOEXEC, 0, 0, 0);
+	if (fd < 0) {
+		rt_snprintf(err, errlen, "cannot open %s: error %ld", path, -fd);
+		return (int)fd;
+	}
+	int r = read_headers(fd, path, &eh, ph, interp, icap, err, errlen);
+	sc(__NR_close, fd, 0, 0, 0, 0, 0);
+	return r;
+}
+
+int rt_load_elf(const char *path, struct rt_image *img, unsigned long hint, char *err, size_t errlen)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph[64];
+	int ret = 0;
+	memset(img, 0, sizeof *img);
+	long fd = sc(__NR_openat, RT_AT_FDCWD, (long)path, RT_O_RDONLY | RT_O_CLOEXEC, 0, 0, 0);
+	if (fd < 0) {
+		rt_snprintf(err, errlen, "cannot open %s: error %ld", path, -fd);
+		return (int)fd;
+	}
+	ret = read_headers(fd, path, &eh, ph, img->interp, sizeof img->interp, err, errlen);
+	if (ret)
+		goto out;
 
 	unsigned long lo = ~0UL, hi = 0, align = RT_PAGE;
 	for (int i = 0; i < eh.e_phnum; i++) {
-		if (ph[i].p_type == PT_INTERP) {
-			if (ph[i].p_filesz < 2 || ph[i].p_filesz > sizeof img->interp)
-				FAIL(-RT_ENOEXEC, "%s: bad PT_INTERP", path);
-			if (pread_full((int)fd, img->interp, ph[i].p_filesz, (long)ph[i].p_offset))
-				FAIL(-RT_ENOEXEC, "%s: cannot read PT_INTERP", path);
-			img->interp[ph[i].p_filesz - 1] = 0;
-		}
 		if (ph[i].p_type != PT_LOAD || !ph[i].p_memsz)
 			continue;
 		if (ph[i].p_filesz > ph[i].p_memsz || (ph[i].p_vaddr - ph[i].p_offset) % RT_PAGE ||
@@ -102,8 +133,8 @@ int rt_load_elf(const char *path, struct rt_image *img, char *err, size_t errlen
 			FAIL(-RT_ENOMEM, "%s: cannot reserve [%p, +%lx): error %ld", path, (void *)lo, span, -r);
 		base = lo;
 	} else {
-		long r = sc(__NR_mmap, 0, (long)(span + align), RT_PROT_NONE, RT_MAP_PRIVATE | RT_MAP_ANONYMOUS, -1,
-			    0);
+		long r = sc(__NR_mmap, (long)(hint & ~(align - 1)), (long)(span + align), RT_PROT_NONE,
+			    RT_MAP_PRIVATE | RT_MAP_ANONYMOUS, -1, 0);
 		if (rt_is_err(r) || rt_region_overlaps((unsigned long)r, span + align))
 			FAIL(-RT_ENOMEM, "%s: cannot reserve %lx bytes: error %ld", path, span, -r);
 		base = ((unsigned long)r + align - 1) & ~(align - 1);

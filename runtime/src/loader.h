@@ -15,8 +15,16 @@ struct rt_image {
 	char interp[256];    /* PT_INTERP path, "" if none */
 };
 
-/* 0 on success; otherwise a negative errno and a message in err. */
-int rt_load_elf(const char *path, struct rt_image *img, char *err, size_t errlen);
+/* 0 on success; otherwise a negative errno and a message in err. hint: where
+ * to place an ET_DYN image (0: anywhere); the main program goes near the
+ * kernel's ELF_ET_DYN_BASE, away from the mmap area, so that brk has room
+ * after it, as with the kernel's loader. */
+int rt_load_elf(const char *path, struct rt_image *img, unsigned long hint, char *err, size_t errlen);
+#define RT_ET_DYN_BASE 0x555555554000UL
+
+/* Reads and checks an ELF's headers without mapping anything; interp gets
+ * its PT_INTERP ("" if none). 0 or a negative errno (message in err). */
+int rt_elf_peek(const char *path, char *interp, size_t icap, char *err, size_t errlen);
 
 /* Auxiliary vector types used by the runtime. */
 #define RT_AT_NULL 0

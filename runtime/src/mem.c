@@ -2,23 +2,40 @@
  * away from the runtime's own mappings (region.h).
  *
  * brk is emulated (the kernel's brk area of scone-run sits after the
- * runtime's bss, not after the program): the break starts at the page after
- * the program's highest segment and grows with anonymous
- * MAP_FIXED_NOREPLACE mappings; when the space is taken the break does not
- * move, as with the kernel's brk, and libc malloc falls back to mmap. The
- * runtime itself never uses brk. */
+ * runtime's bss, not after the program): at load time up to RT_BRK_RESERVE
+ * bytes after the program's highest segment are reserved (PROT_NONE,
+ * NORESERVE, so no memory is committed and mmap(NULL) never lands there),
+ * and brk moves inside that reservation by remapping pages read-write or
+ * back to PROT_NONE. When nothing can be reserved the break stays put, as
+ * the kernel's brk does when blocked, and libc malloc falls back to mmap.
+ * The runtime itself never uses brk. */
 #include "trap.h"
 #include "region.h"
 #include "transport.h"
 #include "rtutil.h"
 #include "sys.h"
 
-static unsigned long brk_start, brk_cur;
+#define RT_BRK_RESERVE (1UL << 30)
+
+static unsigned long brk_start, brk_cur, brk_limit;
 static volatile int brk_lock;
 
 void rt_mem_set_brk(unsigned long start)
 {
-	brk_start = brk_cur = (start + RT_PAGE - 1) & ~(RT_PAGE - 1);
+	brk_start = brk_cur = brk_limit = (start + RT_PAGE - 1) & ~(RT_PAGE - 1);
+	for (unsigned long size = RT_BRK_RESERVE; size >= (16UL << 20); size >>= 2) {
+		if (rt_region_overlaps(brk_start, size))
+			continue;
+		long r = host_syscall(__NR_mmap, (long)brk_start, (long)size, RT_PROT_NONE,
+				      RT_MAP_PRIVATE | RT_MAP_ANONYMOUS | RT_MAP_NORESERVE | RT_MAP_FIXED_NOREPLACE, -1,
+				      0);
+		if (r == (long)brk_start) {
+			brk_limit = brk_start + size;
+			return;
+		}
+		if (!rt_is_err(r)) /* kernels without NOREPLACE: never keep a misplaced map */
+			host_syscall(__NR_munmap, r, (long)size, 0, 0, 0, 0);
+	}
 }
 
 long rt_mem_brk(unsigned long req)
@@ -26,21 +43,19 @@ long rt_mem_brk(unsigned long req)
 	while (__atomic_exchange_n(&brk_lock, 1, __ATOMIC_ACQUIRE))
 		__builtin_ia32_pause();
 	long ret = (long)brk_cur;
-	if (!req || req < brk_start || rt_region_overlaps(brk_start, req - brk_start))
+	if (!req || req < brk_start || req > brk_limit)
 		goto out;
 	unsigned long cur_top = (brk_cur + RT_PAGE - 1) & ~(RT_PAGE - 1);
 	unsigned long new_top = (req + RT_PAGE - 1) & ~(RT_PAGE - 1);
-	if (new_top > cur_top) {
-		long r = host_syscall(__NR_mmap, (long)cur_top, (long)(new_top - cur_top),
-				      RT_PROT_READ | RT_PROT_WRITE,
-				      RT_MAP_PRIVATE | RT_MAP_ANONYMOUS | RT_MAP_FIXED_NOREPLACE, -1, 0);
-		if (r != (long)cur_top) {
-			if (!rt_is_err(r)) /* old kernels ignore NOREPLACE; never keep a misplaced map */
-				host_syscall(__NR_munmap, r, (long)(new_top - cur_top), 0, 0, 0, 0);
+	if (new_top != cur_top) {
+		int grow = new_top > cur_top;
+		unsigned long lo = grow ? cur_top : new_top, len = grow ? new_top - cur_top : cur_top - new_top;
+		/* Inside our own reservation: MAP_FIXED replaces only brk pages. */
+		long r = host_syscall(__NR_mmap, (long)lo, (long)len, grow ? RT_PROT_READ | RT_PROT_WRITE : RT_PROT_NONE,
+				      RT_MAP_PRIVATE | RT_MAP_ANONYMOUS | RT_MAP_FIXED | (grow ? 0 : RT_MAP_NORESERVE),
+				      -1, 0);
+		if (r != (long)lo)
 			goto out;
-		}
-	} else if (new_top < cur_top) {
-		host_syscall(__NR_munmap, (long)new_top, (long)(cur_top - new_top), 0, 0, 0, 0);
 	}
 	brk_cur = req;
 	ret = (long)req;

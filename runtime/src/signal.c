@@ -231,6 +231,26 @@ static void deliver(struct rt_thread *t, struct kucontext *uc, int sig, const st
 	uc->uc_sigmask = mask & ~(KSIGBIT(KSIGSYS) | KSIGBIT(KSIGKILL) | KSIGBIT(KSIGSTOP));
 }
 
+void rt_signals_exec_reset(struct rt_thread *t)
+{
+	lk();
+	for (int s = 1; s <= KNSIG; s++) {
+		if (vact[s].handler == KSIG_DFL || vact[s].handler == KSIG_IGN) {
+			if (s == KSIGSYS)
+				vact[s].flags = 0;
+			continue;
+		}
+		struct ksigaction dfl = {KSIG_DFL, 0, 0, 0};
+		vact[s] = dfl;
+		if (s != KSIGSYS)
+			kernel_install(s, &dfl);
+	}
+	unlk();
+	t->app_ss.ss_sp = 0;
+	t->app_ss.ss_size = 0;
+	t->app_ss.ss_flags = KSS_DISABLE;
+}
+
 void rt_signal_forward(struct rt_thread *t, struct kucontext *uc, int sig, const struct ksiginfo *si)
 {
 	unsigned long rip = uc->uc_mcontext.gregs[KR_RIP];

@@ -173,3 +173,5 @@ unsigned long rt_thread_total_syscalls(void)
 		n += t->nsyscalls;
 	return n;
 }
+
+unsigned rt_thread_live(void) { return __atomic_load_n(&live_threads, __ATOMIC_ACQUIRE); }

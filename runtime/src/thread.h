@@ -39,6 +39,8 @@ struct rt_thread {
 	struct rt_pending pending[RT_MAX_PENDING];
 	struct rt_thread *next; /* all blocks ever allocated */
 	unsigned long nsyscalls;
+	unsigned long rseq_addr; /* the application's rseq registration (dropped at execve) */
+	unsigned long rseq_len, rseq_sig;
 	/* Start-up frame for a clone child (consumed by rt_sigreturn). */
 	struct krt_sigframe child_frame;
 };
@@ -70,6 +72,9 @@ static inline void *rt_thread_stack_top(struct rt_thread *t) { return (char *)t 
 /* Maximum number of application threads (config max_threads, the enclave's
  * TCS count); 0 = unlimited. clone beyond it fails with EAGAIN. */
 extern unsigned rt_max_threads;
+
+/* Application threads alive (the main thread included). */
+unsigned rt_thread_live(void);
 
 /* Trapped system calls so far, all threads (approximate while threads run). */
 unsigned long rt_thread_total_syscalls(void);

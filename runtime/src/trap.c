@@ -105,10 +105,24 @@ long rt_dispatch(struct rt_thread *t, struct kucontext *uc, long nr, long *a)
 		rt_eprintf("scone-run: vfork is not supported inside the enclave: refused with ENOSYS\n");
 		return -RT_ENOSYS;
 	case __NR_execve:
+		return rt_do_execve(t, uc, (const char *)a[0], (char *const *)a[1], (char *const *)a[2]);
 	case __NR_execveat:
-		rt_eprintf("scone-run: execve is not supported inside the enclave (%s): refused with ENOSYS\n",
-			   nr == __NR_execve && a[0] ? (const char *)a[0] : "execveat");
+		if (a[0] == RT_AT_FDCWD && !a[4] && a[1])
+			return rt_do_execve(t, uc, (const char *)a[1], (char *const *)a[2], (char *const *)a[3]);
+		rt_eprintf("scone-run: execveat with a directory fd or flags is not supported inside the enclave: "
+			   "refused with ENOSYS\n");
 		return -RT_ENOSYS;
+	case __NR_rseq: {
+		long r = host_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+		if (!r && !(a[2] & 1)) {
+			t->rseq_addr = (unsigned long)a[0];
+			t->rseq_len = (unsigned long)a[1];
+			t->rseq_sig = (unsigned long)a[3];
+		} else if (!r) {
+			t->rseq_addr = 0;
+		}
+		return r;
+	}
 	case __NR_exit:
 		rt_do_thread_exit(t, (int)a[0]);
 	case __NR_exit_group:
@@ -131,8 +145,11 @@ long rt_dispatch(struct rt_thread *t, struct kucontext *uc, long nr, long *a)
 		if (a[0] == 59 /* PR_SET_SYSCALL_USER_DISPATCH: owned by the runtime */)
 			return -RT_EINVAL;
 		break;
-	case __NR_seccomp:
-		break;
+	case __NR_io_uring_setup:
+		/* io_uring operations run in the kernel without system calls:
+		 * they would bypass the trap and the shields. Applications probe
+		 * for it and fall back to ordinary calls on ENOSYS. */
+		return -RT_ENOSYS;
 	case __NR_brk:
 		return rt_mem_brk((unsigned long)a[0]);
 	case __NR_mmap:

@@ -34,6 +34,17 @@ void rt_signals_after_syscall(struct rt_thread *t, struct kucontext *uc, long nr
  * application; also used for a SIGSYS that did not come from SUD. */
 void rt_signal_forward(struct rt_thread *t, struct kucontext *uc, int sig, const struct ksiginfo *si);
 int rt_syscall_may_block(long nr);
+/* execve: caught signals back to SIG_DFL, the virtual sigaltstack dropped. */
+void rt_signals_exec_reset(struct rt_thread *t);
+
+/* exec.c: execve inside the process (see exec.c). */
+long rt_do_execve(struct rt_thread *t, struct kucontext *uc, const char *path, char *const *argv, char *const *envp);
+/* Closes close-on-exec descriptors through the shields (weak: a shield may
+ * provide its own). */
+void rt_close_on_exec(void);
+/* argv[0] as execvp finds it: itself when it contains '/', else the first
+ * executable PATH entry (PATH from envp) through the shields; NULL if none. */
+const char *rt_resolve_command(const char *argv0, char **envp);
 
 /* ids.c: virtual user/group ids (sim mode). rt_ids_dispatch returns 1 when
  * it handled the call (result in *ret). */

@@ -34,7 +34,7 @@ int main(void)
 	const char *path = "/bin/true";
 	struct rt_image img;
 	char err[256] = "";
-	int r = rt_load_elf(path, &img, err, sizeof err);
+	int r = rt_load_elf(path, &img, 0, err, sizeof err);
 	CHECK(r == 0);
 	if (r) {
 		fprintf(stderr, "load: %s\n", err);
@@ -72,16 +72,22 @@ int main(void)
 	CHECK(img.end == end);
 	CHECK(!rt_region_overlaps(img.bias, end - img.bias));
 
-	r = rt_load_elf("/etc/passwd", &img, err, sizeof err);
+	/* placement hint honoured when the range is free */
+	struct rt_image img2;
+	unsigned long hint = 0x5a0000000000UL;
+	CHECK(rt_load_elf(path, &img2, hint, err, sizeof err) == 0);
+	CHECK(img2.bias == hint);
+
+	r = rt_load_elf("/etc/passwd", &img, 0, err, sizeof err);
 	CHECK(r == -RT_ENOEXEC && strstr(err, "not an x86-64 ELF"));
-	r = rt_load_elf("/nonexistent/prog", &img, err, sizeof err);
+	r = rt_load_elf("/nonexistent/prog", &img, 0, err, sizeof err);
 	CHECK(r == -RT_ENOENT && strstr(err, "cannot open"));
 	/* a truncated ELF: header only */
 	char tmp[] = "/tmp/test_loader_XXXXXX";
 	int fd = mkstemp(tmp);
 	CHECK(write(fd, file, 64) == 64);
 	close(fd);
-	r = rt_load_elf(tmp, &img, err, sizeof err);
+	r = rt_load_elf(tmp, &img, 0, err, sizeof err);
 	CHECK(r == -RT_ENOEXEC);
 	unlink(tmp);
 	free(file);

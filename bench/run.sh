@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# make bench: every benchmark of the project, each reporting ratios against a
+# baseline measured in the same run (docs/benchmarks.md records results).
+# BENCH_MB sets the synthetic image size (default 200), BENCHTIME the
+# iterations of the Go benchmarks (default 1x: each is already long).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${BENCH_OUT:-out/bench}
+mkdir -p "$OUT"
+export SCONE_BENCH_MB=${BENCH_MB:-200}
+BT=${BENCHTIME:-1x}
+log() { printf '\n== %s\n' "$*"; }
+
+log "conversion vs plain flatten (synthetic ${SCONE_BENCH_MB} MB image), gzip implementations, enclave layer compression"
+go test -run '^$' -bench 'ConvertVsFlatten|Gunzip|FlattenParallel|EnclaveLayerCompression' -benchtime "$BT" ./pkg/convert | tee "$OUT/convert.txt"
+
+log "protected FS: pack vs raw AES-GCM+SHA-256, sequential and random reads"
+go test -run '^$' -bench . -benchtime "$BT" ./pkg/fsprotect | tee "$OUT/fsprotect.txt"
+
+log "enclave measurement and signing"
+go test -run '^$' -bench . -benchtime 20x ./pkg/enclave | tee "$OUT/enclave.txt"
+
+log "ELF analysis of /usr"
+go test -run '^$' -bench . -benchtime "$BT" ./pkg/link | tee "$OUT/link.txt"
+
+if [ -x bench/runtime-syscall.sh ]; then
+  log "runtime: start-up, per-syscall overhead, protected-FS reads vs native"
+  bench/runtime-syscall.sh | tee "$OUT/runtime.txt"
+fi
+
+if [ -d "${SCONE_IMAGE_CACHE:-$HOME/.cache/scone-build/images}" ]; then
+  log "conversion of the real images vs plain flatten"
+  go test -run '^$' -bench RealImages -benchtime 1x ./pkg/convert | tee "$OUT/real-images.txt"
+fi
+echo; echo "results in $OUT/"
