@@ -184,7 +184,11 @@ build_one() { # NAME
     LAYERS=()
     source "$HERE/recipes/lib-debian.sh"
     source "$HERE/recipes/$n.sh"
-    if [ "${BASE:-}" = debian ]; then ensure_rootfs_dir; ensure_base_layer; fi
+    if [ "${BASE:-}" = debian ]; then
+      [ "$(id -u)" = 0 ] || die "$n: Debian images need root (debootstrap, chroot)"
+      ensure_rootfs_dir
+      ensure_base_layer
+    fi
     build
     config > "$wd/config.json"
     args=()

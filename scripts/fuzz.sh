@@ -8,7 +8,7 @@ status=0
 while IFS=: read -r file name; do
   pkg=./$(dirname "$file")
   echo "== $pkg $name ($T)"
-  if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$T" "$pkg"; then
+  if ! go test -run "^$" -fuzz "^${name}\$" -fuzztime "$T" -fuzzminimizetime=2s "$pkg"; then
     status=1
   fi
 done < <(grep -rhoE --include='*_test.go' '^func (Fuzz[A-Za-z0-9_]+)' --with-filename . | sed 's/func //' | sort -u)

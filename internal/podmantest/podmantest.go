@@ -18,6 +18,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
+// ErrTimeout reports a podman call killed because it ran past its timeout.
+var ErrTimeout = errors.New("podman timed out")
+
 // DefaultTimeout bounds every podman call made without an explicit timeout.
 const DefaultTimeout = 2 * time.Minute
 
@@ -139,7 +142,8 @@ func (p *Podman) Command(ctx context.Context, args ...string) *exec.Cmd {
 }
 
 // Exec runs podman with args, bounded by timeout (DefaultTimeout when 0), and
-// returns its output. A non-zero exit is an *exec.ExitError.
+// returns its output. A non-zero exit is an *exec.ExitError; running past the
+// timeout is ErrTimeout (the podman process is killed).
 func (p *Podman) Exec(timeout time.Duration, args ...string) (stdout, stderr string, err error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -151,7 +155,7 @@ func (p *Podman) Exec(timeout time.Duration, args ...string) (stdout, stderr str
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err = cmd.Run()
 	if ctx.Err() != nil {
-		err = fmt.Errorf("running podman %s: timed out after %v: %w", strings.Join(args, " "), timeout, ctx.Err())
+		err = fmt.Errorf("running podman %s: after %v: %w", strings.Join(args, " "), timeout, ErrTimeout)
 	}
 	return o.String(), e.String(), err
 }
@@ -340,7 +344,7 @@ func (p *Podman) Run(t testing.TB, image string, opts RunOpts) (stdout, stderr s
 	stdout, stderr, err := p.Exec(timeout, args...)
 	if err != nil {
 		var ee *exec.ExitError
-		if errors.As(err, &ee) && !strings.Contains(err.Error(), "timed out") {
+		if errors.As(err, &ee) && !errors.Is(err, ErrTimeout) {
 			return stdout, stderr, ee.ExitCode()
 		}
 		_, _, _ = p.Exec(30*time.Second, "rm", "-f", "-t", "0", name)

@@ -30,7 +30,7 @@ func WithExpectedRoot(root [32]byte) Option {
 }
 
 func buildOptions(opts []Option) (*options, error) {
-	o := &options{chunkSize: DefaultChunkSize, concurrency: runtime.GOMAXPROCS(0)}
+	o := &options{chunkSize: DefaultChunkSize, concurrency: min(runtime.GOMAXPROCS(0), 256)}
 	for _, f := range opts {
 		if f != nil {
 			f(o)
@@ -39,8 +39,8 @@ func buildOptions(opts []Option) (*options, error) {
 	if o.chunkSize < MinChunkSize || o.chunkSize > MaxChunkSize || o.chunkSize&(o.chunkSize-1) != 0 {
 		return nil, fmt.Errorf("check options: chunk size %d is not a power of two in [%d, %d]", o.chunkSize, MinChunkSize, MaxChunkSize)
 	}
-	if o.concurrency < 1 || o.concurrency > 1024 {
-		return nil, fmt.Errorf("check options: concurrency %d out of range [1, 1024]", o.concurrency)
+	if o.concurrency < 1 || o.concurrency > 256 {
+		return nil, fmt.Errorf("check options: concurrency %d out of range [1, 256]", o.concurrency)
 	}
 	return o, nil
 }

@@ -126,12 +126,17 @@ func (p *packer) run(parent context.Context, dst io.Writer, tarStream io.Reader)
 	for range cap(pool) {
 		pool <- &jobBuf{plain: make([]byte, jobBytes), out: make([]byte, jobBytes+tagSize)}
 	}
-	var wg sync.WaitGroup
-	for range nw {
-		aead, siv, err := p.contentCrypto()
-		if err != nil {
+	aeads := make([]cipher.AEAD, nw)
+	sivs := make([]*sivPRF, nw)
+	for i := range nw {
+		var err error
+		if aeads[i], sivs[i], err = p.contentCrypto(); err != nil {
 			return nil, err
 		}
+	}
+	var wg sync.WaitGroup
+	for i := range nw {
+		aead, siv := aeads[i], sivs[i]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -81,6 +81,8 @@ var recipes = map[string]struct {
 	"signals-glibc":         {"signals.c", cc("gcc")},
 	"signals-musl-static":   {"signals.c", cc("musl-gcc", "-static")},
 	"forker":                {"forker.c", cc("gcc")},
+	"stress-glibc":          {"stress.c", cc("gcc", "-pthread")},
+	"stress-musl-static":    {"stress.c", cc("musl-gcc", "-static", "-pthread")},
 	"brk-dynamic":           {"brk.c", cc("gcc")},
 	"brk-static":            {"brk.c", cc("gcc", "-static")},
 	"exec-mt":               {"exec_mt.c", cc("gcc", "-pthread")},
@@ -181,7 +183,7 @@ func TestDevModeMatchesNative(t *testing.T) {
 	_ = rt
 	names := []string{"echo", "hello-glibc-dynamic", "hello-glibc-static", "hello-static-pie",
 		"hello-musl-static", "hello-musl-dynamic", "hello-musl-static-pie", "threads-glibc", "threads-glibc-static", "threads-musl-static",
-		"signals-glibc", "signals-musl-static", "go-hello", "go-preempt", "go-pie", "brk-dynamic", "brk-static"}
+		"signals-glibc", "signals-musl-static", "go-hello", "go-preempt", "go-pie", "brk-dynamic", "brk-static", "stress-glibc", "stress-musl-static"}
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			var bin string

@@ -198,6 +198,16 @@ __attribute__((used)) void rt_sigsys(int sig, struct ksiginfo *si, void *ucv)
 	t->app_fs = rt_rdfsbase();
 	rt_wrfsbase((unsigned long)t);
 	unsigned long *g = uc->uc_mcontext.gregs;
+	if (si->u.sys.arch != 0xc000003eU /* AUDIT_ARCH_X86_64 */) {
+		/* int $0x80 from 64-bit code: the i386 ABI, not supported */
+		static int warned;
+		if (!warned++)
+			rt_eprintf("scone-run: 32-bit system call (int $0x80) %ld refused with ENOSYS\n",
+				   (long)g[KR_RAX]);
+		g[KR_RAX] = (unsigned long)-RT_ENOSYS;
+		rt_wrfsbase(t->app_fs);
+		return;
+	}
 	long nr = (long)g[KR_RAX];
 	long a[6] = {(long)g[KR_RDI], (long)g[KR_RSI], (long)g[KR_RDX], (long)g[KR_R10], (long)g[KR_R8], (long)g[KR_R9]};
 	t->nsyscalls++;
