@@ -285,7 +285,9 @@ int fsv_getattr(struct fsv *fs, struct fsv_node *n, struct fsv_stat *st)
 	st->rdev_major = n->rdev_major;
 	st->rdev_minor = n->rdev_minor;
 	st->blksize = 4096;
-	st->blocks = (st->size + 511) / 512;
+	/* Allocation as ext4 and overlayfs report it: whole 4 KiB blocks, in
+	 * 512-byte units (du and ls -s totals then match the native image). */
+	st->blocks = (st->size + 4095) / 4096 * 8;
 	st->dev = fs->dev;
 	return 0;
 }

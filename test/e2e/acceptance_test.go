@@ -1,0 +1,313 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"encoding/hex"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/scone-build/scone-build/internal/podmantest"
+	"github.com/scone-build/scone-build/internal/testenclave"
+	"github.com/scone-build/scone-build/internal/testimages"
+	"github.com/scone-build/scone-build/pkg/console"
+	"github.com/scone-build/scone-build/pkg/convert"
+	"github.com/scone-build/scone-build/pkg/inspect"
+	"github.com/scone-build/scone-build/pkg/runtimebin"
+)
+
+type env struct {
+	p       *podmantest.Podman
+	fx      *testenclave.Fixtures
+	keyFile string
+}
+
+func setup(t *testing.T) *env {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test: skipped in -short mode")
+	}
+	if _, err := runtimebin.Binary(runtimebin.Run); err != nil {
+		t.Skip("runtime not embedded: run `make runtime` (make test does)")
+	}
+	fx := testenclave.Get(t)
+	p := podmantest.New(t)
+	dir := t.TempDir()
+	kf := filepath.Join(dir, "fs.key")
+	if err := os.WriteFile(kf, []byte(hex.EncodeToString(fx.FSKey[:])+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return &env{p: p, fx: fx, keyFile: kf}
+}
+
+// withCommand is the image with another entrypoint, as a one-line
+// Dockerfile `FROM image` + `ENTRYPOINT [...]` would make it.
+func withCommand(t *testing.T, img v1.Image, argv []string) v1.Image {
+	t.Helper()
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.Config.Entrypoint, cf.Config.Cmd = argv, nil
+	out, err := mutate.ConfigFile(img, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func (e *env) convert(t *testing.T, img v1.Image, opts ...convert.Option) (v1.Image, *convert.Report) {
+	t.Helper()
+	opts = append([]convert.Option{convert.WithSigner(e.fx.Signer), convert.WithFSKey(e.fx.FSKey)}, opts...)
+	out, rep, err := convert.Convert(context.Background(), img, opts...)
+	if err != nil {
+		t.Fatalf("convert: %v", err)
+	}
+	return out, rep
+}
+
+func (e *env) load(t *testing.T, img v1.Image, name string) string {
+	t.Helper()
+	return e.p.Load(t, podmantest.WriteDockerArchive(t, img, "localhost/scone-e2e/"+name+":latest"))
+}
+
+func (e *env) runConverted(t *testing.T, id string, extra ...string) (string, string, int) {
+	t.Helper()
+	return e.p.Run(t, id, podmantest.RunOpts{
+		Network: "none",
+		Volumes: []string{e.keyFile + ":/run/secrets/scone-fs-key:ro"},
+		Env:     append([]string{"SCONE_FS_KEY_FILE=/run/secrets/scone-fs-key"}, extra...),
+	})
+}
+
+// TestConvertedMatchesNative runs each program natively and converted; the
+// outputs must be byte-identical.
+func TestConvertedMatchesNative(t *testing.T) {
+	e := setup(t)
+	for _, tc := range []struct {
+		name, image string
+		argv        []string
+	}{
+		{"busybox shell script with pipes and file writes", "busybox", []string{"/bin/sh", "-c",
+			"echo hello enclave | tr a-z A-Z; echo data > /tmp/f && cat /tmp/f; ls /etc | sort | head -3; wc -l < /etc/passwd; grep -c root /etc/passwd"}},
+		{"glibc dynamic program reads data files", "debian", []string{"/usr/bin/sha256sum", "/etc/os-release", "/etc/debian_version", "/usr/bin/ls"}},
+		{"glibc dynamic program lists the image", "debian", []string{"/usr/bin/ls", "-lR", "/etc/apt", "/usr/share/doc/bash"}},
+		{"python3 -c", "python3", []string{"python3", "-c", "import json, hashlib, os; print(json.dumps({'v': 6*7, 'h': hashlib.sha256(open('/etc/os-release','rb').read()).hexdigest(), 'cwd': os.getcwd()}))"}},
+		{"sqlite3 queries a database from the image", "sqlite", []string{"sqlite3", "/data/sample.db",
+			"select c.name, count(*), round(avg(r.celsius), 2) from cities c join readings r on r.city_id = c.id group by c.name order by c.name;"}},
+		{"musl-linked program", "musl", []string{"/usr/local/bin/readfile", "/usr/local/share/musl-demo/data.txt"}},
+		{"musl hello", "musl", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			img := testimages.Image(t, tc.image)
+			if tc.argv != nil {
+				img = withCommand(t, img, tc.argv)
+			}
+			native := e.p.PullOCI(t, podmantest.WriteLayout(t, img, "native"), "native")
+			wantOut, wantErr, wantCode := e.p.Run(t, native, podmantest.RunOpts{Network: "none"})
+			if wantCode != 0 {
+				t.Fatalf("native run failed (exit %d): %s", wantCode, wantErr)
+			}
+			conv, _ := e.convert(t, img)
+			id := e.load(t, conv, strings.ReplaceAll(tc.image, "_", "-"))
+			gotOut, gotErr, gotCode := e.runConverted(t, id)
+			if gotCode != wantCode || gotOut != wantOut {
+				t.Fatalf("converted run differs\n--- native (exit %d)\n%s\n--- converted (exit %d)\n%s\n--- converted stderr\n%s",
+					wantCode, wantOut, gotCode, gotOut, gotErr)
+			}
+		})
+	}
+}
+
+// TestStaticGoServer: the static Go HTTP server answers the same converted.
+func TestStaticGoServer(t *testing.T) {
+	e := setup(t)
+	img := testimages.Image(t, "gohttp")
+	native := e.p.PullOCI(t, podmantest.WriteLayout(t, img, "native"), "native")
+	conv, _ := e.convert(t, img)
+	id := e.load(t, conv, "gohttp")
+	get := func(image string, env []string, vols []string) map[string]string {
+		port := podmantest.FreePort(t)
+		c := e.p.Start(t, image, podmantest.RunOpts{Ports: []string{"127.0.0.1:" + itoa(port) + ":8080"}, Env: env, Volumes: vols})
+		defer c.Stop(t, 5e9)
+		out := map[string]string{}
+		for _, path := range []string{"/", "/file"} {
+			code, body := c.WaitHTTP(t, "http://127.0.0.1:"+itoa(port)+path, 60e9)
+			out[path] = itoa(code) + " " + body
+		}
+		return out
+	}
+	want := get(native, nil, nil)
+	got := get(id, []string{"SCONE_FS_KEY_FILE=/run/secrets/scone-fs-key"}, []string{e.keyFile + ":/run/secrets/scone-fs-key:ro"})
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("GET %s: native %q, converted %q", k, v, got[k])
+		}
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestConsoleShield: with the console shield, the captured output is
+// ciphertext that decrypts to the native output.
+func TestConsoleShield(t *testing.T) {
+	e := setup(t)
+	img := withCommand(t, testimages.Image(t, "busybox"), []string{"/bin/busybox", "cat", "/etc/passwd"})
+	native := e.p.PullOCI(t, podmantest.WriteLayout(t, img, "native"), "native")
+	want, _, _ := e.p.Run(t, native, podmantest.RunOpts{Network: "none"})
+	conv, _ := e.convert(t, img, convert.WithConsoleShield(true))
+	id := e.load(t, conv, "console")
+	got, stderr, code := e.runConverted(t, id)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if strings.Contains(got, "root:x:0:0") {
+		t.Fatal("plaintext on stdout with the console shield on")
+	}
+	var plain bytes.Buffer
+	if err := console.Decrypt(&plain, strings.NewReader(got), e.fx.FSKey); err != nil {
+		t.Fatalf("decrypt: %v", err)
+	}
+	if plain.String() != want {
+		t.Fatalf("decrypted output differs\n--- native\n%s\n--- decrypted\n%s", want, plain.String())
+	}
+}
+
+// TestTamperedImagesAreRefused: a changed FS image, config, SIGSTRUCT or
+// runtime stops the container before any application code runs.
+func TestTamperedImagesAreRefused(t *testing.T) {
+	e := setup(t)
+	const marker = "APPLICATION-CODE-RAN"
+	img := withCommand(t, testimages.Image(t, "busybox"), []string{"/bin/busybox", "echo", marker})
+	conv, _ := e.convert(t, img)
+	im, err := inspect.Load(conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Same command, different files: its FS image is valid and made with
+	// the same key, but it is not the one the config binds.
+	other, _ := e.convert(t, withCommand(t, testimages.Image(t, "musl"), []string{"/bin/busybox", "echo", marker}))
+	otherIm, _ := inspect.Load(other)
+	flip := func(off int) func([]byte) []byte {
+		return func(b []byte) []byte { b = bytes.Clone(b); b[off%len(b)] ^= 1; return b }
+	}
+	for _, tc := range []struct {
+		name, path string
+		mut        func([]byte) []byte
+		want       string
+	}{
+		{"fs image", convert.FSImagePath, flip(64), "fs"},
+		{"fs image from another conversion", convert.FSImagePath, func([]byte) []byte { return otherIm.FSImage }, "root"},
+		{"config", convert.ConfigPath, func(b []byte) []byte { return bytes.Replace(b, []byte(marker), []byte("EVIL-CODE-RAN-HERE!!"), 1) }, "MRENCLAVE"},
+		{"sigstruct", convert.SigStructPath, flip(300), "signature"},
+		// A byte of the runtime's read-only data: measured, but not code that
+		// runs before the check. (In sim mode a runtime modified to skip its
+		// own check cannot be caught; hardware EINIT closes that gap.)
+		{"runtime", convert.RunPath, flipROData(t, im.Run), "MRENCLAVE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := rebuild(t, im, tc.path, tc.mut)
+			id := e.load(t, bad, "tampered")
+			out, stderr, code := e.runConverted(t, id)
+			if code == 0 || strings.Contains(out, marker) || strings.Contains(out, "EVIL") {
+				t.Fatalf("tampered image ran: exit %d, stdout %q", code, out)
+			}
+			if !strings.Contains(strings.ToLower(stderr), strings.ToLower(tc.want)) {
+				t.Fatalf("refusal does not name what failed (want %q): %s", tc.want, stderr)
+			}
+		})
+	}
+	t.Run("wrong key", func(t *testing.T) {
+		id := e.load(t, conv, "wrongkey")
+		out, stderr, code := e.p.Run(t, id, podmantest.RunOpts{Network: "none", Env: []string{"SCONE_FS_KEY=" + strings.Repeat("ab", 32)}})
+		if code == 0 || strings.Contains(out, marker) || !strings.Contains(strings.ToLower(stderr), "key") {
+			t.Fatalf("wrong key: exit %d, stdout %q, stderr %s", code, out, stderr)
+		}
+	})
+	t.Run("no key", func(t *testing.T) {
+		id := e.load(t, conv, "nokey")
+		_, stderr, code := e.p.Run(t, id, podmantest.RunOpts{Network: "none"})
+		if code == 0 || !strings.Contains(stderr, "SCONE_FS_KEY") {
+			t.Fatalf("no key: exit %d, stderr %s", code, stderr)
+		}
+	})
+}
+
+// TestNoPlaintextInLayers: marker strings of file contents and file names of
+// a real image never appear in the converted image's layers.
+func TestNoPlaintextInLayers(t *testing.T) {
+	e := setup(t)
+	img := testimages.Image(t, "sqlite")
+	conv, _ := e.convert(t, img)
+	// File contents and names of files the measured config does not name
+	// (argv, env and the load plan are public by design: docs/security.md).
+	markers := []string{"CREATE TABLE", "Dresden", "Debian GNU/Linux", "/usr/share/doc", "libsqlite3.so.0.8.6", "os-release"}
+	layers, _ := conv.Layers()
+	for i, l := range layers {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		for _, m := range markers {
+			if bytes.Contains(b, []byte(m)) {
+				t.Errorf("layer %d contains plaintext %q", i, m)
+			}
+		}
+	}
+}
+
+// flipROData flips a byte in the middle of the first read-only,
+// non-executable PT_LOAD segment after the code.
+func flipROData(t *testing.T, runtimeELF []byte) func([]byte) []byte {
+	f, err := elf.NewFile(bytes.NewReader(runtimeELF))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seenCode := false
+	for _, p := range f.Progs {
+		if p.Type != elf.PT_LOAD {
+			continue
+		}
+		if p.Flags&elf.PF_X != 0 {
+			seenCode = true
+			continue
+		}
+		if seenCode && p.Flags&elf.PF_W == 0 && p.Filesz > 64 {
+			off := int(p.Off + p.Filesz/2)
+			return func(b []byte) []byte { b = bytes.Clone(b); b[off] ^= 0x20; return b }
+		}
+	}
+	t.Fatal("runtime has no read-only data segment after its code")
+	return nil
+}
+
+func rebuild(t *testing.T, im *inspect.Image, path string, mut func([]byte) []byte) v1.Image {
+	t.Helper()
+	files := map[string][]byte{convert.RunPath: im.Run, convert.HostPath: im.Host, convert.FSImagePath: im.FSImage,
+		convert.ConfigPath: im.ConfigBin, convert.SigStructPath: im.SigStructBin}
+	files[path] = mut(files[path])
+	out := &convert.Output{
+		RuntimeFiles: []convert.File{{Path: convert.RunPath, Mode: 0o755, Data: files[convert.RunPath]}, {Path: convert.HostPath, Mode: 0o755, Data: files[convert.HostPath]}},
+		EnclaveFiles: []convert.File{{Path: convert.FSImagePath, Mode: 0o444, Data: files[convert.FSImagePath]},
+			{Path: convert.ConfigPath, Mode: 0o444, Data: files[convert.ConfigPath]}, {Path: convert.SigStructPath, Mode: 0o444, Data: files[convert.SigStructPath]}},
+		Config: im.ImageConfig,
+		Report: &convert.Report{},
+	}
+	img, err := convert.Assemble(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
