@@ -22,7 +22,7 @@ const (
 const (
 	DefaultHeapSize   = 64 << 20 // 64 MiB
 	DefaultStackSize  = 8 << 20  // 8 MiB per thread
-	DefaultMaxThreads = 8
+	DefaultMaxThreads = 16       // memcached and JVM-less servers start ~10 threads
 	DefaultExitCycles = 8000
 	DefaultCwd        = "/"
 )

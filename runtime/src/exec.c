@@ -305,20 +305,18 @@ void rt_launch(struct rt_launch *L)
 	int r = exec_prepare(L->path, L->argv, &plan, err, sizeof err);
 	if (r)
 		rt_fatal(r == -RT_ENOENT ? RT_EX_NOINPUT : RT_EX_NOEXEC, "cannot run the program: %s", err);
-	{
-		unsigned long entry, sp;
-		load_and_stack(&plan, L->path, L->envp, L->uid, L->gid, &entry, &sp);
-		rt_app_exe = plan.path;
+	unsigned long entry, sp;
+	load_and_stack(&plan, L->path, L->envp, L->uid, L->gid, &entry, &sp);
+	rt_app_exe = plan.path;
 
-		r = rt_trap_init();
-		if (r < 0)
-			rt_fatal(RT_EX_OSERR, "cannot install the SIGSYS handler: error %d", -r);
-		r = rt_thread_arm(rt_self_from_fs());
-		if (r < 0)
-			rt_fatal(RT_EX_OSERR, "cannot enable Syscall User Dispatch (kernel 5.11+ needed): error %d", -r);
-		rt_wrfsbase(0);
-		rt_jump_to_entry(entry, sp);
-	}
+	r = rt_trap_init();
+	if (r < 0)
+		rt_fatal(RT_EX_OSERR, "cannot install the SIGSYS handler: error %d", -r);
+	r = rt_thread_arm(rt_self_from_fs());
+	if (r < 0)
+		rt_fatal(RT_EX_OSERR, "cannot enable Syscall User Dispatch (kernel 5.11+ needed): error %d", -r);
+	rt_wrfsbase(0);
+	rt_jump_to_entry(entry, sp);
 }
 
 /* ---- execve emulation ---- */

@@ -225,6 +225,10 @@ static void deliver(struct rt_thread *t, struct kucontext *uc, int sig, const st
 	g[KR_RDX] = (unsigned long)&f->uc;
 	g[KR_RAX] = 0;
 	g[KR_EFL] &= ~0x500UL; /* DF, TF */
+	/* The handler starts with a reset FPU, as the kernel does: the
+	 * interrupted FPU state lives in the application's frame (fdst) and
+	 * comes back with its rt_sigreturn. */
+	uc->uc_mcontext.fpregs = 0;
 	uint64_t mask = uc->uc_sigmask | a.mask;
 	if (!(a.flags & KSA_NODEFER))
 		mask |= KSIGBIT(sig);

@@ -184,7 +184,7 @@ int main(void)
 		CHECK(sgxs_measure(e, el, d, dl, mr, &dlay) == SGXS_OK);
 		hex(mr, 32, got);
 		CHECK(hl >= 64 && memcmp(got, h, 64) == 0);
-		CHECK(dlay.heap_size == 64u << 20 && dlay.nthreads == 8 && dlay.size == 1u << 28);
+		CHECK(dlay.heap_size == 64u << 20 && dlay.nthreads == 16 && dlay.size == 1u << 28);
 		free(e);
 		free(d);
 		free(h);

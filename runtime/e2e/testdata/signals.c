@@ -8,12 +8,14 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/time.h>
+#include <fenv.h>
 
 static volatile sig_atomic_t got_usr1, got_usr2, got_alrm, on_alt;
 static char altstack[64 * 1024];
 static sigjmp_buf jb;
 
-static void h_usr1(int s) { (void)s; got_usr1++; }
+static volatile int handler_round;
+static void h_usr1(int s) { (void)s; got_usr1++; handler_round = fegetround(); }
 static void h_usr2(int s)
 {
 	(void)s;
@@ -40,8 +42,12 @@ int main(void)
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = h_usr1;
 	sigaction(SIGUSR1, &sa, NULL);
+	fesetround(FE_UPWARD);
 	raise(SIGUSR1);
-	printf("usr1 delivered: %d\n", got_usr1);
+	int after = fegetround();
+	fesetround(FE_TONEAREST);
+	printf("usr1 delivered: %d, handler rounding reset: %d, restored after: %d\n", got_usr1,
+	       handler_round == FE_TONEAREST, after == FE_UPWARD);
 
 	stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack};
 	if (sigaltstack(&ss, NULL))
