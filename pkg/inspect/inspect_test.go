@@ -63,17 +63,9 @@ func convertImage(t *testing.T, fx *testenclave.Fixtures, extra ...convert.Optio
 // access to the registry could.
 func rebuild(t *testing.T, im *Image, path string, mutateFile func([]byte) []byte) v1.Image {
 	t.Helper()
-	files := map[string][]byte{convert.RunPath: im.Run, convert.HostPath: im.Host, convert.FSImagePath: im.FSImage,
-		convert.ConfigPath: im.ConfigBin, convert.SigStructPath: im.SigStructBin}
+	files := im.Files()
 	files[path] = mutateFile(bytes.Clone(files[path]))
-	out := &convert.Output{
-		RuntimeFiles: []convert.File{{Path: convert.RunPath, Mode: 0o755, Data: files[convert.RunPath]}, {Path: convert.HostPath, Mode: 0o755, Data: files[convert.HostPath]}},
-		EnclaveFiles: []convert.File{{Path: convert.FSImagePath, Mode: 0o444, Data: files[convert.FSImagePath]},
-			{Path: convert.ConfigPath, Mode: 0o444, Data: files[convert.ConfigPath]}, {Path: convert.SigStructPath, Mode: 0o444, Data: files[convert.SigStructPath]}},
-		Config: im.ImageConfig,
-		Report: &convert.Report{},
-	}
-	img, err := convert.Assemble(out)
+	img, err := Rebuild(files, im.ImageConfig)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,25 +35,36 @@ func (im *Image) AttachSignature(sig []byte, pub *rsa.PublicKey) (v1.Image, erro
 		cfg.Config.Labels = map[string]string{}
 	}
 	cfg.Config.Labels[convert.LabelMRSIGNER] = hex.EncodeToString(mrsigner[:])
+	files := im.Files()
+	files[convert.SigStructPath] = signed
+	return Rebuild(files, cfg)
+}
+
+// Files returns the image's runtime and enclave files by absolute path.
+func (im *Image) Files() map[string][]byte {
+	return map[string][]byte{
+		convert.RunPath: im.Run, convert.HostPath: im.Host, convert.FSImagePath: im.FSImage,
+		convert.ConfigPath: im.ConfigBin, convert.SigStructPath: im.SigStructBin,
+	}
+}
+
+// Rebuild assembles a converted image from its five files and image config,
+// as convert.Assemble does (same layers, same annotations from the labels).
+func Rebuild(files map[string][]byte, cfg *v1.ConfigFile) (v1.Image, error) {
+	l := cfg.Config.Labels
 	out := &convert.Output{
 		RuntimeFiles: []convert.File{
-			{Path: convert.RunPath, Mode: 0o755, Data: im.Run},
-			{Path: convert.HostPath, Mode: 0o755, Data: im.Host},
+			{Path: convert.RunPath, Mode: 0o755, Data: files[convert.RunPath]},
+			{Path: convert.HostPath, Mode: 0o755, Data: files[convert.HostPath]},
 		},
 		EnclaveFiles: []convert.File{
-			{Path: convert.FSImagePath, Mode: 0o444, Data: im.FSImage},
-			{Path: convert.ConfigPath, Mode: 0o444, Data: im.ConfigBin},
-			{Path: convert.SigStructPath, Mode: 0o444, Data: signed},
+			{Path: convert.FSImagePath, Mode: 0o444, Data: files[convert.FSImagePath]},
+			{Path: convert.ConfigPath, Mode: 0o444, Data: files[convert.ConfigPath]},
+			{Path: convert.SigStructPath, Mode: 0o444, Data: files[convert.SigStructPath]},
 		},
-		Config:    cfg,
-		Enclave:   im.Config,
-		SigStruct: ss,
-		Report: &convert.Report{
-			Version:   cfg.Config.Labels[convert.LabelVersion],
-			MRENCLAVE: hex.EncodeToString(ss.EnclaveHash[:]),
-			MRSIGNER:  hex.EncodeToString(mrsigner[:]),
-			FSRoot:    hex.EncodeToString(im.Config.FSRoot[:]),
-		},
+		Config: cfg,
+		Report: &convert.Report{Version: l[convert.LabelVersion], MRENCLAVE: l[convert.LabelMRENCLAVE],
+			MRSIGNER: l[convert.LabelMRSIGNER], FSRoot: l[convert.LabelFSRoot]},
 	}
 	return convert.Assemble(out)
 }
