@@ -23,10 +23,11 @@ go test -run '^$' -bench . -benchtime 20x ./pkg/enclave | tee "$OUT/enclave.txt"
 log "ELF analysis of /usr"
 go test -run '^$' -bench . -benchtime "$BT" ./pkg/link | tee "$OUT/link.txt"
 
-if [ -x bench/runtime-syscall.sh ]; then
-  log "runtime: start-up, per-syscall overhead, protected-FS reads vs native"
-  bench/runtime-syscall.sh | tee "$OUT/runtime.txt"
-fi
+log "runtime: per-syscall overhead vs native (getppid)"
+bench/runtime-syscall.sh | tee "$OUT/runtime-syscall.txt"
+log "runtime: start-up, pwrite, protected-FS reads vs native"
+make -s build >/dev/null
+bench/runtime-io.sh bin/scone-build 100 | tee "$OUT/runtime-io.txt"
 
 if [ -d "${SCONE_IMAGE_CACHE:-$HOME/.cache/scone-build/images}" ]; then
   log "conversion of the real images vs plain flatten"

@@ -1,0 +1,134 @@
+/* Shared arena of the ephemeral file system (fsv_arena.h). */
+#include <errno.h>
+#include <string.h>
+#include "fsv_arena.h"
+#include "rt_alloc.h"
+
+#define A_MAGIC 0x5c0eaa11f5a7e4aULL
+#define HDR 16
+#define MIN_SHIFT 4  /* 16 bytes */
+#define MAX_SHIFT 31 /* 2 GiB */
+#define NCLASS (MAX_SHIFT - MIN_SHIFT + 1)
+#define B_USED 0x5c0eb10cU
+#define B_FREE 0x5c0ef4e1U
+
+struct blk {
+	uint32_t cls;   /* size class: block payload is 16 << cls bytes */
+	uint32_t magic; /* B_USED / B_FREE */
+	uint64_t pad;
+};
+
+struct arena {
+	uint64_t magic;
+	volatile int lock;
+	size_t size;
+	size_t bump; /* offset of fresh memory */
+	size_t used; /* payload bytes in use (statistics) */
+	void *freelist[NCLASS];
+	struct fsv_arena_shared shared;
+};
+
+/* The same address in every process (the mapping is inherited by fork). */
+static struct arena *A;
+
+static void lk(void)
+{
+	while (__atomic_exchange_n(&A->lock, 1, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(&A->lock, __ATOMIC_RELAXED))
+			__builtin_ia32_pause();
+}
+static void unlk(void) { __atomic_store_n(&A->lock, 0, __ATOMIC_RELEASE); }
+
+int fsv_arena_init(void *base, size_t size)
+{
+	if (!base || ((uintptr_t)base & 15) || size < 65536)
+		return -EINVAL;
+	struct arena *a = base;
+	memset(a, 0, sizeof *a);
+	a->magic = A_MAGIC;
+	a->size = size;
+	a->bump = (sizeof *a + 15) & ~(size_t)15;
+	A = a;
+	return 0;
+}
+
+int fsv_arena_active(void) { return A != 0; }
+struct fsv_arena_shared *fsv_arena_shared(void) { return A ? &A->shared : 0; }
+size_t fsv_arena_size(void) { return A ? A->size : 0; }
+size_t fsv_arena_used(void) { return A ? __atomic_load_n(&A->bump, __ATOMIC_RELAXED) : 0; }
+
+int fsv_arena_contains(const void *p)
+{
+	uintptr_t x = (uintptr_t)p, b = (uintptr_t)A;
+	return A && x >= b && x < b + A->size;
+}
+
+static int class_of(size_t n)
+{
+	for (int c = 0; c < NCLASS; c++)
+		if (n <= ((size_t)1 << (c + MIN_SHIFT)))
+			return c;
+	return -1;
+}
+
+void *fsv_sh_malloc(size_t n)
+{
+	if (!A)
+		return rt_malloc(n);
+	int c = class_of(n ? n : 1);
+	if (c < 0)
+		return 0;
+	size_t sz = (size_t)1 << (c + MIN_SHIFT);
+	lk();
+	struct blk *b = A->freelist[c];
+	if (b) {
+		if (b->magic != B_FREE || b->cls != (uint32_t)c) {
+			unlk();
+			return 0; /* corrupted free list: refuse rather than hand out garbage */
+		}
+		A->freelist[c] = *(void **)(b + 1);
+	} else {
+		if (A->size - A->bump < HDR + sz) {
+			unlk();
+			return 0;
+		}
+		b = (struct blk *)((char *)A + A->bump);
+		A->bump += HDR + sz;
+		b->cls = (uint32_t)c;
+	}
+	b->magic = B_USED;
+	A->used += sz;
+	unlk();
+	return b + 1;
+}
+
+void *fsv_sh_calloc(size_t n, size_t size)
+{
+	if (size && n > (size_t)-1 / size)
+		return 0;
+	void *p = fsv_sh_malloc(n * size);
+	if (p)
+		memset(p, 0, n * size);
+	return p;
+}
+
+void fsv_sh_free(void *p)
+{
+	if (!p)
+		return;
+	if (!fsv_arena_contains(p)) {
+		rt_free(p);
+		return;
+	}
+	struct blk *b = (struct blk *)p - 1;
+	lk();
+	if (b->magic != B_USED || b->cls >= NCLASS) {
+		unlk();
+		__builtin_trap(); /* double free or corruption */
+	}
+	b->magic = B_FREE;
+	A->used -= (size_t)1 << (b->cls + MIN_SHIFT);
+	*(void **)p = A->freelist[b->cls];
+	A->freelist[b->cls] = b;
+	unlk();
+}

@@ -1,0 +1,49 @@
+/* Shared arena of the ephemeral file system (fsv): memory that every process
+ * of the enclave sees at the same address.
+ *
+ * The runtime maps one MAP_SHARED anonymous region at start-up, before the
+ * application can fork, and hands it to fsv_arena_init. From then on the
+ * tree of the ephemeral layer (nodes, names, directory entries, file data)
+ * is allocated here (fsv_node.c uses fsv_sh_malloc/fsv_sh_calloc/fsv_sh_free),
+ * so a file written by a forked child is seen by its parent, like on a real
+ * file system. Pointers stay valid in every process because the region is at
+ * the same address in all of them (fork copies the mapping, it does not move
+ * it).
+ *
+ * Allocator: 16-byte headers; power-of-two size classes from 16 bytes to
+ * 2 GiB with one free list each (no splitting or coalescing: file data grows
+ * by doubling, so classes fit); fresh memory from a bump pointer. One
+ * process-shared spinlock (C11-style atomics on a word in the arena).
+ *
+ * Also in the arena: the FS shield's lock word and the ephemeral layer's
+ * counters (next inode number, content bytes), which must be shared too.
+ *
+ * Without fsv_arena_init (dev mode, host unit tests) the fsv_sh_* functions
+ * fall back to rt_malloc/rt_calloc/rt_free. fsv_sh_free accepts pointers from
+ * either allocator. Portable (runtime and host tests): no syscalls. */
+#ifndef SCONE_FSV_ARENA_H
+#define SCONE_FSV_ARENA_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct fsv_arena_shared {
+	volatile int fs_lock;          /* the FS shield's lock (fs_shield.c) */
+	uint64_t next_ino, eph_bytes;  /* struct fsv counters (fsv.h) */
+};
+
+/* base: size bytes (>= 64 KiB), zero-filled, shared between processes.
+ * 0, or -EINVAL. Call once, before any fork. */
+int fsv_arena_init(void *base, size_t size);
+int fsv_arena_active(void);
+/* The shared words above (NULL without an arena). */
+struct fsv_arena_shared *fsv_arena_shared(void);
+/* Whether p lies inside the arena. */
+int fsv_arena_contains(const void *p);
+/* Bytes handed out from the bump pointer so far, and the arena's size. */
+size_t fsv_arena_used(void);
+size_t fsv_arena_size(void);
+
+void *fsv_sh_malloc(size_t n);
+void *fsv_sh_calloc(size_t n, size_t size);
+void fsv_sh_free(void *p);
+#endif
