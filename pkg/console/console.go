@@ -85,22 +85,54 @@ func Decrypt(dst io.Writer, src io.Reader, key [32]byte) error {
 }
 
 // DecryptSessions is Decrypt that also returns the session headers it saw.
+//
+// Sessions may be interleaved at record boundaries: a process forked inside
+// the enclave starts its own session on the same stream, and the records of
+// parent and child reach the log in the order they were written. A header
+// opens a session; every record must authenticate under one open session and
+// carry that session's next sequence number; a FINAL record closes its
+// session. Plaintext is written in stream order.
 func DecryptSessions(dst io.Writer, src io.Reader, key [32]byte) ([]Session, error) {
 	d := decoder{r: bufio.NewReaderSize(src, 64<<10), key: key}
+	var open []*session
 	for {
-		hdrOff := d.off
-		hdr, err := d.readHeader()
-		if err == io.EOF && len(d.sessions) > 0 {
+		off := d.off
+		head, err := d.r.Peek(4)
+		if len(head) == 0 && err == io.EOF {
+			if len(d.sessions) == 0 {
+				return d.sessions, &StreamError{Offset: off, Err: ErrTruncated, Detail: "incomplete or missing session header"}
+			}
+			if len(open) > 0 {
+				return d.sessions, &StreamError{Offset: off, Session: open[0].idx, Seq: open[0].want, Err: ErrTruncated, Detail: "stream ends before the final record"}
+			}
 			return d.sessions, nil
 		}
-		if err != nil {
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return d.sessions, &StreamError{Offset: hdrOff, Session: len(d.sessions), Err: ErrTruncated, Detail: "incomplete or missing session header"}
+		if len(open) == 0 || string(head) == Magic {
+			hdr, err := d.readHeader()
+			if err != nil {
+				if err == io.EOF || err == io.ErrUnexpectedEOF {
+					return d.sessions, &StreamError{Offset: off, Session: len(d.sessions), Err: ErrTruncated, Detail: "incomplete or missing session header"}
+				}
+				return d.sessions, err
 			}
+			s, err := newSession(d.key, hdr, len(d.sessions)-1)
+			if err != nil {
+				return d.sessions, err
+			}
+			open = append(open, s)
+			continue
+		}
+		s, err := d.record(dst, open)
+		if err != nil {
 			return d.sessions, err
 		}
-		if err := d.session(dst, hdr); err != nil {
-			return d.sessions, err
+		if s.done {
+			for i := range open {
+				if open[i] == s {
+					open = append(open[:i], open[i+1:]...)
+					break
+				}
+			}
 		}
 	}
 }
@@ -110,7 +142,7 @@ type decoder struct {
 	key      [32]byte
 	off      int64
 	sessions []Session
-	buf      []byte
+	buf, pt  []byte
 }
 
 func (d *decoder) read(p []byte) error {
@@ -155,73 +187,96 @@ func sessionKey(fsKey [32]byte, hdr []byte) ([]byte, error) {
 	return hkdf.Key(sha256.New, fsKey[:], hdr, Label, 32)
 }
 
-func (d *decoder) session(dst io.Writer, hdr []byte) error {
-	idx := len(d.sessions) - 1
-	k, err := sessionKey(d.key, hdr)
+type session struct {
+	idx  int
+	gcm  cipher.AEAD
+	want uint64
+	done bool
+}
+
+func newSession(fsKey [32]byte, hdr []byte, idx int) (*session, error) {
+	k, err := sessionKey(fsKey, hdr)
 	if err != nil {
-		return fmt.Errorf("derive console session key: %w", err)
+		return nil, fmt.Errorf("derive console session key: %w", err)
 	}
 	block, err := aes.NewCipher(k)
 	if err != nil {
-		return fmt.Errorf("create console cipher: %w", err)
+		return nil, fmt.Errorf("create console cipher: %w", err)
 	}
 	gcm, err := cipher.NewGCM(block)
 	if err != nil {
-		return fmt.Errorf("create console cipher: %w", err)
+		return nil, fmt.Errorf("create console cipher: %w", err)
 	}
-	var want uint64
+	return &session{idx: idx, gcm: gcm}, nil
+}
+
+// record reads one record and authenticates it under one of the open
+// sessions (the ones expecting its sequence number first).
+func (d *decoder) record(dst io.Writer, open []*session) (*session, error) {
+	off := d.off
+	first := open[0]
+	fail := func(s *session, e error, detail string) error {
+		return &StreamError{Offset: off, Session: s.idx, Seq: s.want, Err: e, Detail: detail}
+	}
 	rh := make([]byte, RecHeaderLen)
+	if err := d.read(rh); err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return nil, fail(first, ErrTruncated, "stream ends before the final record")
+		}
+		return nil, err
+	}
+	seq := binary.BigEndian.Uint64(rh)
+	flags := rh[8]
+	n := binary.BigEndian.Uint32(rh[9:])
+	if flags&^FlagFinal != 0 {
+		// Unknown flags: authenticated like the rest, so this is either a
+		// newer writer or tampering; both are format errors here.
+		return nil, fail(first, ErrFormat, fmt.Sprintf("unknown record flags %#x", flags))
+	}
+	if n > MaxRecord {
+		return nil, fail(first, ErrFormat, fmt.Sprintf("record length %d exceeds %d", n, MaxRecord))
+	}
+	need := int(n) + TagLen
+	if cap(d.buf) < need {
+		d.buf = make([]byte, need)
+	}
+	body := d.buf[:need]
+	if err := d.read(body); err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return nil, fail(first, ErrTruncated, "record cut off")
+		}
+		return nil, err
+	}
 	nonce := make([]byte, 12)
-	for {
-		off := d.off
-		fail := func(e error, detail string) error {
-			return &StreamError{Offset: off, Session: idx, Seq: want, Err: e, Detail: detail}
-		}
-		if err := d.read(rh); err != nil {
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return fail(ErrTruncated, "stream ends before the final record")
+	binary.BigEndian.PutUint64(nonce[4:], seq)
+	if cap(d.pt) < int(n) {
+		d.pt = make([]byte, n)
+	}
+	var owner *session
+	var pt []byte
+	for pass := 0; pass < 2 && owner == nil; pass++ {
+		for _, s := range open {
+			if (s.want == seq) != (pass == 0) {
+				continue
 			}
-			return err
-		}
-		seq := binary.BigEndian.Uint64(rh)
-		flags := rh[8]
-		n := binary.BigEndian.Uint32(rh[9:])
-		if flags&^FlagFinal != 0 {
-			// Unknown flags: authenticated like the rest, so this is either a
-			// newer writer or tampering; both are format errors here.
-			return fail(ErrFormat, fmt.Sprintf("unknown record flags %#x", flags))
-		}
-		if n > MaxRecord {
-			return fail(ErrFormat, fmt.Sprintf("record length %d exceeds %d", n, MaxRecord))
-		}
-		need := int(n) + TagLen
-		if cap(d.buf) < need {
-			d.buf = make([]byte, need)
-		}
-		body := d.buf[:need]
-		if err := d.read(body); err != nil {
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return fail(ErrTruncated, "record cut off")
+			if p, err := s.gcm.Open(d.pt[:0], nonce, body, rh); err == nil {
+				owner, pt = s, p
+				break
 			}
-			return err
-		}
-		binary.BigEndian.PutUint64(nonce[4:], seq)
-		clear(nonce[:4])
-		pt, err := gcm.Open(body[:0], nonce, body, rh)
-		if err != nil {
-			return fail(ErrTampered, "")
-		}
-		if seq != want {
-			return fail(ErrReordered, fmt.Sprintf("authentic record %d where %d was expected", seq, want))
-		}
-		if len(pt) > 0 {
-			if _, err := dst.Write(pt); err != nil {
-				return fmt.Errorf("write console plaintext: %w", err)
-			}
-		}
-		want++
-		if flags&FlagFinal != 0 {
-			return nil
 		}
 	}
+	if owner == nil {
+		return nil, fail(first, ErrTampered, "")
+	}
+	if seq != owner.want {
+		return nil, fail(owner, ErrReordered, fmt.Sprintf("authentic record %d where %d was expected", seq, owner.want))
+	}
+	if len(pt) > 0 {
+		if _, err := dst.Write(pt); err != nil {
+			return nil, fmt.Errorf("write console plaintext: %w", err)
+		}
+	}
+	owner.want++
+	owner.done = flags&FlagFinal != 0
+	return owner, nil
 }

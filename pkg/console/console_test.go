@@ -191,3 +191,60 @@ func FuzzDecrypt(f *testing.F) {
 		}
 	})
 }
+
+// TestDecryptInterleavedSessions: a forked child's session interleaved with
+// its parent's at record boundaries decodes in stream order; order inside a
+// session is still enforced.
+func TestDecryptInterleavedSessions(t *testing.T) {
+	key := fixtureKey(t)
+	good := fixture(t, "stdout.bin")
+	recs := records(t, good)
+	s1 := recs[3] - HeaderLen // second session's header
+	r0, r1, r2 := recs[0], recs[1], recs[2]
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	var seq0, seq1 bytes.Buffer
+	if err := Decrypt(&seq0, bytes.NewReader(good[:s1]), key); err != nil {
+		t.Fatal(err)
+	}
+	if err := Decrypt(&seq1, bytes.NewReader(good[s1:]), key); err != nil {
+		t.Fatal(err)
+	}
+	// parent header + record 0, the whole child session, parent's rest.
+	mixed := cat(good[:r1], good[s1:], good[r1:s1])
+	var out bytes.Buffer
+	ss, err := DecryptSessions(&out, bytes.NewReader(mixed), key)
+	if err != nil || len(ss) != 2 {
+		t.Fatalf("interleaved: %v (%d sessions)", err, len(ss))
+	}
+	first := make([]byte, 0)
+	{
+		var b bytes.Buffer
+		Decrypt(&b, bytes.NewReader(cat(good[:r1], good[r2:s1])), key) // record 0 only (then reordered error)
+		first = b.Bytes()
+	}
+	if want := string(first) + seq1.String() + strings.TrimPrefix(seq0.String(), string(first)); out.String() != want {
+		t.Fatalf("plaintext %q, want %q", out.String(), want)
+	}
+	// the child's header and first record between parent records, child ends last
+	c0 := recs[3]
+	mixed2 := cat(good[:r1], good[s1:c0], good[r1:s1], good[c0:])
+	out.Reset()
+	if err := Decrypt(&out, bytes.NewReader(mixed2), key); err != nil {
+		t.Fatalf("interleaved (child last): %v", err)
+	}
+	for _, tt := range []struct {
+		name string
+		in   []byte
+		want error
+	}{
+		{"parent record replayed after its final", cat(good[:s1], good[s1:c0], good[r0:r1], good[c0:]), ErrTampered},
+		{"parent records swapped around the child", cat(good[:r0], good[r1:r2], good[s1:], good[r0:r1], good[r2:s1]), ErrReordered},
+		{"child without final", cat(good[:r1], good[s1:len(good)-RecHeaderLen-TagLen], good[r1:s1]), ErrTruncated},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := Decrypt(&bytes.Buffer{}, bytes.NewReader(tt.in), key); !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}

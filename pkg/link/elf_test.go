@@ -169,7 +169,7 @@ func TestFixtures(t *testing.T) {
 		{"hello-execstack", want{kind: KindExecutable, linking: LinkDynamic, pie: true, libc: "glibc", codes: map[string]Severity{CodeExecStack: SeverityCaveat},
 			features: func(f Features) bool { return f.ExecStack && !f.NoGNUStack }, verdict: SupportedWithCaveats}},
 		{"risky", want{kind: KindExecutable, linking: LinkDynamic, pie: true, libc: "glibc",
-			codes: map[string]Severity{CodeFork: SeverityCaveat, CodeExec: SeverityCaveat, CodeSpawn: SeverityCaveat, CodeDlopen: SeverityCaveat},
+			codes: map[string]Severity{CodeFork: SeverityInfo, CodeExec: SeverityCaveat, CodeSpawn: SeverityCaveat, CodeDlopen: SeverityCaveat},
 			features: func(f Features) bool {
 				return strings.Join(f.Fork, ",") == "fork" && strings.Join(f.Exec, ",") == "execve" &&
 					strings.Join(f.Spawn, ",") == "posix_spawn,system" && strings.Join(f.Dlopen, ",") == "dlopen"

@@ -206,19 +206,7 @@ func TestDevModeMatchesNative(t *testing.T) {
 	}
 }
 
-func TestForkIsRefusedClearly(t *testing.T) {
-	bin := prog(t, "forker")
-	if native := run(t, baseEnv(), bin); !strings.Contains(native.stdout, "fork succeeded") {
-		t.Fatalf("native fork did not succeed: %+v", native)
-	}
-	got := devRun(t, bin)
-	if got.code != 1 || !strings.Contains(got.stdout, "fork failed: Function not implemented") {
-		t.Fatalf("fork not refused with ENOSYS: %+v", got)
-	}
-	if !strings.Contains(got.stderr, "scone-run: fork") || !strings.Contains(got.stderr, "not supported") {
-		t.Fatalf("no clear message naming fork on stderr: %q", got.stderr)
-	}
-}
+// fork now works inside the enclave: fork_test.go (TestForkerRuns and more).
 
 func TestSconeVariablesAreStripped(t *testing.T) {
 	bin := prog(t, "hello-glibc-static")

@@ -17,6 +17,7 @@ struct console_stream {
 	int header_sent;
 	int state; /* 0 open, 1 finished, 2 broken */
 	uint64_t seq;
+	size_t max_record; /* plaintext bytes per record; 0: CONSOLE_MAX_RECORD */
 	uint8_t *buf; /* header + record header + CONSOLE_MAX_RECORD + tag */
 };
 
@@ -134,8 +135,9 @@ long console_write(struct console_stream *s, const void *buf, size_t len,
 	size_t done = 0;
 	while (done < len) {
 		size_t n = len - done;
-		if (n > CONSOLE_MAX_RECORD)
-			n = CONSOLE_MAX_RECORD;
+		size_t max = s->max_record ? s->max_record : CONSOLE_MAX_RECORD;
+		if (n > max)
+			n = max;
 		long r = seal_emit(s, p + done, n, 0, emit, ctx);
 		if (r < 0)
 			return r;
@@ -159,7 +161,22 @@ long console_finish(struct console_stream *s, console_emit_fn emit, void *ctx)
 	return 0;
 }
 
+void console_set_max_record(struct console_stream *s, size_t n)
+{
+	if (s)
+		s->max_record = n && n < CONSOLE_MAX_RECORD ? n : 0;
+}
+
 uint64_t console_next_seq(const struct console_stream *s) { return s ? s->seq : 0; }
+
+void console_drop(struct console_stream *s)
+{
+	if (!s)
+		return;
+	rt_free(s->buf); /* holds no plaintext (wiped after each record) */
+	wipe(s, sizeof(*s));
+	rt_free(s);
+}
 
 void console_close(struct console_stream *s)
 {

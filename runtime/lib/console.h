@@ -58,10 +58,22 @@ long console_write(struct console_stream *s, const void *buf, size_t len,
  * -EPIPE. Returns 0 or a negative errno. */
 long console_finish(struct console_stream *s, console_emit_fn emit, void *ctx);
 
+/* Limits the plaintext bytes per record (0 or >= CONSOLE_MAX_RECORD: the
+ * default). Used after a fork, when several processes write records to the
+ * same pipe: a record written with one write of at most PIPE_BUF (4096)
+ * bytes, header included, cannot interleave with another process's record.
+ * CONSOLE_PIPE_RECORD is the largest such plaintext. */
+#define CONSOLE_PIPE_RECORD (4096 - CONSOLE_HDR_LEN - CONSOLE_REC_HDR_LEN - CONSOLE_TAG_LEN)
+void console_set_max_record(struct console_stream *s, size_t n);
+
 /* Sequence number of the next record (for tests and diagnostics). */
 uint64_t console_next_seq(const struct console_stream *s);
 
 /* Wipes the key material and frees the stream. NULL is accepted. */
 void console_close(struct console_stream *s);
+/* console_close without wiping the record buffer, which holds no plaintext
+ * after console_write returns (a forked child drops its copy of the
+ * parent's streams without copying 64 KiB on write). */
+void console_drop(struct console_stream *s);
 
 #endif

@@ -110,6 +110,10 @@ struct fsv {
 	uint64_t next_ino; /* ephemeral inode numbers */
 	uint32_t uid, gid; /* credentials for permission checks */
 	uint64_t eph_bytes, eph_max; /* ephemeral content accounting (ENOSPC) */
+	/* Where next_ino and eph_bytes really live: NULL (fsv_init points them
+	 * at the fields above) or words in the shared arena (fsv_arena.h), so
+	 * that forked processes share one ephemeral layer. */
+	uint64_t *next_ino_p, *eph_bytes_p;
 	/* Chunk size of the image (a power of two, 0: none). Small reads of an
 	 * image file load the whole chunk into a per-description cache, so a
 	 * sequence of small reads authenticates each chunk once, not per read. */

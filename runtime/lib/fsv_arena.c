@@ -1,5 +1,5 @@
 /* Shared arena of the ephemeral file system (fsv_arena.h). */
-#include <errno.h>
+#include <linux/errno.h>
 #include <string.h>
 #include "fsv_arena.h"
 #include "rt_alloc.h"

@@ -4,13 +4,19 @@
 #include <linux/fcntl.h>
 
 #include "fsv.h"
+#include "fsv_arena.h"
 #include "rt_alloc.h"
+
+/* Open file descriptions (and their directory snapshot and chunk cache)
+ * live in the shared arena when there is one (fsv_arena.h): after a fork,
+ * parent and child share them like the kernel shares open file
+ * descriptions (offset, flags). The fd table itself is per process. */
 
 #define FSV_FD_LIMIT (1 << 20)
 
 struct fsv_file *fsv_file_new(struct fsv_node *node, uint32_t flags)
 {
-	struct fsv_file *f = rt_calloc(1, sizeof(*f));
+	struct fsv_file *f = fsv_sh_calloc(1, sizeof(*f));
 	if (!f)
 		return NULL;
 	f->refs = 1;
@@ -28,9 +34,9 @@ void fsv_file_unref(struct fsv *fs, struct fsv_file *f)
 		return;
 	if (f->dir_valid)
 		fsv_list_free(&f->dir);
-	rt_free(f->cache);
+	fsv_sh_free(f->cache);
 	fsv_unref(fs, f->node);
-	rt_free(f);
+	fsv_sh_free(f);
 }
 
 int fsv_fd_install(struct fsv *fs, struct fsv_fdtab *t, int fd, struct fsv_file *f)
@@ -107,7 +113,7 @@ static long cached_read(struct fsv *fs, struct fsv_file *f, void *buf, size_t le
 	struct fsv_node *n = f->node;
 	if (!fs->chunk || n->copied || !n->img || (n->mode & FSV_IFMT) != FSV_IFREG) {
 		if (f->cache && n->copied) {
-			rt_free(f->cache);
+			fsv_sh_free(f->cache);
 			f->cache = NULL;
 			f->cache_len = 0;
 		}
@@ -132,7 +138,7 @@ static long cached_read(struct fsv *fs, struct fsv_file *f, void *buf, size_t le
 			continue;
 		}
 		if (!f->cache || p < f->cache_off || p >= f->cache_off + f->cache_len) {
-			if (!f->cache && !(f->cache = rt_malloc(fs->chunk)))
+			if (!f->cache && !(f->cache = fsv_sh_malloc(fs->chunk)))
 				return done ? (long)done : fsv_read(fs, n, (uint8_t *)buf, len, off);
 			uint64_t base = p & ~mask;
 			f->cache_len = 0;

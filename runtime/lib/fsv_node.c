@@ -3,7 +3,17 @@
 #include <linux/errno.h>
 
 #include "fsv.h"
+#include "fsv_arena.h"
 #include "rt_alloc.h"
+
+/* The tree (nodes, names, entries, file data) is allocated with fsv_sh_*:
+ * from the shared arena when the runtime set one up (fsv_arena.h), so every
+ * process of the enclave sees the same ephemeral files; so are directory
+ * listing snapshots (held by open file descriptions, shared too). The
+ * counters next_ino/eph_bytes are reached through fs->next_ino_p and
+ * fs->eph_bytes_p for the same reason. */
+#define NEXT_INO(fs) (*(fs)->next_ino_p)
+#define EPH_BYTES(fs) (*(fs)->eph_bytes_p)
 
 #define EPH_INO_BASE (1ull << 32) /* image inode numbers are 32-bit */
 
@@ -35,7 +45,7 @@ static void touch(struct fsv *fs, struct fsv_node *n, int mtime)
 
 static char *dupname(const char *s, size_t len)
 {
-	char *p = rt_malloc(len + 1);
+	char *p = fsv_sh_malloc(len + 1);
 	if (p) {
 		memcpy(p, s, len);
 		p[len] = 0;
@@ -52,11 +62,11 @@ void fsv_ref(struct fsv_node *n)
 static void free_ents(struct fsv *fs, struct fsv_node *d)
 {
 	for (size_t i = 0; i < d->nents; i++) {
-		rt_free(d->ents[i].name);
+		fsv_sh_free(d->ents[i].name);
 		if (d->ents[i].node)
 			fsv_unref(fs, d->ents[i].node);
 	}
-	rt_free(d->ents);
+	fsv_sh_free(d->ents);
 	d->ents = NULL;
 	d->nents = d->entcap = 0;
 }
@@ -66,18 +76,18 @@ void fsv_unref(struct fsv *fs, struct fsv_node *n)
 	if (!n || --n->refs)
 		return;
 	if (n->data) {
-		if ((n->mode & FSV_IFMT) == FSV_IFREG && fs->eph_bytes >= n->cap)
-			fs->eph_bytes -= n->cap;
-		rt_free(n->data);
+		if ((n->mode & FSV_IFMT) == FSV_IFREG && EPH_BYTES(fs) >= n->cap)
+			EPH_BYTES(fs) -= n->cap;
+		fsv_sh_free(n->data);
 	}
 	free_ents(fs, n);
-	rt_free(n->name);
-	rt_free(n);
+	fsv_sh_free(n->name);
+	fsv_sh_free(n);
 }
 
 static struct fsv_node *node_new(struct fsv *fs, uint32_t mode)
 {
-	struct fsv_node *n = rt_calloc(1, sizeof(*n));
+	struct fsv_node *n = fsv_sh_calloc(1, sizeof(*n));
 	if (!n)
 		return NULL;
 	n->refs = 1;
@@ -85,7 +95,7 @@ static struct fsv_node *node_new(struct fsv *fs, uint32_t mode)
 	n->uid = fs->uid;
 	n->gid = fs->gid;
 	n->nlink = (mode & FSV_IFMT) == FSV_IFDIR ? 2 : 1;
-	n->ino = fs->next_ino++;
+	n->ino = NEXT_INO(fs)++;
 	touch(fs, n, 1);
 	return n;
 }
@@ -112,7 +122,7 @@ static struct fsv_node *node_from_img(struct fsv *fs, uint64_t ino, int *err)
 		*err = img_err(fs, NULL, r);
 		return NULL;
 	}
-	struct fsv_node *n = rt_calloc(1, sizeof(*n));
+	struct fsv_node *n = fsv_sh_calloc(1, sizeof(*n));
 	if (!n) {
 		*err = -ENOMEM;
 		return NULL;
@@ -135,7 +145,11 @@ static struct fsv_node *node_from_img(struct fsv *fs, uint64_t ino, int *err)
 
 int fsv_init(struct fsv *fs, const struct fsv_image_ops *ops, void *img, uint64_t img_root)
 {
-	fs->next_ino = EPH_INO_BASE;
+	if (!fs->next_ino_p)
+		fs->next_ino_p = &fs->next_ino;
+	if (!fs->eph_bytes_p)
+		fs->eph_bytes_p = &fs->eph_bytes;
+	NEXT_INO(fs) = EPH_INO_BASE;
 	if (!fs->dev)
 		fs->dev = 0x5c0e; /* arbitrary, stable */
 	if (img) {
@@ -167,9 +181,9 @@ void fsv_destroy(struct fsv *fs)
 		fs->root = NULL;
 	}
 	for (size_t i = 0; i < fs->nmounts; i++)
-		rt_free(fs->mounts[i]);
+		fsv_sh_free(fs->mounts[i]);
 	fs->nmounts = 0;
-	rt_free(fs->exe);
+	fsv_sh_free(fs->exe);
 	fs->exe = NULL;
 }
 
@@ -194,12 +208,12 @@ static int set_dent(struct fsv *fs, struct fsv_node *d, const char *name, size_t
 	} else {
 		if (d->nents == d->entcap) {
 			size_t nc = d->entcap ? d->entcap * 2 : 8;
-			struct fsv_dent *ne = rt_malloc(nc * sizeof(*ne));
+			struct fsv_dent *ne = fsv_sh_malloc(nc * sizeof(*ne));
 			if (!ne)
 				return -ENOMEM;
 			if (d->nents)
 				memcpy(ne, d->ents, d->nents * sizeof(*ne));
-			rt_free(d->ents);
+			fsv_sh_free(d->ents);
 			d->ents = ne;
 			d->entcap = nc;
 		}
@@ -215,7 +229,7 @@ static int set_dent(struct fsv *fs, struct fsv_node *d, const char *name, size_t
 		char *nm = dupname(name, len);
 		if (!nm)
 			return -ENOMEM; /* entry is set; only the back-pointer name is stale */
-		rt_free(n->name);
+		fsv_sh_free(n->name);
 		n->name = nm;
 		n->parent = d;
 	}
@@ -225,7 +239,7 @@ static int set_dent(struct fsv *fs, struct fsv_node *d, const char *name, size_t
 static void drop_dent(struct fsv *fs, struct fsv_node *d, long i)
 {
 	struct fsv_node *old = d->ents[i].node;
-	rt_free(d->ents[i].name);
+	fsv_sh_free(d->ents[i].name);
 	d->ents[i] = d->ents[d->nents - 1];
 	d->nents--;
 	if (old)
@@ -413,7 +427,7 @@ int fsv_link(struct fsv *fs, struct fsv_node *n, struct fsv_node *dir, const cha
 		return r;
 	}
 	/* The node keeps its first name as its path. */
-	rt_free(n->name);
+	fsv_sh_free(n->name);
 	n->name = keep_name;
 	n->parent = keep_parent;
 	n->nlink++;
@@ -593,7 +607,7 @@ int fsv_rename(struct fsv *fs, struct fsv_node *od, const char *on, size_t ol, s
 		if (od->img && !od->opaque)
 			od->ents[i].node = NULL;
 		else {
-			rt_free(od->ents[i].name);
+			fsv_sh_free(od->ents[i].name);
 			od->ents[i] = od->ents[od->nents - 1];
 			od->nents--;
 		}
@@ -621,18 +635,18 @@ static int grow(struct fsv *fs, struct fsv_node *n, uint64_t size)
 	size_t nc = n->cap ? n->cap : 4096;
 	while (nc < size)
 		nc *= 2;
-	if (fs->eph_max && fs->eph_bytes - n->cap + nc > fs->eph_max) {
+	if (fs->eph_max && EPH_BYTES(fs) - n->cap + nc > fs->eph_max) {
 		nc = (size_t)size;
-		if (fs->eph_bytes - n->cap + nc > fs->eph_max)
+		if (EPH_BYTES(fs) - n->cap + nc > fs->eph_max)
 			return -ENOSPC;
 	}
-	uint8_t *d = rt_malloc(nc);
+	uint8_t *d = fsv_sh_malloc(nc);
 	if (!d)
 		return -ENOMEM;
 	if (n->size)
 		memcpy(d, n->data, (size_t)n->size);
-	rt_free(n->data);
-	fs->eph_bytes = fs->eph_bytes - n->cap + nc;
+	fsv_sh_free(n->data);
+	EPH_BYTES(fs) = EPH_BYTES(fs) - n->cap + nc;
 	n->data = d;
 	n->cap = nc;
 	return 0;
@@ -833,18 +847,20 @@ static int list_add(struct fsv_dirlist *l, size_t *cap, uint64_t ino, uint32_t m
 {
 	if (l->n == *cap) {
 		size_t nc = *cap ? *cap * 2 : 16;
-		struct fsv_dirent *ne = rt_malloc(nc * sizeof(*ne));
+		struct fsv_dirent *ne = fsv_sh_malloc(nc * sizeof(*ne));
 		if (!ne)
 			return -ENOMEM;
 		if (l->n)
 			memcpy(ne, l->e, l->n * sizeof(*ne));
-		rt_free(l->e);
+		fsv_sh_free(l->e);
 		l->e = ne;
 		*cap = nc;
 	}
-	char *nm = dupname(name, len);
+	char *nm = fsv_sh_malloc(len + 1); /* shared, like the description that holds the snapshot */
 	if (!nm)
 		return -ENOMEM;
+	memcpy(nm, name, len);
+	nm[len] = 0;
 	l->e[l->n].ino = ino;
 	l->e[l->n].type = (uint8_t)((mode & FSV_IFMT) >> 12);
 	l->e[l->n].name = nm;
@@ -906,8 +922,8 @@ int fsv_list(struct fsv *fs, struct fsv_node *dir, struct fsv_dirlist *out)
 void fsv_list_free(struct fsv_dirlist *l)
 {
 	for (size_t i = 0; i < l->n; i++)
-		rt_free(l->e[i].name);
-	rt_free(l->e);
+		fsv_sh_free(l->e[i].name);
+	fsv_sh_free(l->e);
 	l->e = NULL;
 	l->n = 0;
 }

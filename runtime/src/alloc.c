@@ -149,3 +149,8 @@ void rt_free(void *p)
 	}
 	unlk();
 }
+
+/* fork (fork.h): held across the host fork so that no other thread's
+ * half-done allocation is copied into the child; released in both. */
+void rt_alloc_fork_prepare(void) { lk(); }
+void rt_alloc_fork_release(void) { unlk(); }

@@ -16,6 +16,7 @@
 #include "rtutil.h"
 #include "rt_alloc.h"
 #include "sys.h"
+#include "fork.h"
 
 #define CON_MAXFD 4096
 
@@ -23,6 +24,8 @@ static struct {
 	volatile int lock;
 	int enabled;
 	struct console_stream *s[3]; /* [CONSOLE_STDOUT], [CONSOLE_STDERR] */
+	uint8_t key[32]; /* the FS key: a forked child opens new sessions */
+	uint8_t lazy[3]; /* forked child: the stream's new session is not open yet */
 	uint8_t stream_of[CON_MAXFD]; /* fd -> stream id, 0: not a console fd */
 } con;
 
@@ -93,10 +96,62 @@ int console_shield_init(const uint8_t fs_key[32], const struct econfig *cfg)
 		if (!con.s[id])
 			return -ENOMEM;
 	}
+	memcpy(con.key, fs_key, sizeof con.key);
 	con.stream_of[1] = CONSOLE_STDOUT;
 	con.stream_of[2] = CONSOLE_STDERR;
 	con.enabled = 1;
 	return 0;
+}
+
+/* ---- fork (fork.h) ----
+ * A forked child must not continue its parent's sessions (the decoder
+ * would see the same sequence numbers twice): it starts a new session per
+ * stream, with a fresh nonce. Parent and child then write records to the
+ * same pipe or file, so from the first fork on every record is written with
+ * one write of at most PIPE_BUF bytes (header included), which the kernel
+ * does not interleave with another process's write to a pipe. */
+void console_fork_prepare(void)
+{
+	if (con.enabled)
+		con_lock();
+}
+
+void console_fork_parent(int ok)
+{
+	if (!con.enabled)
+		return;
+	for (int id = CONSOLE_STDOUT; ok && id <= CONSOLE_STDERR; id++)
+		console_set_max_record(con.s[id], CONSOLE_PIPE_RECORD);
+	con_unlock();
+}
+
+void console_fork_child(void)
+{
+	if (!con.enabled)
+		return;
+	/* The new sessions are opened on first use (most children of a shell
+	 * write to pipes or exec at once): a child that never writes to the
+	 * console adds nothing to the log. */
+	for (int id = CONSOLE_STDOUT; id <= CONSOLE_STDERR; id++) {
+		console_drop(con.s[id]); /* the parent's session: keys wiped, no final record */
+		con.s[id] = NULL;
+		con.lazy[id] = 1;
+	}
+	con_unlock();
+}
+
+/* The stream of id, opening a forked child's new session (lock held).
+ * NULL (no randomness, no memory): writes fail with EINVAL, never in
+ * plaintext. */
+static struct console_stream *stream(int id)
+{
+	if (con.lazy[id]) {
+		con.lazy[id] = 0;
+		uint8_t nonce[CONSOLE_NONCE_LEN];
+		con.s[id] = session_nonce(nonce) < 0 ? NULL : console_open(con.key, (uint8_t)id, nonce);
+		console_set_max_record(con.s[id], CONSOLE_PIPE_RECORD);
+	}
+	return con.s[id];
 }
 
 /* Writes all of buf to the host fd (ctx), waiting out EAGAIN, retrying EINTR. */
@@ -129,7 +184,7 @@ static long con_write(long fd, int id, const void *buf, size_t n)
 {
 	if (n && !fs_user_ok(buf, n))
 		return -EFAULT;
-	return console_write(con.s[id], buf, n, emit, (void *)fd);
+	return console_write(stream(id), buf, n, emit, (void *)fd);
 }
 
 void console_fd_dup(int oldfd, int newfd)
@@ -158,7 +213,7 @@ void console_diag(const char *msg, size_t len)
 {
 	if (con.enabled) {
 		con_lock();
-		long r = console_write(con.s[CONSOLE_STDERR], msg, len, emit, (void *)2L);
+		long r = console_write(stream(CONSOLE_STDERR), msg, len, emit, (void *)2L);
 		con_unlock();
 		if (r >= 0)
 			return;
@@ -191,7 +246,7 @@ static long con_sendfile(const struct sys_call *c, int id)
 			break;
 		}
 		con_lock();
-		long w = console_write(con.s[id], buf, (size_t)got, emit, (void *)c->a[0]);
+		long w = console_write(stream(id), buf, (size_t)got, emit, (void *)c->a[0]);
 		con_unlock();
 		if (w < 0) {
 			err = w;
@@ -324,7 +379,7 @@ int console_shield(const struct sys_call *c, long *ret)
 			for (long i = 0; fd < 0 && i < CON_MAXFD; i++)
 				if (con.stream_of[i] == id)
 					fd = i;
-			if (fd >= 0)
+			if (fd >= 0 && !con.lazy[id]) /* a child's unused session was never opened */
 				console_finish(con.s[id], emit, (void *)fd);
 		}
 		con_unlock();

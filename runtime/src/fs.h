@@ -30,7 +30,14 @@ struct fs_shield_config {
 	const char *exe;   /* the program's path inside the image (/proc/self/exe) */
 	uint32_t uid, gid; /* credentials for permission checks */
 	uint64_t eph_max;  /* bytes of ephemeral file content, 0 = unlimited */
+	/* Size of the shared arena that holds the ephemeral layer (fsv_arena.h),
+	 * so forked processes share it; 0: no arena (private tree, tests). */
+	uint64_t arena_size;
 };
+
+/* Minimum size of the shared arena of the ephemeral layer (the config's
+ * heap_size when larger). Address space only (MAP_NORESERVE). */
+#define FS_ARENA_MIN (1ULL << 30)
 
 /* Default passthrough mount points: the kernel's virtual file systems and the
  * files the container engine writes at run time. */
@@ -52,6 +59,7 @@ int fs_is_virtual_fd(int fd);
 /* ---- internal (fs_*.c) ---- */
 struct fs_state {
 	volatile int lock;
+	volatile int *lockp; /* the shared lock in the arena, NULL: lock */
 	int enabled;
 	const struct fsp *img;
 	struct fsv fs;

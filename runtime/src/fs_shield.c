@@ -4,6 +4,9 @@
 #include "fs.h"
 #include "econfig.h"
 #include "fsp.h"
+#include "fsv_arena.h"
+#include "fork.h"
+#include "region.h"
 #include "transport.h"
 #include "rtstring.h"
 #include "rtutil.h"
@@ -11,10 +14,14 @@
 
 struct fs_state fs_g;
 
+/* The lock word: in the shared arena once it exists (one lock for every
+ * process of the enclave, since they share the tree), else fs_g.lock. */
+static volatile int *lock_word(void) { return fs_g.lockp ? fs_g.lockp : &fs_g.lock; }
+
 void fs_lock(void)
 {
 	unsigned spins = 0;
-	while (__atomic_exchange_n(&fs_g.lock, 1, __ATOMIC_ACQUIRE)) {
+	while (__atomic_exchange_n(lock_word(), 1, __ATOMIC_ACQUIRE)) {
 		if (++spins < 1000) {
 			__builtin_ia32_pause();
 		} else {
@@ -24,7 +31,78 @@ void fs_lock(void)
 	}
 }
 
-void fs_unlock(void) { __atomic_store_n(&fs_g.lock, 0, __ATOMIC_RELEASE); }
+void fs_unlock(void) { __atomic_store_n(lock_word(), 0, __ATOMIC_RELEASE); }
+
+/* Maps the shared arena of the ephemeral layer (fsv_arena.h) inside the
+ * runtime's region: reserve the address range, then replace it with a
+ * MAP_SHARED anonymous mapping (NORESERVE: pages are committed when used). */
+static int arena_setup(uint64_t size)
+{
+	size = (size + RT_PAGE - 1) & ~(RT_PAGE - 1);
+	void *base = rt_region_reserve((size_t)size, 1UL << 21);
+	if (!base)
+		return -ENOMEM;
+	void *p = rt_mmap(base, (size_t)size, RT_PROT_READ | RT_PROT_WRITE,
+			  RT_MAP_SHARED | RT_MAP_ANONYMOUS | RT_MAP_FIXED | RT_MAP_NORESERVE, -1, 0);
+	if (p != base)
+		return -ENOMEM;
+	int r = fsv_arena_init(base, (size_t)size);
+	if (r < 0)
+		return r;
+	struct fsv_arena_shared *sh = fsv_arena_shared();
+	fs_g.lockp = &sh->fs_lock;
+	fs_g.fs.next_ino_p = &sh->next_ino;
+	fs_g.fs.eph_bytes_p = &sh->eph_bytes;
+	return 0;
+}
+
+/* ---- fork (fork.h) ----
+ * The tree and the open file descriptions are shared (arena), the fd table
+ * and the cwd are per process: the child's copy of the table holds one
+ * description reference per fd and its cwd a node reference, which the
+ * shared reference counts must include. They are taken in the parent, under
+ * the lock, before the host fork (so nothing can be freed in between); the
+ * parent alone releases the shared lock. */
+static void fork_refs(int add)
+{
+	for (size_t i = 0; i < fs_g.fds.cap; i++) {
+		struct fsv_file *f = fs_g.fds.v[i];
+		if (!f)
+			continue;
+		if (add)
+			fsv_file_ref(f);
+		else
+			fsv_file_unref(&fs_g.fs, f);
+	}
+	if (fs_g.cwd)
+		add ? fsv_ref(fs_g.cwd) : fsv_unref(&fs_g.fs, fs_g.cwd);
+}
+
+void fs_fork_prepare(void)
+{
+	if (!fs_g.enabled)
+		return;
+	fs_lock();
+	if (fs_g.lockp)
+		fork_refs(1);
+}
+
+void fs_fork_parent(int ok)
+{
+	if (!fs_g.enabled)
+		return;
+	if (fs_g.lockp && !ok)
+		fork_refs(0);
+	fs_unlock();
+}
+
+void fs_fork_child(void)
+{
+	/* With the arena the lock is the parent's to release; without one
+	 * (never in sim mode) the child owns a private copy. */
+	if (fs_g.enabled && !fs_g.lockp)
+		fs_unlock();
+}
 
 int fs_user_ok(const void *p, size_t len)
 {
@@ -94,6 +172,14 @@ int fs_shield_configure(const struct fsp *img, const struct fs_shield_config *cf
 	if (!img)
 		return 0; /* dev mode: the host's file system */
 	struct fsv *fs = &fs_g.fs;
+	if (cfg->arena_size) {
+		int ar = arena_setup(cfg->arena_size);
+		if (ar < 0) {
+			rt_eprintf("scone-run: cannot map the shared arena of the ephemeral file system (%lu MiB): "
+				   "error %d\n", (unsigned long)(cfg->arena_size >> 20), -ar);
+			return ar;
+		}
+	}
 	fs->uid = cfg->uid;
 	fs->gid = cfg->gid;
 	fs->eph_max = cfg->eph_max;
@@ -156,6 +242,9 @@ int fs_shield_init(const struct fsp *img, const struct econfig *cfg)
 		.exe = cfg ? cfg->entrypoint : NULL,
 		.uid = cfg ? cfg->uid : 0,
 		.gid = cfg ? cfg->gid : 0,
+		/* the config's heap size, at least FS_ARENA_MIN (virtual: only the
+		 * pages the ephemeral files use are committed) */
+		.arena_size = cfg && cfg->heap_size > FS_ARENA_MIN ? cfg->heap_size : FS_ARENA_MIN,
 	};
 	return fs_shield_configure(img, &c);
 }

@@ -45,6 +45,14 @@ void *rt_region_alloc(size_t len, size_t align)
 	return p;
 }
 
+void *rt_region_reserve(size_t len, size_t align)
+{
+	len = (len + RT_PAGE - 1) & ~(RT_PAGE - 1);
+	if (align < RT_PAGE)
+		align = RT_PAGE;
+	return (void *)bump(len, align);
+}
+
 void *rt_region_map_file(size_t len, int fd)
 {
 	len = (len + RT_PAGE - 1) & ~(RT_PAGE - 1);

@@ -19,6 +19,9 @@
 int rt_region_init(unsigned long base, size_t size);
 /* Zeroed read-write pages, `align` a power of two >= 4096. NULL when full. */
 void *rt_region_alloc(size_t len, size_t align);
+/* Address space only (still PROT_NONE): the caller maps it with MAP_FIXED
+ * (e.g. a MAP_SHARED arena). NULL when full. */
+void *rt_region_reserve(size_t len, size_t align);
 /* Maps `len` bytes of fd read-only inside the region. NULL on failure. */
 void *rt_region_map_file(size_t len, int fd);
 /* Whether [addr, addr+len) intersects the runtime's range. */

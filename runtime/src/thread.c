@@ -12,6 +12,7 @@
 #include <linux/sched.h>
 #include "thread.h"
 #include "trap.h"
+#include "fork.h"
 #include "region.h"
 #include "rtstring.h"
 #include "rtutil.h"
@@ -89,12 +90,6 @@ void rt_thread_child_start(struct rt_thread *c)
 	rt_sigreturn_to(&c->child_frame.uc);
 }
 
-static int refuse_process(const char *what)
-{
-	rt_eprintf("scone-run: %s is not supported inside the enclave: refused with ENOSYS\n", what);
-	return -RT_ENOSYS;
-}
-
 long rt_do_clone(struct rt_thread *t, struct kucontext *uc, long nr, const long *a)
 {
 	struct clone_args ca;
@@ -116,10 +111,8 @@ long rt_do_clone(struct rt_thread *t, struct kucontext *uc, long nr, const long 
 		app_sp = (unsigned long)a[1];
 		tls = (unsigned long)a[4];
 	}
-	if (!(flags & CLONE_VM))
-		return refuse_process("fork (clone without CLONE_VM)");
-	if (flags & CLONE_VFORK)
-		return refuse_process("vfork/posix_spawn (clone with CLONE_VFORK)");
+	if (!(flags & CLONE_VM) || (flags & CLONE_VFORK)) /* a process: fork.c */
+		return rt_fork_from_clone(t, uc, nr, flags, a, nr == __NR_clone3 ? &ca : 0);
 	if (!app_sp)
 		return -RT_EINVAL;
 	if (__atomic_add_fetch(&live_threads, 1, __ATOMIC_ACQ_REL) > rt_max_threads && rt_max_threads) {
@@ -175,3 +168,19 @@ unsigned long rt_thread_total_syscalls(void)
 }
 
 unsigned rt_thread_live(void) { return __atomic_load_n(&live_threads, __ATOMIC_ACQUIRE); }
+
+/* fork.c, in a forked child: the calling thread is the only one; re-arm
+ * Syscall User Dispatch (fork does not inherit it on this kernel; the
+ * sigaltstack it does, and the handler runs on it right now). */
+void rt_thread_fork_child(struct rt_thread *self)
+{
+	for (struct rt_thread *b = __atomic_load_n(&all_threads, __ATOMIC_ACQUIRE); b; b = b->next)
+		if (b != self)
+			__atomic_store_n(&b->state, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&live_threads, 1, __ATOMIC_RELEASE);
+	long r = rt_sys5(__NR_prctl, 59 /* PR_SET_SYSCALL_USER_DISPATCH */, 1 /* ON */, rt_text_lo,
+			 rt_text_hi - rt_text_lo, &sud_selector);
+	if (r < 0)
+		rt_fatal(RT_EX_OSERR, "cannot enable Syscall User Dispatch in a forked child: error %ld", -r);
+	self->tid = (int)rt_sys0(__NR_gettid);
+}

@@ -7,6 +7,7 @@
  * delivers queued signals, restores the application's FS and returns through
  * rt_sigreturn_restorer (in the exempt text). */
 #include "trap.h"
+#include "fork.h"
 #include "shield.h"
 #include "transport.h"
 #include "rtstring.h"
@@ -99,11 +100,10 @@ long rt_dispatch(struct rt_thread *t, struct kucontext *uc, long nr, long *a)
 	case __NR_clone3:
 		return rt_do_clone(t, uc, nr, a);
 	case __NR_fork:
-		rt_eprintf("scone-run: fork is not supported inside the enclave: refused with ENOSYS\n");
-		return -RT_ENOSYS;
-	case __NR_vfork:
-		rt_eprintf("scone-run: vfork is not supported inside the enclave: refused with ENOSYS\n");
-		return -RT_ENOSYS;
+	case __NR_vfork: { /* fork.c */
+		struct rt_fork_req q = {.flags = nr == __NR_vfork ? CLONE_VFORK : 0, .exit_signal = 17 /* SIGCHLD */};
+		return rt_do_fork(t, uc, &q);
+	}
 	case __NR_execve:
 		return rt_do_execve(t, uc, (const char *)a[0], (char *const *)a[1], (char *const *)a[2]);
 	case __NR_execveat:

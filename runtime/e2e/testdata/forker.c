@@ -1,4 +1,4 @@
-/* Calls fork(): must be refused with a clear message under scone-run. */
+/* Calls fork() (fork works inside the enclave: fork_test.go, TestForkerRuns). */
 #include <stdio.h>
 #include <unistd.h>
 #include <errno.h>

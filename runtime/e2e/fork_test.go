@@ -1,0 +1,327 @@
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/scone-build/scone-build/pkg/console"
+	"github.com/scone-build/scone-build/pkg/enclave"
+	"github.com/scone-build/scone-build/pkg/fsprotect"
+)
+
+func init() {
+	recipes["fork-glibc"] = struct {
+		src   string
+		build func(src, out string) error
+	}{"fork.c", cc("gcc", "-pthread")}
+	recipes["fork-glibc-static"] = struct {
+		src   string
+		build func(src, out string) error
+	}{"fork.c", cc("gcc", "-static", "-pthread")}
+	recipes["go-exec"] = struct {
+		src   string
+		build func(src, out string) error
+	}{"goexec.go", func(src, out string) error { return gobuild(src, out) }}
+	recipes["fork-musl-static"] = struct {
+		src   string
+		build func(src, out string) error
+	}{"fork.c", cc("musl-gcc", "-static", "-pthread")}
+}
+
+// forkModes: argv after the program (the exec target is the program itself).
+func forkModes(bin string) [][]string {
+	return [][]string{
+		{"wait"}, {"exec", bin}, {"pipe"}, {"file"}, {"system"}, {"spawn", bin}, {"threads"}, {"vfork", bin}, {"many", "50"},
+	}
+}
+
+// TestForkDevModeMatchesNative: fork, vfork, posix_spawn, system, popen,
+// pipelines and fork from a multi-threaded process under scone-run (dev
+// mode, the host's file system) print what they print natively.
+func TestForkDevModeMatchesNative(t *testing.T) {
+	runtimeBin(t)
+	for _, name := range []string{"fork-glibc", "fork-glibc-static", "fork-musl-static"} {
+		t.Run(name, func(t *testing.T) {
+			bin := prog(t, name)
+			for _, m := range forkModes(bin) {
+				args := append([]string{bin}, m...)
+				native := run(t, baseEnv(), args...)
+				got := devRun(t, args...)
+				if got.stdout != native.stdout || got.code != native.code {
+					t.Fatalf("%v under scone-run: exit %d, stdout:\n%s\nstderr:\n%s\nnative: exit %d, stdout:\n%s",
+						m, got.code, got.stdout, got.stderr, native.code, native.stdout)
+				}
+				if m[0] == "many" {
+					t.Logf("%s: native %s; scone-run (dev, no simulated exit cost) %s", name,
+						strings.TrimSpace(native.stderr), strings.TrimSpace(got.stderr))
+				}
+			}
+		})
+	}
+}
+
+// TestGoExecDevMode: Go's os/exec (clone(CLONE_VM|CLONE_VFORK) on the
+// parent's stack, exec errors through a pipe) works like natively.
+func TestGoExecDevMode(t *testing.T) {
+	runtimeBin(t)
+	bin := prog(t, "go-exec")
+	native := run(t, baseEnv(), bin)
+	got := devRun(t, bin)
+	if got.stdout != native.stdout || got.code != native.code || !strings.Contains(native.stdout, "exit 3") {
+		t.Fatalf("under scone-run: exit %d, stdout:\n%s\nstderr:\n%s\nnative: exit %d, stdout:\n%s",
+			got.code, got.stdout, got.stderr, native.code, native.stdout)
+	}
+}
+
+// TestForkerRuns: the old refusal is gone.
+func TestForkerRuns(t *testing.T) {
+	bin := prog(t, "forker")
+	if got := devRun(t, bin); got.code != 0 || !strings.Contains(got.stdout, "fork succeeded") {
+		t.Fatalf("fork under scone-run: %+v", got)
+	}
+}
+
+type tarEntry struct {
+	name, link string
+	content    []byte
+	dir        bool
+}
+
+// makeEnclaveFiles is makeEnclave with explicit image entries (symlinks too).
+func makeEnclaveFiles(t *testing.T, rt string, entries []tarEntry, mutate func(*enclave.Config)) simEnclave {
+	t.Helper()
+	dir := t.TempDir()
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	for _, e := range entries {
+		h := &tar.Header{Name: strings.TrimPrefix(e.name, "/"), Mode: 0o755, Size: int64(len(e.content)), Typeflag: tar.TypeReg}
+		if e.link != "" {
+			h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, e.link, 0
+		}
+		if e.dir {
+			h.Typeflag, h.Mode, h.Size = tar.TypeDir, 0o1777, 0
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(e.content)
+	}
+	tw.Close()
+	var fsKey fsprotect.Key
+	rand.Read(fsKey[:])
+	var img bytes.Buffer
+	sum, err := fsprotect.Pack(context.Background(), &img, &tb, fsKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := enclave.DefaultConfig()
+	cfg.FSRoot = sum.Root
+	if mutate != nil {
+		mutate(cfg)
+	}
+	config, err := cfg.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(rt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := enclave.Measure(f, config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := enclave.NewSigStruct(m.MRENCLAVE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := enclave.NewKeySigner(signingKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := ss.Sign(context.Background(), signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"fs.img": img.Bytes(), "config.bin": config, "sigstruct.bin": sig} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return simEnclave{dir: dir, keyHex: hex.EncodeToString(fsKey[:])}
+}
+
+// forkEnclave: an image with the fork test program at /app/fork, a static
+// busybox as /bin/sh (and tr, cat, echo) for system() and popen(), /tmp.
+func forkEnclave(t *testing.T, rt, bin string, argv []string, consoleShield bool) simEnclave {
+	t.Helper()
+	bb := "/usr/bin/busybox"
+	bbc, err := os.ReadFile(bb)
+	if err != nil {
+		t.Skipf("static busybox not installed: %v", err)
+	}
+	pc, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := []tarEntry{{name: "tmp/", dir: true}, {name: "app/fork", content: pc}, {name: "bin/busybox", content: bbc}}
+	for _, a := range []string{"sh", "tr", "cat", "echo", "ls", "sort", "head", "wc", "grep", "mkdir", "rm"} {
+		entries = append(entries, tarEntry{name: "bin/" + a, link: "busybox"})
+	}
+	return makeEnclaveFiles(t, rt, entries, func(c *enclave.Config) {
+		c.Argv = argv
+		c.Env = []string{"PATH=/bin"}
+		c.Entrypoint = argv[0]
+		c.HostArgs = true
+		c.ConsoleShield = consoleShield
+	})
+}
+
+// TestForkSimMode: the same programs in sim mode, where files live in the
+// protected FS: a file the child writes in /tmp (the ephemeral layer) is
+// seen by the parent and nothing reaches the host's /tmp; system/popen run
+// the image's /bin/sh; posix_spawn's failed exec shows as exit status 127.
+func TestForkSimMode(t *testing.T) {
+	rt := runtimeBin(t)
+	for _, name := range []string{"fork-glibc-static", "fork-musl-static"} {
+		t.Run(name, func(t *testing.T) {
+			bin := prog(t, name)
+			e := forkEnclave(t, rt, bin, []string{"/app/fork"}, false)
+			os.RemoveAll("/tmp/fork-dir")
+			os.Remove("/tmp/fork-shared")
+			for _, m := range forkModes("/app/fork") {
+				native := run(t, baseEnv(), append([]string{bin}, append([]string{m[0]}, replaceApp(m[1:], bin)...)...)...)
+				got := run(t, e.env(), append([]string{rt}, m...)...)
+				want := strings.ReplaceAll(native.stdout, bin, "/app/fork")
+				if got.stdout != want || got.code != native.code {
+					t.Fatalf("%v in sim mode: exit %d, stdout:\n%s\nstderr:\n%s\nnative: exit %d, stdout:\n%s",
+						m, got.code, got.stdout, got.stderr, native.code, want)
+				}
+			}
+			os.RemoveAll("/tmp/fork-dir")
+			os.Remove("/tmp/fork-shared")
+			// The host's /tmp never saw the enclave's files.
+			got := run(t, e.env(), rt, "file")
+			if _, err := os.Stat("/tmp/fork-shared"); err == nil || got.code != 0 {
+				t.Fatalf("enclave file reached the host /tmp (or run failed: %+v)", got)
+			}
+		})
+	}
+}
+
+func replaceApp(args []string, bin string) []string {
+	out := append([]string(nil), args...)
+	for i, a := range out {
+		if a == "/app/fork" {
+			out[i] = bin
+		}
+	}
+	return out
+}
+
+// TestForkShellPipelineSimMode: busybox sh pipelines and redirections in
+// sim mode (each stage a forked child running an emulated execve).
+func TestForkShellPipelineSimMode(t *testing.T) {
+	rt := runtimeBin(t)
+	bin := prog(t, "fork-glibc-static")
+	script := "echo hello enclave | tr a-z A-Z; echo data > /tmp/f && cat /tmp/f; mkdir -p /tmp/d; " +
+		"echo x > /tmp/d/y; ls /tmp/d | sort | head -3; wc -l < /tmp/f; grep -c data /tmp/f; rm -r /tmp/d; ls /tmp; " +
+		"{ sh -c 'echo one'; sh -c 'echo two'; } > /tmp/o; cat /tmp/o"
+	e := forkEnclave(t, rt, bin, []string{"/bin/sh", "-c", script}, false)
+	got := run(t, e.env(), rt)
+	want := "HELLO ENCLAVE\ndata\ny\n1\n1\nf\none\ntwo\n"
+	if got.code != 0 || got.stdout != want {
+		t.Fatalf("exit %d\nstdout:\n%q\nwant:\n%q\nstderr:\n%s", got.code, got.stdout, want, got.stderr)
+	}
+}
+
+// TestForkConsoleShieldSimMode: with the console shield, every forked
+// process writes its own sessions to the shared stdout; the log decodes
+// (interleaved sessions) to what the shell printed, nothing is plaintext.
+func TestForkConsoleShieldSimMode(t *testing.T) {
+	rt := runtimeBin(t)
+	bin := prog(t, "fork-glibc-static")
+	script := "echo hello enclave | tr a-z A-Z; echo data > /tmp/f && cat /tmp/f; /app/fork wait; /app/fork system; " +
+		"i=0; while [ $i -lt 20 ]; do echo line $i; i=$((i+1)); done | cat"
+	e := forkEnclave(t, rt, bin, []string{"/bin/sh", "-c", script}, true)
+	got := run(t, e.env(), rt)
+	if got.code != 0 || strings.Contains(got.stdout, "HELLO") || strings.Contains(got.stdout, "line 1") {
+		t.Fatalf("exit %d, plaintext or failure on stdout:\n%q\nstderr: %q", got.code, got.stdout, got.stderr)
+	}
+	kb, _ := hex.DecodeString(e.keyHex)
+	var key [32]byte
+	copy(key[:], kb)
+	var plain bytes.Buffer
+	ss, err := console.DecryptSessions(&plain, strings.NewReader(got.stdout), key)
+	if err != nil {
+		t.Fatalf("decrypt: %v\n%s", err, plain.String())
+	}
+	want := "HELLO ENCLAVE\ndata\nchild: ppid matches: 1\nparent: child exit status 42\nfrom system\nsystem status 3\npopen read: FROM POPEN\npclose status 0\n"
+	for i := 0; i < 20; i++ {
+		want += "line " + strconv.Itoa(i) + "\n"
+	}
+	if plain.String() != want {
+		t.Fatalf("decrypted:\n%s\nwant:\n%s", plain.String(), want)
+	}
+	t.Logf("%d sessions on stdout", len(ss))
+}
+
+// TestForkLatency logs fork+_exit+waitpid round trips: native, dev mode
+// (no simulated exit cost) and sim mode (protected FS, shields, default
+// simulated exit cost). Informational: no bound is asserted.
+func TestForkLatency(t *testing.T) {
+	rt := runtimeBin(t)
+	bin := prog(t, "fork-glibc-static")
+	e := forkEnclave(t, rt, bin, []string{"/app/fork"}, false)
+	native := run(t, baseEnv(), bin, "many", "300")
+	dev := devRun(t, bin, "many", "300")
+	env := e.env()
+	for i, v := range env {
+		if strings.HasPrefix(v, "SCONE_SIM_EXIT_CYCLES=") {
+			env = append(env[:i:i], env[i+1:]...)
+			break
+		}
+	}
+	sim := run(t, env, rt, "many", "300")
+	ec := forkEnclave(t, rt, bin, []string{"/app/fork"}, true)
+	simc := run(t, ec.env(), rt, "many", "300")
+	for _, r := range []result{native, dev, sim, simc} {
+		if r.code != 0 {
+			t.Fatalf("run failed: %+v", r)
+		}
+	}
+	kb, _ := hex.DecodeString(ec.keyHex)
+	var key [32]byte
+	copy(key[:], kb)
+	var cs bytes.Buffer
+	if err := console.Decrypt(&cs, strings.NewReader(simc.stderr), key); err != nil {
+		t.Fatalf("console stderr: %v", err)
+	}
+	t.Logf("fork+_exit+waitpid: native %s | dev %s | sim (8000-cycle exits) %s | sim + console shield (no exit cost) %s",
+		strings.TrimSpace(native.stderr), strings.TrimSpace(dev.stderr), strings.TrimSpace(sim.stderr), strings.TrimSpace(cs.String()))
+}
+
+// TestForkConcurrentProcessesSimMode: four background subshells create and
+// write files in the shared ephemeral layer at the same time (the shared
+// lock serializes processes), then the parent sees all of them.
+func TestForkConcurrentProcessesSimMode(t *testing.T) {
+	rt := runtimeBin(t)
+	bin := prog(t, "fork-glibc-static")
+	script := "for j in 1 2 3 4; do ( k=0; while [ $k -lt 50 ]; do echo $j.$k > /tmp/c$j.$k; " +
+		"echo $k >> /tmp/log$j; k=$((k+1)); done; rm /tmp/c$j.0 ) & done; wait; " +
+		"ls /tmp | grep -c '^c'; cat /tmp/c3.49; cat /tmp/log1 /tmp/log2 /tmp/log3 /tmp/log4 | wc -l"
+	e := forkEnclave(t, rt, bin, []string{"/bin/sh", "-c", script}, false)
+	got := run(t, e.env(), rt)
+	if want := "196\n3.49\n200\n"; got.code != 0 || got.stdout != want {
+		t.Fatalf("exit %d\nstdout:\n%q\nwant:\n%q\nstderr:\n%s", got.code, got.stdout, want, got.stderr)
+	}
+}

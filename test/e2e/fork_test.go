@@ -1,0 +1,66 @@
+package e2e
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/scone-build/scone-build/internal/podmantest"
+	"github.com/scone-build/scone-build/internal/testimages"
+	"github.com/scone-build/scone-build/pkg/console"
+	"github.com/scone-build/scone-build/pkg/convert"
+)
+
+// TestProcessesMatchNative: real images whose programs create processes
+// (shell pipelines and command substitution, python's subprocess, a
+// console-shielded shell pipeline) print the same converted as natively.
+func TestProcessesMatchNative(t *testing.T) {
+	e := setup(t)
+	for _, tc := range []struct {
+		name, image string
+		argv        []string
+		console     bool
+	}{
+		{"bash pipelines and substitution", "debian", []string{"/bin/bash", "-c",
+			"set -e; n=$(ls /usr/lib | wc -l); echo \"$n entries\"; ls /usr/bin | grep -c . > /tmp/c; cat /tmp/c; " +
+				"{ echo one; /bin/echo two; } > /tmp/o; cat /tmp/o | sort -r; (cd /tmp && mkdir d && mv o d/ && ls d); " +
+				"sha256sum /etc/os-release | cut -c1-16; exit 7"}, false},
+		{"python subprocess", "python3", []string{"python3", "-c",
+			"import subprocess, os; print(subprocess.run(['ls', '/etc'], capture_output=True, text=True).stdout.count('\\n') > 5); " +
+				"print(subprocess.check_output('echo hi | tr a-z A-Z', shell=True).decode().strip()); " +
+				"open('/tmp/x', 'w').write('from parent'); print(subprocess.check_output(['cat', '/tmp/x']).decode()); " +
+				"pid = os.fork()\nif pid == 0:\n    open('/tmp/y', 'w').write('from child'); os._exit(3)\n" +
+				"print(os.waitpid(pid, 0)[1] >> 8, open('/tmp/y').read())"}, false},
+		{"busybox pipeline with the console shield", "busybox", []string{"/bin/sh", "-c",
+			"echo hello enclave | tr a-z A-Z; ls /etc | sort | head -3; echo err >&2"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			img := withCommand(t, testimages.Image(t, tc.image), tc.argv)
+			native := e.p.PullOCI(t, podmantest.WriteLayout(t, img, "native"), "native")
+			wantOut, wantErr, wantCode := e.p.Run(t, native, podmantest.RunOpts{Network: "none"})
+			var opts []convert.Option
+			if tc.console {
+				opts = append(opts, convert.WithConsoleShield(true))
+			}
+			conv, _ := e.convert(t, img, opts...)
+			id := e.load(t, conv, "proc-"+strings.ReplaceAll(tc.image, "_", "-"))
+			gotOut, gotErr, gotCode := e.runConverted(t, id)
+			if tc.console {
+				gotOut, gotErr = e.decrypt(t, gotOut), e.decrypt(t, gotErr)
+			}
+			if gotCode != wantCode || gotOut != wantOut || (tc.console && gotErr != wantErr) {
+				t.Fatalf("converted run differs\n--- native (exit %d)\n%s\n%s\n--- converted (exit %d)\n%s\n--- converted stderr\n%s",
+					wantCode, wantOut, wantErr, gotCode, gotOut, gotErr)
+			}
+		})
+	}
+}
+
+func (e *env) decrypt(t *testing.T, s string) string {
+	t.Helper()
+	var plain bytes.Buffer
+	if err := console.Decrypt(&plain, strings.NewReader(s), e.fx.FSKey); err != nil {
+		t.Fatalf("decrypt: %v\n%s", err, plain.String())
+	}
+	return plain.String()
+}
