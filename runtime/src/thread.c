@@ -118,7 +118,8 @@ long rt_do_clone(struct rt_thread *t, struct kucontext *uc, long nr, const long 
 	if (__atomic_add_fetch(&live_threads, 1, __ATOMIC_ACQ_REL) > rt_max_threads && rt_max_threads) {
 		__atomic_sub_fetch(&live_threads, 1, __ATOMIC_ACQ_REL);
 		rt_eprintf("scone-run: thread limit of the enclave reached (%u threads, config max_threads): "
-			   "clone refused with EAGAIN\n", rt_max_threads);
+			   "clone refused with EAGAIN; convert with 'scone-build convert --threads N' to allow more\n",
+			   rt_max_threads);
 		return -11; /* EAGAIN */
 	}
 

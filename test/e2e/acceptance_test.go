@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -301,4 +302,67 @@ func rebuild(t *testing.T, im *inspect.Image, path string, mut func([]byte) []by
 		t.Fatal(err)
 	}
 	return img
+}
+
+// TestServers: the servers of the SCONE paper answer the same converted as
+// native (each skipped, saying why, when its image is absent).
+func TestServers(t *testing.T) {
+	e := setup(t)
+	for _, tc := range []struct {
+		image string
+		port  string
+		probe func(t *testing.T, addr string) string
+		opts  []convert.Option
+	}{
+		{"nginx", "80", httpProbe("/"), nil},
+		// The event MPM starts 25 worker threads per child process.
+		{"apache2", "80", httpProbe("/"), []convert.Option{convert.WithMaxThreads(64)}},
+		{"redis", "6379", tcpProbe("PING\r\nSET k scone\r\nGET k\r\nQUIT\r\n"), nil},
+		{"memcached", "11211", tcpProbe("version\r\nset k 0 0 5\r\nscone\r\nget k\r\nquit\r\n"), nil},
+	} {
+		t.Run(tc.image, func(t *testing.T) {
+			img := testimages.Image(t, tc.image)
+			native := e.p.PullOCI(t, podmantest.WriteLayout(t, img, "native"), "native")
+			conv, _ := e.convert(t, img, tc.opts...)
+			id := e.load(t, conv, tc.image)
+			answer := func(image string, env, vols []string) string {
+				port := podmantest.FreePort(t)
+				c := e.p.Start(t, image, podmantest.RunOpts{Ports: []string{"127.0.0.1:" + itoa(port) + ":" + tc.port}, Env: env, Volumes: vols})
+				defer c.Stop(t, 10e9)
+				c.WaitTCP(t, "127.0.0.1:"+itoa(port), 60e9)
+				return tc.probe(t, "127.0.0.1:"+itoa(port))
+			}
+			want := answer(native, nil, nil)
+			got := answer(id, []string{"SCONE_FS_KEY_FILE=/run/secrets/scone-fs-key"}, []string{e.keyFile + ":/run/secrets/scone-fs-key:ro"})
+			if got != want {
+				t.Fatalf("native answered %q, converted %q", want, got)
+			}
+		})
+	}
+}
+
+func httpProbe(path string) func(*testing.T, string) string {
+	return func(t *testing.T, addr string) string {
+		code, body, err := podmantest.GetWait("http://"+addr+path, 60e9)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		return itoa(code) + " " + body
+	}
+}
+
+func tcpProbe(req string) func(*testing.T, string) string {
+	return func(t *testing.T, addr string) string {
+		c, err := podmantest.DialWait(addr, 60e9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(c) // the server closes after QUIT / quit
+		return string(b)
+	}
 }
