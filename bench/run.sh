@@ -29,6 +29,9 @@ log "runtime: start-up, pwrite, protected-FS reads vs native"
 make -s build >/dev/null
 bench/runtime-io.sh bin/scone-build 100 | tee "$OUT/runtime-io.txt"
 
+log "servers: throughput converted vs native (nginx, redis, memcached)"
+bench/servers.sh bin/scone-build 5 | tee "$OUT/servers.txt"
+
 if [ -d "${SCONE_IMAGE_CACHE:-$HOME/.cache/scone-build/images}" ]; then
   log "conversion of the real images vs plain flatten"
   go test -run '^$' -bench RealImages -benchtime 1x ./pkg/convert | tee "$OUT/real-images.txt"
