@@ -41,7 +41,7 @@ struct fs_shield_config {
 
 /* Default passthrough mount points: the kernel's virtual file systems and the
  * files the container engine writes at run time. */
-#define FS_DEFAULT_PASSTHROUGH {"/proc", "/dev", "/sys", "/etc/resolv.conf", "/etc/hosts", "/etc/hostname"}
+#define FS_DEFAULT_PASSTHROUGH {"/proc", "/dev", "/sys", "/etc/resolv.conf", "/etc/hosts", "/etc/hostname", "/etc/mtab"}
 
 /* shield.h: int fs_shield_init(const struct fsp *img, const struct econfig *cfg);
  * (passthrough = defaults + cfg->volumes, cwd = cfg->cwd, exe =

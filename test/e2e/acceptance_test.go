@@ -101,6 +101,7 @@ func TestConvertedMatchesNative(t *testing.T) {
 		{"busybox shell script with pipes and file writes", "busybox", []string{"/bin/sh", "-c",
 			"echo hello enclave | tr a-z A-Z; echo data > /tmp/f && cat /tmp/f; ls /etc | sort | head -3; wc -l < /etc/passwd; grep -c root /etc/passwd"}},
 		{"glibc dynamic program reads data files", "debian", []string{"/usr/bin/sha256sum", "/etc/os-release", "/etc/debian_version", "/usr/bin/ls"}},
+		{"glibc dynamic program lists /etc (engine-made files included)", "debian", []string{"/usr/bin/ls", "-1", "/etc"}},
 		{"glibc dynamic program lists the image", "debian", []string{"/usr/bin/ls", "-lR", "/etc/apt", "/usr/share/doc/bash"}},
 		{"python3 -c", "python3", []string{"python3", "-c", "import json, hashlib, os; print(json.dumps({'v': 6*7, 'h': hashlib.sha256(open('/etc/os-release','rb').read()).hexdigest(), 'cwd': os.getcwd()}))"}},
 		{"sqlite3 queries a database from the image", "sqlite", []string{"sqlite3", "/data/sample.db",
