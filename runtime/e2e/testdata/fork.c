@@ -202,7 +202,10 @@ int main(int argc, char **argv)
 				pthread_t t2;
 				long c2 = 0;
 				pthread_create(&t2, 0, spin, &c2);
-				usleep(10000);
+				/* wait for the thread to make progress (bounded, not a fixed
+				 * sleep: a loaded machine may not schedule it for a while) */
+				for (int w = 0; w < 5000 && !*(volatile long *)&c2; w++)
+					usleep(1000);
 				stop = 1;
 				pthread_join(t2, 0);
 				_exit(c2 > 0 ? 7 : 8);
