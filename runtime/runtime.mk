@@ -11,6 +11,8 @@
 #                        transport, alloc, libc-free string functions).
 #   runtime/tests/test_*.c  host unit tests, each linked with the lib objects,
 #                        runtime/tests/host_shim.c and BearSSL, run under ASan+UBSan.
+#                        Their CHECK, failure counter, read_file and final
+#                        "test_x: ok" line come from runtime/tests/testutil.h.
 RT_DIR      := runtime
 RT_BUILD    := runtime/build
 RT_INC      := -Iruntime/include -Iruntime/lib
@@ -43,7 +45,7 @@ $(RT_BUILD)/.built: $(RT_LIB_SRC) $(RT_SRC) $(wildcard runtime/include/*.h runti
 test-runtime: $(RT_TESTS) ## run the C unit tests (host build, sanitizers)
 	@set -e; for t in $(RT_TESTS); do echo "== $$t"; (cd $(CURDIR) && $$t); done
 
-$(RT_BUILD)/tests/%: runtime/tests/%.c $(RT_LIB_SRC) $(wildcard runtime/tests/host_shim.c runtime/include/*.h runtime/lib/*.h runtime/src/*.c runtime/src/*.h runtime/src/host/*)
+$(RT_BUILD)/tests/%: runtime/tests/%.c $(RT_LIB_SRC) $(wildcard runtime/tests/host_shim.c runtime/tests/*.h runtime/include/*.h runtime/lib/*.h runtime/src/*.c runtime/src/*.h runtime/src/host/*)
 	@mkdir -p $(dir $@)
 	$(CC) $(RT_TCFLAGS) -o $@ $< $(RT_LIB_SRC) $(wildcard runtime/tests/host_shim.c) -lbearssl
 

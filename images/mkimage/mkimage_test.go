@@ -49,8 +49,9 @@ func makeTree(t *testing.T, root string, files map[string]string) {
 	}
 }
 
-// tarList renders a tar stream as "name type [link]" lines.
-func tarList(t *testing.T, r io.Reader) []string {
+// tarList renders a tar stream as "name type [link]" lines, calling each
+// check on every header.
+func tarList(t *testing.T, r io.Reader, checks ...func(*tar.Header)) []string {
 	t.Helper()
 	var out []string
 	tr := tar.NewReader(r)
@@ -61,6 +62,9 @@ func tarList(t *testing.T, r io.Reader) []string {
 		}
 		if err != nil {
 			t.Fatal(err)
+		}
+		for _, check := range checks {
+			check(h)
 		}
 		s := h.Name + " " + string(h.Typeflag)
 		if h.Linkname != "" {
@@ -139,25 +143,11 @@ func TestTreeLayerOrderLinksAndTimes(t *testing.T) {
 	epoch := time.Unix(1000, 0)
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(writeTar(pw, root, entries, epoch)) }()
-	tr := tar.NewReader(pr)
-	var got []string
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	got := tarList(t, pr, func(h *tar.Header) {
 		if !h.ModTime.Equal(epoch) || h.Uname != "" || h.Gname != "" {
 			t.Errorf("%s: mtime %v uname %q gname %q, want epoch and no names", h.Name, h.ModTime, h.Uname, h.Gname)
 		}
-		s := h.Name + " " + string(h.Typeflag)
-		if h.Linkname != "" {
-			s += " " + h.Linkname
-		}
-		got = append(got, s)
-	}
+	})
 	want := []string{"a/ 5", "a/c 0", "a.b 0", "bin/ 5", "bin/busybox 0", "bin/ls 1 bin/busybox", "bin/sh 1 bin/busybox"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("layer = %q, want %q", got, want)
@@ -181,24 +171,9 @@ func TestRunDeterministic(t *testing.T) {
 		if err := run(out, cfg, "latest", "test", time.Unix(1700000000, 0), []string{"dir:" + root, "diff:" + root + ":" + next}); err != nil {
 			t.Fatal(err)
 		}
-		p, err := layout.FromPath(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		idx, err := p.ImageIndex()
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := idx.IndexManifest()
-		if err != nil {
-			t.Fatal(err)
-		}
+		m, img := readLayout(t, out)
 		if len(m.Manifests) != 1 || m.Manifests[0].Annotations["org.opencontainers.image.ref.name"] != "latest" || m.Manifests[0].MediaType != "application/vnd.oci.image.manifest.v1+json" {
 			t.Fatalf("index = %+v", m.Manifests)
-		}
-		img, err := idx.Image(m.Manifests[0].Digest)
-		if err != nil {
-			t.Fatal(err)
 		}
 		layers, err := img.Layers()
 		if err != nil || len(layers) != 2 {
@@ -228,11 +203,13 @@ func TestRunDeterministic(t *testing.T) {
 	if err := run(out, cfg, "latest", "test", time.Unix(1700000000, 0), []string{"gz:" + gz, "diff:" + root + ":" + next}); err != nil {
 		t.Fatal(err)
 	}
-	layers, err := mustImage(t, out).Layers()
+	_, gzImg := readLayout(t, out)
+	layers, err := gzImg.Layers()
 	if err != nil {
 		t.Fatal(err)
 	}
-	img0, err := mustImage(t, filepath.Join(dir, "out0")).Layers()
+	_, dirImg := readLayout(t, filepath.Join(dir, "out0"))
+	img0, err := dirImg.Layers()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +220,9 @@ func TestRunDeterministic(t *testing.T) {
 	}
 }
 
-func mustImage(t *testing.T, dir string) v1.Image {
+// readLayout opens the OCI layout at dir: its index manifest and the image
+// of the first entry.
+func readLayout(t *testing.T, dir string) (*v1.IndexManifest, v1.Image) {
 	t.Helper()
 	p, err := layout.FromPath(dir)
 	if err != nil {
@@ -257,9 +236,12 @@ func mustImage(t *testing.T, dir string) v1.Image {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(m.Manifests) == 0 {
+		t.Fatalf("%s: empty index", dir)
+	}
 	img, err := idx.Image(m.Manifests[0].Digest)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return img
+	return m, img
 }

@@ -66,10 +66,13 @@ func gobuild(src, out string, flags ...string) error {
 	return nil
 }
 
-var recipes = map[string]struct {
+// recipe builds test program testdata/src.
+type recipe struct {
 	src   string
 	build func(src, out string) error
-}{
+}
+
+var recipes = map[string]recipe{
 	"hello-glibc-dynamic":   {"hello.c", cc("gcc")},
 	"hello-glibc-static":    {"hello.c", cc("gcc", "-static")},
 	"hello-static-pie":      {"hello.c", cc("gcc", "-static-pie")},

@@ -1,39 +1,21 @@
 package e2e
 
 import (
-	"archive/tar"
 	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/scone-build/scone-build/pkg/console"
 	"github.com/scone-build/scone-build/pkg/enclave"
-	"github.com/scone-build/scone-build/pkg/fsprotect"
 )
 
 func init() {
-	recipes["fork-glibc"] = struct {
-		src   string
-		build func(src, out string) error
-	}{"fork.c", cc("gcc", "-pthread")}
-	recipes["fork-glibc-static"] = struct {
-		src   string
-		build func(src, out string) error
-	}{"fork.c", cc("gcc", "-static", "-pthread")}
-	recipes["go-exec"] = struct {
-		src   string
-		build func(src, out string) error
-	}{"goexec.go", func(src, out string) error { return gobuild(src, out) }}
-	recipes["fork-musl-static"] = struct {
-		src   string
-		build func(src, out string) error
-	}{"fork.c", cc("musl-gcc", "-static", "-pthread")}
+	recipes["fork-glibc"] = recipe{"fork.c", cc("gcc", "-pthread")}
+	recipes["fork-glibc-static"] = recipe{"fork.c", cc("gcc", "-static", "-pthread")}
+	recipes["go-exec"] = recipe{"goexec.go", func(src, out string) error { return gobuild(src, out) }}
+	recipes["fork-musl-static"] = recipe{"fork.c", cc("musl-gcc", "-static", "-pthread")}
 }
 
 // forkModes: argv after the program (the exec target is the program itself).
@@ -87,77 +69,6 @@ func TestForkerRuns(t *testing.T) {
 	if got := devRun(t, bin); got.code != 0 || !strings.Contains(got.stdout, "fork succeeded") {
 		t.Fatalf("fork under scone-run: %+v", got)
 	}
-}
-
-type tarEntry struct {
-	name, link string
-	content    []byte
-	dir        bool
-}
-
-// makeEnclaveFiles is makeEnclave with explicit image entries (symlinks too).
-func makeEnclaveFiles(t *testing.T, rt string, entries []tarEntry, mutate func(*enclave.Config)) simEnclave {
-	t.Helper()
-	dir := t.TempDir()
-	var tb bytes.Buffer
-	tw := tar.NewWriter(&tb)
-	for _, e := range entries {
-		h := &tar.Header{Name: strings.TrimPrefix(e.name, "/"), Mode: 0o755, Size: int64(len(e.content)), Typeflag: tar.TypeReg}
-		if e.link != "" {
-			h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, e.link, 0
-		}
-		if e.dir {
-			h.Typeflag, h.Mode, h.Size = tar.TypeDir, 0o1777, 0
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write(e.content)
-	}
-	tw.Close()
-	var fsKey fsprotect.Key
-	rand.Read(fsKey[:])
-	var img bytes.Buffer
-	sum, err := fsprotect.Pack(context.Background(), &img, &tb, fsKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := enclave.DefaultConfig()
-	cfg.FSRoot = sum.Root
-	if mutate != nil {
-		mutate(cfg)
-	}
-	config, err := cfg.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(rt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	m, err := enclave.Measure(f, config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss, err := enclave.NewSigStruct(m.MRENCLAVE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := enclave.NewKeySigner(signingKey(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig, err := ss.Sign(context.Background(), signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, b := range map[string][]byte{"fs.img": img.Bytes(), "config.bin": config, "sigstruct.bin": sig} {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return simEnclave{dir: dir, keyHex: hex.EncodeToString(fsKey[:])}
 }
 
 // forkEnclave: an image with the fork test program at /app/fork, a static
@@ -228,16 +139,22 @@ func replaceApp(args []string, bin string) []string {
 	return out
 }
 
+// forkShell runs "sh -c script" in sim mode in a forkEnclave of
+// fork-glibc-static (with the console shield if asked).
+func forkShell(t *testing.T, script string, consoleShield bool) (result, simEnclave) {
+	t.Helper()
+	rt := runtimeBin(t)
+	e := forkEnclave(t, rt, prog(t, "fork-glibc-static"), []string{"/bin/sh", "-c", script}, consoleShield)
+	return run(t, e.env(), rt), e
+}
+
 // TestForkShellPipelineSimMode: busybox sh pipelines and redirections in
 // sim mode (each stage a forked child running an emulated execve).
 func TestForkShellPipelineSimMode(t *testing.T) {
-	rt := runtimeBin(t)
-	bin := prog(t, "fork-glibc-static")
 	script := "echo hello enclave | tr a-z A-Z; echo data > /tmp/f && cat /tmp/f; mkdir -p /tmp/d; " +
 		"echo x > /tmp/d/y; ls /tmp/d | sort | head -3; wc -l < /tmp/f; grep -c data /tmp/f; rm -r /tmp/d; ls /tmp; " +
 		"{ sh -c 'echo one'; sh -c 'echo two'; } > /tmp/o; cat /tmp/o"
-	e := forkEnclave(t, rt, bin, []string{"/bin/sh", "-c", script}, false)
-	got := run(t, e.env(), rt)
+	got, _ := forkShell(t, script, false)
 	want := "HELLO ENCLAVE\ndata\ny\n1\n1\nf\none\ntwo\n"
 	if got.code != 0 || got.stdout != want {
 		t.Fatalf("exit %d\nstdout:\n%q\nwant:\n%q\nstderr:\n%s", got.code, got.stdout, want, got.stderr)
@@ -248,18 +165,13 @@ func TestForkShellPipelineSimMode(t *testing.T) {
 // process writes its own sessions to the shared stdout; the log decodes
 // (interleaved sessions) to what the shell printed, nothing is plaintext.
 func TestForkConsoleShieldSimMode(t *testing.T) {
-	rt := runtimeBin(t)
-	bin := prog(t, "fork-glibc-static")
 	script := "echo hello enclave | tr a-z A-Z; echo data > /tmp/f && cat /tmp/f; /app/fork wait; /app/fork system; " +
 		"i=0; while [ $i -lt 20 ]; do echo line $i; i=$((i+1)); done | cat"
-	e := forkEnclave(t, rt, bin, []string{"/bin/sh", "-c", script}, true)
-	got := run(t, e.env(), rt)
+	got, e := forkShell(t, script, true)
 	if got.code != 0 || strings.Contains(got.stdout, "HELLO") || strings.Contains(got.stdout, "line 1") {
 		t.Fatalf("exit %d, plaintext or failure on stdout:\n%q\nstderr: %q", got.code, got.stdout, got.stderr)
 	}
-	kb, _ := hex.DecodeString(e.keyHex)
-	var key [32]byte
-	copy(key[:], kb)
+	key := e.key()
 	var plain bytes.Buffer
 	ss, err := console.DecryptSessions(&plain, strings.NewReader(got.stdout), key)
 	if err != nil {
@@ -299,9 +211,7 @@ func TestForkLatency(t *testing.T) {
 			t.Fatalf("run failed: %+v", r)
 		}
 	}
-	kb, _ := hex.DecodeString(ec.keyHex)
-	var key [32]byte
-	copy(key[:], kb)
+	key := ec.key()
 	var cs bytes.Buffer
 	if err := console.Decrypt(&cs, strings.NewReader(simc.stderr), key); err != nil {
 		t.Fatalf("console stderr: %v", err)
@@ -314,13 +224,10 @@ func TestForkLatency(t *testing.T) {
 // write files in the shared ephemeral layer at the same time (the shared
 // lock serializes processes), then the parent sees all of them.
 func TestForkConcurrentProcessesSimMode(t *testing.T) {
-	rt := runtimeBin(t)
-	bin := prog(t, "fork-glibc-static")
 	script := "for j in 1 2 3 4; do ( k=0; while [ $k -lt 50 ]; do echo $j.$k > /tmp/c$j.$k; " +
 		"echo $k >> /tmp/log$j; k=$((k+1)); done; rm /tmp/c$j.0 ) & done; wait; " +
 		"ls /tmp | grep -c '^c'; cat /tmp/c3.49; cat /tmp/log1 /tmp/log2 /tmp/log3 /tmp/log4 | wc -l"
-	e := forkEnclave(t, rt, bin, []string{"/bin/sh", "-c", script}, false)
-	got := run(t, e.env(), rt)
+	got, _ := forkShell(t, script, false)
 	if want := "196\n3.49\n200\n"; got.code != 0 || got.stdout != want {
 		t.Fatalf("exit %d\nstdout:\n%q\nwant:\n%q\nstderr:\n%s", got.code, got.stdout, want, got.stderr)
 	}

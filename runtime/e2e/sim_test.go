@@ -41,23 +41,56 @@ type simEnclave struct {
 	mrsigner string
 }
 
+// makeEnclave: an enclave for the program at progPath (and the extra
+// files), each in the image at its host path, so the test works with the
+// real file-system shield (reads the image) and with the no-shield fallback
+// (reads the host).
 func makeEnclave(t *testing.T, rt, progPath string, mutate func(*enclave.Config), extra ...string) simEnclave {
 	t.Helper()
-	dir := t.TempDir()
-	// The program sits in the image at its host path, so the test works with
-	// the real file-system shield (reads the image) and with the no-shield
-	// fallback (reads the host).
-	var tb bytes.Buffer
-	tw := tar.NewWriter(&tb)
+	var entries []tarEntry
 	for _, p := range append([]string{progPath}, extra...) {
 		content, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(p, "/"), Mode: 0o755, Size: int64(len(content)), Typeflag: tar.TypeReg}); err != nil {
+		entries = append(entries, tarEntry{name: p, content: content})
+	}
+	return makeEnclaveFiles(t, rt, entries, func(cfg *enclave.Config) {
+		cfg.Argv = []string{"prog", "from-config"}
+		cfg.Env = []string{"E2E_VAR=from-config"}
+		cfg.Entrypoint = progPath
+		if mutate != nil {
+			mutate(cfg)
+		}
+	})
+}
+
+type tarEntry struct {
+	name, link string
+	content    []byte
+	dir        bool
+}
+
+// makeEnclaveFiles makes an enclave directory whose protected FS image
+// holds entries (files, symlinks, directories); mutate adjusts the config
+// (FSRoot already set) before it is measured and signed.
+func makeEnclaveFiles(t *testing.T, rt string, entries []tarEntry, mutate func(*enclave.Config)) simEnclave {
+	t.Helper()
+	dir := t.TempDir()
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	for _, e := range entries {
+		h := &tar.Header{Name: strings.TrimPrefix(e.name, "/"), Mode: 0o755, Size: int64(len(e.content)), Typeflag: tar.TypeReg}
+		if e.link != "" {
+			h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, e.link, 0
+		}
+		if e.dir {
+			h.Typeflag, h.Mode, h.Size = tar.TypeDir, 0o1777, 0
+		}
+		if err := tw.WriteHeader(h); err != nil {
 			t.Fatal(err)
 		}
-		tw.Write(content)
+		tw.Write(e.content)
 	}
 	tw.Close()
 	var fsKey fsprotect.Key
@@ -68,9 +101,6 @@ func makeEnclave(t *testing.T, rt, progPath string, mutate func(*enclave.Config)
 		t.Fatal(err)
 	}
 	cfg := enclave.DefaultConfig()
-	cfg.Argv = []string{"prog", "from-config"}
-	cfg.Env = []string{"E2E_VAR=from-config"}
-	cfg.Entrypoint = progPath
 	cfg.FSRoot = sum.Root
 	if mutate != nil {
 		mutate(cfg)
@@ -107,6 +137,14 @@ func makeEnclave(t *testing.T, rt, progPath string, mutate func(*enclave.Config)
 		}
 	}
 	return simEnclave{dir: dir, keyHex: hex.EncodeToString(fsKey[:]), mrsigner: hex.EncodeToString(mrs[:])}
+}
+
+// key is the enclave's FS key as bytes (the console shield uses it too).
+func (e simEnclave) key() [32]byte {
+	var key [32]byte
+	kb, _ := hex.DecodeString(e.keyHex)
+	copy(key[:], kb)
+	return key
 }
 
 func (e simEnclave) env(extra ...string) []string {

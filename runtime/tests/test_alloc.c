@@ -15,15 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fails;
-#define CHECK(c)                                                            \
-	do {                                                                \
-		if (!(c)) {                                                 \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-			fails++;                                            \
-		}                                                           \
-	} while (0)
+#include "testutil.h"
 
 static void *worker(void *arg)
 {
@@ -36,7 +28,7 @@ static void *worker(void *arg)
 			unsigned char *p = held[k];
 			for (size_t j = 0; j < sizes[k]; j++)
 				if (p[j] != (unsigned char)k) {
-					fails++;
+					test_failures++;
 					break;
 				}
 			t_free(held[k]);
@@ -45,7 +37,7 @@ static void *worker(void *arg)
 			size_t n = (size_t)(rand_r(&seed) % 3 == 0 ? rand_r(&seed) % 20000 : rand_r(&seed) % 300);
 			held[k] = t_malloc(n);
 			if (!held[k]) {
-				fails++;
+				test_failures++;
 				continue;
 			}
 			memset(held[k], k, n);
@@ -111,12 +103,7 @@ int main(void)
 		pthread_create(&th[i], 0, worker, (void *)(i + 1));
 	for (int i = 0; i < 4; i++)
 		pthread_join(th[i], 0);
-	CHECK(fails == 0);
+	CHECK(test_failures == 0);
 
-	if (fails) {
-		fprintf(stderr, "test_alloc: %d failures\n", fails);
-		return 1;
-	}
-	printf("test_alloc: ok\n");
-	return 0;
+	return test_summary("test_alloc");
 }

@@ -8,16 +8,7 @@
 #include <bearssl.h>
 
 #include "console.h"
-
-static int failures;
-#define CHECK(c)                                                              \
-	do {                                                                  \
-		if (!(c)) {                                                   \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
-				__LINE__, #c);                                \
-			failures++;                                           \
-		}                                                             \
-	} while (0)
+#include "testutil.h"
 
 struct sink {
 	uint8_t *buf;
@@ -243,10 +234,5 @@ int main(void)
 	const char *dir = getenv("SCONE_CONSOLE_FIXTURE");
 	if (dir)
 		fixtures(dir);
-	if (failures) {
-		fprintf(stderr, "test_console: %d failure(s)\n", failures);
-		return 1;
-	}
-	printf("test_console: ok\n");
-	return 0;
+	return test_summary("test_console");
 }

@@ -6,39 +6,7 @@
 #include <string.h>
 
 #include "econfig.h"
-
-static int failures;
-#define CHECK(c)                                                                   \
-	do {                                                                           \
-		if (!(c)) {                                                                \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-			failures++;                                                            \
-		}                                                                          \
-	} while (0)
-
-static uint8_t *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	uint8_t *buf = NULL;
-	size_t cap = 0, n = 0;
-	for (;;) {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 4096;
-			buf = realloc(buf, cap);
-			if (buf == NULL)
-				abort();
-		}
-		size_t r = fread(buf + n, 1, cap - n, f);
-		if (r == 0)
-			break;
-		n += r;
-	}
-	fclose(f);
-	*len = n;
-	return buf;
-}
+#include "testutil.h"
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -157,10 +125,5 @@ int main(void)
 	test_fixture(buf, len);
 	test_refusals(buf, len);
 	free(buf);
-	if (failures) {
-		fprintf(stderr, "test_econfig: %d failures\n", failures);
-		return 1;
-	}
-	printf("test_econfig: ok\n");
-	return 0;
+	return test_summary("test_econfig");
 }

@@ -6,25 +6,7 @@
 #include <string.h>
 
 #include "fsv.h"
-
-static int failures;
-#define CHECK(c)                                                              \
-	do {                                                                  \
-		if (!(c)) {                                                   \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
-				__LINE__, #c);                                \
-			failures++;                                           \
-		}                                                             \
-	} while (0)
-#define CHECK_EQ(a, b)                                                                       \
-	do {                                                                                 \
-		long _a = (long)(a), _b = (long)(b);                                         \
-		if (_a != _b) {                                                              \
-			fprintf(stderr, "%s:%d: %s == %ld, want %ld\n", __FILE__, __LINE__, #a, \
-				_a, _b);                                                     \
-			failures++;                                                          \
-		}                                                                            \
-	} while (0)
+#include "testutil.h"
 
 /* ---- mock image ---- */
 struct mino {
@@ -701,10 +683,5 @@ int main(void)
 	test_ephemeral();
 	test_files();
 	test_random();
-	if (failures) {
-		fprintf(stderr, "test_fs_core: %d failure(s)\n", failures);
-		return 1;
-	}
-	printf("test_fs_core: ok\n");
-	return 0;
+	return test_summary("test_fs_core");
 }

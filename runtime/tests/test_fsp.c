@@ -14,37 +14,26 @@
 #include <bearssl.h>
 
 #include "fsp.h"
+#include "testutil.h"
 
 #define DIR "testdata/fsprotect/"
-
-static int failures;
 
 #define FAIL(...)                                                                                                     \
 	do {                                                                                                          \
 		fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                                  \
 		fprintf(stderr, __VA_ARGS__);                                                                         \
 		fputc('\n', stderr);                                                                                  \
-		failures++;                                                                                           \
+		test_failures++;                                                                                      \
 	} while (0)
 
-static uint8_t *read_file(const char *name, uint64_t *len)
+/* read_file of DIR/name. */
+static uint8_t *read_vec(const char *name, uint64_t *len)
 {
 	char path[512];
+	size_t n = 0;
 	snprintf(path, sizeof path, DIR "%s", name);
-	FILE *fp = fopen(path, "rb");
-	if (fp == NULL)
-		return NULL;
-	fseek(fp, 0, SEEK_END);
-	long n = ftell(fp);
-	fseek(fp, 0, SEEK_SET);
-	uint8_t *b = malloc(n > 0 ? (size_t)n : 1);
-	if (b == NULL || fread(b, 1, (size_t)n, fp) != (size_t)n) {
-		fclose(fp);
-		free(b);
-		return NULL;
-	}
-	fclose(fp);
-	*len = (uint64_t)n;
+	uint8_t *b = read_file(path, &n);
+	*len = n;
 	return b;
 }
 
@@ -131,7 +120,7 @@ static long read_all(const struct fsp *f, uint32_t ino, uint8_t **out)
 static void run_manifest(void)
 {
 	uint64_t mlen;
-	char *m = (char *)read_file("vectors.txt", &mlen);
+	char *m = (char *)read_vec("vectors.txt", &mlen);
 	if (m == NULL) {
 		FAIL("cannot read " DIR "vectors.txt (run from the repository root)");
 		return;
@@ -153,7 +142,7 @@ static void run_manifest(void)
 			f = NULL;
 			free(img);
 			uint64_t len;
-			img = read_file(a[1], &len);
+			img = read_vec(a[1], &len);
 			uint8_t key[32], root[32];
 			if (img == NULL || unhex(a[2], key, 32) != 0) {
 				FAIL("%s: cannot read image or key", line);
@@ -299,7 +288,7 @@ static int read_everything(const struct fsp *f, uint32_t dir, int depth)
 static void bitflip_campaign(void)
 {
 	uint64_t len;
-	uint8_t *img = read_file("ok.img", &len);
+	uint8_t *img = read_vec("ok.img", &len);
 	if (img == NULL) {
 		FAIL("cannot read ok.img");
 		return;
@@ -385,19 +374,31 @@ static void reseal(uint8_t *img, uint64_t len, const uint8_t *plain, size_t plen
 	br_hmac_out(&hm, h + 160);
 }
 
+/* Opens ok.img with vkey: the fsp (NULL after a FAIL) and the image it
+ * reads, which the caller frees after fsp_close. */
+static struct fsp *open_ok_img(uint8_t **img, uint64_t *len)
+{
+	struct fsp *f;
+	*img = read_vec("ok.img", len);
+	if (*img == NULL || fsp_open(&f, *img, *len, vkey, NULL) != 0) {
+		FAIL("open ok.img");
+		free(*img);
+		*img = NULL;
+		return NULL;
+	}
+	return f;
+}
+
 /* Authenticated but malformed indexes: random mutations of ok.img's index,
  * resealed. fsp_open must refuse them with -FSP_EFORMAT or accept them, and
  * then every read must stay in bounds (ASan watches). */
 static void index_mutations(void)
 {
 	uint64_t len;
-	uint8_t *img = read_file("ok.img", &len);
-	struct fsp *f;
-	if (img == NULL || fsp_open(&f, img, len, vkey, NULL) != 0) {
-		FAIL("open ok.img");
-		free(img);
+	uint8_t *img;
+	struct fsp *f = open_ok_img(&img, &len);
+	if (f == NULL)
 		return;
-	}
 	/* recover the plaintext index: reseal the original, check it opens */
 	uint8_t *h = img + len - 192;
 	uint64_t ioff = 0, ilen = 0;
@@ -478,13 +479,10 @@ static void *reader_thread(void *p)
 static void concurrent_reads(void)
 {
 	uint64_t len;
-	uint8_t *img = read_file("ok.img", &len);
-	struct fsp *f;
-	if (img == NULL || fsp_open(&f, img, len, vkey, NULL) != 0) {
-		FAIL("open ok.img");
-		free(img);
+	uint8_t *img;
+	struct fsp *f = open_ok_img(&img, &len);
+	if (f == NULL)
 		return;
-	}
 	pthread_t th[3];
 	struct thr t[3] = {{f, 0}, {f, 0}, {f, 0}};
 	for (int i = 0; i < 3; i++)
@@ -538,17 +536,11 @@ static double now_sec(void)
 
 static int bench(const char *imgpath, const char *keyhex, const char *path)
 {
-	FILE *fp = fopen(imgpath, "rb");
+	size_t n;
 	uint8_t key[32];
-	if (fp == NULL || unhex(keyhex, key, 32) != 0)
+	uint8_t *img = read_file(imgpath, &n);
+	if (img == NULL || unhex(keyhex, key, 32) != 0)
 		return 2;
-	fseek(fp, 0, SEEK_END);
-	long n = ftell(fp);
-	fseek(fp, 0, SEEK_SET);
-	uint8_t *img = malloc((size_t)n);
-	if (fread(img, 1, (size_t)n, fp) != (size_t)n)
-		return 2;
-	fclose(fp);
 	struct fsp *f;
 	uint32_t ino;
 	struct fsp_stat st;
@@ -599,10 +591,5 @@ int main(int argc, char **argv)
 	bitflip_campaign();
 	index_mutations();
 	concurrent_reads();
-	if (failures) {
-		fprintf(stderr, "test_fsp: %d failures\n", failures);
-		return 1;
-	}
-	printf("test_fsp: ok\n");
-	return 0;
+	return test_summary("test_fsp");
 }

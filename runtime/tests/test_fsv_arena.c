@@ -10,15 +10,7 @@
 
 #include "fsv.h"
 #include "fsv_arena.h"
-
-static int failures;
-#define CHECK(c)                                                                              \
-	do {                                                                                  \
-		if (!(c)) {                                                                   \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-			failures++;                                                           \
-		}                                                                             \
-	} while (0)
+#include "testutil.h"
 
 static void test_fallback(void)
 {
@@ -193,10 +185,5 @@ int main(void)
 	CHECK(fsv_arena_init(base, size) == 0);
 	test_allocator(size);
 	test_shared_tree();
-	if (failures) {
-		fprintf(stderr, "test_fsv_arena: %d failures\n", failures);
-		return 1;
-	}
-	printf("test_fsv_arena: ok\n");
-	return 0;
+	return test_summary("test_fsv_arena");
 }

@@ -2,15 +2,7 @@
  * and a smoke test of the probe on this machine. */
 #include "../src/host/sgxprobe.c"
 #include <stdio.h>
-
-static int fails;
-#define CHECK(c)                                                                              \
-	do {                                                                                  \
-		if (!(c)) {                                                                   \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-			fails++;                                                              \
-		}                                                                             \
-	} while (0)
+#include "testutil.h"
 
 int main(void)
 {
@@ -27,10 +19,5 @@ int main(void)
 	sgx_probe_run(&p);
 	CHECK(p.krelease[0] != 0 && p.kmajor >= 5);
 	CHECK(p.nepc == 0 || p.cpuid_sgx);
-	if (fails) {
-		fprintf(stderr, "test_host_probe: %d failures\n", fails);
-		return 1;
-	}
-	printf("test_host_probe: ok\n");
-	return 0;
+	return test_summary("test_host_probe");
 }

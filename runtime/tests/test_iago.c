@@ -7,6 +7,7 @@
 #include <string.h>
 #include "../src/iago.c"
 #include "../src/region.c"
+#include "testutil.h"
 
 static jmp_buf jb;
 static char last[256];
@@ -19,15 +20,6 @@ void rt_fatal(int code, const char *fmt, ...)
 	va_end(ap);
 	longjmp(jb, 1);
 }
-
-static int fails;
-#define CHECK(c)                                                                              \
-	do {                                                                                  \
-		if (!(c)) {                                                                   \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-			fails++;                                                              \
-		}                                                                             \
-	} while (0)
 
 /* 1 when the check stopped the runtime. */
 static int stops(long nr, long a0, long a1, long a2, long a3, long ret)
@@ -60,10 +52,5 @@ int main(void)
 	CHECK(stops(__NR_mmap, 0x10000000, 4096, 3, 0x32, 0x20000000));
 	CHECK(!stops(__NR_mmap, 0x10000000, 4096, 3, 0x32, 0x10000000));
 	CHECK(!stops(__NR_mmap, 0, 4096, 3, 0x22, 0x7f0000000000L));
-	if (fails) {
-		fprintf(stderr, "test_iago: %d failures\n", fails);
-		return 1;
-	}
-	printf("test_iago: ok\n");
-	return 0;
+	return test_summary("test_iago");
 }

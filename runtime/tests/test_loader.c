@@ -12,6 +12,7 @@
 #include "../src/loader.c"
 #include "../src/region.c"
 #include "../src/util.c"
+#include "testutil.h"
 
 int rt_strcmp(const char *a, const char *b) { return strcmp(a, b); }
 int rt_strncmp(const char *a, const char *b, size_t n) { return strncmp(a, b, n); }
@@ -19,15 +20,6 @@ long shield_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
 	return rt_syscall6(nr, a0, a1, a2, a3, a4, a5);
 }
-
-static int fails;
-#define CHECK(c)                                                                              \
-	do {                                                                                  \
-		if (!(c)) {                                                                   \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-			fails++;                                                              \
-		}                                                                             \
-	} while (0)
 
 int main(void)
 {
@@ -91,10 +83,5 @@ int main(void)
 	CHECK(r == -RT_ENOEXEC);
 	unlink(tmp);
 	free(file);
-	if (fails) {
-		fprintf(stderr, "test_loader: %d failures\n", fails);
-		return 1;
-	}
-	printf("test_loader: ok\n");
-	return 0;
+	return test_summary("test_loader");
 }

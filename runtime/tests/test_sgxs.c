@@ -9,39 +9,7 @@
 
 #include "sgxs.h"
 #include "sigstruct.h"
-
-static int failures;
-#define CHECK(c)                                                                   \
-	do {                                                                           \
-		if (!(c)) {                                                                \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-			failures++;                                                            \
-		}                                                                          \
-	} while (0)
-
-static uint8_t *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	uint8_t *buf = NULL;
-	size_t cap = 0, n = 0;
-	for (;;) {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 4096;
-			buf = realloc(buf, cap);
-			if (buf == NULL)
-				abort();
-		}
-		size_t r = fread(buf + n, 1, cap - n, f);
-		if (r == 0)
-			break;
-		n += r;
-	}
-	fclose(f);
-	*len = n;
-	return buf;
-}
+#include "testutil.h"
 
 static void hex(const uint8_t *b, size_t n, char *out)
 {
@@ -191,10 +159,5 @@ int main(void)
 	}
 
 	test_vector();
-	if (failures) {
-		fprintf(stderr, "test_sgxs: %d failures\n", failures);
-		return 1;
-	}
-	printf("test_sgxs: ok\n");
-	return 0;
+	return test_summary("test_sgxs");
 }

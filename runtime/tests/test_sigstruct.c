@@ -9,39 +9,7 @@
 #include <bearssl.h>
 
 #include "sigstruct.h"
-
-static int failures;
-#define CHECK(c)                                                                   \
-	do {                                                                           \
-		if (!(c)) {                                                                \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-			failures++;                                                            \
-		}                                                                          \
-	} while (0)
-
-static uint8_t *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	uint8_t *buf = NULL;
-	size_t cap = 0, n = 0;
-	for (;;) {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 4096;
-			buf = realloc(buf, cap);
-			if (buf == NULL)
-				abort();
-		}
-		size_t r = fread(buf + n, 1, cap - n, f);
-		if (r == 0)
-			break;
-		n += r;
-	}
-	fclose(f);
-	*len = n;
-	return buf;
-}
+#include "testutil.h"
 
 static int unhex(const char *h, uint8_t *out, size_t n)
 {
@@ -145,7 +113,7 @@ static void test_fixture(void)
 	uint8_t *hx = read_file("testdata/enclave/tiny.mrenclave.hex", &hlen);
 	if (b == NULL || hx == NULL || hlen < 64) {
 		fprintf(stderr, "test_sigstruct: cannot read testdata/enclave/tiny.sigstruct.bin (run from the repo root)\n");
-		failures++;
+		test_failures++;
 		free(b);
 		free(hx);
 		return;
@@ -161,10 +129,5 @@ int main(void)
 {
 	test_fixture();
 	test_shared();
-	if (failures) {
-		fprintf(stderr, "test_sigstruct: %d failures\n", failures);
-		return 1;
-	}
-	printf("test_sigstruct: ok\n");
-	return 0;
+	return test_summary("test_sigstruct");
 }

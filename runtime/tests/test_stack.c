@@ -3,15 +3,7 @@
 #include "../src/stack.c"
 #include <stdio.h>
 #include <string.h>
-
-static int fails;
-#define CHECK(c)                                                                              \
-	do {                                                                                  \
-		if (!(c)) {                                                                   \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-			fails++;                                                              \
-		}                                                                             \
-	} while (0)
+#include "testutil.h"
 
 static unsigned long aux(unsigned long *v, unsigned long type, int *found)
 {
@@ -101,10 +93,5 @@ int main(void)
 		untouched &= mem[i] == 0x5a;
 	CHECK(untouched);
 
-	if (fails) {
-		fprintf(stderr, "test_stack: %d failures\n", fails);
-		return 1;
-	}
-	printf("test_stack: ok\n");
-	return 0;
+	return test_summary("test_stack");
 }

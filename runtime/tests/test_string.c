@@ -15,15 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
-
-static int fails;
-#define CHECK(c)                                                                              \
-	do {                                                                                  \
-		if (!(c)) {                                                                   \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-			fails++;                                                              \
-		}                                                                             \
-	} while (0)
+#include "testutil.h"
 
 static int sign(int x) { return (x > 0) - (x < 0); }
 
@@ -63,10 +55,5 @@ int main(void)
 	CHECK(rt_strcmp("abc", "abd") < 0 && rt_strcmp("abd", "abc") > 0 && rt_strcmp("x", "x") == 0);
 	CHECK(rt_strncmp("SCONE_X", "SCONE_", 6) == 0 && rt_strncmp("SCONX", "SCONE_", 6) != 0);
 	CHECK(rt_strcmp("\xff", "a") > 0);
-	if (fails) {
-		fprintf(stderr, "test_string: %d failures\n", fails);
-		return 1;
-	}
-	printf("test_string: ok\n");
-	return 0;
+	return test_summary("test_string");
 }
