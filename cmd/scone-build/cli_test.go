@@ -12,6 +12,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,6 +23,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -37,7 +40,8 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/cl
 // testdata/cli/fail, the inputs that must fail) holds
 //
 //	args        one command a line; placeholders {{IN}} (the input image),
-//	            {{TMP}} (a per-case temporary dir), {{KEY}}, {{PUB}},
+//	            {{TMP}} (a per-case temporary dir), {{REGISTRY}} (an in-memory
+//	            registry, go-containerregistry's pkg/registry), {{KEY}}, {{PUB}},
 //	            {{FSKEY}}, {{WRONGFSKEY}}
 //	image.json  optional recipe of the input image (see imageRecipe)
 //	input.bin   optional raw input, passed as docker-archive:{{IN}}
@@ -49,6 +53,9 @@ func TestCLI(t *testing.T) {
 		t.Skip("runtime not embedded: run `make runtime` first (make test does)")
 	}
 	keys := cliKeys(t)
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer reg.Close()
+	regHost := strings.TrimPrefix(reg.URL, "http://")
 	for _, dir := range append(caseDirs(t, "testdata/cli"), caseDirs(t, "testdata/cli/fail")...) {
 		t.Run(strings.TrimPrefix(dir, "testdata/cli/"), func(t *testing.T) {
 			tmp := t.TempDir()
@@ -57,7 +64,7 @@ func TestCLI(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			repl := strings.NewReplacer("{{IN}}", in, "{{TMP}}", tmp, "{{KEY}}", keys.key, "{{PUB}}", keys.pub,
+			repl := strings.NewReplacer("{{REGISTRY}}", regHost, "{{IN}}", in, "{{TMP}}", tmp, "{{KEY}}", keys.key, "{{PUB}}", keys.pub,
 				"{{FSKEY}}", keys.fs, "{{WRONGFSKEY}}", keys.wrongFS)
 			var got strings.Builder
 			failing := strings.HasPrefix(dir, "testdata/cli/fail")

@@ -386,7 +386,7 @@ func convertHints(err error) (int, string, bool) {
 	case errors.Is(err, imageref.ErrInvalidReference):
 		return exitUsage, "references look like nginx:1.25, localhost:5000/app:v1, oci:DIR[:TAG], docker-archive:FILE[:NAME:TAG] or dir:PATH", true
 	case imageref.IsNotFound(err):
-		return exitBadInput, "check the image reference (for oci: layouts, the tag after the colon)", true
+		return exitBadInput, "no such image: check the repository and tag (for oci: layouts, the tag after the colon; for docker-archive:, the file)", true
 	case errors.Is(err, runtimebin.ErrNotBuilt):
 		return exitInternal, "build scone-build with 'make build' (it embeds the runtime); a plain 'go build' cannot convert", true
 	case errors.Is(err, enclave.ErrKey):
