@@ -40,9 +40,6 @@ type convertOptions struct {
 	transport    string
 	exitCycles   uint64
 	volumes      []string
-	tlsPorts     []uint
-	tlsCert      string
-	tlsKey       string
 	debug        bool
 	isvProdID    uint16
 	isvSVN       uint16
@@ -93,9 +90,6 @@ SRC and DST are image references:
 		f.StringVar(&o.transport, "transport", "sync", "syscall transport: sync or async")
 		f.Uint64Var(&o.exitCycles, "exit-cycles", enclave.DefaultExitCycles, "simulated enclave-exit cost in cycles (sim mode, sync transport)")
 		f.StringSliceVar(&o.volumes, "volume", nil, "host PATH passed through unprotected to the application (repeatable)")
-		f.UintSliceVar(&o.tlsPorts, "tls-port", nil, "listening port the network shield TLS-terminates (repeatable; needs --tls-cert and --tls-key)")
-		f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate path inside the image")
-		f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key path inside the image")
 		f.BoolVar(&o.debug, "debug-enclave", false, "set the SIGSTRUCT DEBUG attribute (never for production)")
 		f.Uint16Var(&o.isvProdID, "isv-prodid", 0, "SIGSTRUCT ISVPRODID")
 		f.Uint16Var(&o.isvSVN, "isv-svn", 0, "SIGSTRUCT ISVSVN")
@@ -160,16 +154,6 @@ func (o *convertOptions) libraryOptions(ctx context.Context, a *app) ([]convert.
 	tr, err := enclave.ParseTransport(o.transport)
 	if err != nil {
 		return nil, usagef("--transport %q: want sync or async", o.transport)
-	}
-	var ports []uint16
-	for _, p := range o.tlsPorts {
-		if p == 0 || p > 65535 {
-			return nil, usagef("--tls-port %d: want 1-65535", p)
-		}
-		ports = append(ports, uint16(p))
-	}
-	if len(ports) > 0 {
-		opts = append(opts, convert.WithTLS(ports, o.tlsCert, o.tlsKey))
 	}
 	opts = append(opts,
 		convert.WithMaxThreads(o.threads),

@@ -36,9 +36,6 @@ type options struct {
 	transport  enclave.Transport
 	exitCycles *uint64
 	volumes    []string
-	tlsPorts   []uint16
-	tlsCert    string
-	tlsKey     string
 	debug      bool
 	prodID     uint16
 	svn        uint16
@@ -89,12 +86,6 @@ func WithTransport(t enclave.Transport, exitCycles uint64) Option {
 // (unprotected; see docs/security.md).
 func WithVolumes(paths ...string) Option {
 	return func(o *options) { o.volumes = append(o.volumes, paths...) }
-}
-
-// WithTLS makes the network shield TLS-terminate these listening ports with
-// the certificate and key at the given paths inside the image.
-func WithTLS(ports []uint16, cert, key string) Option {
-	return func(o *options) { o.tlsPorts, o.tlsCert, o.tlsKey = ports, cert, key }
 }
 
 // WithDebug sets the SIGSTRUCT DEBUG attribute (a debug enclave can be

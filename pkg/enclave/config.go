@@ -98,7 +98,9 @@ type Config struct {
 	FSRoot [32]byte
 	// ConsoleShield encrypts stdout/stderr into authenticated records.
 	ConsoleShield bool
-	// TLSPorts are listening ports the network shield TLS-terminates,
+	// TLSPorts are listening ports the network shield TLS-terminates
+	// (reserved: the network shield is not implemented yet, scone-build
+	// does not set them and the runtime refuses a config that does),
 	// strictly ascending; TLSCert and TLSKey are absolute paths inside the
 	// protected FS, required when TLSPorts is not empty and empty otherwise.
 	TLSPorts []uint16
