@@ -118,7 +118,9 @@ func convertTree(ctx context.Context, tree *rootfs.Tree, src *v1.ConfigFile, o *
 	if o.fsChunk != 0 {
 		fsOpts = append(fsOpts, fsprotect.WithChunkSize(o.fsChunk))
 	}
-	total := tree.TotalSize()
+	// The packer reads a tar stream: content plus a header block or two per
+	// entry, padded to 512 bytes.
+	total := tree.TotalSize() + int64(tree.Len())*1024
 	o.progress(Progress{Stage: "encrypt", Total: total})
 	sum, err := fsprotect.Pack(ctx, &fsimg, &progressReader{r: pr, total: total, f: o.progress}, *o.fsKey, fsOpts...)
 	pr.CloseWithError(errors.New("pack ended"))
@@ -320,7 +322,11 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	p.n += int64(n)
 	if p.n-p.last >= 4<<20 || err == io.EOF {
 		p.last = p.n
-		p.f(Progress{Stage: "encrypt", Done: p.n, Total: p.total})
+		done := p.n
+		if err == io.EOF || done > p.total {
+			done = p.total // the estimate of the tar size is only an estimate
+		}
+		p.f(Progress{Stage: "encrypt", Done: done, Total: p.total})
 	}
 	return n, err
 }
