@@ -1,9 +1,11 @@
 #!/bin/sh
 # Runtime syscall-interception benchmark: per-call cost of getppid natively
 # and under scone-run (dev mode, no shields needed for getppid) with the
-# simulated enclave-exit cost off and at its default (8000 cycles), measured
-# in one run so the ratios are comparable (timings on shared machines are
-# noisy; the best of several rounds is reported).
+# simulated enclave-exit cost off and at its default (8000 cycles), with the
+# sync transport and with the async one (SCONE_TRANSPORT=async: host worker
+# threads serve the call, no exit while a worker spins), measured in one run
+# so the ratios are comparable (timings on shared machines are noisy; the best
+# of several rounds is reported). SCONE_ASYNC_WORKERS is passed through.
 #
 #   bench/runtime-syscall.sh [scone-run] [calls per round]
 set -eu
@@ -21,11 +23,16 @@ bare=$("$tmp/sud" "$N")
 trap0=$(SCONE_MODE=dev SCONE_SIM_EXIT_CYCLES=0 "$RUN" --dev-exec "$tmp/getppid" "$N")
 trap8k=$(SCONE_MODE=dev SCONE_SIM_EXIT_CYCLES=8000 "$RUN" --dev-exec "$tmp/getppid" "$N")
 novdso=$(SCONE_MODE=dev SCONE_SIM_EXIT_CYCLES=0 SCONE_VDSO=0 "$RUN" --dev-exec "$tmp/getppid" "$N")
-awk -v n="$native" -v s="$bare" -v a="$trap0" -v b="$trap8k" -v c="$novdso" 'BEGIN {
+async0=$(SCONE_MODE=dev SCONE_TRANSPORT=async SCONE_SIM_EXIT_CYCLES=0 "$RUN" --dev-exec "$tmp/getppid" "$N")
+async8k=$(SCONE_MODE=dev SCONE_TRANSPORT=async SCONE_SIM_EXIT_CYCLES=8000 SCONE_STATS=1 "$RUN" --dev-exec "$tmp/getppid" "$N" 2>"$tmp/stats")
+awk -v n="$native" -v s="$bare" -v a="$trap0" -v b="$trap8k" -v c="$novdso" -v d="$async0" -v e="$async8k" 'BEGIN {
 	printf "getppid per call (ns, best of 5 rounds)\n"
 	printf "  native                               %8.1f\n", n
 	printf "  bare SUD trap, minimal handler       %8.1f  (x%.1f)\n", s, s / n
 	printf "  scone-run, exit cost 0               %8.1f  (x%.1f; runtime dispatch +%.0f ns over the bare trap)\n", a, a / n, a - s
 	printf "  scone-run, exit cost 8000 cycles     %8.1f  (x%.1f)\n", b, b / n
 	printf "  scone-run, exit cost 0, vDSO hidden  %8.1f  (the timing calls trap too)\n", c
+	printf "  scone-run async, exit cost 0         %8.1f  (x%.1f)\n", d, d / n
+	printf "  scone-run async, exit cost 8000      %8.1f  (x%.1f; %.2fx the sync call)\n", e, e / n, e / b
 }'
+sed -n 's/^scone-run: stats: transport async: /  async counters (exit cost 8000): /p' "$tmp/stats"

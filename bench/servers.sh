@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Server throughput, converted vs native, measured in one run (the SCONE
 # paper's comparison: its Apache/Nginx/Redis/Memcached ran at 0.6-1.2x native).
-# Each server image of `make images` is run natively and converted (sim mode,
-# default sync transport with the simulated exit cost) under podman on
-# loopback; load comes from wrk / redis-benchmark / memcslap, bounded in time.
+# Each server image of `make images` is run natively and converted twice (sim
+# mode, default simulated exit cost): with the default sync transport and
+# with `--transport async` (host worker threads serve the calls that may go
+# async; SCONE_ASYNC_WORKERS from the environment is passed to the container),
+# under podman on loopback; load comes from wrk / redis-benchmark / memcslap,
+# bounded in time.
 #   bench/servers.sh [scone-build] [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,7 +47,7 @@ load() { # KIND -> requests per second
   esac
 }
 
-printf '%-10s %14s %14s %8s\n' server "native req/s" "scone req/s" ratio
+printf '%-10s %14s %14s %8s %14s %8s\n' server "native req/s" "sync req/s" ratio "async req/s" ratio
 for srv in nginx redis memcached; do
   [ -d "$CACHE/$srv" ] || { echo "$srv: image absent, run: make images IMAGES=$srv"; continue; }
   case $srv in nginx) cport=80 ;; redis) cport=6379 ;; memcached) cport=11211 ;; esac
@@ -54,10 +57,16 @@ for srv in nginx redis memcached; do
   nid=$(cd "$w" && podman pull -q "oci:$srv-layout:latest")
   "$SB" convert "oci:$CACHE/$srv:latest" "docker-archive:$w/$srv.tar:localhost/sb/$srv:scone" \
      --key "$w/keys/signer.pem" --fs-key "$w/keys/fs.key" >/dev/null
+  "$SB" convert "oci:$CACHE/$srv:latest" "docker-archive:$w/$srv-async.tar:localhost/sb/$srv:scone-async" \
+     --key "$w/keys/signer.pem" --fs-key "$w/keys/fs.key" --transport async >/dev/null
   podman load -q -i "$w/$srv.tar" >/dev/null
+  podman load -q -i "$w/$srv-async.tar" >/dev/null
   start sb-native "$nid" $cport
   n=$(load $srv); podman rm -f -t 2 sb-native >/dev/null
   start sb-scone "localhost/sb/$srv:scone" $cport -v "$w/keys/fs.key:/k:ro" -e SCONE_FS_KEY_FILE=/k
   s=$(load $srv); podman rm -f -t 2 sb-scone >/dev/null
-  awk -v a="$srv" -v n="$n" -v s="$s" 'BEGIN { printf "%-10s %14.0f %14.0f %7.2fx\n", a, n, s, (n > 0 ? s / n : 0) }'
+  start sb-async "localhost/sb/$srv:scone-async" $cport -v "$w/keys/fs.key:/k:ro" -e SCONE_FS_KEY_FILE=/k \
+     ${SCONE_ASYNC_WORKERS:+-e SCONE_ASYNC_WORKERS=$SCONE_ASYNC_WORKERS}
+  a=$(load $srv); podman rm -f -t 2 sb-async >/dev/null
+  awk -v x="$srv" -v n="$n" -v s="$s" -v a="$a" 'BEGIN { printf "%-10s %14.0f %14.0f %7.2fx %14.0f %7.2fx\n", x, n, s, (n > 0 ? s / n : 0), a, (n > 0 ? a / n : 0) }'
 done

@@ -73,7 +73,7 @@ func TestForkerRuns(t *testing.T) {
 
 // forkEnclave: an image with the fork test program at /app/fork, a static
 // busybox as /bin/sh (and tr, cat, echo) for system() and popen(), /tmp.
-func forkEnclave(t *testing.T, rt, bin string, argv []string, consoleShield bool) simEnclave {
+func forkEnclave(t *testing.T, rt, bin string, argv []string, consoleShield bool, mutate ...func(*enclave.Config)) simEnclave {
 	t.Helper()
 	bb := "/usr/bin/busybox"
 	bbc, err := os.ReadFile(bb)
@@ -94,6 +94,9 @@ func forkEnclave(t *testing.T, rt, bin string, argv []string, consoleShield bool
 		c.Entrypoint = argv[0]
 		c.HostArgs = true
 		c.ConsoleShield = consoleShield
+		for _, m := range mutate {
+			m(c)
+		}
 	})
 }
 

@@ -24,6 +24,7 @@
 #include <linux/sched.h>
 #include "fork.h"
 #include "trap.h"
+#include "transport.h"
 #include "rtstring.h"
 #include "rtutil.h"
 #include "sys.h"
@@ -124,6 +125,7 @@ long rt_do_fork(struct rt_thread *t, struct kucontext *uc, const struct rt_fork_
 		console_fork_child();
 		fs_fork_child();
 		rt_thread_fork_child(t);
+		transport_fork_child(); /* async: no worker threads here */
 		t->npending = 0; /* the kernel does not copy pending signals either */
 		if (fl & CLONE_SETTLS)
 			t->app_fs = q->tls;

@@ -51,7 +51,7 @@ static void setup_transport(void)
 	if (cyc && (cycles = rt_parse_ulong(cyc)) < 0)
 		rt_fatal(RT_EX_USAGE, "SCONE_SIM_EXIT_CYCLES=%s: not a number of cycles", cyc);
 	if (transport_init(name, (uint64_t)cycles))
-		rt_fatal(RT_EX_USAGE, "SCONE_TRANSPORT=%s: unknown transport (available: sync)", name);
+		rt_fatal(RT_EX_USAGE, "SCONE_TRANSPORT=%s: unknown transport (available: sync, async)", name);
 }
 
 __attribute__((noreturn, used)) void rt_main(unsigned long *sp);

@@ -1,6 +1,8 @@
-/* The sync syscall transport (transport.h). */
+/* The syscall transports (transport.h): sync, async (async.c). */
 #include "transport.h"
+#include "async.h"
 #include "rtstring.h"
+#include "rtutil.h"
 #include "sys.h"
 
 static uint64_t exit_cycles = RT_DEFAULT_EXIT_CYCLES;
@@ -25,6 +27,7 @@ static long sync_syscall(long nr, long a0, long a1, long a2, long a3, long a4, l
 
 static const struct transport transports[] = {
 	{"sync", sync_syscall},
+	{"async", async_syscall},
 };
 static const struct transport *cur = &transports[0];
 
@@ -35,6 +38,12 @@ int transport_init(const char *name, uint64_t cycles)
 		name = "sync";
 	for (unsigned i = 0; i < sizeof transports / sizeof transports[0]; i++)
 		if (!rt_strcmp(name, transports[i].name)) {
+			if (transports[i].syscall == async_syscall) {
+				int r = async_init();
+				if (r < 0)
+					rt_fatal(RT_EX_OSERR, "cannot start the async transport's worker threads: error %d",
+						 -r);
+			}
 			cur = &transports[i];
 			return 0;
 		}
@@ -43,6 +52,25 @@ int transport_init(const char *name, uint64_t cycles)
 
 const struct transport *transport_current(void) { return cur; }
 uint64_t transport_exit_cycles(void) { return exit_cycles; }
+
+long transport_sync_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	return sync_syscall(nr, a0, a1, a2, a3, a4, a5);
+}
+
+void transport_simulate_exit(void) { simulate_exit(); }
+
+void transport_fork_child(void)
+{
+	if (cur->syscall == async_syscall)
+		async_fork_child();
+}
+
+void transport_print_stats(void)
+{
+	if (cur->syscall == async_syscall)
+		async_print_stats();
+}
 
 long host_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {

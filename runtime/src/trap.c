@@ -126,8 +126,10 @@ long rt_dispatch(struct rt_thread *t, struct kucontext *uc, long nr, long *a)
 	case __NR_exit:
 		rt_do_thread_exit(t, (int)a[0]);
 	case __NR_exit_group:
-		if (rt_stats)
+		if (rt_stats) {
 			rt_eprintf("scone-run: stats: %lu system calls trapped\n", rt_thread_total_syscalls());
+			transport_print_stats();
+		}
 		break;
 	case __NR_arch_prctl:
 		if (a[0] == 0x1002 /* ARCH_SET_FS */) {
