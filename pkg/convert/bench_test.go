@@ -275,14 +275,16 @@ func BenchmarkRealImages(b *testing.B) {
 				}
 				flat += time.Since(t0)
 				t0 = time.Now()
-				out, _, err := Convert(context.Background(), img, WithSigner(fx.Signer), WithFSKey(fx.FSKey), WithRuntime(fx.Runtime, fx.Runtime), WithForce(true))
+				out, rep, err := Convert(context.Background(), img, WithSigner(fx.Signer), WithFSKey(fx.FSKey), WithRuntime(fx.Runtime, fx.Runtime), WithForce(true))
 				if err != nil {
 					b.Fatal(err)
 				}
+				t1 := time.Now()
 				if err := tarball.Write(tag, out, io.Discard); err != nil {
 					b.Fatal(err)
 				}
 				conv += time.Since(t0)
+				b.Logf("flatten %.3f s; stages (s): %v, write %.3f, total %.3f", flat.Seconds()/float64(i+1), rep.Timings, time.Since(t1).Seconds(), time.Since(t0).Seconds())
 			}
 			b.ReportMetric(float64(conv)/float64(flat), "convert/flatten")
 			b.ReportMetric(conv.Seconds()/float64(b.N), "convert-s")

@@ -1,14 +1,14 @@
 package convert
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -57,6 +57,22 @@ type Output struct {
 	Enclave   *enclave.Config
 	SigStruct *enclave.SigStruct
 	Report    *Report
+
+	// fsParts is the FS image (FSImagePath, whose Data is then nil) as
+	// slices, for Convert.
+	fsParts [][]byte
+}
+
+func joinParts(parts [][]byte) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	b := make([]byte, 0, n)
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	return b
 }
 
 // ConvertTree converts a flattened root file system whose image config is
@@ -84,49 +100,84 @@ func convertTree(ctx context.Context, tree *rootfs.Tree, src *v1.ConfigFile, o *
 	rep.Argv = argv
 	env := withDefaultPath(cfg.Env)
 
+	// Progress events come from two goroutines below (analysis and packing
+	// overlap); WithProgress promises one call at a time.
+	var progMu sync.Mutex
+	userProgress := o.progress
+	progress := func(p Progress) {
+		progMu.Lock()
+		defer progMu.Unlock()
+		userProgress(p)
+	}
+
+	// Protected FS image, packed straight from the tree (no tar round
+	// trip), with the contents pre-encrypted during flattening if any. It
+	// does not depend on the analysis: both run at once (the analysis is
+	// single-threaded, packing pre-encrypted contents mostly too).
+	packCtx, cancelPack := context.WithCancel(ctx)
+	defer cancelPack()
+	var fsParts [][]byte
+	var sum *fsprotect.Summary
+	var packErr error
+	var packSecs float64
+	packDone := make(chan struct{})
+	go func() {
+		defer close(packDone)
+		t0 := time.Now()
+		defer func() { packSecs = time.Since(t0).Seconds() }()
+		var fsOpts []fsprotect.Option
+		if o.fsChunk != 0 {
+			fsOpts = append(fsOpts, fsprotect.WithChunkSize(o.fsChunk))
+		}
+		if cache := o.preEnc.wait(); cache != nil {
+			fsOpts = append(fsOpts, fsprotect.WithContentCache(cache))
+		}
+		total := tree.TotalSize()
+		progress(Progress{Stage: "encrypt", Total: total})
+		// The image as slices: the pre-encrypted ciphertext is referenced,
+		// not copied into a fresh buffer (for 100 MB of content, allocating
+		// and page-faulting that buffer cost about as much as encrypting).
+		fsParts, sum, packErr = fsprotect.PackTreeParts(packCtx, &treeSource{tree: tree, total: total, f: progress}, *o.fsKey, fsOpts...)
+		o.preEnc.release() // drops the contents the image does not use
+	}()
+	waitPack := func() {
+		<-packDone
+		rep.Timings["encrypt"] += packSecs
+	}
+
 	// Compatibility analysis: refuse an unsupported entrypoint unless forced.
 	t0 := time.Now()
-	o.progress(Progress{Stage: "analyse"})
+	progress(Progress{Stage: "analyse"})
 	ar, err := link.Analyze(ctx, tree, link.Entry{Argv: argv, Env: env, WorkingDir: cfg.WorkingDir})
 	stage("analyse", t0)
-	if err != nil {
-		return nil, fmt.Errorf("analysing entrypoint %q: %w", argv[0], err)
-	}
-	rep.Compatibility = ar
-	if err := ar.Err(); err != nil {
-		if !o.force {
-			return nil, err
+	if err == nil {
+		rep.Compatibility = ar
+		if aerr := ar.Err(); aerr != nil {
+			if !o.force {
+				err = aerr
+			} else {
+				rep.Forced = true
+				o.log.Warn("converting an unsupported entrypoint because of --force", "error", aerr)
+			}
 		}
-		rep.Forced = true
-		o.log.Warn("converting an unsupported entrypoint because of --force", "error", err)
+	} else {
+		err = fmt.Errorf("analysing entrypoint %q: %w", argv[0], err)
 	}
-	rep.Entrypoint = ar.Entry.Program
-
-	uid, gid, err := resolveUser(tree, cfg.User)
+	var uid, gid uint32
+	if err == nil {
+		uid, gid, err = resolveUser(tree, cfg.User)
+	}
 	if err != nil {
+		cancelPack()
+		<-packDone
 		return nil, err
 	}
+	rep.Entrypoint = ar.Entry.Program
 	rep.UID, rep.GID = uid, gid
 
-	// Protected FS image.
-	t0 = time.Now()
-	var fsimg bytes.Buffer
-	fsimg.Grow(int(tree.TotalSize() + tree.TotalSize()/64 + 1<<20))
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(tree.WriteTar(pw)) }()
-	var fsOpts []fsprotect.Option
-	if o.fsChunk != 0 {
-		fsOpts = append(fsOpts, fsprotect.WithChunkSize(o.fsChunk))
-	}
-	// The packer reads a tar stream: content plus a header block or two per
-	// entry, padded to 512 bytes.
-	total := tree.TotalSize() + int64(tree.Len())*1024
-	o.progress(Progress{Stage: "encrypt", Total: total})
-	sum, err := fsprotect.Pack(ctx, &fsimg, &progressReader{r: pr, total: total, f: o.progress}, *o.fsKey, fsOpts...)
-	pr.CloseWithError(errors.New("pack ended"))
-	stage("encrypt", t0)
-	if err != nil {
-		return nil, fmt.Errorf("building protected FS image: %w", err)
+	waitPack()
+	if packErr != nil {
+		return nil, fmt.Errorf("building protected FS image: %w", packErr)
 	}
 	rep.FSRoot = hex.EncodeToString(sum.Root[:])
 	rep.Files, rep.Dirs, rep.Symlinks = sum.Files, sum.Dirs, sum.Symlinks
@@ -173,14 +224,14 @@ func convertTree(ctx context.Context, tree *rootfs.Tree, src *v1.ConfigFile, o *
 
 	// Measurement and signature.
 	t0 = time.Now()
-	o.progress(Progress{Stage: "measure"})
+	progress(Progress{Stage: "measure"})
 	m, err := enclave.Measure(bytes.NewReader(o.runtimeRun), configBin)
 	stage("measure", t0)
 	if err != nil {
 		return nil, err
 	}
 	t0 = time.Now()
-	o.progress(Progress{Stage: "sign"})
+	progress(Progress{Stage: "sign"})
 	ssOpts := []enclave.SigStructOption{enclave.WithDate(*o.date), enclave.WithDebug(o.debug), enclave.WithISVProdID(o.prodID), enclave.WithISVSVN(o.svn)}
 	ss, err := enclave.NewSigStruct(m.MRENCLAVE, ssOpts...)
 	if err != nil {
@@ -207,12 +258,9 @@ func convertTree(ctx context.Context, tree *rootfs.Tree, src *v1.ConfigFile, o *
 	}
 
 	out := &Output{
-		RuntimeFiles: []File{
-			{Path: RunPath, Mode: 0o755, Data: o.runtimeRun},
-			{Path: HostPath, Mode: 0o755, Data: o.runtimeHst},
-		},
+		RuntimeFiles: runtimeFiles(o),
 		EnclaveFiles: []File{
-			{Path: FSImagePath, Mode: 0o444, Data: fsimg.Bytes()},
+			{Path: FSImagePath, Mode: 0o444},
 			{Path: ConfigPath, Mode: 0o444, Data: configBin},
 			{Path: SigStructPath, Mode: 0o444, Data: sigstruct},
 		},
@@ -220,9 +268,22 @@ func convertTree(ctx context.Context, tree *rootfs.Tree, src *v1.ConfigFile, o *
 		SigStruct: signed,
 		Report:    rep,
 	}
+	if o.fsParts {
+		out.fsParts = fsParts // assemble writes them into the layer as they are
+	} else {
+		out.EnclaveFiles[0].Data = joinParts(fsParts)
+	}
 	out.Config = outputConfig(src, ec, rep, *o.date)
 	rep.Dropped = droppedConfig(src)
 	return out, nil
+}
+
+// runtimeFiles are the files of the runtime base layer.
+func runtimeFiles(o *options) []File {
+	return []File{
+		{Path: RunPath, Mode: 0o755, Data: o.runtimeRun},
+		{Path: HostPath, Mode: 0o755, Data: o.runtimeHst},
+	}
 }
 
 // outputConfig is the image config of the converted image: the runtime is
@@ -309,24 +370,43 @@ func sortedUnique(s []string) []string {
 	return out
 }
 
-type progressReader struct {
-	r     io.Reader
-	n     int64
+// treeSource presents a tree to fsprotect.PackTree exactly as Tree.WriteTar
+// writes it and fsprotect.Pack reads that tar stream back (same order, hard
+// links, mtime rounding), so that the image is the one Pack would make.
+type treeSource struct {
+	tree  *rootfs.Tree
 	total int64
 	f     func(Progress)
-	last  int64
 }
 
-func (p *progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	p.n += int64(n)
-	if p.n-p.last >= 4<<20 || err == io.EOF {
-		p.last = p.n
-		done := p.n
-		if err == io.EOF || done > p.total {
-			done = p.total // the estimate of the tar size is only an estimate
+func (s *treeSource) Entries(yield func(*fsprotect.TreeEntry) error) error {
+	var done, last int64
+	var te fsprotect.TreeEntry
+	err := s.tree.Walk(func(name string, e *rootfs.Entry, linkTo string) error {
+		te = fsprotect.TreeEntry{
+			Path: name, Type: e.Type, Mode: e.Mode, UID: e.UID, GID: e.GID, ModTime: e.ModTime,
+			Linkname: e.Linkname, Xattrs: e.Xattrs, Devmajor: e.Devmajor, Devminor: e.Devminor,
 		}
-		p.f(Progress{Stage: "encrypt", Done: done, Total: p.total})
+		if len(e.Xattrs) == 0 {
+			// WriteTar leaves the tar format to archive/tar, which then
+			// rounds mtimes to seconds; with xattrs it writes PAX, exact.
+			te.ModTime = e.ModTime.Round(time.Second)
+		}
+		switch {
+		case linkTo != "":
+			te.Type, te.Linkname = tar.TypeLink, linkTo
+		case e.Type == tar.TypeReg:
+			te.Content = e.Data()
+			done += int64(len(te.Content))
+		}
+		if done-last >= 4<<20 {
+			last = done
+			s.f(Progress{Stage: "encrypt", Done: done, Total: s.total})
+		}
+		return yield(&te)
+	})
+	if err == nil {
+		s.f(Progress{Stage: "encrypt", Done: s.total, Total: s.total})
 	}
-	return n, err
+	return err
 }

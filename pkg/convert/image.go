@@ -6,13 +6,17 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"path"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -20,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/scone-build/scone-build/pkg/fsprotect"
 	"github.com/scone-build/scone-build/pkg/rootfs"
 )
 
@@ -45,15 +50,41 @@ func Convert(ctx context.Context, src v1.Image, opts ...Option) (v1.Image, *Repo
 	}
 	t0 := time.Now()
 	var total int64
+	var sizes []int64
 	if ls, err := src.Layers(); err == nil {
 		for _, l := range ls {
-			if n, err := l.Size(); err == nil {
+			n, err := l.Size()
+			if err == nil {
 				total += n
 			}
+			sizes = append(sizes, n)
 		}
 	}
+	// The runtime base layer depends only on the runtime binaries: build it
+	// while the layers are decompressed.
+	var base v1.Layer
+	var baseErr error
+	baseDone := make(chan struct{})
+	go func() {
+		defer close(baseDone)
+		base, baseErr = runtimeLayer(runtimeFiles(o))
+	}()
+	defer func() { <-baseDone }()
 	done := make(map[int]int64)
-	tree, err := rootfs.Flatten(ctx, src, rootfs.WithProgress(progressFlatten(o, done, total)))
+	pre, err := newPreEncryptor(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer pre.release()
+	o.preEnc = pre
+	o.fsParts = true
+	progress := progressFlatten(o, done, total)
+	track := pre.layerTracker(sizes)
+	tree, err := rootfs.Flatten(ctx, src, rootfs.WithFileHook(pre.offer), rootfs.WithProgress(func(layer int, n int64) {
+		track(layer, n)
+		progress(layer, n)
+	}))
+	pre.close() // the workers finish their queue while the tree is analysed
 	if err != nil {
 		return nil, nil, fmt.Errorf("flattening source image: %w", err)
 	}
@@ -65,7 +96,11 @@ func Convert(ctx context.Context, src v1.Image, opts ...Option) (v1.Image, *Repo
 	out.Report.SourceDigest = srcDigest.String()
 	out.Report.Timings["flatten"] = flattenSecs
 	out.Config.Config.Labels[LabelSourceDigest] = srcDigest.String()
-	img, err := Assemble(out)
+	<-baseDone
+	if baseErr != nil {
+		return nil, nil, baseErr
+	}
+	img, err := assemble(out, base)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -75,6 +110,120 @@ func Convert(ctx context.Context, src v1.Image, opts ...Option) (v1.Image, *Repo
 	}
 	out.Report.Digest = d.String()
 	return img, out.Report, nil
+}
+
+// preEncryptor encrypts file contents into an fsprotect.ContentCache while
+// the layers are still being decompressed: a chunk's ciphertext depends only
+// on the key and the file's content, so the packer can use it whatever the
+// final tree turns out to be. Decompressing a layer is single-threaded; the
+// workers use the other cores. Flatten's hook only offers the content to a
+// bounded queue and never waits: what the workers cannot take is encrypted
+// by the packer later, in parallel as always.
+//
+// Memory: the cache holds the ciphertext of every file it encrypted (about
+// the uncompressed image size, files deleted by later layers included) until
+// the FS image is packed; release frees it.
+type preEncryptor struct {
+	cache *fsprotect.ContentCache
+	queue chan []byte
+	wg    sync.WaitGroup
+	once  sync.Once
+	procs int
+	// active counts the layers being decompressed. While they keep every
+	// core busy, encrypting ahead only competes with them (and costs the
+	// cache's memory traffic): the workers then leave contents to the packer.
+	active atomic.Int32
+}
+
+// preEncryptMin is the smallest file worth encrypting ahead: for smaller
+// ones the queue and cache bookkeeping cost about as much as encrypting
+// them in the packer.
+const preEncryptMin = 0
+
+func newPreEncryptor(o *options) (*preEncryptor, error) {
+	var opts []fsprotect.Option
+	if o.fsChunk != 0 {
+		opts = append(opts, fsprotect.WithChunkSize(o.fsChunk))
+	}
+	c, err := fsprotect.NewContentCache(*o.fsKey, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("preparing content encryption: %w", err)
+	}
+	p := &preEncryptor{cache: c, queue: make(chan []byte, 4096), procs: runtime.GOMAXPROCS(0)}
+	for range max(1, p.procs-1) {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			for b := range p.queue {
+				if int(p.active.Load()) >= p.procs {
+					continue
+				}
+				if err := c.Encrypt(b); err != nil {
+					return // the packer encrypts what is not in the cache
+				}
+			}
+		}()
+	}
+	return p, nil
+}
+
+// layerTracker returns a Flatten progress function that keeps p.active up
+// to date from the compressed bytes read per layer (sizes: compressed sizes).
+func (p *preEncryptor) layerTracker(sizes []int64) func(layer int, n int64) {
+	var mu sync.Mutex
+	state := make([]byte, len(sizes)) // 0 not started, 1 reading, 2 read
+	return func(layer int, n int64) {
+		if layer < 0 || layer >= len(sizes) {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if state[layer] == 0 {
+			state[layer] = 1
+			p.active.Add(1)
+		}
+		if state[layer] == 1 && n >= sizes[layer] && sizes[layer] > 0 {
+			state[layer] = 2
+			p.active.Add(-1)
+		}
+	}
+}
+
+// offer is the Flatten file hook: it queues content without waiting.
+func (p *preEncryptor) offer(b []byte) {
+	if len(b) < preEncryptMin {
+		return
+	}
+	select {
+	case p.queue <- b:
+	default:
+	}
+}
+
+// close ends the queue; the workers finish what is in it.
+func (p *preEncryptor) close() {
+	if p != nil {
+		p.once.Do(func() { close(p.queue) })
+	}
+}
+
+// wait returns the cache once the workers are done (nil without one).
+func (p *preEncryptor) wait() *fsprotect.ContentCache {
+	if p == nil {
+		return nil
+	}
+	p.close()
+	p.wg.Wait()
+	return p.cache
+}
+
+// release frees the cache.
+func (p *preEncryptor) release() {
+	if p != nil {
+		p.close()
+		p.wg.Wait()
+		p.cache.Reset()
+	}
 }
 
 // progressFlatten adapts per-layer byte counts to Progress events. Flatten
@@ -100,7 +249,17 @@ func progressFlatten(o *options, done map[int]int64, total int64) func(int, int6
 // Assemble builds the output image from a conversion's output: the runtime
 // base layer, the enclave layer and the config, as an OCI image.
 func Assemble(out *Output) (v1.Image, error) {
-	runtimeTar, err := layerTar(out.RuntimeFiles, layerEpoch)
+	base, err := runtimeLayer(out.RuntimeFiles)
+	if err != nil {
+		return nil, err
+	}
+	return assemble(out, base)
+}
+
+// runtimeLayer builds the runtime base layer (it depends on the runtime
+// files only: Convert builds it while it flattens).
+func runtimeLayer(files []File) (v1.Layer, error) {
+	runtimeTar, err := layerTar(files, layerEpoch)
 	if err != nil {
 		return nil, err
 	}
@@ -108,19 +267,20 @@ func Assemble(out *Output) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building runtime layer: %w", err)
 	}
-	enclaveTar, err := layerTar(out.EnclaveFiles, out.Config.Created.Time)
-	if err != nil {
+	return base, nil
+}
+
+func assemble(out *Output, base v1.Layer) (v1.Image, error) {
+	var pw pieceWriter
+	if err := writeLayerTar(&pw, out.EnclaveFiles, out.Config.Created.Time, out.fsParts); err != nil {
 		return nil, err
 	}
-	encl, err := newMemLayer(enclaveTar, enclaveCompression)
-	if err != nil {
-		return nil, fmt.Errorf("building enclave layer: %w", err)
-	}
+	encl := newStoredLayer(pw.parts)
 
 	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	created := out.Config.Created
-	img, err = mutate.Append(img,
+	img, err := mutate.Append(img,
 		mutate.Addendum{Layer: base, History: v1.History{Created: created, CreatedBy: "scone-build: runtime base layer (scone-run, scone-host)", Comment: "identical for every conversion by this scone-build version"}},
 		mutate.Addendum{Layer: encl, History: v1.History{Created: created, CreatedBy: "scone-build: enclave layer (protected FS image, measured config, SIGSTRUCT)"}},
 	)
@@ -159,6 +319,22 @@ func Assemble(out *Output) (v1.Image, error) {
 
 // layerTar writes files (and their parent directories) as a sorted tar.
 func layerTar(files []File, mtime time.Time) ([]byte, error) {
+	size := 2048 // end-of-archive blocks and slack
+	for _, f := range files {
+		size += 3*1536 + len(f.Data) + 512 // PAX and ustar headers (and parents')
+	}
+	var buf bytes.Buffer
+	buf.Grow(size) // one allocation: regrowing copies the data over and over
+	if err := writeLayerTar(&buf, files, mtime, nil); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// writeLayerTar writes files (and their parent directories) as a sorted tar
+// to w. fsParts, if not nil, is the content of FSImagePath (whose Data is
+// nil), as slices.
+func writeLayerTar(w io.Writer, files []File, mtime time.Time, fsParts [][]byte) error {
 	dirs := map[string]bool{}
 	for _, f := range files {
 		for d := path.Dir(f.Path); d != "/" && d != "."; d = path.Dir(d) {
@@ -177,34 +353,33 @@ func layerTar(files []File, mtime time.Time) ([]byte, error) {
 		ents = append(ents, ent{name: strings.TrimPrefix(files[i].Path, "/"), f: &files[i]})
 	}
 	sort.Slice(ents, func(i, j int) bool { return ents[i].name < ents[j].name })
-	size := 2048 // end-of-archive blocks and slack
-	for _, e := range ents {
-		size += 1536 // PAX and ustar headers
-		if e.f != nil {
-			size += len(e.f.Data) + 512
-		}
-	}
-	var buf bytes.Buffer
-	buf.Grow(size) // one allocation: regrowing copies the FS image over and over
-	tw := tar.NewWriter(&buf)
+	tw := tar.NewWriter(w)
 	for _, e := range ents {
 		h := &tar.Header{Name: e.name, ModTime: mtime, Typeflag: tar.TypeDir, Mode: 0o755, Format: tar.FormatPAX}
+		parts := [][]byte{}
 		if e.f != nil {
-			h.Typeflag, h.Mode, h.Size = tar.TypeReg, e.f.Mode, int64(len(e.f.Data))
+			parts = append(parts, e.f.Data)
+			if fsParts != nil && e.f.Path == FSImagePath && e.f.Data == nil {
+				parts = fsParts
+			}
+			h.Typeflag, h.Mode = tar.TypeReg, e.f.Mode
+			for _, p := range parts {
+				h.Size += int64(len(p))
+			}
 		}
 		if err := tw.WriteHeader(h); err != nil {
-			return nil, fmt.Errorf("writing layer entry %q: %w", e.name, err)
+			return fmt.Errorf("writing layer entry %q: %w", e.name, err)
 		}
-		if e.f != nil {
-			if _, err := tw.Write(e.f.Data); err != nil {
-				return nil, fmt.Errorf("writing layer entry %q: %w", e.name, err)
+		for _, p := range parts {
+			if _, err := tw.Write(p); err != nil {
+				return fmt.Errorf("writing layer entry %q: %w", e.name, err)
 			}
 		}
 	}
 	if err := tw.Close(); err != nil {
-		return nil, err
+		return fmt.Errorf("writing layer: %w", err)
 	}
-	return buf.Bytes(), nil
+	return nil
 }
 
 // enclaveCompression is the gzip level of the enclave layer. Its bulk is
@@ -269,3 +444,157 @@ func (l *memLayer) Uncompressed() (io.ReadCloser, error) {
 }
 func (l *memLayer) Size() (int64, error)                { return int64(len(l.compressed)), nil }
 func (l *memLayer) MediaType() (types.MediaType, error) { return types.OCILayer, nil }
+
+// pieceWriter collects a byte stream as slices: large writes (file data) are
+// kept by reference, without copying; small ones (tar headers, padding) are
+// copied. Writers must not modify what they passed in large writes.
+type pieceWriter struct {
+	parts [][]byte
+	owned bool // the last part is pieceWriter's own buffer
+}
+
+const pieceRefMin = 32 << 10
+
+func (w *pieceWriter) Write(b []byte) (int, error) {
+	switch {
+	case len(b) >= pieceRefMin:
+		w.parts = append(w.parts, b)
+		w.owned = false
+	case w.owned:
+		w.parts[len(w.parts)-1] = append(w.parts[len(w.parts)-1], b...)
+	default:
+		w.parts = append(w.parts, append(make([]byte, 0, 4096), b...))
+		w.owned = true
+	}
+	return len(b), nil
+}
+
+// storedLayer is the enclave layer as gzip with stored (uncompressed)
+// deflate blocks (enclaveCompression), generated from the tar's pieces
+// instead of copied into a compressed buffer: the FS image, the layer's
+// bulk, is neither copied into the tar nor into the gzip stream. The bytes
+// are those compress/gzip writes at gzip.NoCompression
+// (TestStoredLayerMatchesGzip): a 10-byte header, stored blocks of 65,535
+// bytes (5-byte headers), a final empty block, CRC-32 and size.
+type storedLayer struct {
+	uncomp [][]byte // the tar
+	comp   [][]byte // the gzip stream
+	size   int64    // of comp
+	digest v1.Hash
+	diffID v1.Hash
+}
+
+const storedBlock = 65535 // compress/flate maxStoreBlockSize
+
+func newStoredLayer(parts [][]byte) *storedLayer {
+	l := &storedLayer{uncomp: parts}
+	var n int64
+	for _, p := range parts {
+		n += int64(len(p))
+	}
+	var diffID v1.Hash
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // overlaps the CRC and the other hash
+		defer wg.Done()
+		h := sha256.New()
+		for _, p := range parts {
+			h.Write(p)
+		}
+		diffID = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
+	}()
+	nblocks := (n + storedBlock - 1) / storedBlock
+	hdrs := make([]byte, 10+5*nblocks+5+8)
+	// gzip header: no name, mtime 0, XFL 0, OS unknown (255).
+	copy(hdrs, []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255})
+	comp := make([][]byte, 0, 2*int(nblocks)+len(parts)+4)
+	comp = append(comp, hdrs[:10])
+	h := hdrs[10:]
+	crc := crc32.NewIEEE()
+	pi, off := 0, 0 // position in parts
+	for left := n; left > 0; {
+		bl := min(left, storedBlock)
+		left -= bl
+		b := h[:5]
+		h = h[5:]
+		b[0], b[1], b[2], b[3], b[4] = 0, byte(bl), byte(bl>>8), ^byte(bl), ^byte(bl>>8)
+		comp = append(comp, b)
+		for need := int(bl); need > 0; {
+			p := parts[pi][off:]
+			if len(p) == 0 {
+				pi, off = pi+1, 0
+				continue
+			}
+			take := min(need, len(p))
+			comp = append(comp, p[:take])
+			crc.Write(p[:take])
+			need -= take
+			off += take
+		}
+	}
+	end := h[:13]
+	copy(end, []byte{1, 0, 0, 0xff, 0xff})
+	binary.LittleEndian.PutUint32(end[5:], crc.Sum32())
+	binary.LittleEndian.PutUint32(end[9:], uint32(n))
+	comp = append(comp, end)
+	l.comp = comp
+	dh := sha256.New()
+	for _, c := range comp {
+		dh.Write(c)
+		l.size += int64(len(c))
+	}
+	l.digest = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(dh.Sum(nil))}
+	wg.Wait()
+	l.diffID = diffID
+	return l
+}
+
+func (l *storedLayer) Digest() (v1.Hash, error) { return l.digest, nil }
+func (l *storedLayer) DiffID() (v1.Hash, error) { return l.diffID, nil }
+func (l *storedLayer) Compressed() (io.ReadCloser, error) {
+	return io.NopCloser(&slicesReader{parts: l.comp}), nil
+}
+func (l *storedLayer) Uncompressed() (io.ReadCloser, error) {
+	return io.NopCloser(&slicesReader{parts: l.uncomp}), nil
+}
+func (l *storedLayer) Size() (int64, error)                { return l.size, nil }
+func (l *storedLayer) MediaType() (types.MediaType, error) { return types.OCILayer, nil }
+
+// slicesReader reads the concatenation of parts (which it does not modify).
+type slicesReader struct {
+	parts [][]byte
+	off   int // in parts[0]
+}
+
+func (r *slicesReader) Read(b []byte) (int, error) {
+	n := 0
+	for n < len(b) && len(r.parts) > 0 {
+		c := copy(b[n:], r.parts[0][r.off:])
+		n += c
+		r.advance(c)
+	}
+	if n == 0 && len(r.parts) == 0 && len(b) > 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+func (r *slicesReader) advance(c int) {
+	if r.off += c; r.off == len(r.parts[0]) {
+		r.parts, r.off = r.parts[1:], 0
+	}
+}
+
+// WriteTo writes the rest without an intermediate buffer (io.Copy).
+func (r *slicesReader) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	for len(r.parts) > 0 {
+		m, err := w.Write(r.parts[0][r.off:])
+		n += int64(m)
+		r.advance(m)
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}

@@ -48,6 +48,11 @@ type options struct {
 	sourceName string
 	fsChunk    int
 	unsigned   bool
+
+	// preEnc encrypts file contents while Convert flattens (internal).
+	preEnc *preEncryptor
+	// fsParts: leave the FS image as slices in Output.fsParts (internal).
+	fsParts bool
 }
 
 // WithSigner sets the enclave signer (a key file or an external command). Required.

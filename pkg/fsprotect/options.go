@@ -13,6 +13,7 @@ type options struct {
 	chunkSize    int
 	concurrency  int
 	expectedRoot *[32]byte
+	cache        *ContentCache
 }
 
 // WithChunkSize sets the content chunk size for Pack: a power of two from
@@ -28,6 +29,10 @@ func WithConcurrency(n int) Option { return func(o *options) { o.concurrency = n
 func WithExpectedRoot(root [32]byte) Option {
 	return func(o *options) { r := root; o.expectedRoot = &r }
 }
+
+// WithContentCache gives PackTree contents encrypted ahead of time. Pack
+// and Open ignore it.
+func WithContentCache(c *ContentCache) Option { return func(o *options) { o.cache = c } }
 
 func buildOptions(opts []Option) (*options, error) {
 	o := &options{chunkSize: DefaultChunkSize, concurrency: min(runtime.GOMAXPROCS(0), 256)}

@@ -50,8 +50,10 @@ type wnode struct {
 }
 
 type job struct {
-	buf        *jobBuf
-	n          int // plaintext bytes
+	buf        *jobBuf // pooled buffers, returned after writing (nil: none)
+	plain      []byte  // plaintext, n bytes (nil for pre-encrypted jobs)
+	out        []byte  // ciphertext: n bytes (+ tag slack while sealing)
+	n          int     // plaintext bytes
 	firstChunk uint64
 	fileSize   uint64
 	recs       []byte
@@ -61,6 +63,7 @@ type job struct {
 type jobBuf struct{ plain, out []byte }
 
 type packer struct {
+	parts     *partsSink // non-nil: the image is collected as slices
 	o         *options
 	log2      uint32
 	sk        *subkeys
@@ -83,6 +86,14 @@ type packer struct {
 // entries or to directories, and malformed tar streams fail with an error
 // wrapping ErrInvalidInput.
 func Pack(ctx context.Context, dst io.Writer, tarStream io.Reader, key Key, opts ...Option) (*Summary, error) {
+	p, err := newPacker(key, opts)
+	if err != nil {
+		return nil, err
+	}
+	return p.run(ctx, dst, func(ctx context.Context, pp *pipe) error { return p.readTar(ctx, tarStream, pp) })
+}
+
+func newPacker(key Key, opts []Option) (*packer, error) {
 	o, err := buildOptions(opts)
 	if err != nil {
 		return nil, err
@@ -97,22 +108,35 @@ func Pack(ctx context.Context, dst io.Writer, tarStream io.Reader, key Key, opts
 	}
 	p.sum.ChunkSize = o.chunkSize
 	p.jobChunks = max(1, (256<<10)/o.chunkSize)
-	return p.run(ctx, dst, tarStream)
+	return p, nil
 }
 
-func (p *packer) run(parent context.Context, dst io.Writer, tarStream io.Reader) (*Summary, error) {
+// pipe is the packing pipeline as seen by the goroutine that feeds it.
+type pipe struct {
+	work, queue chan<- *job
+	pool        <-chan *jobBuf
+}
+
+// run writes the image: feed adds the entries (in stream order) through the
+// pipeline; run then builds the index and writes it and the header.
+func (p *packer) run(parent context.Context, dst io.Writer, feed func(context.Context, *pipe) error) (*Summary, error) {
 	// The writer goroutine cancels ctx when writing fails, so that reading
 	// the stream stops early.
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	bw := bufio.NewWriterSize(dst, 1<<20)
+	var bw imageSink
+	if p.parts != nil {
+		bw = p.parts
+	} else {
+		bw = &streamSink{bufio.NewWriterSize(dst, 1<<20)}
+	}
 	dataHash := sha256.New()
 	preamble := make([]byte, PreambleSize)
 	copy(preamble, Magic)
 	le.PutUint32(preamble[8:], Version)
 	dataHash.Write(preamble)
-	if _, err := bw.Write(preamble); err != nil {
-		return nil, fmt.Errorf("write image: %w", err)
+	if err := bw.write(preamble, true); err != nil {
+		return nil, err
 	}
 
 	// Pipeline: this goroutine reads the stream and cuts files into jobs;
@@ -124,6 +148,9 @@ func (p *packer) run(parent context.Context, dst io.Writer, tarStream io.Reader)
 	pool := make(chan *jobBuf, 2*nw+4)
 	jobBytes := p.jobChunks * p.o.chunkSize
 	for range cap(pool) {
+		if p.parts != nil {
+			break // jobs get their own output buffers, kept as parts
+		}
 		pool <- &jobBuf{plain: make([]byte, jobBytes), out: make([]byte, jobBytes+tagSize)}
 	}
 	aeads := make([]cipher.AEAD, nw)
@@ -141,6 +168,9 @@ func (p *packer) run(parent context.Context, dst io.Writer, tarStream io.Reader)
 		go func() {
 			defer wg.Done()
 			for j := range work {
+				if j.out == nil { // image returned as parts: never reused
+					j.out = make([]byte, j.n+tagSize)
+				}
 				p.seal(aead, siv, j)
 				close(j.done)
 			}
@@ -153,18 +183,20 @@ func (p *packer) run(parent context.Context, dst io.Writer, tarStream io.Reader)
 		for j := range queue {
 			<-j.done
 			if werr == nil {
-				out := j.buf.out[:j.n]
+				out := j.out[:j.n]
 				dataHash.Write(out)
-				if _, err := bw.Write(out); err != nil {
-					werr = fmt.Errorf("write image: %w", err)
+				if err := bw.write(out, j.buf == nil); err != nil {
+					werr = err
 					cancel()
 				}
 			}
-			pool <- j.buf
+			if j.buf != nil {
+				pool <- j.buf
+			}
 		}
 	}()
 
-	rerr := p.readTar(ctx, tarStream, work, queue, pool)
+	rerr := feed(ctx, &pipe{work: work, queue: queue, pool: pool})
 	close(work)
 	close(queue)
 	<-wdone
@@ -197,19 +229,55 @@ func (p *packer) run(parent context.Context, dst io.Writer, tarStream io.Reader)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := bw.Write(ct); err != nil {
-		return nil, fmt.Errorf("write image: %w", err)
+	if err := bw.write(ct, true); err != nil {
+		return nil, err
 	}
-	if _, err := bw.Write(hb); err != nil {
-		return nil, fmt.Errorf("write image: %w", err)
+	if err := bw.write(hb, true); err != nil {
+		return nil, err
 	}
-	if err := bw.Flush(); err != nil {
-		return nil, fmt.Errorf("write image: %w", err)
+	if err := bw.flush(); err != nil {
+		return nil, err
 	}
 	p.sum.Root = sha256.Sum256(hb)
 	p.sum.BytesOut = int64(h.imageSize)
 	return &p.sum, nil
 }
+
+// imageSink receives the image bytes in order. owned: the packer never
+// modifies b afterwards (else b is reused and must be copied if kept).
+type imageSink interface {
+	write(b []byte, owned bool) error
+	flush() error
+}
+
+type streamSink struct{ w *bufio.Writer }
+
+func (s *streamSink) write(b []byte, _ bool) error {
+	if _, err := s.w.Write(b); err != nil {
+		return fmt.Errorf("write image: %w", err)
+	}
+	return nil
+}
+
+func (s *streamSink) flush() error {
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("write image: %w", err)
+	}
+	return nil
+}
+
+// partsSink collects the image as slices without copying owned ones.
+type partsSink struct{ parts [][]byte }
+
+func (s *partsSink) write(b []byte, owned bool) error {
+	if !owned {
+		b = append([]byte(nil), b...)
+	}
+	s.parts = append(s.parts, b)
+	return nil
+}
+
+func (s *partsSink) flush() error { return nil }
 
 // sealIndex encrypts the index and completes the header (image size, index
 // nonce and hash, key check, MAC). h must hold the layout fields and the
@@ -304,15 +372,22 @@ func chunkAAD(dst *[16]byte, i, size uint64) []byte {
 
 // seal encrypts the chunks of one job with synthetic nonces.
 func (p *packer) seal(aead cipher.AEAD, siv *sivPRF, j *job) {
-	cs := p.o.chunkSize
+	sealChunks(aead, siv, p.o.chunkSize, j.plain[:j.n], j.out, j.recs, j.firstChunk, j.fileSize)
+}
+
+// sealChunks encrypts plain, consecutive chunks of a file of fileSize bytes
+// starting with chunk firstChunk, into out (len(plain) + tagSize bytes at
+// least; the ciphertext is out[:len(plain)]) and their records into recs.
+func sealChunks(aead cipher.AEAD, siv *sivPRF, cs int, plain, out, recs []byte, firstChunk, fileSize uint64) {
 	var aadBuf [16]byte
 	var nonce [nonceSize]byte
-	for k, off := 0, 0; off < j.n; k, off = k+1, off+cs {
-		end := min(off+cs, j.n)
-		aad := chunkAAD(&aadBuf, j.firstChunk+uint64(k), j.fileSize)
-		siv.nonce(nonce[:], aad, j.buf.plain[off:end])
-		sealed := aead.Seal(j.buf.out[off:off], nonce[:], j.buf.plain[off:end], aad)
-		rec := j.recs[k*chunkRecSize : (k+1)*chunkRecSize]
+	n := len(plain)
+	for k, off := 0, 0; off < n; k, off = k+1, off+cs {
+		end := min(off+cs, n)
+		aad := chunkAAD(&aadBuf, firstChunk+uint64(k), fileSize)
+		siv.nonce(nonce[:], aad, plain[off:end])
+		sealed := aead.Seal(out[off:off], nonce[:], plain[off:end], aad)
+		rec := recs[k*chunkRecSize : (k+1)*chunkRecSize]
 		copy(rec, nonce[:])
 		copy(rec[nonceSize:], sealed[end-off:])
 	}
@@ -371,7 +446,7 @@ func (p *packer) lookup(parts []string) *wnode {
 	return n
 }
 
-func (p *packer) readTar(ctx context.Context, r io.Reader, work, queue chan<- *job, pool <-chan *jobBuf) error {
+func (p *packer) readTar(ctx context.Context, r io.Reader, pp *pipe) error {
 	tr := tar.NewReader(r)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -384,104 +459,142 @@ func (p *packer) readTar(ctx context.Context, r io.Reader, work, queue chan<- *j
 		if err != nil {
 			return fmt.Errorf("read tar stream: %w: %w", ErrInvalidInput, err)
 		}
-		parts, err := splitPath(hdr.Name)
-		if err != nil {
-			return err
-		}
-		n := &wnode{
-			mode: uint32(hdr.Mode) & 0o7777, uid: uint32(hdr.Uid), gid: uint32(hdr.Gid),
-			mtimeSec: hdr.ModTime.Unix(), mtimeNsec: uint32(hdr.ModTime.Nanosecond()),
-		}
-		if hdr.Uid < 0 || hdr.Gid < 0 || int64(hdr.Uid) > math.MaxUint32 || int64(hdr.Gid) > math.MaxUint32 {
-			return invalid("pack entry %q: owner %d:%d out of range", hdr.Name, hdr.Uid, hdr.Gid)
-		}
-		if hdr.ModTime.IsZero() {
-			n.mtimeSec, n.mtimeNsec = 0, 0
+		e := TreeEntry{
+			Path: hdr.Name, Type: hdr.Typeflag, Mode: hdr.Mode, UID: hdr.Uid, GID: hdr.Gid,
+			ModTime: hdr.ModTime, Linkname: hdr.Linkname, Devmajor: hdr.Devmajor, Devminor: hdr.Devminor,
 		}
 		for k, v := range hdr.PAXRecords {
-			if name, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok && name != "" && len(name) <= maxNameLen && !strings.ContainsRune(name, 0) {
-				if n.xattrs == nil {
-					n.xattrs = map[string]string{}
+			if name, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok {
+				if e.Xattrs == nil {
+					e.Xattrs = map[string]string{}
 				}
-				n.xattrs[name] = v
+				e.Xattrs[name] = v
 			}
 		}
 		switch hdr.Typeflag {
-		case tar.TypeDir:
-			n.typ = typeDir
 		case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
-			n.typ = typeFile
-		case tar.TypeSymlink:
-			n.typ = typeSymlink
-			if hdr.Linkname == "" || len(hdr.Linkname) > 4096 || strings.IndexByte(hdr.Linkname, 0) >= 0 {
-				return invalid("pack symlink %q: bad target", hdr.Name)
-			}
-			n.target, n.size = hdr.Linkname, uint64(len(hdr.Linkname))
-		case tar.TypeChar, tar.TypeBlock:
-			n.typ = typeChar
-			if hdr.Typeflag == tar.TypeBlock {
-				n.typ = typeBlock
-			}
-			if hdr.Devmajor < 0 || hdr.Devminor < 0 || hdr.Devmajor > math.MaxUint32 || hdr.Devminor > math.MaxUint32 {
-				return invalid("pack device %q: device number out of range", hdr.Name)
-			}
-			n.devMajor, n.devMinor = uint32(hdr.Devmajor), uint32(hdr.Devminor)
-		case tar.TypeFifo:
-			n.typ = typeFifo
-		case tar.TypeLink:
-			lparts, err := splitPath(hdr.Linkname)
-			if err != nil {
-				return err
-			}
-			t := p.lookup(lparts)
-			if t == nil {
-				return invalid("pack hard link %q: target %q not found earlier in the stream", hdr.Name, hdr.Linkname)
-			}
-			if t.typ == typeDir {
-				return invalid("pack hard link %q: target %q is a directory", hdr.Name, hdr.Linkname)
-			}
-			if len(parts) == 0 {
-				return invalid("pack hard link %q: the root cannot be a link", hdr.Name)
-			}
-			d, err := p.parentOf(hdr.Name, parts)
-			if err != nil {
-				return err
-			}
-			p.replace(d, parts, t)
-			p.sum.Hardlinks++
-			continue
-		default:
-			p.sum.Skipped = append(p.sum.Skipped, fmt.Sprintf("%s: unsupported tar entry type %q", hdr.Name, hdr.Typeflag))
-			continue
+			e.Type = tar.TypeReg
 		}
-		n.mode |= typeIFMT[n.typ]
-		if len(parts) == 0 { // the root directory itself
-			if n.typ != typeDir {
-				return invalid("pack entry %q: the root must be a directory", hdr.Name)
-			}
-			n.children = p.root.children
-			*p.root = *n
-			continue
-		}
-		d, err := p.parentOf(hdr.Name, parts)
+		n, err := p.add(&e, hdr.Size)
 		if err != nil {
 			return err
 		}
-		if n.typ == typeDir {
-			if old := d.children[parts[len(parts)-1]]; old != nil && old.typ == typeDir {
-				n.children = old.children
-				*old = *n // keep the node: links to it stay valid
-				continue
-			}
-			n.children = map[string]*wnode{}
-		}
-		p.replace(d, parts, n)
-		if n.typ == typeFile && hdr.Size > 0 {
-			if err := p.readContent(ctx, tr, hdr, n, work, queue, pool); err != nil {
+		if n != nil {
+			if err := p.readContent(ctx, tr, hdr, n, pp); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// add puts one entry into the tree. For a regular file with content (size
+// > 0) it returns its node, whose content the caller must queue next.
+func (p *packer) add(e *TreeEntry, size int64) (*wnode, error) {
+	parts, err := splitPath(e.Path)
+	if err != nil {
+		return nil, err
+	}
+	n := &wnode{
+		mode: uint32(e.Mode) & 0o7777, uid: uint32(e.UID), gid: uint32(e.GID),
+		mtimeSec: e.ModTime.Unix(), mtimeNsec: uint32(e.ModTime.Nanosecond()),
+	}
+	if e.UID < 0 || e.GID < 0 || int64(e.UID) > math.MaxUint32 || int64(e.GID) > math.MaxUint32 {
+		return nil, invalid("pack entry %q: owner %d:%d out of range", e.Path, e.UID, e.GID)
+	}
+	if e.ModTime.IsZero() {
+		n.mtimeSec, n.mtimeNsec = 0, 0
+	}
+	for name, v := range e.Xattrs {
+		if name != "" && len(name) <= maxNameLen && !strings.ContainsRune(name, 0) {
+			if n.xattrs == nil {
+				n.xattrs = map[string]string{}
+			}
+			n.xattrs[name] = v
+		}
+	}
+	switch e.Type {
+	case tar.TypeDir:
+		n.typ = typeDir
+	case tar.TypeReg:
+		n.typ = typeFile
+	case tar.TypeSymlink:
+		n.typ = typeSymlink
+		if e.Linkname == "" || len(e.Linkname) > 4096 || strings.IndexByte(e.Linkname, 0) >= 0 {
+			return nil, invalid("pack symlink %q: bad target", e.Path)
+		}
+		n.target, n.size = e.Linkname, uint64(len(e.Linkname))
+	case tar.TypeChar, tar.TypeBlock:
+		n.typ = typeChar
+		if e.Type == tar.TypeBlock {
+			n.typ = typeBlock
+		}
+		if e.Devmajor < 0 || e.Devminor < 0 || e.Devmajor > math.MaxUint32 || e.Devminor > math.MaxUint32 {
+			return nil, invalid("pack device %q: device number out of range", e.Path)
+		}
+		n.devMajor, n.devMinor = uint32(e.Devmajor), uint32(e.Devminor)
+	case tar.TypeFifo:
+		n.typ = typeFifo
+	case tar.TypeLink:
+		lparts, err := splitPath(e.Linkname)
+		if err != nil {
+			return nil, err
+		}
+		t := p.lookup(lparts)
+		if t == nil {
+			return nil, invalid("pack hard link %q: target %q not found earlier in the stream", e.Path, e.Linkname)
+		}
+		if t.typ == typeDir {
+			return nil, invalid("pack hard link %q: target %q is a directory", e.Path, e.Linkname)
+		}
+		if len(parts) == 0 {
+			return nil, invalid("pack hard link %q: the root cannot be a link", e.Path)
+		}
+		d, err := p.parentOf(e.Path, parts)
+		if err != nil {
+			return nil, err
+		}
+		p.replace(d, parts, t)
+		p.sum.Hardlinks++
+		return nil, nil
+	default:
+		p.sum.Skipped = append(p.sum.Skipped, fmt.Sprintf("%s: unsupported tar entry type %q", e.Path, e.Type))
+		return nil, nil
+	}
+	n.mode |= typeIFMT[n.typ]
+	if len(parts) == 0 { // the root directory itself
+		if n.typ != typeDir {
+			return nil, invalid("pack entry %q: the root must be a directory", e.Path)
+		}
+		n.children = p.root.children
+		*p.root = *n
+		return nil, nil
+	}
+	d, err := p.parentOf(e.Path, parts)
+	if err != nil {
+		return nil, err
+	}
+	if n.typ == typeDir {
+		if old := d.children[parts[len(parts)-1]]; old != nil && old.typ == typeDir {
+			n.children = old.children
+			*old = *n // keep the node: links to it stay valid
+			return nil, nil
+		}
+		n.children = map[string]*wnode{}
+	}
+	p.replace(d, parts, n)
+	if n.typ != typeFile || size <= 0 {
+		return nil, nil
+	}
+	if uint64(size) > math.MaxInt64-p.dataPos {
+		return nil, invalid("pack file %q: size %d out of range", e.Path, size)
+	}
+	// Lay the content out at the end of the data region.
+	usize := uint64(size)
+	n.size, n.dataOff = usize, p.dataPos
+	n.recs = make([]byte, chunkCount(usize, p.log2)*chunkRecSize)
+	p.dataPos += usize
+	p.sum.BytesIn += size
+	return n, nil
 }
 
 func (p *packer) replace(d *wnode, parts []string, n *wnode) {
@@ -493,21 +606,13 @@ func (p *packer) replace(d *wnode, parts []string, n *wnode) {
 }
 
 // readContent cuts a file's content into jobs and queues them.
-func (p *packer) readContent(ctx context.Context, tr *tar.Reader, hdr *tar.Header, n *wnode, work, queue chan<- *job, pool <-chan *jobBuf) error {
-	size := uint64(hdr.Size)
-	if hdr.Size < 0 || size > math.MaxInt64-p.dataPos {
-		return invalid("pack file %q: size %d out of range", hdr.Name, hdr.Size)
-	}
-	nchunks := chunkCount(size, p.log2)
-	n.size, n.dataOff = size, p.dataPos
-	n.recs = make([]byte, nchunks*chunkRecSize)
-	p.dataPos += size
-	p.sum.BytesIn += hdr.Size
+func (p *packer) readContent(ctx context.Context, tr *tar.Reader, hdr *tar.Header, n *wnode, pp *pipe) error {
+	size := n.size
 	jobBytes := uint64(p.jobChunks * p.o.chunkSize)
 	for off := uint64(0); off < size; off += jobBytes {
 		var buf *jobBuf
 		select {
-		case buf = <-pool:
+		case buf = <-pp.pool:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -519,10 +624,10 @@ func (p *packer) readContent(ctx context.Context, tr *tar.Reader, hdr *tar.Heade
 			return fmt.Errorf("read tar entry %q: %w: %w", hdr.Name, ErrInvalidInput, err)
 		}
 		first := off >> p.log2
-		j := &job{buf: buf, n: m, firstChunk: first, fileSize: size, done: make(chan struct{}),
+		j := &job{buf: buf, plain: buf.plain, out: buf.out, n: m, firstChunk: first, fileSize: size, done: make(chan struct{}),
 			recs: n.recs[first*chunkRecSize : (first+chunkCount(uint64(m), p.log2))*chunkRecSize]}
-		queue <- j
-		work <- j
+		pp.queue <- j
+		pp.work <- j
 	}
 	return nil
 }

@@ -43,6 +43,7 @@ type options struct {
 	concurrency int
 	progress    func(layer int, bytes int64)
 	maxFileSize int64
+	fileHook    func([]byte)
 }
 
 // WithConcurrency bounds how many layers are decompressed at once (default
@@ -51,6 +52,15 @@ func WithConcurrency(n int) Option { return func(o *options) { o.concurrency = n
 
 // WithProgress is called with the compressed bytes read so far per layer.
 func WithProgress(f func(layer int, bytes int64)) Option { return func(o *options) { o.progress = f } }
+
+// WithFileHook has f called with the content of each regular file of every
+// layer (files later deleted or replaced included) as soon as it is
+// decompressed, before the tree is merged. f is called from the goroutines
+// that read the layers, concurrently: it must be cheap (hand the work to
+// another goroutine) and must not modify or retain-and-modify the content,
+// which becomes the Entry's Data if the file survives. Empty files are not
+// reported.
+func WithFileHook(f func(content []byte)) Option { return func(o *options) { o.fileHook = f } }
 
 // Flatten reads every layer of img and returns the merged root file system.
 func Flatten(ctx context.Context, img v1.Image, opts ...Option) (*Tree, error) {
@@ -93,7 +103,7 @@ func Flatten(ctx context.Context, img v1.Image, opts ...Option) (*Tree, error) {
 
 // FromTar flattens one uncompressed tar stream (a single layer).
 func FromTar(r io.Reader) (*Tree, error) {
-	entries, err := parseTar(context.Background(), r)
+	entries, err := parseTar(context.Background(), r, nil)
 	if err != nil {
 		return nil, &LayerError{Index: 0, Digest: "tar stream", Err: err}
 	}
@@ -137,7 +147,7 @@ func readLayer(ctx context.Context, i int, l v1.Layer, o *options) ([]rawEntry, 
 		return nil, err
 	}
 	defer closer()
-	return parseTar(ctx, r)
+	return parseTar(ctx, r, o.fileHook)
 }
 
 var (
@@ -167,7 +177,7 @@ func decompressor(br *bufio.Reader, mt types.MediaType) (io.Reader, func(), erro
 	return br, func() {}, nil
 }
 
-func parseTar(ctx context.Context, r io.Reader) ([]rawEntry, error) {
+func parseTar(ctx context.Context, r io.Reader, hook func([]byte)) ([]rawEntry, error) {
 	tr := tar.NewReader(r)
 	var out []rawEntry
 	for {
@@ -196,6 +206,9 @@ func parseTar(ctx context.Context, r io.Reader) ([]rawEntry, error) {
 			data = buf.Bytes()
 			if data == nil {
 				data = []byte{}
+			}
+			if hook != nil && len(data) > 0 {
+				hook(data)
 			}
 		}
 		out = append(out, rawEntry{hdr: hdr, data: data})

@@ -13,9 +13,7 @@ import (
 // output is a pure function of the tree.
 func (t *Tree) WriteTar(w io.Writer) error {
 	tw := tar.NewWriter(w)
-	first := map[*content]string{}
-	for _, n := range t.Names() {
-		e := t.entries[n]
+	err := t.Walk(func(n string, e *Entry, linkTo string) error {
 		h := &tar.Header{
 			Name:     n,
 			Mode:     e.Mode,
@@ -45,15 +43,12 @@ func (t *Tree) WriteTar(w io.Writer) error {
 			h.Format = tar.FormatPAX
 		}
 		var body []byte
-		if e.Type == tar.TypeReg {
-			if f, ok := first[e.data]; ok && e.data.group != 0 {
-				h.Typeflag = tar.TypeLink
-				h.Linkname = f
-			} else {
-				first[e.data] = n
-				body = e.data.b
-				h.Size = int64(len(body))
-			}
+		if linkTo != "" {
+			h.Typeflag = tar.TypeLink
+			h.Linkname = linkTo
+		} else if e.Type == tar.TypeReg {
+			body = e.data.b
+			h.Size = int64(len(body))
 		}
 		if err := tw.WriteHeader(h); err != nil {
 			return fmt.Errorf("writing tar header %q: %w", n, err)
@@ -63,6 +58,34 @@ func (t *Tree) WriteTar(w io.Writer) error {
 				return fmt.Errorf("writing tar entry %q: %w", n, err)
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return tw.Close()
+}
+
+// Walk calls f for every entry in the order WriteTar writes them (sorted,
+// parents before children). For the members of a hardlink group after the
+// first, linkTo is the path of the first member (WriteTar writes them as
+// TypeLink entries); else it is "". Walk stops at the first error of f and
+// returns it.
+func (t *Tree) Walk(f func(name string, e *Entry, linkTo string) error) error {
+	first := map[*content]string{}
+	for _, n := range t.Names() {
+		e := t.entries[n]
+		linkTo := ""
+		if e.Type == tar.TypeReg {
+			if fn, ok := first[e.data]; ok && e.data.group != 0 {
+				linkTo = fn
+			} else {
+				first[e.data] = n
+			}
+		}
+		if err := f(n, e, linkTo); err != nil {
+			return err
+		}
+	}
+	return nil
 }
