@@ -1,0 +1,275 @@
+package fsprotect
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/cipher"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// TreeEntry is one entry of a file tree given to PackTree: what one tar
+// header (and its content) says about an entry to Pack.
+type TreeEntry struct {
+	// Path is slash-separated, relative to the root ("" or "." is the root).
+	Path string
+	// Type is tar.TypeReg, TypeDir, TypeSymlink, TypeLink (a hard link to
+	// the earlier entry Linkname), TypeChar, TypeBlock or TypeFifo. Other
+	// types are skipped and listed in Summary.Skipped, as by Pack.
+	Type     byte
+	Mode     int64 // permission bits (the file type bits are ignored)
+	UID, GID int
+	ModTime  time.Time
+	Linkname string            // symlink target, or hard link target path
+	Xattrs   map[string]string // extended attributes by name
+	Devmajor int64
+	Devminor int64
+	// Content is a regular file's content. PackTree does not modify or keep
+	// it. A ContentCache recognises it by its backing array and length.
+	Content []byte
+}
+
+// EntrySource yields the entries of a tree, in the order Pack would read
+// them from a tar stream: parents before children, a hard link after its
+// target. Entries calls yield once per entry and stops at the first error
+// yield returns, returning it. The entry is only used during the call.
+type EntrySource interface {
+	Entries(yield func(*TreeEntry) error) error
+}
+
+// PackTree writes the protected FS image of the entries of src, exactly as
+// Pack writes it for a tar stream of the same entries in the same order
+// (same bytes, same root hash). The content of regular files is taken from
+// memory rather than copied through a tar stream, and content already
+// encrypted by the ContentCache given with WithContentCache is not
+// encrypted again.
+func PackTree(ctx context.Context, dst io.Writer, src EntrySource, key Key, opts ...Option) (*Summary, error) {
+	p, err := newPacker(key, opts)
+	if err != nil {
+		return nil, err
+	}
+	return p.packTree(ctx, dst, src)
+}
+
+// PackTreeParts is PackTree returning the image as slices (their
+// concatenation is the image) instead of writing it: the ciphertext of
+// contents in the ContentCache is not copied but referenced (the cache's
+// Reset does not free what the parts reference), so the image costs only
+// the memory of what was not in the cache. The parts are not modified
+// afterwards.
+func PackTreeParts(ctx context.Context, src EntrySource, key Key, opts ...Option) ([][]byte, *Summary, error) {
+	p, err := newPacker(key, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	p.parts = &partsSink{}
+	sum, err := p.packTree(ctx, nil, src)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p.parts.parts, sum, nil
+}
+
+func (p *packer) packTree(ctx context.Context, dst io.Writer, src EntrySource) (*Summary, error) {
+	cache := p.o.cache
+	if cache != nil && (cache.chunkSize != p.o.chunkSize || cache.sk.keyCheck != p.sk.keyCheck) {
+		cache = nil // made for another key or chunk size: of no use here
+	}
+	return p.run(ctx, dst, func(ctx context.Context, pp *pipe) error {
+		return src.Entries(func(e *TreeEntry) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			size := int64(0)
+			if e.Type == tar.TypeReg {
+				size = int64(len(e.Content))
+			}
+			n, err := p.add(e, size)
+			if err != nil || n == nil {
+				return err
+			}
+			if s := cache.lookup(e.Content); s != nil {
+				j := &job{out: s.ct, n: len(e.Content), done: closedChan}
+				copy(n.recs, s.recs)
+				select {
+				case pp.queue <- j:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				return nil
+			}
+			return p.queueContent(ctx, e.Content, n, pp)
+		})
+	})
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// queueContent cuts in-memory content into jobs (no copy of the plaintext)
+// and queues them.
+func (p *packer) queueContent(ctx context.Context, content []byte, n *wnode, pp *pipe) error {
+	size := n.size
+	jobBytes := uint64(p.jobChunks * p.o.chunkSize)
+	for off := uint64(0); off < size; off += jobBytes {
+		var buf *jobBuf
+		var out []byte // nil: the worker allocates it (image as parts)
+		if p.parts == nil {
+			select {
+			case buf = <-pp.pool:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			out = buf.out
+		} else if err := ctx.Err(); err != nil {
+			return err
+		}
+		m := min(jobBytes, size-off)
+		first := off >> p.log2
+		j := &job{buf: buf, plain: content[off : off+m], out: out, n: int(m), firstChunk: first, fileSize: size, done: make(chan struct{}),
+			recs: n.recs[first*chunkRecSize : (first+chunkCount(m, p.log2))*chunkRecSize]}
+		pp.queue <- j
+		pp.work <- j
+	}
+	return nil
+}
+
+// ContentCache encrypts file contents ahead of PackTree, for example while
+// the tree is still being assembled. A chunk's ciphertext, nonce and tag
+// depend only on the key, the chunk size and the file's content (not on its
+// path or place in the image), so PackTree can use them as they are and
+// produce the same image as without the cache.
+//
+// Content is recognised by identity: the same backing array and length as
+// the TreeEntry.Content that PackTree sees. The cache keeps the ciphertext
+// of every content encrypted (about its size) and a reference to the
+// content itself until Reset. It is safe for concurrent use.
+type ContentCache struct {
+	sk        *subkeys
+	chunkSize int
+	log2      uint32
+	crypto    sync.Pool // *contentCrypto
+
+	mu    sync.Mutex
+	m     map[contentKey]*sealedContent
+	bytes int64
+}
+
+type contentKey struct {
+	p *byte
+	n int
+}
+
+type sealedContent struct {
+	ct   []byte // ciphertext, len(content) bytes
+	recs []byte // chunk records
+}
+
+type contentCrypto struct {
+	aead cipher.AEAD
+	siv  *sivPRF
+}
+
+// NewContentCache returns an empty cache for images packed with key and the
+// chunk size of opts (WithChunkSize; other options are ignored). PackTree
+// uses it only when given the same key and chunk size.
+func NewContentCache(key Key, opts ...Option) (*ContentCache, error) {
+	o, err := buildOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	sk, err := deriveKeys(key)
+	if err != nil {
+		return nil, err
+	}
+	c := &ContentCache{sk: sk, chunkSize: o.chunkSize, log2: log2(o.chunkSize), m: map[contentKey]*sealedContent{}}
+	// Fail now rather than in Encrypt.
+	cc, err := c.newCrypto()
+	if err != nil {
+		return nil, err
+	}
+	c.crypto.Put(cc)
+	return c, nil
+}
+
+func (c *ContentCache) newCrypto() (*contentCrypto, error) {
+	a, err := newGCM(c.sk.contentKey[:])
+	if err != nil {
+		return nil, err
+	}
+	siv, err := newSIVPRF(c.sk, c.chunkSize)
+	if err != nil {
+		return nil, err
+	}
+	return &contentCrypto{aead: a, siv: siv}, nil
+}
+
+// Encrypt encrypts content (a whole file) into the cache, unless it is
+// empty or already there. content must not be modified afterwards.
+func (c *ContentCache) Encrypt(content []byte) error {
+	if len(content) == 0 {
+		return nil
+	}
+	k := contentKey{unsafe.SliceData(content), len(content)}
+	c.mu.Lock()
+	_, ok := c.m[k]
+	c.mu.Unlock()
+	if ok {
+		return nil
+	}
+	cc, _ := c.crypto.Get().(*contentCrypto)
+	if cc == nil {
+		var err error
+		if cc, err = c.newCrypto(); err != nil {
+			return fmt.Errorf("encrypt content: %w", err)
+		}
+	}
+	n := len(content)
+	s := &sealedContent{
+		ct:   make([]byte, n+tagSize),
+		recs: make([]byte, chunkCount(uint64(n), c.log2)*chunkRecSize),
+	}
+	sealChunks(cc.aead, cc.siv, c.chunkSize, content, s.ct, s.recs, 0, uint64(n))
+	c.crypto.Put(cc)
+	s.ct = s.ct[:n:n]
+	c.mu.Lock()
+	if _, ok := c.m[k]; !ok {
+		c.m[k] = s
+		c.bytes += int64(n)
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// Len is the number of contents in the cache; Bytes their total size.
+func (c *ContentCache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m)
+}
+
+// Bytes is the total size of the contents in the cache.
+func (c *ContentCache) Bytes() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytes
+}
+
+// Reset empties the cache, releasing the ciphertext and the contents.
+func (c *ContentCache) Reset() {
+	c.mu.Lock()
+	c.m = map[contentKey]*sealedContent{}
+	c.bytes = 0
+	c.mu.Unlock()
+}
+
+func (c *ContentCache) lookup(content []byte) *sealedContent {
+	if c == nil || len(content) == 0 {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[contentKey{unsafe.SliceData(content), len(content)}]
+}
