@@ -135,10 +135,12 @@ type preEncryptor struct {
 	active atomic.Int32
 }
 
-// preEncryptMin is the smallest file worth encrypting ahead: for smaller
-// ones the queue and cache bookkeeping cost about as much as encrypting
-// them in the packer.
-const preEncryptMin = 0
+// preEncryptMin is the smallest file worth encrypting ahead. Measured with
+// 20,000 files of 64 bytes: packing them cost 45 ms without the cache and
+// 39.5 ms with it, and filling the cache 10.6 ms on an otherwise idle core;
+// the hook's channel send costs ~0.1 us per file. Even tiny files win a
+// little, so every non-empty file is offered.
+const preEncryptMin = 1
 
 func newPreEncryptor(o *options) (*preEncryptor, error) {
 	var opts []fsprotect.Option
