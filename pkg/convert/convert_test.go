@@ -64,14 +64,7 @@ func testImage(t *testing.T, cfg v1.Config, layers ...[]file) v1.Image {
 			}
 		}
 		tw.Close()
-		b := buf.Bytes()
-		l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
-		if err != nil {
-			t.Fatal(err)
-		}
-		if img, err = mutate.AppendLayers(img, l); err != nil {
-			t.Fatal(err)
-		}
+		img = appendLayer(t, img, buf.Bytes())
 	}
 	cf, _ := img.ConfigFile()
 	cf = cf.DeepCopy()
@@ -82,6 +75,20 @@ func testImage(t *testing.T, cfg v1.Config, layers ...[]file) v1.Image {
 		t.Fatal(err)
 	}
 	return img
+}
+
+// appendLayer adds an uncompressed tar as a layer (ggcr compresses it).
+func appendLayer(t testing.TB, img v1.Image, tarBytes []byte) v1.Image {
+	t.Helper()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(tarBytes)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := mutate.AppendLayers(img, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func busyboxImage(t *testing.T, extra ...file) v1.Image {
