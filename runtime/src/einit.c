@@ -285,6 +285,13 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv)
 		rt_eprintf("scone-run: WARNING: built without the file-system/console shields (no-shield fallback): "
 			   "files come from the host, console output is plain\n");
 
+	/* The network shield is reserved in the config format but not built:
+	 * running would expose in plaintext what the config asks to protect. */
+	if (cfg->ntls_ports)
+		rt_fatal(RT_EX_CONFIG, "config asks the network shield to TLS-terminate %lu port(s), which this runtime "
+			 "does not implement yet; refusing to run rather than serve them in plaintext",
+			 (unsigned long)cfg->ntls_ports);
+
 	/* Transport from the measured config; the simulated exit cost may be
 	 * overridden from the host for experiments (it only costs time). */
 	uint64_t cycles = rt_getenv("SCONE_SIM_EXIT_CYCLES") ? transport_exit_cycles() : cfg->exit_cycles;
