@@ -99,7 +99,7 @@ type Config struct {
 	// ConsoleShield encrypts stdout/stderr into authenticated records.
 	ConsoleShield bool
 	// TLSPorts are listening ports the network shield TLS-terminates
-	// (reserved: the network shield is not implemented yet, scone-build
+	// (reserved for the network shield, which does not exist yet: scone-build
 	// does not set them and the runtime refuses a config that does),
 	// strictly ascending; TLSCert and TLSKey are absolute paths inside the
 	// protected FS, required when TLSPorts is not empty and empty otherwise.
