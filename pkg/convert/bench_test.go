@@ -100,15 +100,7 @@ func withBusybox(b *testing.B, img v1.Image, busybox []byte) v1.Image {
 	tw.WriteHeader(&tar.Header{Name: "bin/busybox", Mode: 0o755, Size: int64(len(busybox))})
 	tw.Write(busybox)
 	tw.Close()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil })
-	if err != nil {
-		b.Fatal(err)
-	}
-	out, err := mutate.AppendLayers(img, l)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return out
+	return appendLayer(b, img, buf.Bytes())
 }
 
 // plainFlatten is the baseline: read and decompress every layer (in order,

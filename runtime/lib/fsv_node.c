@@ -336,6 +336,18 @@ static int dir_writable(struct fsv *fs, struct fsv_node *dir)
 	return fsv_access(fs, dir, 3);
 }
 
+/* 0 when dir has no entry name, -EEXIST when it has, or the lookup's error. */
+static int name_free(struct fsv *fs, struct fsv_node *dir, const char *name, size_t len)
+{
+	struct fsv_node *ex;
+	int r = fsv_lookup(fs, dir, name, len, &ex);
+	if (r == 0) {
+		fsv_unref(fs, ex);
+		return -EEXIST;
+	}
+	return r == -ENOENT ? 0 : r;
+}
+
 int fsv_create(struct fsv *fs, struct fsv_node *dir, const char *name, size_t len, uint32_t mode,
 	       const char *target, struct fsv_node **out)
 {
@@ -346,13 +358,7 @@ int fsv_create(struct fsv *fs, struct fsv_node *dir, const char *name, size_t le
 		return r;
 	if (len == 0)
 		return -ENOENT;
-	struct fsv_node *ex;
-	r = fsv_lookup(fs, dir, name, len, &ex);
-	if (r == 0) {
-		fsv_unref(fs, ex);
-		return -EEXIST;
-	}
-	if (r != -ENOENT)
+	if ((r = name_free(fs, dir, name, len)) < 0)
 		return r;
 	uint32_t type = mode & FSV_IFMT;
 	if (!type)
@@ -402,13 +408,7 @@ int fsv_link(struct fsv *fs, struct fsv_node *n, struct fsv_node *dir, const cha
 	int r = dir_writable(fs, dir);
 	if (r < 0)
 		return r;
-	struct fsv_node *ex;
-	r = fsv_lookup(fs, dir, name, len, &ex);
-	if (r == 0) {
-		fsv_unref(fs, ex);
-		return -EEXIST;
-	}
-	if (r != -ENOENT)
+	if ((r = name_free(fs, dir, name, len)) < 0)
 		return r;
 	if (n->dead && n->nlink == 0)
 		return -ENOENT;

@@ -30,8 +30,10 @@
 
 #define EINIT_FAIL(...) rt_fatal(RT_EX_CONFIG, "sim EINIT failed: " __VA_ARGS__)
 
-/* Reads a whole host file (runtime-internal: raw host syscalls, no shields). */
-static uint8_t *read_host_file(const char *path, size_t max, size_t *len, long *err)
+/* Reads a whole host file (runtime-internal: raw host syscalls, no shields),
+ * at most max bytes, NUL-terminated (not counted in *len). Lengths the host
+ * returns are checked. */
+uint8_t *read_host_file(const char *path, size_t max, size_t *len, long *err)
 {
 	long fd = rt_sys4(__NR_openat, RT_AT_FDCWD, path, RT_O_RDONLY | RT_O_CLOEXEC, 0);
 	if (fd < 0) {
@@ -45,8 +47,8 @@ static uint8_t *read_host_file(const char *path, size_t max, size_t *len, long *
 			*err = -RT_ENOMEM;
 			break;
 		}
-		if (n == cap) {
-			if (cap >= max) {
+		if (n + 1 >= cap) { /* keep a byte for the terminating NUL */
+			if (cap > max) {
 				*err = -RT_EINVAL; /* too large */
 				rt_free(buf);
 				buf = 0;
@@ -60,16 +62,23 @@ static uint8_t *read_host_file(const char *path, size_t max, size_t *len, long *
 			cap *= 2;
 			continue;
 		}
-		long r = rt_sys3(__NR_read, fd, buf + n, cap - n);
+		long r = rt_sys3(__NR_read, fd, buf + n, cap - 1 - n);
 		if (r == -RT_EINTR)
 			continue;
-		if (r < 0 || (size_t)r > cap - n) {
+		if (r < 0 || (size_t)r > cap - 1 - n) {
 			*err = r < 0 ? r : -RT_EIO;
 			rt_free(buf);
 			buf = 0;
 			break;
 		}
 		if (r == 0) {
+			if (n > max) {
+				*err = -RT_EINVAL; /* too large */
+				rt_free(buf);
+				buf = 0;
+				break;
+			}
+			buf[n] = 0;
 			*len = n;
 			break;
 		}

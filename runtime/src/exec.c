@@ -371,30 +371,11 @@ static unsigned long parse_hex(const char **p)
  * kernel's [vdso]/[vvar]/[vsyscall] and the process [stack] (reused). */
 static void unmap_old_program(void)
 {
-	long fd = rt_sys4(__NR_openat, RT_AT_FDCWD, "/proc/self/maps", RT_O_RDONLY | RT_O_CLOEXEC, 0);
-	if (fd < 0)
-		rt_fatal(RT_EX_OSERR, "execve: cannot read /proc/self/maps: error %ld", -fd);
-	size_t cap = 1 << 16, len = 0;
-	char *buf = rt_malloc(cap);
-	for (;;) {
-		if (!buf)
-			rt_fatal(RT_EX_SOFTWARE, "execve: out of memory");
-		if (len + 1 >= cap) {
-			char *nb = rt_malloc(cap * 2);
-			if (nb)
-				memcpy(nb, buf, len);
-			rt_free(buf);
-			buf = nb;
-			cap *= 2;
-			continue;
-		}
-		long r = rt_sys3(__NR_read, fd, buf + len, cap - 1 - len);
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-	}
-	rt_sys1(__NR_close, fd);
-	buf[len] = 0;
+	size_t len;
+	long err = 0;
+	char *buf = (char *)read_host_file("/proc/self/maps", 64u << 20, &len, &err);
+	if (!buf)
+		rt_fatal(RT_EX_OSERR, "execve: cannot read /proc/self/maps: error %ld", -err);
 	for (const char *l = buf; *l;) {
 		const char *p = l;
 		unsigned long lo = parse_hex(&p);

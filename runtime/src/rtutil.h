@@ -4,6 +4,7 @@
 #define SCONE_RTUTIL_H
 #include <stddef.h>
 #include <stdarg.h>
+#include <stdint.h>
 
 /* Exit codes of scone-run (documented in docs/runtime.md). */
 #define RT_EX_USAGE 64    /* bad command line / mode */
@@ -26,4 +27,8 @@ const char *rt_getenv(const char *name);
 int rt_parse_hex(const char *s, size_t slen, unsigned char *out, size_t outlen);
 /* Decimal unsigned; -1 on error. */
 long rt_parse_ulong(const char *s);
+/* Reads a whole host file with raw host syscalls (no shields), at most max
+ * bytes, NUL-terminated; NULL and *err < 0 on failure (einit.c). */
+uint8_t *read_host_file(const char *path, size_t max, size_t *len, long *err);
+
 #endif
