@@ -14,13 +14,16 @@ export SCONE_IMAGE_CACHE
 
 include runtime/runtime.mk
 
-.PHONY: help setup build test test-go test-runtime lint demo bench images frontend-image fuzz clean
+.PHONY: help setup doctor build test test-deps test-go test-runtime lint demo bench images buildkit frontend-image fuzz fresh-check clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-setup: ## install the Debian packages the build, tests and demo need (idempotent)
+setup: ## install the Debian packages the build, tests, demo and benchmarks need (idempotent)
 	@./scripts/setup.sh
+
+doctor: ## list every tool the suite calls, its package and whether it is present
+	@./scripts/setup.sh --check
 
 build: runtime $(BIN)/scone-build ## build the runtime and the scone-build CLI into bin/
 
@@ -28,7 +31,17 @@ $(BIN)/scone-build: runtime FORCE
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $@ ./cmd/scone-build
 
-test: setup runtime test-runtime test-go ## run every test (C runtime tests, then Go tests)
+test: test-deps ## the whole suite as CI runs it: set-up, preflight, images, BuildKit, C then Go tests
+	@$(MAKE) --no-print-directory test-runtime
+	@$(MAKE) --no-print-directory test-go
+
+# What the end-to-end tests need, in order; each step is cached.
+test-deps:
+	@./scripts/setup.sh
+	@./scripts/setup.sh --check >/dev/null || { ./scripts/setup.sh --check; exit 1; }
+	$(GO) mod download
+	./images/build.sh
+	./scripts/buildkit.sh build >/dev/null
 
 test-go: runtime
 	CGO_ENABLED=0 $(GO) test -count=1 -timeout 20m ./...
@@ -43,6 +56,9 @@ demo: setup build ## end to end on a bundled example: build an input image, conv
 bench: runtime ## run the benchmarks (ratios against a baseline measured in the same run)
 	./bench/run.sh
 
+buildkit: ## build buildkitd and buildctl v0.33.1 into the cache (reused when present)
+	./scripts/buildkit.sh build
+
 images: ## build the real input images (OCI layouts) into $(SCONE_IMAGE_CACHE)
 	./images/build.sh $(IMAGES)
 
@@ -51,6 +67,9 @@ frontend-image: build ## build the BuildKit frontend image into bin/frontend-ima
 
 fuzz: ## run each fuzz target for a short while (FUZZTIME, default 20s)
 	./scripts/fuzz.sh
+
+fresh-check: ## prove scripts/setup.sh complete in a fresh Debian 12 chroot (docs/fresh-machine.md)
+	./scripts/fresh-check.sh
 
 clean: runtime-clean ## remove build outputs
 	rm -rf $(BIN)

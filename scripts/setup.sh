@@ -1,16 +1,139 @@
 #!/usr/bin/env bash
-# Installs the Debian packages scone-build's build, tests and demo need.
-# Idempotent: skips apt when everything is already there.
+# Installs, or checks, every tool that scone-build's build, tests, demo and
+# benchmarks execute.
+#
+#   scripts/setup.sh           install the missing Debian packages (idempotent:
+#                              apt runs only when something is missing), then check
+#   scripts/setup.sh --check   only check: print each tool, the package that
+#                              provides it and whether it is present; exit 1 when
+#                              anything is missing (`make doctor` runs this)
+#   scripts/setup.sh --list    print the Debian packages, one per line
+#
+# The table below is the single list. A tool is "present" when its probe
+# succeeds: `cmd:NAME` looks NAME up in PATH (and /usr/sbin, /sbin), `file:PATH`
+# checks the file exists, `static:PATH` also requires a statically linked ELF.
+# `make fresh-check` proves the list complete in a fresh Debian 12 chroot
+# (docs/fresh-machine.md).
 set -euo pipefail
-pkgs=(build-essential musl-tools musl-dev patchelf busybox-static debootstrap liburing-dev libbearssl-dev
-      podman runc umoci skopeo uidmap fuse-overlayfs slirp4netns netavark aardvark-dns conmon catatonit sqlite3)
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-echo "setup: all packages present"
+export PATH=$PATH:/usr/sbin:/sbin
+
+# tool | Debian package | probe | who runs it
+TOOLS=(
+  "gcc|build-essential|cmd:gcc|runtime build, C tests, test programs"
+  "make|build-essential|cmd:make|make targets, runtime build"
+  "git|git|cmd:git|Makefile (version, SOURCE_DATE_EPOCH)"
+  "CA certificates|ca-certificates|file:/etc/ssl/certs/ca-certificates.crt|go mod download, BuildKit build (HTTPS to the module proxy)"
+  "musl-gcc|musl-tools|cmd:musl-gcc|musl test programs (runtime/e2e, pkg/link)"
+  "musl libc|musl-dev|file:/usr/lib/x86_64-linux-musl/libc.a|musl test programs"
+  "patchelf|patchelf|cmd:patchelf|pkg/link fixtures"
+  "busybox (static)|busybox-static|static:/bin/busybox|demo, busybox image, runtime/e2e"
+  "debootstrap|debootstrap|cmd:debootstrap|images/build.sh (Debian-based images), make fresh-check"
+  "liburing|liburing-dev|file:/usr/include/liburing.h|runtime build (async transport)"
+  "BearSSL|libbearssl-dev|file:/usr/include/bearssl.h|runtime build (crypto)"
+  "ldd, ldconfig|libc-bin|cmd:ldconfig|pkg/link (dependency closure checked against ldd)"
+  "openssl|openssl|cmd:openssl|pkg/enclave (keys checked against openssl), detached-signing docs"
+  "sqlite3|sqlite3|cmd:sqlite3|sqlite image smoke test"
+  "flock|util-linux|cmd:flock|images/build.sh (one build per cache)"
+  "podman|podman|cmd:podman|e2e, images smoke tests, frontend run, demo, bench"
+  "runc|runc|cmd:runc|podman's OCI runtime, buildkitd worker"
+  "conmon|conmon|cmd:conmon|podman (container monitor)"
+  "catatonit|catatonit|cmd:catatonit|podman (pause process)"
+  "netavark|netavark|file:/usr/lib/podman/netavark|podman networking (every run without --network none)"
+  "aardvark-dns|aardvark-dns|file:/usr/lib/podman/aardvark-dns|podman networking (DNS)"
+  "iptables|iptables|cmd:iptables|netavark's firewall rules (podman runs with a network)"
+  "newuidmap|uidmap|cmd:newuidmap|podman (user namespaces)"
+  "fuse-overlayfs|fuse-overlayfs|cmd:fuse-overlayfs|podman storage fallback"
+  "slirp4netns|slirp4netns|cmd:slirp4netns|podman rootless networking"
+  "umoci|umoci|cmd:umoci|OCI layout unpacking (docs, manual runc runs)"
+  "skopeo|skopeo|cmd:skopeo|copying images between registries and layouts (docs/ci.md)"
+  "wrk|wrk|cmd:wrk|bench/servers.sh (nginx load)"
+  "ab|apache2-utils|cmd:ab|bench (apache load)"
+  "redis-benchmark|redis-tools|cmd:redis-benchmark|bench/servers.sh (redis load)"
+  "memcslap|libmemcached-tools|cmd:memcslap|bench/servers.sh (memcached load)"
+)
+
+# Found by the probe?
+probe() {
+  local p=$1
+  case $p in
+    cmd:*) command -v "${p#cmd:}" >/dev/null 2>&1 ;;
+    file:*) [ -e "${p#file:}" ] ;;
+    static:*)
+      local f=${p#static:}
+      [ -x "$f" ] || return 1
+      # ldd prints "not a dynamic executable" (and fails) for static ELF files.
+      ! ldd "$f" >/dev/null 2>&1 ;;
+    *) echo "setup.sh: unknown probe $p" >&2; return 1 ;;
+  esac
+}
+
+packages() {
+  local e
+  for e in "${TOOLS[@]}"; do
+    IFS='|' read -r _ pkg _ _ <<<"$e"
+    echo "$pkg"
+  done | sort -u
+}
+
+check() {
+  local e tool pkg pr why missing=() pkgs=()
+  printf '%-18s %-20s %-8s %s\n' TOOL PACKAGE STATUS "USED BY"
+  for e in "${TOOLS[@]}"; do
+    IFS='|' read -r tool pkg pr why <<<"$e"
+    if probe "$pr"; then
+      printf '%-18s %-20s %-8s %s\n' "$tool" "$pkg" ok "$why"
+    else
+      printf '%-18s %-20s %-8s %s\n' "$tool" "$pkg" MISSING "$why"
+      missing+=("$tool")
+      pkgs+=("$pkg")
+    fi
+  done
+  if command -v go >/dev/null 2>&1; then
+    printf '%-18s %-20s %-8s %s\n' go "(go.dev/dl)" ok "$(go version | awk '{print $3}')"
+  else
+    printf '%-18s %-20s %-8s %s\n' go "(go.dev/dl)" MISSING "every Go build and test"
+    missing+=(go)
+  fi
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo
+    echo "setup: missing: ${missing[*]}"
+    if [ ${#pkgs[@]} -gt 0 ]; then
+      echo "fix: run scripts/setup.sh as root (it installs: $(printf '%s\n' "${pkgs[@]}" | sort -u | tr '\n' ' '))"
+    fi
+    return 1
+  fi
+  echo
+  echo "setup: all ${#TOOLS[@]} tools present"
+}
+
+install() {
+  local missing=() p
+  while read -r p; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done < <(packages)
+  if [ ${#missing[@]} -gt 0 ]; then
+    local SUDO=""
+    if [ "$(id -u)" != 0 ]; then
+      command -v sudo >/dev/null || { echo "setup: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+      SUDO=sudo
+    fi
+    echo "setup: installing ${missing[*]}" >&2
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  # The probes, not dpkg, decide: a package can be installed and its tool
+  # still unusable (a broken postinst, a diverted file).
+  if ! out=$(check); then
+    echo "$out" >&2
+    exit 1
+  fi
+  echo "setup: all packages present"
+}
+
+case ${1:-} in
+  "") install ;;
+  --check) check ;;
+  --list) packages ;;
+  -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) echo "setup.sh: unknown argument $1 (use --check, --list or nothing)" >&2; exit 2 ;;
+esac

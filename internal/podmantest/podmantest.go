@@ -165,7 +165,7 @@ func (p *Podman) Must(t testing.TB, args ...string) string {
 	t.Helper()
 	out, stderr, err := p.Exec(0, args...)
 	if err != nil {
-		t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, lastLines(stderr, 20))
+		t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, withDiagnosis(stderr))
 	}
 	return out
 }
@@ -223,7 +223,7 @@ func (p *Podman) PullOCI(t testing.TB, layoutDir, tag string) string {
 	cmd := p.Command(ctx, "pull", "-q", "oci:"+own+":"+tag)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = links, &o, &e
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("podman pull oci:%s:%s: %v\n%s", abs, tag, err, lastLines(e.String(), 20))
+		t.Fatalf("podman pull oci:%s:%s: %v\n%s", abs, tag, err, withDiagnosis(e.String()))
 	}
 	id := strings.TrimSpace(lastLines(o.String(), 1))
 	t.Cleanup(func() { p.releaseImage(id, "localhost/"+own+":"+tag) })
@@ -345,10 +345,17 @@ func (p *Podman) Run(t testing.TB, image string, opts RunOpts) (stdout, stderr s
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) && !errors.Is(err, ErrTimeout) {
+			if code := ee.ExitCode(); code >= 125 {
+				// podman's own failure (125-127): a missing piece of the
+				// host set-up is not the image's fault, say which.
+				if h := Diagnose(stderr); h != "" {
+					t.Fatalf("podman run %s: exit %d: %s\nhost set-up: %s", image, code, lastLines(stderr, 5), h)
+				}
+			}
 			return stdout, stderr, ee.ExitCode()
 		}
 		_, _, _ = p.Exec(30*time.Second, "rm", "-f", "-t", "0", name)
-		t.Fatalf("podman run %s: %v\nstdout: %s\nstderr: %s", image, err, lastLines(stdout, 20), lastLines(stderr, 20))
+		t.Fatalf("podman run %s: %v\nstdout: %s\nstderr: %s", image, err, lastLines(stdout, 20), withDiagnosis(stderr))
 	}
 	return stdout, stderr, 0
 }
@@ -436,6 +443,36 @@ func randomName() string {
 		return fmt.Sprint(time.Now().UnixNano())
 	}
 	return hex.EncodeToString(b[:])
+}
+
+// knownFailures maps what podman prints when a piece of the host set-up is
+// missing to the piece and its fix.
+var knownFailures = []struct{ needle, hint string }{
+	{"netavark: No such file or directory", "netavark (podman's network backend) could not run iptables: install Debian's iptables " +
+		"(scripts/setup.sh installs it; scripts/setup.sh --check lists what is missing), or run with --network none"},
+	{"netavark: iptables", "netavark's iptables call failed: install Debian's iptables (scripts/setup.sh)"},
+	{"could not find \"netavark\"", "podman's network backend is missing: install netavark and aardvark-dns (scripts/setup.sh)"},
+	{"setrlimit `RLIMIT_NOFILE`", "the container's ulimits exceed the host's hard limits: use podmantest.Setup's containers.conf (scripts/podman-env.sh)"},
+	{"runc: executable file not found", "runc is missing: install runc (scripts/setup.sh)"},
+}
+
+// Diagnose returns what podman's stderr says is missing on this host and how
+// to fix it, or "" when the failure is not a known set-up problem.
+func Diagnose(stderr string) string {
+	for _, k := range knownFailures {
+		if strings.Contains(stderr, k.needle) {
+			return k.hint
+		}
+	}
+	return ""
+}
+
+// withDiagnosis appends Diagnose's hint to a failure message.
+func withDiagnosis(stderr string) string {
+	if h := Diagnose(stderr); h != "" {
+		return lastLines(stderr, 20) + "\nhost set-up: " + h
+	}
+	return lastLines(stderr, 20)
 }
 
 // lastLines returns at most the last n lines of s, without the final newline.

@@ -153,3 +153,54 @@ func TestStartPublishesPort(t *testing.T) {
 		})
 	}
 }
+
+// TestRunNamesMissingIptables runs podman as on a fresh machine without
+// Debian's iptables (a PATH that holds only podman: netavark then cannot run
+// iptables) and checks that Run's failure names the missing package rather
+// than netavark's bare "No such file or directory".
+func TestRunNamesMissingIptables(t *testing.T) {
+	p := New(t)
+	id := p.PullOCI(t, WriteLayout(t, BusyboxImage(t, "/bin/busybox", "true"), "latest"), "latest")
+	bin := t.TempDir()
+	if err := os.Symlink(p.Bin, filepath.Join(bin, "podman")); err != nil {
+		t.Fatal(err)
+	}
+	broken := *p
+	broken.Env = nil
+	for _, kv := range p.Env {
+		if !strings.HasPrefix(kv, "PATH=") {
+			broken.Env = append(broken.Env, kv)
+		}
+	}
+	broken.Env = append(broken.Env, "PATH="+bin)
+	ft := &fakeT{TB: t}
+	func() {
+		defer func() {
+			if r := recover(); r != nil && r != any(ft) {
+				panic(r)
+			}
+		}()
+		broken.Run(ft, id, RunOpts{Timeout: time.Minute})
+	}()
+	if !ft.failed {
+		t.Fatal("podman run with a network and no iptables in PATH succeeded; the test cannot reproduce a fresh machine here")
+	}
+	if !strings.Contains(ft.msg, "install Debian's iptables") {
+		t.Errorf("failure does not name the missing iptables package:\n%s", ft.msg)
+	}
+}
+
+func TestDiagnose(t *testing.T) {
+	tests := []struct{ stderr, want string }{
+		{"Error: netavark: No such file or directory (os error 2)\n", "iptables"},
+		{"Error: runc: executable file not found in $PATH", "install runc"},
+		{"Error: some other failure", ""},
+		{"", ""},
+	}
+	for _, tc := range tests {
+		got := Diagnose(tc.stderr)
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("Diagnose(%q) = %q, want a hint containing %q", tc.stderr, got, tc.want)
+		}
+	}
+}
