@@ -30,7 +30,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/scone-build/scone-build/pkg/enclave"
-	"github.com/scone-build/scone-build/pkg/fsprotect"
+	"github.com/scone-build/scone-build/pkg/fskey"
 	"github.com/scone-build/scone-build/pkg/runtimebin"
 )
 
@@ -42,7 +42,9 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/cl
 //	args        one command a line; placeholders {{IN}} (the input image),
 //	            {{TMP}} (a per-case temporary dir), {{REGISTRY}} (an in-memory
 //	            registry, go-containerregistry's pkg/registry), {{KEY}}, {{PUB}},
-//	            {{FSKEY}}, {{WRONGFSKEY}}
+//	            {{FSKEY}}, {{WRONGFSKEY}} (another key, same signer), {{BAREFSKEY}}
+//	            (64 hex digits, no identity), {{OTHERFSKEY}} (pinned to another signer),
+//	            {{PASSPHRASEKEY}} (32 ASCII bytes that are not a key file)
 //	image.json  optional recipe of the input image (see imageRecipe)
 //	input.bin   optional raw input, passed as docker-archive:{{IN}}
 //	golden      exit codes and normalized stdout/stderr of every command
@@ -65,7 +67,8 @@ func TestCLI(t *testing.T) {
 				t.Fatal(err)
 			}
 			repl := strings.NewReplacer("{{REGISTRY}}", regHost, "{{IN}}", in, "{{TMP}}", tmp, "{{KEY}}", keys.key, "{{PUB}}", keys.pub,
-				"{{FSKEY}}", keys.fs, "{{WRONGFSKEY}}", keys.wrongFS)
+				"{{FSKEY}}", keys.fs, "{{WRONGFSKEY}}", keys.wrongFS, "{{BAREFSKEY}}", keys.bareFS, "{{OTHERFSKEY}}", keys.otherFS,
+				"{{PASSPHRASEKEY}}", keys.passphrase)
 			var got strings.Builder
 			failing := strings.HasPrefix(dir, "testdata/cli/fail")
 			var lastCode int
@@ -130,7 +133,7 @@ func caseDirs(t *testing.T, root string) []string {
 	return out
 }
 
-type keyFiles struct{ key, pub, fs, wrongFS string }
+type keyFiles struct{ key, pub, fs, wrongFS, bareFS, otherFS, passphrase string }
 
 var (
 	keysOnce sync.Once
@@ -153,16 +156,26 @@ func cliKeys(t *testing.T) keyFiles {
 		pub, _ := enclave.MarshalPublicKeyPEM(&k.PublicKey)
 		os.WriteFile(filepath.Join(keysDir, "signer.pem"), pem, 0o600)
 		os.WriteFile(filepath.Join(keysDir, "signer.pub"), pub, 0o644)
-		for _, n := range []string{"fs.key", "wrong.key"} {
-			fk, _ := fsprotect.GenerateKey(rand.Reader)
-			txt, _ := fk.MarshalText()
-			os.WriteFile(filepath.Join(keysDir, n), append(txt, '\n'), 0o600)
+		mrs, _ := enclave.MRSIGNER(&k.PublicKey)
+		other := mrs
+		other[0] ^= 1
+		for _, f := range []struct {
+			name string
+			id   fskey.Identity
+		}{{"fs.key", fskey.Identity{MRSIGNER: &mrs}}, {"wrong.key", fskey.Identity{MRSIGNER: &mrs}},
+			{"bare.key", fskey.Identity{}}, {"other.key", fskey.Identity{MRSIGNER: &other}}} {
+			fk, _ := fskey.Generate(rand.Reader)
+			if keysErr = (&fskey.File{Key: fk, Identity: f.id}).Write(filepath.Join(keysDir, f.name), true); keysErr != nil {
+				return
+			}
 		}
+		keysErr = os.WriteFile(filepath.Join(keysDir, "passphrase.key"), []byte("correct horse battery staple 123"), 0o600)
 	})
 	if keysErr != nil {
 		t.Fatal(keysErr)
 	}
-	return keyFiles{filepath.Join(keysDir, "signer.pem"), filepath.Join(keysDir, "signer.pub"), filepath.Join(keysDir, "fs.key"), filepath.Join(keysDir, "wrong.key")}
+	j := func(n string) string { return filepath.Join(keysDir, n) }
+	return keyFiles{j("signer.pem"), j("signer.pub"), j("fs.key"), j("wrong.key"), j("bare.key"), j("other.key"), j("passphrase.key")}
 }
 
 var (

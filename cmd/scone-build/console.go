@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scone-build/scone-build/pkg/console"
-	"github.com/scone-build/scone-build/pkg/fsprotect"
+	"github.com/scone-build/scone-build/pkg/fskey"
 )
 
 // consoleKeyError marks a problem with the --fs-key of the console command.
@@ -38,10 +38,11 @@ IN defaults to standard input ("-").`,
 				if keyFile == "" {
 					return usagef("decrypt console stream: --fs-key is required")
 				}
-				k, err := fsprotect.LoadKeyFile(keyFile)
+				kf, err := fskey.Load(keyFile)
 				if err != nil {
 					return consoleKeyError{err}
 				}
+				k := kf.Key
 				var in io.Reader = a.stdin
 				name := "-"
 				if len(args) == 1 && args[0] != "-" {
@@ -60,7 +61,7 @@ IN defaults to standard input ("-").`,
 				return nil
 			},
 		}
-		dec.Flags().StringVar(&keyFile, "fs-key", "", "FS key file (64 hex digits or 32 raw bytes) the image was converted with")
+		dec.Flags().StringVar(&keyFile, "fs-key", "", "FS key file the image was converted with (docs/keys.md)")
 		cmd.AddCommand(dec)
 		return cmd
 	})
@@ -68,7 +69,7 @@ IN defaults to standard input ("-").`,
 		var ke consoleKeyError
 		switch {
 		case errors.As(err, &ke):
-			return exitKey, "pass the FS key file the image was converted with (--fs-key): 64 hex digits or 32 raw bytes", true
+			return exitKey, "pass the FS key file the image was converted with (--fs-key): what 'scone-build keygen' wrote, or 64 hex digits", true
 		case errors.Is(err, console.ErrTampered):
 			return exitVerification, "the records do not authenticate: the log was modified, or --fs-key is not the key the image was converted with", true
 		case errors.Is(err, console.ErrReordered):

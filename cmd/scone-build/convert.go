@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +15,7 @@ import (
 
 	"github.com/scone-build/scone-build/pkg/convert"
 	"github.com/scone-build/scone-build/pkg/enclave"
-	"github.com/scone-build/scone-build/pkg/fsprotect"
+	"github.com/scone-build/scone-build/pkg/fskey"
 	"github.com/scone-build/scone-build/pkg/imageref"
 	"github.com/scone-build/scone-build/pkg/link"
 	"github.com/scone-build/scone-build/pkg/rootfs"
@@ -45,6 +46,8 @@ type convertOptions struct {
 	sourceConfig string
 	json         bool
 	unsigned     bool
+
+	fsKeyIdentity fskey.Identity // what the --fs-key file expects (set by libraryOptions)
 }
 
 func init() {
@@ -76,7 +79,7 @@ SRC and DST are image references:
 		f.StringVar(&o.keyFile, "key", "", "enclave signer key (PEM, RSA-3072, e=3; see 'scone-build keygen')")
 		f.StringVar(&o.signCmd, "sign-cmd", "", "sign with this external command instead of --key (run with sh -c; bytes to sign on stdin, signature on stdout); needs --signer-pub")
 		f.StringVar(&o.signerPub, "signer-pub", "", "public key (PEM) of the external signer used with --sign-cmd")
-		f.StringVar(&o.fsKeyFile, "fs-key", "", "file-system key file (64 hex digits or 32 raw bytes; see 'scone-build keygen')")
+		f.StringVar(&o.fsKeyFile, "fs-key", "", "file-system key file (see 'scone-build keygen', docs/keys.md)")
 		f.StringVar(&o.platform, "platform", "linux/amd64", "platform to pick from a multi-platform image")
 		f.BoolVar(&o.insecure, "insecure", false, "allow plain http to registries other than localhost")
 		f.StringVar(&o.heap, "heap", "", "enclave heap size (e.g. 256M, 1G; default 64M)")
@@ -130,11 +133,12 @@ func (o *convertOptions) libraryOptions(ctx context.Context, a *app) ([]convert.
 		opts = append(opts, convert.WithSigner(s))
 	}
 	if o.fsKeyFile != "" {
-		k, err := fsprotect.LoadKeyFile(o.fsKeyFile)
+		kf, err := fskey.Load(o.fsKeyFile)
 		if err != nil {
 			return nil, keyFileError{"--fs-key", err}
 		}
-		opts = append(opts, convert.WithFSKey(k))
+		o.fsKeyIdentity = kf.Identity
+		opts = append(opts, convert.WithFSKey(kf.Key))
 	}
 	for _, s := range []struct {
 		flag, v string
@@ -221,6 +225,9 @@ func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 			return err
 		}
 	}
+	if err := o.checkKeyIdentity(a, report); err != nil {
+		return err
+	}
 	prog.update(convert.Progress{Stage: "write"})
 	report.Destination = o.dst
 	switch {
@@ -287,7 +294,7 @@ func (e keyFileError) Unwrap() error { return e.err }
 func keyHint(e keyFileError) string {
 	switch e.flag {
 	case "--fs-key":
-		return "--fs-key must name a readable file of 64 hex digits or 32 bytes; 'scone-build keygen' makes one"
+		return "--fs-key must name a readable FS key file (docs/keys.md); 'scone-build keygen' makes one"
 	case "--signer-pub":
 		return "--signer-pub must name the signer's RSA-3072 (e=3) public key in PEM"
 	}
@@ -333,8 +340,6 @@ func convertHints(err error) (int, string, bool) {
 		return exitInternal, "build scone-build with 'make build' (it embeds the runtime); a plain 'go build' cannot convert", true
 	case errors.Is(err, enclave.ErrKey):
 		return exitKey, "the signer key must be an RSA-3072 key with public exponent 3 (PEM); 'scone-build keygen' makes one", true
-	case errors.Is(err, fsprotect.ErrInvalidKey):
-		return exitKey, "the FS key file must hold 64 hex digits (optionally a newline) or exactly 32 bytes", true
 	case errors.Is(err, imageref.ErrCorrupt):
 		return exitBadInput, "the input is not a complete image (docker save / podman save output, or an OCI layout): recreate it", true
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -345,4 +350,50 @@ func convertHints(err error) (int, string, bool) {
 		return exitIO, "", true
 	}
 	return 0, "", false
+}
+
+// checkKeyIdentity refuses, before anything is written, an image whose
+// identity the --fs-key file does not accept: the runtime would refuse to
+// run it. A bare key or MRENCLAVE values that do not name this build only
+// get a note.
+func (o *convertOptions) checkKeyIdentity(a *app, r *convert.Report) error {
+	if o.fsKeyFile == "" {
+		return nil
+	}
+	id := o.fsKeyIdentity
+	if id.IsZero() {
+		fmt.Fprintf(a.stderr, "scone-build: note: %s is a bare key that names no enclave identity: the runtime refuses it "+
+			"unless the deployer sets SCONE_EXPECTED_MRSIGNER; record the signer with 'scone-build key pin %s --signer-pub PUB'\n",
+			o.fsKeyFile, o.fsKeyFile)
+		return nil
+	}
+	var e fskey.Enclave
+	mre, err1 := hex.DecodeString(r.MRENCLAVE)
+	mrs, err2 := hex.DecodeString(r.MRSIGNER)
+	if err1 != nil || len(mre) != 32 {
+		return fmt.Errorf("checking the FS key's identity: report MRENCLAVE %q is not 32 bytes of hex", r.MRENCLAVE)
+	}
+	e.MRENCLAVE = [32]byte(mre)
+	e.ISVProdID, e.ISVSVN = o.isvProdID, o.isvSVN
+	if o.unsigned || err2 != nil || len(mrs) != 32 {
+		// Not signed yet: the signer is checked when the signature is attached.
+		id.MRSIGNER = nil
+		if id.IsZero() {
+			return nil
+		}
+	} else {
+		e.MRSIGNER = [32]byte(mrs)
+	}
+	err := id.Check(e)
+	var ie *fskey.IdentityError
+	if errors.As(err, &ie) && ie.Field == "mrenclave" {
+		fmt.Fprintf(a.stderr, "scone-build: note: %s lists MRENCLAVE values and this image's (%s) is not among them: "+
+			"the runtime will refuse it until you add it ('scone-build key pin %s --add --mrenclave %s')\n",
+			o.fsKeyFile, r.MRENCLAVE, o.fsKeyFile, r.MRENCLAVE)
+		return nil
+	}
+	if err != nil {
+		return identityMismatchError{fmt.Errorf("checking the enclave identity that FS key file %q expects: %w", o.fsKeyFile, err)}
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/scone-build/scone-build/pkg/fskey"
 	"github.com/scone-build/scone-build/pkg/fsprotect"
 )
 
@@ -30,11 +31,11 @@ func (o *fsOptions) key() (fsprotect.Key, error) {
 	if o.keyFile == "" {
 		return fsprotect.Key{}, usagef("--fs-key is required")
 	}
-	k, err := fsprotect.LoadKeyFile(o.keyFile)
+	kf, err := fskey.Load(o.keyFile)
 	if err != nil {
 		return fsprotect.Key{}, fsKeyError{err}
 	}
-	return k, nil
+	return kf.Key, nil
 }
 
 func (o *fsOptions) readOpts() ([]fsprotect.Option, error) {
@@ -302,7 +303,7 @@ with the one from the measured enclave config. Prints the root hash.`,
 		var fe *fsprotect.FormatError
 		switch {
 		case errors.As(err, &ke):
-			return exitKey, "pass a readable FS key file (--fs-key): 64 hex digits (optionally a newline) or exactly 32 raw bytes", true
+			return exitKey, "pass a readable FS key file (--fs-key): what 'scone-build keygen' wrote (docs/keys.md), or 64 hex digits", true
 		case errors.Is(err, fsprotect.ErrWrongKey):
 			return exitKey, "the image was made with another FS key: pass the key it was packed with (--fs-key)", true
 		case errors.As(err, &ae) && ae.Part == fsprotect.PartRoot:

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scone-build/scone-build/pkg/enclave"
+	"github.com/scone-build/scone-build/pkg/fskey"
 	"github.com/scone-build/scone-build/pkg/fsprotect"
 	"github.com/scone-build/scone-build/pkg/inspect"
 	"github.com/scone-build/scone-build/pkg/link"
@@ -65,11 +66,11 @@ func runInspect(ctx context.Context, a *app, ref string, o *inspectOptions) erro
 	}
 	out := inspectOutput{Summary: im.Summarize()}
 	if o.fsKey != "" {
-		k, err := fsprotect.LoadKeyFile(o.fsKey)
+		kf, err := fskey.Load(o.fsKey)
 		if err != nil {
 			return keyFileError{"--fs-key", err}
 		}
-		rd, err := fsprotect.Open(bytes.NewReader(im.FSImage), int64(len(im.FSImage)), k, fsprotect.WithExpectedRoot(im.Config.FSRoot))
+		rd, err := fsprotect.Open(bytes.NewReader(im.FSImage), int64(len(im.FSImage)), kf.Key, fsprotect.WithExpectedRoot(im.Config.FSRoot))
 		if err != nil {
 			return fmt.Errorf("opening protected FS image: %w", err)
 		}
@@ -169,6 +170,8 @@ func inspectHints(err error) (int, string, bool) {
 	switch {
 	case errors.Is(err, inspect.ErrNotConverted):
 		return exitBadInput, "this image was not made by 'scone-build convert'", true
+	case errors.Is(err, inspect.ErrVerification) && errors.Is(err, fskey.ErrIdentity):
+		return exitVerification, "the image is not the one you expect: signed by another key, or an older ISVSVN (a rollback); do not run it", true
 	case errors.Is(err, inspect.ErrVerification):
 		return exitVerification, "the image was modified after conversion or made with other keys: convert it again from its source", true
 	case errors.Is(err, fsprotect.ErrWrongKey):

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,14 +14,17 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scone-build/scone-build/pkg/enclave"
+	"github.com/scone-build/scone-build/pkg/fskey"
 )
 
 type keygenOptions struct {
-	outDir string
-	key    string
-	fsKey  string
-	pub    string
-	force  bool
+	outDir    string
+	key       string
+	fsKey     string
+	pub       string
+	signerPub string
+	force     bool
+	identityFlags
 }
 
 // keyExistsError: keygen refuses to overwrite a key file without --force.
@@ -34,18 +38,26 @@ func init() {
 		var o keygenOptions
 		cmd := &cobra.Command{
 			Use:   "keygen",
-			Short: "Create an enclave signer key (RSA-3072, e = 3) and a file-system key",
+			Short: "Create an enclave signer key (RSA-3072, e = 3) and a file-system key bound to it",
 			Long: `Create the two keys a conversion needs:
 
   signer key  RSA-3072 with public exponent 3 (SGX requires both), PEM PKCS#8,
               mode 0600; its public half goes next to it as PEM (mode 0644).
               MRSIGNER, the signer identity, is printed.
-  FS key      32 random bytes as 64 hex digits and a newline, mode 0600. It
-              encrypts the protected file system and never goes into an image.
+  FS key      a key file (docs/keys.md), mode 0600: 32 random bytes and the
+              enclave identity they belong to (the signer's MRSIGNER, and
+              what --mrenclave, --isv-prodid and --min-isvsvn add). The
+              runtime gives the key only to an enclave with that identity, so
+              an image re-signed by someone else cannot read the files. The
+              key never goes into an image.
+
+With --signer-pub, the signer key already exists (in a KMS or HSM, say): only
+the FS key is made, bound to that public key's MRSIGNER.
 
 Existing files are not overwritten unless --force is given.`,
 			Example: `  scone-build keygen --out-dir keys
-  scone-build keygen --key signer.pem --fs-key fs.key`,
+  scone-build keygen --key signer.pem --fs-key fs.key --min-isvsvn 2
+  scone-build keygen --signer-pub kms-signer.pub --fs-key fs.key`,
 			Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, args []string) error { return runKeygen(a, &o) },
 		}
@@ -54,66 +66,95 @@ Existing files are not overwritten unless --force is given.`,
 		f.StringVar(&o.key, "key", "", "signer key file (default OUT-DIR/signer.pem)")
 		f.StringVar(&o.fsKey, "fs-key", "", "FS key file (default OUT-DIR/fs.key)")
 		f.StringVar(&o.pub, "pub", "", "signer public key file (default: the key file with extension .pub)")
+		f.StringVar(&o.signerPub, "signer-pub", "", "bind the FS key to this existing signer's public key (PEM) and make no signer key")
 		f.BoolVar(&o.force, "force", false, "overwrite existing files")
+		o.identityFlags.register(f, false)
 		return cmd
 	})
 	registerHints(keygenHints)
 }
 
 func runKeygen(a *app, o *keygenOptions) error {
-	if o.key == "" {
-		o.key = filepath.Join(o.outDir, "signer.pem")
-	}
 	if o.fsKey == "" {
 		o.fsKey = filepath.Join(o.outDir, "fs.key")
 	}
-	if o.pub == "" {
-		o.pub = strings.TrimSuffix(o.key, filepath.Ext(o.key)) + ".pub"
+	var files []string
+	if o.signerPub == "" {
+		if o.key == "" {
+			o.key = filepath.Join(o.outDir, "signer.pem")
+		}
+		if o.pub == "" {
+			o.pub = strings.TrimSuffix(o.key, filepath.Ext(o.key)) + ".pub"
+		}
+		if o.key == o.fsKey || o.key == o.pub || o.fsKey == o.pub {
+			return usagef("--key, --fs-key and --pub must be different files")
+		}
+		files = []string{o.key, o.fsKey, o.pub}
+	} else {
+		if o.key != "" || o.pub != "" {
+			return usagef("--signer-pub makes only the FS key: it excludes --key and --pub")
+		}
+		files = []string{o.fsKey}
 	}
-	if o.key == o.fsKey || o.key == o.pub || o.fsKey == o.pub {
-		return usagef("--key, --fs-key and --pub must be different files")
+	id, err := o.identityFlags.identity()
+	if err != nil {
+		return err
 	}
 	// Check everything before writing anything, so a refusal leaves no half set.
 	if !o.force {
-		for _, p := range []string{o.key, o.fsKey, o.pub} {
+		for _, p := range files {
 			if _, err := os.Lstat(p); err == nil {
 				return &keyExistsError{path: p}
 			}
 		}
 	}
-	if err := os.MkdirAll(o.outDir, 0o700); err != nil {
-		return fmt.Errorf("creating key directory %q: %w", o.outDir, err)
+	var signer *rsa.PrivateKey
+	var pub *rsa.PublicKey
+	if o.signerPub != "" {
+		if pub, err = enclave.LoadPublicKey(o.signerPub); err != nil {
+			return keyFileError{"--signer-pub", err}
+		}
+	} else {
+		if signer, err = enclave.GenerateKey(rand.Reader); err != nil {
+			return err
+		}
+		pub = &signer.PublicKey
 	}
-	k, err := enclave.GenerateKey(rand.Reader)
+	mrs, err := enclave.MRSIGNER(pub)
 	if err != nil {
 		return err
 	}
-	keyPEM, err := enclave.MarshalPrivateKeyPEM(k)
+	id.MRSIGNER = &mrs
+	k, err := fskey.Generate(rand.Reader)
 	if err != nil {
 		return err
 	}
-	pubPEM, err := enclave.MarshalPublicKeyPEM(&k.PublicKey)
+	fsFile, err := (&fskey.File{Key: k, Identity: id}).Marshal()
 	if err != nil {
 		return err
 	}
-	fsk, err := enclave.GenerateFSKey(rand.Reader)
-	if err != nil {
-		return err
-	}
-	fsFile, err := enclave.EncodeFSKey(fsk)
-	if err != nil {
-		return err
-	}
-	mrs, err := enclave.MRSIGNER(&k.PublicKey)
-	if err != nil {
-		return err
-	}
-	for _, w := range []struct {
+	type out struct {
 		path string
 		data []byte
 		mode os.FileMode
-	}{{o.key, keyPEM, 0o600}, {o.fsKey, fsFile, 0o600}, {o.pub, pubPEM, 0o644}} {
-		if err := enclave.WriteKeyFile(w.path, w.data, o.force); err != nil {
+	}
+	outs := []out{{o.fsKey, fsFile, 0o600}}
+	if signer != nil {
+		keyPEM, err := enclave.MarshalPrivateKeyPEM(signer)
+		if err != nil {
+			return err
+		}
+		pubPEM, err := enclave.MarshalPublicKeyPEM(pub)
+		if err != nil {
+			return err
+		}
+		outs = []out{{o.key, keyPEM, 0o600}, {o.fsKey, fsFile, 0o600}, {o.pub, pubPEM, 0o644}}
+	}
+	for _, w := range outs {
+		if err := os.MkdirAll(filepath.Dir(w.path), 0o700); err != nil {
+			return fmt.Errorf("creating key directory %q: %w", filepath.Dir(w.path), err)
+		}
+		if err := fskey.WriteSecret(w.path, w.data, o.force); err != nil {
 			if errors.Is(err, fs.ErrExist) {
 				return &keyExistsError{path: w.path}
 			}
@@ -125,8 +166,10 @@ func runKeygen(a *app, o *keygenOptions) error {
 			}
 		}
 	}
-	_, err = fmt.Fprintf(a.stdout, "signer key  %s\npublic key  %s\nFS key      %s\nMRSIGNER    %s\n",
-		o.key, o.pub, o.fsKey, hex.EncodeToString(mrs[:]))
+	if signer != nil {
+		fmt.Fprintf(a.stdout, "signer key  %s\npublic key  %s\n", o.key, o.pub)
+	}
+	_, err = fmt.Fprintf(a.stdout, "FS key      %s\nMRSIGNER    %s\n", o.fsKey, hex.EncodeToString(mrs[:]))
 	return err
 }
 

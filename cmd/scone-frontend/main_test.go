@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/scone-build/scone-build/pkg/enclave"
-	"github.com/scone-build/scone-build/pkg/fsprotect"
+	"github.com/scone-build/scone-build/pkg/fskey"
 )
 
 func TestFingerprintCommand(t *testing.T) {
@@ -19,8 +19,9 @@ func TestFingerprintCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	pemKey, _ := enclave.MarshalPrivateKeyPEM(k)
-	fk, _ := fsprotect.GenerateKey(rand.Reader)
-	txt, _ := fk.MarshalText()
+	fk, _ := fskey.Generate(rand.Reader)
+	mrs, _ := enclave.MRSIGNER(&k.PublicKey)
+	txt, _ := (&fskey.File{Key: fk, Identity: fskey.Identity{MRSIGNER: &mrs}}).Marshal()
 	signer, fsKey, out := filepath.Join(dir, "scone-signer"), filepath.Join(dir, "scone-fs-key"), filepath.Join(dir, "fp")
 	os.WriteFile(signer, pemKey, 0o600)
 	os.WriteFile(fsKey, txt, 0o600)
@@ -33,7 +34,7 @@ func TestFingerprintCommand(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(b), "v1 mrsigner=") {
 		t.Fatalf("fingerprint file %q, %v", b, err)
 	}
-	if strings.Contains(string(b), string(txt)) {
+	if strings.Contains(string(b), fk.String()) {
 		t.Fatal("the fingerprint contains the FS key")
 	}
 

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/scone-build/scone-build/pkg/enclave"
+	"github.com/scone-build/scone-build/pkg/fskey"
 	"github.com/scone-build/scone-build/pkg/fsprotect"
 )
 
@@ -52,7 +53,7 @@ func build() error {
 	if fx.Signer, err = enclave.NewKeySigner(k); err != nil {
 		return err
 	}
-	if fx.FSKey, err = fsprotect.GenerateKey(rand.Reader); err != nil {
+	if fx.FSKey, err = fskey.Generate(rand.Reader); err != nil {
 		return err
 	}
 	dir, err := os.MkdirTemp("", "scone-testenclave")

@@ -233,6 +233,9 @@ func (c *Config) Validate() error {
 		if err := checkName("host env", n); err != nil {
 			return err
 		}
+		if what, ok := CodeVariable(n); ok {
+			return cfgErr("host env", "%s chooses code to run (%s): a host that sets it could run its own code inside the enclave; put the value in the image's environment instead", n, what)
+		}
 		if seen[n] {
 			return cfgErr("host env", "duplicate name %q", n)
 		}

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -216,54 +215,4 @@ func LoadPublicKey(path string) (*rsa.PublicKey, error) {
 		return nil, fmt.Errorf("reading public key %q: %w", path, err)
 	}
 	return k, nil
-}
-
-// FSKeySize is the length of a protected-FS key.
-const FSKeySize = 32
-
-// GenerateFSKey returns FSKeySize random bytes (random defaults to
-// crypto/rand.Reader).
-func GenerateFSKey(random io.Reader) ([]byte, error) {
-	if random == nil {
-		random = rand.Reader
-	}
-	k := make([]byte, FSKeySize)
-	if _, err := io.ReadFull(random, k); err != nil {
-		return nil, fmt.Errorf("generating FS key: %w", err)
-	}
-	return k, nil
-}
-
-// EncodeFSKey returns the key file contents for an FS key: 64 hex digits and
-// a newline (docs/contracts.md).
-func EncodeFSKey(k []byte) ([]byte, error) {
-	if len(k) != FSKeySize {
-		return nil, fmt.Errorf("encoding FS key of %d bytes: want %d", len(k), FSKeySize)
-	}
-	return []byte(hex.EncodeToString(k) + "\n"), nil
-}
-
-// WriteKeyFile writes data to path with mode 0600. Without overwrite it
-// refuses an existing path (the error wraps fs.ErrExist).
-func WriteKeyFile(path string, data []byte, overwrite bool) error {
-	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
-	if overwrite {
-		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-	}
-	f, err := os.OpenFile(path, flags, 0o600)
-	if err != nil {
-		return fmt.Errorf("writing key file %q: %w", path, err)
-	}
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return fmt.Errorf("writing key file %q: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("writing key file %q: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing key file %q: %w", path, err)
-	}
-	return nil
 }

@@ -12,7 +12,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -174,7 +173,7 @@ func TestCommandSigner(t *testing.T) {
 	dir := t.TempDir()
 	keyPath := filepath.Join(dir, "k.pem")
 	pemb, _ := MarshalPrivateKeyPEM(k)
-	if err := WriteKeyFile(keyPath, pemb, false); err != nil {
+	if err := os.WriteFile(keyPath, pemb, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("SCONE_TEST_SIGNER_KEY", keyPath)
@@ -215,38 +214,6 @@ func TestCommandSigner(t *testing.T) {
 	}
 }
 
-func TestWriteKeyFile(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "fs.key")
-	k, err := GenerateFSKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc, err := EncodeFSKey(k)
-	if err != nil || len(enc) != 65 || enc[64] != '\n' {
-		t.Fatalf("EncodeFSKey: %v %q", err, enc)
-	}
-	if err := WriteKeyFile(p, enc, false); err != nil {
-		t.Fatal(err)
-	}
-	st, err := os.Stat(p)
-	if err != nil || st.Mode().Perm() != 0o600 {
-		t.Fatalf("mode %v, err %v", st.Mode(), err)
-	}
-	if err := WriteKeyFile(p, enc, false); !errors.Is(err, fs.ErrExist) {
-		t.Fatalf("overwrite without force: %v", err)
-	}
-	if err := WriteKeyFile(p, []byte("x"), true); err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(p); string(b) != "x" {
-		t.Fatalf("forced overwrite wrote %q", b)
-	}
-	if _, err := EncodeFSKey(k[:5]); err == nil {
-		t.Fatal("EncodeFSKey accepted 5 bytes")
-	}
-}
-
 // TestCommandSignerOpenSSL signs through the real openssl CLI, the way
 // --sign-cmd is documented, and attaches the result.
 func TestCommandSignerOpenSSL(t *testing.T) {
@@ -257,7 +224,7 @@ func TestCommandSignerOpenSSL(t *testing.T) {
 	k := testKey(t)
 	keyPath := filepath.Join(t.TempDir(), "signer.pem")
 	pemb, _ := MarshalPrivateKeyPEM(k)
-	if err := WriteKeyFile(keyPath, pemb, false); err != nil {
+	if err := os.WriteFile(keyPath, pemb, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s, err := NewCommandSigner(&k.PublicKey, openssl, "dgst", "-sha256", "-sign", keyPath)

@@ -8,7 +8,7 @@ import (
 	"os"
 
 	"github.com/scone-build/scone-build/pkg/enclave"
-	"github.com/scone-build/scone-build/pkg/fsprotect"
+	"github.com/scone-build/scone-build/pkg/fskey"
 )
 
 // fingerprintInfo is the HKDF info string that derives the FS key ID. It is
@@ -74,11 +74,13 @@ func mrSigner(signerPEM []byte) ([]byte, error) {
 	return m[:], nil
 }
 
-// parseFSKey accepts the key file formats of docs/contracts.md (fsprotect.ParseKey).
+// parseFSKey accepts the key file formats of docs/keys.md (fskey.Parse).
+// The fingerprint depends on the key only: the identity a key file records
+// does not change the converted image.
 func parseFSKey(b []byte) ([]byte, error) {
-	k, err := fsprotect.ParseKey(b)
+	f, err := fskey.Parse(b)
 	if err != nil {
 		return nil, fmt.Errorf("parsing fs key: %w: %w", ErrBadKey, err)
 	}
-	return k[:], nil
+	return f.Key[:], nil
 }

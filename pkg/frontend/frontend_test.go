@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/scone-build/scone-build/pkg/enclave"
+	"github.com/scone-build/scone-build/pkg/fskey"
 )
 
 func TestConvertArgs(t *testing.T) {
@@ -108,8 +109,13 @@ func TestFingerprint(t *testing.T) {
 	signer := testSigner(t)
 	key := bytes.Repeat([]byte{7}, 32)
 	hexKey := []byte(hex.EncodeToString(key) + "\n")
+	mrs := [32]byte{1, 2, 3}
+	v1Key, err := (&fskey.File{Key: fskey.Key(key), Identity: fskey.Identity{MRSIGNER: &mrs}}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
 
-	fp1, err := Fingerprint(signer, key)
+	fp1, err := Fingerprint(signer, v1Key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +124,10 @@ func TestFingerprint(t *testing.T) {
 		t.Fatal(err)
 	}
 	if fp1 != fp2 {
-		t.Fatalf("raw and hex key give different fingerprints:\n%s\n%s", fp1, fp2)
+		t.Fatalf("a key file and the bare key give different fingerprints:\n%s\n%s", fp1, fp2)
+	}
+	if _, err := Fingerprint(signer, key); err == nil {
+		t.Fatal("32 raw bytes accepted as an FS key")
 	}
 	if !strings.HasPrefix(fp1, "v1 mrsigner=") || !strings.Contains(fp1, " fs-key-id=") {
 		t.Fatalf("fingerprint format: %q", fp1)
@@ -129,16 +138,16 @@ func TestFingerprint(t *testing.T) {
 		t.Fatalf("fingerprint reveals the key or its plain hash: %q", fp1)
 	}
 	// Another FS key or another signer changes it.
-	key2 := bytes.Repeat([]byte{8}, 32)
-	if fp, _ := Fingerprint(signer, key2); fp == fp1 {
-		t.Fatal("a different FS key gives the same fingerprint")
+	key2 := []byte(hex.EncodeToString(bytes.Repeat([]byte{8}, 32)))
+	if fp, err := Fingerprint(signer, key2); err != nil || fp == fp1 {
+		t.Fatalf("a different FS key gives the same fingerprint (or %v)", err)
 	}
 	other, err := newSigner()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fp, _ := Fingerprint(other, key); fp == fp1 {
-		t.Fatal("a different signer gives the same fingerprint")
+	if fp, err := Fingerprint(other, hexKey); err != nil || fp == fp1 {
+		t.Fatalf("a different signer gives the same fingerprint (or %v)", err)
 	}
 	// PKCS#8 gives the same MRSIGNER.
 	pk, err := enclave.ParsePrivateKeyPEM(signer)
@@ -146,11 +155,11 @@ func TestFingerprint(t *testing.T) {
 		t.Fatal(err)
 	}
 	p8, _ := x509.MarshalPKCS8PrivateKey(pk)
-	if fp, err := Fingerprint(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8}), key); err != nil || fp != fp1 {
+	if fp, err := Fingerprint(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8}), hexKey); err != nil || fp != fp1 {
 		t.Fatalf("PKCS#8: %q, %v; want %q", fp, err, fp1)
 	}
 	for name, tc := range map[string]struct{ s, k []byte }{
-		"no pem":    {[]byte("nope"), key},
+		"no pem":    {[]byte("nope"), hexKey},
 		"short key": {signer, key[:31]},
 		"bad hex":   {signer, []byte(strings.Repeat("zz", 32))},
 	} {

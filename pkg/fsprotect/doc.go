@@ -17,6 +17,6 @@
 // whole image with the key.
 //
 // Errors that callers act on are typed: ErrWrongKey, ErrTruncated,
-// ErrInvalidKey, ErrInvalidInput, *AuthError, *UnknownVersionError and
+// ErrInvalidInput, *AuthError, *UnknownVersionError and
 // *FormatError. The package never prints, exits or panics.
 package fsprotect

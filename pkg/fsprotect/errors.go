@@ -13,9 +13,6 @@ var (
 	// header is missing from the end of the file (the image was truncated, or
 	// bytes were appended after it).
 	ErrTruncated = errors.New("image truncated (or bytes appended after it)")
-	// ErrInvalidKey means a key could not be parsed: it must be 64 hex digits
-	// (optionally followed by a newline) or exactly 32 raw bytes.
-	ErrInvalidKey = errors.New("invalid FS key: want 64 hex digits or 32 raw bytes")
 	// ErrInvalidInput means the tar stream given to Pack cannot be packed
 	// (unsafe path, dangling hard link, limits exceeded, malformed tar).
 	ErrInvalidInput = errors.New("invalid input")

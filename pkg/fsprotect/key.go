@@ -1,75 +1,18 @@
 package fsprotect
 
 import (
-	"bytes"
 	"crypto/hkdf"
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"os"
+
+	"github.com/scone-build/scone-build/pkg/fskey"
 )
 
 // KeySize is the size of an FS key in bytes.
-const KeySize = 32
+const KeySize = fskey.Size
 
-// Key is a 32-byte FS key. It is never stored in an image.
-type Key [KeySize]byte
-
-// ParseKey parses a key file's contents: 64 hex digits, optionally followed by
-// one newline ("\n" or "\r\n"), or exactly 32 raw bytes.
-func ParseKey(b []byte) (Key, error) {
-	var k Key
-	s := b
-	if bytes.HasSuffix(s, []byte("\r\n")) {
-		s = s[:len(s)-2]
-	} else if bytes.HasSuffix(s, []byte("\n")) {
-		s = s[:len(s)-1]
-	}
-	if len(s) == 2*KeySize {
-		if _, err := hex.Decode(k[:], s); err == nil {
-			return k, nil
-		}
-	}
-	if len(b) == KeySize {
-		copy(k[:], b)
-		return k, nil
-	}
-	return Key{}, ErrInvalidKey
-}
-
-// LoadKeyFile reads and parses a key file (see ParseKey).
-func LoadKeyFile(path string) (Key, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return Key{}, fmt.Errorf("read key file %q: %w", path, err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 4*KeySize))
-	if err != nil {
-		return Key{}, fmt.Errorf("read key file %q: %w", path, err)
-	}
-	k, err := ParseKey(b)
-	if err != nil {
-		return Key{}, fmt.Errorf("parse key file %q: %w", path, err)
-	}
-	return k, nil
-}
-
-// GenerateKey reads a new key from rand (crypto/rand.Reader in production).
-func GenerateKey(rand io.Reader) (Key, error) {
-	var k Key
-	if _, err := io.ReadFull(rand, k[:]); err != nil {
-		return Key{}, fmt.Errorf("generate key: %w", err)
-	}
-	return k, nil
-}
-
-// MarshalText returns the key as 64 lowercase hex digits (the key file format
-// without the newline).
-func (k Key) MarshalText() ([]byte, error) {
-	return []byte(hex.EncodeToString(k[:])), nil
-}
+// Key is a 32-byte FS key (package fskey owns it and its key file).
+type Key = fskey.Key
 
 // HKDF-SHA-256 labels (info strings); the salt is empty. See docs/fsprotect.md.
 const (

@@ -306,44 +306,6 @@ func TestPackErrors(t *testing.T) {
 	})
 }
 
-func TestKeys(t *testing.T) {
-	hexKey := "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
-	raw := make([]byte, 32)
-	for i := range raw {
-		raw[i] = byte(i)
-	}
-	tests := []struct {
-		in []byte
-		ok bool
-	}{
-		{[]byte(hexKey), true},
-		{[]byte(hexKey + "\n"), true},
-		{[]byte(hexKey + "\r\n"), true},
-		{[]byte(hexKey + "\n\n"), false},
-		{[]byte(hexKey[:62]), false},
-		{[]byte("zz" + hexKey[2:]), false},
-		{raw, true},
-		{raw[:31], false},
-		{nil, false},
-	}
-	for _, tc := range tests {
-		k, err := ParseKey(tc.in)
-		if tc.ok != (err == nil) || (tc.ok && !bytes.Equal(k[:], raw)) {
-			t.Errorf("ParseKey(%q) = %x, %v", tc.in, k, err)
-		}
-		if !tc.ok && !errors.Is(err, ErrInvalidKey) {
-			t.Errorf("ParseKey(%q): %v, want ErrInvalidKey", tc.in, err)
-		}
-	}
-	k, err := GenerateKey(bytes.NewReader(raw))
-	if err != nil || !bytes.Equal(k[:], raw) {
-		t.Errorf("GenerateKey = %x, %v", k, err)
-	}
-	if _, err := GenerateKey(bytes.NewReader(raw[:5])); err == nil {
-		t.Error("GenerateKey from a short reader")
-	}
-}
-
 var errWriteFailed = errors.New("disk full")
 
 type failWriter struct{}

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scone-build/scone-build/pkg/fskey"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/fsprotect from the generators")
@@ -30,11 +32,11 @@ var (
 )
 
 func mustHexKey(s string) Key {
-	k, err := ParseKey([]byte(s))
+	f, err := fskey.Parse([]byte(s))
 	if err != nil {
 		panic(err)
 	}
-	return k
+	return f.Key
 }
 
 // vectorTree is the tree of ok.img: every entry type, empty, one-byte,

@@ -21,6 +21,7 @@ import (
 	"github.com/scone-build/scone-build/internal/testenclave"
 	"github.com/scone-build/scone-build/pkg/convert"
 	"github.com/scone-build/scone-build/pkg/enclave"
+	"github.com/scone-build/scone-build/pkg/fskey"
 	"github.com/scone-build/scone-build/pkg/fsprotect"
 )
 
@@ -80,7 +81,8 @@ func TestVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checks, err := im.Verify(ctx, WithFSKey(fx.FSKey), WithExpectedMRSIGNER(im.SigStruct.MRSIGNER()))
+	signer := im.SigStruct.MRSIGNER()
+	checks, err := im.Verify(ctx, WithFSKey(fx.FSKey), WithExpectedMRSIGNER(signer))
 	if err != nil {
 		t.Fatalf("clean image: %v (%+v)", err, checks)
 	}
@@ -127,7 +129,7 @@ func TestVerify(t *testing.T) {
 				}
 				t.Fatalf("load: %v", err)
 			}
-			_, err = bim.Verify(ctx, WithFSKey(fx.FSKey))
+			_, err = bim.Verify(ctx, WithFSKey(fx.FSKey), WithExpectedMRSIGNER(signer))
 			var ce *CheckError
 			if !errors.As(err, &ce) || ce.Check != tc.check || !errors.Is(err, ErrVerification) {
 				t.Fatalf("want failed check %q, got %v", tc.check, err)
@@ -135,8 +137,8 @@ func TestVerify(t *testing.T) {
 		})
 	}
 	t.Run("wrong fs key", func(t *testing.T) {
-		wrong, _ := fsprotect.GenerateKey(bytes.NewReader(bytes.Repeat([]byte{7}, 64)))
-		_, err := im.Verify(ctx, WithFSKey(wrong))
+		wrong, _ := fskey.Generate(bytes.NewReader(bytes.Repeat([]byte{7}, 64)))
+		_, err := im.Verify(ctx, WithFSKey(wrong), WithExpectedMRSIGNER(signer))
 		if !errors.Is(err, fsprotect.ErrWrongKey) {
 			t.Fatalf("want ErrWrongKey, got %v", err)
 		}
@@ -144,8 +146,34 @@ func TestVerify(t *testing.T) {
 	t.Run("wrong signer", func(t *testing.T) {
 		_, err := im.Verify(ctx, WithExpectedMRSIGNER([32]byte{1}))
 		var ce *CheckError
-		if !errors.As(err, &ce) || ce.Check != "signer" {
+		if !errors.As(err, &ce) || ce.Check != "signer" || !errors.Is(err, fskey.ErrIdentity) {
 			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("no expected signer", func(t *testing.T) {
+		// Anyone can re-sign an image: verifying a signature without an
+		// expected signer proves nothing, so it fails closed.
+		_, err := im.Verify(ctx, WithFSKey(fx.FSKey))
+		var ce *CheckError
+		if !errors.As(err, &ce) || ce.Check != "signer" || !errors.Is(err, ErrNoExpectedIdentity) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("identity from a key file", func(t *testing.T) {
+		svn := im.SigStruct.ISVSVN
+		ok := fskey.Identity{MRSIGNER: &signer, MinISVSVN: &svn, MRENCLAVE: [][32]byte{{9}, im.SigStruct.EnclaveHash}}
+		if _, err := im.Verify(ctx, WithExpectedIdentity(ok)); err != nil {
+			t.Fatalf("expected identity refused: %v", err)
+		}
+		newer := svn + 1
+		_, err := im.Verify(ctx, WithExpectedIdentity(fskey.Identity{MRSIGNER: &signer, MinISVSVN: &newer}))
+		var ie *fskey.IdentityError
+		if !errors.As(err, &ie) || ie.Field != "isvsvn" {
+			t.Fatalf("ISVSVN below the minimum: got %v", err)
+		}
+		_, err = im.Verify(ctx, WithExpectedIdentity(fskey.Identity{MRENCLAVE: [][32]byte{{9}}}))
+		if !errors.As(err, &ie) || ie.Field != "mrenclave" {
+			t.Fatalf("unlisted MRENCLAVE: got %v", err)
 		}
 	})
 }
@@ -179,7 +207,7 @@ func TestDetachedSigning(t *testing.T) {
 		t.Fatal(err)
 	}
 	sim, _ := Load(signed)
-	if _, err := sim.Verify(ctx, WithFSKey(fx.FSKey)); err != nil {
+	if _, err := sim.Verify(ctx, WithFSKey(fx.FSKey), WithExpectedMRSIGNER(sim.SigStruct.MRSIGNER())); err != nil {
 		t.Fatalf("signed image does not verify: %v", err)
 	}
 	if sim.SigStruct.EnclaveHash != im.SigStruct.EnclaveHash {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/scone-build/scone-build/pkg/convert"
 	"github.com/scone-build/scone-build/pkg/enclave"
+	"github.com/scone-build/scone-build/pkg/fskey"
 	"github.com/scone-build/scone-build/pkg/fsprotect"
 )
 
@@ -37,8 +38,8 @@ type Check struct {
 type VerifyOption func(*verifyOptions)
 
 type verifyOptions struct {
-	fsKey    *fsprotect.Key
-	mrsigner *[32]byte
+	fsKey      *fsprotect.Key
+	identities []fskey.Identity
 }
 
 // WithFSKey also authenticates every file of the protected FS image.
@@ -46,8 +47,26 @@ func WithFSKey(k fsprotect.Key) VerifyOption { return func(o *verifyOptions) { o
 
 // WithExpectedMRSIGNER requires this signer.
 func WithExpectedMRSIGNER(m [32]byte) VerifyOption {
-	return func(o *verifyOptions) { o.mrsigner = &m }
+	return WithExpectedIdentity(fskey.Identity{MRSIGNER: &m})
 }
+
+// WithExpectedIdentity requires what id names (an FS key file's identity,
+// say): the signer, and where given the MRENCLAVE, ISVPRODID and minimum
+// ISVSVN. Given several times, the image must meet every one. An id with
+// only ISVPRODID or a minimum ISVSVN is checked too, but does not by itself
+// name an identity (Verify then still fails with ErrNoExpectedIdentity).
+func WithExpectedIdentity(id fskey.Identity) VerifyOption {
+	return func(o *verifyOptions) {
+		if !id.IsZero() || id.ISVProdID != nil || id.MinISVSVN != nil {
+			o.identities = append(o.identities, id)
+		}
+	}
+}
+
+// ErrNoExpectedIdentity: Verify was not told which enclave identity to
+// expect. Anyone can re-sign an image with a key of their own, so a
+// signature proves nothing until its signer is the expected one.
+var ErrNoExpectedIdentity = errors.New("no expected signer given: anyone can sign an image with a key of their own")
 
 // Verify checks the image offline and returns every check made. The error
 // is the first failure (a *CheckError), or nil.
@@ -76,13 +95,24 @@ func (im *Image) Verify(ctx context.Context, opts ...VerifyOption) ([]Check, err
 	}
 	record("measurement", err, "MRENCLAVE recomputed from scone-run and config.bin equals ENCLAVEHASH")
 	mrsigner := ss.MRSIGNER()
-	if o.mrsigner != nil {
-		var err error
-		if *o.mrsigner != mrsigner {
-			err = fmt.Errorf("MRSIGNER %x, expected %x", mrsigner, *o.mrsigner)
+	idErr := ErrNoExpectedIdentity
+	for _, id := range o.identities {
+		if !id.IsZero() {
+			idErr = nil
 		}
-		record("signer", err, "MRSIGNER is the expected one")
 	}
+	enc := fskey.Enclave{MRENCLAVE: ss.EnclaveHash, MRSIGNER: mrsigner, ISVProdID: ss.ISVProdID, ISVSVN: ss.ISVSVN}
+	for _, id := range o.identities {
+		if idErr != nil {
+			break
+		}
+		if id.IsZero() {
+			// only ISV constraints: check them against a signer-free identity
+			id.MRENCLAVE = [][32]byte{enc.MRENCLAVE}
+		}
+		idErr = id.Check(enc)
+	}
+	record("signer", idErr, "the enclave identity (MRSIGNER, and where given MRENCLAVE, ISVPRODID, ISVSVN) is the expected one")
 	root, err := fsprotect.RootOf(bytes.NewReader(im.FSImage), int64(len(im.FSImage)))
 	if err == nil && root != im.Config.FSRoot {
 		err = fmt.Errorf("FS image root %x differs from the measured config's %x", root, im.Config.FSRoot)

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/scone-build/scone-build/pkg/enclave"
+	"github.com/scone-build/scone-build/pkg/fskey"
 	"github.com/scone-build/scone-build/pkg/fsprotect"
 )
 
@@ -39,6 +40,7 @@ type simEnclave struct {
 	dir      string
 	keyHex   string
 	mrsigner string
+	keyFile  string // version 1 key file: the key, pinned to mrsigner (docs/keys.md)
 }
 
 // makeEnclave: an enclave for the program at progPath (and the extra
@@ -136,7 +138,60 @@ func makeEnclaveFiles(t *testing.T, rt string, entries []tarEntry, mutate func(*
 			t.Fatal(err)
 		}
 	}
-	return simEnclave{dir: dir, keyHex: hex.EncodeToString(fsKey[:]), mrsigner: hex.EncodeToString(mrs[:])}
+	kf := filepath.Join(t.TempDir(), "fs.key")
+	if err := (&fskey.File{Key: fsKey, Identity: fskey.Identity{MRSIGNER: &mrs}}).Write(kf, false); err != nil {
+		t.Fatal(err)
+	}
+	return simEnclave{dir: dir, keyHex: hex.EncodeToString(fsKey[:]), mrsigner: hex.EncodeToString(mrs[:]), keyFile: kf}
+}
+
+// resign does what someone without the signer key can do to e: take its
+// FS image, write a config of their own (mutate), measure it and sign it
+// with key, into a new enclave directory.
+func resign(t *testing.T, rt string, e simEnclave, key *rsa.PrivateKey, mutate func(*enclave.Config)) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.dir, "config.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := enclave.ParseConfig(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mutate(cfg)
+	config, err := cfg.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(rt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := enclave.Measure(f, config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := enclave.NewSigStruct(m.MRENCLAVE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := enclave.NewKeySigner(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := ss.Sign(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := t.TempDir()
+	img, _ := os.ReadFile(filepath.Join(e.dir, "fs.img"))
+	for name, b := range map[string][]byte{"fs.img": img, "config.bin": config, "sigstruct.bin": sig} {
+		if err := os.WriteFile(filepath.Join(d, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
 }
 
 // key is the enclave's FS key as bytes (the console shield uses it too).
@@ -147,7 +202,15 @@ func (e simEnclave) key() [32]byte {
 	return key
 }
 
+// env runs e as deployed: the key file that keygen would have written
+// (the key and the signer it belongs to).
 func (e simEnclave) env(extra ...string) []string {
+	return append(append(baseEnv(), "SCONE_ENCLAVE_DIR="+e.dir, "SCONE_FS_KEY_FILE="+e.keyFile, "SCONE_SIM_EXIT_CYCLES=0"), extra...)
+}
+
+// bareEnv runs e with the key as 64 hex digits in SCONE_FS_KEY, which names
+// no identity.
+func (e simEnclave) bareEnv(extra ...string) []string {
 	return append(append(baseEnv(), "SCONE_ENCLAVE_DIR="+e.dir, "SCONE_FS_KEY="+e.keyHex, "SCONE_SIM_EXIT_CYCLES=0"), extra...)
 }
 
@@ -156,7 +219,7 @@ func TestSimModeRunsVerifiedEnclave(t *testing.T) {
 	bin := prog(t, "hello-glibc-static")
 	e := makeEnclave(t, rt, bin, nil)
 
-	got := run(t, e.env("SCONE_EXPECTED_MRSIGNER="+e.mrsigner), rt, "host-arg")
+	got := run(t, e.env(), rt, "host-arg")
 	if got.code != 3 {
 		t.Fatalf("exit %d, stderr:\n%s\nstdout:\n%s", got.code, got.stderr, got.stdout)
 	}
@@ -169,12 +232,77 @@ func TestSimModeRunsVerifiedEnclave(t *testing.T) {
 		t.Errorf("host argument reached the application although HostArgs is off")
 	}
 
-	// Key from a file, 64 hex digits + newline.
+	// A bare key (64 hex digits, in a file or SCONE_FS_KEY) with the signer
+	// named by the deployer.
 	kf := filepath.Join(t.TempDir(), "fs.key")
 	os.WriteFile(kf, []byte(e.keyHex+"\n"), 0o600)
-	env := append(baseEnv(), "SCONE_ENCLAVE_DIR="+e.dir, "SCONE_FS_KEY_FILE="+kf)
+	env := append(baseEnv(), "SCONE_ENCLAVE_DIR="+e.dir, "SCONE_FS_KEY_FILE="+kf, "SCONE_EXPECTED_MRSIGNER="+e.mrsigner)
 	if got := run(t, env, rt); got.code != 3 {
-		t.Fatalf("with SCONE_FS_KEY_FILE: exit %d, stderr:\n%s", got.code, got.stderr)
+		t.Fatalf("bare key file with SCONE_EXPECTED_MRSIGNER: exit %d, stderr:\n%s", got.code, got.stderr)
+	}
+	if got := run(t, e.bareEnv("SCONE_EXPECTED_MRSIGNER="+e.mrsigner), rt); got.code != 3 {
+		t.Fatalf("SCONE_FS_KEY with SCONE_EXPECTED_MRSIGNER: exit %d, stderr:\n%s", got.code, got.stderr)
+	}
+}
+
+// TestSimModeKeyIdentity: the FS key goes only to the enclave its owner
+// expects (issue 11, finding 1). The attack: someone without the signer key
+// writes a config of their own around the same FS image (console shield
+// off, another program), measures and signs it with a fresh key; the
+// unmodified runtime, given the deployer's key, must refuse.
+func TestSimModeKeyIdentity(t *testing.T) {
+	rt := runtimeBin(t)
+	bin := prog(t, "hello-glibc-static")
+	e := makeEnclave(t, rt, bin, nil) // SIGSTRUCT ISVPRODID 0, ISVSVN 0
+	attacker, err := enclave.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := resign(t, rt, e, attacker, func(c *enclave.Config) { c.Argv = []string{"prog", "forged"} })
+	mrs, _ := hex.DecodeString(e.mrsigner)
+	pin := func(t *testing.T, id fskey.Identity) string {
+		var k fskey.Key
+		hb, _ := hex.DecodeString(e.keyHex)
+		copy(k[:], hb)
+		p := filepath.Join(t.TempDir(), "fs.key")
+		if err := (&fskey.File{Key: k, Identity: id}).Write(p, false); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	signer := [32]byte(mrs)
+	u16 := func(v uint16) *uint16 { return &v }
+	raw := filepath.Join(t.TempDir(), "raw.key")
+	os.WriteFile(raw, []byte("correct horse battery staple 123"), 0o600)
+	withDir := func(env []string, dir string) []string { return append(env, "SCONE_ENCLAVE_DIR="+dir) }
+	cases := []struct {
+		name string
+		env  []string
+		code int
+		msg  string // on stderr; "" for a run that succeeds
+	}{
+		{"key file of the signer", e.env(), 3, ""},
+		{"re-signed by someone else, key file", withDir(e.env(), forged), 77, "MRSIGNER"},
+		{"re-signed by someone else, bare key and SCONE_EXPECTED_MRSIGNER", withDir(e.bareEnv("SCONE_EXPECTED_MRSIGNER="+e.mrsigner), forged), 77, "MRSIGNER"},
+		{"re-signed by someone else, bare key", withDir(e.bareEnv(), forged), 77, "names no enclave identity"},
+		{"bare key without an identity", e.bareEnv(), 77, "names no enclave identity"},
+		{"bare key, development switch", e.bareEnv("SCONE_ALLOW_ANY_SIGNER=1"), 3, ""},
+		{"ISVSVN below the key's minimum", append(baseEnv(), "SCONE_ENCLAVE_DIR="+e.dir, "SCONE_FS_KEY_FILE="+pin(t, fskey.Identity{MRSIGNER: &signer, MinISVSVN: u16(1)})), 77, "ISVSVN"},
+		{"ISVPRODID not the key's", append(baseEnv(), "SCONE_ENCLAVE_DIR="+e.dir, "SCONE_FS_KEY_FILE="+pin(t, fskey.Identity{MRSIGNER: &signer, ISVProdID: u16(9)})), 77, "ISVPRODID"},
+		{"MRENCLAVE not listed", append(baseEnv(), "SCONE_ENCLAVE_DIR="+e.dir, "SCONE_FS_KEY_FILE="+pin(t, fskey.Identity{MRENCLAVE: [][32]byte{{1}}})), 77, "MRENCLAVE"},
+		{"key file and SCONE_EXPECTED_MRSIGNER disagree", e.env("SCONE_EXPECTED_MRSIGNER=" + strings.Repeat("ab", 32)), 77, "SCONE_EXPECTED"},
+		{"32-byte passphrase as key file", append(baseEnv(), "SCONE_ENCLAVE_DIR="+e.dir, "SCONE_FS_KEY_FILE="+raw), 77, "raw binary keys are not accepted"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := run(t, c.env, rt)
+			if got.code != c.code || (c.msg != "" && !strings.Contains(got.stderr, c.msg)) {
+				t.Fatalf("want exit %d with %q; got exit %d\nstderr: %s\nstdout: %s", c.code, c.msg, got.code, got.stderr, got.stdout)
+			}
+			if c.msg != "" && strings.Contains(got.stdout, "argv[") {
+				t.Fatalf("the application ran: %s", got.stdout)
+			}
+		})
 	}
 }
 
@@ -236,8 +364,8 @@ func TestSimModeRefusesBadEnclaves(t *testing.T) {
 			return e.env("SCONE_ENCLAVE_DIR=" + d)
 		}, 78, "SIGSTRUCT"},
 		{"wrong signer", func(t *testing.T) []string {
-			return e.env("SCONE_EXPECTED_MRSIGNER=" + strings.Repeat("ab", 32))
-		}, 78, "MRSIGNER mismatch"},
+			return e.bareEnv("SCONE_EXPECTED_MRSIGNER=" + strings.Repeat("ab", 32))
+		}, 77, "MRSIGNER"},
 		{"no key", func(t *testing.T) []string {
 			return append(baseEnv(), "SCONE_ENCLAVE_DIR="+e.dir)
 		}, 77, "no FS key"},
@@ -245,13 +373,13 @@ func TestSimModeRefusesBadEnclaves(t *testing.T) {
 			return append(baseEnv(), "SCONE_ENCLAVE_DIR="+e.dir, "SCONE_FS_KEY=1234")
 		}, 77, "SCONE_FS_KEY"},
 		{"wrong key", func(t *testing.T) []string {
-			return append(baseEnv(), "SCONE_ENCLAVE_DIR="+e.dir, "SCONE_FS_KEY="+other.keyHex)
+			return append(baseEnv(), "SCONE_ENCLAVE_DIR="+e.dir, "SCONE_FS_KEY_FILE="+other.keyFile)
 		}, 77, "wrong FS key"},
 		{"fs image from another enclave", func(t *testing.T) []string {
 			d := copyDir(t, e.dir)
 			b, _ := os.ReadFile(filepath.Join(other.dir, "fs.img"))
 			os.WriteFile(filepath.Join(d, "fs.img"), b, 0o644)
-			return append(baseEnv(), "SCONE_ENCLAVE_DIR="+d, "SCONE_FS_KEY="+other.keyHex)
+			return append(baseEnv(), "SCONE_ENCLAVE_DIR="+d, "SCONE_FS_KEY_FILE="+other.keyFile)
 		}, 78, "rejected"},
 		{"hw mode", func(t *testing.T) []string { return e.env("SCONE_MODE=hw") }, 78, "hardware mode is not supported yet"},
 	}

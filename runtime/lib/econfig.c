@@ -137,6 +137,29 @@ static int names_unique(char **l, size_t n, int env)
 	return 1;
 }
 
+/* Variables that choose which code runs (pkg/enclave/hostenv.go has the
+ * same list): the host must not be allowed to set them. */
+static int code_var(const char *n)
+{
+	static const char *const prefixes[] = {"LD_", "BASH_FUNC_", "LUA_PATH", "LUA_CPATH", "LUA_INIT"};
+	static const char *const names[] = {
+		"PATH", "GCONV_PATH", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE",
+		"PYTHONEXECUTABLE", "PYTHONPLATLIBDIR", "PYTHONBREAKPOINT", "PERL5LIB", "PERLLIB", "PERL5OPT",
+		"PERL5DB", "RUBYLIB", "RUBYOPT", "NODE_OPTIONS", "NODE_PATH", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS",
+		"JDK_JAVA_OPTIONS", "CLASSPATH", "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "PS4", "PROMPT_COMMAND",
+		"PHPRC", "PHP_INI_SCAN_DIR", "TCLLIBPATH"};
+	size_t nl = strlen(n);
+	for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+		size_t pl = strlen(prefixes[i]);
+		if (nl >= pl && memcmp(n, prefixes[i], pl) == 0)
+			return 1;
+	}
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strlen(names[i]) == nl && memcmp(n, names[i], nl) == 0)
+			return 1;
+	return 0;
+}
+
 static int validate(const struct econfig *c)
 {
 	if (c->argc < 1)
@@ -148,9 +171,12 @@ static int validate(const struct econfig *c)
 	}
 	if (!names_unique(c->env, c->envc, 1))
 		return ECONFIG_EVALUE;
-	for (size_t i = 0; i < c->host_envc; i++)
+	for (size_t i = 0; i < c->host_envc; i++) {
 		if (!valid_name(c->host_env[i], strlen(c->host_env[i])))
 			return ECONFIG_EVALUE;
+		if (code_var(c->host_env[i]))
+			return ECONFIG_ECODEVAR;
+	}
 	if (!names_unique(c->host_env, c->host_envc, 0))
 		return ECONFIG_EVALUE;
 	if (!is_abs(c->cwd))
@@ -378,6 +404,8 @@ const char *econfig_strerror(int err)
 		return "out of memory";
 	case ECONFIG_EINVAL:
 		return "invalid argument";
+	case ECONFIG_ECODEVAR:
+		return "the host may set a variable that chooses code to run (PATH, LD_*, PYTHONPATH, ...): refused";
 	default:
 		return "unknown enclave config error";
 	}

@@ -73,6 +73,7 @@ enum econfig_transport {
 #define ECONFIG_EVALUE (-5)    /* a value out of range (NUL in string, ...) */
 #define ECONFIG_ENOMEM (-6)
 #define ECONFIG_EINVAL (-7)    /* NULL argument */
+#define ECONFIG_ECODEVAR (-8)  /* host env names a variable that chooses code (PATH, LD_*, ...) */
 
 /* A parsed config. Every string is NUL-terminated; every string array has a
  * terminating NULL after its count entries (argv[argc] == NULL), so argv and

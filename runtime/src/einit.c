@@ -7,9 +7,10 @@
  *  2. re-measure: MRENCLAVE of (own executable from /proc/self/exe,
  *     config.bin) via sgxs_measure, after checking that the runtime's
  *     read-only segments in memory equal the file's bytes;
- *  3. SIGSTRUCT: RSA signature (sigstruct_verify), ENCLAVEHASH == MRENCLAVE,
- *     MRSIGNER == SCONE_EXPECTED_MRSIGNER when set;
- *  4. FS key (SCONE_FS_KEY_FILE, else SCONE_FS_KEY), fs.img mapped inside the
+ *  3. SIGSTRUCT: RSA signature (sigstruct_verify), ENCLAVEHASH == MRENCLAVE;
+ *  4. FS key (SCONE_FS_KEY_FILE, else SCONE_FS_KEY; both wiped from the
+ *     environment) and the enclave identity its owner expects (the key file,
+ *     SCONE_EXPECTED_*): fail closed (docs/keys.md); fs.img mapped inside the
  *     runtime region, fsp_open with expected root = config's fs_root;
  *  5. shields initialised; argv/env/cwd/uid/gid from the config. */
 #include <elf.h>
@@ -23,6 +24,7 @@
 #include "sgxs.h"
 #include "sigstruct.h"
 #include "fsp.h"
+#include "fskey.h"
 #include "rt_alloc.h"
 #include "rtstring.h"
 #include "rtutil.h"
@@ -119,38 +121,133 @@ static void check_text(const uint8_t *elf, size_t len)
 		EINIT_FAIL("own executable has no read-only segment");
 }
 
-static void load_key(uint8_t key[32])
+/* Overwrites the value of the host environment variable NAME in place (the
+ * strings live on the initial stack, which /proc/self/environ shows): a key
+ * or a key path must not outlive its use. */
+static void wipe_env(const char *name)
+{
+	size_t nl = strlen(name);
+	for (char **e = rt_environ; *e; e++)
+		if (!rt_strncmp(*e, name, nl) && (*e)[nl] == '=') {
+			volatile char *v = *e + nl + 1;
+			while (*v)
+				*v++ = 0;
+		}
+}
+
+/* The FS key and the identity its owner expects (docs/keys.md): from
+ * SCONE_FS_KEY_FILE (a key file), else SCONE_FS_KEY (64 hex digits, a bare
+ * key). Both variables are wiped from the environment afterwards. */
+static void load_key(struct fskey_file *out)
 {
 	const char *file = rt_getenv("SCONE_FS_KEY_FILE");
 	const char *hexkey = rt_getenv("SCONE_FS_KEY");
+	int r;
+	unsigned line = 0;
 	if (file && *file) {
 		size_t n = 0;
 		long err = 0;
-		uint8_t *b = read_host_file(file, 4096, &n, &err);
+		uint8_t *b = read_host_file(file, FSKEY_MAX_FILE + 1, &n, &err);
 		if (!b)
 			rt_fatal(RT_EX_NOPERM, "cannot read the FS key file %s (SCONE_FS_KEY_FILE): error %ld", file, -err);
-		int ok = 0;
-		if (n == 32) {
-			memcpy(key, b, 32);
-			ok = 1;
-		} else if (n >= 2 && b[n - 2] == '\r' && b[n - 1] == '\n' &&
-			   !rt_parse_hex((const char *)b, n - 2, key, 32)) {
-			ok = 1;
-		} else if (!rt_parse_hex((const char *)b, n, key, 32)) {
-			ok = 1;
-		}
+		r = fskey_parse(b, n, out, &line);
 		memset(b, 0, n);
 		rt_free(b);
-		if (!ok)
-			rt_fatal(RT_EX_NOPERM, "FS key file %s: expected 64 hex digits or 32 raw bytes", file);
-		return;
-	}
-	if (hexkey && *hexkey) {
-		if (rt_parse_hex(hexkey, strlen(hexkey), key, 32))
+		if (r && line)
+			rt_fatal(RT_EX_NOPERM, "FS key file %s, line %u: %s", file, line, fskey_strerror(r));
+		if (r)
+			rt_fatal(RT_EX_NOPERM, "FS key file %s: %s", file, fskey_strerror(r));
+	} else if (hexkey && *hexkey) {
+		r = fskey_parse((const uint8_t *)hexkey, strlen(hexkey), out, &line);
+		if (r || !fskey_bare(&out->id))
 			rt_fatal(RT_EX_NOPERM, "SCONE_FS_KEY: expected 64 hex digits");
+	} else {
+		rt_fatal(RT_EX_NOPERM, "no FS key: set SCONE_FS_KEY_FILE to a key file made by scone-build keygen");
+	}
+	wipe_env("SCONE_FS_KEY");
+	wipe_env("SCONE_FS_KEY_FILE");
+}
+
+/* The identity the deployer names on the host, for a bare key:
+ * SCONE_EXPECTED_MRSIGNER and SCONE_EXPECTED_MRENCLAVE (64 hex digits each). */
+static void env_identity(struct fskey_identity *id)
+{
+	memset(id, 0, sizeof *id);
+	const char *s = rt_getenv("SCONE_EXPECTED_MRSIGNER");
+	if (s && *s) {
+		if (rt_parse_hex(s, strlen(s), id->mrsigner, 32))
+			rt_fatal(RT_EX_USAGE, "SCONE_EXPECTED_MRSIGNER: expected 64 hex digits");
+		id->has_mrsigner = 1;
+	}
+	const char *e = rt_getenv("SCONE_EXPECTED_MRENCLAVE");
+	if (e && *e) {
+		if (rt_parse_hex(e, strlen(e), id->mrenclave[0], 32))
+			rt_fatal(RT_EX_USAGE, "SCONE_EXPECTED_MRENCLAVE: expected 64 hex digits");
+		id->n_mrenclave = 1;
+	}
+}
+
+static const char *id_field(int which)
+{
+	switch (which) {
+	case FSKEY_ID_MRSIGNER:
+		return "MRSIGNER";
+	case FSKEY_ID_MRENCLAVE:
+		return "MRENCLAVE";
+	case FSKEY_ID_ISVPRODID:
+		return "ISVPRODID";
+	default:
+		return "ISVSVN";
+	}
+}
+
+/* Fails closed: the key is used only for an enclave whose identity its
+ * owner expects, named by the key file, or for a bare key by the deployer's
+ * SCONE_EXPECTED_*; a bare key with neither runs only with the explicit
+ * development switch SCONE_ALLOW_ANY_SIGNER=1. */
+static void check_identity(const struct fskey_identity *keyid, const uint8_t mr[32], const struct sigstruct_info *si)
+{
+	struct fskey_identity envid;
+	env_identity(&envid);
+	char got[65];
+	const struct {
+		const struct fskey_identity *id;
+		const char *who;
+	} ids[] = {{keyid, "the FS key file"}, {&envid, "SCONE_EXPECTED_*"}};
+	int named = 0;
+	for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+		if (fskey_bare(ids[i].id))
+			continue;
+		named = 1;
+		int w = fskey_check(ids[i].id, mr, si->mrsigner, si->isvprodid, si->isvsvn);
+		if (!w)
+			continue;
+		if (w == FSKEY_ID_MRSIGNER || w == FSKEY_ID_MRENCLAVE) {
+			hex(w == FSKEY_ID_MRSIGNER ? si->mrsigner : mr, 32, got);
+			rt_fatal(RT_EX_NOPERM,
+				 "sim EINIT: this enclave's %s is %s, which %s does not expect: refusing to give it the FS key "
+				 "(an image re-signed or replaced by someone else?)",
+				 id_field(w), got, ids[i].who);
+		}
+		rt_fatal(RT_EX_NOPERM, "sim EINIT: this enclave's %s is %u, which %s does not accept (%s %u)", id_field(w),
+			 w == FSKEY_ID_ISVPRODID ? si->isvprodid : si->isvsvn, ids[i].who,
+			 w == FSKEY_ID_ISVPRODID ? "expected" : "minimum",
+			 w == FSKEY_ID_ISVPRODID ? ids[i].id->isvprodid : ids[i].id->min_isvsvn);
+	}
+	if (named)
+		return;
+	const char *dev = rt_getenv("SCONE_ALLOW_ANY_SIGNER");
+	if (dev && !rt_strcmp(dev, "1")) {
+		hex(si->mrsigner, 32, got);
+		rt_eprintf("scone-run: WARNING: SCONE_ALLOW_ANY_SIGNER=1: giving the FS key to an enclave signed by %s "
+			   "without checking who signed it (development only)\n",
+			   got);
 		return;
 	}
-	rt_fatal(RT_EX_NOPERM, "no FS key: set SCONE_FS_KEY_FILE (or SCONE_FS_KEY for development)");
+	rt_fatal(RT_EX_NOPERM,
+		 "the FS key names no enclave identity, so anyone could re-sign this image and receive it: use a key "
+		 "file made by scone-build keygen (it records MRSIGNER), pin it with 'scone-build key pin', or set "
+		 "SCONE_EXPECTED_MRSIGNER (SCONE_ALLOW_ANY_SIGNER=1 skips this check, for development only)");
 }
 
 static const struct fsp *open_fs(const char *dir, const struct econfig *cfg, const uint8_t key[32])
@@ -260,16 +357,6 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv)
 		hex(si.enclavehash, 32, h2);
 		EINIT_FAIL("MRENCLAVE mismatch: measured %s, SIGSTRUCT.ENCLAVEHASH %s", h1, h2);
 	}
-	const char *want = rt_getenv("SCONE_EXPECTED_MRSIGNER");
-	if (want && *want) {
-		uint8_t ws[32];
-		if (rt_parse_hex(want, strlen(want), ws, 32))
-			rt_fatal(RT_EX_USAGE, "SCONE_EXPECTED_MRSIGNER: expected 64 hex digits");
-		if (memcmp(ws, si.mrsigner, 32)) {
-			hex(si.mrsigner, 32, h1);
-			EINIT_FAIL("MRSIGNER mismatch: SIGSTRUCT signed by %s, expected %s", h1, want);
-		}
-	}
 	rt_free(elf);
 	rt_free(sig);
 
@@ -280,14 +367,15 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv)
 	if (!cfg->argc || !cfg->entrypoint[0])
 		EINIT_FAIL("config.bin has no entrypoint");
 
-	uint8_t key[32];
-	load_key(key);
-	const struct fsp *fs = open_fs(dir, cfg, key);
+	struct fskey_file key;
+	load_key(&key);
+	check_identity(&key.id, mr, &si);
+	const struct fsp *fs = open_fs(dir, cfg, key.key);
 	r = fs_shield_init(fs, cfg);
 	if (r < 0)
 		rt_fatal(RT_EX_SOFTWARE, "file-system shield initialisation failed: error %d", -r);
-	r = console_shield_init(key, cfg);
-	memset(key, 0, sizeof key);
+	r = console_shield_init(key.key, cfg);
+	fskey_wipe(&key);
 	if (r < 0)
 		rt_fatal(RT_EX_SOFTWARE, "console shield initialisation failed: error %d", -r);
 	if (rt_shields_are_fallback)

@@ -80,6 +80,16 @@ static void test_refusals(const uint8_t *good, size_t len)
 	put32(b + 12, (uint32_t)(len + 1 - 16));
 	CHECK(parse_code(b, len + 1) == ECONFIG_EFORMAT);
 
+	/* a host env name that chooses code (the fixture's LOG_LEVEL becomes
+	 * LD_PRELOA, same length; then PATH=... is no name, LD_ prefix rules) */
+	memcpy(b, good, len);
+	for (size_t i = 0; i + 9 <= len; i++)
+		if (memcmp(b + i, "LOG_LEVEL", 9) == 0) {
+			memcpy(b + i, "LD_PRELOA", 9);
+			break;
+		}
+	CHECK(parse_code(b, len) == ECONFIG_ECODEVAR);
+
 	/* first record tag wrong */
 	memcpy(b, good, len);
 	put32(b + 16, 2);

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -29,7 +30,7 @@ import (
 	"github.com/scone-build/scone-build/internal/podmantest"
 	"github.com/scone-build/scone-build/pkg/enclave"
 	"github.com/scone-build/scone-build/pkg/frontend"
-	"github.com/scone-build/scone-build/pkg/fsprotect"
+	"github.com/scone-build/scone-build/pkg/fskey"
 )
 
 const (
@@ -50,10 +51,11 @@ type env struct {
 	feDigest string
 	baseDig  string
 	ctxDir   string
-	registry string // localhost:PORT of the test registry
-	signer   string // signer key file
-	fsKey    string // FS key file
-	fsKeyHex string
+	registry string   // localhost:PORT of the test registry
+	signer   string   // signer key file
+	fsKey    string   // FS key file
+	fsKeyHex string   // the FS key (64 hex digits)
+	mrsigner [32]byte // the signer's MRSIGNER, which the FS key file records
 }
 
 // TestFrontendEndToEnd builds a Dockerfile with `# syntax=scone-frontend`
@@ -170,12 +172,11 @@ func TestFrontendEndToEnd(t *testing.T) {
 
 	// 6. A new FS key (same context) reconverts although secrets are not part
 	// of BuildKit's cache keys: the key fingerprint is.
-	k2, err := fsprotect.GenerateKey(rand.Reader)
+	k2, err := fskey.Generate(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kt, _ := k2.MarshalText()
-	if err := os.WriteFile(e.fsKey, append(kt, '\n'), 0o600); err != nil {
+	if err := (&fskey.File{Key: k2, Identity: fskey.Identity{MRSIGNER: &e.mrsigner}}).Write(e.fsKey, true); err != nil {
 		t.Fatal(err)
 	}
 	arch4 := filepath.Join(e.work, "scone4.tar")
@@ -352,14 +353,16 @@ func (e *env) keys() {
 	if err := os.WriteFile(e.signer, pemKey, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	fk, err := fsprotect.GenerateKey(rand.Reader)
+	if e.mrsigner, err = enclave.MRSIGNER(&k.PublicKey); err != nil {
+		t.Fatal(err)
+	}
+	fk, err := fskey.Generate(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	txt, _ := fk.MarshalText()
-	e.fsKeyHex = string(txt)
+	e.fsKeyHex = fk.String()
 	e.fsKey = filepath.Join(e.work, "fs.key")
-	if err := os.WriteFile(e.fsKey, append(txt, '\n'), 0o600); err != nil {
+	if err := (&fskey.File{Key: fk, Identity: fskey.Identity{MRSIGNER: &e.mrsigner}}).Write(e.fsKey, true); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -535,8 +538,11 @@ func checkSecretsAbsent(t *testing.T, e *env, archive, progress string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fk, _ := os.ReadFile(e.fsKey)
-	fk = bytes.TrimSpace(fk)
+	kf, err := fskey.Load(e.fsKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fk := []byte(kf.Key.String())
 	sk, _ := os.ReadFile(e.signer)
 	block := bytes.Split(sk, []byte("\n"))[1] // a line of the PEM body
 	for name, secret := range map[string][]byte{"FS key": fk, "signer key": block} {
@@ -560,7 +566,9 @@ func (e *env) podmanRun(t *testing.T, archive string, cfg *v1.ConfigFile) {
 	if !e.realRT {
 		t.Skip("not running the converted image: the runtime is not built (pkg/runtimebin/bin/scone-run absent; run `make runtime`), the image holds a stand-in")
 	}
-	stdout, stderr, code := p.Run(t, id, podmantest.RunOpts{Env: []string{"SCONE_FS_KEY=" + e.fsKeyHex}, Timeout: 2 * time.Minute})
+	stdout, stderr, code := p.Run(t, id, podmantest.RunOpts{Env: []string{"SCONE_FS_KEY=" + e.fsKeyHex,
+		// the deployer names the signer it expects for the bare key
+		"SCONE_EXPECTED_MRSIGNER=" + hex.EncodeToString(e.mrsigner[:])}, Timeout: 2 * time.Minute})
 	if code != 0 || !strings.Contains(stdout, greeting) || !strings.Contains(stdout, "built-in-a-run-step") {
 		t.Fatalf("running the converted image: exit %d\nstdout: %s\nstderr: %s", code, stdout, tail(stderr, 30))
 	}

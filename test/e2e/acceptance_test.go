@@ -21,6 +21,8 @@ import (
 	"github.com/scone-build/scone-build/internal/testimages"
 	"github.com/scone-build/scone-build/pkg/console"
 	"github.com/scone-build/scone-build/pkg/convert"
+	"github.com/scone-build/scone-build/pkg/enclave"
+	"github.com/scone-build/scone-build/pkg/fskey"
 	"github.com/scone-build/scone-build/pkg/inspect"
 	"github.com/scone-build/scone-build/pkg/runtimebin"
 )
@@ -43,7 +45,16 @@ func setup(t *testing.T) *env {
 	p := podmantest.New(t)
 	dir := t.TempDir()
 	kf := filepath.Join(dir, "fs.key")
-	if err := os.WriteFile(kf, []byte(hex.EncodeToString(fx.FSKey[:])+"\n"), 0o644); err != nil {
+	mrs, err := enclave.MRSIGNER(&fx.Key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What keygen writes: the key and the signer it belongs to. Readable by
+	// the image's user (the runtime runs as that user).
+	if err := (&fskey.File{Key: fx.FSKey, Identity: fskey.Identity{MRSIGNER: &mrs}}).Write(kf, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(kf, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return &env{p: p, fx: fx, keyFile: kf}
@@ -230,8 +241,10 @@ func TestTamperedImagesAreRefused(t *testing.T) {
 	}
 	t.Run("wrong key", func(t *testing.T) {
 		id := e.load(t, conv, "wrongkey")
-		out, stderr, code := e.p.Run(t, id, podmantest.RunOpts{Network: "none", Env: []string{"SCONE_FS_KEY=" + strings.Repeat("ab", 32)}})
-		if code == 0 || strings.Contains(out, marker) || !strings.Contains(strings.ToLower(stderr), "key") {
+		mrs, _ := enclave.MRSIGNER(&e.fx.Key.PublicKey)
+		out, stderr, code := e.p.Run(t, id, podmantest.RunOpts{Network: "none", Env: []string{"SCONE_FS_KEY=" + strings.Repeat("ab", 32),
+			"SCONE_EXPECTED_MRSIGNER=" + hex.EncodeToString(mrs[:])}})
+		if code == 0 || strings.Contains(out, marker) || !strings.Contains(stderr, "wrong FS key") {
 			t.Fatalf("wrong key: exit %d, stdout %q, stderr %s", code, out, stderr)
 		}
 	})
