@@ -82,6 +82,7 @@ struct fsv_node {
 	uint8_t copied;  /* REG: content lives in data (copied up or ephemeral) */
 	uint8_t dead;    /* removed from the tree */
 	uint8_t opaque;  /* DIR: do not consult the image (new dir over a whiteout) */
+	uint8_t special; /* FSV_SPECIAL_*: answered by the runtime, never stored */
 	uint64_t ino, img_ino;
 	uint64_t size;
 	int64_t mtime_sec, ctime_sec;
@@ -94,6 +95,16 @@ struct fsv_node {
 	struct fsv_dent *ents;   /* DIR: overlay entries */
 	size_t nents, entcap;
 };
+
+/* Nodes the runtime answers itself (fsv_magic.c): they live in no
+ * directory. */
+#define FSV_SPECIAL_NONE 0
+#define FSV_SPECIAL_PROC 1   /* a read-only snapshot (/proc/self/environ, cmdline) */
+#define FSV_SPECIAL_RANDOM 2 /* /dev/urandom, /dev/random: reads come from fs->random */
+
+/* What fs->proc_data is asked for. */
+#define FSV_PROC_ENVIRON 1
+#define FSV_PROC_CMDLINE 2
 
 struct fsv_dent {
 	char *name;
@@ -130,6 +141,14 @@ struct fsv {
 	/* Node of a virtual fd for /proc/self/fd/N (ref taken by the caller's
 	 * fsv_ref), NULL if fd is not virtual. */
 	struct fsv_node *(*fd_node)(void *ctx, int fd);
+	/* The process's own pid (to recognise /proc/<pid> as the process). */
+	long (*self_pid)(void *ctx);
+	/* The application's view of /proc/self/environ or cmdline
+	 * (FSV_PROC_*): data and len, valid until the call returns. */
+	void (*proc_data)(void *ctx, int which, const char **data, size_t *len);
+	/* Fills buf with len random bytes from inside the enclave (never the
+	 * host); 0 or a negative errno. NULL: /dev/[u]random pass to the host. */
+	int (*random)(void *ctx, void *buf, size_t len);
 };
 
 /* Sets up fs (zeroed by the caller) with an image backend (img may be NULL
@@ -177,6 +196,9 @@ int fsv_chown(struct fsv *fs, struct fsv_node *n, uint32_t uid, uint32_t gid);
 int fsv_utimes(struct fsv *fs, struct fsv_node *n, int64_t sec, uint32_t nsec);
 /* Absolute path of n (by its last link); -ENOENT for a removed node. */
 long fsv_node_path(struct fsv *fs, struct fsv_node *n, char *buf, size_t cap);
+/* A new node in no directory (nlink 0), owned by fs->uid/gid, with len bytes
+ * of content for a regular file: *out gets the only reference. */
+int fsv_anon_file(struct fsv *fs, uint32_t mode, const void *data, size_t len, struct fsv_node **out);
 
 /* Directory listing snapshot (for getdents64): the merged entries of dir,
  * "." and ".." first. */
@@ -221,6 +243,19 @@ int fsv_resolve(struct fsv *fs, const struct fsv_start *start, const char *path,
 void fsv_res_put(struct fsv *fs, struct fsv_res *r);
 /* Is the normalized absolute path at or below a mount point? */
 int fsv_is_mounted(const struct fsv *fs, const char *abs, size_t len);
+/* Lexically normalizes absolute path in (len bytes) into out (cap bytes):
+ * collapses "//", "." and "..". Returns the length or -ENAMETOOLONG. */
+long fsv_normalize(const char *in, size_t len, char *out, size_t cap);
+
+/* ---- what the runtime answers at a passthrough mount (fsv_magic.c) ---- */
+#define FSV_MAGIC_HOST 0    /* path (possibly rewritten) goes to the host */
+#define FSV_MAGIC_RESTART 1 /* path was rewritten: resolve it again from the root */
+#define FSV_MAGIC_NODE 2    /* *node (a reference) is the object */
+/* path: an absolute path at or below a passthrough mount without ".."
+ * (FSV_PATH_MAX bytes, may be rewritten); follow: the last component's
+ * magic link is followed. Returns FSV_MAGIC_* or a negative errno (EACCES
+ * for what the /proc allow-list refuses). */
+int fsv_magic(struct fsv *fs, char *path, int follow, struct fsv_node **node);
 
 /* ---- open files and the fd table (fsv_fd.c) ---- */
 /* An open file description (shared by dup'ed descriptors). */

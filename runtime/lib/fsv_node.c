@@ -681,6 +681,12 @@ int fsv_copy_up(struct fsv *fs, struct fsv_node *n)
 
 long fsv_read(struct fsv *fs, struct fsv_node *n, void *buf, size_t len, uint64_t off)
 {
+	if (n->special == FSV_SPECIAL_RANDOM) {
+		if (len > 0x2000000) /* the kernel's urandom reads at most 32 MiB at once */
+			len = 0x2000000;
+		int r = fs->random ? fs->random(fs->hook_ctx, buf, len) : -ENODEV;
+		return r < 0 ? r : (long)len;
+	}
 	if (is_dir(n))
 		return -EISDIR;
 	if ((n->mode & FSV_IFMT) != FSV_IFREG)
@@ -705,6 +711,10 @@ long fsv_read(struct fsv *fs, struct fsv_node *n, void *buf, size_t len, uint64_
 
 long fsv_write(struct fsv *fs, struct fsv_node *n, const void *buf, size_t len, uint64_t off)
 {
+	if (n->special == FSV_SPECIAL_RANDOM)
+		return (long)len; /* like /dev/urandom: accepted, mixes nothing the host sees */
+	if (n->special == FSV_SPECIAL_PROC)
+		return -EACCES;
 	if (is_dir(n))
 		return -EISDIR;
 	if ((n->mode & FSV_IFMT) != FSV_IFREG)
@@ -732,6 +742,8 @@ long fsv_write(struct fsv *fs, struct fsv_node *n, const void *buf, size_t len, 
 
 int fsv_truncate(struct fsv *fs, struct fsv_node *n, uint64_t size)
 {
+	if (n->special == FSV_SPECIAL_PROC)
+		return -EACCES;
 	if (is_dir(n))
 		return -EISDIR;
 	if ((n->mode & FSV_IFMT) != FSV_IFREG)
@@ -811,6 +823,25 @@ int fsv_utimes(struct fsv *fs, struct fsv_node *n, int64_t sec, uint32_t nsec)
 	touch(fs, n, 0);
 	n->mtime_sec = sec;
 	n->mtime_nsec = nsec;
+	return 0;
+}
+
+int fsv_anon_file(struct fsv *fs, uint32_t mode, const void *data, size_t len, struct fsv_node **out)
+{
+	struct fsv_node *n = node_new(fs, mode);
+	if (!n)
+		return -ENOMEM;
+	if (len) {
+		int r = grow(fs, n, len);
+		if (r < 0) {
+			fsv_unref(fs, n);
+			return r;
+		}
+		memcpy(n->data, data, len);
+		n->size = len;
+	}
+	n->copied = 1;
+	*out = n;
 	return 0;
 }
 

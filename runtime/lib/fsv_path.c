@@ -26,9 +26,7 @@ int fsv_is_mounted(const struct fsv *fs, const char *abs, size_t len)
 	return 0;
 }
 
-/* Lexically normalizes absolute path in (len bytes) into out (cap bytes):
- * collapses "//", "." and "..". Returns the length or -ENAMETOOLONG. */
-static long normalize(const char *in, size_t len, char *out, size_t cap)
+long fsv_normalize(const char *in, size_t len, char *out, size_t cap)
 {
 	size_t o = 0, i = 0;
 	while (i < len) {
@@ -65,27 +63,6 @@ static int has_dotdot(const char *p)
 		if (p[i] == '.' && p[i + 1] == '.' && (i == 0 || p[i - 1] == '/') && (p[i + 2] == 0 || p[i + 2] == '/'))
 			return 1;
 	return 0;
-}
-
-/* Matches "<prefix><digits>" followed by NUL or '/': returns the number and
- * sets *end, or -1. */
-static long match_fd(const char *p, const char *prefix, const char **end)
-{
-	size_t pl = strlen(prefix);
-	if (memcmp(p, prefix, pl) != 0)
-		return -1;
-	p += pl;
-	long v = 0;
-	int digits = 0;
-	while (*p >= '0' && *p <= '9' && digits < 9) {
-		v = v * 10 + (*p - '0');
-		p++;
-		digits++;
-	}
-	if (!digits || (*p && *p != '/'))
-		return -1;
-	*end = p;
-	return v;
 }
 
 static void set_dir(struct fsv *fs, struct fsv_node **dir, struct fsv_node *n)
@@ -209,7 +186,7 @@ static int resolve(struct fsv *fs, struct walk *w, struct fsv_node *dir, int fla
 			memcpy(r->host_path, w->cur, hl);
 			memcpy(r->host_path + hl, w->rest + pos, rl + 1);
 			if (has_dotdot(r->host_path)) {
-				long nl = normalize(r->host_path, hl + rl, w->rest, FSV_PATH_MAX);
+				long nl = fsv_normalize(r->host_path, hl + rl, w->rest, FSV_PATH_MAX);
 				if (nl < 0) {
 					err = (int)nl;
 					break;
@@ -224,76 +201,47 @@ static int resolve(struct fsv *fs, struct walk *w, struct fsv_node *dir, int fla
 				pos = 0;
 				continue;
 			}
-			/* Magic links the runtime answers itself. */
-			const char *p = r->host_path, *end = NULL;
-			if (fs->exe && memcmp(p, "/proc/self/exe", 14) == 0 && (p[14] == 0 || p[14] == '/') &&
-			    (p[14] == '/' || (flags & FSV_FOLLOW))) {
+			/* What the runtime answers itself: the /proc allow-list,
+			 * magic links, /proc/self/environ, /dev/[u]random. */
+			struct fsv_node *mn = NULL;
+			int m = fsv_magic(fs, r->host_path, (flags & FSV_FOLLOW) != 0, &mn);
+			if (m < 0) {
+				err = m;
+				break;
+			}
+			if (m == FSV_MAGIC_RESTART) {
 				if (++links > FSV_SYMLOOP_MAX) {
 					err = -ELOOP;
 					break;
 				}
-				size_t el = strlen(fs->exe), tl = strlen(p + 14);
-				if (el + tl + 1 > FSV_PATH_MAX) {
-					err = -ENAMETOOLONG;
-					break;
-				}
-				memcpy(w->rest, fs->exe, el);
-				memcpy(w->rest + el, p + 14, tl + 1);
+				memcpy(w->rest, r->host_path, strlen(r->host_path) + 1);
+				r->host_path[0] = 0;
 				set_dir(fs, &dir, fs->root);
 				w->curlen = 0;
 				w->cur[0] = 0;
 				pos = 0;
 				continue;
 			}
-			long fd = match_fd(p, "/proc/self/fd/", &end);
-			if (fd < 0)
-				fd = match_fd(p, "/dev/fd/", &end);
-			if (fd >= 0 && fs->fd_node && (*end == '/' || (flags & FSV_FOLLOW))) {
-				struct fsv_node *n = fs->fd_node(fs->hook_ctx, (int)fd);
-				if (n) {
-					/* jump to the object, like the kernel's magic link */
-					int more = 0;
-					for (const char *e = end; *e; e++)
-						more |= *e != '/';
-					if (!more) {
-						long pl = fsv_node_path(fs, n, r->host_path, FSV_PATH_MAX);
-						r->node = n;
-						r->dir = n->parent ? n->parent : fs->root;
-						fsv_ref(r->dir);
-						r->namelen = 0;
-						r->name[0] = 0;
-						if (pl > 0 && n->name) {
-							size_t nl = strlen(n->name);
-							if (nl <= FSV_NAME_MAX) {
-								memcpy(r->name, n->name, nl + 1);
-								r->namelen = nl;
-							}
-						}
-						r->host_path[0] = 0;
-						r->trailing_slash = *end == '/';
-						fsv_unref(fs, dir);
-						if (r->trailing_slash && !is_dir(n)) {
-							fsv_res_put(fs, r);
-							return -ENOTDIR;
-						}
-						return 0;
+			if (m == FSV_MAGIC_NODE) {
+				fsv_unref(fs, dir);
+				r->host_path[0] = 0;
+				r->node = mn;
+				r->dir = mn->parent ? mn->parent : fs->root;
+				fsv_ref(r->dir);
+				r->namelen = 0;
+				r->name[0] = 0;
+				if (mn->name && mn->parent) {
+					size_t nl = strlen(mn->name);
+					if (nl <= FSV_NAME_MAX) {
+						memcpy(r->name, mn->name, nl + 1);
+						r->namelen = nl;
 					}
-					long pl = fsv_node_path(fs, n, w->tmp, FSV_PATH_MAX);
-					size_t tl = strlen(end);
-					if (pl < 0 || (size_t)pl + tl + 1 > FSV_PATH_MAX) {
-						fsv_unref(fs, n);
-						err = pl < 0 ? (int)pl : -ENAMETOOLONG;
-						break;
-					}
-					memcpy(w->rest, w->tmp, (size_t)pl);
-					memcpy(w->rest + pl, end, tl + 1);
-					fsv_unref(fs, n);
-					set_dir(fs, &dir, fs->root);
-					w->curlen = 0;
-					w->cur[0] = 0;
-					pos = 0;
-					continue;
 				}
+				if (r->trailing_slash && !is_dir(mn)) {
+					fsv_res_put(fs, r);
+					return -ENOTDIR;
+				}
+				return 0;
 			}
 			r->host = 1;
 			fsv_unref(fs, dir);
@@ -421,7 +369,7 @@ int fsv_resolve(struct fsv *fs, const struct fsv_start *start, const char *path,
 		memcpy(w->tmp, start->host_dir, hl);
 		w->tmp[hl] = '/';
 		memcpy(w->tmp + hl + 1, path, len + 1);
-		long nl = normalize(w->tmp, hl + 1 + len, w->rest, FSV_PATH_MAX);
+		long nl = fsv_normalize(w->tmp, hl + 1 + len, w->rest, FSV_PATH_MAX);
 		if (nl < 0)
 			return (int)nl;
 		if (path[len - 1] == '/' && nl + 2 <= FSV_PATH_MAX && nl > 1) {
@@ -493,7 +441,7 @@ int fsv_add_mount(struct fsv *fs, const char *path, int is_dir)
 	char *m = rt_malloc(len + 2);
 	if (!m)
 		return -ENOMEM;
-	long nl = normalize(path, len, m, len + 2);
+	long nl = fsv_normalize(path, len, m, len + 2);
 	if (nl <= 1) { /* "/" cannot be a passthrough mount */
 		rt_free(m);
 		return nl < 0 ? (int)nl : -EINVAL;

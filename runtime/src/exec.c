@@ -19,6 +19,7 @@
  * refuses with ENOSYS). */
 #include "launch.h"
 #include "loader.h"
+#include "random.h"
 #include "region.h"
 #include "shield.h"
 #include "thread.h"
@@ -204,7 +205,7 @@ static void load_and_stack(struct exec_plan *p, const char *execfn, char **envp,
 	struct rt_image prog, interp;
 	char err[512];
 	unsigned long rnd = 0;
-	rt_sys3(__NR_getrandom, &rnd, sizeof rnd, 0);
+	rt_random(&rnd, sizeof rnd);
 	/* like the kernel: ELF_ET_DYN_BASE + up to 2^28 random pages */
 	int r = rt_load_elf(p->path, &prog, RT_ET_DYN_BASE + ((rnd & ((1UL << 28) - 1)) << 12), err, sizeof err);
 	if (r)
@@ -233,11 +234,12 @@ static void load_and_stack(struct exec_plan *p, const char *execfn, char **envp,
 	sp.uid = uid;
 	sp.gid = gid;
 	sp.execfn = execfn;
-	if (rt_sys3(__NR_getrandom, sp.random, sizeof sp.random, 0) != (long)sizeof sp.random)
-		rt_fatal(RT_EX_OSERR, "getrandom failed");
+	rt_random(sp.random, sizeof sp.random); /* AT_RANDOM: the CPU's, not the host's */
 	unsigned long s = rt_build_stack(exec_stack_top, exec_stack_top - (4UL << 20), &sp);
 	if (!s)
 		rt_fatal(RT_EX_USAGE, "arguments and environment do not fit in 4 MiB");
+	struct rt_program prog_info = {p->path, sp.arg_start, sp.arg_end, sp.env_start, sp.env_end};
+	rt_program_started(&prog_info);
 	*entry_out = entry;
 	*sp_out = s;
 }
@@ -307,7 +309,6 @@ void rt_launch(struct rt_launch *L)
 		rt_fatal(r == -RT_ENOENT ? RT_EX_NOINPUT : RT_EX_NOEXEC, "cannot run the program: %s", err);
 	unsigned long entry, sp;
 	load_and_stack(&plan, L->path, L->envp, L->uid, L->gid, &entry, &sp);
-	rt_app_exe = plan.path;
 
 	r = rt_trap_init();
 	if (r < 0)
@@ -478,8 +479,8 @@ long rt_do_execve(struct rt_thread *t, struct kucontext *uc, const char *upath, 
 	if (rt_ids_dispatch(__NR_getgid, (long[6]){0}, &v))
 		gid = (unsigned long)v;
 	unsigned long entry, sp;
+	/* plan strings and path stay allocated: the new program uses them */
 	load_and_stack(&plan, path, envp, uid, gid, &entry, &sp);
-	rt_app_exe = plan.path; /* plan strings and path stay allocated: the new program uses them */
 
 	unsigned long *g = uc->uc_mcontext.gregs;
 	for (int i = 0; i <= KR_RIP; i++)

@@ -23,6 +23,7 @@
  * and a failed exec shows as the child's exit status 127. */
 #include <linux/sched.h>
 #include "fork.h"
+#include "random.h"
 #include "trap.h"
 #include "transport.h"
 #include "rtstring.h"
@@ -122,6 +123,7 @@ long rt_do_fork(struct rt_thread *t, struct kucontext *uc, const struct rt_fork_
 	if (r == 0) {
 		/* The child: the calling thread only. */
 		rt_alloc_fork_release();
+		rt_random_fork_child(); /* before any shield wants randomness */
 		console_fork_child();
 		fs_fork_child();
 		rt_thread_fork_child(t);

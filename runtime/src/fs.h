@@ -49,9 +49,6 @@ struct fs_shield_config {
  * call passes to the host. */
 int fs_shield_configure(const struct fsp *img, const struct fs_shield_config *cfg);
 
-/* The program's path inside the image, answered for /proc/self/exe (the
- * loader calls it when it knows the path; init sets cfg->entrypoint). */
-int fs_set_exe_path(const char *path);
 
 /* Whether fd is a virtual (FS-shield) descriptor. */
 int fs_is_virtual_fd(int fd);
@@ -67,6 +64,8 @@ struct fs_state {
 	struct fsv_node *cwd;              /* NULL: cwd is on the host (cwd_host) */
 	char cwd_host[FSV_PATH_MAX];
 	uint32_t umask;
+	long pid; /* the process's pid, for /proc/<pid> (0: ask the host) */
+	struct rt_program prog; /* the running program (fs_program_started) */
 };
 extern struct fs_state fs_g;
 

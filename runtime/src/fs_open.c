@@ -3,33 +3,26 @@
 
 /* ---- open / close ---- */
 
-/* The fd that a host path re-opens (/dev/stdout, /dev/fd/N, /proc/self/fd/N),
- * or -1. */
+/* The fd that a host path re-opens, or -1. The resolver (fsv_magic.c)
+ * turns every name of the process's own descriptor N (/dev/stdout,
+ * /dev/fd/N, /proc/{self,thread-self,<pid>}/fd/N) that is a host descriptor
+ * into "/proc/self/fd/N". */
 static int std_stream_of(const char *p)
 {
-	if (!rt_strcmp(p, "/dev/stdin"))
-		return 0;
-	if (!rt_strcmp(p, "/dev/stdout"))
-		return 1;
-	if (!rt_strcmp(p, "/dev/stderr"))
-		return 2;
-	static const char *const pre[] = {"/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/"};
-	for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++) {
-		size_t l = strlen(pre[i]);
-		if (rt_strncmp(p, pre[i], l))
-			continue;
-		long v = 0;
-		const char *q = p + l;
-		if (!*q)
+	static const char pre[] = "/proc/self/fd/";
+	size_t l = sizeof pre - 1;
+	if (rt_strncmp(p, pre, l))
+		return -1;
+	long v = 0;
+	const char *q = p + l;
+	if (!*q)
+		return -1;
+	for (; *q; q++) {
+		if (*q < '0' || *q > '9' || v > 1 << 20)
 			return -1;
-		for (; *q; q++) {
-			if (*q < '0' || *q > '9' || v > 1 << 20)
-				return -1;
-			v = v * 10 + (*q - '0');
-		}
-		return (int)v;
+		v = v * 10 + (*q - '0');
 	}
-	return -1;
+	return (int)v;
 }
 
 static long do_open(int dirfd, const char *path, long flags, uint32_t mode, long *hostfd, int *pass)
@@ -94,7 +87,9 @@ static long do_open(int dirfd, const char *path, long flags, uint32_t mode, long
 			err = -ENOTDIR;
 		else if (S_ISDIR_(n->mode) && (acc != O_RDONLY || creat || (flags & O_TRUNC)))
 			err = -EISDIR;
-		else if (!S_ISDIR_(n->mode) && !S_ISREG_(n->mode))
+		else if (n->special == FSV_SPECIAL_PROC && acc != O_RDONLY)
+			err = -EACCES; /* /proc/self/environ, cmdline: read-only */
+		else if (!S_ISDIR_(n->mode) && !S_ISREG_(n->mode) && !n->special)
 			err = -ENXIO; /* device or FIFO node inside the image */
 		else {
 			int want = acc == O_RDONLY ? 4 : acc == O_WRONLY ? 2 : 6;

@@ -11,6 +11,7 @@
 #include "rtstring.h"
 #include "rtutil.h"
 #include "sys.h"
+#include "random.h"
 
 struct fs_state fs_g;
 
@@ -98,6 +99,7 @@ void fs_fork_parent(int ok)
 
 void fs_fork_child(void)
 {
+	fs_g.pid = 0; /* a new process */
 	/* With the arena the lock is the parent's to release; without one
 	 * (never in sim mode) the child owns a private copy. */
 	if (fs_g.enabled && !fs_g.lockp)
@@ -153,14 +155,44 @@ int fs_is_virtual_fd(int fd)
 	return v;
 }
 
-int fs_set_exe_path(const char *path)
+void fs_program_started(const struct rt_program *p)
 {
 	if (!fs_g.enabled)
-		return 0;
+		return;
 	fs_lock();
-	int r = fsv_set_exe(&fs_g.fs, path);
+	fs_g.prog = *p;
+	if (p->exe && p->exe[0] == '/')
+		fsv_set_exe(&fs_g.fs, p->exe);
 	fs_unlock();
-	return r;
+}
+
+/* Hooks of the core for /proc and /dev (fsv_magic.c). Lock held. */
+static long hook_self_pid(void *ctx)
+{
+	(void)ctx;
+	if (!fs_g.pid)
+		fs_g.pid = host_syscall(__NR_getpid, 0, 0, 0, 0, 0, 0);
+	return fs_g.pid;
+}
+
+/* The application's own environ/cmdline: its live strings, as the kernel
+ * shows its processes' (never the runtime's initial stack, whose
+ * environment held the key). */
+static void hook_proc_data(void *ctx, int which, const char **data, size_t *len)
+{
+	(void)ctx;
+	const struct rt_program *p = &fs_g.prog;
+	const char *s = which == FSV_PROC_ENVIRON ? p->env_start : p->arg_start;
+	const char *e = which == FSV_PROC_ENVIRON ? p->env_end : p->arg_end;
+	*data = s;
+	*len = s && e > s ? (size_t)(e - s) : 0;
+}
+
+static int hook_random(void *ctx, void *buf, size_t len)
+{
+	(void)ctx;
+	rt_random(buf, len);
+	return 0;
 }
 
 int fs_shield_configure(const struct fsp *img, const struct fs_shield_config *cfg)
@@ -187,6 +219,9 @@ int fs_shield_configure(const struct fsp *img, const struct fs_shield_config *cf
 	fs->now = hook_now;
 	fs->on_integrity = hook_integrity;
 	fs->fd_node = hook_fd_node;
+	fs->self_pid = hook_self_pid;
+	fs->proc_data = hook_proc_data;
+	fs->random = hook_random;
 	fs_g.img = img;
 	fs->chunk = fsp_chunk_size(img);
 	int r = fsv_init(fs, &fs_image_ops, (void *)img, fsp_root_ino(img));

@@ -101,20 +101,10 @@ int fs_fd_op(const struct sys_call *c, long *ret, int fd, fd_fn virt)
 	DONE(v);
 }
 
-/* The program that runs (trap.c; execve changes it): /proc/self/exe must
- * name it, e.g. for busybox re-executing itself as an applet. */
-extern const char *rt_app_exe;
-static const char *exe_synced;
-
 int fs_shield(const struct sys_call *c, long *ret)
 {
 	if (!fs_g.enabled)
 		return SHIELD_PASS;
-	const char *exe = __atomic_load_n(&rt_app_exe, __ATOMIC_ACQUIRE);
-	if (exe && exe != exe_synced) {
-		fs_set_exe_path(exe);
-		exe_synced = exe;
-	}
 	if (c->nr == __NR_exit_group && fs_g.lockp) {
 		/* The descriptions and the cwd are shared with the other processes
 		 * (arena): drop this process's references so that files removed

@@ -60,10 +60,13 @@ struct rt_stack_params {
 	unsigned long uid, gid;
 	const char *execfn;
 	unsigned char random[16];
+	/* Out: where the argument and environment strings went (what the
+	 * kernel calls arg_start..arg_end and env_start..env_end). */
+	char *arg_start, *arg_end, *env_start, *env_end;
 };
 
 /* Builds argc/argv/envp/auxv and the strings they point to downwards from
  * top (exclusive) without going below limit. Returns the initial stack
  * pointer (16-byte aligned, pointing at argc), or 0 if it does not fit. */
-unsigned long rt_build_stack(char *top, char *limit, const struct rt_stack_params *p);
+unsigned long rt_build_stack(char *top, char *limit, struct rt_stack_params *p);
 #endif

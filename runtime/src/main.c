@@ -13,6 +13,7 @@
 #include "thread.h"
 #include "transport.h"
 #include "loader.h"
+#include "random.h"
 #include "trap.h"
 #include "rt_alloc.h"
 #include "rtstring.h"
@@ -66,18 +67,19 @@ void rt_main(unsigned long *sp)
 	unsigned long *auxv = (unsigned long *)(e + 1);
 	rt_environ = envp;
 
-	/* Stack-protector canary for BearSSL: from the kernel's AT_RANDOM. */
-	for (unsigned long *a = auxv; a[0]; a += 2)
-		if (a[0] == RT_AT_RANDOM)
-			memcpy(&rt_canary, (const char *)a[1] + 8, sizeof rt_canary);
-	rt_canary &= ~0xffUL;
-
 	if (rt_region_init(RT_HEAP_BASE, RT_REGION_END - RT_HEAP_BASE))
 		rt_fatal(RT_EX_OSERR, "cannot reserve the runtime's address range at %p", (void *)RT_HEAP_BASE);
 	struct rt_thread *t = rt_thread_alloc();
 	if (!t)
 		rt_fatal(RT_EX_OSERR, "cannot allocate the main thread's runtime block");
 	rt_wrfsbase((unsigned long)t);
+	/* Randomness from the CPU, never the host (random.h); then the stack-
+	 * protector canary for BearSSL from it, not from the host's AT_RANDOM.
+	 * No BearSSL frame is live across the change of the main thread's. */
+	rt_random_init();
+	rt_random(&rt_canary, sizeof rt_canary);
+	rt_canary &= ~0xffUL;
+	t->canary = rt_canary;
 	setup_transport();
 	const char *st = rt_getenv("SCONE_STATS");
 	rt_stats = st && !rt_strcmp(st, "1");

@@ -49,6 +49,18 @@ int console_shield(const struct sys_call *c, long *ret);
  * it, contracts.md) and the verified config. 0 or a negative errno. */
 int console_shield_init(const uint8_t fs_key[32], const struct econfig *cfg);
 
+/* A program starts (launch or execve): its path inside the image and where
+ * its argument and environment strings are, as the kernel records them for
+ * /proc/self/cmdline and /proc/self/environ. */
+struct rt_program {
+	const char *exe;
+	const char *arg_start, *arg_end, *env_start, *env_end;
+};
+/* Tells the core and the shields (trap.c). */
+void rt_program_started(const struct rt_program *p);
+/* The FS shield's part: /proc/self/exe, environ and cmdline answer for p. */
+void fs_program_started(const struct rt_program *p);
+
 /* Runs a call through the shields and then the transport; returns the result
  * (negative errno on failure). Implemented by the trap/dispatch code. */
 long shield_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5);

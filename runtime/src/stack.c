@@ -34,7 +34,7 @@ static const unsigned long *host_aux(const unsigned long *aux, unsigned long typ
 	return 0;
 }
 
-unsigned long rt_build_stack(char *top, char *limit, const struct rt_stack_params *p)
+unsigned long rt_build_stack(char *top, char *limit, struct rt_stack_params *p)
 {
 	struct cursor c = {top, limit, 1};
 	size_t argc = 0, envc = 0;
@@ -113,7 +113,10 @@ unsigned long rt_build_stack(char *top, char *limit, const struct rt_stack_param
 		s += strlen(s) + 1;
 	}
 	*w++ = 0;
-	(void)env_end;
+	p->arg_start = arg_start;
+	p->arg_end = env_start;
+	p->env_start = env_start;
+	p->env_end = env_end;
 	memcpy(w, aux, na * sizeof aux[0]);
 	return sp;
 }

@@ -10,6 +10,7 @@
 #include "fork.h"
 #include "shield.h"
 #include "transport.h"
+#include "random.h"
 #include "rtstring.h"
 #include "rtutil.h"
 #include "sys.h"
@@ -18,6 +19,12 @@ extern char __executable_start[], etext[];
 unsigned long rt_text_lo, rt_text_hi;
 const char *rt_app_exe;
 int rt_stats;
+
+void rt_program_started(const struct rt_program *p)
+{
+	__atomic_store_n(&rt_app_exe, p->exe, __ATOMIC_RELEASE);
+	fs_program_started(p);
+}
 
 long shield_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
@@ -147,6 +154,19 @@ long rt_dispatch(struct rt_thread *t, struct kucontext *uc, long nr, long *a)
 		if (a[0] == 59 /* PR_SET_SYSCALL_USER_DISPATCH: owned by the runtime */)
 			return -RT_EINVAL;
 		break;
+	case __NR_getrandom: {
+		/* Served from the CPU's generator (random.h), never by the host. */
+		unsigned long len = (unsigned long)a[1];
+		if ((unsigned long)a[2] & ~7UL) /* GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE */
+			return -RT_EINVAL;
+		if (len > 0x1ffffff) /* the kernel's per-call maximum */
+			len = 0x1ffffff;
+		unsigned long p = (unsigned long)a[0];
+		if (len && (!p || p + len < p || p + len > 0x800000000000UL))
+			return -RT_EFAULT;
+		rt_random((void *)p, len);
+		return (long)len;
+	}
 	case __NR_io_uring_setup:
 		/* io_uring operations run in the kernel without system calls:
 		 * they would bypass the trap and the shields. Applications probe

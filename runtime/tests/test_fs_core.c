@@ -677,9 +677,152 @@ static void test_random(void)
 	fsv_destroy(&fs);
 }
 
+/* ---- what the runtime answers itself (fsv_magic.c) ---- */
+static long m_pid(void *ctx)
+{
+	(void)ctx;
+	return 4242;
+}
+
+static const char m_env[] = "A=1\0B=two\0";
+static const char m_cmd[] = "prog\0arg\0";
+static void m_proc(void *ctx, int which, const char **data, size_t *len)
+{
+	(void)ctx;
+	*data = which == FSV_PROC_ENVIRON ? m_env : m_cmd;
+	*len = which == FSV_PROC_ENVIRON ? sizeof m_env - 1 : sizeof m_cmd - 1;
+}
+
+static int m_random(void *ctx, void *buf, size_t len)
+{
+	(void)ctx;
+	memset(buf, 0xab, len);
+	return 0;
+}
+
+static void test_magic(void)
+{
+	struct fsv fs;
+	setup(&fs);
+	fs.self_pid = m_pid;
+	fs.proc_data = m_proc;
+	fs.random = m_random;
+	fd5_node = get(&fs, "/etc/passwd", 0);
+	char hp[FSV_PATH_MAX];
+	const struct {
+		const char *path;
+		int flags;
+		long want;        /* image ino, -errno, 0: host, -1000: special node */
+		const char *host; /* the host path when want == 0 */
+	} cases[] = {
+		/* the allow-list */
+		{"/proc", 0, 0, "/proc"},
+		{"/proc/cpuinfo", FSV_FOLLOW, 0, "/proc/cpuinfo"},
+		{"/proc/sys/kernel/pid_max", FSV_FOLLOW, 0, "/proc/sys/kernel/pid_max"},
+		{"/proc/kcore", FSV_FOLLOW, -EACCES, NULL},
+		{"/proc/sysrq-trigger", FSV_FOLLOW, -EACCES, NULL},
+		{"/proc/self/status", FSV_FOLLOW, 0, "/proc/self/status"},
+		{"/proc/self/maps", FSV_FOLLOW, 0, "/proc/self/maps"},
+		{"/proc/self/task/7/status", FSV_FOLLOW, 0, "/proc/self/task/7/status"},
+		{"/proc/self/task/7/task/7", FSV_FOLLOW, -ENOENT, NULL},
+		{"/proc/1/status", FSV_FOLLOW, 0, "/proc/1/status"},
+		{"/proc/self/root", 0, -EACCES, NULL},
+		{"/proc/self/root/run/secrets/fs.key", FSV_FOLLOW, -EACCES, NULL},
+		{"/proc/1/root/run/secrets/fs.key", FSV_FOLLOW, -EACCES, NULL},
+		{"/proc/thread-self/root/etc", FSV_FOLLOW, -EACCES, NULL},
+		{"/proc/self/task/3/root/x", FSV_FOLLOW, -EACCES, NULL},
+		{"/proc/self/cwd", FSV_FOLLOW, -EACCES, NULL},
+		{"/proc/self/mem", FSV_FOLLOW, -EACCES, NULL},
+		{"/proc/self/map_files", FSV_FOLLOW, -EACCES, NULL},
+		{"/proc/self/pagemap", FSV_FOLLOW, -EACCES, NULL},
+		{"/proc/self/auxv", FSV_FOLLOW, -EACCES, NULL},
+		{"/proc/self/syscall", FSV_FOLLOW, -EACCES, NULL},
+		{"/proc/1/environ", FSV_FOLLOW, -EACCES, NULL},
+		{"/proc/1/cmdline", FSV_FOLLOW, 0, "/proc/1/cmdline"},
+		{"/proc//self/./mem", FSV_FOLLOW, -EACCES, NULL},
+		/* the process's own view */
+		{"/proc/self/environ", FSV_FOLLOW, -1000, NULL},
+		{"/proc/4242/environ", FSV_FOLLOW, -1000, NULL},
+		{"/proc/thread-self/environ", FSV_FOLLOW, -1000, NULL},
+		{"/proc/self/task/9/cmdline", FSV_FOLLOW, -1000, NULL},
+		{"/proc//self/./environ", FSV_FOLLOW, -1000, NULL},
+		{"/proc/self/environ/x", FSV_FOLLOW, -ENOTDIR, NULL},
+		/* magic links */
+		{"/proc/self/exe", FSV_FOLLOW, 7, NULL},
+		{"/proc/4242/exe", FSV_FOLLOW, 7, NULL},
+		{"/proc/1/exe", FSV_FOLLOW, -EACCES, NULL},
+		{"/proc/1/exe", 0, 0, "/proc/1/exe"},
+		{"/proc/self/fd", FSV_FOLLOW, 0, "/proc/self/fd"},
+		{"/proc/self/fd/5", FSV_FOLLOW, 3, NULL},
+		{"/proc/4242/fd/5", FSV_FOLLOW, 3, NULL},
+		{"/proc/thread-self/fd/5", FSV_FOLLOW, 3, NULL},
+		{"/proc/self/task/11/fd/5", FSV_FOLLOW, 3, NULL},
+		{"/proc/self/fd/5", 0, 0, "/proc/self/fd/5"},
+		{"/proc/1/fd/5", FSV_FOLLOW, -EACCES, NULL},
+		{"/proc/1/fd/5", 0, 0, "/proc/1/fd/5"},
+		{"/proc/self/fd/x", FSV_FOLLOW, -ENOENT, NULL},
+		{"/dev/fd/5", FSV_FOLLOW, 3, NULL},
+		{"/dev/stdout", FSV_FOLLOW, 0, "/proc/self/fd/1"},
+		{"/dev/stdout", 0, 0, "/dev/stdout"},
+		{"/dev/null", FSV_FOLLOW, 0, "/dev/null"},
+		{"/dev/urandom", FSV_FOLLOW, -1000, NULL},
+		{"/dev/random", 0, -1000, NULL},
+		{"/dev/urandom/x", FSV_FOLLOW, -ENOTDIR, NULL},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct fsv_res r;
+		int e = fsv_resolve(&fs, NULL, cases[i].path, cases[i].flags, &r);
+		long got;
+		if (e < 0)
+			got = e;
+		else if (r.host)
+			got = 0;
+		else
+			got = r.node->special ? -1000 : (long)r.node->ino;
+		if (got == 0)
+			strcpy(hp, r.host_path);
+		if (e == 0 && !r.host)
+			fsv_res_put(&fs, &r);
+		if (got != cases[i].want || (got == 0 && cases[i].host && strcmp(hp, cases[i].host))) {
+			fprintf(stderr, "%s (flags %d): got %ld host %s, want %ld host %s\n", cases[i].path, cases[i].flags, got,
+				got == 0 ? hp : "-", cases[i].want, cases[i].host ? cases[i].host : "-");
+			test_failures++;
+		}
+	}
+	/* content: the application's view, read-only */
+	struct fsv_node *n = get(&fs, "/proc/self/environ", FSV_FOLLOW);
+	CHECK(n != NULL);
+	if (n) {
+		char buf[64];
+		CHECK_EQ(fsv_read(&fs, n, buf, sizeof buf, 0), (long)sizeof m_env - 1);
+		CHECK(memcmp(buf, m_env, sizeof m_env - 1) == 0);
+		CHECK_EQ(fsv_write(&fs, n, "x", 1, 0), -EACCES);
+		CHECK_EQ(fsv_truncate(&fs, n, 0), -EACCES);
+		fsv_unref(&fs, n);
+	}
+	n = get(&fs, "/dev/urandom", FSV_FOLLOW);
+	CHECK(n != NULL);
+	if (n) {
+		unsigned char buf[32], want[32];
+		memset(buf, 0, sizeof buf);
+		memset(want, 0xab, sizeof want);
+		CHECK_EQ(fsv_read(&fs, n, buf, sizeof buf, 0), 32);
+		CHECK(memcmp(buf, want, sizeof buf) == 0);
+		CHECK_EQ(fsv_write(&fs, n, buf, 7, 0), 7);
+		struct fsv_stat st;
+		fsv_getattr(&fs, n, &st);
+		CHECK((st.mode & FSV_IFMT) == FSV_IFCHR && st.rdev_major == 1 && st.rdev_minor == 9);
+		fsv_unref(&fs, n);
+	}
+	fsv_unref(&fs, fd5_node);
+	fd5_node = NULL;
+	fsv_destroy(&fs);
+}
+
 int main(void)
 {
 	test_resolve();
+	test_magic();
 	test_ephemeral();
 	test_files();
 	test_random();
