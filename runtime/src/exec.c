@@ -20,6 +20,8 @@
 #include "launch.h"
 #include "loader.h"
 #include "random.h"
+#include "fdtab.h"
+#include "vma.h"
 #include "region.h"
 #include "shield.h"
 #include "thread.h"
@@ -292,6 +294,17 @@ void rt_launch(struct rt_launch *L)
 	exec_host_auxv = L->host_auxv;
 	exec_stack_top = L->stack_top;
 
+	/* What the runtime checks host answers against (iago.h): the open
+	 * descriptors and the mappings as they are before the program. */
+	rt_fdtab_init();
+	size_t mlen;
+	long merr = 0;
+	char *maps = (char *)read_host_file("/proc/self/maps", 64u << 20, &mlen, &merr);
+	if (!maps)
+		rt_fatal(RT_EX_OSERR, "cannot read /proc/self/maps: error %ld", -merr);
+	rt_vma_init(maps);
+	rt_free(maps);
+
 	if (L->cwd && *L->cwd) {
 		long c = shield_call(__NR_chdir, (long)L->cwd, 0, 0, 0, 0, 0);
 		if (c < 0)
@@ -399,33 +412,14 @@ static void unmap_old_program(void)
 }
 
 /* Closes descriptors marked close-on-exec, through the shields so that a
- * shield's virtual descriptors are released too. */
-__attribute__((weak)) void rt_close_on_exec(void)
+ * shield's virtual descriptors are released too. The open descriptors are
+ * the runtime's own table (fdtab.h), not a listing the host writes. */
+void rt_close_on_exec(void)
 {
-	char buf[4096];
-	long fd = rt_sys4(__NR_openat, RT_AT_FDCWD, "/proc/self/fd", 0200000 /* O_DIRECTORY */ | RT_O_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	int fds[1024];
-	int nfds = 0;
-	for (;;) {
-		long n = rt_sys3(__NR_getdents64, fd, buf, sizeof buf);
-		if (n <= 0)
-			break;
-		for (long off = 0; off < n;) {
-			unsigned short reclen = *(unsigned short *)(buf + off + 16);
-			const char *name = buf + off + 19;
-			long v = rt_parse_ulong(name);
-			if (v >= 0 && v != fd && nfds < 1024)
-				fds[nfds++] = (int)v;
-			off += reclen;
-		}
-	}
-	rt_sys1(__NR_close, fd);
-	for (int i = 0; i < nfds; i++) {
-		long fl = rt_sys2(__NR_fcntl, fds[i], 1 /* F_GETFD */);
+	for (int fd = rt_fdtab_next(0); fd >= 0; fd = rt_fdtab_next(fd + 1)) {
+		long fl = rt_sys2(__NR_fcntl, fd, 1 /* F_GETFD */);
 		if (fl > 0 && (fl & 1 /* FD_CLOEXEC */))
-			shield_call(__NR_close, fds[i], 0, 0, 0, 0, 0);
+			shield_call(__NR_close, fd, 0, 0, 0, 0, 0);
 	}
 }
 

@@ -24,6 +24,8 @@
 #include <linux/sched.h>
 #include "fork.h"
 #include "random.h"
+#include "fdtab.h"
+#include "shield.h"
 #include "trap.h"
 #include "transport.h"
 #include "rtstring.h"
@@ -126,6 +128,12 @@ long rt_do_fork(struct rt_thread *t, struct kucontext *uc, const struct rt_fork_
 		rt_random_fork_child(); /* before any shield wants randomness */
 		console_fork_child();
 		fs_fork_child();
+		if (vfork)
+			rt_sys1(__NR_close, pfd[0]); /* pfd[1] closes at execve (close-on-exec) or exit */
+		/* asks the shields: after their locks are free; after the runtime's
+		 * own pipe end is closed (pfd[1] is listed, and closes through the
+		 * shields at execve) */
+		rt_fdtab_fork_child(rt_shields_own_fd);
 		rt_thread_fork_child(t);
 		transport_fork_child(); /* async: no worker threads here */
 		t->npending = 0; /* the kernel does not copy pending signals either */
@@ -138,8 +146,6 @@ long rt_do_fork(struct rt_thread *t, struct kucontext *uc, const struct rt_fork_
 		}
 		if (q->stack)
 			uc->uc_mcontext.gregs[KR_RSP] = q->stack;
-		if (vfork)
-			rt_sys1(__NR_close, pfd[0]); /* pfd[1] closes at execve (close-on-exec) or exit */
 		return 0;
 	}
 	/* Iago: a pid is positive and below the kernel's PID_MAX_LIMIT. */

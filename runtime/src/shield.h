@@ -61,6 +61,10 @@ void rt_program_started(const struct rt_program *p);
 /* The FS shield's part: /proc/self/exe, environ and cmdline answer for p. */
 void fs_program_started(const struct rt_program *p);
 
+/* Whether a shield holds state for descriptor fd (a virtual file, a
+ * shielded console). */
+int rt_shields_own_fd(int fd);
+
 /* Runs a call through the shields and then the transport; returns the result
  * (negative errno on failure). Implemented by the trap/dispatch code. */
 long shield_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5);

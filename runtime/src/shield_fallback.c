@@ -23,6 +23,20 @@ __attribute__((weak)) int fs_shield_init(const struct fsp *img, const struct eco
 	return 0;
 }
 
+__attribute__((weak)) int fs_is_virtual_fd(int fd)
+{
+	(void)fd;
+	return 0;
+}
+
+__attribute__((weak)) void fs_program_started(const struct rt_program *p) { (void)p; }
+
+__attribute__((weak)) int console_fd_is_console(int fd)
+{
+	(void)fd;
+	return 0;
+}
+
 __attribute__((weak)) int console_shield(const struct sys_call *c, long *ret)
 {
 	(void)c;

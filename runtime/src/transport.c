@@ -1,6 +1,7 @@
 /* The syscall transports (transport.h): sync, async (async.c). */
 #include "transport.h"
 #include "async.h"
+#include "iago.h"
 #include "rtstring.h"
 #include "rtutil.h"
 #include "sys.h"
@@ -74,5 +75,9 @@ void transport_print_stats(void)
 
 long host_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
-	return cur->syscall(nr, a0, a1, a2, a3, a4, a5);
+	const long a[6] = {a0, a1, a2, a3, a4, a5};
+	rt_host_before(nr, a);
+	long r = cur->syscall(nr, a0, a1, a2, a3, a4, a5);
+	rt_host_result(nr, a, r); /* descriptors and mappings (iago.h) */
+	return r;
 }

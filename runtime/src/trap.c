@@ -8,7 +8,9 @@
  * rt_sigreturn_restorer (in the exempt text). */
 #include "trap.h"
 #include "fork.h"
+#include "iago.h"
 #include "shield.h"
+#include "fs.h"
 #include "transport.h"
 #include "random.h"
 #include "rtstring.h"
@@ -26,6 +28,8 @@ void rt_program_started(const struct rt_program *p)
 	fs_program_started(p);
 }
 
+int rt_shields_own_fd(int fd) { return fs_is_virtual_fd(fd) || console_fd_is_console(fd); }
+
 long shield_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
 	struct sys_call c = {nr, {a0, a1, a2, a3, a4, a5}};
@@ -40,11 +44,13 @@ long shield_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 /* The shields + transport, with the application's signal mask in force for
  * calls that may block, so that signals interrupt them as they would
  * natively. Signals that arrive meanwhile are queued by rt_sig_entry. */
-static long shielded(struct rt_thread *t, struct kucontext *uc, long nr, const long *a)
+static long shielded(struct rt_thread *t, struct kucontext *uc, long nr, long *a)
 {
+	struct rt_iago_snap snap;
+	rt_iago_pre(nr, a, &snap);
 	if (!rt_syscall_may_block(nr)) {
 		long r = shield_call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
-		rt_iago_check(nr, a, r);
+		rt_iago_check(nr, a, r, &snap);
 		return r;
 	}
 	uint64_t all = ~0ULL;
@@ -53,7 +59,7 @@ static long shielded(struct rt_thread *t, struct kucontext *uc, long nr, const l
 	long r = shield_call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 	rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &all, 0, 8);
 	t->in_window = 0;
-	rt_iago_check(nr, a, r);
+	rt_iago_check(nr, a, r, &snap);
 	return r;
 }
 
@@ -185,7 +191,8 @@ long rt_dispatch(struct rt_thread *t, struct kucontext *uc, long nr, long *a)
 			return r;
 		r = shield_call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 		rt_mem_postcheck(nr, a, r);
-		rt_iago_check(nr, a, r);
+		struct rt_iago_snap none = {.ok = 0};
+		rt_iago_check(nr, a, r, &none);
 		return r;
 	}
 	case __NR_readlink:

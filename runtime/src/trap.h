@@ -39,8 +39,7 @@ void rt_signals_exec_reset(struct rt_thread *t);
 
 /* exec.c: execve inside the process (see exec.c). */
 long rt_do_execve(struct rt_thread *t, struct kucontext *uc, const char *path, char *const *argv, char *const *envp);
-/* Closes close-on-exec descriptors through the shields (weak: a shield may
- * provide its own). */
+/* Closes close-on-exec descriptors through the shields. */
 void rt_close_on_exec(void);
 /* argv[0] as execvp finds it: itself when it contains '/', else the first
  * executable PATH entry (PATH from envp) through the shields; NULL if none. */
@@ -51,8 +50,6 @@ const char *rt_resolve_command(const char *argv0, char **envp);
 void rt_ids_init(unsigned uid, unsigned gid);
 int rt_ids_dispatch(long nr, const long *a, long *ret);
 
-/* iago.c: stops the runtime when a host result is impossible for the call. */
-void rt_iago_check(long nr, const long *a, long ret);
 
 /* mem.c */
 void rt_mem_set_brk(unsigned long start);

@@ -1,11 +1,16 @@
-/* Unit test of the Iago checks (runtime/src/iago.c): impossible host
- * results stop the runtime (rt_fatal, caught here with longjmp), plausible
- * ones pass. */
+/* Table-driven test of the Iago checks (runtime/src/iago.c, fdtab.c,
+ * vma.c): for each call, a host that lies (a length past the buffer, a
+ * descriptor already in use, a mapping over live memory, malformed records
+ * or control messages) stops the runtime (rt_fatal, caught here with
+ * longjmp); the honest answer passes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include "../src/iago.c"
+#include "../src/fdtab.c"
+#include "../src/vma.c"
 #include "../src/region.c"
 #include "testutil.h"
 
@@ -21,36 +26,222 @@ void rt_fatal(int code, const char *fmt, ...)
 	longjmp(jb, 1);
 }
 
-/* 1 when the check stopped the runtime. */
-static int stops(long nr, long a0, long a1, long a2, long a3, long ret)
+long rt_parse_ulong(const char *s)
 {
-	long a[6] = {a0, a1, a2, a3, 0, 0};
+	long v = 0;
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
+int rt_strncmp(const char *a, const char *b, size_t n) { return strncmp(a, b, n); }
+
+/* Runs the pre/post checks of an application call and the host-result
+ * accounting as host_syscall does; 1 when the runtime stopped. */
+static int stops(long nr, long a0, long a1, long a2, long a3, long a4, long a5, long ret)
+{
+	long a[6] = {a0, a1, a2, a3, a4, a5};
+	struct rt_iago_snap s;
 	last[0] = 0;
 	if (setjmp(jb))
 		return 1;
-	rt_iago_check(nr, a, ret);
+	rt_iago_pre(nr, a, &s);
+	rt_host_before(nr, a);
+	rt_host_result(nr, a, ret);
+	rt_iago_check(nr, a, ret, &s);
 	return 0;
+}
+
+#define LIE(name, call, want) \
+	{ name, call, 1, want }
+#define TRUTH(name, call) \
+	{ name, call, 0, NULL }
+
+struct iov {
+	void *base;
+	unsigned long len;
+};
+
+static char buf[4096];
+static struct iov iov2[2] = {{buf, 100}, {buf + 100, 50}};
+static unsigned char dents[64];
+static uint32_t optlen, addrlen;
+static struct sockaddr_storage ss;
+static struct kmsghdr msg;
+static unsigned char ctl[64];
+static int pipefds[2];
+
+static void setup_dents(int bad)
+{
+	memset(dents, 0, sizeof dents);
+	uint16_t reclen = bad ? 0 : 24;
+	memcpy(dents + 16, &reclen, 2);
+	dents[19] = 'a';
+}
+
+/* One SCM_RIGHTS message carrying fd into ctl; returns its length. */
+static unsigned long scm_rights(int fd, unsigned long clen)
+{
+	memset(ctl, 0, sizeof ctl);
+	int level = SOL_SOCKET, type = SCM_RIGHTS;
+	memcpy(ctl, &clen, 8);
+	memcpy(ctl + 8, &level, 4);
+	memcpy(ctl + 12, &type, 4);
+	memcpy(ctl + 16, &fd, 4);
+	return 24;
 }
 
 int main(void)
 {
-	CHECK(!stops(__NR_read, 3, 0x1000, 100, 0, 100));
-	CHECK(stops(__NR_read, 3, 0x1000, 100, 0, 101) && strstr(last, "more bytes than requested"));
-	CHECK(!stops(__NR_read, 3, 0x1000, 100, 0, -4));
-	CHECK(stops(__NR_pread64, 3, 0x1000, 10, 0, 4096));
-	CHECK(stops(__NR_getdents64, 3, 0x1000, 512, 0, 513));
-	CHECK(!stops(__NR_getrandom, 0x1000, 16, 0, 0, 16));
-	CHECK(stops(__NR_getrandom, 0x1000, 16, 0, 0, 17));
-	CHECK(stops(__NR_readlinkat, -100, 0x1000, 0x2000, 8, 9));
-	CHECK(!stops(__NR_readlinkat, -100, 0x1000, 0x2000, 8, 8));
-	CHECK(stops(__NR_epoll_wait, 3, 0x1000, 4, -1, 5));
-	CHECK(stops(__NR_poll, 0x1000, 2, -1, 0, 3));
-	CHECK(stops(__NR_openat, -100, 0x1000, 0, 0, 1L << 40) && strstr(last, "file descriptor"));
-	CHECK(!stops(__NR_openat, -100, 0x1000, 0, 0, 5));
-	/* mmap: inside the runtime's range, or MAP_FIXED answered elsewhere */
-	CHECK(stops(__NR_mmap, 0, 4096, 3, 0x22, 0x7e0100001000L) && strstr(last, "inside the runtime"));
-	CHECK(stops(__NR_mmap, 0x10000000, 4096, 3, 0x32, 0x20000000));
-	CHECK(!stops(__NR_mmap, 0x10000000, 4096, 3, 0x32, 0x10000000));
-	CHECK(!stops(__NR_mmap, 0, 4096, 3, 0x22, 0x7f0000000000L));
+	memset(bits, 0, sizeof bits);
+	set_open(0);
+	set_open(1);
+	set_open(2);
+	rt_vma_init("00400000-00401000 r-xp 0 0 0 /app\n7ffd00000000-7ffd00021000 rw-p 0 0 0 [stack]\n");
+	long ubuf = (long)buf;
+
+	/* lengths */
+	CHECK(!stops(__NR_read, 3, ubuf, 100, 0, 0, 0, 100));
+	CHECK(stops(__NR_read, 3, ubuf, 100, 0, 0, 0, 101) && strstr(last, "more bytes than requested"));
+	CHECK(!stops(__NR_read, 3, ubuf, 100, 0, 0, 0, -4));
+	CHECK(stops(__NR_pread64, 3, ubuf, 10, 0, 0, 0, 4096));
+	CHECK(stops(__NR_write, 1, ubuf, 10, 0, 0, 0, 11));
+	CHECK(!stops(__NR_readv, 3, (long)iov2, 2, 0, 0, 0, 150));
+	CHECK(stops(__NR_readv, 3, (long)iov2, 2, 0, 0, 0, 151) && strstr(last, "buffers hold"));
+	CHECK(stops(__NR_preadv, 3, (long)iov2, 1, 0, 0, 0, 101));
+	CHECK(stops(__NR_writev, 1, (long)iov2, 2, 0, 0, 0, 4096));
+	CHECK(stops(__NR_readlinkat, -100, ubuf, ubuf, 8, 0, 0, 9));
+	CHECK(!stops(__NR_readlinkat, -100, ubuf, ubuf, 8, 0, 0, 8));
+	CHECK(stops(__NR_getcwd, ubuf, 10, 0, 0, 0, 0, 11));
+	CHECK(stops(__NR_epoll_wait, 3, ubuf, 4, -1, 0, 0, 5));
+	CHECK(stops(__NR_poll, ubuf, 2, -1, 0, 0, 0, 3));
+	CHECK(stops(__NR_select, 2, 0, 0, 0, 0, 0, 7));
+	/* getdents64: records inside the buffer */
+	setup_dents(0);
+	CHECK(!stops(__NR_getdents64, 3, (long)dents, sizeof dents, 0, 0, 0, 24));
+	CHECK(stops(__NR_getdents64, 3, (long)dents, 16, 0, 0, 0, 24) && strstr(last, "more bytes"));
+	setup_dents(1);
+	CHECK(stops(__NR_getdents64, 3, (long)dents, sizeof dents, 0, 0, 0, 24) && strstr(last, "malformed directory"));
+	/* socket address and option lengths */
+	addrlen = 16;
+	CHECK(!stops(__NR_accept4, 3, (long)&ss, (long)&addrlen, 0, 0, 0, 9));
+	addrlen = 1000;
+	CHECK(stops(__NR_accept4, 3, (long)&ss, (long)&addrlen, 0, 0, 0, 10) && strstr(last, "address longer"));
+	CHECK(stops(__NR_getsockname, 3, (long)&ss, (long)&addrlen, 0, 0, 0, 0));
+	CHECK(stops(__NR_recvfrom, 3, ubuf, 10, 0, (long)&ss, (long)&addrlen, 5));
+	addrlen = 1000;
+	CHECK(!stops(__NR_recvfrom, 3, ubuf, 10, 0, 0, 0, 5)); /* no address asked for */
+	optlen = 4;
+	{
+		/* the host rewrites optlen during the call: the check compares
+		 * with the size before the call */
+		long a[6] = {3, 1, 2, ubuf, (long)&optlen, 0};
+		struct rt_iago_snap s;
+		int stopped = 0;
+		if (setjmp(jb))
+			stopped = 1;
+		else {
+			rt_iago_pre(__NR_getsockopt, a, &s);
+			optlen = 64;
+			rt_iago_check(__NR_getsockopt, a, 0, &s);
+		}
+		CHECK(stopped && strstr(last, "option longer"));
+	}
+	/* recvmsg: bytes, name length, control length, SCM_RIGHTS descriptors */
+	memset(&msg, 0, sizeof msg);
+	msg.iov = (void *)iov2;
+	msg.iovlen = 2;
+	msg.name = &ss;
+	msg.namelen = 16;
+	msg.control = ctl;
+	msg.controllen = 0; /* no control data came */
+	CHECK(!stops(__NR_recvmsg, 3, (long)&msg, 0, 0, 0, 0, 150));
+	CHECK(stops(__NR_recvmsg, 3, (long)&msg, 0, 0, 0, 0, 151));
+	msg.namelen = 200;
+	CHECK(stops(__NR_recvmsg, 3, (long)&msg, 0, 0, 0, 0, 10) && strstr(last, "address longer"));
+	msg.namelen = 16;
+	msg.controllen = scm_rights(40, 20);
+	CHECK(!stops(__NR_recvmsg, 3, (long)&msg, 0, 0, 0, 0, 10) && rt_fdtab_is_open(40));
+	msg.controllen = scm_rights(40, 20);
+	CHECK(stops(__NR_recvmsg, 3, (long)&msg, 0, 0, 0, 0, 10) && strstr(last, "already open"));
+	msg.controllen = scm_rights(1, 20);
+	CHECK(stops(__NR_recvmsg, 3, (long)&msg, 0, 0, 0, 0, 10) && strstr(last, "already open"));
+	msg.controllen = scm_rights(41, 200);
+	CHECK(stops(__NR_recvmsg, 3, (long)&msg, 0, 0, 0, 0, 10) && strstr(last, "runs past"));
+	{
+		long a[6] = {3, (long)&msg, 0, 0, 0, 0};
+		struct rt_iago_snap s;
+		int stopped = 0;
+		msg.controllen = 16;
+		if (setjmp(jb))
+			stopped = 1;
+		else {
+			rt_iago_pre(__NR_recvmsg, a, &s);
+			msg.controllen = 64; /* more control data than the buffer held */
+			rt_iago_check(__NR_recvmsg, a, 1, &s);
+		}
+		CHECK(stopped && strstr(last, "msg_controllen"));
+	}
+	/* recvmmsg: more messages than asked; vlen is capped */
+	{
+		static struct kmmsghdr mm[RT_IAGO_MMSG];
+		memset(mm, 0, sizeof mm);
+		mm[0].hdr.iov = (void *)iov2;
+		mm[0].hdr.iovlen = 1;
+		mm[0].len = 100;
+		mm[1] = mm[0];
+		CHECK(!stops(__NR_recvmmsg, 3, (long)mm, 2, 0, 0, 0, 2));
+		CHECK(stops(__NR_recvmmsg, 3, (long)mm, 2, 0, 0, 0, 3) && strstr(last, "more messages"));
+		mm[1].len = 101;
+		CHECK(stops(__NR_recvmmsg, 3, (long)mm, 2, 0, 0, 0, 2) && strstr(last, "buffers hold"));
+		long a[6] = {3, (long)mm, 100000, 0, 0, 0};
+		struct rt_iago_snap s;
+		rt_iago_pre(__NR_recvmmsg, a, &s);
+		CHECK_EQ(a[2], RT_IAGO_MMSG);
+	}
+
+	/* descriptors: a new one must be free */
+	CHECK(!stops(__NR_openat, -100, ubuf, 0, 0, 0, 0, 5) && rt_fdtab_is_open(5));
+	CHECK(stops(__NR_openat, -100, ubuf, 0, 0, 0, 0, 5) && strstr(last, "already open"));
+	CHECK(stops(__NR_openat, -100, ubuf, 0, 0, 0, 0, 1) && strstr(last, "already open"));
+	CHECK(stops(__NR_socket, 2, 1, 0, 0, 0, 0, 2));
+	CHECK(stops(__NR_openat, -100, ubuf, 0, 0, 0, 0, 1L << 40) && strstr(last, "out of range"));
+	CHECK(!stops(__NR_close, 5, 0, 0, 0, 0, 0, 0) && !rt_fdtab_is_open(5));
+	CHECK(!stops(__NR_openat, -100, ubuf, 0, 0, 0, 0, 5)); /* free again */
+	CHECK(stops(__NR_dup, 0, 0, 0, 0, 0, 0, 2));
+	CHECK(!stops(__NR_dup2, 5, 1, 0, 0, 0, 0, 1)); /* replacing is what dup2 does */
+	CHECK(stops(__NR_dup2, 5, 7, 0, 0, 0, 0, 8) && strstr(last, "dup2"));
+	CHECK(stops(__NR_fcntl, 5, 0 /* F_DUPFD */, 12, 0, 0, 0, 11) && strstr(last, "F_DUPFD"));
+	CHECK(!stops(__NR_fcntl, 5, 0, 12, 0, 0, 0, 12));
+	CHECK(stops(__NR_fcntl, 5, 1030, 0, 0, 0, 0, 12));
+	pipefds[0] = 20;
+	pipefds[1] = 2;
+	CHECK(stops(__NR_pipe2, (long)pipefds, 0, 0, 0, 0, 0, 0) && strstr(last, "pipe"));
+	pipefds[0] = 21;
+	pipefds[1] = 22;
+	CHECK(!stops(__NR_pipe2, (long)pipefds, 0, 0, 0, 0, 0, 0) && rt_fdtab_is_open(21) && rt_fdtab_is_open(22));
+	CHECK(!stops(__NR_close_range, 20, 30, 0, 0, 0, 0, 0) && !rt_fdtab_is_open(21) && !rt_fdtab_is_open(22));
+	CHECK(stops(__NR_signalfd4, 4, ubuf, 8, 0, 0, 0, 6));
+
+	/* mappings: a fresh one never overlaps live memory */
+	CHECK(stops(__NR_mmap, 0, 4096, 3, 0x22, -1, 0, 0x400000) && strstr(last, "overlaps memory"));
+	CHECK(stops(__NR_mmap, 0, 8192, 3, 0x22, -1, 0, 0x7ffcfffff000L));     /* into the stack's growth area */
+	CHECK(!stops(__NR_mmap, 0, 8192, 3, 0x22, -1, 0, 0x10000000));
+	CHECK(stops(__NR_mmap, 0, 4096, 3, 0x22, -1, 0, 0x10001000));          /* inside the one just made */
+	CHECK(!stops(__NR_mmap, 0x10001000, 4096, 3, 0x32, -1, 0, 0x10001000)); /* MAP_FIXED replaces */
+	CHECK(stops(__NR_mmap, 0x10001000, 4096, 3, 0x100022, -1, 0, 0x10001000)); /* FIXED_NOREPLACE */
+	CHECK(stops(__NR_mmap, 0, 4096, 3, 0x22, -1, 0, 0x7e0100001000L)); /* the runtime's range */
+	CHECK(stops(__NR_mmap, 0x30000000, 4096, 3, 0x32, -1, 0, 0x50000000) && strstr(last, "MAP_FIXED"));
+	CHECK(!stops(__NR_munmap, 0x10000000, 8192, 0, 0, 0, 0, 0));
+	CHECK(!stops(__NR_mmap, 0, 4096, 3, 0x22, -1, 0, 0x10001000)); /* free again */
+	CHECK(!stops(__NR_mmap, 0, 4096, 3, 0x22, -1, 0, 0x20000000));
+	CHECK(stops(__NR_mremap, 0x20000000, 4096, 8192, 1, 0, 0, 0x10000000) && strstr(last, "mremap")); /* moved onto 0x10001000 */
+	CHECK(!stops(__NR_mremap, 0x20000000, 4096, 8192, 1, 0, 0, 0x20000000)); /* grew in place */
+	CHECK(stops(__NR_mremap, 0x1fffe000, 4096, 12288, 0, 0, 0, 0x1fffe000)); /* grows into 0x20000000 */
 	return test_summary("test_iago");
 }

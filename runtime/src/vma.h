@@ -1,0 +1,22 @@
+/* The application's live mappings, as the runtime has seen them made
+ * (an ivset.h range set).
+ *
+ * host_syscall (transport.h) reports every mmap, munmap and mremap result
+ * here. A host that answers a fresh mapping (mmap without MAP_FIXED, or with
+ * MAP_FIXED_NOREPLACE, or an mremap that moves or grows) with memory that
+ * is already in use would make the application overwrite its own data (an
+ * Iago attack): the runtime stops instead. Mappings the kernel makes on its
+ * own (vDSO, the initial stack and its growth, the runtime) are recorded at
+ * start-up from /proc/self/maps; System V shared memory (shmat) and AIO
+ * rings are not tracked (only missed checks, never false alarms). */
+#ifndef SCONE_VMA_H
+#define SCONE_VMA_H
+
+/* Records the mappings at start-up. maps: the text of /proc/self/maps. */
+void rt_vma_init(const char *maps);
+/* Before and after a host call (transport.c). */
+void rt_vma_before(long nr, const long *a);
+void rt_vma_after(long nr, const long *a, long r);
+/* Whether [addr, addr+len) intersects a live mapping. */
+int rt_vma_in_use(unsigned long addr, unsigned long len);
+#endif
