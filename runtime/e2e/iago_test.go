@@ -3,6 +3,8 @@ package e2e
 import (
 	"debug/elf"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -104,4 +106,57 @@ func TestIagoLyingHost(t *testing.T) {
 			tc.check(t, got)
 		})
 	}
+}
+
+// TestCodeOnlyFromTheImage (security finding 4): code from a host path (a
+// volume, here) is never executed, loaded or mapped executable inside the
+// enclave, and the program that runs is the measured entrypoint.
+func TestCodeOnlyFromTheImage(t *testing.T) {
+	rt := runtimeBin(t)
+	bin := prog(t, "iago-static")
+	hello := prog(t, "hello-glibc-static")
+	vol := t.TempDir()
+	hostProg := filepath.Join(vol, "hello")
+	b, err := os.ReadFile(hello)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(hostProg, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e := makeEnclave(t, rt, bin, func(c *enclave.Config) { c.HostArgs = true; c.Volumes = []string{vol} }, hello)
+	t.Run("exec of a host file", func(t *testing.T) {
+		got := run(t, e.env(), rt, "exec", hostProg)
+		if got.code != 0 || !strings.Contains(got.stdout, "exec "+hostProg+": Permission denied") || strings.Contains(got.stdout, "argv[") {
+			t.Fatalf("exit %d\nstdout: %s\nstderr: %s", got.code, got.stdout, got.stderr)
+		}
+	})
+	t.Run("exec of a file of the image", func(t *testing.T) {
+		got := run(t, e.env(), rt, "exec", hello)
+		if got.code != 3 || !strings.Contains(got.stdout, "argv[0]=") {
+			t.Fatalf("exit %d\nstdout: %s\nstderr: %s", got.code, got.stdout, got.stderr)
+		}
+	})
+	t.Run("executable mappings of a host file", func(t *testing.T) {
+		got := run(t, e.env(), rt, "mmapexec", hostProg)
+		want := "mmap exec: Permission denied\nmmap read: mapped\nmprotect exec: Permission denied\n"
+		if got.code != 0 || got.stdout != want {
+			t.Fatalf("exit %d\nstdout: %s\nwant:\n%s\nstderr: %s", got.code, got.stdout, want, got.stderr)
+		}
+		got = run(t, e.env(), rt, "mmapexec", hello)
+		want = "mmap exec: mapped\nmmap read: mapped\nmprotect exec: done\n"
+		if got.code != 0 || got.stdout != want {
+			t.Fatalf("the image's own file: exit %d\nstdout: %s\nwant:\n%s\nstderr: %s", got.code, got.stdout, want, got.stderr)
+		}
+	})
+	t.Run("argv[0] that resolves to another program than the entrypoint", func(t *testing.T) {
+		other := makeEnclave(t, rt, bin, func(c *enclave.Config) {
+			c.Argv = []string{filepath.Base(hello)}
+			c.Env = []string{"PATH=" + filepath.Dir(hello)}
+		}, hello)
+		got := run(t, other.env(), rt)
+		if got.code != 78 || !strings.Contains(got.stderr, "not the measured entrypoint") || strings.Contains(got.stdout, "argv[") {
+			t.Fatalf("exit %d\nstdout: %s\nstderr: %s", got.code, got.stdout, got.stderr)
+		}
+	})
 }

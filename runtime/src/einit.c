@@ -99,8 +99,10 @@ static void hex(const uint8_t *b, size_t n, char *out)
 	out[2 * n] = 0;
 }
 
-/* The runtime's read-only PT_LOAD segments in memory must equal the file:
- * what is measured is what runs. */
+/* The runtime's read-only PT_LOAD segments and its RELRO range (function
+ * pointer tables, .data.rel.ro and the GOT, in the writable segment) in
+ * memory must equal the file: what is measured is what runs. The RELRO
+ * pages are then made read-only, as a dynamic loader would. */
 static void check_text(const uint8_t *elf, size_t len)
 {
 	const Elf64_Ehdr *eh = (const void *)elf;
@@ -119,6 +121,17 @@ static void check_text(const uint8_t *elf, size_t len)
 	}
 	if (!checked)
 		EINIT_FAIL("own executable has no read-only segment");
+	for (int i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type != PT_GNU_RELRO)
+			continue;
+		if (ph[i].p_offset > len || ph[i].p_filesz > len - ph[i].p_offset || ph[i].p_filesz != ph[i].p_memsz)
+			EINIT_FAIL("own executable: RELRO range outside the file");
+		if (memcmp((const void *)ph[i].p_vaddr, elf + ph[i].p_offset, ph[i].p_filesz))
+			EINIT_FAIL("runtime RELRO data in memory differs from /proc/self/exe");
+		unsigned long lo = ph[i].p_vaddr & ~(RT_PAGE - 1), hi = (ph[i].p_vaddr + ph[i].p_memsz) & ~(RT_PAGE - 1);
+		if (hi > lo && rt_sys3(__NR_mprotect, lo, hi - lo, RT_PROT_READ))
+			EINIT_FAIL("cannot make the runtime's RELRO pages read-only");
+	}
 }
 
 /* Overwrites the value of the host environment variable NAME in place (the
@@ -409,6 +422,7 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv)
 	rt_ids_init(cfg->uid, cfg->gid);
 	L->path = cfg->entrypoint;
 	L->resolve_argv0 = 1;
+	L->require_program = cfg->entrypoint;
 	L->argv = argv;
 	L->envp = build_env(cfg);
 	L->cwd = cfg->cwd;

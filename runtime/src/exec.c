@@ -101,12 +101,18 @@ static int parse_shebang(const char *buf, size_t n, char **interp, char **arg)
 	return *interp ? 0 : -RT_ENOMEM;
 }
 
-/* Reads the first bytes of path through the shields. */
+/* Reads the first bytes of path through the shields. A host file (a volume,
+ * /dev/shm) is refused with EACCES: code from the host never runs inside
+ * the enclave, whether a program, an interpreter or a #! script. */
 static long read_head(const char *path, char *buf, size_t n)
 {
 	long fd = shield_call(__NR_openat, RT_AT_FDCWD, (long)path, RT_O_RDONLY | RT_O_CLOEXEC, 0, 0, 0);
 	if (fd < 0)
 		return fd;
+	if (!rt_code_fd_ok((int)fd)) {
+		shield_call(__NR_close, fd, 0, 0, 0, 0, 0);
+		return -RT_EACCES;
+	}
 	long r = shield_call(__NR_pread64, fd, (long)buf, (long)n, 0, 0, 0);
 	shield_call(__NR_close, fd, 0, 0, 0, 0, 0);
 	if (r > (long)n)
@@ -150,6 +156,11 @@ static int exec_prepare(const char *path, char *const *argv, struct exec_plan *p
 		}
 		char head[256];
 		long n = read_head(cur, head, sizeof head);
+		if (n == -RT_EACCES) {
+			rt_snprintf(err, errlen, "%s is a host file, not a file of the protected image: code from the host "
+						 "never runs inside the enclave", cur);
+			return (int)n;
+		}
 		if (n < 0) {
 			rt_snprintf(err, errlen, "cannot open %s: error %ld", cur, -n);
 			return (int)n;
@@ -287,6 +298,20 @@ const char *rt_resolve_command(const char *argv0, char **envp)
 	return path_lookup(argv0, envp);
 }
 
+/* Whether two paths name the same file (symbolic links followed, as the
+ * config's entrypoint has them resolved): same device and inode through
+ * the shields. */
+static int same_file(const char *a, const char *b)
+{
+	if (!rt_strcmp(a, b))
+		return 1;
+	unsigned long sa[18], sb[18]; /* struct stat (x86-64): st_dev at 0, st_ino at 8 */
+	if (shield_call(__NR_newfstatat, RT_AT_FDCWD, (long)a, (long)sa, 0, 0, 0) ||
+	    shield_call(__NR_newfstatat, RT_AT_FDCWD, (long)b, (long)sb, 0, 0, 0))
+		return 0;
+	return sa[0] == sb[0] && sa[1] == sb[1];
+}
+
 void rt_launch(struct rt_launch *L)
 {
 	const char *v = rt_getenv("SCONE_VDSO");
@@ -320,6 +345,12 @@ void rt_launch(struct rt_launch *L)
 	int r = exec_prepare(L->path, L->argv, &plan, err, sizeof err);
 	if (r)
 		rt_fatal(r == -RT_ENOENT ? RT_EX_NOINPUT : RT_EX_NOEXEC, "cannot run the program: %s", err);
+	/* What runs is what was measured: argv[0] may name a script or a
+	 * command found through PATH, but the ELF that runs in the end must be
+	 * the config's entrypoint. */
+	if (L->require_program && !same_file(plan.path, L->require_program))
+		rt_fatal(RT_EX_CONFIG, "argv[0] %s runs %s, not the measured entrypoint %s: refusing to run it",
+			 L->argv[0], plan.path, L->require_program);
 	unsigned long entry, sp;
 	load_and_stack(&plan, L->path, L->envp, L->uid, L->gid, &entry, &sp);
 

@@ -52,6 +52,8 @@ int fs_shield_configure(const struct fsp *img, const struct fs_shield_config *cf
 
 /* Whether fd is a virtual (FS-shield) descriptor. */
 int fs_is_virtual_fd(int fd);
+/* Whether the FS shield serves the file system (sim mode; 0 in dev mode). */
+int fs_shield_active(void);
 
 /* ---- internal (fs_*.c) ---- */
 struct fs_state {

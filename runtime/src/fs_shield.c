@@ -145,6 +145,8 @@ static struct fsv_node *hook_fd_node(void *ctx, int fd)
 	return f->node;
 }
 
+int fs_shield_active(void) { return fs_g.enabled; }
+
 int fs_is_virtual_fd(int fd)
 {
 	if (!fs_g.enabled)

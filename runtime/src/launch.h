@@ -9,6 +9,9 @@ struct rt_launch {
 	char **envp;         /* NULL-terminated */
 	const char *cwd;     /* NULL: keep */
 	int resolve_argv0;   /* run argv[0] as execvp would find it (PATH lookup), path as fallback */
+	/* NULL, or the program that must run in the end (after the PATH lookup
+	 * and any #! scripts): the measured entrypoint in sim mode. */
+	const char *require_program;
 	unsigned long uid, gid;
 	unsigned long *host_auxv; /* the kernel's auxv for scone-run */
 	char *stack_top;     /* where the application's initial stack goes */

@@ -85,6 +85,12 @@ int rt_elf_peek(const char *path, char *interp, size_t icap, char *err, size_t e
 		rt_snprintf(err, errlen, "cannot open %s: error %ld", path, -fd);
 		return (int)fd;
 	}
+	if (!rt_code_fd_ok((int)fd)) {
+		sc(__NR_close, fd, 0, 0, 0, 0, 0);
+		rt_snprintf(err, errlen, "%s is a host file, not a file of the protected image: code from the host never "
+					 "runs inside the enclave", path);
+		return -RT_EACCES;
+	}
 	int r = read_headers(fd, path, &eh, ph, interp, icap, err, errlen);
 	sc(__NR_close, fd, 0, 0, 0, 0, 0);
 	return r;
@@ -101,6 +107,9 @@ int rt_load_elf(const char *path, struct rt_image *img, unsigned long hint, char
 		rt_snprintf(err, errlen, "cannot open %s: error %ld", path, -fd);
 		return (int)fd;
 	}
+	if (!rt_code_fd_ok((int)fd))
+		FAIL(-RT_EACCES, "%s is a host file, not a file of the protected image: code from the host never runs "
+				 "inside the enclave", path);
 	ret = read_headers(fd, path, &eh, ph, img->interp, sizeof img->interp, err, errlen);
 	if (ret)
 		goto out;

@@ -11,6 +11,8 @@
  * The runtime itself never uses brk. */
 #include "trap.h"
 #include "region.h"
+#include "shield.h"
+#include "vma.h"
 #include "transport.h"
 #include "rtutil.h"
 #include "sys.h"
@@ -70,6 +72,17 @@ static long refuse(const char *what, unsigned long addr, unsigned long len)
 	return -RT_EINVAL;
 }
 
+/* Code from the host never runs inside the enclave (shield.h rt_code_fd_ok). */
+static long host_code(const char *what)
+{
+	static int warned;
+	if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+		rt_eprintf("scone-run: refused %s with EACCES: code from the host never runs inside the enclave "
+			   "(load code from the protected image)\n",
+			   what);
+	return -RT_EACCES;
+}
+
 long rt_mem_precheck(long nr, const long *a)
 {
 	unsigned long addr = (unsigned long)a[0], len = (unsigned long)a[1];
@@ -77,12 +90,18 @@ long rt_mem_precheck(long nr, const long *a)
 	case __NR_mmap:
 		if ((a[3] & (RT_MAP_FIXED | RT_MAP_FIXED_NOREPLACE)) && rt_region_overlaps(addr, len))
 			return refuse("mmap(MAP_FIXED)", addr, len);
+		if ((a[2] & RT_PROT_EXEC) && !(a[3] & RT_MAP_ANONYMOUS) && !rt_code_fd_ok((int)a[4]))
+			return host_code("mmap(PROT_EXEC) of a host file");
 		return 0;
 	case __NR_munmap:
 		return rt_region_overlaps(addr, len) ? refuse("munmap", addr, len) : 0;
 	case __NR_mprotect:
 	case __NR_pkey_mprotect:
-		return rt_region_overlaps(addr, len) ? refuse("mprotect", addr, len) : 0;
+		if (rt_region_overlaps(addr, len))
+			return refuse("mprotect", addr, len);
+		if ((a[2] & RT_PROT_EXEC) && rt_vma_host_file(addr, len))
+			return host_code("mprotect(PROT_EXEC) of a host file's mapping");
+		return 0;
 	case __NR_madvise:
 		return rt_region_overlaps(addr, len) ? refuse("madvise", addr, len) : 0;
 	case __NR_mremap:

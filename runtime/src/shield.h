@@ -64,6 +64,10 @@ void fs_program_started(const struct rt_program *p);
 /* Whether a shield holds state for descriptor fd (a virtual file, a
  * shielded console). */
 int rt_shields_own_fd(int fd);
+/* Whether code may be loaded, executed or mapped executable from fd: a
+ * file of the protected image or of the in-enclave file system, never a
+ * host file (a volume, /dev/shm, a memfd). Always in dev mode. */
+int rt_code_fd_ok(int fd);
 
 /* Runs a call through the shields and then the transport; returns the result
  * (negative errno on failure). Implemented by the trap/dispatch code. */

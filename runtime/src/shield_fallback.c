@@ -29,6 +29,8 @@ __attribute__((weak)) int fs_is_virtual_fd(int fd)
 	return 0;
 }
 
+__attribute__((weak)) int fs_shield_active(void) { return 0; }
+
 __attribute__((weak)) void fs_program_started(const struct rt_program *p) { (void)p; }
 
 __attribute__((weak)) int console_fd_is_console(int fd)

@@ -59,6 +59,7 @@ static inline long rt_syscall6(long n, long a, long b, long c, long d, long e, l
 #define RT_EINVAL 22
 #define RT_ENOSYS 38
 #define RT_ENOEXEC 8
+#define RT_EACCES 13
 
 static inline void *rt_mmap(void *addr, size_t len, int prot, int flags, int fd, long off)
 {

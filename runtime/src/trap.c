@@ -30,6 +30,8 @@ void rt_program_started(const struct rt_program *p)
 
 int rt_shields_own_fd(int fd) { return fs_is_virtual_fd(fd) || console_fd_is_console(fd); }
 
+int rt_code_fd_ok(int fd) { return !fs_shield_active() || fs_is_virtual_fd(fd); }
+
 long shield_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
 	struct sys_call c = {nr, {a0, a1, a2, a3, a4, a5}};

@@ -11,7 +11,7 @@
  * anything there (mmap_base is at least 128 MiB below the stack top). */
 #define STACK_RESERVE (9UL << 20)
 
-static struct rt_ivset live;
+static struct rt_ivset live, hostfile;
 static volatile int lock;
 
 static void take(void)
@@ -33,6 +33,8 @@ static unsigned long hexnum(const char **p)
 		v = v * 16 + (unsigned long)d;
 	}
 }
+
+static unsigned long pages(unsigned long len) { return (len + RT_PAGE - 1) & ~(RT_PAGE - 1); }
 
 static void nomem(void) { rt_fatal(RT_EX_OSERR, "out of memory tracking the application's mappings"); }
 
@@ -65,6 +67,14 @@ void rt_vma_init(const char *maps)
 	give();
 }
 
+int rt_vma_host_file(unsigned long addr, unsigned long len)
+{
+	take();
+	int r = rt_ivset_overlaps(&hostfile, addr, addr + pages(len));
+	give();
+	return r;
+}
+
 int rt_vma_in_use(unsigned long addr, unsigned long len)
 {
 	take();
@@ -73,7 +83,6 @@ int rt_vma_in_use(unsigned long addr, unsigned long len)
 	return r;
 }
 
-static unsigned long pages(unsigned long len) { return (len + RT_PAGE - 1) & ~(RT_PAGE - 1); }
 
 static __attribute__((noreturn)) void aliased(const char *call, unsigned long addr, unsigned long len)
 {
@@ -86,6 +95,11 @@ static __attribute__((noreturn)) void aliased(const char *call, unsigned long ad
 /* Ranges leave the set before the host call: once the host has unmapped
  * them, another thread's mmap may get them at once, and must not be taken
  * for a lie. A call that fails only leaves a check undone. */
+/* Whether the range of the mremap in flight was a host file's (set by
+ * rt_vma_before for rt_vma_after; mremap calls of several threads at once
+ * may only mark a moved range a host file's when one of them was). */
+static int remap_file;
+
 void rt_vma_before(long nr, const long *a)
 {
 	unsigned long lo = (unsigned long)a[0], len;
@@ -102,7 +116,9 @@ void rt_vma_before(long nr, const long *a)
 		return;
 	}
 	take();
-	if (rt_ivset_remove(&live, lo, lo + len))
+	if (nr == __NR_mremap && rt_ivset_overlaps(&hostfile, lo, lo + len))
+		__atomic_store_n(&remap_file, 1, __ATOMIC_RELEASE);
+	if (rt_ivset_remove(&live, lo, lo + len) || rt_ivset_remove(&hostfile, lo, lo + len))
 		nomem();
 	give();
 }
@@ -124,6 +140,9 @@ void rt_vma_after(long nr, const long *a, long r)
 		}
 		if (rt_ivset_add(&live, addr, addr + len))
 			nomem();
+		int file = !(a[3] & RT_MAP_ANONYMOUS) && a[4] >= 0;
+		if (file ? rt_ivset_add(&hostfile, addr, addr + len) : rt_ivset_remove(&hostfile, addr, addr + len))
+			nomem();
 		give();
 		break;
 	}
@@ -131,12 +150,17 @@ void rt_vma_after(long nr, const long *a, long r)
 		/* the old range left the set before the call (rt_vma_before) */
 		unsigned long nlen = pages((unsigned long)a[2]), addr = (unsigned long)r;
 		int fixed = (a[3] & 2 /* MREMAP_FIXED */) != 0;
+		int moved_file = __atomic_exchange_n(&remap_file, 0, __ATOMIC_ACQ_REL);
 		take();
 		if (!fixed && rt_ivset_overlaps(&live, addr, addr + nlen)) {
 			give();
 			aliased("mremap", addr, nlen);
 		}
 		if (rt_ivset_add(&live, addr, addr + nlen))
+			nomem();
+		/* a moved host-file mapping stays one (the old range left the
+		 * host-file set before the call only when it was unmapped) */
+		if (moved_file && rt_ivset_add(&hostfile, addr, addr + nlen))
 			nomem();
 		give();
 		break;

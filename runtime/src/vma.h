@@ -19,4 +19,8 @@ void rt_vma_before(long nr, const long *a);
 void rt_vma_after(long nr, const long *a, long r);
 /* Whether [addr, addr+len) intersects a live mapping. */
 int rt_vma_in_use(unsigned long addr, unsigned long len);
+/* Whether [addr, addr+len) intersects a mapping of a host file (mmap with
+ * a descriptor the host serves: protected files are mapped as anonymous
+ * copies by the FS shield), which must never become executable. */
+int rt_vma_host_file(unsigned long addr, unsigned long len);
 #endif

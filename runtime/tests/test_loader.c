@@ -21,11 +21,27 @@ long shield_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 	return rt_syscall6(nr, a0, a1, a2, a3, a4, a5);
 }
 
+/* Whether the "shields" say the file is one of the protected image. */
+static int code_ok = 1;
+int rt_code_fd_ok(int fd)
+{
+	(void)fd;
+	return code_ok;
+}
+
 int main(void)
 {
 	const char *path = "/bin/true";
 	struct rt_image img;
 	char err[256] = "";
+	/* a host file (not the protected image's) is never loaded */
+	code_ok = 0;
+	CHECK_EQ(rt_load_elf(path, &img, 0, err, sizeof err), -RT_EACCES);
+	CHECK(strstr(err, "code from the host never runs") != NULL);
+	char interp[64];
+	CHECK_EQ(rt_elf_peek(path, interp, sizeof interp, err, sizeof err), -RT_EACCES);
+	code_ok = 1;
+	err[0] = 0;
 	int r = rt_load_elf(path, &img, 0, err, sizeof err);
 	CHECK(r == 0);
 	if (r) {

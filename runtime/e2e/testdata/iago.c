@@ -5,10 +5,13 @@
  *   protected PATH  open PATH (a file of the protected FS), then the host
  *            file; a lying host answers the second open with the first's
  *            number: the protected file must not silently change
+ *   exec PATH      execv(PATH); print why it failed
+ *   mmapexec PATH  map PATH PROT_EXEC, and PROT_READ then mprotect PROT_EXEC
  *   alias    ask for a fresh anonymous mapping of 0x13000 bytes and write
  *            into it; print the global `precious` (a lying host answers the
  *            mmap with precious's address)
  *   random   32 bytes from getrandom and 32 from /dev/urandom, in hex */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,6 +43,22 @@ int main(int argc, char **argv)
 		char b[4] = {0};
 		long n = pread(fd, b, 4, 0);
 		printf("protected fd %d, host fd %d, read %ld: %s\n", fd, h, n, n == 4 && !memcmp(b, "\177ELF", 4) ? "ELF" : "not the file");
+		return 0;
+	}
+	if (!strcmp(argv[1], "exec") && argc > 2) {
+		char *args[] = {argv[2], 0};
+		execv(argv[2], args);
+		printf("exec %s: %s\n", argv[2], strerror(errno));
+		return 0;
+	}
+	if (!strcmp(argv[1], "mmapexec") && argc > 2) {
+		int fd = open(argv[2], O_RDONLY);
+		void *x = mmap(0, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+		printf("mmap exec: %s\n", x == MAP_FAILED ? strerror(errno) : "mapped");
+		void *r = mmap(0, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+		printf("mmap read: %s\n", r == MAP_FAILED ? strerror(errno) : "mapped");
+		if (r != MAP_FAILED)
+			printf("mprotect exec: %s\n", mprotect(r, 4096, PROT_READ | PROT_EXEC) ? strerror(errno) : "done");
 		return 0;
 	}
 	if (!strcmp(argv[1], "alias")) {
