@@ -156,7 +156,7 @@ func TestSignatures(t *testing.T) {
 type mats map[string]Material
 
 func (m mats) Secret(n string) (Material, error) { return m[n], nil }
-func (m mats) CA() ([]byte, error)                { return []byte("<CA>"), nil }
+func (m mats) CA() ([]byte, error)               { return []byte("<CA>"), nil }
 
 func TestRender(t *testing.T) {
 	p := load(t, "full.yaml")
