@@ -1,61 +1,127 @@
-# Runtime build (included by the top-level Makefile).
+# Runtime build (included by the top-level Makefile). `make -j2 runtime`
+# rebuilds only what changed: every object has a dependency file (-MMD).
 #
-# Layout (conventions shared by everyone working in runtime/):
-#   runtime/lib/*.c      portable modules (protected-FS reader, enclave config
-#                        parser, SGXS measurement, SIGSTRUCT check, console
-#                        records, crypto glue). They use only memcpy/memset/
-#                        memmove/memcmp/strlen and rt_malloc/rt_calloc/rt_free
-#                        (runtime/include/rt_alloc.h), so they build both into
-#                        the freestanding runtime and into host unit tests.
-#   runtime/src/*.c|*.S  the freestanding runtime proper (loader, trap, shields,
-#                        transport, alloc, libc-free string functions).
-#   runtime/tests/test_*.c  host unit tests, each linked with the lib objects,
-#                        runtime/tests/host_shim.c and BearSSL, run under ASan+UBSan.
-#                        Their CHECK, failure counter, read_file and final
-#                        "test_x: ok" line come from runtime/tests/testutil.h.
-RT_DIR      := runtime
+# Layout (docs/runtime.md):
+#   runtime/lib/*.c            portable modules (protected-FS reader, enclave
+#                              config, SGXS, SIGSTRUCT, key files, console
+#                              records, the FS shield's tree). They use only
+#                              memcpy/memset/memmove/memcmp/strlen and
+#                              rt_malloc/rt_calloc/rt_free (runtime/include/
+#                              rt_alloc.h), so they build both into the
+#                              freestanding runtime and into host unit tests.
+#   runtime/src/SUBSYSTEM/     the freestanding runtime, one directory per
+#                              subsystem: core (start-up, loader, trap,
+#                              threads, signals, processes, memory, Iago),
+#                              fs and console (shields), transport.
+#   runtime/src/host/          scone-host, an ordinary static host tool.
+#   runtime/tests/test_*.c     host unit tests under ASan+UBSan, each linked
+#                              with the lib objects, runtime/tests/host_shim.c,
+#                              BearSSL and the runtime/src units it names
+#                              below (compiled for the host, with the test's
+#                              renames). CHECK and friends: testutil.h.
 RT_BUILD    := runtime/build
-RT_INC      := -Iruntime/include -Iruntime/lib
+RT_SUBSYS   := core fs console transport
+RT_INC      := -Iruntime/include -Iruntime/lib $(addprefix -Iruntime/src/,$(RT_SUBSYS))
 RT_WARN     := -std=c11 -Wall -Wextra -Werror
 BEARSSL_A   ?= /usr/lib/x86_64-linux-gnu/libbearssl.a
+# The runtime's text is the Syscall User Dispatch exempt range (docs/runtime.md).
+RT_TEXT_ADDR := 0x7e0000000000
 
 RT_LIB_SRC  := $(sort $(wildcard runtime/lib/*.c))
-RT_SRC      := $(sort $(wildcard runtime/src/*.c runtime/src/*.S))
-RT_TEST_SRC := $(sort $(wildcard runtime/tests/test_*.c))
-RT_TESTS    := $(patsubst runtime/tests/%.c,$(RT_BUILD)/tests/%,$(RT_TEST_SRC))
+RT_SRC      := $(sort $(foreach d,$(RT_SUBSYS),$(wildcard runtime/src/$(d)/*.c runtime/src/$(d)/*.S)))
+RT_HOST_SRC := $(sort $(wildcard runtime/src/host/*.c))
+RT_OBJ      := $(patsubst runtime/%,$(RT_BUILD)/obj/%.o,$(RT_SRC) $(RT_LIB_SRC))
+RT_HOST_OBJ := $(patsubst runtime/%,$(RT_BUILD)/obj/%.o,$(RT_HOST_SRC))
 
 # Freestanding flags for the runtime image: no libc, no stack protector of our
 # own, static, reproducible.
 RT_CFLAGS   := $(RT_WARN) -O2 -g0 -ffreestanding -fno-stack-protector -fno-asynchronous-unwind-tables \
                -fpie -fcf-protection=none -fno-tree-loop-distribute-patterns -ffile-prefix-map=$(CURDIR)=. $(RT_INC) -D_GNU_SOURCE
 RT_LDFLAGS  ?= -static -nostdlib -no-pie -Wl,--build-id=none -Wl,-z,noexecstack
+RT_HOSTCFLAGS := $(RT_WARN) -O2 -g0 -D_GNU_SOURCE -ffile-prefix-map=$(CURDIR)=.
 # Host test flags.
 RT_TCFLAGS  := $(RT_WARN) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer $(RT_INC) -D_GNU_SOURCE -DRT_HOST_TEST
+RT_DEPFLAGS  = -MMD -MP
+# `make V=1` prints the commands; by default one line per step.
+Q            = $(if $(V),,@)
+rt_say       = $(if $(V),,printf '  %-5s %s\n' '$(1)' '$(2)';)
 
 .PHONY: runtime test-runtime runtime-clean
 
-runtime: $(RT_BUILD)/.built
+runtime: pkg/runtimebin/bin/scone-run pkg/runtimebin/bin/scone-host
 
-$(RT_BUILD)/.built: $(RT_LIB_SRC) $(RT_SRC) $(wildcard runtime/include/*.h runtime/lib/*.h runtime/src/*.h) runtime/runtime.mk
-	@mkdir -p $(RT_BUILD) pkg/runtimebin/bin
-	@if [ -f runtime/build.sh ]; then RT_CFLAGS="$(RT_CFLAGS)" RT_LDFLAGS="$(RT_LDFLAGS)" BEARSSL_A="$(BEARSSL_A)" ./runtime/build.sh $(RT_BUILD); \
-	 else echo "runtime: no runtime/build.sh yet; nothing to build"; fi
-	@touch $@
+# Objects are rebuilt when the flags change, not only when sources do.
+$(RT_BUILD)/flags.txt: FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' '$(CC)' '$(RT_CFLAGS)' '$(RT_LDFLAGS)' '$(RT_HOSTCFLAGS)' '$(RT_TCFLAGS)' '$(BEARSSL_A)' > $@.tmp
+	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
+
+$(RT_BUILD)/obj/src/host/%.c.o: runtime/src/host/%.c $(RT_BUILD)/flags.txt
+	@mkdir -p $(@D)
+	$(Q)$(call rt_say,CC,$@) $(CC) $(RT_HOSTCFLAGS) $(RT_DEPFLAGS) -c $< -o $@
+
+$(RT_BUILD)/obj/%.c.o: runtime/%.c $(RT_BUILD)/flags.txt
+	@mkdir -p $(@D)
+	$(Q)$(call rt_say,CC,$@) $(CC) $(RT_CFLAGS) $(RT_DEPFLAGS) -c $< -o $@
+
+$(RT_BUILD)/obj/%.S.o: runtime/%.S $(RT_BUILD)/flags.txt
+	@mkdir -p $(@D)
+	$(Q)$(call rt_say,AS,$@) $(CC) $(RT_CFLAGS) $(RT_DEPFLAGS) -c $< -o $@
+
+$(RT_BUILD)/scone-run: $(RT_OBJ)
+	$(Q)$(call rt_say,LD,$@) $(CC) $(RT_LDFLAGS) -Wl,-Ttext-segment=$(RT_TEXT_ADDR) -Wl,-z,max-page-size=4096 -Wl,--no-relax -Wl,-e,_start \
+		-o $@ $(RT_OBJ) $(BEARSSL_A) -lgcc
+
+$(RT_BUILD)/scone-host: $(RT_HOST_OBJ)
+	$(Q)$(call rt_say,LD,$@) $(CC) -static -Wl,--build-id=none -o $@ $(RT_HOST_OBJ)
+
+# Embedded into the scone-build binary (pkg/runtimebin).
+pkg/runtimebin/bin/%: $(RT_BUILD)/%
+	@mkdir -p $(@D)
+	$(Q)$(call rt_say,CP,$@) cp $< $@
+
+# ---- host unit tests ----
+RT_TEST_SRC := $(sort $(wildcard runtime/tests/test_*.c))
+RT_TESTS    := $(patsubst runtime/tests/%.c,$(RT_BUILD)/tests/%,$(RT_TEST_SRC))
+RT_TOBJ     := $(RT_BUILD)/tobj
+RT_TLIB_OBJ := $(patsubst runtime/lib/%.c,$(RT_TOBJ)/lib/%.o,$(RT_LIB_SRC))
+
+# The runtime/src units a test links (paths below runtime/src, no .c), and
+# the renames they are compiled with (so that they coexist with libc or the
+# host shim in one test program).
+RT_UNITS_test_alloc     := core/region core/alloc
+RT_DEFS_test_alloc      := -Drt_malloc=t_malloc -Drt_calloc=t_calloc -Drt_free=t_free
+RT_UNITS_test_host_probe := host/sgxprobe
+RT_UNITS_test_iago      := core/iago core/fdtab core/vma core/region
+RT_UNITS_test_loader    := core/loader core/region core/util
+RT_UNITS_test_stack     := core/stack
+RT_UNITS_test_string    := core/string
+RT_DEFS_test_string     := -Dmemcpy=r_memcpy -Dmemset=r_memset -Dmemmove=r_memmove -Dmemcmp=r_memcmp -Dstrlen=r_strlen
 
 test-runtime: $(RT_TESTS) ## run the C unit tests (host build, sanitizers)
-	@set -e; for t in $(RT_TESTS); do echo "== $$t"; (cd $(CURDIR) && $$t); done
+	@set -e; for t in $(RT_TESTS); do echo "== $$t"; $$t; done
 
-$(RT_BUILD)/tests/%: runtime/tests/%.c $(RT_LIB_SRC) $(wildcard runtime/tests/host_shim.c runtime/tests/*.h runtime/include/*.h runtime/lib/*.h runtime/src/*.c runtime/src/*.h runtime/src/host/*)
-	@mkdir -p $(dir $@)
-	$(CC) $(RT_TCFLAGS) -o $@ $< $(RT_LIB_SRC) $(wildcard runtime/tests/host_shim.c) -lbearssl
+$(RT_TOBJ)/lib/%.o: runtime/lib/%.c $(RT_BUILD)/flags.txt
+	@mkdir -p $(@D)
+	$(Q)$(call rt_say,CC,$@) $(CC) $(RT_TCFLAGS) $(RT_DEPFLAGS) -c $< -o $@
+
+$(RT_TOBJ)/tests/%.o: runtime/tests/%.c $(RT_BUILD)/flags.txt
+	@mkdir -p $(@D)
+	$(Q)$(call rt_say,CC,$@) $(CC) $(RT_TCFLAGS) $(RT_DEPFLAGS) -c $< -o $@
+
+define rt_test
+$(RT_TOBJ)/units/$(1)/%.o: runtime/src/%.c $(RT_BUILD)/flags.txt
+	@mkdir -p $$(@D)
+	$$(Q)$(call rt_say,CC,$$@) $$(CC) $$(RT_TCFLAGS) $(RT_DEFS_$(1)) $$(RT_DEPFLAGS) -c $$< -o $$@
+
+$(RT_BUILD)/tests/$(1): $(RT_TOBJ)/tests/$(1).o $(patsubst %,$(RT_TOBJ)/units/$(1)/%.o,$(RT_UNITS_$(1))) \
+		$(RT_TLIB_OBJ) $(RT_TOBJ)/tests/host_shim.o
+	@mkdir -p $$(@D)
+	$$(Q)$(call rt_say,LD,$$@) $$(CC) $$(RT_TCFLAGS) -o $$@ $$^ -lbearssl
+endef
+$(foreach t,$(patsubst runtime/tests/%.c,%,$(RT_TEST_SRC)),$(eval $(call rt_test,$(t))))
 
 runtime-clean:
 	rm -rf $(RT_BUILD)
 
-# The runtime core without the shields (weak no-shield fallbacks), for
-# testing the core (loader, trap, threads, signals) in isolation:
-# runtime/build/core/scone-run. Used by the runtime/e2e dev-mode tests.
-.PHONY: runtime-core
-runtime-core:
-	@mkdir -p $(RT_BUILD)/core
-	@RT_CORE_ONLY=1 RT_CFLAGS="$(RT_CFLAGS)" RT_LDFLAGS="$(RT_LDFLAGS)" BEARSSL_A="$(BEARSSL_A)" ./runtime/build.sh $(RT_BUILD)/core
+-include $(shell find $(RT_BUILD) -name '*.d' 2>/dev/null)

@@ -14,7 +14,7 @@ import (
 	"github.com/scone-build/scone-build/pkg/enclave"
 )
 
-// The async syscall transport (runtime/src/async.c): the same programs as
+// The async syscall transport (runtime/src/transport/async.c): the same programs as
 // the sync tests, in sim mode with Transport=async in the measured config,
 // compared with native runs; and the counters showing that calls were
 // served by the host workers without (simulated) enclave exits.

@@ -18,7 +18,7 @@ struct console_stream {
 	int state; /* 0 open, 1 finished, 2 broken */
 	uint64_t seq;
 	size_t max_record; /* plaintext bytes per record; 0: CONSOLE_MAX_RECORD */
-	uint8_t *buf; /* header + record header + CONSOLE_MAX_RECORD + tag */
+	uint8_t *buf;	   /* header + record header + CONSOLE_MAX_RECORD + tag */
 };
 
 #define CONSOLE_BUF_LEN (CONSOLE_HDR_LEN + CONSOLE_REC_HDR_LEN + CONSOLE_MAX_RECORD + CONSOLE_TAG_LEN)
@@ -46,8 +46,7 @@ static void wipe(void *p, size_t n)
 		*q++ = 0;
 }
 
-struct console_stream *console_open(const uint8_t fs_key[32], uint8_t stream_id,
-				    const uint8_t nonce[CONSOLE_NONCE_LEN])
+struct console_stream *console_open(const uint8_t fs_key[32], uint8_t stream_id, const uint8_t nonce[CONSOLE_NONCE_LEN])
 {
 	if (!fs_key || !nonce || (stream_id != CONSOLE_STDOUT && stream_id != CONSOLE_STDERR))
 		return NULL;
@@ -86,8 +85,8 @@ struct console_stream *console_open(const uint8_t fs_key[32], uint8_t stream_id,
 }
 
 /* Seals one record of len <= CONSOLE_MAX_RECORD bytes and emits it. */
-static long seal_emit(struct console_stream *s, const uint8_t *pt, size_t len, uint8_t flags,
-		      console_emit_fn emit, void *ctx)
+static long seal_emit(struct console_stream *s, const uint8_t *pt, size_t len, uint8_t flags, console_emit_fn emit,
+		      void *ctx)
 {
 	size_t off = 0;
 	if (!s->header_sent) {
@@ -122,8 +121,7 @@ static long seal_emit(struct console_stream *s, const uint8_t *pt, size_t len, u
 	return 0;
 }
 
-long console_write(struct console_stream *s, const void *buf, size_t len,
-		   console_emit_fn emit, void *ctx)
+long console_write(struct console_stream *s, const void *buf, size_t len, console_emit_fn emit, void *ctx)
 {
 	if (!s || !emit || (len && !buf))
 		return -EINVAL;

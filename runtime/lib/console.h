@@ -51,8 +51,7 @@ struct console_stream *console_open(const uint8_t fs_key[32], uint8_t stream_id,
  * negative errno from emit. len == 0 writes nothing. After a failed emit the
  * stream is broken (-EIO on later calls): a gap would be reported as
  * tampering by the decoder anyway. */
-long console_write(struct console_stream *s, const void *buf, size_t len,
-		   console_emit_fn emit, void *ctx);
+long console_write(struct console_stream *s, const void *buf, size_t len, console_emit_fn emit, void *ctx);
 
 /* Emits the final (empty, CONSOLE_FLAG_FINAL) record; later writes fail with
  * -EPIPE. Returns 0 or a negative errno. */

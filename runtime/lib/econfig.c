@@ -142,12 +142,36 @@ static int names_unique(char **l, size_t n, int env)
 static int code_var(const char *n)
 {
 	static const char *const prefixes[] = {"LD_", "BASH_FUNC_", "LUA_PATH", "LUA_CPATH", "LUA_INIT"};
-	static const char *const names[] = {
-		"PATH", "GCONV_PATH", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE",
-		"PYTHONEXECUTABLE", "PYTHONPLATLIBDIR", "PYTHONBREAKPOINT", "PERL5LIB", "PERLLIB", "PERL5OPT",
-		"PERL5DB", "RUBYLIB", "RUBYOPT", "NODE_OPTIONS", "NODE_PATH", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS",
-		"JDK_JAVA_OPTIONS", "CLASSPATH", "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "PS4", "PROMPT_COMMAND",
-		"PHPRC", "PHP_INI_SCAN_DIR", "TCLLIBPATH"};
+	static const char *const names[] = {"PATH",
+					    "GCONV_PATH",
+					    "PYTHONPATH",
+					    "PYTHONHOME",
+					    "PYTHONSTARTUP",
+					    "PYTHONUSERBASE",
+					    "PYTHONEXECUTABLE",
+					    "PYTHONPLATLIBDIR",
+					    "PYTHONBREAKPOINT",
+					    "PERL5LIB",
+					    "PERLLIB",
+					    "PERL5OPT",
+					    "PERL5DB",
+					    "RUBYLIB",
+					    "RUBYOPT",
+					    "NODE_OPTIONS",
+					    "NODE_PATH",
+					    "JAVA_TOOL_OPTIONS",
+					    "_JAVA_OPTIONS",
+					    "JDK_JAVA_OPTIONS",
+					    "CLASSPATH",
+					    "BASH_ENV",
+					    "ENV",
+					    "SHELLOPTS",
+					    "BASHOPTS",
+					    "PS4",
+					    "PROMPT_COMMAND",
+					    "PHPRC",
+					    "PHP_INI_SCAN_DIR",
+					    "TCLLIBPATH"};
 	size_t nl = strlen(n);
 	for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
 		size_t pl = strlen(prefixes[i]);

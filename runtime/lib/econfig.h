@@ -27,53 +27,50 @@
 
 /* Record tags, in the order they appear. */
 enum econfig_tag {
-	ECONFIG_TAG_ARGV = 1,        /* string list */
-	ECONFIG_TAG_ENV = 2,         /* string list, "NAME=value" */
-	ECONFIG_TAG_HOST_ENV = 3,    /* string list of names the host may set */
-	ECONFIG_TAG_HOST_ARGS = 4,   /* u32 0|1 */
-	ECONFIG_TAG_CWD = 5,         /* string, absolute */
-	ECONFIG_TAG_UID = 6,         /* u32 */
-	ECONFIG_TAG_GID = 7,         /* u32 */
-	ECONFIG_TAG_HEAP_SIZE = 8,   /* u64 bytes, page multiple */
-	ECONFIG_TAG_STACK_SIZE = 9,  /* u64 bytes, page multiple */
-	ECONFIG_TAG_MAX_THREADS = 10,/* u32 */
-	ECONFIG_TAG_FS_ROOT = 11,    /* 32 bytes */
-	ECONFIG_TAG_CONSOLE = 12,    /* u32 0|1 */
-	ECONFIG_TAG_TLS_PORTS = 13,  /* n x u16, strictly ascending */
-	ECONFIG_TAG_TLS_CERT = 14,   /* string, path inside the FS, "" if no ports */
-	ECONFIG_TAG_TLS_KEY = 15,    /* string, path inside the FS, "" if no ports */
-	ECONFIG_TAG_TRANSPORT = 16,  /* u32 enum econfig_transport */
-	ECONFIG_TAG_EXIT_CYCLES = 17,/* u64 simulated enclave-exit cost, cycles */
-	ECONFIG_TAG_ENTRYPOINT = 18, /* string, absolute path inside the FS */
-	ECONFIG_TAG_INTERP = 19,     /* string, absolute path or "" (static) */
-	ECONFIG_TAG_LIBS = 20,       /* string list of absolute paths */
-	ECONFIG_TAG_VOLUMES = 21,    /* string list of absolute host paths */
+	ECONFIG_TAG_ARGV = 1,	      /* string list */
+	ECONFIG_TAG_ENV = 2,	      /* string list, "NAME=value" */
+	ECONFIG_TAG_HOST_ENV = 3,     /* string list of names the host may set */
+	ECONFIG_TAG_HOST_ARGS = 4,    /* u32 0|1 */
+	ECONFIG_TAG_CWD = 5,	      /* string, absolute */
+	ECONFIG_TAG_UID = 6,	      /* u32 */
+	ECONFIG_TAG_GID = 7,	      /* u32 */
+	ECONFIG_TAG_HEAP_SIZE = 8,    /* u64 bytes, page multiple */
+	ECONFIG_TAG_STACK_SIZE = 9,   /* u64 bytes, page multiple */
+	ECONFIG_TAG_MAX_THREADS = 10, /* u32 */
+	ECONFIG_TAG_FS_ROOT = 11,     /* 32 bytes */
+	ECONFIG_TAG_CONSOLE = 12,     /* u32 0|1 */
+	ECONFIG_TAG_TLS_PORTS = 13,   /* n x u16, strictly ascending */
+	ECONFIG_TAG_TLS_CERT = 14,    /* string, path inside the FS, "" if no ports */
+	ECONFIG_TAG_TLS_KEY = 15,     /* string, path inside the FS, "" if no ports */
+	ECONFIG_TAG_TRANSPORT = 16,   /* u32 enum econfig_transport */
+	ECONFIG_TAG_EXIT_CYCLES = 17, /* u64 simulated enclave-exit cost, cycles */
+	ECONFIG_TAG_ENTRYPOINT = 18,  /* string, absolute path inside the FS */
+	ECONFIG_TAG_INTERP = 19,      /* string, absolute path or "" (static) */
+	ECONFIG_TAG_LIBS = 20,	      /* string list of absolute paths */
+	ECONFIG_TAG_VOLUMES = 21,     /* string list of absolute host paths */
 	ECONFIG_TAG_LAST = ECONFIG_TAG_VOLUMES
 };
 
-enum econfig_transport {
-	ECONFIG_TRANSPORT_SYNC = 1,
-	ECONFIG_TRANSPORT_ASYNC = 2
-};
+enum econfig_transport { ECONFIG_TRANSPORT_SYNC = 1, ECONFIG_TRANSPORT_ASYNC = 2 };
 
 /* Limits checked by both the Go writer and this parser. */
 #define ECONFIG_PAGE 4096u
-#define ECONFIG_MIN_HEAP (1ull << 20)         /* 1 MiB */
-#define ECONFIG_MAX_HEAP (16ull << 30)        /* 16 GiB */
-#define ECONFIG_MIN_STACK (64ull << 10)       /* 64 KiB */
-#define ECONFIG_MAX_STACK (1ull << 30)        /* 1 GiB */
+#define ECONFIG_MIN_HEAP (1ull << 20)	/* 1 MiB */
+#define ECONFIG_MAX_HEAP (16ull << 30)	/* 16 GiB */
+#define ECONFIG_MIN_STACK (64ull << 10) /* 64 KiB */
+#define ECONFIG_MAX_STACK (1ull << 30)	/* 1 GiB */
 #define ECONFIG_MAX_THREADS 1024u
 
 /* Error codes returned by econfig_parse (0 on success). */
 #define ECONFIG_OK 0
-#define ECONFIG_ETRUNC (-1)    /* input shorter than a length says */
-#define ECONFIG_EMAGIC (-2)    /* not a config.bin */
-#define ECONFIG_EVERSION (-3)  /* unknown version */
-#define ECONFIG_EFORMAT (-4)   /* bad tag order, record length, trailing bytes */
-#define ECONFIG_EVALUE (-5)    /* a value out of range (NUL in string, ...) */
+#define ECONFIG_ETRUNC (-1)   /* input shorter than a length says */
+#define ECONFIG_EMAGIC (-2)   /* not a config.bin */
+#define ECONFIG_EVERSION (-3) /* unknown version */
+#define ECONFIG_EFORMAT (-4)  /* bad tag order, record length, trailing bytes */
+#define ECONFIG_EVALUE (-5)   /* a value out of range (NUL in string, ...) */
 #define ECONFIG_ENOMEM (-6)
-#define ECONFIG_EINVAL (-7)    /* NULL argument */
-#define ECONFIG_ECODEVAR (-8)  /* host env names a variable that chooses code (PATH, LD_*, ...) */
+#define ECONFIG_EINVAL (-7)   /* NULL argument */
+#define ECONFIG_ECODEVAR (-8) /* host env names a variable that chooses code (PATH, LD_*, ...) */
 
 /* A parsed config. Every string is NUL-terminated; every string array has a
  * terminating NULL after its count entries (argv[argc] == NULL), so argv and
@@ -99,7 +96,7 @@ struct econfig {
 
 	uint8_t fs_root[32];
 
-	int console_shield; /* 1: stdout/stderr are encrypted records */
+	int console_shield;  /* 1: stdout/stderr are encrypted records */
 	uint16_t *tls_ports; /* NULL when ntls_ports == 0 */
 	size_t ntls_ports;
 	char *tls_cert;

@@ -39,7 +39,7 @@ struct fskey_file {
 /* Errors (negative); fskey_parse also sets *line (1-based, 0: not one line). */
 #define FSKEY_OK 0
 #define FSKEY_EFORMAT (-1)   /* not a key file */
-#define FSKEY_ERAW (-2)      /* 32 bytes that are not a key file (raw key or passphrase) */
+#define FSKEY_ERAW (-2)	     /* 32 bytes that are not a key file (raw key or passphrase) */
 #define FSKEY_EVERSION (-3)  /* "scone-fs-key vN" with N != 1 */
 #define FSKEY_ETOOBIG (-4)   /* more than FSKEY_MAX_FILE bytes */
 #define FSKEY_EIDENTITY (-5) /* v1 file without mrsigner/mrenclave, or isv* without mrsigner */

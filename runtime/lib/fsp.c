@@ -168,7 +168,10 @@ static int has_byte(const uint8_t *p, size_t n, uint8_t c)
 	return 0;
 }
 
-static uint64_t chunk_count(uint64_t size, uint32_t log2) { return (size >> log2) + ((size & ((1u << log2) - 1)) != 0); }
+static uint64_t chunk_count(uint64_t size, uint32_t log2)
+{
+	return (size >> log2) + ((size & ((1u << log2) - 1)) != 0);
+}
 
 /* Validates the decrypted index: the same rules as parseIndex in format.go. */
 static int parse_index(struct fsp *f)

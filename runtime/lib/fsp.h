@@ -32,27 +32,27 @@ enum {
 	FSP_T_FILE = 1,
 	FSP_T_DIR = 2,
 	FSP_T_SYMLINK = 3,
-	FSP_T_CHR = 4,  /* character device */
-	FSP_T_BLK = 5,  /* block device */
+	FSP_T_CHR = 4, /* character device */
+	FSP_T_BLK = 5, /* block device */
 	FSP_T_FIFO = 6,
 };
 
 /* Error codes; functions return their negation. */
 enum {
 	FSP_OK = 0,
-	FSP_EAUTH = 1,     /* authentication failed: the image was modified */
-	FSP_EKEY = 2,      /* wrong key (key-check value mismatch) */
-	FSP_ETRUNC = 3,    /* image truncated (or bytes appended after it) */
-	FSP_EVERSION = 4,  /* unknown format version */
-	FSP_EFORMAT = 5,   /* not an fsp image, or malformed structure */
-	FSP_EROOT = 6,     /* root hash differs from the expected root */
-	FSP_ENOENT = 7,    /* no such entry / no such inode */
-	FSP_ENOTDIR = 8,   /* not a directory */
-	FSP_EISDIR = 9,    /* is a directory (pread on a dir) */
-	FSP_EINVAL = 10,   /* invalid argument (e.g. readlink on a non-symlink) */
-	FSP_ENOMEM = 11,   /* rt_malloc failed */
-	FSP_ERANGE = 12,   /* caller's buffer too small */
-	FSP_ENODATA = 13,  /* no such xattr */
+	FSP_EAUTH = 1,	  /* authentication failed: the image was modified */
+	FSP_EKEY = 2,	  /* wrong key (key-check value mismatch) */
+	FSP_ETRUNC = 3,	  /* image truncated (or bytes appended after it) */
+	FSP_EVERSION = 4, /* unknown format version */
+	FSP_EFORMAT = 5,  /* not an fsp image, or malformed structure */
+	FSP_EROOT = 6,	  /* root hash differs from the expected root */
+	FSP_ENOENT = 7,	  /* no such entry / no such inode */
+	FSP_ENOTDIR = 8,  /* not a directory */
+	FSP_EISDIR = 9,	  /* is a directory (pread on a dir) */
+	FSP_EINVAL = 10,  /* invalid argument (e.g. readlink on a non-symlink) */
+	FSP_ENOMEM = 11,  /* rt_malloc failed */
+	FSP_ERANGE = 12,  /* caller's buffer too small */
+	FSP_ENODATA = 13, /* no such xattr */
 	FSP_ENAMETOOLONG = 14,
 };
 
@@ -60,16 +60,16 @@ struct fsp; /* an opened image */
 
 struct fsp_stat {
 	uint32_t ino;
-	uint32_t type;   /* FSP_T_* */
-	uint32_t mode;   /* st_mode including the S_IFMT bits */
+	uint32_t type; /* FSP_T_* */
+	uint32_t mode; /* st_mode including the S_IFMT bits */
 	uint32_t uid, gid;
 	uint32_t nlink;
-	uint64_t size;   /* file: content bytes; symlink: target length; else 0 */
+	uint64_t size; /* file: content bytes; symlink: target length; else 0 */
 	int64_t mtime_sec;
 	uint32_t mtime_nsec;
 	uint32_t rdev_major, rdev_minor; /* FSP_T_CHR / FSP_T_BLK */
-	uint32_t blksize;                /* the image's chunk size */
-	uint64_t blocks;                 /* 512-byte blocks, ceil(size/512) */
+	uint32_t blksize;		 /* the image's chunk size */
+	uint64_t blocks;		 /* 512-byte blocks, ceil(size/512) */
 };
 
 /* Opens the image img[0..img_len). key: the 32-byte FS key. expected_root:
@@ -77,8 +77,8 @@ struct fsp_stat {
  * any image made with this key. The image memory must stay mapped until
  * fsp_close. Returns 0 and *out, or -FSP_ETRUNC, -FSP_EFORMAT, -FSP_EVERSION,
  * -FSP_EKEY, -FSP_EAUTH, -FSP_EROOT, -FSP_ENOMEM. */
-int fsp_open(struct fsp **out, const uint8_t *img, uint64_t img_len,
-             const uint8_t key[FSP_KEY_LEN], const uint8_t *expected_root);
+int fsp_open(struct fsp **out, const uint8_t *img, uint64_t img_len, const uint8_t key[FSP_KEY_LEN],
+	     const uint8_t *expected_root);
 /* Frees everything fsp_open allocated (wipes the derived keys). NULL is ok. */
 void fsp_close(struct fsp *f);
 
@@ -92,8 +92,7 @@ uint32_t fsp_chunk_size(const struct fsp *f);
  * the empty name) is dir_ino itself, ".." its parent (the root's parent is the root). No
  * symlinks are followed. Returns 0 and *ino, or -FSP_ENOENT, -FSP_ENOTDIR,
  * -FSP_ENAMETOOLONG (namelen > 255), -FSP_EINVAL (name contains '/' or NUL). */
-int fsp_lookup(const struct fsp *f, uint32_t dir_ino, const char *name,
-               size_t namelen, uint32_t *ino);
+int fsp_lookup(const struct fsp *f, uint32_t dir_ino, const char *name, size_t namelen, uint32_t *ino);
 
 /* Fills *st. Returns 0 or -FSP_ENOENT (no such inode). */
 int fsp_stat(const struct fsp *f, uint32_t ino, struct fsp_stat *st);
@@ -103,8 +102,7 @@ int fsp_stat(const struct fsp *f, uint32_t ino, struct fsp_stat *st);
  * authentication; nothing of it is returned), -FSP_EISDIR, -FSP_EINVAL (not a
  * regular file), -FSP_ENOENT, -FSP_ENOMEM. A read of at most
  * LONG_MAX bytes is served per call. */
-long fsp_pread(const struct fsp *f, uint32_t ino, void *buf, uint64_t len,
-               uint64_t off);
+long fsp_pread(const struct fsp *f, uint32_t ino, void *buf, uint64_t len, uint64_t off);
 
 /* Copies the target of symlink ino into buf (no NUL terminator), at most len
  * bytes, like readlink(2). Returns the number of bytes copied, or
@@ -116,16 +114,15 @@ long fsp_readlink(const struct fsp *f, uint32_t ino, char *buf, uint64_t len);
  * returns 1, *ino, *type (FSP_T_*) and name (NUL-terminated; namecap must be
  * at least the name length + 1, else -FSP_ERANGE and *cookie is unchanged).
  * Returns 0 at the end, or -FSP_ENOTDIR, -FSP_ENOENT. */
-int fsp_readdir(const struct fsp *f, uint32_t dir_ino, uint64_t *cookie,
-                uint32_t *ino, char *name, size_t namecap, uint32_t *type);
+int fsp_readdir(const struct fsp *f, uint32_t dir_ino, uint64_t *cookie, uint32_t *ino, char *name, size_t namecap,
+		uint32_t *type);
 
 /* Extended attributes (from tar PAX SCHILY.xattr.*). fsp_getxattr copies the
  * value of attribute name[0..namelen) into val; cap == 0 only returns the
  * size. Returns the value length, -FSP_ENODATA, -FSP_ERANGE (cap too small),
  * -FSP_ENOENT. fsp_listxattr writes the NUL-terminated names one after the
  * other (like listxattr(2)); cap == 0 only returns the size needed. */
-long fsp_getxattr(const struct fsp *f, uint32_t ino, const char *name,
-                  size_t namelen, void *val, size_t cap);
+long fsp_getxattr(const struct fsp *f, uint32_t ino, const char *name, size_t namelen, void *val, size_t cap);
 long fsp_listxattr(const struct fsp *f, uint32_t ino, char *buf, size_t cap);
 
 /* A static English name for an error (accepts err or -err). */

@@ -68,8 +68,8 @@ struct fsv_image_ops {
 	long (*readlink)(void *ctx, uint64_t ino, char *buf, size_t cap);
 	/* Returns 1 with *ino, name (NUL-terminated) and *mode (S_IFMT bits) for
 	 * the next entry (no "." or ".."), 0 at the end, or an error. */
-	int (*readdir)(void *ctx, uint64_t dir, uint64_t *cookie, uint64_t *ino, char *name,
-		       size_t cap, uint32_t *mode);
+	int (*readdir)(void *ctx, uint64_t dir, uint64_t *cookie, uint64_t *ino, char *name, size_t cap,
+		       uint32_t *mode);
 };
 
 struct fsv_dent;
@@ -78,10 +78,10 @@ struct fsv_node {
 	uint32_t refs;
 	uint32_t mode; /* S_IFMT | permissions */
 	uint32_t uid, gid, nlink;
-	uint8_t img;     /* backed by image inode img_ino (for REG: until copied up) */
-	uint8_t copied;  /* REG: content lives in data (copied up or ephemeral) */
-	uint8_t dead;    /* removed from the tree */
-	uint8_t opaque;  /* DIR: do not consult the image (new dir over a whiteout) */
+	uint8_t img;	 /* backed by image inode img_ino (for REG: until copied up) */
+	uint8_t copied;	 /* REG: content lives in data (copied up or ephemeral) */
+	uint8_t dead;	 /* removed from the tree */
+	uint8_t opaque;	 /* DIR: do not consult the image (new dir over a whiteout) */
 	uint8_t special; /* FSV_SPECIAL_*: answered by the runtime, never stored */
 	uint64_t ino, img_ino;
 	uint64_t size;
@@ -91,8 +91,8 @@ struct fsv_node {
 	uint8_t *data; /* REG: content (copied); LNK: target (ephemeral) */
 	size_t cap;
 	struct fsv_node *parent; /* where it was last linked (not a reference) */
-	char *name;              /* its name there (NUL-terminated) */
-	struct fsv_dent *ents;   /* DIR: overlay entries */
+	char *name;		 /* its name there (NUL-terminated) */
+	struct fsv_dent *ents;	 /* DIR: overlay entries */
 	size_t nents, entcap;
 };
 
@@ -114,12 +114,12 @@ struct fsv_dent {
 
 struct fsv {
 	struct fsv_image_ops ops;
-	void *img;        /* backend context; NULL: no image (empty root) */
+	void *img; /* backend context; NULL: no image (empty root) */
 	uint64_t img_root;
 	struct fsv_node *root;
 	uint32_t dev;
-	uint64_t next_ino; /* ephemeral inode numbers */
-	uint32_t uid, gid; /* credentials for permission checks */
+	uint64_t next_ino;	     /* ephemeral inode numbers */
+	uint32_t uid, gid;	     /* credentials for permission checks */
 	uint64_t eph_bytes, eph_max; /* ephemeral content accounting (ENOSPC) */
 	/* Where next_ino and eph_bytes really live: NULL (fsv_init points them
 	 * at the fields above) or words in the shared arena (fsv_arena.h), so
@@ -175,16 +175,16 @@ int fsv_getattr(struct fsv *fs, struct fsv_node *n, struct fsv_stat *st);
 int fsv_access(struct fsv *fs, struct fsv_node *n, int mask);
 /* Creates name in dir: type FSV_IFREG, FSV_IFDIR, FSV_IFLNK (target), FSV_IFIFO...
  * -EEXIST if it exists. *out gets a reference (may be NULL). */
-int fsv_create(struct fsv *fs, struct fsv_node *dir, const char *name, size_t len, uint32_t mode,
-	       const char *target, struct fsv_node **out);
+int fsv_create(struct fsv *fs, struct fsv_node *dir, const char *name, size_t len, uint32_t mode, const char *target,
+	       struct fsv_node **out);
 /* Links existing non-directory node under a new name (hard link). */
 int fsv_link(struct fsv *fs, struct fsv_node *n, struct fsv_node *dir, const char *name, size_t len);
 /* Removes name from dir: rmdir != 0 for rmdir semantics (ENOTDIR/ENOTEMPTY),
  * else unlink semantics (EISDIR). */
 int fsv_remove(struct fsv *fs, struct fsv_node *dir, const char *name, size_t len, int rmdir);
 /* rename(2)/renameat2 with flags 0, RENAME_NOREPLACE (1), RENAME_EXCHANGE (2). */
-int fsv_rename(struct fsv *fs, struct fsv_node *od, const char *on, size_t ol, struct fsv_node *nd,
-	       const char *nn, size_t nl, unsigned flags);
+int fsv_rename(struct fsv *fs, struct fsv_node *od, const char *on, size_t ol, struct fsv_node *nd, const char *nn,
+	       size_t nl, unsigned flags);
 long fsv_read(struct fsv *fs, struct fsv_node *n, void *buf, size_t len, uint64_t off);
 long fsv_write(struct fsv *fs, struct fsv_node *n, const void *buf, size_t len, uint64_t off);
 int fsv_truncate(struct fsv *fs, struct fsv_node *n, uint64_t size);
@@ -215,8 +215,8 @@ int fsv_list(struct fsv *fs, struct fsv_node *dir, struct fsv_dirlist *out);
 void fsv_list_free(struct fsv_dirlist *l);
 
 /* ---- path resolution (fsv_path.c) ---- */
-#define FSV_FOLLOW 0x1  /* follow a symlink in the last component */
-#define FSV_PARENT 0x2  /* the last component may be missing (create) */
+#define FSV_FOLLOW 0x1 /* follow a symlink in the last component */
+#define FSV_PARENT 0x2 /* the last component may be missing (create) */
 
 /* Where a relative path starts: a node, or a host directory path. */
 struct fsv_start {
@@ -225,21 +225,20 @@ struct fsv_start {
 };
 
 struct fsv_res {
-	int host;      /* 1: the path belongs to the host: use host_path */
+	int host; /* 1: the path belongs to the host: use host_path */
 	char host_path[FSV_PATH_MAX];
 	struct fsv_node *dir;  /* parent of the last component (reference) */
 	struct fsv_node *node; /* the object, or NULL if missing (reference) */
 	char name[FSV_NAME_MAX + 1];
 	size_t namelen;
-	int dot;            /* last component was "." or ".." (or path "/") */
+	int dot;	    /* last component was "." or ".." (or path "/") */
 	int trailing_slash; /* path ended in '/' */
 };
 
 /* Resolves path. 0: either r->host, or r->dir (+ r->node when it exists;
  * a missing last component is an error unless FSV_PARENT). Errors: -ENOENT,
  * -ENOTDIR, -ELOOP, -ENAMETOOLONG, -EACCES, -EIO. Release with fsv_res_put. */
-int fsv_resolve(struct fsv *fs, const struct fsv_start *start, const char *path, int flags,
-		struct fsv_res *r);
+int fsv_resolve(struct fsv *fs, const struct fsv_start *start, const char *path, int flags, struct fsv_res *r);
 void fsv_res_put(struct fsv *fs, struct fsv_res *r);
 /* Is the normalized absolute path at or below a mount point? */
 int fsv_is_mounted(const struct fsv *fs, const char *abs, size_t len);

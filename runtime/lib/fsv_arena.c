@@ -13,7 +13,7 @@
 #define B_FREE 0x5c0ef4e1U
 
 struct blk {
-	uint32_t cls;   /* size class: block payload is 16 << cls bytes */
+	uint32_t cls;	/* size class: block payload is 16 << cls bytes */
 	uint32_t magic; /* B_USED / B_FREE */
 	uint64_t pad;
 };

@@ -27,8 +27,8 @@
 #include <stdint.h>
 
 struct fsv_arena_shared {
-	volatile int fs_lock;          /* the FS shield's lock (fs_shield.c) */
-	uint64_t next_ino, eph_bytes;  /* struct fsv counters (fsv.h) */
+	volatile int fs_lock;	      /* the FS shield's lock (fs_shield.c) */
+	uint64_t next_ino, eph_bytes; /* struct fsv counters (fsv.h) */
 };
 
 /* base: size bytes (>= 64 KiB), zero-filled, shared between processes.

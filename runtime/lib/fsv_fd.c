@@ -94,10 +94,7 @@ void fsv_fd_destroy(struct fsv *fs, struct fsv_fdtab *t)
 	t->cap = t->count = 0;
 }
 
-static int readable(const struct fsv_file *f)
-{
-	return !(f->flags & O_PATH) && (f->flags & O_ACCMODE) != O_WRONLY;
-}
+static int readable(const struct fsv_file *f) { return !(f->flags & O_PATH) && (f->flags & O_ACCMODE) != O_WRONLY; }
 
 static int writable(const struct fsv_file *f)
 {

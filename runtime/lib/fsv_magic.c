@@ -26,9 +26,9 @@
 /* Decision for one /proc entry. */
 enum {
 	P_DENY = 0, /* EACCES */
-	P_HOST,     /* the host's answer is fine */
-	P_VIRT,     /* the runtime answers (self), EACCES for other processes */
-	P_LINK,     /* a magic link: self resolves it, others may only readlink it */
+	P_HOST,	    /* the host's answer is fine */
+	P_VIRT,	    /* the runtime answers (self), EACCES for other processes */
+	P_LINK,	    /* a magic link: self resolves it, others may only readlink it */
 	P_DIR_FD,   /* fd/ */
 	P_DIR_TASK, /* task/ */
 };
@@ -40,29 +40,56 @@ struct entry {
 
 /* Per-process entries (man 5 proc). Sorted for reading, searched linearly. */
 static const struct entry proc_pid_entries[] = {
-	{"attr", P_HOST},          {"autogroup", P_HOST},     {"cgroup", P_HOST},
-	{"cmdline", P_VIRT},       {"comm", P_HOST},          {"coredump_filter", P_HOST},
-	{"cpuset", P_HOST},        {"environ", P_VIRT},       {"exe", P_LINK},
-	{"fd", P_DIR_FD},          {"fdinfo", P_HOST},        {"gid_map", P_HOST},
-	{"io", P_HOST},            {"limits", P_HOST},        {"loginuid", P_HOST},
-	{"maps", P_HOST},          {"mountinfo", P_HOST},     {"mounts", P_HOST},
-	{"mountstats", P_HOST},    {"net", P_HOST},           {"ns", P_HOST},
-	{"numa_maps", P_HOST},     {"oom_adj", P_HOST},       {"oom_score", P_HOST},
-	{"oom_score_adj", P_HOST}, {"personality", P_HOST},   {"projid_map", P_HOST},
-	{"sched", P_HOST},         {"schedstat", P_HOST},     {"sessionid", P_HOST},
-	{"setgroups", P_HOST},     {"smaps", P_HOST},         {"smaps_rollup", P_HOST},
-	{"stat", P_HOST},          {"statm", P_HOST},         {"status", P_HOST},
-	{"task", P_DIR_TASK},      {"timers", P_HOST},        {"timerslack_ns", P_HOST},
-	{"uid_map", P_HOST},       {"wchan", P_HOST},
+	{"attr", P_HOST},
+	{"autogroup", P_HOST},
+	{"cgroup", P_HOST},
+	{"cmdline", P_VIRT},
+	{"comm", P_HOST},
+	{"coredump_filter", P_HOST},
+	{"cpuset", P_HOST},
+	{"environ", P_VIRT},
+	{"exe", P_LINK},
+	{"fd", P_DIR_FD},
+	{"fdinfo", P_HOST},
+	{"gid_map", P_HOST},
+	{"io", P_HOST},
+	{"limits", P_HOST},
+	{"loginuid", P_HOST},
+	{"maps", P_HOST},
+	{"mountinfo", P_HOST},
+	{"mounts", P_HOST},
+	{"mountstats", P_HOST},
+	{"net", P_HOST},
+	{"ns", P_HOST},
+	{"numa_maps", P_HOST},
+	{"oom_adj", P_HOST},
+	{"oom_score", P_HOST},
+	{"oom_score_adj", P_HOST},
+	{"personality", P_HOST},
+	{"projid_map", P_HOST},
+	{"sched", P_HOST},
+	{"schedstat", P_HOST},
+	{"sessionid", P_HOST},
+	{"setgroups", P_HOST},
+	{"smaps", P_HOST},
+	{"smaps_rollup", P_HOST},
+	{"stat", P_HOST},
+	{"statm", P_HOST},
+	{"status", P_HOST},
+	{"task", P_DIR_TASK},
+	{"timers", P_HOST},
+	{"timerslack_ns", P_HOST},
+	{"uid_map", P_HOST},
+	{"wchan", P_HOST},
 };
 
 /* Entries of /proc itself besides the process directories. */
 static const char *const proc_top_entries[] = {
-	"buddyinfo", "cgroups",  "cmdline",   "consoles", "cpuinfo", "crypto",      "devices", "diskstats",
-	"execdomains", "filesystems", "fs", "interrupts", "loadavg", "locks",   "meminfo",     "misc",
-	"mounts",    "net",      "partitions", "pressure", "schedstat", "self",     "softirqs", "stat",
-	"swaps",     "sys",      "sysvipc",   "thread-self", "tty",    "uptime",     "version", "vmstat",
-	"zoneinfo",
+	"buddyinfo", "cgroups",	    "cmdline",	   "consoles", "cpuinfo",    "crypto",	 "devices",
+	"diskstats", "execdomains", "filesystems", "fs",       "interrupts", "loadavg",	 "locks",
+	"meminfo",   "misc",	    "mounts",	   "net",      "partitions", "pressure", "schedstat",
+	"self",	     "softirqs",    "stat",	   "swaps",    "sys",	     "sysvipc",	 "thread-self",
+	"tty",	     "uptime",	    "version",	   "vmstat",   "zoneinfo",
 };
 
 /* Where a rewritten path goes (FSV_PATH_MAX bytes; the pieces being parsed

@@ -12,9 +12,8 @@
 #include <linux/errno.h>
 
 #include "fsv.h"
+#include "fsv_int.h"
 #include "rt_alloc.h"
-
-static int is_dir(const struct fsv_node *n) { return (n->mode & FSV_IFMT) == FSV_IFDIR; }
 
 int fsv_is_mounted(const struct fsv *fs, const char *abs, size_t len)
 {
@@ -24,37 +23,6 @@ int fsv_is_mounted(const struct fsv *fs, const char *abs, size_t len)
 			return 1;
 	}
 	return 0;
-}
-
-long fsv_normalize(const char *in, size_t len, char *out, size_t cap)
-{
-	size_t o = 0, i = 0;
-	while (i < len) {
-		while (i < len && in[i] == '/')
-			i++;
-		size_t s = i;
-		while (i < len && in[i] != '/')
-			i++;
-		size_t cl = i - s;
-		if (cl == 0 || (cl == 1 && in[s] == '.'))
-			continue;
-		if (cl == 2 && in[s] == '.' && in[s + 1] == '.') {
-			while (o > 0 && out[o - 1] != '/')
-				o--;
-			if (o > 0)
-				o--;
-			continue;
-		}
-		if (o + 1 + cl + 1 > cap)
-			return -ENAMETOOLONG;
-		out[o++] = '/';
-		memcpy(out + o, in + s, cl);
-		o += cl;
-	}
-	if (o == 0)
-		out[o++] = '/';
-	out[o] = 0;
-	return (long)o;
 }
 
 static int has_dotdot(const char *p)
@@ -84,11 +52,26 @@ void fsv_res_put(struct fsv *fs, struct fsv_res *r)
 /* Working state (12 KiB, on the caller's stack: the runtime's signal stack is
  * 256 KiB, and a heap allocation of this size costs system calls there). */
 struct walk {
-	char rest[FSV_PATH_MAX];
+	char rest[FSV_PATH_MAX]; /* what is left to walk, from pos */
 	char tmp[FSV_PATH_MAX];
 	char cur[FSV_PATH_MAX]; /* canonical path of dir; "" for the root */
 	size_t curlen;
+	size_t pos;
+	struct fsv_node *dir; /* the current directory (one reference) */
+	int links;	      /* symlinks and restarts followed */
+	int flags;
 };
+
+/* One component of w->rest. */
+struct comp {
+	const char *s;
+	size_t len;
+	int last;  /* only slashes follow */
+	int slash; /* last, and at least one slash follows */
+};
+
+/* What a step tells the walk (errors are negative). */
+enum { STEP_DONE = 0, STEP_NEXT = 1 };
 
 /* Replaces w->rest by prefix + w->rest[pos..]. */
 static int splice_rest(struct walk *w, const char *prefix, size_t pl, size_t pos)
@@ -102,232 +85,237 @@ static int splice_rest(struct walk *w, const char *prefix, size_t pl, size_t pos
 	return 0;
 }
 
-static int resolve(struct fsv *fs, struct walk *w, struct fsv_node *dir, int flags, struct fsv_res *r)
+/* Walks again from the root (w->rest already holds the new path). */
+static int walk_restart(struct fsv *fs, struct walk *w)
 {
-	int links = 0, err = 0;
-	size_t pos = 0;
-	struct fsv_node *child = NULL;
-	for (;;) {
-		while (w->rest[pos] == '/')
-			pos++;
-		if (!w->rest[pos]) {
-			/* "/" or a path ending in "dir/": the object is dir itself */
-			r->node = dir;
-			r->dir = dir->parent ? dir->parent : dir;
-			fsv_ref(r->dir);
-			r->name[0] = '.';
-			r->name[1] = 0;
-			r->namelen = 1;
-			r->dot = 1;
-			return 0;
-		}
-		size_t s = pos;
-		while (w->rest[pos] && w->rest[pos] != '/')
-			pos++;
-		size_t cl = pos - s;
-		const char *comp = w->rest + s;
-		if (cl > FSV_NAME_MAX) {
-			err = -ENAMETOOLONG;
-			break;
-		}
-		size_t q = pos;
-		while (w->rest[q] == '/')
-			q++;
-		int last = w->rest[q] == 0;
-		int slash = last && q > pos;
-		if (!is_dir(dir)) {
-			err = -ENOTDIR;
-			break;
-		}
-		if ((err = fsv_access(fs, dir, 1)) < 0)
-			break;
-		int dot = cl == 1 && comp[0] == '.';
-		int dotdot = cl == 2 && comp[0] == '.' && comp[1] == '.';
-		if (dot || dotdot) {
-			if (dotdot && dir != fs->root) {
-				if (!dir->parent) {
-					err = -ENOENT;
-					break;
-				}
-				set_dir(fs, &dir, dir->parent);
-				while (w->curlen > 0 && w->cur[w->curlen - 1] != '/')
-					w->curlen--;
-				if (w->curlen > 0)
-					w->curlen--;
-				w->cur[w->curlen] = 0;
-			}
-			if (last) {
-				r->node = dir;
-				r->dir = dir->parent ? dir->parent : dir;
-				fsv_ref(r->dir);
-				memcpy(r->name, comp, cl);
-				r->name[cl] = 0;
-				r->namelen = cl;
-				r->dot = 1;
-				r->trailing_slash = slash;
-				return 0;
-			}
-			continue;
-		}
-		if (w->curlen + 1 + cl + 1 > FSV_PATH_MAX) {
-			err = -ENAMETOOLONG;
-			break;
-		}
-		/* Passthrough mount point? */
-		w->cur[w->curlen] = '/';
-		memcpy(w->cur + w->curlen + 1, comp, cl);
-		w->cur[w->curlen + 1 + cl] = 0;
-		if (fsv_is_mounted(fs, w->cur, w->curlen + 1 + cl)) {
-			size_t hl = w->curlen + 1 + cl, rl = strlen(w->rest + pos);
-			if (hl + rl + 1 > FSV_PATH_MAX) {
-				err = -ENAMETOOLONG;
-				break;
-			}
-			memcpy(r->host_path, w->cur, hl);
-			memcpy(r->host_path + hl, w->rest + pos, rl + 1);
-			if (has_dotdot(r->host_path)) {
-				long nl = fsv_normalize(r->host_path, hl + rl, w->rest, FSV_PATH_MAX);
-				if (nl < 0) {
-					err = (int)nl;
-					break;
-				}
-				if (++links > FSV_SYMLOOP_MAX) {
-					err = -ELOOP;
-					break;
-				}
-				set_dir(fs, &dir, fs->root);
-				w->curlen = 0;
-				w->cur[0] = 0;
-				pos = 0;
-				continue;
-			}
-			/* What the runtime answers itself: the /proc allow-list,
-			 * magic links, /proc/self/environ, /dev/[u]random. */
-			struct fsv_node *mn = NULL;
-			int m = fsv_magic(fs, r->host_path, (flags & FSV_FOLLOW) != 0, &mn);
-			if (m < 0) {
-				err = m;
-				break;
-			}
-			if (m == FSV_MAGIC_RESTART) {
-				if (++links > FSV_SYMLOOP_MAX) {
-					err = -ELOOP;
-					break;
-				}
-				memcpy(w->rest, r->host_path, strlen(r->host_path) + 1);
-				r->host_path[0] = 0;
-				set_dir(fs, &dir, fs->root);
-				w->curlen = 0;
-				w->cur[0] = 0;
-				pos = 0;
-				continue;
-			}
-			if (m == FSV_MAGIC_NODE) {
-				fsv_unref(fs, dir);
-				r->host_path[0] = 0;
-				r->node = mn;
-				r->dir = mn->parent ? mn->parent : fs->root;
-				fsv_ref(r->dir);
-				r->namelen = 0;
-				r->name[0] = 0;
-				if (mn->name && mn->parent) {
-					size_t nl = strlen(mn->name);
-					if (nl <= FSV_NAME_MAX) {
-						memcpy(r->name, mn->name, nl + 1);
-						r->namelen = nl;
-					}
-				}
-				if (r->trailing_slash && !is_dir(mn)) {
-					fsv_res_put(fs, r);
-					return -ENOTDIR;
-				}
-				return 0;
-			}
-			r->host = 1;
-			fsv_unref(fs, dir);
-			return 0;
-		}
-		w->cur[w->curlen] = 0;
-		err = fsv_lookup(fs, dir, comp, cl, &child);
-		if (err == -ENOENT && last && (flags & FSV_PARENT)) {
-			r->dir = dir;
-			r->node = NULL;
-			memcpy(r->name, comp, cl);
-			r->name[cl] = 0;
-			r->namelen = cl;
-			r->trailing_slash = slash;
-			return 0;
-		}
-		if (err < 0)
-			break;
-		if ((child->mode & FSV_IFMT) == FSV_IFLNK && (!last || slash || (flags & FSV_FOLLOW))) {
-			if (++links > FSV_SYMLOOP_MAX) {
-				err = -ELOOP;
-				break;
-			}
-			long tl = fsv_readlink(fs, child, w->tmp, FSV_PATH_MAX);
-			fsv_unref(fs, child);
-			child = NULL;
-			if (tl <= 0) {
-				err = tl < 0 ? (int)tl : -ENOENT;
-				break;
-			}
-			if (tl >= FSV_PATH_MAX) {
-				err = -ENAMETOOLONG;
-				break;
-			}
-			char *t = rt_malloc((size_t)tl);
-			if (!t) {
-				err = -ENOMEM;
-				break;
-			}
-			memcpy(t, w->tmp, (size_t)tl);
-			err = splice_rest(w, t, (size_t)tl, pos);
-			int abs = t[0] == '/';
-			rt_free(t);
-			if (err < 0)
-				break;
-			pos = 0;
-			if (abs) {
-				set_dir(fs, &dir, fs->root);
-				w->curlen = 0;
-				w->cur[0] = 0;
-			}
-			continue;
-		}
-		if (!last) {
-			if (!is_dir(child)) {
-				err = -ENOTDIR;
-				break;
-			}
-			fsv_unref(fs, dir);
-			dir = child;
-			child = NULL;
-			w->cur[w->curlen] = '/';
-			w->curlen += 1 + cl;
-			w->cur[w->curlen] = 0;
-			continue;
-		}
-		if (slash && !is_dir(child)) {
-			err = -ENOTDIR;
-			break;
-		}
-		r->dir = dir;
-		r->node = child;
-		memcpy(r->name, comp, cl);
-		r->name[cl] = 0;
-		r->namelen = cl;
-		r->trailing_slash = slash;
-		return 0;
-	}
-	if (child)
-		fsv_unref(fs, child);
-	fsv_unref(fs, dir);
-	return err;
+	if (++w->links > FSV_SYMLOOP_MAX)
+		return -ELOOP;
+	set_dir(fs, &w->dir, fs->root);
+	w->curlen = 0;
+	w->cur[0] = 0;
+	w->pos = 0;
+	return STEP_NEXT;
 }
 
-int fsv_resolve(struct fsv *fs, const struct fsv_start *start, const char *path, int flags,
-		struct fsv_res *r)
+/* Reads the next component; 0 when only slashes are left. */
+static int next_comp(struct walk *w, struct comp *c)
+{
+	while (w->rest[w->pos] == '/')
+		w->pos++;
+	if (!w->rest[w->pos])
+		return 0;
+	size_t s = w->pos;
+	while (w->rest[w->pos] && w->rest[w->pos] != '/')
+		w->pos++;
+	c->s = w->rest + s;
+	c->len = w->pos - s;
+	size_t q = w->pos;
+	while (w->rest[q] == '/')
+		q++;
+	c->last = w->rest[q] == 0;
+	c->slash = c->last && q > w->pos;
+	return 1;
+}
+
+static void res_name(struct fsv_res *r, const char *s, size_t len)
+{
+	memcpy(r->name, s, len);
+	r->name[len] = 0;
+	r->namelen = len;
+}
+
+/* The object is the current directory itself ("/", "dir/", ".", ".."). */
+static int res_dir_itself(struct walk *w, struct fsv_res *r, const char *name, size_t len)
+{
+	r->node = w->dir;
+	r->dir = w->dir->parent ? w->dir->parent : w->dir;
+	fsv_ref(r->dir);
+	w->dir = NULL;
+	res_name(r, name, len);
+	r->dot = 1;
+	return STEP_DONE;
+}
+
+/* "." and "..": ".." stops at the root. */
+static int step_dots(struct fsv *fs, struct walk *w, const struct comp *c, struct fsv_res *r)
+{
+	if (c->len == 2 && w->dir != fs->root) {
+		if (!w->dir->parent)
+			return -ENOENT;
+		set_dir(fs, &w->dir, w->dir->parent);
+		while (w->curlen > 0 && w->cur[w->curlen - 1] != '/')
+			w->curlen--;
+		if (w->curlen > 0)
+			w->curlen--;
+		w->cur[w->curlen] = 0;
+	}
+	if (!c->last)
+		return STEP_NEXT;
+	r->trailing_slash = c->slash;
+	return res_dir_itself(w, r, c->s, c->len);
+}
+
+/* A node the runtime answers itself (fsv_magic) ends the walk. */
+static int res_magic(struct fsv *fs, struct fsv_res *r, struct fsv_node *mn)
+{
+	r->host_path[0] = 0;
+	r->node = mn;
+	r->dir = mn->parent ? mn->parent : fs->root;
+	fsv_ref(r->dir);
+	r->namelen = 0;
+	r->name[0] = 0;
+	if (mn->name && mn->parent) {
+		size_t nl = strlen(mn->name);
+		if (nl <= FSV_NAME_MAX)
+			res_name(r, mn->name, nl);
+	}
+	if (r->trailing_slash && !fsv_is_dir(mn)) {
+		fsv_res_put(fs, r);
+		return -ENOTDIR;
+	}
+	return STEP_DONE;
+}
+
+/* w->cur (hl bytes) is a passthrough mount point or below one: the rest of
+ * the path is the host's, unless it climbs out with ".." or the runtime
+ * answers it itself (the /proc allow-list, magic links, /proc/self/environ,
+ * /dev/[u]random). */
+static int step_mount(struct fsv *fs, struct walk *w, size_t hl, struct fsv_res *r)
+{
+	size_t rl = strlen(w->rest + w->pos);
+	if (hl + rl + 1 > FSV_PATH_MAX)
+		return -ENAMETOOLONG;
+	memcpy(r->host_path, w->cur, hl);
+	memcpy(r->host_path + hl, w->rest + w->pos, rl + 1);
+	if (has_dotdot(r->host_path)) {
+		long nl = fsv_normalize(r->host_path, hl + rl, w->rest, FSV_PATH_MAX);
+		if (nl < 0)
+			return (int)nl;
+		return walk_restart(fs, w);
+	}
+	struct fsv_node *mn = NULL;
+	int m = fsv_magic(fs, r->host_path, (w->flags & FSV_FOLLOW) != 0, &mn);
+	if (m < 0)
+		return m;
+	if (m == FSV_MAGIC_RESTART) {
+		memcpy(w->rest, r->host_path, strlen(r->host_path) + 1);
+		r->host_path[0] = 0;
+		return walk_restart(fs, w);
+	}
+	if (m == FSV_MAGIC_NODE)
+		return res_magic(fs, r, mn);
+	r->host = 1;
+	return STEP_DONE;
+}
+
+/* Follows the symlink link (its reference is consumed). */
+static int step_symlink(struct fsv *fs, struct walk *w, struct fsv_node *link)
+{
+	if (++w->links > FSV_SYMLOOP_MAX) {
+		fsv_unref(fs, link);
+		return -ELOOP;
+	}
+	long tl = fsv_readlink(fs, link, w->tmp, FSV_PATH_MAX);
+	fsv_unref(fs, link);
+	if (tl <= 0)
+		return tl < 0 ? (int)tl : -ENOENT;
+	if (tl >= FSV_PATH_MAX)
+		return -ENAMETOOLONG;
+	char *t = rt_malloc((size_t)tl);
+	if (!t)
+		return -ENOMEM;
+	memcpy(t, w->tmp, (size_t)tl);
+	int err = splice_rest(w, t, (size_t)tl, w->pos);
+	int abs = t[0] == '/';
+	rt_free(t);
+	if (err < 0)
+		return err;
+	w->pos = 0;
+	if (abs) {
+		set_dir(fs, &w->dir, fs->root);
+		w->curlen = 0;
+		w->cur[0] = 0;
+	}
+	return STEP_NEXT;
+}
+
+/* A name in the merged tree: descend, follow, or end the walk. */
+static int step_lookup(struct fsv *fs, struct walk *w, const struct comp *c, struct fsv_res *r)
+{
+	struct fsv_node *child = NULL;
+	int err = fsv_lookup(fs, w->dir, c->s, c->len, &child);
+	if (err == -ENOENT && c->last && (w->flags & FSV_PARENT)) {
+		/* the parent of a name to create */
+		r->dir = w->dir;
+		w->dir = NULL;
+		r->node = NULL;
+		res_name(r, c->s, c->len);
+		r->trailing_slash = c->slash;
+		return STEP_DONE;
+	}
+	if (err < 0)
+		return err;
+	if ((child->mode & FSV_IFMT) == FSV_IFLNK && (!c->last || c->slash || (w->flags & FSV_FOLLOW)))
+		return step_symlink(fs, w, child);
+	if ((!c->last || c->slash) && !fsv_is_dir(child)) {
+		fsv_unref(fs, child);
+		return -ENOTDIR;
+	}
+	if (!c->last) {
+		fsv_unref(fs, w->dir);
+		w->dir = child;
+		w->cur[w->curlen] = '/';
+		w->curlen += 1 + c->len;
+		w->cur[w->curlen] = 0;
+		return STEP_NEXT;
+	}
+	r->dir = w->dir;
+	w->dir = NULL;
+	r->node = child;
+	res_name(r, c->s, c->len);
+	r->trailing_slash = c->slash;
+	return STEP_DONE;
+}
+
+static int step(struct fsv *fs, struct walk *w, const struct comp *c, struct fsv_res *r)
+{
+	if (c->len > FSV_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (!fsv_is_dir(w->dir))
+		return -ENOTDIR;
+	int err = fsv_access(fs, w->dir, 1);
+	if (err < 0)
+		return err;
+	if (c->s[0] == '.' && (c->len == 1 || (c->len == 2 && c->s[1] == '.')))
+		return step_dots(fs, w, c, r);
+	size_t hl = w->curlen + 1 + c->len;
+	if (hl + 1 > FSV_PATH_MAX)
+		return -ENAMETOOLONG;
+	w->cur[w->curlen] = '/';
+	memcpy(w->cur + w->curlen + 1, c->s, c->len);
+	w->cur[hl] = 0;
+	if (fsv_is_mounted(fs, w->cur, hl))
+		return step_mount(fs, w, hl, r);
+	w->cur[w->curlen] = 0;
+	return step_lookup(fs, w, c, r);
+}
+
+/* Walks w->rest from w->dir, one step per component. */
+static int resolve(struct fsv *fs, struct walk *w, struct fsv_res *r)
+{
+	struct comp c;
+	int st;
+	do {
+		if (!next_comp(w, &c))
+			return res_dir_itself(w, r, ".", 1);
+		st = step(fs, w, &c, r);
+	} while (st == STEP_NEXT);
+	if (w->dir)
+		fsv_unref(fs, w->dir);
+	return st;
+}
+
+int fsv_resolve(struct fsv *fs, const struct fsv_start *start, const char *path, int flags, struct fsv_res *r)
 {
 	r->host = 0;
 	r->dir = r->node = NULL;
@@ -344,6 +332,9 @@ int fsv_resolve(struct fsv *fs, const struct fsv_start *start, const char *path,
 	struct fsv_node *dir;
 	w->curlen = 0;
 	w->cur[0] = 0;
+	w->pos = 0;
+	w->links = 0;
+	w->flags = flags;
 	int err;
 	if (path[0] == '/') {
 		memcpy(w->rest, path, len + 1);
@@ -383,8 +374,9 @@ int fsv_resolve(struct fsv *fs, const struct fsv_start *start, const char *path,
 		memcpy(w->rest, path, len + 1);
 	}
 	fsv_ref(dir);
+	w->dir = dir;
 	r->trailing_slash = path[len - 1] == '/';
-	err = resolve(fs, w, dir, flags, r);
+	err = resolve(fs, w, r);
 	if (err < 0) {
 		r->dir = r->node = NULL;
 		return err;
@@ -415,8 +407,8 @@ static int add_mount_dirs(struct fsv *fs, const char *p, size_t len, int mount_i
 			uint32_t uid = fs->uid, gid = fs->gid;
 			int last = i >= len;
 			fs->uid = fs->gid = 0; /* created by the runtime, owned by root */
-			r = fsv_create(fs, dir, p + s, i - s, last && !mount_is_dir ? FSV_IFREG | 0644 : FSV_IFDIR | 0755, NULL,
-				       &child);
+			r = fsv_create(fs, dir, p + s, i - s,
+				       last && !mount_is_dir ? FSV_IFREG | 0644 : FSV_IFDIR | 0755, NULL, &child);
 			fs->uid = uid;
 			fs->gid = gid;
 		}
@@ -424,7 +416,7 @@ static int add_mount_dirs(struct fsv *fs, const char *p, size_t len, int mount_i
 		if (r < 0)
 			return r == -EEXIST ? 0 : r;
 		dir = child;
-		if (!is_dir(dir))
+		if (!fsv_is_dir(dir))
 			break; /* a file in the image: the mount still shadows it */
 	}
 	fsv_unref(fs, dir);

@@ -61,7 +61,12 @@ static int parse_elf(const uint8_t *elf, size_t len, struct img *im)
 	memset(im, 0, sizeof(*im));
 	im->elf = elf;
 	im->elf_len = len;
-	if (len < 64 || memcmp(elf, "\x7f" "ELF", 4) != 0 || elf[4] != 2 || elf[5] != 1)
+	if (len < 64 ||
+	    memcmp(elf,
+		   "\x7f"
+		   "ELF",
+		   4) != 0 ||
+	    elf[4] != 2 || elf[5] != 1)
 		return SGXS_EELF;
 	uint16_t type = le16(elf + 16);
 	if ((type != 2 && type != 3) || le16(elf + 18) != 62)
@@ -178,8 +183,8 @@ static uint64_t page_contents(const struct img *im, uint64_t p, uint8_t *buf)
 	return flags;
 }
 
-static int layout_img(const struct img *im, size_t config_len, uint64_t heap, uint64_t stack,
-                      uint32_t threads, struct sgxs_layout *l)
+static int layout_img(const struct img *im, size_t config_len, uint64_t heap, uint64_t stack, uint32_t threads,
+		      struct sgxs_layout *l)
 {
 	memset(l, 0, sizeof(*l));
 	if (heap > ECONFIG_MAX_HEAP || stack > ECONFIG_MAX_STACK || threads > ECONFIG_MAX_THREADS ||
@@ -218,8 +223,8 @@ static int layout_img(const struct img *im, size_t config_len, uint64_t heap, ui
 	return SGXS_OK;
 }
 
-int sgxs_layout(const uint8_t *elf, size_t elf_len, size_t config_len, uint64_t heap_size,
-                uint64_t stack_size, uint32_t nthreads, struct sgxs_layout *out)
+int sgxs_layout(const uint8_t *elf, size_t elf_len, size_t config_len, uint64_t heap_size, uint64_t stack_size,
+		uint32_t nthreads, struct sgxs_layout *out)
 {
 	if (elf == NULL || out == NULL)
 		return SGXS_EINVAL;
@@ -264,16 +269,16 @@ static void tcs_page(const struct sgxs_layout *l, uint32_t t, uint8_t *p)
 	uint64_t base = l->thread_off + (uint64_t)t * l->thread_stride;
 	memset(p, 0, SGXS_PAGE);
 	put64(p + 16, base + l->ssa_rel); /* OSSA */
-	put32(p + 28, SGXS_NSSA);         /* NSSA */
-	put64(p + 32, l->entry);          /* OENTRY */
+	put32(p + 28, SGXS_NSSA);	  /* NSSA */
+	put64(p + 32, l->entry);	  /* OENTRY */
 	put64(p + 48, base + l->td_rel);  /* OFSBASGX */
 	put64(p + 56, base + l->td_rel);  /* OGSBASGX */
-	put32(p + 64, 0xfff);             /* FSLIMIT */
-	put32(p + 68, 0xfff);             /* GSLIMIT */
+	put32(p + 64, 0xfff);		  /* FSLIMIT */
+	put32(p + 68, 0xfff);		  /* GSLIMIT */
 }
 
-int sgxs_measure(const uint8_t *elf, size_t elf_len, const uint8_t *config, size_t config_len,
-                 uint8_t mrenclave[32], struct sgxs_layout *layout)
+int sgxs_measure(const uint8_t *elf, size_t elf_len, const uint8_t *config, size_t config_len, uint8_t mrenclave[32],
+		 struct sgxs_layout *layout)
 {
 	if (elf == NULL || config == NULL || mrenclave == NULL)
 		return SGXS_EINVAL;

@@ -23,8 +23,7 @@ int sigstruct_parse(const uint8_t *b, size_t len, struct sigstruct_info *out)
 		return SIGSTRUCT_EINVAL;
 	if (len != SIGSTRUCT_SIZE)
 		return SIGSTRUCT_ESIZE;
-	if (memcmp(b + SIGSTRUCT_OFF_HEADER, header1, 16) != 0 ||
-	    memcmp(b + SIGSTRUCT_OFF_HEADER2, header2, 16) != 0)
+	if (memcmp(b + SIGSTRUCT_OFF_HEADER, header1, 16) != 0 || memcmp(b + SIGSTRUCT_OFF_HEADER2, header2, 16) != 0)
 		return SIGSTRUCT_EHEADER;
 	if (le32(b + SIGSTRUCT_OFF_EXPONENT) != 3)
 		return SIGSTRUCT_EEXPONENT;

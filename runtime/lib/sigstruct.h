@@ -37,11 +37,11 @@
 
 /* Error codes (0 on success). */
 #define SIGSTRUCT_OK 0
-#define SIGSTRUCT_ESIZE (-1)     /* not 1808 bytes */
-#define SIGSTRUCT_EHEADER (-2)   /* HEADER/HEADER2 constants wrong */
+#define SIGSTRUCT_ESIZE (-1)	 /* not 1808 bytes */
+#define SIGSTRUCT_EHEADER (-2)	 /* HEADER/HEADER2 constants wrong */
 #define SIGSTRUCT_EEXPONENT (-3) /* exponent is not 3 */
-#define SIGSTRUCT_ESIG (-4)      /* RSA signature does not verify */
-#define SIGSTRUCT_EQ (-5)        /* Q1/Q2 inconsistent with signature */
+#define SIGSTRUCT_ESIG (-4)	 /* RSA signature does not verify */
+#define SIGSTRUCT_EQ (-5)	 /* Q1/Q2 inconsistent with signature */
 #define SIGSTRUCT_EINVAL (-6)
 
 struct sigstruct_info {

@@ -88,7 +88,8 @@ static void *worker(void *arg)
 		snprintf(path, sizeof path, "/tmp/t%ld-%d", id, i % 7);
 		int n = snprintf(want, sizeof want, "thread %ld iteration %d\n", id, i);
 		int fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0644);
-		if (fd < 0 || write(fd, want, (size_t)n) != n || pread(fd, buf, sizeof buf, 0) != n || memcmp(buf, want, (size_t)n))
+		if (fd < 0 || write(fd, want, (size_t)n) != n || pread(fd, buf, sizeof buf, 0) != n ||
+		    memcmp(buf, want, (size_t)n))
 			bad++;
 		close(fd);
 		if (slurp("/etc/probe.txt", buf, sizeof buf) != 21)
@@ -161,7 +162,8 @@ int main(int argc, char **argv)
 	struct stat st;
 	snprintf(hostname, sizeof hostname, "/tmp/scone-fs-probe-%d.txt", (int)getpid());
 
-	check(slurp("/etc/probe.txt", buf, sizeof buf) == (ssize_t)strlen(IMG) && !strcmp(buf, IMG), "read-image-file", buf);
+	check(slurp("/etc/probe.txt", buf, sizeof buf) == (ssize_t)strlen(IMG) && !strcmp(buf, IMG), "read-image-file",
+	      buf);
 	check(stat("/etc/probe.txt", &st) == 0 && S_ISREG(st.st_mode) && st.st_size == (off_t)strlen(IMG) &&
 		      (st.st_mode & 07777) == 0644,
 	      "stat", "size/mode");
@@ -200,7 +202,8 @@ int main(int argc, char **argv)
 	fd = open("/etc/probe.txt", O_RDWR);
 	check(fd >= 0 && pwrite(fd, "HELLO", 5, 0) == 5, "copy-up-write", "");
 	close(fd);
-	check(slurp("/etc/probe.txt", buf, sizeof buf) > 0 && !strcmp(buf, "HELLO from the image\n"), "copy-up-read", buf);
+	check(slurp("/etc/probe.txt", buf, sizeof buf) > 0 && !strcmp(buf, "HELLO from the image\n"), "copy-up-read",
+	      buf);
 
 	/* unlink (whiteout), mkdir, rename, chdir, getcwd, relative paths */
 	check(unlink("/etc/probe2.txt") == 0 && stat("/etc/probe2.txt", &st) < 0 && errno == ENOENT &&
@@ -210,7 +213,8 @@ int main(int argc, char **argv)
 	check(chdir("/work1") == 0 && getcwd(buf, sizeof buf) && !strcmp(buf, "/work1"), "chdir-getcwd", buf);
 	check(slurp("moved.txt", buf, sizeof buf) == 3, "relative-open", "");
 	int dfd = open("/etc", O_RDONLY | O_DIRECTORY);
-	check(dfd >= 0 && fstatat(dfd, "link", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode), "fstatat-dirfd", "");
+	check(dfd >= 0 && fstatat(dfd, "link", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode), "fstatat-dirfd",
+	      "");
 	int rfd = openat(dfd, "../etc/link", O_RDONLY);
 	check(rfd >= 0 && read(rfd, buf, 5) == 5 && !memcmp(buf, "HELLO", 5), "openat-dirfd", "");
 	close(rfd);
@@ -275,7 +279,8 @@ int main(int argc, char **argv)
 	check(chmod("/etc/probe.txt", 0600) == 0 && stat("/etc/probe.txt", &st) == 0 && (st.st_mode & 0777) == 0600,
 	      "chmod-image-file", "");
 	struct statx stx;
-	check(statx(AT_FDCWD, "/probe", 0, STATX_BASIC_STATS, &stx) == 0 && S_ISREG(stx.stx_mode) && stx.stx_size > 10000,
+	check(statx(AT_FDCWD, "/probe", 0, STATX_BASIC_STATS, &stx) == 0 && S_ISREG(stx.stx_mode) &&
+		      stx.stx_size > 10000,
 	      "statx", "");
 	check(access("/probe", X_OK) == 0, "access-x", "");
 	errno = 0;

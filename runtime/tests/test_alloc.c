@@ -1,21 +1,18 @@
-/* Unit test of the runtime allocator (runtime/src/alloc.c + region.c),
- * built under ASan/UBSan with its symbols renamed so it does not clash with
- * host_shim.c's rt_malloc. Covers size classes, reuse, alignment, calloc
- * overflow, large blocks and concurrent use from several threads. */
-#define rt_malloc t_malloc
-#define rt_calloc t_calloc
-#define rt_free t_free
-#include "../src/region.c"
-#include "../src/alloc.c"
-#undef rt_malloc
-#undef rt_calloc
-#undef rt_free
-
+/* Unit test of the runtime allocator (runtime/src/core/alloc.c + region.c),
+ * built under ASan/UBSan with its symbols renamed (t_malloc, ...:
+ * runtime.mk) so it does not clash with host_shim.c's rt_malloc. Covers
+ * size classes, reuse, alignment, calloc overflow, large blocks and
+ * concurrent use from several threads. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "region.h"
 #include "testutil.h"
+
+void *t_malloc(size_t n);
+void *t_calloc(size_t n, size_t size);
+void t_free(void *p);
 
 static void *worker(void *arg)
 {

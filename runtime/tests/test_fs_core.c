@@ -110,8 +110,7 @@ static long m_readlink(void *ctx, uint64_t ino, char *buf, size_t cap)
 	return (long)l;
 }
 
-static int m_readdir(void *ctx, uint64_t dir, uint64_t *cookie, uint64_t *ino, char *name, size_t cap,
-		     uint32_t *mode)
+static int m_readdir(void *ctx, uint64_t dir, uint64_t *cookie, uint64_t *ino, char *name, size_t cap, uint32_t *mode)
 {
 	(void)ctx;
 	for (size_t i = *cookie + 1; i < NIMG; i++) {
@@ -259,7 +258,7 @@ static void test_resolve(void)
 	CHECK(res(&fs, NULL, "/data", 0, NULL) > 0); /* mount parents exist */
 	CHECK_EQ(res(&fs, NULL, "/etc/resolv.conf", 0, hp), 0);
 	CHECK(strcmp(hp, "/etc/resolv.conf") == 0);
-	CHECK_EQ(listed(&fs, "/etc", "resolv.conf"), 1); /* listed, as a file */
+	CHECK_EQ(listed(&fs, "/etc", "resolv.conf"), 1);    /* listed, as a file */
 	CHECK_EQ(res(&fs, NULL, "/dev/imgnull", 0, hp), 0); /* image /dev is shadowed */
 	/* magic links */
 	CHECK_EQ(res(&fs, NULL, "/proc/self/exe", FSV_FOLLOW, NULL), 7);
@@ -562,9 +561,9 @@ static void test_files(void)
 			got += fsv_file_read(&fs, cf, out + i, 1, -1);
 		CHECK_EQ(got, 8);
 		CHECK(memcmp(out, "\177ELF-app", 8) == 0);
-		CHECK_EQ(image_reads - before, 2); /* 8 bytes, 2 chunks of 4 */
+		CHECK_EQ(image_reads - before, 2);		 /* 8 bytes, 2 chunks of 4 */
 		CHECK_EQ(fsv_file_read(&fs, cf, out, 1, -1), 0); /* EOF */
-		CHECK_EQ(fsv_file_read(&fs, cf, out, 3, 2), 3); /* crosses a chunk boundary */
+		CHECK_EQ(fsv_file_read(&fs, cf, out, 3, 2), 3);	 /* crosses a chunk boundary */
 		CHECK(memcmp(out, "LF-", 3) == 0);
 		before = image_reads;
 		memset(out, 0, sizeof out);
@@ -604,8 +603,8 @@ static unsigned rnd(unsigned n)
 
 static void test_random(void)
 {
-	static const char *comp[] = {"etc", "..", ".", "bin", "usr", "passwd", "loop1", "", "proc", "x",
-				     "abs", "dotdot", "mtab", "new", "d", "dev", "self", "exe", "data", "vol"};
+	static const char *comp[] = {"etc", "..",     ".",    "bin", "usr", "passwd", "loop1", "",    "proc", "x",
+				     "abs", "dotdot", "mtab", "new", "d",   "dev",    "self",  "exe", "data", "vol"};
 	const unsigned nc = sizeof comp / sizeof comp[0];
 	struct fsv fs;
 	setup(&fs);
@@ -657,15 +656,15 @@ static void test_random(void)
 			/* random mutation at the resolved place */
 			unsigned op = rnd(6);
 			if (!r.node && op < 3 && r.namelen && !r.dot)
-				fsv_create(&fs, r.dir, r.name, r.namelen, op == 0 ? FSV_IFDIR | 0755 : FSV_IFREG | 0644, NULL,
-					   NULL);
+				fsv_create(&fs, r.dir, r.name, r.namelen, op == 0 ? FSV_IFDIR | 0755 : FSV_IFREG | 0644,
+					   NULL, NULL);
 			else if (r.node && op == 3 && !r.dot && r.node != fs.root)
 				fsv_remove(&fs, r.dir, r.name, r.namelen, (r.node->mode & FSV_IFMT) == FSV_IFDIR);
 			else if (r.node && op == 4 && !r.dot && r.node != fs.root)
 				fsv_rename(&fs, r.dir, r.name, r.namelen, fs.root, "d", 1, rnd(3));
 			else if (r.node && op == 5 && (r.node->mode & FSV_IFMT) == FSV_IFREG)
-				rnd(2) ? (void)fsv_write(&fs, r.node, "zz", 2, rnd(10))
-				       : (void)fsv_link(&fs, r.node, fs.root, comp[rnd(nc)], 1);
+				rnd(2) ? (void)fsv_write(&fs, r.node, "zz", 2, rnd(10)) :
+					 (void)fsv_link(&fs, r.node, fs.root, comp[rnd(nc)], 1);
 			fsv_res_put(&fs, &r);
 		} else {
 			CHECK(e == -ENOENT || e == -ENOTDIR || e == -ELOOP || e == -ENAMETOOLONG || e == -EACCES ||
@@ -712,7 +711,7 @@ static void test_magic(void)
 	const struct {
 		const char *path;
 		int flags;
-		long want;        /* image ino, -errno, 0: host, -1000: special node */
+		long want;	  /* image ino, -errno, 0: host, -1000: special node */
 		const char *host; /* the host path when want == 0 */
 	} cases[] = {
 		/* the allow-list */
@@ -784,8 +783,9 @@ static void test_magic(void)
 		if (e == 0 && !r.host)
 			fsv_res_put(&fs, &r);
 		if (got != cases[i].want || (got == 0 && cases[i].host && strcmp(hp, cases[i].host))) {
-			fprintf(stderr, "%s (flags %d): got %ld host %s, want %ld host %s\n", cases[i].path, cases[i].flags, got,
-				got == 0 ? hp : "-", cases[i].want, cases[i].host ? cases[i].host : "-");
+			fprintf(stderr, "%s (flags %d): got %ld host %s, want %ld host %s\n", cases[i].path,
+				cases[i].flags, got, got == 0 ? hp : "-", cases[i].want,
+				cases[i].host ? cases[i].host : "-");
 			test_failures++;
 		}
 	}

@@ -85,7 +85,8 @@ static int run_dir(const char *dir, int valid)
 			uint8_t *w = read_file(wantp, &wl);
 			CHECK(w != NULL);
 			if (w && (wl != gn || memcmp(w, got, gn))) {
-				fprintf(stderr, "%s: parsed\n%.*s\nwant\n%.*s\n", path, (int)gn, got, (int)wl, (char *)w);
+				fprintf(stderr, "%s: parsed\n%.*s\nwant\n%.*s\n", path, (int)gn, got, (int)wl,
+					(char *)w);
 				test_failures++;
 			}
 			free(w);

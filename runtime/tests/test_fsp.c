@@ -18,12 +18,12 @@
 
 #define DIR "testdata/fsprotect/"
 
-#define FAIL(...)                                                                                                     \
-	do {                                                                                                          \
-		fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                                  \
-		fprintf(stderr, __VA_ARGS__);                                                                         \
-		fputc('\n', stderr);                                                                                  \
-		test_failures++;                                                                                      \
+#define FAIL(...)                                                    \
+	do {                                                         \
+		fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+		fprintf(stderr, __VA_ARGS__);                        \
+		fputc('\n', stderr);                                 \
+		test_failures++;                                     \
 	} while (0)
 
 /* read_file of DIR/name. */
@@ -134,8 +134,8 @@ static void run_manifest(void)
 		if (line[0] == '#' || line[0] == 0)
 			continue;
 		char a[8][300] = {{0}};
-		int n = sscanf(line, "%299s %299s %299s %299s %299s %299s %299s %299s", a[0], a[1], a[2], a[3], a[4], a[5],
-			       a[6], a[7]);
+		int n = sscanf(line, "%299s %299s %299s %299s %299s %299s %299s %299s", a[0], a[1], a[2], a[3], a[4],
+			       a[5], a[6], a[7]);
 		lines++;
 		if (strcmp(a[0], "image") == 0 && n == 5) {
 			fsp_close(f);
@@ -255,7 +255,7 @@ static void run_manifest(void)
 	printf("manifest: %d lines, %d images\n", lines, images);
 }
 
-static const uint8_t vkey[32] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
+static const uint8_t vkey[32] = {0,  1,	 2,  3,	 4,  5,	 6,  7,	 8,  9,	 10, 11, 12, 13, 14, 15,
 				 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
 
 /* Reads every regular file; returns 0 if all reads succeed, else the error. */
@@ -505,7 +505,8 @@ static void concurrent_reads(void)
 		FAIL("lookup of ..");
 	if (fsp_pread(f, fsp_root_ino(f), buf, 1, 0) != -FSP_EISDIR)
 		FAIL("pread on a directory");
-	if (fsp_stat(f, 0, &(struct fsp_stat){0}) != -FSP_ENOENT || fsp_stat(f, 1000000, &(struct fsp_stat){0}) != -FSP_ENOENT)
+	if (fsp_stat(f, 0, &(struct fsp_stat){0}) != -FSP_ENOENT ||
+	    fsp_stat(f, 1000000, &(struct fsp_stat){0}) != -FSP_ENOENT)
 		FAIL("stat of a bad inode");
 	if (resolve(f, "bin", &ino) != 0) {
 		FAIL("resolve bin");
@@ -515,7 +516,8 @@ static void concurrent_reads(void)
 		if (fsp_readdir(f, ino, &cookie, &cino, buf, 2, &type) != -FSP_ERANGE || cookie != 0)
 			FAIL("readdir with a small buffer");
 	}
-	if (resolve(f, "etc/hello", &ino) != 0 || fsp_pread(f, ino, buf, sizeof buf, 7) != 8 || memcmp(buf, "enclave\n", 8) != 0)
+	if (resolve(f, "etc/hello", &ino) != 0 || fsp_pread(f, ino, buf, sizeof buf, 7) != 8 ||
+	    memcmp(buf, "enclave\n", 8) != 0)
 		FAIL("pread at an offset");
 	fsp_close(f);
 	free(img);

@@ -119,7 +119,7 @@ static void test_shared_tree(void)
 		if (!bad)
 			bad |= fsv_remove(&fs, t, "gone", 4, 0) != 0;
 		bad |= fsv_file_write(&fs, desc, "+child", 6, -1) != 6; /* at the shared offset */
-		fsv_file_unref(&fs, desc); /* child closes its fd */
+		fsv_file_unref(&fs, desc);				/* child closes its fd */
 		fsv_unref(&fs, held);
 		fsv_unref(&fs, t);
 		fsv_unref(&fs, d);
@@ -146,7 +146,7 @@ static void test_shared_tree(void)
 	CHECK(!strcmp(buf, "parent+child+again"));
 	CHECK(desc->refs == 1);
 	fsv_file_unref(&fs, desc);
-	CHECK(held->refs == 2); /* the directory entry and the parent's */
+	CHECK(held->refs == 2);		  /* the directory entry and the parent's */
 	CHECK(*fs.eph_bytes_p >= 100021); /* the child's content is accounted in the shared counter */
 	uint64_t ino_before = *fs.next_ino_p;
 	fsv_unref(&fs, held);

@@ -47,8 +47,8 @@ int main(void)
 
 	struct {
 		const char *what;
-		size_t off;     /* byte to change */
-		int value;      /* -1: truncate the buffer at off instead */
+		size_t off; /* byte to change */
+		int value;  /* -1: truncate the buffer at off instead */
 	} bad[] = {
 		{"reclen 0", 16, 0},
 		{"reclen below the header", 16, 8},

@@ -1,6 +1,6 @@
 /* Unit test of scone-host's kernel version logic (runtime/src/host/sgxprobe.c)
  * and a smoke test of the probe on this machine. */
-#include "../src/host/sgxprobe.c"
+#include "../src/host/sgxprobe.h"
 #include <stdio.h>
 #include "testutil.h"
 

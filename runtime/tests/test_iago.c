@@ -1,17 +1,18 @@
-/* Table-driven test of the Iago checks (runtime/src/iago.c, fdtab.c,
+/* Table-driven test of the Iago checks (runtime/src/core/iago.c, fdtab.c,
  * vma.c): for each call, a host that lies (a length past the buffer, a
  * descriptor already in use, a mapping over live memory, malformed records
  * or control messages) stops the runtime (rt_fatal, caught here with
  * longjmp); the honest answer passes. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include "../src/iago.c"
-#include "../src/fdtab.c"
-#include "../src/vma.c"
-#include "../src/region.c"
+#include "fdtab.h"
+#include "iago.h"
+#include "sys.h"
+#include "vma.h"
 #include "testutil.h"
 
 static jmp_buf jb;
@@ -57,10 +58,14 @@ static int stops(long nr, long a0, long a1, long a2, long a3, long a4, long a5, 
 	return 0;
 }
 
-#define LIE(name, call, want) \
-	{ name, call, 1, want }
-#define TRUTH(name, call) \
-	{ name, call, 0, NULL }
+#define LIE(name, call, want)       \
+	{                           \
+		name, call, 1, want \
+	}
+#define TRUTH(name, call)           \
+	{                           \
+		name, call, 0, NULL \
+	}
 
 struct iov {
 	void *base;
@@ -72,7 +77,7 @@ static struct iov iov2[2] = {{buf, 100}, {buf + 100, 50}};
 static unsigned char dents[64];
 static uint32_t optlen, addrlen;
 static struct sockaddr_storage ss;
-static struct kmsghdr msg;
+static struct msghdr msg;
 static unsigned char ctl[64];
 static int pipefds[2];
 
@@ -98,10 +103,7 @@ static unsigned long scm_rights(int fd, unsigned long clen)
 
 int main(void)
 {
-	memset(bits, 0, sizeof bits);
-	set_open(0);
-	set_open(1);
-	set_open(2);
+	rt_fdtab_init(); /* this process's descriptors: 0, 1, 2 at least */
 	rt_vma_init("00400000-00401000 r-xp 0 0 0 /app\n7ffd00000000-7ffd00021000 rw-p 0 0 0 [stack]\n");
 	long ubuf = (long)buf;
 
@@ -129,9 +131,9 @@ int main(void)
 	CHECK(stops(__NR_getdents64, 3, (long)dents, sizeof dents, 0, 0, 0, 24) && strstr(last, "malformed directory"));
 	/* socket address and option lengths */
 	addrlen = 16;
-	CHECK(!stops(__NR_accept4, 3, (long)&ss, (long)&addrlen, 0, 0, 0, 9));
+	CHECK(!stops(__NR_accept4, 3, (long)&ss, (long)&addrlen, 0, 0, 0, 609));
 	addrlen = 1000;
-	CHECK(stops(__NR_accept4, 3, (long)&ss, (long)&addrlen, 0, 0, 0, 10) && strstr(last, "address longer"));
+	CHECK(stops(__NR_accept4, 3, (long)&ss, (long)&addrlen, 0, 0, 0, 610) && strstr(last, "address longer"));
 	CHECK(stops(__NR_getsockname, 3, (long)&ss, (long)&addrlen, 0, 0, 0, 0));
 	CHECK(stops(__NR_recvfrom, 3, ubuf, 10, 0, (long)&ss, (long)&addrlen, 5));
 	addrlen = 1000;
@@ -154,50 +156,50 @@ int main(void)
 	}
 	/* recvmsg: bytes, name length, control length, SCM_RIGHTS descriptors */
 	memset(&msg, 0, sizeof msg);
-	msg.iov = (void *)iov2;
-	msg.iovlen = 2;
-	msg.name = &ss;
-	msg.namelen = 16;
-	msg.control = ctl;
-	msg.controllen = 0; /* no control data came */
+	msg.msg_iov = (void *)iov2;
+	msg.msg_iovlen = 2;
+	msg.msg_name = &ss;
+	msg.msg_namelen = 16;
+	msg.msg_control = ctl;
+	msg.msg_controllen = 0; /* no control data came */
 	CHECK(!stops(__NR_recvmsg, 3, (long)&msg, 0, 0, 0, 0, 150));
 	CHECK(stops(__NR_recvmsg, 3, (long)&msg, 0, 0, 0, 0, 151));
-	msg.namelen = 200;
+	msg.msg_namelen = 200;
 	CHECK(stops(__NR_recvmsg, 3, (long)&msg, 0, 0, 0, 0, 10) && strstr(last, "address longer"));
-	msg.namelen = 16;
-	msg.controllen = scm_rights(40, 20);
-	CHECK(!stops(__NR_recvmsg, 3, (long)&msg, 0, 0, 0, 0, 10) && rt_fdtab_is_open(40));
-	msg.controllen = scm_rights(40, 20);
+	msg.msg_namelen = 16;
+	msg.msg_controllen = scm_rights(640, 20);
+	CHECK(!stops(__NR_recvmsg, 3, (long)&msg, 0, 0, 0, 0, 10) && rt_fdtab_is_open(640));
+	msg.msg_controllen = scm_rights(640, 20);
 	CHECK(stops(__NR_recvmsg, 3, (long)&msg, 0, 0, 0, 0, 10) && strstr(last, "already open"));
-	msg.controllen = scm_rights(1, 20);
+	msg.msg_controllen = scm_rights(1, 20);
 	CHECK(stops(__NR_recvmsg, 3, (long)&msg, 0, 0, 0, 0, 10) && strstr(last, "already open"));
-	msg.controllen = scm_rights(41, 200);
+	msg.msg_controllen = scm_rights(641, 200);
 	CHECK(stops(__NR_recvmsg, 3, (long)&msg, 0, 0, 0, 0, 10) && strstr(last, "runs past"));
 	{
 		long a[6] = {3, (long)&msg, 0, 0, 0, 0};
 		struct rt_iago_snap s;
 		int stopped = 0;
-		msg.controllen = 16;
+		msg.msg_controllen = 16;
 		if (setjmp(jb))
 			stopped = 1;
 		else {
 			rt_iago_pre(__NR_recvmsg, a, &s);
-			msg.controllen = 64; /* more control data than the buffer held */
+			msg.msg_controllen = 64; /* more control data than the buffer held */
 			rt_iago_check(__NR_recvmsg, a, 1, &s);
 		}
 		CHECK(stopped && strstr(last, "msg_controllen"));
 	}
 	/* recvmmsg: more messages than asked; vlen is capped */
 	{
-		static struct kmmsghdr mm[RT_IAGO_MMSG];
+		static struct mmsghdr mm[RT_IAGO_MMSG];
 		memset(mm, 0, sizeof mm);
-		mm[0].hdr.iov = (void *)iov2;
-		mm[0].hdr.iovlen = 1;
-		mm[0].len = 100;
+		mm[0].msg_hdr.msg_iov = (void *)iov2;
+		mm[0].msg_hdr.msg_iovlen = 1;
+		mm[0].msg_len = 100;
 		mm[1] = mm[0];
 		CHECK(!stops(__NR_recvmmsg, 3, (long)mm, 2, 0, 0, 0, 2));
 		CHECK(stops(__NR_recvmmsg, 3, (long)mm, 2, 0, 0, 0, 3) && strstr(last, "more messages"));
-		mm[1].len = 101;
+		mm[1].msg_len = 101;
 		CHECK(stops(__NR_recvmmsg, 3, (long)mm, 2, 0, 0, 0, 2) && strstr(last, "buffers hold"));
 		long a[6] = {3, (long)mm, 100000, 0, 0, 0};
 		struct rt_iago_snap s;
@@ -206,41 +208,42 @@ int main(void)
 	}
 
 	/* descriptors: a new one must be free */
-	CHECK(!stops(__NR_openat, -100, ubuf, 0, 0, 0, 0, 5) && rt_fdtab_is_open(5));
-	CHECK(stops(__NR_openat, -100, ubuf, 0, 0, 0, 0, 5) && strstr(last, "already open"));
+	CHECK(!stops(__NR_openat, -100, ubuf, 0, 0, 0, 0, 605) && rt_fdtab_is_open(605));
+	CHECK(stops(__NR_openat, -100, ubuf, 0, 0, 0, 0, 605) && strstr(last, "already open"));
 	CHECK(stops(__NR_openat, -100, ubuf, 0, 0, 0, 0, 1) && strstr(last, "already open"));
 	CHECK(stops(__NR_socket, 2, 1, 0, 0, 0, 0, 2));
 	CHECK(stops(__NR_openat, -100, ubuf, 0, 0, 0, 0, 1L << 40) && strstr(last, "out of range"));
-	CHECK(!stops(__NR_close, 5, 0, 0, 0, 0, 0, 0) && !rt_fdtab_is_open(5));
-	CHECK(!stops(__NR_openat, -100, ubuf, 0, 0, 0, 0, 5)); /* free again */
+	CHECK(!stops(__NR_close, 605, 0, 0, 0, 0, 0, 0) && !rt_fdtab_is_open(605));
+	CHECK(!stops(__NR_openat, -100, ubuf, 0, 0, 0, 0, 605)); /* free again */
 	CHECK(stops(__NR_dup, 0, 0, 0, 0, 0, 0, 2));
-	CHECK(!stops(__NR_dup2, 5, 1, 0, 0, 0, 0, 1)); /* replacing is what dup2 does */
-	CHECK(stops(__NR_dup2, 5, 7, 0, 0, 0, 0, 8) && strstr(last, "dup2"));
-	CHECK(stops(__NR_fcntl, 5, 0 /* F_DUPFD */, 12, 0, 0, 0, 11) && strstr(last, "F_DUPFD"));
-	CHECK(!stops(__NR_fcntl, 5, 0, 12, 0, 0, 0, 12));
-	CHECK(stops(__NR_fcntl, 5, 1030, 0, 0, 0, 0, 12));
-	pipefds[0] = 20;
+	CHECK(!stops(__NR_dup2, 605, 1, 0, 0, 0, 0, 1)); /* replacing is what dup2 does */
+	CHECK(stops(__NR_dup2, 605, 607, 0, 0, 0, 0, 608) && strstr(last, "dup2"));
+	CHECK(stops(__NR_fcntl, 605, 0 /* F_DUPFD */, 612, 0, 0, 0, 611) && strstr(last, "F_DUPFD"));
+	CHECK(!stops(__NR_fcntl, 605, 0, 612, 0, 0, 0, 612));
+	CHECK(stops(__NR_fcntl, 605, 1030, 0, 0, 0, 0, 612));
+	pipefds[0] = 620;
 	pipefds[1] = 2;
 	CHECK(stops(__NR_pipe2, (long)pipefds, 0, 0, 0, 0, 0, 0) && strstr(last, "pipe"));
-	pipefds[0] = 21;
-	pipefds[1] = 22;
-	CHECK(!stops(__NR_pipe2, (long)pipefds, 0, 0, 0, 0, 0, 0) && rt_fdtab_is_open(21) && rt_fdtab_is_open(22));
-	CHECK(!stops(__NR_close_range, 20, 30, 0, 0, 0, 0, 0) && !rt_fdtab_is_open(21) && !rt_fdtab_is_open(22));
-	CHECK(stops(__NR_signalfd4, 4, ubuf, 8, 0, 0, 0, 6));
+	pipefds[0] = 621;
+	pipefds[1] = 622;
+	CHECK(!stops(__NR_pipe2, (long)pipefds, 0, 0, 0, 0, 0, 0) && rt_fdtab_is_open(621) && rt_fdtab_is_open(622));
+	CHECK(!stops(__NR_close_range, 620, 630, 0, 0, 0, 0, 0) && !rt_fdtab_is_open(621) && !rt_fdtab_is_open(622));
+	CHECK(stops(__NR_signalfd4, 604, ubuf, 8, 0, 0, 0, 606));
 
 	/* mappings: a fresh one never overlaps live memory */
 	CHECK(stops(__NR_mmap, 0, 4096, 3, 0x22, -1, 0, 0x400000) && strstr(last, "overlaps memory"));
-	CHECK(stops(__NR_mmap, 0, 8192, 3, 0x22, -1, 0, 0x7ffcfffff000L));     /* into the stack's growth area */
+	CHECK(stops(__NR_mmap, 0, 8192, 3, 0x22, -1, 0, 0x7ffcfffff000L)); /* into the stack's growth area */
 	CHECK(!stops(__NR_mmap, 0, 8192, 3, 0x22, -1, 0, 0x10000000));
-	CHECK(stops(__NR_mmap, 0, 4096, 3, 0x22, -1, 0, 0x10001000));          /* inside the one just made */
-	CHECK(!stops(__NR_mmap, 0x10001000, 4096, 3, 0x32, -1, 0, 0x10001000)); /* MAP_FIXED replaces */
+	CHECK(stops(__NR_mmap, 0, 4096, 3, 0x22, -1, 0, 0x10001000));		   /* inside the one just made */
+	CHECK(!stops(__NR_mmap, 0x10001000, 4096, 3, 0x32, -1, 0, 0x10001000));	   /* MAP_FIXED replaces */
 	CHECK(stops(__NR_mmap, 0x10001000, 4096, 3, 0x100022, -1, 0, 0x10001000)); /* FIXED_NOREPLACE */
-	CHECK(stops(__NR_mmap, 0, 4096, 3, 0x22, -1, 0, 0x7e0100001000L)); /* the runtime's range */
+	CHECK(stops(__NR_mmap, 0, 4096, 3, 0x22, -1, 0, 0x7e0100001000L));	   /* the runtime's range */
 	CHECK(stops(__NR_mmap, 0x30000000, 4096, 3, 0x32, -1, 0, 0x50000000) && strstr(last, "MAP_FIXED"));
 	CHECK(!stops(__NR_munmap, 0x10000000, 8192, 0, 0, 0, 0, 0));
 	CHECK(!stops(__NR_mmap, 0, 4096, 3, 0x22, -1, 0, 0x10001000)); /* free again */
 	CHECK(!stops(__NR_mmap, 0, 4096, 3, 0x22, -1, 0, 0x20000000));
-	CHECK(stops(__NR_mremap, 0x20000000, 4096, 8192, 1, 0, 0, 0x10000000) && strstr(last, "mremap")); /* moved onto 0x10001000 */
+	CHECK(stops(__NR_mremap, 0x20000000, 4096, 8192, 1, 0, 0, 0x10000000) &&
+	      strstr(last, "mremap"));						 /* moved onto 0x10001000 */
 	CHECK(!stops(__NR_mremap, 0x20000000, 4096, 8192, 1, 0, 0, 0x20000000)); /* grew in place */
 	CHECK(stops(__NR_mremap, 0x1fffe000, 4096, 12288, 0, 0, 0, 0x1fffe000)); /* grows into 0x20000000 */
 	return test_summary("test_iago");

@@ -1,4 +1,4 @@
-/* Unit test of the ELF loader (runtime/src/loader.c) in a host process:
+/* Unit test of the ELF loader (runtime/src/core/loader.c) in a host process:
  * shield_call is the raw host system call here. Loads /bin/true (ET_DYN,
  * dynamic) and checks the mapping against the file; refuses non-ELF and
  * missing files. */
@@ -9,9 +9,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "../src/loader.c"
-#include "../src/region.c"
-#include "../src/util.c"
+#include "loader.h"
+#include "region.h"
+#include "rtutil.h"
+#include "shield.h"
+#include "sys.h"
 #include "testutil.h"
 
 int rt_strcmp(const char *a, const char *b) { return strcmp(a, b); }

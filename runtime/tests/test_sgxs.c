@@ -85,7 +85,8 @@ static void test_fixture(const char *name, const uint8_t *cfg, size_t cfg_len, s
 		/* hash only small images: a corrupted p_memsz may legitimately
 		 * describe a 1 GiB image, which is slow to hash, not wrong */
 		struct sgxs_layout l2;
-		if (sgxs_layout(e2, elf_len, cfg_len, 1u << 20, 64u << 10, 2, &l2) == SGXS_OK && l2.image_size <= (1u << 20))
+		if (sgxs_layout(e2, elf_len, cfg_len, 1u << 20, 64u << 10, 2, &l2) == SGXS_OK &&
+		    l2.image_size <= (1u << 20))
 			CHECK(sgxs_measure(e2, elf_len, cfg, cfg_len, mr2, NULL) == SGXS_OK);
 	}
 	free(e2);

@@ -112,7 +112,8 @@ static void test_fixture(void)
 	uint8_t *b = read_file("testdata/enclave/tiny.sigstruct.bin", &len);
 	uint8_t *hx = read_file("testdata/enclave/tiny.mrenclave.hex", &hlen);
 	if (b == NULL || hx == NULL || hlen < 64) {
-		fprintf(stderr, "test_sigstruct: cannot read testdata/enclave/tiny.sigstruct.bin (run from the repo root)\n");
+		fprintf(stderr,
+			"test_sigstruct: cannot read testdata/enclave/tiny.sigstruct.bin (run from the repo root)\n");
 		test_failures++;
 		free(b);
 		free(hx);

@@ -1,8 +1,9 @@
-/* Unit test of the initial stack builder (runtime/src/stack.c): argc, argv,
+/* Unit test of the initial stack builder (runtime/src/core/stack.c): argc, argv,
  * envp, auxv contents and alignment, and refusal when it does not fit. */
-#include "../src/stack.c"
 #include <stdio.h>
 #include <string.h>
+#include "loader.h"
+#include "sys.h"
 #include "testutil.h"
 
 static unsigned long aux(unsigned long *v, unsigned long type, int *found)
@@ -22,7 +23,7 @@ int main(void)
 	char *const argv[] = {"/bin/prog", "arg one", "", "three", 0};
 	char *const envp[] = {"A=1", "PATH=/usr/bin", 0};
 	unsigned long host[] = {RT_AT_SYSINFO_EHDR, 0x7fff1000, RT_AT_HWCAP, 0xbfebfbff, RT_AT_MINSIGSTKSZ, 3632,
-				RT_AT_PHDR, 0xdead, RT_AT_UID, 999, RT_AT_NULL, 0};
+				RT_AT_PHDR,	    0xdead,	RT_AT_UID,   999,	 RT_AT_NULL,	    0};
 	struct rt_stack_params p;
 	memset(&p, 0, sizeof p);
 	p.argv = argv;

@@ -24,14 +24,13 @@ static int test_failures;
 	} while (0)
 
 /* CHECK(a == b) for integers, printing both values when they differ. */
-#define CHECK_EQ(a, b)                                                                       \
-	do {                                                                                 \
-		long _a = (long)(a), _b = (long)(b);                                         \
-		if (_a != _b) {                                                              \
-			fprintf(stderr, "%s:%d: %s == %ld, want %ld\n", __FILE__, __LINE__, #a, \
-				_a, _b);                                                     \
-			test_failures++;                                                     \
-		}                                                                            \
+#define CHECK_EQ(a, b)                                                                                   \
+	do {                                                                                             \
+		long _a = (long)(a), _b = (long)(b);                                                     \
+		if (_a != _b) {                                                                          \
+			fprintf(stderr, "%s:%d: %s == %ld, want %ld\n", __FILE__, __LINE__, #a, _a, _b); \
+			test_failures++;                                                                 \
+		}                                                                                        \
 	} while (0)
 
 /* The whole file at path (malloc'd, *len bytes), or NULL when it cannot be

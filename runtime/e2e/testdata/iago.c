@@ -42,7 +42,8 @@ int main(int argc, char **argv)
 		int h = open("/etc/hosts", O_RDONLY);
 		char b[4] = {0};
 		long n = pread(fd, b, 4, 0);
-		printf("protected fd %d, host fd %d, read %ld: %s\n", fd, h, n, n == 4 && !memcmp(b, "\177ELF", 4) ? "ELF" : "not the file");
+		printf("protected fd %d, host fd %d, read %ld: %s\n", fd, h, n,
+		       n == 4 && !memcmp(b, "\177ELF", 4) ? "ELF" : "not the file");
 		return 0;
 	}
 	if (!strcmp(argv[1], "exec") && argc > 2) {
@@ -58,7 +59,8 @@ int main(int argc, char **argv)
 		void *r = mmap(0, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
 		printf("mmap read: %s\n", r == MAP_FAILED ? strerror(errno) : "mapped");
 		if (r != MAP_FAILED)
-			printf("mprotect exec: %s\n", mprotect(r, 4096, PROT_READ | PROT_EXEC) ? strerror(errno) : "done");
+			printf("mprotect exec: %s\n",
+			       mprotect(r, 4096, PROT_READ | PROT_EXEC) ? strerror(errno) : "done");
 		return 0;
 	}
 	if (!strcmp(argv[1], "alias")) {

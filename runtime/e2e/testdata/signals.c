@@ -15,7 +15,12 @@ static char altstack[64 * 1024];
 static sigjmp_buf jb;
 
 static volatile int handler_round;
-static void h_usr1(int s) { (void)s; got_usr1++; handler_round = fegetround(); }
+static void h_usr1(int s)
+{
+	(void)s;
+	got_usr1++;
+	handler_round = fegetround();
+}
 static void h_usr2(int s)
 {
 	(void)s;
@@ -23,7 +28,11 @@ static void h_usr2(int s)
 	on_alt = &here >= altstack && &here < altstack + sizeof altstack;
 	got_usr2++;
 }
-static void h_alrm(int s) { (void)s; got_alrm++; }
+static void h_alrm(int s)
+{
+	(void)s;
+	got_alrm++;
+}
 static int pfd[2];
 static volatile sig_atomic_t got_alrm2;
 static void h_alrm2(int s)
@@ -33,8 +42,16 @@ static void h_alrm2(int s)
 		write(pfd[1], "x", 1);
 }
 static volatile sig_atomic_t got_sys;
-static void h_sys(int s) { (void)s; got_sys++; }
-static void h_segv(int s) { (void)s; siglongjmp(jb, 1); }
+static void h_sys(int s)
+{
+	(void)s;
+	got_sys++;
+}
+static void h_segv(int s)
+{
+	(void)s;
+	siglongjmp(jb, 1);
+}
 
 int main(void)
 {
@@ -81,7 +98,8 @@ int main(void)
 	sigprocmask(SIG_BLOCK, NULL, &now);
 	int blocked = sigismember(&now, SIGSYS);
 	sigprocmask(SIG_UNBLOCK, &sys, NULL);
-	printf("SIGSYS: handler readback %d, delivered %d, mask shows blocked %d\n", cur.sa_handler == h_sys, got_sys, blocked);
+	printf("SIGSYS: handler readback %d, delivered %d, mask shows blocked %d\n", cur.sa_handler == h_sys, got_sys,
+	       blocked);
 
 	sa.sa_handler = h_segv;
 	sa.sa_flags = SA_NODEFER;

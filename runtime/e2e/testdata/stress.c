@@ -15,7 +15,11 @@
 #define PER 8
 
 static volatile sig_atomic_t handled;
-static void on_usr1(int s) { (void)s; handled = 1; }
+static void on_usr1(int s)
+{
+	(void)s;
+	handled = 1;
+}
 
 struct job {
 	int rd, wr;

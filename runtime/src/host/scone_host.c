@@ -13,10 +13,7 @@
 
 static const char *yn(int v) { return v ? "yes" : "no"; }
 
-static int hw_ready(const struct sgx_probe *p)
-{
-	return p->cpuid_sgx && p->sgx1 && p->nepc > 0 && p->dev_enclave;
-}
+static int hw_ready(const struct sgx_probe *p) { return p->cpuid_sgx && p->sgx1 && p->nepc > 0 && p->dev_enclave; }
 
 static int cmd_check(void)
 {
@@ -72,14 +69,17 @@ static int cmd_install(int yes)
 	int step = 1;
 	if (intree) {
 		printf("  %d. in-tree driver (CONFIG_X86_SGX): %s\n", step++,
-		       p.dev_enclave ? "present (/dev/sgx_enclave)" : "kernel too new for the out-of-tree driver; "
-								  "rebuild/boot a kernel with CONFIG_X86_SGX=y");
+		       p.dev_enclave ? "present (/dev/sgx_enclave)" :
+				       "kernel too new for the out-of-tree driver; "
+				       "rebuild/boot a kernel with CONFIG_X86_SGX=y");
 	} else {
 		printf("  %d. kernel < 5.11: install Intel's out-of-tree DCAP driver (linux-sgx-driver),\n"
-		       "     build it against this kernel's headers and load it (creates /dev/sgx/enclave)\n", step++);
+		       "     build it against this kernel's headers and load it (creates /dev/sgx/enclave)\n",
+		       step++);
 	}
 	printf("  %d. device permissions: group 'sgx' for /dev/sgx_enclave, 'sgx_prv' for /dev/sgx_provision\n"
-	       "     (udev rule /etc/udev/rules.d/90-scone-sgx.rules)\n", step++);
+	       "     (udev rule /etc/udev/rules.d/90-scone-sgx.rules)\n",
+	       step++);
 	printf("  %d. AESM service (Intel sgx-aesm-service, socket /var/run/aesmd/aesm.socket): %s\n", step++,
 	       p.aesm_socket ? "running" : "install from Intel's SGX package repository and start aesmd");
 	if (!sgx_kernel_at_least(p.kmajor, p.kminor, 6, 0))

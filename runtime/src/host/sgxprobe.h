@@ -10,16 +10,17 @@ struct sgx_epc {
 };
 
 struct sgx_probe {
-	int cpuid_sgx;      /* CPUID.(7,0):EBX[2] */
-	int cpuid_sgx_lc;   /* CPUID.(7,0):ECX[30] flexible launch control */
-	int leaf12;         /* leaf 0x12 is reported */
-	int sgx1, sgx2;     /* CPUID.(12h,0):EAX[0], EAX[1] */
+	int cpuid_sgx;	  /* CPUID.(7,0):EBX[2] */
+	int cpuid_sgx_lc; /* CPUID.(7,0):ECX[30] flexible launch control */
+	int leaf12;	  /* leaf 0x12 is reported */
+	int sgx1, sgx2;	  /* CPUID.(12h,0):EAX[0], EAX[1] */
 	uint32_t miscselect;
 	uint32_t max_enclave_bits64;
 	uint64_t attr_flags, attr_xfrm; /* CPUID.(12h,1) */
 	int nepc;
 	struct sgx_epc epc[SGX_MAX_EPC];
-	int dev_enclave, dev_provision, dev_legacy; /* /dev/sgx_enclave, /dev/sgx_provision, /dev/isgx or /dev/sgx/enclave */
+	int dev_enclave, dev_provision,
+		dev_legacy; /* /dev/sgx_enclave, /dev/sgx_provision, /dev/isgx or /dev/sgx/enclave */
 	int kmajor, kminor;
 	char krelease[128];
 	int aesm_socket;

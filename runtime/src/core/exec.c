@@ -1,0 +1,514 @@
+/* Program execution: the initial launch (launch.h) and the in-process
+ * emulation of execve.
+ *
+ * Both follow the kernel's execve: a file starting with "#!" runs its
+ * interpreter with argv = [interpreter, optional argument, path, argv[1..]]
+ * (up to 4 nested scripts, binfmt_script), an ELF runs with its PT_INTERP.
+ * Every file is opened and mapped through the shields.
+ *
+ * execve inside the enclave cannot start a new process (that would leave
+ * the enclave). It replaces the program in the same process instead: after
+ * the new program has been checked (it exists, is executable, is a script or
+ * a loadable x86-64 ELF whose interpreter exists) the old program's memory is
+ * unmapped, close-on-exec descriptors are closed, caught signals are reset
+ * to SIG_DFL, the application's sigaltstack and rseq registration are
+ * dropped, and the new program is loaded and entered with a fresh stack and
+ * clean registers and FPU state. The signal mask, pending signals, ids, cwd,
+ * and other descriptors are kept, as the kernel does. Only a single-threaded
+ * process may execve (the kernel would kill the other threads; the runtime
+ * refuses with ENOSYS). */
+#include "launch.h"
+#include "loader.h"
+#include "random.h"
+#include "fdtab.h"
+#include "vma.h"
+#include "region.h"
+#include "shield.h"
+#include "thread.h"
+#include "exec.h"
+#include "ids.h"
+#include "mem.h"
+#include "rtsignal.h"
+#include "rt_alloc.h"
+#include "rtstring.h"
+#include "rtutil.h"
+#include "sys.h"
+
+#define MAX_SCRIPT_DEPTH 4
+#define ARG_MAX_BYTES (2UL << 20)
+
+static unsigned long *exec_host_auxv;
+static char *exec_stack_top;
+
+/* vDSO policy: AT_SYSINFO_EHDR is passed to the application, so
+ * clock_gettime/gettimeofday/time/getcpu run from the host's vDSO without a
+ * trap. Time is host-controlled either way (SGX enclaves also take time from
+ * the untrusted host); SCONE_VDSO=0 hides it (every time call then traps). */
+static int vdso_passed = 1;
+
+struct exec_plan {
+	char *path;			  /* the ELF that runs */
+	char **argv;			  /* rt_malloc'd vector; strings owned by the caller or by strs */
+	char *strs[MAX_SCRIPT_DEPTH * 2]; /* interpreter strings from #! lines */
+};
+
+static void plan_free(struct exec_plan *p)
+{
+	rt_free(p->argv);
+	for (unsigned i = 0; i < sizeof p->strs / sizeof p->strs[0]; i++)
+		rt_free(p->strs[i]);
+	memset(p, 0, sizeof *p);
+}
+
+static char *strdup_rt(const char *s, size_t n)
+{
+	char *d = rt_malloc(n + 1);
+	if (d) {
+		memcpy(d, s, n);
+		d[n] = 0;
+	}
+	return d;
+}
+
+static size_t vlen(char *const *v)
+{
+	size_t n = 0;
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+/* Parses a "#!" line like fs/binfmt_script.c. 0, or -ENOEXEC. */
+static int parse_shebang(const char *buf, size_t n, char **interp, char **arg)
+{
+	size_t end = 2;
+	while (end < n && buf[end] != '\n')
+		end++;
+	if (end == n && n == 256) /* line longer than the kernel's buffer */
+		return -RT_ENOEXEC;
+	size_t i = 2;
+	while (i < end && (buf[i] == ' ' || buf[i] == '\t'))
+		i++;
+	size_t is = i;
+	while (i < end && buf[i] != ' ' && buf[i] != '\t')
+		i++;
+	if (i == is)
+		return -RT_ENOEXEC;
+	*interp = strdup_rt(buf + is, i - is);
+	while (i < end && (buf[i] == ' ' || buf[i] == '\t'))
+		i++;
+	size_t ae = end;
+	while (ae > i && (buf[ae - 1] == ' ' || buf[ae - 1] == '\t' || buf[ae - 1] == '\r'))
+		ae--;
+	*arg = ae > i ? strdup_rt(buf + i, ae - i) : 0;
+	return *interp ? 0 : -RT_ENOMEM;
+}
+
+/* Reads the first bytes of path through the shields. A host file (a volume,
+ * /dev/shm) is refused with EACCES: code from the host never runs inside
+ * the enclave, whether a program, an interpreter or a #! script. */
+static long read_head(const char *path, char *buf, size_t n)
+{
+	long fd = shield_call(__NR_openat, RT_AT_FDCWD, (long)path, RT_O_RDONLY | RT_O_CLOEXEC, 0, 0, 0);
+	if (fd < 0)
+		return fd;
+	if (!rt_code_fd_ok((int)fd)) {
+		shield_call(__NR_close, fd, 0, 0, 0, 0, 0);
+		return -RT_EACCES;
+	}
+	long r = shield_call(__NR_pread64, fd, (long)buf, (long)n, 0, 0, 0);
+	shield_call(__NR_close, fd, 0, 0, 0, 0, 0);
+	if (r > (long)n)
+		r = -RT_EIO;
+	return r;
+}
+
+/* The interpreter of an ELF, checked to exist (before the point of no return). */
+static int check_interp(const char *path, char *err, size_t errlen)
+{
+	char head[64];
+	long n = read_head(path, head, sizeof head);
+	if (n < 0) {
+		rt_snprintf(err, errlen, "cannot open the program interpreter %s: error %ld", path, -n);
+		return (int)n;
+	}
+	if (n < 4 || memcmp(head, "\177ELF", 4)) {
+		rt_snprintf(err, errlen, "program interpreter %s is not an ELF file", path);
+		return -RT_ENOEXEC;
+	}
+	return 0;
+}
+
+/* Resolves the script chain of path and checks that the final ELF (and its
+ * interpreter) can be loaded, without changing anything. */
+static int exec_prepare(const char *path, char *const *argv, struct exec_plan *p, char *err, size_t errlen)
+{
+	memset(p, 0, sizeof *p);
+	size_t argc = vlen(argv);
+	p->argv = rt_calloc(argc + 1, sizeof *p->argv);
+	if (!p->argv)
+		return -RT_ENOMEM;
+	for (size_t i = 0; i < argc; i++)
+		p->argv[i] = argv[i];
+	const char *cur = path;
+	for (int depth = 0;; depth++) {
+		long ax = shield_call(__NR_faccessat, RT_AT_FDCWD, (long)cur, 1 /* X_OK */, 0, 0, 0);
+		if (ax == -13 /* EACCES */ || ax == -RT_ENOENT || ax == -20 /* ENOTDIR */) {
+			rt_snprintf(err, errlen, "%s: %s", cur, ax == -13 ? "not executable" : "not found");
+			return (int)ax;
+		}
+		char head[256];
+		long n = read_head(cur, head, sizeof head);
+		if (n == -RT_EACCES) {
+			rt_snprintf(err, errlen,
+				    "%s is a host file, not a file of the protected image: code from the host "
+				    "never runs inside the enclave",
+				    cur);
+			return (int)n;
+		}
+		if (n < 0) {
+			rt_snprintf(err, errlen, "cannot open %s: error %ld", cur, -n);
+			return (int)n;
+		}
+		if (n >= 2 && head[0] == '#' && head[1] == '!') {
+			if (depth == MAX_SCRIPT_DEPTH) {
+				rt_snprintf(err, errlen, "%s: too many nested #! interpreters", path);
+				return -40; /* ELOOP */
+			}
+			char *interp = 0, *arg = 0;
+			int r = parse_shebang(head, (size_t)n, &interp, &arg);
+			if (r) {
+				rt_snprintf(err, errlen, "%s: malformed #! line", cur);
+				return r;
+			}
+			p->strs[2 * depth] = interp;
+			p->strs[2 * depth + 1] = arg;
+			size_t k = vlen(p->argv);
+			char **nv = rt_calloc(k + 3, sizeof *nv);
+			if (!nv)
+				return -RT_ENOMEM;
+			size_t j = 0;
+			nv[j++] = interp;
+			if (arg)
+				nv[j++] = arg;
+			nv[j++] = (char *)cur;
+			for (size_t i = 1; i < k; i++)
+				nv[j++] = p->argv[i];
+			nv[j] = 0;
+			rt_free(p->argv);
+			p->argv = nv;
+			cur = interp;
+			continue;
+		}
+		if (n < 4 || memcmp(head, "\177ELF", 4)) {
+			rt_snprintf(err, errlen, "%s: not an x86-64 ELF executable or #! script", cur);
+			return -RT_ENOEXEC;
+		}
+		char interp[256];
+		int r = rt_elf_peek(cur, interp, sizeof interp, err, errlen);
+		if (r)
+			return r;
+		if (interp[0] && (r = check_interp(interp, err, errlen)))
+			return r;
+		p->path = (char *)cur;
+		return 0;
+	}
+}
+
+/* Loads the plan's program and interpreter and builds the initial stack.
+ * Returns the entry point and stack pointer, or exits on failure. */
+static void load_and_stack(struct exec_plan *p, const char *execfn, char **envp, unsigned long uid, unsigned long gid,
+			   unsigned long *entry_out, unsigned long *sp_out)
+{
+	struct rt_image prog, interp;
+	char err[512];
+	unsigned long rnd = 0;
+	rt_random(&rnd, sizeof rnd);
+	/* like the kernel: ELF_ET_DYN_BASE + up to 2^28 random pages */
+	int r = rt_load_elf(p->path, &prog, RT_ET_DYN_BASE + ((rnd & ((1UL << 28) - 1)) << 12), err, sizeof err);
+	if (r)
+		rt_fatal(r == -RT_ENOENT ? RT_EX_NOINPUT : RT_EX_NOEXEC, "cannot load the program: %s", err);
+	unsigned long entry = prog.entry, base = 0;
+	if (prog.interp[0]) {
+		r = rt_load_elf(prog.interp, &interp, 0, err, sizeof err);
+		if (r)
+			rt_fatal(r == -RT_ENOENT ? RT_EX_NOINPUT : RT_EX_NOEXEC,
+				 "cannot load the program interpreter: %s", err);
+		entry = interp.entry;
+		base = interp.bias;
+	}
+	rt_mem_set_brk(prog.end);
+
+	struct rt_stack_params sp = {0};
+	sp.argv = p->argv;
+	sp.envp = envp;
+	sp.host_auxv = exec_host_auxv;
+	sp.pass_vdso = vdso_passed;
+	sp.phdr = prog.phdr;
+	sp.phent = prog.phent;
+	sp.phnum = prog.phnum;
+	sp.entry = prog.entry;
+	sp.base = base;
+	sp.uid = uid;
+	sp.gid = gid;
+	sp.execfn = execfn;
+	rt_random(sp.random, sizeof sp.random); /* AT_RANDOM: the CPU's, not the host's */
+	unsigned long s = rt_build_stack(exec_stack_top, exec_stack_top - (4UL << 20), &sp);
+	if (!s)
+		rt_fatal(RT_EX_USAGE, "arguments and environment do not fit in 4 MiB");
+	struct rt_program prog_info = {p->path, sp.arg_start, sp.arg_end, sp.env_start, sp.env_end};
+	rt_program_started(&prog_info);
+	*entry_out = entry;
+	*sp_out = s;
+}
+
+/* PATH lookup of a command name (no '/') through the shields, like execvp. */
+static const char *path_lookup(const char *name, char **envp)
+{
+	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	for (char **e = envp; e && *e; e++)
+		if (!rt_strncmp(*e, "PATH=", 5))
+			path = *e + 5;
+	size_t nl = strlen(name);
+	for (const char *d = path; *d;) {
+		const char *c = d;
+		while (*c && *c != ':')
+			c++;
+		size_t dl = (size_t)(c - d);
+		char *cand = rt_malloc(dl + nl + 3);
+		if (!cand)
+			return 0;
+		if (dl) {
+			memcpy(cand, d, dl);
+			cand[dl] = '/';
+			memcpy(cand + dl + 1, name, nl + 1);
+		} else {
+			memcpy(cand, name, nl + 1);
+		}
+		if (!shield_call(__NR_faccessat, RT_AT_FDCWD, (long)cand, 1 /* X_OK */, 0, 0, 0))
+			return cand;
+		rt_free(cand);
+		d = *c ? c + 1 : c;
+	}
+	return 0;
+}
+
+const char *rt_resolve_command(const char *argv0, char **envp)
+{
+	if (!argv0 || !*argv0)
+		return 0;
+	for (const char *c = argv0; *c; c++)
+		if (*c == '/')
+			return argv0;
+	return path_lookup(argv0, envp);
+}
+
+/* Whether two paths name the same file (symbolic links followed, as the
+ * config's entrypoint has them resolved): same device and inode through
+ * the shields. */
+static int same_file(const char *a, const char *b)
+{
+	if (!rt_strcmp(a, b))
+		return 1;
+	unsigned long sa[18], sb[18]; /* struct stat (x86-64): st_dev at 0, st_ino at 8 */
+	if (shield_call(__NR_newfstatat, RT_AT_FDCWD, (long)a, (long)sa, 0, 0, 0) ||
+	    shield_call(__NR_newfstatat, RT_AT_FDCWD, (long)b, (long)sb, 0, 0, 0))
+		return 0;
+	return sa[0] == sb[0] && sa[1] == sb[1];
+}
+
+void rt_launch(struct rt_launch *L, unsigned long *entry, unsigned long *sp)
+{
+	const char *v = rt_getenv("SCONE_VDSO");
+	vdso_passed = !(v && !rt_strcmp(v, "0"));
+	exec_host_auxv = L->host_auxv;
+	exec_stack_top = L->stack_top;
+
+	/* What the runtime checks host answers against (iago.h): the open
+	 * descriptors and the mappings as they are before the program. */
+	rt_fdtab_init();
+	size_t mlen;
+	long merr = 0;
+	char *maps = (char *)rt_read_host_file("/proc/self/maps", 64u << 20, &mlen, &merr);
+	if (!maps)
+		rt_fatal(RT_EX_OSERR, "cannot read /proc/self/maps: error %ld", -merr);
+	rt_vma_init(maps);
+	rt_free(maps);
+
+	if (L->cwd && *L->cwd) {
+		long c = shield_call(__NR_chdir, (long)L->cwd, 0, 0, 0, 0, 0);
+		if (c < 0)
+			rt_fatal(RT_EX_CONFIG, "cannot change to the working directory %s: error %ld", L->cwd, -c);
+	}
+	if (L->resolve_argv0) {
+		const char *found = rt_resolve_command(L->argv[0], L->envp);
+		if (found)
+			L->path = found;
+	}
+	struct exec_plan plan;
+	char err[512];
+	int r = exec_prepare(L->path, L->argv, &plan, err, sizeof err);
+	if (r)
+		rt_fatal(r == -RT_ENOENT ? RT_EX_NOINPUT : RT_EX_NOEXEC, "cannot run the program: %s", err);
+	/* What runs is what was measured: argv[0] may name a script or a
+	 * command found through PATH, but the ELF that runs in the end must be
+	 * the config's entrypoint. */
+	if (L->require_program && !same_file(plan.path, L->require_program))
+		rt_fatal(RT_EX_CONFIG, "argv[0] %s runs %s, not the measured entrypoint %s: refusing to run it",
+			 L->argv[0], plan.path, L->require_program);
+	load_and_stack(&plan, L->path, L->envp, L->uid, L->gid, entry, sp);
+}
+
+/* ---- execve emulation ---- */
+
+/* Deep copy of a NULL-terminated string vector from application memory. */
+static char **strv_dup(char *const *v, size_t *total, long *err)
+{
+	size_t n = vlen(v);
+	if (n > 100000) {
+		*err = -7; /* E2BIG */
+		return 0;
+	}
+	char **out = rt_calloc(n + 1, sizeof *out);
+	if (!out) {
+		*err = -RT_ENOMEM;
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(v[i]);
+		*total += l + 1 + sizeof(char *);
+		if (*total > ARG_MAX_BYTES || !(out[i] = strdup_rt(v[i], l))) {
+			*err = *total > ARG_MAX_BYTES ? -7 : -RT_ENOMEM;
+			for (size_t j = 0; j < i; j++)
+				rt_free(out[j]);
+			rt_free(out);
+			return 0;
+		}
+	}
+	return out;
+}
+
+static void strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		rt_free(v[i]);
+	rt_free(v);
+}
+
+static unsigned long parse_hex(const char **p)
+{
+	unsigned long v = 0;
+	for (;; (*p)++) {
+		char c = **p;
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (d < 0)
+			return v;
+		v = v * 16 + (unsigned long)d;
+	}
+}
+
+/* Unmaps every mapping of the old program: all but the runtime's range, the
+ * kernel's [vdso]/[vvar]/[vsyscall] and the process [stack] (reused). */
+static void unmap_old_program(void)
+{
+	size_t len;
+	long err = 0;
+	char *buf = (char *)rt_read_host_file("/proc/self/maps", 64u << 20, &len, &err);
+	if (!buf)
+		rt_fatal(RT_EX_OSERR, "execve: cannot read /proc/self/maps: error %ld", -err);
+	for (const char *l = buf; *l;) {
+		const char *p = l;
+		unsigned long lo = parse_hex(&p);
+		p++;
+		unsigned long hi = parse_hex(&p);
+		const char *eol = p;
+		while (*eol && *eol != '\n')
+			eol++;
+		const char *name = eol;
+		while (name > p && name[-1] != ' ')
+			name--;
+		int keep = rt_region_overlaps(lo, hi - lo) || !rt_strncmp(name, "[stack]", 7) ||
+			   !rt_strncmp(name, "[vdso]", 6) || !rt_strncmp(name, "[vvar", 5) ||
+			   !rt_strncmp(name, "[vsyscall]", 10);
+		if (!keep && hi > lo)
+			shield_call(__NR_munmap, (long)lo, (long)(hi - lo), 0, 0, 0, 0);
+		l = *eol ? eol + 1 : eol;
+	}
+	rt_free(buf);
+}
+
+/* Closes descriptors marked close-on-exec, through the shields so that a
+ * shield's virtual descriptors are released too. The open descriptors are
+ * the runtime's own table (fdtab.h), not a listing the host writes. */
+void rt_close_on_exec(void)
+{
+	for (int fd = rt_fdtab_next(0); fd >= 0; fd = rt_fdtab_next(fd + 1)) {
+		long fl = rt_sys2(__NR_fcntl, fd, 1 /* F_GETFD */);
+		if (fl > 0 && (fl & 1 /* FD_CLOEXEC */))
+			shield_call(__NR_close, fd, 0, 0, 0, 0, 0);
+	}
+}
+
+long rt_do_execve(struct rt_thread *t, struct kucontext *uc, const char *upath, char *const *uargv, char *const *uenvp)
+{
+	if (rt_thread_live() > 1) {
+		rt_eprintf("scone-run: execve of %s from a multi-threaded process is not supported inside the "
+			   "enclave: refused with ENOSYS\n",
+			   upath);
+		return -RT_ENOSYS;
+	}
+	if (!upath)
+		return -RT_EFAULT;
+	size_t total = 0;
+	long e = 0;
+	char *path = strdup_rt(upath, strlen(upath));
+	char *const empty[] = {0};
+	char **argv = path ? strv_dup(uargv ? uargv : empty, &total, &e) : 0;
+	char **envp = argv ? strv_dup(uenvp ? uenvp : empty, &total, &e) : 0;
+	if (!envp) {
+		rt_free(path);
+		strv_free(argv);
+		return e ? e : -RT_ENOMEM;
+	}
+	struct exec_plan plan;
+	char err[512];
+	int r = exec_prepare(path, argv, &plan, err, sizeof err);
+	if (r) {
+		plan_free(&plan);
+		rt_free(path);
+		strv_free(argv);
+		strv_free(envp);
+		return r;
+	}
+
+	/* Point of no return: failures from here on end the process, as the
+	 * kernel's execve does. */
+	/* rseq first: the kernel writes the registered area (in the old
+	 * program's TLS) on every return to user space and kills the process
+	 * with SIGSEGV if it is gone. */
+	if (t->rseq_addr)
+		rt_sys4(__NR_rseq, t->rseq_addr, t->rseq_len, 1 /* RSEQ_FLAG_UNREGISTER */, t->rseq_sig);
+	t->rseq_addr = 0;
+	unmap_old_program();
+	rt_close_on_exec();
+	rt_signals_exec_reset(t);
+	unsigned long uid = (unsigned long)rt_sys0(__NR_getuid), gid = (unsigned long)rt_sys0(__NR_getgid);
+	long v;
+	if (rt_ids_dispatch(__NR_getuid, (long[6]){0}, &v))
+		uid = (unsigned long)v;
+	if (rt_ids_dispatch(__NR_getgid, (long[6]){0}, &v))
+		gid = (unsigned long)v;
+	unsigned long entry, sp;
+	/* plan strings and path stay allocated: the new program uses them */
+	load_and_stack(&plan, path, envp, uid, gid, &entry, &sp);
+
+	unsigned long *g = uc->uc_mcontext.gregs;
+	for (int i = 0; i <= KR_RIP; i++)
+		g[i] = 0;
+	g[KR_RIP] = entry;
+	g[KR_RSP] = sp;
+	g[KR_EFL] = 0x202;
+	uc->uc_mcontext.fpregs = 0; /* the kernel resets the FPU state */
+	t->app_fs = 0;
+	return 0;
+}

@@ -1,0 +1,14 @@
+/* execve inside the process (exec.c): the new program is loaded through the
+ * shields into the same enclave; the runtime stays. */
+#ifndef SCONE_EXEC_H
+#define SCONE_EXEC_H
+#include "ksig.h"
+#include "thread.h"
+
+long rt_do_execve(struct rt_thread *t, struct kucontext *uc, const char *path, char *const *argv, char *const *envp);
+/* Closes close-on-exec descriptors through the shields. */
+void rt_close_on_exec(void);
+/* argv[0] as execvp finds it: itself when it contains '/', else the first
+ * executable PATH entry (PATH from envp) through the shields; NULL if none. */
+const char *rt_resolve_command(const char *argv0, char **envp);
+#endif

@@ -1,0 +1,241 @@
+/* Open descriptor table and its Iago checks (fdtab.h). */
+#include "fdtab.h"
+#include "getdents.h"
+#include "rtstring.h"
+#include "rtutil.h"
+#include "sys.h"
+
+#define WORDS (RT_FD_LIMIT / 64)
+static unsigned long bits[WORDS];
+
+#ifndef __NR_pidfd_open
+#define __NR_pidfd_open 434
+#endif
+#ifndef __NR_pidfd_getfd
+#define __NR_pidfd_getfd 438
+#endif
+#ifndef __NR_open_tree
+#define __NR_open_tree 428
+#endif
+#ifndef __NR_fsopen
+#define __NR_fsopen 430
+#endif
+#ifndef __NR_fsmount
+#define __NR_fsmount 432
+#endif
+#ifndef __NR_fspick
+#define __NR_fspick 433
+#endif
+#ifndef __NR_memfd_secret
+#define __NR_memfd_secret 447
+#endif
+#ifndef __NR_landlock_create_ruleset
+#define __NR_landlock_create_ruleset 444
+#endif
+
+int rt_fdtab_is_open(int fd)
+{
+	if (fd < 0 || fd >= RT_FD_LIMIT)
+		return 0;
+	return (__atomic_load_n(&bits[fd / 64], __ATOMIC_ACQUIRE) >> (fd % 64)) & 1;
+}
+
+static void set_open(int fd) { __atomic_fetch_or(&bits[fd / 64], 1UL << (fd % 64), __ATOMIC_ACQ_REL); }
+
+static void set_closed(long fd)
+{
+	if (fd >= 0 && fd < RT_FD_LIMIT)
+		__atomic_fetch_and(&bits[fd / 64], ~(1UL << (fd % 64)), __ATOMIC_ACQ_REL);
+}
+
+void rt_fdtab_new(long fd, const char *what)
+{
+	if (fd < 0 || fd >= RT_FD_LIMIT)
+		rt_fatal(RT_EX_SOFTWARE, "host returned an impossible result for %s: descriptor %ld is out of range",
+			 what, fd);
+	unsigned long old = __atomic_fetch_or(&bits[fd / 64], 1UL << (fd % 64), __ATOMIC_ACQ_REL);
+	if ((old >> (fd % 64)) & 1)
+		rt_fatal(
+			RT_EX_SOFTWARE,
+			"host returned an impossible result for %s: descriptor %ld is already open (the kernel hands out "
+			"only free numbers): refusing to continue",
+			what, fd);
+}
+
+int rt_fdtab_next(int from)
+{
+	if (from < 0)
+		from = 0;
+	for (int w = from / 64; w < WORDS; w++) {
+		unsigned long v = __atomic_load_n(&bits[w], __ATOMIC_ACQUIRE);
+		if (w == from / 64)
+			v &= ~0UL << (from % 64);
+		if (v)
+			return w * 64 + __builtin_ctzl(v);
+	}
+	return -1;
+}
+
+/* Calls fn(fd) for every descriptor /proc/self/fd lists. */
+static void scan(void (*fn)(int fd))
+{
+	long dfd = rt_sys4(__NR_openat, RT_AT_FDCWD, "/proc/self/fd", 0200000 /* O_DIRECTORY */ | RT_O_CLOEXEC, 0);
+	if (dfd < 0)
+		rt_fatal(RT_EX_OSERR, "cannot list /proc/self/fd: error %ld", -dfd);
+	char buf[4096];
+	for (;;) {
+		long n = rt_sys3(__NR_getdents64, dfd, buf, sizeof buf);
+		if (n == -RT_EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if ((size_t)n > sizeof buf)
+			rt_fatal(RT_EX_SOFTWARE, "host returned more directory data than asked for /proc/self/fd");
+		size_t pos = 0;
+		struct rt_dirent d;
+		int r;
+		while ((r = rt_dirent_next(buf, (size_t)n, &pos, &d)) > 0) {
+			long v = rt_parse_ulong(d.name);
+			if (v >= 0 && v != dfd && v < RT_FD_LIMIT)
+				fn((int)v);
+		}
+		if (r < 0)
+			rt_fatal(RT_EX_SOFTWARE, "host returned a malformed listing of /proc/self/fd");
+	}
+	rt_sys1(__NR_close, dfd);
+}
+
+void rt_fdtab_init(void)
+{
+	memset(bits, 0, sizeof bits);
+	scan(set_open);
+}
+
+/* The child's own table, built while no other thread exists. */
+static unsigned long listed[WORDS];
+static void mark_listed(int fd) { listed[fd / 64] |= 1UL << (fd % 64); }
+
+void rt_fdtab_fork_child(int (*owned)(int fd))
+{
+	/* The kernel copies the descriptor table before the memory: another
+	 * thread of the parent may have opened or closed a descriptor in
+	 * between, so the inherited bitmap can be off by those calls. The
+	 * child's table is the kernel's listing, except that a descriptor a
+	 * shield holds state for must be in it (else the host lies). */
+	memset(listed, 0, sizeof listed);
+	scan(mark_listed);
+	for (int w = 0; w < WORDS; w++) {
+		unsigned long gone = bits[w] & ~listed[w];
+		while (gone) {
+			int fd = w * 64 + __builtin_ctzl(gone);
+			gone &= gone - 1;
+			if (owned && owned(fd))
+				rt_fatal(RT_EX_SOFTWARE,
+					 "host lists the open descriptors of the forked child without %d, which the "
+					 "runtime's shields hold: refusing to continue",
+					 fd);
+		}
+		bits[w] = listed[w];
+	}
+}
+
+void rt_fdtab_before(long nr, const long *a)
+{
+	switch (nr) {
+	case __NR_close:
+		set_closed(a[0]);
+		break;
+	case __NR_close_range:
+		if (!(a[2] & 4 /* CLOSE_RANGE_CLOEXEC */)) {
+			unsigned long lo = (unsigned long)a[0], hi = (unsigned long)a[1];
+			for (unsigned long fd = lo; fd <= hi && fd < RT_FD_LIMIT; fd++)
+				set_closed((long)fd);
+		}
+		break;
+	}
+}
+
+/* Two descriptors the kernel wrote into the application's int[2]. */
+static void new_pair(const long p, const char *what)
+{
+	if (!p)
+		return;
+	int fds[2];
+	memcpy(fds, (const void *)p, sizeof fds);
+	rt_fdtab_new(fds[0], what);
+	rt_fdtab_new(fds[1], what);
+}
+
+void rt_fdtab_after(long nr, const long *a, long r)
+{
+	if (r < 0)
+		return;
+	switch (nr) {
+	case __NR_open:
+	case __NR_openat:
+	case __NR_openat2:
+	case __NR_creat:
+	case __NR_socket:
+	case __NR_accept:
+	case __NR_accept4:
+	case __NR_dup:
+	case __NR_epoll_create:
+	case __NR_epoll_create1:
+	case __NR_eventfd:
+	case __NR_eventfd2:
+	case __NR_timerfd_create:
+	case __NR_memfd_create:
+	case __NR_inotify_init:
+	case __NR_inotify_init1:
+	case __NR_fanotify_init:
+	case __NR_pidfd_open:
+	case __NR_pidfd_getfd:
+	case __NR_userfaultfd:
+	case __NR_perf_event_open:
+	case __NR_open_tree:
+	case __NR_fsopen:
+	case __NR_fspick:
+	case __NR_fsmount:
+	case __NR_mq_open:
+	case __NR_memfd_secret:
+	case __NR_open_by_handle_at:
+	case __NR_landlock_create_ruleset:
+		rt_fdtab_new(r, "a call that creates a descriptor");
+		break;
+	case __NR_signalfd:
+	case __NR_signalfd4:
+		if (a[0] == -1)
+			rt_fdtab_new(r, "signalfd");
+		else if (r != a[0])
+			rt_fatal(RT_EX_SOFTWARE,
+				 "host returned an impossible result for signalfd: %ld for descriptor %ld", r, a[0]);
+		break;
+	case __NR_fcntl:
+		if (a[1] == 0 /* F_DUPFD */ || a[1] == 1030 /* F_DUPFD_CLOEXEC */) {
+			if (r < a[2])
+				rt_fatal(RT_EX_SOFTWARE,
+					 "host returned an impossible result for fcntl(F_DUPFD, %ld): %ld", a[2], r);
+			rt_fdtab_new(r, "fcntl(F_DUPFD)");
+		}
+		break;
+	case __NR_dup2:
+	case __NR_dup3:
+		if (r != a[1])
+			rt_fatal(RT_EX_SOFTWARE, "host returned an impossible result for dup2/dup3 to %ld: %ld", a[1],
+				 r);
+		if (r >= RT_FD_LIMIT)
+			rt_fatal(RT_EX_SOFTWARE, "host returned an impossible result for dup2/dup3: %ld out of range",
+				 r);
+		set_open((int)r); /* replaces whatever was there, as the kernel does */
+		break;
+	case __NR_pipe:
+	case __NR_pipe2:
+		if (r == 0)
+			new_pair(a[0], "pipe");
+		break;
+	case __NR_socketpair:
+		if (r == 0)
+			new_pair(a[3], "socketpair");
+		break;
+	}
+}

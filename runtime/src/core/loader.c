@@ -1,0 +1,206 @@
+/* ELF loading through the shields (loader.h). */
+#include <elf.h>
+#include "loader.h"
+#include "region.h"
+#include "shield.h"
+#include "rtstring.h"
+#include "rtutil.h"
+#include "sys.h"
+
+#define PAGE_DOWN(x) ((x) & ~(RT_PAGE - 1))
+#define PAGE_UP(x) (((x) + RT_PAGE - 1) & ~(RT_PAGE - 1))
+
+static long sc(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	return shield_call(nr, a0, a1, a2, a3, a4, a5);
+}
+
+/* pread exactly n bytes (Iago: never trust a longer answer). */
+static int pread_full(int fd, void *buf, size_t n, long off)
+{
+	size_t got = 0;
+	while (got < n) {
+		long r = sc(__NR_pread64, fd, (long)((char *)buf + got), (long)(n - got), off + (long)got, 0, 0);
+		if (r == -RT_EINTR)
+			continue;
+		if (r < 0)
+			return (int)r;
+		if (r == 0 || (size_t)r > n - got)
+			return -RT_EIO;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static int prot_of(uint32_t f)
+{
+	return ((f & PF_R) ? RT_PROT_READ : 0) | ((f & PF_W) ? RT_PROT_WRITE : 0) | ((f & PF_X) ? RT_PROT_EXEC : 0);
+}
+
+#define FAIL(code, ...)                                \
+	do {                                           \
+		rt_snprintf(err, errlen, __VA_ARGS__); \
+		ret = (code);                          \
+		goto out;                              \
+	} while (0)
+
+/* Reads and checks the ELF header and program headers, and PT_INTERP. */
+static int read_headers(long fd, const char *path, Elf64_Ehdr *ehp, Elf64_Phdr *ph, char *interp, size_t icap,
+			char *err, size_t errlen)
+{
+	Elf64_Ehdr eh;
+	int ret = 0;
+	interp[0] = 0;
+	if (pread_full((int)fd, &eh, sizeof eh, 0))
+		FAIL(-RT_ENOEXEC, "%s: cannot read the ELF header", path);
+	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_machine != EM_X86_64)
+		FAIL(-RT_ENOEXEC, "%s: not an x86-64 ELF executable", path);
+	if (eh.e_type != ET_EXEC && eh.e_type != ET_DYN)
+		FAIL(-RT_ENOEXEC, "%s: ELF type %u is not executable", path, eh.e_type);
+	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > 64)
+		FAIL(-RT_ENOEXEC, "%s: bad program header table", path);
+	if (pread_full((int)fd, ph, eh.e_phnum * sizeof(Elf64_Phdr), (long)eh.e_phoff))
+		FAIL(-RT_ENOEXEC, "%s: cannot read the program headers", path);
+	for (int i = 0; i < eh.e_phnum; i++) {
+		if (ph[i].p_type != PT_INTERP)
+			continue;
+		if (ph[i].p_filesz < 2 || ph[i].p_filesz > icap)
+			FAIL(-RT_ENOEXEC, "%s: bad PT_INTERP", path);
+		if (pread_full((int)fd, interp, ph[i].p_filesz, (long)ph[i].p_offset))
+			FAIL(-RT_ENOEXEC, "%s: cannot read PT_INTERP", path);
+		interp[ph[i].p_filesz - 1] = 0;
+	}
+	*ehp = eh;
+out:
+	return ret;
+}
+
+int rt_elf_peek(const char *path, char *interp, size_t icap, char *err, size_t errlen)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph[64];
+	long fd = sc(__NR_openat, RT_AT_FDCWD, (long)path, RT_O_RDONLY | RT_O_CLOEXEC, 0, 0, 0);
+	if (fd < 0) {
+		rt_snprintf(err, errlen, "cannot open %s: error %ld", path, -fd);
+		return (int)fd;
+	}
+	if (!rt_code_fd_ok((int)fd)) {
+		sc(__NR_close, fd, 0, 0, 0, 0, 0);
+		rt_snprintf(err, errlen,
+			    "%s is a host file, not a file of the protected image: code from the host never "
+			    "runs inside the enclave",
+			    path);
+		return -RT_EACCES;
+	}
+	int r = read_headers(fd, path, &eh, ph, interp, icap, err, errlen);
+	sc(__NR_close, fd, 0, 0, 0, 0, 0);
+	return r;
+}
+
+int rt_load_elf(const char *path, struct rt_image *img, unsigned long hint, char *err, size_t errlen)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph[64];
+	int ret = 0;
+	memset(img, 0, sizeof *img);
+	long fd = sc(__NR_openat, RT_AT_FDCWD, (long)path, RT_O_RDONLY | RT_O_CLOEXEC, 0, 0, 0);
+	if (fd < 0) {
+		rt_snprintf(err, errlen, "cannot open %s: error %ld", path, -fd);
+		return (int)fd;
+	}
+	if (!rt_code_fd_ok((int)fd))
+		FAIL(-RT_EACCES,
+		     "%s is a host file, not a file of the protected image: code from the host never runs "
+		     "inside the enclave",
+		     path);
+	ret = read_headers(fd, path, &eh, ph, img->interp, sizeof img->interp, err, errlen);
+	if (ret)
+		goto out;
+
+	unsigned long lo = ~0UL, hi = 0, align = RT_PAGE;
+	for (int i = 0; i < eh.e_phnum; i++) {
+		if (ph[i].p_type != PT_LOAD || !ph[i].p_memsz)
+			continue;
+		if (ph[i].p_filesz > ph[i].p_memsz || (ph[i].p_vaddr - ph[i].p_offset) % RT_PAGE ||
+		    ph[i].p_vaddr + ph[i].p_memsz < ph[i].p_vaddr)
+			FAIL(-RT_ENOEXEC, "%s: malformed PT_LOAD segment", path);
+		if (PAGE_DOWN(ph[i].p_vaddr) < lo)
+			lo = PAGE_DOWN(ph[i].p_vaddr);
+		if (PAGE_UP(ph[i].p_vaddr + ph[i].p_memsz) > hi)
+			hi = PAGE_UP(ph[i].p_vaddr + ph[i].p_memsz);
+		if (ph[i].p_align > align && ph[i].p_align <= (1UL << 21) && !(ph[i].p_align & (ph[i].p_align - 1)))
+			align = ph[i].p_align;
+	}
+	if (lo >= hi)
+		FAIL(-RT_ENOEXEC, "%s: no loadable segment", path);
+
+	/* Reserve the whole span first so segments land next to each other. */
+	unsigned long span = hi - lo, base;
+	if (eh.e_type == ET_EXEC) {
+		if (rt_region_overlaps(lo, span))
+			FAIL(-RT_ENOEXEC, "%s: segments overlap the runtime's address range", path);
+		long r = sc(__NR_mmap, (long)lo, (long)span, RT_PROT_NONE,
+			    RT_MAP_PRIVATE | RT_MAP_ANONYMOUS | RT_MAP_FIXED_NOREPLACE, -1, 0);
+		if (r != (long)lo)
+			FAIL(-RT_ENOMEM, "%s: cannot reserve [%p, +%lx): error %ld", path, (void *)lo, span, -r);
+		base = lo;
+	} else {
+		long r = sc(__NR_mmap, (long)(hint & ~(align - 1)), (long)(span + align), RT_PROT_NONE,
+			    RT_MAP_PRIVATE | RT_MAP_ANONYMOUS, -1, 0);
+		if (rt_is_err(r) || rt_region_overlaps((unsigned long)r, span + align))
+			FAIL(-RT_ENOMEM, "%s: cannot reserve %lx bytes: error %ld", path, span, -r);
+		base = ((unsigned long)r + align - 1) & ~(align - 1);
+		if (base > (unsigned long)r)
+			sc(__NR_munmap, r, (long)(base - (unsigned long)r), 0, 0, 0, 0);
+		if ((unsigned long)r + align > base)
+			sc(__NR_munmap, (long)(base + span), (long)((unsigned long)r + align - base), 0, 0, 0, 0);
+	}
+	unsigned long bias = base - lo;
+
+	for (int i = 0; i < eh.e_phnum; i++) {
+		if (ph[i].p_type != PT_LOAD || !ph[i].p_memsz)
+			continue;
+		int prot = prot_of(ph[i].p_flags);
+		unsigned long seg = bias + PAGE_DOWN(ph[i].p_vaddr);
+		unsigned long fend = bias + ph[i].p_vaddr + ph[i].p_filesz;
+		unsigned long mend = bias + ph[i].p_vaddr + ph[i].p_memsz;
+		int zero_tail = ph[i].p_memsz > ph[i].p_filesz && (fend & (RT_PAGE - 1));
+		if (ph[i].p_filesz) {
+			long len = (long)(PAGE_UP(fend) - seg);
+			long r = sc(__NR_mmap, (long)seg, len, prot | (zero_tail ? RT_PROT_WRITE : 0),
+				    RT_MAP_PRIVATE | RT_MAP_FIXED, fd, (long)PAGE_DOWN(ph[i].p_offset));
+			if (r != (long)seg)
+				FAIL(-RT_ENOMEM, "%s: cannot map segment %d: error %ld", path, i, -r);
+			if (zero_tail) {
+				memset((void *)fend, 0, PAGE_UP(fend) - fend);
+				if (!(prot & RT_PROT_WRITE))
+					sc(__NR_mprotect, (long)seg, len, prot, 0, 0, 0);
+			}
+		}
+		unsigned long anon = ph[i].p_filesz ? PAGE_UP(fend) : seg;
+		if (PAGE_UP(mend) > anon) {
+			long r = sc(__NR_mmap, (long)anon, (long)(PAGE_UP(mend) - anon), prot,
+				    RT_MAP_PRIVATE | RT_MAP_ANONYMOUS | RT_MAP_FIXED, -1, 0);
+			if (r != (long)anon)
+				FAIL(-RT_ENOMEM, "%s: cannot map bss of segment %d: error %ld", path, i, -r);
+		}
+		if (mend > img->end)
+			img->end = mend;
+		if (ph[i].p_type == PT_LOAD && ph[i].p_offset <= eh.e_phoff &&
+		    eh.e_phoff + eh.e_phnum * sizeof(Elf64_Phdr) <= ph[i].p_offset + ph[i].p_filesz)
+			img->phdr = bias + ph[i].p_vaddr + (eh.e_phoff - ph[i].p_offset);
+	}
+	for (int i = 0; i < eh.e_phnum; i++)
+		if (ph[i].p_type == PT_PHDR)
+			img->phdr = bias + ph[i].p_vaddr;
+	if (!img->phdr)
+		FAIL(-RT_ENOEXEC, "%s: program headers are not in a loaded segment", path);
+	img->bias = bias;
+	img->entry = bias + eh.e_entry;
+	img->phnum = eh.e_phnum;
+	img->phent = sizeof(Elf64_Phdr);
+out:
+	sc(__NR_close, fd, 0, 0, 0, 0, 0);
+	return ret;
+}

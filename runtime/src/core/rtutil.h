@@ -1,0 +1,34 @@
+/* Small libc-free helpers: diagnostics on the host's stderr, environment,
+ * number parsing. */
+#ifndef SCONE_RTUTIL_H
+#define SCONE_RTUTIL_H
+#include <stddef.h>
+#include <stdarg.h>
+#include <stdint.h>
+
+/* Exit codes of scone-run (documented in docs/runtime.md). */
+#define RT_EX_USAGE 64	  /* bad command line / mode */
+#define RT_EX_NOINPUT 66  /* program or enclave file missing/unreadable */
+#define RT_EX_SOFTWARE 70 /* internal runtime error */
+#define RT_EX_OSERR 71	  /* host refused a resource (mmap, prctl, ...) */
+#define RT_EX_NOPERM 77	  /* wrong or missing FS key */
+#define RT_EX_CONFIG 78	  /* enclave verification (sim EINIT) failed */
+#define RT_EX_NOEXEC 126  /* program cannot be loaded (bad ELF) */
+
+/* printf subset: %s %c %d %u %ld %lu %lx %x %p %% (no width/precision). */
+int rt_vsnprintf(char *buf, size_t n, const char *fmt, va_list ap);
+int rt_snprintf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void rt_eprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+__attribute__((noreturn)) void rt_fatal(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+extern char **rt_environ;
+const char *rt_getenv(const char *name);
+/* Parses hex into out (exactly outlen bytes, ignoring one trailing newline). 0 ok. */
+int rt_parse_hex(const char *s, size_t slen, unsigned char *out, size_t outlen);
+/* Decimal unsigned; -1 on error. */
+long rt_parse_ulong(const char *s);
+/* Reads a whole host file with raw host syscalls (no shields), at most max
+ * bytes, NUL-terminated; NULL and *err < 0 on failure. */
+uint8_t *rt_read_host_file(const char *path, size_t max, size_t *len, long *err);
+
+#endif

@@ -1,0 +1,144 @@
+/* The shields: the subsystems that serve the application's system calls
+ * (file system, console, later network), as one ops table each, like the
+ * kernel's file_operations. The core knows no shield by name: a shield
+ * registers its table with RT_SHIELD (a pointer in the rt_shields linker
+ * section), so the build selects the shields by linking them, and the core
+ * calls every registered table in `order` (shields.c).
+ *
+ * Calls: the trap decodes a trapped system call into a struct sys_call and
+ * offers it to the shields in order. A shield either handles the call
+ * completely (SHIELD_DONE, result in *ret, a negative errno on failure) or
+ * passes it on (SHIELD_PASS). Calls no shield handles go to the host through
+ * the syscall transport (transport.h: host_syscall). The loader and the
+ * runtime itself open and map the application's files through shield_call(),
+ * the same path a trapped call takes, so the loader never needs to know where
+ * a file lives.
+ *
+ * Shields never call each other. What one must tell the others goes through
+ * the core: a descriptor that now means something else (rt_fd_gone,
+ * rt_fd_dup), a diagnostic line (rt_diag).
+ *
+ * Calling context (trap.c): a shield runs on the calling thread's runtime
+ * signal stack (256 KiB, thread.h), with FS pointing at the runtime's
+ * per-thread block (stack-protector canary and errno for BearSSL), all
+ * signals blocked except around calls that may block (rt_syscall_may_block),
+ * and possibly on many threads at once. Calls the runtime core emulates
+ * itself never reach the shields: rt_sigaction, rt_sigprocmask, sigaltstack,
+ * clone/clone3/fork/vfork/execve/exit, arch_prctl(ARCH_SET_FS/GET_FS), brk,
+ * getrandom, readlink(at) of /proc/self/exe. mmap/munmap/mprotect/mremap/
+ * madvise reach the shields after the runtime checked they do not touch its
+ * memory. To allocate address space inside the runtime's protected range,
+ * use rt_region_alloc / rt_region_map_file (region.h). */
+#ifndef SCONE_SHIELD_H
+#define SCONE_SHIELD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sys_call {
+	long nr;
+	long a[6];
+};
+
+enum { SHIELD_PASS = 0, SHIELD_DONE = 1 };
+
+/* Ends a shield's handler: the call is served with result v. */
+static inline int shield_done(long *ret, long v)
+{
+	*ret = v;
+	return SHIELD_DONE;
+}
+
+struct fsp;
+struct econfig;
+
+/* What the shields get at start-up in sim mode, after the software EINIT
+ * verified the enclave (einit.c). */
+struct shield_env {
+	const struct fsp *fs;	   /* the authenticated protected FS image */
+	const struct econfig *cfg; /* the verified, measured config */
+	const uint8_t *fs_key;	   /* 32 bytes; wiped after the shields' init */
+	const uint8_t *mrenclave;  /* 32 bytes: the enclave's measurement */
+};
+
+/* A program starts (launch or execve): its path inside the image and where
+ * its argument and environment strings are, as the kernel records them for
+ * /proc/self/cmdline and /proc/self/environ. */
+struct rt_program {
+	const char *exe;
+	const char *arg_start, *arg_end, *env_start, *env_end;
+};
+
+struct shield_ops {
+	const char *name;
+	int order; /* lower sees calls first */
+	/* Sim mode start-up: 0 or a negative errno (start-up then fails). */
+	int (*init)(const struct shield_env *env);
+	/* A trapped call: SHIELD_DONE with *ret, or SHIELD_PASS. */
+	int (*call)(const struct sys_call *c, long *ret);
+	/* fork (fork.c), pthread_atfork style: prepare takes the shield's locks
+	 * in the parent, parent(ok) and child release them. */
+	void (*fork_prepare)(void);
+	void (*fork_parent)(int ok);
+	void (*fork_child)(void);
+	/* A program starts. */
+	void (*program)(const struct rt_program *p);
+	/* Another shield made fd mean something else (closed it, or put a
+	 * descriptor of its own there): drop any state for fd. */
+	void (*fd_gone)(int fd);
+	/* Another shield (or the core) made newfd a duplicate of oldfd. */
+	void (*fd_dup)(int oldfd, int newfd);
+	/* Whether the shield holds state for fd. */
+	int (*owns_fd)(int fd);
+	/* Whether code may be loaded from fd: 1 yes (a file the shield
+	 * vouches for), 0 no, -1 no opinion (the shield serves no files). */
+	int (*code_fd)(int fd);
+	/* Writes a diagnostic line for the operator: 1 when written. */
+	int (*diag)(const char *msg, size_t len);
+};
+
+/* Registers a shield's table (in the rt_shields section). */
+#define RT_SHIELD(ops)                                            \
+	static const struct shield_ops *const rt_shield_reg_##ops \
+		__attribute__((used, section("rt_shields"), aligned(sizeof(void *)))) = &(ops)
+
+/* ---- the core's side (shields.c) ---- */
+
+/* Sorts the registered tables; once, at start-up (main.c). */
+void rt_shields_setup(void);
+/* The registered shield named name, or NULL. */
+const struct shield_ops *rt_shield_find(const char *name);
+/* Calls every shield's init; 0 or the first negative errno. */
+int rt_shields_init(const struct shield_env *env);
+void rt_shields_fork_prepare(void);
+void rt_shields_fork_parent(int ok);
+void rt_shields_fork_child(void);
+/* A program starts: tells the core (/proc/self/exe) and every shield. */
+void rt_program_started(const struct rt_program *p);
+/* The running program's path inside the image (for /proc/self/exe); NULL
+ * before the first program starts. */
+extern const char *rt_app_exe;
+
+/* Runs a call through the shields and then the transport; returns the
+ * result (negative errno on failure). */
+long shield_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+
+/* A shield's notices to the others (never to itself). */
+void rt_fd_gone(const struct shield_ops *by, int fd);
+void rt_fd_dup(const struct shield_ops *by, int oldfd, int newfd);
+/* Whether a shield other than except (NULL: any) holds state for fd. */
+int rt_shields_own_fd_except(const struct shield_ops *except, int fd);
+static inline int rt_shields_own_fd(int fd) { return rt_shields_own_fd_except(NULL, fd); }
+/* Whether code may be loaded, executed or mapped executable from fd: a
+ * file of the protected image or of the in-enclave file system, never a
+ * host file (a volume, /dev/shm, a memfd). Always when no shield serves
+ * files (dev mode). */
+int rt_code_fd_ok(int fd);
+/* A diagnostic line for the operator: through a shield that writes them
+ * (the console shield, as records), else plain on stderr. */
+void rt_diag(const char *msg, size_t len);
+
+/* User pointer plausibility (non-NULL, no wrap, below the user-space end). */
+int rt_user_ok(const void *p, size_t len);
+
+#endif

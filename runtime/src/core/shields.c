@@ -1,0 +1,150 @@
+/* The core's side of the shields (shield.h): the registered tables in call
+ * order, the calls into them, and the notices shields send each other
+ * through the core. */
+#include "shield.h"
+#include "transport.h"
+#include "rtstring.h"
+#include "rtutil.h"
+#include "sys.h"
+
+#define MAX_SHIELDS 8
+
+/* The rt_shields section (RT_SHIELD): the linker defines its bounds. */
+extern const struct shield_ops *const __start_rt_shields[] __attribute__((weak, visibility("hidden")));
+extern const struct shield_ops *const __stop_rt_shields[] __attribute__((weak, visibility("hidden")));
+
+static const struct shield_ops *shields[MAX_SHIELDS];
+static size_t nshields;
+
+/* The registered tables, sorted by order once (at start-up, before any
+ * thread exists: main.c). */
+void rt_shields_setup(void)
+{
+	nshields = 0;
+	for (const struct shield_ops *const *p = __start_rt_shields; p && p < __stop_rt_shields; p++) {
+		if (nshields == MAX_SHIELDS)
+			rt_fatal(RT_EX_SOFTWARE, "more than %d shields linked", MAX_SHIELDS);
+		size_t i = nshields++;
+		while (i > 0 && shields[i - 1]->order > (*p)->order) {
+			shields[i] = shields[i - 1];
+			i--;
+		}
+		shields[i] = *p;
+	}
+}
+
+const struct shield_ops *rt_shield_find(const char *name)
+{
+	for (size_t i = 0; i < nshields; i++)
+		if (!rt_strcmp(shields[i]->name, name))
+			return shields[i];
+	return NULL;
+}
+
+int rt_shields_init(const struct shield_env *env)
+{
+	for (size_t i = 0; i < nshields; i++) {
+		if (!shields[i]->init)
+			continue;
+		int r = shields[i]->init(env);
+		if (r < 0) {
+			rt_eprintf("scone-run: the %s shield did not start: error %d\n", shields[i]->name, -r);
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* Locks are taken in order and released in reverse order. */
+void rt_shields_fork_prepare(void)
+{
+	for (size_t i = 0; i < nshields; i++)
+		if (shields[i]->fork_prepare)
+			shields[i]->fork_prepare();
+}
+
+void rt_shields_fork_parent(int ok)
+{
+	for (size_t i = nshields; i-- > 0;)
+		if (shields[i]->fork_parent)
+			shields[i]->fork_parent(ok);
+}
+
+void rt_shields_fork_child(void)
+{
+	for (size_t i = nshields; i-- > 0;)
+		if (shields[i]->fork_child)
+			shields[i]->fork_child();
+}
+
+/* The running program's path inside the image (/proc/self/exe, trap.c). */
+const char *rt_app_exe;
+
+void rt_program_started(const struct rt_program *p)
+{
+	__atomic_store_n(&rt_app_exe, p->exe, __ATOMIC_RELEASE);
+	for (size_t i = 0; i < nshields; i++)
+		if (shields[i]->program)
+			shields[i]->program(p);
+}
+
+long shield_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	struct sys_call c = {nr, {a0, a1, a2, a3, a4, a5}};
+	long ret;
+	for (size_t i = 0; i < nshields; i++)
+		if (shields[i]->call && shields[i]->call(&c, &ret) == SHIELD_DONE)
+			return ret;
+	return host_syscall(nr, a0, a1, a2, a3, a4, a5);
+}
+
+void rt_fd_gone(const struct shield_ops *by, int fd)
+{
+	for (size_t i = 0; i < nshields; i++)
+		if (shields[i] != by && shields[i]->fd_gone)
+			shields[i]->fd_gone(fd);
+}
+
+void rt_fd_dup(const struct shield_ops *by, int oldfd, int newfd)
+{
+	for (size_t i = 0; i < nshields; i++)
+		if (shields[i] != by && shields[i]->fd_dup)
+			shields[i]->fd_dup(oldfd, newfd);
+}
+
+int rt_shields_own_fd_except(const struct shield_ops *except, int fd)
+{
+	for (size_t i = 0; i < nshields; i++)
+		if (shields[i] != except && shields[i]->owns_fd && shields[i]->owns_fd(fd))
+			return 1;
+	return 0;
+}
+
+int rt_code_fd_ok(int fd)
+{
+	int opinion = 0;
+	for (size_t i = 0; i < nshields; i++) {
+		if (!shields[i]->code_fd)
+			continue;
+		int v = shields[i]->code_fd(fd);
+		if (v > 0)
+			return 1;
+		if (v == 0)
+			opinion = 1;
+	}
+	return !opinion; /* no shield serves files (dev mode): the host's files */
+}
+
+void rt_diag(const char *msg, size_t len)
+{
+	for (size_t i = 0; i < nshields; i++)
+		if (shields[i]->diag && shields[i]->diag(msg, len))
+			return;
+	rt_sys3(__NR_write, 2, msg, len);
+}
+
+int rt_user_ok(const void *p, size_t len)
+{
+	unsigned long a = (unsigned long)p;
+	return p && a + len >= a && a + len <= 0x800000000000UL;
+}

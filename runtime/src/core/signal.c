@@ -1,0 +1,359 @@
+/* The application's view of signals.
+ *
+ * SIGSYS belongs to the runtime: the application's SIGSYS action, its SIGSYS
+ * mask bit and its sigaltstack are virtual. For every other signal the
+ * application's action is recorded here; when it is a handler, the kernel
+ * gets the runtime's rt_sig_entry instead (on the runtime's signal stack,
+ * everything blocked), which builds a signal frame on the application's stack
+ * (or on its virtual sigaltstack for SA_ONSTACK) and enters the application's
+ * handler with the interrupted state, mask and FPU state in that frame. The
+ * handler returns to rt_sigreturn_restorer, and the kernel's rt_sigreturn
+ * restores the interrupted state from the frame.
+ *
+ * A signal that arrives while a blocking host call runs on behalf of the
+ * thread (interrupted RIP inside the runtime) is queued in the thread block
+ * and delivered when the SIGSYS handler finishes; the call is restarted when
+ * every queued handler has SA_RESTART and the call is restartable. */
+#include "rtsignal.h"
+#include "trap.h"
+#include "rtstring.h"
+#include "rtutil.h"
+#include "sys.h"
+
+static struct ksigaction vact[KNSIG + 1];
+static volatile int vact_lock;
+
+static void lk(void)
+{
+	while (__atomic_exchange_n(&vact_lock, 1, __ATOMIC_ACQUIRE))
+		__builtin_ia32_pause();
+}
+static void unlk(void) { __atomic_store_n(&vact_lock, 0, __ATOMIC_RELEASE); }
+
+__attribute__((used)) void rt_sig_entry(int sig, struct ksiginfo *si, void *ucv);
+
+static int kernel_install(int sig, const struct ksigaction *app)
+{
+	struct ksigaction k;
+	if (app->handler == KSIG_DFL || app->handler == KSIG_IGN) {
+		k.handler = app->handler;
+		k.flags = (app->flags & (KSA_NOCLDSTOP | KSA_NOCLDWAIT)) | KSA_RESTORER;
+		k.restorer = (void *)rt_sigreturn_restorer;
+		k.mask = app->mask & ~KSIGBIT(KSIGSYS);
+	} else {
+		k.handler = (void *)rt_sig_entry;
+		k.flags = (app->flags & (KSA_NOCLDSTOP | KSA_NOCLDWAIT)) | KSA_SIGINFO | KSA_ONSTACK | KSA_RESTORER;
+		k.restorer = (void *)rt_sigreturn_restorer;
+		k.mask = ~0ULL;
+	}
+	return (int)rt_sys4(__NR_rt_sigaction, sig, &k, 0, 8);
+}
+
+int rt_signals_init(void)
+{
+	for (int s = 1; s <= KNSIG; s++) {
+		if (s == KSIGKILL || s == KSIGSTOP || s == KSIGSYS)
+			continue;
+		/* After execve only SIG_DFL/SIG_IGN can be inherited. */
+		rt_sys4(__NR_rt_sigaction, s, 0, &vact[s], 8);
+	}
+	return 0;
+}
+
+long rt_sig_action(int sig, const struct ksigaction *act, struct ksigaction *oact, unsigned long size)
+{
+	if (size != 8 || sig < 1 || sig > KNSIG)
+		return -RT_EINVAL;
+	if (sig == KSIGKILL || sig == KSIGSTOP)
+		return rt_sys4(__NR_rt_sigaction, sig, act, oact, size);
+	struct ksigaction nw, old;
+	if (act)
+		nw = *act;
+	lk();
+	old = vact[sig];
+	if (act) {
+		if (sig != KSIGSYS) {
+			int r = kernel_install(sig, &nw);
+			if (r < 0) {
+				unlk();
+				return r;
+			}
+		}
+		vact[sig] = nw;
+	}
+	unlk();
+	if (oact)
+		*oact = old;
+	return 0;
+}
+
+long rt_sig_procmask(struct rt_thread *t, struct kucontext *uc, int how, const uint64_t *set, uint64_t *oset,
+		     unsigned long size)
+{
+	if (size != 8)
+		return -RT_EINVAL;
+	uint64_t cur = uc->uc_sigmask | (t->vsigsys_blocked ? KSIGBIT(KSIGSYS) : 0);
+	uint64_t old = cur;
+	if (set) {
+		uint64_t s = *set;
+		switch (how) {
+		case KSIG_BLOCK:
+			cur |= s;
+			break;
+		case KSIG_UNBLOCK:
+			cur &= ~s;
+			break;
+		case KSIG_SETMASK:
+			cur = s;
+			break;
+		default:
+			return -RT_EINVAL;
+		}
+		t->vsigsys_blocked = (cur & KSIGBIT(KSIGSYS)) != 0;
+		uc->uc_sigmask = cur & ~(KSIGBIT(KSIGSYS) | KSIGBIT(KSIGKILL) | KSIGBIT(KSIGSTOP));
+	}
+	if (oset)
+		*oset = old;
+	return 0;
+}
+
+static int on_app_stack(const struct rt_thread *t, unsigned long sp)
+{
+	if (t->app_ss.ss_flags & KSS_DISABLE)
+		return 0;
+	unsigned long lo = (unsigned long)t->app_ss.ss_sp;
+	return sp > lo && sp <= lo + t->app_ss.ss_size;
+}
+
+long rt_sig_altstack(struct rt_thread *t, struct kucontext *uc, const struct kstack *ss, struct kstack *old)
+{
+	int on = on_app_stack(t, uc->uc_mcontext.gregs[KR_RSP]);
+	struct kstack prev = t->app_ss;
+	if (ss) {
+		struct kstack n = *ss;
+		int flags = n.ss_flags & ~(int)(1U << 31); /* SS_AUTODISARM: accepted, not emulated */
+		if (on)
+			return -RT_EPERM;
+		if (flags == KSS_DISABLE) {
+			t->app_ss.ss_sp = 0;
+			t->app_ss.ss_size = 0;
+			t->app_ss.ss_flags = KSS_DISABLE;
+		} else if (flags == 0 || flags == KSS_ONSTACK) {
+			if (n.ss_size < 2048)
+				return -RT_ENOMEM;
+			t->app_ss.ss_sp = n.ss_sp;
+			t->app_ss.ss_size = n.ss_size;
+			t->app_ss.ss_flags = 0;
+		} else {
+			return -RT_EINVAL;
+		}
+	}
+	if (old) {
+		old->ss_sp = prev.ss_sp;
+		old->ss_size = prev.ss_size;
+		old->ss_flags = on ? KSS_ONSTACK : prev.ss_flags;
+	}
+	return 0;
+}
+
+/* Default action of a signal the application did not catch (used only when
+ * the action changed while the signal was queued). */
+static void default_action(int sig)
+{
+	/* Ignored by default: SIGCHLD, SIGCONT, SIGURG, SIGWINCH. */
+	if (sig == 17 || sig == 18 || sig == 23 || sig == 28)
+		return;
+	struct ksigaction dfl = {KSIG_DFL, 0, 0, 0};
+	rt_sys4(__NR_rt_sigaction, sig, &dfl, 0, 8);
+	rt_sys3(__NR_tgkill, rt_sys0(__NR_getpid), rt_sys0(__NR_gettid), sig);
+}
+
+/* Rewrites uc so that returning from the current runtime signal frame enters
+ * the application's handler for sig, with a kernel-format frame that returns
+ * to the state uc described. */
+static void deliver(struct rt_thread *t, struct kucontext *uc, int sig, const struct ksiginfo *si)
+{
+	lk();
+	struct ksigaction a = vact[sig];
+	if ((a.flags & KSA_RESETHAND) && a.handler != KSIG_DFL && a.handler != KSIG_IGN) {
+		struct ksigaction dfl = {KSIG_DFL, 0, 0, 0};
+		vact[sig] = dfl;
+		if (sig != KSIGSYS)
+			kernel_install(sig, &dfl);
+	}
+	unlk();
+	if (a.handler == KSIG_IGN)
+		return;
+	if (a.handler == KSIG_DFL) {
+		if (sig == KSIGSYS) /* the application's SIGSYS default: core dump */
+			rt_fatal(128 + KSIGSYS, "application received SIGSYS (code %d) with the default action",
+				 si->si_code);
+		default_action(sig);
+		return;
+	}
+	unsigned long *g = uc->uc_mcontext.gregs;
+	unsigned long sp = g[KR_RSP];
+	if ((a.flags & KSA_ONSTACK) && !(t->app_ss.ss_flags & KSS_DISABLE) && !on_app_stack(t, sp))
+		sp = (unsigned long)t->app_ss.ss_sp + t->app_ss.ss_size;
+	else
+		sp -= 128; /* red zone */
+
+	const unsigned char *fsrc = uc->uc_mcontext.fpregs;
+	size_t fsize = 512;
+	if (fsrc && *(const uint32_t *)(fsrc + 464) == FP_XSTATE_MAGIC1)
+		fsize = *(const uint32_t *)(fsrc + 468);
+	unsigned char *fdst = 0;
+	if (fsrc) {
+		sp = (sp - fsize) & ~63UL;
+		fdst = (unsigned char *)sp;
+		memcpy(fdst, fsrc, fsize);
+	}
+	sp -= sizeof(struct krt_sigframe);
+	sp = (sp & ~15UL) - 8;
+	struct krt_sigframe *f = (struct krt_sigframe *)sp;
+	f->pretcode = (unsigned long)rt_sigreturn_restorer;
+	f->uc = *uc;
+	f->uc.uc_link = 0;
+	f->uc.uc_mcontext.fpregs = fdst;
+	/* rt_sigreturn restores the sigaltstack from uc_stack: keep the runtime's. */
+	rt_thread_real_altstack(t, &f->uc.uc_stack);
+	f->info = *si;
+
+	g[KR_RIP] = (unsigned long)a.handler;
+	g[KR_RSP] = sp;
+	g[KR_RDI] = (unsigned long)sig;
+	g[KR_RSI] = (unsigned long)&f->info;
+	g[KR_RDX] = (unsigned long)&f->uc;
+	g[KR_RAX] = 0;
+	g[KR_EFL] &= ~0x500UL; /* DF, TF */
+	/* The handler starts with a reset FPU, as the kernel does: the
+	 * interrupted FPU state lives in the application's frame (fdst) and
+	 * comes back with its rt_sigreturn. */
+	uc->uc_mcontext.fpregs = 0;
+	uint64_t mask = uc->uc_sigmask | a.mask;
+	if (!(a.flags & KSA_NODEFER))
+		mask |= KSIGBIT(sig);
+	uc->uc_sigmask = mask & ~(KSIGBIT(KSIGSYS) | KSIGBIT(KSIGKILL) | KSIGBIT(KSIGSTOP));
+}
+
+void rt_signals_exec_reset(struct rt_thread *t)
+{
+	lk();
+	for (int s = 1; s <= KNSIG; s++) {
+		if (vact[s].handler == KSIG_DFL || vact[s].handler == KSIG_IGN) {
+			if (s == KSIGSYS)
+				vact[s].flags = 0;
+			continue;
+		}
+		struct ksigaction dfl = {KSIG_DFL, 0, 0, 0};
+		vact[s] = dfl;
+		if (s != KSIGSYS)
+			kernel_install(s, &dfl);
+	}
+	unlk();
+	t->app_ss.ss_sp = 0;
+	t->app_ss.ss_size = 0;
+	t->app_ss.ss_flags = KSS_DISABLE;
+}
+
+void rt_signal_forward(struct rt_thread *t, struct kucontext *uc, int sig, const struct ksiginfo *si)
+{
+	unsigned long rip = uc->uc_mcontext.gregs[KR_RIP];
+	if (rip >= rt_text_lo && rip < rt_text_hi) {
+		/* Inside a host call made for this thread: queue it. Standard
+		 * signals coalesce in the kernel too; excess ones are dropped. */
+		if (t->npending < RT_MAX_PENDING) {
+			t->pending[t->npending].sig = sig;
+			t->pending[t->npending].info = *si;
+			t->npending++;
+		}
+		return;
+	}
+	deliver(t, uc, sig, si);
+}
+
+void rt_sig_entry(int sig, struct ksiginfo *si, void *ucv) { rt_signal_forward(rt_self_from_sp(), ucv, sig, si); }
+
+static int restartable(long nr)
+{
+	switch (nr) {
+	case __NR_read:
+	case __NR_write:
+	case __NR_readv:
+	case __NR_writev:
+	case __NR_pread64:
+	case __NR_pwrite64:
+	case __NR_preadv:
+	case __NR_pwritev:
+	case __NR_recvfrom:
+	case __NR_recvmsg:
+	case __NR_sendto:
+	case __NR_sendmsg:
+	case __NR_accept:
+	case __NR_accept4:
+	case __NR_connect:
+	case __NR_wait4:
+	case __NR_waitid:
+	case __NR_futex:
+	case __NR_flock:
+	case __NR_fcntl:
+	case __NR_openat:
+	case __NR_open:
+	case __NR_sendfile:
+	case __NR_splice:
+	case __NR_ioctl:
+		return 1;
+	}
+	return 0;
+}
+
+int rt_syscall_may_block(long nr)
+{
+	if (restartable(nr))
+		return 1;
+	switch (nr) {
+	case __NR_epoll_wait:
+	case __NR_epoll_pwait:
+	case __NR_epoll_pwait2:
+	case __NR_poll:
+	case __NR_ppoll:
+	case __NR_select:
+	case __NR_pselect6:
+	case __NR_nanosleep:
+	case __NR_clock_nanosleep:
+	case __NR_pause:
+	case __NR_rt_sigsuspend:
+	case __NR_rt_sigtimedwait:
+	case __NR_io_uring_enter:
+	case __NR_io_getevents:
+	case __NR_msgrcv:
+	case __NR_msgsnd:
+	case __NR_semop:
+	case __NR_semtimedop:
+	case __NR_mq_timedreceive:
+	case __NR_mq_timedsend:
+		return 1;
+	}
+	return 0;
+}
+
+void rt_signals_after_syscall(struct rt_thread *t, struct kucontext *uc, long nr)
+{
+	unsigned long *g = uc->uc_mcontext.gregs;
+	if ((long)g[KR_RAX] == -RT_EINTR && restartable(nr)) {
+		int all_restart = 1;
+		lk();
+		for (unsigned i = 0; i < t->npending; i++)
+			if (!(vact[t->pending[i].sig].flags & KSA_RESTART))
+				all_restart = 0;
+		unlk();
+		if (all_restart) {
+			g[KR_RIP] -= 2; /* back onto the `syscall` instruction */
+			g[KR_RAX] = (unsigned long)nr;
+		}
+	}
+	unsigned n = t->npending;
+	t->npending = 0;
+	for (unsigned i = 0; i < n; i++)
+		deliver(t, uc, t->pending[i].sig, &t->pending[i].info);
+}

@@ -1,0 +1,167 @@
+/* Threads: per-thread runtime blocks (thread.h) and clone/clone3/exit
+ * emulation.
+ *
+ * Syscall User Dispatch is per thread and NOT inherited by clone (verified on
+ * this kernel), and a child created with a new stack cannot return through
+ * the parent's SIGSYS frame. So the runtime issues clone itself
+ * (rt_clone_stub): the child starts on its own runtime block's stack, installs
+ * its sigaltstack, enables SUD, sets the application's FS and enters the
+ * application with rt_sigreturn on a prepared frame: the parent's registers,
+ * RSP = the application's new stack, RAX = 0, RIP = after the `syscall`, and
+ * the application's signal mask, all restored atomically by the kernel. */
+#include <linux/sched.h>
+#include "thread.h"
+#include "clone.h"
+#include "trap.h"
+#include "region.h"
+#include "rtstring.h"
+#include "rtutil.h"
+#include "sys.h"
+
+static struct rt_thread *all_threads;
+unsigned long rt_canary;
+static volatile char sud_selector = 1; /* SYSCALL_DISPATCH_FILTER_BLOCK */
+unsigned rt_max_threads;	       /* enclave threads (TCS) from the config; 0: unlimited (dev) */
+static unsigned live_threads = 1;      /* the main thread */
+
+#define SIGSTK_OFF (((sizeof(struct rt_thread) + 63) & ~63UL))
+
+static struct rt_thread *reuse_block(void)
+{
+	for (struct rt_thread *t = __atomic_load_n(&all_threads, __ATOMIC_ACQUIRE); t; t = t->next) {
+		int zero = 0;
+		if (__atomic_compare_exchange_n(&t->state, &zero, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			struct rt_thread *next = t->next;
+			memset(t, 0, sizeof *t);
+			t->next = next;
+			return t;
+		}
+	}
+	return 0;
+}
+
+struct rt_thread *rt_thread_alloc(void)
+{
+	struct rt_thread *t = reuse_block();
+	if (!t) {
+		t = rt_region_alloc(RT_TBLOCK_SIZE, RT_TBLOCK_SIZE);
+		if (!t)
+			return 0;
+		t->next = __atomic_load_n(&all_threads, __ATOMIC_RELAXED);
+		while (!__atomic_compare_exchange_n(&all_threads, &t->next, t, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+			;
+	}
+	t->self = t;
+	t->canary = rt_canary;
+	t->state = 1;
+	t->app_ss.ss_flags = KSS_DISABLE;
+	return t;
+}
+
+int rt_thread_arm(struct rt_thread *t)
+{
+	struct kstack ss = {(char *)t + SIGSTK_OFF, 0, RT_TBLOCK_SIZE - SIGSTK_OFF};
+	long r = rt_sys2(__NR_sigaltstack, &ss, 0);
+	if (r < 0)
+		return (int)r;
+	r = rt_sys5(__NR_prctl, 59 /* PR_SET_SYSCALL_USER_DISPATCH */, 1 /* ON */, rt_text_lo, rt_text_hi - rt_text_lo,
+		    &sud_selector);
+	if (r < 0)
+		return (int)r;
+	t->tid = (int)rt_sys0(__NR_gettid);
+	return 0;
+}
+
+void rt_thread_real_altstack(struct rt_thread *t, struct kstack *ss)
+{
+	ss->ss_sp = (char *)t + SIGSTK_OFF;
+	ss->ss_flags = 0;
+	ss->ss_size = RT_TBLOCK_SIZE - SIGSTK_OFF;
+}
+
+static __attribute__((noreturn)) void rt_thread_child_start(struct rt_thread *c)
+{
+	int r = rt_thread_arm(c);
+	if (r < 0)
+		rt_fatal(RT_EX_OSERR, "cannot arm a new thread (sigaltstack/Syscall User Dispatch): error %d", -r);
+	rt_wrfsbase(c->app_fs);
+	rt_sigreturn_to(&c->child_frame.uc);
+}
+
+long rt_do_clone(struct rt_thread *t, struct kucontext *uc, struct rt_clone *cl)
+{
+	unsigned long flags = cl->flags | (unsigned long)cl->exit_signal, app_sp = cl->stack, tls = cl->tls;
+	const long *a = cl->a;
+	if (!app_sp)
+		return -RT_EINVAL;
+	if (__atomic_add_fetch(&live_threads, 1, __ATOMIC_ACQ_REL) > rt_max_threads && rt_max_threads) {
+		__atomic_sub_fetch(&live_threads, 1, __ATOMIC_ACQ_REL);
+		rt_eprintf("scone-run: thread limit of the enclave reached (%u threads, config max_threads): "
+			   "clone refused with EAGAIN; convert with 'scone-build convert --threads N' to allow more\n",
+			   rt_max_threads);
+		return -11; /* EAGAIN */
+	}
+
+	struct rt_thread *c = rt_thread_alloc();
+	if (!c) {
+		__atomic_sub_fetch(&live_threads, 1, __ATOMIC_ACQ_REL);
+		return -RT_ENOMEM;
+	}
+	c->app_fs = (flags & CLONE_SETTLS) ? tls : t->app_fs;
+	struct krt_sigframe *f = &c->child_frame;
+	f->pretcode = 0;
+	f->uc = *uc;
+	f->uc.uc_link = 0;
+	rt_thread_real_altstack(c, &f->uc.uc_stack);
+	f->uc.uc_mcontext.fpregs = 0; /* the child starts with a clean FPU state */
+	f->uc.uc_mcontext.gregs[KR_RSP] = app_sp;
+	f->uc.uc_mcontext.gregs[KR_RAX] = 0;
+
+	unsigned long top = (unsigned long)rt_thread_stack_top(c) - 64;
+	long r;
+	c->child_start = rt_thread_child_start;
+	if (cl->clone3) {
+		cl->ca.stack = (unsigned long)c + SIGSTK_OFF;
+		cl->ca.stack_size = top - cl->ca.stack;
+		r = rt_clone_stub(__NR_clone3, (long)&cl->ca, (long)cl->casize, 0, 0, 0);
+	} else {
+		r = rt_clone_stub(__NR_clone, (long)flags, (long)top, a[2], a[3], a[4]);
+	}
+	if (r < 0) {
+		__atomic_store_n(&c->state, 0, __ATOMIC_RELEASE);
+		__atomic_sub_fetch(&live_threads, 1, __ATOMIC_ACQ_REL);
+	}
+	return r;
+}
+
+void rt_do_thread_exit(struct rt_thread *t, int code)
+{
+	__atomic_sub_fetch(&live_threads, 1, __ATOMIC_ACQ_REL);
+	rt_exit_and_release(&t->state, code);
+}
+
+unsigned long rt_thread_total_syscalls(void)
+{
+	unsigned long n = 0;
+	for (struct rt_thread *t = __atomic_load_n(&all_threads, __ATOMIC_ACQUIRE); t; t = t->next)
+		n += t->nsyscalls;
+	return n;
+}
+
+unsigned rt_thread_live(void) { return __atomic_load_n(&live_threads, __ATOMIC_ACQUIRE); }
+
+/* fork.c, in a forked child: the calling thread is the only one; re-arm
+ * Syscall User Dispatch (fork does not inherit it on this kernel; the
+ * sigaltstack it does, and the handler runs on it right now). */
+void rt_thread_fork_child(struct rt_thread *self)
+{
+	for (struct rt_thread *b = __atomic_load_n(&all_threads, __ATOMIC_ACQUIRE); b; b = b->next)
+		if (b != self)
+			__atomic_store_n(&b->state, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&live_threads, 1, __ATOMIC_RELEASE);
+	long r = rt_sys5(__NR_prctl, 59 /* PR_SET_SYSCALL_USER_DISPATCH */, 1 /* ON */, rt_text_lo,
+			 rt_text_hi - rt_text_lo, &sud_selector);
+	if (r < 0)
+		rt_fatal(RT_EX_OSERR, "cannot enable Syscall User Dispatch in a forked child: error %ld", -r);
+	self->tid = (int)rt_sys0(__NR_gettid);
+}

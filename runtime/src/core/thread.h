@@ -1,0 +1,107 @@
+/* Per-thread runtime state.
+ *
+ * Every thread that runs application code owns one naturally aligned block of
+ * RT_TBLOCK_SIZE bytes from the runtime region: a struct rt_thread at its base
+ * and the thread's runtime signal stack (sigaltstack) above it. The SIGSYS
+ * handler finds the block from its stack pointer (rsp & ~(RT_TBLOCK_SIZE-1)),
+ * so the runtime never reads the application's FS or GS.
+ *
+ * While runtime code runs on behalf of a thread, FS points to the block: it
+ * doubles as a TCB for BearSSL's stack protector (canary at FS:0x28) and for
+ * __errno_location. The application's FS base is saved in app_fs. */
+#ifndef SCONE_THREAD_H
+#define SCONE_THREAD_H
+#include <stdint.h>
+#include <stddef.h>
+#include "ksig.h"
+
+#define RT_TBLOCK_SIZE (256UL * 1024)
+#define RT_TCB_ERRNO_OFF 0x30
+#define RT_TCB_CHILD_START_OFF 0x08
+#define RT_MAX_PENDING 8
+
+struct rt_pending {
+	int sig;
+	struct ksiginfo info;
+};
+
+struct rt_thread {
+	struct rt_thread *self; /* 0x00: TCB self pointer */
+	/* 0x08: where a clone child starts (rt_clone_stub calls it with the
+	 * block), so that the assembly names no C function */
+	void (*child_start)(struct rt_thread *self);
+	unsigned long tcb_pad[3];
+	unsigned long canary; /* 0x28 */
+	int err;	      /* 0x30: errno for runtime code */
+	int tid;
+	unsigned long app_fs;	/* application's FS base */
+	volatile int state;	/* 1 = in use, 0 = thread gone, block reusable */
+	volatile int in_window; /* signals unblocked around a blocking host call */
+	int vsigsys_blocked;	/* the application's (virtual) SIGSYS mask bit */
+	struct kstack app_ss;	/* the application's (virtual) sigaltstack */
+	unsigned npending;
+	struct rt_pending pending[RT_MAX_PENDING];
+	struct rt_thread *next; /* all blocks ever allocated */
+	unsigned long nsyscalls;
+	unsigned long rseq_addr; /* the application's rseq registration (dropped at execve) */
+	unsigned long rseq_len, rseq_sig;
+	/* Start-up frame for a clone child (consumed by rt_sigreturn). */
+	struct krt_sigframe child_frame;
+};
+_Static_assert(offsetof(struct rt_thread, canary) == 0x28, "canary offset");
+_Static_assert(offsetof(struct rt_thread, err) == RT_TCB_ERRNO_OFF, "errno offset");
+_Static_assert(offsetof(struct rt_thread, child_start) == RT_TCB_CHILD_START_OFF, "child start offset");
+
+static inline struct rt_thread *rt_self_from_sp(void)
+{
+	unsigned long sp;
+	__asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+	return (struct rt_thread *)(sp & ~(RT_TBLOCK_SIZE - 1));
+}
+
+/* The block FS points to (runtime code outside signal handlers, e.g. start-up). */
+static inline struct rt_thread *rt_self_from_fs(void)
+{
+	unsigned long v;
+	__asm__ volatile("rdfsbase %0" : "=r"(v));
+	return (struct rt_thread *)v;
+}
+
+/* Allocates (or reuses) a block, fills the TCB fields. NULL if out of memory. */
+struct rt_thread *rt_thread_alloc(void);
+/* Installs the block's stack as this thread's sigaltstack and enables SUD. */
+int rt_thread_arm(struct rt_thread *t);
+/* The top of the block's signal stack. */
+static inline void *rt_thread_stack_top(struct rt_thread *t) { return (char *)t + RT_TBLOCK_SIZE; }
+
+/* Maximum number of application threads (config max_threads, the enclave's
+ * TCS count); 0 = unlimited. clone beyond it fails with EAGAIN. */
+extern unsigned rt_max_threads;
+
+/* Application threads alive (the main thread included). */
+unsigned rt_thread_live(void);
+
+/* Trapped system calls so far, all threads (approximate while threads run). */
+unsigned long rt_thread_total_syscalls(void);
+
+/* The stack-protector canary of the runtime's code (from rt_random at
+ * start-up); every runtime thread block carries it. */
+extern unsigned long rt_canary;
+/* The real sigaltstack of thread t (its runtime signal stack), as the
+ * application must not see it. */
+void rt_thread_real_altstack(struct rt_thread *t, struct kstack *ss);
+
+/* Trap-side handling of clone/clone3/exit (thread.c). */
+struct rt_clone;
+long rt_do_clone(struct rt_thread *t, struct kucontext *uc, struct rt_clone *cl);
+__attribute__((noreturn)) void rt_do_thread_exit(struct rt_thread *t, int code);
+
+/* asm.S (hidden: their addresses are taken with RIP-relative lea, no GOT) */
+#define RT_ASM_FN __attribute__((visibility("hidden")))
+RT_ASM_FN long rt_clone_stub(long nr, long a0, long a1, long a2, long a3, long a4);
+RT_ASM_FN __attribute__((noreturn)) void rt_exit_and_release(volatile int *state, int code);
+RT_ASM_FN __attribute__((noreturn)) void rt_sigreturn_to(void *uc);
+RT_ASM_FN void rt_sigreturn_restorer(void);
+RT_ASM_FN __attribute__((noreturn)) void rt_jump_to_entry(unsigned long entry, unsigned long sp);
+
+#endif

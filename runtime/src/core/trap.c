@@ -1,0 +1,345 @@
+/* SIGSYS handler and syscall dispatch (trap.h).
+ *
+ * Entry: the kernel runs rt_sigsys on the thread's runtime signal stack with
+ * every signal blocked. The handler finds its per-thread block from the stack
+ * pointer, saves the application's FS base and points FS at the block (the
+ * runtime's TCB), dispatches, writes the result to RAX in the saved context,
+ * delivers queued signals, restores the application's FS and returns through
+ * rt_sigreturn_restorer (in the exempt text). */
+#include "exec.h"
+#include "ids.h"
+#include "mem.h"
+#include "rtsignal.h"
+#include "trap.h"
+#include "fork.h"
+#include "clone.h"
+#include "iago.h"
+#include "shield.h"
+#include "transport.h"
+#include "random.h"
+#include "rtstring.h"
+#include "rtutil.h"
+#include "sys.h"
+
+extern char __executable_start[], etext[];
+unsigned long rt_text_lo, rt_text_hi;
+int rt_stats;
+
+/* The shields + transport, with the application's signal mask in force for
+ * calls that may block, so that signals interrupt them as they would
+ * natively. Signals that arrive meanwhile are queued by rt_sig_entry. */
+static long shielded(struct rt_thread *t, struct kucontext *uc, long nr, long *a)
+{
+	struct rt_iago_snap snap;
+	rt_iago_pre(nr, a, &snap);
+	if (!rt_syscall_may_block(nr)) {
+		long r = shield_call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+		rt_iago_check(nr, a, r, &snap);
+		return r;
+	}
+	uint64_t all = ~0ULL;
+	t->in_window = 1;
+	rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &uc->uc_sigmask, 0, 8);
+	long r = shield_call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &all, 0, 8);
+	t->in_window = 0;
+	rt_iago_check(nr, a, r, &snap);
+	return r;
+}
+
+static int is_proc_self_exe(const char *p)
+{
+	return p && (!rt_strcmp(p, "/proc/self/exe") || !rt_strcmp(p, "/proc/thread-self/exe"));
+}
+
+static long readlink_exe(char *buf, long size)
+{
+	size_t n = strlen(rt_app_exe);
+	if (size <= 0)
+		return -RT_EINVAL;
+	if (n > (size_t)size)
+		n = (size_t)size;
+	memcpy(buf, rt_app_exe, n);
+	return (long)n;
+}
+
+/* One trapped call on its way through the core's table (core_calls). */
+struct core_call {
+	struct rt_thread *t;
+	struct kucontext *uc;
+	long nr;
+	long *a;
+	uint64_t mask; /* storage for a sigset passed on with SIGSYS removed */
+};
+
+/* What a core handler returns when the call goes on to the shields. */
+#define RT_NEXT ((long)(-0x7fffffffffffffffL - 1))
+
+/* Replaces the application sigset pointer a[i] by a copy without SIGSYS (the
+ * runtime never lets SIGSYS be blocked); the call then goes on. */
+static long strip_sigsys(struct core_call *c, int i)
+{
+	if (c->a[i]) {
+		c->mask = *(const uint64_t *)c->a[i] & ~KSIGBIT(KSIGSYS);
+		c->a[i] = (long)&c->mask;
+	}
+	return RT_NEXT;
+}
+
+/* ---- signals (rtsignal.h) ---- */
+
+static long sys_sigaction(struct core_call *c)
+{
+	return rt_sig_action((int)c->a[0], (const void *)c->a[1], (void *)c->a[2], (unsigned long)c->a[3]);
+}
+
+static long sys_sigprocmask(struct core_call *c)
+{
+	return rt_sig_procmask(c->t, c->uc, (int)c->a[0], (const void *)c->a[1], (void *)c->a[2],
+			       (unsigned long)c->a[3]);
+}
+
+static long sys_sigaltstack(struct core_call *c)
+{
+	return rt_sig_altstack(c->t, c->uc, (const void *)c->a[0], (void *)c->a[1]);
+}
+
+static long sys_sigreturn(struct core_call *c)
+{
+	(void)c;
+	rt_fatal(RT_EX_SOFTWARE, "application called rt_sigreturn outside a runtime-delivered signal");
+}
+
+static long sys_sigsuspend(struct core_call *c) { return strip_sigsys(c, 0); }
+
+/* ppoll's sigmask is a3, epoll_pwait's and epoll_pwait2's a4. */
+static long sys_wait_masked(struct core_call *c) { return strip_sigsys(c, c->nr == __NR_ppoll ? 3 : 4); }
+
+/* ---- threads and processes (thread.h, fork.h, exec.h) ---- */
+
+static long sys_clone(struct core_call *c)
+{
+	struct rt_clone cl;
+	long e = rt_clone_decode(c->nr, c->a, &cl);
+	if (e)
+		return e;
+	return rt_clone_is_thread(&cl) ? rt_do_clone(c->t, c->uc, &cl) : rt_fork_from_clone(c->t, c->uc, &cl);
+}
+
+static long sys_fork(struct core_call *c)
+{
+	struct rt_fork_req q = {.flags = c->nr == __NR_vfork ? CLONE_VFORK : 0, .exit_signal = 17 /* SIGCHLD */};
+	return rt_do_fork(c->t, c->uc, &q);
+}
+
+static long sys_execve(struct core_call *c)
+{
+	return rt_do_execve(c->t, c->uc, (const char *)c->a[0], (char *const *)c->a[1], (char *const *)c->a[2]);
+}
+
+static long sys_execveat(struct core_call *c)
+{
+	const long *a = c->a;
+	if (a[0] == RT_AT_FDCWD && !a[4] && a[1])
+		return rt_do_execve(c->t, c->uc, (const char *)a[1], (char *const *)a[2], (char *const *)a[3]);
+	rt_eprintf("scone-run: execveat with a directory fd or flags is not supported inside the enclave: "
+		   "refused with ENOSYS\n");
+	return -RT_ENOSYS;
+}
+
+static long sys_exit(struct core_call *c) { rt_do_thread_exit(c->t, (int)c->a[0]); }
+
+static long sys_exit_group(struct core_call *c)
+{
+	(void)c;
+	if (rt_stats) {
+		rt_eprintf("scone-run: stats: %lu system calls trapped\n", rt_thread_total_syscalls());
+		transport_print_stats();
+	}
+	return RT_NEXT;
+}
+
+/* The host registers the area; the runtime records it so that signal
+ * delivery can restart the application's critical sections. */
+static long sys_rseq(struct core_call *c)
+{
+	const long *a = c->a;
+	long r = host_syscall(c->nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	if (!r && !(a[2] & 1)) {
+		c->t->rseq_addr = (unsigned long)a[0];
+		c->t->rseq_len = (unsigned long)a[1];
+		c->t->rseq_sig = (unsigned long)a[3];
+	} else if (!r) {
+		c->t->rseq_addr = 0;
+	}
+	return r;
+}
+
+/* The application's FS base is virtual: FS points at the runtime's block
+ * while the runtime runs. */
+static long sys_arch_prctl(struct core_call *c)
+{
+	if (c->a[0] == 0x1002 /* ARCH_SET_FS */) {
+		if ((unsigned long)c->a[1] >= 0x800000000000UL)
+			return -RT_EPERM;
+		c->t->app_fs = (unsigned long)c->a[1];
+		return 0;
+	}
+	if (c->a[0] == 0x1003 /* ARCH_GET_FS */) {
+		*(unsigned long *)c->a[1] = c->t->app_fs;
+		return 0;
+	}
+	return RT_NEXT;
+}
+
+static long sys_prctl(struct core_call *c)
+{
+	if (c->a[0] == 59 /* PR_SET_SYSCALL_USER_DISPATCH: owned by the runtime */)
+		return -RT_EINVAL;
+	return RT_NEXT;
+}
+
+/* ---- memory (mem.h), randomness (random.h) ---- */
+
+static long sys_brk(struct core_call *c) { return rt_mem_brk((unsigned long)c->a[0]); }
+
+static long sys_mem(struct core_call *c)
+{
+	long *a = c->a;
+	long r = rt_mem_precheck(c->nr, a);
+	if (r)
+		return r;
+	r = shield_call(c->nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	rt_mem_postcheck(c->nr, a, r);
+	struct rt_iago_snap none = {.ok = 0};
+	rt_iago_check(c->nr, a, r, &none);
+	return r;
+}
+
+/* Served from the CPU's generator, never by the host. */
+static long sys_getrandom(struct core_call *c)
+{
+	unsigned long len = (unsigned long)c->a[1];
+	if ((unsigned long)c->a[2] & ~7UL) /* GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE */
+		return -RT_EINVAL;
+	if (len > 0x1ffffff) /* the kernel's per-call maximum */
+		len = 0x1ffffff;
+	unsigned long p = (unsigned long)c->a[0];
+	if (len && (!p || p + len < p || p + len > 0x800000000000UL))
+		return -RT_EFAULT;
+	rt_random((void *)p, len);
+	return (long)len;
+}
+
+/* io_uring operations run in the kernel without system calls: they would
+ * bypass the trap and the shields. Applications probe for it and fall back
+ * to ordinary calls on ENOSYS. */
+static long sys_enosys(struct core_call *c)
+{
+	(void)c;
+	return -RT_ENOSYS;
+}
+
+/* readlink(at) of /proc/self/exe: the program inside the image. */
+static long sys_readlink(struct core_call *c)
+{
+	int i = c->nr == __NR_readlinkat;
+	if (rt_app_exe && is_proc_self_exe((const char *)c->a[i]))
+		return readlink_exe((char *)c->a[i + 1], c->a[i + 2]);
+	return RT_NEXT;
+}
+
+typedef long (*core_fn)(struct core_call *c);
+
+/* The calls the core emulates or checks before the shields see them. */
+static const core_fn core_calls[] = {
+	[__NR_rt_sigaction] = sys_sigaction,
+	[__NR_rt_sigprocmask] = sys_sigprocmask,
+	[__NR_sigaltstack] = sys_sigaltstack,
+	[__NR_rt_sigreturn] = sys_sigreturn,
+	[__NR_rt_sigsuspend] = sys_sigsuspend,
+	[__NR_ppoll] = sys_wait_masked,
+	[__NR_epoll_pwait] = sys_wait_masked,
+	[__NR_epoll_pwait2] = sys_wait_masked,
+	[__NR_clone] = sys_clone,
+	[__NR_clone3] = sys_clone,
+	[__NR_fork] = sys_fork,
+	[__NR_vfork] = sys_fork,
+	[__NR_execve] = sys_execve,
+	[__NR_execveat] = sys_execveat,
+	[__NR_exit] = sys_exit,
+	[__NR_exit_group] = sys_exit_group,
+	[__NR_rseq] = sys_rseq,
+	[__NR_arch_prctl] = sys_arch_prctl,
+	[__NR_prctl] = sys_prctl,
+	[__NR_brk] = sys_brk,
+	[__NR_mmap] = sys_mem,
+	[__NR_munmap] = sys_mem,
+	[__NR_mprotect] = sys_mem,
+	[__NR_pkey_mprotect] = sys_mem,
+	[__NR_mremap] = sys_mem,
+	[__NR_madvise] = sys_mem,
+	[__NR_getrandom] = sys_getrandom,
+	[__NR_io_uring_setup] = sys_enosys,
+	[__NR_readlink] = sys_readlink,
+	[__NR_readlinkat] = sys_readlink,
+};
+
+long rt_dispatch(struct rt_thread *t, struct kucontext *uc, long nr, long *a)
+{
+	struct core_call c = {.t = t, .uc = uc, .nr = nr, .a = a};
+	long r = RT_NEXT;
+	if (nr >= 0 && (unsigned long)nr < sizeof(core_calls) / sizeof(core_calls[0]) && core_calls[nr])
+		r = core_calls[nr](&c);
+	else if (rt_ids_dispatch(nr, a, &r))
+		return r;
+	if (r != RT_NEXT)
+		return r;
+	return shielded(t, uc, nr, a);
+}
+
+__attribute__((used)) void rt_sigsys(int sig, struct ksiginfo *si, void *ucv)
+{
+	struct rt_thread *t = rt_self_from_sp();
+	struct kucontext *uc = ucv;
+	if (si->si_code != 2 /* SYS_USER_DISPATCH */) {
+		/* A SIGSYS sent to the application (kill, seccomp): it may arrive
+		 * while a blocking host call runs for this thread, with FS already
+		 * switched, so it is queued or delivered like any other signal. */
+		rt_signal_forward(t, uc, sig, si);
+		return;
+	}
+	t->app_fs = rt_rdfsbase();
+	rt_wrfsbase((unsigned long)t);
+	unsigned long *g = uc->uc_mcontext.gregs;
+	if (si->u.sys.arch != 0xc000003eU /* AUDIT_ARCH_X86_64 */) {
+		/* int $0x80 from 64-bit code: the i386 ABI, not supported */
+		static int warned;
+		if (!warned++)
+			rt_eprintf("scone-run: 32-bit system call (int $0x80) %ld refused with ENOSYS\n",
+				   (long)g[KR_RAX]);
+		g[KR_RAX] = (unsigned long)-RT_ENOSYS;
+		rt_wrfsbase(t->app_fs);
+		return;
+	}
+	long nr = (long)g[KR_RAX];
+	long a[6] = {(long)g[KR_RDI], (long)g[KR_RSI], (long)g[KR_RDX],
+		     (long)g[KR_R10], (long)g[KR_R8],  (long)g[KR_R9]};
+	t->nsyscalls++;
+	g[KR_RAX] = (unsigned long)rt_dispatch(t, uc, nr, a);
+	if (t->npending)
+		rt_signals_after_syscall(t, uc, nr);
+	rt_wrfsbase(t->app_fs);
+}
+
+int rt_trap_init(void)
+{
+	rt_text_lo = (unsigned long)__executable_start;
+	rt_text_hi = (unsigned long)etext;
+	int r = rt_signals_init();
+	if (r < 0)
+		return r;
+	struct ksigaction sa = {(void *)rt_sigsys, KSA_SIGINFO | KSA_ONSTACK | KSA_RESTORER,
+				(void *)rt_sigreturn_restorer, ~0ULL};
+	return (int)rt_sys4(__NR_rt_sigaction, KSIGSYS, &sa, 0, 8);
+}

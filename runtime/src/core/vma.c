@@ -1,0 +1,168 @@
+/* Live mappings and the Iago check of fresh ones (vma.h). */
+#include "vma.h"
+#include "ivset.h"
+#include "region.h"
+#include "rtstring.h"
+#include "rtutil.h"
+#include "sys.h"
+
+/* Below a [stack] mapping the kernel grows the stack on faults (up to the
+ * stack rlimit, 8 MiB by default) and keeps a guard gap; mmap never places
+ * anything there (mmap_base is at least 128 MiB below the stack top). */
+#define STACK_RESERVE (9UL << 20)
+
+static struct rt_ivset live, hostfile;
+static volatile int lock;
+
+static void take(void)
+{
+	while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
+		__builtin_ia32_pause();
+}
+
+static void give(void) { __atomic_store_n(&lock, 0, __ATOMIC_RELEASE); }
+
+static unsigned long hexnum(const char **p)
+{
+	unsigned long v = 0;
+	for (;; (*p)++) {
+		char c = **p;
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (d < 0)
+			return v;
+		v = v * 16 + (unsigned long)d;
+	}
+}
+
+static unsigned long pages(unsigned long len) { return (len + RT_PAGE - 1) & ~(RT_PAGE - 1); }
+
+static void nomem(void) { rt_fatal(RT_EX_OSERR, "out of memory tracking the application's mappings"); }
+
+void rt_vma_init(const char *maps)
+{
+	take();
+	rt_ivset_free(&live);
+	if (rt_ivset_add(&live, RT_REGION_BASE, RT_REGION_END))
+		nomem();
+	for (const char *l = maps; *l;) {
+		const char *p = l;
+		unsigned long lo = hexnum(&p);
+		if (*p == '-') {
+			p++;
+			unsigned long hi = hexnum(&p);
+			const char *eol = p;
+			while (*eol && *eol != '\n')
+				eol++;
+			int stack = eol - p >= 7 && !rt_strncmp(eol - 7, "[stack]", 7);
+			if (stack && lo > STACK_RESERVE)
+				lo -= STACK_RESERVE;
+			if (hi > lo && hi <= 0x800000000000UL && rt_ivset_add(&live, lo, hi))
+				nomem();
+			p = eol;
+		}
+		while (*p && *p != '\n')
+			p++;
+		l = *p ? p + 1 : p;
+	}
+	give();
+}
+
+int rt_vma_host_file(unsigned long addr, unsigned long len)
+{
+	take();
+	int r = rt_ivset_overlaps(&hostfile, addr, addr + pages(len));
+	give();
+	return r;
+}
+
+int rt_vma_in_use(unsigned long addr, unsigned long len)
+{
+	take();
+	int r = rt_ivset_overlaps(&live, addr, addr + len);
+	give();
+	return r;
+}
+
+static __attribute__((noreturn)) void aliased(const char *call, unsigned long addr, unsigned long len)
+{
+	rt_fatal(RT_EX_SOFTWARE,
+		 "host returned an impossible result for %s: [%p, +%lx) overlaps memory the application is using "
+		 "(a new mapping never does): refusing to continue",
+		 call, (void *)addr, len);
+}
+
+/* Ranges leave the set before the host call: once the host has unmapped
+ * them, another thread's mmap may get them at once, and must not be taken
+ * for a lie. A call that fails only leaves a check undone. */
+/* Whether the range of the mremap in flight was a host file's (set by
+ * rt_vma_before for rt_vma_after; mremap calls of several threads at once
+ * may only mark a moved range a host file's when one of them was). */
+static int remap_file;
+
+void rt_vma_before(long nr, const long *a)
+{
+	unsigned long lo = (unsigned long)a[0], len;
+	switch (nr) {
+	case __NR_munmap:
+		len = pages((unsigned long)a[1]);
+		break;
+	case __NR_mremap:
+		if (a[3] & 4 /* MREMAP_DONTUNMAP: the old mapping stays */)
+			return;
+		len = pages((unsigned long)a[1]);
+		break;
+	default:
+		return;
+	}
+	take();
+	if (nr == __NR_mremap && rt_ivset_overlaps(&hostfile, lo, lo + len))
+		__atomic_store_n(&remap_file, 1, __ATOMIC_RELEASE);
+	if (rt_ivset_remove(&live, lo, lo + len) || rt_ivset_remove(&hostfile, lo, lo + len))
+		nomem();
+	give();
+}
+
+void rt_vma_after(long nr, const long *a, long r)
+{
+	if (rt_is_err(r))
+		return;
+	switch (nr) {
+	case __NR_mmap: {
+		unsigned long len = pages((unsigned long)a[1]), addr = (unsigned long)r;
+		int fixed = (a[3] & RT_MAP_FIXED) && !(a[3] & RT_MAP_FIXED_NOREPLACE);
+		if (addr + len < addr)
+			aliased("mmap", addr, len);
+		take();
+		if (!fixed && rt_ivset_overlaps(&live, addr, addr + len)) {
+			give();
+			aliased("mmap", addr, len);
+		}
+		if (rt_ivset_add(&live, addr, addr + len))
+			nomem();
+		int file = !(a[3] & RT_MAP_ANONYMOUS) && a[4] >= 0;
+		if (file ? rt_ivset_add(&hostfile, addr, addr + len) : rt_ivset_remove(&hostfile, addr, addr + len))
+			nomem();
+		give();
+		break;
+	}
+	case __NR_mremap: {
+		/* the old range left the set before the call (rt_vma_before) */
+		unsigned long nlen = pages((unsigned long)a[2]), addr = (unsigned long)r;
+		int fixed = (a[3] & 2 /* MREMAP_FIXED */) != 0;
+		int moved_file = __atomic_exchange_n(&remap_file, 0, __ATOMIC_ACQ_REL);
+		take();
+		if (!fixed && rt_ivset_overlaps(&live, addr, addr + nlen)) {
+			give();
+			aliased("mremap", addr, nlen);
+		}
+		if (rt_ivset_add(&live, addr, addr + nlen))
+			nomem();
+		/* a moved host-file mapping stays one (the old range left the
+		 * host-file set before the call only when it was unmapped) */
+		if (moved_file && rt_ivset_add(&hostfile, addr, addr + nlen))
+			nomem();
+		give();
+		break;
+	}
+	}
+}

@@ -1,0 +1,189 @@
+/* File-system shield (runtime/src/fs): the runtime side of the virtual file
+ * system. One header for the subsystem: its table for the core (shield.h)
+ * and the interface between its files.
+ *
+ * The portable core lives in runtime/lib/fsv*.c (merged tree of the protected
+ * FS image and the in-memory ephemeral layer, path resolution, open file
+ * descriptions; host-tested). This side owns the one global instance, its
+ * lock, the image backend over fsp.h, virtual fd placeholders and the
+ * syscall dispatch. Design and semantics: docs/fs-shield.md.
+ *
+ * Concurrency: every entry point takes one global spinlock (fs_lock), never
+ * held across a host call that may block. State is global; nothing uses FS-
+ * relative TLS. */
+#ifndef SCONE_FS_H
+#define SCONE_FS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "shield.h"
+#include "fsv.h"
+#include <linux/errno.h>
+#include <linux/fcntl.h>
+#include "transport.h"
+#include "rtstring.h"
+#include "rtutil.h"
+#include "rt_alloc.h"
+#include "sys.h"
+
+struct fsp;
+struct econfig;
+
+/* Configuration of the FS shield (fs_shield_init fills it from the econfig;
+ * fs_shield_configure takes it directly, e.g. for tests and dev tools). */
+struct fs_shield_config {
+	const char *const *passthrough; /* absolute host paths (mount points) */
+	size_t npassthrough;
+	size_t ndefault;   /* the first ndefault are defaults, skipped when the host lacks them */
+	const char *cwd;   /* initial working directory inside the image ("" or NULL: "/") */
+	const char *exe;   /* the program's path inside the image (/proc/self/exe) */
+	uint32_t uid, gid; /* credentials for permission checks */
+	uint64_t eph_max;  /* bytes of ephemeral file content, 0 = unlimited */
+	/* Size of the shared arena that holds the ephemeral layer (fsv_arena.h),
+	 * so forked processes share it; 0: no arena (private tree, tests). */
+	uint64_t arena_size;
+};
+
+/* Minimum size of the shared arena of the ephemeral layer (the config's
+ * heap_size when larger). Address space only (MAP_NORESERVE). */
+#define FS_ARENA_MIN (1ULL << 30)
+
+/* Default passthrough mount points: the kernel's virtual file systems and the
+ * files the container engine writes at run time. */
+#define FS_DEFAULT_PASSTHROUGH                                                                          \
+	{                                                                                               \
+		"/proc", "/dev", "/sys", "/etc/resolv.conf", "/etc/hosts", "/etc/hostname", "/etc/mtab" \
+	}
+
+/* The shield's table (registered with RT_SHIELD): init takes the protected
+ * FS image and the config (passthrough = defaults + cfg->volumes, cwd =
+ * cfg->cwd, exe = cfg->entrypoint, uid/gid = cfg->uid/gid). Without init
+ * (dev mode) every call passes to the host. */
+extern const struct shield_ops fs_shield_ops;
+/* The dispatcher (fs_syscalls.c): the table's call. */
+int fs_shield(const struct sys_call *c, long *ret);
+/* fs_shield.c: the table's other entries. */
+int fs_shield_init(const struct shield_env *env);
+void fs_fork_prepare(void);
+void fs_fork_parent(int ok);
+void fs_fork_child(void);
+void fs_program_started(const struct rt_program *p);
+int fs_shield_configure(const struct fsp *img, const struct fs_shield_config *cfg);
+
+/* Whether fd is a virtual (FS-shield) descriptor. */
+int fs_is_virtual_fd(int fd);
+
+/* ---- internal (fs_*.c) ---- */
+struct fs_state {
+	volatile int lock;
+	volatile int *lockp; /* the shared lock in the arena, NULL: lock */
+	int enabled;
+	const struct fsp *img;
+	struct fsv fs;
+	struct fsv_fdtab fds;
+	struct fsv_node *cwd; /* NULL: cwd is on the host (cwd_host) */
+	char cwd_host[FSV_PATH_MAX];
+	uint32_t umask;
+	long pid;		/* the process's pid, for /proc/<pid> (0: ask the host) */
+	struct rt_program prog; /* the running program (fs_program_started) */
+};
+extern struct fs_state fs_g;
+
+void fs_lock(void);
+void fs_unlock(void);
+
+/* fs_image.c: fsv backend over fsp, plus xattrs. */
+extern const struct fsv_image_ops fs_image_ops;
+long fs_image_getxattr(const struct fsp *img, uint64_t ino, const char *name, void *val, size_t cap);
+long fs_image_listxattr(const struct fsp *img, uint64_t ino, char *buf, size_t cap);
+
+/* fs_fd.c: placeholders. Opens a host placeholder for a new virtual fd and
+ * installs f there; returns the fd or a negative errno. Lock held. */
+long fs_fd_new(struct fsv_file *f, int cloexec);
+/* Host fd that the kernel just handed out: drop any stale virtual mapping. */
+void fs_fd_forget(int fd);
+
+/* fs_mmap.c: mmap of a virtual fd (lock not held on entry). */
+long fs_mmap(const struct sys_call *c);
+
+/* fs_stat.c: kernel struct stat / statx / statfs for a node. */
+void fs_fill_stat(void *kstat, const struct fsv_stat *st);
+long fs_fill_statx(void *kstatx, const struct fsv_stat *st, unsigned mask);
+void fs_fill_statfs(void *kstatfs);
+
+/* ---- the system call files (fs_syscalls.c dispatch, fs_path.c helpers,
+ * fs_open.c, fs_rw.c, fs_meta.c, fs_ns.c). Handlers named fs_sys_* decide
+ * SHIELD_DONE/SHIELD_PASS themselves; fs_p_* serve a resolved path and
+ * fs_v_* a virtual fd, under fs_lock (through fs_path_op/fs_fd_op). */
+#define S_ISDIR_(m) (((m)&FSV_IFMT) == FSV_IFDIR)
+#define S_ISREG_(m) (((m)&FSV_IFMT) == FSV_IFREG)
+#define S_ISLNK_(m) (((m)&FSV_IFMT) == FSV_IFLNK)
+#define UTIME_NOW_ ((1l << 30) - 1l)
+#define UTIME_OMIT_ ((1l << 30) - 2l)
+#define IOV_MAX_ 1024
+#ifndef __NR_fchmodat2
+#define __NR_fchmodat2 452
+#endif
+
+struct kiovec {
+	void *base;
+	size_t len;
+};
+
+static inline struct fsv *FS(void) { return &fs_g.fs; }
+
+typedef long (*path_fn)(const struct sys_call *c, struct fsv_res *r);
+typedef long (*fd_fn)(const struct sys_call *c, struct fsv_file *f);
+
+long fs_path_len(const char *p);
+int fs_lookup_at(int dirfd, const char *path, int flags, struct fsv_res *r);
+long fs_host_at(const struct sys_call *c, int dirfd_idx, int path_idx, const char *hp);
+int fs_path_op(const struct sys_call *c, long *ret, int dirfd_idx, int path_idx, int rflags, path_fn virt);
+int fs_fd_op(const struct sys_call *c, long *ret, int fd, fd_fn virt);
+int fs_sys_open(const struct sys_call *c, long *ret, int dirfd, const char *path, long flags, uint32_t mode);
+int fs_sys_openat2(const struct sys_call *c, long *ret);
+int fs_sys_close(const struct sys_call *c, long *ret);
+int fs_sys_close_range(const struct sys_call *c, long *ret);
+int fs_sys_dup(const struct sys_call *c, long *ret);
+long fs_v_fcntl(const struct sys_call *c, struct fsv_file *f);
+int fs_sys_fcntl(const struct sys_call *c, long *ret);
+long fs_v_ioctl(const struct sys_call *c, struct fsv_file *f);
+long fs_v_read(const struct sys_call *c, struct fsv_file *f);
+long fs_v_lseek(const struct sys_call *c, struct fsv_file *f);
+long fs_v_getdents(const struct sys_call *c, struct fsv_file *f);
+long fs_v_zero(const struct sys_call *c, struct fsv_file *f);
+long fs_v_fallocate(const struct sys_call *c, struct fsv_file *f);
+long fs_v_exdev(const struct sys_call *c, struct fsv_file *f);
+int fs_sys_sendfile(const struct sys_call *c, long *ret);
+long fs_v_fstat(const struct sys_call *c, struct fsv_file *f);
+long fs_p_stat(const struct sys_call *c, struct fsv_res *r);
+int fs_sys_stat(const struct sys_call *c, long *ret);
+long fs_p_readlink(const struct sys_call *c, struct fsv_res *r);
+int fs_sys_readlink(const struct sys_call *c, long *ret);
+long fs_p_access(const struct sys_call *c, struct fsv_res *r);
+int fs_sys_access(const struct sys_call *c, long *ret);
+long fs_p_chmod(const struct sys_call *c, struct fsv_res *r);
+long fs_p_chown(const struct sys_call *c, struct fsv_res *r);
+long fs_p_truncate(const struct sys_call *c, struct fsv_res *r);
+long fs_v_ftruncate(const struct sys_call *c, struct fsv_file *f);
+long fs_v_fchmod(const struct sys_call *c, struct fsv_file *f);
+long fs_v_fchown(const struct sys_call *c, struct fsv_file *f);
+long fs_p_utimes(const struct sys_call *c, struct fsv_res *r);
+int fs_sys_utimensat(const struct sys_call *c, long *ret);
+long fs_p_statfs(const struct sys_call *c, struct fsv_res *r);
+long fs_v_fstatfs(const struct sys_call *c, struct fsv_file *f);
+long fs_p_xattr(const struct sys_call *c, struct fsv_res *r);
+long fs_v_xattr(const struct sys_call *c, struct fsv_file *f);
+long fs_p_refuse(const struct sys_call *c, struct fsv_res *r);
+int fs_sys_chdir(const struct sys_call *c, long *ret);
+int fs_sys_fchdir(const struct sys_call *c, long *ret);
+int fs_sys_getcwd(const struct sys_call *c, long *ret);
+long fs_p_mkdir(const struct sys_call *c, struct fsv_res *r);
+long fs_p_mknod(const struct sys_call *c, struct fsv_res *r);
+long fs_p_unlink(const struct sys_call *c, struct fsv_res *r);
+long fs_p_symlink(const struct sys_call *c, struct fsv_res *r);
+int fs_sys_symlink(const struct sys_call *c, long *ret);
+int fs_sys_two(const struct sys_call *c, long *ret);
+int fs_sys_umask(const struct sys_call *c, long *ret);
+
+#endif

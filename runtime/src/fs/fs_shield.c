@@ -1,0 +1,281 @@
+/* FS shield: global state, lock, initialisation and hooks (fs.h). */
+#include <linux/errno.h>
+#include <linux/fcntl.h>
+#include "fs.h"
+#include "econfig.h"
+#include "fsp.h"
+#include "fsv_arena.h"
+#include "region.h"
+#include "transport.h"
+#include "rtstring.h"
+#include "rtutil.h"
+#include "sys.h"
+#include "random.h"
+
+struct fs_state fs_g;
+
+/* The lock word: in the shared arena once it exists (one lock for every
+ * process of the enclave, since they share the tree), else fs_g.lock. */
+static volatile int *lock_word(void) { return fs_g.lockp ? fs_g.lockp : &fs_g.lock; }
+
+void fs_lock(void)
+{
+	unsigned spins = 0;
+	while (__atomic_exchange_n(lock_word(), 1, __ATOMIC_ACQUIRE)) {
+		if (++spins < 1000) {
+			__builtin_ia32_pause();
+		} else {
+			host_syscall(__NR_sched_yield, 0, 0, 0, 0, 0, 0);
+			spins = 0;
+		}
+	}
+}
+
+void fs_unlock(void) { __atomic_store_n(lock_word(), 0, __ATOMIC_RELEASE); }
+
+/* Maps the shared arena of the ephemeral layer (fsv_arena.h) inside the
+ * runtime's region: reserve the address range, then replace it with a
+ * MAP_SHARED anonymous mapping (NORESERVE: pages are committed when used). */
+static int arena_setup(uint64_t size)
+{
+	size = (size + RT_PAGE - 1) & ~(RT_PAGE - 1);
+	void *base = rt_region_reserve((size_t)size, 1UL << 21);
+	if (!base)
+		return -ENOMEM;
+	void *p = rt_mmap(base, (size_t)size, RT_PROT_READ | RT_PROT_WRITE,
+			  RT_MAP_SHARED | RT_MAP_ANONYMOUS | RT_MAP_FIXED | RT_MAP_NORESERVE, -1, 0);
+	if (p != base)
+		return -ENOMEM;
+	int r = fsv_arena_init(base, (size_t)size);
+	if (r < 0)
+		return r;
+	struct fsv_arena_shared *sh = fsv_arena_shared();
+	fs_g.lockp = &sh->fs_lock;
+	fs_g.fs.next_ino_p = &sh->next_ino;
+	fs_g.fs.eph_bytes_p = &sh->eph_bytes;
+	return 0;
+}
+
+/* ---- fork (fork.h) ----
+ * The tree and the open file descriptions are shared (arena), the fd table
+ * and the cwd are per process: the child's copy of the table holds one
+ * description reference per fd and its cwd a node reference, which the
+ * shared reference counts must include. They are taken in the parent, under
+ * the lock, before the host fork (so nothing can be freed in between); the
+ * parent alone releases the shared lock. */
+static void fork_refs(int add)
+{
+	for (size_t i = 0; i < fs_g.fds.cap; i++) {
+		struct fsv_file *f = fs_g.fds.v[i];
+		if (!f)
+			continue;
+		if (add)
+			fsv_file_ref(f);
+		else
+			fsv_file_unref(&fs_g.fs, f);
+	}
+	if (fs_g.cwd)
+		add ? fsv_ref(fs_g.cwd) : fsv_unref(&fs_g.fs, fs_g.cwd);
+}
+
+void fs_fork_prepare(void)
+{
+	if (!fs_g.enabled)
+		return;
+	fs_lock();
+	if (fs_g.lockp)
+		fork_refs(1);
+}
+
+void fs_fork_parent(int ok)
+{
+	if (!fs_g.enabled)
+		return;
+	if (fs_g.lockp && !ok)
+		fork_refs(0);
+	fs_unlock();
+}
+
+void fs_fork_child(void)
+{
+	fs_g.pid = 0; /* a new process */
+	/* With the arena the lock is the parent's to release; without one
+	 * (never in sim mode) the child owns a private copy. */
+	if (fs_g.enabled && !fs_g.lockp)
+		fs_unlock();
+}
+
+static void hook_now(void *ctx, int64_t *sec, uint32_t *nsec)
+{
+	(void)ctx;
+	struct {
+		long sec, nsec;
+	} ts = {0, 0};
+	host_syscall(__NR_clock_gettime, 0 /* CLOCK_REALTIME */, (long)&ts, 0, 0, 0, 0);
+	*sec = ts.sec;
+	*nsec = (uint32_t)(ts.nsec >= 0 && ts.nsec < 1000000000 ? ts.nsec : 0);
+}
+
+static void hook_integrity(void *ctx, const char *path, int err)
+{
+	(void)ctx;
+	(void)err;
+	char msg[FSV_PATH_MAX + 128];
+	int n = rt_snprintf(msg, sizeof msg,
+			    "scone-run: integrity violation in %s: protected FS data failed authentication (EIO)\n",
+			    path);
+	if (n > 0)
+		rt_diag(msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+}
+
+static struct fsv_node *hook_fd_node(void *ctx, int fd)
+{
+	(void)ctx;
+	struct fsv_file *f = fsv_fd_get(&fs_g.fds, fd);
+	if (!f)
+		return NULL;
+	fsv_ref(f->node);
+	return f->node;
+}
+
+int fs_is_virtual_fd(int fd)
+{
+	if (!fs_g.enabled)
+		return 0;
+	fs_lock();
+	int v = fsv_fd_get(&fs_g.fds, fd) != NULL;
+	fs_unlock();
+	return v;
+}
+
+void fs_program_started(const struct rt_program *p)
+{
+	if (!fs_g.enabled)
+		return;
+	fs_lock();
+	fs_g.prog = *p;
+	if (p->exe && p->exe[0] == '/')
+		fsv_set_exe(&fs_g.fs, p->exe);
+	fs_unlock();
+}
+
+/* Hooks of the core for /proc and /dev (fsv_magic.c). Lock held. */
+static long hook_self_pid(void *ctx)
+{
+	(void)ctx;
+	if (!fs_g.pid)
+		fs_g.pid = host_syscall(__NR_getpid, 0, 0, 0, 0, 0, 0);
+	return fs_g.pid;
+}
+
+/* The application's own environ/cmdline: its live strings, as the kernel
+ * shows its processes' (never the runtime's initial stack, whose
+ * environment held the key). */
+static void hook_proc_data(void *ctx, int which, const char **data, size_t *len)
+{
+	(void)ctx;
+	const struct rt_program *p = &fs_g.prog;
+	const char *s = which == FSV_PROC_ENVIRON ? p->env_start : p->arg_start;
+	const char *e = which == FSV_PROC_ENVIRON ? p->env_end : p->arg_end;
+	*data = s;
+	*len = s && e > s ? (size_t)(e - s) : 0;
+}
+
+static int hook_random(void *ctx, void *buf, size_t len)
+{
+	(void)ctx;
+	rt_random(buf, len);
+	return 0;
+}
+
+int fs_shield_configure(const struct fsp *img, const struct fs_shield_config *cfg)
+{
+	memset(&fs_g, 0, sizeof fs_g);
+	long um = host_syscall(__NR_umask, 022, 0, 0, 0, 0, 0);
+	host_syscall(__NR_umask, um, 0, 0, 0, 0, 0);
+	fs_g.umask = um >= 0 ? (uint32_t)um & 0777 : 022;
+	if (!img)
+		return 0; /* dev mode: the host's file system */
+	struct fsv *fs = &fs_g.fs;
+	if (cfg->arena_size) {
+		int ar = arena_setup(cfg->arena_size);
+		if (ar < 0) {
+			rt_eprintf("scone-run: cannot map the shared arena of the ephemeral file system (%lu MiB): "
+				   "error %d\n",
+				   (unsigned long)(cfg->arena_size >> 20), -ar);
+			return ar;
+		}
+	}
+	fs->uid = cfg->uid;
+	fs->gid = cfg->gid;
+	fs->eph_max = cfg->eph_max;
+	fs->hook_ctx = &fs_g;
+	fs->now = hook_now;
+	fs->on_integrity = hook_integrity;
+	fs->fd_node = hook_fd_node;
+	fs->self_pid = hook_self_pid;
+	fs->proc_data = hook_proc_data;
+	fs->random = hook_random;
+	fs_g.img = img;
+	fs->chunk = fsp_chunk_size(img);
+	int r = fsv_init(fs, &fs_image_ops, (void *)img, fsp_root_ino(img));
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < cfg->npassthrough; i++) {
+		/* The host decides whether a mount point is a file or a directory;
+		 * a default one the host lacks (a run without /etc/hosts) is
+		 * skipped so the image's file stays visible. Configured volumes
+		 * always shadow the image. */
+		uint8_t st[144] = {0};
+		long hs = host_syscall(__NR_newfstatat, AT_FDCWD, (long)cfg->passthrough[i], (long)st, 0, 0, 0);
+		uint32_t mode = 0;
+		memcpy(&mode, st + 24, sizeof mode); /* st_mode of struct stat (x86-64) */
+		if (hs < 0 && i < cfg->ndefault)
+			continue;
+		int is_dir = hs < 0 || (mode & FSV_IFMT) == FSV_IFDIR;
+		r = fsv_add_mount(fs, cfg->passthrough[i], is_dir);
+		if (r < 0) {
+			rt_eprintf("scone-run: passthrough path %s: error %d\n", cfg->passthrough[i], -r);
+			return r;
+		}
+	}
+	if (cfg->exe && cfg->exe[0] && (r = fsv_set_exe(fs, cfg->exe)) < 0)
+		return r;
+	fs_g.cwd = fs->root;
+	fsv_ref(fs_g.cwd);
+	fs_g.enabled = 1;
+	/* The working directory is set by the launcher through chdir (exec.c). */
+	return 0;
+}
+
+int fs_shield_init(const struct shield_env *env)
+{
+	const struct fsp *img = env->fs;
+	const struct econfig *cfg = env->cfg;
+	static const char *const defaults[] = FS_DEFAULT_PASSTHROUGH;
+	const size_t nd = sizeof defaults / sizeof defaults[0];
+	const char *paths[nd + FSV_MAX_MOUNTS];
+	size_t n = 0;
+	for (size_t i = 0; i < nd; i++)
+		paths[n++] = defaults[i];
+	for (size_t i = 0; cfg && i < cfg->nvolumes && n < nd + FSV_MAX_MOUNTS; i++)
+		paths[n++] = cfg->volumes[i];
+	if (cfg && cfg->nvolumes + nd > FSV_MAX_MOUNTS) {
+		rt_eprintf("scone-run: too many volumes (%lu, at most %lu)\n", (unsigned long)cfg->nvolumes,
+			   (unsigned long)(FSV_MAX_MOUNTS - nd));
+		return -E2BIG;
+	}
+	struct fs_shield_config c = {
+		.passthrough = paths,
+		.npassthrough = n,
+		.ndefault = nd,
+		.cwd = cfg ? cfg->cwd : NULL,
+		.exe = cfg ? cfg->entrypoint : NULL,
+		.uid = cfg ? cfg->uid : 0,
+		.gid = cfg ? cfg->gid : 0,
+		/* the config's heap size, at least FS_ARENA_MIN (virtual: only the
+		 * pages the ephemeral files use are committed) */
+		.arena_size = cfg && cfg->heap_size > FS_ARENA_MIN ? cfg->heap_size : FS_ARENA_MIN,
+	};
+	return fs_shield_configure(img, &c);
+}

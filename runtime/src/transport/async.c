@@ -1,0 +1,679 @@
+/* The async syscall transport (async.h).
+ *
+ * Shared memory: ASYNC_NSLOTS request/response slots (one cache line each).
+ * An enclave thread claims a FREE slot (CAS), writes nr + arguments, marks it
+ * REQUEST and bumps `nreq`; a worker takes it (CAS REQUEST -> RUNNING),
+ * executes the call with a raw `syscall` from the runtime's text, stores the
+ * result and marks it DONE. The enclave thread spins briefly on the slot
+ * (ENCLAVE_SPIN cycles), then sleeps on a futex on the slot's state word.
+ *
+ * Workers: at most one worker spins (it keeps the `spinner` token while it
+ * serves, until it has been idle for WORKER_SPIN cycles) watching `nreq`;
+ * the others sleep on a futex (`wseq`). An enclave thread wakes a sleeping
+ * worker only when no worker spins or requests queue up (nreq > 1). A call
+ * no worker took within RETRACT_CYCLES is taken back and executed sync; when
+ * workers keep answering late (CPU contention), calls go sync for a while
+ * (back-off). Which calls may go async: async_must_be_sync (thread context;
+ * potentially blocking unless provably not, e.g. I/O on a descriptor known
+ * to be non-blocking: nb_track).
+ *
+ * Cost model (sim mode). Every futex call an enclave thread makes here (waking
+ * a sleeping worker, sleeping until its result is posted) is a direct system
+ * call from the enclave thread, which on SGX hardware is an enclave exit: each
+ * one pays the simulated exit cost (exit_cycles) and is counted (SCONE_STATS=1).
+ * A call that a spinning worker answers while the enclave thread spins costs
+ * no exit. The workers' own system calls and futex wakes run outside the
+ * enclave and cost nothing extra. Calls that go sync pay the sync exit cost.
+ *
+ * In sim mode the worker reads and writes the application's buffers directly
+ * (one address space). On hardware the slots and buffers would have to be
+ * copied to untrusted memory (as SCONE does); results are checked either way
+ * (trap.c applies the Iago checks after the transport). */
+#include <linux/sched.h>
+#include "async.h"
+#include "transport.h"
+#include "ksig.h"
+#include "region.h"
+#include "thread.h"
+#include "rtsignal.h"
+#include "rtstring.h"
+#include "rtutil.h"
+#include "sys.h"
+
+#define ASYNC_NSLOTS 64
+#define ASYNC_MAX_WORKERS 16
+#define ENCLAVE_SPIN 20000UL /* cycles an enclave thread spins before sleeping (~2.5 exits) */
+#define WORKER_SPIN \
+	1000000UL /* cycles an idle worker spins before sleeping (~400 us: more
+				* than a futex wake-up of a sleeping thread takes on this VM) */
+
+#define RETRACT_CYCLES 2600000UL /* a call no worker took after this long (~1 ms)... */
+#define RETRACT_NS 1000000L	 /* ...is taken back and executed sync */
+#define BACKOFF_AFTER 4		 /* consecutive async calls that needed an exit... */
+#define BACKOFF_CALLS 256	 /* ...send this many calls sync, doubling while */
+#define BACKOFF_MAX 8192	 /* probes keep failing, up to this many */
+
+#define FUTEX_WAIT_PRIVATE 128
+#define FUTEX_WAKE_PRIVATE 129
+
+enum { S_FREE, S_CLAIMED, S_REQUEST, S_RUNNING, S_DONE };
+
+struct slot {
+	int state;
+	int waiter; /* the enclave thread sleeps (or is about to) on state */
+	long nr;
+	long a[6];
+	long ret;
+} __attribute__((aligned(64)));
+
+/* A worker's block: TCB-like head (self, canary at 0x28, errno at 0x30) for
+ * FS, the worker's stack above it. RT_TBLOCK_SIZE aligned like app threads. */
+struct worker {
+	struct worker *self;
+	unsigned long pad[4];
+	unsigned long canary;
+	int err;
+	int tid;
+	unsigned idx;
+};
+
+static struct {
+	struct slot slots[ASYNC_NSLOTS];
+	int nreq __attribute__((aligned(64)));	  /* published, not yet taken */
+	int spinner __attribute__((aligned(64))); /* 1: an idle worker is spinning */
+	int sleepers;
+	int wseq;
+	int started __attribute__((aligned(64))); /* 0 none, 1 starting, 2 running */
+	unsigned nworkers;
+	struct worker *w[ASYNC_MAX_WORKERS];
+	/* statistics */
+	unsigned long n_async __attribute__((aligned(64)));
+	unsigned long n_sync, n_full, n_wakes, n_sleeps, n_backoff, n_retracted;
+	int misses __attribute__((aligned(64))); /* consecutive calls that needed an exit */
+	int backoff;				 /* calls still to go sync */
+	int backoff_len;			 /* the next back-off */
+	uint64_t last_end;			 /* TSC at the end of the last async call */
+} A;
+
+static inline void cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
+static inline void count(unsigned long *c) { __atomic_add_fetch(c, 1, __ATOMIC_RELAXED); }
+
+static long futex(int *uaddr, int op, int val) { return rt_sys6(__NR_futex, uaddr, op, val, 0, 0, 0); }
+
+/* ---- descriptors known to be non-blocking ----
+ *
+ * O_NONBLOCK is tracked per descriptor from the host calls this process
+ * makes (socket/accept4/open/pipe2/eventfd2/... flags, fcntl F_SETFL, ioctl
+ * FIONBIO, dup*, close). I/O on a descriptor known to be non-blocking cannot
+ * block, so it may go async. Unknown descriptors count as blocking. */
+#define NB_FDS 65536
+static unsigned long nb_bits[NB_FDS / 64];
+
+static int nb_get(long fd)
+{
+	if (fd < 0 || fd >= NB_FDS)
+		return 0;
+	return (__atomic_load_n(&nb_bits[fd / 64], __ATOMIC_RELAXED) >> (fd % 64)) & 1;
+}
+
+static void nb_set(long fd, int on)
+{
+	if (fd < 0 || fd >= NB_FDS)
+		return;
+	unsigned long bit = 1UL << (fd % 64);
+	if (on)
+		__atomic_or_fetch(&nb_bits[fd / 64], bit, __ATOMIC_RELAXED);
+	else
+		__atomic_and_fetch(&nb_bits[fd / 64], ~bit, __ATOMIC_RELAXED);
+}
+
+#define NB_FLAG 04000 /* O_NONBLOCK = SOCK_NONBLOCK = EFD/TFD/SFD/IN_NONBLOCK */
+
+static void nb_track(long nr, const long *a, long r)
+{
+	if (r < 0)
+		return;
+	switch (nr) {
+	case __NR_socket:
+		nb_set(r, (a[1] & NB_FLAG) != 0);
+		break;
+	case __NR_accept:
+		nb_set(r, 0);
+		break;
+	case __NR_accept4:
+		nb_set(r, (a[3] & NB_FLAG) != 0);
+		break;
+	case __NR_open:
+		nb_set(r, (a[1] & NB_FLAG) != 0);
+		break;
+	case __NR_openat:
+		nb_set(r, (a[2] & NB_FLAG) != 0);
+		break;
+	case __NR_eventfd2:
+		nb_set(r, (a[1] & NB_FLAG) != 0);
+		break;
+	case __NR_timerfd_create:
+		nb_set(r, (a[1] & NB_FLAG) != 0);
+		break;
+	case __NR_signalfd4:
+		nb_set(r, (a[3] & NB_FLAG) != 0);
+		break;
+	case __NR_inotify_init1:
+		nb_set(r, (a[0] & NB_FLAG) != 0);
+		break;
+	case __NR_pipe2:
+	case __NR_pipe:
+		if (a[0]) {
+			const int *fd = (const int *)a[0];
+			int on = nr == __NR_pipe2 && (a[1] & NB_FLAG);
+			nb_set(fd[0], on);
+			nb_set(fd[1], on);
+		}
+		break;
+	case __NR_socketpair:
+		if (a[3]) {
+			const int *fd = (const int *)a[3];
+			nb_set(fd[0], (a[1] & NB_FLAG) != 0);
+			nb_set(fd[1], (a[1] & NB_FLAG) != 0);
+		}
+		break;
+	case __NR_dup:
+		nb_set(r, nb_get(a[0]));
+		break;
+	case __NR_dup2:
+	case __NR_dup3:
+		nb_set(a[1], nb_get(a[0]));
+		break;
+	case __NR_fcntl:
+		if (a[1] == 0 /* F_DUPFD */ || a[1] == 1030 /* F_DUPFD_CLOEXEC */)
+			nb_set(r, nb_get(a[0]));
+		else if (a[1] == 4 /* F_SETFL */)
+			nb_set(a[0], (a[2] & NB_FLAG) != 0);
+		break;
+	case __NR_ioctl:
+		if (a[1] == 0x5421 /* FIONBIO */ && a[2])
+			nb_set(a[0], *(const int *)a[2] != 0);
+		break;
+	case __NR_close:
+		nb_set(a[0], 0);
+		break;
+	case __NR_close_range:
+		if (!(a[2] & 4 /* CLOSE_RANGE_CLOEXEC */))
+			for (unsigned long fd = (unsigned long)a[0]; fd <= (unsigned long)a[1] && fd < NB_FDS; fd++)
+				nb_set((long)fd, 0);
+		break;
+	}
+}
+
+/* ---- policy ---- */
+
+static int zero_timespec(long p) { return p && !((const long *)p)[0] && !((const long *)p)[1]; }
+
+/* Calls that may block but provably do not with these arguments. */
+static int nonblocking_variant(long nr, const long *a)
+{
+	switch (nr) {
+	case __NR_futex:
+		switch (a[1] & 0x7f) { /* FUTEX_CMD_MASK */
+		case 1:		       /* WAKE */
+		case 3:		       /* REQUEUE */
+		case 4:		       /* CMP_REQUEUE */
+		case 5:		       /* WAKE_OP */
+		case 10:	       /* WAKE_BITSET */
+			return 1;
+		}
+		return 0; /* WAIT*, and the PI ops (owner = the caller's tid) */
+	case __NR_epoll_wait:
+	case __NR_epoll_pwait:
+		return a[3] == 0;
+	case __NR_epoll_pwait2:
+		return zero_timespec(a[4]);
+	case __NR_poll:
+		return a[2] == 0;
+	case __NR_ppoll:
+		return zero_timespec(a[2]);
+	case __NR_select:
+		return zero_timespec(a[4]); /* struct timeval: two longs as well */
+	case __NR_pselect6:
+		return zero_timespec(a[4]);
+	case __NR_read:
+	case __NR_write:
+	case __NR_readv:
+	case __NR_writev:
+	case __NR_accept:
+	case __NR_accept4:
+	case __NR_connect:
+		return nb_get(a[0]);
+	case __NR_sendfile:
+		return nb_get(a[0]); /* the output descriptor (the input is a file) */
+	case __NR_recvfrom:
+	case __NR_sendto:
+		return (a[3] & 0x40) != 0 /* MSG_DONTWAIT */ || nb_get(a[0]);
+	case __NR_recvmsg:
+	case __NR_sendmsg:
+		return (a[2] & 0x40) != 0 || nb_get(a[0]);
+	case __NR_wait4:
+		return (a[2] & 1) != 0; /* WNOHANG */
+	case __NR_waitid:
+		return (a[3] & 1) != 0;
+	case __NR_fcntl:
+		return a[1] != 7 /* F_SETLKW */ && a[1] != 38 /* F_OFD_SETLKW */;
+	case __NR_ioctl:
+		switch ((unsigned long)a[1]) {
+		case 0x5401: /* TCGETS */
+		case 0x5413: /* TIOCGWINSZ */
+		case 0x541B: /* FIONREAD */
+		case 0x5421: /* FIONBIO */
+		case 0x5451: /* FIOCLEX */
+		case 0x5450: /* FIONCLEX */
+			return 1;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+int async_must_be_sync(long nr, const long *a)
+{
+	switch (nr) {
+	/* thread identity and per-thread kernel state */
+	case __NR_gettid:
+	case __NR_getpid:
+	case __NR_set_tid_address:
+	case __NR_set_robust_list:
+	case __NR_get_robust_list:
+	case __NR_rseq:
+	case __NR_sigaltstack:
+	case __NR_arch_prctl:
+	case __NR_prctl:
+	case __NR_rt_sigprocmask:
+	case __NR_rt_sigpending:
+	case __NR_rt_sigtimedwait:
+	case __NR_rt_sigsuspend:
+	case __NR_rt_sigreturn:
+	case __NR_rt_sigaction:
+	case __NR_sched_yield:
+	case __NR_sched_setaffinity:
+	case __NR_sched_getaffinity:
+	case __NR_sched_setscheduler:
+	case __NR_sched_getscheduler:
+	case __NR_sched_setparam:
+	case __NR_sched_getparam:
+	case __NR_sched_setattr:
+	case __NR_sched_getattr:
+	case __NR_setpriority:
+	case __NR_getpriority:
+	case __NR_ioprio_set:
+	case __NR_ioprio_get:
+	case __NR_capget:
+	case __NR_capset:
+	case __NR_getrusage:
+	case __NR_getcpu:
+	case __NR_timer_create:
+	case __NR_unshare:
+	case __NR_setns:
+	case __NR_seccomp:
+	case __NR_personality:
+	case __NR_set_mempolicy:
+	case __NR_get_mempolicy:
+	case __NR_perf_event_open:
+	case __NR_ptrace:
+	case __NR_setuid:
+	case __NR_setgid:
+	case __NR_setreuid:
+	case __NR_setregid:
+	case __NR_setresuid:
+	case __NR_setresgid:
+	case __NR_setfsuid:
+	case __NR_setfsgid:
+	case __NR_setgroups:
+	/* signals sent to the caller's own process/thread are delivered before
+	 * the call returns natively */
+	case __NR_kill:
+	case __NR_tkill:
+	case __NR_tgkill:
+	case __NR_rt_sigqueueinfo:
+	case __NR_rt_tgsigqueueinfo:
+	case __NR_pidfd_send_signal:
+	/* process and thread life cycle (the core handles them; never a worker) */
+	case __NR_clone:
+	case __NR_clone3:
+	case __NR_fork:
+	case __NR_vfork:
+	case __NR_execve:
+	case __NR_execveat:
+	case __NR_exit:
+	case __NR_exit_group:
+		return 1;
+	case __NR_clock_gettime:
+	case __NR_clock_getres:
+		return a[0] < 0 || a[0] == 3; /* CLOCK_THREAD_CPUTIME_ID, per-thread CPU clocks */
+	}
+	/* Potentially blocking calls stay on the calling thread: there the
+	 * application's signals interrupt them as natively (trap.c's window),
+	 * and a blocked call never ties up a worker (no deadlock with a fixed
+	 * number of workers, e.g. futex WAIT waiting for a WAKE queued behind it). */
+	if (rt_syscall_may_block(nr))
+		return !nonblocking_variant(nr, a);
+	return 0;
+}
+
+/* ---- workers ---- */
+
+/* long async_clone(flags, stack_top, tls): the child starts on stack_top and
+ * calls async_worker_main(block) (block = stack & ~(RT_TBLOCK_SIZE-1)). */
+__attribute__((used)) __attribute__((noreturn)) void async_worker_main(struct worker *w);
+RT_ASM_FN long async_clone(unsigned long flags, unsigned long stack, unsigned long tls);
+__asm__(".text\n"
+	".globl async_clone\n"
+	".hidden async_clone\n"
+	".type async_clone, @function\n"
+	"async_clone:\n"
+	"	mov %rdx, %r8\n"
+	"	xor %edx, %edx\n"
+	"	xor %r10d, %r10d\n"
+	"	mov $56, %eax\n" /* __NR_clone */
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	jz 1f\n"
+	"	ret\n"
+	"1:	xor %ebp, %ebp\n"
+	"	mov %rsp, %rdi\n"
+	"	and $-0x40000, %rdi\n" /* RT_TBLOCK_SIZE */
+	"	and $-16, %rsp\n"
+	"	call async_worker_main\n"
+	"	ud2\n");
+_Static_assert(RT_TBLOCK_SIZE == 0x40000, "async_clone assumes 256 KiB blocks");
+
+static struct slot *take(unsigned *cursor)
+{
+	if (!__atomic_load_n(&A.nreq, __ATOMIC_ACQUIRE))
+		return 0;
+	for (unsigned k = 0; k < ASYNC_NSLOTS; k++) {
+		struct slot *s = &A.slots[(*cursor + k) % ASYNC_NSLOTS];
+		int want = S_REQUEST;
+		if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == S_REQUEST &&
+		    __atomic_compare_exchange_n(&s->state, &want, S_RUNNING, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			__atomic_sub_fetch(&A.nreq, 1, __ATOMIC_ACQ_REL);
+			*cursor = (*cursor + k + 1) % ASYNC_NSLOTS;
+			return s;
+		}
+	}
+	return 0;
+}
+
+static void serve(struct slot *s)
+{
+	long r = rt_syscall6(s->nr, s->a[0], s->a[1], s->a[2], s->a[3], s->a[4], s->a[5]);
+	s->ret = r;
+	__atomic_store_n(&s->state, S_DONE, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&s->waiter, __ATOMIC_SEQ_CST))
+		futex(&s->state, FUTEX_WAKE_PRIVATE, 1);
+}
+
+void async_worker_main(struct worker *w)
+{
+	w->tid = (int)rt_sys0(__NR_gettid);
+	unsigned cursor = w->idx * (ASYNC_NSLOTS / ASYNC_MAX_WORKERS);
+	for (;;) {
+		struct slot *s;
+		while ((s = take(&cursor)))
+			serve(s);
+		/* One worker at a time spins, keeping the token while it serves,
+		 * until it has been idle for WORKER_SPIN cycles; the others sleep. */
+		int zero = 0;
+		if (__atomic_compare_exchange_n(&A.spinner, &zero, 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+			uint64_t t0 = rt_rdtsc();
+			for (;;) {
+				if ((s = take(&cursor))) {
+					serve(s);
+					t0 = rt_rdtsc();
+					continue;
+				}
+				if (rt_rdtsc() - t0 >= WORKER_SPIN)
+					break;
+				cpu_relax();
+			}
+			__atomic_store_n(&A.spinner, 0, __ATOMIC_SEQ_CST);
+		}
+		__atomic_add_fetch(&A.sleepers, 1, __ATOMIC_SEQ_CST);
+		int seq = __atomic_load_n(&A.wseq, __ATOMIC_SEQ_CST);
+		if (!__atomic_load_n(&A.nreq, __ATOMIC_SEQ_CST))
+			futex(&A.wseq, FUTEX_WAIT_PRIVATE, seq);
+		__atomic_sub_fetch(&A.sleepers, 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+static int start_workers(void)
+{
+	uint64_t all = ~0ULL, old = 0;
+	/* Workers start with every signal blocked (inherited from the clone):
+	 * signals are the application threads'. */
+	rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &all, &old, 8);
+	int err = 0;
+	for (unsigned i = 0; i < A.nworkers; i++) {
+		struct worker *w = A.w[i];
+		if (!w) {
+			w = rt_region_alloc(RT_TBLOCK_SIZE, RT_TBLOCK_SIZE);
+			if (!w) {
+				err = -RT_ENOMEM;
+				break;
+			}
+			A.w[i] = w;
+		}
+		w->self = w;
+		w->canary = rt_canary;
+		w->idx = i;
+		unsigned long top = ((unsigned long)w + RT_TBLOCK_SIZE - 64) & ~15UL;
+		long r = async_clone(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |
+					     CLONE_SETTLS,
+				     top, (unsigned long)w);
+		if (r < 0) {
+			err = (int)r;
+			break;
+		}
+	}
+	rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &old, 0, 8);
+	return err;
+}
+
+static unsigned default_workers(void)
+{
+	unsigned long mask[16];
+	memset(mask, 0, sizeof mask);
+	long n = rt_sys3(__NR_sched_getaffinity, 0, sizeof mask, mask);
+	unsigned cpus = 0;
+	if (n > 0)
+		for (long i = 0; i < n / 8; i++)
+			cpus += (unsigned)__builtin_popcountl(mask[i]);
+	if (!cpus)
+		cpus = 1;
+	return cpus < 4 ? cpus : 4;
+}
+
+static int async_init(uint64_t exit_cycles)
+{
+	int s = sync_transport.init(exit_cycles); /* the calls that go sync */
+	if (s < 0)
+		return s;
+	if (__atomic_load_n(&A.started, __ATOMIC_ACQUIRE))
+		return 0;
+	const char *v = rt_getenv("SCONE_ASYNC_WORKERS");
+	long n = default_workers();
+	if (v && *v) {
+		n = rt_parse_ulong(v);
+		if (n < 1 || n > ASYNC_MAX_WORKERS)
+			rt_fatal(RT_EX_USAGE, "SCONE_ASYNC_WORKERS=%s: expected 1..%d worker threads", v,
+				 ASYNC_MAX_WORKERS);
+	}
+	A.nworkers = (unsigned)n;
+	A.started = 1;
+	int r = start_workers();
+	if (r < 0)
+		return r;
+	__atomic_store_n(&A.started, 2, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static void async_fork_child(void)
+{
+	if (!__atomic_load_n(&A.started, __ATOMIC_ACQUIRE))
+		return;
+	/* Requests of threads that do not exist in the child are dropped. */
+	for (unsigned i = 0; i < ASYNC_NSLOTS; i++) {
+		A.slots[i].waiter = 0;
+		A.slots[i].state = S_FREE;
+	}
+	A.nreq = 0;
+	A.spinner = 0;
+	A.sleepers = 0;
+	__atomic_store_n(&A.started, 3 /* restart at the first async call */, __ATOMIC_RELEASE);
+}
+
+/* ---- enclave side ---- */
+
+static struct slot *claim(void)
+{
+	unsigned start = (unsigned)((rt_rdtsc() ^ ((unsigned long)rt_self_from_sp() >> 18)) % ASYNC_NSLOTS);
+	for (unsigned k = 0; k < ASYNC_NSLOTS; k++) {
+		struct slot *s = &A.slots[(start + k) % ASYNC_NSLOTS];
+		int want = S_FREE;
+		if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == S_FREE &&
+		    __atomic_compare_exchange_n(&s->state, &want, S_CLAIMED, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			return s;
+	}
+	return 0;
+}
+
+static long async_call(const long *a, long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	int st = __atomic_load_n(&A.started, __ATOMIC_ACQUIRE);
+	if (st == 3) { /* forked child: restart the workers once */
+		if (__atomic_compare_exchange_n(&A.started, &st, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			st = start_workers() < 0 ? 0 : 2;
+			__atomic_store_n(&A.started, st, __ATOMIC_RELEASE);
+		}
+	}
+	struct slot *s;
+	if (st != 2 || async_must_be_sync(nr, a)) {
+		count(&A.n_sync);
+		return transport_sync_call(nr, a0, a1, a2, a3, a4, a5);
+	}
+	/* Back-off: when the workers keep not answering within the spin
+	 * (CPU contention: the spinning worker is descheduled), every async call
+	 * costs a wake-up and a sleep (two exits) plus the scheduling delay; a
+	 * sync call costs one exit. Go sync for a while, then probe again. */
+	if (__atomic_load_n(&A.backoff, __ATOMIC_RELAXED) > 0 &&
+	    __atomic_sub_fetch(&A.backoff, 1, __ATOMIC_RELAXED) >= 0) {
+		count(&A.n_backoff);
+		return transport_sync_call(nr, a0, a1, a2, a3, a4, a5);
+	}
+	if (!(s = claim())) {
+		count(&A.n_full);
+		return transport_sync_call(nr, a0, a1, a2, a3, a4, a5);
+	}
+	int exits = 0;
+	count(&A.n_async);
+	s->nr = nr;
+	for (int i = 0; i < 6; i++)
+		s->a[i] = a[i];
+	s->waiter = 0;
+	__atomic_store_n(&s->state, S_REQUEST, __ATOMIC_RELEASE);
+	int q = __atomic_add_fetch(&A.nreq, 1, __ATOMIC_SEQ_CST);
+	if ((q > 1 || !__atomic_load_n(&A.spinner, __ATOMIC_SEQ_CST)) &&
+	    __atomic_load_n(&A.sleepers, __ATOMIC_SEQ_CST)) {
+		/* No worker is watching, or requests queue up behind the
+		 * spinning one: wake one (a direct call: an exit). */
+		count(&A.n_wakes);
+		exits++;
+		transport_simulate_exit();
+		__atomic_add_fetch(&A.wseq, 1, __ATOMIC_SEQ_CST);
+		futex(&A.wseq, FUTEX_WAKE_PRIVATE, 1);
+	}
+	uint64_t t0 = rt_rdtsc();
+	int v, retracted = 0;
+	while ((v = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE)) != S_DONE) {
+		uint64_t dt = rt_rdtsc() - t0;
+		if (dt < ENCLAVE_SPIN) {
+			cpu_relax();
+			continue;
+		}
+		if (v == S_REQUEST && dt >= RETRACT_CYCLES) {
+			/* No worker took the call in time (all busy or descheduled):
+			 * take it back and execute it on this thread. */
+			int want = S_REQUEST;
+			if (__atomic_compare_exchange_n(&s->state, &want, S_CLAIMED, 0, __ATOMIC_ACQ_REL,
+							__ATOMIC_RELAXED)) {
+				__atomic_sub_fetch(&A.nreq, 1, __ATOMIC_ACQ_REL);
+				retracted = 1;
+				break;
+			}
+			continue;
+		}
+		__atomic_store_n(&s->waiter, 1, __ATOMIC_SEQ_CST);
+		v = __atomic_load_n(&s->state, __ATOMIC_SEQ_CST);
+		if (v == S_DONE)
+			break;
+		/* Sleeping until the worker posts the result: an exit. While the
+		 * call is not taken, sleep at most until the retraction time. */
+		count(&A.n_sleeps);
+		exits++;
+		transport_simulate_exit();
+		struct {
+			long sec, nsec;
+		} ts = {0, RETRACT_NS};
+		rt_sys6(__NR_futex, &s->state, FUTEX_WAIT_PRIVATE, v, v == S_REQUEST ? (long)&ts : 0, 0, 0);
+	}
+	long r;
+	if (retracted) {
+		count(&A.n_full);
+		count(&A.n_retracted);
+		exits++;
+		r = transport_sync_call(nr, a0, a1, a2, a3, a4, a5);
+	} else {
+		r = __atomic_load_n(&s->ret, __ATOMIC_ACQUIRE); /* read once */
+	}
+	s->waiter = 0;
+	__atomic_store_n(&s->state, S_FREE, __ATOMIC_RELEASE);
+	/* A call after an idle gap finds the workers asleep: that exit is
+	 * expected, not contention, and does not count as a miss. */
+	uint64_t now = rt_rdtsc();
+	uint64_t last = __atomic_exchange_n(&A.last_end, now, __ATOMIC_RELAXED);
+	if (!exits) {
+		__atomic_store_n(&A.misses, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&A.backoff_len, 0, __ATOMIC_RELAXED);
+	} else if (t0 - last < WORKER_SPIN && __atomic_add_fetch(&A.misses, 1, __ATOMIC_RELAXED) >= BACKOFF_AFTER) {
+		int len = __atomic_load_n(&A.backoff_len, __ATOMIC_RELAXED);
+		len = len < BACKOFF_CALLS ? BACKOFF_CALLS : len >= BACKOFF_MAX ? BACKOFF_MAX : 2 * len;
+		__atomic_store_n(&A.backoff_len, len, __ATOMIC_RELAXED);
+		__atomic_store_n(&A.misses, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&A.backoff, len, __ATOMIC_RELAXED);
+	}
+	return r;
+}
+
+static long async_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	long a[6] = {a0, a1, a2, a3, a4, a5};
+	long r = async_call(a, nr, a0, a1, a2, a3, a4, a5);
+	nb_track(nr, a, r);
+	return r;
+}
+
+static void async_print_stats(void)
+{
+	rt_eprintf(
+		"scone-run: stats: transport async: %u workers, %lu calls served by workers, %lu sync "
+		"(thread-context or potentially blocking), %lu sync (no free slot or no worker in time), %lu sync (back-off), "
+		"%lu worker wake-ups, %lu enclave sleeps; exits: %lu\n",
+		A.nworkers, A.n_async - A.n_retracted, A.n_sync, A.n_full, A.n_backoff, A.n_wakes, A.n_sleeps,
+		A.n_sync + A.n_full + A.n_backoff + A.n_wakes + A.n_sleeps);
+}
+
+const struct transport async_transport = {
+	.name = "async",
+	.init = async_init,
+	.syscall = async_syscall,
+	.fork_child = async_fork_child,
+	.print_stats = async_print_stats,
+};

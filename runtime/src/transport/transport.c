@@ -1,0 +1,46 @@
+/* Transport selection and host_syscall (transport.h). */
+#include "transport.h"
+#include "async.h"
+#include "iago.h"
+#include "rtstring.h"
+#include "sys.h"
+
+static const struct transport *const all[] = {&sync_transport, &async_transport};
+static const struct transport *cur = &sync_transport;
+
+int transport_select(const char *name, uint64_t exit_cycles)
+{
+	if (!name || !*name)
+		name = "sync";
+	for (unsigned i = 0; i < sizeof all / sizeof all[0]; i++) {
+		if (rt_strcmp(name, all[i]->name))
+			continue;
+		int r = all[i]->init ? all[i]->init(exit_cycles) : 0;
+		if (r < 0)
+			return r;
+		cur = all[i];
+		return 0;
+	}
+	return -RT_ENOENT;
+}
+
+void transport_fork_child(void)
+{
+	if (cur->fork_child)
+		cur->fork_child();
+}
+
+void transport_print_stats(void)
+{
+	if (cur->print_stats)
+		cur->print_stats();
+}
+
+long host_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	const long a[6] = {a0, a1, a2, a3, a4, a5};
+	rt_host_before(nr, a);
+	long r = cur->syscall(nr, a0, a1, a2, a3, a4, a5);
+	rt_host_result(nr, a, r); /* descriptors and mappings (iago.h) */
+	return r;
+}

@@ -1,0 +1,46 @@
+/* Syscall transport: how a call the shields pass on reaches the host.
+ *
+ * One ops table per transport, chosen once at start-up (transport_select:
+ * from the measured config in sim mode, from the environment in dev mode).
+ * `sync` (sync.c, the default): the calling thread executes the system call
+ * itself from the runtime's text (exempt from Syscall User Dispatch), after
+ * a busy-wait that simulates the cost of an enclave exit + re-entry
+ * (EEXIT/EENTER, ~8,000 cycles on SGX1). `async` (async.c): shared-memory
+ * slots served by host worker threads; the calls that must run on the
+ * calling thread, or may block, go sync.
+ *
+ * Every host call goes through host_syscall, which also reports the result
+ * to the Iago checks of the core (iago.h: descriptors and mappings). */
+#ifndef SCONE_TRANSPORT_H
+#define SCONE_TRANSPORT_H
+#include <stdint.h>
+
+struct transport {
+	const char *name;
+	/* Starts the transport with the simulated exit cost (TSC ticks, 0:
+	 * none): 0 or a negative errno. */
+	int (*init)(uint64_t exit_cycles);
+	long (*syscall)(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+	/* In a forked child (fork.c): only the calling thread exists there. */
+	void (*fork_child)(void);
+	/* SCONE_STATS=1 at exit_group: a line of counters on stderr. */
+	void (*print_stats)(void);
+};
+
+#define RT_DEFAULT_EXIT_CYCLES 8000
+
+/* Chooses and starts the transport; once. 0, -ENOENT for an unknown name, or
+ * the transport's init error. Until then host calls go sync with the
+ * default exit cost. */
+int transport_select(const char *name, uint64_t exit_cycles);
+void transport_fork_child(void);
+void transport_print_stats(void);
+
+long host_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+
+/* sync.c, for the transports that fall back to it. */
+extern const struct transport sync_transport;
+long transport_sync_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+/* One simulated exit (the configured cost). */
+void transport_simulate_exit(void);
+#endif
