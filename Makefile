@@ -14,7 +14,7 @@ export SCONE_IMAGE_CACHE
 
 include runtime/runtime.mk
 
-.PHONY: help setup doctor build test test-deps test-go test-runtime lint demo bench images buildkit frontend-image fuzz fresh-check clean
+.PHONY: help setup doctor build test test-deps test-go test-runtime lint fmt demo bench images buildkit frontend-image fuzz fresh-check clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -46,9 +46,24 @@ test-deps:
 test-go: runtime
 	CGO_ENABLED=0 $(GO) test -count=1 -timeout 20m ./...
 
-lint: ## gofmt, go vet and the C warnings-as-errors build
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+# The runtime's C files (clang-format checks them against .clang-format).
+RT_FMT_FILES = $(shell git ls-files -co --exclude-standard 'runtime/*.c' 'runtime/*.h')
+# Recipes are sourced by images/build.sh: their variables are read there.
+SH_RECIPES   = $(shell git ls-files -co --exclude-standard 'images/recipes/*.sh')
+SH_SCRIPTS   = $(filter-out $(SH_RECIPES),$(shell git ls-files -co --exclude-standard '*.sh') .ci/run)
+
+lint: ## gofmt, go vet, go mod tidy -diff, the C -Werror build, shellcheck, clang-format
+	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
+	@$(MAKE) --no-print-directory runtime
+	shellcheck -x -P SCRIPTDIR $(SH_SCRIPTS)
+	shellcheck -s bash -e SC2034,SC2154 $(SH_RECIPES)
+	clang-format --dry-run --Werror $(RT_FMT_FILES)
+
+fmt: ## apply gofmt and clang-format
+	gofmt -w $$(git ls-files -co --exclude-standard '*.go')
+	clang-format -i $(RT_FMT_FILES)
 
 demo: setup build ## end to end on a bundled example: build an input image, convert it, run it with podman
 	./scripts/demo.sh

@@ -28,16 +28,16 @@ bestrev() { sort -g | tail -1; }
 "$SB" convert "dir:$w/root" "dir:$w/out2" --source-config "$w/cfg.json" --key "$w/keys/signer.pem" --fs-key "$w/keys/fs.key" --host-args >/dev/null
 R="$w/out2/rootfs"; export SCONE_ENCLAVE_DIR="$R/scone/enclave"
 
-t0=$(date +%s.%N); for i in $(seq 20); do "$w/iobench" hello >/dev/null; done; t1=$(date +%s.%N)
-for i in $(seq 20); do enc hello >/dev/null; done; t2=$(date +%s.%N)
+t0=$(date +%s.%N); for _ in $(seq 20); do "$w/iobench" hello >/dev/null; done; t1=$(date +%s.%N)
+for _ in $(seq 20); do enc hello >/dev/null; done; t2=$(date +%s.%N)
 sn=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print (b-a)/20*1000}'); se=$(awk -v a="$t1" -v b="$t2" 'BEGIN{print (b-a)/20*1000}')
 
-pn=$(for i in 1 2 3; do "$w/iobench" pwrite "$w/pw.bin" 50000; done | best)
-pe=$(for i in 1 2 3; do enc pwrite /tmp/pw.bin 50000; done | best)
-qn=$(for i in 1 2 3; do "$w/iobench" seq "$w/root/data/big.bin"; done | bestrev)
-qe=$(for i in 1 2 3; do enc seq /data/big.bin; done | bestrev)
-rn=$(for i in 1 2 3; do "$w/iobench" rand "$w/root/data/big.bin" 20000; done | best)
-re=$(for i in 1 2 3; do enc rand /data/big.bin 20000; done | best)
+pn=$(for _ in 1 2 3; do "$w/iobench" pwrite "$w/pw.bin" 50000; done | best)
+pe=$(for _ in 1 2 3; do enc pwrite /tmp/pw.bin 50000; done | best)
+qn=$(for _ in 1 2 3; do "$w/iobench" seq "$w/root/data/big.bin"; done | bestrev)
+qe=$(for _ in 1 2 3; do enc seq /data/big.bin; done | bestrev)
+rn=$(for _ in 1 2 3; do "$w/iobench" rand "$w/root/data/big.bin" 20000; done | best)
+re=$(for _ in 1 2 3; do enc rand /data/big.bin 20000; done | best)
 awk -v sn="$sn" -v se="$se" -v pn="$pn" -v pe="$pe" -v qn="$qn" -v qe="$qe" -v rn="$rn" -v re="$re" -v mb="$MB" 'BEGIN {
   printf "%-44s %12s %12s %8s\n", "", "native", "scone-run", "ratio"
   printf "%-44s %9.2f ms %9.2f ms %7.1fx\n", "start-up, hello world (mean of 20)", sn, se, se/sn

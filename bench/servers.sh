@@ -30,7 +30,7 @@ start() { # NAME IMAGE CPORT [podman args...]
   local name=$1 img=$2 cport=$3; shift 3
   podman rm -f -t 2 "$name" >/dev/null 2>&1 || true
   podman run -d --name "$name" -p "127.0.0.1:$port:$cport" "$@" "$img" >/dev/null
-  for i in $(seq 100); do
+  for _ in $(seq 100); do
     (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && return 0; sleep 0.2
   done
   echo "server $name did not come up" >&2; podman logs "$name" >&2; return 1
@@ -61,12 +61,12 @@ for srv in nginx redis memcached; do
      --key "$w/keys/signer.pem" --fs-key "$w/keys/fs.key" --transport async >/dev/null
   podman load -q -i "$w/$srv.tar" >/dev/null
   podman load -q -i "$w/$srv-async.tar" >/dev/null
-  start sb-native "$nid" $cport
-  n=$(load $srv); podman rm -f -t 2 sb-native >/dev/null
-  start sb-scone "localhost/sb/$srv:scone" $cport -v "$w/keys/fs.key:/k:ro" -e SCONE_FS_KEY_FILE=/k
-  s=$(load $srv); podman rm -f -t 2 sb-scone >/dev/null
-  start sb-async "localhost/sb/$srv:scone-async" $cport -v "$w/keys/fs.key:/k:ro" -e SCONE_FS_KEY_FILE=/k \
+  start sb-native "$nid" "$cport"
+  n=$(load "$srv"); podman rm -f -t 2 sb-native >/dev/null
+  start sb-scone "localhost/sb/$srv:scone" "$cport" -v "$w/keys/fs.key:/k:ro" -e SCONE_FS_KEY_FILE=/k
+  s=$(load "$srv"); podman rm -f -t 2 sb-scone >/dev/null
+  start sb-async "localhost/sb/$srv:scone-async" "$cport" -v "$w/keys/fs.key:/k:ro" -e SCONE_FS_KEY_FILE=/k \
      ${SCONE_ASYNC_WORKERS:+-e SCONE_ASYNC_WORKERS=$SCONE_ASYNC_WORKERS}
-  a=$(load $srv); podman rm -f -t 2 sb-async >/dev/null
+  a=$(load "$srv"); podman rm -f -t 2 sb-async >/dev/null
   awk -v x="$srv" -v n="$n" -v s="$s" -v a="$a" 'BEGIN { printf "%-10s %14.0f %14.0f %7.2fx %14.0f %7.2fx\n", x, n, s, (n > 0 ? s / n : 0), a, (n > 0 ? a / n : 0) }'
 done

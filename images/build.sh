@@ -53,7 +53,7 @@ W=$(mktemp -d "$CACHE/.work-XXXXXX")
 umount_under() {
   local d m
   d=$(realpath "$1")
-  for m in $(awk '{print $2}' /proc/mounts | grep -E "^$d(/|$)" | sort -r); do
+  awk '{print $2}' /proc/mounts | grep -E "^$d(/|$)" | sort -r | while read -r m; do
     umount -l "$m" || true
   done
 }
@@ -88,7 +88,7 @@ hash_inputs() { # NAME
   local n=$1 f
   echo "epoch=$EPOCH suite=$SUITE mirror=$MIRROR"
   go version 2>/dev/null || true
-  for f in "$HERE/build.sh" "$HERE/recipes/$n.sh" "$HERE/recipes/lib-debian.sh" $(ls "$HERE"/mkimage/*.go | sort); do
+  for f in "$HERE/build.sh" "$HERE/recipes/$n.sh" "$HERE/recipes/lib-debian.sh" "$HERE"/mkimage/*.go; do
     echo "== ${f#"$ROOT"/}"; cat "$f"
   done
   local src
@@ -103,6 +103,7 @@ hash_inputs() { # NAME
 }
 
 recipe_var() { # NAME VAR: value(s) of a recipe variable
+  # shellcheck source=/dev/null
   (source "$HERE/recipes/$1.sh"; eval "echo \${$2[@]:-}")
 }
 
@@ -123,27 +124,27 @@ ensure_rootfs_tar() {
   fi
   need debootstrap debootstrap
   mkdir -p "$(dirname "$ROOTFS_TAR")"
-  local t0=$SECONDS r=$W/debootstrap
+  local t0=$SECONDS tree=$W/debootstrap
   log "debootstrap --variant=minbase $SUITE (40-120 s)"
-  safe_rm "$r"
-  if ! debootstrap --variant=minbase "$SUITE" "$r" "$MIRROR" >"$W/debootstrap.log" 2>&1; then
-    umount_under "$r"
+  safe_rm "$tree"
+  if ! debootstrap --variant=minbase "$SUITE" "$tree" "$MIRROR" >"$W/debootstrap.log" 2>&1; then
+    umount_under "$tree"
     tail -20 "$W/debootstrap.log" >&2
     die "debootstrap failed (log above)"
   fi
-  umount_under "$r"
-  ( source "$HERE/recipes/lib-debian.sh"; debian_clean "$r" )
-  tar --numeric-owner --sort=name -C "$r" -cf "$ROOTFS_TAR.tmp" .
+  umount_under "$tree"
+  ( source "$HERE/recipes/lib-debian.sh"; debian_clean "$tree" )
+  tar --numeric-owner --sort=name -C "$tree" -cf "$ROOTFS_TAR.tmp" .
   sha256sum "$ROOTFS_TAR.tmp" | cut -c1-64 > "$ROOTFS_TAR.sha256"
   mv -f "$ROOTFS_TAR.tmp" "$ROOTFS_TAR"
   rootfs_key > "$ROOTFS_TAR.key"
-  safe_rm "$r"
+  safe_rm "$tree"
   log "debian rootfs tarball ready in $((SECONDS - t0)) s: $ROOTFS_TAR"
 }
 # The rootfs as the gzip layer all Debian images share, made once.
 BASE_GZ=$CACHE/_rootfs/debian-$SUITE-minbase.layer.tar.gz
 base_layer_key() {
-  { rootfs_sha; echo "epoch=$EPOCH"; cat $(ls "$HERE"/mkimage/*.go | sort); } | sha256sum | cut -c1-64
+  { rootfs_sha; echo "epoch=$EPOCH"; cat "$HERE"/mkimage/*.go; } | sha256sum | cut -c1-64
 }
 ensure_base_layer() {
   local key
@@ -183,6 +184,7 @@ build_one() { # NAME
     W=$wd
     LAYERS=()
     source "$HERE/recipes/lib-debian.sh"
+    # shellcheck source=/dev/null
     source "$HERE/recipes/$n.sh"
     if [ "${BASE:-}" = debian ]; then
       [ "$(id -u)" = 0 ] || die "$n: Debian images need root (debootstrap, chroot)"

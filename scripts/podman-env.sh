@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Source this file (". scripts/podman-env.sh") to run podman with the set-up that
 # works on the project's machines, the same as internal/podmantest uses:
 # runtime runc, cgroupfs, file events logger, ulimits nofile=1024:1024

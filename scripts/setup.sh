@@ -50,6 +50,8 @@ TOOLS=(
   "ab|apache2-utils|cmd:ab|bench (apache load)"
   "redis-benchmark|redis-tools|cmd:redis-benchmark|bench/servers.sh (redis load)"
   "memcslap|libmemcached-tools|cmd:memcslap|bench/servers.sh (memcached load)"
+  "shellcheck|shellcheck|cmd:shellcheck|make lint (shell scripts)"
+  "clang-format|clang-format|cmd:clang-format|make lint (runtime C style, .clang-format)"
 )
 
 # Found by the probe?

@@ -4,16 +4,16 @@
 # debian_clean ROOT: what the official Debian images leave out: apt lists and
 # caches, logs, device nodes, the host's resolv.conf.
 debian_clean() {
-  local r=$1
-  rm -rf "$r"/dev/* "$r"/proc/* "$r"/sys/* "$r"/run/mount "$r"/tmp/* "$r"/var/tmp/*
-  mkdir -p -m 1777 "$r"/run/lock
-  rm -rf "$r"/var/lib/apt/lists/* "$r"/var/cache/apt/*.bin "$r"/var/cache/apt/archives/*.deb \
-         "$r"/var/cache/apt/archives/partial/* "$r"/var/cache/debconf/*-old "$r"/var/lib/dpkg/*-old \
-         "$r"/var/cache/ldconfig/aux-cache
-  mkdir -p "$r"/var/lib/apt/lists/partial
-  rm -f "$r"/var/log/dpkg.log "$r"/var/log/alternatives.log "$r"/var/log/bootstrap.log "$r"/var/log/apt/*
-  rm -f "$r"/etc/resolv.conf "$r"/usr/sbin/policy-rc.d
-  : > "$r"/etc/hostname
+  local root=${1:?debian_clean: no root}
+  rm -rf "${root:?}"/dev/* "$root"/proc/* "$root"/sys/* "$root"/run/mount "$root"/tmp/* "$root"/var/tmp/*
+  mkdir -p "$root"/run/lock && chmod 1777 "$root"/run/lock
+  rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb \
+         "$root"/var/cache/apt/archives/partial/* "$root"/var/cache/debconf/*-old "$root"/var/lib/dpkg/*-old \
+         "$root"/var/cache/ldconfig/aux-cache
+  mkdir -p "$root"/var/lib/apt/lists/partial
+  rm -f "$root"/var/log/dpkg.log "$root"/var/log/alternatives.log "$root"/var/log/bootstrap.log "$root"/var/log/apt/*
+  rm -f "$root"/etc/resolv.conf "$root"/usr/sbin/policy-rc.d
+  : > "$root"/etc/hostname
 }
 
 # debian_app APP: a copy of the shared minbase rootfs to install into.
