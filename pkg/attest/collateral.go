@@ -111,7 +111,11 @@ func ParseCollateral(b []byte) (*Collateral, error) {
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &se):
-			return nil, collErr(int(se.Offset), "", "not JSON: %v", se)
+			off := int(se.Offset) - 1 // the offset after the byte at fault
+			if off < 0 {
+				off = 0
+			}
+			return nil, collErr(off, "", "not JSON: %v", se)
 		case errors.As(err, &te):
 			return nil, collErr(-1, "", "want a JSON object with the fields %s", strings.Join(collateralFields, ", "))
 		}
@@ -233,18 +237,18 @@ func parseCRL(field, s string) (*x509.RevocationList, error) {
 	if strings.HasPrefix(t, "-----BEGIN") {
 		blk, rest := pem.Decode([]byte(t))
 		if blk == nil || blk.Type != "X509 CRL" || len(bytes.TrimSpace(rest)) > 0 {
-			return nil, collErr(-1, field, "unparsable CRL: not one PEM \"X509 CRL\" block; fetch the CRL again from the PCCS/PCS")
+			return nil, collErr(-1, field, "unparsable CRL: not one PEM \"X509 CRL\" block")
 		}
 		der = blk.Bytes
 	} else {
 		var err error
 		if der, err = hex.DecodeString(t); err != nil || len(der) == 0 {
-			return nil, collErr(-1, field, "unparsable CRL: not hex-encoded DER (nor PEM); fetch the CRL again from the PCCS/PCS")
+			return nil, collErr(-1, field, "unparsable CRL: neither hex-encoded DER nor PEM")
 		}
 	}
 	crl, err := x509.ParseRevocationList(der)
 	if err != nil {
-		return nil, collErr(-1, field, "unparsable CRL: %v; fetch the CRL again from the PCCS/PCS", err)
+		return nil, collErr(-1, field, "unparsable CRL: %v", err)
 	}
 	return crl, nil
 }

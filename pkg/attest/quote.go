@@ -220,6 +220,8 @@ func parseQuote(b []byte, clone bool) (*Quote, error) {
 	copy(h.QEVendorID[:], b[12:28])
 	copy(h.UserData[:], b[28:48])
 	switch {
+	case h.Version != QuoteVersion && isText(b[:8]):
+		return nil, quoteErr(0, "header version", "begins with text (%q), a quote is binary: decode base64 or hex first (or is this another file?)", b[:8])
 	case h.Version != QuoteVersion:
 		return nil, quoteErr(0, "header version", "version %d is not supported (this verifier reads version %d, SGX ECDSA quotes)", h.Version, QuoteVersion)
 	case h.AttestationKeyType != AttestationKeyECDSAP256:
@@ -265,6 +267,16 @@ func parseQuote(b []byte, clone bool) (*Quote, error) {
 	}
 	q.CertificationData = b[off+6:]
 	return q, nil
+}
+
+// isText reports whether b is printable ASCII or blanks.
+func isText(b []byte) bool {
+	for _, c := range b {
+		if (c < 0x20 || c > 0x7e) && c != '\n' && c != '\r' && c != '\t' {
+			return false
+		}
+	}
+	return true
 }
 
 func parseReportBody(b []byte) ReportBody {

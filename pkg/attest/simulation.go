@@ -98,12 +98,22 @@ func signRaw(signer crypto.Signer, msg []byte) ([64]byte, error) {
 // VerifySimulation verifies a simulation quote signed by key, the simulation
 // key the caller accepts (an ECDSA P-256 *ecdsa.PublicKey). The Result has
 // Simulation set and no TCB status: accept it only where a policy allows
-// simulation. A hardware quote is refused (verify it with Verify).
-func VerifySimulation(q *Quote, key crypto.PublicKey) (*Result, error) {
+// simulation. A hardware quote is refused (verify it with Verify). Of the
+// options, only WithTime matters: it sets Result.VerifiedAt (a simulation
+// quote has no collateral and nothing that expires).
+func VerifySimulation(q *Quote, key crypto.PublicKey, opts ...Option) (*Result, error) {
 	if q == nil || q.raw == nil {
 		return nil, errors.New("verifying simulation quote: the quote was not made by ParseQuote")
 	}
-	q, err := parseQuote(q.raw, false) // the bytes parsed, not the fields
+	set, err := newSettings(opts)
+	if err != nil {
+		return nil, err
+	}
+	at := set.at
+	if at.IsZero() {
+		at = time.Now()
+	}
+	q, err = parseQuote(q.raw, false) // the bytes parsed, not the fields
 	if err != nil {
 		return nil, err
 	}
@@ -144,5 +154,5 @@ func VerifySimulation(q *Quote, key crypto.PublicKey) (*Result, error) {
 	if _, err := checkQuoteSignatures(q, k, "the simulation key"); err != nil {
 		return nil, err
 	}
-	return &Result{Simulation: true, Enclave: q.Body, AttestationKey: k, VerifiedAt: time.Now()}, nil
+	return &Result{Simulation: true, Enclave: q.Body, AttestationKey: k, VerifiedAt: at}, nil
 }

@@ -403,7 +403,7 @@ func (v *Verifier) Verify(q *Quote, c *Collateral) (*Result, error) {
 		return nil, err
 	}
 	if q.IsSimulation() {
-		return nil, fail(ErrSimulation, StepQuote, "a simulation quote (certification data type %#x) carries no hardware evidence: only VerifySimulation with an accepted simulation key verifies it", CertTypeSimulation)
+		return nil, fail(ErrSimulation, StepQuote, "a simulation quote (certification data type %#x) carries no hardware evidence: it verifies only against an accepted simulation key", CertTypeSimulation)
 	}
 	certOff := len(q.raw) - len(q.CertificationData) - 6
 	if q.CertificationDataType != CertTypePCKChain {
