@@ -55,3 +55,22 @@ func BenchmarkVerifyUncached(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifications/s")
 }
+
+// BenchmarkECDSAP256Verify is the baseline: one ECDSA-P256 verification (a
+// cached verification does two), on GOMAXPROCS goroutines.
+func BenchmarkECDSAP256Verify(b *testing.B) {
+	k := genKey(b)
+	msg := []byte("baseline")
+	sig, err := signRaw(k, msg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if !verifyRaw(&k.PublicKey, msg, sig[:]) {
+				b.Fatal("baseline signature does not verify")
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifications/s")
+}
