@@ -42,6 +42,9 @@ func TestSimulationRoundTrip(t *testing.T) {
 	if !r.Simulation || r.Enclave != want || r.TCBStatus != "" || !r.AttestationKey.Equal(&k.PublicKey) {
 		t.Errorf("result %+v", r)
 	}
+	if s := r.String(); !strings.HasPrefix(s, "SIMULATION (no hardware security): MRENCLAVE 33d8") {
+		t.Errorf("String() = %q", s)
+	}
 }
 
 func TestSimulationRefusals(t *testing.T) {

@@ -93,6 +93,9 @@ func TestVectorVerifies(t *testing.T) {
 	if r.PlatformTCBStatus != TCBConfigurationAndSWHardeningNeeded || r.QETCBStatus != TCBUpToDate || r.QEISVSVN != 10 {
 		t.Errorf("platform %s, QE %s (ISVSVN %d)", r.PlatformTCBStatus, r.QETCBStatus, r.QEISVSVN)
 	}
+	if s := r.String(); !strings.HasPrefix(s, "SGX DCAP: MRENCLAVE 33d8736d") || !strings.Contains(s, "TCB ConfigurationAndSWHardeningNeeded [INTEL-SA-00289 INTEL-SA-00615]") {
+		t.Errorf("String() = %q", s)
+	}
 	if hex.EncodeToString(r.FMSPC[:]) != "00a067110000" || r.Enclave.MRENCLAVE != q.Body.MRENCLAVE {
 		t.Errorf("FMSPC %x", r.FMSPC)
 	}

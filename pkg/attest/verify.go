@@ -71,6 +71,19 @@ type Result struct {
 	VerifiedAt          time.Time
 }
 
+// String summarizes the result on one line (for logs); a simulation result
+// begins with "SIMULATION (no hardware security)".
+func (r *Result) String() string {
+	id := fmt.Sprintf("MRENCLAVE %x MRSIGNER %x ISVPRODID %d ISVSVN %d", r.Enclave.MRENCLAVE[:], r.Enclave.MRSIGNER[:], r.Enclave.ISVProdID, r.Enclave.ISVSVN)
+	if r.Enclave.Attributes.Debug() {
+		id += " DEBUG"
+	}
+	if r.Simulation {
+		return "SIMULATION (no hardware security): " + id
+	}
+	return fmt.Sprintf("SGX DCAP: %s FMSPC %x TCB %s %v", id, r.FMSPC[:], r.TCBStatus, r.Advisories)
+}
+
 // Option configures verification.
 type Option func(*config)
 
