@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// fuzzSeeds reads the real vector when present (the fuzz targets run
+// fuzzVector reads the real vector when present (the fuzz targets run
 // without it too, seeded from the test PKI).
 func fuzzVector(f *testing.F) (quote, collateral []byte) {
 	dir := os.Getenv("SCONE_DCAP_TESTVECTORS")

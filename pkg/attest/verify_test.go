@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// verifyTest verifies a quote of p with p's collateral (as edited) and p's root.
+// verify verifies a quote of p with p's collateral (as edited) and p's root.
 func (p *testPKI) verify(t *testing.T, q, c []byte, opts ...Option) (*Result, error) {
 	t.Helper()
 	pq, pc := mustParse(t, q, c)
