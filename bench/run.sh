@@ -23,6 +23,9 @@ go test -run '^$' -bench . -benchtime 20x ./pkg/enclave | tee "$OUT/enclave.txt"
 log "ELF analysis of /usr"
 go test -run '^$' -bench . -benchtime "$BT" ./pkg/link | tee "$OUT/link.txt"
 
+log "DCAP quote verification: cached collateral and uncached, vs one ECDSA-P256 verification"
+go test -run '^$' -bench 'VerifyCachedCollateral|VerifyUncached|ECDSAP256Verify' -cpu 1,2 -benchtime 2s ./pkg/attest | tee "$OUT/attest.txt"
+
 log "runtime: per-syscall overhead vs native (getppid)"
 bench/runtime-syscall.sh | tee "$OUT/runtime-syscall.txt"
 log "runtime: start-up, pwrite, protected-FS reads vs native"

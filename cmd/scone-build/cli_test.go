@@ -44,7 +44,14 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/cl
 //	            registry, go-containerregistry's pkg/registry), {{KEY}}, {{PUB}},
 //	            {{FSKEY}}, {{WRONGFSKEY}} (another key, same signer), {{BAREFSKEY}}
 //	            (64 hex digits, no identity), {{OTHERFSKEY}} (pinned to another signer),
-//	            {{PASSPHRASEKEY}} (32 ASCII bytes that are not a key file)
+//	            {{PASSPHRASEKEY}} (32 ASCII bytes that are not a key file),
+//	            {{DCAP}} (the directory of the real DCAP quote and its collateral,
+//	            /work/shared/testvectors/dcap: the case is skipped when it is absent),
+//	            {{SIMQUOTE}} (a simulation quote signed by {{SIMKEY}}), {{SIMKEY}},
+//	            {{OTHERSIMKEY}} (ECDSA P-256 public keys, PEM)
+//	            and lines that make inputs instead of running a command:
+//	            !sign IN OUT, !flip IN OFFSET OUT (flips one bit of byte OFFSET),
+//	            !truncate IN SIZE OUT, !replace IN OLD NEW OUT (the first OLD)
 //	image.json  optional recipe of the input image (see imageRecipe)
 //	input.bin   optional raw input, passed as docker-archive:{{IN}}
 //	golden      exit codes and normalized stdout/stderr of every command
@@ -66,9 +73,15 @@ func TestCLI(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if strings.Contains(string(raw), "{{DCAP}}") {
+				if _, err := os.Stat(filepath.Join(dcapDir(), "sgx_quote_v3.bin")); err != nil {
+					t.Skipf("SKIP: the DCAP test vector is absent (%v): it lives in /work/shared/testvectors/dcap; set SCONE_DCAP_TESTVECTORS to its directory", err)
+				}
+			}
 			repl := strings.NewReplacer("{{REGISTRY}}", regHost, "{{IN}}", in, "{{TMP}}", tmp, "{{KEY}}", keys.key, "{{PUB}}", keys.pub,
 				"{{FSKEY}}", keys.fs, "{{WRONGFSKEY}}", keys.wrongFS, "{{BAREFSKEY}}", keys.bareFS, "{{OTHERFSKEY}}", keys.otherFS,
-				"{{PASSPHRASEKEY}}", keys.passphrase)
+				"{{PASSPHRASEKEY}}", keys.passphrase, "{{DCAP}}", dcapDir(), "{{SIMQUOTE}}", keys.simQuote, "{{SIMKEY}}", keys.simPub,
+				"{{OTHERSIMKEY}}", keys.otherSimPub)
 			var got strings.Builder
 			failing := strings.HasPrefix(dir, "testdata/cli/fail")
 			var lastCode int
@@ -82,11 +95,17 @@ func TestCLI(t *testing.T) {
 					fmt.Fprintf(&got, "$ %s\n", line)
 					continue
 				}
+				if strings.HasPrefix(args[0], "!") {
+					editFile(t, args)
+					fmt.Fprintf(&got, "$ %s\n", line)
+					continue
+				}
 				var stdout, stderr bytes.Buffer
 				code := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr)
 				lastCode = code
 				fmt.Fprintf(&got, "$ scone-build %s\nexit %d\n--- stdout\n%s--- stderr\n%s", line, code,
-					normalize(stdout.String(), tmp, keys), normalize(stderr.String(), tmp, keys))
+					strings.ReplaceAll(normalize(stdout.String(), tmp, keys), dcapDir(), "<DCAP>"),
+					strings.ReplaceAll(normalize(stderr.String(), tmp, keys), dcapDir(), "<DCAP>"))
 			}
 			if failing && lastCode == 0 {
 				t.Errorf("the last command of a must-fail case exited 0")
@@ -133,7 +152,10 @@ func caseDirs(t *testing.T, root string) []string {
 	return out
 }
 
-type keyFiles struct{ key, pub, fs, wrongFS, bareFS, otherFS, passphrase string }
+type keyFiles struct {
+	key, pub, fs, wrongFS, bareFS, otherFS, passphrase string
+	simQuote, simPub, otherSimPub                      string
+}
 
 var (
 	keysOnce sync.Once
@@ -169,13 +191,17 @@ func cliKeys(t *testing.T) keyFiles {
 				return
 			}
 		}
-		keysErr = os.WriteFile(filepath.Join(keysDir, "passphrase.key"), []byte("correct horse battery staple 123"), 0o600)
+		if keysErr = os.WriteFile(filepath.Join(keysDir, "passphrase.key"), []byte("correct horse battery staple 123"), 0o600); keysErr != nil {
+			return
+		}
+		keysErr = writeSimulationInputs(keysDir)
 	})
 	if keysErr != nil {
 		t.Fatal(keysErr)
 	}
 	j := func(n string) string { return filepath.Join(keysDir, n) }
-	return keyFiles{j("signer.pem"), j("signer.pub"), j("fs.key"), j("wrong.key"), j("bare.key"), j("other.key"), j("passphrase.key")}
+	return keyFiles{j("signer.pem"), j("signer.pub"), j("fs.key"), j("wrong.key"), j("bare.key"), j("other.key"), j("passphrase.key"),
+		j("sim-quote.bin"), j("sim.pub"), j("other-sim.pub")}
 }
 
 var (
