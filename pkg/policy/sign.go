@@ -18,6 +18,7 @@ const (
 	PurposeDelete = "delete policy" // data: name + "\n" + hex hash of the current version
 	PurposeExport = "export policy" // data: name + "\n" + hex hash + "\n" + a fresh nonce
 	PurposeRead   = "read policy"   // data: name + "\n" + a fresh nonce
+	PurposeList   = "list policies" // data: hex SHA-256 of the owner's DER public key + "\n" + a fresh nonce
 )
 
 func message(purpose string, data []byte) []byte {
