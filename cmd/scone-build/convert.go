@@ -169,6 +169,7 @@ func (o *convertOptions) libraryOptions(ctx context.Context, a *app) ([]convert.
 		convert.WithForce(o.force),
 		convert.WithLogger(a.log),
 		convert.WithSourceName(o.src),
+		convert.WithDate(a.date),
 	)
 	return opts, nil
 }

@@ -9,9 +9,11 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/scone-build/scone-build/internal/buildenv"
 	"github.com/scone-build/scone-build/pkg/version"
 )
 
@@ -24,6 +26,9 @@ type app struct {
 	log    *slog.Logger
 	// verbose enables debug logging on stderr.
 	verbose bool
+	// date stamps what commands write (image created time, SIGSTRUCT DATE):
+	// SOURCE_DATE_EPOCH, read once here, else the Unix epoch.
+	date time.Time
 }
 
 // commands is filled by init functions of the files in this package, one per
@@ -96,7 +101,13 @@ entrypoint becomes the scone-run shield runtime.`,
 // run executes the CLI and returns the process exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr,
-		log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		log: slog.New(slog.NewTextHandler(io.Discard, nil)), date: time.Unix(0, 0).UTC()}
+	if t, set, err := buildenv.SourceDateEpoch(os.Getenv); err != nil {
+		fmt.Fprintf(stderr, "scone-build: error: %v\n  hint: set SOURCE_DATE_EPOCH to seconds since 1970 (reproducible-builds.org), or unset it\n", err)
+		return exitUsage
+	} else if set {
+		a.date = t
+	}
 	root := newRoot(a)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

@@ -14,7 +14,7 @@
 //     uncompressed: its bulk is ciphertext, which does not compress.
 //
 // Output is deterministic: the same input, keys and options give the same
-// manifest digest (timestamps come from SOURCE_DATE_EPOCH or WithDate, the
+// manifest digest (timestamps come from WithDate, which the CLI sets from SOURCE_DATE_EPOCH, the
 // SIGSTRUCT is signed with deterministic RSASSA-PKCS1-v1_5, and every tar is
 // written in sorted order). The package never prints: progress goes to the
 // WithProgress callback and logs to the WithLogger logger.

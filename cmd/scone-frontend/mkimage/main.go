@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -23,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/scone-build/scone-build/internal/buildenv"
 	"github.com/scone-build/scone-build/pkg/frontend"
 )
 
@@ -55,12 +55,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return usageErr{errors.New("usage: mkimage [--frontend FILE] [--scone-build FILE] --out DIR [--tag TAG] [--push REF [--insecure]]")}
 	}
 	created := time.Unix(0, 0).UTC()
-	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return usageErr{fmt.Errorf("parsing SOURCE_DATE_EPOCH %q: %w", v, err)}
-		}
-		created = time.Unix(n, 0).UTC()
+	if t, set, err := buildenv.SourceDateEpoch(os.Getenv); err != nil {
+		return usageErr{err}
+	} else if set {
+		created = t
 	}
 	var files []frontend.ImageFile
 	for _, f := range []struct{ src, dst string }{{*fe, frontend.FrontendPath}, {*sb, frontend.SconeBuildPath}} {
