@@ -10,7 +10,6 @@ import (
 	"os"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/scone-build/scone-build/pkg/convert"
@@ -168,7 +167,6 @@ func (o *convertOptions) libraryOptions(ctx context.Context, a *app) ([]convert.
 		convert.WithISV(o.isvProdID, o.isvSVN),
 		convert.WithForce(o.force),
 		convert.WithLogger(a.log),
-		convert.WithSourceName(o.src),
 		convert.WithDate(a.date),
 	)
 	return opts, nil
@@ -203,52 +201,36 @@ func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 	opts = append(opts, convert.WithProgress(prog.update))
 	refOpts := []imageref.Option{imageref.WithPlatform(plat), imageref.WithUserAgent("scone-build/" + version.String())}
 
-	var report *convert.Report
-	var out *convert.Output
-	var img v1.Image
+	var source *convert.Source
 	if src.Transport == imageref.Dir {
 		cf, err := convert.ReadConfigFile(o.sourceConfig)
 		if err != nil {
 			return err
 		}
-		out, err = convert.ConvertDir(ctx, src.Path, cf, opts...)
-		if err != nil {
-			return err
-		}
-		report = out.Report
+		source = convert.FromDir(src.Path, cf, o.src)
 	} else {
 		srcImg, err := imageref.Open(ctx, src, refOpts...)
 		if err != nil {
 			return err
 		}
-		img, report, err = convert.Convert(ctx, srcImg, opts...)
-		if err != nil {
+		if source, err = convert.FromImage(srcImg, o.src); err != nil {
 			return err
 		}
 	}
+	if dst.Transport == imageref.Dir && src.Transport != imageref.Dir {
+		return usagef("a dir: DST needs a dir: SRC (write images to oci:, docker-archive: or a registry)")
+	}
+	res, err := convert.Build(ctx, source, opts...)
+	if err != nil {
+		return err
+	}
+	report := res.Report
 	if err := o.checkKeyIdentity(a, report); err != nil {
 		return err
 	}
 	prog.update(convert.Progress{Stage: "write"})
 	report.Destination = o.dst
-	switch {
-	case dst.Transport == imageref.Dir && out != nil:
-		err = convert.WriteDir(out, dst.Path)
-	case dst.Transport == imageref.Dir:
-		return usagef("a dir: DST needs a dir: SRC (write images to oci:, docker-archive: or a registry)")
-	case out != nil:
-		img, err = convert.Assemble(out)
-		if err == nil {
-			var d v1.Hash
-			if d, err = img.Digest(); err == nil {
-				report.Digest = d.String()
-				err = imageref.Write(ctx, dst, img, refOpts...)
-			}
-		}
-	default:
-		err = imageref.Write(ctx, dst, img, refOpts...)
-	}
-	if err != nil {
+	if err := publish(ctx, res, dst, refOpts); err != nil {
 		return err
 	}
 	prog.done()
@@ -273,6 +255,19 @@ func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 		fmt.Fprintf(a.stderr, "scone-build: note: %d unusual entries in the source (see --json notes)\n", len(report.Notes))
 	}
 	return nil
+}
+
+// publish writes the converted image to dst: a directory (rootfs and
+// config.json) or an image reference, whose digest goes into the report.
+func publish(ctx context.Context, res *convert.Result, dst imageref.Ref, refOpts []imageref.Option) error {
+	if dst.Transport == imageref.Dir {
+		return res.Image.WriteDir(dst.Path)
+	}
+	img, err := res.OCIImage()
+	if err != nil {
+		return err
+	}
+	return imageref.Write(ctx, dst, img, refOpts...)
 }
 
 func verdictOf(r *link.Report) string {

@@ -42,14 +42,8 @@ type options struct {
 	progress   func(Progress)
 	runtimeRun []byte
 	runtimeHst []byte
-	sourceName string
 	fsChunk    int
 	unsigned   bool
-
-	// preEnc encrypts file contents while Convert flattens (internal).
-	preEnc *preEncryptor
-	// fsParts: leave the FS image as slices in Output.fsParts (internal).
-	fsParts bool
 }
 
 // WithSigner sets the enclave signer (a key file or an external command). Required.
@@ -117,9 +111,6 @@ func WithRuntime(run, host []byte) Option {
 	return func(o *options) { o.runtimeRun, o.runtimeHst = run, host }
 }
 
-// WithSourceName records the source reference in the report and labels.
-func WithSourceName(s string) Option { return func(o *options) { o.sourceName = s } }
-
 // WithFSChunkSize overrides the protected FS content chunk size.
 func WithFSChunkSize(n int) Option { return func(o *options) { o.fsChunk = n } }
 
@@ -145,6 +136,7 @@ func makeOptions(opts []Option) (*options, error) {
 	for _, f := range opts {
 		f(o)
 	}
+	o.progress = progressOnce(o.progress)
 	if o.signer == nil && !o.unsigned {
 		return nil, ErrNoSigner
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/scone-build/scone-build/internal/buildenv"
 	"github.com/scone-build/scone-build/pkg/frontend"
+	"github.com/scone-build/scone-build/pkg/sconeimage"
 )
 
 func main() {
@@ -60,13 +61,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	} else if set {
 		created = t
 	}
-	var files []frontend.ImageFile
+	var files []sconeimage.File
 	for _, f := range []struct{ src, dst string }{{*fe, frontend.FrontendPath}, {*sb, frontend.SconeBuildPath}} {
 		b, err := os.ReadFile(f.src)
 		if err != nil {
 			return fmt.Errorf("reading %q: %w", f.src, err)
 		}
-		files = append(files, frontend.ImageFile{Path: f.dst, Mode: 0o755, Data: b})
+		files = append(files, sconeimage.File{Path: f.dst, Mode: 0o755, Data: b})
 	}
 	img, err := frontend.Image(files, created, frontend.DefaultPlatform())
 	if err != nil {
