@@ -196,6 +196,8 @@ func FuzzParseConfig(f *testing.F) {
 	minb, _ := minimalConfig().MarshalBinary()
 	f.Add(good)
 	f.Add(minb)
+	casb, _ := casFixtureConfig().MarshalBinary()
+	f.Add(casb)
 	f.Add([]byte("SCONECFG\x01\x00\x00\x00\x00\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := ParseConfig(b)
