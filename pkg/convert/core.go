@@ -205,6 +205,10 @@ func convertTree(ctx context.Context, tree *rootfs.Tree, src *v1.ConfigFile, o *
 	if o.exitCycles != nil {
 		ec.ExitCycles = *o.exitCycles
 	}
+	if o.cas != nil {
+		ec.CASAddress, ec.CASID, ec.CASPolicy = o.cas.addr, o.cas.id, o.cas.policy
+		rep.CAS = &CASReport{Address: o.cas.addr, ID: hex.EncodeToString(o.cas.id[:]), Policy: o.cas.policy}
+	}
 	if ar.Entrypoint != nil && ar.Entrypoint.LoadPlan != nil {
 		ec.Interpreter = ar.Entrypoint.LoadPlan.Interpreter
 		for _, l := range ar.Entrypoint.LoadPlan.Libraries {
