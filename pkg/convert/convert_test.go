@@ -301,7 +301,10 @@ func TestConvertFailures(t *testing.T) {
 		{"no fs key", busyboxImage(t), []Option{WithSigner(signer), WithRuntime(runtimeELF, runtimeELF)},
 			func(err error) bool { return errors.Is(err, ErrNoFSKey) }},
 		{"bad CAS address", busyboxImage(t), opts(WithCAS("cas.example", [32]byte{1}, "web")),
-			func(err error) bool { var ce *enclave.ConfigError; return errors.As(err, &ce) && ce.Field == "cas address" }},
+			func(err error) bool {
+				var ce *enclave.ConfigError
+				return errors.As(err, &ce) && ce.Field == "cas address"
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := Convert(ctx, tc.img, tc.opts...)
