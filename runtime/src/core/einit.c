@@ -343,7 +343,7 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv, long env
 	if (!rt_shield_find("fs"))
 		rt_fatal(RT_EX_SOFTWARE,
 			 "this runtime was built without the file-system shield: it cannot run an enclave");
-	struct shield_env env = {fs, cfg, key.key, mr};
+	struct shield_env env = {.fs = fs, .cfg = cfg, .fs_key = key.key, .mrenclave = mr};
 	r = rt_shields_init(&env);
 	fskey_wipe(&key);
 	if (r < 0)
