@@ -23,6 +23,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
@@ -34,6 +35,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -566,5 +568,95 @@ func TestCASHostName(t *testing.T) {
 	got := run(t, casEnv(e, skf), rt)
 	if got.code != 3 || !strings.Contains(got.stdout, "argv[1]=from-config") {
 		t.Fatalf("exit %d, stderr:\n%s", got.code, got.stderr)
+	}
+}
+
+// TestCASDNS: a CAS host name that /etc/hosts does not know is resolved
+// with a DNS A query to the nameserver of /etc/resolv.conf (a private mount
+// namespace points it at a DNS server of the test's).
+func TestCASDNS(t *testing.T) {
+	if out, err := exec.Command("unshare", "-m", "true").CombinedOutput(); err != nil {
+		t.Skipf("no private mount namespace (unshare -m): %v %s", err, out)
+	}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:53")
+	if err != nil {
+		t.Skipf("cannot serve DNS on 127.0.0.1:53: %v", err)
+	}
+	defer pc.Close()
+	var mu sync.Mutex
+	var asked []string
+	go serveDNS(pc, "cas.test", net.IPv4(127, 0, 0, 1), func(q string) { mu.Lock(); asked = append(asked, q); mu.Unlock() })
+	conf := filepath.Join(t.TempDir(), "resolv.conf")
+	os.WriteFile(conf, []byte("nameserver 127.0.0.1\n"), 0o644)
+
+	rt := runtimeBin(t)
+	bin := prog(t, "hello-glibc-static")
+	sk, skf := simQuoteKey(t)
+	cas := newCAS(t, &sk.PublicKey)
+	_, port, _ := net.SplitHostPort(cas.addr())
+	e, mre := casEnclave(t, rt, bin, "cas.test:"+port, cas.id, "hello", nil)
+	cas.addPolicy(casPolicy(t, "hello", mre, true, e.keyHex, "", ""))
+	eNX, _ := casEnclave(t, rt, bin, "nx.test:"+port, cas.id, "hello", nil)
+
+	inNS := func(env []string) result {
+		return run(t, env, "unshare", "-m", "sh", "-c", `mount --bind "$0" /etc/resolv.conf && exec "$1"`, conf, rt)
+	}
+	got := inNS(casEnv(e, skf))
+	if got.code != 3 || !strings.Contains(got.stdout, "argv[1]=from-config") {
+		t.Fatalf("exit %d, stderr:\n%s", got.code, got.stderr)
+	}
+	mu.Lock()
+	if len(asked) == 0 || asked[0] != "A cas.test" {
+		t.Errorf("DNS questions %v, want A cas.test first", asked)
+	}
+	mu.Unlock()
+	got = inNS(casEnv(eNX, skf))
+	if got.code != 69 || !strings.Contains(got.stderr, "cannot resolve nx.test: not in /etc/hosts, and the nameservers of /etc/resolv.conf do not know it") {
+		t.Fatalf("unknown name: exit %d, stderr:\n%s", got.code, got.stderr)
+	}
+}
+
+// serveDNS answers A questions for name with ip, AAAA for it with no
+// address, and every other name with NXDOMAIN (RFC 1035, no compression in
+// questions).
+func serveDNS(pc net.PacketConn, name string, ip net.IP, seen func(string)) {
+	buf := make([]byte, 512)
+	for {
+		n, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		q := buf[:n]
+		if len(q) < 12 {
+			continue
+		}
+		var labels []string
+		off := 12
+		for off < len(q) && q[off] != 0 {
+			l := int(q[off])
+			if off+1+l > len(q) {
+				break
+			}
+			labels = append(labels, string(q[off+1:off+1+l]))
+			off += 1 + l
+		}
+		if off+5 > len(q) {
+			continue
+		}
+		qname := strings.Join(labels, ".")
+		qtype := binary.BigEndian.Uint16(q[off+1:])
+		question := q[12 : off+5]
+		kind := map[uint16]string{1: "A", 28: "AAAA"}[qtype]
+		seen(kind + " " + qname)
+		resp := append([]byte{q[0], q[1], 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0}, question...)
+		switch {
+		case !strings.EqualFold(qname, name):
+			resp[3] |= 3 // NXDOMAIN
+		case qtype == 1:
+			resp[7] = 1
+			resp = append(resp, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4)
+			resp = append(resp, ip.To4()...)
+		}
+		pc.WriteTo(resp, from)
 	}
 }
