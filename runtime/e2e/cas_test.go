@@ -5,15 +5,18 @@ package e2e
 // the runtime attests to a CAS and receives the key and the policy's
 // secrets, or stops with the CAS's reason and a documented exit code.
 //
-// The CAS here is a minimal one written for the test (testCAS) on
-// pkg/casproto, pkg/attest and pkg/policy: the real server (pkg/cas) is
-// being written on another branch and is not mergeable yet. It speaks the
-// enclave protocol of docs/cas.md and decides as the spec says (nonce once,
-// simulation quote against its simulation key, REPORTDATA, Policy.Match,
-// grants rendered with policy.Render, sealed with casproto.Seal).
+// TestCASRealServer runs against the CAS of pkg/cas. The other tests use
+// testCAS, a minimal CAS written for them on pkg/casproto, pkg/attest and
+// pkg/policy (they were written before pkg/cas was ready, and it injects
+// faults pkg/cas has no knob for: HTTP 503, "try again later", a server of
+// another identity). It speaks the enclave protocol of docs/cas.md and
+// decides as the spec says (nonce once, simulation quote against its
+// simulation key, REPORTDATA, Policy.Match, grants rendered with
+// policy.Render, sealed with casproto.Seal).
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -44,6 +47,7 @@ import (
 	"time"
 
 	"github.com/scone-build/scone-build/pkg/attest"
+	"github.com/scone-build/scone-build/pkg/cas"
 	"github.com/scone-build/scone-build/pkg/casproto"
 	"github.com/scone-build/scone-build/pkg/enclave"
 	"github.com/scone-build/scone-build/pkg/policy"
@@ -303,7 +307,12 @@ func ownerPEM(t *testing.T) string {
 // simulation is accepted, the FS key (hex; "": no fs_key grant), and more
 // YAML for secrets and grants (indented as under secrets: and grants:).
 func casPolicy(t *testing.T, name, mrenclave string, simulation bool, fsKeyHex, secrets, grants string) string {
-	owner := "  " + strings.ReplaceAll(strings.TrimSpace(ownerPEM(t)), "\n", "\n  ")
+	return casPolicyOf(ownerPEM(t), name, mrenclave, simulation, fsKeyHex, secrets, grants)
+}
+
+// casPolicyOf is casPolicy with the owner's PEM public key.
+func casPolicyOf(ownerPub, name, mrenclave string, simulation bool, fsKeyHex, secrets, grants string) string {
+	owner := "  " + strings.ReplaceAll(strings.TrimSpace(ownerPub), "\n", "\n  ")
 	doc := fmt.Sprintf("version: 1\nname: %s\nowner: |\n%s\nenclaves:\n  - mrenclave: [%s]\naccept:\n  simulation: %v\n",
 		name, owner, mrenclave, simulation)
 	if fsKeyHex != "" {
@@ -658,5 +667,77 @@ func serveDNS(pc net.PacketConn, name string, ip net.IP, seen func(string)) {
 			resp = append(resp, ip.To4()...)
 		}
 		pc.WriteTo(resp, from)
+	}
+}
+
+// TestCASRealServer: the runtime against the CAS of pkg/cas (policies
+// applied through its owner API, signed by their owner): the program runs
+// with the FS key from the CAS and no key on the host; an enclave the
+// policy does not list is refused with the CAS's reason; a policy's
+// max_activations is counted.
+func TestCASRealServer(t *testing.T) {
+	rt := runtimeBin(t)
+	bin := prog(t, "hello-glibc-static")
+	sk, skf := simQuoteKey(t)
+	srv, err := cas.New(cas.WithSimulationKeys(&sk.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	addr, id := ln.Addr().String(), [32]byte(srv.ID())
+
+	owner, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&owner.PublicKey)
+	ownerPub := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	client, err := cas.NewClient(addr, cas.WithPin(srv.ID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply := func(doc string) {
+		t.Helper()
+		name := strings.Fields(strings.SplitN(doc, "name: ", 2)[1])[0]
+		if _, err := client.Apply(ctx, name, []byte(doc), owner); err != nil {
+			t.Fatalf("applying policy %s: %v\n%s", name, err, doc)
+		}
+	}
+
+	e, mre := casEnclave(t, rt, bin, addr, id, "web", nil)
+	apply(casPolicyOf(ownerPub, "web", mre, true, e.keyHex, "", "  env:\n    E2E_VAR: from-the-cas\n"))
+	eOnce, mreOnce := casEnclave(t, rt, bin, addr, id, "once", nil)
+	apply(strings.Replace(casPolicyOf(ownerPub, "once", mreOnce, true, eOnce.keyHex, "", ""), "  simulation: true\n", "  simulation: true\n  max_activations: 1\n", 1))
+	eOther, _ := casEnclave(t, rt, bin, addr, id, "other", nil)
+	apply(casPolicyOf(ownerPub, "other", strings.Repeat("ab", 32), true, eOther.keyHex, "", ""))
+
+	native := run(t, append(baseEnv()[:1], "E2E_VAR=from-the-cas", "HOME=/root"), bin, "from-config")
+	got := run(t, casEnv(e, skf), rt)
+	if got.code != native.code || got.stdout != native.stdout {
+		t.Fatalf("under scone-run with pkg/cas: exit %d, stdout:\n%s\nstderr:\n%s\nnative: exit %d, stdout:\n%s",
+			got.code, got.stdout, got.stderr, native.code, native.stdout)
+	}
+	if got := run(t, casEnv(eOnce, skf), rt); got.code != 3 {
+		t.Fatalf("first activation: exit %d, stderr:\n%s", got.code, got.stderr)
+	}
+	for _, tc := range []struct {
+		name string
+		e    simEnclave
+		want string
+	}{
+		{"second activation", eOnce, "activations"},
+		{"enclave not listed", eOther, "is not one of the policy's enclaves"},
+	} {
+		got := run(t, casEnv(tc.e, skf), rt)
+		if got.code != 79 || !strings.Contains(got.stderr, tc.want) || !strings.Contains(got.stderr, "refused to release the secrets") {
+			t.Errorf("%s: exit %d, want 79 with %q; stderr:\n%s", tc.name, got.code, tc.want, got.stderr)
+		}
 	}
 }
