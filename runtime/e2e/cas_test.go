@@ -509,6 +509,8 @@ func TestCASRefusals(t *testing.T) {
 	eNoSim := withPolicy("no-sim", false, true, true)
 	eOther := withPolicy("other-enclave", true, false, true)
 	eNoFS := withPolicy("no-fs-key", true, true, false)
+	eHostFile, mreHostFile := casEnclave(t, rt, bin, cas.addr(), cas.id, "host-file", nil)
+	cas.addPolicy(casPolicy(t, "host-file", mreHostFile, true, eHostFile.keyHex, "", "  files:\n    /etc/hosts: {content: \"10.0.0.1 cas\\n\"}\n"))
 	ePinned, _ := casEnclave(t, rt, bin, other.addr(), cas.id, "hello", nil) // other CAS at the address
 	eDown, _ := casEnclave(t, rt, bin, downAddr, cas.id, "hello", nil)
 	eUnknown, _ := casEnclave(t, rt, bin, cas.addr(), cas.id, "no-such-policy", nil)
@@ -526,6 +528,8 @@ func TestCASRefusals(t *testing.T) {
 		{"unknown policy", casEnv(eUnknown, skf), 79, []string{`no policy "no-such-policy"`}},
 		{"simulation key the CAS does not accept", casEnv(e, otherSimKey), 79, []string{"the quote does not verify", "simulation key"}},
 		{"policy grants no FS key", casEnv(eNoFS, skf), 77, []string{"grants no fs_key", "add the FS key"}},
+		{"policy file on a host path", casEnv(eHostFile, skf), 78,
+			[]string{"the CAS policy grants the file /etc/hosts, which would be on the host (a passthrough path or volume)"}},
 		{"another CAS at the address: pinned CAS ID", casEnv(ePinned, skf), 80,
 			[]string{"is not the CAS this image trusts: its key has CAS ID " + hex.EncodeToString(other.id[:]), "pins " + hex.EncodeToString(cas.id[:])}},
 		{"CAS down", casEnv(eDown, skf), 69,

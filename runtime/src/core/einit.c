@@ -396,6 +396,8 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv, long env
 	fskey_wipe(&key);
 	rt_memzero(sec->fs_key, sizeof sec->fs_key);
 	wipe_files(sec);
+	if (r == -RT_EXDEV) /* a policy's file on a host path (the FS shield said which) */
+		rt_fatal(RT_EX_CONFIG, "the CAS policy's files cannot be placed");
 	if (r < 0)
 		rt_fatal(RT_EX_SOFTWARE, "shield initialisation failed: error %d", -r);
 
