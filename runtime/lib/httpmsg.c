@@ -43,7 +43,7 @@ static int safe(const char *s, int path)
 	return 1;
 }
 
-long httpmsg_post(char *buf, size_t cap, const char *host, const char *path, size_t body_len)
+long httpmsg_post(char *buf, size_t cap, const char *host, const char *path, size_t body_len, int close)
 {
 	if (!safe(host, 1) || !safe(path, 1) || path[0] != '/')
 		return -1;
@@ -54,7 +54,7 @@ long httpmsg_post(char *buf, size_t cap, const char *host, const char *path, siz
 	puts_(&o, host);
 	puts_(&o, "\r\nContent-Type: application/octet-stream\r\nContent-Length: ");
 	putnum(&o, body_len);
-	puts_(&o, "\r\nConnection: close\r\n\r\n");
+	puts_(&o, close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n");
 	return o.err ? -1 : (long)o.n;
 }
 

@@ -11,10 +11,11 @@
 #define HTTPMSG_MAX_HEAD 8192
 
 /* Writes "POST path HTTP/1.1" with Host, Content-Type
- * application/octet-stream, Content-Length body_len and Connection: close
+ * application/octet-stream, Content-Length body_len and, when close is set,
+ * Connection: close (else the connection stays open for another request)
  * into buf; its length, or -1 when it does not fit or host/path hold bytes
  * that could split the request (CR, LF, NUL, blanks in the path). */
-long httpmsg_post(char *buf, size_t cap, const char *host, const char *path, size_t body_len);
+long httpmsg_post(char *buf, size_t cap, const char *host, const char *path, size_t body_len, int close);
 
 struct httpmsg_head {
 	int status;		 /* 100-599 */

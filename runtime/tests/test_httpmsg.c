@@ -9,17 +9,21 @@
 static void test_post(void)
 {
 	char b[512];
-	long n = httpmsg_post(b, sizeof b, "[::1]:8443", "/v1/enclave/attest", 1234);
+	long n = httpmsg_post(b, sizeof b, "[::1]:8443", "/v1/enclave/attest", 1234, 1);
 	static const char want[] = "POST /v1/enclave/attest HTTP/1.1\r\nHost: [::1]:8443\r\n"
 				   "Content-Type: application/octet-stream\r\nContent-Length: 1234\r\n"
 				   "Connection: close\r\n\r\n";
 	CHECK(n == (long)sizeof want - 1 && !memcmp(b, want, sizeof want - 1));
-	CHECK(httpmsg_post(b, sizeof b, "cas", "/x", 0) > 0);
-	CHECK(httpmsg_post(b, 40, "cas", "/v1/enclave/challenge", 0) == -1);
-	CHECK(httpmsg_post(b, sizeof b, "cas\r\nX: y", "/x", 0) == -1);
-	CHECK(httpmsg_post(b, sizeof b, "cas", "/x HTTP/1.0", 0) == -1);
-	CHECK(httpmsg_post(b, sizeof b, "cas", "x", 0) == -1);
-	CHECK(httpmsg_post(b, sizeof b, "", "/x", 0) == -1);
+	CHECK(httpmsg_post(b, sizeof b, "cas", "/x", 0, 0) > 0);
+	static const char keep[] = "POST /v1/enclave/challenge HTTP/1.1\r\nHost: cas:1\r\n"
+				   "Content-Type: application/octet-stream\r\nContent-Length: 0\r\n\r\n";
+	n = httpmsg_post(b, sizeof b, "cas:1", "/v1/enclave/challenge", 0, 0);
+	CHECK(n == (long)sizeof keep - 1 && !memcmp(b, keep, sizeof keep - 1));
+	CHECK(httpmsg_post(b, 40, "cas", "/v1/enclave/challenge", 0, 0) == -1);
+	CHECK(httpmsg_post(b, sizeof b, "cas\r\nX: y", "/x", 0, 0) == -1);
+	CHECK(httpmsg_post(b, sizeof b, "cas", "/x HTTP/1.0", 0, 0) == -1);
+	CHECK(httpmsg_post(b, sizeof b, "cas", "x", 0, 0) == -1);
+	CHECK(httpmsg_post(b, sizeof b, "", "/x", 0, 0) == -1);
 }
 
 static void test_heads(void)

@@ -118,15 +118,11 @@ static int open_cas(struct attempt *a, struct tls_conn **out)
 		    t->cas_addr, (unsigned long)n, ip, net_strerror(last));
 }
 
-/* One POST to the CAS on a fresh pinned connection; a 200 answer in *resp. */
-static int post(struct attempt *a, const char *path, const uint8_t *body, size_t len, struct http_resp *resp)
+/* One POST to the CAS on the pinned connection c; a 200 answer in *resp. */
+static int post(struct attempt *a, struct tls_conn *c, const char *path, const uint8_t *body, size_t len, int last,
+		struct http_resp *resp)
 {
-	struct tls_conn *c;
-	int k = open_cas(a, &c);
-	if (k != A_OK)
-		return k;
-	int r = http_post(c, a->t->cas_addr, path, body, len, CASMSG_MAX, resp);
-	tls_close(c);
+	int r = http_post(c, a->t->cas_addr, path, body, len, CASMSG_MAX, last, resp);
 	switch (r) {
 	case HTTP_OK:
 		break;
@@ -177,10 +173,10 @@ static void session_wipe(struct session *s)
 	rt_memzero(s, sizeof *s);
 }
 
-static int challenge(struct attempt *a, struct session *s)
+static int challenge(struct attempt *a, struct tls_conn *c, struct session *s)
 {
 	struct http_resp r;
-	int k = post(a, "/v1/enclave/challenge", NULL, 0, &r);
+	int k = post(a, c, "/v1/enclave/challenge", NULL, 0, 0, &r);
 	if (k != A_OK)
 		return k;
 	if (r.len != sizeof s->nonce) {
@@ -194,7 +190,7 @@ static int challenge(struct attempt *a, struct session *s)
 	return A_OK;
 }
 
-static int attest(struct attempt *a, struct session *s, struct casmsg_secrets *out)
+static int attest(struct attempt *a, struct tls_conn *c, struct session *s, struct casmsg_secrets *out)
 {
 	const struct attest_target *t = a->t;
 	uint8_t seed[48];
@@ -211,7 +207,7 @@ static int attest(struct attempt *a, struct session *s, struct casmsg_secrets *o
 	if ((r = casmsg_attest_request(t->policy, s->nonce, s->pub, s->quote, s->quote_len, CLIENT_DESC, &req, &rl)))
 		rt_fatal(RT_EX_SOFTWARE, "cannot encode the attest request: %s", casmsg_strerror(r));
 	struct http_resp hr;
-	int k = post(a, "/v1/enclave/attest", req, rl, &hr);
+	int k = post(a, c, "/v1/enclave/attest", req, rl, 1, &hr);
 	rt_free(req);
 	if (k != A_OK)
 		return k;
@@ -265,10 +261,16 @@ void attest_obtain(const struct attest_target *t, struct casmsg_secrets *out)
 	a.qctx = t->quotes->prepare();
 	unsigned wait = ATTEST_BACKOFF_MS;
 	for (int i = 1;; i++) {
+		/* challenge and attest on one connection: a CAS keeps its nonces
+		 * in the memory of the replica that issued them */
 		struct session s = {0};
-		int k = challenge(&a, &s);
+		struct tls_conn *c = NULL;
+		int k = open_cas(&a, &c);
 		if (k == A_OK)
-			k = attest(&a, &s, out);
+			k = challenge(&a, c, &s);
+		if (k == A_OK)
+			k = attest(&a, c, &s, out);
+		tls_close(c);
 		session_wipe(&s);
 		if (k == A_OK)
 			break;

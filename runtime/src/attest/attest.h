@@ -4,10 +4,11 @@
  *
  *   1. the quote provider loads what it needs (simulation: the quote key);
  *   2. resolve the CAS address (IP literal; else /etc/hosts, DNS);
- *   3. POST /v1/enclave/challenge over TLS pinned to the CAS ID: the nonce;
+ *   3. TLS pinned to the CAS ID; POST /v1/enclave/challenge: the nonce;
  *   4. a fresh P-256 session key; REPORTDATA = SHA-256(label, nonce, its
  *      public key); the quote of this enclave with that REPORTDATA;
- *   5. POST /v1/enclave/attest (policy, nonce, session key, quote);
+ *   5. POST /v1/enclave/attest (policy, nonce, session key, quote) on the
+ *      same connection (a CAS replica keeps its nonces in memory);
  *   6. released: open the sealed secrets with the session key (ECDH,
  *      HKDF-SHA256, AES-256-GCM) and decode them; refused: the CAS's reason;
  *   7. wipe the session key, the nonce, the plaintext and the quote key.

@@ -31,14 +31,14 @@ static long read_full(struct tls_conn *c, uint8_t *b, size_t n)
 }
 
 int http_post(struct tls_conn *c, const char *host, const char *path, const uint8_t *body, size_t len, size_t max,
-	      struct http_resp *out)
+	      int last, struct http_resp *out)
 {
 	char head[HTTPMSG_MAX_HEAD];
 	out->status = 0;
 	out->text = 0;
 	out->body = NULL;
 	out->len = 0;
-	long hl = httpmsg_post(head, sizeof head, host, path, len);
+	long hl = httpmsg_post(head, sizeof head, host, path, len, last);
 	if (hl < 0)
 		return HTTP_EPROTO;
 	if (tls_write_all(c, head, (size_t)hl) || (len && tls_write_all(c, body, len)))
