@@ -399,6 +399,12 @@ func TestCASRunsWithoutHostKey(t *testing.T) {
 		t.Fatalf("under scone-run with the CAS: exit %d, stdout:\n%s\nstderr:\n%s\nnative: exit %d, stdout:\n%s",
 			got.code, got.stdout, got.stderr, native.code, native.stdout)
 	}
+	// the async transport carries the CAS client's host calls too
+	ea, mrea := casEnclave(t, rt, bin, cas.addr(), cas.id, "hello-async", asyncConfig)
+	cas.addPolicy(casPolicy(t, "hello-async", mrea, true, ea.keyHex, "", ""))
+	if got := run(t, casEnv(ea, skf), rt); got.code != native.code || got.stdout != native.stdout {
+		t.Fatalf("async transport: exit %d, stdout:\n%s\nstderr:\n%s", got.code, got.stdout, got.stderr)
+	}
 	for _, env := range os.Environ() {
 		if strings.HasPrefix(env, "SCONE_FS_KEY") {
 			t.Fatalf("the test's own environment has %s", env)
