@@ -2,10 +2,7 @@ package convert
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
-	"os"
-	"strconv"
 	"time"
 
 	"github.com/scone-build/scone-build/pkg/enclave"
@@ -45,15 +42,9 @@ type options struct {
 	progress   func(Progress)
 	runtimeRun []byte
 	runtimeHst []byte
-	sourceName string
 	fsChunk    int
 	unsigned   bool
 	cas        *casTarget
-
-	// preEnc encrypts file contents while Convert flattens (internal).
-	preEnc *preEncryptor
-	// fsParts: leave the FS image as slices in Output.fsParts (internal).
-	fsParts bool
 }
 
 // WithSigner sets the enclave signer (a key file or an external command). Required.
@@ -102,7 +93,8 @@ func WithDebug(on bool) Option { return func(o *options) { o.debug = on } }
 func WithISV(prodID, svn uint16) Option { return func(o *options) { o.prodID, o.svn = prodID, svn } }
 
 // WithDate fixes the timestamps (image created time, SIGSTRUCT DATE). The
-// default is SOURCE_DATE_EPOCH when set, else the Unix epoch.
+// default is the Unix epoch; binaries pass SOURCE_DATE_EPOCH here
+// (internal/buildenv), the library never reads the environment.
 func WithDate(t time.Time) Option { return func(o *options) { o.date = &t } }
 
 // WithForce converts even when the entrypoint is unsupported.
@@ -119,9 +111,6 @@ func WithProgress(f func(Progress)) Option { return func(o *options) { o.progres
 func WithRuntime(run, host []byte) Option {
 	return func(o *options) { o.runtimeRun, o.runtimeHst = run, host }
 }
-
-// WithSourceName records the source reference in the report and labels.
-func WithSourceName(s string) Option { return func(o *options) { o.sourceName = s } }
 
 // WithFSChunkSize overrides the protected FS content chunk size.
 func WithFSChunkSize(n int) Option { return func(o *options) { o.fsChunk = n } }
@@ -164,6 +153,7 @@ func makeOptions(opts []Option) (*options, error) {
 	for _, f := range opts {
 		f(o)
 	}
+	o.progress = progressOnce(o.progress)
 	if o.signer == nil && !o.unsigned {
 		return nil, ErrNoSigner
 	}
@@ -174,10 +164,7 @@ func makeOptions(opts []Option) (*options, error) {
 		return nil, ErrNoFSKey
 	}
 	if o.date == nil {
-		t, err := sourceDateEpoch()
-		if err != nil {
-			return nil, err
-		}
+		t := time.Unix(0, 0).UTC()
 		o.date = &t
 	}
 	if o.runtimeRun == nil {
@@ -192,17 +179,4 @@ func makeOptions(opts []Option) (*options, error) {
 		o.runtimeRun, o.runtimeHst = b, h
 	}
 	return o, nil
-}
-
-// sourceDateEpoch reads SOURCE_DATE_EPOCH (reproducible-builds.org).
-func sourceDateEpoch() (time.Time, error) {
-	s := os.Getenv("SOURCE_DATE_EPOCH")
-	if s == "" {
-		return time.Unix(0, 0).UTC(), nil
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
-		return time.Time{}, fmt.Errorf("reading SOURCE_DATE_EPOCH %q: want seconds since 1970 as a non-negative integer", s)
-	}
-	return time.Unix(n, 0).UTC(), nil
 }

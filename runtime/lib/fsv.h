@@ -49,6 +49,8 @@ struct fsv_stat {
 	uint32_t mode; /* S_IFMT | permission bits */
 	uint32_t uid, gid, nlink;
 	uint64_t size;
+	int64_t atime_sec; /* set at creation and by utimes: reads do not update it (noatime) */
+	uint32_t atime_nsec;
 	int64_t mtime_sec;
 	uint32_t mtime_nsec;
 	int64_t ctime_sec;
@@ -85,8 +87,8 @@ struct fsv_node {
 	uint8_t special; /* FSV_SPECIAL_*: answered by the runtime, never stored */
 	uint64_t ino, img_ino;
 	uint64_t size;
-	int64_t mtime_sec, ctime_sec;
-	uint32_t mtime_nsec, ctime_nsec;
+	int64_t atime_sec, mtime_sec, ctime_sec;
+	uint32_t atime_nsec, mtime_nsec, ctime_nsec;
 	uint32_t rdev_major, rdev_minor;
 	uint8_t *data; /* REG: content (copied); LNK: target (ephemeral) */
 	size_t cap;
@@ -193,7 +195,14 @@ int fsv_copy_up(struct fsv *fs, struct fsv_node *n);
 long fsv_readlink(struct fsv *fs, struct fsv_node *n, char *buf, size_t cap);
 int fsv_chmod(struct fsv *fs, struct fsv_node *n, uint32_t mode);
 int fsv_chown(struct fsv *fs, struct fsv_node *n, uint32_t uid, uint32_t gid);
-int fsv_utimes(struct fsv *fs, struct fsv_node *n, int64_t sec, uint32_t nsec);
+/* New access and modification times of utimes/utimensat: a time with
+ * omit set stays as it is. */
+struct fsv_times {
+	int64_t atime_sec, mtime_sec;
+	uint32_t atime_nsec, mtime_nsec;
+	uint8_t atime_omit, mtime_omit;
+};
+int fsv_utimes(struct fsv *fs, struct fsv_node *n, const struct fsv_times *t);
 /* Absolute path of n (by its last link); -ENOENT for a removed node. */
 long fsv_node_path(struct fsv *fs, struct fsv_node *n, char *buf, size_t cap);
 /* A new node in no directory (nlink 0), owned by fs->uid/gid, with len bytes
