@@ -81,7 +81,7 @@ SRC and DST are image references:
 	o.imageFlags.addTo(f)
 	f.StringVar(&o.heap, "heap", "", "enclave heap size (e.g. 256M, 1G; default 64M)")
 	f.StringVar(&o.stack, "stack", "", "stack size per thread (default 8M)")
-	f.Uint32Var(&o.threads, "threads", 0, "maximum number of enclave threads (default 16)")
+	f.Uint32Var(&o.threads, "threads", 0, "maximum number of enclave threads (default 64)")
 	f.BoolVar(&o.console, "console-shield", false, "encrypt stdout/stderr (read them with 'scone-build console decrypt')")
 	f.StringSliceVar(&o.hostEnv, "host-env", nil, "environment variable NAME the host may set at run time (repeatable; default: none)")
 	f.BoolVar(&o.hostArgs, "host-args", false, "let the host replace the program's arguments at run time")

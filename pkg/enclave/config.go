@@ -22,7 +22,7 @@ const (
 const (
 	DefaultHeapSize   = 64 << 20 // 64 MiB
 	DefaultStackSize  = 8 << 20  // 8 MiB per thread
-	DefaultMaxThreads = 16       // memcached and JVM-less servers start ~10 threads
+	DefaultMaxThreads = 64       // thread pools (Python, apache event MPM, JVMs) start dozens; a thread costs nothing until it exists in sim mode
 	DefaultExitCycles = 8000
 	DefaultCwd        = "/"
 )
