@@ -12,7 +12,8 @@
 #   runtime/src/SUBSYSTEM/     the freestanding runtime, one directory per
 #                              subsystem: core (start-up, loader, trap,
 #                              threads, signals, processes, memory, Iago),
-#                              fs and console (shields), transport.
+#                              fs and console (shields), transport,
+#                              attest (the CAS client).
 #   runtime/src/host/          scone-host, an ordinary static host tool.
 #   runtime/tests/test_*.c     host unit tests under ASan+UBSan, each linked
 #                              with the lib objects, runtime/tests/host_shim.c,
@@ -20,7 +21,7 @@
 #                              below (compiled for the host, with the test's
 #                              renames). CHECK and friends: testutil.h.
 RT_BUILD    := runtime/build
-RT_SUBSYS   := core fs console transport
+RT_SUBSYS   := core fs console transport attest
 RT_INC      := -Iruntime/include -Iruntime/lib $(addprefix -Iruntime/src/,$(RT_SUBSYS))
 RT_WARN     := -std=c11 -Wall -Wextra -Werror
 BEARSSL_A   ?= /usr/lib/x86_64-linux-gnu/libbearssl.a

@@ -105,6 +105,9 @@ func Build(ctx context.Context, src *Source, opts ...Option) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.cas != nil {
+		rep.CAS = &CASReport{Address: o.cas.addr, ID: hex.EncodeToString(o.cas.id[:]), Policy: o.cas.policy}
+	}
 	id, err := identity(ctx, ec, o, rep)
 	if err != nil {
 		return nil, err
@@ -244,6 +247,9 @@ func enclaveConfig(entry link.Entry, ar *link.Report, uid, gid uint32, fsRoot [3
 	}
 	if o.exitCycles != nil {
 		ec.ExitCycles = *o.exitCycles
+	}
+	if o.cas != nil {
+		ec.CASAddress, ec.CASID, ec.CASPolicy = o.cas.addr, o.cas.id, o.cas.policy
 	}
 	if ar.Entrypoint != nil && ar.Entrypoint.LoadPlan != nil {
 		ec.Interpreter = ar.Entrypoint.LoadPlan.Interpreter

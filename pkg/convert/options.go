@@ -44,6 +44,7 @@ type options struct {
 	runtimeHst []byte
 	fsChunk    int
 	unsigned   bool
+	cas        *casTarget
 }
 
 // WithSigner sets the enclave signer (a key file or an external command). Required.
@@ -118,6 +119,22 @@ func WithFSChunkSize(n int) Option { return func(o *options) { o.fsChunk = n } }
 // bytes to sign with `scone-build sign-data`, sign them elsewhere (KMS, HSM)
 // and attach the signature with `scone-build attach-signature`.
 func WithUnsigned() Option { return func(o *options) { o.unsigned = true } }
+
+// casTarget is what WithCAS measures into the config.
+type casTarget struct {
+	addr   string
+	id     [32]byte
+	policy string
+}
+
+// WithCAS names the CAS the enclave obtains its secrets from at start-up
+// (address HOST:PORT, CAS ID: SHA-256 of its DER public key, policy name;
+// docs/cas.md). They are measured: the host cannot redirect the enclave to
+// another CAS or policy. The FS key (WithFSKey) must then be the policy's
+// fs_key grant.
+func WithCAS(addr string, id [32]byte, policy string) Option {
+	return func(o *options) { o.cas = &casTarget{addr, id, policy} }
+}
 
 // Errors callers act on.
 var (

@@ -209,6 +209,18 @@ long fsv_node_path(struct fsv *fs, struct fsv_node *n, char *buf, size_t cap);
  * of content for a regular file: *out gets the only reference. */
 int fsv_anon_file(struct fsv *fs, uint32_t mode, const void *data, size_t len, struct fsv_node **out);
 
+/* ---- files the runtime places (fsv_place.c) ---- */
+/* Places a regular file at the absolute path (no "." or "..") with
+ * permission bits mode (at most 0777), owner uid:gid and len bytes of
+ * content, as the runtime (root) before the program runs: missing parent
+ * directories are created (0755, owned by root), symlinks above it are
+ * followed, a file or symlink already there (in the image or the layer) is
+ * replaced. -EXDEV when the path is at or below a passthrough mount (the
+ * file would land on the host), -EISDIR when a directory is there,
+ * -ENOTDIR when a parent is not a directory, -ENOSPC over eph_max. */
+int fsv_place_file(struct fsv *fs, const char *path, uint32_t mode, uint32_t uid, uint32_t gid, const void *data,
+		   size_t len);
+
 /* Directory listing snapshot (for getdents64): the merged entries of dir,
  * "." and ".." first. */
 struct fsv_dirent {

@@ -2,6 +2,7 @@
 #include <linux/errno.h>
 #include <linux/fcntl.h>
 #include "fs.h"
+#include "casmsg.h"
 #include "econfig.h"
 #include "fsp.h"
 #include "fsv_arena.h"
@@ -292,6 +293,29 @@ int fs_shield_configure(const struct fsp *img, const struct fs_shield_config *cf
 	return 0;
 }
 
+/* The CAS policy's files (docs/cas.md): into the ephemeral layer, owned by
+ * the application's user, before the program runs. */
+static int place_files(const struct shield_env *env)
+{
+	uint32_t uid = env->cfg ? env->cfg->uid : 0, gid = env->cfg ? env->cfg->gid : 0;
+	for (size_t i = 0; i < env->nfiles; i++) {
+		const struct casmsg_file *f = &env->files[i];
+		int r = fsv_place_file(FS(), f->path, f->mode, uid, gid, f->data, f->len);
+		if (r == -EXDEV)
+			rt_eprintf(
+				"scone-run: the CAS policy grants the file %s, which would be on the host (a passthrough "
+				"path or volume): refusing to write a secret there; change the policy's path\n",
+				f->path);
+		else if (r < 0)
+			rt_eprintf("scone-run: cannot place the CAS policy's file %s into the enclave's file system: "
+				   "error %d\n",
+				   f->path, -r);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int fs_shield_init(const struct shield_env *env)
 {
 	const struct fsp *img = env->fs;
@@ -321,5 +345,8 @@ int fs_shield_init(const struct shield_env *env)
 		 * pages the ephemeral files use are committed) */
 		.arena_size = cfg && cfg->heap_size > FS_ARENA_MIN ? cfg->heap_size : FS_ARENA_MIN,
 	};
-	return fs_shield_configure(img, &c);
+	int r = fs_shield_configure(img, &c);
+	if (r < 0)
+		return r;
+	return place_files(env);
 }
