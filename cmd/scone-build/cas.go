@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"sort"
 	"text/tabwriter"
 	"time"
@@ -371,8 +370,6 @@ func casHints(err error) (int, string, bool) {
 			return exitIO, ae.Fix, true
 		}
 		return exitInternal, ae.Fix, true
-	case errors.Is(err, os.ErrNotExist):
-		return exitIO, "check the file name", true
 	}
-	return 0, "", false
+	return 0, "", false // hinters see every command's errors: match only the CAS's
 }
