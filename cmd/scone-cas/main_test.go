@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scone-build/scone-build/internal/etcdtest"
 	"github.com/scone-build/scone-build/pkg/cas"
 )
 
@@ -26,6 +27,12 @@ type buffer struct {
 
 func (b *buffer) Write(p []byte) (int, error) { b.mu.Lock(); defer b.mu.Unlock(); return b.b.Write(p) }
 func (b *buffer) String() string              { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	etcdtest.Stop()
+	os.Exit(code)
+}
 
 // running is a scone-cas serve in the test process.
 type running struct {
@@ -171,4 +178,56 @@ func TestErrors(t *testing.T) {
 			t.Fatalf("exit %d: %s", code, errs)
 		}
 	})
+}
+
+// TestEtcdReplicas: two scone-cas with copies of one identity key and one
+// store key, on one etcd, serve the same policies.
+func TestEtcdReplicas(t *testing.T) {
+	addr, skip := etcdtest.Start()
+	if addr == "" {
+		t.Skip(skip)
+	}
+	dir := t.TempDir()
+	key := writeFile(t, dir, "store.key", bytes.Repeat([]byte{3}, 32))
+	store := "--store=etcd://" + strings.TrimPrefix(addr, "http://") + etcdtest.Prefix("scone-cas")
+	s1, s2 := filepath.Join(dir, "s1"), filepath.Join(dir, "s2")
+	r1 := serve(t, "--state", s1, "--store-key-file", key, store)
+	defer r1.stop(t)
+	os.MkdirAll(s2, 0o700)
+	b, _ := os.ReadFile(filepath.Join(s1, identityFile))
+	writeFile(t, s2, identityFile, b)
+	r2 := serve(t, "--state", s2, "--store-key-file", key, store)
+	defer r2.stop(t)
+	_, out, _ := runCmd("id", "--state", s2)
+	id, err := cas.ParseID(strings.TrimSpace(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, owner, _ := ed25519.GenerateKey(rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(owner.Public())
+	doc := fmt.Sprintf("version: 1\nname: shared\nowner: |\n  %s\nenclaves:\n  - mrenclave: [%s]\n",
+		strings.ReplaceAll(strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))), "\n", "\n  "), strings.Repeat("cd", 32))
+	c1, _ := cas.NewClient(r1.addr, cas.WithPin(id))
+	c2, _ := cas.NewClient(r2.addr, cas.WithPin(id))
+	res, err := c1.Apply(context.Background(), "shared", []byte(doc), owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := c2.Read(context.Background(), "shared", owner)
+	if err != nil || rd.Hash != res.Hash {
+		t.Fatalf("the other replica: %+v %v", rd, err)
+	}
+	for _, c := range []struct {
+		store string
+		code  int
+		want  string
+	}{
+		{"--store=zk://x:1", 2, "want bolt or etcd://"},
+		{"--store=etcd://nohostport", 2, "is not HOST:PORT"},
+	} {
+		code, _, errs := runCmd("serve", "--state", filepath.Join(dir, "s3"), "--store-key-file", key, c.store, "--listen", "127.0.0.1:0")
+		if code != c.code || !strings.Contains(errs, c.want) {
+			t.Errorf("%s: exit %d %s", c.store, code, errs)
+		}
+	}
 }

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -25,6 +27,7 @@ const (
 type serveOptions struct {
 	listen         string
 	state          string
+	store          string
 	storeKeyFile   string
 	simulationKeys []string
 	collaterals    []string
@@ -38,7 +41,10 @@ func serveCommand(a *app) *cobra.Command {
 		Short: "Run the CAS: the enclave protocol and the owner API on one TLS port",
 		Long: `Run the CAS. The state directory (--state) holds the identity key
 (identity.pem: its CAS ID is what clients pin) and the store (cas.db, every
-value encrypted with the store key); the first start creates both. The
+value encrypted with the store key); the first start creates both. With
+--store etcd://HOST:PORT the policies live in an etcd cluster instead, so
+that several replicas (each with a copy of identity.pem and the store key)
+serve one set of policies. The
 audit log (default STATE/audit.log) gets one JSON line per release, refusal
 and policy change, never a secret.
 
@@ -57,6 +63,7 @@ SIGINT or SIGTERM stop it: it finishes running requests and exits 0.`,
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8443", "TCP address to listen on (HOST:PORT)")
 	f.StringVar(&o.state, "state", "", "state directory: identity key and store (created on first start)")
+	f.StringVar(&o.store, "store", "bolt", "where the state lives: bolt (STATE/cas.db) or etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (shared by CAS replicas)")
 	f.StringVar(&o.storeKeyFile, "store-key-file", "", "file with the store key: 32 bytes or 64 hex digits")
 	f.StringArrayVar(&o.simulationKeys, "simulation-key", nil, "accept simulation quotes signed by this ECDSA P-256 public key (PEM; repeatable)")
 	f.StringArrayVar(&o.collaterals, "collateral", nil, "verify hardware quotes with this collateral JSON (repeatable: one per platform type)")
@@ -112,7 +119,7 @@ func (a *app) serve(cmd *cobra.Command, o *serveOptions) error {
 		}
 		return withFix(exitIO, "--state must be a directory this user can write", err)
 	}
-	store, err := cas.OpenBolt(filepath.Join(o.state, storeFile), storeKey)
+	store, err := openStore(cmd.Context(), o, storeKey)
 	if err != nil {
 		return err
 	}
@@ -141,7 +148,7 @@ func (a *app) serve(cmd *cobra.Command, o *serveOptions) error {
 	if len(o.simulationKeys) > 0 {
 		log.Warn("accepting SIMULATION quotes for policies with accept.simulation: they have no hardware security", "keys", len(o.simulationKeys))
 	}
-	log.Info("scone-cas serving", "addr", ln.Addr().String(), "cas_id", srv.ID().String(), "version", version.String(),
+	log.Info("scone-cas serving", "addr", ln.Addr().String(), "cas_id", srv.ID().String(), "version", version.String(), "store", o.store,
 		"collaterals", len(o.collaterals), "audit_log", auditPath)
 	if a.listening != nil {
 		a.listening(ln.Addr())
@@ -151,6 +158,34 @@ func (a *app) serve(cmd *cobra.Command, o *serveOptions) error {
 	}
 	log.Info("scone-cas stopped")
 	return nil
+}
+
+// openStore opens the bbolt file of the state directory, or the etcd
+// cluster --store names.
+func openStore(ctx context.Context, o *serveOptions, key []byte) (cas.Store, error) {
+	if o.store == "bolt" || o.store == "" {
+		return cas.OpenBolt(filepath.Join(o.state, storeFile), key)
+	}
+	rest, ok := strings.CutPrefix(o.store, "etcd://")
+	if !ok {
+		return nil, usageError{fmt.Errorf("--store %q: want bolt or etcd://HOST:PORT[,HOST:PORT...][/PREFIX]", o.store)}
+	}
+	hosts, prefix, _ := strings.Cut(rest, "/")
+	var endpoints []string
+	for _, h := range strings.Split(hosts, ",") {
+		if _, _, err := net.SplitHostPort(h); err != nil {
+			return nil, usageError{fmt.Errorf("--store %q: %q is not HOST:PORT", o.store, h)}
+		}
+		endpoints = append(endpoints, "http://"+h)
+	}
+	if prefix != "" {
+		prefix = "/" + strings.Trim(prefix, "/") + "/"
+	}
+	s, err := cas.OpenEtcd(ctx, endpoints, prefix, key)
+	if err != nil && errors.Is(err, cas.ErrUnavailable) {
+		return nil, withFix(exitIO, "check that the etcd cluster of --store runs and is reachable", err)
+	}
+	return s, err
 }
 
 func readLimited(path string, limit int64) ([]byte, error) {

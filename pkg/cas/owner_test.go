@@ -212,12 +212,9 @@ func keys[V any](m map[string]V) []string {
 // TestRacingUpdates: of concurrent replacements of one version, exactly
 // one wins; the others are told the current version changed.
 func TestRacingUpdates(t *testing.T) {
-	for _, store := range []struct {
-		name string
-		s    func(t *testing.T) Store
-	}{{"memory", func(t *testing.T) Store { return NewMemoryStore() }}, {"bolt", func(t *testing.T) Store { return openBolt(t, t.TempDir()+"/cas.db", testStoreKey) }}} {
+	for _, store := range storeKinds {
 		t.Run(store.name, func(t *testing.T) {
-			tc := newTestCAS(t, WithStore(store.s(t)))
+			tc := newTestCAS(t, WithStore(store.open(t)))
 			owner := genP256(t)
 			h1 := tc.apply(t, owner, policyDoc(t, owner, "race", "", ""))
 			const n = 8
