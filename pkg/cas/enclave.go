@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -52,7 +53,7 @@ func (s *Server) handleAttest(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := s.Attest(r.Context(), req, r.RemoteAddr)
 	b, err := resp.MarshalBinary()
-	if err != nil { // a reason too long for the record: cut it
+	if err != nil { // cannot happen (reasons are cut to fit): answer anyway
 		s.log.Error("encoding attest response", "err", err)
 		resp = &casproto.AttestResponse{Status: casproto.StatusRefused, Reason: "the CAS could not encode its answer", Simulation: resp.Simulation}
 		b, _ = resp.MarshalBinary()
@@ -244,17 +245,9 @@ func (s *Server) activate(ctx context.Context, v *version) (uint64, error) {
 			return ErrActivations
 		}
 		n++
-		return tx.Put(bucketActivations, versionKey(name, hash), le64(n))
+		return tx.Put(bucketActivations, versionKey(name, hash), binary.LittleEndian.AppendUint64(nil, n))
 	})
 	return n, err
-}
-
-func le64(n uint64) []byte {
-	b := make([]byte, 8)
-	for i := range b {
-		b[i] = byte(n >> (8 * i))
-	}
-	return b
 }
 
 func (s *Server) emit(ev *AuditEvent) {
