@@ -263,3 +263,14 @@ func TestOwnerKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestOddNames: names that are not policy names reach the owner API as
+// one path segment and are answered as unknown policies.
+func TestOddNames(t *testing.T) {
+	tc := newTestCAS(t)
+	owner := genEd25519(t)
+	for _, name := range []string{"a/b", "../x", "A", "x?y=1", "%2f"} {
+		_, err := tc.owner.Read(context.Background(), name, owner)
+		wantAPI(t, err, 404, "not found")
+	}
+}
