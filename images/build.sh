@@ -53,7 +53,7 @@ W=$(mktemp -d "$CACHE/.work-XXXXXX")
 umount_under() {
   local d m
   d=$(realpath "$1")
-  awk '{print $2}' /proc/mounts | grep -E "^$d(/|$)" | sort -r | while read -r m; do
+  awk -v d="$d" '$2 == d || index($2, d "/") == 1 {print $2}' /proc/mounts | sort -r | while read -r m; do
     umount -l "$m" || true
   done
 }

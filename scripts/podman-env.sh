@@ -13,16 +13,8 @@ _scone_podman_write() { # FILE CONTENT: write atomically when it differs
     printf '%s\n' "$2" > "$1.tmp.$$" && chmod 644 "$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"
   fi
 }
-_scone_podman_write "$SCONE_PODMAN_DIR/containers.conf" '[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
-
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-
-[network]
-network_backend = "netavark"'
+# containers.conf has one home, shared with the Go tests (internal/podmantest).
+_scone_podman_write "$SCONE_PODMAN_DIR/containers.conf" "$(cat "$(dirname "${BASH_SOURCE[0]}")/../internal/podmantest/containers.conf")"
 _scone_podman_write "$SCONE_PODMAN_DIR/storage.conf" "[storage]
 driver = \"overlay\"
 runroot = \"$SCONE_PODMAN_DIR/run\"

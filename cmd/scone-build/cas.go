@@ -17,12 +17,6 @@ import (
 	"github.com/scone-build/scone-build/pkg/policy"
 )
 
-func init() { register(casCommand); registerHints(casHints) }
-
-// exitRefused: the CAS refused the request for its state: the policy is
-// unknown, or the request is not for the current version (docs/exit-codes.md).
-const exitRefused = 8
-
 // casFlags are the flags every `cas` command shares.
 type casFlags struct {
 	addr     string
@@ -87,7 +81,7 @@ func (o *casFlags) owner() (*cas.Client, crypto.Signer, error) {
 	return c, k, nil
 }
 
-func casCommand(a *app) *cobra.Command {
+func newCASCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cas",
 		Short: "Talk to a CAS (scone-cas): its identity, and the policies you own",

@@ -18,27 +18,24 @@ type checkOptions struct {
 	all  bool
 }
 
-func init() {
-	register(func(a *app) *cobra.Command {
-		var o checkOptions
-		cmd := &cobra.Command{
-			Use:   "check IMAGE",
-			Short: "Report whether an image's programs can run in an enclave, before converting",
-			Long: `Analyse every ELF file of IMAGE (the entrypoint above all): architecture,
+func newCheckCmd(a *app) *cobra.Command {
+	var o checkOptions
+	cmd := &cobra.Command{
+		Use:   "check IMAGE",
+		Short: "Report whether an image's programs can run in an enclave, before converting",
+		Long: `Analyse every ELF file of IMAGE (the entrypoint above all): architecture,
 static/dynamic/PIE, interpreter and libc, Go binaries, the dependency closure
 resolved inside the image, and risky features (fork, exec, dlopen, raw
 syscalls, executable stack, text relocations). Exits 6 when the entrypoint is
 unsupported, so CI can gate on it.`,
-			Args: cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error { return runCheck(cmd.Context(), a, args[0], &o) },
-		}
-		f := cmd.Flags()
-		f.BoolVar(&o.json, "json", false, "print the full report as JSON")
-		f.BoolVar(&o.all, "all", false, "list every binary, not only the entrypoint")
-		f.StringVar(&o.platform, "platform", "linux/amd64", "platform to pick from a multi-platform image")
-		f.BoolVar(&o.insecure, "insecure", false, "allow plain http to registries other than localhost")
-		return cmd
-	})
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runCheck(cmd.Context(), a, args[0], &o) },
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.json, "json", false, "print the full report as JSON")
+	f.BoolVar(&o.all, "all", false, "list every binary, not only the entrypoint")
+	o.imageFlags.addTo(f)
+	return cmd
 }
 
 func runCheck(ctx context.Context, a *app, ref string, o *checkOptions) error {

@@ -10,7 +10,6 @@ import (
 	"os"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/scone-build/scone-build/pkg/convert"
@@ -20,17 +19,15 @@ import (
 	"github.com/scone-build/scone-build/pkg/link"
 	"github.com/scone-build/scone-build/pkg/rootfs"
 	"github.com/scone-build/scone-build/pkg/runtimebin"
-	"github.com/scone-build/scone-build/pkg/version"
 )
 
 type convertOptions struct {
+	imageFlags
 	src, dst     string
 	keyFile      string
 	signCmd      string
 	signerPub    string
 	fsKeyFile    string
-	platform     string
-	insecure     bool
 	heap, stack  string
 	threads      uint32
 	console      bool
@@ -46,17 +43,18 @@ type convertOptions struct {
 	sourceConfig string
 	json         bool
 	unsigned     bool
+	cas, casID   string
+	policy       string
 
 	fsKeyIdentity fskey.Identity // what the --fs-key file expects (set by libraryOptions)
 }
 
-func init() {
-	register(func(a *app) *cobra.Command {
-		var o convertOptions
-		cmd := &cobra.Command{
-			Use:   "convert SRC DST",
-			Short: "Convert an image into a confidential (SGX) image",
-			Long: `Convert SRC into DST: flatten SRC's layers, check its binaries, encrypt and
+func newConvertCmd(a *app) *cobra.Command {
+	var o convertOptions
+	cmd := &cobra.Command{
+		Use:   "convert SRC DST",
+		Short: "Convert an image into a confidential (SGX) image",
+		Long: `Convert SRC into DST: flatten SRC's layers, check its binaries, encrypt and
 authenticate its file system into a protected FS image, measure and sign the
 enclave, and write an image whose entrypoint is the scone-run runtime.
 
@@ -66,41 +64,41 @@ SRC and DST are image references:
   docker-archive:FILE[:NAME:TAG]      docker save format (podman load -i FILE)
   dir:PATH                            root file system directory as SRC (with
                                       --source-config), or DIR/rootfs + DIR/config.json as DST`,
-			Example: `  scone-build keygen --out-dir keys
+		Example: `  scone-build keygen --out-dir keys
   scone-build convert oci:images/nginx:latest docker-archive:nginx-scone.tar \
       --key keys/signer.pem --fs-key keys/fs.key`,
-			Args: cobra.ExactArgs(2),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				o.src, o.dst = args[0], args[1]
-				return runConvert(cmd.Context(), a, &o)
-			},
-		}
-		f := cmd.Flags()
-		f.StringVar(&o.keyFile, "key", "", "enclave signer key (PEM, RSA-3072, e=3; see 'scone-build keygen')")
-		f.StringVar(&o.signCmd, "sign-cmd", "", "sign with this external command instead of --key (run with sh -c; bytes to sign on stdin, signature on stdout); needs --signer-pub")
-		f.StringVar(&o.signerPub, "signer-pub", "", "public key (PEM) of the external signer used with --sign-cmd")
-		f.StringVar(&o.fsKeyFile, "fs-key", "", "file-system key file (see 'scone-build keygen', docs/keys.md)")
-		f.StringVar(&o.platform, "platform", "linux/amd64", "platform to pick from a multi-platform image")
-		f.BoolVar(&o.insecure, "insecure", false, "allow plain http to registries other than localhost")
-		f.StringVar(&o.heap, "heap", "", "enclave heap size (e.g. 256M, 1G; default 64M)")
-		f.StringVar(&o.stack, "stack", "", "stack size per thread (default 8M)")
-		f.Uint32Var(&o.threads, "threads", 0, "maximum number of enclave threads (default 16)")
-		f.BoolVar(&o.console, "console-shield", false, "encrypt stdout/stderr (read them with 'scone-build console decrypt')")
-		f.StringSliceVar(&o.hostEnv, "host-env", nil, "environment variable NAME the host may set at run time (repeatable; default: none)")
-		f.BoolVar(&o.hostArgs, "host-args", false, "let the host replace the program's arguments at run time")
-		f.StringVar(&o.transport, "transport", "sync", "syscall transport: sync or async")
-		f.Uint64Var(&o.exitCycles, "exit-cycles", enclave.DefaultExitCycles, "simulated enclave-exit cost in cycles (sim mode, sync transport)")
-		f.StringSliceVar(&o.volumes, "volume", nil, "host PATH passed through unprotected to the application (repeatable)")
-		f.BoolVar(&o.debug, "debug-enclave", false, "set the SIGSTRUCT DEBUG attribute (never for production)")
-		f.Uint16Var(&o.isvProdID, "isv-prodid", 0, "SIGSTRUCT ISVPRODID")
-		f.Uint16Var(&o.isvSVN, "isv-svn", 0, "SIGSTRUCT ISVSVN")
-		f.BoolVar(&o.force, "force", false, "convert even if the entrypoint is unsupported (see 'scone-build check')")
-		f.StringVar(&o.sourceConfig, "source-config", "", "OCI image config JSON of a dir: SRC")
-		f.BoolVar(&o.json, "json", false, "print a machine-readable report on stdout")
-		f.BoolVar(&o.unsigned, "unsigned", false, "leave the SIGSTRUCT unsigned for detached signing (see 'scone-build sign-data')")
-		return cmd
-	})
-	registerHints(convertHints)
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.src, o.dst = args[0], args[1]
+			return runConvert(cmd.Context(), a, &o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.keyFile, "key", "", "enclave signer key (PEM, RSA-3072, e=3; see 'scone-build keygen')")
+	f.StringVar(&o.signCmd, "sign-cmd", "", "sign with this external command instead of --key (run with sh -c; bytes to sign on stdin, signature on stdout); needs --signer-pub")
+	f.StringVar(&o.signerPub, "signer-pub", "", "public key (PEM) of the external signer used with --sign-cmd")
+	f.StringVar(&o.fsKeyFile, "fs-key", "", "file-system key file (see 'scone-build keygen', docs/keys.md)")
+	o.imageFlags.addTo(f)
+	f.StringVar(&o.heap, "heap", "", "enclave heap size (e.g. 256M, 1G; default 64M)")
+	f.StringVar(&o.stack, "stack", "", "stack size per thread (default 8M)")
+	f.Uint32Var(&o.threads, "threads", 0, "maximum number of enclave threads (default 64)")
+	f.BoolVar(&o.console, "console-shield", false, "encrypt stdout/stderr (read them with 'scone-build console decrypt')")
+	f.StringSliceVar(&o.hostEnv, "host-env", nil, "environment variable NAME the host may set at run time (repeatable; default: none)")
+	f.BoolVar(&o.hostArgs, "host-args", false, "let the host replace the program's arguments at run time")
+	f.StringVar(&o.transport, "transport", "sync", "syscall transport: sync or async")
+	f.Uint64Var(&o.exitCycles, "exit-cycles", enclave.DefaultExitCycles, "simulated enclave-exit cost in cycles (sim mode, sync transport)")
+	f.StringSliceVar(&o.volumes, "volume", nil, "host PATH passed through unprotected to the application (repeatable)")
+	f.BoolVar(&o.debug, "debug-enclave", false, "set the SIGSTRUCT DEBUG attribute (never for production)")
+	f.Uint16Var(&o.isvProdID, "isv-prodid", 0, "SIGSTRUCT ISVPRODID")
+	f.Uint16Var(&o.isvSVN, "isv-svn", 0, "SIGSTRUCT ISVSVN")
+	f.BoolVar(&o.force, "force", false, "convert even if the entrypoint is unsupported (see 'scone-build check')")
+	f.StringVar(&o.sourceConfig, "source-config", "", "OCI image config JSON of a dir: SRC")
+	f.BoolVar(&o.json, "json", false, "print a machine-readable report on stdout")
+	f.BoolVar(&o.unsigned, "unsigned", false, "leave the SIGSTRUCT unsigned for detached signing (see 'scone-build sign-data')")
+	f.StringVar(&o.cas, "cas", "", "CAS HOST:PORT the enclave gets its secrets from at start-up (with --cas-id and --policy; docs/cas.md)")
+	f.StringVar(&o.casID, "cas-id", "", "the CAS's identity: SHA-256 of its DER public key, 64 hex digits ('GET /v1/id' of the CAS)")
+	f.StringVar(&o.policy, "policy", "", "the CAS policy whose secrets the enclave receives; put the --fs-key key into it as the fs_key grant")
+	return cmd
 }
 
 func (o *convertOptions) libraryOptions(ctx context.Context, a *app) ([]convert.Option, error) {
@@ -140,6 +138,13 @@ func (o *convertOptions) libraryOptions(ctx context.Context, a *app) ([]convert.
 		o.fsKeyIdentity = kf.Identity
 		opts = append(opts, convert.WithFSKey(kf.Key))
 	}
+	if o.cas != "" || o.casID != "" || o.policy != "" {
+		opt, err := o.casOption()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, opt)
+	}
 	for _, s := range []struct {
 		flag, v string
 		set     func(uint64) convert.Option
@@ -168,24 +173,42 @@ func (o *convertOptions) libraryOptions(ctx context.Context, a *app) ([]convert.
 		convert.WithISV(o.isvProdID, o.isvSVN),
 		convert.WithForce(o.force),
 		convert.WithLogger(a.log),
-		convert.WithSourceName(o.src),
+		convert.WithDate(a.date),
 	)
 	return opts, nil
 }
 
+// casOption checks --cas, --cas-id and --policy: all three or none.
+func (o *convertOptions) casOption() (convert.Option, error) {
+	if o.cas == "" || o.casID == "" || o.policy == "" {
+		return nil, usagef("--cas, --cas-id and --policy go together: the CAS's address, its identity and the policy")
+	}
+	if err := enclave.CheckCASAddress(o.cas); err != nil {
+		return nil, usagef("--cas: %v", err)
+	}
+	id, err := hex.DecodeString(o.casID)
+	if err != nil || len(id) != 32 || [32]byte(id) == [32]byte{} {
+		return nil, usagef("--cas-id %q: want the CAS ID, 64 hex digits (SHA-256 of the CAS's DER public key)", o.casID)
+	}
+	if err := enclave.CheckPolicyName(o.policy); err != nil {
+		return nil, usagef("--policy: %v", err)
+	}
+	return convert.WithCAS(o.cas, [32]byte(id), o.policy), nil
+}
+
 func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 	start := time.Now()
-	src, err := imageref.Parse(o.src, o.insecure)
+	src, err := o.ref(o.src)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
-	dst, err := imageref.Parse(o.dst, o.insecure)
+	dst, err := o.ref(o.dst)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
-	plat, err := imageref.ParsePlatform(o.platform)
+	refOpts, err := o.options()
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	if src.Transport != imageref.Dir && o.sourceConfig != "" {
 		return usagef("--source-config only applies to a dir: SRC")
@@ -200,54 +223,37 @@ func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 	prog := newProgress(a.stderr, !o.json)
 	defer prog.done()
 	opts = append(opts, convert.WithProgress(prog.update))
-	refOpts := []imageref.Option{imageref.WithPlatform(plat), imageref.WithUserAgent("scone-build/" + version.String())}
 
-	var report *convert.Report
-	var out *convert.Output
-	var img v1.Image
+	var source *convert.Source
 	if src.Transport == imageref.Dir {
 		cf, err := convert.ReadConfigFile(o.sourceConfig)
 		if err != nil {
 			return err
 		}
-		out, err = convert.ConvertDir(ctx, src.Path, cf, opts...)
-		if err != nil {
-			return err
-		}
-		report = out.Report
+		source = convert.FromDir(src.Path, cf, o.src)
 	} else {
 		srcImg, err := imageref.Open(ctx, src, refOpts...)
 		if err != nil {
 			return err
 		}
-		img, report, err = convert.Convert(ctx, srcImg, opts...)
-		if err != nil {
+		if source, err = convert.FromImage(srcImg, o.src); err != nil {
 			return err
 		}
 	}
+	if dst.Transport == imageref.Dir && src.Transport != imageref.Dir {
+		return usagef("a dir: DST needs a dir: SRC (write images to oci:, docker-archive: or a registry)")
+	}
+	res, err := convert.Build(ctx, source, opts...)
+	if err != nil {
+		return err
+	}
+	report := res.Report
 	if err := o.checkKeyIdentity(a, report); err != nil {
 		return err
 	}
 	prog.update(convert.Progress{Stage: "write"})
 	report.Destination = o.dst
-	switch {
-	case dst.Transport == imageref.Dir && out != nil:
-		err = convert.WriteDir(out, dst.Path)
-	case dst.Transport == imageref.Dir:
-		return usagef("a dir: DST needs a dir: SRC (write images to oci:, docker-archive: or a registry)")
-	case out != nil:
-		img, err = convert.Assemble(out)
-		if err == nil {
-			var d v1.Hash
-			if d, err = img.Digest(); err == nil {
-				report.Digest = d.String()
-				err = imageref.Write(ctx, dst, img, refOpts...)
-			}
-		}
-	default:
-		err = imageref.Write(ctx, dst, img, refOpts...)
-	}
-	if err != nil {
+	if err := publish(ctx, res, dst, refOpts); err != nil {
 		return err
 	}
 	prog.done()
@@ -263,6 +269,9 @@ func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 	}
 	fmt.Fprintf(a.stdout, "  MRENCLAVE  %s\n  MRSIGNER   %s\n  FS root    %s\n", report.MRENCLAVE, report.MRSIGNER, report.FSRoot)
 	fmt.Fprintf(a.stdout, "  program    %s (%s)\n", report.Entrypoint, verdictOf(report.Compatibility))
+	if c := report.CAS; c != nil {
+		fmt.Fprintf(a.stdout, "  CAS        %s, policy %s, CAS ID %s\n", c.Address, c.Policy, c.ID)
+	}
 	fmt.Fprintf(a.stdout, "  files      %d files, %d dirs, %d symlinks, %s in, %s protected FS image\n",
 		report.Files, report.Dirs, report.Symlinks, humanBytes(report.BytesIn), humanBytes(report.FSImageBytes))
 	for _, d := range report.Dropped {
@@ -272,6 +281,19 @@ func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 		fmt.Fprintf(a.stderr, "scone-build: note: %d unusual entries in the source (see --json notes)\n", len(report.Notes))
 	}
 	return nil
+}
+
+// publish writes the converted image to dst: a directory (rootfs and
+// config.json) or an image reference, whose digest goes into the report.
+func publish(ctx context.Context, res *convert.Result, dst imageref.Ref, refOpts []imageref.Option) error {
+	if dst.Transport == imageref.Dir {
+		return res.Image.WriteDir(dst.Path)
+	}
+	img, err := res.OCIImage()
+	if err != nil {
+		return err
+	}
+	return imageref.Write(ctx, dst, img, refOpts...)
 }
 
 func verdictOf(r *link.Report) string {
@@ -361,6 +383,11 @@ func (o *convertOptions) checkKeyIdentity(a *app, r *convert.Report) error {
 		return nil
 	}
 	id := o.fsKeyIdentity
+	if o.cas != "" {
+		fmt.Fprintf(a.stderr, "scone-build: note: the runtime gets the FS key from the CAS, never from the host: put the key of %s "+
+			"into policy %s as a value secret granted as fs_key (docs/cas.md)\n", o.fsKeyFile, o.policy)
+		return nil
+	}
 	if id.IsZero() {
 		fmt.Fprintf(a.stderr, "scone-build: note: %s is a bare key that names no enclave identity: the runtime refuses it "+
 			"unless the deployer sets SCONE_EXPECTED_MRSIGNER; record the signer with 'scone-build key pin %s --signer-pub PUB'\n",

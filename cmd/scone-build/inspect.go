@@ -26,32 +26,28 @@ type inspectOptions struct {
 	fsKey     string
 }
 
-func init() {
-	register(func(a *app) *cobra.Command {
-		var o inspectOptions
-		cmd := &cobra.Command{
-			Use:   "inspect IMAGE",
-			Short: "Show a converted image's enclave identity, measured config and FS image",
-			Long: `Show MRENCLAVE, MRSIGNER, the SIGSTRUCT attributes, the measured enclave
+func newInspectCmd(a *app) *cobra.Command {
+	var o inspectOptions
+	cmd := &cobra.Command{
+		Use:   "inspect IMAGE",
+		Short: "Show a converted image's enclave identity, measured config and FS image",
+		Long: `Show MRENCLAVE, MRSIGNER, the SIGSTRUCT attributes, the measured enclave
 config and the protected FS image summary of a converted image. With --fs-key
 it also decrypts the file system and shows the compatibility report (file
 names are confidential, so the report needs the key).
 
 --sgxs and --sigstruct write the SGXS measurement stream and the SIGSTRUCT, so
 third-party SGX tools can check them independently.`,
-			Args: cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error { return runInspect(cmd.Context(), a, args[0], &o) },
-		}
-		f := cmd.Flags()
-		f.BoolVar(&o.json, "json", false, "print JSON")
-		f.StringVar(&o.sgxs, "sgxs", "", "write the SGXS measurement stream to FILE")
-		f.StringVar(&o.sigstruct, "sigstruct", "", "write the SIGSTRUCT (1808 bytes) to FILE")
-		f.StringVar(&o.fsKey, "fs-key", "", "FS key file: also show the compatibility report")
-		f.StringVar(&o.platform, "platform", "linux/amd64", "platform to pick from a multi-platform image")
-		f.BoolVar(&o.insecure, "insecure", false, "allow plain http to registries other than localhost")
-		return cmd
-	})
-	registerHints(inspectHints)
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runInspect(cmd.Context(), a, args[0], &o) },
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.json, "json", false, "print JSON")
+	f.StringVar(&o.sgxs, "sgxs", "", "write the SGXS measurement stream to FILE")
+	f.StringVar(&o.sigstruct, "sigstruct", "", "write the SIGSTRUCT (1808 bytes) to FILE")
+	f.StringVar(&o.fsKey, "fs-key", "", "FS key file: also show the compatibility report")
+	o.imageFlags.addTo(f)
+	return cmd
 }
 
 type inspectOutput struct {
@@ -135,6 +131,9 @@ func runInspect(ctx context.Context, a *app, ref string, o *inspectOptions) erro
 	}
 	if len(c.Volumes) > 0 {
 		fmt.Fprintf(w, "  volumes (unprotected) %v\n", c.Volumes)
+	}
+	if c.CASAddress != "" {
+		fmt.Fprintf(w, "  CAS          %s, policy %s, CAS ID %s (secrets and FS key from the CAS)\n", c.CASAddress, c.CASPolicy, c.CASID)
 	}
 	fmt.Fprintf(w, "FS image   %s, root %s", humanBytes(s.FSImage.Size), s.FSImage.Root)
 	switch {

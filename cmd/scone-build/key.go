@@ -98,43 +98,40 @@ type keyPinOptions struct {
 	add bool
 }
 
-func init() {
-	register(func(a *app) *cobra.Command {
-		cmd := &cobra.Command{
-			Use:   "key",
-			Short: "Show or pin the enclave identity an FS key file belongs to",
-			Long: `An FS key file (docs/keys.md) records the enclave identity its owner
+func newKeyCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "key",
+		Short: "Show or pin the enclave identity an FS key file belongs to",
+		Long: `An FS key file (docs/keys.md) records the enclave identity its owner
 expects: MRSIGNER, and optionally MRENCLAVE values, ISVPRODID and a minimum
 ISVSVN. The runtime gives the key only to such an enclave.`,
-		}
-		var po keyPinOptions
-		pin := &cobra.Command{
-			Use:   "pin FS-KEY-FILE",
-			Short: "Record the expected enclave identity in an FS key file (keeps the key)",
-			Long: `Rewrite FS-KEY-FILE (atomically, mode 0600) with the same key and the
+	}
+	var po keyPinOptions
+	pin := &cobra.Command{
+		Use:   "pin FS-KEY-FILE",
+		Short: "Record the expected enclave identity in an FS key file (keeps the key)",
+		Long: `Rewrite FS-KEY-FILE (atomically, mode 0600) with the same key and the
 identity the flags name. It turns a bare key (64 hex digits, as earlier
 releases wrote) into a version 1 key file, or changes what an existing one
 expects. With --add, the flags add to the identity already recorded instead
 of replacing it (for example one more --mrenclave).`,
-			Example: `  scone-build key pin fs.key --signer-pub keys/signer.pub
+		Example: `  scone-build key pin fs.key --signer-pub keys/signer.pub
   scone-build key pin fs.key --add --mrenclave 3f2a...`,
-			Args: cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error { return runKeyPin(a, args[0], &po) },
-		}
-		f := pin.Flags()
-		f.StringVar(&po.signerPub, "signer-pub", "", "expect the MRSIGNER of this signer public key (PEM)")
-		po.identityFlags.register(f, true)
-		f.BoolVar(&po.add, "add", false, "add to the identity already in the file instead of replacing it")
-		show := &cobra.Command{
-			Use:   "show FS-KEY-FILE",
-			Short: "Print the enclave identity an FS key file expects (never the key)",
-			Args:  cobra.ExactArgs(1),
-			RunE:  func(cmd *cobra.Command, args []string) error { return runKeyShow(a, args[0]) },
-		}
-		cmd.AddCommand(pin, show)
-		return cmd
-	})
-	registerHints(keyHints)
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runKeyPin(a, args[0], &po) },
+	}
+	f := pin.Flags()
+	f.StringVar(&po.signerPub, "signer-pub", "", "expect the MRSIGNER of this signer public key (PEM)")
+	po.identityFlags.register(f, true)
+	f.BoolVar(&po.add, "add", false, "add to the identity already in the file instead of replacing it")
+	show := &cobra.Command{
+		Use:   "show FS-KEY-FILE",
+		Short: "Print the enclave identity an FS key file expects (never the key)",
+		Args:  cobra.ExactArgs(1),
+		RunE:  func(cmd *cobra.Command, args []string) error { return runKeyShow(a, args[0]) },
+	}
+	cmd.AddCommand(pin, show)
+	return cmd
 }
 
 func runKeyPin(a *app, path string, o *keyPinOptions) error {

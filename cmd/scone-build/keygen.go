@@ -33,13 +33,12 @@ type keyExistsError struct{ path string }
 func (e *keyExistsError) Error() string { return fmt.Sprintf("writing key %q: file exists", e.path) }
 func (e *keyExistsError) Unwrap() error { return fs.ErrExist }
 
-func init() {
-	register(func(a *app) *cobra.Command {
-		var o keygenOptions
-		cmd := &cobra.Command{
-			Use:   "keygen",
-			Short: "Create an enclave signer key (RSA-3072, e = 3) and a file-system key bound to it",
-			Long: `Create the two keys a conversion needs:
+func newKeygenCmd(a *app) *cobra.Command {
+	var o keygenOptions
+	cmd := &cobra.Command{
+		Use:   "keygen",
+		Short: "Create an enclave signer key (RSA-3072, e = 3) and a file-system key bound to it",
+		Long: `Create the two keys a conversion needs:
 
   signer key  RSA-3072 with public exponent 3 (SGX requires both), PEM PKCS#8,
               mode 0600; its public half goes next to it as PEM (mode 0644).
@@ -55,23 +54,21 @@ With --signer-pub, the signer key already exists (in a KMS or HSM, say): only
 the FS key is made, bound to that public key's MRSIGNER.
 
 Existing files are not overwritten unless --force is given.`,
-			Example: `  scone-build keygen --out-dir keys
+		Example: `  scone-build keygen --out-dir keys
   scone-build keygen --key signer.pem --fs-key fs.key --min-isvsvn 2
   scone-build keygen --signer-pub kms-signer.pub --fs-key fs.key`,
-			Args: cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, args []string) error { return runKeygen(a, &o) },
-		}
-		f := cmd.Flags()
-		f.StringVar(&o.outDir, "out-dir", ".", "directory for signer.pem, signer.pub and fs.key")
-		f.StringVar(&o.key, "key", "", "signer key file (default OUT-DIR/signer.pem)")
-		f.StringVar(&o.fsKey, "fs-key", "", "FS key file (default OUT-DIR/fs.key)")
-		f.StringVar(&o.pub, "pub", "", "signer public key file (default: the key file with extension .pub)")
-		f.StringVar(&o.signerPub, "signer-pub", "", "bind the FS key to this existing signer's public key (PEM) and make no signer key")
-		f.BoolVar(&o.force, "force", false, "overwrite existing files")
-		o.identityFlags.register(f, false)
-		return cmd
-	})
-	registerHints(keygenHints)
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runKeygen(a, &o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.outDir, "out-dir", ".", "directory for signer.pem, signer.pub and fs.key")
+	f.StringVar(&o.key, "key", "", "signer key file (default OUT-DIR/signer.pem)")
+	f.StringVar(&o.fsKey, "fs-key", "", "FS key file (default OUT-DIR/fs.key)")
+	f.StringVar(&o.pub, "pub", "", "signer public key file (default: the key file with extension .pub)")
+	f.StringVar(&o.signerPub, "signer-pub", "", "bind the FS key to this existing signer's public key (PEM) and make no signer key")
+	f.BoolVar(&o.force, "force", false, "overwrite existing files")
+	o.identityFlags.register(f, false)
+	return cmd
 }
 
 func runKeygen(a *app, o *keygenOptions) error {

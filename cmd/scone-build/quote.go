@@ -27,17 +27,16 @@ type quoteVerifyOptions struct {
 	acceptTCB     []string
 }
 
-func init() {
-	register(func(a *app) *cobra.Command {
-		cmd := &cobra.Command{
-			Use:   "quote",
-			Short: "Verify SGX DCAP quotes (hardware and simulation)",
-		}
-		var o quoteVerifyOptions
-		verify := &cobra.Command{
-			Use:   "verify QUOTE",
-			Short: "Verify an SGX DCAP quote v3 with its collateral, offline, in pure Go",
-			Long: `Verify QUOTE, a raw SGX DCAP ECDSA quote version 3, with the collateral a
+func newQuoteCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "quote",
+		Short: "Verify SGX DCAP quotes (hardware and simulation)",
+	}
+	var o quoteVerifyOptions
+	verify := &cobra.Command{
+		Use:   "verify QUOTE",
+		Short: "Verify an SGX DCAP quote v3 with its collateral, offline, in pure Go",
+		Long: `Verify QUOTE, a raw SGX DCAP ECDSA quote version 3, with the collateral a
 PCCS hands out for its platform (--collateral, the JSON described in
 docs/attestation.md): the quote's signature by the attestation key, the QE
 report signed by the PCK certificate and binding the attestation key, the
@@ -55,22 +54,20 @@ hardware security and is printed as SIMULATION.
 
 Exits 0 when the quote verifies, 4 when it does not, 3 when QUOTE or the
 collateral is not one.`,
-			Example: `  scone-build quote verify quote.bin --collateral collateral.json
+		Example: `  scone-build quote verify quote.bin --collateral collateral.json
   scone-build quote verify quote.bin --collateral collateral.json --at 2025-07-01T00:00:00Z --json
   scone-build quote verify sim-quote.bin --simulation-key sim.pub`,
-			Args: cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error { return runQuoteVerify(a, args[0], &o) },
-		}
-		f := verify.Flags()
-		f.StringVar(&o.collateral, "collateral", "", "the quote's collateral JSON, as a PCCS hands it out (docs/attestation.md)")
-		f.StringVar(&o.at, "at", "", "verify at this time (RFC 3339, e.g. 2025-07-01T00:00:00Z) instead of now")
-		f.BoolVar(&o.json, "json", false, "print the result as JSON")
-		f.StringVar(&o.simulationKey, "simulation-key", "", "accept a SIMULATION quote signed by this ECDSA P-256 public key (PEM)")
-		f.StringSliceVar(&o.acceptTCB, "accept-tcb-status", nil, "accept only these TCB statuses (default: all but Revoked), e.g. UpToDate,SWHardeningNeeded")
-		cmd.AddCommand(verify)
-		return cmd
-	})
-	registerHints(quoteHints)
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runQuoteVerify(a, args[0], &o) },
+	}
+	f := verify.Flags()
+	f.StringVar(&o.collateral, "collateral", "", "the quote's collateral JSON, as a PCCS hands it out (docs/attestation.md)")
+	f.StringVar(&o.at, "at", "", "verify at this time (RFC 3339, e.g. 2025-07-01T00:00:00Z) instead of now")
+	f.BoolVar(&o.json, "json", false, "print the result as JSON")
+	f.StringVar(&o.simulationKey, "simulation-key", "", "accept a SIMULATION quote signed by this ECDSA P-256 public key (PEM)")
+	f.StringSliceVar(&o.acceptTCB, "accept-tcb-status", nil, "accept only these TCB statuses (default: all but Revoked), e.g. UpToDate,SWHardeningNeeded")
+	cmd.AddCommand(verify)
+	return cmd
 }
 
 // simulationKeyError marks a --simulation-key file that cannot be used.

@@ -18,13 +18,12 @@ type verifyOptions struct {
 	json  bool
 }
 
-func init() {
-	register(func(a *app) *cobra.Command {
-		var o verifyOptions
-		cmd := &cobra.Command{
-			Use:   "verify IMAGE",
-			Short: "Check a converted image offline: signature, measurement, FS binding, files",
-			Long: `Verify IMAGE without running it: the SIGSTRUCT signature (RSA-3072, e=3,
+func newVerifyCmd(a *app) *cobra.Command {
+	var o verifyOptions
+	cmd := &cobra.Command{
+		Use:   "verify IMAGE",
+		Short: "Check a converted image offline: signature, measurement, FS binding, files",
+		Long: `Verify IMAGE without running it: the SIGSTRUCT signature (RSA-3072, e=3,
 Q1/Q2) is valid; MRENCLAVE recomputed from the image's own runtime and
 measured config equals the SIGSTRUCT's ENCLAVEHASH; the FS root hash in the
 config matches the protected FS image; the labels agree; the enclave's
@@ -36,18 +35,16 @@ their own, so a valid signature means nothing until its signer is checked.
 Name it with --mrsigner or --signer-pub, or pass an --fs-key file that records
 it (what 'scone-build keygen' writes); --mrenclave, --isv-prodid and
 --min-isvsvn add to it. Exits 4 when a check fails.`,
-			Args: cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error { return runVerify(cmd.Context(), a, args[0], &o) },
-		}
-		f := cmd.Flags()
-		f.StringVar(&o.fsKey, "fs-key", "", "FS key file: also authenticate every file")
-		f.StringVar(&o.signerPub, "signer-pub", "", "expect the MRSIGNER of this signer public key (PEM)")
-		o.identityFlags.register(f, true)
-		f.BoolVar(&o.json, "json", false, "print the checks as JSON")
-		f.StringVar(&o.platform, "platform", "linux/amd64", "platform to pick from a multi-platform image")
-		f.BoolVar(&o.insecure, "insecure", false, "allow plain http to registries other than localhost")
-		return cmd
-	})
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runVerify(cmd.Context(), a, args[0], &o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.fsKey, "fs-key", "", "FS key file: also authenticate every file")
+	f.StringVar(&o.signerPub, "signer-pub", "", "expect the MRSIGNER of this signer public key (PEM)")
+	o.identityFlags.register(f, true)
+	f.BoolVar(&o.json, "json", false, "print the checks as JSON")
+	o.imageFlags.addTo(f)
+	return cmd
 }
 
 func runVerify(ctx context.Context, a *app, ref string, o *verifyOptions) error {

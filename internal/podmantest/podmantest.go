@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	_ "embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -32,18 +33,11 @@ type Podman struct {
 }
 
 // ContainersConf is the containers.conf that works on machines without
-// CAP_SYS_RESOURCE and with hybrid cgroups (crun fails there).
-const ContainersConf = `[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
-
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-
-[network]
-network_backend = "netavark"
-`
+// CAP_SYS_RESOURCE and with hybrid cgroups (crun fails there). Its one home
+// is containers.conf next to this file: scripts/podman-env.sh copies it.
+//
+//go:embed containers.conf
+var ContainersConf string
 
 // StorageConf returns the storage.conf that keeps all storage under dir.
 func StorageConf(dir string) string {

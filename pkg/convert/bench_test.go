@@ -162,7 +162,7 @@ func convertVsFlatten(b *testing.B, fx *testenclave.Fixtures, img v1.Image, n in
 		}
 		flat += time.Since(t0)
 		t0 = time.Now()
-		out, rep, err := Convert(context.Background(), img, WithSigner(fx.Signer), WithFSKey(fx.FSKey), WithRuntime(fx.Runtime, fx.Runtime), WithForce(true))
+		out, rep, err := convertImage(context.Background(), img, WithSigner(fx.Signer), WithFSKey(fx.FSKey), WithRuntime(fx.Runtime, fx.Runtime), WithForce(true))
 		if err != nil {
 			b.Fatal(err)
 		}

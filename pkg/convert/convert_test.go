@@ -22,6 +22,7 @@ import (
 	"github.com/scone-build/scone-build/pkg/enclave"
 	"github.com/scone-build/scone-build/pkg/fsprotect"
 	"github.com/scone-build/scone-build/pkg/link"
+	"github.com/scone-build/scone-build/pkg/sconeimage"
 )
 
 var (
@@ -119,7 +120,7 @@ func TestConvert(t *testing.T) {
 	fixtures(t)
 	ctx := context.Background()
 	src := busyboxImage(t, file{name: "srv/secret.txt", body: []byte("MARKER-PLAINTEXT-7f3a9 must never appear in the output")})
-	out, rep, err := Convert(ctx, src, opts()...)
+	out, rep, err := convertImage(ctx, src, opts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +133,7 @@ func TestConvert(t *testing.T) {
 	}
 	t.Run("config", func(t *testing.T) {
 		c := cf.Config
-		if len(c.Entrypoint) != 1 || c.Entrypoint[0] != RunPath || len(c.Cmd) != 0 {
+		if len(c.Entrypoint) != 1 || c.Entrypoint[0] != sconeimage.RunPath || len(c.Cmd) != 0 {
 			t.Errorf("entrypoint %v cmd %v", c.Entrypoint, c.Cmd)
 		}
 		if c.User != "33:33" {
@@ -144,14 +145,14 @@ func TestConvert(t *testing.T) {
 		if c.Healthcheck != nil {
 			t.Error("health check kept; it cannot work outside the enclave")
 		}
-		for k, want := range map[string]string{LabelMRENCLAVE: rep.MRENCLAVE, LabelMRSIGNER: rep.MRSIGNER, LabelFSRoot: rep.FSRoot} {
+		for k, want := range map[string]string{sconeimage.LabelMRENCLAVE: rep.MRENCLAVE, sconeimage.LabelMRSIGNER: rep.MRSIGNER, sconeimage.LabelFSRoot: rep.FSRoot} {
 			if c.Labels[k] != want || len(want) != 64 {
 				t.Errorf("label %s = %q, want %q", k, c.Labels[k], want)
 			}
 		}
 		sd, _ := src.Digest()
-		if c.Labels[LabelSourceDigest] != sd.String() {
-			t.Errorf("source digest label %q", c.Labels[LabelSourceDigest])
+		if c.Labels[sconeimage.LabelSourceDigest] != sd.String() {
+			t.Errorf("source digest label %q", c.Labels[sconeimage.LabelSourceDigest])
 		}
 		if len(cf.History) != 2 || cf.History[0].CreatedBy == "" {
 			t.Errorf("history %+v", cf.History)
@@ -159,7 +160,7 @@ func TestConvert(t *testing.T) {
 	})
 	files := readLayers(t, out)
 	t.Run("measured config", func(t *testing.T) {
-		ec, err := enclave.ParseConfig(files[ConfigPath[1:]])
+		ec, err := enclave.ParseConfig(files[sconeimage.ConfigPath[1:]])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,11 +170,11 @@ func TestConvert(t *testing.T) {
 		if hex.EncodeToString(ec.FSRoot[:]) != rep.FSRoot {
 			t.Error("config FS root differs from the report")
 		}
-		m, err := enclave.Measure(bytes.NewReader(files[RunPath[1:]]), files[ConfigPath[1:]])
+		m, err := enclave.Measure(bytes.NewReader(files[sconeimage.RunPath[1:]]), files[sconeimage.ConfigPath[1:]])
 		if err != nil {
 			t.Fatal(err)
 		}
-		ss, err := enclave.ParseSigStruct(files[SigStructPath[1:]])
+		ss, err := enclave.ParseSigStruct(files[sconeimage.SigStructPath[1:]])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -185,7 +186,7 @@ func TestConvert(t *testing.T) {
 		}
 	})
 	t.Run("fs image", func(t *testing.T) {
-		img := files[FSImagePath[1:]]
+		img := files[sconeimage.FSImagePath[1:]]
 		r, err := fsprotect.Open(bytes.NewReader(img), int64(len(img)), fsKey)
 		if err != nil {
 			t.Fatal(err)
@@ -205,7 +206,7 @@ func TestConvert(t *testing.T) {
 		}
 	})
 	t.Run("deterministic", func(t *testing.T) {
-		again, _, err := Convert(ctx, src, opts()...)
+		again, _, err := convertImage(ctx, src, opts()...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -216,7 +217,7 @@ func TestConvert(t *testing.T) {
 		}
 	})
 	t.Run("shared base layer", func(t *testing.T) {
-		other, _, err := Convert(ctx, busyboxImage(t, file{name: "x", body: []byte("other")}), opts(WithDate(time.Unix(5, 0)))...)
+		other, _, err := convertImage(ctx, busyboxImage(t, file{name: "x", body: []byte("other")}), opts(WithDate(time.Unix(5, 0)))...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -237,7 +238,7 @@ func TestMeasuredFieldsChangeMRENCLAVE(t *testing.T) {
 	fixtures(t)
 	ctx := context.Background()
 	src := busyboxImage(t)
-	_, base, err := Convert(ctx, src, opts()...)
+	_, base, err := convertImage(ctx, src, opts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,9 +247,11 @@ func TestMeasuredFieldsChangeMRENCLAVE(t *testing.T) {
 		"threads":  WithMaxThreads(4),
 		"console":  WithConsoleShield(true),
 		"host env": WithHostEnv("TERM"),
+		"cas":      WithCAS("cas.example:8443", [32]byte{1}, "web"),
+		"cas id":   WithCAS("cas.example:8443", [32]byte{2}, "web"),
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, rep, err := Convert(ctx, src, opts(o)...)
+			_, rep, err := convertImage(ctx, src, opts(o)...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -256,6 +259,20 @@ func TestMeasuredFieldsChangeMRENCLAVE(t *testing.T) {
 				t.Fatal("MRENCLAVE unchanged")
 			}
 		})
+	}
+}
+
+// TestConvertCAS: WithCAS puts the CAS records into the measured config and
+// the report.
+func TestConvertCAS(t *testing.T) {
+	fixtures(t)
+	id := [32]byte{0xca, 0x5}
+	_, rep, err := convertImage(context.Background(), busyboxImage(t), opts(WithCAS("[::1]:8443", id, "web-prod"))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.CAS == nil || rep.CAS.Address != "[::1]:8443" || rep.CAS.ID != hex.EncodeToString(id[:]) || rep.CAS.Policy != "web-prod" {
+		t.Fatalf("report CAS = %+v", rep.CAS)
 	}
 }
 
@@ -284,9 +301,14 @@ func TestConvertFailures(t *testing.T) {
 			func(err error) bool { return errors.Is(err, ErrNoSigner) }},
 		{"no fs key", busyboxImage(t), []Option{WithSigner(signer), WithRuntime(runtimeELF, runtimeELF)},
 			func(err error) bool { return errors.Is(err, ErrNoFSKey) }},
+		{"bad CAS address", busyboxImage(t), opts(WithCAS("cas.example", [32]byte{1}, "web")),
+			func(err error) bool {
+				var ce *enclave.ConfigError
+				return errors.As(err, &ce) && ce.Field == "cas address"
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := Convert(ctx, tc.img, tc.opts...)
+			_, _, err := convertImage(ctx, tc.img, tc.opts...)
 			if err == nil || !tc.check(err) {
 				t.Fatalf("got error %v", err)
 			}
@@ -294,7 +316,7 @@ func TestConvertFailures(t *testing.T) {
 	}
 	t.Run("arm64 forced", func(t *testing.T) {
 		img := testImage(t, v1.Config{Entrypoint: []string{"/app"}}, []file{{name: "app", body: arm, mode: 0o755}})
-		_, rep, err := Convert(ctx, img, opts(WithForce(true))...)
+		_, rep, err := convertImage(ctx, img, opts(WithForce(true))...)
 		if err != nil || !rep.Forced {
 			t.Fatalf("--force: %v", err)
 		}
@@ -307,28 +329,28 @@ func TestConvertDir(t *testing.T) {
 	os.MkdirAll(filepath.Join(root, "bin"), 0o755)
 	os.WriteFile(filepath.Join(root, "bin/busybox"), busybox, 0o755)
 	cfg := &v1.ConfigFile{Config: v1.Config{Entrypoint: []string{"/bin/busybox", "true"}}}
-	out, err := ConvertDir(context.Background(), root, cfg, opts()...)
+	out, err := Build(context.Background(), FromDir(root, cfg, ""), opts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dst := filepath.Join(t.TempDir(), "out")
-	if err := WriteDir(out, dst); err != nil {
+	if err := out.Image.WriteDir(dst); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{RunPath, HostPath, FSImagePath, ConfigPath, SigStructPath} {
+	for _, p := range []string{sconeimage.RunPath, sconeimage.HostPath, sconeimage.FSImagePath, sconeimage.ConfigPath, sconeimage.SigStructPath} {
 		if _, err := os.Stat(filepath.Join(dst, "rootfs", p)); err != nil {
 			t.Error(err)
 		}
 	}
 	got, err := ReadConfigFile(filepath.Join(dst, "config.json"))
-	if err != nil || got.Config.Labels[LabelMRENCLAVE] != out.Report.MRENCLAVE {
+	if err != nil || got.Config.Labels[sconeimage.LabelMRENCLAVE] != out.Report.MRENCLAVE {
 		t.Fatalf("config.json: %v", err)
 	}
-	if err := WriteDir(out, dst); err == nil {
+	if err := out.Image.WriteDir(dst); err == nil {
 		t.Fatal("WriteDir over a non-empty directory succeeded")
 	}
 	empty := t.TempDir() // an existing empty directory (a mount point in BuildKit)
-	if err := WriteDir(out, empty); err != nil {
+	if err := out.Image.WriteDir(empty); err != nil {
 		t.Fatal(err)
 	}
 	if ents, _ := os.ReadDir(empty); len(ents) != 2 {
@@ -367,4 +389,19 @@ func readLayers(t *testing.T, img v1.Image) map[string][]byte {
 		}
 	}
 	return files
+}
+
+// convertImage is what the CLI does for an image source: FromImage, Build,
+// the OCI image, its digest in the report.
+func convertImage(ctx context.Context, src v1.Image, opts ...Option) (v1.Image, *Report, error) {
+	s, err := FromImage(src, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := Build(ctx, s, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	img, err := res.OCIImage()
+	return img, res.Report, err
 }

@@ -2,10 +2,7 @@ package convert
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
-	"os"
-	"strconv"
 	"time"
 
 	"github.com/scone-build/scone-build/pkg/enclave"
@@ -45,14 +42,9 @@ type options struct {
 	progress   func(Progress)
 	runtimeRun []byte
 	runtimeHst []byte
-	sourceName string
 	fsChunk    int
 	unsigned   bool
-
-	// preEnc encrypts file contents while Convert flattens (internal).
-	preEnc *preEncryptor
-	// fsParts: leave the FS image as slices in Output.fsParts (internal).
-	fsParts bool
+	cas        *casTarget
 }
 
 // WithSigner sets the enclave signer (a key file or an external command). Required.
@@ -101,7 +93,8 @@ func WithDebug(on bool) Option { return func(o *options) { o.debug = on } }
 func WithISV(prodID, svn uint16) Option { return func(o *options) { o.prodID, o.svn = prodID, svn } }
 
 // WithDate fixes the timestamps (image created time, SIGSTRUCT DATE). The
-// default is SOURCE_DATE_EPOCH when set, else the Unix epoch.
+// default is the Unix epoch; binaries pass SOURCE_DATE_EPOCH here
+// (internal/buildenv), the library never reads the environment.
 func WithDate(t time.Time) Option { return func(o *options) { o.date = &t } }
 
 // WithForce converts even when the entrypoint is unsupported.
@@ -119,9 +112,6 @@ func WithRuntime(run, host []byte) Option {
 	return func(o *options) { o.runtimeRun, o.runtimeHst = run, host }
 }
 
-// WithSourceName records the source reference in the report and labels.
-func WithSourceName(s string) Option { return func(o *options) { o.sourceName = s } }
-
 // WithFSChunkSize overrides the protected FS content chunk size.
 func WithFSChunkSize(n int) Option { return func(o *options) { o.fsChunk = n } }
 
@@ -129,6 +119,22 @@ func WithFSChunkSize(n int) Option { return func(o *options) { o.fsChunk = n } }
 // bytes to sign with `scone-build sign-data`, sign them elsewhere (KMS, HSM)
 // and attach the signature with `scone-build attach-signature`.
 func WithUnsigned() Option { return func(o *options) { o.unsigned = true } }
+
+// casTarget is what WithCAS measures into the config.
+type casTarget struct {
+	addr   string
+	id     [32]byte
+	policy string
+}
+
+// WithCAS names the CAS the enclave obtains its secrets from at start-up
+// (address HOST:PORT, CAS ID: SHA-256 of its DER public key, policy name;
+// docs/cas.md). They are measured: the host cannot redirect the enclave to
+// another CAS or policy. The FS key (WithFSKey) must then be the policy's
+// fs_key grant.
+func WithCAS(addr string, id [32]byte, policy string) Option {
+	return func(o *options) { o.cas = &casTarget{addr, id, policy} }
+}
 
 // Errors callers act on.
 var (
@@ -147,6 +153,7 @@ func makeOptions(opts []Option) (*options, error) {
 	for _, f := range opts {
 		f(o)
 	}
+	o.progress = progressOnce(o.progress)
 	if o.signer == nil && !o.unsigned {
 		return nil, ErrNoSigner
 	}
@@ -157,10 +164,7 @@ func makeOptions(opts []Option) (*options, error) {
 		return nil, ErrNoFSKey
 	}
 	if o.date == nil {
-		t, err := sourceDateEpoch()
-		if err != nil {
-			return nil, err
-		}
+		t := time.Unix(0, 0).UTC()
 		o.date = &t
 	}
 	if o.runtimeRun == nil {
@@ -175,17 +179,4 @@ func makeOptions(opts []Option) (*options, error) {
 		o.runtimeRun, o.runtimeHst = b, h
 	}
 	return o, nil
-}
-
-// sourceDateEpoch reads SOURCE_DATE_EPOCH (reproducible-builds.org).
-func sourceDateEpoch() (time.Time, error) {
-	s := os.Getenv("SOURCE_DATE_EPOCH")
-	if s == "" {
-		return time.Unix(0, 0).UTC(), nil
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
-		return time.Time{}, fmt.Errorf("reading SOURCE_DATE_EPOCH %q: want seconds since 1970 as a non-negative integer", s)
-	}
-	return time.Unix(n, 0).UTC(), nil
 }

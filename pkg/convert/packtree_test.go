@@ -132,15 +132,14 @@ func TestPackTreeMatchesPack(t *testing.T) {
 	}
 }
 
-// TestConvertMatchesConvertTree: Convert (FS image pre-encrypted while
-// flattening, kept as parts, layer generated from the parts) gives the
-// files and the image ConvertTree + Assemble give (FS image packed from
-// the tree into one slice, layer compressed with compress/gzip).
-func TestConvertMatchesConvertTree(t *testing.T) {
+// TestImageSourceMatchesTreeSource: an image source (FS image pre-encrypted
+// while flattening, kept as parts, layer generated from the parts) gives the
+// files and the image a tree source gives (FS image packed from the tree).
+func TestImageSourceMatchesTreeSource(t *testing.T) {
 	fixtures(t)
 	ctx := context.Background()
 	src := busyboxImage(t, file{name: "srv/big", body: rnd(3, 1<<20+7)}, file{name: "srv/small", body: []byte("s")})
-	img, _, err := Convert(ctx, src, opts()...)
+	img, _, err := convertImage(ctx, src, opts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,29 +148,26 @@ func TestConvertMatchesConvertTree(t *testing.T) {
 		t.Fatal(err)
 	}
 	cf, _ := src.ConfigFile()
-	out, err := ConvertTree(ctx, tree, cf, opts()...)
+	d, _ := src.Digest()
+	s := FromTree(tree, cf, "")
+	s.digest = d.String() // as FromImage records it
+	out, err := Build(ctx, s, opts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := readLayers(t, img)
-	for _, f := range out.EnclaveFiles {
+	for _, f := range out.Image.Files() {
 		if !bytes.Equal(got[f.Path[1:]], f.Data) {
-			t.Fatalf("%s differs between Convert and ConvertTree", f.Path)
+			t.Fatalf("%s differs between the image and the tree source", f.Path)
 		}
 	}
-	// Assemble of ConvertTree's output (with compress/gzip for the enclave
-	// layer, as before) has the same enclave layer digest.
-	tarBytes, err := layerTar(out.EnclaveFiles, out.Config.Created.Time)
+	img2, err := out.Image.Image()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ml, err := newMemLayer(tarBytes, enclaveCompression)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls, _ := img.Layers()
-	d, _ := ls[1].Digest()
-	if d != ml.digest {
-		t.Fatalf("enclave layer digest %v, want %v", d, ml.digest)
+	d1, _ := img.Digest()
+	d2, _ := img2.Digest()
+	if d1 != d2 {
+		t.Fatalf("image source gives %v, tree source %v", d1, d2)
 	}
 }

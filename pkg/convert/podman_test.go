@@ -2,6 +2,7 @@ package convert
 
 import (
 	"context"
+	"github.com/scone-build/scone-build/pkg/sconeimage"
 	"reflect"
 	"testing"
 
@@ -15,7 +16,7 @@ import (
 func TestPodmanRoundTrip(t *testing.T) {
 	fixtures(t)
 	p := podmantest.New(t)
-	img, rep, err := Convert(context.Background(), busyboxImage(t), opts()...)
+	img, rep, err := convertImage(context.Background(), busyboxImage(t), opts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func TestPodmanRoundTrip(t *testing.T) {
 				got.WorkingDir != want.Config.WorkingDir || got.StopSignal != want.Config.StopSignal {
 				t.Errorf("podman sees config %+v, we wrote %+v", got, want.Config)
 			}
-			if got.Labels[LabelMRENCLAVE] != rep.MRENCLAVE || got.Labels["org.example"] != "kept" {
+			if got.Labels[sconeimage.LabelMRENCLAVE] != rep.MRENCLAVE || got.Labels["org.example"] != "kept" {
 				t.Errorf("labels %v", got.Labels)
 			}
 			if _, ok := got.ExposedPorts["8080/tcp"]; !ok {

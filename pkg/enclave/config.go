@@ -22,7 +22,7 @@ const (
 const (
 	DefaultHeapSize   = 64 << 20 // 64 MiB
 	DefaultStackSize  = 8 << 20  // 8 MiB per thread
-	DefaultMaxThreads = 16       // memcached and JVM-less servers start ~10 threads
+	DefaultMaxThreads = 64       // thread pools (Python, apache event MPM, JVMs) start dozens; a thread costs nothing until it exists in sim mode
 	DefaultExitCycles = 8000
 	DefaultCwd        = "/"
 )
@@ -118,6 +118,14 @@ type Config struct {
 	Libraries   []string
 	// Volumes are host paths passed through to the application.
 	Volumes []string
+	// CASAddress ("host:port", see CheckCASAddress), CASID (SHA-256 of the
+	// CAS's DER public key, docs/cas.md) and CASPolicy name the CAS the
+	// enclave obtains its secrets from at start-up: all three or none. They
+	// are encoded (records 22-24) only when set, so a config without a CAS
+	// encodes, and measures, as before.
+	CASAddress string
+	CASID      [32]byte
+	CASPolicy  string
 }
 
 // DefaultConfig returns a Config with every default set; the caller fills in
@@ -290,7 +298,7 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
-	return nil
+	return c.validateCAS()
 }
 
 // Record tags of config.bin version 1, in encoding order.
@@ -316,7 +324,12 @@ const (
 	tagInterp
 	tagLibs
 	tagVolumes
-	tagLast = tagVolumes
+	// Optional: all three or none, after the others (cas.go).
+	tagCASAddress
+	tagCASID
+	tagCASPolicy
+	tagLast    = tagVolumes // the last record every config has
+	tagLastCAS = tagCASPolicy
 )
 
 type enc struct{ b []byte }
@@ -383,6 +396,11 @@ func (c *Config) MarshalBinary() ([]byte, error) {
 	e.rec(tagInterp, []byte(c.Interpreter))
 	e.rec(tagLibs, listv(c.Libraries))
 	e.rec(tagVolumes, listv(c.Volumes))
+	if c.HasCAS() {
+		e.rec(tagCASAddress, []byte(c.CASAddress))
+		e.rec(tagCASID, c.CASID[:])
+		e.rec(tagCASPolicy, []byte(c.CASPolicy))
+	}
 	if len(e.b) > MaxConfigSize {
 		return nil, cfgErr("", "encoding is %d bytes, more than %d", len(e.b), MaxConfigSize)
 	}
@@ -456,7 +474,7 @@ func fixedLen(tag uint32) int {
 		return 4
 	case tagHeap, tagStack, tagExitCycles:
 		return 8
-	case tagFSRoot:
+	case tagFSRoot, tagCASID:
 		return 32
 	}
 	return -1
@@ -490,7 +508,10 @@ func ParseConfig(b []byte) (*Config, error) {
 	}
 	c := &Config{}
 	d := &dec{b: b[16:]}
-	for want := uint32(1); want <= tagLast; want++ {
+	for want := uint32(1); want <= tagLastCAS; want++ {
+		if want == tagLast+1 && len(d.b) == 0 {
+			break // no CAS records
+		}
 		tag := d.u32()
 		n := d.u32()
 		v := d.take(uint64(n))
@@ -553,6 +574,15 @@ func ParseConfig(b []byte) (*Config, error) {
 			c.Libraries, err = parseList("libraries", v)
 		case tagVolumes:
 			c.Volumes, err = parseList("volumes", v)
+		case tagCASAddress:
+			c.CASAddress = string(v)
+			if c.CASAddress == "" {
+				err = cfgErr("cas address", "empty record")
+			}
+		case tagCASID:
+			copy(c.CASID[:], v)
+		case tagCASPolicy:
+			c.CASPolicy = string(v)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("parsing enclave config: %w", err)

@@ -10,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"os"
-	"strconv"
 	"time"
 )
 
@@ -110,11 +108,11 @@ type sigOpts struct {
 	prodID     uint16
 	svn        uint16
 	vendor     uint32
-	getenv     func(string) string
 }
 
-// WithDate sets DATE (its UTC calendar day). Without it, DATE comes from
-// SOURCE_DATE_EPOCH when set, else from the current time.
+// WithDate sets DATE (its UTC calendar day). Without it, DATE is today's:
+// pass WithDate for reproducible output (binaries read SOURCE_DATE_EPOCH
+// once and pass it here).
 func WithDate(t time.Time) SigStructOption { return func(o *sigOpts) { o.date = &t } }
 
 // WithDebug sets ATTRIBUTES.DEBUG (a debug enclave). The DEBUG bit is always
@@ -142,7 +140,6 @@ func WithISVSVN(svn uint16) SigStructOption { return func(o *sigOpts) { o.svn = 
 func WithVendor(v uint32) SigStructOption { return func(o *sigOpts) { o.vendor = v } }
 
 // withGetenv replaces os.Getenv (tests).
-func withGetenv(f func(string) string) SigStructOption { return func(o *sigOpts) { o.getenv = f } }
 
 // BCDDate encodes t's UTC date as SIGSTRUCT DATE (0xYYYYMMDD in BCD).
 func BCDDate(t time.Time) (uint32, error) {
@@ -164,7 +161,7 @@ func BCDDate(t time.Time) (uint32, error) {
 // NewSigStruct returns an unsigned SIGSTRUCT for the enclave hash: MODE64BIT
 // set, DEBUG per WithDebug, modulus, signature, Q1 and Q2 zero.
 func NewSigStruct(mrenclave [32]byte, opts ...SigStructOption) (*SigStruct, error) {
-	o := sigOpts{xfrm: DefaultXFRM, xfrmMask: ^uint64(0), miscMask: DefaultMiscMask, getenv: os.Getenv}
+	o := sigOpts{xfrm: DefaultXFRM, xfrmMask: ^uint64(0), miscMask: DefaultMiscMask}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -178,12 +175,6 @@ func NewSigStruct(mrenclave [32]byte, opts ...SigStructOption) (*SigStruct, erro
 	date := time.Now()
 	if o.date != nil {
 		date = *o.date
-	} else if s := o.getenv("SOURCE_DATE_EPOCH"); s != "" {
-		sec, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || sec < 0 {
-			return nil, fmt.Errorf("building SIGSTRUCT: SOURCE_DATE_EPOCH %q is not a number of seconds", s)
-		}
-		date = time.Unix(sec, 0)
 	}
 	bcd, err := BCDDate(date)
 	if err != nil {

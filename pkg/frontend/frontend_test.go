@@ -21,6 +21,7 @@ import (
 
 	"github.com/scone-build/scone-build/pkg/enclave"
 	"github.com/scone-build/scone-build/pkg/fskey"
+	"github.com/scone-build/scone-build/pkg/sconeimage"
 )
 
 func TestConvertArgs(t *testing.T) {
@@ -191,7 +192,7 @@ func TestMRSignerLittleEndian(t *testing.T) {
 }
 
 func TestImageDeterministic(t *testing.T) {
-	files := []ImageFile{
+	files := []sconeimage.File{
 		{Path: "/bin/scone-frontend", Mode: 0o755, Data: []byte("frontend")},
 		{Path: "/bin/scone-build", Mode: 0o755, Data: []byte("build")},
 	}
@@ -200,7 +201,7 @@ func TestImageDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Image([]ImageFile{files[1], files[0]}, at, DefaultPlatform())
+	b, err := Image([]sconeimage.File{files[1], files[0]}, at, DefaultPlatform())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +235,7 @@ func TestImageDeterministic(t *testing.T) {
 	if want := []string{"bin", "bin/scone-build", "bin/scone-frontend"}; !reflect.DeepEqual(names, want) {
 		t.Fatalf("layer entries %q, want %q", names, want)
 	}
-	if _, err := Image([]ImageFile{{Path: "bin/x"}}, at, DefaultPlatform()); err == nil {
+	if _, err := Image([]sconeimage.File{{Path: "bin/x"}}, at, DefaultPlatform()); err == nil {
 		t.Fatal("relative path accepted")
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/scone-build/scone-build/pkg/enclave"
 	"github.com/scone-build/scone-build/pkg/fskey"
 	"github.com/scone-build/scone-build/pkg/fsprotect"
+	"github.com/scone-build/scone-build/pkg/sconeimage"
 )
 
 func sourceImage(t *testing.T, busybox []byte) v1.Image {
@@ -53,7 +54,7 @@ func sourceImage(t *testing.T, busybox []byte) v1.Image {
 func convertImage(t *testing.T, fx *testenclave.Fixtures, extra ...convert.Option) v1.Image {
 	t.Helper()
 	opts := append([]convert.Option{convert.WithSigner(fx.Signer), convert.WithFSKey(fx.FSKey), convert.WithRuntime(fx.Runtime, fx.Runtime)}, extra...)
-	img, _, err := convert.Convert(context.Background(), sourceImage(t, fx.Busybox), opts...)
+	img, _, err := convertImage2(context.Background(), sourceImage(t, fx.Busybox), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,9 +65,15 @@ func convertImage(t *testing.T, fx *testenclave.Fixtures, extra ...convert.Optio
 // access to the registry could.
 func rebuild(t *testing.T, im *Image, path string, mutateFile func([]byte) []byte) v1.Image {
 	t.Helper()
-	files := im.Files()
-	files[path] = mutateFile(bytes.Clone(files[path]))
-	img, err := Rebuild(files, im.ImageConfig)
+	c := im.Contents()
+	for _, f := range c.Files() {
+		if f.Path == path {
+			if err := c.SetFile(path, mutateFile(bytes.Clone(f.Data))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	img, err := c.Image()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,13 +111,13 @@ func TestVerify(t *testing.T) {
 		mut        func([]byte) []byte
 		check      string
 	}{
-		{"runtime code", convert.RunPath, flip(0x1000), "measurement"},
-		{"measured config", convert.ConfigPath, flip(40), "measurement"},
-		{"sigstruct signature", convert.SigStructPath, flip(200), "sigstruct signature"},
-		{"sigstruct enclave hash", convert.SigStructPath, flip(960), "sigstruct signature"},
-		{"fs image byte", convert.FSImagePath, flip(100), "fs root"},
-		{"fs image truncated", convert.FSImagePath, func(b []byte) []byte { return b[:len(b)-1] }, "fs root"},
-		{"config from another conversion", convert.ConfigPath, func([]byte) []byte { return otherIm.ConfigBin }, "measurement"},
+		{"runtime code", sconeimage.RunPath, flip(0x1000), "measurement"},
+		{"measured config", sconeimage.ConfigPath, flip(40), "measurement"},
+		{"sigstruct signature", sconeimage.SigStructPath, flip(200), "sigstruct signature"},
+		{"sigstruct enclave hash", sconeimage.SigStructPath, flip(960), "sigstruct signature"},
+		{"fs image byte", sconeimage.FSImagePath, flip(100), "fs root"},
+		{"fs image truncated", sconeimage.FSImagePath, func(b []byte) []byte { return b[:len(b)-1] }, "fs root"},
+		{"config from another conversion", sconeimage.ConfigPath, func([]byte) []byte { return otherIm.ConfigBin }, "measurement"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bad := rebuild(t, im, tc.path, tc.mut)
@@ -181,7 +188,7 @@ func TestVerify(t *testing.T) {
 func TestDetachedSigning(t *testing.T) {
 	fx := testenclave.Get(t)
 	ctx := context.Background()
-	img, _, err := convert.Convert(ctx, sourceImage(t, fx.Busybox), convert.WithUnsigned(), convert.WithFSKey(fx.FSKey), convert.WithRuntime(fx.Runtime, fx.Runtime))
+	img, _, err := convertImage2(ctx, sourceImage(t, fx.Busybox), convert.WithUnsigned(), convert.WithFSKey(fx.FSKey), convert.WithRuntime(fx.Runtime, fx.Runtime))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,4 +224,19 @@ func TestDetachedSigning(t *testing.T) {
 	if _, err := im.AttachSignature(sig, &k.PublicKey); err == nil {
 		t.Fatal("bad signature attached")
 	}
+}
+
+// convertImage2 is what the CLI does for an image source: FromImage, Build,
+// the OCI image, its digest in the report.
+func convertImage2(ctx context.Context, src v1.Image, opts ...convert.Option) (v1.Image, *convert.Report, error) {
+	s, err := convert.FromImage(src, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := convert.Build(ctx, s, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	img, err := res.OCIImage()
+	return img, res.Report, err
 }

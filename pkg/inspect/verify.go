@@ -7,10 +7,10 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/scone-build/scone-build/pkg/convert"
 	"github.com/scone-build/scone-build/pkg/enclave"
 	"github.com/scone-build/scone-build/pkg/fskey"
 	"github.com/scone-build/scone-build/pkg/fsprotect"
+	"github.com/scone-build/scone-build/pkg/sconeimage"
 )
 
 // ErrVerification is wrapped by every *CheckError.
@@ -120,9 +120,9 @@ func (im *Image) Verify(ctx context.Context, opts ...VerifyOption) ([]Check, err
 	record("fs root", err, "the protected FS image is the one the measured config binds")
 	var lerr error
 	for k, want := range map[string]string{
-		convert.LabelMRENCLAVE: hex.EncodeToString(ss.EnclaveHash[:]),
-		convert.LabelMRSIGNER:  hex.EncodeToString(mrsigner[:]),
-		convert.LabelFSRoot:    hex.EncodeToString(im.Config.FSRoot[:]),
+		sconeimage.LabelMRENCLAVE: hex.EncodeToString(ss.EnclaveHash[:]),
+		sconeimage.LabelMRSIGNER:  hex.EncodeToString(mrsigner[:]),
+		sconeimage.LabelFSRoot:    hex.EncodeToString(im.Config.FSRoot[:]),
 	} {
 		if got := im.Label(k); got != want && lerr == nil {
 			lerr = fmt.Errorf("label %s is %q, the enclave says %q", k, got, want)

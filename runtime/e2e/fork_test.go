@@ -235,3 +235,23 @@ func TestForkConcurrentProcessesSimMode(t *testing.T) {
 		t.Fatalf("exit %d\nstdout:\n%q\nwant:\n%q\nstderr:\n%s", got.code, got.stdout, want, got.stderr)
 	}
 }
+
+// TestKilledChildDoesNotHangTheEnclave: children killed (SIGKILL) while
+// they use the file system, often inside the FS shield's critical section,
+// must not leave the enclave-wide lock held: the parent goes on (issue 15,
+// defect 1; the lock is runtime/lib/rlock.c).
+func TestKilledChildDoesNotHangTheEnclave(t *testing.T) {
+	rt := runtimeBin(t)
+	for _, name := range []string{"fork-glibc-static", "fork-musl-static"} {
+		t.Run(name, func(t *testing.T) {
+			bin := prog(t, name)
+			e := forkEnclave(t, rt, bin, []string{"/app/fork"}, false)
+			native := run(t, baseEnv(), bin, "killfs", "60")
+			got := run(t, e.env(), rt, "killfs", "60")
+			if got.stdout != native.stdout || got.code != 0 {
+				t.Fatalf("sim mode: exit %d, stdout:\n%s\nstderr:\n%s\nnative:\n%s", got.code, got.stdout, got.stderr, native.stdout)
+			}
+			t.Logf("lock takeovers reported: %d", strings.Count(got.stderr, "took over the file-system lock"))
+		})
+	}
+}

@@ -415,13 +415,13 @@ func TestSimModeIdentityFromConfig(t *testing.T) {
 	bin := prog(t, "ids-static")
 	root := makeEnclave(t, rt, bin, func(c *enclave.Config) { c.UID, c.GID = 0, 0 })
 	got := run(t, root.env(), rt)
-	want := "uid=0 euid=0 gid=0 egid=0\nsetgid(4321)=0 gid=4321\nsetuid(1234)=0 uid=1234 euid=1234\nsetuid(0)=-1 Operation not permitted uid=1234\n"
+	want := "uid=0 euid=0 gid=0 egid=0\nsetgroups=0 getgroups=3: 10 20 30 count=3 small=22\nsetgid(4321)=0 gid=4321\nsetuid(1234)=0 uid=1234 euid=1234\nsetuid(0)=-1 Operation not permitted uid=1234\n"
 	if got.code != 0 || got.stdout != want {
 		t.Fatalf("root config: exit %d\n%s\nwant:\n%s\nstderr: %s", got.code, got.stdout, want, got.stderr)
 	}
 	user := makeEnclave(t, rt, bin, func(c *enclave.Config) { c.UID, c.GID = 123, 456 })
 	got = run(t, user.env(), rt)
-	want = "uid=123 euid=123 gid=456 egid=456\nsetgid(4321)=-1 gid=456\nsetuid(1234)=-1 uid=123 euid=123\nsetuid(0)=-1 Operation not permitted uid=123\n"
+	want = "uid=123 euid=123 gid=456 egid=456\nsetgroups=-1 getgroups=0: count=0 small=0\nsetgid(4321)=-1 gid=456\nsetuid(1234)=-1 uid=123 euid=123\nsetuid(0)=-1 Operation not permitted uid=123\n"
 	if got.code != 0 || got.stdout != want {
 		t.Fatalf("user config: exit %d\n%s\nwant:\n%s\nstderr: %s", got.code, got.stdout, want, got.stderr)
 	}

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "econfig.h"
+#include "netaddr.h"
 #include "rt_alloc.h"
 
 struct rd {
@@ -184,6 +185,33 @@ static int code_var(const char *n)
 	return 0;
 }
 
+/* A CAS policy name: 1-63 of a-z 0-9 . _ -, starting with a letter or digit. */
+static int valid_policy(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > ECONFIG_MAX_POLICY)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+			return 0;
+	}
+	return 1;
+}
+
+static int validate_cas(const struct econfig *c)
+{
+	if (!c->has_cas)
+		return 0;
+	struct netaddr a;
+	static const uint8_t zero[32];
+	if (netaddr_parse(c->cas_addr, strlen(c->cas_addr), &a) || !memcmp(c->cas_id, zero, 32) ||
+	    !valid_policy(c->cas_policy))
+		return ECONFIG_EVALUE;
+	return 0;
+}
+
 static int validate(const struct econfig *c)
 {
 	if (c->argc < 1)
@@ -228,7 +256,7 @@ static int validate(const struct econfig *c)
 		return ECONFIG_EVALUE;
 	if (!list_abs(c->libs, c->nlibs) || !list_abs(c->volumes, c->nvolumes))
 		return ECONFIG_EVALUE;
-	return 0;
+	return validate_cas(c);
 }
 
 static int bool32(const uint8_t *v, int *out)
@@ -256,6 +284,7 @@ static size_t fixed_len(uint32_t tag)
 	case ECONFIG_TAG_EXIT_CYCLES:
 		return 8;
 	case ECONFIG_TAG_FS_ROOT:
+	case ECONFIG_TAG_CAS_ID:
 		return 32;
 	default:
 		return 0;
@@ -328,6 +357,14 @@ static int record(struct econfig *c, uint32_t tag, const uint8_t *v, size_t n)
 		return parse_list(v, n, &c->libs, &c->nlibs);
 	case ECONFIG_TAG_VOLUMES:
 		return parse_list(v, n, &c->volumes, &c->nvolumes);
+	case ECONFIG_TAG_CAS_ADDR:
+		c->has_cas = 1;
+		return dupstr(v, n, &c->cas_addr);
+	case ECONFIG_TAG_CAS_ID:
+		memcpy(c->cas_id, v, 32);
+		return 0;
+	case ECONFIG_TAG_CAS_POLICY:
+		return dupstr(v, n, &c->cas_policy);
 	default:
 		return ECONFIG_EFORMAT;
 	}
@@ -360,8 +397,12 @@ int econfig_parse(const uint8_t *buf, size_t len, struct econfig **out)
 	c->version = ECONFIG_VERSION;
 	struct rd r = {buf + 16, body};
 	int e = 0;
-	for (uint32_t want = 1; want <= ECONFIG_TAG_LAST; want++) {
+	for (uint32_t want = 1; want <= ECONFIG_TAG_LAST_CAS; want++) {
 		uint32_t tag, n;
+		/* No CAS records: what follows record 21 (nothing, or trailing
+		 * bytes: ECONFIG_EFORMAT below) is judged as before. */
+		if (want == ECONFIG_TAG_LAST + 1 && (r.n < 4 || le32(r.p) != ECONFIG_TAG_CAS_ADDR))
+			break;
 		const uint8_t *v;
 		if (take32(&r, &tag) || take32(&r, &n)) {
 			e = ECONFIG_ETRUNC;
@@ -381,6 +422,12 @@ int econfig_parse(const uint8_t *buf, size_t len, struct econfig **out)
 	}
 	if (e == 0 && r.n != 0)
 		e = ECONFIG_EFORMAT;
+	if (e == 0 && !c->has_cas) { /* optional strings are "", never NULL */
+		c->cas_addr = rt_calloc(1, 1);
+		c->cas_policy = rt_calloc(1, 1);
+		if (!c->cas_addr || !c->cas_policy)
+			e = ECONFIG_ENOMEM;
+	}
 	if (e == 0)
 		e = validate(c);
 	if (e) {
@@ -406,6 +453,8 @@ void econfig_free(struct econfig *c)
 	rt_free(c->interp);
 	free_list(c->libs);
 	free_list(c->volumes);
+	rt_free(c->cas_addr);
+	rt_free(c->cas_policy);
 	rt_free(c);
 }
 

@@ -8,7 +8,9 @@
  *   "SCONECFG" | u32 version (1) | u32 body length | records
  *   record = u32 tag | u32 length | value      (little-endian)
  *
- * All 21 records are present exactly once, in ascending tag order. The parser
+ * Records 1-21 are present exactly once, in ascending tag order; the CAS
+ * records 22-24 follow, all three or none (only configs that name a CAS
+ * have them, so older configs parse and measure as before). The parser
  * refuses anything else (unknown version, unknown or missing tag, trailing
  * bytes, NUL inside strings, out-of-range values), never trusts a length in
  * the input, allocates only with rt_malloc/rt_calloc/rt_free and keeps no
@@ -48,7 +50,12 @@ enum econfig_tag {
 	ECONFIG_TAG_INTERP = 19,      /* string, absolute path or "" (static) */
 	ECONFIG_TAG_LIBS = 20,	      /* string list of absolute paths */
 	ECONFIG_TAG_VOLUMES = 21,     /* string list of absolute host paths */
-	ECONFIG_TAG_LAST = ECONFIG_TAG_VOLUMES
+	ECONFIG_TAG_LAST = ECONFIG_TAG_VOLUMES,
+	/* Optional, all three or none: */
+	ECONFIG_TAG_CAS_ADDR = 22,   /* string, HOST:PORT (netaddr.h) */
+	ECONFIG_TAG_CAS_ID = 23,     /* 32 bytes: SHA-256 of the CAS's DER public key */
+	ECONFIG_TAG_CAS_POLICY = 24, /* string, a policy name (docs/cas.md) */
+	ECONFIG_TAG_LAST_CAS = ECONFIG_TAG_CAS_POLICY
 };
 
 enum econfig_transport { ECONFIG_TRANSPORT_SYNC = 1, ECONFIG_TRANSPORT_ASYNC = 2 };
@@ -60,6 +67,7 @@ enum econfig_transport { ECONFIG_TRANSPORT_SYNC = 1, ECONFIG_TRANSPORT_ASYNC = 2
 #define ECONFIG_MIN_STACK (64ull << 10) /* 64 KiB */
 #define ECONFIG_MAX_STACK (1ull << 30)	/* 1 GiB */
 #define ECONFIG_MAX_THREADS 1024u
+#define ECONFIG_MAX_POLICY 63 /* bytes of a policy name */
 
 /* Error codes returned by econfig_parse (0 on success). */
 #define ECONFIG_OK 0
@@ -75,7 +83,7 @@ enum econfig_transport { ECONFIG_TRANSPORT_SYNC = 1, ECONFIG_TRANSPORT_ASYNC = 2
 /* A parsed config. Every string is NUL-terminated; every string array has a
  * terminating NULL after its count entries (argv[argc] == NULL), so argv and
  * env can be handed to the application as they are. Optional strings
- * (tls_cert, tls_key, interp) are "" when unset, never NULL. */
+ * (tls_cert, tls_key, interp, cas_addr, cas_policy) are "" when unset, never NULL. */
 struct econfig {
 	uint32_t version;
 
@@ -111,6 +119,13 @@ struct econfig {
 	size_t nlibs;
 	char **volumes;
 	size_t nvolumes;
+
+	/* The CAS the enclave obtains its secrets from (records 22-24):
+	 * has_cas 0 and "" / zero when the config names none. */
+	int has_cas;
+	char *cas_addr; /* HOST:PORT, validated with netaddr_parse */
+	uint8_t cas_id[32];
+	char *cas_policy; /* 1-63 of a-z 0-9 . _ -, starting with a letter or digit */
 };
 
 /* Parses buf[0:len] into a newly allocated *out (free with econfig_free).

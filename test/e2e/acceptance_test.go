@@ -25,6 +25,7 @@ import (
 	"github.com/scone-build/scone-build/pkg/fskey"
 	"github.com/scone-build/scone-build/pkg/inspect"
 	"github.com/scone-build/scone-build/pkg/runtimebin"
+	"github.com/scone-build/scone-build/pkg/sconeimage"
 )
 
 type env struct {
@@ -80,7 +81,7 @@ func withCommand(t *testing.T, img v1.Image, argv []string) v1.Image {
 func (e *env) convert(t *testing.T, img v1.Image, opts ...convert.Option) (v1.Image, *convert.Report) {
 	t.Helper()
 	opts = append([]convert.Option{convert.WithSigner(e.fx.Signer), convert.WithFSKey(e.fx.FSKey)}, opts...)
-	out, rep, err := convert.Convert(context.Background(), img, opts...)
+	out, rep, err := convertImage2(context.Background(), img, opts...)
 	if err != nil {
 		t.Fatalf("convert: %v", err)
 	}
@@ -218,14 +219,14 @@ func TestTamperedImagesAreRefused(t *testing.T) {
 		mut        func([]byte) []byte
 		want       string
 	}{
-		{"fs image", convert.FSImagePath, flip(64), "fs"},
-		{"fs image from another conversion", convert.FSImagePath, func([]byte) []byte { return otherIm.FSImage }, "root"},
-		{"config", convert.ConfigPath, func(b []byte) []byte { return bytes.Replace(b, []byte(marker), []byte("EVIL-CODE-RAN-HERE!!"), 1) }, "MRENCLAVE"},
-		{"sigstruct", convert.SigStructPath, flip(300), "signature"},
+		{"fs image", sconeimage.FSImagePath, flip(64), "fs"},
+		{"fs image from another conversion", sconeimage.FSImagePath, func([]byte) []byte { return otherIm.FSImage }, "root"},
+		{"config", sconeimage.ConfigPath, func(b []byte) []byte { return bytes.Replace(b, []byte(marker), []byte("EVIL-CODE-RAN-HERE!!"), 1) }, "MRENCLAVE"},
+		{"sigstruct", sconeimage.SigStructPath, flip(300), "signature"},
 		// A byte of the runtime's read-only data: measured, but not code that
 		// runs before the check. (In sim mode a runtime modified to skip its
 		// own check cannot be caught; hardware EINIT closes that gap.)
-		{"runtime", convert.RunPath, flipROData(t, im.Run), "MRENCLAVE"},
+		{"runtime", sconeimage.RunPath, flipROData(t, im.Run), "MRENCLAVE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bad := rebuild(t, im, tc.path, tc.mut)
@@ -309,9 +310,15 @@ func flipROData(t *testing.T, runtimeELF []byte) func([]byte) []byte {
 
 func rebuild(t *testing.T, im *inspect.Image, path string, mut func([]byte) []byte) v1.Image {
 	t.Helper()
-	files := im.Files()
-	files[path] = mut(files[path])
-	img, err := inspect.Rebuild(files, im.ImageConfig)
+	c := im.Contents()
+	for _, f := range c.Files() {
+		if f.Path == path {
+			if err := c.SetFile(path, mut(append([]byte(nil), f.Data...))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	img, err := c.Image()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,4 +386,19 @@ func tcpProbe(req string) func(*testing.T, string) string {
 		b, _ := io.ReadAll(c) // the server closes after QUIT / quit
 		return string(b)
 	}
+}
+
+// convertImage2 is what the CLI does for an image source: FromImage, Build,
+// the OCI image, its digest in the report.
+func convertImage2(ctx context.Context, src v1.Image, opts ...convert.Option) (v1.Image, *convert.Report, error) {
+	s, err := convert.FromImage(src, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := convert.Build(ctx, s, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	img, err := res.OCIImage()
+	return img, res.Report, err
 }

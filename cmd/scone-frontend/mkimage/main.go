@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -23,7 +22,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/scone-build/scone-build/internal/buildenv"
 	"github.com/scone-build/scone-build/pkg/frontend"
+	"github.com/scone-build/scone-build/pkg/sconeimage"
 )
 
 func main() {
@@ -55,20 +56,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return usageErr{errors.New("usage: mkimage [--frontend FILE] [--scone-build FILE] --out DIR [--tag TAG] [--push REF [--insecure]]")}
 	}
 	created := time.Unix(0, 0).UTC()
-	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return usageErr{fmt.Errorf("parsing SOURCE_DATE_EPOCH %q: %w", v, err)}
-		}
-		created = time.Unix(n, 0).UTC()
+	if t, set, err := buildenv.SourceDateEpoch(os.Getenv); err != nil {
+		return usageErr{err}
+	} else if set {
+		created = t
 	}
-	var files []frontend.ImageFile
+	var files []sconeimage.File
 	for _, f := range []struct{ src, dst string }{{*fe, frontend.FrontendPath}, {*sb, frontend.SconeBuildPath}} {
 		b, err := os.ReadFile(f.src)
 		if err != nil {
 			return fmt.Errorf("reading %q: %w", f.src, err)
 		}
-		files = append(files, frontend.ImageFile{Path: f.dst, Mode: 0o755, Data: b})
+		files = append(files, sconeimage.File{Path: f.dst, Mode: 0o755, Data: b})
 	}
 	img, err := frontend.Image(files, created, frontend.DefaultPlatform())
 	if err != nil {

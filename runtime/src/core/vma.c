@@ -1,5 +1,6 @@
 /* Live mappings and the Iago check of fresh ones (vma.h). */
 #include "vma.h"
+#include "locks.h"
 #include "ivset.h"
 #include "region.h"
 #include "rtstring.h"
@@ -12,15 +13,8 @@
 #define STACK_RESERVE (9UL << 20)
 
 static struct rt_ivset live, hostfile;
-static volatile int lock;
-
-static void take(void)
-{
-	while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
-		__builtin_ia32_pause();
-}
-
-static void give(void) { __atomic_store_n(&lock, 0, __ATOMIC_RELEASE); }
+static void take(void) { rt_lock(&rt_vma_lock); }
+static void give(void) { rt_unlock(&rt_vma_lock); }
 
 static unsigned long hexnum(const char **p)
 {

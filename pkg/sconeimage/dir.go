@@ -1,51 +1,18 @@
-package convert
+package sconeimage
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
-	"github.com/scone-build/scone-build/pkg/rootfs"
 )
 
-// ConvertDir converts a root file system directory whose image config is
-// src (the BuildKit frontend's input).
-func ConvertDir(ctx context.Context, root string, src *v1.ConfigFile, opts ...Option) (*Output, error) {
-	o, err := makeOptions(opts)
-	if err != nil {
-		return nil, err
-	}
-	tree, err := rootfs.FromDir(ctx, root)
-	if err != nil {
-		return nil, err
-	}
-	return convertTree(ctx, tree, src, o)
-}
-
-// ReadConfigFile reads an OCI image config JSON file.
-func ReadConfigFile(p string) (*v1.ConfigFile, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, fmt.Errorf("reading image config %q: %w", p, err)
-	}
-	defer f.Close()
-	cf, err := v1.ParseConfigFile(f)
-	if err != nil {
-		return nil, fmt.Errorf("parsing image config %q: %w", p, err)
-	}
-	return cf, nil
-}
-
-// WriteDir writes a conversion's output as DIR/rootfs (the converted root
-// file system) and DIR/config.json (the output image config). DIR must not
+// WriteDir writes the converted image as DIR/rootfs (its root file system:
+// the five files) and DIR/config.json (its image config). DIR must not
 // exist or be empty (it may be a mount point). Everything is written into a
 // temporary directory first and renamed into place, so a failure leaves
 // nothing behind.
-func WriteDir(out *Output, dir string) error {
+func (c *Contents) WriteDir(dir string) error {
 	exists := false
 	if ents, err := os.ReadDir(dir); err == nil {
 		if len(ents) > 0 {
@@ -62,8 +29,7 @@ func WriteDir(out *Output, dir string) error {
 		return fmt.Errorf("writing output directory %q: %w", dir, err)
 	}
 	defer os.RemoveAll(tmp)
-	files := append(append([]File{}, out.RuntimeFiles...), out.EnclaveFiles...)
-	for _, f := range files {
+	for _, f := range c.Files() {
 		p := filepath.Join(tmp, "rootfs", filepath.FromSlash(f.Path))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return fmt.Errorf("writing %q: %w", f.Path, err)
@@ -75,7 +41,7 @@ func WriteDir(out *Output, dir string) error {
 			return fmt.Errorf("writing %q: %w", f.Path, err)
 		}
 	}
-	cfg, err := json.MarshalIndent(out.Config, "", "  ")
+	cfg, err := json.MarshalIndent(c.Config, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding image config: %w", err)
 	}

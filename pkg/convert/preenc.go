@@ -1,0 +1,146 @@
+package convert
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/scone-build/scone-build/pkg/fsprotect"
+)
+
+// preEncryptor encrypts file contents into an fsprotect.ContentCache while
+// the layers are still being decompressed: a chunk's ciphertext depends only
+// on the key and the file's content, so the packer can use it whatever the
+// final tree turns out to be. Decompressing a layer is single-threaded; the
+// workers use the other cores. Flatten's hook only offers the content to a
+// bounded queue and never waits: what the workers cannot take is encrypted
+// by the packer later, in parallel as always.
+//
+// Memory: the cache holds the ciphertext of every file it encrypted (about
+// the uncompressed image size, files deleted by later layers included) until
+// the FS image is packed; release frees it.
+type preEncryptor struct {
+	cache *fsprotect.ContentCache
+	queue chan []byte
+	wg    sync.WaitGroup
+	once  sync.Once
+	procs int
+	// active counts the layers being decompressed. While they keep every
+	// core busy, encrypting ahead only competes with them (and costs the
+	// cache's memory traffic): the workers then leave contents to the packer.
+	active atomic.Int32
+}
+
+// preEncryptMin is the smallest file worth encrypting ahead. Measured with
+// 20,000 files of 64 bytes: packing them cost 45 ms without the cache and
+// 39.5 ms with it, and filling the cache 10.6 ms on an otherwise idle core;
+// the hook's channel send costs ~0.1 us per file. Even tiny files win a
+// little, so every non-empty file is offered.
+const preEncryptMin = 1
+
+func newPreEncryptor(o *options) (*preEncryptor, error) {
+	var opts []fsprotect.Option
+	if o.fsChunk != 0 {
+		opts = append(opts, fsprotect.WithChunkSize(o.fsChunk))
+	}
+	c, err := fsprotect.NewContentCache(*o.fsKey, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("preparing content encryption: %w", err)
+	}
+	p := &preEncryptor{cache: c, queue: make(chan []byte, 4096), procs: runtime.GOMAXPROCS(0)}
+	for range max(1, p.procs-1) {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			for b := range p.queue {
+				if int(p.active.Load()) >= p.procs {
+					continue
+				}
+				if err := c.Encrypt(b); err != nil {
+					return // the packer encrypts what is not in the cache
+				}
+			}
+		}()
+	}
+	return p, nil
+}
+
+// layerTracker returns a Flatten progress function that keeps p.active up
+// to date from the compressed bytes read per layer (sizes: compressed sizes).
+func (p *preEncryptor) layerTracker(sizes []int64) func(layer int, n int64) {
+	var mu sync.Mutex
+	state := make([]byte, len(sizes)) // 0 not started, 1 reading, 2 read
+	return func(layer int, n int64) {
+		if layer < 0 || layer >= len(sizes) {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if state[layer] == 0 {
+			state[layer] = 1
+			p.active.Add(1)
+		}
+		if state[layer] == 1 && n >= sizes[layer] && sizes[layer] > 0 {
+			state[layer] = 2
+			p.active.Add(-1)
+		}
+	}
+}
+
+// offer is the Flatten file hook: it queues content without waiting.
+func (p *preEncryptor) offer(b []byte) {
+	if len(b) < preEncryptMin {
+		return
+	}
+	select {
+	case p.queue <- b:
+	default:
+	}
+}
+
+// close ends the queue; the workers finish what is in it.
+func (p *preEncryptor) close() {
+	if p != nil {
+		p.once.Do(func() { close(p.queue) })
+	}
+}
+
+// wait returns the cache once the workers are done (nil without one).
+func (p *preEncryptor) wait() *fsprotect.ContentCache {
+	if p == nil {
+		return nil
+	}
+	p.close()
+	p.wg.Wait()
+	return p.cache
+}
+
+// release frees the cache.
+func (p *preEncryptor) release() {
+	if p != nil {
+		p.close()
+		p.wg.Wait()
+		p.cache.Reset()
+	}
+}
+
+// progressFlatten adapts per-layer byte counts to Progress events. Flatten
+// calls it from several goroutines.
+func progressFlatten(o *options, done map[int]int64, total int64) func(int, int64) {
+	var mu sync.Mutex
+	var last int64
+	return func(layer int, n int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		done[layer] = n
+		var sum int64
+		for _, v := range done {
+			sum += v
+		}
+		if sum-last >= 4<<20 || sum == total {
+			last = sum
+			o.progress(Progress{Stage: "flatten", Done: sum, Total: total})
+		}
+	}
+}

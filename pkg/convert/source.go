@@ -1,0 +1,120 @@
+package convert
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/scone-build/scone-build/pkg/rootfs"
+)
+
+// Source is what a conversion reads: the source image config and digest,
+// known up front, and the root file system, flattened when Build needs it.
+// FromImage, FromDir and FromTree make one.
+type Source struct {
+	name   string
+	digest string
+	config *v1.ConfigFile
+	// image or dir or tree: where the file system comes from.
+	image v1.Image
+	dir   string
+	tree  *rootfs.Tree
+}
+
+// FromImage is a source image. name is its reference, recorded in the
+// report and the output's org.opencontainers.image.base.name annotation
+// ("" for none). The manifest and the config are read here.
+func FromImage(img v1.Image, name string) (*Source, error) {
+	d, err := img.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("reading source manifest: %w", err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading source image config: %w", err)
+	}
+	return &Source{name: name, digest: d.String(), config: cf, image: img}, nil
+}
+
+// FromDir is a root file system directory whose image config is cfg (the
+// BuildKit frontend's input, `dir:` sources). It has no digest.
+func FromDir(root string, cfg *v1.ConfigFile, name string) *Source {
+	return &Source{name: name, config: orEmpty(cfg), dir: root}
+}
+
+// FromTree is an already flattened root file system whose image config is
+// cfg.
+func FromTree(tree *rootfs.Tree, cfg *v1.ConfigFile, name string) *Source {
+	return &Source{name: name, config: orEmpty(cfg), tree: tree}
+}
+
+func orEmpty(cfg *v1.ConfigFile) *v1.ConfigFile {
+	if cfg == nil {
+		return &v1.ConfigFile{}
+	}
+	return cfg
+}
+
+// Name is the source's reference ("" when unknown).
+func (s *Source) Name() string { return s.name }
+
+// Digest is the source manifest's digest ("" for a directory or a tree).
+func (s *Source) Digest() string { return s.digest }
+
+// ConfigFile is the source image config.
+func (s *Source) ConfigFile() *v1.ConfigFile { return s.config }
+
+// flatten returns the root file system. For an image, hook sees every
+// regular file's content as the layers are read and progress the bytes read
+// per layer (the pre-encryptor and the progress bar); sizes are the
+// compressed layer sizes (nil when unknown).
+func (s *Source) flatten(ctx context.Context, hook func([]byte), progress func(layer int, n int64)) (*rootfs.Tree, error) {
+	switch {
+	case s.tree != nil:
+		return s.tree, nil
+	case s.image != nil:
+		t, err := rootfs.Flatten(ctx, s.image, rootfs.WithFileHook(hook), rootfs.WithProgress(progress))
+		if err != nil {
+			return nil, fmt.Errorf("flattening source image: %w", err)
+		}
+		return t, nil
+	default:
+		return rootfs.FromDir(ctx, s.dir)
+	}
+}
+
+// layerSizes are the compressed sizes of an image source's layers.
+func (s *Source) layerSizes() (total int64, sizes []int64) {
+	if s.image == nil {
+		return 0, nil
+	}
+	ls, err := s.image.Layers()
+	if err != nil {
+		return 0, nil
+	}
+	for _, l := range ls {
+		n, err := l.Size()
+		if err == nil {
+			total += n
+		}
+		sizes = append(sizes, n)
+	}
+	return total, sizes
+}
+
+// ReadConfigFile reads an OCI image config JSON file (the config of a
+// FromDir source).
+func ReadConfigFile(p string) (*v1.ConfigFile, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("reading image config %q: %w", p, err)
+	}
+	defer f.Close()
+	cf, err := v1.ParseConfigFile(f)
+	if err != nil {
+		return nil, fmt.Errorf("parsing image config %q: %w", p, err)
+	}
+	return cf, nil
+}
