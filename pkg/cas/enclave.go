@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/scone-build/scone-build/pkg/attest"
 	"github.com/scone-build/scone-build/pkg/casproto"
@@ -160,10 +161,7 @@ func truncate(s string, n int) string {
 		return s
 	}
 	s = s[:n]
-	for len(s) > 0 && s[len(s)-1]&0xc0 == 0x80 { // do not cut a UTF-8 sequence
-		s = s[:len(s)-1]
-	}
-	if len(s) > 0 && s[len(s)-1] >= 0xc0 {
+	for len(s) > 0 && !utf8.ValidString(s) { // do not cut a UTF-8 sequence
 		s = s[:len(s)-1]
 	}
 	return s

@@ -434,3 +434,19 @@ func TestTLSSuites(t *testing.T) {
 		})
 	}
 }
+
+// TestTruncate: reasons are cut to the record's limit on a character
+// boundary.
+func TestTruncate(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"abc", 5, "abc"}, {"abcdef", 3, "abc"}, {"aé", 3, "aé"}, {"aéb", 2, "a"}, {"€€", 4, "€"}, {"€€", 3, "€"},
+	} {
+		if got := truncate(c.in, c.n); got != c.want {
+			t.Errorf("truncate(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
+	}
+}
