@@ -143,6 +143,17 @@ static int hexval(char c)
 	return -1;
 }
 
+unsigned long rt_parse_hexnum(const char **p)
+{
+	unsigned long v = 0;
+	for (;; (*p)++) {
+		int d = hexval(**p);
+		if (d < 0)
+			return v;
+		v = v * 16 + (unsigned long)d;
+	}
+}
+
 int rt_parse_hex(const char *s, size_t slen, unsigned char *out, size_t outlen)
 {
 	if (slen && s[slen - 1] == '\n')
