@@ -53,7 +53,8 @@ W=$(mktemp -d "$CACHE/.work-XXXXXX")
 umount_under() {
   local d m
   d=$(realpath "$1")
-  awk '{print $2}' /proc/mounts | grep -E "^$d(/|$)" | sort -r | while read -r m; do
+  # grep finds nothing when nothing is mounted: not an error (pipefail).
+  { awk '{print $2}' /proc/mounts | grep -E "^$d(/|$)" || true; } | sort -r | while read -r m; do
     umount -l "$m" || true
   done
 }
