@@ -46,6 +46,7 @@ type convertOptions struct {
 	sourceConfig string
 	json         bool
 	unsigned     bool
+	fsSalt       string // "", "layers" or "tree"
 
 	fsKeyIdentity fskey.Identity // what the --fs-key file expects (set by libraryOptions)
 }
@@ -98,6 +99,7 @@ SRC and DST are image references:
 		f.StringVar(&o.sourceConfig, "source-config", "", "OCI image config JSON of a dir: SRC")
 		f.BoolVar(&o.json, "json", false, "print a machine-readable report on stdout")
 		f.BoolVar(&o.unsigned, "unsigned", false, "leave the SIGSTRUCT unsigned for detached signing (see 'scone-build sign-data')")
+		f.StringVar(&o.fsSalt, "fs-salt", "", "what the protected FS image's salt comes from: layers (image SRC, the default: contents are encrypted while layers decompress) or tree (the default for dir: SRC; gives the MRENCLAVE the BuildKit frontend gives for the same files); docs/fsprotect.md")
 		return cmd
 	})
 	registerHints(convertHints)
@@ -196,6 +198,16 @@ func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 	opts, err := o.libraryOptions(ctx, a)
 	if err != nil {
 		return err
+	}
+	switch o.fsSalt {
+	case "", "layers":
+		if o.fsSalt != "" && src.Transport == imageref.Dir {
+			return usagef("--fs-salt layers needs an image SRC: a dir: SRC has no layers (its salt comes from the tree)")
+		}
+	case "tree":
+		opts = append(opts, convert.WithFSTreeSalt())
+	default:
+		return usagef("--fs-salt %q: want layers or tree", o.fsSalt)
 	}
 	prog := newProgress(a.stderr, !o.json)
 	defer prog.done()

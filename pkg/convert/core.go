@@ -125,9 +125,16 @@ func convertTree(ctx context.Context, tree *rootfs.Tree, src *v1.ConfigFile, o *
 		defer close(packDone)
 		t0 := time.Now()
 		defer func() { packSecs = time.Since(t0).Seconds() }()
-		var fsOpts []fsprotect.Option
-		if o.fsChunk != 0 {
-			fsOpts = append(fsOpts, fsprotect.WithChunkSize(o.fsChunk))
+		fsOpts := fsOptions(o)
+		if !o.fsSaltSet {
+			// A tree without layers (a directory, the BuildKit
+			// frontend): the salt source is a hash of the tree.
+			ss, err := fsprotect.TreeSaltSource(packCtx, &treeSource{tree: tree})
+			if err != nil {
+				packErr = err
+				return
+			}
+			fsOpts = append(fsOpts, fsprotect.WithSaltSource(ss))
 		}
 		if cache := o.preEnc.wait(); cache != nil {
 			fsOpts = append(fsOpts, fsprotect.WithContentCache(cache))
@@ -181,7 +188,7 @@ func convertTree(ctx context.Context, tree *rootfs.Tree, src *v1.ConfigFile, o *
 	}
 	rep.FSRoot = hex.EncodeToString(sum.Root[:])
 	rep.Files, rep.Dirs, rep.Symlinks = sum.Files, sum.Dirs, sum.Symlinks
-	rep.BytesIn, rep.FSImageBytes = sum.BytesIn, sum.BytesOut
+	rep.BytesIn, rep.FSImageBytes, rep.fsCached = sum.BytesIn, sum.BytesOut, sum.BytesCached
 	rep.Skipped = sum.Skipped
 
 	// Measured enclave config.
@@ -376,7 +383,7 @@ func sortedUnique(s []string) []string {
 type treeSource struct {
 	tree  *rootfs.Tree
 	total int64
-	f     func(Progress)
+	f     func(Progress) // nil: no progress events
 }
 
 func (s *treeSource) Entries(yield func(*fsprotect.TreeEntry) error) error {
@@ -399,13 +406,13 @@ func (s *treeSource) Entries(yield func(*fsprotect.TreeEntry) error) error {
 			te.Content = e.Data()
 			done += int64(len(te.Content))
 		}
-		if done-last >= 4<<20 {
+		if done-last >= 4<<20 && s.f != nil {
 			last = done
 			s.f(Progress{Stage: "encrypt", Done: done, Total: s.total})
 		}
 		return yield(&te)
 	})
-	if err == nil {
+	if err == nil && s.f != nil {
 		s.f(Progress{Stage: "encrypt", Done: s.total, Total: s.total})
 	}
 	return err

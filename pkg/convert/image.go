@@ -71,20 +71,34 @@ func Convert(ctx context.Context, src v1.Image, opts ...Option) (v1.Image, *Repo
 	}()
 	defer func() { <-baseDone }()
 	done := make(map[int]int64)
-	pre, err := newPreEncryptor(o)
-	if err != nil {
-		return nil, nil, err
+	// The FS image's salt must be known before contents are encrypted
+	// while the layers decompress: it comes from the layer digests, known
+	// up front (unless the salt is to come from the tree: then contents are
+	// encrypted after flattening).
+	if !o.fsSaltSet && !o.fsTreeSalt {
+		if o.fsSalt, err = ImageSaltSource(src); err != nil {
+			return nil, nil, err
+		}
+		o.fsSaltSet = true
 	}
-	defer pre.release()
-	o.preEnc = pre
-	o.fsParts = true
 	progress := progressFlatten(o, done, total)
-	track := pre.layerTracker(sizes)
-	tree, err := rootfs.Flatten(ctx, src, rootfs.WithFileHook(pre.offer), rootfs.WithProgress(func(layer int, n int64) {
-		track(layer, n)
-		progress(layer, n)
-	}))
-	pre.close() // the workers finish their queue while the tree is analysed
+	flattenOpts := []rootfs.Option{rootfs.WithProgress(progress)}
+	if o.fsSaltSet {
+		pre, err := newPreEncryptor(o)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer pre.release()
+		o.preEnc = pre
+		track := pre.layerTracker(sizes)
+		flattenOpts = []rootfs.Option{rootfs.WithFileHook(pre.offer), rootfs.WithProgress(func(layer int, n int64) {
+			track(layer, n)
+			progress(layer, n)
+		})}
+	}
+	o.fsParts = true
+	tree, err := rootfs.Flatten(ctx, src, flattenOpts...)
+	o.preEnc.close() // the workers finish their queue while the tree is analysed
 	if err != nil {
 		return nil, nil, fmt.Errorf("flattening source image: %w", err)
 	}
@@ -112,10 +126,39 @@ func Convert(ctx context.Context, src v1.Image, opts ...Option) (v1.Image, *Repo
 	return img, out.Report, nil
 }
 
+// ImageSaltSource is the salt source of the protected FS image Convert
+// makes of img (docs/fsprotect.md): the source image's layers, by
+// uncompressed digest (the config's diffIDs) and digest (the manifest's),
+// known before any layer is read, so that contents can be encrypted while
+// the layers decompress. The same layers give the same salt (and the same
+// FS image); any other layer gives another. The salt stored in the image
+// is a keyed hash of it: the digests do not leak.
+func ImageSaltSource(img v1.Image) ([]byte, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading source image config: %w", err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading source manifest: %w", err)
+	}
+	var b strings.Builder
+	b.WriteString("scone-build fs salt: image layers\n")
+	for _, d := range cf.RootFS.DiffIDs {
+		fmt.Fprintf(&b, "diff_id %s\n", d)
+	}
+	for _, l := range m.Layers {
+		fmt.Fprintf(&b, "layer %s %d\n", l.Digest, l.Size)
+	}
+	return []byte(b.String()), nil
+}
+
 // preEncryptor encrypts file contents into an fsprotect.ContentCache while
 // the layers are still being decompressed: a chunk's ciphertext depends only
-// on the key and the file's content, so the packer can use it whatever the
-// final tree turns out to be. Decompressing a layer is single-threaded; the
+// on the key, the image salt (from the layer digests, known before
+// flattening), the file's path and its content, so the packer can use it
+// whatever the final tree turns out to be (a file removed by a later layer
+// is simply not used). Decompressing a layer is single-threaded; the
 // workers use the other cores. Flatten's hook only offers the content to a
 // bounded queue and never waits: what the workers cannot take is encrypted
 // by the packer later, in parallel as always.
@@ -125,7 +168,7 @@ func Convert(ctx context.Context, src v1.Image, opts ...Option) (v1.Image, *Repo
 // the FS image is packed; release frees it.
 type preEncryptor struct {
 	cache *fsprotect.ContentCache
-	queue chan []byte
+	queue chan offered
 	wg    sync.WaitGroup
 	once  sync.Once
 	procs int
@@ -142,31 +185,46 @@ type preEncryptor struct {
 // little, so every non-empty file is offered.
 const preEncryptMin = 1
 
+// offered is a file's content offered by Flatten's hook, with its path.
+type offered struct {
+	name    string
+	content []byte
+}
+
 func newPreEncryptor(o *options) (*preEncryptor, error) {
-	var opts []fsprotect.Option
-	if o.fsChunk != 0 {
-		opts = append(opts, fsprotect.WithChunkSize(o.fsChunk))
-	}
-	c, err := fsprotect.NewContentCache(*o.fsKey, opts...)
+	c, err := fsprotect.NewContentCache(*o.fsKey, fsOptions(o)...)
 	if err != nil {
 		return nil, fmt.Errorf("preparing content encryption: %w", err)
 	}
-	p := &preEncryptor{cache: c, queue: make(chan []byte, 4096), procs: runtime.GOMAXPROCS(0)}
+	p := &preEncryptor{cache: c, queue: make(chan offered, 4096), procs: runtime.GOMAXPROCS(0)}
 	for range max(1, p.procs-1) {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			for b := range p.queue {
+			for f := range p.queue {
 				if int(p.active.Load()) >= p.procs {
 					continue
 				}
-				if err := c.Encrypt(b); err != nil {
-					return // the packer encrypts what is not in the cache
-				}
+				// An error (a path the packer refuses) leaves the
+				// content to the packer, which reports it.
+				_ = c.Encrypt(f.name, f.content)
 			}
 		}()
 	}
 	return p, nil
+}
+
+// fsOptions are the fsprotect options of the FS image (chunk size, salt
+// source when known).
+func fsOptions(o *options) []fsprotect.Option {
+	var opts []fsprotect.Option
+	if o.fsChunk != 0 {
+		opts = append(opts, fsprotect.WithChunkSize(o.fsChunk))
+	}
+	if o.fsSaltSet {
+		opts = append(opts, fsprotect.WithSaltSource(o.fsSalt))
+	}
+	return opts
 }
 
 // layerTracker returns a Flatten progress function that keeps p.active up
@@ -192,12 +250,12 @@ func (p *preEncryptor) layerTracker(sizes []int64) func(layer int, n int64) {
 }
 
 // offer is the Flatten file hook: it queues content without waiting.
-func (p *preEncryptor) offer(b []byte) {
+func (p *preEncryptor) offer(name string, b []byte) {
 	if len(b) < preEncryptMin {
 		return
 	}
 	select {
-	case p.queue <- b:
+	case p.queue <- offered{name, b}:
 	default:
 	}
 }

@@ -37,4 +37,8 @@ type Report struct {
 	Dropped       []string      `json:"dropped_config,omitempty"`
 	// Seconds spent per stage.
 	Timings map[string]float64 `json:"timings_seconds"`
+
+	// fsCached counts the content bytes encrypted ahead, while the layers
+	// decompressed, that the FS image used (tests, benchmarks).
+	fsCached int64
 }

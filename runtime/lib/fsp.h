@@ -1,4 +1,4 @@
-/* Protected FS image reader (format v1, docs/fsprotect.md).
+/* Protected FS image reader (format versions 1 and 2, docs/fsprotect.md).
  *
  * Opens an image held in memory (the runtime maps fs.img), authenticates its
  * header and encrypted index with the 32-byte FS key, and serves lookups,
@@ -20,7 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FSP_VERSION 1u
+#define FSP_VERSION 2u	   /* the newest format version read */
+#define FSP_VERSION_MIN 1u /* the oldest */
 #define FSP_KEY_LEN 32u
 #define FSP_ROOT_LEN 32u
 /* Inode number of the root directory. Inode numbers are 1..ninodes. */
@@ -82,7 +83,8 @@ int fsp_open(struct fsp **out, const uint8_t *img, uint64_t img_len, const uint8
 /* Frees everything fsp_open allocated (wipes the derived keys). NULL is ok. */
 void fsp_close(struct fsp *f);
 
-/* The root hash of the opened image (SHA-256 of its 192-byte header). */
+/* The root hash of the opened image (SHA-256 of its header: 192 bytes in
+ * version 1, 256 in version 2). */
 void fsp_root_hash(const struct fsp *f, uint8_t out[FSP_ROOT_LEN]);
 uint32_t fsp_root_ino(const struct fsp *f);
 /* The chunk size of the image (bytes), a power of two in [4 KiB, 1 MiB]. */
