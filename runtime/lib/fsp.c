@@ -567,23 +567,29 @@ int fsp_stat(const struct fsp *f, uint32_t ino, struct fsp_stat *st)
 	return 0;
 }
 
-/* Authenticates and decrypts chunk i of file inode in into dst (room for a
- * whole chunk). dst must be private memory: the ciphertext is copied there
- * first, then decrypted and checked in place. Returns the chunk length or
- * -FSP_EAUTH (dst wiped). */
-static long read_chunk(const struct fsp *f, const uint8_t *in, uint64_t i, uint8_t *dst)
+/* Authenticates and decrypts chunk i of file inode in into priv: private
+ * memory (never the caller's buffer) of at least a chunk. The ciphertext is
+ * copied there from the image first (the host may change the image under
+ * us), then decrypted and checked in place. Returns the chunk length, or
+ * -FSP_EAUTH (priv wiped). */
+static long read_chunk(const struct fsp *f, const uint8_t *in, uint64_t i, uint8_t *priv)
 {
 	uint64_t size = I_SIZE(in), start = i << f->log2;
 	size_t n = (size_t)(size - start < f->chunk_size ? size - start : f->chunk_size);
-	memcpy(dst, f->img + I_DATA(in) + start, n);
+	memcpy(priv, f->img + I_DATA(in) + start, n);
 	const uint8_t *rec = f->chunks + (size_t)(I_CHUNK(in) + i) * CHUNK_REC;
 	uint8_t aad[16];
 	put64(aad, i);
 	put64(aad + 8, size);
-	if (!gcm_open(&f->content, f->ghash, rec, aad, sizeof aad, dst, n, rec + NONCE_SIZE))
+	if (!gcm_open(&f->content, f->ghash, rec, aad, sizeof aad, priv, n, rec + NONCE_SIZE))
 		return -FSP_EAUTH;
 	return (long)n;
 }
+
+/* Chunks up to this size are decrypted in a stack buffer of fsp_pread (the
+ * runtime calls it on a 256 KiB signal stack); larger ones in one rt_malloc
+ * per call. */
+#define STACK_CHUNK 4096u
 
 long fsp_pread(const struct fsp *f, uint32_t ino, void *buf, uint64_t len, uint64_t off)
 {
@@ -601,46 +607,41 @@ long fsp_pread(const struct fsp *f, uint32_t ino, void *buf, uint64_t len, uint6
 		len = size - off;
 	if (len > (uint64_t)LONG_MAX)
 		len = (uint64_t)LONG_MAX & ~((uint64_t)f->chunk_size - 1);
-	uint8_t *out = buf, *tmp = NULL;
+	/* Finding 8c: decrypt into private memory, copy out only what
+	 * authenticated; a failed chunk leaves buf as it was. */
+	uint8_t stack_chunk[STACK_CHUNK];
+	uint8_t *priv = stack_chunk;
+	if (f->chunk_size > sizeof stack_chunk && (priv = rt_malloc(f->chunk_size)) == NULL)
+		return -FSP_ENOMEM;
+	uint8_t *out = buf;
 	uint64_t done = 0;
+	size_t used = 0; /* bytes of priv that held plaintext */
+	int partial = 0; /* priv held plaintext the caller did not ask for */
 	long rc = 0;
 	while (done < len) {
 		uint64_t pos = off + done, i = pos >> f->log2;
 		uint64_t within = pos - (i << f->log2);
-		if (within == 0 && len - done >= f->chunk_size) {
-			/* whole chunk: decrypt straight into the caller's buffer */
-			long n = read_chunk(f, in, i, out + done);
-			if (n < 0) {
-				rc = n;
-				break;
-			}
-			done += (uint64_t)n;
-			continue;
-		}
-		if (tmp == NULL && (tmp = rt_malloc(f->chunk_size)) == NULL) {
-			rc = -FSP_ENOMEM;
-			break;
-		}
-		long n = read_chunk(f, in, i, tmp);
+		long n = read_chunk(f, in, i, priv);
 		if (n < 0) {
 			rc = n;
 			break;
 		}
+		if ((size_t)n > used)
+			used = (size_t)n;
 		uint64_t take = (uint64_t)n - within;
 		if (take > len - done)
 			take = len - done;
-		memcpy(out + done, tmp + within, (size_t)take);
+		partial |= take != (uint64_t)n;
+		memcpy(out + done, priv + within, (size_t)take);
 		done += take;
 	}
-	if (tmp != NULL) {
-		wipe(tmp, f->chunk_size);
-		rt_free(tmp);
-	}
-	if (rc < 0) {
-		wipe(out, (size_t)len); /* return nothing on failure */
-		return rc;
-	}
-	return (long)done;
+	/* What the caller got it has anyway; wipe the rest of a chunk it did
+	 * not ask for (a failed chunk is wiped by gcm_open). */
+	if (partial)
+		wipe(priv, used);
+	if (priv != stack_chunk)
+		rt_free(priv);
+	return rc < 0 ? rc : (long)done;
 }
 
 long fsp_readlink(const struct fsp *f, uint32_t ino, char *buf, uint64_t len)

@@ -101,9 +101,14 @@ int fsp_stat(const struct fsp *f, uint32_t ino, struct fsp_stat *st);
 
 /* Reads up to len bytes at offset off of regular file ino. Returns the number
  * of bytes read (0 at or past end of file), or -FSP_EAUTH (a chunk failed
- * authentication; nothing of it is returned), -FSP_EISDIR, -FSP_EINVAL (not a
- * regular file), -FSP_ENOENT, -FSP_ENOMEM. A read of at most
- * LONG_MAX bytes is served per call. */
+ * authentication), -FSP_EISDIR, -FSP_EINVAL (not a regular file),
+ * -FSP_ENOENT, -FSP_ENOMEM. A read of at most LONG_MAX bytes is served per
+ * call. Each chunk is decrypted and authenticated in private memory and
+ * copied into buf only once authentic: unauthenticated plaintext never
+ * reaches buf. On -FSP_EAUTH the part of buf for the failed chunk and after
+ * it is left untouched (chunks before it, authentic, may have been copied).
+ * Uses one chunk of private memory per call: on the stack for chunks of up
+ * to 4 KiB (the default), else one rt_malloc. */
 long fsp_pread(const struct fsp *f, uint32_t ino, void *buf, uint64_t len, uint64_t off);
 
 /* Copies the target of symlink ino into buf (no NUL terminator), at most len

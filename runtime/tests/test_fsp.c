@@ -5,7 +5,8 @@
  * the same manifest against the Go reader), then, for ok.img (v1) and
  * v2-ok.img: a bit-flip campaign (every flip is either refused at open or
  * makes a read of the touched data fail), authenticated but malformed
- * indexes, and concurrent reads from three threads. Runs from the repository root. */
+ * indexes, reads of tampered chunks (the caller's buffer stays untouched),
+ * and concurrent reads from three threads. Runs from the repository root. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -563,6 +564,71 @@ static void concurrent_reads(const char *name)
 	free(img);
 }
 
+/* Security finding 8c: a read of a tampered chunk must not put anything
+ * of it into the caller's buffer, not even wiped bytes. chunk0.img has
+ * chunk 0 (a whole 4 KiB chunk) of bin/two-chunks (4196 bytes) tampered,
+ * chunk.img its chunk 1 (100 bytes); prefix "" or "v2-". */
+static void tampered_reads(const char *prefix)
+{
+	char name[64];
+	uint64_t len, oklen;
+	uint8_t *img, *okimg;
+	snprintf(name, sizeof name, "%sok.img", prefix);
+	struct fsp *ok = open_vec(name, &okimg, &oklen);
+	snprintf(name, sizeof name, "%schunk0.img", prefix);
+	struct fsp *f0 = open_vec(name, &img, &len);
+	uint8_t *img1;
+	uint64_t len1;
+	snprintf(name, sizeof name, "%schunk.img", prefix);
+	struct fsp *f1 = open_vec(name, &img1, &len1);
+	static uint8_t want[8192], buf[8192];
+	uint32_t ino;
+	if (ok == NULL || f0 == NULL || f1 == NULL || resolve(ok, "bin/two-chunks", &ino) != 0 ||
+	    fsp_pread(ok, ino, want, sizeof want, 0) != 4196) {
+		FAIL("%s: cannot set up", prefix);
+		goto out;
+	}
+	static const struct {
+		int chunk1; /* which image: chunk.img (1) or chunk0.img (0) */
+		uint64_t off, len;
+		long authentic; /* leading bytes that must hold the file's content */
+	} reads[] = {
+		{0, 0, 4096, 0},    /* the whole tampered chunk: decrypted in place before the fix */
+		{0, 0, 8192, 0},    /* the whole file, failing at its first chunk */
+		{0, 10, 100, 0},    /* part of the tampered chunk */
+		{1, 4096, 100, 0},  /* the tampered last chunk */
+		{1, 0, 8192, 4096}, /* the whole file: chunk 0 is authentic, chunk 1 fails */
+		{1, 4000, 196, 96}, /* straddling both */
+	};
+	for (size_t k = 0; k < sizeof reads / sizeof reads[0]; k++) {
+		struct fsp *f = reads[k].chunk1 ? f1 : f0;
+		memset(buf, 0xA5, sizeof buf);
+		long r = fsp_pread(f, ino, buf, reads[k].len, reads[k].off);
+		if (r != -FSP_EAUTH)
+			FAIL("%s read %zu: got %ld, want -FSP_EAUTH", prefix, k, r);
+		if (memcmp(buf, want + reads[k].off, (size_t)reads[k].authentic) != 0)
+			FAIL("%s read %zu: the authentic chunk before the tampered one differs", prefix, k);
+		for (size_t i = (size_t)reads[k].authentic; i < sizeof buf; i++)
+			if (buf[i] != 0xA5) {
+				FAIL("%s read %zu: byte %zu of the caller's buffer changed (0x%02x)", prefix, k, i,
+				     buf[i]);
+				break;
+			}
+	}
+	/* The untampered chunk of each image still reads. */
+	if (fsp_pread(f0, ino, buf, 100, 4096) != 100 || memcmp(buf, want + 4096, 100) != 0)
+		FAIL("%s: the intact chunk 1 of chunk0.img does not read", prefix);
+	if (fsp_pread(f1, ino, buf, 4096, 0) != 4096 || memcmp(buf, want, 4096) != 0)
+		FAIL("%s: the intact chunk 0 of chunk.img does not read", prefix);
+out:
+	fsp_close(ok);
+	fsp_close(f0);
+	fsp_close(f1);
+	free(okimg);
+	free(img);
+	free(img1);
+}
+
 /* Benchmark mode (not run by make): build without sanitizers, e.g.
  *   cc -O2 -std=c11 -D_GNU_SOURCE -Iruntime/include -Iruntime/lib -o /tmp/fspbench \
  *      runtime/tests/test_fsp.c runtime/lib/fsp.c runtime/tests/host_shim.c -lbearssl
@@ -636,5 +702,7 @@ int main(int argc, char **argv)
 		index_mutations(images[i]);
 		concurrent_reads(images[i]);
 	}
+	tampered_reads("");
+	tampered_reads("v2-");
 	return test_summary("test_fsp");
 }
