@@ -92,7 +92,8 @@ var typeIFMT = [...]uint32{typeFile: sIFREG, typeDir: sIFDIR, typeSymlink: sIFLN
 
 var le = binary.LittleEndian
 
-// header is the 192-byte header stored at the end of an image.
+// header is the header stored at the end of an image (192 bytes in format
+// version 1, 256 in version 2).
 type header struct {
 	version    uint32
 	chunkLog2  uint32
