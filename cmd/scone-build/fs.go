@@ -110,7 +110,7 @@ func writeAtomic(out string, write func(io.Writer) error) (err error) {
 func newFSCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "fs",
-		Short: "Create, list, read and verify protected FS images (docs/fsprotect.md)",
+		Short: "Create, list, read and verify protected FS images (docs/fsprotect.md; versions 1 and 2)",
 	}
 	addKey := func(c *cobra.Command, o *fsOptions, required bool) {
 		help := "FS key file (64 hex digits or 32 raw bytes)"
@@ -128,9 +128,10 @@ func newFSCmd(a *app) *cobra.Command {
 		Use:   "pack DIR|TAR OUT --fs-key FILE",
 		Short: "Pack a directory or a tar file (.tar or .tar.gz) into a protected FS image",
 		Long: `Packs a directory tree or a tar stream into a protected FS image written to OUT
-(through a temporary file, so OUT is never left half-written). Prints the
-root hash and a summary. The output is the same for the same input, key and
-chunk size.`,
+(through a temporary file, so OUT is never left half-written), format version
+2. Prints the root hash and a summary. The output is the same for the same
+input, key and chunk size. The input is read twice: once to derive the image
+salt from the tree, once to encrypt it (docs/fsprotect.md).`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			k, err := po.key()
@@ -152,7 +153,7 @@ chunk size.`,
 			fmt.Fprintf(a.stdout, "root %x\n", sum.Root)
 			fmt.Fprintf(a.stdout, "files %d, dirs %d, symlinks %d, hardlinks %d, devices %d, fifos %d, skipped %d\n",
 				sum.Files, sum.Dirs, sum.Symlinks, sum.Hardlinks, sum.Devices, sum.Fifos, len(sum.Skipped))
-			fmt.Fprintf(a.stdout, "bytes in %d, image %d, chunk size %d\n", sum.BytesIn, sum.BytesOut, sum.ChunkSize)
+			fmt.Fprintf(a.stdout, "bytes in %d, image %d, chunk size %d, format version %d\n", sum.BytesIn, sum.BytesOut, sum.ChunkSize, sum.Version)
 			return nil
 		},
 	}
@@ -258,6 +259,7 @@ with the one from the measured enclave config. Prints the root hash.`,
 				return fmt.Errorf("verify FS image %q: %w", args[0], err)
 			}
 			var root [32]byte
+			version := 0
 			if vo.keyFile != "" {
 				k, err := vo.key()
 				if err != nil {
@@ -270,7 +272,7 @@ with the one from the measured enclave config. Prints the root hash.`,
 				if err != nil {
 					return fmt.Errorf("verify FS image %q: %w", args[0], err)
 				}
-				root = rd.Root()
+				root, version = rd.Root(), rd.Version()
 			} else {
 				if root, err = fsprotect.RootOf(f, fi.Size()); err != nil {
 					return fmt.Errorf("verify FS image %q: %w", args[0], err)
@@ -282,7 +284,7 @@ with the one from the measured enclave config. Prints the root hash.`,
 			}
 			fmt.Fprintf(a.stdout, "root %x\n", root)
 			if vo.keyFile != "" {
-				fmt.Fprintln(a.stdout, "ok: every chunk authenticated with the key")
+				fmt.Fprintf(a.stdout, "ok: every chunk authenticated with the key (format version %d)\n", version)
 			} else {
 				fmt.Fprintln(a.stdout, "ok: the image hashes to its root (no key given: contents not authenticated)")
 			}

@@ -75,7 +75,11 @@ func Build(ctx context.Context, src *Source, opts ...Option) (*Result, error) {
 	}()
 	defer func() { <-baseDone }()
 
-	tree, pre, err := flatten(ctx, src, o, rep)
+	fsOpts, err := fsOptions(src, o)
+	if err != nil {
+		return nil, err
+	}
+	tree, pre, err := flatten(ctx, src, o, fsOpts, rep)
 	defer pre.release()
 	if err != nil {
 		return nil, err
@@ -85,7 +89,7 @@ func Build(ctx context.Context, src *Source, opts ...Option) (*Result, error) {
 	// The protected FS image does not depend on the analysis: both run at
 	// once (the analysis is single-threaded, packing pre-encrypted
 	// contents mostly too).
-	pack := startPack(ctx, tree, o, pre)
+	pack := startPack(ctx, tree, o, fsOpts, pre, !hasSalt(o, src))
 	ar, uid, gid, err := analyse(ctx, tree, entry, src.ConfigFile().Config.User, o, rep)
 	if err != nil {
 		pack.cancel()
@@ -98,7 +102,7 @@ func Build(ctx context.Context, src *Source, opts ...Option) (*Result, error) {
 	}
 	rep.FSRoot = hex.EncodeToString(sum.Root[:])
 	rep.Files, rep.Dirs, rep.Symlinks = sum.Files, sum.Dirs, sum.Symlinks
-	rep.BytesIn, rep.FSImageBytes = sum.BytesIn, sum.BytesOut
+	rep.BytesIn, rep.FSImageBytes, rep.fsCached = sum.BytesIn, sum.BytesOut, sum.BytesCached
 	rep.Skipped = sum.Skipped
 
 	ec, err := enclaveConfig(entry, ar, uid, gid, sum.Root, o)
@@ -133,17 +137,44 @@ func Build(ctx context.Context, src *Source, opts ...Option) (*Result, error) {
 	}, nil
 }
 
-// flatten reads the source's file system. For an image, the contents are
-// encrypted ahead (preEncryptor) while the layers are decompressed.
-func flatten(ctx context.Context, src *Source, o *options, rep *Report) (*rootfs.Tree, *preEncryptor, error) {
+// fsOptions are the options of the protected FS image: the chunk size, and
+// the salt source when it is known before the tree (given, or an image's
+// layers); without one, startPack derives it from the tree.
+func fsOptions(src *Source, o *options) ([]fsprotect.Option, error) {
+	var opts []fsprotect.Option
+	if o.fsChunk != 0 {
+		opts = append(opts, fsprotect.WithChunkSize(o.fsChunk))
+	}
+	salt, ok := o.fsSalt, o.fsSaltSet
+	if !ok && !o.fsTreeSalt {
+		var err error
+		if salt, ok, err = src.saltSource(); err != nil {
+			return nil, err
+		}
+	}
+	if ok {
+		opts = append(opts, fsprotect.WithSaltSource(salt))
+	}
+	return opts, nil
+}
+
+// hasSalt says whether fsOptions named the salt source.
+func hasSalt(o *options, src *Source) bool {
+	return o.fsSaltSet || (!o.fsTreeSalt && src.image != nil)
+}
+
+// flatten reads the source's file system. For an image whose salt is known
+// (its layers), the contents are encrypted ahead (preEncryptor) while the
+// layers are decompressed.
+func flatten(ctx context.Context, src *Source, o *options, fsOpts []fsprotect.Option, rep *Report) (*rootfs.Tree, *preEncryptor, error) {
 	t0 := time.Now()
 	defer func() { rep.Timings["flatten"] = time.Since(t0).Seconds() }()
-	if src.image == nil {
-		t, err := src.flatten(ctx, nil, nil)
+	total, sizes := src.layerSizes()
+	if src.image == nil || !hasSalt(o, src) {
+		t, err := src.flatten(ctx, nil, progressFlatten(o, map[int]int64{}, total))
 		return t, nil, err
 	}
-	total, sizes := src.layerSizes()
-	pre, err := newPreEncryptor(o)
+	pre, err := newPreEncryptor(o, fsOpts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -167,16 +198,26 @@ type packJob struct {
 	secs   float64
 }
 
-func startPack(ctx context.Context, tree *rootfs.Tree, o *options, pre *preEncryptor) *packJob {
+// startPack packs the FS image in the background; treeSalt: the salt
+// source is not known yet and comes from the tree.
+func startPack(ctx context.Context, tree *rootfs.Tree, o *options, fsOpts []fsprotect.Option, pre *preEncryptor, treeSalt bool) *packJob {
 	ctx, cancel := context.WithCancel(ctx)
 	j := &packJob{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(j.done)
 		t0 := time.Now()
 		defer func() { j.secs = time.Since(t0).Seconds() }()
-		var fsOpts []fsprotect.Option
-		if o.fsChunk != 0 {
-			fsOpts = append(fsOpts, fsprotect.WithChunkSize(o.fsChunk))
+		fsOpts := append([]fsprotect.Option{}, fsOpts...)
+		if treeSalt {
+			// A tree without layers (a directory, the BuildKit
+			// frontend, or --fs-salt tree): the salt source is a hash of
+			// the tree.
+			ss, err := fsprotect.TreeSaltSource(ctx, &treeSource{tree: tree})
+			if err != nil {
+				j.err = err
+				return
+			}
+			fsOpts = append(fsOpts, fsprotect.WithSaltSource(ss))
 		}
 		if cache := pre.wait(); cache != nil {
 			fsOpts = append(fsOpts, fsprotect.WithContentCache(cache))
@@ -408,7 +449,7 @@ func sortedUnique(s []string) []string {
 type treeSource struct {
 	tree  *rootfs.Tree
 	total int64
-	f     func(Progress)
+	f     func(Progress) // nil: no progress events
 }
 
 func (s *treeSource) Entries(yield func(*fsprotect.TreeEntry) error) error {
@@ -431,13 +472,13 @@ func (s *treeSource) Entries(yield func(*fsprotect.TreeEntry) error) error {
 			te.Content = e.Data()
 			done += int64(len(te.Content))
 		}
-		if done-last >= 4<<20 {
+		if done-last >= 4<<20 && s.f != nil {
 			last = done
 			s.f(Progress{Stage: "encrypt", Done: done, Total: s.total})
 		}
 		return yield(&te)
 	})
-	if err == nil {
+	if err == nil && s.f != nil {
 		s.f(Progress{Stage: "encrypt", Done: s.total, Total: s.total})
 	}
 	return err

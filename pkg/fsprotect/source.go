@@ -14,35 +14,66 @@ import (
 )
 
 // PackPath packs src, a directory or a tar file (optionally gzip-compressed),
-// like Pack. A directory is read with TarDir.
+// like Pack. A directory is read with TarDir. Without WithSaltSource it
+// reads src twice: first to derive the salt source from the tree (the one
+// TreeSaltSource gives for the same entries), then to pack, streaming both
+// times.
 func PackPath(ctx context.Context, dst io.Writer, src string, key Key, opts ...Option) (*Summary, error) {
+	o, err := buildOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	if o.version >= 2 && !o.saltSet {
+		var ss []byte
+		err := withPathStream(ctx, src, func(r io.Reader) error {
+			var err error
+			ss, err = tarSaltSource(ctx, r)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts[:len(opts):len(opts)], WithSaltSource(ss))
+	}
+	var sum *Summary
+	err = withPathStream(ctx, src, func(r io.Reader) error {
+		var err error
+		sum, err = Pack(ctx, dst, r, key, opts...)
+		return err
+	})
+	return sum, err
+}
+
+// withPathStream calls f with the tar stream of src: TarDir of a directory,
+// or the content of a (gzip-compressed) tar file.
+func withPathStream(ctx context.Context, src string, f func(io.Reader) error) error {
 	fi, err := os.Stat(src)
 	if err != nil {
-		return nil, fmt.Errorf("pack %q: %w", src, err)
+		return fmt.Errorf("pack %q: %w", src, err)
 	}
 	if fi.IsDir() {
 		pr, pw := io.Pipe()
 		go func() { pw.CloseWithError(TarDir(ctx, pw, src)) }()
-		sum, err := Pack(ctx, dst, pr, key, opts...)
-		pr.CloseWithError(io.ErrClosedPipe) // stop TarDir if Pack failed early
-		return sum, err
+		err := f(pr)
+		pr.CloseWithError(io.ErrClosedPipe) // stop TarDir if f returned early
+		return err
 	}
-	f, err := os.Open(src)
+	fl, err := os.Open(src)
 	if err != nil {
-		return nil, fmt.Errorf("pack %q: %w", src, err)
+		return fmt.Errorf("pack %q: %w", src, err)
 	}
-	defer f.Close()
-	br := bufio.NewReaderSize(f, 1<<20)
+	defer fl.Close()
+	br := bufio.NewReaderSize(fl, 1<<20)
 	var r io.Reader = br
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, fmt.Errorf("read gzip stream %q: %w: %w", src, ErrInvalidInput, err)
+			return fmt.Errorf("read gzip stream %q: %w: %w", src, ErrInvalidInput, err)
 		}
 		defer zr.Close()
 		r = zr
 	}
-	return Pack(ctx, dst, r, key, opts...)
+	return f(r)
 }
 
 // TarDir writes a tar stream (PAX) of the tree under dir to w, in lexical
