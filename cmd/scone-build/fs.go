@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/scone-build/scone-build/pkg/fskey"
 	"github.com/scone-build/scone-build/pkg/fsprotect"
+	"github.com/scone-build/scone-build/pkg/rootfs"
 )
 
 // fsKeyError marks a problem with the --fs-key of the fs commands.
@@ -127,11 +129,13 @@ func newFSCmd(a *app) *cobra.Command {
 	pack := &cobra.Command{
 		Use:   "pack DIR|TAR OUT --fs-key FILE",
 		Short: "Pack a directory or a tar file (.tar or .tar.gz) into a protected FS image",
-		Long: `Packs a directory tree or a tar stream into a protected FS image written to OUT
-(through a temporary file, so OUT is never left half-written), format version
-2. Prints the root hash and a summary. The output is the same for the same
-input, key and chunk size. The input is read twice: once to derive the image
-salt from the tree, once to encrypt it (docs/fsprotect.md).`,
+		Long: `Packs a directory tree or a tar file (optionally gzip-compressed) into a
+protected FS image written to OUT (through a temporary file, so OUT is never
+left half-written), format version 2. A directory is read as 'convert dir:'
+reads it (modification times to the second, xattrs kept). Prints the root
+hash and a summary. The output is the same for the same input, key and chunk
+size. The input is read twice: once to derive the image salt from the tree,
+once to encrypt it (docs/fsprotect.md).`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			k, err := po.key()
@@ -141,7 +145,7 @@ salt from the tree, once to encrypt it (docs/fsprotect.md).`,
 			var sum *fsprotect.Summary
 			err = writeAtomic(args[1], func(w io.Writer) error {
 				var err error
-				sum, err = fsprotect.PackPath(cmd.Context(), w, args[0], k, fsprotect.WithChunkSize(po.chunkSize))
+				sum, err = packPath(cmd.Context(), w, args[0], k, fsprotect.WithChunkSize(po.chunkSize))
 				return err
 			})
 			if err != nil {
@@ -322,4 +326,16 @@ func fsHints(err error) (int, string, bool) {
 		return exitBadInput, "the input tree cannot be packed: fix the entry named in the error", true
 	}
 	return 0, "", false
+}
+
+// packPath packs a directory (a tree, read by pkg/rootfs) or a tar file.
+func packPath(ctx context.Context, w io.Writer, src string, k fsprotect.Key, opts ...fsprotect.Option) (*fsprotect.Summary, error) {
+	if fi, err := os.Stat(src); err == nil && fi.IsDir() {
+		tree, err := rootfs.FromDir(ctx, src)
+		if err != nil {
+			return nil, err
+		}
+		return fsprotect.PackTree(ctx, w, tree.Entries(nil), k, opts...)
+	}
+	return fsprotect.PackTarFile(ctx, w, src, k, opts...)
 }

@@ -1,7 +1,6 @@
 package convert
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/hex"
@@ -212,7 +211,7 @@ func startPack(ctx context.Context, tree *rootfs.Tree, o *options, fsOpts []fspr
 			// A tree without layers (a directory, the BuildKit
 			// frontend, or --fs-salt tree): the salt source is a hash of
 			// the tree.
-			ss, err := fsprotect.TreeSaltSource(ctx, &treeSource{tree: tree})
+			ss, err := fsprotect.TreeSaltSource(ctx, tree.Entries(nil))
 			if err != nil {
 				j.err = err
 				return
@@ -227,7 +226,8 @@ func startPack(ctx context.Context, tree *rootfs.Tree, o *options, fsOpts []fspr
 		// The image as slices: the pre-encrypted ciphertext is referenced,
 		// not copied into a fresh buffer (for 100 MB of content, allocating
 		// and page-faulting that buffer cost about as much as encrypting).
-		j.parts, j.sum, j.err = fsprotect.PackTreeParts(ctx, &treeSource{tree: tree, total: total, f: o.progress}, *o.fsKey, fsOpts...)
+		progress := func(done, total int64) { o.progress(Progress{Stage: "encrypt", Done: done, Total: total}) }
+		j.parts, j.sum, j.err = fsprotect.PackTreeParts(ctx, tree.Entries(progress), *o.fsKey, fsOpts...)
 		pre.release() // drops the contents the image does not use
 	}()
 	return j
@@ -441,47 +441,6 @@ func sortedUnique(s []string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// treeSource presents a tree to fsprotect.PackTree exactly as Tree.WriteTar
-// writes it and fsprotect.Pack reads that tar stream back (same order, hard
-// links, mtime rounding), so that the image is the one Pack would make.
-type treeSource struct {
-	tree  *rootfs.Tree
-	total int64
-	f     func(Progress) // nil: no progress events
-}
-
-func (s *treeSource) Entries(yield func(*fsprotect.TreeEntry) error) error {
-	var done, last int64
-	var te fsprotect.TreeEntry
-	err := s.tree.Walk(func(name string, e *rootfs.Entry, linkTo string) error {
-		te = fsprotect.TreeEntry{
-			Path: name, Type: e.Type, Mode: e.Mode, UID: e.UID, GID: e.GID, ModTime: e.ModTime,
-			Linkname: e.Linkname, Xattrs: e.Xattrs, Devmajor: e.Devmajor, Devminor: e.Devminor,
-		}
-		if len(e.Xattrs) == 0 {
-			// WriteTar leaves the tar format to archive/tar, which then
-			// rounds mtimes to seconds; with xattrs it writes PAX, exact.
-			te.ModTime = e.ModTime.Round(time.Second)
-		}
-		switch {
-		case linkTo != "":
-			te.Type, te.Linkname = tar.TypeLink, linkTo
-		case e.Type == tar.TypeReg:
-			te.Content = e.Data()
-			done += int64(len(te.Content))
-		}
-		if done-last >= 4<<20 && s.f != nil {
-			last = done
-			s.f(Progress{Stage: "encrypt", Done: done, Total: s.total})
-		}
-		return yield(&te)
-	})
-	if err == nil && s.f != nil {
-		s.f(Progress{Stage: "encrypt", Done: s.total, Total: s.total})
-	}
-	return err
 }
 
 // progressOnce serializes a progress callback (the stages report from

@@ -131,7 +131,7 @@ func TestPackTreeMatchesPack(t *testing.T) {
 	if wsum.Hardlinks != 2 || wsum.Devices != 2 || wsum.Fifos != 1 {
 		t.Fatalf("test tree lacks entry types: %+v", wsum)
 	}
-	src := &treeSource{tree: tree, total: tree.TotalSize(), f: func(Progress) {}}
+	src := tree.Entries(nil)
 	for _, c := range []*fsprotect.ContentCache{nil, cache} {
 		var got bytes.Buffer
 		gsum, err := fsprotect.PackTree(ctx, &got, src, fsKey, salt, fsprotect.WithContentCache(c))
@@ -156,7 +156,7 @@ func TestPackTreeMatchesPack(t *testing.T) {
 		t.Fatal(err)
 	}
 	var fromTar, fromTree bytes.Buffer
-	if _, err := fsprotect.PackPath(ctx, &fromTar, tarFile, fsKey); err != nil {
+	if _, err := fsprotect.PackTarFile(ctx, &fromTar, tarFile, fsKey); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := fsprotect.PackTree(ctx, &fromTree, src, fsKey); err != nil {

@@ -19,7 +19,7 @@ var (
 	// ErrNoSaltSource means Pack or NewContentCache was not given the salt
 	// source (WithSaltSource) they need before encrypting anything.
 	ErrNoSaltSource = errors.New("no salt source: the image salt must be known before contents are encrypted; " +
-		"pass WithSaltSource (bytes that identify the tree, such as its layer digests), or let PackPath or PackTree derive it from the tree")
+		"pass WithSaltSource (bytes that identify the tree, such as its layer digests), or let PackTarFile or PackTree derive it from the tree")
 )
 
 // Parts of an image named by AuthError.Part.

@@ -144,7 +144,7 @@ func TestBuildImageMatchesPack(t *testing.T) {
 }
 
 // FuzzPackTar feeds arbitrary tar streams to the two derivations of the
-// tree salt source: streaming (PackPath's first pass) and from the entries
+// tree salt source: streaming (PackTarFile's first pass) and from the entries
 // in memory (PackTree's): both must accept the same streams and agree.
 // Pack with that salt source and PackTree of the entries must then write
 // the same image, which must verify. Nothing may panic.

@@ -99,7 +99,7 @@ func fullTree() []tentry {
 }
 
 // packBytes packs a tar stream; without WithSaltSource, with the salt
-// source PackTree and PackPath would derive from its entries.
+// source PackTree and PackTarFile would derive from its entries.
 func packBytes(t testing.TB, tarData []byte, key Key, opts ...Option) ([]byte, *Summary) {
 	t.Helper()
 	if o, err := buildOptions(opts); err == nil && o.version >= 2 && !o.saltSet {

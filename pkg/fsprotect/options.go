@@ -38,13 +38,13 @@ func WithExpectedRoot(root [32]byte) Option {
 // and Open ignore it.
 func WithContentCache(c *ContentCache) Option { return func(o *options) { o.cache = c } }
 
-// WithSaltSource gives Pack, PackTree, PackPath and NewContentCache the
+// WithSaltSource gives Pack, PackTree, PackTarFile and NewContentCache the
 // source of the image salt (format version 2): bytes that identify the
 // content being packed, such as the source image's layer digests. Equal
 // trees may share a salt source; different trees must not (files at the
 // same path with the same content would then encrypt alike in both
 // images). The salt stored in the image is a keyed hash of it
-// (docs/fsprotect.md). Without it, PackTree and PackPath derive it from
+// (docs/fsprotect.md). Without it, PackTree and PackTarFile derive it from
 // the tree (TreeSaltSource), which costs a pass over the contents; Pack,
 // which streams, and NewContentCache fail with ErrNoSaltSource.
 func WithSaltSource(src []byte) Option {

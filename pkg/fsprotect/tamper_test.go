@@ -219,8 +219,8 @@ func testTamperOtherImageSameKey(t *testing.T, v uint32) {
 
 // TestDeterminism: the same input, key and options give the same bytes,
 // whatever the concurrency and whichever way the input is given (a tar
-// stream into Pack, entries into PackTree, a tar file or a directory into
-// PackPath, the salt source derived from the tree or given); another key,
+// stream into Pack, entries into PackTree, a tar file into PackTarFile, the
+// salt source derived from the tree or given); another key,
 // salt source or chunk size gives another image.
 func TestDeterminism(t *testing.T) {
 	tarData := makeTar(t, fullTree())
@@ -241,18 +241,18 @@ func TestDeterminism(t *testing.T) {
 		if got, _ := packTree(t, treeEntries(fullTree()), opts...); !bytes.Equal(got, ref) {
 			t.Error("PackTree differs from Pack")
 		}
-		// PackPath derives the salt source while streaming the file;
+		// PackTarFile derives the salt source while streaming the file;
 		// packBytes from the entries read into memory: the same.
 		tarFile := filepath.Join(t.TempDir(), "tree.tar")
 		if err := os.WriteFile(tarFile, tarData, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		var out bytes.Buffer
-		if _, err := PackPath(context.Background(), &out, tarFile, testKey, opts...); err != nil {
+		if _, err := PackTarFile(context.Background(), &out, tarFile, testKey, opts...); err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(out.Bytes(), ref) {
-			t.Error("PackPath of the tar file differs from Pack")
+			t.Error("PackTarFile of the tar file differs from Pack")
 		}
 		other, _ := packBytes(t, tarData, Key{9}, opts...)
 		if bytes.Equal(other, ref) {
@@ -272,25 +272,6 @@ func TestDeterminism(t *testing.T) {
 			t.Error("the salt source does not determine the image")
 		}
 	})
-	// A directory: PackPath twice.
-	dir := t.TempDir()
-	for i, e := range fullTree() {
-		if e.typ == tar.TypeReg {
-			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d", i)), e.body, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	var a, b bytes.Buffer
-	if _, err := PackPath(context.Background(), &a, dir, testKey); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := PackPath(context.Background(), &b, dir, testKey, WithConcurrency(1)); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(a.Bytes(), b.Bytes()) {
-		t.Error("PackPath of a directory is not deterministic")
-	}
 }
 
 // chunkUse is one chunk as stored: its ciphertext and its record.

@@ -89,7 +89,7 @@ type packer struct {
 // Every file's chunks are bound to the image salt and the file's path
 // (format version 2, docs/fsprotect.md), and the salt must be known before
 // the first byte is encrypted: Pack streams, so it needs WithSaltSource
-// (else an error wrapping ErrNoSaltSource). PackPath and PackTree derive
+// (else an error wrapping ErrNoSaltSource). PackTarFile and PackTree derive
 // the salt source from the tree when not given one.
 //
 // Regular files, directories, symlinks, hard links (TypeLink), character and
