@@ -7,6 +7,8 @@
 #include "rtutil.h"
 #include "sys.h"
 
+unsigned long rt_loader_stub_entry;
+
 #define PAGE_DOWN(x) ((x) & ~(RT_PAGE - 1))
 #define PAGE_UP(x) (((x) + RT_PAGE - 1) & ~(RT_PAGE - 1))
 
@@ -96,6 +98,35 @@ int rt_elf_peek(const char *path, char *interp, size_t icap, char *err, size_t e
 	int r = read_headers(fd, path, &eh, ph, interp, icap, err, errlen);
 	sc(__NR_close, fd, 0, 0, 0, 0, 0);
 	return r;
+}
+
+/* A segment of stubs for rewritten system call sites (pkg/rewrite): its
+ * slot gets the runtime's fast entry (fast.h), or stays 0 (every rewritten
+ * call then goes through the stub's trapped syscall). */
+static int fill_stub_slots(int n, const Elf64_Phdr *ph, unsigned long bias, const char *path, char *err, size_t errlen)
+{
+	if (!rt_loader_stub_entry)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X) || ph[i].p_filesz < RT_STUB_HDR_SIZE ||
+		    (ph[i].p_vaddr & (RT_PAGE - 1)))
+			continue;
+		unsigned char *seg = (unsigned char *)(bias + ph[i].p_vaddr);
+		uint32_t ver;
+		memcpy(&ver, seg + 8, 4);
+		if (memcmp(seg, RT_STUB_MAGIC, 8) || ver != RT_STUB_VERSION)
+			continue;
+		long r = sc(__NR_mprotect, (long)seg, RT_PAGE, RT_PROT_READ | RT_PROT_WRITE, 0, 0, 0);
+		if (r == 0) {
+			memcpy(seg + RT_STUB_SLOT_OFF, &rt_loader_stub_entry, 8);
+			r = sc(__NR_mprotect, (long)seg, RT_PAGE, prot_of(ph[i].p_flags), 0, 0, 0);
+		}
+		if (r) {
+			rt_snprintf(err, errlen, "%s: cannot fill the stub slot: error %ld", path, -r);
+			return -RT_ENOMEM;
+		}
+	}
+	return 0;
 }
 
 int rt_load_elf(const char *path, struct rt_image *img, unsigned long hint, char *err, size_t errlen)
@@ -191,6 +222,9 @@ int rt_load_elf(const char *path, struct rt_image *img, unsigned long hint, char
 		    eh.e_phoff + eh.e_phnum * sizeof(Elf64_Phdr) <= ph[i].p_offset + ph[i].p_filesz)
 			img->phdr = bias + ph[i].p_vaddr + (eh.e_phoff - ph[i].p_offset);
 	}
+	ret = fill_stub_slots(eh.e_phnum, ph, bias, path, err, errlen);
+	if (ret)
+		goto out;
 	for (int i = 0; i < eh.e_phnum; i++)
 		if (ph[i].p_type == PT_PHDR)
 			img->phdr = bias + ph[i].p_vaddr;
