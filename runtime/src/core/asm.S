@@ -130,17 +130,12 @@ rt_fast_head_end:
 	push %rdx
 	push %rsi
 	push %rdi
-	push %rax		/* struct rt_fast_frame (fast.c) */
-	rdfsbase %rax
-	mov %rax, 0x38(%rcx)	/* RT_TCB_APP_FS_OFF */
-	wrfsbase %rcx
+	push %rax		/* struct rt_fast_frame (fast.h) */
 	mov %rsp, %rdi
 	mov %rcx, %rsi
 	call *rt_fast_conf(%rip)	/* 8 pushes from a 64-aligned top: rsp is 16-aligned */
 	rdgsbase %rcx
 	mov %eax, %r11d
-	mov 0x38(%rcx), %rax	/* RT_TCB_APP_FS_OFF */
-	wrfsbase %rax
 	pop %rax
 	pop %rdi
 	pop %rsi

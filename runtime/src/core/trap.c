@@ -488,12 +488,19 @@ int rt_fast_syscall(struct rt_fast_frame *f, struct rt_thread *t)
 	t->nfast++;
 	long a[6] = {f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9};
 	t->fast_nr = nr;
-	int vec = fast_needs_vector(nr, a);
+	t->app_fs = rt_rdfsbase();
+	/* FS = the block (BearSSL's canary and errno) only where BearSSL may
+	 * run; arch_prctl(ARCH_SET_FS) changes t->app_fs. */
+	int vec = fast_needs_vector(nr, a), fs = vec || nr == __NR_arch_prctl;
+	if (fs)
+		rt_wrfsbase((unsigned long)t);
 	if (vec)
 		rt_fast_vsave(t);
 	f->rax = rt_dispatch(t, 0, nr, a);
 	if (vec)
 		rt_fast_vrestore(t);
+	if (fs)
+		rt_wrfsbase(t->app_fs);
 	return 0;
 }
 
