@@ -26,6 +26,8 @@ fi
 gcc -O2 -o "$tmp/getppid" bench/syscall/getppid.c
 gcc -O2 -static -o "$tmp/getppid-static" bench/syscall/getppid.c
 "$SB" rewrite "$tmp/getppid-static" "$tmp/getppid-rw" >/dev/null
+gcc -O2 -static -o "$tmp/brk0-static" bench/syscall/brk0.c
+"$SB" rewrite "$tmp/brk0-static" "$tmp/brk0-rw" >/dev/null
 gcc -O2 -o "$tmp/sud" bench/syscall/sud_baseline.c
 
 native=$("$tmp/getppid" "$N")
@@ -39,8 +41,10 @@ nstatic=$("$tmp/getppid-static" "$N")
 rwtrap=$(SCONE_MODE=dev SCONE_SIM_EXIT_CYCLES=0 SCONE_FASTPATH=0 "$RUN" --dev-exec "$tmp/getppid-rw" "$N")
 rwfast=$(SCONE_MODE=dev SCONE_SIM_EXIT_CYCLES=0 SCONE_STATS=1 "$RUN" --dev-exec "$tmp/getppid-rw" "$N" 2>"$tmp/faststats")
 rwfast8k=$(SCONE_MODE=dev SCONE_SIM_EXIT_CYCLES=8000 "$RUN" --dev-exec "$tmp/getppid-rw" "$N")
+brknative=$("$tmp/brk0-static" "$N")
+brkfast=$(SCONE_MODE=dev SCONE_SIM_EXIT_CYCLES=0 "$RUN" --dev-exec "$tmp/brk0-rw" "$N")
 awk -v n="$native" -v s="$bare" -v a="$trap0" -v b="$trap8k" -v c="$novdso" -v d="$async0" -v e="$async8k" \
-    -v ns="$nstatic" -v rt="$rwtrap" -v rf="$rwfast" -v rf8="$rwfast8k" 'BEGIN {
+    -v ns="$nstatic" -v rt="$rwtrap" -v rf="$rwfast" -v rf8="$rwfast8k" -v bn="$brknative" -v bf="$brkfast" 'BEGIN {
 	printf "getppid per call (ns, best of 5 rounds)\n"
 	printf "  native                               %8.1f\n", n
 	printf "  bare SUD trap, minimal handler       %8.1f  (x%.1f)\n", s, s / n
@@ -54,6 +58,9 @@ awk -v n="$native" -v s="$bare" -v a="$trap0" -v b="$trap8k" -v c="$novdso" -v d
 	printf "  scone-run, exit cost 0, fast path off %7.1f  (x%.1f; the stubs trap)\n", rt, rt / ns
 	printf "  scone-run, exit cost 0, fast path    %8.1f  (x%.2f; %.0f ns over native)\n", rf, rf / ns, rf - ns
 	printf "  scone-run, exit cost 8000, fast path %8.1f  (x%.1f)\n", rf8, rf8 / ns
+	printf "brk(0), emulated by the runtime (no host call on the fast path):\n"
+	printf "  native (a real system call)          %8.1f\n", bn
+	printf "  scone-run, fast path                 %8.1f  (the fast path alone: entry, dispatch, return)\n", bf
 }'
 sed -n 's/^scone-run: stats: transport async: /  async counters (exit cost 8000): /p' "$tmp/stats"
 sed -n 's/^scone-run: stats: /  fast path counters (exit cost 0): /p' "$tmp/faststats"
