@@ -287,7 +287,7 @@ func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 		fmt.Fprintf(a.stdout, "  CAS        %s, policy %s, CAS ID %s\n", c.Address, c.Policy, c.ID)
 	}
 	if rw := report.Rewrite; rw != nil {
-		fmt.Fprintf(a.stdout, "  rewrite    %d system call sites rewritten for the fast path, %d left to the trap, in %d programs\n",
+		fmt.Fprintf(a.stdout, "  rewrite    %d system call sites rewritten for the fast path, %d left to the trap, in %d files\n",
 			rw.Rewritten, rw.Left, len(rw.Files))
 	}
 	fmt.Fprintf(a.stdout, "  files      %d files, %d dirs, %d symlinks, %s in, %s protected FS image\n",

@@ -15,8 +15,8 @@ import (
 )
 
 // RewriteReport lists the files whose system call sites were rewritten
-// (docs/rewrite.md): the programs scone-run loads itself (executables and
-// their interpreters), not the shared libraries the dynamic loader maps.
+// (docs/rewrite.md): executables, their interpreters and the shared
+// libraries that contain system call instructions.
 type RewriteReport struct {
 	Files     []RewriteFile `json:"files"`
 	Rewritten int           `json:"rewritten"`
@@ -44,7 +44,7 @@ func rewriteTree(ctx context.Context, tree *rootfs.Tree, rep *Report) error {
 			return nil
 		}
 		role, interp := rewrite.Classify(e.Data())
-		if role == rewrite.RoleProgram {
+		if role == rewrite.RoleProgram || role == rewrite.RoleLibrary && rewrite.HasSyscallBytes(e.Data()) {
 			targets[name] = e
 		}
 		if interp != "" {

@@ -2,6 +2,7 @@ package convert
 
 import (
 	"context"
+	"os"
 	"testing"
 )
 
@@ -28,6 +29,17 @@ func TestConvertRewrite(t *testing.T) {
 	if rw == nil || len(rw.Files) != 1 || rw.Files[0].Path != "/bin/busybox" || rw.Files[0].Rewritten == 0 ||
 		rw.Rewritten != rw.Files[0].Rewritten || rw.Left != rw.Files[0].Left {
 		t.Fatalf("rewrite report: %+v", rw)
+	}
+	// A shared library with system calls is rewritten too; one without
+	// (here: a copy named like a library with no 0f 05 in its code) is not.
+	if libc, err := os.ReadFile("/lib/x86_64-linux-gnu/libc.so.6"); err == nil {
+		_, withLib, err := convertImage(ctx, busyboxImage(t, file{name: "lib/libc.so.6", body: libc, mode: 0o755}), opts()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := withLib.Rewrite.Files; len(f) != 2 || f[1].Path != "/lib/libc.so.6" || f[1].Rewritten < 100 {
+			t.Fatalf("with libc: %+v", f)
+		}
 	}
 	t.Logf("busybox: %d sites rewritten, %d left (%v)", rw.Files[0].Rewritten, rw.Files[0].Left, rw.Files[0].LeftBecause)
 	found := false

@@ -6,7 +6,10 @@
 // # Finding sites
 //
 // Function boundaries come from the symbol table (STT_FUNC symbols with a
-// size) and, for code no symbol covers, from the FDEs of .eh_frame. Each
+// size; unsized ones up to the next symbol) and, for code no symbol covers,
+// from the FDEs of .eh_frame whose start is a symbol or 16-byte aligned (an
+// FDE may start inside an instruction: glibc describes __restore_rt from
+// the byte before it). Each
 // function is decoded linearly from its start with golang.org/x/arch's
 // x86asm; a function with bytes that do not decode is left alone. A
 // `syscall` (0f 05) found this way is a site. Nothing else (no scanning for

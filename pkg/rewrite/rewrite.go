@@ -234,6 +234,15 @@ func functions(f *elf.File) ([]fn, map[uint64]bool) {
 		if b, err := sec.Data(); err == nil {
 			if fdes, err := ParseEHFrame(b, sec.Addr); err == nil {
 				for _, r := range fdes {
+					// An FDE need not start at an instruction: glibc's
+					// __restore_rt is described from the byte before it
+					// (the last byte of a nop), and decoding from there
+					// resynchronises only by chance. Trusted are starts
+					// that are symbols or 16-byte aligned (compiled
+					// functions); the rest is not decoded (its calls trap).
+					if r.Start%16 != 0 && !addrs[r.Start] {
+						continue
+					}
 					covered := false
 					for r2 := range byRange {
 						if r.Start < r2.Start+r2.Size && r2.Start < r.Start+r.Size {
@@ -584,16 +593,19 @@ func reach(from, to uint64) bool {
 type Role int
 
 const (
-	// RoleOther: not loaded by scone-run's loader (shared libraries, which
-	// the dynamic loader maps, objects, other machines): not rewritten.
+	// RoleOther: not an x86-64 program or shared object (not rewritten).
 	RoleOther Role = iota
-	// RoleProgram: an executable (ET_EXEC, PIE or static-pie).
+	// RoleProgram: an executable (ET_EXEC, PIE or static-pie), which
+	// scone-run's loader maps.
 	RoleProgram
+	// RoleLibrary: a shared object, which the dynamic loader maps
+	// (scone-run fills its slot when it is mapped executable).
+	RoleLibrary
 )
 
-// Classify says whether data is a program scone-run loads itself, and
-// names its PT_INTERP (which scone-run loads too). Not an error for
-// non-ELF input: RoleOther.
+// Classify says whether data is a program or a shared object, and names
+// its PT_INTERP (which scone-run loads too). Not an error for non-ELF
+// input: RoleOther.
 func Classify(data []byte) (Role, string) {
 	if len(data) < 4 || string(data[:4]) != elf.ELFMAG {
 		return RoleOther, ""
@@ -618,6 +630,27 @@ func Classify(data []byte) (Role, string) {
 		if v, err := f.DynValue(elf.DT_FLAGS_1); err == nil && len(v) > 0 && v[0]&uint64(elf.DF_1_PIE) != 0 {
 			return RoleProgram, ""
 		}
+		return RoleLibrary, ""
 	}
 	return RoleOther, ""
+}
+
+// HasSyscallBytes says whether an executable segment of the ELF file holds
+// the bytes of a `syscall` instruction (0f 05) at all: a cheap filter
+// before the disassembly (most shared libraries make no system calls).
+func HasSyscallBytes(data []byte) bool {
+	f, err := elf.NewFile(bytes.NewReader(data))
+	if err != nil {
+		return false
+	}
+	for _, p := range f.Progs {
+		if p.Type != elf.PT_LOAD || p.Flags&elf.PF_X == 0 || p.Off > uint64(len(data)) {
+			continue
+		}
+		end := min(p.Off+p.Filesz, uint64(len(data)))
+		if bytes.Contains(data[p.Off:end], []byte{0x0f, 0x05}) {
+			return true
+		}
+	}
+	return false
 }

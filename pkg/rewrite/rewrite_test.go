@@ -375,3 +375,47 @@ func TestRewriteRealPrograms(t *testing.T) {
 		})
 	}
 }
+
+// A stripped program: functions come from .eh_frame. An FDE that starts
+// inside an instruction (as glibc describes __restore_rt from the last byte
+// of the nop before it) is not decoded: decoding from there would take
+// that byte for an instruction and patch across the real ones.
+func TestRewriteEHFrameOnly(t *testing.T) {
+	src := `
+	.text
+	.globl _start
+	.p2align 4
+_start:
+	.cfi_startproc
+	mov $42, %edi
+	mov $60, %eax
+	syscall
+	.cfi_endproc
+	.p2align 4
+	.byte 0x0f, 0x1f, 0x40
+	.cfi_startproc
+	.byte 0x00
+	mov $15, %rax
+	syscall
+	.cfi_endproc
+`
+	b, _ := compile(t, "gcc", "prog.s", src, "-nostdlib", "-static", "-no-pie", "-s", "-Wl,--build-id=none")
+	f, err := elf.NewFile(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Symbols(); err == nil {
+		t.Fatal("the program has a symbol table: the test needs a stripped one")
+	}
+	r, err := Rewrite(b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Sites) != 1 || !r.Sites[0].Rewritten || r.Sites[0].Nr != 60 {
+		t.Fatalf("sites %+v: want only _start's, rewritten", r.Sites)
+	}
+	checkLayout(t, b, r)
+	if _, code := runFile(t, r.Data); code != 42 {
+		t.Fatalf("exit %d, want 42", code)
+	}
+}

@@ -190,3 +190,46 @@ func TestRewriteCloneAndVfork(t *testing.T) {
 		})
 	}
 }
+
+// TestRewriteSharedLibrary: the host's libc.so.6 rewritten into a
+// directory on LD_LIBRARY_PATH; glibc's dynamic loader maps it and the
+// runtime fills its slot at that mmap: glibc programs (threads, signals,
+// fork) behave as natively and their libc calls take the fast path.
+func TestRewriteSharedLibrary(t *testing.T) {
+	const libc = "/lib/x86_64-linux-gnu/libc.so.6"
+	if _, err := os.Stat(libc); err != nil {
+		t.Skipf("no %s: %v", libc, err)
+	}
+	dir := t.TempDir()
+	if err := rewriteTo(libc, dir+"/libc.so.6"); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+	}{
+		{"hello-glibc-dynamic", []string{"x"}},
+		{"threads-glibc", nil},
+		{"signals-glibc", nil},
+		{"fork-glibc", []string{"wait"}},
+		{"fork-glibc", []string{"vfork", "/bin/echo"}},
+		{"fork-glibc", []string{"spawn", "/bin/echo"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name+" "+strings.Join(c.args, " "), func(t *testing.T) {
+			argv := append([]string{progPlain(t, c.name)}, c.args...)
+			native := run(t, baseEnv(), argv...)
+			lib := "LD_LIBRARY_PATH=" + dir
+			nativeRW := run(t, append(baseEnv(), lib), argv...)
+			got := devRunEnv(t, []string{lib, "SCONE_STATS=1"}, argv...)
+			for what, r := range map[string]result{"rewritten libc natively": nativeRW, "under scone-run": got} {
+				if r.code != native.code || r.stdout != native.stdout {
+					t.Fatalf("%s: exit %d (native %d)\n%s\nnative:\n%s\nstderr:\n%s", what, r.code, native.code, r.stdout, native.stdout, r.stderr)
+				}
+			}
+			if _, fast, _ := fastStats(t, got.stderr); fast == 0 {
+				t.Fatalf("no fast call through the rewritten libc\n%s", got.stderr)
+			}
+		})
+	}
+}

@@ -100,6 +100,44 @@ int rt_elf_peek(const char *path, char *interp, size_t icap, char *err, size_t e
 	return r;
 }
 
+/* Writes the fast entry into the slot of the stub segment mapped at seg
+ * (readable, `prot` its protection) when it is one: magic, version, empty
+ * slot. 0, or a negative errno when the page could not be written. */
+static long fill_slot(unsigned char *seg, int prot)
+{
+	uint32_t ver;
+	uint64_t slot;
+	memcpy(&ver, seg + 8, 4);
+	memcpy(&slot, seg + RT_STUB_SLOT_OFF, 8);
+	if (memcmp(seg, RT_STUB_MAGIC, 8) || ver != RT_STUB_VERSION || slot)
+		return 0;
+	long r = sc(__NR_mprotect, (long)seg, RT_PAGE, RT_PROT_READ | RT_PROT_WRITE, 0, 0, 0);
+	if (r == 0) {
+		memcpy(seg + RT_STUB_SLOT_OFF, &rt_loader_stub_entry, 8);
+		r = sc(__NR_mprotect, (long)seg, RT_PAGE, prot, 0, 0, 0);
+	}
+	return r;
+}
+
+void rt_loader_mapped_code(unsigned long addr, unsigned long len, int fd, long off)
+{
+	if (!rt_loader_stub_entry || len < RT_PAGE || (addr & (RT_PAGE - 1)))
+		return;
+	/* Only bytes the file has: reading past its end would fault. */
+	unsigned char st[144]; /* struct stat (x86-64) */
+	if (sc(__NR_fstat, fd, (long)st, 0, 0, 0, 0) < 0)
+		return;
+	long size;
+	memcpy(&size, st + 48, 8); /* st_size */
+	if (off < 0 || size < off + RT_STUB_HDR_SIZE)
+		return;
+	long r = fill_slot((unsigned char *)addr, RT_PROT_READ | RT_PROT_EXEC);
+	if (r)
+		rt_eprintf("scone-run: cannot fill the stub slot of a mapped library at %p: error %ld (its rewritten "
+			   "calls trap)\n",
+			   (void *)addr, -r);
+}
+
 /* A segment of stubs for rewritten system call sites (pkg/rewrite): its
  * slot gets the runtime's fast entry (fast.h), or stays 0 (every rewritten
  * call then goes through the stub's trapped syscall). */
@@ -111,16 +149,7 @@ static int fill_stub_slots(int n, const Elf64_Phdr *ph, unsigned long bias, cons
 		if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X) || ph[i].p_filesz < RT_STUB_HDR_SIZE ||
 		    (ph[i].p_vaddr & (RT_PAGE - 1)))
 			continue;
-		unsigned char *seg = (unsigned char *)(bias + ph[i].p_vaddr);
-		uint32_t ver;
-		memcpy(&ver, seg + 8, 4);
-		if (memcmp(seg, RT_STUB_MAGIC, 8) || ver != RT_STUB_VERSION)
-			continue;
-		long r = sc(__NR_mprotect, (long)seg, RT_PAGE, RT_PROT_READ | RT_PROT_WRITE, 0, 0, 0);
-		if (r == 0) {
-			memcpy(seg + RT_STUB_SLOT_OFF, &rt_loader_stub_entry, 8);
-			r = sc(__NR_mprotect, (long)seg, RT_PAGE, prot_of(ph[i].p_flags), 0, 0, 0);
-		}
+		long r = fill_slot((unsigned char *)(bias + ph[i].p_vaddr), prot_of(ph[i].p_flags));
 		if (r) {
 			rt_snprintf(err, errlen, "%s: cannot fill the stub slot: error %ld", path, -r);
 			return -RT_ENOMEM;

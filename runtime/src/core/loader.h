@@ -29,6 +29,10 @@ int rt_load_elf(const char *path, struct rt_image *img, unsigned long hint, char
 #define RT_STUB_SLOT_OFF 16
 #define RT_STUB_HDR_SIZE 64
 extern unsigned long rt_loader_stub_entry;
+/* After the application mapped [addr, addr+len) of fd at off executable
+ * (the dynamic loader mapping a library's segment): fills the slot when
+ * the mapping starts a stub segment. */
+void rt_loader_mapped_code(unsigned long addr, unsigned long len, int fd, long off);
 #define RT_ET_DYN_BASE 0x555555554000UL
 
 /* Reads and checks an ELF's headers without mapping anything; interp gets

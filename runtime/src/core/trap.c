@@ -8,6 +8,7 @@
  * rt_sigreturn_restorer (in the exempt text). */
 #include "exec.h"
 #include "fast.h"
+#include "loader.h"
 #include "ids.h"
 #include "mem.h"
 #include "rtsignal.h"
@@ -232,6 +233,10 @@ static long sys_mem(struct core_call *c)
 	rt_mem_postcheck(c->nr, a, r);
 	struct rt_iago_snap none = {.ok = 0};
 	rt_iago_check(c->nr, a, r, &none);
+	/* A library's stub segment (docs/rewrite.md): the dynamic loader maps
+	 * it executable from its file. */
+	if (c->nr == __NR_mmap && !rt_is_err(r) && (a[2] & RT_PROT_EXEC) && !(a[3] & 0x20 /* MAP_ANONYMOUS */))
+		rt_loader_mapped_code((unsigned long)r, (unsigned long)a[1], (int)a[4], a[5]);
 	return r;
 }
 
