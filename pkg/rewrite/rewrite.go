@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
+	"sync"
 
 	"golang.org/x/arch/x86/x86asm"
 )
@@ -114,10 +116,7 @@ func Rewrite(data []byte, o Options) (*Result, error) {
 		}
 	}
 	fns, symAddrs := functions(f)
-	targets := map[uint64]bool{}
-	for i := range fns {
-		decode(data, f, &fns[i], targets)
-	}
+	targets := decodeAll(data, f, fns)
 	markOverlaps(fns)
 	markInnerSymbols(fns, symAddrs)
 
@@ -227,8 +226,24 @@ func functions(f *elf.File) ([]fn, map[uint64]bool) {
 		}
 	}
 	var out []fn
+	symRanges := make([]FuncRange, 0, len(byRange))
 	for r, name := range byRange {
 		out = append(out, fn{FuncRange: r, name: name, fromSyms: true})
+		symRanges = append(symRanges, r)
+	}
+	sort.Slice(symRanges, func(i, j int) bool { return symRanges[i].Start < symRanges[j].Start })
+	// The largest end among the ranges starting at or before each one.
+	reach := make([]uint64, len(symRanges))
+	for i, r := range symRanges {
+		reach[i] = r.Start + r.Size
+		if i > 0 {
+			reach[i] = max(reach[i], reach[i-1])
+		}
+	}
+	covered := func(r FuncRange) bool {
+		// a symbol range starting before r's end whose end passes r's start
+		k := sort.Search(len(symRanges), func(k int) bool { return symRanges[k].Start >= r.Start+r.Size })
+		return k > 0 && reach[k-1] > r.Start
 	}
 	if sec := f.Section(".eh_frame"); sec != nil && sec.Type != elf.SHT_NOBITS {
 		if b, err := sec.Data(); err == nil {
@@ -243,14 +258,7 @@ func functions(f *elf.File) ([]fn, map[uint64]bool) {
 					if r.Start%16 != 0 && !addrs[r.Start] {
 						continue
 					}
-					covered := false
-					for r2 := range byRange {
-						if r.Start < r2.Start+r2.Size && r2.Start < r.Start+r.Size {
-							covered = true
-							break
-						}
-					}
-					if !covered {
+					if !covered(r) {
 						out = append(out, fn{FuncRange: r})
 					}
 				}
@@ -290,6 +298,33 @@ func codeAt(data []byte, f *elf.File, addr, n uint64) ([]byte, uint64, bool) {
 		}
 	}
 	return nil, 0, false
+}
+
+// decodeAll decodes the functions on up to GOMAXPROCS goroutines (the
+// decoder is most of a rewrite's time) and returns every direct branch
+// target.
+func decodeAll(data []byte, f *elf.File, fns []fn) map[uint64]bool {
+	workers := min(runtime.GOMAXPROCS(0), 8, max(1, len(fns)/64))
+	parts := make([]map[uint64]bool, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		parts[w] = map[uint64]bool{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(fns); i += workers {
+				decode(data, f, &fns[i], parts[w])
+			}
+		}()
+	}
+	wg.Wait()
+	targets := parts[0]
+	for _, p := range parts[1:] {
+		for a := range p {
+			targets[a] = true
+		}
+	}
+	return targets
 }
 
 // decode disassembles a function linearly and records its direct branch
@@ -342,26 +377,22 @@ func markOverlaps(fns []fn) {
 	}
 }
 
+// markInnerSymbols: a symbol after a function's start and before its end
+// (at an instruction or inside one).
 func markInnerSymbols(fns []fn, addrs map[uint64]bool) {
+	sorted := make([]uint64, 0, len(addrs))
+	for a := range addrs {
+		sorted = append(sorted, a)
+	}
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
 	for i := range fns {
 		fu := &fns[i]
 		if fu.bad != "" {
 			continue
 		}
-		for _, in := range fu.insts[1:] {
-			if addrs[in.addr] {
-				fu.bad = ReasonInnerSymbol
-				break
-			}
-		}
-		// A symbol inside an instruction is as suspicious.
-		if fu.bad == "" {
-			for a := range addrs {
-				if a > fu.Start && a < fu.Start+fu.Size {
-					fu.bad = ReasonInnerSymbol
-					break
-				}
-			}
+		k := sort.Search(len(sorted), func(k int) bool { return sorted[k] > fu.Start })
+		if k < len(sorted) && sorted[k] < fu.Start+fu.Size {
+			fu.bad = ReasonInnerSymbol
 		}
 	}
 }
