@@ -3,6 +3,8 @@ package rewrite
 import (
 	"encoding/binary"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -55,8 +57,17 @@ func TestParseEHFrameSeed(t *testing.T) {
 // FuzzRewrite: arbitrary input never panics; a rewritten result parses and
 // rewriting it again says so.
 func FuzzRewrite(f *testing.F) {
-	if b, err := os.ReadFile("/bin/true"); err == nil {
-		f.Add(b)
+	// A small program (tiny code: many executions per second), assembled
+	// when gcc is there, and the corpus in testdata/fuzz.
+	if _, err := exec.LookPath("gcc"); err == nil {
+		dir := f.TempDir()
+		src, out := filepath.Join(dir, "p.s"), filepath.Join(dir, "p")
+		os.WriteFile(src, []byte(exitProg), 0o644)
+		if exec.Command("gcc", "-o", out, src, "-nostdlib", "-static", "-no-pie", "-s", "-Wl,--build-id=none").Run() == nil {
+			if b, err := os.ReadFile(out); err == nil {
+				f.Add(b)
+			}
+		}
 	}
 	f.Add([]byte("\x7fELF\x02\x01\x01"))
 	f.Fuzz(func(t *testing.T, b []byte) {

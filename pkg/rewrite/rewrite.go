@@ -65,7 +65,12 @@ const (
 	ReasonOverlap       = "function ranges overlap ambiguously"
 	ReasonNotInSegment  = "function outside the executable segments' file contents"
 	ReasonSharedPatches = "patched range overlaps another site's"
+	ReasonNoRoom        = "no room for the stub segment (address space or file padding)"
 )
+
+// maxPad bounds the zeros an ET_DYN file gets so that its stub segment's
+// offset equals its address (doc.go).
+const maxPad = 64 << 20
 
 const (
 	page    = 0x1000
@@ -515,6 +520,16 @@ func build(data []byte, f *elf.File, res *Result) error {
 	} else {
 		fileOff = alignUp(uint64(len(data)), page)
 		vaddr = alignUp(maxEnd, page)
+	}
+	// Room: below the top of the user address space (with a margin for
+	// the stubs), and little padding.
+	if maxEnd >= 1<<46 || fileOff-uint64(len(data)) > maxPad {
+		for i := range res.Sites {
+			if res.Sites[i].Rewritten {
+				res.Sites[i].Rewritten, res.Sites[i].Reason = false, ReasonNoRoom
+			}
+		}
+		return nil
 	}
 	nph := len(f.Progs) + 1
 	phOff := uint64(hdrSize)
