@@ -384,8 +384,9 @@ static int needs_trap(long nr)
 
 /* Whether serving the call may run code that uses vector registers (the
  * runtime's own C code does not: runtime.mk): BearSSL, through the shields'
- * files and descriptors, randomness and program loading. Calls not listed
- * may: the application's vector state is then saved around them. */
+ * files and descriptors (the console shield's final record at exit_group
+ * too), randomness and program loading. Calls not listed may: the
+ * application's vector state is then saved around them. */
 static int fast_needs_vector(long nr, const long *a)
 {
 	switch (nr) {
@@ -412,10 +413,11 @@ static int fast_needs_vector(long nr, const long *a)
 	case __NR_getpeername:
 	case __NR_setsockopt:
 	case __NR_getsockopt:
-	case __NR_epoll_ctl:
 	case __NR_fcntl:
 	case __NR_ioctl:
 		return rt_shields_own_fd((int)a[0]);
+	case __NR_epoll_ctl:
+		return rt_shields_own_fd((int)a[0]) || rt_shields_own_fd((int)a[2]);
 	case __NR_mmap:
 		return !(a[3] & 0x20 /* MAP_ANONYMOUS */) && rt_shields_own_fd((int)a[4]);
 	/* no shield, no crypto */
@@ -472,7 +474,6 @@ static int fast_needs_vector(long nr, const long *a)
 	case __NR_wait4:
 	case __NR_waitid:
 	case __NR_arch_prctl:
-	case __NR_exit_group:
 	case __NR_setitimer:
 	case __NR_getitimer:
 	case __NR_timerfd_create:
