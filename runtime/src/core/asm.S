@@ -83,7 +83,7 @@ rt_jump_to_entry:
 	jmp *%r11
 
 
-/* The fast entry of rewritten system call sites (fast.c, docs/rewrite.md).
+/* The fast entry of rewritten system call sites (fast.h, docs/rewrite.md).
  * A stub in the application's stub segment has run the displaced
  * instructions, stepped over the red zone (rsp -= 128) and called here:
  * [rsp] = R, its fast return; R + 10 (RT_FAST_SLOW_OFF) re-executes the call
@@ -91,7 +91,7 @@ rt_jump_to_entry:
  * RCX and R11, which a syscall clobbers anyway. Flags are preserved.
  *
  * Signals are not blocked. Where a signal lands decides what happens to it
- * (rt_fast_signal_pc, fast.c): in the head, up to the switch to the
+ * (signal.c rt_signal_forward): in the head, up to the switch to the
  * runtime's stack, it is delivered to the application at once; between
  * that and rt_fast_tail it is queued (the interrupted PC is runtime text)
  * and the tail sees it; in [rt_fast_tail, rt_fast_ret] it is queued and the
@@ -155,7 +155,7 @@ rt_fast_ret:
 rt_fast_end:
 	/* Signals were queued during the call: the trap delivers them. The
 	 * result and the continuation (after the stub's trapped syscall) go to
-	 * the block, and the gate's syscall traps (rt_sigsys, fast.c). Signals
+	 * the block, and the gate's syscall traps (trap.c rt_fast_gate_trap). Signals
 	 * from here to the gate are queued (runtime text, gate page). */
 8:	mov %rax, 0x10(%rcx)	/* RT_TCB_FAST_RESULT_OFF */
 	mov 8(%rsp), %rax
