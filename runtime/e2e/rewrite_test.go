@@ -1,12 +1,16 @@
 package e2e
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/scone-build/scone-build/pkg/console"
+	"github.com/scone-build/scone-build/pkg/enclave"
 	"github.com/scone-build/scone-build/pkg/rewrite"
 )
 
@@ -229,6 +233,45 @@ func TestRewriteSharedLibrary(t *testing.T) {
 			}
 			if _, fast, _ := fastStats(t, got.stderr); fast == 0 {
 				t.Fatalf("no fast call through the rewritten libc\n%s", got.stderr)
+			}
+		})
+	}
+}
+
+// TestSimModeRewrittenFastPath: in sim mode a rewritten program read from
+// the protected FS image takes the fast path, with the FS shield (its file
+// reads decrypt: vector state saved) and with the console shield (writes to
+// stdout become encrypted records; the final one at exit_group), and exits
+// as the original does.
+func TestSimModeRewrittenFastPath(t *testing.T) {
+	rt := runtimeBin(t)
+	for _, shield := range []bool{false, true} {
+		t.Run(fmt.Sprintf("console=%v", shield), func(t *testing.T) {
+			orig := makeEnclave(t, rt, progPlain(t, "hello-glibc-static"), func(c *enclave.Config) { c.ConsoleShield = shield })
+			rw := makeEnclave(t, rt, progRW(t, "hello-glibc-static"), func(c *enclave.Config) { c.ConsoleShield = shield })
+			want := run(t, orig.env("SCONE_STATS=1"), rt)
+			got := run(t, rw.env("SCONE_STATS=1"), rt)
+			plain := func(e simEnclave, r result) string {
+				if !shield {
+					return r.stdout
+				}
+				if strings.Contains(r.stdout, "malloc ok") {
+					t.Fatalf("console shield: plaintext on stdout:\n%q", r.stdout)
+				}
+				var b bytes.Buffer
+				if err := console.Decrypt(&b, strings.NewReader(r.stdout), e.key()); err != nil {
+					t.Fatalf("console records: %v", err)
+				}
+				return b.String()
+			}
+			if got.code != 3 || got.code != want.code || plain(rw, got) != plain(orig, want) || !strings.Contains(plain(rw, got), "malloc ok") {
+				t.Fatalf("rewritten: exit %d\n%s\n%s\noriginal: exit %d\n%s", got.code, plain(rw, got), got.stderr, want.code, plain(orig, want))
+			}
+			if _, fast, _ := fastStats(t, want.stderr); fast != 0 {
+				t.Fatalf("the original program took the fast path: %s", want.stderr)
+			}
+			if _, fast, _ := fastStats(t, got.stderr); fast < 50 {
+				t.Fatalf("%d fast calls\n%s", fast, got.stderr)
 			}
 		})
 	}
