@@ -43,6 +43,7 @@ type convertOptions struct {
 	sourceConfig string
 	json         bool
 	unsigned     bool
+	tls          tlsFlags // tls.go
 
 	fsKeyIdentity fskey.Identity // what the --fs-key file expects (set by libraryOptions)
 }
@@ -93,6 +94,7 @@ SRC and DST are image references:
 	f.StringVar(&o.sourceConfig, "source-config", "", "OCI image config JSON of a dir: SRC")
 	f.BoolVar(&o.json, "json", false, "print a machine-readable report on stdout")
 	f.BoolVar(&o.unsigned, "unsigned", false, "leave the SIGSTRUCT unsigned for detached signing (see 'scone-build sign-data')")
+	o.tls.addTo(f)
 	return cmd
 }
 
@@ -163,6 +165,11 @@ func (o *convertOptions) libraryOptions(ctx context.Context, a *app) ([]convert.
 		convert.WithLogger(a.log),
 		convert.WithDate(a.date),
 	)
+	tlsOpts, err := o.tls.options()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, tlsOpts...)
 	return opts, nil
 }
 
@@ -305,6 +312,8 @@ func convertHints(err error) (int, string, bool) {
 		return exitKey, "pass --fs-key FILE (create one with 'scone-build keygen'); the key never goes into the image", true
 	case errors.Is(err, convert.ErrNoEntrypoint):
 		return exitBadInput, "the image must say what to run: set ENTRYPOINT or CMD in its Dockerfile", true
+	case errors.Is(err, convert.ErrTLSFile):
+		return exitBadInput, "--tls-cert, --tls-key and the other TLS files are paths inside the image: add the files to the image (e.g. COPY in its Dockerfile)", true
 	case errors.Is(err, convert.ErrUser):
 		return exitBadInput, "the image's USER must exist in its /etc/passwd (or be numeric, as in USER 1000:1000)", true
 	case errors.Is(err, link.ErrEntrypointNotFound):

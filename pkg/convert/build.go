@@ -105,6 +105,9 @@ func Build(ctx context.Context, src *Source, opts ...Option) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkTLSFiles(tree, ec); err != nil {
+		return nil, err
+	}
 	id, err := identity(ctx, ec, o, rep)
 	if err != nil {
 		return nil, err
@@ -245,6 +248,7 @@ func enclaveConfig(entry link.Entry, ar *link.Report, uid, gid uint32, fsRoot [3
 	if o.exitCycles != nil {
 		ec.ExitCycles = *o.exitCycles
 	}
+	applyTLS(ec, o)
 	if ar.Entrypoint != nil && ar.Entrypoint.LoadPlan != nil {
 		ec.Interpreter = ar.Entrypoint.LoadPlan.Interpreter
 		for _, l := range ar.Entrypoint.LoadPlan.Libraries {

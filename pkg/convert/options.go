@@ -44,6 +44,7 @@ type options struct {
 	runtimeHst []byte
 	fsChunk    int
 	unsigned   bool
+	tls        tlsOptions // tls.go
 }
 
 // WithSigner sets the enclave signer (a key file or an external command). Required.
