@@ -98,11 +98,11 @@ type Config struct {
 	FSRoot [32]byte
 	// ConsoleShield encrypts stdout/stderr into authenticated records.
 	ConsoleShield bool
-	// TLSPorts are listening ports the network shield TLS-terminates
-	// (reserved for the network shield, which does not exist yet: scone-build
-	// does not set them and the runtime refuses a config that does),
-	// strictly ascending; TLSCert and TLSKey are absolute paths inside the
-	// protected FS, required when TLSPorts is not empty and empty otherwise.
+	// TLSPorts are listening ports whose accepted connections the network
+	// shield wraps in TLS (docs/net-shield.md), strictly ascending; TLSCert
+	// (the certificate chain, PEM) and TLSKey (its private key) are absolute
+	// paths inside the protected FS, required when TLSPorts is not empty and
+	// empty otherwise.
 	TLSPorts []uint16
 	TLSCert  string
 	TLSKey   string

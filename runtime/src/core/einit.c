@@ -343,19 +343,18 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv, long env
 	if (!rt_shield_find("fs"))
 		rt_fatal(RT_EX_SOFTWARE,
 			 "this runtime was built without the file-system shield: it cannot run an enclave");
-	struct shield_env env = {fs, cfg, key.key, mr};
+	/* A runtime built without the network shield would serve in plaintext
+	 * what the config asks to protect. */
+	if (cfg->ntls_ports && !rt_shield_find("net"))
+		rt_fatal(RT_EX_CONFIG,
+			 "config asks the network shield to TLS-terminate %lu port(s), but this runtime was "
+			 "built without it; refusing to run rather than serve them in plaintext",
+			 (unsigned long)cfg->ntls_ports);
+	struct shield_env env = {.fs = fs, .cfg = cfg, .fs_key = key.key, .mrenclave = mr};
 	r = rt_shields_init(&env);
 	fskey_wipe(&key);
 	if (r < 0)
 		rt_fatal(RT_EX_SOFTWARE, "shield initialisation failed: error %d", -r);
-
-	/* The network shield is reserved in the config format but not built:
-	 * running would expose in plaintext what the config asks to protect. */
-	if (cfg->ntls_ports)
-		rt_fatal(RT_EX_CONFIG,
-			 "config asks the network shield to TLS-terminate %lu port(s), which this runtime "
-			 "does not implement yet; refusing to run rather than serve them in plaintext",
-			 (unsigned long)cfg->ntls_ports);
 
 	char **argv = cfg->argv;
 	if (cfg->host_args && host_argc > 1) {
