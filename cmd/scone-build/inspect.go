@@ -129,6 +129,12 @@ func runInspect(ctx context.Context, a *app, ref string, o *inspectOptions) erro
 	if len(c.TLSPorts) > 0 {
 		fmt.Fprintf(w, "  TLS ports    %v (certificate %s, key %s)\n", c.TLSPorts, c.TLSCert, c.TLSKey)
 	}
+	if c.TLSClientCA != "" {
+		fmt.Fprintf(w, "  TLS clients  need a certificate from %s\n", c.TLSClientCA)
+	}
+	if len(c.TLSConnect) > 0 {
+		fmt.Fprintf(w, "  TLS connect  %v (servers verified against %s)\n", c.TLSConnect, c.TLSCA)
+	}
 	if len(c.Volumes) > 0 {
 		fmt.Fprintf(w, "  volumes (unprotected) %v\n", c.Volumes)
 	}

@@ -19,6 +19,9 @@ var ErrTLSFile = errors.New("TLS file not in the image")
 type tlsOptions struct {
 	ports     []uint16
 	cert, key string
+	clientCA  string
+	connect   []string
+	ca        string
 }
 
 // WithTLS makes the connections the application accepts on these ports TLS
@@ -32,13 +35,32 @@ func WithTLS(ports []uint16, certPath, keyPath string) Option {
 	}
 }
 
+// WithTLSClientCA makes the TLS ports require client certificates (mutual
+// TLS) that chain to a CA of this bundle (PEM, a path inside the image).
+func WithTLSClientCA(path string) Option { return func(o *options) { o.tls.clientCA = path } }
+
+// WithTLSConnect wraps the application's outgoing connections to these
+// destinations ("host:port"; a name matches every address on its port, see
+// docs/net-shield.md) in TLS; the servers are verified against the CA
+// bundle at caPath (PEM, a path inside the image).
+func WithTLSConnect(dests []string, caPath string) Option {
+	return func(o *options) {
+		o.tls.connect = append(o.tls.connect, dests...)
+		o.tls.ca = caPath
+	}
+}
+
 // applyTLS fills the network shield's fields of the measured config.
 func applyTLS(ec *enclave.Config, o *options) {
 	ports := slices.Clone(o.tls.ports)
 	slices.Sort(ports)
 	ec.TLSPorts = slices.Compact(ports)
 	if len(ec.TLSPorts) > 0 {
-		ec.TLSCert, ec.TLSKey = o.tls.cert, o.tls.key
+		ec.TLSCert, ec.TLSKey, ec.TLSClientCA = o.tls.cert, o.tls.key, o.tls.clientCA
+	}
+	ec.TLSConnect = sortedUnique(o.tls.connect)
+	if len(ec.TLSConnect) > 0 {
+		ec.TLSCA = o.tls.ca
 	}
 }
 
@@ -46,7 +68,8 @@ func applyTLS(ec *enclave.Config, o *options) {
 // regular file of the image (symlinks followed), so that a typo fails the
 // conversion and not the container's start.
 func checkTLSFiles(tree *rootfs.Tree, ec *enclave.Config) error {
-	for _, f := range []struct{ what, path string }{{"--tls-cert", ec.TLSCert}, {"--tls-key", ec.TLSKey}} {
+	for _, f := range []struct{ what, path string }{{"--tls-cert", ec.TLSCert}, {"--tls-key", ec.TLSKey},
+		{"--tls-client-ca", ec.TLSClientCA}, {"--tls-ca", ec.TLSCA}} {
 		if f.path == "" {
 			continue
 		}

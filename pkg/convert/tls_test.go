@@ -44,3 +44,30 @@ func TestConvertTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestConvertTLSClient: --tls-client-ca, --tls-connect and --tls-ca go into
+// the measured config (destinations sorted, duplicates dropped) and name
+// files of the image.
+func TestConvertTLSClient(t *testing.T) {
+	fixtures(t)
+	ctx := context.Background()
+	src := busyboxImage(t, file{name: "etc/tls/cert.pem", body: []byte("chain")}, file{name: "etc/tls/key.pem", body: []byte("key")},
+		file{name: "etc/tls/clients.pem", body: []byte("CAs")}, file{name: "etc/ssl/ca.pem", body: []byte("CAs")})
+	s, err := FromImage(src, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Build(ctx, s, opts(WithTLS([]uint16{443}, "/etc/tls/cert.pem", "/etc/tls/key.pem"), WithTLSClientCA("/etc/tls/clients.pem"),
+		WithTLSConnect([]string{"redis:6379", "db:5432", "redis:6379"}, "/etc/ssl/ca.pem"))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec := res.Enclave
+	if ec.TLSClientCA != "/etc/tls/clients.pem" || !slices.Equal(ec.TLSConnect, []string{"db:5432", "redis:6379"}) || ec.TLSCA != "/etc/ssl/ca.pem" {
+		t.Fatalf("config: client CA %q connect %v CA %q", ec.TLSClientCA, ec.TLSConnect, ec.TLSCA)
+	}
+	_, _, err = convertImage(ctx, src, opts(WithTLSConnect([]string{"db:5432"}, "/etc/ssl/missing.pem"))...)
+	if !errors.Is(err, ErrTLSFile) {
+		t.Fatalf("missing CA bundle: %v, want ErrTLSFile", err)
+	}
+}

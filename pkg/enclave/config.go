@@ -118,6 +118,15 @@ type Config struct {
 	Libraries   []string
 	// Volumes are host paths passed through to the application.
 	Volumes []string
+	// The network shield's client side and mutual TLS (tlsconfig.go,
+	// records 25-27, encoded only when set): TLSClientCA (a CA bundle in
+	// the protected FS) makes the TLS ports require client certificates;
+	// the application's connections to a TLSConnect destination
+	// ("host:port") are wrapped in TLS, the server verified against
+	// TLSCA (a CA bundle in the protected FS).
+	TLSClientCA string
+	TLSConnect  []string
+	TLSCA       string
 }
 
 // DefaultConfig returns a Config with every default set; the caller fills in
@@ -290,7 +299,7 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
-	return nil
+	return c.validateTLS()
 }
 
 // Record tags of config.bin version 1, in encoding order.
@@ -316,8 +325,19 @@ const (
 	tagInterp
 	tagLibs
 	tagVolumes
-	tagLast = tagVolumes
+	tagLast = tagVolumes // the last record every config has
 )
+
+// Optional records follow record 21 in ascending tag order, each present
+// only when its field is set (so configs without them encode, and measure,
+// as before).
+const (
+	tagTLSClientCA = 25 // str
+	tagTLSConnect  = 26 // list of "host:port"
+	tagTLSCA       = 27 // str
+)
+
+func optionalTag(tag uint32) bool { return tag >= tagTLSClientCA && tag <= tagTLSCA }
 
 type enc struct{ b []byte }
 
@@ -383,6 +403,7 @@ func (c *Config) MarshalBinary() ([]byte, error) {
 	e.rec(tagInterp, []byte(c.Interpreter))
 	e.rec(tagLibs, listv(c.Libraries))
 	e.rec(tagVolumes, listv(c.Volumes))
+	c.marshalTLS(e)
 	if len(e.b) > MaxConfigSize {
 		return nil, cfgErr("", "encoding is %d bytes, more than %d", len(e.b), MaxConfigSize)
 	}
@@ -558,8 +579,20 @@ func ParseConfig(b []byte) (*Config, error) {
 			return nil, fmt.Errorf("parsing enclave config: %w", err)
 		}
 	}
-	if len(d.b) != 0 {
-		return nil, fmt.Errorf("parsing enclave config: %w", cfgErr("", "%d bytes after the last record", len(d.b)))
+	for last := uint32(tagLast); len(d.b) != 0; {
+		tag := d.u32()
+		n := d.u32()
+		v := d.take(uint64(n))
+		if d.err != nil {
+			return nil, fmt.Errorf("parsing enclave config record after %d: %w", last, d.err)
+		}
+		if tag <= last || !optionalTag(tag) {
+			return nil, fmt.Errorf("parsing enclave config: %w", cfgErr("", "record %d after record %d", tag, last))
+		}
+		last = tag
+		if err := c.parseOptional(tag, v); err != nil {
+			return nil, fmt.Errorf("parsing enclave config: %w", err)
+		}
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("parsing enclave config: %w", err)

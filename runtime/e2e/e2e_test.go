@@ -92,6 +92,7 @@ var recipes = map[string]recipe{
 	"mapfixed":              {"mapfixed.c", cc("gcc")},
 	"ids-static":            {"ids.c", cc("gcc", "-static")},
 	"netsrv":                {"netsrv.c", cc("gcc", "-static")},
+	"netcli":                {"netcli.c", cc("gcc", "-static")},
 	"hello-musl-static-pie": {"hello.c", cc("musl-gcc", "-static-pie")},
 	"go-pie":                {"gohello.go", func(src, out string) error { return gobuild(src, out, "-buildmode=pie") }},
 	"go-hello":              {"gohello.go", func(src, out string) error { return gobuild(src, out) }},

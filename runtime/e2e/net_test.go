@@ -494,3 +494,180 @@ func TestNetShieldStartFailures(t *testing.T) {
 		})
 	}
 }
+
+// tlsTestServer is a Go TLS server that answers one HTTP/1.0 request per
+// connection with the path it got and the marker; it records the server
+// name each client asked for.
+type tlsTestServer struct {
+	l     net.Listener
+	mu    sync.Mutex
+	names []string
+}
+
+func newTLSTestServer(t *testing.T, leaf *tlstest.Leaf, clientCAs *x509.CertPool) *tlsTestServer {
+	t.Helper()
+	cert, err := tls.X509KeyPair(leaf.ChainPEM, leaf.KeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &tlsTestServer{}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if clientCAs != nil {
+		cfg.ClientCAs, cfg.ClientAuth = clientCAs, tls.RequireAndVerifyClientCert
+	}
+	cfg.GetConfigForClient = func(h *tls.ClientHelloInfo) (*tls.Config, error) {
+		s.mu.Lock()
+		s.names = append(s.names, h.ServerName)
+		s.mu.Unlock()
+		return nil, nil
+	}
+	l, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.l = l
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(30 * time.Second))
+				line, err := bufio.NewReader(c).ReadString('\n')
+				if err != nil {
+					return
+				}
+				f := strings.Fields(line)
+				if len(f) < 2 {
+					return
+				}
+				fmt.Fprintf(c, "HTTP/1.0 200 OK\r\n\r\nhello client %s %s\n", f[1], netMarker)
+			}()
+		}
+	}()
+	return s
+}
+
+func (s *tlsTestServer) port() int { return s.l.Addr().(*net.TCPAddr).Port }
+
+// TestNetShieldClientSide: a converted plain-HTTP client (testdata/netcli.c)
+// whose destination is a --tls-connect destination talks TLS to a real TLS
+// server, verified against the CA bundle of the image: blocking,
+// non-blocking with poll, edge-triggered epoll; a destination given by
+// name is the certificate's name (and the SNI); a certificate of another
+// CA, or for another name, fails the connection; the wire holds no
+// plaintext.
+func TestNetShieldClientSide(t *testing.T) {
+	rt := runtimeBin(t)
+	bin := prog(t, "netcli")
+	ca, _ := tlstest.NewCA("client side CA")
+	other, _ := tlstest.NewCA("other CA")
+	leaf, _ := ca.Server(tlstest.EC, "localhost", "127.0.0.1")
+	srv := newTLSTestServer(t, leaf, nil)
+	rec := newRecorder(t, "127.0.0.1:"+strconv.Itoa(srv.port()))
+	port := rec.l.Addr().(*net.TCPAddr).Port
+	p := strconv.Itoa(port)
+	for _, c := range []struct {
+		name, mode, dest string
+		caPEM            []byte
+		ok               bool
+		sni              string
+	}{
+		{"blocking, address", "block", "127.0.0.1:" + p, ca.CertPEM, true, ""},
+		{"poll, address", "poll", "127.0.0.1:" + p, ca.CertPEM, true, ""},
+		{"epoll-et, address", "epoll-et", "127.0.0.1:" + p, ca.CertPEM, true, ""},
+		{"name", "poll", "localhost:" + p, ca.CertPEM, true, "localhost"},
+		{"name the certificate does not have", "block", "other.test:" + p, ca.CertPEM, false, ""},
+		{"certificate of another CA", "poll", "127.0.0.1:" + p, other.CertPEM, false, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := makeEnclaveFiles(t, rt, []tarEntry{{name: bin, content: mustRead(t, bin)}, {name: "/etc/tls/ca.pem", content: c.caPEM}},
+				func(cfg *enclave.Config) {
+					cfg.Argv, cfg.Entrypoint = []string{"netcli", c.mode, "127.0.0.1", p, "/path-" + netMarker}, bin
+					cfg.TLSConnect, cfg.TLSCA = []string{c.dest}, "/etc/tls/ca.pem"
+				})
+			srv.mu.Lock()
+			srv.names = nil
+			srv.mu.Unlock()
+			got := run(t, e.env(), rt)
+			want := "hello client /path-" + netMarker
+			if c.ok != (got.code == 0 && strings.Contains(got.stdout, want)) {
+				t.Fatalf("exit %d\nstdout %s\nstderr %s", got.code, got.stdout, got.stderr)
+			}
+			if !c.ok && !strings.Contains(got.stdout, "error:") {
+				t.Fatalf("no error reported by the client: %s", got.stdout)
+			}
+			srv.mu.Lock()
+			names := srv.names
+			srv.mu.Unlock()
+			if c.ok && (len(names) != 1 || names[0] != c.sni) {
+				t.Fatalf("server names asked: %q, want [%q]", names, c.sni)
+			}
+		})
+	}
+	if wire := rec.bytes(); bytes.Contains(wire, []byte(netMarker)) || len(wire) == 0 {
+		t.Fatalf("recorded %d bytes; plaintext marker on the wire: %v", len(wire), bytes.Contains(wire, []byte(netMarker)))
+	}
+	// a destination that is not listed stays the host's (plain TCP)
+	plain, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer plain.Close()
+	go func() {
+		c, err := plain.Accept()
+		if err == nil {
+			line, _ := bufio.NewReader(c).ReadString('\n')
+			fmt.Fprintf(c, "HTTP/1.0 200 OK\r\n\r\nplain got %s", line)
+			c.Close()
+		}
+	}()
+	pp := strconv.Itoa(plain.Addr().(*net.TCPAddr).Port)
+	e := makeEnclaveFiles(t, rt, []tarEntry{{name: bin, content: mustRead(t, bin)}, {name: "/etc/tls/ca.pem", content: ca.CertPEM}},
+		func(cfg *enclave.Config) {
+			cfg.Argv, cfg.Entrypoint = []string{"netcli", "block", "127.0.0.1", pp, "/unlisted"}, bin
+			cfg.TLSConnect, cfg.TLSCA = []string{"127.0.0.1:" + p}, "/etc/tls/ca.pem"
+		})
+	if got := run(t, e.env(), rt); got.code != 0 || !strings.Contains(got.stdout, "plain got GET /unlisted") {
+		t.Fatalf("unlisted destination: exit %d\n%s\n%s", got.code, got.stdout, got.stderr)
+	}
+}
+
+// TestNetShieldMutualTLS: with --tls-client-ca the TLS ports require a
+// client certificate issued by a CA of that bundle.
+func TestNetShieldMutualTLS(t *testing.T) {
+	var clientCA *tlstest.CA
+	srv := startNetServer(t, "epoll-et", func(c *enclave.Config, ca *tlstest.CA) {
+		clientCA = ca
+		// the server's chain ends with its CA's certificate: a bundle
+		// that trusts clients of that CA
+		c.TLSClientCA = "/etc/tls/server.pem"
+	})
+	good, _ := clientCA.Client(tlstest.EC, "client.test")
+	other, _ := tlstest.NewCA("other")
+	bad, _ := other.Client(tlstest.EC, "client.test")
+	for _, c := range []struct {
+		name string
+		leaf *tlstest.Leaf
+		ok   bool
+	}{{"certificate of the CA", good, true}, {"no certificate", nil, false}, {"certificate of another CA", bad, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := srv.tlsConfig()
+			if c.leaf != nil {
+				cert, err := tls.X509KeyPair(c.leaf.ChainPEM, c.leaf.KeyPEM)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg.Certificates = []tls.Certificate{cert}
+			}
+			conn := tls.Client(srv.dial(t), cfg)
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(20 * time.Second))
+			fmt.Fprintf(conn, "GET /mtls HTTP/1.1\r\nHost: localhost\r\n\r\n")
+			b, err := io.ReadAll(conn)
+			if c.ok != strings.Contains(string(b), "hello epoll-et /mtls") {
+				t.Fatalf("answer %q, err %v", b, err)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "econfig.h"
+#include "netaddr.h"
 #include "rt_alloc.h"
 
 struct rd {
@@ -184,6 +185,23 @@ static int code_var(const char *n)
 	return 0;
 }
 
+/* Records 25-27 (pkg/enclave/tlsconfig.go has the same rules). */
+static int validate_tls(const struct econfig *c)
+{
+	if (c->tls_client_ca[0] && (!is_abs(c->tls_client_ca) || !c->ntls_ports))
+		return ECONFIG_EVALUE;
+	if (!c->ntls_connect != !c->tls_ca[0] || (c->tls_ca[0] && !is_abs(c->tls_ca)))
+		return ECONFIG_EVALUE;
+	for (size_t i = 0; i < c->ntls_connect; i++) {
+		struct netaddr a;
+		if (netaddr_parse(c->tls_connect[i], strlen(c->tls_connect[i]), &a))
+			return ECONFIG_EVALUE;
+	}
+	if (!names_unique(c->tls_connect, c->ntls_connect, 0))
+		return ECONFIG_EVALUE;
+	return 0;
+}
+
 static int validate(const struct econfig *c)
 {
 	if (c->argc < 1)
@@ -228,7 +246,7 @@ static int validate(const struct econfig *c)
 		return ECONFIG_EVALUE;
 	if (!list_abs(c->libs, c->nlibs) || !list_abs(c->volumes, c->nvolumes))
 		return ECONFIG_EVALUE;
-	return 0;
+	return validate_tls(c);
 }
 
 static int bool32(const uint8_t *v, int *out)
@@ -328,6 +346,14 @@ static int record(struct econfig *c, uint32_t tag, const uint8_t *v, size_t n)
 		return parse_list(v, n, &c->libs, &c->nlibs);
 	case ECONFIG_TAG_VOLUMES:
 		return parse_list(v, n, &c->volumes, &c->nvolumes);
+	case ECONFIG_TAG_TLS_CLIENT_CA:
+		return n ? dupstr(v, n, &c->tls_client_ca) : ECONFIG_EVALUE;
+	case ECONFIG_TAG_TLS_CONNECT: {
+		int e = parse_list(v, n, &c->tls_connect, &c->ntls_connect);
+		return e ? e : c->ntls_connect ? 0 : ECONFIG_EVALUE;
+	}
+	case ECONFIG_TAG_TLS_CA:
+		return n ? dupstr(v, n, &c->tls_ca) : ECONFIG_EVALUE;
 	default:
 		return ECONFIG_EFORMAT;
 	}
@@ -379,8 +405,32 @@ int econfig_parse(const uint8_t *buf, size_t len, struct econfig **out)
 		if (e)
 			break;
 	}
-	if (e == 0 && r.n != 0)
-		e = ECONFIG_EFORMAT;
+	/* optional records: ascending, known, each once */
+	for (uint32_t last = ECONFIG_TAG_LAST; e == 0 && r.n != 0;) {
+		uint32_t tag, n;
+		const uint8_t *v;
+		if (r.n < 8) { /* bytes after the last record */
+			e = ECONFIG_EFORMAT;
+			break;
+		}
+		if (take32(&r, &tag) || take32(&r, &n) || take(&r, n, &v)) {
+			e = ECONFIG_ETRUNC;
+			break;
+		}
+		if (tag <= last || tag < ECONFIG_TAG_TLS_CLIENT_CA || tag > ECONFIG_TAG_TLS_CA) {
+			e = ECONFIG_EFORMAT;
+			break;
+		}
+		last = tag;
+		e = record(c, tag, v, n);
+	}
+	/* optional fields left unset: "" and an empty list, never NULL */
+	if (e == 0 && !c->tls_client_ca)
+		e = dupstr((const uint8_t *)"", 0, &c->tls_client_ca);
+	if (e == 0 && !c->tls_ca)
+		e = dupstr((const uint8_t *)"", 0, &c->tls_ca);
+	if (e == 0 && !c->tls_connect && !(c->tls_connect = rt_calloc(1, sizeof(char *))))
+		e = ECONFIG_ENOMEM;
 	if (e == 0)
 		e = validate(c);
 	if (e) {
@@ -406,6 +456,9 @@ void econfig_free(struct econfig *c)
 	rt_free(c->interp);
 	free_list(c->libs);
 	free_list(c->volumes);
+	rt_free(c->tls_client_ca);
+	free_list(c->tls_connect);
+	rt_free(c->tls_ca);
 	rt_free(c);
 }
 

@@ -4,7 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
+	"log"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -252,4 +256,48 @@ func TestNetShieldRedis(t *testing.T) {
 		t.Fatalf("redis exited:\n%s", c.Logs(t))
 	}
 	cap.check(t, pki.leaf.Cert.Raw, value)
+}
+
+// TestNetShieldClient: busybox wget, a plain-HTTP client, converted with
+// --tls-connect for a local TLS server (a Go HTTPS server on the host) and
+// --tls-ca: its request goes out as TLS, the server's certificate verified
+// against the CA bundle of the image; the capture holds no plaintext; with
+// another CA bundle the connection fails.
+func TestNetShieldClient(t *testing.T) {
+	e := setup(t)
+	pki := newTLSFiles(t)
+	const marker = "WGET-PLAINTEXT-MARKER-3b8c"
+	cert, err := tls.X509KeyPair(pki.leaf.ChainPEM, pki.leaf.KeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello from the TLS server: "+r.URL.Path+"\n")
+	}), ErrorLog: log.New(io.Discard, "", 0)} // the refused client's failed handshake
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	port := l.Addr().(*net.TCPAddr).Port
+	dest := "127.0.0.1:" + itoa(port)
+	run := func(caPEM []byte, name string) (string, string, int) {
+		img := withCommand(t, testimages.Image(t, "busybox"), []string{"/bin/busybox", "wget", "-q", "-O", "-", "http://" + dest + "/" + marker})
+		img = withFiles(t, img, map[string]string{"etc/tls/ca.pem": string(caPEM)})
+		conv, _ := e.convert(t, img, convert.WithTLSConnect([]string{dest}, "/etc/tls/ca.pem"))
+		id := e.load(t, conv, name)
+		return e.p.Run(t, id, podmantest.RunOpts{Network: "host", Env: []string{"SCONE_FS_KEY_FILE=/run/secrets/scone-fs-key"},
+			Volumes: []string{e.keyFile + ":/run/secrets/scone-fs-key:ro"}})
+	}
+	cap := startCapture(t, port)
+	out, stderr, code := run(pki.ca.CertPEM, "wget-tls")
+	if code != 0 || out != "hello from the TLS server: /"+marker+"\n" {
+		t.Fatalf("wget through --tls-connect: exit %d\nstdout %q\nstderr %s", code, out, stderr)
+	}
+	cap.check(t, pki.leaf.Cert.Raw, marker)
+	other := newTLSFiles(t)
+	if out, stderr, code := run(other.ca.CertPEM, "wget-other-ca"); code == 0 || strings.Contains(out, "hello") {
+		t.Fatalf("wget trusted a server of another CA: exit %d\nstdout %q\nstderr %s", code, out, stderr)
+	}
 }

@@ -345,11 +345,11 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv, long env
 			 "this runtime was built without the file-system shield: it cannot run an enclave");
 	/* A runtime built without the network shield would serve in plaintext
 	 * what the config asks to protect. */
-	if (cfg->ntls_ports && !rt_shield_find("net"))
+	if ((cfg->ntls_ports || cfg->ntls_connect) && !rt_shield_find("net"))
 		rt_fatal(RT_EX_CONFIG,
-			 "config asks the network shield to TLS-terminate %lu port(s), but this runtime was "
-			 "built without it; refusing to run rather than serve them in plaintext",
-			 (unsigned long)cfg->ntls_ports);
+			 "config asks the network shield for TLS (%lu port(s), %lu destination(s)), but this runtime "
+			 "was built without it; refusing to run rather than send plaintext",
+			 (unsigned long)cfg->ntls_ports, (unsigned long)cfg->ntls_connect);
 	struct shield_env env = {.fs = fs, .cfg = cfg, .fs_key = key.key, .mrenclave = mr};
 	r = rt_shields_init(&env);
 	fskey_wipe(&key);

@@ -164,6 +164,9 @@ int net_sys_epoll_wait(const struct sys_call *sc, long *ret);
 /* A connection's readiness may have changed outside epoll_wait (a read,
  * a write): registrations of fd in epoll sets are looked at again. */
 void net_epoll_touch(int fd);
+/* fd became a connection (connect): its registrations made before become
+ * wrapped ones. */
+void net_epoll_adopt(int fd, struct net_conn *c);
 /* fd is no longer a connection of this process: drop its registrations. */
 void net_epoll_forget(int fd);
 /* Descriptors first..last close: epoll sets among them drop what they held. */

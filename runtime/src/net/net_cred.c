@@ -19,6 +19,7 @@ struct net_state net_g;
 /* Credentials, alive as long as the process (the engines point into them). */
 static struct tlscred_chain srv_chain;
 static struct tlscred_key srv_key;
+static struct tlscred_anchors client_cas, server_cas;
 
 uint64_t net_monotonic(void)
 {
@@ -159,12 +160,57 @@ static int load_server(const struct shield_env *env)
 	return 0;
 }
 
+/* A CA bundle of the protected FS (what: its role, for messages). */
+static int load_anchors(const char *path, const char *what, struct tlscred_anchors *out)
+{
+	size_t len = 0;
+	uint8_t *pem = pem_source(NULL, 0, path, what, &len);
+	if (!pem)
+		return -ENOENT;
+	int r = tlscred_anchors_parse(pem, len, out);
+	wipe_free(pem, len);
+	if (r) {
+		rt_eprintf("scone-run: network shield: %s %s: %s\n", what, path, tlscred_strerror(r));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int load_client(const struct econfig *cfg)
+{
+	if (cfg->ntls_connect > NET_MAX_DESTS) {
+		rt_eprintf("scone-run: network shield: %lu TLS connect destinations, at most %d\n",
+			   (unsigned long)cfg->ntls_connect, NET_MAX_DESTS);
+		return -E2BIG;
+	}
+	for (size_t i = 0; i < cfg->ntls_connect; i++)
+		if (netaddr_parse(cfg->tls_connect[i], strlen(cfg->tls_connect[i]), &net_g.dests[i].a))
+			return -EINVAL; /* econfig_parse checked them */
+	net_g.ndests = cfg->ntls_connect;
+	int r = load_anchors(cfg->tls_ca, "CA bundle (--tls-ca)", &server_cas);
+	if (r)
+		return r;
+	net_g.cli = (struct tlsconn_client_cfg){.cas = server_cas.ta, .ncas = server_cas.n};
+	net_g.have_client = 1;
+	return 0;
+}
+
 int net_load_config(const struct shield_env *env)
 {
 	const struct econfig *cfg = env->cfg;
-	if (!cfg || !cfg->ntls_ports)
+	if (!cfg)
 		return 0;
-	net_g.ports = cfg->tls_ports;
-	net_g.nports = cfg->ntls_ports;
-	return load_server(env);
+	if (cfg->ntls_ports) {
+		net_g.ports = cfg->tls_ports;
+		net_g.nports = cfg->ntls_ports;
+		int r = load_server(env);
+		if (!r && cfg->tls_client_ca[0]) {
+			r = load_anchors(cfg->tls_client_ca, "client CA bundle (--tls-client-ca)", &client_cas);
+			net_g.srv.client_cas = client_cas.ta;
+			net_g.srv.nclient_cas = client_cas.n;
+		}
+		if (r)
+			return r;
+	}
+	return cfg->ntls_connect ? load_client(cfg) : 0;
 }

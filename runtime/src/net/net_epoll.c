@@ -63,6 +63,7 @@ struct epi {
 	uint32_t seen_gen;
 	uint32_t round; /* reported in this wait already */
 	uint8_t used, disabled, on_ready;
+	uint8_t shadow;	     /* a socket not wrapped (yet): the host holds the registration as it is */
 	uint32_t next_fd;    /* index + 1 */
 	uint32_t next_ready; /* index + 1 */
 };
@@ -193,7 +194,7 @@ static struct epi *item_new(int epfd, int fd)
 static void item_free(struct epi *e)
 {
 	struct epset *s = set_of(e->epfd);
-	if (s) {
+	if (s && !e->shadow) {
 		ready_remove(s, e);
 		s->nitems--;
 	}
@@ -239,12 +240,61 @@ static void reported(struct epi *e, struct net_conn *c)
 		e->disabled = 1;
 }
 
+/* A registration of a descriptor that is not wrapped, kept when the
+ * application may still connect it to a --tls-connect destination
+ * (registered before connect, as event loops do): at that connect it
+ * becomes a wrapped registration (net_epoll_adopt). The host serves the
+ * call as it is. */
+static void shadow_ctl(int epfd, int op, int fd, const struct epoll_event_ *uev)
+{
+	if (!net_g.ndests || fd < 0 || (op != CTL_DEL && !rt_user_ok(uev, sizeof *uev)))
+		return;
+	lk();
+	struct epi *e = find(epfd, fd);
+	if (op == CTL_ADD && !e && set_add(epfd))
+		e = item_new(epfd, fd);
+	if (e && e->shadow == 0 && op == CTL_ADD)
+		e->shadow = 1;
+	if (e && e->shadow) {
+		if (op == CTL_DEL) {
+			item_free(e);
+		} else if (op == CTL_ADD || op == CTL_MOD) {
+			e->events = uev->events;
+			e->data = uev->data;
+		}
+	}
+	unlk();
+}
+
+void net_epoll_adopt(int fd, struct net_conn *c)
+{
+	if (!ep.nsets || fd < 0)
+		return;
+	lk();
+	for (uint32_t i = (size_t)fd < ep.nfd ? ep.by_fd[fd] : 0; i; i = ep.it[i - 1].next_fd) {
+		struct epi *e = &ep.it[i - 1];
+		struct epset *s = set_of(e->epfd);
+		if (!e->shadow || !s)
+			continue;
+		struct epoll_event_ hev = {EPOLLIN_ | EPOLLOUT_ | EPOLLRDHUP_ | EPOLLET_, TOKEN_MAGIC | idx(e)};
+		if (host_syscall(__NR_epoll_ctl, e->epfd, CTL_MOD, fd, (long)&hev, 0, 0) < 0)
+			continue;
+		e->shadow = 0;
+		e->seen_gen = c->t.gen - 1;
+		s->nitems++;
+		ready_push(s, e);
+	}
+	unlk();
+}
+
 int net_sys_epoll_ctl(const struct sys_call *sc, long *ret)
 {
 	int epfd = (int)sc->a[0], op = (int)sc->a[1], fd = (int)sc->a[2];
 	struct net_conn *c = net_lookup(fd);
-	if (!c)
+	if (!c) {
+		shadow_ctl(epfd, op, fd, (const struct epoll_event_ *)sc->a[3]);
 		return SHIELD_PASS;
+	}
 	const struct epoll_event_ *uev = (const struct epoll_event_ *)sc->a[3];
 	long r;
 	if (op != CTL_DEL && !rt_user_ok(uev, sizeof *uev)) {
@@ -309,7 +359,7 @@ static struct epi *token(int epfd, uint64_t data)
 	if ((data & TOKEN_MASK) != TOKEN_MAGIC)
 		return NULL;
 	uint64_t i = data & ~TOKEN_MASK;
-	if (i >= ep.nit || !ep.it[i].used || ep.it[i].epfd != epfd)
+	if (i >= ep.nit || !ep.it[i].used || ep.it[i].shadow || ep.it[i].epfd != epfd)
 		return NULL;
 	return &ep.it[i];
 }

@@ -83,7 +83,7 @@ static int net_init(const struct shield_env *env)
 {
 	memset(&net_g, 0, sizeof net_g);
 	const struct econfig *cfg = env->cfg;
-	if (!cfg || !cfg->ntls_ports)
+	if (!cfg || (!cfg->ntls_ports && !cfg->ntls_connect))
 		return 0;
 	int r = net_load_config(env);
 	if (r < 0)

@@ -139,6 +139,7 @@ int net_sys_connect(const struct sys_call *sc, long *ret)
 			net_conn_put(c);
 			c = NULL;
 		} else {
+			net_epoll_adopt(fd, c);
 			net_conn_put(c);
 		}
 	}
@@ -156,11 +157,10 @@ int net_sys_connect(const struct sys_call *sc, long *ret)
 static void drop(int fd, int send)
 {
 	net_epoll_closed((unsigned long)fd, (unsigned long)fd);
+	net_epoll_forget(fd); /* wrapped registrations, and kept ones (net_epoll_adopt) */
 	uintptr_t v = net_remove(fd);
-	if (v > NET_LISTENER) {
-		net_epoll_forget(fd);
+	if (v > NET_LISTENER)
 		net_fd_release((struct net_conn *)v, fd, send);
-	}
 }
 
 int net_sys_close(const struct sys_call *sc, long *ret)
