@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/scone-build/scone-build/pkg/console"
 	"github.com/scone-build/scone-build/pkg/enclave"
 	"github.com/scone-build/scone-build/pkg/fskey"
 	"github.com/scone-build/scone-build/pkg/fsprotect"
@@ -41,6 +42,9 @@ type simEnclave struct {
 	keyHex   string
 	mrsigner string
 	keyFile  string // version 1 key file: the key, pinned to mrsigner (docs/keys.md)
+	// mrenclave is what sim EINIT measures: the console shield binds its
+	// sessions to it.
+	mrenclave [32]byte
 }
 
 // makeEnclave: an enclave for the program at progPath (and the extra
@@ -142,7 +146,8 @@ func makeEnclaveFiles(t *testing.T, rt string, entries []tarEntry, mutate func(*
 	if err := (&fskey.File{Key: fsKey, Identity: fskey.Identity{MRSIGNER: &mrs}}).Write(kf, false); err != nil {
 		t.Fatal(err)
 	}
-	return simEnclave{dir: dir, keyHex: hex.EncodeToString(fsKey[:]), mrsigner: hex.EncodeToString(mrs[:]), keyFile: kf}
+	return simEnclave{dir: dir, keyHex: hex.EncodeToString(fsKey[:]), mrsigner: hex.EncodeToString(mrs[:]), keyFile: kf,
+		mrenclave: m.MRENCLAVE}
 }
 
 // resign does what someone without the signer key can do to e: take its
@@ -194,12 +199,17 @@ func resign(t *testing.T, rt string, e simEnclave, key *rsa.PrivateKey, mutate f
 	return d
 }
 
-// key is the enclave's FS key as bytes (the console shield uses it too).
-func (e simEnclave) key() [32]byte {
-	var key [32]byte
+// consoleKey is the console key of the enclave's FS key (docs/console.md).
+func (e simEnclave) consoleKey(t *testing.T) console.Key {
+	t.Helper()
+	var key fskey.Key
 	kb, _ := hex.DecodeString(e.keyHex)
 	copy(key[:], kb)
-	return key
+	ck, err := console.DeriveKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ck
 }
 
 // env runs e as deployed: the key file that keygen would have written
