@@ -12,7 +12,8 @@
 #   runtime/src/SUBSYSTEM/     the freestanding runtime, one directory per
 #                              subsystem: core (start-up, loader, trap,
 #                              threads, signals, processes, memory, Iago),
-#                              fs and console (shields), transport.
+#                              fs and console (shields), transport,
+#                              attest (the CAS client).
 #   runtime/src/host/          scone-host, an ordinary static host tool.
 #   runtime/tests/test_*.c     host unit tests under ASan+UBSan, each linked
 #                              with the lib objects, runtime/tests/host_shim.c,
@@ -20,7 +21,7 @@
 #                              below (compiled for the host, with the test's
 #                              renames). CHECK and friends: testutil.h.
 RT_BUILD    := runtime/build
-RT_SUBSYS   := core fs net console transport
+RT_SUBSYS   := core fs net console transport attest
 RT_INC      := -Iruntime/include -Iruntime/lib $(addprefix -Iruntime/src/,$(RT_SUBSYS))
 RT_WARN     := -std=c11 -Wall -Wextra -Werror
 BEARSSL_A   ?= /usr/lib/x86_64-linux-gnu/libbearssl.a
@@ -92,7 +93,7 @@ RT_TLIB_OBJ := $(patsubst runtime/lib/%.c,$(RT_TOBJ)/lib/%.o,$(RT_LIB_SRC))
 RT_UNITS_test_alloc     := core/region core/alloc
 RT_DEFS_test_alloc      := -Drt_malloc=t_malloc -Drt_calloc=t_calloc -Drt_free=t_free
 RT_UNITS_test_host_probe := host/sgxprobe
-RT_UNITS_test_iago      := core/iago core/fdtab core/vma core/region
+RT_UNITS_test_iago      := core/iago core/fdtab core/vma core/region core/locks core/parse
 RT_UNITS_test_loader    := core/loader core/region core/util
 RT_UNITS_test_stack     := core/stack
 RT_UNITS_test_string    := core/string

@@ -36,6 +36,7 @@ TOOLS=(
   "tcpdump|tcpdump|cmd:tcpdump|test/e2e network shield (the loopback capture holds no plaintext)"
   "redis-cli|redis-tools|cmd:redis-cli|test/e2e network shield (redis-cli --tls)"
   "sqlite3|sqlite3|cmd:sqlite3|sqlite image smoke test"
+  "etcd|etcd-server|cmd:etcd|pkg/cas and cmd/scone-cas tests of the etcd store (a CAS replica set)"
   "flock|util-linux|cmd:flock|images/build.sh (one build per cache)"
   "podman|podman|cmd:podman|e2e, images smoke tests, frontend run, demo, bench"
   "runc|runc|cmd:runc|podman's OCI runtime, buildkitd worker"

@@ -43,6 +43,9 @@ type convertOptions struct {
 	sourceConfig string
 	json         bool
 	unsigned     bool
+	cas, casID   string
+	policy       string
+	fsSalt       string   // "", "layers" or "tree"
 	tls          tlsFlags // tls.go
 
 	fsKeyIdentity fskey.Identity // what the --fs-key file expects (set by libraryOptions)
@@ -80,7 +83,7 @@ SRC and DST are image references:
 	o.imageFlags.addTo(f)
 	f.StringVar(&o.heap, "heap", "", "enclave heap size (e.g. 256M, 1G; default 64M)")
 	f.StringVar(&o.stack, "stack", "", "stack size per thread (default 8M)")
-	f.Uint32Var(&o.threads, "threads", 0, "maximum number of enclave threads (default 16)")
+	f.Uint32Var(&o.threads, "threads", 0, "maximum number of enclave threads (default 64)")
 	f.BoolVar(&o.console, "console-shield", false, "encrypt stdout/stderr (read them with 'scone-build console decrypt')")
 	f.StringSliceVar(&o.hostEnv, "host-env", nil, "environment variable NAME the host may set at run time (repeatable; default: none)")
 	f.BoolVar(&o.hostArgs, "host-args", false, "let the host replace the program's arguments at run time")
@@ -94,6 +97,10 @@ SRC and DST are image references:
 	f.StringVar(&o.sourceConfig, "source-config", "", "OCI image config JSON of a dir: SRC")
 	f.BoolVar(&o.json, "json", false, "print a machine-readable report on stdout")
 	f.BoolVar(&o.unsigned, "unsigned", false, "leave the SIGSTRUCT unsigned for detached signing (see 'scone-build sign-data')")
+	f.StringVar(&o.fsSalt, "fs-salt", "", "what the protected FS image's salt comes from: layers (image SRC, the default: contents are encrypted while layers decompress) or tree (the default for dir: SRC; gives the MRENCLAVE the BuildKit frontend gives for the same files); docs/fsprotect.md")
+	f.StringVar(&o.cas, "cas", "", "CAS HOST:PORT the enclave gets its secrets from at start-up (with --cas-id and --policy; docs/cas.md)")
+	f.StringVar(&o.casID, "cas-id", "", "the CAS's identity: SHA-256 of its DER public key, 64 hex digits ('GET /v1/id' of the CAS)")
+	f.StringVar(&o.policy, "policy", "", "the CAS policy whose secrets the enclave receives; put the --fs-key key into it as the fs_key grant")
 	o.tls.addTo(f)
 	return cmd
 }
@@ -135,6 +142,13 @@ func (o *convertOptions) libraryOptions(ctx context.Context, a *app) ([]convert.
 		o.fsKeyIdentity = kf.Identity
 		opts = append(opts, convert.WithFSKey(kf.Key))
 	}
+	if o.cas != "" || o.casID != "" || o.policy != "" {
+		opt, err := o.casOption()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, opt)
+	}
 	for _, s := range []struct {
 		flag, v string
 		set     func(uint64) convert.Option
@@ -173,6 +187,24 @@ func (o *convertOptions) libraryOptions(ctx context.Context, a *app) ([]convert.
 	return opts, nil
 }
 
+// casOption checks --cas, --cas-id and --policy: all three or none.
+func (o *convertOptions) casOption() (convert.Option, error) {
+	if o.cas == "" || o.casID == "" || o.policy == "" {
+		return nil, usagef("--cas, --cas-id and --policy go together: the CAS's address, its identity and the policy")
+	}
+	if err := enclave.CheckCASAddress(o.cas); err != nil {
+		return nil, usagef("--cas: %v", err)
+	}
+	id, err := hex.DecodeString(o.casID)
+	if err != nil || len(id) != 32 || [32]byte(id) == [32]byte{} {
+		return nil, usagef("--cas-id %q: want the CAS ID, 64 hex digits (SHA-256 of the CAS's DER public key)", o.casID)
+	}
+	if err := enclave.CheckPolicyName(o.policy); err != nil {
+		return nil, usagef("--policy: %v", err)
+	}
+	return convert.WithCAS(o.cas, [32]byte(id), o.policy), nil
+}
+
 func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 	start := time.Now()
 	src, err := o.ref(o.src)
@@ -200,6 +232,16 @@ func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 	prog := newProgress(a.stderr, !o.json)
 	defer prog.done()
 	opts = append(opts, convert.WithProgress(prog.update))
+	switch o.fsSalt {
+	case "", "layers":
+		if o.fsSalt != "" && src.Transport == imageref.Dir {
+			return usagef("--fs-salt layers needs an image SRC: a dir: SRC has no layers (its salt comes from the tree)")
+		}
+	case "tree":
+		opts = append(opts, convert.WithFSTreeSalt())
+	default:
+		return usagef("--fs-salt %q: want layers or tree", o.fsSalt)
+	}
 
 	var source *convert.Source
 	if src.Transport == imageref.Dir {
@@ -246,6 +288,9 @@ func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 	}
 	fmt.Fprintf(a.stdout, "  MRENCLAVE  %s\n  MRSIGNER   %s\n  FS root    %s\n", report.MRENCLAVE, report.MRSIGNER, report.FSRoot)
 	fmt.Fprintf(a.stdout, "  program    %s (%s)\n", report.Entrypoint, verdictOf(report.Compatibility))
+	if c := report.CAS; c != nil {
+		fmt.Fprintf(a.stdout, "  CAS        %s, policy %s, CAS ID %s\n", c.Address, c.Policy, c.ID)
+	}
 	fmt.Fprintf(a.stdout, "  files      %d files, %d dirs, %d symlinks, %s in, %s protected FS image\n",
 		report.Files, report.Dirs, report.Symlinks, humanBytes(report.BytesIn), humanBytes(report.FSImageBytes))
 	for _, d := range report.Dropped {
@@ -359,6 +404,11 @@ func (o *convertOptions) checkKeyIdentity(a *app, r *convert.Report) error {
 		return nil
 	}
 	id := o.fsKeyIdentity
+	if o.cas != "" {
+		fmt.Fprintf(a.stderr, "scone-build: note: the runtime gets the FS key from the CAS, never from the host: put the key of %s "+
+			"into policy %s as a value secret granted as fs_key (docs/cas.md)\n", o.fsKeyFile, o.policy)
+		return nil
+	}
 	if id.IsZero() {
 		fmt.Fprintf(a.stderr, "scone-build: note: %s is a bare key that names no enclave identity: the runtime refuses it "+
 			"unless the deployer sets SCONE_EXPECTED_MRSIGNER; record the signer with 'scone-build key pin %s --signer-pub PUB'\n",

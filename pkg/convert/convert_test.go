@@ -247,6 +247,8 @@ func TestMeasuredFieldsChangeMRENCLAVE(t *testing.T) {
 		"threads":  WithMaxThreads(4),
 		"console":  WithConsoleShield(true),
 		"host env": WithHostEnv("TERM"),
+		"cas":      WithCAS("cas.example:8443", [32]byte{1}, "web"),
+		"cas id":   WithCAS("cas.example:8443", [32]byte{2}, "web"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, rep, err := convertImage(ctx, src, opts(o)...)
@@ -257,6 +259,20 @@ func TestMeasuredFieldsChangeMRENCLAVE(t *testing.T) {
 				t.Fatal("MRENCLAVE unchanged")
 			}
 		})
+	}
+}
+
+// TestConvertCAS: WithCAS puts the CAS records into the measured config and
+// the report.
+func TestConvertCAS(t *testing.T) {
+	fixtures(t)
+	id := [32]byte{0xca, 0x5}
+	_, rep, err := convertImage(context.Background(), busyboxImage(t), opts(WithCAS("[::1]:8443", id, "web-prod"))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.CAS == nil || rep.CAS.Address != "[::1]:8443" || rep.CAS.ID != hex.EncodeToString(id[:]) || rep.CAS.Policy != "web-prod" {
+		t.Fatalf("report CAS = %+v", rep.CAS)
 	}
 }
 
@@ -285,6 +301,11 @@ func TestConvertFailures(t *testing.T) {
 			func(err error) bool { return errors.Is(err, ErrNoSigner) }},
 		{"no fs key", busyboxImage(t), []Option{WithSigner(signer), WithRuntime(runtimeELF, runtimeELF)},
 			func(err error) bool { return errors.Is(err, ErrNoFSKey) }},
+		{"bad CAS address", busyboxImage(t), opts(WithCAS("cas.example", [32]byte{1}, "web")),
+			func(err error) bool {
+				var ce *enclave.ConfigError
+				return errors.As(err, &ce) && ce.Field == "cas address"
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := convertImage(ctx, tc.img, tc.opts...)

@@ -30,6 +30,9 @@ type Report struct {
 	BytesIn      int64 `json:"bytes_in"`
 	FSImageBytes int64 `json:"fs_image_bytes"`
 
+	// CAS is the CAS the enclave gets its secrets from (WithCAS).
+	CAS *CASReport `json:"cas,omitempty"`
+
 	Compatibility *link.Report  `json:"compatibility,omitempty"`
 	Forced        bool          `json:"forced,omitempty"`
 	Notes         []rootfs.Note `json:"notes,omitempty"`
@@ -37,4 +40,15 @@ type Report struct {
 	Dropped       []string      `json:"dropped_config,omitempty"`
 	// Seconds spent per stage.
 	Timings map[string]float64 `json:"timings_seconds"`
+
+	// fsCached counts the content bytes encrypted ahead, while the layers
+	// decompressed, that the FS image used (tests, benchmarks).
+	fsCached int64
+}
+
+// CASReport names the CAS measured into the config (docs/cas.md).
+type CASReport struct {
+	Address string `json:"address"`
+	ID      string `json:"cas_id"`
+	Policy  string `json:"policy"`
 }

@@ -22,7 +22,7 @@ const (
 const (
 	DefaultHeapSize   = 64 << 20 // 64 MiB
 	DefaultStackSize  = 8 << 20  // 8 MiB per thread
-	DefaultMaxThreads = 16       // memcached and JVM-less servers start ~10 threads
+	DefaultMaxThreads = 64       // thread pools (Python, apache event MPM, JVMs) start dozens; a thread costs nothing until it exists in sim mode
 	DefaultExitCycles = 8000
 	DefaultCwd        = "/"
 )
@@ -118,6 +118,14 @@ type Config struct {
 	Libraries   []string
 	// Volumes are host paths passed through to the application.
 	Volumes []string
+	// CASAddress ("host:port", see CheckCASAddress), CASID (SHA-256 of the
+	// CAS's DER public key, docs/cas.md) and CASPolicy name the CAS the
+	// enclave obtains its secrets from at start-up: all three or none. They
+	// are encoded (records 22-24) only when set, so a config without a CAS
+	// encodes, and measures, as before.
+	CASAddress string
+	CASID      [32]byte
+	CASPolicy  string
 	// The network shield's client side and mutual TLS (tlsconfig.go,
 	// records 25-27, encoded only when set): TLSClientCA (a CA bundle in
 	// the protected FS) makes the TLS ports require client certificates;
@@ -299,6 +307,9 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
+	if err := c.validateCAS(); err != nil {
+		return err
+	}
 	return c.validateTLS()
 }
 
@@ -325,19 +336,24 @@ const (
 	tagInterp
 	tagLibs
 	tagVolumes
+	// Optional (each only when set): the CAS records, all three or none
+	// (cas.go), then the network shield's (tlsconfig.go).
+	tagCASAddress
+	tagCASID
+	tagCASPolicy
 	tagLast = tagVolumes // the last record every config has
 )
 
 // Optional records follow record 21 in ascending tag order, each present
 // only when its field is set (so configs without them encode, and measure,
-// as before).
+// as before): 22-24 (CAS, above), then these.
 const (
 	tagTLSClientCA = 25 // str
 	tagTLSConnect  = 26 // list of "host:port"
 	tagTLSCA       = 27 // str
 )
 
-func optionalTag(tag uint32) bool { return tag >= tagTLSClientCA && tag <= tagTLSCA }
+func optionalTag(tag uint32) bool { return tag >= tagCASAddress && tag <= tagTLSCA }
 
 type enc struct{ b []byte }
 
@@ -403,6 +419,11 @@ func (c *Config) MarshalBinary() ([]byte, error) {
 	e.rec(tagInterp, []byte(c.Interpreter))
 	e.rec(tagLibs, listv(c.Libraries))
 	e.rec(tagVolumes, listv(c.Volumes))
+	if c.HasCAS() {
+		e.rec(tagCASAddress, []byte(c.CASAddress))
+		e.rec(tagCASID, c.CASID[:])
+		e.rec(tagCASPolicy, []byte(c.CASPolicy))
+	}
 	c.marshalTLS(e)
 	if len(e.b) > MaxConfigSize {
 		return nil, cfgErr("", "encoding is %d bytes, more than %d", len(e.b), MaxConfigSize)
@@ -477,7 +498,7 @@ func fixedLen(tag uint32) int {
 		return 4
 	case tagHeap, tagStack, tagExitCycles:
 		return 8
-	case tagFSRoot:
+	case tagFSRoot, tagCASID:
 		return 32
 	}
 	return -1
@@ -590,6 +611,9 @@ func ParseConfig(b []byte) (*Config, error) {
 			return nil, fmt.Errorf("parsing enclave config: %w", cfgErr("", "record %d after record %d", tag, last))
 		}
 		last = tag
+		if fl := fixedLen(tag); fl >= 0 && len(v) != fl {
+			return nil, fmt.Errorf("parsing enclave config: %w", cfgErr("", "record %d has length %d, want %d", tag, len(v), fl))
+		}
 		if err := c.parseOptional(tag, v); err != nil {
 			return nil, fmt.Errorf("parsing enclave config: %w", err)
 		}
@@ -598,4 +622,37 @@ func ParseConfig(b []byte) (*Config, error) {
 		return nil, fmt.Errorf("parsing enclave config: %w", err)
 	}
 	return c, nil
+}
+
+// parseOptional parses one optional record (its tag is known and in order;
+// whether the records make sense together is Validate's job).
+func (c *Config) parseOptional(tag uint32, v []byte) error {
+	var err error
+	switch tag {
+	case tagCASAddress:
+		c.CASAddress = string(v)
+		if c.CASAddress == "" {
+			err = cfgErr("cas address", "empty record")
+		}
+	case tagCASID:
+		copy(c.CASID[:], v)
+	case tagCASPolicy:
+		c.CASPolicy = string(v)
+	case tagTLSClientCA:
+		c.TLSClientCA = string(v)
+		if c.TLSClientCA == "" {
+			err = cfgErr("tls client ca", "empty record")
+		}
+	case tagTLSConnect:
+		c.TLSConnect, err = parseList("tls connect", v)
+		if err == nil && len(c.TLSConnect) == 0 {
+			err = cfgErr("tls connect", "empty record")
+		}
+	case tagTLSCA:
+		c.TLSCA = string(v)
+		if c.TLSCA == "" {
+			err = cfgErr("tls ca", "empty record")
+		}
+	}
+	return err
 }

@@ -85,7 +85,7 @@ func TestConfigRoundTrip(t *testing.T) {
 func TestDefaults(t *testing.T) {
 	c := &Config{}
 	c.ApplyDefaults()
-	if c.HeapSize != 64<<20 || c.StackSize != 8<<20 || c.MaxThreads != 16 || c.Transport != TransportSync || c.ExitCycles != 8000 || c.Cwd != "/" {
+	if c.HeapSize != 64<<20 || c.StackSize != 8<<20 || c.MaxThreads != 64 || c.Transport != TransportSync || c.ExitCycles != 8000 || c.Cwd != "/" {
 		t.Fatalf("defaults: %+v", c)
 	}
 	c = &Config{Transport: TransportSync}
@@ -196,6 +196,8 @@ func FuzzParseConfig(f *testing.F) {
 	minb, _ := minimalConfig().MarshalBinary()
 	f.Add(good)
 	f.Add(minb)
+	casb, _ := casFixtureConfig().MarshalBinary()
+	f.Add(casb)
 	f.Add([]byte("SCONECFG\x01\x00\x00\x00\x00\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := ParseConfig(b)

@@ -59,6 +59,10 @@ type ConfigSummary struct {
 	Interpreter   string   `json:"interpreter,omitempty"`
 	Libraries     []string `json:"libraries,omitempty"`
 	Volumes       []string `json:"volumes,omitempty"`
+	// The CAS the enclave gets its secrets from (docs/cas.md), when set.
+	CASAddress string `json:"cas_address,omitempty"`
+	CASID      string `json:"cas_id,omitempty"`
+	CASPolicy  string `json:"cas_policy,omitempty"`
 }
 
 // FSSummary describes the protected FS image without the key.
@@ -106,6 +110,9 @@ func (im *Image) Summarize() *Summary {
 		},
 		Labels:  map[string]string{},
 		Runtime: RuntimeSummary{RunSize: len(im.Run), HostSize: len(im.Host)},
+	}
+	if c.HasCAS() {
+		s.Enclave.CASAddress, s.Enclave.CASID, s.Enclave.CASPolicy = c.CASAddress, hex.EncodeToString(c.CASID[:]), c.CASPolicy
 	}
 	if !s.Signed {
 		s.MRSIGNER = ""

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -97,6 +98,9 @@ var recipes = map[string]recipe{
 	"go-pie":                {"gohello.go", func(src, out string) error { return gobuild(src, out, "-buildmode=pie") }},
 	"go-hello":              {"gohello.go", func(src, out string) error { return gobuild(src, out) }},
 	"go-preempt":            {"gopreempt.go", func(src, out string) error { return gobuild(src, out) }},
+	"casgrant-static":       {"casgrant.c", cc("gcc", "-static")},
+	// the runtime's portable simulation quote builder, as a host tool
+	"simquote-tool": {"simquote_tool.c", cc("gcc", "-I../lib", "-I../include", "../lib/simquote.c", "-lbearssl")},
 }
 
 func buildAll(t *testing.T) {
@@ -156,6 +160,11 @@ func run(t *testing.T, env []string, argv ...string) result {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = env
+	// On a timeout, kill the whole process group (children spinning
+	// included) and stop waiting for pipes that descendants hold open.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()

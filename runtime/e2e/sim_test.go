@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/scone-build/scone-build/pkg/console"
 	"github.com/scone-build/scone-build/pkg/enclave"
 	"github.com/scone-build/scone-build/pkg/fskey"
 	"github.com/scone-build/scone-build/pkg/fsprotect"
@@ -41,6 +42,9 @@ type simEnclave struct {
 	keyHex   string
 	mrsigner string
 	keyFile  string // version 1 key file: the key, pinned to mrsigner (docs/keys.md)
+	// mrenclave is what sim EINIT measures: the console shield binds its
+	// sessions to it.
+	mrenclave [32]byte
 }
 
 // makeEnclave: an enclave for the program at progPath (and the extra
@@ -98,7 +102,7 @@ func makeEnclaveFiles(t *testing.T, rt string, entries []tarEntry, mutate func(*
 	var fsKey fsprotect.Key
 	rand.Read(fsKey[:])
 	var img bytes.Buffer
-	sum, err := fsprotect.Pack(context.Background(), &img, &tb, fsKey)
+	sum, err := fsprotect.Pack(context.Background(), &img, &tb, fsKey, fsprotect.WithSaltSource([]byte("runtime/e2e tree")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +146,8 @@ func makeEnclaveFiles(t *testing.T, rt string, entries []tarEntry, mutate func(*
 	if err := (&fskey.File{Key: fsKey, Identity: fskey.Identity{MRSIGNER: &mrs}}).Write(kf, false); err != nil {
 		t.Fatal(err)
 	}
-	return simEnclave{dir: dir, keyHex: hex.EncodeToString(fsKey[:]), mrsigner: hex.EncodeToString(mrs[:]), keyFile: kf}
+	return simEnclave{dir: dir, keyHex: hex.EncodeToString(fsKey[:]), mrsigner: hex.EncodeToString(mrs[:]), keyFile: kf,
+		mrenclave: m.MRENCLAVE}
 }
 
 // resign does what someone without the signer key can do to e: take its
@@ -194,12 +199,17 @@ func resign(t *testing.T, rt string, e simEnclave, key *rsa.PrivateKey, mutate f
 	return d
 }
 
-// key is the enclave's FS key as bytes (the console shield uses it too).
-func (e simEnclave) key() [32]byte {
-	var key [32]byte
+// consoleKey is the console key of the enclave's FS key (docs/console.md).
+func (e simEnclave) consoleKey(t *testing.T) console.Key {
+	t.Helper()
+	var key fskey.Key
 	kb, _ := hex.DecodeString(e.keyHex)
 	copy(key[:], kb)
-	return key
+	ck, err := console.DeriveKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ck
 }
 
 // env runs e as deployed: the key file that keygen would have written
@@ -415,13 +425,13 @@ func TestSimModeIdentityFromConfig(t *testing.T) {
 	bin := prog(t, "ids-static")
 	root := makeEnclave(t, rt, bin, func(c *enclave.Config) { c.UID, c.GID = 0, 0 })
 	got := run(t, root.env(), rt)
-	want := "uid=0 euid=0 gid=0 egid=0\nsetgid(4321)=0 gid=4321\nsetuid(1234)=0 uid=1234 euid=1234\nsetuid(0)=-1 Operation not permitted uid=1234\n"
+	want := "uid=0 euid=0 gid=0 egid=0\nsetgroups=0 getgroups=3: 10 20 30 count=3 small=22\nsetgid(4321)=0 gid=4321\nsetuid(1234)=0 uid=1234 euid=1234\nsetuid(0)=-1 Operation not permitted uid=1234\n"
 	if got.code != 0 || got.stdout != want {
 		t.Fatalf("root config: exit %d\n%s\nwant:\n%s\nstderr: %s", got.code, got.stdout, want, got.stderr)
 	}
 	user := makeEnclave(t, rt, bin, func(c *enclave.Config) { c.UID, c.GID = 123, 456 })
 	got = run(t, user.env(), rt)
-	want = "uid=123 euid=123 gid=456 egid=456\nsetgid(4321)=-1 gid=456\nsetuid(1234)=-1 uid=123 euid=123\nsetuid(0)=-1 Operation not permitted uid=123\n"
+	want = "uid=123 euid=123 gid=456 egid=456\nsetgroups=-1 getgroups=0: count=0 small=0\nsetgid(4321)=-1 gid=456\nsetuid(1234)=-1 uid=123 euid=123\nsetuid(0)=-1 Operation not permitted uid=123\n"
 	if got.code != 0 || got.stdout != want {
 		t.Fatalf("user config: exit %d\n%s\nwant:\n%s\nstderr: %s", got.code, got.stdout, want, got.stderr)
 	}

@@ -202,6 +202,33 @@ static int validate_tls(const struct econfig *c)
 	return 0;
 }
 
+/* A CAS policy name: 1-63 of a-z 0-9 . _ -, starting with a letter or digit. */
+static int valid_policy(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > ECONFIG_MAX_POLICY)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+			return 0;
+	}
+	return 1;
+}
+
+static int validate_cas(const struct econfig *c)
+{
+	if (!c->has_cas)
+		return 0;
+	struct netaddr a;
+	static const uint8_t zero[32];
+	if (netaddr_parse(c->cas_addr, strlen(c->cas_addr), &a) || !memcmp(c->cas_id, zero, 32) ||
+	    !valid_policy(c->cas_policy))
+		return ECONFIG_EVALUE;
+	return 0;
+}
+
 static int validate(const struct econfig *c)
 {
 	if (c->argc < 1)
@@ -246,7 +273,8 @@ static int validate(const struct econfig *c)
 		return ECONFIG_EVALUE;
 	if (!list_abs(c->libs, c->nlibs) || !list_abs(c->volumes, c->nvolumes))
 		return ECONFIG_EVALUE;
-	return validate_tls(c);
+	int e = validate_cas(c);
+	return e ? e : validate_tls(c);
 }
 
 static int bool32(const uint8_t *v, int *out)
@@ -274,6 +302,7 @@ static size_t fixed_len(uint32_t tag)
 	case ECONFIG_TAG_EXIT_CYCLES:
 		return 8;
 	case ECONFIG_TAG_FS_ROOT:
+	case ECONFIG_TAG_CAS_ID:
 		return 32;
 	default:
 		return 0;
@@ -346,6 +375,14 @@ static int record(struct econfig *c, uint32_t tag, const uint8_t *v, size_t n)
 		return parse_list(v, n, &c->libs, &c->nlibs);
 	case ECONFIG_TAG_VOLUMES:
 		return parse_list(v, n, &c->volumes, &c->nvolumes);
+	case ECONFIG_TAG_CAS_ADDR:
+		c->has_cas = 1;
+		return dupstr(v, n, &c->cas_addr);
+	case ECONFIG_TAG_CAS_ID:
+		memcpy(c->cas_id, v, 32);
+		return 0;
+	case ECONFIG_TAG_CAS_POLICY:
+		return dupstr(v, n, &c->cas_policy);
 	case ECONFIG_TAG_TLS_CLIENT_CA:
 		return n ? dupstr(v, n, &c->tls_client_ca) : ECONFIG_EVALUE;
 	case ECONFIG_TAG_TLS_CONNECT: {
@@ -406,6 +443,7 @@ int econfig_parse(const uint8_t *buf, size_t len, struct econfig **out)
 			break;
 	}
 	/* optional records: ascending, known, each once */
+	uint32_t seen = 0;
 	for (uint32_t last = ECONFIG_TAG_LAST; e == 0 && r.n != 0;) {
 		uint32_t tag, n;
 		const uint8_t *v;
@@ -417,14 +455,25 @@ int econfig_parse(const uint8_t *buf, size_t len, struct econfig **out)
 			e = ECONFIG_ETRUNC;
 			break;
 		}
-		if (tag <= last || tag < ECONFIG_TAG_TLS_CLIENT_CA || tag > ECONFIG_TAG_TLS_CA) {
+		if (tag <= last || tag > ECONFIG_TAG_LAST_OPTIONAL) {
 			e = ECONFIG_EFORMAT;
 			break;
 		}
 		last = tag;
+		seen |= 1u << (tag - ECONFIG_TAG_LAST);
 		e = record(c, tag, v, n);
 	}
+	/* the CAS records: all three or none */
+	const uint32_t cas = 1u << (ECONFIG_TAG_CAS_ADDR - ECONFIG_TAG_LAST) |
+			     1u << (ECONFIG_TAG_CAS_ID - ECONFIG_TAG_LAST) |
+			     1u << (ECONFIG_TAG_CAS_POLICY - ECONFIG_TAG_LAST);
+	if (e == 0 && (seen & cas) != 0 && (seen & cas) != cas)
+		e = ECONFIG_EFORMAT;
 	/* optional fields left unset: "" and an empty list, never NULL */
+	if (e == 0 && !c->cas_addr)
+		e = dupstr((const uint8_t *)"", 0, &c->cas_addr);
+	if (e == 0 && !c->cas_policy)
+		e = dupstr((const uint8_t *)"", 0, &c->cas_policy);
 	if (e == 0 && !c->tls_client_ca)
 		e = dupstr((const uint8_t *)"", 0, &c->tls_client_ca);
 	if (e == 0 && !c->tls_ca)
@@ -456,6 +505,8 @@ void econfig_free(struct econfig *c)
 	rt_free(c->interp);
 	free_list(c->libs);
 	free_list(c->volumes);
+	rt_free(c->cas_addr);
+	rt_free(c->cas_policy);
 	rt_free(c->tls_client_ca);
 	free_list(c->tls_connect);
 	rt_free(c->tls_ca);

@@ -9,11 +9,12 @@
  *   record = u32 tag | u32 length | value      (little-endian)
  *
  * Records 1-21 are present exactly once, in ascending tag order; optional
- * records (25-27, the network shield's client side and mutual TLS) follow
- * them, in ascending order, each at most once, only when set (so configs
- * without them parse and measure as before). The parser refuses anything
- * else (unknown version, unknown, missing or repeated tag, trailing bytes,
- * NUL inside strings, out-of-range values), never trusts a length in
+ * records follow them in ascending order, each at most once, only when set
+ * (so configs without them parse and measure as before): the CAS records
+ * 22-24 (all three or none) and the network shield's client side and
+ * mutual TLS (25-27). The parser refuses anything else (unknown version,
+ * unknown, missing or repeated tag, trailing bytes, NUL inside strings,
+ * out-of-range values), never trusts a length in
  * the input, allocates only with rt_malloc/rt_calloc/rt_free and keeps no
  * global state.
  */
@@ -52,10 +53,14 @@ enum econfig_tag {
 	ECONFIG_TAG_LIBS = 20,			/* string list of absolute paths */
 	ECONFIG_TAG_VOLUMES = 21,		/* string list of absolute host paths */
 	ECONFIG_TAG_LAST = ECONFIG_TAG_VOLUMES, /* the last record every config has */
-	/* Optional, in this order, only when set: */
+	/* Optional, in this order, only when set; 22-24 all three or none: */
+	ECONFIG_TAG_CAS_ADDR = 22,	/* string, HOST:PORT (netaddr.h) */
+	ECONFIG_TAG_CAS_ID = 23,	/* 32 bytes: SHA-256 of the CAS's DER public key */
+	ECONFIG_TAG_CAS_POLICY = 24,	/* string, a policy name (docs/cas.md) */
 	ECONFIG_TAG_TLS_CLIENT_CA = 25, /* string, path inside the FS: mutual TLS on the TLS ports */
 	ECONFIG_TAG_TLS_CONNECT = 26,	/* string list of HOST:PORT (netaddr.h) */
 	ECONFIG_TAG_TLS_CA = 27,	/* string, path inside the FS: CA bundle for TLS_CONNECT */
+	ECONFIG_TAG_LAST_OPTIONAL = ECONFIG_TAG_TLS_CA
 };
 
 enum econfig_transport { ECONFIG_TRANSPORT_SYNC = 1, ECONFIG_TRANSPORT_ASYNC = 2 };
@@ -67,6 +72,7 @@ enum econfig_transport { ECONFIG_TRANSPORT_SYNC = 1, ECONFIG_TRANSPORT_ASYNC = 2
 #define ECONFIG_MIN_STACK (64ull << 10) /* 64 KiB */
 #define ECONFIG_MAX_STACK (1ull << 30)	/* 1 GiB */
 #define ECONFIG_MAX_THREADS 1024u
+#define ECONFIG_MAX_POLICY 63 /* bytes of a policy name */
 
 /* Error codes returned by econfig_parse (0 on success). */
 #define ECONFIG_OK 0
@@ -82,8 +88,8 @@ enum econfig_transport { ECONFIG_TRANSPORT_SYNC = 1, ECONFIG_TRANSPORT_ASYNC = 2
 /* A parsed config. Every string is NUL-terminated; every string array has a
  * terminating NULL after its count entries (argv[argc] == NULL), so argv and
  * env can be handed to the application as they are. Optional strings
- * (tls_cert, tls_key, interp, tls_client_ca, tls_ca) are "" when unset,
- * never NULL. */
+ * (tls_cert, tls_key, interp, cas_addr, cas_policy, tls_client_ca, tls_ca)
+ * are "" when unset, never NULL. */
 struct econfig {
 	uint32_t version;
 
@@ -119,6 +125,13 @@ struct econfig {
 	size_t nlibs;
 	char **volumes;
 	size_t nvolumes;
+
+	/* The CAS the enclave obtains its secrets from (records 22-24):
+	 * has_cas 0 and "" / zero when the config names none. */
+	int has_cas;
+	char *cas_addr; /* HOST:PORT, validated with netaddr_parse */
+	uint8_t cas_id[32];
+	char *cas_policy; /* 1-63 of a-z 0-9 . _ -, starting with a letter or digit */
 
 	/* The network shield's client side and mutual TLS (records 25-27):
 	 * "" and an empty list when unset. */

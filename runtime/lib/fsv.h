@@ -49,6 +49,8 @@ struct fsv_stat {
 	uint32_t mode; /* S_IFMT | permission bits */
 	uint32_t uid, gid, nlink;
 	uint64_t size;
+	int64_t atime_sec; /* set at creation and by utimes: reads do not update it (noatime) */
+	uint32_t atime_nsec;
 	int64_t mtime_sec;
 	uint32_t mtime_nsec;
 	int64_t ctime_sec;
@@ -85,8 +87,8 @@ struct fsv_node {
 	uint8_t special; /* FSV_SPECIAL_*: answered by the runtime, never stored */
 	uint64_t ino, img_ino;
 	uint64_t size;
-	int64_t mtime_sec, ctime_sec;
-	uint32_t mtime_nsec, ctime_nsec;
+	int64_t atime_sec, mtime_sec, ctime_sec;
+	uint32_t atime_nsec, mtime_nsec, ctime_nsec;
 	uint32_t rdev_major, rdev_minor;
 	uint8_t *data; /* REG: content (copied); LNK: target (ephemeral) */
 	size_t cap;
@@ -193,12 +195,31 @@ int fsv_copy_up(struct fsv *fs, struct fsv_node *n);
 long fsv_readlink(struct fsv *fs, struct fsv_node *n, char *buf, size_t cap);
 int fsv_chmod(struct fsv *fs, struct fsv_node *n, uint32_t mode);
 int fsv_chown(struct fsv *fs, struct fsv_node *n, uint32_t uid, uint32_t gid);
-int fsv_utimes(struct fsv *fs, struct fsv_node *n, int64_t sec, uint32_t nsec);
+/* New access and modification times of utimes/utimensat: a time with
+ * omit set stays as it is. */
+struct fsv_times {
+	int64_t atime_sec, mtime_sec;
+	uint32_t atime_nsec, mtime_nsec;
+	uint8_t atime_omit, mtime_omit;
+};
+int fsv_utimes(struct fsv *fs, struct fsv_node *n, const struct fsv_times *t);
 /* Absolute path of n (by its last link); -ENOENT for a removed node. */
 long fsv_node_path(struct fsv *fs, struct fsv_node *n, char *buf, size_t cap);
 /* A new node in no directory (nlink 0), owned by fs->uid/gid, with len bytes
  * of content for a regular file: *out gets the only reference. */
 int fsv_anon_file(struct fsv *fs, uint32_t mode, const void *data, size_t len, struct fsv_node **out);
+
+/* ---- files the runtime places (fsv_place.c) ---- */
+/* Places a regular file at the absolute path (no "." or "..") with
+ * permission bits mode (at most 0777), owner uid:gid and len bytes of
+ * content, as the runtime (root) before the program runs: missing parent
+ * directories are created (0755, owned by root), symlinks above it are
+ * followed, a file or symlink already there (in the image or the layer) is
+ * replaced. -EXDEV when the path is at or below a passthrough mount (the
+ * file would land on the host), -EISDIR when a directory is there,
+ * -ENOTDIR when a parent is not a directory, -ENOSPC over eph_max. */
+int fsv_place_file(struct fsv *fs, const char *path, uint32_t mode, uint32_t uid, uint32_t gid, const void *data,
+		   size_t len);
 
 /* Directory listing snapshot (for getdents64): the merged entries of dir,
  * "." and ".." first. */

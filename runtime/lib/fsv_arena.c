@@ -3,6 +3,7 @@
 #include <string.h>
 #include "fsv_arena.h"
 #include "rt_alloc.h"
+#include "rlock.h"
 
 #define A_MAGIC 0x5c0eaa11f5a7e4aULL
 #define HDR 16
@@ -30,19 +31,16 @@ struct arena {
 
 /* The same address in every process (the mapping is inherited by fork). */
 static struct arena *A;
+static const struct rlock_ops *lock_ops;
 
-static void lk(void)
-{
-	while (__atomic_exchange_n(&A->lock, 1, __ATOMIC_ACQUIRE))
-		while (__atomic_load_n(&A->lock, __ATOMIC_RELAXED))
-			__builtin_ia32_pause();
-}
-static void unlk(void) { __atomic_store_n(&A->lock, 0, __ATOMIC_RELEASE); }
+static void lk(void) { rlock_lock(&A->lock, lock_ops); }
+static void unlk(void) { rlock_unlock(&A->lock); }
 
-int fsv_arena_init(void *base, size_t size)
+int fsv_arena_init(void *base, size_t size, const struct rlock_ops *ops)
 {
-	if (!base || ((uintptr_t)base & 15) || size < 65536)
+	if (!base || ((uintptr_t)base & 15) || size < 65536 || !ops)
 		return -EINVAL;
+	lock_ops = ops;
 	struct arena *a = base;
 	memset(a, 0, sizeof *a);
 	a->magic = A_MAGIC;

@@ -13,7 +13,7 @@
  * Allocator: 16-byte headers; power-of-two size classes from 16 bytes to
  * 2 GiB with one free list each (no splitting or coalescing: file data grows
  * by doubling, so classes fit); fresh memory from a bump pointer. One
- * process-shared spinlock (C11-style atomics on a word in the arena).
+ * process-shared lock that survives its holder's death (rlock.h).
  *
  * Also in the arena: the FS shield's lock word and the ephemeral layer's
  * counters (next inode number, content bytes), which must be shared too.
@@ -31,9 +31,11 @@ struct fsv_arena_shared {
 	uint64_t next_ino, eph_bytes; /* struct fsv counters (fsv.h) */
 };
 
-/* base: size bytes (>= 64 KiB), zero-filled, shared between processes.
- * 0, or -EINVAL. Call once, before any fork. */
-int fsv_arena_init(void *base, size_t size);
+struct rlock_ops;
+/* base: size bytes (>= 64 KiB), zero-filled, shared between processes;
+ * ops: how the arena's lock names and checks threads (rlock.h). 0, or
+ * -EINVAL. Call once, before any fork. */
+int fsv_arena_init(void *base, size_t size, const struct rlock_ops *ops);
 int fsv_arena_active(void);
 /* The shared words above (NULL without an arena). */
 struct fsv_arena_shared *fsv_arena_shared(void);

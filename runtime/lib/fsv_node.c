@@ -93,6 +93,8 @@ struct fsv_node *fsv_node_new(struct fsv *fs, uint32_t mode)
 	n->nlink = (mode & FSV_IFMT) == FSV_IFDIR ? 2 : 1;
 	n->ino = FSV_NEXT_INO(fs)++;
 	fsv_touch(fs, n, 1);
+	n->atime_sec = n->mtime_sec;
+	n->atime_nsec = n->mtime_nsec;
 	return n;
 }
 
@@ -132,8 +134,8 @@ struct fsv_node *fsv_node_from_img(struct fsv *fs, uint64_t ino, int *err)
 	n->img_ino = ino;
 	n->ino = ino;
 	n->size = st.size;
-	n->mtime_sec = n->ctime_sec = st.mtime_sec;
-	n->mtime_nsec = n->ctime_nsec = st.mtime_nsec;
+	n->atime_sec = n->mtime_sec = n->ctime_sec = st.mtime_sec;
+	n->atime_nsec = n->mtime_nsec = n->ctime_nsec = st.mtime_nsec;
 	n->rdev_major = st.rdev_major;
 	n->rdev_minor = st.rdev_minor;
 	return n;
@@ -192,6 +194,8 @@ int fsv_getattr(struct fsv *fs, struct fsv_node *n, struct fsv_stat *st)
 	st->gid = n->gid;
 	st->nlink = n->nlink;
 	st->size = fsv_is_dir(n) ? 4096 : n->size;
+	st->atime_sec = n->atime_sec;
+	st->atime_nsec = n->atime_nsec;
 	st->mtime_sec = n->mtime_sec;
 	st->mtime_nsec = n->mtime_nsec;
 	st->ctime_sec = n->ctime_sec;
@@ -273,14 +277,22 @@ int fsv_chown(struct fsv *fs, struct fsv_node *n, uint32_t uid, uint32_t gid)
 	return 0;
 }
 
-int fsv_utimes(struct fsv *fs, struct fsv_node *n, int64_t sec, uint32_t nsec)
+int fsv_utimes(struct fsv *fs, struct fsv_node *n, const struct fsv_times *t)
 {
 	int r = owner_or_root(fs, n);
 	if (r < 0 && fsv_access(fs, n, 2) < 0)
 		return r;
+	if (t->atime_omit && t->mtime_omit)
+		return 0; /* like the kernel: nothing changes, not even ctime */
 	fsv_touch(fs, n, 0);
-	n->mtime_sec = sec;
-	n->mtime_nsec = nsec;
+	if (!t->atime_omit) {
+		n->atime_sec = t->atime_sec;
+		n->atime_nsec = t->atime_nsec;
+	}
+	if (!t->mtime_omit) {
+		n->mtime_sec = t->mtime_sec;
+		n->mtime_nsec = t->mtime_nsec;
+	}
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/file.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -225,6 +226,21 @@ int main(int argc, char **argv)
 	check(access("/etc/probe.txt", R_OK | W_OK) == 0 && access("/nope", F_OK) < 0, "access", "");
 	struct statfs sfs;
 	check(statfs("/etc", &sfs) == 0, "statfs", "");
+
+	/* times: access and modification times are kept apart */
+	struct timespec tms[2] = {{1000000000, 111}, {1200000000, 222}};
+	check(utimensat(AT_FDCWD, "/etc/probe.txt", tms, 0) == 0 && stat("/etc/probe.txt", &st) == 0 &&
+		      st.st_atim.tv_sec == 1000000000 && st.st_atim.tv_nsec == 111 && st.st_mtim.tv_sec == 1200000000 &&
+		      st.st_mtim.tv_nsec == 222,
+	      "utimensat-atime-mtime", "");
+	struct timespec omit[2] = {{0, UTIME_OMIT}, {1300000000, 0}};
+	check(utimensat(AT_FDCWD, "/etc/probe.txt", omit, 0) == 0 && stat("/etc/probe.txt", &st) == 0 &&
+		      st.st_atim.tv_sec == 1000000000 && st.st_mtim.tv_sec == 1300000000,
+	      "utimensat-omit-atime", "");
+	struct timeval tv[2] = {{1100000000, 5}, {1400000000, 6}};
+	check(utimes("/etc/probe.txt", tv) == 0 && stat("/etc/probe.txt", &st) == 0 &&
+		      st.st_atim.tv_sec == 1100000000 && st.st_atim.tv_nsec == 5000 && st.st_mtim.tv_sec == 1400000000,
+	      "utimes-atime-mtime", "");
 
 	/* mmap */
 	fd = open("/etc/probe.txt", O_RDWR);

@@ -17,6 +17,16 @@ static void put32(uint8_t *p, uint32_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
+static int parse_code(const uint8_t *buf, size_t len)
+{
+	struct econfig *c = (struct econfig *)1;
+	int e = econfig_parse(buf, len, &c);
+	if (e)
+		CHECK(c == NULL);
+	econfig_free(c);
+	return e;
+}
+
 static void test_fixture(const uint8_t *buf, size_t len)
 {
 	struct econfig *c = NULL;
@@ -46,20 +56,118 @@ static void test_fixture(const uint8_t *buf, size_t len)
 	CHECK(strcmp(c->interp, "/lib/ld-musl-x86_64.so.1") == 0);
 	CHECK(c->nlibs == 1 && strcmp(c->libs[0], "/lib/libc.musl-x86_64.so.1") == 0 && c->libs[1] == NULL);
 	CHECK(c->nvolumes == 1 && strcmp(c->volumes[0], "/var/data") == 0);
+	CHECK(c->has_cas == 0 && strcmp(c->cas_addr, "") == 0 && strcmp(c->cas_policy, "") == 0);
 	/* no optional records: "" and empty lists */
 	CHECK(c->tls_client_ca && !c->tls_client_ca[0] && c->tls_ca && !c->tls_ca[0]);
 	CHECK(c->ntls_connect == 0 && c->tls_connect && c->tls_connect[0] == NULL);
 	econfig_free(c);
 }
 
-static int parse_code(const uint8_t *buf, size_t len)
+/* testdata/enclave/cas.config.bin: the fixture plus the CAS records
+ * (casFixtureConfig in pkg/enclave/cas_test.go). */
+static void test_cas_fixture(const uint8_t *plain, size_t plen)
 {
-	struct econfig *c = (struct econfig *)1;
-	int e = econfig_parse(buf, len, &c);
-	if (e)
-		CHECK(c == NULL);
-	econfig_free(c);
-	return e;
+	size_t len;
+	uint8_t *buf = read_file("testdata/enclave/cas.config.bin", &len);
+	CHECK(buf != NULL);
+	if (!buf)
+		return;
+	struct econfig *c = NULL;
+	CHECK(econfig_parse(buf, len, &c) == ECONFIG_OK);
+	if (c) {
+		CHECK(c->has_cas == 1);
+		CHECK(strcmp(c->cas_addr, "cas.example:8443") == 0);
+		for (int i = 0; i < 32; i++)
+			CHECK(c->cas_id[i] == 0xa0 + i);
+		CHECK(strcmp(c->cas_policy, "web-prod") == 0);
+		CHECK(c->argc == 3 && c->nvolumes == 1);
+		econfig_free(c);
+	}
+	/* the CAS records only follow those of a config without CAS */
+	CHECK(len > plen && memcmp(buf + 16, plain + 16, plen - 16) == 0);
+
+	/* partial CAS records, reordered, extra, and every truncation */
+	uint8_t *b = malloc(len + 64);
+	size_t r22 = 8 + strlen("cas.example:8443"), r23 = 8 + 32;
+	struct {
+		size_t keep;
+	} cut[] = {{r22}, {r22 + r23}};
+	for (size_t i = 0; i < sizeof cut / sizeof cut[0]; i++) {
+		memcpy(b, buf, plen + cut[i].keep);
+		put32(b + 12, (uint32_t)(plen + cut[i].keep - 16));
+		CHECK(parse_code(b, plen + cut[i].keep) == ECONFIG_EFORMAT);
+	}
+	/* an unknown optional record after them */
+	memcpy(b, buf, len);
+	put32(b + len, 99);
+	put32(b + len + 4, 0);
+	put32(b + 12, (uint32_t)(len + 8 - 16));
+	CHECK(parse_code(b, len + 8) == ECONFIG_EFORMAT);
+	/* the policy record before the ID record */
+	memcpy(b, buf, len);
+	put32(b + plen + r22, 24);
+	CHECK(parse_code(b, len) == ECONFIG_EFORMAT);
+	/* a zero CAS ID, an upper-case policy name, a bad address */
+	memcpy(b, buf, len);
+	memset(b + plen + r22 + 8, 0, 32);
+	CHECK(parse_code(b, len) == ECONFIG_EVALUE);
+	memcpy(b, buf, len);
+	b[len - 1] = 'D';
+	CHECK(parse_code(b, len) == ECONFIG_EVALUE);
+	memcpy(b, buf, len);
+	b[plen + 8 + strlen("cas.example")] = '.';
+	CHECK(parse_code(b, len) == ECONFIG_EVALUE);
+	for (size_t n = plen + 1; n < len; n++)
+		CHECK(parse_code(buf, n) != ECONFIG_OK);
+	free(b);
+	free(buf);
+}
+
+/* testdata/enclave/casaddr.txt: the address vectors pkg/enclave reads too. */
+static void test_cas_addresses(void)
+{
+	size_t len;
+	uint8_t *buf = read_file("testdata/enclave/casaddr.txt", &len);
+	CHECK(buf != NULL);
+	if (!buf)
+		return;
+	int n = 0;
+	for (size_t i = 0; i < len;) {
+		size_t e = i;
+		while (e < len && buf[e] != '\n')
+			e++;
+		const char *l = (const char *)buf + i;
+		size_t ll = e - i;
+		i = e + 1;
+		if (ll == 0 || l[0] == '#')
+			continue;
+		int valid = ll > 6 && !memcmp(l, "valid ", 6);
+		int invalid = ll > 8 && !memcmp(l, "invalid ", 8);
+		CHECK(valid || invalid);
+		const char *a = valid ? l + 6 : l + 8;
+		size_t al = ll - (size_t)(a - l);
+		struct netaddr na;
+		int r = netaddr_parse(a, al, &na);
+		if ((r == 0) != valid)
+			fprintf(stderr, "netaddr_parse(%.*s) = %d, vector says %s\n", (int)al, a, r,
+				valid ? "valid" : "invalid");
+		CHECK((r == 0) == valid);
+		n++;
+	}
+	CHECK(n >= 50);
+	free(buf);
+
+	/* what the parse returns */
+	struct netaddr a;
+	CHECK(netaddr_parse("10.1.2.3:443", 12, &a) == 0 && a.kind == NETADDR_IPV4 && a.port == 443 && a.ip[0] == 10 &&
+	      a.ip[3] == 3);
+	CHECK(netaddr_parse("[2001:db8::1]:8443", 18, &a) == 0 && a.kind == NETADDR_IPV6 && a.port == 8443 &&
+	      a.ip[0] == 0x20 && a.ip[1] == 0x01 && a.ip[2] == 0x0d && a.ip[3] == 0xb8 && a.ip[15] == 1 &&
+	      a.ip[14] == 0);
+	CHECK(netaddr_parse("[::ffff:1.2.3.4]:1", 18, &a) == 0 && a.ip[10] == 0xff && a.ip[11] == 0xff &&
+	      a.ip[12] == 1 && a.ip[15] == 4);
+	CHECK(netaddr_parse("Cas.Example:65535", 17, &a) == 0 && a.kind == NETADDR_NAME && a.port == 65535 &&
+	      strcmp(a.name, "Cas.Example") == 0);
 }
 
 /* Appends a record (tag, value) to a copy of config buf and fixes the body length. */
@@ -113,7 +221,8 @@ static void test_tls_records(const uint8_t *base, size_t blen)
 		{"CA without connect", {27}, {"/ca"}, {3}, ECONFIG_EVALUE},
 		{"out of order", {27, 26}, {"/ca", one_dest}, {3, sizeof one_dest}, ECONFIG_EFORMAT},
 		{"repeated", {25, 25}, {"/a", "/b"}, {2, 2}, ECONFIG_EFORMAT},
-		{"unknown tag", {28}, {"x"}, {1}, ECONFIG_EFORMAT},
+		{"unknown tag", {99}, {"x"}, {1}, ECONFIG_EFORMAT},
+		{"a CAS record alone", {22}, {"cas:1"}, {5}, ECONFIG_EFORMAT},
 		{"record 21 again", {21}, {"\0\0\0\0"}, {4}, ECONFIG_EFORMAT},
 		{"empty client CA", {25}, {""}, {0}, ECONFIG_EVALUE},
 		{"relative CA", {26, 27}, {one_dest, "ca"}, {sizeof one_dest, 2}, ECONFIG_EVALUE},
@@ -136,34 +245,6 @@ static void test_tls_records(const uint8_t *base, size_t blen)
 		CHECK_EQ(e, cases[i].want);
 		free(b);
 	}
-}
-
-/* The shared HOST:PORT vectors: "valid ADDR" / "invalid ADDR". */
-static void test_netaddr_vectors(void)
-{
-	size_t len;
-	uint8_t *buf = read_file("testdata/enclave/casaddr.txt", &len);
-	CHECK(buf != NULL);
-	if (!buf)
-		return;
-	int n = 0;
-	for (char *line = (char *)buf, *end = (char *)buf + len; line < end;) {
-		char *nl = memchr(line, '\n', (size_t)(end - line));
-		size_t l = nl ? (size_t)(nl - line) : (size_t)(end - line);
-		if (l && line[0] != '#') {
-			int valid = l > 6 && !memcmp(line, "valid ", 6);
-			size_t skip = valid ? 6 : 8;
-			struct netaddr a;
-			int r = netaddr_parse(line + skip, l - skip, &a);
-			if ((r == 0) != valid)
-				fprintf(stderr, "netaddr %.*s: %d\n", (int)l, line, r);
-			CHECK((r == 0) == valid);
-			n++;
-		}
-		line += l + 1;
-	}
-	CHECK(n >= 20);
-	free(buf);
 }
 
 static void test_refusals(const uint8_t *good, size_t len)
@@ -244,8 +325,9 @@ int main(void)
 	}
 	test_fixture(buf, len);
 	test_refusals(buf, len);
+	test_cas_fixture(buf, len);
+	test_cas_addresses();
 	test_tls_records(buf, len);
-	test_netaddr_vectors();
 	free(buf);
 	return test_summary("test_econfig");
 }

@@ -819,8 +819,82 @@ static void test_magic(void)
 	fsv_destroy(&fs);
 }
 
+/* fsv_place_file: the CAS policy's files, placed as root before the program
+ * runs, owned by the application's user. */
+static void test_place(void)
+{
+	struct fsv fs;
+	setup(&fs);
+	fs.uid = fs.gid = 1000; /* the application's user */
+	static const struct {
+		const char *path;
+		uint32_t mode;
+		const char *data;
+		int want;
+		const char *read_as; /* where to read it back ("" : path) */
+	} cases[] = {
+		{"/etc/app/app.conf", 0400, "password = x\n", 0, ""},		  /* new directory */
+		{"/etc/passwd", 0444, "replaced\n", 0, ""},			  /* an image file */
+		{"/secret/new/deep/f", 0600, "s", 0, ""},			  /* under a 0700 root directory */
+		{"/bin/tool.conf", 0644, "via symlink", 0, "/usr/bin/tool.conf"}, /* /bin -> usr/bin */
+		{"/etc/app/second", 0400, "2", 0, ""},				  /* directory exists now */
+		{"/etc/abs", 0400, "not through", 0, ""},			  /* a symlink: replaced */
+		{"/empty.bin", 0, "", 0, ""},					  /* empty, mode 0 */
+		{"/proc/x", 0400, "x", -EXDEV, NULL},				  /* passthrough */
+		{"/data/vol/k", 0400, "x", -EXDEV, NULL},			  /* a volume */
+		{"/etc/resolv.conf", 0400, "x", -EXDEV, NULL},
+		{"/etc/empty", 0400, "x", -EISDIR, NULL},
+		{"/etc/passwd/x", 0400, "x", -ENOTDIR, NULL},
+		{"/etc/f", 01000, "x", -EINVAL, NULL},
+		{"etc/f", 0400, "x", -EINVAL, NULL},
+		{"/", 0400, "x", -EINVAL, NULL},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		size_t len = strlen(cases[i].data);
+		int e = fsv_place_file(&fs, cases[i].path, cases[i].mode, 1000, 1001, cases[i].data, len);
+		if (e != cases[i].want)
+			fprintf(stderr, "place %s: %d, want %d\n", cases[i].path, e, cases[i].want);
+		CHECK_EQ(e, cases[i].want);
+		CHECK(fs.uid == 1000 && fs.gid == 1000); /* credentials restored */
+		if (e)
+			continue;
+		const char *at = cases[i].read_as[0] ? cases[i].read_as : cases[i].path;
+		fs.uid = 0; /* /secret is closed to user 1000 */
+		struct fsv_node *n = get(&fs, at, 0);
+		fs.uid = 1000;
+		CHECK(n != NULL);
+		if (!n)
+			continue;
+		char buf[64];
+		CHECK_EQ(fsv_read(&fs, n, buf, sizeof buf, 0), (long)len);
+		CHECK(!memcmp(buf, cases[i].data, len));
+		CHECK((n->mode & FSV_IFMT) == FSV_IFREG && (n->mode & 07777) == cases[i].mode);
+		CHECK(n->uid == 1000 && n->gid == 1001);
+		fsv_unref(&fs, n);
+	}
+	/* the directories made for it: root's, 0755 */
+	struct fsv_node *d = get(&fs, "/etc/app", 0);
+	CHECK(d && (d->mode & 07777) == 0755 && d->uid == 0);
+	if (d)
+		fsv_unref(&fs, d);
+	/* the symlink target of /etc/abs is untouched */
+	char buf[64];
+	CHECK(read_all(&fs, "/etc/passwd", buf, sizeof buf) == 9 && !strcmp(buf, "replaced\n"));
+	CHECK(listed(&fs, "/etc/app", "app.conf") == 1 && listed(&fs, "/etc", "passwd") == 1);
+	/* the application's user reads its 0400 file and cannot read /secret's */
+	struct fsv_node *f = get(&fs, "/etc/app/app.conf", 0);
+	CHECK(f && fsv_access(&fs, f, 4) == 0 && fsv_access(&fs, f, 2) == -EACCES);
+	if (f)
+		fsv_unref(&fs, f);
+	/* limits of the ephemeral layer */
+	fs.eph_max = fs.eph_bytes + 4;
+	CHECK_EQ(fsv_place_file(&fs, "/etc/big", 0400, 0, 0, "0123456789", 10), -ENOSPC);
+	fsv_destroy(&fs);
+}
+
 int main(void)
 {
+	test_place();
 	test_resolve();
 	test_magic();
 	test_ephemeral();

@@ -11,6 +11,7 @@
 #include "fsv.h"
 #include "fsv_arena.h"
 #include "testutil.h"
+#include "host_rlock.h"
 
 static void test_fallback(void)
 {
@@ -180,9 +181,10 @@ int main(void)
 		perror("mmap");
 		return 1;
 	}
-	CHECK(fsv_arena_init(NULL, size) == -EINVAL);
-	CHECK(fsv_arena_init(base, 1000) == -EINVAL);
-	CHECK(fsv_arena_init(base, size) == 0);
+	CHECK(fsv_arena_init(NULL, size, &host_rlock_ops) == -EINVAL);
+	CHECK(fsv_arena_init(base, 1000, &host_rlock_ops) == -EINVAL);
+	CHECK(fsv_arena_init(base, size, NULL) == -EINVAL);
+	CHECK(fsv_arena_init(base, size, &host_rlock_ops) == 0);
 	test_allocator(size);
 	test_shared_tree();
 	return test_summary("test_fsv_arena");

@@ -23,6 +23,17 @@ static int test_failures;
 		}                                                                             \
 	} while (0)
 
+/* CHECK with a printf-style message naming the case. */
+#define CHECK_MSG(c, ...)                                                                     \
+	do {                                                                                  \
+		if (!(c)) {                                                                   \
+			fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #c); \
+			fprintf(stderr, __VA_ARGS__);                                         \
+			fputc('\n', stderr);                                                  \
+			test_failures++;                                                      \
+		}                                                                             \
+	} while (0)
+
 /* CHECK(a == b) for integers, printing both values when they differ. */
 #define CHECK_EQ(a, b)                                                                                   \
 	do {                                                                                             \

@@ -9,11 +9,15 @@
  *   threads   fork from a process with 4 threads; the child allocates and
  *             writes, the threads keep running in the parent
  *   vfork     vfork + _exit / execv
- *   many      100 forks in a row (latency printed on stderr) */
+ *   many      100 forks in a row (latency printed on stderr)
+ *   killfs N  N children busy in the file system, each SIGKILLed at a random
+ *             moment (inside a file-system call, often); then the parent
+ *             still uses the file system */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +75,43 @@ int main(int argc, char **argv)
 	if (!strcmp(m, "hello")) { /* the exec target */
 		printf("hello from exec, argv[1]=%s\n", argc > 2 ? argv[2] : "");
 		return 5;
+	}
+	if (!strcmp(m, "killfs")) {
+		int n = argc > 2 ? atoi(argv[2]) : 100;
+		srand(1);
+		for (int i = 0; i < n; i++) {
+			pid_t p = fork();
+			if (p < 0)
+				return 1;
+			if (p == 0) {
+				char path[64];
+				snprintf(path, sizeof path, "/tmp/kf.%d", (int)getpid());
+				for (;;) {
+					int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+					if (fd >= 0) {
+						if (write(fd, "x", 1) != 1)
+							_exit(3);
+						close(fd);
+					}
+					struct stat st;
+					stat(path, &st);
+					unlink(path);
+				}
+			}
+			usleep((useconds_t)(rand() % 2000));
+			kill(p, SIGKILL);
+			waitpid(p, NULL, 0);
+		}
+		int fd = open("/tmp/kf.done", O_CREAT | O_WRONLY | O_TRUNC, 0644);
+		if (fd < 0 || write(fd, "ok", 2) != 2)
+			return 2;
+		close(fd);
+		struct stat st;
+		if (stat("/tmp/kf.done", &st) < 0)
+			return 2;
+		unlink("/tmp/kf.done");
+		printf("killfs: %d children killed, the file system still works (%ld bytes)\n", n, (long)st.st_size);
+		return 0;
 	}
 	if (!strcmp(m, "wait")) {
 		pid_t me = getpid();

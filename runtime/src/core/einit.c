@@ -8,11 +8,14 @@
  *     config.bin) via sgxs_measure, after checking that the runtime's
  *     read-only segments in memory equal the file's bytes;
  *  3. SIGSTRUCT: RSA signature (sigstruct_verify), ENCLAVEHASH == MRENCLAVE;
- *  4. FS key (SCONE_FS_KEY_FILE, else SCONE_FS_KEY; both wiped from the
+ *  4. FS key: when the config names a CAS, from the CAS (einit_cas.c: the
+ *     attest subsystem; a host key is refused), with the policy's secrets;
+ *     else SCONE_FS_KEY_FILE, else SCONE_FS_KEY (both wiped from the
  *     environment) and the enclave identity its owner expects (the key file,
  *     SCONE_EXPECTED_*): fail closed (docs/keys.md); fs.img mapped inside the
  *     runtime region, fsp_open with expected root = config's fs_root;
- *  5. shields initialised; argv/env/cwd/uid/gid from the config. */
+ *  5. shields initialised (with the policy's files); argv/env/cwd/uid/gid
+ *     from the config, the policy's env and args applied. */
 #include <elf.h>
 #include "launch.h"
 #include "region.h"
@@ -25,6 +28,8 @@
 #include "sigstruct.h"
 #include "fsp.h"
 #include "fskey.h"
+#include "casmsg.h"
+#include "einit_cas.h"
 #include "rt_alloc.h"
 #include "rtstring.h"
 #include "rtutil.h"
@@ -161,9 +166,15 @@ static const char *id_field(int which)
 /* Fails closed: the key is used only for an enclave whose identity its
  * owner expects, named by the key file, or for a bare key by the deployer's
  * SCONE_EXPECTED_*; a bare key with neither runs only with the explicit
- * development switch SCONE_ALLOW_ANY_SIGNER=1. */
+ * development switch SCONE_ALLOW_ANY_SIGNER=1. With a CAS (keyid NULL) the
+ * policy named the enclaves the key goes to; SCONE_EXPECTED_*, when set,
+ * must accept the enclave too. */
 static void check_identity(const struct fskey_identity *keyid, const uint8_t mr[32], const struct sigstruct_info *si)
 {
+	static const struct fskey_identity none;
+	int cas = !keyid;
+	if (cas)
+		keyid = &none;
 	struct fskey_identity envid;
 	env_identity(&envid);
 	char got[65];
@@ -192,7 +203,7 @@ static void check_identity(const struct fskey_identity *keyid, const uint8_t mr[
 			 w == FSKEY_ID_ISVPRODID ? "expected" : "minimum",
 			 w == FSKEY_ID_ISVPRODID ? ids[i].id->isvprodid : ids[i].id->min_isvsvn);
 	}
-	if (named)
+	if (named || cas)
 		return;
 	const char *dev = rt_getenv("SCONE_ALLOW_ANY_SIGNER");
 	if (dev && !rt_strcmp(dev, "1")) {
@@ -206,6 +217,21 @@ static void check_identity(const struct fskey_identity *keyid, const uint8_t mr[
 		 "the FS key names no enclave identity, so anyone could re-sign this image and receive it: use a key "
 		 "file made by scone-build keygen (it records MRSIGNER), pin it with 'scone-build key pin', or set "
 		 "SCONE_EXPECTED_MRSIGNER (SCONE_ALLOW_ANY_SIGNER=1 skips this check, for development only)");
+}
+
+/* The policy's files are in the enclave's file system now: the copies
+ * go. */
+static void wipe_files(struct casmsg_secrets *sec)
+{
+	for (size_t i = 0; i < sec->nfiles; i++) {
+		rt_memzero(sec->files[i].data, sec->files[i].len);
+		rt_free(sec->files[i].data);
+		rt_memzero(sec->files[i].path, strlen(sec->files[i].path));
+		rt_free(sec->files[i].path);
+	}
+	rt_free(sec->files);
+	sec->files = 0;
+	sec->nfiles = 0;
 }
 
 static const struct fsp *open_fs(const char *dir, const struct econfig *cfg, const uint8_t key[32])
@@ -248,14 +274,15 @@ static int same_name(const char *a, const char *b)
 	return *a == '=' && *b == '=';
 }
 
-/* Config env, with host variables the config allows overriding or adding.
- * SCONE_* never reach the application. */
-static char **build_env(const struct econfig *cfg)
+/* Config env, with host variables the config allows overriding or adding,
+ * then the CAS policy's variables (they win). SCONE_* from the host never
+ * reach the application. */
+static char **build_env(const struct econfig *cfg, const struct casmsg_secrets *sec)
 {
 	size_t nh = 0;
 	for (char **e = rt_environ; *e; e++)
 		nh++;
-	char **out = rt_calloc(cfg->envc + nh + 1, sizeof *out);
+	char **out = rt_calloc(cfg->envc + nh + sec->nenv + 1, sizeof *out);
 	if (!out)
 		rt_fatal(RT_EX_SOFTWARE, "out of memory");
 	size_t k = 0;
@@ -276,6 +303,7 @@ static char **build_env(const struct econfig *cfg)
 			out[k++] = *e;
 	}
 	out[k] = 0;
+	einit_cas_env(out, k, sec->env, sec->nenv);
 	return out;
 }
 
@@ -336,10 +364,23 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv, long env
 	if (r < 0)
 		rt_fatal(RT_EX_OSERR, "cannot start the %s syscall transport: error %d", tname, -r);
 
-	struct fskey_file key;
-	load_key(&key);
-	check_identity(&key.id, mr, &si);
-	const struct fsp *fs = open_fs(dir, cfg, key.key);
+	struct fskey_file key = {0};
+	/* what a CAS releases (nothing without a CAS); it lives on: the
+	 * application's env/args point into it, the volume keys stay */
+	struct casmsg_secrets *sec = rt_calloc(1, sizeof *sec);
+	if (!sec)
+		rt_fatal(RT_EX_SOFTWARE, "out of memory");
+	const uint8_t *fs_key;
+	if (cfg->has_cas) {
+		einit_cas(cfg, mr, &si, sec);
+		check_identity(NULL, mr, &si);
+		fs_key = sec->fs_key;
+	} else {
+		load_key(&key);
+		check_identity(&key.id, mr, &si);
+		fs_key = key.key;
+	}
+	const struct fsp *fs = open_fs(dir, cfg, fs_key);
 	if (!rt_shield_find("fs"))
 		rt_fatal(RT_EX_SOFTWARE,
 			 "this runtime was built without the file-system shield: it cannot run an enclave");
@@ -350,14 +391,32 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv, long env
 			 "config asks the network shield for TLS (%lu port(s), %lu destination(s)), but this runtime "
 			 "was built without it; refusing to run rather than send plaintext",
 			 (unsigned long)cfg->ntls_ports, (unsigned long)cfg->ntls_connect);
-	struct shield_env env = {.fs = fs, .cfg = cfg, .fs_key = key.key, .mrenclave = mr};
+	struct shield_env env = {.fs = fs,
+				 .cfg = cfg,
+				 .fs_key = fs_key,
+				 .mrenclave = mr,
+				 .files = sec->files,
+				 .nfiles = sec->nfiles,
+				 .volume_keys = sec->volumes,
+				 .nvolume_keys = sec->nvolumes};
 	r = rt_shields_init(&env);
 	fskey_wipe(&key);
+	rt_memzero(sec->fs_key, sizeof sec->fs_key);
+	wipe_files(sec);
+	if (r == -RT_EXDEV) /* a policy's file on a host path (the FS shield said which) */
+		rt_fatal(RT_EX_CONFIG, "the CAS policy's files cannot be placed");
 	if (r < 0)
 		rt_fatal(RT_EX_SOFTWARE, "shield initialisation failed: error %d", -r);
 
 	char **argv = cfg->argv;
-	if (cfg->host_args && host_argc > 1) {
+	if (sec->args_set) { /* the policy's arguments replace argv[1..] */
+		argv = rt_calloc(sec->nargs + 2, sizeof *argv);
+		if (!argv)
+			rt_fatal(RT_EX_SOFTWARE, "out of memory");
+		argv[0] = cfg->argv[0];
+		for (size_t i = 0; i < sec->nargs; i++)
+			argv[i + 1] = sec->args[i];
+	} else if (cfg->host_args && host_argc > 1) {
 		argv = rt_calloc((size_t)host_argc + 1, sizeof *argv);
 		if (!argv)
 			rt_fatal(RT_EX_SOFTWARE, "out of memory");
@@ -371,7 +430,7 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv, long env
 	L->resolve_argv0 = 1;
 	L->require_program = cfg->entrypoint;
 	L->argv = argv;
-	L->envp = build_env(cfg);
+	L->envp = build_env(cfg, sec);
 	L->cwd = cfg->cwd;
 	L->uid = cfg->uid;
 	L->gid = cfg->gid;

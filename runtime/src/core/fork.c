@@ -26,6 +26,7 @@
 #include "clone.h"
 #include "random.h"
 #include "fdtab.h"
+#include "locks.h"
 #include "shield.h"
 #include "rtsignal.h"
 #include "transport.h"
@@ -100,13 +101,16 @@ long rt_do_fork(struct rt_thread *t, struct kucontext *uc, const struct rt_fork_
 	}
 
 	/* pthread_atfork style: no lock is held by another thread while the
-	 * address space is copied. Order: FS (shared) > console > allocator. */
+	 * address space is copied. Order: the shields (FS, shared; console),
+	 * the core's locks (locks.h), the allocator. */
 	rt_shields_fork_prepare();
+	rt_locks_fork_prepare();
 	rt_alloc_fork_prepare();
 	long r = host_fork(q);
 	if (r == 0) {
 		/* The child: the calling thread only. */
 		rt_alloc_fork_release();
+		rt_locks_fork_release();
 		rt_random_fork_child(); /* before any shield wants randomness */
 		rt_shields_fork_child();
 		if (vfork)
@@ -133,6 +137,7 @@ long rt_do_fork(struct rt_thread *t, struct kucontext *uc, const struct rt_fork_
 	if (r >= PID_MAX_LIMIT || (r < 0 && r < -4095))
 		rt_fatal(RT_EX_SOFTWARE, "impossible host result: fork returned %ld", r);
 	rt_alloc_fork_release();
+	rt_locks_fork_release();
 	rt_shields_fork_parent(r > 0);
 	if (vfork) {
 		rt_sys1(__NR_close, pfd[1]);

@@ -4,6 +4,10 @@
  * virtual user may only switch among its real/effective/saved ids); the host
  * process keeps its own credentials. In dev mode these calls go to the host. */
 #include "ids.h"
+#include "locks.h"
+#include "shield.h"
+#include "rt_alloc.h"
+#include "rtstring.h"
 #include "rtutil.h"
 #include "sys.h"
 
@@ -12,7 +16,6 @@ struct ids {
 };
 static struct ids vuid, vgid;
 static int active;
-static volatile int ids_lock;
 
 void rt_ids_init(unsigned uid, unsigned gid)
 {
@@ -42,73 +45,125 @@ static long setres(struct ids *id, unsigned r, unsigned e, unsigned s)
 
 static long put3(const struct ids *id, long a, long b, long c)
 {
+	if (!rt_user_ok((void *)a, 4) || !rt_user_ok((void *)b, 4) || !rt_user_ok((void *)c, 4))
+		return -RT_EFAULT;
 	*(unsigned *)a = id->r;
 	*(unsigned *)b = id->e;
 	*(unsigned *)c = id->s;
 	return 0;
 }
 
+/* Supplementary groups (setgroups/getgroups): none at start, like the
+ * config's user with no supplementary groups. */
+#define NGROUPS_MAX 65536
+static unsigned *groups;
+static long ngroups;
+
+static long set_groups(long n, long list)
+{
+	if (vuid.e != 0)
+		return -RT_EPERM;
+	if (n < 0 || n > NGROUPS_MAX)
+		return -RT_EINVAL;
+	if (n && !rt_user_ok((const void *)list, (size_t)n * sizeof(unsigned)))
+		return -RT_EFAULT;
+	unsigned *g = 0;
+	if (n) {
+		g = rt_malloc((size_t)n * sizeof(unsigned));
+		if (!g)
+			return -RT_ENOMEM;
+		memcpy(g, (const void *)list, (size_t)n * sizeof(unsigned));
+	}
+	rt_free(groups);
+	groups = g;
+	ngroups = n;
+	return 0;
+}
+
+static long get_groups(long size, long list)
+{
+	if (size < 0)
+		return -RT_EINVAL;
+	if (size == 0)
+		return ngroups;
+	if (size < ngroups)
+		return -RT_EINVAL;
+	if (ngroups) {
+		if (!rt_user_ok((void *)list, (size_t)ngroups * sizeof(unsigned)))
+			return -RT_EFAULT;
+		memcpy((void *)list, groups, (size_t)ngroups * sizeof(unsigned));
+	}
+	return ngroups;
+}
+
+/* The calls this file serves, under the lock. */
+static long serve(long nr, const long *a)
+{
+	unsigned v0 = (unsigned)a[0], v1 = (unsigned)a[1], v2 = (unsigned)a[2];
+	switch (nr) {
+	case __NR_getuid:
+		return vuid.r;
+	case __NR_geteuid:
+		return vuid.e;
+	case __NR_getgid:
+		return vgid.r;
+	case __NR_getegid:
+		return vgid.e;
+	case __NR_getresuid:
+		return put3(&vuid, a[0], a[1], a[2]);
+	case __NR_getresgid:
+		return put3(&vgid, a[0], a[1], a[2]);
+	case __NR_setresuid:
+		return setres(&vuid, v0, v1, v2);
+	case __NR_setresgid:
+		return setres(&vgid, v0, v1, v2);
+	case __NR_setreuid:
+		return setres(&vuid, v0, v1, ~0U);
+	case __NR_setregid:
+		return setres(&vgid, v0, v1, ~0U);
+	case __NR_setuid:
+		/* privileged: all three; otherwise only the effective id */
+		return vuid.e == 0 ? setres(&vuid, v0, v0, v0) : setres(&vuid, ~0U, v0, ~0U);
+	case __NR_setgid:
+		return vuid.e == 0 ? setres(&vgid, v0, v0, v0) : setres(&vgid, ~0U, v0, ~0U);
+	case __NR_setgroups:
+		return set_groups(a[0], a[1]);
+	case __NR_getgroups:
+		return get_groups(a[0], a[1]);
+	case __NR_setfsuid:
+		return vuid.e;
+	default: /* __NR_setfsgid */
+		return vgid.e;
+	}
+}
+
 int rt_ids_dispatch(long nr, const long *a, long *ret)
 {
 	if (!active)
 		return 0;
-	while (__atomic_exchange_n(&ids_lock, 1, __ATOMIC_ACQUIRE))
-		__builtin_ia32_pause();
-	int done = 1;
-	unsigned v0 = (unsigned)a[0], v1 = (unsigned)a[1], v2 = (unsigned)a[2];
 	switch (nr) {
 	case __NR_getuid:
-		*ret = vuid.r;
-		break;
 	case __NR_geteuid:
-		*ret = vuid.e;
-		break;
 	case __NR_getgid:
-		*ret = vgid.r;
-		break;
 	case __NR_getegid:
-		*ret = vgid.e;
-		break;
 	case __NR_getresuid:
-		*ret = put3(&vuid, a[0], a[1], a[2]);
-		break;
 	case __NR_getresgid:
-		*ret = put3(&vgid, a[0], a[1], a[2]);
-		break;
 	case __NR_setresuid:
-		*ret = setres(&vuid, v0, v1, v2);
-		break;
 	case __NR_setresgid:
-		*ret = setres(&vgid, v0, v1, v2);
-		break;
 	case __NR_setreuid:
-		*ret = setres(&vuid, v0, v1, ~0U);
-		break;
 	case __NR_setregid:
-		*ret = setres(&vgid, v0, v1, ~0U);
-		break;
 	case __NR_setuid:
-		/* privileged: all three; otherwise only the effective id */
-		*ret = vuid.e == 0 ? setres(&vuid, v0, v0, v0) : setres(&vuid, ~0U, v0, ~0U);
-		break;
 	case __NR_setgid:
-		*ret = vuid.e == 0 ? setres(&vgid, v0, v0, v0) : setres(&vgid, ~0U, v0, ~0U);
-		break;
 	case __NR_setgroups:
-		*ret = vuid.e == 0 ? 0 : -RT_EPERM;
-		break;
 	case __NR_getgroups:
-		*ret = 0;
-		break;
 	case __NR_setfsuid:
-		*ret = vuid.e;
-		break;
 	case __NR_setfsgid:
-		*ret = vgid.e;
 		break;
 	default:
-		done = 0;
+		return 0; /* not an id call: no lock on the way of every other call */
 	}
-	__atomic_store_n(&ids_lock, 0, __ATOMIC_RELEASE);
-	return done;
+	rt_lock(&rt_ids_lock);
+	*ret = serve(nr, a);
+	rt_unlock(&rt_ids_lock);
+	return 1;
 }

@@ -10,6 +10,7 @@
  * the kernel's brk does when blocked, and libc malloc falls back to mmap.
  * The runtime itself never uses brk. */
 #include "mem.h"
+#include "locks.h"
 #include "region.h"
 #include "shield.h"
 #include "vma.h"
@@ -20,7 +21,6 @@
 #define RT_BRK_RESERVE (1UL << 30)
 
 static unsigned long brk_start, brk_cur, brk_limit;
-static volatile int brk_lock;
 
 void rt_mem_set_brk(unsigned long start)
 {
@@ -42,8 +42,7 @@ void rt_mem_set_brk(unsigned long start)
 
 long rt_mem_brk(unsigned long req)
 {
-	while (__atomic_exchange_n(&brk_lock, 1, __ATOMIC_ACQUIRE))
-		__builtin_ia32_pause();
+	rt_lock(&rt_brk_lock);
 	long ret = (long)brk_cur;
 	if (!req || req < brk_start || req > brk_limit)
 		goto out;
@@ -62,7 +61,7 @@ long rt_mem_brk(unsigned long req)
 	brk_cur = req;
 	ret = (long)req;
 out:
-	__atomic_store_n(&brk_lock, 0, __ATOMIC_RELEASE);
+	rt_unlock(&rt_brk_lock);
 	return ret;
 }
 

@@ -10,6 +10,7 @@
  * held for long. */
 #include <bearssl.h>
 #include "random.h"
+#include "locks.h"
 #include "rtstring.h"
 #include "rtutil.h"
 #include "sys.h"
@@ -18,7 +19,6 @@
 #define CHUNK 4096u
 
 static br_aesctr_drbg_context drbg;
-static volatile int lock;
 static size_t since_reseed;
 static int have_rdseed;
 
@@ -67,13 +67,8 @@ static void cpu_bytes(unsigned char *out, size_t n)
 	}
 }
 
-static void take(void)
-{
-	while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
-		__builtin_ia32_pause();
-}
-
-static void give(void) { __atomic_store_n(&lock, 0, __ATOMIC_RELEASE); }
+static void take(void) { rt_lock(&rt_random_lock); }
+static void give(void) { rt_unlock(&rt_random_lock); }
 
 static void seed_new(void);
 
@@ -132,10 +127,9 @@ static void seed_new(void)
 
 void rt_random_fork_child(void)
 {
-	/* Only the forking thread exists in the child: another thread may have
-	 * been inside rt_random at the fork (lock held, state half-updated), so
-	 * the child starts a generator of its own from fresh CPU randomness. */
-	lock = 0;
+	/* The child starts a generator of its own from fresh CPU randomness,
+	 * so that parent and child never share a stream (fork took and
+	 * released the lock: no other thread was inside rt_random). */
 	seed_new();
 }
 

@@ -7,13 +7,17 @@
 #include <stdint.h>
 
 /* Exit codes of scone-run (documented in docs/runtime.md). */
-#define RT_EX_USAGE 64	  /* bad command line / mode */
-#define RT_EX_NOINPUT 66  /* program or enclave file missing/unreadable */
-#define RT_EX_SOFTWARE 70 /* internal runtime error */
-#define RT_EX_OSERR 71	  /* host refused a resource (mmap, prctl, ...) */
-#define RT_EX_NOPERM 77	  /* wrong or missing FS key */
-#define RT_EX_CONFIG 78	  /* enclave verification (sim EINIT) failed */
-#define RT_EX_NOEXEC 126  /* program cannot be loaded (bad ELF) */
+#define RT_EX_USAGE 64	      /* bad command line / mode */
+#define RT_EX_NOINPUT 66      /* program or enclave file missing/unreadable */
+#define RT_EX_UNAVAILABLE 69  /* the CAS could not be reached or stayed busy */
+#define RT_EX_SOFTWARE 70     /* internal runtime error */
+#define RT_EX_OSERR 71	      /* host refused a resource (mmap, prctl, ...) */
+#define RT_EX_PROTOCOL 76     /* the CAS's answer is not the CAS protocol */
+#define RT_EX_NOPERM 77	      /* wrong or missing FS key or quote key */
+#define RT_EX_CONFIG 78	      /* enclave verification (sim EINIT) failed */
+#define RT_EX_CAS_REFUSED 79  /* the CAS refused to release the secrets */
+#define RT_EX_CAS_IDENTITY 80 /* the server is not the CAS the image pins */
+#define RT_EX_NOEXEC 126      /* program cannot be loaded (bad ELF) */
 
 /* printf subset: %s %c %d %u %ld %lu %lx %x %p %% (no width/precision). */
 int rt_vsnprintf(char *buf, size_t n, const char *fmt, va_list ap);
@@ -23,6 +27,9 @@ __attribute__((noreturn)) void rt_fatal(int code, const char *fmt, ...) __attrib
 
 extern char **rt_environ;
 const char *rt_getenv(const char *name);
+/* A hexadecimal number at *p (lowercase or uppercase digits, as in
+ * /proc/self/maps), *p left after it; 0 when there is none. */
+unsigned long rt_parse_hexnum(const char **p);
 /* Parses hex into out (exactly outlen bytes, ignoring one trailing newline). 0 ok. */
 int rt_parse_hex(const char *s, size_t slen, unsigned char *out, size_t outlen);
 /* Decimal unsigned; -1 on error. */

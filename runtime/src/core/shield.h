@@ -51,6 +51,8 @@ static inline int shield_done(long *ret, long v)
 
 struct fsp;
 struct econfig;
+struct casmsg_file;
+struct casmsg_volume_key;
 
 /* What the shields get at start-up in sim mode, after the software EINIT
  * verified the enclave (einit.c). */
@@ -59,6 +61,15 @@ struct shield_env {
 	const struct econfig *cfg; /* the verified, measured config */
 	const uint8_t *fs_key;	   /* 32 bytes; wiped after the shields' init */
 	const uint8_t *mrenclave;  /* 32 bytes: the enclave's measurement */
+	/* What the CAS policy grants (docs/cas.md; none without a CAS):
+	 * files to place into the in-enclave file system before the program
+	 * runs (casmsg.h; wiped after the shields' init), and the keys of
+	 * protected volumes, which stay in enclave memory for the protected-
+	 * volumes shield (no shield takes them yet). */
+	const struct casmsg_file *files;
+	size_t nfiles;
+	const struct casmsg_volume_key *volume_keys;
+	size_t nvolume_keys;
 	/* A TLS certificate chain and its private key (PEM) handed in at
 	 * start-up, e.g. issued by the CAS policy; NULL without. The network
 	 * shield serves its TLS ports with them instead of the config's

@@ -15,20 +15,15 @@
  * and delivered when the SIGSYS handler finishes; the call is restarted when
  * every queued handler has SA_RESTART and the call is restartable. */
 #include "rtsignal.h"
+#include "locks.h"
 #include "trap.h"
 #include "rtstring.h"
 #include "rtutil.h"
 #include "sys.h"
 
 static struct ksigaction vact[KNSIG + 1];
-static volatile int vact_lock;
-
-static void lk(void)
-{
-	while (__atomic_exchange_n(&vact_lock, 1, __ATOMIC_ACQUIRE))
-		__builtin_ia32_pause();
-}
-static void unlk(void) { __atomic_store_n(&vact_lock, 0, __ATOMIC_RELEASE); }
+static void lk(void) { rt_lock(&rt_sigact_lock); }
+static void unlk(void) { rt_unlock(&rt_sigact_lock); }
 
 __attribute__((used)) void rt_sig_entry(int sig, struct ksiginfo *si, void *ucv);
 

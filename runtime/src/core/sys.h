@@ -56,6 +56,7 @@ static inline long rt_syscall6(long n, long a, long b, long c, long d, long e, l
 #define RT_EBADF 9
 #define RT_ENOMEM 12
 #define RT_EFAULT 14
+#define RT_EXDEV 18
 #define RT_EINVAL 22
 #define RT_ENOSYS 38
 #define RT_ENOEXEC 8

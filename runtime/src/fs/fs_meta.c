@@ -208,29 +208,46 @@ long fs_v_fchown(const struct sys_call *c, struct fsv_file *f)
 	return fsv_chown(FS(), f->node, (uint32_t)c->a[1], (uint32_t)c->a[2]);
 }
 
-/* Times: (sec, nsec) of the new mtime from the call, or omit. */
+/* One timespec of utimensat (UTIME_NOW, UTIME_OMIT or a time). */
+static int times_ts(const long *ts, int64_t now_sec, uint32_t now_nsec, int64_t *sec, uint32_t *nsec, uint8_t *omit)
+{
+	*omit = 0;
+	if (ts[1] == UTIME_OMIT_) {
+		*omit = 1;
+		return 0;
+	}
+	if (ts[1] == UTIME_NOW_) {
+		*sec = now_sec;
+		*nsec = now_nsec;
+		return 0;
+	}
+	if (ts[1] < 0 || ts[1] > 999999999)
+		return -EINVAL;
+	*sec = ts[0];
+	*nsec = (uint32_t)ts[1];
+	return 0;
+}
+
+/* Times: the new access and modification times from the call (NULL times:
+ * both now). */
 static long set_times(struct fsv_node *n, const struct sys_call *c)
 {
-	int64_t sec;
-	uint32_t nsec;
-	sec = 0;
-	nsec = 0;
+	int64_t now_sec = 0;
+	uint32_t now_nsec = 0;
 	if (FS()->now)
-		FS()->now(FS()->hook_ctx, &sec, &nsec);
+		FS()->now(FS()->hook_ctx, &now_sec, &now_nsec);
+	struct fsv_times t = {now_sec, now_sec, now_nsec, now_nsec, 0, 0};
 	switch (c->nr) {
 	case __NR_utimensat: {
 		const long *ts = (const long *)c->a[2];
 		if (ts) {
 			if (!rt_user_ok(ts, 32))
 				return -EFAULT;
-			if (ts[3] == UTIME_OMIT_)
-				return 0;
-			if (ts[3] != UTIME_NOW_) {
-				if (ts[3] < 0 || ts[3] > 999999999)
-					return -EINVAL;
-				sec = ts[2];
-				nsec = (uint32_t)ts[3];
-			}
+			int r = times_ts(ts, now_sec, now_nsec, &t.atime_sec, &t.atime_nsec, &t.atime_omit);
+			if (r == 0)
+				r = times_ts(ts + 2, now_sec, now_nsec, &t.mtime_sec, &t.mtime_nsec, &t.mtime_omit);
+			if (r < 0)
+				return r;
 		}
 		break;
 	}
@@ -240,8 +257,12 @@ static long set_times(struct fsv_node *n, const struct sys_call *c)
 		if (tv) {
 			if (!rt_user_ok(tv, 32))
 				return -EFAULT;
-			sec = tv[2];
-			nsec = (uint32_t)(tv[3] * 1000);
+			if (tv[1] < 0 || tv[1] > 999999 || tv[3] < 0 || tv[3] > 999999)
+				return -EINVAL;
+			t.atime_sec = tv[0];
+			t.atime_nsec = (uint32_t)(tv[1] * 1000);
+			t.mtime_sec = tv[2];
+			t.mtime_nsec = (uint32_t)(tv[3] * 1000);
 		}
 		break;
 	}
@@ -250,13 +271,14 @@ static long set_times(struct fsv_node *n, const struct sys_call *c)
 		if (ub) {
 			if (!rt_user_ok(ub, 16))
 				return -EFAULT;
-			sec = ub[1];
-			nsec = 0;
+			t.atime_sec = ub[0];
+			t.mtime_sec = ub[1];
+			t.atime_nsec = t.mtime_nsec = 0;
 		}
 		break;
 	}
 	}
-	return fsv_utimes(FS(), n, sec, nsec);
+	return fsv_utimes(FS(), n, &t);
 }
 
 long fs_p_utimes(const struct sys_call *c, struct fsv_res *r) { return set_times(r->node, c); }

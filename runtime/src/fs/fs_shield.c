@@ -2,6 +2,7 @@
 #include <linux/errno.h>
 #include <linux/fcntl.h>
 #include "fs.h"
+#include "casmsg.h"
 #include "econfig.h"
 #include "fsp.h"
 #include "fsv_arena.h"
@@ -11,27 +12,71 @@
 #include "rtutil.h"
 #include "sys.h"
 #include "random.h"
+#include "rlock.h"
+#include "thread.h"
 
 struct fs_state fs_g;
 
 /* The lock word: in the shared arena once it exists (one lock for every
- * process of the enclave, since they share the tree), else fs_g.lock. */
+ * process of the enclave, since they share the tree), else fs_g.lock. It
+ * holds the holder's thread id, and survives the holder's death (rlock.h):
+ * a process killed inside the shield must not hang the others. */
 static volatile int *lock_word(void) { return fs_g.lockp ? fs_g.lockp : &fs_g.lock; }
 
-void fs_lock(void)
+static int lock_self(void)
 {
-	unsigned spins = 0;
-	while (__atomic_exchange_n(lock_word(), 1, __ATOMIC_ACQUIRE)) {
-		if (++spins < 1000) {
-			__builtin_ia32_pause();
-		} else {
-			host_syscall(__NR_sched_yield, 0, 0, 0, 0, 0, 0);
-			spins = 0;
-		}
-	}
+	struct rt_thread *t = rt_self_from_fs();
+	if (t && t->self == t && t->tid > 0)
+		return t->tid;
+	return (int)rt_sys0(__NR_gettid); /* start-up, before the thread block is armed */
 }
 
-void fs_unlock(void) { __atomic_store_n(lock_word(), 0, __ATOMIC_RELEASE); }
+/* Whether thread tid runs: it exists (kill 0) and, when /proc says so, is
+ * not a zombie (a process killed while its parent waits for the lock is one
+ * until the parent reaps it). When it cannot tell, it says alive. */
+static int lock_holder_alive(int tid)
+{
+	if (rt_sys2(__NR_kill, tid, 0) == -ESRCH)
+		return 0;
+	char path[32] = "/proc/", num[12];
+	int n = 0;
+	for (unsigned v = (unsigned)tid; v || !n; v /= 10)
+		num[n++] = (char)('0' + v % 10);
+	size_t p = 6;
+	while (n)
+		path[p++] = num[--n];
+	memcpy(path + p, "/stat", 6);
+	long fd = rt_sys4(__NR_openat, RT_AT_FDCWD, path, RT_O_RDONLY | RT_O_CLOEXEC, 0);
+	if (fd < 0)
+		return 1; /* no /proc: kill said it exists */
+	char buf[512];
+	long len = rt_sys3(__NR_read, fd, buf, sizeof buf);
+	rt_sys1(__NR_close, fd);
+	if (len == -ESRCH)
+		return 0;
+	return len <= 0 ? 1 : rlock_stat_alive(buf, len);
+}
+
+static void lock_relax(void) { host_syscall(__NR_sched_yield, 0, 0, 0, 0, 0, 0); }
+
+static void lock_recovered(int tid)
+{
+	static const char msg[] = "scone-run: warning: took over the file-system lock from a process that died "
+				  "holding it; files it was changing at that moment may be inconsistent\n";
+	(void)tid;
+	rt_diag(msg, sizeof msg - 1);
+}
+
+static const struct rlock_ops fs_lock_ops = {
+	.self = lock_self,
+	.alive = lock_holder_alive,
+	.relax = lock_relax,
+	.recovered = lock_recovered,
+};
+
+void fs_lock(void) { rlock_lock(lock_word(), &fs_lock_ops); }
+
+void fs_unlock(void) { rlock_unlock(lock_word()); }
 
 /* Maps the shared arena of the ephemeral layer (fsv_arena.h) inside the
  * runtime's region: reserve the address range, then replace it with a
@@ -46,7 +91,7 @@ static int arena_setup(uint64_t size)
 			  RT_MAP_SHARED | RT_MAP_ANONYMOUS | RT_MAP_FIXED | RT_MAP_NORESERVE, -1, 0);
 	if (p != base)
 		return -ENOMEM;
-	int r = fsv_arena_init(base, (size_t)size);
+	int r = fsv_arena_init(base, (size_t)size, &fs_lock_ops);
 	if (r < 0)
 		return r;
 	struct fsv_arena_shared *sh = fsv_arena_shared();
@@ -248,6 +293,29 @@ int fs_shield_configure(const struct fsp *img, const struct fs_shield_config *cf
 	return 0;
 }
 
+/* The CAS policy's files (docs/cas.md): into the ephemeral layer, owned by
+ * the application's user, before the program runs. */
+static int place_files(const struct shield_env *env)
+{
+	uint32_t uid = env->cfg ? env->cfg->uid : 0, gid = env->cfg ? env->cfg->gid : 0;
+	for (size_t i = 0; i < env->nfiles; i++) {
+		const struct casmsg_file *f = &env->files[i];
+		int r = fsv_place_file(FS(), f->path, f->mode, uid, gid, f->data, f->len);
+		if (r == -EXDEV)
+			rt_eprintf(
+				"scone-run: the CAS policy grants the file %s, which would be on the host (a passthrough "
+				"path or volume): refusing to write a secret there; change the policy's path\n",
+				f->path);
+		else if (r < 0)
+			rt_eprintf("scone-run: cannot place the CAS policy's file %s into the enclave's file system: "
+				   "error %d\n",
+				   f->path, -r);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int fs_shield_init(const struct shield_env *env)
 {
 	const struct fsp *img = env->fs;
@@ -277,5 +345,8 @@ int fs_shield_init(const struct shield_env *env)
 		 * pages the ephemeral files use are committed) */
 		.arena_size = cfg && cfg->heap_size > FS_ARENA_MIN ? cfg->heap_size : FS_ARENA_MIN,
 	};
-	return fs_shield_configure(img, &c);
+	int r = fs_shield_configure(img, &c);
+	if (r < 0)
+		return r;
+	return place_files(env);
 }

@@ -34,8 +34,10 @@ void fs_fill_stat(void *kstat, const struct fsv_stat *st)
 	k.st_size = (int64_t)st->size;
 	k.st_blksize = st->blksize;
 	k.st_blocks = (int64_t)st->blocks;
-	k.st_atime = k.st_mtime = (uint64_t)st->mtime_sec;
-	k.st_atime_nsec = k.st_mtime_nsec = st->mtime_nsec;
+	k.st_atime = (uint64_t)st->atime_sec;
+	k.st_atime_nsec = st->atime_nsec;
+	k.st_mtime = (uint64_t)st->mtime_sec;
+	k.st_mtime_nsec = st->mtime_nsec;
 	k.st_ctime = (uint64_t)st->ctime_sec;
 	k.st_ctime_nsec = st->ctime_nsec;
 	memcpy(kstat, &k, sizeof k);
@@ -55,8 +57,10 @@ long fs_fill_statx(void *kstatx, const struct fsv_stat *st, unsigned mask)
 	x.stx_ino = st->ino;
 	x.stx_size = st->size;
 	x.stx_blocks = st->blocks;
-	x.stx_atime.tv_sec = x.stx_mtime.tv_sec = st->mtime_sec;
-	x.stx_atime.tv_nsec = x.stx_mtime.tv_nsec = st->mtime_nsec;
+	x.stx_atime.tv_sec = st->atime_sec;
+	x.stx_atime.tv_nsec = st->atime_nsec;
+	x.stx_mtime.tv_sec = st->mtime_sec;
+	x.stx_mtime.tv_nsec = st->mtime_nsec;
 	x.stx_ctime.tv_sec = st->ctime_sec;
 	x.stx_ctime.tv_nsec = st->ctime_nsec;
 	x.stx_rdev_major = st->rdev_major;

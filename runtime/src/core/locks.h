@@ -1,0 +1,37 @@
+/* The runtime core's private spinlocks (one process each), in one table so
+ * that fork can take them all (locks.c).
+ *
+ * A lock another thread holds when one thread forks stays held forever in
+ * the child, where that thread does not exist: fork takes every lock below,
+ * in this order, before the host fork and releases them in both processes
+ * (pthread_atfork style). The order is the nesting order: a lock earlier in
+ * the list may be held while a later one is taken (brk calls the host,
+ * whose result updates the mapping set), never the other way round. The
+ * shields' locks come before all of these, the allocator's after. */
+#ifndef SCONE_LOCKS_H
+#define SCONE_LOCKS_H
+
+struct rt_lock {
+	volatile int word;
+};
+
+extern struct rt_lock rt_brk_lock;    /* mem.c: the emulated brk */
+extern struct rt_lock rt_ids_lock;    /* ids.c: virtual user and group ids */
+extern struct rt_lock rt_sigact_lock; /* signal.c: the application's signal actions */
+extern struct rt_lock rt_vma_lock;    /* vma.c: the application's live mappings */
+extern struct rt_lock rt_random_lock; /* random.c: the DRBG */
+
+static inline void rt_lock(struct rt_lock *l)
+{
+	while (__atomic_exchange_n(&l->word, 1, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(&l->word, __ATOMIC_RELAXED))
+			__builtin_ia32_pause();
+}
+
+static inline void rt_unlock(struct rt_lock *l) { __atomic_store_n(&l->word, 0, __ATOMIC_RELEASE); }
+
+/* fork (fork.c): take every lock in order; release them in the parent and,
+ * in the child, where no other thread survived to hold them. */
+void rt_locks_fork_prepare(void);
+void rt_locks_fork_release(void);
+#endif

@@ -1,0 +1,152 @@
+/* Tests of the lock that survives its holder's death (runtime/lib/rlock.c):
+ * the /proc state parser, and real processes holding a shared lock word:
+ * killed while holding it (reaped, or a zombie whose parent is the waiter),
+ * or alive and slow (never taken over). */
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rlock.h"
+#include "host_rlock.h"
+#include "testutil.h"
+
+static void test_stat_alive(void)
+{
+	static const struct {
+		const char *line;
+		int alive;
+	} cases[] = {
+		{"1234 (sh) S 1 1234 ...", 1},
+		{"1234 (sh) R 1", 1},
+		{"1234 (sh) D 1", 1},
+		{"1234 (sh) T 1", 1},
+		{"1234 (sh) Z 1", 0},
+		{"1234 (sh) X 1", 0},
+		{"1234 (sh) x 1", 0},
+		{"1234 (a) (b) Z 1", 0}, /* comm with a parenthesis and a space */
+		{"1234 (a) S) Z 1", 0},	 /* the last ')' ends comm */
+		{"1234 (weird) R) S 1", 1},
+		{"1234 (sh)Z 1", 0}, /* no space after ')' */
+		{"1234 (sh)", 0},    /* truncated */
+		{"garbage", 0},
+		{"", 0},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		CHECK_MSG(rlock_stat_alive(cases[i].line, (long)strlen(cases[i].line)) == cases[i].alive,
+			  "case %zu: %s", i, cases[i].line);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A child takes the lock and dies holding it (SIGKILL); the parent must get
+ * it, with a takeover reported. reap: the parent reaps the child first (the
+ * tid is gone), else the child is a zombie while the parent waits. */
+static void test_dead_holder(volatile int *w, int reap)
+{
+	int pipefd[2];
+	CHECK(pipe(pipefd) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		rlock_lock(w, &host_rlock_ops);
+		char c = 'x';
+		if (write(pipefd[1], &c, 1) != 1)
+			_exit(2);
+		for (;;)
+			pause();
+	}
+	char c;
+	CHECK(read(pipefd[0], &c, 1) == 1);
+	CHECK(*w == pid); /* the word names the holder */
+	kill(pid, SIGKILL);
+	if (reap)
+		CHECK(waitpid(pid, NULL, 0) == pid);
+	else
+		usleep(20000); /* dead, not reaped: a zombie */
+	int before = host_rlock_recoveries;
+	double t0 = now();
+	rlock_lock(w, &host_rlock_ops);
+	CHECK_MSG(now() - t0 < 10, "takeover took %.1f s", now() - t0);
+	CHECK(host_rlock_recoveries == before + 1);
+	CHECK(*w == (int)getpid());
+	rlock_unlock(w);
+	if (!reap)
+		CHECK(waitpid(pid, NULL, 0) == pid);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
+/* A live holder that keeps the lock for a while is waited for, never taken
+ * over. */
+static void test_live_holder(volatile int *w)
+{
+	int pipefd[2];
+	CHECK(pipe(pipefd) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		rlock_lock(w, &host_rlock_ops);
+		char c = 'x';
+		if (write(pipefd[1], &c, 1) != 1)
+			_exit(2);
+		usleep(300000);
+		rlock_unlock(w);
+		_exit(0);
+	}
+	char c;
+	CHECK(read(pipefd[0], &c, 1) == 1);
+	int before = host_rlock_recoveries;
+	double t0 = now();
+	rlock_lock(w, &host_rlock_ops);
+	CHECK_MSG(now() - t0 > 0.2, "got a held lock after %.3f s", now() - t0);
+	CHECK(host_rlock_recoveries == before);
+	rlock_unlock(w);
+	int st;
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
+/* Mutual exclusion under contention: processes increment a shared counter
+ * non-atomically under the lock. */
+static void test_exclusion(volatile int *w, volatile long *counter)
+{
+	enum { PROCS = 3, ROUNDS = 20000 };
+	*counter = 0;
+	for (int i = 0; i < PROCS; i++)
+		if (fork() == 0) {
+			for (int r = 0; r < ROUNDS; r++) {
+				rlock_lock(w, &host_rlock_ops);
+				long v = *counter;
+				__asm__ volatile("" ::: "memory");
+				*counter = v + 1;
+				rlock_unlock(w);
+			}
+			_exit(0);
+		}
+	for (int i = 0; i < PROCS; i++)
+		wait(NULL);
+	CHECK_MSG(*counter == PROCS * ROUNDS, "counter %ld, want %d", *counter, PROCS * ROUNDS);
+	CHECK(rlock_trylock(w, &host_rlock_ops) == 1);
+	CHECK(rlock_trylock(w, &host_rlock_ops) == 0);
+	rlock_unlock(w);
+}
+
+int main(void)
+{
+	test_stat_alive();
+	void *shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(shm != MAP_FAILED);
+	volatile int *w = shm;
+	test_dead_holder(w, 1);
+	test_dead_holder(w, 0);
+	test_live_holder(w);
+	test_exclusion(w, (volatile long *)((char *)shm + 64));
+	return test_summary("test_rlock");
+}
