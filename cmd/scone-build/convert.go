@@ -45,7 +45,8 @@ type convertOptions struct {
 	unsigned     bool
 	cas, casID   string
 	policy       string
-	fsSalt       string // "", "layers" or "tree"
+	fsSalt       string   // "", "layers" or "tree"
+	tls          tlsFlags // tls.go
 
 	fsKeyIdentity fskey.Identity // what the --fs-key file expects (set by libraryOptions)
 }
@@ -100,6 +101,7 @@ SRC and DST are image references:
 	f.StringVar(&o.cas, "cas", "", "CAS HOST:PORT the enclave gets its secrets from at start-up (with --cas-id and --policy; docs/cas.md)")
 	f.StringVar(&o.casID, "cas-id", "", "the CAS's identity: SHA-256 of its DER public key, 64 hex digits ('GET /v1/id' of the CAS)")
 	f.StringVar(&o.policy, "policy", "", "the CAS policy whose secrets the enclave receives; put the --fs-key key into it as the fs_key grant")
+	o.tls.addTo(f)
 	return cmd
 }
 
@@ -177,6 +179,11 @@ func (o *convertOptions) libraryOptions(ctx context.Context, a *app) ([]convert.
 		convert.WithLogger(a.log),
 		convert.WithDate(a.date),
 	)
+	tlsOpts, err := o.tls.options()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, tlsOpts...)
 	return opts, nil
 }
 
@@ -350,6 +357,8 @@ func convertHints(err error) (int, string, bool) {
 		return exitKey, "pass --fs-key FILE (create one with 'scone-build keygen'); the key never goes into the image", true
 	case errors.Is(err, convert.ErrNoEntrypoint):
 		return exitBadInput, "the image must say what to run: set ENTRYPOINT or CMD in its Dockerfile", true
+	case errors.Is(err, convert.ErrTLSFile):
+		return exitBadInput, "--tls-cert, --tls-key and the other TLS files are paths inside the image: add the files to the image (e.g. COPY in its Dockerfile)", true
 	case errors.Is(err, convert.ErrUser):
 		return exitBadInput, "the image's USER must exist in its /etc/passwd (or be numeric, as in USER 1000:1000)", true
 	case errors.Is(err, link.ErrEntrypointNotFound):

@@ -455,17 +455,3 @@ func TestSimModeScriptAndPath(t *testing.T) {
 		t.Fatalf("exit %d\nstdout:\n%s\nwant prefix:\n%s\nstderr: %s", got.code, got.stdout, want, got.stderr)
 	}
 }
-
-// TestSimModeRefusesNetworkShield: a config asking for TLS termination is
-// refused before the program runs (the network shield does not exist yet,
-// and serving those ports in plaintext would be silently wrong).
-func TestSimModeRefusesNetworkShield(t *testing.T) {
-	rt := runtimeBin(t)
-	e := makeEnclave(t, rt, prog(t, "hello-glibc-static"), func(c *enclave.Config) {
-		c.TLSPorts, c.TLSCert, c.TLSKey = []uint16{443}, "/etc/tls/cert.pem", "/etc/tls/key.pem"
-	})
-	got := run(t, e.env(), rt)
-	if got.code == 0 || strings.Contains(got.stdout, "hello") || !strings.Contains(got.stderr, "network shield") {
-		t.Fatalf("TLS ports not refused: exit %d\nstdout %s\nstderr %s", got.code, got.stdout, got.stderr)
-	}
-}
