@@ -358,7 +358,7 @@ func convertHints(err error) (int, string, bool) {
 	case errors.Is(err, convert.ErrNoEntrypoint):
 		return exitBadInput, "the image must say what to run: set ENTRYPOINT or CMD in its Dockerfile", true
 	case errors.Is(err, convert.ErrTLSFile):
-		return exitBadInput, "--tls-cert, --tls-key and the other TLS files are paths inside the image: add the files to the image (e.g. COPY in its Dockerfile)", true
+		return exitBadInput, "--tls-cert, --tls-key and the other TLS files are paths inside the image: add the files to the image (e.g. COPY in its Dockerfile), or, with --cas, have the policy place them (grants.files)", true
 	case errors.Is(err, convert.ErrUser):
 		return exitBadInput, "the image's USER must exist in its /etc/passwd (or be numeric, as in USER 1000:1000)", true
 	case errors.Is(err, link.ErrEntrypointNotFound):

@@ -66,7 +66,10 @@ func applyTLS(ec *enclave.Config, o *options) {
 
 // checkTLSFiles: every file the network shield reads at start-up is a
 // regular file of the image (symlinks followed), so that a typo fails the
-// conversion and not the container's start.
+// conversion and not the container's start. With a CAS, a path the image
+// does not have may be one the policy places (grants.files, e.g. a
+// certificate the CAS issues): the runtime places those before the shields
+// read them, and refuses to start when the file is still missing.
 func checkTLSFiles(tree *rootfs.Tree, ec *enclave.Config) error {
 	for _, f := range []struct{ what, path string }{{"--tls-cert", ec.TLSCert}, {"--tls-key", ec.TLSKey},
 		{"--tls-client-ca", ec.TLSClientCA}, {"--tls-ca", ec.TLSCA}} {
@@ -76,6 +79,9 @@ func checkTLSFiles(tree *rootfs.Tree, ec *enclave.Config) error {
 		fi, err := tree.Stat(strings.TrimPrefix(f.path, "/"))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("checking TLS file %q (%s): %w", f.path, f.what, err)
+		}
+		if errors.Is(err, fs.ErrNotExist) && ec.HasCAS() {
+			continue
 		}
 		if err != nil || !fi.Mode().IsRegular() {
 			return fmt.Errorf("checking TLS file %q (%s): %w", f.path, f.what, ErrTLSFile)

@@ -9,7 +9,7 @@ import (
 
 // TestConvertTLS: --tls-port and friends go into the measured config
 // (ports sorted, duplicates dropped), change MRENCLAVE, and name files that
-// must be in the image.
+// must be in the image (or, with a CAS, may be placed by the policy).
 func TestConvertTLS(t *testing.T) {
 	fixtures(t)
 	ctx := context.Background()
@@ -42,6 +42,15 @@ func TestConvertTLS(t *testing.T) {
 		if !errors.Is(err, ErrTLSFile) {
 			t.Errorf("cert %s key %s: %v, want ErrTLSFile", tc.cert, tc.key, err)
 		}
+	}
+	// With a CAS, the policy may place what the image lacks; a path of the
+	// image that is not a file is still refused.
+	cas := WithCAS("cas.example:8443", [32]byte{1}, "web")
+	if _, _, err := convertImage(ctx, src, opts(cas, WithTLS([]uint16{443}, "/run/tls/cert.pem", "/run/tls/key.pem"))...); err != nil {
+		t.Errorf("with a CAS, files the policy places: %v", err)
+	}
+	if _, _, err := convertImage(ctx, src, opts(cas, WithTLS([]uint16{443}, "/etc/tls", "/run/tls/key.pem"))...); !errors.Is(err, ErrTLSFile) {
+		t.Errorf("with a CAS, a directory as the certificate: %v, want ErrTLSFile", err)
 	}
 }
 

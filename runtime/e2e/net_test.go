@@ -97,9 +97,17 @@ func startNetServer(t *testing.T, mode string, mutate func(*enclave.Config, *tls
 	os.WriteFile(caFile, ca.CertPEM, 0o644)
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.Cert)
-	s := &netServer{port: port, pool: pool, caFile: caFile, out: &syncBuffer{}, data: data}
+	s := &netServer{port: port, pool: pool, caFile: caFile, data: data}
+	s.start(t, rt, e.env())
+	return s
+}
+
+// start runs scone-run with env and waits until the server's port accepts.
+func (s *netServer) start(t *testing.T, rt string, env []string) {
+	t.Helper()
+	s.out = &syncBuffer{}
 	s.cmd = exec.Command(rt)
-	s.cmd.Env = e.env()
+	s.cmd.Env = env
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -122,7 +130,6 @@ func startNetServer(t *testing.T, mode string, mutate func(*enclave.Config, *tls
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return s
 }
 
 func mustRead(t *testing.T, p string) []byte {
