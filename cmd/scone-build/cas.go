@@ -343,7 +343,10 @@ func currentHash(ctx context.Context, c *cas.Client, k crypto.Signer, name, hash
 func casHints(err error) (int, string, bool) {
 	var ae *cas.APIError
 	var oke ownerKeyError
+	var te *policy.TemplateError
 	switch {
+	case errors.As(err, &te):
+		return exitBadInput, "--policy-template is a policy (docs/cas.md) without enclaves and without the secret and grant fs_key: the converter fills those in", true
 	case errors.Is(err, cas.ErrPin):
 		return exitVerification, "the server at --cas has another key than --cas-id: check the address; if the CAS was re-keyed, verify its new ID out of band (scone-cas id --state DIR on its host) before pinning it", true
 	case errors.Is(err, cas.ErrUnreachable):

@@ -36,6 +36,7 @@ import (
 	"github.com/scone-build/scone-build/internal/testimages"
 	"github.com/scone-build/scone-build/pkg/cas"
 	"github.com/scone-build/scone-build/pkg/convert"
+	"github.com/scone-build/scone-build/pkg/enclave"
 	"github.com/scone-build/scone-build/pkg/fsprotect"
 )
 
@@ -63,6 +64,7 @@ type casWorld struct {
 // owner-API address published on 127.0.0.1.
 type casInstance struct {
 	c      *podmantest.Container
+	addr   string // the owner API, published on 127.0.0.1
 	state  string
 	id     cas.ID
 	client *cas.Client
@@ -149,7 +151,7 @@ func (w *casWorld) startCAS(t *testing.T, state string, alias bool, flags ...str
 		time.Sleep(200 * time.Millisecond)
 	}
 	ip := strings.TrimSpace(w.p.Must(t, "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", c.Name))
-	return &casInstance{c: c, state: state, id: id, client: client, w: w, ip: ip}
+	return &casInstance{c: c, addr: addr, state: state, id: id, client: client, w: w, ip: ip}
 }
 
 // apply creates or replaces (previous: the current hash) the policy doc.
@@ -253,6 +255,10 @@ func TestCASPodman(t *testing.T) {
 		}
 	})
 
+	t.Run("convert --cas-register: the FS key exists in the policy only", func(t *testing.T) {
+		testCASRegister(t, w, ci)
+	})
+
 	t.Run("redis takes its password and config from the policy", func(t *testing.T) {
 		testRedisFromPolicy(t, w, ci)
 	})
@@ -337,6 +343,80 @@ func testRedisFromPolicy(t *testing.T, w *casWorld, ci *casInstance) {
 	}
 }
 
+// testCASRegister: scone-build convert --cas-register generates the FS
+// key and registers the image in a policy made from the owner's template;
+// the image runs and prints what the native one prints; the key is in no
+// file the conversion wrote or read.
+func testCASRegister(t *testing.T, w *casWorld, ci *casInstance) {
+	bin := buildCmd(t, "scone-build")
+	work := t.TempDir()
+	signer, err := enclave.MarshalPrivateKeyPEM(w.fx.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(work, "signer.pem"), signer, 0o600)
+	oder, _ := x509.MarshalPKCS8PrivateKey(w.owner)
+	writeFile(t, filepath.Join(work, "owner.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: oder}), 0o600)
+	writeFile(t, filepath.Join(work, "template.yaml"), []byte("# the owner's template\naccept: {simulation: true}\n"+
+		"grants:\n  env: {GREETING: registered at conversion}\n"), 0o644)
+	img := withCommand(t, testimages.Image(t, "busybox"), []string{"/bin/sh", "-c", "echo \"$GREETING\"; cat /etc/os-release 2>/dev/null | head -1; ls /bin | head -3"})
+	src := podmantest.WriteLayout(t, img, "latest")
+	out := filepath.Join(work, "out")
+	convert := func(extra ...string) {
+		t.Helper()
+		args := append([]string{"convert", "oci:" + src + ":latest", "oci:" + out + ":latest", "--key", filepath.Join(work, "signer.pem"),
+			"--cas", casAddr, "--cas-id", ci.id.String(), "--policy", "registered", "--cas-register",
+			"--owner-key", filepath.Join(work, "owner.pem"), "--cas-api", ci.addr}, extra...)
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = work
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("scone-build %s: %v\n%s", strings.Join(args, " "), err, b)
+		}
+	}
+	convert("--policy-template", filepath.Join(work, "template.yaml"))
+	id := w.p.PullOCI(t, out, "latest")
+	native := w.p.PullOCI(t, podmantest.WriteLayout(t, withCommand(t, testimages.Image(t, "busybox"), []string{"/bin/sh", "-c",
+		"export GREETING='registered at conversion'; echo \"$GREETING\"; cat /etc/os-release 2>/dev/null | head -1; ls /bin | head -3"}), "native"), "native")
+	want, _, _ := w.p.Run(t, native, podmantest.RunOpts{Network: "none"})
+	got, stderr, code := w.p.Run(t, id, w.appOpts())
+	if code != 0 || got != want {
+		t.Fatalf("registered image: exit %d, stdout %q (native %q), stderr:\n%s", code, got, want, stderr)
+	}
+	// The owner reads the key back from the policy; it is in no file.
+	res, err := ci.client.Read(context.Background(), "registered", w.owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(string(res.Policy), "value: ")
+	if i < 0 || !strings.Contains(string(res.Policy), "fs_key: {kind: value, encoding: hex") {
+		t.Fatalf("policy without the FS key:\n%s", res.Policy)
+	}
+	keyHex := string(res.Policy[i+7 : i+7+64])
+	key, _ := hex.DecodeString(keyHex)
+	for _, dir := range []string{work, src} {
+		filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, _ := os.ReadFile(p)
+			if bytes.Contains(b, key) || bytes.Contains(bytes.ToLower(b), []byte(keyHex)) {
+				t.Errorf("the FS key is in %s", p)
+			}
+			return nil
+		})
+	}
+	// A second build: the policy's current version is the template; the
+	// new image runs, the old one no longer opens (its key is gone).
+	convert()
+	id2 := w.p.PullOCI(t, out, "latest")
+	if got, stderr, code := w.p.Run(t, id2, w.appOpts()); code != 0 || got != want {
+		t.Fatalf("second build: exit %d, stdout %q, stderr:\n%s", code, got, stderr)
+	}
+	if _, stderr, code := w.p.Run(t, id, w.appOpts()); code != 79 {
+		t.Fatalf("the first build after the second was registered: exit %d (want 79), stderr:\n%s", code, stderr)
+	}
+}
+
 // checkNoHostKey: the test process holds no FS key file or variable.
 func checkNoHostKey(t *testing.T, w *casWorld) {
 	for _, env := range os.Environ() {
@@ -368,23 +448,63 @@ var (
 func buildSconeCAS(t *testing.T) []byte {
 	t.Helper()
 	casBinOnce.Do(func() {
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		out := filepath.Join(os.TempDir(), "scone-e2e-scone-cas-"+fmt.Sprint(os.Getpid()))
-		cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./cmd/scone-cas")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			casBinErr = fmt.Errorf("building scone-cas: %v\n%s", err, b)
-			return
+		var path string
+		if path, casBinErr = buildCommand("scone-cas"); casBinErr == nil {
+			casBin, casBinErr = os.ReadFile(path)
 		}
-		casBin, casBinErr = os.ReadFile(out)
-		os.Remove(out)
 	})
 	if casBinErr != nil {
 		t.Fatal(casBinErr)
 	}
 	return casBin
+}
+
+var (
+	builtMu sync.Mutex
+	built   = map[string]string{}
+)
+
+// TestMain removes the binaries buildCommand built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, p := range built {
+		os.RemoveAll(filepath.Dir(p))
+	}
+	os.Exit(code)
+}
+
+// buildCmd builds cmd/NAME statically (once per test process) and returns
+// the binary's path.
+func buildCmd(t *testing.T, name string) string {
+	t.Helper()
+	p, err := buildCommand(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func buildCommand(name string) (string, error) {
+	builtMu.Lock()
+	defer builtMu.Unlock()
+	if p, ok := built[name]; ok {
+		return p, nil
+	}
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	dir, err := os.MkdirTemp("", "scone-e2e-bin")
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./cmd/"+name)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building %s: %v\n%s", name, err, b)
+	}
+	built[name] = out
+	return out, nil
 }
 
 type imageFile struct {
