@@ -46,6 +46,8 @@ type convertOptions struct {
 	cas, casID   string
 	policy       string
 	register     registerFlags
+	fsSalt       string   // "", "layers" or "tree"
+	tls          tlsFlags // tls.go
 
 	fsKeyIdentity fskey.Identity // what the --fs-key file expects (set by libraryOptions)
 }
@@ -96,10 +98,12 @@ SRC and DST are image references:
 	f.StringVar(&o.sourceConfig, "source-config", "", "OCI image config JSON of a dir: SRC")
 	f.BoolVar(&o.json, "json", false, "print a machine-readable report on stdout")
 	f.BoolVar(&o.unsigned, "unsigned", false, "leave the SIGSTRUCT unsigned for detached signing (see 'scone-build sign-data')")
+	f.StringVar(&o.fsSalt, "fs-salt", "", "what the protected FS image's salt comes from: layers (image SRC, the default: contents are encrypted while layers decompress) or tree (the default for dir: SRC; gives the MRENCLAVE the BuildKit frontend gives for the same files); docs/fsprotect.md")
 	f.StringVar(&o.cas, "cas", "", "CAS HOST:PORT the enclave gets its secrets from at start-up (with --cas-id and --policy; docs/cas.md)")
 	f.StringVar(&o.casID, "cas-id", "", "the CAS's identity: SHA-256 of its DER public key, 64 hex digits ('GET /v1/id' of the CAS)")
 	f.StringVar(&o.policy, "policy", "", "the CAS policy whose secrets the enclave receives; put the --fs-key key into it as the fs_key grant")
 	o.register.addTo(f)
+	o.tls.addTo(f)
 	return cmd
 }
 
@@ -180,6 +184,11 @@ func (o *convertOptions) libraryOptions(ctx context.Context, a *app) ([]convert.
 		convert.WithLogger(a.log),
 		convert.WithDate(a.date),
 	)
+	tlsOpts, err := o.tls.options()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, tlsOpts...)
 	return opts, nil
 }
 
@@ -238,6 +247,16 @@ func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 	prog := newProgress(a.stderr, !o.json)
 	defer prog.done()
 	opts = append(opts, convert.WithProgress(prog.update))
+	switch o.fsSalt {
+	case "", "layers":
+		if o.fsSalt != "" && src.Transport == imageref.Dir {
+			return usagef("--fs-salt layers needs an image SRC: a dir: SRC has no layers (its salt comes from the tree)")
+		}
+	case "tree":
+		opts = append(opts, convert.WithFSTreeSalt())
+	default:
+		return usagef("--fs-salt %q: want layers or tree", o.fsSalt)
+	}
 
 	var source *convert.Source
 	if src.Transport == imageref.Dir {
@@ -363,6 +382,8 @@ func convertHints(err error) (int, string, bool) {
 		return exitKey, "pass --fs-key FILE (create one with 'scone-build keygen'); the key never goes into the image", true
 	case errors.Is(err, convert.ErrNoEntrypoint):
 		return exitBadInput, "the image must say what to run: set ENTRYPOINT or CMD in its Dockerfile", true
+	case errors.Is(err, convert.ErrTLSFile):
+		return exitBadInput, "--tls-cert, --tls-key and the other TLS files are paths inside the image: add the files to the image (e.g. COPY in its Dockerfile)", true
 	case errors.Is(err, convert.ErrUser):
 		return exitBadInput, "the image's USER must exist in its /etc/passwd (or be numeric, as in USER 1000:1000)", true
 	case errors.Is(err, link.ErrEntrypointNotFound):

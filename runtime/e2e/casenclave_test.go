@@ -29,16 +29,6 @@ type casServer struct {
 	done   chan error
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-}
-
 // startCASEnclave runs the enclave e (scone-cas serve listening on addr)
 // and waits until it answers.
 func startCASEnclave(t *testing.T, rt string, env []string, addr string) *casServer {
@@ -99,7 +89,7 @@ func TestCASInEnclave(t *testing.T) {
 	}
 	sk, skf := simQuoteKey(t)
 	state := t.TempDir()
-	addr := "127.0.0.1:" + freePort(t)
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	mk := func(extraEnv string) simEnclave {
 		return makeEnclave(t, rt, bin, func(c *enclave.Config) {
 			c.Argv = []string{"scone-cas", "serve", "--listen", addr, "--state", state, "--store-key", "sealed"}

@@ -92,6 +92,8 @@ var recipes = map[string]recipe{
 	"exec-mt":               {"exec_mt.c", cc("gcc", "-pthread")},
 	"mapfixed":              {"mapfixed.c", cc("gcc")},
 	"ids-static":            {"ids.c", cc("gcc", "-static")},
+	"netsrv":                {"netsrv.c", cc("gcc", "-static")},
+	"netcli":                {"netcli.c", cc("gcc", "-static")},
 	"hello-musl-static-pie": {"hello.c", cc("musl-gcc", "-static-pie")},
 	"go-pie":                {"gohello.go", func(src, out string) error { return gobuild(src, out, "-buildmode=pie") }},
 	"go-hello":              {"gohello.go", func(src, out string) error { return gobuild(src, out) }},

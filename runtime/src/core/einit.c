@@ -394,6 +394,13 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv, long env
 	if (!rt_shield_find("fs"))
 		rt_fatal(RT_EX_SOFTWARE,
 			 "this runtime was built without the file-system shield: it cannot run an enclave");
+	/* A runtime built without the network shield would serve in plaintext
+	 * what the config asks to protect. */
+	if ((cfg->ntls_ports || cfg->ntls_connect) && !rt_shield_find("net"))
+		rt_fatal(RT_EX_CONFIG,
+			 "config asks the network shield for TLS (%lu port(s), %lu destination(s)), but this runtime "
+			 "was built without it; refusing to run rather than send plaintext",
+			 (unsigned long)cfg->ntls_ports, (unsigned long)cfg->ntls_connect);
 	struct shield_env env = {.fs = fs,
 				 .cfg = cfg,
 				 .fs_key = fs_key,
@@ -411,14 +418,6 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv, long env
 		rt_fatal(RT_EX_CONFIG, "the CAS policy's files cannot be placed");
 	if (r < 0)
 		rt_fatal(RT_EX_SOFTWARE, "shield initialisation failed: error %d", -r);
-
-	/* The network shield is reserved in the config format but not built:
-	 * running would expose in plaintext what the config asks to protect. */
-	if (cfg->ntls_ports)
-		rt_fatal(RT_EX_CONFIG,
-			 "config asks the network shield to TLS-terminate %lu port(s), which this runtime "
-			 "does not implement yet; refusing to run rather than serve them in plaintext",
-			 (unsigned long)cfg->ntls_ports);
 
 	char **argv = cfg->argv;
 	if (sec->args_set) { /* the policy's arguments replace argv[1..] */

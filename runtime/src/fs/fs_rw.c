@@ -99,7 +99,8 @@ long fs_v_exdev(const struct sys_call *c, struct fsv_file *f)
 }
 
 /* sendfile with a virtual end: copy through a runtime buffer. The output
- * goes through shield_call so the console shield sees writes to stdout. */
+ * goes through shield_call so the console and network shields see the
+ * writes (stdout records, a TLS socket). */
 int fs_sys_sendfile(const struct sys_call *c, long *ret)
 {
 	int out = (int)c->a[0], in = (int)c->a[1];
@@ -150,7 +151,9 @@ int fs_sys_sendfile(const struct sys_call *c, long *ret)
 		done += (size_t)put;
 		if (off >= 0)
 			off += put;
-		if (err || (size_t)got < want)
+		else if (put < got) /* what the output did not take stays unread (a full non-blocking socket) */
+			shield_call(__NR_lseek, in, put - got, 1 /* SEEK_CUR */, 0, 0, 0);
+		if (err || put < got || (size_t)got < want)
 			break;
 	}
 	rt_free(buf);
