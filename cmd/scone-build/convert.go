@@ -45,6 +45,7 @@ type convertOptions struct {
 	unsigned     bool
 	cas, casID   string
 	policy       string
+	register     registerFlags
 	fsSalt       string   // "", "layers" or "tree"
 	tls          tlsFlags // tls.go
 
@@ -101,6 +102,7 @@ SRC and DST are image references:
 	f.StringVar(&o.cas, "cas", "", "CAS HOST:PORT the enclave gets its secrets from at start-up (with --cas-id and --policy; docs/cas.md)")
 	f.StringVar(&o.casID, "cas-id", "", "the CAS's identity: SHA-256 of its DER public key, 64 hex digits ('GET /v1/id' of the CAS)")
 	f.StringVar(&o.policy, "policy", "", "the CAS policy whose secrets the enclave receives; put the --fs-key key into it as the fs_key grant")
+	o.register.addTo(f)
 	o.tls.addTo(f)
 	return cmd
 }
@@ -133,6 +135,9 @@ func (o *convertOptions) libraryOptions(ctx context.Context, a *app) ([]convert.
 			return nil, keyFileError{"--key", err}
 		}
 		opts = append(opts, convert.WithSigner(s))
+	}
+	if err := o.register.check(o); err != nil {
+		return nil, err
 	}
 	if o.fsKeyFile != "" {
 		kf, err := fskey.Load(o.fsKeyFile)
@@ -229,6 +234,16 @@ func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 	if err != nil {
 		return err
 	}
+	// --cas-register: the owner key and the policy are checked before the
+	// build; the FS key is made here and lives in memory and the policy only.
+	reg, err := o.register.prepare(ctx, o)
+	if err != nil {
+		return err
+	}
+	if reg != nil {
+		opts = append(opts, convert.WithFSKey(reg.fsKey))
+		defer reg.wipe()
+	}
 	prog := newProgress(a.stderr, !o.json)
 	defer prog.done()
 	opts = append(opts, convert.WithProgress(prog.update))
@@ -270,6 +285,13 @@ func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 	if err := o.checkKeyIdentity(a, report); err != nil {
 		return err
 	}
+	if reg != nil {
+		// before publishing: an image whose key did not reach the CAS could never run
+		prog.update(convert.Progress{Stage: "register"})
+		if err := reg.register(ctx, a, report); err != nil {
+			return err
+		}
+	}
 	prog.update(convert.Progress{Stage: "write"})
 	report.Destination = o.dst
 	if err := publish(ctx, res, dst, refOpts); err != nil {
@@ -290,6 +312,9 @@ func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 	fmt.Fprintf(a.stdout, "  program    %s (%s)\n", report.Entrypoint, verdictOf(report.Compatibility))
 	if c := report.CAS; c != nil {
 		fmt.Fprintf(a.stdout, "  CAS        %s, policy %s, CAS ID %s\n", c.Address, c.Policy, c.ID)
+		if c.PolicyVersion != "" {
+			fmt.Fprintf(a.stdout, "  policy     %s version %s (registered: the FS key is in the policy only)\n", c.Policy, c.PolicyVersion)
+		}
 	}
 	fmt.Fprintf(a.stdout, "  files      %d files, %d dirs, %d symlinks, %s in, %s protected FS image\n",
 		report.Files, report.Dirs, report.Symlinks, humanBytes(report.BytesIn), humanBytes(report.FSImageBytes))

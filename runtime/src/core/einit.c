@@ -30,6 +30,7 @@
 #include "fskey.h"
 #include "casmsg.h"
 #include "einit_cas.h"
+#include "devattest.h"
 #include "rt_alloc.h"
 #include "rtstring.h"
 #include "rtutil.h"
@@ -381,6 +382,15 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv, long env
 		fs_key = key.key;
 	}
 	const struct fsp *fs = open_fs(dir, cfg, fs_key);
+	struct sgx_identity id = {
+		.isvprodid = si.isvprodid,
+		.isvsvn = si.isvsvn,
+		.miscselect = si.miscselect,
+		.flags = si.attr_flags | SGX_FLAG_INIT, /* an initialized enclave's SECS.ATTRIBUTES */
+		.xfrm = si.attr_xfrm,
+	};
+	memcpy(id.mrenclave, mr, 32);
+	memcpy(id.mrsigner, si.mrsigner, 32);
 	if (!rt_shield_find("fs"))
 		rt_fatal(RT_EX_SOFTWARE,
 			 "this runtime was built without the file-system shield: it cannot run an enclave");
@@ -398,7 +408,8 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv, long env
 				 .files = sec->files,
 				 .nfiles = sec->nfiles,
 				 .volume_keys = sec->volumes,
-				 .nvolume_keys = sec->nvolumes};
+				 .nvolume_keys = sec->nvolumes,
+				 .attestation = devattest_setup(&id)};
 	r = rt_shields_init(&env);
 	fskey_wipe(&key);
 	rt_memzero(sec->fs_key, sizeof sec->fs_key);

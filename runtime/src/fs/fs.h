@@ -84,8 +84,9 @@ struct fs_state {
 	struct fsv_node *cwd; /* NULL: cwd is on the host (cwd_host) */
 	char cwd_host[FSV_PATH_MAX];
 	uint32_t umask;
-	long pid;		/* the process's pid, for /proc/<pid> (0: ask the host) */
-	struct rt_program prog; /* the running program (fs_program_started) */
+	long pid;			  /* the process's pid, for /proc/<pid> (0: ask the host) */
+	struct rt_program prog;		  /* the running program (fs_program_started) */
+	const struct rt_attestation *att; /* /dev/attestation (shield_env), or NULL */
 };
 extern struct fs_state fs_g;
 
