@@ -77,8 +77,10 @@ func startCapture(t *testing.T, ports ...int) *capture {
 	for _, p := range ports {
 		filter = append(filter, "tcp port "+itoa(p))
 	}
+	// -B: a 16 MiB kernel buffer, so that a loaded machine does not drop
+	// packets of the connections under test.
 	c := &capture{file: filepath.Join(t.TempDir(), "net.pcap")}
-	c.cmd = exec.Command("tcpdump", "-Z", "root", "-i", "any", "--immediate-mode", "-U", "-s", "0", "-w", c.file, strings.Join(filter, " or "))
+	c.cmd = exec.Command("tcpdump", "-Z", "root", "-i", "any", "--immediate-mode", "-U", "-B", "16384", "-s", "0", "-w", c.file, strings.Join(filter, " or "))
 	stderr, _ := c.cmd.StderrPipe()
 	if err := c.cmd.Start(); err != nil {
 		t.Fatalf("tcpdump: %v", err)
