@@ -7,7 +7,6 @@ import (
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -182,62 +181,29 @@ func LoadOrCreateSealedIdentityKey(path string, key []byte) (*ecdsa.PrivateKey, 
 	if err != nil {
 		return nil, false, fmt.Errorf("opening identity key %q: %w", path, err)
 	}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		k, err := GenerateIdentityKey()
-		if err != nil {
-			return nil, false, err
-		}
-		der, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			return nil, false, err
-		}
-		nonce := make([]byte, aead.NonceSize())
-		if _, err := rand.Read(nonce); err != nil {
-			return nil, false, err
-		}
-		sealed := aead.Seal(nonce, nonce, der, []byte(sealedPEM))
-		clear(der)
-		if err := writeNew(path, pem.EncodeToMemory(&pem.Block{Type: sealedPEM, Bytes: sealed})); err != nil {
-			return nil, false, fmt.Errorf("writing identity key %q: %w", path, err)
-		}
-		return k, true, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("reading identity key %q: %w", path, err)
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil || blk.Type != sealedPEM || len(blk.Bytes) < aead.NonceSize()+aead.Overhead() {
-		return nil, false, fmt.Errorf("reading identity key %q: %w: not a %s block", path, ErrIdentityKey, sealedPEM)
-	}
-	ns := aead.NonceSize()
-	der, err := aead.Open(nil, blk.Bytes[:ns], blk.Bytes[ns:], []byte(sealedPEM))
-	if err != nil {
-		return nil, false, fmt.Errorf("reading identity key %q: %w: it does not open with this enclave's sealing key (another enclave, another platform, or modified)", path, ErrIdentityKey)
-	}
-	k, err := ParseIdentityKey(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-	clear(der)
-	if err != nil {
-		return nil, false, fmt.Errorf("reading identity key %q: %w", path, err)
-	}
-	return k, false, nil
-}
-
-// writeNew writes a new file (mode 0600; an existing one is an error) and
-// removes it when the write fails.
-func writeNew(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, werr := f.Write(b)
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		os.Remove(path)
-	}
-	return werr
+	return loadOrCreateKey(path, keyCodec{
+		encode: func(der []byte) ([]byte, error) {
+			nonce := make([]byte, aead.NonceSize())
+			if _, err := rand.Read(nonce); err != nil {
+				return nil, err
+			}
+			sealed := aead.Seal(nonce, nonce, der, []byte(sealedPEM))
+			return pem.EncodeToMemory(&pem.Block{Type: sealedPEM, Bytes: sealed}), nil
+		},
+		decode: func(b []byte) (*ecdsa.PrivateKey, error) {
+			blk, _ := pem.Decode(b)
+			ns := aead.NonceSize()
+			if blk == nil || blk.Type != sealedPEM || len(blk.Bytes) < ns+aead.Overhead() {
+				return nil, fmt.Errorf("%w: not a %s block", ErrIdentityKey, sealedPEM)
+			}
+			der, err := aead.Open(nil, blk.Bytes[:ns], blk.Bytes[ns:], []byte(sealedPEM))
+			if err != nil {
+				return nil, fmt.Errorf("%w: it does not open with this enclave's sealing key (another enclave, another platform, or modified)", ErrIdentityKey)
+			}
+			defer clear(der)
+			return ParseIdentityKey(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+		},
+	})
 }
 
 func identityAEAD(key []byte) (cipher.AEAD, error) {

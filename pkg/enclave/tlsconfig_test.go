@@ -1,14 +1,12 @@
 package enclave
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 )
 
@@ -114,32 +112,5 @@ func TestTLSConfigParseRefuses(t *testing.T) {
 		if _, err := ParseConfig(b); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
-	}
-}
-
-// TestHostPortVectors: the shared HOST:PORT vectors (runtime/tests/
-// test_econfig.c reads them too, through netaddr.c).
-func TestHostPortVectors(t *testing.T) {
-	f, err := os.Open(filepath.Join(fixtureDir, "casaddr.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	n := 0
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		l := strings.TrimSpace(sc.Text())
-		if l == "" || strings.HasPrefix(l, "#") {
-			continue
-		}
-		verdict, addr, _ := strings.Cut(l, " ")
-		err := CheckHostPort("tls connect", addr)
-		if (err == nil) != (verdict == "valid") {
-			t.Errorf("%s %q: %v", verdict, addr, err)
-		}
-		n++
-	}
-	if n < 20 {
-		t.Fatalf("only %d vectors", n)
 	}
 }
