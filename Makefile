@@ -25,11 +25,15 @@ setup: ## install the Debian packages the build, tests, demo and benchmarks need
 doctor: ## list every tool the suite calls, its package and whether it is present
 	@./scripts/setup.sh --check
 
-build: runtime $(BIN)/scone-build ## build the runtime and the scone-build CLI into bin/
+build: runtime $(BIN)/scone-build $(BIN)/scone-cas ## build the runtime, the scone-build CLI and the scone-cas server into bin/
 
 $(BIN)/scone-build: runtime FORCE
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $@ ./cmd/scone-build
+
+$(BIN)/scone-cas: FORCE
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $@ ./cmd/scone-cas
 
 test: test-deps ## the whole suite as CI runs it: set-up, preflight, images, BuildKit, C then Go tests
 	@$(MAKE) --no-print-directory test-runtime

@@ -33,6 +33,7 @@ TOOLS=(
   "ldd, ldconfig|libc-bin|cmd:ldconfig|pkg/link (dependency closure checked against ldd)"
   "openssl|openssl|cmd:openssl|pkg/enclave (keys checked against openssl), detached-signing docs"
   "sqlite3|sqlite3|cmd:sqlite3|sqlite image smoke test"
+  "etcd|etcd-server|cmd:etcd|pkg/cas and cmd/scone-cas tests of the etcd store (a CAS replica set)"
   "flock|util-linux|cmd:flock|images/build.sh (one build per cache)"
   "podman|podman|cmd:podman|e2e, images smoke tests, frontend run, demo, bench"
   "runc|runc|cmd:runc|podman's OCI runtime, buildkitd worker"

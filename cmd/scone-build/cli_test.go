@@ -48,10 +48,14 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/cl
 //	            {{DCAP}} (the directory of the real DCAP quote and its collateral,
 //	            /work/shared/testvectors/dcap: the case is skipped when it is absent),
 //	            {{SIMQUOTE}} (a simulation quote signed by {{SIMKEY}}), {{SIMKEY}},
-//	            {{OTHERSIMKEY}} (ECDSA P-256 public keys, PEM)
+//	            {{OTHERSIMKEY}} (ECDSA P-256 public keys, PEM), {{CAS}} (the address
+//	            of a CAS started in-process for the case, pkg/cas), {{CASID}} (its
+//	            CAS ID), {{OWNERKEY}}, {{OTHEROWNERKEY}} (policy owner private keys)
 //	            and lines that make inputs instead of running a command:
 //	            !sign IN OUT, !flip IN OFFSET OUT (flips one bit of byte OFFSET),
-//	            !truncate IN SIZE OUT, !replace IN OLD NEW OUT (the first OLD)
+//	            !truncate IN SIZE OUT, !replace IN OLD NEW OUT (the first OLD),
+//	            !policy TEMPLATE OUT [PREVIOUS] (a policy from the case's file
+//	            TEMPLATE, see writePolicy)
 //	image.json  optional recipe of the input image (see imageRecipe)
 //	input.bin   optional raw input, passed as docker-archive:{{IN}}
 //	golden      exit codes and normalized stdout/stderr of every command
@@ -78,7 +82,10 @@ func TestCLI(t *testing.T) {
 					t.Skipf("SKIP: the DCAP test vector is absent (%v): it lives in /work/shared/testvectors/dcap; set SCONE_DCAP_TESTVECTORS to its directory", err)
 				}
 			}
-			repl := strings.NewReplacer("{{REGISTRY}}", regHost, "{{IN}}", in, "{{TMP}}", tmp, "{{KEY}}", keys.key, "{{PUB}}", keys.pub,
+			casAddr, casID := casForCase(t, string(raw))
+			ownerKey, otherOwnerKey := casOwnerKeys(t, keys)
+			repl := strings.NewReplacer("{{CAS}}", casAddr, "{{CASID}}", casID, "{{OWNERKEY}}", ownerKey, "{{OTHEROWNERKEY}}", otherOwnerKey,
+				"{{REGISTRY}}", regHost, "{{IN}}", in, "{{TMP}}", tmp, "{{KEY}}", keys.key, "{{PUB}}", keys.pub,
 				"{{FSKEY}}", keys.fs, "{{WRONGFSKEY}}", keys.wrongFS, "{{BAREFSKEY}}", keys.bareFS, "{{OTHERFSKEY}}", keys.otherFS,
 				"{{PASSPHRASEKEY}}", keys.passphrase, "{{DCAP}}", dcapDir(), "{{SIMQUOTE}}", keys.simQuote, "{{SIMKEY}}", keys.simPub,
 				"{{OTHERSIMKEY}}", keys.otherSimPub)
@@ -92,6 +99,11 @@ func TestCLI(t *testing.T) {
 				args := strings.Fields(repl.Replace(line))
 				if args[0] == "!sign" { // stands in for a KMS/HSM: sign a file with the test key
 					externalSign(t, keys.key, args[1], args[2])
+					fmt.Fprintf(&got, "$ %s\n", line)
+					continue
+				}
+				if args[0] == "!policy" {
+					writePolicy(t, dir, args)
 					fmt.Fprintf(&got, "$ %s\n", line)
 					continue
 				}

@@ -45,6 +45,7 @@ type convertOptions struct {
 	unsigned     bool
 	cas, casID   string
 	policy       string
+	fsSalt       string // "", "layers" or "tree"
 
 	fsKeyIdentity fskey.Identity // what the --fs-key file expects (set by libraryOptions)
 }
@@ -95,6 +96,7 @@ SRC and DST are image references:
 	f.StringVar(&o.sourceConfig, "source-config", "", "OCI image config JSON of a dir: SRC")
 	f.BoolVar(&o.json, "json", false, "print a machine-readable report on stdout")
 	f.BoolVar(&o.unsigned, "unsigned", false, "leave the SIGSTRUCT unsigned for detached signing (see 'scone-build sign-data')")
+	f.StringVar(&o.fsSalt, "fs-salt", "", "what the protected FS image's salt comes from: layers (image SRC, the default: contents are encrypted while layers decompress) or tree (the default for dir: SRC; gives the MRENCLAVE the BuildKit frontend gives for the same files); docs/fsprotect.md")
 	f.StringVar(&o.cas, "cas", "", "CAS HOST:PORT the enclave gets its secrets from at start-up (with --cas-id and --policy; docs/cas.md)")
 	f.StringVar(&o.casID, "cas-id", "", "the CAS's identity: SHA-256 of its DER public key, 64 hex digits ('GET /v1/id' of the CAS)")
 	f.StringVar(&o.policy, "policy", "", "the CAS policy whose secrets the enclave receives; put the --fs-key key into it as the fs_key grant")
@@ -223,6 +225,16 @@ func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 	prog := newProgress(a.stderr, !o.json)
 	defer prog.done()
 	opts = append(opts, convert.WithProgress(prog.update))
+	switch o.fsSalt {
+	case "", "layers":
+		if o.fsSalt != "" && src.Transport == imageref.Dir {
+			return usagef("--fs-salt layers needs an image SRC: a dir: SRC has no layers (its salt comes from the tree)")
+		}
+	case "tree":
+		opts = append(opts, convert.WithFSTreeSalt())
+	default:
+		return usagef("--fs-salt %q: want layers or tree", o.fsSalt)
+	}
 
 	var source *convert.Source
 	if src.Transport == imageref.Dir {

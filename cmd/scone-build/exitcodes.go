@@ -19,6 +19,7 @@ const (
 	exitKey           = 5
 	exitCompatibility = 6
 	exitIO            = 7
+	exitRefused       = 8 // the CAS refused the request for its state (unknown policy, not the current version)
 )
 
 // exitCodes names every code, as docs/exit-codes.md does.
@@ -31,6 +32,7 @@ var exitCodes = map[int]string{
 	exitKey:           "key problem",
 	exitCompatibility: "compatibility",
 	exitIO:            "I/O",
+	exitRefused:       "CAS refused",
 }
 
 // usageError marks errors in how the command was called.
@@ -45,6 +47,7 @@ func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format
 // text: the one table, in the order it is consulted. Each entry is the
 // function next to the command whose packages define the errors.
 var hints = []func(error) (code int, hint string, ok bool){
+	casHints,
 	consoleHints,
 	convertHints,
 	fsHints,

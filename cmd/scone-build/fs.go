@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/scone-build/scone-build/pkg/fskey"
 	"github.com/scone-build/scone-build/pkg/fsprotect"
+	"github.com/scone-build/scone-build/pkg/rootfs"
 )
 
 // fsKeyError marks a problem with the --fs-key of the fs commands.
@@ -110,7 +112,7 @@ func writeAtomic(out string, write func(io.Writer) error) (err error) {
 func newFSCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "fs",
-		Short: "Create, list, read and verify protected FS images (docs/fsprotect.md)",
+		Short: "Create, list, read and verify protected FS images (docs/fsprotect.md; versions 1 and 2)",
 	}
 	addKey := func(c *cobra.Command, o *fsOptions, required bool) {
 		help := "FS key file (64 hex digits or 32 raw bytes)"
@@ -127,10 +129,13 @@ func newFSCmd(a *app) *cobra.Command {
 	pack := &cobra.Command{
 		Use:   "pack DIR|TAR OUT --fs-key FILE",
 		Short: "Pack a directory or a tar file (.tar or .tar.gz) into a protected FS image",
-		Long: `Packs a directory tree or a tar stream into a protected FS image written to OUT
-(through a temporary file, so OUT is never left half-written). Prints the
-root hash and a summary. The output is the same for the same input, key and
-chunk size.`,
+		Long: `Packs a directory tree or a tar file (optionally gzip-compressed) into a
+protected FS image written to OUT (through a temporary file, so OUT is never
+left half-written), format version 2. A directory is read as 'convert dir:'
+reads it (modification times to the second, xattrs kept). Prints the root
+hash and a summary. The output is the same for the same input, key and chunk
+size. The input is read twice: once to derive the image salt from the tree,
+once to encrypt it (docs/fsprotect.md).`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			k, err := po.key()
@@ -140,7 +145,7 @@ chunk size.`,
 			var sum *fsprotect.Summary
 			err = writeAtomic(args[1], func(w io.Writer) error {
 				var err error
-				sum, err = fsprotect.PackPath(cmd.Context(), w, args[0], k, fsprotect.WithChunkSize(po.chunkSize))
+				sum, err = packPath(cmd.Context(), w, args[0], k, fsprotect.WithChunkSize(po.chunkSize))
 				return err
 			})
 			if err != nil {
@@ -152,7 +157,7 @@ chunk size.`,
 			fmt.Fprintf(a.stdout, "root %x\n", sum.Root)
 			fmt.Fprintf(a.stdout, "files %d, dirs %d, symlinks %d, hardlinks %d, devices %d, fifos %d, skipped %d\n",
 				sum.Files, sum.Dirs, sum.Symlinks, sum.Hardlinks, sum.Devices, sum.Fifos, len(sum.Skipped))
-			fmt.Fprintf(a.stdout, "bytes in %d, image %d, chunk size %d\n", sum.BytesIn, sum.BytesOut, sum.ChunkSize)
+			fmt.Fprintf(a.stdout, "bytes in %d, image %d, chunk size %d, format version %d\n", sum.BytesIn, sum.BytesOut, sum.ChunkSize, sum.Version)
 			return nil
 		},
 	}
@@ -258,6 +263,7 @@ with the one from the measured enclave config. Prints the root hash.`,
 				return fmt.Errorf("verify FS image %q: %w", args[0], err)
 			}
 			var root [32]byte
+			version := 0
 			if vo.keyFile != "" {
 				k, err := vo.key()
 				if err != nil {
@@ -270,7 +276,7 @@ with the one from the measured enclave config. Prints the root hash.`,
 				if err != nil {
 					return fmt.Errorf("verify FS image %q: %w", args[0], err)
 				}
-				root = rd.Root()
+				root, version = rd.Root(), rd.Version()
 			} else {
 				if root, err = fsprotect.RootOf(f, fi.Size()); err != nil {
 					return fmt.Errorf("verify FS image %q: %w", args[0], err)
@@ -282,7 +288,7 @@ with the one from the measured enclave config. Prints the root hash.`,
 			}
 			fmt.Fprintf(a.stdout, "root %x\n", root)
 			if vo.keyFile != "" {
-				fmt.Fprintln(a.stdout, "ok: every chunk authenticated with the key")
+				fmt.Fprintf(a.stdout, "ok: every chunk authenticated with the key (format version %d)\n", version)
 			} else {
 				fmt.Fprintln(a.stdout, "ok: the image hashes to its root (no key given: contents not authenticated)")
 			}
@@ -320,4 +326,16 @@ func fsHints(err error) (int, string, bool) {
 		return exitBadInput, "the input tree cannot be packed: fix the entry named in the error", true
 	}
 	return 0, "", false
+}
+
+// packPath packs a directory (a tree, read by pkg/rootfs) or a tar file.
+func packPath(ctx context.Context, w io.Writer, src string, k fsprotect.Key, opts ...fsprotect.Option) (*fsprotect.Summary, error) {
+	if fi, err := os.Stat(src); err == nil && fi.IsDir() {
+		tree, err := rootfs.FromDir(ctx, src)
+		if err != nil {
+			return nil, err
+		}
+		return fsprotect.PackTree(ctx, w, tree.Entries(nil), k, opts...)
+	}
+	return fsprotect.PackTarFile(ctx, w, src, k, opts...)
 }

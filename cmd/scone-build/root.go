@@ -57,6 +57,7 @@ entrypoint becomes the scone-run shield runtime.`,
 	})
 	root.AddCommand(
 		newAttachSignatureCmd(a),
+		newCASCmd(a),
 		newCheckCmd(a),
 		newConsoleCmd(a),
 		newConvertCmd(a),

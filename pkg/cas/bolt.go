@@ -153,6 +153,19 @@ func (t *boltTx) Delete(bucket, key string) error {
 	return nil
 }
 
+func (t *boltTx) DeletePrefix(bucket, prefix string) error {
+	keys, err := t.Keys(bucket, prefix)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := t.Delete(bucket, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (t *boltTx) Keys(bucket, prefix string) ([]string, error) {
 	bk := t.tx.Bucket([]byte(bucket))
 	if bk == nil {

@@ -16,6 +16,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -208,7 +209,7 @@ func (c *Client) Apply(ctx context.Context, name string, doc []byte, key crypto.
 		return nil, fmt.Errorf("%w: %v", ErrOwnerKey, err)
 	}
 	var res ApplyResponse
-	if err := c.do(ctx, http.MethodPut, "/v1/policies/"+name, ApplyRequest{Policy: doc, Signature: sig}, &res); err != nil {
+	if err := c.do(ctx, http.MethodPut, "/v1/policies/"+url.PathEscape(name), ApplyRequest{Policy: doc, Signature: sig}, &res); err != nil {
 		return nil, err
 	}
 	return &res, nil
@@ -225,7 +226,7 @@ func (c *Client) Read(ctx context.Context, name string, key crypto.Signer) (*Rea
 		return nil, fmt.Errorf("%w: %v", ErrOwnerKey, err)
 	}
 	var res ReadResponse
-	if err := c.do(ctx, http.MethodPost, "/v1/policies/"+name+"/read", ReadRequest{Nonce: nonce, Signature: sig}, &res); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/v1/policies/"+url.PathEscape(name)+"/read", ReadRequest{Nonce: nonce, Signature: sig}, &res); err != nil {
 		return nil, err
 	}
 	return &res, nil
@@ -243,7 +244,7 @@ func (c *Client) Export(ctx context.Context, name, hash string, key crypto.Signe
 		return nil, fmt.Errorf("%w: %v", ErrOwnerKey, err)
 	}
 	var res ExportResponse
-	if err := c.do(ctx, http.MethodPost, "/v1/policies/"+name+"/export", ExportRequest{Hash: hash, Nonce: nonce, Signature: sig}, &res); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/v1/policies/"+url.PathEscape(name)+"/export", ExportRequest{Hash: hash, Nonce: nonce, Signature: sig}, &res); err != nil {
 		return nil, err
 	}
 	return &res, nil
@@ -279,7 +280,7 @@ func (c *Client) Delete(ctx context.Context, name, hash string, key crypto.Signe
 		return fmt.Errorf("%w: %v", ErrOwnerKey, err)
 	}
 	var res DeleteResponse
-	return c.do(ctx, http.MethodDelete, "/v1/policies/"+name, DeleteRequest{Hash: hash, Signature: sig}, &res)
+	return c.do(ctx, http.MethodDelete, "/v1/policies/"+url.PathEscape(name), DeleteRequest{Hash: hash, Signature: sig}, &res)
 }
 
 // ParseOwnerKey reads an owner's private key: PEM "PRIVATE KEY" (PKCS #8)

@@ -21,9 +21,10 @@
 //     an old version even after a delete), read, listed, exported (only
 //     secrets marked export) and deleted by their owner's signature.
 //
-// The state lives in a Store: BoltStore (one bbolt file, every value
-// encrypted with AES-256-GCM under the store key, bound to its bucket and
-// key) or MemoryStore (tests). Random secrets and X.509 keys and
+// The state lives in a Store: BoltStore (one bbolt file), EtcdStore (an
+// etcd cluster shared by CAS replicas; optimistic transactions checked by
+// etcd) or MemoryStore (tests); the first two encrypt every value with
+// AES-256-GCM under the store key, bound to its bucket and key. Random secrets and X.509 keys and
 // certificates of a per-policy CA are generated when a version is applied,
 // and kept across versions that describe them the same way.
 //

@@ -6,10 +6,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/scone-build/scone-build/pkg/attest"
 	"github.com/scone-build/scone-build/pkg/casproto"
@@ -52,7 +54,7 @@ func (s *Server) handleAttest(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := s.Attest(r.Context(), req, r.RemoteAddr)
 	b, err := resp.MarshalBinary()
-	if err != nil { // a reason too long for the record: cut it
+	if err != nil { // cannot happen (reasons are cut to fit): answer anyway
 		s.log.Error("encoding attest response", "err", err)
 		resp = &casproto.AttestResponse{Status: casproto.StatusRefused, Reason: "the CAS could not encode its answer", Simulation: resp.Simulation}
 		b, _ = resp.MarshalBinary()
@@ -159,10 +161,7 @@ func truncate(s string, n int) string {
 		return s
 	}
 	s = s[:n]
-	for len(s) > 0 && s[len(s)-1]&0xc0 == 0x80 { // do not cut a UTF-8 sequence
-		s = s[:len(s)-1]
-	}
-	if len(s) > 0 && s[len(s)-1] >= 0xc0 {
+	for len(s) > 0 && !utf8.ValidString(s) { // do not cut a UTF-8 sequence
 		s = s[:len(s)-1]
 	}
 	return s
@@ -244,17 +243,9 @@ func (s *Server) activate(ctx context.Context, v *version) (uint64, error) {
 			return ErrActivations
 		}
 		n++
-		return tx.Put(bucketActivations, versionKey(name, hash), le64(n))
+		return tx.Put(bucketActivations, versionKey(name, hash), binary.LittleEndian.AppendUint64(nil, n))
 	})
 	return n, err
-}
-
-func le64(n uint64) []byte {
-	b := make([]byte, 8)
-	for i := range b {
-		b[i] = byte(n >> (8 * i))
-	}
-	return b
 }
 
 func (s *Server) emit(ev *AuditEvent) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
@@ -401,5 +402,51 @@ func TestNonceTable(t *testing.T) {
 	clock.advance(3 * time.Minute)
 	if _, err := nt.issue(nonceEnclave); err != nil {
 		t.Errorf("after expiry: %v", err)
+	}
+}
+
+// TestTLSSuites: a TLS 1.2 client offering only one of the suites the
+// runtime's BearSSL client offers (ECDHE-ECDSA with AES-GCM or
+// ChaCha20-Poly1305) connects; one offering only CBC does not.
+func TestTLSSuites(t *testing.T) {
+	tc := newTestCAS(t)
+	for _, c := range []struct {
+		name  string
+		suite uint16
+		ok    bool
+	}{
+		{"AES-128-GCM", tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, true},
+		{"AES-256-GCM", tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, true},
+		{"ChaCha20-Poly1305", tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, true},
+		{"AES-128-CBC", tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conn, err := tls.Dial("tcp", tc.addr(), &tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{c.suite}, InsecureSkipVerify: true})
+			if (err == nil) != c.ok {
+				t.Fatalf("handshake: %v, want success %v", err, c.ok)
+			}
+			if err == nil {
+				if got := certID(conn.ConnectionState().PeerCertificates[0]); got != tc.srv.ID() {
+					t.Errorf("the certificate's key is not the CAS ID")
+				}
+				conn.Close()
+			}
+		})
+	}
+}
+
+// TestTruncate: reasons are cut to the record's limit on a character
+// boundary.
+func TestTruncate(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"abc", 5, "abc"}, {"abcdef", 3, "abc"}, {"aé", 3, "aé"}, {"aéb", 2, "a"}, {"€€", 4, "€"}, {"€€", 3, "€"},
+	} {
+		if got := truncate(c.in, c.n); got != c.want {
+			t.Errorf("truncate(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
 	}
 }

@@ -98,6 +98,16 @@ func (t *memTx) Put(bucket, key string, value []byte) error {
 
 func (t *memTx) Delete(bucket, key string) error { return t.set(bucket, key, nil) }
 
+func (t *memTx) DeletePrefix(bucket, prefix string) error {
+	keys, _ := t.Keys(bucket, prefix)
+	for _, k := range keys {
+		if err := t.Delete(bucket, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (t *memTx) Keys(bucket, prefix string) ([]string, error) {
 	seen := map[string]bool{}
 	for k := range t.s.m[bucket] {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -332,21 +333,15 @@ func (s *Server) Apply(ctx context.Context, name string, doc, sig []byte) (*Appl
 		if err := putJSON(tx, bucketCurrent, name, currentRecord{Hash: hash, Owner: ownerID.String()}); err != nil {
 			return err
 		}
-		keys, err := tx.Keys(bucketSecrets, name+"/")
+		hist, err := history(tx, name)
 		if err != nil {
 			return err
 		}
-		for _, k := range keys {
-			if _, ok := gen[strings.TrimPrefix(k, name+"/")]; !ok {
-				if err := tx.Delete(bucketSecrets, k); err != nil {
-					return err
-				}
-			}
+		if err := putJSON(tx, bucketHistory, name, append(hist, hash)); err != nil {
+			return err
 		}
-		for n, g := range gen {
-			if err := putJSON(tx, bucketSecrets, name+"/"+n, g); err != nil {
-				return err
-			}
+		if err := putJSON(tx, bucketSecrets, name, gen); err != nil {
+			return err
 		}
 		if ca2 != nil {
 			return putJSON(tx, bucketCA, name, ca2)
@@ -363,10 +358,12 @@ func (s *Server) Apply(ctx context.Context, name string, doc, sig []byte) (*Appl
 // checkPrevious refuses a version whose previous is not the current
 // version, and a version applied before (a replay).
 func checkPrevious(tx Tx, name, hash, previous string, cur *currentRecord) error {
-	if _, err := tx.Get(bucketVersions, versionKey(name, hash)); err == nil {
-		return fmt.Errorf("%w: version %s of policy %q was applied before: an old version cannot be applied again (make a new one naming the current version in previous)", ErrConflict, hash, name)
-	} else if !errors.Is(err, ErrNotFound) {
+	hist, err := history(tx, name)
+	if err != nil {
 		return err
+	}
+	if slices.Contains(hist, hash) {
+		return fmt.Errorf("%w: version %s of policy %q was applied before: an old version cannot be applied again (make a new one naming the current version in previous)", ErrConflict, hash, name)
 	}
 	prev := strings.ToLower(previous)
 	switch {
@@ -550,26 +547,14 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 			if err := tx.Delete(bucketCurrent, name); err != nil {
 				return err
 			}
-			// Keep the hashes of the versions, so that none is applied again.
-			vers, err := tx.Keys(bucketVersions, name+"/")
-			if err != nil {
+			// The history stays, so that no version is applied again.
+			for _, b := range []string{bucketVersions, bucketActivations} {
+				if err := tx.DeletePrefix(b, name+"/"); err != nil {
+					return err
+				}
+			}
+			if err := tx.Delete(bucketSecrets, name); err != nil {
 				return err
-			}
-			for _, k := range vers {
-				if err := tx.Put(bucketVersions, k, []byte{}); err != nil {
-					return err
-				}
-			}
-			for _, b := range []string{bucketSecrets, bucketActivations} {
-				keys, err := tx.Keys(b, name+"/")
-				if err != nil {
-					return err
-				}
-				for _, k := range keys {
-					if err := tx.Delete(b, k); err != nil {
-						return err
-					}
-				}
 			}
 			return tx.Delete(bucketCA, name)
 		})

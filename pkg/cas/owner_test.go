@@ -212,12 +212,9 @@ func keys[V any](m map[string]V) []string {
 // TestRacingUpdates: of concurrent replacements of one version, exactly
 // one wins; the others are told the current version changed.
 func TestRacingUpdates(t *testing.T) {
-	for _, store := range []struct {
-		name string
-		s    func(t *testing.T) Store
-	}{{"memory", func(t *testing.T) Store { return NewMemoryStore() }}, {"bolt", func(t *testing.T) Store { return openBolt(t, t.TempDir()+"/cas.db", testStoreKey) }}} {
+	for _, store := range storeKinds {
 		t.Run(store.name, func(t *testing.T) {
-			tc := newTestCAS(t, WithStore(store.s(t)))
+			tc := newTestCAS(t, WithStore(store.open(t)))
 			owner := genP256(t)
 			h1 := tc.apply(t, owner, policyDoc(t, owner, "race", "", ""))
 			const n = 8
@@ -264,5 +261,16 @@ func TestOwnerKeys(t *testing.T) {
 		if _, err := ParseOwnerKey(b); !errors.Is(err, ErrOwnerKey) {
 			t.Errorf("%q: %v", b[:10], err)
 		}
+	}
+}
+
+// TestOddNames: names that are not policy names reach the owner API as
+// one path segment and are answered as unknown policies.
+func TestOddNames(t *testing.T) {
+	tc := newTestCAS(t)
+	owner := genEd25519(t)
+	for _, name := range []string{"a/b", "../x", "A", "x?y=1", "%2f"} {
+		_, err := tc.owner.Read(context.Background(), name, owner)
+		wantAPI(t, err, 404, "not found")
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/scone-build/scone-build/pkg/policy"
@@ -16,8 +15,9 @@ import (
 // Buckets of the store (docs/cas.md, "State").
 const (
 	bucketCurrent     = "current"     // name -> currentRecord
-	bucketVersions    = "versions"    // name/hash -> document; empty once the policy is deleted
-	bucketSecrets     = "secrets"     // name/secret -> storedSecret
+	bucketVersions    = "versions"    // name/hash -> document
+	bucketHistory     = "history"     // name -> the hashes of every version ever applied (kept after a delete)
+	bucketSecrets     = "secrets"     // name -> map of secret name -> storedSecret
 	bucketCA          = "ca"          // name -> storedCA
 	bucketActivations = "activations" // name/hash -> u64 little-endian
 )
@@ -91,20 +91,12 @@ func activations(tx Tx, name, hash string) (uint64, error) {
 
 // generated reads a policy's generated secrets and CA.
 func generated(tx Tx, name string) (map[string]storedSecret, *storedCA, error) {
-	keys, err := tx.Keys(bucketSecrets, name+"/")
-	if err != nil {
+	out := map[string]storedSecret{}
+	if err := getJSON(tx, bucketSecrets, name, &out); err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, nil, err
 	}
-	out := map[string]storedSecret{}
-	for _, k := range keys {
-		var s storedSecret
-		if err := getJSON(tx, bucketSecrets, k, &s); err != nil {
-			return nil, nil, err
-		}
-		out[strings.TrimPrefix(k, name+"/")] = s
-	}
 	var ca storedCA
-	err = getJSON(tx, bucketCA, name, &ca)
+	err := getJSON(tx, bucketCA, name, &ca)
 	if errors.Is(err, ErrNotFound) {
 		return out, nil, nil
 	}
@@ -112,6 +104,15 @@ func generated(tx Tx, name string) (map[string]storedSecret, *storedCA, error) {
 		return nil, nil, err
 	}
 	return out, &ca, nil
+}
+
+// history returns the hashes of every version of name ever applied.
+func history(tx Tx, name string) ([]string, error) {
+	var h []string
+	if err := getJSON(tx, bucketHistory, name, &h); err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	return h, nil
 }
 
 // version is a parsed policy version, and what an attested enclave

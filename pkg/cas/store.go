@@ -31,6 +31,8 @@ type Tx interface {
 	Put(bucket, key string, value []byte) error
 	// Delete removes key (absent keys are no error).
 	Delete(bucket, key string) error
+	// DeletePrefix removes the keys of bucket that begin with prefix.
+	DeletePrefix(bucket, prefix string) error
 	// Keys lists the keys of bucket that begin with prefix, in ascending
 	// order.
 	Keys(bucket, prefix string) ([]string, error)

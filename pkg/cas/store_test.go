@@ -15,6 +15,17 @@ import (
 
 var testStoreKey = bytes.Repeat([]byte{7}, StoreKeySize)
 
+// storeKinds are the Store implementations every store test runs on (etcd
+// when the etcd binary is there).
+var storeKinds = []struct {
+	name string
+	open func(t *testing.T) Store
+}{
+	{"memory", func(t *testing.T) Store { return NewMemoryStore() }},
+	{"bolt", func(t *testing.T) Store { return openBolt(t, filepath.Join(t.TempDir(), "cas.db"), testStoreKey) }},
+	{"etcd", func(t *testing.T) Store { return openTestEtcd(t, testStoreKey) }},
+}
+
 func openBolt(t testing.TB, path string, key []byte) *BoltStore {
 	t.Helper()
 	s, err := OpenBolt(path, key)
@@ -29,12 +40,9 @@ func openBolt(t testing.TB, path string, key []byte) *BoltStore {
 // failed update leaves nothing behind.
 func TestStoreSemantics(t *testing.T) {
 	ctx := context.Background()
-	for _, c := range []struct {
-		name string
-		s    Store
-	}{{"memory", NewMemoryStore()}, {"bolt", openBolt(t, filepath.Join(t.TempDir(), "s.db"), testStoreKey)}} {
+	for _, c := range storeKinds {
 		t.Run(c.name, func(t *testing.T) {
-			s := c.s
+			s := c.open(t)
 			err := s.Update(ctx, func(tx Tx) error {
 				for _, k := range []string{"a/1", "a/2", "b/1"} {
 					if err := tx.Put("x", k, []byte("v"+k)); err != nil {
@@ -81,6 +89,22 @@ func TestStoreSemantics(t *testing.T) {
 			s.View(ctx, func(tx Tx) error {
 				if ks, _ := tx.Keys("x", ""); strings.Join(ks, ",") != "a/2,b/1,empty" {
 					t.Errorf("after delete: %v", ks)
+				}
+				return nil
+			})
+			s.Update(ctx, func(tx Tx) error {
+				tx.Put("x", "a/9", []byte("9"))
+				if err := tx.DeletePrefix("x", "a/"); err != nil {
+					return err
+				}
+				if _, err := tx.Get("x", "a/2"); !errors.Is(err, ErrNotFound) {
+					t.Errorf("a/2 after DeletePrefix in the transaction: %v", err)
+				}
+				return nil
+			})
+			s.View(ctx, func(tx Tx) error {
+				if ks, _ := tx.Keys("x", ""); strings.Join(ks, ",") != "b/1,empty" {
+					t.Errorf("after DeletePrefix: %v", ks)
 				}
 				return nil
 			})

@@ -1,7 +1,6 @@
 package convert
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/hex"
@@ -75,7 +74,11 @@ func Build(ctx context.Context, src *Source, opts ...Option) (*Result, error) {
 	}()
 	defer func() { <-baseDone }()
 
-	tree, pre, err := flatten(ctx, src, o, rep)
+	fsOpts, err := fsOptions(src, o)
+	if err != nil {
+		return nil, err
+	}
+	tree, pre, err := flatten(ctx, src, o, fsOpts, rep)
 	defer pre.release()
 	if err != nil {
 		return nil, err
@@ -85,7 +88,7 @@ func Build(ctx context.Context, src *Source, opts ...Option) (*Result, error) {
 	// The protected FS image does not depend on the analysis: both run at
 	// once (the analysis is single-threaded, packing pre-encrypted
 	// contents mostly too).
-	pack := startPack(ctx, tree, o, pre)
+	pack := startPack(ctx, tree, o, fsOpts, pre, !hasSalt(o, src))
 	ar, uid, gid, err := analyse(ctx, tree, entry, src.ConfigFile().Config.User, o, rep)
 	if err != nil {
 		pack.cancel()
@@ -98,7 +101,7 @@ func Build(ctx context.Context, src *Source, opts ...Option) (*Result, error) {
 	}
 	rep.FSRoot = hex.EncodeToString(sum.Root[:])
 	rep.Files, rep.Dirs, rep.Symlinks = sum.Files, sum.Dirs, sum.Symlinks
-	rep.BytesIn, rep.FSImageBytes = sum.BytesIn, sum.BytesOut
+	rep.BytesIn, rep.FSImageBytes, rep.fsCached = sum.BytesIn, sum.BytesOut, sum.BytesCached
 	rep.Skipped = sum.Skipped
 
 	ec, err := enclaveConfig(entry, ar, uid, gid, sum.Root, o)
@@ -133,17 +136,44 @@ func Build(ctx context.Context, src *Source, opts ...Option) (*Result, error) {
 	}, nil
 }
 
-// flatten reads the source's file system. For an image, the contents are
-// encrypted ahead (preEncryptor) while the layers are decompressed.
-func flatten(ctx context.Context, src *Source, o *options, rep *Report) (*rootfs.Tree, *preEncryptor, error) {
+// fsOptions are the options of the protected FS image: the chunk size, and
+// the salt source when it is known before the tree (given, or an image's
+// layers); without one, startPack derives it from the tree.
+func fsOptions(src *Source, o *options) ([]fsprotect.Option, error) {
+	var opts []fsprotect.Option
+	if o.fsChunk != 0 {
+		opts = append(opts, fsprotect.WithChunkSize(o.fsChunk))
+	}
+	salt, ok := o.fsSalt, o.fsSaltSet
+	if !ok && !o.fsTreeSalt {
+		var err error
+		if salt, ok, err = src.saltSource(); err != nil {
+			return nil, err
+		}
+	}
+	if ok {
+		opts = append(opts, fsprotect.WithSaltSource(salt))
+	}
+	return opts, nil
+}
+
+// hasSalt says whether fsOptions named the salt source.
+func hasSalt(o *options, src *Source) bool {
+	return o.fsSaltSet || (!o.fsTreeSalt && src.image != nil)
+}
+
+// flatten reads the source's file system. For an image whose salt is known
+// (its layers), the contents are encrypted ahead (preEncryptor) while the
+// layers are decompressed.
+func flatten(ctx context.Context, src *Source, o *options, fsOpts []fsprotect.Option, rep *Report) (*rootfs.Tree, *preEncryptor, error) {
 	t0 := time.Now()
 	defer func() { rep.Timings["flatten"] = time.Since(t0).Seconds() }()
-	if src.image == nil {
-		t, err := src.flatten(ctx, nil, nil)
+	total, sizes := src.layerSizes()
+	if src.image == nil || !hasSalt(o, src) {
+		t, err := src.flatten(ctx, nil, progressFlatten(o, map[int]int64{}, total))
 		return t, nil, err
 	}
-	total, sizes := src.layerSizes()
-	pre, err := newPreEncryptor(o)
+	pre, err := newPreEncryptor(o, fsOpts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -167,16 +197,26 @@ type packJob struct {
 	secs   float64
 }
 
-func startPack(ctx context.Context, tree *rootfs.Tree, o *options, pre *preEncryptor) *packJob {
+// startPack packs the FS image in the background; treeSalt: the salt
+// source is not known yet and comes from the tree.
+func startPack(ctx context.Context, tree *rootfs.Tree, o *options, fsOpts []fsprotect.Option, pre *preEncryptor, treeSalt bool) *packJob {
 	ctx, cancel := context.WithCancel(ctx)
 	j := &packJob{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(j.done)
 		t0 := time.Now()
 		defer func() { j.secs = time.Since(t0).Seconds() }()
-		var fsOpts []fsprotect.Option
-		if o.fsChunk != 0 {
-			fsOpts = append(fsOpts, fsprotect.WithChunkSize(o.fsChunk))
+		fsOpts := append([]fsprotect.Option{}, fsOpts...)
+		if treeSalt {
+			// A tree without layers (a directory, the BuildKit
+			// frontend, or --fs-salt tree): the salt source is a hash of
+			// the tree.
+			ss, err := fsprotect.TreeSaltSource(ctx, tree.Entries(nil))
+			if err != nil {
+				j.err = err
+				return
+			}
+			fsOpts = append(fsOpts, fsprotect.WithSaltSource(ss))
 		}
 		if cache := pre.wait(); cache != nil {
 			fsOpts = append(fsOpts, fsprotect.WithContentCache(cache))
@@ -186,7 +226,8 @@ func startPack(ctx context.Context, tree *rootfs.Tree, o *options, pre *preEncry
 		// The image as slices: the pre-encrypted ciphertext is referenced,
 		// not copied into a fresh buffer (for 100 MB of content, allocating
 		// and page-faulting that buffer cost about as much as encrypting).
-		j.parts, j.sum, j.err = fsprotect.PackTreeParts(ctx, &treeSource{tree: tree, total: total, f: o.progress}, *o.fsKey, fsOpts...)
+		progress := func(done, total int64) { o.progress(Progress{Stage: "encrypt", Done: done, Total: total}) }
+		j.parts, j.sum, j.err = fsprotect.PackTreeParts(ctx, tree.Entries(progress), *o.fsKey, fsOpts...)
 		pre.release() // drops the contents the image does not use
 	}()
 	return j
@@ -400,47 +441,6 @@ func sortedUnique(s []string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// treeSource presents a tree to fsprotect.PackTree exactly as Tree.WriteTar
-// writes it and fsprotect.Pack reads that tar stream back (same order, hard
-// links, mtime rounding), so that the image is the one Pack would make.
-type treeSource struct {
-	tree  *rootfs.Tree
-	total int64
-	f     func(Progress)
-}
-
-func (s *treeSource) Entries(yield func(*fsprotect.TreeEntry) error) error {
-	var done, last int64
-	var te fsprotect.TreeEntry
-	err := s.tree.Walk(func(name string, e *rootfs.Entry, linkTo string) error {
-		te = fsprotect.TreeEntry{
-			Path: name, Type: e.Type, Mode: e.Mode, UID: e.UID, GID: e.GID, ModTime: e.ModTime,
-			Linkname: e.Linkname, Xattrs: e.Xattrs, Devmajor: e.Devmajor, Devminor: e.Devminor,
-		}
-		if len(e.Xattrs) == 0 {
-			// WriteTar leaves the tar format to archive/tar, which then
-			// rounds mtimes to seconds; with xattrs it writes PAX, exact.
-			te.ModTime = e.ModTime.Round(time.Second)
-		}
-		switch {
-		case linkTo != "":
-			te.Type, te.Linkname = tar.TypeLink, linkTo
-		case e.Type == tar.TypeReg:
-			te.Content = e.Data()
-			done += int64(len(te.Content))
-		}
-		if done-last >= 4<<20 {
-			last = done
-			s.f(Progress{Stage: "encrypt", Done: done, Total: s.total})
-		}
-		return yield(&te)
-	})
-	if err == nil {
-		s.f(Progress{Stage: "encrypt", Done: s.total, Total: s.total})
-	}
-	return err
 }
 
 // progressOnce serializes a progress callback (the stages report from

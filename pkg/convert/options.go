@@ -43,6 +43,9 @@ type options struct {
 	runtimeRun []byte
 	runtimeHst []byte
 	fsChunk    int
+	fsSalt     []byte // salt source of the FS image (when fsSaltSet)
+	fsSaltSet  bool
+	fsTreeSalt bool // Convert: salt from the flattened tree, not the layers
 	unsigned   bool
 	cas        *casTarget
 }
@@ -115,6 +118,22 @@ func WithRuntime(run, host []byte) Option {
 // WithFSChunkSize overrides the protected FS content chunk size.
 func WithFSChunkSize(n int) Option { return func(o *options) { o.fsChunk = n } }
 
+// WithFSSaltSource sets the source of the protected FS image's salt
+// (docs/fsprotect.md): bytes that identify the packed tree. Convert uses
+// the source image's layers (ImageSaltSource) unless given one; ConvertTree
+// and ConvertDir derive it from the tree (fsprotect.TreeSaltSource, a pass
+// over the contents) unless given one.
+func WithFSSaltSource(src []byte) Option {
+	return func(o *options) { o.fsSalt, o.fsSaltSet = append([]byte(nil), src...), true }
+}
+
+// WithFSTreeSalt makes Convert derive the FS salt from the flattened tree,
+// as ConvertDir and the BuildKit frontend do, instead of from the source
+// layers: the FS image (and MRENCLAVE) is then the one ConvertDir makes of
+// the same tree, whatever layers carried it. It costs the pre-encryption:
+// contents are encrypted only once the tree is known.
+func WithFSTreeSalt() Option { return func(o *options) { o.fsTreeSalt = true } }
+
 // WithUnsigned leaves the SIGSTRUCT unsigned, for detached signing: get the
 // bytes to sign with `scone-build sign-data`, sign them elsewhere (KMS, HSM)
 // and attach the signature with `scone-build attach-signature`.
@@ -162,6 +181,12 @@ func makeOptions(opts []Option) (*options, error) {
 	}
 	if o.fsKey == nil {
 		return nil, ErrNoFSKey
+	}
+	if o.fsSaltSet && len(o.fsSalt) == 0 {
+		return nil, errors.New("checking options: empty FS salt source: give bytes that identify the tree (or no WithFSSaltSource)")
+	}
+	if o.fsSaltSet && o.fsTreeSalt {
+		return nil, errors.New("checking options: WithFSSaltSource and WithFSTreeSalt exclude each other")
 	}
 	if o.date == nil {
 		t := time.Unix(0, 0).UTC()

@@ -5,12 +5,16 @@ import (
 	"bytes"
 	"context"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/scone-build/scone-build/pkg/fsprotect"
 	"github.com/scone-build/scone-build/pkg/rootfs"
@@ -79,95 +83,197 @@ func allTypesImage(t *testing.T) v1.Image {
 }
 
 // TestPackTreeMatchesPack: the FS image convert packs from the tree (with
-// contents pre-encrypted during flattening, deleted files included) is byte
-// for byte the image Pack makes from the tree's tar stream.
+// contents pre-encrypted during flattening under the image's salt source,
+// deleted files included) is byte for byte the image Pack makes from the
+// tree's tar stream with the same salt source; without one, PackTree and
+// Pack derive the same salt from the tree.
 func TestPackTreeMatchesPack(t *testing.T) {
 	fixtures(t)
 	ctx := context.Background()
 	img := allTypesImage(t)
-	cache, err := fsprotect.NewContentCache(fsKey)
+	ss, err := ImageSaltSource(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	salt := fsprotect.WithSaltSource(ss)
+	cache, err := fsprotect.NewContentCache(fsKey, salt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
-	var offered [][]byte
-	tree, err := rootfs.Flatten(ctx, img, rootfs.WithFileHook(func(b []byte) {
+	var hooked []offered
+	tree, err := rootfs.Flatten(ctx, img, rootfs.WithFileHook(func(name string, b []byte) {
 		mu.Lock()
-		offered = append(offered, b)
+		hooked = append(hooked, offered{name, b})
 		mu.Unlock()
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range offered {
-		if err := cache.Encrypt(b); err != nil {
+	for _, f := range hooked {
+		if err := cache.Encrypt(f.name, f.content); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if cache.Len() != 7 { // 5 in layer 1 (2 later deleted or replaced), 2 in layer 2
-		t.Fatalf("hook offered %d contents, cache has %d", len(offered), cache.Len())
+		t.Fatalf("hook offered %d contents, cache has %d", len(hooked), cache.Len())
 	}
 	var tarBuf bytes.Buffer
 	if err := tree.WriteTar(&tarBuf); err != nil {
 		t.Fatal(err)
 	}
+	tarBytes := tarBuf.Bytes()
 	var want bytes.Buffer
-	wsum, err := fsprotect.Pack(ctx, &want, &tarBuf, fsKey)
+	wsum, err := fsprotect.Pack(ctx, &want, bytes.NewReader(tarBytes), fsKey, salt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if wsum.Hardlinks != 2 || wsum.Devices != 2 || wsum.Fifos != 1 {
 		t.Fatalf("test tree lacks entry types: %+v", wsum)
 	}
-	src := &treeSource{tree: tree, total: tree.TotalSize(), f: func(Progress) {}}
+	src := tree.Entries(nil)
 	for _, c := range []*fsprotect.ContentCache{nil, cache} {
 		var got bytes.Buffer
-		gsum, err := fsprotect.PackTree(ctx, &got, src, fsKey, fsprotect.WithContentCache(c))
+		gsum, err := fsprotect.PackTree(ctx, &got, src, fsKey, salt, fsprotect.WithContentCache(c))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got.Bytes(), want.Bytes()) || gsum.Root != wsum.Root {
 			t.Fatalf("PackTree (cache %v) differs from Pack of the tree's tar", c != nil)
 		}
+		// The hook's paths are the tree's: every content offered under
+		// the name the tree packs it with comes from the cache. bin/sh is
+		// the exception: its hard link bin/ash comes first in the tree,
+		// and the content is bound to that first name.
+		if want := tree.TotalSize() - (3*4096 + 17); c != nil && gsum.BytesCached != want {
+			t.Fatalf("%d content bytes from the cache, want %d", gsum.BytesCached, want)
+		}
+	}
+	// Salt from the tree: the tar file (streamed twice) and the tree
+	// source agree.
+	tarFile := filepath.Join(t.TempDir(), "tree.tar")
+	if err := os.WriteFile(tarFile, tarBytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var fromTar, fromTree bytes.Buffer
+	if _, err := fsprotect.PackTarFile(ctx, &fromTar, tarFile, fsKey); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fsprotect.PackTree(ctx, &fromTree, src, fsKey); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(fromTar.Bytes(), fromTree.Bytes()) || bytes.Equal(fromTar.Bytes(), want.Bytes()) {
+		t.Fatal("the salt derived from the tree differs between Pack and PackTree, or equals the image's")
+	}
+}
+
+// TestImageSaltSource: the salt source of an image depends on its layers
+// only: the same layers (another config) give the same, one more layer
+// another.
+func TestImageSaltSource(t *testing.T) {
+	img := allTypesImage(t)
+	a, err := ImageSaltSource(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, _ := img.ConfigFile()
+	cf = cf.DeepCopy()
+	cf.Config.Entrypoint = []string{"/bin/other"}
+	img2, err := mutate.ConfigFile(img, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := ImageSaltSource(img2)
+	var empty bytes.Buffer
+	tar.NewWriter(&empty).Close()
+	c, _ := ImageSaltSource(appendLayer(t, img, empty.Bytes()))
+	if !bytes.Equal(a, b) || bytes.Equal(a, c) {
+		t.Fatalf("salt source: same layers equal %v, one more layer differs %v", bytes.Equal(a, b), !bytes.Equal(a, c))
 	}
 }
 
 // TestImageSourceMatchesTreeSource: an image source (FS image pre-encrypted
 // while flattening, kept as parts, layer generated from the parts) gives the
-// files and the image a tree source gives (FS image packed from the tree).
+// files and the image a tree source gives (FS image packed from the tree),
+// with the salt of the image's layers given to the tree source; and an image
+// source with the salt from the tree (WithFSTreeSalt) gives what a tree
+// source gives by default (the BuildKit frontend's conversion of the same
+// files).
 func TestImageSourceMatchesTreeSource(t *testing.T) {
 	fixtures(t)
 	ctx := context.Background()
 	src := busyboxImage(t, file{name: "srv/big", body: rnd(3, 1<<20+7)}, file{name: "srv/small", body: []byte("s")})
-	img, _, err := convertImage(ctx, src, opts()...)
-	if err != nil {
-		t.Fatal(err)
-	}
 	tree, err := rootfs.Flatten(ctx, src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cf, _ := src.ConfigFile()
 	d, _ := src.Digest()
-	s := FromTree(tree, cf, "")
-	s.digest = d.String() // as FromImage records it
-	out, err := Build(ctx, s, opts()...)
+	ss, err := ImageSaltSource(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := readLayers(t, img)
-	for _, f := range out.Image.Files() {
-		if !bytes.Equal(got[f.Path[1:]], f.Data) {
-			t.Fatalf("%s differs between the image and the tree source", f.Path)
-		}
+	roots := map[string]string{}
+	for _, tc := range []struct {
+		name                string
+		fromImage, fromTree []Option
+	}{
+		{"layer salt", nil, []Option{WithFSSaltSource(ss)}},
+		{"tree salt", []Option{WithFSTreeSalt()}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			img, rep, err := convertImage(ctx, src, opts(tc.fromImage...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			roots[tc.name] = rep.FSRoot
+			s := FromTree(tree, cf, "")
+			s.digest = d.String() // as FromImage records it
+			out, err := Build(ctx, s, opts(tc.fromTree...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := readLayers(t, img)
+			for _, f := range out.Image.Files() {
+				if !bytes.Equal(got[f.Path[1:]], f.Data) {
+					t.Fatalf("%s differs between the image and the tree source", f.Path)
+				}
+			}
+			img2, err := out.Image.Image()
+			if err != nil {
+				t.Fatal(err)
+			}
+			d1, _ := img.Digest()
+			d2, _ := img2.Digest()
+			if d1 != d2 {
+				t.Fatalf("image source gives %v, tree source %v", d1, d2)
+			}
+		})
 	}
-	img2, err := out.Image.Image()
+	if roots["layer salt"] == roots["tree salt"] {
+		t.Fatal("the salt from the layers and from the tree give the same FS root")
+	}
+	if _, err := makeOptions(opts(WithFSTreeSalt(), WithFSSaltSource(ss))); err == nil {
+		t.Fatal("WithFSTreeSalt with WithFSSaltSource accepted")
+	}
+}
+
+// TestConvertPreEncrypts: an image source's contents are encrypted while
+// the layer decompresses, under the salt of the image's layers and the paths
+// of the tree, and the FS image uses all of it (a salt or path mismatch
+// would silently re-encrypt everything: correct, but the pre-encryption
+// lost).
+func TestConvertPreEncrypts(t *testing.T) {
+	fixtures(t)
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("pre-encryption needs a second core")
+	}
+	src := busyboxImage(t, file{name: "srv/big", body: rnd(5, 300<<10+1)}, file{name: "./srv/dot/./x", body: []byte("x")})
+	_, rep, err := convertImage(context.Background(), src, opts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d1, _ := img.Digest()
-	d2, _ := img2.Digest()
-	if d1 != d2 {
-		t.Fatalf("image source gives %v, tree source %v", d1, d2)
+	if rep.fsCached != rep.BytesIn || rep.BytesIn == 0 {
+		t.Fatalf("%d of %d content bytes were encrypted ahead", rep.fsCached, rep.BytesIn)
 	}
 }

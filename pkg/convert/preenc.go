@@ -11,8 +11,10 @@ import (
 
 // preEncryptor encrypts file contents into an fsprotect.ContentCache while
 // the layers are still being decompressed: a chunk's ciphertext depends only
-// on the key and the file's content, so the packer can use it whatever the
-// final tree turns out to be. Decompressing a layer is single-threaded; the
+// on the key, the image salt (from the layer digests, known before
+// flattening), the file's path and its content, so the packer can use it
+// whatever the final tree turns out to be (a file removed by a later layer
+// is simply not used). Decompressing a layer is single-threaded; the
 // workers use the other cores. Flatten's hook only offers the content to a
 // bounded queue and never waits: what the workers cannot take is encrypted
 // by the packer later, in parallel as always.
@@ -22,7 +24,7 @@ import (
 // the FS image is packed; release frees it.
 type preEncryptor struct {
 	cache *fsprotect.ContentCache
-	queue chan []byte
+	queue chan offered
 	wg    sync.WaitGroup
 	once  sync.Once
 	procs int
@@ -39,27 +41,31 @@ type preEncryptor struct {
 // little, so every non-empty file is offered.
 const preEncryptMin = 1
 
-func newPreEncryptor(o *options) (*preEncryptor, error) {
-	var opts []fsprotect.Option
-	if o.fsChunk != 0 {
-		opts = append(opts, fsprotect.WithChunkSize(o.fsChunk))
-	}
-	c, err := fsprotect.NewContentCache(*o.fsKey, opts...)
+// offered is a file's content offered by Flatten's hook, with its path.
+type offered struct {
+	name    string
+	content []byte
+}
+
+// newPreEncryptor starts the workers; fsOpts must name the salt source
+// (the FS image's, known before flattening).
+func newPreEncryptor(o *options, fsOpts []fsprotect.Option) (*preEncryptor, error) {
+	c, err := fsprotect.NewContentCache(*o.fsKey, fsOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("preparing content encryption: %w", err)
 	}
-	p := &preEncryptor{cache: c, queue: make(chan []byte, 4096), procs: runtime.GOMAXPROCS(0)}
+	p := &preEncryptor{cache: c, queue: make(chan offered, 4096), procs: runtime.GOMAXPROCS(0)}
 	for range max(1, p.procs-1) {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			for b := range p.queue {
+			for f := range p.queue {
 				if int(p.active.Load()) >= p.procs {
 					continue
 				}
-				if err := c.Encrypt(b); err != nil {
-					return // the packer encrypts what is not in the cache
-				}
+				// An error (a path the packer refuses) leaves the
+				// content to the packer, which reports it.
+				_ = c.Encrypt(f.name, f.content)
 			}
 		}()
 	}
@@ -89,12 +95,12 @@ func (p *preEncryptor) layerTracker(sizes []int64) func(layer int, n int64) {
 }
 
 // offer is the Flatten file hook: it queues content without waiting.
-func (p *preEncryptor) offer(b []byte) {
+func (p *preEncryptor) offer(name string, b []byte) {
 	if len(b) < preEncryptMin {
 		return
 	}
 	select {
-	case p.queue <- b:
+	case p.queue <- offered{name, b}:
 	default:
 	}
 }

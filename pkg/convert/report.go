@@ -40,6 +40,10 @@ type Report struct {
 	Dropped       []string      `json:"dropped_config,omitempty"`
 	// Seconds spent per stage.
 	Timings map[string]float64 `json:"timings_seconds"`
+
+	// fsCached counts the content bytes encrypted ahead, while the layers
+	// decompressed, that the FS image used (tests, benchmarks).
+	fsCached int64
 }
 
 // CASReport names the CAS measured into the config (docs/cas.md).

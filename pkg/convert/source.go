@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -70,7 +71,7 @@ func (s *Source) ConfigFile() *v1.ConfigFile { return s.config }
 // regular file's content as the layers are read and progress the bytes read
 // per layer (the pre-encryptor and the progress bar); sizes are the
 // compressed layer sizes (nil when unknown).
-func (s *Source) flatten(ctx context.Context, hook func([]byte), progress func(layer int, n int64)) (*rootfs.Tree, error) {
+func (s *Source) flatten(ctx context.Context, hook func(name string, content []byte), progress func(layer int, n int64)) (*rootfs.Tree, error) {
 	switch {
 	case s.tree != nil:
 		return s.tree, nil
@@ -83,6 +84,44 @@ func (s *Source) flatten(ctx context.Context, hook func([]byte), progress func(l
 	default:
 		return rootfs.FromDir(ctx, s.dir)
 	}
+}
+
+// ImageSaltSource is the salt source of the protected FS image Build makes
+// of an image (docs/fsprotect.md): its layers, by uncompressed digest (the
+// config's diffIDs) and digest (the manifest's), known before any layer is
+// read, so that contents can be encrypted while the layers decompress. The
+// same layers give the same salt (and the same FS image); any other layer
+// gives another. The salt stored in the image is a keyed hash of it: the
+// digests do not leak.
+func ImageSaltSource(img v1.Image) ([]byte, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading source image config: %w", err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading source manifest: %w", err)
+	}
+	var b strings.Builder
+	b.WriteString("scone-build fs salt: image layers\n")
+	for _, d := range cf.RootFS.DiffIDs {
+		fmt.Fprintf(&b, "diff_id %s\n", d)
+	}
+	for _, l := range m.Layers {
+		fmt.Fprintf(&b, "layer %s %d\n", l.Digest, l.Size)
+	}
+	return []byte(b.String()), nil
+}
+
+// saltSource is ImageSaltSource for an image source; ok is false for a
+// directory or a tree, whose salt comes from the tree itself
+// (fsprotect.TreeSaltSource, a pass over the contents).
+func (s *Source) saltSource() (src []byte, ok bool, err error) {
+	if s.image == nil {
+		return nil, false, nil
+	}
+	src, err = ImageSaltSource(s.image)
+	return src, err == nil, err
 }
 
 // layerSizes are the compressed sizes of an image source's layers.

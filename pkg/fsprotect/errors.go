@@ -16,6 +16,10 @@ var (
 	// ErrInvalidInput means the tar stream given to Pack cannot be packed
 	// (unsafe path, dangling hard link, limits exceeded, malformed tar).
 	ErrInvalidInput = errors.New("invalid input")
+	// ErrNoSaltSource means Pack or NewContentCache was not given the salt
+	// source (WithSaltSource) they need before encrypting anything.
+	ErrNoSaltSource = errors.New("no salt source: the image salt must be known before contents are encrypted; " +
+		"pass WithSaltSource (bytes that identify the tree, such as its layer digests), or let PackTarFile or PackTree derive it from the tree")
 )
 
 // Parts of an image named by AuthError.Part.
@@ -59,7 +63,7 @@ type UnknownVersionError struct {
 }
 
 func (e *UnknownVersionError) Error() string {
-	return fmt.Sprintf("read image: unknown format version %d (this build reads version %d)", e.Version, Version)
+	return fmt.Sprintf("read image: unknown format version %d (this build reads versions %d to %d)", e.Version, MinVersion, Version)
 }
 
 // FormatError reports a structural problem: not an image, or a malformed

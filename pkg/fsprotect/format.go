@@ -9,12 +9,16 @@ import (
 
 // Format constants (docs/fsprotect.md).
 const (
-	// Version is the format version this package writes and reads.
-	Version = 1
+	// Version is the format version Pack writes. Readers read it and
+	// version 1 (MinVersion).
+	Version = 2
+	// MinVersion is the oldest format version this package reads.
+	MinVersion = 1
 	// Magic starts the preamble and the header of every image.
 	Magic = "SCONEFSP"
-	// HeaderSize is the size of the header at the end of an image.
-	HeaderSize = 192
+	// HeaderSize is the size of the header at the end of a version 2 image
+	// (version 1: 192 bytes).
+	HeaderSize = 256
 	// PreambleSize is the size of the preamble at offset 0.
 	PreambleSize = 16
 	// MinChunkSize and MaxChunkSize bound the chunk size (powers of two).
@@ -28,19 +32,40 @@ const (
 	maxChunkLog2     = 20
 	defaultChunkLog2 = 12
 
-	tagSize        = 16
-	nonceSize      = 12
-	chunkRecSize   = nonceSize + tagSize
-	inodeRecSize   = 96
-	direntRecSize  = 12
-	xattrRecSize   = 16
-	indexHdrSize   = 40
-	indexMagic     = "FSPINDEX"
-	headerAADSize  = 64
-	headerMACStart = 160
-	maxNameLen     = 255
-	rootIno        = 1
+	headerSizeV1  = 192
+	saltSize      = 32
+	tweakSize     = 32
+	tagSize       = 16
+	nonceSize     = 12
+	chunkRecSize  = nonceSize + tagSize
+	inodeRecSize  = 96
+	direntRecSize = 12
+	xattrRecSize  = 16
+	indexHdrSize  = 40
+	indexMagic    = "FSPINDEX"
+	headerAADSize = 64
+	maxNameLen    = 255
+	rootIno       = 1
+
+	// flagChunkCompression (header flags bit 0) is reserved for per-chunk
+	// compression, which no version implements yet: readers refuse an
+	// image with it (or any other flag) set.
+	flagChunkCompression = 1 << 0
 )
+
+// headerSize is the size of the header of format version v (1 or 2).
+func headerSize(v uint32) int {
+	if v == 1 {
+		return headerSizeV1
+	}
+	return HeaderSize
+}
+
+// macStart is the offset of the header MAC: it covers header[:macStart].
+func macStart(v uint32) int { return headerSize(v) - 32 }
+
+// knownVersion reports whether this package reads format version v.
+func knownVersion(v uint32) bool { return v >= MinVersion && v <= Version }
 
 // Entry types as stored in the index.
 const (
@@ -67,7 +92,8 @@ var typeIFMT = [...]uint32{typeFile: sIFREG, typeDir: sIFDIR, typeSymlink: sIFLN
 
 var le = binary.LittleEndian
 
-// header is the 192-byte header stored at the end of an image.
+// header is the header stored at the end of an image (192 bytes in format
+// version 1, 256 in version 2).
 type header struct {
 	version    uint32
 	chunkLog2  uint32
@@ -82,11 +108,13 @@ type header struct {
 	keyCheck   [16]byte
 	dataHash   [32]byte
 	indexHash  [32]byte
+	salt       [saltSize]byte // version 2: the image salt
+	reserved2  [32]byte       // version 2: reserved (compression parameters), zero
 	mac        [32]byte
 }
 
 func (h *header) marshal() []byte {
-	b := make([]byte, HeaderSize)
+	b := make([]byte, headerSize(h.version))
 	copy(b, Magic)
 	le.PutUint32(b[8:], h.version)
 	le.PutUint32(b[12:], h.chunkLog2)
@@ -101,15 +129,19 @@ func (h *header) marshal() []byte {
 	copy(b[80:], h.keyCheck[:])
 	copy(b[96:], h.dataHash[:])
 	copy(b[128:], h.indexHash[:])
-	copy(b[160:], h.mac[:])
+	if h.version >= 2 {
+		copy(b[160:], h.salt[:])
+		copy(b[192:], h.reserved2[:])
+	}
+	copy(b[macStart(h.version):], h.mac[:])
 	return b
 }
 
-// parseHeader decodes the header found at image offset off and checks what
-// can be checked without the key: magic, version, and that the regions it
-// describes tile an image of the given size. The MAC is not checked.
-func parseHeader(b []byte, off int64, size int64) (*header, error) {
-	if len(b) != HeaderSize {
+// parseHeader decodes the header found at image offset off, of an image
+// whose preamble says version v (known), and checks what can be checked
+// without the key: magic and version. The MAC is not checked.
+func parseHeader(b []byte, off int64, v uint32) (*header, error) {
+	if len(b) != headerSize(v) {
 		return nil, ErrTruncated
 	}
 	if string(b[:8]) != Magic {
@@ -125,21 +157,30 @@ func parseHeader(b []byte, off int64, size int64) (*header, error) {
 		indexLen:  le.Uint64(b[48:]),
 		flags:     le.Uint64(b[56:]),
 	}
-	if h.version != Version {
-		return nil, &UnknownVersionError{Version: h.version}
+	if h.version != v {
+		if !knownVersion(h.version) {
+			return nil, &UnknownVersionError{Version: h.version}
+		}
+		return nil, &FormatError{Offset: off + 8, Msg: fmt.Sprintf("header: version %d, preamble says %d", h.version, v)}
 	}
 	copy(h.indexNonce[:], b[64:])
 	h.reserved = le.Uint32(b[76:])
 	copy(h.keyCheck[:], b[80:])
 	copy(h.dataHash[:], b[96:])
 	copy(h.indexHash[:], b[128:])
-	copy(h.mac[:], b[160:])
+	if v >= 2 {
+		copy(h.salt[:], b[160:])
+		copy(h.reserved2[:], b[192:])
+	}
+	copy(h.mac[:], b[macStart(v):])
 	return h, nil
 }
 
 // checkLayout validates the header fields against the image size. It runs
 // after the MAC check when a key is available.
-func (h *header) checkLayout(off, size int64) error {
+func (h *header) checkLayout(size int64) error {
+	hs := int64(headerSize(h.version))
+	off := size - hs
 	fe := func(field int64, msg string) error { return &FormatError{Offset: off + field, Msg: "header: " + msg} }
 	if h.imageSize > uint64(size) {
 		return fmt.Errorf("image is %d bytes, header says %d: %w", size, h.imageSize, ErrTruncated)
@@ -150,11 +191,17 @@ func (h *header) checkLayout(off, size int64) error {
 	if h.chunkLog2 < minChunkLog2 || h.chunkLog2 > maxChunkLog2 {
 		return fe(12, fmt.Sprintf("chunk size 2^%d out of range", h.chunkLog2))
 	}
+	if h.flags&flagChunkCompression != 0 {
+		return fe(56, "flag 0x1 (per-chunk compression) is not supported by this reader")
+	}
 	if h.flags != 0 {
-		return fe(56, "unknown flags")
+		return fe(56, fmt.Sprintf("unknown flags %#x", h.flags))
 	}
 	if h.reserved != 0 {
 		return fe(76, "reserved field not zero")
+	}
+	if h.reserved2 != [32]byte{} {
+		return fe(192, "reserved field not zero")
 	}
 	if h.dataOff != PreambleSize {
 		return fe(24, "data region does not follow the preamble")
@@ -163,7 +210,7 @@ func (h *header) checkLayout(off, size int64) error {
 		return fe(32, "index does not follow the data region")
 	}
 	if h.indexLen < indexHdrSize+inodeRecSize+tagSize || h.indexLen > uint64(size) ||
-		h.indexOff+h.indexLen != uint64(size)-HeaderSize {
+		h.indexOff+h.indexLen != uint64(size)-uint64(hs) {
 		return fe(48, "header does not follow the index")
 	}
 	return nil

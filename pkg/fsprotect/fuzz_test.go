@@ -1,7 +1,9 @@
 package fsprotect
 
 import (
+	"archive/tar"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"io"
 	"io/fs"
@@ -81,17 +83,23 @@ func FuzzParseIndex(f *testing.F) {
 }
 
 // FuzzReaderIndex wraps arbitrary index plaintexts into correctly keyed and
-// MACed images, so that the Reader's lookups and reads run on every index
-// the parser accepts.
+// MACed images of either format version, so that the Reader's lookups and
+// reads run on every index the parser accepts.
 func FuzzReaderIndex(f *testing.F) {
 	plain, data := indexSeed(f)
-	f.Add(plain)
-	sk, err := deriveKeys(vectorKey)
-	if err != nil {
-		f.Fatal(err)
+	f.Add(plain, uint8(1))
+	f.Add(plain, uint8(2))
+	sks := map[uint32]*subkeys{}
+	for v := uint32(MinVersion); v <= Version; v++ {
+		sk, err := deriveKeys(vectorKey, v)
+		if err != nil {
+			f.Fatal(err)
+		}
+		sks[v] = sk
 	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		img := buildImage(t, sk, MinChunkSize, data, b)
+	f.Fuzz(func(t *testing.T, b []byte, version uint8) {
+		v := uint32(version)%Version + 1
+		img := buildImage(t, sks[v], MinChunkSize, [saltSize]byte{version}, data, b)
 		rd, err := Open(bytes.NewReader(img), int64(len(img)), vectorKey)
 		if err != nil {
 			return
@@ -100,14 +108,17 @@ func FuzzReaderIndex(f *testing.F) {
 	})
 }
 
-// buildImage assembles an image around a given data region and index
-// plaintext, with a valid header.
-func buildImage(t testing.TB, sk *subkeys, cs int, data, plain []byte) []byte {
+// buildImage assembles an image of sk's format version around a given data
+// region and index plaintext, with a valid header (salt: version 2).
+func buildImage(t testing.TB, sk *subkeys, cs int, salt [saltSize]byte, data, plain []byte) []byte {
 	pre := make([]byte, PreambleSize)
 	copy(pre, Magic)
-	le.PutUint32(pre[8:], Version)
-	h := &header{version: Version, chunkLog2: log2(cs), dataOff: PreambleSize, dataLen: uint64(len(data)),
+	le.PutUint32(pre[8:], sk.version)
+	h := &header{version: sk.version, chunkLog2: log2(cs), dataOff: PreambleSize, dataLen: uint64(len(data)),
 		indexOff: PreambleSize + uint64(len(data)), indexLen: uint64(len(plain)) + tagSize}
+	if sk.version >= 2 {
+		h.salt = salt
+	}
 	h.dataHash = sha256.Sum256(append(bytes.Clone(pre), data...))
 	ct, hb, err := sealIndex(sk, h, plain)
 	if err != nil {
@@ -119,13 +130,79 @@ func buildImage(t testing.TB, sk *subkeys, cs int, data, plain []byte) []byte {
 }
 
 func TestBuildImageMatchesPack(t *testing.T) {
-	img, err := os.ReadFile(filepath.Join(vectorDir, "ok.img"))
-	if err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"ok.img", "v2-ok.img"} {
+		img, err := os.ReadFile(filepath.Join(vectorDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd := openBytes(t, img, vectorKey)
+		sk, _ := deriveKeys(vectorKey, rd.hdr.version)
+		if !bytes.Equal(buildImage(t, sk, MinChunkSize, rd.hdr.salt, img[PreambleSize:rd.hdr.indexOff], rd.x.marshal()), img) {
+			t.Fatalf("%s: buildImage differs from Pack output", name)
+		}
 	}
-	plain, data := indexSeed(t)
-	sk, _ := deriveKeys(vectorKey)
-	if !bytes.Equal(buildImage(t, sk, MinChunkSize, data, plain), img) {
-		t.Fatal("buildImage differs from Pack output")
+}
+
+// FuzzPackTar feeds arbitrary tar streams to the two derivations of the
+// tree salt source: streaming (PackTarFile's first pass) and from the entries
+// in memory (PackTree's): both must accept the same streams and agree.
+// Pack with that salt source and PackTree of the entries must then write
+// the same image, which must verify. Nothing may panic.
+func FuzzPackTar(f *testing.F) {
+	f.Add(makeTar(f, fullTree()))
+	f.Add(makeTar(f, smallTree()))
+	f.Add(makeTar(f, dupTree()))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if declaredContent(data) > 4<<20 {
+			return // sparse files and huge sizes: time, not coverage
+		}
+		ctx := context.Background()
+		streamed, serr := tarSaltSource(ctx, bytes.NewReader(data))
+		ents, rerr := readTarEntries(ctx, bytes.NewReader(data))
+		if rerr != nil {
+			if serr == nil {
+				t.Fatalf("the streaming salt source accepts a stream Pack cannot read: %v", rerr)
+			}
+			return
+		}
+		buffered, err := treeSaltSource(ctx, ents, 2)
+		if (err == nil) != (serr == nil) || err == nil && !bytes.Equal(buffered, streamed) {
+			t.Fatalf("salt sources differ: %x (%v) vs %x (%v)", buffered, err, streamed, serr)
+		}
+		if err != nil {
+			return
+		}
+		var out, tree bytes.Buffer
+		_, perr := Pack(ctx, &out, bytes.NewReader(data), vectorKey, WithSaltSource(streamed), WithConcurrency(2))
+		_, terr := PackTree(ctx, &tree, ents, vectorKey, WithConcurrency(1))
+		if (perr == nil) != (terr == nil) {
+			t.Fatalf("Pack: %v; PackTree: %v", perr, terr)
+		}
+		if perr != nil {
+			return
+		}
+		img := out.Bytes()
+		if !bytes.Equal(img, tree.Bytes()) {
+			t.Fatal("Pack and PackTree of the same entries differ")
+		}
+		if err := Verify(bytes.NewReader(img), int64(len(img)), vectorKey); err != nil {
+			t.Fatalf("packed image does not verify: %v", err)
+		}
+	})
+}
+
+// declaredContent sums the content sizes the headers of a tar stream
+// declare (as far as it parses).
+func declaredContent(data []byte) int64 {
+	tr := tar.NewReader(bytes.NewReader(data))
+	var n int64
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			return n
+		}
+		if h.Size > 0 {
+			n += h.Size
+		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -96,8 +98,21 @@ func fullTree() []tentry {
 	}
 }
 
+// packBytes packs a tar stream; without WithSaltSource, with the salt
+// source PackTree and PackTarFile would derive from its entries.
 func packBytes(t testing.TB, tarData []byte, key Key, opts ...Option) ([]byte, *Summary) {
 	t.Helper()
+	if o, err := buildOptions(opts); err == nil && o.version >= 2 && !o.saltSet {
+		ents, err := readTarEntries(context.Background(), bytes.NewReader(tarData))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ss, err := TreeSaltSource(context.Background(), ents)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts = append(opts[:len(opts):len(opts)], WithSaltSource(ss))
+	}
 	var out bytes.Buffer
 	sum, err := Pack(context.Background(), &out, bytes.NewReader(tarData), key, opts...)
 	if err != nil {
@@ -113,4 +128,53 @@ func openBytes(t testing.TB, img []byte, key Key, opts ...Option) *Reader {
 		t.Fatalf("Open: %v", err)
 	}
 	return rd
+}
+
+// readTarEntries reads a whole tar stream into memory, as PackTree entries
+// (what Pack reads from it).
+func readTarEntries(ctx context.Context, r io.Reader) (sliceEntries, error) {
+	tr := tar.NewReader(r)
+	var out sliceEntries
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read tar stream: %w: %w", ErrInvalidInput, err)
+		}
+		e := tarEntry(hdr)
+		if e.Type == tar.TypeReg {
+			// Grow with the data actually read: the header's size is
+			// not trusted for an allocation.
+			var buf bytes.Buffer
+			if hdr.Size > 0 && hdr.Size <= 64<<20 {
+				buf.Grow(int(hdr.Size))
+			}
+			n, err := io.Copy(&buf, tr)
+			if err == nil && n != hdr.Size {
+				err = io.ErrUnexpectedEOF
+			}
+			if err != nil {
+				return nil, fmt.Errorf("read tar entry %q: %w: %w", hdr.Name, ErrInvalidInput, err)
+			}
+			e.Content = buf.Bytes()
+		}
+		out = append(out, e)
+	}
+}
+
+// sliceEntries is an EntrySource over entries held in memory.
+type sliceEntries []TreeEntry
+
+func (s sliceEntries) Entries(yield func(*TreeEntry) error) error {
+	for i := range s {
+		if err := yield(&s[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package fsprotect
 
 import (
+	"bytes"
 	"fmt"
 	"runtime"
 )
@@ -14,6 +15,9 @@ type options struct {
 	concurrency  int
 	expectedRoot *[32]byte
 	cache        *ContentCache
+	version      uint32
+	saltSource   []byte
+	saltSet      bool // WithSaltSource given
 }
 
 // WithChunkSize sets the content chunk size for Pack: a power of two from
@@ -34,8 +38,26 @@ func WithExpectedRoot(root [32]byte) Option {
 // and Open ignore it.
 func WithContentCache(c *ContentCache) Option { return func(o *options) { o.cache = c } }
 
+// WithSaltSource gives Pack, PackTree, PackTarFile and NewContentCache the
+// source of the image salt (format version 2): bytes that identify the
+// content being packed, such as the source image's layer digests. Equal
+// trees may share a salt source; different trees must not (files at the
+// same path with the same content would then encrypt alike in both
+// images). The salt stored in the image is a keyed hash of it
+// (docs/fsprotect.md). Without it, PackTree and PackTarFile derive it from
+// the tree (TreeSaltSource), which costs a pass over the contents; Pack,
+// which streams, and NewContentCache fail with ErrNoSaltSource.
+func WithSaltSource(src []byte) Option {
+	return func(o *options) { o.saltSource, o.saltSet = bytes.Clone(src), true }
+}
+
+// withVersion makes Pack write format version v. Version 1 is only written
+// by tests (the v1 vectors, the equality leak it has): it binds no chunk to
+// its path or image.
+func withVersion(v uint32) Option { return func(o *options) { o.version = v } }
+
 func buildOptions(opts []Option) (*options, error) {
-	o := &options{chunkSize: DefaultChunkSize, concurrency: min(runtime.GOMAXPROCS(0), 256)}
+	o := &options{chunkSize: DefaultChunkSize, concurrency: min(runtime.GOMAXPROCS(0), 256), version: Version}
 	for _, f := range opts {
 		if f != nil {
 			f(o)
@@ -46,6 +68,12 @@ func buildOptions(opts []Option) (*options, error) {
 	}
 	if o.concurrency < 1 || o.concurrency > 256 {
 		return nil, fmt.Errorf("check options: concurrency %d out of range [1, 256]", o.concurrency)
+	}
+	if !knownVersion(o.version) {
+		return nil, fmt.Errorf("check options: format version %d not in [%d, %d]", o.version, MinVersion, Version)
+	}
+	if o.saltSet && len(o.saltSource) == 0 {
+		return nil, fmt.Errorf("check options: empty salt source: give bytes that identify the packed tree (for example its layer digests)")
 	}
 	return o, nil
 }

@@ -46,11 +46,11 @@ func Open(r io.ReaderAt, size int64, key Key, opts ...Option) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	sk, err := deriveKeys(key)
+	h, hb, err := readHeader(r, size)
 	if err != nil {
 		return nil, err
 	}
-	h, hb, err := readHeader(r, size)
+	sk, err := deriveKeys(key, h.version)
 	if err != nil {
 		return nil, err
 	}
@@ -58,11 +58,11 @@ func Open(r io.ReaderAt, size int64, key Key, opts ...Option) (*Reader, error) {
 		return nil, ErrWrongKey
 	}
 	m := hmac.New(sha256.New, sk.headerMAC[:])
-	m.Write(hb[:headerMACStart])
+	m.Write(hb[:macStart(h.version)])
 	if !hmac.Equal(m.Sum(nil), h.mac[:]) {
 		return nil, &AuthError{Part: PartHeader}
 	}
-	if err := h.checkLayout(size-HeaderSize, size); err != nil {
+	if err := h.checkLayout(size); err != nil {
 		return nil, err
 	}
 	rd := &Reader{r: r, size: size, hdr: h, root: sha256.Sum256(hb), cs: 1 << h.chunkLog2}
@@ -107,20 +107,22 @@ func readHeader(r io.ReaderAt, size int64) (*header, []byte, error) {
 	if string(pre[:8]) != Magic {
 		return nil, nil, &FormatError{Offset: 0, Msg: "not a protected FS image (bad magic)"}
 	}
-	if v := le.Uint32(pre[8:]); v != Version {
+	v := le.Uint32(pre[8:])
+	if !knownVersion(v) {
 		return nil, nil, &UnknownVersionError{Version: v}
 	}
 	if le.Uint32(pre[12:]) != 0 {
 		return nil, nil, &FormatError{Offset: 12, Msg: "preamble: reserved field not zero"}
 	}
-	if size < PreambleSize+HeaderSize {
+	hs := int64(headerSize(v))
+	if size < PreambleSize+hs {
 		return nil, nil, ErrTruncated
 	}
-	hb := make([]byte, HeaderSize)
-	if err := readFull(r, hb, size-HeaderSize); err != nil {
+	hb := make([]byte, hs)
+	if err := readFull(r, hb, size-hs); err != nil {
 		return nil, nil, err
 	}
-	h, err := parseHeader(hb, size-HeaderSize, size)
+	h, err := parseHeader(hb, size-hs, v)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -143,6 +145,9 @@ func (rd *Reader) Root() [32]byte { return rd.root }
 
 // ChunkSize returns the image's content chunk size in bytes.
 func (rd *Reader) ChunkSize() int { return rd.cs }
+
+// Version returns the image's format version (1 or 2).
+func (rd *Reader) Version() int { return int(rd.hdr.version) }
 
 // inoPath returns a path of inode ino (for error messages).
 func (rd *Reader) inoPath(ino uint32) string {

@@ -9,10 +9,7 @@ import (
 	"os"
 	"path"
 	"slices"
-	"time"
 )
-
-var time0 time.Time
 
 // ExtractReport summarizes an extraction.
 type ExtractReport struct {

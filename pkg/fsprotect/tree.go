@@ -6,6 +6,7 @@ import (
 	"crypto/cipher"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -28,7 +29,8 @@ type TreeEntry struct {
 	Devmajor int64
 	Devminor int64
 	// Content is a regular file's content. PackTree does not modify or keep
-	// it. A ContentCache recognises it by its backing array and length.
+	// it; it must not change while PackTree runs. A ContentCache recognises
+	// it by its backing array and length (and the path it was given with).
 	Content []byte
 }
 
@@ -36,6 +38,8 @@ type TreeEntry struct {
 // them from a tar stream: parents before children, a hard link after its
 // target. Entries calls yield once per entry and stops at the first error
 // yield returns, returning it. The entry is only used during the call.
+// Entries may be called more than once (PackTree without WithSaltSource
+// reads the tree twice) and must yield the same entries each time.
 type EntrySource interface {
 	Entries(yield func(*TreeEntry) error) error
 }
@@ -45,11 +49,17 @@ type EntrySource interface {
 // (same bytes, same root hash). The content of regular files is taken from
 // memory rather than copied through a tar stream, and content already
 // encrypted by the ContentCache given with WithContentCache is not
-// encrypted again.
+// encrypted again. Without WithSaltSource the salt source is
+// TreeSaltSource(src): the tree is read twice.
 func PackTree(ctx context.Context, dst io.Writer, src EntrySource, key Key, opts ...Option) (*Summary, error) {
 	p, err := newPacker(key, opts)
 	if err != nil {
 		return nil, err
+	}
+	if p.needsSalt() {
+		if err := p.saltFromTree(ctx, src); err != nil {
+			return nil, err
+		}
 	}
 	return p.packTree(ctx, dst, src)
 }
@@ -65,6 +75,11 @@ func PackTreeParts(ctx context.Context, src EntrySource, key Key, opts ...Option
 	if err != nil {
 		return nil, nil, err
 	}
+	if p.needsSalt() {
+		if err := p.saltFromTree(ctx, src); err != nil {
+			return nil, nil, err
+		}
+	}
 	p.parts = &partsSink{}
 	sum, err := p.packTree(ctx, nil, src)
 	if err != nil {
@@ -75,8 +90,9 @@ func PackTreeParts(ctx context.Context, src EntrySource, key Key, opts ...Option
 
 func (p *packer) packTree(ctx context.Context, dst io.Writer, src EntrySource) (*Summary, error) {
 	cache := p.o.cache
-	if cache != nil && (cache.chunkSize != p.o.chunkSize || cache.sk.keyCheck != p.sk.keyCheck) {
-		cache = nil // made for another key or chunk size: of no use here
+	if cache != nil && (cache.chunkSize != p.o.chunkSize || cache.sk.version != p.sk.version ||
+		cache.sk.keyCheck != p.sk.keyCheck || cache.salt != p.salt) {
+		cache = nil // made for another key, chunk size or salt: of no use here
 	}
 	return p.run(ctx, dst, func(ctx context.Context, pp *pipe) error {
 		return src.Entries(func(e *TreeEntry) error {
@@ -91,9 +107,10 @@ func (p *packer) packTree(ctx context.Context, dst io.Writer, src EntrySource) (
 			if err != nil || n == nil {
 				return err
 			}
-			if s := cache.lookup(e.Content); s != nil {
+			if s := cache.lookup(e.Content, n.tweak); s != nil {
 				j := &job{out: s.ct, n: len(e.Content), done: closedChan}
 				copy(n.recs, s.recs)
+				p.sum.BytesCached += int64(len(e.Content))
 				select {
 				case pp.queue <- j:
 				case <-ctx.Done():
@@ -128,7 +145,7 @@ func (p *packer) queueContent(ctx context.Context, content []byte, n *wnode, pp 
 		}
 		m := min(jobBytes, size-off)
 		first := off >> p.log2
-		j := &job{buf: buf, plain: content[off : off+m], out: out, n: int(m), firstChunk: first, fileSize: size, done: make(chan struct{}),
+		j := &job{buf: buf, plain: content[off : off+m], out: out, n: int(m), firstChunk: first, fileSize: size, tweak: n.tweakOf(p), done: make(chan struct{}),
 			recs: n.recs[first*chunkRecSize : (first+chunkCount(m, p.log2))*chunkRecSize]}
 		pp.queue <- j
 		pp.work <- j
@@ -138,16 +155,24 @@ func (p *packer) queueContent(ctx context.Context, content []byte, n *wnode, pp 
 
 // ContentCache encrypts file contents ahead of PackTree, for example while
 // the tree is still being assembled. A chunk's ciphertext, nonce and tag
-// depend only on the key, the chunk size and the file's content (not on its
-// path or place in the image), so PackTree can use them as they are and
-// produce the same image as without the cache.
+// depend only on the key, the chunk size, the image salt, the path the
+// content is bound to and the content (not on the file's place in the
+// image), so PackTree can use them as they are and produce the same image
+// as without the cache. The salt must therefore be known before the tree
+// is: NewContentCache needs WithSaltSource, and PackTree uses the cache
+// only with the same salt source (and key and chunk size).
 //
 // Content is recognised by identity: the same backing array and length as
-// the TreeEntry.Content that PackTree sees. The cache keeps the ciphertext
-// of every content encrypted (about its size) and a reference to the
-// content itself until Reset. It is safe for concurrent use.
+// the TreeEntry.Content that PackTree sees, given with the same path (the
+// entry that brings the content; a hard link's other names do not count).
+// Content encrypted under another path (a hard link whose first name in
+// the tree is not the one its content came with) is encrypted again by
+// PackTree. The cache keeps the ciphertext of every content encrypted
+// (about its size) and a reference to the content itself until Reset. It
+// is safe for concurrent use.
 type ContentCache struct {
 	sk        *subkeys
+	salt      [saltSize]byte
 	chunkSize int
 	log2      uint32
 	crypto    sync.Pool // *contentCrypto
@@ -158,8 +183,9 @@ type ContentCache struct {
 }
 
 type contentKey struct {
-	p *byte
-	n int
+	p     *byte
+	n     int
+	tweak [tweakSize]byte // binds the entry to the salt and the path
 }
 
 type sealedContent struct {
@@ -170,21 +196,26 @@ type sealedContent struct {
 type contentCrypto struct {
 	aead cipher.AEAD
 	siv  *sivPRF
+	tw   *tweaker
 }
 
-// NewContentCache returns an empty cache for images packed with key and the
-// chunk size of opts (WithChunkSize; other options are ignored). PackTree
-// uses it only when given the same key and chunk size.
+// NewContentCache returns an empty cache for images packed with key, the
+// chunk size of opts (WithChunkSize) and the salt source of opts
+// (WithSaltSource, required); other options are ignored. PackTree uses it
+// only when given the same key, chunk size and salt source.
 func NewContentCache(key Key, opts ...Option) (*ContentCache, error) {
 	o, err := buildOptions(opts)
 	if err != nil {
 		return nil, err
 	}
-	sk, err := deriveKeys(key)
+	if !o.saltSet {
+		return nil, fmt.Errorf("create content cache: %w", ErrNoSaltSource)
+	}
+	sk, err := deriveKeys(key, Version)
 	if err != nil {
 		return nil, err
 	}
-	c := &ContentCache{sk: sk, chunkSize: o.chunkSize, log2: log2(o.chunkSize), m: map[contentKey]*sealedContent{}}
+	c := &ContentCache{sk: sk, salt: sk.salt(o.saltSource), chunkSize: o.chunkSize, log2: log2(o.chunkSize), m: map[contentKey]*sealedContent{}}
 	// Fail now rather than in Encrypt.
 	cc, err := c.newCrypto()
 	if err != nil {
@@ -203,36 +234,44 @@ func (c *ContentCache) newCrypto() (*contentCrypto, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &contentCrypto{aead: a, siv: siv}, nil
+	return &contentCrypto{aead: a, siv: siv, tw: newTweaker(c.sk, c.salt)}, nil
 }
 
-// Encrypt encrypts content (a whole file) into the cache, unless it is
-// empty or already there. content must not be modified afterwards.
-func (c *ContentCache) Encrypt(content []byte) error {
+// Encrypt encrypts content (a whole file), bound to path (the file's path
+// in the tree, slash-separated, as in TreeEntry.Path), into the cache,
+// unless it is empty or already there. content must not be modified
+// afterwards. A path that cannot be packed fails with ErrInvalidInput.
+func (c *ContentCache) Encrypt(path string, content []byte) error {
 	if len(content) == 0 {
 		return nil
 	}
-	k := contentKey{unsafe.SliceData(content), len(content)}
+	parts, err := splitPath(path)
+	if err != nil {
+		return err
+	}
+	if len(parts) == 0 {
+		return invalid("encrypt %q: the root is not a file", path)
+	}
+	cc, _ := c.crypto.Get().(*contentCrypto)
+	if cc == nil {
+		if cc, err = c.newCrypto(); err != nil {
+			return fmt.Errorf("encrypt content: %w", err)
+		}
+	}
+	defer c.crypto.Put(cc)
+	k := contentKey{unsafe.SliceData(content), len(content), cc.tw.tweak(strings.Join(parts, "/"))}
 	c.mu.Lock()
 	_, ok := c.m[k]
 	c.mu.Unlock()
 	if ok {
 		return nil
 	}
-	cc, _ := c.crypto.Get().(*contentCrypto)
-	if cc == nil {
-		var err error
-		if cc, err = c.newCrypto(); err != nil {
-			return fmt.Errorf("encrypt content: %w", err)
-		}
-	}
 	n := len(content)
 	s := &sealedContent{
 		ct:   make([]byte, n+tagSize),
 		recs: make([]byte, chunkCount(uint64(n), c.log2)*chunkRecSize),
 	}
-	sealChunks(cc.aead, cc.siv, c.chunkSize, content, s.ct, s.recs, 0, uint64(n))
-	c.crypto.Put(cc)
+	sealChunks(cc.aead, cc.siv, c.chunkSize, k.tweak[:], content, s.ct, s.recs, 0, uint64(n))
 	s.ct = s.ct[:n:n]
 	c.mu.Lock()
 	if _, ok := c.m[k]; !ok {
@@ -265,11 +304,11 @@ func (c *ContentCache) Reset() {
 	c.mu.Unlock()
 }
 
-func (c *ContentCache) lookup(content []byte) *sealedContent {
+func (c *ContentCache) lookup(content []byte, tweak [tweakSize]byte) *sealedContent {
 	if c == nil || len(content) == 0 {
 		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.m[contentKey{unsafe.SliceData(content), len(content)}]
+	return c.m[contentKey{unsafe.SliceData(content), len(content), tweak}]
 }

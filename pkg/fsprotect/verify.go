@@ -20,7 +20,7 @@ func RootOf(r io.ReaderAt, size int64) ([32]byte, error) {
 	if err != nil {
 		return [32]byte{}, err
 	}
-	if err := h.checkLayout(size-HeaderSize, size); err != nil {
+	if err := h.checkLayout(size); err != nil {
 		return [32]byte{}, err
 	}
 	if err := checkHashes(r, h); err != nil {

@@ -33,6 +33,10 @@ type Summary struct {
 	Skipped  []string
 	BytesIn  int64 // content bytes of regular files read from the stream
 	BytesOut int64 // size of the image written
+	Version  int   // format version written
+	// BytesCached counts the content bytes whose ciphertext PackTree took
+	// from the ContentCache (WithContentCache) instead of encrypting them.
+	BytesCached int64
 }
 
 // wnode is a node of the tree being packed.
@@ -45,6 +49,7 @@ type wnode struct {
 	xattrs              map[string]string
 	size, dataOff       uint64
 	recs                []byte            // chunk records (nonce || tag), filled by the workers
+	tweak               [tweakSize]byte   // version 2, files with content: binds chunks to salt and path
 	children            map[string]*wnode // directories
 	ino                 uint32
 }
@@ -56,6 +61,7 @@ type job struct {
 	n          int     // plaintext bytes
 	firstChunk uint64
 	fileSize   uint64
+	tweak      []byte // the file's tweak (nil: version 1)
 	recs       []byte
 	done       chan struct{}
 }
@@ -67,6 +73,8 @@ type packer struct {
 	o         *options
 	log2      uint32
 	sk        *subkeys
+	salt      [saltSize]byte // version 2
+	tw        *tweaker       // version 2, used by the goroutine that adds entries
 	root      *wnode
 	sum       Summary
 	dataPos   uint64
@@ -75,7 +83,14 @@ type packer struct {
 
 // Pack reads a tar stream (a flattened root file system) and writes a
 // protected FS image of it to dst, encrypted and authenticated with key.
-// The output depends only on the stream, the key and the chunk size.
+// The output depends only on the stream, the key, the chunk size and the
+// salt source.
+//
+// Every file's chunks are bound to the image salt and the file's path
+// (format version 2, docs/fsprotect.md), and the salt must be known before
+// the first byte is encrypted: Pack streams, so it needs WithSaltSource
+// (else an error wrapping ErrNoSaltSource). PackTarFile and PackTree derive
+// the salt source from the tree when not given one.
 //
 // Regular files, directories, symlinks, hard links (TypeLink), character and
 // block devices and fifos are packed with mode, owner, mtime and the xattrs
@@ -90,6 +105,9 @@ func Pack(ctx context.Context, dst io.Writer, tarStream io.Reader, key Key, opts
 	if err != nil {
 		return nil, err
 	}
+	if p.needsSalt() {
+		return nil, fmt.Errorf("pack tar stream: %w", ErrNoSaltSource)
+	}
 	return p.run(ctx, dst, func(ctx context.Context, pp *pipe) error { return p.readTar(ctx, tarStream, pp) })
 }
 
@@ -98,7 +116,7 @@ func newPacker(key Key, opts []Option) (*packer, error) {
 	if err != nil {
 		return nil, err
 	}
-	sk, err := deriveKeys(key)
+	sk, err := deriveKeys(key, o.version)
 	if err != nil {
 		return nil, err
 	}
@@ -107,8 +125,34 @@ func newPacker(key Key, opts []Option) (*packer, error) {
 		root: &wnode{typ: typeDir, mode: sIFDIR | 0o755, children: map[string]*wnode{}},
 	}
 	p.sum.ChunkSize = o.chunkSize
+	p.sum.Version = int(o.version)
 	p.jobChunks = max(1, (256<<10)/o.chunkSize)
+	if o.saltSet {
+		p.setSalt(o.saltSource)
+	}
 	return p, nil
+}
+
+// needsSalt reports whether the salt source must still be derived from the
+// tree before packing.
+func (p *packer) needsSalt() bool { return p.o.version >= 2 && p.tw == nil }
+
+func (p *packer) setSalt(source []byte) {
+	if p.o.version < 2 {
+		return
+	}
+	p.salt = p.sk.salt(source)
+	p.tw = newTweaker(p.sk, p.salt)
+}
+
+// saltFromTree derives the salt source from the entries (TreeSaltSource).
+func (p *packer) saltFromTree(ctx context.Context, src EntrySource) error {
+	ss, err := treeSaltSource(ctx, src, p.o.concurrency)
+	if err != nil {
+		return err
+	}
+	p.setSalt(ss)
+	return nil
 }
 
 // pipe is the packing pipeline as seen by the goroutine that feeds it.
@@ -133,7 +177,7 @@ func (p *packer) run(parent context.Context, dst io.Writer, feed func(context.Co
 	dataHash := sha256.New()
 	preamble := make([]byte, PreambleSize)
 	copy(preamble, Magic)
-	le.PutUint32(preamble[8:], Version)
+	le.PutUint32(preamble[8:], p.o.version)
 	dataHash.Write(preamble)
 	if err := bw.write(preamble, true); err != nil {
 		return nil, err
@@ -217,7 +261,8 @@ func (p *packer) run(parent context.Context, dst io.Writer, feed func(context.Co
 	}
 	plain := x.marshal()
 	h := &header{
-		version:   Version,
+		version:   p.o.version,
+		salt:      p.salt,
 		chunkLog2: p.log2,
 		dataOff:   PreambleSize,
 		dataLen:   p.dataPos - PreambleSize,
@@ -283,7 +328,7 @@ func (s *partsSink) flush() error { return nil }
 // nonce and hash, key check, MAC). h must hold the layout fields and the
 // data hash. It returns the index ciphertext and the header bytes.
 func sealIndex(sk *subkeys, h *header, plain []byte) ([]byte, []byte, error) {
-	h.imageSize = h.indexOff + h.indexLen + HeaderSize
+	h.imageSize = h.indexOff + h.indexLen + uint64(headerSize(h.version))
 	aad := h.marshal()[:headerAADSize]
 	imac := hmac.New(sha256.New, sk.indexNonce[:])
 	imac.Write(aad)
@@ -298,8 +343,8 @@ func sealIndex(sk *subkeys, h *header, plain []byte) ([]byte, []byte, error) {
 	h.keyCheck = sk.keyCheck
 	hb := h.marshal()
 	hm := hmac.New(sha256.New, sk.headerMAC[:])
-	hm.Write(hb[:headerMACStart])
-	copy(hb[headerMACStart:], hm.Sum(nil))
+	hm.Write(hb[:macStart(h.version)])
+	copy(hb[macStart(h.version):], hm.Sum(nil))
 	return ct, hb, nil
 }
 
@@ -329,15 +374,17 @@ func (p *packer) contentCrypto() (cipher.AEAD, *sivPRF, error) {
 
 // sivPRF computes the synthetic nonce of a chunk (docs/fsprotect.md):
 //
-//	S     = GHASH_H(aad || plaintext) XOR E_K1(J0)   (GMAC under K1, fixed zero nonce)
+//	S     = GHASH_H(tweak || aad || plaintext) XOR E_K1(J0)   (GMAC under K1, fixed zero nonce)
 //	nonce = first 12 bytes of AES_K2(S)
 //
 // a universal hash encrypted with an independent block cipher key: a PRF of
-// (aad, plaintext), as the tag derivation of AES-GCM-SIV (RFC 8452).
+// (tweak, aad, plaintext), as the tag derivation of AES-GCM-SIV (RFC 8452).
+// The tweak (format version 2; empty in version 1) is the file's: it binds
+// the nonce, hence the ciphertext, to the image salt and the file's path.
 type sivPRF struct {
 	gmac cipher.AEAD
 	prp  cipher.Block
-	buf  []byte // aad || plaintext
+	buf  []byte // tweak || aad || plaintext
 }
 
 func newSIVPRF(sk *subkeys, chunkSize int) (*sivPRF, error) {
@@ -349,14 +396,14 @@ func newSIVPRF(sk *subkeys, chunkSize int) (*sivPRF, error) {
 	if err != nil {
 		return nil, fmt.Errorf("init AES: %w", err)
 	}
-	return &sivPRF{gmac: g, prp: b, buf: make([]byte, 0, 16+chunkSize)}, nil
+	return &sivPRF{gmac: g, prp: b, buf: make([]byte, 0, tweakSize+16+chunkSize)}, nil
 }
 
 var zeroNonce [nonceSize]byte
 
-// nonce writes the synthetic nonce of (aad, plain) into dst[:12].
-func (s *sivPRF) nonce(dst []byte, aad, plain []byte) {
-	s.buf = append(append(s.buf[:0], aad...), plain...)
+// nonce writes the synthetic nonce of (tweak, aad, plain) into dst[:12].
+func (s *sivPRF) nonce(dst []byte, tweak, aad, plain []byte) {
+	s.buf = append(append(append(s.buf[:0], tweak...), aad...), plain...)
 	var tag [16]byte
 	s.gmac.Seal(tag[:0], zeroNonce[:], nil, s.buf)
 	s.prp.Encrypt(tag[:], tag[:])
@@ -372,20 +419,21 @@ func chunkAAD(dst *[16]byte, i, size uint64) []byte {
 
 // seal encrypts the chunks of one job with synthetic nonces.
 func (p *packer) seal(aead cipher.AEAD, siv *sivPRF, j *job) {
-	sealChunks(aead, siv, p.o.chunkSize, j.plain[:j.n], j.out, j.recs, j.firstChunk, j.fileSize)
+	sealChunks(aead, siv, p.o.chunkSize, j.tweak, j.plain[:j.n], j.out, j.recs, j.firstChunk, j.fileSize)
 }
 
 // sealChunks encrypts plain, consecutive chunks of a file of fileSize bytes
-// starting with chunk firstChunk, into out (len(plain) + tagSize bytes at
-// least; the ciphertext is out[:len(plain)]) and their records into recs.
-func sealChunks(aead cipher.AEAD, siv *sivPRF, cs int, plain, out, recs []byte, firstChunk, fileSize uint64) {
+// whose tweak is tweak (nil: version 1) starting with chunk firstChunk, into
+// out (len(plain) + tagSize bytes at least; the ciphertext is
+// out[:len(plain)]) and their records into recs.
+func sealChunks(aead cipher.AEAD, siv *sivPRF, cs int, tweak, plain, out, recs []byte, firstChunk, fileSize uint64) {
 	var aadBuf [16]byte
 	var nonce [nonceSize]byte
 	n := len(plain)
 	for k, off := 0, 0; off < n; k, off = k+1, off+cs {
 		end := min(off+cs, n)
 		aad := chunkAAD(&aadBuf, firstChunk+uint64(k), fileSize)
-		siv.nonce(nonce[:], aad, plain[off:end])
+		siv.nonce(nonce[:], tweak, aad, plain[off:end])
 		sealed := aead.Seal(out[off:off], nonce[:], plain[off:end], aad)
 		rec := recs[k*chunkRecSize : (k+1)*chunkRecSize]
 		copy(rec, nonce[:])
@@ -459,22 +507,7 @@ func (p *packer) readTar(ctx context.Context, r io.Reader, pp *pipe) error {
 		if err != nil {
 			return fmt.Errorf("read tar stream: %w: %w", ErrInvalidInput, err)
 		}
-		e := TreeEntry{
-			Path: hdr.Name, Type: hdr.Typeflag, Mode: hdr.Mode, UID: hdr.Uid, GID: hdr.Gid,
-			ModTime: hdr.ModTime, Linkname: hdr.Linkname, Devmajor: hdr.Devmajor, Devminor: hdr.Devminor,
-		}
-		for k, v := range hdr.PAXRecords {
-			if name, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok {
-				if e.Xattrs == nil {
-					e.Xattrs = map[string]string{}
-				}
-				e.Xattrs[name] = v
-			}
-		}
-		switch hdr.Typeflag {
-		case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
-			e.Type = tar.TypeReg
-		}
+		e := tarEntry(hdr)
 		n, err := p.add(&e, hdr.Size)
 		if err != nil {
 			return err
@@ -485,6 +518,27 @@ func (p *packer) readTar(ctx context.Context, r io.Reader, pp *pipe) error {
 			}
 		}
 	}
+}
+
+// tarEntry is what a tar header says about an entry (no content).
+func tarEntry(hdr *tar.Header) TreeEntry {
+	e := TreeEntry{
+		Path: hdr.Name, Type: hdr.Typeflag, Mode: hdr.Mode, UID: hdr.Uid, GID: hdr.Gid,
+		ModTime: hdr.ModTime, Linkname: hdr.Linkname, Devmajor: hdr.Devmajor, Devminor: hdr.Devminor,
+	}
+	for k, v := range hdr.PAXRecords {
+		if name, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok {
+			if e.Xattrs == nil {
+				e.Xattrs = map[string]string{}
+			}
+			e.Xattrs[name] = v
+		}
+	}
+	switch hdr.Typeflag {
+	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+		e.Type = tar.TypeReg
+	}
+	return e
 }
 
 // add puts one entry into the tree. For a regular file with content (size
@@ -505,7 +559,7 @@ func (p *packer) add(e *TreeEntry, size int64) (*wnode, error) {
 		n.mtimeSec, n.mtimeNsec = 0, 0
 	}
 	for name, v := range e.Xattrs {
-		if name != "" && len(name) <= maxNameLen && !strings.ContainsRune(name, 0) {
+		if keptXattr(name) {
 			if n.xattrs == nil {
 				n.xattrs = map[string]string{}
 			}
@@ -588,13 +642,25 @@ func (p *packer) add(e *TreeEntry, size int64) (*wnode, error) {
 	if uint64(size) > math.MaxInt64-p.dataPos {
 		return nil, invalid("pack file %q: size %d out of range", e.Path, size)
 	}
-	// Lay the content out at the end of the data region.
+	// Lay the content out at the end of the data region. The content is
+	// bound to this path (hard links added later share it).
 	usize := uint64(size)
 	n.size, n.dataOff = usize, p.dataPos
+	if p.tw != nil {
+		n.tweak = p.tw.tweak(strings.Join(parts, "/"))
+	}
 	n.recs = make([]byte, chunkCount(usize, p.log2)*chunkRecSize)
 	p.dataPos += usize
 	p.sum.BytesIn += size
 	return n, nil
+}
+
+// tweakOf is the tweak a file's chunks are sealed with (nil: version 1).
+func (n *wnode) tweakOf(p *packer) []byte {
+	if p.tw == nil {
+		return nil
+	}
+	return n.tweak[:]
 }
 
 func (p *packer) replace(d *wnode, parts []string, n *wnode) {
@@ -624,7 +690,7 @@ func (p *packer) readContent(ctx context.Context, tr *tar.Reader, hdr *tar.Heade
 			return fmt.Errorf("read tar entry %q: %w: %w", hdr.Name, ErrInvalidInput, err)
 		}
 		first := off >> p.log2
-		j := &job{buf: buf, plain: buf.plain, out: buf.out, n: m, firstChunk: first, fileSize: size, done: make(chan struct{}),
+		j := &job{buf: buf, plain: buf.plain, out: buf.out, n: m, firstChunk: first, fileSize: size, tweak: n.tweakOf(p), done: make(chan struct{}),
 			recs: n.recs[first*chunkRecSize : (first+chunkCount(uint64(m), p.log2))*chunkRecSize]}
 		pp.queue <- j
 		pp.work <- j

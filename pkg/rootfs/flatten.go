@@ -43,7 +43,7 @@ type options struct {
 	concurrency int
 	progress    func(layer int, bytes int64)
 	maxFileSize int64
-	fileHook    func([]byte)
+	fileHook    func(name string, content []byte)
 }
 
 // WithConcurrency bounds how many layers are decompressed at once (default
@@ -53,14 +53,17 @@ func WithConcurrency(n int) Option { return func(o *options) { o.concurrency = n
 // WithProgress is called with the compressed bytes read so far per layer.
 func WithProgress(f func(layer int, bytes int64)) Option { return func(o *options) { o.progress = f } }
 
-// WithFileHook has f called with the content of each regular file of every
+// WithFileHook has f called with the path (in the tree's form, as Walk
+// gives it: "usr/bin/env") and the content of each regular file of every
 // layer (files later deleted or replaced included) as soon as it is
 // decompressed, before the tree is merged. f is called from the goroutines
 // that read the layers, concurrently: it must be cheap (hand the work to
 // another goroutine) and must not modify or retain-and-modify the content,
 // which becomes the Entry's Data if the file survives. Empty files are not
 // reported.
-func WithFileHook(f func(content []byte)) Option { return func(o *options) { o.fileHook = f } }
+func WithFileHook(f func(name string, content []byte)) Option {
+	return func(o *options) { o.fileHook = f }
+}
 
 // Flatten reads every layer of img and returns the merged root file system.
 func Flatten(ctx context.Context, img v1.Image, opts ...Option) (*Tree, error) {
@@ -177,7 +180,7 @@ func decompressor(br *bufio.Reader, mt types.MediaType) (io.Reader, func(), erro
 	return br, func() {}, nil
 }
 
-func parseTar(ctx context.Context, r io.Reader, hook func([]byte)) ([]rawEntry, error) {
+func parseTar(ctx context.Context, r io.Reader, hook func(string, []byte)) ([]rawEntry, error) {
 	tr := tar.NewReader(r)
 	var out []rawEntry
 	for {
@@ -208,7 +211,7 @@ func parseTar(ctx context.Context, r io.Reader, hook func([]byte)) ([]rawEntry, 
 				data = []byte{}
 			}
 			if hook != nil && len(data) > 0 {
-				hook(data)
+				hook(clean(hdr.Name), data)
 			}
 		}
 		out = append(out, rawEntry{hdr: hdr, data: data})

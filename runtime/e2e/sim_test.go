@@ -98,7 +98,7 @@ func makeEnclaveFiles(t *testing.T, rt string, entries []tarEntry, mutate func(*
 	var fsKey fsprotect.Key
 	rand.Read(fsKey[:])
 	var img bytes.Buffer
-	sum, err := fsprotect.Pack(context.Background(), &img, &tb, fsKey)
+	sum, err := fsprotect.Pack(context.Background(), &img, &tb, fsKey, fsprotect.WithSaltSource([]byte("runtime/e2e tree")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,7 @@
-/* Protected FS image reader, format v1. Spec: docs/fsprotect.md.
- * Mirrors pkg/fsprotect (reader.go, format.go): same checks, same order. */
+/* Protected FS image reader, format versions 1 and 2. Spec: docs/fsprotect.md.
+ * Mirrors pkg/fsprotect (reader.go, format.go): same checks, same order.
+ * The versions differ, for a reader, only in the header (size, salt, MAC
+ * position) and the HKDF labels; chunk nonces are taken from the index. */
 #include "fsp.h"
 
 #include <bearssl.h>
@@ -9,9 +11,10 @@
 #include "rt_alloc.h"
 
 #define PREAMBLE_SIZE 16u
-#define HEADER_SIZE 192u
+#define HEADER_SIZE_V1 192u
+#define HEADER_SIZE_V2 256u
+#define HEADER_SIZE_MAX HEADER_SIZE_V2
 #define HEADER_AAD_SIZE 64u
-#define HEADER_MAC_START 160u
 #define TAG_SIZE 16u
 #define NONCE_SIZE 12u
 #define CHUNK_REC 28u
@@ -80,15 +83,25 @@ static void wipe(void *p, size_t n)
 	__asm__ __volatile__("" : : "r"(p) : "memory");
 }
 
-static void hkdf(const uint8_t key[32], const char *label, uint8_t *out, size_t n)
+/* HKDF-SHA-256 of the FS key with info "scone-fsp v<version> <name>". */
+static void hkdf(const uint8_t key[32], uint32_t version, const char *name, uint8_t *out, size_t n)
 {
+	char label[64] = "scone-fsp v";
+	size_t l = strlen(label), nl = strlen(name);
+	label[l++] = (char)('0' + version); /* versions 1..9 */
+	label[l++] = ' ';
+	if (nl > sizeof label - l)
+		nl = sizeof label - l;
+	memcpy(label + l, name, nl);
 	br_hkdf_context hc;
 	br_hkdf_init(&hc, &br_sha256_vtable, BR_HKDF_NO_SALT, 0);
 	br_hkdf_inject(&hc, key, 32);
 	br_hkdf_flip(&hc);
-	br_hkdf_produce(&hc, label, strlen(label), out, n);
+	br_hkdf_produce(&hc, label, l + nl, out, n);
 	wipe(&hc, sizeof hc);
 }
+
+static uint32_t header_size(uint32_t version) { return version == 1 ? HEADER_SIZE_V1 : HEADER_SIZE_V2; }
 
 static void aes_ctr_init(union aes_ctr_keys *k, const uint8_t key[32])
 {
@@ -333,46 +346,48 @@ out:
 int fsp_open(struct fsp **out, const uint8_t *img, uint64_t img_len, const uint8_t key[FSP_KEY_LEN],
 	     const uint8_t *expected_root)
 {
-	uint8_t pre[PREAMBLE_SIZE], h[HEADER_SIZE];
+	uint8_t pre[PREAMBLE_SIZE], h[HEADER_SIZE_MAX];
 	*out = NULL;
 	if (img_len < PREAMBLE_SIZE)
 		return -FSP_ETRUNC;
 	memcpy(pre, img, PREAMBLE_SIZE);
 	if (memcmp(pre, magic, 8) != 0)
 		return -FSP_EFORMAT;
-	if (get32(pre + 8) != FSP_VERSION)
+	uint32_t version = get32(pre + 8);
+	if (version < FSP_VERSION_MIN || version > FSP_VERSION)
 		return -FSP_EVERSION;
 	if (get32(pre + 12) != 0)
 		return -FSP_EFORMAT;
-	if (img_len < PREAMBLE_SIZE + HEADER_SIZE)
+	uint32_t hs = header_size(version), mac_start = hs - 32;
+	if (img_len < PREAMBLE_SIZE + hs)
 		return -FSP_ETRUNC;
-	memcpy(h, img + img_len - HEADER_SIZE, HEADER_SIZE);
+	memcpy(h, img + img_len - hs, hs);
 	if (memcmp(h, magic, 8) != 0)
 		return -FSP_ETRUNC;
-	if (get32(h + 8) != FSP_VERSION)
-		return -FSP_EVERSION;
+	if (get32(h + 8) != version)
+		return get32(h + 8) < FSP_VERSION_MIN || get32(h + 8) > FSP_VERSION ? -FSP_EVERSION : -FSP_EFORMAT;
 
 	/* key check, header MAC */
 	struct {
 		uint8_t kcv[32], mac[32], idx[32], cont[32];
 	} k;
-	hkdf(key, "scone-fsp v1 key check", k.kcv, 16);
+	hkdf(key, version, "key check", k.kcv, 16);
 	if (!ct_equal(k.kcv, h + 80, 16)) {
 		wipe(&k, sizeof k);
 		return -FSP_EKEY;
 	}
-	hkdf(key, "scone-fsp v1 header mac", k.mac, 32);
-	hkdf(key, "scone-fsp v1 index key", k.idx, 32);
-	hkdf(key, "scone-fsp v1 content key", k.cont, 32);
+	hkdf(key, version, "header mac", k.mac, 32);
+	hkdf(key, version, "index key", k.idx, 32);
+	hkdf(key, version, "content key", k.cont, 32);
 	br_hmac_key_context hk;
 	br_hmac_context hm;
 	uint8_t mac[32];
 	br_hmac_key_init(&hk, &br_sha256_vtable, k.mac, 32);
 	br_hmac_init(&hm, &hk, 0);
-	br_hmac_update(&hm, h, HEADER_MAC_START);
+	br_hmac_update(&hm, h, mac_start);
 	br_hmac_out(&hm, mac);
 	int rc;
-	if (!ct_equal(mac, h + HEADER_MAC_START, 32)) {
+	if (!ct_equal(mac, h + mac_start, 32)) {
 		rc = -FSP_EAUTH;
 		goto fail_keys;
 	}
@@ -386,19 +401,26 @@ int fsp_open(struct fsp **out, const uint8_t *img, uint64_t img_len, const uint8
 		rc = -FSP_ETRUNC;
 		goto fail_keys;
 	}
+	/* flags: bit 0 (per-chunk compression) is reserved and, like every other
+	 * bit, not implemented: refuse rather than misread. */
 	if (image_size != img_len || log2 < MIN_LOG2 || log2 > MAX_LOG2 || flags != 0 || get32(h + 76) != 0 ||
 	    data_off != PREAMBLE_SIZE)
 		goto fail_keys;
+	if (version >= 2) {
+		static const uint8_t zero[32];
+		if (memcmp(h + 192, zero, 32) != 0) /* reserved: compression parameters */
+			goto fail_keys;
+	}
 	if (data_len > img_len || data_off + data_len != index_off)
 		goto fail_keys;
 	if (index_len < INDEX_HDR + INODE_REC + TAG_SIZE || index_len > img_len ||
-	    index_off + index_len != img_len - HEADER_SIZE)
+	    index_off + index_len != img_len - hs)
 		goto fail_keys;
 
 	uint8_t root[32];
 	br_sha256_context sc;
 	br_sha256_init(&sc);
-	br_sha256_update(&sc, h, HEADER_SIZE);
+	br_sha256_update(&sc, h, hs);
 	br_sha256_out(&sc, root);
 	if (expected_root != NULL && !ct_equal(root, expected_root, 32)) {
 		rc = -FSP_EROOT;
@@ -545,23 +567,29 @@ int fsp_stat(const struct fsp *f, uint32_t ino, struct fsp_stat *st)
 	return 0;
 }
 
-/* Authenticates and decrypts chunk i of file inode in into dst (room for a
- * whole chunk). dst must be private memory: the ciphertext is copied there
- * first, then decrypted and checked in place. Returns the chunk length or
- * -FSP_EAUTH (dst wiped). */
-static long read_chunk(const struct fsp *f, const uint8_t *in, uint64_t i, uint8_t *dst)
+/* Authenticates and decrypts chunk i of file inode in into priv: private
+ * memory (never the caller's buffer) of at least a chunk. The ciphertext is
+ * copied there from the image first (the host may change the image under
+ * us), then decrypted and checked in place. Returns the chunk length, or
+ * -FSP_EAUTH (priv wiped). */
+static long read_chunk(const struct fsp *f, const uint8_t *in, uint64_t i, uint8_t *priv)
 {
 	uint64_t size = I_SIZE(in), start = i << f->log2;
 	size_t n = (size_t)(size - start < f->chunk_size ? size - start : f->chunk_size);
-	memcpy(dst, f->img + I_DATA(in) + start, n);
+	memcpy(priv, f->img + I_DATA(in) + start, n);
 	const uint8_t *rec = f->chunks + (size_t)(I_CHUNK(in) + i) * CHUNK_REC;
 	uint8_t aad[16];
 	put64(aad, i);
 	put64(aad + 8, size);
-	if (!gcm_open(&f->content, f->ghash, rec, aad, sizeof aad, dst, n, rec + NONCE_SIZE))
+	if (!gcm_open(&f->content, f->ghash, rec, aad, sizeof aad, priv, n, rec + NONCE_SIZE))
 		return -FSP_EAUTH;
 	return (long)n;
 }
+
+/* Chunks up to this size are decrypted in a stack buffer of fsp_pread (the
+ * runtime calls it on a 256 KiB signal stack); larger ones in one rt_malloc
+ * per call. */
+#define STACK_CHUNK 4096u
 
 long fsp_pread(const struct fsp *f, uint32_t ino, void *buf, uint64_t len, uint64_t off)
 {
@@ -579,46 +607,41 @@ long fsp_pread(const struct fsp *f, uint32_t ino, void *buf, uint64_t len, uint6
 		len = size - off;
 	if (len > (uint64_t)LONG_MAX)
 		len = (uint64_t)LONG_MAX & ~((uint64_t)f->chunk_size - 1);
-	uint8_t *out = buf, *tmp = NULL;
+	/* Finding 8c: decrypt into private memory, copy out only what
+	 * authenticated; a failed chunk leaves buf as it was. */
+	uint8_t stack_chunk[STACK_CHUNK];
+	uint8_t *priv = stack_chunk;
+	if (f->chunk_size > sizeof stack_chunk && (priv = rt_malloc(f->chunk_size)) == NULL)
+		return -FSP_ENOMEM;
+	uint8_t *out = buf;
 	uint64_t done = 0;
+	size_t used = 0; /* bytes of priv that held plaintext */
+	int partial = 0; /* priv held plaintext the caller did not ask for */
 	long rc = 0;
 	while (done < len) {
 		uint64_t pos = off + done, i = pos >> f->log2;
 		uint64_t within = pos - (i << f->log2);
-		if (within == 0 && len - done >= f->chunk_size) {
-			/* whole chunk: decrypt straight into the caller's buffer */
-			long n = read_chunk(f, in, i, out + done);
-			if (n < 0) {
-				rc = n;
-				break;
-			}
-			done += (uint64_t)n;
-			continue;
-		}
-		if (tmp == NULL && (tmp = rt_malloc(f->chunk_size)) == NULL) {
-			rc = -FSP_ENOMEM;
-			break;
-		}
-		long n = read_chunk(f, in, i, tmp);
+		long n = read_chunk(f, in, i, priv);
 		if (n < 0) {
 			rc = n;
 			break;
 		}
+		if ((size_t)n > used)
+			used = (size_t)n;
 		uint64_t take = (uint64_t)n - within;
 		if (take > len - done)
 			take = len - done;
-		memcpy(out + done, tmp + within, (size_t)take);
+		partial |= take != (uint64_t)n;
+		memcpy(out + done, priv + within, (size_t)take);
 		done += take;
 	}
-	if (tmp != NULL) {
-		wipe(tmp, f->chunk_size);
-		rt_free(tmp);
-	}
-	if (rc < 0) {
-		wipe(out, (size_t)len); /* return nothing on failure */
-		return rc;
-	}
-	return (long)done;
+	/* What the caller got it has anyway; wipe the rest of a chunk it did
+	 * not ask for (a failed chunk is wiped by gcm_open). */
+	if (partial)
+		wipe(priv, used);
+	if (priv != stack_chunk)
+		rt_free(priv);
+	return rc < 0 ? rc : (long)done;
 }
 
 long fsp_readlink(const struct fsp *f, uint32_t ino, char *buf, uint64_t len)

@@ -1,4 +1,4 @@
-/* Protected FS image reader (format v1, docs/fsprotect.md).
+/* Protected FS image reader (format versions 1 and 2, docs/fsprotect.md).
  *
  * Opens an image held in memory (the runtime maps fs.img), authenticates its
  * header and encrypted index with the 32-byte FS key, and serves lookups,
@@ -20,7 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FSP_VERSION 1u
+#define FSP_VERSION 2u	   /* the newest format version read */
+#define FSP_VERSION_MIN 1u /* the oldest */
 #define FSP_KEY_LEN 32u
 #define FSP_ROOT_LEN 32u
 /* Inode number of the root directory. Inode numbers are 1..ninodes. */
@@ -82,7 +83,8 @@ int fsp_open(struct fsp **out, const uint8_t *img, uint64_t img_len, const uint8
 /* Frees everything fsp_open allocated (wipes the derived keys). NULL is ok. */
 void fsp_close(struct fsp *f);
 
-/* The root hash of the opened image (SHA-256 of its 192-byte header). */
+/* The root hash of the opened image (SHA-256 of its header: 192 bytes in
+ * version 1, 256 in version 2). */
 void fsp_root_hash(const struct fsp *f, uint8_t out[FSP_ROOT_LEN]);
 uint32_t fsp_root_ino(const struct fsp *f);
 /* The chunk size of the image (bytes), a power of two in [4 KiB, 1 MiB]. */
@@ -99,9 +101,14 @@ int fsp_stat(const struct fsp *f, uint32_t ino, struct fsp_stat *st);
 
 /* Reads up to len bytes at offset off of regular file ino. Returns the number
  * of bytes read (0 at or past end of file), or -FSP_EAUTH (a chunk failed
- * authentication; nothing of it is returned), -FSP_EISDIR, -FSP_EINVAL (not a
- * regular file), -FSP_ENOENT, -FSP_ENOMEM. A read of at most
- * LONG_MAX bytes is served per call. */
+ * authentication), -FSP_EISDIR, -FSP_EINVAL (not a regular file),
+ * -FSP_ENOENT, -FSP_ENOMEM. A read of at most LONG_MAX bytes is served per
+ * call. Each chunk is decrypted and authenticated in private memory and
+ * copied into buf only once authentic: unauthenticated plaintext never
+ * reaches buf. On -FSP_EAUTH the part of buf for the failed chunk and after
+ * it is left untouched (chunks before it, authentic, may have been copied).
+ * Uses one chunk of private memory per call: on the stack for chunks of up
+ * to 4 KiB (the default), else one rt_malloc. */
 long fsp_pread(const struct fsp *f, uint32_t ino, void *buf, uint64_t len, uint64_t off);
 
 /* Copies the target of symlink ino into buf (no NUL terminator), at most len

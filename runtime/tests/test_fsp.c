@@ -1,10 +1,12 @@
 /* Host test of the protected FS reader (runtime/lib/fsp.c).
  *
- * Runs every labelled vector of testdata/fsprotect/vectors.txt (format in
- * testdata/fsprotect/README.md; the Go test runs the same manifest against
- * the Go reader), then a bit-flip campaign over ok.img (every flip is either
- * refused at open or makes a read of the touched data fail), then concurrent
- * reads from two threads. Runs from the repository root. */
+ * Runs every labelled vector of testdata/fsprotect/vectors.txt, format
+ * versions 1 and 2 (format in testdata/fsprotect/README.md; the Go test runs
+ * the same manifest against the Go reader), then, for ok.img (v1) and
+ * v2-ok.img: a bit-flip campaign (every flip is either refused at open or
+ * makes a read of the touched data fail), authenticated but malformed
+ * indexes, reads of tampered chunks (the caller's buffer stays untouched),
+ * and concurrent reads from three threads. Runs from the repository root. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +38,16 @@ static uint8_t *read_vec(const char *name, uint64_t *len)
 	*len = n;
 	return b;
 }
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_u64(const uint8_t *p) { return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32; }
+
+/* Header size of an image of format version v. */
+static uint64_t hdr_size(uint32_t v) { return v == 1 ? 192 : 256; }
 
 static int unhex(const char *s, uint8_t *out, size_t n)
 {
@@ -117,6 +129,25 @@ static long read_all(const struct fsp *f, uint32_t ino, uint8_t **out)
 	return (long)st.size;
 }
 
+/* The manifest's "pieces SIZE": what an attacker without the key sees.
+ * The data region (found through the header) is cut into SIZE-byte pieces
+ * (one per file of that size): "repeated" if two are equal, else
+ * "distinct". */
+static const char *pieces(const uint8_t *img, uint64_t len, uint64_t size)
+{
+	if (len < 16 || size == 0 || len < hdr_size(get_u32(img + 8)))
+		return "malformed";
+	const uint8_t *h = img + len - hdr_size(get_u32(img + 8));
+	uint64_t off = get_u64(h + 24), dlen = get_u64(h + 32);
+	if (off > len || dlen > len - off || dlen % size != 0)
+		return "malformed";
+	for (uint64_t i = 0; i + size <= dlen; i += size)
+		for (uint64_t j = i + size; j + size <= dlen; j += size)
+			if (memcmp(img + off + i, img + off + j, (size_t)size) == 0)
+				return "repeated";
+	return "distinct";
+}
+
 static void run_manifest(void)
 {
 	uint64_t mlen;
@@ -129,7 +160,8 @@ static void run_manifest(void)
 	m[mlen] = 0;
 	struct fsp *f = NULL;
 	uint8_t *img = NULL;
-	int lines = 0, images = 0;
+	uint64_t img_len = 0;
+	int lines = 0, images = 0, v2images = 0;
 	for (char *save = NULL, *line = strtok_r(m, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (line[0] == '#' || line[0] == 0)
 			continue;
@@ -141,8 +173,10 @@ static void run_manifest(void)
 			fsp_close(f);
 			f = NULL;
 			free(img);
-			uint64_t len;
+			uint64_t len = 0;
 			img = read_vec(a[1], &len);
+			img_len = len;
+			v2images += strncmp(a[1], "v2-", 3) == 0;
 			uint8_t key[32], root[32];
 			if (img == NULL || unhex(a[2], key, 32) != 0) {
 				FAIL("%s: cannot read image or key", line);
@@ -163,6 +197,12 @@ static void run_manifest(void)
 				if (memcmp(r2, root, 32) != 0)
 					FAIL("%s: fsp_root_hash differs", line);
 			}
+			continue;
+		}
+		if (strcmp(a[0], "pieces") == 0 && n == 3) {
+			const char *got = img == NULL ? "unreadable" : pieces(img, img_len, (uint64_t)atol(a[1]));
+			if (strcmp(got, a[2]) != 0)
+				FAIL("%s: pieces are %s", line, got);
 			continue;
 		}
 		if (f == NULL) {
@@ -250,9 +290,9 @@ static void run_manifest(void)
 	fsp_close(f);
 	free(img);
 	free(m);
-	if (images < 10)
-		FAIL("only %d image lines in the manifest", images);
-	printf("manifest: %d lines, %d images\n", lines, images);
+	if (images < 10 || v2images < 10)
+		FAIL("only %d image lines (%d of version 2) in the manifest", images, v2images);
+	printf("manifest: %d lines, %d images (%d of version 2)\n", lines, images, v2images);
 }
 
 static const uint8_t vkey[32] = {0,  1,	 2,  3,	 4,  5,	 6,  7,	 8,  9,	 10, 11, 12, 13, 14, 15,
@@ -283,18 +323,19 @@ static int read_everything(const struct fsp *f, uint32_t dir, int depth)
 	return r;
 }
 
-/* Flips bits all over ok.img (every 3rd bit, plus every bit of the header):
- * each flip must be refused at open or fail a read that touches it. */
-static void bitflip_campaign(void)
+/* Flips bits all over an image (every 3rd bit, plus every bit of the
+ * header): each flip must be refused at open or fail a read that touches it. */
+static void bitflip_campaign(const char *name)
 {
 	uint64_t len;
-	uint8_t *img = read_vec("ok.img", &len);
+	uint8_t *img = read_vec(name, &len);
 	if (img == NULL) {
-		FAIL("cannot read ok.img");
+		FAIL("cannot read %s", name);
 		return;
 	}
+	uint64_t hs = hdr_size(get_u32(img + 8));
 	uint64_t tried = 0, at_open = 0, at_read = 0;
-	for (uint64_t bit = 0; bit < len * 8; bit += (bit >= (len - 192) * 8 ? 1 : 3)) {
+	for (uint64_t bit = 0; bit < len * 8; bit += (bit >= (len - hs) * 8 ? 1 : 3)) {
 		img[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 		struct fsp *f;
 		int rc = fsp_open(&f, img, len, vkey, NULL);
@@ -307,7 +348,7 @@ static void bitflip_campaign(void)
 			if (r == -FSP_EAUTH)
 				at_read++;
 			else
-				FAIL("flip of bit %llu undetected (rc %d)", (unsigned long long)bit, r);
+				FAIL("%s: flip of bit %llu undetected (rc %d)", name, (unsigned long long)bit, r);
 		}
 		img[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 	}
@@ -315,17 +356,20 @@ static void bitflip_campaign(void)
 	for (uint64_t cut = 1; cut < len; cut += 97) {
 		struct fsp *f;
 		if (fsp_open(&f, img, len - cut, vkey, NULL) == 0) {
-			FAIL("truncation by %llu accepted", (unsigned long long)cut);
+			FAIL("%s: truncation by %llu accepted", name, (unsigned long long)cut);
 			fsp_close(f);
 		}
 	}
 	free(img);
-	printf("bit flips: %llu tried, %llu refused at open, %llu failed at read\n", (unsigned long long)tried,
-	       (unsigned long long)at_open, (unsigned long long)at_read);
+	printf("%s: bit flips: %llu tried, %llu refused at open, %llu failed at read\n", name,
+	       (unsigned long long)tried, (unsigned long long)at_open, (unsigned long long)at_read);
 }
 
-static void hkdf32(const char *label, uint8_t out[32])
+/* HKDF of vkey with the label "scone-fsp v<version> <name>". */
+static void hkdf32(uint32_t version, const char *name, uint8_t out[32])
 {
+	char label[64];
+	snprintf(label, sizeof label, "scone-fsp v%u %s", version, name);
 	br_hkdf_context hc;
 	br_hkdf_init(&hc, &br_sha256_vtable, BR_HKDF_NO_SALT, 0);
 	br_hkdf_inject(&hc, vkey, 32);
@@ -334,16 +378,16 @@ static void hkdf32(const char *label, uint8_t out[32])
 }
 
 /* Re-encrypts a (mutated) index plaintext into img, which has ok.img's
- * layout, and fixes the index hash and header MAC: the result is a correctly
- * keyed image with a possibly malformed index. */
+ * (or v2-ok.img's) layout, and fixes the index hash and header MAC: the
+ * result is a correctly keyed image with a possibly malformed index. */
 static void reseal(uint8_t *img, uint64_t len, const uint8_t *plain, size_t plen)
 {
-	uint8_t *h = img + len - 192, kidx[32], kmac[32];
-	uint64_t ioff = 0;
-	for (int i = 0; i < 8; i++)
-		ioff |= (uint64_t)h[40 + i] << (8 * i);
-	hkdf32("scone-fsp v1 index key", kidx);
-	hkdf32("scone-fsp v1 header mac", kmac);
+	uint32_t version = get_u32(img + 8);
+	uint64_t hs = hdr_size(version);
+	uint8_t *h = img + len - hs, kidx[32], kmac[32];
+	uint64_t ioff = get_u64(h + 40);
+	hkdf32(version, "index key", kidx);
+	hkdf32(version, "header mac", kmac);
 	br_aes_x86ni_ctr_keys ak;
 	br_aes_ct64_ctr_keys ak64;
 	const br_block_ctr_class **vt;
@@ -370,18 +414,18 @@ static void reseal(uint8_t *img, uint64_t len, const uint8_t *plain, size_t plen
 	br_hmac_context hm;
 	br_hmac_key_init(&hk, &br_sha256_vtable, kmac, 32);
 	br_hmac_init(&hm, &hk, 0);
-	br_hmac_update(&hm, h, 160);
-	br_hmac_out(&hm, h + 160);
+	br_hmac_update(&hm, h, hs - 32);
+	br_hmac_out(&hm, h + hs - 32);
 }
 
-/* Opens ok.img with vkey: the fsp (NULL after a FAIL) and the image it
+/* Opens vector name with vkey: the fsp (NULL after a FAIL) and the image it
  * reads, which the caller frees after fsp_close. */
-static struct fsp *open_ok_img(uint8_t **img, uint64_t *len)
+static struct fsp *open_vec(const char *name, uint8_t **img, uint64_t *len)
 {
 	struct fsp *f;
-	*img = read_vec("ok.img", len);
+	*img = read_vec(name, len);
 	if (*img == NULL || fsp_open(&f, *img, *len, vkey, NULL) != 0) {
-		FAIL("open ok.img");
+		FAIL("open %s", name);
 		free(*img);
 		*img = NULL;
 		return NULL;
@@ -392,26 +436,23 @@ static struct fsp *open_ok_img(uint8_t **img, uint64_t *len)
 /* Authenticated but malformed indexes: random mutations of ok.img's index,
  * resealed. fsp_open must refuse them with -FSP_EFORMAT or accept them, and
  * then every read must stay in bounds (ASan watches). */
-static void index_mutations(void)
+static void index_mutations(const char *name)
 {
 	uint64_t len;
 	uint8_t *img;
-	struct fsp *f = open_ok_img(&img, &len);
+	struct fsp *f = open_vec(name, &img, &len);
 	if (f == NULL)
 		return;
 	/* recover the plaintext index: reseal the original, check it opens */
-	uint8_t *h = img + len - 192;
-	uint64_t ioff = 0, ilen = 0;
-	for (int i = 0; i < 8; i++) {
-		ioff |= (uint64_t)h[40 + i] << (8 * i);
-		ilen |= (uint64_t)h[48 + i] << (8 * i);
-	}
+	uint32_t version = get_u32(img + 8);
+	uint8_t *h = img + len - hdr_size(version);
+	uint64_t ioff = get_u64(h + 40), ilen = get_u64(h + 48);
 	fsp_close(f);
 	size_t plen = (size_t)ilen - 16;
 	uint8_t *plain = malloc(plen), *work = malloc(len);
 	{
 		uint8_t kidx[32];
-		hkdf32("scone-fsp v1 index key", kidx);
+		hkdf32(version, "index key", kidx);
 		br_aes_ct64_ctr_keys ak;
 		br_aes_ct64_ctr_init(&ak, kidx, 32);
 		br_gcm_context gc;
@@ -422,7 +463,7 @@ static void index_mutations(void)
 		memcpy(plain, img + ioff, plen);
 		br_gcm_run(&gc, 0, plain, plen);
 		if (!br_gcm_check_tag(&gc, img + ioff + plen))
-			FAIL("cannot decrypt ok.img's index");
+			FAIL("cannot decrypt %s's index", name);
 	}
 	memcpy(work, img, len);
 	reseal(work, len, plain, plen);
@@ -453,10 +494,10 @@ static void index_mutations(void)
 		} else if (rc == -FSP_EFORMAT) {
 			refused++;
 		} else {
-			FAIL("mutated index: %s", fsp_strerror(rc));
+			FAIL("%s: mutated index: %s", name, fsp_strerror(rc));
 		}
 	}
-	printf("index mutations: %d refused, %d accepted (and read)\n", refused, accepted);
+	printf("%s: index mutations: %d refused, %d accepted (and read)\n", name, refused, accepted);
 	free(mut);
 	free(plain);
 	free(work);
@@ -476,11 +517,11 @@ static void *reader_thread(void *p)
 	return NULL;
 }
 
-static void concurrent_reads(void)
+static void concurrent_reads(const char *name)
 {
 	uint64_t len;
 	uint8_t *img;
-	struct fsp *f = open_ok_img(&img, &len);
+	struct fsp *f = open_vec(name, &img, &len);
 	if (f == NULL)
 		return;
 	pthread_t th[3];
@@ -521,6 +562,71 @@ static void concurrent_reads(void)
 		FAIL("pread at an offset");
 	fsp_close(f);
 	free(img);
+}
+
+/* Security finding 8c: a read of a tampered chunk must not put anything
+ * of it into the caller's buffer, not even wiped bytes. chunk0.img has
+ * chunk 0 (a whole 4 KiB chunk) of bin/two-chunks (4196 bytes) tampered,
+ * chunk.img its chunk 1 (100 bytes); prefix "" or "v2-". */
+static void tampered_reads(const char *prefix)
+{
+	char name[64];
+	uint64_t len, oklen;
+	uint8_t *img, *okimg;
+	snprintf(name, sizeof name, "%sok.img", prefix);
+	struct fsp *ok = open_vec(name, &okimg, &oklen);
+	snprintf(name, sizeof name, "%schunk0.img", prefix);
+	struct fsp *f0 = open_vec(name, &img, &len);
+	uint8_t *img1;
+	uint64_t len1;
+	snprintf(name, sizeof name, "%schunk.img", prefix);
+	struct fsp *f1 = open_vec(name, &img1, &len1);
+	static uint8_t want[8192], buf[8192];
+	uint32_t ino;
+	if (ok == NULL || f0 == NULL || f1 == NULL || resolve(ok, "bin/two-chunks", &ino) != 0 ||
+	    fsp_pread(ok, ino, want, sizeof want, 0) != 4196) {
+		FAIL("%s: cannot set up", prefix);
+		goto out;
+	}
+	static const struct {
+		int chunk1; /* which image: chunk.img (1) or chunk0.img (0) */
+		uint64_t off, len;
+		long authentic; /* leading bytes that must hold the file's content */
+	} reads[] = {
+		{0, 0, 4096, 0},    /* the whole tampered chunk: decrypted in place before the fix */
+		{0, 0, 8192, 0},    /* the whole file, failing at its first chunk */
+		{0, 10, 100, 0},    /* part of the tampered chunk */
+		{1, 4096, 100, 0},  /* the tampered last chunk */
+		{1, 0, 8192, 4096}, /* the whole file: chunk 0 is authentic, chunk 1 fails */
+		{1, 4000, 196, 96}, /* straddling both */
+	};
+	for (size_t k = 0; k < sizeof reads / sizeof reads[0]; k++) {
+		struct fsp *f = reads[k].chunk1 ? f1 : f0;
+		memset(buf, 0xA5, sizeof buf);
+		long r = fsp_pread(f, ino, buf, reads[k].len, reads[k].off);
+		if (r != -FSP_EAUTH)
+			FAIL("%s read %zu: got %ld, want -FSP_EAUTH", prefix, k, r);
+		if (memcmp(buf, want + reads[k].off, (size_t)reads[k].authentic) != 0)
+			FAIL("%s read %zu: the authentic chunk before the tampered one differs", prefix, k);
+		for (size_t i = (size_t)reads[k].authentic; i < sizeof buf; i++)
+			if (buf[i] != 0xA5) {
+				FAIL("%s read %zu: byte %zu of the caller's buffer changed (0x%02x)", prefix, k, i,
+				     buf[i]);
+				break;
+			}
+	}
+	/* The untampered chunk of each image still reads. */
+	if (fsp_pread(f0, ino, buf, 100, 4096) != 100 || memcmp(buf, want + 4096, 100) != 0)
+		FAIL("%s: the intact chunk 1 of chunk0.img does not read", prefix);
+	if (fsp_pread(f1, ino, buf, 4096, 0) != 4096 || memcmp(buf, want, 4096) != 0)
+		FAIL("%s: the intact chunk 0 of chunk.img does not read", prefix);
+out:
+	fsp_close(ok);
+	fsp_close(f0);
+	fsp_close(f1);
+	free(okimg);
+	free(img);
+	free(img1);
 }
 
 /* Benchmark mode (not run by make): build without sanitizers, e.g.
@@ -590,8 +696,13 @@ int main(int argc, char **argv)
 	if (argc == 5 && strcmp(argv[1], "bench") == 0)
 		return bench(argv[2], argv[3], argv[4]);
 	run_manifest();
-	bitflip_campaign();
-	index_mutations();
-	concurrent_reads();
+	static const char *const images[] = {"ok.img", "v2-ok.img"};
+	for (size_t i = 0; i < sizeof images / sizeof images[0]; i++) {
+		bitflip_campaign(images[i]);
+		index_mutations(images[i]);
+		concurrent_reads(images[i]);
+	}
+	tampered_reads("");
+	tampered_reads("v2-");
 	return test_summary("test_fsp");
 }

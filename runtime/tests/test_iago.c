@@ -27,19 +27,6 @@ void rt_fatal(int code, const char *fmt, ...)
 	longjmp(jb, 1);
 }
 
-long rt_parse_ulong(const char *s)
-{
-	long v = 0;
-	if (!*s)
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (*s - '0');
-	}
-	return v;
-}
-
 int rt_strncmp(const char *a, const char *b, size_t n) { return strncmp(a, b, n); }
 
 /* Runs the pre/post checks of an application call and the host-result

@@ -71,11 +71,14 @@ func TestFrontendEndToEnd(t *testing.T) {
 	start := time.Now()
 
 	// 1. The plain Dockerfile (no syntax line) as an OCI layout, converted by
-	// the CLI with the same keys and options.
+	// the CLI with the same keys and options. The frontend converts a
+	// directory, whose FS salt comes from its tree: --fs-salt tree makes the
+	// CLI salt the same way (by default it salts by the source layers, to
+	// encrypt while they decompress; docs/fsprotect.md).
 	plainDir := filepath.Join(e.work, "plain-oci")
 	e.build("plain", "Dockerfile.plain", nil, "type=oci,dest="+plainDir+",tar=false")
 	cliOut := filepath.Join(e.work, "cli-out")
-	cli := e.cliConvert("oci:"+plainDir, "oci:"+cliOut, "--heap=128M")
+	cli := e.cliConvert("oci:"+plainDir, "oci:"+cliOut, "--heap=128M", "--fs-salt=tree")
 	t.Logf("scone-build convert of the plain build: mrenclave %s mrsigner %s", cli.MRENCLAVE, cli.MRSIGNER)
 
 	// 2. The same Dockerfile through the frontend, exported as a docker archive.

@@ -395,18 +395,6 @@ static void strv_free(char **v)
 	rt_free(v);
 }
 
-static unsigned long parse_hex(const char **p)
-{
-	unsigned long v = 0;
-	for (;; (*p)++) {
-		char c = **p;
-		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-		if (d < 0)
-			return v;
-		v = v * 16 + (unsigned long)d;
-	}
-}
-
 /* Unmaps every mapping of the old program: all but the runtime's range, the
  * kernel's [vdso]/[vvar]/[vsyscall] and the process [stack] (reused). */
 static void unmap_old_program(void)
@@ -418,9 +406,9 @@ static void unmap_old_program(void)
 		rt_fatal(RT_EX_OSERR, "execve: cannot read /proc/self/maps: error %ld", -err);
 	for (const char *l = buf; *l;) {
 		const char *p = l;
-		unsigned long lo = parse_hex(&p);
+		unsigned long lo = rt_parse_hexnum(&p);
 		p++;
-		unsigned long hi = parse_hex(&p);
+		unsigned long hi = rt_parse_hexnum(&p);
 		const char *eol = p;
 		while (*eol && *eol != '\n')
 			eol++;

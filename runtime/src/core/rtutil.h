@@ -27,6 +27,9 @@ __attribute__((noreturn)) void rt_fatal(int code, const char *fmt, ...) __attrib
 
 extern char **rt_environ;
 const char *rt_getenv(const char *name);
+/* A hexadecimal number at *p (lowercase or uppercase digits, as in
+ * /proc/self/maps), *p left after it; 0 when there is none. */
+unsigned long rt_parse_hexnum(const char **p);
 /* Parses hex into out (exactly outlen bytes, ignoring one trailing newline). 0 ok. */
 int rt_parse_hex(const char *s, size_t slen, unsigned char *out, size_t outlen);
 /* Decimal unsigned; -1 on error. */

@@ -16,18 +16,6 @@ static struct rt_ivset live, hostfile;
 static void take(void) { rt_lock(&rt_vma_lock); }
 static void give(void) { rt_unlock(&rt_vma_lock); }
 
-static unsigned long hexnum(const char **p)
-{
-	unsigned long v = 0;
-	for (;; (*p)++) {
-		char c = **p;
-		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-		if (d < 0)
-			return v;
-		v = v * 16 + (unsigned long)d;
-	}
-}
-
 static unsigned long pages(unsigned long len) { return (len + RT_PAGE - 1) & ~(RT_PAGE - 1); }
 
 static void nomem(void) { rt_fatal(RT_EX_OSERR, "out of memory tracking the application's mappings"); }
@@ -40,10 +28,10 @@ void rt_vma_init(const char *maps)
 		nomem();
 	for (const char *l = maps; *l;) {
 		const char *p = l;
-		unsigned long lo = hexnum(&p);
+		unsigned long lo = rt_parse_hexnum(&p);
 		if (*p == '-') {
 			p++;
-			unsigned long hi = hexnum(&p);
+			unsigned long hi = rt_parse_hexnum(&p);
 			const char *eol = p;
 			while (*eol && *eol != '\n')
 				eol++;
