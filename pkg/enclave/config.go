@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 )
 
@@ -118,6 +119,11 @@ type Config struct {
 	Libraries   []string
 	// Volumes are host paths passed through to the application.
 	Volumes []string
+	// ProtectedVolumes are the paths of protected volumes (docs/volume.md):
+	// what the application writes there is stored on the host encrypted
+	// and authenticated. Encoded (record 28) only when set, so a config
+	// without one encodes, and measures, as before.
+	ProtectedVolumes []string
 	// CASAddress ("host:port", see CheckCASAddress), CASID (SHA-256 of the
 	// CAS's DER public key, docs/cas.md) and CASPolicy name the CAS the
 	// enclave obtains its secrets from at start-up: all three or none. They
@@ -298,6 +304,9 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
+	if err := c.validateProtectedVolumes(); err != nil {
+		return err
+	}
 	return c.validateCAS()
 }
 
@@ -330,7 +339,13 @@ const (
 	tagCASPolicy
 	tagLast    = tagVolumes // the last record every config has
 	tagLastCAS = tagCASPolicy
+	// Optional, after the CAS records (25-27 are reserved for the network
+	// shield): the protected volumes, present only when there are some.
+	tagProtectedVolumes = 28
 )
+
+// MaxProtectedVolumes is the most protected volumes a config names.
+const MaxProtectedVolumes = 16
 
 type enc struct{ b []byte }
 
@@ -400,6 +415,9 @@ func (c *Config) MarshalBinary() ([]byte, error) {
 		e.rec(tagCASAddress, []byte(c.CASAddress))
 		e.rec(tagCASID, c.CASID[:])
 		e.rec(tagCASPolicy, []byte(c.CASPolicy))
+	}
+	if len(c.ProtectedVolumes) > 0 {
+		e.rec(tagProtectedVolumes, listv(c.ProtectedVolumes))
 	}
 	if len(e.b) > MaxConfigSize {
 		return nil, cfgErr("", "encoding is %d bytes, more than %d", len(e.b), MaxConfigSize)
@@ -509,7 +527,7 @@ func ParseConfig(b []byte) (*Config, error) {
 	c := &Config{}
 	d := &dec{b: b[16:]}
 	for want := uint32(1); want <= tagLastCAS; want++ {
-		if want == tagLast+1 && len(d.b) == 0 {
+		if want == tagLast+1 && (len(d.b) < 4 || binary.LittleEndian.Uint32(d.b) != tagCASAddress) {
 			break // no CAS records
 		}
 		tag := d.u32()
@@ -588,6 +606,21 @@ func ParseConfig(b []byte) (*Config, error) {
 			return nil, fmt.Errorf("parsing enclave config: %w", err)
 		}
 	}
+	if len(d.b) >= 4 && binary.LittleEndian.Uint32(d.b) == tagProtectedVolumes {
+		d.u32()
+		v := d.take(uint64(d.u32()))
+		if d.err != nil {
+			return nil, fmt.Errorf("parsing enclave config record %d: %w", tagProtectedVolumes, d.err)
+		}
+		pv, err := parseList("protected volumes", v)
+		if err == nil && len(pv) == 0 {
+			err = cfgErr("protected volumes", "empty record")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("parsing enclave config: %w", err)
+		}
+		c.ProtectedVolumes = pv
+	}
 	if len(d.b) != 0 {
 		return nil, fmt.Errorf("parsing enclave config: %w", cfgErr("", "%d bytes after the last record", len(d.b)))
 	}
@@ -595,4 +628,38 @@ func ParseConfig(b []byte) (*Config, error) {
 		return nil, fmt.Errorf("parsing enclave config: %w", err)
 	}
 	return c, nil
+}
+
+// validateProtectedVolumes: clean absolute paths other than / and outside
+// the kernel's file systems, at most MaxProtectedVolumes, none inside
+// another or inside (or around) a plain volume.
+func (c *Config) validateProtectedVolumes() error {
+	if len(c.ProtectedVolumes) > MaxProtectedVolumes {
+		return cfgErr("protected volumes", "%d paths, at most %d", len(c.ProtectedVolumes), MaxProtectedVolumes)
+	}
+	within := func(a, b string) bool { return a == b || strings.HasPrefix(a, b+"/") || b == "/" }
+	for i, p := range c.ProtectedVolumes {
+		if err := checkAbs("protected volumes", p, false); err != nil {
+			return err
+		}
+		if p == "/" || path.Clean(p) != p || len(p) > 4095 {
+			return cfgErr("protected volumes", "%q is not a clean absolute path other than /", p)
+		}
+		for _, k := range []string{"/proc", "/dev", "/sys"} {
+			if within(p, k) || within(k, p) {
+				return cfgErr("protected volumes", "%q overlaps %s", p, k)
+			}
+		}
+		for j, q := range c.ProtectedVolumes {
+			if i != j && (within(p, q) || within(q, p)) {
+				return cfgErr("protected volumes", "%q and %q overlap", p, q)
+			}
+		}
+		for _, q := range c.Volumes {
+			if within(p, q) || within(q, p) {
+				return cfgErr("protected volumes", "%q overlaps the unprotected volume %q", p, q)
+			}
+		}
+	}
+	return nil
 }

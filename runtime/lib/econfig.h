@@ -10,7 +10,8 @@
  *
  * Records 1-21 are present exactly once, in ascending tag order; the CAS
  * records 22-24 follow, all three or none (only configs that name a CAS
- * have them, so older configs parse and measure as before). The parser
+ * have them, so older configs parse and measure as before), then record 28
+ * (protected volumes) when the config names any. The parser
  * refuses anything else (unknown version, unknown or missing tag, trailing
  * bytes, NUL inside strings, out-of-range values), never trusts a length in
  * the input, allocates only with rt_malloc/rt_calloc/rt_free and keeps no
@@ -55,7 +56,10 @@ enum econfig_tag {
 	ECONFIG_TAG_CAS_ADDR = 22,   /* string, HOST:PORT (netaddr.h) */
 	ECONFIG_TAG_CAS_ID = 23,     /* 32 bytes: SHA-256 of the CAS's DER public key */
 	ECONFIG_TAG_CAS_POLICY = 24, /* string, a policy name (docs/cas.md) */
-	ECONFIG_TAG_LAST_CAS = ECONFIG_TAG_CAS_POLICY
+	ECONFIG_TAG_LAST_CAS = ECONFIG_TAG_CAS_POLICY,
+	/* 25-27 are reserved (network shield). Optional, present only when
+	 * the list is not empty, after the CAS records: */
+	ECONFIG_TAG_PVOLUMES = 28 /* string list: protected volumes (docs/volume.md) */
 };
 
 enum econfig_transport { ECONFIG_TRANSPORT_SYNC = 1, ECONFIG_TRANSPORT_ASYNC = 2 };
@@ -68,6 +72,7 @@ enum econfig_transport { ECONFIG_TRANSPORT_SYNC = 1, ECONFIG_TRANSPORT_ASYNC = 2
 #define ECONFIG_MAX_STACK (1ull << 30)	/* 1 GiB */
 #define ECONFIG_MAX_THREADS 1024u
 #define ECONFIG_MAX_POLICY 63 /* bytes of a policy name */
+#define ECONFIG_MAX_PVOLUMES 16 /* protected volumes */
 
 /* Error codes returned by econfig_parse (0 on success). */
 #define ECONFIG_OK 0
@@ -119,6 +124,11 @@ struct econfig {
 	size_t nlibs;
 	char **volumes;
 	size_t nvolumes;
+	/* Protected volumes (record 28): clean absolute paths other than /,
+	 * none inside another, a plain volume, /proc, /dev or /sys; an empty
+	 * list (never NULL) when the config names none. */
+	char **pvolumes;
+	size_t npvolumes;
 
 	/* The CAS the enclave obtains its secrets from (records 22-24):
 	 * has_cas 0 and "" / zero when the config names none. */
