@@ -71,7 +71,7 @@ enum econfig_transport { ECONFIG_TRANSPORT_SYNC = 1, ECONFIG_TRANSPORT_ASYNC = 2
 #define ECONFIG_MIN_STACK (64ull << 10) /* 64 KiB */
 #define ECONFIG_MAX_STACK (1ull << 30)	/* 1 GiB */
 #define ECONFIG_MAX_THREADS 1024u
-#define ECONFIG_MAX_POLICY 63 /* bytes of a policy name */
+#define ECONFIG_MAX_POLICY 63	/* bytes of a policy name */
 #define ECONFIG_MAX_PVOLUMES 16 /* protected volumes */
 
 /* Error codes returned by econfig_parse (0 on success). */

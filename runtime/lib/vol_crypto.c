@@ -86,8 +86,8 @@ void vol_mac(const struct vol_keys *k, const struct vpos *p, const uint8_t *m, s
 	uint8_t t[16];
 	memcpy(t, s, 16);
 	memset(s, 0, 16);
-	k->k2.vtable->run(&k->k2.vtable, t, (uint32_t)t[12] << 24 | (uint32_t)t[13] << 16 | (uint32_t)t[14] << 8 | t[15],
-			  s, 16);
+	k->k2.vtable->run(&k->k2.vtable, t,
+			  (uint32_t)t[12] << 24 | (uint32_t)t[13] << 16 | (uint32_t)t[14] << 8 | t[15], s, 16);
 	vol_wipe(&gc, sizeof gc);
 }
 

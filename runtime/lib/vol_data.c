@@ -137,7 +137,8 @@ static struct tagpage *load_tag(struct vol *v, struct vnode *n, int l, uint64_t 
 		struct vpos ps;
 		pos(v, &ps, n->id, l, j);
 		if ((*err = read_node(v, n, l, j, tp->e)) ||
-		    (!vol_unseal(&v->k, &ps, tp->e, tp->e, VOL_PAGE, s) && (*err = auth_fail(v, "tag page failed authentication: ", n, j)))) {
+		    (!vol_unseal(&v->k, &ps, tp->e, tp->e, VOL_PAGE, s) &&
+		     (*err = auth_fail(v, "tag page failed authentication: ", n, j)))) {
 			rt_free(tp);
 			return NULL;
 		}

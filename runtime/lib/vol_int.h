@@ -67,7 +67,10 @@ int vbuf_u64(struct vbuf *b, uint64_t v);
 void vbuf_free(struct vbuf *b);
 void vsort(void *base, size_t n, size_t sz, int (*cmp)(const void *, const void *));
 
-static inline uint32_t g32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+static inline uint32_t g32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
 static inline uint64_t g64(const uint8_t *p) { return g32(p) | (uint64_t)g32(p + 4) << 32; }
 static inline void p32(uint8_t *p, uint32_t v)
 {
@@ -79,6 +82,15 @@ static inline void p64(uint8_t *p, uint64_t v)
 	p32(p, (uint32_t)v);
 	p32(p + 4, (uint32_t)(v >> 32));
 }
+static inline int has_nul(const void *p, size_t n)
+{
+	const uint8_t *q = p;
+	for (size_t i = 0; i < n; i++)
+		if (!q[i])
+			return 1;
+	return 0;
+}
+
 static inline int zero16(const uint8_t *p)
 {
 	uint8_t x = 0;
@@ -136,7 +148,7 @@ struct vnode {
 	int64_t at, mt, ct;
 	uint32_t atn, mtn, ctn;
 	uint8_t root[16];
-	char *target; /* symlinks */
+	char *target;	   /* symlinks */
 	struct vent *ents; /* directories */
 	size_t nents, capents;
 	int sorted;

@@ -402,7 +402,7 @@ int vol_decode_state(struct vol *v, const uint8_t *b, size_t len, const char **w
 		last = n.id;
 		const uint8_t *t = NULL;
 		if ((n.mode & VOL_IFMT) == VOL_IFLNK) {
-			if (toff > sl || n.size > sl - toff || memchr(strs + toff, 0, n.size))
+			if (toff > sl || n.size > sl - toff || has_nul(strs + toff, n.size))
 				return *why = "state: symlink target", -V_EIO;
 			t = strs + toff;
 		} else if (toff) {
@@ -474,7 +474,7 @@ int vol_apply_commit(struct vol *v, const uint8_t *m, size_t len, const struct v
 				return e;
 			size_t tl = l - INODE_REC;
 			int lnk = (n.mode & VOL_IFMT) == VOL_IFLNK;
-			if (toff || (lnk && tl != n.size) || (!lnk && tl) || memchr(body + INODE_REC, 0, tl))
+			if (toff || (lnk && tl != n.size) || (!lnk && tl) || has_nul(body + INODE_REC, tl))
 				return *why = "bad symlink target", -V_EIO;
 			if (n.id >= v->next_id)
 				return *why = "inode not below next id", -V_EIO;

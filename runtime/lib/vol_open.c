@@ -143,7 +143,7 @@ static void scan_fn(void *arg, const char *name)
 		if (!s->found_meta || g > s->gen)
 			s->gen = g;
 		s->found_meta = 1;
-	} else if (!strcmp(name, "volume")) {
+	} else if (!memcmp(name, "volume", 7)) {
 		s->found_hdr = 1;
 	} else if (memcmp(name, ".tmp-", 5)) {
 		s->other = 1;
@@ -157,7 +157,8 @@ static int create(struct vol *v, const char *path)
 	if (r < 0)
 		return (int)r;
 	if (s.other)
-		return vol_seterr(v, "not a protected volume: the directory holds other files and no volume header", 0, 0),
+		return vol_seterr(v, "not a protected volume: the directory holds other files and no volume header", 0,
+				  0),
 		       -V_ENOTDIR;
 	if ((r = v->h->random(v->h->ctx, v->volid, 16)) < 0)
 		return (int)r;
@@ -215,7 +216,8 @@ static int parse_header(struct vol *v, const uint8_t *b, uint64_t n)
 		return vol_seterr(v, "volume header: malformed", 0, 0), -V_EIO;
 	memcpy(v->volid, b + 16, 16);
 	if (memcmp(b + 32, v->k.check, 16))
-		return vol_seterr(v, "wrong volume key: the volume was made with another key or for another path", 0, 0),
+		return vol_seterr(v, "wrong volume key: the volume was made with another key or for another path", 0,
+				  0),
 		       -V_EKEYREJECTED;
 	uint8_t s[16];
 	struct vpos ps;
@@ -530,7 +532,8 @@ int vol_checkpoint(struct vol *v)
 			r = -V_EIO;
 		vol_name_page(pname, x->a);
 		if (r >= 0)
-			r = v->h->pwrite(v->h->ctx, pname, buf, VOL_PAGE, vol_node_pos((int)(x->b >> 40), x->b & ((1ull << 40) - 1)) * VOL_PAGE);
+			r = v->h->pwrite(v->h->ctx, pname, buf, VOL_PAGE,
+					 vol_node_pos((int)(x->b >> 40), x->b & ((1ull << 40) - 1)) * VOL_PAGE);
 		if (r >= 0)
 			r = v->h->sync(v->h->ctx, pname);
 		e = r < 0 ? (int)r : 0;
@@ -616,9 +619,9 @@ static int commit(struct vol *v, int sync)
 		vol_put_inode(n, rec, 0);
 		size_t tl = (n->mode & VOL_IFMT) == VOL_IFLNK ? n->size : 0;
 		e = vbuf_u32(&m, D_INODE) || vbuf_u32(&m, (uint32_t)(INODE_REC + tl)) || vbuf_add(&m, rec, INODE_REC) ||
-			    vbuf_add(&m, n->target, tl)
-			? -V_ENOMEM
-			: 0;
+				    vbuf_add(&m, n->target, tl) ?
+			    -V_ENOMEM :
+			    0;
 		nd++;
 	}
 	if (!e && v->ops.n) {

@@ -159,8 +159,8 @@ int vol_getattr(struct vol *v, uint64_t id, struct vol_attr *a)
 	struct vnode *n = live(v, id);
 	if (!n)
 		return -V_ENOENT;
-	*a = (struct vol_attr){n->id,	n->mode, n->uid, n->gid, n->nlink, n->size, n->at,
-			       n->mt,	n->ct,	 n->atn, n->mtn, n->ctn};
+	*a = (struct vol_attr){n->id, n->mode, n->uid, n->gid, n->nlink, n->size,
+			       n->at, n->mt,   n->ct,  n->atn, n->mtn,	 n->ctn};
 	if (n->orphan)
 		a->nlink = 0;
 	return 0;

@@ -178,11 +178,11 @@ static void test_pvol(const uint8_t *plain, size_t plen)
 		size_t n;
 		int ok;
 	} cases[] = {
-	    {{"/data", NULL}, 1, 1},	   {{"/data", "/database"}, 2, 1}, {{"/", NULL}, 1, 0},
-	    {{"data", NULL}, 1, 0},	   {{"/data/", NULL}, 1, 0},	  {{"/a/../b", NULL}, 1, 0},
-	    {{"/a//b", NULL}, 1, 0},	   {{"/a/./b", NULL}, 1, 0},	  {{"/proc/x", NULL}, 1, 0},
-	    {{"/dev", NULL}, 1, 0},	   {{"/data", "/data/s"}, 2, 0},  {{"/data", "/data"}, 2, 0},
-	    {{NULL, NULL}, 0, 0}, /* an empty record */
+		{{"/data", NULL}, 1, 1}, {{"/data", "/database"}, 2, 1}, {{"/", NULL}, 1, 0},
+		{{"data", NULL}, 1, 0},	 {{"/data/", NULL}, 1, 0},	 {{"/a/../b", NULL}, 1, 0},
+		{{"/a//b", NULL}, 1, 0}, {{"/a/./b", NULL}, 1, 0},	 {{"/proc/x", NULL}, 1, 0},
+		{{"/dev", NULL}, 1, 0},	 {{"/data", "/data/s"}, 2, 0},	 {{"/data", "/data"}, 2, 0},
+		{{NULL, NULL}, 0, 0}, /* an empty record */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		size_t bl;

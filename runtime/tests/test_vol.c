@@ -137,8 +137,8 @@ static long h_random(void *c, void *buf, size_t n)
 	return 0;
 }
 
-static const struct vol_host host = {NULL,    h_pread, h_pwrite, h_size, h_sync, h_truncate,
-				     h_remove, h_rename, h_list,  h_now,  h_random};
+static const struct vol_host host = {NULL,     h_pread,	 h_pwrite, h_size, h_sync,  h_truncate,
+				     h_remove, h_rename, h_list,   h_now,  h_random};
 
 static int unhex(const char *s, uint8_t *out, size_t max)
 {
@@ -185,11 +185,16 @@ static long read_whole(struct vol *v, const char *path, uint8_t **out)
 static int outcome_of(int e)
 {
 	switch (e) {
-	case 0: return 'o';
-	case -EKEYREJECTED: return 'k';
-	case -ENOTDIR: return 'n';
-	case -EPROTO: return 'v';
-	default: return 'e';
+	case 0:
+		return 'o';
+	case -EKEYREJECTED:
+		return 'k';
+	case -ENOTDIR:
+		return 'n';
+	case -EPROTO:
+		return 'v';
+	default:
+		return 'e';
 	}
 }
 
@@ -259,7 +264,11 @@ static void run_vectors(void)
 		} else if (!strcmp(w[0], "open")) {
 			char err[256];
 			int e = vol_open(&v, &host, key, "/data", 0, 0, 1, err, sizeof err);
-			int want = !strcmp(w[1], "ok") ? 'o' : !strcmp(w[1], "key") ? 'k' : !strcmp(w[1], "notvolume") ? 'n' : !strcmp(w[1], "version") ? 'v' : 'e';
+			int want = !strcmp(w[1], "ok")	      ? 'o' :
+				   !strcmp(w[1], "key")	      ? 'k' :
+				   !strcmp(w[1], "notvolume") ? 'n' :
+				   !strcmp(w[1], "version")   ? 'v' :
+								'e';
 			CHECK_MSG(outcome_of(e) == want, "%s: open %s: got %d (%s)", casename, w[1], e, err);
 			opened = e == 0;
 			if (e == 0 && v) /* the tools and the runtime name the mount path */
@@ -287,7 +296,9 @@ static void run_vectors(void)
 			uint8_t *b = NULL;
 			long r = read_whole(v, w[1], &b);
 			CHECK_MSG(r == -EIO, "%s: fileerr %s: %ld", casename, w[1], r);
-			const char *want = !strcmp(w[2], "page") ? "page failed" : !strcmp(w[2], "tag") ? "tag page failed" : "missing";
+			const char *want = !strcmp(w[2], "page") ? "page failed" :
+					   !strcmp(w[2], "tag")	 ? "tag page failed" :
+								   "missing";
 			CHECK_MSG(strstr(vol_err(v), want) != NULL, "%s: fileerr %s: %s", casename, w[1], vol_err(v));
 			free(b);
 		} else if (!strcmp(w[0], "dir")) {
@@ -301,8 +312,8 @@ static void run_vectors(void)
 			uint64_t cid;
 			uint32_t mode;
 			for (; vol_dirent(v, id, i, &en, &el, &cid, &mode) == 1; i++)
-				CHECK_MSG((int)i + 2 < n && strlen(w[i + 2]) == el && !memcmp(en, w[i + 2], el), "%s: dir %s entry %zu",
-					  casename, w[1], i);
+				CHECK_MSG((int)i + 2 < n && strlen(w[i + 2]) == el && !memcmp(en, w[i + 2], el),
+					  "%s: dir %s entry %zu", casename, w[1], i);
 			CHECK_MSG((int)i == n - 2, "%s: dir %s: %zu entries", casename, w[1], i);
 		} else if (!strcmp(w[0], "symlink")) {
 			uint64_t dir, id;
@@ -310,15 +321,17 @@ static void run_vectors(void)
 			size_t nl;
 			CHECK(vol_walk(v, w[1], 0, &dir, &id, name, &nl) == 0);
 			long r = vol_readlink(v, id, t, sizeof t);
-			CHECK_MSG(r == (long)strlen(w[2]) && !memcmp(t, w[2], (size_t)r), "%s: symlink %s", casename, w[1]);
+			CHECK_MSG(r == (long)strlen(w[2]) && !memcmp(t, w[2], (size_t)r), "%s: symlink %s", casename,
+				  w[1]);
 		} else if (!strcmp(w[0], "stat")) {
 			uint64_t dir, id;
 			char name[256];
 			size_t nl;
 			struct vol_attr a = {0};
-			CHECK(vol_walk(v, strcmp(w[1], ".") ? w[1] : "", 0, &dir, &id, name, &nl) == 0 && vol_getattr(v, id, &a) == 0);
+			CHECK(vol_walk(v, strcmp(w[1], ".") ? w[1] : "", 0, &dir, &id, name, &nl) == 0 &&
+			      vol_getattr(v, id, &a) == 0);
 			CHECK_MSG(a.mode == strtoul(w[2], NULL, 8) && a.uid == strtoul(w[3], NULL, 10) &&
-				      a.gid == strtoul(w[4], NULL, 10) && a.nlink == strtoul(w[5], NULL, 10),
+					  a.gid == strtoul(w[4], NULL, 10) && a.nlink == strtoul(w[5], NULL, 10),
 				  "%s: stat %s: %o %u %u %u", casename, w[1], a.mode, a.uid, a.gid, a.nlink);
 		} else {
 			CHECK_MSG(0, "unknown directive %s", w[0]);
@@ -436,8 +449,57 @@ static void test_writer(void)
 	CHECK(system(cmd) == 0);
 }
 
+/* the sequence of runtime/e2e volprobe: replace a file that is open
+ * by renaming a new one over it, commits at each close */
+static void test_replace(void)
+{
+	uint8_t key[32] = {9};
+	snprintf(dirpath, sizeof dirpath, "/tmp/test_vol.%d.r", getpid());
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir %s", dirpath, dirpath);
+	CHECK(system(cmd) == 0);
+	struct vol *v = reopen(NULL, key, 0);
+	if (!v)
+		return;
+	mk(v, "db", VOL_IFDIR | 0700);
+	uint64_t db = path_id(v, "db");
+	uint64_t t = mk(v, "db/config.tmp", VOL_IFREG | 0600);
+	CHECK(vol_write(v, t, "version=2\n", 10, 0) == 10);
+	CHECK(vol_commit(v, 0) == 0);
+	uint64_t c = mk(v, "db/config", VOL_IFREG | 0600);
+	CHECK(vol_write(v, c, "version=1\n", 10, 0) == 10);
+	CHECK(vol_commit(v, 0) == 0);
+	vol_hold(v, c);
+	uint64_t d1, i1, d2, i2;
+	char n1[256], n2[256];
+	size_t l1, l2;
+	CHECK(vol_walk(v, "db/config.tmp", 0, &d1, &i1, n1, &l1) == 0 &&
+	      vol_walk(v, "db/config", 0, &d2, &i2, n2, &l2) == 0);
+	CHECK_MSG(i1 == t && i2 == c && d1 == db && d2 == db && l1 == 10 && l2 == 6, "walk %lu %lu %lu %lu %zu %zu", i1,
+		  i2, d1, d2, l1, l2);
+	CHECK(vol_rename(v, d1, n1, l1, d2, n2, l2, 0) == 0);
+	vol_release(v, c);
+	uint64_t s = mk(v, "scratch", VOL_IFREG | 0600);
+	vol_hold(v, s);
+	CHECK(vol_write(v, s, "temp", 4, 0) == 4);
+	CHECK(vol_remove(v, VOL_ROOT_ID, "scratch", 7, 0) == 0);
+	CHECK(vol_commit(v, 0) == 0);
+	vol_release(v, s);
+	v = reopen(v, key, 0);
+	if (!v)
+		return;
+	uint8_t *got = NULL;
+	CHECK(read_whole(v, "db/config", &got) == 10 && !memcmp(got, "version=2\n", 10));
+	free(got);
+	CHECK(path_id(v, "db/config.tmp") == 0);
+	vol_free(v);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dirpath);
+	CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
+	test_replace();
 	run_vectors();
 	test_writer();
 	char cmd[64];
