@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/scone-build/scone-build/pkg/enclave"
+	"github.com/scone-build/scone-build/pkg/fskey"
+	"github.com/scone-build/scone-build/pkg/volume"
 )
 
 // TestProtectedVolumeSimMode: a program writes files under a protected
@@ -52,6 +54,18 @@ func TestProtectedVolumeSimMode(t *testing.T) {
 	}
 	if len(hostFiles) < 3 {
 		t.Fatalf("host files %v", hostFiles)
+	}
+	// The Go implementation (pkg/volume, the offline tools) reads what the
+	// runtime wrote.
+	gv, err := volume.Open(vol, mustDerive(t, e.key(), vol), volume.ReadOnly())
+	if err != nil {
+		t.Fatalf("pkg/volume opens the runtime's volume: %v", err)
+	}
+	if b, err := gv.ReadFile("db/config"); err != nil || string(b) != "version=2\n" {
+		t.Errorf("pkg/volume reads db/config: %q, %v", b, err)
+	}
+	if fi, err := gv.Stat("db/data.txt"); err != nil || fi.Size() != 50000 {
+		t.Errorf("pkg/volume stat db/data.txt: %v", err)
 	}
 	got = run(t, e.env(), rt, "read", vol)
 	if got.code != 0 || !strings.Contains(got.stdout, "ok") {
@@ -124,6 +138,15 @@ func TestProtectedVolumeSimMode(t *testing.T) {
 	if got.code != 0 {
 		t.Errorf("restored copy: exit %d\nstdout:\n%s\nstderr:\n%s", got.code, got.stdout, got.stderr)
 	}
+}
+
+func mustDerive(t *testing.T, fsKey [32]byte, path string) volume.Key {
+	t.Helper()
+	k, err := volume.DeriveKey(fskey.Key(fsKey), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 func copyDir(t *testing.T, from, to string) {
