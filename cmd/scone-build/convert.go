@@ -46,7 +46,9 @@ type convertOptions struct {
 	unsigned     bool
 	cas, casID   string
 	policy       string
-	fsSalt       string // "", "layers" or "tree"
+	register     registerFlags
+	fsSalt       string   // "", "layers" or "tree"
+	tls          tlsFlags // tls.go
 
 	fsKeyIdentity fskey.Identity // what the --fs-key file expects (set by libraryOptions)
 }
@@ -102,6 +104,8 @@ SRC and DST are image references:
 	f.StringVar(&o.cas, "cas", "", "CAS HOST:PORT the enclave gets its secrets from at start-up (with --cas-id and --policy; docs/cas.md)")
 	f.StringVar(&o.casID, "cas-id", "", "the CAS's identity: SHA-256 of its DER public key, 64 hex digits ('GET /v1/id' of the CAS)")
 	f.StringVar(&o.policy, "policy", "", "the CAS policy whose secrets the enclave receives; put the --fs-key key into it as the fs_key grant")
+	o.register.addTo(f)
+	o.tls.addTo(f)
 	return cmd
 }
 
@@ -133,6 +137,9 @@ func (o *convertOptions) libraryOptions(ctx context.Context, a *app) ([]convert.
 			return nil, keyFileError{"--key", err}
 		}
 		opts = append(opts, convert.WithSigner(s))
+	}
+	if err := o.register.check(o); err != nil {
+		return nil, err
 	}
 	if o.fsKeyFile != "" {
 		kf, err := fskey.Load(o.fsKeyFile)
@@ -180,6 +187,11 @@ func (o *convertOptions) libraryOptions(ctx context.Context, a *app) ([]convert.
 		convert.WithLogger(a.log),
 		convert.WithDate(a.date),
 	)
+	tlsOpts, err := o.tls.options()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, tlsOpts...)
 	return opts, nil
 }
 
@@ -225,6 +237,16 @@ func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 	if err != nil {
 		return err
 	}
+	// --cas-register: the owner key and the policy are checked before the
+	// build; the FS key is made here and lives in memory and the policy only.
+	reg, err := o.register.prepare(ctx, o)
+	if err != nil {
+		return err
+	}
+	if reg != nil {
+		opts = append(opts, convert.WithFSKey(reg.fsKey))
+		defer reg.wipe()
+	}
 	prog := newProgress(a.stderr, !o.json)
 	defer prog.done()
 	opts = append(opts, convert.WithProgress(prog.update))
@@ -266,6 +288,13 @@ func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 	if err := o.checkKeyIdentity(a, report); err != nil {
 		return err
 	}
+	if reg != nil {
+		// before publishing: an image whose key did not reach the CAS could never run
+		prog.update(convert.Progress{Stage: "register"})
+		if err := reg.register(ctx, a, report); err != nil {
+			return err
+		}
+	}
 	prog.update(convert.Progress{Stage: "write"})
 	report.Destination = o.dst
 	if err := publish(ctx, res, dst, refOpts); err != nil {
@@ -286,6 +315,9 @@ func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 	fmt.Fprintf(a.stdout, "  program    %s (%s)\n", report.Entrypoint, verdictOf(report.Compatibility))
 	if c := report.CAS; c != nil {
 		fmt.Fprintf(a.stdout, "  CAS        %s, policy %s, CAS ID %s\n", c.Address, c.Policy, c.ID)
+		if c.PolicyVersion != "" {
+			fmt.Fprintf(a.stdout, "  policy     %s version %s (registered: the FS key is in the policy only)\n", c.Policy, c.PolicyVersion)
+		}
 	}
 	fmt.Fprintf(a.stdout, "  files      %d files, %d dirs, %d symlinks, %s in, %s protected FS image\n",
 		report.Files, report.Dirs, report.Symlinks, humanBytes(report.BytesIn), humanBytes(report.FSImageBytes))
@@ -353,6 +385,8 @@ func convertHints(err error) (int, string, bool) {
 		return exitKey, "pass --fs-key FILE (create one with 'scone-build keygen'); the key never goes into the image", true
 	case errors.Is(err, convert.ErrNoEntrypoint):
 		return exitBadInput, "the image must say what to run: set ENTRYPOINT or CMD in its Dockerfile", true
+	case errors.Is(err, convert.ErrTLSFile):
+		return exitBadInput, "--tls-cert, --tls-key and the other TLS files are paths inside the image: add the files to the image (e.g. COPY in its Dockerfile), or, with --cas, have the policy place them (grants.files)", true
 	case errors.Is(err, convert.ErrUser):
 		return exitBadInput, "the image's USER must exist in its /etc/passwd (or be numeric, as in USER 1000:1000)", true
 	case errors.Is(err, link.ErrEntrypointNotFound):

@@ -127,7 +127,13 @@ func runInspect(ctx context.Context, a *app, ref string, o *inspectOptions) erro
 	fmt.Fprintf(w, "  heap %s, stack %s, threads %d\n", humanBytes(int64(c.HeapSize)), humanBytes(int64(c.StackSize)), c.MaxThreads)
 	fmt.Fprintf(w, "  console shield %v, transport %s (exit cost %d cycles)\n", c.ConsoleShield, c.Transport, c.ExitCycles)
 	if len(c.TLSPorts) > 0 {
-		fmt.Fprintf(w, "  TLS ports    %v\n", c.TLSPorts)
+		fmt.Fprintf(w, "  TLS ports    %v (certificate %s, key %s)\n", c.TLSPorts, c.TLSCert, c.TLSKey)
+	}
+	if c.TLSClientCA != "" {
+		fmt.Fprintf(w, "  TLS clients  need a certificate from %s\n", c.TLSClientCA)
+	}
+	if len(c.TLSConnect) > 0 {
+		fmt.Fprintf(w, "  TLS connect  %v (servers verified against %s)\n", c.TLSConnect, c.TLSCA)
 	}
 	if len(c.Volumes) > 0 {
 		fmt.Fprintf(w, "  volumes (unprotected) %v\n", c.Volumes)

@@ -108,6 +108,9 @@ func Build(ctx context.Context, src *Source, opts ...Option) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkTLSFiles(tree, ec); err != nil {
+		return nil, err
+	}
 	if o.cas != nil {
 		rep.CAS = &CASReport{Address: o.cas.addr, ID: hex.EncodeToString(o.cas.id[:]), Policy: o.cas.policy}
 	}
@@ -292,6 +295,7 @@ func enclaveConfig(entry link.Entry, ar *link.Report, uid, gid uint32, fsRoot [3
 	if o.exitCycles != nil {
 		ec.ExitCycles = *o.exitCycles
 	}
+	applyTLS(ec, o)
 	if o.cas != nil {
 		ec.CASAddress, ec.CASID, ec.CASPolicy = o.cas.addr, o.cas.id, o.cas.policy
 	}

@@ -49,6 +49,7 @@ type options struct {
 	fsTreeSalt bool // Convert: salt from the flattened tree, not the layers
 	unsigned   bool
 	cas        *casTarget
+	tls        tlsOptions // tls.go
 }
 
 // WithSigner sets the enclave signer (a key file or an external command). Required.

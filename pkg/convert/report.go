@@ -51,4 +51,7 @@ type CASReport struct {
 	Address string `json:"address"`
 	ID      string `json:"cas_id"`
 	Policy  string `json:"policy"`
+	// PolicyVersion is the hash of the policy version that the converter
+	// registered the image in (scone-build convert --cas-register).
+	PolicyVersion string `json:"policy_version,omitempty"`
 }

@@ -99,11 +99,11 @@ type Config struct {
 	FSRoot [32]byte
 	// ConsoleShield encrypts stdout/stderr into authenticated records.
 	ConsoleShield bool
-	// TLSPorts are listening ports the network shield TLS-terminates
-	// (reserved for the network shield, which does not exist yet: scone-build
-	// does not set them and the runtime refuses a config that does),
-	// strictly ascending; TLSCert and TLSKey are absolute paths inside the
-	// protected FS, required when TLSPorts is not empty and empty otherwise.
+	// TLSPorts are listening ports whose accepted connections the network
+	// shield wraps in TLS (docs/net-shield.md), strictly ascending; TLSCert
+	// (the certificate chain, PEM) and TLSKey (its private key) are absolute
+	// paths inside the protected FS, required when TLSPorts is not empty and
+	// empty otherwise.
 	TLSPorts []uint16
 	TLSCert  string
 	TLSKey   string
@@ -132,6 +132,15 @@ type Config struct {
 	CASAddress string
 	CASID      [32]byte
 	CASPolicy  string
+	// The network shield's client side and mutual TLS (tlsconfig.go,
+	// records 25-27, encoded only when set): TLSClientCA (a CA bundle in
+	// the protected FS) makes the TLS ports require client certificates;
+	// the application's connections to a TLSConnect destination
+	// ("host:port") are wrapped in TLS, the server verified against
+	// TLSCA (a CA bundle in the protected FS).
+	TLSClientCA string
+	TLSConnect  []string
+	TLSCA       string
 }
 
 // DefaultConfig returns a Config with every default set; the caller fills in
@@ -307,7 +316,10 @@ func (c *Config) Validate() error {
 	if err := c.validateProtectedVolumes(); err != nil {
 		return err
 	}
-	return c.validateCAS()
+	if err := c.validateCAS(); err != nil {
+		return err
+	}
+	return c.validateTLS()
 }
 
 // Record tags of config.bin version 1, in encoding order.
@@ -333,19 +345,30 @@ const (
 	tagInterp
 	tagLibs
 	tagVolumes
-	// Optional: all three or none, after the others (cas.go).
+	// Optional (each only when set): the CAS records, all three or none
+	// (cas.go), then the network shield's (tlsconfig.go).
 	tagCASAddress
 	tagCASID
 	tagCASPolicy
-	tagLast    = tagVolumes // the last record every config has
-	tagLastCAS = tagCASPolicy
-	// Optional, after the CAS records (25-27 are reserved for the network
-	// shield): the protected volumes, present only when there are some.
+	tagLast = tagVolumes // the last record every config has
+)
+
+// Optional records follow record 21 in ascending tag order, each present
+// only when its field is set (so configs without them encode, and measure,
+// as before): 22-24 (CAS, above), then these.
+const (
+	tagTLSClientCA = 25 // str
+	tagTLSConnect  = 26 // list of "host:port"
+	tagTLSCA       = 27 // str
+	// The protected volumes (a list of paths), present only when there
+	// are some.
 	tagProtectedVolumes = 28
 )
 
 // MaxProtectedVolumes is the most protected volumes a config names.
 const MaxProtectedVolumes = 16
+
+func optionalTag(tag uint32) bool { return tag >= tagCASAddress && tag <= tagProtectedVolumes }
 
 type enc struct{ b []byte }
 
@@ -416,6 +439,7 @@ func (c *Config) MarshalBinary() ([]byte, error) {
 		e.rec(tagCASID, c.CASID[:])
 		e.rec(tagCASPolicy, []byte(c.CASPolicy))
 	}
+	c.marshalTLS(e)
 	if len(c.ProtectedVolumes) > 0 {
 		e.rec(tagProtectedVolumes, listv(c.ProtectedVolumes))
 	}
@@ -526,10 +550,7 @@ func ParseConfig(b []byte) (*Config, error) {
 	}
 	c := &Config{}
 	d := &dec{b: b[16:]}
-	for want := uint32(1); want <= tagLastCAS; want++ {
-		if want == tagLast+1 && (len(d.b) < 4 || binary.LittleEndian.Uint32(d.b) != tagCASAddress) {
-			break // no CAS records
-		}
+	for want := uint32(1); want <= tagLast; want++ {
 		tag := d.u32()
 		n := d.u32()
 		v := d.take(uint64(n))
@@ -592,37 +613,28 @@ func ParseConfig(b []byte) (*Config, error) {
 			c.Libraries, err = parseList("libraries", v)
 		case tagVolumes:
 			c.Volumes, err = parseList("volumes", v)
-		case tagCASAddress:
-			c.CASAddress = string(v)
-			if c.CASAddress == "" {
-				err = cfgErr("cas address", "empty record")
-			}
-		case tagCASID:
-			copy(c.CASID[:], v)
-		case tagCASPolicy:
-			c.CASPolicy = string(v)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("parsing enclave config: %w", err)
 		}
 	}
-	if len(d.b) >= 4 && binary.LittleEndian.Uint32(d.b) == tagProtectedVolumes {
-		d.u32()
-		v := d.take(uint64(d.u32()))
+	for last := uint32(tagLast); len(d.b) != 0; {
+		tag := d.u32()
+		n := d.u32()
+		v := d.take(uint64(n))
 		if d.err != nil {
-			return nil, fmt.Errorf("parsing enclave config record %d: %w", tagProtectedVolumes, d.err)
+			return nil, fmt.Errorf("parsing enclave config record after %d: %w", last, d.err)
 		}
-		pv, err := parseList("protected volumes", v)
-		if err == nil && len(pv) == 0 {
-			err = cfgErr("protected volumes", "empty record")
+		if tag <= last || !optionalTag(tag) {
+			return nil, fmt.Errorf("parsing enclave config: %w", cfgErr("", "record %d after record %d", tag, last))
 		}
-		if err != nil {
+		last = tag
+		if fl := fixedLen(tag); fl >= 0 && len(v) != fl {
+			return nil, fmt.Errorf("parsing enclave config: %w", cfgErr("", "record %d has length %d, want %d", tag, len(v), fl))
+		}
+		if err := c.parseOptional(tag, v); err != nil {
 			return nil, fmt.Errorf("parsing enclave config: %w", err)
 		}
-		c.ProtectedVolumes = pv
-	}
-	if len(d.b) != 0 {
-		return nil, fmt.Errorf("parsing enclave config: %w", cfgErr("", "%d bytes after the last record", len(d.b)))
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("parsing enclave config: %w", err)
@@ -662,4 +674,42 @@ func (c *Config) validateProtectedVolumes() error {
 		}
 	}
 	return nil
+}
+
+// parseOptional parses one optional record (its tag is known and in order;
+// whether the records make sense together is Validate's job).
+func (c *Config) parseOptional(tag uint32, v []byte) error {
+	var err error
+	switch tag {
+	case tagCASAddress:
+		c.CASAddress = string(v)
+		if c.CASAddress == "" {
+			err = cfgErr("cas address", "empty record")
+		}
+	case tagCASID:
+		copy(c.CASID[:], v)
+	case tagCASPolicy:
+		c.CASPolicy = string(v)
+	case tagTLSClientCA:
+		c.TLSClientCA = string(v)
+		if c.TLSClientCA == "" {
+			err = cfgErr("tls client ca", "empty record")
+		}
+	case tagTLSConnect:
+		c.TLSConnect, err = parseList("tls connect", v)
+		if err == nil && len(c.TLSConnect) == 0 {
+			err = cfgErr("tls connect", "empty record")
+		}
+	case tagTLSCA:
+		c.TLSCA = string(v)
+		if c.TLSCA == "" {
+			err = cfgErr("tls ca", "empty record")
+		}
+	case tagProtectedVolumes:
+		c.ProtectedVolumes, err = parseList("protected volumes", v)
+		if err == nil && len(c.ProtectedVolumes) == 0 {
+			err = cfgErr("protected volumes", "empty record")
+		}
+	}
+	return err
 }

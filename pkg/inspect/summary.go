@@ -48,6 +48,11 @@ type ConfigSummary struct {
 	FSRoot           string   `json:"fs_root"`
 	ConsoleShield    bool     `json:"console_shield"`
 	TLSPorts         []uint16 `json:"tls_ports,omitempty"`
+	TLSCert          string   `json:"tls_cert,omitempty"`
+	TLSKey           string   `json:"tls_key,omitempty"`
+	TLSClientCA      string   `json:"tls_client_ca,omitempty"`
+	TLSConnect       []string `json:"tls_connect,omitempty"`
+	TLSCA            string   `json:"tls_ca,omitempty"`
 	Transport        string   `json:"transport"`
 	ExitCycles       uint64   `json:"exit_cycles"`
 	Entrypoint       string   `json:"entrypoint"`
@@ -100,7 +105,8 @@ func (im *Image) Summarize() *Summary {
 		Enclave: ConfigSummary{
 			Argv: c.Argv, Env: c.Env, HostEnv: c.HostEnv, HostArgs: c.HostArgs, Cwd: c.Cwd, UID: c.UID, GID: c.GID,
 			HeapSize: c.HeapSize, StackSize: c.StackSize, MaxThreads: c.MaxThreads, FSRoot: hex.EncodeToString(c.FSRoot[:]),
-			ConsoleShield: c.ConsoleShield, TLSPorts: c.TLSPorts, Transport: c.Transport.String(), ExitCycles: c.ExitCycles,
+			ConsoleShield: c.ConsoleShield, TLSPorts: c.TLSPorts, TLSCert: c.TLSCert, TLSKey: c.TLSKey,
+			TLSClientCA: c.TLSClientCA, TLSConnect: c.TLSConnect, TLSCA: c.TLSCA, Transport: c.Transport.String(), ExitCycles: c.ExitCycles,
 			Entrypoint: c.Entrypoint, Interpreter: c.Interpreter, Libraries: c.Libraries, Volumes: c.Volumes, ProtectedVolumes: c.ProtectedVolumes,
 		},
 		Labels:  map[string]string{},

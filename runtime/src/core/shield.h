@@ -1,5 +1,5 @@
 /* The shields: the subsystems that serve the application's system calls
- * (file system, console, later network), as one ops table each, like the
+ * (file system, console, network), as one ops table each, like the
  * kernel's file_operations. The core knows no shield by name: a shield
  * registers its table with RT_SHIELD (a pointer in the rt_shields linker
  * section), so the build selects the shields by linking them, and the core
@@ -54,6 +54,17 @@ struct econfig;
 struct casmsg_file;
 struct casmsg_volume_key;
 
+/* Gramine's /dev/attestation pseudo-files (docs/attestation.md), served
+ * by the attest subsystem (attest/devattest.c) and handed to the FS shield
+ * through the core (struct shield_env.attestation). */
+struct rt_attestation {
+	/* The content of file which (FSV_ATT_* of fsv.h) into buf (cap
+	 * bytes): its length, or a negative errno. */
+	long (*read)(int which, uint8_t *buf, size_t cap);
+	/* The 64 bytes written to user_report_data: 0 or a negative errno. */
+	int (*set_report_data)(const uint8_t data[64]);
+};
+
 /* What the shields get at start-up in sim mode, after the software EINIT
  * verified the enclave (einit.c). */
 struct shield_env {
@@ -70,6 +81,15 @@ struct shield_env {
 	size_t nfiles;
 	const struct casmsg_volume_key *volume_keys;
 	size_t nvolume_keys;
+	/* /dev/attestation; NULL: not served */
+	const struct rt_attestation *attestation;
+	/* A TLS certificate chain and its private key (PEM) handed in at
+	 * start-up, e.g. issued by the CAS policy; NULL without. The network
+	 * shield serves its TLS ports with them instead of the config's
+	 * certificate and key paths. The caller wipes them after the shields'
+	 * init. */
+	const uint8_t *tls_cert_pem, *tls_key_pem;
+	size_t tls_cert_pem_len, tls_key_pem_len;
 };
 
 /* A program starts (launch or execve): its path inside the image and where

@@ -140,11 +140,8 @@ static long sys_execve(struct core_call *c)
 static long sys_execveat(struct core_call *c)
 {
 	const long *a = c->a;
-	if (a[0] == RT_AT_FDCWD && !a[4] && a[1])
-		return rt_do_execve(c->t, c->uc, (const char *)a[1], (char *const *)a[2], (char *const *)a[3]);
-	rt_eprintf("scone-run: execveat with a directory fd or flags is not supported inside the enclave: "
-		   "refused with ENOSYS\n");
-	return -RT_ENOSYS;
+	return rt_do_execveat(c->t, c->uc, (int)a[0], (const char *)a[1], (char *const *)a[2], (char *const *)a[3],
+			      a[4]);
 }
 
 static long sys_exit(struct core_call *c) { rt_do_thread_exit(c->t, (int)c->a[0]); }

@@ -233,6 +233,18 @@ static int hook_random(void *ctx, void *buf, size_t len)
 	return 0;
 }
 
+static long hook_attestation(void *ctx, int which, uint8_t *buf)
+{
+	(void)ctx;
+	return fs_g.att->read(which, buf, FSV_ATT_MAX);
+}
+
+static int hook_set_report_data(void *ctx, const uint8_t data[64])
+{
+	(void)ctx;
+	return fs_g.att->set_report_data(data);
+}
+
 int fs_shield_configure(const struct fsp *img, const struct fs_shield_config *cfg)
 {
 	memset(&fs_g, 0, sizeof fs_g);
@@ -352,5 +364,10 @@ int fs_shield_init(const struct shield_env *env)
 	int r = fs_shield_configure(img, &c);
 	if (r < 0)
 		return r;
+	if (img && env->attestation) {
+		fs_g.att = env->attestation;
+		fs_g.fs.attestation = hook_attestation;
+		fs_g.fs.set_report_data = hook_set_report_data;
+	}
 	return place_files(env);
 }
