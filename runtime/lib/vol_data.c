@@ -1,5 +1,7 @@
 /* Protected volumes: file contents, the pages and the tag tree
- * (docs/volume.md, "Files: pages and the tag tree"; pkg/volume pages.go). */
+ * (docs/volume.md, "Files: pages and the tag tree"; pkg/volume pages.go).
+ * The data layer: builds on the nodes of vol_meta.c and on vol_base.c;
+ * vol_open.c (commits) and vol_ops.c build on it. */
 #include "vol_int.h"
 
 uint64_t vol_npages(uint64_t size) { return (size + VOL_PAGE - 1) / VOL_PAGE; }
@@ -32,19 +34,6 @@ static struct ftree *tree(struct vnode *n)
 	if (!n->tree)
 		n->tree = rt_calloc(1, sizeof *n->tree);
 	return n->tree;
-}
-
-void vol_tree_free(struct ftree *t)
-{
-	for (size_t i = 0; i < t->tags.cap; i++)
-		if (t->tags.e[i].used)
-			rt_free((void *)(uintptr_t)t->tags.e[i].v);
-	for (size_t i = 0; i < t->dirty.cap; i++)
-		if (t->dirty.e[i].used)
-			rt_free((void *)(uintptr_t)t->dirty.e[i].v);
-	vmap_free(&t->tags);
-	vmap_free(&t->dirty);
-	rt_free(t);
 }
 
 static void pos(const struct vol *v, struct vpos *p, uint64_t id, int l, uint64_t j)

@@ -1,4 +1,12 @@
-/* What the vol_*.c files share (vol.h is the interface). */
+/* What the vol_*.c files share (vol.h is the interface).
+ *
+ * Layers (a file calls only into the files below it, never up):
+ *   vol_open.c, vol_ops.c   the volume: open, commits, checkpoints; the
+ *                           namespace and open-file lifetimes
+ *   vol_data.c              file contents: pages and the tag tree
+ *   vol_meta.c              nodes: inodes, directory entries, state, deltas
+ *   vol_base.c, vol_map.c,  host file names, the error text, seal positions;
+ *   vol_crypto.c            maps and buffers; keys and the seal */
 #ifndef SCONE_VOL_INT_H
 #define SCONE_VOL_INT_H
 
@@ -194,6 +202,7 @@ struct vol {
 	uint32_t orphans;
 };
 
+/* ---- vol_base.c ---- */
 void vol_seterr(struct vol *v, const char *a, const char *b, const char *c);
 void vol_name_meta(char out[32], uint64_t gen);
 void vol_name_log(char out[32], uint64_t gen);
@@ -203,6 +212,7 @@ void vol_pos_init(struct vpos *p, const struct vol *v, uint32_t kind);
 struct vnode *vnode_get(const struct vol *v, uint64_t id);
 struct vnode *vnode_new(struct vol *v, uint64_t id); /* NULL: -ENOMEM */
 void vnode_free(struct vnode *n);
+void vol_tree_free(struct ftree *t);
 int vnode_drop(struct vol *v, uint64_t id);
 struct vent *vent_find(struct vnode *d, const char *name, size_t len);
 int vent_add(struct vnode *d, const char *name, size_t len, uint64_t child);
@@ -220,7 +230,6 @@ uint64_t vol_npages(uint64_t size);
 int vol_depth(uint64_t n);
 uint64_t vol_node_pos(int l, uint64_t j);
 int vol_flush(struct vol *v, struct vnode *n);
-void vol_tree_free(struct ftree *t);
 int vol_resize(struct vol *v, struct vnode *n, uint64_t s1);
 /* ---- vol_open.c ---- */
 int vol_checkpoint(struct vol *v);

@@ -1,6 +1,9 @@
 /* Protected volumes: the metadata (inodes, directory entries), its rules,
  * the snapshot state encoding and the deltas of commits (docs/volume.md,
- * "Metadata", "Snapshot", "Log"). */
+ * "Metadata", "Snapshot", "Log"). The node layer: above vol_base.c,
+ * vol_map.c and vol_crypto.c, below vol_data.c (file contents of nodes),
+ * vol_open.c and vol_ops.c; it calls none of those (the memory of a node,
+ * its tag tree included, is freed here). */
 #include "vol_int.h"
 
 struct vnode *vnode_get(const struct vol *v, uint64_t id)
@@ -20,6 +23,21 @@ struct vnode *vnode_new(struct vol *v, uint64_t id)
 		return NULL;
 	}
 	return n;
+}
+
+/* The memory of a file's tag tree and dirty pages (vol_data.c fills it in):
+ * part of the node's lifetime, freed with the node or by vol_resize. */
+void vol_tree_free(struct ftree *t)
+{
+	for (size_t i = 0; i < t->tags.cap; i++)
+		if (t->tags.e[i].used)
+			rt_free((void *)(uintptr_t)t->tags.e[i].v);
+	for (size_t i = 0; i < t->dirty.cap; i++)
+		if (t->dirty.e[i].used)
+			rt_free((void *)(uintptr_t)t->dirty.e[i].v);
+	vmap_free(&t->tags);
+	vmap_free(&t->dirty);
+	rt_free(t);
 }
 
 void vnode_free(struct vnode *n)

@@ -1,5 +1,9 @@
 /* Volume shield: the calls on the shield's own descriptors (data, seek,
- * stat, sync, listings, duplicates, *at relative to a volume directory). */
+ * stat, sync, listings, duplicates, *at relative to a volume directory),
+ * the shield's call entry (vs_call) and its table (vol_shield_ops). The
+ * top file of runtime/src/vol, as fs_syscalls.c is of the FS shield: the
+ * table names the entries of vol_calls.c and vol_shield.c, and nothing
+ * below refers back up to it. */
 #include <linux/errno.h>
 #include <linux/fcntl.h>
 #include "vol_shield.h"
@@ -442,3 +446,19 @@ int vs_call(const struct sys_call *c, long *ret)
 	vs_unlock();
 	return SHIELD_PASS;
 }
+
+/* The shield's table: vs_call (above) is its call entry, vs_host_path
+ * (vol_calls.c) its path entry, vol_shield.c has the others. */
+const struct shield_ops vol_shield_ops = {
+	.name = "vol",
+	.order = 5,
+	.init = vs_init,
+	.call = vs_call,
+	.fork_child = vs_fork_child,
+	.fd_gone = vs_fd_gone,
+	.fd_dup = vs_fd_dup,
+	.owns_fd = vs_owns_fd,
+	.code_fd = vs_code_fd,
+	.host_path = vs_host_path,
+};
+RT_SHIELD(vol_shield_ops);

@@ -1,6 +1,7 @@
 /* Volume shield: descriptors. A volume fd is a sealed memfd placeholder
  * (as the FS shield's, fs_fd.c) mapped to an open file description;
- * duplicates share the description (offset, flags). Lock held. */
+ * duplicates share the description (offset, flags). Lock held. Above
+ * vol_state.c only; the call files and vol_shield.c build on it. */
 #include <linux/errno.h>
 #include <linux/fcntl.h>
 #include "vol_shield.h"

@@ -1,6 +1,7 @@
 /* Volume shield: the host directory of a mount, as the vol_host of the
  * format library, over host system calls (a small cache of open host
- * files, so page reads cost one pread). */
+ * files, so page reads cost one pread). Calls no other file of the shield;
+ * vol_shield.c sets it up at start-up. */
 #include <linux/errno.h>
 #include <linux/fcntl.h>
 #include "vol_shield.h"

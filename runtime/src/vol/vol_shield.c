@@ -1,5 +1,8 @@
 /* Volume shield: start-up (keys, host directories, opening the volumes),
- * the lock, fork and the shield's table. */
+ * fork and the descriptor hooks: the entries of the shield's table
+ * (vol_fdcalls.c) other than its call and host_path entries. Above
+ * vol_state.c (state, lock), vol_fds.c and vol_host.c; only the table
+ * refers to these entries. */
 #include <linux/errno.h>
 #include <linux/fcntl.h>
 #include "vol_shield.h"
@@ -11,25 +14,6 @@
 
 #define O_PATH_ 010000000
 
-struct vs_state vs_g;
-
-void vs_lock(void)
-{
-	while (__atomic_exchange_n(&vs_g.lock, 1, __ATOMIC_ACQUIRE))
-		host_syscall(__NR_sched_yield, 0, 0, 0, 0, 0, 0);
-}
-
-void vs_unlock(void) { __atomic_store_n(&vs_g.lock, 0, __ATOMIC_RELEASE); }
-
-void vs_report(const struct vs_mount *m, const char *what, long e)
-{
-	char line[512];
-	const char *detail = m && m->v ? vol_err(m->v) : "";
-	rt_snprintf(line, sizeof line, "scone-run: protected volume %s: %s failed (error %ld)%s%s\n", m ? m->path : "",
-		    what, -e, detail[0] ? ": " : "", detail);
-	rt_diag(line, strlen(line));
-}
-
 /* The volume key: derived from the FS key per path (docs/volume.md,
  * "Keys"). Seam for the CAS: a key the policy grants for the path
  * (env->volume_keys) takes precedence once the CAS grants them in this
@@ -39,7 +23,7 @@ static void volume_key(const struct shield_env *env, const char *path, uint8_t k
 	vol_derive_key(env->fs_key, path, key);
 }
 
-static int vs_init(const struct shield_env *env)
+int vs_init(const struct shield_env *env)
 {
 	const struct econfig *cfg = env->cfg;
 	if (!cfg || !cfg->npvolumes)
@@ -101,13 +85,13 @@ static int vs_init(const struct shield_env *env)
  * parent's memory): its volume calls are refused (docs/compatibility.md),
  * so fork takes no lock (the core asks owns_fd while forking); a lock
  * another thread of the parent held is not the child's. */
-static void vs_fork_child(void)
+void vs_fork_child(void)
 {
 	vs_g.forked = vs_g.nmounts > 0;
 	vs_g.lock = 0;
 }
 
-static void vs_fd_gone(int fd)
+void vs_fd_gone(int fd)
 {
 	if (!vs_g.nmounts)
 		return;
@@ -116,7 +100,7 @@ static void vs_fd_gone(int fd)
 	vs_unlock();
 }
 
-static void vs_fd_dup(int oldfd, int newfd)
+void vs_fd_dup(int oldfd, int newfd)
 {
 	if (!vs_g.nmounts)
 		return;
@@ -128,7 +112,7 @@ static void vs_fd_dup(int oldfd, int newfd)
 	vs_unlock();
 }
 
-static int vs_owns_fd(int fd)
+int vs_owns_fd(int fd)
 {
 	if (!vs_g.nmounts)
 		return 0;
@@ -138,18 +122,4 @@ static int vs_owns_fd(int fd)
 	return r;
 }
 
-static int vs_code_fd(int fd) { return vs_owns_fd(fd) ? 0 : -1; }
-
-const struct shield_ops vol_shield_ops = {
-	.name = "vol",
-	.order = 5,
-	.init = vs_init,
-	.call = vs_call,
-	.fork_child = vs_fork_child,
-	.fd_gone = vs_fd_gone,
-	.fd_dup = vs_fd_dup,
-	.owns_fd = vs_owns_fd,
-	.code_fd = vs_code_fd,
-	.host_path = vs_host_path,
-};
-RT_SHIELD(vol_shield_ops);
+int vs_code_fd(int fd) { return vs_owns_fd(fd) ? 0 : -1; }

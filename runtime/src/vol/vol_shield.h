@@ -68,28 +68,46 @@ struct vs_state {
 	struct vs_fd fds[VS_MAX_FDS];
 	int nfds;
 };
-extern struct vs_state vs_g;
-extern const struct shield_ops vol_shield_ops;
+/* ---- the files, bottom up: each calls only into files listed before it,
+ * never into one listed after it (runtime/archcheck) ---- */
 
+/* vol_state.c: the global state, its lock, reports. */
+extern struct vs_state vs_g;
 void vs_lock(void);
 void vs_unlock(void);
+/* Reports a failure of the volume on stderr (or the console shield). */
+void vs_report(const struct vs_mount *m, const char *what, long e);
+
+/* vol_stat.c: fills a kernel struct stat (or statx for __NR_statx) at buf. */
+long stat_out_fd(long nr, long buf, const struct vol_attr *a, int mount);
+
 /* vol_host.c: the vol_host of a mount over host system calls. */
 void vs_host_init(struct vs_mount *m);
 void vs_host_close(struct vs_mount *m);
-/* vol_fds.c */
+
+/* vol_fds.c: the shield's descriptors. */
 struct vs_desc *vs_fd_get(int fd);
 long vs_fd_new(struct vs_desc *d, int cloexec);
 void vs_fd_drop(int fd);
 void vs_fd_alias(int oldfd, int newfd);
 void vs_desc_put(struct vs_desc *d);
-/* vol_calls.c */
+
+/* vol_calls.c: the calls on paths (the table's host_path). */
 int vs_host_path(const struct sys_call *c, long *ret);
-int vs_call(const struct sys_call *c, long *ret);
-/* Fills a kernel struct stat (or statx for __NR_statx) at buf. */
-long stat_out_fd(long nr, long buf, const struct vol_attr *a, int mount);
 /* Which mount holds the absolute path p (-1: none); *rel: the rest. */
 int vs_mount_of(const char *p, const char **rel);
-/* Reports a failure of the volume on stderr (or the console shield). */
-void vs_report(const struct vs_mount *m, const char *what, long e);
+
+/* vol_shield.c: the table's other entries. */
+int vs_init(const struct shield_env *env);
+void vs_fork_child(void);
+void vs_fd_gone(int fd);
+void vs_fd_dup(int oldfd, int newfd);
+int vs_owns_fd(int fd);
+int vs_code_fd(int fd);
+
+/* vol_fdcalls.c, the top: the calls on the shield's descriptors, the call
+ * entry and the shield's table (registered with RT_SHIELD). */
+int vs_call(const struct sys_call *c, long *ret);
+extern const struct shield_ops vol_shield_ops;
 
 #endif
