@@ -36,6 +36,7 @@ type convertOptions struct {
 	transport    string
 	exitCycles   uint64
 	volumes      []string
+	pvolumes     []string
 	debug        bool
 	isvProdID    uint16
 	isvSVN       uint16
@@ -91,6 +92,7 @@ SRC and DST are image references:
 	f.StringVar(&o.transport, "transport", "sync", "syscall transport: sync or async")
 	f.Uint64Var(&o.exitCycles, "exit-cycles", enclave.DefaultExitCycles, "simulated enclave-exit cost in cycles (sim mode, sync transport)")
 	f.StringSliceVar(&o.volumes, "volume", nil, "host PATH passed through unprotected to the application (repeatable)")
+	f.StringArrayVar(&o.pvolumes, "protected-volume", nil, "PATH where the application's files are stored on the host encrypted and authenticated (repeatable; docs/volume.md)")
 	f.BoolVar(&o.debug, "debug-enclave", false, "set the SIGSTRUCT DEBUG attribute (never for production)")
 	f.Uint16Var(&o.isvProdID, "isv-prodid", 0, "SIGSTRUCT ISVPRODID")
 	f.Uint16Var(&o.isvSVN, "isv-svn", 0, "SIGSTRUCT ISVSVN")
@@ -178,6 +180,7 @@ func (o *convertOptions) libraryOptions(ctx context.Context, a *app) ([]convert.
 		convert.WithHostArgs(o.hostArgs),
 		convert.WithTransport(tr, o.exitCycles),
 		convert.WithVolumes(o.volumes...),
+		convert.WithProtectedVolumes(o.pvolumes...),
 		convert.WithDebug(o.debug),
 		convert.WithISV(o.isvProdID, o.isvSVN),
 		convert.WithForce(o.force),

@@ -69,6 +69,7 @@ entrypoint becomes the scone-run shield runtime.`,
 		newSignDataCmd(a),
 		newVerifyCmd(a),
 		newVersionCmd(a),
+		newVolumeCmd(a),
 	)
 	return root
 }

@@ -289,6 +289,9 @@ func enclaveConfig(entry link.Entry, ar *link.Report, uid, gid uint32, fsRoot [3
 		Entrypoint:    ar.Entry.Program,
 		Volumes:       sortedUnique(o.volumes),
 	}
+	if len(o.pvolumes) > 0 {
+		ec.ProtectedVolumes = sortedUnique(o.pvolumes)
+	}
 	if o.exitCycles != nil {
 		ec.ExitCycles = *o.exitCycles
 	}

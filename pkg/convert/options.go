@@ -33,6 +33,7 @@ type options struct {
 	transport  enclave.Transport
 	exitCycles *uint64
 	volumes    []string
+	pvolumes   []string
 	debug      bool
 	prodID     uint16
 	svn        uint16
@@ -87,6 +88,13 @@ func WithTransport(t enclave.Transport, exitCycles uint64) Option {
 // (unprotected; see docs/security.md).
 func WithVolumes(paths ...string) Option {
 	return func(o *options) { o.volumes = append(o.volumes, paths...) }
+}
+
+// WithProtectedVolumes makes these paths protected volumes
+// (docs/volume.md): what the application writes there reaches the host
+// encrypted and authenticated.
+func WithProtectedVolumes(paths ...string) Option {
+	return func(o *options) { o.pvolumes = append(o.pvolumes, paths...) }
 }
 
 // WithDebug sets the SIGSTRUCT DEBUG attribute (a debug enclave can be

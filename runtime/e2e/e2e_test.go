@@ -100,6 +100,7 @@ var recipes = map[string]recipe{
 	"go-preempt":            {"gopreempt.go", func(src, out string) error { return gobuild(src, out) }},
 	"casgrant-static":       {"casgrant.c", cc("gcc", "-static")},
 	"devattest-static":      {"devattest.c", cc("gcc", "-static")},
+	"volprobe":              {"volprobe.c", cc("gcc", "-static")},
 	// the runtime's portable simulation quote builder, as a host tool
 	"simquote-tool": {"simquote_tool.c", cc("gcc", "-I../lib", "-I../include", "../lib/simquote.c", "-lbearssl")},
 }

@@ -199,13 +199,18 @@ func resign(t *testing.T, rt string, e simEnclave, key *rsa.PrivateKey, mutate f
 	return d
 }
 
-// consoleKey is the console key of the enclave's FS key (docs/console.md).
-func (e simEnclave) consoleKey(t *testing.T) console.Key {
-	t.Helper()
+// key is the enclave's FS key as bytes.
+func (e simEnclave) key() fskey.Key {
 	var key fskey.Key
 	kb, _ := hex.DecodeString(e.keyHex)
 	copy(key[:], kb)
-	ck, err := console.DeriveKey(key)
+	return key
+}
+
+// consoleKey is the console key of the enclave's FS key (docs/console.md).
+func (e simEnclave) consoleKey(t *testing.T) console.Key {
+	t.Helper()
+	ck, err := console.DeriveKey(e.key())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -126,6 +126,10 @@ struct shield_ops {
 	int (*code_fd)(int fd);
 	/* Writes a diagnostic line for the operator: 1 when written. */
 	int (*diag)(const char *msg, size_t len);
+	/* A call that another shield resolved to a host path (absolute, dirfd
+	 * AT_FDCWD) and is about to hand to the host (shield_host_path_call):
+	 * SHIELD_DONE to serve it instead (protected volumes), or SHIELD_PASS. */
+	int (*host_path)(const struct sys_call *c, long *ret);
 };
 
 /* Registers a shield's table (in the rt_shields section). */
@@ -153,6 +157,13 @@ extern const char *rt_app_exe;
 /* Runs a call through the shields and then the transport; returns the
  * result (negative errno on failure). */
 long shield_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+
+/* A call with resolved host paths that shield `by` would hand to the host:
+ * offered to the other shields' host_path first, then to the host. The FS
+ * shield resolves paths (cwd, dirfds, symlinks, "..") and sends every
+ * path that reaches a mount point through here, so a shield that owns
+ * such a path (a protected volume) sees it whatever its spelling. */
+long shield_host_path_call(const struct shield_ops *by, long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 
 /* A shield's notices to the others (never to itself). */
 void rt_fd_gone(const struct shield_ops *by, int fd);

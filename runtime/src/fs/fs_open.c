@@ -53,8 +53,11 @@ static long do_open(int dirfd, const char *path, long flags, uint32_t mode, long
 			if (fd >= 0)
 				rt_fd_dup(&fs_shield_ops, src, (int)fd);
 		} else {
-			fd = host_syscall(__NR_openat, AT_FDCWD, (long)r.host_path, flags, mode, 0, 0);
-			if (fd >= 0)
+			fd = shield_host_path_call(&fs_shield_ops, __NR_openat, AT_FDCWD, (long)r.host_path, flags,
+						   mode, 0, 0);
+			/* a host fd, unless another shield served the open (a
+			 * protected volume's descriptor) */
+			if (fd >= 0 && !rt_shields_own_fd_except(&fs_shield_ops, (int)fd))
 				rt_fd_gone(&fs_shield_ops, (int)fd);
 		}
 		fs_lock();

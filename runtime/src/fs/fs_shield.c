@@ -338,11 +338,15 @@ int fs_shield_init(const struct shield_env *env)
 	size_t n = 0;
 	for (size_t i = 0; i < nd; i++)
 		paths[n++] = defaults[i];
+	/* protected volumes are mount points too: what reaches them goes
+	 * through shield_host_path_call to the volume shield */
 	for (size_t i = 0; cfg && i < cfg->nvolumes && n < nd + FSV_MAX_MOUNTS; i++)
 		paths[n++] = cfg->volumes[i];
-	if (cfg && cfg->nvolumes + nd > FSV_MAX_MOUNTS) {
-		rt_eprintf("scone-run: too many volumes (%lu, at most %lu)\n", (unsigned long)cfg->nvolumes,
-			   (unsigned long)(FSV_MAX_MOUNTS - nd));
+	for (size_t i = 0; cfg && i < cfg->npvolumes && n < nd + FSV_MAX_MOUNTS; i++)
+		paths[n++] = cfg->pvolumes[i];
+	if (cfg && cfg->nvolumes + cfg->npvolumes + nd > FSV_MAX_MOUNTS) {
+		rt_eprintf("scone-run: too many volumes (%lu, at most %lu)\n",
+			   (unsigned long)(cfg->nvolumes + cfg->npvolumes), (unsigned long)(FSV_MAX_MOUNTS - nd));
 		return -E2BIG;
 	}
 	struct fs_shield_config c = {
