@@ -75,8 +75,9 @@ struct shield_env {
 	/* What the CAS policy grants (docs/cas.md; none without a CAS):
 	 * files to place into the in-enclave file system before the program
 	 * runs (casmsg.h; wiped after the shields' init), and the keys of
-	 * protected volumes, which stay in enclave memory for the protected-
-	 * volumes shield (no shield takes them yet). */
+	 * protected volumes, which stay in enclave memory for the volume
+	 * shield (src/vol: a granted key takes precedence over the one derived
+	 * from the FS key). */
 	const struct casmsg_file *files;
 	size_t nfiles;
 	const struct casmsg_volume_key *volume_keys;

@@ -6,6 +6,7 @@
 #include <linux/errno.h>
 #include <linux/fcntl.h>
 #include "vol_shield.h"
+#include "casmsg.h"
 #include "econfig.h"
 #include "transport.h"
 #include "rtstring.h"
@@ -14,13 +15,20 @@
 
 #define O_PATH_ 010000000
 
-/* The volume key: derived from the FS key per path (docs/volume.md,
- * "Keys"). Seam for the CAS: a key the policy grants for the path
- * (env->volume_keys) takes precedence once the CAS grants them in this
- * form; until then only the derived key is used (docs/volume.md). */
-static void volume_key(const struct shield_env *env, const char *path, uint8_t key[32])
+/* The volume key (docs/volume.md, "Keys"): the key the CAS policy grants
+ * for the volume's path (grants.volume_keys, handed in as
+ * env->volume_keys), else derived from the FS key per path. Returns 1 for
+ * a granted key, 0 for a derived one. */
+static int volume_key(const struct shield_env *env, const char *path, uint8_t key[32])
 {
+	for (size_t i = 0; i < env->nvolume_keys; i++) {
+		if (!rt_strcmp(env->volume_keys[i].path, path)) {
+			memcpy(key, env->volume_keys[i].key, 32);
+			return 1;
+		}
+	}
 	vol_derive_key(env->fs_key, path, key);
+	return 0;
 }
 
 int vs_init(const struct shield_env *env)
