@@ -101,6 +101,7 @@ var recipes = map[string]recipe{
 	"casgrant-static":       {"casgrant.c", cc("gcc", "-static")},
 	"devattest-static":      {"devattest.c", cc("gcc", "-static")},
 	"volprobe":              {"volprobe.c", cc("gcc", "-static")},
+	"refuse-static":         {"refuse.c", cc("gcc", "-static")},
 	// the runtime's portable simulation quote builder, as a host tool
 	"simquote-tool": {"simquote_tool.c", cc("gcc", "-I../lib", "-I../include", "../lib/simquote.c", "-lbearssl")},
 }

@@ -460,3 +460,22 @@ func TestSimModeScriptAndPath(t *testing.T) {
 		t.Fatalf("exit %d\nstdout:\n%s\nwant prefix:\n%s\nstderr: %s", got.code, got.stdout, want, got.stderr)
 	}
 }
+
+// TestRefusedCallsAreNamed: a system call the enclave does not support gets
+// its errno and, once per call, one line on stderr naming it and why.
+func TestRefusedCallsAreNamed(t *testing.T) {
+	rt := runtimeBin(t)
+	bin := prog(t, "refuse-static")
+	e := makeEnclave(t, rt, bin, nil)
+	got := run(t, e.env(), rt)
+	want := "io_uring_setup: -1 ENOSYS\ngetdents: -1 ENOSYS\nio_uring_setup: -1 ENOSYS\ngetdents: -1 ENOSYS\n"
+	if got.code != 0 || got.stdout != want {
+		t.Fatalf("exit %d, stdout:\n%s\nwant:\n%s\nstderr:\n%s", got.code, got.stdout, want, got.stderr)
+	}
+	for _, name := range []string{"io_uring_setup", "getdents"} {
+		prefix := "scone-run: " + name + " refused with ENOSYS: "
+		if n := strings.Count(got.stderr, prefix); n != 1 {
+			t.Errorf("stderr names %s %d times, want once:\n%s", name, n, got.stderr)
+		}
+	}
+}

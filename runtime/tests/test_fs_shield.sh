@@ -36,7 +36,12 @@ run() { # $1: output dir, $2...: extra convert flags
 	case $out in *integrity) cfg=$W/config-integrity.json ;; *threads) cfg=$W/config-threads.json ;; esac
 	"$CLI" convert "dir:$R" "dir:$out" --source-config "$cfg" \
 		--key "$W/keys/signer.pem" --fs-key "$W/keys/fs.key" "$@" >/dev/null
-	[ -z "${TAMPER_AT:-}" ] || printf '\377' | dd of="$out/rootfs/scone/enclave/fs.img" bs=1 seek="$TAMPER_AT" conv=notrunc 2>/dev/null
+	if [ -n "${TAMPER_AT:-}" ]; then # flip every bit of one byte (writing a constant would miss when the byte is that constant)
+		img=$out/rootfs/scone/enclave/fs.img
+		b=$(od -An -tu1 -j "$TAMPER_AT" -N1 "$img" | tr -d ' ')
+		# shellcheck disable=SC2059 # the format is the octal escape of the flipped byte
+		printf "\\$(printf '%03o' $((b ^ 255)))" | dd of="$img" bs=1 seek="$TAMPER_AT" conv=notrunc 2>/dev/null
+	fi
 	SCONE_ENCLAVE_DIR="$out/rootfs/scone/enclave" SCONE_FS_KEY_FILE="$W/keys/fs.key" \
 		"$out/rootfs/scone/bin/scone-run" >"$out.stdout" 2>"$out.stderr" || echo "exit $?" >>"$out.stderr"
 }

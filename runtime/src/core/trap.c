@@ -233,7 +233,8 @@ static long sys_getrandom(struct core_call *c)
  * to ordinary calls on ENOSYS. */
 static long sys_enosys(struct core_call *c)
 {
-	(void)c;
+	rt_refuse_once(c->nr, "ENOSYS",
+		       "io_uring would run I/O past the shields; programs fall back to ordinary calls");
 	return -RT_ENOSYS;
 }
 

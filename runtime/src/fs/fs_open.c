@@ -162,6 +162,8 @@ int fs_sys_openat2(const struct sys_call *c, long *ret)
 	if (k == 1 || k == 2)
 		return SHIELD_PASS; /* on the host: the kernel applies the RESOLVE_* flags */
 	/* RESOLVE_* on the protected FS: not implemented; callers fall back to openat */
+	rt_refuse_once(c->nr, "ENOSYS",
+		       "RESOLVE_* flags on files of the image are not implemented; programs fall back to openat");
 	return shield_done(ret, -ENOSYS);
 }
 
