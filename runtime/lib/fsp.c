@@ -659,8 +659,8 @@ static long read_chunk(const struct fsp *f, const uint8_t *in, uint64_t i, uint8
 		return (long)n;
 	uint8_t *out = priv + f->chunk_size;
 	int got = LZ4_decompress_safe((const char *)priv, (char *)out, (int)ln, (int)n);
-	wipe(priv, ln);
 	if (got != (int)n) {
+		wipe(priv, ln);
 		wipe(out, n);
 		return -FSP_EFORMAT;
 	}
@@ -710,6 +710,8 @@ long fsp_pread(const struct fsp *f, uint32_t ino, void *buf, uint64_t len, uint6
 			rc = n;
 			break;
 		}
+		/* with compression the decrypted block stays in priv's first
+		 * chunk, the plaintext in its second: both are wiped below */
 		if ((size_t)(plain - priv) + (size_t)n > used)
 			used = (size_t)(plain - priv) + (size_t)n;
 		uint64_t take = (uint64_t)n - within;

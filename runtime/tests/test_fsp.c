@@ -701,7 +701,8 @@ out:
 
 /* Benchmark mode (not run by make): build without sanitizers, e.g.
  *   cc -O2 -std=c11 -D_GNU_SOURCE -Iruntime/include -Iruntime/lib -o /tmp/fspbench \
- *      runtime/tests/test_fsp.c runtime/lib/fsp.c runtime/tests/host_shim.c -lbearssl -llz4
+ *      -Iruntime/tests runtime/tests/test_fsp.c runtime/lib/fsp.c runtime/lib/rlock.c runtime/tests/host_shim.c \
+ *      -lbearssl -llz4 -lpthread
  *   /tmp/fspbench bench IMAGE KEYHEX PATH
  * prints the latency of random 4 KiB preads (4 KiB-aligned) and the
  * throughput of sequential 4 KiB, 32 KiB and 1 MiB preads of file PATH. */
