@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,6 +16,7 @@ import (
 	"github.com/scone-build/scone-build/pkg/convert"
 	"github.com/scone-build/scone-build/pkg/enclave"
 	"github.com/scone-build/scone-build/pkg/fskey"
+	"github.com/scone-build/scone-build/pkg/fsprotect"
 	"github.com/scone-build/scone-build/pkg/imageref"
 	"github.com/scone-build/scone-build/pkg/link"
 	"github.com/scone-build/scone-build/pkg/rootfs"
@@ -23,32 +25,33 @@ import (
 
 type convertOptions struct {
 	imageFlags
-	src, dst     string
-	keyFile      string
-	signCmd      string
-	signerPub    string
-	fsKeyFile    string
-	heap, stack  string
-	threads      uint32
-	console      bool
-	hostEnv      []string
-	hostArgs     bool
-	transport    string
-	exitCycles   uint64
-	volumes      []string
-	pvolumes     []string
-	debug        bool
-	isvProdID    uint16
-	isvSVN       uint16
-	force        bool
-	sourceConfig string
-	json         bool
-	unsigned     bool
-	cas, casID   string
-	policy       string
-	register     registerFlags
-	fsSalt       string   // "", "layers" or "tree"
-	tls          tlsFlags // tls.go
+	src, dst      string
+	keyFile       string
+	signCmd       string
+	signerPub     string
+	fsKeyFile     string
+	heap, stack   string
+	threads       uint32
+	console       bool
+	hostEnv       []string
+	hostArgs      bool
+	transport     string
+	exitCycles    uint64
+	volumes       []string
+	pvolumes      []string
+	debug         bool
+	isvProdID     uint16
+	isvSVN        uint16
+	force         bool
+	sourceConfig  string
+	json          bool
+	unsigned      bool
+	cas, casID    string
+	policy        string
+	register      registerFlags
+	fsSalt        string   // "", "layers" or "tree"
+	fsCompression string   // none, lz4, lz4hc
+	tls           tlsFlags // tls.go
 
 	fsKeyIdentity fskey.Identity // what the --fs-key file expects (set by libraryOptions)
 }
@@ -101,6 +104,7 @@ SRC and DST are image references:
 	f.BoolVar(&o.json, "json", false, "print a machine-readable report on stdout")
 	f.BoolVar(&o.unsigned, "unsigned", false, "leave the SIGSTRUCT unsigned for detached signing (see 'scone-build sign-data')")
 	f.StringVar(&o.fsSalt, "fs-salt", "", "what the protected FS image's salt comes from: layers (image SRC, the default: contents are encrypted while layers decompress) or tree (the default for dir: SRC; gives the MRENCLAVE the BuildKit frontend gives for the same files); docs/fsprotect.md")
+	f.StringVar(&o.fsCompression, "fs-compression", "lz4", "how the protected FS image stores file contents: lz4 (compress each chunk before encrypting it; chunks that do not shrink are stored as they are), lz4hc (smaller, slower to convert, read as fast) or none (every chunk as it is: a chunk's stored length then says nothing about its content); docs/fsprotect.md")
 	f.StringVar(&o.cas, "cas", "", "CAS HOST:PORT the enclave gets its secrets from at start-up (with --cas-id and --policy; docs/cas.md)")
 	f.StringVar(&o.casID, "cas-id", "", "the CAS's identity: SHA-256 of its DER public key, 64 hex digits ('GET /v1/id' of the CAS)")
 	f.StringVar(&o.policy, "policy", "", "the CAS policy whose secrets the enclave receives; put the --fs-key key into it as the fs_key grant")
@@ -250,6 +254,11 @@ func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 	prog := newProgress(a.stderr, !o.json)
 	defer prog.done()
 	opts = append(opts, convert.WithProgress(prog.update))
+	comp, err := fsprotect.ParseCompression(o.fsCompression)
+	if err != nil {
+		return usagef("--fs-compression %q: want one of %s", o.fsCompression, strings.Join(fsprotect.CompressionNames(), ", "))
+	}
+	opts = append(opts, convert.WithFSCompression(comp))
 	switch o.fsSalt {
 	case "", "layers":
 		if o.fsSalt != "" && src.Transport == imageref.Dir {

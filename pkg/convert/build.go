@@ -102,6 +102,7 @@ func Build(ctx context.Context, src *Source, opts ...Option) (*Result, error) {
 	rep.FSRoot = hex.EncodeToString(sum.Root[:])
 	rep.Files, rep.Dirs, rep.Symlinks = sum.Files, sum.Dirs, sum.Symlinks
 	rep.BytesIn, rep.FSImageBytes, rep.fsCached = sum.BytesIn, sum.BytesOut, sum.BytesCached
+	rep.FSCompression = sum.Compression.String()
 	rep.Skipped = sum.Skipped
 
 	ec, err := enclaveConfig(entry, ar, uid, gid, sum.Root, o)
@@ -139,11 +140,12 @@ func Build(ctx context.Context, src *Source, opts ...Option) (*Result, error) {
 	}, nil
 }
 
-// fsOptions are the options of the protected FS image: the chunk size, and
+// fsOptions are the options of the protected FS image: the compression, the
+// chunk size, and
 // the salt source when it is known before the tree (given, or an image's
 // layers); without one, startPack derives it from the tree.
 func fsOptions(src *Source, o *options) ([]fsprotect.Option, error) {
-	var opts []fsprotect.Option
+	opts := []fsprotect.Option{fsprotect.WithCompression(o.fsComp)}
 	if o.fsChunk != 0 {
 		opts = append(opts, fsprotect.WithChunkSize(o.fsChunk))
 	}

@@ -44,6 +44,7 @@ type options struct {
 	runtimeRun []byte
 	runtimeHst []byte
 	fsChunk    int
+	fsComp     fsprotect.Compression
 	fsSalt     []byte // salt source of the FS image (when fsSaltSet)
 	fsSaltSet  bool
 	fsTreeSalt bool // Convert: salt from the flattened tree, not the layers
@@ -127,6 +128,13 @@ func WithRuntime(run, host []byte) Option {
 // WithFSChunkSize overrides the protected FS content chunk size.
 func WithFSChunkSize(n int) Option { return func(o *options) { o.fsChunk = n } }
 
+// WithFSCompression sets how the protected FS image stores chunks
+// (docs/fsprotect.md, "Per-chunk compression"). Default
+// fsprotect.CompressionLZ4: chunks are compressed before they are
+// encrypted, a chunk that does not shrink is stored as it is.
+// fsprotect.CompressionNone keeps the exposure of an uncompressed image.
+func WithFSCompression(c fsprotect.Compression) Option { return func(o *options) { o.fsComp = c } }
+
 // WithFSSaltSource sets the source of the protected FS image's salt
 // (docs/fsprotect.md): bytes that identify the packed tree. Convert uses
 // the source image's layers (ImageSaltSource) unless given one; ConvertTree
@@ -177,7 +185,7 @@ var (
 )
 
 func makeOptions(opts []Option) (*options, error) {
-	o := &options{log: slog.New(slog.DiscardHandler), progress: func(Progress) {}}
+	o := &options{log: slog.New(slog.DiscardHandler), progress: func(Progress) {}, fsComp: fsprotect.CompressionLZ4}
 	for _, f := range opts {
 		f(o)
 	}
