@@ -6,6 +6,7 @@
  * or as they are, as each chunk record says; a chunk is authenticated
  * before LZ4_decompress_safe (Debian's liblz4.a; no allocation) sees it. */
 #include "fsp.h"
+#include "sha256blk.h"
 
 #include <bearssl.h>
 #include <limits.h>
@@ -497,9 +498,7 @@ int fsp_open(struct fsp **out, const uint8_t *img, uint64_t img_len, const uint8
 	/* Private copy first: the image memory may change under us. */
 	memcpy(f->index, img + index_off, (size_t)index_len);
 	uint8_t ih[32];
-	br_sha256_init(&sc);
-	br_sha256_update(&sc, f->index, (size_t)index_len);
-	br_sha256_out(&sc, ih);
+	sha256blk_hash(f->index, (size_t)index_len, ih); /* SHA-NI: the index of a large image is MBs */
 	if (!ct_equal(ih, h + 128, 32)) {
 		rc = -FSP_EAUTH;
 		goto fail_f;
