@@ -14,7 +14,7 @@ export SCONE_IMAGE_CACHE
 
 include runtime/runtime.mk
 
-.PHONY: help setup doctor build test test-deps test-go test-runtime lint fmt demo bench images buildkit frontend-image fuzz fresh-check clean
+.PHONY: help setup doctor build test test-deps test-go test-runtime lint fmt demo bench images buildkit frontend-image cas-image fuzz fresh-check clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -83,6 +83,9 @@ images: ## build the real input images (OCI layouts) into $(SCONE_IMAGE_CACHE)
 
 frontend-image: build ## build the BuildKit frontend image into bin/frontend-image (PUSH=REF [INSECURE=1] also pushes)
 	VERSION=$(VERSION) ./scripts/frontend-image.sh --scone-build $(BIN)/scone-build $(if $(PUSH),--push $(PUSH)) $(if $(INSECURE),--insecure)
+
+cas-image: build ## the CAS as a confidential image into bin/cas-image (KEY=signer.pem FS_KEY=fs.key; docs/cas.md)
+	./scripts/cas-image.sh --scone-build $(BIN)/scone-build --key $(KEY) --fs-key $(FS_KEY)
 
 fuzz: ## run each fuzz target for a short while (FUZZTIME, default 20s)
 	./scripts/fuzz.sh

@@ -7,7 +7,16 @@
 # async; SCONE_ASYNC_WORKERS from the environment is passed to the container),
 # under podman on loopback; load comes from wrk / redis-benchmark / memcslap,
 # bounded in time.
+#
+# nginx-tls: the network shield (docs/net-shield.md). Native nginx
+# terminating TLS itself (OpenSSL, its own ssl configuration) against the
+# converted nginx whose plain port 80 is wrapped by --tls-port 80: the same
+# ECDSA P-256 certificate, TLS 1.2, ECDHE (X25519) with the same AES-GCM
+# cipher, no session resumption on either side. Two loads: keep-alive
+# (requests/s) and "Connection: close" (every request a new TCP connection
+# and a full handshake: new handshakes/s).
 #   bench/servers.sh [scone-build] [seconds]
+#   SERVERS="nginx-tls" bench/servers.sh     (default: nginx redis memcached nginx-tls)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SB=${1:-bin/scone-build}
@@ -19,7 +28,7 @@ for t in wrk redis-benchmark memcslap; do
 done
 . scripts/podman-env.sh
 w=$(mktemp -d)
-cleanup() { podman rm -f -t 2 sb-native sb-scone >/dev/null 2>&1 || true; rm -rf "$w"; }
+cleanup() { podman rm -f -t 2 sb-native sb-scone sb-async >/dev/null 2>&1 || true; rm -rf "$w"; }
 trap cleanup EXIT
 "$SB" keygen --out-dir "$w/keys" >/dev/null
 # The runtime reads the key as the image's user (redis: uid 999).
@@ -47,8 +56,10 @@ load() { # KIND -> requests per second
   esac
 }
 
-printf '%-10s %14s %14s %8s %14s %8s\n' server "native req/s" "sync req/s" ratio "async req/s" ratio
-for srv in nginx redis memcached; do
+SERVERS=${SERVERS:-nginx redis memcached nginx-tls}
+plain=$(for s in $SERVERS; do [ "$s" = nginx-tls ] || echo "$s"; done)
+[ -z "$plain" ] || printf '%-10s %14s %14s %8s %14s %8s\n' server "native req/s" "sync req/s" ratio "async req/s" ratio
+for srv in $plain; do
   [ -d "$CACHE/$srv" ] || { echo "$srv: image absent, run: make images IMAGES=$srv"; continue; }
   case $srv in nginx) cport=80 ;; redis) cport=6379 ;; memcached) cport=11211 ;; esac
   # podman names a pulled layout after its path, which must be a valid
@@ -70,3 +81,61 @@ for srv in nginx redis memcached; do
   a=$(load "$srv"); podman rm -f -t 2 sb-async >/dev/null
   awk -v x="$srv" -v n="$n" -v s="$s" -v a="$a" 'BEGIN { printf "%-10s %14.0f %14.0f %7.2fx %14.0f %7.2fx\n", x, n, s, (n > 0 ? s / n : 0), a, (n > 0 ? a / n : 0) }'
 done
+
+# ---- nginx-tls: the network shield against nginx's own TLS ----
+case " $SERVERS " in *" nginx-tls "*) ;; *) exit 0 ;; esac
+[ -d "$CACHE/nginx" ] || { echo "nginx-tls: image absent, run: make images IMAGES=nginx"; exit 0; }
+ctx="$w/nginx-tls"
+mkdir -p "$ctx/tls"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=localhost \
+  -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$ctx/tls/server.key" -out "$ctx/tls/server.pem" 2>/dev/null
+chmod 644 "$ctx/tls/server.key" # the bench's throw-away key: nginx's workers (www-data) read it natively
+# What both servers negotiate with wrk's OpenSSL: the client's first choice
+# (BearSSL and nginx follow the client's order); nginx is held to it.
+cipher=ECDHE-ECDSA-AES256-GCM-SHA384
+cat > "$ctx/tls.conf" <<CONF
+server {
+    listen 443 ssl;
+    ssl_certificate /etc/tls/server.pem;
+    ssl_certificate_key /etc/tls/server.key;
+    ssl_protocols TLSv1.2;
+    ssl_ciphers $cipher;
+    ssl_ecdh_curve X25519;
+    ssl_session_cache off;
+    ssl_session_tickets off;
+    root /var/www/html;
+    index index.html index.htm index.nginx-debian.html;
+}
+CONF
+ln -sfn "$CACHE/nginx" "$w/nginx-layout"
+nid=$(cd "$w" && podman pull -q "oci:nginx-layout:latest")
+# The image with the certificate, as a Dockerfile's COPY makes it.
+printf 'FROM %s\nCOPY tls /etc/tls\n' "$nid" > "$ctx/Containerfile"
+podman build -q -t localhost/sb/nginx-tls-src "$ctx" >/dev/null
+podman save -q -o "$w/nginx-tls-src.tar" localhost/sb/nginx-tls-src
+"$SB" convert "docker-archive:$w/nginx-tls-src.tar" "docker-archive:$w/nginx-tls.tar:localhost/sb/nginx-tls:scone" \
+   --key "$w/keys/signer.pem" --fs-key "$w/keys/fs.key" --tls-port 80 --tls-cert /etc/tls/server.pem --tls-key /etc/tls/server.key >/dev/null
+podman load -q -i "$w/nginx-tls.tar" >/dev/null
+
+tls_load() { # URL ["close"] -> requests per second
+  if [ "${2:-}" = close ]; then
+    wrk -t2 -c32 -d"${DUR}s" -H "Connection: close" "$1" | awk '/Requests\/sec/ {print $2}'
+  else
+    wrk -t2 -c32 -d"${DUR}s" "$1" | awk '/Requests\/sec/ {print $2}'
+  fi
+}
+negotiated() { # URL -> the protocol and cipher the server chose
+  openssl s_client -connect "${1#https://}" -servername localhost </dev/null 2>/dev/null |
+    awk '/^ *Protocol *:/ {p=$3} /^ *Cipher *:/ {c=$3} END {print p, c}'
+}
+start sb-native localhost/sb/nginx-tls-src 443 -v "$ctx/tls.conf:/etc/nginx/conf.d/tls.conf:ro"
+nneg=$(negotiated "127.0.0.1:$port"); nk=$(tls_load "https://127.0.0.1:$port/"); nc=$(tls_load "https://127.0.0.1:$port/" close)
+podman rm -f -t 2 sb-native >/dev/null
+start sb-scone localhost/sb/nginx-tls:scone 80 -v "$w/keys/fs.key:/k:ro" -e SCONE_FS_KEY_FILE=/k
+sneg=$(negotiated "127.0.0.1:$port"); sk=$(tls_load "https://127.0.0.1:$port/"); sc=$(tls_load "https://127.0.0.1:$port/" close)
+podman rm -f -t 2 sb-scone >/dev/null
+podman rmi -f localhost/sb/nginx-tls:scone localhost/sb/nginx-tls-src >/dev/null 2>&1 || true
+echo "nginx-tls: native nginx + OpenSSL ($nneg) vs converted nginx + network shield ($sneg)"
+printf '%-22s %14s %14s %8s\n' load native shielded ratio
+awk -v n="$nk" -v s="$sk" 'BEGIN { printf "%-22s %14.0f %14.0f %7.2fx\n", "keep-alive req/s", n, s, (n > 0 ? s / n : 0) }'
+awk -v n="$nc" -v s="$sc" 'BEGIN { printf "%-22s %14.0f %14.0f %7.2fx\n", "new handshakes/s", n, s, (n > 0 ? s / n : 0) }'

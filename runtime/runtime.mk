@@ -21,10 +21,13 @@
 #                              below (compiled for the host, with the test's
 #                              renames). CHECK and friends: testutil.h.
 RT_BUILD    := runtime/build
-RT_SUBSYS   := core fs console transport attest
+RT_SUBSYS   := core fs net console transport attest vol
 RT_INC      := -Iruntime/include -Iruntime/lib $(addprefix -Iruntime/src/,$(RT_SUBSYS))
 RT_WARN     := -std=c11 -Wall -Wextra -Werror
 BEARSSL_A   ?= /usr/lib/x86_64-linux-gnu/libbearssl.a
+# Debian's liblz4.a: LZ4_decompress_safe for compressed FS chunks (no
+# allocation; its allocating entry points are never called: core/libc.c).
+LZ4_A       ?= /usr/lib/x86_64-linux-gnu/liblz4.a
 # The runtime's text is the Syscall User Dispatch exempt range (docs/runtime.md).
 RT_TEXT_ADDR := 0x7e0000000000
 
@@ -54,7 +57,7 @@ runtime: pkg/runtimebin/bin/scone-run pkg/runtimebin/bin/scone-host
 # Objects are rebuilt when the flags change, not only when sources do.
 $(RT_BUILD)/flags.txt: FORCE
 	@mkdir -p $(@D)
-	@printf '%s\n' '$(CC)' '$(RT_CFLAGS) -mgeneral-regs-only $(RT_VECTOR_SRCS)' '$(RT_LDFLAGS)' '$(RT_HOSTCFLAGS)' '$(RT_TCFLAGS)' '$(BEARSSL_A)' > $@.tmp
+	@printf '%s\n' '$(CC)' '$(RT_CFLAGS) -mgeneral-regs-only $(RT_VECTOR_SRCS)' '$(RT_LDFLAGS)' '$(RT_HOSTCFLAGS)' '$(RT_TCFLAGS)' '$(BEARSSL_A)' '$(LZ4_A)' > $@.tmp
 	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
 $(RT_BUILD)/obj/src/host/%.c.o: runtime/src/host/%.c $(RT_BUILD)/flags.txt
@@ -79,7 +82,7 @@ $(RT_BUILD)/obj/%.S.o: runtime/%.S $(RT_BUILD)/flags.txt
 
 $(RT_BUILD)/scone-run: $(RT_OBJ)
 	$(Q)$(call rt_say,LD,$@) $(CC) $(RT_LDFLAGS) -Wl,-Ttext-segment=$(RT_TEXT_ADDR) -Wl,-z,max-page-size=4096 -Wl,--no-relax -Wl,-e,_start \
-		-o $@ $(RT_OBJ) $(BEARSSL_A) -lgcc
+		-o $@ $(RT_OBJ) $(BEARSSL_A) $(LZ4_A) -lgcc
 
 $(RT_BUILD)/scone-host: $(RT_HOST_OBJ)
 	$(Q)$(call rt_say,LD,$@) $(CC) -static -Wl,--build-id=none -o $@ $(RT_HOST_OBJ)
@@ -126,7 +129,7 @@ $(RT_TOBJ)/units/$(1)/%.o: runtime/src/%.c $(RT_BUILD)/flags.txt
 $(RT_BUILD)/tests/$(1): $(RT_TOBJ)/tests/$(1).o $(patsubst %,$(RT_TOBJ)/units/$(1)/%.o,$(RT_UNITS_$(1))) \
 		$(RT_TLIB_OBJ) $(RT_TOBJ)/tests/host_shim.o
 	@mkdir -p $$(@D)
-	$$(Q)$(call rt_say,LD,$$@) $$(CC) $$(RT_TCFLAGS) -o $$@ $$^ -lbearssl
+	$$(Q)$(call rt_say,LD,$$@) $$(CC) $$(RT_TCFLAGS) -o $$@ $$^ -lbearssl -llz4
 endef
 $(foreach t,$(patsubst runtime/tests/%.c,%,$(RT_TEST_SRC)),$(eval $(call rt_test,$(t))))
 

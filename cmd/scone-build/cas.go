@@ -3,16 +3,19 @@ package main
 import (
 	"context"
 	"crypto"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/scone-build/scone-build/pkg/attest"
 	"github.com/scone-build/scone-build/pkg/cas"
 	"github.com/scone-build/scone-build/pkg/policy"
 )
@@ -101,16 +104,28 @@ P-256), the key the policy names as its owner.`,
 
 func casIDCommand(a *app) *cobra.Command {
 	var o casFlags
+	var v casAttestFlags
 	cmd := &cobra.Command{
 		Use:   "id",
 		Short: "Connect to a CAS and print its CAS ID (what to pin)",
 		Long: `Connect to the CAS at --cas and print its CAS ID: the SHA-256 of its TLS
 certificate's SubjectPublicKeyInfo. With --cas-id, exit 4 unless the CAS
-has that ID.`,
+has that ID.
+
+A CAS that runs in an enclave (the converted CAS image) serves a quote
+whose REPORTDATA binds its CAS ID. With --simulation-key (a simulation
+quote) or --collateral (a hardware quote) the quote is verified before
+the ID is printed, and --mrenclave requires the CAS's enclave to be that
+one: exit 4 otherwise.`,
 		Example: `  scone-build cas id --cas cas.example:8443
-  scone-build cas id --cas cas.example:8443 --cas-id 4a0ae452...`,
+  scone-build cas id --cas cas.example:8443 --cas-id 4a0ae452...
+  scone-build cas id --cas cas.example:8443 --simulation-key sim.pub --mrenclave 5c5c...`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			verify, err := v.verifier()
+			if err != nil {
+				return err
+			}
 			opts := []cas.ClientOption{cas.WithTimeout(o.timeout)}
 			if o.casID != "" {
 				id, err := cas.ParseID(o.casID)
@@ -127,6 +142,10 @@ has that ID.`,
 			if err != nil {
 				return err
 			}
+			att, err := v.verify(verify, id, info)
+			if err != nil {
+				return err
+			}
 			if o.json {
 				return printJSON(a, info)
 			}
@@ -136,6 +155,9 @@ has that ID.`,
 				fmt.Fprintf(a.stderr, ", MRENCLAVE %s", info.MRENCLAVE)
 			}
 			fmt.Fprintln(a.stderr)
+			if att != "" {
+				fmt.Fprintln(a.stderr, att)
+			}
 			if o.casID == "" {
 				fmt.Fprintln(a.stderr, "verify this CAS ID out of band (scone-cas id on the CAS's host) before pinning it with --cas-id")
 			}
@@ -144,7 +166,92 @@ has that ID.`,
 	}
 	o.add(cmd, false)
 	cmd.Flags().BoolVar(&o.json, "json", false, "print what the CAS says about itself as JSON")
+	v.addTo(cmd)
 	return cmd
+}
+
+// casAttestFlags verify the quote of a CAS that runs in an enclave.
+type casAttestFlags struct {
+	simKey     string
+	collateral string
+	mrenclave  string
+}
+
+func (v *casAttestFlags) addTo(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&v.simKey, "simulation-key", "", "verify the CAS's simulation quote with this ECDSA P-256 public key (PEM)")
+	f.StringVar(&v.collateral, "collateral", "", "verify the CAS's hardware quote with this collateral JSON")
+	f.StringVar(&v.mrenclave, "mrenclave", "", "require the CAS's enclave to have this MRENCLAVE (64 hex digits; needs --simulation-key or --collateral)")
+}
+
+// verifier checks the flags (before anything is sent) and returns the
+// quote verification they ask for (nil: none).
+func (v *casAttestFlags) verifier() (func(*attest.Quote) (*attest.Result, error), error) {
+	if v.mrenclave != "" {
+		if b, err := hex.DecodeString(v.mrenclave); err != nil || len(b) != 32 {
+			return nil, usagef("--mrenclave %q: want 64 hex digits", v.mrenclave)
+		}
+	}
+	switch {
+	case v.simKey != "" && v.collateral != "":
+		return nil, usagef("--simulation-key and --collateral exclude each other: a quote is one or the other")
+	case v.simKey != "":
+		k, err := loadSimulationKey(v.simKey)
+		if err != nil {
+			return nil, err
+		}
+		return func(q *attest.Quote) (*attest.Result, error) { return attest.VerifySimulation(q, k) }, nil
+	case v.collateral != "":
+		b, err := readLimited(v.collateral, 4<<20)
+		if err != nil {
+			return nil, fmt.Errorf("reading collateral %q: %w", v.collateral, err)
+		}
+		col, err := attest.ParseCollateral(b)
+		if err != nil {
+			return nil, fmt.Errorf("reading collateral %q: %w", v.collateral, err)
+		}
+		ver, err := attest.NewVerifier()
+		if err != nil {
+			return nil, err
+		}
+		return func(q *attest.Quote) (*attest.Result, error) { return ver.Verify(q, col) }, nil
+	case v.mrenclave != "":
+		return nil, usagef("--mrenclave needs a verified quote: pass --simulation-key or --collateral")
+	}
+	return nil, nil
+}
+
+// verify checks the CAS's quote with verify (from verifier) and returns a
+// line for the operator ("" when the CAS serves no quote and none was
+// asked for).
+func (v *casAttestFlags) verify(verify func(*attest.Quote) (*attest.Result, error), id cas.ID, info *cas.IDResponse) (string, error) {
+	if verify == nil {
+		if len(info.Quote) == 0 {
+			return "", nil
+		}
+		return "the CAS serves a quote of its enclave, NOT verified: pass --simulation-key PUB or --collateral FILE to attest it", nil
+	}
+	res, err := cas.VerifySelfQuote(info.Quote, id, verify)
+	if err != nil {
+		return "", fmt.Errorf("verifying the quote of CAS %s: %w", id, err)
+	}
+	got := hex.EncodeToString(res.Enclave.MRENCLAVE[:])
+	if info.MRENCLAVE != got {
+		return "", fmt.Errorf("verifying the CAS: %w: it says MRENCLAVE %q, its quote %s", cas.ErrSelfAttestation, info.MRENCLAVE, got)
+	}
+	if v.mrenclave != "" && !strings.EqualFold(v.mrenclave, got) {
+		return "", fmt.Errorf("verifying the CAS: %w: its MRENCLAVE is %s, not --mrenclave %s", cas.ErrSelfAttestation, got, v.mrenclave)
+	}
+	var notes []string
+	if res.Simulation {
+		notes = append(notes, "SIMULATION quote: no hardware protection")
+	} else {
+		notes = append(notes, "hardware quote, TCB "+string(res.TCBStatus))
+	}
+	if res.Enclave.Attributes.Debug() {
+		notes = append(notes, "DEBUG enclave: a debugger reads its memory")
+	}
+	return fmt.Sprintf("attested: the CAS's TLS key is held by enclave MRENCLAVE %s MRSIGNER %x (%s)", got, res.Enclave.MRSIGNER[:], strings.Join(notes, "; ")), nil
 }
 
 func printJSON(a *app, v any) error {
@@ -343,7 +450,12 @@ func currentHash(ctx context.Context, c *cas.Client, k crypto.Signer, name, hash
 func casHints(err error) (int, string, bool) {
 	var ae *cas.APIError
 	var oke ownerKeyError
+	var te *policy.TemplateError
 	switch {
+	case errors.Is(err, cas.ErrSelfAttestation):
+		return exitVerification, "the server at --cas is not the CAS enclave you expect, or runs in none: check --simulation-key / --collateral and --mrenclave ('scone-build inspect' of the CAS image shows its MRENCLAVE)", true
+	case errors.As(err, &te):
+		return exitBadInput, "--policy-template is a policy (docs/cas.md) without enclaves and without the secret and grant fs_key: the converter fills those in", true
 	case errors.Is(err, cas.ErrPin):
 		return exitVerification, "the server at --cas has another key than --cas-id: check the address; if the CAS was re-keyed, verify its new ID out of band (scone-cas id --state DIR on its host) before pinning it", true
 	case errors.Is(err, cas.ErrUnreachable):

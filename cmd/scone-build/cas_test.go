@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -18,16 +19,46 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/scone-build/scone-build/pkg/attest"
 	"github.com/scone-build/scone-build/pkg/cas"
 )
 
 // casForCase starts a CAS (memory store, TLS on 127.0.0.1) for a CLI case
-// whose args use {{CAS}}; it accepts simulation quotes of {{SIMKEY}}'s key.
+// whose args use {{CAS}}.
 func casForCase(t *testing.T, args string) (addr, id string) {
 	if !strings.Contains(args, "{{CAS}}") {
 		return "", ""
 	}
-	srv, err := cas.New()
+	return startCAS(t)
+}
+
+// casEnclaveForCase starts, for a case whose args use {{CASENCLAVE}}, a
+// CAS that runs in a simulated enclave (MRENCLAVE 5c..5c, DEBUG): GET
+// /v1/id serves a simulation quote signed by {{SIMKEY}}'s key that binds
+// its CAS ID.
+func casEnclaveForCase(t *testing.T, args string) string {
+	if !strings.Contains(args, "{{CASENCLAVE}}") {
+		return ""
+	}
+	key, err := cas.GenerateIdentityKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := cas.KeyID(&key.PublicKey)
+	body := attest.ReportBody{ISVProdID: 1, ISVSVN: 2, Attributes: attest.Attributes{Flags: attest.FlagInit | attest.FlagMode64Bit | attest.FlagDebug, XFRM: 3}}
+	copy(body.MRENCLAVE[:], bytes.Repeat([]byte{0x5c}, 32))
+	copy(body.MRSIGNER[:], bytes.Repeat([]byte{0x0e}, 32))
+	rd := cas.IDReportData(id)
+	q, err := attest.NewSimulationQuote(body, rd[:], simSigner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := startCAS(t, cas.WithIdentityKey(key), cas.WithSelfQuote(q))
+	return addr
+}
+
+func startCAS(t *testing.T, opts ...cas.Option) (addr, id string) {
+	srv, err := cas.New(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,9 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/cl
 //	            {{SIMQUOTE}} (a simulation quote signed by {{SIMKEY}}), {{SIMKEY}},
 //	            {{OTHERSIMKEY}} (ECDSA P-256 public keys, PEM), {{CAS}} (the address
 //	            of a CAS started in-process for the case, pkg/cas), {{CASID}} (its
-//	            CAS ID), {{OWNERKEY}}, {{OTHEROWNERKEY}} (policy owner private keys)
+//	            CAS ID), {{CASENCLAVE}} (a CAS that serves a simulation quote
+//	            of its enclave, signed by {{SIMKEY}}'s key), {{OWNERKEY}},
+//	            {{OTHEROWNERKEY}} (policy owner private keys)
 //	            and lines that make inputs instead of running a command:
 //	            !sign IN OUT, !flip IN OFFSET OUT (flips one bit of byte OFFSET),
 //	            !truncate IN SIZE OUT, !replace IN OLD NEW OUT (the first OLD),
@@ -83,8 +85,9 @@ func TestCLI(t *testing.T) {
 				}
 			}
 			casAddr, casID := casForCase(t, string(raw))
+			casEnclave := casEnclaveForCase(t, string(raw))
 			ownerKey, otherOwnerKey := casOwnerKeys(t, keys)
-			repl := strings.NewReplacer("{{CAS}}", casAddr, "{{CASID}}", casID, "{{OWNERKEY}}", ownerKey, "{{OTHEROWNERKEY}}", otherOwnerKey,
+			repl := strings.NewReplacer("{{CAS}}", casAddr, "{{CASID}}", casID, "{{CASENCLAVE}}", casEnclave, "{{OWNERKEY}}", ownerKey, "{{OTHEROWNERKEY}}", otherOwnerKey,
 				"{{REGISTRY}}", regHost, "{{IN}}", in, "{{TMP}}", tmp, "{{KEY}}", keys.key, "{{PUB}}", keys.pub,
 				"{{FSKEY}}", keys.fs, "{{WRONGFSKEY}}", keys.wrongFS, "{{BAREFSKEY}}", keys.bareFS, "{{OTHERFSKEY}}", keys.otherFS,
 				"{{PASSPHRASEKEY}}", keys.passphrase, "{{DCAP}}", dcapDir(), "{{SIMQUOTE}}", keys.simQuote, "{{SIMKEY}}", keys.simPub,

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,6 +16,7 @@ import (
 	"github.com/scone-build/scone-build/pkg/convert"
 	"github.com/scone-build/scone-build/pkg/enclave"
 	"github.com/scone-build/scone-build/pkg/fskey"
+	"github.com/scone-build/scone-build/pkg/fsprotect"
 	"github.com/scone-build/scone-build/pkg/imageref"
 	"github.com/scone-build/scone-build/pkg/link"
 	"github.com/scone-build/scone-build/pkg/rootfs"
@@ -23,30 +25,34 @@ import (
 
 type convertOptions struct {
 	imageFlags
-	src, dst     string
-	keyFile      string
-	signCmd      string
-	signerPub    string
-	fsKeyFile    string
-	heap, stack  string
-	threads      uint32
-	console      bool
-	hostEnv      []string
-	hostArgs     bool
-	transport    string
-	exitCycles   uint64
-	volumes      []string
-	debug        bool
-	isvProdID    uint16
-	isvSVN       uint16
-	force        bool
-	sourceConfig string
-	json         bool
-	unsigned     bool
-	cas, casID   string
-	policy       string
-	fsSalt       string // "", "layers" or "tree"
-	noRewrite    bool
+	src, dst      string
+	keyFile       string
+	signCmd       string
+	signerPub     string
+	fsKeyFile     string
+	heap, stack   string
+	threads       uint32
+	console       bool
+	hostEnv       []string
+	hostArgs      bool
+	transport     string
+	exitCycles    uint64
+	volumes       []string
+	pvolumes      []string
+	debug         bool
+	isvProdID     uint16
+	isvSVN        uint16
+	force         bool
+	sourceConfig  string
+	json          bool
+	unsigned      bool
+	cas, casID    string
+	policy        string
+	register      registerFlags
+	fsSalt        string   // "", "layers" or "tree"
+	fsCompression string   // none, lz4, lz4hc
+	tls           tlsFlags // tls.go
+	noRewrite     bool
 
 	fsKeyIdentity fskey.Identity // what the --fs-key file expects (set by libraryOptions)
 }
@@ -90,6 +96,7 @@ SRC and DST are image references:
 	f.StringVar(&o.transport, "transport", "sync", "syscall transport: sync or async")
 	f.Uint64Var(&o.exitCycles, "exit-cycles", enclave.DefaultExitCycles, "simulated enclave-exit cost in cycles (sim mode, sync transport)")
 	f.StringSliceVar(&o.volumes, "volume", nil, "host PATH passed through unprotected to the application (repeatable)")
+	f.StringArrayVar(&o.pvolumes, "protected-volume", nil, "PATH where the application's files are stored on the host encrypted and authenticated (repeatable; docs/volume.md)")
 	f.BoolVar(&o.debug, "debug-enclave", false, "set the SIGSTRUCT DEBUG attribute (never for production)")
 	f.Uint16Var(&o.isvProdID, "isv-prodid", 0, "SIGSTRUCT ISVPRODID")
 	f.Uint16Var(&o.isvSVN, "isv-svn", 0, "SIGSTRUCT ISVSVN")
@@ -99,9 +106,12 @@ SRC and DST are image references:
 	f.BoolVar(&o.json, "json", false, "print a machine-readable report on stdout")
 	f.BoolVar(&o.unsigned, "unsigned", false, "leave the SIGSTRUCT unsigned for detached signing (see 'scone-build sign-data')")
 	f.StringVar(&o.fsSalt, "fs-salt", "", "what the protected FS image's salt comes from: layers (image SRC, the default: contents are encrypted while layers decompress) or tree (the default for dir: SRC; gives the MRENCLAVE the BuildKit frontend gives for the same files); docs/fsprotect.md")
+	f.StringVar(&o.fsCompression, "fs-compression", "lz4", "how the protected FS image stores file contents: lz4 (compress each chunk before encrypting it; chunks that do not shrink are stored as they are), lz4hc (smaller, slower to convert, read as fast) or none (every chunk as it is: a chunk's stored length then says nothing about its content); docs/fsprotect.md")
 	f.StringVar(&o.cas, "cas", "", "CAS HOST:PORT the enclave gets its secrets from at start-up (with --cas-id and --policy; docs/cas.md)")
 	f.StringVar(&o.casID, "cas-id", "", "the CAS's identity: SHA-256 of its DER public key, 64 hex digits ('GET /v1/id' of the CAS)")
 	f.StringVar(&o.policy, "policy", "", "the CAS policy whose secrets the enclave receives; put the --fs-key key into it as the fs_key grant")
+	o.register.addTo(f)
+	o.tls.addTo(f)
 	return cmd
 }
 
@@ -133,6 +143,9 @@ func (o *convertOptions) libraryOptions(ctx context.Context, a *app) ([]convert.
 			return nil, keyFileError{"--key", err}
 		}
 		opts = append(opts, convert.WithSigner(s))
+	}
+	if err := o.register.check(o); err != nil {
+		return nil, err
 	}
 	if o.fsKeyFile != "" {
 		kf, err := fskey.Load(o.fsKeyFile)
@@ -173,12 +186,18 @@ func (o *convertOptions) libraryOptions(ctx context.Context, a *app) ([]convert.
 		convert.WithHostArgs(o.hostArgs),
 		convert.WithTransport(tr, o.exitCycles),
 		convert.WithVolumes(o.volumes...),
+		convert.WithProtectedVolumes(o.pvolumes...),
 		convert.WithDebug(o.debug),
 		convert.WithISV(o.isvProdID, o.isvSVN),
 		convert.WithForce(o.force),
 		convert.WithLogger(a.log),
 		convert.WithDate(a.date),
 	)
+	tlsOpts, err := o.tls.options()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, tlsOpts...)
 	return opts, nil
 }
 
@@ -224,9 +243,24 @@ func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 	if err != nil {
 		return err
 	}
+	// --cas-register: the owner key and the policy are checked before the
+	// build; the FS key is made here and lives in memory and the policy only.
+	reg, err := o.register.prepare(ctx, o)
+	if err != nil {
+		return err
+	}
+	if reg != nil {
+		opts = append(opts, convert.WithFSKey(reg.fsKey))
+		defer reg.wipe()
+	}
 	prog := newProgress(a.stderr, !o.json)
 	defer prog.done()
 	opts = append(opts, convert.WithProgress(prog.update))
+	comp, err := fsprotect.ParseCompression(o.fsCompression)
+	if err != nil {
+		return usagef("--fs-compression %q: want one of %s", o.fsCompression, strings.Join(fsprotect.CompressionNames(), ", "))
+	}
+	opts = append(opts, convert.WithFSCompression(comp))
 	switch o.fsSalt {
 	case "", "layers":
 		if o.fsSalt != "" && src.Transport == imageref.Dir {
@@ -265,6 +299,13 @@ func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 	if err := o.checkKeyIdentity(a, report); err != nil {
 		return err
 	}
+	if reg != nil {
+		// before publishing: an image whose key did not reach the CAS could never run
+		prog.update(convert.Progress{Stage: "register"})
+		if err := reg.register(ctx, a, report); err != nil {
+			return err
+		}
+	}
 	prog.update(convert.Progress{Stage: "write"})
 	report.Destination = o.dst
 	if err := publish(ctx, res, dst, refOpts); err != nil {
@@ -285,6 +326,9 @@ func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 	fmt.Fprintf(a.stdout, "  program    %s (%s)\n", report.Entrypoint, verdictOf(report.Compatibility))
 	if c := report.CAS; c != nil {
 		fmt.Fprintf(a.stdout, "  CAS        %s, policy %s, CAS ID %s\n", c.Address, c.Policy, c.ID)
+		if c.PolicyVersion != "" {
+			fmt.Fprintf(a.stdout, "  policy     %s version %s (registered: the FS key is in the policy only)\n", c.Policy, c.PolicyVersion)
+		}
 	}
 	if rw := report.Rewrite; rw != nil {
 		fmt.Fprintf(a.stdout, "  rewrite    %d system call sites rewritten for the fast path, %d left to the trap, in %d files\n",
@@ -356,6 +400,8 @@ func convertHints(err error) (int, string, bool) {
 		return exitKey, "pass --fs-key FILE (create one with 'scone-build keygen'); the key never goes into the image", true
 	case errors.Is(err, convert.ErrNoEntrypoint):
 		return exitBadInput, "the image must say what to run: set ENTRYPOINT or CMD in its Dockerfile", true
+	case errors.Is(err, convert.ErrTLSFile):
+		return exitBadInput, "--tls-cert, --tls-key and the other TLS files are paths inside the image: add the files to the image (e.g. COPY in its Dockerfile), or, with --cas, have the policy place them (grants.files)", true
 	case errors.Is(err, convert.ErrUser):
 		return exitBadInput, "the image's USER must exist in its /etc/passwd (or be numeric, as in USER 1000:1000)", true
 	case errors.Is(err, link.ErrEntrypointNotFound):

@@ -127,10 +127,19 @@ func runInspect(ctx context.Context, a *app, ref string, o *inspectOptions) erro
 	fmt.Fprintf(w, "  heap %s, stack %s, threads %d\n", humanBytes(int64(c.HeapSize)), humanBytes(int64(c.StackSize)), c.MaxThreads)
 	fmt.Fprintf(w, "  console shield %v, transport %s (exit cost %d cycles)\n", c.ConsoleShield, c.Transport, c.ExitCycles)
 	if len(c.TLSPorts) > 0 {
-		fmt.Fprintf(w, "  TLS ports    %v\n", c.TLSPorts)
+		fmt.Fprintf(w, "  TLS ports    %v (certificate %s, key %s)\n", c.TLSPorts, c.TLSCert, c.TLSKey)
+	}
+	if c.TLSClientCA != "" {
+		fmt.Fprintf(w, "  TLS clients  need a certificate from %s\n", c.TLSClientCA)
+	}
+	if len(c.TLSConnect) > 0 {
+		fmt.Fprintf(w, "  TLS connect  %v (servers verified against %s)\n", c.TLSConnect, c.TLSCA)
 	}
 	if len(c.Volumes) > 0 {
 		fmt.Fprintf(w, "  volumes (unprotected) %v\n", c.Volumes)
+	}
+	if len(c.ProtectedVolumes) > 0 {
+		fmt.Fprintf(w, "  protected volumes %v\n", c.ProtectedVolumes)
 	}
 	if c.CASAddress != "" {
 		fmt.Fprintf(w, "  CAS          %s, policy %s, CAS ID %s (secrets and FS key from the CAS)\n", c.CASAddress, c.CASPolicy, c.CASID)

@@ -28,6 +28,10 @@ func dcapDir() string {
 
 // writeSimulationInputs writes a simulation key pair's public keys and a
 // simulation quote signed by the first (for the {{SIM...}} placeholders).
+// simSigner is the private key of sim.pub (the CAS of {{CASENCLAVE}}
+// quotes its enclave with it).
+var simSigner *ecdsa.PrivateKey
+
 func writeSimulationInputs(dir string) error {
 	var pubs [][]byte
 	var first *ecdsa.PrivateKey
@@ -43,6 +47,7 @@ func writeSimulationInputs(dir string) error {
 		pubs = append(pubs, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 		if first == nil {
 			first = k
+			simSigner = k
 		}
 	}
 	body := attest.ReportBody{ISVProdID: 1, ISVSVN: 2, Attributes: attest.Attributes{Flags: attest.FlagInit | attest.FlagMode64Bit, XFRM: 3}}

@@ -70,6 +70,7 @@ entrypoint becomes the scone-run shield runtime.`,
 		newSignDataCmd(a),
 		newVerifyCmd(a),
 		newVersionCmd(a),
+		newVolumeCmd(a),
 	)
 	return root
 }

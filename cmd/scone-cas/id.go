@@ -24,6 +24,10 @@ only; it does not start the CAS.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			path := filepath.Join(state, identityFile)
 			b, err := os.ReadFile(path)
+			if _, serr := os.Stat(filepath.Join(state, sealedIdentityFile)); errors.Is(err, os.ErrNotExist) && serr == nil {
+				return withFix(exitKey, "ask the running CAS instead: 'scone-build cas id --cas ADDR --simulation-key PUB' (or --collateral FILE) verifies its quote and prints the ID",
+					fmt.Errorf("reading identity key in %q: it is sealed to the CAS's enclave (--store-key sealed): only that enclave opens it", state))
+			}
 			if errors.Is(err, os.ErrNotExist) {
 				return withFix(exitKey, "start 'scone-cas serve --state "+state+"' once: it creates the identity key", fmt.Errorf("no identity key in %q", state))
 			}

@@ -46,6 +46,8 @@ type app struct {
 	verbose        bool
 	// listening is called with the address serve listens on (tests).
 	listening func(net.Addr)
+	// platform is the enclave scone-cas runs in (default: /dev/attestation).
+	platform enclavePlatform
 }
 
 type usageError struct{ err error }

@@ -44,10 +44,16 @@ type running struct {
 
 func serve(t *testing.T, args ...string) *running {
 	t.Helper()
+	return serveIn(t, nil, args...)
+}
+
+// serveIn is serve in the enclave p (nil: none).
+func serveIn(t *testing.T, p enclavePlatform, args ...string) *running {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{cancel: cancel, done: make(chan int, 1), stderr: &buffer{}}
 	addrs := make(chan string, 1)
-	a := &app{stdout: &buffer{}, stderr: r.stderr, listening: func(ad net.Addr) { addrs <- ad.String() }}
+	a := &app{stdout: &buffer{}, stderr: r.stderr, listening: func(ad net.Addr) { addrs <- ad.String() }, platform: p}
 	go func() { r.done <- a.run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)) }()
 	select {
 	case r.addr = <-addrs:

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -20,8 +22,11 @@ import (
 // Files of the state directory.
 const (
 	identityFile = "identity.pem"
-	storeFile    = "cas.db"
-	auditFile    = "audit.log"
+	// sealedIdentityFile: the identity key sealed with the enclave's
+	// sealing key (--store-key sealed)
+	sealedIdentityFile = "identity.sealed"
+	storeFile          = "cas.db"
+	auditFile          = "audit.log"
 )
 
 type serveOptions struct {
@@ -29,6 +34,7 @@ type serveOptions struct {
 	state          string
 	store          string
 	storeKeyFile   string
+	storeKey       string
 	simulationKeys []string
 	collaterals    []string
 	auditLog       string
@@ -53,6 +59,14 @@ one per platform type, as a PCCS hands it out); simulation quotes only with
 the simulation keys given (--simulation-key), and only for policies with
 accept.simulation: simulation has no hardware security.
 
+In an enclave (the CAS converted by scone-build, run by scone-run, which
+serves /dev/attestation), GET /v1/id also serves a quote of the CAS's
+enclave that binds its CAS ID ('scone-build cas id --simulation-key' or
+'--collateral' verifies it). With --store-key sealed, instead of a key file,
+the store key is derived from the enclave's sealing key and the identity
+key is kept sealed (identity.sealed): only this CAS enclave (its MRENCLAVE)
+on this platform opens the state.
+
 SIGINT or SIGTERM stop it: it finishes running requests and exits 0.`,
 		Example: `  head -c 32 /dev/urandom > store.key && chmod 600 store.key
   scone-cas serve --listen 0.0.0.0:8443 --state /var/lib/scone-cas --store-key-file store.key \
@@ -65,11 +79,12 @@ SIGINT or SIGTERM stop it: it finishes running requests and exits 0.`,
 	f.StringVar(&o.state, "state", "", "state directory: identity key and store (created on first start)")
 	f.StringVar(&o.store, "store", "bolt", "where the state lives: bolt (STATE/cas.db) or etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (shared by CAS replicas)")
 	f.StringVar(&o.storeKeyFile, "store-key-file", "", "file with the store key: 32 bytes or 64 hex digits")
+	f.StringVar(&o.storeKey, "store-key", "", "sealed: derive the store key (and seal the identity key) with the enclave's sealing key, "+
+		"/dev/attestation/keys/_sgx_mrenclave (the CAS runs converted: make cas-image); instead of --store-key-file")
 	f.StringArrayVar(&o.simulationKeys, "simulation-key", nil, "accept simulation quotes signed by this ECDSA P-256 public key (PEM; repeatable)")
 	f.StringArrayVar(&o.collaterals, "collateral", nil, "verify hardware quotes with this collateral JSON (repeatable: one per platform type)")
 	f.StringVar(&o.auditLog, "audit-log", "", "append the audit log to this file (default STATE/audit.log)")
 	cmd.MarkFlagRequired("state")
-	cmd.MarkFlagRequired("store-key-file")
 	return cmd
 }
 
@@ -98,29 +113,23 @@ func (a *app) serve(cmd *cobra.Command, o *serveOptions) error {
 		}
 		opts = append(opts, cas.WithCollateral(c))
 	}
-	kb, err := readLimited(o.storeKeyFile, 1024)
-	if err != nil {
-		return withFix(exitKey, "make a store key once and keep it: head -c 32 /dev/urandom > store.key; chmod 600 store.key", fmt.Errorf("reading store key %q: %w", o.storeKeyFile, err))
-	}
-	storeKey, err := cas.ParseStoreKey(kb)
-	if err != nil {
-		return withFix(exitKey, "a store key file holds 32 random bytes (head -c 32 /dev/urandom) or their 64 hex digits", fmt.Errorf("reading store key %q: %w", o.storeKeyFile, err))
-	}
-	if fi, err := os.Stat(o.storeKeyFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		log.Warn("the store key file is readable by others: chmod 600 it", "file", o.storeKeyFile)
-	}
 	if err := os.MkdirAll(o.state, 0o700); err != nil {
 		return withFix(exitIO, "--state must be a directory this user can create and write", fmt.Errorf("creating state directory: %w", err))
 	}
-	key, created, err := cas.LoadOrCreateIdentityKey(filepath.Join(o.state, identityFile))
+	keys, err := a.keys(o)
 	if err != nil {
-		if errors.Is(err, cas.ErrIdentityKey) {
-			return withFix(exitKey, "the state's identity.pem is damaged: restore it from a backup (a new key is a new CAS ID that every client must pin again)", err)
-		}
-		return withFix(exitIO, "--state must be a directory this user can write", err)
+		return err
+	}
+	storeKey, key, created := keys.store, keys.identity, keys.created
+	if keys.quote != nil {
+		opts = append(opts, cas.WithSelfQuote(keys.quote))
 	}
 	store, err := openStore(cmd.Context(), o, storeKey)
+	clear(storeKey) // the store keeps its own copy
 	if err != nil {
+		if keys.sealed && errors.Is(err, cas.ErrCorrupt) {
+			return withFix(exitKey, "the store was made by another CAS enclave (another MRENCLAVE or platform) or with --store-key-file: run that CAS, or use a new --state / --store prefix", err)
+		}
 		return err
 	}
 	defer store.Close()
@@ -143,7 +152,13 @@ func (a *app) serve(cmd *cobra.Command, o *serveOptions) error {
 		return withFix(exitIO, "choose a free address for --listen (HOST:PORT)", fmt.Errorf("listening on %s: %w", o.listen, err))
 	}
 	if created {
-		log.Info("made a new identity key: clients pin its CAS ID", "file", filepath.Join(o.state, identityFile))
+		log.Info("made a new identity key: clients pin its CAS ID", "file", keys.identityPath, "sealed", keys.sealed)
+	}
+	if keys.quote != nil {
+		log.Info("running in an enclave: GET /v1/id serves a quote that binds the CAS ID", "mrenclave", keys.mrenclave, "sealed", keys.sealed)
+	}
+	if keys.simulation {
+		log.Warn("the CAS's enclave runs in SIMULATION mode: its quote and its sealing key come from the host's simulation quote key, so the host can read the sealed state")
 	}
 	if len(o.simulationKeys) > 0 {
 		log.Warn("accepting SIMULATION quotes for policies with accept.simulation: they have no hardware security", "keys", len(o.simulationKeys))
@@ -195,4 +210,123 @@ func readLimited(path string, limit int64) ([]byte, error) {
 	}
 	defer f.Close()
 	return io.ReadAll(io.LimitReader(f, limit+1))
+}
+
+// casKeys are the store key, the identity key and, in an enclave, the
+// CAS's own quote.
+type casKeys struct {
+	store        []byte
+	identity     *ecdsa.PrivateKey
+	identityPath string
+	created      bool
+	sealed       bool
+	quote        []byte // a quote that binds the CAS ID (cas.SelfQuote)
+	mrenclave    string
+	simulation   bool // the quote is a simulation quote
+}
+
+// enclavePlatform is the enclave scone-cas may run in: Gramine's
+// /dev/attestation, which scone-run serves (tests replace it).
+type enclavePlatform interface {
+	cas.Platform
+	Available() bool
+}
+
+func (a *app) enclave() enclavePlatform {
+	if a.platform != nil {
+		return a.platform
+	}
+	return cas.DevAttestation{}
+}
+
+// keys reads the store key file and the identity key, or (--store-key
+// sealed) derives the store key from the enclave's sealing key and opens
+// the sealed identity key. In an enclave it gets the quote for GET /v1/id.
+func (a *app) keys(o *serveOptions) (*casKeys, error) {
+	k := &casKeys{}
+	plainPath, sealedPath := filepath.Join(o.state, identityFile), filepath.Join(o.state, sealedIdentityFile)
+	enc := a.enclave()
+	switch {
+	case o.storeKey == "sealed" && o.storeKeyFile != "":
+		return nil, usageError{errors.New("--store-key sealed and --store-key-file exclude each other")}
+	case o.storeKey == "sealed":
+		if !enc.Available() {
+			return nil, withFix(exitKey, "--store-key sealed needs the CAS to run in an enclave that serves /dev/attestation: the converted CAS image, run with SCONE_SIM_QUOTE_KEY_FILE in simulation mode (docs/cas.md, \"The CAS in an enclave\")",
+				errors.New("opening the enclave's sealing key: no /dev/attestation (not in an enclave)"))
+		}
+		if exists(plainPath) {
+			return nil, withFix(exitKey, "this state directory was made with --store-key-file: keep using it, or start a sealed CAS on a new --state",
+				fmt.Errorf("opening identity key %q: the state has a plain identity key, not a sealed one", plainPath))
+		}
+		seal, err := enc.SealKey()
+		if err != nil {
+			return nil, withFix(exitKey, "the enclave's /dev/attestation/keys/_sgx_mrenclave must be readable", err)
+		}
+		sk, err := cas.DeriveSealedKeys(seal)
+		clear(seal)
+		if err != nil {
+			return nil, withFix(exitKey, "", err)
+		}
+		defer clear(sk.Identity)
+		k.store, k.sealed, k.identityPath = sk.Store, true, sealedPath
+		if k.identity, k.created, err = cas.LoadOrCreateSealedIdentityKey(sealedPath, sk.Identity); err != nil {
+			return nil, identityError(err, true)
+		}
+	case o.storeKey != "":
+		return nil, usageError{fmt.Errorf("--store-key %q: the only value is sealed (or give --store-key-file)", o.storeKey)}
+	case o.storeKeyFile == "":
+		return nil, usageError{errors.New("a store key is required: --store-key-file FILE, or --store-key sealed in an enclave")}
+	default:
+		if exists(sealedPath) && !exists(plainPath) {
+			return nil, withFix(exitKey, "pass --store-key sealed and run the CAS in the enclave that made this state",
+				fmt.Errorf("opening identity key in %q: the state's identity key is sealed to an enclave", o.state))
+		}
+		kb, err := readLimited(o.storeKeyFile, 1024)
+		if err != nil {
+			return nil, withFix(exitKey, "make a store key once and keep it: head -c 32 /dev/urandom > store.key; chmod 600 store.key", fmt.Errorf("reading store key %q: %w", o.storeKeyFile, err))
+		}
+		if k.store, err = cas.ParseStoreKey(kb); err != nil {
+			return nil, withFix(exitKey, "a store key file holds 32 random bytes (head -c 32 /dev/urandom) or their 64 hex digits", fmt.Errorf("reading store key %q: %w", o.storeKeyFile, err))
+		}
+		if fi, err := os.Stat(o.storeKeyFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			a.logger().Warn("the store key file is readable by others: chmod 600 it", "file", o.storeKeyFile)
+		}
+		k.identityPath = plainPath
+		if k.identity, k.created, err = cas.LoadOrCreateIdentityKey(plainPath); err != nil {
+			return nil, identityError(err, false)
+		}
+	}
+	// In an enclave (sealed, or a converted CAS with a key file): the quote
+	// that binds the CAS ID, for GET /v1/id.
+	if !enc.Available() {
+		return k, nil
+	}
+	id, err := cas.KeyID(&k.identity.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	if k.quote, err = cas.SelfQuote(enc, id); err != nil {
+		return nil, withFix(exitKey, "the enclave's /dev/attestation must give a quote (simulation mode: SCONE_SIM_QUOTE_KEY_FILE)", err)
+	}
+	q, err := attest.ParseQuote(k.quote) // SelfQuote parsed it
+	if err != nil {
+		return nil, err
+	}
+	k.mrenclave, k.simulation = hex.EncodeToString(q.Body.MRENCLAVE[:]), q.IsSimulation()
+	return k, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+func identityError(err error, sealed bool) error {
+	switch {
+	case errors.Is(err, cas.ErrIdentityKey) && sealed:
+		return withFix(exitKey, "the sealed identity key opens only in the enclave (MRENCLAVE) and on the platform that made it: run that CAS image there, or start on a new --state (a new CAS ID that every client and image must pin again)", err)
+	case errors.Is(err, cas.ErrIdentityKey):
+		return withFix(exitKey, "the state's identity.pem is damaged: restore it from a backup (a new key is a new CAS ID that every client must pin again)", err)
+	}
+	return withFix(exitIO, "--state must be a directory this user can write", err)
 }

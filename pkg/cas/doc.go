@@ -33,8 +33,16 @@
 // secret. Client is the owner API's client (scone-build cas), pinned to
 // the CAS ID: the SHA-256 of the identity key's SubjectPublicKeyInfo.
 //
+// A CAS that runs in an enclave (Platform: Gramine's /dev/attestation,
+// DevAttestation, which scone-run serves) serves in GET /v1/id a quote
+// that binds its CAS ID (SelfQuote, WithSelfQuote; clients check it with
+// VerifySelfQuote), and may derive its store key and seal its identity key
+// with the enclave's sealing key (DeriveSealedKeys,
+// LoadOrCreateSealedIdentityKey).
+//
 // The package never prints, exits or panics; errors that callers act on
 // wrap the sentinels ErrNotFound, ErrConflict, ErrActivations, ErrNonce,
 // ErrBusy, ErrUnavailable, ErrCorrupt, ErrRequest, ErrConfig, ErrPin,
-// ErrUnreachable, ErrOwnerKey (and policy.ErrInvalid, policy.ErrSignature).
+// ErrUnreachable, ErrOwnerKey, ErrIdentityKey, ErrSelfQuote,
+// ErrSelfAttestation (and policy.ErrInvalid, policy.ErrSignature).
 package cas

@@ -58,6 +58,25 @@ var ErrIdentityKey = errors.New("unusable CAS identity key")
 // KEY", PKCS #8, ECDSA P-256) or, when the file does not exist, makes one
 // and writes it (mode 0600). created says which.
 func LoadOrCreateIdentityKey(path string) (key *ecdsa.PrivateKey, created bool, err error) {
+	return loadOrCreateKey(path, keyCodec{
+		encode: func(der []byte) ([]byte, error) {
+			return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+		},
+		decode: ParseIdentityKey,
+	})
+}
+
+// keyCodec turns an identity key (PKCS #8 DER) into the bytes of its file
+// and back.
+type keyCodec struct {
+	encode func(der []byte) ([]byte, error)
+	decode func(file []byte) (*ecdsa.PrivateKey, error)
+}
+
+// loadOrCreateKey reads the identity key file at path with c or, when it
+// does not exist, makes a key and writes it with c (mode 0600, never over
+// an existing file). created says which.
+func loadOrCreateKey(path string, c keyCodec) (*ecdsa.PrivateKey, bool, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		k, err := GenerateIdentityKey()
@@ -68,17 +87,12 @@ func LoadOrCreateIdentityKey(path string) (key *ecdsa.PrivateKey, created bool, 
 		if err != nil {
 			return nil, false, err
 		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		file, err := c.encode(der)
+		clear(der)
+		if err == nil {
+			err = writeNew(path, file)
+		}
 		if err != nil {
-			return nil, false, fmt.Errorf("writing identity key %q: %w", path, err)
-		}
-		if _, err := f.Write(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
-			f.Close()
-			os.Remove(path)
-			return nil, false, fmt.Errorf("writing identity key %q: %w", path, err)
-		}
-		if err := f.Close(); err != nil {
-			os.Remove(path)
 			return nil, false, fmt.Errorf("writing identity key %q: %w", path, err)
 		}
 		return k, true, nil
@@ -86,11 +100,28 @@ func LoadOrCreateIdentityKey(path string) (key *ecdsa.PrivateKey, created bool, 
 	if err != nil {
 		return nil, false, fmt.Errorf("reading identity key %q: %w", path, err)
 	}
-	k, err := ParseIdentityKey(b)
+	k, err := c.decode(b)
 	if err != nil {
 		return nil, false, fmt.Errorf("reading identity key %q: %w", path, err)
 	}
 	return k, false, nil
+}
+
+// writeNew writes a new file (mode 0600; an existing one is an error) and
+// removes it when the write fails.
+func writeNew(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(b)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		os.Remove(path)
+	}
+	return werr
 }
 
 // ParseIdentityKey reads a PEM ECDSA P-256 private key ("PRIVATE KEY" or

@@ -27,6 +27,7 @@ type config struct {
 	nonceTTL       time.Duration
 	maxNonces      int
 	version        string
+	selfQuote      []byte
 }
 
 // Defaults.
@@ -78,6 +79,13 @@ func WithClock(now func() time.Time) Option { return func(c *config) { c.now = n
 // may be outstanding (default 131072); more are refused with ErrBusy.
 func WithNonces(ttl time.Duration, max int) Option {
 	return func(c *config) { c.nonceTTL, c.maxNonces = ttl, max }
+}
+
+// WithSelfQuote makes GET /v1/id report the enclave the CAS runs in:
+// quote (SelfQuote), whose REPORTDATA must bind the CAS ID, and its
+// MRENCLAVE (default: none, a CAS that does not run in an enclave).
+func WithSelfQuote(quote []byte) Option {
+	return func(c *config) { c.selfQuote = quote }
 }
 
 // WithVersion sets the version the CAS reports in GET /v1/id.

@@ -26,6 +26,10 @@ type IDResponse struct {
 	Version        string   `json:"version"`
 	SimulationKeys []string `json:"simulation_keys"`
 	MRENCLAVE      string   `json:"mrenclave,omitempty"`
+	// Quote is a quote of the CAS's enclave whose REPORTDATA binds the
+	// CAS ID (IDReportData), when the CAS runs in one: VerifySelfQuote.
+	// MRENCLAVE is the server's word until the quote is verified.
+	Quote []byte `json:"quote,omitempty"`
 }
 
 // NonceResponse answers POST /v1/nonce.
@@ -197,7 +201,8 @@ func (s *Server) ownerError(w http.ResponseWriter, name string, err error) {
 }
 
 func (s *Server) handleID(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, IDResponse{CASID: s.id.String(), Version: s.version, SimulationKeys: append([]string{}, s.simIDs...)})
+	writeJSON(w, http.StatusOK, IDResponse{CASID: s.id.String(), Version: s.version, SimulationKeys: append([]string{}, s.simIDs...),
+		MRENCLAVE: s.mrenclave, Quote: s.selfQuote})
 }
 
 func (s *Server) handleNonce(w http.ResponseWriter, r *http.Request) {

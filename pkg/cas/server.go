@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +36,9 @@ type Server struct {
 	simIDs   []string
 	versions versionCache
 	mux      *http.ServeMux
+
+	selfQuote []byte // GET /v1/id: the quote of the CAS's enclave (WithSelfQuote)
+	mrenclave string // and its MRENCLAVE, hex
 
 	// verify verifies a quote (verifyQuote; tests replace it).
 	verify func(*attest.Quote) (*attest.Result, error)
@@ -68,13 +72,23 @@ func New(opts ...Option) (*Server, error) {
 		c.identity = k
 	}
 	s := &Server{store: c.store, log: c.log, audit: &auditLog{w: c.audit, log: c.log}, now: c.now, version: c.version,
-		key: c.identity, colls: c.collaterals, simKeys: map[[64]byte]*ecdsa.PublicKey{}, versions: versionCache{m: map[[32]byte]*version{}}}
+		selfQuote: c.selfQuote, key: c.identity, colls: c.collaterals, simKeys: map[[64]byte]*ecdsa.PublicKey{}, versions: versionCache{m: map[[32]byte]*version{}}}
 	var err error
 	if s.id, err = KeyID(&c.identity.PublicKey); err != nil {
 		return nil, err
 	}
 	if s.cert, err = selfSignedCert(c.identity, c.now()); err != nil {
 		return nil, err
+	}
+	if c.selfQuote != nil {
+		q, err := attest.ParseQuote(c.selfQuote)
+		if err != nil {
+			return nil, fmt.Errorf("%w: the CAS's own quote: %v", ErrConfig, err)
+		}
+		if q.Body.ReportData != IDReportData(s.id) {
+			return nil, fmt.Errorf("%w: the CAS's own quote does not bind its CAS ID %s (IDReportData)", ErrConfig, s.id)
+		}
+		s.mrenclave = hex.EncodeToString(q.Body.MRENCLAVE[:])
 	}
 	if s.verifier, err = attest.NewVerifier(c.verifierOpts...); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)

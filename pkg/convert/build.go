@@ -107,10 +107,14 @@ func Build(ctx context.Context, src *Source, opts ...Option) (*Result, error) {
 	rep.FSRoot = hex.EncodeToString(sum.Root[:])
 	rep.Files, rep.Dirs, rep.Symlinks = sum.Files, sum.Dirs, sum.Symlinks
 	rep.BytesIn, rep.FSImageBytes, rep.fsCached = sum.BytesIn, sum.BytesOut, sum.BytesCached
+	rep.FSCompression = sum.Compression.String()
 	rep.Skipped = sum.Skipped
 
 	ec, err := enclaveConfig(entry, ar, uid, gid, sum.Root, o)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkTLSFiles(tree, ec); err != nil {
 		return nil, err
 	}
 	if o.cas != nil {
@@ -141,11 +145,12 @@ func Build(ctx context.Context, src *Source, opts ...Option) (*Result, error) {
 	}, nil
 }
 
-// fsOptions are the options of the protected FS image: the chunk size, and
+// fsOptions are the options of the protected FS image: the compression, the
+// chunk size, and
 // the salt source when it is known before the tree (given, or an image's
 // layers); without one, startPack derives it from the tree.
 func fsOptions(src *Source, o *options) ([]fsprotect.Option, error) {
-	var opts []fsprotect.Option
+	opts := []fsprotect.Option{fsprotect.WithCompression(o.fsComp)}
 	if o.fsChunk != 0 {
 		opts = append(opts, fsprotect.WithChunkSize(o.fsChunk))
 	}
@@ -292,9 +297,13 @@ func enclaveConfig(entry link.Entry, ar *link.Report, uid, gid uint32, fsRoot [3
 		Entrypoint:    ar.Entry.Program,
 		Volumes:       sortedUnique(o.volumes),
 	}
+	if len(o.pvolumes) > 0 {
+		ec.ProtectedVolumes = sortedUnique(o.pvolumes)
+	}
 	if o.exitCycles != nil {
 		ec.ExitCycles = *o.exitCycles
 	}
+	applyTLS(ec, o)
 	if o.cas != nil {
 		ec.CASAddress, ec.CASID, ec.CASPolicy = o.cas.addr, o.cas.id, o.cas.policy
 	}

@@ -29,6 +29,9 @@ type Report struct {
 	Symlinks     int   `json:"symlinks"`
 	BytesIn      int64 `json:"bytes_in"`
 	FSImageBytes int64 `json:"fs_image_bytes"`
+	// FSCompression is the chunk compression of the FS image ("none",
+	// "lz4", "lz4hc").
+	FSCompression string `json:"fs_compression"`
 
 	// CAS is the CAS the enclave gets its secrets from (WithCAS).
 	CAS *CASReport `json:"cas,omitempty"`
@@ -54,4 +57,7 @@ type CASReport struct {
 	Address string `json:"address"`
 	ID      string `json:"cas_id"`
 	Policy  string `json:"policy"`
+	// PolicyVersion is the hash of the policy version that the converter
+	// registered the image in (scone-build convert --cas-register).
+	PolicyVersion string `json:"policy_version,omitempty"`
 }

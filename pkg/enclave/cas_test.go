@@ -23,9 +23,10 @@ func casFixtureConfig() *Config {
 	return c
 }
 
-// TestCASAddressVectors reads testdata/enclave/casaddr.txt (the C parser
-// reads the same file).
-func TestCASAddressVectors(t *testing.T) {
+// TestHostPortVectors reads testdata/enclave/casaddr.txt (the C parser,
+// netaddr.c, reads the same file): CheckHostPort, for the CAS address and
+// the TLS connect destinations alike (CheckCASAddress is CheckHostPort).
+func TestHostPortVectors(t *testing.T) {
 	f, err := os.Open(filepath.Join(fixtureDir, "casaddr.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -43,13 +44,16 @@ func TestCASAddressVectors(t *testing.T) {
 			t.Fatalf("bad vector line %q", line)
 		}
 		n++
-		err := CheckCASAddress(addr)
+		err := CheckHostPort("tls connect", addr)
 		if (err == nil) != (verdict == "valid") {
-			t.Errorf("CheckCASAddress(%q) = %v, vector says %s", addr, err, verdict)
+			t.Errorf("CheckHostPort(%q) = %v, vector says %s", addr, err, verdict)
 		}
 		var ce *ConfigError
-		if err != nil && !errors.As(err, &ce) {
-			t.Errorf("CheckCASAddress(%q) = %T, want *ConfigError", addr, err)
+		if err != nil && (!errors.As(err, &ce) || ce.Field != "tls connect") {
+			t.Errorf("CheckHostPort(%q) = %#v, want a *ConfigError of the field", addr, err)
+		}
+		if cerr := CheckCASAddress(addr); (cerr == nil) != (err == nil) {
+			t.Errorf("CheckCASAddress(%q) = %v, CheckHostPort %v", addr, cerr, err)
 		}
 	}
 	if n < 50 {

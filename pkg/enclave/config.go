@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 )
 
@@ -98,11 +99,11 @@ type Config struct {
 	FSRoot [32]byte
 	// ConsoleShield encrypts stdout/stderr into authenticated records.
 	ConsoleShield bool
-	// TLSPorts are listening ports the network shield TLS-terminates
-	// (reserved for the network shield, which does not exist yet: scone-build
-	// does not set them and the runtime refuses a config that does),
-	// strictly ascending; TLSCert and TLSKey are absolute paths inside the
-	// protected FS, required when TLSPorts is not empty and empty otherwise.
+	// TLSPorts are listening ports whose accepted connections the network
+	// shield wraps in TLS (docs/net-shield.md), strictly ascending; TLSCert
+	// (the certificate chain, PEM) and TLSKey (its private key) are absolute
+	// paths inside the protected FS, required when TLSPorts is not empty and
+	// empty otherwise.
 	TLSPorts []uint16
 	TLSCert  string
 	TLSKey   string
@@ -118,6 +119,11 @@ type Config struct {
 	Libraries   []string
 	// Volumes are host paths passed through to the application.
 	Volumes []string
+	// ProtectedVolumes are the paths of protected volumes (docs/volume.md):
+	// what the application writes there is stored on the host encrypted
+	// and authenticated. Encoded (record 28) only when set, so a config
+	// without one encodes, and measures, as before.
+	ProtectedVolumes []string
 	// CASAddress ("host:port", see CheckCASAddress), CASID (SHA-256 of the
 	// CAS's DER public key, docs/cas.md) and CASPolicy name the CAS the
 	// enclave obtains its secrets from at start-up: all three or none. They
@@ -126,6 +132,15 @@ type Config struct {
 	CASAddress string
 	CASID      [32]byte
 	CASPolicy  string
+	// The network shield's client side and mutual TLS (tlsconfig.go,
+	// records 25-27, encoded only when set): TLSClientCA (a CA bundle in
+	// the protected FS) makes the TLS ports require client certificates;
+	// the application's connections to a TLSConnect destination
+	// ("host:port") are wrapped in TLS, the server verified against
+	// TLSCA (a CA bundle in the protected FS).
+	TLSClientCA string
+	TLSConnect  []string
+	TLSCA       string
 }
 
 // DefaultConfig returns a Config with every default set; the caller fills in
@@ -298,7 +313,13 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
-	return c.validateCAS()
+	if err := c.validateProtectedVolumes(); err != nil {
+		return err
+	}
+	if err := c.validateCAS(); err != nil {
+		return err
+	}
+	return c.validateTLS()
 }
 
 // Record tags of config.bin version 1, in encoding order.
@@ -324,13 +345,30 @@ const (
 	tagInterp
 	tagLibs
 	tagVolumes
-	// Optional: all three or none, after the others (cas.go).
+	// Optional (each only when set): the CAS records, all three or none
+	// (cas.go), then the network shield's (tlsconfig.go).
 	tagCASAddress
 	tagCASID
 	tagCASPolicy
-	tagLast    = tagVolumes // the last record every config has
-	tagLastCAS = tagCASPolicy
+	tagLast = tagVolumes // the last record every config has
 )
+
+// Optional records follow record 21 in ascending tag order, each present
+// only when its field is set (so configs without them encode, and measure,
+// as before): 22-24 (CAS, above), then these.
+const (
+	tagTLSClientCA = 25 // str
+	tagTLSConnect  = 26 // list of "host:port"
+	tagTLSCA       = 27 // str
+	// The protected volumes (a list of paths), present only when there
+	// are some.
+	tagProtectedVolumes = 28
+)
+
+// MaxProtectedVolumes is the most protected volumes a config names.
+const MaxProtectedVolumes = 16
+
+func optionalTag(tag uint32) bool { return tag >= tagCASAddress && tag <= tagProtectedVolumes }
 
 type enc struct{ b []byte }
 
@@ -400,6 +438,10 @@ func (c *Config) MarshalBinary() ([]byte, error) {
 		e.rec(tagCASAddress, []byte(c.CASAddress))
 		e.rec(tagCASID, c.CASID[:])
 		e.rec(tagCASPolicy, []byte(c.CASPolicy))
+	}
+	c.marshalTLS(e)
+	if len(c.ProtectedVolumes) > 0 {
+		e.rec(tagProtectedVolumes, listv(c.ProtectedVolumes))
 	}
 	if len(e.b) > MaxConfigSize {
 		return nil, cfgErr("", "encoding is %d bytes, more than %d", len(e.b), MaxConfigSize)
@@ -508,10 +550,7 @@ func ParseConfig(b []byte) (*Config, error) {
 	}
 	c := &Config{}
 	d := &dec{b: b[16:]}
-	for want := uint32(1); want <= tagLastCAS; want++ {
-		if want == tagLast+1 && len(d.b) == 0 {
-			break // no CAS records
-		}
+	for want := uint32(1); want <= tagLast; want++ {
 		tag := d.u32()
 		n := d.u32()
 		v := d.take(uint64(n))
@@ -574,25 +613,103 @@ func ParseConfig(b []byte) (*Config, error) {
 			c.Libraries, err = parseList("libraries", v)
 		case tagVolumes:
 			c.Volumes, err = parseList("volumes", v)
-		case tagCASAddress:
-			c.CASAddress = string(v)
-			if c.CASAddress == "" {
-				err = cfgErr("cas address", "empty record")
-			}
-		case tagCASID:
-			copy(c.CASID[:], v)
-		case tagCASPolicy:
-			c.CASPolicy = string(v)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("parsing enclave config: %w", err)
 		}
 	}
-	if len(d.b) != 0 {
-		return nil, fmt.Errorf("parsing enclave config: %w", cfgErr("", "%d bytes after the last record", len(d.b)))
+	for last := uint32(tagLast); len(d.b) != 0; {
+		tag := d.u32()
+		n := d.u32()
+		v := d.take(uint64(n))
+		if d.err != nil {
+			return nil, fmt.Errorf("parsing enclave config record after %d: %w", last, d.err)
+		}
+		if tag <= last || !optionalTag(tag) {
+			return nil, fmt.Errorf("parsing enclave config: %w", cfgErr("", "record %d after record %d", tag, last))
+		}
+		last = tag
+		if fl := fixedLen(tag); fl >= 0 && len(v) != fl {
+			return nil, fmt.Errorf("parsing enclave config: %w", cfgErr("", "record %d has length %d, want %d", tag, len(v), fl))
+		}
+		if err := c.parseOptional(tag, v); err != nil {
+			return nil, fmt.Errorf("parsing enclave config: %w", err)
+		}
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("parsing enclave config: %w", err)
 	}
 	return c, nil
+}
+
+// validateProtectedVolumes: clean absolute paths other than / and outside
+// the kernel's file systems, at most MaxProtectedVolumes, none inside
+// another or inside (or around) a plain volume.
+func (c *Config) validateProtectedVolumes() error {
+	if len(c.ProtectedVolumes) > MaxProtectedVolumes {
+		return cfgErr("protected volumes", "%d paths, at most %d", len(c.ProtectedVolumes), MaxProtectedVolumes)
+	}
+	within := func(a, b string) bool { return a == b || strings.HasPrefix(a, b+"/") || b == "/" }
+	for i, p := range c.ProtectedVolumes {
+		if err := checkAbs("protected volumes", p, false); err != nil {
+			return err
+		}
+		if p == "/" || path.Clean(p) != p || len(p) > 4095 {
+			return cfgErr("protected volumes", "%q is not a clean absolute path other than /", p)
+		}
+		for _, k := range []string{"/proc", "/dev", "/sys"} {
+			if within(p, k) || within(k, p) {
+				return cfgErr("protected volumes", "%q overlaps %s", p, k)
+			}
+		}
+		for j, q := range c.ProtectedVolumes {
+			if i != j && (within(p, q) || within(q, p)) {
+				return cfgErr("protected volumes", "%q and %q overlap", p, q)
+			}
+		}
+		for _, q := range c.Volumes {
+			if within(p, q) || within(q, p) {
+				return cfgErr("protected volumes", "%q overlaps the unprotected volume %q", p, q)
+			}
+		}
+	}
+	return nil
+}
+
+// parseOptional parses one optional record (its tag is known and in order;
+// whether the records make sense together is Validate's job).
+func (c *Config) parseOptional(tag uint32, v []byte) error {
+	var err error
+	switch tag {
+	case tagCASAddress:
+		c.CASAddress = string(v)
+		if c.CASAddress == "" {
+			err = cfgErr("cas address", "empty record")
+		}
+	case tagCASID:
+		copy(c.CASID[:], v)
+	case tagCASPolicy:
+		c.CASPolicy = string(v)
+	case tagTLSClientCA:
+		c.TLSClientCA = string(v)
+		if c.TLSClientCA == "" {
+			err = cfgErr("tls client ca", "empty record")
+		}
+	case tagTLSConnect:
+		c.TLSConnect, err = parseList("tls connect", v)
+		if err == nil && len(c.TLSConnect) == 0 {
+			err = cfgErr("tls connect", "empty record")
+		}
+	case tagTLSCA:
+		c.TLSCA = string(v)
+		if c.TLSCA == "" {
+			err = cfgErr("tls ca", "empty record")
+		}
+	case tagProtectedVolumes:
+		c.ProtectedVolumes, err = parseList("protected volumes", v)
+		if err == nil && len(c.ProtectedVolumes) == 0 {
+			err = cfgErr("protected volumes", "empty record")
+		}
+	}
+	return err
 }

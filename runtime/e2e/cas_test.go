@@ -41,16 +41,19 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/scone-build/scone-build/internal/tlstest"
 	"github.com/scone-build/scone-build/pkg/attest"
 	"github.com/scone-build/scone-build/pkg/cas"
 	"github.com/scone-build/scone-build/pkg/casproto"
 	"github.com/scone-build/scone-build/pkg/enclave"
 	"github.com/scone-build/scone-build/pkg/policy"
+	"github.com/scone-build/scone-build/pkg/volume"
 )
 
 // testCAS is a CAS for the tests: one identity key, the simulation keys it
@@ -749,5 +752,97 @@ func TestCASRealServer(t *testing.T) {
 		if got.code != 79 || !strings.Contains(got.stderr, tc.want) || !strings.Contains(got.stderr, "refused to release the secrets") {
 			t.Errorf("%s: exit %d, want 79 with %q; stderr:\n%s", tc.name, got.code, tc.want, got.stderr)
 		}
+	}
+}
+
+// TestCASPlacesTLSCertificate: the network shield serves the certificate and
+// key the CAS policy places (grants.files); the image holds neither and the
+// host never sees the key. Without the policy's files the enclave does not
+// start, and says which file it lacks.
+func TestCASPlacesTLSCertificate(t *testing.T) {
+	rt := runtimeBin(t)
+	bin := prog(t, "netsrv")
+	sk, skf := simQuoteKey(t)
+	cas := newCAS(t, &sk.PublicKey)
+	ca, err := tlstest.NewCA("policy CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.Server(tlstest.EC, "localhost", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	tlsEnclave := func(name string) (simEnclave, string) {
+		return casEnclave(t, rt, bin, cas.addr(), cas.id, name, func(c *enclave.Config) {
+			c.Argv = []string{"netsrv", "epoll-et", strconv.Itoa(port), "/etc/replaced"}
+			c.TLSPorts = []uint16{uint16(port)}
+			c.TLSCert, c.TLSKey = "/etc/tls/server.pem", "/etc/tls/server.key"
+		})
+	}
+	secrets := fmt.Sprintf("  cert: {kind: value, encoding: hex, value: %x}\n  key: {kind: value, encoding: hex, value: %x}\n",
+		leaf.ChainPEM, leaf.KeyPEM)
+	grants := "  files:\n    /etc/tls/server.pem: {content: \"${cert}\", mode: 0444}\n    /etc/tls/server.key: {content: \"${key}\"}\n"
+
+	t.Run("placed", func(t *testing.T) {
+		e, mre := tlsEnclave("web")
+		cas.addPolicy(casPolicy(t, "web", mre, true, e.keyHex, secrets, grants))
+		pool := x509.NewCertPool()
+		pool.AddCert(ca.Cert)
+		s := &netServer{port: port, pool: pool}
+		s.start(t, rt, casEnv(e, skf))
+		if got := s.get(t, s.dial(t), "/x"); !strings.Contains(got, "hello epoll-et /x "+netMarker) {
+			t.Fatalf("answer %q", got)
+		}
+		s.cmd.Process.Kill()
+		s.cmd.Wait()
+	})
+	t.Run("not placed", func(t *testing.T) {
+		e, mre := tlsEnclave("web-nocert")
+		cas.addPolicy(casPolicy(t, "web-nocert", mre, true, e.keyHex, "", ""))
+		got := run(t, casEnv(e, skf), rt)
+		if got.code == 0 || !strings.Contains(got.stderr, "/etc/tls/server.pem") {
+			t.Fatalf("exit %d, want a refusal naming the certificate; stderr:\n%s", got.code, got.stderr)
+		}
+	})
+}
+
+// TestCASGrantsVolumeKey: the key the policy grants for a protected volume's
+// path (grants.volume_keys) is the volume's key, not the one derived from
+// the FS key: pkg/volume opens what the runtime wrote with the granted key
+// and not with the derived one, and a second run reads it back.
+func TestCASGrantsVolumeKey(t *testing.T) {
+	rt := runtimeBin(t)
+	bin := prog(t, "volprobe")
+	sk, skf := simQuoteKey(t)
+	cas := newCAS(t, &sk.PublicKey)
+	vol := filepath.Join(t.TempDir(), "data")
+	e, mre := casEnclave(t, rt, bin, cas.addr(), cas.id, "vol", func(c *enclave.Config) {
+		c.HostArgs = true
+		c.ProtectedVolumes = []string{vol}
+	})
+	var granted volume.Key
+	if _, err := rand.Read(granted[:]); err != nil {
+		t.Fatal(err)
+	}
+	secrets := fmt.Sprintf("  vk: {kind: value, encoding: hex, value: %x}\n", granted[:])
+	grants := "  volume_keys: {" + vol + ": vk}\n"
+	cas.addPolicy(casPolicy(t, "vol", mre, true, e.keyHex, secrets, grants))
+
+	for _, step := range []string{"write", "read"} {
+		got := run(t, casEnv(e, skf), rt, step, vol)
+		if got.code != 0 || !strings.Contains(got.stdout, "ok") {
+			t.Fatalf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", step, got.code, got.stdout, got.stderr)
+		}
+	}
+	gv, err := volume.Open(vol, granted, volume.ReadOnly())
+	if err != nil {
+		t.Fatalf("pkg/volume with the granted key: %v", err)
+	}
+	if b, err := gv.ReadFile("db/config"); err != nil || string(b) != "version=2\n" {
+		t.Errorf("pkg/volume reads db/config: %q, %v", b, err)
+	}
+	if _, err := volume.Open(vol, mustDerive(t, e.key(), vol), volume.ReadOnly()); err == nil {
+		t.Fatal("the volume opens with the key derived from the FS key: the granted key was not used")
 	}
 }

@@ -92,6 +92,8 @@ var recipes = map[string]recipe{
 	"exec-mt":               {"exec_mt.c", cc("gcc", "-pthread")},
 	"mapfixed":              {"mapfixed.c", cc("gcc")},
 	"ids-static":            {"ids.c", cc("gcc", "-static")},
+	"netsrv":                {"netsrv.c", cc("gcc", "-static")},
+	"netcli":                {"netcli.c", cc("gcc", "-static")},
 	"hello-musl-static-pie": {"hello.c", cc("musl-gcc", "-static-pie")},
 	"redzone-glibc-static":  {"redzone.c", cc("gcc", "-static")},
 	"redzone-musl-static":   {"redzone.c", cc("musl-gcc", "-static")},
@@ -101,6 +103,9 @@ var recipes = map[string]recipe{
 	"go-hello":              {"gohello.go", func(src, out string) error { return gobuild(src, out) }},
 	"go-preempt":            {"gopreempt.go", func(src, out string) error { return gobuild(src, out) }},
 	"casgrant-static":       {"casgrant.c", cc("gcc", "-static")},
+	"devattest-static":      {"devattest.c", cc("gcc", "-static")},
+	"volprobe":              {"volprobe.c", cc("gcc", "-static")},
+	"refuse-static":         {"refuse.c", cc("gcc", "-static")},
 	// the runtime's portable simulation quote builder, as a host tool
 	"simquote-tool": {"simquote_tool.c", cc("gcc", "-I../lib", "-I../include", "../lib/simquote.c", "-lbearssl")},
 }

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -165,29 +167,117 @@ func TestForkShellPipelineSimMode(t *testing.T) {
 }
 
 // TestForkConsoleShieldSimMode: with the console shield, every forked
-// process writes its own sessions to the shared stdout; the log decodes
-// (interleaved sessions) to what the shell printed, nothing is plaintext.
+// process that writes to the console writes its own session to the shared
+// stdout; the log decodes (interleaved sessions) to what the shell printed,
+// nothing is plaintext, and the sessions form one run of this enclave: the
+// root session first, children naming their parent and fork counter.
 func TestForkConsoleShieldSimMode(t *testing.T) {
 	script := "echo hello enclave | tr a-z A-Z; echo data > /tmp/f && cat /tmp/f; /app/fork wait; /app/fork system; " +
+		"sh -c 'echo inner; echo nested | cat'; " +
 		"i=0; while [ $i -lt 20 ]; do echo line $i; i=$((i+1)); done | cat"
 	got, e := forkShell(t, script, true)
 	if got.code != 0 || strings.Contains(got.stdout, "HELLO") || strings.Contains(got.stdout, "line 1") {
 		t.Fatalf("exit %d, plaintext or failure on stdout:\n%q\nstderr: %q", got.code, got.stdout, got.stderr)
 	}
-	key := e.key()
+	key := e.consoleKey(t)
 	var plain bytes.Buffer
-	ss, err := console.DecryptSessions(&plain, strings.NewReader(got.stdout), key)
+	log, err := console.Decrypt(&plain, strings.NewReader(got.stdout), key, console.Stdout, console.WithMRENCLAVE(e.mrenclave))
 	if err != nil {
 		t.Fatalf("decrypt: %v\n%s", err, plain.String())
 	}
-	want := "HELLO ENCLAVE\ndata\nchild: ppid matches: 1\nparent: child exit status 42\nfrom system\nsystem status 3\npopen read: FROM POPEN\npclose status 0\n"
+	want := "HELLO ENCLAVE\ndata\nchild: ppid matches: 1\nparent: child exit status 42\nfrom system\nsystem status 3\npopen read: FROM POPEN\npclose status 0\ninner\nnested\n"
 	for i := 0; i < 20; i++ {
 		want += "line " + strconv.Itoa(i) + "\n"
 	}
 	if plain.String() != want {
 		t.Fatalf("decrypted:\n%s\nwant:\n%s", plain.String(), want)
 	}
-	t.Logf("%d sessions on stdout", len(ss))
+	// One run: the root's session first; every other session is a forked
+	// process's, with a fork counter; some name the root as their parent,
+	// some a child that wrote too (grandchildren: /app/fork's child, the
+	// nested shell's cat).
+	ss := log.Sessions
+	if len(ss) < 5 || !ss[0].Root() || ss[0].Nonce != log.Run || log.MRENCLAVE != e.mrenclave {
+		t.Fatalf("not one run of this enclave rooted in its first session: %+v", log)
+	}
+	children, grandchildren := 0, 0
+	for i, s := range ss[1:] {
+		if s.Root() || s.ForkCounter == 0 || s.Run != log.Run || !s.Final {
+			t.Fatalf("session %d: %+v", i+1, s)
+		}
+		switch {
+		case s.ParentIndex == 0:
+			children++
+		case s.ParentIndex > 0 && ss[s.ParentIndex].ParentIndex == 0:
+			grandchildren++
+		}
+	}
+	if children < 2 || grandchildren < 2 {
+		t.Fatalf("%d sessions: %d children and %d grandchildren of the root, want at least 2 each", len(ss), children, grandchildren)
+	}
+	// stderr: the root's session alone (nothing was written to it), also
+	// bound to this enclave; it does not decode as stdout.
+	if _, err := console.Decrypt(io.Discard, strings.NewReader(got.stderr), key, console.Stderr, console.WithMRENCLAVE(e.mrenclave)); err != nil {
+		t.Fatalf("stderr: %v", err)
+	}
+	if _, err := console.Decrypt(io.Discard, strings.NewReader(got.stderr), key, console.Stdout); !errors.Is(err, console.ErrWrongStream) {
+		t.Fatalf("stderr log decoded as stdout: %v", err)
+	}
+	t.Logf("%d sessions on stdout: %d children, %d grandchildren of the root", len(ss), children, grandchildren)
+}
+
+// TestConsoleSplicingSimMode (security finding 7): logs the runtime wrote
+// cannot be spliced. Same FS key throughout: a result=GRANTED log of
+// another enclave (another config, the same signer and FS image), a log of
+// another run of the same enclave, and the same run's stderr, appended to a
+// result=DENIED log, all fail to decode, before a byte of them is printed.
+func TestConsoleSplicingSimMode(t *testing.T) {
+	rt := runtimeBin(t)
+	script := func(word string) []string {
+		return []string{"/bin/sh", "-c", "echo result=" + word + " | cat; echo " + word + " >&2"}
+	}
+	e := forkEnclave(t, rt, prog(t, "fork-glibc-static"), script("DENIED"), true)
+	other := e
+	other.dir = resign(t, rt, e, signingKey(t), func(c *enclave.Config) { c.Argv = script("GRANTED") })
+	denied, again, granted := run(t, e.env(), rt), run(t, e.env(), rt), run(t, other.env(), rt)
+	for _, r := range []result{denied, again, granted} {
+		if r.code != 0 {
+			t.Fatalf("run failed: %+v", r)
+		}
+	}
+	key := e.consoleKey(t)
+	var plain bytes.Buffer
+	if _, err := console.Decrypt(&plain, strings.NewReader(denied.stdout), key, console.Stdout, console.WithMRENCLAVE(e.mrenclave)); err != nil || plain.String() != "result=DENIED\n" {
+		t.Fatalf("the DENIED log: %q, %v", plain.String(), err)
+	}
+	if _, err := console.Decrypt(io.Discard, strings.NewReader(granted.stdout), key, console.Stdout); err != nil {
+		t.Fatalf("the other enclave's log does not decode on its own: %v", err)
+	}
+	for _, tc := range []struct {
+		name   string
+		log    string
+		opts   []console.Option
+		stream console.Stream
+		want   error
+	}{
+		{"another enclave's result=GRANTED log appended", denied.stdout + granted.stdout, nil, console.Stdout, console.ErrWrongEnclave},
+		{"another enclave's log, the expected MRENCLAVE given", granted.stdout, []console.Option{console.WithMRENCLAVE(e.mrenclave)}, console.Stdout, console.ErrWrongEnclave},
+		{"another run of the same enclave appended", denied.stdout + again.stdout, nil, console.Stdout, console.ErrSpliced},
+		{"the run's stderr appended to its stdout", denied.stdout + denied.stderr, nil, console.Stdout, console.ErrWrongStream},
+		{"the run's stderr passed off as its stdout", denied.stderr, nil, console.Stdout, console.ErrWrongStream},
+		{"another enclave's stderr appended to stdout", denied.stdout + granted.stderr, nil, console.Stdout, console.ErrWrongStream},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			_, err := console.Decrypt(&out, strings.NewReader(tc.log), key, tc.stream, tc.opts...)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+			if strings.Contains(out.String(), "GRANTED") {
+				t.Fatalf("the spliced session's plaintext was printed: %q", out.String())
+			}
+		})
+	}
 }
 
 // TestForkLatency logs fork+_exit+waitpid round trips: native, dev mode
@@ -214,9 +304,8 @@ func TestForkLatency(t *testing.T) {
 			t.Fatalf("run failed: %+v", r)
 		}
 	}
-	key := ec.key()
 	var cs bytes.Buffer
-	if err := console.Decrypt(&cs, strings.NewReader(simc.stderr), key); err != nil {
+	if _, err := console.Decrypt(&cs, strings.NewReader(simc.stderr), ec.consoleKey(t), console.Stderr, console.WithMRENCLAVE(ec.mrenclave)); err != nil {
 		t.Fatalf("console stderr: %v", err)
 	}
 	t.Logf("fork+_exit+waitpid: native %s | dev %s | sim (8000-cycle exits) %s | sim + console shield (no exit cost) %s",

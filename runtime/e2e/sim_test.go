@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/scone-build/scone-build/pkg/console"
 	"github.com/scone-build/scone-build/pkg/enclave"
 	"github.com/scone-build/scone-build/pkg/fskey"
 	"github.com/scone-build/scone-build/pkg/fsprotect"
@@ -41,6 +42,9 @@ type simEnclave struct {
 	keyHex   string
 	mrsigner string
 	keyFile  string // version 1 key file: the key, pinned to mrsigner (docs/keys.md)
+	// mrenclave is what sim EINIT measures: the console shield binds its
+	// sessions to it.
+	mrenclave [32]byte
 }
 
 // makeEnclave: an enclave for the program at progPath (and the extra
@@ -142,7 +146,8 @@ func makeEnclaveFiles(t *testing.T, rt string, entries []tarEntry, mutate func(*
 	if err := (&fskey.File{Key: fsKey, Identity: fskey.Identity{MRSIGNER: &mrs}}).Write(kf, false); err != nil {
 		t.Fatal(err)
 	}
-	return simEnclave{dir: dir, keyHex: hex.EncodeToString(fsKey[:]), mrsigner: hex.EncodeToString(mrs[:]), keyFile: kf}
+	return simEnclave{dir: dir, keyHex: hex.EncodeToString(fsKey[:]), mrsigner: hex.EncodeToString(mrs[:]), keyFile: kf,
+		mrenclave: m.MRENCLAVE}
 }
 
 // resign does what someone without the signer key can do to e: take its
@@ -194,12 +199,22 @@ func resign(t *testing.T, rt string, e simEnclave, key *rsa.PrivateKey, mutate f
 	return d
 }
 
-// key is the enclave's FS key as bytes (the console shield uses it too).
-func (e simEnclave) key() [32]byte {
-	var key [32]byte
+// key is the enclave's FS key as bytes.
+func (e simEnclave) key() fskey.Key {
+	var key fskey.Key
 	kb, _ := hex.DecodeString(e.keyHex)
 	copy(key[:], kb)
 	return key
+}
+
+// consoleKey is the console key of the enclave's FS key (docs/console.md).
+func (e simEnclave) consoleKey(t *testing.T) console.Key {
+	t.Helper()
+	ck, err := console.DeriveKey(e.key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ck
 }
 
 // env runs e as deployed: the key file that keygen would have written
@@ -446,16 +461,21 @@ func TestSimModeScriptAndPath(t *testing.T) {
 	}
 }
 
-// TestSimModeRefusesNetworkShield: a config asking for TLS termination is
-// refused before the program runs (the network shield does not exist yet,
-// and serving those ports in plaintext would be silently wrong).
-func TestSimModeRefusesNetworkShield(t *testing.T) {
+// TestRefusedCallsAreNamed: a system call the enclave does not support gets
+// its errno and, once per call, one line on stderr naming it and why.
+func TestRefusedCallsAreNamed(t *testing.T) {
 	rt := runtimeBin(t)
-	e := makeEnclave(t, rt, prog(t, "hello-glibc-static"), func(c *enclave.Config) {
-		c.TLSPorts, c.TLSCert, c.TLSKey = []uint16{443}, "/etc/tls/cert.pem", "/etc/tls/key.pem"
-	})
+	bin := prog(t, "refuse-static")
+	e := makeEnclave(t, rt, bin, nil)
 	got := run(t, e.env(), rt)
-	if got.code == 0 || strings.Contains(got.stdout, "hello") || !strings.Contains(got.stderr, "network shield") {
-		t.Fatalf("TLS ports not refused: exit %d\nstdout %s\nstderr %s", got.code, got.stdout, got.stderr)
+	want := "io_uring_setup: -1 ENOSYS\ngetdents: -1 ENOSYS\nio_uring_setup: -1 ENOSYS\ngetdents: -1 ENOSYS\n"
+	if got.code != 0 || got.stdout != want {
+		t.Fatalf("exit %d, stdout:\n%s\nwant:\n%s\nstderr:\n%s", got.code, got.stdout, want, got.stderr)
+	}
+	for _, name := range []string{"io_uring_setup", "getdents"} {
+		prefix := "scone-run: " + name + " refused with ENOSYS: "
+		if n := strings.Count(got.stderr, prefix); n != 1 {
+			t.Errorf("stderr names %s %d times, want once:\n%s", name, n, got.stderr)
+		}
 	}
 }

@@ -46,9 +46,47 @@ static void wipe(void *p, size_t n)
 		*q++ = 0;
 }
 
-struct console_stream *console_open(const uint8_t fs_key[32], uint8_t stream_id, const uint8_t nonce[CONSOLE_NONCE_LEN])
+static void hkdf(const uint8_t *ikm, const void *salt, size_t salt_len, const char *label, size_t label_len,
+		 uint8_t out[32])
 {
-	if (!fs_key || !nonce || (stream_id != CONSOLE_STDOUT && stream_id != CONSOLE_STDERR))
+	br_hkdf_context hc;
+	br_hkdf_init(&hc, &br_sha256_vtable, salt ? salt : BR_HKDF_NO_SALT, salt_len);
+	br_hkdf_inject(&hc, ikm, 32);
+	br_hkdf_flip(&hc);
+	br_hkdf_produce(&hc, label, label_len, out, 32);
+	wipe(&hc, sizeof(hc));
+}
+
+#define LABEL(l) l, sizeof(l) - 1
+
+void console_derive_key(const uint8_t fs_key[32], uint8_t console_key[CONSOLE_KEY_LEN])
+{
+	hkdf(fs_key, NULL, 0, LABEL(CONSOLE_LABEL_KEY), console_key);
+}
+
+static int is_zero(const uint8_t *p, size_t n)
+{
+	uint8_t acc = 0;
+	for (size_t i = 0; i < n; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
+int console_origin_valid(const struct console_origin *o)
+{
+	if (!o || is_zero(o->run_nonce, CONSOLE_NONCE_LEN) || is_zero(o->nonce, CONSOLE_NONCE_LEN))
+		return 0;
+	int same_run = !memcmp(o->nonce, o->run_nonce, CONSOLE_NONCE_LEN);
+	if (o->fork_counter == 0) /* the root */
+		return same_run && is_zero(o->parent_nonce, CONSOLE_NONCE_LEN);
+	return !same_run && !is_zero(o->parent_nonce, CONSOLE_NONCE_LEN) &&
+	       memcmp(o->nonce, o->parent_nonce, CONSOLE_NONCE_LEN) != 0;
+}
+
+struct console_stream *console_open(const uint8_t console_key[CONSOLE_KEY_LEN], uint8_t stream_id,
+				    const struct console_origin *o)
+{
+	if (!console_key || !console_origin_valid(o) || (stream_id != CONSOLE_STDOUT && stream_id != CONSOLE_STDERR))
 		return NULL;
 	struct console_stream *s = rt_calloc(1, sizeof(*s));
 	if (!s)
@@ -58,21 +96,30 @@ struct console_stream *console_open(const uint8_t fs_key[32], uint8_t stream_id,
 		rt_free(s);
 		return NULL;
 	}
-	memcpy(s->header, CONSOLE_MAGIC, 4);
-	s->header[4] = CONSOLE_VERSION;
-	s->header[5] = stream_id;
-	s->header[6] = 0;
-	s->header[7] = 0;
-	memcpy(s->header + 8, nonce, CONSOLE_NONCE_LEN);
+	uint8_t *h = s->header;
+	memcpy(h, CONSOLE_MAGIC, 4);
+	h[4] = CONSOLE_VERSION;
+	h[5] = stream_id;
+	h[6] = 0;
+	h[7] = 0;
+	memcpy(h + 8, o->mrenclave, 32);
+	memcpy(h + 40, o->run_nonce, CONSOLE_NONCE_LEN);
+	memcpy(h + 56, o->nonce, CONSOLE_NONCE_LEN);
+	memcpy(h + 72, o->parent_nonce, CONSOLE_NONCE_LEN);
+	put_be64(h + 88, o->fork_counter);
 
 	uint8_t key[32];
-	br_hkdf_context hc;
-	br_hkdf_init(&hc, &br_sha256_vtable, s->header, CONSOLE_HDR_LEN);
-	br_hkdf_inject(&hc, fs_key, 32);
-	br_hkdf_flip(&hc);
-	br_hkdf_produce(&hc, CONSOLE_LABEL, sizeof(CONSOLE_LABEL) - 1, key, sizeof(key));
-	wipe(&hc, sizeof(hc));
+	hkdf(console_key, NULL, 0, LABEL(CONSOLE_LABEL_HDR_MAC), key);
+	br_hmac_key_context kc;
+	br_hmac_context mc;
+	br_hmac_key_init(&kc, &br_sha256_vtable, key, sizeof(key));
+	br_hmac_init(&mc, &kc, 0);
+	br_hmac_update(&mc, h, CONSOLE_HDR_MACED);
+	br_hmac_out(&mc, h + CONSOLE_HDR_MACED);
+	wipe(&kc, sizeof(kc));
+	wipe(&mc, sizeof(mc));
 
+	hkdf(console_key, h, CONSOLE_HDR_MACED, LABEL(CONSOLE_LABEL_SESSION), key);
 	const br_block_ctr_class *x86 = br_aes_x86ni_ctr_get_vtable();
 	if (x86)
 		br_aes_x86ni_ctr_init(&s->aes.x86ni, key, sizeof(key));
@@ -82,6 +129,21 @@ struct console_stream *console_open(const uint8_t fs_key[32], uint8_t stream_id,
 	br_ghash gh = br_ghash_pclmul_get();
 	br_gcm_init(&s->gcm, &s->aes.vtable, gh ? gh : br_ghash_ctmul64);
 	return s;
+}
+
+long console_start(struct console_stream *s, console_emit_fn emit, void *ctx)
+{
+	if (!s || !emit)
+		return -EINVAL;
+	if (s->header_sent)
+		return 0;
+	if (s->state == 2)
+		return -EIO;
+	long r = emit(ctx, s->header, CONSOLE_HDR_LEN);
+	if (r < 0)
+		return r;
+	s->header_sent = 1;
+	return 0;
 }
 
 /* Seals one record of len <= CONSOLE_MAX_RECORD bytes and emits it. */

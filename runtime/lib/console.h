@@ -1,17 +1,25 @@
-/* Console-shield record writer (format: docs/console.md, version 1).
+/* Console-shield record writer (format: docs/console.md, version 2).
  *
  * When the console shield is on, everything the application writes to
  * stdout/stderr leaves the runtime as a stream of authenticated, encrypted
  * records instead of plaintext:
  *
- *   header  = "SCNC" | version (1) | stream id (1) | reserved u16 = 0 | nonce[16]
+ *   header  = "SCNC" | version (2) | stream id (1) | reserved u16 = 0
+ *           | MRENCLAVE[32] | run nonce[16] | nonce[16] | parent nonce[16]
+ *           | fork counter u64be | header MAC[32]
  *   record  = seq u64be | flags u8 | len u32be | ciphertext[len] | tag[16]
  *
- * The per-session key is HKDF-SHA256(ikm = FS key, salt = header,
- * info = "scone console v1"); each record is AES-256-GCM with
+ * Keys: the console key CK = HKDF-SHA256(ikm = FS key, no salt,
+ * info = "scone console v2 key"); the header MAC is HMAC-SHA256 under
+ * HKDF(CK, "scone console v2 header mac") over the first 96 header bytes;
+ * the session key is HKDF-SHA256(ikm = CK, salt = those 96 bytes,
+ * info = "scone console v2 session"). Each record is AES-256-GCM with
  * nonce = 0x00000000 | seq u64be and AAD = seq | flags | len, so a dropped,
  * reordered, replayed or modified record fails decryption, and a stream
- * without a record flagged CONSOLE_FLAG_FINAL was truncated.
+ * without a record flagged CONSOLE_FLAG_FINAL was truncated. The header
+ * binds the session to its enclave (MRENCLAVE), to one run (run nonce), to
+ * its place in the run's process tree (nonce, parent nonce, fork counter)
+ * and to its stream.
  *
  * Portable: no libc, no globals; allocation via rt_malloc only. One stream
  * object per output stream; the caller serializes calls on one stream. */
@@ -22,35 +30,66 @@
 #include <stdint.h>
 
 #define CONSOLE_MAGIC "SCNC"
-#define CONSOLE_VERSION 1
-#define CONSOLE_HDR_LEN 24
+#define CONSOLE_VERSION 2
+#define CONSOLE_HDR_LEN 128
+#define CONSOLE_HDR_MACED 96 /* header bytes the MAC covers (and the session key's salt) */
 #define CONSOLE_NONCE_LEN 16
+#define CONSOLE_KEY_LEN 32
 #define CONSOLE_REC_HDR_LEN 13
 #define CONSOLE_TAG_LEN 16
 #define CONSOLE_MAX_RECORD 65536 /* plaintext bytes per record (decoders accept up to 1 MiB) */
 #define CONSOLE_FLAG_FINAL 0x01
-#define CONSOLE_LABEL "scone console v1"
+/* HKDF-SHA256 info strings (docs/console.md). */
+#define CONSOLE_LABEL_KEY "scone console v2 key"
+#define CONSOLE_LABEL_HDR_MAC "scone console v2 header mac"
+#define CONSOLE_LABEL_SESSION "scone console v2 session"
 
 enum { CONSOLE_STDOUT = 1, CONSOLE_STDERR = 2 };
+
+/* Where a session comes from: what its header authenticates besides the
+ * stream id. The first process of a run (the root) has nonce == run_nonce,
+ * a zero parent_nonce and fork_counter 0; a process forked inside the
+ * enclave has a fresh nonce, its parent's nonce as parent_nonce and
+ * fork_counter n >= 1 when it is its parent's n-th fork. */
+struct console_origin {
+	uint8_t mrenclave[32];
+	uint8_t run_nonce[CONSOLE_NONCE_LEN];
+	uint8_t nonce[CONSOLE_NONCE_LEN];
+	uint8_t parent_nonce[CONSOLE_NONCE_LEN];
+	uint64_t fork_counter;
+};
 
 struct console_stream;
 
 /* Writes all of buf (len bytes) to the output or returns a negative errno. */
 typedef long (*console_emit_fn)(void *ctx, const void *buf, size_t len);
 
-/* Creates a stream for stream id (CONSOLE_STDOUT/CONSOLE_STDERR) with a
- * fresh 16-byte session nonce (the caller provides randomness that the host
- * cannot choose, e.g. RDRAND mixed with getrandom). NULL on bad arguments or
- * out of memory. The header is emitted with the first record. */
-struct console_stream *console_open(const uint8_t fs_key[32], uint8_t stream_id,
-				    const uint8_t nonce[CONSOLE_NONCE_LEN]);
+/* The console key of an FS key: it decrypts console logs, and nothing of
+ * the protected FS (a one-way HKDF output with its own label). */
+void console_derive_key(const uint8_t fs_key[32], uint8_t console_key[CONSOLE_KEY_LEN]);
+
+/* 1 if o is a valid root or child origin (the rules above, and no zero
+ * nonce), else 0. */
+int console_origin_valid(const struct console_origin *o);
+
+/* Creates a stream for stream id (CONSOLE_STDOUT/CONSOLE_STDERR) under the
+ * console key, with the header o describes (nonces from randomness the host
+ * cannot choose). NULL on bad arguments (an invalid origin included) or out
+ * of memory. The header is emitted by console_start, or with the first
+ * record. */
+struct console_stream *console_open(const uint8_t console_key[CONSOLE_KEY_LEN], uint8_t stream_id,
+				    const struct console_origin *o);
+
+/* Emits the header alone, unless it was already sent. 0 or a negative
+ * errno from emit; after a failure the header goes with the first record. */
+long console_start(struct console_stream *s, console_emit_fn emit, void *ctx);
 
 /* Encrypts len bytes as one or more records (at most CONSOLE_MAX_RECORD
  * plaintext bytes each) and emits each record with one emit call (the first
- * one preceded by the stream header in the same call). Returns len or a
- * negative errno from emit. len == 0 writes nothing. After a failed emit the
- * stream is broken (-EIO on later calls): a gap would be reported as
- * tampering by the decoder anyway. */
+ * one preceded by the stream header in the same call, unless console_start
+ * sent it). Returns len or a negative errno from emit. len == 0 writes
+ * nothing. After a failed emit the stream is broken (-EIO on later calls):
+ * a gap would be reported as tampering by the decoder anyway. */
 long console_write(struct console_stream *s, const void *buf, size_t len, console_emit_fn emit, void *ctx);
 
 /* Emits the final (empty, CONSOLE_FLAG_FINAL) record; later writes fail with

@@ -106,6 +106,56 @@ static int list_abs(char **l, size_t n)
 	return 1;
 }
 
+/* a is b or below b ("/" contains everything). */
+static int within(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+	if (n == 1 && b[0] == '/')
+		return 1;
+	return strlen(a) >= n && memcmp(a, b, n) == 0 && (a[n] == 0 || a[n] == '/');
+}
+
+/* A clean absolute path other than "/": no "//", no "." or ".."
+ * component, no trailing slash. */
+static int clean_abs(const char *p)
+{
+	size_t n = strlen(p);
+	if (n < 2 || n > 4095 || p[0] != '/' || p[n - 1] == '/')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] != '/')
+			continue;
+		const char *c = p + i + 1;
+		if (c[0] == '/' || (c[0] == '.' && (c[1] == '/' || c[1] == 0)) ||
+		    (c[0] == '.' && c[1] == '.' && (c[2] == '/' || c[2] == 0)))
+			return 0;
+	}
+	return 1;
+}
+
+/* The rules of pkg/enclave validateProtectedVolumes: 0 when they hold. */
+static int validate_pvolumes(const struct econfig *c)
+{
+	static const char *const kernel[] = {"/proc", "/dev", "/sys"};
+	if (c->npvolumes > ECONFIG_MAX_PVOLUMES)
+		return -1;
+	for (size_t i = 0; i < c->npvolumes; i++) {
+		const char *p = c->pvolumes[i];
+		if (!clean_abs(p))
+			return -1;
+		for (size_t k = 0; k < 3; k++)
+			if (within(p, kernel[k]) || within(kernel[k], p))
+				return -1;
+		for (size_t j = 0; j < c->npvolumes; j++)
+			if (i != j && (within(p, c->pvolumes[j]) || within(c->pvolumes[j], p)))
+				return -1;
+		for (size_t j = 0; j < c->nvolumes; j++)
+			if (within(p, c->volumes[j]) || within(c->volumes[j], p))
+				return -1;
+	}
+	return 0;
+}
+
 /* NAME: non-empty, no '='. */
 static int valid_name(const char *s, size_t n)
 {
@@ -185,6 +235,23 @@ static int code_var(const char *n)
 	return 0;
 }
 
+/* Records 25-27 (pkg/enclave/tlsconfig.go has the same rules). */
+static int validate_tls(const struct econfig *c)
+{
+	if (c->tls_client_ca[0] && (!is_abs(c->tls_client_ca) || !c->ntls_ports))
+		return ECONFIG_EVALUE;
+	if (!c->ntls_connect != !c->tls_ca[0] || (c->tls_ca[0] && !is_abs(c->tls_ca)))
+		return ECONFIG_EVALUE;
+	for (size_t i = 0; i < c->ntls_connect; i++) {
+		struct netaddr a;
+		if (netaddr_parse(c->tls_connect[i], strlen(c->tls_connect[i]), &a))
+			return ECONFIG_EVALUE;
+	}
+	if (!names_unique(c->tls_connect, c->ntls_connect, 0))
+		return ECONFIG_EVALUE;
+	return 0;
+}
+
 /* A CAS policy name: 1-63 of a-z 0-9 . _ -, starting with a letter or digit. */
 static int valid_policy(const char *s)
 {
@@ -256,7 +323,10 @@ static int validate(const struct econfig *c)
 		return ECONFIG_EVALUE;
 	if (!list_abs(c->libs, c->nlibs) || !list_abs(c->volumes, c->nvolumes))
 		return ECONFIG_EVALUE;
-	return validate_cas(c);
+	if (validate_pvolumes(c))
+		return ECONFIG_EVALUE;
+	int e = validate_cas(c);
+	return e ? e : validate_tls(c);
 }
 
 static int bool32(const uint8_t *v, int *out)
@@ -365,6 +435,18 @@ static int record(struct econfig *c, uint32_t tag, const uint8_t *v, size_t n)
 		return 0;
 	case ECONFIG_TAG_CAS_POLICY:
 		return dupstr(v, n, &c->cas_policy);
+	case ECONFIG_TAG_TLS_CLIENT_CA:
+		return n ? dupstr(v, n, &c->tls_client_ca) : ECONFIG_EVALUE;
+	case ECONFIG_TAG_TLS_CONNECT: {
+		int e = parse_list(v, n, &c->tls_connect, &c->ntls_connect);
+		return e ? e : c->ntls_connect ? 0 : ECONFIG_EVALUE;
+	}
+	case ECONFIG_TAG_TLS_CA:
+		return n ? dupstr(v, n, &c->tls_ca) : ECONFIG_EVALUE;
+	case ECONFIG_TAG_PVOLUMES: {
+		int e = parse_list(v, n, &c->pvolumes, &c->npvolumes);
+		return e ? e : c->npvolumes ? 0 : ECONFIG_EFORMAT;
+	}
 	default:
 		return ECONFIG_EFORMAT;
 	}
@@ -397,12 +479,8 @@ int econfig_parse(const uint8_t *buf, size_t len, struct econfig **out)
 	c->version = ECONFIG_VERSION;
 	struct rd r = {buf + 16, body};
 	int e = 0;
-	for (uint32_t want = 1; want <= ECONFIG_TAG_LAST_CAS; want++) {
+	for (uint32_t want = 1; want <= ECONFIG_TAG_LAST; want++) {
 		uint32_t tag, n;
-		/* No CAS records: what follows record 21 (nothing, or trailing
-		 * bytes: ECONFIG_EFORMAT below) is judged as before. */
-		if (want == ECONFIG_TAG_LAST + 1 && (r.n < 4 || le32(r.p) != ECONFIG_TAG_CAS_ADDR))
-			break;
 		const uint8_t *v;
 		if (take32(&r, &tag) || take32(&r, &n)) {
 			e = ECONFIG_ETRUNC;
@@ -420,14 +498,46 @@ int econfig_parse(const uint8_t *buf, size_t len, struct econfig **out)
 		if (e)
 			break;
 	}
-	if (e == 0 && r.n != 0)
-		e = ECONFIG_EFORMAT;
-	if (e == 0 && !c->has_cas) { /* optional strings are "", never NULL */
-		c->cas_addr = rt_calloc(1, 1);
-		c->cas_policy = rt_calloc(1, 1);
-		if (!c->cas_addr || !c->cas_policy)
-			e = ECONFIG_ENOMEM;
+	/* optional records: ascending, known, each once */
+	uint32_t seen = 0;
+	for (uint32_t last = ECONFIG_TAG_LAST; e == 0 && r.n != 0;) {
+		uint32_t tag, n;
+		const uint8_t *v;
+		if (r.n < 8) { /* bytes after the last record */
+			e = ECONFIG_EFORMAT;
+			break;
+		}
+		if (take32(&r, &tag) || take32(&r, &n) || take(&r, n, &v)) {
+			e = ECONFIG_ETRUNC;
+			break;
+		}
+		if (tag <= last || tag > ECONFIG_TAG_LAST_OPTIONAL) {
+			e = ECONFIG_EFORMAT;
+			break;
+		}
+		last = tag;
+		seen |= 1u << (tag - ECONFIG_TAG_LAST);
+		e = record(c, tag, v, n);
 	}
+	/* the CAS records: all three or none */
+	const uint32_t cas = 1u << (ECONFIG_TAG_CAS_ADDR - ECONFIG_TAG_LAST) |
+			     1u << (ECONFIG_TAG_CAS_ID - ECONFIG_TAG_LAST) |
+			     1u << (ECONFIG_TAG_CAS_POLICY - ECONFIG_TAG_LAST);
+	if (e == 0 && (seen & cas) != 0 && (seen & cas) != cas)
+		e = ECONFIG_EFORMAT;
+	/* optional fields left unset: "" and an empty list, never NULL */
+	if (e == 0 && !c->cas_addr)
+		e = dupstr((const uint8_t *)"", 0, &c->cas_addr);
+	if (e == 0 && !c->cas_policy)
+		e = dupstr((const uint8_t *)"", 0, &c->cas_policy);
+	if (e == 0 && !c->tls_client_ca)
+		e = dupstr((const uint8_t *)"", 0, &c->tls_client_ca);
+	if (e == 0 && !c->tls_ca)
+		e = dupstr((const uint8_t *)"", 0, &c->tls_ca);
+	if (e == 0 && !c->tls_connect && !(c->tls_connect = rt_calloc(1, sizeof(char *))))
+		e = ECONFIG_ENOMEM;
+	if (e == 0 && !c->pvolumes && !(c->pvolumes = rt_calloc(1, sizeof(char *))))
+		e = ECONFIG_ENOMEM;
 	if (e == 0)
 		e = validate(c);
 	if (e) {
@@ -453,8 +563,12 @@ void econfig_free(struct econfig *c)
 	rt_free(c->interp);
 	free_list(c->libs);
 	free_list(c->volumes);
+	free_list(c->pvolumes);
 	rt_free(c->cas_addr);
 	rt_free(c->cas_policy);
+	rt_free(c->tls_client_ca);
+	free_list(c->tls_connect);
+	rt_free(c->tls_ca);
 	rt_free(c);
 }
 

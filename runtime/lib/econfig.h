@@ -8,11 +8,13 @@
  *   "SCONECFG" | u32 version (1) | u32 body length | records
  *   record = u32 tag | u32 length | value      (little-endian)
  *
- * Records 1-21 are present exactly once, in ascending tag order; the CAS
- * records 22-24 follow, all three or none (only configs that name a CAS
- * have them, so older configs parse and measure as before). The parser
- * refuses anything else (unknown version, unknown or missing tag, trailing
- * bytes, NUL inside strings, out-of-range values), never trusts a length in
+ * Records 1-21 are present exactly once, in ascending tag order; optional
+ * records follow them in ascending order, each at most once, only when set
+ * (so configs without them parse and measure as before): the CAS records
+ * 22-24 (all three or none) and the network shield's client side and
+ * mutual TLS (25-27), the protected volumes (28). The parser refuses anything else (unknown version,
+ * unknown, missing or repeated tag, trailing bytes, NUL inside strings,
+ * out-of-range values), never trusts a length in
  * the input, allocates only with rt_malloc/rt_calloc/rt_free and keeps no
  * global state.
  */
@@ -29,33 +31,37 @@
 
 /* Record tags, in the order they appear. */
 enum econfig_tag {
-	ECONFIG_TAG_ARGV = 1,	      /* string list */
-	ECONFIG_TAG_ENV = 2,	      /* string list, "NAME=value" */
-	ECONFIG_TAG_HOST_ENV = 3,     /* string list of names the host may set */
-	ECONFIG_TAG_HOST_ARGS = 4,    /* u32 0|1 */
-	ECONFIG_TAG_CWD = 5,	      /* string, absolute */
-	ECONFIG_TAG_UID = 6,	      /* u32 */
-	ECONFIG_TAG_GID = 7,	      /* u32 */
-	ECONFIG_TAG_HEAP_SIZE = 8,    /* u64 bytes, page multiple */
-	ECONFIG_TAG_STACK_SIZE = 9,   /* u64 bytes, page multiple */
-	ECONFIG_TAG_MAX_THREADS = 10, /* u32 */
-	ECONFIG_TAG_FS_ROOT = 11,     /* 32 bytes */
-	ECONFIG_TAG_CONSOLE = 12,     /* u32 0|1 */
-	ECONFIG_TAG_TLS_PORTS = 13,   /* n x u16, strictly ascending */
-	ECONFIG_TAG_TLS_CERT = 14,    /* string, path inside the FS, "" if no ports */
-	ECONFIG_TAG_TLS_KEY = 15,     /* string, path inside the FS, "" if no ports */
-	ECONFIG_TAG_TRANSPORT = 16,   /* u32 enum econfig_transport */
-	ECONFIG_TAG_EXIT_CYCLES = 17, /* u64 simulated enclave-exit cost, cycles */
-	ECONFIG_TAG_ENTRYPOINT = 18,  /* string, absolute path inside the FS */
-	ECONFIG_TAG_INTERP = 19,      /* string, absolute path or "" (static) */
-	ECONFIG_TAG_LIBS = 20,	      /* string list of absolute paths */
-	ECONFIG_TAG_VOLUMES = 21,     /* string list of absolute host paths */
-	ECONFIG_TAG_LAST = ECONFIG_TAG_VOLUMES,
-	/* Optional, all three or none: */
-	ECONFIG_TAG_CAS_ADDR = 22,   /* string, HOST:PORT (netaddr.h) */
-	ECONFIG_TAG_CAS_ID = 23,     /* 32 bytes: SHA-256 of the CAS's DER public key */
-	ECONFIG_TAG_CAS_POLICY = 24, /* string, a policy name (docs/cas.md) */
-	ECONFIG_TAG_LAST_CAS = ECONFIG_TAG_CAS_POLICY
+	ECONFIG_TAG_ARGV = 1,			/* string list */
+	ECONFIG_TAG_ENV = 2,			/* string list, "NAME=value" */
+	ECONFIG_TAG_HOST_ENV = 3,		/* string list of names the host may set */
+	ECONFIG_TAG_HOST_ARGS = 4,		/* u32 0|1 */
+	ECONFIG_TAG_CWD = 5,			/* string, absolute */
+	ECONFIG_TAG_UID = 6,			/* u32 */
+	ECONFIG_TAG_GID = 7,			/* u32 */
+	ECONFIG_TAG_HEAP_SIZE = 8,		/* u64 bytes, page multiple */
+	ECONFIG_TAG_STACK_SIZE = 9,		/* u64 bytes, page multiple */
+	ECONFIG_TAG_MAX_THREADS = 10,		/* u32 */
+	ECONFIG_TAG_FS_ROOT = 11,		/* 32 bytes */
+	ECONFIG_TAG_CONSOLE = 12,		/* u32 0|1 */
+	ECONFIG_TAG_TLS_PORTS = 13,		/* n x u16, strictly ascending */
+	ECONFIG_TAG_TLS_CERT = 14,		/* string, path inside the FS, "" if no ports */
+	ECONFIG_TAG_TLS_KEY = 15,		/* string, path inside the FS, "" if no ports */
+	ECONFIG_TAG_TRANSPORT = 16,		/* u32 enum econfig_transport */
+	ECONFIG_TAG_EXIT_CYCLES = 17,		/* u64 simulated enclave-exit cost, cycles */
+	ECONFIG_TAG_ENTRYPOINT = 18,		/* string, absolute path inside the FS */
+	ECONFIG_TAG_INTERP = 19,		/* string, absolute path or "" (static) */
+	ECONFIG_TAG_LIBS = 20,			/* string list of absolute paths */
+	ECONFIG_TAG_VOLUMES = 21,		/* string list of absolute host paths */
+	ECONFIG_TAG_LAST = ECONFIG_TAG_VOLUMES, /* the last record every config has */
+	/* Optional, in this order, only when set; 22-24 all three or none: */
+	ECONFIG_TAG_CAS_ADDR = 22,	/* string, HOST:PORT (netaddr.h) */
+	ECONFIG_TAG_CAS_ID = 23,	/* 32 bytes: SHA-256 of the CAS's DER public key */
+	ECONFIG_TAG_CAS_POLICY = 24,	/* string, a policy name (docs/cas.md) */
+	ECONFIG_TAG_TLS_CLIENT_CA = 25, /* string, path inside the FS: mutual TLS on the TLS ports */
+	ECONFIG_TAG_TLS_CONNECT = 26,	/* string list of HOST:PORT (netaddr.h) */
+	ECONFIG_TAG_TLS_CA = 27,	/* string, path inside the FS: CA bundle for TLS_CONNECT */
+	ECONFIG_TAG_PVOLUMES = 28,	/* string list: protected volumes (docs/volume.md) */
+	ECONFIG_TAG_LAST_OPTIONAL = ECONFIG_TAG_PVOLUMES
 };
 
 enum econfig_transport { ECONFIG_TRANSPORT_SYNC = 1, ECONFIG_TRANSPORT_ASYNC = 2 };
@@ -67,7 +73,8 @@ enum econfig_transport { ECONFIG_TRANSPORT_SYNC = 1, ECONFIG_TRANSPORT_ASYNC = 2
 #define ECONFIG_MIN_STACK (64ull << 10) /* 64 KiB */
 #define ECONFIG_MAX_STACK (1ull << 30)	/* 1 GiB */
 #define ECONFIG_MAX_THREADS 1024u
-#define ECONFIG_MAX_POLICY 63 /* bytes of a policy name */
+#define ECONFIG_MAX_POLICY 63	/* bytes of a policy name */
+#define ECONFIG_MAX_PVOLUMES 16 /* protected volumes */
 
 /* Error codes returned by econfig_parse (0 on success). */
 #define ECONFIG_OK 0
@@ -83,7 +90,8 @@ enum econfig_transport { ECONFIG_TRANSPORT_SYNC = 1, ECONFIG_TRANSPORT_ASYNC = 2
 /* A parsed config. Every string is NUL-terminated; every string array has a
  * terminating NULL after its count entries (argv[argc] == NULL), so argv and
  * env can be handed to the application as they are. Optional strings
- * (tls_cert, tls_key, interp, cas_addr, cas_policy) are "" when unset, never NULL. */
+ * (tls_cert, tls_key, interp, cas_addr, cas_policy, tls_client_ca, tls_ca)
+ * are "" when unset, never NULL. */
 struct econfig {
 	uint32_t version;
 
@@ -119,6 +127,11 @@ struct econfig {
 	size_t nlibs;
 	char **volumes;
 	size_t nvolumes;
+	/* Protected volumes (record 28): clean absolute paths other than /,
+	 * none inside another, a plain volume, /proc, /dev or /sys; an empty
+	 * list (never NULL) when the config names none. */
+	char **pvolumes;
+	size_t npvolumes;
 
 	/* The CAS the enclave obtains its secrets from (records 22-24):
 	 * has_cas 0 and "" / zero when the config names none. */
@@ -126,6 +139,13 @@ struct econfig {
 	char *cas_addr; /* HOST:PORT, validated with netaddr_parse */
 	uint8_t cas_id[32];
 	char *cas_policy; /* 1-63 of a-z 0-9 . _ -, starting with a letter or digit */
+
+	/* The network shield's client side and mutual TLS (records 25-27):
+	 * "" and an empty list when unset. */
+	char *tls_client_ca;
+	char **tls_connect; /* HOST:PORT, validated with netaddr_parse */
+	size_t ntls_connect;
+	char *tls_ca;
 };
 
 /* Parses buf[0:len] into a newly allocated *out (free with econfig_free).

@@ -101,8 +101,16 @@ struct fsv_node {
 /* Nodes the runtime answers itself (fsv_magic.c): they live in no
  * directory. */
 #define FSV_SPECIAL_NONE 0
-#define FSV_SPECIAL_PROC 1   /* a read-only snapshot (/proc/self/environ, cmdline) */
-#define FSV_SPECIAL_RANDOM 2 /* /dev/urandom, /dev/random: reads come from fs->random */
+#define FSV_SPECIAL_PROC 1	  /* a read-only snapshot (/proc/self/environ, cmdline) */
+#define FSV_SPECIAL_RANDOM 2	  /* /dev/urandom, /dev/random: reads come from fs->random */
+#define FSV_SPECIAL_REPORT_DATA 3 /* /dev/attestation/user_report_data: writes go to fs->set_report_data */
+
+/* Gramine's /dev/attestation files (fs->attestation). */
+#define FSV_ATT_REPORT_DATA 1	/* user_report_data: 64 bytes */
+#define FSV_ATT_QUOTE 2		/* quote: of the enclave with the report data */
+#define FSV_ATT_KEY_MRENCLAVE 3 /* keys/_sgx_mrenclave: 16-byte sealing key */
+#define FSV_ATT_KEY_MRSIGNER 4	/* keys/_sgx_mrsigner: 16-byte sealing key */
+#define FSV_ATT_MAX 8192	/* the largest content */
 
 /* What fs->proc_data is asked for. */
 #define FSV_PROC_ENVIRON 1
@@ -151,6 +159,12 @@ struct fsv {
 	/* Fills buf with len random bytes from inside the enclave (never the
 	 * host); 0 or a negative errno. NULL: /dev/[u]random pass to the host. */
 	int (*random)(void *ctx, void *buf, size_t len);
+	/* Gramine's /dev/attestation (NULL: they pass to the host): the
+	 * content of file which (FSV_ATT_*) into buf (FSV_ATT_MAX bytes), its
+	 * length or a negative errno; and the 64 bytes written to
+	 * user_report_data. */
+	long (*attestation)(void *ctx, int which, uint8_t *buf);
+	int (*set_report_data)(void *ctx, const uint8_t data[64]);
 };
 
 /* Sets up fs (zeroed by the caller) with an image backend (img may be NULL

@@ -98,6 +98,16 @@ long fsv_write(struct fsv *fs, struct fsv_node *n, const void *buf, size_t len, 
 		return (long)len; /* like /dev/urandom: accepted, mixes nothing the host sees */
 	if (n->special == FSV_SPECIAL_PROC)
 		return -EACCES;
+	if (n->special == FSV_SPECIAL_REPORT_DATA) {
+		/* Gramine: exactly the 64 bytes of REPORTDATA */
+		if (off != 0 || len != 64 || n->size != 64 || !fs->set_report_data)
+			return -EINVAL;
+		int r = fs->set_report_data(fs->hook_ctx, buf);
+		if (r < 0)
+			return r;
+		memcpy(n->data, buf, 64);
+		return 64;
+	}
 	if (fsv_is_dir(n))
 		return -EISDIR;
 	if ((n->mode & FSV_IFMT) != FSV_IFREG)
@@ -127,6 +137,8 @@ int fsv_truncate(struct fsv *fs, struct fsv_node *n, uint64_t size)
 {
 	if (n->special == FSV_SPECIAL_PROC)
 		return -EACCES;
+	if (n->special == FSV_SPECIAL_REPORT_DATA)
+		return 0; /* O_TRUNC: like a device, the content stays */
 	if (fsv_is_dir(n))
 		return -EISDIR;
 	if ((n->mode & FSV_IFMT) != FSV_IFREG)

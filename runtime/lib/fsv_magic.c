@@ -16,7 +16,10 @@
  *    a host path that the container engine could have replaced; the exe
  *    link names the running program inside the image.
  *  - /dev/random and /dev/urandom are served by the runtime (fs->random):
- *    randomness never comes from the host. */
+ *    randomness never comes from the host.
+ *  - /dev/attestation (Gramine's pseudo-files: user_report_data, quote,
+ *    keys/_sgx_mrenclave, keys/_sgx_mrsigner) is served by the runtime
+ *    (fs->attestation): each open is a snapshot of the file's content. */
 #include <string.h>
 #include <linux/errno.h>
 
@@ -281,6 +284,39 @@ static int proc_path(struct fsv *fs, const char *rest, int follow, struct magic 
 	return -EACCES; /* kcore, kmsg, kallsyms, sysrq-trigger, keys, ... */
 }
 
+/* /dev/attestation/... (rest after "attestation"). */
+static int attestation_path(struct fsv *fs, const char *rest, struct magic *m)
+{
+	static const struct {
+		const char *path;
+		int which;
+		uint32_t mode;
+	} files[] = {
+		{"/user_report_data", FSV_ATT_REPORT_DATA, 0666},
+		{"/quote", FSV_ATT_QUOTE, 0444},
+		{"/keys/_sgx_mrenclave", FSV_ATT_KEY_MRENCLAVE, 0444},
+		{"/keys/_sgx_mrsigner", FSV_ATT_KEY_MRSIGNER, 0444},
+	};
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		size_t pl = strlen(files[i].path);
+		if (strlen(rest) != pl || memcmp(rest, files[i].path, pl))
+			continue;
+		uint8_t *buf = rt_malloc(FSV_ATT_MAX);
+		if (!buf)
+			return -ENOMEM;
+		long n = fs->attestation(fs->hook_ctx, files[i].which, buf);
+		int r = n < 0 ? (int)n : fsv_anon_file(fs, FSV_IFREG | files[i].mode, buf, (size_t)n, &m->node);
+		memset(buf, 0, FSV_ATT_MAX); /* a sealing key */
+		rt_free(buf);
+		if (r < 0)
+			return r;
+		m->node->uid = m->node->gid = 0;
+		m->node->special = files[i].which == FSV_ATT_REPORT_DATA ? FSV_SPECIAL_REPORT_DATA : FSV_SPECIAL_PROC;
+		return FSV_MAGIC_NODE;
+	}
+	return -ENOENT;
+}
+
 static int dev_path(struct fsv *fs, const char *rest, int follow, struct magic *m)
 {
 	size_t len;
@@ -317,6 +353,8 @@ static int dev_path(struct fsv *fs, const char *rest, int follow, struct magic *
 		m->node->rdev_minor = is_comp(d, len, "urandom") ? 9 : 8;
 		return FSV_MAGIC_NODE;
 	}
+	if (is_comp(d, len, "attestation") && fs->attestation)
+		return attestation_path(fs, next, m);
 	return FSV_MAGIC_HOST;
 }
 

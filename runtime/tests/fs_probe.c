@@ -21,6 +21,8 @@
 #include <sys/statfs.h>
 #include <sys/sendfile.h>
 #include <pthread.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int fails;
@@ -159,6 +161,8 @@ int main(int argc, char **argv)
 		return threads();
 	if (argc > 1 && !strcmp(argv[1], "integrity"))
 		return integrity();
+	if (argc > 1 && !strcmp(argv[1], "exec-child"))
+		return argc == 3 && !strcmp(argv[2], "arg") ? 42 : 1;
 	char buf[4096], hostname[64];
 	struct stat st;
 	snprintf(hostname, sizeof hostname, "/tmp/scone-fs-probe-%d.txt", (int)getpid());
@@ -329,6 +333,85 @@ int main(int argc, char **argv)
 	      "sendfile-host-to-virtual", "");
 	close(hin);
 	close(fd);
+
+	/* copy_file_range and splice with virtual files (defect 6) */
+	{
+		int in = open("/etc/probe.txt", O_RDONLY), out = open("/work1/cfr", O_CREAT | O_RDWR | O_TRUNC, 0644);
+		loff_t oi = 6, oo = 0, oo2 = 2;
+		check(in >= 0 && out >= 0 && copy_file_range(in, NULL, out, NULL, 5, 0) == 5 &&
+			      copy_file_range(in, &oi, out, NULL, 100, 0) == 15 && oi == 21 &&
+			      lseek(in, 0, SEEK_CUR) == 5 && pread(out, buf, 100, 0) == 20 &&
+			      !memcmp(buf, "HELLOfrom the image\n", 20),
+		      "copy_file_range", "");
+		errno = 0;
+		check(copy_file_range(out, &oo, out, &oo2, 4, 0) < 0 && errno == EINVAL, "copy_file_range-overlap", "");
+		errno = 0;
+		check(copy_file_range(in, NULL, out, NULL, 5, 1) < 0 && errno == EINVAL, "copy_file_range-flags", "");
+		int p[2];
+		check(pipe(p) == 0, "pipe", "");
+		loff_t so = 0;
+		check(splice(in, &so, p[1], NULL, 5, 0) == 5 && so == 5 && read(p[0], buf, 5) == 5 &&
+			      !memcmp(buf, "HELLO", 5),
+		      "splice-file-to-pipe", "");
+		so = 100;
+		check(write(p[1], "spliced", 7) == 7 && splice(p[0], NULL, out, &so, 7, 0) == 7 &&
+			      pread(out, buf, 7, 100) == 7 && !memcmp(buf, "spliced", 7) && fstat(out, &st) == 0 &&
+			      st.st_size == 107,
+		      "splice-pipe-to-file", "");
+		errno = 0;
+		check(splice(in, NULL, out, NULL, 5, 0) < 0 && errno == EINVAL, "splice-needs-a-pipe", "");
+		int q[2];
+		check(pipe(q) == 0 && write(p[1], "t", 1) == 1 && tee(p[0], q[1], 1, 0) == 1 &&
+			      read(q[0], buf, 1) == 1 && read(p[0], buf + 1, 1) == 1 && buf[0] == 't' && buf[1] == 't',
+		      "tee-host-pipes", "");
+		errno = 0;
+		check(tee(in, q[1], 1, 0) < 0 && errno == EINVAL, "tee-virtual-file-einval", "");
+		close(p[0]);
+		close(p[1]);
+		close(q[0]);
+		close(q[1]);
+		close(in);
+		close(out);
+	}
+
+	/* fexecve, execveat and /proc/self/fd/N of a virtual file (defect 10) */
+	{
+		int efd = open("/probe", O_RDONLY);
+		snprintf(hostname, sizeof hostname, "/proc/self/fd/%d", efd);
+		int again = open(hostname, O_RDONLY);
+		check(again >= 0 && again != efd && read(again, buf, 4) == 4 && !memcmp(buf, "\177ELF", 4) &&
+			      lseek(efd, 0, SEEK_CUR) == 0,
+		      "open-proc-self-fd", "");
+		close(again);
+		char *cargv[] = {"/probe", "exec-child", "arg", NULL}, *cenv[] = {NULL};
+		int root = open("/", O_RDONLY | O_DIRECTORY);
+		for (int how = 0; how < 3; how++) {
+			fflush(stdout);
+			pid_t pid = fork();
+			if (pid == 0) {
+				if (how == 0)
+					fexecve(efd, cargv, cenv);
+				else if (how == 1)
+					syscall(SYS_execveat, root, "probe", cargv, cenv, 0);
+				else
+					syscall(SYS_execveat, efd, "", cargv, cenv, AT_EMPTY_PATH);
+				_exit(errno);
+			}
+			int status = 0;
+			waitpid(pid, &status, 0);
+			snprintf(buf, sizeof buf, "status %#x", status);
+			check(WIFEXITED(status) && WEXITSTATUS(status) == 42,
+			      how == 0 ? "fexecve" :
+			      how == 1 ? "execveat-dirfd" :
+					 "execveat-empty-path",
+			      buf);
+		}
+		errno = 0;
+		check(syscall(SYS_execveat, efd, "", cargv, cenv, 0) < 0 && errno == ENOENT,
+		      "execveat-empty-needs-flag", "");
+		close(root);
+		close(efd);
+	}
 
 	/* a symlink in the image to /dev/stdout (nginx's access.log) */
 	fflush(stdout);

@@ -1,5 +1,7 @@
 /* Host test of runtime/lib/econfig.c against testdata/enclave/config.bin
- * (written by pkg/enclave from fixtureConfig() in config_test.go). */
+ * and tls.config.bin (written by pkg/enclave from fixtureConfig() and
+ * tlsFixtureConfig()), and of runtime/lib/netaddr.c against the shared
+ * HOST:PORT vectors (testdata/enclave/casaddr.txt). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +57,9 @@ static void test_fixture(const uint8_t *buf, size_t len)
 	CHECK(c->nlibs == 1 && strcmp(c->libs[0], "/lib/libc.musl-x86_64.so.1") == 0 && c->libs[1] == NULL);
 	CHECK(c->nvolumes == 1 && strcmp(c->volumes[0], "/var/data") == 0);
 	CHECK(c->has_cas == 0 && strcmp(c->cas_addr, "") == 0 && strcmp(c->cas_policy, "") == 0);
+	/* no optional records: "" and empty lists */
+	CHECK(c->tls_client_ca && !c->tls_client_ca[0] && c->tls_ca && !c->tls_ca[0]);
+	CHECK(c->ntls_connect == 0 && c->tls_connect && c->tls_connect[0] == NULL);
 	econfig_free(c);
 }
 
@@ -90,11 +95,11 @@ static void test_cas_fixture(const uint8_t *plain, size_t plen)
 	for (size_t i = 0; i < sizeof cut / sizeof cut[0]; i++) {
 		memcpy(b, buf, plen + cut[i].keep);
 		put32(b + 12, (uint32_t)(plen + cut[i].keep - 16));
-		CHECK(parse_code(b, plen + cut[i].keep) == ECONFIG_ETRUNC);
+		CHECK(parse_code(b, plen + cut[i].keep) == ECONFIG_EFORMAT);
 	}
-	/* a 25th record */
+	/* an unknown optional record after them */
 	memcpy(b, buf, len);
-	put32(b + len, 25);
+	put32(b + len, 99);
 	put32(b + len + 4, 0);
 	put32(b + 12, (uint32_t)(len + 8 - 16));
 	CHECK(parse_code(b, len + 8) == ECONFIG_EFORMAT);
@@ -116,6 +121,85 @@ static void test_cas_fixture(const uint8_t *plain, size_t plen)
 		CHECK(parse_code(buf, n) != ECONFIG_OK);
 	free(b);
 	free(buf);
+}
+
+/* testdata/enclave/pvol.config.bin: cas.config.bin plus record 28
+ * (pvolFixtureConfig in pkg/enclave/pvol_test.go), and the rules on the
+ * paths, the same as pkg/enclave's. */
+/* plain + record 28 with the given paths; *out_len set. */
+static uint8_t *with_pvol(const uint8_t *plain, size_t plen, const char *const *paths, size_t n, size_t *out_len)
+{
+	size_t body = 4;
+	for (size_t i = 0; i < n; i++)
+		body += 4 + strlen(paths[i]);
+	uint8_t *b = malloc(plen + 8 + body);
+	memcpy(b, plain, plen);
+	put32(b + plen, ECONFIG_TAG_PVOLUMES);
+	put32(b + plen + 4, (uint32_t)body);
+	put32(b + plen + 8, (uint32_t)n);
+	size_t o = plen + 12;
+	for (size_t i = 0; i < n; i++) {
+		put32(b + o, (uint32_t)strlen(paths[i]));
+		memcpy(b + o + 4, paths[i], strlen(paths[i]));
+		o += 4 + strlen(paths[i]);
+	}
+	put32(b + 12, (uint32_t)(o - 16));
+	*out_len = o;
+	return b;
+}
+
+static void test_pvol(const uint8_t *plain, size_t plen)
+{
+	size_t len;
+	uint8_t *buf = read_file("testdata/enclave/pvol.config.bin", &len);
+	CHECK(buf != NULL);
+	if (!buf)
+		return;
+	struct econfig *c = NULL;
+	CHECK(econfig_parse(buf, len, &c) == ECONFIG_OK);
+	if (c) {
+		CHECK(c->has_cas == 1 && c->npvolumes == 2);
+		CHECK(c->npvolumes == 2 && strcmp(c->pvolumes[0], "/data") == 0 &&
+		      strcmp(c->pvolumes[1], "/var/lib/db") == 0 && c->pvolumes[2] == NULL);
+		econfig_free(c);
+	}
+	/* trailing byte after record 28 */
+	uint8_t *t = malloc(len + 1);
+	memcpy(t, buf, len);
+	t[len] = 0;
+	put32(t + 12, (uint32_t)(len + 1 - 16));
+	c = (struct econfig *)1;
+	CHECK(econfig_parse(t, len + 1, &c) == ECONFIG_EFORMAT && c == NULL);
+	free(t);
+	free(buf);
+	/* a config without any has an empty list */
+	CHECK(econfig_parse(plain, plen, &c) == ECONFIG_OK);
+	if (c) {
+		CHECK(c->npvolumes == 0 && c->pvolumes && c->pvolumes[0] == NULL);
+		econfig_free(c);
+	}
+	static const struct {
+		const char *p[2];
+		size_t n;
+		int ok;
+	} cases[] = {
+		{{"/data", NULL}, 1, 1}, {{"/data", "/database"}, 2, 1}, {{"/", NULL}, 1, 0},
+		{{"data", NULL}, 1, 0},	 {{"/data/", NULL}, 1, 0},	 {{"/a/../b", NULL}, 1, 0},
+		{{"/a//b", NULL}, 1, 0}, {{"/a/./b", NULL}, 1, 0},	 {{"/proc/x", NULL}, 1, 0},
+		{{"/dev", NULL}, 1, 0},	 {{"/data", "/data/s"}, 2, 0},	 {{"/data", "/data"}, 2, 0},
+		{{NULL, NULL}, 0, 0}, /* an empty record */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t bl;
+		uint8_t *b = with_pvol(plain, plen, cases[i].p, cases[i].n, &bl);
+		c = NULL;
+		int e = econfig_parse(b, bl, &c);
+		CHECK((e == ECONFIG_OK) == cases[i].ok);
+		if (!((e == ECONFIG_OK) == cases[i].ok))
+			fprintf(stderr, "  pvol case %zu: %d\n", i, e);
+		econfig_free(c);
+		free(b);
+	}
 }
 
 /* testdata/enclave/casaddr.txt: the address vectors pkg/enclave reads too. */
@@ -163,6 +247,83 @@ static void test_cas_addresses(void)
 	      a.ip[12] == 1 && a.ip[15] == 4);
 	CHECK(netaddr_parse("Cas.Example:65535", 17, &a) == 0 && a.kind == NETADDR_NAME && a.port == 65535 &&
 	      strcmp(a.name, "Cas.Example") == 0);
+}
+
+/* Appends a record (tag, value) to a copy of config buf and fixes the body length. */
+static uint8_t *with_record(const uint8_t *buf, size_t len, uint32_t tag, const void *v, uint32_t n, size_t *out)
+{
+	uint8_t *b = malloc(len + 8 + n);
+	memcpy(b, buf, len);
+	put32(b + len, tag);
+	put32(b + len + 4, n);
+	memcpy(b + len + 8, v, n);
+	*out = len + 8 + n;
+	put32(b + 12, (uint32_t)(*out - 16));
+	return b;
+}
+
+/* tls.config.bin: the optional records 25-27, and what is refused. */
+static void test_tls_records(const uint8_t *base, size_t blen)
+{
+	size_t len;
+	uint8_t *buf = read_file("testdata/enclave/tls.config.bin", &len);
+	CHECK(buf != NULL);
+	if (!buf)
+		return;
+	struct econfig *c = NULL;
+	CHECK(econfig_parse(buf, len, &c) == ECONFIG_OK);
+	if (c) {
+		CHECK(strcmp(c->tls_client_ca, "/etc/tls/clients.pem") == 0);
+		CHECK(c->ntls_connect == 3 && strcmp(c->tls_connect[0], "db.internal:5432") == 0 &&
+		      strcmp(c->tls_connect[1], "10.0.0.7:6379") == 0 &&
+		      strcmp(c->tls_connect[2], "[2001:db8::1]:443") == 0 && c->tls_connect[3] == NULL);
+		CHECK(strcmp(c->tls_ca, "/etc/tls/ca.pem") == 0);
+		econfig_free(c);
+	}
+	/* every truncation fails */
+	for (size_t n = blen; n < len; n++)
+		CHECK(parse_code(buf, n) != ECONFIG_OK);
+	free(buf);
+
+	static const uint8_t one_dest[] = {1, 0, 0, 0, 7, 0, 0, 0, 'd', 'b', ':', '5', '4', '3', '2'};
+	static const uint8_t bad_dest[] = {1, 0, 0, 0, 2, 0, 0, 0, 'd', 'b'};
+	static const struct {
+		const char *what;
+		uint32_t tag[3];
+		const void *v[3];
+		uint32_t n[3];
+		int want;
+	} cases[] = {
+		{"client CA", {25}, {"/ca"}, {3}, ECONFIG_OK},
+		{"connect and CA", {26, 27}, {one_dest, "/ca"}, {sizeof one_dest, 3}, ECONFIG_OK},
+		{"connect without CA", {26}, {one_dest}, {sizeof one_dest}, ECONFIG_EVALUE},
+		{"CA without connect", {27}, {"/ca"}, {3}, ECONFIG_EVALUE},
+		{"out of order", {27, 26}, {"/ca", one_dest}, {3, sizeof one_dest}, ECONFIG_EFORMAT},
+		{"repeated", {25, 25}, {"/a", "/b"}, {2, 2}, ECONFIG_EFORMAT},
+		{"unknown tag", {99}, {"x"}, {1}, ECONFIG_EFORMAT},
+		{"a CAS record alone", {22}, {"cas:1"}, {5}, ECONFIG_EFORMAT},
+		{"record 21 again", {21}, {"\0\0\0\0"}, {4}, ECONFIG_EFORMAT},
+		{"empty client CA", {25}, {""}, {0}, ECONFIG_EVALUE},
+		{"relative CA", {26, 27}, {one_dest, "ca"}, {sizeof one_dest, 2}, ECONFIG_EVALUE},
+		{"destination without port", {26, 27}, {bad_dest, "/ca"}, {sizeof bad_dest, 3}, ECONFIG_EVALUE},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		uint8_t *b = malloc(blen);
+		memcpy(b, base, blen);
+		size_t l = blen;
+		for (int k = 0; k < 3 && cases[i].tag[k]; k++) {
+			size_t nl;
+			uint8_t *nb = with_record(b, l, cases[i].tag[k], cases[i].v[k], cases[i].n[k], &nl);
+			free(b);
+			b = nb;
+			l = nl;
+		}
+		int e = parse_code(b, l);
+		if (e != cases[i].want)
+			fprintf(stderr, "%s: %d\n", cases[i].what, e);
+		CHECK_EQ(e, cases[i].want);
+		free(b);
+	}
 }
 
 static void test_refusals(const uint8_t *good, size_t len)
@@ -245,6 +406,8 @@ int main(void)
 	test_refusals(buf, len);
 	test_cas_fixture(buf, len);
 	test_cas_addresses();
+	test_tls_records(buf, len);
+	test_pvol(buf, len);
 	free(buf);
 	return test_summary("test_econfig");
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"debug/elf"
 	"encoding/hex"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -172,13 +173,13 @@ func TestStaticGoServer(t *testing.T) {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // TestConsoleShield: with the console shield, the captured output is
-// ciphertext that decrypts to the native output.
+// ciphertext that decrypts, with the console key, to the native output.
 func TestConsoleShield(t *testing.T) {
 	e := setup(t)
 	img := withCommand(t, testimages.Image(t, "busybox"), []string{"/bin/busybox", "cat", "/etc/passwd"})
 	native := e.p.PullOCI(t, podmantest.WriteLayout(t, img, "native"), "native")
 	want, _, _ := e.p.Run(t, native, podmantest.RunOpts{Network: "none"})
-	conv, _ := e.convert(t, img, convert.WithConsoleShield(true))
+	conv, rep := e.convert(t, img, convert.WithConsoleShield(true))
 	id := e.load(t, conv, "console")
 	got, stderr, code := e.runConverted(t, id)
 	if code != 0 {
@@ -187,12 +188,65 @@ func TestConsoleShield(t *testing.T) {
 	if strings.Contains(got, "root:x:0:0") {
 		t.Fatal("plaintext on stdout with the console shield on")
 	}
-	var plain bytes.Buffer
-	if err := console.Decrypt(&plain, strings.NewReader(got), e.fx.FSKey); err != nil {
-		t.Fatalf("decrypt: %v", err)
+	if plain, _ := e.decrypt(t, got, console.Stdout, rep); plain != want {
+		t.Fatalf("decrypted output differs\n--- native\n%s\n--- decrypted\n%s", want, plain)
 	}
-	if plain.String() != want {
-		t.Fatalf("decrypted output differs\n--- native\n%s\n--- decrypted\n%s", want, plain.String())
+}
+
+// TestConsoleSplicing (security finding 7): converted images run under
+// podman, one FS key. A result=GRANTED log of another image, a log of
+// another run of the same image, and the run's stderr, spliced into a
+// result=DENIED stdout log, do not decode; before the fix each did, with
+// the spliced plaintext printed.
+func TestConsoleSplicing(t *testing.T) {
+	e := setup(t)
+	busybox := testimages.Image(t, "busybox")
+	sh := func(word string) []string {
+		return []string{"/bin/sh", "-c", "echo result=" + word + " | cat; echo " + word + " >&2"}
+	}
+	deniedImg, rep := e.convert(t, withCommand(t, busybox, sh("DENIED")), convert.WithConsoleShield(true))
+	grantedImg, _ := e.convert(t, withCommand(t, busybox, sh("GRANTED")), convert.WithConsoleShield(true))
+	denied, granted := e.load(t, deniedImg, "console-denied"), e.load(t, grantedImg, "console-granted")
+	type run struct{ stdout, stderr string }
+	do := func(id string) run {
+		o, er, code := e.runConverted(t, id)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, er)
+		}
+		return run{o, er}
+	}
+	d1, d2, g := do(denied), do(denied), do(granted)
+	if plain, log := e.decrypt(t, d1.stdout, console.Stdout, rep); plain != "result=DENIED\n" || len(log.Sessions) < 2 {
+		t.Fatalf("the DENIED log: %q, %d sessions", plain, len(log.Sessions))
+	}
+	key, mr := e.consoleKey(t), mrenclave(t, rep)
+	for _, tc := range []struct {
+		name string
+		log  string
+		opts []console.Option
+		want error
+	}{
+		{"another image's result=GRANTED log appended", d1.stdout + g.stdout, nil, console.ErrWrongEnclave},
+		{"another image's log, the expected MRENCLAVE given", g.stdout, []console.Option{console.WithMRENCLAVE(mr)}, console.ErrWrongEnclave},
+		{"another run of the same image appended", d1.stdout + d2.stdout, []console.Option{console.WithMRENCLAVE(mr)}, console.ErrSpliced},
+		{"the run's stderr appended to its stdout", d1.stdout + d1.stderr, nil, console.ErrWrongStream},
+		{"another image's stderr appended to stdout", d1.stdout + g.stderr, nil, console.ErrWrongStream},
+		{"the stderr log passed off as stdout", d1.stderr, nil, console.ErrWrongStream},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if _, err := console.Decrypt(&out, strings.NewReader(tc.log), key, console.Stdout, tc.opts...); !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+			if strings.Contains(out.String(), "GRANTED") {
+				t.Fatalf("spliced plaintext printed: %q", out.String())
+			}
+		})
+	}
+	// The FS key does not decrypt the logs: only the console key derived
+	// from it does.
+	if _, err := console.Decrypt(io.Discard, strings.NewReader(d1.stdout), console.Key(e.fx.FSKey), console.Stdout); !errors.Is(err, console.ErrTampered) {
+		t.Fatalf("the FS key as console key: %v", err)
 	}
 }
 

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -42,11 +43,24 @@ func TestProcessesMatchNative(t *testing.T) {
 			if tc.console {
 				opts = append(opts, convert.WithConsoleShield(true))
 			}
-			conv, _ := e.convert(t, img, opts...)
+			conv, rep := e.convert(t, img, opts...)
 			id := e.load(t, conv, "proc-"+strings.ReplaceAll(tc.image, "_", "-"))
 			gotOut, gotErr, gotCode := e.runConverted(t, id)
 			if tc.console {
-				gotOut, gotErr = e.decrypt(t, gotOut), e.decrypt(t, gotErr)
+				var outLog *console.Log
+				gotOut, outLog = e.decrypt(t, gotOut, console.Stdout, rep)
+				gotErr, _ = e.decrypt(t, gotErr, console.Stderr, rep)
+				// The pipeline's stages that wrote (tr, head) are the
+				// shell's children in the run its first session opened.
+				children := 0
+				for _, s := range outLog.Sessions[1:] {
+					if s.ParentIndex == 0 && s.ForkCounter > 0 && s.Run == outLog.Run {
+						children++
+					}
+				}
+				if !outLog.Sessions[0].Root() || children < 2 {
+					t.Fatalf("stdout sessions do not form one run with the shell's children: %+v", outLog.Sessions)
+				}
 			}
 			if gotCode != wantCode || gotOut != wantOut || (tc.console && gotErr != wantErr) {
 				t.Fatalf("converted run differs\n--- native (exit %d)\n%s\n%s\n--- converted (exit %d)\n%s\n--- converted stderr\n%s",
@@ -56,11 +70,32 @@ func TestProcessesMatchNative(t *testing.T) {
 	}
 }
 
-func (e *env) decrypt(t *testing.T, s string) string {
+// decrypt decodes a console log of the image rep describes, with the
+// console key (not the FS key), requiring its MRENCLAVE and stream.
+func (e *env) decrypt(t *testing.T, s string, stream console.Stream, rep *convert.Report) (string, *console.Log) {
 	t.Helper()
 	var plain bytes.Buffer
-	if err := console.Decrypt(&plain, strings.NewReader(s), e.fx.FSKey); err != nil {
-		t.Fatalf("decrypt: %v\n%s", err, plain.String())
+	log, err := console.Decrypt(&plain, strings.NewReader(s), e.consoleKey(t), stream, console.WithMRENCLAVE(mrenclave(t, rep)))
+	if err != nil {
+		t.Fatalf("decrypt %s: %v\n%s", stream, err, plain.String())
 	}
-	return plain.String()
+	return plain.String(), log
+}
+
+func (e *env) consoleKey(t *testing.T) console.Key {
+	t.Helper()
+	k, err := console.DeriveKey(e.fx.FSKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func mrenclave(t *testing.T, rep *convert.Report) [32]byte {
+	t.Helper()
+	b, err := hex.DecodeString(rep.MRENCLAVE)
+	if err != nil || len(b) != 32 {
+		t.Fatalf("report MRENCLAVE %q", rep.MRENCLAVE)
+	}
+	return [32]byte(b)
 }

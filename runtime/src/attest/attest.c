@@ -64,16 +64,16 @@ static int open_cas(struct attempt *a, struct tls_conn **out)
 	const struct attest_target *t = a->t;
 	struct resolv_addr ips[RESOLV_MAX_ADDRS];
 	char why[320];
-	size_t n = net_resolve(&a->addr, ips, RESOLV_MAX_ADDRS, why, sizeof why);
+	size_t n = casnet_resolve(&a->addr, ips, RESOLV_MAX_ADDRS, why, sizeof why);
 	if (!n)
 		return fail(a, A_RETRY, RT_EX_UNAVAILABLE, "%s", why);
 	long last = 0;
 	char ip[64];
 	for (size_t i = 0; i < n; i++) {
-		long fd = net_connect(&ips[i], a->addr.port);
+		long fd = casnet_connect(&ips[i], a->addr.port);
 		if (fd < 0) {
 			last = fd;
-			net_ntop(&ips[i], ip, sizeof ip);
+			casnet_ntop(&ips[i], ip, sizeof ip);
 			continue;
 		}
 		uint8_t got[32];
@@ -110,12 +110,12 @@ static int open_cas(struct attempt *a, struct tls_conn **out)
 	}
 	if (n == 1)
 		return fail(a, A_RETRY, RT_EX_UNAVAILABLE, "cannot connect to the CAS at %s: %s%s", t->cas_addr,
-			    net_strerror(last),
+			    casnet_strerror(last),
 			    last == -111 ? " (is the CAS running and listening there? the address is measured: "
 					   "scone-build convert --cas)" :
 					   " (check the network path to the CAS)");
 	return fail(a, A_RETRY, RT_EX_UNAVAILABLE, "cannot connect to the CAS at %s (%lu addresses; the last, %s: %s)",
-		    t->cas_addr, (unsigned long)n, ip, net_strerror(last));
+		    t->cas_addr, (unsigned long)n, ip, casnet_strerror(last));
 }
 
 /* One POST to the CAS on the pinned connection c; a 200 answer in *resp. */
@@ -283,7 +283,7 @@ void attest_obtain(const struct attest_target *t, struct casmsg_secrets *out)
 			rt_fatal(RT_EX_UNAVAILABLE, "no secrets from the CAS after %d attempts: %s", i, a.msg);
 		}
 		rt_eprintf("scone-run: %s; attempt %d of %d, next in %u ms\n", a.msg, i, ATTEST_ATTEMPTS, wait);
-		net_sleep_ms(wait);
+		casnet_sleep_ms(wait);
 		wait *= 2;
 	}
 	t->quotes->finish(a.qctx);

@@ -50,7 +50,7 @@ static void timeouts(long fd, int opt, unsigned ms)
 	host_syscall(__NR_setsockopt, fd, SOL_SOCKET_, opt, (long)tv, sizeof tv, 0);
 }
 
-long net_connect(const struct resolv_addr *ip, uint16_t port)
+long casnet_connect(const struct resolv_addr *ip, uint16_t port)
 {
 	int af = ip->family == 4 ? AF_INET_ : AF_INET6_;
 	long fd = host_syscall(__NR_socket, af, SOCK_STREAM_ | SOCK_CLOEXEC_, 0, 0, 0, 0);
@@ -65,7 +65,7 @@ long net_connect(const struct resolv_addr *ip, uint16_t port)
 		r = host_syscall(__NR_connect, fd, (long)&sa, len, 0, 0, 0);
 	while (r == -RT_EINTR);
 	if (r < 0) {
-		net_close((int)fd);
+		casnet_close((int)fd);
 		return r;
 	}
 	timeouts(fd, SO_SNDTIMEO_, NET_IO_MS);
@@ -73,7 +73,7 @@ long net_connect(const struct resolv_addr *ip, uint16_t port)
 	return fd;
 }
 
-long net_send(int fd, const void *b, size_t n)
+long casnet_send(int fd, const void *b, size_t n)
 {
 	long r;
 	do
@@ -84,7 +84,7 @@ long net_send(int fd, const void *b, size_t n)
 	return r;
 }
 
-long net_recv(int fd, void *b, size_t n)
+long casnet_recv(int fd, void *b, size_t n)
 {
 	long r;
 	do
@@ -95,16 +95,16 @@ long net_recv(int fd, void *b, size_t n)
 	return r;
 }
 
-void net_close(int fd) { host_syscall(__NR_close, fd, 0, 0, 0, 0, 0); }
+void casnet_close(int fd) { host_syscall(__NR_close, fd, 0, 0, 0, 0, 0); }
 
-void net_sleep_ms(unsigned ms)
+void casnet_sleep_ms(unsigned ms)
 {
 	long ts[2] = {ms / 1000, (long)(ms % 1000) * 1000000};
 	while (host_syscall(__NR_nanosleep, (long)ts, (long)ts, 0, 0, 0, 0) == -RT_EINTR)
 		;
 }
 
-const char *net_strerror(long err)
+const char *casnet_strerror(long err)
 {
 	switch (-err) {
 	case ECONNREFUSED_:
@@ -124,7 +124,7 @@ const char *net_strerror(long err)
 	}
 }
 
-void net_ntop(const struct resolv_addr *ip, char *out, size_t cap)
+void casnet_ntop(const struct resolv_addr *ip, char *out, size_t cap)
 {
 	if (ip->family == 4) {
 		rt_snprintf(out, cap, "%u.%u.%u.%u", ip->ip[0], ip->ip[1], ip->ip[2], ip->ip[3]);
@@ -156,15 +156,15 @@ static long dns_ask(const struct resolv_addr *ns, const char *name, uint16_t qty
 	unsigned sl = sockaddr_of(ns, 53, &sa);
 	long r = -1;
 	/* connected: only the nameserver's datagrams arrive */
-	if (host_syscall(__NR_connect, fd, (long)&sa, sl, 0, 0, 0) == 0 && net_send((int)fd, q, (size_t)ql) == ql) {
+	if (host_syscall(__NR_connect, fd, (long)&sa, sl, 0, 0, 0) == 0 && casnet_send((int)fd, q, (size_t)ql) == ql) {
 		for (int tries = 0; tries < 4 && r < 0; tries++) {
-			long n = net_recv((int)fd, a, sizeof a);
+			long n = casnet_recv((int)fd, a, sizeof a);
 			if (n <= 0)
 				break;
 			r = resolv_answer(a, (size_t)n, id, name, qtype, out, max);
 		}
 	}
-	net_close((int)fd);
+	casnet_close((int)fd);
 	return r;
 }
 
@@ -192,7 +192,7 @@ static size_t from_dns(const char *name, struct resolv_addr *out, size_t max, in
 	return n;
 }
 
-size_t net_resolve(const struct netaddr *a, struct resolv_addr *out, size_t max, char *why, size_t whylen)
+size_t casnet_resolve(const struct netaddr *a, struct resolv_addr *out, size_t max, char *why, size_t whylen)
 {
 	if (a->kind == NETADDR_IPV4 || a->kind == NETADDR_IPV6) {
 		out[0].family = a->kind;

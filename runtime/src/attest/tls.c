@@ -104,13 +104,13 @@ struct tls_conn {
 
 static int low_read(void *ctx, unsigned char *buf, size_t len)
 {
-	long r = net_recv(*(int *)ctx, buf, len);
+	long r = casnet_recv(*(int *)ctx, buf, len);
 	return r > 0 ? (int)r : -1;
 }
 
 static int low_write(void *ctx, const unsigned char *buf, size_t len)
 {
-	long r = net_send(*(int *)ctx, buf, len);
+	long r = casnet_send(*(int *)ctx, buf, len);
 	return r > 0 ? (int)r : -1;
 }
 
@@ -142,7 +142,7 @@ int tls_open(struct tls_conn **out, int fd, const char *sni, const uint8_t pin[3
 	*err = 0;
 	struct tls_conn *c = rt_calloc(1, sizeof *c);
 	if (!c) {
-		net_close(fd);
+		casnet_close(fd);
 		return TLS_ENOMEM;
 	}
 	c->fd = fd;
@@ -153,7 +153,7 @@ int tls_open(struct tls_conn **out, int fd, const char *sni, const uint8_t pin[3
 	br_ssl_engine_set_buffer(&c->cc.eng, c->buf, sizeof c->buf, 1);
 	/* Randomness from inside the enclave only: seed the engine from the
 	 * runtime's generator and mark the OS seeding as done, so BearSSL
-	 * never asks the host (seeder.c: it has no system seeder anyway). */
+	 * never asks the host (core/random.c: the system seeder is the CPU generator). */
 	uint8_t seed[48];
 	rt_random(seed, sizeof seed);
 	br_ssl_engine_inject_entropy(&c->cc.eng, seed, sizeof seed);
@@ -203,7 +203,7 @@ void tls_close(struct tls_conn *c)
 		return;
 	/* No close_notify: every response is read to its Content-Length, and
 	 * waiting for the server's answer to one could only add a timeout. */
-	net_close(c->fd);
+	casnet_close(c->fd);
 	rt_memzero(c, sizeof *c);
 	rt_free(c);
 }

@@ -1,8 +1,12 @@
 /* Console shield: stdout/stderr as authenticated encrypted records
  * (runtime/lib/console.c, format in docs/console.md).
  *
- * The streams are opened at init with a fresh session nonce from the CPU's
- * generator (random.h). The descriptors that refer to the original stdout and
+ * At init the shield keeps the console key (derived from the FS key, which
+ * it does not keep), the enclave's MRENCLAVE and a fresh run nonce from the
+ * CPU's generator (random.h), and opens the run's root sessions, whose
+ * headers it writes at once: every log of the run begins with them. A
+ * forked child names its parent's nonce and its fork counter in the headers
+ * of its own sessions. The descriptors that refer to the original stdout and
  * stderr are tracked through dup/dup2/dup3/fcntl(F_DUPFD*)/close/close_range;
  * write/writev/sendfile to them become records; exit_group writes the final
  * records. One lock serializes the streams so records never interleave. */
@@ -24,7 +28,10 @@ static struct {
 	volatile int lock;
 	int enabled;
 	struct console_stream *s[3];  /* [CONSOLE_STDOUT], [CONSOLE_STDERR] */
-	uint8_t key[32];	      /* the FS key: a forked child opens new sessions */
+	uint8_t key[CONSOLE_KEY_LEN]; /* the console key: a forked child opens new sessions */
+	struct console_origin origin; /* this process's place in the run */
+	int have_nonce;		      /* origin.nonce drawn (a forked child draws it on first use) */
+	uint64_t forks;		      /* forks this process started: the last child's fork counter */
 	uint8_t lazy[3];	      /* forked child: the stream's new session is not open yet */
 	uint8_t stream_of[CON_MAXFD]; /* fd -> stream id, 0: not a console fd */
 } con;
@@ -53,40 +60,72 @@ static int session_nonce(uint8_t out[CONSOLE_NONCE_LEN])
 	return 0;
 }
 
+/* Writes all of buf to the host fd (ctx), waiting out EAGAIN, retrying EINTR. */
+static long emit(void *ctx, const void *buf, size_t len);
+
 static int console_shield_init(const struct shield_env *env)
 {
-	const uint8_t *fs_key = env->fs_key;
 	const struct econfig *cfg = env->cfg;
 	memset(&con, 0, sizeof con);
-	if (!cfg || !cfg->console_shield || !fs_key)
+	if (!cfg || !cfg->console_shield || !env->fs_key || !env->mrenclave)
 		return 0;
+	struct console_origin *o = &con.origin;
+	memcpy(o->mrenclave, env->mrenclave, sizeof o->mrenclave);
+	int r = session_nonce(o->run_nonce);
+	if (r < 0)
+		return r;
+	memcpy(o->nonce, o->run_nonce, CONSOLE_NONCE_LEN); /* the root's nonce is the run nonce */
+	con.have_nonce = 1;
+	console_derive_key(env->fs_key, con.key);
 	for (int id = CONSOLE_STDOUT; id <= CONSOLE_STDERR; id++) {
-		uint8_t nonce[CONSOLE_NONCE_LEN];
-		int r = session_nonce(nonce);
-		if (r < 0)
-			return r;
-		con.s[id] = console_open(fs_key, (uint8_t)id, nonce);
+		con.s[id] = console_open(con.key, (uint8_t)id, o);
 		if (!con.s[id])
 			return -ENOMEM;
+		/* The root header first, before any process of the run can write:
+		 * a log that does not begin with it lost its start. If it cannot be
+		 * written now (fd closed), it goes with the first record. */
+		console_start(con.s[id], emit, (void *)(long)id);
 	}
-	memcpy(con.key, fs_key, sizeof con.key);
 	con.stream_of[1] = CONSOLE_STDOUT;
 	con.stream_of[2] = CONSOLE_STDERR;
 	con.enabled = 1;
 	return 0;
 }
 
+/* This process's nonce, drawn on first use in a forked child (lock held):
+ * 0 when it cannot be (then the child's sessions cannot open). */
+static int have_nonce(void)
+{
+	if (!con.have_nonce) {
+		if (session_nonce(con.origin.nonce) < 0)
+			return 0;
+		/* console_open refuses a child origin whose nonce is zero or the
+		 * run's or the parent's: draw again (2^-128) rather than fail */
+		con.have_nonce = console_origin_valid(&con.origin);
+	}
+	return con.have_nonce;
+}
+
 /* ---- fork (shield.h fork hooks) ----
  * A forked child must not continue its parent's sessions (the decoder
  * would see the same sequence numbers twice): it starts a new session per
- * stream, with a fresh nonce. Parent and child then write records to the
- * same pipe or file, so from the first fork on every record is written with
- * one write of at most PIPE_BUF bytes (header included), which the kernel
- * does not interleave with another process's write to a pipe. */
+ * stream, whose header names its own fresh nonce, its parent's nonce and
+ * its fork counter (it is its parent's n-th fork). Parent and child then
+ * write records to the same pipe or file, so from the first fork on every
+ * record is written with one write of at most PIPE_BUF bytes (header
+ * included), which the kernel does not interleave with another process's
+ * write to a pipe. */
 static void console_fork_prepare(void)
 {
-	if (con.enabled)
-		con_lock();
+	if (!con.enabled)
+		return;
+	con_lock();
+	/* The child names this process's nonce (drawn now if this process is a
+	 * child that has not needed it yet) and the fork counter, counted here
+	 * under the lock: concurrent forks get distinct counters; a failed fork
+	 * uses one up. */
+	have_nonce();
+	con.forks++;
 }
 
 static void console_fork_parent(int ok)
@@ -110,6 +149,12 @@ static void console_fork_child(void)
 		con.s[id] = NULL;
 		con.lazy[id] = 1;
 	}
+	struct console_origin *o = &con.origin;
+	memcpy(o->parent_nonce, o->nonce, CONSOLE_NONCE_LEN); /* zero if the parent had none: no sessions */
+	o->fork_counter = con.forks;
+	memset(o->nonce, 0, CONSOLE_NONCE_LEN);
+	con.have_nonce = 0; /* drawn on first use */
+	con.forks = 0;
 	con_unlock();
 }
 
@@ -120,14 +165,12 @@ static struct console_stream *stream(int id)
 {
 	if (con.lazy[id]) {
 		con.lazy[id] = 0;
-		uint8_t nonce[CONSOLE_NONCE_LEN];
-		con.s[id] = session_nonce(nonce) < 0 ? NULL : console_open(con.key, (uint8_t)id, nonce);
+		con.s[id] = have_nonce() ? console_open(con.key, (uint8_t)id, &con.origin) : NULL;
 		console_set_max_record(con.s[id], CONSOLE_PIPE_RECORD);
 	}
 	return con.s[id];
 }
 
-/* Writes all of buf to the host fd (ctx), waiting out EAGAIN, retrying EINTR. */
 static long emit(void *ctx, const void *buf, size_t len)
 {
 	long fd = (long)ctx;

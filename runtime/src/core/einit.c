@@ -30,6 +30,7 @@
 #include "fskey.h"
 #include "casmsg.h"
 #include "einit_cas.h"
+#include "devattest.h"
 #include "rt_alloc.h"
 #include "rtstring.h"
 #include "rtutil.h"
@@ -381,9 +382,25 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv, long env
 		fs_key = key.key;
 	}
 	const struct fsp *fs = open_fs(dir, cfg, fs_key);
+	struct sgx_identity id = {
+		.isvprodid = si.isvprodid,
+		.isvsvn = si.isvsvn,
+		.miscselect = si.miscselect,
+		.flags = si.attr_flags | SGX_FLAG_INIT, /* an initialized enclave's SECS.ATTRIBUTES */
+		.xfrm = si.attr_xfrm,
+	};
+	memcpy(id.mrenclave, mr, 32);
+	memcpy(id.mrsigner, si.mrsigner, 32);
 	if (!rt_shield_find("fs"))
 		rt_fatal(RT_EX_SOFTWARE,
 			 "this runtime was built without the file-system shield: it cannot run an enclave");
+	/* A runtime built without the network shield would serve in plaintext
+	 * what the config asks to protect. */
+	if ((cfg->ntls_ports || cfg->ntls_connect) && !rt_shield_find("net"))
+		rt_fatal(RT_EX_CONFIG,
+			 "config asks the network shield for TLS (%lu port(s), %lu destination(s)), but this runtime "
+			 "was built without it; refusing to run rather than send plaintext",
+			 (unsigned long)cfg->ntls_ports, (unsigned long)cfg->ntls_connect);
 	struct shield_env env = {.fs = fs,
 				 .cfg = cfg,
 				 .fs_key = fs_key,
@@ -391,7 +408,8 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv, long env
 				 .files = sec->files,
 				 .nfiles = sec->nfiles,
 				 .volume_keys = sec->volumes,
-				 .nvolume_keys = sec->nvolumes};
+				 .nvolume_keys = sec->nvolumes,
+				 .attestation = devattest_setup(&id)};
 	r = rt_shields_init(&env);
 	fskey_wipe(&key);
 	rt_memzero(sec->fs_key, sizeof sec->fs_key);
@@ -400,14 +418,6 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv, long env
 		rt_fatal(RT_EX_CONFIG, "the CAS policy's files cannot be placed");
 	if (r < 0)
 		rt_fatal(RT_EX_SOFTWARE, "shield initialisation failed: error %d", -r);
-
-	/* The network shield is reserved in the config format but not built:
-	 * running would expose in plaintext what the config asks to protect. */
-	if (cfg->ntls_ports)
-		rt_fatal(RT_EX_CONFIG,
-			 "config asks the network shield to TLS-terminate %lu port(s), which this runtime "
-			 "does not implement yet; refusing to run rather than serve them in plaintext",
-			 (unsigned long)cfg->ntls_ports);
 
 	char **argv = cfg->argv;
 	if (sec->args_set) { /* the policy's arguments replace argv[1..] */

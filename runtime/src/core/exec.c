@@ -500,3 +500,69 @@ long rt_do_execve(struct rt_thread *t, struct kucontext *uc, const char *upath, 
 	t->app_fs = 0;
 	return 0;
 }
+
+/* The path of descriptor fd as /proc/self/fd/N reads (the FS shield answers
+ * for its virtual files with their path in the image). */
+static long fd_path(int fd, char *out, size_t cap)
+{
+	char link[32];
+	rt_snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	long n = shield_call(__NR_readlinkat, RT_AT_FDCWD, (long)link, (long)out, (long)cap - 1, 0, 0);
+	if (n == -RT_ENOENT)
+		return -RT_EBADF;
+	if (n < 0)
+		return n;
+	if ((size_t)n >= cap - 1 || n == 0 || out[0] != '/')
+		return n == 0 || out[0] != '/' ? -RT_ENOENT : -RT_ENAMETOOLONG; /* not a file: pipe:[..], socket:[..] */
+	out[n] = 0;
+	return n;
+}
+
+long rt_do_execveat(struct rt_thread *t, struct kucontext *uc, int dirfd, const char *upath, char *const *uargv,
+		    char *const *uenvp, long flags)
+{
+	if (flags & ~(long)(RT_AT_EMPTY_PATH | RT_AT_SYMLINK_NOFOLLOW))
+		return -RT_EINVAL;
+	if (!upath || !rt_user_ok(upath, 1))
+		return -RT_EFAULT;
+	if (dirfd == RT_AT_FDCWD && upath[0] && !(flags & RT_AT_SYMLINK_NOFOLLOW))
+		return rt_do_execve(t, uc, upath, uargv, uenvp);
+	char *path = rt_malloc(RT_PATH_MAX);
+	if (!path)
+		return -RT_ENOMEM;
+	long e = 0;
+	size_t ul = strlen(upath);
+	if (!upath[0]) { /* fexecve: the file dirfd is open on */
+		if (!(flags & RT_AT_EMPTY_PATH))
+			e = -RT_ENOENT;
+		else
+			e = fd_path(dirfd, path, RT_PATH_MAX);
+	} else if (upath[0] == '/' || dirfd == RT_AT_FDCWD) {
+		if (ul >= RT_PATH_MAX)
+			e = -RT_ENAMETOOLONG;
+		else
+			memcpy(path, upath, ul + 1);
+	} else { /* relative to the directory dirfd */
+		long n = fd_path(dirfd, path, RT_PATH_MAX);
+		if (n > 0 && (size_t)n + 1 + ul >= RT_PATH_MAX)
+			n = -RT_ENAMETOOLONG;
+		if (n > 0) {
+			path[n] = '/';
+			memcpy(path + n + 1, upath, ul + 1);
+		}
+		e = n < 0 ? n : 0;
+	}
+	if (e >= 0 && (flags & RT_AT_SYMLINK_NOFOLLOW)) {
+		uint8_t st[144]; /* struct stat: st_mode at offset 24 */
+		long r = shield_call(__NR_newfstatat, RT_AT_FDCWD, (long)path, (long)st, RT_AT_SYMLINK_NOFOLLOW, 0, 0);
+		uint32_t mode;
+		memcpy(&mode, st + 24, sizeof mode);
+		if (r < 0)
+			e = r;
+		else if ((mode & 0170000) == 0120000)
+			e = -RT_ELOOP;
+	}
+	long r = e < 0 ? e : rt_do_execve(t, uc, path, uargv, uenvp);
+	rt_free(path); /* rt_do_execve keeps a copy of its own */
+	return r;
+}

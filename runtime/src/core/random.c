@@ -132,3 +132,22 @@ void rt_random_fork_child(void)
 	 * released the lock: no other thread was inside rt_random). */
 	seed_new();
 }
+
+/* BearSSL's "system" seeder, which its SSL engine asks for at every reset:
+ * the CPU's generator, never the host. Defined here, so the archive's own
+ * (sysrng.o: /dev/urandom) is never linked into the runtime. */
+static int seed_engine(const br_prng_class **ctx)
+{
+	unsigned char b[32];
+	rt_random(b, sizeof b);
+	(*ctx)->update(ctx, b, sizeof b);
+	rt_memzero(b, sizeof b);
+	return 1;
+}
+
+br_prng_seeder br_prng_seeder_system(const char **name)
+{
+	if (name)
+		*name = "cpu";
+	return seed_engine;
+}

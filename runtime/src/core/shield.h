@@ -1,5 +1,5 @@
 /* The shields: the subsystems that serve the application's system calls
- * (file system, console, later network), as one ops table each, like the
+ * (file system, console, network), as one ops table each, like the
  * kernel's file_operations. The core knows no shield by name: a shield
  * registers its table with RT_SHIELD (a pointer in the rt_shields linker
  * section), so the build selects the shields by linking them, and the core
@@ -54,6 +54,17 @@ struct econfig;
 struct casmsg_file;
 struct casmsg_volume_key;
 
+/* Gramine's /dev/attestation pseudo-files (docs/attestation.md), served
+ * by the attest subsystem (attest/devattest.c) and handed to the FS shield
+ * through the core (struct shield_env.attestation). */
+struct rt_attestation {
+	/* The content of file which (FSV_ATT_* of fsv.h) into buf (cap
+	 * bytes): its length, or a negative errno. */
+	long (*read)(int which, uint8_t *buf, size_t cap);
+	/* The 64 bytes written to user_report_data: 0 or a negative errno. */
+	int (*set_report_data)(const uint8_t data[64]);
+};
+
 /* What the shields get at start-up in sim mode, after the software EINIT
  * verified the enclave (einit.c). */
 struct shield_env {
@@ -64,12 +75,22 @@ struct shield_env {
 	/* What the CAS policy grants (docs/cas.md; none without a CAS):
 	 * files to place into the in-enclave file system before the program
 	 * runs (casmsg.h; wiped after the shields' init), and the keys of
-	 * protected volumes, which stay in enclave memory for the protected-
-	 * volumes shield (no shield takes them yet). */
+	 * protected volumes, which stay in enclave memory for the volume
+	 * shield (src/vol: a granted key takes precedence over the one derived
+	 * from the FS key). */
 	const struct casmsg_file *files;
 	size_t nfiles;
 	const struct casmsg_volume_key *volume_keys;
 	size_t nvolume_keys;
+	/* /dev/attestation; NULL: not served */
+	const struct rt_attestation *attestation;
+	/* A TLS certificate chain and its private key (PEM) handed in at
+	 * start-up, e.g. issued by the CAS policy; NULL without. The network
+	 * shield serves its TLS ports with them instead of the config's
+	 * certificate and key paths. The caller wipes them after the shields'
+	 * init. */
+	const uint8_t *tls_cert_pem, *tls_key_pem;
+	size_t tls_cert_pem_len, tls_key_pem_len;
 };
 
 /* A program starts (launch or execve): its path inside the image and where
@@ -106,6 +127,10 @@ struct shield_ops {
 	int (*code_fd)(int fd);
 	/* Writes a diagnostic line for the operator: 1 when written. */
 	int (*diag)(const char *msg, size_t len);
+	/* A call that another shield resolved to a host path (absolute, dirfd
+	 * AT_FDCWD) and is about to hand to the host (shield_host_path_call):
+	 * SHIELD_DONE to serve it instead (protected volumes), or SHIELD_PASS. */
+	int (*host_path)(const struct sys_call *c, long *ret);
 };
 
 /* Registers a shield's table (in the rt_shields section). */
@@ -133,6 +158,13 @@ extern const char *rt_app_exe;
 /* Runs a call through the shields and then the transport; returns the
  * result (negative errno on failure). */
 long shield_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+
+/* A call with resolved host paths that shield `by` would hand to the host:
+ * offered to the other shields' host_path first, then to the host. The FS
+ * shield resolves paths (cwd, dirfds, symlinks, "..") and sends every
+ * path that reaches a mount point through here, so a shield that owns
+ * such a path (a protected volume) sees it whatever its spelling. */
+long shield_host_path_call(const struct shield_ops *by, long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 
 /* A shield's notices to the others (never to itself). */
 void rt_fd_gone(const struct shield_ops *by, int fd);

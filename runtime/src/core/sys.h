@@ -61,6 +61,11 @@ static inline long rt_syscall6(long n, long a, long b, long c, long d, long e, l
 #define RT_ENOSYS 38
 #define RT_ENOEXEC 8
 #define RT_EACCES 13
+#define RT_ELOOP 40
+#define RT_ENAMETOOLONG 36
+#define RT_AT_SYMLINK_NOFOLLOW 0x100
+#define RT_AT_EMPTY_PATH 0x1000
+#define RT_PATH_MAX 4096
 
 static inline void *rt_mmap(void *addr, size_t len, int prot, int flags, int fd, long off)
 {

@@ -146,11 +146,8 @@ static long sys_execve(struct core_call *c)
 static long sys_execveat(struct core_call *c)
 {
 	const long *a = c->a;
-	if (a[0] == RT_AT_FDCWD && !a[4] && a[1])
-		return rt_do_execve(c->t, c->uc, (const char *)a[1], (char *const *)a[2], (char *const *)a[3]);
-	rt_eprintf("scone-run: execveat with a directory fd or flags is not supported inside the enclave: "
-		   "refused with ENOSYS\n");
-	return -RT_ENOSYS;
+	return rt_do_execveat(c->t, c->uc, (int)a[0], (const char *)a[1], (char *const *)a[2], (char *const *)a[3],
+			      a[4]);
 }
 
 static long sys_exit(struct core_call *c) { rt_do_thread_exit(c->t, (int)c->a[0]); }
@@ -260,7 +257,8 @@ static long sys_getrandom(struct core_call *c)
  * to ordinary calls on ENOSYS. */
 static long sys_enosys(struct core_call *c)
 {
-	(void)c;
+	rt_refuse_once(c->nr, "ENOSYS",
+		       "io_uring would run I/O past the shields; programs fall back to ordinary calls");
 	return -RT_ENOSYS;
 }
 
@@ -383,10 +381,13 @@ static int needs_trap(long nr)
 }
 
 /* Whether serving the call may run code that uses vector registers (the
- * runtime's own C code does not: runtime.mk): BearSSL, through the shields'
- * files and descriptors (the console shield's final record at exit_group
- * too), randomness and program loading. Calls not listed may: the
- * application's vector state is then saved around them. */
+ * runtime's own C code does not: runtime.mk): BearSSL and LZ4, through the
+ * shields' files and descriptors (the console shield's final record at
+ * exit_group too), randomness and program loading. Calls not listed may:
+ * the application's vector state is then saved around them. Among those:
+ * accept, accept4 and connect (the network shield sets up TLS on a socket
+ * it may not own yet) and the poll family (poll, select and epoll_wait pump
+ * the TLS connections they wait on: their descriptors are not in a[0]). */
 static int fast_needs_vector(long nr, const long *a)
 {
 	switch (nr) {
@@ -403,9 +404,6 @@ static int fast_needs_vector(long nr, const long *a)
 	case __NR_recvmsg:
 	case __NR_sendmmsg:
 	case __NR_recvmmsg:
-	case __NR_accept:
-	case __NR_accept4:
-	case __NR_connect:
 	case __NR_bind:
 	case __NR_listen:
 	case __NR_shutdown:
@@ -461,12 +459,6 @@ static int fast_needs_vector(long nr, const long *a)
 	case __NR_madvise:
 	case __NR_membarrier:
 	case __NR_epoll_create1:
-	case __NR_epoll_wait:
-	case __NR_epoll_pwait:
-	case __NR_poll:
-	case __NR_ppoll:
-	case __NR_select:
-	case __NR_pselect6:
 	case __NR_socket:
 	case __NR_socketpair:
 	case __NR_pipe2:

@@ -84,8 +84,9 @@ struct fs_state {
 	struct fsv_node *cwd; /* NULL: cwd is on the host (cwd_host) */
 	char cwd_host[FSV_PATH_MAX];
 	uint32_t umask;
-	long pid;		/* the process's pid, for /proc/<pid> (0: ask the host) */
-	struct rt_program prog; /* the running program (fs_program_started) */
+	long pid;			  /* the process's pid, for /proc/<pid> (0: ask the host) */
+	struct rt_program prog;		  /* the running program (fs_program_started) */
+	const struct rt_attestation *att; /* /dev/attestation (shield_env), or NULL */
 };
 extern struct fs_state fs_g;
 
@@ -153,8 +154,13 @@ long fs_v_lseek(const struct sys_call *c, struct fsv_file *f);
 long fs_v_getdents(const struct sys_call *c, struct fsv_file *f);
 long fs_v_zero(const struct sys_call *c, struct fsv_file *f);
 long fs_v_fallocate(const struct sys_call *c, struct fsv_file *f);
-long fs_v_exdev(const struct sys_call *c, struct fsv_file *f);
+/* fs_copy.c: copies between descriptors through a runtime buffer */
 int fs_sys_sendfile(const struct sys_call *c, long *ret);
+int fs_sys_copy_file_range(const struct sys_call *c, long *ret);
+int fs_sys_splice(const struct sys_call *c, long *ret); /* splice and tee */
+/* 1 when the host (or another shield's) descriptor fd is a pipe, 0 when
+ * not, or a negative errno (fs_stat.c). */
+int fs_host_is_pipe(int fd);
 long fs_v_fstat(const struct sys_call *c, struct fsv_file *f);
 long fs_p_stat(const struct sys_call *c, struct fsv_res *r);
 int fs_sys_stat(const struct sys_call *c, long *ret);

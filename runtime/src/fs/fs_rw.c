@@ -1,4 +1,4 @@
-/* FS shield: read, write, seek, getdents64, sendfile and other data calls (fs_calls.h). */
+/* FS shield: read, write, seek, getdents64 and other data calls (fs_calls.h). */
 #include "fs.h"
 
 /* ---- read / write ---- */
@@ -66,8 +66,11 @@ long fs_v_lseek(const struct sys_call *c, struct fsv_file *f)
 
 long fs_v_getdents(const struct sys_call *c, struct fsv_file *f)
 {
-	if (c->nr != __NR_getdents64)
-		return -ENOSYS; /* legacy getdents on the protected FS: use getdents64 */
+	if (c->nr != __NR_getdents64) {
+		rt_refuse_once(c->nr, "ENOSYS",
+			       "the 32-bit-inode getdents on files of the image; use getdents64 (any libc does)");
+		return -ENOSYS;
+	}
 	if (!rt_user_ok((void *)c->a[1], (size_t)c->a[2]))
 		return -EFAULT;
 	return fsv_file_getdents(FS(), f, (void *)c->a[1], (size_t)(unsigned)c->a[2]);
@@ -90,71 +93,4 @@ long fs_v_fallocate(const struct sys_call *c, struct fsv_file *f)
 		return -EBADF;
 	uint64_t end = (uint64_t)c->a[2] + (uint64_t)c->a[3];
 	return end > f->node->size ? fsv_truncate(FS(), f->node, end) : 0;
-}
-
-long fs_v_exdev(const struct sys_call *c, struct fsv_file *f)
-{
-	(void)f;
-	return c->nr == __NR_copy_file_range ? -EXDEV : -EINVAL;
-}
-
-/* sendfile with a virtual end: copy through a runtime buffer. The output
- * goes through shield_call so the console shield sees writes to stdout. */
-int fs_sys_sendfile(const struct sys_call *c, long *ret)
-{
-	int out = (int)c->a[0], in = (int)c->a[1];
-	long *offp = (long *)c->a[2];
-	size_t count = (size_t)c->a[3];
-	fs_lock();
-	struct fsv_file *fi = fsv_fd_get(&fs_g.fds, in), *fo = fsv_fd_get(&fs_g.fds, out);
-	fs_unlock();
-	if (!fi && !fo)
-		return SHIELD_PASS;
-	if (offp && !rt_user_ok(offp, sizeof *offp))
-		return shield_done(ret, -EFAULT);
-	const size_t chunk = 64 << 10;
-	char *buf = rt_malloc(chunk);
-	if (!buf)
-		return shield_done(ret, -ENOMEM);
-	long off = offp ? *offp : -1;
-	if (offp && off < 0) {
-		rt_free(buf);
-		return shield_done(ret, -EINVAL);
-	}
-	size_t done = 0;
-	long err = 0;
-	while (done < count) {
-		size_t want = count - done < chunk ? count - done : chunk;
-		long got;
-		if (off >= 0)
-			got = shield_call(__NR_pread64, in, (long)buf, (long)want, off, 0, 0);
-		else
-			got = shield_call(__NR_read, in, (long)buf, (long)want, 0, 0, 0);
-		if (got <= 0) {
-			err = got;
-			break;
-		}
-		if ((size_t)got > want) { /* Iago */
-			err = -EIO;
-			break;
-		}
-		long put = 0;
-		while (put < got) {
-			long w = shield_call(__NR_write, out, (long)(buf + put), got - put, 0, 0, 0);
-			if (w <= 0 || w > got - put) {
-				err = w < 0 ? w : -EIO;
-				break;
-			}
-			put += w;
-		}
-		done += (size_t)put;
-		if (off >= 0)
-			off += put;
-		if (err || (size_t)got < want)
-			break;
-	}
-	rt_free(buf);
-	if (offp)
-		*offp = off;
-	return shield_done(ret, done ? (long)done : err);
 }

@@ -238,6 +238,18 @@ static int hook_random(void *ctx, void *buf, size_t len)
 	return 0;
 }
 
+static long hook_attestation(void *ctx, int which, uint8_t *buf)
+{
+	(void)ctx;
+	return fs_g.att->read(which, buf, FSV_ATT_MAX);
+}
+
+static int hook_set_report_data(void *ctx, const uint8_t data[64])
+{
+	(void)ctx;
+	return fs_g.att->set_report_data(data);
+}
+
 int fs_shield_configure(const struct fsp *img, const struct fs_shield_config *cfg)
 {
 	memset(&fs_g, 0, sizeof fs_g);
@@ -331,11 +343,15 @@ int fs_shield_init(const struct shield_env *env)
 	size_t n = 0;
 	for (size_t i = 0; i < nd; i++)
 		paths[n++] = defaults[i];
+	/* protected volumes are mount points too: what reaches them goes
+	 * through shield_host_path_call to the volume shield */
 	for (size_t i = 0; cfg && i < cfg->nvolumes && n < nd + FSV_MAX_MOUNTS; i++)
 		paths[n++] = cfg->volumes[i];
-	if (cfg && cfg->nvolumes + nd > FSV_MAX_MOUNTS) {
-		rt_eprintf("scone-run: too many volumes (%lu, at most %lu)\n", (unsigned long)cfg->nvolumes,
-			   (unsigned long)(FSV_MAX_MOUNTS - nd));
+	for (size_t i = 0; cfg && i < cfg->npvolumes && n < nd + FSV_MAX_MOUNTS; i++)
+		paths[n++] = cfg->pvolumes[i];
+	if (cfg && cfg->nvolumes + cfg->npvolumes + nd > FSV_MAX_MOUNTS) {
+		rt_eprintf("scone-run: too many volumes (%lu, at most %lu)\n",
+			   (unsigned long)(cfg->nvolumes + cfg->npvolumes), (unsigned long)(FSV_MAX_MOUNTS - nd));
 		return -E2BIG;
 	}
 	struct fs_shield_config c = {
@@ -353,5 +369,10 @@ int fs_shield_init(const struct shield_env *env)
 	int r = fs_shield_configure(img, &c);
 	if (r < 0)
 		return r;
+	if (img && env->attestation) {
+		fs_g.att = env->attestation;
+		fs_g.fs.attestation = hook_attestation;
+		fs_g.fs.set_report_data = hook_set_report_data;
+	}
 	return place_files(env);
 }

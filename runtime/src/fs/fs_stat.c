@@ -14,6 +14,15 @@ struct kstat64 {
 };
 _Static_assert(sizeof(struct kstat64) == 144, "struct stat size");
 
+int fs_host_is_pipe(int fd)
+{
+	struct kstat64 k;
+	long r = shield_call(__NR_fstat, fd, (long)&k, 0, 0, 0, 0);
+	if (r < 0)
+		return (int)r;
+	return (k.st_mode & 0170000) == 0010000; /* S_IFIFO */
+}
+
 static uint64_t mkdev(uint32_t major, uint32_t minor)
 {
 	return ((uint64_t)(major & 0xfffff000u) << 32) | ((uint64_t)(major & 0xfffu) << 8) |

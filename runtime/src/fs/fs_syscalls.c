@@ -55,16 +55,6 @@ static int sys_path_or_null(const struct sys_call *c, long *ret)
 	return fs_path_op(c, ret, -1, 0, FSV_FOLLOW, fs_p_refuse);
 }
 
-/* Two descriptors: a virtual one on either side cannot be spliced by the
- * host (copy_file_range and splice: a0 and a2; tee: a0 and a1). */
-static int sys_two_fds(const struct sys_call *c, long *ret)
-{
-	int r = fs_fd_op(c, ret, (int)c->a[0], fs_v_exdev);
-	if (r == SHIELD_PASS)
-		r = fs_fd_op(c, ret, (int)c->a[c->nr == __NR_tee ? 1 : 2], fs_v_exdev);
-	return r;
-}
-
 static int sys_mmap(const struct sys_call *c, long *ret)
 {
 	if (c->a[3] & 0x20 /* MAP_ANONYMOUS */)
@@ -140,9 +130,9 @@ static const struct fs_call fs_calls[] = {
 	[__NR_readahead] = FD(fs_v_zero),
 	[__NR_sync_file_range] = FD(fs_v_zero),
 	[__NR_flock] = FD(fs_v_zero),
-	[__NR_copy_file_range] = SYS(sys_two_fds),
-	[__NR_splice] = SYS(sys_two_fds),
-	[__NR_tee] = SYS(sys_two_fds),
+	[__NR_copy_file_range] = SYS(fs_sys_copy_file_range),
+	[__NR_splice] = SYS(fs_sys_splice),
+	[__NR_tee] = SYS(fs_sys_splice),
 	[__NR_sendfile] = SYS(fs_sys_sendfile),
 	[__NR_mmap] = SYS(sys_mmap),
 	/* metadata */
