@@ -259,7 +259,7 @@ func TestSimModeRewrittenFastPath(t *testing.T) {
 					t.Fatalf("console shield: plaintext on stdout:\n%q", r.stdout)
 				}
 				var b bytes.Buffer
-				if err := console.Decrypt(&b, strings.NewReader(r.stdout), e.key()); err != nil {
+				if _, err := console.Decrypt(&b, strings.NewReader(r.stdout), e.consoleKey(t), console.Stdout, console.WithMRENCLAVE(e.mrenclave)); err != nil {
 					t.Fatalf("console records: %v", err)
 				}
 				return b.String()
