@@ -57,16 +57,24 @@ runtime: pkg/runtimebin/bin/scone-run pkg/runtimebin/bin/scone-host
 # Objects are rebuilt when the flags change, not only when sources do.
 $(RT_BUILD)/flags.txt: FORCE
 	@mkdir -p $(@D)
-	@printf '%s\n' '$(CC)' '$(RT_CFLAGS)' '$(RT_LDFLAGS)' '$(RT_HOSTCFLAGS)' '$(RT_TCFLAGS)' '$(BEARSSL_A)' '$(LZ4_A)' > $@.tmp
+	@printf '%s\n' '$(CC)' '$(RT_CFLAGS) -mgeneral-regs-only $(RT_VECTOR_SRCS)' '$(RT_LDFLAGS)' '$(RT_HOSTCFLAGS)' '$(RT_TCFLAGS)' '$(BEARSSL_A)' '$(LZ4_A)' > $@.tmp
 	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
 $(RT_BUILD)/obj/src/host/%.c.o: runtime/src/host/%.c $(RT_BUILD)/flags.txt
 	@mkdir -p $(@D)
 	$(Q)$(call rt_say,CC,$@) $(CC) $(RT_HOSTCFLAGS) $(RT_DEPFLAGS) -c $< -o $@
 
+# The runtime's C code uses general-purpose registers only: the fast path of
+# rewritten system calls (src/core/fast.h) saves the application's vector
+# state only for calls that may reach code using vector registers, i.e.
+# BearSSL and the files listed here (trap.c: fast_needs_vector).
+RT_GPR_FLAG := -mgeneral-regs-only
+RT_VECTOR_SRCS := lib/sha256blk.c
+$(patsubst %,$(RT_BUILD)/obj/%.o,$(RT_VECTOR_SRCS)): RT_GPR_FLAG :=
+
 $(RT_BUILD)/obj/%.c.o: runtime/%.c $(RT_BUILD)/flags.txt
 	@mkdir -p $(@D)
-	$(Q)$(call rt_say,CC,$@) $(CC) $(RT_CFLAGS) $(RT_DEPFLAGS) -c $< -o $@
+	$(Q)$(call rt_say,CC,$@) $(CC) $(RT_CFLAGS) $(RT_GPR_FLAG) $(RT_DEPFLAGS) -c $< -o $@
 
 $(RT_BUILD)/obj/%.S.o: runtime/%.S $(RT_BUILD)/flags.txt
 	@mkdir -p $(@D)

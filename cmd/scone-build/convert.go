@@ -52,6 +52,7 @@ type convertOptions struct {
 	fsSalt        string   // "", "layers" or "tree"
 	fsCompression string   // none, lz4, lz4hc
 	tls           tlsFlags // tls.go
+	noRewrite     bool
 
 	fsKeyIdentity fskey.Identity // what the --fs-key file expects (set by libraryOptions)
 }
@@ -99,6 +100,7 @@ SRC and DST are image references:
 	f.BoolVar(&o.debug, "debug-enclave", false, "set the SIGSTRUCT DEBUG attribute (never for production)")
 	f.Uint16Var(&o.isvProdID, "isv-prodid", 0, "SIGSTRUCT ISVPRODID")
 	f.Uint16Var(&o.isvSVN, "isv-svn", 0, "SIGSTRUCT ISVSVN")
+	f.BoolVar(&o.noRewrite, "no-rewrite", false, "keep the programs' system call sites as they are (every call traps into the runtime); by default they are rewritten for the runtime's fast path (docs/rewrite.md)")
 	f.BoolVar(&o.force, "force", false, "convert even if the entrypoint is unsupported (see 'scone-build check')")
 	f.StringVar(&o.sourceConfig, "source-config", "", "OCI image config JSON of a dir: SRC")
 	f.BoolVar(&o.json, "json", false, "print a machine-readable report on stdout")
@@ -114,7 +116,7 @@ SRC and DST are image references:
 }
 
 func (o *convertOptions) libraryOptions(ctx context.Context, a *app) ([]convert.Option, error) {
-	var opts []convert.Option
+	opts := []convert.Option{convert.WithRewrite(!o.noRewrite)}
 	switch {
 	case o.unsigned && (o.signCmd != "" || o.keyFile != ""):
 		return nil, usagef("--unsigned excludes --key and --sign-cmd")
@@ -327,6 +329,10 @@ func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 		if c.PolicyVersion != "" {
 			fmt.Fprintf(a.stdout, "  policy     %s version %s (registered: the FS key is in the policy only)\n", c.Policy, c.PolicyVersion)
 		}
+	}
+	if rw := report.Rewrite; rw != nil {
+		fmt.Fprintf(a.stdout, "  rewrite    %d system call sites rewritten for the fast path, %d left to the trap, in %d files\n",
+			rw.Rewritten, rw.Left, len(rw.Files))
 	}
 	fmt.Fprintf(a.stdout, "  files      %d files, %d dirs, %d symlinks, %s in, %s protected FS image\n",
 		report.Files, report.Dirs, report.Symlinks, humanBytes(report.BytesIn), humanBytes(report.FSImageBytes))

@@ -84,6 +84,11 @@ func Build(ctx context.Context, src *Source, opts ...Option) (*Result, error) {
 		return nil, err
 	}
 	rep.Notes = tree.Notes()
+	if !o.noRewrite {
+		if err := rewriteTree(ctx, tree, rep); err != nil {
+			return nil, err
+		}
+	}
 
 	// The protected FS image does not depend on the analysis: both run at
 	// once (the analysis is single-threaded, packing pre-encrypted
@@ -256,6 +261,7 @@ func analyse(ctx context.Context, tree *rootfs.Tree, entry link.Entry, user stri
 		return nil, 0, 0, fmt.Errorf("analysing entrypoint %q: %w", entry.Argv[0], err)
 	}
 	rep.Compatibility = ar
+	rep.Rewrite.annotate(ar)
 	if aerr := ar.Err(); aerr != nil {
 		if !o.force {
 			return nil, 0, 0, aerr

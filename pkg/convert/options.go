@@ -50,8 +50,14 @@ type options struct {
 	fsTreeSalt bool // Convert: salt from the flattened tree, not the layers
 	unsigned   bool
 	cas        *casTarget
+	noRewrite  bool
 	tls        tlsOptions // tls.go
 }
+
+// WithRewrite turns the rewrite of the programs' system call sites for the
+// runtime's fast path (pkg/rewrite, docs/rewrite.md) on (the default) or
+// off.
+func WithRewrite(on bool) Option { return func(o *options) { o.noRewrite = !on } }
 
 // WithSigner sets the enclave signer (a key file or an external command). Required.
 func WithSigner(s enclave.Signer) Option { return func(o *options) { o.signer = s } }

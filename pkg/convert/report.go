@@ -36,11 +36,14 @@ type Report struct {
 	// CAS is the CAS the enclave gets its secrets from (WithCAS).
 	CAS *CASReport `json:"cas,omitempty"`
 
-	Compatibility *link.Report  `json:"compatibility,omitempty"`
-	Forced        bool          `json:"forced,omitempty"`
-	Notes         []rootfs.Note `json:"notes,omitempty"`
-	Skipped       []string      `json:"skipped,omitempty"`
-	Dropped       []string      `json:"dropped_config,omitempty"`
+	Compatibility *link.Report `json:"compatibility,omitempty"`
+	// Rewrite: the programs whose system call sites were rewritten for the
+	// runtime's fast path (nil with WithRewrite(false)).
+	Rewrite *RewriteReport `json:"syscall_rewrite,omitempty"`
+	Forced  bool           `json:"forced,omitempty"`
+	Notes   []rootfs.Note  `json:"notes,omitempty"`
+	Skipped []string       `json:"skipped,omitempty"`
+	Dropped []string       `json:"dropped_config,omitempty"`
 	// Seconds spent per stage.
 	Timings map[string]float64 `json:"timings_seconds"`
 

@@ -25,8 +25,13 @@ static volatile int *lock_word(void) { return fs_g.lockp ? fs_g.lockp : &fs_g.lo
 
 static int lock_self(void)
 {
-	struct rt_thread *t = rt_self_from_fs();
-	if (t && t->self == t && t->tid > 0)
+	/* GS: the thread's block (rt_thread_arm), also on the fast path of
+	 * rewritten calls, where FS may still be the application's; never an
+	 * address of the runtime's range unless the runtime put it there. */
+	unsigned long gs;
+	__asm__ volatile("rdgsbase %0" : "=r"(gs));
+	struct rt_thread *t = (struct rt_thread *)gs;
+	if (rt_region_overlaps(gs, 1) && t->self == t && t->tid > 0)
 		return t->tid;
 	return (int)rt_sys0(__NR_gettid); /* start-up, before the thread block is armed */
 }
