@@ -331,8 +331,12 @@ func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 		}
 	}
 	if rw := report.Rewrite; rw != nil {
-		fmt.Fprintf(a.stdout, "  rewrite    %d system call sites rewritten for the fast path, %d left to the trap, in %d files\n",
-			rw.Rewritten, rw.Left, len(rw.Files))
+		files := "files"
+		if len(rw.Files) == 1 {
+			files = "file"
+		}
+		fmt.Fprintf(a.stdout, "  rewrite    %d system call sites rewritten for the fast path, %d left to the trap, in %d %s\n",
+			rw.Rewritten, rw.Left, len(rw.Files), files)
 	}
 	fmt.Fprintf(a.stdout, "  files      %d files, %d dirs, %d symlinks, %s in, %s protected FS image\n",
 		report.Files, report.Dirs, report.Symlinks, humanBytes(report.BytesIn), humanBytes(report.FSImageBytes))
