@@ -165,6 +165,9 @@ struct fsv {
 	 * user_report_data. */
 	long (*attestation)(void *ctx, int which, uint8_t *buf);
 	int (*set_report_data)(void *ctx, const uint8_t data[64]);
+	/* A FIFO node (FSV_IFIFO, ephemeral) is freed: whatever backs it on
+	 * the host can go (may be NULL). */
+	void (*fifo_gone)(void *ctx, uint64_t ino);
 };
 
 /* Sets up fs (zeroed by the caller) with an image backend (img may be NULL
@@ -252,6 +255,11 @@ void fsv_list_free(struct fsv_dirlist *l);
 /* ---- path resolution (fsv_path.c) ---- */
 #define FSV_FOLLOW 0x1 /* follow a symlink in the last component */
 #define FSV_PARENT 0x2 /* the last component may be missing (create) */
+/* The last component is created (mkdir, mknod, symlink, link): as Linux's
+ * filename_create, a symlink there is the object (EEXIST), not followed
+ * even with a trailing slash, and an existing non-directory with a
+ * trailing slash is no ENOTDIR either. Goes with FSV_PARENT. */
+#define FSV_CREATE 0x4
 
 /* Where a relative path starts: a node, or a host directory path. */
 struct fsv_start {

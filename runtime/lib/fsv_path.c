@@ -56,6 +56,11 @@ struct walk {
 	char tmp[FSV_PATH_MAX];
 	char cur[FSV_PATH_MAX]; /* canonical path of dir; "" for the root */
 	size_t curlen;
+	/* cur is unknown: dir's path does not fit in FSV_PATH_MAX (Linux limits
+	 * each path argument, not the depth of the tree), or dir was removed.
+	 * No mount point can be there: mounts are shorter, and a walk reaches a
+	 * directory below a mount only through the host. */
+	int over;
 	size_t pos;
 	struct fsv_node *dir; /* the current directory (one reference) */
 	int links;	      /* symlinks and restarts followed */
@@ -93,8 +98,18 @@ static int walk_restart(struct fsv *fs, struct walk *w)
 	set_dir(fs, &w->dir, fs->root);
 	w->curlen = 0;
 	w->cur[0] = 0;
+	w->over = 0;
 	w->pos = 0;
 	return STEP_NEXT;
+}
+
+/* Sets w->cur to the path of w->dir, or w->over when it does not fit. */
+static void cur_of_dir(struct fsv *fs, struct walk *w)
+{
+	long cl = fsv_node_path(fs, w->dir, w->cur, FSV_PATH_MAX);
+	w->over = cl < 0;
+	w->curlen = cl <= 1 ? 0 : (size_t)cl; /* the root is "" */
+	w->cur[w->curlen] = 0;
 }
 
 /* Reads the next component; 0 when only slashes are left. */
@@ -143,11 +158,15 @@ static int step_dots(struct fsv *fs, struct walk *w, const struct comp *c, struc
 		if (!w->dir->parent)
 			return -ENOENT;
 		set_dir(fs, &w->dir, w->dir->parent);
-		while (w->curlen > 0 && w->cur[w->curlen - 1] != '/')
-			w->curlen--;
-		if (w->curlen > 0)
-			w->curlen--;
-		w->cur[w->curlen] = 0;
+		if (w->over) {
+			cur_of_dir(fs, w);
+		} else {
+			while (w->curlen > 0 && w->cur[w->curlen - 1] != '/')
+				w->curlen--;
+			if (w->curlen > 0)
+				w->curlen--;
+			w->cur[w->curlen] = 0;
+		}
 	}
 	if (!c->last)
 		return STEP_NEXT;
@@ -235,6 +254,7 @@ static int step_symlink(struct fsv *fs, struct walk *w, struct fsv_node *link)
 		set_dir(fs, &w->dir, fs->root);
 		w->curlen = 0;
 		w->cur[0] = 0;
+		w->over = 0;
 	}
 	return STEP_NEXT;
 }
@@ -255,18 +275,21 @@ static int step_lookup(struct fsv *fs, struct walk *w, const struct comp *c, str
 	}
 	if (err < 0)
 		return err;
-	if ((child->mode & FSV_IFMT) == FSV_IFLNK && (!c->last || c->slash || (w->flags & FSV_FOLLOW)))
+	int slash = c->slash && !(w->flags & FSV_CREATE); /* the slash asks for a directory */
+	if ((child->mode & FSV_IFMT) == FSV_IFLNK && (!c->last || slash || (w->flags & FSV_FOLLOW)))
 		return step_symlink(fs, w, child);
-	if ((!c->last || c->slash) && !fsv_is_dir(child)) {
+	if ((!c->last || slash) && !fsv_is_dir(child)) {
 		fsv_unref(fs, child);
 		return -ENOTDIR;
 	}
 	if (!c->last) {
 		fsv_unref(fs, w->dir);
 		w->dir = child;
-		w->cur[w->curlen] = '/';
-		w->curlen += 1 + c->len;
-		w->cur[w->curlen] = 0;
+		if (!w->over) { /* step() checked that it fits */
+			w->cur[w->curlen] = '/';
+			w->curlen += 1 + c->len;
+			w->cur[w->curlen] = 0;
+		}
 		return STEP_NEXT;
 	}
 	r->dir = w->dir;
@@ -289,8 +312,10 @@ static int step(struct fsv *fs, struct walk *w, const struct comp *c, struct fsv
 	if (c->s[0] == '.' && (c->len == 1 || (c->len == 2 && c->s[1] == '.')))
 		return step_dots(fs, w, c, r);
 	size_t hl = w->curlen + 1 + c->len;
-	if (hl + 1 > FSV_PATH_MAX)
-		return -ENAMETOOLONG;
+	if (!w->over && hl + 1 > FSV_PATH_MAX)
+		w->over = 1; /* deeper than a path can name: not a mount */
+	if (w->over)
+		return step_lookup(fs, w, c, r);
 	w->cur[w->curlen] = '/';
 	memcpy(w->cur + w->curlen + 1, c->s, c->len);
 	w->cur[hl] = 0;
@@ -332,6 +357,7 @@ int fsv_resolve(struct fsv *fs, const struct fsv_start *start, const char *path,
 	struct fsv_node *dir;
 	w->curlen = 0;
 	w->cur[0] = 0;
+	w->over = 0;
 	w->pos = 0;
 	w->links = 0;
 	w->flags = flags;
@@ -341,16 +367,8 @@ int fsv_resolve(struct fsv *fs, const struct fsv_start *start, const char *path,
 		dir = fs->root;
 	} else if (start && start->node) {
 		dir = start->node;
-		long cl = fsv_node_path(fs, dir, w->cur, FSV_PATH_MAX);
-		if (cl < 0) {
-			/* removed directory: only "." style lookups can succeed */
-			w->cur[0] = 0;
-			cl = 0;
-		} else if (cl == 1) {
-			cl = 0; /* root is "" */
-			w->cur[0] = 0;
-		}
-		w->curlen = (size_t)cl;
+		w->dir = dir;
+		cur_of_dir(fs, w); /* a removed or too deep directory: w->over */
 		memcpy(w->rest, path, len + 1);
 	} else if (start && start->host_dir) {
 		/* relative to a host directory: an absolute path, normalized */

@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/time.h>
 #include <sys/file.h>
 #include <sys/uio.h>
@@ -153,6 +154,95 @@ static int bench(void)
 	return 0;
 }
 
+/* FIFO nodes (mkfifo) in the ephemeral layer: Linux's open semantics,
+ * data between processes, removal. */
+static void fifos(void)
+{
+	struct stat st;
+	char buf[16];
+	check(mkfifo("/work1/fifo", 0640) == 0 && stat("/work1/fifo", &st) == 0 && S_ISFIFO(st.st_mode) &&
+		      (st.st_mode & 0777) == 0640,
+	      "mkfifo", "");
+	errno = 0;
+	check(mkfifo("/work1/fifo", 0600) < 0 && errno == EEXIST, "mkfifo-eexist", "");
+	errno = 0;
+	check(open("/work1/fifo", O_WRONLY | O_NONBLOCK) < 0 && errno == ENXIO, "fifo-nonblock-writer-enxio", "");
+	int r = open("/work1/fifo", O_RDONLY | O_NONBLOCK), w = r >= 0 ? open("/work1/fifo", O_WRONLY) : -1;
+	check(r >= 0 && w >= 0 && write(w, "ping", 4) == 4 && read(r, buf, sizeof buf) == 4 && !memcmp(buf, "ping", 4),
+	      "fifo-data", "");
+	errno = 0;
+	check(read(r, buf, sizeof buf) < 0 && errno == EAGAIN, "fifo-empty-eagain", "");
+	close(w);
+	check(read(r, buf, sizeof buf) == 0, "fifo-eof-after-writer", "");
+	close(r);
+	/* another process of the enclave: a blocking open meets its other end */
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int cw = open("/work1/fifo", O_WRONLY);
+		_exit(cw >= 0 && write(cw, "child", 5) == 5 ? 0 : 1);
+	}
+	r = open("/work1/fifo", O_RDONLY);
+	ssize_t n = r >= 0 ? read(r, buf, sizeof buf) : -1;
+	int status = -1;
+	waitpid(pid, &status, 0);
+	check(n == 5 && !memcmp(buf, "child", 5) && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "fifo-between-processes", "");
+	close(r);
+	check(rename("/work1/fifo", "/work1/fifo2") == 0 && unlink("/work1/fifo2") == 0 &&
+		      stat("/work1/fifo2", &st) < 0,
+	      "fifo-rename-unlink", "");
+	check(mkfifo("/work1/fifo3", 0600) == 0, "fifo-left-at-exit", ""); /* the runtime cleans up the host side */
+}
+
+/* Names being created (Linux's filename_create) and trees deeper than a
+ * path can name: each path argument is limited, not the depth. */
+static void create_paths(void)
+{
+	struct stat st;
+	char buf[4096];
+	int fd = open("/work2/src", O_WRONLY | O_CREAT, 0644);
+	if (fd < 0 && errno == ENOENT && mkdir("/work2", 0755) == 0)
+		fd = open("/work2/src", O_WRONLY | O_CREAT, 0644);
+	check(fd >= 0, "create-src", "");
+	close(fd);
+	errno = 0;
+	check(link("/work2/src", "/work2/target/") < 0 && errno == ENOENT && lstat("/work2/target", &st) < 0,
+	      "link-trailing-slash-enoent", "");
+	errno = 0;
+	check(symlink("src", "/work2/sl/") < 0 && errno == ENOENT && lstat("/work2/sl", &st) < 0,
+	      "symlink-trailing-slash-enoent", "");
+	errno = 0;
+	check(mknod("/work2/nod/", S_IFREG | 0644, 0) < 0 && errno == ENOENT && lstat("/work2/nod", &st) < 0,
+	      "mknod-trailing-slash-enoent", "");
+	errno = 0;
+	check(link("/work2/src", "/work2/src/") < 0 && errno == EEXIST, "link-existing-trailing-slash-eexist", "");
+	check(symlink("s_target", "/work2/dangling") == 0, "symlink-dangling", "");
+	errno = 0;
+	check(mkdir("/work2/dangling/", 0755) < 0 && errno == EEXIST && lstat("/work2/s_target", &st) < 0,
+	      "mkdir-dangling-trailing-slash-eexist", "");
+	check(mkdir("/work2/newdir/", 0755) == 0 && stat("/work2/newdir", &st) == 0 && S_ISDIR(st.st_mode),
+	      "mkdir-trailing-slash", "");
+
+	char name[201];
+	memset(name, 'a', 200);
+	name[200] = 0;
+	int depth = 0, ok = mkdir("/work2/deep", 0755) == 0 && chdir("/work2/deep") == 0;
+	for (; ok && depth < 25; depth++) /* 25 * 201 bytes: past PATH_MAX */
+		ok = mkdir(name, 0700) == 0 && chdir(name) == 0;
+	check(ok, "deep-mkdir-chdir", "");
+	errno = 0;
+	check(syscall(SYS_getcwd, buf, sizeof buf) < 0 && errno == ENAMETOOLONG, "deep-getcwd-enametoolong", "");
+	fd = open("f", O_RDWR | O_CREAT, 0600);
+	check(fd >= 0 && write(fd, "x", 1) == 1 && stat("f", &st) == 0 && st.st_size == 1 && unlink("f") == 0,
+	      "deep-relative-file", "");
+	close(fd);
+	for (ok = 1; ok && depth > 0; depth--)
+		ok = chdir("..") == 0 && rmdir(name) == 0;
+	check(ok && getcwd(buf, sizeof buf) && !strcmp(buf, "/work2/deep"), "deep-climb-rmdir", buf);
+	chdir("/");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "bench"))
@@ -228,6 +318,10 @@ int main(int argc, char **argv)
 	check(rmdir("/work1") < 0 && errno == ENOTEMPTY, "rmdir-notempty", "");
 	check(chdir("/") == 0, "chdir-root", "");
 	check(access("/etc/probe.txt", R_OK | W_OK) == 0 && access("/nope", F_OK) < 0, "access", "");
+	errno = 0;
+	check(syscall(439 /* faccessat2 */, AT_FDCWD, "/etc/probe.txt", R_OK, 2) < 0 && errno == EINVAL &&
+		      syscall(439, AT_FDCWD, "/etc/probe.txt", R_OK, AT_EACCESS) == 0,
+	      "faccessat2-flags", "");
 	struct statfs sfs;
 	check(statfs("/etc", &sfs) == 0, "statfs", "");
 
@@ -308,7 +402,8 @@ int main(int argc, char **argv)
 	errno = 0;
 	check(open("/work1", O_TMPFILE | O_RDWR, 0600) < 0 && errno == EOPNOTSUPP, "o_tmpfile-refused", "");
 	errno = 0;
-	check(mknod("/work1/fifo", S_IFIFO | 0600, 0) < 0 && errno == EPERM, "mknod-fifo-refused", "");
+	check(mknod("/work1/chr", S_IFCHR | 0600, makedev(1, 3)) < 0 && errno == EPERM, "mknod-device-refused", "");
+	fifos();
 	errno = 0;
 	check(rename("/work1/data", "/dev/shm-probe") < 0 && errno == EXDEV, "rename-exdev", "");
 	check(mkdir("/many", 0755) == 0, "mkdir-many", "");
@@ -412,6 +507,8 @@ int main(int argc, char **argv)
 		close(root);
 		close(efd);
 	}
+
+	create_paths();
 
 	/* a symlink in the image to /dev/stdout (nginx's access.log) */
 	fflush(stdout);

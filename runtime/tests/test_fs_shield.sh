@@ -56,6 +56,13 @@ fi
 if ls /tmp/scone-fs-probe-* >/dev/null 2>&1; then
 	echo "FAIL: the probe's file reached the host's /tmp"; fail=1
 fi
+# FIFO nodes are backed by host FIFOs in a private directory: the last
+# process of the enclave removes it.
+for d in /dev/shm/.scone-fifo-* /tmp/.scone-fifo-*; do
+	[ -e "$d" ] || continue
+	[ "$d" -nt "$W/config.json" ] || continue
+	echo "FAIL: the FIFO directory $d stayed on the host"; fail=1
+done
 
 run "$W/con" --console-shield
 if grep -q 'probe done' "$W/con.stdout" || grep -q 'via /dev/stdout' "$W/con.stdout"; then

@@ -262,6 +262,17 @@ static long sys_enosys(struct core_call *c)
 	return -RT_ENOSYS;
 }
 
+/* ptrace: an enclave cannot be traced (a production SGX enclave cannot
+ * either), and in simulation mode a traced process would stop at every
+ * trapped system call (the SIGSYS of Syscall User Dispatch) for a tracer
+ * that does not expect it: PTRACE_TRACEME in a child hung it. Nor may one
+ * process of the enclave read another's memory. */
+static long sys_eperm(struct core_call *c)
+{
+	(void)c;
+	return -RT_EPERM;
+}
+
 /* readlink(at) of /proc/self/exe: the program inside the image. */
 static long sys_readlink(struct core_call *c)
 {
@@ -303,6 +314,7 @@ static const core_fn core_calls[] = {
 	[__NR_madvise] = sys_mem,
 	[__NR_getrandom] = sys_getrandom,
 	[__NR_io_uring_setup] = sys_enosys,
+	[__NR_ptrace] = sys_eperm,
 	[__NR_readlink] = sys_readlink,
 	[__NR_readlinkat] = sys_readlink,
 };

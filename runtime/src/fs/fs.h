@@ -104,6 +104,16 @@ long fs_fd_new(struct fsv_file *f, int cloexec);
 /* Host fd that the kernel just handed out: drop any stale virtual mapping. */
 void fs_fd_forget(int fd);
 
+/* fs_fifo.c: FIFO nodes backed by named FIFOs in a private host directory.
+ * mknod of a FIFO at r (lock held); the hook of struct fsv (lock held);
+ * opening node ino's host FIFO with the application's flags (lock NOT
+ * held: it blocks as on Linux), a host fd or -errno; the last process of
+ * the enclave exits (lock held). */
+long fs_fifo_mknod(struct fsv_res *r, uint32_t perm);
+void fs_fifo_gone(void *ctx, uint64_t ino);
+long fs_fifo_open(uint64_t ino, long flags);
+void fs_fifo_exit(void);
+
 /* fs_mmap.c: mmap of a virtual fd (lock not held on entry). */
 long fs_mmap(const struct sys_call *c);
 

@@ -164,6 +164,9 @@ int fs_sys_access(const struct sys_call *c, long *ret)
 	if (c->nr == __NR_access)
 		return fs_path_op(c, ret, -1, 0, FSV_FOLLOW, fs_p_access);
 	int flags = c->nr == __NR_faccessat2 ? (int)c->a[3] : 0;
+	/* the kernel refuses unknown flags before any lookup */
+	if (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+		return shield_done(ret, -EINVAL);
 	return fs_path_op(c, ret, 0, 1, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : FSV_FOLLOW, fs_p_access);
 }
 

@@ -112,8 +112,12 @@ long fs_p_mknod(const struct sys_call *c, struct fsv_res *r)
 	uint32_t mode = (uint32_t)(c->nr == __NR_mknod ? c->a[1] : c->a[2]);
 	if (r->node)
 		return -EEXIST;
+	if (r->trailing_slash)
+		return -ENOENT; /* only mkdir creates "name/" */
+	if ((mode & FSV_IFMT) == FSV_IFIFO)
+		return fs_fifo_mknod(r, mode & 07777 & ~fs_g.umask);
 	if ((mode & FSV_IFMT) && (mode & FSV_IFMT) != FSV_IFREG)
-		return -EPERM; /* devices, FIFOs and sockets cannot live in the ephemeral layer */
+		return -EPERM; /* devices and sockets cannot live in the ephemeral layer */
 	return fsv_create(FS(), r->dir, r->name, r->namelen, FSV_IFREG | (mode & 07777 & ~fs_g.umask), NULL, NULL);
 }
 
@@ -139,14 +143,16 @@ long fs_p_symlink(const struct sys_call *c, struct fsv_res *r)
 		return -ENOENT;
 	if (r->node)
 		return -EEXIST;
+	if (r->trailing_slash)
+		return -ENOENT; /* only mkdir creates "name/" */
 	return fsv_create(FS(), r->dir, r->name, r->namelen, FSV_IFLNK | 0777, target, NULL);
 }
 
 int fs_sys_symlink(const struct sys_call *c, long *ret)
 {
 	if (c->nr == __NR_symlink)
-		return fs_path_op(c, ret, -1, 1, FSV_PARENT, fs_p_symlink);
-	return fs_path_op(c, ret, 1, 2, FSV_PARENT, fs_p_symlink);
+		return fs_path_op(c, ret, -1, 1, FSV_PARENT | FSV_CREATE, fs_p_symlink);
+	return fs_path_op(c, ret, 1, 2, FSV_PARENT | FSV_CREATE, fs_p_symlink);
 }
 
 /* Two-path calls (rename, link): resolve both; mixed host/virtual is EXDEV. */
@@ -175,6 +181,7 @@ int fs_sys_two(const struct sys_call *c, long *ret)
 	int link = c->nr == __NR_link || c->nr == __NR_linkat;
 	if (link) {
 		oflags = (c->nr == __NR_linkat && (c->a[4] & AT_SYMLINK_FOLLOW)) ? FSV_FOLLOW : 0;
+		nflags = FSV_PARENT | FSV_CREATE;
 		if (c->nr == __NR_linkat && (c->a[4] & AT_EMPTY_PATH))
 			return shield_done(
 				ret, -ENOENT); /* linking an fd by AT_EMPTY_PATH: not supported on the protected FS */
@@ -195,6 +202,8 @@ int fs_sys_two(const struct sys_call *c, long *ret)
 				v = -ENOENT;
 			else if (rn->node)
 				v = -EEXIST;
+			else if (rn->trailing_slash)
+				v = -ENOENT; /* only mkdir creates "name/" */
 			else
 				v = fsv_link(FS(), ro->node, rn->dir, rn->name, rn->namelen);
 		} else if (!ro->node) {

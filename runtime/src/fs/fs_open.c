@@ -70,6 +70,7 @@ static long do_open(int dirfd, const char *path, long flags, uint32_t mode, long
 		return k;
 	struct fsv_node *n = r.node, *created = NULL;
 	long err = 0;
+	int fifo = 0; /* an ephemeral FIFO node: its host FIFO is opened */
 	int acc = (int)(flags & O_ACCMODE);
 	if (!n) {
 		if (r.trailing_slash)
@@ -94,7 +95,10 @@ static long do_open(int dirfd, const char *path, long flags, uint32_t mode, long
 			err = -EISDIR;
 		else if (n->special == FSV_SPECIAL_PROC && acc != O_RDONLY)
 			err = -EACCES; /* /proc/self/environ, cmdline: read-only */
-		else if (!S_ISDIR_(n->mode) && !S_ISREG_(n->mode) && !n->special)
+		else if ((n->mode & FSV_IFMT) == FSV_IFIFO && !n->img) {
+			err = fsv_access(FS(), n, acc == O_RDONLY ? 4 : acc == O_WRONLY ? 2 : 6);
+			fifo = !err;
+		} else if (!S_ISDIR_(n->mode) && !S_ISREG_(n->mode) && !n->special)
 			err = -ENXIO; /* device or FIFO node inside the image */
 		else {
 			int want = acc == O_RDONLY ? 4 : acc == O_WRONLY ? 2 : 6;
@@ -106,6 +110,19 @@ static long do_open(int dirfd, const char *path, long flags, uint32_t mode, long
 		}
 	}
 	long fd = err;
+	if (fifo) {
+		uint64_t ino = n->ino;
+		fsv_res_put(FS(), &r);
+		fs_unlock(); /* the open blocks until the other end comes, as on Linux */
+		fd = fs_fifo_open(ino, flags);
+		if (fd >= 0)
+			rt_fd_gone(&fs_shield_ops, (int)fd);
+		fs_lock();
+		if (fd >= 0)
+			fs_fd_forget((int)fd);
+		*hostfd = fd;
+		return fd;
+	}
 	if (!err) {
 		uint32_t keep = (uint32_t)(flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC));
 		if (flags & O_PATH)

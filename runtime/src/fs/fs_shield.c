@@ -103,6 +103,7 @@ static int arena_setup(uint64_t size)
 	fs_g.lockp = &sh->fs_lock;
 	fs_g.fs.next_ino_p = &sh->next_ino;
 	fs_g.fs.eph_bytes_p = &sh->eph_bytes;
+	sh->procs = 1;
 	return 0;
 }
 
@@ -133,16 +134,20 @@ void fs_fork_prepare(void)
 	if (!fs_g.enabled)
 		return;
 	fs_lock();
-	if (fs_g.lockp)
+	if (fs_g.lockp) {
 		fork_refs(1);
+		fsv_arena_shared()->procs++;
+	}
 }
 
 void fs_fork_parent(int ok)
 {
 	if (!fs_g.enabled)
 		return;
-	if (fs_g.lockp && !ok)
+	if (fs_g.lockp && !ok) {
 		fork_refs(0);
+		fsv_arena_shared()->procs--;
+	}
 	fs_unlock();
 }
 
@@ -278,6 +283,7 @@ int fs_shield_configure(const struct fsp *img, const struct fs_shield_config *cf
 	fs->self_pid = hook_self_pid;
 	fs->proc_data = hook_proc_data;
 	fs->random = hook_random;
+	fs->fifo_gone = fs_fifo_gone;
 	fs_g.img = img;
 	fs->chunk = fsp_chunk_size(img);
 	int r = fsv_init(fs, &fs_image_ops, (void *)img, fsp_root_ino(img));

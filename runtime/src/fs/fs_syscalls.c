@@ -9,12 +9,14 @@
  * Everything runs under fs_lock, which is dropped before any host call that
  * may block. See docs/fs-shield.md. */
 #include "fs.h"
+#include "fsv_arena.h"
 
 /* ---- calls the table cannot describe with one entry ---- */
 
 /* exit_group: the descriptions and the cwd are shared with the other
  * processes (arena): drop this process's references so that files removed
- * meanwhile are freed (the kernel closes the placeholders). */
+ * meanwhile are freed (the kernel closes the placeholders). The last
+ * process removes what backs the FIFO nodes on the host. */
 static int sys_exit_group(const struct sys_call *c, long *ret)
 {
 	(void)c;
@@ -28,6 +30,9 @@ static int sys_exit_group(const struct sys_call *c, long *ret)
 		fs_g.cwd = fs_g.fs.root;
 		fsv_ref(fs_g.cwd);
 	}
+	struct fsv_arena_shared *sh = fsv_arena_shared();
+	if (sh && sh->procs > 0 && --sh->procs == 0)
+		fs_fifo_exit();
 	fs_unlock();
 	return SHIELD_PASS;
 }
@@ -178,10 +183,10 @@ static const struct fs_call fs_calls[] = {
 	[__NR_fchdir] = SYS(fs_sys_fchdir),
 	[__NR_getcwd] = SYS(fs_sys_getcwd),
 	[__NR_umask] = SYS(fs_sys_umask),
-	[__NR_mkdir] = PATH(-1, 0, FSV_PARENT, fs_p_mkdir),
-	[__NR_mkdirat] = PATH(0, 1, FSV_PARENT, fs_p_mkdir),
-	[__NR_mknod] = PATH(-1, 0, FSV_PARENT, fs_p_mknod),
-	[__NR_mknodat] = PATH(0, 1, FSV_PARENT, fs_p_mknod),
+	[__NR_mkdir] = PATH(-1, 0, FSV_PARENT | FSV_CREATE, fs_p_mkdir),
+	[__NR_mkdirat] = PATH(0, 1, FSV_PARENT | FSV_CREATE, fs_p_mkdir),
+	[__NR_mknod] = PATH(-1, 0, FSV_PARENT | FSV_CREATE, fs_p_mknod),
+	[__NR_mknodat] = PATH(0, 1, FSV_PARENT | FSV_CREATE, fs_p_mknod),
 	[__NR_unlink] = PATH(-1, 0, FSV_PARENT, fs_p_unlink),
 	[__NR_rmdir] = PATH(-1, 0, FSV_PARENT, fs_p_unlink),
 	[__NR_unlinkat] = PATH(0, 1, FSV_PARENT, fs_p_unlink),
