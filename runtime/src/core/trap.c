@@ -422,7 +422,7 @@ static int needs_trap(long nr)
  * exit_group too), randomness and program loading. Calls not listed may:
  * the application's vector state is then saved around them. Among those:
  * accept, accept4 and connect (the network shield sets up TLS on a socket
- * it may not own yet) and the poll family (poll, select and epoll_wait pump
+ * it may not own yet; connect's address may be a unix socket's path) and the poll family (poll, select and epoll_wait pump
  * the TLS connections they wait on: their descriptors are not in a[0]). */
 static int fast_needs_vector(long nr, const long *a)
 {
@@ -434,13 +434,10 @@ static int fast_needs_vector(long nr, const long *a)
 	case __NR_writev:
 	case __NR_pread64:
 	case __NR_pwrite64:
-	case __NR_sendto:
 	case __NR_recvfrom:
-	case __NR_sendmsg:
 	case __NR_recvmsg:
 	case __NR_sendmmsg:
 	case __NR_recvmmsg:
-	case __NR_bind:
 	case __NR_listen:
 	case __NR_shutdown:
 	case __NR_getsockname:
@@ -452,6 +449,14 @@ static int fast_needs_vector(long nr, const long *a)
 		return rt_shields_own_fd((int)a[0]);
 	case __NR_epoll_ctl:
 		return rt_shields_own_fd((int)a[0]) || rt_shields_own_fd((int)a[2]);
+	/* an address: a unix socket's path is resolved in the image, whose
+	 * directories may have to be read (decrypted) first (fs_sock.c) */
+	case __NR_bind:
+		return 1;
+	case __NR_sendto:
+		return a[4] || rt_shields_own_fd((int)a[0]);
+	case __NR_sendmsg:
+		return !rt_user_ok((const void *)a[1], 8) || *(void *const *)a[1] || rt_shields_own_fd((int)a[0]);
 	case __NR_mmap:
 		return !(a[3] & 0x20 /* MAP_ANONYMOUS */) && rt_shields_own_fd((int)a[4]);
 	/* no shield, no crypto */
