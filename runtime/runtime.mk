@@ -52,7 +52,7 @@ rt_say       = $(if $(V),,printf '  %-5s %s\n' '$(1)' '$(2)';)
 
 .PHONY: runtime test-runtime runtime-clean
 
-runtime: pkg/runtimebin/bin/scone-run pkg/runtimebin/bin/scone-host
+runtime: pkg/runtimebin/bin/scone-run pkg/runtimebin/bin/scone-host pkg/runtimebin/bin/runtime-layer.json
 
 # Objects are rebuilt when the flags change, not only when sources do.
 $(RT_BUILD)/flags.txt: FORCE
@@ -88,9 +88,15 @@ $(RT_BUILD)/scone-host: $(RT_HOST_OBJ)
 	$(Q)$(call rt_say,LD,$@) $(CC) -static -Wl,--build-id=none -o $@ $(RT_HOST_OBJ)
 
 # Embedded into the scone-build binary (pkg/runtimebin).
-pkg/runtimebin/bin/%: $(RT_BUILD)/%
+pkg/runtimebin/bin/scone-run pkg/runtimebin/bin/scone-host: pkg/runtimebin/bin/%: $(RT_BUILD)/%
 	@mkdir -p $(@D)
 	$(Q)$(call rt_say,CP,$@) cp $< $@
+
+# The runtime base layer of converted images, built once here rather than
+# at every conversion (internal/runtimelayer; it also writes
+# runtime-layer.tar.gz).
+pkg/runtimebin/bin/runtime-layer.json: pkg/runtimebin/bin/scone-run pkg/runtimebin/bin/scone-host internal/runtimelayer/main.go pkg/sconeimage/layer.go pkg/sconeimage/tar.go
+	$(Q)$(call rt_say,GEN,$@) CGO_ENABLED=0 $(GO) run -trimpath ./internal/runtimelayer pkg/runtimebin/bin
 
 # ---- host unit tests ----
 RT_TEST_SRC := $(sort $(wildcard runtime/tests/test_*.c))

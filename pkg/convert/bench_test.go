@@ -24,6 +24,7 @@ import (
 	"github.com/scone-build/scone-build/internal/testimages"
 	"github.com/scone-build/scone-build/pkg/fsprotect"
 	"github.com/scone-build/scone-build/pkg/rootfs"
+	"github.com/scone-build/scone-build/pkg/runtimebin"
 )
 
 // benchImageMB is the uncompressed size of the synthetic image
@@ -299,4 +300,55 @@ func BenchmarkRealImages(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkRuntimeLayerPrebuilt: converting busybox with the embedded
+// runtime, whose base layer `make runtime` built once, against the same
+// conversion building that layer (compress and hash the runtime binaries)
+// as every conversion did before; both in this run. Reported: seconds per
+// conversion of each and prebuilt/built.
+func BenchmarkRuntimeLayerPrebuilt(b *testing.B) {
+	fx := testenclave.Get(b)
+	run, err := runtimebin.Binary(runtimebin.Run)
+	if err != nil {
+		b.Skipf("runtime not embedded: run `make runtime`: %v", err)
+	}
+	host, err := runtimebin.Binary(runtimebin.Host)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, _, err := runtimebin.Layer(run, host); err != nil {
+		b.Skipf("no prebuilt runtime layer: run `make runtime`: %v", err)
+	}
+	p, err := testimages.Path("busybox")
+	if err != nil {
+		b.Skipf("image busybox absent: run `%s`", testimages.BuildCommand("busybox"))
+	}
+	img, err := testimages.Load(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tag, _ := name.NewTag("bench/out:latest")
+	once := func(extra ...Option) time.Duration {
+		t0 := time.Now()
+		out, _, err := convertImage(context.Background(), img, append([]Option{WithSigner(fx.Signer), WithFSKey(fx.FSKey), WithForce(true)}, extra...)...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := tarball.Write(tag, out, io.Discard); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(t0)
+	}
+	once()
+	once(WithRuntime(run, host))
+	b.ResetTimer()
+	var pre, built time.Duration
+	for i := 0; i < b.N; i++ {
+		pre += once()                         // the embedded binaries: the prebuilt layer
+		built += once(WithRuntime(run, host)) // the same bytes passed in: built anew
+	}
+	b.ReportMetric(pre.Seconds()/float64(b.N), "prebuilt-s")
+	b.ReportMetric(built.Seconds()/float64(b.N), "built-s")
+	b.ReportMetric(float64(pre)/float64(built), "prebuilt/built")
 }

@@ -70,6 +70,10 @@ func Build(ctx context.Context, src *Source, opts ...Option) (*Result, error) {
 	baseDone := make(chan struct{})
 	go func() {
 		defer close(baseDone)
+		if o.runtimeLayer != nil {
+			base = o.runtimeLayer
+			return
+		}
 		base, baseErr = sconeimage.RuntimeLayer(o.runtimeRun, o.runtimeHst)
 	}()
 	defer func() { <-baseDone }()

@@ -5,9 +5,12 @@ import (
 	"log/slog"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/scone-build/scone-build/pkg/enclave"
 	"github.com/scone-build/scone-build/pkg/fsprotect"
 	"github.com/scone-build/scone-build/pkg/runtimebin"
+	"github.com/scone-build/scone-build/pkg/sconeimage"
 )
 
 // Progress is one progress event.
@@ -43,15 +46,17 @@ type options struct {
 	progress   func(Progress)
 	runtimeRun []byte
 	runtimeHst []byte
-	fsChunk    int
-	fsComp     fsprotect.Compression
-	fsSalt     []byte // salt source of the FS image (when fsSaltSet)
-	fsSaltSet  bool
-	fsTreeSalt bool // Convert: salt from the flattened tree, not the layers
-	unsigned   bool
-	cas        *casTarget
-	noRewrite  bool
-	tls        tlsOptions // tls.go
+	// runtimeLayer: the prebuilt layer of the embedded binaries, or nil
+	runtimeLayer v1.Layer
+	fsChunk      int
+	fsComp       fsprotect.Compression
+	fsSalt       []byte // salt source of the FS image (when fsSaltSet)
+	fsSaltSet    bool
+	fsTreeSalt   bool // Convert: salt from the flattened tree, not the layers
+	unsigned     bool
+	cas          *casTarget
+	noRewrite    bool
+	tls          tlsOptions // tls.go
 }
 
 // WithRewrite turns the rewrite of the programs' system call sites for the
@@ -225,6 +230,13 @@ func makeOptions(opts []Option) (*options, error) {
 			return nil, err
 		}
 		o.runtimeRun, o.runtimeHst = b, h
+		// The embedded binaries come with their layer built at build
+		// time; without it (a stale or missing one) Build makes it.
+		if comp, m, err := runtimebin.Layer(b, h); err == nil {
+			if o.runtimeLayer, err = sconeimage.PrebuiltRuntimeLayer(comp, m.Digest, m.DiffID); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return o, nil
 }

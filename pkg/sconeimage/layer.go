@@ -54,6 +54,41 @@ func RuntimeLayer(run, host []byte) (v1.Layer, error) {
 	return l, nil
 }
 
+// PrebuiltRuntimeLayer is the runtime base layer as built at build time
+// (pkg/runtimebin.Layer): its gzip bytes, digest and diff ID. The digest is
+// checked against the bytes; the diff ID is taken as recorded.
+func PrebuiltRuntimeLayer(compressed []byte, digest, diffID string) (v1.Layer, error) {
+	want, err := v1.NewHash(digest)
+	if err != nil {
+		return nil, fmt.Errorf("reading prebuilt runtime layer digest %q: %w", digest, err)
+	}
+	did, err := v1.NewHash(diffID)
+	if err != nil {
+		return nil, fmt.Errorf("reading prebuilt runtime layer diff ID %q: %w", diffID, err)
+	}
+	if got := sha256Hash(compressed); got != want {
+		return nil, fmt.Errorf("checking prebuilt runtime layer: digest %s, recorded %s", got, want)
+	}
+	return &prebuiltLayer{compressed: compressed, digest: want, diffID: did}, nil
+}
+
+// prebuiltLayer: compressed bytes as embedded; the tar only when asked.
+type prebuiltLayer struct {
+	compressed     []byte
+	digest, diffID v1.Hash
+}
+
+func (l *prebuiltLayer) Digest() (v1.Hash, error) { return l.digest, nil }
+func (l *prebuiltLayer) DiffID() (v1.Hash, error) { return l.diffID, nil }
+func (l *prebuiltLayer) Compressed() (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(l.compressed)), nil
+}
+func (l *prebuiltLayer) Uncompressed() (io.ReadCloser, error) {
+	return gzip.NewReader(bytes.NewReader(l.compressed))
+}
+func (l *prebuiltLayer) Size() (int64, error)                { return int64(len(l.compressed)), nil }
+func (l *prebuiltLayer) MediaType() (types.MediaType, error) { return types.OCILayer, nil }
+
 // enclaveLayer builds the enclave layer: the FS image is referenced, not
 // copied, into the tar and the gzip stream.
 func enclaveLayer(fsImage Blob, configBin, sigStruct []byte, mtime time.Time) (v1.Layer, error) {
