@@ -437,6 +437,48 @@ void rt_close_on_exec(void)
 	}
 }
 
+/* The program's path as /proc/self/exe gives it: absolute, as the kernel's
+ * (execve("dir/prog") from "/" runs "/dir/prog"). A relative rel is joined
+ * to the working directory (through the shields: the enclave's), ".", ".."
+ * and repeated slashes resolved lexically; NULL when that fails (rel is
+ * then used as is). */
+static char *absolute_program(const char *rel)
+{
+	char *cwd = rt_malloc(RT_PATH_MAX);
+	if (!cwd)
+		return 0;
+	long n = shield_call(__NR_getcwd, (long)cwd, RT_PATH_MAX, 0, 0, 0, 0);
+	size_t cl = n > 0 && (size_t)n <= RT_PATH_MAX ? (size_t)n - 1 : 0, rl = strlen(rel);
+	char *out = cl && cwd[0] == '/' && cl + 1 + rl < RT_PATH_MAX ? rt_malloc(cl + 2 + rl) : 0;
+	if (out) {
+		memcpy(out, cwd, cl);
+		size_t o = cl > 1 ? cl : 0; /* "/" is the empty prefix */
+		for (const char *c = rel; *c;) {
+			while (*c == '/')
+				c++;
+			const char *e = c;
+			while (*e && *e != '/')
+				e++;
+			if (e - c == 2 && c[0] == '.' && c[1] == '.') {
+				while (o > 0 && out[o - 1] != '/')
+					o--;
+				if (o > 0)
+					o--;
+			} else if (e > c && !(e - c == 1 && c[0] == '.')) {
+				out[o++] = '/';
+				memcpy(out + o, c, (size_t)(e - c));
+				o += (size_t)(e - c);
+			}
+			c = e;
+		}
+		if (!o)
+			out[o++] = '/';
+		out[o] = 0;
+	}
+	rt_free(cwd);
+	return out;
+}
+
 long rt_do_execve(struct rt_thread *t, struct kucontext *uc, const char *upath, char *const *uargv, char *const *uenvp)
 {
 	if (rt_thread_live() > 1) {
@@ -467,6 +509,11 @@ long rt_do_execve(struct rt_thread *t, struct kucontext *uc, const char *upath, 
 		strv_free(argv);
 		strv_free(envp);
 		return r;
+	}
+	if (plan.path[0] != '/') {
+		char *abs = absolute_program(plan.path);
+		if (abs)
+			plan.path = abs; /* the old string stays allocated, as the plan's do */
 	}
 
 	/* Point of no return: failures from here on end the process, as the
