@@ -21,10 +21,13 @@
 #                              below (compiled for the host, with the test's
 #                              renames). CHECK and friends: testutil.h.
 RT_BUILD    := runtime/build
-RT_SUBSYS   := core fs net console transport attest
+RT_SUBSYS   := core fs net console transport attest vol
 RT_INC      := -Iruntime/include -Iruntime/lib $(addprefix -Iruntime/src/,$(RT_SUBSYS))
 RT_WARN     := -std=c11 -Wall -Wextra -Werror
 BEARSSL_A   ?= /usr/lib/x86_64-linux-gnu/libbearssl.a
+# Debian's liblz4.a: LZ4_decompress_safe for compressed FS chunks (no
+# allocation; its allocating entry points are never called: core/libc.c).
+LZ4_A       ?= /usr/lib/x86_64-linux-gnu/liblz4.a
 # The runtime's text is the Syscall User Dispatch exempt range (docs/runtime.md).
 RT_TEXT_ADDR := 0x7e0000000000
 
@@ -54,16 +57,24 @@ runtime: pkg/runtimebin/bin/scone-run pkg/runtimebin/bin/scone-host
 # Objects are rebuilt when the flags change, not only when sources do.
 $(RT_BUILD)/flags.txt: FORCE
 	@mkdir -p $(@D)
-	@printf '%s\n' '$(CC)' '$(RT_CFLAGS)' '$(RT_LDFLAGS)' '$(RT_HOSTCFLAGS)' '$(RT_TCFLAGS)' '$(BEARSSL_A)' > $@.tmp
+	@printf '%s\n' '$(CC)' '$(RT_CFLAGS) -mgeneral-regs-only $(RT_VECTOR_SRCS)' '$(RT_LDFLAGS)' '$(RT_HOSTCFLAGS)' '$(RT_TCFLAGS)' '$(BEARSSL_A)' '$(LZ4_A)' > $@.tmp
 	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
 $(RT_BUILD)/obj/src/host/%.c.o: runtime/src/host/%.c $(RT_BUILD)/flags.txt
 	@mkdir -p $(@D)
 	$(Q)$(call rt_say,CC,$@) $(CC) $(RT_HOSTCFLAGS) $(RT_DEPFLAGS) -c $< -o $@
 
+# The runtime's C code uses general-purpose registers only: the fast path of
+# rewritten system calls (src/core/fast.h) saves the application's vector
+# state only for calls that may reach code using vector registers, i.e.
+# BearSSL and the files listed here (trap.c: fast_needs_vector).
+RT_GPR_FLAG := -mgeneral-regs-only
+RT_VECTOR_SRCS := lib/sha256blk.c
+$(patsubst %,$(RT_BUILD)/obj/%.o,$(RT_VECTOR_SRCS)): RT_GPR_FLAG :=
+
 $(RT_BUILD)/obj/%.c.o: runtime/%.c $(RT_BUILD)/flags.txt
 	@mkdir -p $(@D)
-	$(Q)$(call rt_say,CC,$@) $(CC) $(RT_CFLAGS) $(RT_DEPFLAGS) -c $< -o $@
+	$(Q)$(call rt_say,CC,$@) $(CC) $(RT_CFLAGS) $(RT_GPR_FLAG) $(RT_DEPFLAGS) -c $< -o $@
 
 $(RT_BUILD)/obj/%.S.o: runtime/%.S $(RT_BUILD)/flags.txt
 	@mkdir -p $(@D)
@@ -71,7 +82,7 @@ $(RT_BUILD)/obj/%.S.o: runtime/%.S $(RT_BUILD)/flags.txt
 
 $(RT_BUILD)/scone-run: $(RT_OBJ)
 	$(Q)$(call rt_say,LD,$@) $(CC) $(RT_LDFLAGS) -Wl,-Ttext-segment=$(RT_TEXT_ADDR) -Wl,-z,max-page-size=4096 -Wl,--no-relax -Wl,-e,_start \
-		-o $@ $(RT_OBJ) $(BEARSSL_A) -lgcc
+		-o $@ $(RT_OBJ) $(BEARSSL_A) $(LZ4_A) -lgcc
 
 $(RT_BUILD)/scone-host: $(RT_HOST_OBJ)
 	$(Q)$(call rt_say,LD,$@) $(CC) -static -Wl,--build-id=none -o $@ $(RT_HOST_OBJ)
@@ -118,7 +129,7 @@ $(RT_TOBJ)/units/$(1)/%.o: runtime/src/%.c $(RT_BUILD)/flags.txt
 $(RT_BUILD)/tests/$(1): $(RT_TOBJ)/tests/$(1).o $(patsubst %,$(RT_TOBJ)/units/$(1)/%.o,$(RT_UNITS_$(1))) \
 		$(RT_TLIB_OBJ) $(RT_TOBJ)/tests/host_shim.o
 	@mkdir -p $$(@D)
-	$$(Q)$(call rt_say,LD,$$@) $$(CC) $$(RT_TCFLAGS) -o $$@ $$^ -lbearssl
+	$$(Q)$(call rt_say,LD,$$@) $$(CC) $$(RT_TCFLAGS) -o $$@ $$^ -lbearssl -llz4
 endef
 $(foreach t,$(patsubst runtime/tests/%.c,%,$(RT_TEST_SRC)),$(eval $(call rt_test,$(t))))
 

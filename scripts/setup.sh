@@ -30,6 +30,8 @@ TOOLS=(
   "debootstrap|debootstrap|cmd:debootstrap|images/build.sh (Debian-based images), make fresh-check"
   "liburing|liburing-dev|file:/usr/include/liburing.h|runtime build (async transport)"
   "BearSSL|libbearssl-dev|file:/usr/include/bearssl.h|runtime build (crypto)"
+  "LZ4 (static)|liblz4-dev|file:/usr/lib/x86_64-linux-gnu/liblz4.a|runtime build (decompression of FS chunks)"
+  "zstd (static)|libzstd-dev|file:/usr/lib/x86_64-linux-gnu/libzstd.a|bench/fsp-codec (codec comparison)"
   "ldd, ldconfig|libc-bin|cmd:ldconfig|pkg/link (dependency closure checked against ldd)"
   "openssl|openssl|cmd:openssl|pkg/enclave (keys checked against openssl), detached-signing docs, runtime/e2e network shield (s_client)"
   "curl|curl|cmd:curl|runtime/e2e and test/e2e network shield (HTTPS clients verifying the certificate)"

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,6 +16,7 @@ import (
 	"github.com/scone-build/scone-build/pkg/convert"
 	"github.com/scone-build/scone-build/pkg/enclave"
 	"github.com/scone-build/scone-build/pkg/fskey"
+	"github.com/scone-build/scone-build/pkg/fsprotect"
 	"github.com/scone-build/scone-build/pkg/imageref"
 	"github.com/scone-build/scone-build/pkg/link"
 	"github.com/scone-build/scone-build/pkg/rootfs"
@@ -23,31 +25,34 @@ import (
 
 type convertOptions struct {
 	imageFlags
-	src, dst     string
-	keyFile      string
-	signCmd      string
-	signerPub    string
-	fsKeyFile    string
-	heap, stack  string
-	threads      uint32
-	console      bool
-	hostEnv      []string
-	hostArgs     bool
-	transport    string
-	exitCycles   uint64
-	volumes      []string
-	debug        bool
-	isvProdID    uint16
-	isvSVN       uint16
-	force        bool
-	sourceConfig string
-	json         bool
-	unsigned     bool
-	cas, casID   string
-	policy       string
-	register     registerFlags
-	fsSalt       string   // "", "layers" or "tree"
-	tls          tlsFlags // tls.go
+	src, dst      string
+	keyFile       string
+	signCmd       string
+	signerPub     string
+	fsKeyFile     string
+	heap, stack   string
+	threads       uint32
+	console       bool
+	hostEnv       []string
+	hostArgs      bool
+	transport     string
+	exitCycles    uint64
+	volumes       []string
+	pvolumes      []string
+	debug         bool
+	isvProdID     uint16
+	isvSVN        uint16
+	force         bool
+	sourceConfig  string
+	json          bool
+	unsigned      bool
+	cas, casID    string
+	policy        string
+	register      registerFlags
+	fsSalt        string   // "", "layers" or "tree"
+	fsCompression string   // none, lz4, lz4hc
+	tls           tlsFlags // tls.go
+	noRewrite     bool
 
 	fsKeyIdentity fskey.Identity // what the --fs-key file expects (set by libraryOptions)
 }
@@ -91,14 +96,17 @@ SRC and DST are image references:
 	f.StringVar(&o.transport, "transport", "sync", "syscall transport: sync or async")
 	f.Uint64Var(&o.exitCycles, "exit-cycles", enclave.DefaultExitCycles, "simulated enclave-exit cost in cycles (sim mode, sync transport)")
 	f.StringSliceVar(&o.volumes, "volume", nil, "host PATH passed through unprotected to the application (repeatable)")
+	f.StringArrayVar(&o.pvolumes, "protected-volume", nil, "PATH where the application's files are stored on the host encrypted and authenticated (repeatable; docs/volume.md)")
 	f.BoolVar(&o.debug, "debug-enclave", false, "set the SIGSTRUCT DEBUG attribute (never for production)")
 	f.Uint16Var(&o.isvProdID, "isv-prodid", 0, "SIGSTRUCT ISVPRODID")
 	f.Uint16Var(&o.isvSVN, "isv-svn", 0, "SIGSTRUCT ISVSVN")
+	f.BoolVar(&o.noRewrite, "no-rewrite", false, "keep the programs' system call sites as they are (every call traps into the runtime); by default they are rewritten for the runtime's fast path (docs/rewrite.md)")
 	f.BoolVar(&o.force, "force", false, "convert even if the entrypoint is unsupported (see 'scone-build check')")
 	f.StringVar(&o.sourceConfig, "source-config", "", "OCI image config JSON of a dir: SRC")
 	f.BoolVar(&o.json, "json", false, "print a machine-readable report on stdout")
 	f.BoolVar(&o.unsigned, "unsigned", false, "leave the SIGSTRUCT unsigned for detached signing (see 'scone-build sign-data')")
 	f.StringVar(&o.fsSalt, "fs-salt", "", "what the protected FS image's salt comes from: layers (image SRC, the default: contents are encrypted while layers decompress) or tree (the default for dir: SRC; gives the MRENCLAVE the BuildKit frontend gives for the same files); docs/fsprotect.md")
+	f.StringVar(&o.fsCompression, "fs-compression", "lz4", "how the protected FS image stores file contents: lz4 (compress each chunk before encrypting it; chunks that do not shrink are stored as they are), lz4hc (smaller, slower to convert, read as fast) or none (every chunk as it is: a chunk's stored length then says nothing about its content); docs/fsprotect.md")
 	f.StringVar(&o.cas, "cas", "", "CAS HOST:PORT the enclave gets its secrets from at start-up (with --cas-id and --policy; docs/cas.md)")
 	f.StringVar(&o.casID, "cas-id", "", "the CAS's identity: SHA-256 of its DER public key, 64 hex digits ('GET /v1/id' of the CAS)")
 	f.StringVar(&o.policy, "policy", "", "the CAS policy whose secrets the enclave receives; put the --fs-key key into it as the fs_key grant")
@@ -108,7 +116,7 @@ SRC and DST are image references:
 }
 
 func (o *convertOptions) libraryOptions(ctx context.Context, a *app) ([]convert.Option, error) {
-	var opts []convert.Option
+	opts := []convert.Option{convert.WithRewrite(!o.noRewrite)}
 	switch {
 	case o.unsigned && (o.signCmd != "" || o.keyFile != ""):
 		return nil, usagef("--unsigned excludes --key and --sign-cmd")
@@ -178,6 +186,7 @@ func (o *convertOptions) libraryOptions(ctx context.Context, a *app) ([]convert.
 		convert.WithHostArgs(o.hostArgs),
 		convert.WithTransport(tr, o.exitCycles),
 		convert.WithVolumes(o.volumes...),
+		convert.WithProtectedVolumes(o.pvolumes...),
 		convert.WithDebug(o.debug),
 		convert.WithISV(o.isvProdID, o.isvSVN),
 		convert.WithForce(o.force),
@@ -247,6 +256,11 @@ func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 	prog := newProgress(a.stderr, !o.json)
 	defer prog.done()
 	opts = append(opts, convert.WithProgress(prog.update))
+	comp, err := fsprotect.ParseCompression(o.fsCompression)
+	if err != nil {
+		return usagef("--fs-compression %q: want one of %s", o.fsCompression, strings.Join(fsprotect.CompressionNames(), ", "))
+	}
+	opts = append(opts, convert.WithFSCompression(comp))
 	switch o.fsSalt {
 	case "", "layers":
 		if o.fsSalt != "" && src.Transport == imageref.Dir {
@@ -315,6 +329,14 @@ func runConvert(ctx context.Context, a *app, o *convertOptions) error {
 		if c.PolicyVersion != "" {
 			fmt.Fprintf(a.stdout, "  policy     %s version %s (registered: the FS key is in the policy only)\n", c.Policy, c.PolicyVersion)
 		}
+	}
+	if rw := report.Rewrite; rw != nil {
+		files := "files"
+		if len(rw.Files) == 1 {
+			files = "file"
+		}
+		fmt.Fprintf(a.stdout, "  rewrite    %d system call sites rewritten for the fast path, %d left to the trap, in %d %s\n",
+			rw.Rewritten, rw.Left, len(rw.Files), files)
 	}
 	fmt.Fprintf(a.stdout, "  files      %d files, %d dirs, %d symlinks, %s in, %s protected FS image\n",
 		report.Files, report.Dirs, report.Symlinks, humanBytes(report.BytesIn), humanBytes(report.FSImageBytes))

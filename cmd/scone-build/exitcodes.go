@@ -55,6 +55,7 @@ var hints = []func(error) (code int, hint string, ok bool){
 	keyHints,
 	keygenHints,
 	quoteHints,
+	volumeHints,
 }
 
 // classify maps an error to an exit code and a fix-it hint.

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +27,7 @@ func (e fsKeyError) Unwrap() error { return e.err }
 type fsOptions struct {
 	keyFile    string
 	chunkSize  int
+	compress   string
 	expectRoot string
 }
 
@@ -133,8 +135,8 @@ func newFSCmd(a *app) *cobra.Command {
 protected FS image written to OUT (through a temporary file, so OUT is never
 left half-written), format version 2. A directory is read as 'convert dir:'
 reads it (modification times to the second, xattrs kept). Prints the root
-hash and a summary. The output is the same for the same input, key and chunk
-size. The input is read twice: once to derive the image salt from the tree,
+hash and a summary. The output is the same for the same input, key, chunk
+size and compression. The input is read twice: once to derive the image salt from the tree,
 once to encrypt it (docs/fsprotect.md).`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -142,10 +144,14 @@ once to encrypt it (docs/fsprotect.md).`,
 			if err != nil {
 				return err
 			}
+			comp, err := fsprotect.ParseCompression(po.compress)
+			if err != nil {
+				return usagef("--compression %q: want one of %s", po.compress, strings.Join(fsprotect.CompressionNames(), ", "))
+			}
 			var sum *fsprotect.Summary
 			err = writeAtomic(args[1], func(w io.Writer) error {
 				var err error
-				sum, err = packPath(cmd.Context(), w, args[0], k, fsprotect.WithChunkSize(po.chunkSize))
+				sum, err = packPath(cmd.Context(), w, args[0], k, fsprotect.WithChunkSize(po.chunkSize), fsprotect.WithCompression(comp))
 				return err
 			})
 			if err != nil {
@@ -157,12 +163,13 @@ once to encrypt it (docs/fsprotect.md).`,
 			fmt.Fprintf(a.stdout, "root %x\n", sum.Root)
 			fmt.Fprintf(a.stdout, "files %d, dirs %d, symlinks %d, hardlinks %d, devices %d, fifos %d, skipped %d\n",
 				sum.Files, sum.Dirs, sum.Symlinks, sum.Hardlinks, sum.Devices, sum.Fifos, len(sum.Skipped))
-			fmt.Fprintf(a.stdout, "bytes in %d, image %d, chunk size %d, format version %d\n", sum.BytesIn, sum.BytesOut, sum.ChunkSize, sum.Version)
+			fmt.Fprintf(a.stdout, "bytes in %d, image %d, chunk size %d, format version %d, compression %s\n", sum.BytesIn, sum.BytesOut, sum.ChunkSize, sum.Version, sum.Compression)
 			return nil
 		},
 	}
 	addKey(pack, po, true)
 	pack.Flags().IntVar(&po.chunkSize, "chunk-size", fsprotect.DefaultChunkSize, "content chunk size in bytes (power of two, 4096..1048576)")
+	pack.Flags().StringVar(&po.compress, "compression", "lz4", "chunk compression: lz4, lz4hc or none (docs/fsprotect.md)")
 
 	lo := &fsOptions{}
 	ls := &cobra.Command{

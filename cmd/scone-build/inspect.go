@@ -138,6 +138,9 @@ func runInspect(ctx context.Context, a *app, ref string, o *inspectOptions) erro
 	if len(c.Volumes) > 0 {
 		fmt.Fprintf(w, "  volumes (unprotected) %v\n", c.Volumes)
 	}
+	if len(c.ProtectedVolumes) > 0 {
+		fmt.Fprintf(w, "  protected volumes %v\n", c.ProtectedVolumes)
+	}
 	if c.CASAddress != "" {
 		fmt.Fprintf(w, "  CAS          %s, policy %s, CAS ID %s (secrets and FS key from the CAS)\n", c.CASAddress, c.CASPolicy, c.CASID)
 	}

@@ -66,9 +66,11 @@ entrypoint becomes the scone-run shield runtime.`,
 		newKeyCmd(a),
 		newKeygenCmd(a),
 		newQuoteCmd(a),
+		newRewriteCmd(a),
 		newSignDataCmd(a),
 		newVerifyCmd(a),
 		newVersionCmd(a),
+		newVolumeCmd(a),
 	)
 	return root
 }

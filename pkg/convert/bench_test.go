@@ -22,6 +22,7 @@ import (
 
 	"github.com/scone-build/scone-build/internal/testenclave"
 	"github.com/scone-build/scone-build/internal/testimages"
+	"github.com/scone-build/scone-build/pkg/fsprotect"
 	"github.com/scone-build/scone-build/pkg/rootfs"
 )
 
@@ -153,7 +154,14 @@ func BenchmarkConvertVsFlatten(b *testing.B) {
 
 // convertVsFlatten times n rounds of a plain flatten of img and of its
 // conversion written as a docker archive to io.Discard.
-func convertVsFlatten(b *testing.B, fx *testenclave.Fixtures, img v1.Image, n int) (flat, conv time.Duration) {
+func convertVsFlatten(b *testing.B, fx *testenclave.Fixtures, img v1.Image, n int, extra ...Option) (flat, conv time.Duration) {
+	flat, conv, _ = convertVsFlattenOut(b, fx, img, n, extra...)
+	return flat, conv
+}
+
+// convertVsFlattenOut is convertVsFlatten that also returns the last
+// converted image.
+func convertVsFlattenOut(b *testing.B, fx *testenclave.Fixtures, img v1.Image, n int, extra ...Option) (flat, conv time.Duration, last v1.Image) {
 	tag, _ := name.NewTag("bench/out:latest")
 	for i := 0; i < n; i++ {
 		t0 := time.Now()
@@ -162,10 +170,11 @@ func convertVsFlatten(b *testing.B, fx *testenclave.Fixtures, img v1.Image, n in
 		}
 		flat += time.Since(t0)
 		t0 = time.Now()
-		out, rep, err := convertImage(context.Background(), img, WithSigner(fx.Signer), WithFSKey(fx.FSKey), WithRuntime(fx.Runtime, fx.Runtime), WithForce(true))
+		out, rep, err := convertImage(context.Background(), img, append([]Option{WithSigner(fx.Signer), WithFSKey(fx.FSKey), WithRuntime(fx.Runtime, fx.Runtime), WithForce(true)}, extra...)...)
 		if err != nil {
 			b.Fatal(err)
 		}
+		last = out
 		t1 := time.Now()
 		if err := tarball.Write(tag, out, io.Discard); err != nil {
 			b.Fatal(err)
@@ -174,7 +183,25 @@ func convertVsFlatten(b *testing.B, fx *testenclave.Fixtures, img v1.Image, n in
 		b.Logf("flatten %.3f s; stages (s): %v, write %.3f, total %.3f; %.0f%% of the content encrypted ahead", flat.Seconds()/float64(i+1), rep.Timings,
 			time.Since(t1).Seconds(), time.Since(t0).Seconds(), 100*float64(rep.fsCached)/float64(max(rep.BytesIn, 1)))
 	}
-	return flat, conv
+	return flat, conv, last
+}
+
+// layerBytes is the total (compressed) size of an image's layers: what a
+// registry stores and a pull transfers.
+func layerBytes(b *testing.B, img v1.Image) int64 {
+	ls, err := img.Layers()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n int64
+	for _, l := range ls {
+		sz, err := l.Size()
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += sz
+	}
+	return n
 }
 
 // BenchmarkGunzip compares klauspost/compress with compress/gzip on the
@@ -246,7 +273,9 @@ func BenchmarkEnclaveLayerCompression(b *testing.B) {
 }
 
 // BenchmarkRealImages reports convert/flatten for each real image of the
-// cache (`make images`), each measured against its own baseline in this run.
+// cache (`make images`), each measured against its own baseline in this run,
+// with each FS compression (NAME/none, NAME/lz4, NAME/lz4hc), and the size
+// of the output image's layers over the source image's (out/in).
 func BenchmarkRealImages(b *testing.B) {
 	fx := testenclave.Get(b)
 	for _, n := range []string{"busybox", "musl", "gohttp", "debian", "nginx", "redis", "memcached", "sqlite", "python3", "apache2"} {
@@ -259,9 +288,15 @@ func BenchmarkRealImages(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			flat, conv := convertVsFlatten(b, fx, img, b.N)
-			b.ReportMetric(float64(conv)/float64(flat), "convert/flatten")
-			b.ReportMetric(conv.Seconds()/float64(b.N), "convert-s")
+			in := layerBytes(b, img)
+			for _, c := range []fsprotect.Compression{fsprotect.CompressionNone, fsprotect.CompressionLZ4, fsprotect.CompressionLZ4HC} {
+				b.Run(c.String(), func(b *testing.B) {
+					flat, conv, out := convertVsFlattenOut(b, fx, img, b.N, WithFSCompression(c))
+					b.ReportMetric(float64(conv)/float64(flat), "convert/flatten")
+					b.ReportMetric(conv.Seconds()/float64(b.N), "convert-s")
+					b.ReportMetric(float64(layerBytes(b, out))/float64(in), "out/in")
+				})
+			}
 		})
 	}
 }

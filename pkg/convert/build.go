@@ -84,6 +84,11 @@ func Build(ctx context.Context, src *Source, opts ...Option) (*Result, error) {
 		return nil, err
 	}
 	rep.Notes = tree.Notes()
+	if !o.noRewrite {
+		if err := rewriteTree(ctx, tree, rep); err != nil {
+			return nil, err
+		}
+	}
 
 	// The protected FS image does not depend on the analysis: both run at
 	// once (the analysis is single-threaded, packing pre-encrypted
@@ -102,6 +107,7 @@ func Build(ctx context.Context, src *Source, opts ...Option) (*Result, error) {
 	rep.FSRoot = hex.EncodeToString(sum.Root[:])
 	rep.Files, rep.Dirs, rep.Symlinks = sum.Files, sum.Dirs, sum.Symlinks
 	rep.BytesIn, rep.FSImageBytes, rep.fsCached = sum.BytesIn, sum.BytesOut, sum.BytesCached
+	rep.FSCompression = sum.Compression.String()
 	rep.Skipped = sum.Skipped
 
 	ec, err := enclaveConfig(entry, ar, uid, gid, sum.Root, o)
@@ -139,11 +145,12 @@ func Build(ctx context.Context, src *Source, opts ...Option) (*Result, error) {
 	}, nil
 }
 
-// fsOptions are the options of the protected FS image: the chunk size, and
+// fsOptions are the options of the protected FS image: the compression, the
+// chunk size, and
 // the salt source when it is known before the tree (given, or an image's
 // layers); without one, startPack derives it from the tree.
 func fsOptions(src *Source, o *options) ([]fsprotect.Option, error) {
-	var opts []fsprotect.Option
+	opts := []fsprotect.Option{fsprotect.WithCompression(o.fsComp)}
 	if o.fsChunk != 0 {
 		opts = append(opts, fsprotect.WithChunkSize(o.fsChunk))
 	}
@@ -254,6 +261,7 @@ func analyse(ctx context.Context, tree *rootfs.Tree, entry link.Entry, user stri
 		return nil, 0, 0, fmt.Errorf("analysing entrypoint %q: %w", entry.Argv[0], err)
 	}
 	rep.Compatibility = ar
+	rep.Rewrite.annotate(ar)
 	if aerr := ar.Err(); aerr != nil {
 		if !o.force {
 			return nil, 0, 0, aerr
@@ -288,6 +296,9 @@ func enclaveConfig(entry link.Entry, ar *link.Report, uid, gid uint32, fsRoot [3
 		Transport:     o.transport,
 		Entrypoint:    ar.Entry.Program,
 		Volumes:       sortedUnique(o.volumes),
+	}
+	if len(o.pvolumes) > 0 {
+		ec.ProtectedVolumes = sortedUnique(o.pvolumes)
 	}
 	if o.exitCycles != nil {
 		ec.ExitCycles = *o.exitCycles

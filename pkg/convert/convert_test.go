@@ -405,3 +405,50 @@ func convertImage(ctx context.Context, src v1.Image, opts ...Option) (v1.Image, 
 	img, err := res.OCIImage()
 	return img, res.Report, err
 }
+
+// TestConvertFSCompression: the default compresses the FS image's chunks
+// (LZ4), WithFSCompression(none) does not; both images read back to the
+// same tree, and the choice is measured (another FS root, another
+// MRENCLAVE).
+func TestConvertFSCompression(t *testing.T) {
+	fixtures(t)
+	ctx := context.Background()
+	s, err := FromImage(busyboxImage(t), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reps := map[fsprotect.Compression]*Report{}
+	files := map[fsprotect.Compression][]byte{}
+	for _, c := range []fsprotect.Compression{fsprotect.CompressionLZ4, fsprotect.CompressionNone, fsprotect.CompressionLZ4HC} {
+		o := opts()
+		if c != fsprotect.CompressionLZ4 { // LZ4: the default, no option
+			o = append(o, WithFSCompression(c))
+		}
+		res, err := Build(ctx, s, o...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fsImg := res.Image.FSImage.Bytes()
+		rd, err := fsprotect.Open(bytes.NewReader(fsImg), int64(len(fsImg)), fsKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rd.Compressed() != (c != fsprotect.CompressionNone) || res.Report.FSCompression != c.String() {
+			t.Errorf("%v: image compressed %v, report says %q", c, rd.Compressed(), res.Report.FSCompression)
+		}
+		if files[c], err = rd.ReadFile("bin/busybox"); err != nil {
+			t.Fatal(err)
+		}
+		reps[c] = res.Report
+	}
+	lz4, none, hc := reps[fsprotect.CompressionLZ4], reps[fsprotect.CompressionNone], reps[fsprotect.CompressionLZ4HC]
+	if lz4.FSImageBytes >= none.FSImageBytes || hc.FSImageBytes > lz4.FSImageBytes {
+		t.Errorf("FS image bytes: lz4 %d, lz4hc %d, none %d", lz4.FSImageBytes, hc.FSImageBytes, none.FSImageBytes)
+	}
+	if lz4.MRENCLAVE == none.MRENCLAVE || lz4.FSRoot == none.FSRoot {
+		t.Error("the compression does not change the measured FS root")
+	}
+	if !bytes.Equal(files[fsprotect.CompressionLZ4], files[fsprotect.CompressionNone]) || !bytes.Equal(files[fsprotect.CompressionLZ4HC], files[fsprotect.CompressionNone]) {
+		t.Error("bin/busybox reads back differently")
+	}
+}

@@ -33,6 +33,7 @@ type options struct {
 	transport  enclave.Transport
 	exitCycles *uint64
 	volumes    []string
+	pvolumes   []string
 	debug      bool
 	prodID     uint16
 	svn        uint16
@@ -43,13 +44,20 @@ type options struct {
 	runtimeRun []byte
 	runtimeHst []byte
 	fsChunk    int
+	fsComp     fsprotect.Compression
 	fsSalt     []byte // salt source of the FS image (when fsSaltSet)
 	fsSaltSet  bool
 	fsTreeSalt bool // Convert: salt from the flattened tree, not the layers
 	unsigned   bool
 	cas        *casTarget
+	noRewrite  bool
 	tls        tlsOptions // tls.go
 }
+
+// WithRewrite turns the rewrite of the programs' system call sites for the
+// runtime's fast path (pkg/rewrite, docs/rewrite.md) on (the default) or
+// off.
+func WithRewrite(on bool) Option { return func(o *options) { o.noRewrite = !on } }
 
 // WithSigner sets the enclave signer (a key file or an external command). Required.
 func WithSigner(s enclave.Signer) Option { return func(o *options) { o.signer = s } }
@@ -89,6 +97,13 @@ func WithVolumes(paths ...string) Option {
 	return func(o *options) { o.volumes = append(o.volumes, paths...) }
 }
 
+// WithProtectedVolumes makes these paths protected volumes
+// (docs/volume.md): what the application writes there reaches the host
+// encrypted and authenticated.
+func WithProtectedVolumes(paths ...string) Option {
+	return func(o *options) { o.pvolumes = append(o.pvolumes, paths...) }
+}
+
 // WithDebug sets the SIGSTRUCT DEBUG attribute (a debug enclave can be
 // inspected by the host; never use it in production).
 func WithDebug(on bool) Option { return func(o *options) { o.debug = on } }
@@ -118,6 +133,13 @@ func WithRuntime(run, host []byte) Option {
 
 // WithFSChunkSize overrides the protected FS content chunk size.
 func WithFSChunkSize(n int) Option { return func(o *options) { o.fsChunk = n } }
+
+// WithFSCompression sets how the protected FS image stores chunks
+// (docs/fsprotect.md, "Per-chunk compression"). Default
+// fsprotect.CompressionLZ4: chunks are compressed before they are
+// encrypted, a chunk that does not shrink is stored as it is.
+// fsprotect.CompressionNone keeps the exposure of an uncompressed image.
+func WithFSCompression(c fsprotect.Compression) Option { return func(o *options) { o.fsComp = c } }
 
 // WithFSSaltSource sets the source of the protected FS image's salt
 // (docs/fsprotect.md): bytes that identify the packed tree. Convert uses
@@ -169,7 +191,7 @@ var (
 )
 
 func makeOptions(opts []Option) (*options, error) {
-	o := &options{log: slog.New(slog.DiscardHandler), progress: func(Progress) {}}
+	o := &options{log: slog.New(slog.DiscardHandler), progress: func(Progress) {}, fsComp: fsprotect.CompressionLZ4}
 	for _, f := range opts {
 		f(o)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/scone-build/scone-build/pkg/fsprotect"
+	"github.com/scone-build/scone-build/pkg/rewrite"
 	"github.com/scone-build/scone-build/pkg/rootfs"
 )
 
@@ -269,11 +270,24 @@ func TestConvertPreEncrypts(t *testing.T) {
 		t.Skip("pre-encryption needs a second core")
 	}
 	src := busyboxImage(t, file{name: "srv/big", body: rnd(5, 300<<10+1)}, file{name: "./srv/dot/./x", body: []byte("x")})
-	_, rep, err := convertImage(context.Background(), src, opts()...)
+	_, rep, err := convertImage(context.Background(), src, opts(WithRewrite(false))...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rep.fsCached != rep.BytesIn || rep.BytesIn == 0 {
 		t.Fatalf("%d of %d content bytes were encrypted ahead", rep.fsCached, rep.BytesIn)
+	}
+	// Rewritten programs (busybox) are new contents, encrypted when the
+	// FS image is packed; all the rest was encrypted ahead.
+	_, rep, err = convertImage(context.Background(), src, opts()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rw, err := rewrite.Rewrite(busybox, rewrite.Options{})
+	if err != nil || rw.Data == nil {
+		t.Fatalf("busybox not rewritten: %v", err)
+	}
+	if rep.fsCached != rep.BytesIn-int64(len(rw.Data)) {
+		t.Fatalf("with rewriting, %d of %d content bytes were encrypted ahead (rewritten busybox: %d)", rep.fsCached, rep.BytesIn, len(rw.Data))
 	}
 }

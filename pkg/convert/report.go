@@ -29,15 +29,21 @@ type Report struct {
 	Symlinks     int   `json:"symlinks"`
 	BytesIn      int64 `json:"bytes_in"`
 	FSImageBytes int64 `json:"fs_image_bytes"`
+	// FSCompression is the chunk compression of the FS image ("none",
+	// "lz4", "lz4hc").
+	FSCompression string `json:"fs_compression"`
 
 	// CAS is the CAS the enclave gets its secrets from (WithCAS).
 	CAS *CASReport `json:"cas,omitempty"`
 
-	Compatibility *link.Report  `json:"compatibility,omitempty"`
-	Forced        bool          `json:"forced,omitempty"`
-	Notes         []rootfs.Note `json:"notes,omitempty"`
-	Skipped       []string      `json:"skipped,omitempty"`
-	Dropped       []string      `json:"dropped_config,omitempty"`
+	Compatibility *link.Report `json:"compatibility,omitempty"`
+	// Rewrite: the programs whose system call sites were rewritten for the
+	// runtime's fast path (nil with WithRewrite(false)).
+	Rewrite *RewriteReport `json:"syscall_rewrite,omitempty"`
+	Forced  bool           `json:"forced,omitempty"`
+	Notes   []rootfs.Note  `json:"notes,omitempty"`
+	Skipped []string       `json:"skipped,omitempty"`
+	Dropped []string       `json:"dropped_config,omitempty"`
 	// Seconds spent per stage.
 	Timings map[string]float64 `json:"timings_seconds"`
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 )
 
@@ -118,6 +119,11 @@ type Config struct {
 	Libraries   []string
 	// Volumes are host paths passed through to the application.
 	Volumes []string
+	// ProtectedVolumes are the paths of protected volumes (docs/volume.md):
+	// what the application writes there is stored on the host encrypted
+	// and authenticated. Encoded (record 28) only when set, so a config
+	// without one encodes, and measures, as before.
+	ProtectedVolumes []string
 	// CASAddress ("host:port", see CheckCASAddress), CASID (SHA-256 of the
 	// CAS's DER public key, docs/cas.md) and CASPolicy name the CAS the
 	// enclave obtains its secrets from at start-up: all three or none. They
@@ -307,6 +313,9 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
+	if err := c.validateProtectedVolumes(); err != nil {
+		return err
+	}
 	if err := c.validateCAS(); err != nil {
 		return err
 	}
@@ -351,9 +360,15 @@ const (
 	tagTLSClientCA = 25 // str
 	tagTLSConnect  = 26 // list of "host:port"
 	tagTLSCA       = 27 // str
+	// The protected volumes (a list of paths), present only when there
+	// are some.
+	tagProtectedVolumes = 28
 )
 
-func optionalTag(tag uint32) bool { return tag >= tagCASAddress && tag <= tagTLSCA }
+// MaxProtectedVolumes is the most protected volumes a config names.
+const MaxProtectedVolumes = 16
+
+func optionalTag(tag uint32) bool { return tag >= tagCASAddress && tag <= tagProtectedVolumes }
 
 type enc struct{ b []byte }
 
@@ -425,6 +440,9 @@ func (c *Config) MarshalBinary() ([]byte, error) {
 		e.rec(tagCASPolicy, []byte(c.CASPolicy))
 	}
 	c.marshalTLS(e)
+	if len(c.ProtectedVolumes) > 0 {
+		e.rec(tagProtectedVolumes, listv(c.ProtectedVolumes))
+	}
 	if len(e.b) > MaxConfigSize {
 		return nil, cfgErr("", "encoding is %d bytes, more than %d", len(e.b), MaxConfigSize)
 	}
@@ -624,6 +642,40 @@ func ParseConfig(b []byte) (*Config, error) {
 	return c, nil
 }
 
+// validateProtectedVolumes: clean absolute paths other than / and outside
+// the kernel's file systems, at most MaxProtectedVolumes, none inside
+// another or inside (or around) a plain volume.
+func (c *Config) validateProtectedVolumes() error {
+	if len(c.ProtectedVolumes) > MaxProtectedVolumes {
+		return cfgErr("protected volumes", "%d paths, at most %d", len(c.ProtectedVolumes), MaxProtectedVolumes)
+	}
+	within := func(a, b string) bool { return a == b || strings.HasPrefix(a, b+"/") || b == "/" }
+	for i, p := range c.ProtectedVolumes {
+		if err := checkAbs("protected volumes", p, false); err != nil {
+			return err
+		}
+		if p == "/" || path.Clean(p) != p || len(p) > 4095 {
+			return cfgErr("protected volumes", "%q is not a clean absolute path other than /", p)
+		}
+		for _, k := range []string{"/proc", "/dev", "/sys"} {
+			if within(p, k) || within(k, p) {
+				return cfgErr("protected volumes", "%q overlaps %s", p, k)
+			}
+		}
+		for j, q := range c.ProtectedVolumes {
+			if i != j && (within(p, q) || within(q, p)) {
+				return cfgErr("protected volumes", "%q and %q overlap", p, q)
+			}
+		}
+		for _, q := range c.Volumes {
+			if within(p, q) || within(q, p) {
+				return cfgErr("protected volumes", "%q overlaps the unprotected volume %q", p, q)
+			}
+		}
+	}
+	return nil
+}
+
 // parseOptional parses one optional record (its tag is known and in order;
 // whether the records make sense together is Validate's job).
 func (c *Config) parseOptional(tag uint32, v []byte) error {
@@ -652,6 +704,11 @@ func (c *Config) parseOptional(tag uint32, v []byte) error {
 		c.TLSCA = string(v)
 		if c.TLSCA == "" {
 			err = cfgErr("tls ca", "empty record")
+		}
+	case tagProtectedVolumes:
+		c.ProtectedVolumes, err = parseList("protected volumes", v)
+		if err == nil && len(c.ProtectedVolumes) == 0 {
+			err = cfgErr("protected volumes", "empty record")
 		}
 	}
 	return err

@@ -16,7 +16,10 @@
 // salt (a keyed hash of a salt source that identifies the tree:
 // WithSaltSource, or TreeSaltSource) and to the file's path, so equal
 // contents at different paths, or in different images, do not encrypt
-// alike. Open returns a Reader that implements io/fs.FS and authenticates
+// alike. With WithCompression each chunk is LZ4-compressed before it is
+// encrypted (stored as it is when that does not shrink it; header flag
+// 0x1); readers authenticate a chunk before they decompress it.
+// Open returns a Reader that implements io/fs.FS and authenticates
 // every byte it returns; reading a range of a file authenticates only the
 // chunks it touches. Verify checks a whole image with the key.
 //

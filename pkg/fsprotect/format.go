@@ -47,9 +47,9 @@ const (
 	maxNameLen    = 255
 	rootIno       = 1
 
-	// flagChunkCompression (header flags bit 0) is reserved for per-chunk
-	// compression, which no version implements yet: readers refuse an
-	// image with it (or any other flag) set.
+	// flagChunkCompression (header flags bit 0, version 2 only): chunks
+	// may be compressed; the codec is in header byte 192, chunk records
+	// carry each chunk's stored form (compress.go).
 	flagChunkCompression = 1 << 0
 )
 
@@ -109,7 +109,7 @@ type header struct {
 	dataHash   [32]byte
 	indexHash  [32]byte
 	salt       [saltSize]byte // version 2: the image salt
-	reserved2  [32]byte       // version 2: reserved (compression parameters), zero
+	reserved2  [32]byte       // version 2: [0] codec when flags bit 0 is set, else zero; the rest zero
 	mac        [32]byte
 }
 
@@ -191,16 +191,23 @@ func (h *header) checkLayout(size int64) error {
 	if h.chunkLog2 < minChunkLog2 || h.chunkLog2 > maxChunkLog2 {
 		return fe(12, fmt.Sprintf("chunk size 2^%d out of range", h.chunkLog2))
 	}
-	if h.flags&flagChunkCompression != 0 {
-		return fe(56, "flag 0x1 (per-chunk compression) is not supported by this reader")
-	}
-	if h.flags != 0 {
+	if h.flags&^flagChunkCompression != 0 {
 		return fe(56, fmt.Sprintf("unknown flags %#x", h.flags))
+	}
+	if h.flags&flagChunkCompression != 0 && h.version < 2 {
+		return fe(56, "flag 0x1 (per-chunk compression) in a version 1 image")
 	}
 	if h.reserved != 0 {
 		return fe(76, "reserved field not zero")
 	}
-	if h.reserved2 != [32]byte{} {
+	params := h.reserved2
+	if h.compressed() {
+		if params[0] != codecLZ4 {
+			return fe(192, fmt.Sprintf("unknown codec %d", params[0]))
+		}
+		params[0] = 0
+	}
+	if params != [32]byte{} {
 		return fe(192, "reserved field not zero")
 	}
 	if h.dataOff != PreambleSize {
@@ -214,6 +221,18 @@ func (h *header) checkLayout(size int64) error {
 		return fe(48, "header does not follow the index")
 	}
 	return nil
+}
+
+// compressed reports whether the image's chunk records carry stored forms
+// (flags bit 0).
+func (h *header) compressed() bool { return h.flags&flagChunkCompression != 0 }
+
+// recSize is the size of a chunk record of the image.
+func (h *header) recSize() int {
+	if h.compressed() {
+		return chunkRecSizeZ
+	}
+	return chunkRecSize
 }
 
 // inode is one decoded inode record.
@@ -245,8 +264,20 @@ type index struct {
 	inodes  []inode // inode number i+1 is inodes[i]
 	dirents []dirent
 	xattrs  []xattrRec
-	chunks  []byte // nchunks * chunkRecSize: nonce || tag
+	chunks  []byte // nchunks * recSize: nonce || tag (|| stored || offset)
 	strs    []byte
+	recSize int // chunkRecSize, or chunkRecSizeZ with compression
+}
+
+// rec returns chunk record k.
+func (x *index) rec(k uint64) []byte {
+	return x.chunks[k*uint64(x.recSize) : (k+1)*uint64(x.recSize)]
+}
+
+// recStored returns the stored word and the offset of a compressed image's
+// chunk record.
+func recStored(rec []byte) (uint32, uint64) {
+	return le.Uint32(rec[chunkRecSize:]), le.Uint64(rec[chunkRecSize+4:])
 }
 
 func (x *index) str(off, n uint32) string { return string(x.strs[off : off+n]) }
@@ -272,7 +303,7 @@ func (x *index) marshal() []byte {
 	le.PutUint32(b[8:], uint32(len(x.inodes)))
 	le.PutUint32(b[12:], uint32(len(x.dirents)))
 	le.PutUint32(b[16:], uint32(len(x.xattrs)))
-	le.PutUint64(b[24:], uint64(len(x.chunks)/chunkRecSize))
+	le.PutUint64(b[24:], uint64(len(x.chunks)/x.recSize))
 	le.PutUint64(b[32:], uint64(len(x.strs)))
 	p := b[indexHdrSize:]
 	for i := range x.inodes {
@@ -317,9 +348,10 @@ func (x *index) marshal() []byte {
 }
 
 // parseIndex decodes and validates a decrypted index. dataStart and dataEnd
-// bound the data region in the image; log2 is the chunk size exponent.
+// bound the data region in the image; log2 is the chunk size exponent;
+// recSize the chunk record size (chunkRecSizeZ: records carry stored forms).
 // Offsets in errors are offsets in b. It never panics, whatever b holds.
-func parseIndex(b []byte, log2 uint32, dataStart, dataEnd uint64) (*index, error) {
+func parseIndex(b []byte, log2 uint32, dataStart, dataEnd uint64, recSize int) (*index, error) {
 	fe := func(off int, format string, a ...any) error {
 		return &FormatError{Offset: int64(off), Msg: "index: " + fmt.Sprintf(format, a...)}
 	}
@@ -336,10 +368,10 @@ func parseIndex(b []byte, log2 uint32, dataStart, dataEnd uint64) (*index, error
 	}
 	// All counts are checked against the length before multiplying.
 	rest := uint64(len(b) - indexHdrSize)
-	if nc > rest/chunkRecSize || ns > rest {
+	if nc > rest/uint64(recSize) || ns > rest {
 		return nil, fe(24, "counts exceed the index size")
 	}
-	need := ni*inodeRecSize + nd*direntRecSize + nx*xattrRecSize + nc*chunkRecSize + ns
+	need := ni*inodeRecSize + nd*direntRecSize + nx*xattrRecSize + nc*uint64(recSize) + ns
 	if need != rest {
 		return nil, fe(8, "counts give %d bytes, index has %d", need, rest)
 	}
@@ -347,6 +379,7 @@ func parseIndex(b []byte, log2 uint32, dataStart, dataEnd uint64) (*index, error
 		inodes:  make([]inode, ni),
 		dirents: make([]dirent, nd),
 		xattrs:  make([]xattrRec, nx),
+		recSize: recSize,
 	}
 	p := indexHdrSize
 	inodeOff := p
@@ -378,8 +411,9 @@ func parseIndex(b []byte, log2 uint32, dataStart, dataEnd uint64) (*index, error
 		x.xattrs[i] = xattrRec{nameOff: le.Uint32(q[0:]), nameLen: le.Uint32(q[4:]), valOff: le.Uint32(q[8:]), valLen: le.Uint32(q[12:])}
 		p += xattrRecSize
 	}
-	x.chunks = b[p : p+int(nc)*chunkRecSize]
-	p += int(nc) * chunkRecSize
+	chunkOff := p
+	x.chunks = b[p : p+int(nc)*recSize]
+	p += int(nc) * recSize
 	x.strs = b[p:]
 	strOK := func(off, n uint32) bool { return uint64(off)+uint64(n) <= ns }
 
@@ -444,10 +478,17 @@ func parseIndex(b []byte, log2 uint32, dataStart, dataEnd uint64) (*index, error
 			if in.size > math.MaxInt64 || in.chunkFirst != nextChunk || n > nc-nextChunk {
 				return nil, fe(off+56, "inode %d: chunk table out of range", ino)
 			}
-			nextChunk += n
-			if in.size > 0 && (in.dataOff < dataStart || in.dataOff > dataEnd || in.size > dataEnd-in.dataOff) {
+			if recSize == chunkRecSizeZ {
+				if in.size > 0 && (in.dataOff < dataStart || in.dataOff > dataEnd) {
+					return nil, fe(off+48, "inode %d: content outside the data region", ino)
+				}
+				if k, msg := checkStored(x, in, nextChunk, n, log2, dataEnd); msg != "" {
+					return nil, fe(chunkOff+int(k)*recSize+chunkRecSize, "inode %d: chunk %d: %s", ino, k-nextChunk, msg)
+				}
+			} else if in.size > 0 && (in.dataOff < dataStart || in.dataOff > dataEnd || in.size > dataEnd-in.dataOff) {
 				return nil, fe(off+48, "inode %d: content outside the data region", ino)
 			}
+			nextChunk += n
 			if in.size == 0 && in.dataOff != 0 {
 				return nil, fe(off+48, "inode %d: empty file with a data offset", ino)
 			}
@@ -536,4 +577,33 @@ func parseIndex(b []byte, log2 uint32, dataStart, dataEnd uint64) (*index, error
 		}
 	}
 	return x, nil
+}
+
+// checkStored checks the stored forms of the n chunk records of file in
+// starting with record first (images with compression): the stored word
+// holds only a length and the compressed bit, a raw chunk keeps its
+// plaintext length, a compressed one is shorter, and the chunks lie end to
+// end from the inode's data offset inside the data region. It returns the
+// failing record and why ("" when they are canonical).
+func checkStored(x *index, in *inode, first, n uint64, log2 uint32, dataEnd uint64) (uint64, string) {
+	pos := in.dataOff
+	for k := first; k < first+n; k++ {
+		st, off := recStored(x.rec(k))
+		plain := min(uint64(1)<<log2, in.size-(k-first)<<log2)
+		ln := uint64(st & storedLenMask)
+		switch {
+		case st&storedReserved != 0:
+			return k, "reserved bits of the stored word set"
+		case st&storedCompBit == 0 && ln != plain:
+			return k, fmt.Sprintf("stored as is with %d bytes, has %d", ln, plain)
+		case st&storedCompBit != 0 && (ln == 0 || ln >= plain):
+			return k, fmt.Sprintf("compressed to %d bytes of %d", ln, plain)
+		case off != pos:
+			return k, fmt.Sprintf("at offset %d, want %d", off, pos)
+		case ln > dataEnd-pos:
+			return k, "outside the data region"
+		}
+		pos += ln
+	}
+	return 0, ""
 }

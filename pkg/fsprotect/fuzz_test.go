@@ -57,8 +57,11 @@ func exercise(rd *Reader) {
 }
 
 // indexSeed returns the decrypted index and the data region of ok.img.
-func indexSeed(t testing.TB) (plain []byte, data []byte) {
-	img, err := os.ReadFile(filepath.Join(vectorDir, "ok.img"))
+func indexSeed(t testing.TB) (plain []byte, data []byte) { return indexSeedOf(t, "ok.img") }
+
+// indexSeedOf returns the decrypted index and the data region of a vector.
+func indexSeedOf(t testing.TB, name string) (plain []byte, data []byte) {
+	img, err := os.ReadFile(filepath.Join(vectorDir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,12 +69,21 @@ func indexSeed(t testing.TB) (plain []byte, data []byte) {
 	return rd.x.marshal(), img[PreambleSize:rd.hdr.indexOff]
 }
 
-// FuzzParseIndex feeds arbitrary index plaintexts to the index parser.
+// FuzzParseIndex feeds arbitrary index plaintexts to the index parser, with
+// chunk records of both sizes (log2 >= 128: records with stored forms, as
+// in images with compression).
 func FuzzParseIndex(f *testing.F) {
 	plain, data := indexSeed(f)
+	zplain, zdata := indexSeedOf(f, "v2z-ok.img")
 	f.Add(plain, uint8(12))
+	f.Add(zplain, uint8(128+12))
+	data = append(data, zdata...) // room for both seeds' chunks
 	f.Fuzz(func(t *testing.T, b []byte, log2 uint8) {
-		x, err := parseIndex(b, uint32(log2%9)+minChunkLog2, PreambleSize, PreambleSize+uint64(len(data)))
+		rs := chunkRecSize
+		if log2 >= 128 {
+			rs = chunkRecSizeZ
+		}
+		x, err := parseIndex(b, uint32(log2%128%9)+minChunkLog2, PreambleSize, PreambleSize+uint64(len(data)), rs)
 		if err != nil {
 			return
 		}
@@ -83,12 +95,22 @@ func FuzzParseIndex(f *testing.F) {
 }
 
 // FuzzReaderIndex wraps arbitrary index plaintexts into correctly keyed and
-// MACed images of either format version, so that the Reader's lookups and
-// reads run on every index the parser accepts.
+// MACed images of either format version (version >= 128: version 2 with
+// compression, around the data region of v2z-ok.img), so that the Reader's
+// lookups, reads and decompression run on every index the parser accepts.
+// The chunks stay authentic only where the index keeps their records: the
+// decompressor only ever sees authenticated stored bytes.
 func FuzzReaderIndex(f *testing.F) {
 	plain, data := indexSeed(f)
+	zplain, zdata := indexSeedOf(f, "v2z-ok.img")
+	zimg, err := os.ReadFile(filepath.Join(vectorDir, "v2z-ok.img"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	zsalt := openBytes(f, zimg, vectorKey).hdr.salt
 	f.Add(plain, uint8(1))
 	f.Add(plain, uint8(2))
+	f.Add(zplain, uint8(128))
 	sks := map[uint32]*subkeys{}
 	for v := uint32(MinVersion); v <= Version; v++ {
 		sk, err := deriveKeys(vectorKey, v)
@@ -100,6 +122,9 @@ func FuzzReaderIndex(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte, version uint8) {
 		v := uint32(version)%Version + 1
 		img := buildImage(t, sks[v], MinChunkSize, [saltSize]byte{version}, data, b)
+		if version >= 128 {
+			img = buildImageFlags(t, sks[2], MinChunkSize, zsalt, zdata, b, flagChunkCompression)
+		}
 		rd, err := Open(bytes.NewReader(img), int64(len(img)), vectorKey)
 		if err != nil {
 			return
@@ -111,6 +136,12 @@ func FuzzReaderIndex(f *testing.F) {
 // buildImage assembles an image of sk's format version around a given data
 // region and index plaintext, with a valid header (salt: version 2).
 func buildImage(t testing.TB, sk *subkeys, cs int, salt [saltSize]byte, data, plain []byte) []byte {
+	return buildImageFlags(t, sk, cs, salt, data, plain, 0)
+}
+
+// buildImageFlags is buildImage with header flags (flagChunkCompression:
+// codec LZ4, chunk records with stored forms).
+func buildImageFlags(t testing.TB, sk *subkeys, cs int, salt [saltSize]byte, data, plain []byte, flags uint64) []byte {
 	pre := make([]byte, PreambleSize)
 	copy(pre, Magic)
 	le.PutUint32(pre[8:], sk.version)
@@ -118,6 +149,9 @@ func buildImage(t testing.TB, sk *subkeys, cs int, salt [saltSize]byte, data, pl
 		indexOff: PreambleSize + uint64(len(data)), indexLen: uint64(len(plain)) + tagSize}
 	if sk.version >= 2 {
 		h.salt = salt
+	}
+	if h.flags = flags; flags&flagChunkCompression != 0 {
+		h.reserved2[0] = codecLZ4
 	}
 	h.dataHash = sha256.Sum256(append(bytes.Clone(pre), data...))
 	ct, hb, err := sealIndex(sk, h, plain)

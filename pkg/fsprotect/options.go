@@ -18,6 +18,7 @@ type options struct {
 	version      uint32
 	saltSource   []byte
 	saltSet      bool // WithSaltSource given
+	compression  Compression
 }
 
 // WithChunkSize sets the content chunk size for Pack: a power of two from
@@ -51,6 +52,12 @@ func WithSaltSource(src []byte) Option {
 	return func(o *options) { o.saltSource, o.saltSet = bytes.Clone(src), true }
 }
 
+// WithCompression makes Pack, PackTree, PackTarFile and NewContentCache
+// compress each chunk before encrypting it (docs/fsprotect.md, "Per-chunk
+// compression"); a chunk that does not shrink is stored as it is. Default
+// CompressionNone. Readers need no option: the image says how it is stored.
+func WithCompression(c Compression) Option { return func(o *options) { o.compression = c } }
+
 // withVersion makes Pack write format version v. Version 1 is only written
 // by tests (the v1 vectors, the equality leak it has): it binds no chunk to
 // its path or image.
@@ -71,6 +78,12 @@ func buildOptions(opts []Option) (*options, error) {
 	}
 	if !knownVersion(o.version) {
 		return nil, fmt.Errorf("check options: format version %d not in [%d, %d]", o.version, MinVersion, Version)
+	}
+	if o.compression < CompressionNone || o.compression > CompressionLZ4HC {
+		return nil, fmt.Errorf("check options: unknown compression %d", int(o.compression))
+	}
+	if o.compression != CompressionNone && o.version < 2 {
+		return nil, fmt.Errorf("check options: compression needs format version 2")
 	}
 	if o.saltSet && len(o.saltSource) == 0 {
 		return nil, fmt.Errorf("check options: empty salt source: give bytes that identify the packed tree (for example its layer digests)")

@@ -28,7 +28,7 @@ type Reader struct {
 	x        *index
 	aead     cipher.AEAD
 	cs       int
-	bufs     sync.Pool // *[]byte of cs+tagSize
+	bufs     sync.Pool // *[]byte of cs+tagSize (with compression 2*cs+tagSize: stored | plaintext)
 	pathOnce sync.Once
 	paths    []string // a path for each inode, for error messages
 }
@@ -84,14 +84,18 @@ func Open(r io.ReaderAt, size int64, key Key, opts ...Option) (*Reader, error) {
 	if err != nil {
 		return nil, &AuthError{Part: PartIndex, Msg: "GCM tag mismatch"}
 	}
-	rd.x, err = parseIndex(plain, h.chunkLog2, h.dataOff, h.indexOff)
+	rd.x, err = parseIndex(plain, h.chunkLog2, h.dataOff, h.indexOff, h.recSize())
 	if err != nil {
 		return nil, err
 	}
 	if rd.aead, err = newGCM(sk.contentKey[:]); err != nil {
 		return nil, err
 	}
-	rd.bufs.New = func() any { b := make([]byte, rd.cs+tagSize); return &b }
+	bufLen := rd.cs + tagSize
+	if h.compressed() {
+		bufLen += rd.cs
+	}
+	rd.bufs.New = func() any { b := make([]byte, bufLen); return &b }
 	return rd, nil
 }
 
@@ -149,6 +153,10 @@ func (rd *Reader) ChunkSize() int { return rd.cs }
 // Version returns the image's format version (1 or 2).
 func (rd *Reader) Version() int { return int(rd.hdr.version) }
 
+// Compressed reports whether the image's chunks may be compressed (header
+// flags bit 0; codec LZ4).
+func (rd *Reader) Compressed() bool { return rd.hdr.compressed() }
+
 // inoPath returns a path of inode ino (for error messages).
 func (rd *Reader) inoPath(ino uint32) string {
 	rd.pathOnce.Do(func() {
@@ -187,17 +195,48 @@ func (rd *Reader) readChunkPart(ino uint32, in *inode, i uint64, within int, dst
 	n := int(min(uint64(rd.cs), in.size-start))
 	bp := rd.bufs.Get().(*[]byte)
 	defer rd.bufs.Put(bp)
+	rec := rd.x.rec(in.chunkFirst + i)
+	if rd.x.recSize == chunkRecSizeZ {
+		return rd.readChunkZ(ino, in, i, rec, n, within, dst, *bp)
+	}
 	buf := (*bp)[:n+tagSize]
 	if err := readFull(rd.r, buf[:n], int64(in.dataOff+start)); err != nil {
 		return 0, err
 	}
-	rec := rd.x.chunks[(in.chunkFirst+i)*chunkRecSize:]
 	copy(buf[n:], rec[nonceSize:chunkRecSize])
 	var aadBuf [16]byte
 	if _, err := rd.aead.Open(buf[:0], rec[:nonceSize], buf, chunkAAD(&aadBuf, i, in.size)); err != nil {
 		return 0, &AuthError{Part: PartChunk, Path: rd.inoPath(ino), Chunk: i}
 	}
 	return copy(dst, buf[within:n]), nil
+}
+
+// readChunkZ is readChunkPart for an image with compression: the chunk's
+// stored bytes (at the offset of its record) are authenticated and
+// decrypted in buf, and only then, if the record says so, decompressed, into
+// buf's second half (never into dst: a malformed block cannot leave partial
+// plaintext there).
+func (rd *Reader) readChunkZ(ino uint32, in *inode, i uint64, rec []byte, n, within int, dst, buf []byte) (int, error) {
+	st, off := recStored(rec)
+	ln := int(st & storedLenMask)
+	ct := buf[:ln+tagSize]
+	if err := readFull(rd.r, ct[:ln], int64(off)); err != nil {
+		return 0, err
+	}
+	copy(ct[ln:], rec[nonceSize:chunkRecSize])
+	var aadBuf [chunkAADSizeZ]byte
+	stored, err := rd.aead.Open(ct[:0], rec[:nonceSize], ct, chunkAADZ(&aadBuf, i, in.size, st))
+	if err != nil {
+		return 0, &AuthError{Part: PartChunk, Path: rd.inoPath(ino), Chunk: i}
+	}
+	if st&storedCompBit == 0 {
+		return copy(dst, stored[within:n]), nil
+	}
+	plain := buf[rd.cs+tagSize : rd.cs+tagSize+n]
+	if err := decompressChunk(stored, plain); err != nil {
+		return 0, &FormatError{Offset: int64(off), Msg: fmt.Sprintf("chunk %d of %s: %v", i, rd.inoPath(ino), err)}
+	}
+	return copy(dst, plain[within:]), nil
 }
 
 // parallelReadBytes is the read size from which whole chunks are decrypted

@@ -91,8 +91,8 @@ func PackTreeParts(ctx context.Context, src EntrySource, key Key, opts ...Option
 func (p *packer) packTree(ctx context.Context, dst io.Writer, src EntrySource) (*Summary, error) {
 	cache := p.o.cache
 	if cache != nil && (cache.chunkSize != p.o.chunkSize || cache.sk.version != p.sk.version ||
-		cache.sk.keyCheck != p.sk.keyCheck || cache.salt != p.salt) {
-		cache = nil // made for another key, chunk size or salt: of no use here
+		cache.sk.keyCheck != p.sk.keyCheck || cache.salt != p.salt || cache.comp != p.o.compression) {
+		cache = nil // made for another key, chunk size, salt or compression: of no use here
 	}
 	return p.run(ctx, dst, func(ctx context.Context, pp *pipe) error {
 		return src.Entries(func(e *TreeEntry) error {
@@ -108,7 +108,7 @@ func (p *packer) packTree(ctx context.Context, dst io.Writer, src EntrySource) (
 				return err
 			}
 			if s := cache.lookup(e.Content, n.tweak); s != nil {
-				j := &job{out: s.ct, n: len(e.Content), done: closedChan}
+				j := &job{out: s.ct, n: len(e.Content), outLen: len(s.ct), recs: n.recs, done: closedChan}
 				copy(n.recs, s.recs)
 				p.sum.BytesCached += int64(len(e.Content))
 				select {
@@ -145,8 +145,9 @@ func (p *packer) queueContent(ctx context.Context, content []byte, n *wnode, pp 
 		}
 		m := min(jobBytes, size-off)
 		first := off >> p.log2
+		rs := uint64(p.recSize)
 		j := &job{buf: buf, plain: content[off : off+m], out: out, n: int(m), firstChunk: first, fileSize: size, tweak: n.tweakOf(p), done: make(chan struct{}),
-			recs: n.recs[first*chunkRecSize : (first+chunkCount(m, p.log2))*chunkRecSize]}
+			recs: n.recs[first*rs : (first+chunkCount(m, p.log2))*rs]}
 		pp.queue <- j
 		pp.work <- j
 	}
@@ -155,10 +156,11 @@ func (p *packer) queueContent(ctx context.Context, content []byte, n *wnode, pp 
 
 // ContentCache encrypts file contents ahead of PackTree, for example while
 // the tree is still being assembled. A chunk's ciphertext, nonce and tag
-// depend only on the key, the chunk size, the image salt, the path the
-// content is bound to and the content (not on the file's place in the
-// image), so PackTree can use them as they are and produce the same image
-// as without the cache. The salt must therefore be known before the tree
+// depend only on the key, the chunk size, the compression, the image salt,
+// the path the content is bound to and the content (not on the file's place
+// in the image: with compression the writer fills in the chunks' offsets),
+// so PackTree can use them as they are and produce the same image as
+// without the cache. The salt must therefore be known before the tree
 // is: NewContentCache needs WithSaltSource, and PackTree uses the cache
 // only with the same salt source (and key and chunk size).
 //
@@ -175,6 +177,8 @@ type ContentCache struct {
 	salt      [saltSize]byte
 	chunkSize int
 	log2      uint32
+	comp      Compression
+	recSize   int
 	crypto    sync.Pool // *contentCrypto
 
 	mu    sync.Mutex
@@ -189,20 +193,22 @@ type contentKey struct {
 }
 
 type sealedContent struct {
-	ct   []byte // ciphertext, len(content) bytes
-	recs []byte // chunk records
+	ct   []byte // ciphertext of the stored chunks (len(content) bytes without compression)
+	recs []byte // chunk records (offsets not filled in)
 }
 
 type contentCrypto struct {
 	aead cipher.AEAD
 	siv  *sivPRF
 	tw   *tweaker
+	z    *chunkCompressor // nil without compression
 }
 
 // NewContentCache returns an empty cache for images packed with key, the
-// chunk size of opts (WithChunkSize) and the salt source of opts
-// (WithSaltSource, required); other options are ignored. PackTree uses it
-// only when given the same key, chunk size and salt source.
+// chunk size of opts (WithChunkSize), the compression of opts
+// (WithCompression) and the salt source of opts (WithSaltSource,
+// required); other options are ignored. PackTree uses it only when given
+// the same key, chunk size, compression and salt source.
 func NewContentCache(key Key, opts ...Option) (*ContentCache, error) {
 	o, err := buildOptions(opts)
 	if err != nil {
@@ -215,7 +221,11 @@ func NewContentCache(key Key, opts ...Option) (*ContentCache, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &ContentCache{sk: sk, salt: sk.salt(o.saltSource), chunkSize: o.chunkSize, log2: log2(o.chunkSize), m: map[contentKey]*sealedContent{}}
+	c := &ContentCache{sk: sk, salt: sk.salt(o.saltSource), chunkSize: o.chunkSize, log2: log2(o.chunkSize),
+		comp: o.compression, recSize: chunkRecSize, m: map[contentKey]*sealedContent{}}
+	if c.comp != CompressionNone {
+		c.recSize = chunkRecSizeZ
+	}
 	// Fail now rather than in Encrypt.
 	cc, err := c.newCrypto()
 	if err != nil {
@@ -234,7 +244,11 @@ func (c *ContentCache) newCrypto() (*contentCrypto, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &contentCrypto{aead: a, siv: siv, tw: newTweaker(c.sk, c.salt)}, nil
+	cc := &contentCrypto{aead: a, siv: siv, tw: newTweaker(c.sk, c.salt)}
+	if c.comp != CompressionNone {
+		cc.z = newChunkCompressor(c.comp, c.chunkSize)
+	}
+	return cc, nil
 }
 
 // Encrypt encrypts content (a whole file), bound to path (the file's path
@@ -269,10 +283,10 @@ func (c *ContentCache) Encrypt(path string, content []byte) error {
 	n := len(content)
 	s := &sealedContent{
 		ct:   make([]byte, n+tagSize),
-		recs: make([]byte, chunkCount(uint64(n), c.log2)*chunkRecSize),
+		recs: make([]byte, chunkCount(uint64(n), c.log2)*uint64(c.recSize)),
 	}
-	sealChunks(cc.aead, cc.siv, c.chunkSize, k.tweak[:], content, s.ct, s.recs, 0, uint64(n))
-	s.ct = s.ct[:n:n]
+	m := sealChunks(cc.aead, cc.siv, cc.z, c.chunkSize, k.tweak[:], content, s.ct, s.recs, 0, uint64(n))
+	s.ct = s.ct[:m:m]
 	c.mu.Lock()
 	if _, ok := c.m[k]; !ok {
 		c.m[k] = s

@@ -103,6 +103,8 @@ func genVectors(t testing.TB) ([]vector, string) {
 	vs := genSet(t, &m, 1, "")
 	fmt.Fprintf(&m, "# Format version 2.\n")
 	vs = append(vs, genSet(t, &m, 2, "v2-")...)
+	fmt.Fprintf(&m, "# Format version 2 with per-chunk compression (LZ4).\n")
+	vs = append(vs, genZSet(t, &m)...)
 	return vs, m.String()
 }
 
@@ -198,7 +200,8 @@ func genSet(t testing.TB, m *strings.Builder, v uint32, prefix string) []vector 
 		return b
 	}
 	if v >= 2 {
-		// Header flag 0x1 (per-chunk compression, reserved).
+		// Header flag 0x1 (per-chunk compression) on an image whose chunk
+		// records have no stored forms: the index does not parse.
 		add("flags.img", "format", smod(func(b []byte) []byte { b[shdr+56] |= flagChunkCompression; return remac(b) }))
 		// The reserved compression-parameter field not zero.
 		add("reserved.img", "format", smod(func(b []byte) []byte { b[shdr+200] = 1; return remac(b) }))
@@ -229,7 +232,7 @@ func genSet(t testing.TB, m *strings.Builder, v uint32, prefix string) []vector 
 	fmt.Fprintf(m, "file d/f 11 %x\n", sha256.Sum256([]byte("small file\n")))
 	data := small[PreambleSize:srd.hdr.indexOff]
 	badIndex := func(name string, f func(x *index)) {
-		x, err := parseIndex(srd.x.marshal(), srd.hdr.chunkLog2, srd.hdr.dataOff, srd.hdr.indexOff)
+		x, err := parseIndex(srd.x.marshal(), srd.hdr.chunkLog2, srd.hdr.dataOff, srd.hdr.indexOff, srd.x.recSize)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -442,4 +445,168 @@ func checkPieces(img []byte, sizeStr, want string) error {
 		return fmt.Errorf("pieces are %s, want %s", got, want)
 	}
 	return nil
+}
+
+// zTree is the tree of v2z-ok.img: chunks that compress, chunks that do not
+// (stored as they are), both in one file, a short file LZ4 cannot shrink,
+// an empty file, a hard link and a symlink.
+func zTree() []tentry {
+	mt := time.Unix(1700000000, 0)
+	text := bytes.Repeat([]byte("scone protected file system, compressed chunk by chunk\n"), 200) // 11,000 bytes: 3 chunks
+	mixed := append(bytes.Repeat([]byte("0123456789abcdef"), 256), pseudoRandom(21, 4096+50)...)
+	return []tentry{
+		{name: "z/", typ: tar.TypeDir, mode: 0o755, mtime: mt},
+		{name: "z/text", typ: tar.TypeReg, mode: 0o644, body: text, mtime: mt},
+		{name: "z/random", typ: tar.TypeReg, mode: 0o644, body: pseudoRandom(22, 2*4096), mtime: mt},
+		{name: "z/mixed", typ: tar.TypeReg, mode: 0o755, body: mixed, mtime: mt},
+		{name: "z/hello", typ: tar.TypeReg, mode: 0o600, body: []byte("hello, enclave\n"), mtime: mt},
+		{name: "z/empty", typ: tar.TypeReg, mode: 0o644, mtime: mt},
+		{name: "z/hard", typ: tar.TypeLink, link: "z/text"},
+		{name: "z/sym", typ: tar.TypeSymlink, link: "text", mode: 0o777, mtime: mt},
+	}
+}
+
+// genZSet builds the vectors of images with per-chunk compression
+// ("v2z-"): a good image, tampered chunks of both stored forms, a header
+// with an unknown codec, a compressed image with the flag cleared, indexes
+// whose stored forms break a rule, and an authentic chunk whose LZ4 block
+// is malformed (made with the key: only a writer bug could produce it).
+func genZSet(t testing.TB, m *strings.Builder) []vector {
+	const prefix = "v2z-"
+	opts := []Option{WithChunkSize(MinChunkSize), WithCompression(CompressionLZ4)}
+	img, sum := packBytes(t, makeTar(t, zTree()), vectorKey, opts...)
+	rd := openBytes(t, img, vectorKey)
+	key := hex.EncodeToString(vectorKey[:])
+	var vs []vector
+	add := func(file, expect string, b []byte) {
+		vs = append(vs, vector{prefix + file, b})
+		fmt.Fprintf(m, "image %s%s %s - %s\n", prefix, file, key, expect)
+	}
+	checks := func(bad map[string]string) {
+		for _, e := range zTree() {
+			if e.typ != tar.TypeReg {
+				continue
+			}
+			if c := bad[e.name]; c != "" {
+				fmt.Fprintf(m, "fileerr %s %s\n", e.name, c)
+				continue
+			}
+			fmt.Fprintf(m, "file %s %d %x\n", e.name, len(e.body), sha256.Sum256(e.body))
+		}
+		fmt.Fprintf(m, "symlink z/sym text\n")
+		fmt.Fprintf(m, "sameino z/hard z/text\n")
+		fmt.Fprintf(m, "stat z/text 1 100644 0 0 2 11000\n")
+	}
+	vs = append(vs, vector{prefix + "ok.img", img})
+	fmt.Fprintf(m, "image %sok.img %s %s ok\n", prefix, key, hex.EncodeToString(sum.Root[:]))
+	checks(nil)
+	// Where chunk i of a file is stored, and how.
+	chunk := func(name string, i uint64) (uint32, uint64) {
+		in := rd.x.inode(mustIno(t, rd, name))
+		return recStored(rd.x.rec(in.chunkFirst + i))
+	}
+	for _, c := range []struct {
+		name string
+		i    uint64
+		comp bool
+	}{{"z/text", 0, true}, {"z/text", 2, true}, {"z/random", 1, false}, {"z/mixed", 0, true}, {"z/mixed", 1, false}, {"z/hello", 0, false}} {
+		if st, _ := chunk(c.name, c.i); (st&storedCompBit != 0) != c.comp {
+			t.Fatalf("%s chunk %d: stored word %#x, want compressed=%v", c.name, c.i, st, c.comp)
+		}
+	}
+	flip := func(name string, i uint64, at uint64) []byte {
+		b := bytes.Clone(img)
+		_, off := chunk(name, i)
+		b[off+at] ^= 0x10
+		return b
+	}
+	// A bit flipped in a compressed chunk and in a chunk stored as it is:
+	// GCM refuses both before anything is decompressed.
+	add("chunk-comp.img", "ok", flip("z/text", 1, 5))
+	checks(map[string]string{"z/text": "auth"})
+	add("chunk-raw.img", "ok", flip("z/mixed", 1, 100))
+	checks(map[string]string{"z/mixed": "auth"})
+
+	sk, err := deriveKeys(vectorKey, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := HeaderSize
+	remac := func(b []byte) []byte {
+		hb := b[len(b)-hs:]
+		hm := hmac.New(sha256.New, sk.headerMAC[:])
+		hm.Write(hb[:macStart(2)])
+		copy(hb[macStart(2):], hm.Sum(nil))
+		return b
+	}
+	hdr := len(img) - hs
+	add("codec.img", "format", remac(func(b []byte) []byte { b[hdr+192] = 2; return b }(bytes.Clone(img))))
+	add("noflag.img", "auth", remac(func(b []byte) []byte { b[hdr+56] = 0; b[hdr+192] = 0; return b }(bytes.Clone(img))))
+
+	// Malformed stored forms, index re-encrypted and re-MACed.
+	data := img[PreambleSize:rd.hdr.indexOff]
+	badIndex := func(name string, f func(x *index)) {
+		x, err := parseIndex(rd.x.marshal(), rd.hdr.chunkLog2, rd.hdr.dataOff, rd.hdr.indexOff, rd.x.recSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x.chunks = bytes.Clone(x.chunks)
+		x.inodes = slices.Clone(x.inodes)
+		f(x)
+		add(name, "format", buildImageFlags(t, sk, MinChunkSize, rd.hdr.salt, data, x.marshal(), flagChunkCompression))
+	}
+	word := func(x *index, name string, i uint64) []byte {
+		in := x.inode(mustIno(t, rd, name))
+		return x.rec(in.chunkFirst + i)[chunkRecSize:]
+	}
+	badIndex("index-rawlen.img", func(x *index) { // a raw chunk one byte short
+		w := word(x, "z/random", 1)
+		le.PutUint32(w, le.Uint32(w)-1)
+	})
+	badIndex("index-complen.img", func(x *index) { // a raw chunk marked compressed (not shorter)
+		w := word(x, "z/random", 0)
+		le.PutUint32(w, le.Uint32(w)|storedCompBit)
+	})
+	badIndex("index-compzero.img", func(x *index) { le.PutUint32(word(x, "z/text", 1), storedCompBit) })
+	badIndex("index-bits.img", func(x *index) { // a reserved bit of the stored word
+		w := word(x, "z/text", 0)
+		le.PutUint32(w, le.Uint32(w)|1<<24)
+	})
+	badIndex("index-gap.img", func(x *index) { // chunk 1 one byte after the end of chunk 0
+		w := word(x, "z/text", 1)
+		le.PutUint64(w[4:], le.Uint64(w[4:])+1)
+	})
+	badIndex("index-start.img", func(x *index) { x.inode(mustIno(t, rd, "z/text")).dataOff++ })
+	badIndex("index-past.img", func(x *index) { // the last chunk of the data region made longer than the region
+		in := x.inode(mustIno(t, rd, "z/hello"))
+		le.PutUint32(x.rec(in.chunkFirst)[chunkRecSize:], uint32(len(data))+1)
+	})
+
+	// An authentic chunk (sealed with the key, nonce and tag in the
+	// authenticated index) whose LZ4 block is malformed: a format error at
+	// the read, never a crash or plaintext in the caller's buffer.
+	{
+		x, err := parseIndex(rd.x.marshal(), rd.hdr.chunkLog2, rd.hdr.dataOff, rd.hdr.indexOff, rd.x.recSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x.chunks = bytes.Clone(x.chunks)
+		in := x.inode(mustIno(t, rd, "z/text"))
+		rec := x.rec(in.chunkFirst)
+		st, off := recStored(rec)
+		ln := int(st & storedLenMask)
+		block := bytes.Repeat([]byte{0xff}, ln) // a literal length that runs past the block
+		aead, err := newGCM(sk.contentKey[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var aad [chunkAADSizeZ]byte
+		sealed := aead.Seal(nil, rec[:nonceSize], block, chunkAADZ(&aad, 0, in.size, st))
+		d := bytes.Clone(data)
+		copy(d[off-PreambleSize:], sealed[:ln])
+		copy(rec[nonceSize:chunkRecSize], sealed[ln:])
+		add("chunk-block.img", "ok", buildImageFlags(t, sk, MinChunkSize, rd.hdr.salt, d, x.marshal(), flagChunkCompression))
+		checks(map[string]string{"z/text": "format"})
+	}
+	return vs
 }

@@ -37,6 +37,11 @@ type Summary struct {
 	// BytesCached counts the content bytes whose ciphertext PackTree took
 	// from the ContentCache (WithContentCache) instead of encrypting them.
 	BytesCached int64
+	// Compression is the chunk compression the image was written with;
+	// BytesStored the size of the data region's content (BytesIn without
+	// compression).
+	Compression Compression
+	BytesStored int64
 }
 
 // wnode is a node of the tree being packed.
@@ -57,12 +62,13 @@ type wnode struct {
 type job struct {
 	buf        *jobBuf // pooled buffers, returned after writing (nil: none)
 	plain      []byte  // plaintext, n bytes (nil for pre-encrypted jobs)
-	out        []byte  // ciphertext: n bytes (+ tag slack while sealing)
+	out        []byte  // ciphertext: outLen bytes (+ tag slack while sealing)
 	n          int     // plaintext bytes
+	outLen     int     // stored bytes (n without compression)
 	firstChunk uint64
 	fileSize   uint64
 	tweak      []byte // the file's tweak (nil: version 1)
-	recs       []byte
+	recs       []byte // the job's chunk records; with compression the writer fills their offsets
 	done       chan struct{}
 }
 
@@ -79,6 +85,7 @@ type packer struct {
 	sum       Summary
 	dataPos   uint64
 	jobChunks int
+	recSize   int // chunk record size (chunkRecSizeZ with compression)
 }
 
 // Pack reads a tar stream (a flattened root file system) and writes a
@@ -126,6 +133,11 @@ func newPacker(key Key, opts []Option) (*packer, error) {
 	}
 	p.sum.ChunkSize = o.chunkSize
 	p.sum.Version = int(o.version)
+	p.sum.Compression = o.compression
+	p.recSize = chunkRecSize
+	if o.compression != CompressionNone {
+		p.recSize = chunkRecSizeZ
+	}
 	p.jobChunks = max(1, (256<<10)/o.chunkSize)
 	if o.saltSet {
 		p.setSalt(o.saltSource)
@@ -208,6 +220,10 @@ func (p *packer) run(parent context.Context, dst io.Writer, feed func(context.Co
 	var wg sync.WaitGroup
 	for i := range nw {
 		aead, siv := aeads[i], sivs[i]
+		var z *chunkCompressor
+		if p.o.compression != CompressionNone {
+			z = newChunkCompressor(p.o.compression, p.o.chunkSize)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -215,19 +231,26 @@ func (p *packer) run(parent context.Context, dst io.Writer, feed func(context.Co
 				if j.out == nil { // image returned as parts: never reused
 					j.out = make([]byte, j.n+tagSize)
 				}
-				p.seal(aead, siv, j)
+				j.outLen = sealChunks(aead, siv, z, p.o.chunkSize, j.tweak, j.plain[:j.n], j.out, j.recs, j.firstChunk, j.fileSize)
 				close(j.done)
 			}
 		}()
 	}
+	// The writer goroutine places the jobs' stored bytes in stream order:
+	// with compression it is the one that knows where each chunk lands.
 	var werr error
+	wpos := uint64(PreambleSize)
 	wdone := make(chan struct{})
 	go func() {
 		defer close(wdone)
 		for j := range queue {
 			<-j.done
+			if p.recSize == chunkRecSizeZ {
+				placeChunks(j.recs, wpos)
+			}
+			wpos += uint64(j.outLen)
 			if werr == nil {
-				out := j.out[:j.n]
+				out := j.out[:j.outLen]
 				dataHash.Write(out)
 				if err := bw.write(out, j.buf == nil); err != nil {
 					werr = err
@@ -254,6 +277,8 @@ func (p *packer) run(parent context.Context, dst io.Writer, feed func(context.Co
 	if err := parent.Err(); err != nil {
 		return nil, err
 	}
+	p.dataPos = wpos
+	p.sum.BytesStored = int64(wpos - PreambleSize)
 
 	x, err := p.buildIndex()
 	if err != nil {
@@ -268,6 +293,10 @@ func (p *packer) run(parent context.Context, dst io.Writer, feed func(context.Co
 		dataLen:   p.dataPos - PreambleSize,
 		indexOff:  p.dataPos,
 		indexLen:  uint64(len(plain)) + tagSize,
+	}
+	if p.o.compression != CompressionNone {
+		h.flags = flagChunkCompression
+		h.reserved2[0] = codecLZ4
 	}
 	copy(h.dataHash[:], dataHash.Sum(nil))
 	ct, hb, err := sealIndex(p.sk, h, plain)
@@ -417,27 +446,56 @@ func chunkAAD(dst *[16]byte, i, size uint64) []byte {
 	return dst[:]
 }
 
-// seal encrypts the chunks of one job with synthetic nonces.
-func (p *packer) seal(aead cipher.AEAD, siv *sivPRF, j *job) {
-	sealChunks(aead, siv, p.o.chunkSize, j.tweak, j.plain[:j.n], j.out, j.recs, j.firstChunk, j.fileSize)
-}
-
 // sealChunks encrypts plain, consecutive chunks of a file of fileSize bytes
 // whose tweak is tweak (nil: version 1) starting with chunk firstChunk, into
-// out (len(plain) + tagSize bytes at least; the ciphertext is
-// out[:len(plain)]) and their records into recs.
-func sealChunks(aead cipher.AEAD, siv *sivPRF, cs int, tweak, plain, out, recs []byte, firstChunk, fileSize uint64) {
+// out (len(plain) + tagSize bytes at least) and their records into recs. It
+// returns the number of stored bytes: the ciphertext is out[:that].
+//
+// With a compressor (z non-nil) each chunk is compressed first and stored
+// as the shorter of the LZ4 block and the plaintext; the record gets the
+// stored word (its offset is the writer's: placeChunks), and the stored
+// word is in the AAD. The synthetic nonce is a PRF of what GCM encrypts,
+// the stored bytes, never of the plaintext alone: a compressor whose output
+// changed (another library version) then gets another nonce, never the same
+// nonce for other bytes.
+func sealChunks(aead cipher.AEAD, siv *sivPRF, z *chunkCompressor, cs int, tweak, plain, out, recs []byte, firstChunk, fileSize uint64) int {
 	var aadBuf [16]byte
+	var aadBufZ [chunkAADSizeZ]byte
 	var nonce [nonceSize]byte
 	n := len(plain)
+	pos := 0
+	rs := chunkRecSize
+	if z != nil {
+		rs = chunkRecSizeZ
+	}
 	for k, off := 0, 0; off < n; k, off = k+1, off+cs {
 		end := min(off+cs, n)
-		aad := chunkAAD(&aadBuf, firstChunk+uint64(k), fileSize)
-		siv.nonce(nonce[:], tweak, aad, plain[off:end])
-		sealed := aead.Seal(out[off:off], nonce[:], plain[off:end], aad)
-		rec := recs[k*chunkRecSize : (k+1)*chunkRecSize]
+		rec := recs[k*rs : (k+1)*rs]
+		data := plain[off:end]
+		var aad []byte
+		if z != nil {
+			var st uint32
+			data, st = z.compress(data)
+			aad = chunkAADZ(&aadBufZ, firstChunk+uint64(k), fileSize, st)
+			le.PutUint32(rec[chunkRecSize:], st)
+		} else {
+			aad = chunkAAD(&aadBuf, firstChunk+uint64(k), fileSize)
+		}
+		siv.nonce(nonce[:], tweak, aad, data)
+		sealed := aead.Seal(out[pos:pos], nonce[:], data, aad)
 		copy(rec, nonce[:])
-		copy(rec[nonceSize:], sealed[end-off:])
+		copy(rec[nonceSize:chunkRecSize], sealed[len(data):])
+		pos += len(data)
+	}
+	return pos
+}
+
+// placeChunks writes the offsets of the chunk records recs (with stored
+// words) whose stored bytes start at image offset pos.
+func placeChunks(recs []byte, pos uint64) {
+	for k := 0; k+chunkRecSizeZ <= len(recs); k += chunkRecSizeZ {
+		le.PutUint64(recs[k+chunkRecSize+4:], pos)
+		pos += uint64(le.Uint32(recs[k+chunkRecSize:]) & storedLenMask)
 	}
 }
 
@@ -649,7 +707,7 @@ func (p *packer) add(e *TreeEntry, size int64) (*wnode, error) {
 	if p.tw != nil {
 		n.tweak = p.tw.tweak(strings.Join(parts, "/"))
 	}
-	n.recs = make([]byte, chunkCount(usize, p.log2)*chunkRecSize)
+	n.recs = make([]byte, chunkCount(usize, p.log2)*uint64(p.recSize))
 	p.dataPos += usize
 	p.sum.BytesIn += size
 	return n, nil
@@ -690,8 +748,9 @@ func (p *packer) readContent(ctx context.Context, tr *tar.Reader, hdr *tar.Heade
 			return fmt.Errorf("read tar entry %q: %w: %w", hdr.Name, ErrInvalidInput, err)
 		}
 		first := off >> p.log2
+		rs := uint64(p.recSize)
 		j := &job{buf: buf, plain: buf.plain, out: buf.out, n: m, firstChunk: first, fileSize: size, tweak: n.tweakOf(p), done: make(chan struct{}),
-			recs: n.recs[first*chunkRecSize : (first+chunkCount(uint64(m), p.log2))*chunkRecSize]}
+			recs: n.recs[first*rs : (first+chunkCount(uint64(m), p.log2))*rs]}
 		pp.queue <- j
 		pp.work <- j
 	}
@@ -701,7 +760,7 @@ func (p *packer) readContent(ctx context.Context, tr *tar.Reader, hdr *tar.Heade
 // buildIndex numbers the inodes breadth first, children in name order, and
 // lays out the index tables in inode order.
 func (p *packer) buildIndex() (*index, error) {
-	x := &index{}
+	x := &index{recSize: p.recSize}
 	var nodes []*wnode
 	p.root.ino = rootIno
 	nodes = append(nodes, p.root)
@@ -766,10 +825,13 @@ func (p *packer) buildIndex() (*index, error) {
 		}
 		switch n.typ {
 		case typeFile:
-			in.chunkFirst = uint64(len(x.chunks) / chunkRecSize)
+			in.chunkFirst = uint64(len(x.chunks) / p.recSize)
 			x.chunks = append(x.chunks, n.recs...)
 			if n.size > 0 {
 				in.dataOff = n.dataOff
+				if p.recSize == chunkRecSizeZ { // where the writer placed chunk 0
+					_, in.dataOff = recStored(n.recs)
+				}
 			}
 			p.sum.Files++
 		case typeSymlink:

@@ -35,30 +35,31 @@ type SigStructSummary struct {
 
 // ConfigSummary is the measured enclave config.
 type ConfigSummary struct {
-	Argv          []string `json:"argv"`
-	Env           []string `json:"env"`
-	HostEnv       []string `json:"host_env"`
-	HostArgs      bool     `json:"host_args"`
-	Cwd           string   `json:"cwd"`
-	UID           uint32   `json:"uid"`
-	GID           uint32   `json:"gid"`
-	HeapSize      uint64   `json:"heap_size"`
-	StackSize     uint64   `json:"stack_size"`
-	MaxThreads    uint32   `json:"max_threads"`
-	FSRoot        string   `json:"fs_root"`
-	ConsoleShield bool     `json:"console_shield"`
-	TLSPorts      []uint16 `json:"tls_ports,omitempty"`
-	TLSCert       string   `json:"tls_cert,omitempty"`
-	TLSKey        string   `json:"tls_key,omitempty"`
-	TLSClientCA   string   `json:"tls_client_ca,omitempty"`
-	TLSConnect    []string `json:"tls_connect,omitempty"`
-	TLSCA         string   `json:"tls_ca,omitempty"`
-	Transport     string   `json:"transport"`
-	ExitCycles    uint64   `json:"exit_cycles"`
-	Entrypoint    string   `json:"entrypoint"`
-	Interpreter   string   `json:"interpreter,omitempty"`
-	Libraries     []string `json:"libraries,omitempty"`
-	Volumes       []string `json:"volumes,omitempty"`
+	Argv             []string `json:"argv"`
+	Env              []string `json:"env"`
+	HostEnv          []string `json:"host_env"`
+	HostArgs         bool     `json:"host_args"`
+	Cwd              string   `json:"cwd"`
+	UID              uint32   `json:"uid"`
+	GID              uint32   `json:"gid"`
+	HeapSize         uint64   `json:"heap_size"`
+	StackSize        uint64   `json:"stack_size"`
+	MaxThreads       uint32   `json:"max_threads"`
+	FSRoot           string   `json:"fs_root"`
+	ConsoleShield    bool     `json:"console_shield"`
+	TLSPorts         []uint16 `json:"tls_ports,omitempty"`
+	TLSCert          string   `json:"tls_cert,omitempty"`
+	TLSKey           string   `json:"tls_key,omitempty"`
+	TLSClientCA      string   `json:"tls_client_ca,omitempty"`
+	TLSConnect       []string `json:"tls_connect,omitempty"`
+	TLSCA            string   `json:"tls_ca,omitempty"`
+	Transport        string   `json:"transport"`
+	ExitCycles       uint64   `json:"exit_cycles"`
+	Entrypoint       string   `json:"entrypoint"`
+	Interpreter      string   `json:"interpreter,omitempty"`
+	Libraries        []string `json:"libraries,omitempty"`
+	Volumes          []string `json:"volumes,omitempty"`
+	ProtectedVolumes []string `json:"protected_volumes,omitempty"`
 	// The CAS the enclave gets its secrets from (docs/cas.md), when set.
 	CASAddress string `json:"cas_address,omitempty"`
 	CASID      string `json:"cas_id,omitempty"`
@@ -106,7 +107,7 @@ func (im *Image) Summarize() *Summary {
 			HeapSize: c.HeapSize, StackSize: c.StackSize, MaxThreads: c.MaxThreads, FSRoot: hex.EncodeToString(c.FSRoot[:]),
 			ConsoleShield: c.ConsoleShield, TLSPorts: c.TLSPorts, TLSCert: c.TLSCert, TLSKey: c.TLSKey,
 			TLSClientCA: c.TLSClientCA, TLSConnect: c.TLSConnect, TLSCA: c.TLSCA, Transport: c.Transport.String(), ExitCycles: c.ExitCycles,
-			Entrypoint: c.Entrypoint, Interpreter: c.Interpreter, Libraries: c.Libraries, Volumes: c.Volumes,
+			Entrypoint: c.Entrypoint, Interpreter: c.Interpreter, Libraries: c.Libraries, Volumes: c.Volumes, ProtectedVolumes: c.ProtectedVolumes,
 		},
 		Labels:  map[string]string{},
 		Runtime: RuntimeSummary{RunSize: len(im.Run), HostSize: len(im.Host)},

@@ -180,6 +180,18 @@ type Binary struct {
 	Findings []Finding `json:"findings"`
 	// Error is set when the file could not be analysed (malformed ELF).
 	Error string `json:"error,omitempty"`
+	// SyscallRewrite: the system call sites the converter rewrote for the
+	// runtime's fast path and those it left to the trap (pkg/rewrite); nil
+	// when the file was not rewritten (libraries, --no-rewrite).
+	SyscallRewrite *SyscallRewrite `json:"syscall_rewrite,omitempty"`
+}
+
+// SyscallRewrite counts a program's system call sites.
+type SyscallRewrite struct {
+	Rewritten int `json:"rewritten"`
+	Left      int `json:"left"`
+	// LeftBecause counts the sites left per reason.
+	LeftBecause map[string]int `json:"left_because,omitempty"`
 }
 
 // Script is one "#!" step of the entrypoint.

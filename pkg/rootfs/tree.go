@@ -213,3 +213,14 @@ func (t *Tree) Contents(name string) ([]byte, error) {
 	}
 	return []byte{}, nil // devices and fifos have no content in an image
 }
+
+// SetData replaces the content of a regular file (of every member of its
+// hardlink group). The converter uses it to rewrite programs before the
+// tree is packed.
+func (e *Entry) SetData(b []byte) error {
+	if e.Type != tar.TypeReg || e.data == nil {
+		return fmt.Errorf("%s: not a regular file", e.Name)
+	}
+	e.data.b = b
+	return nil
+}

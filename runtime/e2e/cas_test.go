@@ -53,6 +53,7 @@ import (
 	"github.com/scone-build/scone-build/pkg/casproto"
 	"github.com/scone-build/scone-build/pkg/enclave"
 	"github.com/scone-build/scone-build/pkg/policy"
+	"github.com/scone-build/scone-build/pkg/volume"
 )
 
 // testCAS is a CAS for the tests: one identity key, the simulation keys it
@@ -804,4 +805,44 @@ func TestCASPlacesTLSCertificate(t *testing.T) {
 			t.Fatalf("exit %d, want a refusal naming the certificate; stderr:\n%s", got.code, got.stderr)
 		}
 	})
+}
+
+// TestCASGrantsVolumeKey: the key the policy grants for a protected volume's
+// path (grants.volume_keys) is the volume's key, not the one derived from
+// the FS key: pkg/volume opens what the runtime wrote with the granted key
+// and not with the derived one, and a second run reads it back.
+func TestCASGrantsVolumeKey(t *testing.T) {
+	rt := runtimeBin(t)
+	bin := prog(t, "volprobe")
+	sk, skf := simQuoteKey(t)
+	cas := newCAS(t, &sk.PublicKey)
+	vol := filepath.Join(t.TempDir(), "data")
+	e, mre := casEnclave(t, rt, bin, cas.addr(), cas.id, "vol", func(c *enclave.Config) {
+		c.HostArgs = true
+		c.ProtectedVolumes = []string{vol}
+	})
+	var granted volume.Key
+	if _, err := rand.Read(granted[:]); err != nil {
+		t.Fatal(err)
+	}
+	secrets := fmt.Sprintf("  vk: {kind: value, encoding: hex, value: %x}\n", granted[:])
+	grants := "  volume_keys: {" + vol + ": vk}\n"
+	cas.addPolicy(casPolicy(t, "vol", mre, true, e.keyHex, secrets, grants))
+
+	for _, step := range []string{"write", "read"} {
+		got := run(t, casEnv(e, skf), rt, step, vol)
+		if got.code != 0 || !strings.Contains(got.stdout, "ok") {
+			t.Fatalf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", step, got.code, got.stdout, got.stderr)
+		}
+	}
+	gv, err := volume.Open(vol, granted, volume.ReadOnly())
+	if err != nil {
+		t.Fatalf("pkg/volume with the granted key: %v", err)
+	}
+	if b, err := gv.ReadFile("db/config"); err != nil || string(b) != "version=2\n" {
+		t.Errorf("pkg/volume reads db/config: %q, %v", b, err)
+	}
+	if _, err := volume.Open(vol, mustDerive(t, e.key(), vol), volume.ReadOnly()); err == nil {
+		t.Fatal("the volume opens with the key derived from the FS key: the granted key was not used")
+	}
 }

@@ -95,11 +95,17 @@ var recipes = map[string]recipe{
 	"netsrv":                {"netsrv.c", cc("gcc", "-static")},
 	"netcli":                {"netcli.c", cc("gcc", "-static")},
 	"hello-musl-static-pie": {"hello.c", cc("musl-gcc", "-static-pie")},
+	"redzone-glibc-static":  {"redzone.c", cc("gcc", "-static")},
+	"redzone-musl-static":   {"redzone.c", cc("musl-gcc", "-static")},
+	"fastsig-glibc-static":  {"fastsig.c", cc("gcc", "-static")},
+	"fastsig-musl-static":   {"fastsig.c", cc("musl-gcc", "-static")},
 	"go-pie":                {"gohello.go", func(src, out string) error { return gobuild(src, out, "-buildmode=pie") }},
 	"go-hello":              {"gohello.go", func(src, out string) error { return gobuild(src, out) }},
 	"go-preempt":            {"gopreempt.go", func(src, out string) error { return gobuild(src, out) }},
 	"casgrant-static":       {"casgrant.c", cc("gcc", "-static")},
 	"devattest-static":      {"devattest.c", cc("gcc", "-static")},
+	"volprobe":              {"volprobe.c", cc("gcc", "-static")},
+	"refuse-static":         {"refuse.c", cc("gcc", "-static")},
 	// the runtime's portable simulation quote builder, as a host tool
 	"simquote-tool": {"simquote_tool.c", cc("gcc", "-I../lib", "-I../include", "../lib/simquote.c", "-lbearssl")},
 }
@@ -123,6 +129,9 @@ func buildAll(t *testing.T) {
 				src, _ := filepath.Abs(filepath.Join("testdata", r.src))
 				out := filepath.Join(buildDir, name)
 				err := r.build(src, out)
+				if err == nil {
+					err = rewriteTo(out, out+".rw")
+				}
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
@@ -137,8 +146,20 @@ func buildAll(t *testing.T) {
 }
 
 // prog returns the path of a built test program, skipping when its
-// toolchain is missing and failing on a real build error.
+// toolchain is missing and failing on a real build error. With
+// SCONE_E2E_REWRITE=1 it is the program with its system call sites
+// rewritten (rewrite_test.go), so that the whole suite runs through the
+// runtime's fast path.
 func prog(t *testing.T, name string) string {
+	t.Helper()
+	if os.Getenv("SCONE_E2E_REWRITE") == "1" {
+		return progRW(t, name)
+	}
+	return progPlain(t, name)
+}
+
+// progPlain: the program as compiled.
+func progPlain(t *testing.T, name string) string {
 	t.Helper()
 	buildAll(t)
 	if err := buildErrs[name]; err != nil {

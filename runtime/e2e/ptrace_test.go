@@ -13,7 +13,7 @@ func init() {
 // child's PTRACE_TRACEME, as Go's SysProcAttr.Ptrace does, and
 // PTRACE_ATTACH). Passed to the host, the traced child stopped at its next
 // trapped system call and hung (the Go standard library's
-// syscall.TestExecPtrace, test/gostd).
+// syscall.TestExecPtrace, run converted).
 func TestPtraceRefused(t *testing.T) {
 	rt := runtimeBin(t)
 	bin := prog(t, "ptrace-static")

@@ -199,13 +199,18 @@ func resign(t *testing.T, rt string, e simEnclave, key *rsa.PrivateKey, mutate f
 	return d
 }
 
-// consoleKey is the console key of the enclave's FS key (docs/console.md).
-func (e simEnclave) consoleKey(t *testing.T) console.Key {
-	t.Helper()
+// key is the enclave's FS key as bytes.
+func (e simEnclave) key() fskey.Key {
 	var key fskey.Key
 	kb, _ := hex.DecodeString(e.keyHex)
 	copy(key[:], kb)
-	ck, err := console.DeriveKey(key)
+	return key
+}
+
+// consoleKey is the console key of the enclave's FS key (docs/console.md).
+func (e simEnclave) consoleKey(t *testing.T) console.Key {
+	t.Helper()
+	ck, err := console.DeriveKey(e.key())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,5 +458,24 @@ func TestSimModeScriptAndPath(t *testing.T) {
 	want := "argv[0]=(prog)\nargv[1]=from-shebang\nargv[2]=" + script + "\nargv[3]=arg1\nE2E_VAR=from-config\n"
 	if got.code != 3 || !strings.HasPrefix(got.stdout, want) {
 		t.Fatalf("exit %d\nstdout:\n%s\nwant prefix:\n%s\nstderr: %s", got.code, got.stdout, want, got.stderr)
+	}
+}
+
+// TestRefusedCallsAreNamed: a system call the enclave does not support gets
+// its errno and, once per call, one line on stderr naming it and why.
+func TestRefusedCallsAreNamed(t *testing.T) {
+	rt := runtimeBin(t)
+	bin := prog(t, "refuse-static")
+	e := makeEnclave(t, rt, bin, nil)
+	got := run(t, e.env(), rt)
+	want := "io_uring_setup: -1 ENOSYS\ngetdents: -1 ENOSYS\nio_uring_setup: -1 ENOSYS\ngetdents: -1 ENOSYS\n"
+	if got.code != 0 || got.stdout != want {
+		t.Fatalf("exit %d, stdout:\n%s\nwant:\n%s\nstderr:\n%s", got.code, got.stdout, want, got.stderr)
+	}
+	for _, name := range []string{"io_uring_setup", "getdents"} {
+		prefix := "scone-run: " + name + " refused with ENOSYS: "
+		if n := strings.Count(got.stderr, prefix); n != 1 {
+			t.Errorf("stderr names %s %d times, want once:\n%s", name, n, got.stderr)
+		}
 	}
 }

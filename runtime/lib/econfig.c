@@ -106,6 +106,56 @@ static int list_abs(char **l, size_t n)
 	return 1;
 }
 
+/* a is b or below b ("/" contains everything). */
+static int within(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+	if (n == 1 && b[0] == '/')
+		return 1;
+	return strlen(a) >= n && memcmp(a, b, n) == 0 && (a[n] == 0 || a[n] == '/');
+}
+
+/* A clean absolute path other than "/": no "//", no "." or ".."
+ * component, no trailing slash. */
+static int clean_abs(const char *p)
+{
+	size_t n = strlen(p);
+	if (n < 2 || n > 4095 || p[0] != '/' || p[n - 1] == '/')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] != '/')
+			continue;
+		const char *c = p + i + 1;
+		if (c[0] == '/' || (c[0] == '.' && (c[1] == '/' || c[1] == 0)) ||
+		    (c[0] == '.' && c[1] == '.' && (c[2] == '/' || c[2] == 0)))
+			return 0;
+	}
+	return 1;
+}
+
+/* The rules of pkg/enclave validateProtectedVolumes: 0 when they hold. */
+static int validate_pvolumes(const struct econfig *c)
+{
+	static const char *const kernel[] = {"/proc", "/dev", "/sys"};
+	if (c->npvolumes > ECONFIG_MAX_PVOLUMES)
+		return -1;
+	for (size_t i = 0; i < c->npvolumes; i++) {
+		const char *p = c->pvolumes[i];
+		if (!clean_abs(p))
+			return -1;
+		for (size_t k = 0; k < 3; k++)
+			if (within(p, kernel[k]) || within(kernel[k], p))
+				return -1;
+		for (size_t j = 0; j < c->npvolumes; j++)
+			if (i != j && (within(p, c->pvolumes[j]) || within(c->pvolumes[j], p)))
+				return -1;
+		for (size_t j = 0; j < c->nvolumes; j++)
+			if (within(p, c->volumes[j]) || within(c->volumes[j], p))
+				return -1;
+	}
+	return 0;
+}
+
 /* NAME: non-empty, no '='. */
 static int valid_name(const char *s, size_t n)
 {
@@ -273,6 +323,8 @@ static int validate(const struct econfig *c)
 		return ECONFIG_EVALUE;
 	if (!list_abs(c->libs, c->nlibs) || !list_abs(c->volumes, c->nvolumes))
 		return ECONFIG_EVALUE;
+	if (validate_pvolumes(c))
+		return ECONFIG_EVALUE;
 	int e = validate_cas(c);
 	return e ? e : validate_tls(c);
 }
@@ -391,6 +443,10 @@ static int record(struct econfig *c, uint32_t tag, const uint8_t *v, size_t n)
 	}
 	case ECONFIG_TAG_TLS_CA:
 		return n ? dupstr(v, n, &c->tls_ca) : ECONFIG_EVALUE;
+	case ECONFIG_TAG_PVOLUMES: {
+		int e = parse_list(v, n, &c->pvolumes, &c->npvolumes);
+		return e ? e : c->npvolumes ? 0 : ECONFIG_EFORMAT;
+	}
 	default:
 		return ECONFIG_EFORMAT;
 	}
@@ -480,6 +536,8 @@ int econfig_parse(const uint8_t *buf, size_t len, struct econfig **out)
 		e = dupstr((const uint8_t *)"", 0, &c->tls_ca);
 	if (e == 0 && !c->tls_connect && !(c->tls_connect = rt_calloc(1, sizeof(char *))))
 		e = ECONFIG_ENOMEM;
+	if (e == 0 && !c->pvolumes && !(c->pvolumes = rt_calloc(1, sizeof(char *))))
+		e = ECONFIG_ENOMEM;
 	if (e == 0)
 		e = validate(c);
 	if (e) {
@@ -505,6 +563,7 @@ void econfig_free(struct econfig *c)
 	rt_free(c->interp);
 	free_list(c->libs);
 	free_list(c->volumes);
+	free_list(c->pvolumes);
 	rt_free(c->cas_addr);
 	rt_free(c->cas_policy);
 	rt_free(c->tls_client_ca);

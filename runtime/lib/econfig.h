@@ -12,7 +12,7 @@
  * records follow them in ascending order, each at most once, only when set
  * (so configs without them parse and measure as before): the CAS records
  * 22-24 (all three or none) and the network shield's client side and
- * mutual TLS (25-27). The parser refuses anything else (unknown version,
+ * mutual TLS (25-27), the protected volumes (28). The parser refuses anything else (unknown version,
  * unknown, missing or repeated tag, trailing bytes, NUL inside strings,
  * out-of-range values), never trusts a length in
  * the input, allocates only with rt_malloc/rt_calloc/rt_free and keeps no
@@ -60,7 +60,8 @@ enum econfig_tag {
 	ECONFIG_TAG_TLS_CLIENT_CA = 25, /* string, path inside the FS: mutual TLS on the TLS ports */
 	ECONFIG_TAG_TLS_CONNECT = 26,	/* string list of HOST:PORT (netaddr.h) */
 	ECONFIG_TAG_TLS_CA = 27,	/* string, path inside the FS: CA bundle for TLS_CONNECT */
-	ECONFIG_TAG_LAST_OPTIONAL = ECONFIG_TAG_TLS_CA
+	ECONFIG_TAG_PVOLUMES = 28,	/* string list: protected volumes (docs/volume.md) */
+	ECONFIG_TAG_LAST_OPTIONAL = ECONFIG_TAG_PVOLUMES
 };
 
 enum econfig_transport { ECONFIG_TRANSPORT_SYNC = 1, ECONFIG_TRANSPORT_ASYNC = 2 };
@@ -72,7 +73,8 @@ enum econfig_transport { ECONFIG_TRANSPORT_SYNC = 1, ECONFIG_TRANSPORT_ASYNC = 2
 #define ECONFIG_MIN_STACK (64ull << 10) /* 64 KiB */
 #define ECONFIG_MAX_STACK (1ull << 30)	/* 1 GiB */
 #define ECONFIG_MAX_THREADS 1024u
-#define ECONFIG_MAX_POLICY 63 /* bytes of a policy name */
+#define ECONFIG_MAX_POLICY 63	/* bytes of a policy name */
+#define ECONFIG_MAX_PVOLUMES 16 /* protected volumes */
 
 /* Error codes returned by econfig_parse (0 on success). */
 #define ECONFIG_OK 0
@@ -125,6 +127,11 @@ struct econfig {
 	size_t nlibs;
 	char **volumes;
 	size_t nvolumes;
+	/* Protected volumes (record 28): clean absolute paths other than /,
+	 * none inside another, a plain volume, /proc, /dev or /sys; an empty
+	 * list (never NULL) when the config names none. */
+	char **pvolumes;
+	size_t npvolumes;
 
 	/* The CAS the enclave obtains its secrets from (records 22-24):
 	 * has_cas 0 and "" / zero when the config names none. */

@@ -1,11 +1,16 @@
 /* Protected FS image reader, format versions 1 and 2. Spec: docs/fsprotect.md.
- * Mirrors pkg/fsprotect (reader.go, format.go): same checks, same order.
- * The versions differ, for a reader, only in the header (size, salt, MAC
- * position) and the HKDF labels; chunk nonces are taken from the index. */
+ * Mirrors pkg/fsprotect (reader.go, format.go, compress.go): same checks,
+ * same order. The versions differ, for a reader, only in the header (size,
+ * salt, MAC position) and the HKDF labels; chunk nonces are taken from the
+ * index. Version 2 images with header flag 0x1 store chunks LZ4-compressed
+ * or as they are, as each chunk record says; a chunk is authenticated
+ * before LZ4_decompress_safe (Debian's liblz4.a; no allocation) sees it. */
 #include "fsp.h"
+#include "sha256blk.h"
 
 #include <bearssl.h>
 #include <limits.h>
+#include <lz4.h>
 #include <string.h>
 
 #include "rt_alloc.h"
@@ -18,6 +23,14 @@
 #define TAG_SIZE 16u
 #define NONCE_SIZE 12u
 #define CHUNK_REC 28u
+/* Chunk records of images with compression: nonce | tag | u32 stored | u64
+ * offset. stored: bits 0..20 the stored length, bit 31 LZ4-compressed, the
+ * other bits zero. */
+#define CHUNK_REC_Z 40u
+#define STORED_COMP 0x80000000u
+#define STORED_LEN 0x1fffffu
+#define FLAG_COMPRESSION 1u
+#define CODEC_LZ4 1u
 #define INODE_REC 96u
 #define DIRENT_REC 12u
 #define XATTR_REC 16u
@@ -43,6 +56,8 @@ struct fsp {
 	uint64_t img_len;
 	const uint8_t *img;
 	uint32_t log2, chunk_size;
+	uint32_t rec_size; /* CHUNK_REC, or CHUNK_REC_Z with compression */
+	int compressed;	   /* header flag 0x1: records carry stored forms */
 	uint64_t data_off, data_end;
 	uint8_t root[32];
 	uint8_t *index; /* decrypted index, private memory */
@@ -186,6 +201,32 @@ static uint64_t chunk_count(uint64_t size, uint32_t log2)
 	return (size >> log2) + ((size & ((1u << log2) - 1)) != 0);
 }
 
+/* With compression: checks the stored forms of file in's n chunk records
+ * from record first (checkStored in format.go): only the length and the
+ * compressed bit are set, a raw chunk keeps its plaintext length, a
+ * compressed one is shorter, and the chunks lie end to end from the inode's
+ * data offset inside the data region. Returns 1 when they do. */
+static int stored_ok(const struct fsp *f, const uint8_t *in, uint64_t first, uint64_t n)
+{
+	uint64_t size = I_SIZE(in), pos = I_DATA(in);
+	for (uint64_t k = 0; k < n; k++) {
+		const uint8_t *rec = f->chunks + (size_t)(first + k) * CHUNK_REC_Z;
+		uint32_t st = get32(rec + CHUNK_REC);
+		uint64_t off = get64(rec + CHUNK_REC + 4), ln = st & STORED_LEN;
+		uint64_t plain = size - (k << f->log2);
+		if (plain > f->chunk_size)
+			plain = f->chunk_size;
+		if ((st & ~(STORED_COMP | STORED_LEN)) != 0)
+			return 0;
+		if ((st & STORED_COMP) == 0 ? ln != plain : (ln == 0 || ln >= plain))
+			return 0;
+		if (off != pos || ln > f->data_end - pos)
+			return 0;
+		pos += ln;
+	}
+	return 1;
+}
+
 /* Validates the decrypted index: the same rules as parseIndex in format.go. */
 static int parse_index(struct fsp *f)
 {
@@ -200,9 +241,9 @@ static int parse_index(struct fsp *f)
 	if (ni == 0)
 		return -FSP_EFORMAT;
 	uint64_t rest = len - INDEX_HDR;
-	if (nc > rest / CHUNK_REC || ns > rest)
+	if (nc > rest / f->rec_size || ns > rest)
 		return -FSP_EFORMAT;
-	if (ni * INODE_REC + nd * DIRENT_REC + nx * XATTR_REC + nc * CHUNK_REC + ns != rest)
+	if (ni * INODE_REC + nd * DIRENT_REC + nx * XATTR_REC + nc * f->rec_size + ns != rest)
 		return -FSP_EFORMAT;
 	f->ninodes = (uint32_t)ni;
 	f->ndirents = (uint32_t)nd;
@@ -213,7 +254,7 @@ static int parse_index(struct fsp *f)
 	f->dirents = f->inodes + ni * INODE_REC;
 	f->xattrs = f->dirents + nd * DIRENT_REC;
 	f->chunks = f->xattrs + nx * XATTR_REC;
-	f->strs = f->chunks + nc * CHUNK_REC;
+	f->strs = f->chunks + nc * f->rec_size;
 
 	uint32_t *refs = rt_calloc((size_t)ni, sizeof *refs);
 	if (refs == NULL)
@@ -261,10 +302,15 @@ static int parse_index(struct fsp *f)
 			uint64_t n = chunk_count(size, f->log2);
 			if (size > (uint64_t)INT64_MAX || I_CHUNK(in) != next_chunk || n > nc - next_chunk)
 				goto out;
-			next_chunk += n;
 			uint64_t d = I_DATA(in);
-			if (size > 0 && (d < f->data_off || d > f->data_end || size > f->data_end - d))
+			if (f->compressed) {
+				if (size > 0 && (d < f->data_off || d > f->data_end))
+					goto out;
+				if (!stored_ok(f, in, next_chunk, n))
+					goto out;
+			} else if (size > 0 && (d < f->data_off || d > f->data_end || size > f->data_end - d))
 				goto out;
+			next_chunk += n;
 			if (size == 0 && d != 0)
 				goto out;
 			break;
@@ -401,14 +447,17 @@ int fsp_open(struct fsp **out, const uint8_t *img, uint64_t img_len, const uint8
 		rc = -FSP_ETRUNC;
 		goto fail_keys;
 	}
-	/* flags: bit 0 (per-chunk compression) is reserved and, like every other
-	 * bit, not implemented: refuse rather than misread. */
-	if (image_size != img_len || log2 < MIN_LOG2 || log2 > MAX_LOG2 || flags != 0 || get32(h + 76) != 0 ||
-	    data_off != PREAMBLE_SIZE)
+	/* flags: bit 0 (per-chunk compression, version 2) is the only one
+	 * defined: refuse any other rather than misread. */
+	if (image_size != img_len || log2 < MIN_LOG2 || log2 > MAX_LOG2 || (flags & ~(uint64_t)FLAG_COMPRESSION) != 0 ||
+	    ((flags & FLAG_COMPRESSION) != 0 && version < 2) || get32(h + 76) != 0 || data_off != PREAMBLE_SIZE)
 		goto fail_keys;
 	if (version >= 2) {
+		/* compression parameters: the codec byte (LZ4) with flag 0x1, the
+		 * rest reserved */
 		static const uint8_t zero[32];
-		if (memcmp(h + 192, zero, 32) != 0) /* reserved: compression parameters */
+		int comp = (flags & FLAG_COMPRESSION) != 0;
+		if ((comp && h[192] != CODEC_LZ4) || (!comp && h[192] != 0) || memcmp(h + 193, zero, 31) != 0)
 			goto fail_keys;
 	}
 	if (data_len > img_len || data_off + data_len != index_off)
@@ -436,6 +485,8 @@ int fsp_open(struct fsp **out, const uint8_t *img, uint64_t img_len, const uint8
 	f->img_len = img_len;
 	f->log2 = log2;
 	f->chunk_size = 1u << log2;
+	f->compressed = (flags & FLAG_COMPRESSION) != 0;
+	f->rec_size = f->compressed ? CHUNK_REC_Z : CHUNK_REC;
 	f->data_off = data_off;
 	f->data_end = index_off;
 	memcpy(f->root, root, 32);
@@ -447,9 +498,7 @@ int fsp_open(struct fsp **out, const uint8_t *img, uint64_t img_len, const uint8
 	/* Private copy first: the image memory may change under us. */
 	memcpy(f->index, img + index_off, (size_t)index_len);
 	uint8_t ih[32];
-	br_sha256_init(&sc);
-	br_sha256_update(&sc, f->index, (size_t)index_len);
-	br_sha256_out(&sc, ih);
+	sha256blk_hash(f->index, (size_t)index_len, ih); /* SHA-NI: the index of a large image is MBs */
 	if (!ct_equal(ih, h + 128, 32)) {
 		rc = -FSP_EAUTH;
 		goto fail_f;
@@ -567,28 +616,60 @@ int fsp_stat(const struct fsp *f, uint32_t ino, struct fsp_stat *st)
 	return 0;
 }
 
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
 /* Authenticates and decrypts chunk i of file inode in into priv: private
- * memory (never the caller's buffer) of at least a chunk. The ciphertext is
- * copied there from the image first (the host may change the image under
- * us), then decrypted and checked in place. Returns the chunk length, or
- * -FSP_EAUTH (priv wiped). */
-static long read_chunk(const struct fsp *f, const uint8_t *in, uint64_t i, uint8_t *priv)
+ * memory (never the caller's buffer) of at least a chunk (two with
+ * compression). The stored bytes are copied there from the image first (the
+ * host may change the image under us), then decrypted and checked in place;
+ * only an authentic LZ4 block is decompressed, into the second chunk of
+ * priv. Sets *plain to the plaintext. Returns the chunk length, or
+ * -FSP_EAUTH (priv wiped), -FSP_EFORMAT (an authentic block that does not
+ * decode to the chunk: priv wiped). */
+static long read_chunk(const struct fsp *f, const uint8_t *in, uint64_t i, uint8_t *priv, uint8_t **plain)
 {
 	uint64_t size = I_SIZE(in), start = i << f->log2;
 	size_t n = (size_t)(size - start < f->chunk_size ? size - start : f->chunk_size);
-	memcpy(priv, f->img + I_DATA(in) + start, n);
-	const uint8_t *rec = f->chunks + (size_t)(I_CHUNK(in) + i) * CHUNK_REC;
-	uint8_t aad[16];
+	const uint8_t *rec = f->chunks + (size_t)(I_CHUNK(in) + i) * f->rec_size;
+	*plain = priv;
+	if (!f->compressed) {
+		memcpy(priv, f->img + I_DATA(in) + start, n);
+		uint8_t aad[16];
+		put64(aad, i);
+		put64(aad + 8, size);
+		if (!gcm_open(&f->content, f->ghash, rec, aad, sizeof aad, priv, n, rec + NONCE_SIZE))
+			return -FSP_EAUTH;
+		return (long)n;
+	}
+	uint32_t st = get32(rec + CHUNK_REC);
+	size_t ln = st & STORED_LEN; /* <= n: checked at open */
+	memcpy(priv, f->img + get64(rec + CHUNK_REC + 4), ln);
+	uint8_t aad[20];
 	put64(aad, i);
 	put64(aad + 8, size);
-	if (!gcm_open(&f->content, f->ghash, rec, aad, sizeof aad, priv, n, rec + NONCE_SIZE))
+	put32(aad + 16, st);
+	if (!gcm_open(&f->content, f->ghash, rec, aad, sizeof aad, priv, ln, rec + NONCE_SIZE))
 		return -FSP_EAUTH;
+	if ((st & STORED_COMP) == 0)
+		return (long)n;
+	uint8_t *out = priv + f->chunk_size;
+	int got = LZ4_decompress_safe((const char *)priv, (char *)out, (int)ln, (int)n);
+	if (got != (int)n) {
+		wipe(priv, ln);
+		wipe(out, n);
+		return -FSP_EFORMAT;
+	}
+	*plain = out;
 	return (long)n;
 }
 
 /* Chunks up to this size are decrypted in a stack buffer of fsp_pread (the
- * runtime calls it on a 256 KiB signal stack); larger ones in one rt_malloc
- * per call. */
+ * runtime calls it on a 256 KiB signal stack; images with compression use
+ * two chunks of it); larger ones in one rt_malloc per call. */
 #define STACK_CHUNK 4096u
 
 long fsp_pread(const struct fsp *f, uint32_t ino, void *buf, uint64_t len, uint64_t off)
@@ -609,9 +690,10 @@ long fsp_pread(const struct fsp *f, uint32_t ino, void *buf, uint64_t len, uint6
 		len = (uint64_t)LONG_MAX & ~((uint64_t)f->chunk_size - 1);
 	/* Finding 8c: decrypt into private memory, copy out only what
 	 * authenticated; a failed chunk leaves buf as it was. */
-	uint8_t stack_chunk[STACK_CHUNK];
+	uint8_t stack_chunk[2 * STACK_CHUNK];
 	uint8_t *priv = stack_chunk;
-	if (f->chunk_size > sizeof stack_chunk && (priv = rt_malloc(f->chunk_size)) == NULL)
+	size_t need = (size_t)f->chunk_size * (f->compressed ? 2 : 1);
+	if (need > sizeof stack_chunk && (priv = rt_malloc(need)) == NULL)
 		return -FSP_ENOMEM;
 	uint8_t *out = buf;
 	uint64_t done = 0;
@@ -621,18 +703,21 @@ long fsp_pread(const struct fsp *f, uint32_t ino, void *buf, uint64_t len, uint6
 	while (done < len) {
 		uint64_t pos = off + done, i = pos >> f->log2;
 		uint64_t within = pos - (i << f->log2);
-		long n = read_chunk(f, in, i, priv);
+		uint8_t *plain;
+		long n = read_chunk(f, in, i, priv, &plain);
 		if (n < 0) {
 			rc = n;
 			break;
 		}
-		if ((size_t)n > used)
-			used = (size_t)n;
+		/* with compression the decrypted block stays in priv's first
+		 * chunk, the plaintext in its second: both are wiped below */
+		if ((size_t)(plain - priv) + (size_t)n > used)
+			used = (size_t)(plain - priv) + (size_t)n;
 		uint64_t take = (uint64_t)n - within;
 		if (take > len - done)
 			take = len - done;
 		partial |= take != (uint64_t)n;
-		memcpy(out + done, priv + within, (size_t)take);
+		memcpy(out + done, plain + within, (size_t)take);
 		done += take;
 	}
 	/* What the caller got it has anyway; wipe the rest of a chunk it did

@@ -1,4 +1,5 @@
-/* Protected FS image reader (format versions 1 and 2, docs/fsprotect.md).
+/* Protected FS image reader (format versions 1 and 2, the latter with or
+ * without per-chunk LZ4 compression; docs/fsprotect.md).
  *
  * Opens an image held in memory (the runtime maps fs.img), authenticates its
  * header and encrypted index with the 32-byte FS key, and serves lookups,
@@ -101,14 +102,17 @@ int fsp_stat(const struct fsp *f, uint32_t ino, struct fsp_stat *st);
 
 /* Reads up to len bytes at offset off of regular file ino. Returns the number
  * of bytes read (0 at or past end of file), or -FSP_EAUTH (a chunk failed
- * authentication), -FSP_EISDIR, -FSP_EINVAL (not a regular file),
- * -FSP_ENOENT, -FSP_ENOMEM. A read of at most LONG_MAX bytes is served per
- * call. Each chunk is decrypted and authenticated in private memory and
- * copied into buf only once authentic: unauthenticated plaintext never
- * reaches buf. On -FSP_EAUTH the part of buf for the failed chunk and after
- * it is left untouched (chunks before it, authentic, may have been copied).
- * Uses one chunk of private memory per call: on the stack for chunks of up
- * to 4 KiB (the default), else one rt_malloc. */
+ * authentication), -FSP_EFORMAT (an authentic compressed chunk that does not
+ * decode to its length: only the image's writer could make one),
+ * -FSP_EISDIR, -FSP_EINVAL (not a regular file), -FSP_ENOENT, -FSP_ENOMEM.
+ * A read of at most LONG_MAX bytes is served per call. Each chunk is
+ * decrypted and authenticated in private memory, decompressed there if it is
+ * stored compressed (never before it authenticated), and copied into buf
+ * only once authentic: unauthenticated plaintext never reaches buf. On an
+ * error the part of buf for the failed chunk and after it is left untouched
+ * (chunks before it, authentic, may have been copied). Uses one chunk of
+ * private memory per call (two for images with compression): on the stack
+ * for chunks of up to 4 KiB (the default), else one rt_malloc. */
 long fsp_pread(const struct fsp *f, uint32_t ino, void *buf, uint64_t len, uint64_t off);
 
 /* Copies the target of symlink ino into buf (no NUL terminator), at most len

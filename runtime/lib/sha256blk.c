@@ -146,6 +146,16 @@ void sha256blk_add(struct sha256blk *c, const uint8_t *blocks, size_t n)
 	c->nblocks += n;
 }
 
+static void digest_out(const struct sha256blk *c, uint8_t out[32])
+{
+	for (int i = 0; i < 8; i++) {
+		out[4 * i] = (uint8_t)(c->h[i] >> 24);
+		out[4 * i + 1] = (uint8_t)(c->h[i] >> 16);
+		out[4 * i + 2] = (uint8_t)(c->h[i] >> 8);
+		out[4 * i + 3] = (uint8_t)c->h[i];
+	}
+}
+
 void sha256blk_final(struct sha256blk *c, uint8_t out[32])
 {
 	uint8_t pad[64] = {0x80};
@@ -153,10 +163,24 @@ void sha256blk_final(struct sha256blk *c, uint8_t out[32])
 	for (int i = 0; i < 8; i++)
 		pad[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
 	sha256blk_add(c, pad, 1);
-	for (int i = 0; i < 8; i++) {
-		out[4 * i] = (uint8_t)(c->h[i] >> 24);
-		out[4 * i + 1] = (uint8_t)(c->h[i] >> 16);
-		out[4 * i + 2] = (uint8_t)(c->h[i] >> 8);
-		out[4 * i + 3] = (uint8_t)c->h[i];
-	}
+	digest_out(c, out);
+}
+
+void sha256blk_hash(const uint8_t *m, size_t len, uint8_t out[32])
+{
+	struct sha256blk c;
+	sha256blk_init(&c, 1);
+	size_t whole = len / 64, r = len % 64;
+	if (whole)
+		sha256blk_add(&c, m, whole);
+	uint8_t tail[128] = {0};
+	if (r)
+		memcpy(tail, m + whole * 64, r);
+	tail[r] = 0x80;
+	size_t nb = r < 56 ? 1 : 2;
+	uint64_t bits = (uint64_t)len * 8;
+	for (int i = 0; i < 8; i++)
+		tail[nb * 64 - 8 + i] = (uint8_t)(bits >> (56 - 8 * i));
+	sha256blk_add(&c, tail, nb);
+	digest_out(&c, out);
 }

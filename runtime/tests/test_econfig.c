@@ -123,6 +123,85 @@ static void test_cas_fixture(const uint8_t *plain, size_t plen)
 	free(buf);
 }
 
+/* testdata/enclave/pvol.config.bin: cas.config.bin plus record 28
+ * (pvolFixtureConfig in pkg/enclave/pvol_test.go), and the rules on the
+ * paths, the same as pkg/enclave's. */
+/* plain + record 28 with the given paths; *out_len set. */
+static uint8_t *with_pvol(const uint8_t *plain, size_t plen, const char *const *paths, size_t n, size_t *out_len)
+{
+	size_t body = 4;
+	for (size_t i = 0; i < n; i++)
+		body += 4 + strlen(paths[i]);
+	uint8_t *b = malloc(plen + 8 + body);
+	memcpy(b, plain, plen);
+	put32(b + plen, ECONFIG_TAG_PVOLUMES);
+	put32(b + plen + 4, (uint32_t)body);
+	put32(b + plen + 8, (uint32_t)n);
+	size_t o = plen + 12;
+	for (size_t i = 0; i < n; i++) {
+		put32(b + o, (uint32_t)strlen(paths[i]));
+		memcpy(b + o + 4, paths[i], strlen(paths[i]));
+		o += 4 + strlen(paths[i]);
+	}
+	put32(b + 12, (uint32_t)(o - 16));
+	*out_len = o;
+	return b;
+}
+
+static void test_pvol(const uint8_t *plain, size_t plen)
+{
+	size_t len;
+	uint8_t *buf = read_file("testdata/enclave/pvol.config.bin", &len);
+	CHECK(buf != NULL);
+	if (!buf)
+		return;
+	struct econfig *c = NULL;
+	CHECK(econfig_parse(buf, len, &c) == ECONFIG_OK);
+	if (c) {
+		CHECK(c->has_cas == 1 && c->npvolumes == 2);
+		CHECK(c->npvolumes == 2 && strcmp(c->pvolumes[0], "/data") == 0 &&
+		      strcmp(c->pvolumes[1], "/var/lib/db") == 0 && c->pvolumes[2] == NULL);
+		econfig_free(c);
+	}
+	/* trailing byte after record 28 */
+	uint8_t *t = malloc(len + 1);
+	memcpy(t, buf, len);
+	t[len] = 0;
+	put32(t + 12, (uint32_t)(len + 1 - 16));
+	c = (struct econfig *)1;
+	CHECK(econfig_parse(t, len + 1, &c) == ECONFIG_EFORMAT && c == NULL);
+	free(t);
+	free(buf);
+	/* a config without any has an empty list */
+	CHECK(econfig_parse(plain, plen, &c) == ECONFIG_OK);
+	if (c) {
+		CHECK(c->npvolumes == 0 && c->pvolumes && c->pvolumes[0] == NULL);
+		econfig_free(c);
+	}
+	static const struct {
+		const char *p[2];
+		size_t n;
+		int ok;
+	} cases[] = {
+		{{"/data", NULL}, 1, 1}, {{"/data", "/database"}, 2, 1}, {{"/", NULL}, 1, 0},
+		{{"data", NULL}, 1, 0},	 {{"/data/", NULL}, 1, 0},	 {{"/a/../b", NULL}, 1, 0},
+		{{"/a//b", NULL}, 1, 0}, {{"/a/./b", NULL}, 1, 0},	 {{"/proc/x", NULL}, 1, 0},
+		{{"/dev", NULL}, 1, 0},	 {{"/data", "/data/s"}, 2, 0},	 {{"/data", "/data"}, 2, 0},
+		{{NULL, NULL}, 0, 0}, /* an empty record */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t bl;
+		uint8_t *b = with_pvol(plain, plen, cases[i].p, cases[i].n, &bl);
+		c = NULL;
+		int e = econfig_parse(b, bl, &c);
+		CHECK((e == ECONFIG_OK) == cases[i].ok);
+		if (!((e == ECONFIG_OK) == cases[i].ok))
+			fprintf(stderr, "  pvol case %zu: %d\n", i, e);
+		econfig_free(c);
+		free(b);
+	}
+}
+
 /* testdata/enclave/casaddr.txt: the address vectors pkg/enclave reads too. */
 static void test_cas_addresses(void)
 {
@@ -328,6 +407,7 @@ int main(void)
 	test_cas_fixture(buf, len);
 	test_cas_addresses();
 	test_tls_records(buf, len);
+	test_pvol(buf, len);
 	free(buf);
 	return test_summary("test_econfig");
 }

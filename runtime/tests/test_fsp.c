@@ -1,9 +1,10 @@
 /* Host test of the protected FS reader (runtime/lib/fsp.c).
  *
  * Runs every labelled vector of testdata/fsprotect/vectors.txt, format
- * versions 1 and 2 (format in testdata/fsprotect/README.md; the Go test runs
- * the same manifest against the Go reader), then, for ok.img (v1) and
- * v2-ok.img: a bit-flip campaign (every flip is either refused at open or
+ * versions 1 and 2, the latter also with per-chunk compression (format in
+ * testdata/fsprotect/README.md; the Go test runs the same manifest against
+ * the Go reader), then, for ok.img (v1), v2-ok.img and v2z-ok.img
+ * (compressed): a bit-flip campaign (every flip is either refused at open or
  * makes a read of the touched data fail), authenticated but malformed
  * indexes, reads of tampered chunks (the caller's buffer stays untouched),
  * and concurrent reads from three threads. Runs from the repository root. */
@@ -629,9 +630,79 @@ out:
 	free(img1);
 }
 
+/* Images with compression (v2z-*.img): reads at every offset and length
+ * class agree with a whole-file read; a tampered compressed chunk
+ * (v2z-chunk-comp.img, chunk 1 of z/text) fails with -FSP_EAUTH and an
+ * authentic chunk whose LZ4 block is malformed (v2z-chunk-block.img, chunk
+ * 0 of z/text) with -FSP_EFORMAT, both leaving the caller's buffer from the
+ * failed chunk on untouched; three threads read everything at once. */
+static void compressed_reads(void)
+{
+	uint64_t len, len1, len2;
+	uint8_t *img, *img1, *img2;
+	struct fsp *ok = open_vec("v2z-ok.img", &img, &len);
+	struct fsp *fc = open_vec("v2z-chunk-comp.img", &img1, &len1);
+	struct fsp *fb = open_vec("v2z-chunk-block.img", &img2, &len2);
+	static uint8_t want[12288], buf[12288];
+	uint32_t ino;
+	if (ok == NULL || fc == NULL || fb == NULL || resolve(ok, "z/text", &ino) != 0 ||
+	    fsp_pread(ok, ino, want, sizeof want, 0) != 11000) {
+		FAIL("v2z: cannot set up");
+		goto out;
+	}
+	for (uint64_t off = 0; off < 11000; off += 997)
+		for (uint64_t l = 1; l <= 9000; l = l * 3 + 1) {
+			long r = fsp_pread(ok, ino, buf, l, off);
+			long w = (long)(off + l > 11000 ? 11000 - off : l);
+			if (r != w || memcmp(buf, want + off, (size_t)w) != 0)
+				FAIL("v2z: pread(%llu, %llu) = %ld", (unsigned long long)off, (unsigned long long)l, r);
+		}
+	static const struct {
+		int block; /* v2z-chunk-block.img (chunk 0 bad) or v2z-chunk-comp.img (chunk 1) */
+		uint64_t off, len;
+		long authentic;
+		long rc;
+	} reads[] = {
+		{0, 0, 12288, 4096, -FSP_EAUTH}, {0, 4096, 100, 0, -FSP_EAUTH}, {0, 4000, 200, 96, -FSP_EAUTH},
+		{1, 0, 12288, 0, -FSP_EFORMAT},	 {1, 10, 50, 0, -FSP_EFORMAT},
+	};
+	for (size_t k = 0; k < sizeof reads / sizeof reads[0]; k++) {
+		memset(buf, 0xA5, sizeof buf);
+		long r = fsp_pread(reads[k].block ? fb : fc, ino, buf, reads[k].len, reads[k].off);
+		if (r != reads[k].rc)
+			FAIL("v2z read %zu: got %ld, want %ld", k, r, reads[k].rc);
+		if (memcmp(buf, want + reads[k].off, (size_t)reads[k].authentic) != 0)
+			FAIL("v2z read %zu: the authentic chunk before the failing one differs", k);
+		for (size_t i = (size_t)reads[k].authentic; i < sizeof buf; i++)
+			if (buf[i] != 0xA5) {
+				FAIL("v2z read %zu: byte %zu of the caller's buffer changed", k, i);
+				break;
+			}
+	}
+	if (fsp_pread(fb, ino, buf, 100, 4096) != 100 || memcmp(buf, want + 4096, 100) != 0)
+		FAIL("v2z: the intact chunk 1 of v2z-chunk-block.img does not read");
+	pthread_t th[3];
+	struct thr t[3] = {{ok, 0}, {ok, 0}, {ok, 0}};
+	for (int i = 0; i < 3; i++)
+		pthread_create(&th[i], NULL, reader_thread, &t[i]);
+	for (int i = 0; i < 3; i++) {
+		pthread_join(th[i], NULL);
+		if (t[i].rc != 0)
+			FAIL("v2z thread %d: %s", i, fsp_strerror(t[i].rc));
+	}
+out:
+	fsp_close(ok);
+	fsp_close(fc);
+	fsp_close(fb);
+	free(img);
+	free(img1);
+	free(img2);
+}
+
 /* Benchmark mode (not run by make): build without sanitizers, e.g.
  *   cc -O2 -std=c11 -D_GNU_SOURCE -Iruntime/include -Iruntime/lib -o /tmp/fspbench \
- *      runtime/tests/test_fsp.c runtime/lib/fsp.c runtime/tests/host_shim.c -lbearssl
+ *      -Iruntime/tests runtime/tests/test_fsp.c runtime/lib/fsp.c runtime/lib/rlock.c runtime/tests/host_shim.c \
+ *      -lbearssl -llz4 -lpthread
  *   /tmp/fspbench bench IMAGE KEYHEX PATH
  * prints the latency of random 4 KiB preads (4 KiB-aligned) and the
  * throughput of sequential 4 KiB, 32 KiB and 1 MiB preads of file PATH. */
@@ -704,5 +775,8 @@ int main(int argc, char **argv)
 	}
 	tampered_reads("");
 	tampered_reads("v2-");
+	bitflip_campaign("v2z-ok.img");
+	index_mutations("v2z-ok.img");
+	compressed_reads();
 	return test_summary("test_fsp");
 }

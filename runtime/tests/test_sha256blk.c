@@ -44,6 +44,17 @@ int main(void)
 			CHECK_MSG(memcmp(got, want, 32) == 0, "%zu blocks, shani %d", n, use);
 		}
 	}
+	/* One-shot hashes of every length around the padding boundaries, and
+	 * longer ones */
+	for (size_t n = 0; n <= sizeof m; n += n < 200 ? 1 : 97) {
+		uint8_t want[32], got[32];
+		br_sha256_context h;
+		br_sha256_init(&h);
+		br_sha256_update(&h, m, n);
+		br_sha256_out(&h, want);
+		sha256blk_hash(m, n, got);
+		CHECK_MSG(memcmp(got, want, 32) == 0, "sha256blk_hash of %zu bytes", n);
+	}
 	/* The empty message: e3b0c442... */
 	struct sha256blk c;
 	uint8_t got[32];

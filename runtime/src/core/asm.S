@@ -83,4 +83,130 @@ rt_jump_to_entry:
 	jmp *%r11
 
 
+/* The fast entry of rewritten system call sites (fast.h, docs/rewrite.md).
+ * A stub in the application's stub segment has run the displaced
+ * instructions, stepped over the red zone (rsp -= 128) and called here:
+ * [rsp] = R, its fast return; R + 10 (RT_FAST_SLOW_OFF) re-executes the call
+ * with a trapped `syscall` (S). The application's registers are live, except
+ * RCX and R11, which a syscall clobbers anyway. Flags are preserved.
+ *
+ * Signals are not blocked. Where a signal lands decides what happens to it
+ * (signal.c rt_signal_forward): in the head, up to the switch to the
+ * runtime's stack, it is delivered to the application at once; between
+ * that and rt_fast_tail it is queued (the interrupted PC is runtime text)
+ * and the tail sees it; in [rt_fast_tail, rt_fast_ret] it is queued and the
+ * PC is rolled back to rt_fast_tail, which looks again. So the fast return
+ * never leaves a queued signal behind.
+ *
+ * The runtime's C code uses general-purpose registers only (runtime.mk):
+ * the application's vector state is saved (rt_fast_vsave) only for calls
+ * that may reach code using vector registers (trap.c). */
+#define RT_FAST_SLOW_OFF 10
+#define RT_FAST_FRAME_OFF (0x40000 - 0x2000) /* RT_TBLOCK_SIZE - 8 KiB: frame below, XSAVE area above */
+	.globl rt_fast_entry, rt_fast_head_end, rt_fast_tail, rt_fast_ret, rt_fast_end
+	.type rt_fast_entry, @function
+	.p2align 5
+rt_fast_entry:
+	pushfq
+	rdgsbase %rcx
+	/* GS must be this thread's block: in the runtime's range, aligned,
+	 * self pointer in place (the application cannot set GS there). */
+	mov %rcx, %r11
+	shr $36, %r11
+	cmp $0x7e0, %r11
+	jne 9f
+	test $0x3ffff, %ecx
+	jnz 9f
+	cmp (%rcx), %rcx
+	jne 9f
+	cld
+	mov %rsp, %r11
+	lea RT_FAST_FRAME_OFF(%rcx), %rsp
+rt_fast_head_end:
+	push %r11		/* the application's stack (at the saved flags) */
+	push %r9
+	push %r8
+	push %r10
+	push %rdx
+	push %rsi
+	push %rdi
+	push %rax		/* struct rt_fast_frame (fast.h) */
+	mov %rsp, %rdi
+	mov %rcx, %rsi
+	call *rt_fast_conf(%rip)	/* 8 pushes from a 64-aligned top: rsp is 16-aligned */
+	rdgsbase %rcx
+	mov %eax, %r11d
+	pop %rax
+	pop %rdi
+	pop %rsi
+	pop %rdx
+	pop %r10
+	pop %r8
+	pop %r9
+	pop %rsp		/* back on the application's stack */
+	test %r11d, %r11d
+	jnz 9f
+rt_fast_tail:
+	cmpl $0, 0x68(%rcx)	/* RT_TCB_NPENDING_OFF */
+	jne 8f
+	popfq
+rt_fast_ret:
+	ret
+rt_fast_end:
+	/* Signals were queued during the call: the trap delivers them. The
+	 * result and the continuation (after the stub's trapped syscall) go to
+	 * the block, and the gate's syscall traps (trap.c rt_fast_gate_trap). Signals
+	 * from here to the gate are queued (runtime text, gate page). */
+8:	mov %rax, 0x10(%rcx)	/* RT_TCB_FAST_RESULT_OFF */
+	mov 8(%rsp), %rax
+	add $RT_FAST_SLOW_OFF + 10, %rax	/* C: after S's lea (8) and syscall (2) */
+	mov %rax, 0x18(%rcx)	/* RT_TCB_FAST_CONT_OFF */
+	movl $1, 0x20(%rcx)	/* RT_TCB_FAST_DELIVER_OFF */
+	popfq
+	lea 136(%rsp), %rsp	/* the stub's return address and the red zone */
+	jmp *rt_fast_conf+8(%rip)
+	/* Not a fast call (or no usable block): the stub's trapped syscall
+	 * executes it with the application's registers. */
+9:	addq $RT_FAST_SLOW_OFF, 8(%rsp)
+	popfq
+	ret
+	.size rt_fast_entry, .-rt_fast_entry
+
+/* void rt_fast_vsave(struct rt_thread *t), rt_fast_vrestore(t): the
+ * application's vector and x87 state to and from the block's XSAVE area. */
+	.globl rt_fast_vsave, rt_fast_vrestore
+	.type rt_fast_vsave, @function
+rt_fast_vsave:
+	/* XRSTOR faults unless bytes 16-63 of the XSAVE header are zero, and
+	 * XSAVEC does not write them: the kernel's signal frames use this
+	 * part of the signal stack too. */
+	lea RT_FAST_FRAME_OFF(%rdi), %rdi
+	xor %eax, %eax
+	mov %rax, 512+16(%rdi)
+	mov %rax, 512+24(%rdi)
+	mov %rax, 512+32(%rdi)
+	mov %rax, 512+40(%rdi)
+	mov %rax, 512+48(%rdi)
+	mov %rax, 512+56(%rdi)
+	mov rt_fast_conf+16(%rip), %eax
+	xor %edx, %edx
+	xsavec (%rdi)
+	ret
+	.type rt_fast_vrestore, @function
+rt_fast_vrestore:
+	mov rt_fast_conf+16(%rip), %eax
+	xor %edx, %edx
+	xrstor RT_FAST_FRAME_OFF(%rdi)
+	ret
+
+/* struct rt_fast_conf (fast.h), filled by rt_fast_init: the C function
+ * (trap.c rt_fast_syscall), the gate, the XSAVEC mask. */
+	.data
+	.globl rt_fast_conf
+	.type rt_fast_conf, @object
+	.p2align 4
+rt_fast_conf:
+	.quad 0, 0, 0
+	.size rt_fast_conf, 24
+
 	.section .note.GNU-stack,"",@progbits

@@ -1,6 +1,6 @@
-/* The few libc entry points that Debian's libbearssl.a references besides
- * the mem* functions (string.c): fortify checks, the stack protector,
- * errno and time. A failed check is a runtime bug or memory corruption: stop the
+/* The few libc entry points that Debian's libbearssl.a and liblz4.a
+ * reference besides the mem* functions (string.c): fortify checks, the
+ * stack protector, errno, time, and calloc/free (refused). A failed check is a runtime bug or memory corruption: stop the
  * process. */
 #include <stddef.h>
 #include "rtstring.h"
@@ -35,6 +35,23 @@ void *__memset_chk(void *d, int c, size_t n, size_t dlen)
 }
 
 __attribute__((noreturn)) void __stack_chk_fail(void) { chk_fail("stack smashing"); }
+
+/* Debian's liblz4.a is one object: LZ4_decompress_safe, which the FS reader
+ * uses and which allocates nothing, links in LZ4_createStream and friends,
+ * which call calloc/free. The runtime never calls them; if anything did, it
+ * must not get libc's (or silently the runtime's) allocator. */
+__attribute__((noreturn)) void *calloc(size_t n, size_t size)
+{
+	(void)n;
+	(void)size;
+	chk_fail("libc calloc call (liblz4's allocating API is not used)");
+}
+
+void free(void *p)
+{
+	if (p != NULL)
+		chk_fail("libc free call (liblz4's allocating API is not used)");
+}
 __attribute__((noreturn)) void __chk_fail(void) { chk_fail("fortify check failure"); }
 
 /* BearSSL's certificate validation asks for the time when it was given

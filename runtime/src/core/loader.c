@@ -7,6 +7,8 @@
 #include "rtutil.h"
 #include "sys.h"
 
+unsigned long rt_loader_stub_entry;
+
 #define PAGE_DOWN(x) ((x) & ~(RT_PAGE - 1))
 #define PAGE_UP(x) (((x) + RT_PAGE - 1) & ~(RT_PAGE - 1))
 
@@ -96,6 +98,64 @@ int rt_elf_peek(const char *path, char *interp, size_t icap, char *err, size_t e
 	int r = read_headers(fd, path, &eh, ph, interp, icap, err, errlen);
 	sc(__NR_close, fd, 0, 0, 0, 0, 0);
 	return r;
+}
+
+/* Writes the fast entry into the slot of the stub segment mapped at seg
+ * (readable, `prot` its protection) when it is one: magic, version, empty
+ * slot. 0, or a negative errno when the page could not be written. */
+static long fill_slot(unsigned char *seg, int prot)
+{
+	uint32_t ver;
+	uint64_t slot;
+	memcpy(&ver, seg + 8, 4);
+	memcpy(&slot, seg + RT_STUB_SLOT_OFF, 8);
+	if (memcmp(seg, RT_STUB_MAGIC, 8) || ver != RT_STUB_VERSION || slot)
+		return 0;
+	long r = sc(__NR_mprotect, (long)seg, RT_PAGE, RT_PROT_READ | RT_PROT_WRITE, 0, 0, 0);
+	if (r == 0) {
+		memcpy(seg + RT_STUB_SLOT_OFF, &rt_loader_stub_entry, 8);
+		r = sc(__NR_mprotect, (long)seg, RT_PAGE, prot, 0, 0, 0);
+	}
+	return r;
+}
+
+void rt_loader_mapped_code(unsigned long addr, unsigned long len, int fd, long off)
+{
+	if (!rt_loader_stub_entry || len < RT_PAGE || (addr & (RT_PAGE - 1)))
+		return;
+	/* Only bytes the file has: reading past its end would fault. */
+	unsigned char st[144]; /* struct stat (x86-64) */
+	if (sc(__NR_fstat, fd, (long)st, 0, 0, 0, 0) < 0)
+		return;
+	long size;
+	memcpy(&size, st + 48, 8); /* st_size */
+	if (off < 0 || size < off + RT_STUB_HDR_SIZE)
+		return;
+	long r = fill_slot((unsigned char *)addr, RT_PROT_READ | RT_PROT_EXEC);
+	if (r)
+		rt_eprintf("scone-run: cannot fill the stub slot of a mapped library at %p: error %ld (its rewritten "
+			   "calls trap)\n",
+			   (void *)addr, -r);
+}
+
+/* A segment of stubs for rewritten system call sites (pkg/rewrite): its
+ * slot gets the runtime's fast entry (fast.h), or stays 0 (every rewritten
+ * call then goes through the stub's trapped syscall). */
+static int fill_stub_slots(int n, const Elf64_Phdr *ph, unsigned long bias, const char *path, char *err, size_t errlen)
+{
+	if (!rt_loader_stub_entry)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X) || ph[i].p_filesz < RT_STUB_HDR_SIZE ||
+		    (ph[i].p_vaddr & (RT_PAGE - 1)))
+			continue;
+		long r = fill_slot((unsigned char *)(bias + ph[i].p_vaddr), prot_of(ph[i].p_flags));
+		if (r) {
+			rt_snprintf(err, errlen, "%s: cannot fill the stub slot: error %ld", path, -r);
+			return -RT_ENOMEM;
+		}
+	}
+	return 0;
 }
 
 int rt_load_elf(const char *path, struct rt_image *img, unsigned long hint, char *err, size_t errlen)
@@ -191,6 +251,9 @@ int rt_load_elf(const char *path, struct rt_image *img, unsigned long hint, char
 		    eh.e_phoff + eh.e_phnum * sizeof(Elf64_Phdr) <= ph[i].p_offset + ph[i].p_filesz)
 			img->phdr = bias + ph[i].p_vaddr + (eh.e_phoff - ph[i].p_offset);
 	}
+	ret = fill_stub_slots(eh.e_phnum, ph, bias, path, err, errlen);
+	if (ret)
+		goto out;
 	for (int i = 0; i < eh.e_phnum; i++)
 		if (ph[i].p_type == PT_PHDR)
 			img->phdr = bias + ph[i].p_vaddr;

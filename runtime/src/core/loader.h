@@ -20,6 +20,19 @@ struct rt_image {
  * kernel's ELF_ET_DYN_BASE, away from the mmap area, so that brk has room
  * after it, as with the kernel's loader. */
 int rt_load_elf(const char *path, struct rt_image *img, unsigned long hint, char *err, size_t errlen);
+
+/* The stub segment of a rewritten file (pkg/rewrite, docs/rewrite.md): an
+ * executable PT_LOAD starting with RT_STUB_MAGIC and the format version;
+ * the loader writes rt_loader_stub_entry (when set: fast.c) into its slot. */
+#define RT_STUB_MAGIC "SCONESTB"
+#define RT_STUB_VERSION 1
+#define RT_STUB_SLOT_OFF 16
+#define RT_STUB_HDR_SIZE 64
+extern unsigned long rt_loader_stub_entry;
+/* After the application mapped [addr, addr+len) of fd at off executable
+ * (the dynamic loader mapping a library's segment): fills the slot when
+ * the mapping starts a stub segment. */
+void rt_loader_mapped_code(unsigned long addr, unsigned long len, int fd, long off);
 #define RT_ET_DYN_BASE 0x555555554000UL
 
 /* Reads and checks an ELF's headers without mapping anything; interp gets

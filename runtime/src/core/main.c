@@ -8,6 +8,7 @@
  *                             runs a host program under the trap with
  *                             whatever shields are linked (fallbacks pass
  *                             everything to the host); no verification. */
+#include "fast.h"
 #include "launch.h"
 #include "shield.h"
 #include "region.h"
@@ -95,6 +96,8 @@ void rt_main(unsigned long *sp)
 	long cycles = env_exit_cycles();
 	const char *st = rt_getenv("SCONE_STATS");
 	rt_stats = st && !rt_strcmp(st, "1");
+
+	rt_fast_init();
 
 	struct rt_launch L = {0};
 	L.host_auxv = auxv;

@@ -23,6 +23,13 @@
 int rt_vsnprintf(char *buf, size_t n, const char *fmt, va_list ap);
 int rt_snprintf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void rt_eprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The name of system call nr, "an unknown system call" past the table
+ * (sysname.c). */
+const char *rt_sysname(long nr);
+/* Tells the user once per system call number, on stderr, that the runtime
+ * refuses it and why: "scone-run: NAME refused with ERR: WHY". For what a
+ * program may hit but the enclave does not support (docs/compatibility.md). */
+void rt_refuse_once(long nr, const char *err, const char *why);
 __attribute__((noreturn)) void rt_fatal(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 extern char **rt_environ;

@@ -75,8 +75,9 @@ struct shield_env {
 	/* What the CAS policy grants (docs/cas.md; none without a CAS):
 	 * files to place into the in-enclave file system before the program
 	 * runs (casmsg.h; wiped after the shields' init), and the keys of
-	 * protected volumes, which stay in enclave memory for the protected-
-	 * volumes shield (no shield takes them yet). */
+	 * protected volumes, which stay in enclave memory for the volume
+	 * shield (src/vol: a granted key takes precedence over the one derived
+	 * from the FS key). */
 	const struct casmsg_file *files;
 	size_t nfiles;
 	const struct casmsg_volume_key *volume_keys;
@@ -126,6 +127,10 @@ struct shield_ops {
 	int (*code_fd)(int fd);
 	/* Writes a diagnostic line for the operator: 1 when written. */
 	int (*diag)(const char *msg, size_t len);
+	/* A call that another shield resolved to a host path (absolute, dirfd
+	 * AT_FDCWD) and is about to hand to the host (shield_host_path_call):
+	 * SHIELD_DONE to serve it instead (protected volumes), or SHIELD_PASS. */
+	int (*host_path)(const struct sys_call *c, long *ret);
 };
 
 /* Registers a shield's table (in the rt_shields section). */
@@ -153,6 +158,13 @@ extern const char *rt_app_exe;
 /* Runs a call through the shields and then the transport; returns the
  * result (negative errno on failure). */
 long shield_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+
+/* A call with resolved host paths that shield `by` would hand to the host:
+ * offered to the other shields' host_path first, then to the host. The FS
+ * shield resolves paths (cwd, dirfds, symlinks, "..") and sends every
+ * path that reaches a mount point through here, so a shield that owns
+ * such a path (a protected volume) sees it whatever its spelling. */
+long shield_host_path_call(const struct shield_ops *by, long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 
 /* A shield's notices to the others (never to itself). */
 void rt_fd_gone(const struct shield_ops *by, int fd);

@@ -98,6 +98,16 @@ long shield_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 	return host_syscall(nr, a0, a1, a2, a3, a4, a5);
 }
 
+long shield_host_path_call(const struct shield_ops *by, long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	struct sys_call c = {nr, {a0, a1, a2, a3, a4, a5}};
+	long ret;
+	for (size_t i = 0; i < nshields; i++)
+		if (shields[i] != by && shields[i]->host_path && shields[i]->host_path(&c, &ret) == SHIELD_DONE)
+			return ret;
+	return host_syscall(nr, a0, a1, a2, a3, a4, a5);
+}
+
 void rt_fd_gone(const struct shield_ops *by, int fd)
 {
 	for (size_t i = 0; i < nshields; i++)

@@ -15,6 +15,7 @@
  * and delivered when the SIGSYS handler finishes; the call is restarted when
  * every queued handler has SA_RESTART and the call is restartable. */
 #include "rtsignal.h"
+#include "fast.h"
 #include "locks.h"
 #include "trap.h"
 #include "rtstring.h"
@@ -254,7 +255,21 @@ void rt_signals_exec_reset(struct rt_thread *t)
 void rt_signal_forward(struct rt_thread *t, struct kucontext *uc, int sig, const struct ksiginfo *si)
 {
 	unsigned long rip = uc->uc_mcontext.gregs[KR_RIP];
-	if (rip >= rt_text_lo && rip < rt_text_hi) {
+	int in_runtime = rip >= rt_text_lo && rip < rt_text_hi;
+	if (rip >= (unsigned long)rt_fast_entry && rip < (unsigned long)rt_fast_head_end) {
+		/* The fast entry's head: still on the application's stack with
+		 * its registers and FS; deliver as at the stub. */
+		in_runtime = 0;
+	} else if (rip >= (unsigned long)rt_fast_tail && rip <= (unsigned long)rt_fast_ret) {
+		/* The fast return: queue, and roll back to its check of the
+		 * queue (rsp back onto the flags popfq took, still there). */
+		if (rip == (unsigned long)rt_fast_ret)
+			uc->uc_mcontext.gregs[KR_RSP] -= 8;
+		uc->uc_mcontext.gregs[KR_RIP] = (unsigned long)rt_fast_tail;
+	} else if (rt_fast_conf.gate && rip >= rt_fast_conf.gate && rip < rt_fast_conf.gate + RT_PAGE) {
+		in_runtime = 1; /* the gate traps next and delivers */
+	}
+	if (in_runtime) {
 		/* Inside a host call made for this thread: queue it. Standard
 		 * signals coalesce in the kernel too; excess ones are dropped. */
 		if (t->npending < RT_MAX_PENDING) {

@@ -30,7 +30,13 @@ struct rt_thread {
 	/* 0x08: where a clone child starts (rt_clone_stub calls it with the
 	 * block), so that the assembly names no C function */
 	void (*child_start)(struct rt_thread *self);
-	unsigned long tcb_pad[3];
+	/* 0x10-0x27: the fast path's hand-over to the trap (fast.c, asm.S):
+	 * the result and continuation of a fast call whose queued signals the
+	 * trap delivers, and the flag that says so. */
+	long fast_result;	 /* 0x10 */
+	unsigned long fast_cont; /* 0x18 */
+	int fast_deliver;	 /* 0x20 */
+	int fast_pad;
 	unsigned long canary; /* 0x28 */
 	int err;	      /* 0x30: errno for runtime code */
 	int tid;
@@ -41,9 +47,12 @@ struct rt_thread {
 	struct kstack app_ss;	/* the application's (virtual) sigaltstack */
 	unsigned npending;
 	struct rt_pending pending[RT_MAX_PENDING];
-	struct rt_thread *next; /* all blocks ever allocated */
-	unsigned long nsyscalls;
-	unsigned long rseq_addr; /* the application's rseq registration (dropped at execve) */
+	struct rt_thread *next;	     /* all blocks ever allocated */
+	unsigned long nsyscalls;     /* trapped (Syscall User Dispatch) */
+	unsigned long nfast;	     /* served by the fast path (rewritten sites) */
+	unsigned long nfast_trapped; /* reached the fast entry, sent to the trap */
+	long fast_nr;		     /* the fast call whose signals the trap delivers */
+	unsigned long rseq_addr;     /* the application's rseq registration (dropped at execve) */
 	unsigned long rseq_len, rseq_sig;
 	/* Start-up frame for a clone child (consumed by rt_sigreturn). */
 	struct krt_sigframe child_frame;
@@ -51,6 +60,17 @@ struct rt_thread {
 _Static_assert(offsetof(struct rt_thread, canary) == 0x28, "canary offset");
 _Static_assert(offsetof(struct rt_thread, err) == RT_TCB_ERRNO_OFF, "errno offset");
 _Static_assert(offsetof(struct rt_thread, child_start) == RT_TCB_CHILD_START_OFF, "child start offset");
+/* Offsets the fast entry (asm.S) uses. */
+#define RT_TCB_FAST_RESULT_OFF 0x10
+#define RT_TCB_FAST_CONT_OFF 0x18
+#define RT_TCB_FAST_DELIVER_OFF 0x20
+#define RT_TCB_APP_FS_OFF 0x38
+#define RT_TCB_NPENDING_OFF 0x68
+_Static_assert(offsetof(struct rt_thread, fast_result) == RT_TCB_FAST_RESULT_OFF, "fast_result offset");
+_Static_assert(offsetof(struct rt_thread, fast_cont) == RT_TCB_FAST_CONT_OFF, "fast_cont offset");
+_Static_assert(offsetof(struct rt_thread, fast_deliver) == RT_TCB_FAST_DELIVER_OFF, "fast_deliver offset");
+_Static_assert(offsetof(struct rt_thread, app_fs) == RT_TCB_APP_FS_OFF, "app_fs offset");
+_Static_assert(offsetof(struct rt_thread, npending) == RT_TCB_NPENDING_OFF, "npending offset");
 
 static inline struct rt_thread *rt_self_from_sp(void)
 {
@@ -83,6 +103,8 @@ unsigned rt_thread_live(void);
 
 /* Trapped system calls so far, all threads (approximate while threads run). */
 unsigned long rt_thread_total_syscalls(void);
+/* Fast calls (rewritten sites) so far, and those sent on to the trap. */
+void rt_thread_total_fast(unsigned long *fast, unsigned long *sent_to_trap);
 
 /* The stack-protector canary of the runtime's code (from rt_random at
  * start-up); every runtime thread block carries it. */

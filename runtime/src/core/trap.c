@@ -7,6 +7,8 @@
  * delivers queued signals, restores the application's FS and returns through
  * rt_sigreturn_restorer (in the exempt text). */
 #include "exec.h"
+#include "fast.h"
+#include "loader.h"
 #include "ids.h"
 #include "mem.h"
 #include "rtsignal.h"
@@ -17,11 +19,13 @@
 #include "shield.h"
 #include "transport.h"
 #include "random.h"
+#include "region.h"
 #include "rtstring.h"
 #include "rtutil.h"
 #include "sys.h"
 
 extern char __executable_start[], etext[];
+static int rt_fast_gate_trap(struct rt_thread *t, struct kucontext *uc);
 unsigned long rt_text_lo, rt_text_hi;
 int rt_stats;
 
@@ -32,7 +36,9 @@ static long shielded(struct rt_thread *t, struct kucontext *uc, long nr, long *a
 {
 	struct rt_iago_snap snap;
 	rt_iago_pre(nr, a, &snap);
-	if (!rt_syscall_may_block(nr)) {
+	/* uc == 0: a fast call (rt_fast_syscall), which runs with the
+	 * application's signal mask in force already. */
+	if (!uc || !rt_syscall_may_block(nr)) {
 		long r = shield_call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 		rt_iago_check(nr, a, r, &snap);
 		return r;
@@ -150,7 +156,11 @@ static long sys_exit_group(struct core_call *c)
 {
 	(void)c;
 	if (rt_stats) {
-		rt_eprintf("scone-run: stats: %lu system calls trapped\n", rt_thread_total_syscalls());
+		unsigned long fast, sent;
+		rt_thread_total_fast(&fast, &sent);
+		rt_eprintf("scone-run: stats: %lu system calls trapped, %lu fast (rewritten sites), %lu of them "
+			   "sent from the fast entry to the trap\n",
+			   rt_thread_total_syscalls(), fast, sent);
 		transport_print_stats();
 	}
 	return RT_NEXT;
@@ -186,6 +196,16 @@ static long sys_arch_prctl(struct core_call *c)
 		*(unsigned long *)c->a[1] = c->t->app_fs;
 		return 0;
 	}
+	/* GS points at the runtime's block (the fast path finds it there) until
+	 * the application sets its own; never into the runtime's range. */
+	if (c->a[0] == 0x1001 /* ARCH_SET_GS */ && rt_region_overlaps((unsigned long)c->a[1], 1))
+		return -RT_EPERM;
+	if (c->a[0] == 0x1004 /* ARCH_GET_GS */) {
+		unsigned long gs;
+		__asm__ volatile("rdgsbase %0" : "=r"(gs));
+		*(unsigned long *)c->a[1] = gs == (unsigned long)c->t ? 0 : gs;
+		return 0;
+	}
 	return RT_NEXT;
 }
 
@@ -210,6 +230,10 @@ static long sys_mem(struct core_call *c)
 	rt_mem_postcheck(c->nr, a, r);
 	struct rt_iago_snap none = {.ok = 0};
 	rt_iago_check(c->nr, a, r, &none);
+	/* A library's stub segment (docs/rewrite.md): the dynamic loader maps
+	 * it executable from its file. */
+	if (c->nr == __NR_mmap && !rt_is_err(r) && (a[2] & RT_PROT_EXEC) && !(a[3] & 0x20 /* MAP_ANONYMOUS */))
+		rt_loader_mapped_code((unsigned long)r, (unsigned long)a[1], (int)a[4], a[5]);
 	return r;
 }
 
@@ -233,7 +257,8 @@ static long sys_getrandom(struct core_call *c)
  * to ordinary calls on ENOSYS. */
 static long sys_enosys(struct core_call *c)
 {
-	(void)c;
+	rt_refuse_once(c->nr, "ENOSYS",
+		       "io_uring would run I/O past the shields; programs fall back to ordinary calls");
 	return -RT_ENOSYS;
 }
 
@@ -321,6 +346,10 @@ __attribute__((used)) void rt_sigsys(int sig, struct ksiginfo *si, void *ucv)
 	t->app_fs = rt_rdfsbase();
 	rt_wrfsbase((unsigned long)t);
 	unsigned long *g = uc->uc_mcontext.gregs;
+	if (rt_fast_gate_trap(t, uc)) {
+		rt_wrfsbase(t->app_fs);
+		return;
+	}
 	if (si->u.sys.arch != 0xc000003eU /* AUDIT_ARCH_X86_64 */) {
 		/* int $0x80 from 64-bit code: the i386 ABI, not supported */
 		static int warned;
@@ -339,6 +368,164 @@ __attribute__((used)) void rt_sigsys(int sig, struct ksiginfo *si, void *ucv)
 	if (t->npending)
 		rt_signals_after_syscall(t, uc, nr);
 	rt_wrfsbase(t->app_fs);
+}
+
+/* Called by rt_fast_entry (through rt_fast_conf) on the block's stack, FS =
+ * the block, the application's vector state saved, signals not blocked.
+ * 0: served (f->rax = the result); 1: the stub's syscall traps instead. */
+static int needs_trap(long nr)
+{
+	switch (nr) {
+	case __NR_rt_sigreturn:
+	case __NR_rt_sigprocmask:
+	case __NR_sigaltstack:
+	case __NR_rt_sigsuspend:
+	case __NR_clone:
+	case __NR_clone3:
+	case __NR_fork:
+	case __NR_vfork:
+	case __NR_execve:
+	case __NR_execveat:
+	case __NR_exit:
+		return 1;
+	}
+	return 0;
+}
+
+/* Whether serving the call may run code that uses vector registers (the
+ * runtime's own C code does not: runtime.mk): BearSSL and LZ4, through the
+ * shields' files and descriptors (the console shield's final record at
+ * exit_group too), randomness and program loading. Calls not listed may:
+ * the application's vector state is then saved around them. Among those:
+ * accept, accept4 and connect (the network shield sets up TLS on a socket
+ * it may not own yet) and the poll family (poll, select and epoll_wait pump
+ * the TLS connections they wait on: their descriptors are not in a[0]). */
+static int fast_needs_vector(long nr, const long *a)
+{
+	switch (nr) {
+	/* a descriptor: only when a shield owns it (protected files, the console) */
+	case __NR_read:
+	case __NR_write:
+	case __NR_readv:
+	case __NR_writev:
+	case __NR_pread64:
+	case __NR_pwrite64:
+	case __NR_sendto:
+	case __NR_recvfrom:
+	case __NR_sendmsg:
+	case __NR_recvmsg:
+	case __NR_sendmmsg:
+	case __NR_recvmmsg:
+	case __NR_bind:
+	case __NR_listen:
+	case __NR_shutdown:
+	case __NR_getsockname:
+	case __NR_getpeername:
+	case __NR_setsockopt:
+	case __NR_getsockopt:
+	case __NR_fcntl:
+	case __NR_ioctl:
+		return rt_shields_own_fd((int)a[0]);
+	case __NR_epoll_ctl:
+		return rt_shields_own_fd((int)a[0]) || rt_shields_own_fd((int)a[2]);
+	case __NR_mmap:
+		return !(a[3] & 0x20 /* MAP_ANONYMOUS */) && rt_shields_own_fd((int)a[4]);
+	/* no shield, no crypto */
+	case __NR_getpid:
+	case __NR_getppid:
+	case __NR_gettid:
+	case __NR_getuid:
+	case __NR_geteuid:
+	case __NR_getgid:
+	case __NR_getegid:
+	case __NR_getresuid:
+	case __NR_getresgid:
+	case __NR_getgroups:
+	case __NR_getpgrp:
+	case __NR_getpgid:
+	case __NR_getsid:
+	case __NR_clock_gettime:
+	case __NR_clock_getres:
+	case __NR_gettimeofday:
+	case __NR_time:
+	case __NR_nanosleep:
+	case __NR_clock_nanosleep:
+	case __NR_sched_yield:
+	case __NR_sched_getaffinity:
+	case __NR_futex:
+	case __NR_set_robust_list:
+	case __NR_set_tid_address:
+	case __NR_rseq:
+	case __NR_rt_sigaction:
+	case __NR_kill:
+	case __NR_tkill:
+	case __NR_tgkill:
+	case __NR_getrlimit:
+	case __NR_prlimit64:
+	case __NR_getrusage:
+	case __NR_uname:
+	case __NR_sysinfo:
+	case __NR_brk:
+	case __NR_munmap:
+	case __NR_mprotect:
+	case __NR_madvise:
+	case __NR_membarrier:
+	case __NR_epoll_create1:
+	case __NR_socket:
+	case __NR_socketpair:
+	case __NR_pipe2:
+	case __NR_eventfd2:
+	case __NR_wait4:
+	case __NR_waitid:
+	case __NR_arch_prctl:
+	case __NR_setitimer:
+	case __NR_getitimer:
+	case __NR_timerfd_create:
+	case __NR_timerfd_settime:
+	case __NR_timerfd_gettime:
+		return 0;
+	}
+	return 1;
+}
+
+int rt_fast_syscall(struct rt_fast_frame *f, struct rt_thread *t)
+{
+	long nr = f->rax;
+	if (needs_trap(nr)) {
+		t->nfast_trapped++;
+		return 1;
+	}
+	t->nfast++;
+	long a[6] = {f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9};
+	t->fast_nr = nr;
+	t->app_fs = rt_rdfsbase();
+	/* FS = the block (BearSSL's canary and errno) only where BearSSL may
+	 * run; arch_prctl(ARCH_SET_FS) changes t->app_fs. */
+	int vec = fast_needs_vector(nr, a), fs = vec || nr == __NR_arch_prctl;
+	if (fs)
+		rt_wrfsbase((unsigned long)t);
+	if (vec)
+		rt_fast_vsave(t);
+	f->rax = rt_dispatch(t, 0, nr, a);
+	if (vec)
+		rt_fast_vrestore(t);
+	if (fs)
+		rt_wrfsbase(t->app_fs);
+	return 0;
+}
+
+/* A trap at the gate (rt_fast_entry): deliver the signals queued during the
+ * fast call t->fast_nr, whose result and continuation are in the block. */
+static int rt_fast_gate_trap(struct rt_thread *t, struct kucontext *uc)
+{
+	unsigned long *g = uc->uc_mcontext.gregs;
+	if (!rt_fast_conf.gate || g[KR_RIP] != rt_fast_conf.gate + 2 || !t->fast_deliver)
+		return 0;
+	t->fast_deliver = 0;
+	g[KR_RAX] = (unsigned long)t->fast_result;
+	g[KR_RIP] = t->fast_cont;
+	rt_signals_after_syscall(t, uc, t->fast_nr);
+	return 1;
 }
 
 int rt_trap_init(void)

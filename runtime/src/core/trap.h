@@ -15,5 +15,9 @@ extern int rt_stats;
 /* Installs the SIGSYS handler and records the initial signal dispositions.
  * Call once, before the first thread is armed. 0 or negative errno. */
 int rt_trap_init(void);
+/* uc: the SIGSYS frame, or 0 for a fast call (fast.h). */
 long rt_dispatch(struct rt_thread *t, struct kucontext *uc, long nr, long *a);
+struct rt_fast_frame;
+/* The fast path's dispatch (fast.h): 0 served, 1 to the trap. */
+int rt_fast_syscall(struct rt_fast_frame *f, struct rt_thread *t);
 #endif

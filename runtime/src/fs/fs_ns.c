@@ -31,7 +31,7 @@ int fs_sys_chdir(const struct sys_call *c, long *ret)
 		return shield_done(ret, k < 0 ? k : -ENOENT);
 	}
 	fs_unlock();
-	long v = host_syscall(__NR_chdir, (long)r.host_path, 0, 0, 0, 0, 0);
+	long v = shield_host_path_call(&fs_shield_ops, __NR_chdir, (long)r.host_path, 0, 0, 0, 0, 0);
 	if (v == 0) {
 		fs_lock();
 		if (fs_g.cwd)
@@ -240,7 +240,7 @@ int fs_sys_two(const struct sys_call *c, long *ret)
 				if (ndi >= 0)
 					a[ndi] = AT_FDCWD;
 			}
-			v = host_syscall(c->nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+			v = shield_host_path_call(&fs_shield_ops, c->nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 			return shield_done(ret, v);
 		}
 	}

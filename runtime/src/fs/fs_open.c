@@ -53,8 +53,11 @@ static long do_open(int dirfd, const char *path, long flags, uint32_t mode, long
 			if (fd >= 0)
 				rt_fd_dup(&fs_shield_ops, src, (int)fd);
 		} else {
-			fd = host_syscall(__NR_openat, AT_FDCWD, (long)r.host_path, flags, mode, 0, 0);
-			if (fd >= 0)
+			fd = shield_host_path_call(&fs_shield_ops, __NR_openat, AT_FDCWD, (long)r.host_path, flags,
+						   mode, 0, 0);
+			/* a host fd, unless another shield served the open (a
+			 * protected volume's descriptor) */
+			if (fd >= 0 && !rt_shields_own_fd_except(&fs_shield_ops, (int)fd))
 				rt_fd_gone(&fs_shield_ops, (int)fd);
 		}
 		fs_lock();
@@ -176,6 +179,8 @@ int fs_sys_openat2(const struct sys_call *c, long *ret)
 	if (k == 1 || k == 2)
 		return SHIELD_PASS; /* on the host: the kernel applies the RESOLVE_* flags */
 	/* RESOLVE_* on the protected FS: not implemented; callers fall back to openat */
+	rt_refuse_once(c->nr, "ENOSYS",
+		       "RESOLVE_* flags on files of the image are not implemented; programs fall back to openat");
 	return shield_done(ret, -ENOSYS);
 }
 

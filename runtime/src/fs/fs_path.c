@@ -54,7 +54,7 @@ long fs_host_at(const struct sys_call *c, int dirfd_idx, int path_idx, const cha
 	if (dirfd_idx >= 0)
 		a[dirfd_idx] = AT_FDCWD;
 	a[path_idx] = (long)hp;
-	return host_syscall(c->nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	return shield_host_path_call(&fs_shield_ops, c->nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
 /* Generic path call: resolve, then serve (virt, lock held) or hand to the host. */

@@ -66,8 +66,11 @@ long fs_v_lseek(const struct sys_call *c, struct fsv_file *f)
 
 long fs_v_getdents(const struct sys_call *c, struct fsv_file *f)
 {
-	if (c->nr != __NR_getdents64)
-		return -ENOSYS; /* legacy getdents on the protected FS: use getdents64 */
+	if (c->nr != __NR_getdents64) {
+		rt_refuse_once(c->nr, "ENOSYS",
+			       "the 32-bit-inode getdents on files of the image; use getdents64 (any libc does)");
+		return -ENOSYS;
+	}
 	if (!rt_user_ok((void *)c->a[1], (size_t)c->a[2]))
 		return -EFAULT;
 	return fsv_file_getdents(FS(), f, (void *)c->a[1], (size_t)(unsigned)c->a[2]);

@@ -25,8 +25,13 @@ static volatile int *lock_word(void) { return fs_g.lockp ? fs_g.lockp : &fs_g.lo
 
 static int lock_self(void)
 {
-	struct rt_thread *t = rt_self_from_fs();
-	if (t && t->self == t && t->tid > 0)
+	/* GS: the thread's block (rt_thread_arm), also on the fast path of
+	 * rewritten calls, where FS may still be the application's; never an
+	 * address of the runtime's range unless the runtime put it there. */
+	unsigned long gs;
+	__asm__ volatile("rdgsbase %0" : "=r"(gs));
+	struct rt_thread *t = (struct rt_thread *)gs;
+	if (rt_region_overlaps(gs, 1) && t->self == t && t->tid > 0)
 		return t->tid;
 	return (int)rt_sys0(__NR_gettid); /* start-up, before the thread block is armed */
 }
@@ -344,11 +349,15 @@ int fs_shield_init(const struct shield_env *env)
 	size_t n = 0;
 	for (size_t i = 0; i < nd; i++)
 		paths[n++] = defaults[i];
+	/* protected volumes are mount points too: what reaches them goes
+	 * through shield_host_path_call to the volume shield */
 	for (size_t i = 0; cfg && i < cfg->nvolumes && n < nd + FSV_MAX_MOUNTS; i++)
 		paths[n++] = cfg->volumes[i];
-	if (cfg && cfg->nvolumes + nd > FSV_MAX_MOUNTS) {
-		rt_eprintf("scone-run: too many volumes (%lu, at most %lu)\n", (unsigned long)cfg->nvolumes,
-			   (unsigned long)(FSV_MAX_MOUNTS - nd));
+	for (size_t i = 0; cfg && i < cfg->npvolumes && n < nd + FSV_MAX_MOUNTS; i++)
+		paths[n++] = cfg->pvolumes[i];
+	if (cfg && cfg->nvolumes + cfg->npvolumes + nd > FSV_MAX_MOUNTS) {
+		rt_eprintf("scone-run: too many volumes (%lu, at most %lu)\n",
+			   (unsigned long)(cfg->nvolumes + cfg->npvolumes), (unsigned long)(FSV_MAX_MOUNTS - nd));
 		return -E2BIG;
 	}
 	struct fs_shield_config c = {

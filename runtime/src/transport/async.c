@@ -413,6 +413,9 @@ static void serve(struct slot *s)
 
 void async_worker_main(struct worker *w)
 {
+	/* GS came from the creating thread (its block, core/fast.h): a worker
+	 * is no application thread. */
+	__asm__ volatile("wrgsbase %0" ::"r"(0UL) : "memory");
 	w->tid = (int)rt_sys0(__NR_gettid);
 	unsigned cursor = w->idx * (ASYNC_NSLOTS / ASYNC_MAX_WORKERS);
 	for (;;) {

@@ -1,0 +1,279 @@
+package fsprotect
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// zTestTree is fullTree plus files that compress: whole compressible
+// chunks, a file whose chunks alternate between compressible and random
+// (both stored forms in one file), and a big text file.
+func zTestTree() []tentry {
+	cs := MinChunkSize
+	var mixed []byte
+	for i := range 6 {
+		if i%2 == 0 {
+			mixed = append(mixed, bytes.Repeat([]byte{byte('a' + i)}, cs)...)
+		} else {
+			mixed = append(mixed, pseudoRandom(uint64(40+i), cs)...)
+		}
+	}
+	var text []byte
+	r := rand.New(rand.NewPCG(5, 6))
+	words := strings.Fields("enclave shield chunk nonce salt root header index tweak codec block")
+	for len(text) < 9*cs+123 {
+		text = append(text, words[r.IntN(len(words))]...)
+		text = append(text, ' ')
+	}
+	return append(fullTree(),
+		tentry{name: "z/mixed", typ: tar.TypeReg, mode: 0o644, body: mixed},
+		tentry{name: "z/text", typ: tar.TypeReg, mode: 0o644, body: text},
+		tentry{name: "z/zeros", typ: tar.TypeReg, mode: 0o644, body: make([]byte, 2*cs+1)},
+		tentry{name: "z/text-link", typ: tar.TypeLink, link: "z/text"},
+	)
+}
+
+var zOpts = []Option{WithChunkSize(MinChunkSize), WithCompression(CompressionLZ4)}
+
+func TestCompressionRoundTrip(t *testing.T) {
+	tree := zTestTree()
+	for _, c := range []Compression{CompressionLZ4, CompressionLZ4HC} {
+		for _, cs := range []int{MinChunkSize, 1 << 14} {
+			t.Run(c.String()+"/"+fmtSize(cs), func(t *testing.T) {
+				img, sum := packBytes(t, makeTar(t, tree), testKey, WithChunkSize(cs), WithCompression(c))
+				plainImg, psum := packBytes(t, makeTar(t, tree), testKey, WithChunkSize(cs))
+				if sum.Compression != c || sum.BytesIn != psum.BytesIn || sum.BytesStored >= psum.BytesStored || len(img) >= len(plainImg) {
+					t.Errorf("compressed image %d bytes (content %d stored of %d), uncompressed %d", len(img), sum.BytesStored, sum.BytesIn, len(plainImg))
+				}
+				if psum.BytesStored != psum.BytesIn {
+					t.Errorf("uncompressed image stores %d of %d bytes", psum.BytesStored, psum.BytesIn)
+				}
+				rd := openBytes(t, img, testKey, WithExpectedRoot(sum.Root))
+				if !rd.Compressed() || openBytes(t, plainImg, testKey).Compressed() {
+					t.Error("Compressed() does not tell the images apart")
+				}
+				for _, e := range tree {
+					if e.typ == tar.TypeReg {
+						checkRanges(t, rd, strings.TrimPrefix(e.name, "./"), e.body)
+					}
+				}
+				if err := Verify(bytes.NewReader(img), int64(len(img)), testKey); err != nil {
+					t.Errorf("Verify: %v", err)
+				}
+				if root, err := RootOf(bytes.NewReader(img), int64(len(img))); err != nil || root != sum.Root {
+					t.Errorf("RootOf = %x, %v", root, err)
+				}
+			})
+		}
+	}
+}
+
+func TestCompressionDeterminism(t *testing.T) {
+	tree := zTestTree()
+	tarData := makeTar(t, tree)
+	ref, _ := packBytes(t, tarData, testKey, append(zOpts, WithConcurrency(1))...)
+	for _, c := range []int{2, 3, 8} {
+		if got, _ := packBytes(t, tarData, testKey, append(zOpts, WithConcurrency(c))...); !bytes.Equal(got, ref) {
+			t.Errorf("concurrency %d: output differs", c)
+		}
+	}
+	if got, _ := packTree(t, treeEntries(tree), zOpts...); !bytes.Equal(got, ref) {
+		t.Error("PackTree differs from Pack")
+	}
+	tarFile := filepath.Join(t.TempDir(), "tree.tar")
+	if err := os.WriteFile(tarFile, tarData, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := PackTarFile(context.Background(), &out, tarFile, testKey, zOpts...); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), ref) {
+		t.Error("PackTarFile differs from Pack")
+	}
+	// PackTreeParts with a content cache (the converter's path): the cached
+	// stored chunks are placed by the writer; the same image.
+	src := treeEntries(tree)
+	salt := WithSaltSource([]byte("layers"))
+	want, _ := packBytes(t, tarData, testKey, append(zOpts, salt)...)
+	cache, err := NewContentCache(testKey, append(zOpts, salt)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range src {
+		if i%2 == 0 && e.Type == tar.TypeReg {
+			if err := cache.Encrypt(e.Path, e.Content); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	parts, sum, err := PackTreeParts(context.Background(), src, testKey, append(zOpts, salt, WithContentCache(cache))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := bytes.Join(parts, nil); !bytes.Equal(got, want) || sum.BytesCached == 0 {
+		t.Errorf("PackTreeParts with a cache differs from Pack (cached %d bytes)", sum.BytesCached)
+	}
+	// A cache made without compression is not used for a compressed image.
+	plainCache, err := NewContentCache(testKey, WithChunkSize(MinChunkSize), salt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range src {
+		if err := plainCache.Encrypt(e.Path, e.Content); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, sum := packTree(t, src, append(zOpts, salt, WithContentCache(plainCache))...)
+	if !bytes.Equal(got, want) || sum.BytesCached != 0 {
+		t.Errorf("a cache without compression was used (%d bytes)", sum.BytesCached)
+	}
+	hc, _ := packBytes(t, tarData, testKey, WithChunkSize(MinChunkSize), WithCompression(CompressionLZ4HC))
+	none, _ := packBytes(t, tarData, testKey, WithChunkSize(MinChunkSize))
+	if bytes.Equal(hc, ref) || bytes.Equal(none, ref) {
+		t.Error("the compression does not change the image")
+	}
+}
+
+// TestCompressionNonces: a chunk's nonce is a PRF of what GCM encrypts (the
+// stored bytes and the stored word), so two images of one tree, one
+// compressed and one not, share no nonce, and within the compressed image
+// no nonce repeats.
+func TestCompressionNonces(t *testing.T) {
+	tarData := makeTar(t, zTestTree())
+	salt := WithSaltSource([]byte("same"))
+	z, _ := packBytes(t, tarData, testKey, append(zOpts, salt)...)
+	p, _ := packBytes(t, tarData, testKey, WithChunkSize(MinChunkSize), salt)
+	seen := map[string]bool{}
+	for _, img := range [][]byte{z, p} {
+		rd := openBytes(t, img, testKey)
+		for k := range uint64(len(rd.x.chunks) / rd.x.recSize) {
+			n := string(rd.x.rec(k)[:nonceSize])
+			if seen[n] {
+				t.Fatalf("nonce %x used twice", n)
+			}
+			seen[n] = true
+		}
+	}
+}
+
+func zTamperImage(t *testing.T) ([]byte, *Summary, *Reader) {
+	img, sum := packBytes(t, makeTar(t, zTestTree()), testKey, zOpts...)
+	return img, sum, openBytes(t, img, testKey)
+}
+
+// zSpan returns the image offset and stored length of chunk i of a file.
+func zSpan(t *testing.T, rd *Reader, name string, i uint64) [2]int {
+	in := rd.x.inode(mustIno(t, rd, name))
+	st, off := recStored(rd.x.rec(in.chunkFirst + i))
+	return [2]int{int(off), int(st & storedLenMask)}
+}
+
+// TestTamperCompressedBitFlips: every header bit, every bit of one
+// compressed chunk, then random bits anywhere. A modified chunk must fail
+// with an *AuthError (detected checks it): GCM refuses it before the
+// decompressor runs, which would report a format error (or succeed).
+func TestTamperCompressedBitFlips(t *testing.T) {
+	img, sum, rd := zTamperImage(t)
+	c := zSpan(t, rd, "z/text", 3)
+	var bits []int
+	for b := (len(img) - HeaderSize) * 8; b < len(img)*8; b++ {
+		bits = append(bits, b)
+	}
+	for b := c[0] * 8; b < (c[0]+c[1])*8; b++ {
+		bits = append(bits, b)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	deadline := time.Now().Add(time.Second)
+	var n, atOpen int
+	for k := 0; k < len(bits) || time.Now().Before(deadline); k++ {
+		b := r.IntN(len(img) * 8)
+		if k < len(bits) {
+			b = bits[k]
+		}
+		img[b/8] ^= 1 << (b % 8)
+		if detected(t, img, sum.Root) {
+			atOpen++
+		}
+		img[b/8] ^= 1 << (b % 8)
+		n++
+	}
+	t.Logf("%d flips: %d refused at open, %d failed at read", n, atOpen, n-atOpen)
+}
+
+// TestTamperCompressedSwaps moves stored chunks of equal stored length
+// (compressed or not) within and between files: refused at the read.
+func TestTamperCompressedSwaps(t *testing.T) {
+	img, sum, rd := zTamperImage(t)
+	swap := func(a, b [2]int) []byte {
+		if a[1] != b[1] {
+			t.Fatalf("stored chunks of different lengths: %v %v", a, b)
+		}
+		m := bytes.Clone(img)
+		copy(m[a[0]:], img[b[0]:b[0]+b[1]])
+		copy(m[b[0]:], img[a[0]:a[0]+a[1]])
+		return m
+	}
+	// Chunks 0, 2 and 4 of z/mixed are runs of one byte: they compress to
+	// equally long blocks; chunks 1 and 3 are stored as they are, like
+	// chunk 0 of etc/exact.
+	tests := []struct {
+		name string
+		a, b [2]int
+	}{
+		{"compressed, within a file", zSpan(t, rd, "z/mixed", 0), zSpan(t, rd, "z/mixed", 2)},
+		{"raw, within a file", zSpan(t, rd, "z/mixed", 1), zSpan(t, rd, "z/mixed", 3)},
+		{"raw, between files", zSpan(t, rd, "z/mixed", 1), zSpan(t, rd, "etc/exact", 0)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { detected(t, swap(tc.a, tc.b), sum.Root) })
+	}
+	// A chunk of another image made with the same key, same path, same
+	// stored length: its tag and nonce are not in this image's index.
+	tree := zTestTree()
+	for i := range tree {
+		if tree[i].name == "z/mixed" {
+			b := bytes.Clone(tree[i].body)
+			b[0] = 'q' // chunk 0: another run
+			for k := 1; k < MinChunkSize; k++ {
+				b[k] = 'q'
+			}
+			tree[i].body = b
+		}
+	}
+	other, _ := packBytes(t, makeTar(t, tree), testKey, zOpts...)
+	ord := openBytes(t, other, testKey)
+	a, b := zSpan(t, rd, "z/mixed", 0), zSpan(t, ord, "z/mixed", 0)
+	if a[1] != b[1] {
+		t.Fatalf("stored lengths differ: %d, %d", a[1], b[1])
+	}
+	m := bytes.Clone(img)
+	copy(m[a[0]:], other[b[0]:b[0]+b[1]])
+	detected(t, m, sum.Root)
+}
+
+func TestCompressionOptions(t *testing.T) {
+	for _, s := range CompressionNames() {
+		c, err := ParseCompression(s)
+		if err != nil || c.String() != s {
+			t.Errorf("ParseCompression(%q) = %v, %v", s, c, err)
+		}
+	}
+	if _, err := ParseCompression("zstd"); !errors.Is(err, ErrInvalidInput) {
+		t.Errorf("ParseCompression(zstd): %v", err)
+	}
+	if _, err := buildOptions([]Option{WithCompression(CompressionLZ4), withVersion(1)}); err == nil {
+		t.Error("compression in a version 1 image accepted")
+	}
+	if _, err := buildOptions([]Option{WithCompression(Compression(9))}); err == nil {
+		t.Error("unknown compression accepted")
+	}
+}

@@ -1,0 +1,64 @@
+// Package rewrite turns the system call sites of an x86-64 ELF executable
+// into jumps to per-site stubs that enter the scone-run runtime directly,
+// so that a rewritten call costs a function call instead of a Syscall User
+// Dispatch trap (issue 14, docs/rewrite.md).
+//
+// # Finding sites
+//
+// Function boundaries come from the symbol table (STT_FUNC symbols with a
+// size; unsized ones up to the next symbol) and, for code no symbol covers,
+// from the FDEs of .eh_frame whose start is a symbol or 16-byte aligned (an
+// FDE may start inside an instruction: glibc describes __restore_rt from
+// the byte before it). Each
+// function is decoded linearly from its start with golang.org/x/arch's
+// x86asm; a function with bytes that do not decode is left alone. A
+// `syscall` (0f 05) found this way is a site. Nothing else (no scanning for
+// byte patterns, no decoding across functions) counts.
+//
+// # Patching a site
+//
+// A site is patched when the syscall and whole neighbouring instructions
+// cover at least 5 bytes (the size of a `jmp rel32`), every neighbouring
+// instruction is position-independent (no RIP-relative operand, no branch,
+// no call, no other system call instruction), no direct branch of any
+// decoded function targets an address strictly inside the patched range, the
+// function has no register- or table-indirect jump (its targets cannot be
+// proven), no symbol lies inside the function after its start (labels such
+// as glibc's __syscall_cancel_arch_start or musl's __cp_begin that other code
+// compares program counters against), and the stub is within +-2 GB. The
+// patched range becomes `jmp stub` followed by int3 bytes (never executed).
+// Everything else is left to the runtime's trap (Syscall User Dispatch),
+// which still catches every call.
+//
+// # The stub segment
+//
+// Stubs live in one new PT_LOAD segment (R+X) appended to the file, above
+// every other segment. It starts with a 64-byte header (magic "SCONESTB",
+// format version, number of sites, the entry slot), holds the program header
+// table (moved there, one entry longer; PT_PHDR follows it) and the code:
+//
+//	entry:  mov slot(%rip),%rcx; jrcxz native; jmp *%rcx
+//	native: pop %rcx; lea 10(%rcx),%rcx; jmp *%rcx
+//	stub:   <displaced instructions before the syscall>
+//	        lea -128(%rsp),%rsp          ; steps over the red zone
+//	        call entry
+//	R:      lea 128(%rsp),%rsp           ; fast path: the runtime served the call
+//	        jmp C
+//	S:      lea 128(%rsp),%rsp           ; slow path: R+10
+//	        syscall                      ; traps (Syscall User Dispatch)
+//	C:      <displaced instructions after the syscall>
+//	        jmp <end of the patched range>
+//
+// The runtime's loader writes the address of its fast entry into the slot
+// when it maps the file. The entry returns to R with RAX = the result, or
+// to S to have the call executed by the trap (clone, vfork, rt_sigreturn and
+// other calls that need the trap's signal frame). With an empty slot (the
+// file run by the kernel or by a runtime without the fast path) every call
+// goes through S, i.e. behaves as the original instruction.
+//
+// For ET_DYN files the new segment's file offset equals its virtual address
+// (the dynamic loaders compute their program headers as load address +
+// e_phoff), so the file is padded to that offset.
+//
+// Output is a function of the input bytes only.
+package rewrite

@@ -1,0 +1,174 @@
+/* A program that persists files on a protected volume (runtime/e2e
+ * volume_test.go): "write DIR" creates them, "read DIR" checks them in a
+ * later run. Prints "ok" and exits 0 when every check holds. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static int fails;
+#define CHECK(c)                                                                              \
+	do {                                                                                  \
+		if (!(c)) {                                                                   \
+			printf("FAIL %s:%d: %s (errno %d)\n", __FILE__, __LINE__, #c, errno); \
+			fails++;                                                              \
+		}                                                                             \
+	} while (0)
+
+/* dir/name in one of four rotating buffers (two paths per call) */
+static const char *at(const char *dir, const char *name)
+{
+	static char p[4][4096];
+	static int k;
+	k = (k + 1) % 4;
+	snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
+	return p[k];
+}
+
+#define MARKER "PLAINTEXT-MARKER-volprobe"
+
+static void do_write(const char *d)
+{
+	CHECK(mkdir(at(d, "db"), 0750) == 0);
+	CHECK(mkdir(at(d, "db"), 0750) == -1 && errno == EEXIST);
+	int fd = open(at(d, "db/data.txt"), O_CREAT | O_EXCL | O_RDWR, 0640);
+	CHECK(fd >= 0);
+	CHECK(open(at(d, "db/data.txt"), O_CREAT | O_EXCL | O_RDWR, 0640) == -1 && errno == EEXIST);
+	CHECK(write(fd, MARKER " line one\n", strlen(MARKER) + 10) == (ssize_t)strlen(MARKER) + 10);
+	struct iovec iov[2] = {{"two ", 4}, {"three\n", 6}};
+	CHECK(writev(fd, iov, 2) == 10);
+	CHECK(pwrite(fd, "X", 1, 100000) == 1); /* a hole, then one byte */
+	CHECK(lseek(fd, 0, SEEK_END) == 100001);
+	CHECK(ftruncate(fd, 50000) == 0);
+	struct stat st;
+	CHECK(fstat(fd, &st) == 0 && st.st_size == 50000 && S_ISREG(st.st_mode));
+	CHECK(fsync(fd) == 0);
+	char buf[64] = {0};
+	CHECK(pread(fd, buf, 10, 0) == 10 && !memcmp(buf, MARKER, 10));
+	CHECK(close(fd) == 0);
+	/* append */
+	fd = open(at(d, "db/log"), O_CREAT | O_WRONLY | O_APPEND, 0600);
+	CHECK(fd >= 0);
+	for (int i = 0; i < 100; i++) {
+		char line[32];
+		int n = snprintf(line, sizeof line, "entry %03d\n", i);
+		lseek(fd, 0, SEEK_SET);
+		CHECK(write(fd, line, (size_t)n) == n);
+	}
+	CHECK(fdatasync(fd) == 0);
+	close(fd);
+	/* atomic replace: write a temporary file, rename it over the old one */
+	fd = open(at(d, "db/config.tmp"), O_CREAT | O_TRUNC | O_WRONLY, 0600);
+	CHECK(fd >= 0 && write(fd, "version=2\n", 10) == 10);
+	close(fd);
+	fd = open(at(d, "db/config"), O_CREAT | O_WRONLY, 0600);
+	CHECK(fd >= 0 && write(fd, "version=1\n", 10) == 10);
+	close(fd);
+	int keep = open(at(d, "db/config"), O_RDONLY);
+	char old[16] = {0};
+	CHECK(rename(at(d, "db/config.tmp"), at(d, "db/config")) == 0);
+	CHECK(read(keep, old, 10) == 10 && !strcmp(old, "version=1\n")); /* still the old file */
+	close(keep);
+	/* unlink while open */
+	fd = open(at(d, "scratch"), O_CREAT | O_RDWR, 0600);
+	CHECK(fd >= 0 && write(fd, "temp", 4) == 4);
+	CHECK(unlink(at(d, "scratch")) == 0);
+	CHECK(access(at(d, "scratch"), F_OK) == -1 && errno == ENOENT);
+	CHECK(pread(fd, buf, 4, 0) == 4 && !memcmp(buf, "temp", 4));
+	close(fd);
+	/* a directory made and removed, relative paths through chdir */
+	CHECK(mkdir(at(d, "gone"), 0700) == 0 && rmdir(at(d, "gone")) == 0);
+	CHECK(chdir(at(d, "db")) == 0);
+	fd = open("rel.txt", O_CREAT | O_WRONLY, 0644);
+	CHECK(fd >= 0 && write(fd, "relative\n", 9) == 9);
+	close(fd);
+	int dfd = open(".", O_RDONLY | O_DIRECTORY);
+	CHECK(dfd >= 0);
+	fd = openat(dfd, "at.txt", O_CREAT | O_WRONLY, 0644);
+	CHECK(fd >= 0 && write(fd, "at\n", 3) == 3);
+	close(fd);
+	close(dfd);
+	/* what is refused, clearly */
+	CHECK(link(at(d, "db/log"), at(d, "db/log2")) == -1 && errno == EPERM);
+	CHECK(symlink("log", at(d, "db/sym")) == -1 && errno == EPERM);
+	fd = open(at(d, "db/log"), O_RDWR);
+	CHECK(fallocate(fd, 0, 0, 4096) == -1 && errno == EOPNOTSUPP);
+	close(fd);
+}
+
+static void do_read(const char *d)
+{
+	struct stat st;
+	CHECK(stat(at(d, "db/data.txt"), &st) == 0 && st.st_size == 50000 && (st.st_mode & 0777) == 0640);
+	CHECK(stat(at(d, "db"), &st) == 0 && S_ISDIR(st.st_mode));
+	FILE *f = fopen(at(d, "db/data.txt"), "r");
+	CHECK(f != NULL);
+	char line[128] = {0};
+	CHECK(f && fgets(line, sizeof line, f) && !strcmp(line, MARKER " line one\n"));
+	CHECK(f && fgets(line, sizeof line, f) && !strcmp(line, "two three\n"));
+	if (f)
+		fclose(f);
+	f = fopen(at(d, "db/log"), "r");
+	int n = 0;
+	while (f && fgets(line, sizeof line, f)) {
+		char want[32];
+		snprintf(want, sizeof want, "entry %03d\n", n);
+		CHECK(!strcmp(line, want));
+		n++;
+	}
+	CHECK(n == 100);
+	if (f)
+		fclose(f);
+	f = fopen(at(d, "db/config"), "r");
+	CHECK(f && fgets(line, sizeof line, f) && !strcmp(line, "version=2\n"));
+	if (f)
+		fclose(f);
+	CHECK(access(at(d, "db/config.tmp"), F_OK) == -1 && errno == ENOENT);
+	CHECK(access(at(d, "scratch"), F_OK) == -1 && errno == ENOENT);
+	DIR *dir = opendir(at(d, "db"));
+	CHECK(dir != NULL);
+	int seen = 0;
+	struct dirent *e;
+	while (dir && (e = readdir(dir))) {
+		if (!strcmp(e->d_name, "data.txt") || !strcmp(e->d_name, "log") || !strcmp(e->d_name, "config") ||
+		    !strcmp(e->d_name, "rel.txt") || !strcmp(e->d_name, "at.txt"))
+			seen++;
+		else if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			printf("unexpected entry %s\n", e->d_name), fails++;
+	}
+	CHECK(seen == 5);
+	if (dir)
+		closedir(dir);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3)
+		return 2;
+	if (!strcmp(argv[1], "write"))
+		do_write(argv[2]);
+	else if (!strcmp(argv[1], "read"))
+		do_read(argv[2]);
+	else {
+		/* "cat DIR NAME": the content, or the errno */
+		int fd = open(at(argv[2], argv[3]), O_RDONLY);
+		char buf[256];
+		ssize_t r = fd < 0 ? -1 : read(fd, buf, sizeof buf);
+		if (r < 0) {
+			printf("error %d %s\n", errno, strerror(errno));
+			return 1;
+		}
+		fwrite(buf, 1, (size_t)r, stdout);
+		return 0;
+	}
+	if (fails)
+		return 1;
+	printf("ok\n");
+	return 0;
+}

@@ -1,0 +1,133 @@
+/* Volume shield: start-up (keys, host directories, opening the volumes),
+ * fork and the descriptor hooks: the entries of the shield's table
+ * (vol_fdcalls.c) other than its call and host_path entries. Above
+ * vol_state.c (state, lock), vol_fds.c and vol_host.c; only the table
+ * refers to these entries. */
+#include <linux/errno.h>
+#include <linux/fcntl.h>
+#include "vol_shield.h"
+#include "casmsg.h"
+#include "econfig.h"
+#include "transport.h"
+#include "rtstring.h"
+#include "rtutil.h"
+#include "sys.h"
+
+#define O_PATH_ 010000000
+
+/* The volume key (docs/volume.md, "Keys"): the key the CAS policy grants
+ * for the volume's path (grants.volume_keys, handed in as
+ * env->volume_keys), else derived from the FS key per path. Returns 1 for
+ * a granted key, 0 for a derived one. */
+static int volume_key(const struct shield_env *env, const char *path, uint8_t key[32])
+{
+	for (size_t i = 0; i < env->nvolume_keys; i++) {
+		if (!rt_strcmp(env->volume_keys[i].path, path)) {
+			memcpy(key, env->volume_keys[i].key, 32);
+			return 1;
+		}
+	}
+	vol_derive_key(env->fs_key, path, key);
+	return 0;
+}
+
+int vs_init(const struct shield_env *env)
+{
+	const struct econfig *cfg = env->cfg;
+	if (!cfg || !cfg->npvolumes)
+		return 0;
+	if (!env->fs_key)
+		return -EINVAL;
+	vs_g.uid = cfg->uid;
+	vs_g.gid = cfg->gid;
+	for (size_t i = 0; i < cfg->npvolumes && i < VS_MAX_MOUNTS; i++) {
+		struct vs_mount *m = &vs_g.m[i];
+		const char *p = cfg->pvolumes[i];
+		m->plen = strlen(p);
+		memcpy(m->path, p, m->plen + 1);
+		/* the host directory: the container engine mounts one there; without
+		 * one it is created (the data then lives in the container) */
+		long fd = host_syscall(__NR_open, (long)p, O_PATH_ | O_DIRECTORY | O_CLOEXEC, 0, 0, 0, 0);
+		if (fd == -ENOENT) {
+			char tmp[VOL_PATH_MAX + 1];
+			memcpy(tmp, p, m->plen + 1);
+			for (size_t k = 1; k <= m->plen; k++)
+				if (tmp[k] == '/' || tmp[k] == 0) {
+					char c = tmp[k];
+					tmp[k] = 0;
+					host_syscall(__NR_mkdir, (long)tmp, 0700, 0, 0, 0, 0);
+					tmp[k] = c;
+				}
+			fd = host_syscall(__NR_open, (long)p, O_PATH_ | O_DIRECTORY | O_CLOEXEC, 0, 0, 0, 0);
+		}
+		if (fd < 0) {
+			rt_eprintf("scone-run: protected volume %s: cannot open the host directory (error %ld)\n", p,
+				   -fd);
+			return (int)fd;
+		}
+		/* a high number, out of the application's way */
+		long hi = host_syscall(__NR_fcntl, fd, F_DUPFD_CLOEXEC, 1000 - 16 * VS_MAX_MOUNTS + (long)i * 16, 0, 0,
+				       0);
+		if (hi >= 0) {
+			host_syscall(__NR_close, fd, 0, 0, 0, 0, 0);
+			fd = hi;
+		}
+		m->dirfd = (int)fd;
+		vs_host_init(m);
+		uint8_t key[32];
+		volume_key(env, p, key);
+		char err[256] = "";
+		int e = vol_open(&m->v, &m->host, key, p, cfg->uid, cfg->gid, 0, err, sizeof err);
+		rt_memzero(key, sizeof key);
+		if (e) {
+			rt_eprintf("scone-run: protected volume %s: %s (error %d); the volume is refused\n", p,
+				   err[0] ? err : "cannot open", -e);
+			return e;
+		}
+		vs_g.nmounts = (int)i + 1;
+	}
+	return 0;
+}
+
+/* The child does not share the parent's volume state (it lives in the
+ * parent's memory): its volume calls are refused (docs/compatibility.md),
+ * so fork takes no lock (the core asks owns_fd while forking); a lock
+ * another thread of the parent held is not the child's. */
+void vs_fork_child(void)
+{
+	vs_g.forked = vs_g.nmounts > 0;
+	vs_g.lock = 0;
+}
+
+void vs_fd_gone(int fd)
+{
+	if (!vs_g.nmounts)
+		return;
+	vs_lock();
+	vs_fd_drop(fd);
+	vs_unlock();
+}
+
+void vs_fd_dup(int oldfd, int newfd)
+{
+	if (!vs_g.nmounts)
+		return;
+	vs_lock();
+	if (vs_fd_get(oldfd))
+		vs_fd_alias(oldfd, newfd);
+	else
+		vs_fd_drop(newfd);
+	vs_unlock();
+}
+
+int vs_owns_fd(int fd)
+{
+	if (!vs_g.nmounts)
+		return 0;
+	vs_lock();
+	int r = vs_fd_get(fd) != NULL;
+	vs_unlock();
+	return r;
+}
+
+int vs_code_fd(int fd) { return vs_owns_fd(fd) ? 0 : -1; }
