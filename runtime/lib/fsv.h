@@ -165,9 +165,9 @@ struct fsv {
 	 * user_report_data. */
 	long (*attestation)(void *ctx, int which, uint8_t *buf);
 	int (*set_report_data)(void *ctx, const uint8_t data[64]);
-	/* A FIFO node (FSV_IFIFO, ephemeral) is freed: whatever backs it on
-	 * the host can go (may be NULL). */
-	void (*fifo_gone)(void *ctx, uint64_t ino);
+	/* A FIFO or socket node (FSV_IFIFO, FSV_IFSOCK; ephemeral) is freed:
+	 * whatever backs it on the host can go (may be NULL). */
+	void (*host_gone)(void *ctx, uint64_t ino);
 };
 
 /* Sets up fs (zeroed by the caller) with an image backend (img may be NULL

@@ -71,8 +71,8 @@ void fsv_unref(struct fsv *fs, struct fsv_node *n)
 {
 	if (!n || --n->refs)
 		return;
-	if ((n->mode & FSV_IFMT) == FSV_IFIFO && !n->img && fs->fifo_gone)
-		fs->fifo_gone(fs->hook_ctx, n->ino);
+	if (((n->mode & FSV_IFMT) == FSV_IFIFO || (n->mode & FSV_IFMT) == FSV_IFSOCK) && !n->img && fs->host_gone)
+		fs->host_gone(fs->hook_ctx, n->ino);
 	if (n->data) {
 		if ((n->mode & FSV_IFMT) == FSV_IFREG && FSV_EPH_BYTES(fs) >= n->cap)
 			FSV_EPH_BYTES(fs) -= n->cap;

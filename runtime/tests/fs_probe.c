@@ -24,6 +24,9 @@
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <stddef.h>
 #include <unistd.h>
 
 static int fails;
@@ -193,6 +196,90 @@ static void fifos(void)
 		      stat("/work1/fifo2", &st) < 0,
 	      "fifo-rename-unlink", "");
 	check(mkfifo("/work1/fifo3", 0600) == 0, "fifo-left-at-exit", ""); /* the runtime cleans up the host side */
+}
+
+/* Unix sockets bound to a path in the ephemeral layer: a socket node,
+ * connect from another process, the names the application gave, Linux's
+ * errors, datagrams, removal. */
+static struct sockaddr_un sun(const char *p)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	snprintf(a.sun_path, sizeof a.sun_path, "%s", p);
+	return a;
+}
+
+static void unix_sockets(void)
+{
+	struct stat st;
+	char buf[64];
+	mode_t old = umask(022);
+	int l = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un a = sun("/work1/sock"), got;
+	socklen_t gl = sizeof got;
+	check(l >= 0 && bind(l, (struct sockaddr *)&a, sizeof a) == 0 && listen(l, 4) == 0, "unix-bind-listen", "");
+	check(stat("/work1/sock", &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 0777) == 0755 &&
+		      listed("/work1", "sock") == 1,
+	      "unix-socket-node", "");
+	check(getsockname(l, (struct sockaddr *)&got, &gl) == 0 && gl == offsetof(struct sockaddr_un, sun_path) + 12 &&
+		      !strcmp(got.sun_path, "/work1/sock"),
+	      "unix-getsockname", got.sun_path);
+	int l2 = socket(AF_UNIX, SOCK_STREAM, 0);
+	errno = 0;
+	check(bind(l2, (struct sockaddr *)&a, sizeof a) < 0 && errno == EADDRINUSE, "unix-bind-eaddrinuse", "");
+	close(l2);
+	errno = 0;
+	check(open("/work1/sock", O_RDONLY) < 0 && errno == ENXIO, "unix-open-enxio", "");
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) { /* relative to the working directory, as the kernel resolves it */
+		int c = socket(AF_UNIX, SOCK_STREAM, 0);
+		struct sockaddr_un r = sun("sock"), peer;
+		socklen_t pl = sizeof peer;
+		int ok = chdir("/work1") == 0 && connect(c, (struct sockaddr *)&r, sizeof r) == 0 &&
+			 getpeername(c, (struct sockaddr *)&peer, &pl) == 0 && !strcmp(peer.sun_path, "sock") &&
+			 write(c, "hello", 5) == 5;
+		_exit(ok ? 0 : 1);
+	}
+	int s = accept(l, NULL, NULL);
+	ssize_t n = s >= 0 ? read(s, buf, sizeof buf) : -1;
+	int status = -1;
+	waitpid(pid, &status, 0);
+	check(n == 5 && !memcmp(buf, "hello", 5) && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "unix-connect-between-processes", "");
+	close(s);
+	int c = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un f = sun("/work1/file");
+	close(open("/work1/file", O_CREAT | O_WRONLY, 0644));
+	errno = 0;
+	check(connect(c, (struct sockaddr *)&f, sizeof f) < 0 && errno == ECONNREFUSED, "unix-connect-not-socket", "");
+	f = sun("/work1/missing");
+	errno = 0;
+	check(connect(c, (struct sockaddr *)&f, sizeof f) < 0 && errno == ENOENT, "unix-connect-enoent", "");
+	close(c);
+	/* datagrams to a bound peer, and the sender's name as the receiver sees it */
+	int d1 = socket(AF_UNIX, SOCK_DGRAM, 0), d2 = socket(AF_UNIX, SOCK_DGRAM, 0);
+	struct sockaddr_un a1 = sun("/work1/d1"), a2 = sun("/work1/d2"), from;
+	socklen_t fl = sizeof from;
+	memset(&from, 0, sizeof from);
+	int dok = bind(d1, (struct sockaddr *)&a1, sizeof a1) == 0 &&
+		  bind(d2, (struct sockaddr *)&a2, sizeof a2) == 0 &&
+		  sendto(d2, "dgram", 5, 0, (struct sockaddr *)&a1, sizeof a1) == 5 &&
+		  recvfrom(d1, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl) == 5 && !memcmp(buf, "dgram", 5);
+	check(dok, "unix-dgram-sendto", from.sun_path);
+	/* the sender's address as received (its host node path) takes a reply */
+	check(sendto(d1, "reply", 5, 0, (struct sockaddr *)&from, fl) == 5 && recv(d2, buf, sizeof buf, 0) == 5 &&
+		      !memcmp(buf, "reply", 5),
+	      "unix-dgram-reply", from.sun_path);
+	struct iovec iov = {"msg", 3};
+	struct msghdr mh = {.msg_name = &a1, .msg_namelen = sizeof a1, .msg_iov = &iov, .msg_iovlen = 1};
+	check(sendmsg(d2, &mh, 0) == 3 && recv(d1, buf, sizeof buf, 0) == 3, "unix-dgram-sendmsg", "");
+	close(d1);
+	close(d2);
+	check(unlink("/work1/sock") == 0 && stat("/work1/sock", &st) < 0 && unlink("/work1/d1") == 0 &&
+		      unlink("/work1/d2") == 0,
+	      "unix-unlink", "");
+	close(l);
+	umask(old);
 }
 
 /* Names being created (Linux's filename_create) and trees deeper than a
@@ -409,6 +496,7 @@ int main(int argc, char **argv)
 	errno = 0;
 	check(mknod("/work1/chr", S_IFCHR | 0600, makedev(1, 3)) < 0 && errno == EPERM, "mknod-device-refused", "");
 	fifos();
+	unix_sockets();
 	errno = 0;
 	check(rename("/work1/data", "/dev/shm-probe") < 0 && errno == EXDEV, "rename-exdev", "");
 	check(mkdir("/many", 0755) == 0, "mkdir-many", "");

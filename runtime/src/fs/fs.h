@@ -104,15 +104,30 @@ long fs_fd_new(struct fsv_file *f, int cloexec);
 /* Host fd that the kernel just handed out: drop any stale virtual mapping. */
 void fs_fd_forget(int fd);
 
-/* fs_fifo.c: FIFO nodes backed by named FIFOs in a private host directory.
- * mknod of a FIFO at r (lock held); the hook of struct fsv (lock held);
- * opening node ino's host FIFO with the application's flags (lock NOT
- * held: it blocks as on Linux), a host fd or -errno; the last process of
- * the enclave exits (lock held). */
+/* fs_hostnode.c: FIFO and socket nodes backed by host FIFOs and sockets in
+ * a private host directory. The host path of node ino into buf
+ * (FS_HOST_NODE_PATH_MAX bytes), making the directory when make (lock
+ * held); whether a host path is one of those (and its node's ino); mknod
+ * of a FIFO at r (lock held); the hook of struct fsv (lock held); opening
+ * node ino's host FIFO with the application's flags (lock NOT held: it
+ * blocks as on Linux), a host fd or -errno; the last process of the
+ * enclave exits (lock held). */
+#define FS_HOST_NODE_PATH_MAX 96 /* the directory (< 64) + '/' + 16 hex digits */
+long fs_host_node_path(uint64_t ino, char *buf, int make);
+int fs_is_host_node_path(const char *p, uint64_t *ino);
 long fs_fifo_mknod(struct fsv_res *r, uint32_t perm);
-void fs_fifo_gone(void *ctx, uint64_t ino);
+void fs_host_node_gone(void *ctx, uint64_t ino);
 long fs_fifo_open(uint64_t ino, long flags);
-void fs_fifo_exit(void);
+void fs_host_nodes_exit(void);
+
+/* fs_sock.c: unix sockets bound to a path (AF_UNIX with a pathname):
+ * bind, connect, sendto, sendmsg resolve the path like any other;
+ * getsockname and getpeername answer the application's path. */
+int fs_sys_bind(const struct sys_call *c, long *ret);
+int fs_sys_connect(const struct sys_call *c, long *ret);
+int fs_sys_sendto(const struct sys_call *c, long *ret);
+int fs_sys_sendmsg(const struct sys_call *c, long *ret);
+int fs_sys_sockname(const struct sys_call *c, long *ret);
 
 /* fs_mmap.c: mmap of a virtual fd (lock not held on entry). */
 long fs_mmap(const struct sys_call *c);

@@ -283,7 +283,7 @@ int fs_shield_configure(const struct fsp *img, const struct fs_shield_config *cf
 	fs->self_pid = hook_self_pid;
 	fs->proc_data = hook_proc_data;
 	fs->random = hook_random;
-	fs->fifo_gone = fs_fifo_gone;
+	fs->host_gone = fs_host_node_gone;
 	fs_g.img = img;
 	fs->chunk = fsp_chunk_size(img);
 	int r = fsv_init(fs, &fs_image_ops, (void *)img, fsp_root_ino(img));

@@ -16,7 +16,7 @@
 /* exit_group: the descriptions and the cwd are shared with the other
  * processes (arena): drop this process's references so that files removed
  * meanwhile are freed (the kernel closes the placeholders). The last
- * process removes what backs the FIFO nodes on the host. */
+ * process removes what backs the FIFO and socket nodes on the host. */
 static int sys_exit_group(const struct sys_call *c, long *ret)
 {
 	(void)c;
@@ -32,7 +32,7 @@ static int sys_exit_group(const struct sys_call *c, long *ret)
 	}
 	struct fsv_arena_shared *sh = fsv_arena_shared();
 	if (sh && sh->procs > 0 && --sh->procs == 0)
-		fs_fifo_exit();
+		fs_host_nodes_exit();
 	fs_unlock();
 	return SHIELD_PASS;
 }
@@ -140,6 +140,13 @@ static const struct fs_call fs_calls[] = {
 	[__NR_tee] = SYS(fs_sys_splice),
 	[__NR_sendfile] = SYS(fs_sys_sendfile),
 	[__NR_mmap] = SYS(sys_mmap),
+	/* unix sockets bound to a path */
+	[__NR_bind] = SYS(fs_sys_bind),
+	[__NR_connect] = SYS(fs_sys_connect),
+	[__NR_sendto] = SYS(fs_sys_sendto),
+	[__NR_sendmsg] = SYS(fs_sys_sendmsg),
+	[__NR_getsockname] = SYS(fs_sys_sockname),
+	[__NR_getpeername] = SYS(fs_sys_sockname),
 	/* metadata */
 	[__NR_fstat] = FD(fs_v_fstat),
 	[__NR_stat] = SYS(fs_sys_stat),

@@ -317,8 +317,38 @@ static long path_call(const struct sys_call *c, int mi, const char *rel, int pi)
 	}
 }
 
+/* The pathname of the AF_UNIX address the FS shield hands on with a
+ * resolved host path (bind, connect, sendto, sendmsg), or NULL. */
+static const char *sun_path(const struct sys_call *c)
+{
+	const void *sa = NULL;
+	long len = 0;
+	if (c->nr == __NR_bind || c->nr == __NR_connect) {
+		sa = (const void *)c->a[1];
+		len = c->a[2];
+	} else if (c->nr == __NR_sendto) {
+		sa = (const void *)c->a[4];
+		len = c->a[5];
+	} else if (c->nr == __NR_sendmsg && c->a[1]) {
+		const struct {
+			void *name;
+			int namelen;
+		} *m = (const void *)c->a[1];
+		sa = m->name;
+		len = m->namelen;
+	}
+	const char *p = (const char *)sa + 2;
+	if (!sa || len <= 3 || len > 110 || *(const uint16_t *)sa != 1 /* AF_UNIX */ || p[(size_t)len - 3])
+		return NULL; /* the FS shield's addresses are NUL-terminated */
+	return p;
+}
+
 int vs_host_path(const struct sys_call *c, long *ret)
 {
+	const char *sp = sun_path(c);
+	const char *srel;
+	if (sp && vs_mount_of(sp, &srel) >= 0) /* a socket cannot live in a volume */
+		return shield_done(ret, c->nr == __NR_bind ? -EPERM : -ECONNREFUSED);
 	for (size_t i = 0; i < sizeof pcalls / sizeof pcalls[0]; i++) {
 		if (pcalls[i].nr != c->nr)
 			continue;

@@ -1,4 +1,5 @@
-/* FS shield: FIFO nodes of the ephemeral layer (mkfifo, mknod S_IFIFO).
+/* FS shield: nodes of the ephemeral layer that the host kernel backs: FIFOs
+ * (mkfifo, mknod S_IFIFO) and unix sockets bound to a path (fs_sock.c).
  *
  * A FIFO's data goes from process to process through the host kernel, as a
  * pipe's does, so a FIFO node is backed by a named FIFO on the host: in a
@@ -11,18 +12,19 @@
  * O_WRONLY|O_NONBLOCK without a reader is ENXIO, EOF after the last writer
  * closes, PIPE_BUF atomicity) and the descriptor is a host one, like a
  * pipe's. The host FIFO is unlinked when the node is freed; the last
- * process of the enclave to exit removes the directory (fs_fifo_exit). */
+ * process of the enclave to exit removes the directory (fs_host_nodes_exit).
+ * A socket node is backed the same way: bind binds the host socket to the
+ * node's path in that directory, connect and sendto address it there. */
 #include "fs.h"
 #include "fsv_arena.h"
 #include "getdents.h"
 #include "random.h"
 
-#define FIFO_PATH_MAX 96 /* fifo_dir (< 64) + '/' + 16 hex digits */
 #define S_IFIFO_ 0010000
 
 static const char hexd[] = "0123456789abcdef";
 
-/* dir/INO (hex) into buf[FIFO_PATH_MAX]. */
+/* dir/INO (hex) into buf[FS_HOST_NODE_PATH_MAX]. */
 static void fifo_path(const char *dir, uint64_t ino, char *buf)
 {
 	size_t l = strlen(dir);
@@ -70,6 +72,35 @@ static const char *fifo_dir(void)
 	return NULL;
 }
 
+long fs_host_node_path(uint64_t ino, char *buf, int make)
+{
+	struct fsv_arena_shared *sh = fsv_arena_shared();
+	const char *dir = make ? fifo_dir() : sh && sh->fifo_dir[0] ? sh->fifo_dir : NULL;
+	if (!dir)
+		return make ? -EPERM : -ENOENT;
+	fifo_path(dir, ino, buf);
+	return 0;
+}
+
+int fs_is_host_node_path(const char *p, uint64_t *ino)
+{
+	struct fsv_arena_shared *sh = fsv_arena_shared();
+	if (!sh || !sh->fifo_dir[0])
+		return 0;
+	size_t l = strlen(sh->fifo_dir);
+	if (rt_strncmp(p, sh->fifo_dir, l) || p[l] != '/' || !p[l + 1])
+		return 0;
+	uint64_t v = 0;
+	for (const char *c = p + l + 1; *c; c++) {
+		int d = *c >= '0' && *c <= '9' ? *c - '0' : *c >= 'a' && *c <= 'f' ? *c - 'a' + 10 : -1;
+		if (d < 0 || v >> 60)
+			return 0;
+		v = v << 4 | (uint64_t)d;
+	}
+	*ino = v;
+	return 1;
+}
+
 long fs_fifo_mknod(struct fsv_res *r, uint32_t perm)
 {
 	const char *dir = fifo_dir();
@@ -79,7 +110,7 @@ long fs_fifo_mknod(struct fsv_res *r, uint32_t perm)
 	long e = fsv_create(FS(), r->dir, r->name, r->namelen, FSV_IFIFO | (perm & 07777), NULL, &n);
 	if (e < 0)
 		return e;
-	char path[FIFO_PATH_MAX];
+	char path[FS_HOST_NODE_PATH_MAX];
 	fifo_path(dir, n->ino, path);
 	e = host_syscall(__NR_mknodat, AT_FDCWD, (long)path, S_IFIFO_ | 0600, 0, 0, 0);
 	if (e < 0)
@@ -88,13 +119,13 @@ long fs_fifo_mknod(struct fsv_res *r, uint32_t perm)
 	return e < 0 ? (e == -EEXIST ? -EIO : e) : 0;
 }
 
-void fs_fifo_gone(void *ctx, uint64_t ino)
+void fs_host_node_gone(void *ctx, uint64_t ino)
 {
 	(void)ctx;
 	struct fsv_arena_shared *sh = fsv_arena_shared();
 	if (!sh || !sh->fifo_dir[0])
 		return;
-	char path[FIFO_PATH_MAX];
+	char path[FS_HOST_NODE_PATH_MAX];
 	fifo_path(sh->fifo_dir, ino, path);
 	host_syscall(__NR_unlinkat, AT_FDCWD, (long)path, 0, 0, 0, 0);
 }
@@ -105,7 +136,7 @@ long fs_fifo_open(uint64_t ino, long flags)
 	struct fsv_arena_shared *sh = fsv_arena_shared();
 	if (!sh || !sh->fifo_dir[0])
 		return -ENXIO;
-	char path[FIFO_PATH_MAX];
+	char path[FS_HOST_NODE_PATH_MAX];
 	fifo_path(sh->fifo_dir, ino, path);
 	long hf = (flags & ~(long)(O_CREAT | O_EXCL | O_TRUNC | O_DIRECTORY)) | O_NOFOLLOW;
 	long fd = host_syscall(__NR_openat, AT_FDCWD, (long)path, hf, 0, 0, 0);
@@ -123,7 +154,7 @@ long fs_fifo_open(uint64_t ino, long flags)
 	return fd;
 }
 
-void fs_fifo_exit(void)
+void fs_host_nodes_exit(void)
 {
 	struct fsv_arena_shared *sh = fsv_arena_shared();
 	if (!sh || !sh->fifo_dir[0])

@@ -1,0 +1,298 @@
+/* FS shield: unix sockets bound to a path (fs.h).
+ *
+ * A pathname in an AF_UNIX address names a file, so it is resolved like
+ * any other path: in the ephemeral layer, bind creates a socket node
+ * (FSV_IFSOCK, mode 0777 & ~umask as on Linux) and binds the host socket
+ * to the node's host path in the enclave's private directory
+ * (fs_hostnode.c); connect, sendto and sendmsg to a socket node address
+ * that host path. Under a passthrough mount the address gets the resolved
+ * host path (and the other shields may refuse it, as the volume shield
+ * does: no socket lives in a protected volume). The application never sees
+ * the private directory: getsockname and getpeername answer the path it
+ * bound or connected to, and any other address in that directory is
+ * answered as unnamed. Abstract and unnamed addresses, and other families,
+ * pass. Linux's answers: bind to an existing name EADDRINUSE, connect to
+ * a file that is not a socket ECONNREFUSED, to a socket node without write
+ * permission EACCES. */
+#include "fs.h"
+
+#define AF_UNIX_ 1
+#define SUN_PATH_LEN 108
+
+struct ksockaddr_un {
+	uint16_t family;
+	char path[SUN_PATH_LEN];
+};
+
+struct kmsghdr {
+	void *name;
+	int namelen;
+	void *iov;
+	size_t iovlen;
+	void *control;
+	size_t controllen;
+	int flags;
+};
+
+/* What this process bound or connected its sockets to, by fd and the node
+ * behind it: the answer of getsockname (bound) and getpeername
+ * (connected). An entry counts only while the host still reports the
+ * node's host path for the fd, so a closed and reused fd gets no stale
+ * name. Under fs_lock. */
+#define SOCKNAMES 64
+struct sockname {
+	int fd, peer; /* peer: connected to it, not bound */
+	uint64_t ino;
+	char path[SUN_PATH_LEN + 1];
+};
+static struct sockname socknames[SOCKNAMES];
+static unsigned socknames_next;
+
+static void remember(int fd, int peer, uint64_t ino, const char *path)
+{
+	struct sockname *e = 0;
+	for (size_t i = 0; i < SOCKNAMES && !e; i++)
+		if (socknames[i].path[0] && socknames[i].fd == fd && socknames[i].peer == peer)
+			e = &socknames[i];
+	if (!e) /* a free entry, else the oldest */
+		for (size_t i = 0; i < SOCKNAMES && !e; i++)
+			if (!socknames[i].path[0])
+				e = &socknames[i];
+	if (!e)
+		e = &socknames[socknames_next++ % SOCKNAMES];
+	e->fd = fd;
+	e->peer = peer;
+	e->ino = ino;
+	size_t l = strlen(path);
+	memcpy(e->path, path, l + 1);
+}
+
+/* The pathname of an AF_UNIX address the application passed, into path
+ * (NUL-terminated): 1; 0 when the address is not one (no address, another
+ * family, unnamed, abstract, longer than sockaddr_un: the host answers);
+ * -EFAULT. */
+static int sun_path_of(const void *sa, long len, char path[SUN_PATH_LEN + 1])
+{
+	if (!sa || len <= 2 || len > (long)sizeof(struct ksockaddr_un))
+		return 0;
+	if (!rt_user_ok(sa, (size_t)len))
+		return -EFAULT;
+	const struct ksockaddr_un *u = sa;
+	if (u->family != AF_UNIX_ || !u->path[0])
+		return 0;
+	size_t n = 0;
+	while (n < (size_t)len - 2 && u->path[n])
+		n++;
+	memcpy(path, u->path, n);
+	path[n] = 0;
+	return 1;
+}
+
+/* The host address for host path hp into out: its length, or
+ * -ENAMETOOLONG. */
+static long host_addr(const char *hp, struct ksockaddr_un *out)
+{
+	size_t l = strlen(hp);
+	if (l >= SUN_PATH_LEN)
+		return -ENAMETOOLONG;
+	memset(out, 0, sizeof *out);
+	out->family = AF_UNIX_;
+	memcpy(out->path, hp, l + 1);
+	return (long)(2 + l + 1);
+}
+
+/* Where an address the application gave goes. */
+struct target {
+	int kind; /* 0: pass, 1: host address in sa, <0: errno */
+	struct ksockaddr_un sa;
+	long len;
+	uint64_t ino; /* a socket node's (0: a host path) */
+	char path[SUN_PATH_LEN + 1];
+};
+
+/* Resolves the address of connect, sendto or sendmsg (the socket must
+ * exist: a socket node, or any host path). */
+static void resolve_peer(const void *sa, long len, struct target *t)
+{
+	t->ino = 0;
+	t->kind = sun_path_of(sa, len, t->path);
+	if (t->kind <= 0)
+		return;
+	struct fsv_res r;
+	fs_lock();
+	int k = fs_lookup_at(AT_FDCWD, t->path, FSV_FOLLOW, &r);
+	if (k == 1) {
+		fs_unlock();
+		t->len = host_addr(r.host_path, &t->sa);
+		t->kind = t->len < 0 ? (int)t->len : 1;
+		return;
+	}
+	if (k < 0 || k == 2) {
+		fs_unlock();
+		t->kind = k < 0 ? k : -ENOENT;
+		return;
+	}
+	long v = 0;
+	if ((r.node->mode & FSV_IFMT) != FSV_IFSOCK || r.node->img)
+		v = -ECONNREFUSED;
+	else if ((v = fsv_access(FS(), r.node, 2)) == 0) {
+		char hp[FS_HOST_NODE_PATH_MAX];
+		t->ino = r.node->ino;
+		v = fs_host_node_path(t->ino, hp, 0);
+		if (v == 0)
+			v = host_addr(hp, &t->sa);
+		t->len = v;
+	}
+	fsv_res_put(FS(), &r);
+	fs_unlock();
+	t->kind = v < 0 ? (v == -ENOENT ? -ECONNREFUSED : (int)v) : 1;
+}
+
+int fs_sys_bind(const struct sys_call *c, long *ret)
+{
+	int fd = (int)c->a[0];
+	char path[SUN_PATH_LEN + 1];
+	int k = sun_path_of((const void *)c->a[1], c->a[2], path);
+	if (k <= 0)
+		return k < 0 ? shield_done(ret, k) : SHIELD_PASS;
+	struct ksockaddr_un sa;
+	struct fsv_res r;
+	fs_lock();
+	int l = fs_lookup_at(AT_FDCWD, path, FSV_PARENT | FSV_CREATE, &r);
+	if (l == 1) {
+		fs_unlock();
+		long n = host_addr(r.host_path, &sa);
+		if (n < 0)
+			return shield_done(ret, n);
+		return shield_done(ret, shield_host_path_call(&fs_shield_ops, __NR_bind, fd, (long)&sa, n, 0, 0, 0));
+	}
+	if (l < 0 || l == 2) {
+		fs_unlock();
+		return shield_done(ret, l < 0 ? l : -ENOENT);
+	}
+	long v;
+	struct fsv_node *n = NULL;
+	if (r.node)
+		v = -EADDRINUSE;
+	else if (r.trailing_slash)
+		v = -ENOENT;
+	else
+		v = fsv_create(FS(), r.dir, r.name, r.namelen, FSV_IFSOCK | (0777 & ~fs_g.umask), NULL, &n);
+	if (v == 0) {
+		char hp[FS_HOST_NODE_PATH_MAX];
+		v = fs_host_node_path(n->ino, hp, 1);
+		if (v == 0)
+			v = host_addr(hp, &sa);
+		if (v > 0)
+			v = host_syscall(__NR_bind, fd, (long)&sa, v, 0, 0, 0);
+		if (v < 0) /* the node goes with the name */
+			fsv_remove(FS(), r.dir, r.name, r.namelen, 0);
+		else
+			remember(fd, 0, n->ino, path);
+		fsv_unref(FS(), n);
+	}
+	fsv_res_put(FS(), &r);
+	fs_unlock();
+	/* a host path that exists means the private directory is not ours */
+	return shield_done(ret, v == -EADDRINUSE && n ? -EIO : v);
+}
+
+int fs_sys_connect(const struct sys_call *c, long *ret)
+{
+	struct target t;
+	resolve_peer((const void *)c->a[1], c->a[2], &t);
+	if (!t.kind)
+		return SHIELD_PASS;
+	if (t.kind < 0)
+		return shield_done(ret, t.kind);
+	long v = shield_host_path_call(&fs_shield_ops, __NR_connect, c->a[0], (long)&t.sa, t.len, 0, 0, 0);
+	if ((v == 0 || v == -EINPROGRESS) && t.ino) {
+		fs_lock();
+		remember((int)c->a[0], 1, t.ino, t.path);
+		fs_unlock();
+	}
+	return shield_done(ret, v);
+}
+
+int fs_sys_sendto(const struct sys_call *c, long *ret)
+{
+	struct target t;
+	resolve_peer((const void *)c->a[4], c->a[5], &t);
+	if (!t.kind)
+		return SHIELD_PASS;
+	if (t.kind < 0)
+		return shield_done(ret, t.kind);
+	return shield_done(ret, shield_host_path_call(&fs_shield_ops, __NR_sendto, c->a[0], c->a[1], c->a[2], c->a[3],
+						      (long)&t.sa, t.len));
+}
+
+int fs_sys_sendmsg(const struct sys_call *c, long *ret)
+{
+	const struct kmsghdr *m = (const struct kmsghdr *)c->a[1];
+	if (!m || !rt_user_ok(m, sizeof *m))
+		return SHIELD_PASS; /* the host answers EFAULT */
+	struct target t;
+	resolve_peer(m->name, m->namelen, &t);
+	if (!t.kind)
+		return SHIELD_PASS;
+	if (t.kind < 0)
+		return shield_done(ret, t.kind);
+	struct kmsghdr h = *m;
+	h.name = &t.sa;
+	h.namelen = (int)t.len;
+	return shield_done(ret,
+			   shield_host_path_call(&fs_shield_ops, __NR_sendmsg, c->a[0], (long)&h, c->a[2], 0, 0, 0));
+}
+
+/* getsockname, getpeername: the host's answer, with a host node path
+ * replaced by the application's path (or by an unnamed address). */
+int fs_sys_sockname(const struct sys_call *c, long *ret)
+{
+	int fd = (int)c->a[0], peer = c->nr == __NR_getpeername;
+	void *ua = (void *)c->a[1];
+	int *ulen = (int *)c->a[2];
+	if (!ua || !ulen || !rt_user_ok(ulen, sizeof *ulen) || *ulen < 0)
+		return SHIELD_PASS;
+	union {
+		struct ksockaddr_un un;
+		uint8_t storage[128]; /* sockaddr_storage: any family */
+	} u;
+	struct ksockaddr_un *sa = &u.un;
+	int len = sizeof u;
+	memset(&u, 0, sizeof u);
+	long v = host_syscall(c->nr, fd, (long)&u, (long)&len, 0, 0, 0);
+	if (v < 0)
+		return shield_done(ret, v);
+	if (len < 0 || len > (int)sizeof u)
+		return shield_done(ret, -EIO); /* Iago: more than the buffer */
+	if (sa->family == AF_UNIX_ && len > 2 && len <= (int)sizeof *sa && sa->path[0]) {
+		char hp[SUN_PATH_LEN + 1];
+		size_t n = 0;
+		while (n < (size_t)len - 2 && sa->path[n])
+			n++;
+		memcpy(hp, sa->path, n);
+		hp[n] = 0;
+		uint64_t ino;
+		fs_lock();
+		if (fs_is_host_node_path(hp, &ino)) {
+			const char *app = NULL;
+			for (size_t i = 0; i < SOCKNAMES && !app; i++)
+				if (socknames[i].path[0] && socknames[i].fd == fd && socknames[i].peer == peer &&
+				    socknames[i].ino == ino)
+					app = socknames[i].path;
+			memset(sa->path, 0, sizeof sa->path);
+			len = 2;
+			if (app) {
+				size_t l = strlen(app);
+				memcpy(sa->path, app, l);
+				len = (int)(2 + l + 1);
+			}
+		}
+		fs_unlock();
+	}
+	if (!rt_user_ok(ua, (size_t)*ulen))
+		return shield_done(ret, -EFAULT);
+	memcpy(ua, &u, (size_t)(*ulen < len ? *ulen : len));
+	*ulen = len;
+	return shield_done(ret, 0);
+}
