@@ -65,6 +65,24 @@ func TestGoExecDevMode(t *testing.T) {
 	}
 }
 
+// TestGoSyscallExec: syscall.Exec from a Go program (many threads, one of
+// them spinning) replaces it, as natively.
+func TestGoSyscallExec(t *testing.T) {
+	runtimeBin(t)
+	bin := prog(t, "go-exec")
+	native := run(t, baseEnv(), bin, "syscall-exec")
+	if native.code != 3 || !strings.Contains(native.stdout, "child says after syscall.Exec") {
+		t.Fatalf("native: %+v", native)
+	}
+	for _, tr := range []string{"sync", "async"} {
+		got := devRunEnv(t, []string{"SCONE_TRANSPORT=" + tr}, bin, "syscall-exec")
+		if got.stdout != native.stdout || got.code != native.code {
+			t.Fatalf("%s: exit %d, stdout:\n%s\nstderr:\n%s\nnative: exit %d, stdout:\n%s",
+				tr, got.code, got.stdout, got.stderr, native.code, native.stdout)
+		}
+	}
+}
+
 // TestForkerRuns: the old refusal is gone.
 func TestForkerRuns(t *testing.T) {
 	bin := prog(t, "forker")

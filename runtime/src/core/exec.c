@@ -329,7 +329,7 @@ void rt_launch(struct rt_launch *L, unsigned long *entry, unsigned long *sp)
 	rt_fdtab_init();
 	size_t mlen;
 	long merr = 0;
-	char *maps = (char *)rt_read_host_file("/proc/self/maps", 64u << 20, &mlen, &merr);
+	char *maps = (char *)rt_read_host_file("/proc/thread-self/maps", 64u << 20, &mlen, &merr);
 	if (!maps)
 		rt_fatal(RT_EX_OSERR, "cannot read /proc/self/maps: error %ld", -merr);
 	rt_vma_init(maps);
@@ -401,7 +401,7 @@ static void unmap_old_program(void)
 {
 	size_t len;
 	long err = 0;
-	char *buf = (char *)rt_read_host_file("/proc/self/maps", 64u << 20, &len, &err);
+	char *buf = (char *)rt_read_host_file("/proc/thread-self/maps", 64u << 20, &len, &err);
 	if (!buf)
 		rt_fatal(RT_EX_OSERR, "execve: cannot read /proc/self/maps: error %ld", -err);
 	for (const char *l = buf; *l;) {
@@ -479,45 +479,17 @@ static char *absolute_program(const char *rel)
 	return out;
 }
 
-long rt_do_execve(struct rt_thread *t, struct kucontext *uc, const char *upath, char *const *uargv, char *const *uenvp)
-{
-	if (rt_thread_live() > 1) {
-		rt_eprintf("scone-run: execve of %s from a multi-threaded process is not supported inside the "
-			   "enclave: refused with ENOSYS\n",
-			   upath);
-		return -RT_ENOSYS;
-	}
-	if (!upath)
-		return -RT_EFAULT;
-	size_t total = 0;
-	long e = 0;
-	char *path = strdup_rt(upath, strlen(upath));
-	char *const empty[] = {0};
-	char **argv = path ? strv_dup(uargv ? uargv : empty, &total, &e) : 0;
-	char **envp = argv ? strv_dup(uenvp ? uenvp : empty, &total, &e) : 0;
-	if (!envp) {
-		rt_free(path);
-		strv_free(argv);
-		return e ? e : -RT_ENOMEM;
-	}
+/* An execve past its checks: what the point of no return needs. */
+struct exec_job {
 	struct exec_plan plan;
-	char err[512];
-	int r = exec_prepare(path, argv, &plan, err, sizeof err);
-	if (r) {
-		plan_free(&plan);
-		rt_free(path);
-		strv_free(argv);
-		strv_free(envp);
-		return r;
-	}
-	if (plan.path[0] != '/') {
-		char *abs = absolute_program(plan.path);
-		if (abs)
-			plan.path = abs; /* the old string stays allocated, as the plan's do */
-	}
+	char *path;
+	char **envp;
+};
 
-	/* Point of no return: failures from here on end the process, as the
-	 * kernel's execve does. */
+/* Replaces the program (the point of no return): failures from here on end
+ * the process, as the kernel's execve does. t is the only thread left. */
+static void exec_finish(struct rt_thread *t, struct kucontext *uc, struct exec_job *j)
+{
 	/* rseq first: the kernel writes the registered area (in the old
 	 * program's TLS) on every return to user space and kills the process
 	 * with SIGSEGV if it is gone. */
@@ -535,7 +507,7 @@ long rt_do_execve(struct rt_thread *t, struct kucontext *uc, const char *upath, 
 		gid = (unsigned long)v;
 	unsigned long entry, sp;
 	/* plan strings and path stay allocated: the new program uses them */
-	load_and_stack(&plan, path, envp, uid, gid, &entry, &sp);
+	load_and_stack(&j->plan, j->path, j->envp, uid, gid, &entry, &sp);
 
 	unsigned long *g = uc->uc_mcontext.gregs;
 	for (int i = 0; i <= KR_RIP; i++)
@@ -545,6 +517,100 @@ long rt_do_execve(struct rt_thread *t, struct kucontext *uc, const char *upath, 
 	g[KR_EFL] = 0x202;
 	uc->uc_mcontext.fpregs = 0; /* the kernel resets the FPU state */
 	t->app_fs = 0;
+}
+
+/* The execve a thread other than the main one prepared, for the main thread
+ * to run (RT_REQ_EXEC); taken is set once it has. */
+static struct {
+	struct exec_job *job;
+	int taken;
+} handoff;
+
+void rt_exec_take_over(struct rt_thread *t, struct kucontext *uc)
+{
+	struct exec_job *j = __atomic_load_n(&handoff.job, __ATOMIC_ACQUIRE);
+	if (!j || __atomic_exchange_n(&handoff.taken, 1, __ATOMIC_ACQ_REL))
+		return;			    /* a late copy of the request */
+	while (rt_thread_others_alive(t)) { /* the thread that prepared it exits now */
+		struct {
+			long sec, nsec;
+		} ts = {0, 100000};
+		rt_sys2(__NR_nanosleep, &ts, 0);
+	}
+	__atomic_store_n(&handoff.job, 0, __ATOMIC_RELEASE);
+	rt_thread_exec_done();
+	exec_finish(t, uc, j);
+	rt_free(j); /* its strings stay: the new program uses them */
+}
+
+long rt_do_execve(struct rt_thread *t, struct kucontext *uc, const char *upath, char *const *uargv, char *const *uenvp)
+{
+	if (!upath)
+		return -RT_EFAULT;
+	size_t total = 0;
+	long e = 0;
+	struct exec_job *j = rt_malloc(sizeof *j);
+	char *path = j ? strdup_rt(upath, strlen(upath)) : 0;
+	char *const empty[] = {0};
+	char **argv = path ? strv_dup(uargv ? uargv : empty, &total, &e) : 0;
+	char **envp = argv ? strv_dup(uenvp ? uenvp : empty, &total, &e) : 0;
+	if (!envp) {
+		rt_free(j);
+		rt_free(path);
+		strv_free(argv);
+		return e ? e : -RT_ENOMEM;
+	}
+	char err[512];
+	int r = exec_prepare(path, argv, &j->plan, err, sizeof err);
+	if (r) {
+		plan_free(&j->plan);
+		rt_free(j);
+		rt_free(path);
+		strv_free(argv);
+		strv_free(envp);
+		return r;
+	}
+	if (j->plan.path[0] != '/') {
+		char *abs = absolute_program(j->plan.path);
+		if (abs)
+			j->plan.path = abs; /* the old string stays allocated, as the plan's do */
+	}
+	j->path = path;
+	j->envp = envp;
+
+	/* The program is found and loadable: as Linux's de_thread, the other
+	 * threads go before anything of the old program is replaced, and the
+	 * new program runs on the main thread (its thread id is the process
+	 * id) when that is alive. */
+	if (rt_thread_live() > 1) {
+		struct rt_thread *leader = rt_thread_leader();
+		if (leader == t)
+			leader = 0;
+		rt_thread_exit_others(t, leader);
+		if (leader) {
+			__atomic_store_n(&handoff.taken, 0, __ATOMIC_RELEASE);
+			__atomic_store_n(&handoff.job, j, __ATOMIC_RELEASE);
+			for (int round = 0; !__atomic_load_n(&handoff.taken, __ATOMIC_ACQUIRE); round++) {
+				if (!__atomic_load_n(&leader->state, __ATOMIC_ACQUIRE))
+					break; /* it exited meanwhile: this thread runs it */
+				if (round == 10000)
+					rt_fatal(RT_EX_SOFTWARE,
+						 "execve: the main thread did not take over within 10 s");
+				rt_thread_ask(leader, RT_REQ_EXEC);
+				struct {
+					long sec, nsec;
+				} ts = {0, 1000000};
+				rt_sys2(__NR_nanosleep, &ts, 0);
+			}
+			if (__atomic_exchange_n(&handoff.taken, 1, __ATOMIC_ACQ_REL))
+				rt_thread_exit_requested_now(t); /* the main thread runs it */
+			__atomic_store_n(&handoff.job, 0, __ATOMIC_RELEASE);
+			rt_thread_exit_others(t, 0);
+		}
+	}
+	rt_thread_exec_done();
+	exec_finish(t, uc, j);
+	rt_free(j); /* its strings stay: the new program uses them */
 	return 0;
 }
 

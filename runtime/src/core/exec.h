@@ -11,6 +11,11 @@
 long rt_do_execveat(struct rt_thread *t, struct kucontext *uc, int dirfd, const char *upath, char *const *uargv,
 		    char *const *uenvp, long flags);
 long rt_do_execve(struct rt_thread *t, struct kucontext *uc, const char *path, char *const *argv, char *const *envp);
+/* The main thread t takes over the execve another thread prepared
+ * (RT_REQ_EXEC, thread.h) at a safe point with its registers in uc: once
+ * the other thread has exited, the new program replaces the old one and
+ * uc enters it. Nothing happens for a late copy of the request. */
+void rt_exec_take_over(struct rt_thread *t, struct kucontext *uc);
 /* Closes close-on-exec descriptors through the shields. */
 void rt_close_on_exec(void);
 /* argv[0] as execvp finds it: itself when it contains '/', else the first

@@ -18,6 +18,9 @@ void rt_signals_after_syscall(struct rt_thread *t, struct kucontext *uc, long nr
 /* Queues (interrupted inside the runtime) or delivers a signal to the
  * application; also used for a SIGSYS that did not come from SUD. */
 void rt_signal_forward(struct rt_thread *t, struct kucontext *uc, int sig, const struct ksiginfo *si);
+/* Whether a signal frame uc interrupted the application's own code (not
+ * the runtime's text, not the fast path's gate). */
+int rt_signal_interrupted_app(const struct kucontext *uc);
 /* 1 when the call may block in the host (signals are unblocked around it). */
 int rt_syscall_may_block(long nr);
 /* execve: caught signals back to SIG_DFL, the virtual sigaltstack dropped. */

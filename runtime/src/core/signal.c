@@ -169,6 +169,12 @@ static void default_action(int sig)
  * to the state uc described. */
 static void deliver(struct rt_thread *t, struct kucontext *uc, int sig, const struct ksiginfo *si)
 {
+	switch (rt_thread_request(t, sig, si)) {
+	case RT_REQ_EXIT: /* another thread's execve: a safe point */
+		rt_thread_exit_requested_now(t);
+	case RT_REQ_EXEC: /* taken by the trap (trap.c); a late copy */
+		return;
+	}
 	lk();
 	struct ksigaction a = vact[sig];
 	if ((a.flags & KSA_RESETHAND) && a.handler != KSIG_DFL && a.handler != KSIG_IGN) {
@@ -250,6 +256,16 @@ void rt_signals_exec_reset(struct rt_thread *t)
 	t->app_ss.ss_sp = 0;
 	t->app_ss.ss_size = 0;
 	t->app_ss.ss_flags = KSS_DISABLE;
+}
+
+int rt_signal_interrupted_app(const struct kucontext *uc)
+{
+	unsigned long rip = uc->uc_mcontext.gregs[KR_RIP];
+	if (rip >= rt_text_lo && rip < rt_text_hi)
+		return 0;
+	if (rt_fast_conf.gate && rip >= rt_fast_conf.gate && rip < rt_fast_conf.gate + RT_PAGE)
+		return 0;
+	return 1;
 }
 
 void rt_signal_forward(struct rt_thread *t, struct kucontext *uc, int sig, const struct ksiginfo *si)

@@ -176,3 +176,94 @@ void rt_thread_fork_child(struct rt_thread *self)
 		rt_fatal(RT_EX_OSERR, "cannot enable Syscall User Dispatch in a forked child: error %ld", -r);
 	self->tid = (int)rt_sys0(__NR_gettid);
 }
+
+/* ---- execve from a multi-threaded process ---- */
+
+#define SI_QUEUE_ (-1)
+static struct rt_thread *exec_leader; /* the thread whose execve empties the process */
+
+/* The payload (si_value, after si_pid and si_uid) of request req. */
+static unsigned long req_token(int req) { return rt_canary ^ (unsigned long)req; }
+
+void rt_thread_ask(struct rt_thread *b, int req)
+{
+	int tid = __atomic_load_n(&b->tid, __ATOMIC_RELAXED);
+	if (tid <= 0 || !__atomic_load_n(&b->state, __ATOMIC_ACQUIRE))
+		return;
+	struct ksiginfo si;
+	memset(&si, 0, sizeof si);
+	si.si_signo = KSIGSYS;
+	si.si_code = SI_QUEUE_;
+	unsigned long v = req_token(req);
+	memcpy(si.u.raw + 8, &v, sizeof v);
+	rt_sys4(__NR_rt_tgsigqueueinfo, rt_sys0(__NR_getpid), tid, KSIGSYS, &si);
+}
+
+int rt_thread_request(const struct rt_thread *t, int sig, const struct ksiginfo *si)
+{
+	struct rt_thread *l = __atomic_load_n(&exec_leader, __ATOMIC_ACQUIRE);
+	if (!l || l == t || sig != KSIGSYS || si->si_code != SI_QUEUE_)
+		return 0;
+	unsigned long v;
+	memcpy(&v, si->u.raw + 8, sizeof v);
+	return v == req_token(RT_REQ_EXIT) ? RT_REQ_EXIT : v == req_token(RT_REQ_EXEC) ? RT_REQ_EXEC : 0;
+}
+
+void rt_thread_exit_requested_now(struct rt_thread *t)
+{
+	/* The program's memory is about to be replaced: the kernel must not
+	 * write to it for this thread once it is gone (CLONE_CHILD_CLEARTID,
+	 * the robust futex list). */
+	rt_sys1(__NR_set_tid_address, 0);
+	rt_sys2(__NR_set_robust_list, 0, 24);
+	rt_do_thread_exit(t, 0);
+}
+
+struct rt_thread *rt_thread_leader(void)
+{
+	int pid = (int)rt_sys0(__NR_getpid);
+	for (struct rt_thread *b = __atomic_load_n(&all_threads, __ATOMIC_ACQUIRE); b; b = b->next)
+		if (__atomic_load_n(&b->state, __ATOMIC_ACQUIRE) && __atomic_load_n(&b->tid, __ATOMIC_RELAXED) == pid)
+			return b;
+	return 0;
+}
+
+int rt_thread_others_alive(const struct rt_thread *t)
+{
+	for (struct rt_thread *b = __atomic_load_n(&all_threads, __ATOMIC_ACQUIRE); b; b = b->next)
+		if (b != t && __atomic_load_n(&b->state, __ATOMIC_ACQUIRE))
+			return 1;
+	return 0;
+}
+
+static int others_alive_but(const struct rt_thread *t, const struct rt_thread *keep)
+{
+	for (struct rt_thread *b = __atomic_load_n(&all_threads, __ATOMIC_ACQUIRE); b; b = b->next)
+		if (b != t && b != keep && __atomic_load_n(&b->state, __ATOMIC_ACQUIRE))
+			return 1;
+	return 0;
+}
+
+long rt_thread_exit_others(struct rt_thread *t, struct rt_thread *keep)
+{
+	struct rt_thread *none = 0;
+	if (!__atomic_compare_exchange_n(&exec_leader, &none, t, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) && none != t)
+		rt_thread_exit_requested_now(t); /* another thread's execve won */
+	/* Resent every millisecond: a thread inside the runtime takes it only
+	 * when it returns to the application; one in a blocking host call is
+	 * interrupted. Ten seconds is far beyond any such call's return. */
+	for (int round = 0; others_alive_but(t, keep); round++) {
+		if (round == 10000)
+			rt_fatal(RT_EX_SOFTWARE, "execve: a thread of the process did not exit within 10 s");
+		for (struct rt_thread *b = __atomic_load_n(&all_threads, __ATOMIC_ACQUIRE); b; b = b->next)
+			if (b != t && b != keep)
+				rt_thread_ask(b, RT_REQ_EXIT);
+		struct {
+			long sec, nsec;
+		} ts = {0, 1000000};
+		rt_sys2(__NR_nanosleep, &ts, 0);
+	}
+	return 0;
+}
+
+void rt_thread_exec_done(void) { __atomic_store_n(&exec_leader, 0, __ATOMIC_RELEASE); }

@@ -118,6 +118,33 @@ struct rt_clone;
 long rt_do_clone(struct rt_thread *t, struct kucontext *uc, struct rt_clone *cl);
 __attribute__((noreturn)) void rt_do_thread_exit(struct rt_thread *t, int code);
 
+/* execve from a multi-threaded process (Linux's de_thread). Requests to a
+ * thread are a SIGSYS the runtime queues to it (rt_tgsigqueueinfo, the
+ * runtime's canary as payload, so nothing from outside is taken for one),
+ * taken at its next safe point: between two application instructions, or
+ * when its current system call is done.
+ *
+ * rt_thread_exit_others: every application thread but t and keep (may be
+ * NULL) is asked to exit, and waited for; a thread that loses a race with
+ * another execve exits here instead. rt_thread_request: what a delivered
+ * signal asks of t (RT_REQ_*, 0: an ordinary signal). RT_REQ_EXIT: t exits
+ * with rt_thread_exit_requested_now. RT_REQ_EXEC: the main thread runs the
+ * execve another thread prepared (exec.c), so that the new program runs on
+ * the thread whose id is the process id, as on Linux; rt_thread_ask sends
+ * such a request to b. rt_thread_leader: the main thread's block (its tid
+ * is the process id), NULL when it has exited; rt_thread_others_alive:
+ * whether an application thread other than t is alive. */
+#define RT_REQ_EXIT 1
+#define RT_REQ_EXEC 2
+long rt_thread_exit_others(struct rt_thread *t, struct rt_thread *keep);
+int rt_thread_request(const struct rt_thread *t, int sig, const struct ksiginfo *si);
+__attribute__((noreturn)) void rt_thread_exit_requested_now(struct rt_thread *t);
+void rt_thread_ask(struct rt_thread *b, int req);
+struct rt_thread *rt_thread_leader(void);
+int rt_thread_others_alive(const struct rt_thread *t);
+/* The execve is done (or handed over): requests are no longer taken. */
+void rt_thread_exec_done(void);
+
 /* asm.S (hidden: their addresses are taken with RIP-relative lea, no GOT) */
 #define RT_ASM_FN __attribute__((visibility("hidden")))
 RT_ASM_FN long rt_clone_stub(long nr, long a0, long a1, long a2, long a3, long a4);

@@ -332,14 +332,36 @@ long rt_dispatch(struct rt_thread *t, struct kucontext *uc, long nr, long *a)
 	return shielded(t, uc, nr, a);
 }
 
+/* The main thread's request to run another thread's execve, queued while
+ * it was in the runtime: taken now that its call is done (exec.c). */
+static void take_exec_request(struct rt_thread *t, struct kucontext *uc)
+{
+	for (unsigned i = 0; i < t->npending; i++) {
+		if (rt_thread_request(t, t->pending[i].sig, &t->pending[i].info) != RT_REQ_EXEC)
+			continue;
+		t->pending[i] = t->pending[--t->npending];
+		rt_exec_take_over(t, uc);
+		return;
+	}
+}
+
 __attribute__((used)) void rt_sigsys(int sig, struct ksiginfo *si, void *ucv)
 {
 	struct rt_thread *t = rt_self_from_sp();
 	struct kucontext *uc = ucv;
 	if (si->si_code != 2 /* SYS_USER_DISPATCH */) {
+		if (rt_thread_request(t, sig, si) == RT_REQ_EXEC && rt_signal_interrupted_app(uc)) {
+			/* the main thread, between two application instructions */
+			t->app_fs = rt_rdfsbase();
+			rt_wrfsbase((unsigned long)t);
+			rt_exec_take_over(t, uc);
+			rt_wrfsbase(t->app_fs);
+			return;
+		}
 		/* A SIGSYS sent to the application (kill, seccomp): it may arrive
 		 * while a blocking host call runs for this thread, with FS already
-		 * switched, so it is queued or delivered like any other signal. */
+		 * switched, so it is queued or delivered like any other signal
+		 * (a runtime request is queued, and taken when the call is done). */
 		rt_signal_forward(t, uc, sig, si);
 		return;
 	}
@@ -365,8 +387,10 @@ __attribute__((used)) void rt_sigsys(int sig, struct ksiginfo *si, void *ucv)
 		     (long)g[KR_R10], (long)g[KR_R8],  (long)g[KR_R9]};
 	t->nsyscalls++;
 	g[KR_RAX] = (unsigned long)rt_dispatch(t, uc, nr, a);
-	if (t->npending)
+	if (t->npending) {
+		take_exec_request(t, uc);
 		rt_signals_after_syscall(t, uc, nr);
+	}
 	rt_wrfsbase(t->app_fs);
 }
 
@@ -398,7 +422,7 @@ static int needs_trap(long nr)
  * exit_group too), randomness and program loading. Calls not listed may:
  * the application's vector state is then saved around them. Among those:
  * accept, accept4 and connect (the network shield sets up TLS on a socket
- * it may not own yet) and the poll family (poll, select and epoll_wait pump
+ * it may not own yet; connect's address may be a unix socket's path) and the poll family (poll, select and epoll_wait pump
  * the TLS connections they wait on: their descriptors are not in a[0]). */
 static int fast_needs_vector(long nr, const long *a)
 {
@@ -410,13 +434,10 @@ static int fast_needs_vector(long nr, const long *a)
 	case __NR_writev:
 	case __NR_pread64:
 	case __NR_pwrite64:
-	case __NR_sendto:
 	case __NR_recvfrom:
-	case __NR_sendmsg:
 	case __NR_recvmsg:
 	case __NR_sendmmsg:
 	case __NR_recvmmsg:
-	case __NR_bind:
 	case __NR_listen:
 	case __NR_shutdown:
 	case __NR_getsockname:
@@ -428,6 +449,14 @@ static int fast_needs_vector(long nr, const long *a)
 		return rt_shields_own_fd((int)a[0]);
 	case __NR_epoll_ctl:
 		return rt_shields_own_fd((int)a[0]) || rt_shields_own_fd((int)a[2]);
+	/* an address: a unix socket's path is resolved in the image, whose
+	 * directories may have to be read (decrypted) first (fs_sock.c) */
+	case __NR_bind:
+		return 1;
+	case __NR_sendto:
+		return a[4] || rt_shields_own_fd((int)a[0]);
+	case __NR_sendmsg:
+		return !rt_user_ok((const void *)a[1], 8) || *(void *const *)a[1] || rt_shields_own_fd((int)a[0]);
 	case __NR_mmap:
 		return !(a[3] & 0x20 /* MAP_ANONYMOUS */) && rt_shields_own_fd((int)a[4]);
 	/* no shield, no crypto */
@@ -524,6 +553,7 @@ static int rt_fast_gate_trap(struct rt_thread *t, struct kucontext *uc)
 	t->fast_deliver = 0;
 	g[KR_RAX] = (unsigned long)t->fast_result;
 	g[KR_RIP] = t->fast_cont;
+	take_exec_request(t, uc);
 	rt_signals_after_syscall(t, uc, t->fast_nr);
 	return 1;
 }
