@@ -90,6 +90,7 @@ var recipes = map[string]recipe{
 	"brk-dynamic":           {"brk.c", cc("gcc")},
 	"brk-static":            {"brk.c", cc("gcc", "-static")},
 	"exec-mt":               {"exec_mt.c", cc("gcc", "-pthread")},
+	"sigrace-static":        {"sigrace.c", cc("gcc", "-static", "-pthread")},
 	"mapfixed":              {"mapfixed.c", cc("gcc")},
 	"ids-static":            {"ids.c", cc("gcc", "-static")},
 	"netsrv":                {"netsrv.c", cc("gcc", "-static")},
@@ -344,6 +345,23 @@ func firstLine(s, prefix string) string {
 		}
 	}
 	return "(no " + prefix + " line)"
+}
+
+// TestSignalBeforeBlockingCall: a signal sent as a thread is about to block
+// (read, nanosleep, futex) interrupts the call, as natively, also when it
+// arrives in the runtime before the host call starts (the simulated exit
+// of 8,000 cycles widens that window), on the trap path and the fast path.
+func TestSignalBeforeBlockingCall(t *testing.T) {
+	native := run(t, baseEnv(), progPlain(t, "sigrace-static"))
+	if native.code != 0 || !strings.Contains(native.stdout, "3000 blocking calls interrupted") {
+		t.Fatalf("native: %+v", native)
+	}
+	for _, bin := range []string{progPlain(t, "sigrace-static"), progRW(t, "sigrace-static")} {
+		got := run(t, append(baseEnv(), "SCONE_MODE=dev", "SCONE_SIM_EXIT_CYCLES=8000"), runtimeBin(t), "--dev-exec", bin)
+		if got.code != native.code || got.stdout != native.stdout {
+			t.Fatalf("%s: exit %d\nstdout: %s\nstderr: %s", bin, got.code, got.stdout, got.stderr)
+		}
+	}
 }
 
 // TestExecFromThreads: execve from a process whose other threads block in

@@ -48,6 +48,41 @@ rt_exit_and_release:
 	syscall
 	ud2
 
+/* long rt_syscall_cp(long nr, long a0, ..., long a5, const volatile unsigned
+ * *pending): a blocking system call that a signal queued for the thread
+ * before it starts cancels. *pending is checked at rt_cp_begin; a signal
+ * handler that queues a signal while the thread is between rt_cp_begin and
+ * rt_cp_syscall (the call not yet made) moves it to rt_cp_cancel
+ * (rtsignal.h), which returns -EINTR; one that arrives during the call
+ * interrupts it (EINTR from the kernel). As musl's __syscall_cp. */
+	.globl rt_syscall_cp
+	.type rt_syscall_cp, @function
+	.globl rt_cp_begin
+	.globl rt_cp_syscall
+	.globl rt_cp_cancel
+	.hidden rt_syscall_cp
+	.hidden rt_cp_begin
+	.hidden rt_cp_syscall
+	.hidden rt_cp_cancel
+rt_syscall_cp:
+	mov %rdi, %rax
+	mov %rsi, %rdi
+	mov %rdx, %rsi
+	mov %rcx, %rdx
+	mov %r8, %r10
+	mov %r9, %r8
+	mov 8(%rsp), %r9
+	mov 16(%rsp), %r11
+rt_cp_begin:
+	cmpl $0, (%r11)
+	jne rt_cp_cancel
+rt_cp_syscall:
+	syscall
+	ret
+rt_cp_cancel:
+	mov $-4, %rax
+	ret
+
 /* void rt_sigreturn_to(struct kucontext *uc): rt_sigreturn with the frame
  * whose ucontext is at uc (the kernel reads the frame at rsp - 8). */
 	.globl rt_sigreturn_to

@@ -158,6 +158,11 @@ extern const char *rt_app_exe;
 /* Runs a call through the shields and then the transport; returns the
  * result (negative errno on failure). */
 long shield_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+/* The application's own call (trap.c): as shield_call, but when no shield
+ * serves it and cp is not NULL (a call that may block), the host call is
+ * cancelled by a signal queued for the thread before it starts
+ * (host_syscall_cp; cp = the thread's count of queued signals). */
+long shield_call_app(const volatile unsigned *cp, long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 
 /* A call with resolved host paths that shield `by` would hand to the host:
  * offered to the other shields' host_path first, then to the host. The FS

@@ -88,14 +88,21 @@ void rt_program_started(const struct rt_program *p)
 			shields[i]->program(p);
 }
 
-long shield_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+long shield_call_app(const volatile unsigned *cp, long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
 	struct sys_call c = {nr, {a0, a1, a2, a3, a4, a5}};
 	long ret;
 	for (size_t i = 0; i < nshields; i++)
 		if (shields[i]->call && shields[i]->call(&c, &ret) == SHIELD_DONE)
 			return ret;
+	if (cp)
+		return host_syscall_cp(nr, a0, a1, a2, a3, a4, a5, cp);
 	return host_syscall(nr, a0, a1, a2, a3, a4, a5);
+}
+
+long shield_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	return shield_call_app(0, nr, a0, a1, a2, a3, a4, a5);
 }
 
 long shield_host_path_call(const struct shield_ops *by, long nr, long a0, long a1, long a2, long a3, long a4, long a5)

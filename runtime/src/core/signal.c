@@ -287,7 +287,11 @@ void rt_signal_forward(struct rt_thread *t, struct kucontext *uc, int sig, const
 	}
 	if (in_runtime) {
 		/* Inside a host call made for this thread: queue it. Standard
-		 * signals coalesce in the kernel too; excess ones are dropped. */
+		 * signals coalesce in the kernel too; excess ones are dropped.
+		 * A blocking call about to start is cancelled (rt_syscall_cp). */
+		unsigned long *g = uc->uc_mcontext.gregs;
+		if (g[KR_RIP] >= (unsigned long)rt_cp_begin && g[KR_RIP] <= (unsigned long)rt_cp_syscall)
+			g[KR_RIP] = (unsigned long)rt_cp_cancel;
 		if (t->npending < RT_MAX_PENDING) {
 			t->pending[t->npending].sig = sig;
 			t->pending[t->npending].info = *si;

@@ -22,6 +22,11 @@ static inline long rt_syscall6(long n, long a, long b, long c, long d, long e, l
 			 : "rcx", "r11", "memory");
 	return ret;
 }
+/* asm.S: a blocking call that a signal queued for the thread (*pending
+ * non-zero) before the call starts cancels with -EINTR; see rtsignal.h. */
+__attribute__((visibility("hidden"))) long rt_syscall_cp(long n, long a, long b, long c, long d, long e, long f,
+							 const volatile unsigned *pending);
+extern __attribute__((visibility("hidden"))) char rt_cp_begin[], rt_cp_syscall[], rt_cp_cancel[];
 #define rt_sys0(n) rt_syscall6((n), 0, 0, 0, 0, 0, 0)
 #define rt_sys1(n, a) rt_syscall6((n), (long)(a), 0, 0, 0, 0, 0)
 #define rt_sys2(n, a, b) rt_syscall6((n), (long)(a), (long)(b), 0, 0, 0, 0)

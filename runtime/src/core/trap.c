@@ -38,15 +38,18 @@ static long shielded(struct rt_thread *t, struct kucontext *uc, long nr, long *a
 	rt_iago_pre(nr, a, &snap);
 	/* uc == 0: a fast call (rt_fast_syscall), which runs with the
 	 * application's signal mask in force already. */
-	if (!uc || !rt_syscall_may_block(nr)) {
-		long r = shield_call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	/* A call that may block is cancelled by a signal queued before it
+	 * reaches the host, which would otherwise wait for the call's end. */
+	const volatile unsigned *cp = rt_syscall_may_block(nr) ? &t->npending : 0;
+	if (!uc || !cp) {
+		long r = shield_call_app(cp, nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 		rt_iago_check(nr, a, r, &snap);
 		return r;
 	}
 	uint64_t all = ~0ULL;
 	t->in_window = 1;
 	rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &uc->uc_sigmask, 0, 8);
-	long r = shield_call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	long r = shield_call_app(cp, nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 	rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &all, 0, 8);
 	t->in_window = 0;
 	rt_iago_check(nr, a, r, &snap);

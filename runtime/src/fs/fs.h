@@ -115,6 +115,11 @@ void fs_fd_forget(int fd);
 #define FS_HOST_NODE_PATH_MAX 96 /* the directory (< 64) + '/' + 16 hex digits */
 long fs_host_node_path(uint64_t ino, char *buf, int make);
 int fs_is_host_node_path(const char *p, uint64_t *ino);
+/* The path socket node ino was bound to (getsockname's answer), kept
+ * until the node is freed: set (lock held; 0 or -ENOMEM) and looked up
+ * (lock held; NULL if none). */
+int fs_host_node_set_name(uint64_t ino, const char *path);
+const char *fs_host_node_name(uint64_t ino);
 long fs_fifo_mknod(struct fsv_res *r, uint32_t perm);
 void fs_host_node_gone(void *ctx, uint64_t ino);
 long fs_fifo_open(uint64_t ino, long flags);

@@ -119,9 +119,55 @@ long fs_fifo_mknod(struct fsv_res *r, uint32_t perm)
 	return e < 0 ? (e == -EEXIST ? -EIO : e) : 0;
 }
 
+/* The address each socket node was bound to, by inode number: what
+ * getsockname and getpeername answer for it (Linux reports the path given
+ * to bind, even after a rename). In the arena, so every process of the
+ * enclave knows the names of sockets bound by the others. */
+struct sockname {
+	struct sockname *next;
+	uint64_t ino;
+	char path[];
+};
+static struct sockname *private_names; /* without an arena */
+
+static struct sockname **names(void)
+{
+	struct fsv_arena_shared *sh = fsv_arena_shared();
+	return sh ? (struct sockname **)&sh->socknames : &private_names;
+}
+
+int fs_host_node_set_name(uint64_t ino, const char *path)
+{
+	size_t l = strlen(path);
+	struct sockname *n = fsv_sh_malloc(sizeof *n + l + 1);
+	if (!n)
+		return -ENOMEM;
+	n->ino = ino;
+	memcpy(n->path, path, l + 1);
+	n->next = *names();
+	*names() = n;
+	return 0;
+}
+
+const char *fs_host_node_name(uint64_t ino)
+{
+	for (struct sockname *n = *names(); n; n = n->next)
+		if (n->ino == ino)
+			return n->path;
+	return NULL;
+}
+
 void fs_host_node_gone(void *ctx, uint64_t ino)
 {
 	(void)ctx;
+	for (struct sockname **p = names(); *p; p = &(*p)->next) {
+		if ((*p)->ino == ino) {
+			struct sockname *n = *p;
+			*p = n->next;
+			fsv_sh_free(n);
+			break;
+		}
+	}
 	struct fsv_arena_shared *sh = fsv_arena_shared();
 	if (!sh || !sh->fifo_dir[0])
 		return;

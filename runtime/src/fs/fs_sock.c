@@ -8,9 +8,9 @@
  * that host path. Under a passthrough mount the address gets the resolved
  * host path (and the other shields may refuse it, as the volume shield
  * does: no socket lives in a protected volume). The application never sees
- * the private directory: getsockname and getpeername answer the path it
- * bound or connected to, and any other address in that directory is
- * answered as unnamed. Abstract and unnamed addresses, and other families,
+ * the private directory: getsockname and getpeername answer the path the
+ * socket node was bound to (fs_hostnode.c keeps it, for every process of
+ * the enclave). Abstract and unnamed addresses, and other families,
  * pass. Linux's answers: bind to an existing name EADDRINUSE, connect to
  * a file that is not a socket ECONNREFUSED, to a socket node without write
  * permission EACCES. */
@@ -33,39 +33,6 @@ struct kmsghdr {
 	size_t controllen;
 	int flags;
 };
-
-/* What this process bound or connected its sockets to, by fd and the node
- * behind it: the answer of getsockname (bound) and getpeername
- * (connected). An entry counts only while the host still reports the
- * node's host path for the fd, so a closed and reused fd gets no stale
- * name. Under fs_lock. */
-#define SOCKNAMES 64
-struct sockname {
-	int fd, peer; /* peer: connected to it, not bound */
-	uint64_t ino;
-	char path[SUN_PATH_LEN + 1];
-};
-static struct sockname socknames[SOCKNAMES];
-static unsigned socknames_next;
-
-static void remember(int fd, int peer, uint64_t ino, const char *path)
-{
-	struct sockname *e = 0;
-	for (size_t i = 0; i < SOCKNAMES && !e; i++)
-		if (socknames[i].path[0] && socknames[i].fd == fd && socknames[i].peer == peer)
-			e = &socknames[i];
-	if (!e) /* a free entry, else the oldest */
-		for (size_t i = 0; i < SOCKNAMES && !e; i++)
-			if (!socknames[i].path[0])
-				e = &socknames[i];
-	if (!e)
-		e = &socknames[socknames_next++ % SOCKNAMES];
-	e->fd = fd;
-	e->peer = peer;
-	e->ino = ino;
-	size_t l = strlen(path);
-	memcpy(e->path, path, l + 1);
-}
 
 /* The pathname of an AF_UNIX address the application passed, into path
  * (NUL-terminated): 1; 0 when the address is not one (no address, another
@@ -185,10 +152,10 @@ int fs_sys_bind(const struct sys_call *c, long *ret)
 			v = host_addr(hp, &sa);
 		if (v > 0)
 			v = host_syscall(__NR_bind, fd, (long)&sa, v, 0, 0, 0);
+		if (v == 0)
+			v = fs_host_node_set_name(n->ino, path);
 		if (v < 0) /* the node goes with the name */
 			fsv_remove(FS(), r.dir, r.name, r.namelen, 0);
-		else
-			remember(fd, 0, n->ino, path);
 		fsv_unref(FS(), n);
 	}
 	fsv_res_put(FS(), &r);
@@ -205,13 +172,8 @@ int fs_sys_connect(const struct sys_call *c, long *ret)
 		return SHIELD_PASS;
 	if (t.kind < 0)
 		return shield_done(ret, t.kind);
-	long v = shield_host_path_call(&fs_shield_ops, __NR_connect, c->a[0], (long)&t.sa, t.len, 0, 0, 0);
-	if ((v == 0 || v == -EINPROGRESS) && t.ino) {
-		fs_lock();
-		remember((int)c->a[0], 1, t.ino, t.path);
-		fs_unlock();
-	}
-	return shield_done(ret, v);
+	return shield_done(ret,
+			   shield_host_path_call(&fs_shield_ops, __NR_connect, c->a[0], (long)&t.sa, t.len, 0, 0, 0));
 }
 
 int fs_sys_sendto(const struct sys_call *c, long *ret)
@@ -248,7 +210,7 @@ int fs_sys_sendmsg(const struct sys_call *c, long *ret)
  * replaced by the application's path (or by an unnamed address). */
 int fs_sys_sockname(const struct sys_call *c, long *ret)
 {
-	int fd = (int)c->a[0], peer = c->nr == __NR_getpeername;
+	int fd = (int)c->a[0];
 	void *ua = (void *)c->a[1];
 	int *ulen = (int *)c->a[2];
 	if (!ua || !ulen || !rt_user_ok(ulen, sizeof *ulen) || *ulen < 0)
@@ -275,11 +237,7 @@ int fs_sys_sockname(const struct sys_call *c, long *ret)
 		uint64_t ino;
 		fs_lock();
 		if (fs_is_host_node_path(hp, &ino)) {
-			const char *app = NULL;
-			for (size_t i = 0; i < SOCKNAMES && !app; i++)
-				if (socknames[i].path[0] && socknames[i].fd == fd && socknames[i].peer == peer &&
-				    socknames[i].ino == ino)
-					app = socknames[i].path;
+			const char *app = fs_host_node_name(ino);
 			memset(sa->path, 0, sizeof sa->path);
 			len = 2;
 			if (app) {

@@ -23,6 +23,13 @@ long transport_sync_call(long nr, long a0, long a1, long a2, long a3, long a4, l
 	return rt_syscall6(nr, a0, a1, a2, a3, a4, a5);
 }
 
+long transport_sync_call_cp(long nr, long a0, long a1, long a2, long a3, long a4, long a5,
+			    const volatile unsigned *pending)
+{
+	transport_simulate_exit();
+	return rt_syscall_cp(nr, a0, a1, a2, a3, a4, a5, pending);
+}
+
 static int sync_init(uint64_t cycles)
 {
 	exit_cycles = cycles;

@@ -37,10 +37,17 @@ void transport_fork_child(void);
 void transport_print_stats(void);
 
 long host_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+/* The application's own blocking call, passed on by the shields: with the
+ * sync transport a signal queued for the thread (*pending) before the call
+ * starts makes it return -EINTR instead of blocking (rt_syscall_cp); the
+ * async transport runs it as host_syscall. */
+long host_syscall_cp(long nr, long a0, long a1, long a2, long a3, long a4, long a5, const volatile unsigned *pending);
 
 /* sync.c, for the transports that fall back to it. */
 extern const struct transport sync_transport;
 long transport_sync_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+long transport_sync_call_cp(long nr, long a0, long a1, long a2, long a3, long a4, long a5,
+			    const volatile unsigned *pending);
 /* One simulated exit (the configured cost). */
 void transport_simulate_exit(void);
 #endif
