@@ -14,9 +14,12 @@
 // test that passes natively must pass converted, except the commented
 // allow-list (knownDiffs in known_test.go), each naming its root cause.
 //
-// By default a subset of the slow packages runs (a few minutes on two
-// cores); `go test ./test/gostd -long` (make test-gostd) runs them all.
-// -table FILE writes the per-package table as Markdown.
+// Every package runs with -test.short in `make test` (about 80 s on two
+// cores); `go test ./test/gostd -long` (make test-gostd) runs them without
+// it. A test that fails converted is run again alone, up to twice, before
+// it counts (the suite shares the cores; some tests measure time); one that
+// then passes is logged as flaky. -pkgs A,B runs some packages; -table
+// FILE writes the per-package table as Markdown.
 //
 // The test skips, saying why, without root (chroot), the runtime, the
 // debian image or `go`.

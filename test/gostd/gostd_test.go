@@ -31,21 +31,19 @@ import (
 )
 
 var (
-	long    = flag.Bool("long", false, "run every test of every package, not the default subset (make test-gostd)")
+	long    = flag.Bool("long", false, "run the tests without -test.short (make test-gostd)")
 	table   = flag.String("table", "", "write the per-package table (Markdown) to this file")
 	onlyPkg = flag.String("pkgs", "", "comma-separated packages to run (default: the whole suite)")
 )
 
-// A package of the suite. run and skip (-test.run, -test.skip) choose the
-// subset of the default mode, which keeps `make test` within its budget;
-// -long runs every test.
+// A package of the suite.
 type pkgSpec struct {
-	path      string
-	run, skip string
+	path string
 }
 
-// packages: what issue 15 asks for. Subsets (measured on the 2-core VM;
-// docs/compatibility.md has the numbers) drop what costs minutes converted.
+// packages: what issue 15 asks for. All of them run in `make test` with
+// -test.short (about 80 s on the 2-core VM, docs/compatibility.md has the
+// table); -long runs them without -test.short.
 var packages = []pkgSpec{
 	{path: "os"},
 	{path: "os/exec"},
@@ -314,15 +312,9 @@ func newSuite(t *testing.T, pkgs []pkgSpec) *suite {
 
 // args are the test binary's flags in both runs.
 func (p pkgSpec) args() []string {
-	a := []string{"-test.short", "-test.v", "-test.timeout=" + perPackageTimeout.String()}
-	if *long {
-		return a
-	}
-	if p.run != "" {
-		a = append(a, "-test.run="+p.run)
-	}
-	if p.skip != "" {
-		a = append(a, "-test.skip="+p.skip)
+	a := []string{"-test.v", "-test.timeout=" + perPackageTimeout.String()}
+	if !*long {
+		a = append(a, "-test.short")
 	}
 	return a
 }
@@ -354,6 +346,7 @@ type pkgResult struct {
 	regressions       []string // passed natively, not converted, not allowed
 	allowed           []string // passed natively, not converted, allowed
 	fixed             []string // allowed, but passed converted
+	flaky             []string // failed converted, passed when run again alone
 }
 
 func (s *suite) runPkg(t *testing.T, p pkgSpec) *pkgResult {
@@ -377,12 +370,34 @@ func (s *suite) runPkg(t *testing.T, p pkgSpec) *pkgResult {
 	t.Logf("converted in %v", time.Since(start).Round(time.Millisecond))
 	timeout := perPackageTimeout + time.Minute
 	// Converted first: the native run writes into the tree (its /tmp).
-	conv := execRun(append([]string{filepath.Join(out, "rootfs/scone/bin/scone-run")}, p.args()...),
-		[]string{"PATH=/usr/bin:/bin", "SCONE_ENCLAVE_DIR=" + filepath.Join(out, "rootfs/scone/enclave"),
-			"SCONE_FS_KEY_FILE=" + s.keyFile}, timeout)
+	convEnv := []string{"PATH=/usr/bin:/bin", "SCONE_ENCLAVE_DIR=" + filepath.Join(out, "rootfs/scone/enclave"),
+		"SCONE_FS_KEY_FILE=" + s.keyFile}
+	conv := execRun(append([]string{filepath.Join(out, "rootfs/scone/bin/scone-run")}, p.args()...), convEnv, timeout)
 	nat := execRun(append([]string{"unshare", "-m", "--propagation", "private", "sh", "-c", nativeScript, "sh",
 		tree, pkgDir(p.path), "/gostd/" + name}, p.args()...), []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, timeout)
-	return compare(p, nat, conv)
+	r := compare(p, nat, conv)
+	// A test that fails converted is run again on its own, up to twice:
+	// the suite shares two cores with the rest of `make test`, and some
+	// tests measure time. Only one that fails every time is a regression;
+	// one that passes again is reported as flaky.
+	for try := 0; try < 2 && len(r.regressions) > 0; try++ {
+		quoted := make([]string, len(r.regressions))
+		for i, n := range r.regressions {
+			quoted[i] = regexp.QuoteMeta(n)
+		}
+		args := append(p.args(), "-test.run=^("+strings.Join(quoted, "|")+")$")
+		again := execRun(append([]string{filepath.Join(out, "rootfs/scone/bin/scone-run")}, args...), convEnv, timeout)
+		var still []string
+		for _, n := range r.regressions {
+			if again.tests[n] == pass {
+				r.flaky = append(r.flaky, n)
+			} else {
+				still = append(still, n)
+			}
+		}
+		r.regressions = still
+	}
+	return r
 }
 
 func compare(p pkgSpec, nat, conv *run) *pkgResult {
@@ -450,6 +465,9 @@ func report(t *testing.T, r *pkgResult) {
 	for _, name := range r.fixed {
 		t.Logf("%s passes converted now: remove it from knownDiffs", name)
 	}
+	for _, name := range r.flaky {
+		t.Logf("%s failed converted in the package's run and passed run alone (flaky under load?):\n%s", name, excerpt(r.converted.output, name))
+	}
 	for _, name := range r.regressions {
 		t.Errorf("%s passes natively but converted it is %s:\n%s", name, outcomeOf(r.converted, name), excerpt(r.converted.output, name))
 	}
@@ -474,9 +492,9 @@ func errText(err error) string {
 
 func modeName() string {
 	if *long {
-		return "-long: every test"
+		return "-long: without -test.short"
 	}
-	return "default subset"
+	return "-test.short"
 }
 
 // excerpt is what the run printed for test name: the lines from its
