@@ -87,6 +87,9 @@ frontend-image: build ## build the BuildKit frontend image into bin/frontend-ima
 cas-image: build ## the CAS as a confidential image into bin/cas-image (KEY=signer.pem FS_KEY=fs.key; docs/cas.md)
 	./scripts/cas-image.sh --scone-build $(BIN)/scone-build --key $(KEY) --fs-key $(FS_KEY)
 
+test-gostd: runtime ## the Go standard library's tests converted vs native, without -test.short (make test runs them with it)
+	CGO_ENABLED=0 $(GO) test -count=1 -timeout 60m ./test/gostd -long -table bin/gostd-table.md
+
 fuzz: ## run each fuzz target for a short while (FUZZTIME, default 20s)
 	./scripts/fuzz.sh
 

@@ -40,6 +40,8 @@ TOOLS=(
   "sqlite3|sqlite3|cmd:sqlite3|sqlite image smoke test"
   "etcd|etcd-server|cmd:etcd|pkg/cas and cmd/scone-cas tests of the etcd store (a CAS replica set)"
   "flock|util-linux|cmd:flock|images/build.sh (one build per cache)"
+  "unshare, mount|util-linux|cmd:unshare|test/gostd (the native runs in a private mount namespace)"
+  "chroot|coreutils|cmd:chroot|test/gostd (the native runs in the image's tree)"
   "podman|podman|cmd:podman|e2e, images smoke tests, frontend run, demo, bench"
   "runc|runc|cmd:runc|podman's OCI runtime, buildkitd worker"
   "conmon|conmon|cmd:conmon|podman (container monitor)"

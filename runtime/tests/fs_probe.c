@@ -340,6 +340,11 @@ int main(int argc, char **argv)
 		return integrity();
 	if (argc > 1 && !strcmp(argv[1], "exec-child"))
 		return argc == 3 && !strcmp(argv[2], "arg") ? 42 : 1;
+	if (argc > 1 && !strcmp(argv[1], "exe")) { /* /proc/self/exe after a relative exec */
+		char exe[256];
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+		return n == 6 && !memcmp(exe, "/probe", 6) ? 43 : 1;
+	}
 	char buf[4096], hostname[64];
 	struct stat st;
 	snprintf(hostname, sizeof hostname, "/tmp/scone-fs-probe-%d.txt", (int)getpid());
@@ -589,6 +594,18 @@ int main(int argc, char **argv)
 					 "execveat-empty-path",
 			      buf);
 		}
+		fflush(stdout);
+		pid_t rpid = fork();
+		if (rpid == 0) { /* a relative program path: /proc/self/exe is still absolute */
+			char *rargv[] = {"probe", "exe", NULL};
+			if (chdir("/etc") == 0)
+				execve("../probe", rargv, cenv);
+			_exit(errno);
+		}
+		int rstatus = 0;
+		waitpid(rpid, &rstatus, 0);
+		snprintf(buf, sizeof buf, "status %#x", rstatus);
+		check(WIFEXITED(rstatus) && WEXITSTATUS(rstatus) == 43, "exec-relative-proc-self-exe", buf);
 		errno = 0;
 		check(syscall(SYS_execveat, efd, "", cargv, cenv, 0) < 0 && errno == ENOENT,
 		      "execveat-empty-needs-flag", "");

@@ -1,0 +1,26 @@
+// Package gostd runs the Go standard library's own tests converted and
+// natively and compares them test by test (issue 15).
+//
+// For each package of the suite (os, os/exec, net/http, ...; see packages in
+// gostd_test.go) `go test -c` (CGO_ENABLED=0: a static binary) is packed with
+// the package's source directory ($GOROOT/src/PKG, for its testdata) on top
+// of the debian image's tree (`make images IMAGES=debian`), converted with
+// pkg/convert as `scone-build convert dir:` would (entrypoint: the test
+// binary, working directory: the package directory, GOROOT set, host
+// arguments allowed) and run under the embedded scone-run in simulation
+// mode with -test.short -test.v. The same binary runs natively in a chroot
+// into the same tree (with /proc, /dev, /sys, /etc/hosts and
+// /etc/resolv.conf of the host, which the converted run also reaches). Every
+// test that passes natively must pass converted, except the commented
+// allow-list (knownDiffs in known_test.go), each naming its root cause.
+//
+// Every package runs with -test.short in `make test` (about 80 s on two
+// cores); `go test ./test/gostd -long` (make test-gostd) runs them without
+// it. A test that fails converted is run again alone, up to twice, before
+// it counts (the suite shares the cores; some tests measure time); one that
+// then passes is logged as flaky. -pkgs A,B runs some packages; -table
+// FILE writes the per-package table as Markdown.
+//
+// The test skips, saying why, without root (chroot), the runtime, the
+// debian image or `go`.
+package gostd
