@@ -32,6 +32,7 @@ struct fsv_arena_shared {
 	uint32_t procs;		      /* processes of the enclave that have not exited (fs_shield.c) */
 	char fifo_dir[64];	      /* host directory of the FIFO and socket nodes, "" until made (fs_hostnode.c) */
 	void *socknames;	      /* the paths socket nodes were bound to (fs_hostnode.c) */
+	void *passed;		      /* descriptors passed with SCM_RIGHTS, not received yet (fs_scm.c) */
 };
 
 struct rlock_ops;

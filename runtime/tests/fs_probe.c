@@ -231,12 +231,13 @@ static void unix_sockets(void)
 	check(open("/work1/sock", O_RDONLY) < 0 && errno == ENXIO, "unix-open-enxio", "");
 	fflush(stdout);
 	pid_t pid = fork();
-	if (pid == 0) { /* relative to the working directory, as the kernel resolves it */
+	if (pid == 0) { /* relative to the working directory, as the kernel resolves it; the
+			 * peer's name is the path the listener was bound to, as on Linux */
 		int c = socket(AF_UNIX, SOCK_STREAM, 0);
 		struct sockaddr_un r = sun("sock"), peer;
 		socklen_t pl = sizeof peer;
 		int ok = chdir("/work1") == 0 && connect(c, (struct sockaddr *)&r, sizeof r) == 0 &&
-			 getpeername(c, (struct sockaddr *)&peer, &pl) == 0 && !strcmp(peer.sun_path, "sock") &&
+			 getpeername(c, (struct sockaddr *)&peer, &pl) == 0 && !strcmp(peer.sun_path, "/work1/sock") &&
 			 write(c, "hello", 5) == 5;
 		_exit(ok ? 0 : 1);
 	}
@@ -279,6 +280,47 @@ static void unix_sockets(void)
 		      unlink("/work1/d2") == 0,
 	      "unix-unlink", "");
 	close(l);
+	/* a descriptor of the enclave's file system passed to another process
+	 * (SCM_RIGHTS): the receiver reads the file through it, at the shared
+	 * offset */
+	int sp[2];
+	check(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0, "unix-socketpair", "");
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		close(sp[0]);
+		char cbuf[CMSG_SPACE(sizeof(int))], data[16];
+		struct iovec riov = {data, sizeof data};
+		struct msghdr rm = {
+			.msg_iov = &riov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+		int got = -1;
+		if (recvmsg(sp[1], &rm, 0) > 0) {
+			struct cmsghdr *cm = CMSG_FIRSTHDR(&rm);
+			if (cm && cm->cmsg_type == SCM_RIGHTS)
+				memcpy(&got, CMSG_DATA(cm), sizeof got);
+		}
+		char content[32] = {0};
+		ssize_t cn = got >= 0 ? read(got, content, sizeof content - 1) : -1;
+		_exit(cn == 7 && !memcmp(content, "content", 7) ? 0 : 1);
+	}
+	close(sp[1]);
+	int pf = open("/work1/passed", O_CREAT | O_RDWR | O_TRUNC, 0600);
+	int wrote = pf >= 0 && write(pf, "skip:content", 12) == 12 && lseek(pf, 5, SEEK_SET) == 5;
+	char pcbuf[CMSG_SPACE(sizeof(int))];
+	memset(pcbuf, 0, sizeof pcbuf);
+	struct iovec piov = {"x", 1};
+	struct msghdr pm = {.msg_iov = &piov, .msg_iovlen = 1, .msg_control = pcbuf, .msg_controllen = sizeof pcbuf};
+	struct cmsghdr *pc = CMSG_FIRSTHDR(&pm);
+	pc->cmsg_level = SOL_SOCKET;
+	pc->cmsg_type = SCM_RIGHTS;
+	pc->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(pc), &pf, sizeof pf);
+	int sent = wrote && sendmsg(sp[0], &pm, 0) == 1;
+	close(pf);
+	status = -1;
+	waitpid(pid, &status, 0);
+	check(sent && WIFEXITED(status) && WEXITSTATUS(status) == 0, "unix-scm-rights-enclave-file", "");
+	close(sp[0]);
 	umask(old);
 }
 

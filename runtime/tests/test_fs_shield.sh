@@ -56,13 +56,21 @@ fi
 if ls /tmp/scone-fs-probe-* >/dev/null 2>&1; then
 	echo "FAIL: the probe's file reached the host's /tmp"; fail=1
 fi
-# FIFO nodes are backed by host FIFOs in a private directory: the last
-# process of the enclave removes it.
-for d in /dev/shm/.scone-fifo-* /tmp/.scone-fifo-*; do
-	[ -e "$d" ] || continue
-	[ -n "$(find "$d" -maxdepth 0 -newer "$W/config.json")" ] || continue # made by this test
-	echo "FAIL: the FIFO directory $d stayed on the host"; fail=1
-done
+# FIFO and socket nodes are backed by host FIFOs and sockets in a private
+# directory under /dev/shm: the last process of the enclave removes it.
+# Checked in a mount namespace of its own with an empty /dev/shm, so that
+# enclaves of tests running meanwhile cannot be taken for this one.
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null 2>&1; then
+	# shellcheck disable=SC2016 # $1 is expanded by the inner shell
+	left=$(SCONE_ENCLAVE_DIR="$W/plain/rootfs/scone/enclave" SCONE_FS_KEY_FILE="$W/keys/fs.key" \
+		unshare -m --propagation private sh -c 'mount -t tmpfs tmpfs /dev/shm && "$1" >/dev/null 2>&1; ls -A /dev/shm' sh \
+		"$W/plain/rootfs/scone/bin/scone-run")
+	if [ -n "$left" ]; then
+		echo "FAIL: the private directory stayed on the host: $left"; fail=1
+	fi
+else
+	echo "skip: the private directory check needs root and unshare (a mount namespace with its own /dev/shm)"
+fi
 
 run "$W/con" --console-shield
 if grep -q 'probe done' "$W/con.stdout" || grep -q 'via /dev/stdout' "$W/con.stdout"; then

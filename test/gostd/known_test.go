@@ -10,13 +10,6 @@ var knownDiffs = map[string]string{
 	// runtime refuses clone with namespace flags (an enclave process
 	// cannot move itself or a child into new host namespaces).
 	"syscall.TestCloneTimeNamespace": "clone with namespace flags refused (ENOSYS): no host namespaces from inside the enclave",
-	// The child opens a file in the enclave's /tmp and passes the
-	// descriptor over a unix socket (SCM_RIGHTS). A descriptor of the
-	// enclave's file system is a host placeholder (an empty sealed memfd)
-	// that only the process that opened it maps to the file, so the
-	// receiver reads nothing. Issue 15: register placeholders in the
-	// shared arena at sendmsg and map them at recvmsg.
-	"syscall.TestPassFD": "SCM_RIGHTS of a descriptor of the enclave's file system: the receiver gets the empty placeholder",
 	// setgid/setegid are emulated inside the enclave (the host process
 	// keeps its ids); the test reads /proc/<pid>/status, which is the
 	// host kernel's view. Issue 15: a virtual /proc/self/status.

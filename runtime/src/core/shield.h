@@ -163,6 +163,11 @@ long shield_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
  * cancelled by a signal queued for the thread before it starts
  * (host_syscall_cp; cp = the thread's count of queued signals). */
 long shield_call_app(const volatile unsigned *cp, long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+/* A shield serving the application's own blocking call on a host
+ * descriptor (e.g. recvmsg, to look at what it received) makes the host
+ * call with this: a signal queued for the calling thread before the call
+ * starts cancels it, as for calls no shield serves. */
+long shield_app_host_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 
 /* A call with resolved host paths that shield `by` would hand to the host:
  * offered to the other shields' host_path first, then to the host. The FS

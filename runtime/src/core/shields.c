@@ -2,6 +2,7 @@
  * order, the calls into them, and the notices shields send each other
  * through the core. */
 #include "shield.h"
+#include "thread.h"
 #include "transport.h"
 #include "rtstring.h"
 #include "rtutil.h"
@@ -98,6 +99,12 @@ long shield_call_app(const volatile unsigned *cp, long nr, long a0, long a1, lon
 	if (cp)
 		return host_syscall_cp(nr, a0, a1, a2, a3, a4, a5, cp);
 	return host_syscall(nr, a0, a1, a2, a3, a4, a5);
+}
+
+long shield_app_host_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	/* shields run on the calling thread's runtime block (trap and fast path) */
+	return host_syscall_cp(nr, a0, a1, a2, a3, a4, a5, &rt_self_from_sp()->npending);
 }
 
 long shield_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5)

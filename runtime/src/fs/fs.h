@@ -134,6 +134,13 @@ int fs_sys_sendto(const struct sys_call *c, long *ret);
 int fs_sys_sendmsg(const struct sys_call *c, long *ret);
 int fs_sys_sockname(const struct sys_call *c, long *ret);
 
+/* fs_scm.c: descriptors of the enclave's files passed with SCM_RIGHTS.
+ * fs_scm_send sends msghdr msg for sendmsg call c when it passes any
+ * (*handled = 1, the result), else *handled = 0 and nothing is sent;
+ * recvmsg maps the ones it receives. */
+long fs_scm_send(const struct sys_call *c, const void *msg, int *handled);
+int fs_sys_recvmsg(const struct sys_call *c, long *ret);
+
 /* fs_mmap.c: mmap of a virtual fd (lock not held on entry). */
 long fs_mmap(const struct sys_call *c);
 

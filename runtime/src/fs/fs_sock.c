@@ -195,13 +195,19 @@ int fs_sys_sendmsg(const struct sys_call *c, long *ret)
 		return SHIELD_PASS; /* the host answers EFAULT */
 	struct target t;
 	resolve_peer(m->name, m->namelen, &t);
-	if (!t.kind)
-		return SHIELD_PASS;
 	if (t.kind < 0)
 		return shield_done(ret, t.kind);
 	struct kmsghdr h = *m;
-	h.name = &t.sa;
-	h.namelen = (int)t.len;
+	if (t.kind) {
+		h.name = &t.sa;
+		h.namelen = (int)t.len;
+	}
+	int handled;
+	long r = fs_scm_send(c, &h, &handled); /* descriptors of the enclave's files */
+	if (handled)
+		return shield_done(ret, r);
+	if (!t.kind)
+		return SHIELD_PASS;
 	return shield_done(ret,
 			   shield_host_path_call(&fs_shield_ops, __NR_sendmsg, c->a[0], (long)&h, c->a[2], 0, 0, 0));
 }

@@ -1,0 +1,169 @@
+/* FS shield: descriptors of the enclave's file system passed between the
+ * enclave's processes with SCM_RIGHTS (fs.h).
+ *
+ * What crosses the socket is the descriptor's host placeholder (an empty
+ * sealed memfd, fs_fd.c), which means nothing to a receiver that has no
+ * mapping for it. So sendmsg records, in the shared arena, each placeholder
+ * it passes (the host's device and inode numbers of the memfd) with the
+ * open file description behind it (a reference taken), before the call;
+ * recvmsg looks up every descriptor it receives and maps the ones it finds
+ * to their description, as if they had been opened here (shared offset and
+ * flags, as the kernel shares them). An entry goes when it is received; one
+ * never received keeps its description alive until the enclave ends. While
+ * no entry exists, recvmsg passes untouched. */
+#include "fs.h"
+#include "fsv_arena.h"
+
+#define SOL_SOCKET_ 1
+#define SCM_RIGHTS_ 1
+#define SCM_BATCH 64 /* descriptors handled per message (SCM_MAX_FD is 253) */
+
+struct kmsghdr_ {
+	void *name;
+	int namelen;
+	void *iov;
+	size_t iovlen;
+	void *control;
+	size_t controllen;
+	int flags;
+};
+
+struct kcmsghdr {
+	size_t len;
+	int level, type;
+};
+
+struct passed {
+	struct passed *next;
+	uint64_t dev, ino;
+	struct fsv_file *f;
+};
+static struct passed *private_passed; /* without an arena */
+
+static struct passed **head(void)
+{
+	struct fsv_arena_shared *sh = fsv_arena_shared();
+	return sh ? (struct passed **)&sh->passed : &private_passed;
+}
+
+/* The SCM_RIGHTS descriptors of a control buffer, at most cap of them. */
+static size_t rights(const void *ctl, size_t len, int *out, size_t cap)
+{
+	size_t off = 0, n = 0;
+	if (!ctl || !rt_user_ok(ctl, len))
+		return 0;
+	while (off + sizeof(struct kcmsghdr) <= len && n < cap) {
+		const struct kcmsghdr *h = (const struct kcmsghdr *)((const char *)ctl + off);
+		if (h->len < sizeof *h || h->len > len - off)
+			break;
+		if (h->level == SOL_SOCKET_ && h->type == SCM_RIGHTS_) {
+			const int *fds = (const int *)(h + 1);
+			for (size_t i = 0; i < (h->len - sizeof *h) / sizeof(int) && n < cap; i++)
+				out[n++] = fds[i];
+		}
+		off += (h->len + 7) & ~7UL;
+	}
+	return n;
+}
+
+/* The host's device and inode numbers of descriptor fd. */
+static int host_id(int fd, uint64_t *dev, uint64_t *ino)
+{
+	uint8_t st[144]; /* x86-64 struct stat: st_dev at 0, st_ino at 8 */
+	if (host_syscall(__NR_fstat, fd, (long)st, 0, 0, 0, 0) < 0)
+		return -1;
+	memcpy(dev, st, 8);
+	memcpy(ino, st + 8, 8);
+	return 0;
+}
+
+/* Records the virtual descriptors among those msghdr m passes; the number
+ * recorded (their entries in added, for fs_scm_unsend). Lock not held. */
+static size_t record(const struct kmsghdr_ *m, struct passed **added)
+{
+	int fds[SCM_BATCH];
+	size_t n = rights(m->control, m->controllen, fds, SCM_BATCH), k = 0;
+	for (size_t i = 0; i < n; i++) {
+		fs_lock();
+		struct fsv_file *f = fsv_fd_get(&fs_g.fds, fds[i]);
+		struct passed *p = f ? fsv_sh_malloc(sizeof *p) : NULL;
+		if (p && host_id(fds[i], &p->dev, &p->ino) == 0) {
+			fsv_file_ref(f);
+			p->f = f;
+			p->next = *head();
+			*head() = p;
+			added[k++] = p;
+		} else if (p) {
+			fsv_sh_free(p);
+		}
+		fs_unlock();
+	}
+	return k;
+}
+
+/* Drops what record added for a message that was not sent. */
+static void unrecord(struct passed **added, size_t k)
+{
+	fs_lock();
+	for (size_t i = 0; i < k; i++) {
+		for (struct passed **pp = head(); *pp; pp = &(*pp)->next) {
+			if (*pp == added[i]) {
+				*pp = added[i]->next;
+				fsv_file_unref(FS(), added[i]->f);
+				fsv_sh_free(added[i]);
+				break;
+			}
+		}
+	}
+	fs_unlock();
+}
+
+long fs_scm_send(const struct sys_call *c, const void *msg, int *handled)
+{
+	const struct kmsghdr_ *m = msg;
+	struct passed *added[SCM_BATCH];
+	*handled = 0;
+	if (!m->control || !m->controllen)
+		return 0;
+	size_t k = record(m, added);
+	if (!k)
+		return 0;
+	*handled = 1;
+	long r = shield_host_path_call(&fs_shield_ops, __NR_sendmsg, c->a[0], (long)msg, c->a[2], 0, 0, 0);
+	if (r < 0)
+		unrecord(added, k);
+	return r;
+}
+
+int fs_sys_recvmsg(const struct sys_call *c, long *ret)
+{
+	const struct kmsghdr_ *m = (const struct kmsghdr_ *)c->a[1];
+	if (!m || !rt_user_ok(m, sizeof *m) || !m->control || !__atomic_load_n(head(), __ATOMIC_ACQUIRE))
+		return SHIELD_PASS;
+	long r = shield_app_host_call(__NR_recvmsg, c->a[0], c->a[1], c->a[2], 0, 0, 0);
+	if (r < 0)
+		return shield_done(ret, r);
+	int fds[SCM_BATCH], mapped[SCM_BATCH];
+	size_t n = rights(m->control, m->controllen, fds, SCM_BATCH), nm = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t dev, ino;
+		if (host_id(fds[i], &dev, &ino) < 0)
+			continue;
+		fs_lock();
+		for (struct passed **pp = head(); *pp; pp = &(*pp)->next) {
+			struct passed *p = *pp;
+			if (p->dev != dev || p->ino != ino)
+				continue;
+			*pp = p->next;
+			if (fsv_fd_install(FS(), &fs_g.fds, fds[i], p->f) == 0)
+				mapped[nm++] = fds[i];
+			fsv_file_unref(FS(), p->f);
+			fsv_sh_free(p);
+			break;
+		}
+		fs_unlock();
+	}
+	for (size_t i = 0; i < nm; i++)
+		rt_fd_gone(&fs_shield_ops, mapped[i]);
+	return shield_done(ret, r);
+}
