@@ -21,6 +21,7 @@ import (
 	"github.com/scone-build/scone-build/pkg/link"
 	"github.com/scone-build/scone-build/pkg/rootfs"
 	"github.com/scone-build/scone-build/pkg/runtimebin"
+	"github.com/scone-build/scone-build/pkg/sconeimage"
 )
 
 type convertOptions struct {
@@ -434,6 +435,8 @@ func convertHints(err error) (int, string, bool) {
 		return exitBadInput, "the input is not a complete image (docker save / podman save output, or an OCI layout): recreate it", true
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return exitBadInput, "an input ended early: is the file complete?", true
+	case errors.Is(err, sconeimage.ErrDirNotEmpty):
+		return exitIO, "a dir: output is never overwritten: remove the directory or name a new one", true
 	}
 	var se *os.SyscallError
 	if errors.As(err, &se) {

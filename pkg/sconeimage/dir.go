@@ -2,10 +2,15 @@ package sconeimage
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 )
+
+// ErrDirNotEmpty: WriteDir's directory exists and holds files, which it
+// never overwrites.
+var ErrDirNotEmpty = errors.New("exists and is not empty")
 
 // WriteDir writes the converted image as DIR/rootfs (its root file system:
 // the five files) and DIR/config.json (its image config). DIR must not
@@ -16,7 +21,7 @@ func (c *Contents) WriteDir(dir string) error {
 	exists := false
 	if ents, err := os.ReadDir(dir); err == nil {
 		if len(ents) > 0 {
-			return fmt.Errorf("writing output directory %q: exists and is not empty", dir)
+			return fmt.Errorf("writing output directory %q: %w", dir, ErrDirNotEmpty)
 		}
 		exists = true
 	}

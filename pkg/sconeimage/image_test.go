@@ -133,8 +133,8 @@ func TestWriteDir(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dst, "config.json")); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.WriteDir(dst); err == nil {
-		t.Fatal("WriteDir over a non-empty directory succeeded")
+	if err := c.WriteDir(dst); !errors.Is(err, ErrDirNotEmpty) {
+		t.Fatalf("WriteDir over a non-empty directory: %v, want ErrDirNotEmpty", err)
 	}
 	empty := t.TempDir() // an existing empty directory (a mount point in BuildKit)
 	if err := c.WriteDir(empty); err != nil {
