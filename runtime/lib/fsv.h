@@ -115,6 +115,7 @@ struct fsv_node {
 /* What fs->proc_data is asked for. */
 #define FSV_PROC_ENVIRON 1
 #define FSV_PROC_CMDLINE 2
+#define FSV_PROC_STATUS 3 /* the host's, with the virtual ids */
 
 struct fsv_dent {
 	char *name;

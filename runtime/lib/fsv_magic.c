@@ -9,7 +9,8 @@
  *    allowed ones). /proc/self/root/<path> would otherwise reach any host
  *    file, the FS key file included.
  *  - The process's own environ and cmdline are the application's view,
- *    built by the runtime (fs->proc_data), never the host's initial stack.
+ *    built by the runtime (fs->proc_data), never the host's initial stack;
+ *    its status is the host's with the virtual ids (Uid, Gid, Groups).
  *  - Magic links resolve to what the application's descriptor is:
  *    /proc/{self,thread-self,<own pid>,self/task/<tid>}/fd/N, /dev/fd/N and
  *    /dev/stdin|stdout|stderr reach the virtual node of a virtual fd, never
@@ -34,6 +35,7 @@ enum {
 	P_LINK,	    /* a magic link: self resolves it, others may only readlink it */
 	P_DIR_FD,   /* fd/ */
 	P_DIR_TASK, /* task/ */
+	P_STATUS,   /* status: self (not a task) answered by the runtime, others the host's */
 };
 
 struct entry {
@@ -78,7 +80,7 @@ static const struct entry proc_pid_entries[] = {
 	{"smaps_rollup", P_HOST},
 	{"stat", P_HOST},
 	{"statm", P_HOST},
-	{"status", P_HOST},
+	{"status", P_STATUS},
 	{"task", P_DIR_TASK},
 	{"timers", P_HOST},
 	{"timerslack_ns", P_HOST},
@@ -216,6 +218,20 @@ static int proc_process(struct fsv *fs, int self, const char *rest, int follow, 
 	switch (hit->kind) {
 	case P_HOST:
 		return FSV_MAGIC_HOST;
+	case P_STATUS: {
+		if (!self || in_task || !fs->proc_data || !last)
+			return FSV_MAGIC_HOST;
+		const char *data = NULL;
+		size_t dlen = 0;
+		fs->proc_data(fs->hook_ctx, FSV_PROC_STATUS, &data, &dlen);
+		if (!data)
+			return FSV_MAGIC_HOST; /* the ids are the host's */
+		int r = fsv_anon_file(fs, FSV_IFREG | 0444, data, dlen, &m->node);
+		if (r < 0)
+			return r;
+		m->node->special = FSV_SPECIAL_PROC;
+		return FSV_MAGIC_NODE;
+	}
 	case P_VIRT: {
 		if (!self || !fs->proc_data)
 			return is_comp(e, len, "cmdline") && !self ? FSV_MAGIC_HOST : -EACCES;

@@ -489,6 +489,18 @@ int main(int argc, char **argv)
 	n = readlink("/proc/self/exe", buf, sizeof buf);
 	check(n == 6 && !memcmp(buf, "/probe", 6), "proc-self-exe", "");
 	check(stat("/proc/self/exe", &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 10000, "stat-proc-self-exe", "");
+	{ /* /proc/self/status shows the ids the process has inside the enclave */
+		char sb[4096], want[64];
+		int ok = setegid(7) == 0;
+		snprintf(want, sizeof want, "\nGid:\t%u\t7\t%u\t7\n", (unsigned)getgid(), (unsigned)getgid());
+		ssize_t sn = slurp("/proc/self/status", sb, sizeof sb);
+		ok = ok && sn > 0 && strstr(sb, want) && strstr(sb, "\nPid:\t");
+		char pp[64];
+		snprintf(pp, sizeof pp, "/proc/%d/status", (int)getpid());
+		ok = ok && slurp(pp, sb, sizeof sb) > 0 && strstr(sb, want);
+		ok = setegid(getgid()) == 0 && ok;
+		check(ok, "proc-self-status-ids", want);
+	}
 	fd = open("/dev/null", O_WRONLY);
 	check(fd >= 0 && write(fd, "x", 1) == 1, "dev-null", "");
 	close(fd);

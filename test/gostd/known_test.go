@@ -10,10 +10,6 @@ var knownDiffs = map[string]string{
 	// runtime refuses clone with namespace flags (an enclave process
 	// cannot move itself or a child into new host namespaces).
 	"syscall.TestCloneTimeNamespace": "clone with namespace flags refused (ENOSYS): no host namespaces from inside the enclave",
-	// setgid/setegid are emulated inside the enclave (the host process
-	// keeps its ids); the test reads /proc/<pid>/status, which is the
-	// host kernel's view. Issue 15: a virtual /proc/self/status.
-	"syscall.TestSetuidEtc": "ids are virtual (core/ids.c); /proc/<pid>/status shows the host's",
 	// mount(2) of a tmpfs on a directory made in the enclave's /tmp: the
 	// host kernel cannot mount on a directory that exists only in the
 	// enclave (ENOENT). Mounts are the container engine's job.

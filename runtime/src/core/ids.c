@@ -43,6 +43,17 @@ static long setres(struct ids *id, unsigned r, unsigned e, unsigned s)
 	return 0;
 }
 
+/* setre[ug]id: as setres, and the saved id becomes the new effective one
+ * when the real id is set or the effective one is set to a value other
+ * than the previous real id (setreuid(2)). */
+static long setre(struct ids *id, unsigned r, unsigned e)
+{
+	unsigned s = ~0U;
+	if (r != ~0U || (e != ~0U && e != id->r))
+		s = e != ~0U ? e : id->e;
+	return setres(id, r, e, s);
+}
+
 static long put3(const struct ids *id, long a, long b, long c)
 {
 	if (!rt_user_ok((void *)a, 4) || !rt_user_ok((void *)b, 4) || !rt_user_ok((void *)c, 4))
@@ -118,9 +129,9 @@ static long serve(long nr, const long *a)
 	case __NR_setresgid:
 		return setres(&vgid, v0, v1, v2);
 	case __NR_setreuid:
-		return setres(&vuid, v0, v1, ~0U);
+		return setre(&vuid, v0, v1);
 	case __NR_setregid:
-		return setres(&vgid, v0, v1, ~0U);
+		return setre(&vgid, v0, v1);
 	case __NR_setuid:
 		/* privileged: all three; otherwise only the effective id */
 		return vuid.e == 0 ? setres(&vuid, v0, v0, v0) : setres(&vuid, ~0U, v0, ~0U);
@@ -135,6 +146,21 @@ static long serve(long nr, const long *a)
 	default: /* __NR_setfsgid */
 		return vgid.e;
 	}
+}
+
+int rt_ids_snapshot(unsigned uid[4], unsigned gid[4], unsigned *out, size_t cap, size_t *nout)
+{
+	if (!active)
+		return -1;
+	rt_lock(&rt_ids_lock);
+	uid[0] = vuid.r, uid[1] = vuid.e, uid[2] = vuid.s, uid[3] = vuid.e;
+	gid[0] = vgid.r, gid[1] = vgid.e, gid[2] = vgid.s, gid[3] = vgid.e;
+	size_t n = (size_t)ngroups < cap ? (size_t)ngroups : cap;
+	if (n)
+		memcpy(out, groups, n * sizeof(unsigned));
+	*nout = n;
+	rt_unlock(&rt_ids_lock);
+	return 0;
 }
 
 int rt_ids_dispatch(long nr, const long *a, long *ret)

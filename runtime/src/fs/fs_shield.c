@@ -2,6 +2,7 @@
 #include <linux/errno.h>
 #include <linux/fcntl.h>
 #include "fs.h"
+#include "ids.h"
 #include "casmsg.h"
 #include "econfig.h"
 #include "fsp.h"
@@ -226,9 +227,78 @@ static long hook_self_pid(void *ctx)
 /* The application's own environ/cmdline: its live strings, as the kernel
  * shows its processes' (never the runtime's initial stack, whose
  * environment held the key). */
+/* /proc/self/status: the host's, with the Uid, Gid and Groups lines of the
+ * virtual ids (core/ids.c). Built under the lock into a static buffer; the
+ * caller copies it. NULL data when the ids are the host's. */
+static char status_buf[8192];
+
+static void put_num(char *b, size_t cap, size_t *o, unsigned long v)
+{
+	char t[24];
+	int n = 0;
+	do {
+		t[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n && *o < cap)
+		b[(*o)++] = t[--n];
+}
+
+static void status_data(const char **data, size_t *len)
+{
+	unsigned uid[4], gid[4], groups[64];
+	size_t ng, o = 0, cap = sizeof status_buf;
+	*data = NULL;
+	*len = 0;
+	if (rt_ids_snapshot(uid, gid, groups, sizeof groups / sizeof groups[0], &ng) < 0)
+		return;
+	char host[sizeof status_buf];
+	long fd = host_syscall(__NR_openat, AT_FDCWD, (long)"/proc/self/status", O_RDONLY | O_CLOEXEC, 0, 0, 0);
+	if (fd < 0)
+		return;
+	long n = host_syscall(__NR_read, fd, (long)host, sizeof host, 0, 0, 0);
+	host_syscall(__NR_close, fd, 0, 0, 0, 0, 0);
+	if (n <= 0 || (size_t)n > sizeof host)
+		return;
+	for (size_t i = 0; i < (size_t)n;) {
+		size_t e = i;
+		while (e < (size_t)n && host[e] != '\n')
+			e++;
+		const char *l = host + i;
+		size_t ll = e - i;
+		const unsigned *ids = ll >= 4 && !memcmp(l, "Uid:", 4) ? uid :
+				      ll >= 4 && !memcmp(l, "Gid:", 4) ? gid :
+									 NULL;
+		if (ids || (ll >= 7 && !memcmp(l, "Groups:", 7))) {
+			const char *key = ids == uid ? "Uid:" : ids == gid ? "Gid:" : "Groups:";
+			for (const char *k = key; *k && o < cap; k++)
+				status_buf[o++] = *k;
+			for (size_t j = 0; j < (ids ? 4 : ng); j++) {
+				if (o < cap)
+					status_buf[o++] = ids ? '\t' : j ? ' ' : '\t';
+				put_num(status_buf, cap, &o, ids ? ids[j] : groups[j]);
+			}
+			if (!ids && o < cap)
+				status_buf[o++] = ' '; /* Linux ends the list with a space */
+		} else {
+			for (size_t j = 0; j < ll && o < cap; j++)
+				status_buf[o++] = l[j];
+		}
+		if (e < (size_t)n && o < cap)
+			status_buf[o++] = '\n';
+		i = e + 1;
+	}
+	*data = status_buf;
+	*len = o;
+}
+
 static void hook_proc_data(void *ctx, int which, const char **data, size_t *len)
 {
 	(void)ctx;
+	if (which == FSV_PROC_STATUS) {
+		status_data(data, len);
+		return;
+	}
 	const struct rt_program *p = &fs_g.prog;
 	const char *s = which == FSV_PROC_ENVIRON ? p->env_start : p->arg_start;
 	const char *e = which == FSV_PROC_ENVIRON ? p->env_end : p->arg_end;
