@@ -96,6 +96,7 @@ struct fsv_node {
 	char *name;		 /* its name there (NUL-terminated) */
 	struct fsv_dent *ents;	 /* DIR: overlay entries */
 	size_t nents, entcap;
+	struct fsv_file *flockers; /* descriptions holding a flock on it (fsv_flock) */
 };
 
 /* Nodes the runtime answers itself (fsv_magic.c): they live in no
@@ -169,6 +170,8 @@ struct fsv {
 	/* A FIFO or socket node (FSV_IFIFO, FSV_IFSOCK; ephemeral) is freed:
 	 * whatever backs it on the host can go (may be NULL). */
 	void (*host_gone)(void *ctx, uint64_t ino);
+	/* A flock lock went or got weaker (fsv_flock; may be NULL). */
+	void (*flock_released)(void *ctx);
 };
 
 /* Sets up fs (zeroed by the caller) with an image backend (img may be NULL
@@ -312,7 +315,21 @@ struct fsv_file {
 	uint8_t *cache; /* one authenticated image chunk (fsv.chunk bytes) */
 	uint64_t cache_off;
 	size_t cache_len;
+	uint8_t flock;		     /* 0, FSV_FLOCK_SH or FSV_FLOCK_EX held by this description */
+	struct fsv_file *flock_next; /* in node->flockers */
 };
+
+/* flock(2) locks belong to open file descriptions: shared ones, an
+ * exclusive one, or none. fsv_flock applies op (FSV_FLOCK_SH, _EX or _UN)
+ * for f without waiting: 0, or -EWOULDBLOCK when another description holds
+ * a conflicting lock (a conversion then gives up the lock f held, as
+ * Linux's does before it waits). A description's lock goes when it is
+ * freed. fs->flock_released is called whenever a lock goes or gets weaker,
+ * for waiters to try again. */
+#define FSV_FLOCK_SH 1
+#define FSV_FLOCK_EX 2
+#define FSV_FLOCK_UN 8
+int fsv_flock(struct fsv *fs, struct fsv_file *f, int op);
 
 struct fsv_fdtab {
 	struct fsv_file **v;

@@ -33,6 +33,7 @@ struct fsv_arena_shared {
 	char fifo_dir[64];	      /* host directory of the FIFO and socket nodes, "" until made (fs_hostnode.c) */
 	void *socknames;	      /* the paths socket nodes were bound to (fs_hostnode.c) */
 	void *passed;		      /* descriptors passed with SCM_RIGHTS, not received yet (fs_scm.c) */
+	uint32_t flock_seq;	      /* bumped by every flock release, for waiters (fs_flock.c) */
 };
 
 struct rlock_ops;

@@ -28,10 +28,53 @@ struct fsv_file *fsv_file_new(struct fsv_node *node, uint32_t flags)
 
 void fsv_file_ref(struct fsv_file *f) { f->refs++; }
 
+static void flock_drop(struct fsv *fs, struct fsv_file *f)
+{
+	for (struct fsv_file **p = &f->node->flockers; *p; p = &(*p)->flock_next) {
+		if (*p == f) {
+			*p = f->flock_next;
+			break;
+		}
+	}
+	f->flock = 0;
+	f->flock_next = NULL;
+	if (fs->flock_released)
+		fs->flock_released(fs->hook_ctx);
+}
+
+int fsv_flock(struct fsv *fs, struct fsv_file *f, int op)
+{
+	if (op == FSV_FLOCK_UN) {
+		if (f->flock)
+			flock_drop(fs, f);
+		return 0;
+	}
+	if (op != FSV_FLOCK_SH && op != FSV_FLOCK_EX)
+		return -EINVAL;
+	for (struct fsv_file *g = f->node->flockers; g; g = g->flock_next) {
+		if (g != f && (op == FSV_FLOCK_EX || g->flock == FSV_FLOCK_EX)) {
+			if (f->flock && f->flock != op)
+				flock_drop(fs, f);
+			return -EWOULDBLOCK;
+		}
+	}
+	if (!f->flock) {
+		f->flock_next = f->node->flockers;
+		f->node->flockers = f;
+	}
+	int weaker = f->flock == FSV_FLOCK_EX && op == FSV_FLOCK_SH;
+	f->flock = (uint8_t)op;
+	if (weaker && fs->flock_released)
+		fs->flock_released(fs->hook_ctx);
+	return 0;
+}
+
 void fsv_file_unref(struct fsv *fs, struct fsv_file *f)
 {
 	if (!f || --f->refs)
 		return;
+	if (f->flock)
+		flock_drop(fs, f);
 	if (f->dir_valid)
 		fsv_list_free(&f->dir);
 	fsv_sh_free(f->cache);

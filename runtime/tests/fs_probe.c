@@ -324,6 +324,65 @@ static void unix_sockets(void)
 	umask(old);
 }
 
+/* flock between processes of the enclave: locks belong to open file
+ * descriptions (an inherited descriptor shares its parent's lock, a new
+ * open does not), conflict across processes, and a blocked flock waits for
+ * the release. */
+static int child_flock(const char *path, int op)
+{
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open(path, O_RDONLY);
+		_exit(fd < 0 ? 2 : flock(fd, op) == 0 ? 0 : errno == EWOULDBLOCK ? 1 : 3);
+	}
+	int status = -1;
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void flocks(void)
+{
+	const char *p = "/work1/lockfile";
+	int fd = open(p, O_CREAT | O_RDWR, 0644);
+	check(fd >= 0 && flock(fd, LOCK_EX) == 0, "flock-ex", "");
+	check(child_flock(p, LOCK_EX | LOCK_NB) == 1 && child_flock(p, LOCK_SH | LOCK_NB) == 1,
+	      "flock-conflict-other-process", "");
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) /* the inherited descriptor is the same description: its lock */
+		_exit(flock(fd, LOCK_EX | LOCK_NB) == 0 ? 0 : 1);
+	int status = -1;
+	waitpid(pid, &status, 0);
+	check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "flock-inherited-shares", "");
+	int pfd[2];
+	check(pipe(pfd) == 0, "flock-pipe", "");
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) { /* blocks until the parent unlocks, then sees its note */
+		close(pfd[1]);
+		int cfd = open(p, O_RDONLY);
+		if (cfd < 0 || flock(cfd, LOCK_SH) != 0)
+			_exit(2);
+		fcntl(pfd[0], F_SETFL, O_NONBLOCK);
+		char c;
+		_exit(read(pfd[0], &c, 1) == 1 && c == 'u' ? 0 : 1);
+	}
+	close(pfd[0]);
+	struct timespec ts = {0, 100000000};
+	nanosleep(&ts, 0);
+	int un = flock(fd, LOCK_UN) == 0 && write(pfd[1], "u", 1) == 1;
+	status = -1;
+	waitpid(pid, &status, 0);
+	check(un && WIFEXITED(status) && WEXITSTATUS(status) == 0, "flock-blocked-until-release", "");
+	close(pfd[1]);
+	check(flock(fd, LOCK_SH) == 0 && child_flock(p, LOCK_SH | LOCK_NB) == 0 &&
+		      child_flock(p, LOCK_EX | LOCK_NB) == 1,
+	      "flock-shared", "");
+	close(fd); /* the last descriptor of the description: its lock goes */
+	check(child_flock(p, LOCK_EX | LOCK_NB) == 0, "flock-released-at-close", "");
+}
+
 /* Names being created (Linux's filename_create) and trees deeper than a
  * path can name: each path argument is limited, not the depth. */
 static void create_paths(void)
@@ -551,6 +610,7 @@ int main(int argc, char **argv)
 	check(mknod("/work1/chr", S_IFCHR | 0600, makedev(1, 3)) < 0 && errno == EPERM, "mknod-device-refused", "");
 	fifos();
 	unix_sockets();
+	flocks();
 	errno = 0;
 	check(rename("/work1/data", "/dev/shm-probe") < 0 && errno == EXDEV, "rename-exdev", "");
 	check(mkdir("/many", 0755) == 0, "mkdir-many", "");

@@ -354,6 +354,7 @@ int fs_shield_configure(const struct fsp *img, const struct fs_shield_config *cf
 	fs->proc_data = hook_proc_data;
 	fs->random = hook_random;
 	fs->host_gone = fs_host_node_gone;
+	fs->flock_released = fs_flock_released;
 	fs_g.img = img;
 	fs->chunk = fsp_chunk_size(img);
 	int r = fsv_init(fs, &fs_image_ops, (void *)img, fsp_root_ino(img));
