@@ -685,11 +685,14 @@ static long m_pid(void *ctx)
 
 static const char m_env[] = "A=1\0B=two\0";
 static const char m_cmd[] = "prog\0arg\0";
+static const char m_status[] = "Name:\tprog\nUid:\t5\t5\t5\t5\n";
 static void m_proc(void *ctx, int which, const char **data, size_t *len)
 {
 	(void)ctx;
-	*data = which == FSV_PROC_ENVIRON ? m_env : m_cmd;
-	*len = which == FSV_PROC_ENVIRON ? sizeof m_env - 1 : sizeof m_cmd - 1;
+	*data = which == FSV_PROC_ENVIRON ? m_env : which == FSV_PROC_STATUS ? m_status : m_cmd;
+	*len = which == FSV_PROC_ENVIRON ? sizeof m_env - 1 :
+	       which == FSV_PROC_STATUS	 ? sizeof m_status - 1 :
+					   sizeof m_cmd - 1;
 }
 
 static int m_random(void *ctx, void *buf, size_t len)
@@ -720,7 +723,8 @@ static void test_magic(void)
 		{"/proc/sys/kernel/pid_max", FSV_FOLLOW, 0, "/proc/sys/kernel/pid_max"},
 		{"/proc/kcore", FSV_FOLLOW, -EACCES, NULL},
 		{"/proc/sysrq-trigger", FSV_FOLLOW, -EACCES, NULL},
-		{"/proc/self/status", FSV_FOLLOW, 0, "/proc/self/status"},
+		{"/proc/self/status", FSV_FOLLOW, -1000, NULL}, /* with the virtual ids */
+		{"/proc/4242/status", FSV_FOLLOW, -1000, NULL},
 		{"/proc/self/maps", FSV_FOLLOW, 0, "/proc/self/maps"},
 		{"/proc/self/task/7/status", FSV_FOLLOW, 0, "/proc/self/task/7/status"},
 		{"/proc/self/task/7/task/7", FSV_FOLLOW, -ENOENT, NULL},
