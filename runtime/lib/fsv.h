@@ -97,6 +97,8 @@ struct fsv_node {
 	struct fsv_dent *ents;	 /* DIR: overlay entries */
 	size_t nents, entcap;
 	struct fsv_file *flockers; /* descriptions holding a flock on it (fsv_flock) */
+	struct fsv_xattr *xattrs;  /* its own extended attributes (fsv_xattr.c) */
+	uint8_t xattrs_own;	   /* xattrs is the whole truth (else: the image's) */
 };
 
 /* Nodes the runtime answers itself (fsv_magic.c): they live in no
@@ -241,6 +243,23 @@ int fsv_anon_file(struct fsv *fs, uint32_t mode, const void *data, size_t len, s
  * -ENOTDIR when a parent is not a directory, -ENOSPC over eph_max. */
 int fsv_place_file(struct fsv *fs, const char *path, uint32_t mode, uint32_t uid, uint32_t gid, const void *data,
 		   size_t len);
+
+/* ---- extended attributes (fsv_xattr.c) ----
+ * The node's own list, once xattrs_own is set (an image node's attributes
+ * are the image's until the shield copies them in with fsv_xattr_set).
+ * set: flags FSV_XATTR_CREATE / _REPLACE; 0, -EEXIST, -ENODATA, -ERANGE
+ * (name), -E2BIG (value), -ENOSPC. get and list as getxattr(2) and
+ * listxattr(2) with cap 0 asking for the size. */
+#define FSV_XATTR_CREATE 1
+#define FSV_XATTR_REPLACE 2
+#define FSV_XATTR_NAME_MAX 255
+#define FSV_XATTR_SIZE_MAX 65536
+struct fsv_xattr;
+int fsv_xattr_set(struct fsv_node *n, const char *name, const void *val, size_t len, int flags);
+long fsv_xattr_get(const struct fsv_node *n, const char *name, void *buf, size_t cap);
+long fsv_xattr_list(const struct fsv_node *n, char *buf, size_t cap);
+int fsv_xattr_remove(struct fsv_node *n, const char *name);
+void fsv_xattr_free(struct fsv_node *n);
 
 /* Directory listing snapshot (for getdents64): the merged entries of dir,
  * "." and ".." first. */

@@ -79,6 +79,7 @@ void fsv_unref(struct fsv *fs, struct fsv_node *n)
 		fsv_sh_free(n->data);
 	}
 	fsv_free_ents(fs, n);
+	fsv_xattr_free(n);
 	fsv_sh_free(n->name);
 	fsv_sh_free(n);
 }

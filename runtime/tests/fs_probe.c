@@ -604,6 +604,34 @@ int main(int argc, char **argv)
 	check(access("/probe", X_OK) == 0, "access-x", "");
 	errno = 0;
 	check(getxattr("/etc/probe.txt", "user.x", buf, sizeof buf) < 0 && errno == ENODATA, "getxattr-enodata", "");
+	{ /* extended attributes kept by the enclave's file system */
+		char v[64], names[256];
+		int xf = open("/work1/xattr", O_CREAT | O_RDWR, 0644);
+		int ok = xf >= 0 && setxattr("/work1/xattr", "user.color", "blue", 4, 0) == 0 &&
+			 getxattr("/work1/xattr", "user.color", v, sizeof v) == 4 && !memcmp(v, "blue", 4) &&
+			 fsetxattr(xf, "user.size", "9", 1, XATTR_CREATE) == 0 &&
+			 listxattr("/work1/xattr", names, sizeof names) == 21 && !strcmp(names, "user.color") &&
+			 !strcmp(names + 11, "user.size");
+		check(ok, "setxattr-ephemeral", "");
+		errno = 0;
+		check(setxattr("/work1/xattr", "user.color", "red", 3, XATTR_CREATE) < 0 && errno == EEXIST,
+		      "setxattr-create-eexist", "");
+		errno = 0;
+		check(setxattr("/work1/xattr", "user.none", "x", 1, XATTR_REPLACE) < 0 && errno == ENODATA,
+		      "setxattr-replace-enodata", "");
+		errno = 0;
+		check(setxattr("/work1/xattr", "system.posix_acl_access", "x", 1, 0) < 0 && errno == EOPNOTSUPP,
+		      "setxattr-system-eopnotsupp", "");
+		check(removexattr("/work1/xattr", "user.color") == 0 &&
+			      getxattr("/work1/xattr", "user.color", v, sizeof v) < 0 && errno == ENODATA &&
+			      fgetxattr(xf, "user.size", v, sizeof v) == 1,
+		      "removexattr", "");
+		close(xf);
+		/* an image file: its attributes (none here) and a new one */
+		check(setxattr("/etc/probe.txt", "trusted.t", "1", 1, 0) == 0 &&
+			      getxattr("/etc/probe.txt", "trusted.t", v, sizeof v) == 1 && v[0] == '1',
+		      "setxattr-image-file", "");
+	}
 	errno = 0;
 	check(open("/work1", O_TMPFILE | O_RDWR, 0600) < 0 && errno == EOPNOTSUPP, "o_tmpfile-refused", "");
 	errno = 0;

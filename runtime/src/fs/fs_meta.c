@@ -315,7 +315,11 @@ long fs_v_fstatfs(const struct sys_call *c, struct fsv_file *f)
 	return fs_p_statfs(c, NULL);
 }
 
-/* ---- xattrs ---- */
+/* ---- xattrs ----
+ * Read from the image until the node has its own list (fsv_xattr.c); the
+ * first change copies the image's attributes in. Namespaces as Linux:
+ * user.* on regular files and directories with write permission, trusted.*
+ * and security.* for the (virtual) root; system.* (ACLs) is not stored. */
 
 static long xattr_get(struct fsv_node *n, const char *name, void *val, size_t cap)
 {
@@ -323,6 +327,8 @@ static long xattr_get(struct fsv_node *n, const char *name, void *val, size_t ca
 		return -ERANGE;
 	if (cap && !rt_user_ok(val, cap))
 		return -EFAULT;
+	if (n->xattrs_own)
+		return fsv_xattr_get(n, name, val, cap);
 	if (!n->img || !fs_g.img)
 		return -ENODATA;
 	return fs_image_getxattr(fs_g.img, n->img_ino, name, val, cap);
@@ -332,9 +338,75 @@ static long xattr_list(struct fsv_node *n, char *buf, size_t cap)
 {
 	if (cap && !rt_user_ok(buf, cap))
 		return -EFAULT;
+	if (n->xattrs_own)
+		return fsv_xattr_list(n, buf, cap);
 	if (!n->img || !fs_g.img)
 		return 0;
 	return fs_image_listxattr(fs_g.img, n->img_ino, buf, cap);
+}
+
+static int has_prefix(const char *s, const char *p) { return !rt_strncmp(s, p, strlen(p)); }
+
+/* The image's attributes into the node's own list, once. */
+static long xattr_own(struct fsv_node *n)
+{
+	if (n->xattrs_own)
+		return 0;
+	if (n->img && fs_g.img) {
+		long len = fs_image_listxattr(fs_g.img, n->img_ino, NULL, 0);
+		char *names = len > 0 ? rt_malloc((size_t)len) : NULL;
+		uint8_t *val = len > 0 ? rt_malloc(FSV_XATTR_SIZE_MAX) : NULL;
+		if (len > 0 && (!names || !val)) {
+			rt_free(names);
+			rt_free(val);
+			return -ENOMEM;
+		}
+		long e = len > 0 ? fs_image_listxattr(fs_g.img, n->img_ino, names, (size_t)len) : 0;
+		for (long o = 0; e > 0 && o < e; o += (long)strlen(names + o) + 1) {
+			long vl = fs_image_getxattr(fs_g.img, n->img_ino, names + o, val, FSV_XATTR_SIZE_MAX);
+			if (vl < 0 || (vl = fsv_xattr_set(n, names + o, val, (size_t)vl, 0)) < 0) {
+				e = vl;
+				break;
+			}
+		}
+		rt_free(names);
+		rt_free(val);
+		if (e < 0)
+			return e;
+	}
+	n->xattrs_own = 1;
+	return 0;
+}
+
+static long xattr_change(struct fsv_node *n, const char *name, const void *val, size_t len, long flags, int remove)
+{
+	long nl = fs_path_len(name);
+	if (nl <= 0 || nl > FSV_XATTR_NAME_MAX)
+		return nl < 0 && nl != -ENAMETOOLONG ? nl : -ERANGE;
+	if (!remove && (flags & ~(long)(FSV_XATTR_CREATE | FSV_XATTR_REPLACE)))
+		return -EINVAL;
+	if (!remove && len > FSV_XATTR_SIZE_MAX)
+		return -E2BIG;
+	if (!remove && len && !rt_user_ok(val, len))
+		return -EFAULT;
+	if (n->special)
+		return -EOPNOTSUPP;
+	if (has_prefix(name, "user.")) {
+		if (!S_ISREG_(n->mode) && !S_ISDIR_(n->mode))
+			return -EPERM;
+		long a = fsv_access(FS(), n, 2);
+		if (a < 0)
+			return a;
+	} else if (has_prefix(name, "trusted.") || has_prefix(name, "security.")) {
+		if (FS()->uid != 0)
+			return -EPERM;
+	} else {
+		return -EOPNOTSUPP; /* system.* (ACLs) and unknown namespaces */
+	}
+	long e = xattr_own(n);
+	if (e < 0)
+		return e;
+	return remove ? fsv_xattr_remove(n, name) : fsv_xattr_set(n, name, val, len, (int)flags);
 }
 
 long fs_p_xattr(const struct sys_call *c, struct fsv_res *r)
@@ -346,8 +418,11 @@ long fs_p_xattr(const struct sys_call *c, struct fsv_res *r)
 	case __NR_listxattr:
 	case __NR_llistxattr:
 		return xattr_list(r->node, (char *)c->a[1], (size_t)c->a[2]);
-	default: /* set/remove */
-		return -EOPNOTSUPP;
+	case __NR_setxattr:
+	case __NR_lsetxattr:
+		return xattr_change(r->node, (const char *)c->a[1], (const void *)c->a[2], (size_t)c->a[3], c->a[4], 0);
+	default: /* removexattr, lremovexattr */
+		return xattr_change(r->node, (const char *)c->a[1], NULL, 0, 0, 1);
 	}
 }
 
@@ -358,8 +433,10 @@ long fs_v_xattr(const struct sys_call *c, struct fsv_file *f)
 		return xattr_get(f->node, (const char *)c->a[1], (void *)c->a[2], (size_t)c->a[3]);
 	case __NR_flistxattr:
 		return xattr_list(f->node, (char *)c->a[1], (size_t)c->a[2]);
-	default:
-		return -EOPNOTSUPP;
+	case __NR_fsetxattr:
+		return xattr_change(f->node, (const char *)c->a[1], (const void *)c->a[2], (size_t)c->a[3], c->a[4], 0);
+	default: /* fremovexattr */
+		return xattr_change(f->node, (const char *)c->a[1], NULL, 0, 0, 1);
 	}
 }
 
