@@ -141,10 +141,10 @@ int fs_sys_sockname(const struct sys_call *c, long *ret);
 long fs_scm_send(const struct sys_call *c, const void *msg, int *handled);
 int fs_sys_recvmsg(const struct sys_call *c, long *ret);
 
-/* fs_flock.c: flock between the enclave's processes; the hook of struct
- * fsv (lock held). */
+/* fs_flock.c: flock between the enclave's processes. The word its waiters
+ * sleep on, bumped at every release (fs_shield.c). */
 int fs_sys_flock(const struct sys_call *c, long *ret);
-void fs_flock_released(void *ctx);
+volatile uint32_t *fs_flock_seq(void);
 
 /* fs_mmap.c: mmap of a virtual fd (lock not held on entry). */
 long fs_mmap(const struct sys_call *c);

@@ -16,22 +16,6 @@
 #define LOCK_NB_ 4
 #define LOCK_UN_ 8
 #define FUTEX_WAIT_ 0
-#define FUTEX_WAKE_ 1
-
-static uint32_t private_seq; /* without an arena */
-
-static volatile uint32_t *seq(void)
-{
-	struct fsv_arena_shared *sh = fsv_arena_shared();
-	return sh ? &sh->flock_seq : &private_seq;
-}
-
-void fs_flock_released(void *ctx)
-{
-	(void)ctx;
-	__atomic_add_fetch(seq(), 1, __ATOMIC_RELEASE);
-	host_syscall(__NR_futex, (long)seq(), FUTEX_WAKE_, 0x7fffffff, 0, 0, 0);
-}
 
 int fs_sys_flock(const struct sys_call *c, long *ret)
 {
@@ -53,7 +37,7 @@ int fs_sys_flock(const struct sys_call *c, long *ret)
 			fs_unlock();
 			return shield_done(ret, -EBADF);
 		}
-		uint32_t s = __atomic_load_n(seq(), __ATOMIC_ACQUIRE);
+		uint32_t s = __atomic_load_n(fs_flock_seq(), __ATOMIC_ACQUIRE);
 		long r = fsv_flock(FS(), f,
 				   type == LOCK_SH_ ? FSV_FLOCK_SH :
 				   type == LOCK_EX_ ? FSV_FLOCK_EX :
@@ -62,7 +46,7 @@ int fs_sys_flock(const struct sys_call *c, long *ret)
 		if (r != -EWOULDBLOCK || (op & LOCK_NB_))
 			return shield_done(ret, r);
 		/* wait for a release after the one seen (s), then try again */
-		long w = shield_app_host_call(__NR_futex, (long)seq(), FUTEX_WAIT_, s, 0, 0, 0);
+		long w = shield_app_host_call(__NR_futex, (long)fs_flock_seq(), FUTEX_WAIT_, s, 0, 0, 0);
 		if (w == -EINTR)
 			return shield_done(ret, -EINTR);
 	}

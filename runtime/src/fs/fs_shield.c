@@ -292,6 +292,23 @@ static void status_data(const char **data, size_t *len)
 	*len = o;
 }
 
+/* The word flock waiters sleep on (fs_flock.c), bumped by every release
+ * (the hook of struct fsv, lock held). */
+static uint32_t private_flock_seq; /* without an arena */
+
+volatile uint32_t *fs_flock_seq(void)
+{
+	struct fsv_arena_shared *sh = fsv_arena_shared();
+	return sh ? &sh->flock_seq : &private_flock_seq;
+}
+
+static void hook_flock_released(void *ctx)
+{
+	(void)ctx;
+	__atomic_add_fetch(fs_flock_seq(), 1, __ATOMIC_RELEASE);
+	host_syscall(__NR_futex, (long)fs_flock_seq(), 1 /* FUTEX_WAKE */, 0x7fffffff, 0, 0, 0);
+}
+
 static void hook_proc_data(void *ctx, int which, const char **data, size_t *len)
 {
 	(void)ctx;
@@ -354,7 +371,7 @@ int fs_shield_configure(const struct fsp *img, const struct fs_shield_config *cf
 	fs->proc_data = hook_proc_data;
 	fs->random = hook_random;
 	fs->host_gone = fs_host_node_gone;
-	fs->flock_released = fs_flock_released;
+	fs->flock_released = hook_flock_released;
 	fs_g.img = img;
 	fs->chunk = fsp_chunk_size(img);
 	int r = fsv_init(fs, &fs_image_ops, (void *)img, fsp_root_ino(img));
