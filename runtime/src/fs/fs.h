@@ -125,6 +125,17 @@ void fs_host_node_gone(void *ctx, uint64_t ino);
 long fs_fifo_open(uint64_t ino, long flags);
 void fs_host_nodes_exit(void);
 
+/* The kernel's struct msghdr (x86-64), for sendmsg and recvmsg. */
+struct kmsghdr {
+	void *name;
+	int namelen;
+	void *iov;
+	size_t iovlen;
+	void *control;
+	size_t controllen;
+	int flags;
+};
+
 /* fs_sock.c: unix sockets bound to a path (AF_UNIX with a pathname):
  * bind, connect, sendto, sendmsg resolve the path like any other;
  * getsockname and getpeername answer the application's path. */
@@ -135,10 +146,10 @@ int fs_sys_sendmsg(const struct sys_call *c, long *ret);
 int fs_sys_sockname(const struct sys_call *c, long *ret);
 
 /* fs_scm.c: descriptors of the enclave's files passed with SCM_RIGHTS.
- * fs_scm_send sends msghdr msg for sendmsg call c when it passes any
+ * fs_scm_send sends msghdr m for sendmsg call c when it passes any
  * (*handled = 1, the result), else *handled = 0 and nothing is sent;
  * recvmsg maps the ones it receives. */
-long fs_scm_send(const struct sys_call *c, const void *msg, int *handled);
+long fs_scm_send(const struct sys_call *c, const struct kmsghdr *m, int *handled);
 int fs_sys_recvmsg(const struct sys_call *c, long *ret);
 
 /* fs_flock.c: flock between the enclave's processes. The word its waiters

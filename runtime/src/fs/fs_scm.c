@@ -18,16 +18,6 @@
 #define SCM_RIGHTS_ 1
 #define SCM_BATCH 64 /* descriptors handled per message (SCM_MAX_FD is 253) */
 
-struct kmsghdr_ {
-	void *name;
-	int namelen;
-	void *iov;
-	size_t iovlen;
-	void *control;
-	size_t controllen;
-	int flags;
-};
-
 struct kcmsghdr {
 	size_t len;
 	int level, type;
@@ -79,7 +69,7 @@ static int host_id(int fd, uint64_t *dev, uint64_t *ino)
 
 /* Records the virtual descriptors among those msghdr m passes; the number
  * recorded (their entries in added, for fs_scm_unsend). Lock not held. */
-static size_t record(const struct kmsghdr_ *m, struct passed **added)
+static size_t record(const struct kmsghdr *m, struct passed **added)
 {
 	int fds[SCM_BATCH];
 	size_t n = rights(m->control, m->controllen, fds, SCM_BATCH), k = 0;
@@ -118,9 +108,8 @@ static void unrecord(struct passed **added, size_t k)
 	fs_unlock();
 }
 
-long fs_scm_send(const struct sys_call *c, const void *msg, int *handled)
+long fs_scm_send(const struct sys_call *c, const struct kmsghdr *m, int *handled)
 {
-	const struct kmsghdr_ *m = msg;
 	struct passed *added[SCM_BATCH];
 	*handled = 0;
 	if (!m->control || !m->controllen)
@@ -129,7 +118,7 @@ long fs_scm_send(const struct sys_call *c, const void *msg, int *handled)
 	if (!k)
 		return 0;
 	*handled = 1;
-	long r = shield_host_path_call(&fs_shield_ops, __NR_sendmsg, c->a[0], (long)msg, c->a[2], 0, 0, 0);
+	long r = shield_host_path_call(&fs_shield_ops, __NR_sendmsg, c->a[0], (long)m, c->a[2], 0, 0, 0);
 	if (r < 0)
 		unrecord(added, k);
 	return r;
@@ -137,7 +126,7 @@ long fs_scm_send(const struct sys_call *c, const void *msg, int *handled)
 
 int fs_sys_recvmsg(const struct sys_call *c, long *ret)
 {
-	const struct kmsghdr_ *m = (const struct kmsghdr_ *)c->a[1];
+	const struct kmsghdr *m = (const struct kmsghdr *)c->a[1];
 	if (!m || !rt_user_ok(m, sizeof *m) || !m->control || !__atomic_load_n(head(), __ATOMIC_ACQUIRE))
 		return SHIELD_PASS;
 	long r = shield_app_host_call(__NR_recvmsg, c->a[0], c->a[1], c->a[2], 0, 0, 0);

@@ -24,16 +24,6 @@ struct ksockaddr_un {
 	char path[SUN_PATH_LEN];
 };
 
-struct kmsghdr {
-	void *name;
-	int namelen;
-	void *iov;
-	size_t iovlen;
-	void *control;
-	size_t controllen;
-	int flags;
-};
-
 /* The pathname of an AF_UNIX address the application passed, into path
  * (NUL-terminated): 1; 0 when the address is not one (no address, another
  * family, unnamed, abstract, longer than sockaddr_un: the host answers);
