@@ -29,6 +29,7 @@ type AuditEvent struct {
 	Secrets    []string  `json:"secrets,omitempty"`    // names (never values) of exported secrets
 	Client     string    `json:"client,omitempty"`     // the enclave's client description
 	Remote     string    `json:"remote,omitempty"`
+	Volume     string    `json:"volume,omitempty"` // volume events: the volume path
 }
 
 // auditLog writes events as JSON lines; a failed write is logged, never
