@@ -24,7 +24,7 @@ type volSession struct {
 	key []byte
 }
 
-func (tc *testCAS) volSession(t *testing.T, policyName string) volSession {
+func (tc *testCAS) volSession(t testing.TB, policyName string) volSession {
 	t.Helper()
 	req, session := tc.enclave().request(t, policyName, tc.challenge(t))
 	resp := tc.send(t, req)
@@ -44,7 +44,7 @@ func (tc *testCAS) volSession(t *testing.T, policyName string) volSession {
 
 // volume sends a signed volume request over HTTP and checks the
 // response's MAC when it is signed.
-func (tc *testCAS) volume(t *testing.T, s volSession, op casproto.VolumeOp, path string, v uint64, root byte) *casproto.VolumeResponse {
+func (tc *testCAS) volume(t testing.TB, s volSession, op casproto.VolumeOp, path string, v uint64, root byte) *casproto.VolumeResponse {
 	t.Helper()
 	req := &casproto.VolumeRequest{Session: s.id, Path: path, Op: op, Version: v}
 	if op == casproto.VolumeRecord {
