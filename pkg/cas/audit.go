@@ -13,7 +13,7 @@ import (
 // are the CAS's own texts.
 type AuditEvent struct {
 	Time       time.Time `json:"time"`
-	Event      string    `json:"event"` // attest, apply, delete, read, export, list
+	Event      string    `json:"event"` // attest, volume, apply, delete, read, export, list
 	Policy     string    `json:"policy,omitempty"`
 	Hash       string    `json:"hash,omitempty"`
 	MRENCLAVE  string    `json:"mrenclave,omitempty"`
