@@ -2,7 +2,9 @@ package casproto
 
 import (
 	"bytes"
+	"crypto/ecdh"
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -117,4 +119,110 @@ func mustBody(r *VolumeRequest) []byte {
 	w := &writer{b: r.body()}
 	w.record(TagVolumeMAC, r.MAC[:])
 	return w.b
+}
+
+// TestVolumeVectors: testdata/casproto/volume.txt, the record key and
+// signed volume messages from fixed keys, for the runtime's C client
+// (-update rewrites it).
+func TestVolumeVectors(t *testing.T) {
+	if *update {
+		generateVolumeVectors(t)
+	}
+	for _, e := range readVectors(t, "volume.txt") {
+		d, err := ecdh.P256().NewPrivateKey(e.bin(t, "session_private"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		E, err := ecdh.P256().NewPublicKey(e.bin(t, "cas_ephemeral_public"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := RecordKey(d, E, [32]byte(e.bin(t, "nonce")))
+		if err != nil || !bytes.Equal(k, e.bin(t, "record_key")) {
+			t.Fatalf("%s: record key %x (%v), vector %x", e.name(), k, err, e.bin(t, "record_key"))
+		}
+		if id := SessionID([65]byte(d.PublicKey().Bytes())); !bytes.Equal(id[:], e.bin(t, "session_id")) {
+			t.Errorf("%s: session ID %x", e.name(), id)
+		}
+		req, err := ParseVolumeRequest(e.bin(t, "request"))
+		if err != nil {
+			t.Fatalf("%s: %v", e.name(), err)
+		}
+		if req.Path != e.str(t, "path") || int(req.Op) != e.num(t, "op") || int(req.Version) != e.num(t, "version") ||
+			!bytes.Equal(req.Root[:], e.bin(t, "root")) || req.Verify(k) != nil {
+			t.Errorf("%s: request %+v does not match or verify", e.name(), req)
+		}
+		resp, err := ParseVolumeResponse(e.bin(t, "response"))
+		if err != nil {
+			t.Fatalf("%s: %v", e.name(), err)
+		}
+		if int(resp.Status) != e.num(t, "status") || int(resp.Version) != e.num(t, "recorded_version") ||
+			resp.Reason != e.str(t, "reason") || resp.Verify(k, req.MAC) != nil {
+			t.Errorf("%s: response %+v does not match or verify", e.name(), resp)
+		}
+	}
+}
+
+func generateVolumeVectors(t *testing.T) {
+	session, eph := fixedECDH(t, "session key"), fixedECDH(t, "cas ephemeral key")
+	nonce := fixed32("nonce")
+	k, err := RecordKey(eph, session.PublicKey(), nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := SessionID([65]byte(session.PublicKey().Bytes()))
+	cases := []struct {
+		name   string
+		op     VolumeOp
+		v      uint64
+		root   [32]byte
+		status VolumeStatus
+		recV   uint64
+		recR   [32]byte
+		reason string
+	}{
+		{"get, nothing recorded", VolumeGet, 0, [32]byte{}, VolumeOK, 0, [32]byte{}, ""},
+		{"get, version 9 recorded", VolumeGet, 0, [32]byte{}, VolumeOK, 9, fixed32("root 9"), ""},
+		{"record 10", VolumeRecord, 10, fixed32("root 10"), VolumeOK, 10, fixed32("root 10"), ""},
+		{"record 7 below 9: rollback", VolumeRecord, 7, fixed32("root 7"), VolumeRollback, 9, fixed32("root 9"), "volume /data: version 7 is older than the recorded version 9: rollback"},
+	}
+	var es []*entry
+	for _, c := range cases {
+		req := &VolumeRequest{Session: sid, Path: "/data", Op: c.op, Version: c.v, Root: c.root}
+		req.Sign(k)
+		rb, err := req.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp := &VolumeResponse{Version: c.recV, Root: c.recR, Status: c.status, Reason: c.reason}
+		resp.Sign(k, req.MAC)
+		pb, err := resp.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := &entry{}
+		e.add("name", c.name)
+		e.hex("session_private", fixedScalar("session key"))
+		e.hex("session_public", session.PublicKey().Bytes())
+		e.hex("cas_ephemeral_public", eph.PublicKey().Bytes())
+		e.hex("nonce", nonce[:])
+		e.hex("record_key", k)
+		e.hex("session_id", sid[:])
+		e.add("path", req.Path)
+		e.add("op", fmt.Sprint(int(c.op)))
+		e.add("version", fmt.Sprint(c.v))
+		e.hex("root", c.root[:])
+		e.hex("request", rb)
+		e.add("status", fmt.Sprint(int(c.status)))
+		e.add("recorded_version", fmt.Sprint(c.recV))
+		e.hex("recorded_root", c.recR[:])
+		e.add("reason", c.reason)
+		e.hex("response", pb)
+		es = append(es, e)
+	}
+	writeVectors(t, "volume.txt", `
+Volume state messages (docs/cas.md, "Volume state"): record_key = HKDF-SHA256(x of ECDH(session, CAS ephemeral),
+salt nonce, info "scone-cas volume record v1"); session_id = SHA-256(session_public); request: a signed volume
+request (type 4) with path, op (1 get, 2 record), version, root; response: the CAS's signed answer (type 5) with
+status (1 ok, 2 rollback), recorded_version, recorded_root, reason; its MAC covers the request's MAC.`, es)
 }
