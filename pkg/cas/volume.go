@@ -85,8 +85,10 @@ func (s *Server) Volume(ctx context.Context, req *casproto.VolumeRequest, remote
 		if key != nil {
 			resp.Sign(key, req.MAC)
 		}
-		if st != casproto.VolumeOK || req.Op == casproto.VolumeRecord {
-			ev.Outcome = map[casproto.VolumeStatus]string{casproto.VolumeOK: "recorded", casproto.VolumeRollback: "rollback",
+		// audited: what is not an accepted request (a record per fsync
+		// would flood the log; the recorded state is in the store)
+		if st != casproto.VolumeOK {
+			ev.Outcome = map[casproto.VolumeStatus]string{casproto.VolumeRollback: "rollback",
 				casproto.VolumeRefused: "refused", casproto.VolumeRetry: "retry"}[st]
 			ev.Reason = resp.Reason
 			s.emit(ev)
