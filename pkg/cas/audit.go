@@ -13,7 +13,7 @@ import (
 // are the CAS's own texts.
 type AuditEvent struct {
 	Time       time.Time `json:"time"`
-	Event      string    `json:"event"` // attest, apply, delete, read, export, list
+	Event      string    `json:"event"` // attest, volume, apply, delete, read, export, list
 	Policy     string    `json:"policy,omitempty"`
 	Hash       string    `json:"hash,omitempty"`
 	MRENCLAVE  string    `json:"mrenclave,omitempty"`
@@ -29,6 +29,7 @@ type AuditEvent struct {
 	Secrets    []string  `json:"secrets,omitempty"`    // names (never values) of exported secrets
 	Client     string    `json:"client,omitempty"`     // the enclave's client description
 	Remote     string    `json:"remote,omitempty"`
+	Volume     string    `json:"volume,omitempty"` // volume events: the volume path
 }
 
 // auditLog writes events as JSON lines; a failed write is logged, never

@@ -136,10 +136,13 @@ func (s *Server) Attest(ctx context.Context, req *casproto.AttestRequest, remote
 	case err != nil:
 		return s.storeTrouble(answer, req.Policy, err)
 	}
-	sealed, eph, err := seal(req, v.hash, plain)
+	sealed, eph, recKey, err := seal(req, v.hash, plain)
 	if err != nil {
 		s.log.Error("sealing secrets", "policy", req.Policy, "err", err)
 		return answer(casproto.StatusRetry, "the CAS could not seal the secrets: try again")
+	}
+	if err := s.openSession(ctx, req, v, recKey); err != nil {
+		return s.storeTrouble(answer, req.Policy, err)
 	}
 	resp.Status, resp.PolicyHash, resp.Ephemeral, resp.Sealed = casproto.StatusReleased, v.hash, eph, sealed
 	ev.Outcome, ev.Activation = "released", n
@@ -169,22 +172,27 @@ func truncate(s string, n int) string {
 
 // seal encrypts the secrets message to the request's session key with a
 // fresh ephemeral key (used once: the GCM nonce is zero).
-func seal(req *casproto.AttestRequest, hash [32]byte, plain []byte) ([]byte, [casproto.PointSize]byte, error) {
+// It also returns the session's record key (casproto.RecordKey).
+func seal(req *casproto.AttestRequest, hash [32]byte, plain []byte) ([]byte, [casproto.PointSize]byte, []byte, error) {
 	var eph [casproto.PointSize]byte
 	p, err := req.SessionPublicKey()
 	if err != nil {
-		return nil, eph, err
+		return nil, eph, nil, err
 	}
 	e, err := ecdh.P256().GenerateKey(rand.Reader)
 	if err != nil {
-		return nil, eph, err
+		return nil, eph, nil, err
 	}
 	sealed, err := casproto.Seal(e, p, req.Nonce, hash, plain)
 	if err != nil {
-		return nil, eph, err
+		return nil, eph, nil, err
+	}
+	rk, err := casproto.RecordKey(e, p, req.Nonce)
+	if err != nil {
+		return nil, eph, nil, err
 	}
 	copy(eph[:], e.PublicKey().Bytes())
-	return sealed, eph, nil
+	return sealed, eph, rk, nil
 }
 
 // verifyQuote verifies a simulation quote with the configured simulation

@@ -171,6 +171,7 @@ func (s *Server) routes() {
 	}{
 		{"POST", casproto.PathChallenge, s.handleChallenge},
 		{"POST", casproto.PathAttest, s.handleAttest},
+		{"POST", casproto.PathVolume, s.handleVolume},
 		{"GET", "/v1/id", s.handleID},
 		{"POST", "/v1/nonce", s.handleNonce},
 		{"PUT", "/v1/policies/{name}", s.handleApply},
@@ -181,7 +182,7 @@ func (s *Server) routes() {
 	} {
 		m.HandleFunc(r.method+" "+r.path, r.h)
 	}
-	for path, allow := range map[string]string{casproto.PathChallenge: "POST", casproto.PathAttest: "POST", "/v1/id": "GET",
+	for path, allow := range map[string]string{casproto.PathChallenge: "POST", casproto.PathAttest: "POST", casproto.PathVolume: "POST", "/v1/id": "GET",
 		"/v1/nonce": "POST", "/v1/policies/{name}": "PUT, DELETE", "/v1/policies/{name}/read": "POST",
 		"/v1/policies/{name}/export": "POST"} {
 		m.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {

@@ -99,6 +99,9 @@ type Policy struct {
 	Accept   Accept            `yaml:"accept"`
 	Secrets  map[string]Secret `yaml:"secrets"`
 	Grants   Grants            `yaml:"grants"`
+	// Volumes says, per protected volume path, when the enclave records
+	// the volume's state in the CAS (rollback detection, docs/cas.md).
+	Volumes map[string]Volume `yaml:"volumes"`
 
 	ownerKey any
 	hash     [32]byte
@@ -147,6 +150,26 @@ type Grants struct {
 	Args       []string          `yaml:"args"`
 	Files      map[string]File   `yaml:"files"`
 }
+
+// Volume is the freshness setting of a protected volume.
+type Volume struct {
+	// Freshness is FreshnessEveryFsync (the application's fsync returns
+	// after the CAS acknowledged the commit) or FreshnessInterval
+	// (recorded asynchronously, at most every IntervalMS).
+	Freshness  string `yaml:"freshness"`
+	IntervalMS uint32 `yaml:"interval_ms"`
+	// AllowReinit lets an empty volume start although the CAS has a
+	// record (else an emptied directory is a rollback).
+	AllowReinit bool `yaml:"allow_reinit"`
+}
+
+// Freshness settings of a volume.
+const (
+	FreshnessEveryFsync = "every-fsync"
+	FreshnessInterval   = "interval"
+	// MaxIntervalMS bounds interval_ms (the rollback window).
+	MaxIntervalMS = 60000
+)
 
 // File is placed into the enclave's file system before the program runs.
 type File struct {
@@ -265,7 +288,33 @@ func (p *Policy) validate() error {
 			return err
 		}
 	}
+	if err := p.validateVolumes(); err != nil {
+		return err
+	}
 	return p.validateGrants()
+}
+
+func (p *Policy) validateVolumes() error {
+	for _, v := range sortedKeys(p.Volumes) {
+		f := "volumes." + v
+		if !path.IsAbs(v) || path.Clean(v) != v || v == "/" {
+			return invalid(f, "want a clean absolute path other than /")
+		}
+		vol := p.Volumes[v]
+		switch vol.Freshness {
+		case FreshnessEveryFsync:
+			if vol.IntervalMS != 0 {
+				return invalid(f+".interval_ms", "goes with freshness: interval")
+			}
+		case FreshnessInterval:
+			if vol.IntervalMS == 0 || vol.IntervalMS > MaxIntervalMS {
+				return invalid(f+".interval_ms", "want 1-%d with freshness: interval", MaxIntervalMS)
+			}
+		default:
+			return invalid(f+".freshness", "%q: want %s or %s", vol.Freshness, FreshnessEveryFsync, FreshnessInterval)
+		}
+	}
+	return nil
 }
 
 func validateSecret(name string, s Secret) error {

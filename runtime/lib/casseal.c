@@ -45,8 +45,9 @@ void casseal_report_data(const uint8_t nonce[32], const uint8_t pub[CASSEAL_POIN
 	memset(out + 32, 0, 32);
 }
 
-int casseal_key(const uint8_t priv[CASSEAL_PRIV], const uint8_t peer[CASSEAL_POINT], const uint8_t nonce[32],
-		uint8_t key[32])
+/* HKDF-SHA256(IKM = x(ECDH(priv, peer)), salt = nonce, info): 0 or -1. */
+static int derive(const uint8_t priv[CASSEAL_PRIV], const uint8_t peer[CASSEAL_POINT], const uint8_t nonce[32],
+		  const char *info, size_t info_len, uint8_t key[32])
 {
 	uint8_t pt[CASSEAL_POINT];
 	memcpy(pt, peer, CASSEAL_POINT);
@@ -58,10 +59,22 @@ int casseal_key(const uint8_t priv[CASSEAL_PRIV], const uint8_t peer[CASSEAL_POI
 	br_hkdf_init(&hk, &br_sha256_vtable, nonce, 32);
 	br_hkdf_inject(&hk, pt + 1, 32); /* the x-coordinate */
 	br_hkdf_flip(&hk);
-	br_hkdf_produce(&hk, CASSEAL_INFO, sizeof CASSEAL_INFO - 1, key, 32);
+	br_hkdf_produce(&hk, info, info_len, key, 32);
 	wipe(&hk, sizeof hk);
 	wipe(pt, sizeof pt);
 	return 0;
+}
+
+int casseal_key(const uint8_t priv[CASSEAL_PRIV], const uint8_t peer[CASSEAL_POINT], const uint8_t nonce[32],
+		uint8_t key[32])
+{
+	return derive(priv, peer, nonce, CASSEAL_INFO, sizeof CASSEAL_INFO - 1, key);
+}
+
+int casseal_record_key(const uint8_t priv[CASSEAL_PRIV], const uint8_t peer[CASSEAL_POINT], const uint8_t nonce[32],
+		       uint8_t key[32])
+{
+	return derive(priv, peer, nonce, CASSEAL_RECORD_INFO, sizeof CASSEAL_RECORD_INFO - 1, key);
 }
 
 /* AES-256-GCM with the zero nonce (each K is used once) and aad; encrypt

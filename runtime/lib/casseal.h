@@ -15,6 +15,8 @@
 /* The REPORTDATA label and the HKDF info. */
 #define CASSEAL_ATTEST_LABEL "scone-cas attest v1"
 #define CASSEAL_INFO "scone-cas secrets v1"
+/* The HKDF info of the record key (docs/cas.md, "Volume state"). */
+#define CASSEAL_RECORD_INFO "scone-cas volume record v1"
 
 /* A P-256 key pair from seed (at least 32 bytes of randomness): the private
  * scalar (32 bytes, big-endian) and the public point 04 || X || Y. 0 or -1. */
@@ -27,6 +29,11 @@ void casseal_report_data(const uint8_t nonce[32], const uint8_t pub[CASSEAL_POIN
  * when peer is not a valid P-256 point. */
 int casseal_key(const uint8_t priv[CASSEAL_PRIV], const uint8_t peer[CASSEAL_POINT], const uint8_t nonce[32],
 		uint8_t key[32]);
+
+/* The record key that authenticates volume state requests: as casseal_key
+ * with info CASSEAL_RECORD_INFO (the same exchange, another key). */
+int casseal_record_key(const uint8_t priv[CASSEAL_PRIV], const uint8_t peer[CASSEAL_POINT], const uint8_t nonce[32],
+		       uint8_t key[32]);
 
 /* Opens sealed secrets (ciphertext || 16-byte tag, sealed_len >= 16) with
  * the session key priv and the CAS's ephemeral key cas_pub: the plaintext

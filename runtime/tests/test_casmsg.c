@@ -360,9 +360,44 @@ static void test_writer(void)
 	CHECK(casseal_open(priv, pub, nonce, nonce, buf, 15, buf) == -2);
 }
 
+/* The record key of testdata/casproto/volume.txt, both sides of the
+ * exchange (the CAS side only has the ephemeral public key in the vectors:
+ * the enclave side is what the runtime computes). */
+static void test_record_key(void)
+{
+	struct vec_file f;
+	CHECK(vec_read(VDIR "volume.txt", &f) == 0);
+	CHECK(f.n >= 1);
+	for (int i = 0; i < f.n; i++) {
+		const struct vec_entry *e = &f.e[i];
+		uint8_t *priv = vec_bytes(e, "session_private", 32, NULL),
+			*pub = vec_bytes(e, "session_public", 65, NULL);
+		uint8_t *eph = vec_bytes(e, "cas_ephemeral_public", 65, NULL), *nonce = vec_bytes(e, "nonce", 32, NULL);
+		uint8_t *want = vec_bytes(e, "record_key", 32, NULL), *sid = vec_bytes(e, "session_id", 32, NULL);
+		CHECK(priv && pub && eph && nonce && want && sid);
+		if (!(priv && pub && eph && nonce && want && sid))
+			continue;
+		uint8_t k[32], sk[32], id[32];
+		CHECK(casseal_record_key(priv, eph, nonce, k) == 0);
+		CHECK(!memcmp(k, want, 32));
+		CHECK(casseal_key(priv, eph, nonce, sk) == 0);
+		CHECK(memcmp(k, sk, 32) != 0); /* not the sealing key */
+		br_sha256_context h;
+		br_sha256_init(&h);
+		br_sha256_update(&h, pub, 65);
+		br_sha256_out(&h, id);
+		CHECK(!memcmp(id, sid, 32));
+		eph[0] = 2; /* not an uncompressed point */
+		CHECK(casseal_record_key(priv, eph, nonce, k) == -1);
+		free(priv), free(pub), free(eph), free(nonce), free(want), free(sid);
+	}
+	vec_free(&f);
+}
+
 int main(void)
 {
 	test_requests();
+	test_record_key();
 	test_released();
 	test_refused();
 	test_open_must_fail();

@@ -1,0 +1,169 @@
+package cas
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/scone-build/scone-build/pkg/casproto"
+)
+
+const (
+	bucketSessions = "sessions" // hex(session ID) -> storedSession
+	bucketVolumes  = "volumes"  // name + path -> u64 V little-endian || R_V
+)
+
+// storedSession is an attested session that may read and record volume
+// state: the policy version it was attested for and its record key.
+type storedSession struct {
+	Policy string `json:"policy"`
+	Hash   string `json:"hash"`
+	Key    []byte `json:"key"`
+}
+
+// VolumeState is a volume's recorded state: version V and root tag R_V.
+type VolumeState struct {
+	Version uint64
+	Root    [32]byte
+}
+
+// ErrRollback: a volume state older than the recorded one (lower V, or
+// equal V with another root).
+var ErrRollback = errors.New("volume state older than recorded: rollback")
+
+func volumeKey(name, path string) string { return name + path } // paths begin with /
+
+func (s *Server) openSession(ctx context.Context, req *casproto.AttestRequest, v *version, key []byte) error {
+	if len(v.p.Volumes) == 0 {
+		return nil // nothing to record
+	}
+	id := casproto.SessionID(req.SessionKey)
+	return s.store.Update(ctx, func(tx Tx) error {
+		return putJSON(tx, bucketSessions, hex.EncodeToString(id[:]), storedSession{Policy: v.p.Name, Hash: hexHash(v.hash), Key: key})
+	})
+}
+
+func (s *Server) handleVolume(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, casproto.MaxMessageSize))
+	if err != nil {
+		textError(w, http.StatusBadRequest, "reading the volume request: "+err.Error())
+		return
+	}
+	req, err := casproto.ParseVolumeRequest(body)
+	if err != nil {
+		textError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	resp := s.Volume(r.Context(), req, r.RemoteAddr)
+	b, err := resp.MarshalBinary()
+	if err != nil {
+		s.log.Error("encoding volume response", "err", err)
+		textError(w, http.StatusInternalServerError, "the CAS could not encode its answer")
+		return
+	}
+	writeBinary(w, b)
+}
+
+// Volume answers a volume request (the enclave protocol's volume request
+// without HTTP): for a session the CAS attested, whose MAC verifies, for a
+// volume its policy lists, it returns the recorded state (VolumeGet) or
+// records a newer one (VolumeRecord). A record below the recorded state,
+// or at the same version with another root, is refused with
+// VolumeRollback and audited. Unauthenticated requests get an unsigned
+// VolumeRefused.
+func (s *Server) Volume(ctx context.Context, req *casproto.VolumeRequest, remote string) *casproto.VolumeResponse {
+	ev := &AuditEvent{Event: "volume", Volume: req.Path, Remote: remote}
+	resp := &casproto.VolumeResponse{}
+	var key []byte
+	answer := func(st casproto.VolumeStatus, reason string) *casproto.VolumeResponse {
+		resp.Status, resp.Reason = st, truncate(reason, casproto.MaxReasonSize)
+		if key != nil {
+			resp.Sign(key, req.MAC)
+		}
+		// audited: what is not an accepted request (a record per fsync
+		// would flood the log; the recorded state is in the store)
+		if st != casproto.VolumeOK {
+			ev.Outcome = map[casproto.VolumeStatus]string{casproto.VolumeRollback: "rollback",
+				casproto.VolumeRefused: "refused", casproto.VolumeRetry: "retry"}[st]
+			ev.Reason = resp.Reason
+			s.emit(ev)
+		}
+		return resp
+	}
+	var sess storedSession
+	err := s.store.View(ctx, func(tx Tx) error {
+		return getJSON(tx, bucketSessions, hex.EncodeToString(req.Session[:]), &sess)
+	})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return answer(casproto.VolumeRefused, "unknown session: attest first (only sessions of policies with volumes may record)")
+	case err != nil:
+		s.log.Error("reading a session", "err", err)
+		return answer(casproto.VolumeRetry, "the CAS store is unavailable: try again later")
+	}
+	ev.Policy, ev.Hash = sess.Policy, sess.Hash
+	if req.Verify(sess.Key) != nil {
+		return answer(casproto.VolumeRefused, "the request's MAC does not verify under the session's record key")
+	}
+	key = sess.Key
+	var cur VolumeState
+	var known, rollback bool
+	err = s.store.Update(ctx, func(tx Tx) error {
+		known, rollback, cur = false, false, VolumeState{}
+		c, err := current(tx, sess.Policy)
+		if err != nil {
+			return err
+		}
+		if c == nil {
+			return fmt.Errorf("policy %q: %w", sess.Policy, ErrNotFound)
+		}
+		v, err := s.loadVersion(tx, sess.Policy, c.Hash)
+		if err != nil {
+			return err
+		}
+		if _, ok := v.p.Volumes[req.Path]; !ok {
+			return fmt.Errorf("volume %q: %w", req.Path, ErrNotFound)
+		}
+		b, err := tx.Get(bucketVolumes, volumeKey(sess.Policy, req.Path))
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			return err
+		case len(b) != 8+32:
+			return fmt.Errorf("%w: volume state of %s %s", ErrCorrupt, sess.Policy, req.Path)
+		default:
+			known = true
+			cur.Version = binary.LittleEndian.Uint64(b)
+			copy(cur.Root[:], b[8:])
+		}
+		if req.Op != casproto.VolumeRecord {
+			return nil
+		}
+		if known && (req.Version < cur.Version || req.Version == cur.Version && !bytes.Equal(req.Root[:], cur.Root[:])) {
+			rollback = true
+			return nil
+		}
+		if known && req.Version == cur.Version {
+			return nil // the same state again
+		}
+		cur = VolumeState{Version: req.Version, Root: req.Root}
+		return tx.Put(bucketVolumes, volumeKey(sess.Policy, req.Path), append(binary.LittleEndian.AppendUint64(nil, req.Version), req.Root[:]...))
+	})
+	resp.Version, resp.Root = cur.Version, cur.Root
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return answer(casproto.VolumeRefused, fmt.Sprintf("policy %q lists no volume %q (or was deleted)", sess.Policy, req.Path))
+	case err != nil:
+		s.log.Error("volume state", "policy", sess.Policy, "volume", req.Path, "err", err)
+		return answer(casproto.VolumeRetry, "the CAS store is unavailable: try again later")
+	case rollback:
+		return answer(casproto.VolumeRollback, fmt.Sprintf("volume %s of policy %q: version %d with root %x is older than the recorded version %d with root %x: rollback or fork",
+			req.Path, sess.Policy, req.Version, req.Root[:8], cur.Version, cur.Root[:8]))
+	}
+	return answer(casproto.VolumeOK, "")
+}
