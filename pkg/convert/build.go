@@ -298,6 +298,7 @@ func enclaveConfig(entry link.Entry, ar *link.Report, uid, gid uint32, fsRoot [3
 		FSRoot:        fsRoot,
 		ConsoleShield: o.console,
 		Transport:     o.transport,
+		Scheduler:     o.scheduler,
 		Entrypoint:    ar.Entry.Program,
 		Volumes:       sortedUnique(o.volumes),
 	}

@@ -34,6 +34,7 @@ type options struct {
 	hostEnv    []string
 	hostArgs   bool
 	transport  enclave.Transport
+	scheduler  enclave.Scheduler
 	exitCycles *uint64
 	volumes    []string
 	pvolumes   []string
@@ -94,6 +95,12 @@ func WithHostArgs(on bool) Option { return func(o *options) { o.hostArgs = on } 
 // cycles (sim mode).
 func WithTransport(t enclave.Transport, exitCycles uint64) Option {
 	return func(o *options) { o.transport = t; o.exitCycles = &exitCycles }
+}
+
+// WithScheduler selects how application threads map onto enclave threads
+// (enclave.SchedulerMN: user-level threads, docs/runtime.md).
+func WithScheduler(s enclave.Scheduler) Option {
+	return func(o *options) { o.scheduler = s }
 }
 
 // WithVolumes passes these host paths through to the application

@@ -62,6 +62,40 @@ func (t Transport) String() string {
 	return fmt.Sprintf("transport(%d)", uint32(t))
 }
 
+// Scheduler selects how application threads map onto enclave threads.
+type Scheduler uint32
+
+const (
+	// SchedulerOS (the zero value, not encoded): every application thread
+	// is a kernel thread, at most MaxThreads of them.
+	SchedulerOS Scheduler = 0
+	// SchedulerMN: application threads are user-level threads multiplexed
+	// onto at most MaxThreads enclave threads (record 29; docs/runtime.md,
+	// "User-level threads (M:N)").
+	SchedulerMN Scheduler = 1
+)
+
+func (s Scheduler) String() string {
+	switch s {
+	case SchedulerOS:
+		return "os"
+	case SchedulerMN:
+		return "mn"
+	}
+	return fmt.Sprintf("scheduler(%d)", uint32(s))
+}
+
+// ParseScheduler parses "os" or "mn".
+func ParseScheduler(s string) (Scheduler, error) {
+	switch s {
+	case "os", "":
+		return SchedulerOS, nil
+	case "mn":
+		return SchedulerMN, nil
+	}
+	return SchedulerOS, fmt.Errorf("parsing scheduler %q: %w", s, &ConfigError{Field: "scheduler", Reason: `want "os" or "mn"`})
+}
+
 // ParseTransport parses "sync" or "async".
 func ParseTransport(s string) (Transport, error) {
 	switch s {
@@ -111,6 +145,10 @@ type Config struct {
 	// enclave exit in sim mode (sync transport), in cycles.
 	Transport  Transport
 	ExitCycles uint64
+	// Scheduler maps application threads onto enclave threads; encoded
+	// (record 29) only when it is not SchedulerOS, so a config without it
+	// encodes, and measures, as before.
+	Scheduler Scheduler
 	// Entrypoint is the absolute path of the program inside the image,
 	// symlinks resolved; Interpreter its ELF interpreter ("" when static);
 	// Libraries the shared libraries to load (absolute paths).
@@ -297,6 +335,9 @@ func (c *Config) Validate() error {
 	if c.Transport != TransportSync && c.Transport != TransportAsync {
 		return cfgErr("transport", "%v is not sync or async", c.Transport)
 	}
+	if c.Scheduler != SchedulerOS && c.Scheduler != SchedulerMN {
+		return cfgErr("scheduler", "%v is not os or mn", c.Scheduler)
+	}
 	if err := checkAbs("entrypoint", c.Entrypoint, false); err != nil {
 		return err
 	}
@@ -363,12 +404,14 @@ const (
 	// The protected volumes (a list of paths), present only when there
 	// are some.
 	tagProtectedVolumes = 28
+	// The scheduler (u32, SchedulerMN), present only when not SchedulerOS.
+	tagScheduler = 29
 )
 
 // MaxProtectedVolumes is the most protected volumes a config names.
 const MaxProtectedVolumes = 16
 
-func optionalTag(tag uint32) bool { return tag >= tagCASAddress && tag <= tagProtectedVolumes }
+func optionalTag(tag uint32) bool { return tag >= tagCASAddress && tag <= tagScheduler }
 
 type enc struct{ b []byte }
 
@@ -443,6 +486,9 @@ func (c *Config) MarshalBinary() ([]byte, error) {
 	if len(c.ProtectedVolumes) > 0 {
 		e.rec(tagProtectedVolumes, listv(c.ProtectedVolumes))
 	}
+	if c.Scheduler != SchedulerOS {
+		e.rec(tagScheduler, u32v(uint32(c.Scheduler)))
+	}
 	if len(e.b) > MaxConfigSize {
 		return nil, cfgErr("", "encoding is %d bytes, more than %d", len(e.b), MaxConfigSize)
 	}
@@ -512,7 +558,7 @@ func parseList(field string, v []byte) ([]string, error) {
 
 func fixedLen(tag uint32) int {
 	switch tag {
-	case tagHostArgs, tagUID, tagGID, tagThreads, tagConsole, tagTransport:
+	case tagHostArgs, tagUID, tagGID, tagThreads, tagConsole, tagTransport, tagScheduler:
 		return 4
 	case tagHeap, tagStack, tagExitCycles:
 		return 8
@@ -709,6 +755,11 @@ func (c *Config) parseOptional(tag uint32, v []byte) error {
 		c.ProtectedVolumes, err = parseList("protected volumes", v)
 		if err == nil && len(c.ProtectedVolumes) == 0 {
 			err = cfgErr("protected volumes", "empty record")
+		}
+	case tagScheduler:
+		c.Scheduler = Scheduler(binary.LittleEndian.Uint32(v))
+		if c.Scheduler == SchedulerOS {
+			err = cfgErr("scheduler", "record present for the default scheduler")
 		}
 	}
 	return err

@@ -55,6 +55,7 @@ func TestConfigRoundTrip(t *testing.T) {
 		{"minimal defaults", minimalConfig()},
 		{"empty strings in argv", func() *Config { c := minimalConfig(); c.Argv = []string{"", ""}; return c }()},
 		{"sync zero exit cost", func() *Config { c := minimalConfig(); c.ExitCycles = 0; return c }()},
+		{"mn scheduler", func() *Config { c := minimalConfig(); c.Scheduler = SchedulerMN; return c }()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,7 +76,8 @@ func TestConfigRoundTrip(t *testing.T) {
 			}
 			// nil and empty slices encode the same; compare encodings, then fields that matter
 			if got.HeapSize != tt.cfg.HeapSize || got.FSRoot != tt.cfg.FSRoot || !reflect.DeepEqual(got.TLSPorts, tt.cfg.TLSPorts) ||
-				!reflect.DeepEqual(got.Argv, tt.cfg.Argv) || got.Transport != tt.cfg.Transport || got.ExitCycles != tt.cfg.ExitCycles {
+				!reflect.DeepEqual(got.Argv, tt.cfg.Argv) || got.Transport != tt.cfg.Transport || got.ExitCycles != tt.cfg.ExitCycles ||
+				got.Scheduler != tt.cfg.Scheduler {
 				t.Fatalf("round trip changed fields: %+v vs %+v", got, tt.cfg)
 			}
 		})
@@ -125,6 +127,7 @@ func TestConfigValidate(t *testing.T) {
 		{"ports without cert", func(c *Config) { c.TLSPorts = []uint16{443} }, "tls cert"},
 		{"cert without ports", func(c *Config) { c.TLSCert = "/c" }, "tls cert"},
 		{"bad transport", func(c *Config) { c.Transport = 7 }, "transport"},
+		{"bad scheduler", func(c *Config) { c.Scheduler = 2 }, "scheduler"},
 		{"relative entrypoint", func(c *Config) { c.Entrypoint = "bin/app" }, "entrypoint"},
 		{"relative interpreter", func(c *Config) { c.Interpreter = "ld.so" }, "interpreter"},
 		{"relative library", func(c *Config) { c.Libraries = []string{"libc.so"} }, "libraries"},
@@ -186,6 +189,55 @@ func TestParseConfigRefuses(t *testing.T) {
 			}
 			if tt.version != errors.Is(err, ErrConfigVersion) {
 				t.Fatalf("errors.Is(ErrConfigVersion) = %v for %v", !tt.version, err)
+			}
+		})
+	}
+}
+
+func TestSchedulerRecord(t *testing.T) {
+	plain, err := minimalConfig().MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := minimalConfig()
+	c.Scheduler = SchedulerMN
+	mn, err := c.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// record 29 (u32 1) appended to the plain encoding, nothing else changed
+	want := append(append([]byte(nil), plain...), 29, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0)
+	binary.LittleEndian.PutUint32(want[12:], uint32(len(want)-16))
+	if !bytes.Equal(mn, want) {
+		t.Fatalf("mn encoding is not the plain one plus record 29")
+	}
+	for _, tt := range []struct {
+		name string
+		v    uint32
+	}{{"default scheduler recorded", 0}, {"unknown scheduler", 2}} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := append([]byte(nil), mn...)
+			binary.LittleEndian.PutUint32(b[len(b)-4:], tt.v)
+			if _, err := ParseConfig(b); err == nil {
+				t.Fatal("ParseConfig accepted scheduler", tt.v)
+			}
+		})
+	}
+}
+
+func TestParseScheduler(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want Scheduler
+		ok   bool
+	}{{"", SchedulerOS, true}, {"os", SchedulerOS, true}, {"mn", SchedulerMN, true}, {"MN", SchedulerOS, false}, {"m:n", SchedulerOS, false}} {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseScheduler(tt.in)
+			if (err == nil) != tt.ok || got != tt.want {
+				t.Fatalf("ParseScheduler(%q) = %v, %v", tt.in, got, err)
+			}
+			if tt.ok && tt.in != "" && got.String() != tt.in {
+				t.Fatalf("String() = %q, want %q", got.String(), tt.in)
 			}
 		})
 	}

@@ -348,6 +348,7 @@ static size_t fixed_len(uint32_t tag)
 	case ECONFIG_TAG_MAX_THREADS:
 	case ECONFIG_TAG_CONSOLE:
 	case ECONFIG_TAG_TRANSPORT:
+	case ECONFIG_TAG_SCHEDULER:
 		return 4;
 	case ECONFIG_TAG_HEAP_SIZE:
 	case ECONFIG_TAG_STACK_SIZE:
@@ -447,6 +448,9 @@ static int record(struct econfig *c, uint32_t tag, const uint8_t *v, size_t n)
 		int e = parse_list(v, n, &c->pvolumes, &c->npvolumes);
 		return e ? e : c->npvolumes ? 0 : ECONFIG_EFORMAT;
 	}
+	case ECONFIG_TAG_SCHEDULER:
+		c->scheduler = le32(v);
+		return c->scheduler == ECONFIG_SCHED_MN ? 0 : ECONFIG_EVALUE;
 	default:
 		return ECONFIG_EFORMAT;
 	}

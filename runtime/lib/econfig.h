@@ -12,7 +12,8 @@
  * records follow them in ascending order, each at most once, only when set
  * (so configs without them parse and measure as before): the CAS records
  * 22-24 (all three or none) and the network shield's client side and
- * mutual TLS (25-27), the protected volumes (28). The parser refuses anything else (unknown version,
+ * mutual TLS (25-27), the protected volumes (28),
+ * the scheduler (29). The parser refuses anything else (unknown version,
  * unknown, missing or repeated tag, trailing bytes, NUL inside strings,
  * out-of-range values), never trusts a length in
  * the input, allocates only with rt_malloc/rt_calloc/rt_free and keeps no
@@ -61,10 +62,15 @@ enum econfig_tag {
 	ECONFIG_TAG_TLS_CONNECT = 26,	/* string list of HOST:PORT (netaddr.h) */
 	ECONFIG_TAG_TLS_CA = 27,	/* string, path inside the FS: CA bundle for TLS_CONNECT */
 	ECONFIG_TAG_PVOLUMES = 28,	/* string list: protected volumes (docs/volume.md) */
-	ECONFIG_TAG_LAST_OPTIONAL = ECONFIG_TAG_PVOLUMES
+	ECONFIG_TAG_SCHEDULER = 29,	/* u32 enum econfig_scheduler, only ECONFIG_SCHED_MN */
+	ECONFIG_TAG_LAST_OPTIONAL = ECONFIG_TAG_SCHEDULER
 };
 
 enum econfig_transport { ECONFIG_TRANSPORT_SYNC = 1, ECONFIG_TRANSPORT_ASYNC = 2 };
+
+/* OS (absent record): a kernel thread per application thread; MN: user-level
+ * threads on the enclave threads (docs/runtime.md, "User-level threads"). */
+enum econfig_scheduler { ECONFIG_SCHED_OS = 0, ECONFIG_SCHED_MN = 1 };
 
 /* Limits checked by both the Go writer and this parser. */
 #define ECONFIG_PAGE 4096u
@@ -119,6 +125,7 @@ struct econfig {
 	char *tls_key;
 
 	uint32_t transport; /* enum econfig_transport */
+	uint32_t scheduler; /* enum econfig_scheduler */
 	uint64_t exit_cycles;
 
 	char *entrypoint;

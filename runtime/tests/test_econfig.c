@@ -394,6 +394,41 @@ static void test_refusals(const uint8_t *good, size_t len)
 	free(b);
 }
 
+/* Record 29, the scheduler: u32 ECONFIG_SCHED_MN after the last plain
+ * record; the default (0), unknown values and another length refused. */
+static void test_scheduler(const uint8_t *plain, size_t plen)
+{
+	static const struct {
+		uint32_t len, v;
+		int want;
+	} cases[] = {
+		{4, ECONFIG_SCHED_MN, ECONFIG_OK},
+		{4, ECONFIG_SCHED_OS, ECONFIG_EVALUE},
+		{4, 2, ECONFIG_EVALUE},
+		{8, ECONFIG_SCHED_MN, ECONFIG_EFORMAT},
+	};
+	uint8_t *b = malloc(plen + 16);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		memcpy(b, plain, plen);
+		put32(b + plen, ECONFIG_TAG_SCHEDULER);
+		put32(b + plen + 4, cases[i].len);
+		put32(b + plen + 8, cases[i].v);
+		put32(b + plen + 12, 0);
+		put32(b + 12, (uint32_t)(plen + 8 + cases[i].len - 16));
+		CHECK(parse_code(b, plen + 8 + cases[i].len) == cases[i].want);
+		if (cases[i].want == ECONFIG_OK) {
+			struct econfig *c = NULL;
+			CHECK(econfig_parse(b, plen + 12, &c) == ECONFIG_OK && c && c->scheduler == ECONFIG_SCHED_MN);
+			econfig_free(c);
+		}
+	}
+	/* absent: the OS scheduler */
+	struct econfig *c = NULL;
+	CHECK(econfig_parse(plain, plen, &c) == ECONFIG_OK && c && c->scheduler == ECONFIG_SCHED_OS);
+	econfig_free(c);
+	free(b);
+}
+
 int main(void)
 {
 	size_t len;
@@ -408,6 +443,7 @@ int main(void)
 	test_cas_addresses();
 	test_tls_records(buf, len);
 	test_pvol(buf, len);
+	test_scheduler(buf, len);
 	free(buf);
 	return test_summary("test_econfig");
 }

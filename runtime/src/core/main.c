@@ -67,6 +67,19 @@ static void dev_transport(long cycles)
 		rt_fatal(RT_EX_OSERR, "cannot start the %s transport: error %d", name, -r);
 }
 
+/* Dev mode: SCONE_SCHEDULER=os (the default) or mn; mn (user-level threads,
+ * issue 19) is refused by name until the runtime has it. */
+static void dev_scheduler(void)
+{
+	const char *name = rt_getenv("SCONE_SCHEDULER");
+	if (!name || !name[0] || !rt_strcmp(name, "os"))
+		return;
+	if (!rt_strcmp(name, "mn"))
+		rt_fatal(RT_EX_USAGE, "SCONE_SCHEDULER=mn: this runtime does not have the mn scheduler "
+				      "(user-level threads) yet");
+	rt_fatal(RT_EX_USAGE, "SCONE_SCHEDULER=%s: unknown scheduler (available: os)", name);
+}
+
 __attribute__((noreturn, used)) void rt_main(unsigned long *sp);
 void rt_main(unsigned long *sp)
 {
@@ -116,6 +129,7 @@ void rt_main(unsigned long *sp)
 		L.envp = rt_env_without_scone(envp);
 		L.uid = (unsigned long)rt_sys0(__NR_getuid);
 		L.gid = (unsigned long)rt_sys0(__NR_getgid);
+		dev_scheduler();
 		dev_transport(cycles);
 	} else if (!rt_strcmp(mode, "hw")) {
 		rt_fatal(RT_EX_CONFIG, "SCONE_MODE=hw: hardware mode is not supported yet (use SCONE_MODE=sim)");
