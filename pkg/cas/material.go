@@ -254,6 +254,13 @@ func render(p *policy.Policy, m *materials) ([]byte, error) {
 		}
 		out.VolumeKeys = append(out.VolumeKeys, casproto.VolumeKey{Path: path, Key: k})
 	}
+	for path, vol := range p.Volumes {
+		f := casproto.VolumeFreshness{Path: path, Mode: casproto.FreshnessEveryFsync, AllowReinit: vol.AllowReinit}
+		if vol.Freshness == policy.FreshnessInterval {
+			f.Mode, f.IntervalMS = casproto.FreshnessInterval, vol.IntervalMS
+		}
+		out.Freshness = append(out.Freshness, f)
+	}
 	for name, t := range g.Env {
 		v, err := policy.Render(t, m)
 		if err != nil {

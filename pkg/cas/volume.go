@@ -112,9 +112,10 @@ func (s *Server) Volume(ctx context.Context, req *casproto.VolumeRequest, remote
 	}
 	key = sess.Key
 	var cur VolumeState
-	var known, rollback bool
+	var prev uint64
+	var known, rollback, denied bool
 	err = s.store.Update(ctx, func(tx Tx) error {
-		known, rollback, cur = false, false, VolumeState{}
+		known, rollback, denied, cur = false, false, false, VolumeState{}
 		c, err := current(tx, sess.Policy)
 		if err != nil {
 			return err
@@ -126,7 +127,8 @@ func (s *Server) Volume(ctx context.Context, req *casproto.VolumeRequest, remote
 		if err != nil {
 			return err
 		}
-		if _, ok := v.p.Volumes[req.Path]; !ok {
+		pv, ok := v.p.Volumes[req.Path]
+		if !ok {
 			return fmt.Errorf("volume %q: %w", req.Path, ErrNotFound)
 		}
 		b, err := tx.Get(bucketVolumes, volumeKey(sess.Policy, req.Path))
@@ -141,8 +143,19 @@ func (s *Server) Volume(ctx context.Context, req *casproto.VolumeRequest, remote
 			cur.Version = binary.LittleEndian.Uint64(b)
 			copy(cur.Root[:], b[8:])
 		}
-		if req.Op != casproto.VolumeRecord {
+		prev = cur.Version
+		switch req.Op {
+		case casproto.VolumeGet:
 			return nil
+		case casproto.VolumeReinit:
+			// an emptied volume starts anew: its state may go back, and
+			// only where the policy says so
+			if !pv.AllowReinit {
+				denied = true
+				return nil
+			}
+			cur = VolumeState{Version: req.Version, Root: req.Root}
+			return tx.Put(bucketVolumes, volumeKey(sess.Policy, req.Path), append(binary.LittleEndian.AppendUint64(nil, req.Version), req.Root[:]...))
 		}
 		if known && (req.Version < cur.Version || req.Version == cur.Version && !bytes.Equal(req.Root[:], cur.Root[:])) {
 			rollback = true
@@ -161,6 +174,12 @@ func (s *Server) Volume(ctx context.Context, req *casproto.VolumeRequest, remote
 	case err != nil:
 		s.log.Error("volume state", "policy", sess.Policy, "volume", req.Path, "err", err)
 		return answer(casproto.VolumeRetry, "the CAS store is unavailable: try again later")
+	case denied:
+		return answer(casproto.VolumeRefused, fmt.Sprintf("policy %q does not allow volume %s to start anew (its recorded version is %d): set allow_reinit in its volumes entry, or put the volume's current state back", sess.Policy, req.Path, cur.Version))
+	case req.Op == casproto.VolumeReinit:
+		// accepted, but audited: the recorded state went back on purpose
+		ev.Outcome, ev.Reason = "reinit", fmt.Sprintf("recorded version %d replaced by %d", prev, req.Version)
+		s.emit(ev)
 	case rollback:
 		return answer(casproto.VolumeRollback, fmt.Sprintf("volume %s of policy %q: version %d with root %x is older than the recorded version %d with root %x: rollback or fork",
 			req.Path, sess.Policy, req.Version, req.Root[:8], cur.Version, cur.Root[:8]))

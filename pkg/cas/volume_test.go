@@ -47,7 +47,7 @@ func (tc *testCAS) volSession(t testing.TB, policyName string) volSession {
 func (tc *testCAS) volume(t testing.TB, s volSession, op casproto.VolumeOp, path string, v uint64, root byte) *casproto.VolumeResponse {
 	t.Helper()
 	req := &casproto.VolumeRequest{Session: s.id, Path: path, Op: op, Version: v}
-	if op == casproto.VolumeRecord {
+	if op != casproto.VolumeGet {
 		req.Root[0] = root
 	}
 	req.Sign(s.key)
@@ -161,5 +161,54 @@ func TestVolumeIsolationAndAuth(t *testing.T) {
 	}
 	if r := tc.volume(t, a, casproto.VolumeGet, "/data", 0, 0); r.Version != 5 {
 		t.Errorf("after refused requests the state is %d, want 5", r.Version)
+	}
+}
+
+// TestVolumeReinit: an emptied volume may start anew (its state going
+// back) only where the policy says allow_reinit, and that is audited; the
+// released secrets tell the runtime which volumes are tracked and how.
+func TestVolumeReinit(t *testing.T) {
+	tc := newTestCAS(t)
+	owner := genEd25519(t)
+	tc.apply(t, owner, policyDoc(t, owner, "strict", "", volumePolicy))
+	tc.apply(t, owner, policyDoc(t, owner, "lenient", "", strings.Replace(volumePolicy,
+		"{freshness: interval, interval_ms: 50}", "{freshness: every-fsync, allow_reinit: true}", 1)))
+	for _, c := range []struct {
+		policy string
+		want   casproto.VolumeStatus
+		recV   uint64
+	}{
+		{"strict", casproto.VolumeRefused, 8},
+		{"lenient", casproto.VolumeOK, 0},
+	} {
+		t.Run(c.policy, func(t *testing.T) {
+			s := tc.volSession(t, c.policy)
+			if r := tc.volume(t, s, casproto.VolumeRecord, "/data", 8, 8); r.Status != casproto.VolumeOK {
+				t.Fatalf("record: %v %s", r.Status, r.Reason)
+			}
+			r := tc.volume(t, s, casproto.VolumeReinit, "/data", 0, 0)
+			if r.Status != c.want {
+				t.Errorf("reinit: %v (%s), want %v", r.Status, r.Reason, c.want)
+			}
+			if r := tc.volume(t, s, casproto.VolumeGet, "/data", 0, 0); r.Version != c.recV {
+				t.Errorf("after reinit the recorded version is %d, want %d", r.Version, c.recV)
+			}
+		})
+	}
+	if !strings.Contains(tc.audit.String(), `"outcome":"reinit"`) || !strings.Contains(tc.audit.String(), "allow_reinit") {
+		t.Errorf("audit has no reinit line and no refusal naming allow_reinit:\n%s", tc.audit)
+	}
+	// what the runtime learns at release
+	for _, c := range []struct {
+		policy string
+		want   casproto.VolumeFreshness
+	}{
+		{"strict", casproto.VolumeFreshness{Path: "/data", Mode: casproto.FreshnessInterval, IntervalMS: 50}},
+		{"lenient", casproto.VolumeFreshness{Path: "/data", Mode: casproto.FreshnessEveryFsync, AllowReinit: true}},
+	} {
+		_, sec := tc.attest(t, tc.enclave(), c.policy)
+		if len(sec.Freshness) != 1 || sec.Freshness[0] != c.want {
+			t.Errorf("%s: released freshness %+v, want [%+v]", c.policy, sec.Freshness, c.want)
+		}
 	}
 }

@@ -17,6 +17,22 @@ const (
 	TagArgsSet   uint16 = 19
 	TagArg       uint16 = 20
 	TagFile      uint16 = 21
+	// TagVolumeFreshness: path, 0x00, u32 freshness (FreshnessEveryFsync,
+	// FreshnessInterval), u32 interval in ms (0 with every-fsync), u32
+	// flags (FreshnessAllowReinit).
+	TagVolumeFreshness uint16 = 22
+)
+
+// Freshness settings of a tracked volume (TagVolumeFreshness): when the
+// runtime records the volume's state with the CAS.
+const (
+	FreshnessEveryFsync uint32 = 1 // before the application's fsync returns
+	FreshnessInterval   uint32 = 2 // asynchronously, at most every interval
+	// FreshnessAllowReinit (flag): an empty volume may start although the
+	// CAS has a record; the runtime then asks to reinitialize it.
+	FreshnessAllowReinit uint32 = 1
+	// MaxFreshnessInterval bounds a volume's interval (ms), as the policy.
+	MaxFreshnessInterval = 60000
 )
 
 // KeySize is the size of the FS key and of volume keys.
@@ -33,6 +49,7 @@ var secretsSchema = &schema{typ: TypeSecrets, what: "secrets message", fields: [
 	{tag: TagArgsSet, name: "args set", min: 4, max: 4},
 	{tag: TagArg, name: "argument", repeat: true, min: 0, max: MaxMessageSize},
 	{tag: TagFile, name: "file", repeat: true, min: 4 + 2 + 1, max: MaxMessageSize},
+	{tag: TagVolumeFreshness, name: "volume freshness", repeat: true, min: 2 + 1 + 12, max: 4096 + 1 + 12},
 }}
 
 // Secrets is message type 3, the plaintext an attest response carries
@@ -46,6 +63,18 @@ type Secrets struct {
 	ArgsSet bool
 	Args    []string
 	Files   []File // ascending by path, paths unique
+	// Freshness: the volumes whose state the runtime records with the
+	// CAS (the policy's volumes), ascending by path, paths unique.
+	Freshness []VolumeFreshness
+}
+
+// VolumeFreshness says how the runtime records the state of the protected
+// volume at Path with the CAS (docs/volume.md, "Freshness").
+type VolumeFreshness struct {
+	Path        string // clean absolute path other than /
+	Mode        uint32 // FreshnessEveryFsync or FreshnessInterval
+	IntervalMS  uint32 // 1..MaxFreshnessInterval with FreshnessInterval, else 0
+	AllowReinit bool
 }
 
 // VolumeKey is the key of the protected volume mounted at Path.
@@ -93,7 +122,7 @@ func ParseSecrets(b []byte) (*Secrets, error) {
 		return nil, err
 	}
 	out := &Secrets{}
-	var lastVol, lastEnv, lastFile string
+	var lastVol, lastEnv, lastFile, lastFresh string
 	for _, rec := range recs {
 		v, at := rec.val, rec.valOff()
 		switch rec.tag {
@@ -159,6 +188,29 @@ func ParseSecrets(b []byte) (*Secrets, error) {
 			}
 			lastFile = p
 			out.Files = append(out.Files, File{Path: p, Mode: mode, Content: bytes.Clone(rest[i+1:])})
+		case TagVolumeFreshness:
+			i := bytes.IndexByte(v, 0)
+			if i < 0 || len(v)-i-1 != 12 {
+				return nil, s.errf(at, rec.tag, "want path, 0x00, freshness, interval, flags (3 u32)")
+			}
+			if !validPath(v[:i]) {
+				return nil, s.errf(at, rec.tag, "%q is not a clean absolute path other than /", v[:i])
+			}
+			p := string(v[:i])
+			if len(out.Freshness) > 0 && p <= lastFresh {
+				return nil, s.errf(rec.off, rec.tag, "path %q after %q: volume freshness records are in ascending path order, each path once", p, lastFresh)
+			}
+			lastFresh = p
+			f := VolumeFreshness{Path: p, Mode: binary.LittleEndian.Uint32(v[i+1:]), IntervalMS: binary.LittleEndian.Uint32(v[i+5:])}
+			flags := binary.LittleEndian.Uint32(v[i+9:])
+			if err := f.check(); err != nil {
+				return nil, s.errf(at+i+1, rec.tag, "%s", err)
+			}
+			if flags&^FreshnessAllowReinit != 0 {
+				return nil, s.errf(at+i+9, rec.tag, "flags %#x: only %#x (allow reinit) is defined", flags, FreshnessAllowReinit)
+			}
+			f.AllowReinit = flags&FreshnessAllowReinit != 0
+			out.Freshness = append(out.Freshness, f)
 		}
 	}
 	return out, nil
@@ -188,8 +240,18 @@ func (m *Secrets) MarshalBinary() ([]byte, error) {
 	sort.SliceStable(vols, func(i, j int) bool { return vols[i].Path < vols[j].Path })
 	env := append([]EnvVar(nil), m.Env...)
 	sort.SliceStable(env, func(i, j int) bool { return env[i].Name < env[j].Name })
+	for _, f := range m.Freshness {
+		if !validPath([]byte(f.Path)) {
+			return nil, fmt.Errorf("encoding secrets message: volume freshness path %q is not a clean absolute path other than /", f.Path)
+		}
+		if err := f.check(); err != nil {
+			return nil, fmt.Errorf("encoding secrets message: volume freshness of %s: %s", f.Path, err)
+		}
+	}
 	files := append([]File(nil), m.Files...)
 	sort.SliceStable(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	fresh := append([]VolumeFreshness(nil), m.Freshness...)
+	sort.SliceStable(fresh, func(i, j int) bool { return fresh[i].Path < fresh[j].Path })
 	w := newWriter(TypeSecrets, 256)
 	if m.FSKey != nil {
 		w.record(TagFSKey, m.FSKey)
@@ -209,10 +271,34 @@ func (m *Secrets) MarshalBinary() ([]byte, error) {
 	for _, f := range files {
 		w.record(TagFile, binary.LittleEndian.AppendUint32(nil, f.Mode), []byte(f.Path), []byte{0}, f.Content)
 	}
+	for _, f := range fresh {
+		var flags uint32
+		if f.AllowReinit {
+			flags = FreshnessAllowReinit
+		}
+		w.record(TagVolumeFreshness, []byte(f.Path), []byte{0}, binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(nil, f.Mode), f.IntervalMS), flags))
+	}
 	if len(w.b) > MaxSecretsSize {
 		return nil, fmt.Errorf("encoding secrets message: %d bytes, more than %d (one attest response carries at most 1 MiB): %w", len(w.b), MaxSecretsSize, ErrTooLarge)
 	}
 	return w.finish(secretsSchema, func(b []byte) error { _, err := ParseSecrets(b); return err })
+}
+
+// check: a known mode with an interval that fits it.
+func (f VolumeFreshness) check() error {
+	switch f.Mode {
+	case FreshnessEveryFsync:
+		if f.IntervalMS != 0 {
+			return fmt.Errorf("interval %d ms with freshness every-fsync (want 0)", f.IntervalMS)
+		}
+	case FreshnessInterval:
+		if f.IntervalMS < 1 || f.IntervalMS > MaxFreshnessInterval {
+			return fmt.Errorf("interval %d ms: want 1-%d", f.IntervalMS, MaxFreshnessInterval)
+		}
+	default:
+		return fmt.Errorf("freshness %d: want %d (every-fsync) or %d (interval)", f.Mode, FreshnessEveryFsync, FreshnessInterval)
+	}
+	return nil
 }
 
 // ErrTooLarge: the secrets do not fit into one attest response.

@@ -180,6 +180,10 @@ func vectorSecrets() []*Secrets {
 				{Path: "/etc/app/app.conf", Mode: 0o400, Content: []byte("password = s3cr$t-pw\n")},
 				{Path: "/etc/tls/blob.bin", Mode: 0o444, Content: []byte{0, 1, 0xfe, 0xff, 0}},
 			},
+			Freshness: []VolumeFreshness{
+				{Path: "/data", Mode: FreshnessEveryFsync, AllowReinit: true},
+				{Path: "/var/lib/db", Mode: FreshnessInterval, IntervalMS: 250},
+			},
 		},
 		{ArgsSet: true}, // the policy grants no arguments: argv[1:] becomes empty
 		{},              // the policy grants nothing
@@ -204,6 +208,9 @@ func secretsLines(e *entry, m *Secrets) {
 	}
 	for _, f := range m.Files {
 		e.add("file", fmt.Sprintf("%04o %s %s", f.Mode, f.Path, hex.EncodeToString(f.Content)))
+	}
+	for _, f := range m.Freshness {
+		e.add("volume_freshness", fmt.Sprintf("%s %d %d %t", f.Path, f.Mode, f.IntervalMS, f.AllowReinit))
 	}
 }
 
@@ -234,6 +241,13 @@ func secretsFromLines(t *testing.T, e *entry) *Secrets {
 			t.Fatal(err)
 		}
 		m.Files = append(m.Files, File{Path: parts[1], Mode: uint32(mode), Content: c})
+	}
+	for _, v := range e.vals["volume_freshness"] {
+		var f VolumeFreshness
+		if _, err := fmt.Sscanf(v, "%s %d %d %t", &f.Path, &f.Mode, &f.IntervalMS, &f.AllowReinit); err != nil {
+			t.Fatalf("volume_freshness %q: %v", v, err)
+		}
+		m.Freshness = append(m.Freshness, f)
 	}
 	return m
 }
@@ -632,6 +646,9 @@ func mustFailCases(quote []byte, sk [65]byte, nonce [32]byte) []failCase {
 	key := seq(0, 32)
 	vol := func(p string) rawRec { return rawRec{17, cat([]byte(p), []byte{0}, key)} }
 	env := func(s string) rawRec { return rawRec{18, []byte(s)} }
+	fresh := func(p string, mode, iv, flags uint32) rawRec {
+		return rawRec{22, cat([]byte(p), []byte{0}, u32(mode), u32(iv), u32(flags))}
+	}
 	file := func(mode uint32, p string) rawRec {
 		return rawRec{21, cat(u32(mode), []byte(p), []byte{0}, []byte("x"))}
 	}
@@ -698,6 +715,15 @@ func mustFailCases(quote []byte, sk [65]byte, nonce [32]byte) []failCase {
 		{"files out of path order", 3, o1 + 14, rawMsg(3, file(0o400, "/b"), file(0o400, "/a"))},
 		{"file record of 6 bytes", 3, o1, rawMsg(3, rawRec{21, cat(u32(0o400), []byte("/\x00"))[:6]})},
 		{"args set after an argument tag (order)", 3, o1 + 10 + 7, rawMsg(3, rawRec{19, u32(1)}, rawRec{20, []byte("a")}, rawRec{19, u32(1)})},
+		{"volume freshness 3", 3, o1 + 6 + 6, rawMsg(3, fresh("/data", 3, 0, 0))},
+		{"volume freshness interval 0 ms", 3, o1 + 6 + 6, rawMsg(3, fresh("/data", 2, 0, 0))},
+		{"volume freshness interval 60001 ms", 3, o1 + 6 + 6, rawMsg(3, fresh("/data", 2, 60001, 0))},
+		{"volume freshness every-fsync with an interval", 3, o1 + 6 + 6, rawMsg(3, fresh("/data", 1, 5, 0))},
+		{"volume freshness flags 2", 3, o1 + 6 + 6 + 8, rawMsg(3, fresh("/data", 1, 0, 2))},
+		{"volume freshness with a relative path", 3, o1 + 6, rawMsg(3, fresh("data", 1, 0, 0))},
+		{"volume freshness of 11 bytes after the path", 3, o1 + 6, rawMsg(3, rawRec{22, cat([]byte("/data\x00"), u32(1), u32(0), []byte{0, 0, 0})})},
+		{"volume freshness out of path order", 3, o1 + 21, rawMsg(3, fresh("/z", 1, 0, 0), fresh("/a", 1, 0, 0))},
+		{"volume freshness twice", 3, o1 + 21, rawMsg(3, fresh("/a", 1, 0, 0), fresh("/a", 1, 0, 0))},
 	}
 }
 

@@ -41,6 +41,9 @@ type VolumeOp uint32
 const (
 	VolumeGet    VolumeOp = 1 // the recorded state
 	VolumeRecord VolumeOp = 2 // record (V, R_V), monotonic
+	// VolumeReinit records (V, R_V) even below the recorded state: an
+	// emptied volume starting anew, only where the policy allows reinit.
+	VolumeReinit VolumeOp = 3
 )
 
 // VolumeStatus is a volume response's outcome.
@@ -134,8 +137,8 @@ func ParseVolumeRequest(b []byte) (*VolumeRequest, error) {
 			r.Path = string(rec.val)
 		case TagVolumeOp:
 			r.Op = VolumeOp(binary.LittleEndian.Uint32(rec.val))
-			if r.Op != VolumeGet && r.Op != VolumeRecord {
-				return nil, s.errf(rec.valOff(), rec.tag, "operation %d: want 1 (get) or 2 (record)", r.Op)
+			if r.Op != VolumeGet && r.Op != VolumeRecord && r.Op != VolumeReinit {
+				return nil, s.errf(rec.valOff(), rec.tag, "operation %d: want 1 (get), 2 (record) or 3 (reinit)", r.Op)
 			}
 		case TagVolumeVersion:
 			r.Version = binary.LittleEndian.Uint64(rec.val)

@@ -102,7 +102,7 @@ func TestVolumeMessages(t *testing.T) {
 	}
 	bad := map[string][]byte{
 		"relative path": func() []byte { m := *req; m.Path = "data"; return mustBody(&m) }(),
-		"op 3":          func() []byte { m := *req; m.Op = 3; return mustBody(&m) }(),
+		"op 4":          func() []byte { m := *req; m.Op = 4; return mustBody(&m) }(),
 		"truncated":     b[:len(b)-1],
 		"attest type":   append(append([]byte{}, b[:6]...), append([]byte{1, 0}, b[8:]...)...),
 	}

@@ -151,6 +151,9 @@ enum form {
 	F_VOLUME, /* clean absolute path, 0x00, 32-byte key */
 	F_ENV,	  /* NAME=value, no NUL */
 	F_FILE,	  /* mode u32 (<= 0777), clean absolute path, 0x00, content */
+	F_FRESH,  /* clean absolute path, 0x00, mode u32, interval u32, flags u32 */
+	F_PATH,	  /* clean absolute path */
+	F_U32NZ,  /* u32 from 1 to rule.max_value */
 };
 
 #define R_REQ 1 /* required */
@@ -188,6 +191,26 @@ static const struct rule secrets_rules[] = {
 	{CASMSG_SEC_ARGS_SET, 0, F_U32, 4, 1},
 	{CASMSG_SEC_ARG, R_REP, F_NONUL, 0, CASMSG_MAX},
 	{CASMSG_SEC_FILE, R_REP, F_FILE, 4 + 2 + 1, CASMSG_MAX},
+	{CASMSG_SEC_VOLUME_FRESHNESS, R_REP, F_FRESH, 2 + 1 + 12, CASMSG_MAX_PATH + 1 + 12},
+	{0, 0, 0, 0, 0},
+};
+
+static const struct rule volume_request_rules[] = {
+	{CASMSG_VOL_SESSION, R_REQ, F_BYTES, CASMSG_HASH, CASMSG_HASH},
+	{CASMSG_VOL_PATH, R_REQ, F_PATH, 2, CASMSG_MAX_PATH},
+	{CASMSG_VOL_OP, R_REQ, F_U32NZ, 4, CASMSG_VOL_REINIT},
+	{CASMSG_VOL_VERSION, R_REQ, F_BYTES, 8, 8},
+	{CASMSG_VOL_ROOT, R_REQ, F_BYTES, CASMSG_HASH, CASMSG_HASH},
+	{CASMSG_VOL_MAC, R_REQ, F_BYTES, CASMSG_MAC, CASMSG_MAC},
+	{0, 0, 0, 0, 0},
+};
+
+static const struct rule volume_response_rules[] = {
+	{CASMSG_VOL_VERSION, R_REQ, F_BYTES, 8, 8},
+	{CASMSG_VOL_ROOT, R_REQ, F_BYTES, CASMSG_HASH, CASMSG_HASH},
+	{CASMSG_VOL_MAC, R_REQ, F_BYTES, CASMSG_MAC, CASMSG_MAC},
+	{CASMSG_VOL_STATUS, R_REQ, F_U32NZ, 4, CASMSG_VOL_RETRY},
+	{CASMSG_VOL_REASON, 0, F_TEXT, 1, CASMSG_MAX_REASON},
 	{0, 0, 0, 0, 0},
 };
 
@@ -200,6 +223,10 @@ static const struct rule *rules_of(uint16_t type)
 		return response_rules;
 	case CASMSG_SECRETS:
 		return secrets_rules;
+	case CASMSG_VOLUME_REQUEST:
+		return volume_request_rules;
+	case CASMSG_VOLUME_RESPONSE:
+		return volume_response_rules;
 	default:
 		return NULL;
 	}
@@ -330,6 +357,8 @@ static int check_value(const struct rule *r, const uint8_t *v, size_t n)
 {
 	if (r->form == F_U32)
 		return n == 4 && le32(v) <= r->max;
+	if (r->form == F_U32NZ)
+		return n == 4 && le32(v) >= 1 && le32(v) <= r->max;
 	if (n < r->min || n > r->max)
 		return 0;
 	long e;
@@ -357,6 +386,19 @@ static int check_value(const struct rule *r, const uint8_t *v, size_t n)
 			return 0;
 		e = path_end(v + 4, n - 4);
 		return e > 0 && clean_path(v + 4, (size_t)e);
+	case F_FRESH: {
+		e = path_end(v, n);
+		if (e <= 0 || n - (size_t)e - 1 != 12 || !clean_path(v, (size_t)e))
+			return 0;
+		uint32_t mode = le32(v + e + 1), iv = le32(v + e + 5), flags = le32(v + e + 9);
+		if (flags & ~CASMSG_FRESH_ALLOW_REINIT)
+			return 0;
+		if (mode == CASMSG_FRESH_EVERY_FSYNC)
+			return iv == 0;
+		return mode == CASMSG_FRESH_INTERVAL && iv >= 1 && iv <= CASMSG_FRESH_MAX_INTERVAL;
+	}
+	case F_PATH:
+		return clean_path(v, n);
 	default:
 		return 1;
 	}
@@ -367,7 +409,7 @@ static void sort_key(const struct rule *r, const uint8_t *v, size_t n, const uin
 {
 	*k = v;
 	*kl = n;
-	if (r->form == F_VOLUME)
+	if (r->form == F_VOLUME || r->form == F_FRESH)
 		*kl = (size_t)path_end(v, n);
 	else if (r->form == F_FILE)
 		*k = v + 4, *kl = (size_t)path_end(v + 4, n - 4);
@@ -591,6 +633,9 @@ void casmsg_secrets_free(struct casmsg_secrets *s)
 		}
 	}
 	rt_free(s->files);
+	for (size_t i = 0; s->fresh && i < s->nfresh; i++)
+		wipe_str(s->fresh[i].path);
+	rt_free(s->fresh);
 	wipe(s, sizeof *s);
 }
 
@@ -602,12 +647,13 @@ int casmsg_decode_secrets(const uint8_t *buf, size_t len, struct casmsg_secrets 
 	int e = casmsg_parse(buf, len, CASMSG_SECRETS, &r, &n);
 	if (e)
 		return e;
-	size_t nv = 0, ne = 0, na = 0, nf = 0;
+	size_t nv = 0, ne = 0, na = 0, nf = 0, nfr = 0;
 	for (size_t i = 0; i < n; i++) {
 		nv += r[i].tag == CASMSG_SEC_VOLUME_KEY;
 		ne += r[i].tag == CASMSG_SEC_ENV;
 		na += r[i].tag == CASMSG_SEC_ARG;
 		nf += r[i].tag == CASMSG_SEC_FILE;
+		nfr += r[i].tag == CASMSG_SEC_VOLUME_FRESHNESS;
 		out->args_set |= r[i].tag == CASMSG_SEC_ARGS_SET;
 	}
 	if (na && !out->args_set) {
@@ -618,7 +664,8 @@ int casmsg_decode_secrets(const uint8_t *buf, size_t len, struct casmsg_secrets 
 	out->env = rt_calloc(ne + 1, sizeof *out->env);
 	out->args = rt_calloc(na + 1, sizeof *out->args);
 	out->files = rt_calloc(nf + 1, sizeof *out->files);
-	e = out->volumes && out->env && out->args && out->files ? 0 : CASMSG_ENOMEM;
+	out->fresh = rt_calloc(nfr + 1, sizeof *out->fresh);
+	e = out->volumes && out->env && out->args && out->files && out->fresh ? 0 : CASMSG_ENOMEM;
 	for (size_t i = 0; i < n && !e; i++) {
 		const uint8_t *v = r[i].v;
 		size_t vl = r[i].len, pl;
@@ -668,10 +715,123 @@ int casmsg_decode_secrets(const uint8_t *buf, size_t len, struct casmsg_secrets 
 			out->nfiles++;
 			break;
 		}
+		case CASMSG_SEC_VOLUME_FRESHNESS: {
+			struct casmsg_volume_fresh *f = &out->fresh[out->nfresh];
+			pl = (size_t)path_end(v, vl);
+			if (!(f->path = dup0(v, pl))) {
+				e = CASMSG_ENOMEM;
+				break;
+			}
+			f->mode = le32(v + pl + 1);
+			f->interval_ms = le32(v + pl + 5);
+			f->allow_reinit = (le32(v + pl + 9) & CASMSG_FRESH_ALLOW_REINIT) != 0;
+			out->nfresh++;
+			break;
+		}
 		}
 	}
 	rt_free(r);
 	if (e)
 		casmsg_secrets_free(out);
 	return e;
+}
+
+/* ---- volume state ---- */
+
+#define CASMSG_VOL_MAC_HDR 6 /* the MAC record's tag and length */
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32; }
+
+int casmsg_volume_request(const uint8_t session[CASMSG_HASH], const char *path, uint32_t op, uint64_t version,
+			  const uint8_t root[CASMSG_HASH], const uint8_t key[CASMSG_KEY], uint8_t mac[CASMSG_MAC],
+			  uint8_t **out, size_t *out_len)
+{
+	size_t pl = strlen(path);
+	if (pl < 2 || pl > CASMSG_MAX_PATH || !clean_path((const uint8_t *)path, pl) || op < CASMSG_VOL_GET ||
+	    op > CASMSG_VOL_REINIT)
+		return CASMSG_EVALUE;
+	struct casmsg_writer w;
+	uint8_t u[8];
+	casmsg_begin(&w, CASMSG_VOLUME_REQUEST);
+	casmsg_put(&w, CASMSG_VOL_SESSION, session, CASMSG_HASH);
+	casmsg_put(&w, CASMSG_VOL_PATH, path, pl);
+	put32(u, op);
+	casmsg_put(&w, CASMSG_VOL_OP, u, 4);
+	put64(u, version);
+	casmsg_put(&w, CASMSG_VOL_VERSION, u, 8);
+	casmsg_put(&w, CASMSG_VOL_ROOT, root, CASMSG_HASH);
+	if (!w.err) {
+		br_hmac_key_context kc;
+		br_hmac_context hc;
+		br_hmac_key_init(&kc, &br_sha256_vtable, key, CASMSG_KEY);
+		br_hmac_init(&hc, &kc, 0);
+		br_hmac_update(&hc, w.b, w.len);
+		br_hmac_out(&hc, mac);
+		memset(&kc, 0, sizeof kc);
+		memset(&hc, 0, sizeof hc);
+	}
+	casmsg_put(&w, CASMSG_VOL_MAC, mac, CASMSG_MAC);
+	int e = casmsg_end(&w);
+	if (e)
+		return e;
+	*out = w.b;
+	*out_len = w.len;
+	return 0;
+}
+
+int casmsg_decode_volume_response(const uint8_t *buf, size_t len, const uint8_t key[CASMSG_KEY],
+				  const uint8_t req_mac[CASMSG_MAC], struct casmsg_volume_response *out)
+{
+	struct casmsg_rec *r;
+	size_t n;
+	memset(out, 0, sizeof *out);
+	int e = casmsg_parse(buf, len, CASMSG_VOLUME_RESPONSE, &r, &n);
+	if (e)
+		return e;
+	const uint8_t *got = NULL;
+	for (size_t i = 0; i < n; i++) {
+		switch (r[i].tag) {
+		case CASMSG_VOL_VERSION:
+			out->version = le64(r[i].v);
+			break;
+		case CASMSG_VOL_ROOT:
+			out->root = r[i].v;
+			break;
+		case CASMSG_VOL_MAC:
+			got = r[i].v;
+			break;
+		case CASMSG_VOL_STATUS:
+			out->status = le32(r[i].v);
+			break;
+		case CASMSG_VOL_REASON:
+			out->reason = (const char *)r[i].v, out->reason_len = r[i].len;
+			break;
+		}
+	}
+	rt_free(r);
+	/* MAC = HMAC(key, request MAC || the message before the MAC record ||
+	 * the records after it) */
+	size_t body = (size_t)(got - CASMSG_VOL_MAC_HDR - buf), tail = (size_t)(got + CASMSG_MAC - buf);
+	uint8_t want[CASMSG_MAC];
+	br_hmac_key_context kc;
+	br_hmac_context hc;
+	br_hmac_key_init(&kc, &br_sha256_vtable, key, CASMSG_KEY);
+	br_hmac_init(&hc, &kc, 0);
+	br_hmac_update(&hc, req_mac, CASMSG_MAC);
+	br_hmac_update(&hc, buf, body);
+	br_hmac_update(&hc, buf + tail, len - tail);
+	br_hmac_out(&hc, want);
+	unsigned diff = 0;
+	for (size_t i = 0; i < CASMSG_MAC; i++)
+		diff |= (unsigned)(want[i] ^ got[i]);
+	out->authentic = diff == 0;
+	memset(&kc, 0, sizeof kc);
+	memset(&hc, 0, sizeof hc);
+	return 0;
 }

@@ -23,7 +23,13 @@
 #define CASMSG_MAX (1u << 20)
 #define CASMSG_HDR 8
 
-enum casmsg_type { CASMSG_ATTEST_REQUEST = 1, CASMSG_ATTEST_RESPONSE = 2, CASMSG_SECRETS = 3 };
+enum casmsg_type {
+	CASMSG_ATTEST_REQUEST = 1,
+	CASMSG_ATTEST_RESPONSE = 2,
+	CASMSG_SECRETS = 3,
+	CASMSG_VOLUME_REQUEST = 4,
+	CASMSG_VOLUME_RESPONSE = 5,
+};
 
 /* Attest request records. */
 enum {
@@ -50,7 +56,25 @@ enum {
 	CASMSG_SEC_ARGS_SET = 19,
 	CASMSG_SEC_ARG = 20,
 	CASMSG_SEC_FILE = 21,
+	CASMSG_SEC_VOLUME_FRESHNESS = 22,
 };
+/* Volume request (type 4) and response (type 5) records. */
+enum {
+	CASMSG_VOL_SESSION = 1, /* request: SHA-256 of the session public key */
+	CASMSG_VOL_PATH = 2,	/* request */
+	CASMSG_VOL_OP = 3,	/* request: CASMSG_VOL_GET, _RECORD, _REINIT */
+	CASMSG_VOL_VERSION = 4, /* both: u64 V */
+	CASMSG_VOL_ROOT = 5,	/* both: 32 bytes */
+	CASMSG_VOL_MAC = 6,	/* both: HMAC-SHA256 under the record key */
+	CASMSG_VOL_STATUS = 7,	/* response */
+	CASMSG_VOL_REASON = 8,	/* response, optional */
+};
+enum { CASMSG_VOL_GET = 1, CASMSG_VOL_RECORD = 2, CASMSG_VOL_REINIT = 3 };
+enum { CASMSG_VOL_OK = 1, CASMSG_VOL_ROLLBACK = 2, CASMSG_VOL_REFUSED = 3, CASMSG_VOL_RETRY = 4 };
+/* Volume freshness modes (CASMSG_SEC_VOLUME_FRESHNESS) and its flag. */
+enum { CASMSG_FRESH_EVERY_FSYNC = 1, CASMSG_FRESH_INTERVAL = 2 };
+#define CASMSG_FRESH_ALLOW_REINIT 1u
+#define CASMSG_FRESH_MAX_INTERVAL 60000u
 
 /* Attest response status. */
 enum { CASMSG_RELEASED = 0, CASMSG_REFUSED = 1, CASMSG_TRY_LATER = 2 };
@@ -63,6 +87,8 @@ enum { CASMSG_RELEASED = 0, CASMSG_REFUSED = 1, CASMSG_TRY_LATER = 2 };
 #define CASMSG_MAX_POLICY 63
 #define CASMSG_MAX_CLIENT 256
 #define CASMSG_MAX_REASON 1024
+#define CASMSG_MAC 32
+#define CASMSG_MAX_PATH 4096
 
 /* Error codes (0 on success). */
 #define CASMSG_EFORMAT (-1) /* not a message: magic, version, type, header, trailing bytes */
@@ -141,6 +167,13 @@ struct casmsg_file {
 	uint8_t *data;
 	size_t len;
 };
+/* A volume whose state the runtime records with the CAS. */
+struct casmsg_volume_fresh {
+	char *path;
+	uint32_t mode;	      /* CASMSG_FRESH_EVERY_FSYNC or _INTERVAL */
+	uint32_t interval_ms; /* 1..CASMSG_FRESH_MAX_INTERVAL with _INTERVAL, else 0 */
+	int allow_reinit;
+};
 struct casmsg_secrets {
 	int has_fs_key;
 	uint8_t fs_key[CASMSG_KEY];
@@ -153,11 +186,35 @@ struct casmsg_secrets {
 	size_t nargs;
 	struct casmsg_file *files; /* ascending paths */
 	size_t nfiles;
+	struct casmsg_volume_fresh *fresh; /* ascending paths */
+	size_t nfresh;
 };
 /* Arguments only with args set; volume and file paths clean and absolute
  * (not "/"), strictly ascending; env names ([A-Za-z_][A-Za-z0-9_]*)
  * strictly ascending; env values and arguments without NUL. */
 int casmsg_decode_secrets(const uint8_t *buf, size_t len, struct casmsg_secrets *out);
 void casmsg_secrets_free(struct casmsg_secrets *s);
+
+/* ---- volume state (docs/cas.md, "Volume state") ---- */
+
+/* A signed volume request (type 4): session is the session ID, key the
+ * record key; its MAC goes to mac (the response answers it). */
+int casmsg_volume_request(const uint8_t session[CASMSG_HASH], const char *path, uint32_t op, uint64_t version,
+			  const uint8_t root[CASMSG_HASH], const uint8_t key[CASMSG_KEY], uint8_t mac[CASMSG_MAC],
+			  uint8_t **out, size_t *out_len);
+
+struct casmsg_volume_response {
+	uint64_t version;
+	const uint8_t *root; /* 32 bytes, a view */
+	uint32_t status;     /* CASMSG_VOL_* */
+	const char *reason;  /* a view, NULL when absent */
+	size_t reason_len;
+	int authentic; /* its MAC answers req_mac under the record key */
+};
+/* Decodes a volume response and checks its MAC against the request's
+ * (req_mac) under key: out->authentic. A CAS signs every answer but an
+ * unauthenticated refusal; the caller trusts nothing else unsigned. */
+int casmsg_decode_volume_response(const uint8_t *buf, size_t len, const uint8_t key[CASMSG_KEY],
+				  const uint8_t req_mac[CASMSG_MAC], struct casmsg_volume_response *out);
 
 #endif

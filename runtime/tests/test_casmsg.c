@@ -109,6 +109,15 @@ static void check_secrets(const struct vec_entry *e, const struct casmsg_secrets
 		CHECK(c && same(c, n, s->files[i].data, s->files[i].len));
 		free(c);
 	}
+	CHECK((size_t)vec_count(e, "volume_freshness") == s->nfresh);
+	for (size_t i = 0; i < s->nfresh; i++) {
+		char path[256], reinit[8];
+		unsigned mode, iv;
+		const char *v = vec_get_nth(e, "volume_freshness", (int)i);
+		CHECK(v && sscanf(v, "%255s %u %u %7s", path, &mode, &iv, reinit) == 4);
+		CHECK(!strcmp(path, s->fresh[i].path) && mode == s->fresh[i].mode && iv == s->fresh[i].interval_ms);
+		CHECK(s->fresh[i].allow_reinit == !strcmp(reinit, "true"));
+	}
 }
 
 static void test_released(void)
@@ -394,10 +403,80 @@ static void test_record_key(void)
 	vec_free(&f);
 }
 
+/* The volume messages of testdata/casproto/volume.txt: the runtime's
+ * request encodes to the vector's bytes (MAC included), the CAS's response
+ * decodes to its fields and authenticates against that request only. */
+static void test_volume_messages(void)
+{
+	struct vec_file f;
+	CHECK(vec_read(VDIR "volume.txt", &f) == 0);
+	CHECK(f.n >= 4);
+	int saw_rollback = 0;
+	for (int i = 0; i < f.n; i++) {
+		const struct vec_entry *e = &f.e[i];
+		size_t ql, rl;
+		uint8_t *priv = vec_bytes(e, "session_private", 32, NULL);
+		uint8_t *eph = vec_bytes(e, "cas_ephemeral_public", 65, NULL), *nonce = vec_bytes(e, "nonce", 32, NULL);
+		uint8_t *sid = vec_bytes(e, "session_id", 32, NULL), *root = vec_bytes(e, "root", 32, NULL);
+		uint8_t *req = vec_bytes(e, "request", 0, &ql), *resp = vec_bytes(e, "response", 0, &rl);
+		uint8_t *rroot = vec_bytes(e, "recorded_root", 32, NULL);
+		const char *path = vec_get(e, "path"), *op = vec_get(e, "op"), *ver = vec_get(e, "version");
+		const char *st = vec_get(e, "status"), *rv = vec_get(e, "recorded_version"),
+			   *why = vec_get(e, "reason");
+		CHECK(priv && eph && nonce && sid && root && req && resp && rroot && path && op && ver && st && rv);
+		if (!(priv && eph && nonce && sid && root && req && resp && rroot && path && op && ver && st && rv))
+			continue;
+		uint8_t key[32], mac[32];
+		CHECK(casseal_record_key(priv, eph, nonce, key) == 0);
+		uint8_t *out = NULL;
+		size_t ol = 0;
+		CHECK(casmsg_volume_request(sid, path, (uint32_t)strtoul(op, NULL, 10), strtoull(ver, NULL, 10), root,
+					    key, mac, &out, &ol) == 0);
+		CHECK(out && same(out, ol, req, ql));
+		CHECK(ql > 32 && !memcmp(mac, req + ql - 32, 32));
+		free(out);
+		struct casmsg_volume_response r;
+		CHECK(casmsg_decode_volume_response(resp, rl, key, mac, &r) == 0);
+		CHECK(r.authentic && r.status == strtoul(st, NULL, 10) && r.version == strtoull(rv, NULL, 10));
+		CHECK(r.root && !memcmp(r.root, rroot, 32));
+		CHECK(why && (*why ? same((const uint8_t *)r.reason, r.reason_len, why, strlen(why)) : !r.reason));
+		saw_rollback |= r.status == CASMSG_VOL_ROLLBACK;
+		/* another request's MAC, another key, a changed field: not authentic */
+		uint8_t other[32];
+		memcpy(other, mac, 32);
+		other[0] ^= 1;
+		CHECK(casmsg_decode_volume_response(resp, rl, key, other, &r) == 0 && !r.authentic);
+		key[31] ^= 1;
+		CHECK(casmsg_decode_volume_response(resp, rl, key, mac, &r) == 0 && !r.authentic);
+		key[31] ^= 1;
+		resp[CASMSG_HDR + 6] ^= 1; /* the version */
+		CHECK(casmsg_decode_volume_response(resp, rl, key, mac, &r) == 0 && !r.authentic);
+		resp[CASMSG_HDR + 6] ^= 1;
+		resp[rl - 1] ^= 1; /* the last byte: the status or the reason */
+		CHECK(casmsg_decode_volume_response(resp, rl, key, mac, &r) != 0 || !r.authentic);
+		resp[rl - 1] ^= 1;
+		/* structure: truncated, or a request where a response belongs */
+		CHECK(casmsg_decode_volume_response(resp, rl - 1, key, mac, &r) != 0);
+		CHECK(casmsg_decode_volume_response(req, ql, key, mac, &r) == CASMSG_EFORMAT);
+		free(priv), free(eph), free(nonce), free(sid), free(root), free(req), free(resp), free(rroot);
+	}
+	CHECK(saw_rollback);
+	vec_free(&f);
+	/* what the encoder refuses */
+	uint8_t z[32] = {0}, mac[32], *out = NULL;
+	size_t ol;
+	CHECK(casmsg_volume_request(z, "data", CASMSG_VOL_GET, 0, z, z, mac, &out, &ol) == CASMSG_EVALUE);
+	CHECK(casmsg_volume_request(z, "/data/../x", CASMSG_VOL_GET, 0, z, z, mac, &out, &ol) == CASMSG_EVALUE);
+	CHECK(casmsg_volume_request(z, "/data", 4, 0, z, z, mac, &out, &ol) == CASMSG_EVALUE);
+	CHECK(casmsg_volume_request(z, "/data", 0, 0, z, z, mac, &out, &ol) == CASMSG_EVALUE);
+	CHECK(out == NULL);
+}
+
 int main(void)
 {
 	test_requests();
 	test_record_key();
+	test_volume_messages();
 	test_released();
 	test_refused();
 	test_open_must_fail();
