@@ -692,37 +692,7 @@ func TestCASRealServer(t *testing.T) {
 	rt := runtimeBin(t)
 	bin := prog(t, "hello-glibc-static")
 	sk, skf := simQuoteKey(t)
-	srv, err := cas.New(cas.WithSimulationKeys(&sk.PublicKey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
-	addr, id := ln.Addr().String(), [32]byte(srv.ID())
-
-	owner, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, _ := x509.MarshalPKIXPublicKey(&owner.PublicKey)
-	ownerPub := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
-	client, err := cas.NewClient(addr, cas.WithPin(srv.ID()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	apply := func(doc string) {
-		t.Helper()
-		name := strings.Fields(strings.SplitN(doc, "name: ", 2)[1])[0]
-		if _, err := client.Apply(ctx, name, []byte(doc), owner); err != nil {
-			t.Fatalf("applying policy %s: %v\n%s", name, err, doc)
-		}
-	}
+	addr, id, ownerPub, apply := realCAS(t, &sk.PublicKey)
 
 	e, mre := casEnclave(t, rt, bin, addr, id, "web", nil)
 	apply(casPolicyOf(ownerPub, "web", mre, true, e.keyHex, "", "  env:\n    E2E_VAR: from-the-cas\n"))
@@ -753,6 +723,42 @@ func TestCASRealServer(t *testing.T) {
 			t.Errorf("%s: exit %d, want 79 with %q; stderr:\n%s", tc.name, got.code, tc.want, got.stderr)
 		}
 	}
+}
+
+// realCAS starts pkg/cas's server (memory store) accepting simulation
+// quotes signed by simKey: its address, CAS ID, an owner's PEM public key
+// and a function that applies a policy document signed by that owner.
+func realCAS(t *testing.T, simKey *ecdsa.PublicKey) (addr string, id [32]byte, ownerPub string, apply func(doc string)) {
+	t.Helper()
+	srv, err := cas.New(cas.WithSimulationKeys(simKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	owner, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&owner.PublicKey)
+	client, err := cas.NewClient(ln.Addr().String(), cas.WithPin(srv.ID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply = func(doc string) {
+		t.Helper()
+		name := strings.Fields(strings.SplitN(doc, "name: ", 2)[1])[0]
+		if _, err := client.Apply(ctx, name, []byte(doc), owner); err != nil {
+			t.Fatalf("applying policy %s: %v\n%s", name, err, doc)
+		}
+	}
+	return ln.Addr().String(), [32]byte(srv.ID()), string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), apply
 }
 
 // TestCASPlacesTLSCertificate: the network shield serves the certificate and

@@ -85,6 +85,8 @@ uint64_t vol_dirty_bytes(const struct vol *v);
 int vol_changed(const struct vol *v);
 /* The version of the last commit and its root R_V. */
 uint64_t vol_version(const struct vol *v, uint8_t root[16]);
+/* The volume id of the header (random, made when the volume was created). */
+void vol_id(const struct vol *v, uint8_t id[16]);
 
 /* Path walk inside the volume: path relative to its root (no leading
  * slash; "" is the root). Follows symlinks in the middle, and at the end

@@ -460,6 +460,8 @@ uint64_t vol_version(const struct vol *v, uint8_t root[16])
 	return v->version;
 }
 
+void vol_id(const struct vol *v, uint8_t id[16]) { memcpy(id, v->volid, 16); }
+
 uint64_t vol_dirty_bytes(const struct vol *v) { return v->dirty_bytes; }
 int vol_changed(const struct vol *v) { return v->changed; }
 

@@ -11,7 +11,9 @@
  *      same connection (a CAS replica keeps its nonces in memory);
  *   6. released: open the sealed secrets with the session key (ECDH,
  *      HKDF-SHA256, AES-256-GCM) and decode them; refused: the CAS's reason;
- *   7. wipe the session key, the nonce, the plaintext and the quote key.
+ *   7. wipe the session key, the nonce, the plaintext and the quote key;
+ *      keep the session's ID and record key when the policy tracks
+ *      volumes (volstate.h).
  *
  * Connection failures, TLS failures, HTTP 503/429 and "try again later" are
  * retried (ATTEST_ATTEMPTS attempts, back-off doubling from ATTEST_BACKOFF_MS);
@@ -43,8 +45,17 @@ struct attest_target {
 	const struct quote_provider *quotes;
 };
 
+/* The attested session, for the volume state requests (docs/cas.md,
+ * "Volume state"): its ID (SHA-256 of the session public key) and the
+ * record key both sides derived from the attestation's ECDH exchange. */
+struct attest_session {
+	int valid; /* only when the released secrets track volumes */
+	uint8_t id[32];
+	uint8_t record_key[32];
+};
+
 /* Fills *out with what the policy releases (free with casmsg_secrets_free)
- * or exits with a message. */
-void attest_obtain(const struct attest_target *t, struct casmsg_secrets *out);
+ * and *sess with the session, or exits with a message. */
+void attest_obtain(const struct attest_target *t, struct casmsg_secrets *out, struct attest_session *sess);
 
 #endif

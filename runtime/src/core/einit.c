@@ -378,8 +378,9 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv, long env
 	if (!sec)
 		rt_fatal(RT_EX_SOFTWARE, "out of memory");
 	const uint8_t *fs_key;
+	const struct vol_freshness *fresh = NULL;
 	if (cfg->has_cas) {
-		einit_cas(cfg, mr, &si, sec);
+		einit_cas(cfg, mr, &si, sec, &fresh);
 		check_identity(NULL, mr, &si);
 		fs_key = sec->fs_key;
 	} else {
@@ -415,6 +416,7 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv, long env
 				 .nfiles = sec->nfiles,
 				 .volume_keys = sec->volumes,
 				 .nvolume_keys = sec->nvolumes,
+				 .freshness = fresh,
 				 .attestation = devattest_setup(&id)};
 	r = rt_shields_init(&env);
 	fskey_wipe(&key);

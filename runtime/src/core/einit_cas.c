@@ -1,6 +1,7 @@
 /* sim mode start-up with a CAS (einit_cas.h). */
 #include "einit_cas.h"
 #include "attest.h"
+#include "volstate.h"
 #include "quote.h"
 #include "casmsg.h"
 #include "econfig.h"
@@ -28,7 +29,7 @@ void einit_cas_env(char **env, size_t n, char *const *add, size_t nadd)
 }
 
 void einit_cas(const struct econfig *cfg, const uint8_t mrenclave[32], const struct sigstruct_info *si,
-	       struct casmsg_secrets *out)
+	       struct casmsg_secrets *out, const struct vol_freshness **fresh)
 {
 	/* Decided: a host key is refused, not ignored. The owner chose the CAS
 	 * (measured): a key on the host would mean someone expects it to be
@@ -59,7 +60,12 @@ void einit_cas(const struct econfig *cfg, const uint8_t mrenclave[32], const str
 	};
 	memcpy(t.id.mrenclave, mrenclave, 32);
 	memcpy(t.id.mrsigner, si->mrsigner, 32);
-	attest_obtain(&t, out);
+	struct attest_session sess;
+	attest_obtain(&t, out, &sess);
+	*fresh = NULL;
+	if (sess.valid && !(*fresh = volstate_new(&t, &sess, out->fresh, out->nfresh)))
+		rt_fatal(RT_EX_SOFTWARE, "out of memory");
+	rt_memzero(&sess, sizeof sess);
 	if (!out->has_fs_key)
 		rt_fatal(
 			RT_EX_NOPERM,

@@ -17,6 +17,7 @@
 #define RT_EX_CONFIG 78	      /* enclave verification (sim EINIT) failed */
 #define RT_EX_CAS_REFUSED 79  /* the CAS refused to release the secrets */
 #define RT_EX_CAS_IDENTITY 80 /* the server is not the CAS the image pins */
+#define RT_EX_ROLLBACK 81     /* a protected volume is older than the CAS's record */
 #define RT_EX_NOEXEC 126      /* program cannot be loaded (bad ELF) */
 
 /* printf subset: %s %c %d %u %ld %lu %lx %x %p %% (no width/precision). */

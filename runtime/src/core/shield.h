@@ -53,6 +53,7 @@ struct fsp;
 struct econfig;
 struct casmsg_file;
 struct casmsg_volume_key;
+struct casmsg_volume_fresh;
 
 /* Gramine's /dev/attestation pseudo-files (docs/attestation.md), served
  * by the attest subsystem (attest/devattest.c) and handed to the FS shield
@@ -67,6 +68,32 @@ struct rt_attestation {
 
 /* What the shields get at start-up in sim mode, after the software EINIT
  * verified the enclave (einit.c). */
+/* The CAS's record of the protected volumes' states (docs/volume.md,
+ * "Freshness"), which the volume shield checks at start and keeps current.
+ * The calls are thread-safe and may block (network round trips, retries
+ * with back-off). */
+enum { VOLF_OK = 0, VOLF_ROLLBACK = 1, VOLF_FAILED = 2 };
+struct volf_error {
+	int code;      /* exit code (docs/exit-codes.md) if this ends the runtime */
+	char msg[640]; /* what went wrong and how to fix it */
+};
+struct vol_freshness_ops {
+	/* The recorded state of the volume at path: VOLF_OK with *v (0: none)
+	 * and root, or VOLF_FAILED. */
+	int (*get)(void *ctx, const char *path, uint64_t *v, uint8_t root[32], struct volf_error *err);
+	/* Records (v, root): VOLF_OK (also when a later state is recorded
+	 * already), VOLF_ROLLBACK with the recorded state in *rv and rroot, or
+	 * VOLF_FAILED. reinit: even below the recorded state (allow_reinit). */
+	int (*record)(void *ctx, const char *path, int reinit, uint64_t v, const uint8_t root[32], uint64_t *rv,
+		      uint8_t rroot[32], struct volf_error *err);
+};
+struct vol_freshness {
+	const struct vol_freshness_ops *ops;
+	void *ctx;
+	const struct casmsg_volume_fresh *vols; /* the volumes the policy tracks */
+	size_t nvols;
+};
+
 struct shield_env {
 	const struct fsp *fs;	   /* the authenticated protected FS image */
 	const struct econfig *cfg; /* the verified, measured config */
@@ -82,6 +109,9 @@ struct shield_env {
 	size_t nfiles;
 	const struct casmsg_volume_key *volume_keys;
 	size_t nvolume_keys;
+	/* The volume state the CAS records; NULL without a CAS or when its
+	 * policy tracks no volume. Lives as long as the process. */
+	const struct vol_freshness *freshness;
 	/* /dev/attestation; NULL: not served */
 	const struct rt_attestation *attestation;
 	/* A TLS certificate chain and its private key (PEM) handed in at

@@ -69,6 +69,8 @@ static long rw(struct vs_desc *d, int write, const struct kiov *iov, long n, lon
 			long e = vol_commit(m->v, 0);
 			if (e)
 				vs_report(m, "commit (write-back)", e);
+			else
+				vs_fresh_committed(m, 0);
 		}
 	}
 	return total;
@@ -80,6 +82,8 @@ static long sync_fd(struct vs_desc *d)
 	long e = vol_commit(m->v, 1);
 	if (e)
 		vs_report(m, "fsync", e);
+	else
+		e = vs_fresh_committed(m, 1);
 	return e;
 }
 
@@ -336,7 +340,10 @@ int vs_call(const struct sys_call *c, long *ret)
 				long e = vol_commit(vs_g.m[i].v, 0);
 				if (e)
 					vs_report(&vs_g.m[i], "commit at exit", e);
+				else
+					vs_fresh_committed(&vs_g.m[i], 0);
 			}
+		vs_fresh_flush();
 		vs_unlock();
 		return SHIELD_PASS;
 	}

@@ -32,6 +32,8 @@ void vs_desc_put(struct vs_desc *d)
 			long e = vol_commit(m->v, 0); /* close of a written file: a commit */
 			if (e)
 				vs_report(m, "commit at close", e);
+			else
+				vs_fresh_committed(m, 1);
 		}
 		vol_release(m->v, d->id);
 	}

@@ -40,6 +40,17 @@ int vs_init(const struct shield_env *env)
 		return -EINVAL;
 	vs_g.uid = cfg->uid;
 	vs_g.gid = cfg->gid;
+	vs_g.fresh = env->freshness;
+	for (size_t i = 0; env->freshness && i < env->freshness->nvols; i++) {
+		const char *p = env->freshness->vols[i].path;
+		size_t k = 0;
+		while (k < cfg->npvolumes && rt_strcmp(cfg->pvolumes[k], p))
+			k++;
+		if (k == cfg->npvolumes)
+			rt_eprintf("scone-run: the CAS policy tracks volume %s, but this image has no protected volume "
+				   "there (scone-build convert --protected-volume %s); nothing is recorded for it\n",
+				   p, p);
+	}
 	for (size_t i = 0; i < cfg->npvolumes && i < VS_MAX_MOUNTS; i++) {
 		struct vs_mount *m = &vs_g.m[i];
 		const char *p = cfg->pvolumes[i];
@@ -85,8 +96,14 @@ int vs_init(const struct shield_env *env)
 			return e;
 		}
 		vs_g.nmounts = (int)i + 1;
+		vs_fresh_start(m);
 	}
-	return 0;
+	int r = vs_fresh_start_recorder();
+	if (r < 0)
+		rt_eprintf("scone-run: cannot start the thread that records the protected volumes' state (error "
+			   "%d)\n",
+			   -r);
+	return r;
 }
 
 /* The child does not share the parent's volume state (it lives in the

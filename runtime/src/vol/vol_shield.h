@@ -42,6 +42,14 @@ struct vs_mount {
 	struct vs_hostfd cache[VS_HOST_FDS];
 	uint64_t clock;
 	struct vol *v;
+	/* freshness (vol_fresh.c); fresh is NULL when the CAS does not track
+	 * the volume */
+	const struct casmsg_volume_fresh *fresh;
+	uint64_t fresh_want;	/* the version of the last commit */
+	uint8_t fresh_root[32]; /* its R_V, zero-padded */
+	uint64_t fresh_done;	/* the highest version the CAS acknowledged */
+	uint64_t fresh_last_ms; /* when the recorder last recorded (interval) */
+	int fresh_failed;	/* refused: reported once, not recorded again */
 };
 
 struct vs_desc {
@@ -67,6 +75,8 @@ struct vs_state {
 	struct vs_mount m[VS_MAX_MOUNTS];
 	struct vs_fd fds[VS_MAX_FDS];
 	int nfds;
+	const struct vol_freshness *fresh; /* NULL: no volume is tracked */
+	volatile int fresh_seq;		   /* the recorder's futex word: bumped per commit */
 };
 /* ---- the files, bottom up: each calls only into files listed before it,
  * never into one listed after it (runtime/archcheck) ---- */
@@ -77,6 +87,18 @@ void vs_lock(void);
 void vs_unlock(void);
 /* Reports a failure of the volume on stderr (or the console shield). */
 void vs_report(const struct vs_mount *m, const char *what, long e);
+
+/* vol_fresh.c: freshness (docs/volume.md, "Freshness"). vs_fresh_start
+ * (at open) checks the volume against the state the CAS recorded and exits
+ * the runtime on a rollback; vs_fresh_committed (after each commit, lock
+ * held) records the new state: every-fsync volumes before a barrier
+ * returns (sync: -EIO when the CAS does not acknowledge it), interval
+ * volumes through the recorder thread (vs_fresh_start_recorder);
+ * vs_fresh_flush (at exit) records what is still pending. */
+void vs_fresh_start(struct vs_mount *m);
+long vs_fresh_committed(struct vs_mount *m, int sync);
+int vs_fresh_start_recorder(void);
+void vs_fresh_flush(void);
 
 /* vol_stat.c: fills a kernel struct stat (or statx for __NR_statx) at buf. */
 long stat_out_fd(long nr, long buf, const struct vol_attr *a, int mount);
