@@ -29,12 +29,9 @@
  * (one address space). On hardware the slots and buffers would have to be
  * copied to untrusted memory (as SCONE does); results are checked either way
  * (trap.c applies the Iago checks after the transport). */
-#include <linux/sched.h>
 #include "async.h"
+#include "ithread.h"
 #include "transport.h"
-#include "ksig.h"
-#include "region.h"
-#include "thread.h"
 #include "rtsignal.h"
 #include "rtstring.h"
 #include "rtutil.h"
@@ -66,13 +63,8 @@ struct slot {
 	long ret;
 } __attribute__((aligned(64)));
 
-/* A worker's block: TCB-like head (self, canary at 0x28, errno at 0x30) for
- * FS, the worker's stack above it. RT_TBLOCK_SIZE aligned like app threads. */
+/* A worker: a runtime-internal thread (core/ithread.h) serving slots. */
 struct worker {
-	struct worker *self;
-	unsigned long pad[4];
-	unsigned long canary;
-	int err;
 	int tid;
 	unsigned idx;
 };
@@ -85,7 +77,7 @@ static struct {
 	int wseq;
 	int started __attribute__((aligned(64))); /* 0 none, 1 starting, 2 running */
 	unsigned nworkers;
-	struct worker *w[ASYNC_MAX_WORKERS];
+	struct worker w[ASYNC_MAX_WORKERS];
 	/* statistics */
 	unsigned long n_async __attribute__((aligned(64)));
 	unsigned long n_sync, n_full, n_wakes, n_sleeps, n_backoff, n_retracted;
@@ -360,31 +352,6 @@ int async_must_be_sync(long nr, const long *a)
 
 /* ---- workers ---- */
 
-/* long async_clone(flags, stack_top, tls): the child starts on stack_top and
- * calls async_worker_main(block) (block = stack & ~(RT_TBLOCK_SIZE-1)). */
-__attribute__((used)) __attribute__((noreturn)) void async_worker_main(struct worker *w);
-RT_ASM_FN long async_clone(unsigned long flags, unsigned long stack, unsigned long tls);
-__asm__(".text\n"
-	".globl async_clone\n"
-	".hidden async_clone\n"
-	".type async_clone, @function\n"
-	"async_clone:\n"
-	"	mov %rdx, %r8\n"
-	"	xor %edx, %edx\n"
-	"	xor %r10d, %r10d\n"
-	"	mov $56, %eax\n" /* __NR_clone */
-	"	syscall\n"
-	"	test %rax, %rax\n"
-	"	jz 1f\n"
-	"	ret\n"
-	"1:	xor %ebp, %ebp\n"
-	"	mov %rsp, %rdi\n"
-	"	and $-0x40000, %rdi\n" /* RT_TBLOCK_SIZE */
-	"	and $-16, %rsp\n"
-	"	call async_worker_main\n"
-	"	ud2\n");
-_Static_assert(RT_TBLOCK_SIZE == 0x40000, "async_clone assumes 256 KiB blocks");
-
 static struct slot *take(unsigned *cursor)
 {
 	if (!__atomic_load_n(&A.nreq, __ATOMIC_ACQUIRE))
@@ -411,11 +378,9 @@ static void serve(struct slot *s)
 		futex(&s->state, FUTEX_WAKE_PRIVATE, 1);
 }
 
-void async_worker_main(struct worker *w)
+static void worker_main(void *arg)
 {
-	/* GS came from the creating thread (its block, core/fast.h): a worker
-	 * is no application thread. */
-	__asm__ volatile("wrgsbase %0" ::"r"(0UL) : "memory");
+	struct worker *w = arg;
 	w->tid = (int)rt_sys0(__NR_gettid);
 	unsigned cursor = w->idx * (ASYNC_NSLOTS / ASYNC_MAX_WORKERS);
 	for (;;) {
@@ -449,35 +414,13 @@ void async_worker_main(struct worker *w)
 
 static int start_workers(void)
 {
-	uint64_t all = ~0ULL, old = 0;
-	/* Workers start with every signal blocked (inherited from the clone):
-	 * signals are the application threads'. */
-	rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &all, &old, 8);
-	int err = 0;
 	for (unsigned i = 0; i < A.nworkers; i++) {
-		struct worker *w = A.w[i];
-		if (!w) {
-			w = rt_region_alloc(RT_TBLOCK_SIZE, RT_TBLOCK_SIZE);
-			if (!w) {
-				err = -RT_ENOMEM;
-				break;
-			}
-			A.w[i] = w;
-		}
-		w->self = w;
-		w->canary = rt_canary;
-		w->idx = i;
-		unsigned long top = ((unsigned long)w + RT_TBLOCK_SIZE - 64) & ~15UL;
-		long r = async_clone(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |
-					     CLONE_SETTLS,
-				     top, (unsigned long)w);
-		if (r < 0) {
-			err = (int)r;
-			break;
-		}
+		A.w[i].idx = i;
+		long r = rt_ithread_start(worker_main, &A.w[i]);
+		if (r < 0)
+			return (int)r;
 	}
-	rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &old, 0, 8);
-	return err;
+	return 0;
 }
 
 static unsigned default_workers(void)
