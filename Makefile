@@ -84,8 +84,8 @@ images: ## build the real input images (OCI layouts) into $(SCONE_IMAGE_CACHE)
 frontend-image: build ## build the BuildKit frontend image into bin/frontend-image (PUSH=REF [INSECURE=1] also pushes)
 	VERSION=$(VERSION) ./scripts/frontend-image.sh --scone-build $(BIN)/scone-build $(if $(PUSH),--push $(PUSH)) $(if $(INSECURE),--insecure)
 
-cas-image: build ## the CAS as a confidential image into bin/cas-image (KEY=signer.pem FS_KEY=fs.key; docs/cas.md)
-	./scripts/cas-image.sh --scone-build $(BIN)/scone-build --key $(KEY) --fs-key $(FS_KEY)
+cas-image: build ## the CAS as a confidential image into bin/cas-image (KEY=signer.pem FS_KEY=fs.key [RECOVERY_KEYS="a.pub b.pub"]; docs/cas.md)
+	./scripts/cas-image.sh --scone-build $(BIN)/scone-build --key $(KEY) --fs-key $(FS_KEY) $(foreach k,$(RECOVERY_KEYS),--recovery-key $(k))
 
 test-gostd: runtime ## the Go standard library's tests converted vs native, without -test.short (make test runs them with it)
 	CGO_ENABLED=0 $(GO) test -count=1 -timeout 60m ./test/gostd -long -table bin/gostd-table.md

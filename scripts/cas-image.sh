@@ -8,6 +8,7 @@
 #
 #   scripts/cas-image.sh --key SIGNER.pem --fs-key FS.key [--out DIR] [--tag TAG]
 #                        [--listen HOST:PORT] [--scone-build FILE] [--cas FILE]
+#                        [--recovery-key PUB.pem ... [--recovery-threshold N]]
 #
 # --key FILE         the enclave signer key (scone-build keygen writes one)
 # --fs-key FILE      the FS key of the CAS image itself (its operator's: the
@@ -17,6 +18,11 @@
 # --listen ADDR      what the CAS listens on (default 0.0.0.0:8443)
 # --scone-build FILE use this scone-build instead of bin/scone-build
 # --cas FILE         use this static scone-cas instead of building it
+# --recovery-key PUB an owner's recovery public key (P-256 or X25519 PEM;
+#                    repeatable): placed in the image and named in the
+#                    measured command, so the host can neither add nor
+#                    change one (docs/cas.md, "Recovery")
+# --recovery-threshold N  how many owners recover the state (default all)
 #
 # Run it with the state directory as a volume (its files are sealed):
 #   podman run -v /srv/cas:/var/lib/scone-cas -v FS.key:/run/secrets/fs.key:ro \
@@ -27,7 +33,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-out=bin/cas-image tag=scone-cas listen=0.0.0.0:8443 sb="" casbin="" key="" fskey=""
+out=bin/cas-image tag=scone-cas listen=0.0.0.0:8443 sb="" casbin="" key="" fskey="" threshold=""
+recovery=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --key) key=$2; shift 2 ;;
@@ -37,7 +44,9 @@ while [ $# -gt 0 ]; do
     --listen) listen=$2; shift 2 ;;
     --scone-build) sb=$2; shift 2 ;;
     --cas) casbin=$2; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    --recovery-key) recovery+=("$2"); shift 2 ;;
+    --recovery-threshold) threshold=$2; shift 2 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "cas-image.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -68,9 +77,21 @@ install -m 0755 "$casbin" "$root/usr/bin/scone-cas"
 printf 'root:x:0:0:root:/root:/usr/bin/scone-cas\n' > "$root/etc/passwd"
 printf 'root:x:0:\n' > "$root/etc/group"
 port=${listen##*:}
+extra=""
+if [ ${#recovery[@]} -gt 0 ]; then
+  mkdir -p "$root/etc/scone-cas/recovery"
+  for i in "${!recovery[@]}"; do
+    install -m 0444 "${recovery[$i]}" "$root/etc/scone-cas/recovery/owner$((i + 1)).pem"
+    extra="$extra,\"--recovery-key\",\"/etc/scone-cas/recovery/owner$((i + 1)).pem\""
+  done
+  [ -z "$threshold" ] || extra="$extra,\"--recovery-threshold\",\"$threshold\""
+elif [ -n "$threshold" ]; then
+  echo "cas-image.sh: --recovery-threshold without --recovery-key" >&2
+  exit 2
+fi
 cat > "$w/config.json" <<JSON
 {"architecture":"amd64","os":"linux","config":{
- "Entrypoint":["/usr/bin/scone-cas","serve","--listen","$listen","--state","/var/lib/scone-cas","--store-key","sealed"],
+ "Entrypoint":["/usr/bin/scone-cas","serve","--listen","$listen","--state","/var/lib/scone-cas","--store-key","sealed"$extra],
  "ExposedPorts":{"$port/tcp":{}},"Volumes":{"/var/lib/scone-cas":{}},"WorkingDir":"/"}}
 JSON
 rm -rf "$out"

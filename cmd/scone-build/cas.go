@@ -98,7 +98,7 @@ out of band (scone-cas id --state DIR on the CAS's host) before pinning it.
 Policy commands sign with --owner-key (PEM PRIVATE KEY, Ed25519 or ECDSA
 P-256), the key the policy names as its owner.`,
 	}
-	cmd.AddCommand(casIDCommand(a), casPolicyCommand(a))
+	cmd.AddCommand(casIDCommand(a), casPolicyCommand(a), casRecoverCommand(a))
 	return cmd
 }
 
@@ -454,6 +454,10 @@ func casHints(err error) (int, string, bool) {
 	switch {
 	case errors.Is(err, cas.ErrSelfAttestation):
 		return exitVerification, "the server at --cas is not the CAS enclave you expect, or runs in none: check --simulation-key / --collateral and --mrenclave ('scone-build inspect' of the CAS image shows its MRENCLAVE)", true
+	case errors.Is(err, cas.ErrNotRecovering):
+		return exitRefused, "the server at --cas is not a CAS in recovery mode (or recovers another CAS ID than --cas-id): nothing to hand a share to", true
+	case errors.Is(err, cas.ErrRecovery):
+		return exitKey, "--recovery-key must be the private key whose public key the CAS was started with (scone-cas serve --recovery-key): PEM PRIVATE KEY of P-256 or X25519", true
 	case errors.As(err, &te):
 		return exitBadInput, "--policy-template is a policy (docs/cas.md) without enclaves and without the secret and grant fs_key: the converter fills those in", true
 	case errors.Is(err, cas.ErrPin):

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -12,6 +13,7 @@ import (
 	"encoding/pem"
 	"io"
 	"log"
+	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -55,6 +57,49 @@ func casEnclaveForCase(t *testing.T, args string) string {
 	}
 	addr, _ := startCAS(t, cas.WithIdentityKey(key), cas.WithSelfQuote(q))
 	return addr
+}
+
+// simPlatform makes the simulation quotes {{CASENCLAVE}} serves.
+type simPlatform struct{ body attest.ReportBody }
+
+func (p simPlatform) Quote(rd [64]byte) ([]byte, error) {
+	return attest.NewSimulationQuote(p.body, rd[:], simSigner)
+}
+func (p simPlatform) SealKey() ([]byte, error) { return bytes.Repeat([]byte{0x5e}, 16), nil }
+
+// recoveryDir holds the recovery test vector: recovery.json of 3 owners
+// (owner1-3.pem), threshold 2.
+const recoveryDir = "../../testdata/cas/recovery"
+
+// casRecoverForCase starts a CAS in recovery mode for the recovery test
+// vector, in an enclave of MRENCLAVE 5c.. whose quotes {{SIMKEY}} verifies.
+func casRecoverForCase(t *testing.T, args string) string {
+	if !strings.Contains(args, "{{CASRECOVER}}") {
+		return ""
+	}
+	b, err := os.ReadFile(filepath.Join(recoveryDir, cas.RecoveryFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := cas.ParseRecoveryFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := attest.ReportBody{Attributes: attest.Attributes{Flags: attest.FlagInit | attest.FlagMode64Bit}}
+	copy(body.MRENCLAVE[:], bytes.Repeat([]byte{0x5c}, 32))
+	rs, err := cas.NewRecoveryServer(f, simPlatform{body}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); rs.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ln.Addr().String()
 }
 
 func startCAS(t *testing.T, opts ...cas.Option) (addr, id string) {

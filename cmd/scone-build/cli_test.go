@@ -52,7 +52,9 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/cl
 //	            of a CAS started in-process for the case, pkg/cas), {{CASID}} (its
 //	            CAS ID), {{CASENCLAVE}} (a CAS that serves a simulation quote
 //	            of its enclave, signed by {{SIMKEY}}'s key), {{OWNERKEY}},
-//	            {{OTHEROWNERKEY}} (policy owner private keys)
+//	            {{OTHEROWNERKEY}} (policy owner private keys), {{CASRECOVER}} (a
+//	            CAS in recovery mode, MRENCLAVE 5c.., for the recovery vector in
+//	            {{RECOVERYDIR}}: owner1-3.pem, threshold 2)
 //	            and lines that make inputs instead of running a command:
 //	            !sign IN OUT, !flip IN OFFSET OUT (flips one bit of byte OFFSET),
 //	            !truncate IN SIZE OUT, !replace IN OLD NEW OUT (the first OLD),
@@ -86,12 +88,13 @@ func TestCLI(t *testing.T) {
 			}
 			casAddr, casID := casForCase(t, string(raw))
 			casEnclave := casEnclaveForCase(t, string(raw))
+			casRecover := casRecoverForCase(t, string(raw))
 			ownerKey, otherOwnerKey := casOwnerKeys(t, keys)
 			repl := strings.NewReplacer("{{CAS}}", casAddr, "{{CASID}}", casID, "{{CASENCLAVE}}", casEnclave, "{{OWNERKEY}}", ownerKey, "{{OTHEROWNERKEY}}", otherOwnerKey,
 				"{{REGISTRY}}", regHost, "{{IN}}", in, "{{TMP}}", tmp, "{{KEY}}", keys.key, "{{PUB}}", keys.pub,
 				"{{FSKEY}}", keys.fs, "{{WRONGFSKEY}}", keys.wrongFS, "{{BAREFSKEY}}", keys.bareFS, "{{OTHERFSKEY}}", keys.otherFS,
 				"{{PASSPHRASEKEY}}", keys.passphrase, "{{DCAP}}", dcapDir(), "{{SIMQUOTE}}", keys.simQuote, "{{SIMKEY}}", keys.simPub,
-				"{{OTHERSIMKEY}}", keys.otherSimPub)
+				"{{OTHERSIMKEY}}", keys.otherSimPub, "{{CASRECOVER}}", casRecover, "{{RECOVERYDIR}}", recoveryDir)
 			var got strings.Builder
 			failing := strings.HasPrefix(dir, "testdata/cli/fail")
 			var lastCode int

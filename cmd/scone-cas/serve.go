@@ -25,6 +25,9 @@ const (
 	// sealedIdentityFile: the identity key sealed with the enclave's
 	// sealing key (--store-key sealed)
 	sealedIdentityFile = "identity.sealed"
+	// sealedStoreKeyFile: the store key sealed to the enclave, after a
+	// recovery (else it is derived from the sealing key)
+	sealedStoreKeyFile = "store-key.sealed"
 	storeFile          = "cas.db"
 	auditFile          = "audit.log"
 )
@@ -38,6 +41,10 @@ type serveOptions struct {
 	simulationKeys []string
 	collaterals    []string
 	auditLog       string
+	// recovery (sealed state only): owners' public keys, and how many of
+	// their shares recover the state
+	recoveryKeys      []string
+	recoveryThreshold int
 }
 
 func serveCommand(a *app) *cobra.Command {
@@ -67,6 +74,15 @@ the store key is derived from the enclave's sealing key and the identity
 key is kept sealed (identity.sealed): only this CAS enclave (its MRENCLAVE)
 on this platform opens the state.
 
+With --recovery-key (repeatable; owners' P-256 or X25519 public keys) a
+sealed CAS also writes STATE/recovery.json: its store and identity keys
+encrypted under a key split among the owners, --recovery-threshold of whom
+recover the state. A CAS of another version or on another platform that
+cannot open the sealed state then starts in recovery mode: it serves only
+the recovery on --listen, with a quote that binds its TLS key, until enough
+owners ran 'scone-build cas recover'; it then seals the state to itself and
+serves it, same CAS ID, same policies.
+
 SIGINT or SIGTERM stop it: it finishes running requests and exits 0.`,
 		Example: `  head -c 32 /dev/urandom > store.key && chmod 600 store.key
   scone-cas serve --listen 0.0.0.0:8443 --state /var/lib/scone-cas --store-key-file store.key \
@@ -84,6 +100,8 @@ SIGINT or SIGTERM stop it: it finishes running requests and exits 0.`,
 	f.StringArrayVar(&o.simulationKeys, "simulation-key", nil, "accept simulation quotes signed by this ECDSA P-256 public key (PEM; repeatable)")
 	f.StringArrayVar(&o.collaterals, "collateral", nil, "verify hardware quotes with this collateral JSON (repeatable: one per platform type)")
 	f.StringVar(&o.auditLog, "audit-log", "", "append the audit log to this file (default STATE/audit.log)")
+	f.StringArrayVar(&o.recoveryKeys, "recovery-key", nil, "with --store-key sealed: an owner's recovery public key (PEM, P-256 or X25519; repeatable); STATE/recovery.json lets them recover the state on another CAS version or platform")
+	f.IntVar(&o.recoveryThreshold, "recovery-threshold", 0, "how many owners' shares recover the state (default: all of the --recovery-key owners)")
 	cmd.MarkFlagRequired("state")
 	return cmd
 }
@@ -117,6 +135,16 @@ func (a *app) serve(cmd *cobra.Command, o *serveOptions) error {
 		return withFix(exitIO, "--state must be a directory this user can create and write", fmt.Errorf("creating state directory: %w", err))
 	}
 	keys, err := a.keys(o)
+	var rn *recoveryNeeded
+	if errors.As(err, &rn) {
+		if err := a.recover(cmd.Context(), o, rn.file); errors.Is(err, errStopped) {
+			a.logger().Info("scone-cas stopped in recovery mode: the state is not recovered")
+			return nil
+		} else if err != nil {
+			return err
+		}
+		keys, err = a.keys(o)
+	}
 	if err != nil {
 		return err
 	}
@@ -268,12 +296,31 @@ func (a *app) keys(o *serveOptions) (*casKeys, error) {
 			return nil, withFix(exitKey, "", err)
 		}
 		defer clear(sk.Identity)
+		rkeys, err := a.recoveryKeys(o)
+		if err != nil {
+			return nil, err
+		}
+		recPath := filepath.Join(o.state, cas.RecoveryFileName)
 		k.store, k.sealed, k.identityPath = sk.Store, true, sealedPath
 		if k.identity, k.created, err = cas.LoadOrCreateSealedIdentityKey(sealedPath, sk.Identity); err != nil {
+			if errors.Is(err, cas.ErrIdentityKey) && exists(recPath) {
+				return nil, readRecovery(recPath, err)
+			}
 			return nil, identityError(err, true)
+		}
+		if sealedStore := filepath.Join(o.state, sealedStoreKeyFile); exists(sealedStore) {
+			clear(k.store)
+			if k.store, err = cas.OpenSealedStoreKey(sealedStore, sk.Identity); err != nil {
+				return nil, identityError(err, true)
+			}
+		}
+		if err := a.writeRecovery(recPath, rkeys, o.recoveryThreshold, k); err != nil {
+			return nil, err
 		}
 	case o.storeKey != "":
 		return nil, usageError{fmt.Errorf("--store-key %q: the only value is sealed (or give --store-key-file)", o.storeKey)}
+	case len(o.recoveryKeys) > 0 || o.recoveryThreshold != 0:
+		return nil, usageError{errors.New("--recovery-key and --recovery-threshold protect a sealed state (--store-key sealed); with --store-key-file, back up the key file and identity.pem instead")}
 	case o.storeKeyFile == "":
 		return nil, usageError{errors.New("a store key is required: --store-key-file FILE, or --store-key sealed in an enclave")}
 	default:

@@ -3,8 +3,11 @@ package cas
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/scone-build/scone-build/pkg/casproto"
@@ -59,6 +62,44 @@ func FuzzApply(f *testing.F) {
 			if w.Code >= 500 {
 				t.Fatalf("HTTP %d for %v", w.Code, err)
 			}
+		}
+	})
+}
+
+// FuzzRecoveryFile: recovery data and recovery keys from the state
+// directory or an owner never panic the parsers, and what parses either
+// opens with the owner's key or fails with ErrRecovery.
+func FuzzRecoveryFile(f *testing.F) {
+	dir := filepath.Join("..", "..", "testdata", "cas", "recovery")
+	b, err := os.ReadFile(filepath.Join(dir, RecoveryFileName))
+	if err != nil {
+		f.Fatal(err)
+	}
+	key, err := os.ReadFile(filepath.Join(dir, "owner1.pem"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	priv, err := ParseRecoveryPrivateKey(key)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add(key)
+	f.Add([]byte(`{"version":1}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ParseRecoveryPublicKey(data)
+		ParseRecoveryPrivateKey(data)
+		rf, err := ParseRecoveryFile(data)
+		if err != nil {
+			if !errors.Is(err, ErrRecovery) {
+				t.Fatalf("not ErrRecovery: %v", err)
+			}
+			return
+		}
+		if share, err := rf.OpenShare(priv); err == nil {
+			rf.Recover([][]byte{share})
+		} else if !errors.Is(err, ErrRecovery) {
+			t.Fatalf("OpenShare: not ErrRecovery: %v", err)
 		}
 	})
 }

@@ -30,6 +30,10 @@ type IDResponse struct {
 	// CAS ID (IDReportData), when the CAS runs in one: VerifySelfQuote.
 	// MRENCLAVE is the server's word until the quote is verified.
 	Quote []byte `json:"quote,omitempty"`
+	// Recovering is the CAS ID of the state a CAS in recovery mode
+	// collects shares for (docs/cas.md, "Recovery"); CASID is then its
+	// recovery key's, which the quote binds (RecoveryReportData).
+	Recovering string `json:"recovering,omitempty"`
 }
 
 // NonceResponse answers POST /v1/nonce.

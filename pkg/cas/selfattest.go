@@ -7,6 +7,7 @@ import (
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -170,6 +171,104 @@ func (k *SealedKeys) Wipe() {
 // sealedPEM is the PEM type of a sealed identity key; it is also the AAD.
 const sealedPEM = "SCONE-CAS SEALED PRIVATE KEY"
 
+// sealedStorePEM is the PEM type of a sealed store key (after a recovery,
+// the store key is no longer the one derived from the sealing key).
+const sealedStorePEM = "SCONE-CAS SEALED STORE KEY"
+
+func sealPEM(aead cipher.AEAD, typ string, plain []byte) ([]byte, error) {
+	nonce := make([]byte, aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: aead.Seal(nonce, nonce, plain, []byte(typ))}), nil
+}
+
+func openPEM(aead cipher.AEAD, typ string, b []byte) ([]byte, error) {
+	blk, _ := pem.Decode(b)
+	ns := aead.NonceSize()
+	if blk == nil || blk.Type != typ || len(blk.Bytes) < ns+aead.Overhead() {
+		return nil, fmt.Errorf("%w: not a %s block", ErrIdentityKey, typ)
+	}
+	plain, err := aead.Open(nil, blk.Bytes[:ns], blk.Bytes[ns:], []byte(typ))
+	if err != nil {
+		return nil, fmt.Errorf("%w: it does not open with this enclave's sealing key (another enclave, another platform, or modified)", ErrIdentityKey)
+	}
+	return plain, nil
+}
+
+// OpenSealedStoreKey reads a store key sealed with key (the identity
+// sealing key of SealedKeys) by SealRecovered; os.ErrNotExist when there is
+// none (the store key is then the derived one).
+func OpenSealedStoreKey(path string, key []byte) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading sealed store key %q: %w", path, err)
+	}
+	aead, err := identityAEAD(key)
+	if err != nil {
+		return nil, err
+	}
+	sk, err := openPEM(aead, sealedStorePEM, b)
+	if err == nil && len(sk) != StoreKeySize {
+		err = fmt.Errorf("%w: a sealed store key of %d bytes", ErrIdentityKey, len(sk))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading sealed store key %q: %w", path, err)
+	}
+	return sk, nil
+}
+
+// SealRecovered seals a recovered state to this enclave: the identity key
+// to identityPath and the store key to storePath, both with key (the
+// identity sealing key of SealedKeys), each written to a temporary file
+// and renamed over the old one.
+func SealRecovered(identityPath, storePath string, key []byte, st *RecoveredState) error {
+	aead, err := identityAEAD(key)
+	if err != nil {
+		return err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(st.Identity)
+	if err != nil {
+		return err
+	}
+	defer clear(der)
+	for _, f := range []struct {
+		path, typ string
+		plain     []byte
+	}{{storePath, sealedStorePEM, st.StoreKey}, {identityPath, sealedPEM, der}} {
+		b, err := sealPEM(aead, f.typ, f.plain)
+		if err != nil {
+			return err
+		}
+		if err := replaceFile(f.path, b); err != nil {
+			return fmt.Errorf("writing %q: %w", f.path, err)
+		}
+	}
+	return nil
+}
+
+// replaceFile writes b to path through a temporary file (mode 0600),
+// synced and renamed over it.
+func replaceFile(path string, b []byte) error {
+	tmp := path + ".tmp"
+	os.Remove(tmp)
+	if err := writeNew(tmp, b); err != nil {
+		return err
+	}
+	f, err := os.Open(tmp)
+	if err == nil {
+		err = f.Sync()
+		f.Close()
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
 // LoadOrCreateSealedIdentityKey is LoadOrCreateIdentityKey for a CAS in an
 // enclave: the file holds the PKCS #8 key encrypted with key (AES-256-GCM,
 // PEM "SCONE-CAS SEALED PRIVATE KEY": 12-byte nonce || ciphertext || tag,
@@ -182,23 +281,11 @@ func LoadOrCreateSealedIdentityKey(path string, key []byte) (*ecdsa.PrivateKey, 
 		return nil, false, fmt.Errorf("opening identity key %q: %w", path, err)
 	}
 	return loadOrCreateKey(path, keyCodec{
-		encode: func(der []byte) ([]byte, error) {
-			nonce := make([]byte, aead.NonceSize())
-			if _, err := rand.Read(nonce); err != nil {
-				return nil, err
-			}
-			sealed := aead.Seal(nonce, nonce, der, []byte(sealedPEM))
-			return pem.EncodeToMemory(&pem.Block{Type: sealedPEM, Bytes: sealed}), nil
-		},
+		encode: func(der []byte) ([]byte, error) { return sealPEM(aead, sealedPEM, der) },
 		decode: func(b []byte) (*ecdsa.PrivateKey, error) {
-			blk, _ := pem.Decode(b)
-			ns := aead.NonceSize()
-			if blk == nil || blk.Type != sealedPEM || len(blk.Bytes) < ns+aead.Overhead() {
-				return nil, fmt.Errorf("%w: not a %s block", ErrIdentityKey, sealedPEM)
-			}
-			der, err := aead.Open(nil, blk.Bytes[:ns], blk.Bytes[ns:], []byte(sealedPEM))
+			der, err := openPEM(aead, sealedPEM, b)
 			if err != nil {
-				return nil, fmt.Errorf("%w: it does not open with this enclave's sealing key (another enclave, another platform, or modified)", ErrIdentityKey)
+				return nil, err
 			}
 			defer clear(der)
 			return ParseIdentityKey(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))

@@ -138,14 +138,19 @@ func (s *Server) TLSConfig() *tls.Config {
 // Serve serves TLS connections from ln until ctx ends; then it stops
 // accepting, lets running requests finish (up to 5 s) and returns nil.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	return serveTLS(ctx, ln, s.mux, s.TLSConfig(), s.log)
+}
+
+// serveTLS is Serve for any handler and TLS configuration.
+func serveTLS(ctx context.Context, ln net.Listener, h http.Handler, cfg *tls.Config, log *slog.Logger) error {
 	srv := &http.Server{
-		Handler:           s.mux,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	done := make(chan struct{})
 	go func() {
@@ -155,7 +160,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer cancel()
 		srv.Shutdown(sctx)
 	}()
-	err := srv.Serve(tls.NewListener(ln, s.TLSConfig()))
+	err := srv.Serve(tls.NewListener(ln, cfg))
 	if errors.Is(err, http.ErrServerClosed) {
 		<-done
 		return nil

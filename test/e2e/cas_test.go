@@ -72,6 +72,24 @@ type casInstance struct {
 	ip     string // on the test network
 }
 
+// newSimKeyFiles makes a simulation quote key (a platform, in simulation
+// mode): the private key file a host hands scone-run, and its public key.
+func newSimKeyFiles(t *testing.T) (priv, pub string) {
+	t.Helper()
+	sk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalECPrivateKey(sk)
+	dir := t.TempDir()
+	priv, pub = filepath.Join(dir, "sim-quote.pem"), filepath.Join(dir, "sim.pub")
+	// readable by the image's user (the runtime runs as that user)
+	writeFile(t, priv, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o644)
+	pd, _ := x509.MarshalPKIXPublicKey(&sk.PublicKey)
+	writeFile(t, pub, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pd}), 0o644)
+	return priv, pub
+}
+
 func newCASWorld(t *testing.T) *casWorld {
 	t.Helper()
 	e := setup(t)
@@ -82,16 +100,11 @@ func newCASWorld(t *testing.T) *casWorld {
 
 	w.casImage = e.load(t, casServerImage(t), "scone-cas")
 	w.secrets = t.TempDir()
-	sk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
+	var simPub string
+	w.simKeyFile, simPub = newSimKeyFiles(t)
+	if err := os.Rename(simPub, filepath.Join(w.secrets, "sim.pub")); err != nil {
 		t.Fatal(err)
 	}
-	der, _ := x509.MarshalECPrivateKey(sk)
-	w.simKeyFile = filepath.Join(t.TempDir(), "sim-quote.pem")
-	// readable by the image's user (the runtime runs as that user)
-	writeFile(t, w.simKeyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o644)
-	pub, _ := x509.MarshalPKIXPublicKey(&sk.PublicKey)
-	writeFile(t, filepath.Join(w.secrets, "sim.pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o644)
 	writeFile(t, filepath.Join(w.secrets, "store.key"), []byte(randHex(t, 32)), 0o600)
 
 	opub, opriv, err := ed25519.GenerateKey(rand.Reader)
