@@ -26,7 +26,7 @@ func asyncConfig(c *enclave.Config) { c.Transport = enclave.TransportAsync }
 
 // dynamicDeps: the interpreter and the shared libraries (searched in the
 // multiarch directory) a dynamic program needs, for its enclave image.
-func dynamicDeps(t *testing.T, bin string) []string {
+func dynamicDeps(t testing.TB, bin string) []string {
 	t.Helper()
 	f, err := elf.Open(bin)
 	if err != nil {

@@ -59,7 +59,7 @@ import (
 // testCAS is a CAS for the tests: one identity key, the simulation keys it
 // accepts, policies by name.
 type testCAS struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	id     [32]byte // CAS ID
 	simKey *ecdsa.PublicKey
@@ -74,7 +74,7 @@ type testCAS struct {
 
 // newCAS starts a CAS with a fresh identity key that accepts simulation
 // quotes signed by simKey.
-func newCAS(t *testing.T, simKey *ecdsa.PublicKey) *testCAS {
+func newCAS(t testing.TB, simKey *ecdsa.PublicKey) *testCAS {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -296,7 +296,7 @@ func render(p *policy.Policy) ([]byte, error) {
 }
 
 // ownerPEM is a policy owner key (the test CAS checks no signatures).
-func ownerPEM(t *testing.T) string {
+func ownerPEM(t testing.TB) string {
 	t.Helper()
 	pub, _, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -309,7 +309,7 @@ func ownerPEM(t *testing.T) string {
 // casPolicy is a policy document: name, the enclave's MRENCLAVE, whether
 // simulation is accepted, the FS key (hex; "": no fs_key grant), and more
 // YAML for secrets and grants (indented as under secrets: and grants:).
-func casPolicy(t *testing.T, name, mrenclave string, simulation bool, fsKeyHex, secrets, grants string) string {
+func casPolicy(t testing.TB, name, mrenclave string, simulation bool, fsKeyHex, secrets, grants string) string {
 	return casPolicyOf(ownerPEM(t), name, mrenclave, simulation, fsKeyHex, secrets, grants)
 }
 
@@ -332,7 +332,7 @@ func casPolicyOf(ownerPub, name, mrenclave string, simulation bool, fsKeyHex, se
 }
 
 // simQuoteKey writes a P-256 key as the host's SCONE_SIM_QUOTE_KEY_FILE.
-func simQuoteKey(t *testing.T) (*ecdsa.PrivateKey, string) {
+func simQuoteKey(t testing.TB) (*ecdsa.PrivateKey, string) {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -351,7 +351,7 @@ func simQuoteKey(t *testing.T) (*ecdsa.PrivateKey, string) {
 
 // casEnclave is an enclave whose measured config names cas (address addr,
 // CAS ID id) and policy; extra entries go into its image.
-func casEnclave(t *testing.T, rt, bin, addr string, id [32]byte, policyName string, mutate func(*enclave.Config)) (simEnclave, string) {
+func casEnclave(t testing.TB, rt, bin, addr string, id [32]byte, policyName string, mutate func(*enclave.Config)) (simEnclave, string) {
 	t.Helper()
 	content, err := os.ReadFile(bin)
 	if err != nil {
@@ -728,7 +728,7 @@ func TestCASRealServer(t *testing.T) {
 // realCAS starts pkg/cas's server (memory store) accepting simulation
 // quotes signed by simKey: its address, CAS ID, an owner's PEM public key
 // and a function that applies a policy document signed by that owner.
-func realCAS(t *testing.T, simKey *ecdsa.PublicKey) (addr string, id [32]byte, ownerPub string, apply func(doc string)) {
+func realCAS(t testing.TB, simKey *ecdsa.PublicKey) (addr string, id [32]byte, ownerPub string, apply func(doc string)) {
 	t.Helper()
 	srv, err := cas.New(cas.WithSimulationKeys(simKey))
 	if err != nil {

@@ -31,7 +31,7 @@ type casServer struct {
 
 // startCASEnclave runs the enclave e (scone-cas serve listening on addr)
 // and waits until it answers.
-func startCASEnclave(t *testing.T, rt string, env []string, addr string) *casServer {
+func startCASEnclave(t testing.TB, rt string, env []string, addr string) *casServer {
 	t.Helper()
 	s := &casServer{cmd: exec.Command(rt), addr: addr, stderr: &strings.Builder{}, done: make(chan error, 1)}
 	s.cmd.Env = env
@@ -60,7 +60,7 @@ func startCASEnclave(t *testing.T, rt string, env []string, addr string) *casSer
 	return nil
 }
 
-func (s *casServer) stop(t *testing.T) {
+func (s *casServer) stop(t testing.TB) {
 	if s.cmd.ProcessState != nil {
 		return
 	}
@@ -156,7 +156,7 @@ func TestCASInEnclave(t *testing.T) {
 }
 
 // ownerKey is a new policy owner key; ownerPEMOf its PEM public key.
-func ownerKey(t *testing.T) ed25519.PrivateKey {
+func ownerKey(t testing.TB) ed25519.PrivateKey {
 	t.Helper()
 	_, k, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -165,7 +165,7 @@ func ownerKey(t *testing.T) ed25519.PrivateKey {
 	return k
 }
 
-func ownerPEMOf(t *testing.T, k ed25519.PrivateKey) string {
+func ownerPEMOf(t testing.TB, k ed25519.PrivateKey) string {
 	t.Helper()
 	der, err := x509.MarshalPKIXPublicKey(k.Public())
 	if err != nil {

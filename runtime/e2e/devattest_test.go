@@ -13,7 +13,7 @@ import (
 )
 
 // devattestOut parses what testdata/devattest.c prints: name -> value.
-func devattestOut(t *testing.T, r result) map[string]string {
+func devattestOut(t testing.TB, r result) map[string]string {
 	t.Helper()
 	if r.code != 0 {
 		t.Fatalf("exit %d, stdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
@@ -107,7 +107,7 @@ func TestDevAttestation(t *testing.T) {
 }
 
 // measure is the MRENCLAVE of the runtime rt with e's config.
-func measure(t *testing.T, rt string, e simEnclave) [32]byte {
+func measure(t testing.TB, rt string, e simEnclave) [32]byte {
 	t.Helper()
 	f, err := os.Open(rt)
 	if err != nil {

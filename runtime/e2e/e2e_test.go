@@ -16,7 +16,7 @@ import (
 )
 
 // runtimeBin returns the scone-run to test, skipping when it is not built.
-func runtimeBin(t *testing.T) string {
+func runtimeBin(t testing.TB) string {
 	t.Helper()
 	p := os.Getenv("SCONE_RUN")
 	if p == "" {
@@ -111,7 +111,7 @@ var recipes = map[string]recipe{
 	"simquote-tool": {"simquote_tool.c", cc("gcc", "-I../lib", "-I../include", "../lib/simquote.c", "-lbearssl")},
 }
 
-func buildAll(t *testing.T) {
+func buildAll(t testing.TB) {
 	buildOnce.Do(func() {
 		var err error
 		buildDir, err = os.MkdirTemp("", "scone-e2e-")
@@ -151,7 +151,7 @@ func buildAll(t *testing.T) {
 // SCONE_E2E_REWRITE=1 it is the program with its system call sites
 // rewritten (rewrite_test.go), so that the whole suite runs through the
 // runtime's fast path.
-func prog(t *testing.T, name string) string {
+func prog(t testing.TB, name string) string {
 	t.Helper()
 	if os.Getenv("SCONE_E2E_REWRITE") == "1" {
 		return progRW(t, name)
@@ -160,7 +160,7 @@ func prog(t *testing.T, name string) string {
 }
 
 // progPlain: the program as compiled.
-func progPlain(t *testing.T, name string) string {
+func progPlain(t testing.TB, name string) string {
 	t.Helper()
 	buildAll(t)
 	if err := buildErrs[name]; err != nil {
@@ -177,7 +177,7 @@ type result struct {
 	code           int
 }
 
-func run(t *testing.T, env []string, argv ...string) result {
+func run(t testing.TB, env []string, argv ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -208,7 +208,7 @@ func baseEnv() []string {
 	return []string{"PATH=/usr/bin:/bin", "E2E_VAR=from-host", "HOME=/root"}
 }
 
-func devRun(t *testing.T, args ...string) result {
+func devRun(t testing.TB, args ...string) result {
 	env := append(baseEnv(), "SCONE_MODE=dev", "SCONE_SIM_EXIT_CYCLES=0")
 	return run(t, env, append([]string{runtimeBin(t), "--dev-exec"}, args...)...)
 }
@@ -295,7 +295,7 @@ func TestRuntimeMemoryIsProtected(t *testing.T) {
 }
 
 // writeScript writes an executable "#!" script into dir.
-func writeScript(t *testing.T, dir, name, body string) string {
+func writeScript(t testing.TB, dir, name, body string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, []byte(body), 0o755); err != nil {

@@ -93,7 +93,7 @@ func TestForkerRuns(t *testing.T) {
 
 // forkEnclave: an image with the fork test program at /app/fork, a static
 // busybox as /bin/sh (and tr, cat, echo) for system() and popen(), /tmp.
-func forkEnclave(t *testing.T, rt, bin string, argv []string, consoleShield bool, mutate ...func(*enclave.Config)) simEnclave {
+func forkEnclave(t testing.TB, rt, bin string, argv []string, consoleShield bool, mutate ...func(*enclave.Config)) simEnclave {
 	t.Helper()
 	bb := "/usr/bin/busybox"
 	bbc, err := os.ReadFile(bb)
@@ -164,7 +164,7 @@ func replaceApp(args []string, bin string) []string {
 
 // forkShell runs "sh -c script" in sim mode in a forkEnclave of
 // fork-glibc-static (with the console shield if asked).
-func forkShell(t *testing.T, script string, consoleShield bool) (result, simEnclave) {
+func forkShell(t testing.TB, script string, consoleShield bool) (result, simEnclave) {
 	t.Helper()
 	rt := runtimeBin(t)
 	e := forkEnclave(t, rt, prog(t, "fork-glibc-static"), []string{"/bin/sh", "-c", script}, consoleShield)

@@ -17,7 +17,7 @@ func init() {
 }
 
 // symbol returns the address of a symbol of a static non-PIE program.
-func symbol(t *testing.T, bin, name string) uint64 {
+func symbol(t testing.TB, bin, name string) uint64 {
 	t.Helper()
 	f, err := elf.Open(bin)
 	if err != nil {

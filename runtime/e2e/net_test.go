@@ -53,7 +53,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -64,7 +64,7 @@ func freePort(t *testing.T) int {
 }
 
 // startNetServer converts netsrv MODE with a fresh certificate and runs it.
-func startNetServer(t *testing.T, mode string, mutate func(*enclave.Config, *tlstest.CA)) *netServer {
+func startNetServer(t testing.TB, mode string, mutate func(*enclave.Config, *tlstest.CA)) *netServer {
 	t.Helper()
 	rt := runtimeBin(t)
 	bin := prog(t, "netsrv")
@@ -103,7 +103,7 @@ func startNetServer(t *testing.T, mode string, mutate func(*enclave.Config, *tls
 }
 
 // start runs scone-run with env and waits until the server's port accepts.
-func (s *netServer) start(t *testing.T, rt string, env []string) {
+func (s *netServer) start(t testing.TB, rt string, env []string) {
 	t.Helper()
 	s.out = &syncBuffer{}
 	s.cmd = exec.Command(rt)
@@ -132,7 +132,7 @@ func (s *netServer) start(t *testing.T, rt string, env []string) {
 	}
 }
 
-func mustRead(t *testing.T, p string) []byte {
+func mustRead(t testing.TB, p string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(p)
 	if err != nil {
@@ -150,7 +150,7 @@ func (s *netServer) tlsConfig() *tls.Config {
 // get does one HTTPS request over conn (a TCP connection to the server or
 // to a recording proxy) and returns the body; the server must end the TLS
 // stream with close_notify.
-func (s *netServer) get(t *testing.T, conn net.Conn, path string) string {
+func (s *netServer) get(t testing.TB, conn net.Conn, path string) string {
 	t.Helper()
 	conn.SetDeadline(time.Now().Add(30 * time.Second))
 	c := tls.Client(conn, s.tlsConfig())
@@ -187,7 +187,7 @@ func (s *netServer) get(t *testing.T, conn net.Conn, path string) string {
 	return string(body)
 }
 
-func (s *netServer) dial(t *testing.T) net.Conn {
+func (s *netServer) dial(t testing.TB) net.Conn {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", s.addr(), 5*time.Second)
 	if err != nil {
@@ -204,7 +204,7 @@ type recorder struct {
 	wg   sync.WaitGroup
 }
 
-func newRecorder(t *testing.T, to string) *recorder {
+func newRecorder(t testing.TB, to string) *recorder {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -249,7 +249,7 @@ func newRecorder(t *testing.T, to string) *recorder {
 	return r
 }
 
-func (r *recorder) dial(t *testing.T) net.Conn {
+func (r *recorder) dial(t testing.TB) net.Conn {
 	c, err := net.Dial("tcp", r.l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -371,7 +371,7 @@ func TestNetShieldClients(t *testing.T) {
 // closedWithin reads from conn until the server closes it (EOF or reset),
 // failing when that takes longer than d or when the server answered in
 // plaintext.
-func closedWithin(t *testing.T, conn net.Conn, d time.Duration, what string) {
+func closedWithin(t testing.TB, conn net.Conn, d time.Duration, what string) {
 	t.Helper()
 	conn.SetReadDeadline(time.Now().Add(d))
 	got, err := io.ReadAll(conn)
@@ -511,7 +511,7 @@ type tlsTestServer struct {
 	names []string
 }
 
-func newTLSTestServer(t *testing.T, leaf *tlstest.Leaf, clientCAs *x509.CertPool) *tlsTestServer {
+func newTLSTestServer(t testing.TB, leaf *tlstest.Leaf, clientCAs *x509.CertPool) *tlsTestServer {
 	t.Helper()
 	cert, err := tls.X509KeyPair(leaf.ChainPEM, leaf.KeyPEM)
 	if err != nil {

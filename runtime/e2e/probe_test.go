@@ -43,7 +43,7 @@ func TestFSShieldProbe(t *testing.T) {
 }
 
 // repoRootDir is the repository root (the tests run in runtime/e2e).
-func repoRootDir(t *testing.T) string {
+func repoRootDir(t testing.TB) string {
 	t.Helper()
 	root, err := filepath.Abs("../..")
 	if err != nil {

@@ -32,7 +32,7 @@ func rewriteTo(in, out string) error {
 }
 
 // progRW: the program with its system call sites rewritten.
-func progRW(t *testing.T, name string) string {
+func progRW(t testing.TB, name string) string {
 	t.Helper()
 	return progPlain(t, name) + ".rw"
 }
@@ -40,7 +40,7 @@ func progRW(t *testing.T, name string) string {
 var statsRE = regexp.MustCompile(`stats: (\d+) system calls trapped, (\d+) fast \(rewritten sites\), (\d+) of them sent`)
 
 // fastStats parses SCONE_STATS=1 output: trapped, fast, fast sent to the trap.
-func fastStats(t *testing.T, stderr string) (trapped, fast, sent int) {
+func fastStats(t testing.TB, stderr string) (trapped, fast, sent int) {
 	t.Helper()
 	m := statsRE.FindAllStringSubmatch(stderr, -1)
 	if m == nil {
@@ -55,7 +55,7 @@ func fastStats(t *testing.T, stderr string) (trapped, fast, sent int) {
 	return
 }
 
-func devRunEnv(t *testing.T, extra []string, args ...string) result {
+func devRunEnv(t testing.TB, extra []string, args ...string) result {
 	env := append(append(baseEnv(), "SCONE_MODE=dev", "SCONE_SIM_EXIT_CYCLES=0"), extra...)
 	return run(t, env, append([]string{runtimeBin(t), "--dev-exec"}, args...)...)
 }

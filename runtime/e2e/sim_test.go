@@ -25,7 +25,7 @@ var (
 	signerErr  error
 )
 
-func signingKey(t *testing.T) *rsa.PrivateKey {
+func signingKey(t testing.TB) *rsa.PrivateKey {
 	t.Helper()
 	signerOnce.Do(func() { signerKey, signerErr = enclave.GenerateKey(rand.Reader) })
 	if signerErr != nil {
@@ -51,7 +51,7 @@ type simEnclave struct {
 // files), each in the image at its host path, so the test works with the
 // real file-system shield (reads the image) and with the no-shield fallback
 // (reads the host).
-func makeEnclave(t *testing.T, rt, progPath string, mutate func(*enclave.Config), extra ...string) simEnclave {
+func makeEnclave(t testing.TB, rt, progPath string, mutate func(*enclave.Config), extra ...string) simEnclave {
 	t.Helper()
 	var entries []tarEntry
 	for _, p := range append([]string{progPath}, extra...) {
@@ -80,7 +80,7 @@ type tarEntry struct {
 // makeEnclaveFiles makes an enclave directory whose protected FS image
 // holds entries (files, symlinks, directories); mutate adjusts the config
 // (FSRoot already set) before it is measured and signed.
-func makeEnclaveFiles(t *testing.T, rt string, entries []tarEntry, mutate func(*enclave.Config)) simEnclave {
+func makeEnclaveFiles(t testing.TB, rt string, entries []tarEntry, mutate func(*enclave.Config)) simEnclave {
 	t.Helper()
 	dir := t.TempDir()
 	var tb bytes.Buffer
@@ -153,7 +153,7 @@ func makeEnclaveFiles(t *testing.T, rt string, entries []tarEntry, mutate func(*
 // resign does what someone without the signer key can do to e: take its
 // FS image, write a config of their own (mutate), measure it and sign it
 // with key, into a new enclave directory.
-func resign(t *testing.T, rt string, e simEnclave, key *rsa.PrivateKey, mutate func(*enclave.Config)) string {
+func resign(t testing.TB, rt string, e simEnclave, key *rsa.PrivateKey, mutate func(*enclave.Config)) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(e.dir, "config.bin"))
 	if err != nil {
@@ -208,7 +208,7 @@ func (e simEnclave) key() fskey.Key {
 }
 
 // consoleKey is the console key of the enclave's FS key (docs/console.md).
-func (e simEnclave) consoleKey(t *testing.T) console.Key {
+func (e simEnclave) consoleKey(t testing.TB) console.Key {
 	t.Helper()
 	ck, err := console.DeriveKey(e.key())
 	if err != nil {

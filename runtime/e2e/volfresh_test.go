@@ -16,7 +16,7 @@ func init() {
 
 // replaceDir replaces dst's contents by src's (regular files and
 // directories: what a volume's host directory holds).
-func replaceDir(t *testing.T, src, dst string) {
+func replaceDir(t testing.TB, src, dst string) {
 	t.Helper()
 	if err := os.RemoveAll(dst); err != nil {
 		t.Fatal(err)

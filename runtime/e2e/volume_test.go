@@ -140,7 +140,7 @@ func TestProtectedVolumeSimMode(t *testing.T) {
 	}
 }
 
-func mustDerive(t *testing.T, fsKey [32]byte, path string) volume.Key {
+func mustDerive(t testing.TB, fsKey [32]byte, path string) volume.Key {
 	t.Helper()
 	k, err := volume.DeriveKey(fskey.Key(fsKey), path)
 	if err != nil {
@@ -149,7 +149,7 @@ func mustDerive(t *testing.T, fsKey [32]byte, path string) volume.Key {
 	return k
 }
 
-func copyDir(t *testing.T, from, to string) {
+func copyDir(t testing.TB, from, to string) {
 	t.Helper()
 	err := filepath.Walk(from, func(p string, fi os.FileInfo, err error) error {
 		if err != nil {

@@ -41,7 +41,8 @@ int http_post(struct tls_conn *c, const char *host, const char *path, const uint
 	long hl = httpmsg_post(head, sizeof head, host, path, len, last);
 	if (hl < 0)
 		return HTTP_EPROTO;
-	if (tls_write_all(c, head, (size_t)hl) || (len && tls_write_all(c, body, len)))
+	/* one flush: the request leaves in as few records and segments as fit */
+	if (tls_write(c, head, (size_t)hl) || (len && tls_write(c, body, len)) || tls_flush(c))
 		return HTTP_EIO;
 	/* the head, and perhaps the start of the body */
 	size_t n = 0;

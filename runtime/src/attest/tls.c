@@ -178,12 +178,9 @@ int tls_open(struct tls_conn **out, int fd, const char *sni, const uint8_t pin[3
 	return TLS_OK;
 }
 
-int tls_write_all(struct tls_conn *c, const void *b, size_t n)
-{
-	if (br_sslio_write_all(&c->io, b, n) || br_sslio_flush(&c->io))
-		return -1;
-	return 0;
-}
+int tls_write(struct tls_conn *c, const void *b, size_t n) { return br_sslio_write_all(&c->io, b, n) ? -1 : 0; }
+
+int tls_flush(struct tls_conn *c) { return br_sslio_flush(&c->io) ? -1 : 0; }
 
 long tls_read(struct tls_conn *c, void *b, size_t n)
 {

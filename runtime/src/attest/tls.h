@@ -26,7 +26,9 @@ enum {
  * for an IP literal). On TLS_OK *out is the connection (it owns fd). */
 int tls_open(struct tls_conn **out, int fd, const char *sni, const uint8_t pin[32], uint8_t got[32], int *err);
 /* 0, or -1 (the connection failed). */
-int tls_write_all(struct tls_conn *c, const void *b, size_t n);
+/* Buffers n bytes (sent when the record fills, or at tls_flush); 0 or -1. */
+int tls_write(struct tls_conn *c, const void *b, size_t n);
+int tls_flush(struct tls_conn *c);
 /* Bytes read (0: the server closed), or -1. */
 long tls_read(struct tls_conn *c, void *b, size_t n);
 /* Closes fd, wipes and frees the connection. */
