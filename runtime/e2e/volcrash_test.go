@@ -27,7 +27,20 @@ func init() {
 // them (the runtime recovers the volume at open); at the end the Go reader
 // (pkg/volume, the offline tools) opens and verifies the same volume. The
 // moments come from a seed that is printed (SCONE_E2E_SEED replays one).
+//
+// "append" writes small records (the volume logs them); "append-big" also
+// writes a 320 KiB file per record, whose pages the volume writes in place
+// (fresh places of a new file), killed 50 times.
 func TestProtectedVolumeCrash(t *testing.T) {
+	for _, c := range []struct {
+		mode  string
+		kills int
+	}{{"append", 100}, {"append-big", 50}} {
+		t.Run(c.mode, func(t *testing.T) { crashVolume(t, c.mode, c.kills) })
+	}
+}
+
+func crashVolume(t *testing.T, mode string, kills int) {
 	rt := runtimeBin(t)
 	bin := prog(t, "volcrash-static")
 	vol := filepath.Join(t.TempDir(), "data")
@@ -35,7 +48,6 @@ func TestProtectedVolumeCrash(t *testing.T) {
 		c.HostArgs = true
 		c.ProtectedVolumes = []string{vol}
 	})
-	const kills = 100
 	seed := uint64(time.Now().UnixNano())
 	if v, err := strconv.ParseUint(os.Getenv("SCONE_E2E_SEED"), 10, 64); err == nil {
 		seed = v
@@ -45,7 +57,7 @@ func TestProtectedVolumeCrash(t *testing.T) {
 	synced := int64(-1) // the last record any run reported synced
 	started := 0
 	for i := 0; i < kills; i++ {
-		cmd := exec.Command(rt, "append", vol)
+		cmd := exec.Command(rt, mode, vol)
 		cmd.Env = e.env()
 		out, err := cmd.StdoutPipe()
 		if err != nil {
@@ -90,7 +102,11 @@ func TestProtectedVolumeCrash(t *testing.T) {
 			}
 		}
 	}
-	got := run(t, e.env(), rt, "check", vol)
+	check := "check"
+	if mode == "append-big" {
+		check = "check-big"
+	}
+	got := run(t, e.env(), rt, check, vol)
 	if got.code != 0 || !strings.HasPrefix(got.stdout, "start ") {
 		t.Fatalf("check after the kills: exit %d\nstdout: %s\nstderr: %s", got.code, got.stdout, got.stderr)
 	}
@@ -108,6 +124,18 @@ func TestProtectedVolumeCrash(t *testing.T) {
 	b, err := gv.ReadFile("log.txt")
 	if err != nil || !strings.HasSuffix(string(b), "record "+strconv.FormatInt(k-1, 10)+"\n") {
 		t.Fatalf("pkg/volume reads log.txt: %d bytes, %v", len(b), err)
+	}
+	if mode == "append-big" { // pages the runtime wrote in place, read by the Go reader
+		name := "b" + strconv.FormatInt(k-1, 10)
+		b, err := gv.ReadFile(name)
+		if err != nil || len(b) != 320<<10 {
+			t.Fatalf("pkg/volume reads %s: %d bytes, %v", name, len(b), err)
+		}
+		for i, c := range b {
+			if want := byte('a' + ((k-1)*7+int64(i/4096))%26); c != want {
+				t.Fatalf("pkg/volume reads %s: byte %d is %q, want %q", name, i, c, want)
+			}
+		}
 	}
 	t.Logf("%d kills (%d runs got to start), %d records synced, %d on the volume", kills, started, synced+1, k)
 }

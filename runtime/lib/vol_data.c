@@ -369,10 +369,85 @@ long vol_write(struct vol *v, uint64_t id, const void *buf, size_t len, uint64_t
 	return (long)done;
 }
 
-/* A sealed node goes to the log as a PAGE record, listed by the next
- * commit (the runtime never overwrites in place before a checkpoint). */
-static int write_node(struct vol *v, uint64_t id, int l, uint64_t j, const uint8_t *ct, const uint8_t s[16])
+/* Whether node (l, j) of n may be written in place (docs/volume.md,
+ * "Writing"): no committed state references its place (the file is new
+ * since the last commit, or (l, j) lies beyond its committed size or above
+ * its committed depth) and the log holds no copy of it (a replay would
+ * take that one). */
+static int fresh_place(const struct vol *v, const struct vnode *n, int l, uint64_t j)
 {
+	if (!v->inplace_ok || n->ghost || vmap_get(&v->logmap, n->id, (uint64_t)l << 40 | j))
+		return 0;
+	if (!n->committed)
+		return 1;
+	uint64_t cnp = vol_npages(n->csize);
+	return l > vol_depth(cnp) || j >= count(cnp, l);
+}
+
+#define BATCH_PAGES 64u
+
+/* Writes the batch of consecutive in-place pages (if any). */
+static int flush_batch(struct vol *v)
+{
+	if (!v->batch_n)
+		return 0;
+	char pname[32];
+	vol_name_page(pname, v->batch_id);
+	size_t len = (size_t)v->batch_n * VOL_PAGE;
+	long r = v->h->pwrite(v->h->ctx, pname, v->batch, len, v->batch_pos * VOL_PAGE);
+	v->batch_n = 0;
+	if (r < 0)
+		return (int)r;
+	return r == (long)len ? 0 : -V_EIO;
+}
+
+/* Adds a sealed page at position pos of file id to the batch, writing the
+ * batch first when the page does not extend it. */
+static int batch_page(struct vol *v, uint64_t id, uint64_t pos, const uint8_t *ct)
+{
+	if (v->batch_n && (v->batch_id != id || v->batch_pos + v->batch_n != pos || v->batch_n == BATCH_PAGES)) {
+		int e = flush_batch(v);
+		if (e)
+			return e;
+	}
+	if (!v->batch && !(v->batch = rt_malloc((size_t)BATCH_PAGES * VOL_PAGE)))
+		return -V_ENOMEM;
+	if (!v->batch_n) {
+		v->batch_id = id;
+		v->batch_pos = pos;
+	}
+	memcpy(v->batch + (size_t)v->batch_n * VOL_PAGE, ct, VOL_PAGE);
+	v->batch_n++;
+	return 0;
+}
+
+/* A sealed node at a fresh place is written in place (synced before the
+ * next durable commit); at a committed place it goes to the log as a PAGE
+ * record, listed by the next commit: a committed place is never
+ * overwritten before a checkpoint. */
+static int write_node(struct vol *v, const struct vnode *n, int l, uint64_t j, const uint8_t *ct, const uint8_t s[16])
+{
+	uint64_t id = n->id;
+	if (fresh_place(v, n, l, j)) {
+		int e = batch_page(v, id, vol_node_pos(l, j), ct);
+		if (e)
+			return e;
+		if (!v->ninplace || v->inplace[v->ninplace - 1] != id) {
+			if (v->ninplace == v->capinplace) {
+				size_t cap = v->capinplace ? v->capinplace * 2 : 16;
+				uint64_t *p = rt_malloc(cap * sizeof *p);
+				if (!p)
+					return -V_ENOMEM;
+				if (v->ninplace)
+					memcpy(p, v->inplace, v->ninplace * sizeof *p);
+				rt_free(v->inplace);
+				v->inplace = p;
+				v->capinplace = cap;
+			}
+			v->inplace[v->ninplace++] = id;
+		}
+		return 0;
+	}
 	uint8_t hdr[REC_HDR] = "SVLR";
 	p32(hdr + 4, 1);
 	p64(hdr + 8, VOL_PAGE);
@@ -421,6 +496,12 @@ static int set_entry(struct vol *v, struct vnode *n, int d, int l, uint64_t j, c
 	return 0;
 }
 
+static int cmp_key(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 /* The keys b of the entries of m with a == a (and, for tags, dirty). */
 static uint64_t *keys_of(const struct vmap *m, uint64_t a, int tags, size_t *k)
 {
@@ -455,6 +536,7 @@ int vol_flush(struct vol *v, struct vnode *n)
 			e = -V_ENOMEM;
 			break;
 		}
+		vsort(js, k, sizeof *js, cmp_key); /* consecutive pages, one write */
 		for (size_t i = 0; i < k && !e; i++) {
 			uint64_t j = js[i];
 			uint64_t *p = vmap_get(l ? &t->tags : &t->dirty, (uint64_t)l, j);
@@ -465,11 +547,12 @@ int vol_flush(struct vol *v, struct vnode *n)
 				((struct tagpage *)(uintptr_t)*p)->dirty = 0;
 			else
 				drop_dirty(v, t, j);
-			if (!(e = write_node(v, n->id, l, j, ct, s)))
+			if (!(e = write_node(v, n, l, j, ct, s)))
 				e = set_entry(v, n, d, l, j, s);
 		}
 		rt_free(js);
 	}
 	rt_free(ct);
-	return e;
+	int f = flush_batch(v);
+	return e ? e : f;
 }

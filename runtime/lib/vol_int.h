@@ -164,6 +164,7 @@ struct vnode {
 	struct ftree *tree;
 	/* writer state */
 	int touched, committed, ghost, orphan;
+	uint64_t csize; /* the size in the last committed state (when committed) */
 	uint32_t opens, refs;
 };
 struct pageref {
@@ -198,6 +199,15 @@ struct vol {
 	uint64_t *todel; /* host files to remove after the next durable commit */
 	size_t ntodel, captodel;
 	uint64_t dirty_bytes;
+	/* files with pages written in place since the last durable commit:
+	 * synced before the next durable commit or checkpoint */
+	uint64_t *inplace;
+	size_t ninplace, capinplace;
+	int inplace_ok; /* this commit may write fresh places in place */
+	/* consecutive in-place pages of one file, written with one pwrite */
+	uint8_t *batch;
+	uint64_t batch_id, batch_pos;
+	uint32_t batch_n;
 	int changed;
 	uint32_t orphans;
 };
@@ -233,6 +243,8 @@ int vol_flush(struct vol *v, struct vnode *n);
 int vol_resize(struct vol *v, struct vnode *n, uint64_t s1);
 /* ---- vol_open.c ---- */
 int vol_checkpoint(struct vol *v);
+/* Syncs the files of v->inplace (missing ones are skipped) and empties it. */
+int vol_sync_inplace(struct vol *v);
 long vol_read_all(const struct vol *v, const char *name, uint8_t **out, uint64_t *len);
 
 #endif

@@ -299,6 +299,7 @@ static int set_inode(struct vol *v, const struct vnode *src, const uint8_t *targ
 	memcpy(n->root, src->root, 16);
 	n->ghost = 0;
 	n->committed = 1;
+	n->csize = n->size;
 	return 0;
 }
 

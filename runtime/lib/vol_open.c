@@ -306,8 +306,11 @@ static int replay(struct vol *v)
 static void mark_committed(struct vol *v)
 {
 	for (size_t i = 0; i < v->nodes.cap; i++)
-		if (v->nodes.e[i].used)
-			((struct vnode *)(uintptr_t)v->nodes.e[i].v)->committed = 1;
+		if (v->nodes.e[i].used) {
+			struct vnode *n = (struct vnode *)(uintptr_t)v->nodes.e[i].v;
+			n->committed = 1;
+			n->csize = n->size;
+		}
 	v->cnext_id = v->next_id;
 }
 
@@ -448,6 +451,8 @@ void vol_free(struct vol *v)
 	vbuf_free(&v->ops);
 	rt_free(v->drops);
 	rt_free(v->todel);
+	rt_free(v->inplace);
+	rt_free(v->batch);
 	rt_free(v->path);
 	vol_keys_wipe(&v->k);
 	rt_free(v);
@@ -478,6 +483,28 @@ static int remove_todel(struct vol *v)
 	return 0;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int vol_sync_inplace(struct vol *v)
+{
+	vsort(v->inplace, v->ninplace, sizeof *v->inplace, cmp_u64);
+	for (size_t i = 0; i < v->ninplace; i++) {
+		if (i && v->inplace[i] == v->inplace[i - 1])
+			continue;
+		char name[32];
+		vol_name_page(name, v->inplace[i]);
+		long r = v->h->sync(v->h->ctx, name);
+		if (r < 0 && r != -V_ENOENT) /* a file removed since: nothing to keep */
+			return (int)r;
+	}
+	v->ninplace = 0;
+	return 0;
+}
+
 int vol_checkpoint(struct vol *v)
 {
 	char lname[32], pname[32], mname[32];
@@ -485,6 +512,13 @@ int vol_checkpoint(struct vol *v)
 	uint8_t *buf = rt_malloc(VOL_PAGE);
 	if (!buf)
 		return -V_ENOMEM;
+	/* the files written, each synced once after all its pages */
+	uint64_t *ids = rt_malloc((v->logmap.n + 1) * sizeof *ids);
+	if (!ids) {
+		rt_free(buf);
+		return -V_ENOMEM;
+	}
+	size_t nids = 0;
 	int e = 0;
 	for (size_t i = 0; i < v->logmap.cap && !e; i++) {
 		struct vmap_ent *x = &v->logmap.e[i];
@@ -500,11 +534,22 @@ int vol_checkpoint(struct vol *v)
 		if (r >= 0)
 			r = v->h->pwrite(v->h->ctx, pname, buf, VOL_PAGE,
 					 vol_node_pos((int)(x->b >> 40), x->b & ((1ull << 40) - 1)) * VOL_PAGE);
-		if (r >= 0)
-			r = v->h->sync(v->h->ctx, pname);
 		e = r < 0 ? (int)r : 0;
+		ids[nids++] = x->a;
 	}
 	rt_free(buf);
+	vsort(ids, nids, sizeof *ids, cmp_u64);
+	for (size_t i = 0; i < nids && !e; i++) {
+		if (i && ids[i] == ids[i - 1])
+			continue;
+		vol_name_page(pname, ids[i]);
+		long r = v->h->sync(v->h->ctx, pname);
+		e = r < 0 ? (int)r : 0;
+	}
+	rt_free(ids);
+	/* the snapshot also references what was written in place */
+	if (!e)
+		e = vol_sync_inplace(v);
 	struct vbuf b = {0};
 	if (!e)
 		e = sealed_snapshot(v, v->gen + 1, &b);
@@ -528,15 +573,14 @@ int vol_checkpoint(struct vol *v)
 	return remove_todel(v);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
+/* A durable commit of less than this much data logs it all: one fdatasync
+ * (the log's) instead of one more per file written in place. */
+#define INPLACE_MIN (256u << 10)
 
 static int commit(struct vol *v, int sync)
 {
 	int e = 0;
+	v->inplace_ok = !sync || v->dirty_bytes >= INPLACE_MIN;
 	for (size_t i = 0; i < v->nodes.cap && !e; i++) {
 		if (!v->nodes.e[i].used)
 			continue;
@@ -610,6 +654,9 @@ static int commit(struct vol *v, int sync)
 		e = -V_ENOMEM;
 	char lname[32];
 	vol_name_log(lname, v->gen);
+	/* the pages written in place are durable before the commit naming them */
+	if (!e && sync)
+		e = vol_sync_inplace(v);
 	if (!e) {
 		p32(m.p, (uint32_t)v->npend);
 		p32(m.p + 4, nd);
@@ -650,8 +697,10 @@ static int commit(struct vol *v, int sync)
 		if (v->nodes.e[i].used) {
 			struct vnode *n = (struct vnode *)(uintptr_t)v->nodes.e[i].v;
 			n->touched = 0;
-			if (!n->orphan)
+			if (!n->orphan) {
 				n->committed = 1;
+				n->csize = n->size;
+			}
 		}
 	v->cnext_id = v->next_id;
 	if (sync && (e = remove_todel(v)))

@@ -6,7 +6,13 @@
  * "synced N" once fsync returned, and after each record replaces DIR/state
  * atomically (write a temporary file, fsync, rename). The test kills it at
  * a random moment; every record it reported synced must be there the next
- * time. "check DIR" only checks and prints "start K". */
+ * time. "check DIR" only checks and prints "start K".
+ *
+ * "append-big DIR" also writes, before record k's line, a new file DIR/b<k>
+ * of BIG bytes (the volume writes the pages of a new file in place, not in
+ * its log: another crash path) and fsyncs it, and after the line removes
+ * DIR/b<k-4>; the check then also wants b<i> whole for the last records i
+ * (k-3 to k-1); "check-big DIR" checks both. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,6 +21,32 @@
 #include <unistd.h>
 
 static char buf[1 << 22];
+
+#define BIG (320 << 10)
+static char big[BIG];
+
+static void pattern(long k, char *b)
+{
+	for (size_t i = 0; i < BIG; i++)
+		b[i] = (char)('a' + (k * 7 + (long)(i / 4096)) % 26);
+}
+
+/* Whether DIR/b<k> holds pattern(k). */
+static int big_ok(const char *dir, long k)
+{
+	char p[4096];
+	snprintf(p, sizeof p, "%s/b%ld", dir, k);
+	int fd = open(p, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	static char want[BIG];
+	ssize_t n = 0, r;
+	while (n < BIG && (r = read(fd, big + n, BIG - (size_t)n)) > 0)
+		n += r;
+	close(fd);
+	pattern(k, want);
+	return n == BIG && !memcmp(big, want, BIG);
+}
 
 static long check(const char *dir)
 {
@@ -65,9 +97,15 @@ int main(int argc, char **argv)
 	long k = check(dir);
 	if (k < 0)
 		return 1;
+	int bigmode = !strcmp(argv[1], "append-big") || !strcmp(argv[1], "check-big");
+	for (long i = k > 3 ? k - 3 : 0; bigmode && i < k; i++)
+		if (!big_ok(dir, i)) {
+			printf("CORRUPT b%ld with %ld records\n", i, k);
+			return 1;
+		}
 	printf("start %ld\n", k);
 	fflush(stdout);
-	if (!strcmp(argv[1], "check"))
+	if (!strncmp(argv[1], "check", 5))
 		return 0;
 	char p[4096], tmp[4096], st[4096];
 	snprintf(p, sizeof p, "%s/log.txt", dir);
@@ -78,11 +116,25 @@ int main(int argc, char **argv)
 		return 1;
 	for (;; k++) {
 		char rec[32];
+		if (bigmode) {
+			char bp[4096];
+			snprintf(bp, sizeof bp, "%s/b%ld", dir, k);
+			pattern(k, big);
+			int b = open(bp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+			if (b < 0 || write(b, big, BIG) != BIG || fsync(b) != 0 || close(b) != 0)
+				return 1;
+		}
 		int n = snprintf(rec, sizeof rec, "record %ld\n", k);
 		if (write(fd, rec, (size_t)n) != n || fsync(fd) != 0)
 			return 1;
 		printf("synced %ld\n", k);
 		fflush(stdout);
+		if (bigmode && k >= 4) {
+			char bp[4096];
+			snprintf(bp, sizeof bp, "%s/b%ld", dir, k - 4);
+			if (unlink(bp) != 0)
+				return 1;
+		}
 		int t = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		n = snprintf(rec, sizeof rec, "%ld", k);
 		if (t < 0 || write(t, rec, (size_t)n) != n || fsync(t) != 0 || close(t) != 0 || rename(tmp, st) != 0)
