@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -139,6 +140,11 @@ func (p *Podman) Command(ctx context.Context, args ...string) *exec.Cmd {
 // returns its output. A non-zero exit is an *exec.ExitError; running past the
 // timeout is ErrTimeout (the podman process is killed).
 func (p *Podman) Exec(timeout time.Duration, args ...string) (stdout, stderr string, err error) {
+	return p.execIn(nil, timeout, args...)
+}
+
+// execIn is Exec with stdin (nil: none).
+func (p *Podman) execIn(stdin io.Reader, timeout time.Duration, args ...string) (stdout, stderr string, err error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
@@ -146,7 +152,7 @@ func (p *Podman) Exec(timeout time.Duration, args ...string) (stdout, stderr str
 	defer cancel()
 	var o, e bytes.Buffer
 	cmd := p.Command(ctx, args...)
-	cmd.Stdout, cmd.Stderr = &o, &e
+	cmd.Stdout, cmd.Stderr, cmd.Stdin = &o, &e, stdin
 	err = cmd.Run()
 	if ctx.Err() != nil {
 		err = fmt.Errorf("running podman %s: after %v: %w", strings.Join(args, " "), timeout, ErrTimeout)
@@ -286,6 +292,7 @@ type RunOpts struct {
 	Extra      []string      // further podman run flags, placed before the image
 	Detach     bool          // Run: start in the background and return the container name as stdout
 	Timeout    time.Duration // foreground run: kill after this (DefaultTimeout when 0)
+	Stdin      io.Reader     // foreground run: the container's stdin (podman run -i)
 }
 
 func (o RunOpts) flags(name string) []string {
@@ -294,6 +301,9 @@ func (o RunOpts) flags(name string) []string {
 		args = append(args, "-d")
 	} else {
 		args = append(args, "--rm")
+	}
+	if o.Stdin != nil {
+		args = append(args, "-i")
 	}
 	if o.Entrypoint != nil {
 		b, _ := json.Marshal(o.Entrypoint)
@@ -335,7 +345,7 @@ func (p *Podman) Run(t testing.TB, image string, opts RunOpts) (stdout, stderr s
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	stdout, stderr, err := p.Exec(timeout, args...)
+	stdout, stderr, err := p.execIn(opts.Stdin, timeout, args...)
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) && !errors.Is(err, ErrTimeout) {

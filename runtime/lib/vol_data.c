@@ -141,6 +141,92 @@ static struct tagpage *load_tag(struct vol *v, struct vnode *n, int l, uint64_t 
 }
 
 /* Plaintext of data page i into buf. */
+/* The clean-page cache: CACHE_PAGES slots (4 MiB), CLOCK replacement. */
+#define CACHE_PAGES 1024u
+
+struct vslot {
+	uint64_t id, index;
+	uint8_t tag[16];
+	int used, ref;
+};
+struct vcache {
+	struct vmap map; /* (id, index) -> slot */
+	struct vslot slot[CACHE_PAGES];
+	uint32_t hand;
+	uint8_t *pages; /* CACHE_PAGES * VOL_PAGE */
+};
+
+void vol_cache_free(struct vol *v)
+{
+	struct vcache *c = v->cache;
+	if (!c)
+		return;
+	vol_wipe(c->pages, (size_t)CACHE_PAGES * VOL_PAGE);
+	rt_free(c->pages);
+	vmap_free(&c->map);
+	rt_free(c);
+	v->cache = NULL;
+}
+
+/* Copies page (id, i) to buf if the cache holds it verified against tag. */
+static int cache_get(struct vol *v, uint64_t id, uint64_t i, const uint8_t tag[16], uint8_t *buf)
+{
+	struct vcache *c = v->cache;
+	uint64_t *k = c ? vmap_get(&c->map, id, i) : NULL;
+	if (!k)
+		return 0;
+	struct vslot *sl = &c->slot[*k];
+	if (memcmp(sl->tag, tag, 16))
+		return 0;
+	memcpy(buf, c->pages + *k * VOL_PAGE, VOL_PAGE);
+	sl->ref = 1;
+	return 1;
+}
+
+/* Keeps a copy of the verified page (id, i); best effort. */
+static void cache_put(struct vol *v, uint64_t id, uint64_t i, const uint8_t tag[16], const uint8_t *page)
+{
+	struct vcache *c = v->cache;
+	if (!c) {
+		c = rt_calloc(1, sizeof *c);
+		if (!c)
+			return;
+		if (!(c->pages = rt_malloc((size_t)CACHE_PAGES * VOL_PAGE))) {
+			rt_free(c);
+			return;
+		}
+		v->cache = c;
+	}
+	uint64_t *k = vmap_get(&c->map, id, i);
+	uint32_t at;
+	if (k) {
+		at = (uint32_t)*k;
+	} else {
+		for (;;) { /* CLOCK: the first slot not referenced since the hand passed */
+			struct vslot *sl = &c->slot[c->hand];
+			if (!sl->used || !sl->ref)
+				break;
+			sl->ref = 0;
+			c->hand = (c->hand + 1) % CACHE_PAGES;
+		}
+		at = c->hand;
+		c->hand = (c->hand + 1) % CACHE_PAGES;
+		struct vslot *old = &c->slot[at];
+		if (old->used)
+			vmap_del(&c->map, old->id, old->index);
+		if (vmap_put(&c->map, id, i, at)) {
+			old->used = 0;
+			return;
+		}
+	}
+	struct vslot *sl = &c->slot[at];
+	sl->id = id;
+	sl->index = i;
+	memcpy(sl->tag, tag, 16);
+	sl->used = sl->ref = 1;
+	memcpy(c->pages + (size_t)at * VOL_PAGE, page, VOL_PAGE);
+}
+
 static int read_page(struct vol *v, struct vnode *n, uint64_t i, uint8_t *buf)
 {
 	struct ftree *t = tree(n);
@@ -159,12 +245,15 @@ static int read_page(struct vol *v, struct vnode *n, uint64_t i, uint8_t *buf)
 		memset(buf, 0, VOL_PAGE);
 		return 0;
 	}
+	if (cache_get(v, n->id, i, s, buf))
+		return 0;
 	if ((e = read_node(v, n, 0, i, buf)))
 		return e;
 	struct vpos ps;
 	pos(v, &ps, n->id, 0, i);
 	if (!vol_unseal(&v->k, &ps, buf, buf, VOL_PAGE, s))
 		return auth_fail(v, "page failed authentication: ", n, i);
+	cache_put(v, n->id, i, s, buf);
 	return 0;
 }
 

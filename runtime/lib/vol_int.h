@@ -204,6 +204,10 @@ struct vol {
 	uint64_t *inplace;
 	size_t ninplace, capinplace;
 	int inplace_ok; /* this commit may write fresh places in place */
+	/* authenticated plaintext of clean pages, each kept with the tag it
+	 * was verified against: a lookup hits only when the tree still names
+	 * that tag, so a changed page can never be served stale (vol_data.c) */
+	struct vcache *cache;
 	/* consecutive in-place pages of one file, written with one pwrite */
 	uint8_t *batch;
 	uint64_t batch_id, batch_pos;
@@ -236,6 +240,7 @@ int vol_put_inode(const struct vnode *n, uint8_t *b, uint64_t toff);
 int vol_get_inode(const uint8_t *b, struct vnode *n, uint64_t *toff, const char **why);
 int vol_apply_commit(struct vol *v, const uint8_t *m, size_t n, const struct vmap *window, const char **why);
 /* ---- vol_data.c ---- */
+void vol_cache_free(struct vol *v);
 uint64_t vol_npages(uint64_t size);
 int vol_depth(uint64_t n);
 uint64_t vol_node_pos(int l, uint64_t j);

@@ -453,6 +453,7 @@ void vol_free(struct vol *v)
 	rt_free(v->todel);
 	rt_free(v->inplace);
 	rt_free(v->batch);
+	vol_cache_free(v);
 	rt_free(v->path);
 	vol_keys_wipe(&v->k);
 	rt_free(v);

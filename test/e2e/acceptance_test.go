@@ -35,7 +35,7 @@ type env struct {
 	keyFile string
 }
 
-func setup(t *testing.T) *env {
+func setup(t testing.TB) *env {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test: skipped in -short mode")
@@ -64,7 +64,7 @@ func setup(t *testing.T) *env {
 
 // withCommand is the image with another entrypoint, as a one-line
 // Dockerfile `FROM image` + `ENTRYPOINT [...]` would make it.
-func withCommand(t *testing.T, img v1.Image, argv []string) v1.Image {
+func withCommand(t testing.TB, img v1.Image, argv []string) v1.Image {
 	t.Helper()
 	cf, err := img.ConfigFile()
 	if err != nil {
@@ -79,7 +79,7 @@ func withCommand(t *testing.T, img v1.Image, argv []string) v1.Image {
 	return out
 }
 
-func (e *env) convert(t *testing.T, img v1.Image, opts ...convert.Option) (v1.Image, *convert.Report) {
+func (e *env) convert(t testing.TB, img v1.Image, opts ...convert.Option) (v1.Image, *convert.Report) {
 	t.Helper()
 	opts = append([]convert.Option{convert.WithSigner(e.fx.Signer), convert.WithFSKey(e.fx.FSKey)}, opts...)
 	out, rep, err := convertImage2(context.Background(), img, opts...)
@@ -89,12 +89,12 @@ func (e *env) convert(t *testing.T, img v1.Image, opts ...convert.Option) (v1.Im
 	return out, rep
 }
 
-func (e *env) load(t *testing.T, img v1.Image, name string) string {
+func (e *env) load(t testing.TB, img v1.Image, name string) string {
 	t.Helper()
 	return e.p.Load(t, podmantest.WriteDockerArchive(t, img, "localhost/scone-e2e/"+name+":latest"))
 }
 
-func (e *env) runConverted(t *testing.T, id string, extra ...string) (string, string, int) {
+func (e *env) runConverted(t testing.TB, id string, extra ...string) (string, string, int) {
 	t.Helper()
 	return e.p.Run(t, id, podmantest.RunOpts{
 		Network: "none",
@@ -339,7 +339,7 @@ func TestNoPlaintextInLayers(t *testing.T) {
 
 // flipROData flips a byte in the middle of the first read-only,
 // non-executable PT_LOAD segment after the code.
-func flipROData(t *testing.T, runtimeELF []byte) func([]byte) []byte {
+func flipROData(t testing.TB, runtimeELF []byte) func([]byte) []byte {
 	f, err := elf.NewFile(bytes.NewReader(runtimeELF))
 	if err != nil {
 		t.Fatal(err)
@@ -362,7 +362,7 @@ func flipROData(t *testing.T, runtimeELF []byte) func([]byte) []byte {
 	return nil
 }
 
-func rebuild(t *testing.T, im *inspect.Image, path string, mut func([]byte) []byte) v1.Image {
+func rebuild(t testing.TB, im *inspect.Image, path string, mut func([]byte) []byte) v1.Image {
 	t.Helper()
 	c := im.Contents()
 	for _, f := range c.Files() {
@@ -386,7 +386,7 @@ func TestServers(t *testing.T) {
 	for _, tc := range []struct {
 		image string
 		port  string
-		probe func(t *testing.T, addr string) string
+		probe func(t testing.TB, addr string) string
 		opts  []convert.Option
 	}{
 		{"nginx", "80", httpProbe("/"), nil},
@@ -416,8 +416,8 @@ func TestServers(t *testing.T) {
 	}
 }
 
-func httpProbe(path string) func(*testing.T, string) string {
-	return func(t *testing.T, addr string) string {
+func httpProbe(path string) func(testing.TB, string) string {
+	return func(t testing.TB, addr string) string {
 		code, body, err := podmantest.GetWait("http://"+addr+path, 60e9)
 		if err != nil {
 			t.Fatalf("GET %s: %v", path, err)
@@ -426,8 +426,8 @@ func httpProbe(path string) func(*testing.T, string) string {
 	}
 }
 
-func tcpProbe(req string) func(*testing.T, string) string {
-	return func(t *testing.T, addr string) string {
+func tcpProbe(req string) func(testing.TB, string) string {
+	return func(t testing.TB, addr string) string {
 		c, err := podmantest.DialWait(addr, 60e9)
 		if err != nil {
 			t.Fatal(err)

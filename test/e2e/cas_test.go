@@ -74,7 +74,7 @@ type casInstance struct {
 
 // newSimKeyFiles makes a simulation quote key (a platform, in simulation
 // mode): the private key file a host hands scone-run, and its public key.
-func newSimKeyFiles(t *testing.T) (priv, pub string) {
+func newSimKeyFiles(t testing.TB) (priv, pub string) {
 	t.Helper()
 	sk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -90,7 +90,7 @@ func newSimKeyFiles(t *testing.T) (priv, pub string) {
 	return priv, pub
 }
 
-func newCASWorld(t *testing.T) *casWorld {
+func newCASWorld(t testing.TB) *casWorld {
 	t.Helper()
 	e := setup(t)
 	w := &casWorld{env: e}
@@ -120,7 +120,7 @@ func newCASWorld(t *testing.T) *casWorld {
 // startCAS starts scone-cas serve on state (a new directory when ""), on
 // the test network under the name scone-cas when alias, with more serve
 // flags.
-func (w *casWorld) startCAS(t *testing.T, state string, alias bool, flags ...string) *casInstance {
+func (w *casWorld) startCAS(t testing.TB, state string, alias bool, flags ...string) *casInstance {
 	t.Helper()
 	if state == "" {
 		state = t.TempDir()
@@ -168,7 +168,7 @@ func (w *casWorld) startCAS(t *testing.T, state string, alias bool, flags ...str
 }
 
 // apply creates or replaces (previous: the current hash) the policy doc.
-func (ci *casInstance) apply(t *testing.T, doc string) string {
+func (ci *casInstance) apply(t testing.TB, doc string) string {
 	t.Helper()
 	name := strings.Fields(strings.SplitN(doc, "name: ", 2)[1])[0]
 	res, err := ci.client.Apply(context.Background(), name, []byte(doc), ci.w.owner)
@@ -192,7 +192,7 @@ func (w *casWorld) policyDoc(name string, mrenclaves []string, sim bool, fsKey f
 // convertForCAS converts img to get its FS key (a new one, returned: it
 // exists in this process and in the policy only) from ci's CAS under
 // policy.
-func (w *casWorld) convertForCAS(t *testing.T, img v1.Image, id cas.ID, policy string, opts ...convert.Option) (v1.Image, string, fsprotect.Key) {
+func (w *casWorld) convertForCAS(t testing.TB, img v1.Image, id cas.ID, policy string, opts ...convert.Option) (v1.Image, string, fsprotect.Key) {
 	t.Helper()
 	var k fsprotect.Key
 	if _, err := rand.Read(k[:]); err != nil {
@@ -319,7 +319,7 @@ func TestCASPodman(t *testing.T) {
 // testRedisFromPolicy: redis-server gets its config file (with the
 // password) from the policy and answers the same as a native redis with
 // that password.
-func testRedisFromPolicy(t *testing.T, w *casWorld, ci *casInstance) {
+func testRedisFromPolicy(t testing.TB, w *casWorld, ci *casInstance) {
 	img := testimages.Image(t, "redis")
 	conv, mre, key := w.convertForCAS(t, img, ci.id, "redis")
 	id := w.load(t, conv, "cas-redis")
@@ -360,7 +360,7 @@ func testRedisFromPolicy(t *testing.T, w *casWorld, ci *casInstance) {
 // key and registers the image in a policy made from the owner's template;
 // the image runs and prints what the native one prints; the key is in no
 // file the conversion wrote or read.
-func testCASRegister(t *testing.T, w *casWorld, ci *casInstance) {
+func testCASRegister(t testing.TB, w *casWorld, ci *casInstance) {
 	bin := buildCmd(t, "scone-build")
 	work := t.TempDir()
 	signer, err := enclave.MarshalPrivateKeyPEM(w.fx.Key)
@@ -431,7 +431,7 @@ func testCASRegister(t *testing.T, w *casWorld, ci *casInstance) {
 }
 
 // checkNoHostKey: the test process holds no FS key file or variable.
-func checkNoHostKey(t *testing.T, w *casWorld) {
+func checkNoHostKey(t testing.TB, w *casWorld) {
 	for _, env := range os.Environ() {
 		if strings.HasPrefix(env, "SCONE_FS_KEY") {
 			t.Fatalf("the test's environment has %s", env)
@@ -441,7 +441,7 @@ func checkNoHostKey(t *testing.T, w *casWorld) {
 
 // casServerImage is a one-layer image holding the static scone-cas binary,
 // built from this tree.
-func casServerImage(t *testing.T) v1.Image {
+func casServerImage(t testing.TB) v1.Image {
 	t.Helper()
 	bin := buildSconeCAS(t)
 	return filesImage(t, []imageFile{
@@ -458,7 +458,7 @@ var (
 )
 
 // buildSconeCAS builds cmd/scone-cas statically (once per test process).
-func buildSconeCAS(t *testing.T) []byte {
+func buildSconeCAS(t testing.TB) []byte {
 	t.Helper()
 	casBinOnce.Do(func() {
 		var path string
@@ -488,7 +488,7 @@ func TestMain(m *testing.M) {
 
 // buildCmd builds cmd/NAME statically (once per test process) and returns
 // the binary's path.
-func buildCmd(t *testing.T, name string) string {
+func buildCmd(t testing.TB, name string) string {
 	t.Helper()
 	p, err := buildCommand(name)
 	if err != nil {
@@ -527,7 +527,7 @@ type imageFile struct {
 }
 
 // filesImage is a one-layer OCI image of files with an entrypoint and cmd.
-func filesImage(t *testing.T, files []imageFile, entrypoint, cmd []string) v1.Image {
+func filesImage(t testing.TB, files []imageFile, entrypoint, cmd []string) v1.Image {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -571,7 +571,7 @@ func filesImage(t *testing.T, files []imageFile, entrypoint, cmd []string) v1.Im
 	return img
 }
 
-func writeFile(t *testing.T, path string, b []byte, mode os.FileMode) {
+func writeFile(t testing.TB, path string, b []byte, mode os.FileMode) {
 	t.Helper()
 	if err := os.WriteFile(path, b, mode); err != nil {
 		t.Fatal(err)
@@ -581,7 +581,7 @@ func writeFile(t *testing.T, path string, b []byte, mode os.FileMode) {
 	}
 }
 
-func randHex(t *testing.T, n int) string {
+func randHex(t testing.TB, n int) string {
 	t.Helper()
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
@@ -643,7 +643,7 @@ func TestCASPodmanEtcd(t *testing.T) {
 
 // startEtcd runs the host's etcd binary (it needs only glibc) on the
 // debian test image, on the test network as "etcd".
-func (w *casWorld) startEtcd(t *testing.T, bin string) {
+func (w *casWorld) startEtcd(t testing.TB, bin string) {
 	t.Helper()
 	b, err := os.ReadFile(bin)
 	if err != nil {

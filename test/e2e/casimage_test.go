@@ -25,7 +25,7 @@ import (
 // casImage is a CAS image built by scripts/cas-image.sh and its state
 // directory, run under podman.
 type casImage struct {
-	t     *testing.T
+	t     testing.TB
 	w     *casWorld
 	sb    string // scone-build
 	work  string // keys/, the layout
@@ -35,7 +35,7 @@ type casImage struct {
 }
 
 // newCASImage builds the CAS image with the script's extra arguments.
-func newCASImage(t *testing.T, w *casWorld, extra ...string) *casImage {
+func newCASImage(t testing.TB, w *casWorld, extra ...string) *casImage {
 	t.Helper()
 	ci := &casImage{t: t, w: w, sb: buildCmd(t, "scone-build"), work: t.TempDir(), state: t.TempDir()}
 	_, file, _, _ := runtime.Caller(0)

@@ -72,7 +72,7 @@ func TestProcessesMatchNative(t *testing.T) {
 
 // decrypt decodes a console log of the image rep describes, with the
 // console key (not the FS key), requiring its MRENCLAVE and stream.
-func (e *env) decrypt(t *testing.T, s string, stream console.Stream, rep *convert.Report) (string, *console.Log) {
+func (e *env) decrypt(t testing.TB, s string, stream console.Stream, rep *convert.Report) (string, *console.Log) {
 	t.Helper()
 	var plain bytes.Buffer
 	log, err := console.Decrypt(&plain, strings.NewReader(s), e.consoleKey(t), stream, console.WithMRENCLAVE(mrenclave(t, rep)))
@@ -82,7 +82,7 @@ func (e *env) decrypt(t *testing.T, s string, stream console.Stream, rep *conver
 	return plain.String(), log
 }
 
-func (e *env) consoleKey(t *testing.T) console.Key {
+func (e *env) consoleKey(t testing.TB) console.Key {
 	t.Helper()
 	k, err := console.DeriveKey(e.fx.FSKey)
 	if err != nil {
@@ -91,7 +91,7 @@ func (e *env) consoleKey(t *testing.T) console.Key {
 	return k
 }
 
-func mrenclave(t *testing.T, rep *convert.Report) [32]byte {
+func mrenclave(t testing.TB, rep *convert.Report) [32]byte {
 	t.Helper()
 	b, err := hex.DecodeString(rep.MRENCLAVE)
 	if err != nil || len(b) != 32 {

@@ -22,7 +22,7 @@ import (
 )
 
 // withFiles is img with one more layer holding files (path -> content).
-func withFiles(t *testing.T, img v1.Image, files map[string]string) v1.Image {
+func withFiles(t testing.TB, img v1.Image, files map[string]string) v1.Image {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)

@@ -33,7 +33,7 @@ type tlsFiles struct {
 	caFile string
 }
 
-func newTLSFiles(t *testing.T) *tlsFiles {
+func newTLSFiles(t testing.TB) *tlsFiles {
 	t.Helper()
 	ca, err := tlstest.NewCA("test/e2e CA")
 	if err != nil {
@@ -55,7 +55,7 @@ func newTLSFiles(t *testing.T) *tlsFiles {
 // key is readable by every user of the image (redis runs as its own user):
 // the keys of these tests protect nothing; a real image would COPY --chown
 // it to the server's user, mode 0600.
-func (f *tlsFiles) image(t *testing.T, img v1.Image) v1.Image {
+func (f *tlsFiles) image(t testing.TB, img v1.Image) v1.Image {
 	return withFiles(t, img, map[string]string{"etc/tls/server.pem": string(f.leaf.ChainPEM), "etc/tls/server.key": string(f.leaf.KeyPEM)})
 }
 
@@ -67,7 +67,7 @@ type capture struct {
 	log  bytes.Buffer
 }
 
-func startCapture(t *testing.T, ports ...int) *capture {
+func startCapture(t testing.TB, ports ...int) *capture {
 	t.Helper()
 	if _, err := exec.LookPath("tcpdump"); err != nil {
 		t.Log("SKIP capture: tcpdump not installed (scripts/setup.sh installs it)")
@@ -121,7 +121,7 @@ func (c *capture) stop() []byte {
 
 // check: the capture saw the connections (the certificate, which TLS 1.2
 // sends in clear, is in it) and none of the plaintext markers.
-func (c *capture) check(t *testing.T, cert []byte, markers ...string) {
+func (c *capture) check(t testing.TB, cert []byte, markers ...string) {
 	t.Helper()
 	pcap := c.stop()
 	if pcap == nil {
@@ -137,7 +137,7 @@ func (c *capture) check(t *testing.T, cert []byte, markers ...string) {
 	}
 }
 
-func (e *env) startTLS(t *testing.T, id, cport string) (*podmantest.Container, int) {
+func (e *env) startTLS(t testing.TB, id, cport string) (*podmantest.Container, int) {
 	t.Helper()
 	port := podmantest.FreePort(t)
 	c := e.p.Start(t, id, podmantest.RunOpts{Ports: []string{"127.0.0.1:" + itoa(port) + ":" + cport},
@@ -147,14 +147,14 @@ func (e *env) startTLS(t *testing.T, id, cport string) (*podmantest.Container, i
 	return c, port
 }
 
-func needTool(t *testing.T, name string) {
+func needTool(t testing.TB, name string) {
 	t.Helper()
 	if _, err := exec.LookPath(name); err != nil {
 		t.Skipf("SKIP: %s not installed (scripts/setup.sh installs it)", name)
 	}
 }
 
-func toolOutput(t *testing.T, timeout time.Duration, name string, args ...string) (string, error) {
+func toolOutput(t testing.TB, timeout time.Duration, name string, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()

@@ -19,6 +19,9 @@
 #endif
 #define SEEK_DATA_ 3
 #define SEEK_HOLE_ 4
+#define F_GETLK_ 5
+#define F_SETLK_ 6
+#define F_SETLKW_ 7
 #define F_OFD_GETLK_ 36
 #define F_OFD_SETLK_ 37
 #define F_OFD_SETLKW_ 38
@@ -74,6 +77,47 @@ static long rw(struct vs_desc *d, int write, const struct kiov *iov, long n, lon
 		}
 	}
 	return total;
+}
+
+/* POSIX record locks on a volume file: only this process opens the
+ * volume's files (a forked child's volume calls are refused), and the
+ * locks of one process never conflict with each other, so every lock is
+ * granted and F_GETLK finds none, as Linux would, without a host call.
+ * The checks are Linux's: the lock type against the open mode, whence. */
+static long posix_lock(const struct vs_desc *d, long cmd, long arg)
+{
+	struct {
+		short type, whence;
+		long start, len;
+		int pid;
+	} fl;
+	if (!rt_user_ok((void *)arg, sizeof fl))
+		return -EFAULT;
+	memcpy(&fl, (void *)arg, sizeof fl);
+	if (fl.whence < 0 || fl.whence > 2)
+		return -EINVAL;
+	int acc = d->flags & O_ACCMODE;
+	switch (fl.type) {
+	case 0: /* F_RDLCK */
+		if (cmd != F_GETLK_ && acc == O_WRONLY)
+			return -EBADF;
+		break;
+	case 1: /* F_WRLCK */
+		if (cmd != F_GETLK_ && acc == O_RDONLY)
+			return -EBADF;
+		break;
+	case 2: /* F_UNLCK */
+		if (cmd == F_GETLK_)
+			return -EINVAL;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (cmd == F_GETLK_) {
+		short unl = 2;
+		memcpy((void *)arg, &unl, sizeof unl);
+	}
+	return 0;
 }
 
 static long sync_fd(struct vs_desc *d)
@@ -284,6 +328,10 @@ static long fd_call(const struct sys_call *c, struct vs_desc *d, long *handled)
 		case F_OFD_SETLK_:
 		case F_OFD_SETLKW_:
 			return -ENOLCK; /* docs/compatibility.md */
+		case F_GETLK_:
+		case F_SETLK_:
+		case F_SETLKW_:
+			return posix_lock(d, a[1], a[2]);
 		default:
 			*handled = 0; /* FD flags, dups, POSIX locks: on the placeholder */
 			return 0;
