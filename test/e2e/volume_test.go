@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scone-build/scone-build/internal/podmantest"
 	"github.com/scone-build/scone-build/internal/testimages"
@@ -95,4 +96,122 @@ func TestProtectedVolumeSQLite(t *testing.T) {
 		t.Fatalf("the host directory holds %v: the volume was not written there", files)
 	}
 	t.Logf("host files of the volume: %v", files)
+}
+
+// TestProtectedVolumeRedis: redis-server of the real image, converted with
+// --protected-volume /data, persists through its append-only file (fsync
+// always) and through SAVE, and a new container finds the data, as
+// natively; the host directory holds no key or value in clear. BGSAVE
+// forks, and a forked child's volume calls are refused (docs/compatibility.md):
+// redis reports the failed save and keeps serving.
+func TestProtectedVolumeRedis(t *testing.T) {
+	e := setup(t)
+	img := testimages.Image(t, "redis")
+	conv, _ := e.convert(t, img, convert.WithProtectedVolumes("/data"), convert.WithHostArgs(true))
+	id := e.load(t, conv, "redis-pvol")
+	native := e.p.PullOCI(t, podmantest.WriteLayout(t, img, "native"), "native")
+	const marker = "VALUE-PLAINTEXT-MARKER-8c1f"
+	for _, c := range []struct {
+		name   string
+		args   []string
+		write  string // commands of the first container
+		read   string // of the second
+		wantIn string
+	}{
+		{"aof", []string{"redis-server", "--protected-mode", "no", "--appendonly", "yes", "--appendfsync", "always", "--save", ""},
+			"SET k1 " + marker + "\r\nINCR n\r\nINCR n\r\nRPUSH l a b c\r\nQUIT\r\n",
+			"GET k1\r\nGET n\r\nLRANGE l 0 -1\r\nQUIT\r\n", marker},
+		{"rdb", []string{"redis-server", "--protected-mode", "no", "--appendonly", "no", "--save", ""},
+			"SET k1 " + marker + "\r\nSET k2 second\r\nSAVE\r\nQUIT\r\n",
+			"GET k1\r\nGET k2\r\nDBSIZE\r\nQUIT\r\n", "second"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			session := func(image, dir string, converted bool, req string) string {
+				t.Helper()
+				// natively the arguments replace CMD; converted (--host-args)
+				// they replace argv[1:]
+				opts := podmantest.RunOpts{Args: c.args, Volumes: []string{dir + ":/data"}}
+				if converted {
+					opts.Args = c.args[1:]
+					opts.Env = []string{"SCONE_FS_KEY_FILE=/run/secrets/scone-fs-key"}
+					opts.Volumes = append(opts.Volumes, e.keyFile+":/run/secrets/scone-fs-key:ro")
+				}
+				port := podmantest.FreePort(t)
+				opts.Ports = []string{"127.0.0.1:" + itoa(port) + ":6379"}
+				ctr := e.p.Start(t, image, opts)
+				defer ctr.Stop(t, 10e9)
+				addr := "127.0.0.1:" + itoa(port)
+				ctr.WaitTCP(t, addr, 60e9)
+				return tcpProbe(req)(t, addr)
+			}
+			nativeDir, scDir := t.TempDir(), t.TempDir()
+			for _, d := range []string{nativeDir, scDir} {
+				if err := os.Chmod(d, 0o777); err != nil { // the image's user (redis) writes there
+					t.Fatal(err)
+				}
+			}
+			for i, req := range []string{c.write, c.read} { // a new container each
+				want := session(native, nativeDir, false, req)
+				got := session(id, scDir, true, req)
+				if got != want {
+					t.Fatalf("step %d: converted %q, native %q", i, got, want)
+				}
+				if i == 1 && !strings.Contains(got, c.wantIn) {
+					t.Fatalf("the data is not back after a restart: %q", got)
+				}
+			}
+			err := filepath.WalkDir(scDir, func(p string, d fs.DirEntry, err error) error {
+				if err != nil || !d.Type().IsRegular() {
+					return err
+				}
+				b, err := os.ReadFile(p)
+				if err == nil && (bytes.Contains(b, []byte(marker)) || bytes.Contains(b, []byte("REDIS"))) {
+					t.Errorf("%s holds redis data in clear", p)
+				}
+				if strings.Contains(d.Name(), "appendonly") || strings.Contains(d.Name(), "dump.rdb") {
+					t.Errorf("the host sees the file name %s", p)
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+
+	t.Run("bgsave refused in the child", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.Chmod(dir, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		port := podmantest.FreePort(t)
+		ctr := e.p.Start(t, id, podmantest.RunOpts{Args: []string{"--protected-mode", "no", "--save", ""},
+			Env: []string{"SCONE_FS_KEY_FILE=/run/secrets/scone-fs-key"}, Ports: []string{"127.0.0.1:" + itoa(port) + ":6379"},
+			Volumes: []string{dir + ":/data", e.keyFile + ":/run/secrets/scone-fs-key:ro"}})
+		defer ctr.Stop(t, 10e9)
+		addr := "127.0.0.1:" + itoa(port)
+		ctr.WaitTCP(t, addr, 60e9)
+		tcpProbe("SET k v\r\nBGSAVE\r\nQUIT\r\n")(t, addr)
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			got := tcpProbe("INFO persistence\r\nPING\r\nQUIT\r\n")(t, addr)
+			if strings.Contains(got, "rdb_bgsave_in_progress:0") && strings.Contains(got, "+PONG") {
+				if !strings.Contains(got, "rdb_last_bgsave_status:err") {
+					t.Fatalf("BGSAVE on a protected volume did not fail (the documented gap closed? update docs/compatibility.md):\n%s", got)
+				}
+				// the child's line reaches the container log through conmon: wait for it
+				for logs := ""; !strings.Contains(logs, "protected volume /data: refused to a forked child process"); logs = ctr.Logs(t) {
+					if time.Now().After(deadline) {
+						t.Fatalf("the refusal is not explained in the log:\n%s", logs)
+					}
+					time.Sleep(200 * time.Millisecond)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("BGSAVE did not finish:\n%s", got)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	})
 }

@@ -360,7 +360,7 @@ int vs_host_path(const struct sys_call *c, long *ret)
 		if (m0 < 0 && m1 < 0)
 			return SHIELD_PASS;
 		if (vs_g.forked)
-			return shield_done(ret, -EACCES);
+			return shield_done(ret, vs_refuse_forked(vs_g.m[m0 >= 0 ? m0 : m1].path));
 		vs_lock();
 		long r = p1 >= 0 ? two_call(c, p0, p1) : path_call(c, m0, rel, p0);
 		vs_unlock();

@@ -491,7 +491,7 @@ int vs_call(const struct sys_call *c, long *ret)
 		struct vs_desc *d = vs_fd_get((int)a[0]);
 		if (vs_g.forked) {
 			vs_unlock();
-			return shield_done(ret, -EACCES);
+			return shield_done(ret, vs_refuse_forked(vs_g.m[d->mount].path));
 		}
 		long handled;
 		long r = fd_call(c, d, &handled);

@@ -113,6 +113,7 @@ int vs_init(const struct shield_env *env)
 void vs_fork_child(void)
 {
 	vs_g.forked = vs_g.nmounts > 0;
+	vs_g.forked_said = 0;
 	vs_g.lock = 0;
 }
 

@@ -70,7 +70,8 @@ struct vs_fd {
 struct vs_state {
 	volatile int lock;
 	int nmounts;
-	int forked; /* a forked child: volumes are the parent's */
+	int forked;	 /* a forked child: volumes are the parent's */
+	int forked_said; /* the child's refusal was reported */
 	uint32_t uid, gid;
 	struct vs_mount m[VS_MAX_MOUNTS];
 	struct vs_fd fds[VS_MAX_FDS];
@@ -87,6 +88,8 @@ void vs_lock(void);
 void vs_unlock(void);
 /* Reports a failure of the volume on stderr (or the console shield). */
 void vs_report(const struct vs_mount *m, const char *what, long e);
+/* A forked child's volume call: -EACCES, said once per process. */
+long vs_refuse_forked(const char *path);
 
 /* vol_fresh.c: freshness (docs/volume.md, "Freshness"). vs_fresh_start
  * (at open) checks the volume against the state the CAS recorded and exits

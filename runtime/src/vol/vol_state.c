@@ -7,6 +7,7 @@
 #include "rtstring.h"
 #include "rtutil.h"
 #include "sys.h"
+#include <linux/errno.h>
 
 struct vs_state vs_g;
 
@@ -25,4 +26,20 @@ void vs_report(const struct vs_mount *m, const char *what, long e)
 	rt_snprintf(line, sizeof line, "scone-run: protected volume %s: %s failed (error %ld)%s%s\n", m ? m->path : "",
 		    what, -e, detail[0] ? ": " : "", detail);
 	rt_diag(line, strlen(line));
+}
+
+long vs_refuse_forked(const char *path)
+{
+	if (!vs_g.forked_said) {
+		vs_g.forked_said = 1;
+		char line[512];
+		rt_snprintf(line, sizeof line,
+			    "scone-run: protected volume%s%s: refused to a forked child process (EACCES): the volume's "
+			    "state lives in the parent's enclave memory. Only the process that opened the volumes may "
+			    "use them; programs that write a volume from child processes (postgres, redis BGSAVE) are "
+			    "not supported yet (docs/compatibility.md)\n",
+			    path ? " " : "", path ? path : "");
+		rt_diag(line, strlen(line));
+	}
+	return -EACCES;
 }
