@@ -170,3 +170,43 @@ func copyDir(t testing.TB, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// TestProtectedVolumeLinks: hard links, symbolic links, fallocate and mmap
+// on a protected volume answer as Linux does on a plain directory (the
+// probe runs both ways), except a shared writable mapping, which is
+// refused with ENODEV and a message; what the runtime wrote reads back
+// with the Go implementation (pkg/volume): the link count, the symlink's
+// target, the content through both names.
+func TestProtectedVolumeLinks(t *testing.T) {
+	rt := runtimeBin(t)
+	bin := prog(t, "volprobe")
+	vol := filepath.Join(t.TempDir(), "data")
+	plain := t.TempDir()
+	native := run(t, baseEnv(), bin, "links", plain)
+	if native.code != 0 || !strings.Contains(native.stdout, "shared-writable-mmap works") {
+		t.Fatalf("natively: exit %d\n%s%s", native.code, native.stdout, native.stderr)
+	}
+	e := makeEnclave(t, rt, bin, func(c *enclave.Config) {
+		c.HostArgs = true
+		c.ProtectedVolumes = []string{vol}
+	})
+	got := run(t, e.env(), rt, "links", vol)
+	if got.code != 0 || !strings.Contains(got.stdout, "shared-writable-mmap ENODEV") {
+		t.Fatalf("on the volume: exit %d\nstdout:\n%s\nstderr:\n%s", got.code, got.stdout, got.stderr)
+	}
+	if !strings.Contains(got.stderr, "a shared writable mmap of a volume file is refused") {
+		t.Errorf("the refusal is not explained:\n%s", got.stderr)
+	}
+	gv, err := volume.Open(vol, mustDerive(t, e.key(), vol), volume.ReadOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"links/b", "links/c", "links/s"} {
+		if b, err := gv.ReadFile(name); err != nil || string(b) != "hello links" {
+			t.Errorf("pkg/volume reads %s: %q, %v", name, b, err)
+		}
+	}
+	if target, err := gv.ReadLink("links/s"); err != nil || target != "b" {
+		t.Errorf("pkg/volume readlink links/s: %q, %v", target, err)
+	}
+}

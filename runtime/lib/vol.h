@@ -102,6 +102,11 @@ int vol_setattr(struct vol *v, uint64_t id, const uint32_t *mode, const uint32_t
 /* Creates a file or directory (mode with its type) named name in dir. */
 int vol_create(struct vol *v, uint64_t dir, const char *name, size_t nlen, uint32_t mode, uint32_t uid, uint32_t gid,
 	       uint64_t *id);
+/* A hard link: a new name in dir for the file id (not a directory). */
+int vol_link(struct vol *v, uint64_t id, uint64_t dir, const char *name, size_t nlen);
+/* A symbolic link named name in dir to target (tlen bytes, no NUL). */
+int vol_symlink(struct vol *v, uint64_t dir, const char *name, size_t nlen, const char *target, size_t tlen,
+		uint32_t uid, uint32_t gid, uint64_t *id);
 /* Removes a name: rmdir (directory, empty) or unlink (not a directory). */
 int vol_remove(struct vol *v, uint64_t dir, const char *name, size_t nlen, int rmdir);
 /* rename(2) semantics, replacing the target; noreplace: -EEXIST instead. */

@@ -20,6 +20,7 @@
 #ifndef EIO
 #define EIO 5
 #endif
+#define V_EPERM 1
 #define V_ENOENT 2
 #define V_EIO 5
 #define V_ENOMEM 12
@@ -32,6 +33,7 @@
 #define V_EFBIG 27
 #define V_ENAMETOOLONG 36
 #define V_ENOTEMPTY 39
+#define V_EMLINK 31
 #define V_ELOOP 40
 #define V_EPROTO 71
 #define V_EKEYREJECTED 129

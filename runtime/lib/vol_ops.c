@@ -277,10 +277,9 @@ static int drop_link(struct vol *v, struct vnode *n)
 	return n->nlink ? 0 : gone(v, n);
 }
 
-int vol_create(struct vol *v, uint64_t dir, const char *name, size_t nlen, uint32_t mode, uint32_t uid, uint32_t gid,
-	       uint64_t *id)
+/* The checks vol_create, vol_link and vol_symlink share for a new name. */
+static int new_name(struct vol *v, struct vnode *d, const char *name, size_t nlen)
 {
-	struct vnode *d = live(v, dir);
 	if (v->ro)
 		return -30;
 	if (v->dead)
@@ -293,6 +292,16 @@ int vol_create(struct vol *v, uint64_t dir, const char *name, size_t nlen, uint3
 		return nlen > VOL_NAME_MAX ? -V_ENAMETOOLONG : -V_EINVAL;
 	if (vent_find(d, name, nlen))
 		return -V_EEXIST;
+	return 0;
+}
+
+int vol_create(struct vol *v, uint64_t dir, const char *name, size_t nlen, uint32_t mode, uint32_t uid, uint32_t gid,
+	       uint64_t *id)
+{
+	struct vnode *d = live(v, dir);
+	int e = new_name(v, d, name, nlen);
+	if (e)
+		return e;
 	uint32_t t = mode & VOL_IFMT;
 	if (t != VOL_IFREG && t != VOL_IFDIR)
 		return -V_EINVAL;
@@ -304,6 +313,60 @@ int vol_create(struct vol *v, uint64_t dir, const char *name, size_t nlen, uint3
 	n->uid = uid;
 	n->gid = gid;
 	n->nlink = t == VOL_IFDIR ? 2 : 1;
+	touch(v, n, 1);
+	n->at = n->mt;
+	n->atn = n->mtn;
+	*id = n->id;
+	return link(v, d, name, nlen, n);
+}
+
+int vol_link(struct vol *v, uint64_t id, uint64_t dir, const char *name, size_t nlen)
+{
+	struct vnode *d = live(v, dir), *n = live(v, id);
+	int e = new_name(v, d, name, nlen);
+	if (e)
+		return e;
+	if (!n || n->orphan)
+		return -V_ENOENT; /* unlinked while open: Linux refuses a link to it */
+	if (is_dir(n))
+		return -V_EPERM;
+	if (n->nlink >= 0xffff)
+		return -V_EMLINK;
+	n->nlink++;
+	touch(v, n, 0);
+	return link(v, d, name, nlen, n);
+}
+
+int vol_symlink(struct vol *v, uint64_t dir, const char *name, size_t nlen, const char *target, size_t tlen,
+		uint32_t uid, uint32_t gid, uint64_t *id)
+{
+	struct vnode *d = live(v, dir);
+	int e = new_name(v, d, name, nlen);
+	if (e)
+		return e;
+	if (tlen == 0)
+		return -V_ENOENT; /* symlink(2) of an empty target */
+	if (tlen > VOL_PATH_MAX)
+		return -V_ENAMETOOLONG;
+	for (size_t i = 0; i < tlen; i++)
+		if (!target[i])
+			return -V_EINVAL;
+	char *t = rt_malloc(tlen);
+	if (!t)
+		return -V_ENOMEM;
+	struct vnode *n = vnode_new(v, v->next_id);
+	if (!n) {
+		rt_free(t);
+		return -V_ENOMEM;
+	}
+	v->next_id++;
+	memcpy(t, target, tlen);
+	n->target = t;
+	n->size = tlen;
+	n->mode = VOL_IFLNK | 0777;
+	n->uid = uid;
+	n->gid = gid;
+	n->nlink = 1;
 	touch(v, n, 1);
 	n->at = n->mt;
 	n->atn = n->mtn;

@@ -543,8 +543,56 @@ static void test_cache(void)
 	CHECK(system(cmd) == 0);
 }
 
+/* Hard and symbolic links persist (reopen validates the state: nlink is
+ * the number of entries naming a file), with the rules of link(2) and
+ * symlink(2). */
+static void test_links(void)
+{
+	uint8_t key[32] = {5};
+	snprintf(dirpath, sizeof dirpath, "/tmp/test_vol.%d.l", getpid());
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir %s", dirpath, dirpath);
+	CHECK(system(cmd) == 0);
+	struct vol *v = reopen(NULL, key, 0);
+	if (!v)
+		return;
+	uint64_t d = mk(v, "d", VOL_IFDIR | 0700), f = mk(v, "d/f", VOL_IFREG | 0600), s = 0;
+	CHECK(vol_write(v, f, "data", 4, 0) == 4);
+	CHECK(vol_link(v, f, VOL_ROOT_ID, "g", 1) == 0);
+	CHECK(vol_link(v, f, VOL_ROOT_ID, "g", 1) == -EEXIST);
+	CHECK(vol_link(v, d, VOL_ROOT_ID, "dl", 2) == -EPERM);
+	CHECK(vol_symlink(v, d, "s", 1, "../g", 4, 0, 0, &s) == 0 && s);
+	CHECK(vol_symlink(v, d, "e", 1, "", 0, 0, 0, &s) == -ENOENT);
+	CHECK(vol_commit(v, 1) == 0);
+	v = reopen(v, key, 0);
+	if (!v)
+		return;
+	struct vol_attr a;
+	CHECK(path_id(v, "g") == path_id(v, "d/f") && vol_getattr(v, path_id(v, "g"), &a) == 0 && a.nlink == 2);
+	char t[16] = {0};
+	uint64_t dir, id;
+	char name[256];
+	size_t nl;
+	CHECK(vol_walk(v, "d/s", 0, &dir, &id, name, &nl) == 0 && vol_readlink(v, id, t, sizeof t) == 4 &&
+	      !memcmp(t, "../g", 4));
+	CHECK(path_id(v, "d/s") == path_id(v, "g")); /* followed */
+	CHECK(vol_remove(v, path_id(v, "d"), "f", 1, 0) == 0);
+	CHECK(vol_commit(v, 1) == 0);
+	v = reopen(v, key, 0);
+	if (!v)
+		return;
+	uint8_t *got = NULL;
+	CHECK(read_whole(v, "g", &got) == 4 && !memcmp(got, "data", 4));
+	free(got);
+	CHECK(vol_getattr(v, path_id(v, "g"), &a) == 0 && a.nlink == 1);
+	vol_free(v);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dirpath);
+	CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
+	test_links();
 	test_cache();
 	test_replace();
 	run_vectors();

@@ -1,6 +1,6 @@
 /* A program that persists files on a protected volume (runtime/e2e
  * volume_test.go): "write DIR" creates them, "read DIR" checks them in a
- * later run. Prints "ok" and exits 0 when every check holds. */
+ * later run, "links DIR" checks links, fallocate and mmap. Prints "ok" and exits 0 when every check holds. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -95,10 +96,9 @@ static void do_write(const char *d)
 	close(fd);
 	close(dfd);
 	/* what is refused, clearly */
-	CHECK(link(at(d, "db/log"), at(d, "db/log2")) == -1 && errno == EPERM);
-	CHECK(symlink("log", at(d, "db/sym")) == -1 && errno == EPERM);
+	CHECK(mknod(at(d, "db/fifo"), S_IFIFO | 0600, 0) == -1 && errno == EPERM);
 	fd = open(at(d, "db/log"), O_RDWR);
-	CHECK(fallocate(fd, 0, 0, 4096) == -1 && errno == EOPNOTSUPP);
+	CHECK(fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, 0, 4096) == -1 && errno == EOPNOTSUPP);
 	close(fd);
 }
 
@@ -147,6 +147,68 @@ static void do_read(const char *d)
 		closedir(dir);
 }
 
+/* "links DIR": hard links, symbolic links, fallocate and mmap, with
+ * Linux's answers (run natively and on a protected volume); leaves
+ * links/b (content "hello links", two names: b and c) and links/s -> b. */
+static void do_links(const char *d)
+{
+	CHECK(mkdir(at(d, "links"), 0700) == 0);
+	int fd = open(at(d, "links/a"), O_CREAT | O_RDWR, 0600);
+	CHECK(fd >= 0 && write(fd, "hello links", 11) == 11 && close(fd) == 0);
+	CHECK(link(at(d, "links/a"), at(d, "links/b")) == 0);
+	CHECK(link(at(d, "links/a"), at(d, "links/b")) == -1 && errno == EEXIST);
+	CHECK(link(at(d, "links"), at(d, "links/dirlink")) == -1 && errno == EPERM);
+	CHECK(link(at(d, "links/nothing"), at(d, "links/x")) == -1 && errno == ENOENT);
+	struct stat sa, sb;
+	CHECK(stat(at(d, "links/a"), &sa) == 0 && stat(at(d, "links/b"), &sb) == 0);
+	CHECK(sa.st_ino == sb.st_ino && sa.st_nlink == 2 && sb.st_size == 11);
+	CHECK(unlink(at(d, "links/a")) == 0);
+	CHECK(stat(at(d, "links/b"), &sb) == 0 && sb.st_nlink == 1);
+	CHECK(linkat(AT_FDCWD, at(d, "links/b"), AT_FDCWD, at(d, "links/c"), 0) == 0);
+	CHECK(symlink("b", at(d, "links/s")) == 0);
+	CHECK(symlink("b", at(d, "links/s")) == -1 && errno == EEXIST);
+	char t[64] = {0};
+	CHECK(readlink(at(d, "links/s"), t, sizeof t) == 1 && t[0] == 'b');
+	CHECK(lstat(at(d, "links/s"), &sa) == 0 && S_ISLNK(sa.st_mode) && sa.st_size == 1);
+	char buf[64] = {0};
+	fd = open(at(d, "links/s"), O_RDONLY);
+	CHECK(fd >= 0 && read(fd, buf, sizeof buf) == 11 && !memcmp(buf, "hello links", 11));
+	close(fd);
+	/* a link to the symlink itself (linkat without AT_SYMLINK_FOLLOW), and through it */
+	CHECK(linkat(AT_FDCWD, at(d, "links/s"), AT_FDCWD, at(d, "links/s2"), 0) == 0);
+	CHECK(lstat(at(d, "links/s2"), &sa) == 0 && S_ISLNK(sa.st_mode));
+	CHECK(linkat(AT_FDCWD, at(d, "links/s"), AT_FDCWD, at(d, "links/f2"), AT_SYMLINK_FOLLOW) == 0);
+	CHECK(lstat(at(d, "links/f2"), &sa) == 0 && S_ISREG(sa.st_mode) && sa.st_nlink == 3);
+	CHECK(unlink(at(d, "links/f2")) == 0 && unlink(at(d, "links/s2")) == 0);
+	/* fallocate: extend with zeros, keep the size, punch a hole */
+	fd = open(at(d, "links/fa"), O_CREAT | O_RDWR, 0600);
+	CHECK(fd >= 0 && write(fd, "abcdefgh", 8) == 8);
+	CHECK(fallocate(fd, 0, 0, 20000) == 0);
+	CHECK(fstat(fd, &sa) == 0 && sa.st_size == 20000);
+	CHECK(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 50000) == 0);
+	CHECK(fstat(fd, &sa) == 0 && sa.st_size == 20000);
+	CHECK(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 2, 3) == 0);
+	CHECK(pread(fd, buf, 8, 0) == 8 && !memcmp(buf, "ab\0\0\0fgh", 8));
+	CHECK(fallocate(fd, FALLOC_FL_PUNCH_HOLE, 0, 1) == -1 && errno == EOPNOTSUPP);
+	CHECK(pread(fd, buf, 4, 19990) == 4 && !memcmp(buf, "\0\0\0\0", 4));
+	/* mmap: a private mapping reads the file; a shared writable one works
+	 * natively and is refused on a protected volume */
+	char *m = mmap(NULL, 8, PROT_READ, MAP_PRIVATE, fd, 0);
+	CHECK(m != MAP_FAILED && !memcmp(m, "ab\0\0\0fgh", 8));
+	if (m != MAP_FAILED)
+		munmap(m, 8);
+	m = mmap(NULL, 8, PROT_READ, MAP_SHARED, fd, 0);
+	CHECK(m != MAP_FAILED && m[0] == 'a');
+	if (m != MAP_FAILED)
+		munmap(m, 8);
+	m = mmap(NULL, 8, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(m != MAP_FAILED || errno == ENODEV);
+	printf("shared-writable-mmap %s\n", m != MAP_FAILED ? "works" : "ENODEV");
+	if (m != MAP_FAILED)
+		munmap(m, 8);
+	CHECK(close(fd) == 0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3)
@@ -155,6 +217,8 @@ int main(int argc, char **argv)
 		do_write(argv[2]);
 	else if (!strcmp(argv[1], "read"))
 		do_read(argv[2]);
+	else if (!strcmp(argv[1], "links"))
+		do_links(argv[2]);
 	else {
 		/* "cat DIR NAME": the content, or the errno */
 		int fd = open(at(argv[2], argv[3]), O_RDONLY);

@@ -17,6 +17,7 @@
 #define __NR_fchmodat2 452
 #endif
 #define AT_EMPTY_PATH_ 0x1000
+#define AT_SYMLINK_FOLLOW_ 0x400
 #define AT_REMOVEDIR_ 0x200
 #define RENAME_NOREPLACE_ 1
 #define O_TMPFILE_ 020200000
@@ -127,6 +128,29 @@ static const struct pcall pcalls[] = {
 	{__NR_setxattr, 0, -1}, {__NR_lsetxattr, 0, -1},  {__NR_removexattr, 0, -1}, {__NR_lremovexattr, 0, -1},
 };
 
+/* link/linkat within the volume mi: a hard link to the file at r0 (the
+ * symlink itself unless linkat's AT_SYMLINK_FOLLOW) named r1. */
+static long link_call(const struct sys_call *c, int mi, const char *r0, const char *r1)
+{
+	unsigned long fl = c->nr == __NR_linkat ? (unsigned long)c->a[4] : 0;
+	if (fl & ~(unsigned long)(AT_SYMLINK_FOLLOW_ | AT_EMPTY_PATH_))
+		return -EINVAL;
+	struct vol *v = vs_g.m[mi].v;
+	uint64_t od, oi, nd, ni;
+	char on[VOL_NAME_MAX + 1], nn[VOL_NAME_MAX + 1];
+	size_t ol, nl;
+	long e = vol_walk(v, r0, (fl & AT_SYMLINK_FOLLOW_) != 0, &od, &oi, on, &ol);
+	if (!e && !oi)
+		e = -ENOENT;
+	if (!e)
+		e = vol_walk(v, r1, 0, &nd, &ni, nn, &nl);
+	if (!e && ni)
+		e = -EEXIST;
+	if (!e)
+		e = vol_link(v, oi, nd, nn, nl);
+	return e;
+}
+
 static long two_call(const struct sys_call *c, int p0, int p1)
 {
 	const char *r0, *r1;
@@ -134,7 +158,7 @@ static long two_call(const struct sys_call *c, int p0, int p1)
 	if (m0 != m1 || m0 < 0)
 		return -EXDEV;
 	if (c->nr == __NR_link || c->nr == __NR_linkat)
-		return -EPERM; /* hard links: docs/compatibility.md */
+		return link_call(c, m0, r0, r1);
 	unsigned long fl = c->nr == __NR_renameat2 ? (unsigned long)c->a[4] : 0;
 	if (fl & ~(unsigned long)RENAME_NOREPLACE_)
 		return -EINVAL; /* RENAME_EXCHANGE, RENAME_WHITEOUT */
@@ -297,7 +321,21 @@ static long path_call(const struct sys_call *c, int mi, const char *rel, int pi)
 		return 0;
 	}
 	case __NR_symlink:
-	case __NR_symlinkat:
+	case __NR_symlinkat: {
+		const char *target = (const char *)a[0];
+		size_t tl = 0;
+		while (tl <= VOL_PATH_MAX && rt_user_ok(target + tl, 1) && target[tl])
+			tl++;
+		if (!rt_user_ok(target + tl, 1))
+			return -EFAULT;
+		if (tl > VOL_PATH_MAX)
+			return -ENAMETOOLONG;
+		if ((e = vol_walk(v, rel, 0, &dir, &id, name, &nl)))
+			return e;
+		if (id || !nl)
+			return -EEXIST;
+		return vol_symlink(v, dir, name, nl, target, tl, vs_g.uid, vs_g.gid, &id);
+	}
 	case __NR_mknod:
 	case __NR_mknodat:
 		return -EPERM; /* docs/compatibility.md */

@@ -7,6 +7,7 @@
 #include <linux/errno.h>
 #include <linux/fcntl.h>
 #include "vol_shield.h"
+#include "mmapcopy.h"
 #include "transport.h"
 #include "rtstring.h"
 #include "rtutil.h"
@@ -118,6 +119,133 @@ static long posix_lock(const struct vs_desc *d, long cmd, long arg)
 		memcpy((void *)arg, &unl, sizeof unl);
 	}
 	return 0;
+}
+
+#define FALLOC_KEEP_SIZE 0x01
+#define FALLOC_PUNCH_HOLE 0x02
+#define FALLOC_ZERO_RANGE 0x10
+
+/* fallocate: the format has no preallocation (and no holes: a page of
+ * zeros is a page), so mode 0 extends the size with zeros, KEEP_SIZE alone
+ * has nothing to do, and PUNCH_HOLE / ZERO_RANGE write zeros, as Linux
+ * shows them afterwards. COLLAPSE/INSERT_RANGE and the rest: EOPNOTSUPP. */
+static long fallocate(struct vs_desc *d, long mode, long off, long len)
+{
+	struct vs_mount *m = &vs_g.m[d->mount];
+	if (d->dir)
+		return -EISDIR;
+	if (off < 0 || len <= 0)
+		return -EINVAL;
+	if ((d->flags & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	if ((unsigned long)off + (unsigned long)len > VOL_MAX_FILE)
+		return -EFBIG;
+	struct vol_attr at;
+	long e = vol_getattr(m->v, d->id, &at);
+	if (e)
+		return e;
+	uint64_t end = (uint64_t)off + (uint64_t)len;
+	int keep = (mode & FALLOC_KEEP_SIZE) != 0;
+	switch (mode & ~FALLOC_KEEP_SIZE) {
+	case 0:
+		if (keep || end <= at.size)
+			return 0;
+		d->written = 1;
+		return vol_truncate(m->v, d->id, end);
+	case FALLOC_PUNCH_HOLE:
+	case FALLOC_ZERO_RANGE: {
+		if ((mode & FALLOC_PUNCH_HOLE) && !keep)
+			return -EOPNOTSUPP; /* as Linux: a hole needs KEEP_SIZE */
+		/* zeros written inside the file, the size extended beyond it */
+		static const uint8_t zero[VOL_PAGE];
+		uint64_t stop = end < at.size ? end : at.size;
+		d->written = 1;
+		for (uint64_t p = (uint64_t)off; p < stop;) {
+			size_t k = stop - p < VOL_PAGE ? (size_t)(stop - p) : VOL_PAGE;
+			long r = vol_write(m->v, d->id, zero, k, p);
+			if (r < 0)
+				return r;
+			p += (uint64_t)r;
+			if (vol_dirty_bytes(m->v) > VS_WRITEBACK) {
+				if ((r = vol_commit(m->v, 0)))
+					return r;
+				vs_fresh_committed(m, 0);
+			}
+		}
+		if (!keep && end > at.size)
+			return vol_truncate(m->v, d->id, end);
+		return 0;
+	}
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+struct mmap_src {
+	int mount;
+	uint64_t id;
+};
+
+static long mmap_fill(void *ctx, void *dst, size_t n, uint64_t off)
+{
+	const struct mmap_src *src = ctx;
+	vs_lock();
+	long got = vol_read(vs_g.m[src->mount].v, src->id, dst, n, off);
+	vs_unlock();
+	return got;
+}
+
+/* mmap of a volume file: a private copy of its authenticated pages
+ * (core/mmapcopy.c); MAP_SHARED read-only mappings are snapshots, as the FS
+ * shield's. A shared writable mapping is refused (ENODEV, said once): the
+ * host's page cache only sees ciphertext, so nothing could share the
+ * plaintext pages. The file stays held while it is copied. */
+static long vs_mmap(const struct sys_call *c)
+{
+	long v = rt_mmap_valid(c);
+	if (v)
+		return v;
+	int prot = (int)c->a[2];
+	vs_lock();
+	struct vs_desc *d = vs_fd_get((int)c->a[4]);
+	long err = 0;
+	if (!d || (d->flags & O_PATH))
+		err = -EBADF;
+	else if (vs_g.forked)
+		err = vs_refuse_forked(vs_g.m[d->mount].path);
+	else if ((d->flags & O_ACCMODE) == O_WRONLY)
+		err = -EACCES;
+	else if (d->dir)
+		err = -ENODEV;
+	else if (rt_mmap_shared(c) && (prot & RT_PROT_WRITE)) {
+		err = (d->flags & O_ACCMODE) == O_RDWR ? -ENODEV : -EACCES;
+		if (err == -ENODEV && !vs_g.mmap_said) {
+			vs_g.mmap_said = 1;
+			char line[512];
+			rt_snprintf(
+				line, sizeof line,
+				"scone-run: protected volume %s: a shared writable mmap of a volume file is refused "
+				"(ENODEV): the host holds only ciphertext, so no page cache can share the plaintext. "
+				"Use read/write (sqlite: PRAGMA mmap_size=0, its default), or keep the file outside "
+				"the protected volume\n",
+				vs_g.m[d->mount].path);
+			rt_diag(line, strlen(line));
+		}
+	}
+	struct mmap_src src = {0, 0};
+	if (!err) {
+		src.mount = d->mount;
+		src.id = d->id;
+		vol_hold(vs_g.m[d->mount].v, d->id);
+	}
+	vs_unlock();
+	if (err)
+		return err;
+	long r = rt_mmap_copy(c, mmap_fill, &src);
+	vs_lock();
+	vol_release(vs_g.m[src.mount].v, src.id);
+	vs_unlock();
+	return r;
 }
 
 static long sync_fd(struct vs_desc *d)
@@ -339,6 +467,7 @@ static long fd_call(const struct sys_call *c, struct vs_desc *d, long *handled)
 	case __NR_flock:
 		return -ENOLCK;
 	case __NR_fallocate:
+		return fallocate(d, a[1], a[2], a[3]);
 	case __NR_copy_file_range:
 	case __NR_splice:
 	case __NR_tee:
@@ -458,7 +587,7 @@ int vs_call(const struct sys_call *c, long *ret)
 	}
 	if (nr == __NR_mmap && own(a[4])) {
 		vs_unlock();
-		return shield_done(ret, -ENODEV); /* docs/compatibility.md */
+		return shield_done(ret, vs_mmap(c));
 	}
 	if ((nr == __NR_sendfile && (own(a[0]) || own(a[1]))) || (nr == __NR_copy_file_range && own(a[2]))) {
 		vs_unlock();

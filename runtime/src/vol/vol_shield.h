@@ -72,6 +72,7 @@ struct vs_state {
 	int nmounts;
 	int forked;	 /* a forked child: volumes are the parent's */
 	int forked_said; /* the child's refusal was reported */
+	int mmap_said;	 /* a shared writable mmap's refusal was reported */
 	uint32_t uid, gid;
 	struct vs_mount m[VS_MAX_MOUNTS];
 	struct vs_fd fds[VS_MAX_FDS];

@@ -1,0 +1,70 @@
+/* mmap by copy (mmapcopy.h). */
+#include <linux/errno.h>
+#include "mmapcopy.h"
+#include "region.h"
+#include "shield.h"
+#include "transport.h"
+#include "rtutil.h"
+#include "sys.h"
+
+#define MAP_TYPE_ 0x0f
+#define MAP_SHARED_VALIDATE_ 0x03
+#define MAP_SYNC_ 0x80000
+#define MAP_HUGETLB_ 0x40000
+
+int rt_mmap_shared(const struct sys_call *c)
+{
+	int type = (int)c->a[3] & MAP_TYPE_;
+	return type == RT_MAP_SHARED || type == MAP_SHARED_VALIDATE_;
+}
+
+long rt_mmap_valid(const struct sys_call *c)
+{
+	unsigned long len = (unsigned long)c->a[1];
+	int flags = (int)c->a[3];
+	long off = c->a[5];
+	if (!len || (off & (RT_PAGE - 1)) || off < 0 || len > (1UL << 46) || (flags & MAP_HUGETLB_))
+		return -EINVAL;
+	if (!rt_mmap_shared(c) && (flags & MAP_TYPE_) != RT_MAP_PRIVATE)
+		return -EINVAL;
+	return 0;
+}
+
+long rt_mmap_copy(const struct sys_call *c, long (*fill)(void *ctx, void *dst, size_t n, uint64_t off), void *ctx)
+{
+	unsigned long addr = (unsigned long)c->a[0], len = (unsigned long)c->a[1];
+	int prot = (int)c->a[2], flags = (int)c->a[3];
+	long off = c->a[5];
+	long v = rt_mmap_valid(c);
+	if (v)
+		return v;
+	int aflags = (flags & ~(MAP_TYPE_ | MAP_SYNC_)) | RT_MAP_PRIVATE | RT_MAP_ANONYMOUS;
+	long r = host_syscall(__NR_mmap, (long)addr, (long)len, RT_PROT_READ | RT_PROT_WRITE, aflags, -1, 0);
+	if (rt_is_err(r))
+		return r;
+	unsigned long m = (unsigned long)r, mlen = (len + RT_PAGE - 1) & ~(RT_PAGE - 1);
+	/* Iago: a host answer outside user space, misaligned, inside the
+	 * runtime, or elsewhere than a fixed request is never used. */
+	if ((m & (RT_PAGE - 1)) || m + mlen < m || m + mlen > 0x800000000000UL ||
+	    ((flags & (RT_MAP_FIXED | RT_MAP_FIXED_NOREPLACE)) && m != addr) || rt_region_overlaps(m, mlen))
+		rt_fatal(RT_EX_OSERR, "host returned an invalid mmap address %p for a protected file", (void *)m);
+	unsigned long done = 0;
+	while (done < len) {
+		long got = fill(ctx, (char *)m + done, len - done, (uint64_t)off + done);
+		if (got < 0) {
+			host_syscall(__NR_munmap, (long)m, (long)mlen, 0, 0, 0, 0);
+			return got;
+		}
+		if (got == 0)
+			break; /* beyond the end of the file: zero pages */
+		done += (unsigned long)got;
+	}
+	if (prot != (RT_PROT_READ | RT_PROT_WRITE)) {
+		long p = host_syscall(__NR_mprotect, (long)m, (long)mlen, prot, 0, 0, 0);
+		if (p < 0) {
+			host_syscall(__NR_munmap, (long)m, (long)mlen, 0, 0, 0, 0);
+			return p;
+		}
+	}
+	return (long)m;
+}

@@ -1,0 +1,26 @@
+/* mmap of a file whose bytes live in the enclave (the FS shield's virtual
+ * files, the volume shield's files): the data is copied, never shared with
+ * the host. Anonymous memory is mapped through the host (read-write),
+ * filled by the shield, then given the requested protection. The shields
+ * check the descriptor first (open mode, type, MAP_SHARED with PROT_WRITE). */
+#ifndef SCONE_MMAPCOPY_H
+#define SCONE_MMAPCOPY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sys_call;
+
+/* What a shield does after its checks: fill(ctx, dst, n, off) copies up to
+ * n bytes of the file at off to dst and returns the count (0 at the end of
+ * the file) or a negative errno. Returns the address or a negative errno
+ * (EINVAL for flags, lengths and offsets Linux refuses). */
+long rt_mmap_copy(const struct sys_call *c, long (*fill)(void *ctx, void *dst, size_t n, uint64_t off), void *ctx);
+
+/* 0, or -EINVAL for flags, lengths and offsets Linux refuses (checked
+ * before the descriptor, as Linux does). */
+long rt_mmap_valid(const struct sys_call *c);
+/* Whether the call's flags ask for MAP_SHARED (or MAP_SHARED_VALIDATE). */
+int rt_mmap_shared(const struct sys_call *c);
+
+#endif
