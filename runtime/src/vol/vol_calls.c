@@ -50,6 +50,42 @@ static uint32_t umask_now(void)
 	return (uint32_t)u & 0777;
 }
 
+/* Calls that change names (unlink, rename, mkdir, links...). */
+static int changes_names(long nr)
+{
+	switch (nr) {
+	case __NR_unlink:
+	case __NR_unlinkat:
+	case __NR_rmdir:
+	case __NR_rename:
+	case __NR_renameat:
+	case __NR_renameat2:
+	case __NR_mkdir:
+	case __NR_mkdirat:
+	case __NR_link:
+	case __NR_linkat:
+	case __NR_symlink:
+	case __NR_symlinkat:
+		return 1;
+	}
+	return 0;
+}
+
+/* A change of names is committed at once, without a host fsync: on Linux
+ * it is in the kernel the moment the call returns, so it survives the
+ * process being killed, and programs build on that. sqlite's commit in its
+ * default journal mode is the unlink of its journal: left in memory until
+ * the next commit, a kill -9 would bring the journal back and sqlite would
+ * roll back a transaction it had reported committed. */
+static void commit_names(struct vs_mount *m)
+{
+	long e = vol_commit(m->v, 0);
+	if (e)
+		vs_report(m, "commit (names)", e);
+	else
+		vs_fresh_committed(m, 0);
+}
+
 /* ---- opening ---- */
 static long do_open(int mi, const char *rel, long flags, uint32_t mode)
 {
@@ -89,6 +125,7 @@ static long do_open(int mi, const char *rel, long flags, uint32_t mode)
 				    &id)))
 			return e;
 		vol_getattr(v, id, &a);
+		commit_names(&vs_g.m[mi]); /* a new name, as the calls below */
 	}
 	struct vs_desc *d = rt_calloc(1, sizeof *d);
 	if (!d)
@@ -401,6 +438,8 @@ int vs_host_path(const struct sys_call *c, long *ret)
 			return shield_done(ret, vs_refuse_forked(vs_g.m[m0 >= 0 ? m0 : m1].path));
 		vs_lock();
 		long r = p1 >= 0 ? two_call(c, p0, p1) : path_call(c, m0, rel, p0);
+		if (r >= 0 && changes_names(c->nr))
+			commit_names(&vs_g.m[m0 >= 0 ? m0 : m1]);
 		vs_unlock();
 		return shield_done(ret, r);
 	}
