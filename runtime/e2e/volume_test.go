@@ -171,7 +171,8 @@ func copyDir(t testing.TB, from, to string) {
 	}
 }
 
-// TestProtectedVolumeLinks: hard links, symbolic links, fallocate and mmap
+// TestProtectedVolumeLinks: hard links, symbolic links, fallocate, mmap and
+// a sparse file over 4 GiB
 // on a protected volume answer as Linux does on a plain directory (the
 // probe runs both ways), except a shared writable mapping, which is
 // refused with ENODEV and a message; what the runtime wrote reads back
@@ -208,5 +209,8 @@ func TestProtectedVolumeLinks(t *testing.T) {
 	}
 	if target, err := gv.ReadLink("links/s"); err != nil || target != "b" {
 		t.Errorf("pkg/volume readlink links/s: %q, %v", target, err)
+	}
+	if fi, err := gv.Stat("links/big"); err != nil || fi.Size() != 5<<30+1 {
+		t.Errorf("pkg/volume stat links/big (a sparse file over 4 GiB): %v, %v", fi, err)
 	}
 }

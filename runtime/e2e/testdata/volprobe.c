@@ -207,6 +207,15 @@ static void do_links(const char *d)
 	if (m != MAP_FAILED)
 		munmap(m, 8);
 	CHECK(close(fd) == 0);
+	/* a file over 4 GiB, sparse: one byte at 5 GiB, zeros before it */
+	const off_t five = 5LL << 30;
+	fd = open(at(d, "links/big"), O_CREAT | O_RDWR, 0600);
+	CHECK(fd >= 0 && pwrite(fd, "Z", 1, five) == 1 && fsync(fd) == 0);
+	CHECK(fstat(fd, &sa) == 0 && sa.st_size == five + 1);
+	CHECK(pread(fd, buf, 1, five) == 1 && buf[0] == 'Z');
+	CHECK(pread(fd, buf, 4, (3LL << 30) + 17) == 4 && !memcmp(buf, "\0\0\0\0", 4));
+	CHECK(lseek(fd, 0, SEEK_END) == five + 1);
+	CHECK(close(fd) == 0);
 }
 
 int main(int argc, char **argv)
