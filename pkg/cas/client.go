@@ -286,20 +286,7 @@ func (c *Client) Delete(ctx context.Context, name, hash string, key crypto.Signe
 // ParseOwnerKey reads an owner's private key: PEM "PRIVATE KEY" (PKCS #8)
 // of an Ed25519 or ECDSA P-256 key, or "EC PRIVATE KEY" (P-256).
 func ParseOwnerKey(b []byte) (crypto.Signer, error) {
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, fmt.Errorf("%w: not PEM (want a PRIVATE KEY: Ed25519 or ECDSA P-256)", ErrOwnerKey)
-	}
-	var k any
-	var err error
-	switch blk.Type {
-	case "PRIVATE KEY":
-		k, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
-	case "EC PRIVATE KEY":
-		k, err = x509.ParseECPrivateKey(blk.Bytes)
-	default:
-		return nil, fmt.Errorf("%w: PEM block %q, want PRIVATE KEY (a public key cannot sign)", ErrOwnerKey, blk.Type)
-	}
+	k, err := pemPrivateKey(b, " (want a PRIVATE KEY: Ed25519 or ECDSA P-256)", " (a public key cannot sign)")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrOwnerKey, err)
 	}

@@ -127,20 +127,7 @@ func writeNew(path string, b []byte) error {
 // ParseIdentityKey reads a PEM ECDSA P-256 private key ("PRIVATE KEY" or
 // "EC PRIVATE KEY").
 func ParseIdentityKey(b []byte) (*ecdsa.PrivateKey, error) {
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, fmt.Errorf("%w: not PEM", ErrIdentityKey)
-	}
-	var k any
-	var err error
-	switch blk.Type {
-	case "PRIVATE KEY":
-		k, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
-	case "EC PRIVATE KEY":
-		k, err = x509.ParseECPrivateKey(blk.Bytes)
-	default:
-		return nil, fmt.Errorf("%w: PEM block %q, want PRIVATE KEY", ErrIdentityKey, blk.Type)
-	}
+	k, err := pemPrivateKey(b, "", "")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrIdentityKey, err)
 	}
@@ -177,4 +164,21 @@ func selfSignedCert(key *ecdsa.PrivateKey, now time.Time) (tls.Certificate, erro
 		return tls.Certificate{}, err
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
+}
+
+// pemPrivateKey decodes a PEM "PRIVATE KEY" (PKCS #8) or "EC PRIVATE KEY"
+// (SEC 1). notPEM and badType are added to the two errors of the PEM layer
+// (a hint for the key's user); the callers wrap the error in their sentinel.
+func pemPrivateKey(b []byte, notPEM, badType string) (any, error) {
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, fmt.Errorf("not PEM%s", notPEM)
+	}
+	switch blk.Type {
+	case "PRIVATE KEY":
+		return x509.ParsePKCS8PrivateKey(blk.Bytes)
+	case "EC PRIVATE KEY":
+		return x509.ParseECPrivateKey(blk.Bytes)
+	}
+	return nil, fmt.Errorf("PEM block %q, want PRIVATE KEY%s", blk.Type, badType)
 }

@@ -172,21 +172,7 @@ func (r *RecoveryServer) Serve(ctx context.Context, ln net.Listener) (*Recovered
 // VerifyRecoveryQuote is VerifySelfQuote for a recovering CAS: the quote
 // verifies and binds key (the TLS key the connection proved) and casID.
 func VerifyRecoveryQuote(quote []byte, key ID, casID string, verify func(*attest.Quote) (*attest.Result, error)) (*attest.Result, error) {
-	if len(quote) == 0 {
-		return nil, fmt.Errorf("%w: it serves no quote", ErrSelfAttestation)
-	}
-	q, err := attest.ParseQuote(quote)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrSelfAttestation, err)
-	}
-	res, err := verify(q)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrSelfAttestation, err)
-	}
-	if res.Enclave.ReportData != RecoveryReportData(key, casID) {
-		return nil, fmt.Errorf("%w: its REPORTDATA does not bind its TLS key and CAS ID %s", ErrSelfAttestation, casID)
-	}
-	return res, nil
+	return verifyBoundQuote(quote, RecoveryReportData(key, casID), "its TLS key and CAS ID "+casID, verify)
 }
 
 // ErrNotRecovering: the server is not a CAS in recovery mode.

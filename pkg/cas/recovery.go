@@ -125,20 +125,7 @@ func ParseRecoveryPublicKey(b []byte) (*RecoveryPublicKey, error) {
 // ParseRecoveryPrivateKey reads a PEM PKCS #8 "PRIVATE KEY" (P-256 or
 // X25519) or "EC PRIVATE KEY" (P-256).
 func ParseRecoveryPrivateKey(b []byte) (*RecoveryPrivateKey, error) {
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, fmt.Errorf("reading recovery private key: %w: not PEM", ErrRecovery)
-	}
-	var k any
-	var err error
-	switch blk.Type {
-	case "PRIVATE KEY":
-		k, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
-	case "EC PRIVATE KEY":
-		k, err = x509.ParseECPrivateKey(blk.Bytes)
-	default:
-		return nil, fmt.Errorf("reading recovery private key: %w: PEM %q, want PRIVATE KEY or EC PRIVATE KEY", ErrRecovery, blk.Type)
-	}
+	k, err := pemPrivateKey(b, "", " or EC PRIVATE KEY")
 	if err != nil {
 		return nil, fmt.Errorf("reading recovery private key: %w: %v", ErrRecovery, err)
 	}

@@ -121,6 +121,12 @@ var ErrSelfAttestation = errors.New("the CAS's quote does not attest it")
 // server that relays another CAS's quote fails here). It returns what the
 // quote says.
 func VerifySelfQuote(quote []byte, id ID, verify func(*attest.Quote) (*attest.Result, error)) (*attest.Result, error) {
+	return verifyBoundQuote(quote, IDReportData(id), "CAS ID "+id.String(), verify)
+}
+
+// verifyBoundQuote: the quote verifies and carries the REPORTDATA rd, which
+// binds what (said in the error).
+func verifyBoundQuote(quote []byte, rd [64]byte, what string, verify func(*attest.Quote) (*attest.Result, error)) (*attest.Result, error) {
 	if len(quote) == 0 {
 		return nil, fmt.Errorf("%w: it serves no quote (it does not run in an enclave)", ErrSelfAttestation)
 	}
@@ -132,8 +138,8 @@ func VerifySelfQuote(quote []byte, id ID, verify func(*attest.Quote) (*attest.Re
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSelfAttestation, err)
 	}
-	if res.Enclave.ReportData != IDReportData(id) {
-		return nil, fmt.Errorf("%w: its REPORTDATA does not bind CAS ID %s (the quote is of another key)", ErrSelfAttestation, id)
+	if res.Enclave.ReportData != rd {
+		return nil, fmt.Errorf("%w: its REPORTDATA does not bind %s (the quote is of another key)", ErrSelfAttestation, what)
 	}
 	return res, nil
 }

@@ -371,6 +371,25 @@ static uint64_t mk(struct vol *v, const char *path, uint32_t mode)
 	return id;
 }
 
+/* A new empty directory /tmp/test_vol.PID.TAG as the volume's (dirpath). */
+static void fresh_dir(const char *tag)
+{
+	snprintf(dirpath, sizeof dirpath, "/tmp/test_vol.%d.%s", getpid(), tag);
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir %s", dirpath, dirpath);
+	CHECK(system(cmd) == 0);
+}
+
+/* Frees v (may be NULL) and removes dirpath. */
+static void done_dir(struct vol *v)
+{
+	if (v)
+		vol_free(v);
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dirpath);
+	CHECK(system(cmd) == 0);
+}
+
 static void test_writer(void)
 {
 	uint8_t key[32];
@@ -454,10 +473,7 @@ static void test_writer(void)
 static void test_replace(void)
 {
 	uint8_t key[32] = {9};
-	snprintf(dirpath, sizeof dirpath, "/tmp/test_vol.%d.r", getpid());
-	char cmd[600];
-	snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir %s", dirpath, dirpath);
-	CHECK(system(cmd) == 0);
+	fresh_dir("r");
 	struct vol *v = reopen(NULL, key, 0);
 	if (!v)
 		return;
@@ -492,9 +508,7 @@ static void test_replace(void)
 	CHECK(read_whole(v, "db/config", &got) == 10 && !memcmp(got, "version=2\n", 10));
 	free(got);
 	CHECK(path_id(v, "db/config.tmp") == 0);
-	vol_free(v);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dirpath);
-	CHECK(system(cmd) == 0);
+	done_dir(v);
 }
 
 /* The clean-page cache never serves a page the tree no longer names: a
@@ -506,10 +520,7 @@ static void test_replace(void)
 static void test_cache(void)
 {
 	uint8_t key[32] = {3};
-	snprintf(dirpath, sizeof dirpath, "/tmp/test_vol.%d.c", getpid());
-	char cmd[600];
-	snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir %s", dirpath, dirpath);
-	CHECK(system(cmd) == 0);
+	fresh_dir("c");
 	struct vol *v = reopen(NULL, key, 0);
 	if (!v)
 		return;
@@ -538,9 +549,7 @@ static void test_cache(void)
 	f = path_id(v, "f");
 	CHECK(vol_read(v, f, got, sizeof got, 0) == (long)sizeof got && !memcmp(got, zero, 8192) &&
 	      !memcmp(got + 8192, "xyz", 3));
-	vol_free(v);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dirpath);
-	CHECK(system(cmd) == 0);
+	done_dir(v);
 }
 
 /* Hard and symbolic links persist (reopen validates the state: nlink is
@@ -549,10 +558,7 @@ static void test_cache(void)
 static void test_links(void)
 {
 	uint8_t key[32] = {5};
-	snprintf(dirpath, sizeof dirpath, "/tmp/test_vol.%d.l", getpid());
-	char cmd[600];
-	snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir %s", dirpath, dirpath);
-	CHECK(system(cmd) == 0);
+	fresh_dir("l");
 	struct vol *v = reopen(NULL, key, 0);
 	if (!v)
 		return;
@@ -585,9 +591,7 @@ static void test_links(void)
 	CHECK(read_whole(v, "g", &got) == 4 && !memcmp(got, "data", 4));
 	free(got);
 	CHECK(vol_getattr(v, path_id(v, "g"), &a) == 0 && a.nlink == 1);
-	vol_free(v);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dirpath);
-	CHECK(system(cmd) == 0);
+	done_dir(v);
 }
 
 int main(void)
