@@ -148,6 +148,16 @@ func TestProtectedVolumeRedis(t *testing.T) {
 				defer ctr.Stop(t, 10e9)
 				addr := "127.0.0.1:" + itoa(port)
 				ctr.WaitTCP(t, addr, 60e9)
+				// redis accepts connections while it still loads its files
+				// (-LOADING): wait until it answers
+				for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+					if strings.Contains(tcpProbe("PING\r\nQUIT\r\n")(t, addr), "+PONG") {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("redis (converted %v) does not answer PING:\n%s", converted, ctr.Logs(t))
+					}
+				}
 				return tcpProbe(req)(t, addr)
 			}
 			nativeDir, scDir := t.TempDir(), t.TempDir()
