@@ -43,6 +43,12 @@ static int cmd_check(void)
 	printf("Kernel %s\n", p.krelease);
 	printf("  in-tree SGX driver (5.11+)            %s\n", yn(sgx_kernel_at_least(p.kmajor, p.kminor, 5, 11)));
 	printf("  EDMM / SGX2 page management (6.0+)    %s\n", yn(sgx_kernel_at_least(p.kmajor, p.kminor, 6, 0)));
+	if (p.mmap_min_addr >= 0)
+		printf("  vm.mmap_min_addr                      %ld (page 0 %s; scone-run does not need it: its "
+		       "rewritten sites jump to stubs in the program's own file, docs/rewrite.md)\n",
+		       p.mmap_min_addr, p.mmap_min_addr ? "not mappable" : "mappable");
+	else
+		printf("  vm.mmap_min_addr                      unreadable\n");
 	printf("AESM\n");
 	printf("  /var/run/aesmd/aesm.socket            %s\n", yn(p.aesm_socket));
 	int ok = hw_ready(&p);

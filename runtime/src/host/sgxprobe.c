@@ -67,4 +67,11 @@ void sgx_probe_run(struct sgx_probe *p)
 		sgx_parse_kernel(u.release, &p->kmajor, &p->kminor);
 	}
 	p->aesm_socket = exists("/var/run/aesmd/aesm.socket", 1);
+	p->mmap_min_addr = -1;
+	FILE *f = fopen("/proc/sys/vm/mmap_min_addr", "r");
+	if (f) {
+		if (fscanf(f, "%ld", &p->mmap_min_addr) != 1)
+			p->mmap_min_addr = -1;
+		fclose(f);
+	}
 }

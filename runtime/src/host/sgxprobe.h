@@ -24,6 +24,7 @@ struct sgx_probe {
 	int kmajor, kminor;
 	char krelease[128];
 	int aesm_socket;
+	long mmap_min_addr; /* vm.mmap_min_addr; -1: unreadable */
 };
 
 void sgx_probe_run(struct sgx_probe *p);
