@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <pthread.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -147,6 +150,14 @@ static void do_read(const char *d)
 		closedir(dir);
 }
 
+static void *unlock_later(void *arg)
+{
+	struct timespec ts = {0, 200000000};
+	nanosleep(&ts, NULL);
+	CHECK(flock((int)(long)arg, LOCK_UN) == 0);
+	return NULL;
+}
+
 /* "links DIR": hard links, symbolic links, fallocate and mmap, with
  * Linux's answers (run natively and on a protected volume); leaves
  * links/b (content "hello links", two names: b and c) and links/s -> b. */
@@ -207,6 +218,26 @@ static void do_links(const char *d)
 	if (m != MAP_FAILED)
 		munmap(m, 8);
 	CHECK(close(fd) == 0);
+	/* flock: per open file description; dups share it; two opens conflict */
+	int l1 = open(at(d, "links/b"), O_RDONLY), l2 = open(at(d, "links/c"), O_RDONLY);
+	CHECK(l1 >= 0 && l2 >= 0 && flock(l1, LOCK_EX | LOCK_NB) == 0);
+	CHECK(flock(l2, LOCK_SH | LOCK_NB) == -1 && errno == EWOULDBLOCK);
+	int l3 = dup(l1);
+	CHECK(flock(l3, LOCK_EX | LOCK_NB) == 0); /* the same description */
+	CHECK(close(l1) == 0);
+	CHECK(flock(l2, LOCK_SH | LOCK_NB) == -1 && errno == EWOULDBLOCK); /* the dup still holds it */
+	pthread_t th;
+	CHECK(pthread_create(&th, NULL, unlock_later, (void *)(long)l3) == 0);
+	CHECK(flock(l2, LOCK_SH) == 0); /* waits for the thread's unlock */
+	CHECK(pthread_join(th, NULL) == 0);
+	int l4 = open(at(d, "links/b"), O_RDONLY);
+	CHECK(l4 >= 0 && flock(l4, LOCK_SH | LOCK_NB) == 0); /* shared with shared */
+	CHECK(flock(l4, LOCK_EX | LOCK_NB) == -1 && errno == EWOULDBLOCK);
+	CHECK(flock(l2, LOCK_UN) == 0 && flock(l4, LOCK_EX | LOCK_NB) == 0);
+	CHECK(flock(l2, 0) == -1 && errno == EINVAL);
+	close(l2);
+	close(l3);
+	close(l4);
 	/* a file over 4 GiB, sparse: one byte at 5 GiB, zeros before it */
 	const off_t five = 5LL << 30;
 	fd = open(at(d, "links/big"), O_CREAT | O_RDWR, 0600);

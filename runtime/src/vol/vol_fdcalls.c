@@ -5,6 +5,7 @@
  * table names the entries of vol_calls.c and vol_shield.c, and nothing
  * below refers back up to it. */
 #include <linux/errno.h>
+#include <linux/futex.h>
 #include <linux/fcntl.h>
 #include "vol_shield.h"
 #include "mmapcopy.h"
@@ -248,6 +249,67 @@ static long vs_mmap(const struct sys_call *c)
 	return r;
 }
 
+#define LOCK_SH_ 1
+#define LOCK_EX_ 2
+#define LOCK_NB_ 4
+#define LOCK_UN_ 8
+
+/* Whether another description of d's file holds a flock that conflicts
+ * with type (LOCK_SH_ or LOCK_EX_). Only this process opens the volume's
+ * files, so the descriptions are all in the table. */
+static int flock_conflict(const struct vs_desc *d, int type)
+{
+	for (int i = 0; i < vs_g.nfds; i++) {
+		const struct vs_desc *o = vs_g.fds[i].d;
+		if (o != d && o->flock && o->mount == d->mount && o->id == d->id &&
+		    (type == LOCK_EX_ || o->flock == LOCK_EX_))
+			return 1;
+	}
+	return 0;
+}
+
+/* flock(2) on a volume file, served in the enclave: the lock belongs to
+ * the open file description, two opens of one file conflict as on Linux,
+ * and it goes with the description's last descriptor (vs_desc_put). A
+ * blocked request waits on a futex for a release (the shield's lock is
+ * not held meanwhile); a signal is delivered once the lock is taken. */
+static long vs_flock(struct vs_desc *d, long op)
+{
+	int nb = (op & LOCK_NB_) != 0, type = (int)(op & ~LOCK_NB_);
+	if (type == LOCK_UN_) {
+		if (d->flock) {
+			d->flock = 0;
+			vs_flock_released();
+		}
+		return 0;
+	}
+	if (type != LOCK_SH_ && type != LOCK_EX_)
+		return -EINVAL;
+	if (!flock_conflict(d, type)) {
+		d->flock = type;
+		return 0;
+	}
+	if (nb)
+		return -EWOULDBLOCK;
+	if (d->flock) { /* as Linux: a conversion that must wait drops the old lock first */
+		d->flock = 0;
+		vs_flock_released();
+	}
+	d->refs++; /* kept while the shield's lock is not held */
+	while (flock_conflict(d, type)) {
+		int seq = __atomic_load_n(&vs_g.flock_seq, __ATOMIC_SEQ_CST);
+		vs_unlock();
+		struct {
+			long s, ns;
+		} ts = {0, 100000000};
+		host_syscall(__NR_futex, (long)&vs_g.flock_seq, FUTEX_WAIT_PRIVATE, seq, (long)&ts, 0, 0);
+		vs_lock();
+	}
+	d->flock = type;
+	vs_desc_put(d);
+	return 0;
+}
+
 static long sync_fd(struct vs_desc *d)
 {
 	struct vs_mount *m = &vs_g.m[d->mount];
@@ -465,7 +527,7 @@ static long fd_call(const struct sys_call *c, struct vs_desc *d, long *handled)
 			return 0;
 		}
 	case __NR_flock:
-		return -ENOLCK;
+		return vs_flock(d, a[1]);
 	case __NR_fallocate:
 		return fallocate(d, a[1], a[2], a[3]);
 	case __NR_copy_file_range:

@@ -4,6 +4,7 @@
  * vol_state.c only; the call files and vol_shield.c build on it. */
 #include <linux/errno.h>
 #include <linux/fcntl.h>
+#include <linux/futex.h>
 #include "vol_shield.h"
 #include "transport.h"
 #include "rt_alloc.h"
@@ -22,11 +23,19 @@ struct vs_desc *vs_fd_get(int fd)
 	return NULL;
 }
 
+void vs_flock_released(void)
+{
+	__atomic_add_fetch(&vs_g.flock_seq, 1, __ATOMIC_SEQ_CST);
+	host_syscall(__NR_futex, (long)&vs_g.flock_seq, FUTEX_WAKE_PRIVATE, 0x7fffffff, 0, 0, 0);
+}
+
 void vs_desc_put(struct vs_desc *d)
 {
 	if (--d->refs)
 		return;
 	struct vs_mount *m = &vs_g.m[d->mount];
+	if (d->flock) /* the last descriptor of the description: its flock goes */
+		vs_flock_released();
 	if (!d->dir && m->v) {
 		if (d->written && !vs_g.forked) {
 			long e = vol_commit(m->v, 0); /* close of a written file: a commit */

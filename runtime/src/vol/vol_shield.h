@@ -60,6 +60,7 @@ struct vs_desc {
 	int flags;
 	int dir;
 	int written;
+	int flock; /* flock(2) held by this description: 0, LOCK_SH (1), LOCK_EX (2) */
 };
 
 struct vs_fd {
@@ -70,9 +71,10 @@ struct vs_fd {
 struct vs_state {
 	volatile int lock;
 	int nmounts;
-	int forked;	 /* a forked child: volumes are the parent's */
-	int forked_said; /* the child's refusal was reported */
-	int mmap_said;	 /* a shared writable mmap's refusal was reported */
+	int forked;		/* a forked child: volumes are the parent's */
+	int forked_said;	/* the child's refusal was reported */
+	int mmap_said;		/* a shared writable mmap's refusal was reported */
+	volatile int flock_seq; /* futex word: bumped when a flock is released */
 	uint32_t uid, gid;
 	struct vs_mount m[VS_MAX_MOUNTS];
 	struct vs_fd fds[VS_MAX_FDS];
@@ -111,7 +113,9 @@ long stat_out_fd(long nr, long buf, const struct vol_attr *a, int mount);
 void vs_host_init(struct vs_mount *m);
 void vs_host_close(struct vs_mount *m);
 
-/* vol_fds.c: the shield's descriptors. */
+/* vol_fds.c: the shield's descriptors. vs_flock_released wakes the
+ * threads waiting in flock (vol_fdcalls.c). */
+void vs_flock_released(void);
 struct vs_desc *vs_fd_get(int fd);
 long vs_fd_new(struct vs_desc *d, int cloexec);
 void vs_fd_drop(int fd);
