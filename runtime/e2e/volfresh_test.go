@@ -43,10 +43,12 @@ func TestVolumeFreshness(t *testing.T) {
 		name, setting string
 		kill          string // the program's MS argument: it dies without exiting
 		reinit        bool
+		async         bool // the async transport carries the host calls (the recorder's too)
 	}{
-		{"every-fsync", "{freshness: every-fsync}", "", false},
-		{"interval", "{freshness: interval, interval_ms: 100}", "1500", false},
-		{"allow-reinit", "{freshness: every-fsync, allow_reinit: true}", "", true},
+		{"every-fsync", "{freshness: every-fsync}", "", false, false},
+		{"interval", "{freshness: interval, interval_ms: 100}", "1500", false, false},
+		{"interval-async", "{freshness: interval, interval_ms: 100}", "1500", false, true},
+		{"allow-reinit", "{freshness: every-fsync, allow_reinit: true}", "", true, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -55,6 +57,9 @@ func TestVolumeFreshness(t *testing.T) {
 			e, mre := casEnclave(t, rt, bin, addr, id, policyName, func(cfg *enclave.Config) {
 				cfg.HostArgs = true
 				cfg.ProtectedVolumes = []string{vol}
+				if c.async {
+					asyncConfig(cfg)
+				}
 			})
 			apply(casPolicyOf(ownerPub, policyName, mre, true, e.keyHex, "", "") + "volumes:\n  " + vol + ": " + c.setting + "\n")
 			add := func(n string, extra ...string) result {
