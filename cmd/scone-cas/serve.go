@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -45,6 +46,7 @@ type serveOptions struct {
 	// their shares recover the state
 	recoveryKeys      []string
 	recoveryThreshold int
+	sessionTTL        time.Duration
 }
 
 func serveCommand(a *app) *cobra.Command {
@@ -102,13 +104,17 @@ SIGINT or SIGTERM stop it: it finishes running requests and exits 0.`,
 	f.StringVar(&o.auditLog, "audit-log", "", "append the audit log to this file (default STATE/audit.log)")
 	f.StringArrayVar(&o.recoveryKeys, "recovery-key", nil, "with --store-key sealed: an owner's recovery public key (PEM, P-256 or X25519; repeatable); STATE/recovery.json lets them recover the state on another CAS version or platform")
 	f.IntVar(&o.recoveryThreshold, "recovery-threshold", 0, "how many owners' shares recover the state (default: all of the --recovery-key owners)")
+	f.DurationVar(&o.sessionTTL, "session-ttl", cas.DefaultSessionTTL, "forget an attested session that read or recorded no volume state for this long (at least 1m)")
 	cmd.MarkFlagRequired("state")
 	return cmd
 }
 
 func (a *app) serve(cmd *cobra.Command, o *serveOptions) error {
 	log := a.logger()
-	opts := []cas.Option{cas.WithLogger(log), cas.WithVersion(version.String())}
+	if o.sessionTTL < time.Minute {
+		return usageError{fmt.Errorf("--session-ttl %v: at least 1m", o.sessionTTL)}
+	}
+	opts := []cas.Option{cas.WithLogger(log), cas.WithVersion(version.String()), cas.WithSessionTTL(o.sessionTTL)}
 	for _, p := range o.simulationKeys {
 		b, err := os.ReadFile(p)
 		if err != nil {

@@ -28,12 +28,16 @@ type config struct {
 	maxNonces      int
 	version        string
 	selfQuote      []byte
+	sessionTTL     time.Duration
 }
 
 // Defaults.
 const (
 	DefaultNonceTTL  = 60 * time.Second
 	DefaultMaxNonces = 1 << 17
+	// DefaultSessionTTL: an attested session that recorded no volume
+	// state for this long is forgotten (docs/cas.md, "Volume state").
+	DefaultSessionTTL = 30 * 24 * time.Hour
 )
 
 // WithStore keeps the state in s (default: a MemoryStore, which forgets
@@ -88,6 +92,11 @@ func WithSelfQuote(quote []byte) Option {
 	return func(c *config) { c.selfQuote = quote }
 }
 
+// WithSessionTTL forgets an attested session (its record key) when it has
+// not been used to read or record volume state for ttl (at least a minute;
+// default DefaultSessionTTL). Use is noted at most once an hour.
+func WithSessionTTL(ttl time.Duration) Option { return func(c *config) { c.sessionTTL = ttl } }
+
 // WithVersion sets the version the CAS reports in GET /v1/id.
 func WithVersion(v string) Option { return func(c *config) { c.version = v } }
 
@@ -96,6 +105,9 @@ var ErrConfig = errors.New("invalid CAS configuration")
 
 func (c *config) validate() error {
 	bad := func(format string, a ...any) error { return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, a...)) }
+	if c.sessionTTL != 0 && c.sessionTTL < time.Minute {
+		return bad("session TTL %v: at least a minute", c.sessionTTL)
+	}
 	if c.identity != nil && c.identity.Curve != elliptic.P256() {
 		return bad("the identity key is not on P-256")
 	}

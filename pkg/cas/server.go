@@ -36,6 +36,8 @@ type Server struct {
 	simIDs   []string
 	versions versionCache
 	mux      *http.ServeMux
+	// attested sessions unused for this long are forgotten (volume.go)
+	sessionTTL time.Duration
 
 	selfQuote []byte // GET /v1/id: the quote of the CAS's enclave (WithSelfQuote)
 	mrenclave string // and its MRENCLAVE, hex
@@ -47,7 +49,7 @@ type Server struct {
 // New returns a Server configured by opts (see the With... options for
 // the defaults).
 func New(opts ...Option) (*Server, error) {
-	c := config{nonceTTL: DefaultNonceTTL, maxNonces: DefaultMaxNonces, now: time.Now, version: "dev"}
+	c := config{nonceTTL: DefaultNonceTTL, maxNonces: DefaultMaxNonces, now: time.Now, version: "dev", sessionTTL: DefaultSessionTTL}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -71,7 +73,7 @@ func New(opts ...Option) (*Server, error) {
 		}
 		c.identity = k
 	}
-	s := &Server{store: c.store, log: c.log, audit: &auditLog{w: c.audit, log: c.log}, now: c.now, version: c.version,
+	s := &Server{store: c.store, log: c.log, audit: &auditLog{w: c.audit, log: c.log}, now: c.now, version: c.version, sessionTTL: c.sessionTTL,
 		selfQuote: c.selfQuote, key: c.identity, colls: c.collaterals, simKeys: map[[64]byte]*ecdsa.PublicKey{}, versions: versionCache{m: map[[32]byte]*version{}}}
 	var err error
 	if s.id, err = KeyID(&c.identity.PublicKey); err != nil {
@@ -138,6 +140,7 @@ func (s *Server) TLSConfig() *tls.Config {
 // Serve serves TLS connections from ln until ctx ends; then it stops
 // accepting, lets running requests finish (up to 5 s) and returns nil.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	go s.sweepLoop(ctx)
 	return serveTLS(ctx, ln, s.mux, s.TLSConfig(), s.log)
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/scone-build/scone-build/pkg/casproto"
 )
@@ -24,7 +25,14 @@ type storedSession struct {
 	Policy string `json:"policy"`
 	Hash   string `json:"hash"`
 	Key    []byte `json:"key"`
+	// Used: when the session last read or recorded volume state (Unix
+	// seconds; noted at most once an hour). 0 in a session stored before
+	// this field: the next sweep starts its clock.
+	Used int64 `json:"used,omitempty"`
 }
+
+// usedEvery: a session's use is written back at most this often.
+const usedEvery = time.Hour
 
 // VolumeState is a volume's recorded state: version V and root tag R_V.
 type VolumeState struct {
@@ -44,7 +52,7 @@ func (s *Server) openSession(ctx context.Context, req *casproto.AttestRequest, v
 	}
 	id := casproto.SessionID(req.SessionKey)
 	return s.store.Update(ctx, func(tx Tx) error {
-		return putJSON(tx, bucketSessions, hex.EncodeToString(id[:]), storedSession{Policy: v.p.Name, Hash: hexHash(v.hash), Key: key})
+		return putJSON(tx, bucketSessions, hex.EncodeToString(id[:]), storedSession{Policy: v.p.Name, Hash: hexHash(v.hash), Key: key, Used: s.now().Unix()})
 	})
 }
 
@@ -114,8 +122,16 @@ func (s *Server) Volume(ctx context.Context, req *casproto.VolumeRequest, remote
 	var cur VolumeState
 	var prev uint64
 	var known, rollback, denied bool
+	now := s.now().Unix()
 	err = s.store.Update(ctx, func(tx Tx) error {
 		known, rollback, denied, cur = false, false, false, VolumeState{}
+		if now-sess.Used >= int64(usedEvery/time.Second) {
+			used := sess
+			used.Used = now
+			if err := putJSON(tx, bucketSessions, hex.EncodeToString(req.Session[:]), used); err != nil {
+				return err
+			}
+		}
 		c, err := current(tx, sess.Policy)
 		if err != nil {
 			return err
@@ -185,4 +201,60 @@ func (s *Server) Volume(ctx context.Context, req *casproto.VolumeRequest, remote
 			req.Path, sess.Policy, req.Version, req.Root[:8], cur.Version, cur.Root[:8]))
 	}
 	return answer(casproto.VolumeOK, "")
+}
+
+// SweepSessions forgets the attested sessions that read or recorded no
+// volume state for the session TTL (WithSessionTTL); an enclave whose
+// session went is refused ("unknown session") and must start again to
+// attest anew. It returns how many it removed.
+func (s *Server) SweepSessions(ctx context.Context) (int, error) {
+	now := s.now().Unix()
+	ttl := int64(s.sessionTTL / time.Second)
+	var gone int
+	err := s.store.Update(ctx, func(tx Tx) error {
+		gone = 0
+		keys, err := tx.Keys(bucketSessions, "")
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			var sess storedSession
+			if err := getJSON(tx, bucketSessions, k, &sess); err != nil {
+				return err
+			}
+			switch {
+			case sess.Used == 0: // stored before the field: its clock starts now
+				sess.Used = now
+				if err := putJSON(tx, bucketSessions, k, sess); err != nil {
+					return err
+				}
+			case now-sess.Used > ttl:
+				if err := tx.Delete(bucketSessions, k); err != nil {
+					return err
+				}
+				gone++
+			}
+		}
+		return nil
+	})
+	if err == nil && gone > 0 {
+		s.log.Info("forgot attested sessions unused for the session TTL", "sessions", gone, "ttl", s.sessionTTL)
+	}
+	return gone, err
+}
+
+// sweepLoop sweeps the sessions at start and then every hour (or TTL/24,
+// if shorter, for short TTLs) until ctx ends.
+func (s *Server) sweepLoop(ctx context.Context) {
+	every := min(time.Hour, max(time.Minute, s.sessionTTL/24))
+	for {
+		if _, err := s.SweepSessions(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("sweeping attested sessions", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
 }

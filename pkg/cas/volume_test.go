@@ -1,8 +1,13 @@
 package cas
 
 import (
+	"context"
+	"encoding/hex"
+	"errors"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/scone-build/scone-build/pkg/casproto"
 )
@@ -210,5 +215,53 @@ func TestVolumeReinit(t *testing.T) {
 		if len(sec.Freshness) != 1 || sec.Freshness[0] != c.want {
 			t.Errorf("%s: released freshness %+v, want [%+v]", c.policy, sec.Freshness, c.want)
 		}
+	}
+}
+
+// TestVolumeSessionTTL: a session that read or recorded no volume state for
+// the session TTL is forgotten by the sweep (its enclave is refused as an
+// unknown session); one in use is kept, its use noted at most hourly; a
+// session stored before the use time existed gets its clock started.
+func TestVolumeSessionTTL(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	tc := newTestCAS(t, WithClock(clock), WithSessionTTL(48*time.Hour))
+	owner := genEd25519(t)
+	tc.apply(t, owner, policyDoc(t, owner, "db", "", volumePolicy))
+	idle, busy := tc.volSession(t, "db"), tc.volSession(t, "db")
+	if r := tc.volume(t, idle, casproto.VolumeRecord, "/data", 1, 1); r.Status != casproto.VolumeOK {
+		t.Fatalf("record: %v %s", r.Status, r.Reason)
+	}
+	// a session as an older CAS stored it: no use time
+	old := volSession{id: [32]byte{7}, key: idle.key}
+	if err := tc.srv.store.Update(context.Background(), func(tx Tx) error {
+		return putJSON(tx, bucketSessions, hex.EncodeToString(old.id[:]), storedSession{Policy: "db", Key: idle.key})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	advance(30 * time.Hour)
+	if r := tc.volume(t, busy, casproto.VolumeRecord, "/data", 2, 2); r.Status != casproto.VolumeOK {
+		t.Fatalf("record: %v %s", r.Status, r.Reason)
+	}
+	if n, err := tc.srv.SweepSessions(context.Background()); err != nil || n != 0 {
+		t.Fatalf("sweep after 30 h: %d, %v", n, err)
+	}
+	advance(30 * time.Hour) // idle: 60 h unused; busy: 30 h; old: 30 h since the first sweep
+	if n, err := tc.srv.SweepSessions(context.Background()); err != nil || n != 1 {
+		t.Fatalf("sweep after 60 h: %d removed (%v), want 1", n, err)
+	}
+	if r := tc.volume(t, idle, casproto.VolumeGet, "/data", 0, 0); r.Status != casproto.VolumeRefused || !strings.Contains(r.Reason, "unknown session") {
+		t.Errorf("the idle session: %v %q, want refused as unknown", r.Status, r.Reason)
+	}
+	if r := tc.volume(t, busy, casproto.VolumeGet, "/data", 0, 0); r.Status != casproto.VolumeOK || r.Version != 2 {
+		t.Errorf("the busy session: %v %d %q", r.Status, r.Version, r.Reason)
+	}
+	if r := tc.volume(t, old, casproto.VolumeGet, "/data", 0, 0); r.Status != casproto.VolumeOK {
+		t.Errorf("the session stored without a use time was removed: %v %q", r.Status, r.Reason)
+	}
+	if _, err := New(WithSessionTTL(time.Second)); !errors.Is(err, ErrConfig) {
+		t.Errorf("a session TTL of 1 s: %v", err)
 	}
 }
