@@ -96,6 +96,10 @@ var smokes = []smoke{
 		runExpect(t, p, id, podmantest.RunOpts{Args: []string{"python3", "-c", "import sys, json; print(json.dumps({'v': sys.version_info[0], 'x': 6*7}))"}},
 			"{\"v\": 3, \"x\": 42}\n")
 	}},
+	{name: "perl", layers: 2, check: func(t *testing.T, p *podmantest.Podman, id string) {
+		runExpect(t, p, id, podmantest.RunOpts{Args: []string{"perl", "-MList::Util=sum", "-MDigest::SHA=sha256_hex", "-e", "print sum(1..10), ' ', substr(sha256_hex('abc'), 0, 8), qq(\\n)"}},
+			"55 ba7816bf\n")
+	}},
 }
 
 func TestSmokeImagesRunUnderPodman(t *testing.T) {

@@ -121,6 +121,7 @@ func TestConvertedMatchesNative(t *testing.T) {
 			"select c.name, count(*), round(avg(r.celsius), 2) from cities c join readings r on r.city_id = c.id group by c.name order by c.name;"}},
 		{"musl-linked program", "musl", []string{"/usr/local/bin/readfile", "/usr/local/share/musl-demo/data.txt"}},
 		{"musl hello", "musl", nil},
+		{"perl core modules, file I/O, fork, pipe, waitpid, sort, regex", "perl", []string{"perl", "/usr/local/share/scone-tests/perl/check.pl"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img := testimages.Image(t, tc.image)
