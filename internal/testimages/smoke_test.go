@@ -100,6 +100,10 @@ var smokes = []smoke{
 		runExpect(t, p, id, podmantest.RunOpts{Args: []string{"perl", "-MList::Util=sum", "-MDigest::SHA=sha256_hex", "-e", "print sum(1..10), ' ', substr(sha256_hex('abc'), 0, 8), qq(\\n)"}},
 			"55 ba7816bf\n")
 	}},
+	{name: "shell", layers: 2, check: func(t *testing.T, p *podmantest.Podman, id string) {
+		runExpect(t, p, id, podmantest.RunOpts{Args: []string{"bash", "-c", "seq 1 3000 | gzip | xz | xz -d | gzip -d | tail -1; tar --version | head -1 | cut -d' ' -f1-3"}},
+			"3000\ntar (GNU tar)\n")
+	}},
 }
 
 func TestSmokeImagesRunUnderPodman(t *testing.T) {

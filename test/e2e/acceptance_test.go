@@ -122,6 +122,7 @@ func TestConvertedMatchesNative(t *testing.T) {
 		{"musl-linked program", "musl", []string{"/usr/local/bin/readfile", "/usr/local/share/musl-demo/data.txt"}},
 		{"musl hello", "musl", nil},
 		{"perl core modules, file I/O, fork, pipe, waitpid, sort, regex", "perl", []string{"perl", "/usr/local/share/scone-tests/perl/check.pl"}},
+		{"bash traps, subshells, pipes, here-documents, jobs, tar/gzip/xz round trip", "shell", []string{"bash", "/usr/local/share/scone-tests/shell/check.sh"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img := testimages.Image(t, tc.image)
