@@ -104,6 +104,10 @@ var smokes = []smoke{
 		runExpect(t, p, id, podmantest.RunOpts{Args: []string{"bash", "-c", "seq 1 3000 | gzip | xz | xz -d | gzip -d | tail -1; tar --version | head -1 | cut -d' ' -f1-3"}},
 			"3000\ntar (GNU tar)\n")
 	}},
+	{name: "lua", layers: 2, check: func(t *testing.T, p *podmantest.Podman, id string) {
+		runExpect(t, p, id, podmantest.RunOpts{Args: []string{"lua5.4", "-e", "local co = coroutine.wrap(function() coroutine.yield(6 * 7) end); print(_VERSION, co())"}},
+			"Lua 5.4\t42\n")
+	}},
 }
 
 func TestSmokeImagesRunUnderPodman(t *testing.T) {
