@@ -108,6 +108,10 @@ var smokes = []smoke{
 		runExpect(t, p, id, podmantest.RunOpts{Args: []string{"lua5.4", "-e", "local co = coroutine.wrap(function() coroutine.yield(6 * 7) end); print(_VERSION, co())"}},
 			"Lua 5.4\t42\n")
 	}},
+	{name: "git", layers: 2, check: func(t *testing.T, p *podmantest.Podman, id string) {
+		runExpect(t, p, id, podmantest.RunOpts{Args: []string{"sh", "-c", "cd /tmp && git init -q r && cd r && echo x > f && git add f && git -c user.name=n -c user.email=e@x commit -q -m m && git ls-files"}},
+			"f\n")
+	}},
 }
 
 func TestSmokeImagesRunUnderPodman(t *testing.T) {

@@ -124,6 +124,7 @@ func TestConvertedMatchesNative(t *testing.T) {
 		{"perl core modules, file I/O, fork, pipe, waitpid, sort, regex", "perl", []string{"perl", "/usr/local/share/scone-tests/perl/check.pl"}},
 		{"bash traps, subshells, pipes, here-documents, jobs, tar/gzip/xz round trip", "shell", []string{"bash", "/usr/local/share/scone-tests/shell/check.sh"}},
 		{"lua strings, tables, coroutines, io", "lua", []string{"lua5.4", "/usr/local/share/scone-tests/lua/check.lua"}},
+		{"git init, commit, branch, merge, log, diff, gc, fsck, clone in /tmp", "git", []string{"sh", "/usr/local/share/scone-tests/git/check.sh"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img := testimages.Image(t, tc.image)
