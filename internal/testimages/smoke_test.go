@@ -112,6 +112,10 @@ var smokes = []smoke{
 		runExpect(t, p, id, podmantest.RunOpts{Args: []string{"sh", "-c", "cd /tmp && git init -q r && cd r && echo x > f && git add f && git -c user.name=n -c user.email=e@x commit -q -m m && git ls-files"}},
 			"f\n")
 	}},
+	{name: "openssl", layers: 2, check: func(t *testing.T, p *podmantest.Podman, id string) {
+		runExpect(t, p, id, podmantest.RunOpts{Args: []string{"sh", "-c", "printf abc | openssl dgst -sha256 -r"}},
+			"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad *stdin\n")
+	}},
 }
 
 func TestSmokeImagesRunUnderPodman(t *testing.T) {
