@@ -116,6 +116,10 @@ var smokes = []smoke{
 		runExpect(t, p, id, podmantest.RunOpts{Args: []string{"sh", "-c", "printf abc | openssl dgst -sha256 -r"}},
 			"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad *stdin\n")
 	}},
+	{name: "curl", layers: 2, check: func(t *testing.T, p *podmantest.Podman, id string) {
+		runExpect(t, p, id, podmantest.RunOpts{Args: []string{"sh", "-c", "curl -sS file:///etc/debian_version | cut -d. -f1; busybox httpd --help 2>&1 | head -1 | cut -d' ' -f1"}},
+			"12\nBusyBox\n")
+	}},
 }
 
 func TestSmokeImagesRunUnderPodman(t *testing.T) {

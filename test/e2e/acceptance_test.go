@@ -126,6 +126,7 @@ func TestConvertedMatchesNative(t *testing.T) {
 		{"lua strings, tables, coroutines, io", "lua", []string{"lua5.4", "/usr/local/share/scone-tests/lua/check.lua"}},
 		{"git init, commit, branch, merge, log, diff, gc, fsck, clone in /tmp", "git", []string{"sh", "/usr/local/share/scone-tests/git/check.sh"}},
 		{"openssl dgst, enc, pkey, genpkey, speed, s_server and s_client over loopback", "openssl", []string{"sh", "/usr/local/share/scone-tests/openssl/check.sh"}},
+		{"curl against busybox httpd on loopback (files, headers, ranges, errors, CGI) and file://", "curl", []string{"sh", "/usr/local/share/scone-tests/curl/check.sh"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img := testimages.Image(t, tc.image)
