@@ -113,24 +113,33 @@ static int attest(struct attempt *a, struct session *s, struct casmsg_secrets *o
 	s->plain = rt_malloc(s->plain_len ? s->plain_len : 1);
 	if (!s->plain)
 		rt_fatal(RT_EX_SOFTWARE, "out of memory");
-	r = casseal_open(s->priv, resp.cas_key, s->nonce, resp.policy_hash, resp.sealed, resp.sealed_len, s->plain);
-	/* the volume state's record key: the same exchange, another label */
-	if (!r && casseal_record_key(s->priv, resp.cas_key, s->nonce, sess->record_key))
-		r = -1;
-	rt_memzero(s->priv, sizeof s->priv); /* used once */
+	uint8_t cas_key[CASMSG_POINT];
+	memcpy(cas_key, resp.cas_key, sizeof cas_key);
+	r = casseal_open(s->priv, cas_key, s->nonce, resp.policy_hash, resp.sealed, resp.sealed_len, s->plain);
 	http_resp_free(&hr);
-	if (r)
+	if (r) {
+		rt_memzero(s->priv, sizeof s->priv);
 		return fail(a, A_FATAL, RT_EX_PROTOCOL,
 			    "the secrets the CAS at %s released do not open with this enclave's session key (%s)",
 			    t->cas_addr, r == -1 ? "its ephemeral key is not a P-256 point" : "authentication failed");
-	if ((r = casmsg_decode_secrets(s->plain, s->plain_len, out)))
+	}
+	if ((r = casmsg_decode_secrets(s->plain, s->plain_len, out))) {
+		rt_memzero(s->priv, sizeof s->priv);
 		return fail(a, A_FATAL, RT_EX_PROTOCOL,
 			    "the secrets the CAS at %s released are not a valid message: %s", t->cas_addr,
 			    casmsg_strerror(r));
-	br_sha256_context h;
-	br_sha256_init(&h);
-	br_sha256_update(&h, s->pub, sizeof s->pub);
-	br_sha256_out(&h, sess->id);
+	}
+	/* the volume state's record key (the same exchange, another label): a
+	 * second ECDH, only when the policy tracks volumes */
+	if (out->nfresh) {
+		if (casseal_record_key(s->priv, cas_key, s->nonce, sess->record_key))
+			rt_fatal(RT_EX_SOFTWARE, "cannot derive the volume record key");
+		br_sha256_context h;
+		br_sha256_init(&h);
+		br_sha256_update(&h, s->pub, sizeof s->pub);
+		br_sha256_out(&h, sess->id);
+	}
+	rt_memzero(s->priv, sizeof s->priv); /* used once */
 	return A_OK;
 }
 
