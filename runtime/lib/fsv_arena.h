@@ -34,6 +34,7 @@ struct fsv_arena_shared {
 	void *socknames;	      /* the paths socket nodes were bound to (fs_hostnode.c) */
 	void *passed;		      /* descriptors passed with SCM_RIGHTS, not received yet (fs_scm.c) */
 	uint32_t flock_seq;	      /* bumped by every flock release, for waiters (fs_flock.c) */
+	uint32_t reclock_seq;	      /* bumped by every record lock release, for waiters (fs_reclock.c) */
 };
 
 struct rlock_ops;
