@@ -191,3 +191,40 @@ void fsv_reclock_free(struct fsv_reclock **list)
 		fsv_sh_free(l);
 	}
 }
+
+int fsv_reclock_deadlock(const struct fsv_reclock_wait *waits, uint64_t owner, const struct fsv_reclock *c)
+{
+	int ofd = c->ofd;
+	uint64_t cur = c->owner;
+	for (int i = 0; i < FSV_RECLOCK_DEADLK_MAX; i++) {
+		if (ofd)
+			return 0; /* an open file description waits for nothing */
+		if (cur == owner)
+			return 1;
+		const struct fsv_reclock_wait *w = waits;
+		while (w && w->owner != cur)
+			w = w->next;
+		if (!w)
+			return 0;
+		ofd = w->blocker_ofd;
+		cur = w->blocker;
+	}
+	return 0;
+}
+
+void fsv_reclock_wait_add(struct fsv_reclock_wait **waits, struct fsv_reclock_wait *w)
+{
+	w->next = *waits;
+	*waits = w;
+}
+
+void fsv_reclock_wait_remove(struct fsv_reclock_wait **waits, struct fsv_reclock_wait *w)
+{
+	for (struct fsv_reclock_wait **p = waits; *p; p = &(*p)->next) {
+		if (*p == w) {
+			*p = w->next;
+			w->next = NULL;
+			return;
+		}
+	}
+}

@@ -69,4 +69,24 @@ size_t fsv_reclock_drop(struct fsv_reclock **list, int ofd, uint64_t owner);
 /* Frees the whole list (the node goes). */
 void fsv_reclock_free(struct fsv_reclock **list);
 
+/* Who waits for whom, for EDEADLK: one record per thread waiting in
+ * F_SETLKW for a POSIX lock, in a list the caller keeps (in the shared
+ * arena, for all the enclave's processes). OFD waits are not recorded, as
+ * on Linux. */
+struct fsv_reclock_wait {
+	struct fsv_reclock_wait *next;
+	uint64_t owner;	     /* the waiting process (POSIX owner) */
+	uint64_t blocker;    /* the owner of the lock in its way */
+	uint8_t blocker_ofd; /* ... an open file description */
+};
+/* Steps through the waits before giving up (Linux's MAX_DEADLK_ITERATIONS). */
+#define FSV_RECLOCK_DEADLK_MAX 10
+/* Whether POSIX owner waiting for blocker (the owner of lock c) would
+ * close a circle: blocker waits for a lock of a process that waits ...
+ * for one of owner's (Linux's posix_locks_deadlock). */
+int fsv_reclock_deadlock(const struct fsv_reclock_wait *waits, uint64_t owner, const struct fsv_reclock *c);
+void fsv_reclock_wait_add(struct fsv_reclock_wait **waits, struct fsv_reclock_wait *w);
+/* Takes w out of the list if it is there. */
+void fsv_reclock_wait_remove(struct fsv_reclock_wait **waits, struct fsv_reclock_wait *w);
+
 #endif

@@ -595,6 +595,33 @@ static void reclocks(void)
 	}
 	check(waited(pid) == 0, "reclock-setlkw-eintr", "");
 	setlk(fd, F_SETLK, F_UNLCK, 0, 0);
+	/* EDEADLK: the child holds byte 1 and waits for byte 0, which the
+	 * parent holds; the parent waiting for byte 1 would close the circle */
+	check(setlk(fd, F_SETLK, F_WRLCK, 0, 1) == 0 && pipe(pfd) == 0, "reclock-deadlk-setup", "");
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		int cfd = open(p, O_RDWR);
+		if (cfd < 0 || setlk(cfd, F_SETLK, F_WRLCK, 1, 1) != 0 || write(pfd[1], "w", 1) != 1)
+			_exit(2);
+		_exit(setlk(cfd, F_SETLKW, F_WRLCK, 0, 1) == 0 ? 0 : 1);
+	}
+	{
+		char c = 0;
+		int got = read(pfd[0], &c, 1) == 1 && c == 'w';
+		nanosleep(&ts, 0); /* the child is waiting by then */
+		struct sigaction sa = {.sa_handler = on_alarm}, old;
+		sigaction(SIGALRM, &sa, &old);
+		alarm(5);
+		errno = 0;
+		int dl = setlk(fd, F_SETLKW, F_WRLCK, 1, 1) < 0 && errno == EDEADLK;
+		alarm(0);
+		sigaction(SIGALRM, &old, 0);
+		int un = setlk(fd, F_SETLK, F_UNLCK, 0, 0) == 0; /* the child gets byte 0 */
+		check(got && dl && un && waited(pid) == 0, "reclock-setlkw-edeadlk", "");
+		close(pfd[0]);
+		close(pfd[1]);
+	}
 	reclock_holder_gone(p, fd, 0);
 	close(fd);
 	close(fd2);

@@ -8,7 +8,8 @@
  *   - conflicts: other owners, read vs write, never with oneself, OFD vs
  *     POSIX locks of the same process, a refused request changes nothing;
  *   - a process's POSIX locks go when it closes any descriptor of the file,
- *     a description's OFD locks when its last descriptor closes. */
+ *     a description's OFD locks when its last descriptor closes;
+ *   - EDEADLK: circles of waits found, OFD waits ignored, the walk bounded. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,11 +300,59 @@ static void test_close(void)
 	fsv_destroy(&fs);
 }
 
+static void test_deadlock(void)
+{
+	struct fsv_reclock_wait *waits = NULL, w[12];
+	memset(w, 0, sizeof w);
+	struct fsv_reclock c = req(0, 2, WR, 0, 0);
+	/* nobody waits: no circle */
+	CHECK(!fsv_reclock_deadlock(waits, 1, &c));
+	/* 2 waits for 1: 1 waiting for 2 closes the circle */
+	w[0].owner = 2;
+	w[0].blocker = 1;
+	fsv_reclock_wait_add(&waits, &w[0]);
+	CHECK(fsv_reclock_deadlock(waits, 1, &c));
+	/* ... but not 3 waiting for 2 */
+	CHECK(!fsv_reclock_deadlock(waits, 3, &c));
+	/* a longer circle: 1 -> 3 -> 2 -> 1 */
+	fsv_reclock_wait_remove(&waits, &w[0]);
+	CHECK(waits == NULL);
+	w[1].owner = 3;
+	w[1].blocker = 2;
+	w[2].owner = 2;
+	w[2].blocker = 1;
+	fsv_reclock_wait_add(&waits, &w[1]);
+	fsv_reclock_wait_add(&waits, &w[2]);
+	struct fsv_reclock c3 = req(0, 3, WR, 0, 0);
+	CHECK(fsv_reclock_deadlock(waits, 1, &c3));
+	/* a wait for an OFD lock ends the walk, as does an OFD lock in the way */
+	w[2].blocker_ofd = 1;
+	CHECK(!fsv_reclock_deadlock(waits, 1, &c3));
+	struct fsv_reclock o = req(1, 1, WR, 0, 0);
+	CHECK(!fsv_reclock_deadlock(waits, 1, &o));
+	fsv_reclock_wait_remove(&waits, &w[1]);
+	fsv_reclock_wait_remove(&waits, &w[2]);
+	fsv_reclock_wait_remove(&waits, &w[2]); /* not there: nothing */
+	CHECK(waits == NULL);
+	/* a chain longer than the walk: no EDEADLK (owner 100 waits for 101, ...) */
+	for (int i = 0; i < 12; i++) {
+		w[i].owner = 100 + (uint64_t)i;
+		w[i].blocker = 101 + (uint64_t)i;
+		w[i].blocker_ofd = 0;
+		fsv_reclock_wait_add(&waits, &w[i]);
+	}
+	w[11].blocker = 1;
+	struct fsv_reclock far = req(0, 100, WR, 0, 0), near = req(0, 109, WR, 0, 0);
+	CHECK(!fsv_reclock_deadlock(waits, 1, &far));
+	CHECK(fsv_reclock_deadlock(waits, 1, &near));
+}
+
 int main(void)
 {
 	test_range();
 	test_split_merge();
 	test_conflicts();
 	test_close();
+	test_deadlock();
 	return test_summary("test_fsv_lock");
 }

@@ -18,13 +18,26 @@
  * the application's own blocking call: a signal interrupts it (EINTR; the
  * core restarts it for SA_RESTART handlers, as Linux restarts F_SETLKW).
  * The wait also ends every FS_RECLOCK_POLL_NS, to look again for owners
- * killed meanwhile. Not done: EDEADLK (two processes waiting for each
- * other's locks wait for ever). */
+ * killed meanwhile. A thread about to wait for a POSIX lock records whom
+ * it waits for in the arena; when the owner in its way waits, directly or
+ * through others, for the thread's own process, it gets EDEADLK instead
+ * (Linux's check, made again at every try here, so of two processes that
+ * begin to wait for each other at the same moment one gets EDEADLK). */
 #include "fs.h"
+#include "fsv_arena.h"
 #include "fsv_lock.h"
 
 #define FUTEX_WAIT_ 0
 #define FS_RECLOCK_POLL_NS 200000000L
+
+/* The waits of every process (the arena), or this process's without one. */
+static struct fsv_reclock_wait *private_waits;
+
+static struct fsv_reclock_wait **waits(void)
+{
+	struct fsv_arena_shared *sh = fsv_arena_shared();
+	return sh ? &sh->reclock_waits : &private_waits;
+}
 
 static int readable(const struct fsv_file *f) { return (f->flags & O_ACCMODE) != O_WRONLY; }
 
@@ -46,8 +59,9 @@ static int reap(struct fsv_node *n, const struct fsv_reclock *c)
 
 /* One try of cmd with the application's struct flock fl on f: 0 (for
  * F_GETLK: *fl filled as Linux fills it), -EAGAIN when another owner's
- * lock is in the way, or an error. Lock held. */
-static long attempt(struct fsv_file *f, long cmd, struct flock *fl)
+ * lock is in the way (copied into *c, with the request's owner in *self),
+ * or an error. Lock held. */
+static long attempt(struct fsv_file *f, long cmd, struct flock *fl, struct fsv_reclock *c, uint64_t *self)
 {
 	int ofd = cmd == F_OFD_GETLK || cmd == F_OFD_SETLK || cmd == F_OFD_SETLKW;
 	int get = cmd == F_GETLK || cmd == F_OFD_GETLK;
@@ -72,27 +86,27 @@ static long attempt(struct fsv_file *f, long cmd, struct flock *fl)
 	req.ofd = (uint8_t)ofd;
 	req.owner = ofd ? (uint64_t)(uintptr_t)f : (uint64_t)pid;
 	req.pid = ofd ? -1 : (int32_t)pid;
+	*self = req.owner;
 	if (get) {
-		const struct fsv_reclock *c;
-		while ((c = fsv_reclock_conflict(n->reclocks, &req)) && reap(n, c))
+		const struct fsv_reclock *k;
+		while ((k = fsv_reclock_conflict(n->reclocks, &req)) && reap(n, k))
 			;
 		fl->l_type = F_UNLCK; /* the only field Linux sets when none is in the way */
-		if (c) {
+		if (k) {
 			int64_t start, len;
-			fsv_reclock_flock(c, &start, &len);
-			fl->l_type = (short)c->type;
+			fsv_reclock_flock(k, &start, &len);
+			fl->l_type = (short)k->type;
 			fl->l_whence = 0; /* SEEK_SET */
 			fl->l_start = start;
 			fl->l_len = len;
-			fl->l_pid = c->ofd ? -1 : c->pid;
+			fl->l_pid = k->ofd ? -1 : k->pid;
 		}
 		return 0;
 	}
 	for (;;) {
-		struct fsv_reclock c;
 		int released = 0;
-		r = fsv_reclock_set(&n->reclocks, &req, &c, &released);
-		if (r == -EAGAIN && reap(n, &c))
+		r = fsv_reclock_set(&n->reclocks, &req, c, &released);
+		if (r == -EAGAIN && reap(n, c))
 			continue;
 		if (released)
 			fs_reclock_wake();
@@ -118,27 +132,55 @@ int fs_sys_reclock(const struct sys_call *c, long *ret)
 	if (!rt_user_ok(u, sizeof fl))
 		return shield_done(ret, -EFAULT);
 	memcpy(&fl, u, sizeof fl);
+	struct fsv_reclock_wait *w = NULL; /* this thread's record while it waits (arena) */
+	long r;
+	fs_lock();
 	for (;;) {
-		fs_lock();
+		if (w)
+			fsv_reclock_wait_remove(waits(), w);
 		f = fsv_fd_get(&fs_g.fds, fd);
 		if (!f) { /* closed meanwhile by another thread */
-			fs_unlock();
-			return shield_done(ret, -EBADF);
+			r = -EBADF;
+			break;
 		}
 		uint32_t seq = __atomic_load_n(fs_reclock_seq(), __ATOMIC_ACQUIRE);
-		long r = attempt(f, cmd, &fl);
-		fs_unlock();
-		if (r != -EAGAIN || !wait) {
-			if (r == 0 && (cmd == F_GETLK || cmd == F_OFD_GETLK))
-				memcpy(u, &fl, sizeof fl);
-			return shield_done(ret, r);
+		struct fsv_reclock in_way = {0};
+		uint64_t self = 0;
+		r = attempt(f, cmd, &fl, &in_way, &self);
+		if (r != -EAGAIN || !wait)
+			break;
+		if (cmd == F_SETLKW) {
+			if (fsv_reclock_deadlock(*waits(), self, &in_way)) {
+				r = -EDEADLK;
+				break;
+			}
+			if (!w)
+				w = fsv_sh_malloc(sizeof *w); /* none: waits unrecorded */
+			if (w) {
+				w->owner = self;
+				w->blocker = in_way.owner;
+				w->blocker_ofd = in_way.ofd;
+				fsv_reclock_wait_add(waits(), w);
+			}
 		}
+		fs_unlock();
 		/* wait for a release after the one seen (seq), then try again */
 		struct {
 			long sec, nsec;
 		} ts = {0, FS_RECLOCK_POLL_NS};
-		long w = shield_app_host_call(__NR_futex, (long)fs_reclock_seq(), FUTEX_WAIT_, seq, (long)&ts, 0, 0);
-		if (w == -EINTR)
-			return shield_done(ret, -EINTR);
+		long k = shield_app_host_call(__NR_futex, (long)fs_reclock_seq(), FUTEX_WAIT_, seq, (long)&ts, 0, 0);
+		fs_lock();
+		if (k == -EINTR) {
+			r = -EINTR;
+			break;
+		}
 	}
+	if (w) {
+		fsv_reclock_wait_remove(waits(), w);
+		fsv_sh_free(w);
+	}
+	fs_unlock();
+	if (r == 0 && (cmd == F_GETLK || cmd == F_OFD_GETLK))
+		memcpy(u, &fl, sizeof fl);
+	return shield_done(ret, r);
 }
