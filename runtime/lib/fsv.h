@@ -75,6 +75,7 @@ struct fsv_image_ops {
 };
 
 struct fsv_dent;
+struct fsv_reclock;
 
 struct fsv_node {
 	uint32_t refs;
@@ -96,9 +97,10 @@ struct fsv_node {
 	char *name;		 /* its name there (NUL-terminated) */
 	struct fsv_dent *ents;	 /* DIR: overlay entries */
 	size_t nents, entcap;
-	struct fsv_file *flockers; /* descriptions holding a flock on it (fsv_flock) */
-	struct fsv_xattr *xattrs;  /* its own extended attributes (fsv_xattr.c) */
-	uint8_t xattrs_own;	   /* xattrs is the whole truth (else: the image's) */
+	struct fsv_file *flockers;    /* descriptions holding a flock on it (fsv_flock) */
+	struct fsv_reclock *reclocks; /* its POSIX and OFD record locks (fsv_lock.h) */
+	struct fsv_xattr *xattrs;     /* its own extended attributes (fsv_xattr.c) */
+	uint8_t xattrs_own;	      /* xattrs is the whole truth (else: the image's) */
 };
 
 /* Nodes the runtime answers itself (fsv_magic.c): they live in no
@@ -174,6 +176,10 @@ struct fsv {
 	void (*host_gone)(void *ctx, uint64_t ino);
 	/* A flock lock went or got weaker (fsv_flock; may be NULL). */
 	void (*flock_released)(void *ctx);
+	/* Record locks (fsv_lock.h) went because a descriptor or description
+	 * closed (fsv_fd.c; may be NULL). The owner of a process's POSIX locks
+	 * is self_pid's answer. */
+	void (*reclock_released)(void *ctx);
 };
 
 /* Sets up fs (zeroed by the caller) with an image backend (img may be NULL
@@ -337,6 +343,12 @@ struct fsv_file {
 	uint8_t flock;		     /* 0, FSV_FLOCK_SH or FSV_FLOCK_EX held by this description */
 	struct fsv_file *flock_next; /* in node->flockers */
 };
+
+/* Record locks (fsv_lock.h, node->reclocks) go with descriptors too: the
+ * process's POSIX locks on a file (owner fs->self_pid) whenever it drops
+ * one of its descriptors of the file (fsv_fd_install over it,
+ * fsv_fd_remove, fsv_fd_destroy), a description's OFD locks when it is
+ * freed; fs->reclock_released is called then. */
 
 /* flock(2) locks belong to open file descriptions: shared ones, an
  * exclusive one, or none. fsv_flock applies op (FSV_FLOCK_SH, _EX or _UN)

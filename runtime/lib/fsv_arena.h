@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct fsv_reclock_wait;
+
 struct fsv_arena_shared {
 	volatile int fs_lock;	      /* the FS shield's lock (fs_shield.c) */
 	uint64_t next_ino, eph_bytes; /* struct fsv counters (fsv.h) */
@@ -34,6 +36,8 @@ struct fsv_arena_shared {
 	void *socknames;	      /* the paths socket nodes were bound to (fs_hostnode.c) */
 	void *passed;		      /* descriptors passed with SCM_RIGHTS, not received yet (fs_scm.c) */
 	uint32_t flock_seq;	      /* bumped by every flock release, for waiters (fs_flock.c) */
+	uint32_t reclock_seq;	      /* bumped by every record lock release, for waiters (fs_reclock.c) */
+	struct fsv_reclock_wait *reclock_waits; /* threads waiting in F_SETLKW, for EDEADLK (fs_reclock.c) */
 };
 
 struct rlock_ops;

@@ -5,6 +5,7 @@
 
 #include "fsv.h"
 #include "fsv_arena.h"
+#include "fsv_lock.h"
 #include "rt_alloc.h"
 
 /* Open file descriptions (and their directory snapshot and chunk cache)
@@ -69,12 +70,27 @@ int fsv_flock(struct fsv *fs, struct fsv_file *f, int op)
 	return 0;
 }
 
+/* The process drops one of its descriptors of f's file: its POSIX locks
+ * on the file go, whatever description they were taken through (Linux's
+ * close semantics). */
+static void reclock_fd_gone(struct fsv *fs, struct fsv_file *f)
+{
+	if (!f->node->reclocks || !fs->self_pid)
+		return;
+	if (fsv_reclock_drop(&f->node->reclocks, 0, (uint64_t)fs->self_pid(fs->hook_ctx)) && fs->reclock_released)
+		fs->reclock_released(fs->hook_ctx);
+}
+
 void fsv_file_unref(struct fsv *fs, struct fsv_file *f)
 {
 	if (!f || --f->refs)
 		return;
 	if (f->flock)
 		flock_drop(fs, f);
+	/* the description's OFD locks */
+	if (f->node->reclocks && fsv_reclock_drop(&f->node->reclocks, 1, (uint64_t)(uintptr_t)f) &&
+	    fs->reclock_released)
+		fs->reclock_released(fs->hook_ctx);
 	if (f->dir_valid)
 		fsv_list_free(&f->dir);
 	fsv_sh_free(f->cache);
@@ -102,9 +118,10 @@ int fsv_fd_install(struct fsv *fs, struct fsv_fdtab *t, int fd, struct fsv_file 
 	fsv_file_ref(f);
 	struct fsv_file *old = t->v[fd];
 	t->v[fd] = f;
-	if (old)
+	if (old) {
+		reclock_fd_gone(fs, old);
 		fsv_file_unref(fs, old);
-	else
+	} else
 		t->count++;
 	return 0;
 }
@@ -123,15 +140,19 @@ int fsv_fd_remove(struct fsv *fs, struct fsv_fdtab *t, int fd)
 		return 0;
 	t->v[fd] = NULL;
 	t->count--;
+	reclock_fd_gone(fs, f);
 	fsv_file_unref(fs, f);
 	return 1;
 }
 
 void fsv_fd_destroy(struct fsv *fs, struct fsv_fdtab *t)
 {
-	for (size_t i = 0; i < t->cap; i++)
-		if (t->v[i])
+	for (size_t i = 0; i < t->cap; i++) {
+		if (t->v[i]) {
+			reclock_fd_gone(fs, t->v[i]);
 			fsv_file_unref(fs, t->v[i]);
+		}
+	}
 	rt_free(t->v);
 	t->v = NULL;
 	t->cap = t->count = 0;

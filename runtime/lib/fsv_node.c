@@ -15,6 +15,7 @@
 #include "fsv_int.h"
 #include "rt_alloc.h"
 #include "fsv_arena.h"
+#include "fsv_lock.h"
 
 #define EPH_INO_BASE (1ull << 32) /* image inode numbers are 32-bit */
 
@@ -80,6 +81,7 @@ void fsv_unref(struct fsv *fs, struct fsv_node *n)
 	}
 	fsv_free_ents(fs, n);
 	fsv_xattr_free(n);
+	fsv_reclock_free(&n->reclocks);
 	fsv_sh_free(n->name);
 	fsv_sh_free(n);
 }

@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <signal.h>
 #include <stddef.h>
 #include <unistd.h>
 
@@ -383,6 +384,249 @@ static void flocks(void)
 	check(child_flock(p, LOCK_EX | LOCK_NB) == 0, "flock-released-at-close", "");
 }
 
+/* POSIX record locks (fcntl F_SETLK/F_SETLKW/F_GETLK, F_OFD_*, lockf)
+ * between opens and processes of the enclave, as on Linux: a process's
+ * locks never conflict with each other (whichever open they came through),
+ * another process's do; a close of any of its descriptors of the file, or
+ * its exit, drops them; OFD locks belong to the open file description. */
+static int setlk(int fd, int cmd, short type, off_t start, off_t len)
+{
+	struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = start, .l_len = len};
+	return fcntl(fd, cmd, &fl);
+}
+
+/* A child opens path and tries F_SETLK: 0 granted, 1 EAGAIN, 2 another
+ * error, 3 no open. */
+static int child_setlk(const char *path, short type, off_t start, off_t len)
+{
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open(path, O_RDWR);
+		if (fd < 0)
+			_exit(3);
+		_exit(setlk(fd, F_SETLK, type, start, len) == 0 ? 0 : errno == EAGAIN ? 1 : 2);
+	}
+	int status = -1;
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void on_alarm(int sig) { (void)sig; }
+
+static int waited(pid_t pid)
+{
+	int status = -1;
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The holder's exit drops its locks (fd: the parent's descriptor of p);
+ * a killed holder's go too: the waiter finds it gone. (A killed process
+ * never reaches exit_group, so the enclave's count of its processes stays
+ * off: the "reclock-killed" mode runs it in an enclave of its own.) */
+static void reclock_holder_gone(const char *p, int fd, int killed)
+{
+	int up[2], down[2]; /* child to parent, parent to child */
+	check(pipe(up) == 0 && pipe(down) == 0, "reclock-exit-pipes", "");
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int cfd = open(p, O_RDWR);
+		char c = setlk(cfd, F_SETLK, F_WRLCK, 0, 0) == 0 ? 'l' : 'x';
+		if (write(up[1], &c, 1) != 1)
+			_exit(2);
+		if (killed)
+			pause();
+		_exit(read(down[0], &c, 1) == 1 ? 0 : 2); /* exits holding the lock */
+	}
+	char c = 0;
+	errno = 0;
+	int held = read(up[0], &c, 1) == 1 && c == 'l' && setlk(fd, F_SETLK, F_RDLCK, 5, 1) < 0 && errno == EAGAIN;
+	if (killed) {
+		kill(pid, SIGKILL);
+		/* not reaped yet (a zombie): the waiter looks for the
+		 * holder's death while it waits (the alarm: no hang) */
+		struct sigaction sa = {.sa_handler = on_alarm}, old;
+		sigaction(SIGALRM, &sa, &old);
+		alarm(5);
+		int got = setlk(fd, F_SETLKW, F_WRLCK, 0, 1) == 0;
+		alarm(0);
+		sigaction(SIGALRM, &old, 0);
+		waited(pid);
+		check(held && got, "reclock-released-when-holder-killed", "");
+	} else {
+		int w = write(down[1], "e", 1) == 1;
+		check(held && w && waited(pid) == 0 && setlk(fd, F_SETLK, F_WRLCK, 0, 0) == 0,
+		      "reclock-released-at-holder-exit", "");
+	}
+	setlk(fd, F_SETLK, F_UNLCK, 0, 0);
+	close(up[0]);
+	close(up[1]);
+	close(down[0]);
+	close(down[1]);
+}
+
+static void reclocks(void)
+{
+	const char *p = "/work1/reclock";
+	int fd = open(p, O_CREAT | O_RDWR, 0644), fd2 = open(p, O_RDWR);
+	check(fd >= 0 && fd2 >= 0 && write(fd, "0123456789", 10) == 10, "reclock-open", "");
+	/* one process: two opens, overlapping write locks, no conflict */
+	check(setlk(fd, F_SETLK, F_WRLCK, 0, 100) == 0 && setlk(fd2, F_SETLK, F_WRLCK, 50, 100) == 0,
+	      "reclock-posix-same-process", "");
+	/* a forked child: conflicts (read or write) inside 0..149, not past it */
+	check(child_setlk(p, F_RDLCK, 10, 1) == 1 && child_setlk(p, F_WRLCK, 149, 1) == 1 &&
+		      child_setlk(p, F_WRLCK, 150, 10) == 0,
+	      "reclock-posix-conflict-child", "");
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) { /* locks are not inherited: the inherited descriptor conflicts too */
+		errno = 0;
+		_exit(setlk(fd, F_SETLK, F_WRLCK, 0, 1) < 0 && errno == EAGAIN ? 0 : 1);
+	}
+	check(waited(pid) == 0, "reclock-not-inherited", "");
+	/* F_GETLK in a child: the parent's merged lock, with its pid */
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		int cfd = open(p, O_RDONLY);
+		struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_END, .l_start = -1, .l_len = 0};
+		if (cfd < 0 || fcntl(cfd, F_GETLK, &fl) != 0)
+			_exit(2);
+		int ok = fl.l_type == F_WRLCK && fl.l_whence == SEEK_SET && fl.l_start == 0 && fl.l_len == 150 &&
+			 fl.l_pid == getppid();
+		struct flock none = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 150, .l_len = 7, .l_pid = 99};
+		ok = ok && fcntl(cfd, F_GETLK, &none) == 0 && none.l_type == F_UNLCK && none.l_start == 150 &&
+		     none.l_len == 7;
+		/* lockf: F_TEST and F_TLOCK see the parent's lock */
+		int wfd = open(p, O_WRONLY);
+		errno = 0;
+		ok = ok && wfd >= 0 && lockf(wfd, F_TEST, 10) < 0 && (errno == EACCES || errno == EAGAIN);
+		errno = 0;
+		ok = ok && lockf(wfd, F_TLOCK, 10) < 0 && (errno == EACCES || errno == EAGAIN);
+		ok = ok && lseek(wfd, 150, SEEK_SET) == 150 && lockf(wfd, F_TLOCK, 10) == 0 &&
+		     lockf(wfd, F_TEST, 10) == 0;
+		_exit(ok ? 0 : 1);
+	}
+	check(waited(pid) == 0, "reclock-getlk-pid-lockf", "");
+	/* the parent's own F_GETLK finds nothing in its way */
+	{
+		struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+		check(fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_UNLCK, "reclock-getlk-own", "");
+	}
+	/* an unlock of a sub-range: the child gets exactly that range */
+	check(setlk(fd, F_SETLK, F_UNLCK, 20, 10) == 0 && child_setlk(p, F_WRLCK, 20, 10) == 0 &&
+		      child_setlk(p, F_WRLCK, 19, 1) == 1 && child_setlk(p, F_WRLCK, 30, 1) == 1,
+	      "reclock-unlock-subrange", "");
+	/* the type is checked against the open mode */
+	{
+		int ro = open(p, O_RDONLY), wo = open(p, O_WRONLY);
+		errno = 0;
+		int ok = ro >= 0 && setlk(ro, F_SETLK, F_WRLCK, 500, 1) < 0 && errno == EBADF;
+		errno = 0;
+		ok = ok && wo >= 0 && setlk(wo, F_SETLK, F_RDLCK, 500, 1) < 0 && errno == EBADF;
+		errno = 0;
+		ok = ok && setlk(ro, F_SETLK, 7, 500, 1) < 0 && errno == EINVAL;
+		close(ro); /* closing any descriptor of the file drops the process's locks */
+		close(wo);
+		check(ok, "reclock-mode-ebadf", "");
+	}
+	check(child_setlk(p, F_WRLCK, 0, 0) == 0, "reclock-close-other-fd-releases", "");
+	/* open file description locks: two opens conflict in one process */
+	int o1 = open(p, O_RDWR), o2 = open(p, O_RDWR);
+	check(setlk(o1, F_OFD_SETLK, F_WRLCK, 0, 10) == 0 && setlk(o2, F_OFD_SETLK, F_WRLCK, 5, 1) < 0 &&
+		      errno == EAGAIN && setlk(o2, F_OFD_SETLK, F_RDLCK, 10, 5) == 0,
+	      "reclock-ofd-conflict-same-process", "");
+	{
+		struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 3, .l_len = 1};
+		check(fcntl(o2, F_OFD_GETLK, &fl) == 0 && fl.l_type == F_WRLCK && fl.l_pid == -1 && fl.l_start == 0 &&
+			      fl.l_len == 10,
+		      "reclock-ofd-getlk", "");
+		struct flock bad = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 3, .l_len = 1, .l_pid = 1};
+		errno = 0;
+		check(fcntl(o2, F_OFD_SETLK, &bad) < 0 && errno == EINVAL, "reclock-ofd-lpid-einval", "");
+	}
+	/* an OFD lock and a POSIX lock of the same process conflict */
+	errno = 0;
+	check(setlk(fd, F_SETLK, F_RDLCK, 9, 1) < 0 && errno == EAGAIN && setlk(fd, F_SETLK, F_RDLCK, 10, 1) == 0,
+	      "reclock-ofd-vs-posix", "");
+	check(setlk(fd, F_SETLK, F_UNLCK, 0, 0) == 0, "reclock-unlock-all", "");
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) /* the inherited description is the owner: its lock */
+		_exit(setlk(o1, F_OFD_SETLK, F_WRLCK, 0, 10) == 0 && setlk(o2, F_OFD_SETLK, F_WRLCK, 0, 1) < 0 ? 0 : 1);
+	check(waited(pid) == 0, "reclock-ofd-inherited", "");
+	close(o1); /* the description's last descriptor: its locks go */
+	check(setlk(o2, F_OFD_SETLK, F_WRLCK, 0, 10) == 0 && setlk(o2, F_OFD_SETLK, F_UNLCK, 0, 0) == 0,
+	      "reclock-ofd-released-at-close", "");
+	close(o2);
+	/* F_SETLKW waits until the holder unlocks */
+	int pfd[2];
+	check(setlk(fd, F_SETLK, F_WRLCK, 0, 1) == 0 && pipe(pfd) == 0, "reclock-setlkw-setup", "");
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		close(pfd[1]);
+		int cfd = open(p, O_RDWR);
+		if (cfd < 0 || setlk(cfd, F_SETLKW, F_WRLCK, 0, 1) != 0)
+			_exit(2);
+		fcntl(pfd[0], F_SETFL, O_NONBLOCK);
+		char c;
+		_exit(read(pfd[0], &c, 1) == 1 && c == 'u' ? 0 : 1);
+	}
+	close(pfd[0]);
+	struct timespec ts = {0, 100000000};
+	nanosleep(&ts, 0);
+	int un = write(pfd[1], "u", 1) == 1 && setlk(fd, F_SETLK, F_UNLCK, 0, 1) == 0;
+	check(un && waited(pid) == 0, "reclock-setlkw-waits-for-unlock", "");
+	close(pfd[1]);
+	/* a signal interrupts F_SETLKW (no SA_RESTART): EINTR */
+	check(setlk(fd, F_SETLK, F_WRLCK, 0, 1) == 0, "reclock-eintr-setup", "");
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		struct sigaction sa = {.sa_handler = on_alarm};
+		sigaction(SIGALRM, &sa, 0);
+		int cfd = open(p, O_RDWR);
+		alarm(1);
+		errno = 0;
+		_exit(cfd >= 0 && setlk(cfd, F_SETLKW, F_WRLCK, 0, 1) < 0 && errno == EINTR ? 0 : 1);
+	}
+	check(waited(pid) == 0, "reclock-setlkw-eintr", "");
+	setlk(fd, F_SETLK, F_UNLCK, 0, 0);
+	/* EDEADLK: the child holds byte 1 and waits for byte 0, which the
+	 * parent holds; the parent waiting for byte 1 would close the circle */
+	check(setlk(fd, F_SETLK, F_WRLCK, 0, 1) == 0 && pipe(pfd) == 0, "reclock-deadlk-setup", "");
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		int cfd = open(p, O_RDWR);
+		if (cfd < 0 || setlk(cfd, F_SETLK, F_WRLCK, 1, 1) != 0 || write(pfd[1], "w", 1) != 1)
+			_exit(2);
+		_exit(setlk(cfd, F_SETLKW, F_WRLCK, 0, 1) == 0 ? 0 : 1);
+	}
+	{
+		char c = 0;
+		int got = read(pfd[0], &c, 1) == 1 && c == 'w';
+		nanosleep(&ts, 0); /* the child is waiting by then */
+		struct sigaction sa = {.sa_handler = on_alarm}, old;
+		sigaction(SIGALRM, &sa, &old);
+		alarm(5);
+		errno = 0;
+		int dl = setlk(fd, F_SETLKW, F_WRLCK, 1, 1) < 0 && errno == EDEADLK;
+		alarm(0);
+		sigaction(SIGALRM, &old, 0);
+		int un = setlk(fd, F_SETLK, F_UNLCK, 0, 0) == 0; /* the child gets byte 0 */
+		check(got && dl && un && waited(pid) == 0, "reclock-setlkw-edeadlk", "");
+		close(pfd[0]);
+		close(pfd[1]);
+	}
+	reclock_holder_gone(p, fd, 0);
+	close(fd);
+	close(fd2);
+}
+
 /* Names being created (Linux's filename_create) and trees deeper than a
  * path can name: each path argument is limited, not the depth. */
 static void create_paths(void)
@@ -439,6 +683,11 @@ int main(int argc, char **argv)
 		return threads();
 	if (argc > 1 && !strcmp(argv[1], "integrity"))
 		return integrity();
+	if (argc > 1 && !strcmp(argv[1], "reclock-killed")) {
+		int fd = open("/tmp/reclock-killed", O_CREAT | O_RDWR, 0644);
+		reclock_holder_gone("/tmp/reclock-killed", fd, 1);
+		return fails;
+	}
 	if (argc > 1 && !strcmp(argv[1], "exec-child"))
 		return argc == 3 && !strcmp(argv[2], "arg") ? 42 : 1;
 	if (argc > 1 && !strcmp(argv[1], "exe")) { /* /proc/self/exe after a relative exec */
@@ -639,6 +888,7 @@ int main(int argc, char **argv)
 	fifos();
 	unix_sockets();
 	flocks();
+	reclocks();
 	errno = 0;
 	check(rename("/work1/data", "/dev/shm-probe") < 0 && errno == EXDEV, "rename-exdev", "");
 	check(mkdir("/many", 0755) == 0, "mkdir-many", "");

@@ -28,12 +28,17 @@ cat >"$W/config.json" <<'JSON'
 JSON
 sed 's|\["/probe"\]|["/probe","integrity"]|' "$W/config.json" >"$W/config-integrity.json"
 sed 's|\["/probe"\]|["/probe","threads"]|' "$W/config.json" >"$W/config-threads.json"
+sed 's|\["/probe"\]|["/probe","reclock-killed"]|' "$W/config.json" >"$W/config-reclock-killed.json"
 "$CLI" keygen --out-dir "$W/keys" >/dev/null
 run() { # $1: output dir, $2...: extra convert flags
 	out=$1
 	shift
 	cfg=$W/config.json
-	case $out in *integrity) cfg=$W/config-integrity.json ;; *threads) cfg=$W/config-threads.json ;; esac
+	case $out in
+	*integrity) cfg=$W/config-integrity.json ;;
+	*threads) cfg=$W/config-threads.json ;;
+	*reclock-killed) cfg=$W/config-reclock-killed.json ;;
+	esac
 	"$CLI" convert "dir:$R" "dir:$out" --source-config "$cfg" \
 		--key "$W/keys/signer.pem" --fs-key "$W/keys/fs.key" "$@" >/dev/null
 	if [ -n "${TAMPER_AT:-}" ]; then # flip every bit of one byte (writing a constant would miss when the byte is that constant)
@@ -102,5 +107,16 @@ if grep -q '^ok threads' "$W/threads.stdout"; then
 	echo "threads: $(cat "$W/threads.stdout")"
 else
 	echo "FAIL: threads:"; cat "$W/threads.stdout" "$W/threads.stderr"; fail=1
+fi
+# A record lock holder killed with SIGKILL (it never reaches exit_group):
+# the waiter finds it gone. In an enclave of its own, since the killed
+# process also stays in the count of the enclave's processes, which keeps
+# the private directory above from being removed.
+run "$W/reclock-killed"
+if grep -q '^ok reclock-released-when-holder-killed' "$W/reclock-killed.stdout" &&
+	! grep -q '^FAIL' "$W/reclock-killed.stdout"; then
+	echo "reclock-killed: the killed holder's lock released"
+else
+	echo "FAIL: reclock-killed:"; cat "$W/reclock-killed.stdout" "$W/reclock-killed.stderr"; fail=1
 fi
 exit $fail

@@ -157,6 +157,17 @@ int fs_sys_recvmsg(const struct sys_call *c, long *ret);
 int fs_sys_flock(const struct sys_call *c, long *ret);
 volatile uint32_t *fs_flock_seq(void);
 
+/* fs_reclock.c: fcntl's record locks (F_GETLK, F_SETLK, F_SETLKW and the
+ * F_OFD_* ones) between the enclave's processes; fs_sys_fcntl hands them
+ * over. fs_shield.c: the word its waiters sleep on, bumped and woken by
+ * fs_reclock_wake at every release (lock held), and whether a thread or
+ * process id still runs (not a zombie; 1 when it cannot tell), for the
+ * locks of processes killed before their exit. */
+int fs_sys_reclock(const struct sys_call *c, long *ret);
+volatile uint32_t *fs_reclock_seq(void);
+void fs_reclock_wake(void);
+int fs_task_alive(int id);
+
 /* fs_mmap.c: mmap of a virtual fd (lock not held on entry). */
 long fs_mmap(const struct sys_call *c);
 

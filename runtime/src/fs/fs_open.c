@@ -273,6 +273,10 @@ long fs_v_fcntl(const struct sys_call *c, struct fsv_file *f)
 int fs_sys_fcntl(const struct sys_call *c, long *ret)
 {
 	int fd = (int)c->a[0];
+	long cmd = c->a[1];
+	if (cmd == F_GETLK || cmd == F_SETLK || cmd == F_SETLKW || cmd == F_OFD_GETLK || cmd == F_OFD_SETLK ||
+	    cmd == F_OFD_SETLKW)
+		return fs_sys_reclock(c, ret); /* record locks: the enclave's table, not the placeholder's */
 	fs_lock();
 	struct fsv_file *f = fsv_fd_get(&fs_g.fds, fd);
 	if (!f) {
@@ -288,7 +292,7 @@ int fs_sys_fcntl(const struct sys_call *c, long *ret)
 	if (dup)
 		fsv_file_ref(f);
 	fs_unlock();
-	/* F_GETFD/F_SETFD, locks, F_DUPFD*: on the placeholder */
+	/* F_GETFD/F_SETFD, F_DUPFD* and the rest: on the placeholder */
 	long r = host_syscall(__NR_fcntl, fd, c->a[1], c->a[2], 0, 0, 0);
 	if (dup) {
 		fs_lock();

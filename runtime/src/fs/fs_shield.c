@@ -37,10 +37,11 @@ static int lock_self(void)
 	return (int)rt_sys0(__NR_gettid); /* start-up, before the thread block is armed */
 }
 
-/* Whether thread tid runs: it exists (kill 0) and, when /proc says so, is
- * not a zombie (a process killed while its parent waits for the lock is one
- * until the parent reaps it). When it cannot tell, it says alive. */
-static int lock_holder_alive(int tid)
+/* Whether thread (or process) tid runs: it exists (kill 0) and, when /proc
+ * says so, is not a zombie (a process killed while its parent waits for the
+ * lock is one until the parent reaps it). When it cannot tell, it says
+ * alive. */
+int fs_task_alive(int tid)
 {
 	if (rt_sys2(__NR_kill, tid, 0) == -ESRCH)
 		return 0;
@@ -75,7 +76,7 @@ static void lock_recovered(int tid)
 
 static const struct rlock_ops fs_lock_ops = {
 	.self = lock_self,
-	.alive = lock_holder_alive,
+	.alive = fs_task_alive,
 	.relax = lock_relax,
 	.recovered = lock_recovered,
 };
@@ -309,6 +310,28 @@ static void hook_flock_released(void *ctx)
 	host_syscall(__NR_futex, (long)fs_flock_seq(), 1 /* FUTEX_WAKE */, 0x7fffffff, 0, 0, 0);
 }
 
+/* The word record lock waiters sleep on (fs_reclock.c), bumped by every
+ * release (lock held). */
+static uint32_t private_reclock_seq; /* without an arena */
+
+volatile uint32_t *fs_reclock_seq(void)
+{
+	struct fsv_arena_shared *sh = fsv_arena_shared();
+	return sh ? &sh->reclock_seq : &private_reclock_seq;
+}
+
+void fs_reclock_wake(void)
+{
+	__atomic_add_fetch(fs_reclock_seq(), 1, __ATOMIC_RELEASE);
+	host_syscall(__NR_futex, (long)fs_reclock_seq(), 1 /* FUTEX_WAKE */, 0x7fffffff, 0, 0, 0);
+}
+
+static void hook_reclock_released(void *ctx)
+{
+	(void)ctx;
+	fs_reclock_wake();
+}
+
 static void hook_proc_data(void *ctx, int which, const char **data, size_t *len)
 {
 	(void)ctx;
@@ -372,6 +395,7 @@ int fs_shield_configure(const struct fsp *img, const struct fs_shield_config *cf
 	fs->random = hook_random;
 	fs->host_gone = fs_host_node_gone;
 	fs->flock_released = hook_flock_released;
+	fs->reclock_released = hook_reclock_released;
 	fs_g.img = img;
 	fs->chunk = fsp_chunk_size(img);
 	int r = fsv_init(fs, &fs_image_ops, (void *)img, fsp_root_ino(img));
