@@ -342,6 +342,34 @@ static int child_flock(const char *path, int op)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* A child that opens p (oflags) and takes a lock with lockit, which blocks
+ * while the parent holds a conflicting one, then exits 0 when the parent's
+ * note ("u" on pfd, written just before the parent releases) is there
+ * already: it got the lock only after the release. The parent gets the pid
+ * after giving the child 100 ms to block. */
+static int flock_sh(int fd) { return flock(fd, LOCK_SH); }
+static int setlk(int fd, int cmd, short type, off_t start, off_t len);
+static int setlkw_wr(int fd) { return setlk(fd, F_SETLKW, F_WRLCK, 0, 1); }
+
+static pid_t fork_waiter(const char *p, int oflags, int (*lockit)(int), int pfd[2])
+{
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(pfd[1]);
+		int cfd = open(p, oflags);
+		if (cfd < 0 || lockit(cfd) != 0)
+			_exit(2);
+		fcntl(pfd[0], F_SETFL, O_NONBLOCK);
+		char c;
+		_exit(read(pfd[0], &c, 1) == 1 && c == 'u' ? 0 : 1);
+	}
+	close(pfd[0]);
+	struct timespec ts = {0, 100000000};
+	nanosleep(&ts, 0);
+	return pid;
+}
+
 static void flocks(void)
 {
 	const char *p = "/work1/lockfile";
@@ -358,21 +386,8 @@ static void flocks(void)
 	check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "flock-inherited-shares", "");
 	int pfd[2];
 	check(pipe(pfd) == 0, "flock-pipe", "");
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) { /* blocks until the parent unlocks, then sees its note */
-		close(pfd[1]);
-		int cfd = open(p, O_RDONLY);
-		if (cfd < 0 || flock(cfd, LOCK_SH) != 0)
-			_exit(2);
-		fcntl(pfd[0], F_SETFL, O_NONBLOCK);
-		char c;
-		_exit(read(pfd[0], &c, 1) == 1 && c == 'u' ? 0 : 1);
-	}
-	close(pfd[0]);
-	struct timespec ts = {0, 100000000};
-	nanosleep(&ts, 0);
-	int un = flock(fd, LOCK_UN) == 0 && write(pfd[1], "u", 1) == 1;
+	pid = fork_waiter(p, O_RDONLY, flock_sh, pfd);
+	int un = write(pfd[1], "u", 1) == 1 && flock(fd, LOCK_UN) == 0;
 	status = -1;
 	waitpid(pid, &status, 0);
 	check(un && WIFEXITED(status) && WEXITSTATUS(status) == 0, "flock-blocked-until-release", "");
@@ -564,20 +579,7 @@ static void reclocks(void)
 	/* F_SETLKW waits until the holder unlocks */
 	int pfd[2];
 	check(setlk(fd, F_SETLK, F_WRLCK, 0, 1) == 0 && pipe(pfd) == 0, "reclock-setlkw-setup", "");
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		close(pfd[1]);
-		int cfd = open(p, O_RDWR);
-		if (cfd < 0 || setlk(cfd, F_SETLKW, F_WRLCK, 0, 1) != 0)
-			_exit(2);
-		fcntl(pfd[0], F_SETFL, O_NONBLOCK);
-		char c;
-		_exit(read(pfd[0], &c, 1) == 1 && c == 'u' ? 0 : 1);
-	}
-	close(pfd[0]);
-	struct timespec ts = {0, 100000000};
-	nanosleep(&ts, 0);
+	pid = fork_waiter(p, O_RDWR, setlkw_wr, pfd);
 	int un = write(pfd[1], "u", 1) == 1 && setlk(fd, F_SETLK, F_UNLCK, 0, 1) == 0;
 	check(un && waited(pid) == 0, "reclock-setlkw-waits-for-unlock", "");
 	close(pfd[1]);
@@ -609,6 +611,7 @@ static void reclocks(void)
 	{
 		char c = 0;
 		int got = read(pfd[0], &c, 1) == 1 && c == 'w';
+		struct timespec ts = {0, 100000000};
 		nanosleep(&ts, 0); /* the child is waiting by then */
 		struct sigaction sa = {.sa_handler = on_alarm}, old;
 		sigaction(SIGALRM, &sa, &old);
