@@ -135,7 +135,8 @@ int fsv_reclock_set(struct fsv_reclock **list, const struct fsv_reclock *req, st
 		/* another type or an unlock: what lies outside the range stays */
 		if (!lock || l->type == FSV_RECLOCK_WR)
 			*released = 1;
-		int left = l->start<req->start, right = l->end> req->end;
+		int left = l->start < req->start;
+		int right = l->end > req->end;
 		if (left && right) {
 			*split = *l;
 			split->start = req->end + 1;
@@ -156,7 +157,7 @@ int fsv_reclock_set(struct fsv_reclock **list, const struct fsv_reclock *req, st
 		}
 		p = &l->next;
 	}
-	fsv_sh_free(split); /* not needed after all (cannot happen: splits said so) */
+	fsv_sh_free(split); /* NULL: splits said a split record is needed only when used */
 	if (add) {
 		*add = *req;
 		add->start = s;

@@ -303,11 +303,18 @@ volatile uint32_t *fs_flock_seq(void)
 	return sh ? &sh->flock_seq : &private_flock_seq;
 }
 
+/* A release: bumps the waiters' word w and wakes every waiter (in any
+ * process: w may be in the arena, so no FUTEX_PRIVATE_FLAG). */
+static void release_wake(volatile uint32_t *w)
+{
+	__atomic_add_fetch(w, 1, __ATOMIC_RELEASE);
+	host_syscall(__NR_futex, (long)w, 1 /* FUTEX_WAKE */, 0x7fffffff, 0, 0, 0);
+}
+
 static void hook_flock_released(void *ctx)
 {
 	(void)ctx;
-	__atomic_add_fetch(fs_flock_seq(), 1, __ATOMIC_RELEASE);
-	host_syscall(__NR_futex, (long)fs_flock_seq(), 1 /* FUTEX_WAKE */, 0x7fffffff, 0, 0, 0);
+	release_wake(fs_flock_seq());
 }
 
 /* The word record lock waiters sleep on (fs_reclock.c), bumped by every
@@ -320,11 +327,7 @@ volatile uint32_t *fs_reclock_seq(void)
 	return sh ? &sh->reclock_seq : &private_reclock_seq;
 }
 
-void fs_reclock_wake(void)
-{
-	__atomic_add_fetch(fs_reclock_seq(), 1, __ATOMIC_RELEASE);
-	host_syscall(__NR_futex, (long)fs_reclock_seq(), 1 /* FUTEX_WAKE */, 0x7fffffff, 0, 0, 0);
-}
+void fs_reclock_wake(void) { release_wake(fs_reclock_seq()); }
 
 static void hook_reclock_released(void *ctx)
 {
