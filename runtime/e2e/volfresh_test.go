@@ -33,6 +33,10 @@ func replaceDir(t testing.TB, src, dst string) {
 // current one. every-fsync records before fsync returns; interval records
 // from the runtime's recorder thread while the program runs: the program
 // kills itself after writing, and the copy from before is still refused.
+// The forked cases write from forked children: one the program leaves
+// behind when it exits, which takes the recorder thread over from the
+// parent that took it along, and one that writes and records while its
+// parent does, each over its own connection to the CAS.
 func TestVolumeFreshness(t *testing.T) {
 	rt := runtimeBin(t)
 	bin := prog(t, "volfresh-static")
@@ -43,12 +47,16 @@ func TestVolumeFreshness(t *testing.T) {
 		name, setting string
 		kill          string // the program's MS argument: it dies without exiting
 		reinit        bool
-		async         bool // the async transport carries the host calls (the recorder's too)
+		async         bool   // the async transport carries the host calls (the recorder's too)
+		verb          string // the second writer: "add", "forkadd" (a child outliving its parent), "twoadd" (parent and child)
+		n             string // its lines (twoadd: each process's)
 	}{
-		{"every-fsync", "{freshness: every-fsync}", "", false, false},
-		{"interval", "{freshness: interval, interval_ms: 100}", "1500", false, false},
-		{"interval-async", "{freshness: interval, interval_ms: 100}", "1500", false, true},
-		{"allow-reinit", "{freshness: every-fsync, allow_reinit: true}", "", true, false},
+		{"every-fsync", "{freshness: every-fsync}", "", false, false, "add", "2"},
+		{"interval", "{freshness: interval, interval_ms: 100}", "1500", false, false, "add", "2"},
+		{"interval-async", "{freshness: interval, interval_ms: 100}", "1500", false, true, "add", "2"},
+		{"allow-reinit", "{freshness: every-fsync, allow_reinit: true}", "", true, false, "add", "2"},
+		{"every-fsync-two-processes", "{freshness: every-fsync}", "", false, false, "twoadd", "1"},
+		{"interval-forked", "{freshness: interval, interval_ms: 100}", "1500", false, false, "forkadd", "2"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -62,9 +70,10 @@ func TestVolumeFreshness(t *testing.T) {
 				}
 			})
 			apply(casPolicyOf(ownerPub, policyName, mre, true, e.keyHex, "", "") + "volumes:\n  " + vol + ": " + c.setting + "\n")
+			verb := "add"
 			add := func(n string, extra ...string) result {
 				t.Helper()
-				return run(t, casEnv(e, skf), append([]string{rt, "add", vol, n}, extra...)...)
+				return run(t, casEnv(e, skf), append([]string{rt, verb, vol, n}, extra...)...)
 			}
 			mustAdd := func(n, want string, extra ...string) {
 				t.Helper()
@@ -76,11 +85,13 @@ func TestVolumeFreshness(t *testing.T) {
 			mustAdd("3", "synced 3")
 			old := filepath.Join(dir, "old")
 			replaceDir(t, vol, old)
+			verb = c.verb
 			if c.kill != "" {
-				mustAdd("2", "synced 5", c.kill) // killed: only the recorder thread recorded
+				mustAdd(c.n, "synced 5", c.kill) // killed: only the recorder thread recorded
 			} else {
-				mustAdd("2", "synced 5")
+				mustAdd(c.n, "synced 5")
 			}
+			verb = "add"
 			current := filepath.Join(dir, "current")
 			replaceDir(t, vol, current)
 

@@ -214,3 +214,46 @@ func TestProtectedVolumeLinks(t *testing.T) {
 		t.Errorf("pkg/volume stat links/big (a sparse file over 4 GiB): %v, %v", fi, err)
 	}
 }
+
+// TestProtectedVolumeProcs: forked processes share a protected volume as
+// they share a directory natively (the probe runs both ways): an inherited
+// descriptor's offset, files either process wrote, concurrent appenders,
+// flock and record locks between processes, a lock holder killed. What
+// they wrote reads back with the Go implementation.
+func TestProtectedVolumeProcs(t *testing.T) {
+	rt := runtimeBin(t)
+	bin := prog(t, "volprobe")
+	native := run(t, baseEnv(), bin, "procs", t.TempDir())
+	if native.code != 0 || !strings.Contains(native.stdout, "ok") {
+		t.Fatalf("natively: exit %d\n%s%s", native.code, native.stdout, native.stderr)
+	}
+	vol := filepath.Join(t.TempDir(), "data")
+	e := makeEnclave(t, rt, bin, func(c *enclave.Config) {
+		c.HostArgs = true
+		c.ProtectedVolumes = []string{vol}
+	})
+	got := run(t, e.env(), rt, "procs", vol)
+	if got.code != 0 || !strings.Contains(got.stdout, "ok") {
+		t.Fatalf("on the volume: exit %d\nstdout:\n%s\nstderr:\n%s", got.code, got.stdout, got.stderr)
+	}
+	if got.stderr != "" {
+		t.Errorf("stderr:\n%s", got.stderr)
+	}
+	gv, err := volume.Open(vol, mustDerive(t, e.key(), vol), volume.ReadOnly())
+	if err != nil {
+		t.Fatalf("pkg/volume opens the volume: %v", err)
+	}
+	for name, want := range map[string]string{
+		"procs/shared":        "P1C1P2",
+		"procs/fromchild":     "hello from child",
+		"procs/fromparent":    "hello from parent",
+		"procs/cdir/unclosed": "left open",
+	} {
+		if b, err := gv.ReadFile(name); err != nil || string(b) != want {
+			t.Errorf("pkg/volume reads %s: %q, %v; want %q", name, b, err, want)
+		}
+	}
+	if b, err := gv.ReadFile("procs/log"); err != nil || strings.Count(string(b), "\n") != 800 {
+		t.Errorf("pkg/volume reads procs/log: %d lines, %v; want 800", strings.Count(string(b), "\n"), err)
+	}
+}

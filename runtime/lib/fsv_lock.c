@@ -229,3 +229,120 @@ void fsv_reclock_wait_remove(struct fsv_reclock_wait **waits, struct fsv_reclock
 		}
 	}
 }
+
+/* ---- fcntl's commands ---- */
+
+/* c, a lock in the way: when its owner is a process that no longer runs,
+ * drops that process's locks and says so. */
+static int reap(const struct fsv_reclock_ops *ops, struct fsv_reclock **list, const struct fsv_reclock *c)
+{
+	if (c->ofd || c->owner > 0x7fffffff || ops->alive((int)c->owner))
+		return 0;
+	fsv_reclock_drop(list, 0, c->owner);
+	ops->released(ops->ctx);
+	return 1;
+}
+
+/* One try: 0 (F_GETLK: *fl filled as Linux fills it), -EAGAIN with the
+ * lock in the way in *c and the request's owner in *self, or an error.
+ * Lock held. */
+static long attempt(const struct fsv_reclock_ops *ops, const struct fsv_reclock_file *f, long cmd, struct fsv_flock *fl,
+		    struct fsv_reclock *c, uint64_t *self)
+{
+	int ofd = cmd == FSV_F_OFD_GETLK || cmd == FSV_F_OFD_SETLK || cmd == FSV_F_OFD_SETLKW;
+	int get = cmd == FSV_F_GETLK || cmd == FSV_F_OFD_GETLK;
+	if (get && fl->l_type != FSV_RECLOCK_RD && fl->l_type != FSV_RECLOCK_WR)
+		return -EINVAL;
+	struct fsv_reclock req = {0};
+	int r = fsv_reclock_range(fl->l_whence, fl->l_start, fl->l_len, f->pos, f->size, &req.start, &req.end);
+	if (r < 0)
+		return r;
+	if (fl->l_type != FSV_RECLOCK_RD && fl->l_type != FSV_RECLOCK_WR && fl->l_type != FSV_RECLOCK_UN)
+		return -EINVAL;
+	/* as Linux: a read lock needs a descriptor open for reading, a
+	 * write lock one open for writing (not for F_GETLK) */
+	if (!get && ((fl->l_type == FSV_RECLOCK_RD && !f->readable) || (fl->l_type == FSV_RECLOCK_WR && !f->writable)))
+		return -EBADF;
+	if (ofd && fl->l_pid != 0)
+		return -EINVAL;
+	req.type = (uint8_t)fl->l_type;
+	req.ofd = (uint8_t)ofd;
+	req.owner = ofd ? f->desc : (uint64_t)f->pid;
+	req.pid = ofd ? -1 : f->pid;
+	*self = req.owner;
+	if (get) {
+		const struct fsv_reclock *k;
+		while ((k = fsv_reclock_conflict(*f->list, &req)) && reap(ops, f->list, k))
+			;
+		fl->l_type = FSV_RECLOCK_UN; /* the only field Linux sets when none is in the way */
+		if (k) {
+			int64_t start, len;
+			fsv_reclock_flock(k, &start, &len);
+			fl->l_type = (int16_t)k->type;
+			fl->l_whence = 0; /* SEEK_SET */
+			fl->l_start = start;
+			fl->l_len = len;
+			fl->l_pid = k->ofd ? -1 : k->pid;
+		}
+		return 0;
+	}
+	for (;;) {
+		int released = 0;
+		r = fsv_reclock_set(f->list, &req, c, &released);
+		if (r == -EAGAIN && reap(ops, f->list, c))
+			continue;
+		if (released)
+			ops->released(ops->ctx);
+		return r;
+	}
+}
+
+long fsv_reclock_fcntl(const struct fsv_reclock_ops *ops, int fd, long cmd, struct fsv_flock *fl)
+{
+	int wait = cmd == FSV_F_SETLKW || cmd == FSV_F_OFD_SETLKW;
+	struct fsv_reclock_wait *w = NULL; /* this thread's record while it waits */
+	long r;
+	ops->lock(ops->ctx);
+	for (;;) {
+		if (w)
+			fsv_reclock_wait_remove(ops->waits, w);
+		struct fsv_reclock_file f;
+		r = ops->file(ops->ctx, fd, &f);
+		if (r < 0)
+			break;
+		uint32_t seq = __atomic_load_n(ops->seq, __ATOMIC_ACQUIRE);
+		struct fsv_reclock in_way = {0};
+		uint64_t self = 0;
+		r = attempt(ops, &f, cmd, fl, &in_way, &self);
+		if (r != -EAGAIN || !wait)
+			break;
+		if (cmd == FSV_F_SETLKW) {
+			if (fsv_reclock_deadlock(*ops->waits, self, &in_way)) {
+				r = -EDEADLK;
+				break;
+			}
+			if (!w)
+				w = fsv_sh_malloc(sizeof *w); /* none: waits unrecorded */
+			if (w) {
+				w->owner = self;
+				w->blocker = in_way.owner;
+				w->blocker_ofd = in_way.ofd;
+				fsv_reclock_wait_add(ops->waits, w);
+			}
+		}
+		ops->unlock(ops->ctx);
+		/* wait for a release after the one seen (seq), then try again */
+		long k = ops->wait(ops->ctx, ops->seq, seq);
+		ops->lock(ops->ctx);
+		if (k == -EINTR) {
+			r = -EINTR;
+			break;
+		}
+	}
+	if (w) {
+		fsv_reclock_wait_remove(ops->waits, w);
+		fsv_sh_free(w);
+	}
+	ops->unlock(ops->ctx);
+	return r;
+}

@@ -14,9 +14,15 @@
  * their ranges overlap and one of them is a write lock.
  *
  * Records are allocated with fsv_sh_malloc (fsv_arena.h): in the shared
- * arena when there is one. No globals; the caller serializes calls (the
- * FS shield's lock). Errors are negative errno values (Linux numbering).
- * Portable (runtime and host tests). */
+ * arena when there is one. No globals; the caller serializes calls (its
+ * shield's lock). Errors are negative errno values (Linux numbering).
+ * Portable (runtime and host tests).
+ *
+ * fsv_reclock_fcntl, at the end, is the whole of fcntl's record-lock
+ * commands over the table, for any shield that keeps files in the arena
+ * (the FS shield's ephemeral files, the volume shield's files): the shield
+ * supplies its lock, its descriptors and the waiting (struct
+ * fsv_reclock_ops). */
 #ifndef SCONE_FSV_LOCK_H
 #define SCONE_FSV_LOCK_H
 
@@ -88,5 +94,60 @@ int fsv_reclock_deadlock(const struct fsv_reclock_wait *waits, uint64_t owner, c
 void fsv_reclock_wait_add(struct fsv_reclock_wait **waits, struct fsv_reclock_wait *w);
 /* Takes w out of the list if it is there. */
 void fsv_reclock_wait_remove(struct fsv_reclock_wait **waits, struct fsv_reclock_wait *w);
+
+/* ---- fcntl's commands ---- */
+
+/* struct flock as the kernel lays it out (x86-64, 32 bytes). */
+struct fsv_flock {
+	int16_t l_type, l_whence;
+	int64_t l_start, l_len;
+	int32_t l_pid;
+};
+
+/* The commands: fcntl's F_GETLK (5), F_SETLK (6), F_SETLKW (7) and the
+ * open file description ones F_OFD_GETLK (36), F_OFD_SETLK (37),
+ * F_OFD_SETLKW (38). */
+#define FSV_F_GETLK 5
+#define FSV_F_SETLK 6
+#define FSV_F_SETLKW 7
+#define FSV_F_OFD_GETLK 36
+#define FSV_F_OFD_SETLK 37
+#define FSV_F_OFD_SETLKW 38
+
+/* What a command needs to know of the descriptor it is made on. */
+struct fsv_reclock_file {
+	struct fsv_reclock **list; /* the file's locks */
+	int readable, writable;	   /* the description's access mode */
+	int64_t pos, size;	   /* its offset and the file's size (SEEK_CUR, SEEK_END) */
+	uint64_t desc;		   /* the description's address: the owner of its OFD locks */
+	int32_t pid;		   /* the calling process: the owner of its POSIX locks */
+};
+
+/* The shield's side. */
+struct fsv_reclock_ops {
+	void *ctx;
+	void (*lock)(void *ctx);
+	void (*unlock)(void *ctx);
+	/* Lock held: fills *f for descriptor fd; 0, or -EBADF when fd no
+	 * longer names the shield's file (closed by another thread). */
+	int (*file)(void *ctx, int fd, struct fsv_reclock_file *f);
+	/* Whether POSIX owner pid still runs (not a zombie): the locks of a
+	 * process killed before its exit are dropped when found in the way. */
+	int (*alive)(int pid);
+	/* Lock held: some lock went; wakes the waiters (bumps *seq). */
+	void (*released)(void *ctx);
+	/* Lock not held: waits until *seq differs from val, a signal, or a
+	 * while (a poll for owners killed meanwhile): -EINTR for a signal,
+	 * else 0. */
+	long (*wait)(void *ctx, volatile uint32_t *seq, uint32_t val);
+	volatile uint32_t *seq;		 /* bumped by every release */
+	struct fsv_reclock_wait **waits; /* every process's waits (EDEADLK) */
+};
+
+/* fcntl(fd, cmd, fl) for the commands above, fl in and (F_GETLK) out: 0
+ * or a negative errno (-EAGAIN for a conflict, -EDEADLK, -EINTR, -EBADF,
+ * -EINVAL, -EOVERFLOW, -ENOMEM). F_SETLKW waits, without the shield's
+ * lock, until the lock is free. Called without the lock. */
+long fsv_reclock_fcntl(const struct fsv_reclock_ops *ops, int fd, long cmd, struct fsv_flock *fl);
 
 #endif

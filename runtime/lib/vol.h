@@ -5,9 +5,11 @@
  * volume shield (runtime/src/vol) serves.
  *
  * Portable like the other runtime/lib modules: no libc beyond mem and str
- * functions, rt_malloc, BearSSL; every host access goes through struct
- * vol_host, so host unit tests run it over real directories. Not thread-
- * safe: the caller serializes (the shield holds one lock).
+ * functions, fsv_sh_malloc (the shared arena when there is one, so that
+ * the enclave's processes share a volume: fsv_arena.h), BearSSL; every
+ * host access goes through struct vol_host, so host unit tests run it
+ * over real directories. Not thread-safe: the caller serializes (the
+ * shield holds one lock, shared by the processes).
  *
  * Errors are negative errnos. Authentication failures are -EIO, and
  * vol_err() then names what failed (a page of which file, the log, ...). */

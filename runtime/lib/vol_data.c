@@ -32,7 +32,7 @@ uint64_t vol_node_pos(int l, uint64_t j)
 static struct ftree *tree(struct vnode *n)
 {
 	if (!n->tree)
-		n->tree = rt_calloc(1, sizeof *n->tree);
+		n->tree = fsv_sh_calloc(1, sizeof *n->tree);
 	return n->tree;
 }
 
@@ -117,7 +117,7 @@ static struct tagpage *load_tag(struct vol *v, struct vnode *n, int l, uint64_t 
 	uint8_t s[16];
 	if ((*err = entry_of(v, n, l, j, s)))
 		return NULL;
-	struct tagpage *tp = rt_calloc(1, sizeof *tp);
+	struct tagpage *tp = fsv_sh_calloc(1, sizeof *tp);
 	if (!tp) {
 		*err = -V_ENOMEM;
 		return NULL;
@@ -128,12 +128,12 @@ static struct tagpage *load_tag(struct vol *v, struct vnode *n, int l, uint64_t 
 		if ((*err = read_node(v, n, l, j, tp->e)) ||
 		    (!vol_unseal(&v->k, &ps, tp->e, tp->e, VOL_PAGE, s) &&
 		     (*err = auth_fail(v, "tag page failed authentication: ", n, j)))) {
-			rt_free(tp);
+			fsv_sh_free(tp);
 			return NULL;
 		}
 	}
 	if (vmap_put(&t->tags, (uint64_t)l, j, (uint64_t)(uintptr_t)tp)) {
-		rt_free(tp);
+		fsv_sh_free(tp);
 		*err = -V_ENOMEM;
 		return NULL;
 	}
@@ -162,9 +162,9 @@ void vol_cache_free(struct vol *v)
 	if (!c)
 		return;
 	vol_wipe(c->pages, (size_t)CACHE_PAGES * VOL_PAGE);
-	rt_free(c->pages);
+	fsv_sh_free(c->pages);
 	vmap_free(&c->map);
-	rt_free(c);
+	fsv_sh_free(c);
 	v->cache = NULL;
 }
 
@@ -188,11 +188,11 @@ static void cache_put(struct vol *v, uint64_t id, uint64_t i, const uint8_t tag[
 {
 	struct vcache *c = v->cache;
 	if (!c) {
-		c = rt_calloc(1, sizeof *c);
+		c = fsv_sh_calloc(1, sizeof *c);
 		if (!c)
 			return;
-		if (!(c->pages = rt_malloc((size_t)CACHE_PAGES * VOL_PAGE))) {
-			rt_free(c);
+		if (!(c->pages = fsv_sh_malloc((size_t)CACHE_PAGES * VOL_PAGE))) {
+			fsv_sh_free(c);
 			return;
 		}
 		v->cache = c;
@@ -268,7 +268,7 @@ long vol_read(struct vol *v, uint64_t id, void *buf, size_t len, uint64_t off)
 		return 0;
 	if (len > n->size - off)
 		len = (size_t)(n->size - off);
-	uint8_t *page = rt_malloc(VOL_PAGE);
+	uint8_t *page = fsv_sh_malloc(VOL_PAGE);
 	if (!page)
 		return -V_ENOMEM;
 	size_t done = 0;
@@ -277,7 +277,7 @@ long vol_read(struct vol *v, uint64_t id, void *buf, size_t len, uint64_t off)
 		int e = read_page(v, n, at / VOL_PAGE, page);
 		if (e) { /* never a short count that hides a failure */
 			vol_wipe(page, VOL_PAGE);
-			rt_free(page);
+			fsv_sh_free(page);
 			return e;
 		}
 		size_t po = (size_t)(at % VOL_PAGE), k = VOL_PAGE - po;
@@ -287,7 +287,7 @@ long vol_read(struct vol *v, uint64_t id, void *buf, size_t len, uint64_t off)
 		done += k;
 	}
 	vol_wipe(page, VOL_PAGE);
-	rt_free(page);
+	fsv_sh_free(page);
 	return (long)done;
 }
 
@@ -302,7 +302,7 @@ static uint8_t *dirty_page(struct vol *v, struct vnode *n, uint64_t i, int whole
 	uint64_t *d = vmap_get(&t->dirty, 0, i);
 	if (d)
 		return (uint8_t *)(uintptr_t)*d;
-	uint8_t *p = rt_malloc(VOL_PAGE);
+	uint8_t *p = fsv_sh_malloc(VOL_PAGE);
 	if (!p) {
 		*err = -V_ENOMEM;
 		return NULL;
@@ -310,11 +310,11 @@ static uint8_t *dirty_page(struct vol *v, struct vnode *n, uint64_t i, int whole
 	if (whole)
 		memset(p, 0, VOL_PAGE);
 	else if ((*err = read_page(v, n, i, p))) {
-		rt_free(p);
+		fsv_sh_free(p);
 		return NULL;
 	}
 	if (vmap_put(&t->dirty, 0, i, (uint64_t)(uintptr_t)p)) {
-		rt_free(p);
+		fsv_sh_free(p);
 		*err = -V_ENOMEM;
 		return NULL;
 	}
@@ -328,7 +328,7 @@ static void drop_dirty(struct vol *v, struct ftree *t, uint64_t i)
 	if (!d)
 		return;
 	vol_wipe((void *)(uintptr_t)*d, VOL_PAGE);
-	rt_free((void *)(uintptr_t)*d);
+	fsv_sh_free((void *)(uintptr_t)*d);
 	vmap_del(&t->dirty, 0, i);
 	v->dirty_bytes -= VOL_PAGE;
 }
@@ -344,7 +344,7 @@ int vol_resize(struct vol *v, struct vnode *n, uint64_t s1)
 	int d0 = vol_depth(np0), d1 = vol_depth(np1), e = 0;
 	if (s1 >= n->size) {
 		for (int l = d0 + 1; l <= d1; l++) {
-			struct tagpage *tp = rt_calloc(1, sizeof *tp);
+			struct tagpage *tp = fsv_sh_calloc(1, sizeof *tp);
 			if (!tp)
 				return -V_ENOMEM;
 			tp->dirty = 1;
@@ -352,9 +352,9 @@ int vol_resize(struct vol *v, struct vnode *n, uint64_t s1)
 				memcpy(tp->e, n->root, 16);
 			uint64_t *old = vmap_get(&t->tags, (uint64_t)l, 0);
 			if (old)
-				rt_free((void *)(uintptr_t)*old);
+				fsv_sh_free((void *)(uintptr_t)*old);
 			if (vmap_put(&t->tags, (uint64_t)l, 0, (uint64_t)(uintptr_t)tp)) {
-				rt_free(tp);
+				fsv_sh_free(tp);
 				return -V_ENOMEM;
 			}
 		}
@@ -407,7 +407,7 @@ int vol_resize(struct vol *v, struct vnode *n, uint64_t s1)
 				continue;
 			int l = (int)x->a;
 			if (l > d1 || x->b >= count(np1, l)) {
-				rt_free((void *)(uintptr_t)x->v);
+				fsv_sh_free((void *)(uintptr_t)x->v);
 				vmap_del(&t->tags, x->a, x->b);
 				again = 1;
 				break;
@@ -499,7 +499,7 @@ static int batch_page(struct vol *v, uint64_t id, uint64_t pos, const uint8_t *c
 		if (e)
 			return e;
 	}
-	if (!v->batch && !(v->batch = rt_malloc((size_t)BATCH_PAGES * VOL_PAGE)))
+	if (!v->batch && !(v->batch = fsv_sh_malloc((size_t)BATCH_PAGES * VOL_PAGE)))
 		return -V_ENOMEM;
 	if (!v->batch_n) {
 		v->batch_id = id;
@@ -524,12 +524,12 @@ static int write_node(struct vol *v, const struct vnode *n, int l, uint64_t j, c
 		if (!v->ninplace || v->inplace[v->ninplace - 1] != id) {
 			if (v->ninplace == v->capinplace) {
 				size_t cap = v->capinplace ? v->capinplace * 2 : 16;
-				uint64_t *p = rt_malloc(cap * sizeof *p);
+				uint64_t *p = fsv_sh_malloc(cap * sizeof *p);
 				if (!p)
 					return -V_ENOMEM;
 				if (v->ninplace)
 					memcpy(p, v->inplace, v->ninplace * sizeof *p);
-				rt_free(v->inplace);
+				fsv_sh_free(v->inplace);
 				v->inplace = p;
 				v->capinplace = cap;
 			}
@@ -549,12 +549,12 @@ static int write_node(struct vol *v, const struct vnode *n, int l, uint64_t j, c
 		return (int)r;
 	if (v->npend == v->cappend) {
 		size_t cap = v->cappend ? v->cappend * 2 : 64;
-		struct pageref *p = rt_malloc(cap * sizeof *p);
+		struct pageref *p = fsv_sh_malloc(cap * sizeof *p);
 		if (!p)
 			return -V_ENOMEM;
 		if (v->npend)
 			memcpy(p, v->pend, v->npend * sizeof *p);
-		rt_free(v->pend);
+		fsv_sh_free(v->pend);
 		v->pend = p;
 		v->cappend = cap;
 	}
@@ -594,7 +594,7 @@ static int cmp_key(const void *a, const void *b)
 /* The keys b of the entries of m with a == a (and, for tags, dirty). */
 static uint64_t *keys_of(const struct vmap *m, uint64_t a, int tags, size_t *k)
 {
-	uint64_t *ks = rt_malloc((m->n + 1) * sizeof *ks);
+	uint64_t *ks = fsv_sh_malloc((m->n + 1) * sizeof *ks);
 	*k = 0;
 	if (!ks)
 		return NULL;
@@ -613,7 +613,7 @@ int vol_flush(struct vol *v, struct vnode *n)
 	if (!t)
 		return 0;
 	int d = vol_depth(vol_npages(n->size)), e = 0;
-	uint8_t *ct = rt_malloc(VOL_PAGE);
+	uint8_t *ct = fsv_sh_malloc(VOL_PAGE);
 	if (!ct)
 		return -V_ENOMEM;
 	uint8_t s[16];
@@ -639,9 +639,9 @@ int vol_flush(struct vol *v, struct vnode *n)
 			if (!(e = write_node(v, n, l, j, ct, s)))
 				e = set_entry(v, n, d, l, j, s);
 		}
-		rt_free(js);
+		fsv_sh_free(js);
 	}
-	rt_free(ct);
+	fsv_sh_free(ct);
 	int f = flush_batch(v);
 	return e ? e : f;
 }

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <bearssl.h>
 #include "vol.h"
-#include "rt_alloc.h"
+#include "fsv_arena.h"
 
 #ifndef EIO
 #define EIO 5

@@ -25,7 +25,7 @@ uint64_t *vmap_get(const struct vmap *m, uint64_t a, uint64_t b)
 static int grow(struct vmap *m)
 {
 	size_t cap = m->cap ? m->cap * 2 : 16;
-	struct vmap_ent *e = rt_calloc(cap, sizeof *e);
+	struct vmap_ent *e = fsv_sh_calloc(cap, sizeof *e);
 	if (!e)
 		return -V_ENOMEM;
 	for (size_t i = 0; i < m->cap; i++) {
@@ -36,7 +36,7 @@ static int grow(struct vmap *m)
 			j = (j + 1) & (cap - 1);
 		e[j] = m->e[i];
 	}
-	rt_free(m->e);
+	fsv_sh_free(m->e);
 	m->e = e;
 	m->cap = cap;
 	return 0;
@@ -83,7 +83,7 @@ int vmap_del(struct vmap *m, uint64_t a, uint64_t b)
 
 void vmap_free(struct vmap *m)
 {
-	rt_free(m->e);
+	fsv_sh_free(m->e);
 	m->e = NULL;
 	m->cap = m->n = 0;
 }
@@ -94,12 +94,12 @@ int vbuf_add(struct vbuf *b, const void *p, size_t n)
 		size_t cap = b->cap ? b->cap : 256;
 		while (cap < b->n + n)
 			cap *= 2;
-		uint8_t *q = rt_malloc(cap);
+		uint8_t *q = fsv_sh_malloc(cap);
 		if (!q)
 			return -V_ENOMEM;
 		if (b->n)
 			memcpy(q, b->p, b->n);
-		rt_free(b->p);
+		fsv_sh_free(b->p);
 		b->p = q;
 		b->cap = cap;
 	}
@@ -125,7 +125,7 @@ int vbuf_u64(struct vbuf *b, uint64_t v)
 
 void vbuf_free(struct vbuf *b)
 {
-	rt_free(b->p);
+	fsv_sh_free(b->p);
 	b->p = NULL;
 	b->n = b->cap = 0;
 }

@@ -14,12 +14,12 @@ struct vnode *vnode_get(const struct vol *v, uint64_t id)
 
 struct vnode *vnode_new(struct vol *v, uint64_t id)
 {
-	struct vnode *n = rt_calloc(1, sizeof *n);
+	struct vnode *n = fsv_sh_calloc(1, sizeof *n);
 	if (!n)
 		return NULL;
 	n->id = id;
 	if (vmap_put(&v->nodes, id, 0, (uint64_t)(uintptr_t)n)) {
-		rt_free(n);
+		fsv_sh_free(n);
 		return NULL;
 	}
 	return n;
@@ -31,13 +31,13 @@ void vol_tree_free(struct ftree *t)
 {
 	for (size_t i = 0; i < t->tags.cap; i++)
 		if (t->tags.e[i].used)
-			rt_free((void *)(uintptr_t)t->tags.e[i].v);
+			fsv_sh_free((void *)(uintptr_t)t->tags.e[i].v);
 	for (size_t i = 0; i < t->dirty.cap; i++)
 		if (t->dirty.e[i].used)
-			rt_free((void *)(uintptr_t)t->dirty.e[i].v);
+			fsv_sh_free((void *)(uintptr_t)t->dirty.e[i].v);
 	vmap_free(&t->tags);
 	vmap_free(&t->dirty);
-	rt_free(t);
+	fsv_sh_free(t);
 }
 
 void vnode_free(struct vnode *n)
@@ -45,12 +45,12 @@ void vnode_free(struct vnode *n)
 	if (!n)
 		return;
 	for (size_t i = 0; i < n->nents; i++)
-		rt_free(n->ents[i].name);
-	rt_free(n->ents);
-	rt_free(n->target);
+		fsv_sh_free(n->ents[i].name);
+	fsv_sh_free(n->ents);
+	fsv_sh_free(n->target);
 	if (n->tree)
 		vol_tree_free(n->tree);
-	rt_free(n);
+	fsv_sh_free(n);
 }
 
 int vnode_drop(struct vol *v, uint64_t id)
@@ -85,16 +85,16 @@ int vent_add(struct vnode *d, const char *name, size_t len, uint64_t child)
 {
 	if (d->nents == d->capents) {
 		size_t cap = d->capents ? d->capents * 2 : 8;
-		struct vent *e = rt_malloc(cap * sizeof *e);
+		struct vent *e = fsv_sh_malloc(cap * sizeof *e);
 		if (!e)
 			return -V_ENOMEM;
 		if (d->nents)
 			memcpy(e, d->ents, d->nents * sizeof *e);
-		rt_free(d->ents);
+		fsv_sh_free(d->ents);
 		d->ents = e;
 		d->capents = cap;
 	}
-	char *c = rt_malloc(len + 1);
+	char *c = fsv_sh_malloc(len + 1);
 	if (!c)
 		return -V_ENOMEM;
 	memcpy(c, name, len);
@@ -109,7 +109,7 @@ int vent_del(struct vnode *d, const char *name, size_t len)
 	struct vent *e = vent_find(d, name, len);
 	if (!e)
 		return 0;
-	rt_free(e->name);
+	fsv_sh_free(e->name);
 	size_t i = (size_t)(e - d->ents);
 	memmove(e, e + 1, (d->nents - i - 1) * sizeof *e);
 	d->nents--;
@@ -278,12 +278,12 @@ static int set_inode(struct vol *v, const struct vnode *src, const uint8_t *targ
 		return -V_ENOMEM;
 	char *t = NULL;
 	if ((src->mode & VOL_IFMT) == VOL_IFLNK) {
-		if (!(t = rt_malloc(src->size + 1)))
+		if (!(t = fsv_sh_malloc(src->size + 1)))
 			return -V_ENOMEM;
 		memcpy(t, target, src->size);
 		t[src->size] = 0;
 	}
-	rt_free(n->target);
+	fsv_sh_free(n->target);
 	n->target = t;
 	n->mode = src->mode;
 	n->uid = src->uid;
@@ -320,7 +320,7 @@ static int cmp_u64(const void *a, const void *b)
 /* Live inodes (not orphans or ghosts), ascending; *n set. */
 static uint64_t *live_ids(struct vol *v, size_t *n)
 {
-	uint64_t *ids = rt_malloc((v->nodes.n + 1) * sizeof *ids);
+	uint64_t *ids = fsv_sh_malloc((v->nodes.n + 1) * sizeof *ids);
 	if (!ids)
 		return NULL;
 	size_t k = 0;
@@ -350,9 +350,9 @@ int vol_encode_state(struct vol *v, struct vbuf *b)
 	size_t fixed = 64 + ni * INODE_REC + nd * DIRENT_REC;
 	b->n = 0;
 	{
-		uint8_t *tmp = rt_calloc(1, fixed);
+		uint8_t *tmp = fsv_sh_calloc(1, fixed);
 		if (!tmp) {
-			rt_free(ids);
+			fsv_sh_free(ids);
 			return -V_ENOMEM;
 		}
 		memcpy(tmp, "VOLSTATE", 8);
@@ -388,10 +388,10 @@ int vol_encode_state(struct vol *v, struct vbuf *b)
 			e = vbuf_add(b, tmp, fixed);
 		if (!e)
 			e = vbuf_add(b, strs.p, strs.n);
-		rt_free(tmp);
+		fsv_sh_free(tmp);
 	}
 	vbuf_free(&strs);
-	rt_free(ids);
+	fsv_sh_free(ids);
 	return e;
 }
 

@@ -13,7 +13,7 @@ long vol_read_all(const struct vol *v, const char *name, uint8_t **out, uint64_t
 		return r;
 	if (sz > (1ull << 40))
 		return -V_EFBIG;
-	uint8_t *b = rt_malloc(sz ? (size_t)sz : 1);
+	uint8_t *b = fsv_sh_malloc(sz ? (size_t)sz : 1);
 	if (!b)
 		return -V_ENOMEM;
 	uint64_t got = 0;
@@ -24,7 +24,7 @@ long vol_read_all(const struct vol *v, const char *name, uint8_t **out, uint64_t
 		got += (uint64_t)r;
 	}
 	if (r < 0) {
-		rt_free(b);
+		fsv_sh_free(b);
 		return r;
 	}
 	*out = b;
@@ -149,7 +149,7 @@ static int create(struct vol *v, const char *path)
 	if (e)
 		return e;
 	size_t pl = strlen(path);
-	uint8_t *h = rt_calloc(1, 64 + pl + 16);
+	uint8_t *h = fsv_sh_calloc(1, 64 + pl + 16);
 	if (!h)
 		return -V_ENOMEM;
 	memcpy(h, "SCONEVOL", 8);
@@ -164,7 +164,7 @@ static int create(struct vol *v, const char *path)
 	ps.aux = 64 + pl;
 	vol_mac(&v->k, &ps, h, 64 + pl, h + 64 + pl);
 	e = write_atomic(v, "volume", h, 64 + pl + 16);
-	rt_free(h);
+	fsv_sh_free(h);
 	return e;
 }
 
@@ -222,7 +222,7 @@ static int load_snapshot(struct vol *v)
 		else
 			e = vol_decode_state(v, b + 64, n - 64, &why);
 	}
-	rt_free(b);
+	fsv_sh_free(b);
 	if (e)
 		vol_seterr(v, "volume snapshot modified: ", why, 0);
 	return e;
@@ -297,7 +297,7 @@ static int replay(struct vol *v)
 		off = next;
 	}
 	vmap_free(&window);
-	rt_free(b);
+	fsv_sh_free(b);
 	if (e && why)
 		vol_seterr(v, "volume log modified: ", why, 0);
 	return e;
@@ -349,7 +349,7 @@ static int cleanup(struct vol *v)
 {
 	for (int pass = 0; pass < 2; pass++) {
 		for (;;) {
-			struct scan *s = rt_calloc(1, sizeof *s);
+			struct scan *s = fsv_sh_calloc(1, sizeof *s);
 			if (!s)
 				return -V_ENOMEM;
 			s->gen = v->gen;
@@ -358,7 +358,7 @@ static int cleanup(struct vol *v)
 			for (size_t i = 0; r >= 0 && i < s->nnames; i++)
 				r = v->h->remove(v->h->ctx, s->names[i]);
 			size_t nn = s->nnames;
-			rt_free(s);
+			fsv_sh_free(s);
 			if (r == -V_ENOENT && pass)
 				break;
 			if (r < 0)
@@ -384,7 +384,7 @@ int vol_open(struct vol **out, const struct vol_host *h, const uint8_t key[VOL_K
 	     uint32_t uid, uint32_t gid, int readonly, char *err, size_t errlen)
 {
 	*out = NULL;
-	struct vol *v = rt_calloc(1, sizeof *v);
+	struct vol *v = fsv_sh_calloc(1, sizeof *v);
 	if (!v)
 		return -V_ENOMEM;
 	v->h = h;
@@ -405,7 +405,7 @@ int vol_open(struct vol **out, const struct vol_host *h, const uint8_t key[VOL_K
 	}
 	if (r >= 0)
 		r = parse_header(v, b, n);
-	rt_free(b);
+	fsv_sh_free(b);
 	if (r >= 0) {
 		struct scan s = {0};
 		r = h->list(h->ctx, ".", scan_fn, &s);
@@ -447,16 +447,16 @@ void vol_free(struct vol *v)
 			vnode_free((struct vnode *)(uintptr_t)v->nodes.e[i].v);
 	vmap_free(&v->nodes);
 	vmap_free(&v->logmap);
-	rt_free(v->pend);
+	fsv_sh_free(v->pend);
 	vbuf_free(&v->ops);
-	rt_free(v->drops);
-	rt_free(v->todel);
-	rt_free(v->inplace);
-	rt_free(v->batch);
+	fsv_sh_free(v->drops);
+	fsv_sh_free(v->todel);
+	fsv_sh_free(v->inplace);
+	fsv_sh_free(v->batch);
 	vol_cache_free(v);
-	rt_free(v->path);
+	fsv_sh_free(v->path);
 	vol_keys_wipe(&v->k);
-	rt_free(v);
+	fsv_sh_free(v);
 }
 
 uint64_t vol_version(const struct vol *v, uint8_t root[16])
@@ -510,13 +510,13 @@ int vol_checkpoint(struct vol *v)
 {
 	char lname[32], pname[32], mname[32];
 	vol_name_log(lname, v->gen);
-	uint8_t *buf = rt_malloc(VOL_PAGE);
+	uint8_t *buf = fsv_sh_malloc(VOL_PAGE);
 	if (!buf)
 		return -V_ENOMEM;
 	/* the files written, each synced once after all its pages */
-	uint64_t *ids = rt_malloc((v->logmap.n + 1) * sizeof *ids);
+	uint64_t *ids = fsv_sh_malloc((v->logmap.n + 1) * sizeof *ids);
 	if (!ids) {
-		rt_free(buf);
+		fsv_sh_free(buf);
 		return -V_ENOMEM;
 	}
 	size_t nids = 0;
@@ -538,7 +538,7 @@ int vol_checkpoint(struct vol *v)
 		e = r < 0 ? (int)r : 0;
 		ids[nids++] = x->a;
 	}
-	rt_free(buf);
+	fsv_sh_free(buf);
 	vsort(ids, nids, sizeof *ids, cmp_u64);
 	for (size_t i = 0; i < nids && !e; i++) {
 		if (i && ids[i] == ids[i - 1])
@@ -547,7 +547,7 @@ int vol_checkpoint(struct vol *v)
 		long r = v->h->sync(v->h->ctx, pname);
 		e = r < 0 ? (int)r : 0;
 	}
-	rt_free(ids);
+	fsv_sh_free(ids);
 	/* the snapshot also references what was written in place */
 	if (!e)
 		e = vol_sync_inplace(v);
@@ -614,7 +614,7 @@ static int commit(struct vol *v, int sync)
 		nd++;
 	}
 	size_t ni = 0;
-	uint64_t *ids = rt_malloc((v->nodes.n + 1) * sizeof *ids);
+	uint64_t *ids = fsv_sh_malloc((v->nodes.n + 1) * sizeof *ids);
 	if (!ids)
 		e = -V_ENOMEM;
 	for (size_t i = 0; i < v->nodes.cap && !e; i++) {
@@ -643,7 +643,7 @@ static int commit(struct vol *v, int sync)
 		e = vbuf_u32(&m, D_DROP) || vbuf_u32(&m, 8) || vbuf_u64(&m, v->drops[i]) ? -V_ENOMEM : 0;
 		nd++;
 	}
-	rt_free(ids);
+	fsv_sh_free(ids);
 	if (!e && !nd && !v->npend) {
 		vbuf_free(&m);
 		v->changed = 0;
@@ -651,7 +651,7 @@ static int commit(struct vol *v, int sync)
 	}
 	uint8_t *rec = NULL;
 	size_t rl = REC_HDR + COMMIT_HDR + m.n;
-	if (!e && !(rec = rt_calloc(1, rl)))
+	if (!e && !(rec = fsv_sh_calloc(1, rl)))
 		e = -V_ENOMEM;
 	char lname[32];
 	vol_name_log(lname, v->gen);
@@ -682,13 +682,13 @@ static int commit(struct vol *v, int sync)
 		vol_wipe(m.p, m.n);
 	vbuf_free(&m);
 	if (e) {
-		rt_free(rec);
+		fsv_sh_free(rec);
 		return e;
 	}
 	v->logend += rl;
 	v->version++;
 	memcpy(v->root, rec + 32, 16);
-	rt_free(rec);
+	fsv_sh_free(rec);
 	v->npend = 0;
 	v->ops.n = 0;
 	v->nops = 0;

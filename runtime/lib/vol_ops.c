@@ -53,13 +53,13 @@ int vol_lookup(struct vol *v, uint64_t dir, const char *name, size_t nlen, uint6
 int vol_walk(struct vol *v, const char *path, int follow, uint64_t *dir, uint64_t *id, char name[VOL_NAME_MAX + 1],
 	     size_t *nlen)
 {
-	char *buf = rt_malloc(2 * (VOL_PATH_MAX + 1));
+	char *buf = fsv_sh_malloc(2 * (VOL_PATH_MAX + 1));
 	if (!buf)
 		return -V_ENOMEM;
 	size_t pl = strlen(path);
 	(void)follow;
 	if (pl > VOL_PATH_MAX) {
-		rt_free(buf);
+		fsv_sh_free(buf);
 		return -V_ENAMETOOLONG;
 	}
 	memcpy(buf, path, pl + 1);
@@ -150,7 +150,7 @@ int vol_walk(struct vol *v, const char *path, int follow, uint64_t *dir, uint64_
 		*dir = cur;
 		*id = cur;
 	}
-	rt_free(buf);
+	fsv_sh_free(buf);
 	return e;
 }
 
@@ -230,12 +230,12 @@ static int push(uint64_t **a, size_t *n, size_t *cap, uint64_t x)
 {
 	if (*n == *cap) {
 		size_t c = *cap ? *cap * 2 : 16;
-		uint64_t *p = rt_malloc(c * sizeof *p);
+		uint64_t *p = fsv_sh_malloc(c * sizeof *p);
 		if (!p)
 			return -V_ENOMEM;
 		if (*n)
 			memcpy(p, *a, *n * sizeof *p);
-		rt_free(*a);
+		fsv_sh_free(*a);
 		*a = p;
 		*cap = c;
 	}
@@ -351,12 +351,12 @@ int vol_symlink(struct vol *v, uint64_t dir, const char *name, size_t nlen, cons
 	for (size_t i = 0; i < tlen; i++)
 		if (!target[i])
 			return -V_EINVAL;
-	char *t = rt_malloc(tlen);
+	char *t = fsv_sh_malloc(tlen);
 	if (!t)
 		return -V_ENOMEM;
 	struct vnode *n = vnode_new(v, v->next_id);
 	if (!n) {
-		rt_free(t);
+		fsv_sh_free(t);
 		return -V_ENOMEM;
 	}
 	v->next_id++;

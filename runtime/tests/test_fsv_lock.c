@@ -9,7 +9,12 @@
  *     POSIX locks of the same process, a refused request changes nothing;
  *   - a process's POSIX locks go when it closes any descriptor of the file,
  *     a description's OFD locks when its last descriptor closes;
- *   - EDEADLK: circles of waits found, OFD waits ignored, the walk bounded. */
+ *   - EDEADLK: circles of waits found, OFD waits ignored, the walk bounded;
+ *   - fsv_reclock_fcntl over a fake shield (two "processes" on one list):
+ *     F_GETLK filling struct flock, the access mode checked, a dead
+ *     owner's locks dropped when in the way, F_SETLKW waiting until the
+ *     other releases (from inside the wait), EINTR, EDEADLK, EBADF, the
+ *     lock taken and released around every try. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,6 +352,157 @@ static void test_deadlock(void)
 	CHECK(fsv_reclock_deadlock(waits, 1, &near));
 }
 
+/* ---- fsv_reclock_fcntl over a fake shield ---- */
+struct fake {
+	struct fsv_reclock *list;
+	struct fsv_reclock_wait *waits;
+	volatile uint32_t seq;
+	int locked, lock_calls, released, waits_done;
+	int readable, writable, bad_fd;
+	int dead_pid;			/* alive() says this pid is gone */
+	int intr;			/* wait() returns -EINTR */
+	int unlock_pid;			/* wait(): this pid's locks go, as if it closed the file */
+	struct fsv_reclock_wait *other; /* wait(): another process's wait to add */
+};
+static struct fake *F;
+
+static void f_lock(void *ctx)
+{
+	struct fake *f = ctx;
+	CHECK(!f->locked);
+	f->locked = 1;
+	f->lock_calls++;
+}
+
+static void f_unlock(void *ctx)
+{
+	struct fake *f = ctx;
+	CHECK(f->locked);
+	f->locked = 0;
+}
+
+static int f_file(void *ctx, int fd, struct fsv_reclock_file *rf)
+{
+	struct fake *f = ctx;
+	CHECK(f->locked);
+	if (fd == f->bad_fd)
+		return -EBADF;
+	*rf = (struct fsv_reclock_file){.list = &f->list,
+					.readable = f->readable,
+					.writable = f->writable,
+					.pos = 100,
+					.size = 1000,
+					.desc = 0xd0d0,
+					.pid = fd}; /* the fd stands for the process */
+	return 0;
+}
+
+static int f_alive(int pid) { return pid != F->dead_pid; }
+
+static void f_released(void *ctx)
+{
+	struct fake *f = ctx;
+	CHECK(f->locked);
+	f->released++;
+	f->seq++;
+}
+
+static long f_wait(void *ctx, volatile uint32_t *seq, uint32_t val)
+{
+	struct fake *f = ctx;
+	CHECK(!f->locked && seq == &f->seq);
+	f->waits_done++;
+	CHECK(f->waits != NULL || f->other != NULL); /* a POSIX wait is recorded */
+	if (f->intr)
+		return -EINTR;
+	if (f->other) { /* the holder starts waiting for us */
+		fsv_reclock_wait_add(&f->waits, f->other);
+		f->other = NULL;
+		return 0;
+	}
+	if (f->unlock_pid && val == *seq) {
+		fsv_reclock_drop(&f->list, 0, (uint64_t)f->unlock_pid);
+		f->seq++;
+	}
+	return 0;
+}
+
+static long fcntl_(struct fake *f, int pid, long cmd, int type, int whence, int64_t start, int64_t len,
+		   struct fsv_flock *out)
+{
+	struct fsv_reclock_ops ops = {.ctx = f,
+				      .lock = f_lock,
+				      .unlock = f_unlock,
+				      .file = f_file,
+				      .alive = f_alive,
+				      .released = f_released,
+				      .wait = f_wait,
+				      .seq = &f->seq,
+				      .waits = &f->waits};
+	struct fsv_flock fl = {.l_type = (int16_t)type, .l_whence = (int16_t)whence, .l_start = start, .l_len = len};
+	long r = fsv_reclock_fcntl(&ops, pid, cmd, &fl);
+	CHECK(!f->locked);
+	if (out)
+		*out = fl;
+	return r;
+}
+
+static void test_fcntl(void)
+{
+	struct fake f = {.readable = 1, .writable = 1, .bad_fd = -1};
+	F = &f;
+	struct fsv_flock fl;
+	/* process 7 locks 100..109 (SEEK_CUR at 100); process 8 conflicts */
+	CHECK(fcntl_(&f, 7, FSV_F_SETLK, WR, 1, 0, 10, NULL) == 0);
+	CHECK(fcntl_(&f, 8, FSV_F_SETLK, RD, 0, 105, 1, NULL) == -EAGAIN);
+	CHECK(fcntl_(&f, 8, FSV_F_GETLK, WR, 0, 0, 0, &fl) == 0);
+	CHECK(fl.l_type == WR && fl.l_whence == 0 && fl.l_start == 100 && fl.l_len == 10 && fl.l_pid == 7);
+	CHECK(fcntl_(&f, 7, FSV_F_GETLK, WR, 0, 0, 0, &fl) == 0 && fl.l_type == UN); /* never oneself */
+	CHECK(fcntl_(&f, 8, FSV_F_GETLK, UN, 0, 0, 0, NULL) == -EINVAL);
+	CHECK(fcntl_(&f, 8, FSV_F_SETLK, 9, 0, 0, 0, NULL) == -EINVAL);
+	CHECK(fcntl_(&f, 8, FSV_F_OFD_SETLK, RD, 0, 0, 1, NULL) == 0);	     /* byte 0: free */
+	CHECK(fcntl_(&f, 8, FSV_F_SETLK, RD, 2, -2000, 1, NULL) == -EINVAL); /* SEEK_END 1000 - 2000 */
+	/* the access mode */
+	f.writable = 0;
+	CHECK(fcntl_(&f, 8, FSV_F_SETLK, WR, 0, 500, 1, NULL) == -EBADF);
+	f.writable = 1;
+	f.readable = 0;
+	CHECK(fcntl_(&f, 8, FSV_F_SETLK, RD, 0, 500, 1, NULL) == -EBADF);
+	f.readable = 1;
+	f.bad_fd = 9;
+	CHECK(fcntl_(&f, 9, FSV_F_SETLKW, WR, 0, 0, 1, NULL) == -EBADF);
+	/* F_SETLKW: waits until process 7 lets go (its wait recorded meanwhile) */
+	f.unlock_pid = 7;
+	f.waits_done = 0;
+	CHECK(fcntl_(&f, 8, FSV_F_SETLKW, WR, 0, 100, 5, NULL) == 0);
+	CHECK(f.waits_done == 1 && f.waits == NULL);
+	CHECK(fcntl_(&f, 7, FSV_F_GETLK, WR, 0, 100, 1, &fl) == 0 && fl.l_pid == 8);
+	f.unlock_pid = 0;
+	/* EINTR: a signal ends the wait, nothing held, no wait left behind */
+	f.intr = 1;
+	CHECK(fcntl_(&f, 7, FSV_F_SETLKW, WR, 0, 100, 1, NULL) == -EINTR);
+	CHECK(f.waits == NULL);
+	f.intr = 0;
+	/* EDEADLK: while 7 waits for 8, 8 starts waiting for 7 */
+	CHECK(fcntl_(&f, 7, FSV_F_SETLK, WR, 0, 200, 1, NULL) == 0);
+	struct fsv_reclock_wait w8 = {.owner = 8, .blocker = 7};
+	f.other = &w8;
+	CHECK(fcntl_(&f, 7, FSV_F_SETLKW, WR, 0, 100, 1, NULL) == -EDEADLK);
+	fsv_reclock_wait_remove(&f.waits, &w8);
+	CHECK(f.waits == NULL);
+	/* a dead owner's locks go when found in the way (GETLK and SETLK) */
+	f.dead_pid = 8;
+	f.released = 0;
+	CHECK(fcntl_(&f, 7, FSV_F_GETLK, WR, 0, 100, 1, &fl) == 0 && fl.l_type == UN && f.released == 1);
+	CHECK(fcntl_(&f, 7, FSV_F_SETLK, WR, 0, 100, 1, NULL) == 0);
+	f.dead_pid = 0;
+	/* OFD locks are not reaped by pid: the description's lock on byte 0 stays */
+	CHECK(fcntl_(&f, 7, FSV_F_SETLK, WR, 0, 0, 1, NULL) == -EAGAIN);
+	CHECK(fcntl_(&f, 7, FSV_F_OFD_SETLK, WR, 0, 0, 1, NULL) == 0); /* the same description (0xd0d0) */
+	CHECK(f.lock_calls > 20);
+	fsv_reclock_free(&f.list);
+}
+
 int main(void)
 {
 	test_range();
@@ -354,5 +510,6 @@ int main(void)
 	test_conflicts();
 	test_close();
 	test_deadlock();
+	test_fcntl();
 	return test_summary("test_fsv_lock");
 }

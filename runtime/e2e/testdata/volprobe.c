@@ -1,6 +1,8 @@
 /* A program that persists files on a protected volume (runtime/e2e
  * volume_test.go): "write DIR" creates them, "read DIR" checks them in a
- * later run, "links DIR" checks links, fallocate and mmap. Prints "ok" and exits 0 when every check holds. */
+ * later run, "links DIR" checks links, fallocate and mmap, "procs DIR" the volume
+ * shared by forked processes (data, offsets, flock and record locks, a
+ * holder killed). Prints "ok" and exits 0 when every check holds. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -14,6 +16,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
 static int fails;
@@ -249,6 +253,187 @@ static void do_links(const char *d)
 	CHECK(close(fd) == 0);
 }
 
+/* ---- procs: forked processes share the volume ---- */
+
+/* A forked child's end: its FAIL lines out, its verdict as the status. */
+static void child_done(void)
+{
+	fflush(stdout);
+	_exit(fails ? 1 : 0);
+}
+
+/* Waits for child pid; its checks count as failures of the parent. */
+static void reap_child(pid_t pid, const char *what)
+{
+	int st = 0;
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		printf("FAIL child (%s): status %#x\n", what, st);
+		fails++;
+	}
+}
+
+static void slurp(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, cap - 1);
+	buf[n > 0 ? n : 0] = 0;
+	if (fd >= 0)
+		close(fd);
+}
+
+static int lk(int fd, int cmd, short type, off_t start, off_t len)
+{
+	struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = start, .l_len = len};
+	return fcntl(fd, cmd, &fl);
+}
+
+static void do_procs(const char *d)
+{
+	char buf[65536];
+	mkdir(at(d, "procs"), 0700);
+	fflush(stdout);
+	/* an inherited descriptor: one offset for both processes */
+	int fd = open(at(d, "procs/shared"), O_CREAT | O_RDWR | O_TRUNC, 0600);
+	CHECK(fd >= 0 && write(fd, "P1", 2) == 2);
+	pid_t pid = fork();
+	if (pid == 0) {
+		CHECK(write(fd, "C1", 2) == 2);
+		CHECK(lseek(fd, 0, SEEK_CUR) == 4);
+		child_done();
+	}
+	reap_child(pid, "shared offset");
+	CHECK(lseek(fd, 0, SEEK_CUR) == 4 && write(fd, "P2", 2) == 2);
+	CHECK(pread(fd, buf, 16, 0) == 6 && !memcmp(buf, "P1C1P2", 6));
+
+	/* the parent's unsynced writes, seen by the child; the child's files
+	 * and directories, seen by the parent; a child that exits without
+	 * closing what it wrote */
+	int pf = open(at(d, "procs/fromparent"), O_CREAT | O_WRONLY | O_TRUNC, 0600);
+	CHECK(pf >= 0 && write(pf, "hello from parent", 17) == 17);
+	pid = fork();
+	if (pid == 0) {
+		slurp(at(d, "procs/fromparent"), buf, sizeof buf);
+		CHECK(!strcmp(buf, "hello from parent"));
+		int cf = open(at(d, "procs/fromchild"), O_CREAT | O_WRONLY | O_EXCL, 0600);
+		CHECK(cf >= 0 && write(cf, "hello from child", 16) == 16 && close(cf) == 0);
+		CHECK(mkdir(at(d, "procs/cdir"), 0700) == 0);
+		cf = open(at(d, "procs/cdir/unclosed"), O_CREAT | O_WRONLY, 0600);
+		CHECK(cf >= 0 && write(cf, "left open", 9) == 9);
+		child_done();
+	}
+	reap_child(pid, "files");
+	close(pf);
+	slurp(at(d, "procs/fromchild"), buf, sizeof buf);
+	CHECK(!strcmp(buf, "hello from child"));
+	slurp(at(d, "procs/cdir/unclosed"), buf, sizeof buf);
+	CHECK(!strcmp(buf, "left open"));
+	struct stat sa;
+	CHECK(stat(at(d, "procs/cdir"), &sa) == 0 && S_ISDIR(sa.st_mode));
+
+	/* four writers appending to one file at once: whole lines, none lost */
+	enum { WRITERS = 4, LINES = 200 };
+	pid_t w[WRITERS];
+	for (int k = 0; k < WRITERS; k++) {
+		w[k] = fork();
+		if (w[k] == 0) {
+			int lf = open(at(d, "procs/log"), O_CREAT | O_WRONLY | O_APPEND, 0600);
+			CHECK(lf >= 0);
+			for (int i = 0; i < LINES; i++) {
+				char line[64];
+				int n = snprintf(line, sizeof line, "writer %d line %03d\n", k, i);
+				CHECK(write(lf, line, (size_t)n) == n);
+			}
+			CHECK(close(lf) == 0);
+			child_done();
+		}
+	}
+	for (int k = 0; k < WRITERS; k++)
+		reap_child(w[k], "appender");
+	slurp(at(d, "procs/log"), buf, sizeof buf);
+	int count[WRITERS] = {0}, lines = 0;
+	for (char *l = buf, *e; (e = strchr(l, '\n')); l = e + 1, lines++) {
+		int k, i;
+		if (sscanf(l, "writer %d line %d", &k, &i) == 2 && k >= 0 && k < WRITERS && i == count[k])
+			count[k]++;
+	}
+	CHECK(lines == WRITERS * LINES);
+	for (int k = 0; k < WRITERS; k++)
+		CHECK(count[k] == LINES);
+
+	/* flock between processes: two descriptions conflict; the waiter
+	 * gets the lock when the holder releases it, after its note */
+	int a = open(at(d, "procs/lock"), O_CREAT | O_RDWR, 0600);
+	CHECK(a >= 0 && flock(a, LOCK_EX) == 0);
+	pid = fork();
+	if (pid == 0) {
+		int b = open(at(d, "procs/lock"), O_RDWR);
+		CHECK(flock(b, LOCK_EX | LOCK_NB) == -1 && errno == EWOULDBLOCK);
+		CHECK(flock(b, LOCK_EX) == 0);
+		slurp(at(d, "procs/note"), buf, sizeof buf);
+		CHECK(!strcmp(buf, "released"));
+		child_done();
+	}
+	usleep(200000);
+	int nf = open(at(d, "procs/note"), O_CREAT | O_WRONLY | O_TRUNC, 0600);
+	CHECK(nf >= 0 && write(nf, "released", 8) == 8 && close(nf) == 0);
+	CHECK(flock(a, LOCK_UN) == 0);
+	reap_child(pid, "flock");
+
+	/* a holder killed: its lock goes with it */
+	int pfd[2];
+	CHECK(pipe(pfd) == 0);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		int b = open(at(d, "procs/lock"), O_RDWR);
+		CHECK(flock(b, LOCK_EX) == 0 && lk(b, F_SETLK, F_WRLCK, 0, 10) == 0);
+		CHECK(write(pfd[1], "x", 1) == 1);
+		pause();
+		_exit(3);
+	}
+	CHECK(read(pfd[0], buf, 1) == 1);
+	CHECK(flock(a, LOCK_EX | LOCK_NB) == -1 && errno == EWOULDBLOCK);
+	CHECK(lk(a, F_SETLK, F_WRLCK, 5, 1) == -1 && (errno == EAGAIN || errno == EACCES));
+	kill(pid, SIGKILL);
+	int got = 0;
+	for (int i = 0; i < 200 && !got; i++) {
+		got = flock(a, LOCK_EX | LOCK_NB) == 0;
+		if (!got)
+			usleep(10000);
+	}
+	CHECK(got);
+	CHECK(lk(a, F_SETLK, F_WRLCK, 5, 1) == 0);
+	CHECK(waitpid(pid, NULL, 0) == pid);
+	CHECK(flock(a, LOCK_UN) == 0 && lk(a, F_SETLK, F_UNLCK, 0, 0) == 0);
+
+	/* record locks between processes: a conflict, F_GETLK naming the
+	 * holder, F_SETLKW waiting for the release; a POSIX lock is not
+	 * inherited, and goes when its process closes any descriptor */
+	CHECK(lk(a, F_SETLK, F_WRLCK, 0, 10) == 0);
+	pid_t parent = getpid();
+	pid = fork();
+	if (pid == 0) {
+		int b = open(at(d, "procs/lock"), O_RDWR);
+		CHECK(lk(b, F_SETLK, F_WRLCK, 5, 10) == -1 && (errno == EAGAIN || errno == EACCES));
+		CHECK(lk(a, F_SETLK, F_RDLCK, 9, 1) == -1 && (errno == EAGAIN || errno == EACCES));
+		struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 5, .l_len = 1};
+		CHECK(fcntl(b, F_GETLK, &fl) == 0 && fl.l_type == F_WRLCK && fl.l_pid == parent && fl.l_start == 0 &&
+		      fl.l_len == 10);
+		CHECK(lk(b, F_SETLK, F_WRLCK, 10, 10) == 0);
+		CHECK(lk(b, F_SETLKW, F_WRLCK, 0, 10) == 0);
+		slurp(at(d, "procs/note"), buf, sizeof buf);
+		CHECK(!strcmp(buf, "unlocked"));
+		child_done();
+	}
+	usleep(200000);
+	nf = open(at(d, "procs/note"), O_CREAT | O_WRONLY | O_TRUNC, 0600);
+	CHECK(nf >= 0 && write(nf, "unlocked", 8) == 8 && close(nf) == 0);
+	int other = open(at(d, "procs/lock"), O_RDONLY);
+	CHECK(other >= 0 && close(other) == 0); /* closing any descriptor of the file drops the lock */
+	reap_child(pid, "record locks");
+	CHECK(close(a) == 0 && close(fd) == 0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3)
@@ -259,6 +444,8 @@ int main(int argc, char **argv)
 		do_read(argv[2]);
 	else if (!strcmp(argv[1], "links"))
 		do_links(argv[2]);
+	else if (!strcmp(argv[1], "procs"))
+		do_procs(argv[2]);
 	else {
 		/* "cat DIR NAME": the content, or the errno */
 		int fd = open(at(argv[2], argv[3]), O_RDONLY);

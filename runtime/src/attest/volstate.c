@@ -176,7 +176,18 @@ static int record(void *ctx, const char *path, int reinit, uint64_t v, const uin
 	return r;
 }
 
-static const struct vol_freshness_ops volstate_ops = {.get = get, .record = record};
+/* The child's copy of the TLS connection is the parent's session state:
+ * closing it sends nothing (tls_close: no close_notify), and frees the
+ * child's copy. A lock another thread of the parent held is not the
+ * child's. */
+static void forked(void *ctx)
+{
+	struct volstate *c = ctx;
+	c->lock = 0;
+	casconn_close(&c->conn);
+}
+
+static const struct vol_freshness_ops volstate_ops = {.get = get, .record = record, .forked = forked};
 
 const struct vol_freshness *volstate_new(const struct attest_target *t, const struct attest_session *sess,
 					 const struct casmsg_volume_fresh *vols, size_t nvols)

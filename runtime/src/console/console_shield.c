@@ -128,11 +128,11 @@ static void console_fork_prepare(void)
 	con.forks++;
 }
 
-static void console_fork_parent(int ok)
+static void console_fork_parent(long pid)
 {
 	if (!con.enabled)
 		return;
-	for (int id = CONSOLE_STDOUT; ok && id <= CONSOLE_STDERR; id++)
+	for (int id = CONSOLE_STDOUT; pid > 0 && id <= CONSOLE_STDERR; id++)
 		console_set_max_record(con.s[id], CONSOLE_PIPE_RECORD);
 	con_unlock();
 }

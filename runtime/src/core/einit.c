@@ -20,6 +20,7 @@
 #include "launch.h"
 #include "region.h"
 #include "shield.h"
+#include "shared.h"
 #include "transport.h"
 #include "thread.h"
 #include "ids.h"
@@ -418,6 +419,13 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv, long env
 				 .nvolume_keys = sec->nvolumes,
 				 .freshness = fresh,
 				 .attestation = devattest_setup(&id)};
+	/* the memory the shields share between the enclave's processes: the
+	 * config's heap size, at least RT_ARENA_MIN (address space only) */
+	r = rt_shared_setup(cfg->heap_size);
+	if (r < 0)
+		rt_fatal(RT_EX_OSERR, "cannot map the memory the enclave's processes share (%llu MiB): error %d",
+			 (unsigned long long)((cfg->heap_size > RT_ARENA_MIN ? cfg->heap_size : RT_ARENA_MIN) >> 20),
+			 -r);
 	r = rt_shields_init(&env);
 	fskey_wipe(&key);
 	rt_memzero(sec->fs_key, sizeof sec->fs_key);

@@ -108,7 +108,11 @@ long rt_do_fork(struct rt_thread *t, struct kucontext *uc, const struct rt_fork_
 	rt_alloc_fork_prepare();
 	long r = host_fork(q);
 	if (r == 0) {
-		/* The child: the calling thread only. */
+		/* The child: the calling thread only. Its own thread id first:
+		 * the shields' process-shared locks, taken below (owns_fd),
+		 * record their holder by it (rlock.h), and a child holding one
+		 * under its parent's id could not be told dead. */
+		t->tid = (int)rt_sys0(__NR_gettid);
 		rt_alloc_fork_release();
 		rt_locks_fork_release();
 		rt_random_fork_child(); /* before any shield wants randomness */
@@ -138,7 +142,7 @@ long rt_do_fork(struct rt_thread *t, struct kucontext *uc, const struct rt_fork_
 		rt_fatal(RT_EX_SOFTWARE, "impossible host result: fork returned %ld", r);
 	rt_alloc_fork_release();
 	rt_locks_fork_release();
-	rt_shields_fork_parent(r > 0);
+	rt_shields_fork_parent(r);
 	if (vfork) {
 		rt_sys1(__NR_close, pfd[1]);
 		if (r > 0) {

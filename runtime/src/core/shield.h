@@ -86,6 +86,10 @@ struct vol_freshness_ops {
 	 * VOLF_FAILED. reinit: even below the recorded state (allow_reinit). */
 	int (*record)(void *ctx, const char *path, int reinit, uint64_t v, const uint8_t root[32], uint64_t *rv,
 		      uint8_t rroot[32], struct volf_error *err);
+	/* In a forked child (one thread, before any call): drops the copy of
+	 * the parent's connection, without a word on it (the parent's
+	 * session goes on); the next call opens the child's own. */
+	void (*forked)(void *ctx);
 };
 struct vol_freshness {
 	const struct vol_freshness_ops *ops;
@@ -139,9 +143,10 @@ struct shield_ops {
 	/* A trapped call: SHIELD_DONE with *ret, or SHIELD_PASS. */
 	int (*call)(const struct sys_call *c, long *ret);
 	/* fork (fork.c), pthread_atfork style: prepare takes the shield's locks
-	 * in the parent, parent(ok) and child release them. */
+	 * in the parent, parent(pid) and child release them; pid is the
+	 * child's, or a negative errno when the fork failed. */
 	void (*fork_prepare)(void);
-	void (*fork_parent)(int ok);
+	void (*fork_parent)(long pid);
 	void (*fork_child)(void);
 	/* A program starts. */
 	void (*program)(const struct rt_program *p);
@@ -177,7 +182,7 @@ const struct shield_ops *rt_shield_find(const char *name);
 /* Calls every shield's init; 0 or the first negative errno. */
 int rt_shields_init(const struct shield_env *env);
 void rt_shields_fork_prepare(void);
-void rt_shields_fork_parent(int ok);
+void rt_shields_fork_parent(long pid);
 void rt_shields_fork_child(void);
 /* A program starts: tells the core (/proc/self/exe) and every shield. */
 void rt_program_started(const struct rt_program *p);

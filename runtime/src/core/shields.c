@@ -64,11 +64,11 @@ void rt_shields_fork_prepare(void)
 			shields[i]->fork_prepare();
 }
 
-void rt_shields_fork_parent(int ok)
+void rt_shields_fork_parent(long pid)
 {
 	for (size_t i = nshields; i-- > 0;)
 		if (shields[i]->fork_parent)
-			shields[i]->fork_parent(ok);
+			shields[i]->fork_parent(pid);
 }
 
 void rt_shields_fork_child(void)

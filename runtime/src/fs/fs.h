@@ -39,14 +39,7 @@ struct fs_shield_config {
 	const char *exe;   /* the program's path inside the image (/proc/self/exe) */
 	uint32_t uid, gid; /* credentials for permission checks */
 	uint64_t eph_max;  /* bytes of ephemeral file content, 0 = unlimited */
-	/* Size of the shared arena that holds the ephemeral layer (fsv_arena.h),
-	 * so forked processes share it; 0: no arena (private tree, tests). */
-	uint64_t arena_size;
 };
-
-/* Minimum size of the shared arena of the ephemeral layer (the config's
- * heap_size when larger). Address space only (MAP_NORESERVE). */
-#define FS_ARENA_MIN (1ULL << 30)
 
 /* Default passthrough mount points: the kernel's virtual file systems and the
  * files the container engine writes at run time. */
@@ -65,7 +58,7 @@ int fs_shield(const struct sys_call *c, long *ret);
 /* fs_shield.c: the table's other entries. */
 int fs_shield_init(const struct shield_env *env);
 void fs_fork_prepare(void);
-void fs_fork_parent(int ok);
+void fs_fork_parent(long pid);
 void fs_fork_child(void);
 void fs_program_started(const struct rt_program *p);
 int fs_shield_configure(const struct fsp *img, const struct fs_shield_config *cfg);
@@ -160,13 +153,10 @@ volatile uint32_t *fs_flock_seq(void);
 /* fs_reclock.c: fcntl's record locks (F_GETLK, F_SETLK, F_SETLKW and the
  * F_OFD_* ones) between the enclave's processes; fs_sys_fcntl hands them
  * over. fs_shield.c: the word its waiters sleep on, bumped and woken by
- * fs_reclock_wake at every release (lock held), and whether a thread or
- * process id still runs (not a zombie; 1 when it cannot tell), for the
- * locks of processes killed before their exit. */
+ * fs_reclock_wake at every release (lock held). */
 int fs_sys_reclock(const struct sys_call *c, long *ret);
 volatile uint32_t *fs_reclock_seq(void);
 void fs_reclock_wake(void);
-int fs_task_alive(int id);
 
 /* fs_mmap.c: mmap of a virtual fd (lock not held on entry). */
 long fs_mmap(const struct sys_call *c);

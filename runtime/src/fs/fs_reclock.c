@@ -11,7 +11,7 @@
  * open file description: forked children and dups share it, and it goes
  * with the description's last descriptor. A process killed before it
  * reaches exit_group cannot drop its POSIX locks: a lock found in the way
- * whose owner no longer runs (fs_task_alive) is dropped then.
+ * whose owner no longer runs (rt_task_alive, shared.h) is dropped then.
  *
  * F_SETLKW waits on a futex word in the arena that every release bumps
  * (FUTEX_WAIT without the private flag: the arena is shared memory), as
@@ -22,10 +22,13 @@
  * it waits for in the arena; when the owner in its way waits, directly or
  * through others, for the thread's own process, it gets EDEADLK instead
  * (Linux's check, made again at every try here, so of two processes that
- * begin to wait for each other at the same moment one gets EDEADLK). */
+ * begin to wait for each other at the same moment one gets EDEADLK).
+ * The commands themselves are fsv_reclock_fcntl's (fsv_lock.h, shared with
+ * the volume shield); this file is the FS shield's side of them. */
 #include "fs.h"
 #include "fsv_arena.h"
 #include "fsv_lock.h"
+#include "shared.h"
 
 #define FUTEX_WAIT_ 0
 #define FS_RECLOCK_POLL_NS 200000000L
@@ -33,93 +36,58 @@
 /* The waits of every process (the arena), or this process's without one. */
 static struct fsv_reclock_wait *private_waits;
 
-static struct fsv_reclock_wait **waits(void)
+static void lock(void *ctx)
 {
-	struct fsv_arena_shared *sh = fsv_arena_shared();
-	return sh ? &sh->reclock_waits : &private_waits;
+	(void)ctx;
+	fs_lock();
 }
 
-static int readable(const struct fsv_file *f) { return (f->flags & O_ACCMODE) != O_WRONLY; }
-
-static int writable(const struct fsv_file *f)
+static void unlock(void *ctx)
 {
-	return (f->flags & O_ACCMODE) == O_WRONLY || (f->flags & O_ACCMODE) == O_RDWR;
+	(void)ctx;
+	fs_unlock();
 }
 
-/* c, a lock in n's way: when its owner is a process that no longer runs,
- * drops that process's locks on n and says so. Lock held. */
-static int reap(struct fsv_node *n, const struct fsv_reclock *c)
+static int file(void *ctx, int fd, struct fsv_reclock_file *rf)
 {
-	if (c->ofd || c->owner > 0x7fffffff || fs_task_alive((int)c->owner))
-		return 0;
-	fsv_reclock_drop(&n->reclocks, 0, c->owner);
+	(void)ctx;
+	struct fsv_file *f = fsv_fd_get(&fs_g.fds, fd);
+	if (!f)
+		return -EBADF; /* closed meanwhile by another thread */
+	int acc = f->flags & O_ACCMODE;
+	*rf = (struct fsv_reclock_file){
+		.list = &f->node->reclocks,
+		.readable = acc != O_WRONLY,
+		.writable = acc == O_WRONLY || acc == O_RDWR,
+		.pos = (int64_t)f->off,
+		.size = (int64_t)f->node->size,
+		.desc = (uint64_t)(uintptr_t)f,
+		.pid = (int32_t)FS()->self_pid(FS()->hook_ctx),
+	};
+	return 0;
+}
+
+static void released(void *ctx)
+{
+	(void)ctx;
 	fs_reclock_wake();
-	return 1;
 }
 
-/* One try of cmd with the application's struct flock fl on f: 0 (for
- * F_GETLK: *fl filled as Linux fills it), -EAGAIN when another owner's
- * lock is in the way (copied into *c, with the request's owner in *self),
- * or an error. Lock held. */
-static long attempt(struct fsv_file *f, long cmd, struct flock *fl, struct fsv_reclock *c, uint64_t *self)
+static long wait(void *ctx, volatile uint32_t *seq, uint32_t val)
 {
-	int ofd = cmd == F_OFD_GETLK || cmd == F_OFD_SETLK || cmd == F_OFD_SETLKW;
-	int get = cmd == F_GETLK || cmd == F_OFD_GETLK;
-	struct fsv_node *n = f->node;
-	if (get && fl->l_type != F_RDLCK && fl->l_type != F_WRLCK)
-		return -EINVAL;
-	struct fsv_reclock req = {0};
-	int r = fsv_reclock_range(fl->l_whence, fl->l_start, fl->l_len, (int64_t)f->off, (int64_t)n->size, &req.start,
-				  &req.end);
-	if (r < 0)
-		return r;
-	if (fl->l_type != F_RDLCK && fl->l_type != F_WRLCK && fl->l_type != F_UNLCK)
-		return -EINVAL;
-	/* as Linux: a read lock needs a descriptor open for reading, a
-	 * write lock one open for writing (not for F_GETLK) */
-	if (!get && ((fl->l_type == F_RDLCK && !readable(f)) || (fl->l_type == F_WRLCK && !writable(f))))
-		return -EBADF;
-	if (ofd && fl->l_pid != 0)
-		return -EINVAL;
-	long pid = FS()->self_pid(FS()->hook_ctx);
-	req.type = (uint8_t)fl->l_type;
-	req.ofd = (uint8_t)ofd;
-	req.owner = ofd ? (uint64_t)(uintptr_t)f : (uint64_t)pid;
-	req.pid = ofd ? -1 : (int32_t)pid;
-	*self = req.owner;
-	if (get) {
-		const struct fsv_reclock *k;
-		while ((k = fsv_reclock_conflict(n->reclocks, &req)) && reap(n, k))
-			;
-		fl->l_type = F_UNLCK; /* the only field Linux sets when none is in the way */
-		if (k) {
-			int64_t start, len;
-			fsv_reclock_flock(k, &start, &len);
-			fl->l_type = (short)k->type;
-			fl->l_whence = 0; /* SEEK_SET */
-			fl->l_start = start;
-			fl->l_len = len;
-			fl->l_pid = k->ofd ? -1 : k->pid;
-		}
-		return 0;
-	}
-	for (;;) {
-		int released = 0;
-		r = fsv_reclock_set(&n->reclocks, &req, c, &released);
-		if (r == -EAGAIN && reap(n, c))
-			continue;
-		if (released)
-			fs_reclock_wake();
-		return r;
-	}
+	(void)ctx;
+	struct {
+		long sec, nsec;
+	} ts = {0, FS_RECLOCK_POLL_NS};
+	long k = shield_app_host_call(__NR_futex, (long)seq, FUTEX_WAIT_, val, (long)&ts, 0, 0);
+	return k == -EINTR ? -EINTR : 0;
 }
 
 int fs_sys_reclock(const struct sys_call *c, long *ret)
 {
 	int fd = (int)c->a[0];
 	long cmd = c->a[1];
-	struct flock *u = (struct flock *)c->a[2];
-	int wait = cmd == F_SETLKW || cmd == F_OFD_SETLKW;
+	struct fsv_flock *u = (struct fsv_flock *)c->a[2];
 	fs_lock();
 	struct fsv_file *f = fsv_fd_get(&fs_g.fds, fd);
 	int opath = f && (f->flags & O_PATH);
@@ -128,58 +96,22 @@ int fs_sys_reclock(const struct sys_call *c, long *ret)
 		return SHIELD_PASS;
 	if (opath)
 		return shield_done(ret, -EBADF); /* as Linux: fcntl on an O_PATH descriptor */
-	struct flock fl;
+	struct fsv_flock fl;
 	if (!rt_user_ok(u, sizeof fl))
 		return shield_done(ret, -EFAULT);
 	memcpy(&fl, u, sizeof fl);
-	struct fsv_reclock_wait *w = NULL; /* this thread's record while it waits (arena) */
-	long r;
-	fs_lock();
-	for (;;) {
-		if (w)
-			fsv_reclock_wait_remove(waits(), w);
-		f = fsv_fd_get(&fs_g.fds, fd);
-		if (!f) { /* closed meanwhile by another thread */
-			r = -EBADF;
-			break;
-		}
-		uint32_t seq = __atomic_load_n(fs_reclock_seq(), __ATOMIC_ACQUIRE);
-		struct fsv_reclock in_way = {0};
-		uint64_t self = 0;
-		r = attempt(f, cmd, &fl, &in_way, &self);
-		if (r != -EAGAIN || !wait)
-			break;
-		if (cmd == F_SETLKW) {
-			if (fsv_reclock_deadlock(*waits(), self, &in_way)) {
-				r = -EDEADLK;
-				break;
-			}
-			if (!w)
-				w = fsv_sh_malloc(sizeof *w); /* none: waits unrecorded */
-			if (w) {
-				w->owner = self;
-				w->blocker = in_way.owner;
-				w->blocker_ofd = in_way.ofd;
-				fsv_reclock_wait_add(waits(), w);
-			}
-		}
-		fs_unlock();
-		/* wait for a release after the one seen (seq), then try again */
-		struct {
-			long sec, nsec;
-		} ts = {0, FS_RECLOCK_POLL_NS};
-		long k = shield_app_host_call(__NR_futex, (long)fs_reclock_seq(), FUTEX_WAIT_, seq, (long)&ts, 0, 0);
-		fs_lock();
-		if (k == -EINTR) {
-			r = -EINTR;
-			break;
-		}
-	}
-	if (w) {
-		fsv_reclock_wait_remove(waits(), w);
-		fsv_sh_free(w);
-	}
-	fs_unlock();
+	struct fsv_arena_shared *sh = fsv_arena_shared();
+	const struct fsv_reclock_ops ops = {
+		.lock = lock,
+		.unlock = unlock,
+		.file = file,
+		.alive = rt_task_alive,
+		.released = released,
+		.wait = wait,
+		.seq = fs_reclock_seq(),
+		.waits = sh ? &sh->reclock_waits : &private_waits,
+	};
+	long r = fsv_reclock_fcntl(&ops, fd, cmd, &fl);
 	if (r == 0 && (cmd == F_GETLK || cmd == F_OFD_GETLK))
 		memcpy(u, &fl, sizeof fl);
 	return shield_done(ret, r);

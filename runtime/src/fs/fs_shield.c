@@ -14,6 +14,7 @@
 #include "sys.h"
 #include "random.h"
 #include "rlock.h"
+#include "shared.h"
 #include "thread.h"
 
 struct fs_state fs_g;
@@ -24,48 +25,6 @@ struct fs_state fs_g;
  * a process killed inside the shield must not hang the others. */
 static volatile int *lock_word(void) { return fs_g.lockp ? fs_g.lockp : &fs_g.lock; }
 
-static int lock_self(void)
-{
-	/* GS: the thread's block (rt_thread_arm), also on the fast path of
-	 * rewritten calls, where FS may still be the application's; never an
-	 * address of the runtime's range unless the runtime put it there. */
-	unsigned long gs;
-	__asm__ volatile("rdgsbase %0" : "=r"(gs));
-	struct rt_thread *t = (struct rt_thread *)gs;
-	if (rt_region_overlaps(gs, 1) && t->self == t && t->tid > 0)
-		return t->tid;
-	return (int)rt_sys0(__NR_gettid); /* start-up, before the thread block is armed */
-}
-
-/* Whether thread (or process) tid runs: it exists (kill 0) and, when /proc
- * says so, is not a zombie (a process killed while its parent waits for the
- * lock is one until the parent reaps it). When it cannot tell, it says
- * alive. */
-int fs_task_alive(int tid)
-{
-	if (rt_sys2(__NR_kill, tid, 0) == -ESRCH)
-		return 0;
-	char path[32] = "/proc/", num[12];
-	int n = 0;
-	for (unsigned v = (unsigned)tid; v || !n; v /= 10)
-		num[n++] = (char)('0' + v % 10);
-	size_t p = 6;
-	while (n)
-		path[p++] = num[--n];
-	memcpy(path + p, "/stat", 6);
-	long fd = rt_sys4(__NR_openat, RT_AT_FDCWD, path, RT_O_RDONLY | RT_O_CLOEXEC, 0);
-	if (fd < 0)
-		return 1; /* no /proc: kill said it exists */
-	char buf[512];
-	long len = rt_sys3(__NR_read, fd, buf, sizeof buf);
-	rt_sys1(__NR_close, fd);
-	if (len == -ESRCH)
-		return 0;
-	return len <= 0 ? 1 : rlock_stat_alive(buf, len);
-}
-
-static void lock_relax(void) { host_syscall(__NR_sched_yield, 0, 0, 0, 0, 0, 0); }
-
 static void lock_recovered(int tid)
 {
 	static const char msg[] = "scone-run: warning: took over the file-system lock from a process that died "
@@ -75,9 +34,9 @@ static void lock_recovered(int tid)
 }
 
 static const struct rlock_ops fs_lock_ops = {
-	.self = lock_self,
-	.alive = fs_task_alive,
-	.relax = lock_relax,
+	.self = rt_task_self,
+	.alive = rt_task_alive,
+	.relax = rt_task_relax,
 	.recovered = lock_recovered,
 };
 
@@ -85,28 +44,15 @@ void fs_lock(void) { rlock_lock(lock_word(), &fs_lock_ops); }
 
 void fs_unlock(void) { rlock_unlock(lock_word()); }
 
-/* Maps the shared arena of the ephemeral layer (fsv_arena.h) inside the
- * runtime's region: reserve the address range, then replace it with a
- * MAP_SHARED anonymous mapping (NORESERVE: pages are committed when used). */
-static int arena_setup(uint64_t size)
+/* The shared arena (shared.h, mapped by the core before the shields
+ * start): the lock word and the ephemeral layer's counters live there. */
+static void arena_attach(void)
 {
-	size = (size + RT_PAGE - 1) & ~(RT_PAGE - 1);
-	void *base = rt_region_reserve((size_t)size, 1UL << 21);
-	if (!base)
-		return -ENOMEM;
-	void *p = rt_mmap(base, (size_t)size, RT_PROT_READ | RT_PROT_WRITE,
-			  RT_MAP_SHARED | RT_MAP_ANONYMOUS | RT_MAP_FIXED | RT_MAP_NORESERVE, -1, 0);
-	if (p != base)
-		return -ENOMEM;
-	int r = fsv_arena_init(base, (size_t)size, &fs_lock_ops);
-	if (r < 0)
-		return r;
 	struct fsv_arena_shared *sh = fsv_arena_shared();
 	fs_g.lockp = &sh->fs_lock;
 	fs_g.fs.next_ino_p = &sh->next_ino;
 	fs_g.fs.eph_bytes_p = &sh->eph_bytes;
 	sh->procs = 1;
-	return 0;
 }
 
 /* ---- fork (fork.h) ----
@@ -142,11 +88,11 @@ void fs_fork_prepare(void)
 	}
 }
 
-void fs_fork_parent(int ok)
+void fs_fork_parent(long pid)
 {
 	if (!fs_g.enabled)
 		return;
-	if (fs_g.lockp && !ok) {
+	if (fs_g.lockp && pid <= 0) {
 		fork_refs(0);
 		fsv_arena_shared()->procs--;
 	}
@@ -377,15 +323,8 @@ int fs_shield_configure(const struct fsp *img, const struct fs_shield_config *cf
 	if (!img)
 		return 0; /* dev mode: the host's file system */
 	struct fsv *fs = &fs_g.fs;
-	if (cfg->arena_size) {
-		int ar = arena_setup(cfg->arena_size);
-		if (ar < 0) {
-			rt_eprintf("scone-run: cannot map the shared arena of the ephemeral file system (%lu MiB): "
-				   "error %d\n",
-				   (unsigned long)(cfg->arena_size >> 20), -ar);
-			return ar;
-		}
-	}
+	if (fsv_arena_active())
+		arena_attach();
 	fs->uid = cfg->uid;
 	fs->gid = cfg->gid;
 	fs->eph_max = cfg->eph_max;
@@ -483,9 +422,6 @@ int fs_shield_init(const struct shield_env *env)
 		.exe = cfg ? cfg->entrypoint : NULL,
 		.uid = cfg ? cfg->uid : 0,
 		.gid = cfg ? cfg->gid : 0,
-		/* the config's heap size, at least FS_ARENA_MIN (virtual: only the
-		 * pages the ephemeral files use are committed) */
-		.arena_size = cfg && cfg->heap_size > FS_ARENA_MIN ? cfg->heap_size : FS_ARENA_MIN,
 	};
 	int r = fs_shield_configure(img, &c);
 	if (r < 0)

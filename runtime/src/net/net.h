@@ -130,7 +130,7 @@ void net_conn_host_ready(struct net_conn *c, int fd, unsigned revents);
 void net_check_deadline(struct net_conn *c, int fd, uint64_t now);
 /* fork (shield.h) */
 void net_fork_prepare(void);
-void net_fork_parent(int ok);
+void net_fork_parent(long pid);
 void net_fork_child(void);
 
 /* ---- net_io.c: data calls ---- */

@@ -368,11 +368,11 @@ void net_fork_prepare(void)
 	fork_refs(1);
 }
 
-void net_fork_parent(int ok)
+void net_fork_parent(long pid)
 {
 	if (!net_g.enabled)
 		return;
-	if (!ok)
+	if (pid <= 0)
 		fork_refs(-1);
 	spin_unlock(&net_g.lock);
 }

@@ -8,7 +8,9 @@
 #include <linux/futex.h>
 #include <linux/fcntl.h>
 #include "vol_shield.h"
+#include "fsv_lock.h"
 #include "mmapcopy.h"
+#include "shared.h"
 #include "transport.h"
 #include "rtstring.h"
 #include "rtutil.h"
@@ -81,45 +83,93 @@ static long rw(struct vs_desc *d, int write, const struct kiov *iov, long n, lon
 	return total;
 }
 
-/* POSIX record locks on a volume file: only this process opens the
- * volume's files (a forked child's volume calls are refused), and the
- * locks of one process never conflict with each other, so every lock is
- * granted and F_GETLK finds none, as Linux would, without a host call.
- * The checks are Linux's: the lock type against the open mode, whence. */
-static long posix_lock(const struct vs_desc *d, long cmd, long arg)
+/* ---- record locks (fcntl F_GETLK, F_SETLK, F_SETLKW, F_OFD_*; lockf)
+ * on volume files: fsv_reclock_fcntl over a per-file list in the shared
+ * arena, with the FS shield's rules (fs_reclock.c): POSIX locks belong to
+ * the process, go when it closes any descriptor of the file (vol_fds.c)
+ * and are not inherited; OFD locks belong to the description. ---- */
+#define RECLOCK_POLL_NS 200000000L
+
+static void rl_lock(void *ctx)
 {
+	(void)ctx;
+	vs_lock();
+}
+
+static void rl_unlock(void *ctx)
+{
+	(void)ctx;
+	vs_unlock();
+}
+
+static int rl_file(void *ctx, int fd, struct fsv_reclock_file *f)
+{
+	(void)ctx;
+	struct vs_desc *d = vs_fd_get(fd);
+	if (!d)
+		return -EBADF; /* closed meanwhile by another thread */
+	struct vol_attr at = {0};
+	if (!d->dir && vol_getattr(vs_g.m[d->mount].v, d->id, &at))
+		return -EIO;
+	struct fsv_reclock **list = vs_reclocks(d->mount, d->id, 1);
+	if (!list)
+		return -ENOLCK; /* as Linux when no lock record can be allocated */
+	int acc = d->flags & O_ACCMODE;
+	*f = (struct fsv_reclock_file){
+		.list = list,
+		.readable = acc != O_WRONLY,
+		.writable = acc == O_WRONLY || acc == O_RDWR,
+		.pos = (int64_t)d->off,
+		.size = (int64_t)at.size,
+		.desc = (uint64_t)(uintptr_t)d,
+		.pid = vs_g.pid,
+	};
+	return 0;
+}
+
+static void rl_released(void *ctx)
+{
+	(void)ctx;
+	vs_reclock_released();
+}
+
+static long rl_wait(void *ctx, volatile uint32_t *seq, uint32_t val)
+{
+	(void)ctx;
 	struct {
-		short type, whence;
-		long start, len;
-		int pid;
-	} fl;
+		long sec, nsec;
+	} ts = {0, RECLOCK_POLL_NS};
+	long k = shield_app_host_call(__NR_futex, (long)seq, FUTEX_WAIT, val, (long)&ts, 0, 0);
+	return k == -EINTR ? -EINTR : 0;
+}
+
+static int lock_cmd(long cmd)
+{
+	return cmd == F_GETLK_ || cmd == F_SETLK_ || cmd == F_SETLKW_ || cmd == F_OFD_GETLK_ || cmd == F_OFD_SETLK_ ||
+	       cmd == F_OFD_SETLKW_;
+}
+
+/* Called without the shield's lock. */
+static long reclock_call(int fd, long cmd, long arg)
+{
+	struct fsv_flock fl;
 	if (!rt_user_ok((void *)arg, sizeof fl))
 		return -EFAULT;
 	memcpy(&fl, (void *)arg, sizeof fl);
-	if (fl.whence < 0 || fl.whence > 2)
-		return -EINVAL;
-	int acc = d->flags & O_ACCMODE;
-	switch (fl.type) {
-	case 0: /* F_RDLCK */
-		if (cmd != F_GETLK_ && acc == O_WRONLY)
-			return -EBADF;
-		break;
-	case 1: /* F_WRLCK */
-		if (cmd != F_GETLK_ && acc == O_RDONLY)
-			return -EBADF;
-		break;
-	case 2: /* F_UNLCK */
-		if (cmd == F_GETLK_)
-			return -EINVAL;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (cmd == F_GETLK_) {
-		short unl = 2;
-		memcpy((void *)arg, &unl, sizeof unl);
-	}
-	return 0;
+	const struct fsv_reclock_ops ops = {
+		.lock = rl_lock,
+		.unlock = rl_unlock,
+		.file = rl_file,
+		.alive = rt_task_alive,
+		.released = rl_released,
+		.wait = rl_wait,
+		.seq = &vs_g.sh->reclock_seq,
+		.waits = &vs_g.sh->reclock_waits,
+	};
+	long r = fsv_reclock_fcntl(&ops, fd, cmd, &fl);
+	if (r == 0 && (cmd == F_GETLK_ || cmd == F_OFD_GETLK_))
+		memcpy((void *)arg, &fl, sizeof fl);
+	return r;
 }
 
 #define FALLOC_KEEP_SIZE 0x01
@@ -212,8 +262,6 @@ static long vs_mmap(const struct sys_call *c)
 	long err = 0;
 	if (!d || (d->flags & O_PATH))
 		err = -EBADF;
-	else if (vs_g.forked)
-		err = vs_refuse_forked(vs_g.m[d->mount].path);
 	else if ((d->flags & O_ACCMODE) == O_WRONLY)
 		err = -EACCES;
 	else if (d->dir)
@@ -254,18 +302,21 @@ static long vs_mmap(const struct sys_call *c)
 #define LOCK_NB_ 4
 #define LOCK_UN_ 8
 
-/* Whether another description of d's file holds a flock that conflicts
- * with type (LOCK_SH_ or LOCK_EX_). Only this process opens the volume's
- * files, so the descriptions are all in the table. */
+/* Whether another description of d's file, in any process, holds a flock
+ * that conflicts with type (LOCK_SH_ or LOCK_EX_). A conflicting one that
+ * only processes killed before their exit still held goes with them
+ * (vs_reap), as Linux drops it when the killed process's files close. */
 static int flock_conflict(const struct vs_desc *d, int type)
 {
-	for (int i = 0; i < vs_g.nfds; i++) {
-		const struct vs_desc *o = vs_g.fds[i].d;
-		if (o != d && o->flock && o->mount == d->mount && o->id == d->id &&
-		    (type == LOCK_EX_ || o->flock == LOCK_EX_))
-			return 1;
+	for (int tries = 0; tries < 2; tries++) {
+		const struct vs_desc *o = vs_g.sh->descs;
+		while (o && !(o != d && o->flock && o->mount == d->mount && o->id == d->id &&
+			      (type == LOCK_EX_ || o->flock == LOCK_EX_)))
+			o = o->next;
+		if (!o || tries || !vs_reap())
+			return o != NULL;
 	}
-	return 0;
+	return 1;
 }
 
 /* flock(2) on a volume file, served in the enclave: the lock belongs to
@@ -297,12 +348,12 @@ static long vs_flock(struct vs_desc *d, long op)
 	}
 	d->refs++; /* kept while the shield's lock is not held */
 	while (flock_conflict(d, type)) {
-		int seq = __atomic_load_n(&vs_g.flock_seq, __ATOMIC_SEQ_CST);
+		uint32_t seq = __atomic_load_n(&vs_g.sh->flock_seq, __ATOMIC_SEQ_CST);
 		vs_unlock();
 		struct {
 			long s, ns;
 		} ts = {0, 100000000};
-		host_syscall(__NR_futex, (long)&vs_g.flock_seq, FUTEX_WAIT_PRIVATE, seq, (long)&ts, 0, 0);
+		host_syscall(__NR_futex, (long)&vs_g.sh->flock_seq, FUTEX_WAIT, seq, (long)&ts, 0, 0);
 		vs_lock();
 	}
 	d->flock = type;
@@ -514,14 +565,6 @@ static long fd_call(const struct sys_call *c, struct vs_desc *d, long *handled)
 		case F_SETFL:
 			d->flags = (d->flags & ~(O_APPEND | O_NONBLOCK)) | ((int)a[2] & (O_APPEND | O_NONBLOCK));
 			return 0;
-		case F_OFD_GETLK_:
-		case F_OFD_SETLK_:
-		case F_OFD_SETLKW_:
-			return -ENOLCK; /* docs/compatibility.md */
-		case F_GETLK_:
-		case F_SETLK_:
-		case F_SETLKW_:
-			return posix_lock(d, a[1], a[2]);
 		default:
 			*handled = 0; /* FD flags, dups, POSIX locks: on the placeholder */
 			return 0;
@@ -573,8 +616,12 @@ int vs_call(const struct sys_call *c, long *ret)
 	if (!vs_g.nmounts)
 		return SHIELD_PASS;
 	if (nr == __NR_exit_group) {
+		/* this process's descriptors go (the last reference of a written
+		 * description commits), then whatever else changed: the volume's
+		 * state is shared, so the process that exits commits it */
 		vs_lock();
-		for (int i = 0; i < vs_g.nmounts && !vs_g.forked; i++)
+		vs_proc_exit();
+		for (int i = 0; i < vs_g.nmounts; i++)
 			if (vs_g.m[i].v && vol_changed(vs_g.m[i].v)) {
 				long e = vol_commit(vs_g.m[i].v, 0);
 				if (e)
@@ -583,6 +630,7 @@ int vs_call(const struct sys_call *c, long *ret)
 					vs_fresh_committed(&vs_g.m[i], 0);
 			}
 		vs_fresh_flush();
+		vs_fresh_exit();
 		vs_unlock();
 		return SHIELD_PASS;
 	}
@@ -661,8 +709,8 @@ int vs_call(const struct sys_call *c, long *ret)
 		return SHIELD_PASS; /* the host closes the placeholder */
 	}
 	if (nr == __NR_close_range) {
-		for (int i = vs_g.nfds - 1; i >= 0; i--) {
-			unsigned long fd = (unsigned long)vs_g.fds[i].fd;
+		for (int i = vs_g.proc->nfds - 1; i >= 0; i--) {
+			unsigned long fd = (unsigned long)vs_g.proc->fds[i].fd;
 			if (fd >= (unsigned long)a[0] && fd <= (unsigned long)a[1] && !(a[2] & 4 /* CLOEXEC */))
 				vs_fd_drop((int)fd);
 		}
@@ -673,6 +721,11 @@ int vs_call(const struct sys_call *c, long *ret)
 		return dup_call(c, ret);
 	if (nr == __NR_fcntl && own(a[0]) && (a[1] == F_DUPFD || a[1] == F_DUPFD_CLOEXEC))
 		return dup_call(c, ret);
+	if (nr == __NR_fcntl && own(a[0]) && lock_cmd(a[1])) {
+		int opath = (vs_fd_get((int)a[0])->flags & O_PATH) != 0;
+		vs_unlock();
+		return shield_done(ret, opath ? -EBADF : reclock_call((int)a[0], a[1], a[2]));
+	}
 	if ((nr == __NR_dup2 || nr == __NR_dup3) && own(a[1])) {
 		vs_fd_drop((int)a[1]); /* a host fd over a volume fd */
 		vs_unlock();
@@ -680,10 +733,6 @@ int vs_call(const struct sys_call *c, long *ret)
 	}
 	if (nr >= 0 && own(a[0]) && nr != __NR_fchdir) {
 		struct vs_desc *d = vs_fd_get((int)a[0]);
-		if (vs_g.forked) {
-			vs_unlock();
-			return shield_done(ret, vs_refuse_forked(vs_g.m[d->mount].path));
-		}
 		long handled;
 		long r = fd_call(c, d, &handled);
 		vs_unlock();
@@ -700,6 +749,8 @@ const struct shield_ops vol_shield_ops = {
 	.order = 5,
 	.init = vs_init,
 	.call = vs_call,
+	.fork_prepare = vs_fork_prepare,
+	.fork_parent = vs_fork_parent,
 	.fork_child = vs_fork_child,
 	.fd_gone = vs_fd_gone,
 	.fd_dup = vs_fd_dup,

@@ -1,13 +1,17 @@
 /* Volume shield: descriptors. A volume fd is a sealed memfd placeholder
- * (as the FS shield's, fs_fd.c) mapped to an open file description;
- * duplicates share the description (offset, flags). Lock held. Above
- * vol_state.c only; the call files and vol_shield.c build on it. */
+ * (as the FS shield's, fs_fd.c) mapped, in the process's table, to an open
+ * file description; duplicates, and the copies a fork makes, share the
+ * description (offset, flags, flock). Tables and descriptions are in the
+ * shared arena. Lock held. Above vol_state.c only; the call files and
+ * vol_shield.c build on it. */
 #include <linux/errno.h>
 #include <linux/fcntl.h>
 #include <linux/futex.h>
 #include "vol_shield.h"
+#include "fsv_arena.h"
+#include "fsv_lock.h"
+#include "shared.h"
 #include "transport.h"
-#include "rt_alloc.h"
 #include "sys.h"
 
 #define MFD_CLOEXEC_ 0x0001U
@@ -17,16 +21,75 @@
 
 struct vs_desc *vs_fd_get(int fd)
 {
-	for (int i = 0; i < vs_g.nfds; i++)
-		if (vs_g.fds[i].fd == fd)
-			return vs_g.fds[i].d;
+	struct vs_proc *p = vs_g.proc;
+	for (int i = 0; i < p->nfds; i++)
+		if (p->fds[i].fd == fd)
+			return p->fds[i].d;
 	return NULL;
 }
 
-void vs_flock_released(void)
+/* A release of a lock others may wait for, in any process: the word is
+ * shared memory, so the futex calls go without FUTEX_PRIVATE_FLAG. */
+static void wake(uint32_t *word)
 {
-	__atomic_add_fetch(&vs_g.flock_seq, 1, __ATOMIC_SEQ_CST);
-	host_syscall(__NR_futex, (long)&vs_g.flock_seq, FUTEX_WAKE_PRIVATE, 0x7fffffff, 0, 0, 0);
+	__atomic_add_fetch(word, 1, __ATOMIC_SEQ_CST);
+	host_syscall(__NR_futex, (long)word, FUTEX_WAKE, 0x7fffffff, 0, 0, 0);
+}
+
+void vs_flock_released(void) { wake(&vs_g.sh->flock_seq); }
+
+void vs_reclock_released(void) { wake(&vs_g.sh->reclock_seq); }
+
+static struct vs_lockfile **lockfile(int mount, uint64_t id)
+{
+	struct vs_lockfile **q = &vs_g.sh->reclocks;
+	while (*q && ((*q)->mount != mount || (*q)->id != id))
+		q = &(*q)->next;
+	return q;
+}
+
+struct fsv_reclock **vs_reclocks(int mount, uint64_t id, int create)
+{
+	struct vs_lockfile **q = lockfile(mount, id);
+	if (!*q && create) {
+		struct vs_lockfile *l = fsv_sh_calloc(1, sizeof *l);
+		if (!l)
+			return NULL;
+		l->mount = mount;
+		l->id = id;
+		*q = l;
+	}
+	return *q ? &(*q)->locks : NULL;
+}
+
+/* The record locks of owner (ofd, owner) on d's file go: a POSIX owner's
+ * when its process closes any descriptor of the file, an OFD owner's with
+ * the description. */
+static void reclocks_gone(const struct vs_desc *d, int ofd, uint64_t owner)
+{
+	struct vs_lockfile **q = lockfile(d->mount, d->id);
+	struct vs_lockfile *l = *q;
+	if (!l)
+		return;
+	if (fsv_reclock_drop(&l->locks, ofd, owner))
+		vs_reclock_released();
+	if (!l->locks) {
+		*q = l->next;
+		fsv_sh_free(l);
+	}
+}
+
+struct vs_desc *vs_desc_new(void)
+{
+	struct vs_desc *d = fsv_sh_calloc(1, sizeof *d);
+	if (!d)
+		return NULL;
+	struct vs_shared *sh = vs_g.sh;
+	d->next = sh->descs;
+	if (d->next)
+		d->next->prev = d;
+	sh->descs = d;
+	return d;
 }
 
 void vs_desc_put(struct vs_desc *d)
@@ -36,8 +99,9 @@ void vs_desc_put(struct vs_desc *d)
 	struct vs_mount *m = &vs_g.m[d->mount];
 	if (d->flock) /* the last descriptor of the description: its flock goes */
 		vs_flock_released();
+	reclocks_gone(d, 1, (uint64_t)(uintptr_t)d);
 	if (!d->dir && m->v) {
-		if (d->written && !vs_g.forked) {
+		if (d->written) {
 			long e = vol_commit(m->v, 0); /* close of a written file: a commit */
 			if (e)
 				vs_report(m, "commit at close", e);
@@ -46,14 +110,21 @@ void vs_desc_put(struct vs_desc *d)
 		}
 		vol_release(m->v, d->id);
 	}
-	rt_free(d);
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		vs_g.sh->descs = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	fsv_sh_free(d);
 }
 
 static int add(int fd, struct vs_desc *d)
 {
-	if (vs_g.nfds == VS_MAX_FDS)
+	struct vs_proc *p = vs_g.proc;
+	if (p->nfds == VS_MAX_FDS)
 		return -EMFILE;
-	vs_g.fds[vs_g.nfds++] = (struct vs_fd){fd, d};
+	p->fds[p->nfds++] = (struct vs_fd){fd, d};
 	d->refs++;
 	return 0;
 }
@@ -79,10 +150,12 @@ long vs_fd_new(struct vs_desc *d, int cloexec)
 
 void vs_fd_drop(int fd)
 {
-	for (int i = 0; i < vs_g.nfds; i++)
-		if (vs_g.fds[i].fd == fd) {
-			struct vs_desc *d = vs_g.fds[i].d;
-			vs_g.fds[i] = vs_g.fds[--vs_g.nfds];
+	struct vs_proc *p = vs_g.proc;
+	for (int i = 0; i < p->nfds; i++)
+		if (p->fds[i].fd == fd) {
+			struct vs_desc *d = p->fds[i].d;
+			p->fds[i] = p->fds[--p->nfds];
+			reclocks_gone(d, 0, (uint64_t)p->pid);
 			vs_desc_put(d);
 			return;
 		}
@@ -96,4 +169,67 @@ void vs_fd_alias(int oldfd, int newfd)
 	vs_fd_drop(newfd);
 	if (d && add(newfd, d))
 		vs_report(NULL, "too many volume descriptors", -EMFILE);
+}
+
+/* Drops every descriptor of p (its last references commit what their
+ * descriptions wrote). */
+static void drop_all(struct vs_proc *p)
+{
+	while (p->nfds > 0) {
+		struct vs_desc *d = p->fds[--p->nfds].d;
+		reclocks_gone(d, 0, (uint64_t)p->pid);
+		vs_desc_put(d);
+	}
+}
+
+static void unlink_proc(struct vs_proc *p)
+{
+	for (struct vs_proc **q = &vs_g.sh->procs; *q; q = &(*q)->next)
+		if (*q == p) {
+			*q = p->next;
+			return;
+		}
+}
+
+/* The table stays (other threads of the process may still look at it
+ * until the host ends them); the process's death frees it (vs_reap). */
+void vs_proc_exit(void) { drop_all(vs_g.proc); }
+
+int vs_reap(void)
+{
+	int any = 0;
+	for (struct vs_proc *p = vs_g.sh->procs, *next; p; p = next) {
+		next = p->next;
+		if (p == vs_g.proc || p == vs_g.child || p->pid <= 0 || rt_task_alive(p->pid))
+			continue;
+		any |= p->nfds > 0;
+		drop_all(p);
+		unlink_proc(p);
+		fsv_sh_free(p);
+	}
+	return any;
+}
+
+struct vs_proc *vs_proc_fork(void)
+{
+	struct vs_proc *c = fsv_sh_malloc(sizeof *c);
+	if (!c)
+		return NULL;
+	const struct vs_proc *p = vs_g.proc;
+	c->pid = 0;
+	c->nfds = p->nfds;
+	for (int i = 0; i < p->nfds; i++) {
+		c->fds[i] = p->fds[i];
+		c->fds[i].d->refs++;
+	}
+	c->next = vs_g.sh->procs;
+	vs_g.sh->procs = c;
+	return c;
+}
+
+void vs_proc_free(struct vs_proc *p)
+{
+	drop_all(p);
+	unlink_proc(p);
+	fsv_sh_free(p);
 }

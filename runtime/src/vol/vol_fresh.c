@@ -11,13 +11,20 @@
  * protocol (32 bytes) is the format's R_V (16) followed by the volume id
  * (16, random at creation), so that a new volume made in an emptied
  * directory, or another volume's directory, is never taken for a later
- * state of the recorded one. */
+ * state of the recorded one.
+ *
+ * The enclave's processes share the volumes and these states
+ * (vs_fresh_state, in the arena); each process talks to the CAS over its
+ * own connection (a forked child drops its copy of the parent's). One
+ * process runs the recorder thread (vs_shared.recorder); when it exits, or
+ * was killed, the next process that commits starts its own. */
 #include <linux/errno.h>
 #include <linux/futex.h>
 #include <linux/time.h>
 #include "vol_shield.h"
 #include "casmsg.h"
 #include "ithread.h"
+#include "shared.h"
 #include "transport.h"
 #include "rtstring.h"
 #include "rtutil.h"
@@ -51,7 +58,7 @@ __attribute__((noreturn)) static void rollback(const struct vs_mount *m, uint64_
 			 v ? "" : " (or it was emptied: an empty volume is version 0)", m->path);
 	char h[17];
 	hex8(rroot, h);
-	if (memcmp(m->fresh_root + 16, rroot + 16, 16))
+	if (memcmp(m->fst->root + 16, rroot + 16, 16))
 		rt_fatal(RT_EX_ROLLBACK,
 			 "protected volume %s is another volume than the one the CAS recorded (version %llu of "
 			 "another volume id): the host directory was replaced (a volume started anew, or another "
@@ -78,7 +85,7 @@ void vs_fresh_start(struct vs_mount *m)
 	uint8_t root[32], rroot[32];
 	struct volf_error err;
 	state_of(m, &v, root);
-	memcpy(m->fresh_root, root, 32);
+	memcpy(m->fst->root, root, 32);
 	if (f->ops->get(f->ctx, m->path, &rv, rroot, &err) != VOLF_OK)
 		rt_fatal(err.code, "protected volume %s: cannot read its recorded state from the CAS: %s", m->path,
 			 err.msg);
@@ -88,9 +95,9 @@ void vs_fresh_start(struct vs_mount *m)
 			rollback(m, v, rv, rroot);
 		reinit = 1;
 	}
-	m->fresh_want = v;
-	memcpy(m->fresh_root, root, 32);
-	m->fresh_done = v < rv ? v : rv;
+	m->fst->want = v;
+	memcpy(m->fst->root, root, 32);
+	m->fst->done = v < rv ? v : rv;
 	if (v > rv || reinit) {
 		/* first start, a record that did not arrive, or starting anew */
 		uint64_t gv;
@@ -101,13 +108,15 @@ void vs_fresh_start(struct vs_mount *m)
 		if (r != VOLF_OK)
 			rt_fatal(err.code, "protected volume %s: cannot record its state with the CAS: %s", m->path,
 				 err.msg);
-		m->fresh_done = v;
+		m->fst->done = v;
 	}
 	if (reinit)
 		rt_eprintf("scone-run: protected volume %s is empty, the CAS had version %llu: started anew (the "
 			   "policy allows reinit)\n",
 			   m->path, (unsigned long long)rv);
 }
+
+static int start_recorder(void);
 
 /* Records m's last commit; the caller holds the shield's lock. */
 static long record_now(struct vs_mount *m)
@@ -116,11 +125,11 @@ static long record_now(struct vs_mount *m)
 	uint64_t rv;
 	uint8_t rroot[32];
 	struct volf_error err;
-	uint64_t v = m->fresh_want;
-	int r = f->ops->record(f->ctx, m->path, 0, v, m->fresh_root, &rv, rroot, &err);
+	uint64_t v = m->fst->want;
+	int r = f->ops->record(f->ctx, m->path, 0, v, m->fst->root, &rv, rroot, &err);
 	if (r == VOLF_OK) {
-		if (v > m->fresh_done)
-			m->fresh_done = v;
+		if (v > m->fst->done)
+			m->fst->done = v;
 		return 0;
 	}
 	char line[900];
@@ -136,20 +145,23 @@ static long record_now(struct vs_mount *m)
 			    (unsigned long long)v, err.msg);
 	rt_diag(line, strlen(line));
 	if (r == VOLF_ROLLBACK)
-		m->fresh_failed = 1;
+		m->fst->failed = 1;
 	return -EIO;
 }
 
 long vs_fresh_committed(struct vs_mount *m, int sync)
 {
-	if (!m->fresh || vs_g.forked || m->fresh_failed)
+	if (!m->fresh || m->fst->failed)
 		return 0;
-	state_of(m, &m->fresh_want, m->fresh_root);
-	if (m->fresh_want <= m->fresh_done)
+	state_of(m, &m->fst->want, m->fst->root);
+	if (m->fst->want <= m->fst->done)
 		return 0;
 	if (m->fresh->mode == CASMSG_FRESH_INTERVAL) {
-		__atomic_add_fetch(&vs_g.fresh_seq, 1, __ATOMIC_SEQ_CST);
-		host_syscall(__NR_futex, (long)&vs_g.fresh_seq, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+		struct vs_shared *sh = vs_g.sh;
+		if (sh->recorder != vs_g.pid && (!sh->recorder || !rt_task_alive(sh->recorder)))
+			start_recorder();
+		__atomic_add_fetch(&sh->fresh_seq, 1, __ATOMIC_SEQ_CST);
+		host_syscall(__NR_futex, (long)&sh->fresh_seq, FUTEX_WAKE, 1, 0, 0, 0);
 		return 0;
 	}
 	return sync ? record_now(m) : 0;
@@ -157,9 +169,9 @@ long vs_fresh_committed(struct vs_mount *m, int sync)
 
 void vs_fresh_flush(void)
 {
-	for (int i = 0; i < vs_g.nmounts && !vs_g.forked; i++) {
+	for (int i = 0; i < vs_g.nmounts; i++) {
 		struct vs_mount *m = &vs_g.m[i];
-		if (m->fresh && !m->fresh_failed && m->fresh_want > m->fresh_done)
+		if (m->fresh && !m->fst->failed && m->fst->want > m->fst->done)
 			record_now(m);
 	}
 }
@@ -178,31 +190,31 @@ static void recorder(void *arg)
 {
 	(void)arg;
 	for (;;) {
-		int seq = __atomic_load_n(&vs_g.fresh_seq, __ATOMIC_SEQ_CST);
+		uint32_t seq = __atomic_load_n(&vs_g.sh->fresh_seq, __ATOMIC_SEQ_CST);
 		uint64_t now = now_ms(), wait = ~0ull;
 		vs_lock();
 		for (int i = 0; i < vs_g.nmounts; i++) {
 			struct vs_mount *m = &vs_g.m[i];
-			if (!m->fresh || m->fresh->mode != CASMSG_FRESH_INTERVAL || m->fresh_failed ||
-			    m->fresh_want <= m->fresh_done)
+			if (!m->fresh || m->fresh->mode != CASMSG_FRESH_INTERVAL || m->fst->failed ||
+			    m->fst->want <= m->fst->done)
 				continue;
-			uint64_t due = m->fresh_last_ms + m->fresh->interval_ms;
+			uint64_t due = m->fst->last_ms + m->fresh->interval_ms;
 			if (now < due) {
 				if (due - now < wait)
 					wait = due - now;
 				continue;
 			}
 			const struct vol_freshness *f = vs_g.fresh;
-			uint64_t v = m->fresh_want, rv;
+			uint64_t v = m->fst->want, rv;
 			uint8_t root[32], rroot[32];
-			memcpy(root, m->fresh_root, 32);
-			m->fresh_last_ms = now;
+			memcpy(root, m->fst->root, 32);
+			m->fst->last_ms = now;
 			vs_unlock();
 			struct volf_error err;
 			int r = f->ops->record(f->ctx, m->path, 0, v, root, &rv, rroot, &err);
 			vs_lock();
-			if (r == VOLF_OK && v > m->fresh_done)
-				m->fresh_done = v;
+			if (r == VOLF_OK && v > m->fst->done)
+				m->fst->done = v;
 			if (r != VOLF_OK) {
 				char line[900];
 				rt_snprintf(
@@ -215,7 +227,7 @@ static void recorder(void *arg)
 					m->path, (unsigned long long)v,
 					r == VOLF_ROLLBACK ? "; changes are not recorded any more" : err.msg);
 				rt_diag(line, strlen(line));
-				m->fresh_failed = r == VOLF_ROLLBACK;
+				m->fst->failed = r == VOLF_ROLLBACK;
 			}
 			wait = 0; /* look again: the state may have moved on meanwhile */
 			break;
@@ -224,17 +236,29 @@ static void recorder(void *arg)
 		if (!wait)
 			continue;
 		struct timespec ts = {(long)(wait / 1000), (long)(wait % 1000) * 1000000};
-		host_syscall(__NR_futex, (long)&vs_g.fresh_seq, FUTEX_WAIT_PRIVATE, seq, wait == ~0ull ? 0 : (long)&ts,
-			     0, 0);
+		host_syscall(__NR_futex, (long)&vs_g.sh->fresh_seq, FUTEX_WAIT, seq, wait == ~0ull ? 0 : (long)&ts, 0,
+			     0);
 	}
+}
+
+static int start_recorder(void)
+{
+	long r = rt_ithread_start(recorder, NULL);
+	if (r >= 0)
+		vs_g.sh->recorder = vs_g.pid;
+	return r < 0 ? (int)r : 0;
 }
 
 int vs_fresh_start_recorder(void)
 {
 	for (int i = 0; i < vs_g.nmounts; i++)
-		if (vs_g.m[i].fresh && vs_g.m[i].fresh->mode == CASMSG_FRESH_INTERVAL) {
-			long r = rt_ithread_start(recorder, NULL);
-			return r < 0 ? (int)r : 0;
-		}
+		if (vs_g.m[i].fresh && vs_g.m[i].fresh->mode == CASMSG_FRESH_INTERVAL)
+			return start_recorder();
 	return 0;
+}
+
+void vs_fresh_exit(void)
+{
+	if (vs_g.sh->recorder == vs_g.pid)
+		vs_g.sh->recorder = 0;
 }

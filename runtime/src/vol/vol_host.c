@@ -1,7 +1,11 @@
 /* Volume shield: the host directory of a mount, as the vol_host of the
  * format library, over host system calls (a small cache of open host
- * files, so page reads cost one pread). Calls no other file of the shield;
- * vol_shield.c sets it up at start-up. */
+ * files, so page reads cost one pread). Each process has its own
+ * descriptors: a remove or rename by any process bumps the shared epoch,
+ * and a process whose cache is older than the epoch empties it, so that
+ * no process reads a name through a descriptor of the file it used to
+ * name (write_atomic renames a new file over an old one). Calls no other
+ * file of the shield; vol_shield.c sets it up at start-up. */
 #include <linux/errno.h>
 #include <linux/fcntl.h>
 #include "vol_shield.h"
@@ -12,8 +16,22 @@
 
 #define O_PATH_ 010000000
 
+/* A host name changed: the other processes' caches are stale (this one's
+ * was kept current by forget). */
+static void names_changed(struct vs_mount *m)
+{
+	uint32_t e = __atomic_add_fetch(&vs_g.sh->host_epoch, 1, __ATOMIC_SEQ_CST);
+	if (m->epoch == e - 1)
+		m->epoch = e;
+}
+
 static long hfd(struct vs_mount *m, const char *name, int create)
 {
+	uint32_t e = __atomic_load_n(&vs_g.sh->host_epoch, __ATOMIC_SEQ_CST);
+	if (m->epoch != e) {
+		vs_host_close(m);
+		m->epoch = e;
+	}
 	size_t nl = strlen(name);
 	struct vs_hostfd *lru = &m->cache[0];
 	for (int i = 0; i < VS_HOST_FDS; i++) {
@@ -126,6 +144,7 @@ static long h_remove(void *c, const char *name)
 	struct vs_mount *m = c;
 	forget(m, name);
 	long r = host_syscall(__NR_unlinkat, m->dirfd, (long)name, 0, 0, 0, 0);
+	names_changed(m);
 	return r == -ENOENT ? 0 : r;
 }
 
@@ -134,7 +153,9 @@ static long h_rename(void *c, const char *a, const char *b)
 	struct vs_mount *m = c;
 	forget(m, a);
 	forget(m, b);
-	return host_syscall(__NR_renameat, m->dirfd, (long)a, m->dirfd, (long)b, 0, 0);
+	long r = host_syscall(__NR_renameat, m->dirfd, (long)a, m->dirfd, (long)b, 0, 0);
+	names_changed(m);
+	return r;
 }
 
 static long h_list(void *c, const char *dir, void (*fn)(void *, const char *), void *arg)
@@ -196,5 +217,6 @@ void vs_host_close(struct vs_mount *m)
 		if (m->cache[i].fd > 0) {
 			host_syscall(__NR_close, m->cache[i].fd, 0, 0, 0, 0, 0);
 			m->cache[i].fd = 0;
+			m->cache[i].name[0] = 0;
 		}
 }

@@ -38,6 +38,9 @@ int vs_init(const struct shield_env *env)
 		return 0;
 	if (!env->fs_key)
 		return -EINVAL;
+	int se = vs_state_init();
+	if (se)
+		return se;
 	vs_g.uid = cfg->uid;
 	vs_g.gid = cfg->gid;
 	vs_g.fresh = env->freshness;
@@ -54,6 +57,7 @@ int vs_init(const struct shield_env *env)
 	for (size_t i = 0; i < cfg->npvolumes && i < VS_MAX_MOUNTS; i++) {
 		struct vs_mount *m = &vs_g.m[i];
 		const char *p = cfg->pvolumes[i];
+		m->fst = &vs_g.sh->fresh[i];
 		m->plen = strlen(p);
 		memcpy(m->path, p, m->plen + 1);
 		/* the host directory: the container engine mounts one there; without
@@ -106,15 +110,47 @@ int vs_init(const struct shield_env *env)
 	return r;
 }
 
-/* The child does not share the parent's volume state (it lives in the
- * parent's memory): its volume calls are refused (docs/compatibility.md),
- * so fork takes no lock (the core asks owns_fd while forking); a lock
- * another thread of the parent held is not the child's. */
+/* ---- fork ----
+ * The volumes' state and the descriptions are shared (arena); the child
+ * gets a copy of the parent's descriptor table, its references taken in
+ * the parent under the shared lock before the host fork, so that nothing
+ * can go in between. The parent alone releases the lock (the child waits
+ * for it like any other process). The child's copy of the CAS connection
+ * is the parent's TLS session: it is dropped, and the child opens its own
+ * when it first records. */
+void vs_fork_prepare(void)
+{
+	if (!vs_g.nmounts)
+		return;
+	vs_lock();
+	vs_g.child = vs_proc_fork();
+}
+
+void vs_fork_parent(long pid)
+{
+	if (!vs_g.nmounts)
+		return;
+	struct vs_proc *c = vs_g.child;
+	vs_g.child = NULL;
+	if (c && pid > 0)
+		c->pid = (int)pid;
+	else if (c)
+		vs_proc_free(c);
+	vs_unlock();
+}
+
 void vs_fork_child(void)
 {
-	vs_g.forked = vs_g.nmounts > 0;
-	vs_g.forked_said = 0;
-	vs_g.lock = 0;
+	if (!vs_g.nmounts)
+		return;
+	if (!vs_g.child)
+		rt_fatal(RT_EX_SOFTWARE, "protected volumes: no shared memory left for a forked process's "
+					 "descriptor table (raise the enclave's heap: scone-build convert --heap)");
+	vs_g.proc = vs_g.child;
+	vs_g.child = NULL;
+	vs_g.pid = (int)host_syscall(__NR_getpid, 0, 0, 0, 0, 0, 0);
+	if (vs_g.fresh && vs_g.fresh->ops->forked)
+		vs_g.fresh->ops->forked(vs_g.fresh->ctx);
 }
 
 void vs_fd_gone(int fd)

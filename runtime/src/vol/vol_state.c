@@ -1,8 +1,12 @@
 /* Volume shield: the bottom file of runtime/src/vol: the shield's global
- * state (vs_g), its lock and the report of a failed volume operation. It
- * calls no other file of the shield; vol_fds.c, vol_host.c, vol_calls.c,
- * vol_fdcalls.c and vol_shield.c build on it (vol_shield.h). */
+ * state (vs_g, private; its shared part vs_g.sh in the arena), its lock and
+ * the report of a failed volume operation. It calls no other file of the
+ * shield; vol_fds.c, vol_host.c, vol_calls.c, vol_fdcalls.c and
+ * vol_shield.c build on it (vol_shield.h). */
 #include "vol_shield.h"
+#include "fsv_arena.h"
+#include "rlock.h"
+#include "shared.h"
 #include "transport.h"
 #include "rtstring.h"
 #include "rtutil.h"
@@ -11,13 +15,36 @@
 
 struct vs_state vs_g;
 
-void vs_lock(void)
+static void lock_recovered(int tid)
 {
-	while (__atomic_exchange_n(&vs_g.lock, 1, __ATOMIC_ACQUIRE))
-		host_syscall(__NR_sched_yield, 0, 0, 0, 0, 0, 0);
+	static const char msg[] = "scone-run: warning: took over the protected volumes' lock from a process that "
+				  "died holding it; a volume change it was making at that moment may be lost\n";
+	(void)tid;
+	rt_diag(msg, sizeof msg - 1);
 }
 
-void vs_unlock(void) { __atomic_store_n(&vs_g.lock, 0, __ATOMIC_RELEASE); }
+static const struct rlock_ops vs_lock_ops = {
+	.self = rt_task_self,
+	.alive = rt_task_alive,
+	.relax = rt_task_relax,
+	.recovered = lock_recovered,
+};
+
+int vs_state_init(void)
+{
+	vs_g.sh = fsv_sh_calloc(1, sizeof *vs_g.sh);
+	vs_g.proc = fsv_sh_calloc(1, sizeof *vs_g.proc);
+	if (!vs_g.sh || !vs_g.proc)
+		return -ENOMEM;
+	vs_g.pid = (int)host_syscall(__NR_getpid, 0, 0, 0, 0, 0, 0);
+	vs_g.proc->pid = vs_g.pid;
+	vs_g.sh->procs = vs_g.proc;
+	return 0;
+}
+
+void vs_lock(void) { rlock_lock(&vs_g.sh->lock, &vs_lock_ops); }
+
+void vs_unlock(void) { rlock_unlock(&vs_g.sh->lock); }
 
 void vs_report(const struct vs_mount *m, const char *what, long e)
 {
@@ -26,20 +53,4 @@ void vs_report(const struct vs_mount *m, const char *what, long e)
 	rt_snprintf(line, sizeof line, "scone-run: protected volume %s: %s failed (error %ld)%s%s\n", m ? m->path : "",
 		    what, -e, detail[0] ? ": " : "", detail);
 	rt_diag(line, strlen(line));
-}
-
-long vs_refuse_forked(const char *path)
-{
-	if (!vs_g.forked_said) {
-		vs_g.forked_said = 1;
-		char line[512];
-		rt_snprintf(line, sizeof line,
-			    "scone-run: protected volume%s%s: refused to a forked child process (EACCES): the volume's "
-			    "state lives in the parent's enclave memory. Only the process that opened the volumes may "
-			    "use them; programs that write a volume from child processes (postgres, redis BGSAVE) are "
-			    "not supported yet (docs/compatibility.md)\n",
-			    path ? " " : "", path ? path : "");
-		rt_diag(line, strlen(line));
-	}
-	return -EACCES;
 }

@@ -1,0 +1,81 @@
+/* Memory and locks shared by the enclave's processes (shared.h). */
+#include <linux/errno.h>
+#include "shared.h"
+#include "fsv_arena.h"
+#include "region.h"
+#include "rlock.h"
+#include "shield.h"
+#include "rtstring.h"
+#include "rtutil.h"
+#include "sys.h"
+#include "thread.h"
+#include "transport.h"
+
+int rt_task_self(void)
+{
+	/* GS: the thread's block (rt_thread_arm), also on the fast path of
+	 * rewritten calls, where FS may still be the application's; never an
+	 * address of the runtime's range unless the runtime put it there. */
+	unsigned long gs;
+	__asm__ volatile("rdgsbase %0" : "=r"(gs));
+	struct rt_thread *t = (struct rt_thread *)gs;
+	if (rt_region_overlaps(gs, 1) && t->self == t && t->tid > 0)
+		return t->tid;
+	return (int)rt_sys0(__NR_gettid); /* start-up, before the thread block is armed */
+}
+
+int rt_task_alive(int tid)
+{
+	if (rt_sys2(__NR_kill, tid, 0) == -ESRCH)
+		return 0;
+	char path[32] = "/proc/", num[12];
+	int n = 0;
+	for (unsigned v = (unsigned)tid; v || !n; v /= 10)
+		num[n++] = (char)('0' + v % 10);
+	size_t p = 6;
+	while (n)
+		path[p++] = num[--n];
+	memcpy(path + p, "/stat", 6);
+	long fd = rt_sys4(__NR_openat, RT_AT_FDCWD, path, RT_O_RDONLY | RT_O_CLOEXEC, 0);
+	if (fd < 0)
+		return 1; /* no /proc: kill said it exists */
+	char buf[512];
+	long len = rt_sys3(__NR_read, fd, buf, sizeof buf);
+	rt_sys1(__NR_close, fd);
+	if (len == -ESRCH)
+		return 0;
+	return len <= 0 ? 1 : rlock_stat_alive(buf, len);
+}
+
+void rt_task_relax(void) { host_syscall(__NR_sched_yield, 0, 0, 0, 0, 0, 0); }
+
+static void arena_recovered(int tid)
+{
+	static const char msg[] = "scone-run: warning: took over the shared memory allocator's lock from a process "
+				  "that died holding it\n";
+	(void)tid;
+	rt_diag(msg, sizeof msg - 1);
+}
+
+static const struct rlock_ops arena_lock_ops = {
+	.self = rt_task_self,
+	.alive = rt_task_alive,
+	.relax = rt_task_relax,
+	.recovered = arena_recovered,
+};
+
+/* Reserve the address range, then replace it with a MAP_SHARED anonymous
+ * mapping (NORESERVE: pages are committed when used). */
+int rt_shared_setup(uint64_t heap)
+{
+	uint64_t size = heap > RT_ARENA_MIN ? heap : RT_ARENA_MIN;
+	size = (size + RT_PAGE - 1) & ~(RT_PAGE - 1);
+	void *base = rt_region_reserve((size_t)size, 1UL << 21);
+	if (!base)
+		return -ENOMEM;
+	void *p = rt_mmap(base, (size_t)size, RT_PROT_READ | RT_PROT_WRITE,
+			  RT_MAP_SHARED | RT_MAP_ANONYMOUS | RT_MAP_FIXED | RT_MAP_NORESERVE, -1, 0);
+	if (p != base)
+		return -ENOMEM;
+	return fsv_arena_init(base, (size_t)size, &arena_lock_ops);
+}

@@ -1,0 +1,32 @@
+/* What the enclave's processes share (sim mode): the shared arena that the
+ * FS and volume shields allocate their state from (fsv_arena.h), and the
+ * thread ids and liveness checks that their process-shared locks use
+ * (rlock.h).
+ *
+ * The arena is mapped once, before the shields start and before the
+ * application can fork, so it is at the same address in every process of
+ * the enclave (fork copies the mapping, it does not move it). */
+#ifndef SCONE_SHARED_H
+#define SCONE_SHARED_H
+#include <stdint.h>
+
+/* Minimum size of the shared arena (the config's heap size when larger).
+ * Address space only (MAP_NORESERVE): pages are committed when used. */
+#define RT_ARENA_MIN (1ULL << 30)
+
+/* Maps the arena (max(heap, RT_ARENA_MIN) bytes) inside the runtime's
+ * region and hands it to fsv_arena_init: 0 or a negative errno. Once, at
+ * start-up, before the shields' init. */
+int rt_shared_setup(uint64_t heap);
+
+/* The calling thread's host id (> 0), cheap: from its thread block when
+ * armed, else gettid. */
+int rt_task_self(void);
+/* Whether thread (or process) tid runs: it exists and is not a zombie (a
+ * process killed while its parent waits is one until the parent reaps
+ * it). When it cannot tell, it says alive. */
+int rt_task_alive(int tid);
+/* Gives the CPU away for a moment. */
+void rt_task_relax(void);
+
+#endif
