@@ -120,6 +120,10 @@ var smokes = []smoke{
 		runExpect(t, p, id, podmantest.RunOpts{Args: []string{"sh", "-c", "curl -sS file:///etc/debian_version | cut -d. -f1; busybox httpd --help 2>&1 | head -1 | cut -d' ' -f1"}},
 			"12\nBusyBox\n")
 	}},
+	{name: "postgres", layers: 2, user: "100:102", stopSignal: "SIGINT", workdir: "/var/lib/postgresql", ports: []string{"5432/tcp"}, check: func(t *testing.T, p *podmantest.Podman, id string) {
+		runExpect(t, p, id, podmantest.RunOpts{Args: []string{"sh", "-c", "initdb -D /tmp/d >/dev/null && echo 'SELECT 6 * 7' | postgres --single -D /tmp/d postgres | grep -o '= \"42\"'"}},
+			"= \"42\"\n")
+	}},
 }
 
 func TestSmokeImagesRunUnderPodman(t *testing.T) {

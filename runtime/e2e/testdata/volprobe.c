@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -432,6 +433,19 @@ static void do_procs(const char *d)
 	CHECK(other >= 0 && close(other) == 0); /* closing any descriptor of the file drops the lock */
 	reap_child(pid, "record locks");
 	CHECK(close(a) == 0 && close(fd) == 0);
+
+	/* a child that closes every descriptor but the standard ones (as
+	 * daemons and subprocess libraries do) still reaches the volume */
+	pid = fork();
+	if (pid == 0) {
+		CHECK(syscall(SYS_close_range, 3U, ~0U, 0U) == 0);
+		int cf = open(at(d, "procs/afterclose"), O_CREAT | O_WRONLY | O_TRUNC, 0600);
+		CHECK(cf >= 0 && write(cf, "still here", 10) == 10 && close(cf) == 0);
+		child_done();
+	}
+	reap_child(pid, "close_range");
+	slurp(at(d, "procs/afterclose"), buf, sizeof buf);
+	CHECK(!strcmp(buf, "still here"));
 }
 
 int main(int argc, char **argv)

@@ -2,6 +2,7 @@
 #include <linux/fcntl.h>
 #include "casconn.h"
 #include "casmsg.h"
+#include "fdtab.h"
 #include "http.h"
 #include "net.h"
 #include "tls.h"
@@ -79,6 +80,7 @@ int casconn_open(struct cas_conn *c)
 			continue;
 		}
 		fd = move_up(fd, c->fd_min);
+		rt_fdtab_hide((int)fd); /* the runtime's, not the application's */
 		uint8_t got[32];
 		int err = 0;
 		int r = tls_open(&c->tls, (int)fd, c->addr.kind == NETADDR_NAME ? c->addr.name : NULL, c->cas_id, got,

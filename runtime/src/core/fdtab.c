@@ -7,6 +7,7 @@
 
 #define WORDS (RT_FD_LIMIT / 64)
 static unsigned long bits[WORDS];
+static unsigned long hidden[WORDS]; /* the runtime's own (rt_fdtab_hide) */
 
 #ifndef __NR_pidfd_open
 #define __NR_pidfd_open 434
@@ -44,9 +45,40 @@ static void set_open(int fd) { __atomic_fetch_or(&bits[fd / 64], 1UL << (fd % 64
 
 static void set_closed(long fd)
 {
-	if (fd >= 0 && fd < RT_FD_LIMIT)
+	if (fd >= 0 && fd < RT_FD_LIMIT) {
 		__atomic_fetch_and(&bits[fd / 64], ~(1UL << (fd % 64)), __ATOMIC_ACQ_REL);
+		__atomic_fetch_and(&hidden[fd / 64], ~(1UL << (fd % 64)), __ATOMIC_ACQ_REL);
+	}
 }
+
+void rt_fdtab_hide(int fd)
+{
+	if (fd >= 0 && fd < RT_FD_LIMIT)
+		__atomic_fetch_or(&hidden[fd / 64], 1UL << (fd % 64), __ATOMIC_ACQ_REL);
+}
+
+int rt_fdtab_hidden(int fd)
+{
+	if (fd < 0 || fd >= RT_FD_LIMIT)
+		return 0;
+	return (__atomic_load_n(&hidden[fd / 64], __ATOMIC_ACQUIRE) >> (fd % 64)) & 1;
+}
+
+static int next_in(const unsigned long *map, int from)
+{
+	if (from < 0)
+		from = 0;
+	for (int w = from / 64; w < WORDS; w++) {
+		unsigned long v = __atomic_load_n(&map[w], __ATOMIC_ACQUIRE);
+		if (w == from / 64)
+			v &= ~0UL << (from % 64);
+		if (v)
+			return w * 64 + __builtin_ctzl(v);
+	}
+	return -1;
+}
+
+int rt_fdtab_next_hidden(int from) { return next_in(hidden, from); }
 
 void rt_fdtab_new(long fd, const char *what)
 {
@@ -62,19 +94,7 @@ void rt_fdtab_new(long fd, const char *what)
 			what, fd);
 }
 
-int rt_fdtab_next(int from)
-{
-	if (from < 0)
-		from = 0;
-	for (int w = from / 64; w < WORDS; w++) {
-		unsigned long v = __atomic_load_n(&bits[w], __ATOMIC_ACQUIRE);
-		if (w == from / 64)
-			v &= ~0UL << (from % 64);
-		if (v)
-			return w * 64 + __builtin_ctzl(v);
-	}
-	return -1;
-}
+int rt_fdtab_next(int from) { return next_in(bits, from); }
 
 /* Calls fn(fd) for every descriptor /proc/self/fd lists. */
 static void scan(void (*fn)(int fd))
@@ -136,6 +156,7 @@ void rt_fdtab_fork_child(int (*owned)(int fd))
 					 fd);
 		}
 		bits[w] = listed[w];
+		hidden[w] &= listed[w];
 	}
 }
 
@@ -204,11 +225,14 @@ void rt_fdtab_after(long nr, const long *a, long r)
 		break;
 	case __NR_signalfd:
 	case __NR_signalfd4:
-		if (a[0] == -1)
+		/* the descriptor argument is an int: the kernel reads the low 32
+		 * bits of the register (glibc passes -1 zero-extended) */
+		if ((int)a[0] == -1)
 			rt_fdtab_new(r, "signalfd");
-		else if (r != a[0])
+		else if (r != (int)a[0])
 			rt_fatal(RT_EX_SOFTWARE,
-				 "host returned an impossible result for signalfd: %ld for descriptor %ld", r, a[0]);
+				 "host returned an impossible result for signalfd: %ld for descriptor %d", r,
+				 (int)a[0]);
 		break;
 	case __NR_fcntl:
 		if (a[1] == 0 /* F_DUPFD */ || a[1] == 1030 /* F_DUPFD_CLOEXEC */) {

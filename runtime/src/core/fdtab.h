@@ -28,4 +28,16 @@ void rt_fdtab_new(long fd, const char *what);
 int rt_fdtab_is_open(int fd);
 /* The first open descriptor >= from, or -1. */
 int rt_fdtab_next(int from);
+
+/* The runtime's own descriptors (a protected volume's host directory and
+ * files, the connection to the CAS): open in the process but not the
+ * application's. The shields' entry (shields.c) keeps the application's
+ * calls off them: close is EBADF as for a descriptor that is not open,
+ * close_range and the close-on-exec pass of an execve leave them, dup2
+ * and dup3 onto one are refused. The mark goes when the runtime closes
+ * the descriptor. */
+void rt_fdtab_hide(int fd);
+int rt_fdtab_hidden(int fd);
+/* The first hidden descriptor >= from, or -1. */
+int rt_fdtab_next_hidden(int from);
 #endif

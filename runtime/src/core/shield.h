@@ -203,6 +203,10 @@ long shield_call_app(const volatile unsigned *cp, long nr, long a0, long a1, lon
  * call with this: a signal queued for the calling thread before the call
  * starts cancels it, as for calls no shield serves. */
 long shield_app_host_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+/* A wait of the application's for a word of shared memory (futex, not
+ * process-private), as its own blocking call: until *word differs from
+ * val, ns nanoseconds pass or a signal comes (-EINTR); else 0. */
+long shield_app_wait(volatile uint32_t *word, uint32_t val, long ns);
 
 /* A call with resolved host paths that shield `by` would hand to the host:
  * offered to the other shields' host_path first, then to the host. The FS

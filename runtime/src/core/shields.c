@@ -1,7 +1,9 @@
 /* The core's side of the shields (shield.h): the registered tables in call
  * order, the calls into them, and the notices shields send each other
  * through the core. */
+#include <linux/errno.h>
 #include "shield.h"
+#include "fdtab.h"
 #include "thread.h"
 #include "transport.h"
 #include "rtstring.h"
@@ -89,10 +91,55 @@ void rt_program_started(const struct rt_program *p)
 			shields[i]->program(p);
 }
 
+/* The application's calls on the runtime's own descriptors (fdtab.h,
+ * rt_fdtab_hide): 1 with *ret when served here. close_range is made
+ * around them, piece by piece through the shields. */
+static int guard(const volatile unsigned *cp, long nr, const long *a, long *ret)
+{
+	switch (nr) {
+	case __NR_close:
+		if (!rt_fdtab_hidden((int)a[0]))
+			return 0;
+		*ret = -EBADF; /* not open, as far as the application can tell */
+		return 1;
+	case __NR_dup2:
+	case __NR_dup3:
+		if (!rt_fdtab_hidden((int)a[1]) || a[0] == a[1])
+			return 0;
+		*ret = -EBUSY; /* as Linux while the number is being opened: try another */
+		return 1;
+	case __NR_close_range: {
+		unsigned long lo = (unsigned long)(unsigned)a[0], hi = (unsigned long)(unsigned)a[1];
+		int h = lo < RT_FD_LIMIT ? rt_fdtab_next_hidden((int)lo) : -1;
+		if (h < 0 || (unsigned long)h > hi || lo > hi)
+			return 0;
+		long r = 0;
+		for (unsigned long from = lo; from <= hi;) {
+			h = from < RT_FD_LIMIT ? rt_fdtab_next_hidden((int)from) : -1;
+			unsigned long stop = h < 0 || (unsigned long)h > hi ? hi + 1 : (unsigned long)h; /* exclusive */
+			if (stop > from) {
+				long k = shield_call_app(cp, nr, (long)from, (long)(stop - 1), a[2], 0, 0, 0);
+				if (k < 0 && !r)
+					r = k;
+			}
+			if (stop > hi)
+				break;
+			from = stop + 1;
+		}
+		*ret = r;
+		return 1;
+	}
+	default:
+		return 0;
+	}
+}
+
 long shield_call_app(const volatile unsigned *cp, long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
 	struct sys_call c = {nr, {a0, a1, a2, a3, a4, a5}};
 	long ret;
+	if (guard(cp, nr, c.a, &ret))
+		return ret;
 	for (size_t i = 0; i < nshields; i++)
 		if (shields[i]->call && shields[i]->call(&c, &ret) == SHIELD_DONE)
 			return ret;
@@ -105,6 +152,15 @@ long shield_app_host_call(long nr, long a0, long a1, long a2, long a3, long a4, 
 {
 	/* shields run on the calling thread's runtime block (trap and fast path) */
 	return host_syscall_cp(nr, a0, a1, a2, a3, a4, a5, &rt_self_from_sp()->npending);
+}
+
+long shield_app_wait(volatile uint32_t *word, uint32_t val, long ns)
+{
+	struct {
+		long sec, nsec;
+	} ts = {ns / 1000000000L, ns % 1000000000L};
+	long k = shield_app_host_call(__NR_futex, (long)word, 0 /* FUTEX_WAIT */, val, (long)&ts, 0, 0);
+	return k == -EINTR ? -EINTR : 0;
 }
 
 long shield_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5)

@@ -30,7 +30,6 @@
 #include "fsv_lock.h"
 #include "shared.h"
 
-#define FUTEX_WAIT_ 0
 #define FS_RECLOCK_POLL_NS 200000000L
 
 /* The waits of every process (the arena), or this process's without one. */
@@ -76,11 +75,7 @@ static void released(void *ctx)
 static long wait(void *ctx, volatile uint32_t *seq, uint32_t val)
 {
 	(void)ctx;
-	struct {
-		long sec, nsec;
-	} ts = {0, FS_RECLOCK_POLL_NS};
-	long k = shield_app_host_call(__NR_futex, (long)seq, FUTEX_WAIT_, val, (long)&ts, 0, 0);
-	return k == -EINTR ? -EINTR : 0;
+	return shield_app_wait(seq, val, FS_RECLOCK_POLL_NS);
 }
 
 int fs_sys_reclock(const struct sys_call *c, long *ret)

@@ -136,11 +136,7 @@ static void rl_released(void *ctx)
 static long rl_wait(void *ctx, volatile uint32_t *seq, uint32_t val)
 {
 	(void)ctx;
-	struct {
-		long sec, nsec;
-	} ts = {0, RECLOCK_POLL_NS};
-	long k = shield_app_host_call(__NR_futex, (long)seq, FUTEX_WAIT, val, (long)&ts, 0, 0);
-	return k == -EINTR ? -EINTR : 0;
+	return shield_app_wait(seq, val, RECLOCK_POLL_NS);
 }
 
 static int lock_cmd(long cmd)

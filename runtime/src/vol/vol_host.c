@@ -10,6 +10,7 @@
 #include <linux/fcntl.h>
 #include "vol_shield.h"
 #include "transport.h"
+#include "fdtab.h"
 #include "random.h"
 #include "rtstring.h"
 #include "sys.h"
@@ -53,6 +54,7 @@ static long hfd(struct vs_mount *m, const char *name, int create)
 	}
 	if (fd < 0)
 		return fd;
+	rt_fdtab_hide((int)fd); /* the runtime's, not the application's */
 	if (lru->fd > 0)
 		host_syscall(__NR_close, lru->fd, 0, 0, 0, 0, 0);
 	memcpy(lru->name, name, nl + 1);

@@ -8,6 +8,7 @@
 #include "vol_shield.h"
 #include "casmsg.h"
 #include "econfig.h"
+#include "fdtab.h"
 #include "transport.h"
 #include "rtstring.h"
 #include "rtutil.h"
@@ -88,6 +89,7 @@ int vs_init(const struct shield_env *env)
 			fd = hi;
 		}
 		m->dirfd = (int)fd;
+		rt_fdtab_hide(m->dirfd); /* the runtime's, not the application's */
 		vs_host_init(m);
 		uint8_t key[32];
 		volume_key(env, p, key);
