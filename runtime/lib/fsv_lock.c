@@ -310,7 +310,6 @@ long fsv_reclock_fcntl(const struct fsv_reclock_ops *ops, int fd, long cmd, stru
 		r = ops->file(ops->ctx, fd, &f);
 		if (r < 0)
 			break;
-		uint32_t seq = __atomic_load_n(ops->seq, __ATOMIC_ACQUIRE);
 		struct fsv_reclock in_way = {0};
 		uint64_t self = 0;
 		r = attempt(ops, &f, cmd, fl, &in_way, &self);
@@ -330,8 +329,10 @@ long fsv_reclock_fcntl(const struct fsv_reclock_ops *ops, int fd, long cmd, stru
 				fsv_reclock_wait_add(ops->waits, w);
 			}
 		}
+		/* wait for a release after this try (the lock is held since),
+		 * then try again */
+		uint32_t seq = fsv_wait_mark(ops->seq);
 		ops->unlock(ops->ctx);
-		/* wait for a release after the one seen (seq), then try again */
 		long k = ops->wait(ops->ctx, ops->seq, seq);
 		ops->lock(ops->ctx);
 		if (k == -EINTR) {

@@ -95,6 +95,29 @@ void fsv_reclock_wait_add(struct fsv_reclock_wait **waits, struct fsv_reclock_wa
 /* Takes w out of the list if it is there. */
 void fsv_reclock_wait_remove(struct fsv_reclock_wait **waits, struct fsv_reclock_wait *w);
 
+/* ---- release words ----
+ * The word the waiters for a lock sleep on (a futex): every release bumps
+ * it, and wakes the sleepers only when bit 31 says some thread may sleep
+ * on it, which a waiter sets before it sleeps. So a release nobody waits
+ * for costs no system call (sqlite unlocks several times per statement).
+ * Both calls are made under the shield's lock, so a waiter's mark and a
+ * release never cross. */
+#define FSV_WAKE_WAITERS 0x80000000u
+/* A waiter, lock held: marks the word; the value to sleep on once the
+ * lock is released. */
+static inline uint32_t fsv_wait_mark(volatile uint32_t *w)
+{
+	return __atomic_or_fetch(w, FSV_WAKE_WAITERS, __ATOMIC_ACQ_REL);
+}
+/* A release, lock held: bumps the word; 1 when the sleepers must be woken
+ * (FUTEX_WAKE of every waiter). */
+static inline int fsv_release(volatile uint32_t *w)
+{
+	uint32_t old = __atomic_load_n(w, __ATOMIC_ACQUIRE);
+	__atomic_store_n(w, ((old & ~FSV_WAKE_WAITERS) + 1) & ~FSV_WAKE_WAITERS, __ATOMIC_RELEASE);
+	return (old & FSV_WAKE_WAITERS) != 0;
+}
+
 /* ---- fcntl's commands ---- */
 
 /* struct flock as the kernel lays it out (x86-64, 32 bytes). */
@@ -134,13 +157,13 @@ struct fsv_reclock_ops {
 	/* Whether POSIX owner pid still runs (not a zombie): the locks of a
 	 * process killed before its exit are dropped when found in the way. */
 	int (*alive)(int pid);
-	/* Lock held: some lock went; wakes the waiters (bumps *seq). */
+	/* Lock held: some lock went; wakes the waiters (fsv_release on *seq). */
 	void (*released)(void *ctx);
 	/* Lock not held: waits until *seq differs from val, a signal, or a
 	 * while (a poll for owners killed meanwhile): -EINTR for a signal,
 	 * else 0. */
 	long (*wait)(void *ctx, volatile uint32_t *seq, uint32_t val);
-	volatile uint32_t *seq;		 /* bumped by every release */
+	volatile uint32_t *seq;		 /* the release word (fsv_release) */
 	struct fsv_reclock_wait **waits; /* every process's waits (EDEADLK) */
 };
 

@@ -9,6 +9,7 @@
  * blocking call: a signal interrupts it (EINTR; the core restarts it for
  * SA_RESTART handlers, as Linux restarts flock). */
 #include "fs.h"
+#include "fsv_lock.h"
 #include "fsv_arena.h"
 
 #define LOCK_SH_ 1
@@ -37,14 +38,16 @@ int fs_sys_flock(const struct sys_call *c, long *ret)
 			fs_unlock();
 			return shield_done(ret, -EBADF);
 		}
-		uint32_t s = __atomic_load_n(fs_flock_seq(), __ATOMIC_ACQUIRE);
 		long r = fsv_flock(FS(), f,
 				   type == LOCK_SH_ ? FSV_FLOCK_SH :
 				   type == LOCK_EX_ ? FSV_FLOCK_EX :
 						      FSV_FLOCK_UN);
-		fs_unlock();
-		if (r != -EWOULDBLOCK || (op & LOCK_NB_))
+		if (r != -EWOULDBLOCK || (op & LOCK_NB_)) {
+			fs_unlock();
 			return shield_done(ret, r);
+		}
+		uint32_t s = fsv_wait_mark(fs_flock_seq()); /* before the lock goes: no release is missed */
+		fs_unlock();
 		/* wait for a release after the one seen (s), then try again */
 		long w = shield_app_host_call(__NR_futex, (long)fs_flock_seq(), FUTEX_WAIT_, s, 0, 0, 0);
 		if (w == -EINTR)

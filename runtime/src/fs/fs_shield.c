@@ -7,6 +7,7 @@
 #include "econfig.h"
 #include "fsp.h"
 #include "fsv_arena.h"
+#include "fsv_lock.h"
 #include "region.h"
 #include "transport.h"
 #include "rtstring.h"
@@ -249,12 +250,13 @@ volatile uint32_t *fs_flock_seq(void)
 	return sh ? &sh->flock_seq : &private_flock_seq;
 }
 
-/* A release: bumps the waiters' word w and wakes every waiter (in any
- * process: w may be in the arena, so no FUTEX_PRIVATE_FLAG). */
+/* A release (lock held): bumps the waiters' word w and, when a waiter
+ * marked it (fsv_lock.h), wakes every waiter (in any process: w may be in
+ * the arena, so no FUTEX_PRIVATE_FLAG). */
 static void release_wake(volatile uint32_t *w)
 {
-	__atomic_add_fetch(w, 1, __ATOMIC_RELEASE);
-	host_syscall(__NR_futex, (long)w, 1 /* FUTEX_WAKE */, 0x7fffffff, 0, 0, 0);
+	if (fsv_release(w))
+		host_syscall(__NR_futex, (long)w, 1 /* FUTEX_WAKE */, 0x7fffffff, 0, 0, 0);
 }
 
 static void hook_flock_released(void *ctx)

@@ -344,7 +344,7 @@ static long vs_flock(struct vs_desc *d, long op)
 	}
 	d->refs++; /* kept while the shield's lock is not held */
 	while (flock_conflict(d, type)) {
-		uint32_t seq = __atomic_load_n(&vs_g.sh->flock_seq, __ATOMIC_SEQ_CST);
+		uint32_t seq = fsv_wait_mark(&vs_g.sh->flock_seq);
 		vs_unlock();
 		struct {
 			long s, ns;

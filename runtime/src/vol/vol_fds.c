@@ -29,11 +29,12 @@ struct vs_desc *vs_fd_get(int fd)
 }
 
 /* A release of a lock others may wait for, in any process: the word is
- * shared memory, so the futex calls go without FUTEX_PRIVATE_FLAG. */
+ * shared memory, so the futex calls go without FUTEX_PRIVATE_FLAG; the
+ * wake only when a waiter marked the word (fsv_lock.h). */
 static void wake(uint32_t *word)
 {
-	__atomic_add_fetch(word, 1, __ATOMIC_SEQ_CST);
-	host_syscall(__NR_futex, (long)word, FUTEX_WAKE, 0x7fffffff, 0, 0, 0);
+	if (fsv_release(word))
+		host_syscall(__NR_futex, (long)word, FUTEX_WAKE, 0x7fffffff, 0, 0, 0);
 }
 
 void vs_flock_released(void) { wake(&vs_g.sh->flock_seq); }
