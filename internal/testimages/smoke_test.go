@@ -124,6 +124,10 @@ var smokes = []smoke{
 		runExpect(t, p, id, podmantest.RunOpts{Args: []string{"sh", "-c", "initdb -D /tmp/d >/dev/null && echo 'SELECT 6 * 7' | postgres --single -D /tmp/d postgres | grep -o '= \"42\"'"}},
 			"= \"42\"\n")
 	}},
+	{name: "node", layers: 2, check: func(t *testing.T, p *podmantest.Podman, id string) {
+		runExpect(t, p, id, podmantest.RunOpts{Args: []string{"node", "-e", "console.log(process.versions.node.split('.')[0] >= 18, [3, 1, 2].sort().join())"}},
+			"true 1,2,3\n")
+	}},
 }
 
 func TestSmokeImagesRunUnderPodman(t *testing.T) {

@@ -127,6 +127,7 @@ func TestConvertedMatchesNative(t *testing.T) {
 		{"git init, commit, branch, merge, log, diff, gc, fsck, clone in /tmp", "git", []string{"sh", "/usr/local/share/scone-tests/git/check.sh"}},
 		{"openssl dgst, enc, pkey, genpkey, speed, s_server and s_client over loopback", "openssl", []string{"sh", "/usr/local/share/scone-tests/openssl/check.sh"}},
 		{"curl against busybox httpd on loopback (files, headers, ranges, errors, CGI) and file://", "curl", []string{"sh", "/usr/local/share/scone-tests/curl/check.sh"}},
+		{"node http server under 2,000 requests of its own clients, fs, streams, zlib, crypto, child processes, workers, timers", "node", []string{"node", "/usr/local/share/scone-tests/node/check.js"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img := testimages.Image(t, tc.image)
