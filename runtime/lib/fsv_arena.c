@@ -34,7 +34,7 @@ static struct arena *A;
 static const struct rlock_ops *lock_ops;
 
 static void lk(void) { rlock_lock(&A->lock, lock_ops); }
-static void unlk(void) { rlock_unlock(&A->lock); }
+static void unlk(void) { rlock_unlock(&A->lock, lock_ops); }
 
 int fsv_arena_init(void *base, size_t size, const struct rlock_ops *ops)
 {

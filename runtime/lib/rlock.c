@@ -10,32 +10,60 @@ int rlock_trylock(volatile int *w, const struct rlock_ops *ops)
 void rlock_lock(volatile int *w, const struct rlock_ops *ops)
 {
 	int me = ops->self();
-	unsigned spins = 0, yields = 0;
-	for (;;) {
-		int cur = 0;
-		if (__atomic_compare_exchange_n(w, &cur, me, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-			return;
-		if (++spins < RLOCK_SPINS) {
-			__builtin_ia32_pause();
-			continue;
-		}
-		spins = 0;
-		if (++yields >= RLOCK_YIELDS) {
-			yields = 0;
-			/* cur is the holder seen by the failed exchange: take the
-			 * lock over only from that holder, and only if it is dead. */
-			if (cur != me && !ops->alive(cur) &&
-			    __atomic_compare_exchange_n(w, &cur, me, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-				if (ops->recovered)
-					ops->recovered(cur);
+	/* a short wait: spin, giving the CPU away between rounds (a holder
+	 * on another CPU, or one this CPU preempted, finishes soon) */
+	for (unsigned yields = 0; yields < RLOCK_YIELDS; yields++) {
+		for (unsigned spins = 0; spins < RLOCK_SPINS; spins++) {
+			int cur = 0;
+			if (__atomic_compare_exchange_n(w, &cur, me, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 				return;
-			}
+			__builtin_ia32_pause();
 		}
 		ops->relax();
 	}
+	/* a long one (the holder does host I/O, or died): sleep */
+	unsigned looks = 0;
+	for (;;) {
+		int cur = __atomic_load_n(w, __ATOMIC_RELAXED);
+		if (cur == 0) {
+			/* taken after a wait: others may sleep too, so the unlock
+			 * must wake (at worst once for nothing) */
+			if (__atomic_compare_exchange_n(w, &cur, me | RLOCK_WAITERS, 0, __ATOMIC_ACQUIRE,
+							__ATOMIC_RELAXED))
+				return;
+			continue;
+		}
+		if (!(cur & RLOCK_WAITERS)) {
+			if (!__atomic_compare_exchange_n(w, &cur, cur | RLOCK_WAITERS, 0, __ATOMIC_RELAXED,
+							 __ATOMIC_RELAXED))
+				continue;
+			cur |= RLOCK_WAITERS;
+		}
+		if (looks++ % (ops->wait ? RLOCK_CHECK_EVERY : RLOCK_YIELDS) == 0) {
+			/* cur names the holder seen: take the lock over only from
+			 * that holder, and only if it is dead. */
+			int holder = cur & ~RLOCK_WAITERS;
+			if (holder != me && !ops->alive(holder) &&
+			    __atomic_compare_exchange_n(w, &cur, me | RLOCK_WAITERS, 0, __ATOMIC_ACQUIRE,
+							__ATOMIC_RELAXED)) {
+				if (ops->recovered)
+					ops->recovered(holder);
+				return;
+			}
+		}
+		if (ops->wait)
+			ops->wait(w, cur, RLOCK_WAIT_MS);
+		else
+			ops->relax();
+	}
 }
 
-void rlock_unlock(volatile int *w) { __atomic_store_n(w, 0, __ATOMIC_RELEASE); }
+void rlock_unlock(volatile int *w, const struct rlock_ops *ops)
+{
+	int old = __atomic_exchange_n(w, 0, __ATOMIC_RELEASE);
+	if ((old & RLOCK_WAITERS) && ops->wake)
+		ops->wake(w);
+}
 
 int rlock_stat_alive(const char *stat, long len)
 {

@@ -12,6 +12,7 @@ void rt_free(void *p) { free(p); }
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
+#include <time.h>
 #include <errno.h>
 #include <sys/syscall.h>
 #include "host_rlock.h"
@@ -41,4 +42,13 @@ static void h_recovered(int tid)
 	__atomic_add_fetch(&host_rlock_recoveries, 1, __ATOMIC_SEQ_CST);
 }
 
-const struct rlock_ops host_rlock_ops = {.self = h_self, .alive = h_alive, .relax = h_relax, .recovered = h_recovered};
+static void h_wait(volatile int *w, int val, unsigned ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+	syscall(SYS_futex, w, 0 /* FUTEX_WAIT */, val, &ts, NULL, 0);
+}
+
+static void h_wake(volatile int *w) { syscall(SYS_futex, w, 1 /* FUTEX_WAKE */, 1, NULL, NULL, 0); }
+
+const struct rlock_ops host_rlock_ops = {
+	.self = h_self, .alive = h_alive, .relax = h_relax, .recovered = h_recovered, .wait = h_wait, .wake = h_wake};

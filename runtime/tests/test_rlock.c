@@ -64,7 +64,7 @@ static void test_dead_holder(volatile int *w, int reap)
 	}
 	char c;
 	CHECK(read(pipefd[0], &c, 1) == 1);
-	CHECK(*w == pid); /* the word names the holder */
+	CHECK(rlock_holder(w) == pid); /* the word names the holder */
 	kill(pid, SIGKILL);
 	if (reap)
 		CHECK(waitpid(pid, NULL, 0) == pid);
@@ -75,8 +75,8 @@ static void test_dead_holder(volatile int *w, int reap)
 	rlock_lock(w, &host_rlock_ops);
 	CHECK_MSG(now() - t0 < 10, "takeover took %.1f s", now() - t0);
 	CHECK(host_rlock_recoveries == before + 1);
-	CHECK(*w == (int)getpid());
-	rlock_unlock(w);
+	CHECK(rlock_holder(w) == (int)getpid());
+	rlock_unlock(w, &host_rlock_ops);
 	if (!reap)
 		CHECK(waitpid(pid, NULL, 0) == pid);
 	close(pipefd[0]);
@@ -96,7 +96,7 @@ static void test_live_holder(volatile int *w)
 		if (write(pipefd[1], &c, 1) != 1)
 			_exit(2);
 		usleep(300000);
-		rlock_unlock(w);
+		rlock_unlock(w, &host_rlock_ops);
 		_exit(0);
 	}
 	char c;
@@ -106,7 +106,7 @@ static void test_live_holder(volatile int *w)
 	rlock_lock(w, &host_rlock_ops);
 	CHECK_MSG(now() - t0 > 0.2, "got a held lock after %.3f s", now() - t0);
 	CHECK(host_rlock_recoveries == before);
-	rlock_unlock(w);
+	rlock_unlock(w, &host_rlock_ops);
 	int st;
 	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	close(pipefd[0]);
@@ -126,7 +126,7 @@ static void test_exclusion(volatile int *w, volatile long *counter)
 				long v = *counter;
 				__asm__ volatile("" ::: "memory");
 				*counter = v + 1;
-				rlock_unlock(w);
+				rlock_unlock(w, &host_rlock_ops);
 			}
 			_exit(0);
 		}
@@ -135,7 +135,7 @@ static void test_exclusion(volatile int *w, volatile long *counter)
 	CHECK_MSG(*counter == PROCS * ROUNDS, "counter %ld, want %d", *counter, PROCS * ROUNDS);
 	CHECK(rlock_trylock(w, &host_rlock_ops) == 1);
 	CHECK(rlock_trylock(w, &host_rlock_ops) == 0);
-	rlock_unlock(w);
+	rlock_unlock(w, &host_rlock_ops);
 }
 
 int main(void)

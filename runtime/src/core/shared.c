@@ -49,6 +49,16 @@ int rt_task_alive(int tid)
 
 void rt_task_relax(void) { host_syscall(__NR_sched_yield, 0, 0, 0, 0, 0, 0); }
 
+void rt_task_wait(volatile int *w, int val, unsigned ms)
+{
+	struct {
+		long sec, nsec;
+	} ts = {(long)(ms / 1000), (long)(ms % 1000) * 1000000};
+	host_syscall(__NR_futex, (long)w, 0 /* FUTEX_WAIT */, val, (long)&ts, 0, 0);
+}
+
+void rt_task_wake(volatile int *w) { host_syscall(__NR_futex, (long)w, 1 /* FUTEX_WAKE */, 1, 0, 0, 0); }
+
 static void arena_recovered(int tid)
 {
 	static const char msg[] = "scone-run: warning: took over the shared memory allocator's lock from a process "
@@ -62,6 +72,8 @@ static const struct rlock_ops arena_lock_ops = {
 	.alive = rt_task_alive,
 	.relax = rt_task_relax,
 	.recovered = arena_recovered,
+	.wait = rt_task_wait,
+	.wake = rt_task_wake,
 };
 
 /* Reserve the address range, then replace it with a MAP_SHARED anonymous

@@ -28,5 +28,9 @@ int rt_task_self(void);
 int rt_task_alive(int tid);
 /* Gives the CPU away for a moment. */
 void rt_task_relax(void);
+/* A process-shared lock's sleep and wake-up (rlock.h ops wait and wake):
+ * a futex on shared memory, without the private flag. */
+void rt_task_wait(volatile int *w, int val, unsigned ms);
+void rt_task_wake(volatile int *w);
 
 #endif

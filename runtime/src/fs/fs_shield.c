@@ -39,11 +39,13 @@ static const struct rlock_ops fs_lock_ops = {
 	.alive = rt_task_alive,
 	.relax = rt_task_relax,
 	.recovered = lock_recovered,
+	.wait = rt_task_wait,
+	.wake = rt_task_wake,
 };
 
 void fs_lock(void) { rlock_lock(lock_word(), &fs_lock_ops); }
 
-void fs_unlock(void) { rlock_unlock(lock_word()); }
+void fs_unlock(void) { rlock_unlock(lock_word(), &fs_lock_ops); }
 
 /* The shared arena (shared.h, mapped by the core before the shields
  * start): the lock word and the ephemeral layer's counters live there. */

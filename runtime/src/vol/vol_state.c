@@ -28,6 +28,8 @@ static const struct rlock_ops vs_lock_ops = {
 	.alive = rt_task_alive,
 	.relax = rt_task_relax,
 	.recovered = lock_recovered,
+	.wait = rt_task_wait,
+	.wake = rt_task_wake,
 };
 
 int vs_state_init(void)
@@ -44,7 +46,7 @@ int vs_state_init(void)
 
 void vs_lock(void) { rlock_lock(&vs_g.sh->lock, &vs_lock_ops); }
 
-void vs_unlock(void) { rlock_unlock(&vs_g.sh->lock); }
+void vs_unlock(void) { rlock_unlock(&vs_g.sh->lock, &vs_lock_ops); }
 
 void vs_report(const struct vs_mount *m, const char *what, long e)
 {
