@@ -1,5 +1,5 @@
-/* Calls what the runtime refuses, twice each: io_uring_setup (ENOSYS: it
- * would run I/O past the shields) and the legacy getdents on a directory of
+/* Calls what the runtime refuses, twice each: io_uring_setup and io_setup
+ * (ENOSYS: they would run I/O past the shields) and the legacy getdents on a directory of
  * the image (ENOSYS: getdents64 only). Prints each result; the runtime's
  * stderr names each refused call once (rt_refuse_once). */
 #define _GNU_SOURCE
@@ -18,6 +18,9 @@ int main(void)
 	for (int i = 0; i < 2; i++) {
 		long r = syscall(SYS_io_uring_setup, 8, params);
 		printf("io_uring_setup: %ld %s\n", r, r < 0 ? strerrorname_np(errno) : "");
+		unsigned long ctx = 0;
+		r = syscall(SYS_io_setup, 8, &ctx);
+		printf("io_setup: %ld %s\n", r, r < 0 ? strerrorname_np(errno) : "");
 		r = syscall(SYS_getdents, dir, buf, sizeof buf);
 		printf("getdents: %ld %s\n", r, r < 0 ? strerrorname_np(errno) : "");
 	}

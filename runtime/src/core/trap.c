@@ -256,12 +256,17 @@ static long sys_getrandom(struct core_call *c)
 }
 
 /* io_uring operations run in the kernel without system calls: they would
- * bypass the trap and the shields. Applications probe for it and fall back
- * to ordinary calls on ENOSYS. */
+ * bypass the trap and the shields. Linux AIO (io_setup, io_submit) runs
+ * the I/O of its control blocks in the kernel too: on a shield's
+ * descriptor (a sealed, empty placeholder) a read would return nothing.
+ * Applications probe for both and fall back to ordinary calls on ENOSYS. */
 static long sys_enosys(struct core_call *c)
 {
 	rt_refuse_once(c->nr, "ENOSYS",
-		       "io_uring would run I/O past the shields; programs fall back to ordinary calls");
+		       c->nr == __NR_io_setup ?
+			       "Linux AIO (io_submit) would run I/O past the shields: a protected file's descriptor "
+			       "would read as empty; programs fall back to ordinary calls" :
+			       "io_uring would run I/O past the shields; programs fall back to ordinary calls");
 	return -RT_ENOSYS;
 }
 
@@ -317,6 +322,7 @@ static const core_fn core_calls[] = {
 	[__NR_madvise] = sys_mem,
 	[__NR_getrandom] = sys_getrandom,
 	[__NR_io_uring_setup] = sys_enosys,
+	[__NR_io_setup] = sys_enosys, /* without a context io_submit has nothing to run */
 	[__NR_ptrace] = sys_eperm,
 	[__NR_readlink] = sys_readlink,
 	[__NR_readlinkat] = sys_readlink,
