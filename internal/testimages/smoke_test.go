@@ -128,6 +128,10 @@ var smokes = []smoke{
 		runExpect(t, p, id, podmantest.RunOpts{Args: []string{"node", "-e", "console.log(process.versions.node.split('.')[0] >= 18, [3, 1, 2].sort().join())"}},
 			"true 1,2,3\n")
 	}},
+	{name: "mariadb", layers: 2, user: "100:101", workdir: "/var/lib/mysql", ports: []string{"3306/tcp"}, check: func(t *testing.T, p *podmantest.Podman, id string) {
+		runExpect(t, p, id, podmantest.RunOpts{Args: []string{"sh", "-c", "mariadbd --version | grep -o MariaDB | head -1; mariadb-install-db --help | grep -o -- --datadir | head -1"}},
+			"MariaDB\n--datadir\n")
+	}},
 }
 
 func TestSmokeImagesRunUnderPodman(t *testing.T) {

@@ -195,7 +195,7 @@ func TestProtectedVolumeLinks(t *testing.T) {
 	if got.code != 0 || !strings.Contains(got.stdout, "shared-writable-mmap ENODEV") {
 		t.Fatalf("on the volume: exit %d\nstdout:\n%s\nstderr:\n%s", got.code, got.stdout, got.stderr)
 	}
-	if !strings.Contains(got.stderr, "a shared writable mmap of a volume file is refused") {
+	if !strings.Contains(got.stderr, "a shared writable mmap of a volume file ("+vol+"/links/fa) is refused") {
 		t.Errorf("the refusal is not explained:\n%s", got.stderr)
 	}
 	gv, err := volume.Open(vol, mustDerive(t, e.key(), vol), volume.ReadOnly())

@@ -351,7 +351,7 @@ func TestProtectedVolumeSQLiteCrash(t *testing.T) {
 		if code == 0 && !strings.Contains(out+stderr, "rror") {
 			t.Fatalf("WAL with a shared -shm mapping worked on a protected volume (update docs/compatibility.md):\n%s%s", out, stderr)
 		}
-		if !strings.Contains(stderr, "a shared writable mmap of a volume file is refused") {
+		if !strings.Contains(stderr, "a shared writable mmap of a volume file (/srv/db/app.db-shm) is refused") {
 			t.Fatalf("the refusal is not explained:\n%s", stderr)
 		}
 		t.Logf("sqlite says: %s", strings.TrimSpace(out+stderr))

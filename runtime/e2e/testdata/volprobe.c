@@ -446,6 +446,23 @@ static void do_procs(const char *d)
 	reap_child(pid, "close_range");
 	slurp(at(d, "procs/afterclose"), buf, sizeof buf);
 	CHECK(!strcmp(buf, "still here"));
+
+	/* the working directory inside the volume: getcwd, realpath and
+	 * relative paths (databases chdir to their data directory) */
+	char real[4096], cwd[4096], old[4096];
+	CHECK(getcwd(old, sizeof old) != NULL);
+	CHECK(realpath(d, real) != NULL);
+	CHECK(chdir(at(d, "procs")) == 0);
+	CHECK(getcwd(cwd, sizeof cwd) != NULL && !strcmp(cwd, at(real, "procs")));
+	char rp[4096];
+	CHECK(realpath("./cdir/unclosed", rp) != NULL && !strcmp(rp, at(real, "procs/cdir/unclosed")));
+	CHECK(realpath(".", rp) != NULL && !strcmp(rp, cwd));
+	int rf = open("./rel.txt", O_CREAT | O_WRONLY | O_TRUNC, 0600);
+	CHECK(rf >= 0 && write(rf, "rel", 3) == 3 && close(rf) == 0);
+	CHECK(access("./rel.txt", R_OK | W_OK) == 0 && access("rel.txt", F_OK) == 0);
+	CHECK(chdir(old) == 0);
+	slurp(at(d, "procs/rel.txt"), buf, sizeof buf);
+	CHECK(!strcmp(buf, "rel"));
 }
 
 int main(int argc, char **argv)

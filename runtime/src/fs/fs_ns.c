@@ -75,17 +75,27 @@ int fs_sys_fchdir(const struct sys_call *c, long *ret)
 	return shield_done(ret, v);
 }
 
+/* The working directory: the enclave's node, or the host path chdir went
+ * to (cwd_host). The host's own cwd is not asked: a protected volume's
+ * directories are the volume shield's, and chdir into one changes no host
+ * directory (the host's cwd would still name the one before). */
 int fs_sys_getcwd(const struct sys_call *c, long *ret)
 {
 	char *buf = (char *)c->a[0];
 	size_t size = (size_t)c->a[1];
 	fs_lock();
-	if (!fs_g.cwd) {
+	if (!fs_g.cwd && !fs_g.cwd_host[0]) {
 		fs_unlock();
 		return SHIELD_PASS;
 	}
 	char path[FSV_PATH_MAX];
-	long n = fsv_node_path(FS(), fs_g.cwd, path, sizeof path);
+	long n;
+	if (fs_g.cwd) {
+		n = fsv_node_path(FS(), fs_g.cwd, path, sizeof path);
+	} else {
+		n = (long)strlen(fs_g.cwd_host);
+		memcpy(path, fs_g.cwd_host, (size_t)n + 1);
+	}
 	fs_unlock();
 	if (n < 0)
 		return shield_done(ret, n == -ERANGE ? -ENAMETOOLONG : -ENOENT);

@@ -7,6 +7,7 @@
 #include <linux/errno.h>
 #include <linux/fcntl.h>
 #include "vol_shield.h"
+#include "fsv_arena.h"
 #include "transport.h"
 #include "rtstring.h"
 #include "rtutil.h"
@@ -130,6 +131,12 @@ static long do_open(int mi, const char *rel, long flags, uint32_t mode)
 	struct vs_desc *d = vs_desc_new();
 	if (!d)
 		return -ENOMEM;
+	size_t rl = strlen(rel);
+	if ((d->path = fsv_sh_malloc(m->plen + 1 + rl + 1))) {
+		memcpy(d->path, m->path, m->plen);
+		d->path[m->plen] = '/';
+		memcpy(d->path + m->plen + 1, rel, rl + 1);
+	}
 	d->mount = mi;
 	d->id = id;
 	d->flags = (int)flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC);

@@ -266,14 +266,14 @@ static long vs_mmap(const struct sys_call *c)
 		err = (d->flags & O_ACCMODE) == O_RDWR ? -ENODEV : -EACCES;
 		if (err == -ENODEV && !vs_g.mmap_said) {
 			vs_g.mmap_said = 1;
-			char line[512];
+			char line[1024];
 			rt_snprintf(
 				line, sizeof line,
-				"scone-run: protected volume %s: a shared writable mmap of a volume file is refused "
+				"scone-run: protected volume %s: a shared writable mmap of a volume file (%s) is refused "
 				"(ENODEV): the host holds only ciphertext, so no page cache can share the plaintext. "
 				"Use read/write (sqlite: PRAGMA mmap_size=0, its default), or keep the file outside "
 				"the protected volume\n",
-				vs_g.m[d->mount].path);
+				vs_g.m[d->mount].path, d->path ? d->path : "name unknown");
 			rt_diag(line, strlen(line));
 		}
 	}

@@ -117,6 +117,7 @@ void vs_desc_put(struct vs_desc *d)
 		vs_g.sh->descs = d->next;
 	if (d->next)
 		d->next->prev = d->prev;
+	fsv_sh_free(d->path);
 	fsv_sh_free(d);
 }
 

@@ -82,7 +82,8 @@ struct vs_desc {
 	int flags;
 	int dir;
 	int written;
-	int flock; /* flock(2) held by this description: 0, LOCK_SH (1), LOCK_EX (2) */
+	int flock;  /* flock(2) held by this description: 0, LOCK_SH (1), LOCK_EX (2) */
+	char *path; /* the absolute path it was opened by, for messages (NULL: none) */
 };
 
 struct vs_fd {
