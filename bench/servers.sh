@@ -15,8 +15,15 @@
 # cipher, no session resumption on either side. Two loads: keep-alive
 # (requests/s) and "Connection: close" (every request a new TCP connection
 # and a full handshake: new handshakes/s).
+#
+# postgres: the database with its data directory on a host directory,
+# natively, against the converted image with that directory a protected
+# volume (--protected-volume: every page encrypted, authenticated and
+# fsynced through the volume shield); pgbench (from the native image, host
+# network) initializes scale 2 and runs 4 clients on 2 threads for the
+# duration: transactions per second.
 #   bench/servers.sh [scone-build] [seconds]
-#   SERVERS="nginx-tls" bench/servers.sh     (default: nginx redis memcached nginx-tls)
+#   SERVERS="nginx-tls" bench/servers.sh     (default: nginx redis memcached nginx-tls postgres)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SB=${1:-bin/scone-build}
@@ -56,8 +63,8 @@ load() { # KIND -> requests per second
   esac
 }
 
-SERVERS=${SERVERS:-nginx redis memcached nginx-tls}
-plain=$(for s in $SERVERS; do [ "$s" = nginx-tls ] || echo "$s"; done)
+SERVERS=${SERVERS:-nginx redis memcached nginx-tls postgres}
+plain=$(for s in $SERVERS; do case $s in nginx-tls | postgres) ;; *) echo "$s" ;; esac; done)
 [ -z "$plain" ] || printf '%-10s %14s %14s %8s %14s %8s\n' server "native req/s" "sync req/s" ratio "async req/s" ratio
 for srv in $plain; do
   [ -d "$CACHE/$srv" ] || { echo "$srv: image absent, run: make images IMAGES=$srv"; continue; }
@@ -81,6 +88,38 @@ for srv in $plain; do
   a=$(load "$srv"); podman rm -f -t 2 sb-async >/dev/null
   awk -v x="$srv" -v n="$n" -v s="$s" -v a="$a" 'BEGIN { printf "%-10s %14.0f %14.0f %7.2fx %14.0f %7.2fx\n", x, n, s, (n > 0 ? s / n : 0), a, (n > 0 ? a / n : 0) }'
 done
+
+# ---- postgres: pgbench against a data directory on a protected volume ----
+bench_postgres() {
+  [ -d "$CACHE/postgres" ] || { echo "postgres: image absent, run: make images IMAGES=postgres"; return; }
+  ln -sfn "$CACHE/postgres" "$w/postgres-layout"
+  local nid user n s
+  nid=$(cd "$w" && podman pull -q "oci:postgres-layout:latest")
+  user=$(podman inspect --format '{{.Config.User}}' "$nid")
+  "$SB" convert "oci:$CACHE/postgres:latest" "docker-archive:$w/postgres.tar:localhost/sb/postgres:scone" \
+     --key "$w/keys/signer.pem" --fs-key "$w/keys/fs.key" --protected-volume /var/lib/postgresql/data >/dev/null
+  podman load -q -i "$w/postgres.tar" >/dev/null
+  mkdir -p "$w/pg-native" "$w/pg-scone"
+  chown "$user" "$w/pg-native" && chmod 700 "$w/pg-native" # natively the data directory is the user's
+  chmod 777 "$w/pg-scone"                                   # converted it holds the volume's host files
+  pgbench() { podman run --rm --network host "$nid" pgbench -h 127.0.0.1 -p "$port" -U postgres "$@"; }
+  ready() { for _ in $(seq 300); do pgbench -i -s 2 -q postgres >/dev/null 2>&1 && return 0; sleep 0.3; done; return 1; }
+  run_one() { # NAME IMAGE DIR [podman args...]
+    local name=$1 img=$2 dir=$3; shift 3
+    podman rm -f -t 2 "$name" >/dev/null 2>&1 || true
+    podman run -d --name "$name" -p "127.0.0.1:$port:5432" -v "$dir:/var/lib/postgresql/data" "$@" "$img" >/dev/null
+    ready || { echo "postgres ($name) did not come up" >&2; podman logs "$name" >&2; return 1; }
+    pgbench -c 4 -j 2 -T "$DUR" postgres 2>/dev/null | awk '/^tps/ {print $3}'
+    podman rm -f -t 10 "$name" >/dev/null
+  }
+  n=$(run_one sb-native "$nid" "$w/pg-native")
+  s=$(run_one sb-scone localhost/sb/postgres:scone "$w/pg-scone" -v "$w/keys/fs.key:/k:ro" -e SCONE_FS_KEY_FILE=/k)
+  podman rmi -f localhost/sb/postgres:scone >/dev/null 2>&1 || true
+  echo "postgres: pgbench -c 4 -j 2, scale 2, native on a host directory vs converted on a protected volume"
+  printf '%-22s %14s %14s %8s\n' load native converted ratio
+  awk -v n="$n" -v s="$s" 'BEGIN { printf "%-22s %14.0f %14.0f %7.2fx\n", "transactions/s", n, s, (n > 0 ? s / n : 0) }'
+}
+case " $SERVERS " in *" postgres "*) bench_postgres ;; esac
 
 # ---- nginx-tls: the network shield against nginx's own TLS ----
 case " $SERVERS " in *" nginx-tls "*) ;; *) exit 0 ;; esac
