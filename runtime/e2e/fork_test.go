@@ -358,7 +358,7 @@ func TestKilledChildDoesNotHangTheEnclave(t *testing.T) {
 			if got.stdout != native.stdout || got.code != 0 {
 				t.Fatalf("sim mode: exit %d, stdout:\n%s\nstderr:\n%s\nnative:\n%s", got.code, got.stdout, got.stderr, native.stdout)
 			}
-			t.Logf("lock takeovers reported: %d", strings.Count(got.stderr, "took over the file-system lock"))
+			t.Logf("lock takeovers reported: %d", strings.Count(got.stderr, "took over a lock of the enclave"))
 		})
 	}
 }

@@ -59,19 +59,20 @@ void rt_task_wait(volatile int *w, int val, unsigned ms)
 
 void rt_task_wake(volatile int *w) { host_syscall(__NR_futex, (long)w, 1 /* FUTEX_WAKE */, 1, 0, 0, 0); }
 
-static void arena_recovered(int tid)
+static void lock_recovered(int tid)
 {
-	static const char msg[] = "scone-run: warning: took over the shared memory allocator's lock from a process "
-				  "that died holding it\n";
+	static const char msg[] = "scone-run: warning: took over a lock of the enclave's shared state (files, "
+				  "protected volumes, their allocator) from a process that died holding it; what it "
+				  "was changing at that moment may be inconsistent\n";
 	(void)tid;
 	rt_diag(msg, sizeof msg - 1);
 }
 
-static const struct rlock_ops arena_lock_ops = {
+const struct rlock_ops rt_shared_lock_ops = {
 	.self = rt_task_self,
 	.alive = rt_task_alive,
 	.relax = rt_task_relax,
-	.recovered = arena_recovered,
+	.recovered = lock_recovered,
 	.wait = rt_task_wait,
 	.wake = rt_task_wake,
 };
@@ -89,5 +90,5 @@ int rt_shared_setup(uint64_t heap)
 			  RT_MAP_SHARED | RT_MAP_ANONYMOUS | RT_MAP_FIXED | RT_MAP_NORESERVE, -1, 0);
 	if (p != base)
 		return -ENOMEM;
-	return fsv_arena_init(base, (size_t)size, &arena_lock_ops);
+	return fsv_arena_init(base, (size_t)size, &rt_shared_lock_ops);
 }

@@ -28,6 +28,12 @@ int rt_task_self(void);
 int rt_task_alive(int tid);
 /* Gives the CPU away for a moment. */
 void rt_task_relax(void);
+struct rlock_ops;
+/* The ops of the process-shared locks (rlock.h) of the FS shield, the
+ * volume shield and the arena: these thread ids, liveness, sleep and
+ * wake-up, and a warning when a lock is taken over from a dead holder. */
+extern const struct rlock_ops rt_shared_lock_ops;
+
 /* A process-shared lock's sleep and wake-up (rlock.h ops wait and wake):
  * a futex on shared memory, without the private flag. */
 void rt_task_wait(volatile int *w, int val, unsigned ms);

@@ -26,26 +26,9 @@ struct fs_state fs_g;
  * a process killed inside the shield must not hang the others. */
 static volatile int *lock_word(void) { return fs_g.lockp ? fs_g.lockp : &fs_g.lock; }
 
-static void lock_recovered(int tid)
-{
-	static const char msg[] = "scone-run: warning: took over the file-system lock from a process that died "
-				  "holding it; files it was changing at that moment may be inconsistent\n";
-	(void)tid;
-	rt_diag(msg, sizeof msg - 1);
-}
+void fs_lock(void) { rlock_lock(lock_word(), &rt_shared_lock_ops); }
 
-static const struct rlock_ops fs_lock_ops = {
-	.self = rt_task_self,
-	.alive = rt_task_alive,
-	.relax = rt_task_relax,
-	.recovered = lock_recovered,
-	.wait = rt_task_wait,
-	.wake = rt_task_wake,
-};
-
-void fs_lock(void) { rlock_lock(lock_word(), &fs_lock_ops); }
-
-void fs_unlock(void) { rlock_unlock(lock_word(), &fs_lock_ops); }
+void fs_unlock(void) { rlock_unlock(lock_word(), &rt_shared_lock_ops); }
 
 /* The shared arena (shared.h, mapped by the core before the shields
  * start): the lock word and the ephemeral layer's counters live there. */

@@ -15,23 +15,6 @@
 
 struct vs_state vs_g;
 
-static void lock_recovered(int tid)
-{
-	static const char msg[] = "scone-run: warning: took over the protected volumes' lock from a process that "
-				  "died holding it; a volume change it was making at that moment may be lost\n";
-	(void)tid;
-	rt_diag(msg, sizeof msg - 1);
-}
-
-static const struct rlock_ops vs_lock_ops = {
-	.self = rt_task_self,
-	.alive = rt_task_alive,
-	.relax = rt_task_relax,
-	.recovered = lock_recovered,
-	.wait = rt_task_wait,
-	.wake = rt_task_wake,
-};
-
 int vs_state_init(void)
 {
 	vs_g.sh = fsv_sh_calloc(1, sizeof *vs_g.sh);
@@ -44,9 +27,9 @@ int vs_state_init(void)
 	return 0;
 }
 
-void vs_lock(void) { rlock_lock(&vs_g.sh->lock, &vs_lock_ops); }
+void vs_lock(void) { rlock_lock(&vs_g.sh->lock, &rt_shared_lock_ops); }
 
-void vs_unlock(void) { rlock_unlock(&vs_g.sh->lock, &vs_lock_ops); }
+void vs_unlock(void) { rlock_unlock(&vs_g.sh->lock, &rt_shared_lock_ops); }
 
 void vs_report(const struct vs_mount *m, const char *what, long e)
 {
