@@ -41,7 +41,7 @@ test: test-deps ## the whole suite as CI runs it: set-up, preflight, images, Bui
 
 # The images added after build.sh's ALL list (build.sh is hashed into every
 # image, so adding names there rebuilds them all; docs/images.md).
-MORE_IMAGES := perl shell lua git openssl curl postgres node mariadb
+MORE_IMAGES := perl shell lua git openssl curl postgres node mariadb openjdk
 
 # What the end-to-end tests need, in order; each step is cached.
 test-deps:

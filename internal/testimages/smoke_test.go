@@ -132,6 +132,10 @@ var smokes = []smoke{
 		runExpect(t, p, id, podmantest.RunOpts{Args: []string{"sh", "-c", "mariadbd --version | grep -o MariaDB | head -1; mariadb-install-db --help | grep -o -- --datadir | head -1"}},
 			"MariaDB\n--datadir\n")
 	}},
+	{name: "openjdk", layers: 2, check: func(t *testing.T, p *podmantest.Podman, id string) {
+		runExpect(t, p, id, podmantest.RunOpts{Args: []string{"sh", "-c", "java -version 2>&1 | head -1 | cut -d'\"' -f2 | cut -d. -f1; javac -version 2>&1 | cut -d' ' -f1"}},
+			"17\njavac\n")
+	}},
 }
 
 func TestSmokeImagesRunUnderPodman(t *testing.T) {

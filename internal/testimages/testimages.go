@@ -21,7 +21,7 @@ const Tag = "latest"
 const HashFile = ".scone-recipe-hash"
 
 // Names lists the images images/build.sh builds, cheapest first.
-var Names = []string{"busybox", "musl", "gohttp", "debian", "nginx", "redis", "memcached", "sqlite", "python3", "apache2", "perl", "shell", "lua", "git", "openssl", "curl", "postgres", "node", "mariadb"}
+var Names = []string{"busybox", "musl", "gohttp", "debian", "nginx", "redis", "memcached", "sqlite", "python3", "apache2", "perl", "shell", "lua", "git", "openssl", "curl", "postgres", "node", "mariadb", "openjdk"}
 
 // CacheDir returns the image cache: $SCONE_IMAGE_CACHE, else
 // $HOME/.cache/scone-build/images (the Makefile's default).

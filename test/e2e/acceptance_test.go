@@ -127,6 +127,7 @@ func TestConvertedMatchesNative(t *testing.T) {
 		{"git init, commit, branch, merge, log, diff, gc, fsck, clone in /tmp", "git", []string{"sh", "/usr/local/share/scone-tests/git/check.sh"}},
 		{"openssl dgst, enc, pkey, genpkey, speed, s_server and s_client over loopback", "openssl", []string{"sh", "/usr/local/share/scone-tests/openssl/check.sh"}},
 		{"curl against busybox httpd on loopback (files, headers, ranges, errors, CGI) and file://", "curl", []string{"sh", "/usr/local/share/scone-tests/curl/check.sh"}},
+		{"java (OpenJDK 17 source launcher: javac in memory) threads, monitors, java.util.concurrent, files, a child process, loopback HTTP, GC", "openjdk", []string{"java", "/usr/local/share/scone-tests/openjdk/Check.java"}},
 		{"node http server under 2,000 requests of its own clients, fs, streams, zlib, crypto, child processes, workers, timers", "node", []string{"node", "/usr/local/share/scone-tests/node/check.js"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -139,7 +140,10 @@ func TestConvertedMatchesNative(t *testing.T) {
 			if wantCode != 0 {
 				t.Fatalf("native run failed (exit %d): %s", wantCode, wantErr)
 			}
-			conv, _ := e.convert(t, img)
+			// a JVM's GC, compiler and service threads, javac's and the
+			// program's pools: more than the default 64 enclave threads
+			opts := map[string][]convert.Option{"openjdk": {convert.WithMaxThreads(512)}}[tc.image]
+			conv, _ := e.convert(t, img, opts...)
 			id := e.load(t, conv, strings.ReplaceAll(tc.image, "_", "-"))
 			gotOut, gotErr, gotCode := e.runConverted(t, id)
 			if gotCode != wantCode || gotOut != wantOut {

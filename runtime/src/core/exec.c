@@ -217,6 +217,74 @@ static int exec_prepare(const char *path, char *const *argv, struct exec_plan *p
 
 /* Loads the plan's program and interpreter and builds the initial stack.
  * Returns the entry point and stack pointer, or exits on failure. */
+/* The program's path as the kernel shows it in /proc/self/exe: every
+ * symbolic link resolved (through the shields: the enclave's files), so
+ * that ld.so's $ORIGIN is the directory the program really is in (Debian's
+ * /usr/bin/java is a link, via /etc/alternatives, to the JDK's bin/java,
+ * whose RUNPATH $ORIGIN/../lib finds libjli.so). abs is absolute. NULL
+ * when that fails: the caller keeps abs. */
+static char *resolve_links(const char *abs)
+{
+	char *cur = rt_malloc(RT_PATH_MAX), *rest = rt_malloc(RT_PATH_MAX), *link = rt_malloc(RT_PATH_MAX);
+	char *ok = NULL;
+	size_t cl = 0, rl = strlen(abs);
+	if (!cur || !rest || !link || abs[0] != '/' || rl >= RT_PATH_MAX)
+		goto out;
+	memcpy(rest, abs, rl + 1);
+	for (int hops = 0; rest[0];) {
+		const char *c = rest;
+		while (*c == '/')
+			c++;
+		const char *e = c;
+		while (*e && *e != '/')
+			e++;
+		size_t n = (size_t)(e - c);
+		if (!n)
+			break;
+		if (n == 2 && c[0] == '.' && c[1] == '.') {
+			while (cl > 0 && cur[cl - 1] != '/')
+				cl--;
+			if (cl > 0)
+				cl--;
+		} else if (!(n == 1 && c[0] == '.')) {
+			if (cl + 1 + n >= RT_PATH_MAX)
+				goto out;
+			cur[cl++] = '/';
+			memcpy(cur + cl, c, n);
+			cl += n;
+			cur[cl] = 0;
+			long k = shield_call(__NR_readlink, (long)cur, (long)link, RT_PATH_MAX - 1, 0, 0, 0);
+			if (k >= 0) {
+				size_t left = strlen(e);
+				if (++hops > 40 || (size_t)k + left >= RT_PATH_MAX)
+					goto out;
+				/* the link's target, then what was left */
+				memmove(rest + k, e, left + 1);
+				memcpy(rest, link, (size_t)k);
+				if (link[0] == '/')
+					cl = 0;
+				else
+					while (cl > 0 && cur[--cl] != '/')
+						;
+				continue;
+			}
+			if (k != -RT_EINVAL)
+				goto out; /* gone, or unreadable: keep the path as it is */
+		}
+		memmove(rest, e, strlen(e) + 1);
+	}
+	if (!cl)
+		cur[cl++] = '/';
+	cur[cl] = 0;
+	ok = cur;
+	cur = NULL;
+out:
+	rt_free(cur);
+	rt_free(rest);
+	rt_free(link);
+	return ok;
+}
+
 static void load_and_stack(struct exec_plan *p, const char *execfn, char **envp, unsigned long uid, unsigned long gid,
 			   unsigned long *entry_out, unsigned long *sp_out)
 {
@@ -256,7 +324,14 @@ static void load_and_stack(struct exec_plan *p, const char *execfn, char **envp,
 	unsigned long s = rt_build_stack(exec_stack_top, exec_stack_top - (4UL << 20), &sp);
 	if (!s)
 		rt_fatal(RT_EX_USAGE, "arguments and environment do not fit in 4 MiB");
-	struct rt_program prog_info = {p->path, sp.arg_start, sp.arg_end, sp.env_start, sp.env_end};
+	static char *exe; /* the running program's, for /proc/self/exe */
+	char *resolved = p->path[0] == '/' ? resolve_links(p->path) : NULL;
+	if (resolved) {
+		rt_free(exe);
+		exe = resolved;
+	}
+	struct rt_program prog_info = {resolved ? resolved : p->path, sp.arg_start, sp.arg_end, sp.env_start,
+				       sp.env_end};
 	rt_program_started(&prog_info);
 	*entry_out = entry;
 	*sp_out = s;
