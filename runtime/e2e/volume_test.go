@@ -257,3 +257,26 @@ func TestProtectedVolumeProcs(t *testing.T) {
 		t.Errorf("pkg/volume reads procs/log: %d lines, %v; want 800", strings.Count(string(b), "\n"), err)
 	}
 }
+
+// TestProtectedVolumeForkLoop: 40,000 forked children one after the other,
+// each writing a volume file it inherited. Every fork gives the child a
+// descriptor table in the shared arena (32 KiB); the tables of children
+// that exited must be freed, else the 1 GiB arena runs out before the
+// loop ends (it did: "no shared memory left for a forked process's
+// descriptor table").
+func TestProtectedVolumeForkLoop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("40,000 forks take ~20 s: skipped with -short")
+	}
+	rt := runtimeBin(t)
+	bin := prog(t, "volprobe")
+	vol := filepath.Join(t.TempDir(), "data")
+	e := makeEnclave(t, rt, bin, func(c *enclave.Config) {
+		c.HostArgs = true
+		c.ProtectedVolumes = []string{vol}
+	})
+	got := run(t, e.env(), rt, "forks", vol, "40000")
+	if got.code != 0 || !strings.Contains(got.stdout, "ok") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", got.code, got.stdout, got.stderr)
+	}
+}

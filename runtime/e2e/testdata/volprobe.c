@@ -1,6 +1,7 @@
 /* A program that persists files on a protected volume (runtime/e2e
  * volume_test.go): "write DIR" creates them, "read DIR" checks them in a
- * later run, "links DIR" checks links, fallocate and mmap, "procs DIR" the volume
+ * later run, "links DIR" checks links, fallocate and mmap, "forks DIR N" forks N
+ * children in turn, "procs DIR" the volume
  * shared by forked processes (data, offsets, flock and record locks, a
  * holder killed). Prints "ok" and exits 0 when every check holds. */
 #define _GNU_SOURCE
@@ -477,7 +478,20 @@ int main(int argc, char **argv)
 		do_links(argv[2]);
 	else if (!strcmp(argv[1], "procs"))
 		do_procs(argv[2]);
-	else {
+	else if (!strcmp(argv[1], "forks")) {
+		/* N forked children, a volume file open in each, one after the
+		 * other: their exits must not pile anything up */
+		int fd = open(at(argv[2], "forks.txt"), O_CREAT | O_RDWR, 0600);
+		CHECK(fd >= 0);
+		for (long i = 0, n = argc > 3 ? atol(argv[3]) : 100; i < n && !fails; i++) {
+			pid_t pid = fork();
+			if (pid == 0)
+				_exit(write(fd, "x", 1) == 1 ? 0 : 1);
+			reap_child(pid, "fork loop");
+		}
+		struct stat st;
+		CHECK(fstat(fd, &st) == 0 && st.st_size == (argc > 3 ? atol(argv[3]) : 100));
+	} else {
 		/* "cat DIR NAME": the content, or the errno */
 		int fd = open(at(argv[2], argv[3]), O_RDONLY);
 		char buf[256];

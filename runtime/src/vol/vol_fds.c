@@ -194,8 +194,13 @@ static void unlink_proc(struct vs_proc *p)
 }
 
 /* The table stays (other threads of the process may still look at it
- * until the host ends them); the process's death frees it (vs_reap). */
-void vs_proc_exit(void) { drop_all(vs_g.proc); }
+ * until the host ends them); the next fork after the process is gone
+ * frees it (vs_proc_fork), or vs_reap. */
+void vs_proc_exit(void)
+{
+	drop_all(vs_g.proc);
+	vs_g.proc->exited = 1;
+}
 
 int vs_reap(void)
 {
@@ -214,11 +219,21 @@ int vs_reap(void)
 
 struct vs_proc *vs_proc_fork(void)
 {
+	/* the tables of processes that exited (each fork leaves one: a
+	 * shell's or postgres's children would exhaust the arena) */
+	for (struct vs_proc *p = vs_g.sh->procs, *next; p; p = next) {
+		next = p->next;
+		if (p->exited && p != vs_g.proc && !rt_task_alive(p->pid)) {
+			unlink_proc(p);
+			fsv_sh_free(p);
+		}
+	}
 	struct vs_proc *c = fsv_sh_malloc(sizeof *c);
 	if (!c)
 		return NULL;
 	const struct vs_proc *p = vs_g.proc;
 	c->pid = 0;
+	c->exited = 0;
 	c->nfds = p->nfds;
 	for (int i = 0; i < p->nfds; i++) {
 		c->fds[i] = p->fds[i];

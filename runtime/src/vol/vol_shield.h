@@ -96,6 +96,7 @@ struct vs_fd {
 struct vs_proc {
 	struct vs_proc *next; /* vs_shared.procs */
 	int pid;	      /* the host's process id */
+	int exited;	      /* passed exit_group: freed once the process is gone */
 	int nfds;
 	struct vs_fd fds[VS_MAX_FDS];
 };
@@ -174,7 +175,8 @@ void vs_host_close(struct vs_mount *m);
  * (vol_fdcalls.c). vs_desc_new: a description with no reference yet, in
  * the shared list (NULL: -ENOMEM). vs_proc_exit drops this process's
  * descriptors; vs_reap those of processes that died without exiting
- * (killed): 1 when some went. */
+ * (killed): 1 when some went. vs_proc_fork also frees the tables of
+ * processes that exited and are gone, so that forks do not pile them up. */
 void vs_flock_released(void);
 void vs_reclock_released(void);
 struct vs_desc *vs_fd_get(int fd);
