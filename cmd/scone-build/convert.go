@@ -89,7 +89,7 @@ SRC and DST are image references:
 	f.StringVar(&o.signerPub, "signer-pub", "", "public key (PEM) of the external signer used with --sign-cmd")
 	f.StringVar(&o.fsKeyFile, "fs-key", "", "file-system key file (see 'scone-build keygen', docs/keys.md)")
 	o.imageFlags.addTo(f)
-	f.StringVar(&o.heap, "heap", "", "enclave heap size (e.g. 256M, 1G; default 64M)")
+	f.StringVar(&o.heap, "heap", "", "enclave heap size (e.g. 256M, 4G; default 1G): the memory each process of the application may map")
 	f.StringVar(&o.stack, "stack", "", "stack size per thread (default 8M)")
 	f.Uint32Var(&o.threads, "threads", 0, "maximum number of enclave threads (default 64)")
 	f.BoolVar(&o.console, "console-shield", false, "encrypt stdout/stderr (read them with 'scone-build console decrypt')")

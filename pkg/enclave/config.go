@@ -21,9 +21,9 @@ const (
 
 // Defaults applied by ApplyDefaults and DefaultConfig.
 const (
-	DefaultHeapSize   = 64 << 20 // 64 MiB
-	DefaultStackSize  = 8 << 20  // 8 MiB per thread
-	DefaultMaxThreads = 64       // thread pools (Python, apache event MPM, JVMs) start dozens; a thread costs nothing until it exists in sim mode
+	DefaultHeapSize   = 1 << 30 // 1 GiB
+	DefaultStackSize  = 8 << 20 // 8 MiB per thread
+	DefaultMaxThreads = 64      // thread pools (Python, apache event MPM, JVMs) start dozens; a thread costs nothing until it exists in sim mode
 	DefaultExitCycles = 8000
 	DefaultCwd        = "/"
 )

@@ -87,7 +87,7 @@ func TestConfigRoundTrip(t *testing.T) {
 func TestDefaults(t *testing.T) {
 	c := &Config{}
 	c.ApplyDefaults()
-	if c.HeapSize != 64<<20 || c.StackSize != 8<<20 || c.MaxThreads != 64 || c.Transport != TransportSync || c.ExitCycles != 8000 || c.Cwd != "/" {
+	if c.HeapSize != 1<<30 || c.StackSize != 8<<20 || c.MaxThreads != 64 || c.Transport != TransportSync || c.ExitCycles != 8000 || c.Cwd != "/" {
 		t.Fatalf("defaults: %+v", c)
 	}
 	c = &Config{Transport: TransportSync}

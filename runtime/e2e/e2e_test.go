@@ -107,6 +107,7 @@ var recipes = map[string]recipe{
 	"devattest-static":      {"devattest.c", cc("gcc", "-static")},
 	"volprobe":              {"volprobe.c", cc("gcc", "-static")},
 	"refuse-static":         {"refuse.c", cc("gcc", "-static")},
+	"heap-static":           {"heap.c", cc("gcc", "-static")},
 	// the runtime's portable simulation quote builder, as a host tool
 	"simquote-tool": {"simquote_tool.c", cc("gcc", "-I../lib", "-I../include", "../lib/simquote.c", "-lbearssl")},
 }

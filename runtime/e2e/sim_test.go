@@ -7,8 +7,10 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -422,6 +424,58 @@ func TestSimModeThreadLimit(t *testing.T) {
 	got := run(t, small.env(), rt)
 	if got.code != 1 || !strings.Contains(got.stdout, "pthread_create failed") || !strings.Contains(got.stderr, "thread limit of the enclave reached") {
 		t.Fatalf("thread limit not enforced: exit %d\n%s\n%s", got.code, got.stdout, got.stderr)
+	}
+}
+
+// The config's heap bounds each process's memory as an enclave's size
+// would (runtime/src/core/heap.h).
+func TestSimModeHeapLimit(t *testing.T) {
+	rt := runtimeBin(t)
+	bin := prog(t, "heap-static")
+	for _, heapMiB := range []int{64, 200} {
+		t.Run(fmt.Sprintf("%dMiB", heapMiB), func(t *testing.T) {
+			e := makeEnclave(t, rt, bin, func(c *enclave.Config) { c.HeapSize = uint64(heapMiB) << 20 })
+			got := run(t, e.env(), rt)
+			if got.code != 0 {
+				t.Fatalf("exit %d\n%s\n%s", got.code, got.stdout, got.stderr)
+			}
+			kv := map[string]string{}
+			for _, f := range strings.Fields(got.stdout) {
+				if k, v, ok := strings.Cut(f, "="); ok {
+					kv[k] = v
+				}
+			}
+			num := func(k string) int {
+				n, err := strconv.Atoi(kv[k])
+				if err != nil {
+					t.Fatalf("%s: %q not a number\n%s", k, kv[k], got.stdout)
+				}
+				return n
+			}
+			want := strconv.Itoa(heapMiB)
+			if kv["rlimit_cur"] != want || kv["rlimit_max"] != want || kv["totalram"] != want {
+				t.Errorf("RLIMIT_DATA and sysinfo should show the heap (%s MiB):\n%s", want, got.stdout)
+			}
+			// what libc allocates at start-up counts too: a few MiB
+			if m := num("mapped"); m < heapMiB-8 || m > heapMiB || kv["err"] != "Cannot" {
+				t.Errorf("mapped %d MiB before %q, want ENOMEM just under %d MiB\n%s", m, kv["err"], heapMiB, got.stdout)
+			}
+			if kv["reserve"] != "ok" || kv["commit"] != "Cannot" {
+				t.Errorf("PROT_NONE reservations should not count, making them writable should:\n%s", got.stdout)
+			}
+			if kv["raise"] != "Operation" || kv["lower"] != "ok" {
+				t.Errorf("RLIMIT_DATA: raising past the heap must fail with EPERM, lowering work:\n%s", got.stdout)
+			}
+			if r := num("lowered_ratio"); r < 40 || r > 55 {
+				t.Errorf("half the limit gave %d%% of the memory\n%s", r, got.stdout)
+			}
+			if r := num("child_ratio"); r < 90 || r > 101 {
+				t.Errorf("a forked child (holding its parent's copy) reached %d%% of the heap\n%s", r, got.stdout)
+			}
+			if !strings.Contains(got.stderr, "heap ("+want+" MiB) is used up") || !strings.Contains(got.stderr, "--heap") {
+				t.Errorf("no message naming --heap:\n%s", got.stderr)
+			}
+		})
 	}
 }
 

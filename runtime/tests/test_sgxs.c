@@ -141,7 +141,7 @@ int main(void)
 	free(elf);
 	free(cfg);
 
-	/* default config: 64 MiB heap, 64 threads x 8 MiB stacks (150k+ EADD records) */
+	/* default config: 1 GiB heap, 64 threads x 8 MiB stacks (400k+ EADD records) */
 	{
 		size_t el, dl, hl;
 		uint8_t *e = must_read("testdata/enclave/tiny.elf", &el);
@@ -153,7 +153,7 @@ int main(void)
 		CHECK(sgxs_measure(e, el, d, dl, mr, &dlay) == SGXS_OK);
 		hex(mr, 32, got);
 		CHECK(hl >= 64 && memcmp(got, h, 64) == 0);
-		CHECK(dlay.heap_size == 64u << 20 && dlay.nthreads == 64 && dlay.size == 1u << 30);
+		CHECK(dlay.heap_size == 1ull << 30 && dlay.nthreads == 64 && dlay.size == 1ull << 31);
 		free(e);
 		free(d);
 		free(h);

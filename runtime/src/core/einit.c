@@ -24,6 +24,7 @@
 #include "transport.h"
 #include "thread.h"
 #include "ids.h"
+#include "heap.h"
 #include "econfig.h"
 #include "sgxs.h"
 #include "sigstruct.h"
@@ -452,6 +453,7 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv, long env
 			argv[i] = host_argv[i];
 	}
 	rt_max_threads = cfg->max_threads;
+	rt_heap_init(cfg->heap_size);
 	rt_ids_init(cfg->uid, cfg->gid);
 	L->path = cfg->entrypoint;
 	L->resolve_argv0 = 1;

@@ -28,6 +28,7 @@
 #include "exec.h"
 #include "ids.h"
 #include "mem.h"
+#include "heap.h"
 #include "rtsignal.h"
 #include "rt_alloc.h"
 #include "rtstring.h"
@@ -292,6 +293,7 @@ static void load_and_stack(struct exec_plan *p, const char *execfn, char **envp,
 	char err[512];
 	unsigned long rnd = 0;
 	rt_random(&rnd, sizeof rnd);
+	rt_heap_before_load();
 	/* like the kernel: ELF_ET_DYN_BASE + up to 2^28 random pages */
 	int r = rt_load_elf(p->path, &prog, RT_ET_DYN_BASE + ((rnd & ((1UL << 28) - 1)) << 12), err, sizeof err);
 	if (r)
@@ -333,6 +335,7 @@ static void load_and_stack(struct exec_plan *p, const char *execfn, char **envp,
 	struct rt_program prog_info = {resolved ? resolved : p->path, sp.arg_start, sp.arg_end, sp.env_start,
 				       sp.env_end};
 	rt_program_started(&prog_info);
+	rt_heap_after_load();
 	*entry_out = entry;
 	*sp_out = s;
 }

@@ -16,6 +16,7 @@ struct rt_lock {
 };
 
 extern struct rt_lock rt_brk_lock;    /* mem.c: the emulated brk */
+extern struct rt_lock rt_heap_lock;   /* heap.c: the application's RLIMIT_DATA */
 extern struct rt_lock rt_ids_lock;    /* ids.c: virtual user and group ids */
 extern struct rt_lock rt_sigact_lock; /* signal.c: the application's signal actions */
 extern struct rt_lock rt_vma_lock;    /* vma.c: the application's live mappings */

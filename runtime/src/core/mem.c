@@ -10,6 +10,7 @@
  * the kernel's brk does when blocked, and libc malloc falls back to mmap.
  * The runtime itself never uses brk. */
 #include "mem.h"
+#include "heap.h"
 #include "locks.h"
 #include "region.h"
 #include "shield.h"
@@ -55,8 +56,11 @@ long rt_mem_brk(unsigned long req)
 		long r = host_syscall(
 			__NR_mmap, (long)lo, (long)len, grow ? RT_PROT_READ | RT_PROT_WRITE : RT_PROT_NONE,
 			RT_MAP_PRIVATE | RT_MAP_ANONYMOUS | RT_MAP_FIXED | (grow ? 0 : RT_MAP_NORESERVE), -1, 0);
-		if (r != (long)lo)
+		if (r != (long)lo) {
+			if (r == -RT_ENOMEM)
+				rt_heap_note_enomem(__NR_brk);
 			goto out;
+		}
 	}
 	brk_cur = req;
 	ret = (long)req;

@@ -11,6 +11,7 @@
 #include "loader.h"
 #include "ids.h"
 #include "mem.h"
+#include "heap.h"
 #include "rtsignal.h"
 #include "trap.h"
 #include "fork.h"
@@ -223,6 +224,13 @@ static long sys_prctl(struct core_call *c)
 
 static long sys_brk(struct core_call *c) { return rt_mem_brk((unsigned long)c->a[0]); }
 
+/* RLIMIT_DATA and sysinfo: the enclave's heap (heap.h). */
+static long sys_heap(struct core_call *c)
+{
+	long r;
+	return rt_heap_dispatch(c->nr, c->a, &r) ? r : RT_NEXT;
+}
+
 static long sys_mem(struct core_call *c)
 {
 	long *a = c->a;
@@ -231,6 +239,8 @@ static long sys_mem(struct core_call *c)
 		return r;
 	r = shield_call(c->nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 	rt_mem_postcheck(c->nr, a, r);
+	if (r == -RT_ENOMEM && c->nr != __NR_munmap && c->nr != __NR_madvise)
+		rt_heap_note_enomem(c->nr);
 	struct rt_iago_snap none = {.ok = 0};
 	rt_iago_check(c->nr, a, r, &none);
 	/* A library's stub segment (docs/rewrite.md): the dynamic loader maps
@@ -321,6 +331,10 @@ static const core_fn core_calls[] = {
 	[__NR_mremap] = sys_mem,
 	[__NR_madvise] = sys_mem,
 	[__NR_getrandom] = sys_getrandom,
+	[__NR_getrlimit] = sys_heap,
+	[__NR_setrlimit] = sys_heap,
+	[__NR_prlimit64] = sys_heap,
+	[__NR_sysinfo] = sys_heap,
 	[__NR_io_uring_setup] = sys_enosys,
 	[__NR_io_setup] = sys_enosys, /* without a context io_submit has nothing to run */
 	[__NR_ptrace] = sys_eperm,
