@@ -26,6 +26,9 @@
 #include <stdint.h>
 
 #define FSV_PATH_MAX 4096
+/* A regular file past this size keeps its content in chunks of this size,
+ * allocated when written: a sparse file costs what it holds (fsv_data.c). */
+#define FSV_CHUNK ((uint64_t)64 << 10)
 #define FSV_NAME_MAX 255
 #define FSV_SYMLOOP_MAX 40
 #define FSV_MAX_MOUNTS 32
@@ -91,8 +94,12 @@ struct fsv_node {
 	int64_t atime_sec, mtime_sec, ctime_sec;
 	uint32_t atime_nsec, mtime_nsec, ctime_nsec;
 	uint32_t rdev_major, rdev_minor;
-	uint8_t *data; /* REG: content (copied); LNK: target (ephemeral) */
-	size_t cap;
+	uint8_t *data; /* REG: content (copied) up to FSV_CHUNK bytes; LNK: target (ephemeral) */
+	size_t cap;    /* REG: bytes charged to the ephemeral layer (data, or chunks and index) */
+	/* REG past FSV_CHUNK bytes (fsv_data.c): nchunk slots of FSV_CHUNK-byte
+	 * chunks, NULL for a hole that reads as zeros; data is then NULL. */
+	uint8_t **chunk;
+	size_t nchunk;
 	struct fsv_node *parent; /* where it was last linked (not a reference) */
 	char *name;		 /* its name there (NUL-terminated) */
 	struct fsv_dent *ents;	 /* DIR: overlay entries */

@@ -9,12 +9,100 @@
 #include "rt_alloc.h"
 #include "fsv_arena.h"
 
+/* Bytes charged to the ephemeral layer for n (n->cap), within fs->eph_max. */
+static int charge(struct fsv *fs, struct fsv_node *n, size_t more)
+{
+	if (fs->eph_max && FSV_EPH_BYTES(fs) + more > fs->eph_max)
+		return -ENOSPC;
+	FSV_EPH_BYTES(fs) += more;
+	n->cap += more;
+	return 0;
+}
+
+static void uncharge(struct fsv *fs, struct fsv_node *n, size_t less)
+{
+	FSV_EPH_BYTES(fs) = FSV_EPH_BYTES(fs) >= less ? FSV_EPH_BYTES(fs) - less : 0;
+	n->cap = n->cap >= less ? n->cap - less : 0;
+}
+
+/* An index of at least want chunk slots (new slots are holes). */
+static int index_grow(struct fsv *fs, struct fsv_node *n, uint64_t want)
+{
+	if (want <= n->nchunk)
+		return 0;
+	size_t nc = n->nchunk ? n->nchunk : 16;
+	while (nc < want)
+		nc *= 2;
+	int r = charge(fs, n, (nc - n->nchunk) * sizeof *n->chunk);
+	if (r < 0)
+		return r;
+	uint8_t **p = fsv_sh_calloc(nc, sizeof *p);
+	if (!p) {
+		uncharge(fs, n, (nc - n->nchunk) * sizeof *n->chunk);
+		return -ENOMEM;
+	}
+	if (n->nchunk)
+		memcpy(p, n->chunk, n->nchunk * sizeof *p);
+	fsv_sh_free(n->chunk);
+	n->chunk = p;
+	n->nchunk = nc;
+	return 0;
+}
+
+/* Chunk i of a chunked file, allocated (zero-filled) when it is a hole. */
+static long chunk_alloc(struct fsv *fs, struct fsv_node *n, uint64_t i, uint8_t **out)
+{
+	if (!n->chunk[i]) {
+		int r = charge(fs, n, FSV_CHUNK);
+		if (r < 0)
+			return r;
+		n->chunk[i] = fsv_sh_calloc(1, FSV_CHUNK);
+		if (!n->chunk[i]) {
+			uncharge(fs, n, FSV_CHUNK);
+			return -ENOMEM;
+		}
+	}
+	*out = n->chunk[i];
+	return 0;
+}
+
+/* From one buffer to chunks: the buffer's bytes become chunk 0. */
+static int to_chunks(struct fsv *fs, struct fsv_node *n, uint64_t size)
+{
+	int r = index_grow(fs, n, (size + FSV_CHUNK - 1) / FSV_CHUNK);
+	if (r < 0)
+		return r;
+	if (n->size) {
+		uint8_t *c;
+		long e = chunk_alloc(fs, n, 0, &c);
+		if (e < 0) { /* stay one buffer */
+			uncharge(fs, n, n->nchunk * sizeof *n->chunk);
+			fsv_sh_free(n->chunk);
+			n->chunk = NULL;
+			n->nchunk = 0;
+			return (int)e;
+		}
+		memcpy(c, n->data, (size_t)n->size);
+	}
+	size_t old = n->cap - n->nchunk * sizeof *n->chunk - (n->chunk[0] ? FSV_CHUNK : 0);
+	fsv_sh_free(n->data);
+	n->data = NULL;
+	uncharge(fs, n, old);
+	return 0;
+}
+
+/* Room for size bytes: a buffer grown by doubling up to FSV_CHUNK, then an
+ * index whose chunks come when written (fsv_body_write). */
 int fsv_grow(struct fsv *fs, struct fsv_node *n, uint64_t size)
 {
-	if (size <= n->cap)
-		return 0;
 	if (size > (1ull << 40))
 		return -EFBIG;
+	if (n->chunk)
+		return index_grow(fs, n, (size + FSV_CHUNK - 1) / FSV_CHUNK);
+	if (size <= n->cap)
+		return 0;
+	if (size > FSV_CHUNK)
+		return to_chunks(fs, n, size);
 	size_t nc = n->cap ? n->cap : 4096;
 	while (nc < size)
 		nc *= 2;
@@ -35,6 +123,77 @@ int fsv_grow(struct fsv *fs, struct fsv_node *n, uint64_t size)
 	return 0;
 }
 
+/* len bytes at off of a copied file's content into buf (holes read as zeros);
+ * off + len within n->size. */
+static void body_read(const struct fsv_node *n, uint8_t *buf, size_t len, uint64_t off)
+{
+	if (!n->chunk) {
+		memcpy(buf, n->data + off, len);
+		return;
+	}
+	while (len) {
+		uint64_t i = off / FSV_CHUNK, in = off % FSV_CHUNK;
+		size_t k = FSV_CHUNK - in < len ? (size_t)(FSV_CHUNK - in) : len;
+		if (i < n->nchunk && n->chunk[i])
+			memcpy(buf, n->chunk[i] + in, k);
+		else
+			memset(buf, 0, k);
+		buf += k;
+		off += k;
+		len -= k;
+	}
+}
+
+/* buf into the content at off (room made by fsv_grow first). */
+static long body_write(struct fsv *fs, struct fsv_node *n, const uint8_t *buf, size_t len, uint64_t off)
+{
+	if (!n->chunk) {
+		if (off > n->size)
+			memset(n->data + n->size, 0, (size_t)(off - n->size));
+		memcpy(n->data + off, buf, len);
+		return 0;
+	}
+	while (len) {
+		uint64_t i = off / FSV_CHUNK, in = off % FSV_CHUNK;
+		size_t k = FSV_CHUNK - in < len ? (size_t)(FSV_CHUNK - in) : len;
+		uint8_t *c;
+		long r = chunk_alloc(fs, n, i, &c);
+		if (r < 0)
+			return r;
+		memcpy(c + in, buf, k);
+		buf += k;
+		off += k;
+		len -= k;
+	}
+	return 0;
+}
+
+/* A new size: growing reads as zeros; shrinking drops whole chunks past it
+ * and zeroes the rest of the last one, so that growing again reads zeros. */
+static int body_resize(struct fsv *fs, struct fsv_node *n, uint64_t size)
+{
+	if (size > n->size) {
+		int r = fsv_grow(fs, n, size);
+		if (r < 0)
+			return r;
+		if (!n->chunk)
+			memset(n->data + n->size, 0, (size_t)(size - n->size));
+		return 0;
+	}
+	if (!n->chunk)
+		return 0;
+	uint64_t keep = (size + FSV_CHUNK - 1) / FSV_CHUNK;
+	for (uint64_t i = keep; i < n->nchunk; i++)
+		if (n->chunk[i]) {
+			fsv_sh_free(n->chunk[i]);
+			n->chunk[i] = NULL;
+			uncharge(fs, n, FSV_CHUNK);
+		}
+	if (size % FSV_CHUNK && n->chunk[keep - 1])
+		memset(n->chunk[keep - 1] + size % FSV_CHUNK, 0, (size_t)(FSV_CHUNK - size % FSV_CHUNK));
+	return 0;
+}
+
 int fsv_copy_up(struct fsv *fs, struct fsv_node *n)
 {
 	if ((n->mode & FSV_IFMT) != FSV_IFREG)
@@ -49,14 +208,35 @@ int fsv_copy_up(struct fsv *fs, struct fsv_node *n)
 		return r;
 	}
 	uint64_t off = 0;
+	uint8_t *buf = n->chunk ? fsv_sh_malloc(FSV_CHUNK) : NULL;
+	if (n->chunk && !buf) {
+		n->size = size;
+		return -ENOMEM;
+	}
 	while (off < size) {
-		long got = fs->ops.pread(fs->img, n->img_ino, n->data + off, (size_t)(size - off), off);
-		if (got <= 0) {
+		size_t want = (size_t)(size - off);
+		uint8_t *dst = n->data + off;
+		if (buf) {
+			want = want > FSV_CHUNK ? FSV_CHUNK : want;
+			dst = buf;
+		}
+		long got = fs->ops.pread(fs->img, n->img_ino, dst, want, off);
+		if (got <= 0 || (size_t)got > want) {
+			fsv_sh_free(buf);
 			n->size = size;
 			return got < 0 ? fsv_img_err(fs, n, got) : -EIO; /* image shorter than its stat */
 		}
+		if (buf) {
+			long e = body_write(fs, n, buf, (size_t)got, off);
+			if (e < 0) {
+				fsv_sh_free(buf);
+				n->size = size;
+				return (int)e;
+			}
+		}
 		off += (uint64_t)got;
 	}
+	fsv_sh_free(buf);
 	n->size = size;
 	n->copied = 1;
 	return 0;
@@ -81,7 +261,7 @@ long fsv_read(struct fsv *fs, struct fsv_node *n, void *buf, size_t len, uint64_
 	if (len > 0x7ffff000)
 		len = 0x7ffff000;
 	if (n->copied) {
-		memcpy(buf, n->data + off, len);
+		body_read(n, buf, len, off);
 		return (long)len;
 	}
 	long r = fs->ops.pread(fs->img, n->img_ino, buf, len, off);
@@ -124,9 +304,9 @@ long fsv_write(struct fsv *fs, struct fsv_node *n, const void *buf, size_t len, 
 	r = fsv_grow(fs, n, off + len);
 	if (r < 0)
 		return r;
-	if (off > n->size)
-		memset(n->data + n->size, 0, (size_t)(off - n->size));
-	memcpy(n->data + off, buf, len);
+	long e = body_write(fs, n, buf, len, off);
+	if (e < 0)
+		return e;
 	if (off + len > n->size)
 		n->size = off + len;
 	fsv_touch(fs, n, 1);
@@ -150,12 +330,9 @@ int fsv_truncate(struct fsv *fs, struct fsv_node *n, uint64_t size)
 	int r = fsv_copy_up(fs, n);
 	if (r < 0)
 		return r;
-	if (size > n->size) {
-		r = fsv_grow(fs, n, size);
-		if (r < 0)
-			return r;
-		memset(n->data + n->size, 0, (size_t)(size - n->size));
-	}
+	r = body_resize(fs, n, size);
+	if (r < 0)
+		return r;
 	n->size = size;
 	fsv_touch(fs, n, 1);
 	return 0;
@@ -172,7 +349,11 @@ int fsv_anon_file(struct fsv *fs, uint32_t mode, const void *data, size_t len, s
 			fsv_unref(fs, n);
 			return r;
 		}
-		memcpy(n->data, data, len);
+		long e = body_write(fs, n, data, len, 0);
+		if (e < 0) {
+			fsv_unref(fs, n);
+			return (int)e;
+		}
 		n->size = len;
 	}
 	n->copied = 1;

@@ -68,17 +68,30 @@ void fsv_free_ents(struct fsv *fs, struct fsv_node *d)
 	d->nents = d->entcap = 0;
 }
 
+/* A regular file's content (a buffer, or chunks and their index:
+ * fsv_data.c), given back to the ephemeral layer's count. */
+static void body_free(struct fsv *fs, struct fsv_node *n)
+{
+	for (size_t i = 0; i < n->nchunk; i++)
+		fsv_sh_free(n->chunk[i]);
+	fsv_sh_free(n->chunk);
+	fsv_sh_free(n->data);
+	FSV_EPH_BYTES(fs) = FSV_EPH_BYTES(fs) >= n->cap ? FSV_EPH_BYTES(fs) - n->cap : 0;
+	n->cap = n->nchunk = 0;
+	n->chunk = NULL;
+	n->data = NULL;
+}
+
 void fsv_unref(struct fsv *fs, struct fsv_node *n)
 {
 	if (!n || --n->refs)
 		return;
 	if (((n->mode & FSV_IFMT) == FSV_IFIFO || (n->mode & FSV_IFMT) == FSV_IFSOCK) && !n->img && fs->host_gone)
 		fs->host_gone(fs->hook_ctx, n->ino);
-	if (n->data) {
-		if ((n->mode & FSV_IFMT) == FSV_IFREG && FSV_EPH_BYTES(fs) >= n->cap)
-			FSV_EPH_BYTES(fs) -= n->cap;
+	if ((n->mode & FSV_IFMT) == FSV_IFREG)
+		body_free(fs, n);
+	else
 		fsv_sh_free(n->data);
-	}
 	fsv_free_ents(fs, n);
 	fsv_xattr_free(n);
 	fsv_reclock_free(&n->reclocks);

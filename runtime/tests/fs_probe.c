@@ -840,6 +840,14 @@ int main(int argc, char **argv)
 	check(fchmod(fd, 0600) == 0 && fstat(fd, &st) == 0 && (st.st_mode & 0777) == 0600, "fchmod", "");
 	close(fd);
 	check(truncate("/work1/data", 10) == 0 && stat("/work1/data", &st) == 0 && st.st_size == 10, "truncate", "");
+	/* a sparse file costs what it holds: one byte at 4 GiB */
+	fd = open("/work1/sparse", O_CREAT | O_RDWR, 0644);
+	char z = 'x', y = 0;
+	check(fd >= 0 && pwrite(fd, "S", 1, 4LL << 30) == 1 && fstat(fd, &st) == 0 && st.st_size == (4LL << 30) + 1 &&
+		      pread(fd, &z, 1, 1LL << 30) == 1 && z == 0 && pread(fd, &y, 1, 4LL << 30) == 1 && y == 'S',
+	      "sparse-file", "");
+	close(fd);
+	unlink("/work1/sparse");
 	struct timespec ts[2] = {{0, UTIME_OMIT}, {1234567, 0}};
 	check(utimensat(AT_FDCWD, "/work1/data", ts, 0) == 0 && stat("/work1/data", &st) == 0 && st.st_mtime == 1234567,
 	      "utimensat", "");

@@ -896,6 +896,68 @@ static void test_place(void)
 	fsv_destroy(&fs);
 }
 
+/* Files past FSV_CHUNK keep chunks allocated when written: holes cost
+ * nothing and read as zeros (fsv_data.c). */
+static void test_sparse(void)
+{
+	struct fsv fs;
+	setup(&fs);
+	struct fsv_node *home = get(&fs, "/home", 0), *f, *g;
+	CHECK_EQ(fsv_create(&fs, home, "sparse", 6, FSV_IFREG | 0644, NULL, &f), 0);
+	uint64_t base = fs.eph_bytes;
+	fs.eph_max = base + (1 << 20); /* 1 MiB for a 2 GiB file */
+	CHECK_EQ(fsv_write(&fs, f, "A", 1, 1ull << 30), 1);
+	CHECK_EQ(fsv_write(&fs, f, "B", 1, 2ull << 30), 1);
+	CHECK_EQ(f->size, (2ull << 30) + 1);
+	CHECK(fs.eph_bytes - base < (1 << 20));
+	char b[4] = "xxx";
+	CHECK_EQ(fsv_read(&fs, f, b, 3, (1ull << 30) - 1), 3);
+	CHECK(b[0] == 0 && b[1] == 'A' && b[2] == 0);
+	CHECK_EQ(fsv_read(&fs, f, b, 4, 2ull << 30), 1);
+	CHECK_EQ(b[0], 'B');
+
+	/* a write across chunk boundaries reads back */
+	static char pat[3 * FSV_CHUNK], back[3 * FSV_CHUNK];
+	for (size_t i = 0; i < sizeof pat; i++)
+		pat[i] = (char)(i * 7 + 1);
+	CHECK_EQ(fsv_write(&fs, f, pat, sizeof pat, FSV_CHUNK - 7), (long)sizeof pat);
+	CHECK_EQ(fsv_read(&fs, f, back, sizeof back, FSV_CHUNK - 7), (long)sizeof back);
+	CHECK(memcmp(pat, back, sizeof pat) == 0);
+
+	/* shrinking drops chunks; growing again reads zeros, not old bytes */
+	uint64_t before = fs.eph_bytes;
+	CHECK_EQ(fsv_truncate(&fs, f, 3), 0);
+	CHECK(fs.eph_bytes < before);
+	CHECK_EQ(fsv_truncate(&fs, f, 1ull << 31), 0);
+	CHECK_EQ(fsv_read(&fs, f, back, FSV_CHUNK * 2, 0), (long)FSV_CHUNK * 2);
+	int zero = 1;
+	for (size_t i = 3; i < FSV_CHUNK * 2; i++)
+		zero &= back[i] == 0;
+	CHECK(zero && back[0] == 0 && back[1] == 0 && back[2] == 0);
+	CHECK_EQ(fsv_read(&fs, f, b, 1, 1ull << 30), 1);
+	CHECK_EQ(b[0], 0);
+
+	/* a small file keeps its bytes when it becomes chunked */
+	CHECK_EQ(fsv_create(&fs, home, "grow", 4, FSV_IFREG | 0644, NULL, &g), 0);
+	CHECK_EQ(fsv_write(&fs, g, "hello", 5, 0), 5);
+	CHECK_EQ(fsv_write(&fs, g, "!", 1, 5 * FSV_CHUNK), 1);
+	CHECK_EQ(fsv_read(&fs, g, back, 6, 0), 6);
+	CHECK(memcmp(back, "hello", 6) == 0);
+
+	/* chunks count against the limit */
+	fs.eph_max = fs.eph_bytes + FSV_CHUNK;
+	CHECK_EQ(fsv_write(&fs, g, pat, sizeof pat, 8 * FSV_CHUNK), -ENOSPC);
+
+	/* everything is given back */
+	fsv_unref(&fs, f);
+	fsv_unref(&fs, g);
+	CHECK_EQ(fsv_remove(&fs, home, "sparse", 6, 0), 0);
+	CHECK_EQ(fsv_remove(&fs, home, "grow", 4, 0), 0);
+	CHECK_EQ(fs.eph_bytes, base);
+	fsv_unref(&fs, home);
+	fsv_destroy(&fs);
+}
+
 int main(void)
 {
 	test_place();
@@ -904,5 +966,6 @@ int main(void)
 	test_ephemeral();
 	test_files();
 	test_random();
+	test_sparse();
 	return test_summary("test_fs_core");
 }
