@@ -823,10 +823,7 @@ func TestCASGrantsVolumeKey(t *testing.T) {
 	sk, skf := simQuoteKey(t)
 	cas := newCAS(t, &sk.PublicKey)
 	vol := filepath.Join(t.TempDir(), "data")
-	e, mre := casEnclave(t, rt, bin, cas.addr(), cas.id, "vol", func(c *enclave.Config) {
-		c.HostArgs = true
-		c.ProtectedVolumes = []string{vol}
-	})
+	e, mre := casEnclave(t, rt, bin, cas.addr(), cas.id, "vol", withVolume(vol))
 	var granted volume.Key
 	if _, err := rand.Read(granted[:]); err != nil {
 		t.Fatal(err)

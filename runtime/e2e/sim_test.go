@@ -475,6 +475,10 @@ func TestSimModeHeapLimit(t *testing.T) {
 			if !strings.Contains(got.stderr, "heap ("+want+" MiB) is used up") || !strings.Contains(got.stderr, "--heap") {
 				t.Errorf("no message naming --heap:\n%s", got.stderr)
 			}
+			// the first ENOMEM (mprotect of an unmapped page) is not the heap's
+			if kv["unmapped_mprotect"] != "Cannot" || !strings.Contains(got.stderr, "mmap failed with ENOMEM") {
+				t.Errorf("the message must name the call that hit the heap, not an earlier ENOMEM:\n%s\n%s", got.stdout, got.stderr)
+			}
 		})
 	}
 }

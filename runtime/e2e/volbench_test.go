@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/scone-build/scone-build/pkg/enclave"
 )
 
 func init() {
@@ -36,10 +34,7 @@ func BenchmarkVolumeIO(b *testing.B) {
 	if err := os.Mkdir(plain, 0o700); err != nil {
 		b.Fatal(err)
 	}
-	e := makeEnclave(b, rt, bin, func(c *enclave.Config) {
-		c.HostArgs = true
-		c.ProtectedVolumes = []string{vol}
-	})
+	e := makeEnclave(b, rt, bin, withVolume(vol))
 	for _, c := range []struct {
 		name string
 		argv []string

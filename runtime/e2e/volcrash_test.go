@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scone-build/scone-build/pkg/enclave"
 	"github.com/scone-build/scone-build/pkg/volume"
 )
 
@@ -44,10 +43,7 @@ func crashVolume(t *testing.T, mode string, kills int) {
 	rt := runtimeBin(t)
 	bin := prog(t, "volcrash-static")
 	vol := filepath.Join(t.TempDir(), "data")
-	e := makeEnclave(t, rt, bin, func(c *enclave.Config) {
-		c.HostArgs = true
-		c.ProtectedVolumes = []string{vol}
-	})
+	e := makeEnclave(t, rt, bin, withVolume(vol))
 	seed := uint64(time.Now().UnixNano())
 	if v, err := strconv.ParseUint(os.Getenv("SCONE_E2E_SEED"), 10, 64); err == nil {
 		seed = v

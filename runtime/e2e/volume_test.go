@@ -12,6 +12,15 @@ import (
 	"github.com/scone-build/scone-build/pkg/volume"
 )
 
+// withVolume configures an enclave whose program takes its arguments from
+// the host and which has the protected volume vol.
+func withVolume(vol string) func(*enclave.Config) {
+	return func(c *enclave.Config) {
+		c.HostArgs = true
+		c.ProtectedVolumes = []string{vol}
+	}
+}
+
 // TestProtectedVolumeSimMode: a program writes files under a protected
 // volume; the host directory holds only ciphertext (no plaintext marker, no
 // file names); a second run reads them back; a modified host file and a
@@ -20,10 +29,7 @@ func TestProtectedVolumeSimMode(t *testing.T) {
 	rt := runtimeBin(t)
 	bin := prog(t, "volprobe")
 	vol := filepath.Join(t.TempDir(), "data")
-	e := makeEnclave(t, rt, bin, func(c *enclave.Config) {
-		c.HostArgs = true
-		c.ProtectedVolumes = []string{vol}
-	})
+	e := makeEnclave(t, rt, bin, withVolume(vol))
 	got := run(t, e.env(), rt, "write", vol)
 	if got.code != 0 || !strings.Contains(got.stdout, "ok") {
 		t.Fatalf("write: exit %d\nstdout:\n%s\nstderr:\n%s", got.code, got.stdout, got.stderr)
@@ -73,10 +79,7 @@ func TestProtectedVolumeSimMode(t *testing.T) {
 	}
 
 	// Another enclave key (another FS key): the volume is refused at start.
-	e2 := makeEnclave(t, rt, bin, func(c *enclave.Config) {
-		c.HostArgs = true
-		c.ProtectedVolumes = []string{vol}
-	})
+	e2 := makeEnclave(t, rt, bin, withVolume(vol))
 	if e2.keyHex != e.keyHex {
 		got = run(t, e2.env(), rt, "read", vol)
 		if got.code == 0 || !strings.Contains(got.stderr, "wrong volume key") {
@@ -187,10 +190,7 @@ func TestProtectedVolumeLinks(t *testing.T) {
 	if native.code != 0 || !strings.Contains(native.stdout, "shared-writable-mmap works") {
 		t.Fatalf("natively: exit %d\n%s%s", native.code, native.stdout, native.stderr)
 	}
-	e := makeEnclave(t, rt, bin, func(c *enclave.Config) {
-		c.HostArgs = true
-		c.ProtectedVolumes = []string{vol}
-	})
+	e := makeEnclave(t, rt, bin, withVolume(vol))
 	got := run(t, e.env(), rt, "links", vol)
 	if got.code != 0 || !strings.Contains(got.stdout, "shared-writable-mmap ENODEV") {
 		t.Fatalf("on the volume: exit %d\nstdout:\n%s\nstderr:\n%s", got.code, got.stdout, got.stderr)
@@ -228,10 +228,7 @@ func TestProtectedVolumeProcs(t *testing.T) {
 		t.Fatalf("natively: exit %d\n%s%s", native.code, native.stdout, native.stderr)
 	}
 	vol := filepath.Join(t.TempDir(), "data")
-	e := makeEnclave(t, rt, bin, func(c *enclave.Config) {
-		c.HostArgs = true
-		c.ProtectedVolumes = []string{vol}
-	})
+	e := makeEnclave(t, rt, bin, withVolume(vol))
 	got := run(t, e.env(), rt, "procs", vol)
 	if got.code != 0 || !strings.Contains(got.stdout, "ok") {
 		t.Fatalf("on the volume: exit %d\nstdout:\n%s\nstderr:\n%s", got.code, got.stdout, got.stderr)
@@ -271,10 +268,7 @@ func TestProtectedVolumeForkLoop(t *testing.T) {
 	rt := runtimeBin(t)
 	bin := prog(t, "volprobe")
 	vol := filepath.Join(t.TempDir(), "data")
-	e := makeEnclave(t, rt, bin, func(c *enclave.Config) {
-		c.HostArgs = true
-		c.ProtectedVolumes = []string{vol}
-	})
+	e := makeEnclave(t, rt, bin, withVolume(vol))
 	got := run(t, e.env(), rt, "forks", vol, "40000")
 	if got.code != 0 || !strings.Contains(got.stdout, "ok") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", got.code, got.stdout, got.stderr)

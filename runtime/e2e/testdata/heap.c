@@ -44,6 +44,11 @@ int main(void)
 	sysinfo(&si);
 	printf("totalram=%lu\n", (unsigned long)(si.totalram * si.mem_unit / MIB));
 
+	/* ENOMEM that is not the heap's: mprotect of an unmapped page */
+	void *gone = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	munmap(gone, 4096);
+	printf("unmapped_mprotect=%s\n", mprotect(gone, 4096, PROT_READ | PROT_WRITE) ? strerror(errno) : "ok");
+
 	int err;
 	unsigned long got = fill(64 * 1024, 0, &err);
 	printf("mapped=%lu err=%s\n", got, strerror(err));

@@ -107,9 +107,17 @@ void rt_heap_after_load(void)
 	apply();
 }
 
-void rt_heap_note_enomem(long nr)
+void rt_heap_note_enomem(long nr, unsigned long len)
 {
-	if (!heap || __atomic_exchange_n(&enomem_told, 1, __ATOMIC_RELAXED))
+	if (!heap || __atomic_load_n(&enomem_told, __ATOMIC_RELAXED))
+		return;
+	/* ENOMEM has other causes (mprotect of an unmapped range, mremap that
+	 * cannot grow in place): only a request past the limit is the heap's */
+	struct krlimit l;
+	long d = data_bytes();
+	if (d < 0 || host_prlimit(0, &l) < 0 || (unsigned long)d + len <= l.cur)
+		return;
+	if (__atomic_exchange_n(&enomem_told, 1, __ATOMIC_RELAXED))
 		return;
 	rt_eprintf("scone-run: %s failed with ENOMEM: the enclave's heap (%lu MiB) is used up; convert with a larger "
 		   "--heap (docs/runtime.md)\n",

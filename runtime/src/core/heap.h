@@ -28,9 +28,9 @@ void rt_heap_init(uint64_t heap);
  * and set after, counting from what the runtime and the program hold. */
 void rt_heap_before_load(void);
 void rt_heap_after_load(void);
-/* Tells the user once when a memory call failed with ENOMEM under the
- * limit (nr: the call). */
-void rt_heap_note_enomem(long nr);
+/* After a memory call nr failed with ENOMEM asking for len more bytes:
+ * tells the user once when the request went past the heap. */
+void rt_heap_note_enomem(long nr, unsigned long len);
 /* getrlimit, setrlimit, prlimit64 and sysinfo: 1 when handled (result in
  * *ret), 0 to pass the call on. */
 int rt_heap_dispatch(long nr, const long *a, long *ret);

@@ -58,7 +58,7 @@ long rt_mem_brk(unsigned long req)
 			RT_MAP_PRIVATE | RT_MAP_ANONYMOUS | RT_MAP_FIXED | (grow ? 0 : RT_MAP_NORESERVE), -1, 0);
 		if (r != (long)lo) {
 			if (r == -RT_ENOMEM)
-				rt_heap_note_enomem(__NR_brk);
+				rt_heap_note_enomem(__NR_brk, len);
 			goto out;
 		}
 	}

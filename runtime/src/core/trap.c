@@ -239,8 +239,13 @@ static long sys_mem(struct core_call *c)
 		return r;
 	r = shield_call(c->nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 	rt_mem_postcheck(c->nr, a, r);
-	if (r == -RT_ENOMEM && c->nr != __NR_munmap && c->nr != __NR_madvise)
-		rt_heap_note_enomem(c->nr);
+	if (r == -RT_ENOMEM && c->nr != __NR_munmap && c->nr != __NR_madvise) {
+		unsigned long more = (unsigned long)a[1];
+		if (c->nr == __NR_mremap)
+			more = (unsigned long)a[2] > (unsigned long)a[1] ? (unsigned long)a[2] - (unsigned long)a[1] :
+									   0;
+		rt_heap_note_enomem(c->nr, more);
+	}
 	struct rt_iago_snap none = {.ok = 0};
 	rt_iago_check(c->nr, a, r, &none);
 	/* A library's stub segment (docs/rewrite.md): the dynamic loader maps
