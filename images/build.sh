@@ -4,7 +4,7 @@
 # Names come from the arguments, else from $IMAGES (`make images IMAGES="a b"`),
 # else all.
 # An image is rebuilt only when the hash of its recipe, this script, the
-# packer (images/mkimage) and its sources differs from the one stored in its
+# packer (images/mkimage, pkg/rootfs) and its sources differs from the one stored in its
 # layout (.scone-recipe-hash). See docs/images.md.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -83,12 +83,21 @@ build_mkimage() {
   (cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$MKIMAGE" ./images/mkimage)
 }
 
+# The packer's sources: images/mkimage and the host-directory walker it
+# shares with the converter (pkg/rootfs), tests excluded.
+mkimage_sources() {
+  local f
+  for f in "$HERE"/mkimage/*.go "$ROOT"/pkg/rootfs/*.go; do
+    case $f in *_test.go) ;; *) echo "$f" ;; esac
+  done
+}
+
 # Files that define an image: printed with their names, in a fixed order.
 hash_inputs() { # NAME
   local n=$1 f
   echo "epoch=$EPOCH suite=$SUITE mirror=$MIRROR"
   go version 2>/dev/null || true
-  for f in "$HERE/build.sh" "$HERE/recipes/$n.sh" "$HERE/recipes/lib-debian.sh" "$HERE"/mkimage/*.go; do
+  for f in "$HERE/build.sh" "$HERE/recipes/$n.sh" "$HERE/recipes/lib-debian.sh" $(mkimage_sources); do
     echo "== ${f#"$ROOT"/}"; cat "$f"
   done
   local src
@@ -144,7 +153,7 @@ ensure_rootfs_tar() {
 # The rootfs as the gzip layer all Debian images share, made once.
 BASE_GZ=$CACHE/_rootfs/debian-$SUITE-minbase.layer.tar.gz
 base_layer_key() {
-  { rootfs_sha; echo "epoch=$EPOCH"; cat "$HERE"/mkimage/*.go; } | sha256sum | cut -c1-64
+  { rootfs_sha; echo "epoch=$EPOCH"; mkimage_sources | xargs cat; } | sha256sum | cut -c1-64
 }
 ensure_base_layer() {
   local key

@@ -3,160 +3,135 @@ package main
 import (
 	"archive/tar"
 	"bytes"
-	"errors"
+	"context"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/scone-build/scone-build/pkg/rootfs"
 )
 
-// entry is one tar entry of a layer: a path in the new tree, or a whiteout.
+// entry is one tar entry of a layer: an object of the new tree, or a
+// whiteout for a path deleted from the tree below.
 type entry struct {
-	rel      string // slash-separated, relative, no leading "./"
-	whiteout bool   // rel is the deleted path; the tar entry is dir/.wh.name
+	file     *rootfs.HostFile // nil for a whiteout
+	whiteout string           // the deleted path; the tar entry is dir/.wh.name
 }
 
-// treeEntries lists every path under root (root itself excluded).
-func treeEntries(root string) ([]entry, error) {
-	var out []entry
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+// name is the entry's path in the tar stream.
+func (e entry) name() string {
+	if e.file == nil {
+		return path.Join(path.Dir(e.whiteout), ".wh."+path.Base(e.whiteout))
+	}
+	return e.file.Entry.Name
+}
+
+// readTree lists every object under root (root itself excluded) in path
+// order, as rootfs reads host directories.
+func readTree(root string) ([]*rootfs.HostFile, error) {
+	var out []*rootfs.HostFile
+	err := rootfs.WalkDir(context.Background(), root, func(f *rootfs.HostFile) error {
+		if f.Entry.Type == 0 {
+			return fmt.Errorf("%q: a socket or unknown file type; an image cannot hold it", f.Path)
 		}
-		if p == root {
-			return nil
-		}
-		rel, err := filepath.Rel(root, p)
-		if err != nil {
-			return err
-		}
-		out = append(out, entry{rel: filepath.ToSlash(rel)})
+		out = append(out, f)
 		return nil
 	})
+	return out, err
+}
+
+// treeEntries lists every object under root as layer entries.
+func treeEntries(root string) ([]entry, error) {
+	files, err := readTree(root)
 	if err != nil {
-		return nil, fmt.Errorf("walking tree %q: %w", root, err)
+		return nil, err
+	}
+	out := make([]entry, len(files))
+	for i, f := range files {
+		out[i] = entry{file: f}
 	}
 	return out, nil
 }
 
 // diffEntries lists what a layer on top of base needs to turn it into tree
-// next: new and changed entries, their parent directories, and whiteouts for
-// entries of base that next lacks (one for a whole deleted directory).
+// next: new and changed objects, their parent directories, and whiteouts for
+// objects of base that next lacks (one for a whole deleted directory).
 func diffEntries(base, next string) ([]entry, error) {
+	baseFiles, err := readTree(base)
+	if err != nil {
+		return nil, err
+	}
+	nextFiles, err := readTree(next)
+	if err != nil {
+		return nil, err
+	}
+	old := make(map[string]*rootfs.HostFile, len(baseFiles))
+	for _, f := range baseFiles {
+		old[f.Entry.Name] = f
+	}
+	now := make(map[string]*rootfs.HostFile, len(nextFiles))
+	for _, f := range nextFiles {
+		now[f.Entry.Name] = f
+	}
 	want := map[string]bool{}
 	var out []entry
-	add := func(rel string) {
-		for r := rel; r != "." && !want[r]; r = path.Dir(r) {
-			want[r] = true
-			out = append(out, entry{rel: r})
+	add := func(name string) {
+		for n := name; n != "." && !want[n]; n = path.Dir(n) {
+			want[n] = true
+			out = append(out, entry{file: now[n]})
 		}
 	}
-	err := filepath.WalkDir(next, func(p string, d fs.DirEntry, err error) error {
+	for _, f := range nextFiles {
+		same, err := sameFile(old[f.Entry.Name], f)
 		if err != nil {
-			return err
-		}
-		if p == next {
-			return nil
-		}
-		rel, err := filepath.Rel(next, p)
-		if err != nil {
-			return err
-		}
-		same, err := sameEntry(filepath.Join(base, rel), p)
-		if err != nil {
-			return err
+			return nil, fmt.Errorf("comparing %q with %q: %w", next, base, err)
 		}
 		if !same {
-			add(filepath.ToSlash(rel))
+			add(f.Entry.Name)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("comparing %q with %q: %w", next, base, err)
 	}
-	err = filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	for _, f := range baseFiles {
+		n := f.Entry.Name
+		if now[n] != nil {
+			continue
 		}
-		if p == base {
-			return nil
-		}
-		rel, err := filepath.Rel(base, p)
-		if err != nil {
-			return err
-		}
-		nfi, err := os.Lstat(filepath.Join(next, rel))
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			r := filepath.ToSlash(rel)
-			if dir := path.Dir(r); dir != "." {
-				add(dir)
+		// One whiteout for the topmost deleted path; what is below a
+		// deleted directory, or below one replaced by a non-directory,
+		// goes with it.
+		dir := path.Dir(n)
+		if dir != "." {
+			if d := now[dir]; d == nil || d.Entry.Type != tar.TypeDir {
+				continue
 			}
-			out = append(out, entry{rel: r, whiteout: true})
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-		case err != nil:
-			return err
-		case d.IsDir() && !nfi.IsDir():
-			return filepath.SkipDir // replaced by a non-directory: the new entry replaces it all
+			add(dir)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("finding deletions from %q in %q: %w", base, next, err)
+		out = append(out, entry{whiteout: n})
 	}
 	return out, nil
 }
 
-// sameEntry reports whether the entries at a and b have the same type,
-// permissions, owner and contents (directories: type, permissions, owner).
-func sameEntry(a, b string) (bool, error) {
-	afi, err := os.Lstat(a)
-	if errors.Is(err, fs.ErrNotExist) {
+// sameFile reports whether b is a whiteout-free copy of a (nil: absent):
+// same type, permissions, owner, device numbers, symlink target and content.
+func sameFile(a, b *rootfs.HostFile) (bool, error) {
+	if a == nil {
 		return false, nil
 	}
-	if err != nil {
-		return false, err
-	}
-	bfi, err := os.Lstat(b)
-	if err != nil {
-		return false, err
-	}
-	if afi.Mode() != bfi.Mode() {
+	ea, eb := &a.Entry, &b.Entry
+	if ea.Type != eb.Type || ea.Mode != eb.Mode || ea.UID != eb.UID || ea.GID != eb.GID ||
+		ea.Devmajor != eb.Devmajor || ea.Devminor != eb.Devminor || ea.Linkname != eb.Linkname {
 		return false, nil
 	}
-	as, aok := afi.Sys().(*syscall.Stat_t)
-	bs, bok := bfi.Sys().(*syscall.Stat_t)
-	if aok && bok && (as.Uid != bs.Uid || as.Gid != bs.Gid || as.Rdev != bs.Rdev) {
-		return false, nil
-	}
-	switch {
-	case afi.Mode().IsDir():
+	if ea.Type != tar.TypeReg {
 		return true, nil
-	case afi.Mode()&fs.ModeSymlink != 0:
-		at, err := os.Readlink(a)
-		if err != nil {
-			return false, err
-		}
-		bt, err := os.Readlink(b)
-		if err != nil {
-			return false, err
-		}
-		return at == bt, nil
-	case afi.Mode().IsRegular():
-		if afi.Size() != bfi.Size() {
-			return false, nil
-		}
-		return sameContents(a, b)
 	}
-	return true, nil
+	if a.Size != b.Size {
+		return false, nil
+	}
+	return sameContents(a.Path, b.Path)
 }
 
 func sameContents(a, b string) (bool, error) {
@@ -201,27 +176,22 @@ func lessPath(a, b string) bool {
 	return len(as) < len(bs)
 }
 
-// writeTar writes the entries of tree root (whiteouts need no tree) as a tar
-// stream in path order with times clamped to epoch.
-func writeTar(w io.Writer, root string, entries []entry, epoch time.Time) error {
-	key := func(e entry) string {
-		if e.whiteout {
-			return path.Join(path.Dir(e.rel), ".wh."+path.Base(e.rel))
-		}
-		return e.rel
-	}
-	sort.Slice(entries, func(i, j int) bool { return lessPath(key(entries[i]), key(entries[j])) })
+// writeTar writes the entries as a tar stream in path order with times
+// clamped to epoch. A hard link becomes a link entry when the name it links
+// to is in the same layer, else a copy.
+func writeTar(w io.Writer, entries []entry, epoch time.Time) error {
+	sort.Slice(entries, func(i, j int) bool { return lessPath(entries[i].name(), entries[j].name()) })
 	tw := tar.NewWriter(w)
-	links := map[[2]uint64]string{} // (dev, inode) -> first name written
+	written := map[string]string{} // first name of a hard-link group -> its name in this layer
 	for _, e := range entries {
-		name := key(e)
-		if e.whiteout {
+		name := e.name()
+		if e.file == nil {
 			if err := tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, ModTime: epoch}); err != nil {
 				return fmt.Errorf("writing whiteout %q: %w", name, err)
 			}
 			continue
 		}
-		if err := writeFile(tw, root, name, epoch, links); err != nil {
+		if err := writeFile(tw, e.file, epoch, written); err != nil {
 			return err
 		}
 	}
@@ -231,59 +201,52 @@ func writeTar(w io.Writer, root string, entries []entry, epoch time.Time) error 
 	return nil
 }
 
-func writeFile(tw *tar.Writer, root, name string, epoch time.Time, links map[[2]uint64]string) error {
-	p := filepath.Join(root, filepath.FromSlash(name))
-	fi, err := os.Lstat(p)
-	if err != nil {
-		return fmt.Errorf("reading %q: %w", p, err)
+func writeFile(tw *tar.Writer, f *rootfs.HostFile, epoch time.Time, written map[string]string) error {
+	e := &f.Entry
+	hdr := &tar.Header{
+		Name:     e.Name,
+		Typeflag: e.Type,
+		Mode:     e.Mode,
+		Uid:      e.UID,
+		Gid:      e.GID,
+		ModTime:  e.ModTime,
+		Linkname: e.Linkname,
+		Devmajor: e.Devmajor,
+		Devminor: e.Devminor,
 	}
-	target := ""
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		if target, err = os.Readlink(p); err != nil {
-			return fmt.Errorf("reading link %q: %w", p, err)
-		}
-	}
-	hdr, err := tar.FileInfoHeader(fi, target)
-	if err != nil {
-		return fmt.Errorf("making tar header for %q: %w", p, err)
-	}
-	hdr.Name = name
-	if fi.IsDir() {
-		hdr.Name += "/"
-	}
-	hdr.Uname, hdr.Gname = "", ""
-	hdr.AccessTime, hdr.ChangeTime = time.Time{}, time.Time{}
-	hdr.ModTime = fi.ModTime().Truncate(time.Second)
 	if hdr.ModTime.After(epoch) {
 		hdr.ModTime = epoch
 	}
-	hdr.PAXRecords = nil
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		hdr.Uid, hdr.Gid = int(st.Uid), int(st.Gid)
-		if fi.Mode().IsRegular() && st.Nlink > 1 {
-			id := [2]uint64{uint64(st.Dev), st.Ino}
-			if first, ok := links[id]; ok {
-				hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
-			} else {
-				links[id] = name
-			}
+	switch e.Type {
+	case tar.TypeDir:
+		hdr.Name += "/"
+	case tar.TypeReg:
+		hdr.Size = f.Size
+		group := e.Name
+		if f.LinkTo != "" {
+			group = f.LinkTo
+		}
+		if first, ok := written[group]; ok {
+			hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
+		} else if f.Nlink > 1 {
+			written[group] = e.Name
 		}
 	}
 	if err := tw.WriteHeader(hdr); err != nil {
-		return fmt.Errorf("writing tar header for %q: %w", name, err)
+		return fmt.Errorf("writing tar header for %q: %w", e.Name, err)
 	}
 	if hdr.Typeflag != tar.TypeReg {
 		return nil
 	}
-	f, err := os.Open(p)
+	fl, err := os.Open(f.Path)
 	if err != nil {
-		return fmt.Errorf("opening %q: %w", p, err)
+		return fmt.Errorf("opening %q: %w", f.Path, err)
 	}
-	defer f.Close()
-	if n, err := io.Copy(tw, f); err != nil {
-		return fmt.Errorf("copying %q into layer: %w", p, err)
+	defer fl.Close()
+	if n, err := io.Copy(tw, fl); err != nil {
+		return fmt.Errorf("copying %q into layer: %w", f.Path, err)
 	} else if n != hdr.Size {
-		return fmt.Errorf("copying %q into layer: %d bytes, want %d (file changed)", p, n, hdr.Size)
+		return fmt.Errorf("copying %q into layer: %d bytes, want %d (file changed)", f.Path, n, hdr.Size)
 	}
 	return nil
 }

@@ -143,38 +143,35 @@ func ociEmpty() v1.Image {
 	return mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
 }
 
-// layerEntries parses a -layer spec and lists its entries and the tree they
-// are read from.
-func layerEntries(spec string) ([]entry, string, error) {
+// layerEntries parses a -layer spec and lists its entries.
+func layerEntries(spec string) ([]entry, error) {
 	kind, rest, _ := strings.Cut(spec, ":")
 	switch kind {
 	case "dir":
-		e, err := treeEntries(rest)
-		return e, rest, err
+		return treeEntries(rest)
 	case "diff":
 		base, next, ok := strings.Cut(rest, ":")
 		if !ok {
-			return nil, "", fmt.Errorf("parsing layer %q: want diff:BASE:NEW", spec)
+			return nil, fmt.Errorf("parsing layer %q: want diff:BASE:NEW", spec)
 		}
-		e, err := diffEntries(base, next)
-		return e, next, err
+		return diffEntries(base, next)
 	}
-	return nil, "", fmt.Errorf("parsing layer %q: want dir:ROOT or diff:BASE:NEW", spec)
+	return nil, fmt.Errorf("parsing layer %q: want dir:ROOT or diff:BASE:NEW", spec)
 }
 
 // writeLayer writes the layer spec as a gzip-compressed tar file at path.
 func writeLayer(path, spec string, epoch time.Time) error {
-	entries, root, err := layerEntries(spec)
+	entries, err := layerEntries(spec)
 	if err != nil {
 		return err
 	}
-	if err := writeLayerFile(path, root, entries, epoch); err != nil {
+	if err := writeLayerFile(path, entries, epoch); err != nil {
 		return fmt.Errorf("writing layer %q to %q: %w", spec, path, err)
 	}
 	return nil
 }
 
-func writeLayerFile(path, root string, entries []entry, epoch time.Time) (err error) {
+func writeLayerFile(path string, entries []entry, epoch time.Time) (err error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -188,7 +185,7 @@ func writeLayerFile(path, root string, entries []entry, epoch time.Time) (err er
 	if err != nil {
 		return err
 	}
-	if err := writeTar(zw, root, entries, epoch); err != nil {
+	if err := writeTar(zw, entries, epoch); err != nil {
 		return err
 	}
 	return zw.Close()

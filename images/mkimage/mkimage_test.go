@@ -104,7 +104,7 @@ func TestDiffEntries(t *testing.T) {
 				t.Fatal(err)
 			}
 			pr, pw := io.Pipe()
-			go func() { pw.CloseWithError(writeTar(pw, n, entries, time.Unix(1, 0))) }()
+			go func() { pw.CloseWithError(writeTar(pw, entries, time.Unix(1, 0))) }()
 			got := tarList(t, pr)
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("layer = %q, want %q", got, tc.want)
@@ -142,7 +142,7 @@ func TestTreeLayerOrderLinksAndTimes(t *testing.T) {
 	}
 	epoch := time.Unix(1000, 0)
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(writeTar(pw, root, entries, epoch)) }()
+	go func() { pw.CloseWithError(writeTar(pw, entries, epoch)) }()
 	got := tarList(t, pr, func(h *tar.Header) {
 		if !h.ModTime.Equal(epoch) || h.Uname != "" || h.Gname != "" {
 			t.Errorf("%s: mtime %v uname %q gname %q, want epoch and no names", h.Name, h.ModTime, h.Uname, h.Gname)

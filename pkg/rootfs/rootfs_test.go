@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"syscall"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -280,5 +281,71 @@ func TestFromDir(t *testing.T) {
 	}
 	if _, err := FromDir(context.Background(), filepath.Join(dir, "missing")); err == nil {
 		t.Error("missing dir accepted")
+	}
+}
+
+// TestWalkDir checks what the one host-directory walker reports: path order
+// component by component, hard links to the first name met, a socket as
+// type 0, and the first error of fn stopping the walk.
+func TestWalkDir(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"a", "a/b", "a.b"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o750); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a/b/f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Chmod(filepath.Join(dir, "a/b/f"), 0o4755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(dir, "a/b/f"), filepath.Join(dir, "a.b/g")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("a/b/f", filepath.Join(dir, "z")); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "s")
+	if err := syscall.Mknod(sock, syscall.S_IFSOCK|0o600, 0); err != nil {
+		t.Fatal(err)
+	}
+	type seen struct {
+		Name   string
+		Type   byte
+		Mode   int64
+		Size   int64
+		Nlink  uint64
+		LinkTo string
+		Target string
+	}
+	var got []seen
+	err := WalkDir(context.Background(), dir, func(f *HostFile) error {
+		got = append(got, seen{f.Entry.Name, f.Entry.Type, f.Entry.Mode, f.Size, f.Nlink, f.LinkTo, f.Entry.Linkname})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []seen{
+		{"a", tar.TypeDir, 0o750, 0, 0, "", ""},
+		{"a/b", tar.TypeDir, 0o750, 0, 0, "", ""},
+		{"a/b/f", tar.TypeReg, 0o4755, 1, 2, "", ""},
+		{"a.b", tar.TypeDir, 0o750, 0, 0, "", ""},
+		{"a.b/g", tar.TypeReg, 0o4755, 1, 2, "a/b/f", ""},
+		{"s", 0, 0o600, 0, 0, "", ""},
+		{"z", tar.TypeSymlink, 0o777, 0, 0, "", "a/b/f"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("walk\n got %v\nwant %v", got, want)
+	}
+	stop := errors.New("stop")
+	n := 0
+	err = WalkDir(context.Background(), dir, func(*HostFile) error { n++; return stop })
+	if !errors.Is(err, stop) || n != 1 {
+		t.Fatalf("fn's error: got %v after %d calls, want %v after 1", err, n, stop)
+	}
+	if err := WalkDir(context.Background(), filepath.Join(dir, "z"), func(*HostFile) error { return nil }); err == nil {
+		t.Fatal("a symlink as root accepted")
 	}
 }
