@@ -97,9 +97,13 @@ struct fsv_node {
 	uint8_t *data; /* REG: content (copied) up to FSV_CHUNK bytes; LNK: target (ephemeral) */
 	size_t cap;    /* REG: bytes charged to the ephemeral layer (data, or chunks and index) */
 	/* REG past FSV_CHUNK bytes (fsv_data.c): nchunk slots of FSV_CHUNK-byte
-	 * chunks, NULL for a hole that reads as zeros; data is then NULL. */
+	 * page-aligned chunks (fsv_sh_pages), NULL for a hole that reads as
+	 * zeros; data is then NULL. */
 	uint8_t **chunk;
 	size_t nchunk;
+	/* REG: mapped MAP_SHARED (fsv_share): chunks whatever the size, none
+	 * ever freed or moved, the bytes past size zeroed when it changes. */
+	uint8_t shared;
 	struct fsv_node *parent; /* where it was last linked (not a reference) */
 	char *name;		 /* its name there (NUL-terminated) */
 	struct fsv_dent *ents;	 /* DIR: overlay entries */
@@ -228,6 +232,16 @@ long fsv_write(struct fsv *fs, struct fsv_node *n, const void *buf, size_t len, 
 int fsv_truncate(struct fsv *fs, struct fsv_node *n, uint64_t size);
 /* Copies an image file's content into the ephemeral layer (idempotent). */
 int fsv_copy_up(struct fsv *fs, struct fsv_node *n);
+/* Shares the content of regular file n over [off, off + len) (page-aligned)
+ * with a MAP_SHARED mapping: copies it up, makes it chunks whatever its
+ * size, allocates every chunk of the range (past the end of the file too)
+ * and calls map(ctx, src, k, at) for each piece, in order: k bytes of the
+ * file's memory at src are what the mapping shows at at (from its start).
+ * From then on n's chunks are never freed or moved (a mapping may alias
+ * them): writes through the mapping and fsv_write see each other. 0, the
+ * first error of map, -ENOSPC past eph_max, -ENOMEM, -EINVAL or -ENODEV. */
+int fsv_share(struct fsv *fs, struct fsv_node *n, uint64_t off, uint64_t len,
+	      int (*map)(void *ctx, void *src, size_t len, uint64_t at), void *ctx);
 long fsv_readlink(struct fsv *fs, struct fsv_node *n, char *buf, size_t cap);
 int fsv_chmod(struct fsv *fs, struct fsv_node *n, uint32_t mode);
 int fsv_chown(struct fsv *fs, struct fsv_node *n, uint32_t uid, uint32_t gid);

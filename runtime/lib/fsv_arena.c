@@ -19,13 +19,22 @@ struct blk {
 	uint64_t pad;
 };
 
+/* A free page block: its first bytes while on the free list. */
+struct pblk {
+	uint64_t magic; /* P_FREE */
+	struct pblk *next;
+};
+#define P_FREE 0x5c0ef4e1b10cf4eeULL
+
 struct arena {
 	uint64_t magic;
 	volatile int lock;
 	size_t size;
-	size_t bump; /* offset of fresh memory */
+	size_t bump; /* offset of fresh memory for the size classes, growing up */
+	size_t top;  /* offset of the lowest page block handed out, growing down */
 	size_t used; /* payload bytes in use (statistics) */
 	void *freelist[NCLASS];
+	struct pblk *pfree; /* free page blocks */
 	struct fsv_arena_shared shared;
 };
 
@@ -46,6 +55,8 @@ int fsv_arena_init(void *base, size_t size, const struct rlock_ops *ops)
 	a->magic = A_MAGIC;
 	a->size = size;
 	a->bump = (sizeof *a + 15) & ~(size_t)15;
+	/* page blocks start at a page boundary, whatever base's alignment */
+	a->top = (size_t)((((uintptr_t)base + size) & ~(uintptr_t)(FSV_ARENA_PAGE - 1)) - (uintptr_t)base);
 	A = a;
 	return 0;
 }
@@ -53,7 +64,15 @@ int fsv_arena_init(void *base, size_t size, const struct rlock_ops *ops)
 int fsv_arena_active(void) { return A != 0; }
 struct fsv_arena_shared *fsv_arena_shared(void) { return A ? &A->shared : 0; }
 size_t fsv_arena_size(void) { return A ? A->size : 0; }
-size_t fsv_arena_used(void) { return A ? __atomic_load_n(&A->bump, __ATOMIC_RELAXED) : 0; }
+size_t fsv_arena_used(void)
+{
+	if (!A)
+		return 0;
+	lk();
+	size_t n = A->bump + (A->size - A->top);
+	unlk();
+	return n;
+}
 
 int fsv_arena_contains(const void *p)
 {
@@ -86,7 +105,7 @@ void *fsv_sh_malloc(size_t n)
 		}
 		A->freelist[c] = *(void **)(b + 1);
 	} else {
-		if (A->size - A->bump < HDR + sz) {
+		if (A->top - A->bump < HDR + sz) {
 			unlk();
 			return 0;
 		}
@@ -128,5 +147,55 @@ void fsv_sh_free(void *p)
 	A->used -= (size_t)1 << (b->cls + MIN_SHIFT);
 	*(void **)p = A->freelist[b->cls];
 	A->freelist[b->cls] = b;
+	unlk();
+}
+
+void *fsv_sh_pages(void)
+{
+	if (!A)
+		return rt_calloc(1, FSV_ARENA_PAGES);
+	lk();
+	struct pblk *p = A->pfree;
+	int fresh = 0;
+	if (p) {
+		if (p->magic != P_FREE) {
+			unlk();
+			return 0; /* corrupted free list */
+		}
+		A->pfree = p->next;
+	} else if (A->top - A->bump >= FSV_ARENA_PAGES) {
+		A->top -= FSV_ARENA_PAGES;
+		p = (struct pblk *)((char *)A + A->top);
+		fresh = 1;
+	}
+	if (p)
+		A->used += FSV_ARENA_PAGES;
+	unlk();
+	if (p && !fresh)
+		memset(p, 0, FSV_ARENA_PAGES);
+	else if (p)
+		p->magic = 0, p->next = 0; /* fresh memory is zero: only a reused block's header is not */
+	return p;
+}
+
+void fsv_sh_pages_free(void *q)
+{
+	if (!q)
+		return;
+	if (!fsv_arena_contains(q)) {
+		rt_free(q);
+		return;
+	}
+	struct pblk *p = q;
+	uintptr_t off = (uintptr_t)q - (uintptr_t)A;
+	lk();
+	if (off < A->top || ((uintptr_t)q & (FSV_ARENA_PAGE - 1)) || p->magic == P_FREE) {
+		unlk();
+		__builtin_trap(); /* not a page block, or freed twice */
+	}
+	p->magic = P_FREE;
+	p->next = A->pfree;
+	A->pfree = p;
+	A->used -= FSV_ARENA_PAGES;
 	unlk();
 }

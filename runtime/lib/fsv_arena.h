@@ -12,8 +12,12 @@
  *
  * Allocator: 16-byte headers; power-of-two size classes from 16 bytes to
  * 2 GiB with one free list each (no splitting or coalescing: file data grows
- * by doubling, so classes fit); fresh memory from a bump pointer. One
- * process-shared lock that survives its holder's death (rlock.h).
+ * by doubling, so classes fit); fresh memory from a bump pointer. Apart from
+ * them, page blocks (FSV_ARENA_PAGES bytes, page-aligned, no header: the
+ * chunks of large files) come down from the arena's top, so that a chunk can
+ * be mapped into the application as it is (a shared file mapping,
+ * fs/fs_mmap.c). One process-shared lock that survives its holder's death
+ * (rlock.h).
  *
  * Also in the arena: the FS shield's lock word and the ephemeral layer's
  * counters (next inode number, content bytes), which must be shared too.
@@ -50,11 +54,20 @@ int fsv_arena_active(void);
 struct fsv_arena_shared *fsv_arena_shared(void);
 /* Whether p lies inside the arena. */
 int fsv_arena_contains(const void *p);
-/* Bytes handed out from the bump pointer so far, and the arena's size. */
+/* Bytes taken from fresh memory so far (size classes and page blocks), and
+ * the arena's size. */
 size_t fsv_arena_used(void);
 size_t fsv_arena_size(void);
 
 void *fsv_sh_malloc(size_t n);
 void *fsv_sh_calloc(size_t n, size_t size);
 void fsv_sh_free(void *p);
+
+#define FSV_ARENA_PAGE 4096u
+#define FSV_ARENA_PAGES ((size_t)64 << 10)
+/* A zero-filled page block of FSV_ARENA_PAGES bytes, page-aligned in the
+ * arena (without an arena: from rt_calloc, not aligned), or NULL. */
+void *fsv_sh_pages(void);
+/* Gives a block of fsv_sh_pages back; p may be NULL. */
+void fsv_sh_pages_free(void *p);
 #endif

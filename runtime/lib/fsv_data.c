@@ -56,7 +56,7 @@ static long chunk_alloc(struct fsv *fs, struct fsv_node *n, uint64_t i, uint8_t 
 		int r = charge(fs, n, FSV_CHUNK);
 		if (r < 0)
 			return r;
-		n->chunk[i] = fsv_sh_calloc(1, FSV_CHUNK);
+		n->chunk[i] = fsv_sh_pages();
 		if (!n->chunk[i]) {
 			uncharge(fs, n, FSV_CHUNK);
 			return -ENOMEM;
@@ -64,6 +64,20 @@ static long chunk_alloc(struct fsv *fs, struct fsv_node *n, uint64_t i, uint8_t 
 	}
 	*out = n->chunk[i];
 	return 0;
+}
+
+/* Zeros over [from, to) of a chunked file's allocated chunks. */
+static void zero_range(struct fsv_node *n, uint64_t from, uint64_t to)
+{
+	while (from < to) {
+		uint64_t i = from / FSV_CHUNK, in = from % FSV_CHUNK;
+		uint64_t k = FSV_CHUNK - in < to - from ? FSV_CHUNK - in : to - from;
+		if (i >= n->nchunk)
+			return;
+		if (n->chunk[i])
+			memset(n->chunk[i] + in, 0, (size_t)k);
+		from += k;
+	}
 }
 
 /* From one buffer to chunks: the buffer's bytes become chunk 0. */
@@ -169,7 +183,9 @@ static long body_write(struct fsv *fs, struct fsv_node *n, const uint8_t *buf, s
 }
 
 /* A new size: growing reads as zeros; shrinking drops whole chunks past it
- * and zeroes the rest of the last one, so that growing again reads zeros. */
+ * and zeroes the rest of the last one, so that growing again reads zeros.
+ * A file mapped shared keeps its chunks: what the mapping wrote past the
+ * size is zeroed when the size moves over it. */
 static int body_resize(struct fsv *fs, struct fsv_node *n, uint64_t size)
 {
 	if (size > n->size) {
@@ -178,14 +194,20 @@ static int body_resize(struct fsv *fs, struct fsv_node *n, uint64_t size)
 			return r;
 		if (!n->chunk)
 			memset(n->data + n->size, 0, (size_t)(size - n->size));
+		else if (n->shared)
+			zero_range(n, n->size, size);
 		return 0;
 	}
 	if (!n->chunk)
 		return 0;
+	if (n->shared) {
+		zero_range(n, size, n->size);
+		return 0;
+	}
 	uint64_t keep = (size + FSV_CHUNK - 1) / FSV_CHUNK;
 	for (uint64_t i = keep; i < n->nchunk; i++)
 		if (n->chunk[i]) {
-			fsv_sh_free(n->chunk[i]);
+			fsv_sh_pages_free(n->chunk[i]);
 			n->chunk[i] = NULL;
 			uncharge(fs, n, FSV_CHUNK);
 		}
@@ -304,6 +326,8 @@ long fsv_write(struct fsv *fs, struct fsv_node *n, const void *buf, size_t len, 
 	r = fsv_grow(fs, n, off + len);
 	if (r < 0)
 		return r;
+	if (n->shared && off > n->size)
+		zero_range(n, n->size, off);
 	long e = body_write(fs, n, buf, len, off);
 	if (e < 0)
 		return e;
@@ -358,5 +382,42 @@ int fsv_anon_file(struct fsv *fs, uint32_t mode, const void *data, size_t len, s
 	}
 	n->copied = 1;
 	*out = n;
+	return 0;
+}
+
+int fsv_share(struct fsv *fs, struct fsv_node *n, uint64_t off, uint64_t len,
+	      int (*map)(void *ctx, void *src, size_t len, uint64_t at), void *ctx)
+{
+	if (n->special || (n->mode & FSV_IFMT) != FSV_IFREG)
+		return -ENODEV;
+	if ((off | len) % FSV_ARENA_PAGE || !len || off + len < off || off + len > (1ull << 40))
+		return -EINVAL;
+	int r = fsv_copy_up(fs, n);
+	if (r < 0)
+		return r;
+	uint64_t end = off + len;
+	if (!n->chunk)
+		r = to_chunks(fs, n, end > n->size ? end : n->size);
+	else
+		r = index_grow(fs, n, (end + FSV_CHUNK - 1) / FSV_CHUNK);
+	if (r < 0)
+		return r;
+	if (!n->shared) {
+		/* the bytes past the size may become visible through the mapping */
+		n->shared = 1;
+		zero_range(n, n->size, (uint64_t)n->nchunk * FSV_CHUNK);
+	}
+	for (uint64_t at = off; at < end;) {
+		uint64_t i = at / FSV_CHUNK, in = at % FSV_CHUNK;
+		uint64_t k = FSV_CHUNK - in < end - at ? FSV_CHUNK - in : end - at;
+		uint8_t *c;
+		long e = chunk_alloc(fs, n, i, &c);
+		if (e < 0)
+			return (int)e;
+		r = map(ctx, c + in, (size_t)k, at - off);
+		if (r < 0)
+			return r;
+		at += k;
+	}
 	return 0;
 }

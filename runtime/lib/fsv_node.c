@@ -69,13 +69,20 @@ void fsv_free_ents(struct fsv *fs, struct fsv_node *d)
 }
 
 /* A regular file's content (a buffer, or chunks and their index:
- * fsv_data.c), given back to the ephemeral layer's count. */
+ * fsv_data.c), given back to the ephemeral layer's count. The chunks of a
+ * file mapped shared stay taken and counted: a mapping may still alias
+ * them, and the runtime cannot tell when the last one goes. */
 static void body_free(struct fsv *fs, struct fsv_node *n)
 {
+	size_t kept = 0;
 	for (size_t i = 0; i < n->nchunk; i++)
-		fsv_sh_free(n->chunk[i]);
+		if (!n->shared)
+			fsv_sh_pages_free(n->chunk[i]);
+		else if (n->chunk[i])
+			kept += FSV_CHUNK;
 	fsv_sh_free(n->chunk);
 	fsv_sh_free(n->data);
+	n->cap -= kept;
 	FSV_EPH_BYTES(fs) = FSV_EPH_BYTES(fs) >= n->cap ? FSV_EPH_BYTES(fs) - n->cap : 0;
 	n->cap = n->nchunk = 0;
 	n->chunk = NULL;

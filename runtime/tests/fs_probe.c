@@ -678,6 +678,64 @@ static void create_paths(void)
 	chdir("/");
 }
 
+/* MAP_SHARED of files of the image and of the ephemeral FS: the mapping,
+ * read/write and other processes see the same bytes. */
+static void shared_mappings(void)
+{
+	/* an image file written through the mapping: copied up, then shared */
+	int fd = open("/etc/probe.txt", O_RDWR);
+	char *m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	char b[16] = {0};
+	int ok = fd >= 0 && m != MAP_FAILED && !memcmp(m, "HELLO from", 10);
+	if (ok) {
+		memcpy(m, "shared", 6);
+		ok = pread(fd, b, 6, 0) == 6 && !memcmp(b, "shared", 6);
+		ok = ok && pwrite(fd, "W", 1, 1) == 1 && m[1] == 'W';
+		munmap(m, 8192);
+	}
+	check(ok, "mmap-shared-image-file", "");
+	close(fd);
+	errno = 0;
+	fd = open("/etc/probe.txt", O_RDONLY);
+	m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	check(m == MAP_FAILED && errno == EACCES, "mmap-shared-write-needs-rdwr", "");
+	m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	check(m != MAP_FAILED && !memcmp(m, "sWared", 6), "mmap-shared-read-only", "");
+	close(fd);
+	fd = open("/etc/probe.txt", O_WRONLY); /* as it was, for the checks after this */
+	check(fd >= 0 && pwrite(fd, "HELLO ", 6, 0) == 6 && m != MAP_FAILED && !memcmp(m, "HELLO ", 6),
+	      "mmap-shared-sees-write", "");
+	close(fd);
+	if (m != MAP_FAILED)
+		munmap(m, 4096);
+
+	/* a new file: growth, a forked writer, unlink while mapped */
+	fd = open("/tmp/shm-probe", O_CREAT | O_RDWR | O_TRUNC, 0600);
+	ok = fd >= 0 && ftruncate(fd, 3 * 4096) == 0;
+	char *s = ok ? mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+	ok = s != MAP_FAILED;
+	pid_t pid = ok ? fork() : -1;
+	if (pid == 0) {
+		strcpy(s + 4096, "from the child");
+		char c[4] = {0};
+		_exit(pwrite(fd, "par", 3, 8192) == 3 && pread(fd, c, 3, 0) == 3 && !memcmp(c, "top", 3) ? 0 : 1);
+	}
+	if (ok)
+		memcpy(s, "top", 3);
+	int st = -1;
+	ok = ok && pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	ok = ok && !strcmp(s + 4096, "from the child") && !memcmp(s + 8192, "par", 3);
+	ok = ok && pread(fd, b, 14, 4096) == 14 && !memcmp(b, "from the child", 14);
+	check(ok, "mmap-shared-fork", "");
+	ok = s != MAP_FAILED && unlink("/tmp/shm-probe") == 0 && close(fd) == 0;
+	if (ok) {
+		s[0] = 'T';
+		ok = s[0] == 'T' && !memcmp(s + 8192, "par", 3);
+		munmap(s, 3 * 4096);
+	}
+	check(ok, "mmap-shared-unlinked", "");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "bench"))
@@ -791,10 +849,8 @@ int main(int argc, char **argv)
 	check(m != MAP_FAILED && !memcmp(m, "HELLO from", 10), "mmap-private", "");
 	if (m != MAP_FAILED)
 		munmap(m, 4096);
-	errno = 0;
-	m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	check(m == MAP_FAILED && errno == ENODEV, "mmap-shared-write-refused", "");
 	close(fd);
+	shared_mappings();
 
 	/* passthrough and magic links */
 	n = readlink("/proc/self/exe", buf, sizeof buf);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fsv.h"
+#include "fsv_arena.h"
 #include "testutil.h"
 
 /* ---- mock image ---- */
@@ -958,6 +959,89 @@ static void test_sparse(void)
 	fsv_destroy(&fs);
 }
 
+struct pieces {
+	uint8_t *src[8];
+	size_t len[8];
+	uint64_t at[8];
+	int n, fail_at;
+};
+
+static int record(void *ctx, void *src, size_t len, uint64_t at)
+{
+	struct pieces *p = ctx;
+	if (p->n == p->fail_at || p->n == 8)
+		return -EIO;
+	p->src[p->n] = src;
+	p->len[p->n] = len;
+	p->at[p->n++] = at;
+	return 0;
+}
+
+/* fsv_share: the file's memory as a shared mapping sees it. */
+static void test_share(void)
+{
+	struct fsv fs;
+	setup(&fs);
+	struct fsv_node *home = get(&fs, "/home", 0), *f;
+	CHECK_EQ(fsv_create(&fs, home, "shm", 3, FSV_IFREG | 0644, NULL, &f), 0);
+	uint64_t base = fs.eph_bytes;
+	CHECK_EQ(fsv_write(&fs, f, "hello", 5, 0), 5);
+
+	/* a small file becomes chunks; pieces never cross a chunk */
+	struct pieces p = {.fail_at = -1};
+	CHECK_EQ(fsv_share(&fs, f, 4096, FSV_CHUNK + 8192, record, &p), 0);
+	CHECK_EQ(p.n, 2);
+	CHECK(p.len[0] == FSV_CHUNK - 4096 && p.at[0] == 0 && p.len[1] == 3 * 4096 && p.at[1] == FSV_CHUNK - 4096);
+	CHECK(f->shared && f->chunk && !f->data && f->size == 5);
+	char b[8] = "";
+	CHECK_EQ(fsv_read(&fs, f, b, 8, 0), 5);
+	CHECK(memcmp(b, "hello", 5) == 0);
+
+	/* writes through the mapping and fsv_write see each other */
+	CHECK_EQ(fsv_truncate(&fs, f, 8192), 0);
+	memcpy(p.src[0], "mapped", 6); /* the file's byte 4096 */
+	CHECK_EQ(fsv_read(&fs, f, b, 6, 4096), 6);
+	CHECK(memcmp(b, "mapped", 6) == 0);
+	CHECK_EQ(fsv_write(&fs, f, "W", 1, FSV_CHUNK + 1), 1);
+	CHECK_EQ(p.src[1][1], 'W'); /* p.src[1] is the file's byte FSV_CHUNK */
+
+	/* bytes the mapping wrote past the end read as zeros once the file grows */
+	p.src[1][8000] = 'x'; /* past the end (FSV_CHUNK + 2) */
+	CHECK_EQ(fsv_write(&fs, f, "e", 1, FSV_CHUNK + 9000), 1);
+	CHECK_EQ(fsv_read(&fs, f, b, 1, FSV_CHUNK + 8000), 1);
+	CHECK_EQ(b[0], 0);
+	p.src[1][9999] = 'y';
+	CHECK_EQ(fsv_truncate(&fs, f, 2 * FSV_CHUNK), 0);
+	CHECK_EQ(fsv_read(&fs, f, b, 1, FSV_CHUNK + 9999), 1);
+	CHECK_EQ(b[0], 0);
+
+	/* shrinking keeps the chunks (the mapping still shows them) and zeroes
+	 * what was cut */
+	CHECK_EQ(fsv_truncate(&fs, f, 0), 0);
+	CHECK(f->chunk[0] != NULL && f->chunk[1] != NULL);
+	CHECK(p.src[0][0] == 0 && p.src[1][1] == 0);
+
+	/* a failing map stops at its piece; misaligned ranges are refused */
+	struct pieces q = {.fail_at = 1};
+	CHECK_EQ(fsv_share(&fs, f, 0, 2 * FSV_CHUNK, record, &q), -EIO);
+	CHECK_EQ(q.n, 1);
+	CHECK_EQ(fsv_share(&fs, f, 100, 4096, record, &q), -EINVAL);
+	CHECK_EQ(fsv_share(&fs, f, 0, 100, record, &q), -EINVAL);
+	CHECK_EQ(fsv_share(&fs, home, 0, 4096, record, &q), -ENODEV);
+
+	/* removed and closed, the file's chunks stay taken and counted */
+	uint8_t *c0 = f->chunk[0], *c1 = f->chunk[1];
+	uint64_t before = fs.eph_bytes;
+	fsv_unref(&fs, f);
+	CHECK_EQ(fsv_remove(&fs, home, "shm", 3, 0), 0);
+	CHECK_EQ(fs.eph_bytes, base + 2 * FSV_CHUNK);
+	CHECK(fs.eph_bytes < before);
+	fsv_sh_pages_free(c0); /* not freed by the FS: freeing them here is no double free */
+	fsv_sh_pages_free(c1);
+	fsv_unref(&fs, home);
+	fsv_destroy(&fs);
+}
+
 int main(void)
 {
 	test_place();
@@ -967,5 +1051,6 @@ int main(void)
 	test_files();
 	test_random();
 	test_sparse();
+	test_share();
 	return test_summary("test_fs_core");
 }

@@ -20,6 +20,44 @@ static void test_fallback(void)
 	char *p = fsv_sh_malloc(10);
 	CHECK(p && !fsv_arena_contains(p));
 	fsv_sh_free(p);
+	unsigned char *pg = fsv_sh_pages();
+	CHECK(pg && !fsv_arena_contains(pg) && pg[0] == 0 && pg[FSV_ARENA_PAGES - 1] == 0);
+	fsv_sh_pages_free(pg);
+}
+
+/* Page blocks: page-aligned from the top, zero-filled also when reused,
+ * never overlapping the size classes, NULL when the arena is full. */
+static void test_pages(size_t size)
+{
+	unsigned char *p = fsv_sh_pages(), *q = fsv_sh_pages();
+	CHECK(p && q && fsv_arena_contains(p) && fsv_arena_contains(q + FSV_ARENA_PAGES - 1));
+	CHECK(((uintptr_t)p & (FSV_ARENA_PAGE - 1)) == 0 && ((uintptr_t)q & (FSV_ARENA_PAGE - 1)) == 0);
+	CHECK(q + FSV_ARENA_PAGES <= p || p + FSV_ARENA_PAGES <= q);
+	memset(p, 0x5a, FSV_ARENA_PAGES);
+	fsv_sh_pages_free(p);
+	unsigned char *r = fsv_sh_pages();
+	CHECK(r == p);
+	size_t nonzero = 0;
+	for (size_t i = 0; r && i < FSV_ARENA_PAGES; i++)
+		nonzero += r[i] != 0;
+	CHECK(nonzero == 0);
+	unsigned char *m = fsv_sh_malloc(100);
+	CHECK(m && (m + 100 <= q || m >= q + FSV_ARENA_PAGES) && (m + 100 <= r || m >= r + FSV_ARENA_PAGES));
+	/* fill the arena with page blocks: the last one fails, and the size
+	 * classes cannot take what the blocks hold */
+	size_t n = 0;
+	void **all = calloc(size / FSV_ARENA_PAGES + 1, sizeof *all);
+	while (all && (all[n] = fsv_sh_pages()) != NULL)
+		n++;
+	CHECK(n > 0 && n < size / FSV_ARENA_PAGES);
+	CHECK(fsv_sh_malloc(FSV_ARENA_PAGES) == NULL);
+	for (size_t i = 0; all && i < n; i++)
+		fsv_sh_pages_free(all[i]);
+	free(all);
+	fsv_sh_pages_free(q);
+	fsv_sh_pages_free(r);
+	fsv_sh_pages_free(NULL);
+	fsv_sh_free(m);
 }
 
 static void test_allocator(size_t size)
@@ -52,6 +90,7 @@ static void test_allocator(size_t size)
 	fsv_sh_free(d2);
 	fsv_sh_free(z);
 	fsv_sh_free(NULL);
+	test_pages(size);
 }
 
 static struct fsv_node *lookup(struct fsv *fs, const char *path)

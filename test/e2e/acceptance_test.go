@@ -119,6 +119,9 @@ func TestConvertedMatchesNative(t *testing.T) {
 		{"python3 -c", "python3", []string{"python3", "-c", "import json, hashlib, os; print(json.dumps({'v': 6*7, 'h': hashlib.sha256(open('/etc/os-release','rb').read()).hexdigest(), 'cwd': os.getcwd()}))"}},
 		{"sqlite3 queries a database from the image", "sqlite", []string{"sqlite3", "/data/sample.db",
 			"select c.name, count(*), round(avg(r.celsius), 2) from cities c join readings r on r.city_id = c.id group by c.name order by c.name;"}},
+		{"sqlite3 in WAL mode (the -shm index mapped shared by two processes at once) in /tmp", "sqlite", []string{"sh", "-c",
+			"sqlite3 /tmp/w.db 'PRAGMA journal_mode=WAL; CREATE TABLE t(a); INSERT INTO t VALUES (1), (2);' && " +
+				"sqlite3 /tmp/w.db 'BEGIN; SELECT count(*) FROM t;' '.shell sqlite3 /tmp/w.db \"INSERT INTO t VALUES (40); SELECT sum(a) FROM t;\"' 'SELECT sum(a) FROM t; COMMIT; SELECT sum(a) FROM t; PRAGMA journal_mode;'"}},
 		{"musl-linked program", "musl", []string{"/usr/local/bin/readfile", "/usr/local/share/musl-demo/data.txt"}},
 		{"musl hello", "musl", nil},
 		{"perl core modules, file I/O, fork, pipe, waitpid, sort, regex", "perl", []string{"perl", "/usr/local/share/scone-tests/perl/check.pl"}},

@@ -14,8 +14,4 @@ var knownDiffs = map[string]string{
 	// host kernel cannot mount on a directory that exists only in the
 	// enclave (ENOENT). Mounts are the container engine's job.
 	"os/exec.TestFindExecutableVsNoexec": "mount(2) on a directory of the enclave's file system (ENOENT on the host)",
-	// mmap(MAP_SHARED|MAP_FIXED) of a file in the enclave's /tmp: ENODEV,
-	// so the test skips (docs/compatibility.md: MAP_SHARED of enclave
-	// files).
-	"runtime.TestMemmoveOverflow": "mmap(MAP_SHARED) of a file of the enclave's file system: ENODEV",
 }

@@ -30,16 +30,12 @@ long rt_mmap_valid(const struct sys_call *c)
 	return 0;
 }
 
-long rt_mmap_copy(const struct sys_call *c, long (*fill)(void *ctx, void *dst, size_t n, uint64_t off), void *ctx)
+long rt_mmap_reserve(const struct sys_call *c, int prot)
 {
 	unsigned long addr = (unsigned long)c->a[0], len = (unsigned long)c->a[1];
-	int prot = (int)c->a[2], flags = (int)c->a[3];
-	long off = c->a[5];
-	long v = rt_mmap_valid(c);
-	if (v)
-		return v;
+	int flags = (int)c->a[3];
 	int aflags = (flags & ~(MAP_TYPE_ | MAP_SYNC_)) | RT_MAP_PRIVATE | RT_MAP_ANONYMOUS;
-	long r = host_syscall(__NR_mmap, (long)addr, (long)len, RT_PROT_READ | RT_PROT_WRITE, aflags, -1, 0);
+	long r = host_syscall(__NR_mmap, (long)addr, (long)len, prot, aflags, -1, 0);
 	if (rt_is_err(r))
 		return r;
 	unsigned long m = (unsigned long)r, mlen = (len + RT_PAGE - 1) & ~(RT_PAGE - 1);
@@ -48,6 +44,21 @@ long rt_mmap_copy(const struct sys_call *c, long (*fill)(void *ctx, void *dst, s
 	if ((m & (RT_PAGE - 1)) || m + mlen < m || m + mlen > 0x800000000000UL ||
 	    ((flags & (RT_MAP_FIXED | RT_MAP_FIXED_NOREPLACE)) && m != addr) || rt_region_overlaps(m, mlen))
 		rt_fatal(RT_EX_OSERR, "host returned an invalid mmap address %p for a protected file", (void *)m);
+	return r;
+}
+
+long rt_mmap_copy(const struct sys_call *c, long (*fill)(void *ctx, void *dst, size_t n, uint64_t off), void *ctx)
+{
+	unsigned long len = (unsigned long)c->a[1];
+	int prot = (int)c->a[2];
+	long off = c->a[5];
+	long v = rt_mmap_valid(c);
+	if (v)
+		return v;
+	long r = rt_mmap_reserve(c, RT_PROT_READ | RT_PROT_WRITE);
+	if (rt_is_err(r))
+		return r;
+	unsigned long m = (unsigned long)r, mlen = (len + RT_PAGE - 1) & ~(RT_PAGE - 1);
 	unsigned long done = 0;
 	while (done < len) {
 		long got = fill(ctx, (char *)m + done, len - done, (uint64_t)off + done);

@@ -17,6 +17,12 @@ struct sys_call;
  * (EINVAL for flags, lengths and offsets Linux refuses). */
 long rt_mmap_copy(const struct sys_call *c, long (*fill)(void *ctx, void *dst, size_t n, uint64_t off), void *ctx);
 
+/* The address range of the call's mapping, as anonymous private memory
+ * with protection prot, placed by the host as the call asks (address hint,
+ * MAP_FIXED, MAP_FIXED_NOREPLACE); the host's answer checked (Iago). The
+ * address or a negative errno. */
+long rt_mmap_reserve(const struct sys_call *c, int prot);
+
 /* 0, or -EINVAL for flags, lengths and offsets Linux refuses (checked
  * before the descriptor, as Linux does). */
 long rt_mmap_valid(const struct sys_call *c);
