@@ -32,6 +32,9 @@ log "runtime: start-up, pwrite, protected-FS reads vs native"
 make -s build >/dev/null
 bench/runtime-io.sh bin/scone-build 100 | tee "$OUT/runtime-io.txt"
 
+log "runtime: TLS curves (X25519, P-256, ECDSA) vs BearSSL's"
+bench/tls-ec.sh | tee "$OUT/tls-ec.txt"
+
 log "servers: throughput converted vs native (nginx, redis, memcached)"
 bench/servers.sh bin/scone-build 5 | tee "$OUT/servers.txt"
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "tlsconn.h"
+#include "ecfast.h"
 
 /* TLS 1.2 only, ECDHE key exchange, AEAD ciphers (AES-GCM, ChaCha20-Poly1305):
  * the server's order (ECDSA first; a server with an RSA key skips the ECDSA
@@ -32,9 +33,11 @@ static void profile(struct tlsconn *c, br_ssl_engine_context *e)
 	br_ssl_engine_set_prf_sha384(e, &br_tls12_sha384_prf);
 	br_ssl_engine_set_default_aes_gcm(e);
 	br_ssl_engine_set_default_chapol(e);
-	br_ssl_engine_set_default_ec(e);
 	br_ssl_engine_set_default_rsavrfy(e);
 	br_ssl_engine_set_default_ecdsa(e);
+	/* after set_default_ecdsa, which also sets BearSSL's curves: ECDHE and
+	 * ECDSA verification on the runtime's 64-bit curves (ecfast.h) */
+	br_ssl_engine_set_ec(e, &rt_ec_fast);
 	br_ssl_engine_add_flags(e, BR_OPT_NO_RENEGOTIATION);
 	br_ssl_engine_set_buffer(e, c->iobuf, sizeof c->iobuf, 1);
 }
@@ -48,13 +51,13 @@ static void validator(struct tlsconn *c, const br_x509_trust_anchor *tas, size_t
 		br_x509_minimal_set_hash(&c->x509, hashes[i]->desc >> BR_HASHDESC_ID_OFF & BR_HASHDESC_ID_MASK,
 					 hashes[i]);
 	br_x509_minimal_set_rsa(&c->x509, br_rsa_pkcs1_vrfy_get_default());
-	br_x509_minimal_set_ecdsa(&c->x509, br_ec_get_default(), br_ecdsa_vrfy_asn1_get_default());
+	br_x509_minimal_set_ecdsa(&c->x509, &rt_ec_fast, br_ecdsa_vrfy_asn1_get_default());
 	br_x509_minimal_set_time(&c->x509, days, secs);
 }
 
 static void start(struct tlsconn *c, int server)
 {
-	c->rx_off = c->rx_len = 0;
+	c->rx_off = c->rx_len = c->tx_len = 0;
 	c->server = (uint8_t)server;
 	c->hs_done = c->peer_eof = c->rd_closed = c->wr_shut = 0;
 	c->sock_rd = c->sock_wr = 1;
@@ -72,7 +75,7 @@ int tlsconn_server_init(struct tlsconn *c, const struct tlsconn_server_cfg *cfg,
 	profile(c, &s->eng);
 	if (cfg->key_type == BR_KEYTYPE_EC && cfg->ec)
 		br_ssl_server_set_single_ec(s, cfg->chain, cfg->chain_len, cfg->ec, BR_KEYTYPE_SIGN,
-					    (unsigned)cfg->issuer_key_type, br_ec_get_default(),
+					    (unsigned)cfg->issuer_key_type, &rt_ec_fast,
 					    br_ecdsa_sign_asn1_get_default());
 	else if (cfg->key_type == BR_KEYTYPE_RSA && cfg->rsa)
 		br_ssl_server_set_single_rsa(s, cfg->chain, cfg->chain_len, cfg->rsa, BR_KEYTYPE_SIGN,
@@ -101,8 +104,8 @@ int tlsconn_client_init(struct tlsconn *c, const struct tlsconn_client_cfg *cfg,
 	validator(c, cfg->cas, cfg->ncas, days, secs);
 	br_ssl_engine_set_x509(&cl->eng, &c->x509.vtable);
 	if (cfg->chain_len && cfg->key_type == BR_KEYTYPE_EC && cfg->ec)
-		br_ssl_client_set_single_ec(cl, cfg->chain, cfg->chain_len, cfg->ec, BR_KEYTYPE_SIGN, 0,
-					    br_ec_get_default(), br_ecdsa_sign_asn1_get_default());
+		br_ssl_client_set_single_ec(cl, cfg->chain, cfg->chain_len, cfg->ec, BR_KEYTYPE_SIGN, 0, &rt_ec_fast,
+					    br_ecdsa_sign_asn1_get_default());
 	else if (cfg->chain_len && cfg->key_type == BR_KEYTYPE_RSA && cfg->rsa)
 		br_ssl_client_set_single_rsa(cl, cfg->chain, cfg->chain_len, cfg->rsa, br_rsa_pkcs1_sign_get_default());
 	br_ssl_engine_inject_entropy(&cl->eng, seed, 32);
@@ -154,7 +157,7 @@ unsigned tlsconn_needs(const struct tlsconn *c)
 	if (c->err)
 		return 0;
 	unsigned st = br_ssl_engine_current_state(eng_c(c)), n = 0;
-	if (st & BR_SSL_SENDREC)
+	if ((st & BR_SSL_SENDREC) || c->tx_len)
 		n |= TLSCONN_OUT;
 	if ((st & BR_SSL_RECVREC) && !c->rx_len && !c->peer_eof)
 		n |= TLSCONN_IN;
@@ -173,7 +176,7 @@ static unsigned note(struct tlsconn *c)
 
 int tlsconn_pending_out(const struct tlsconn *c)
 {
-	return !c->err && (br_ssl_engine_current_state(eng_c(c)) & BR_SSL_SENDREC);
+	return !c->err && (c->tx_len || (br_ssl_engine_current_state(eng_c(c)) & BR_SSL_SENDREC));
 }
 
 size_t tlsconn_readable(const struct tlsconn *c)
@@ -191,25 +194,35 @@ unsigned tlsconn_pump(struct tlsconn *c, const struct tlsconn_io *io, void *ctx,
 	br_ssl_engine_context *e = tlsconn_engine(c);
 	while (!c->err) {
 		unsigned st = br_ssl_engine_current_state(e);
-		if (st & BR_SSL_CLOSED) {
-			closed(c);
-			break;
-		}
 		if (!c->hs_done && (st & BR_SSL_SENDAPP))
 			c->hs_done = 1;
-		if ((st & BR_SSL_SENDREC) && c->sock_wr) {
+		/* take what the engine has ready; send once it has no more */
+		if ((st & BR_SSL_SENDREC) && c->tx_len < sizeof c->tx) {
 			size_t len;
 			unsigned char *b = br_ssl_engine_sendrec_buf(e, &len);
-			long n = io->send(ctx, b, len);
-			if (n > 0 && (size_t)n <= len) {
-				br_ssl_engine_sendrec_ack(e, (size_t)n);
-				continue;
-			}
-			if (n == -EAGAIN || n == -EINTR)
-				c->sock_wr = 0;
-			else
-				fail(c, n < 0 ? (int)n : -EIO); /* 0 or more than asked: broken host */
+			if (len > sizeof c->tx - c->tx_len)
+				len = sizeof c->tx - c->tx_len;
+			memcpy(c->tx + c->tx_len, b, len);
+			c->tx_len += (uint32_t)len;
+			br_ssl_engine_sendrec_ack(e, len);
 			continue;
+		}
+		if (c->tx_len && c->sock_wr) {
+			long n = io->send(ctx, c->tx, c->tx_len);
+			if (n > 0 && (size_t)n <= c->tx_len) {
+				memmove(c->tx, c->tx + n, c->tx_len - (size_t)n);
+				c->tx_len -= (uint32_t)n;
+			} else if (n == -EAGAIN || n == -EINTR) {
+				c->sock_wr = 0;
+			} else {
+				fail(c, n < 0 ? (int)n : -EIO); /* 0 or more than asked: broken host */
+			}
+			continue;
+		}
+		if (st & BR_SSL_CLOSED) {
+			if (!c->tx_len) /* its last records (close_notify) have left */
+				closed(c);
+			break;
 		}
 		if (!(st & BR_SSL_RECVREC))
 			break;
@@ -359,7 +372,7 @@ long tlsconn_write(struct tlsconn *c, const struct tlsconn_io *io, void *ctx, co
 		}
 		/* a full record waits for the socket */
 		if (!(br_ssl_engine_current_state(e) & BR_SSL_SENDREC) || !c->sock_wr)
-			break;
+			break; /* (gathered records are sent by the pump below) */
 		tlsconn_pump(c, io, ctx, 0);
 		if (c->err || !c->sock_wr)
 			break;

@@ -21,7 +21,8 @@
  *
  * Incoming ciphertext is staged in rx (one recv takes up to TLSCONN_RXBUF
  * bytes) and fed to the engine one record at a time; the engine holds one
- * decrypted record until the application has read it.
+ * decrypted record until the application has read it. Outgoing records are
+ * gathered in tx and sent together once the engine has no more ready.
  *
  * Portable: no libc, no syscalls, no globals. The struct has no pointers to
  * itself other than those BearSSL keeps, so it may live in memory that
@@ -35,6 +36,11 @@
 #include <bearssl.h>
 
 #define TLSCONN_RXBUF 16384
+/* Outgoing records are gathered (one full record and a little more) so
+ * that a flight of them leaves in one send: ServerHello, Certificate,
+ * ServerKeyExchange and ServerHelloDone sent one by one made Nagle hold the
+ * second until the client's delayed ACK, 40 ms per handshake. */
+#define TLSCONN_TXBUF 17408
 
 /* Readiness bits: the kernel's POLL and EPOLL values. */
 #define TLSCONN_IN 0x001
@@ -96,6 +102,8 @@ struct tlsconn {
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 	unsigned char rx[TLSCONN_RXBUF];
 	uint32_t rx_off, rx_len; /* staged ciphertext */
+	unsigned char tx[TLSCONN_TXBUF];
+	uint32_t tx_len; /* records taken from the engine, not sent yet */
 	uint8_t server;
 	uint8_t hs_done;   /* the initial handshake completed */
 	uint8_t sock_rd;   /* the socket may hold bytes not read yet (cleared by -EAGAIN) */

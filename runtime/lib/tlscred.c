@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "tlscred.h"
+#include "ecfast.h"
 #include "rt_alloc.h"
 
 /* A growable byte buffer (rt_malloc). */
@@ -291,7 +292,7 @@ int tlscred_key_matches(const struct tlscred_chain *c, const struct tlscred_key 
 	}
 	unsigned char q[BR_EC_KBUF_PUB_MAX_SIZE];
 	br_ec_public_key pub;
-	size_t n = br_ec_compute_pub(br_ec_get_default(), &pub, q, &key->ec);
+	size_t n = br_ec_compute_pub(&rt_ec_fast, &pub, q, &key->ec);
 	if (!n || pub.curve != pk->key.ec.curve || pub.qlen != pk->key.ec.qlen || memcmp(pub.q, pk->key.ec.q, pub.qlen))
 		return TLSCRED_EMISMATCH;
 	return 0;

@@ -19,6 +19,7 @@
 
 #include "tlscred.h"
 #include "tlsconn.h"
+#include "ecfast.h"
 #include "testutil.h"
 
 /* ---- I/O: the server's socket and the client's memory wire ---- */
@@ -29,8 +30,11 @@ static long sock_recv(void *ctx, void *buf, size_t len)
 	return n < 0 ? -errno : n;
 }
 
+static int sock_sends; /* send calls, for the one-send-per-flight check */
+
 static long sock_send(void *ctx, const void *buf, size_t len)
 {
+	sock_sends++;
 	long n = send(*(int *)ctx, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	return n < 0 ? -errno : n;
 }
@@ -154,6 +158,10 @@ static void pair_open(struct pair *p, const struct opts *o)
 		cc.ec = &ck->ec;
 	}
 	CHECK_EQ(tlsconn_client_init(p->cli, &cc, o->name ? o->name : "localhost", seed, days, secs), 0);
+	/* ECDHE and ECDSA on the runtime's curves, not BearSSL's defaults
+	 * (which br_ssl_engine_set_default_ecdsa would have put back) */
+	CHECK(br_ssl_engine_get_ec(tlsconn_engine(p->srv)) == &rt_ec_fast);
+	CHECK(br_ssl_engine_get_ec(tlsconn_engine(p->cli)) == &rt_ec_fast);
 }
 
 static void pair_close(struct pair *p)
@@ -201,9 +209,14 @@ static int handshake(struct pair *p)
 				br_ssl_engine_current_state(tlsconn_engine(p->cli)), p->wire->outlen, p->wire->inlen,
 				br_ssl_engine_current_state(tlsconn_engine(p->srv)), p->srv->rx_len);
 		c2s(p, ~(size_t)0);
+		int sends = sock_sends;
 		unsigned ev = tlsconn_pump(p->srv, &sock_io, &p->s[0], 1);
 		if (!p->srv->hs_done && !p->srv->err)
 			CHECK_EQ(ev & (TLSCONN_IN | TLSCONN_OUT), 0);
+		/* a flight (ServerHello .. ServerHelloDone; ChangeCipherSpec and
+		 * Finished) in one send: records sent one by one wait for the
+		 * peer's delayed ACK (Nagle) */
+		CHECK_MSG(sock_sends - sends <= 1, "%d sends in one server flight", sock_sends - sends);
 		s2c(p);
 		if (p->srv->hs_done && p->cli->hs_done)
 			return 1;
