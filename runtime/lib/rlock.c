@@ -11,16 +11,20 @@ void rlock_lock(volatile int *w, const struct rlock_ops *ops)
 {
 	int me = ops->self();
 	/* a short wait: spin, giving the CPU away between rounds (a holder
-	 * on another CPU, or one this CPU preempted, finishes soon) */
+	 * on another CPU, or one this CPU preempted, finishes soon), unless
+	 * the holder said it is in a host call that may block */
 	for (unsigned yields = 0; yields < RLOCK_YIELDS; yields++) {
 		for (unsigned spins = 0; spins < RLOCK_SPINS; spins++) {
 			int cur = 0;
 			if (__atomic_compare_exchange_n(w, &cur, me, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 				return;
+			if (cur & RLOCK_SLOW)
+				goto sleep;
 			__builtin_ia32_pause();
 		}
 		ops->relax();
 	}
+sleep:
 	/* a long one (the holder does host I/O, or died): sleep */
 	unsigned looks = 0;
 	for (;;) {
@@ -42,7 +46,7 @@ void rlock_lock(volatile int *w, const struct rlock_ops *ops)
 		if (looks++ % (ops->wait ? RLOCK_CHECK_EVERY : RLOCK_YIELDS) == 0) {
 			/* cur names the holder seen: take the lock over only from
 			 * that holder, and only if it is dead. */
-			int holder = cur & ~RLOCK_WAITERS;
+			int holder = cur & ~(RLOCK_WAITERS | RLOCK_SLOW);
 			if (holder != me && !ops->alive(holder) &&
 			    __atomic_compare_exchange_n(w, &cur, me | RLOCK_WAITERS, 0, __ATOMIC_ACQUIRE,
 							__ATOMIC_RELAXED)) {
@@ -56,6 +60,18 @@ void rlock_lock(volatile int *w, const struct rlock_ops *ops)
 		else
 			ops->relax();
 	}
+}
+
+void rlock_slow_begin(volatile int *w, const struct rlock_ops *ops)
+{
+	if (rlock_holder(w) == ops->self())
+		__atomic_fetch_or(w, RLOCK_SLOW, __ATOMIC_RELAXED);
+}
+
+void rlock_slow_end(volatile int *w, const struct rlock_ops *ops)
+{
+	if (rlock_holder(w) == ops->self())
+		__atomic_fetch_and(w, ~RLOCK_SLOW, __ATOMIC_RELAXED);
 }
 
 void rlock_unlock(volatile int *w, const struct rlock_ops *ops)
