@@ -44,7 +44,7 @@ RT_CFLAGS   := $(RT_WARN) -O2 -g0 -ffreestanding -fno-stack-protector -fno-async
 RT_LDFLAGS  ?= -static -nostdlib -no-pie -Wl,--build-id=none -Wl,-z,noexecstack
 RT_HOSTCFLAGS := $(RT_WARN) -O2 -g0 -D_GNU_SOURCE -ffile-prefix-map=$(CURDIR)=.
 # Host test flags.
-RT_TCFLAGS  := $(RT_WARN) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer $(RT_INC) -D_GNU_SOURCE -DRT_HOST_TEST
+RT_TCFLAGS  := $(RT_WARN) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer $(RT_INC) -D_GNU_SOURCE -DRT_HOST_TEST
 RT_DEPFLAGS  = -MMD -MP
 # `make V=1` prints the commands; by default one line per step.
 Q            = $(if $(V),,@)
