@@ -205,6 +205,22 @@ static void dbl(struct jac *r, const struct jac *p)
 	fp_sub(r->y, t1, gamma);
 }
 
+/* The sum's X3 = r^2 - J - 2V and Y3 = r (V - X3) - 2 S J, shared by the
+ * two addition formulas (S: Y1 in madd, S1 in add). */
+static void add_xy(struct jac *o, const fp rr, const fp j, const fp v, const fp s)
+{
+	fp t, u;
+	fp_sq(t, rr);
+	fp_sub(t, t, j);
+	fp_sub(t, t, v);
+	fp_sub(o->x, t, v);
+	fp_sub(t, v, o->x);
+	fp_mul(t, rr, t);
+	fp_mul(u, s, j);
+	fp_add(u, u, u);
+	fp_sub(o->y, t, u);
+}
+
 /* r = p + q, q affine and never the point at infinity; p may be. */
 static void madd(struct jac *r, const struct jac *p, const struct aff *q)
 {
@@ -223,15 +239,7 @@ static void madd(struct jac *r, const struct jac *p, const struct aff *q)
 	fp_add(rr, rr, rr);
 	fp_mul(v, p->x, i);
 	struct jac o;
-	fp_sq(t, rr);
-	fp_sub(t, t, j);
-	fp_sub(t, t, v);
-	fp_sub(o.x, t, v);
-	fp_sub(t, v, o.x);
-	fp_mul(t, rr, t);
-	fp_mul(v, p->y, j);
-	fp_add(v, v, v);
-	fp_sub(o.y, t, v);
+	add_xy(&o, rr, j, v, p->y);
 	fp_add(t, p->z, h);
 	fp_sq(t, t);
 	fp_sub(t, t, z1z1);
@@ -264,15 +272,7 @@ static void add(struct jac *r, const struct jac *p, const struct jac *q)
 	fp_add(rr, rr, rr);
 	fp_mul(v, u1, i);
 	struct jac o;
-	fp_sq(t, rr);
-	fp_sub(t, t, j);
-	fp_sub(t, t, v);
-	fp_sub(o.x, t, v);
-	fp_sub(t, v, o.x);
-	fp_mul(t, rr, t);
-	fp_mul(s1, s1, j);
-	fp_add(s1, s1, s1);
-	fp_sub(o.y, t, s1);
+	add_xy(&o, rr, j, v, s1);
 	fp_add(t, p->z, q->z);
 	fp_sq(t, t);
 	fp_sub(t, t, z1z1);

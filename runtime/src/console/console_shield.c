@@ -405,11 +405,14 @@ static int console_shield(const struct sys_call *c, long *ret)
 	}
 }
 
+static int console_active(void) { return con.enabled; }
+
 const struct shield_ops console_shield_ops = {
 	.name = "console",
 	.order = 20,
 	.init = console_shield_init,
 	.call = console_shield,
+	.active = console_active,
 	.fork_prepare = console_fork_prepare,
 	.fork_parent = console_fork_parent,
 	.fork_child = console_fork_child,

@@ -142,6 +142,10 @@ struct shield_ops {
 	int (*init)(const struct shield_env *env);
 	/* A trapped call: SHIELD_DONE with *ret, or SHIELD_PASS. */
 	int (*call)(const struct sys_call *c, long *ret);
+	/* Optional: 0 when call passes everything (the shield did not start or
+	 * has nothing to guard), asked once after the shields started; the
+	 * core then leaves the shield out of the calls' path. NULL: active. */
+	int (*active)(void);
 	/* fork (fork.c), pthread_atfork style: prepare takes the shield's locks
 	 * in the parent, parent(pid) and child release them; pid is the
 	 * child's, or a negative errno when the fork failed. */

@@ -18,6 +18,18 @@ extern const struct shield_ops *const __stop_rt_shields[] __attribute__((weak, v
 
 static const struct shield_ops *shields[MAX_SHIELDS];
 static size_t nshields;
+/* The shields an application call goes through: those with a call entry
+ * that are active (shield_ops.active), fixed once they started. */
+static const struct shield_ops *callers[MAX_SHIELDS];
+static size_t ncallers;
+
+static void pick_callers(void)
+{
+	ncallers = 0;
+	for (size_t i = 0; i < nshields; i++)
+		if (shields[i]->call && (!shields[i]->active || shields[i]->active()))
+			callers[ncallers++] = shields[i];
+}
 
 /* The registered tables, sorted by order once (at start-up, before any
  * thread exists: main.c). */
@@ -34,6 +46,7 @@ void rt_shields_setup(void)
 		}
 		shields[i] = *p;
 	}
+	pick_callers();
 }
 
 const struct shield_ops *rt_shield_find(const char *name)
@@ -54,6 +67,7 @@ int rt_shields_init(const struct shield_env *env)
 			rt_eprintf("scone-run: the %s shield did not start: error %d\n", shields[i]->name, -r);
 			return r;
 		}
+		pick_callers(); /* the next shields' start-up calls go through this one (net_cred.c reads its credentials through the FS shield) */
 	}
 	return 0;
 }
@@ -140,8 +154,8 @@ long shield_call_app(const volatile unsigned *cp, long nr, long a0, long a1, lon
 	long ret;
 	if (guard(cp, nr, c.a, &ret))
 		return ret;
-	for (size_t i = 0; i < nshields; i++)
-		if (shields[i]->call && shields[i]->call(&c, &ret) == SHIELD_DONE)
+	for (size_t i = 0; i < ncallers; i++)
+		if (callers[i]->call(&c, &ret) == SHIELD_DONE)
 			return ret;
 	if (cp)
 		return host_syscall_cp(nr, a0, a1, a2, a3, a4, a5, cp);

@@ -244,11 +244,14 @@ static int fs_code_fd(int fd)
 
 static int fs_owns_fd(int fd) { return fs_is_virtual_fd(fd); }
 
+static int fs_active(void) { return fs_g.enabled; }
+
 const struct shield_ops fs_shield_ops = {
 	.name = "fs",
 	.order = 10,
 	.init = fs_shield_init,
 	.call = fs_shield,
+	.active = fs_active,
 	.fork_prepare = fs_fork_prepare,
 	.fork_parent = fs_fork_parent,
 	.fork_child = fs_fork_child,

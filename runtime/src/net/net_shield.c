@@ -111,11 +111,14 @@ static void net_dup(int oldfd, int newfd)
 
 static int net_owns_fd(int fd) { return net_g.enabled && net_fd_known(fd); }
 
+static int net_active(void) { return net_g.enabled; }
+
 const struct shield_ops net_shield_ops = {
 	.name = "net",
 	.order = 15,
 	.init = net_init,
 	.call = net_call,
+	.active = net_active,
 	.fork_prepare = net_fork_prepare,
 	.fork_parent = net_fork_parent,
 	.fork_child = net_fork_child,

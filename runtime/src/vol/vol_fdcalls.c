@@ -750,6 +750,8 @@ int vs_call(const struct sys_call *c, long *ret)
 	return SHIELD_PASS;
 }
 
+static int vs_active(void) { return vs_g.nmounts > 0; }
+
 /* The shield's table: vs_call (above) is its call entry, vs_host_path
  * (vol_calls.c) its path entry, vol_shield.c has the others. */
 const struct shield_ops vol_shield_ops = {
@@ -757,6 +759,7 @@ const struct shield_ops vol_shield_ops = {
 	.order = 5,
 	.init = vs_init,
 	.call = vs_call,
+	.active = vs_active,
 	.fork_prepare = vs_fork_prepare,
 	.fork_parent = vs_fork_parent,
 	.fork_child = vs_fork_child,

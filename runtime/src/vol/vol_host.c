@@ -26,13 +26,19 @@ static void names_changed(struct vs_mount *m)
 		m->epoch = e;
 }
 
-/* A host call of the volume's I/O, made under the volume lock: marked so
- * that waiters for the lock sleep instead of spinning (rlock.h). */
+/* A host call of the volume's I/O, made under the volume lock. A sync,
+ * which waits for the disk, is marked so that waiters for the lock sleep
+ * instead of spinning (rlock.h); the other calls are short (the page
+ * cache): a waiter put to sleep for each of them would then wait for the
+ * scheduler at every hand-off. */
 static long io(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
-	vs_slow(1);
+	int slow = nr == __NR_fsync || nr == __NR_fdatasync;
+	if (slow)
+		vs_slow(1);
 	long r = host_syscall(nr, a0, a1, a2, a3, a4, a5);
-	vs_slow(0);
+	if (slow)
+		vs_slow(0);
 	return r;
 }
 
