@@ -213,6 +213,7 @@ type openedFile struct {
 	size int64
 	mode fs.FileMode
 	c    io.Closer
+	key  any // contentKey: the file's other names share the analysis
 }
 
 func (o *openedFile) Close() error {
@@ -225,6 +226,29 @@ func (o *openedFile) Close() error {
 // openResolved opens name (an fs.FS name with no links, from resolvePath).
 // Regular files only; files that are not io.ReaderAt are read into memory
 // up to maxSize bytes.
+// ContentKeyer is what a file system's FileInfo.Sys may implement to say
+// which names share their content (hard links): ContentKey is comparable,
+// equal for the names of one file and different for distinct files, or
+// nil when the file has no other name. pkg/rootfs's entries implement it;
+// for host directories the device and inode number serve.
+type ContentKeyer interface {
+	ContentKey() any
+}
+
+// contentKey names the content of a file opened from the image (nil: no
+// identity known, or no other name).
+func contentKey(st fs.FileInfo) any {
+	switch s := st.Sys().(type) {
+	case ContentKeyer:
+		return s.ContentKey()
+	case *syscall.Stat_t:
+		if s.Nlink > 1 {
+			return [2]uint64{uint64(s.Dev), s.Ino}
+		}
+	}
+	return nil
+}
+
 func openResolved(fsys FS, name string, maxSize int64) (*openedFile, error) {
 	f, err := fsys.Open(name)
 	if err != nil {
@@ -240,7 +264,7 @@ func openResolved(fsys FS, name string, maxSize int64) (*openedFile, error) {
 		return nil, &fs.PathError{Op: "open", Path: toImagePath(name), Err: errors.New("not a regular file")}
 	}
 	if ra, ok := f.(io.ReaderAt); ok {
-		return &openedFile{r: ra, size: st.Size(), mode: st.Mode(), c: f}, nil
+		return &openedFile{r: ra, size: st.Size(), mode: st.Mode(), c: f, key: contentKey(st)}, nil
 	}
 	defer f.Close()
 	if st.Size() > maxSize {
@@ -253,7 +277,7 @@ func openResolved(fsys FS, name string, maxSize int64) (*openedFile, error) {
 	if int64(len(data)) > maxSize {
 		return nil, &fs.PathError{Op: "open", Path: toImagePath(name), Err: fmt.Errorf("file is larger than the %d-byte limit", maxSize)}
 	}
-	return &openedFile{r: strings.NewReader(string(data)), size: int64(len(data)), mode: st.Mode()}, nil
+	return &openedFile{r: strings.NewReader(string(data)), size: int64(len(data)), mode: st.Mode(), key: contentKey(st)}, nil
 }
 
 // readSmallFile reads the regular file name (an fs name without links) if

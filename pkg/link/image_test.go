@@ -781,3 +781,42 @@ func TestHostLDCache(t *testing.T) {
 	}
 	t.Logf("%d cache entries, %d x86-64 names checked against ldconfig -p", len(c.Entries), len(want))
 }
+
+// sameFile is a ContentKeyer for fstest.MapFS files (their Sys).
+type sameFile int
+
+func (k sameFile) ContentKey() any { return k }
+
+// TestHardLinksAnalysedOnce: names whose FileInfo says they share their
+// content (ContentKeyer: rootfs's hard-link groups; a host inode) are
+// analysed once, and each gets a copy with its own path and findings. To
+// see that the second name is not read at all, its bytes here are another
+// program's (an ARM one): with the same key it gets the first's analysis.
+func TestHardLinksAnalysedOnce(t *testing.T) {
+	m := genRoot()
+	app := *m["usr/bin/app"]
+	app.Sys = sameFile(1)
+	m["usr/bin/app"] = &app
+	m["usr/bin/app-link"] = &fstest.MapFile{Data: m["usr/bin/arm"].Data, Mode: 0o755, Sys: sameFile(1)}
+	r, err := Analyze(context.Background(), m, Entry{Argv: []string{"app"}}, WithWorkers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[string]*Binary{}
+	for _, b := range r.Binaries {
+		by[b.Path] = b
+	}
+	a, l := by["/usr/bin/app"], by["/usr/bin/app-link"]
+	if a == nil || l == nil {
+		t.Fatalf("binaries %v", r.Binaries)
+	}
+	if a == l || l.Machine != "x86-64" || l.Verdict != a.Verdict || !reflect.DeepEqual(l.Needed, a.Needed) {
+		t.Errorf("the link's analysis is not the program's: %+v vs %+v", l, a)
+	}
+	if by["/usr/bin/arm"] == nil || by["/usr/bin/arm"].Machine == "x86-64" {
+		t.Errorf("a file with the same bytes and no key took the cached analysis: %+v", by["/usr/bin/arm"])
+	}
+	if len(a.Findings) > 0 && len(l.Findings) > 0 && &a.Findings[0] == &l.Findings[0] {
+		t.Error("the two names share one findings slice")
+	}
+}

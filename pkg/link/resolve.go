@@ -38,9 +38,17 @@ type image struct {
 	confDirs      []string // used only when there is no usable cache
 	muslDirs      []string
 
-	mu   sync.Mutex
-	objs map[string]*object // by resolved fs name
-	res  map[string]resolved
+	mu    sync.Mutex
+	objs  map[string]*object // by resolved fs name
+	res   map[string]resolved
+	byKey map[any]analysed // by content (hard links: contentKey)
+}
+
+// analysed is AnalyzeFile's result for a file's content, shared by its
+// names (busybox's 400 applets are one file).
+type analysed struct {
+	b   *Binary // without Path; copied for each name
+	err error
 }
 
 type resolved struct {
@@ -146,7 +154,7 @@ func (im *image) load(real string) *object {
 	}
 	im.mu.Unlock()
 	o.once.Do(func() {
-		o.b, o.err = analyzeImageFile(im.fsys, real, im.maxFileSize)
+		o.b, o.err = im.analyzeFile(real)
 		if o.b != nil && !im.imports {
 			o.b.Imports = nil
 		}
@@ -157,29 +165,62 @@ func (im *image) load(real string) *object {
 	return o
 }
 
-// analyzeImageFile analyses one file of the image. It returns a nil Binary
-// and ErrNotELF for files that are not ELF; malformed or unreadable ELF
-// files give a Binary with Error set and verdict unsupported, and the error.
-func analyzeImageFile(fsys FS, real string, maxSize int64) (*Binary, error) {
+// analyzeFile analyses one file of the image, once per content: the other
+// names of a hard-linked file get a copy. It returns a nil Binary and
+// ErrNotELF for files that are not ELF; malformed or unreadable ELF files
+// give a Binary with Error set and verdict unsupported, and the error.
+func (im *image) analyzeFile(real string) (*Binary, error) {
 	p := toImagePath(real)
-	of, err := openResolved(fsys, real, maxSize)
+	of, err := openResolved(im.fsys, real, im.maxFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("open %q: %w", p, err)
 	}
 	defer of.Close()
+	if of.key != nil {
+		im.mu.Lock()
+		a, ok := im.byKey[of.key]
+		im.mu.Unlock()
+		if ok {
+			return a.forName(p)
+		}
+	}
 	b, err := AnalyzeFile(of.r, of.size)
 	var ue *UnsupportedError
 	switch {
 	case err == nil, errors.As(err, &ue):
-		b.Path = p
-		return b, nil
+		im.remember(of.key, analysed{b: b})
+		cp := *b
+		cp.Path = p
+		return &cp, nil
 	case errors.Is(err, ErrNotELF):
+		im.remember(of.key, analysed{err: err})
 		return nil, err
 	}
 	err = fmt.Errorf("analyze %q: %w", p, err)
 	f := malformedFinding(err)
 	return &Binary{Path: p, Size: of.size, Class: "unknown", Machine: "unknown", Kind: KindOther,
 		Libc: Libc{Flavour: "unknown"}, Verdict: Unsupported, Findings: []Finding{f}, Error: err.Error()}, err
+}
+
+func (im *image) remember(key any, a analysed) {
+	if key == nil {
+		return
+	}
+	im.mu.Lock()
+	if im.byKey == nil {
+		im.byKey = map[any]analysed{}
+	}
+	im.byKey[key] = a
+	im.mu.Unlock()
+}
+
+func (a analysed) forName(p string) (*Binary, error) {
+	if a.b == nil {
+		return nil, a.err
+	}
+	cp := *a.b
+	cp.Path = p
+	return &cp, nil
 }
 
 // isX8664 reports whether b is a 64-bit x86-64 ELF (possibly malformed

@@ -159,6 +159,15 @@ func (i info) Size() int64        { return i.e.Size() }
 func (i info) ModTime() time.Time { return i.e.ModTime }
 func (i info) IsDir() bool        { return i.e.Type == tar.TypeDir }
 func (i info) Sys() any           { return i.e }
+
+// ContentKey implements link.ContentKeyer: the names of a hard-link group
+// share their content, and so the key; nil for a file with one name.
+func (e *Entry) ContentKey() any {
+	if e.data == nil || e.data.group == 0 {
+		return nil
+	}
+	return e.data
+}
 func (i info) Mode() fs.FileMode {
 	m := fs.FileMode(i.e.Mode & 0o777)
 	if i.e.Mode&0o4000 != 0 {
