@@ -699,6 +699,21 @@ static int commit(struct vol *v, int sync)
 	if (!e && !nd && !v->npend) {
 		vbuf_free(&m);
 		v->changed = 0;
+		/* nothing new, but earlier commits (a close's) may not be durable
+		 * yet: their pages written in place, then the log (sync 1; with 2
+		 * vol_commit_begin syncs the log) */
+		if (sync && (e = vol_sync_inplace(v)))
+			return e;
+		if (sync == 1 && (v->durable_gen != v->gen || v->durable_end < v->logend)) {
+			char ln[32];
+			vol_name_log(ln, v->gen);
+			long r = v->h->sync(v->h->ctx, ln);
+			if (r < 0)
+				return (int)r;
+			v->durable_gen = v->gen;
+			v->durable_end = v->logend;
+			return remove_todel_upto(v, v->durable_end, 0);
+		}
 		return 0;
 	}
 	uint8_t *rec = NULL;

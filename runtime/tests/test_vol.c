@@ -66,9 +66,12 @@ static long h_size(void *c, const char *name, uint64_t *sz)
 	return 0;
 }
 
+static int syncs; /* h_sync calls */
+
 static long h_sync(void *c, const char *name)
 {
 	(void)c;
+	syncs++;
 	char p[4200];
 	full(p, name);
 	int fd = open(p, O_RDONLY);
@@ -671,6 +674,23 @@ static void test_group_commit(void)
 	CHECK(path_id(v, "a") == 0 && path_id(v, "c") == 0);
 	CHECK(read_whole(v, "b", &got) == 5 && !memcmp(got, "later", 5));
 	free(got);
+	/* an fsync with nothing new after a commit that was not durable (a
+	 * close's) still makes that one durable: the log is synced */
+	uint64_t e1 = mk(v, "e", VOL_IFREG | 0600);
+	CHECK(vol_write(v, e1, "closed", 6, 0) == 6);
+	CHECK(vol_commit(v, 0) == 0);
+	int before = syncs;
+	CHECK(vol_commit(v, 1) == 0);
+	CHECK(syncs > before);
+	before = syncs;
+	CHECK(vol_commit(v, 1) == 0); /* durable already: no sync */
+	CHECK_EQ(syncs, before);
+	CHECK(vol_write(v, e1, big, sizeof big, 0) == (long)sizeof big); /* written in place */
+	CHECK(vol_commit(v, 0) == 0);
+	before = syncs;
+	CHECK(vol_commit_begin(v, &t3) == 0 && t3.fd >= 0); /* the same, in steps */
+	CHECK(syncs > before);				    /* the pages written in place first */
+	CHECK(vol_commit_sync(v, &t3) == 0 && vol_commit_end(v, &t3, 0) == 0);
 	/* a sync that fails: the commit fails and the volume with it */
 	uint64_t d = mk(v, "d", VOL_IFREG | 0600);
 	CHECK(vol_write(v, d, "x", 1, 0) == 1);
