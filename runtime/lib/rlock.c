@@ -11,20 +11,16 @@ void rlock_lock(volatile int *w, const struct rlock_ops *ops)
 {
 	int me = ops->self();
 	/* a short wait: spin, giving the CPU away between rounds (a holder
-	 * on another CPU, or one this CPU preempted, finishes soon), unless
-	 * the holder said it is in a host call that may block */
+	 * on another CPU, or one this CPU preempted, finishes soon) */
 	for (unsigned yields = 0; yields < RLOCK_YIELDS; yields++) {
 		for (unsigned spins = 0; spins < RLOCK_SPINS; spins++) {
 			int cur = 0;
 			if (__atomic_compare_exchange_n(w, &cur, me, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 				return;
-			if (cur & RLOCK_SLOW)
-				goto sleep;
 			__builtin_ia32_pause();
 		}
 		ops->relax();
 	}
-sleep:
 	/* a long one (the holder does host I/O, or died): sleep */
 	unsigned looks = 0;
 	for (;;) {
@@ -46,7 +42,7 @@ sleep:
 		if (looks++ % (ops->wait ? RLOCK_CHECK_EVERY : RLOCK_YIELDS) == 0) {
 			/* cur names the holder seen: take the lock over only from
 			 * that holder, and only if it is dead. */
-			int holder = cur & ~(RLOCK_WAITERS | RLOCK_SLOW);
+			int holder = cur & ~RLOCK_WAITERS;
 			if (holder != me && !ops->alive(holder) &&
 			    __atomic_compare_exchange_n(w, &cur, me | RLOCK_WAITERS, 0, __ATOMIC_ACQUIRE,
 							__ATOMIC_RELAXED)) {
@@ -60,18 +56,6 @@ sleep:
 		else
 			ops->relax();
 	}
-}
-
-void rlock_slow_begin(volatile int *w, const struct rlock_ops *ops)
-{
-	if (rlock_holder(w) == ops->self())
-		__atomic_fetch_or(w, RLOCK_SLOW, __ATOMIC_RELAXED);
-}
-
-void rlock_slow_end(volatile int *w, const struct rlock_ops *ops)
-{
-	if (rlock_holder(w) == ops->self())
-		__atomic_fetch_and(w, ~RLOCK_SLOW, __ATOMIC_RELAXED);
 }
 
 void rlock_unlock(volatile int *w, const struct rlock_ops *ops)

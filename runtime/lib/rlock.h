@@ -13,9 +13,7 @@
  * make every other process of the enclave wait forever. Sleeping instead
  * of spinning matters when the holder does host I/O (a protected volume's
  * fsync): spinning waiters took the CPU the holder needed (postgres's
- * backends, 2 cores: rlock_lock was 27-29% of all CPU time), so a holder
- * marks such calls (RLOCK_SLOW) and waiters that see the mark sleep at
- * once.
+ * backends, 2 cores: rlock_lock was 27% of all CPU time).
  *
  * Thread ids are the host's (gettid): the processes of one container share
  * a pid namespace. A recycled id could make a dead holder look alive (the
@@ -41,7 +39,6 @@ struct rlock_ops {
 };
 
 #define RLOCK_WAITERS 0x40000000 /* thread ids are below 2^22 (PID_MAX_LIMIT) */
-#define RLOCK_SLOW 0x20000000	 /* the holder is in a host call that may block */
 /* A waiter spins RLOCK_SPINS times between yields, yields RLOCK_YIELDS
  * times, then sleeps: it looks again every RLOCK_WAIT_MS and checks the
  * holder's life every RLOCK_CHECK_EVERY looks (RLOCK_YIELDS without
@@ -56,13 +53,7 @@ void rlock_lock(volatile int *w, const struct rlock_ops *ops);
 int rlock_trylock(volatile int *w, const struct rlock_ops *ops);
 void rlock_unlock(volatile int *w, const struct rlock_ops *ops);
 /* The holder's thread id (0: free). */
-static inline int rlock_holder(const volatile int *w) { return *w & ~(RLOCK_WAITERS | RLOCK_SLOW); }
-/* Around a host call of the holder that may block (a protected volume's
- * pwrite or fdatasync): waiters that see RLOCK_SLOW sleep at once instead
- * of spinning for the CPU the holder's I/O and the other threads need. A
- * no-op for a thread that does not hold the lock. */
-void rlock_slow_begin(volatile int *w, const struct rlock_ops *ops);
-void rlock_slow_end(volatile int *w, const struct rlock_ops *ops);
+static inline int rlock_holder(const volatile int *w) { return *w & ~RLOCK_WAITERS; }
 
 /* Parses the state letter of a /proc/TID/stat line ("pid (comm) S ..."):
  * 1 for a live state, 0 for a zombie or dead one (Z, X, x) or a line that

@@ -50,12 +50,6 @@ struct vol_host {
 	long (*list)(void *ctx, const char *dir, void (*fn)(void *arg, const char *name), void *arg);
 	void (*now)(void *ctx, int64_t *sec, uint32_t *nsec);
 	long (*random)(void *ctx, void *buf, size_t n);
-	/* Optional (vol_commit_begin): a descriptor of the file the caller
-	 * owns, for sync_held; sync_held makes the file's data durable
-	 * (fdatasync) and gives the descriptor back. sync_held may run
-	 * concurrently with every other call. */
-	long (*hold)(void *ctx, const char *name);
-	long (*sync_held)(void *ctx, long fd);
 };
 
 struct vol;
@@ -88,24 +82,6 @@ const char *vol_err(const struct vol *v);
 /* Commits every change (sync: durably). A failed commit makes the volume
  * unusable (every later change fails with -EIO) until reopened. */
 int vol_commit(struct vol *v, int sync);
-
-/* A durable commit in three steps, so that the host's fdatasync of the log
- * runs without the caller's lock and the commits of other threads and
- * processes go on meanwhile (group commit: one sync covers every commit
- * written before it began). begin and end run under the lock that
- * serializes calls on v; sync without it, touching only t and the host's
- * hold/sync_held. begin writes the commit (and the pages it names, durable
- * first) and, unless the log is durable that far already, holds the log
- * for the sync (t->fd >= 0); end records how far the log is durable and
- * removes the host files of the files dropped by durable commits. Hosts
- * without hold/sync_held get vol_commit(v, 1) in begin. */
-struct vol_durable {
-	uint64_t gen, end;
-	long fd;
-};
-int vol_commit_begin(struct vol *v, struct vol_durable *t);
-long vol_commit_sync(const struct vol *v, struct vol_durable *t);
-int vol_commit_end(struct vol *v, const struct vol_durable *t, long err);
 /* Whether changes are waiting for a commit, and how many bytes of data. */
 uint64_t vol_dirty_bytes(const struct vol *v);
 int vol_changed(const struct vol *v);

@@ -198,13 +198,9 @@ struct vol {
 	uint32_t nops;
 	uint64_t *drops; /* committed inodes gone since the last commit */
 	size_t ndrops, capdrops;
-	/* host files to remove once durable: ids, each run of them closed by
-	 * TODEL_MARK and the log end of the commit that wrote their drops
-	 * (vol_open.c); ids after the last mark are not in a commit yet */
-	uint64_t *todel;
-	size_t ntodel, captodel, ntodel_marked; /* ntodel_marked: up to the last mark's end */
-	/* the log is durable up to durable_end of generation durable_gen */
-	uint64_t durable_gen, durable_end;
+	uint64_t *todel; /* host files to remove after the next durable commit */
+	size_t ntodel, captodel;
+	int log_unsynced; /* the log holds a commit not synced yet (a close's) */
 	uint64_t dirty_bytes;
 	/* files with pages written in place since the last durable commit:
 	 * synced before the next durable commit or checkpoint */

@@ -434,8 +434,6 @@ int vol_open(struct vol **out, const struct vol_host *h, const uint8_t key[VOL_K
 		vol_free(v);
 		return (int)r;
 	}
-	v->durable_gen = v->gen;
-	v->durable_end = v->logend;
 	*out = v;
 	return 0;
 }
@@ -473,62 +471,16 @@ void vol_id(const struct vol *v, uint8_t id[16]) { memcpy(id, v->volid, 16); }
 uint64_t vol_dirty_bytes(const struct vol *v) { return v->dirty_bytes; }
 int vol_changed(const struct vol *v) { return v->changed; }
 
-#define TODEL_MARK UINT64_MAX /* file ids stay far below */
-
-/* Removes the host files of the dropped files whose drop is durable: the
- * runs closed by a mark of a log end within upto (all of them, marked or
- * not, after a checkpoint: pass UINT64_MAX). */
-static int remove_todel_upto(struct vol *v, uint64_t upto, int all)
+static int remove_todel(struct vol *v)
 {
-	size_t done = 0, i = 0;
-	while (i < v->ntodel) {
-		size_t j = i;
-		while (j < v->ntodel && v->todel[j] != TODEL_MARK)
-			j++;
-		int marked = j + 1 < v->ntodel_marked;
-		if (!all && (!marked || v->todel[j + 1] > upto))
-			break;
-		for (size_t k = i; k < j; k++) {
-			char name[32];
-			vol_name_page(name, v->todel[k]);
-			long r = v->h->remove(v->h->ctx, name);
-			if (r < 0)
-				return (int)r;
-		}
-		i = done = marked ? j + 2 : j;
+	for (size_t i = 0; i < v->ntodel; i++) {
+		char name[32];
+		vol_name_page(name, v->todel[i]);
+		long r = v->h->remove(v->h->ctx, name);
+		if (r < 0)
+			return (int)r;
 	}
-	if (!done)
-		return 0;
-	memmove(v->todel, v->todel + done, (v->ntodel - done) * sizeof *v->todel);
-	v->ntodel -= done;
-	v->ntodel_marked = v->ntodel_marked > done ? v->ntodel_marked - done : 0;
-	return 0;
-}
-
-static int remove_todel(struct vol *v) { return remove_todel_upto(v, UINT64_MAX, 1); }
-
-/* Closes the run of ids not in a commit yet with the log end of the commit
- * that now holds their drops. */
-static int mark_todel(struct vol *v, uint64_t end)
-{
-	if (v->ntodel == v->ntodel_marked)
-		return 0;
-	if (v->ntodel + 2 > v->captodel) {
-		size_t c = v->captodel ? v->captodel * 2 : 16;
-		while (c < v->ntodel + 2)
-			c *= 2;
-		uint64_t *p = fsv_sh_malloc(c * sizeof *p);
-		if (!p)
-			return -V_ENOMEM;
-		if (v->ntodel)
-			memcpy(p, v->todel, v->ntodel * sizeof *p);
-		fsv_sh_free(v->todel);
-		v->todel = p;
-		v->captodel = c;
-	}
-	v->todel[v->ntodel++] = TODEL_MARK;
-	v->todel[v->ntodel++] = end;
-	v->ntodel_marked = v->ntodel;
+	v->ntodel = 0;
 	return 0;
 }
 
@@ -619,8 +571,7 @@ int vol_checkpoint(struct vol *v)
 	v->gen++;
 	vmap_free(&v->logmap);
 	v->logend = 0;
-	v->durable_gen = v->gen; /* the checkpoint is durable, and all before it */
-	v->durable_end = 0;
+	v->log_unsynced = 0;
 	return remove_todel(v);
 }
 
@@ -628,8 +579,6 @@ int vol_checkpoint(struct vol *v)
  * (the log's) instead of one more per file written in place. */
 #define INPLACE_MIN (256u << 10)
 
-/* sync: 0 not durable; 1 durable (the log synced here); 2 durable but for
- * the log's sync, which the caller makes (vol_commit_begin). */
 static int commit(struct vol *v, int sync)
 {
 	int e = 0;
@@ -699,20 +648,18 @@ static int commit(struct vol *v, int sync)
 	if (!e && !nd && !v->npend) {
 		vbuf_free(&m);
 		v->changed = 0;
-		/* nothing new, but earlier commits (a close's) may not be durable
-		 * yet: their pages written in place, then the log (sync 1; with 2
-		 * vol_commit_begin syncs the log) */
+		/* nothing new, but an earlier commit (a close's) may not be
+		 * durable yet: its pages written in place, then the log */
 		if (sync && (e = vol_sync_inplace(v)))
 			return e;
-		if (sync == 1 && (v->durable_gen != v->gen || v->durable_end < v->logend)) {
+		if (sync && v->log_unsynced) {
 			char ln[32];
 			vol_name_log(ln, v->gen);
 			long r = v->h->sync(v->h->ctx, ln);
 			if (r < 0)
 				return (int)r;
-			v->durable_gen = v->gen;
-			v->durable_end = v->logend;
-			return remove_todel_upto(v, v->durable_end, 0);
+			v->log_unsynced = 0;
+			return remove_todel(v);
 		}
 		return 0;
 	}
@@ -741,8 +688,10 @@ static int commit(struct vol *v, int sync)
 		ps.aux = m.n;
 		vol_seal(&v->k, &ps, m.p, rec + REC_HDR + COMMIT_HDR, m.n, rec + 32);
 		long r = v->h->pwrite(v->h->ctx, lname, rec, rl, v->logend);
-		if (r >= 0 && sync == 1)
+		if (r >= 0 && sync)
 			r = v->h->sync(v->h->ctx, lname);
+		if (r >= 0)
+			v->log_unsynced = !sync;
 		e = r < 0 ? (int)r : 0;
 	}
 	if (m.p)
@@ -753,10 +702,6 @@ static int commit(struct vol *v, int sync)
 		return e;
 	}
 	v->logend += rl;
-	if (sync == 1) {
-		v->durable_gen = v->gen;
-		v->durable_end = v->logend;
-	}
 	v->version++;
 	memcpy(v->root, rec + 32, 16);
 	fsv_sh_free(rec);
@@ -775,21 +720,11 @@ static int commit(struct vol *v, int sync)
 			}
 		}
 	v->cnext_id = v->next_id;
-	if ((e = mark_todel(v, v->logend)))
-		return e;
-	if (sync == 1 && (e = remove_todel_upto(v, v->durable_end, 0)))
+	if (sync && (e = remove_todel(v)))
 		return e;
 	if (v->logend > CHECKPOINT_LOG && !v->orphans)
 		return vol_checkpoint(v);
 	return 0;
-}
-
-static int commit_failed(struct vol *v, int e)
-{
-	v->dead = 1;
-	if (!v->err[0])
-		vol_seterr(v, "commit failed on the host", 0, 0);
-	return e;
 }
 
 int vol_commit(struct vol *v, int sync)
@@ -798,60 +733,11 @@ int vol_commit(struct vol *v, int sync)
 		return -30; /* EROFS */
 	if (v->dead)
 		return -V_EIO;
-	int e = commit(v, sync ? 1 : 0);
-	return e ? commit_failed(v, e) : 0;
-}
-
-int vol_commit_begin(struct vol *v, struct vol_durable *t)
-{
-	t->fd = -1;
-	if (!v->h->hold || !v->h->sync_held) {
-		int e = vol_commit(v, 1);
-		t->gen = v->gen;
-		t->end = v->logend;
-		return e;
+	int e = commit(v, sync);
+	if (e) {
+		v->dead = 1;
+		if (!v->err[0])
+			vol_seterr(v, "commit failed on the host", 0, 0);
 	}
-	if (v->ro)
-		return -30; /* EROFS */
-	if (v->dead)
-		return -V_EIO;
-	int e = commit(v, 2);
-	if (e)
-		return commit_failed(v, e);
-	t->gen = v->gen;
-	t->end = v->logend;
-	if (v->durable_gen == v->gen && v->durable_end >= v->logend)
-		return 0; /* durable already (a checkpoint, or another's sync) */
-	char lname[32];
-	vol_name_log(lname, v->gen);
-	long fd = v->h->hold(v->h->ctx, lname);
-	if (fd < 0)
-		return commit_failed(v, (int)fd);
-	t->fd = fd;
-	return 0;
-}
-
-long vol_commit_sync(const struct vol *v, struct vol_durable *t)
-{
-	if (t->fd < 0)
-		return 0;
-	long r = v->h->sync_held(v->h->ctx, t->fd);
-	t->fd = -1;
-	return r < 0 ? r : 0;
-}
-
-int vol_commit_end(struct vol *v, const struct vol_durable *t, long err)
-{
-	if (err)
-		return commit_failed(v, (int)err);
-	if (v->dead)
-		return -V_EIO;
-	if (v->gen != t->gen)
-		return 0; /* a checkpoint since: durable, its files removed */
-	if (v->durable_gen != t->gen || v->durable_end < t->end) {
-		v->durable_gen = t->gen;
-		v->durable_end = t->end;
-	}
-	int e = remove_todel_upto(v, v->durable_end, 0);
-	return e ? commit_failed(v, e) : 0;
+	return e;
 }

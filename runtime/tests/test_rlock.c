@@ -113,55 +113,6 @@ static void test_live_holder(volatile int *w)
 	close(pipefd[1]);
 }
 
-static int relaxes;
-static void counting_relax(void)
-{
-	relaxes++;
-	host_rlock_ops.relax();
-}
-
-/* A holder in a host call that may block (RLOCK_SLOW): the waiter sleeps
- * at once, it does not spin or yield; marks of a thread that does not hold
- * the lock change nothing. */
-static void test_slow_holder(volatile int *w)
-{
-	struct rlock_ops ops = host_rlock_ops;
-	ops.relax = counting_relax;
-	CHECK(ops.wait != NULL);
-	rlock_slow_begin(w, &ops); /* not held: no-op */
-	CHECK_EQ(*w, 0);
-	int pipefd[2];
-	CHECK(pipe(pipefd) == 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		rlock_lock(w, &host_rlock_ops);
-		rlock_slow_begin(w, &host_rlock_ops);
-		char c = 'x';
-		if (write(pipefd[1], &c, 1) != 1)
-			_exit(2);
-		usleep(100000);
-		rlock_slow_end(w, &host_rlock_ops);
-		int ok = rlock_holder(w) == (int)getpid() && !(*w & RLOCK_SLOW);
-		rlock_unlock(w, &host_rlock_ops);
-		_exit(ok ? 0 : 3);
-	}
-	char c;
-	CHECK(read(pipefd[0], &c, 1) == 1);
-	CHECK(*w & RLOCK_SLOW);
-	CHECK_EQ(rlock_holder(w), pid);
-	rlock_slow_end(w, &ops); /* not ours: no-op */
-	CHECK(*w & RLOCK_SLOW);
-	relaxes = 0;
-	rlock_lock(w, &ops);
-	CHECK_EQ(relaxes, 0);
-	CHECK_EQ(rlock_holder(w), getpid());
-	rlock_unlock(w, &ops);
-	int st;
-	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	close(pipefd[0]);
-	close(pipefd[1]);
-}
-
 /* Mutual exclusion under contention: processes increment a shared counter
  * non-atomically under the lock. */
 static void test_exclusion(volatile int *w, volatile long *counter)
@@ -196,7 +147,6 @@ int main(void)
 	test_dead_holder(w, 1);
 	test_dead_holder(w, 0);
 	test_live_holder(w);
-	test_slow_holder(w);
 	test_exclusion(w, (volatile long *)((char *)shm + 64));
 	return test_summary("test_rlock");
 }

@@ -140,29 +140,8 @@ static long h_random(void *c, void *buf, size_t n)
 	return 0;
 }
 
-static int holds, held_syncs, fail_held_sync;
-
-static long h_hold(void *c, const char *name)
-{
-	(void)c;
-	char p[4200];
-	full(p, name);
-	int fd = open(p, O_RDONLY);
-	holds += fd >= 0;
-	return fd < 0 ? -errno : fd;
-}
-
-static long h_sync_held(void *c, long fd)
-{
-	(void)c;
-	held_syncs++;
-	long r = fail_held_sync ? -EIO : (fdatasync((int)fd) ? -errno : 0);
-	close((int)fd);
-	return r;
-}
-
-static const struct vol_host host = {NULL,     h_pread, h_pwrite, h_size,   h_sync, h_truncate, h_remove,
-				     h_rename, h_list,	h_now,	  h_random, h_hold, h_sync_held};
+static const struct vol_host host = {NULL,     h_pread,	 h_pwrite, h_size, h_sync,  h_truncate,
+				     h_remove, h_rename, h_list,   h_now,  h_random};
 
 static int unhex(const char *s, uint8_t *out, size_t max)
 {
@@ -618,89 +597,38 @@ static void test_links(void)
 	done_dir(v);
 }
 
-static int host_file_exists(uint64_t id)
+/* An fsync with nothing new to commit still makes an earlier commit that
+ * was not durable (a close's) durable: its pages written in place, then
+ * the log; once durable, another such fsync syncs nothing. */
+static void test_fsync_nothing_new(void)
 {
-	char name[32], p[4200];
-	vol_name_page(name, id);
-	full(p, name);
-	return access(p, F_OK) == 0;
-}
-
-/* The durable commit in three steps (vol_commit_begin, _sync, _end), as
- * the shield makes it with the lock dropped around the sync: a dropped
- * file's host file goes only once a sync covers the commit that dropped
- * it, whichever sync ends first; a log durable already needs no sync; a
- * failed sync makes the volume unusable. */
-static void test_group_commit(void)
-{
-	uint8_t key[32] = {5};
-	fresh_dir("g");
+	uint8_t key[32] = {6};
+	fresh_dir("n");
 	struct vol *v = reopen(NULL, key, 0);
 	if (!v)
 		return;
-	static uint8_t big[300 << 10]; /* past INPLACE_MIN: written in place */
-	memset(big, 0x5a, sizeof big);
-	uint64_t a = mk(v, "a", VOL_IFREG | 0600), c = mk(v, "c", VOL_IFREG | 0600);
-	CHECK(vol_write(v, a, big, sizeof big, 0) == (long)sizeof big);
-	CHECK(vol_write(v, c, big, sizeof big, 0) == (long)sizeof big);
-	CHECK(vol_commit(v, 1) == 0);
-	CHECK(host_file_exists(a) && host_file_exists(c));
-
-	struct vol_durable t1, t2, t3;
-	CHECK(vol_remove(v, VOL_ROOT_ID, "a", 1, 0) == 0);
-	int h0 = holds;
-	CHECK(vol_commit_begin(v, &t1) == 0);
-	CHECK(t1.fd >= 0 && holds == h0 + 1);
-	CHECK(host_file_exists(a)); /* its drop is written, not durable */
-	uint64_t b = mk(v, "b", VOL_IFREG | 0600);
-	CHECK(vol_write(v, b, "later", 5, 0) == 5);
-	CHECK(vol_remove(v, VOL_ROOT_ID, "c", 1, 0) == 0);
-	CHECK(vol_commit_begin(v, &t2) == 0);
-	CHECK(t2.fd >= 0 && t2.gen == t1.gen && t2.end > t1.end);
-	/* the later sync ends first: it covers both drops */
-	CHECK(vol_commit_sync(v, &t2) == 0 && t2.fd == -1);
-	CHECK(vol_commit_end(v, &t2, 0) == 0);
-	CHECK(!host_file_exists(a) && !host_file_exists(c));
-	CHECK(vol_commit_sync(v, &t1) == 0);
-	CHECK(vol_commit_end(v, &t1, 0) == 0);
-	/* durable already: nothing held, nothing synced */
-	int s0 = held_syncs;
-	CHECK(vol_commit_begin(v, &t3) == 0 && t3.fd == -1);
-	CHECK(vol_commit_sync(v, &t3) == 0 && vol_commit_end(v, &t3, 0) == 0 && held_syncs == s0);
-	v = reopen(v, key, 0);
-	if (!v)
-		return;
-	uint8_t *got = NULL;
-	CHECK(path_id(v, "a") == 0 && path_id(v, "c") == 0);
-	CHECK(read_whole(v, "b", &got) == 5 && !memcmp(got, "later", 5));
-	free(got);
-	/* an fsync with nothing new after a commit that was not durable (a
-	 * close's) still makes that one durable: the log is synced */
-	uint64_t e1 = mk(v, "e", VOL_IFREG | 0600);
-	CHECK(vol_write(v, e1, "closed", 6, 0) == 6);
+	static uint8_t big[300 << 10];
+	memset(big, 0x3c, sizeof big);
+	uint64_t f = mk(v, "f", VOL_IFREG | 0600);
+	CHECK(vol_write(v, f, "closed", 6, 0) == 6);
 	CHECK(vol_commit(v, 0) == 0);
 	int before = syncs;
 	CHECK(vol_commit(v, 1) == 0);
 	CHECK(syncs > before);
 	before = syncs;
-	CHECK(vol_commit(v, 1) == 0); /* durable already: no sync */
+	CHECK(vol_commit(v, 1) == 0);
 	CHECK_EQ(syncs, before);
-	CHECK(vol_write(v, e1, big, sizeof big, 0) == (long)sizeof big); /* written in place */
+	CHECK(vol_write(v, f, big, sizeof big, 0) == (long)sizeof big); /* written in place */
 	CHECK(vol_commit(v, 0) == 0);
 	before = syncs;
-	CHECK(vol_commit_begin(v, &t3) == 0 && t3.fd >= 0); /* the same, in steps */
-	CHECK(syncs > before);				    /* the pages written in place first */
-	CHECK(vol_commit_sync(v, &t3) == 0 && vol_commit_end(v, &t3, 0) == 0);
-	/* a sync that fails: the commit fails and the volume with it */
-	uint64_t d = mk(v, "d", VOL_IFREG | 0600);
-	CHECK(vol_write(v, d, "x", 1, 0) == 1);
-	CHECK(vol_commit_begin(v, &t1) == 0 && t1.fd >= 0);
-	fail_held_sync = 1;
-	long se = vol_commit_sync(v, &t1);
-	fail_held_sync = 0;
-	CHECK(se == -EIO);
-	CHECK(vol_commit_end(v, &t1, se) == -EIO);
-	CHECK(vol_write(v, d, "y", 1, 0) < 0);
+	CHECK(vol_commit(v, 1) == 0);
+	CHECK(syncs >= before + 2); /* the file, then the log */
+	v = reopen(v, key, 0);
+	if (!v)
+		return;
+	uint8_t *got = NULL;
+	CHECK(read_whole(v, "f", &got) == (long)sizeof big && !memcmp(got, big, sizeof big));
+	free(got);
 	done_dir(v);
 }
 
@@ -709,7 +637,7 @@ int main(void)
 	test_links();
 	test_cache();
 	test_replace();
-	test_group_commit();
+	test_fsync_nothing_new();
 	run_vectors();
 	test_writer();
 	char cmd[64];

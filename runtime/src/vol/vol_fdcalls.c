@@ -357,22 +357,10 @@ static long vs_flock(struct vs_desc *d, long op)
 	return 0;
 }
 
-/* A durable commit whose fdatasync runs without the volume lock, so that
- * the other threads' and processes' commits and I/O go on (postgres's
- * backends each fsync their commit): one sync covers every commit written
- * before it began. d is not used once the lock was dropped (another thread
- * may close it meanwhile); m is this process's for good. */
 static long sync_fd(struct vs_desc *d)
 {
 	struct vs_mount *m = &vs_g.m[d->mount];
-	struct vol_durable t;
-	long e = vol_commit_begin(m->v, &t);
-	if (!e && t.fd >= 0) {
-		vs_unlock();
-		long se = vol_commit_sync(m->v, &t);
-		vs_lock();
-		e = vol_commit_end(m->v, &t, se);
-	}
+	long e = vol_commit(m->v, 1);
 	if (e)
 		vs_report(m, "fsync", e);
 	else

@@ -26,22 +26,6 @@ static void names_changed(struct vs_mount *m)
 		m->epoch = e;
 }
 
-/* A host call of the volume's I/O, made under the volume lock. A sync,
- * which waits for the disk, is marked so that waiters for the lock sleep
- * instead of spinning (rlock.h); the other calls are short (the page
- * cache): a waiter put to sleep for each of them would then wait for the
- * scheduler at every hand-off. */
-static long io(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
-{
-	int slow = nr == __NR_fsync || nr == __NR_fdatasync;
-	if (slow)
-		vs_slow(1);
-	long r = host_syscall(nr, a0, a1, a2, a3, a4, a5);
-	if (slow)
-		vs_slow(0);
-	return r;
-}
-
 static long hfd(struct vs_mount *m, const char *name, int create)
 {
 	uint32_t e = __atomic_load_n(&vs_g.sh->host_epoch, __ATOMIC_SEQ_CST);
@@ -62,16 +46,17 @@ static long hfd(struct vs_mount *m, const char *name, int create)
 	}
 	if (nl >= sizeof lru->name)
 		return -ENAMETOOLONG;
-	long fd = io(__NR_openat, m->dirfd, (long)name, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600, 0, 0);
+	long fd = host_syscall(__NR_openat, m->dirfd, (long)name, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600, 0,
+			       0);
 	if (fd == -ENOENT && create && name[0] == 'f' && name[1] == '/') {
-		io(__NR_mkdirat, m->dirfd, (long)"f", 0700, 0, 0, 0);
-		fd = io(__NR_openat, m->dirfd, (long)name, O_RDWR | O_CLOEXEC | O_CREAT, 0600, 0, 0);
+		host_syscall(__NR_mkdirat, m->dirfd, (long)"f", 0700, 0, 0, 0);
+		fd = host_syscall(__NR_openat, m->dirfd, (long)name, O_RDWR | O_CLOEXEC | O_CREAT, 0600, 0, 0);
 	}
 	if (fd < 0)
 		return fd;
 	rt_fdtab_hide((int)fd); /* the runtime's, not the application's */
 	if (lru->fd > 0)
-		io(__NR_close, lru->fd, 0, 0, 0, 0, 0);
+		host_syscall(__NR_close, lru->fd, 0, 0, 0, 0, 0);
 	memcpy(lru->name, name, nl + 1);
 	lru->fd = (int)fd;
 	lru->use = ++m->clock;
@@ -82,7 +67,7 @@ static void forget(struct vs_mount *m, const char *name)
 {
 	for (int i = 0; i < VS_HOST_FDS; i++)
 		if (m->cache[i].fd > 0 && !rt_strcmp(m->cache[i].name, name)) {
-			io(__NR_close, m->cache[i].fd, 0, 0, 0, 0, 0);
+			host_syscall(__NR_close, m->cache[i].fd, 0, 0, 0, 0, 0);
 			m->cache[i].fd = 0;
 			m->cache[i].name[0] = 0;
 		}
@@ -95,7 +80,8 @@ static long h_pread(void *c, const char *name, void *buf, size_t n, uint64_t off
 		return fd;
 	size_t got = 0;
 	while (got < n) {
-		long r = io(__NR_pread64, fd, (long)buf + (long)got, (long)(n - got), (long)(off + got), 0, 0);
+		long r =
+			host_syscall(__NR_pread64, fd, (long)buf + (long)got, (long)(n - got), (long)(off + got), 0, 0);
 		if (r < 0)
 			return r;
 		if (r == 0)
@@ -114,7 +100,8 @@ static long h_pwrite(void *c, const char *name, const void *buf, size_t n, uint6
 		return fd;
 	size_t done = 0;
 	while (done < n) {
-		long r = io(__NR_pwrite64, fd, (long)buf + (long)done, (long)(n - done), (long)(off + done), 0, 0);
+		long r = host_syscall(__NR_pwrite64, fd, (long)buf + (long)done, (long)(n - done), (long)(off + done),
+				      0, 0);
 		if (r < 0)
 			return r;
 		if (r == 0 || (size_t)r > n - done)
@@ -128,7 +115,7 @@ static long h_size(void *c, const char *name, uint64_t *sz)
 {
 	struct vs_mount *m = c;
 	uint8_t st[144];
-	long r = io(__NR_newfstatat, m->dirfd, (long)name, (long)st, 0, 0, 0);
+	long r = host_syscall(__NR_newfstatat, m->dirfd, (long)name, (long)st, 0, 0, 0);
 	if (r < 0)
 		return r;
 	int64_t s;
@@ -143,44 +130,22 @@ static long h_sync(void *c, const char *name)
 {
 	struct vs_mount *m = c;
 	if (name[0] == '.' && !name[1])
-		return io(__NR_fsync, m->dirfd, 0, 0, 0, 0, 0) == -EBADF ? 0 : 0;
+		return host_syscall(__NR_fsync, m->dirfd, 0, 0, 0, 0, 0) == -EBADF ? 0 : 0;
 	long fd = hfd(c, name, 0);
-	return fd < 0 ? fd : io(__NR_fdatasync, fd, 0, 0, 0, 0, 0);
-}
-
-/* A descriptor of the file for a sync without the volume lock: a
- * duplicate of the cached one (which another thread may close meanwhile),
- * the runtime's, not the application's. */
-static long h_hold(void *c, const char *name)
-{
-	long fd = hfd(c, name, 0);
-	if (fd < 0)
-		return fd;
-	long d = io(__NR_fcntl, fd, F_DUPFD_CLOEXEC, 0, 0, 0, 0);
-	if (d >= 0)
-		rt_fdtab_hide((int)d);
-	return d;
-}
-
-static long h_sync_held(void *c, long fd)
-{
-	(void)c;
-	long r = host_syscall(__NR_fdatasync, fd, 0, 0, 0, 0, 0);
-	host_syscall(__NR_close, fd, 0, 0, 0, 0, 0);
-	return r;
+	return fd < 0 ? fd : host_syscall(__NR_fdatasync, fd, 0, 0, 0, 0, 0);
 }
 
 static long h_truncate(void *c, const char *name, uint64_t sz)
 {
 	long fd = hfd(c, name, 0);
-	return fd < 0 ? fd : io(__NR_ftruncate, fd, (long)sz, 0, 0, 0, 0);
+	return fd < 0 ? fd : host_syscall(__NR_ftruncate, fd, (long)sz, 0, 0, 0, 0);
 }
 
 static long h_remove(void *c, const char *name)
 {
 	struct vs_mount *m = c;
 	forget(m, name);
-	long r = io(__NR_unlinkat, m->dirfd, (long)name, 0, 0, 0, 0);
+	long r = host_syscall(__NR_unlinkat, m->dirfd, (long)name, 0, 0, 0, 0);
 	names_changed(m);
 	return r == -ENOENT ? 0 : r;
 }
@@ -190,7 +155,7 @@ static long h_rename(void *c, const char *a, const char *b)
 	struct vs_mount *m = c;
 	forget(m, a);
 	forget(m, b);
-	long r = io(__NR_renameat, m->dirfd, (long)a, m->dirfd, (long)b, 0, 0);
+	long r = host_syscall(__NR_renameat, m->dirfd, (long)a, m->dirfd, (long)b, 0, 0);
 	names_changed(m);
 	return r;
 }
@@ -198,12 +163,12 @@ static long h_rename(void *c, const char *a, const char *b)
 static long h_list(void *c, const char *dir, void (*fn)(void *, const char *), void *arg)
 {
 	struct vs_mount *m = c;
-	long fd = io(__NR_openat, m->dirfd, (long)dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, 0, 0);
+	long fd = host_syscall(__NR_openat, m->dirfd, (long)dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, 0, 0);
 	if (fd < 0)
 		return fd;
 	static uint8_t buf[8192];
 	long r;
-	while ((r = io(__NR_getdents64, fd, (long)buf, sizeof buf, 0, 0, 0)) > 0) {
+	while ((r = host_syscall(__NR_getdents64, fd, (long)buf, sizeof buf, 0, 0, 0)) > 0) {
 		for (long o = 0; o + 19 < r;) {
 			uint16_t rl;
 			memcpy(&rl, buf + o + 16, 2);
@@ -222,7 +187,7 @@ static long h_list(void *c, const char *dir, void (*fn)(void *, const char *), v
 		if (r < 0)
 			break;
 	}
-	io(__NR_close, fd, 0, 0, 0, 0, 0);
+	host_syscall(__NR_close, fd, 0, 0, 0, 0, 0);
 	return r < 0 ? r : 0;
 }
 
@@ -244,15 +209,15 @@ static long h_random(void *c, void *buf, size_t n)
 
 void vs_host_init(struct vs_mount *m)
 {
-	m->host = (struct vol_host){m,	      h_pread, h_pwrite, h_size,   h_sync, h_truncate, h_remove,
-				    h_rename, h_list,  h_now,	 h_random, h_hold, h_sync_held};
+	m->host = (struct vol_host){m,	      h_pread,	h_pwrite, h_size, h_sync,  h_truncate,
+				    h_remove, h_rename, h_list,	  h_now,  h_random};
 }
 
 void vs_host_close(struct vs_mount *m)
 {
 	for (int i = 0; i < VS_HOST_FDS; i++)
 		if (m->cache[i].fd > 0) {
-			io(__NR_close, m->cache[i].fd, 0, 0, 0, 0, 0);
+			host_syscall(__NR_close, m->cache[i].fd, 0, 0, 0, 0, 0);
 			m->cache[i].fd = 0;
 			m->cache[i].name[0] = 0;
 		}

@@ -146,9 +146,6 @@ extern struct vs_state vs_g;
 int vs_state_init(void);
 void vs_lock(void);
 void vs_unlock(void);
-/* Around a host call that may block while the lock is held (rlock.h's
- * RLOCK_SLOW); a no-op when the caller does not hold it. */
-void vs_slow(int on);
 /* Reports a failure of the volume on stderr (or the console shield). */
 void vs_report(const struct vs_mount *m, const char *what, long e);
 

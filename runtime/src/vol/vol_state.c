@@ -31,14 +31,6 @@ void vs_lock(void) { rlock_lock(&vs_g.sh->lock, &rt_shared_lock_ops); }
 
 void vs_unlock(void) { rlock_unlock(&vs_g.sh->lock, &rt_shared_lock_ops); }
 
-void vs_slow(int on)
-{
-	if (on)
-		rlock_slow_begin(&vs_g.sh->lock, &rt_shared_lock_ops);
-	else
-		rlock_slow_end(&vs_g.sh->lock, &rt_shared_lock_ops);
-}
-
 void vs_report(const struct vs_mount *m, const char *what, long e)
 {
 	char line[512];
