@@ -36,7 +36,7 @@ func readTree(root string) ([]*rootfs.HostFile, error) {
 	var out []*rootfs.HostFile
 	err := rootfs.WalkDir(context.Background(), root, func(f *rootfs.HostFile) error {
 		if f.Entry.Type == 0 {
-			return fmt.Errorf("%q: a socket or unknown file type; an image cannot hold it", f.Path)
+			return fmt.Errorf("%q is a socket or another file type an image cannot hold: remove it from the tree (or have the recipe clean it up) and build again", f.Path)
 		}
 		out = append(out, f)
 		return nil

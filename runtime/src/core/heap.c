@@ -124,14 +124,15 @@ void rt_heap_note_enomem(long nr, unsigned long len)
 		   rt_sysname(nr), (unsigned long)(heap >> 20));
 }
 
-static long rlimit_call(int get_only, const struct krlimit *set, struct krlimit *old)
+/* Reads (old) and sets (set) the application's RLIMIT_DATA; either may be NULL. */
+static long rlimit_call(const struct krlimit *set, struct krlimit *old)
 {
 	if (set && !rt_user_ok(set, sizeof *set))
 		return -RT_EFAULT;
 	if (old && !rt_user_ok(old, sizeof *old))
 		return -RT_EFAULT;
 	struct krlimit n = {0, 0};
-	if (set && !get_only) {
+	if (set) {
 		n = *set;
 		if (n.cur > n.max)
 			return -RT_EINVAL;
@@ -141,7 +142,7 @@ static long rlimit_call(int get_only, const struct krlimit *set, struct krlimit 
 	rt_lock(&rt_heap_lock);
 	if (old)
 		*old = view;
-	if (set && !get_only) {
+	if (set) {
 		view = n;
 		apply();
 	}
@@ -170,7 +171,7 @@ int rt_heap_dispatch(long nr, const long *a, long *ret)
 	case __NR_getrlimit:
 		if (a[0] != RLIMIT_DATA)
 			return 0;
-		*ret = rlimit_call(1, 0, (struct krlimit *)a[1]);
+		*ret = rlimit_call(0, (struct krlimit *)a[1]);
 		return 1;
 	case __NR_setrlimit:
 		if (a[0] != RLIMIT_DATA)
@@ -179,14 +180,14 @@ int rt_heap_dispatch(long nr, const long *a, long *ret)
 			*ret = -RT_EFAULT;
 			return 1;
 		}
-		*ret = rlimit_call(0, (const struct krlimit *)a[1], 0);
+		*ret = rlimit_call((const struct krlimit *)a[1], 0);
 		return 1;
 	case __NR_prlimit64:
 		/* another process's limit is the host's business (its own runtime
 		 * keeps its view) */
 		if (a[1] != RLIMIT_DATA || (a[0] && a[0] != rt_sys0(__NR_getpid)))
 			return 0;
-		*ret = rlimit_call(0, (const struct krlimit *)a[2], (struct krlimit *)a[3]);
+		*ret = rlimit_call((const struct krlimit *)a[2], (struct krlimit *)a[3]);
 		return 1;
 	case __NR_sysinfo:
 		*ret = sysinfo_call((struct ksysinfo *)a[0]);
