@@ -50,7 +50,7 @@ _Static_assert(RT_TBLOCK_SIZE == 0x40000, "ithread_clone assumes 256 KiB blocks"
 void rt_ithread_main(struct ithread *t)
 {
 	/* GS came from the creating thread (its block, core/fast.h) */
-	__asm__ volatile("wrgsbase %0" ::"r"(0UL) : "memory");
+	rt_wrgsbase(0);
 	t->tid = (int)rt_sys0(__NR_gettid);
 	t->fn(t->arg);
 	/* the block stays allocated: a thread cannot free its own stack */

@@ -90,6 +90,9 @@ void rt_main(unsigned long *sp)
 	while (*e)
 		e++;
 	unsigned long *auxv = (unsigned long *)(e + 1);
+	for (unsigned long *v = auxv; v[0]; v += 2)
+		if (v[0] == 26 /* AT_HWCAP2 */)
+			rt_fsgsbase_ok = (v[1] & 2 /* HWCAP2_FSGSBASE */) != 0;
 	rt_environ = envp;
 
 	if (rt_region_init(RT_HEAP_BASE, RT_REGION_END - RT_HEAP_BASE))

@@ -96,6 +96,26 @@ static inline unsigned long rt_rdfsbase(void)
 	__asm__ volatile("rdfsbase %0" : "=r"(v));
 	return v;
 }
-static inline void rt_wrfsbase(unsigned long v) { __asm__ volatile("wrfsbase %0" ::"r"(v) : "memory"); }
+/* Whether the kernel lets user space write FS and GS bases (AT_HWCAP2 bit
+ * HWCAP2_FSGSBASE): then it saves them with the thread on a context switch.
+ * Without it, a base written with WRFSBASE is lost at the next one, even
+ * where the instruction executes (a PVM guest: its kernel restores the base
+ * it knows from arch_prctl), so the runtime writes them with arch_prctl.
+ * Set from the auxiliary vector first thing at start-up (main.c). */
+extern int rt_fsgsbase_ok;
+static inline void rt_wrfsbase(unsigned long v)
+{
+	if (__builtin_expect(rt_fsgsbase_ok, 1))
+		__asm__ volatile("wrfsbase %0" ::"r"(v) : "memory");
+	else
+		rt_sys2(__NR_arch_prctl, 0x1002 /* ARCH_SET_FS */, v);
+}
+static inline void rt_wrgsbase(unsigned long v)
+{
+	if (__builtin_expect(rt_fsgsbase_ok, 1))
+		__asm__ volatile("wrgsbase %0" ::"r"(v) : "memory");
+	else
+		rt_sys2(__NR_arch_prctl, 0x1001 /* ARCH_SET_GS */, v);
+}
 
 #endif

@@ -70,7 +70,7 @@ int rt_thread_arm(struct rt_thread *t)
 		return (int)r;
 	t->tid = (int)rt_sys0(__NR_gettid);
 	/* GS = the block: the fast path (fast.h) finds it there. */
-	__asm__ volatile("wrgsbase %0" ::"r"((unsigned long)t) : "memory");
+	rt_wrgsbase((unsigned long)t);
 	return 0;
 }
 

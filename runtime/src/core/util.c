@@ -5,6 +5,7 @@
 #include "rt_alloc.h"
 
 char **rt_environ;
+int rt_fsgsbase_ok;
 
 static void put(char *buf, size_t n, size_t *pos, char c)
 {
