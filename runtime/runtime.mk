@@ -21,7 +21,7 @@
 #                              below (compiled for the host, with the test's
 #                              renames). CHECK and friends: testutil.h.
 RT_BUILD    := runtime/build
-RT_SUBSYS   := core fs net console transport attest vol
+RT_SUBSYS   := core sched fs net console transport attest vol
 RT_INC      := -Iruntime/include -Iruntime/lib $(addprefix -Iruntime/src/,$(RT_SUBSYS))
 RT_WARN     := -std=c11 -Wall -Wextra -Werror
 BEARSSL_A   ?= /usr/lib/x86_64-linux-gnu/libbearssl.a

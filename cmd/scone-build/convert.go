@@ -96,7 +96,7 @@ SRC and DST are image references:
 	f.StringSliceVar(&o.hostEnv, "host-env", nil, "environment variable NAME the host may set at run time (repeatable; default: none)")
 	f.BoolVar(&o.hostArgs, "host-args", false, "let the host replace the program's arguments at run time")
 	f.StringVar(&o.transport, "transport", "sync", "syscall transport: sync or async")
-	f.StringVar(&o.scheduler, "scheduler", "os", "thread scheduler: os (a kernel thread per application thread) or mn (user-level threads on --threads enclave threads; not yet run by the runtime)")
+	f.StringVar(&o.scheduler, "scheduler", "os", "thread scheduler: os (a kernel thread per application thread) or mn (user-level threads on --threads enclave threads, docs/runtime.md)")
 	f.Uint64Var(&o.exitCycles, "exit-cycles", enclave.DefaultExitCycles, "simulated enclave-exit cost in cycles (sim mode, sync transport)")
 	f.StringSliceVar(&o.volumes, "volume", nil, "host PATH passed through unprotected to the application (repeatable)")
 	f.StringArrayVar(&o.pvolumes, "protected-volume", nil, "PATH where the application's files are stored on the host encrypted and authenticated (repeatable; docs/volume.md)")

@@ -1,57 +1,179 @@
 package e2e
 
 import (
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/scone-build/scone-build/pkg/enclave"
 )
 
-// TestSchedulerMNRefused: the mn scheduler (user-level threads, issue 19) is
-// recorded in the measured config (record 29) and selectable in dev mode
-// (SCONE_SCHEDULER), but this runtime does not have it yet: it refuses by
-// name before the application runs, rather than run the threads otherwise
-// than configured. SCONE_SCHEDULER=os (the default) runs as before.
-func TestSchedulerMNRefused(t *testing.T) {
+// The mn scheduler (runtime/src/sched, issue 19): the application's threads
+// as user-level threads on at most MaxThreads enclave threads. The programs
+// of the other suites, and a storm of 1,000 threads, in sim mode on two
+// enclave threads print what they print natively.
+
+func init() {
+	recipes["mnstorm-glibc"] = recipe{"mnstorm.c", cc("gcc", "-pthread")}
+	recipes["mnstorm-musl-static"] = recipe{"mnstorm.c", cc("musl-gcc", "-static", "-pthread")}
+}
+
+func mnConfig(threads uint32) func(*enclave.Config) {
+	return func(c *enclave.Config) {
+		c.Scheduler = enclave.SchedulerMN
+		c.MaxThreads = threads
+	}
+}
+
+var mnStatsRE = regexp.MustCompile(`mn scheduler: (\d+) user-level threads created, (\d+) kernel threads \(\d+ started\) for (\d+) enclave threads`)
+
+func TestMNSimModeMatchesNative(t *testing.T) {
 	rt := runtimeBin(t)
-	bin := prog(t, "hello-musl-static")
-	args := []string{bin, "first arg"}
-	native := run(t, baseEnv(), args...)
-	if strings.TrimSpace(native.stdout) == "" {
-		t.Fatalf("native run printed nothing: the comparison would be empty")
-	}
-	t.Run("sim config", func(t *testing.T) {
-		e := makeEnclave(t, rt, bin, func(c *enclave.Config) {
-			c.Argv = args
-			c.Env = baseEnv()
-			c.Scheduler = enclave.SchedulerMN
-		})
-		got := run(t, e.env(), rt)
-		if got.code != 78 || !strings.Contains(got.stderr, "mn scheduler") || got.stdout != "" {
-			t.Fatalf("mn config: exit %d, stdout %q, stderr:\n%s", got.code, got.stdout, got.stderr)
-		}
-	})
-	dev := func(sched string) result {
-		env := append(baseEnv(), "SCONE_MODE=dev", "SCONE_SIM_EXIT_CYCLES=0", "SCONE_SCHEDULER="+sched)
-		return run(t, env, append([]string{rt, "--dev-exec"}, args...)...)
-	}
 	for _, tt := range []struct {
-		sched, msg string
+		name      string
+		args      []string
+		transport enclave.Transport
+		threads   uint32
 	}{
-		{"mn", "SCONE_SCHEDULER=mn: this runtime does not have the mn scheduler"},
-		{"m:n", "SCONE_SCHEDULER=m:n: unknown scheduler"},
+		{name: "hello-glibc-dynamic"},
+		{name: "hello-glibc-static"},
+		{name: "hello-musl-static"},
+		{name: "threads-glibc"},
+		{name: "threads-glibc-static"},
+		{name: "threads-musl-static"},
+		{name: "threads-glibc", transport: enclave.TransportAsync},
+		{name: "threads-musl-static", threads: 1},
+		{name: "signals-glibc"},
+		{name: "signals-musl-static"},
+		{name: "stress-glibc"},
+		{name: "stress-musl-static"},
+		{name: "sigrace-static"},
+		{name: "fork-glibc"},
+		{name: "fork-musl-static"},
+		{name: "go-hello"},
+		{name: "go-preempt"},
+		{name: "mnstorm-glibc"},
+		{name: "mnstorm-musl-static"},
+		{name: "mnstorm-glibc", transport: enclave.TransportAsync},
 	} {
-		t.Run("dev "+tt.sched, func(t *testing.T) {
-			got := dev(tt.sched)
-			if got.code != 64 || !strings.Contains(got.stderr, tt.msg) || got.stdout != "" {
-				t.Fatalf("SCONE_SCHEDULER=%s: exit %d, stdout %q, stderr:\n%s", tt.sched, got.code, got.stdout, got.stderr)
+		threads := tt.threads
+		if threads == 0 {
+			threads = 2
+		}
+		label := strings.Join(append([]string{tt.name}, tt.args...), " ")
+		if tt.transport == enclave.TransportAsync {
+			label += " async"
+		}
+		label += " on " + strconv.Itoa(int(threads))
+		t.Run(label, func(t *testing.T) {
+			bin := prog(t, tt.name)
+			var extra []string
+			if strings.HasSuffix(tt.name, "-glibc") || tt.name == "hello-glibc-dynamic" {
+				extra = dynamicDeps(t, bin)
+			}
+			args := append([]string{bin}, tt.args...)
+			e := makeEnclave(t, rt, bin, func(c *enclave.Config) {
+				mnConfig(threads)(c)
+				if tt.transport != 0 {
+					c.Transport = tt.transport
+				}
+				c.Argv = args
+				c.Env = baseEnv()
+			}, extra...)
+			native := run(t, baseEnv(), args...)
+			if native.stdout == "" {
+				t.Fatalf("native run: exit %d, stdout %q, stderr:\n%s", native.code, native.stdout, native.stderr)
+			}
+			got := run(t, append(e.env(), "SCONE_STATS=1"), rt)
+			if got.stdout != native.stdout || got.code != native.code {
+				t.Fatalf("mn: exit %d, stdout:\n%s\nstderr:\n%s\nnative (exit %d):\n%s", got.code, got.stdout, got.stderr, native.code, native.stdout)
+			}
+			// the threads ran as user-level threads on at most `threads`
+			// enclave threads (the last stats line: a forked child's or
+			// the new program's after execve prints its own)
+			m := mnStatsRE.FindAllStringSubmatch(got.stderr, -1)
+			if len(m) == 0 {
+				t.Fatalf("no mn scheduler stats in stderr:\n%s", got.stderr)
+			}
+			if m[len(m)-1][3] != strconv.Itoa(int(threads)) {
+				t.Fatalf("stats name %s enclave threads, configured %d:\n%s", m[len(m)-1][3], threads, got.stderr)
+			}
+			if strings.HasPrefix(tt.name, "mnstorm") {
+				if n, _ := strconv.Atoi(m[len(m)-1][1]); n < 1000 {
+					t.Fatalf("%d user-level threads created, want at least 1000:\n%s", n, got.stderr)
+				}
+				if k, _ := strconv.Atoi(m[len(m)-1][2]); k > int(threads) {
+					t.Fatalf("%d kernel threads ran 1,000 threads that never block in the host; want at most %d:\n%s", k, threads, got.stderr)
+				}
 			}
 		})
 	}
-	t.Run("dev os", func(t *testing.T) {
-		got := dev("os")
-		if got.stdout != native.stdout || got.code != native.code {
-			t.Fatalf("SCONE_SCHEDULER=os: exit %d, stdout:\n%s\nstderr:\n%s\nnative:\n%s", got.code, got.stdout, got.stderr, native.stdout)
-		}
-	})
+}
+
+// TestMNDevMode: SCONE_SCHEDULER selects the scheduler in dev mode,
+// SCONE_THREADS the enclave threads; bad values are refused by name.
+func TestMNDevMode(t *testing.T) {
+	bin := prog(t, "threads-musl-static")
+	native := run(t, baseEnv(), bin)
+	rt := runtimeBin(t)
+	dev := func(extra ...string) result {
+		env := append(baseEnv(), "SCONE_MODE=dev", "SCONE_SIM_EXIT_CYCLES=0", "SCONE_STATS=1")
+		return run(t, append(env, extra...), rt, "--dev-exec", bin)
+	}
+	for _, tt := range []struct {
+		env  []string
+		code int
+		msg  string
+	}{
+		{[]string{"SCONE_SCHEDULER=mn", "SCONE_THREADS=1"}, 0, "for 1 enclave threads"},
+		{[]string{"SCONE_SCHEDULER=mn"}, 0, "for 4 enclave threads"},
+		{[]string{"SCONE_SCHEDULER=os"}, 0, ""},
+		{[]string{"SCONE_SCHEDULER=m:n"}, 64, "SCONE_SCHEDULER=m:n: unknown scheduler (available: os, mn)"},
+		{[]string{"SCONE_SCHEDULER=mn", "SCONE_THREADS=0"}, 64, "SCONE_THREADS=0: not a number of enclave threads in [1, 1024]"},
+		{[]string{"SCONE_SCHEDULER=mn", "SCONE_THREADS=two"}, 64, "SCONE_THREADS=two: not a number"},
+	} {
+		t.Run(strings.Join(tt.env, " "), func(t *testing.T) {
+			got := dev(tt.env...)
+			if got.code != tt.code || !strings.Contains(got.stderr, tt.msg) {
+				t.Fatalf("exit %d, want %d with %q; stderr:\n%s", got.code, tt.code, tt.msg, got.stderr)
+			}
+			if tt.code == 0 && got.stdout != native.stdout {
+				t.Fatalf("stdout %q, native %q", got.stdout, native.stdout)
+			}
+			if tt.env[0] == "SCONE_SCHEDULER=os" && strings.Contains(got.stderr, "mn scheduler") {
+				t.Fatalf("the os scheduler printed mn stats:\n%s", got.stderr)
+			}
+		})
+	}
+}
+
+// TestMNDevModeExec: execve from a process of user-level threads (some
+// blocked in the host, one spinning, one creating threads), from the main
+// thread, another thread and two at once, and Go's os/exec and
+// syscall.Exec, on two enclave threads in dev mode (they run host
+// programs), as natively.
+func TestMNDevModeExec(t *testing.T) {
+	runtimeBin(t)
+	mn := []string{"SCONE_SCHEDULER=mn", "SCONE_THREADS=2"}
+	for _, tt := range []struct{ prog, arg string }{
+		{"exec-mt", "main"}, {"exec-mt", "from-thread"}, {"exec-mt", "twice"},
+		{"go-exec", ""}, {"go-exec", "syscall-exec"},
+	} {
+		t.Run(tt.prog+" "+tt.arg, func(t *testing.T) {
+			bin := prog(t, tt.prog)
+			args := []string{bin}
+			if tt.arg != "" {
+				args = append(args, tt.arg)
+			}
+			native := run(t, baseEnv(), args...)
+			if native.stdout == "" {
+				t.Fatalf("native run printed nothing: %+v", native)
+			}
+			got := devRunEnv(t, mn, args...)
+			if got.stdout != native.stdout || got.code != native.code {
+				t.Fatalf("mn: exit %d, stdout:\n%s\nstderr:\n%s\nnative: exit %d, stdout:\n%s", got.code, got.stdout, got.stderr, native.code, native.stdout)
+			}
+		})
+	}
 }

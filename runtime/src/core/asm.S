@@ -4,11 +4,33 @@
 	.text
 
 /* Signal restorer used for every handler the runtime installs (and as the
- * return address of application handlers the runtime delivers to). */
+ * return address of application handlers the runtime delivers to). The
+ * kernel's rt_sigreturn also restores the sigaltstack from the frame's
+ * uc_stack: it is set to the signal stack of the thread returning (its
+ * block, from GS), not the one the frame was built on. Under the mn
+ * scheduler a user-level thread may have moved to another enclave thread
+ * while its handler ran; two threads on one signal stack would overwrite
+ * each other's frames. (GS not a runtime block: the frame stays as is.) */
 	.globl rt_sigreturn_restorer
 	.type rt_sigreturn_restorer, @function
 rt_sigreturn_restorer:
-	mov $15, %eax
+	rdgsbase %rax
+	test $0x3ffff, %eax		/* RT_TBLOCK_SIZE alignment */
+	jnz 1f
+	movabs $0x7e0100000000, %rcx	/* RT_HEAP_BASE (region.h) */
+	cmp %rcx, %rax
+	jb 1f
+	movabs $0x7e1000000000, %rcx	/* RT_REGION_END */
+	cmp %rcx, %rax
+	jae 1f
+	mov rt_sigstk_off(%rip), %rcx
+	lea (%rax,%rcx), %rdx
+	mov %rdx, 16(%rsp)		/* uc_stack.ss_sp (rsp = the frame's ucontext) */
+	movl $0, 24(%rsp)		/* ss_flags */
+	mov $0x40000, %rdx
+	sub %rcx, %rdx
+	mov %rdx, 32(%rsp)		/* ss_size */
+1:	mov $15, %eax
 	syscall
 	ud2
 

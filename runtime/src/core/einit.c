@@ -23,6 +23,7 @@
 #include "shared.h"
 #include "transport.h"
 #include "thread.h"
+#include "rtsched.h"
 #include "ids.h"
 #include "heap.h"
 #include "econfig.h"
@@ -367,12 +368,6 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv, long env
 	if (r < 0)
 		rt_fatal(RT_EX_OSERR, "cannot start the %s syscall transport: error %d", tname, -r);
 
-	/* The M:N scheduler (issue 19) is recorded in the config but not yet
-	 * run: refuse rather than run the threads differently than measured. */
-	if (cfg->scheduler == ECONFIG_SCHED_MN)
-		rt_fatal(RT_EX_CONFIG, "config asks for the mn scheduler (user-level threads), which this runtime "
-				       "does not have yet (docs/runtime.md, \"User-level threads (M:N)\")");
-
 	struct fskey_file key = {0};
 	/* what a CAS releases (nothing without a CAS); it lives on: the
 	 * application's env/args point into it, the volume keys stay */
@@ -453,6 +448,10 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv, long env
 			argv[i] = host_argv[i];
 	}
 	rt_max_threads = cfg->max_threads;
+	/* the application's threads as user-level threads on max_threads
+	 * enclave threads (rtsched.h) */
+	if (cfg->scheduler == ECONFIG_SCHED_MN && rt_sched_init(rt_self_from_fs()) < 0)
+		rt_fatal(RT_EX_OSERR, "cannot start the mn scheduler: out of memory");
 	rt_heap_init(cfg->heap_size);
 	rt_ids_init(cfg->uid, cfg->gid);
 	L->path = cfg->entrypoint;

@@ -30,6 +30,7 @@
 #include "mem.h"
 #include "heap.h"
 #include "rtsignal.h"
+#include "rtsched.h"
 #include "rt_alloc.h"
 #include "rtstring.h"
 #include "rtutil.h"
@@ -577,6 +578,7 @@ static void exec_finish(struct rt_thread *t, struct kucontext *uc, struct exec_j
 	unmap_old_program();
 	rt_close_on_exec();
 	rt_signals_exec_reset(t);
+	rt_sched_exec(t);
 	unsigned long uid = (unsigned long)rt_sys0(__NR_getuid), gid = (unsigned long)rt_sys0(__NR_getgid);
 	long v;
 	if (rt_ids_dispatch(__NR_getuid, (long[6]){0}, &v))

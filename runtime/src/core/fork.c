@@ -29,6 +29,7 @@
 #include "locks.h"
 #include "shield.h"
 #include "rtsignal.h"
+#include "rtsched.h"
 #include "transport.h"
 #include "rtstring.h"
 #include "rtutil.h"
@@ -124,6 +125,7 @@ long rt_do_fork(struct rt_thread *t, struct kucontext *uc, const struct rt_fork_
 		 * shields at execve) */
 		rt_fdtab_fork_child(rt_shields_own_fd);
 		rt_thread_fork_child(t);
+		rt_sched_fork_child(t);
 		transport_fork_child(); /* async: no worker threads here */
 		t->npending = 0;	/* the kernel does not copy pending signals either */
 		if (fl & CLONE_SETTLS)

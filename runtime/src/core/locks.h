@@ -15,6 +15,7 @@ struct rt_lock {
 	volatile int word;
 };
 
+extern struct rt_lock rt_sched_lock;  /* sched/: the mn scheduler's state */
 extern struct rt_lock rt_brk_lock;    /* mem.c: the emulated brk */
 extern struct rt_lock rt_heap_lock;   /* heap.c: the application's RLIMIT_DATA */
 extern struct rt_lock rt_ids_lock;    /* ids.c: virtual user and group ids */

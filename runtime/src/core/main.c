@@ -13,6 +13,7 @@
 #include "shield.h"
 #include "region.h"
 #include "thread.h"
+#include "rtsched.h"
 #include "transport.h"
 #include "loader.h"
 #include "random.h"
@@ -67,17 +68,24 @@ static void dev_transport(long cycles)
 		rt_fatal(RT_EX_OSERR, "cannot start the %s transport: error %d", name, -r);
 }
 
-/* Dev mode: SCONE_SCHEDULER=os (the default) or mn; mn (user-level threads,
- * issue 19) is refused by name until the runtime has it. */
-static void dev_scheduler(void)
+/* Dev mode: SCONE_SCHEDULER=os (the default) or mn (user-level threads on
+ * SCONE_THREADS enclave threads, default 4; rtsched.h). */
+static void dev_scheduler(struct rt_thread *t)
 {
 	const char *name = rt_getenv("SCONE_SCHEDULER");
 	if (!name || !name[0] || !rt_strcmp(name, "os"))
 		return;
-	if (!rt_strcmp(name, "mn"))
-		rt_fatal(RT_EX_USAGE, "SCONE_SCHEDULER=mn: this runtime does not have the mn scheduler "
-				      "(user-level threads) yet");
-	rt_fatal(RT_EX_USAGE, "SCONE_SCHEDULER=%s: unknown scheduler (available: os)", name);
+	if (rt_strcmp(name, "mn"))
+		rt_fatal(RT_EX_USAGE, "SCONE_SCHEDULER=%s: unknown scheduler (available: os, mn)", name);
+	const char *n = rt_getenv("SCONE_THREADS");
+	if (n && n[0]) {
+		long v = rt_parse_ulong(n);
+		if (v < 1 || v > 1024)
+			rt_fatal(RT_EX_USAGE, "SCONE_THREADS=%s: not a number of enclave threads in [1, 1024]", n);
+		rt_max_threads = (unsigned)v;
+	}
+	if (rt_sched_init(t) < 0)
+		rt_fatal(RT_EX_OSERR, "cannot start the mn scheduler: out of memory");
 }
 
 __attribute__((noreturn, used)) void rt_main(unsigned long *sp);
@@ -132,7 +140,7 @@ void rt_main(unsigned long *sp)
 		L.envp = rt_env_without_scone(envp);
 		L.uid = (unsigned long)rt_sys0(__NR_getuid);
 		L.gid = (unsigned long)rt_sys0(__NR_getgid);
-		dev_scheduler();
+		dev_scheduler(t);
 		dev_transport(cycles);
 	} else if (!rt_strcmp(mode, "hw")) {
 		rt_fatal(RT_EX_CONFIG, "SCONE_MODE=hw: hardware mode is not supported yet (use SCONE_MODE=sim)");

@@ -21,6 +21,12 @@
 #include "rtstring.h"
 #include "rtutil.h"
 #include "sys.h"
+#include "rtsched.h" /* rt_sched_mn: signal RT_SIG_REQ is then the runtime's */
+
+/* The signals the kernel never gets an action for nor sees blocked: SIGSYS,
+ * and RT_SIG_REQ under the mn scheduler. */
+static int runtime_sig(int sig) { return sig == KSIGSYS || (sig == RT_SIG_REQ && rt_sched_mn); }
+static uint64_t runtime_bits(void) { return KSIGBIT(KSIGSYS) | (rt_sched_mn ? KSIGBIT(RT_SIG_REQ) : 0); }
 
 static struct ksigaction vact[KNSIG + 1];
 static void lk(void) { rt_lock(&rt_sigact_lock); }
@@ -35,7 +41,7 @@ static int kernel_install(int sig, const struct ksigaction *app)
 		k.handler = app->handler;
 		k.flags = (app->flags & (KSA_NOCLDSTOP | KSA_NOCLDWAIT)) | KSA_RESTORER;
 		k.restorer = (void *)rt_sigreturn_restorer;
-		k.mask = app->mask & ~KSIGBIT(KSIGSYS);
+		k.mask = app->mask & ~runtime_bits();
 	} else {
 		k.handler = (void *)rt_sig_entry;
 		k.flags = (app->flags & (KSA_NOCLDSTOP | KSA_NOCLDWAIT)) | KSA_SIGINFO | KSA_ONSTACK | KSA_RESTORER;
@@ -68,7 +74,7 @@ long rt_sig_action(int sig, const struct ksigaction *act, struct ksigaction *oac
 	lk();
 	old = vact[sig];
 	if (act) {
-		if (sig != KSIGSYS) {
+		if (!runtime_sig(sig)) {
 			int r = kernel_install(sig, &nw);
 			if (r < 0) {
 				unlk();
@@ -106,7 +112,7 @@ long rt_sig_procmask(struct rt_thread *t, struct kucontext *uc, int how, const u
 			return -RT_EINVAL;
 		}
 		t->vsigsys_blocked = (cur & KSIGBIT(KSIGSYS)) != 0;
-		uc->uc_sigmask = cur & ~(KSIGBIT(KSIGSYS) | KSIGBIT(KSIGKILL) | KSIGBIT(KSIGSTOP));
+		uc->uc_sigmask = cur & ~(runtime_bits() | KSIGBIT(KSIGKILL) | KSIGBIT(KSIGSTOP));
 	}
 	if (oset)
 		*oset = old;
@@ -173,6 +179,8 @@ static void deliver(struct rt_thread *t, struct kucontext *uc, int sig, const st
 	case RT_REQ_EXIT: /* another thread's execve: a safe point */
 		rt_thread_exit_requested_now(t);
 	case RT_REQ_EXEC: /* taken by the trap (trap.c); a late copy */
+	case RT_REQ_POKE: /* the scheduler's (rtsched.h) */
+	case RT_REQ_PREEMPT:
 		return;
 	}
 	lk();
@@ -180,7 +188,7 @@ static void deliver(struct rt_thread *t, struct kucontext *uc, int sig, const st
 	if ((a.flags & KSA_RESETHAND) && a.handler != KSIG_DFL && a.handler != KSIG_IGN) {
 		struct ksigaction dfl = {KSIG_DFL, 0, 0, 0};
 		vact[sig] = dfl;
-		if (sig != KSIGSYS)
+		if (!runtime_sig(sig))
 			kernel_install(sig, &dfl);
 	}
 	unlk();
@@ -235,7 +243,7 @@ static void deliver(struct rt_thread *t, struct kucontext *uc, int sig, const st
 	uint64_t mask = uc->uc_sigmask | a.mask;
 	if (!(a.flags & KSA_NODEFER))
 		mask |= KSIGBIT(sig);
-	uc->uc_sigmask = mask & ~(KSIGBIT(KSIGSYS) | KSIGBIT(KSIGKILL) | KSIGBIT(KSIGSTOP));
+	uc->uc_sigmask = mask & ~(runtime_bits() | KSIGBIT(KSIGKILL) | KSIGBIT(KSIGSTOP));
 }
 
 void rt_signals_exec_reset(struct rt_thread *t)
@@ -249,7 +257,7 @@ void rt_signals_exec_reset(struct rt_thread *t)
 		}
 		struct ksigaction dfl = {KSIG_DFL, 0, 0, 0};
 		vact[s] = dfl;
-		if (s != KSIGSYS)
+		if (!runtime_sig(s))
 			kernel_install(s, &dfl);
 	}
 	unlk();

@@ -25,6 +25,11 @@ unsigned rt_max_threads;	       /* enclave threads (TCS) from the config; 0: unl
 static unsigned live_threads = 1;      /* the main thread */
 
 #define SIGSTK_OFF (((sizeof(struct rt_thread) + 63) & ~63UL))
+/* For rt_sigreturn_restorer (asm.S): where a block's signal stack starts. */
+__attribute__((visibility("hidden"))) const unsigned long rt_sigstk_off = SIGSTK_OFF;
+_Static_assert(RT_TBLOCK_SIZE == 0x40000, "asm.S's restorer assumes 256 KiB blocks");
+_Static_assert(RT_HEAP_BASE == 0x7e0100000000UL && RT_REGION_END == 0x7e1000000000UL,
+	       "asm.S's restorer names the block range");
 
 static struct rt_thread *reuse_block(void)
 {
@@ -136,6 +141,24 @@ long rt_do_clone(struct rt_thread *t, struct kucontext *uc, struct rt_clone *cl)
 	return r;
 }
 
+long rt_thread_spawn(void (*start)(struct rt_thread *t))
+{
+	struct rt_thread *c = rt_thread_alloc();
+	if (!c)
+		return -RT_ENOMEM;
+	c->child_start = start;
+	__atomic_add_fetch(&live_threads, 1, __ATOMIC_ACQ_REL);
+	unsigned long top = (unsigned long)rt_thread_stack_top(c) - 64;
+	long r = rt_clone_stub(__NR_clone,
+			       CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM,
+			       (long)top, 0, 0, 0);
+	if (r < 0) {
+		__atomic_store_n(&c->state, 0, __ATOMIC_RELEASE);
+		__atomic_sub_fetch(&live_threads, 1, __ATOMIC_ACQ_REL);
+	}
+	return r;
+}
+
 void rt_do_thread_exit(struct rt_thread *t, int code)
 {
 	__atomic_sub_fetch(&live_threads, 1, __ATOMIC_ACQ_REL);
@@ -192,20 +215,24 @@ void rt_thread_ask(struct rt_thread *b, int req)
 		return;
 	struct ksiginfo si;
 	memset(&si, 0, sizeof si);
-	si.si_signo = KSIGSYS;
+	si.si_signo = req == RT_REQ_POKE || req == RT_REQ_PREEMPT ? RT_SIG_REQ : KSIGSYS;
 	si.si_code = SI_QUEUE_;
 	unsigned long v = req_token(req);
 	memcpy(si.u.raw + 8, &v, sizeof v);
-	rt_sys4(__NR_rt_tgsigqueueinfo, rt_sys0(__NR_getpid), tid, KSIGSYS, &si);
+	rt_sys4(__NR_rt_tgsigqueueinfo, rt_sys0(__NR_getpid), tid, si.si_signo, &si);
 }
 
 int rt_thread_request(const struct rt_thread *t, int sig, const struct ksiginfo *si)
 {
-	struct rt_thread *l = __atomic_load_n(&exec_leader, __ATOMIC_ACQUIRE);
-	if (!l || l == t || sig != KSIGSYS || si->si_code != SI_QUEUE_)
+	if ((sig != KSIGSYS && sig != RT_SIG_REQ) || si->si_code != SI_QUEUE_)
 		return 0;
 	unsigned long v;
 	memcpy(&v, si->u.raw + 8, sizeof v);
+	if (sig == RT_SIG_REQ)
+		return v == req_token(RT_REQ_POKE) ? RT_REQ_POKE : v == req_token(RT_REQ_PREEMPT) ? RT_REQ_PREEMPT : 0;
+	struct rt_thread *l = __atomic_load_n(&exec_leader, __ATOMIC_ACQUIRE);
+	if (!l || l == t)
+		return 0;
 	return v == req_token(RT_REQ_EXIT) ? RT_REQ_EXIT : v == req_token(RT_REQ_EXEC) ? RT_REQ_EXEC : 0;
 }
 

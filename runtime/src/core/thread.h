@@ -54,6 +54,15 @@ struct rt_thread {
 	long fast_nr;		     /* the fast call whose signals the trap delivers */
 	unsigned long rseq_addr;     /* the application's rseq registration (dropped at execve) */
 	unsigned long rseq_len, rseq_sig;
+	/* The mn scheduler (sched/rtsched.h): the user-level thread this
+	 * enclave thread runs (0: none, or the scheduler is off), and its
+	 * idle sleep (a futex word, and the list of sleepers). */
+	struct rt_ult *ult;
+	volatile int sched_idle;
+	int sched_spin; /* idle, still spinning: a wake-up needs no futex call */
+	struct rt_thread *sched_idle_next;
+	volatile int in_app;	      /* running application code (the preemption tick's test) */
+	volatile unsigned long loads; /* ULTs loaded so far (the tick's test) */
 	/* Start-up frame for a clone child (consumed by rt_sigreturn). */
 	struct krt_sigframe child_frame;
 };
@@ -136,6 +145,16 @@ __attribute__((noreturn)) void rt_do_thread_exit(struct rt_thread *t, int code);
  * whether an application thread other than t is alive. */
 #define RT_REQ_EXIT 1
 #define RT_REQ_EXEC 2
+/* The mn scheduler's requests (sched/rtsched.h), taken whether or not an
+ * execve runs: a signal is pending on the user-level thread t runs
+ * (RT_REQ_POKE); another is runnable and t's has run long (RT_REQ_PREEMPT). */
+#define RT_REQ_POKE 3
+#define RT_REQ_PREEMPT 4
+/* The signal that carries RT_REQ_POKE and RT_REQ_PREEMPT (the runtime's
+ * while the mn scheduler runs: signal.c). Not SIGSYS: a standard signal
+ * pending when the thread makes a system call would swallow Syscall User
+ * Dispatch's SIGSYS for it (the kernel queues one instance of each). */
+#define RT_SIG_REQ 64
 long rt_thread_exit_others(struct rt_thread *t, struct rt_thread *keep);
 int rt_thread_request(const struct rt_thread *t, int sig, const struct ksiginfo *si);
 __attribute__((noreturn)) void rt_thread_exit_requested_now(struct rt_thread *t);
@@ -144,6 +163,11 @@ struct rt_thread *rt_thread_leader(void);
 int rt_thread_others_alive(const struct rt_thread *t);
 /* The execve is done (or handed over): requests are no longer taken. */
 void rt_thread_exec_done(void);
+
+/* The mn scheduler's enclave threads: a new thread on its own block that
+ * starts start(block) with every signal blocked and FS inherited (start
+ * arms it); counted among the live threads. Its id, or a negative errno. */
+long rt_thread_spawn(void (*start)(struct rt_thread *t));
 
 /* asm.S (hidden: their addresses are taken with RIP-relative lea, no GOT) */
 #define RT_ASM_FN __attribute__((visibility("hidden")))

@@ -13,6 +13,7 @@
 #include "mem.h"
 #include "heap.h"
 #include "rtsignal.h"
+#include "rtsched.h"
 #include "trap.h"
 #include "fork.h"
 #include "clone.h"
@@ -166,6 +167,8 @@ static long sys_exit_group(struct core_call *c)
 			   "sent from the fast entry to the trap\n",
 			   rt_thread_total_syscalls(), fast, sent);
 		transport_print_stats();
+		if (rt_sched_mn)
+			rt_sched_print_stats();
 	}
 	return RT_NEXT;
 }
@@ -373,12 +376,82 @@ static void take_exec_request(struct rt_thread *t, struct kucontext *uc)
 	}
 }
 
+/* The mn scheduler's part of a trapped call: 1 when it served the call
+ * (RAX set, or uc switched to another user-level thread, *nr then the call
+ * that one waits in), 0 when the call goes on to the dispatch (*nr and a
+ * possibly changed). */
+static int sched_trap(struct rt_thread *t, struct kucontext *uc, long *nr, long *a)
+{
+	long r;
+	int s = rt_sched_trap(t, uc, *nr, a, &r);
+	while (s == RT_SCHED_EXEC) { /* the main thread, idle: another thread's execve */
+		take_exec_request(t, uc);
+		if (t->ult) { /* taken: uc starts the new program */
+			*nr = -1;
+			return 1;
+		}
+		s = rt_sched_resume(t, uc, &r);
+	}
+	switch (s) {
+	case RT_SCHED_RESULT:
+		uc->uc_mcontext.gregs[KR_RAX] = (unsigned long)r;
+		return 1;
+	case RT_SCHED_SWITCHED:
+		*nr = r;
+		return 1;
+	case RT_SCHED_EXIT_GROUP:
+		*nr = __NR_exit_group;
+		a[0] = r;
+		return 0;
+	}
+	return 0;
+}
+
+static void sigsys(struct rt_thread *t, int sig, struct ksiginfo *si, struct kucontext *uc);
+
+/* in_app: whether t runs application code, for the mn scheduler's
+ * preemption tick (rtsched.h); 0 while the runtime runs for it. */
+/* After a blocking host call under the mn scheduler: back into a slot. */
+static void sched_reenter(struct rt_thread *t, struct kucontext *uc, long *nr)
+{
+	long r;
+	int s = rt_sched_enter(t, uc, *nr, &r);
+	while (s == RT_SCHED_EXEC) {
+		take_exec_request(t, uc);
+		if (t->ult) {
+			*nr = -1;
+			return;
+		}
+		s = rt_sched_resume(t, uc, &r);
+	}
+	if (s == RT_SCHED_SWITCHED)
+		*nr = r;
+}
+
 __attribute__((used)) void rt_sigsys(int sig, struct ksiginfo *si, void *ucv)
 {
 	struct rt_thread *t = rt_self_from_sp();
-	struct kucontext *uc = ucv;
+	int in_app = si->si_code == 2 /* SYS_USER_DISPATCH: from the application */ ? 1 : t->in_app;
+	t->in_app = 0;
+	sigsys(t, sig, si, ucv);
+	t->in_app = in_app;
+}
+
+static void sigsys(struct rt_thread *t, int sig, struct ksiginfo *si, struct kucontext *uc)
+{
 	if (si->si_code != 2 /* SYS_USER_DISPATCH */) {
-		if (rt_thread_request(t, sig, si) == RT_REQ_EXEC && rt_signal_interrupted_app(uc)) {
+		int req = rt_thread_request(t, sig, si);
+		if ((req == RT_REQ_POKE || req == RT_REQ_PREEMPT) && rt_sched_mn && rt_signal_interrupted_app(uc)) {
+			/* the scheduler's, between two application instructions */
+			t->app_fs = rt_rdfsbase();
+			rt_wrfsbase((unsigned long)t);
+			rt_sched_interrupt(t, uc, req);
+			if (t->npending)
+				rt_signals_after_syscall(t, uc, -1);
+			rt_wrfsbase(t->app_fs);
+			return;
+		}
+		if (req == RT_REQ_EXEC && rt_signal_interrupted_app(uc)) {
 			/* the main thread, between two application instructions */
 			t->app_fs = rt_rdfsbase();
 			rt_wrfsbase((unsigned long)t);
@@ -414,7 +487,23 @@ __attribute__((used)) void rt_sigsys(int sig, struct ksiginfo *si, void *ucv)
 	long a[6] = {(long)g[KR_RDI], (long)g[KR_RSI], (long)g[KR_RDX],
 		     (long)g[KR_R10], (long)g[KR_R8],  (long)g[KR_R9]};
 	t->nsyscalls++;
-	g[KR_RAX] = (unsigned long)rt_dispatch(t, uc, nr, a);
+	if (rt_sched_mn && sched_trap(t, uc, &nr, a)) {
+		if (rt_sched_collect(t, uc, nr)) {
+			rt_wrfsbase(t->app_fs);
+			return; /* restarted */
+		}
+	} else {
+		int blocks = rt_sched_mn && t->ult && rt_syscall_may_block(nr);
+		if (blocks)
+			rt_sched_leave(t);
+		g[KR_RAX] = (unsigned long)rt_dispatch(t, uc, nr, a);
+		if (blocks)
+			sched_reenter(t, uc, &nr);
+		if (rt_sched_mn && rt_sched_collect(t, uc, nr)) {
+			rt_wrfsbase(t->app_fs);
+			return;
+		}
+	}
 	if (t->npending) {
 		take_exec_request(t, uc);
 		rt_signals_after_syscall(t, uc, nr);
@@ -441,7 +530,7 @@ static int needs_trap(long nr)
 	case __NR_exit:
 		return 1;
 	}
-	return 0;
+	return rt_sched_mn && (rt_sched_needs_trap(nr) || rt_syscall_may_block(nr));
 }
 
 /* Whether serving the call may run code that uses vector registers (the
@@ -553,6 +642,7 @@ int rt_fast_syscall(struct rt_fast_frame *f, struct rt_thread *t)
 		return 1;
 	}
 	t->nfast++;
+	t->in_app = 0;
 	long a[6] = {f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9};
 	t->fast_nr = nr;
 	t->app_fs = rt_rdfsbase();
@@ -568,6 +658,7 @@ int rt_fast_syscall(struct rt_fast_frame *f, struct rt_thread *t)
 		rt_fast_vrestore(t);
 	if (fs)
 		rt_wrfsbase(t->app_fs);
+	t->in_app = 1;
 	return 0;
 }
 
@@ -581,6 +672,8 @@ static int rt_fast_gate_trap(struct rt_thread *t, struct kucontext *uc)
 	t->fast_deliver = 0;
 	g[KR_RAX] = (unsigned long)t->fast_result;
 	g[KR_RIP] = t->fast_cont;
+	if (rt_sched_mn)
+		rt_sched_collect(t, uc, -1);
 	take_exec_request(t, uc);
 	rt_signals_after_syscall(t, uc, t->fast_nr);
 	return 1;
@@ -595,5 +688,8 @@ int rt_trap_init(void)
 		return r;
 	struct ksigaction sa = {(void *)rt_sigsys, KSA_SIGINFO | KSA_ONSTACK | KSA_RESTORER,
 				(void *)rt_sigreturn_restorer, ~0ULL};
+	/* the mn scheduler's requests (thread.h) come like the runtime's others */
+	if (rt_sched_mn && (r = (int)rt_sys4(__NR_rt_sigaction, RT_SIG_REQ, &sa, 0, 8)) < 0)
+		return r;
 	return (int)rt_sys4(__NR_rt_sigaction, KSIGSYS, &sa, 0, 8);
 }

@@ -12,7 +12,8 @@
  * anything there (mmap_base is at least 128 MiB below the stack top). */
 #define STACK_RESERVE (9UL << 20)
 
-static struct rt_ivset live, hostfile;
+static struct rt_ivset live, hostfile, shared;
+static int remap_shared;
 static void take(void) { rt_lock(&rt_vma_lock); }
 static void give(void) { rt_unlock(&rt_vma_lock); }
 
@@ -53,6 +54,14 @@ int rt_vma_host_file(unsigned long addr, unsigned long len)
 {
 	take();
 	int r = rt_ivset_overlaps(&hostfile, addr, addr + pages(len));
+	give();
+	return r;
+}
+
+int rt_vma_shared(unsigned long addr, unsigned long len)
+{
+	take();
+	int r = rt_ivset_overlaps(&shared, addr, addr + len);
 	give();
 	return r;
 }
@@ -99,7 +108,10 @@ void rt_vma_before(long nr, const long *a)
 	take();
 	if (nr == __NR_mremap && rt_ivset_overlaps(&hostfile, lo, lo + len))
 		__atomic_store_n(&remap_file, 1, __ATOMIC_RELEASE);
-	if (rt_ivset_remove(&live, lo, lo + len) || rt_ivset_remove(&hostfile, lo, lo + len))
+	if (nr == __NR_mremap && rt_ivset_overlaps(&shared, lo, lo + len))
+		__atomic_store_n(&remap_shared, 1, __ATOMIC_RELEASE);
+	if (rt_ivset_remove(&live, lo, lo + len) || rt_ivset_remove(&hostfile, lo, lo + len) ||
+	    rt_ivset_remove(&shared, lo, lo + len))
 		nomem();
 	give();
 }
@@ -124,6 +136,9 @@ void rt_vma_after(long nr, const long *a, long r)
 		int file = !(a[3] & RT_MAP_ANONYMOUS) && a[4] >= 0;
 		if (file ? rt_ivset_add(&hostfile, addr, addr + len) : rt_ivset_remove(&hostfile, addr, addr + len))
 			nomem();
+		if ((a[3] & RT_MAP_SHARED) ? rt_ivset_add(&shared, addr, addr + len) :
+					     rt_ivset_remove(&shared, addr, addr + len))
+			nomem();
 		give();
 		break;
 	}
@@ -132,6 +147,7 @@ void rt_vma_after(long nr, const long *a, long r)
 		unsigned long nlen = pages((unsigned long)a[2]), addr = (unsigned long)r;
 		int fixed = (a[3] & 2 /* MREMAP_FIXED */) != 0;
 		int moved_file = __atomic_exchange_n(&remap_file, 0, __ATOMIC_ACQ_REL);
+		int moved_shared = __atomic_exchange_n(&remap_shared, 0, __ATOMIC_ACQ_REL);
 		take();
 		if (!fixed && rt_ivset_overlaps(&live, addr, addr + nlen)) {
 			give();
@@ -142,6 +158,8 @@ void rt_vma_after(long nr, const long *a, long r)
 		/* a moved host-file mapping stays one (the old range left the
 		 * host-file set before the call only when it was unmapped) */
 		if (moved_file && rt_ivset_add(&hostfile, addr, addr + nlen))
+			nomem();
+		if (moved_shared && rt_ivset_add(&shared, addr, addr + nlen))
 			nomem();
 		give();
 		break;

@@ -23,4 +23,7 @@ int rt_vma_in_use(unsigned long addr, unsigned long len);
  * a descriptor the host serves: protected files are mapped as anonymous
  * copies by the FS shield), which must never become executable. */
 int rt_vma_host_file(unsigned long addr, unsigned long len);
+/* Whether [addr, addr+len) intersects a MAP_SHARED mapping the application
+ * made (another process may share it: a futex there is the host's). */
+int rt_vma_shared(unsigned long addr, unsigned long len);
 #endif

@@ -1,0 +1,325 @@
+/* The calls the mn scheduler serves (rtsched.h): thread creation and exit,
+ * futexes, yields and sleeps, the thread identity calls and signals to a
+ * thread. */
+#include <linux/sched.h>
+#include "rtsched.h"
+#include "sched_int.h"
+#include "clone.h"
+#include "shield.h"
+#include "vma.h"
+#include "rt_alloc.h"
+#include "rtstring.h"
+#include "rtutil.h"
+#include "sys.h"
+
+#define RT_ESRCH 3
+#define RT_EAGAIN 11
+#define SI_TKILL_ (-6)
+
+static int result(long v, long *r)
+{
+	*r = v;
+	return RT_SCHED_RESULT;
+}
+
+static int put_tid(long p, int tid)
+{
+	if (!rt_user_ok((void *)p, sizeof(int)))
+		return -RT_EFAULT;
+	*(int *)p = tid;
+	return 0;
+}
+
+static int do_clone(struct rt_thread *t, struct kucontext *uc, long nr, long *a, long *r)
+{
+	struct rt_clone cl;
+	long e = rt_clone_decode(nr, a, &cl);
+	if (e)
+		return result(e, r);
+	if (!rt_clone_is_thread(&cl) || !(cl.flags & CLONE_THREAD))
+		return RT_SCHED_PASS; /* a process, or a kernel thread of its own (CLONE_VM alone) */
+	if (!cl.stack || (cl.flags & CLONE_PIDFD))
+		return result(-RT_EINVAL, r);
+	struct rt_ult *u = ult_new();
+	if (!u) {
+		rt_eprintf("scone-run: out of memory for a new user-level thread: clone refused with EAGAIN\n");
+		return result(-RT_EAGAIN, r);
+	}
+	u->uc = *uc;
+	u->uc.uc_mcontext.gregs[KR_RSP] = cl.stack;
+	u->has_fp = 0; /* a clean FPU state, as os threads here */
+	u->app_fs = (cl.flags & CLONE_SETTLS) ? cl.tls : t->app_fs;
+	u->vsigsys_blocked = t->vsigsys_blocked;
+	sched_lock();
+	int vtid = u->vtid = sched_next_vtid();
+	if (((cl.flags & CLONE_PARENT_SETTID) && put_tid(cl.ptid, vtid)) ||
+	    ((cl.flags & CLONE_CHILD_SETTID) && put_tid(cl.ctid, vtid))) {
+		sched_unlock();
+		rt_free(u->fp_alloc);
+		rt_free(u);
+		return result(-RT_EFAULT, r);
+	}
+	if (cl.flags & CLONE_CHILD_CLEARTID)
+		u->clear_tid = (unsigned long)cl.ctid;
+	sched_add(u);
+	sched_stats.ults++;
+	sched_make_runnable(u, 0);
+	sched_unlock();
+	return result(vtid, r);
+}
+
+/* The kernel's robust-futex walk at thread exit: a lock the thread still
+ * holds gets FUTEX_OWNER_DIED and a waiter is woken. Lock held. */
+static void robust_exit(const struct rt_ult *u)
+{
+	struct head {
+		unsigned long next;
+		long off;
+		unsigned long pending;
+	} h;
+	if (!u->robust_head || !rt_user_ok((void *)u->robust_head, sizeof h))
+		return;
+	h = *(const struct head *)u->robust_head;
+	unsigned long e = h.next & ~1UL;
+	for (int limit = 2048; limit-- > 0 && e && e != u->robust_head;) {
+		unsigned long w = e + (unsigned long)h.off, next;
+		if (!rt_user_ok((void *)e, 8) || (w & 3) || !rt_user_ok((void *)w, 4))
+			break;
+		next = *(const unsigned long *)e & ~1UL;
+		unsigned *word = (unsigned *)w, v = __atomic_load_n(word, __ATOMIC_RELAXED);
+		if ((v & 0x3fffffff) == (unsigned)u->vtid) {
+			__atomic_or_fetch(word, 0x40000000U /* FUTEX_OWNER_DIED */, __ATOMIC_SEQ_CST);
+			__atomic_and_fetch(word, ~0x3fffffffU, __ATOMIC_SEQ_CST);
+			if (v & 0x80000000U /* FUTEX_WAITERS */)
+				sched_futex_wake_locked(w, 1, ~0U);
+		}
+		e = next;
+	}
+}
+
+static int do_exit(struct rt_thread *t, struct kucontext *uc, long *a, long *r)
+{
+	struct rt_ult *u = cur_ult(t);
+	sched_lock();
+	robust_exit(u);
+	if (u->clear_tid && rt_user_ok((void *)u->clear_tid, 4)) {
+		__atomic_store_n((int *)u->clear_tid, 0, __ATOMIC_SEQ_CST);
+		sched_futex_wake_locked(u->clear_tid, 1, ~0U);
+	}
+	if (ult_count() == 1) { /* the last thread: the process ends with its status */
+		sched_unlock();
+		*r = a[0];
+		return RT_SCHED_EXIT_GROUP;
+	}
+	return sched_exit_current(t, uc, (int)a[0], r);
+}
+
+static int do_yield(struct rt_thread *t, struct kucontext *uc, long nr, long *r)
+{
+	sched_lock();
+	sched_stats.yields++;
+	uc->uc_mcontext.gregs[KR_RAX] = 0;
+	return sched_park(t, uc, nr, 0, 0, 0, r);
+}
+
+static int do_sleep(struct rt_thread *t, struct kucontext *uc, long nr, long *a, long *r)
+{
+	int clk = 1 /* CLOCK_MONOTONIC */, abs = 0;
+	const long *req = (const long *)a[0];
+	unsigned long rem = (unsigned long)a[1];
+	if (nr == __NR_clock_nanosleep) {
+		clk = (int)a[0];
+		if (clk != 0 && clk != 1 && clk != 7 /* BOOTTIME */)
+			return RT_SCHED_PASS; /* CPU-time clocks: the host's */
+		abs = (a[1] & 1) != 0;	      /* TIMER_ABSTIME */
+		req = (const long *)a[2];
+		rem = abs ? 0 : (unsigned long)a[3];
+	}
+	if (!rt_user_ok(req, 16) || (rem && !rt_user_ok((void *)rem, 16)))
+		return result(-RT_EFAULT, r);
+	long sec = req[0], nsec = req[1];
+	if (sec < 0 || nsec < 0 || nsec >= 1000000000L)
+		return result(-RT_EINVAL, r);
+	uint64_t d = (uint64_t)sec * 1000000000ULL + (uint64_t)nsec, now = sched_now(), deadline;
+	if (!abs) {
+		deadline = now + d;
+	} else if (clk == 0) {
+		long rt[2] = {0, 0};
+		rt_sys2(__NR_clock_gettime, 0, rt);
+		uint64_t rnow = (uint64_t)rt[0] * 1000000000ULL + (uint64_t)rt[1];
+		deadline = d > rnow ? now + (d - rnow) : now;
+	} else {
+		deadline = d;
+	}
+	if (deadline <= now)
+		return do_yield(t, uc, nr, r);
+	sched_lock();
+	struct rt_ult *u = cur_ult(t);
+	u->sleep_rem = rem;
+	return sched_park(t, uc, nr, 1, 0, deadline, r);
+}
+
+static int do_kill(struct rt_thread *t, long nr, long *a, long *r)
+{
+	int pid = (int)rt_sys0(__NR_getpid);
+	long tid = a[0];
+	int sig = (int)a[1];
+	if (nr != __NR_tkill) {
+		if ((int)a[0] != pid)
+			return RT_SCHED_PASS; /* another process */
+		tid = a[1];
+		sig = (int)a[2];
+	}
+	if (sig < 0 || sig > 64)
+		return result(-RT_EINVAL, r);
+	struct ksiginfo si;
+	memset(&si, 0, sizeof si);
+	if (nr == __NR_rt_tgsigqueueinfo) {
+		if (!rt_user_ok((void *)a[3], sizeof si))
+			return result(-RT_EFAULT, r);
+		memcpy(&si, (const void *)a[3], sizeof si);
+		if (si.si_code >= 0 || si.si_code == SI_TKILL_)
+			return result(-RT_EPERM, r);
+	} else {
+		si.si_code = SI_TKILL_;
+		int ids[2] = {pid, (int)rt_sys0(__NR_getuid)};
+		memcpy(si.u.raw, ids, sizeof ids);
+	}
+	si.si_signo = sig;
+	sched_lock();
+	struct rt_ult *u = tid > 0 && tid <= 0x7fffffff ? ult_find((int)tid) : 0;
+	if (!u) {
+		sched_unlock();
+		return result(-RT_ESRCH, r);
+	}
+	if (sig == 0) {
+		sched_unlock();
+		return result(0, r);
+	}
+	if (sig == 9 || sig == 19) { /* SIGKILL, SIGSTOP act on the whole process */
+		sched_unlock();
+		return result(rt_sys2(__NR_kill, pid, sig), r);
+	}
+	(void)t;
+	sched_signal_ult(u, sig, &si);
+	sched_unlock();
+	return result(0, r);
+}
+
+static int do_robust(struct rt_thread *t, long nr, long *a, long *r)
+{
+	struct rt_ult *u = cur_ult(t);
+	if (nr == __NR_set_robust_list) {
+		if (a[1] != 24)
+			return result(-RT_EINVAL, r);
+		u->robust_head = (unsigned long)a[0];
+		u->robust_len = 24;
+		return result(0, r);
+	}
+	struct rt_ult *w = u;
+	if (a[0]) {
+		sched_lock();
+		w = ult_find((int)a[0]);
+		unsigned long h = w ? w->robust_head : 0;
+		sched_unlock();
+		if (!w)
+			return result(-RT_ESRCH, r);
+		if (!rt_user_ok((void *)a[1], 8) || !rt_user_ok((void *)a[2], 8))
+			return result(-RT_EFAULT, r);
+		*(unsigned long *)a[1] = h;
+		*(unsigned long *)a[2] = 24;
+		return result(0, r);
+	}
+	if (!rt_user_ok((void *)a[1], 8) || !rt_user_ok((void *)a[2], 8))
+		return result(-RT_EFAULT, r);
+	*(unsigned long *)a[1] = w->robust_head;
+	*(unsigned long *)a[2] = 24;
+	return result(0, r);
+}
+
+int rt_sched_needs_trap(long nr)
+{
+	switch (nr) {
+	case __NR_futex:
+	case __NR_sched_yield:
+	case __NR_nanosleep:
+	case __NR_clock_nanosleep:
+	case __NR_gettid:
+	case __NR_set_tid_address:
+	case __NR_set_robust_list:
+	case __NR_get_robust_list:
+	case __NR_rseq:
+	case __NR_tkill:
+	case __NR_tgkill:
+	case __NR_rt_tgsigqueueinfo:
+	case __NR_sched_getaffinity:
+	case __NR_sched_setaffinity:
+	case __NR_sched_getparam:
+	case __NR_sched_setparam:
+	case __NR_sched_getscheduler:
+	case __NR_sched_setscheduler:
+	case __NR_sched_getattr:
+	case __NR_sched_setattr:
+	case __NR_futex_waitv:
+		return 1;
+	}
+	return 0;
+}
+
+int rt_sched_trap(struct rt_thread *t, struct kucontext *uc, long nr, long *a, long *r)
+{
+	struct rt_ult *u = cur_ult(t);
+	if (!u)
+		return RT_SCHED_PASS; /* a kernel thread outside the scheduler (clone with CLONE_VM alone) */
+	switch (nr) {
+	case __NR_clone:
+	case __NR_clone3:
+		return do_clone(t, uc, nr, a, r);
+	case __NR_exit:
+		return do_exit(t, uc, a, r);
+	case __NR_futex:
+		if (!((int)a[1] & 128) && rt_vma_shared((unsigned long)a[0], 4))
+			return RT_SCHED_PASS; /* may be shared with another process: the host's */
+		return sched_futex(t, uc, a, r);
+	case __NR_futex_waitv:
+		return result(-RT_ENOSYS, r);
+	case __NR_sched_yield:
+		return do_yield(t, uc, nr, r);
+	case __NR_nanosleep:
+	case __NR_clock_nanosleep:
+		return do_sleep(t, uc, nr, a, r);
+	case __NR_gettid:
+		return result(u->vtid, r);
+	case __NR_set_tid_address:
+		u->clear_tid = (unsigned long)a[0];
+		return result(u->vtid, r);
+	case __NR_set_robust_list:
+	case __NR_get_robust_list:
+		return do_robust(t, nr, a, r);
+	case __NR_rseq:
+		/* the kernel's rseq area is per kernel thread, which ULTs share */
+		return result(-RT_ENOSYS, r);
+	case __NR_tkill:
+	case __NR_tgkill:
+	case __NR_rt_tgsigqueueinfo:
+		return do_kill(t, nr, a, r);
+	case __NR_sched_getaffinity:
+	case __NR_sched_setaffinity:
+	case __NR_sched_getparam:
+	case __NR_sched_setparam:
+	case __NR_sched_getscheduler:
+	case __NR_sched_setscheduler:
+	case __NR_sched_getattr:
+	case __NR_sched_setattr:
+		/* a thread id of this process: the enclave threads it runs on */
+		if (a[0] > 0 && a[0] != rt_sys0(__NR_getpid)) {
+			sched_lock();
+			struct rt_ult *w = ult_find((int)a[0]);
+			sched_unlock();
+			if (w)
+				a[0] = 0;
+		}
+		return RT_SCHED_PASS;
+	}
+	return RT_SCHED_PASS;
+}

@@ -1,0 +1,857 @@
+/* The mn scheduler's core (rtsched.h, sched_int.h): ULT records, the run
+ * queue, switching in the SIGSYS frame, the enclave threads and their idle
+ * sleep, timed waits and the routing of signals to ULTs. */
+#include "rtsched.h"
+#include "sched_int.h"
+#include "locks.h"
+#include "rtsignal.h"
+#include "transport.h"
+#include "ithread.h"
+#include "rt_alloc.h"
+#include "rtstring.h"
+#include "rtutil.h"
+#include "sys.h"
+
+int rt_sched_mn;
+struct sched_stats sched_stats;
+
+static struct rt_ult *all;	       /* every live ULT */
+static unsigned nults;		       /* their number */
+static struct ult_list runq;	       /* runnable ULTs, FIFO */
+static struct rt_ult *timed;	       /* ULTs with a deadline */
+static struct rt_thread *idle_threads; /* enclave threads asleep in idle() */
+static unsigned nthreads = 1;	       /* kernel threads of the scheduler (the main thread included) */
+static unsigned active = 1; /* of them holding an enclave thread slot (TCS): not in a blocking host call, not spare */
+static struct rt_thread *spares;	 /* threads without a slot, asleep until one is free */
+static unsigned max_threads;		 /* their limit (the TCS count) */
+static int next_vtid;			 /* the next ULT's thread id */
+static size_t fp_cap;			 /* bytes of an FPU state image */
+static struct rt_thread *ethreads[1024]; /* the enclave threads */
+static unsigned long seen_loads[1024];	 /* their loads at the last tick */
+static volatile int tick_word;		 /* the ticker sleeps on it */
+static int ticker_on;			 /* the ticker thread runs (this process) */
+
+/* Time slice: a ULT that ran application code for a whole tick while
+ * another was runnable is preempted. */
+#define TICK_NS 10000000L
+
+/* How long an idle enclave thread spins before it sleeps (an exit): about
+ * the simulated cost of two exits at the default 8,000 cycles each. */
+#define IDLE_SPIN_CYCLES 20000
+
+/* Thread ids of ULTs other than the first: above the kernel's largest
+ * (PID_MAX_LIMIT, 2^22), so that none is ever a real thread's. */
+#define VTID_BASE (1 << 22)
+
+void sched_lock(void) { rt_lock(&rt_sched_lock); }
+void sched_unlock(void) { rt_unlock(&rt_sched_lock); }
+
+uint64_t sched_now(void)
+{
+	struct {
+		long sec, nsec;
+	} ts = {0, 0};
+	rt_sys2(__NR_clock_gettime, 1 /* CLOCK_MONOTONIC */, &ts);
+	return (uint64_t)ts.sec * 1000000000ULL + (uint64_t)ts.nsec;
+}
+
+/* ---- records and lists ---- */
+
+struct rt_ult *ult_new(void)
+{
+	struct rt_ult *u = rt_calloc(1, sizeof *u);
+	if (!u)
+		return 0;
+	u->fp_alloc = rt_malloc(fp_cap + 64);
+	if (!u->fp_alloc) {
+		rt_free(u);
+		return 0;
+	}
+	u->fp = (unsigned char *)(((unsigned long)u->fp_alloc + 63) & ~63UL);
+	u->app_ss.ss_flags = KSS_DISABLE;
+	u->park_nr = -1;
+	return u;
+}
+
+static void ult_free(struct rt_ult *u)
+{
+	rt_free(u->fp_alloc);
+	rt_free(u);
+}
+
+struct rt_ult *ult_find(int vtid)
+{
+	for (struct rt_ult *u = all; u; u = u->all_next)
+		if (u->vtid == vtid)
+			return u;
+	return 0;
+}
+
+unsigned ult_count(void) { return nults; }
+
+static void all_add(struct rt_ult *u)
+{
+	u->all_next = all;
+	all = u;
+	nults++;
+}
+
+static void all_remove(struct rt_ult *u)
+{
+	for (struct rt_ult **p = &all; *p; p = &(*p)->all_next)
+		if (*p == u) {
+			*p = u->all_next;
+			nults--;
+			return;
+		}
+}
+
+void ult_list_push(struct ult_list *l, struct rt_ult *u)
+{
+	u->list = l;
+	u->next = 0;
+	u->prev = l->tail;
+	if (l->tail)
+		l->tail->next = u;
+	else
+		l->head = u;
+	l->tail = u;
+}
+
+void ult_list_remove(struct rt_ult *u)
+{
+	struct ult_list *l = u->list;
+	if (!l)
+		return;
+	if (u->prev)
+		u->prev->next = u->next;
+	else
+		l->head = u->next;
+	if (u->next)
+		u->next->prev = u->prev;
+	else
+		l->tail = u->prev;
+	u->prev = u->next = 0;
+	u->list = 0;
+}
+
+static void tick_start(void);
+static void timed_add(struct rt_ult *u, uint64_t deadline)
+{
+	if (!idle_threads)
+		tick_start(); /* no enclave thread waits for the deadline */
+	u->deadline = deadline;
+	u->timed = 1;
+	u->tprev = 0;
+	u->tnext = timed;
+	if (timed)
+		timed->tprev = u;
+	timed = u;
+}
+
+static void timed_remove(struct rt_ult *u)
+{
+	if (!u->timed)
+		return;
+	if (u->tprev)
+		u->tprev->tnext = u->tnext;
+	else
+		timed = u->tnext;
+	if (u->tnext)
+		u->tnext->tprev = u->tprev;
+	u->tprev = u->tnext = 0;
+	u->timed = 0;
+}
+
+void sched_unwait(struct rt_ult *u)
+{
+	ult_list_remove(u);
+	timed_remove(u);
+}
+
+/* ---- enclave threads ---- */
+
+static void ethread_add(struct rt_thread *t)
+{
+	for (unsigned i = 0; i < sizeof ethreads / sizeof ethreads[0]; i++)
+		if (!ethreads[i]) {
+			ethreads[i] = t;
+			seen_loads[i] = t->loads;
+			return;
+		}
+}
+
+static void ethread_remove(struct rt_thread *t)
+{
+	for (unsigned i = 0; i < sizeof ethreads / sizeof ethreads[0]; i++)
+		if (ethreads[i] == t)
+			ethreads[i] = 0;
+}
+
+/* The preemption tick (an internal thread): while ULTs wait in the run
+ * queue with every enclave thread busy, an enclave thread that ran the same
+ * ULT in application code for a whole tick is asked to switch
+ * (RT_REQ_PREEMPT, taken between two application instructions). It also
+ * ends the timed waits whose deadline passed while no enclave thread was
+ * idle to wait for them. It sleeps on tick_word while nothing waits. */
+static void expire(void);
+static void ticker(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		sched_lock();
+		expire(); /* deadlines no idle enclave thread waits for */
+		if (!runq.head && (!timed || idle_threads)) {
+			int w = tick_word;
+			sched_unlock();
+			rt_sys4(__NR_futex, &tick_word, 0 /* FUTEX_WAIT */ | 128, w, 0);
+			continue;
+		}
+		for (unsigned i = 0; i < sizeof ethreads / sizeof ethreads[0]; i++) {
+			struct rt_thread *x = ethreads[i];
+			if (!x)
+				continue;
+			unsigned long l = x->loads;
+			if (x->ult && x->in_app && l == seen_loads[i])
+				rt_thread_ask(x, RT_REQ_PREEMPT);
+			seen_loads[i] = l;
+		}
+		sched_unlock();
+		struct {
+			long sec, nsec;
+		} ts = {0, TICK_NS};
+		rt_sys2(__NR_nanosleep, &ts, 0);
+	}
+}
+
+/* Lock held: ULTs wait for an enclave thread; the tick must run. */
+static void tick_start(void)
+{
+	if (!ticker_on) {
+		if (rt_ithread_start(ticker, 0) < 0)
+			return;
+		ticker_on = 1;
+	}
+	tick_word++;
+	rt_sys3(__NR_futex, &tick_word, 1 /* FUTEX_WAKE */ | 128, 1);
+}
+
+static __attribute__((noreturn)) void thread_main(struct rt_thread *c);
+
+/* Lock held: one more ULT is runnable; an enclave thread should take it. */
+static void wake_one(void)
+{
+	struct rt_thread *x = idle_threads;
+	if (x) {
+		idle_threads = x->sched_idle_next;
+		__atomic_store_n(&x->sched_idle, 0, __ATOMIC_RELEASE);
+		if (x->sched_spin) { /* it sees the store: no exit */
+			sched_stats.spin_wakes++;
+			return;
+		}
+		sched_stats.kicks++;
+		transport_sync_call(__NR_futex, (long)&x->sched_idle, 1 /* FUTEX_WAKE */ | 128, 1, 0, 0, 0);
+		return;
+	}
+	if (active >= max_threads) {
+		tick_start();
+		return;
+	}
+	if ((x = spares)) {
+		spares = x->sched_idle_next;
+		__atomic_store_n(&x->sched_idle, 0, __ATOMIC_RELEASE);
+		active++;
+		sched_stats.kicks++;
+		transport_sync_call(__NR_futex, (long)&x->sched_idle, 1 /* FUTEX_WAKE */ | 128, 1, 0, 0, 0);
+		return;
+	}
+	nthreads++;
+	active++;
+	if (rt_thread_spawn(thread_main) < 0) {
+		nthreads--;
+		active--;
+		return;
+	}
+	sched_stats.spawns++;
+}
+
+void sched_make_runnable(struct rt_ult *u, long r)
+{
+	u->uc.uc_mcontext.gregs[KR_RAX] = (unsigned long)r;
+	u->state = ULT_RUNNABLE;
+	u->interruptible = 0;
+	ult_list_push(&runq, u);
+	wake_one();
+}
+
+/* Lock held: ULTs whose deadline passed become runnable. */
+static void expire(void)
+{
+	if (!timed)
+		return;
+	uint64_t now = sched_now();
+	for (struct rt_ult *u = timed, *n; u; u = n) {
+		n = u->tnext;
+		if (u->deadline > now)
+			continue;
+		sched_unwait(u);
+		long r = -110; /* ETIMEDOUT: a futex wait */
+		if (u->park_nr == __NR_nanosleep || u->park_nr == __NR_clock_nanosleep)
+			r = 0;
+		sched_make_runnable(u, r);
+	}
+}
+
+static int blocks(const struct rt_ult *u, uint64_t mask, int sig)
+{
+	if (sig == KSIGSYS)
+		return u->vsigsys_blocked;
+	return (mask & KSIGBIT(sig)) != 0;
+}
+
+/* Whether a signal pending on u would interrupt a wait under mask. */
+static int deliverable(const struct rt_ult *u, uint64_t mask)
+{
+	for (unsigned i = 0; i < u->npending; i++)
+		if (!blocks(u, mask, u->pending[i].sig))
+			return 1;
+	return 0;
+}
+
+/* nanosleep's rem: the time left until deadline. */
+static void write_rem(const struct rt_ult *u, uint64_t deadline)
+{
+	if (!u->sleep_rem)
+		return;
+	uint64_t now = sched_now(), left = deadline > now ? deadline - now : 0;
+	long *rem = (long *)u->sleep_rem;
+	rem[0] = (long)(left / 1000000000ULL);
+	rem[1] = (long)(left % 1000000000ULL);
+}
+
+void sched_signal_ult(struct rt_ult *u, int sig, const struct ksiginfo *si)
+{
+	if (u->npending < RT_MAX_PENDING) {
+		u->pending[u->npending].sig = sig;
+		u->pending[u->npending].info = *si;
+		u->npending++;
+	}
+	if (u->state == ULT_WAITING && u->interruptible && !blocks(u, u->uc.uc_sigmask, sig)) {
+		if (u->timed) /* nanosleep: the time left */
+			write_rem(u, u->deadline);
+		sched_unwait(u);
+		sched_make_runnable(u, -RT_EINTR);
+		return;
+	}
+	if (u->state == ULT_RUNNING && u->on && u->on != rt_self_from_sp())
+		rt_thread_ask(u->on, RT_REQ_POKE);
+}
+
+/* Lock held: a signal an enclave thread took while idle goes to the ULT
+ * that would natively take it: one waiting with the signal unblocked, else
+ * any not running with it unblocked, else the first (pending there until
+ * it unblocks the signal). */
+static void route_signal(int sig, const struct ksiginfo *si)
+{
+	struct rt_ult *pick = 0;
+	for (struct rt_ult *u = all; u; u = u->all_next) {
+		if (u->state == ULT_RUNNING || blocks(u, u->uc.uc_sigmask, sig))
+			continue;
+		if (u->state == ULT_WAITING && u->interruptible) {
+			pick = u;
+			break;
+		}
+		if (!pick)
+			pick = u;
+	}
+	if (!pick)
+		for (pick = all; pick && pick->all_next; pick = pick->all_next)
+			; /* the oldest: the main thread, while it lives */
+	if (pick)
+		sched_signal_ult(pick, sig, si);
+}
+
+/* Lock held: what an idle enclave thread took (t->pending). 0, or
+ * RT_SCHED_EXEC with that request left queued. */
+static int route_pending(struct rt_thread *t)
+{
+	unsigned keep = 0;
+	for (unsigned i = 0; i < t->npending; i++) {
+		struct rt_pending *p = &t->pending[i];
+		switch (rt_thread_request(t, p->sig, &p->info)) {
+		case RT_REQ_EXIT:
+			nthreads--;
+			active--;
+			ethread_remove(t);
+			sched_unlock();
+			rt_thread_exit_requested_now(t);
+		case RT_REQ_EXEC:
+			t->pending[keep++] = *p;
+			continue;
+		case RT_REQ_POKE:
+		case RT_REQ_PREEMPT:
+			continue;
+		}
+		route_signal(p->sig, &p->info);
+	}
+	t->npending = keep;
+	return keep ? RT_SCHED_EXEC : 0;
+}
+
+/* The signals some ULT not running accepts: an idle enclave thread takes
+ * them for it. SIGSYS: the runtime's requests. */
+static uint64_t idle_allowed(void)
+{
+	uint64_t allow = KSIGBIT(KSIGSYS) | KSIGBIT(RT_SIG_REQ);
+	for (struct rt_ult *u = all; u; u = u->all_next)
+		if (u->state != ULT_RUNNING)
+			allow |= ~u->uc.uc_sigmask;
+	return allow & ~(KSIGBIT(KSIGKILL) | KSIGBIT(KSIGSTOP));
+}
+
+/* Lock held (and held again on return): t sleeps until a ULT is runnable,
+ * a deadline passes or a signal arrives. 0 when the run queue has a ULT,
+ * else RT_SCHED_EXEC. */
+static int idle(struct rt_thread *t)
+{
+	for (;;) {
+		expire();
+		if (runq.head)
+			return 0;
+		uint64_t allow = idle_allowed(), deadline = 0;
+		for (struct rt_ult *u = timed; u; u = u->tnext)
+			if (!deadline || u->deadline < deadline)
+				deadline = u->deadline;
+		t->sched_idle = 1;
+		t->sched_idle_next = idle_threads;
+		idle_threads = t;
+		/* A bounded spin first: work that comes within it costs no
+		 * enclave exit on either side (no futex wait, no wake). */
+		t->sched_spin = 1;
+		sched_unlock();
+		uint64_t t0 = rt_rdtsc();
+		while (__atomic_load_n(&t->sched_idle, __ATOMIC_ACQUIRE) && rt_rdtsc() - t0 < IDLE_SPIN_CYCLES)
+			__builtin_ia32_pause();
+		sched_lock();
+		t->sched_spin = 0;
+		if (!t->sched_idle)
+			continue; /* taken off the list by wake_one: a ULT is runnable */
+		sched_stats.idle_sleeps++;
+		sched_unlock();
+
+		struct {
+			long sec, nsec;
+		} ts, *tp = 0;
+		if (deadline) {
+			uint64_t now = sched_now(), d = deadline > now ? deadline - now : 0;
+			ts.sec = (long)(d / 1000000000ULL);
+			ts.nsec = (long)(d % 1000000000ULL);
+			tp = &ts;
+		}
+		uint64_t mask = ~allow, all_blocked = ~0ULL;
+		rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &mask, 0, 8);
+		transport_sync_call_cp(__NR_futex, (long)&t->sched_idle, 0 /* FUTEX_WAIT */ | 128, 1, (long)tp, 0, 0,
+				       &t->npending);
+		rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &all_blocked, 0, 8);
+
+		sched_lock();
+		if (t->sched_idle) { /* not woken by wake_one: off the list */
+			for (struct rt_thread **p = &idle_threads; *p; p = &(*p)->sched_idle_next)
+				if (*p == t) {
+					*p = t->sched_idle_next;
+					break;
+				}
+			t->sched_idle = 0;
+		}
+		if (t->npending) {
+			int s = route_pending(t);
+			if (s)
+				return s;
+		}
+	}
+}
+
+/* ---- switching ---- */
+
+static void save(struct rt_thread *t, struct rt_ult *u, const struct kucontext *uc)
+{
+	u->uc = *uc;
+	const unsigned char *f = uc->uc_mcontext.fpregs;
+	u->has_fp = 0;
+	if (f) {
+		size_t n = 512;
+		if (*(const uint32_t *)(f + 464) == FP_XSTATE_MAGIC1)
+			n = *(const uint32_t *)(f + 468);
+		if (n > fp_cap)
+			rt_fatal(RT_EX_SOFTWARE,
+				 "mn scheduler: an FPU state of %zu bytes exceeds the %zu bytes reserved", n, fp_cap);
+		memcpy(u->fp, f, n);
+		u->has_fp = 1;
+	}
+	u->app_fs = t->app_fs;
+	u->vsigsys_blocked = t->vsigsys_blocked;
+	u->app_ss = t->app_ss;
+	u->on = 0;
+	t->ult = 0;
+}
+
+static void load(struct rt_thread *t, struct rt_ult *u, struct kucontext *uc)
+{
+	*uc = u->uc;
+	uc->uc_link = 0;
+	rt_thread_real_altstack(t, &uc->uc_stack);
+	/* the kernel restores the FPU state from the record (64-byte aligned,
+	 * as XRSTOR wants); a ULT never run yet starts with a clean one */
+	uc->uc_mcontext.fpregs = u->has_fp ? u->fp : 0;
+	t->app_fs = u->app_fs;
+	t->vsigsys_blocked = u->vsigsys_blocked;
+	t->app_ss = u->app_ss;
+	u->state = ULT_RUNNING;
+	u->on = t;
+	t->ult = u;
+	t->loads++;
+}
+
+/* Lock held: the next runnable ULT into uc (idling until there is one);
+ * the lock is released. */
+static int run_next(struct rt_thread *t, struct kucontext *uc, struct rt_ult *prev, long *r)
+{
+	for (;;) {
+		expire();
+		struct rt_ult *n = runq.head;
+		if (n) {
+			ult_list_remove(n);
+			load(t, n, uc);
+			if (n != prev)
+				sched_stats.switches++;
+			*r = n->park_nr;
+			n->park_nr = -1;
+			sched_unlock();
+			return RT_SCHED_SWITCHED;
+		}
+		int s = idle(t);
+		if (s) {
+			sched_unlock();
+			return s;
+		}
+	}
+}
+
+int sched_park(struct rt_thread *t, struct kucontext *uc, long nr, int wait, struct ult_list *l, uint64_t deadline,
+	       long *r)
+{
+	struct rt_ult *u = t->ult;
+	if (wait && deliverable(u, uc->uc_sigmask)) {
+		/* a signal came before the wait began: it interrupts it at once */
+		if (nr == __NR_nanosleep || nr == __NR_clock_nanosleep)
+			write_rem(u, deadline);
+		uc->uc_mcontext.gregs[KR_RAX] = (unsigned long)-RT_EINTR;
+		sched_unlock();
+		*r = nr;
+		return RT_SCHED_SWITCHED;
+	}
+	save(t, u, uc);
+	u->park_nr = nr;
+	if (wait) {
+		u->state = ULT_WAITING;
+		u->interruptible = 1;
+		if (l)
+			ult_list_push(l, u);
+		if (deadline)
+			timed_add(u, deadline);
+		sched_stats.parks++;
+	} else {
+		u->state = ULT_RUNNABLE;
+		ult_list_push(&runq, u);
+	}
+	return run_next(t, uc, u, r);
+}
+
+void rt_sched_leave(struct rt_thread *t)
+{
+	(void)t;
+	sched_lock();
+	active--;
+	if (runq.head || (timed && !idle_threads))
+		wake_one(); /* the slot runs the others, or waits for their deadlines */
+	sched_unlock();
+}
+
+/* Lock held (and again on return): t has no slot; it sleeps until a slot
+ * is free for it (wake_one counts it active) or a request comes. 0 or
+ * RT_SCHED_EXEC. */
+static int spare(struct rt_thread *t)
+{
+	for (;;) {
+		t->sched_idle = 1;
+		t->sched_idle_next = spares;
+		spares = t;
+		sched_unlock();
+		uint64_t mask = ~(KSIGBIT(KSIGSYS) | KSIGBIT(RT_SIG_REQ)), all_blocked = ~0ULL;
+		rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &mask, 0, 8);
+		transport_sync_call_cp(__NR_futex, (long)&t->sched_idle, 0 /* FUTEX_WAIT */ | 128, 1, 0, 0, 0,
+				       &t->npending);
+		rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &all_blocked, 0, 8);
+		sched_lock();
+		if (!t->sched_idle)
+			return 0; /* given a slot */
+		for (struct rt_thread **p = &spares; *p; p = &(*p)->sched_idle_next)
+			if (*p == t) {
+				*p = t->sched_idle_next;
+				break;
+			}
+		t->sched_idle = 0;
+		if (t->npending) {
+			active++; /* route_pending's exit gives a slot back */
+			int s = route_pending(t);
+			active--;
+			if (s)
+				return s;
+		}
+	}
+}
+
+int rt_sched_enter(struct rt_thread *t, struct kucontext *uc, long nr, long *r)
+{
+	sched_lock();
+	if (active < max_threads) {
+		active++;
+		sched_unlock();
+		return 0;
+	}
+	/* every slot is taken: the ULT waits in the run queue with its
+	 * result, and the signals that came for it during the call */
+	struct rt_ult *u = t->ult;
+	unsigned keep = 0, moved = 0, tokens = 0;
+	for (unsigned i = 0; i < t->npending; i++) {
+		int q = rt_thread_request(t, t->pending[i].sig, &t->pending[i].info);
+		if (q == RT_REQ_EXEC || q == RT_REQ_EXIT)
+			t->pending[keep++] = t->pending[i];
+		else if (q)
+			tokens++;
+		else if (u->npending < RT_MAX_PENDING)
+			u->pending[u->npending++] = t->pending[i], moved++;
+	}
+	t->npending = keep;
+	unsigned long *g = uc->uc_mcontext.gregs;
+	long park_nr = nr;
+	if (tokens && !moved && (long)g[KR_RAX] == -RT_EINTR) {
+		/* only the runtime interrupted the call: it goes on when the
+		 * ULT runs again (as rt_sched_collect does) */
+		g[KR_RIP] -= 2;
+		g[KR_RAX] = (unsigned long)nr;
+		park_nr = -1;
+	}
+	save(t, u, uc);
+	u->park_nr = park_nr; /* its signals' restart is decided when it runs */
+	u->state = ULT_RUNNABLE;
+	ult_list_push(&runq, u);
+	sched_stats.slot_waits++;
+	wake_one(); /* an idle enclave thread holds the slot it could run in */
+	int s = spare(t);
+	if (s) {
+		sched_unlock();
+		return s;
+	}
+	return run_next(t, uc, u, r);
+}
+
+int rt_sched_resume(struct rt_thread *t, struct kucontext *uc, long *r)
+{
+	sched_lock();
+	return run_next(t, uc, 0, r);
+}
+
+int sched_exit_current(struct rt_thread *t, struct kucontext *uc, int code, long *r)
+{
+	(void)code;
+	struct rt_ult *u = t->ult;
+	all_remove(u);
+	t->ult = 0;
+	ult_free(u);
+	return run_next(t, uc, 0, r);
+}
+
+/* A new enclave thread: armed, it runs ULTs from the run queue. */
+static void thread_main(struct rt_thread *c)
+{
+	rt_wrfsbase((unsigned long)c);
+	int e = rt_thread_arm(c);
+	if (e < 0)
+		rt_fatal(RT_EX_OSERR, "cannot arm a new enclave thread (sigaltstack/Syscall User Dispatch): error %d",
+			 -e);
+	struct kucontext *uc = &c->child_frame.uc;
+	long nr;
+	sched_lock();
+	ethread_add(c);
+	if (run_next(c, uc, 0, &nr) != RT_SCHED_SWITCHED)
+		rt_fatal(RT_EX_SOFTWARE,
+			 "mn scheduler: an execve request reached an enclave thread other than the main one");
+	rt_sched_collect(c, uc, -1);
+	if (c->npending)
+		rt_signals_after_syscall(c, uc, -1);
+	rt_wrfsbase(c->app_fs);
+	c->in_app = 1;
+	rt_sigreturn_to(uc);
+}
+
+/* ---- signals of the running ULT ---- */
+
+int rt_sched_collect(struct rt_thread *t, struct kucontext *uc, long nr)
+{
+	unsigned keep = 0, tokens = 0;
+	for (unsigned i = 0; i < t->npending; i++) {
+		int q = rt_thread_request(t, t->pending[i].sig, &t->pending[i].info);
+		if (q == RT_REQ_POKE || q == RT_REQ_PREEMPT)
+			tokens++;
+		else
+			t->pending[keep++] = t->pending[i];
+	}
+	t->npending = keep;
+	struct rt_ult *u = t->ult;
+	if (u && __atomic_load_n(&u->npending, __ATOMIC_RELAXED)) {
+		sched_lock();
+		unsigned k = 0;
+		for (unsigned i = 0; i < u->npending; i++) {
+			if (!blocks(u, uc->uc_sigmask, u->pending[i].sig) && t->npending < RT_MAX_PENDING)
+				t->pending[t->npending++] = u->pending[i];
+			else
+				u->pending[k++] = u->pending[i];
+		}
+		u->npending = k;
+		sched_unlock();
+	}
+	unsigned long *g = uc->uc_mcontext.gregs;
+	if (tokens && !t->npending && nr >= 0 && (long)g[KR_RAX] == -RT_EINTR && rt_syscall_may_block(nr)) {
+		/* only the runtime interrupted the call: it goes on */
+		g[KR_RIP] -= 2;
+		g[KR_RAX] = (unsigned long)nr;
+		return 1;
+	}
+	return 0;
+}
+
+void rt_sched_interrupt(struct rt_thread *t, struct kucontext *uc, int req)
+{
+	if (req == RT_REQ_PREEMPT && t->ult && __atomic_load_n(&runq.head, __ATOMIC_RELAXED)) {
+		long nr;
+		sched_lock();
+		if (runq.head) {
+			sched_stats.preempts++;
+			sched_park(t, uc, -1, 0, 0, 0, &nr); /* a ULT is runnable: no idling, the lock is released */
+		} else {
+			sched_unlock();
+		}
+	}
+	rt_sched_collect(t, uc, -1);
+}
+
+/* ---- set-up, fork, execve ---- */
+
+static size_t xsave_size(void)
+{
+	unsigned a = 0xd, b = 0, c = 0, d = 0;
+	__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+	size_t n = b > c ? b : c;
+	return (n < 1024 ? 1024 : n) + 64;
+}
+
+int rt_sched_init(struct rt_thread *t)
+{
+	fp_cap = xsave_size();
+	max_threads = rt_max_threads ? rt_max_threads : 4;
+	struct rt_ult *u = ult_new();
+	if (!u)
+		return -RT_ENOMEM;
+	u->vtid = (int)rt_sys0(__NR_getpid);
+	next_vtid = VTID_BASE;
+	u->state = ULT_RUNNING;
+	u->on = t;
+	t->ult = u;
+	all_add(u);
+	ethread_add(t);
+	rt_sched_mn = 1;
+	return 0;
+}
+
+int sched_next_vtid(void)
+{
+	if (next_vtid >= 0x3fffffff)
+		next_vtid = VTID_BASE;
+	while (ult_find(next_vtid))
+		next_vtid++;
+	return next_vtid++;
+}
+
+void sched_add(struct rt_ult *u) { all_add(u); }
+
+/* Only t survives (a forked child, an execve): the other ULTs go. */
+static void only(struct rt_thread *t)
+{
+	struct rt_ult *keep = t->ult;
+	if (!keep) {
+		keep = all;
+		if (keep) {
+			all = keep->all_next;
+			sched_unwait(keep);
+		}
+	}
+	for (struct rt_ult *u = all, *n; u; u = n) {
+		n = u->all_next;
+		if (u != keep) {
+			sched_unwait(u); /* off the futex wait lists too */
+			ult_free(u);
+		}
+	}
+	all = 0;
+	nults = 0;
+	runq.head = runq.tail = 0;
+	timed = 0;
+	idle_threads = 0;
+	spares = 0;
+	nthreads = 1;
+	active = 1;
+	memset(ethreads, 0, sizeof ethreads);
+	ethread_add(t);
+	if (!keep && !(keep = ult_new()))
+		rt_fatal(RT_EX_OSERR, "out of memory");
+	keep->list = 0;
+	keep->timed = 0;
+	keep->state = ULT_RUNNING;
+	keep->on = t;
+	keep->npending = 0;
+	keep->vtid = (int)rt_sys0(__NR_getpid);
+	t->ult = keep;
+	all_add(keep);
+}
+
+void rt_sched_fork_child(struct rt_thread *t)
+{
+	if (rt_sched_mn) {
+		only(t);
+		ticker_on = 0; /* internal threads do not survive fork */
+	}
+}
+
+void rt_sched_exec(struct rt_thread *t)
+{
+	if (!rt_sched_mn)
+		return;
+	sched_lock();
+	only(t);
+	t->ult->clear_tid = 0;
+	t->ult->robust_head = 0;
+	sched_unlock();
+}
+
+void rt_sched_print_stats(void)
+{
+	struct sched_stats s = sched_stats;
+	rt_eprintf(
+		"scone-run: stats: mn scheduler: %lu user-level threads created, %u kernel threads (%lu started) for "
+		"%u enclave threads, %lu switches, %lu parks (%lu futex waits, %lu futex wake calls, %lu yields), %lu "
+		"preemptions, %lu waits for a free enclave thread after a blocking call, %lu wake-ups of spinning idle "
+		"threads, %lu idle sleeps, %lu wake-ups of sleeping threads\n",
+		s.ults, nthreads, s.spawns, max_threads, s.switches, s.parks, s.futex_waits, s.futex_wakes, s.yields,
+		s.preempts, s.slot_waits, s.spin_wakes, s.idle_sleeps, s.kicks);
+}
