@@ -180,14 +180,7 @@ type result struct {
 
 func run(t testing.TB, env []string, argv ...string) result {
 	t.Helper()
-	return runFor(t, 60*time.Second, env, argv...)
-}
-
-// runFor: run with a time limit of its own, for the few programs whose work
-// scales with the machine's system call cost (a fork loop).
-func runFor(t testing.TB, limit time.Duration, env []string, argv ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = env

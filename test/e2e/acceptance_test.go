@@ -100,6 +100,10 @@ func (e *env) runConverted(t testing.TB, id string, extra ...string) (string, st
 		Network: "none",
 		Volumes: []string{e.keyFile + ":/run/secrets/scone-fs-key:ro"},
 		Env:     append([]string{"SCONE_FS_KEY_FILE=/run/secrets/scone-fs-key"}, extra...),
+		// fork-heavy programs (the shell case: ~1 min alone where a
+		// system call costs ~1.2 us, a PVM guest) run past podman's
+		// default 2 minutes while the rest of the suite loads both cores
+		Timeout: 5 * time.Minute,
 	})
 }
 

@@ -16,6 +16,7 @@
 #include "rtsched.h"
 #include "trap.h"
 #include "fork.h"
+#include "fsv_arena.h"
 #include "clone.h"
 #include "iago.h"
 #include "shield.h"
@@ -169,6 +170,9 @@ static long sys_exit_group(struct core_call *c)
 		transport_print_stats();
 		if (rt_sched_mn)
 			rt_sched_print_stats();
+		if (fsv_arena_active())
+			rt_eprintf("scone-run: stats: shared arena: %zu KiB taken from fresh memory, of %zu MiB\n",
+				   fsv_arena_used() >> 10, fsv_arena_size() >> 20);
 	}
 	return RT_NEXT;
 }
