@@ -237,6 +237,23 @@ static int do_robust(struct rt_thread *t, long nr, long *a, long *r)
 	return result(0, r);
 }
 
+/* The scheduler calls that name a thread by its id in a[0]. */
+static int takes_tid(long nr)
+{
+	switch (nr) {
+	case __NR_sched_getaffinity:
+	case __NR_sched_setaffinity:
+	case __NR_sched_getparam:
+	case __NR_sched_setparam:
+	case __NR_sched_getscheduler:
+	case __NR_sched_setscheduler:
+	case __NR_sched_getattr:
+	case __NR_sched_setattr:
+		return 1;
+	}
+	return 0;
+}
+
 int rt_sched_needs_trap(long nr)
 {
 	switch (nr) {
@@ -252,18 +269,10 @@ int rt_sched_needs_trap(long nr)
 	case __NR_tkill:
 	case __NR_tgkill:
 	case __NR_rt_tgsigqueueinfo:
-	case __NR_sched_getaffinity:
-	case __NR_sched_setaffinity:
-	case __NR_sched_getparam:
-	case __NR_sched_setparam:
-	case __NR_sched_getscheduler:
-	case __NR_sched_setscheduler:
-	case __NR_sched_getattr:
-	case __NR_sched_setattr:
 	case __NR_futex_waitv:
 		return 1;
 	}
-	return 0;
+	return takes_tid(nr);
 }
 
 int rt_sched_trap(struct rt_thread *t, struct kucontext *uc, long nr, long *a, long *r)
@@ -303,23 +312,13 @@ int rt_sched_trap(struct rt_thread *t, struct kucontext *uc, long nr, long *a, l
 	case __NR_tgkill:
 	case __NR_rt_tgsigqueueinfo:
 		return do_kill(t, nr, a, r);
-	case __NR_sched_getaffinity:
-	case __NR_sched_setaffinity:
-	case __NR_sched_getparam:
-	case __NR_sched_setparam:
-	case __NR_sched_getscheduler:
-	case __NR_sched_setscheduler:
-	case __NR_sched_getattr:
-	case __NR_sched_setattr:
-		/* a thread id of this process: the enclave threads it runs on */
-		if (a[0] > 0 && a[0] != rt_sys0(__NR_getpid)) {
-			sched_lock();
-			struct rt_ult *w = ult_find((int)a[0]);
-			sched_unlock();
-			if (w)
-				a[0] = 0;
-		}
-		return RT_SCHED_PASS;
+	}
+	/* a ULT's thread id: the enclave thread it runs on (0, the caller) */
+	if (takes_tid(nr) && a[0] > 0 && a[0] != rt_sys0(__NR_getpid)) {
+		sched_lock();
+		if (ult_find((int)a[0]))
+			a[0] = 0;
+		sched_unlock();
 	}
 	return RT_SCHED_PASS;
 }
