@@ -380,6 +380,22 @@ static void take_exec_request(struct rt_thread *t, struct kucontext *uc)
 	}
 }
 
+/* RT_SCHED_EXEC: the main thread, idle, has another thread's execve to run;
+ * a late request sends it back to idling. Returns the final result: after
+ * the execve, RT_SCHED_SWITCHED with *r = -1 (uc starts the new program). */
+static int sched_exec_requests(struct rt_thread *t, struct kucontext *uc, int s, long *r)
+{
+	while (s == RT_SCHED_EXEC) {
+		take_exec_request(t, uc);
+		if (t->ult) {
+			*r = -1;
+			return RT_SCHED_SWITCHED;
+		}
+		s = rt_sched_resume(t, uc, r);
+	}
+	return s;
+}
+
 /* The mn scheduler's part of a trapped call: 1 when it served the call
  * (RAX set, or uc switched to another user-level thread, *nr then the call
  * that one waits in), 0 when the call goes on to the dispatch (*nr and a
@@ -387,16 +403,7 @@ static void take_exec_request(struct rt_thread *t, struct kucontext *uc)
 static int sched_trap(struct rt_thread *t, struct kucontext *uc, long *nr, long *a)
 {
 	long r;
-	int s = rt_sched_trap(t, uc, *nr, a, &r);
-	while (s == RT_SCHED_EXEC) { /* the main thread, idle: another thread's execve */
-		take_exec_request(t, uc);
-		if (t->ult) { /* taken: uc starts the new program */
-			*nr = -1;
-			return 1;
-		}
-		s = rt_sched_resume(t, uc, &r);
-	}
-	switch (s) {
+	switch (sched_exec_requests(t, uc, rt_sched_trap(t, uc, *nr, a, &r), &r)) {
 	case RT_SCHED_RESULT:
 		uc->uc_mcontext.gregs[KR_RAX] = (unsigned long)r;
 		return 1;
@@ -411,27 +418,18 @@ static int sched_trap(struct rt_thread *t, struct kucontext *uc, long *nr, long 
 	return 0;
 }
 
-static void sigsys(struct rt_thread *t, int sig, struct ksiginfo *si, struct kucontext *uc);
-
-/* in_app: whether t runs application code, for the mn scheduler's
- * preemption tick (rtsched.h); 0 while the runtime runs for it. */
 /* After a blocking host call under the mn scheduler: back into a slot. */
 static void sched_reenter(struct rt_thread *t, struct kucontext *uc, long *nr)
 {
 	long r;
-	int s = rt_sched_enter(t, uc, *nr, &r);
-	while (s == RT_SCHED_EXEC) {
-		take_exec_request(t, uc);
-		if (t->ult) {
-			*nr = -1;
-			return;
-		}
-		s = rt_sched_resume(t, uc, &r);
-	}
-	if (s == RT_SCHED_SWITCHED)
+	if (sched_exec_requests(t, uc, rt_sched_enter(t, uc, *nr, &r), &r) == RT_SCHED_SWITCHED)
 		*nr = r;
 }
 
+static void sigsys(struct rt_thread *t, int sig, struct ksiginfo *si, struct kucontext *uc);
+
+/* in_app: whether t runs application code, for the mn scheduler's
+ * preemption tick (rtsched.h); 0 while the runtime runs for it. */
 __attribute__((used)) void rt_sigsys(int sig, struct ksiginfo *si, void *ucv)
 {
 	struct rt_thread *t = rt_self_from_sp();
