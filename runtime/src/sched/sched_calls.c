@@ -137,21 +137,11 @@ static int do_sleep(struct rt_thread *t, struct kucontext *uc, long nr, long *a,
 	}
 	if (!rt_user_ok(req, 16) || (rem && !rt_user_ok((void *)rem, 16)))
 		return result(-RT_EFAULT, r);
-	long sec = req[0], nsec = req[1];
-	if (sec < 0 || nsec < 0 || nsec >= 1000000000L)
-		return result(-RT_EINVAL, r);
-	uint64_t d = (uint64_t)sec * 1000000000ULL + (uint64_t)nsec, now = sched_now(), deadline;
-	if (!abs) {
-		deadline = now + d;
-	} else if (clk == 0) {
-		long rt[2] = {0, 0};
-		rt_sys2(__NR_clock_gettime, 0, rt);
-		uint64_t rnow = (uint64_t)rt[0] * 1000000000ULL + (uint64_t)rt[1];
-		deadline = d > rnow ? now + (d - rnow) : now;
-	} else {
-		deadline = d;
-	}
-	if (deadline <= now)
+	uint64_t deadline;
+	long e = sched_deadline(req, abs, abs && clk == 0, &deadline);
+	if (e)
+		return result(e, r);
+	if (deadline <= sched_now())
 		return do_yield(t, uc, nr, r);
 	sched_lock();
 	struct rt_ult *u = cur_ult(t);

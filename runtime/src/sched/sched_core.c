@@ -7,6 +7,7 @@
 #include "rtsignal.h"
 #include "transport.h"
 #include "ithread.h"
+#include "shield.h"
 #include "rt_alloc.h"
 #include "rtstring.h"
 #include "rtutil.h"
@@ -53,6 +54,37 @@ uint64_t sched_now(void)
 	} ts = {0, 0};
 	rt_sys2(__NR_clock_gettime, 1 /* CLOCK_MONOTONIC */, &ts);
 	return (uint64_t)ts.sec * 1000000000ULL + (uint64_t)ts.nsec;
+}
+
+struct kts {
+	long sec, nsec;
+};
+
+long sched_deadline(const void *tsp, int absolute, int realtime, uint64_t *out)
+{
+	const struct kts *ts = tsp;
+	*out = 0;
+	if (!ts)
+		return 0;
+	if (!rt_user_ok(ts, sizeof *ts))
+		return -RT_EFAULT;
+	struct kts v = *ts;
+	if (v.sec < 0 || v.nsec < 0 || v.nsec >= 1000000000L)
+		return -RT_EINVAL;
+	uint64_t d = (uint64_t)v.sec * 1000000000ULL + (uint64_t)v.nsec, now = sched_now();
+	if (!absolute) {
+		*out = now + d;
+		return 0;
+	}
+	if (realtime) {
+		struct kts rt = {0, 0};
+		rt_sys2(__NR_clock_gettime, 0 /* CLOCK_REALTIME */, &rt);
+		uint64_t rnow = (uint64_t)rt.sec * 1000000000ULL + (uint64_t)rt.nsec;
+		*out = d > rnow ? now + (d - rnow) : 1;
+		return 0;
+	}
+	*out = d > now ? d : 1;
+	return 0;
 }
 
 /* ---- records and lists ---- */

@@ -46,38 +46,6 @@ static int requeue_locked(unsigned long addr, unsigned long addr2, int n)
 	return moved;
 }
 
-struct kts {
-	long sec, nsec;
-};
-
-/* A futex timeout as an absolute CLOCK_MONOTONIC deadline in ns (1 when it
- * already passed). 0 with no timeout; -EINVAL or -EFAULT. */
-static long deadline_of(const struct kts *ts, int absolute, int realtime, uint64_t *out)
-{
-	*out = 0;
-	if (!ts)
-		return 0;
-	if (!rt_user_ok(ts, sizeof *ts))
-		return -RT_EFAULT;
-	struct kts v = *ts;
-	if (v.sec < 0 || v.nsec < 0 || v.nsec >= 1000000000L)
-		return -RT_EINVAL;
-	uint64_t d = (uint64_t)v.sec * 1000000000ULL + (uint64_t)v.nsec, now = sched_now();
-	if (!absolute) {
-		*out = now + d;
-		return 0;
-	}
-	if (realtime) {
-		struct kts rt = {0, 0};
-		rt_sys2(__NR_clock_gettime, 0 /* CLOCK_REALTIME */, &rt);
-		uint64_t rnow = (uint64_t)rt.sec * 1000000000ULL + (uint64_t)rt.nsec;
-		*out = d > rnow ? now + (d - rnow) : 1;
-		return 0;
-	}
-	*out = d > now ? d : 1;
-	return 0;
-}
-
 /* FUTEX_WAKE_OP's operation on *uaddr2; its old value. */
 static int wake_op(unsigned *uaddr2, uint32_t enc, int *cmp_ok)
 {
@@ -155,7 +123,7 @@ int sched_futex(struct rt_thread *t, struct kucontext *uc, const long *a, long *
 		if (!bits)
 			return result(-RT_EINVAL, r);
 		uint64_t deadline;
-		long e = deadline_of((const struct kts *)a[3], cmd == 9, cmd == 9 && realtime, &deadline);
+		long e = sched_deadline((const void *)a[3], cmd == 9, cmd == 9 && realtime, &deadline);
 		if (e)
 			return result(e, r);
 		sched_lock();

@@ -62,6 +62,11 @@ void sched_unlock(void);
 
 /* CLOCK_MONOTONIC now, in ns. */
 uint64_t sched_now(void);
+/* A timespec timeout (futex, nanosleep) as a CLOCK_MONOTONIC deadline in ns
+ * in *out: relative, or absolute on CLOCK_REALTIME (realtime) or the
+ * monotonic clock; 1 when an absolute one already passed, 0 with no
+ * timeout (ts NULL). 0, -EINVAL or -EFAULT. */
+long sched_deadline(const void *ts, int absolute, int realtime, uint64_t *out);
 
 /* A new ULT record (not yet on any list), or 0 when out of memory. */
 struct rt_ult *ult_new(void);
