@@ -177,3 +177,53 @@ func TestMNDevModeExec(t *testing.T) {
 		})
 	}
 }
+
+var mnFastRE = regexp.MustCompile(`(\d+) calls served on the fast path without a trap`)
+
+// TestMNRewrittenFastPath: programs with their system call sites rewritten
+// run as user-level threads on two enclave threads through the fast path,
+// where the scheduler serves futex wakes, waits on a word that changed
+// already and the thread identity calls without a trap, and the rest trap
+// as before; as natively, with the fast path on and off. The thread-heavy
+// programs must have had calls served there.
+func TestMNRewrittenFastPath(t *testing.T) {
+	runtimeBin(t)
+	for _, tt := range []struct {
+		name string
+		fast bool // must have scheduler calls served on the fast path
+	}{
+		{"threads-glibc-static", false},
+		{"threads-musl-static", false},
+		{"signals-musl-static", false},
+		{"stress-musl-static", true},
+		{"mnstorm-musl-static", true},
+		{"go-preempt", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			orig, bin := progPlain(t, tt.name), progRW(t, tt.name)
+			native := run(t, baseEnv(), orig)
+			if native.stdout == "" {
+				t.Fatalf("native run printed nothing: %+v", native)
+			}
+			for _, fp := range []string{"1", "0"} {
+				got := devRunEnv(t, []string{"SCONE_SCHEDULER=mn", "SCONE_THREADS=2", "SCONE_STATS=1", "SCONE_FASTPATH=" + fp}, bin)
+				if got.stdout != native.stdout || got.code != native.code {
+					t.Fatalf("fast path %s: exit %d, stdout:\n%s\nstderr:\n%s\nnative: exit %d, stdout:\n%s",
+						fp, got.code, got.stdout, got.stderr, native.code, native.stdout)
+				}
+				m := mnFastRE.FindAllStringSubmatch(got.stderr, -1)
+				if len(m) == 0 {
+					t.Fatalf("no mn scheduler stats in stderr:\n%s", got.stderr)
+				}
+				n, _ := strconv.Atoi(m[len(m)-1][1])
+				if fp == "0" && n != 0 {
+					t.Fatalf("fast path off, yet %d calls served on it:\n%s", n, got.stderr)
+				}
+				if fp == "1" && tt.fast && n == 0 {
+					t.Fatalf("no scheduler call served on the fast path:\n%s", got.stderr)
+				}
+				t.Logf("fast path %s: %d scheduler calls served without a trap", fp, n)
+			}
+		})
+	}
+}

@@ -149,9 +149,15 @@ long rt_thread_spawn(void (*start)(struct rt_thread *t))
 	c->child_start = start;
 	__atomic_add_fetch(&live_threads, 1, __ATOMIC_ACQ_REL);
 	unsigned long top = (unsigned long)rt_thread_stack_top(c) - 64;
+	/* The child starts with every signal blocked, until it is armed (its
+	 * signal stack, Syscall User Dispatch): the caller may run with the
+	 * application's mask (the mn scheduler's fast path). */
+	uint64_t all = ~0ULL, old;
+	rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &all, &old, 8);
 	long r = rt_clone_stub(__NR_clone,
 			       CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM,
 			       (long)top, 0, 0, 0);
+	rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &old, 0, 8);
 	if (r < 0) {
 		__atomic_store_n(&c->state, 0, __ATOMIC_RELEASE);
 		__atomic_sub_fetch(&live_threads, 1, __ATOMIC_ACQ_REL);

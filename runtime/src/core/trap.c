@@ -380,12 +380,15 @@ static void take_exec_request(struct rt_thread *t, struct kucontext *uc)
 	}
 }
 
+static void trap_fs_block(struct rt_thread *t, int *fs);
+
 /* RT_SCHED_EXEC: the main thread, idle, has another thread's execve to run;
  * a late request sends it back to idling. Returns the final result: after
  * the execve, RT_SCHED_SWITCHED with *r = -1 (uc starts the new program). */
-static int sched_exec_requests(struct rt_thread *t, struct kucontext *uc, int s, long *r)
+static int sched_exec_requests(struct rt_thread *t, struct kucontext *uc, int s, long *r, int *fs)
 {
 	while (s == RT_SCHED_EXEC) {
+		trap_fs_block(t, fs);
 		take_exec_request(t, uc);
 		if (t->ult) {
 			*r = -1;
@@ -400,10 +403,10 @@ static int sched_exec_requests(struct rt_thread *t, struct kucontext *uc, int s,
  * (RAX set, or uc switched to another user-level thread, *nr then the call
  * that one waits in), 0 when the call goes on to the dispatch (*nr and a
  * possibly changed). */
-static int sched_trap(struct rt_thread *t, struct kucontext *uc, long *nr, long *a)
+static int sched_trap(struct rt_thread *t, struct kucontext *uc, long *nr, long *a, int *fs)
 {
 	long r;
-	switch (sched_exec_requests(t, uc, rt_sched_trap(t, uc, *nr, a, &r), &r)) {
+	switch (sched_exec_requests(t, uc, rt_sched_trap(t, uc, *nr, a, &r), &r, fs)) {
 	case RT_SCHED_RESULT:
 		uc->uc_mcontext.gregs[KR_RAX] = (unsigned long)r;
 		return 1;
@@ -419,14 +422,17 @@ static int sched_trap(struct rt_thread *t, struct kucontext *uc, long *nr, long 
 }
 
 /* After a blocking host call under the mn scheduler: back into a slot. */
-static void sched_reenter(struct rt_thread *t, struct kucontext *uc, long *nr)
+static void sched_reenter(struct rt_thread *t, struct kucontext *uc, long *nr, int *fs)
 {
 	long r;
-	if (sched_exec_requests(t, uc, rt_sched_enter(t, uc, *nr, &r), &r) == RT_SCHED_SWITCHED)
+	if (sched_exec_requests(t, uc, rt_sched_enter(t, uc, *nr, &r), &r, fs) == RT_SCHED_SWITCHED)
 		*nr = r;
 }
 
 static void sigsys(struct rt_thread *t, int sig, struct ksiginfo *si, struct kucontext *uc);
+static int trap_needs_fs(const struct rt_thread *t, const struct kucontext *uc, long nr, const long *a);
+static void sigsys_call(struct rt_thread *t, struct ksiginfo *si, struct kucontext *uc, long nr, long *a, int *fs);
+static int fast_needs_vector(long nr, const long *a);
 
 /* in_app: whether t runs application code, for the mn scheduler's
  * preemption tick (rtsched.h); 0 while the runtime runs for it. */
@@ -468,13 +474,50 @@ static void sigsys(struct rt_thread *t, int sig, struct ksiginfo *si, struct kuc
 		rt_signal_forward(t, uc, sig, si);
 		return;
 	}
-	t->app_fs = rt_rdfsbase();
-	rt_wrfsbase((unsigned long)t);
 	unsigned long *g = uc->uc_mcontext.gregs;
-	if (rt_fast_gate_trap(t, uc)) {
+	long nr = (long)g[KR_RAX];
+	long a[6] = {(long)g[KR_RDI], (long)g[KR_RSI], (long)g[KR_RDX],
+		     (long)g[KR_R10], (long)g[KR_R8],  (long)g[KR_R9]};
+	unsigned long app_fs = rt_rdfsbase();
+	t->app_fs = app_fs;
+	int fs = trap_needs_fs(t, uc, nr, a);
+	if (fs)
+		rt_wrfsbase((unsigned long)t);
+	sigsys_call(t, si, uc, nr, a, &fs);
+	/* the application's FS: its own, another ULT's, or the one it set */
+	if (fs || t->app_fs != app_fs)
 		rt_wrfsbase(t->app_fs);
-		return;
+}
+
+/* Whether a trapped call nr(a) needs FS = the block (BearSSL's canary and
+ * errno, LZ4's), which costs two arch_prctl calls per trap where the
+ * kernel does not support WRFSBASE (rt_fsgsbase_ok): as on the fast path,
+ * only calls that may reach that code and the fast path's gate; an execve
+ * request (a queued signal, or the mn scheduler's) switches it then. */
+static int trap_needs_fs(const struct rt_thread *t, const struct kucontext *uc, long nr, const long *a)
+{
+	if (rt_fsgsbase_ok || t->npending)
+		return 1;
+	if (rt_fast_conf.gate && uc->uc_mcontext.gregs[KR_RIP] == rt_fast_conf.gate + 2)
+		return 1;
+	return nr == __NR_arch_prctl || fast_needs_vector(nr, a);
+}
+
+/* FS = the block from here on, if not yet (signals queued meanwhile may
+ * hold an execve request). */
+static void trap_fs_block(struct rt_thread *t, int *fs)
+{
+	if (!*fs) {
+		rt_wrfsbase((unsigned long)t);
+		*fs = 1;
 	}
+}
+
+static void sigsys_call(struct rt_thread *t, struct ksiginfo *si, struct kucontext *uc, long nr, long *a, int *fs)
+{
+	unsigned long *g = uc->uc_mcontext.gregs;
+	if (rt_fast_gate_trap(t, uc))
+		return;
 	if (si->u.sys.arch != 0xc000003eU /* AUDIT_ARCH_X86_64 */) {
 		/* int $0x80 from 64-bit code: the i386 ABI, not supported */
 		static int warned;
@@ -482,35 +525,27 @@ static void sigsys(struct rt_thread *t, int sig, struct ksiginfo *si, struct kuc
 			rt_eprintf("scone-run: 32-bit system call (int $0x80) %ld refused with ENOSYS\n",
 				   (long)g[KR_RAX]);
 		g[KR_RAX] = (unsigned long)-RT_ENOSYS;
-		rt_wrfsbase(t->app_fs);
 		return;
 	}
-	long nr = (long)g[KR_RAX];
-	long a[6] = {(long)g[KR_RDI], (long)g[KR_RSI], (long)g[KR_RDX],
-		     (long)g[KR_R10], (long)g[KR_R8],  (long)g[KR_R9]};
 	t->nsyscalls++;
-	if (rt_sched_mn && sched_trap(t, uc, &nr, a)) {
-		if (rt_sched_collect(t, uc, nr)) {
-			rt_wrfsbase(t->app_fs);
+	if (rt_sched_mn && sched_trap(t, uc, &nr, a, fs)) {
+		if (rt_sched_collect(t, uc, nr))
 			return; /* restarted */
-		}
 	} else {
 		int blocks = rt_sched_mn && t->ult && rt_syscall_may_block(nr);
 		if (blocks)
 			rt_sched_leave(t);
 		g[KR_RAX] = (unsigned long)rt_dispatch(t, uc, nr, a);
 		if (blocks)
-			sched_reenter(t, uc, &nr);
-		if (rt_sched_mn && rt_sched_collect(t, uc, nr)) {
-			rt_wrfsbase(t->app_fs);
+			sched_reenter(t, uc, &nr, fs);
+		if (rt_sched_mn && rt_sched_collect(t, uc, nr))
 			return;
-		}
 	}
 	if (t->npending) {
+		trap_fs_block(t, fs);
 		take_exec_request(t, uc);
 		rt_signals_after_syscall(t, uc, nr);
 	}
-	rt_wrfsbase(t->app_fs);
 }
 
 /* Called by rt_fast_entry (through rt_fast_conf) on the block's stack, FS =
@@ -639,13 +674,24 @@ static int fast_needs_vector(long nr, const long *a)
 int rt_fast_syscall(struct rt_fast_frame *f, struct rt_thread *t)
 {
 	long nr = f->rax;
+	long a[6] = {f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9};
+	if (rt_sched_mn) {
+		long r;
+		t->in_app = 0;
+		int served = rt_sched_fast(t, nr, a, &r);
+		t->in_app = 1;
+		if (served) {
+			t->nfast++;
+			f->rax = r;
+			return 0;
+		}
+	}
 	if (needs_trap(nr)) {
 		t->nfast_trapped++;
 		return 1;
 	}
 	t->nfast++;
 	t->in_app = 0;
-	long a[6] = {f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9};
 	t->fast_nr = nr;
 	t->app_fs = rt_rdfsbase();
 	/* FS = the block (BearSSL's canary and errno) only where BearSSL may

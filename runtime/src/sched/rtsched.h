@@ -63,6 +63,11 @@ void rt_sched_interrupt(struct rt_thread *t, struct kucontext *uc, int req);
  * queue and uc gets the next to run, with rt_sched_trap's results. */
 void rt_sched_leave(struct rt_thread *t);
 int rt_sched_enter(struct rt_thread *t, struct kucontext *uc, long nr, long *r);
+/* A rewritten site's call nr(a) of the ULT on t, on the fast path
+ * (signals not blocked, FS the application's): 1 when served without a
+ * switch (*r: the result), e.g. a futex wake, a wait on a word that changed
+ * already, gettid, a yield with nothing else runnable; else 0. */
+int rt_sched_fast(struct rt_thread *t, long nr, const long *a, long *r);
 /* Whether a rewritten site's call nr must take the trap (it may switch). */
 int rt_sched_needs_trap(long nr);
 /* fork (child): the caller's ULT is the only one; its id is the process's. */

@@ -196,7 +196,7 @@ static int do_kill(struct rt_thread *t, long nr, long *a, long *r)
 	return result(0, r);
 }
 
-static int do_robust(struct rt_thread *t, long nr, long *a, long *r)
+static int do_robust(struct rt_thread *t, long nr, const long *a, long *r)
 {
 	struct rt_ult *u = cur_ult(t);
 	if (nr == __NR_set_robust_list) {
@@ -263,6 +263,69 @@ int rt_sched_needs_trap(long nr)
 		return 1;
 	}
 	return takes_tid(nr);
+}
+
+static int sched_fast(struct rt_thread *t, long nr, const long *a, long *r)
+{
+	struct rt_ult *u = cur_ult(t);
+	if (!u)
+		return 0;
+	switch (nr) {
+	case __NR_gettid:
+		*r = u->vtid;
+		return 1;
+	case __NR_set_tid_address:
+		u->clear_tid = (unsigned long)a[0];
+		*r = u->vtid;
+		return 1;
+	case __NR_set_robust_list:
+	case __NR_get_robust_list:
+		do_robust(t, nr, a, r);
+		return 1;
+	case __NR_rseq:
+	case __NR_futex_waitv:
+		*r = -RT_ENOSYS;
+		return 1;
+	case __NR_sched_yield:
+		/* nothing else to run: no switch */
+		if (sched_runnable())
+			return 0;
+		*r = 0;
+		return 1;
+	case __NR_futex:
+		break;
+	default:
+		return 0;
+	}
+	unsigned long addr = (unsigned long)a[0];
+	if (!((int)a[1] & 128) && rt_vma_shared(addr, 4))
+		return 0; /* the host's, through the trap */
+	switch ((int)a[1] & 127) {
+	case 0: /* FUTEX_WAIT, FUTEX_WAIT_BITSET: a word that changed already */
+	case 9:
+		if (a[3] || (addr & 3) || !rt_user_ok((const void *)addr, 4) ||
+		    (((int)a[1] & 127) == 9 && !(uint32_t)a[5]) ||
+		    __atomic_load_n((const unsigned *)addr, __ATOMIC_SEQ_CST) == (uint32_t)a[2])
+			return 0;
+		*r = -11; /* EAGAIN */
+		return 1;
+	case 1: /* the wakes and requeues never park the caller */
+	case 3:
+	case 4:
+	case 5:
+	case 10:
+		sched_futex(t, 0, a, r);
+		return 1;
+	}
+	return 0;
+}
+
+int rt_sched_fast(struct rt_thread *t, long nr, const long *a, long *r)
+{
+	int served = sched_fast(t, nr, a, r);
+	if (served)
+		__atomic_add_fetch(&sched_stats.fast, 1, __ATOMIC_RELAXED);
+	return served;
 }
 
 int rt_sched_trap(struct rt_thread *t, struct kucontext *uc, long nr, long *a, long *r)

@@ -307,6 +307,8 @@ static void wake_one(void)
 	sched_stats.spawns++;
 }
 
+int sched_runnable(void) { return __atomic_load_n(&runq.head, __ATOMIC_RELAXED) != 0; }
+
 void sched_make_runnable(struct rt_ult *u, long r)
 {
 	u->uc.uc_mcontext.gregs[KR_RAX] = (unsigned long)r;
@@ -883,7 +885,8 @@ void rt_sched_print_stats(void)
 		"scone-run: stats: mn scheduler: %lu user-level threads created, %u kernel threads (%lu started) for "
 		"%u enclave threads, %lu switches, %lu parks (%lu futex waits, %lu futex wake calls, %lu yields), %lu "
 		"preemptions, %lu waits for a free enclave thread after a blocking call, %lu wake-ups of spinning idle "
-		"threads, %lu idle sleeps, %lu wake-ups of sleeping threads\n",
+		"threads, %lu idle sleeps, %lu wake-ups of sleeping threads, %lu calls served on the fast path without a "
+		"trap\n",
 		s.ults, nthreads, s.spawns, max_threads, s.switches, s.parks, s.futex_waits, s.futex_wakes, s.yields,
-		s.preempts, s.slot_waits, s.spin_wakes, s.idle_sleeps, s.kicks);
+		s.preempts, s.slot_waits, s.spin_wakes, s.idle_sleeps, s.kicks, s.fast);
 }

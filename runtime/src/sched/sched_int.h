@@ -49,7 +49,7 @@ struct rt_ult {
 
 struct sched_stats {
 	unsigned long switches, parks, preempts, slot_waits, spin_wakes, futex_waits, futex_wakes, yields, idle_sleeps,
-		kicks, spawns, ults;
+		kicks, spawns, ults, fast;
 };
 
 extern struct rt_lock rt_sched_lock;
@@ -83,6 +83,8 @@ void sched_add(struct rt_ult *u);
 void sched_make_runnable(struct rt_ult *u, long r);
 /* Lock held: u (waiting) off its list and the timed waits. */
 void sched_unwait(struct rt_ult *u);
+/* Whether a ULT waits in the run queue (a hint: read without the lock). */
+int sched_runnable(void);
 /* Lock held: the list operations. */
 void ult_list_push(struct ult_list *l, struct rt_ult *u);
 void ult_list_remove(struct rt_ult *u);
