@@ -18,6 +18,11 @@
 #include "thread.h"
 
 struct rt_fast_frame;
+/* What rt_fast_syscall returns to rt_fast_entry. */
+#define RT_FAST_SERVED 0 /* the result is in the frame */
+#define RT_FAST_TRAP 1	 /* not served: the stub's syscall traps */
+#define RT_FAST_GATE 2	 /* served, the trap at the gate finishes (as for queued signals) */
+
 /* Filled once by rt_fast_init; read by rt_fast_entry (asm.S owns it). */
 struct rt_fast_conf {
 	int (*fn)(struct rt_fast_frame *f, struct rt_thread *t); /* rt_fast_syscall (trap.c) */

@@ -32,11 +32,13 @@ struct rt_thread {
 	void (*child_start)(struct rt_thread *self);
 	/* 0x10-0x27: the fast path's hand-over to the trap (fast.c, asm.S):
 	 * the result and continuation of a fast call whose queued signals the
-	 * trap delivers, and the flag that says so. */
+	 * trap delivers, and the flag that says so; fast_reenter: the call gave
+	 * its enclave thread slot up under the mn scheduler and found none free
+	 * after it (the trap waits for one). */
 	long fast_result;	 /* 0x10 */
 	unsigned long fast_cont; /* 0x18 */
 	int fast_deliver;	 /* 0x20 */
-	int fast_pad;
+	int fast_reenter;
 	unsigned long canary; /* 0x28 */
 	int err;	      /* 0x30: errno for runtime code */
 	int tid;

@@ -21,6 +21,7 @@
 #include "iago.h"
 #include "shield.h"
 #include "transport.h"
+#include "nonblock.h"
 #include "random.h"
 #include "region.h"
 #include "rtstring.h"
@@ -421,6 +422,11 @@ static int sched_trap(struct rt_thread *t, struct kucontext *uc, long *nr, long 
 	return 0;
 }
 
+/* Under the mn scheduler: whether nr(a) may block in the host, so that the
+ * ULT gives up its enclave thread for it (I/O on a descriptor known to be
+ * non-blocking does not: nonblock.h). */
+static int sched_may_block(long nr, const long *a) { return rt_syscall_may_block(nr) && !rt_call_nonblocking(nr, a); }
+
 /* After a blocking host call under the mn scheduler: back into a slot. */
 static void sched_reenter(struct rt_thread *t, struct kucontext *uc, long *nr, int *fs)
 {
@@ -513,11 +519,31 @@ static void trap_fs_block(struct rt_thread *t, int *fs)
 	}
 }
 
+/* After a trapped call nr (the one the ULT now in uc waits in, after a
+ * switch): the scheduler's requests and restart, queued signals. */
+static void sigsys_after(struct rt_thread *t, struct kucontext *uc, long nr, int *fs)
+{
+	if (rt_sched_mn && rt_sched_collect(t, uc, nr))
+		return; /* restarted */
+	if (t->npending) {
+		trap_fs_block(t, fs);
+		take_exec_request(t, uc);
+		rt_signals_after_syscall(t, uc, nr);
+	}
+}
+
 static void sigsys_call(struct rt_thread *t, struct ksiginfo *si, struct kucontext *uc, long nr, long *a, int *fs)
 {
 	unsigned long *g = uc->uc_mcontext.gregs;
-	if (rt_fast_gate_trap(t, uc))
+	if (rt_fast_gate_trap(t, uc)) {
+		nr = t->fast_nr;
+		if (t->fast_reenter) {
+			t->fast_reenter = 0;
+			sched_reenter(t, uc, &nr, fs);
+		}
+		sigsys_after(t, uc, nr, fs);
 		return;
+	}
 	if (si->u.sys.arch != 0xc000003eU /* AUDIT_ARCH_X86_64 */) {
 		/* int $0x80 from 64-bit code: the i386 ABI, not supported */
 		static int warned;
@@ -528,24 +554,15 @@ static void sigsys_call(struct rt_thread *t, struct ksiginfo *si, struct kuconte
 		return;
 	}
 	t->nsyscalls++;
-	if (rt_sched_mn && sched_trap(t, uc, &nr, a, fs)) {
-		if (rt_sched_collect(t, uc, nr))
-			return; /* restarted */
-	} else {
-		int blocks = rt_sched_mn && t->ult && rt_syscall_may_block(nr);
+	if (!rt_sched_mn || !sched_trap(t, uc, &nr, a, fs)) {
+		int blocks = rt_sched_mn && t->ult && sched_may_block(nr, a);
 		if (blocks)
 			rt_sched_leave(t);
 		g[KR_RAX] = (unsigned long)rt_dispatch(t, uc, nr, a);
 		if (blocks)
 			sched_reenter(t, uc, &nr, fs);
-		if (rt_sched_mn && rt_sched_collect(t, uc, nr))
-			return;
 	}
-	if (t->npending) {
-		trap_fs_block(t, fs);
-		take_exec_request(t, uc);
-		rt_signals_after_syscall(t, uc, nr);
-	}
+	sigsys_after(t, uc, nr, fs);
 }
 
 /* Called by rt_fast_entry (through rt_fast_conf) on the block's stack, FS =
@@ -567,7 +584,7 @@ static int needs_trap(long nr)
 	case __NR_exit:
 		return 1;
 	}
-	return rt_sched_mn && (rt_sched_needs_trap(nr) || rt_syscall_may_block(nr));
+	return rt_sched_mn && rt_sched_needs_trap(nr);
 }
 
 /* Whether serving the call may run code that uses vector registers (the
@@ -675,6 +692,7 @@ int rt_fast_syscall(struct rt_fast_frame *f, struct rt_thread *t)
 {
 	long nr = f->rax;
 	long a[6] = {f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9};
+	t->fast_nr = nr;
 	if (rt_sched_mn) {
 		long r;
 		t->in_app = 0;
@@ -683,16 +701,15 @@ int rt_fast_syscall(struct rt_fast_frame *f, struct rt_thread *t)
 		if (served) {
 			t->nfast++;
 			f->rax = r;
-			return 0;
+			return RT_FAST_SERVED;
 		}
 	}
 	if (needs_trap(nr)) {
 		t->nfast_trapped++;
-		return 1;
+		return RT_FAST_TRAP;
 	}
 	t->nfast++;
 	t->in_app = 0;
-	t->fast_nr = nr;
 	t->app_fs = rt_rdfsbase();
 	/* FS = the block (BearSSL's canary and errno) only where BearSSL may
 	 * run; arch_prctl(ARCH_SET_FS) changes t->app_fs. */
@@ -701,17 +718,29 @@ int rt_fast_syscall(struct rt_fast_frame *f, struct rt_thread *t)
 		rt_wrfsbase((unsigned long)t);
 	if (vec)
 		rt_fast_vsave(t);
+	/* Under the mn scheduler a call that may block gives its enclave
+	 * thread slot up for its duration (rtsched.h); when none is free
+	 * after it, the trap at the gate waits for one. */
+	int blocks = rt_sched_mn && t->ult && sched_may_block(nr, a), ret = RT_FAST_SERVED;
+	if (blocks)
+		rt_sched_leave(t);
 	f->rax = rt_dispatch(t, 0, nr, a);
+	if (blocks && !rt_sched_try_enter(t)) {
+		t->fast_reenter = 1;
+		ret = RT_FAST_GATE;
+	}
 	if (vec)
 		rt_fast_vrestore(t);
 	if (fs)
 		rt_wrfsbase(t->app_fs);
 	t->in_app = 1;
-	return 0;
+	return ret;
 }
 
-/* A trap at the gate (rt_fast_entry): deliver the signals queued during the
- * fast call t->fast_nr, whose result and continuation are in the block. */
+/* A trap at the gate (rt_fast_entry): the fast call t->fast_nr, whose
+ * result and continuation are in the block, is finished by the trap (its
+ * queued signals delivered, an enclave thread slot waited for): 1 with uc
+ * set to return from it. */
 static int rt_fast_gate_trap(struct rt_thread *t, struct kucontext *uc)
 {
 	unsigned long *g = uc->uc_mcontext.gregs;
@@ -720,10 +749,6 @@ static int rt_fast_gate_trap(struct rt_thread *t, struct kucontext *uc)
 	t->fast_deliver = 0;
 	g[KR_RAX] = (unsigned long)t->fast_result;
 	g[KR_RIP] = t->fast_cont;
-	if (rt_sched_mn)
-		rt_sched_collect(t, uc, -1);
-	take_exec_request(t, uc);
-	rt_signals_after_syscall(t, uc, t->fast_nr);
 	return 1;
 }
 

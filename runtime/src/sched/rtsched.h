@@ -63,6 +63,9 @@ void rt_sched_interrupt(struct rt_thread *t, struct kucontext *uc, int req);
  * queue and uc gets the next to run, with rt_sched_trap's results. */
 void rt_sched_leave(struct rt_thread *t);
 int rt_sched_enter(struct rt_thread *t, struct kucontext *uc, long nr, long *r);
+/* The fast path's enter (no frame to switch): 1 when a slot was free and t
+ * holds it, else 0 (the trap's rt_sched_enter then waits for one). */
+int rt_sched_try_enter(struct rt_thread *t);
 /* A rewritten site's call nr(a) of the ULT on t, on the fast path
  * (signals not blocked, FS the application's): 1 when served without a
  * switch (*r: the result), e.g. a futex wake, a wait on a word that changed

@@ -645,6 +645,17 @@ static int spare(struct rt_thread *t)
 	}
 }
 
+int rt_sched_try_enter(struct rt_thread *t)
+{
+	(void)t;
+	sched_lock();
+	int ok = active < max_threads;
+	if (ok)
+		active++;
+	sched_unlock();
+	return ok;
+}
+
 int rt_sched_enter(struct rt_thread *t, struct kucontext *uc, long nr, long *r)
 {
 	sched_lock();

@@ -2,6 +2,7 @@
 #include "transport.h"
 #include "async.h"
 #include "iago.h"
+#include "nonblock.h"
 #include "rtstring.h"
 #include "sys.h"
 
@@ -42,6 +43,7 @@ long host_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 	rt_host_before(nr, a);
 	long r = cur->syscall(nr, a0, a1, a2, a3, a4, a5);
 	rt_host_result(nr, a, r); /* descriptors and mappings (iago.h) */
+	rt_nb_track(nr, a, r);
 	return r;
 }
 
@@ -53,5 +55,6 @@ long host_syscall_cp(long nr, long a0, long a1, long a2, long a3, long a4, long 
 	rt_host_before(nr, a);
 	long r = transport_sync_call_cp(nr, a0, a1, a2, a3, a4, a5, pending);
 	rt_host_result(nr, a, r);
+	rt_nb_track(nr, a, r);
 	return r;
 }
