@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Server throughput, converted vs native, measured in one run (the SCONE
 # paper's comparison: its Apache/Nginx/Redis/Memcached ran at 0.6-1.2x native).
-# Each server image of `make images` is run natively and converted twice (sim
-# mode, default simulated exit cost): with the default sync transport and
-# with `--transport async` (host worker threads serve the calls that may go
-# async; SCONE_ASYNC_WORKERS from the environment is passed to the container),
+# Each server image of `make images` is run natively and converted three
+# times (sim mode, default simulated exit cost): with the default sync
+# transport, with `--transport async` (host worker threads serve the calls
+# that may go async; SCONE_ASYNC_WORKERS from the environment is passed to
+# the container), and with `--transport async --scheduler mn` (the
+# application's threads as user-level threads on the enclave threads),
 # under podman on loopback; load comes from wrk / redis-benchmark / memcslap,
 # bounded in time.
 #
@@ -35,7 +37,7 @@ for t in wrk redis-benchmark memcslap; do
 done
 . scripts/podman-env.sh
 w=$(mktemp -d)
-cleanup() { podman rm -f -t 2 sb-native sb-scone sb-async >/dev/null 2>&1 || true; rm -rf "$w"; }
+cleanup() { podman rm -f -t 2 sb-native sb-scone sb-async sb-mn >/dev/null 2>&1 || true; rm -rf "$w"; }
 trap cleanup EXIT
 "$SB" keygen --out-dir "$w/keys" >/dev/null
 # The runtime reads the key as the image's user (redis: uid 999).
@@ -65,7 +67,7 @@ load() { # KIND -> requests per second
 
 SERVERS=${SERVERS:-nginx redis memcached nginx-tls postgres}
 plain=$(for s in $SERVERS; do case $s in nginx-tls | postgres) ;; *) echo "$s" ;; esac; done)
-[ -z "$plain" ] || printf '%-10s %14s %14s %8s %14s %8s\n' server "native req/s" "sync req/s" ratio "async req/s" ratio
+[ -z "$plain" ] || printf '%-10s %14s %14s %8s %14s %8s %14s %8s\n' server "native req/s" "sync req/s" ratio "async req/s" ratio "async+mn req/s" ratio
 for srv in $plain; do
   [ -d "$CACHE/$srv" ] || { echo "$srv: image absent, run: make images IMAGES=$srv"; continue; }
   case $srv in nginx) cport=80 ;; redis) cport=6379 ;; memcached) cport=11211 ;; esac
@@ -77,8 +79,11 @@ for srv in $plain; do
      --key "$w/keys/signer.pem" --fs-key "$w/keys/fs.key" >/dev/null
   "$SB" convert "oci:$CACHE/$srv:latest" "docker-archive:$w/$srv-async.tar:localhost/sb/$srv:scone-async" \
      --key "$w/keys/signer.pem" --fs-key "$w/keys/fs.key" --transport async >/dev/null
+  "$SB" convert "oci:$CACHE/$srv:latest" "docker-archive:$w/$srv-mn.tar:localhost/sb/$srv:scone-mn" \
+     --key "$w/keys/signer.pem" --fs-key "$w/keys/fs.key" --transport async --scheduler mn >/dev/null
   podman load -q -i "$w/$srv.tar" >/dev/null
   podman load -q -i "$w/$srv-async.tar" >/dev/null
+  podman load -q -i "$w/$srv-mn.tar" >/dev/null
   start sb-native "$nid" "$cport"
   n=$(load "$srv"); podman rm -f -t 2 sb-native >/dev/null
   start sb-scone "localhost/sb/$srv:scone" "$cport" -v "$w/keys/fs.key:/k:ro" -e SCONE_FS_KEY_FILE=/k
@@ -86,7 +91,11 @@ for srv in $plain; do
   start sb-async "localhost/sb/$srv:scone-async" "$cport" -v "$w/keys/fs.key:/k:ro" -e SCONE_FS_KEY_FILE=/k \
      ${SCONE_ASYNC_WORKERS:+-e SCONE_ASYNC_WORKERS=$SCONE_ASYNC_WORKERS}
   a=$(load "$srv"); podman rm -f -t 2 sb-async >/dev/null
-  awk -v x="$srv" -v n="$n" -v s="$s" -v a="$a" 'BEGIN { printf "%-10s %14.0f %14.0f %7.2fx %14.0f %7.2fx\n", x, n, s, (n > 0 ? s / n : 0), a, (n > 0 ? a / n : 0) }'
+  start sb-mn "localhost/sb/$srv:scone-mn" "$cport" -v "$w/keys/fs.key:/k:ro" -e SCONE_FS_KEY_FILE=/k \
+     ${SCONE_ASYNC_WORKERS:+-e SCONE_ASYNC_WORKERS=$SCONE_ASYNC_WORKERS}
+  m=$(load "$srv"); podman rm -f -t 2 sb-mn >/dev/null
+  podman rmi -f "localhost/sb/$srv:scone" "localhost/sb/$srv:scone-async" "localhost/sb/$srv:scone-mn" >/dev/null 2>&1 || true
+  awk -v x="$srv" -v n="$n" -v s="$s" -v a="$a" -v m="$m" 'BEGIN { printf "%-10s %14.0f %14.0f %7.2fx %14.0f %7.2fx %14.0f %7.2fx\n", x, n, s, (n > 0 ? s / n : 0), a, (n > 0 ? a / n : 0), m, (n > 0 ? m / n : 0) }'
 done
 
 # ---- postgres: pgbench against a data directory on a protected volume ----
