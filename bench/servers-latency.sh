@@ -56,9 +56,15 @@ start() { # IMAGE CPORT [podman args...]
   echo "server $img did not come up" >&2; podman logs sb-lat >&2; return 1
 }
 
-cpu_usec() { # the container's CPU time so far
-  local pid cg
+cpu_usec() { # the container's CPU time so far (cgroup v1 cpuacct, or v2)
+  local pid cg d
   pid=$(podman inspect -f '{{.State.Pid}}' sb-lat)
+  cg=$(awk -F: '$2 ~ /(^|,)cpuacct(,|$)/ {print $3; exit}' "/proc/$pid/cgroup")
+  if [ -n "$cg" ]; then
+    for d in /sys/fs/cgroup/cpuacct /sys/fs/cgroup/cpu,cpuacct; do
+      [ -r "$d$cg/cpuacct.usage" ] && { awk '{printf "%d\n", $1 / 1000}' "$d$cg/cpuacct.usage"; return; }
+    done
+  fi
   cg=$(awk -F: '$1 == "0" {print $3}' "/proc/$pid/cgroup")
   awk '/^usage_usec/ {print $2}' "/sys/fs/cgroup$cg/cpu.stat"
 }

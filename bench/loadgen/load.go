@@ -63,12 +63,40 @@ func (r result) String() string {
 
 // conn: one connection's requests and its samples.
 type conn struct {
-	c   net.Conn
-	rd  *bufio.Reader
-	p   protocol
-	lat []time.Duration
-	n   int // requests completed in the measured window
-	err error
+	addr    string
+	c       net.Conn
+	rd      *bufio.Reader
+	p       protocol
+	lat     []time.Duration
+	n       int // requests completed in the measured window
+	done    int // requests completed on the current connection
+	redials int
+	err     error
+}
+
+func dial(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, 5*time.Second) }
+
+// do sends one request. A server may close a keep-alive connection after
+// some requests (nginx: keepalive_requests, 1,000 by default): a request
+// that fails on a connection that served others is sent again on a new one.
+func (c *conn) do() error {
+	err := c.p.request(c)
+	if err == nil {
+		c.done++
+		return nil
+	}
+	if c.done == 0 {
+		return err
+	}
+	c.c.Close()
+	nc, derr := dial(c.addr)
+	if derr != nil {
+		return fmt.Errorf("%w (reconnecting: %w)", err, derr)
+	}
+	c.c, c.done = nc, 0
+	c.rd.Reset(nc)
+	c.redials++
+	return c.do()
 }
 
 func run(o options) (result, error) {
@@ -78,12 +106,12 @@ func run(o options) (result, error) {
 	p := protocols[o.proto]
 	cs := make([]*conn, o.conns)
 	for i := range cs {
-		c, err := net.DialTimeout("tcp", o.addr, 5*time.Second)
+		c, err := dial(o.addr)
 		if err != nil {
 			closeAll(cs)
 			return result{}, fmt.Errorf("connecting to %s: %w", o.addr, err)
 		}
-		cs[i] = &conn{c: c, rd: bufio.NewReaderSize(c, 64<<10), p: p}
+		cs[i] = &conn{addr: o.addr, c: c, rd: bufio.NewReaderSize(c, 64<<10), p: p}
 	}
 	defer closeAll(cs)
 	if err := p.prepare(cs[0], o.valueSize); err != nil {
@@ -169,7 +197,7 @@ func (c *conn) loop(o options, i int, start, from, end time.Time) {
 			}
 			due = now
 		}
-		if err := c.p.request(c); err != nil {
+		if err := c.do(); err != nil {
 			c.err = err
 			return
 		}

@@ -135,6 +135,40 @@ func TestLoadSlowServer(t *testing.T) {
 	}
 }
 
+// A server that closes each connection after 3 requests (as nginx does
+// after keepalive_requests): the generator reconnects and goes on.
+func TestLoadReconnects(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				rd := bufio.NewReader(c)
+				for range 3 {
+					if fakeMemcached(rd, c) != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	r, err := run(options{proto: "memcached", addr: ln.Addr().String(), conns: 2, duration: 300 * time.Millisecond, valueSize: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.errors != 0 || len(r.lat) < 20 {
+		t.Fatalf("closing server: %v (%d samples), want no errors and many requests", r, len(r.lat))
+	}
+}
+
 func TestOptionsRefused(t *testing.T) {
 	base := options{proto: "http", addr: "127.0.0.1:1", conns: 1, duration: time.Second, valueSize: 8}
 	for _, tt := range []struct {
