@@ -6,8 +6,9 @@
 # by an open-loop generator (bench/loadgen: latency counted from when each
 # request was due, as wrk2 does) at fractions of the native peak, with the
 # CPU time the server's container used (its cgroup's cpu.stat). One run;
-# rates, latencies and CPU go to a data file per server, and gnuplot draws
-# p99 and median latency against achieved throughput as PNG.
+# rates, latencies and CPU go to a data file per server, and
+# bench/plot-latency.sh draws p99 and median latency and the CPU against
+# achieved throughput as PNG.
 #
 # The generator shares the 2 cores with the server. PIN=1 pins it to core 1
 # and the server's container to core 0 (taskset, podman --cpuset-cpus): the
@@ -27,7 +28,6 @@ FRACTIONS=${FRACTIONS:-0.1 0.25 0.4 0.55 0.7 0.85 1.0 1.15}
 CONNS=${CONNS:-16}
 PIN=${PIN:-0}
 [ -x "$SB" ] || { echo "build first: make build" >&2; exit 1; }
-command -v gnuplot >/dev/null || apt-get install -y -qq gnuplot-nox >/dev/null
 . scripts/podman-env.sh
 w=$(mktemp -d)
 cleanup() { podman rm -f -t 2 sb-lat >/dev/null 2>&1 || true; rm -rf "$w"; }
@@ -114,28 +114,8 @@ for srv in $SERVERS; do
   done
   podman rmi -f "localhost/sb/$srv:lat-sync" "localhost/sb/$srv:lat-mn" >/dev/null 2>&1 || true
   cat "$data"
-  gnuplot <<PLOT
-set terminal png size 1400,420 font ",10"
-set output "$OUT/latency-$srv$suffix.png"
-set multiplot layout 1,3 title "$srv: latency and CPU against throughput (open loop, $CONNS connections$( [ "$PIN" = 1 ] && echo ', server on core 0, load on core 1'))"
-set xlabel "achieved requests/s"
-set grid
-set key top left
-set logscale y
-set ylabel "p99 latency (us)"
-plot "$data" index 0 using 3:6 with linespoints title "native", \
-     "" index 1 using 3:6 with linespoints title "converted, sync", \
-     "" index 2 using 3:6 with linespoints title "converted, async + mn"
-set ylabel "median latency (us)"
-plot "$data" index 0 using 3:4 with linespoints title "native", \
-     "" index 1 using 3:4 with linespoints title "converted, sync", \
-     "" index 2 using 3:4 with linespoints title "converted, async + mn"
-unset logscale y
-set ylabel "server CPU (cores)"
-plot "$data" index 0 using 3:10 with linespoints title "native", \
-     "" index 1 using 3:10 with linespoints title "converted, sync", \
-     "" index 2 using 3:10 with linespoints title "converted, async + mn"
-unset multiplot
-PLOT
+  title="$srv: latency and CPU against throughput (open loop, $CONNS connections"
+  [ "$PIN" = 1 ] && title="$title, server on core 0, load on core 1"
+  sh bench/plot-latency.sh "$data" "$OUT/latency-$srv$suffix.png" "$title)"
   echo "wrote $OUT/latency-$srv$suffix.png"
 done

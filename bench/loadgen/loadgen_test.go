@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// serve answers each connection's requests with handle until it closes.
-func serve(t *testing.T, handle func(rd *bufio.Reader, w net.Conn) error) string {
+// serve runs conn for each connection until it returns, then closes it.
+func serve(t *testing.T, conn func(rd *bufio.Reader, w net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -27,13 +27,19 @@ func serve(t *testing.T, handle func(rd *bufio.Reader, w net.Conn) error) string
 			}
 			go func() {
 				defer c.Close()
-				rd := bufio.NewReader(c)
-				for handle(rd, c) == nil {
-				}
+				conn(bufio.NewReader(c), c)
 			}()
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// each answers requests with handle until it fails.
+func each(handle func(rd *bufio.Reader, w net.Conn) error) func(rd *bufio.Reader, w net.Conn) {
+	return func(rd *bufio.Reader, w net.Conn) {
+		for handle(rd, w) == nil {
+		}
+	}
 }
 
 // A minimal redis: SET stores, GET answers the value.
@@ -89,8 +95,8 @@ func TestLoad(t *testing.T) {
 	defer web.Close()
 	addrs := map[string]string{
 		"http":      strings.TrimPrefix(web.URL, "http://"),
-		"redis":     serve(t, fakeRedis),
-		"memcached": serve(t, fakeMemcached),
+		"redis":     serve(t, each(fakeRedis)),
+		"memcached": serve(t, each(fakeMemcached)),
 	}
 	for _, proto := range []string{"http", "redis", "memcached"} {
 		t.Run(proto+" closed loop", func(t *testing.T) {
@@ -121,10 +127,10 @@ func TestLoad(t *testing.T) {
 // when each request was due, so it grows with the queue (no coordinated
 // omission), and the throughput is the server's.
 func TestLoadSlowServer(t *testing.T) {
-	addr := serve(t, func(rd *bufio.Reader, w net.Conn) error {
+	addr := serve(t, each(func(rd *bufio.Reader, w net.Conn) error {
 		time.Sleep(50 * time.Millisecond)
 		return fakeMemcached(rd, w)
-	})
+	}))
 	r, err := run(options{proto: "memcached", addr: addr, rate: 100, conns: 1, duration: time.Second, valueSize: 8})
 	if err != nil {
 		t.Fatal(err)
@@ -138,29 +144,14 @@ func TestLoadSlowServer(t *testing.T) {
 // A server that closes each connection after 3 requests (as nginx does
 // after keepalive_requests): the generator reconnects and goes on.
 func TestLoadReconnects(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
+	addr := serve(t, func(rd *bufio.Reader, w net.Conn) {
+		for range 3 {
+			if fakeMemcached(rd, w) != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				rd := bufio.NewReader(c)
-				for range 3 {
-					if fakeMemcached(rd, c) != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
-	r, err := run(options{proto: "memcached", addr: ln.Addr().String(), conns: 2, duration: 300 * time.Millisecond, valueSize: 8})
+	})
+	r, err := run(options{proto: "memcached", addr: addr, conns: 2, duration: 300 * time.Millisecond, valueSize: 8})
 	if err != nil {
 		t.Fatal(err)
 	}

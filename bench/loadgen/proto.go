@@ -115,7 +115,11 @@ var redisRequest = []byte(fmt.Sprintf("*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", len(ke
 
 func (redisGet) prepare(c *conn, size int) error {
 	v := bytes.Repeat([]byte{'v'}, size)
-	cmd := fmt.Sprintf("*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", len(key), key, len(v), v)
+	return command(c, fmt.Sprintf("*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", len(key), key, len(v), v), "+OK")
+}
+
+// command sends cmd and wants the one-line answer want.
+func command(c *conn, cmd, want string) error {
 	if _, err := io.WriteString(c.c, cmd); err != nil {
 		return err
 	}
@@ -123,8 +127,8 @@ func (redisGet) prepare(c *conn, size int) error {
 	if err != nil {
 		return err
 	}
-	if line != "+OK\r\n" {
-		return fmt.Errorf("SET answered %q", strings.TrimSpace(line))
+	if line != want+"\r\n" {
+		return fmt.Errorf("%s answered %q", strings.Fields(cmd)[0], strings.TrimSpace(line))
 	}
 	return nil
 }
@@ -164,17 +168,7 @@ var memcachedRequest = []byte("get " + key + "\r\n")
 
 func (memcachedGet) prepare(c *conn, size int) error {
 	v := bytes.Repeat([]byte{'v'}, size)
-	if _, err := fmt.Fprintf(c.c, "set %s 0 0 %d\r\n%s\r\n", key, len(v), v); err != nil {
-		return err
-	}
-	line, err := c.rd.ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if line != "STORED\r\n" {
-		return fmt.Errorf("set answered %q", strings.TrimSpace(line))
-	}
-	return nil
+	return command(c, fmt.Sprintf("set %s 0 0 %d\r\n%s\r\n", key, len(v), v), "STORED")
 }
 
 func (memcachedGet) request(c *conn) error {
