@@ -10,6 +10,7 @@
  * shields' locks come before all of these, the allocator's after. */
 #ifndef SCONE_LOCKS_H
 #define SCONE_LOCKS_H
+#include "sys.h"
 
 struct rt_lock {
 	volatile int word;
@@ -23,11 +24,21 @@ extern struct rt_lock rt_sigact_lock; /* signal.c: the application's signal acti
 extern struct rt_lock rt_vma_lock;    /* vma.c: the application's live mappings */
 extern struct rt_lock rt_random_lock; /* random.c: the DRBG */
 
+/* A holder the kernel preempted keeps the lock for a whole time slice:
+ * after RT_LOCK_SPINS pauses a waiter yields its CPU (to the holder, where
+ * threads outnumber the cores) instead of spinning on. */
+#define RT_LOCK_SPINS 256
 static inline void rt_lock(struct rt_lock *l)
 {
-	while (__atomic_exchange_n(&l->word, 1, __ATOMIC_ACQUIRE))
-		while (__atomic_load_n(&l->word, __ATOMIC_RELAXED))
-			__builtin_ia32_pause();
+	while (__atomic_exchange_n(&l->word, 1, __ATOMIC_ACQUIRE)) {
+		unsigned n = 0;
+		while (__atomic_load_n(&l->word, __ATOMIC_RELAXED)) {
+			if (++n % RT_LOCK_SPINS == 0)
+				rt_sys0(__NR_sched_yield);
+			else
+				__builtin_ia32_pause();
+		}
+	}
 }
 
 static inline void rt_unlock(struct rt_lock *l) { __atomic_store_n(&l->word, 0, __ATOMIC_RELEASE); }
