@@ -6,7 +6,10 @@
 #   bench/plot-latency.sh DATA.dat OUT.png TITLE
 set -eu
 [ $# -eq 3 ] || { echo "usage: $0 DATA.dat OUT.png TITLE" >&2; exit 2; }
-command -v gnuplot >/dev/null || apt-get install -y -qq gnuplot-nox >/dev/null
+if ! command -v gnuplot >/dev/null; then # a benchmark tool: not in scripts/setup.sh
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null
+fi
 gnuplot <<PLOT
 set terminal png size 1400,420 font ",10"
 set output "$2"

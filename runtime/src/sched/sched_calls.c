@@ -265,6 +265,8 @@ int rt_sched_needs_trap(long nr)
 	return takes_tid(nr);
 }
 
+/* The calls served without a switch, on the fast path and the trap alike:
+ * 1 with *r the result. */
 static int sched_fast(struct rt_thread *t, long nr, const long *a, long *r)
 {
 	struct rt_ult *u = cur_ult(t);
@@ -282,7 +284,7 @@ static int sched_fast(struct rt_thread *t, long nr, const long *a, long *r)
 	case __NR_get_robust_list:
 		do_robust(t, nr, a, r);
 		return 1;
-	case __NR_rseq:
+	case __NR_rseq: /* the kernel's rseq area is per kernel thread, which ULTs share */
 	case __NR_futex_waitv:
 		*r = -RT_ENOSYS;
 		return 1;
@@ -330,9 +332,10 @@ int rt_sched_fast(struct rt_thread *t, long nr, const long *a, long *r)
 
 int rt_sched_trap(struct rt_thread *t, struct kucontext *uc, long nr, long *a, long *r)
 {
-	struct rt_ult *u = cur_ult(t);
-	if (!u)
+	if (!cur_ult(t))
 		return RT_SCHED_PASS; /* a kernel thread outside the scheduler (clone with CLONE_VM alone) */
+	if (sched_fast(t, nr, a, r))
+		return RT_SCHED_RESULT; /* the calls that never switch, as on the fast path */
 	switch (nr) {
 	case __NR_clone:
 	case __NR_clone3:
@@ -343,24 +346,11 @@ int rt_sched_trap(struct rt_thread *t, struct kucontext *uc, long nr, long *a, l
 		if (!((int)a[1] & 128) && rt_vma_shared((unsigned long)a[0], 4))
 			return RT_SCHED_PASS; /* may be shared with another process: the host's */
 		return sched_futex(t, uc, a, r);
-	case __NR_futex_waitv:
-		return result(-RT_ENOSYS, r);
 	case __NR_sched_yield:
 		return do_yield(t, uc, nr, r);
 	case __NR_nanosleep:
 	case __NR_clock_nanosleep:
 		return do_sleep(t, uc, nr, a, r);
-	case __NR_gettid:
-		return result(u->vtid, r);
-	case __NR_set_tid_address:
-		u->clear_tid = (unsigned long)a[0];
-		return result(u->vtid, r);
-	case __NR_set_robust_list:
-	case __NR_get_robust_list:
-		return do_robust(t, nr, a, r);
-	case __NR_rseq:
-		/* the kernel's rseq area is per kernel thread, which ULTs share */
-		return result(-RT_ENOSYS, r);
 	case __NR_tkill:
 	case __NR_tgkill:
 	case __NR_rt_tgsigqueueinfo:
