@@ -157,7 +157,7 @@ func TestMNDevModeExec(t *testing.T) {
 	runtimeBin(t)
 	mn := []string{"SCONE_SCHEDULER=mn", "SCONE_THREADS=2"}
 	for _, tt := range []struct{ prog, arg string }{
-		{"exec-mt", "main"}, {"exec-mt", "from-thread"}, {"exec-mt", "twice"},
+		{"exec-mt", "main"}, {"exec-mt", "from-thread"}, {"exec-mt", "twice"}, {"exec-mt", "with-main"},
 		{"go-exec", ""}, {"go-exec", "syscall-exec"},
 	} {
 		t.Run(tt.prog+" "+tt.arg, func(t *testing.T) {
@@ -170,9 +170,11 @@ func TestMNDevModeExec(t *testing.T) {
 			if native.stdout == "" {
 				t.Fatalf("native run printed nothing: %+v", native)
 			}
-			got := devRunEnv(t, mn, args...)
-			if got.stdout != native.stdout || got.code != native.code {
-				t.Fatalf("mn: exit %d, stdout:\n%s\nstderr:\n%s\nnative: exit %d, stdout:\n%s", got.code, got.stdout, got.stderr, native.code, native.stdout)
+			for i := 0; i < execRaceRounds(tt.arg); i++ {
+				got := devRunEnv(t, mn, args...)
+				if got.stdout != native.stdout || got.code != native.code {
+					t.Fatalf("mn, run %d: exit %d, stdout:\n%s\nstderr:\n%s\nnative: exit %d, stdout:\n%s", i+1, got.code, got.stdout, got.stderr, native.code, native.stdout)
+				}
 			}
 		})
 	}

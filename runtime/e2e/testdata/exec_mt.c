@@ -3,7 +3,10 @@
  * a program's threads usually are: blocked in a read, asleep, waiting on a
  * futex (pthread_cond_wait), spinning in application code, and one creating
  * threads. With "from-thread" the execve comes from a thread, not the main
- * thread; with "twice", two threads call execve at once (one wins). */
+ * thread; with "twice", two threads call execve at once (one wins); with
+ * "with-main", the main thread and another one at once (the new program
+ * runs on the main thread whichever wins, as Linux's de_thread moves the
+ * winner to the process id). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -117,6 +120,8 @@ int main(int argc, char **argv)
 		pthread_join(t, 0);
 		return 1;
 	}
+	if (argc > 1 && !strcmp(argv[1], "with-main"))
+		pthread_create(&t, 0, execer, "exec from a thread worked");
 	execer("exec from a thread worked");
 	return 1;
 }

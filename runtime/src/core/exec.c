@@ -623,6 +623,32 @@ void rt_exec_take_over(struct rt_thread *t, struct kucontext *uc)
 	rt_free(j); /* its strings stay: the new program uses them */
 }
 
+static void exec_job_free(struct exec_job *j)
+{
+	plan_free(&j->plan);
+	rt_free(j->path);
+	strv_free(j->envp);
+	rt_free(j);
+}
+
+/* The main thread, which lost a race with another thread's execve, waits
+ * for that thread to hand it the new program (the winner exits the other
+ * threads first: up to 10 s, rt_thread_exit_others) and runs it. */
+static long exec_await_handoff(struct rt_thread *t, struct kucontext *uc)
+{
+	for (int round = 0; !__atomic_load_n(&handoff.job, __ATOMIC_ACQUIRE); round++) {
+		if (round == 20000)
+			rt_fatal(RT_EX_SOFTWARE, "execve: the thread that won a race of two execve calls did not "
+						 "hand the new program over within 20 s");
+		struct {
+			long sec, nsec;
+		} ts = {0, 1000000};
+		rt_sys2(__NR_nanosleep, &ts, 0);
+	}
+	rt_exec_take_over(t, uc);
+	return 0;
+}
+
 long rt_do_execve(struct rt_thread *t, struct kucontext *uc, const char *upath, char *const *uargv, char *const *uenvp)
 {
 	if (!upath)
@@ -640,14 +666,13 @@ long rt_do_execve(struct rt_thread *t, struct kucontext *uc, const char *upath, 
 		strv_free(argv);
 		return e ? e : -RT_ENOMEM;
 	}
+	j->path = path;
+	j->envp = envp;
 	char err[512];
 	int r = exec_prepare(path, argv, &j->plan, err, sizeof err);
 	if (r) {
-		plan_free(&j->plan);
-		rt_free(j);
-		rt_free(path);
+		exec_job_free(j);
 		strv_free(argv);
-		strv_free(envp);
 		return r;
 	}
 	if (j->plan.path[0] != '/') {
@@ -655,8 +680,6 @@ long rt_do_execve(struct rt_thread *t, struct kucontext *uc, const char *upath, 
 		if (abs)
 			j->plan.path = abs; /* the old string stays allocated, as the plan's do */
 	}
-	j->path = path;
-	j->envp = envp;
 
 	/* The program is found and loadable: as Linux's de_thread, the other
 	 * threads go before anything of the old program is replaced, and the
@@ -666,7 +689,14 @@ long rt_do_execve(struct rt_thread *t, struct kucontext *uc, const char *upath, 
 		struct rt_thread *leader = rt_thread_leader();
 		if (leader == t)
 			leader = 0;
-		rt_thread_exit_others(t, leader);
+		if (rt_thread_exit_others(t, leader)) {
+			/* this main thread lost to another thread's execve: it
+			 * runs that one, as Linux's de_thread moves the winner
+			 * to the process id */
+			exec_job_free(j);
+			strv_free(argv);
+			return exec_await_handoff(t, uc);
+		}
 		if (leader) {
 			__atomic_store_n(&handoff.taken, 0, __ATOMIC_RELEASE);
 			__atomic_store_n(&handoff.job, j, __ATOMIC_RELEASE);

@@ -236,10 +236,15 @@ int rt_thread_request(const struct rt_thread *t, int sig, const struct ksiginfo 
 	memcpy(&v, si->u.raw + 8, sizeof v);
 	if (sig == RT_SIG_REQ)
 		return v == req_token(RT_REQ_POKE) ? RT_REQ_POKE : v == req_token(RT_REQ_PREEMPT) ? RT_REQ_PREEMPT : 0;
+	/* an execve request may come late (sent again every millisecond until
+	 * taken, SIGSYS queues one instance): it stays the runtime's, and its
+	 * takers ignore it once the execve is done */
+	if (v == req_token(RT_REQ_EXEC))
+		return RT_REQ_EXEC;
 	struct rt_thread *l = __atomic_load_n(&exec_leader, __ATOMIC_ACQUIRE);
 	if (!l || l == t)
 		return 0;
-	return v == req_token(RT_REQ_EXIT) ? RT_REQ_EXIT : v == req_token(RT_REQ_EXEC) ? RT_REQ_EXEC : 0;
+	return v == req_token(RT_REQ_EXIT) ? RT_REQ_EXIT : 0;
 }
 
 void rt_thread_exit_requested_now(struct rt_thread *t)
@@ -280,8 +285,14 @@ static int others_alive_but(const struct rt_thread *t, const struct rt_thread *k
 long rt_thread_exit_others(struct rt_thread *t, struct rt_thread *keep)
 {
 	struct rt_thread *none = 0;
-	if (!__atomic_compare_exchange_n(&exec_leader, &none, t, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) && none != t)
-		rt_thread_exit_requested_now(t); /* another thread's execve won */
+	if (!__atomic_compare_exchange_n(&exec_leader, &none, t, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) && none != t) {
+		/* another thread's execve won: it hands the new program to the
+		 * main thread, which must stay (its id is the process id, and
+		 * the process's /proc files are its); the others exit */
+		if (__atomic_load_n(&t->tid, __ATOMIC_RELAXED) == (int)rt_sys0(__NR_getpid))
+			return 1;
+		rt_thread_exit_requested_now(t);
+	}
 	/* Resent every millisecond: a thread inside the runtime takes it only
 	 * when it returns to the application; one in a blocking host call is
 	 * interrupted. Ten seconds is far beyond any such call's return. */

@@ -136,8 +136,9 @@ __attribute__((noreturn)) void rt_do_thread_exit(struct rt_thread *t, int code);
  * when its current system call is done.
  *
  * rt_thread_exit_others: every application thread but t and keep (may be
- * NULL) is asked to exit, and waited for; a thread that loses a race with
- * another execve exits here instead. rt_thread_request: what a delivered
+ * NULL) is asked to exit, and waited for; 0. A thread that loses a race
+ * with another execve exits here instead, but for the main thread, which
+ * gets 1: the winner hands it the new program (RT_REQ_EXEC). rt_thread_request: what a delivered
  * signal asks of t (RT_REQ_*, 0: an ordinary signal). RT_REQ_EXIT: t exits
  * with rt_thread_exit_requested_now. RT_REQ_EXEC: the main thread runs the
  * execve another thread prepared (exec.c), so that the new program runs on
