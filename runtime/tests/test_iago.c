@@ -88,6 +88,72 @@ static unsigned long scm_rights(int fd, unsigned long clen)
 	return 24;
 }
 
+/* The pristine copies of vma.c: which host calls end a range's pristine
+ * state, and what is left of it. Each case records one copy of key 7 at
+ * [0x10000, 0x20000) from file offset 0x3000, makes one call, then asks
+ * about a range. */
+static void test_pristine(void)
+{
+	const unsigned long lo = 0x10000, hi = 0x20000;
+	static const struct {
+		const char *name;
+		long nr, a[6];
+		unsigned long qlo, qhi;
+		uint64_t qoff;
+		int want;
+	} cases[] = {
+		{"no call: the whole copy", -1, {0}, lo, hi, 0x3000, 1},
+		{"no call: a segment at its offset", -1, {0}, 0x12000, 0x15000, 0x5000, 1},
+		{"no call: another offset", -1, {0}, 0x12000, 0x15000, 0x6000, 0},
+		{"no call: past the end", -1, {0}, 0x1f000, 0x21000, 0x12000, 0},
+		{"mprotect read-exec keeps it", __NR_mprotect, {0x12000, 0x3000, 5}, 0x12000, 0x15000, 0x5000, 1},
+		{"mprotect writable ends it", __NR_mprotect, {0x12000, 0x1000, 3}, 0x12000, 0x15000, 0x5000, 0},
+		{"mprotect writable: the head stays", __NR_mprotect, {0x12000, 0x1000, 3}, lo, 0x12000, 0x3000, 1},
+		{"mprotect writable: the tail stays", __NR_mprotect, {0x12000, 0x1000, 3}, 0x13000, hi, 0x6000, 1},
+		{"pkey_mprotect writable ends it", __NR_pkey_mprotect, {lo, 0x10000, 7, 0}, lo, 0x11000, 0x3000, 0},
+		{"munmap of the head", __NR_munmap, {lo, 0x4000}, lo, 0x15000, 0x3000, 0},
+		{"munmap of the head: the rest stays", __NR_munmap, {lo, 0x4000}, 0x14000, hi, 0x7000, 1},
+		{"madvise ends it", __NR_madvise, {0x1f000, 0x1000, 4}, 0x1e000, hi, 0x11000, 0},
+		{"mmap MAP_FIXED over it", __NR_mmap, {0x18000, 0x100, 1, 0x12, -1, 0}, 0x18000, 0x19000, 0xb000, 0},
+		{"mmap without MAP_FIXED", __NR_mmap, {0x18000, 0x1000, 1, 0x02, -1, 0}, 0x18000, 0x19000, 0xb000, 1},
+		{"mremap of the range", __NR_mremap, {0x11000, 0x1000, 0x2000, 1, 0}, 0x11000, 0x12000, 0x4000, 0},
+		{"mremap onto it (MREMAP_FIXED)",
+		 __NR_mremap,
+		 {0x90000, 0x1000, 0x2000, 3, 0x1c000},
+		 0x1c000,
+		 0x1e000,
+		 0xf000,
+		 0},
+		{"mremap onto it: before the target stays",
+		 __NR_mremap,
+		 {0x90000, 0x1000, 0x2000, 3, 0x1c000},
+		 lo,
+		 0x1c000,
+		 0x3000,
+		 1},
+		{"shmat SHM_REMAP ends every copy", __NR_shmat, {1, 0x50000, 040000}, lo, 0x11000, 0x3000, 0},
+		{"shmat without SHM_REMAP", __NR_shmat, {1, 0x50000, 0}, lo, 0x11000, 0x3000, 1},
+		{"read does nothing to it", __NR_read, {0, lo, 0x1000}, lo, hi, 0x3000, 1},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		rt_vma_before(__NR_munmap, (const long[]){0, 0x7fff0000, 0, 0, 0, 0}); /* nothing pristine */
+		CHECK_MSG(!rt_vma_pristine(lo, hi, 7, 0x3000), "%s: left from before", cases[i].name);
+		rt_vma_pristine_add(lo, hi, 7, 0x3000);
+		if (cases[i].nr >= 0)
+			rt_vma_before(cases[i].nr, cases[i].a);
+		int got = rt_vma_pristine(cases[i].qlo, cases[i].qhi, 7, cases[i].qoff);
+		CHECK_MSG(got == cases[i].want, "%s: pristine %d, want %d", cases[i].name, got, cases[i].want);
+		CHECK_MSG(!rt_vma_pristine(cases[i].qlo, cases[i].qhi, 8, cases[i].qoff), "%s: another key",
+			  cases[i].name);
+	}
+	/* the middle of a copy goes: both ends stay, each at its offset */
+	rt_vma_pristine_add(lo, hi, 7, 0x3000);
+	rt_vma_before(__NR_munmap, (const long[]){0x14000, 0x2000, 0, 0, 0, 0});
+	CHECK(rt_vma_pristine(lo, 0x14000, 7, 0x3000));
+	CHECK(rt_vma_pristine(0x16000, hi, 7, 0x9000));
+	CHECK(!rt_vma_pristine(0x13000, 0x17000, 7, 0x6000));
+}
+
 int main(void)
 {
 	rt_fdtab_init(); /* this process's descriptors: 0, 1, 2 at least */
@@ -233,5 +299,6 @@ int main(void)
 	      strstr(last, "mremap"));						 /* moved onto 0x10001000 */
 	CHECK(!stops(__NR_mremap, 0x20000000, 4096, 8192, 1, 0, 0, 0x20000000)); /* grew in place */
 	CHECK(stops(__NR_mremap, 0x1fffe000, 4096, 12288, 0, 0, 0, 0x1fffe000)); /* grows into 0x20000000 */
+	test_pristine();
 	return test_summary("test_iago");
 }

@@ -8,6 +8,17 @@
 #define WORDS (RT_FD_LIMIT / 64)
 static unsigned long bits[WORDS];
 static unsigned long hidden[WORDS]; /* the runtime's own (rt_fdtab_hide) */
+/* Words past top are 0 in both maps: loops stop there, so that a forked
+ * child does not write (copy) 256 KiB of bitmaps it never used. Grows
+ * only. */
+static int top;
+
+static void grow(int fd)
+{
+	int w = fd / 64, t = __atomic_load_n(&top, __ATOMIC_RELAXED);
+	while (w > t && !__atomic_compare_exchange_n(&top, &t, w, 1, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		;
+}
 
 #ifndef __NR_pidfd_open
 #define __NR_pidfd_open 434
@@ -41,7 +52,11 @@ int rt_fdtab_is_open(int fd)
 	return (__atomic_load_n(&bits[fd / 64], __ATOMIC_ACQUIRE) >> (fd % 64)) & 1;
 }
 
-static void set_open(int fd) { __atomic_fetch_or(&bits[fd / 64], 1UL << (fd % 64), __ATOMIC_ACQ_REL); }
+static void set_open(int fd)
+{
+	grow(fd);
+	__atomic_fetch_or(&bits[fd / 64], 1UL << (fd % 64), __ATOMIC_ACQ_REL);
+}
 
 static void set_closed(long fd)
 {
@@ -53,8 +68,10 @@ static void set_closed(long fd)
 
 void rt_fdtab_hide(int fd)
 {
-	if (fd >= 0 && fd < RT_FD_LIMIT)
+	if (fd >= 0 && fd < RT_FD_LIMIT) {
+		grow(fd);
 		__atomic_fetch_or(&hidden[fd / 64], 1UL << (fd % 64), __ATOMIC_ACQ_REL);
+	}
 }
 
 int rt_fdtab_hidden(int fd)
@@ -68,7 +85,7 @@ static int next_in(const unsigned long *map, int from)
 {
 	if (from < 0)
 		from = 0;
-	for (int w = from / 64; w < WORDS; w++) {
+	for (int w = from / 64, t = __atomic_load_n(&top, __ATOMIC_ACQUIRE); w <= t; w++) {
 		unsigned long v = __atomic_load_n(&map[w], __ATOMIC_ACQUIRE);
 		if (w == from / 64)
 			v &= ~0UL << (from % 64);
@@ -85,6 +102,7 @@ void rt_fdtab_new(long fd, const char *what)
 	if (fd < 0 || fd >= RT_FD_LIMIT)
 		rt_fatal(RT_EX_SOFTWARE, "host returned an impossible result for %s: descriptor %ld is out of range",
 			 what, fd);
+	grow((int)fd);
 	unsigned long old = __atomic_fetch_or(&bits[fd / 64], 1UL << (fd % 64), __ATOMIC_ACQ_REL);
 	if ((old >> (fd % 64)) & 1)
 		rt_fatal(
@@ -127,13 +145,19 @@ static void scan(void (*fn)(int fd))
 
 void rt_fdtab_init(void)
 {
-	memset(bits, 0, sizeof bits);
+	/* hidden stays: shields set up before the program hid theirs */
+	memset(bits, 0, sizeof(bits[0]) * (size_t)(top + 1));
 	scan(set_open);
 }
 
-/* The child's own table, built while no other thread exists. */
+/* The child's own table, built while no other thread exists; 0 past top
+ * between two forks. */
 static unsigned long listed[WORDS];
-static void mark_listed(int fd) { listed[fd / 64] |= 1UL << (fd % 64); }
+static void mark_listed(int fd)
+{
+	grow(fd);
+	listed[fd / 64] |= 1UL << (fd % 64);
+}
 
 void rt_fdtab_fork_child(int (*owned)(int fd))
 {
@@ -142,9 +166,8 @@ void rt_fdtab_fork_child(int (*owned)(int fd))
 	 * between, so the inherited bitmap can be off by those calls. The
 	 * child's table is the kernel's listing, except that a descriptor a
 	 * shield holds state for must be in it (else the host lies). */
-	memset(listed, 0, sizeof listed);
 	scan(mark_listed);
-	for (int w = 0; w < WORDS; w++) {
+	for (int w = 0; w <= top; w++) {
 		unsigned long gone = bits[w] & ~listed[w];
 		while (gone) {
 			int fd = w * 64 + __builtin_ctzl(gone);
@@ -155,8 +178,13 @@ void rt_fdtab_fork_child(int (*owned)(int fd))
 					 "runtime's shields hold: refusing to continue",
 					 fd);
 		}
-		bits[w] = listed[w];
-		hidden[w] &= listed[w];
+		/* written only where they change: an untouched page is not copied */
+		if (bits[w] != listed[w])
+			bits[w] = listed[w];
+		if (hidden[w] & ~listed[w])
+			hidden[w] &= listed[w];
+		if (listed[w])
+			listed[w] = 0;
 	}
 }
 

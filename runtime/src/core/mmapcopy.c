@@ -4,6 +4,7 @@
 #include "region.h"
 #include "shield.h"
 #include "transport.h"
+#include "vma.h"
 #include "rtutil.h"
 #include "sys.h"
 
@@ -11,6 +12,29 @@
 #define MAP_SHARED_VALIDATE_ 0x03
 #define MAP_SYNC_ 0x80000
 #define MAP_HUGETLB_ 0x40000
+#define MAP_POPULATE_ 0x8000
+#define MAP_DENYWRITE_ 0x0800
+#define MAP_EXECUTABLE_ 0x1000
+#define MAP_NORESERVE_ 0x4000
+
+/* A private mapping MAP_FIXED of key's bytes from off over a pristine copy
+ * of the same bytes: that copy is kept, with the protection asked for. */
+static long reuse(const struct sys_call *c, uint64_t key)
+{
+	unsigned long addr = (unsigned long)c->a[0], len = (unsigned long)c->a[1];
+	int prot = (int)c->a[2], flags = (int)c->a[3];
+	const int plain =
+		RT_MAP_PRIVATE | RT_MAP_FIXED | MAP_DENYWRITE_ | MAP_EXECUTABLE_ | MAP_NORESERVE_ | MAP_POPULATE_;
+	if (!key || (flags & ~plain) || (flags & MAP_TYPE_) != RT_MAP_PRIVATE || !(flags & RT_MAP_FIXED) ||
+	    (addr & (RT_PAGE - 1)) || addr + len < addr)
+		return 0;
+	unsigned long hi = (addr + len + RT_PAGE - 1) & ~(RT_PAGE - 1);
+	if (!rt_vma_pristine(addr, hi, key, (uint64_t)c->a[5]))
+		return 0;
+	/* mprotect with PROT_WRITE ends the range's pristine state itself
+	 * (rt_vma_before) */
+	return host_syscall(__NR_mprotect, (long)addr, (long)(hi - addr), prot, 0, 0, 0) == 0;
+}
 
 int rt_mmap_shared(const struct sys_call *c)
 {
@@ -30,11 +54,12 @@ long rt_mmap_valid(const struct sys_call *c)
 	return 0;
 }
 
-long rt_mmap_reserve(const struct sys_call *c, int prot)
+long rt_mmap_reserve(const struct sys_call *c, int prot, int populate)
 {
 	unsigned long addr = (unsigned long)c->a[0], len = (unsigned long)c->a[1];
 	int flags = (int)c->a[3];
-	int aflags = (flags & ~(MAP_TYPE_ | MAP_SYNC_)) | RT_MAP_PRIVATE | RT_MAP_ANONYMOUS;
+	int aflags = (flags & ~(MAP_TYPE_ | MAP_SYNC_ | MAP_POPULATE_)) | RT_MAP_PRIVATE | RT_MAP_ANONYMOUS |
+		     (populate ? MAP_POPULATE_ : 0);
 	long r = host_syscall(__NR_mmap, (long)addr, (long)len, prot, aflags, -1, 0);
 	if (rt_is_err(r))
 		return r;
@@ -47,7 +72,8 @@ long rt_mmap_reserve(const struct sys_call *c, int prot)
 	return r;
 }
 
-long rt_mmap_copy(const struct sys_call *c, long (*fill)(void *ctx, void *dst, size_t n, uint64_t off), void *ctx)
+long rt_mmap_copy(const struct sys_call *c, long (*fill)(void *ctx, void *dst, size_t n, uint64_t off), void *ctx,
+		  uint64_t key)
 {
 	unsigned long len = (unsigned long)c->a[1];
 	int prot = (int)c->a[2];
@@ -55,7 +81,13 @@ long rt_mmap_copy(const struct sys_call *c, long (*fill)(void *ctx, void *dst, s
 	long v = rt_mmap_valid(c);
 	if (v)
 		return v;
-	long r = rt_mmap_reserve(c, RT_PROT_READ | RT_PROT_WRITE);
+	if (reuse(c, key))
+		return c->a[0];
+	/* every page up to the file's end is written next: the kernel maps
+	 * them in one go (MAP_POPULATE), not one page fault each (a fault
+	 * costs 14 us where the host shadows page tables, populating 0.75 us
+	 * a page; docs/benchmarks.md) */
+	long r = rt_mmap_reserve(c, RT_PROT_READ | RT_PROT_WRITE, 1);
 	if (rt_is_err(r))
 		return r;
 	unsigned long m = (unsigned long)r, mlen = (len + RT_PAGE - 1) & ~(RT_PAGE - 1);
@@ -77,5 +109,7 @@ long rt_mmap_copy(const struct sys_call *c, long (*fill)(void *ctx, void *dst, s
 			return p;
 		}
 	}
+	if (key && !(prot & RT_PROT_WRITE) && !rt_mmap_shared(c))
+		rt_vma_pristine_add(m, m + mlen, key, (uint64_t)off);
 	return (long)m;
 }

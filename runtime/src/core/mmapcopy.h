@@ -14,14 +14,25 @@ struct sys_call;
 /* What a shield does after its checks: fill(ctx, dst, n, off) copies up to
  * n bytes of the file at off to dst and returns the count (0 at the end of
  * the file) or a negative errno. Returns the address or a negative errno
- * (EINVAL for flags, lengths and offsets Linux refuses). */
-long rt_mmap_copy(const struct sys_call *c, long (*fill)(void *ctx, void *dst, size_t n, uint64_t off), void *ctx);
+ * (EINVAL for flags, lengths and offsets Linux refuses).
+ *
+ * key, when not 0, names content that never changes (an image file not
+ * copied up): a private MAP_FIXED mapping of key's bytes over a copy of
+ * the same bytes at the same offsets that nothing could have changed (no
+ * write permission since, not unmapped, moved or advised) keeps that copy
+ * and only changes its protection, as a dynamic loader's segment mappings
+ * over its whole-file mapping are. Writes through /proc/self/mem or
+ * process_vm_writev to a read-only copy are not seen (a debugger's
+ * breakpoint would survive such a remapping). */
+long rt_mmap_copy(const struct sys_call *c, long (*fill)(void *ctx, void *dst, size_t n, uint64_t off), void *ctx,
+		  uint64_t key);
 
 /* The address range of the call's mapping, as anonymous private memory
  * with protection prot, placed by the host as the call asks (address hint,
- * MAP_FIXED, MAP_FIXED_NOREPLACE); the host's answer checked (Iago). The
- * address or a negative errno. */
-long rt_mmap_reserve(const struct sys_call *c, int prot);
+ * MAP_FIXED, MAP_FIXED_NOREPLACE), its pages mapped at once when populate
+ * is set (MAP_POPULATE, whatever the call asked); the host's answer checked
+ * (Iago). The address or a negative errno. */
+long rt_mmap_reserve(const struct sys_call *c, int prot, int populate);
 
 /* 0, or -EINVAL for flags, lengths and offsets Linux refuses (checked
  * before the descriptor, as Linux does). */

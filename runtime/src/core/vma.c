@@ -21,6 +21,110 @@ static unsigned long pages(unsigned long len) { return (len + RT_PAGE - 1) & ~(R
 
 static void nomem(void) { rt_fatal(RT_EX_OSERR, "out of memory tracking the application's mappings"); }
 
+/* Copies of immutable content (rt_vma_pristine_add) whose bytes nothing
+ * could have changed since: never writable, unmapped, moved, replaced or
+ * advised. Dynamic loaders map a library whole and then each segment
+ * MAP_FIXED over that mapping at the same file offsets (glibc's and musl's
+ * ld.so): the FS shield then finds the segment there already
+ * (core/mmapcopy.c). A process's own: fork copies the table with the
+ * mappings it describes. */
+#define PRISTINE_MAX 64
+static struct pristine {
+	unsigned long lo, hi; /* page-aligned; hi == 0: a free slot */
+	uint64_t key, off;    /* the content at lo: key's bytes from off */
+} pristine[PRISTINE_MAX];
+static unsigned pristine_next; /* the slot to reuse when all are taken */
+
+/* Lock held: [lo, hi) no longer holds pristine copies. */
+static void pristine_clip(unsigned long lo, unsigned long hi)
+{
+	for (unsigned i = 0; i < PRISTINE_MAX; i++) {
+		struct pristine *p = &pristine[i];
+		if (!p->hi || hi <= p->lo || lo >= p->hi)
+			continue;
+		if (lo <= p->lo && hi >= p->hi) {
+			p->hi = 0;
+		} else if (lo <= p->lo) { /* the head goes */
+			p->off += hi - p->lo;
+			p->lo = hi;
+		} else if (hi >= p->hi) { /* the tail goes */
+			p->hi = lo;
+		} else { /* the middle goes: the tail keeps a slot if one is free */
+			for (unsigned j = 0; j < PRISTINE_MAX; j++)
+				if (!pristine[j].hi) {
+					pristine[j] = (struct pristine){hi, p->hi, p->key, p->off + (hi - p->lo)};
+					break;
+				}
+			p->hi = lo;
+		}
+	}
+}
+
+void rt_vma_pristine_add(unsigned long lo, unsigned long hi, uint64_t key, uint64_t off)
+{
+	take();
+	pristine_clip(lo, hi);
+	unsigned i = 0;
+	while (i < PRISTINE_MAX && pristine[i].hi)
+		i++;
+	if (i == PRISTINE_MAX)
+		i = pristine_next++ % PRISTINE_MAX;
+	pristine[i] = (struct pristine){lo, hi, key, off};
+	give();
+}
+
+int rt_vma_pristine(unsigned long lo, unsigned long hi, uint64_t key, uint64_t off)
+{
+	int r = 0;
+	take();
+	for (unsigned i = 0; i < PRISTINE_MAX && !r; i++) {
+		const struct pristine *p = &pristine[i];
+		r = p->hi && p->key == key && lo >= p->lo && hi <= p->hi && off >= p->off && off - p->off == lo - p->lo;
+	}
+	give();
+	return r;
+}
+
+/* A call that may change the bytes of [a[0], +len) (and of mremap's fixed
+ * target) ends its pristine state. */
+static void pristine_before(long nr, const long *a)
+{
+	unsigned long len = (unsigned long)a[1];
+	switch (nr) {
+	case __NR_mmap:
+		if (!(a[3] & RT_MAP_FIXED)) /* a new mapping never lands on a live one */
+			return;
+		break;
+	case __NR_mprotect:
+	case __NR_pkey_mprotect:
+		if (!(a[2] & RT_PROT_WRITE))
+			return;
+		break;
+	case __NR_mremap: /* the old range, moved or resized, and a fixed target */
+		if (a[3] & 2 /* MREMAP_FIXED */)
+			pristine_before(__NR_munmap, (const long[]){a[4], a[2]});
+		break;
+	case __NR_munmap:
+	case __NR_madvise: /* DONTNEED, FREE, REMOVE, WIPEONFORK, ...: all count */
+		break;
+	case __NR_shmat: /* SHM_REMAP replaces a range of unknown length */
+		if (!(a[2] & 040000))
+			return;
+		take();
+		pristine_clip(0, ~0UL);
+		give();
+		return;
+	default:
+		return;
+	}
+	unsigned long lo = (unsigned long)a[0] & ~(RT_PAGE - 1), hi = pages((unsigned long)a[0] + len);
+	if (hi < lo) /* wraps: the kernel refuses it */
+		return;
+	take();
+	pristine_clip(lo, hi);
+	give();
+}
+
 void rt_vma_init(const char *maps)
 {
 	take();
@@ -92,6 +196,7 @@ static int remap_file;
 
 void rt_vma_before(long nr, const long *a)
 {
+	pristine_before(nr, a);
 	unsigned long lo = (unsigned long)a[0], len;
 	switch (nr) {
 	case __NR_munmap:

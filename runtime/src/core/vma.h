@@ -12,6 +12,8 @@
 #ifndef SCONE_VMA_H
 #define SCONE_VMA_H
 
+#include <stdint.h>
+
 /* Records the mappings at start-up. maps: the text of /proc/self/maps. */
 void rt_vma_init(const char *maps);
 /* Before and after a host call (transport.c). */
@@ -26,4 +28,12 @@ int rt_vma_host_file(unsigned long addr, unsigned long len);
 /* Whether [addr, addr+len) intersects a MAP_SHARED mapping the application
  * made (another process may share it: a futex there is the host's). */
 int rt_vma_shared(unsigned long addr, unsigned long len);
+/* [lo, hi) (page-aligned) is a private copy of key's bytes from off (key:
+ * content that never changes, core/mmapcopy.h), mapped without write
+ * permission. It stays pristine until a host call may change its bytes:
+ * munmap, mremap, mmap MAP_FIXED, mprotect with PROT_WRITE, madvise
+ * (rt_vma_before). rt_vma_pristine: whether [lo, hi) holds key's bytes
+ * from off, pristine. */
+void rt_vma_pristine_add(unsigned long lo, unsigned long hi, uint64_t key, uint64_t off);
+int rt_vma_pristine(unsigned long lo, unsigned long hi, uint64_t key, uint64_t off);
 #endif

@@ -52,7 +52,7 @@ static long share(const struct sys_call *c, struct fsv_node *n)
 {
 	unsigned long len = (unsigned long)c->a[1], mlen = (len + RT_PAGE - 1) & ~(RT_PAGE - 1);
 	int prot = (int)c->a[2];
-	long m = rt_mmap_reserve(c, RT_PROT_NONE);
+	long m = rt_mmap_reserve(c, RT_PROT_NONE, 0);
 	if (rt_is_err(m))
 		return m;
 	unsigned long dst = (unsigned long)m;
@@ -94,12 +94,15 @@ long fs_mmap(const struct sys_call *c)
 	if (!err && shared && (prot & RT_PROT_WRITE) && !alias_it)
 		err = -ENODEV; /* no arena, or a file the runtime answers itself */
 	struct fsv_node *n = err ? NULL : f->node;
+	/* an image file not copied up never changes: its image inode names
+	 * its bytes (a remapping over a pristine copy keeps it, mmapcopy.h) */
+	uint64_t key = n && n->img && !n->copied && !n->special ? n->img_ino : 0;
 	if (n)
 		fsv_ref(n);
 	fs_unlock();
 	if (err)
 		return err;
-	long r = alias_it ? share(c, n) : rt_mmap_copy(c, fill, n);
+	long r = alias_it ? share(c, n) : rt_mmap_copy(c, fill, n, key);
 	fs_lock();
 	fsv_unref(&fs_g.fs, n);
 	fs_unlock();

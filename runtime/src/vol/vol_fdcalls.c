@@ -286,7 +286,7 @@ static long vs_mmap(const struct sys_call *c)
 	vs_unlock();
 	if (err)
 		return err;
-	long r = rt_mmap_copy(c, mmap_fill, &src);
+	long r = rt_mmap_copy(c, mmap_fill, &src, 0);
 	vs_lock();
 	vol_release(vs_g.m[src.mount].v, src.id);
 	vs_unlock();
