@@ -53,7 +53,7 @@ test-deps:
 	./scripts/buildkit.sh build >/dev/null
 
 test-go: runtime
-	CGO_ENABLED=0 $(GO) test -count=1 -timeout 20m ./...
+	CGO_ENABLED=0 $(GO) test -count=1 -timeout 40m ./...
 
 # The runtime's C files (clang-format checks them against .clang-format).
 RT_FMT_FILES = $(shell git ls-files -co --exclude-standard 'runtime/*.c' 'runtime/*.h')
