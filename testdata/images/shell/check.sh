@@ -66,11 +66,16 @@ echo "== archive round trip"
 tree=/tmp/tree
 letters=ABCDEFGHIJKLMNOPQRSTUVWXYZ
 mkdir -p "$tree"
+# the files are made with bash's builtins (printf, arithmetic, loops): the
+# spawning of processes is tested above, and 1,000 of them here only cost
+# time; seq's output is what the loop below prints
 for d in $(seq 1 20); do
   mkdir -p "$tree/d$d/sub"
   for f in $(seq 1 25); do
-    head -c $(( (d * 997 + f * 131) % 20000 + 1 )) /dev/zero | tr '\0' "${letters:$(( (d + f) % 26 )):1}" > "$tree/d$d/f$f.txt"
-    seq $((d * f)) $((d * f + 300)) > "$tree/d$d/sub/n$f"
+    n=$(( (d * 997 + f * 131) % 20000 + 1 )) c=${letters:$(( (d + f) % 26 )):1}
+    printf -v blk '%*s' 1000 ''; blk=${blk// /$c}
+    { for ((i = n; i >= 1000; i -= 1000)); do printf '%s' "$blk"; done; printf '%s' "${blk:0:i}"; } > "$tree/d$d/f$f.txt"
+    for ((i = d * f; i <= d * f + 300; i++)); do echo "$i"; done > "$tree/d$d/sub/n$f"
   done
 done
 ln -s ../d1/f1.txt "$tree/d2/link"
