@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -487,4 +488,66 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// Threads describes every thread of the container's processes as the host
+// kernel sees them, one line each: pid/tid, name, state, the kernel
+// function it sleeps in (wchan) and the system call it is in
+// (/proc/TID/syscall: its number, or "running"), for a test to print when
+// a containerized program stops answering (a hang or just slowness).
+// Empty when the container is not running; lines the host does not let
+// us read say so.
+func (c *Container) Threads(t testing.TB) string {
+	t.Helper()
+	out, _, err := c.p.Exec(30*time.Second, "inspect", "--format", "{{.State.Pid}}", c.Name)
+	if err != nil {
+		return ""
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil || pid <= 0 {
+		return ""
+	}
+	var b strings.Builder
+	seen := map[int]bool{}
+	var walk func(pid int)
+	walk = func(pid int) {
+		if seen[pid] || len(seen) > 256 {
+			return
+		}
+		seen[pid] = true
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		if err != nil {
+			fmt.Fprintf(&b, "%d: %v\n", pid, err)
+			return
+		}
+		var children []int
+		for _, task := range tasks {
+			dir := fmt.Sprintf("/proc/%d/task/%s", pid, task.Name())
+			read := func(name string) string {
+				v, err := os.ReadFile(dir + "/" + name)
+				if err != nil {
+					return "?"
+				}
+				return strings.TrimSpace(string(v))
+			}
+			state := "?"
+			if st := read("stat"); st != "?" {
+				if i := strings.LastIndexByte(st, ')'); i >= 0 && i+2 < len(st) {
+					state = st[i+2 : i+3]
+				}
+			}
+			sys, _, _ := strings.Cut(read("syscall"), " ")
+			fmt.Fprintf(&b, "%d/%s %s state %s wchan %s syscall %s\n", pid, task.Name(), read("comm"), state, read("wchan"), sys)
+			for _, f := range strings.Fields(read("children")) {
+				if n, err := strconv.Atoi(f); err == nil {
+					children = append(children, n)
+				}
+			}
+		}
+		for _, ch := range children {
+			walk(ch)
+		}
+	}
+	walk(pid)
+	return b.String()
 }

@@ -146,9 +146,19 @@ func TestStartPublishesPort(t *testing.T) {
 			if !c.Running(t) {
 				t.Fatal("container not running after answering")
 			}
+			// httpd waits for the next connection: one thread, asleep
+			// (state S) in a system call
+			threads := c.Threads(t)
+			if lines := strings.Split(strings.TrimSpace(threads), "\n"); len(lines) != 1 ||
+				!strings.Contains(lines[0], " busybox state S wchan ") || strings.HasSuffix(lines[0], "syscall running") {
+				t.Errorf("Threads of the idle httpd:\n%s", threads)
+			}
 			c.Stop(t, time.Second)
 			if c.Running(t) {
 				t.Fatal("container still running after Stop")
+			}
+			if threads := c.Threads(t); threads != "" {
+				t.Errorf("Threads of a stopped container: %q", threads)
 			}
 		})
 	}

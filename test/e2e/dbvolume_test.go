@@ -62,13 +62,18 @@ func (db dbVolume) run(t *testing.T, e *env, marker string, steps []string, more
 		}
 		ctr := e.p.Start(t, image, opts)
 		// the first start initializes the data directory: wait until the
-		// server answers
-		for deadline := time.Now().Add(120 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		// server answers. Converted, mariadb-install-db took 20-60 s alone
+		// and over 120 s once on CI with the other packages' tests loading
+		// both cores; a server that stops is seen at once below.
+		started := time.Now()
+		for deadline := started.Add(300 * time.Second); ; time.Sleep(300 * time.Millisecond) {
 			if out, code := query(port, "SELECT 1"); code == 0 && strings.TrimSpace(out) == "1" {
+				t.Logf("%s (converted %v) answered after %.1f s", db.image, converted, time.Since(started).Seconds())
 				break
 			}
 			if time.Now().After(deadline) || !ctr.Running(t) {
-				t.Fatalf("%s (converted %v) does not answer:\n%s", db.image, converted, ctr.Logs(t))
+				t.Fatalf("%s (converted %v) does not answer after %.0f s:\n%s\nits threads:\n%s", db.image, converted,
+					time.Since(started).Seconds(), ctr.Logs(t), ctr.Threads(t))
 			}
 		}
 		return dbRun{ctr, port}
