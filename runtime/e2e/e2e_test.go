@@ -92,6 +92,7 @@ var recipes = map[string]recipe{
 	"exec-mt":               {"exec_mt.c", cc("gcc", "-pthread")},
 	"sigrace-static":        {"sigrace.c", cc("gcc", "-static", "-pthread")},
 	"mapfixed":              {"mapfixed.c", cc("gcc")},
+	"remap-static":          {"remap.c", cc("gcc", "-static")},
 	"ids-static":            {"ids.c", cc("gcc", "-static")},
 	"netsrv":                {"netsrv.c", cc("gcc", "-static")},
 	"netcli":                {"netcli.c", cc("gcc", "-static")},

@@ -537,3 +537,25 @@ func TestRefusedCallsAreNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestSimModeRemapsPristineCopies: a file of the protected FS mapped whole,
+// then page by page MAP_FIXED over that mapping (as dynamic loaders map
+// their segments), keeps the copy it has where nothing could have changed
+// it (core/vma.c), and reads the file again after a write through
+// mprotect, through a writable mapping, after madvise, at another offset
+// and after munmap: as natively.
+func TestSimModeRemapsPristineCopies(t *testing.T) {
+	rt := runtimeBin(t)
+	bin := prog(t, "remap-static")
+	native := run(t, baseEnv(), bin, bin)
+	if native.code != 0 || strings.Count(native.stdout, "DIFFERS") != 0 || strings.Count(native.stdout, "file") != 12 {
+		t.Fatalf("natively: exit %d\n%s%s", native.code, native.stdout, native.stderr)
+	}
+	e := makeEnclave(t, rt, bin, func(cfg *enclave.Config) { cfg.Argv = []string{"remap", bin} })
+	for _, env := range [][]string{e.env(), e.env("SCONE_FASTPATH=0")} {
+		got := run(t, env, rt)
+		if got.code != native.code || got.stdout != native.stdout {
+			t.Errorf("%v: exit %d\n%s%s\nnatively:\n%s", env[len(env)-1], got.code, got.stdout, got.stderr, native.stdout)
+		}
+	}
+}
