@@ -714,14 +714,24 @@ static void shared_mappings(void)
 	ok = fd >= 0 && ftruncate(fd, 3 * 4096) == 0;
 	char *s = ok ? mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
 	ok = s != MAP_FAILED;
+	/* the parent writes "top" after the fork, then tells the child */
+	int go[2] = {-1, -1};
+	ok = ok && pipe(go) == 0;
 	pid_t pid = ok ? fork() : -1;
 	if (pid == 0) {
 		strcpy(s + 4096, "from the child");
 		char c[4] = {0};
-		_exit(pwrite(fd, "par", 3, 8192) == 3 && pread(fd, c, 3, 0) == 3 && !memcmp(c, "top", 3) ? 0 : 1);
+		int cok = pwrite(fd, "par", 3, 8192) == 3 && read(go[0], c, 1) == 1;
+		_exit(cok && pread(fd, c, 3, 0) == 3 && !memcmp(c, "top", 3) ? 0 : 1);
 	}
-	if (ok)
+	if (ok) {
 		memcpy(s, "top", 3);
+		ok = write(go[1], "g", 1) == 1;
+	}
+	if (go[0] >= 0) {
+		close(go[0]);
+		close(go[1]);
+	}
 	int st = -1;
 	ok = ok && pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 	ok = ok && !strcmp(s + 4096, "from the child") && !memcmp(s + 8192, "par", 3);
