@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 
@@ -87,10 +88,31 @@ const (
 	slowOff = 10
 )
 
+// inst is what the site analysis needs of a decoded instruction (a whole
+// x86asm.Inst is ~200 bytes; libc has ~400k instructions).
 type inst struct {
-	addr uint64
-	n    int
-	in   x86asm.Inst
+	addr    uint64
+	n       uint8
+	syscall bool
+	movable bool // means the same at another address (movable)
+	// toAX: the instruction writes %eax/%rax (or %ax, %al) as its first
+	// operand; nr is the immediate it moves there when that is a system
+	// call number (0-1023), else -1.
+	toAX bool
+	nr   int16
+}
+
+func compact(addr uint64, in x86asm.Inst) inst {
+	c := inst{addr: addr, n: uint8(in.Len), syscall: in.Op == x86asm.SYSCALL, movable: movable(in), nr: -1}
+	switch in.Args[0] {
+	case x86asm.EAX, x86asm.RAX, x86asm.AX, x86asm.AL:
+		c.toAX = true
+		if imm, ok := in.Args[1].(x86asm.Imm); ok && in.Op == x86asm.MOV && in.Args[0] != x86asm.AX && in.Args[0] != x86asm.AL &&
+			imm >= 0 && imm < 1024 {
+			c.nr = int16(imm)
+		}
+	}
+	return c
 }
 
 type fn struct {
@@ -120,6 +142,9 @@ func Rewrite(data []byte, o Options) (*Result, error) {
 			return &Result{Already: true}, nil
 		}
 	}
+	if !hasSyscallBytes(data, f) {
+		return &Result{}, nil // no site: nothing to decode
+	}
 	fns, symAddrs := functions(f)
 	targets := decodeAll(data, f, fns)
 	markOverlaps(fns)
@@ -129,7 +154,7 @@ func Rewrite(data []byte, o Options) (*Result, error) {
 	for i := range fns {
 		fu := &fns[i]
 		for k, in := range fu.insts {
-			if in.in.Op != x86asm.SYSCALL {
+			if !in.syscall {
 				continue
 			}
 			s := Site{Addr: in.addr, Func: fu.name, Nr: sysNr(fu.insts, k, targets)}
@@ -307,51 +332,60 @@ func codeAt(data []byte, f *elf.File, addr, n uint64) ([]byte, uint64, bool) {
 
 // decodeAll decodes the functions on up to GOMAXPROCS goroutines (the
 // decoder is most of a rewrite's time) and returns every direct branch
-// target.
-func decodeAll(data []byte, f *elf.File, fns []fn) map[uint64]bool {
+// target. Only functions whose bytes hold 0f 05 keep their instructions.
+func decodeAll(data []byte, f *elf.File, fns []fn) addrSet {
 	workers := min(runtime.GOMAXPROCS(0), 8, max(1, len(fns)/64))
-	parts := make([]map[uint64]bool, workers)
+	parts := make([][]uint64, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
-		parts[w] = map[uint64]bool{}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := w; i < len(fns); i += workers {
-				decode(data, f, &fns[i], parts[w])
+				parts[w] = decode(data, f, &fns[i], parts[w])
 			}
 		}()
 	}
 	wg.Wait()
-	targets := parts[0]
-	for _, p := range parts[1:] {
-		for a := range p {
-			targets[a] = true
-		}
+	var targets []uint64
+	for _, p := range parts {
+		targets = append(targets, p...)
 	}
-	return targets
+	slices.Sort(targets)
+	return slices.Compact(targets)
 }
 
-// decode disassembles a function linearly and records its direct branch
+// addrSet is a sorted set of addresses.
+type addrSet []uint64
+
+func (s addrSet) has(a uint64) bool {
+	_, ok := slices.BinarySearch(s, a)
+	return ok
+}
+
+// decode disassembles a function linearly and appends its direct branch
 // targets.
-func decode(data []byte, f *elf.File, fu *fn, targets map[uint64]bool) {
+func decode(data []byte, f *elf.File, fu *fn, targets []uint64) []uint64 {
 	code, _, ok := codeAt(data, f, fu.Start, fu.Size)
 	if !ok {
 		fu.bad = ReasonNotInSegment
-		return
+		return targets
 	}
+	keep := bytes.Contains(code, syscallBytes)
 	for off := 0; off < len(code); {
 		in, err := x86asm.Decode(code[off:], 64)
 		if err != nil || in.Len == 0 {
 			// The instructions before stay (their syscalls are
 			// reported, left); nothing of the function is patched.
 			fu.bad = ReasonUndecodable
-			return
+			return targets
 		}
 		a := fu.Start + uint64(off)
-		fu.insts = append(fu.insts, inst{addr: a, n: in.Len, in: in})
+		if keep {
+			fu.insts = append(fu.insts, compact(a, in))
+		}
 		if rel, ok := in.Args[0].(x86asm.Rel); ok {
-			targets[a+uint64(in.Len)+uint64(int64(rel))] = true
+			targets = append(targets, a+uint64(in.Len)+uint64(int64(rel)))
 		}
 		if in.Op == x86asm.JMP && fu.bad == "" {
 			switch arg := in.Args[0].(type) {
@@ -365,6 +399,7 @@ func decode(data []byte, f *elf.File, fu *fn, targets map[uint64]bool) {
 		}
 		off += in.Len
 	}
+	return targets
 }
 
 // markOverlaps: ranges that overlap without being nested at an instruction
@@ -430,7 +465,7 @@ func movable(in x86asm.Inst) bool {
 // window picks the patched range for the syscall insts[k]: whole movable
 // instructions before and/or after it, at least 5 bytes, with no branch
 // target strictly inside. Fewest instructions first, then those before.
-func window(insts []inst, k int, targets map[uint64]bool) (uint64, uint64, string) {
+func window(insts []inst, k int, targets addrSet) (uint64, uint64, string) {
 	reason := ReasonNoWindow
 	for n := 1; n <= 4; n++ {
 		for b := n; b >= 0; b-- {
@@ -440,11 +475,11 @@ func window(insts []inst, k int, targets map[uint64]bool) (uint64, uint64, strin
 			}
 			ok, size := true, 0
 			for i := k - b; i <= k+a; i++ {
-				if i != k && !movable(insts[i].in) {
+				if i != k && !insts[i].movable {
 					ok = false
 					break
 				}
-				size += insts[i].n
+				size += int(insts[i].n)
 			}
 			if !ok || size < 5 {
 				continue
@@ -452,7 +487,7 @@ func window(insts []inst, k int, targets map[uint64]bool) (uint64, uint64, strin
 			s, e := insts[k-b].addr, insts[k+a].addr+uint64(insts[k+a].n)
 			hit := false
 			for i := k - b + 1; i <= k+a; i++ {
-				if targets[insts[i].addr] {
+				if targets.has(insts[i].addr) {
 					hit = true
 					break
 				}
@@ -469,17 +504,13 @@ func window(insts []inst, k int, targets map[uint64]bool) (uint64, uint64, strin
 
 // sysNr: the immediate last moved into %eax/%rax before insts[k] in the same
 // straight-line code, or -1.
-func sysNr(insts []inst, k int, targets map[uint64]bool) int {
+func sysNr(insts []inst, k int, targets addrSet) int {
 	for i := k - 1; i >= 0 && k-i <= 8; i-- {
-		in := insts[i].in
-		if in.Op == x86asm.MOV && (in.Args[0] == x86asm.EAX || in.Args[0] == x86asm.RAX) {
-			if imm, ok := in.Args[1].(x86asm.Imm); ok && imm >= 0 && imm < 1024 {
-				return int(imm)
-			}
-			return -1
+		in := insts[i]
+		if in.toAX {
+			return int(in.nr)
 		}
-		if in.Args[0] == x86asm.EAX || in.Args[0] == x86asm.RAX || in.Args[0] == x86asm.AX || in.Args[0] == x86asm.AL ||
-			!movable(in) || targets[insts[i].addr] {
+		if !in.movable || targets.has(in.addr) {
 			return -1
 		}
 	}
@@ -686,15 +717,18 @@ func Classify(data []byte) (Role, string) {
 // before the disassembly (most shared libraries make no system calls).
 func HasSyscallBytes(data []byte) bool {
 	f, err := elf.NewFile(bytes.NewReader(data))
-	if err != nil {
-		return false
-	}
+	return err == nil && hasSyscallBytes(data, f)
+}
+
+var syscallBytes = []byte{0x0f, 0x05}
+
+func hasSyscallBytes(data []byte, f *elf.File) bool {
 	for _, p := range f.Progs {
 		if p.Type != elf.PT_LOAD || p.Flags&elf.PF_X == 0 || p.Off > uint64(len(data)) {
 			continue
 		}
 		end := min(p.Off+p.Filesz, uint64(len(data)))
-		if bytes.Contains(data[p.Off:end], []byte{0x0f, 0x05}) {
+		if bytes.Contains(data[p.Off:end], syscallBytes) {
 			return true
 		}
 	}

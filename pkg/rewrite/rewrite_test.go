@@ -419,3 +419,25 @@ _start:
 		t.Fatalf("exit %d, want 42", code)
 	}
 }
+
+// BenchmarkRewrite: real files of the host (libc, bash, perl) and a static
+// Go program, each rewritten whole; the decoder is most of a conversion's
+// rewrite time.
+func BenchmarkRewrite(b *testing.B) {
+	for _, p := range []string{"/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/bin/bash", "/usr/bin/perl", "/usr/bin/ls"} {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			b.Logf("skipping %s: %v", p, err)
+			continue
+		}
+		b.Run(filepath.Base(p), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Rewrite(data, Options{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
