@@ -146,7 +146,10 @@ func Rewrite(data []byte, o Options) (*Result, error) {
 		return &Result{}, nil // no site: nothing to decode
 	}
 	fns, symAddrs := functions(f)
-	targets := decodeAll(data, f, fns)
+	targets, any := decodeAll(data, f, fns)
+	if !any {
+		return &Result{}, nil
+	}
 	markOverlaps(fns)
 	markInnerSymbols(fns, symAddrs)
 
@@ -332,27 +335,48 @@ func codeAt(data []byte, f *elf.File, addr, n uint64) ([]byte, uint64, bool) {
 
 // decodeAll decodes the functions on up to GOMAXPROCS goroutines (the
 // decoder is most of a rewrite's time) and returns every direct branch
-// target. Only functions whose bytes hold 0f 05 keep their instructions.
-func decodeAll(data []byte, f *elf.File, fns []fn) addrSet {
-	workers := min(runtime.GOMAXPROCS(0), 8, max(1, len(fns)/64))
+// target. Functions whose bytes hold 0f 05 come first and keep their
+// instructions; when none of them decodes to a syscall, the others are
+// not decoded (any is false: the file has no site).
+func decodeAll(data []byte, f *elf.File, fns []fn) (addrSet, bool) {
+	var cand, rest []int
+	for i := range fns {
+		code, _, ok := codeAt(data, f, fns[i].Start, fns[i].Size)
+		if ok && bytes.Contains(code, syscallBytes) {
+			cand = append(cand, i)
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	targets := decodeSome(data, f, fns, cand, true)
+	any := slices.ContainsFunc(cand, func(i int) bool {
+		return slices.ContainsFunc(fns[i].insts, func(in inst) bool { return in.syscall })
+	})
+	if !any {
+		return nil, false
+	}
+	targets = append(targets, decodeSome(data, f, fns, rest, false)...)
+	slices.Sort(targets)
+	return slices.Compact(targets), true
+}
+
+// decodeSome decodes fns[idx...] in parallel and returns their branch
+// targets.
+func decodeSome(data []byte, f *elf.File, fns []fn, idx []int, keep bool) []uint64 {
+	workers := min(runtime.GOMAXPROCS(0), 8, max(1, len(idx)/64))
 	parts := make([][]uint64, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := w; i < len(fns); i += workers {
-				parts[w] = decode(data, f, &fns[i], parts[w])
+			for k := w; k < len(idx); k += workers {
+				parts[w] = decode(data, f, &fns[idx[k]], keep, parts[w])
 			}
 		}()
 	}
 	wg.Wait()
-	var targets []uint64
-	for _, p := range parts {
-		targets = append(targets, p...)
-	}
-	slices.Sort(targets)
-	return slices.Compact(targets)
+	return slices.Concat(parts...)
 }
 
 // addrSet is a sorted set of addresses.
@@ -364,14 +388,13 @@ func (s addrSet) has(a uint64) bool {
 }
 
 // decode disassembles a function linearly and appends its direct branch
-// targets.
-func decode(data []byte, f *elf.File, fu *fn, targets []uint64) []uint64 {
+// targets; keep: it records the instructions in fu.insts.
+func decode(data []byte, f *elf.File, fu *fn, keep bool, targets []uint64) []uint64 {
 	code, _, ok := codeAt(data, f, fu.Start, fu.Size)
 	if !ok {
 		fu.bad = ReasonNotInSegment
 		return targets
 	}
-	keep := bytes.Contains(code, syscallBytes)
 	for off := 0; off < len(code); {
 		in, err := x86asm.Decode(code[off:], 64)
 		if err != nil || in.Len == 0 {
