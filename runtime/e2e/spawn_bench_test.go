@@ -11,30 +11,48 @@ import (
 )
 
 // BenchmarkSpawn: a shell starting programs, the work of every shell
-// script, make and git: dash runs /usr/bin/true 20 times (fork, execve,
-// the dynamic loader mapping libc), natively and in simulation mode from a
-// protected FS image holding dash, true, libc and the loader, in one run.
-// ns/op is one fork and execve; "x-native" is the ratio to the native run.
+// script, make and git: dash runs a program 20 times (fork, execve, the
+// dynamic loader mapping libc), natively and in simulation mode from a
+// protected FS image holding dash, the program, its libraries and the
+// loader, in one run. Programs: /usr/bin/true (small, libc only) and
+// `perl -e 1` (a 3.6 MB program, libm, libcrypt). ns/spawn is one fork and
+// execve; "x-native" is the ratio to the native run.
 //
 //	go test ./runtime/e2e -run '^$' -bench Spawn -benchtime 20x
 func BenchmarkSpawn(b *testing.B) {
 	rt := runtimeBin(b)
 	const n = 20
-	script := "i=0; while [ $i -lt " + strconv.Itoa(n) + " ]; do /usr/bin/true; i=$((i+1)); done"
-	var files []tarEntry
-	for _, p := range []string{"/usr/bin/dash", "/usr/bin/true", "/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"} {
-		content, err := os.ReadFile(p)
-		if err != nil {
-			b.Skipf("the host's dash and libc are the benchmark's programs: %v", err)
-		}
-		files = append(files, tarEntry{name: p, content: content})
+	lib := "/lib/x86_64-linux-gnu/"
+	for _, prog := range []struct {
+		name, cmd string
+		files     []string
+	}{
+		{"true", "/usr/bin/true", []string{"/usr/bin/true"}},
+		{"perl", "/usr/bin/perl -e 1", []string{"/usr/bin/perl", lib + "libm.so.6", lib + "libcrypt.so.1"}},
+	} {
+		b.Run(prog.name, func(b *testing.B) {
+			script := "i=0; while [ $i -lt " + strconv.Itoa(n) + " ]; do " + prog.cmd + "; i=$((i+1)); done"
+			var files []tarEntry
+			for _, p := range append([]string{"/usr/bin/dash", lib + "libc.so.6", lib + "ld-linux-x86-64.so.2"}, prog.files...) {
+				content, err := os.ReadFile(p)
+				if err != nil {
+					b.Skipf("the host's dash, libc and %s are the benchmark's programs: %v", prog.name, err)
+				}
+				files = append(files, tarEntry{name: p, content: content})
+			}
+			files = append(files, tarEntry{name: "/lib64/ld-linux-x86-64.so.2", link: lib + "ld-linux-x86-64.so.2"},
+				tarEntry{name: "/tmp", dir: true})
+			enc := makeEnclaveFiles(b, rt, files, func(cfg *enclave.Config) {
+				cfg.Entrypoint = "/usr/bin/dash"
+				cfg.Argv = []string{"sh", "-c", script}
+			})
+			spawnRuns(b, rt, enc, script, n)
+		})
 	}
-	files = append(files, tarEntry{name: "/lib64/ld-linux-x86-64.so.2", link: "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"},
-		tarEntry{name: "/tmp", dir: true})
-	enc := makeEnclaveFiles(b, rt, files, func(cfg *enclave.Config) {
-		cfg.Entrypoint = "/usr/bin/dash"
-		cfg.Argv = []string{"sh", "-c", script}
-	})
+}
+
+// spawnRuns times the script natively and in simulation mode.
+func spawnRuns(b *testing.B, rt string, enc simEnclave, script string, n int) {
 	start := func(b *testing.B, cmd *exec.Cmd) time.Duration {
 		t0 := time.Now()
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -11,6 +11,10 @@ unsigned long rt_loader_stub_entry;
 
 #define PAGE_DOWN(x) ((x) & ~(RT_PAGE - 1))
 #define PAGE_UP(x) (((x) + RT_PAGE - 1) & ~(RT_PAGE - 1))
+/* A program spanning WHOLE_MIN or more is copied in one mapping of whole
+ * 2 MiB blocks: the copy goes on huge pages (mmapcopy.c). */
+#define HUGE (2UL << 20)
+#define WHOLE_MIN (1UL << 20)
 
 static long sc(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
@@ -179,9 +183,12 @@ int rt_load_elf(const char *path, struct rt_image *img, unsigned long hint, char
 		goto out;
 
 	unsigned long lo = ~0UL, hi = 0, align = RT_PAGE;
+	int first = -1;
 	for (int i = 0; i < eh.e_phnum; i++) {
 		if (ph[i].p_type != PT_LOAD || !ph[i].p_memsz)
 			continue;
+		if (first < 0 || ph[i].p_vaddr < ph[first].p_vaddr)
+			first = i;
 		if (ph[i].p_filesz > ph[i].p_memsz || (ph[i].p_vaddr - ph[i].p_offset) % RT_PAGE ||
 		    ph[i].p_vaddr + ph[i].p_memsz < ph[i].p_vaddr)
 			FAIL(-RT_ENOEXEC, "%s: malformed PT_LOAD segment", path);
@@ -195,26 +202,49 @@ int rt_load_elf(const char *path, struct rt_image *img, unsigned long hint, char
 	if (lo >= hi)
 		FAIL(-RT_ENOEXEC, "%s: no loadable segment", path);
 
-	/* Reserve the whole span first so segments land next to each other. */
-	unsigned long span = hi - lo, base;
+	/* Reserve the whole span first so segments land next to each other.
+	 * A large program is reserved up to whole 2 MiB blocks (rspan) and
+	 * copied whole over the reservation, as a dynamic loader maps a
+	 * library: the copy goes on huge pages, and the segments' mappings
+	 * over it keep it (mmapcopy.h). */
+	unsigned long span = hi - lo, base, rspan = span;
+	if (span >= WHOLE_MIN) {
+		rspan = (span + HUGE - 1) & ~(HUGE - 1);
+		if (eh.e_type != ET_EXEC)
+			align = HUGE;
+	}
 	if (eh.e_type == ET_EXEC) {
+		if (rt_region_overlaps(lo, rspan))
+			rspan = span;
 		if (rt_region_overlaps(lo, span))
 			FAIL(-RT_ENOEXEC, "%s: segments overlap the runtime's address range", path);
-		long r = sc(__NR_mmap, (long)lo, (long)span, RT_PROT_NONE,
+		long r = sc(__NR_mmap, (long)lo, (long)rspan, RT_PROT_NONE,
 			    RT_MAP_PRIVATE | RT_MAP_ANONYMOUS | RT_MAP_FIXED_NOREPLACE, -1, 0);
+		if (r != (long)lo && rspan > span) {
+			rspan = span; /* something lies after the span */
+			r = sc(__NR_mmap, (long)lo, (long)span, RT_PROT_NONE,
+			       RT_MAP_PRIVATE | RT_MAP_ANONYMOUS | RT_MAP_FIXED_NOREPLACE, -1, 0);
+		}
 		if (r != (long)lo)
 			FAIL(-RT_ENOMEM, "%s: cannot reserve [%p, +%lx): error %ld", path, (void *)lo, span, -r);
 		base = lo;
 	} else {
-		long r = sc(__NR_mmap, (long)(hint & ~(align - 1)), (long)(span + align), RT_PROT_NONE,
+		long r = sc(__NR_mmap, (long)(hint & ~(align - 1)), (long)(rspan + align), RT_PROT_NONE,
 			    RT_MAP_PRIVATE | RT_MAP_ANONYMOUS, -1, 0);
-		if (rt_is_err(r) || rt_region_overlaps((unsigned long)r, span + align))
+		if (rt_is_err(r) || rt_region_overlaps((unsigned long)r, rspan + align))
 			FAIL(-RT_ENOMEM, "%s: cannot reserve %lx bytes: error %ld", path, span, -r);
 		base = ((unsigned long)r + align - 1) & ~(align - 1);
 		if (base > (unsigned long)r)
 			sc(__NR_munmap, r, (long)(base - (unsigned long)r), 0, 0, 0, 0);
 		if ((unsigned long)r + align > base)
-			sc(__NR_munmap, (long)(base + span), (long)((unsigned long)r + align - base), 0, 0, 0, 0);
+			sc(__NR_munmap, (long)(base + rspan), (long)((unsigned long)r + align - base), 0, 0, 0, 0);
+	}
+	if (span >= WHOLE_MIN) {
+		long r = sc(__NR_mmap, (long)base, (long)rspan, RT_PROT_NONE, RT_MAP_PRIVATE | RT_MAP_FIXED, fd,
+			    (long)PAGE_DOWN(ph[first].p_offset));
+		if (r != (long)base) /* the segments are copied one by one */
+			sc(__NR_mmap, (long)base, (long)rspan, RT_PROT_NONE,
+			   RT_MAP_PRIVATE | RT_MAP_ANONYMOUS | RT_MAP_FIXED, -1, 0);
 	}
 	unsigned long bias = base - lo;
 
@@ -251,6 +281,8 @@ int rt_load_elf(const char *path, struct rt_image *img, unsigned long hint, char
 		    eh.e_phoff + eh.e_phnum * sizeof(Elf64_Phdr) <= ph[i].p_offset + ph[i].p_filesz)
 			img->phdr = bias + ph[i].p_vaddr + (eh.e_phoff - ph[i].p_offset);
 	}
+	if (rspan > span)
+		sc(__NR_munmap, (long)(base + span), (long)(rspan - span), 0, 0, 0, 0);
 	ret = fill_stub_slots(eh.e_phnum, ph, bias, path, err, errlen);
 	if (ret)
 		goto out;

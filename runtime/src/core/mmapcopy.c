@@ -16,6 +16,9 @@
 #define MAP_DENYWRITE_ 0x0800
 #define MAP_EXECUTABLE_ 0x1000
 #define MAP_NORESERVE_ 0x4000
+#define MADV_HUGEPAGE_ 14
+#define MADV_POPULATE_WRITE_ 23
+#define HUGE_ (2UL << 20)
 
 /* A private mapping MAP_FIXED of key's bytes from off over a pristine copy
  * of the same bytes: that copy is kept, with the protection asked for. */
@@ -72,6 +75,51 @@ long rt_mmap_reserve(const struct sys_call *c, int prot, int populate)
 	return r;
 }
 
+/* Copies of HUGE_MIN_ or more go on transparent huge pages where the host
+ * has them: where page tables are shadowed by the host, the first write to
+ * a populated small page costs ~7.6 us, to a populated huge page ~1.2 us
+ * per 4 KiB (docs/benchmarks.md). A mapping placed by the runtime starts on
+ * a 2 MiB boundary and is reserved up to the next one, so that even a
+ * library smaller than 2 MiB fills one huge page; the reserved tail is
+ * unmapped once the copy is written (splitting the huge page then keeps its
+ * pages mapped). A mapping the call places (MAP_FIXED, a hint) gets huge
+ * pages where it covers whole 2 MiB blocks. Returns the address, a
+ * negative errno, or 0 when the caller reserves as usual; *tail is the
+ * reserved length past mlen. */
+#define HUGE_MIN_ (1UL << 20)
+static unsigned long reserve_huge(const struct sys_call *c, unsigned long mlen, unsigned long *tail)
+{
+	int flags = (int)c->a[3];
+	*tail = 0;
+	if (mlen < HUGE_MIN_)
+		return 0;
+	if (c->a[0] || (flags & (RT_MAP_FIXED | RT_MAP_FIXED_NOREPLACE))) {
+		/* where the call asks (a hint too) */
+		long r = rt_mmap_reserve(c, RT_PROT_READ | RT_PROT_WRITE, 0);
+		if (rt_is_err(r))
+			return (unsigned long)r;
+		unsigned long lo = ((unsigned long)r + HUGE_ - 1) & ~(HUGE_ - 1),
+			      hi = ((unsigned long)r + mlen) & ~(HUGE_ - 1);
+		if (lo < hi) /* whole 2 MiB blocks */
+			host_syscall(__NR_madvise, (long)lo, (long)(hi - lo), MADV_HUGEPAGE_, 0, 0, 0);
+		return (unsigned long)r;
+	}
+	unsigned long rlen = (mlen + HUGE_ - 1) & ~(HUGE_ - 1);
+	struct sys_call big = *c;
+	big.a[1] = (long)(rlen + HUGE_ - RT_PAGE);
+	long r = rt_mmap_reserve(&big, RT_PROT_READ | RT_PROT_WRITE, 0);
+	if (rt_is_err(r))
+		return 0;
+	unsigned long m = (unsigned long)r, a = (m + HUGE_ - 1) & ~(HUGE_ - 1), end = m + rlen + HUGE_ - RT_PAGE;
+	if (a > m)
+		host_syscall(__NR_munmap, (long)m, (long)(a - m), 0, 0, 0, 0);
+	if (end > a + rlen)
+		host_syscall(__NR_munmap, (long)(a + rlen), (long)(end - a - rlen), 0, 0, 0, 0);
+	host_syscall(__NR_madvise, (long)a, (long)rlen, MADV_HUGEPAGE_, 0, 0, 0);
+	*tail = rlen - mlen;
+	return a;
+}
+
 long rt_mmap_copy(const struct sys_call *c, long (*fill)(void *ctx, void *dst, size_t n, uint64_t off), void *ctx,
 		  uint64_t key)
 {
@@ -84,24 +132,34 @@ long rt_mmap_copy(const struct sys_call *c, long (*fill)(void *ctx, void *dst, s
 	if (reuse(c, key))
 		return c->a[0];
 	/* every page up to the file's end is written next: the kernel maps
-	 * them in one go (MAP_POPULATE), not one page fault each (a fault
-	 * costs 14 us where the host shadows page tables, populating 0.75 us
-	 * a page; docs/benchmarks.md) */
-	long r = rt_mmap_reserve(c, RT_PROT_READ | RT_PROT_WRITE, 1);
+	 * them in one go, not one page fault each (a fault costs 14 us where
+	 * the host shadows page tables, populating 0.75 us a page;
+	 * docs/benchmarks.md); large copies on huge pages (reserve_huge) */
+	unsigned long mlen = (len + RT_PAGE - 1) & ~(RT_PAGE - 1), tail;
+	long r = (long)reserve_huge(c, mlen, &tail);
 	if (rt_is_err(r))
 		return r;
-	unsigned long m = (unsigned long)r, mlen = (len + RT_PAGE - 1) & ~(RT_PAGE - 1);
+	if (r) {
+		host_syscall(__NR_madvise, r, (long)(mlen + tail), MADV_POPULATE_WRITE_, 0, 0, 0);
+	} else {
+		r = rt_mmap_reserve(c, RT_PROT_READ | RT_PROT_WRITE, 1);
+		if (rt_is_err(r))
+			return r;
+	}
+	unsigned long m = (unsigned long)r;
 	unsigned long done = 0;
 	while (done < len) {
 		long got = fill(ctx, (char *)m + done, len - done, (uint64_t)off + done);
 		if (got < 0) {
-			host_syscall(__NR_munmap, (long)m, (long)mlen, 0, 0, 0, 0);
+			host_syscall(__NR_munmap, (long)m, (long)(mlen + tail), 0, 0, 0, 0);
 			return got;
 		}
 		if (got == 0)
 			break; /* beyond the end of the file: zero pages */
 		done += (unsigned long)got;
 	}
+	if (tail)
+		host_syscall(__NR_munmap, (long)(m + mlen), (long)tail, 0, 0, 0, 0);
 	if (prot != (RT_PROT_READ | RT_PROT_WRITE)) {
 		long p = host_syscall(__NR_mprotect, (long)m, (long)mlen, prot, 0, 0, 0);
 		if (p < 0) {
