@@ -14,7 +14,7 @@ unsigned long rt_loader_stub_entry;
 /* A program spanning WHOLE_MIN or more is copied in one mapping of whole
  * 2 MiB blocks: the copy goes on huge pages (mmapcopy.c). */
 #define HUGE (2UL << 20)
-#define WHOLE_MIN (1UL << 20)
+#define WHOLE_MIN (128UL << 10)
 
 static long sc(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {

@@ -86,7 +86,7 @@ long rt_mmap_reserve(const struct sys_call *c, int prot, int populate)
  * pages where it covers whole 2 MiB blocks. Returns the address, a
  * negative errno, or 0 when the caller reserves as usual; *tail is the
  * reserved length past mlen. */
-#define HUGE_MIN_ (1UL << 20)
+#define HUGE_MIN_ (128UL << 10)
 static unsigned long reserve_huge(const struct sys_call *c, unsigned long mlen, unsigned long *tail)
 {
 	int flags = (int)c->a[3];
