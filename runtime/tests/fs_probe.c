@@ -1078,6 +1078,27 @@ int main(int argc, char **argv)
 		errno = 0;
 		check(syscall(SYS_execveat, efd, "", cargv, cenv, 0) < 0 && errno == ENOENT,
 		      "execveat-empty-needs-flag", "");
+		/* a program written at run time (no image bytes behind it:
+		 * the loader's whole copy is not a pristine image copy) */
+		int cin = open("/probe", O_RDONLY), cout = open("/tmp/probe-copy", O_WRONLY | O_CREAT | O_TRUNC, 0755);
+		ssize_t got, total = 0;
+		while (cin >= 0 && cout >= 0 && (got = read(cin, buf, sizeof buf)) > 0)
+			total += write(cout, buf, (size_t)got) == got ? got : -(1L << 40);
+		close(cin);
+		close(cout);
+		fflush(stdout);
+		pid_t cpid = total > 128 * 1024 ? fork() : -1;
+		if (cpid == 0) {
+			cargv[0] = "/tmp/probe-copy";
+			execve("/tmp/probe-copy", cargv, cenv);
+			_exit(errno);
+		}
+		int cstatus = 0;
+		if (cpid > 0)
+			waitpid(cpid, &cstatus, 0);
+		snprintf(buf, sizeof buf, "copied %zd bytes, status %#x", total, cstatus);
+		check(cpid > 0 && WIFEXITED(cstatus) && WEXITSTATUS(cstatus) == 42, "exec-written-program", buf);
+		unlink("/tmp/probe-copy");
 		close(root);
 		close(efd);
 	}

@@ -239,10 +239,12 @@ int rt_load_elf(const char *path, struct rt_image *img, unsigned long hint, char
 		if ((unsigned long)r + align > base)
 			sc(__NR_munmap, (long)(base + rspan), (long)((unsigned long)r + align - base), 0, 0, 0, 0);
 	}
+	int whole = 0;
 	if (span >= WHOLE_MIN) {
 		long r = sc(__NR_mmap, (long)base, (long)rspan, RT_PROT_NONE, RT_MAP_PRIVATE | RT_MAP_FIXED, fd,
 			    (long)PAGE_DOWN(ph[first].p_offset));
-		if (r != (long)base) /* the segments are copied one by one */
+		whole = r == (long)base;
+		if (!whole) /* the segments are copied one by one */
 			sc(__NR_mmap, (long)base, (long)rspan, RT_PROT_NONE,
 			   RT_MAP_PRIVATE | RT_MAP_ANONYMOUS | RT_MAP_FIXED, -1, 0);
 	}
@@ -258,8 +260,18 @@ int rt_load_elf(const char *path, struct rt_image *img, unsigned long hint, char
 		int zero_tail = ph[i].p_memsz > ph[i].p_filesz && (fend & (RT_PAGE - 1));
 		if (ph[i].p_filesz) {
 			long len = (long)(PAGE_UP(fend) - seg);
-			long r = sc(__NR_mmap, (long)seg, len, prot | (zero_tail ? RT_PROT_WRITE : 0),
-				    RT_MAP_PRIVATE | RT_MAP_FIXED, fd, (long)PAGE_DOWN(ph[i].p_offset));
+			long r;
+			/* a segment at its place in the whole copy (the copy holds
+			 * the file's bytes from the first segment's page on):
+			 * only its protection changes */
+			if (whole && PAGE_DOWN(ph[i].p_offset) >= PAGE_DOWN(ph[first].p_offset) &&
+			    PAGE_DOWN(ph[i].p_offset) - PAGE_DOWN(ph[first].p_offset) == PAGE_DOWN(ph[i].p_vaddr) - lo)
+				r = sc(__NR_mprotect, (long)seg, len, prot | (zero_tail ? RT_PROT_WRITE : 0), 0, 0, 0) ?
+					    -RT_ENOMEM :
+					    (long)seg;
+			else
+				r = sc(__NR_mmap, (long)seg, len, prot | (zero_tail ? RT_PROT_WRITE : 0),
+				       RT_MAP_PRIVATE | RT_MAP_FIXED, fd, (long)PAGE_DOWN(ph[i].p_offset));
 			if (r != (long)seg)
 				FAIL(-RT_ENOMEM, "%s: cannot map segment %d: error %ld", path, i, -r);
 			if (zero_tail) {
