@@ -94,7 +94,7 @@ type inst struct {
 	addr    uint64
 	n       uint8
 	syscall bool
-	movable bool // means the same at another address (movable)
+	movable bool // means the same at another address
 	// toAX: the instruction writes %eax/%rax (or %ax, %al) as its first
 	// operand; nr is the immediate it moves there when that is a system
 	// call number (0-1023), else -1.
@@ -146,8 +146,8 @@ func Rewrite(data []byte, o Options) (*Result, error) {
 		return &Result{}, nil // no site: nothing to decode
 	}
 	fns, symAddrs := functions(f)
-	targets, any := decodeAll(data, f, fns)
-	if !any {
+	targets, found := decodeAll(data, f, fns)
+	if !found {
 		return &Result{}, nil
 	}
 	markOverlaps(fns)
@@ -337,8 +337,8 @@ func codeAt(data []byte, f *elf.File, addr, n uint64) ([]byte, uint64, bool) {
 // decoder is most of a rewrite's time) and returns every direct branch
 // target. Functions whose bytes hold 0f 05 come first and keep their
 // instructions; when none of them decodes to a syscall, the others are
-// not decoded (any is false: the file has no site).
-func decodeAll(data []byte, f *elf.File, fns []fn) (addrSet, bool) {
+// not decoded (found is false: the file has no site).
+func decodeAll(data []byte, f *elf.File, fns []fn) (targets addrSet, found bool) {
 	var cand, rest []int
 	for i := range fns {
 		code, _, ok := codeAt(data, f, fns[i].Start, fns[i].Size)
@@ -348,11 +348,11 @@ func decodeAll(data []byte, f *elf.File, fns []fn) (addrSet, bool) {
 			rest = append(rest, i)
 		}
 	}
-	targets := decodeSome(data, f, fns, cand, true)
-	any := slices.ContainsFunc(cand, func(i int) bool {
+	targets = decodeSome(data, f, fns, cand, true)
+	found = slices.ContainsFunc(cand, func(i int) bool {
 		return slices.ContainsFunc(fns[i].insts, func(in inst) bool { return in.syscall })
 	})
-	if !any {
+	if !found {
 		return nil, false
 	}
 	targets = append(targets, decodeSome(data, f, fns, rest, false)...)

@@ -23,6 +23,77 @@ long shield_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 	return rt_syscall6(nr, a0, a1, a2, a3, a4, a5);
 }
 
+/* Whether the host has huge pages (mmapcopy.c): a program of 128 KiB or
+ * more is then mapped whole, its segments by protection changes. */
+static int huge;
+int rt_mmap_huge(void) { return huge; }
+
+/* The protection /proc/self/maps shows at addr ("r-x", ...), or "". */
+static const char *perms_at(unsigned long addr)
+{
+	static char out[4];
+	char line[512];
+	out[0] = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+	while (f && fgets(line, sizeof line, f)) {
+		unsigned long lo, hi;
+		char pr[5];
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, pr) == 3 && addr >= lo && addr < hi) {
+			memcpy(out, pr, 3);
+			out[3] = 0;
+		}
+	}
+	if (f)
+		fclose(f);
+	return out;
+}
+
+/* Loads path and checks each segment's bytes, zeroed bss, protection, and
+ * the image's end. */
+static void check_load(const char *path)
+{
+	struct rt_image img;
+	char err[256] = "";
+	int r = rt_load_elf(path, &img, 0, err, sizeof err);
+	CHECK(r == 0);
+	if (r) {
+		fprintf(stderr, "load %s: %s\n", path, err);
+		return;
+	}
+	FILE *f = fopen(path, "rb");
+	struct stat st;
+	stat(path, &st);
+	unsigned char *file = malloc((size_t)st.st_size);
+	CHECK(fread(file, 1, (size_t)st.st_size, f) == (size_t)st.st_size);
+	fclose(f);
+	const Elf64_Ehdr *eh = (const void *)file;
+	const Elf64_Phdr *ph = (const void *)(file + eh->e_phoff);
+	unsigned long end = 0;
+	for (int i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type != PT_LOAD)
+			continue;
+		unsigned long a = img.bias + ph[i].p_vaddr;
+		CHECK(!memcmp((void *)a, file + ph[i].p_offset, ph[i].p_filesz));
+		const unsigned char *bss = (const void *)(a + ph[i].p_filesz);
+		for (unsigned long j = 0; j < ph[i].p_memsz - ph[i].p_filesz; j++)
+			if (bss[j]) {
+				CHECK(!"bss not zero");
+				break;
+			}
+		char want[4] = {ph[i].p_flags & PF_R ? 'r' : '-', ph[i].p_flags & PF_W ? 'w' : '-',
+				ph[i].p_flags & PF_X ? 'x' : '-', 0};
+		const char *got = perms_at(a);
+		if (strcmp(got, want))
+			fprintf(stderr, "%s segment %d at %#lx: %s, want %s\n", path, i, a, got, want);
+		CHECK(!strcmp(got, want));
+		if (a + ph[i].p_memsz > end)
+			end = a + ph[i].p_memsz;
+	}
+	CHECK(img.end == end);
+	CHECK(!rt_region_overlaps(img.bias, end - img.bias));
+	free(file);
+}
+
 /* Whether the "shields" say the file is one of the protected image. */
 static int code_ok = 1;
 int rt_code_fd_ok(int fd)
@@ -87,6 +158,13 @@ int main(void)
 	unsigned long hint = 0x5a0000000000UL;
 	CHECK(rt_load_elf(path, &img2, hint, err, sizeof err) == 0);
 	CHECK(img2.bias == hint);
+
+	/* small and large programs, with and without huge pages (a large one
+	 * is then mapped whole, its segments by protection changes) */
+	for (huge = 0; huge < 2; huge++)
+		for (unsigned k = 0; k < 2; k++)
+			check_load(k ? "/bin/bash" : "/bin/true");
+	huge = 0;
 
 	r = rt_load_elf("/etc/passwd", &img, 0, err, sizeof err);
 	CHECK(r == -RT_ENOEXEC && strstr(err, "not an x86-64 ELF"));

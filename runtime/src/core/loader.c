@@ -1,6 +1,7 @@
 /* ELF loading through the shields (loader.h). */
 #include <elf.h>
 #include "loader.h"
+#include "mmapcopy.h"
 #include "region.h"
 #include "shield.h"
 #include "rtstring.h"
@@ -208,7 +209,8 @@ int rt_load_elf(const char *path, struct rt_image *img, unsigned long hint, char
 	 * library: the copy goes on huge pages, and the segments' mappings
 	 * over it keep it (mmapcopy.h). */
 	unsigned long span = hi - lo, base, rspan = span;
-	if (span >= WHOLE_MIN) {
+	int big = span >= WHOLE_MIN && rt_mmap_huge();
+	if (big) {
 		rspan = (span + HUGE - 1) & ~(HUGE - 1);
 		if (eh.e_type != ET_EXEC)
 			align = HUGE;
@@ -240,7 +242,7 @@ int rt_load_elf(const char *path, struct rt_image *img, unsigned long hint, char
 			sc(__NR_munmap, (long)(base + rspan), (long)((unsigned long)r + align - base), 0, 0, 0, 0);
 	}
 	int whole = 0;
-	if (span >= WHOLE_MIN) {
+	if (big) {
 		long r = sc(__NR_mmap, (long)base, (long)rspan, RT_PROT_NONE, RT_MAP_PRIVATE | RT_MAP_FIXED, fd,
 			    (long)PAGE_DOWN(ph[first].p_offset));
 		whole = r == (long)base;

@@ -6,6 +6,7 @@
 #include "transport.h"
 #include "vma.h"
 #include "rtutil.h"
+#include "rtstring.h"
 #include "sys.h"
 
 #define MAP_TYPE_ 0x0f
@@ -87,11 +88,33 @@ long rt_mmap_reserve(const struct sys_call *c, int prot, int populate)
  * negative errno, or 0 when the caller reserves as usual; *tail is the
  * reserved length past mlen. */
 #define HUGE_MIN_ (128UL << 10)
+
+int rt_mmap_huge(void)
+{
+	/* -1: unknown yet; written once, the same by every thread */
+	static int huge = -1;
+	if (huge >= 0)
+		return huge;
+	char b[96] = {0};
+	long fd = host_syscall(__NR_openat, RT_AT_FDCWD, (long)"/sys/kernel/mm/transparent_hugepage/enabled",
+			       RT_O_RDONLY | RT_O_CLOEXEC, 0, 0, 0);
+	long n = fd < 0 ? -1 : host_syscall(__NR_read, fd, (long)b, (long)sizeof b - 1, 0, 0, 0);
+	if (fd >= 0)
+		host_syscall(__NR_close, fd, 0, 0, 0, 0, 0);
+	/* "always [madvise] never": huge pages unless [never] is chosen (an
+	 * unreadable file: none; a host's lie only changes the speed) */
+	int never = 0;
+	for (long i = 0; i + 7 <= n && !never; i++)
+		never = !rt_strncmp(b + i, "[never]", 7);
+	huge = n > 0 && !never;
+	return huge;
+}
+
 static unsigned long reserve_huge(const struct sys_call *c, unsigned long mlen, unsigned long *tail)
 {
 	int flags = (int)c->a[3];
 	*tail = 0;
-	if (mlen < HUGE_MIN_)
+	if (mlen < HUGE_MIN_ || !rt_mmap_huge())
 		return 0;
 	if (c->a[0] || (flags & (RT_MAP_FIXED | RT_MAP_FIXED_NOREPLACE))) {
 		/* where the call asks (a hint too) */

@@ -37,6 +37,10 @@ long rt_mmap_reserve(const struct sys_call *c, int prot, int populate);
 /* 0, or -EINVAL for flags, lengths and offsets Linux refuses (checked
  * before the descriptor, as Linux does). */
 long rt_mmap_valid(const struct sys_call *c);
+/* Whether the host backs memory advised MADV_HUGEPAGE with huge pages
+ * (its transparent huge pages are not "never"): the copies of 128 KiB or
+ * more then go on them (mmapcopy.c). */
+int rt_mmap_huge(void);
 /* Whether the call's flags ask for MAP_SHARED (or MAP_SHARED_VALIDATE). */
 int rt_mmap_shared(const struct sys_call *c);
 
