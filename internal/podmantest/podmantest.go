@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,10 +124,32 @@ func New(t testing.TB) *Podman {
 	if err != nil {
 		t.Skipf("podman unavailable: %v", err)
 	}
-	if _, stderr, err := p.Exec(30*time.Second, "info", "--format", "{{.Host.OCIRuntime.Name}}"); err != nil {
-		t.Skipf("podman unavailable: `podman info` failed: %v: %s", err, lastLines(stderr, 5))
+	if err := p.works(); err != nil {
+		t.Skipf("podman unavailable: %v", err)
 	}
 	return p
+}
+
+// checked holds, per podman binary and directory, the outcome of the one
+// `podman info` a test process runs (about a second of CPU on a PVM guest;
+// test/e2e calls New in every test).
+var checked sync.Map // Bin+"\x00"+Dir -> *check
+
+type check struct {
+	once sync.Once
+	err  error
+}
+
+// works runs `podman info` once per process and directory.
+func (p *Podman) works() error {
+	c, _ := checked.LoadOrStore(p.Bin+"\x00"+p.Dir, new(check))
+	ck := c.(*check)
+	ck.once.Do(func() {
+		if _, stderr, err := p.Exec(30*time.Second, "info", "--format", "{{.Host.OCIRuntime.Name}}"); err != nil {
+			ck.err = fmt.Errorf("`podman info` failed: %w: %s", err, lastLines(stderr, 5))
+		}
+	})
+	return ck.err
 }
 
 // Command returns an exec.Cmd running podman with args and p's environment.
@@ -172,7 +195,10 @@ func (p *Podman) Must(t testing.TB, args ...string) string {
 }
 
 // Load loads a docker-archive (or oci-archive) tarball and returns the image
-// ID. The image is removed at the end of the test unless something else uses it.
+// ID. The image is removed at the end of the test unless something else uses
+// it. The archive's name is taken over by a name of the test's own: two tests
+// loading archives of the same name at once may see each other's image (use
+// PullOCI, whose names are unique, where that matters).
 func (p *Podman) Load(t testing.TB, archive string) string {
 	t.Helper()
 	out := p.Must(t, "load", "-q", "-i", archive)
@@ -185,10 +211,16 @@ func (p *Podman) Load(t testing.TB, archive string) string {
 	if i := strings.IndexByte(ref, ','); i >= 0 {
 		ref = ref[:i]
 	}
-	id := p.adopt(t, ref)
+	id := strings.TrimSpace(p.Must(t, "image", "inspect", "--format", "{{.Id}}", ref))
+	if id == "" {
+		t.Fatalf("podman image inspect %q: empty image ID", ref)
+	}
+	own := "localhost/podmantest-" + randomName() + ":latest"
+	p.Must(t, "tag", id, own)
+	t.Cleanup(func() { p.releaseImage(own) })
 	if !strings.HasPrefix(id, ref) {
-		// Drop the archive's own name at the end too (after the test's tag).
-		t.Cleanup(func() { _, _, _ = p.Exec(30*time.Second, "untag", id, ref) })
+		// the archive's own name: the test's name now holds the image
+		_, _, _ = p.Exec(30*time.Second, "untag", id, ref)
 	}
 	return id
 }
@@ -227,34 +259,37 @@ func (p *Podman) PullOCI(t testing.TB, layoutDir, tag string) string {
 		t.Fatalf("podman pull oci:%s:%s: %v\n%s", abs, tag, err, withDiagnosis(e.String()))
 	}
 	id := strings.TrimSpace(lastLines(o.String(), 1))
-	t.Cleanup(func() { p.releaseImage(id, "localhost/"+own+":"+tag) })
+	t.Cleanup(func() { p.releasePulled(id, own) })
 	return id
 }
 
-// adopt resolves ref to an image ID, gives the image a unique tag owned by the
-// test and registers its removal.
-func (p *Podman) adopt(t testing.TB, ref string) string {
-	t.Helper()
-	id := strings.TrimSpace(p.Must(t, "image", "inspect", "--format", "{{.Id}}", ref))
-	if id == "" {
-		t.Fatalf("podman image inspect %q: empty image ID", ref)
+// releaseImage drops the test's name own; podman removes the image with its
+// last name. It never forces: an image another name or a container still
+// uses stays.
+func (p *Podman) releaseImage(own string) {
+	_, _, _ = p.Exec(30*time.Second, "rmi", own)
+}
+
+// releasePulled drops the name podman gave the image id pulled through the
+// layout link own. Podman 4.3 (Debian 12) names it localhost/OWN:latest
+// whatever the layout's tag; later versions may differ: then the name is
+// looked up among the image's names.
+func (p *Podman) releasePulled(id, own string) {
+	if _, _, err := p.Exec(30*time.Second, "rmi", "localhost/"+own+":latest"); err == nil {
+		return
 	}
-	own := "localhost/podmantest-" + randomName() + ":latest"
-	p.Must(t, "tag", id, own)
-	t.Cleanup(func() { p.releaseImage(id, own) })
-	return id
-}
-
-// releaseImage drops the test's tag and removes the image when no tag is
-// left; it never forces, so images in use by other tests or containers stay.
-func (p *Podman) releaseImage(id, own string) {
-	_, _, _ = p.Exec(30*time.Second, "untag", id, own)
-	tags, _, err := p.Exec(30*time.Second, "image", "inspect", "--format", "{{len .RepoTags}}", id)
+	out, _, err := p.Exec(30*time.Second, "image", "inspect", "--format", "{{json .RepoTags}}", id)
 	if err != nil {
 		return
 	}
-	if n := strings.TrimSpace(tags); n == "0" {
-		_, _, _ = p.Exec(30*time.Second, "rmi", id)
+	var names []string
+	if json.Unmarshal([]byte(out), &names) != nil {
+		return
+	}
+	for _, n := range names {
+		if strings.Contains(n, own) {
+			_, _, _ = p.Exec(30*time.Second, "rmi", n)
+		}
 	}
 }
 

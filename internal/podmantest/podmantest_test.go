@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 func TestStorageConfKeepsEverythingUnderDir(t *testing.T) {
@@ -76,6 +78,41 @@ func TestRunBusyboxFromLayoutAndArchive(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// TestImagesAreReleased: an image a test pulls or loads is gone from the
+// storage after the test, whatever tag its layout or archive used (a pull
+// of a layout tagged other than "latest" used to leave its image behind:
+// 700 of them, 2 GB, had piled up on one machine).
+func TestImagesAreReleased(t *testing.T) {
+	p := New(t)
+	for _, tc := range []struct {
+		name string
+		get  func(t *testing.T, img v1.Image) string
+	}{
+		{"oci layout tagged native", func(t *testing.T, img v1.Image) string {
+			return p.PullOCI(t, WriteLayout(t, img, "native"), "native")
+		}},
+		{"oci layout tagged latest", func(t *testing.T, img v1.Image) string {
+			return p.PullOCI(t, WriteLayout(t, img, "latest"), "latest")
+		}},
+		{"docker archive", func(t *testing.T, img v1.Image) string {
+			return p.Load(t, WriteDockerArchive(t, img, "localhost/podmantest-release:v1"))
+		}},
+	} {
+		// an image of its own: a label no other test's image has
+		img := BusyboxImage(t, "/bin/busybox", "echo", tc.name+" "+randomName())
+		var id string
+		t.Run(tc.name, func(t *testing.T) {
+			id = tc.get(t, img)
+			if out, _, code := p.Run(t, id, RunOpts{}); code != 0 || !strings.HasPrefix(out, tc.name) {
+				t.Fatalf("run: %q exit %d", out, code)
+			}
+		})
+		if _, _, err := p.Exec(30*time.Second, "image", "exists", id); err == nil {
+			t.Errorf("%s: image %s is still in the storage after its test", tc.name, id)
+		}
 	}
 }
 
