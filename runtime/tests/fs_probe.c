@@ -209,6 +209,57 @@ static struct sockaddr_un sun(const char *p)
 	return a;
 }
 
+/* A descriptor of the enclave's file system passed to another process
+ * (SCM_RIGHTS): the receiver reads the file through it, at the shared
+ * offset. The sender first waits delay_ms (the receiver is then blocked in
+ * recvmsg). */
+static void scm_rights(int delay_ms, const char *name)
+{
+	int sp[2], status = -1;
+	char path[64];
+	snprintf(path, sizeof path, "/work1/passed-%d", delay_ms);
+	check(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0, "unix-socketpair", "");
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(sp[0]);
+		char cbuf[CMSG_SPACE(sizeof(int))], data[16];
+		struct iovec riov = {data, sizeof data};
+		struct msghdr rm = {
+			.msg_iov = &riov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+		int got = -1;
+		if (recvmsg(sp[1], &rm, 0) > 0) {
+			struct cmsghdr *cm = CMSG_FIRSTHDR(&rm);
+			if (cm && cm->cmsg_type == SCM_RIGHTS)
+				memcpy(&got, CMSG_DATA(cm), sizeof got);
+		}
+		char content[32] = {0};
+		ssize_t cn = got >= 0 ? read(got, content, sizeof content - 1) : -1;
+		_exit(cn == 7 && !memcmp(content, "content", 7) ? 0 : 1);
+	}
+	close(sp[1]);
+	if (delay_ms) {
+		struct timespec ts = {0, delay_ms * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	int pf = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+	int wrote = pf >= 0 && write(pf, "skip:content", 12) == 12 && lseek(pf, 5, SEEK_SET) == 5;
+	char pcbuf[CMSG_SPACE(sizeof(int))];
+	memset(pcbuf, 0, sizeof pcbuf);
+	struct iovec piov = {"x", 1};
+	struct msghdr pm = {.msg_iov = &piov, .msg_iovlen = 1, .msg_control = pcbuf, .msg_controllen = sizeof pcbuf};
+	struct cmsghdr *pc = CMSG_FIRSTHDR(&pm);
+	pc->cmsg_level = SOL_SOCKET;
+	pc->cmsg_type = SCM_RIGHTS;
+	pc->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(pc), &pf, sizeof pf);
+	int sent = wrote && sendmsg(sp[0], &pm, 0) == 1;
+	close(pf);
+	waitpid(pid, &status, 0);
+	check(sent && WIFEXITED(status) && WEXITSTATUS(status) == 0, name, "");
+	close(sp[0]);
+}
+
 static void unix_sockets(void)
 {
 	struct stat st;
@@ -281,47 +332,10 @@ static void unix_sockets(void)
 		      unlink("/work1/d2") == 0,
 	      "unix-unlink", "");
 	close(l);
-	/* a descriptor of the enclave's file system passed to another process
-	 * (SCM_RIGHTS): the receiver reads the file through it, at the shared
-	 * offset */
-	int sp[2];
-	check(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0, "unix-socketpair", "");
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		close(sp[0]);
-		char cbuf[CMSG_SPACE(sizeof(int))], data[16];
-		struct iovec riov = {data, sizeof data};
-		struct msghdr rm = {
-			.msg_iov = &riov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
-		int got = -1;
-		if (recvmsg(sp[1], &rm, 0) > 0) {
-			struct cmsghdr *cm = CMSG_FIRSTHDR(&rm);
-			if (cm && cm->cmsg_type == SCM_RIGHTS)
-				memcpy(&got, CMSG_DATA(cm), sizeof got);
-		}
-		char content[32] = {0};
-		ssize_t cn = got >= 0 ? read(got, content, sizeof content - 1) : -1;
-		_exit(cn == 7 && !memcmp(content, "content", 7) ? 0 : 1);
-	}
-	close(sp[1]);
-	int pf = open("/work1/passed", O_CREAT | O_RDWR | O_TRUNC, 0600);
-	int wrote = pf >= 0 && write(pf, "skip:content", 12) == 12 && lseek(pf, 5, SEEK_SET) == 5;
-	char pcbuf[CMSG_SPACE(sizeof(int))];
-	memset(pcbuf, 0, sizeof pcbuf);
-	struct iovec piov = {"x", 1};
-	struct msghdr pm = {.msg_iov = &piov, .msg_iovlen = 1, .msg_control = pcbuf, .msg_controllen = sizeof pcbuf};
-	struct cmsghdr *pc = CMSG_FIRSTHDR(&pm);
-	pc->cmsg_level = SOL_SOCKET;
-	pc->cmsg_type = SCM_RIGHTS;
-	pc->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(pc), &pf, sizeof pf);
-	int sent = wrote && sendmsg(sp[0], &pm, 0) == 1;
-	close(pf);
-	status = -1;
-	waitpid(pid, &status, 0);
-	check(sent && WIFEXITED(status) && WEXITSTATUS(status) == 0, "unix-scm-rights-enclave-file", "");
-	close(sp[0]);
+	scm_rights(0, "unix-scm-rights-enclave-file");
+	/* the receiver blocked in recvmsg before the sender records the
+	 * descriptor (it used to get an unmapped placeholder) */
+	scm_rights(200, "unix-scm-rights-receiver-waiting");
 	umask(old);
 }
 

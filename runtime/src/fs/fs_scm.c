@@ -10,7 +10,7 @@
  * to their description, as if they had been opened here (shared offset and
  * flags, as the kernel shares them). An entry goes when it is received; one
  * never received keeps its description alive until the enclave ends. While
- * no entry exists, recvmsg passes untouched. */
+ * no entry exists, what recvmsg receives is left untouched. */
 #include "fs.h"
 #include "fsv_arena.h"
 
@@ -127,10 +127,14 @@ long fs_scm_send(const struct sys_call *c, const struct kmsghdr *m, int *handled
 int fs_sys_recvmsg(const struct sys_call *c, long *ret)
 {
 	const struct kmsghdr *m = (const struct kmsghdr *)c->a[1];
-	if (!m || !rt_user_ok(m, sizeof *m) || !m->control || !__atomic_load_n(head(), __ATOMIC_ACQUIRE))
-		return SHIELD_PASS;
+	if (!m || !rt_user_ok(m, sizeof *m) || !m->control || rt_shields_own_fd_except(&fs_shield_ops, (int)c->a[0]))
+		return SHIELD_PASS; /* a socket another shield serves (TLS) goes on to it */
+	/* The list is looked at after the call: a receiver blocked in
+	 * recvmsg before the sender recorded its descriptors must map them
+	 * all the same (the record precedes the send, so it precedes what
+	 * this call receives). */
 	long r = shield_app_host_call(__NR_recvmsg, c->a[0], c->a[1], c->a[2], 0, 0, 0);
-	if (r < 0)
+	if (r < 0 || !__atomic_load_n(head(), __ATOMIC_ACQUIRE))
 		return shield_done(ret, r);
 	int fds[SCM_BATCH], mapped[SCM_BATCH];
 	size_t n = rights(m->control, m->controllen, fds, SCM_BATCH), nm = 0;
