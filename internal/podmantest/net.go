@@ -39,7 +39,9 @@ func DialWait(addr string, timeout time.Duration) (net.Conn, error) {
 // returns the status code and body.
 func GetWait(url string, timeout time.Duration) (int, string, error) {
 	deadline := time.Now().Add(timeout)
-	client := &http.Client{Timeout: 5 * time.Second}
+	// No connection is left open after the answer: a server stopping
+	// gracefully (apache's SIGWINCH) would wait for it.
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	for {
 		resp, err := client.Get(url)
 		if err == nil {

@@ -586,3 +586,38 @@ func (c *Container) Threads(t testing.TB) string {
 	walk(pid)
 	return b.String()
 }
+
+// keptPrefix names the images Keep leaves in the storage.
+const keptPrefix = "localhost/podmantest-keep/"
+
+// kept: the keys this process has kept already.
+var kept sync.Map
+
+// Keep leaves the image tagged tag of the OCI layout layoutDir in podman's
+// storage as localhost/podmantest-keep/GROUP:VERSION, pulled unless there
+// already, and returns that name. Tests pull and remove their images; while
+// a kept image holds the layers, a later pull of an image built on them
+// (another entrypoint, a derived image) copies no layer. A kept image of
+// the same group and another version is removed (when nothing uses it).
+func (p *Podman) Keep(t testing.TB, layoutDir, tag, group, version string) string {
+	t.Helper()
+	ref := keptPrefix + group + ":" + version
+	if _, done := kept.Load(ref); done {
+		return ref
+	}
+	if _, _, err := p.Exec(30*time.Second, "image", "exists", ref); err != nil {
+		id := p.PullOCI(t, layoutDir, tag)
+		// PullOCI's cleanup drops its own name; the kept name stays.
+		p.Must(t, "tag", id, ref)
+		out, _, err := p.Exec(30*time.Second, "images", "--format", "{{.Repository}}:{{.Tag}}", keptPrefix+group)
+		if err == nil {
+			for _, old := range strings.Fields(out) {
+				if old != ref {
+					_, _, _ = p.Exec(30*time.Second, "rmi", old)
+				}
+			}
+		}
+	}
+	kept.Store(ref, true)
+	return ref
+}

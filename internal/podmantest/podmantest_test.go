@@ -116,6 +116,33 @@ func TestImagesAreReleased(t *testing.T) {
 	}
 }
 
+// TestKeep: a kept image outlives the test that kept it, and keeping a new
+// version of its group removes the old one.
+func TestKeep(t *testing.T) {
+	p := New(t)
+	layout := WriteLayout(t, BusyboxImage(t, "/bin/busybox", "echo", "kept"), "native")
+	group := "keeptest-" + randomName()
+	exists := func(ref string) bool {
+		_, _, err := p.Exec(30*time.Second, "image", "exists", ref)
+		return err == nil
+	}
+	var v1ref string
+	t.Run("first", func(t *testing.T) { v1ref = p.Keep(t, layout, "native", group, "v1") })
+	t.Cleanup(func() { _, _, _ = p.Exec(30*time.Second, "rmi", v1ref) })
+	if !exists(v1ref) {
+		t.Fatalf("%s is gone after the test that kept it", v1ref)
+	}
+	var v2ref string
+	t.Run("second version", func(t *testing.T) { v2ref = p.Keep(t, layout, "native", group, "v2") })
+	t.Cleanup(func() { _, _, _ = p.Exec(30*time.Second, "rmi", v2ref) })
+	if !exists(v2ref) || exists(v1ref) {
+		t.Fatalf("after keeping v2: v2 present %v, v1 present %v (want true, false)", exists(v2ref), exists(v1ref))
+	}
+	if out, _, code := p.Run(t, v2ref, RunOpts{}); code != 0 || out != "kept\n" {
+		t.Fatalf("run %s: %q exit %d", v2ref, out, code)
+	}
+}
+
 func TestRunTimesOut(t *testing.T) {
 	p := New(t)
 	id := p.PullOCI(t, WriteLayout(t, BusyboxImage(t, "/bin/busybox", "sleep", "60"), "latest"), "latest")

@@ -154,6 +154,7 @@ func TestSmokeImagesRunUnderPodman(t *testing.T) {
 				t.Errorf("%d layers, want %d", len(layers), s.layers)
 			}
 			p := podmantest.New(t)
+			testimages.Pin(t, p, s.name) // test/e2e's pulls of it then copy no layer
 			id := p.PullOCI(t, dir, testimages.Tag)
 			cfg := p.Inspect(t, id)
 			var ports []string

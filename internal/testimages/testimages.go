@@ -10,6 +10,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+
+	"github.com/scone-build/scone-build/internal/podmantest"
 )
 
 // Tag is the reference name of every image in its layout
@@ -85,6 +87,18 @@ func Image(t testing.TB, name string) v1.Image {
 		t.Fatal(err)
 	}
 	return img
+}
+
+// Pin keeps the image name in podman's storage (podmantest.Keep, one
+// version per image: its digest) so that the tests' pulls of it, and of
+// images made from it, find its layers there instead of copying them again.
+func Pin(t testing.TB, p *podmantest.Podman, name string) {
+	t.Helper()
+	d, err := Image(t, name).Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Keep(t, Layout(t, name), Tag, name, d.Hex[:16])
 }
 
 // Load reads the image tagged Tag from the OCI layout dir.

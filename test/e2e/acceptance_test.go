@@ -62,6 +62,15 @@ func setup(t testing.TB) *env {
 	return &env{p: p, fx: fx, keyFile: kf}
 }
 
+// image is the test image name (testimages.Image), kept in podman's storage
+// (testimages.Pin): the native runs of it and of images made from it pull
+// no layer again.
+func (e *env) image(t testing.TB, name string) v1.Image {
+	t.Helper()
+	testimages.Pin(t, e.p, name)
+	return testimages.Image(t, name)
+}
+
 // withCommand is the image with another entrypoint, as a one-line
 // Dockerfile `FROM image` + `ENTRYPOINT [...]` would make it.
 func withCommand(t testing.TB, img v1.Image, argv []string) v1.Image {
@@ -141,7 +150,7 @@ func TestConvertedMatchesNative(t *testing.T) {
 		{"node http server under 2,000 requests of its own clients, fs, streams, zlib, crypto, child processes, workers, timers", "node", []string{"node", "/usr/local/share/scone-tests/node/check.js"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			img := testimages.Image(t, tc.image)
+			img := e.image(t, tc.image)
 			if tc.argv != nil {
 				img = withCommand(t, img, tc.argv)
 			}
@@ -167,7 +176,7 @@ func TestConvertedMatchesNative(t *testing.T) {
 // TestStaticGoServer: the static Go HTTP server answers the same converted.
 func TestStaticGoServer(t *testing.T) {
 	e := setup(t)
-	img := testimages.Image(t, "gohttp")
+	img := e.image(t, "gohttp")
 	native := e.p.PullOCI(t, podmantest.WriteLayout(t, img, "native"), "native")
 	conv, _ := e.convert(t, img)
 	id := e.load(t, conv, "gohttp")
@@ -197,7 +206,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // ciphertext that decrypts, with the console key, to the native output.
 func TestConsoleShield(t *testing.T) {
 	e := setup(t)
-	img := withCommand(t, testimages.Image(t, "busybox"), []string{"/bin/busybox", "cat", "/etc/passwd"})
+	img := withCommand(t, e.image(t, "busybox"), []string{"/bin/busybox", "cat", "/etc/passwd"})
 	native := e.p.PullOCI(t, podmantest.WriteLayout(t, img, "native"), "native")
 	want, _, _ := e.p.Run(t, native, podmantest.RunOpts{Network: "none"})
 	conv, rep := e.convert(t, img, convert.WithConsoleShield(true))
@@ -221,7 +230,7 @@ func TestConsoleShield(t *testing.T) {
 // the spliced plaintext printed.
 func TestConsoleSplicing(t *testing.T) {
 	e := setup(t)
-	busybox := testimages.Image(t, "busybox")
+	busybox := e.image(t, "busybox")
 	sh := func(word string) []string {
 		return []string{"/bin/sh", "-c", "echo result=" + word + " | cat; echo " + word + " >&2"}
 	}
@@ -276,7 +285,7 @@ func TestConsoleSplicing(t *testing.T) {
 func TestTamperedImagesAreRefused(t *testing.T) {
 	e := setup(t)
 	const marker = "APPLICATION-CODE-RAN"
-	img := withCommand(t, testimages.Image(t, "busybox"), []string{"/bin/busybox", "echo", marker})
+	img := withCommand(t, e.image(t, "busybox"), []string{"/bin/busybox", "echo", marker})
 	conv, _ := e.convert(t, img)
 	im, err := inspect.Load(conv)
 	if err != nil {
@@ -284,7 +293,7 @@ func TestTamperedImagesAreRefused(t *testing.T) {
 	}
 	// Same command, different files: its FS image is valid and made with
 	// the same key, but it is not the one the config binds.
-	other, _ := e.convert(t, withCommand(t, testimages.Image(t, "musl"), []string{"/bin/busybox", "echo", marker}))
+	other, _ := e.convert(t, withCommand(t, e.image(t, "musl"), []string{"/bin/busybox", "echo", marker}))
 	otherIm, _ := inspect.Load(other)
 	flip := func(off int) func([]byte) []byte {
 		return func(b []byte) []byte { b = bytes.Clone(b); b[off%len(b)] ^= 1; return b }
@@ -337,7 +346,7 @@ func TestTamperedImagesAreRefused(t *testing.T) {
 // a real image never appear in the converted image's layers.
 func TestNoPlaintextInLayers(t *testing.T) {
 	e := setup(t)
-	img := testimages.Image(t, "sqlite")
+	img := e.image(t, "sqlite")
 	conv, _ := e.convert(t, img)
 	// File contents and names of files the measured config does not name
 	// (argv, env and the load plan are public by design: docs/security.md).
@@ -417,14 +426,17 @@ func TestServers(t *testing.T) {
 		{"memcached", "11211", tcpProbe("version\r\nset k 0 0 5\r\nscone\r\nget k\r\nquit\r\n"), nil},
 	} {
 		t.Run(tc.image, func(t *testing.T) {
-			img := testimages.Image(t, tc.image)
+			img := e.image(t, tc.image)
 			native := e.p.PullOCI(t, podmantest.WriteLayout(t, img, "native"), "native")
 			conv, _ := e.convert(t, img, tc.opts...)
 			id := e.load(t, conv, tc.image)
 			answer := func(image string, env, vols []string) string {
 				port := podmantest.FreePort(t)
 				c := e.p.Start(t, image, podmantest.RunOpts{Ports: []string{"127.0.0.1:" + itoa(port) + ":" + tc.port}, Env: env, Volumes: vols})
-				defer c.Stop(t, 10e9)
+				// apache2ctl, PID 1 of the apache2 image, is a shell that
+				// ignores the image's stop signal (SIGWINCH): podman then
+				// waits the whole grace period, 10 s by default, per stop.
+				defer c.Stop(t, 2e9)
 				c.WaitTCP(t, "127.0.0.1:"+itoa(port), 60e9)
 				return tc.probe(t, "127.0.0.1:"+itoa(port))
 			}

@@ -33,7 +33,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/scone-build/scone-build/internal/podmantest"
-	"github.com/scone-build/scone-build/internal/testimages"
 	"github.com/scone-build/scone-build/pkg/cas"
 	"github.com/scone-build/scone-build/pkg/convert"
 	"github.com/scone-build/scone-build/pkg/enclave"
@@ -224,7 +223,7 @@ func TestCASPodman(t *testing.T) {
 	const marker = "APPLICATION-CODE-RAN"
 
 	script := []string{"/bin/sh", "-c", "echo " + marker + "; echo hello enclave | tr a-z A-Z; cat /etc/app/greeting; echo \"$APP_TOKEN\"; ls /etc | sort | head -3"}
-	img := withCommand(t, testimages.Image(t, "busybox"), script)
+	img := withCommand(t, w.image(t, "busybox"), script)
 	conv, mre, fsKey := w.convertForCAS(t, img, ci.id, "busybox-app")
 	app := w.load(t, conv, "cas-busybox")
 	ci.apply(t, w.policyDoc("busybox-app", []string{mre}, true, fsKey,
@@ -232,7 +231,7 @@ func TestCASPodman(t *testing.T) {
 		"  env: {APP_TOKEN: \"${token}\"}\n  files:\n    /etc/app/greeting: {content: \"hello from the policy\\n\", mode: 0444}\n"))
 
 	// the native run sees what the policy places
-	nativeImg := withCommand(t, testimages.Image(t, "busybox"), []string{"/bin/sh", "-c",
+	nativeImg := withCommand(t, w.image(t, "busybox"), []string{"/bin/sh", "-c",
 		"mkdir -p /etc/app && echo 'hello from the policy' > /etc/app/greeting && export APP_TOKEN=s3cr3t-token && " + script[2]})
 	native := w.p.PullOCI(t, podmantest.WriteLayout(t, nativeImg, "native"), "native")
 	wantOut, wantErr, wantCode := w.p.Run(t, native, podmantest.RunOpts{Network: "none"})
@@ -250,7 +249,7 @@ func TestCASPodman(t *testing.T) {
 
 	t.Run("python3 runs with no key on the host", func(t *testing.T) {
 		cmd := []string{"python3", "-c", "import os, hashlib; print(os.environ['DB_URL']); print(hashlib.sha256(open('/etc/os-release','rb').read()).hexdigest())"}
-		pimg := withCommand(t, testimages.Image(t, "python3"), cmd)
+		pimg := withCommand(t, w.image(t, "python3"), cmd)
 		pconv, pmre, pkey := w.convertForCAS(t, pimg, ci.id, "python-app")
 		pid := w.load(t, pconv, "cas-python3")
 		ci.apply(t, w.policyDoc("python-app", []string{pmre}, true, pkey,
@@ -260,7 +259,7 @@ func TestCASPodman(t *testing.T) {
 		if code != 0 || len(lines) != 2 || !strings.HasPrefix(lines[0], "postgres://app:") || len(lines[0]) != len("postgres://app:@db")+32 {
 			t.Fatalf("exit %d, stdout %q, stderr:\n%s", code, out, stderr)
 		}
-		nativeOut, _, _ := w.p.Run(t, w.p.PullOCI(t, podmantest.WriteLayout(t, withCommand(t, testimages.Image(t, "python3"),
+		nativeOut, _, _ := w.p.Run(t, w.p.PullOCI(t, podmantest.WriteLayout(t, withCommand(t, w.image(t, "python3"),
 			[]string{"python3", "-c", "import hashlib; print(hashlib.sha256(open('/etc/os-release','rb').read()).hexdigest())"}), "native"), "native"),
 			podmantest.RunOpts{Network: "none"})
 		if lines[1] != strings.TrimSpace(nativeOut) {
@@ -284,7 +283,7 @@ func TestCASPodman(t *testing.T) {
 		}
 	}
 	t.Run("an MRENCLAVE the policy does not list is refused", func(t *testing.T) {
-		other, _, _ := w.convertForCAS(t, withCommand(t, testimages.Image(t, "busybox"), []string{"/bin/sh", "-c", "echo " + marker + " other"}), ci.id, "busybox-app")
+		other, _, _ := w.convertForCAS(t, withCommand(t, w.image(t, "busybox"), []string{"/bin/sh", "-c", "echo " + marker + " other"}), ci.id, "busybox-app")
 		refused(t, w.load(t, other, "cas-other"), 79, "is not one of the policy's enclaves", w.appOpts())
 	})
 	t.Run("a simulation enclave is refused by a policy without accept.simulation", func(t *testing.T) {
@@ -320,7 +319,7 @@ func TestCASPodman(t *testing.T) {
 // password) from the policy and answers the same as a native redis with
 // that password.
 func testRedisFromPolicy(t testing.TB, w *casWorld, ci *casInstance) {
-	img := testimages.Image(t, "redis")
+	img := w.image(t, "redis")
 	conv, mre, key := w.convertForCAS(t, img, ci.id, "redis")
 	id := w.load(t, conv, "cas-redis")
 	hash := ci.apply(t, w.policyDoc("redis", []string{mre}, true, key,
@@ -372,7 +371,7 @@ func testCASRegister(t testing.TB, w *casWorld, ci *casInstance) {
 	writeFile(t, filepath.Join(work, "owner.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: oder}), 0o600)
 	writeFile(t, filepath.Join(work, "template.yaml"), []byte("# the owner's template\naccept: {simulation: true}\n"+
 		"grants:\n  env: {GREETING: registered at conversion}\n"), 0o644)
-	img := withCommand(t, testimages.Image(t, "busybox"), []string{"/bin/sh", "-c", "echo \"$GREETING\"; cat /etc/os-release 2>/dev/null | head -1; ls /bin | head -3"})
+	img := withCommand(t, w.image(t, "busybox"), []string{"/bin/sh", "-c", "echo \"$GREETING\"; cat /etc/os-release 2>/dev/null | head -1; ls /bin | head -3"})
 	src := podmantest.WriteLayout(t, img, "latest")
 	out := filepath.Join(work, "out")
 	convert := func(extra ...string) {
@@ -388,7 +387,7 @@ func testCASRegister(t testing.TB, w *casWorld, ci *casInstance) {
 	}
 	convert("--policy-template", filepath.Join(work, "template.yaml"))
 	id := w.p.PullOCI(t, out, "latest")
-	native := w.p.PullOCI(t, podmantest.WriteLayout(t, withCommand(t, testimages.Image(t, "busybox"), []string{"/bin/sh", "-c",
+	native := w.p.PullOCI(t, podmantest.WriteLayout(t, withCommand(t, w.image(t, "busybox"), []string{"/bin/sh", "-c",
 		"export GREETING='registered at conversion'; echo \"$GREETING\"; cat /etc/os-release 2>/dev/null | head -1; ls /bin | head -3"}), "native"), "native")
 	want, _, _ := w.p.Run(t, native, podmantest.RunOpts{Network: "none"})
 	got, stderr, code := w.p.Run(t, id, w.appOpts())
@@ -606,7 +605,7 @@ func TestCASPodmanEtcd(t *testing.T) {
 	a := w.startCAS(t, "", true, "--store", store)
 
 	const want = "HELLO FROM ETCD\n"
-	img := withCommand(t, testimages.Image(t, "busybox"), []string{"/bin/sh", "-c", "echo \"$GREETING\" | tr a-z A-Z"})
+	img := withCommand(t, w.image(t, "busybox"), []string{"/bin/sh", "-c", "echo \"$GREETING\" | tr a-z A-Z"})
 	conv, mre, key := w.convertForCAS(t, img, a.id, "etcd-app")
 	app := w.load(t, conv, "cas-etcd")
 	a.apply(t, w.policyDoc("etcd-app", []string{mre}, true, key, "", "  env: {GREETING: hello from etcd}\n"))
@@ -654,7 +653,7 @@ func (w *casWorld) startEtcd(t testing.TB, bin string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := mutate.AppendLayers(testimages.Image(t, "debian"), ls...)
+	img, err := mutate.AppendLayers(w.image(t, "debian"), ls...)
 	if err != nil {
 		t.Fatal(err)
 	}

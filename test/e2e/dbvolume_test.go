@@ -13,7 +13,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/scone-build/scone-build/internal/podmantest"
-	"github.com/scone-build/scone-build/internal/testimages"
 	"github.com/scone-build/scone-build/pkg/convert"
 )
 
@@ -42,7 +41,7 @@ type dbRun struct {
 // the host directory of the converted runs must hold neither marker nor
 // names in clear.
 func (db dbVolume) run(t *testing.T, e *env, marker string, steps []string, more func(native string, r dbRun)) {
-	img := testimages.Image(t, db.image)
+	img := e.image(t, db.image)
 	conv, _ := e.convert(t, img, convert.WithProtectedVolumes(db.data), convert.WithHostArgs(true))
 	id := e.load(t, conv, db.image+"-pvol")
 	native := e.p.PullOCI(t, podmantest.WriteLayout(t, img, "native"), "native")

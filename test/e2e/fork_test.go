@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/scone-build/scone-build/internal/podmantest"
-	"github.com/scone-build/scone-build/internal/testimages"
 	"github.com/scone-build/scone-build/pkg/console"
 	"github.com/scone-build/scone-build/pkg/convert"
 )
@@ -36,7 +35,7 @@ func TestProcessesMatchNative(t *testing.T) {
 			"echo hello enclave | tr a-z A-Z; ls /etc | sort | head -3; echo err >&2"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			img := withCommand(t, testimages.Image(t, tc.image), tc.argv)
+			img := withCommand(t, e.image(t, tc.image), tc.argv)
 			native := e.p.PullOCI(t, podmantest.WriteLayout(t, img, "native"), "native")
 			wantOut, wantErr, wantCode := e.p.Run(t, native, podmantest.RunOpts{Network: "none"})
 			var opts []convert.Option

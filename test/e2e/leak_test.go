@@ -16,7 +16,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/scone-build/scone-build/internal/podmantest"
-	"github.com/scone-build/scone-build/internal/testimages"
 	"github.com/scone-build/scone-build/pkg/convert"
 	"github.com/scone-build/scone-build/pkg/enclave"
 )
@@ -60,7 +59,7 @@ for p in /proc/self/root/run/secrets/scone-fs-key /proc/1/root/run/secrets/scone
   if cat "$p" >/dev/null 2>/tmp/err; then echo "READ $p"; else echo "refused $p: $(cat /tmp/err)"; fi
 done
 grep -c '^Name:' /proc/self/status; head -c 0 /proc/self/maps && echo maps-ok`
-	img := withCommand(t, testimages.Image(t, "busybox"), []string{"/bin/sh", "-c", script})
+	img := withCommand(t, e.image(t, "busybox"), []string{"/bin/sh", "-c", script})
 	conv, _ := e.convert(t, img)
 	id := e.load(t, conv, "procleak")
 	key, err := os.ReadFile(e.keyFile)
@@ -117,7 +116,7 @@ func TestMagicLinksStayInside(t *testing.T) {
 ( cat /app/secret.txt > /dev/stdout ) > /tmp/out1.txt; echo "stdout: $(cat /tmp/out1.txt)"
 ( cat /app/secret.txt > /proc/self/fd/1 ) > /tmp/out2.txt; echo "fd1: $(cat /tmp/out2.txt)"
 ( cat /app/secret.txt > /dev/stderr ) 2> /tmp/out3.txt; echo "stderr: $(cat /tmp/out3.txt)"; } > /out/result 2>&1`
-	img := withFiles(t, withCommand(t, testimages.Image(t, "busybox"), []string{"/bin/sh", "-c", script}),
+	img := withFiles(t, withCommand(t, e.image(t, "busybox"), []string{"/bin/sh", "-c", script}),
 		map[string]string{"app/secret.txt": secret + "\n"})
 	native := e.p.PullOCI(t, podmantest.WriteLayout(t, img, "native"), "native")
 	conv, _ := e.convert(t, img, convert.WithVolumes("/out"))

@@ -20,7 +20,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/scone-build/scone-build/internal/podmantest"
-	"github.com/scone-build/scone-build/internal/testimages"
 	"github.com/scone-build/scone-build/internal/tlstest"
 	"github.com/scone-build/scone-build/pkg/convert"
 )
@@ -170,7 +169,7 @@ func TestNetShieldNginx(t *testing.T) {
 	e := setup(t)
 	needTool(t, "curl")
 	pki := newTLSFiles(t)
-	img := testimages.Image(t, "nginx")
+	img := e.image(t, "nginx")
 	native := e.p.PullOCI(t, podmantest.WriteLayout(t, img, "native"), "native")
 	nport := podmantest.FreePort(t)
 	nc := e.p.Start(t, native, podmantest.RunOpts{Ports: []string{"127.0.0.1:" + itoa(nport) + ":80"}})
@@ -224,7 +223,7 @@ func TestNetShieldRedis(t *testing.T) {
 	e := setup(t)
 	needTool(t, "redis-cli")
 	pki := newTLSFiles(t)
-	img := testimages.Image(t, "redis")
+	img := e.image(t, "redis")
 	conv, _ := e.convert(t, pki.image(t, img), convert.WithTLS([]uint16{6379}, "/etc/tls/server.pem", "/etc/tls/server.key"))
 	id := e.load(t, conv, "redis-tls")
 	c, port := e.startTLS(t, id, "6379")
@@ -285,7 +284,7 @@ func TestNetShieldClient(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	dest := "127.0.0.1:" + itoa(port)
 	run := func(caPEM []byte, name string) (string, string, int) {
-		img := withCommand(t, testimages.Image(t, "busybox"), []string{"/bin/busybox", "wget", "-q", "-O", "-", "http://" + dest + "/" + marker})
+		img := withCommand(t, e.image(t, "busybox"), []string{"/bin/busybox", "wget", "-q", "-O", "-", "http://" + dest + "/" + marker})
 		img = withFiles(t, img, map[string]string{"etc/tls/ca.pem": string(caPEM)})
 		conv, _ := e.convert(t, img, convert.WithTLSConnect([]string{dest}, "/etc/tls/ca.pem"))
 		id := e.load(t, conv, name)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/scone-build/scone-build/internal/podmantest"
-	"github.com/scone-build/scone-build/internal/testimages"
 	"github.com/scone-build/scone-build/pkg/convert"
 )
 
@@ -46,7 +45,7 @@ func sqliteWorkload() string {
 //	go test ./test/e2e -run '^$' -bench SQLiteVolume -benchtime 3x
 func BenchmarkSQLiteVolume(b *testing.B) {
 	e := setup(b)
-	img := testimages.Image(b, "sqlite")
+	img := e.image(b, "sqlite")
 	conv, _ := e.convert(b, withCommand(b, img, []string{"sqlite3", "/srv/db/app.db"}),
 		convert.WithProtectedVolumes("/srv/db"), convert.WithHostArgs(true))
 	id := e.load(b, conv, "sqlite-bench")

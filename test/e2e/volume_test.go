@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/scone-build/scone-build/internal/podmantest"
-	"github.com/scone-build/scone-build/internal/testimages"
 	"github.com/scone-build/scone-build/pkg/convert"
 )
 
@@ -29,7 +28,7 @@ import (
 func TestProtectedVolumeSQLite(t *testing.T) {
 	e := setup(t)
 	const marker = "ROW-PLAINTEXT-MARKER-5d2e"
-	img := testimages.Image(t, "sqlite")
+	img := e.image(t, "sqlite")
 	conv, _ := e.convert(t, withCommand(t, img, []string{"sqlite3", "/srv/db/app.db"}),
 		convert.WithProtectedVolumes("/srv/db"), convert.WithHostArgs(true))
 	id := e.load(t, conv, "sqlite-pvol")
@@ -112,7 +111,7 @@ func TestProtectedVolumeSQLite(t *testing.T) {
 // natively; the host directory holds no key or value in clear.
 func TestProtectedVolumeRedis(t *testing.T) {
 	e := setup(t)
-	img := testimages.Image(t, "redis")
+	img := e.image(t, "redis")
 	conv, _ := e.convert(t, img, convert.WithProtectedVolumes("/data"), convert.WithHostArgs(true))
 	id := e.load(t, conv, "redis-pvol")
 	native := e.p.PullOCI(t, podmantest.WriteLayout(t, img, "native"), "native")
@@ -234,7 +233,7 @@ func TestProtectedVolumeRedis(t *testing.T) {
 // volume refuses).
 func TestProtectedVolumeSQLiteCrash(t *testing.T) {
 	e := setup(t)
-	img := testimages.Image(t, "sqlite")
+	img := e.image(t, "sqlite")
 	conv, _ := e.convert(t, withCommand(t, img, []string{"sqlite3", "/srv/db/app.db"}),
 		convert.WithProtectedVolumes("/srv/db"), convert.WithHostArgs(true))
 	id := e.load(t, conv, "sqlite-crash")
