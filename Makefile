@@ -14,7 +14,7 @@ export SCONE_IMAGE_CACHE
 
 include runtime/runtime.mk
 
-.PHONY: help setup doctor build test test-deps test-go test-runtime lint fmt demo bench images buildkit frontend-image cas-image fuzz fresh-check clean
+.PHONY: help setup doctor build test test-deps test-go test-runtime lint fmt demo bench images buildkit frontend-image cas-image fuzz fresh-check clean clean-podman
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -107,5 +107,10 @@ fresh-check: ## prove scripts/setup.sh complete in a fresh Debian 12 chroot (doc
 
 clean: runtime-clean ## remove build outputs
 	rm -rf $(BIN)
+
+clean-podman: ## remove the tests' images from podman's private storage (the kept test images, ~2.5 GB, and any a killed test left)
+	@. ./scripts/podman-env.sh; refs=$$(podman images --format '{{.Repository}}:{{.Tag}}' | grep '^localhost/podmantest' || true); \
+	if [ -n "$$refs" ]; then podman rmi $$refs >/dev/null || true; fi; podman image prune -f >/dev/null; \
+	echo "podman storage: $$(du -sh "$$SCONE_PODMAN_DIR/storage" | cut -f1)"
 
 FORCE:

@@ -424,7 +424,7 @@ _start:
 // Go program, each rewritten whole; the decoder is most of a conversion's
 // rewrite time.
 func BenchmarkRewrite(b *testing.B) {
-	for _, p := range []string{"/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/bin/bash", "/usr/bin/perl", "/usr/bin/ls"} {
+	for _, p := range []string{"/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/bin/bash", "/usr/bin/perl", "/usr/bin/ls", "/bin/busybox"} {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			b.Logf("skipping %s: %v", p, err)
