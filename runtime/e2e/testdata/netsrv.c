@@ -106,7 +106,23 @@ static int do_read(struct conn *c)
 	for (;;) {
 		if (c->rlen == sizeof c->req - 1)
 			return -1;
-		ssize_t n = read(c->fd, c->req + c->rlen, sizeof c->req - 1 - c->rlen);
+		ssize_t n;
+		if (!strcmp(mode, "block")) {
+			/* recvmsg with room for control messages: what a server
+			 * that also passes descriptors does; the TLS socket must
+			 * still hand over plaintext and no control data */
+			char cbuf[CMSG_SPACE(sizeof(int))];
+			struct iovec iov = {c->req + c->rlen, sizeof c->req - 1 - c->rlen};
+			struct msghdr m = {
+				.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+			n = recvmsg(c->fd, &m, 0);
+			if (n >= 0 && m.msg_controllen != 0) {
+				errno = EPROTO;
+				n = -1;
+			}
+		} else {
+			n = read(c->fd, c->req + c->rlen, sizeof c->req - 1 - c->rlen);
+		}
 		if (n > 0) {
 			c->rlen += (size_t)n;
 			c->req[c->rlen] = 0;
