@@ -6,10 +6,16 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
+
+	"github.com/scone-build/scone-build/internal/buildenv"
 )
 
 func main() {
+	if p, ok := buildenv.GCPercent(os.Getenv); ok {
+		debug.SetGCPercent(p)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()

@@ -14,15 +14,20 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/moby/buildkit/frontend/gateway/grpcclient"
 	"github.com/moby/buildkit/util/appcontext"
 
+	"github.com/scone-build/scone-build/internal/buildenv"
 	"github.com/scone-build/scone-build/pkg/frontend"
 	"github.com/scone-build/scone-build/pkg/version"
 )
 
 func main() {
+	if p, ok := buildenv.GCPercent(os.Getenv); ok {
+		debug.SetGCPercent(p)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

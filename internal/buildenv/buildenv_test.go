@@ -40,3 +40,27 @@ func TestSourceDateEpoch(t *testing.T) {
 		})
 	}
 }
+
+func TestGCPercent(t *testing.T) {
+	for _, tc := range []struct {
+		gogc string
+		want int
+		ok   bool
+	}{
+		{"", ConvertGCPercent, true},
+		{"100", 0, false},
+		{"off", 0, false},
+	} {
+		t.Run("GOGC="+tc.gogc, func(t *testing.T) {
+			got, ok := GCPercent(func(k string) string {
+				if k == "GOGC" {
+					return tc.gogc
+				}
+				return ""
+			})
+			if got != tc.want || ok != tc.ok {
+				t.Fatalf("GCPercent = %d, %v; want %d, %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
