@@ -92,13 +92,16 @@ func Image(t testing.TB, name string) v1.Image {
 // Pin keeps the image name in podman's storage (podmantest.Keep, one
 // version per image: its digest) so that the tests' pulls of it, and of
 // images made from it, find its layers there instead of copying them again.
-func Pin(t testing.TB, p *podmantest.Podman, name string) {
+// It returns the image, as Image does.
+func Pin(t testing.TB, p *podmantest.Podman, name string) v1.Image {
 	t.Helper()
-	d, err := Image(t, name).Digest()
+	img := Image(t, name)
+	d, err := img.Digest()
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.Keep(t, Layout(t, name), Tag, name, d.Hex[:16])
+	return img
 }
 
 // Load reads the image tagged Tag from the OCI layout dir.

@@ -67,8 +67,7 @@ func setup(t testing.TB) *env {
 // no layer again.
 func (e *env) image(t testing.TB, name string) v1.Image {
 	t.Helper()
-	testimages.Pin(t, e.p, name)
-	return testimages.Image(t, name)
+	return testimages.Pin(t, e.p, name)
 }
 
 // withCommand is the image with another entrypoint, as a one-line
