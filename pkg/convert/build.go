@@ -112,6 +112,7 @@ func Build(ctx context.Context, src *Source, opts ...Option) (*Result, error) {
 	rep.Files, rep.Dirs, rep.Symlinks = sum.Files, sum.Dirs, sum.Symlinks
 	rep.BytesIn, rep.FSImageBytes, rep.fsCached = sum.BytesIn, sum.BytesOut, sum.BytesCached
 	rep.FSCompression = sum.Compression.String()
+	rep.FSDictionary = sum.Dictionary
 	rep.Skipped = sum.Skipped
 
 	ec, err := enclaveConfig(entry, ar, uid, gid, sum.Root, o)
@@ -187,18 +188,33 @@ func flatten(ctx context.Context, src *Source, o *options, fsOpts []fsprotect.Op
 		t, err := src.flatten(ctx, nil, progressFlatten(o, map[int]int64{}, total))
 		return t, nil, err
 	}
-	pre, err := newPreEncryptor(o, fsOpts)
+	dictLayer := -1
+	if o.wantDict() {
+		dictLayer = largest(sizes)
+	}
+	pre, err := newPreEncryptor(o, fsOpts, dictLayer)
 	if err != nil {
 		return nil, nil, err
 	}
 	progress := progressFlatten(o, map[int]int64{}, total)
 	track := pre.layerTracker(sizes)
-	tree, err := src.flatten(ctx, pre.offer, func(layer int, n int64) {
+	tree, err := src.flatten(ctx, pre, func(layer int, n int64) {
 		track(layer, n)
 		progress(layer, n)
 	})
 	pre.close() // the workers finish their queue while the tree is analysed
 	return tree, pre, err
+}
+
+// largest is the index of the largest of sizes (the first of equals).
+func largest(sizes []int64) int {
+	best := 0
+	for i, n := range sizes {
+		if n > sizes[best] {
+			best = i
+		}
+	}
+	return best
 }
 
 // packJob packs the protected FS image in the background.
@@ -209,6 +225,8 @@ type packJob struct {
 	sum    *fsprotect.Summary
 	err    error
 	secs   float64
+	// dictSecs is the part of secs spent training the dictionary.
+	dictSecs float64
 }
 
 // startPack packs the FS image in the background; treeSalt: the salt
@@ -232,6 +250,27 @@ func startPack(ctx context.Context, tree *rootfs.Tree, o *options, fsOpts []fspr
 			}
 			fsOpts = append(fsOpts, fsprotect.WithSaltSource(ss))
 		}
+		switch {
+		case pre != nil && o.wantDict():
+			// The dictionary the pre-encryptor compressed with.
+			t0 := time.Now()
+			d, err := pre.dictionary()
+			if err != nil {
+				j.err = err
+				return
+			}
+			j.dictSecs = time.Since(t0).Seconds()
+			fsOpts = append(fsOpts, fsprotect.WithDictionary(d))
+		case o.wantDict():
+			t0 := time.Now()
+			d, err := fsprotect.TrainDictionary(ctx, tree.Entries(nil))
+			if err != nil {
+				j.err = err
+				return
+			}
+			j.dictSecs = time.Since(t0).Seconds()
+			fsOpts = append(fsOpts, fsprotect.WithDictionary(d))
+		}
 		if cache := pre.wait(); cache != nil {
 			fsOpts = append(fsOpts, fsprotect.WithContentCache(cache))
 		}
@@ -250,7 +289,10 @@ func startPack(ctx context.Context, tree *rootfs.Tree, o *options, fsOpts []fspr
 func (j *packJob) wait(rep *Report) (sconeimage.Blob, *fsprotect.Summary, error) {
 	<-j.done
 	j.cancel()
-	rep.Timings["encrypt"] += j.secs
+	rep.Timings["encrypt"] += j.secs - j.dictSecs
+	if j.dictSecs > 0 {
+		rep.Timings["dictionary"] += j.dictSecs
+	}
 	return sconeimage.NewBlob(j.parts...), j.sum, j.err
 }
 

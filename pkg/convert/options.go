@@ -51,6 +51,7 @@ type options struct {
 	runtimeLayer v1.Layer
 	fsChunk      int
 	fsComp       fsprotect.Compression
+	fsNoDict     bool
 	fsSalt       []byte // salt source of the FS image (when fsSaltSet)
 	fsSaltSet    bool
 	fsTreeSalt   bool // Convert: salt from the flattened tree, not the layers
@@ -153,6 +154,13 @@ func WithFSChunkSize(n int) Option { return func(o *options) { o.fsChunk = n } }
 // fsprotect.CompressionNone keeps the exposure of an uncompressed image.
 func WithFSCompression(c fsprotect.Compression) Option { return func(o *options) { o.fsComp = c } }
 
+// WithFSDictionary sets whether chunks are compressed against a
+// dictionary trained from the image's own contents and carried in the FS
+// image (docs/fsprotect.md, "Image dictionary"). Default on with
+// compression: images about 10% smaller, read as fast, for a training
+// pass and no encrypting ahead while the layers are read.
+func WithFSDictionary(on bool) Option { return func(o *options) { o.fsNoDict = !on } }
+
 // WithFSSaltSource sets the source of the protected FS image's salt
 // (docs/fsprotect.md): bytes that identify the packed tree. Convert uses
 // the source image's layers (ImageSaltSource) unless given one; ConvertTree
@@ -247,3 +255,7 @@ func makeOptions(opts []Option) (*options, error) {
 	}
 	return o, nil
 }
+
+// wantDict says whether the FS image gets a dictionary trained from its
+// tree.
+func (o *options) wantDict() bool { return !o.fsNoDict && o.fsComp != fsprotect.CompressionNone }

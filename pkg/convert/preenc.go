@@ -22,17 +22,53 @@ import (
 // Memory: the cache holds the ciphertext of every file it encrypted (about
 // the uncompressed image size, files deleted by later layers included) until
 // the FS image is packed; release frees it.
+//
+// With an image dictionary (WithFSDictionary) chunks are compressed
+// against it, so nothing can be encrypted before it exists. It is trained
+// from the image's largest layer (by compressed size, known before
+// reading; the first of equals): every fourth 4 KiB chunk of its files, in
+// the layer's order, until the layer ends or 8 MiB are sampled. That is
+// deterministic and known early: while the rest is read the workers
+// already encrypt, and what was offered before waits in a list (the
+// contents are the tree's: only references are kept).
 type preEncryptor struct {
-	cache *fsprotect.ContentCache
-	queue chan offered
-	wg    sync.WaitGroup
-	once  sync.Once
-	procs int
+	o      *options
+	fsOpts []fsprotect.Option
+	queue  chan offered
+	wg     sync.WaitGroup
+	once   sync.Once
+	procs  int
 	// active counts the layers being decompressed. While they keep every
 	// core busy, encrypting ahead only competes with them (and costs the
 	// cache's memory traffic): the workers then leave contents to the packer.
 	active atomic.Int32
+
+	// ready is closed once cache (and dict) are set: at once without a
+	// dictionary, after training with one. err: the cache could not be
+	// made (the packer then encrypts everything and reports it).
+	ready chan struct{}
+	cache *fsprotect.ContentCache
+	dict  []byte
+	err   error
+
+	// The dictionary phase (dictLayer >= 0), under mu: samples of
+	// dictLayer, contents offered before ready, and whether training
+	// started.
+	dictLayer int
+	mu        sync.Mutex
+	samples   [][]byte
+	sampled   int
+	chunks    int
+	pending   []offered
+	training  bool
 }
+
+// Dictionary sampling from the largest layer (see preEncryptor).
+const (
+	dictStride = 4
+	dictBudget = 8 << 20
+	dictPiece  = 4 << 10
+)
 
 // preEncryptMin is the smallest file worth encrypting ahead. Measured with
 // 20,000 files of 64 bytes: packing them cost 45 ms without the cache and
@@ -41,35 +77,69 @@ type preEncryptor struct {
 // little, so every non-empty file is offered.
 const preEncryptMin = 1
 
-// offered is a file's content offered by Flatten's hook, with its path.
+// offered is a file's content offered by Flatten's observer, with its path.
 type offered struct {
 	name    string
 	content []byte
 }
 
 // newPreEncryptor starts the workers; fsOpts must name the salt source
-// (the FS image's, known before flattening).
-func newPreEncryptor(o *options, fsOpts []fsprotect.Option) (*preEncryptor, error) {
-	c, err := fsprotect.NewContentCache(*o.fsKey, fsOpts...)
-	if err != nil {
-		return nil, fmt.Errorf("preparing content encryption: %w", err)
+// (the FS image's, known before flattening). dictLayer is the layer to
+// train the image dictionary from, or -1 for none.
+func newPreEncryptor(o *options, fsOpts []fsprotect.Option, dictLayer int) (*preEncryptor, error) {
+	p := &preEncryptor{o: o, fsOpts: fsOpts, queue: make(chan offered, 4096), procs: runtime.GOMAXPROCS(0),
+		ready: make(chan struct{}), dictLayer: dictLayer}
+	if dictLayer < 0 {
+		if err := p.makeCache(nil); err != nil {
+			return nil, err
+		}
 	}
-	p := &preEncryptor{cache: c, queue: make(chan offered, 4096), procs: runtime.GOMAXPROCS(0)}
 	for range max(1, p.procs-1) {
 		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			for f := range p.queue {
-				if int(p.active.Load()) >= p.procs {
-					continue
-				}
-				// An error (a path the packer refuses) leaves the
-				// content to the packer, which reports it.
-				_ = c.Encrypt(f.name, f.content)
-			}
-		}()
+		go p.work()
 	}
 	return p, nil
+}
+
+// makeCache creates the cache for dict and releases the workers.
+func (p *preEncryptor) makeCache(dict []byte) error {
+	defer close(p.ready)
+	opts := append(append([]fsprotect.Option{}, p.fsOpts...), fsprotect.WithDictionary(dict))
+	c, err := fsprotect.NewContentCache(*p.o.fsKey, opts...)
+	if err != nil {
+		p.err = fmt.Errorf("preparing content encryption: %w", err)
+		return p.err
+	}
+	p.cache, p.dict = c, dict
+	return nil
+}
+
+func (p *preEncryptor) work() {
+	defer p.wg.Done()
+	<-p.ready
+	encrypt := func(f offered) {
+		if p.cache == nil || int(p.active.Load()) >= p.procs {
+			return
+		}
+		// An error (a path the packer refuses) leaves the content to the
+		// packer, which reports it.
+		_ = p.cache.Encrypt(f.name, f.content)
+	}
+	for {
+		p.mu.Lock()
+		if len(p.pending) == 0 {
+			p.pending = nil
+			p.mu.Unlock()
+			break
+		}
+		f := p.pending[len(p.pending)-1]
+		p.pending = p.pending[:len(p.pending)-1]
+		p.mu.Unlock()
+		encrypt(f)
+	}
+	for f := range p.queue {
+		encrypt(f)
+	}
 }
 
 // layerTracker returns a Flatten progress function that keeps p.active up
@@ -94,10 +164,24 @@ func (p *preEncryptor) layerTracker(sizes []int64) func(layer int, n int64) {
 	}
 }
 
-// offer is the Flatten file hook: it queues content without waiting.
-func (p *preEncryptor) offer(name string, b []byte) {
+// File is Flatten's file observer: it queues content without waiting
+// (before the dictionary exists: in the pending list) and samples the
+// dictionary layer.
+func (p *preEncryptor) File(layer int, name string, b []byte) {
 	if len(b) < preEncryptMin {
 		return
+	}
+	if p.dictLayer >= 0 {
+		p.mu.Lock()
+		if !p.training {
+			if layer == p.dictLayer {
+				p.sample(b)
+			}
+			p.pending = append(p.pending, offered{name, b})
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
 	}
 	select {
 	case p.queue <- offered{name, b}:
@@ -105,11 +189,77 @@ func (p *preEncryptor) offer(name string, b []byte) {
 	}
 }
 
-// close ends the queue; the workers finish what is in it.
-func (p *preEncryptor) close() {
-	if p != nil {
-		p.once.Do(func() { close(p.queue) })
+// sample takes every dictStride-th 4 KiB piece of the dictionary layer;
+// at the budget the dictionary is trained. Called with mu held.
+func (p *preEncryptor) sample(b []byte) {
+	for off := 0; off < len(b) && !p.training; off += dictPiece {
+		if p.chunks%dictStride == 0 {
+			s := b[off:min(off+dictPiece, len(b))]
+			p.samples = append(p.samples, s)
+			p.sampled += len(s)
+			if p.sampled >= dictBudget {
+				p.train()
+			}
+		}
+		p.chunks++
 	}
+}
+
+// LayerDone trains the dictionary at the end of its layer.
+func (p *preEncryptor) LayerDone(layer int) {
+	if layer != p.dictLayer {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.training {
+		p.train()
+	}
+}
+
+// train trains the dictionary from the samples in the background; called
+// with mu held, once.
+func (p *preEncryptor) train() {
+	p.training = true
+	samples := p.samples
+	p.samples = nil
+	go func() {
+		d, err := fsprotect.TrainDictionaryFromSamples(samples)
+		if err != nil {
+			p.err = err
+			close(p.ready)
+			return
+		}
+		_ = p.makeCache(d) // an error is kept in p.err
+	}()
+}
+
+// dictionary returns the dictionary the cache compresses against (nil for
+// none), once it is known; with an error the image cannot get one that
+// matches the cache.
+func (p *preEncryptor) dictionary() ([]byte, error) {
+	p.close()
+	<-p.ready
+	return p.dict, p.err
+}
+
+// close ends the queue; the workers finish what is in it. A dictionary
+// layer that was never completed (a failed read) is trained from what
+// was sampled, so that no worker waits forever.
+func (p *preEncryptor) close() {
+	if p == nil {
+		return
+	}
+	p.once.Do(func() {
+		if p.dictLayer >= 0 {
+			p.mu.Lock()
+			if !p.training {
+				p.train()
+			}
+			p.mu.Unlock()
+		}
+		close(p.queue)
+	})
 }
 
 // wait returns the cache once the workers are done (nil without one).
@@ -127,7 +277,9 @@ func (p *preEncryptor) release() {
 	if p != nil {
 		p.close()
 		p.wg.Wait()
-		p.cache.Reset()
+		if p.cache != nil {
+			p.cache.Reset()
+		}
 	}
 }
 

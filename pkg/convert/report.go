@@ -32,6 +32,8 @@ type Report struct {
 	// FSCompression is the chunk compression of the FS image ("none",
 	// "lz4", "lz4hc").
 	FSCompression string `json:"fs_compression"`
+	// FSDictionary is the size of the FS image's LZ4 dictionary (0: none).
+	FSDictionary int `json:"fs_dictionary_bytes,omitempty"`
 
 	// CAS is the CAS the enclave gets its secrets from (WithCAS).
 	CAS *CASReport `json:"cas,omitempty"`

@@ -67,16 +67,19 @@ func (s *Source) Digest() string { return s.digest }
 // ConfigFile is the source image config.
 func (s *Source) ConfigFile() *v1.ConfigFile { return s.config }
 
-// flatten returns the root file system. For an image, hook sees every
-// regular file's content as the layers are read and progress the bytes read
-// per layer (the pre-encryptor and the progress bar); sizes are the
-// compressed layer sizes (nil when unknown).
-func (s *Source) flatten(ctx context.Context, hook func(name string, content []byte), progress func(layer int, n int64)) (*rootfs.Tree, error) {
+// flatten returns the root file system. For an image, obs (nil: none) sees
+// every regular file's content as the layers are read and progress the
+// bytes read per layer (the pre-encryptor and the progress bar).
+func (s *Source) flatten(ctx context.Context, obs rootfs.FileObserver, progress func(layer int, n int64)) (*rootfs.Tree, error) {
 	switch {
 	case s.tree != nil:
 		return s.tree, nil
 	case s.image != nil:
-		t, err := rootfs.Flatten(ctx, s.image, rootfs.WithFileHook(hook), rootfs.WithProgress(progress))
+		opts := []rootfs.Option{rootfs.WithProgress(progress)}
+		if obs != nil {
+			opts = append(opts, rootfs.WithFileObserver(obs))
+		}
+		t, err := rootfs.Flatten(ctx, s.image, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("flattening source image: %w", err)
 		}

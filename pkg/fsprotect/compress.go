@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/pierrec/lz4/v4"
+
+	"github.com/scone-build/scone-build/internal/lz4dict"
 )
 
 // Compression selects how Pack stores chunk plaintexts (docs/fsprotect.md,
@@ -26,9 +28,17 @@ const (
 	CompressionLZ4HC
 )
 
-// codecLZ4 is the codec byte of the header (offset 192) when flags bit 0 is
-// set: chunks are LZ4 blocks.
-const codecLZ4 = 1
+// Codec bytes of the header (offset 192) when flags bit 0 is set:
+// codecLZ4, chunks are LZ4 blocks; codecLZ4Dict, chunks are LZ4 blocks
+// against the image's dictionary, which the index carries.
+const (
+	codecLZ4     = 1
+	codecLZ4Dict = 2
+)
+
+// MaxDictionarySize is the largest image dictionary (WithDictionary): an
+// LZ4 match reaches 64 KiB back.
+const MaxDictionarySize = lz4dict.MaxDictSize
 
 // Chunk records of images with compression (flags bit 0) carry the stored
 // form of each chunk: nonce (12) | tag (16) | u32 stored | u64 offset.
@@ -67,17 +77,27 @@ func ParseCompression(s string) (Compression, error) {
 }
 
 // chunkCompressor compresses chunks for one goroutine (the LZ4 compressors
-// keep tables; their output depends only on the chunk).
+// keep tables; their output depends only on the chunk and the dictionary).
 type chunkCompressor struct {
-	c     Compression
-	fast  lz4.Compressor
-	hc    lz4.CompressorHC
-	out   []byte
-	plain []byte // decompressed chunk (readers)
+	c    Compression
+	fast lz4.Compressor
+	hc   lz4.CompressorHC
+	dict *lz4dict.Encoder // with an image dictionary
+	out  []byte
 }
 
-func newChunkCompressor(c Compression, chunkSize int) *chunkCompressor {
-	return &chunkCompressor{c: c, hc: lz4.CompressorHC{Level: lz4.Level9}, out: make([]byte, lz4.CompressBlockBound(chunkSize))}
+// newChunkCompressor returns a compressor for c; with a dictionary d
+// (prepared once per image, shared) it compresses against it.
+func newChunkCompressor(c Compression, chunkSize int, d *lz4dict.Dict) *chunkCompressor {
+	z := &chunkCompressor{c: c, hc: lz4.CompressorHC{Level: lz4.Level9}, out: make([]byte, lz4.CompressBlockBound(chunkSize))}
+	if d != nil {
+		level := lz4dict.LevelFast
+		if c == CompressionLZ4HC {
+			level = lz4dict.LevelHC
+		}
+		z.dict, _ = lz4dict.NewEncoder(d, level) // both levels exist
+	}
+	return z
 }
 
 // compress returns the bytes to store for plain and their stored word
@@ -86,10 +106,12 @@ func newChunkCompressor(c Compression, chunkSize int) *chunkCompressor {
 func (z *chunkCompressor) compress(plain []byte) ([]byte, uint32) {
 	var n int
 	var err error
-	switch z.c {
-	case CompressionLZ4:
+	switch {
+	case z.dict != nil:
+		n = z.dict.Encode(z.out, plain)
+	case z.c == CompressionLZ4:
 		n, err = z.fast.CompressBlock(plain, z.out)
-	case CompressionLZ4HC:
+	case z.c == CompressionLZ4HC:
 		n, err = z.hc.CompressBlock(plain, z.out)
 	}
 	if err != nil || n <= 0 || n >= len(plain) {
@@ -98,10 +120,11 @@ func (z *chunkCompressor) compress(plain []byte) ([]byte, uint32) {
 	return z.out[:n], uint32(n) | storedCompBit
 }
 
-// decompressChunk decodes the LZ4 block src into dst, which must be the
-// chunk's exact plaintext length; anything else is a malformed chunk.
-func decompressChunk(src, dst []byte) error {
-	n, err := lz4.UncompressBlock(src, dst)
+// decompressChunk decodes the LZ4 block src into dst against dict (nil
+// for none); dst must be the chunk's exact plaintext length: anything else
+// is a malformed chunk.
+func decompressChunk(src, dst, dict []byte) error {
+	n, err := lz4.UncompressBlockWithDict(src, dst, dict)
 	if err != nil {
 		return fmt.Errorf("decompress chunk: %w", err)
 	}

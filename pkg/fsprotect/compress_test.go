@@ -277,3 +277,118 @@ func TestCompressionOptions(t *testing.T) {
 		t.Error("unknown compression accepted")
 	}
 }
+
+// zDict is a dictionary for zTestTree: the first 8 KiB of z/text, whose
+// first two chunks then copy from it.
+func zDict() []byte {
+	for _, e := range zTestTree() {
+		if e.name == "z/text" {
+			return e.body[:8<<10]
+		}
+	}
+	panic("zTestTree has no z/text")
+}
+
+// TestDictionaryImages: images compressed against an image dictionary
+// (codec 2) read back through every path, are smaller than without it,
+// are deterministic across workers, Pack, PackTree and the content cache
+// (a cache made with another dictionary is not used), and every tampered
+// bit fails as an authentication error.
+func TestDictionaryImages(t *testing.T) {
+	tree := zTestTree()
+	tarData := makeTar(t, tree)
+	for _, c := range []Compression{CompressionLZ4, CompressionLZ4HC} {
+		t.Run(c.String(), func(t *testing.T) {
+			opts := []Option{WithChunkSize(MinChunkSize), WithCompression(c), WithDictionary(zDict())}
+			img, sum := packBytes(t, tarData, testKey, opts...)
+			if sum.Dictionary != len(zDict()) {
+				t.Errorf("Summary.Dictionary = %d, want %d", sum.Dictionary, len(zDict()))
+			}
+			rd := openBytes(t, img, testKey, WithExpectedRoot(sum.Root))
+			if !rd.hdr.hasDict() || !bytes.Equal(rd.x.dict, zDict()) {
+				t.Fatal("the image does not carry the dictionary")
+			}
+			// The chunks that the dictionary holds are one match each
+			// for the chain search (lz4hc); lz4's one candidate per
+			// position is the last one with its hash, rarely the start
+			// of a long copy.
+			for i := range uint64(2) {
+				if c != CompressionLZ4HC {
+					break
+				}
+				if n := zSpan(t, rd, "z/text", i)[1]; n > 64 {
+					t.Errorf("chunk %d of z/text, which the dictionary holds, stored in %d bytes", i, n)
+				}
+			}
+			for _, e := range tree {
+				if e.typ == tar.TypeReg {
+					checkRanges(t, rd, strings.TrimPrefix(e.name, "./"), e.body)
+				}
+			}
+			if err := Verify(bytes.NewReader(img), int64(len(img)), testKey); err != nil {
+				t.Errorf("Verify: %v", err)
+			}
+			for _, w := range []int{1, 3} {
+				if got, _ := packBytes(t, tarData, testKey, append(opts, WithConcurrency(w))...); !bytes.Equal(got, img) {
+					t.Errorf("concurrency %d: output differs", w)
+				}
+			}
+			if got, _ := packTree(t, treeEntries(tree), opts...); !bytes.Equal(got, img) {
+				t.Error("PackTree differs from Pack")
+			}
+		})
+	}
+	opts := []Option{WithChunkSize(MinChunkSize), WithCompression(CompressionLZ4), WithDictionary(zDict()), WithSaltSource([]byte("layers"))}
+	want, _ := packBytes(t, tarData, testKey, opts...)
+	src := treeEntries(tree)
+	for _, tc := range []struct {
+		name   string
+		dict   []byte
+		cached bool
+	}{{"same dictionary", zDict(), true}, {"another dictionary", []byte("another dictionary"), false}, {"no dictionary", nil, false}} {
+		t.Run("cache/"+tc.name, func(t *testing.T) {
+			cache, err := NewContentCache(testKey, WithChunkSize(MinChunkSize), WithCompression(CompressionLZ4), WithDictionary(tc.dict), WithSaltSource([]byte("layers")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range src {
+				if e.Type == tar.TypeReg {
+					if err := cache.Encrypt(e.Path, e.Content); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			got, sum := packTree(t, src, append(opts, WithContentCache(cache))...)
+			if !bytes.Equal(got, want) || (sum.BytesCached > 0) != tc.cached {
+				t.Errorf("image equal %v, %d bytes from the cache (want cached %v)", bytes.Equal(got, want), sum.BytesCached, tc.cached)
+			}
+		})
+	}
+	t.Run("tamper", func(t *testing.T) {
+		img, sum := packBytes(t, tarData, testKey, WithChunkSize(MinChunkSize), WithCompression(CompressionLZ4), WithDictionary(zDict()))
+		rd := openBytes(t, img, testKey)
+		c := zSpan(t, rd, "z/text", 3)
+		r := rand.New(rand.NewPCG(11, 12))
+		deadline := time.Now().Add(time.Second)
+		for k := 0; k < (c[1]+HeaderSize)*8 || time.Now().Before(deadline); k++ {
+			b := r.IntN(len(img) * 8)
+			switch {
+			case k < c[1]*8:
+				b = c[0]*8 + k
+			case k < (c[1]+HeaderSize)*8:
+				b = (len(img)-HeaderSize)*8 + k - c[1]*8
+			}
+			img[b/8] ^= 1 << (b % 8)
+			detected(t, img, sum.Root)
+			img[b/8] ^= 1 << (b % 8)
+		}
+	})
+	t.Run("options", func(t *testing.T) {
+		if _, err := buildOptions([]Option{WithDictionary([]byte("d"))}); err == nil {
+			t.Error("a dictionary without compression accepted")
+		}
+		if _, err := buildOptions([]Option{WithCompression(CompressionLZ4), WithDictionary(make([]byte, MaxDictionarySize+1))}); err == nil {
+			t.Error("an oversize dictionary accepted")
+		}
+	})
+}

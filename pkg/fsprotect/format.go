@@ -202,7 +202,7 @@ func (h *header) checkLayout(size int64) error {
 	}
 	params := h.reserved2
 	if h.compressed() {
-		if params[0] != codecLZ4 {
+		if params[0] != codecLZ4 && params[0] != codecLZ4Dict {
 			return fe(192, fmt.Sprintf("unknown codec %d", params[0]))
 		}
 		params[0] = 0
@@ -226,6 +226,10 @@ func (h *header) checkLayout(size int64) error {
 // compressed reports whether the image's chunk records carry stored forms
 // (flags bit 0).
 func (h *header) compressed() bool { return h.flags&flagChunkCompression != 0 }
+
+// hasDict reports whether chunks are compressed against the image
+// dictionary (codec 2).
+func (h *header) hasDict() bool { return h.compressed() && h.reserved2[0] == codecLZ4Dict }
 
 // recSize is the size of a chunk record of the image.
 func (h *header) recSize() int {
@@ -266,7 +270,8 @@ type index struct {
 	xattrs  []xattrRec
 	chunks  []byte // nchunks * recSize: nonce || tag (|| stored || offset)
 	strs    []byte
-	recSize int // chunkRecSize, or chunkRecSizeZ with compression
+	recSize int    // chunkRecSize, or chunkRecSizeZ with compression
+	dict    []byte // the image dictionary (codec 2), after the strings
 }
 
 // rec returns chunk record k.
@@ -297,12 +302,13 @@ func chunkCount(size uint64, log2 uint32) uint64 {
 
 func (x *index) marshal() []byte {
 	n := indexHdrSize + len(x.inodes)*inodeRecSize + len(x.dirents)*direntRecSize +
-		len(x.xattrs)*xattrRecSize + len(x.chunks) + len(x.strs)
+		len(x.xattrs)*xattrRecSize + len(x.chunks) + len(x.strs) + len(x.dict)
 	b := make([]byte, n)
 	copy(b, indexMagic)
 	le.PutUint32(b[8:], uint32(len(x.inodes)))
 	le.PutUint32(b[12:], uint32(len(x.dirents)))
 	le.PutUint32(b[16:], uint32(len(x.xattrs)))
+	le.PutUint32(b[20:], uint32(len(x.dict)))
 	le.PutUint64(b[24:], uint64(len(x.chunks)/x.recSize))
 	le.PutUint64(b[32:], uint64(len(x.strs)))
 	p := b[indexHdrSize:]
@@ -343,15 +349,17 @@ func (x *index) marshal() []byte {
 		p = p[xattrRecSize:]
 	}
 	p = p[copy(p, x.chunks):]
-	copy(p, x.strs)
+	p = p[copy(p, x.strs):]
+	copy(p, x.dict)
 	return b
 }
 
 // parseIndex decodes and validates a decrypted index. dataStart and dataEnd
 // bound the data region in the image; log2 is the chunk size exponent;
-// recSize the chunk record size (chunkRecSizeZ: records carry stored forms).
+// recSize the chunk record size (chunkRecSizeZ: records carry stored forms);
+// withDict whether the index carries the image dictionary (codec 2).
 // Offsets in errors are offsets in b. It never panics, whatever b holds.
-func parseIndex(b []byte, log2 uint32, dataStart, dataEnd uint64, recSize int) (*index, error) {
+func parseIndex(b []byte, log2 uint32, dataStart, dataEnd uint64, recSize int, withDict bool) (*index, error) {
 	fe := func(off int, format string, a ...any) error {
 		return &FormatError{Offset: int64(off), Msg: "index: " + fmt.Sprintf(format, a...)}
 	}
@@ -359,8 +367,12 @@ func parseIndex(b []byte, log2 uint32, dataStart, dataEnd uint64, recSize int) (
 		return nil, fe(0, "bad magic")
 	}
 	ni, nd, nx := uint64(le.Uint32(b[8:])), uint64(le.Uint32(b[12:])), uint64(le.Uint32(b[16:]))
-	if le.Uint32(b[20:]) != 0 {
+	dl := uint64(le.Uint32(b[20:]))
+	switch {
+	case !withDict && dl != 0:
 		return nil, fe(20, "reserved field not zero")
+	case withDict && (dl == 0 || dl > MaxDictionarySize):
+		return nil, fe(20, "dictionary length %d not in [1, %d]", dl, MaxDictionarySize)
 	}
 	nc, ns := le.Uint64(b[24:]), le.Uint64(b[32:])
 	if ni == 0 {
@@ -371,7 +383,7 @@ func parseIndex(b []byte, log2 uint32, dataStart, dataEnd uint64, recSize int) (
 	if nc > rest/uint64(recSize) || ns > rest {
 		return nil, fe(24, "counts exceed the index size")
 	}
-	need := ni*inodeRecSize + nd*direntRecSize + nx*xattrRecSize + nc*uint64(recSize) + ns
+	need := ni*inodeRecSize + nd*direntRecSize + nx*xattrRecSize + nc*uint64(recSize) + ns + dl
 	if need != rest {
 		return nil, fe(8, "counts give %d bytes, index has %d", need, rest)
 	}
@@ -414,7 +426,10 @@ func parseIndex(b []byte, log2 uint32, dataStart, dataEnd uint64, recSize int) (
 	chunkOff := p
 	x.chunks = b[p : p+int(nc)*recSize]
 	p += int(nc) * recSize
-	x.strs = b[p:]
+	x.strs = b[p : p+int(ns)]
+	if dl > 0 {
+		x.dict = b[p+int(ns):]
+	}
 	strOK := func(off, n uint32) bool { return uint64(off)+uint64(n) <= ns }
 
 	// Inodes. Directory entries, xattrs and chunk tables tile their arrays

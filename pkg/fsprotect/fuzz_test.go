@@ -71,19 +71,23 @@ func indexSeedOf(t testing.TB, name string) (plain []byte, data []byte) {
 
 // FuzzParseIndex feeds arbitrary index plaintexts to the index parser, with
 // chunk records of both sizes (log2 >= 128: records with stored forms, as
-// in images with compression).
+// in images with compression; and bit 64 then: an image dictionary after
+// the strings, codec 2).
 func FuzzParseIndex(f *testing.F) {
 	plain, data := indexSeed(f)
 	zplain, zdata := indexSeedOf(f, "v2z-ok.img")
 	f.Add(plain, uint8(12))
+	dplain, ddata := indexSeedOf(f, "v2d-ok.img")
 	f.Add(zplain, uint8(128+12))
-	data = append(data, zdata...) // room for both seeds' chunks
+	f.Add(dplain, uint8(128+64+12))
+	data = append(data, zdata...) // room for the seeds' chunks
+	data = append(data, ddata...)
 	f.Fuzz(func(t *testing.T, b []byte, log2 uint8) {
-		rs := chunkRecSize
+		rs, dict := chunkRecSize, false
 		if log2 >= 128 {
-			rs = chunkRecSizeZ
+			rs, dict = chunkRecSizeZ, log2&64 != 0
 		}
-		x, err := parseIndex(b, uint32(log2%128%9)+minChunkLog2, PreambleSize, PreambleSize+uint64(len(data)), rs)
+		x, err := parseIndex(b, uint32(log2%64%9)+minChunkLog2, PreambleSize, PreambleSize+uint64(len(data)), rs, dict)
 		if err != nil {
 			return
 		}
@@ -142,6 +146,12 @@ func buildImage(t testing.TB, sk *subkeys, cs int, salt [saltSize]byte, data, pl
 // buildImageFlags is buildImage with header flags (flagChunkCompression:
 // codec LZ4, chunk records with stored forms).
 func buildImageFlags(t testing.TB, sk *subkeys, cs int, salt [saltSize]byte, data, plain []byte, flags uint64) []byte {
+	return buildImageCodec(t, sk, cs, salt, data, plain, flags, codecLZ4)
+}
+
+// buildImageCodec is buildImageFlags with the codec byte to write when
+// flags has compression.
+func buildImageCodec(t testing.TB, sk *subkeys, cs int, salt [saltSize]byte, data, plain []byte, flags uint64, codec byte) []byte {
 	pre := make([]byte, PreambleSize)
 	copy(pre, Magic)
 	le.PutUint32(pre[8:], sk.version)
@@ -151,7 +161,7 @@ func buildImageFlags(t testing.TB, sk *subkeys, cs int, salt [saltSize]byte, dat
 		h.salt = salt
 	}
 	if h.flags = flags; flags&flagChunkCompression != 0 {
-		h.reserved2[0] = codecLZ4
+		h.reserved2[0] = codec
 	}
 	h.dataHash = sha256.Sum256(append(bytes.Clone(pre), data...))
 	ct, hb, err := sealIndex(sk, h, plain)

@@ -19,6 +19,7 @@ type options struct {
 	saltSource   []byte
 	saltSet      bool // WithSaltSource given
 	compression  Compression
+	dict         []byte
 }
 
 // WithChunkSize sets the content chunk size for Pack: a power of two from
@@ -58,6 +59,17 @@ func WithSaltSource(src []byte) Option {
 // CompressionNone. Readers need no option: the image says how it is stored.
 func WithCompression(c Compression) Option { return func(o *options) { o.compression = c } }
 
+// WithDictionary makes Pack, PackTree, PackTarFile and NewContentCache
+// compress chunks against dict, an LZ4 dictionary of 1 to
+// MaxDictionarySize bytes that the image then carries in its index
+// (header codec 2; docs/fsprotect.md, "Image dictionary"). A dictionary
+// made from the image's own contents (TrainDictionary) gives every 4 KiB
+// chunk a history: about 10% smaller images, read as fast. It needs
+// WithCompression; an empty dict means none.
+func WithDictionary(dict []byte) Option {
+	return func(o *options) { o.dict = bytes.Clone(dict) }
+}
+
 // withVersion makes Pack write format version v. Version 1 is only written
 // by tests (the v1 vectors, the equality leak it has): it binds no chunk to
 // its path or image.
@@ -84,6 +96,12 @@ func buildOptions(opts []Option) (*options, error) {
 	}
 	if o.compression != CompressionNone && o.version < 2 {
 		return nil, fmt.Errorf("check options: compression needs format version 2")
+	}
+	if len(o.dict) > MaxDictionarySize {
+		return nil, fmt.Errorf("check options: dictionary of %d bytes, at most %d", len(o.dict), MaxDictionarySize)
+	}
+	if len(o.dict) > 0 && o.compression == CompressionNone {
+		return nil, fmt.Errorf("check options: a dictionary needs compression (WithCompression)")
 	}
 	if o.saltSet && len(o.saltSource) == 0 {
 		return nil, fmt.Errorf("check options: empty salt source: give bytes that identify the packed tree (for example its layer digests)")

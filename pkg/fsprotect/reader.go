@@ -84,7 +84,7 @@ func Open(r io.ReaderAt, size int64, key Key, opts ...Option) (*Reader, error) {
 	if err != nil {
 		return nil, &AuthError{Part: PartIndex, Msg: "GCM tag mismatch"}
 	}
-	rd.x, err = parseIndex(plain, h.chunkLog2, h.dataOff, h.indexOff, h.recSize())
+	rd.x, err = parseIndex(plain, h.chunkLog2, h.dataOff, h.indexOff, h.recSize(), h.hasDict())
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +233,7 @@ func (rd *Reader) readChunkZ(ino uint32, in *inode, i uint64, rec []byte, n, wit
 		return copy(dst, stored[within:n]), nil
 	}
 	plain := buf[rd.cs+tagSize : rd.cs+tagSize+n]
-	if err := decompressChunk(stored, plain); err != nil {
+	if err := decompressChunk(stored, plain, rd.x.dict); err != nil {
 		return 0, &FormatError{Offset: int64(off), Msg: fmt.Sprintf("chunk %d of %s: %v", i, rd.inoPath(ino), err)}
 	}
 	return copy(dst, plain[within:]), nil

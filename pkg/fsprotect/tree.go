@@ -2,6 +2,7 @@ package fsprotect
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/cipher"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"time"
 	"unsafe"
+
+	"github.com/scone-build/scone-build/internal/lz4dict"
 )
 
 // TreeEntry is one entry of a file tree given to PackTree: what one tar
@@ -91,8 +94,9 @@ func PackTreeParts(ctx context.Context, src EntrySource, key Key, opts ...Option
 func (p *packer) packTree(ctx context.Context, dst io.Writer, src EntrySource) (*Summary, error) {
 	cache := p.o.cache
 	if cache != nil && (cache.chunkSize != p.o.chunkSize || cache.sk.version != p.sk.version ||
-		cache.sk.keyCheck != p.sk.keyCheck || cache.salt != p.salt || cache.comp != p.o.compression) {
-		cache = nil // made for another key, chunk size, salt or compression: of no use here
+		cache.sk.keyCheck != p.sk.keyCheck || cache.salt != p.salt || cache.comp != p.o.compression ||
+		!bytes.Equal(cache.dict, p.o.dict)) {
+		cache = nil // made for another key, chunk size, salt, compression or dictionary: of no use here
 	}
 	return p.run(ctx, dst, func(ctx context.Context, pp *pipe) error {
 		return src.Entries(func(e *TreeEntry) error {
@@ -178,6 +182,8 @@ type ContentCache struct {
 	chunkSize int
 	log2      uint32
 	comp      Compression
+	dict      []byte        // WithDictionary
+	zdict     *lz4dict.Dict // dict prepared for the compressors, shared
 	recSize   int
 	crypto    sync.Pool // *contentCrypto
 
@@ -205,10 +211,11 @@ type contentCrypto struct {
 }
 
 // NewContentCache returns an empty cache for images packed with key, the
-// chunk size of opts (WithChunkSize), the compression of opts
-// (WithCompression) and the salt source of opts (WithSaltSource,
-// required); other options are ignored. PackTree uses it only when given
-// the same key, chunk size, compression and salt source.
+// chunk size of opts (WithChunkSize), the compression and dictionary of
+// opts (WithCompression, WithDictionary) and the salt source of opts
+// (WithSaltSource, required); other options are ignored. PackTree uses it
+// only when given the same key, chunk size, compression, dictionary and
+// salt source.
 func NewContentCache(key Key, opts ...Option) (*ContentCache, error) {
 	o, err := buildOptions(opts)
 	if err != nil {
@@ -222,9 +229,12 @@ func NewContentCache(key Key, opts ...Option) (*ContentCache, error) {
 		return nil, err
 	}
 	c := &ContentCache{sk: sk, salt: sk.salt(o.saltSource), chunkSize: o.chunkSize, log2: log2(o.chunkSize),
-		comp: o.compression, recSize: chunkRecSize, m: map[contentKey]*sealedContent{}}
+		comp: o.compression, dict: o.dict, recSize: chunkRecSize, m: map[contentKey]*sealedContent{}}
 	if c.comp != CompressionNone {
 		c.recSize = chunkRecSizeZ
+	}
+	if len(c.dict) > 0 {
+		c.zdict = lz4dict.NewDict(c.dict)
 	}
 	// Fail now rather than in Encrypt.
 	cc, err := c.newCrypto()
@@ -246,7 +256,7 @@ func (c *ContentCache) newCrypto() (*contentCrypto, error) {
 	}
 	cc := &contentCrypto{aead: a, siv: siv, tw: newTweaker(c.sk, c.salt)}
 	if c.comp != CompressionNone {
-		cc.z = newChunkCompressor(c.comp, c.chunkSize)
+		cc.z = newChunkCompressor(c.comp, c.chunkSize, c.zdict)
 	}
 	return cc, nil
 }

@@ -105,6 +105,8 @@ func genVectors(t testing.TB) ([]vector, string) {
 	vs = append(vs, genSet(t, &m, 2, "v2-")...)
 	fmt.Fprintf(&m, "# Format version 2 with per-chunk compression (LZ4).\n")
 	vs = append(vs, genZSet(t, &m)...)
+	fmt.Fprintf(&m, "# Format version 2 with per-chunk compression against an image dictionary (LZ4, codec 2).\n")
+	vs = append(vs, genDSet(t, &m)...)
 	return vs, m.String()
 }
 
@@ -232,7 +234,7 @@ func genSet(t testing.TB, m *strings.Builder, v uint32, prefix string) []vector 
 	fmt.Fprintf(m, "file d/f 11 %x\n", sha256.Sum256([]byte("small file\n")))
 	data := small[PreambleSize:srd.hdr.indexOff]
 	badIndex := func(name string, f func(x *index)) {
-		x, err := parseIndex(srd.x.marshal(), srd.hdr.chunkLog2, srd.hdr.dataOff, srd.hdr.indexOff, srd.x.recSize)
+		x, err := parseIndex(srd.x.marshal(), srd.hdr.chunkLog2, srd.hdr.dataOff, srd.hdr.indexOff, srd.x.recSize, srd.hdr.hasDict())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -540,13 +542,13 @@ func genZSet(t testing.TB, m *strings.Builder) []vector {
 		return b
 	}
 	hdr := len(img) - hs
-	add("codec.img", "format", remac(func(b []byte) []byte { b[hdr+192] = 2; return b }(bytes.Clone(img))))
+	add("codec.img", "format", remac(func(b []byte) []byte { b[hdr+192] = 3; return b }(bytes.Clone(img))))
 	add("noflag.img", "auth", remac(func(b []byte) []byte { b[hdr+56] = 0; b[hdr+192] = 0; return b }(bytes.Clone(img))))
 
 	// Malformed stored forms, index re-encrypted and re-MACed.
 	data := img[PreambleSize:rd.hdr.indexOff]
 	badIndex := func(name string, f func(x *index)) {
-		x, err := parseIndex(rd.x.marshal(), rd.hdr.chunkLog2, rd.hdr.dataOff, rd.hdr.indexOff, rd.x.recSize)
+		x, err := parseIndex(rd.x.marshal(), rd.hdr.chunkLog2, rd.hdr.dataOff, rd.hdr.indexOff, rd.x.recSize, rd.hdr.hasDict())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -586,7 +588,7 @@ func genZSet(t testing.TB, m *strings.Builder) []vector {
 	// authenticated index) whose LZ4 block is malformed: a format error at
 	// the read, never a crash or plaintext in the caller's buffer.
 	{
-		x, err := parseIndex(rd.x.marshal(), rd.hdr.chunkLog2, rd.hdr.dataOff, rd.hdr.indexOff, rd.x.recSize)
+		x, err := parseIndex(rd.x.marshal(), rd.hdr.chunkLog2, rd.hdr.dataOff, rd.hdr.indexOff, rd.x.recSize, rd.hdr.hasDict())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -608,5 +610,81 @@ func genZSet(t testing.TB, m *strings.Builder) []vector {
 		add("chunk-block.img", "ok", buildImageFlags(t, sk, MinChunkSize, rd.hdr.salt, d, x.marshal(), flagChunkCompression))
 		checks(map[string]string{"z/text": "format"})
 	}
+	return vs
+}
+
+// vectorDict is the dictionary of v2d-ok.img: the text line of zTree, and
+// the random bytes of z/fromdict, which compress only against it.
+func vectorDict() []byte {
+	d := bytes.Repeat([]byte("scone protected file system, compressed chunk by chunk\n"), 4)
+	return append(d, pseudoRandom(23, 3000)...)
+}
+
+// dTree is zTree with a file that LZ4 can shrink only with the dictionary.
+func dTree() []tentry {
+	return append(zTree(), tentry{name: "z/fromdict", typ: tar.TypeReg, mode: 0o644, body: pseudoRandom(23, 3000), mtime: time.Unix(1700000000, 0)})
+}
+
+// genDSet builds the vectors of images compressed against an image
+// dictionary ("v2d-"): a good image (one of its chunks decodes only with
+// the dictionary), a tampered compressed chunk, an index without the
+// dictionary under codec 2, and a dictionary under codec 1.
+func genDSet(t testing.TB, m *strings.Builder) []vector {
+	const prefix = "v2d-"
+	opts := []Option{WithChunkSize(MinChunkSize), WithCompression(CompressionLZ4), WithDictionary(vectorDict())}
+	img, sum := packBytes(t, makeTar(t, dTree()), vectorKey, opts...)
+	rd := openBytes(t, img, vectorKey)
+	if !rd.hdr.hasDict() || !bytes.Equal(rd.x.dict, vectorDict()) {
+		t.Fatal("v2d-ok.img has no dictionary")
+	}
+	key := hex.EncodeToString(vectorKey[:])
+	var vs []vector
+	add := func(file, expect string, b []byte) {
+		vs = append(vs, vector{prefix + file, b})
+		fmt.Fprintf(m, "image %s%s %s - %s\n", prefix, file, key, expect)
+	}
+	checks := func(bad map[string]string) {
+		for _, e := range dTree() {
+			if e.typ != tar.TypeReg {
+				continue
+			}
+			if c := bad[e.name]; c != "" {
+				fmt.Fprintf(m, "fileerr %s %s\n", e.name, c)
+				continue
+			}
+			fmt.Fprintf(m, "file %s %d %x\n", e.name, len(e.body), sha256.Sum256(e.body))
+		}
+		fmt.Fprintf(m, "symlink z/sym text\n")
+		fmt.Fprintf(m, "sameino z/hard z/text\n")
+	}
+	vs = append(vs, vector{prefix + "ok.img", img})
+	fmt.Fprintf(m, "image %sok.img %s %s ok\n", prefix, key, hex.EncodeToString(sum.Root[:]))
+	checks(nil)
+	in := rd.x.inode(mustIno(t, rd, "z/fromdict"))
+	st, off := recStored(rd.x.rec(in.chunkFirst))
+	if st&storedCompBit == 0 || st&storedLenMask > 64 {
+		t.Fatalf("z/fromdict stored word %#x: want a short block that copies from the dictionary", st)
+	}
+	b := bytes.Clone(img)
+	b[off+1] ^= 0x10
+	add("chunk-comp.img", "ok", b)
+	checks(map[string]string{"z/fromdict": "auth"})
+
+	sk, err := deriveKeys(vectorKey, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := img[PreambleSize:rd.hdr.indexOff]
+	badIndex := func(name string, codec byte, f func(x *index)) {
+		x, err := parseIndex(rd.x.marshal(), rd.hdr.chunkLog2, rd.hdr.dataOff, rd.hdr.indexOff, rd.x.recSize, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(x)
+		add(name, "format", buildImageCodec(t, sk, MinChunkSize, rd.hdr.salt, data, x.marshal(), flagChunkCompression, codec))
+	}
+	badIndex("index-nodict.img", codecLZ4Dict, func(x *index) { x.dict = nil })
+	badIndex("index-dictcodec1.img", codecLZ4, func(*index) {})
+	badIndex("index-dictbig.img", codecLZ4Dict, func(x *index) { x.dict = bytes.Repeat([]byte{1}, MaxDictionarySize+1) })
 	return vs
 }

@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/scone-build/scone-build/internal/lz4dict"
 )
 
 // Summary describes an image written by Pack.
@@ -42,6 +44,9 @@ type Summary struct {
 	// compression).
 	Compression Compression
 	BytesStored int64
+	// Dictionary is the size of the image's LZ4 dictionary (WithDictionary;
+	// 0 for none).
+	Dictionary int
 }
 
 // wnode is a node of the tree being packed.
@@ -85,7 +90,8 @@ type packer struct {
 	sum       Summary
 	dataPos   uint64
 	jobChunks int
-	recSize   int // chunk record size (chunkRecSizeZ with compression)
+	recSize   int           // chunk record size (chunkRecSizeZ with compression)
+	zdict     *lz4dict.Dict // WithDictionary, prepared once for all workers
 }
 
 // Pack reads a tar stream (a flattened root file system) and writes a
@@ -137,6 +143,10 @@ func newPacker(key Key, opts []Option) (*packer, error) {
 	p.recSize = chunkRecSize
 	if o.compression != CompressionNone {
 		p.recSize = chunkRecSizeZ
+	}
+	if len(o.dict) > 0 {
+		p.zdict = lz4dict.NewDict(o.dict)
+		p.sum.Dictionary = len(o.dict)
 	}
 	p.jobChunks = max(1, (256<<10)/o.chunkSize)
 	if o.saltSet {
@@ -222,7 +232,7 @@ func (p *packer) run(parent context.Context, dst io.Writer, feed func(context.Co
 		aead, siv := aeads[i], sivs[i]
 		var z *chunkCompressor
 		if p.o.compression != CompressionNone {
-			z = newChunkCompressor(p.o.compression, p.o.chunkSize)
+			z = newChunkCompressor(p.o.compression, p.o.chunkSize, p.zdict)
 		}
 		wg.Add(1)
 		go func() {
@@ -297,6 +307,9 @@ func (p *packer) run(parent context.Context, dst io.Writer, feed func(context.Co
 	if p.o.compression != CompressionNone {
 		h.flags = flagChunkCompression
 		h.reserved2[0] = codecLZ4
+		if len(p.o.dict) > 0 {
+			h.reserved2[0] = codecLZ4Dict
+		}
 	}
 	copy(h.dataHash[:], dataHash.Sum(nil))
 	ct, hb, err := sealIndex(p.sk, h, plain)
@@ -760,7 +773,7 @@ func (p *packer) readContent(ctx context.Context, tr *tar.Reader, hdr *tar.Heade
 // buildIndex numbers the inodes breadth first, children in name order, and
 // lays out the index tables in inode order.
 func (p *packer) buildIndex() (*index, error) {
-	x := &index{recSize: p.recSize}
+	x := &index{recSize: p.recSize, dict: p.o.dict}
 	var nodes []*wnode
 	p.root.ino = rootIno
 	nodes = append(nodes, p.root)

@@ -43,7 +43,7 @@ type options struct {
 	concurrency int
 	progress    func(layer int, bytes int64)
 	maxFileSize int64
-	fileHook    func(name string, content []byte)
+	files       FileObserver
 }
 
 // WithConcurrency bounds how many layers are decompressed at once (default
@@ -53,16 +53,24 @@ func WithConcurrency(n int) Option { return func(o *options) { o.concurrency = n
 // WithProgress is called with the compressed bytes read so far per layer.
 func WithProgress(f func(layer int, bytes int64)) Option { return func(o *options) { o.progress = f } }
 
-// WithFileHook has f called with the path (in the tree's form, as Walk
-// gives it: "usr/bin/env") and the content of each regular file of every
-// layer (files later deleted or replaced included) as soon as it is
-// decompressed, before the tree is merged. f is called from the goroutines
-// that read the layers, concurrently: it must be cheap (hand the work to
-// another goroutine) and must not modify or retain-and-modify the content,
-// which becomes the Entry's Data if the file survives. Empty files are not
-// reported.
-func WithFileHook(f func(name string, content []byte)) Option {
-	return func(o *options) { o.fileHook = f }
+// FileObserver sees the regular files of every layer (files later deleted
+// or replaced included) as soon as they are decompressed, before the tree
+// is merged. Its methods are called from the goroutines that read the
+// layers, concurrently for different layers, in order within one.
+type FileObserver interface {
+	// File gets the path (in the tree's form, as Walk gives it:
+	// "usr/bin/env") and the content of a non-empty regular file of
+	// layer. It must be cheap (hand the work to another goroutine) and
+	// must not modify the content, which becomes the Entry's Data if the
+	// file survives.
+	File(layer int, name string, content []byte)
+	// LayerDone follows the last File call of a layer read without error.
+	LayerDone(layer int)
+}
+
+// WithFileObserver has obs see every layer's files as they are read.
+func WithFileObserver(obs FileObserver) Option {
+	return func(o *options) { o.files = obs }
 }
 
 // Flatten reads every layer of img and returns the merged root file system.
@@ -150,7 +158,14 @@ func readLayer(ctx context.Context, i int, l v1.Layer, o *options) ([]rawEntry, 
 		return nil, err
 	}
 	defer closer()
-	return parseTar(ctx, r, o.fileHook)
+	if o.files == nil {
+		return parseTar(ctx, r, nil)
+	}
+	entries, err := parseTar(ctx, r, func(name string, b []byte) { o.files.File(i, name, b) })
+	if err == nil {
+		o.files.LayerDone(i)
+	}
+	return entries, err
 }
 
 var (

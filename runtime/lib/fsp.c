@@ -4,7 +4,9 @@
  * salt, MAC position) and the HKDF labels; chunk nonces are taken from the
  * index. Version 2 images with header flag 0x1 store chunks LZ4-compressed
  * or as they are, as each chunk record says; a chunk is authenticated
- * before LZ4_decompress_safe (Debian's liblz4.a; no allocation) sees it. */
+ * before LZ4_decompress_safe (Debian's liblz4.a; no allocation) sees it;
+ * with codec 2 the blocks refer to the image dictionary, which the
+ * authenticated index carries after its strings. */
 #include "fsp.h"
 #include "sha256blk.h"
 
@@ -31,6 +33,8 @@
 #define STORED_LEN 0x1fffffu
 #define FLAG_COMPRESSION 1u
 #define CODEC_LZ4 1u
+#define CODEC_LZ4_DICT 2u /* LZ4 blocks against the image dictionary (in the index) */
+#define MAX_DICT 65536u
 #define INODE_REC 96u
 #define DIRENT_REC 12u
 #define XATTR_REC 16u
@@ -58,6 +62,7 @@ struct fsp {
 	uint32_t log2, chunk_size;
 	uint32_t rec_size; /* CHUNK_REC, or CHUNK_REC_Z with compression */
 	int compressed;	   /* header flag 0x1: records carry stored forms */
+	int with_dict;	   /* codec 2: the index ends with the image dictionary */
 	uint64_t data_off, data_end;
 	uint8_t root[32];
 	uint8_t *index; /* decrypted index, private memory */
@@ -65,6 +70,8 @@ struct fsp {
 	uint32_t ninodes, ndirents, nxattrs;
 	uint64_t nchunks, nstrs;
 	const uint8_t *inodes, *dirents, *xattrs, *chunks, *strs;
+	const uint8_t *dict; /* codec 2: the image dictionary, after the strings */
+	uint32_t dict_len;
 	union aes_ctr_keys content; /* AES-256 CTR subkeys of the content key */
 	br_ghash ghash;
 };
@@ -235,7 +242,9 @@ static int parse_index(struct fsp *f)
 	if (len < INDEX_HDR || memcmp(b, index_magic, 8) != 0)
 		return -FSP_EFORMAT;
 	uint64_t ni = get32(b + 8), nd = get32(b + 12), nx = get32(b + 16);
-	if (get32(b + 20) != 0)
+	/* the dictionary length: reserved (0) unless codec 2 */
+	uint64_t dl = get32(b + 20);
+	if (f->with_dict ? dl == 0 || dl > MAX_DICT : dl != 0)
 		return -FSP_EFORMAT;
 	uint64_t nc = get64(b + 24), ns = get64(b + 32);
 	if (ni == 0)
@@ -243,7 +252,7 @@ static int parse_index(struct fsp *f)
 	uint64_t rest = len - INDEX_HDR;
 	if (nc > rest / f->rec_size || ns > rest)
 		return -FSP_EFORMAT;
-	if (ni * INODE_REC + nd * DIRENT_REC + nx * XATTR_REC + nc * f->rec_size + ns != rest)
+	if (ni * INODE_REC + nd * DIRENT_REC + nx * XATTR_REC + nc * f->rec_size + ns + dl != rest)
 		return -FSP_EFORMAT;
 	f->ninodes = (uint32_t)ni;
 	f->ndirents = (uint32_t)nd;
@@ -255,6 +264,8 @@ static int parse_index(struct fsp *f)
 	f->xattrs = f->dirents + nd * DIRENT_REC;
 	f->chunks = f->xattrs + nx * XATTR_REC;
 	f->strs = f->chunks + nc * f->rec_size;
+	f->dict = dl != 0 ? f->strs + ns : NULL;
+	f->dict_len = (uint32_t)dl;
 
 	uint32_t *refs = rt_calloc((size_t)ni, sizeof *refs);
 	if (refs == NULL)
@@ -457,7 +468,8 @@ int fsp_open(struct fsp **out, const uint8_t *img, uint64_t img_len, const uint8
 		 * rest reserved */
 		static const uint8_t zero[32];
 		int comp = (flags & FLAG_COMPRESSION) != 0;
-		if ((comp && h[192] != CODEC_LZ4) || (!comp && h[192] != 0) || memcmp(h + 193, zero, 31) != 0)
+		if ((comp && h[192] != CODEC_LZ4 && h[192] != CODEC_LZ4_DICT) || (!comp && h[192] != 0) ||
+		    memcmp(h + 193, zero, 31) != 0)
 			goto fail_keys;
 	}
 	if (data_len > img_len || data_off + data_len != index_off)
@@ -487,6 +499,7 @@ int fsp_open(struct fsp **out, const uint8_t *img, uint64_t img_len, const uint8
 	f->chunk_size = 1u << log2;
 	f->compressed = (flags & FLAG_COMPRESSION) != 0;
 	f->rec_size = f->compressed ? CHUNK_REC_Z : CHUNK_REC;
+	f->with_dict = f->compressed && h[192] == CODEC_LZ4_DICT;
 	f->data_off = data_off;
 	f->data_end = index_off;
 	memcpy(f->root, root, 32);
@@ -657,7 +670,9 @@ static long read_chunk(const struct fsp *f, const uint8_t *in, uint64_t i, uint8
 	if ((st & STORED_COMP) == 0)
 		return (long)n;
 	uint8_t *out = priv + f->chunk_size;
-	int got = LZ4_decompress_safe((const char *)priv, (char *)out, (int)ln, (int)n);
+	int got = f->dict_len != 0 ? LZ4_decompress_safe_usingDict((const char *)priv, (char *)out, (int)ln, (int)n,
+								   (const char *)f->dict, (int)f->dict_len) :
+				     LZ4_decompress_safe((const char *)priv, (char *)out, (int)ln, (int)n);
 	if (got != (int)n) {
 		wipe(priv, ln);
 		wipe(out, n);

@@ -3,8 +3,9 @@
  * Runs every labelled vector of testdata/fsprotect/vectors.txt, format
  * versions 1 and 2, the latter also with per-chunk compression (format in
  * testdata/fsprotect/README.md; the Go test runs the same manifest against
- * the Go reader), then, for ok.img (v1), v2-ok.img and v2z-ok.img
- * (compressed): a bit-flip campaign (every flip is either refused at open or
+ * the Go reader), then, for ok.img (v1), v2-ok.img, v2z-ok.img
+ * (compressed) and v2d-ok.img (compressed against the image dictionary):
+ * a bit-flip campaign (every flip is either refused at open or
  * makes a read of the touched data fail), authenticated but malformed
  * indexes, reads of tampered chunks (the caller's buffer stays untouched),
  * and concurrent reads from three threads. Runs from the repository root. */
@@ -777,6 +778,8 @@ int main(int argc, char **argv)
 	tampered_reads("v2-");
 	bitflip_campaign("v2z-ok.img");
 	index_mutations("v2z-ok.img");
+	bitflip_campaign("v2d-ok.img");
+	index_mutations("v2d-ok.img");
 	compressed_reads();
 	return test_summary("test_fsp");
 }
