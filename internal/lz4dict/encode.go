@@ -44,8 +44,8 @@ var ErrLevel = errors.New("unknown compression level")
 // Encoders.
 type Dict struct {
 	b    []byte
-	head []int32 // hash4 -> last position in b with that hash, -1 for none
-	prev []int32 // position -> previous position with the same hash4, -1
+	head *[1 << dictLog]int32 // hash4 -> last position in b with that hash, -1 for none
+	prev []int32              // position -> previous position with the same hash4, -1
 }
 
 // NewDict prepares b (at most MaxDictSize bytes; a longer b keeps its
@@ -55,7 +55,7 @@ func NewDict(b []byte) *Dict {
 	if len(b) > MaxDictSize {
 		b = b[len(b)-MaxDictSize:]
 	}
-	d := &Dict{b: append([]byte(nil), b...), head: make([]int32, 1<<dictLog)}
+	d := &Dict{b: append([]byte(nil), b...), head: new([1 << dictLog]int32)}
 	for i := range d.head {
 		d.head[i] = -1
 	}
@@ -84,9 +84,9 @@ type Encoder struct {
 	d     *Dict
 	depth int
 	lazy  bool
-	win   []byte  // dictionary ++ block
-	head  []int32 // hash -> tag of the last block position, see gen
-	prev  []int32 // block index -> previous window position, -1 for none
+	win   []byte                // dictionary ++ block
+	head  *[1 << blockLog]int32 // hash -> tag of the last block position, see gen
+	prev  []int32               // block index -> previous window position, -1 for none
 	// gen is the tag of block index 0 in this call: a head entry below it
 	// was left by an earlier block and is ignored, so the table never
 	// needs clearing between blocks.
@@ -98,7 +98,7 @@ func NewEncoder(d *Dict, level int) (*Encoder, error) {
 	if d == nil {
 		d = NewDict(nil)
 	}
-	e := &Encoder{d: d, head: make([]int32, 1<<blockLog), gen: 1}
+	e := &Encoder{d: d, head: new([1 << blockLog]int32), gen: 1}
 	switch level {
 	case LevelFast:
 	case LevelHC:
@@ -124,7 +124,7 @@ func (e *Encoder) Encode(dst, src []byte) int {
 		return 0
 	}
 	if int64(e.gen)+int64(n)+1 >= 1<<31-1 {
-		clear(e.head)
+		clear(e.head[:])
 		e.gen = 1
 	}
 	dl := len(e.d.b)

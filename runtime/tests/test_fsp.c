@@ -763,6 +763,70 @@ static int bench(const char *imgpath, const char *keyhex, const char *path)
 	return 0;
 }
 
+/* Reads of an image compressed against its dictionary from more threads
+ * than it has decoding slots: each thread reads z/text and z/fromdict
+ * over and over and compares them with a read made before the threads
+ * started (the slots and the slow path must give the same bytes). */
+struct dthr {
+	const struct fsp *f;
+	uint32_t ino[2];
+	const uint8_t *want[2];
+	size_t len[2];
+	int bad;
+};
+
+static void *dict_reader(void *p)
+{
+	struct dthr *t = p;
+	uint8_t buf[16384];
+	for (int it = 0; it < 300 && !t->bad; it++)
+		for (int k = 0; k < 2; k++) {
+			long n = fsp_pread(t->f, t->ino[k], buf, t->len[k], 0);
+			if (n != (long)t->len[k] || memcmp(buf, t->want[k], t->len[k]) != 0)
+				t->bad = 1;
+		}
+	return NULL;
+}
+
+static void dict_concurrent_reads(void)
+{
+	uint64_t len;
+	uint8_t *img;
+	struct fsp *f = open_vec("v2d-ok.img", &img, &len);
+	if (f == NULL)
+		return;
+	static uint8_t want[2][16384];
+	struct dthr t[8];
+	const char *names[2] = {"z/text", "z/fromdict"};
+	for (int k = 0; k < 2; k++) {
+		uint32_t ino;
+		long n = resolve(f, names[k], &ino) == 0 ? fsp_pread(f, ino, want[k], sizeof want[k], 0) : -1;
+		if (n <= 0) {
+			FAIL("v2d-ok.img: cannot read %s", names[k]);
+			fsp_close(f);
+			free(img);
+			return;
+		}
+		for (int i = 0; i < 8; i++) {
+			t[i].f = f;
+			t[i].ino[k] = ino;
+			t[i].want[k] = want[k];
+			t[i].len[k] = (size_t)n;
+			t[i].bad = 0;
+		}
+	}
+	pthread_t th[8];
+	for (int i = 0; i < 8; i++)
+		pthread_create(&th[i], NULL, dict_reader, &t[i]);
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		if (t[i].bad)
+			FAIL("v2d-ok.img: thread %d read other bytes", i);
+	}
+	fsp_close(f);
+	free(img);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && strcmp(argv[1], "bench") == 0)
@@ -780,6 +844,7 @@ int main(int argc, char **argv)
 	index_mutations("v2z-ok.img");
 	bitflip_campaign("v2d-ok.img");
 	index_mutations("v2d-ok.img");
+	dict_concurrent_reads();
 	compressed_reads();
 	return test_summary("test_fsp");
 }
