@@ -468,6 +468,46 @@ func zTree() []tentry {
 	}
 }
 
+// zSetWriter collects the vectors of the v2z- and v2d- sets (trees
+// derived from zTree) and writes their manifest lines.
+type zSetWriter struct {
+	m      *strings.Builder
+	prefix string
+	tree   []tentry
+	stat   string // an extra directive after each image's checks
+	vs     []vector
+}
+
+func (w *zSetWriter) add(file, expect string, b []byte) {
+	w.vs = append(w.vs, vector{w.prefix + file, b})
+	fmt.Fprintf(w.m, "image %s%s %s - %s\n", w.prefix, file, hex.EncodeToString(vectorKey[:]), expect)
+}
+
+// ok adds the good image, which opens with the root given.
+func (w *zSetWriter) ok(img []byte, root [32]byte) {
+	w.vs = append(w.vs, vector{w.prefix + "ok.img", img})
+	fmt.Fprintf(w.m, "image %sok.img %s %x ok\n", w.prefix, hex.EncodeToString(vectorKey[:]), root)
+	w.checks(nil)
+}
+
+// checks lists the tree's files (those in bad with the outcome their
+// read must fail with), its symlink and its hard link.
+func (w *zSetWriter) checks(bad map[string]string) {
+	for _, e := range w.tree {
+		if e.typ != tar.TypeReg {
+			continue
+		}
+		if c := bad[e.name]; c != "" {
+			fmt.Fprintf(w.m, "fileerr %s %s\n", e.name, c)
+			continue
+		}
+		fmt.Fprintf(w.m, "file %s %d %x\n", e.name, len(e.body), sha256.Sum256(e.body))
+	}
+	fmt.Fprintf(w.m, "symlink z/sym text\n")
+	fmt.Fprintf(w.m, "sameino z/hard z/text\n")
+	w.m.WriteString(w.stat)
+}
+
 // genZSet builds the vectors of images with per-chunk compression
 // ("v2z-"): a good image, tampered chunks of both stored forms, a header
 // with an unknown codec, a compressed image with the flag cleared, indexes
@@ -478,30 +518,9 @@ func genZSet(t testing.TB, m *strings.Builder) []vector {
 	opts := []Option{WithChunkSize(MinChunkSize), WithCompression(CompressionLZ4)}
 	img, sum := packBytes(t, makeTar(t, zTree()), vectorKey, opts...)
 	rd := openBytes(t, img, vectorKey)
-	key := hex.EncodeToString(vectorKey[:])
-	var vs []vector
-	add := func(file, expect string, b []byte) {
-		vs = append(vs, vector{prefix + file, b})
-		fmt.Fprintf(m, "image %s%s %s - %s\n", prefix, file, key, expect)
-	}
-	checks := func(bad map[string]string) {
-		for _, e := range zTree() {
-			if e.typ != tar.TypeReg {
-				continue
-			}
-			if c := bad[e.name]; c != "" {
-				fmt.Fprintf(m, "fileerr %s %s\n", e.name, c)
-				continue
-			}
-			fmt.Fprintf(m, "file %s %d %x\n", e.name, len(e.body), sha256.Sum256(e.body))
-		}
-		fmt.Fprintf(m, "symlink z/sym text\n")
-		fmt.Fprintf(m, "sameino z/hard z/text\n")
-		fmt.Fprintf(m, "stat z/text 1 100644 0 0 2 11000\n")
-	}
-	vs = append(vs, vector{prefix + "ok.img", img})
-	fmt.Fprintf(m, "image %sok.img %s %s ok\n", prefix, key, hex.EncodeToString(sum.Root[:]))
-	checks(nil)
+	w := &zSetWriter{m: m, prefix: prefix, tree: zTree(), stat: "stat z/text 1 100644 0 0 2 11000\n"}
+	add, checks := w.add, w.checks
+	w.ok(img, sum.Root)
 	// Where chunk i of a file is stored, and how.
 	chunk := func(name string, i uint64) (uint32, uint64) {
 		in := rd.x.inode(mustIno(t, rd, name))
@@ -610,7 +629,7 @@ func genZSet(t testing.TB, m *strings.Builder) []vector {
 		add("chunk-block.img", "ok", buildImageFlags(t, sk, MinChunkSize, rd.hdr.salt, d, x.marshal(), flagChunkCompression))
 		checks(map[string]string{"z/text": "format"})
 	}
-	return vs
+	return w.vs
 }
 
 // vectorDict is the dictionary of v2d-ok.img: the text line of zTree, and
@@ -637,29 +656,9 @@ func genDSet(t testing.TB, m *strings.Builder) []vector {
 	if !rd.hdr.hasDict() || !bytes.Equal(rd.x.dict, vectorDict()) {
 		t.Fatal("v2d-ok.img has no dictionary")
 	}
-	key := hex.EncodeToString(vectorKey[:])
-	var vs []vector
-	add := func(file, expect string, b []byte) {
-		vs = append(vs, vector{prefix + file, b})
-		fmt.Fprintf(m, "image %s%s %s - %s\n", prefix, file, key, expect)
-	}
-	checks := func(bad map[string]string) {
-		for _, e := range dTree() {
-			if e.typ != tar.TypeReg {
-				continue
-			}
-			if c := bad[e.name]; c != "" {
-				fmt.Fprintf(m, "fileerr %s %s\n", e.name, c)
-				continue
-			}
-			fmt.Fprintf(m, "file %s %d %x\n", e.name, len(e.body), sha256.Sum256(e.body))
-		}
-		fmt.Fprintf(m, "symlink z/sym text\n")
-		fmt.Fprintf(m, "sameino z/hard z/text\n")
-	}
-	vs = append(vs, vector{prefix + "ok.img", img})
-	fmt.Fprintf(m, "image %sok.img %s %s ok\n", prefix, key, hex.EncodeToString(sum.Root[:]))
-	checks(nil)
+	w := &zSetWriter{m: m, prefix: prefix, tree: dTree()}
+	add, checks := w.add, w.checks
+	w.ok(img, sum.Root)
 	in := rd.x.inode(mustIno(t, rd, "z/fromdict"))
 	st, off := recStored(rd.x.rec(in.chunkFirst))
 	if st&storedCompBit == 0 || st&storedLenMask > 64 {
@@ -686,5 +685,5 @@ func genDSet(t testing.TB, m *strings.Builder) []vector {
 	badIndex("index-nodict.img", codecLZ4Dict, func(x *index) { x.dict = nil })
 	badIndex("index-dictcodec1.img", codecLZ4, func(*index) {})
 	badIndex("index-dictbig.img", codecLZ4Dict, func(x *index) { x.dict = bytes.Repeat([]byte{1}, MaxDictionarySize+1) })
-	return vs
+	return w.vs
 }
