@@ -28,6 +28,7 @@ type fsOptions struct {
 	keyFile    string
 	chunkSize  int
 	compress   string
+	dictionary string
 	expectRoot string
 }
 
@@ -136,8 +137,8 @@ protected FS image written to OUT (through a temporary file, so OUT is never
 left half-written), format version 2. A directory is read as 'convert dir:'
 reads it (modification times to the second, xattrs kept). Prints the root
 hash and a summary. The output is the same for the same input, key, chunk
-size and compression. The input is read twice: once to derive the image salt from the tree,
-once to encrypt it (docs/fsprotect.md).`,
+size, compression and dictionary. The input is read twice: once to derive the image salt
+from the tree and sample the dictionary, once to encrypt it (docs/fsprotect.md).`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			k, err := po.key()
@@ -148,10 +149,20 @@ once to encrypt it (docs/fsprotect.md).`,
 			if err != nil {
 				return usagef("--compression %q: want one of %s", po.compress, strings.Join(fsprotect.CompressionNames(), ", "))
 			}
+			opts := []fsprotect.Option{fsprotect.WithChunkSize(po.chunkSize), fsprotect.WithCompression(comp)}
+			switch po.dictionary {
+			case "image":
+				if comp != fsprotect.CompressionNone {
+					opts = append(opts, fsprotect.WithTrainedDictionary())
+				}
+			case "none":
+			default:
+				return usagef("--dictionary %q: want image or none", po.dictionary)
+			}
 			var sum *fsprotect.Summary
 			err = writeAtomic(args[1], func(w io.Writer) error {
 				var err error
-				sum, err = packPath(cmd.Context(), w, args[0], k, fsprotect.WithChunkSize(po.chunkSize), fsprotect.WithCompression(comp))
+				sum, err = packPath(cmd.Context(), w, args[0], k, opts...)
 				return err
 			})
 			if err != nil {
@@ -163,13 +174,14 @@ once to encrypt it (docs/fsprotect.md).`,
 			fmt.Fprintf(a.stdout, "root %x\n", sum.Root)
 			fmt.Fprintf(a.stdout, "files %d, dirs %d, symlinks %d, hardlinks %d, devices %d, fifos %d, skipped %d\n",
 				sum.Files, sum.Dirs, sum.Symlinks, sum.Hardlinks, sum.Devices, sum.Fifos, len(sum.Skipped))
-			fmt.Fprintf(a.stdout, "bytes in %d, image %d, chunk size %d, format version %d, compression %s\n", sum.BytesIn, sum.BytesOut, sum.ChunkSize, sum.Version, sum.Compression)
+			fmt.Fprintf(a.stdout, "bytes in %d, image %d, chunk size %d, format version %d, compression %s, dictionary %d bytes\n", sum.BytesIn, sum.BytesOut, sum.ChunkSize, sum.Version, sum.Compression, sum.Dictionary)
 			return nil
 		},
 	}
 	addKey(pack, po, true)
 	pack.Flags().IntVar(&po.chunkSize, "chunk-size", fsprotect.DefaultChunkSize, "content chunk size in bytes (power of two, 4096..1048576)")
 	pack.Flags().StringVar(&po.compress, "compression", "lz4", "chunk compression: lz4, lz4hc or none (docs/fsprotect.md)")
+	pack.Flags().StringVar(&po.dictionary, "dictionary", "image", "with compression, what chunks are compressed against: image (a dictionary trained from the input, carried encrypted in the image) or none (docs/fsprotect.md)")
 
 	lo := &fsOptions{}
 	ls := &cobra.Command{

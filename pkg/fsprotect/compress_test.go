@@ -392,3 +392,95 @@ func TestDictionaryImages(t *testing.T) {
 		}
 	})
 }
+
+// TestTrainedDictionary: WithTrainedDictionary trains the same dictionary
+// from a tar file (while deriving the salt) as from the same entries in
+// memory, so PackTarFile and PackTree write the same image; Pack, which
+// streams, ignores it; too little content gives an image without one.
+func TestTrainedDictionary(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	words := strings.Fields("enclave shield chunk nonce salt root header index tweak codec block")
+	var text []byte
+	for len(text) < 1<<20 {
+		text = append(text, words[r.IntN(len(words))]...)
+		text = append(text, ' ')
+	}
+	tree := append(zTestTree(), tentry{name: "z/big", typ: tar.TypeReg, mode: 0o644, body: text})
+	tarData := makeTar(t, tree)
+	tarFile := filepath.Join(t.TempDir(), "tree.tar")
+	if err := os.WriteFile(tarFile, tarData, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := []Option{WithChunkSize(MinChunkSize), WithCompression(CompressionLZ4), WithTrainedDictionary()}
+	var fromTar bytes.Buffer
+	sum, err := PackTarFile(context.Background(), &fromTar, tarFile, testKey, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Dictionary == 0 {
+		t.Fatal("no dictionary trained from 1 MiB of text")
+	}
+	fromTree, _ := packTree(t, treeEntries(tree), opts...)
+	if !bytes.Equal(fromTar.Bytes(), fromTree) {
+		t.Error("PackTarFile and PackTree trained different dictionaries")
+	}
+	rd := openBytes(t, fromTree, testKey)
+	checkRanges(t, rd, "z/big", text)
+	_, psum := packBytes(t, tarData, testKey, append(opts, WithSaltSource([]byte("s")))...)
+	if psum.Dictionary != 0 {
+		t.Error("Pack trained a dictionary from a stream it reads once")
+	}
+	_, small := packBytes(t, makeTar(t, smallTree()), testKey, append(opts, WithSaltSource([]byte("s")))...)
+	if small.Dictionary != 0 {
+		t.Error("a dictionary from a few bytes")
+	}
+	if _, err := buildOptions([]Option{WithCompression(CompressionLZ4), WithDictionary([]byte("d")), WithTrainedDictionary()}); err == nil {
+		t.Error("WithDictionary and WithTrainedDictionary accepted together")
+	}
+}
+
+// TestDictSampler: one pass over 20 MiB keeps evenly spaced pieces within
+// the budget, and a stream cut into arbitrary writes is sampled as the
+// same content in memory.
+func TestDictSampler(t *testing.T) {
+	piece := make([]byte, dictSampleChunk)
+	var s dictSampler
+	const pieces = 5 << 10 // 20 MiB
+	for range pieces {
+		s.add(piece)
+	}
+	if s.bytes > dictSampleBytes || s.bytes < dictSampleBytes/2 {
+		t.Errorf("kept %d bytes, budget %d", s.bytes, dictSampleBytes)
+	}
+	for k, p := range s.kept {
+		if p.i != k*s.stride {
+			t.Fatalf("piece %d has index %d, stride %d", k, p.i, s.stride)
+		}
+	}
+	r := rand.New(rand.NewPCG(15, 16))
+	content := make([]byte, 3<<20+123)
+	for i := range content {
+		content[i] = byte(r.Uint32())
+	}
+	var mem dictSampler
+	for off := 0; off < len(content); off += dictSampleChunk {
+		mem.add(content[off:min(off+dictSampleChunk, len(content))])
+	}
+	var st dictSampler
+	w := &sampleWriter{s: &st}
+	for rest := content; len(rest) > 0; {
+		n := min(1+r.IntN(10000), len(rest))
+		w.Write(rest[:n])
+		rest = rest[n:]
+	}
+	w.flush()
+	a, b := mem.samples(), st.samples()
+	if len(a) != len(b) {
+		t.Fatalf("%d pieces from memory, %d from the stream", len(a), len(b))
+	}
+	for i := range a {
+		if !bytes.Equal(a[i], b[i]) {
+			t.Fatalf("piece %d differs", i)
+		}
+	}
+}

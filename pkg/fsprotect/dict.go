@@ -8,10 +8,10 @@ import (
 	"github.com/scone-build/scone-build/internal/lz4dict"
 )
 
-// Dictionary training budget: the samples are chunks of the contents,
-// evenly spaced, up to dictSampleBytes in all. Measured on the real images
-// (docs/benchmarks.md): 8 MiB of samples give the dictionary all of what
-// the whole tree would, in a fraction of the time.
+// Dictionary training budget: the samples are 4 KiB pieces of the contents
+// (as the image stores them), evenly spaced, up to dictSampleBytes in all.
+// On the real images 8 MiB of samples give the dictionary what the whole
+// tree would, in a fraction of the time (docs/benchmarks.md).
 const (
 	dictSampleBytes = 8 << 20
 	dictSampleChunk = 4 << 10
@@ -24,22 +24,22 @@ const (
 // deterministic, and returns nil when the tree holds too little content to
 // train from (an image without a dictionary is then as good).
 func TrainDictionary(ctx context.Context, src EntrySource) ([]byte, error) {
-	var contents [][]byte
-	var total int64
+	var s dictSampler
 	err := src.Entries(func(e *TreeEntry) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if e.Type == tar.TypeReg && len(e.Content) > 0 {
-			contents = append(contents, e.Content)
-			total += int64(len(e.Content))
+		if e.Type == tar.TypeReg {
+			for off := 0; off < len(e.Content); off += dictSampleChunk {
+				s.add(e.Content[off:min(off+dictSampleChunk, len(e.Content))])
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("train dictionary: %w", err)
 	}
-	return TrainDictionaryFromSamples(dictSamples(contents, total))
+	return TrainDictionaryFromSamples(s.samples())
 }
 
 // TrainDictionaryFromSamples returns an LZ4 dictionary (at most
@@ -55,20 +55,89 @@ func TrainDictionaryFromSamples(samples [][]byte) ([]byte, error) {
 	return d, nil
 }
 
-// dictSamples cuts every content into 4 KiB chunks (as the image stores
-// them) and keeps every stride-th chunk of the whole sequence, so that the
-// samples come to about dictSampleBytes.
-func dictSamples(contents [][]byte, total int64) [][]byte {
-	stride := max(int64(1), total/dictSampleBytes)
-	var samples [][]byte
-	var k int64
-	for _, c := range contents {
-		for off := 0; off < len(c); off += dictSampleChunk {
-			if k%stride == 0 {
-				samples = append(samples, c[off:min(off+dictSampleChunk, len(c))])
+// dictSampler keeps every stride-th piece it is given, in one pass over
+// contents of unknown total size: when the kept pieces exceed
+// dictSampleBytes the stride doubles and every other kept piece is
+// dropped. What it keeps depends only on the sequence of pieces.
+type dictSampler struct {
+	stride int // 0 means 1
+	n      int // pieces seen
+	kept   []sampledPiece
+	bytes  int
+}
+
+type sampledPiece struct {
+	i int
+	b []byte
+}
+
+// wants says whether the next piece would be kept (streams copy only
+// those).
+func (s *dictSampler) wants() bool { return s.n%max(s.stride, 1) == 0 }
+
+// add offers the next piece; a kept piece is referenced, not copied.
+func (s *dictSampler) add(b []byte) {
+	if s.wants() {
+		s.kept = append(s.kept, sampledPiece{s.n, b})
+		s.bytes += len(b)
+		for s.bytes > dictSampleBytes {
+			s.stride = 2 * max(s.stride, 1)
+			kept := s.kept[:0]
+			s.bytes = 0
+			for _, p := range s.kept {
+				if p.i%s.stride == 0 {
+					kept = append(kept, p)
+					s.bytes += len(p.b)
+				}
 			}
-			k++
+			clear(s.kept[len(kept):])
+			s.kept = kept
 		}
 	}
-	return samples
+	s.n++
+}
+
+func (s *dictSampler) samples() [][]byte {
+	out := make([][]byte, len(s.kept))
+	for i, p := range s.kept {
+		out[i] = p.b
+	}
+	return out
+}
+
+// sampleWriter offers the content written to it (one file) to s in 4
+// KiB pieces, copying the pieces s keeps; flush ends the file.
+type sampleWriter struct {
+	s   *dictSampler
+	buf []byte
+}
+
+func (w *sampleWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		k := min(dictSampleChunk-len(w.buf), len(p))
+		w.buf = append(w.buf, p[:k]...)
+		p = p[k:]
+		if len(w.buf) == dictSampleChunk {
+			w.flush()
+		}
+	}
+	return n, nil
+}
+
+func (w *sampleWriter) flush() {
+	if len(w.buf) == 0 {
+		return
+	}
+	if w.s.wants() {
+		w.s.add(append([]byte(nil), w.buf...))
+	} else {
+		w.s.add(nil)
+	}
+	w.buf = w.buf[:0]
+}
+
+// withTrained sets the dictionary trained for WithTrainedDictionary.
+func withTrained(d []byte) Option {
+	return func(o *options) { o.dict, o.trainDict = d, false }
 }

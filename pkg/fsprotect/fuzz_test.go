@@ -201,7 +201,7 @@ func FuzzPackTar(f *testing.F) {
 			return // sparse files and huge sizes: time, not coverage
 		}
 		ctx := context.Background()
-		streamed, serr := tarSaltSource(ctx, bytes.NewReader(data))
+		streamed, serr := tarSaltSource(ctx, bytes.NewReader(data), nil)
 		ents, rerr := readTarEntries(ctx, bytes.NewReader(data))
 		if rerr != nil {
 			if serr == nil {

@@ -20,6 +20,7 @@ type options struct {
 	saltSet      bool // WithSaltSource given
 	compression  Compression
 	dict         []byte
+	trainDict    bool // WithTrainedDictionary
 }
 
 // WithChunkSize sets the content chunk size for Pack: a power of two from
@@ -70,6 +71,14 @@ func WithDictionary(dict []byte) Option {
 	return func(o *options) { o.dict = bytes.Clone(dict) }
 }
 
+// WithTrainedDictionary makes PackTree, PackTreeParts and PackTarFile
+// train an image dictionary from the contents they pack (TrainDictionary:
+// one more pass over the entries in memory; for a tar file, during the
+// pass that derives the salt, or one more) and compress against it as
+// with WithDictionary. Pack, which reads its stream once, ignores it. It
+// needs WithCompression, and excludes WithDictionary.
+func WithTrainedDictionary() Option { return func(o *options) { o.trainDict = true } }
+
 // withVersion makes Pack write format version v. Version 1 is only written
 // by tests (the v1 vectors, the equality leak it has): it binds no chunk to
 // its path or image.
@@ -100,8 +109,11 @@ func buildOptions(opts []Option) (*options, error) {
 	if len(o.dict) > MaxDictionarySize {
 		return nil, fmt.Errorf("check options: dictionary of %d bytes, at most %d", len(o.dict), MaxDictionarySize)
 	}
-	if len(o.dict) > 0 && o.compression == CompressionNone {
+	if (len(o.dict) > 0 || o.trainDict) && o.compression == CompressionNone {
 		return nil, fmt.Errorf("check options: a dictionary needs compression (WithCompression)")
+	}
+	if len(o.dict) > 0 && o.trainDict {
+		return nil, fmt.Errorf("check options: WithDictionary and WithTrainedDictionary both given: give one")
 	}
 	if o.saltSet && len(o.saltSource) == 0 {
 		return nil, fmt.Errorf("check options: empty salt source: give bytes that identify the packed tree (for example its layer digests)")

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"hash"
 	"io"
 	"sort"
 	"strings"
@@ -86,7 +85,7 @@ func treeSaltSource(ctx context.Context, src EntrySource, workers int) ([]byte, 
 
 // tarSaltSource is treeSaltSource of the entries of a tar stream (what
 // Pack reads from it), computed while streaming.
-func tarSaltSource(ctx context.Context, r io.Reader) ([]byte, error) {
+func tarSaltSource(ctx context.Context, r io.Reader, s *dictSampler) ([]byte, error) {
 	tr := tar.NewReader(r)
 	h := sha256.New()
 	io.WriteString(h, treeSaltDomain)
@@ -115,8 +114,17 @@ func tarSaltSource(ctx context.Context, r io.Reader) ([]byte, error) {
 		var sum [32]byte
 		if e.Type == tar.TypeReg {
 			ch.Reset()
-			if err := copyContent(ch, tr, hdr); err != nil {
+			var dst io.Writer = ch
+			var sw *sampleWriter
+			if s != nil {
+				sw = &sampleWriter{s: s}
+				dst = io.MultiWriter(ch, sw)
+			}
+			if err := copyContent(dst, tr, hdr); err != nil {
 				return nil, err
+			}
+			if sw != nil {
+				sw.flush()
 			}
 			ch.Sum(sum[:0])
 		}
@@ -124,7 +132,7 @@ func tarSaltSource(ctx context.Context, r io.Reader) ([]byte, error) {
 	}
 }
 
-func copyContent(dst hash.Hash, tr *tar.Reader, hdr *tar.Header) error {
+func copyContent(dst io.Writer, tr *tar.Reader, hdr *tar.Header) error {
 	n, err := io.Copy(dst, tr)
 	if err == nil && n != hdr.Size {
 		err = io.ErrUnexpectedEOF

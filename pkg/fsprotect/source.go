@@ -19,17 +19,33 @@ func PackTarFile(ctx context.Context, dst io.Writer, src string, key Key, opts .
 	if err != nil {
 		return nil, err
 	}
-	if o.version >= 2 && !o.saltSet {
+	needSalt := o.version >= 2 && !o.saltSet
+	if needSalt || o.trainDict {
+		// One pass for both: the salt source and the dictionary's samples.
 		var ss []byte
+		var smp *dictSampler
+		if o.trainDict {
+			smp = &dictSampler{}
+		}
 		err := withPathStream(ctx, src, func(r io.Reader) error {
 			var err error
-			ss, err = tarSaltSource(ctx, r)
+			ss, err = tarSaltSource(ctx, r, smp)
 			return err
 		})
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts[:len(opts):len(opts)], WithSaltSource(ss))
+		opts = opts[:len(opts):len(opts)]
+		if needSalt {
+			opts = append(opts, WithSaltSource(ss))
+		}
+		if smp != nil {
+			d, err := TrainDictionaryFromSamples(smp.samples())
+			if err != nil {
+				return nil, err
+			}
+			opts = append(opts, withTrained(d))
+		}
 	}
 	var sum *Summary
 	err = withPathStream(ctx, src, func(r io.Reader) error {

@@ -59,12 +59,28 @@ func PackTree(ctx context.Context, dst io.Writer, src EntrySource, key Key, opts
 	if err != nil {
 		return nil, err
 	}
-	if p.needsSalt() {
-		if err := p.saltFromTree(ctx, src); err != nil {
-			return nil, err
-		}
+	if err := p.fromTree(ctx, src); err != nil {
+		return nil, err
 	}
 	return p.packTree(ctx, dst, src)
+}
+
+// fromTree derives from the tree what the options leave to it: the salt
+// source (no WithSaltSource) and the dictionary (WithTrainedDictionary).
+func (p *packer) fromTree(ctx context.Context, src EntrySource) error {
+	if p.needsSalt() {
+		if err := p.saltFromTree(ctx, src); err != nil {
+			return err
+		}
+	}
+	if p.o.trainDict {
+		d, err := TrainDictionary(ctx, src)
+		if err != nil {
+			return err
+		}
+		p.setDict(d)
+	}
+	return nil
 }
 
 // PackTreeParts is PackTree returning the image as slices (their
@@ -78,10 +94,8 @@ func PackTreeParts(ctx context.Context, src EntrySource, key Key, opts ...Option
 	if err != nil {
 		return nil, nil, err
 	}
-	if p.needsSalt() {
-		if err := p.saltFromTree(ctx, src); err != nil {
-			return nil, nil, err
-		}
+	if err := p.fromTree(ctx, src); err != nil {
+		return nil, nil, err
 	}
 	p.parts = &partsSink{}
 	sum, err := p.packTree(ctx, nil, src)

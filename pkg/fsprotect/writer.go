@@ -94,6 +94,15 @@ type packer struct {
 	zdict     *lz4dict.Dict // WithDictionary, prepared once for all workers
 }
 
+// setDict makes d (nil: none) the image dictionary, before packing.
+func (p *packer) setDict(d []byte) {
+	p.o.dict = d
+	p.zdict, p.sum.Dictionary = nil, len(d)
+	if len(d) > 0 {
+		p.zdict = lz4dict.NewDict(d)
+	}
+}
+
 // Pack reads a tar stream (a flattened root file system) and writes a
 // protected FS image of it to dst, encrypted and authenticated with key.
 // The output depends only on the stream, the key, the chunk size and the
@@ -144,10 +153,7 @@ func newPacker(key Key, opts []Option) (*packer, error) {
 	if o.compression != CompressionNone {
 		p.recSize = chunkRecSizeZ
 	}
-	if len(o.dict) > 0 {
-		p.zdict = lz4dict.NewDict(o.dict)
-		p.sum.Dictionary = len(o.dict)
-	}
+	p.setDict(o.dict)
 	p.jobChunks = max(1, (256<<10)/o.chunkSize)
 	if o.saltSet {
 		p.setSalt(o.saltSource)
