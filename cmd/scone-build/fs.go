@@ -282,7 +282,7 @@ with the one from the measured enclave config. Prints the root hash.`,
 				return fmt.Errorf("verify FS image %q: %w", args[0], err)
 			}
 			var root [32]byte
-			version := 0
+			version, storage := 0, ""
 			if vo.keyFile != "" {
 				k, err := vo.key()
 				if err != nil {
@@ -296,6 +296,12 @@ with the one from the measured enclave config. Prints the root hash.`,
 					return fmt.Errorf("verify FS image %q: %w", args[0], err)
 				}
 				root, version = rd.Root(), rd.Version()
+				switch {
+				case rd.DictionarySize() > 0:
+					storage = fmt.Sprintf(", chunks LZ4-compressed against a %d-byte dictionary", rd.DictionarySize())
+				case rd.Compressed():
+					storage = ", chunks LZ4-compressed"
+				}
 			} else {
 				if root, err = fsprotect.RootOf(f, fi.Size()); err != nil {
 					return fmt.Errorf("verify FS image %q: %w", args[0], err)
@@ -307,7 +313,7 @@ with the one from the measured enclave config. Prints the root hash.`,
 			}
 			fmt.Fprintf(a.stdout, "root %x\n", root)
 			if vo.keyFile != "" {
-				fmt.Fprintf(a.stdout, "ok: every chunk authenticated with the key (format version %d)\n", version)
+				fmt.Fprintf(a.stdout, "ok: every chunk authenticated with the key (format version %d%s)\n", version, storage)
 			} else {
 				fmt.Fprintln(a.stdout, "ok: the image hashes to its root (no key given: contents not authenticated)")
 			}

@@ -305,7 +305,7 @@ func TestDictionaryImages(t *testing.T) {
 				t.Errorf("Summary.Dictionary = %d, want %d", sum.Dictionary, len(zDict()))
 			}
 			rd := openBytes(t, img, testKey, WithExpectedRoot(sum.Root))
-			if !rd.hdr.hasDict() || !bytes.Equal(rd.x.dict, zDict()) {
+			if !rd.hdr.hasDict() || !bytes.Equal(rd.x.dict, zDict()) || rd.DictionarySize() != len(zDict()) {
 				t.Fatal("the image does not carry the dictionary")
 			}
 			// The chunks that the dictionary holds are one match each

@@ -157,6 +157,10 @@ func (rd *Reader) Version() int { return int(rd.hdr.version) }
 // flags bit 0; codec LZ4).
 func (rd *Reader) Compressed() bool { return rd.hdr.compressed() }
 
+// DictionarySize returns the size of the image's LZ4 dictionary (codec 2),
+// 0 for none.
+func (rd *Reader) DictionarySize() int { return len(rd.x.dict) }
+
 // inoPath returns a path of inode ino (for error messages).
 func (rd *Reader) inoPath(ino uint32) string {
 	rd.pathOnce.Do(func() {
