@@ -48,11 +48,9 @@ func TrainDictionary(ctx context.Context, src EntrySource) ([]byte, error) {
 // they are too few. The same samples in the same order give the same
 // dictionary.
 func TrainDictionaryFromSamples(samples [][]byte) ([]byte, error) {
-	d, err := lz4dict.Train(samples, MaxDictionarySize)
-	if err != nil {
-		return nil, fmt.Errorf("train dictionary: %w", err)
-	}
-	return d, nil
+	// lz4dict's only error, a size out of range, names what it was
+	// doing already ("train dictionary: ...").
+	return lz4dict.Train(samples, MaxDictionarySize)
 }
 
 // dictSampler keeps every stride-th piece it is given, in one pass over
