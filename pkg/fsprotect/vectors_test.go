@@ -603,33 +603,42 @@ func genZSet(t testing.TB, m *strings.Builder) []vector {
 		le.PutUint32(x.rec(in.chunkFirst)[chunkRecSize:], uint32(len(data))+1)
 	})
 
-	// An authentic chunk (sealed with the key, nonce and tag in the
-	// authenticated index) whose LZ4 block is malformed: a format error at
-	// the read, never a crash or plaintext in the caller's buffer.
-	{
-		x, err := parseIndex(rd.x.marshal(), rd.hdr.chunkLog2, rd.hdr.dataOff, rd.hdr.indexOff, rd.x.recSize, rd.hdr.hasDict())
-		if err != nil {
-			t.Fatal(err)
-		}
-		x.chunks = bytes.Clone(x.chunks)
-		in := x.inode(mustIno(t, rd, "z/text"))
-		rec := x.rec(in.chunkFirst)
-		st, off := recStored(rec)
-		ln := int(st & storedLenMask)
-		block := bytes.Repeat([]byte{0xff}, ln) // a literal length that runs past the block
-		aead, err := newGCM(sk.contentKey[:])
-		if err != nil {
-			t.Fatal(err)
-		}
-		var aad [chunkAADSizeZ]byte
-		sealed := aead.Seal(nil, rec[:nonceSize], block, chunkAADZ(&aad, 0, in.size, st))
-		d := bytes.Clone(data)
-		copy(d[off-PreambleSize:], sealed[:ln])
-		copy(rec[nonceSize:chunkRecSize], sealed[ln:])
-		add("chunk-block.img", "ok", buildImageFlags(t, sk, MinChunkSize, rd.hdr.salt, d, x.marshal(), flagChunkCompression))
-		checks(map[string]string{"z/text": "format"})
-	}
+	d, x := malformedBlock(t, rd, sk, data, "z/text")
+	add("chunk-block.img", "ok", buildImageFlags(t, sk, MinChunkSize, rd.hdr.salt, d, x, flagChunkCompression))
+	checks(map[string]string{"z/text": "format"})
 	return w.vs
+}
+
+// malformedBlock returns the data region and the index of rd (whose
+// data region is data) with chunk 0 of name replaced by an authentic chunk
+// (sealed with the key, its nonce, and the tag in the authenticated index)
+// whose LZ4 block is malformed: a format error at the read, never a crash
+// or plaintext in the caller's buffer.
+func malformedBlock(t testing.TB, rd *Reader, sk *subkeys, data []byte, name string) ([]byte, []byte) {
+	t.Helper()
+	x, err := parseIndex(rd.x.marshal(), rd.hdr.chunkLog2, rd.hdr.dataOff, rd.hdr.indexOff, rd.x.recSize, rd.hdr.hasDict())
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.chunks = bytes.Clone(x.chunks)
+	in := x.inode(mustIno(t, rd, name))
+	rec := x.rec(in.chunkFirst)
+	st, off := recStored(rec)
+	if st&storedCompBit == 0 {
+		t.Fatalf("%s chunk 0 is stored as it is: no LZ4 block to break", name)
+	}
+	ln := int(st & storedLenMask)
+	block := bytes.Repeat([]byte{0xff}, ln) // a literal length that runs past the block
+	aead, err := newGCM(sk.contentKey[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var aad [chunkAADSizeZ]byte
+	sealed := aead.Seal(nil, rec[:nonceSize], block, chunkAADZ(&aad, 0, in.size, st))
+	d := bytes.Clone(data)
+	copy(d[off-PreambleSize:], sealed[:ln])
+	copy(rec[nonceSize:chunkRecSize], sealed[ln:])
+	return d, x.marshal()
 }
 
 // vectorDict is the dictionary of v2d-ok.img: the text line of zTree, and
@@ -685,5 +694,12 @@ func genDSet(t testing.TB, m *strings.Builder) []vector {
 	badIndex("index-nodict.img", codecLZ4Dict, func(x *index) { x.dict = nil })
 	badIndex("index-dictcodec1.img", codecLZ4, func(*index) {})
 	badIndex("index-dictbig.img", codecLZ4Dict, func(x *index) { x.dict = bytes.Repeat([]byte{1}, MaxDictionarySize+1) })
+	// An authentic chunk whose block does not decode against the
+	// dictionary: the C reader decodes a chunk a read wants whole in a
+	// dictionary slot and copies it to the caller's buffer only once it
+	// decoded.
+	d, x := malformedBlock(t, rd, sk, data, "z/text")
+	add("chunk-block.img", "ok", buildImageCodec(t, sk, MinChunkSize, rd.hdr.salt, d, x, flagChunkCompression, codecLZ4Dict))
+	checks(map[string]string{"z/text": "format"})
 	return w.vs
 }

@@ -667,8 +667,15 @@ static void put32(uint8_t *p, uint32_t v)
 /* Decodes the LZ4 block src[0:ln] against the image dictionary into
  * out[0:n]: through a free dictionary slot (the fast prefix path, then one
  * copy), else with the dictionary where it is. Returns LZ4's result. */
-static int decode_dict(const struct fsp *f, const uint8_t *src, size_t ln, uint8_t *out, size_t n)
+/* Decodes an authentic block against the dictionary into out, or, when
+ * direct is not NULL and a slot is free, into a slot and then straight
+ * into direct (the caller's buffer, which wants the whole chunk: one copy
+ * less); *where says which got the plaintext. out is private memory: the
+ * slow path decodes there and a failure never touches direct. */
+static int decode_dict(const struct fsp *f, const uint8_t *src, size_t ln, uint8_t *out, size_t n, uint8_t *direct,
+		       uint8_t **where)
 {
+	*where = out;
 	for (int i = 0; i < DICT_SLOTS; i++) {
 		struct dict_slot *s = &f->slots[i];
 		if (s->buf == NULL || __atomic_exchange_n(&s->busy, 1, __ATOMIC_ACQUIRE) != 0)
@@ -676,10 +683,13 @@ static int decode_dict(const struct fsp *f, const uint8_t *src, size_t ln, uint8
 		uint8_t *o = s->buf + f->dict_len;
 		int got = LZ4_decompress_safe_usingDict((const char *)src, (char *)o, (int)ln, (int)n,
 							(const char *)s->buf, (int)f->dict_len);
-		if (got == (int)n)
-			memcpy(out, o, n);
-		else
+		if (got == (int)n) {
+			if (direct != NULL)
+				*where = direct;
+			memcpy(*where, o, n);
+		} else {
 			wipe(o, n);
+		}
 		__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
 		return got;
 	}
@@ -694,8 +704,11 @@ static int decode_dict(const struct fsp *f, const uint8_t *src, size_t ln, uint8
  * only an authentic LZ4 block is decompressed, into the second chunk of
  * priv. Sets *plain to the plaintext. Returns the chunk length, or
  * -FSP_EAUTH (priv wiped), -FSP_EFORMAT (an authentic block that does not
- * decode to the chunk: priv wiped). */
-static long read_chunk(const struct fsp *f, const uint8_t *in, uint64_t i, uint8_t *priv, uint8_t **plain)
+ * decode to the chunk: priv wiped). direct, when not NULL, is where the
+ * caller wants the whole chunk: a block decoded against the dictionary in
+ * a slot is copied there (*plain == direct), only once it decoded. */
+static long read_chunk(const struct fsp *f, const uint8_t *in, uint64_t i, uint8_t *priv, uint8_t **plain,
+		       uint8_t *direct)
 {
 	uint64_t size = I_SIZE(in), start = i << f->log2;
 	size_t n = (size_t)(size - start < f->chunk_size ? size - start : f->chunk_size);
@@ -721,15 +734,15 @@ static long read_chunk(const struct fsp *f, const uint8_t *in, uint64_t i, uint8
 		return -FSP_EAUTH;
 	if ((st & STORED_COMP) == 0)
 		return (long)n;
-	uint8_t *out = priv + f->chunk_size;
-	int got = f->dict_len != 0 ? decode_dict(f, priv, ln, out, n) :
+	uint8_t *out = priv + f->chunk_size, *where = out;
+	int got = f->dict_len != 0 ? decode_dict(f, priv, ln, out, n, direct, &where) :
 				     LZ4_decompress_safe((const char *)priv, (char *)out, (int)ln, (int)n);
 	if (got != (int)n) {
 		wipe(priv, ln);
 		wipe(out, n);
 		return -FSP_EFORMAT;
 	}
-	*plain = out;
+	*plain = where;
 	return (long)n;
 }
 
@@ -770,20 +783,27 @@ long fsp_pread(const struct fsp *f, uint32_t ino, void *buf, uint64_t len, uint6
 		uint64_t pos = off + done, i = pos >> f->log2;
 		uint64_t within = pos - (i << f->log2);
 		uint8_t *plain;
-		long n = read_chunk(f, in, i, priv, &plain);
+		/* a read that covers the whole chunk may get it directly */
+		uint64_t clen = size - (i << f->log2) < f->chunk_size ? size - (i << f->log2) : f->chunk_size;
+		uint8_t *direct = within == 0 && len - done >= clen ? out + done : NULL;
+		long n = read_chunk(f, in, i, priv, &plain, direct);
 		if (n < 0) {
 			rc = n;
 			break;
 		}
 		/* with compression the decrypted block stays in priv's first
-		 * chunk, the plaintext in its second: both are wiped below */
-		if ((size_t)(plain - priv) + (size_t)n > used)
+		 * chunk, the plaintext in its second: both are wiped below. A
+		 * chunk decoded straight into buf was wanted whole; only a
+		 * partial chunk, which always goes through priv's second
+		 * chunk and so covers its first, calls for the wipe. */
+		if (plain != out + done && (size_t)(plain - priv) + (size_t)n > used)
 			used = (size_t)(plain - priv) + (size_t)n;
 		uint64_t take = (uint64_t)n - within;
 		if (take > len - done)
 			take = len - done;
 		partial |= take != (uint64_t)n;
-		memcpy(out + done, plain + within, (size_t)take);
+		if (plain != out + done)
+			memcpy(out + done, plain + within, (size_t)take);
 		done += take;
 	}
 	/* What the caller got it has anyway; wipe the rest of a chunk it did

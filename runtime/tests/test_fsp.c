@@ -631,6 +631,45 @@ out:
 	free(img1);
 }
 
+/* v2d-chunk-block.img: chunk 0 of z/text is authentic but its block does
+ * not decode against the dictionary. Whole-chunk reads (which may decode
+ * in a dictionary slot and copy straight into the caller's buffer) and
+ * partial ones fail with -FSP_EFORMAT and leave the caller's buffer
+ * untouched; chunk 1 still reads as in v2d-ok.img. */
+static void dict_block_reads(void)
+{
+	uint64_t len, len1;
+	uint8_t *img, *img1;
+	struct fsp *ok = open_vec("v2d-ok.img", &img, &len);
+	struct fsp *fb = open_vec("v2d-chunk-block.img", &img1, &len1);
+	static uint8_t want[12288], buf[12288];
+	uint32_t ino;
+	if (ok == NULL || fb == NULL || resolve(ok, "z/text", &ino) != 0 ||
+	    fsp_pread(ok, ino, want, sizeof want, 0) != 11000) {
+		FAIL("v2d-chunk-block: cannot set up");
+		goto out;
+	}
+	static const uint64_t reads[][2] = {{0, 12288}, {0, 4096}, {10, 50}, {0, 8192}};
+	for (size_t k = 0; k < sizeof reads / sizeof reads[0]; k++) {
+		memset(buf, 0xA5, sizeof buf);
+		long r = fsp_pread(fb, ino, buf, reads[k][1], reads[k][0]);
+		if (r != -FSP_EFORMAT)
+			FAIL("v2d-chunk-block read %zu: got %ld, want -FSP_EFORMAT", k, r);
+		for (size_t i = 0; i < sizeof buf; i++)
+			if (buf[i] != 0xA5) {
+				FAIL("v2d-chunk-block read %zu: byte %zu of the caller's buffer changed", k, i);
+				break;
+			}
+	}
+	if (fsp_pread(fb, ino, buf, 4096, 4096) != 4096 || memcmp(buf, want + 4096, 4096) != 0)
+		FAIL("v2d-chunk-block: the intact chunk 1 of z/text does not read");
+out:
+	fsp_close(ok);
+	fsp_close(fb);
+	free(img);
+	free(img1);
+}
+
 /* Images with compression (v2z-*.img): reads at every offset and length
  * class agree with a whole-file read; a tampered compressed chunk
  * (v2z-chunk-comp.img, chunk 1 of z/text) fails with -FSP_EAUTH and an
@@ -845,6 +884,7 @@ int main(int argc, char **argv)
 	bitflip_campaign("v2d-ok.img");
 	index_mutations("v2d-ok.img");
 	dict_concurrent_reads();
+	dict_block_reads();
 	compressed_reads();
 	return test_summary("test_fsp");
 }
