@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -243,6 +244,114 @@ _start:
 		t.Fatalf("sites %+v: want the range [syscall, +5)", r.Sites)
 	}
 	checkLayout(t, b, r)
+}
+
+// A branch from another function, one without system calls (which is
+// scanned, not decoded), into the instruction before a syscall keeps the
+// window from starting there: near (rel8, a function just after) and far
+// (rel32, past 300 bytes of padding), a jump, a conditional jump and a
+// call.
+func TestRewriteBranchFromAnotherFunction(t *testing.T) {
+	for _, c := range []struct{ name, branch, pad string }{
+		{"jmp rel8", "jmp .Linner", ""},
+		{"jcc rel8", "test %edi, %edi\n\tjnz .Linner", ""},
+		{"jmp rel32", "jmp .Linner", ".skip 300, 0x90"},
+		{"jcc rel32", "test %edi, %edi\n\tjnz .Linner", ".skip 300, 0x90"},
+		{"call rel32", "call .Linner", ".skip 300, 0x90"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src := strings.ReplaceAll(strings.ReplaceAll(`
+	.text
+	.globl _start
+	.type _start, @function
+_start:
+	mov $60, %eax
+.Linner: # no symbol: a label in the symbol table would keep the site a trap
+	syscall
+	mov %rax, %rdi
+	mov %rax, %rsi
+	ret
+	.size _start, .-_start
+	PAD
+	.globl other
+	.type other, @function
+other:
+	BRANCH
+	ret
+	.size other, .-other
+`, "BRANCH", c.branch), "PAD", c.pad)
+			b, _ := asm(t, src)
+			r, err := Rewrite(b, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Sites) != 1 || !r.Sites[0].Rewritten || r.Sites[0].Start != r.Sites[0].Addr {
+				t.Fatalf("sites %+v: want the window to start at the syscall (other jumps there)", r.Sites)
+			}
+			checkLayout(t, b, r)
+		})
+	}
+}
+
+// Every branch target that decoding the functions without system calls
+// finds inside the functions with them, scanTargets finds too (it may find
+// more): on a static glibc program, and on this machine's libc and dynamic
+// loader when it has them.
+func TestScanTargetsCoverDecodedBranches(t *testing.T) {
+	hello, err := os.ReadFile("../../runtime/e2e/testdata/hello.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, _ := compile(t, "gcc", "hello.c", string(hello), "-O2", "-static")
+	files := map[string][]byte{"glibc static hello": prog}
+	for _, p := range []string{"/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"} {
+		if b, err := os.ReadFile(p); err == nil {
+			files[p] = b
+		} else {
+			t.Logf("%s: not read (%v): not checked", p, err)
+		}
+	}
+	for name, b := range files {
+		t.Run(name, func(t *testing.T) {
+			f, err := elf.NewFile(bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			fns, _ := functions(f)
+			var cand, rest []int
+			for i := range fns {
+				if code, _, ok := codeAt(b, f, fns[i].Start, fns[i].Size); ok && bytes.Contains(code, syscallBytes) {
+					cand = append(cand, i)
+				} else {
+					rest = append(rest, i)
+				}
+			}
+			scanned := addrSet(scanTargets(b, f, fns, cand, rest, nil))
+			slices.Sort(scanned)
+			inCand := func(a uint64) bool {
+				for _, i := range cand {
+					if fns[i].Start <= a && a < fns[i].Start+fns[i].Size {
+						return true
+					}
+				}
+				return false
+			}
+			checked := 0
+			for _, a := range decodeSome(b, f, fns, rest, false) {
+				if !inCand(a) {
+					continue
+				}
+				checked++
+				if !scanned.has(a) {
+					t.Errorf("target %#x of a decoded branch is not among the scanned ones", a)
+				}
+			}
+			if len(cand) == 0 || checked == 0 {
+				t.Fatalf("%d functions with 0f 05, %d decoded targets inside them: nothing was compared", len(cand), checked)
+			}
+			t.Logf("%d decoded targets inside %d functions with 0f 05, all among %d scanned", checked, len(cand), len(scanned))
+		})
+	}
 }
 
 // Assembly functions without a size (musl's vfork, __clone) end at the
