@@ -664,14 +664,12 @@ static void put32(uint8_t *p, uint32_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* Decodes the LZ4 block src[0:ln] against the image dictionary into
- * out[0:n]: through a free dictionary slot (the fast prefix path, then one
- * copy), else with the dictionary where it is. Returns LZ4's result. */
-/* Decodes an authentic block against the dictionary into out, or, when
- * direct is not NULL and a slot is free, into a slot and then straight
- * into direct (the caller's buffer, which wants the whole chunk: one copy
- * less); *where says which got the plaintext. out is private memory: the
- * slow path decodes there and a failure never touches direct. */
+/* Decodes the LZ4 block src[0:ln] against the image dictionary: through
+ * a free dictionary slot (the fast prefix path), then one copy into out,
+ * or into direct when that is not NULL (the caller's buffer, which wants
+ * the whole chunk: a copy less); else with the dictionary where it is,
+ * into out. *where says which got the plaintext: only a block that
+ * decoded reaches direct. Returns LZ4's result. */
 static int decode_dict(const struct fsp *f, const uint8_t *src, size_t ln, uint8_t *out, size_t n, uint8_t *direct,
 		       uint8_t **where)
 {
@@ -792,10 +790,10 @@ long fsp_pread(const struct fsp *f, uint32_t ino, void *buf, uint64_t len, uint6
 			break;
 		}
 		/* with compression the decrypted block stays in priv's first
-		 * chunk, the plaintext in its second: both are wiped below. A
-		 * chunk decoded straight into buf was wanted whole; only a
-		 * partial chunk, which always goes through priv's second
-		 * chunk and so covers its first, calls for the wipe. */
+		 * chunk, the plaintext in its second: both are wiped below
+		 * when the caller did not want all of them. A chunk decoded
+		 * straight into buf was wanted whole: what it left in priv
+		 * is the caller's anyway and is not counted. */
 		if (plain != out + done && (size_t)(plain - priv) + (size_t)n > used)
 			used = (size_t)(plain - priv) + (size_t)n;
 		uint64_t take = (uint64_t)n - within;
