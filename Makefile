@@ -60,8 +60,10 @@ test-deps:
 # TEST_P at a time, and the suite ends when the last one does. The
 # end-to-end packages wait on podman, servers and the network: at two at a
 # time on two cores the CPUs were busy 75% of the time, and a third package
-# fills some of the rest (2026-12-06, this host: 13 min 13 s at -p 2, 12
-# min 31 s at -p 3, test/e2e then alone at the end).
+# fills some of the rest (2026-12-06, this host: the Go phase 13 min 13 s
+# at -p 2, 12 min 31 s at -p 3; whole .ci/run 14:37-14:52 at -p 2 and
+# 14:14-14:51 at -p 3: within this host's noise, test/e2e then alone at
+# the end).
 TEST_P ?= 3
 SLOW_TESTS := ./test/e2e ./test/gostd ./runtime/e2e ./internal/testimages
 
