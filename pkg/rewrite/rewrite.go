@@ -372,7 +372,7 @@ func decodeAll(data []byte, f *elf.File, fns []fn) (targets addrSet, found bool)
 // fraction of its cost (x86asm was most of a rewrite's time), and only
 // targets inside the functions with system calls matter: the patch windows
 // and the searches for a call's number are there. A spurious target only
-// leaves a site as a trap.
+// moves a window or leaves a site as a trap.
 func scanTargets(data []byte, f *elf.File, fns []fn, cand, rest []int, targets []uint64) []uint64 {
 	if len(cand) == 0 {
 		return targets
