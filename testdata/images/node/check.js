@@ -158,17 +158,29 @@ function workers() {
 }
 
 function timers() {
+  // Timers fire in the order of their expiry. Node reads the clock anew at
+  // each setTimeout, so the gaps are far wider than a host's scheduling
+  // stall between two calls (a 9 ms stall on a loaded CI machine once put
+  // a 10 ms timer ahead of a 0 ms one).
   return new Promise((resolve) => {
     const fired = [];
-    for (const ms of [30, 10, 20, 0]) setTimeout(() => fired.push(ms), ms);
     let n = 0;
+    const done = () => {
+      if (fired.length === 4 && n === 3) {
+        say('timers', fired.join(','), 'interval', n);
+        resolve();
+      }
+    };
+    for (const ms of [300, 100, 200, 0]) {
+      setTimeout(() => {
+        fired.push(ms);
+        done();
+      }, ms);
+    }
     const iv = setInterval(() => {
       if (++n === 3) {
         clearInterval(iv);
-        setTimeout(() => {
-          say('timers', fired.join(','), 'interval', n);
-          resolve();
-        }, 50);
+        done();
       }
     }, 5);
   });
