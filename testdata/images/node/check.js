@@ -65,18 +65,22 @@ async function httpLoad() {
 function eventLoopOrder() {
   return new Promise((resolve) => {
     const order = [];
-    setTimeout(() => order.push('timeout'), 0);
-    setImmediate(() => order.push('immediate'));
-    process.nextTick(() => order.push('nextTick'));
-    Promise.resolve().then(() => order.push('microtask'));
-    order.push('sync');
-    setTimeout(() => {
+    // Printed once all five happened, not after a timer: a loop that starts
+    // late would run that timer before setImmediate's callback.
+    const push = (what) => {
+      order.push(what);
+      if (order.length < 5) return;
       // timeout vs immediate order is not fixed at top level: sort those two
       const head = order.slice(0, 3).join(',');
       const rest = order.slice(3).sort().join(',');
       say('event loop', head, '|', rest);
       resolve();
-    }, 20);
+    };
+    setTimeout(() => push('timeout'), 0);
+    setImmediate(() => push('immediate'));
+    process.nextTick(() => push('nextTick'));
+    Promise.resolve().then(() => push('microtask'));
+    push('sync');
   });
 }
 
