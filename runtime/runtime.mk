@@ -15,6 +15,7 @@
 #                              fs and console (shields), transport,
 #                              attest (the CAS client).
 #   runtime/src/host/          scone-host, an ordinary static host tool.
+#   runtime/tools/             build tools run on the host (canarygs).
 #   runtime/tests/test_*.c     host unit tests under ASan+UBSan, each linked
 #                              with the lib objects, runtime/tests/host_shim.c,
 #                              BearSSL and the runtime/src units it names
@@ -28,6 +29,7 @@ BEARSSL_A   ?= /usr/lib/x86_64-linux-gnu/libbearssl.a
 # Debian's liblz4.a: LZ4_decompress_safe for compressed FS chunks (no
 # allocation; its allocating entry points are never called: core/libc.c).
 LZ4_A       ?= /usr/lib/x86_64-linux-gnu/liblz4.a
+OBJDUMP     ?= objdump
 # The runtime's text is the Syscall User Dispatch exempt range (docs/runtime.md).
 RT_TEXT_ADDR := 0x7e0000000000
 
@@ -80,9 +82,18 @@ $(RT_BUILD)/obj/%.S.o: runtime/%.S $(RT_BUILD)/flags.txt
 	@mkdir -p $(@D)
 	$(Q)$(call rt_say,AS,$@) $(CC) $(RT_CFLAGS) $(RT_DEPFLAGS) -c $< -o $@
 
-$(RT_BUILD)/scone-run: $(RT_OBJ)
+# Linked, then BearSSL's and LZ4's stack-protector canary reads are moved
+# from FS (the application's thread pointer) to GS (the runtime's block):
+# runtime/tools/canarygs.c says why; it fails on any other FS operand.
+$(RT_BUILD)/scone-run: $(RT_OBJ) $(RT_BUILD)/tools/canarygs
 	$(Q)$(call rt_say,LD,$@) $(CC) $(RT_LDFLAGS) -Wl,-Ttext-segment=$(RT_TEXT_ADDR) -Wl,-z,max-page-size=4096 -Wl,--no-relax -Wl,-e,_start \
-		-o $@ $(RT_OBJ) $(BEARSSL_A) $(LZ4_A) -lgcc
+		-o $@.tmp $(RT_OBJ) $(BEARSSL_A) $(LZ4_A) -lgcc
+	$(Q)$(call rt_say,GS,$@) $(OBJDUMP) -d --no-show-raw-insn $@.tmp | $(RT_BUILD)/tools/canarygs $@.tmp >/dev/null || { rm -f $@.tmp; exit 1; }
+	$(Q)mv $@.tmp $@
+
+$(RT_BUILD)/tools/canarygs: runtime/tools/canarygs.c $(RT_BUILD)/flags.txt
+	@mkdir -p $(@D)
+	$(Q)$(call rt_say,CC,$@) $(CC) $(RT_HOSTCFLAGS) -o $@ $<
 
 $(RT_BUILD)/scone-host: $(RT_HOST_OBJ)
 	$(Q)$(call rt_say,LD,$@) $(CC) -static -Wl,--build-id=none -o $@ $(RT_HOST_OBJ)

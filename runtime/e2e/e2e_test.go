@@ -109,6 +109,7 @@ var recipes = map[string]recipe{
 	"volprobe":              {"volprobe.c", cc("gcc", "-static")},
 	"refuse-static":         {"refuse.c", cc("gcc", "-static")},
 	"heap-static":           {"heap.c", cc("gcc", "-static")},
+	"appgs-static":          {"appgs.c", cc("gcc", "-static", "-pthread")},
 	// the runtime's portable simulation quote builder, as a host tool
 	"simquote-tool": {"simquote_tool.c", cc("gcc", "-I../lib", "-I../include", "../lib/simquote.c", "-lbearssl")},
 }

@@ -276,3 +276,28 @@ func TestSimModeRewrittenFastPath(t *testing.T) {
 		})
 	}
 }
+
+// TestApplicationOwnGS: a program that sets its own GS base, with GS:0x28 in
+// a guard page, reads its protected file in sim mode, its system call sites
+// trapped and rewritten. The runtime's code (stack-protector canary at
+// GS:0x28: runtime/tools/canarygs.c) must run with its block in GS and give
+// the application's GS back after every call, in a second thread too.
+func TestApplicationOwnGS(t *testing.T) {
+	rt := runtimeBin(t)
+	for _, v := range []struct{ name, path string }{
+		{"trapped", progPlain(t, "appgs-static")},
+		{"rewritten", progRW(t, "appgs-static")},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			native := run(t, baseEnv(), v.path)
+			if native.code != 0 || !strings.HasPrefix(native.stdout, "appgs ok") {
+				t.Fatalf("natively: exit %d\n%s%s", native.code, native.stdout, native.stderr)
+			}
+			e := makeEnclave(t, rt, v.path, func(c *enclave.Config) { c.Argv = []string{v.path} })
+			got := run(t, e.env(), rt)
+			if got.code != 0 || got.stdout != native.stdout {
+				t.Fatalf("sim mode: exit %d\n%s%s\nnatively:\n%s", got.code, got.stdout, got.stderr, native.stdout)
+			}
+		})
+	}
+}

@@ -450,7 +450,7 @@ void rt_sim_start(struct rt_launch *L, int host_argc, char **host_argv, long env
 	rt_max_threads = cfg->max_threads;
 	/* the application's threads as user-level threads on max_threads
 	 * enclave threads (rtsched.h) */
-	if (cfg->scheduler == ECONFIG_SCHED_MN && rt_sched_init(rt_self_from_fs()) < 0)
+	if (cfg->scheduler == ECONFIG_SCHED_MN && rt_sched_init(rt_self_from_gs()) < 0)
 		rt_fatal(RT_EX_OSERR, "cannot start the mn scheduler: out of memory");
 	rt_heap_init(cfg->heap_size);
 	rt_ids_init(cfg->uid, cfg->gid);

@@ -597,6 +597,7 @@ static void exec_finish(struct rt_thread *t, struct kucontext *uc, struct exec_j
 	g[KR_EFL] = 0x202;
 	uc->uc_mcontext.fpregs = 0; /* the kernel resets the FPU state */
 	t->app_fs = 0;
+	t->app_gs = 0;
 }
 
 /* The execve a thread other than the main one prepared, for the main thread

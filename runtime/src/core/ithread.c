@@ -21,6 +21,7 @@ struct ithread {
 };
 _Static_assert(offsetof(struct ithread, canary) == 0x28, "canary offset");
 _Static_assert(offsetof(struct ithread, err) == RT_TCB_ERRNO_OFF, "errno offset");
+_Static_assert(offsetof(struct ithread, tid) == offsetof(struct rt_thread, tid), "tid offset (rt_task_self)");
 
 /* long ithread_clone(flags, stack_top, tls): the child starts on stack_top
  * and calls rt_ithread_main(block) (block = stack & ~(RT_TBLOCK_SIZE-1)). */
@@ -49,9 +50,12 @@ _Static_assert(RT_TBLOCK_SIZE == 0x40000, "ithread_clone assumes 256 KiB blocks"
 
 void rt_ithread_main(struct ithread *t)
 {
-	/* GS came from the creating thread (its block, core/fast.h) */
-	rt_wrgsbase(0);
+	/* GS came from the creating thread (its block): this block instead,
+	 * the TCB of the canary (thread.h) and of rt_task_self (shared.c). An
+	 * internal thread runs no application code, so it never reaches the
+	 * fast entry, which would take it for a block. */
 	t->tid = (int)rt_sys0(__NR_gettid);
+	rt_wrgsbase((unsigned long)t);
 	t->fn(t->arg);
 	/* the block stays allocated: a thread cannot free its own stack */
 	for (;;)

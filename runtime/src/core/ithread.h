@@ -1,8 +1,8 @@
 /* Runtime-internal threads: threads of the runtime that run no application
  * code (the volume shield's state recorder). Each owns a block of
  * RT_TBLOCK_SIZE bytes from the runtime region, which is its stack and its
- * thread pointer (FS: the canary the runtime's code checks, its errno); GS
- * is 0, so the fast path never takes one for an application thread. It
+ * thread pointer (FS and GS: the canary the runtime's code checks, its
+ * errno, its thread id for rt_task_self). It
  * starts with every signal blocked (signals are the application's), is not
  * counted among the application's threads, and is gone in a forked child
  * and after execve, like any thread but the caller.

@@ -68,6 +68,11 @@ long time(long *t)
 	return ts.sec;
 }
 
-/* errno lives in the runtime's per-thread block (FS points to it while
- * runtime code runs; see thread.h). */
-int *__errno_location(void) { return (int *)(rt_rdfsbase() + RT_TCB_ERRNO_OFF); }
+/* errno lives in the runtime's per-thread block, which GS points to while
+ * runtime code runs (thread.h); its self pointer is at GS:0. */
+int *__errno_location(void)
+{
+	char *self;
+	__asm__("mov %%gs:0, %0" : "=r"(self));
+	return (int *)(self + RT_TCB_ERRNO_OFF);
+}

@@ -109,6 +109,9 @@ void rt_main(unsigned long *sp)
 	if (!t)
 		rt_fatal(RT_EX_OSERR, "cannot allocate the main thread's runtime block");
 	rt_wrfsbase((unsigned long)t);
+	/* GS = the block before any BearSSL or LZ4 code runs: their canary
+	 * (thread.h) */
+	rt_wrgsbase((unsigned long)t);
 	/* Randomness from the CPU, never the host (random.h); then the stack-
 	 * protector canary for BearSSL from it, not from the host's AT_RANDOM.
 	 * No BearSSL frame is live across the change of the main thread's. */
@@ -156,7 +159,7 @@ void rt_main(unsigned long *sp)
 	int r = rt_trap_init();
 	if (r < 0)
 		rt_fatal(RT_EX_OSERR, "cannot install the SIGSYS handler: error %d", -r);
-	r = rt_thread_arm(rt_self_from_fs());
+	r = rt_thread_arm(rt_self_from_gs());
 	if (r < 0)
 		rt_fatal(RT_EX_OSERR, "cannot enable Syscall User Dispatch (kernel 5.11+ needed): error %d", -r);
 	rt_wrfsbase(0);

@@ -96,6 +96,12 @@ static inline unsigned long rt_rdfsbase(void)
 	__asm__ volatile("rdfsbase %0" : "=r"(v));
 	return v;
 }
+static inline unsigned long rt_rdgsbase(void)
+{
+	unsigned long v;
+	__asm__ volatile("rdgsbase %0" : "=r"(v));
+	return v;
+}
 /* Whether the kernel lets user space write FS and GS bases (AT_HWCAP2 bit
  * HWCAP2_FSGSBASE): then it saves them with the thread on a context switch.
  * Without it, a base written with WRFSBASE is lost at the next one, even

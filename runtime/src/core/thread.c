@@ -92,6 +92,8 @@ static __attribute__((noreturn)) void rt_thread_child_start(struct rt_thread *c)
 	if (r < 0)
 		rt_fatal(RT_EX_OSERR, "cannot arm a new thread (sigaltstack/Syscall User Dispatch): error %d", -r);
 	rt_wrfsbase(c->app_fs);
+	if (c->app_gs)
+		rt_wrgsbase(c->app_gs);
 	rt_sigreturn_to(&c->child_frame.uc);
 }
 
@@ -115,6 +117,7 @@ long rt_do_clone(struct rt_thread *t, struct kucontext *uc, struct rt_clone *cl)
 		return -RT_ENOMEM;
 	}
 	c->app_fs = (flags & CLONE_SETTLS) ? tls : t->app_fs;
+	c->app_gs = t->app_gs; /* as the kernel's clone: the parent's GS base */
 	struct krt_sigframe *f = &c->child_frame;
 	f->pretcode = 0;
 	f->uc = *uc;

@@ -6,9 +6,16 @@
  * handler finds the block from its stack pointer (rsp & ~(RT_TBLOCK_SIZE-1)),
  * so the runtime never reads the application's FS or GS.
  *
- * While runtime code runs on behalf of a thread, FS points to the block: it
- * doubles as a TCB for BearSSL's stack protector (canary at FS:0x28) and for
- * __errno_location. The application's FS base is saved in app_fs. */
+ * GS points to the block from the thread's start (rt_thread_arm): the fast
+ * path finds it there, and it is the TCB of BearSSL's and LZ4's stack
+ * protector (canary at GS:0x28; Debian builds them for FS:0x28 and the
+ * build moves those reads to GS: runtime/tools/canarygs.c) and of
+ * __errno_location. So the runtime's code never depends on FS, the
+ * application's thread pointer, which the runtime virtualizes (app_fs) and
+ * writes only when the application changes it (or at traps, where the
+ * kernel lets user space write it cheaply). An application that sets its
+ * own GS base (app_gs) gets it while its code runs; the trap puts the block
+ * back while the runtime's runs. */
 #ifndef SCONE_THREAD_H
 #define SCONE_THREAD_H
 #include <stdint.h>
@@ -56,6 +63,9 @@ struct rt_thread {
 	long fast_nr;		     /* the fast call whose signals the trap delivers */
 	unsigned long rseq_addr;     /* the application's rseq registration (dropped at execve) */
 	unsigned long rseq_len, rseq_sig;
+	/* The application's GS base (ARCH_SET_GS, or WRGSBASE where the kernel
+	 * allows it); 0: none, GS is the block while the application runs too. */
+	unsigned long app_gs;
 	/* The mn scheduler (sched/rtsched.h): the user-level thread this
 	 * enclave thread runs (0: none, or the scheduler is off), and its
 	 * idle sleep (a futex word, and the list of sleepers). */
@@ -90,11 +100,12 @@ static inline struct rt_thread *rt_self_from_sp(void)
 	return (struct rt_thread *)(sp & ~(RT_TBLOCK_SIZE - 1));
 }
 
-/* The block FS points to (runtime code outside signal handlers, e.g. start-up). */
-static inline struct rt_thread *rt_self_from_fs(void)
+/* The block GS points to (runtime code outside signal handlers, e.g.
+ * start-up, before the application may have set its own GS). */
+static inline struct rt_thread *rt_self_from_gs(void)
 {
 	unsigned long v;
-	__asm__ volatile("rdfsbase %0" : "=r"(v));
+	__asm__ volatile("rdgsbase %0" : "=r"(v));
 	return (struct rt_thread *)v;
 }
 

@@ -2,10 +2,11 @@
  *
  * Entry: the kernel runs rt_sigsys on the thread's runtime signal stack with
  * every signal blocked. The handler finds its per-thread block from the stack
- * pointer, saves the application's FS base and points FS at the block (the
- * runtime's TCB), dispatches, writes the result to RAX in the saved context,
- * delivers queued signals, restores the application's FS and returns through
- * rt_sigreturn_restorer (in the exempt text). */
+ * pointer, makes sure GS is the block (the runtime's TCB: thread.h), saves
+ * the application's FS base (and points FS at the block where that is
+ * cheap), dispatches, writes the result to RAX in the saved context,
+ * delivers queued signals, restores the application's FS and GS and returns
+ * through rt_sigreturn_restorer (in the exempt text). */
 #include "exec.h"
 #include "fast.h"
 #include "loader.h"
@@ -194,8 +195,8 @@ static long sys_rseq(struct core_call *c)
 	return r;
 }
 
-/* The application's FS base is virtual: FS points at the runtime's block
- * while the runtime runs. */
+/* The application's FS base is virtual (app_fs): the trap and the fast path
+ * write it to FS on their way back. */
 static long sys_arch_prctl(struct core_call *c)
 {
 	if (c->a[0] == 0x1002 /* ARCH_SET_FS */) {
@@ -208,14 +209,20 @@ static long sys_arch_prctl(struct core_call *c)
 		*(unsigned long *)c->a[1] = c->t->app_fs;
 		return 0;
 	}
-	/* GS points at the runtime's block (the fast path finds it there) until
-	 * the application sets its own; never into the runtime's range. */
-	if (c->a[0] == 0x1001 /* ARCH_SET_GS */ && rt_region_overlaps((unsigned long)c->a[1], 1))
-		return -RT_EPERM;
+	/* GS points at the runtime's block (the fast path finds it there, the
+	 * runtime's code its canary) until the application sets its own, which
+	 * is virtual like FS: written when the application's code runs (the
+	 * trap and the fast path, on their way back), never into the runtime's
+	 * range. That thread's calls then trap (the fast entry wants the block). */
+	if (c->a[0] == 0x1001 /* ARCH_SET_GS */) {
+		unsigned long v = (unsigned long)c->a[1];
+		if (v >= 0x800000000000UL || rt_region_overlaps(v, 1))
+			return -RT_EPERM;
+		c->t->app_gs = v;
+		return 0;
+	}
 	if (c->a[0] == 0x1004 /* ARCH_GET_GS */) {
-		unsigned long gs;
-		__asm__ volatile("rdgsbase %0" : "=r"(gs));
-		*(unsigned long *)c->a[1] = gs == (unsigned long)c->t ? 0 : gs;
+		*(unsigned long *)c->a[1] = c->t->app_gs;
 		return 0;
 	}
 	return RT_NEXT;
@@ -436,7 +443,7 @@ static void sched_reenter(struct rt_thread *t, struct kucontext *uc, long *nr, i
 }
 
 static void sigsys(struct rt_thread *t, int sig, struct ksiginfo *si, struct kucontext *uc);
-static int trap_needs_fs(const struct rt_thread *t, const struct kucontext *uc, long nr, const long *a);
+static int trap_needs_fs(const struct rt_thread *t, const struct kucontext *uc, long nr);
 static void sigsys_call(struct rt_thread *t, struct ksiginfo *si, struct kucontext *uc, long nr, long *a, int *fs);
 static int fast_needs_vector(long nr, const long *a);
 
@@ -447,7 +454,17 @@ __attribute__((used)) void rt_sigsys(int sig, struct ksiginfo *si, void *ucv)
 	struct rt_thread *t = rt_self_from_sp();
 	int in_app = si->si_code == 2 /* SYS_USER_DISPATCH: from the application */ ? 1 : t->in_app;
 	t->in_app = 0;
+	/* GS = the block while the runtime's code runs (its canary, thread.h):
+	 * another value is the application's, set with ARCH_SET_GS or, where
+	 * the kernel allows it, WRGSBASE. */
+	unsigned long gs = rt_rdgsbase();
+	if (gs != (unsigned long)t) {
+		t->app_gs = gs;
+		rt_wrgsbase((unsigned long)t);
+	}
 	sigsys(t, sig, si, ucv);
+	if (t->app_gs)
+		rt_wrgsbase(t->app_gs);
 	t->in_app = in_app;
 }
 
@@ -486,7 +503,7 @@ static void sigsys(struct rt_thread *t, int sig, struct ksiginfo *si, struct kuc
 		     (long)g[KR_R10], (long)g[KR_R8],  (long)g[KR_R9]};
 	unsigned long app_fs = rt_rdfsbase();
 	t->app_fs = app_fs;
-	int fs = trap_needs_fs(t, uc, nr, a);
+	int fs = trap_needs_fs(t, uc, nr);
 	if (fs)
 		rt_wrfsbase((unsigned long)t);
 	sigsys_call(t, si, uc, nr, a, &fs);
@@ -495,18 +512,19 @@ static void sigsys(struct rt_thread *t, int sig, struct ksiginfo *si, struct kuc
 		rt_wrfsbase(t->app_fs);
 }
 
-/* Whether a trapped call nr(a) needs FS = the block (BearSSL's canary and
- * errno, LZ4's), which costs two arch_prctl calls per trap where the
- * kernel does not support WRFSBASE (rt_fsgsbase_ok): as on the fast path,
- * only calls that may reach that code and the fast path's gate; an execve
- * request (a queued signal, or the mn scheduler's) switches it then. */
-static int trap_needs_fs(const struct rt_thread *t, const struct kucontext *uc, long nr, const long *a)
+/* Whether a trapped call nr switches FS to the block and back. The
+ * runtime's code does not need it (its canary is at GS:0x28, thread.h).
+ * Where the kernel supports WRFSBASE (rt_fsgsbase_ok) the switch is cheap
+ * and always made; elsewhere each switch is an arch_prctl call, made only
+ * where app_fs may change: arch_prctl itself, the fast path's gate and
+ * queued signals (an execve request, the mn scheduler's switches). */
+static int trap_needs_fs(const struct rt_thread *t, const struct kucontext *uc, long nr)
 {
 	if (rt_fsgsbase_ok || t->npending)
 		return 1;
 	if (rt_fast_conf.gate && uc->uc_mcontext.gregs[KR_RIP] == rt_fast_conf.gate + 2)
 		return 1;
-	return nr == __NR_arch_prctl || fast_needs_vector(nr, a);
+	return nr == __NR_arch_prctl;
 }
 
 /* FS = the block from here on, if not yet (signals queued meanwhile may
@@ -565,8 +583,8 @@ static void sigsys_call(struct rt_thread *t, struct ksiginfo *si, struct kuconte
 	sigsys_after(t, uc, nr, fs);
 }
 
-/* Called by rt_fast_entry (through rt_fast_conf) on the block's stack, FS =
- * the block, the application's vector state saved, signals not blocked.
+/* Called by rt_fast_entry (through rt_fast_conf) on the block's stack, GS =
+ * the block, FS the application's, signals not blocked.
  * 0: served (f->rax = the result); 1: the stub's syscall traps instead. */
 static int needs_trap(long nr)
 {
@@ -704,16 +722,19 @@ int rt_fast_syscall(struct rt_fast_frame *f, struct rt_thread *t)
 			return RT_FAST_SERVED;
 		}
 	}
-	if (needs_trap(nr)) {
+	/* ARCH_SET_GS too: the entry finds the block in GS after the call, so
+	 * only the trap's way back (rt_sigsys) writes the application's GS. */
+	if (needs_trap(nr) || (nr == __NR_arch_prctl && a[0] == 0x1001 /* ARCH_SET_GS */)) {
 		t->nfast_trapped++;
 		return RT_FAST_TRAP;
 	}
 	t->nfast++;
 	t->in_app = 0;
 	t->app_fs = rt_rdfsbase();
-	/* FS = the block (BearSSL's canary and errno) only where BearSSL may
-	 * run; arch_prctl(ARCH_SET_FS) changes t->app_fs. */
-	int vec = fast_needs_vector(nr, a), fs = vec || nr == __NR_arch_prctl;
+	/* The vector state is saved only where BearSSL may run; FS is left to
+	 * the application (the runtime's canary is at GS:0x28, thread.h) but
+	 * for arch_prctl, which may change t->app_fs. */
+	int vec = fast_needs_vector(nr, a), fs = nr == __NR_arch_prctl;
 	if (fs)
 		rt_wrfsbase((unsigned long)t);
 	if (vec)
