@@ -90,6 +90,33 @@ int main(void)
 	CHECK(zero);
 	t_free(c);
 
+	/* Past 4 MiB of free large runs (kept with their pages: the first
+	 * three here), freed runs return their pages; both kinds are reused,
+	 * with their contents (a kept run's old bytes, a returned one's zeros)
+	 * never handed out by calloc. */
+	enum { NBIG = 8, BIG = 1 << 20 };
+	char *big[NBIG], *again[NBIG];
+	for (int i = 0; i < NBIG; i++) {
+		big[i] = t_malloc(BIG);
+		CHECK(big[i] != NULL);
+		memset(big[i], 0x5a, BIG);
+	}
+	for (int i = 0; i < NBIG; i++)
+		t_free(big[i]);
+	int reused = 0, zeroed = 1;
+	for (int i = 0; i < NBIG; i++) {
+		again[i] = t_calloc(1, BIG);
+		CHECK(again[i] != NULL);
+		for (int k = 0; k < NBIG; k++)
+			reused += again[i] == big[k];
+		for (int j = 0; j < BIG; j += 511)
+			zeroed &= again[i][j] == 0;
+	}
+	CHECK(reused == NBIG);
+	CHECK(zeroed);
+	for (int i = 0; i < NBIG; i++)
+		t_free(again[i]);
+
 	/* calloc overflow and free(NULL) */
 	CHECK(t_calloc((size_t)1 << 62, 16) == NULL);
 	t_free(NULL);

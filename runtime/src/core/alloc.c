@@ -1,8 +1,11 @@
 /* The runtime allocator: rt_malloc/rt_calloc/rt_free over the runtime region
  * (mmap-backed, never brk). Small sizes come from power-of-two size classes
  * (16 B .. 4 KiB) carved out of 64 KiB runs; larger sizes are page runs that
- * are kept on a free list after rt_free (their pages returned to the kernel
- * with MADV_DONTNEED). One spinlock (atomics) makes it thread-safe; the
+ * are kept on a free list after rt_free. Up to HOT_MAX bytes of them keep
+ * their pages; beyond that a freed run's pages are returned to the kernel
+ * with MADV_DONTNEED. (Returning every run cost a host call per sendfile of
+ * a protected file and per TLS connection, and page faults when the run
+ * was used again.) One spinlock (atomics) makes it thread-safe; the
  * allocator is not on the per-syscall fast path. */
 #include <stdint.h>
 #include "rt_alloc.h"
@@ -16,6 +19,8 @@
 #define MAGIC_SMALL 0x5c0e5a11UL
 #define MAGIC_LARGE 0x5c0e1a26UL
 #define MAGIC_FREE 0x5c0ef4eeUL
+#define MAGIC_FREE_HOT 0x5c0ef407UL /* a free large run whose pages are kept */
+#define HOT_MAX (4UL << 20)
 
 struct hdr {
 	size_t size; /* class size (user bytes) or total mapping bytes for large */
@@ -29,6 +34,7 @@ static struct freeblk *freelist[NCLASS];
 static char *run_cur[NCLASS];
 static char *run_end[NCLASS];
 static struct hdr *large_free; /* singly linked through the first word after the header */
+static size_t hot_bytes;       /* free large runs that keep their pages */
 static volatile int lock;
 
 static void lk(void)
@@ -80,6 +86,8 @@ static void *large_alloc(size_t n)
 		struct hdr *h = *pp;
 		if (h->size >= total && h->size <= 2 * total) {
 			*pp = *(struct hdr **)((char *)h + HDR);
+			if (h->magic == MAGIC_FREE_HOT)
+				hot_bytes -= h->size;
 			h->magic = MAGIC_LARGE;
 			return (char *)h + HDR;
 		}
@@ -138,9 +146,14 @@ void rt_free(void *p)
 		f->next = freelist[c];
 		freelist[c] = f;
 	} else if (h->magic == MAGIC_LARGE) {
-		h->magic = MAGIC_FREE;
-		if (h->size > RT_PAGE)
-			rt_sys3(__NR_madvise, (char *)h + RT_PAGE, h->size - RT_PAGE, RT_MADV_DONTNEED);
+		if (hot_bytes + h->size <= HOT_MAX) {
+			h->magic = MAGIC_FREE_HOT;
+			hot_bytes += h->size;
+		} else {
+			h->magic = MAGIC_FREE;
+			if (h->size > RT_PAGE)
+				rt_sys3(__NR_madvise, (char *)h + RT_PAGE, h->size - RT_PAGE, RT_MADV_DONTNEED);
+		}
 		*(struct hdr **)p = large_free;
 		large_free = h;
 	} else {
