@@ -10,9 +10,19 @@
  * /dev/null the container engine could replace with a file of its own) is
  * ever behind a protected file's descriptor, and sealed against writes and
  * growth, so anything that reached it past the shield would fail instead of
- * handing data to the host. */
+ * handing data to the host.
+ *
+ * Each process makes one such memfd, its template, moved out of the
+ * application's way (a hidden descriptor at FS_TEMPLATE_MIN or above:
+ * core/fdtab.h), and each placeholder is a duplicate of it (F_DUPFD: the
+ * lowest free number, as open's): one host call per open instead of two.
+ * The duplicates share one open file description, whose state the shield
+ * never uses (status flags are virtual: fs_v_fcntl; the seals are the
+ * same). Where the template cannot be moved up (RLIMIT_NOFILE below it),
+ * each placeholder is a memfd of its own, as before. */
 #include <linux/errno.h>
 #include <linux/fcntl.h>
+#include "fdtab.h"
 #include "fs.h"
 #include "transport.h"
 #include "sys.h"
@@ -25,6 +35,10 @@
 #define F_SEAL_SHRINK_ 0x0002
 #define F_SEAL_GROW_ 0x0004
 #define F_SEAL_WRITE_ 0x0008
+/* above the protected volumes' directories and the CAS connection */
+#define FS_TEMPLATE_MIN 1016
+
+static int template_fd = -1; /* -1: not made yet, -2: none (per-open memfds) */
 
 void fs_fd_forget(int fd)
 {
@@ -33,7 +47,7 @@ void fs_fd_forget(int fd)
 		fsv_fd_remove(&fs_g.fs, &fs_g.fds, fd);
 }
 
-long fs_fd_new(struct fsv_file *f, int cloexec)
+static long sealed_memfd(int cloexec)
 {
 	long fd = host_syscall(__NR_memfd_create, (long)"scone-vfd", MFD_ALLOW_SEALING_ | (cloexec ? MFD_CLOEXEC_ : 0),
 			       0, 0, 0, 0);
@@ -49,6 +63,53 @@ long fs_fd_new(struct fsv_file *f, int cloexec)
 		host_syscall(__NR_close, fd, 0, 0, 0, 0, 0);
 		return s;
 	}
+	return fd;
+}
+
+/* The process's template (made on first use; -1: none). Threads may race
+ * to make it: one wins, the others close theirs. A forked child inherits
+ * it; an execve's close-on-exec pass leaves it (hidden), the kernel's
+ * execve closes it with the rest of the runtime's memory. */
+static int fd_template(void)
+{
+	int t = __atomic_load_n(&template_fd, __ATOMIC_ACQUIRE);
+	if (t != -1)
+		return t < 0 ? -1 : t;
+	long fd = sealed_memfd(1);
+	if (fd < 0)
+		return -1; /* tried again at the next open */
+	long hi = host_syscall(__NR_fcntl, fd, F_DUPFD_CLOEXEC, FS_TEMPLATE_MIN, 0, 0, 0);
+	host_syscall(__NR_close, fd, 0, 0, 0, 0, 0);
+	int want = -1;
+	if (hi < FS_TEMPLATE_MIN || hi >= FS_FD_MAX) {
+		if (hi >= 0)
+			host_syscall(__NR_close, hi, 0, 0, 0, 0, 0);
+		__atomic_compare_exchange_n(&template_fd, &want, -2, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+		return -1;
+	}
+	rt_fdtab_hide((int)hi); /* the runtime's, not the application's */
+	if (!__atomic_compare_exchange_n(&template_fd, &want, (int)hi, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		host_syscall(__NR_close, hi, 0, 0, 0, 0, 0);
+		return want < 0 ? -1 : want;
+	}
+	return (int)hi;
+}
+
+long fs_fd_new(struct fsv_file *f, int cloexec)
+{
+	int t = fd_template();
+	long fd;
+	if (t >= 0) {
+		fd = host_syscall(__NR_fcntl, t, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, 0, 0, 0, 0);
+		if (fd >= FS_FD_MAX) { /* Iago: not a plausible descriptor */
+			host_syscall(__NR_close, fd, 0, 0, 0, 0, 0);
+			return -EMFILE;
+		}
+	} else {
+		fd = sealed_memfd(cloexec);
+	}
+	if (fd < 0)
+		return fd;
 	fs_fd_forget((int)fd);
 	int r = fsv_fd_install(&fs_g.fs, &fs_g.fds, (int)fd, f);
 	if (r < 0) {
