@@ -404,10 +404,21 @@ static int from_ready(struct epset *s, struct epoll_event_ *out, int max)
  * at its deadline even when nothing else happens on it. Returns whether a
  * handshake is still pending (then waits are cut to NET_SWEEP_NS). */
 #define NET_SWEEP_NS 500000000ULL
+static int sweep_pending; /* a handshake was pending at the last sweep */
+
+/* Whether a sweep may be due: not while no handshake is pending nor
+ * started since (then there is no deadline to check, and no clock to read:
+ * a host call each). */
+static int sweep_due(void)
+{
+	return __atomic_load_n(&sweep_pending, __ATOMIC_RELAXED) ||
+	       __atomic_load_n(&net_g.hs_started, __ATOMIC_ACQUIRE);
+}
+
 static int sweep(uint64_t now)
 {
 	static uint64_t last;
-	static int pending;
+	int pending = __atomic_load_n(&sweep_pending, __ATOMIC_RELAXED);
 	if (now - last < NET_SWEEP_NS && !__atomic_exchange_n(&net_g.hs_started, 0, __ATOMIC_ACQ_REL))
 		return pending;
 	last = now;
@@ -425,6 +436,7 @@ static int sweep(uint64_t now)
 		net_conn_unlock(c);
 		net_conn_put(c);
 	}
+	__atomic_store_n(&sweep_pending, pending, __ATOMIC_RELAXED);
 	return pending;
 }
 
@@ -441,11 +453,13 @@ int net_sys_epoll_wait(const struct sys_call *sc, long *ret)
 		return SHIELD_PASS;
 	if (!rt_user_ok(evs, (size_t)max * sizeof *evs))
 		return shield_done(ret, -EFAULT);
-	uint64_t end = 0; /* 0: wait forever */
+	/* The clock is read only where it is needed (a host call each): the
+	 * end of the timeout is set when the call first has to wait (the ready
+	 * list gave nothing), microseconds after its start. */
+	uint64_t tmo = 0, end = 0, now = 0;
 	int forever = 0;
 	const void *mask = NULL;
 	long masksz = 8;
-	uint64_t now = net_monotonic();
 	if (sc->nr == __NR_epoll_pwait2) {
 		const struct {
 			long sec, nsec;
@@ -455,11 +469,11 @@ int net_sys_epoll_wait(const struct sys_call *sc, long *ret)
 		else if (!rt_user_ok(t, sizeof *t) || t->sec < 0 || t->nsec < 0 || t->nsec >= 1000000000)
 			return shield_done(ret, rt_user_ok(t, sizeof *t) ? -EINVAL : -EFAULT);
 		else
-			end = now + (uint64_t)t->sec * 1000000000ULL + (uint64_t)t->nsec;
+			tmo = (uint64_t)t->sec * 1000000000ULL + (uint64_t)t->nsec;
 	} else if (sc->a[3] < 0) {
 		forever = 1;
 	} else {
-		end = now + (uint64_t)sc->a[3] * 1000000ULL;
+		tmo = (uint64_t)sc->a[3] * 1000000ULL;
 	}
 	if (sc->nr != __NR_epoll_wait) {
 		mask = (const void *)sc->a[4];
@@ -472,18 +486,28 @@ int net_sys_epoll_wait(const struct sys_call *sc, long *ret)
 		s = set_of(epfd);
 		out = s ? from_ready(s, evs, max) : 0;
 		unlk();
-		now = net_monotonic();
-		int hs = sweep(now);
+		int hs = 0;
+		if (sweep_due()) {
+			now = net_monotonic();
+			hs = sweep(now);
+		}
 		if (out == max)
 			break;
-		/* the host's events, after what the ready list gave */
+		/* the host's events, after what the ready list gave: at once when
+		 * it gave some or the timeout is 0, else until the end (or the
+		 * next sweep) */
 		struct {
 			long sec, nsec;
-		} ts, *tsp = NULL;
-		uint64_t until = out ? now : forever ? 0 : end;
-		if (hs && (!until || until > now + NET_SWEEP_NS))
-			until = now + NET_SWEEP_NS;
-		if (until || !forever) {
+		} ts = {0, 0}, *tsp = NULL;
+		if (out || (!forever && !tmo)) {
+			tsp = &ts;
+		} else if (!forever || hs) {
+			now = net_monotonic();
+			if (!forever && !end)
+				end = now + tmo;
+			uint64_t until = forever ? 0 : end;
+			if (hs && (!until || until > now + NET_SWEEP_NS))
+				until = now + NET_SWEEP_NS;
 			uint64_t left = until > now ? until - now : 0;
 			ts.sec = (long)(left / 1000000000ULL);
 			ts.nsec = (long)(left % 1000000000ULL);
@@ -532,11 +556,13 @@ int net_sys_epoll_wait(const struct sys_call *sc, long *ret)
 		}
 		unlk();
 		out = k;
-		if (out)
+		if (out || (!forever && !tmo))
 			break;
-		now = net_monotonic();
-		if (!forever && now >= end)
-			break;
+		if (!forever) {
+			now = net_monotonic();
+			if (now >= end)
+				break;
+		}
 	}
 	return shield_done(ret, out);
 }
