@@ -116,6 +116,23 @@ int main(void)
 	CHECK(zeroed);
 	for (int i = 0; i < NBIG; i++)
 		t_free(again[i]);
+	/* rt_malloc's large runs are zero too, kept ones included */
+	zeroed = 1;
+	for (int i = 0; i < NBIG; i++) {
+		again[i] = t_malloc(BIG);
+		CHECK(again[i] != NULL);
+		for (int j = 0; j < BIG; j += 509)
+			zeroed &= again[i][j] == 0;
+		memset(again[i], 0x77, BIG);
+	}
+	for (int i = 0; i < NBIG; i++)
+		t_free(again[i]);
+	char *z = t_malloc(BIG);
+	CHECK(z != NULL);
+	for (int j = 0; j < BIG; j += 509)
+		zeroed &= z[j] == 0;
+	CHECK(zeroed);
+	t_free(z);
 
 	/* calloc overflow and free(NULL) */
 	CHECK(t_calloc((size_t)1 << 62, 16) == NULL);

@@ -5,8 +5,13 @@
  * their pages; beyond that a freed run's pages are returned to the kernel
  * with MADV_DONTNEED. (Returning every run cost a host call per sendfile of
  * a protected file and per TLS connection, and page faults when the run
- * was used again.) One spinlock (atomics) makes it thread-safe; the
- * allocator is not on the per-syscall fast path. */
+ * was used again.) A large run is zeroed when it is handed out: fresh
+ * memory is; a reused run is cleared where it may hold old bytes (all of
+ * a kept one, the first page of a returned one). Runtime code came to rely
+ * on zeros past a run's first page, and converted MariaDB's bootstrap hung
+ * under load when kept runs came back with their old bytes. One spinlock
+ * (atomics) makes it thread-safe; the allocator is not on the per-syscall
+ * fast path. */
 #include <stdint.h>
 #include "rt_alloc.h"
 #include "region.h"
@@ -86,8 +91,15 @@ static void *large_alloc(size_t n)
 		struct hdr *h = *pp;
 		if (h->size >= total && h->size <= 2 * total) {
 			*pp = *(struct hdr **)((char *)h + HDR);
-			if (h->magic == MAGIC_FREE_HOT)
+			/* handed out zeroed (alloc.c's header): a kept run
+			 * whole, a returned one in its first page, the one
+			 * MADV_DONTNEED left for the header */
+			if (h->magic == MAGIC_FREE_HOT) {
 				hot_bytes -= h->size;
+				memset((char *)h + HDR, 0, h->size - HDR);
+			} else {
+				memset((char *)h + HDR, 0, RT_PAGE - HDR);
+			}
 			h->magic = MAGIC_LARGE;
 			return (char *)h + HDR;
 		}

@@ -24,7 +24,9 @@ struct copy_end {
  * number of bytes copied, or the first error when nothing was. */
 static long copy_fds(struct copy_end *out, struct copy_end *in, size_t count)
 {
-	char *buf = rt_malloc(COPY_CHUNK);
+	/* no bigger than the request: a small file's copy (nginx's sendfile
+	 * of a page) takes a small block, not a 64 KiB run */
+	char *buf = rt_malloc(count < COPY_CHUNK ? (count ? count : 1) : COPY_CHUNK);
 	if (!buf)
 		return -ENOMEM;
 	size_t done = 0;
