@@ -16,8 +16,7 @@ int rt_task_self(void)
 	/* GS: the thread's block (rt_thread_arm), also on the fast path of
 	 * rewritten calls, where FS may still be the application's; never an
 	 * address of the runtime's range unless the runtime put it there. */
-	unsigned long gs;
-	__asm__ volatile("rdgsbase %0" : "=r"(gs));
+	unsigned long gs = rt_rdgsbase();
 	struct rt_thread *t = (struct rt_thread *)gs;
 	if (rt_region_overlaps(gs, 1) && t->self == t && t->tid > 0)
 		return t->tid;

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "ksig.h"
+#include "sys.h"
 
 #define RT_TBLOCK_SIZE (256UL * 1024)
 #define RT_TCB_ERRNO_OFF 0x30
@@ -102,12 +103,7 @@ static inline struct rt_thread *rt_self_from_sp(void)
 
 /* The block GS points to (runtime code outside signal handlers, e.g.
  * start-up, before the application may have set its own GS). */
-static inline struct rt_thread *rt_self_from_gs(void)
-{
-	unsigned long v;
-	__asm__ volatile("rdgsbase %0" : "=r"(v));
-	return (struct rt_thread *)v;
-}
+static inline struct rt_thread *rt_self_from_gs(void) { return (struct rt_thread *)rt_rdgsbase(); }
 
 /* Allocates (or reuses) a block, fills the TCB fields. NULL if out of memory. */
 struct rt_thread *rt_thread_alloc(void);

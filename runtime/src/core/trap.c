@@ -600,6 +600,9 @@ static int needs_trap(long nr)
 	case __NR_execve:
 	case __NR_execveat:
 	case __NR_exit:
+	/* about once per thread; FS and GS are written on the trap's way back
+	 * (the fast entry finds the block in GS after the call) */
+	case __NR_arch_prctl:
 		return 1;
 	}
 	return rt_sched_mn && rt_sched_needs_trap(nr);
@@ -695,7 +698,6 @@ static int fast_needs_vector(long nr, const long *a)
 	case __NR_eventfd2:
 	case __NR_wait4:
 	case __NR_waitid:
-	case __NR_arch_prctl:
 	case __NR_setitimer:
 	case __NR_getitimer:
 	case __NR_timerfd_create:
@@ -722,21 +724,16 @@ int rt_fast_syscall(struct rt_fast_frame *f, struct rt_thread *t)
 			return RT_FAST_SERVED;
 		}
 	}
-	/* ARCH_SET_GS too: the entry finds the block in GS after the call, so
-	 * only the trap's way back (rt_sigsys) writes the application's GS. */
-	if (needs_trap(nr) || (nr == __NR_arch_prctl && a[0] == 0x1001 /* ARCH_SET_GS */)) {
+	if (needs_trap(nr)) {
 		t->nfast_trapped++;
 		return RT_FAST_TRAP;
 	}
 	t->nfast++;
 	t->in_app = 0;
 	t->app_fs = rt_rdfsbase();
-	/* The vector state is saved only where BearSSL may run; FS is left to
-	 * the application (the runtime's canary is at GS:0x28, thread.h) but
-	 * for arch_prctl, which may change t->app_fs. */
-	int vec = fast_needs_vector(nr, a), fs = nr == __NR_arch_prctl;
-	if (fs)
-		rt_wrfsbase((unsigned long)t);
+	/* The vector state is saved only where BearSSL may run; FS stays the
+	 * application's (the runtime's canary is at GS:0x28, thread.h). */
+	int vec = fast_needs_vector(nr, a);
 	if (vec)
 		rt_fast_vsave(t);
 	/* Under the mn scheduler a call that may block gives its enclave
@@ -752,8 +749,6 @@ int rt_fast_syscall(struct rt_fast_frame *f, struct rt_thread *t)
 	}
 	if (vec)
 		rt_fast_vrestore(t);
-	if (fs)
-		rt_wrfsbase(t->app_fs);
 	t->in_app = 1;
 	return ret;
 }
