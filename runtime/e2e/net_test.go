@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -463,6 +464,85 @@ func TestNetShieldFork(t *testing.T) {
 	}
 	if len(pids) != 5 || pids[strconv.Itoa(s.cmd.Process.Pid)] {
 		t.Fatalf("answers not from 5 children: %v (server %d)", pids, s.cmd.Process.Pid)
+	}
+}
+
+// tapConn keeps what the server sent (ciphertext) for record counting.
+type tapConn struct {
+	net.Conn
+	mu   sync.Mutex
+	from bytes.Buffer
+}
+
+func (c *tapConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.mu.Lock()
+	c.from.Write(p[:n])
+	c.mu.Unlock()
+	return n, err
+}
+
+// appRecords counts the TLS application-data records in a server's bytes.
+func (c *tapConn) appRecords(t testing.TB) int {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, n := c.from.Bytes(), 0
+	for len(b) >= 5 {
+		l := int(b[3])<<8 | int(b[4])
+		if len(b) < 5+l {
+			t.Fatalf("a truncated record (%d of %d bytes)", len(b)-5, l)
+		}
+		if b[0] == 23 {
+			n++
+		}
+		b = b[5+l:]
+	}
+	return n
+}
+
+// TestNetShieldHeldWrites: TCP_CORK and MSG_MORE are the shield's. Two
+// writes under cork (or the first with MSG_MORE) leave as one record in one
+// send, and getsockopt reads the cork back; plain writes make one record
+// each (the count is real). A corked answer the server never uncorks leaves
+// once the server waits (here: for the client to close), in every I/O
+// style, as the kernel's cork timer would send it.
+func TestNetShieldHeldWrites(t *testing.T) {
+	for _, mode := range netModes {
+		t.Run(mode, func(t *testing.T) {
+			s := startNetServer(t, mode, nil)
+			for _, tc := range []struct {
+				path    string
+				records int
+				cork    string
+			}{
+				{"/split", 2, "cork=-1"},
+				{"/cork", 1, "cork=1"},
+				{"/more", 1, "cork=-1"},
+				{"/cork-wait", 1, "cork=1"},
+			} {
+				tap := &tapConn{Conn: s.dial(t)}
+				tap.SetDeadline(time.Now().Add(10 * time.Second))
+				c := tls.Client(tap, s.tlsConfig())
+				fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", tc.path)
+				resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+				if err != nil {
+					t.Fatalf("GET %s: %v", tc.path, err)
+				}
+				body, err := io.ReadAll(resp.Body)
+				if err != nil {
+					t.Fatalf("GET %s: body: %v (a held answer that never left?)", tc.path, err)
+				}
+				want := "held " + tc.path + " " + tc.cork + " " + netMarker + "\n"
+				if string(body) != want {
+					t.Fatalf("GET %s: %q, want %q", tc.path, body, want)
+				}
+				if n := tap.appRecords(t); n != tc.records {
+					t.Errorf("GET %s: %d application-data records, want %d", tc.path, n, tc.records)
+				}
+				c.Close()
+			}
+		})
 	}
 }
 

@@ -327,7 +327,8 @@ long tlsconn_read(struct tlsconn *c, const struct tlsconn_io *io, void *ctx, con
 	return -EAGAIN;
 }
 
-long tlsconn_write(struct tlsconn *c, const struct tlsconn_io *io, void *ctx, const struct tlsconn_iov *iov, int n)
+long tlsconn_write(struct tlsconn *c, const struct tlsconn_io *io, void *ctx, const struct tlsconn_iov *iov, int n,
+		   int flags)
 {
 	br_ssl_engine_context *e = tlsconn_engine(c);
 	if (c->err)
@@ -377,13 +378,30 @@ long tlsconn_write(struct tlsconn *c, const struct tlsconn_io *io, void *ctx, co
 		if (c->err || !c->sock_wr)
 			break;
 	}
-	if (done)
+	if (done && (flags & TLSCONN_MORE))
+		c->held = 1; /* sealed by tlsconn_flush, or once the record is full */
+	else if (done || c->held) {
 		br_ssl_engine_flush(e, 0);
+		c->held = 0;
+	}
 	tlsconn_pump(c, io, ctx, 0);
 	note(c);
 	if (done)
 		return (long)done;
 	return c->err ? c->err : -EAGAIN;
+}
+
+int tlsconn_flush(struct tlsconn *c, const struct tlsconn_io *io, void *ctx)
+{
+	if (c->err)
+		return c->err;
+	if (c->held) {
+		c->held = 0;
+		br_ssl_engine_flush(tlsconn_engine(c), 0);
+	}
+	c->sock_wr = 1;
+	tlsconn_pump(c, io, ctx, 0);
+	return tlsconn_pending_out(c) ? -EAGAIN : 0;
 }
 
 int tlsconn_shutdown(struct tlsconn *c, const struct tlsconn_io *io, void *ctx)
@@ -392,6 +410,10 @@ int tlsconn_shutdown(struct tlsconn *c, const struct tlsconn_io *io, void *ctx)
 		return c->err;
 	if (!c->wr_shut) {
 		c->wr_shut = 1;
+		if (c->held) { /* held bytes go before close_notify */
+			c->held = 0;
+			br_ssl_engine_flush(tlsconn_engine(c), 0);
+		}
 		br_ssl_engine_close(tlsconn_engine(c));
 	}
 	c->sock_wr = 1;

@@ -52,6 +52,8 @@
 /* tlsconn_read flags */
 #define TLSCONN_PEEK 1	  /* copy without consuming (MSG_PEEK) */
 #define TLSCONN_WAITALL 2 /* informational: the caller loops (MSG_WAITALL) */
+/* tlsconn_write flags */
+#define TLSCONN_MORE 4 /* more follows (TCP_CORK, MSG_MORE): leave the record open */
 
 struct tlsconn_io {
 	/* Transfer without waiting: bytes moved (> 0), 0 at the end of the
@@ -111,6 +113,7 @@ struct tlsconn {
 	uint8_t peer_eof;  /* recv returned 0 */
 	uint8_t rd_closed; /* close_notify received: reads return 0 */
 	uint8_t wr_shut;   /* close_notify queued (shutdown or close): writes fail */
+	uint8_t held;	   /* application bytes in the engine's open record (TLSCONN_MORE) */
 	int err;	   /* sticky negative errno once the connection failed */
 	int br_err;	   /* BearSSL's error code when it failed (BR_ERR_*) */
 	unsigned last_ev;  /* readiness after the last operation */
@@ -146,10 +149,17 @@ long tlsconn_read(struct tlsconn *c, const struct tlsconn_io *io, void *ctx, con
 /* Encrypts and sends from iov: count accepted (every accepted byte is in a
  * record; records the socket did not take yet stay pending and are sent by
  * later calls), -EAGAIN (handshake not done, or a record still waits for
- * the socket), -EPIPE after shutdown or close_notify, or the error. */
-long tlsconn_write(struct tlsconn *c, const struct tlsconn_io *io, void *ctx, const struct tlsconn_iov *iov, int n);
-/* Queues close_notify (once) and sends what it can: 0 when everything is
- * sent, -EAGAIN while records remain pending. */
+ * the socket), -EPIPE after shutdown or close_notify, or the error.
+ * With TLSCONN_MORE the last record stays open for the next write (bytes
+ * are held, as the kernel holds a corked socket's partial segment) until a
+ * write without it, tlsconn_flush, tlsconn_shutdown, or the record is full. */
+long tlsconn_write(struct tlsconn *c, const struct tlsconn_io *io, void *ctx, const struct tlsconn_iov *iov, int n,
+		   int flags);
+/* Seals the open record (held bytes) and sends what it can: 0 when
+ * everything is sent, -EAGAIN while records remain pending, or the error. */
+int tlsconn_flush(struct tlsconn *c, const struct tlsconn_io *io, void *ctx);
+/* Seals held bytes, queues close_notify (once) and sends what it can: 0
+ * when everything is sent, -EAGAIN while records remain pending. */
 int tlsconn_shutdown(struct tlsconn *c, const struct tlsconn_io *io, void *ctx);
 /* Decrypted bytes readable now without I/O (FIONREAD). */
 size_t tlsconn_readable(const struct tlsconn *c);

@@ -231,7 +231,7 @@ static size_t client_says(struct pair *p, const char *msg)
 {
 	struct tlsconn_iov v = {(void *)msg, strlen(msg)};
 	size_t before = p->wire->outlen;
-	CHECK_EQ(tlsconn_write(p->cli, &mem_io, p->wire, &v, 1), (long)strlen(msg));
+	CHECK_EQ(tlsconn_write(p->cli, &mem_io, p->wire, &v, 1, 0), (long)strlen(msg));
 	return p->wire->outlen - before; /* the record's size */
 }
 
@@ -384,7 +384,7 @@ static void test_reads(void)
 	tlsconn_pump(p.cli, &mem_io, p.wire, 1);
 	CHECK(p.cli->rd_closed);
 	struct tlsconn_iov w = {"late", 4};
-	CHECK_EQ(tlsconn_write(p.srv, &sock_io, &p.s[0], &w, 1), -EPIPE);
+	CHECK_EQ(tlsconn_write(p.srv, &sock_io, &p.s[0], &w, 1, 0), -EPIPE);
 	pair_close(&p);
 }
 
@@ -437,7 +437,7 @@ static void test_writes(void)
 	struct opts o = {0};
 	pair_open(&p, &o);
 	struct tlsconn_iov w = {"early", 5};
-	CHECK_EQ(tlsconn_write(p.srv, &sock_io, &p.s[0], &w, 1), -EAGAIN); /* before the handshake */
+	CHECK_EQ(tlsconn_write(p.srv, &sock_io, &p.s[0], &w, 1, 0), -EAGAIN); /* before the handshake */
 	CHECK(handshake(&p));
 	int sz = 4096;
 	setsockopt(p.s[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
@@ -446,7 +446,7 @@ static void test_writes(void)
 	size_t total = 0;
 	long r;
 	struct tlsconn_iov v = {big, sizeof big};
-	while ((r = tlsconn_write(p.srv, &sock_io, &p.s[0], &v, 1)) > 0)
+	while ((r = tlsconn_write(p.srv, &sock_io, &p.s[0], &v, 1, 0)) > 0)
 		total += (size_t)r;
 	CHECK_EQ(r, -EAGAIN);
 	CHECK(total > 0 && total < sizeof big);
@@ -472,7 +472,7 @@ static void test_writes(void)
 	CHECK(p.srv->gen != gen);
 	/* gathered writes (writev) make one record */
 	struct tlsconn_iov g[3] = {{"HTTP/1.1 200 OK\r\n", 17}, {"\r\n", 2}, {"body", 4}};
-	CHECK_EQ(tlsconn_write(p.srv, &sock_io, &p.s[0], g, 3), 23);
+	CHECK_EQ(tlsconn_write(p.srv, &sock_io, &p.s[0], g, 3, 0), 23);
 	s2c(&p);
 	char b[64];
 	struct tlsconn_iov rv = {b, sizeof b};
@@ -480,8 +480,83 @@ static void test_writes(void)
 	CHECK(!memcmp(b, "HTTP/1.1 200 OK\r\n\r\nbody", 23));
 	/* shutdown queues close_notify; later writes fail */
 	CHECK_EQ(tlsconn_shutdown(p.srv, &sock_io, &p.s[0]), 0);
-	CHECK_EQ(tlsconn_write(p.srv, &sock_io, &p.s[0], g, 1), -EPIPE);
+	CHECK_EQ(tlsconn_write(p.srv, &sock_io, &p.s[0], g, 1, 0), -EPIPE);
 	s2c(&p);
+	CHECK_EQ(tlsconn_read(p.cli, &mem_io, p.wire, &rv, 1, 0), 0);
+	pair_close(&p);
+}
+
+/* The client reads until it has n bytes or nothing more comes. */
+static size_t cli_read_all(struct pair *p, char *buf, size_t n)
+{
+	size_t got = 0;
+	for (int k = 0; k < 100 && got < n; k++) {
+		s2c(p);
+		struct tlsconn_iov rv = {buf + got, n - got};
+		long r = tlsconn_read(p->cli, &mem_io, p->wire, &rv, 1, 0);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	return got;
+}
+
+/* TLSCONN_MORE (a corked socket, MSG_MORE) holds bytes in the open record:
+ * nothing leaves until a write without it, tlsconn_flush or shutdown seals
+ * it, and then one record in one send; a full record leaves at once. */
+static void test_held(void)
+{
+	struct pair p;
+	struct opts o = {0};
+	pair_open(&p, &o);
+	CHECK(handshake(&p));
+	char b[64];
+	/* held, then sealed by tlsconn_flush: one send, one record */
+	struct tlsconn_iov h = {"HTTP/1.1 200 OK\r\n\r\n", 19}, body = {"body", 4};
+	sock_sends = 0;
+	CHECK_EQ(tlsconn_write(p.srv, &sock_io, &p.s[0], &h, 1, TLSCONN_MORE), 19);
+	CHECK_EQ(tlsconn_write(p.srv, &sock_io, &p.s[0], &body, 1, TLSCONN_MORE), 4);
+	CHECK_EQ(sock_sends, 0);
+	CHECK(p.srv->held);
+	CHECK(!tlsconn_pending_out(p.srv)); /* nothing sealed waits for the socket */
+	CHECK(tlsconn_events(p.srv) & TLSCONN_OUT);
+	s2c(&p);
+	struct tlsconn_iov rv = {b, sizeof b};
+	CHECK_EQ(tlsconn_read(p.cli, &mem_io, p.wire, &rv, 1, 0), -EAGAIN); /* the client has nothing */
+	CHECK_EQ(tlsconn_flush(p.srv, &sock_io, &p.s[0]), 0);
+	CHECK_EQ(sock_sends, 1);
+	CHECK(!p.srv->held);
+	CHECK_EQ(cli_read_all(&p, b, 23), 23);
+	CHECK(!memcmp(b, "HTTP/1.1 200 OK\r\n\r\nbody", 23));
+	/* a flush with nothing held sends nothing */
+	CHECK_EQ(tlsconn_flush(p.srv, &sock_io, &p.s[0]), 0);
+	CHECK_EQ(sock_sends, 1);
+	/* held, then a write without TLSCONN_MORE seals both in one send */
+	sock_sends = 0;
+	CHECK_EQ(tlsconn_write(p.srv, &sock_io, &p.s[0], &h, 1, TLSCONN_MORE), 19);
+	CHECK_EQ(tlsconn_write(p.srv, &sock_io, &p.s[0], &body, 1, 0), 4);
+	CHECK_EQ(sock_sends, 1);
+	CHECK_EQ(cli_read_all(&p, b, 23), 23);
+	CHECK(!memcmp(b, "HTTP/1.1 200 OK\r\n\r\nbody", 23));
+	/* more than a record: the full ones leave, the rest is held */
+	static char big[40000], rb[40000];
+	for (size_t i = 0; i < sizeof big; i++)
+		big[i] = (char)(i * 7);
+	struct tlsconn_iov v = {big, sizeof big};
+	sock_sends = 0;
+	CHECK_EQ(tlsconn_write(p.srv, &sock_io, &p.s[0], &v, 1, TLSCONN_MORE), (long)sizeof big);
+	CHECK(sock_sends >= 1);
+	CHECK(p.srv->held);
+	size_t early = cli_read_all(&p, rb, sizeof rb);
+	CHECK(early >= 16384 && early < sizeof big);
+	CHECK_EQ(tlsconn_flush(p.srv, &sock_io, &p.s[0]), 0);
+	CHECK_EQ(early + cli_read_all(&p, rb + early, sizeof rb - early), sizeof big);
+	CHECK(!memcmp(rb, big, sizeof big));
+	/* held bytes go before close_notify */
+	CHECK_EQ(tlsconn_write(p.srv, &sock_io, &p.s[0], &body, 1, TLSCONN_MORE), 4);
+	CHECK_EQ(tlsconn_shutdown(p.srv, &sock_io, &p.s[0]), 0);
+	CHECK_EQ(cli_read_all(&p, b, 4), 4);
+	CHECK(!memcmp(b, "body", 4));
 	CHECK_EQ(tlsconn_read(p.cli, &mem_io, p.wire, &rv, 1, 0), 0);
 	pair_close(&p);
 }
@@ -494,5 +569,6 @@ int main(void)
 	test_reads();
 	test_bad_peers();
 	test_writes();
+	test_held();
 	return test_summary("test_tlsconn");
 }

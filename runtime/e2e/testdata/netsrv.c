@@ -13,7 +13,17 @@
  * socket fills: partial writes, EAGAIN, EPOLLOUT), /file sends FILE with
  * sendfile (a protected file to a TLS socket), /pid the serving process's
  * pid, anything else "hello MODE PATH". Every answer holds the marker
- * PLAINTEXT-MARKER-7c1e so that a capture can look for it. */
+ * PLAINTEXT-MARKER-7c1e so that a capture can look for it.
+ *
+ * Held writes (the network shield keeps TCP_CORK and MSG_MORE itself): the
+ * answers to these are written in two calls, head then body:
+ *   /split      two plain writes;
+ *   /cork       TCP_CORK on, the two writes, TCP_CORK off (as nginx);
+ *   /more       send(head, MSG_MORE), then write(body);
+ *   /cork-wait  TCP_CORK on, the two writes, then neither uncork nor
+ *               shutdown: the server waits for the client to close, so the
+ *               answer must leave when the server waits.
+ * Their bodies say what getsockopt(TCP_CORK) read while corked ("cork=1"). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +56,10 @@ struct conn {
 	size_t olen, opos;
 	int file_fd; /* sendfile source after the head */
 	off_t foff, fsize;
+	size_t split; /* write out[0:split] and the rest in two calls */
+	int more;     /* the first of them with MSG_MORE */
+	int cork;     /* 1: uncork after the answer; 2: leave it corked (hold) */
+	int draining; /* answered, held: wait for the client to close */
 };
 
 static struct conn *conns[MAXC];
@@ -77,6 +91,24 @@ static void respond(struct conn *c)
 		c->out = malloc((size_t)h);
 		memcpy(c->out, head, (size_t)h);
 		c->olen = (size_t)h;
+	} else if (!strcmp(path, "/split") || !strcmp(path, "/cork") || !strcmp(path, "/more") ||
+		   !strcmp(path, "/cork-wait")) {
+		int one = 1, seen = -1;
+		socklen_t len = sizeof seen;
+		c->cork = !strcmp(path, "/cork") ? 1 : !strcmp(path, "/cork-wait") ? 2 : 0;
+		c->more = !strcmp(path, "/more");
+		if (c->cork && (setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &one, sizeof one) ||
+				getsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &seen, &len) || len != sizeof seen))
+			seen = -2;
+		char body[128];
+		int b = snprintf(body, sizeof body, "held %s cork=%d %s\n", path, seen, MARKER);
+		int h = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n", b,
+				 c->cork == 2 ? "" : "Connection: close\r\n");
+		c->out = malloc((size_t)(h + b));
+		memcpy(c->out, head, (size_t)h);
+		memcpy(c->out + h, body, (size_t)b);
+		c->olen = (size_t)(h + b);
+		c->split = (size_t)h;
 	} else {
 		char body[512];
 		int b = !strcmp(path, "/pid") ? snprintf(body, sizeof body, "pid %d %s\n", getpid(), MARKER) :
@@ -142,7 +174,9 @@ static int do_read(struct conn *c)
 static int do_write(struct conn *c)
 {
 	while (c->opos < c->olen) {
-		ssize_t n = write(c->fd, c->out + c->opos, c->olen - c->opos);
+		size_t end = c->split && c->opos < c->split ? c->split : c->olen;
+		ssize_t n = c->more && end == c->split ? send(c->fd, c->out + c->opos, end - c->opos, MSG_MORE) :
+							 write(c->fd, c->out + c->opos, end - c->opos);
 		if (n > 0) {
 			c->opos += (size_t)n;
 			continue;
@@ -159,7 +193,27 @@ static int do_write(struct conn *c)
 			continue;
 		return n < 0 && errno == EAGAIN ? 0 : -1;
 	}
+	if (c->cork == 1) {
+		int zero = 0;
+		setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof zero);
+		c->cork = 0;
+	}
 	return 1;
+}
+
+/* A held answer's connection: reads until the client closes. 1 when it
+ * did (or failed), 0 while it is open. */
+static int drain(struct conn *c)
+{
+	char b[256];
+	for (;;) {
+		ssize_t n = read(c->fd, b, sizeof b);
+		if (n > 0)
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		return !(n < 0 && errno == EAGAIN);
+	}
 }
 
 static void serve_blocking(int fd)
@@ -172,8 +226,10 @@ static void serve_blocking(int fd)
 		;
 	if (r == 1) {
 		respond(c);
-		do_write(c);
-		shutdown(fd, SHUT_WR);
+		if (do_write(c) == 1 && c->cork == 2)
+			drain(c); /* a blocking read: the held answer leaves as it waits */
+		else
+			shutdown(fd, SHUT_WR);
 	}
 	conn_free(c);
 }
@@ -211,6 +267,8 @@ static struct conn *accept_one(int ls)
 /* One step of a non-blocking connection after an event: 1 when it is done. */
 static int step(struct conn *c)
 {
+	if (c->draining)
+		return drain(c);
 	if (!c->out) {
 		int r = do_read(c);
 		if (r < 0)
@@ -222,10 +280,16 @@ static int step(struct conn *c)
 	int w = do_write(c);
 	if (w == 0)
 		return 0;
+	if (w == 1 && c->cork == 2) {
+		c->draining = 1; /* the loop waits for the client to close */
+		return drain(c);
+	}
 	if (w == 1)
 		shutdown(c->fd, SHUT_WR);
 	return 1;
 }
+
+static int wants_out(const struct conn *c) { return c->out && !c->draining; }
 
 static void drop(struct conn *c)
 {
@@ -241,7 +305,7 @@ static void loop_poll(int ls)
 		p[n++] = (struct pollfd){ls, POLLIN, 0};
 		for (int fd = 0; fd < MAXC; fd++)
 			if (conns[fd])
-				p[n++] = (struct pollfd){fd, (short)(conns[fd]->out ? POLLOUT : POLLIN), 0};
+				p[n++] = (struct pollfd){fd, (short)(wants_out(conns[fd]) ? POLLOUT : POLLIN), 0};
 		if (poll(p, (nfds_t)n, -1) < 0)
 			continue;
 		for (int i = 1; i < n; i++)
@@ -263,7 +327,7 @@ static void loop_select(int ls)
 		int max = ls;
 		for (int fd = 0; fd < FD_SETSIZE && fd < MAXC; fd++)
 			if (conns[fd]) {
-				FD_SET(fd, conns[fd]->out ? &w : &r);
+				FD_SET(fd, wants_out(conns[fd]) ? &w : &r);
 				if (fd > max)
 					max = fd;
 			}
@@ -299,12 +363,12 @@ static void loop_epoll(int ls, int et)
 				continue;
 			}
 			struct conn *c = evs[i].data.ptr;
-			int had_out = c->out != NULL;
+			int had_out = wants_out(c);
 			if (step(c)) {
 				epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
 				drop(c);
-			} else if (!et && !had_out && c->out) {
-				struct epoll_event ce = {.events = EPOLLOUT, .data.ptr = c};
+			} else if (!et && had_out != wants_out(c)) {
+				struct epoll_event ce = {.events = wants_out(c) ? EPOLLOUT : EPOLLIN, .data.ptr = c};
 				epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ce);
 			}
 		}

@@ -18,7 +18,7 @@
  * never held across a host call that may wait (the shield's own host calls
  * on a connection are MSG_DONTWAIT; waiting is a poll without the lock).
  * net_g.lock protects the per-process tables. Order: table, then
- * connection, then the slot pool. */
+ * connection, then the slot pool or the held list (net_g.held_lock). */
 #ifndef SCONE_NET_H
 #define SCONE_NET_H
 
@@ -35,6 +35,7 @@
 #define NET_HS_TIMEOUT_NS (10ULL * 1000000000ULL) /* a handshake must complete within */
 #define NET_CLOSE_FLUSH_MS 200			  /* close: wait for the last records at most */
 #define NET_MAX_DESTS 64			  /* --tls-connect destinations */
+#define NET_MAX_HELD 64				  /* connections holding an open record, per process */
 
 /* A descriptor table entry that is not a connection. */
 #define NET_LISTENER ((uintptr_t)1)
@@ -49,6 +50,7 @@ struct net_conn {
 	uint8_t connecting; /* client: the TCP connection is not established yet */
 	uint8_t shut_host;  /* shutdown(how+1) to do on the host once close_notify went */
 	uint8_t reported;   /* the failure was reported once (rt_diag) */
+	uint8_t corked;	    /* TCP_CORK set by the application (kept here, not on the host) */
 	uint64_t deadline;  /* handshake deadline, CLOCK_MONOTONIC ns; 0: none */
 	struct tlsconn t;
 };
@@ -72,6 +74,11 @@ struct net_state {
 	struct tlsconn_server_cfg srv;
 	struct tlsconn_client_cfg cli;
 	int hs_started; /* a handshake started since the last sweep (net_epoll.c) */
+	/* descriptors whose connection may hold an open record (TCP_CORK,
+	 * MSG_MORE): sealed when the application waits (net_flush_held) */
+	volatile int held_lock;
+	int nheld;
+	int held[NET_MAX_HELD];
 };
 
 extern struct net_state net_g;
@@ -115,6 +122,18 @@ static inline void *net_ctx(int fd) { return (void *)(long)fd; }
  * deadline (CLOCK_MONOTONIC ns, 0: none) passes: revents, 0 at the
  * deadline, or -EINTR. Called without the connection's lock. */
 long net_wait(int fd, unsigned events, uint64_t deadline);
+/* A write left bytes held in c's open record (corked): notes fd so that
+ * the next wait seals it, or seals it now when the list is full.
+ * Connection locked. */
+void net_hold(struct net_conn *c, int fd);
+/* Seals c's held bytes and sends them (uncork, TCP_NODELAY). Locked. */
+void net_unhold(struct net_conn *c, int fd);
+/* Seals c's held bytes and sends what the socket takes (no list change).
+ * Locked. */
+void net_seal(struct net_conn *c, int fd);
+/* Empties the process's list of descriptors with held bytes into fds:
+ * their count (net_flush_held seals them). */
+int net_held_take(int fds[NET_MAX_HELD]);
 /* After a connection's records moved: the host shutdown that waited for
  * close_notify. Connection locked. */
 void net_conn_settle(struct net_conn *c, int fd);
@@ -151,6 +170,7 @@ int net_sys_fcntl(const struct sys_call *sc, long *ret);
 int net_sys_ioctl(const struct sys_call *sc, long *ret);
 int net_sys_shutdown(const struct sys_call *sc, long *ret);
 int net_sys_getsockopt(const struct sys_call *sc, long *ret);
+int net_sys_setsockopt(const struct sys_call *sc, long *ret);
 void net_fd_gone(int fd);
 void net_fd_dup(int oldfd, int newfd);
 
@@ -159,6 +179,10 @@ int net_sys_poll(const struct sys_call *sc, long *ret);
 int net_sys_select(const struct sys_call *sc, long *ret);
 
 /* ---- net_epoll.c ---- */
+/* The application waits (poll, select, epoll, a blocking call on a wrapped
+ * socket): held records are sealed and sent first, as the kernel's cork
+ * timer would send them. Called without any connection's lock. */
+void net_flush_held(void);
 int net_sys_epoll_ctl(const struct sys_call *sc, long *ret);
 int net_sys_epoll_wait(const struct sys_call *sc, long *ret);
 /* A connection's readiness may have changed outside epoll_wait (a read,

@@ -88,7 +88,7 @@ struct net_conn *net_conn_new(int client, const char *server_name)
 	c->refs = 1;
 	c->fds = 0;
 	c->next_free = 0;
-	c->nonblock = c->connecting = c->shut_host = c->reported = 0;
+	c->nonblock = c->connecting = c->shut_host = c->reported = c->corked = 0;
 	c->client = (uint8_t)client;
 	c->deadline = 0;
 	uint8_t seed[32];
@@ -256,6 +256,55 @@ static long io_send(void *ctx, const void *buf, size_t len)
 }
 
 const struct tlsconn_io net_io = {io_recv, io_send};
+
+/* ---- open records (TCP_CORK, MSG_MORE) ---- */
+
+static int held_find(int fd)
+{
+	for (int i = 0; i < net_g.nheld; i++)
+		if (net_g.held[i] == fd)
+			return i;
+	return -1;
+}
+
+void net_hold(struct net_conn *c, int fd)
+{
+	spin_lock(&net_g.held_lock);
+	int ok = held_find(fd) >= 0 || net_g.nheld < NET_MAX_HELD;
+	if (ok && held_find(fd) < 0)
+		net_g.held[net_g.nheld++] = fd;
+	spin_unlock(&net_g.held_lock);
+	if (!ok)
+		net_unhold(c, fd);
+}
+
+void net_unhold(struct net_conn *c, int fd)
+{
+	spin_lock(&net_g.held_lock);
+	int i = held_find(fd);
+	if (i >= 0)
+		net_g.held[i] = net_g.held[--net_g.nheld];
+	spin_unlock(&net_g.held_lock);
+	net_seal(c, fd);
+}
+
+void net_seal(struct net_conn *c, int fd)
+{
+	if (c->t.held && !c->connecting) {
+		tlsconn_flush(&c->t, &net_io, net_ctx(fd));
+		net_conn_settle(c, fd);
+	}
+}
+
+int net_held_take(int fds[NET_MAX_HELD])
+{
+	spin_lock(&net_g.held_lock);
+	int n = net_g.nheld;
+	memcpy(fds, net_g.held, (size_t)n * sizeof fds[0]);
+	net_g.nheld = 0;
+	spin_unlock(&net_g.held_lock);
+	return n;
+}
 
 long net_wait(int fd, unsigned events, uint64_t deadline)
 {

@@ -440,11 +440,29 @@ static int sweep(uint64_t now)
 	return pending;
 }
 
+void net_flush_held(void)
+{
+	if (!__atomic_load_n(&net_g.nheld, __ATOMIC_RELAXED))
+		return;
+	int fds[NET_MAX_HELD], n = net_held_take(fds);
+	for (int i = 0; i < n; i++) {
+		struct net_conn *c = net_lookup(fds[i]);
+		if (!c)
+			continue;
+		net_conn_lock(c);
+		net_seal(c, fds[i]);
+		net_conn_unlock(c);
+		net_conn_put(c);
+		net_epoll_touch(fds[i]);
+	}
+}
+
 int net_sys_epoll_wait(const struct sys_call *sc, long *ret)
 {
 	int epfd = (int)sc->a[0];
 	struct epoll_event_ *evs = (struct epoll_event_ *)sc->a[1];
 	int max = (int)sc->a[2];
+	net_flush_held();
 	lk();
 	struct epset *s = set_of(epfd);
 	int mine = s && s->nitems;

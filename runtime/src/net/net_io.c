@@ -24,6 +24,7 @@
 #define MSG_WAITALL_ 0x100
 #define MSG_NOSIGNAL_ 0x4000
 #define MSG_ERRQUEUE_ 0x2000
+#define MSG_MORE_ 0x8000
 #define IOV_MAX_ 1024
 #define IOV_STACK 16
 
@@ -86,6 +87,7 @@ static uint64_t earlier(uint64_t a, uint64_t b) { return !a ? b : !b ? a : a < b
  * (-EAGAIN at a timeout, -EINTR, -ETIMEDOUT at the handshake deadline). */
 static long wait_for(struct net_conn *c, int fd, unsigned want, uint64_t *deadline, int opt)
 {
+	net_flush_held(); /* the application waits: held records leave first */
 	net_conn_lock(c);
 	unsigned needs = c->connecting ? TLSCONN_OUT : tlsconn_needs(&c->t);
 	uint64_t hs = c->t.hs_done ? 0 : c->deadline;
@@ -202,7 +204,10 @@ long net_send(struct net_conn *c, int fd, const struct tlsconn_iov *iov, int n, 
 		net_conn_lock(c);
 		r = -EAGAIN;
 		if (!c->connecting) {
-			r = tlsconn_write(&c->t, &net_io, net_ctx(fd), v, nv);
+			int more = c->corked || (flags & MSG_MORE_);
+			r = tlsconn_write(&c->t, &net_io, net_ctx(fd), v, nv, more ? TLSCONN_MORE : 0);
+			if (c->t.held)
+				net_hold(c, fd);
 			check_failed(c, fd);
 			net_conn_settle(c, fd);
 		}

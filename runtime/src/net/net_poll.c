@@ -161,6 +161,7 @@ int net_sys_poll(const struct sys_call *sc, long *ret)
 	struct kts t, *tp = NULL;
 	const void *mask = NULL;
 	long masksz = 8;
+	net_flush_held();
 	if (sc->nr == __NR_poll) {
 		if (sc->a[2] >= 0) {
 			t.sec = sc->a[2] / 1000;
@@ -193,6 +194,7 @@ int net_sys_select(const struct sys_call *sc, long *ret)
 	unsigned long *set[3] = {(unsigned long *)sc->a[1], (unsigned long *)sc->a[2], (unsigned long *)sc->a[3]};
 	if (nfds < 0 || nfds > (1 << 20))
 		return SHIELD_PASS; /* the host's EINVAL */
+	net_flush_held();
 	size_t words = ((size_t)nfds + 63) / 64;
 	int any = 0;
 	for (int k = 0; k < 3; k++) {

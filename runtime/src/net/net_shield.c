@@ -61,6 +61,7 @@ static const net_fn net_calls[] = {
 	[__NR_ioctl] = net_sys_ioctl,
 	[__NR_shutdown] = net_sys_shutdown,
 	[__NR_getsockopt] = net_sys_getsockopt,
+	[__NR_setsockopt] = net_sys_setsockopt,
 	[__NR_poll] = net_sys_poll,
 	[__NR_ppoll] = net_sys_poll,
 	[__NR_select] = net_sys_select,

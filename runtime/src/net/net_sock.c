@@ -299,26 +299,70 @@ int net_sys_shutdown(const struct sys_call *sc, long *ret)
 	return shield_done(ret, r);
 }
 
+#define SOL_SOCKET_ 1
+#define SO_ERROR_ 4
+#define IPPROTO_TCP_ 6
+#define TCP_NODELAY_ 1
+#define TCP_CORK_ 3
+
 int net_sys_getsockopt(const struct sys_call *sc, long *ret)
 {
-	if (sc->a[1] != 1 /* SOL_SOCKET */ || sc->a[2] != 4 /* SO_ERROR */)
+	int tcp_cork = sc->a[1] == IPPROTO_TCP_ && sc->a[2] == TCP_CORK_;
+	if (!(sc->a[1] == SOL_SOCKET_ && sc->a[2] == SO_ERROR_) && !tcp_cork)
 		return SHIELD_PASS;
 	int fd = (int)sc->a[0];
 	struct net_conn *c = net_lookup(fd);
 	if (!c)
 		return SHIELD_PASS;
 	net_conn_lock(c);
-	int err = c->connecting ? 0 : -c->t.err;
+	int v = tcp_cork ? c->corked : c->connecting ? 0 : -c->t.err;
 	net_conn_unlock(c);
 	net_conn_put(c);
-	if (!err)
+	if (!tcp_cork && !v)
 		return SHIELD_PASS; /* the socket's own (a failed TCP connect) */
 	int *val = (int *)sc->a[3], *len = (int *)sc->a[4];
-	if (!rt_user_ok(len, sizeof *len) || *len < (int)sizeof(int) || !rt_user_ok(val, sizeof *val))
+	if (!rt_user_ok(len, sizeof *len))
 		return shield_done(ret, -EFAULT);
-	*val = err;
-	*len = sizeof(int);
+	if (*len < 0)
+		return shield_done(ret, -EINVAL);
+	/* the kernel copies min(len, sizeof(int)) bytes of the value */
+	size_t n = *len < (int)sizeof(int) ? (size_t)*len : sizeof(int);
+	if (n && !rt_user_ok(val, n))
+		return shield_done(ret, -EFAULT);
+	memcpy(val, &v, n);
+	*len = (int)n;
 	return shield_done(ret, 0);
+}
+
+/* TCP_CORK on a connection is the shield's: held writes stay in one open
+ * record until uncork (one record, one send, no host call for the option
+ * itself). TCP_NODELAY set on seals the open record first, as the kernel
+ * pushes a corked socket's pending segment, then goes to the host. */
+int net_sys_setsockopt(const struct sys_call *sc, long *ret)
+{
+	if (sc->a[1] != IPPROTO_TCP_ || (sc->a[2] != TCP_CORK_ && sc->a[2] != TCP_NODELAY_))
+		return SHIELD_PASS;
+	int fd = (int)sc->a[0];
+	const int *val = (const int *)sc->a[3];
+	if (sc->a[4] < (long)sizeof(int))
+		return SHIELD_PASS; /* the host's EINVAL */
+	struct net_conn *c = net_lookup(fd);
+	if (!c)
+		return SHIELD_PASS;
+	if (!rt_user_ok(val, sizeof *val)) {
+		net_conn_put(c);
+		return shield_done(ret, -EFAULT);
+	}
+	int on = *val != 0, cork = sc->a[2] == TCP_CORK_;
+	net_conn_lock(c);
+	if (cork)
+		c->corked = (uint8_t)on;
+	if (!cork ? on : !on)
+		net_unhold(c, fd);
+	net_conn_unlock(c);
+	net_conn_put(c);
+	net_epoll_touch(fd);
+	return cork ? shield_done(ret, 0) : SHIELD_PASS;
 }
 
 /* ---- what the other shields did (shield.h) ---- */
