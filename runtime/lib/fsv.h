@@ -387,7 +387,30 @@ struct fsv_fdtab {
 	struct fsv_file **v;
 	size_t cap;
 	size_t count;
+	/* Optional (NULL: none): a bitmap of FSV_FD_LIMIT bits, set where v
+	 * holds a description, kept in step by install/remove/destroy with
+	 * atomic stores, so that a reader without the table's lock can tell a
+	 * descriptor that is certainly not virtual (fsv_fd_maybe). The memory
+	 * is the caller's and never moves. */
+	unsigned long *live;
 };
+
+#define FSV_FD_LIMIT (1 << 20)
+#define FSV_FD_LIVE_WORDS (FSV_FD_LIMIT / (8 * sizeof(unsigned long)))
+
+/* Without the lock: 0 when fd is certainly not virtual now (no live
+ * bitmap: 1, ask under the lock). A descriptor installed by another thread
+ * is seen once that thread's open returned and the number reached this
+ * thread (any synchronisation that passes it orders the store before). */
+static inline int fsv_fd_maybe(const struct fsv_fdtab *t, int fd)
+{
+	if (!t->live)
+		return 1;
+	if (fd < 0 || fd >= FSV_FD_LIMIT)
+		return 0;
+	unsigned long w = __atomic_load_n(&t->live[(unsigned)fd / (8 * sizeof(unsigned long))], __ATOMIC_ACQUIRE);
+	return (int)((w >> ((unsigned)fd % (8 * sizeof(unsigned long)))) & 1);
+}
 
 /* New description of node (takes its own reference of node). */
 struct fsv_file *fsv_file_new(struct fsv_node *node, uint32_t flags);

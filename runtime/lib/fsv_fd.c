@@ -13,7 +13,17 @@
  * parent and child share them like the kernel shares open file
  * descriptions (offset, flags). The fd table itself is per process. */
 
-#define FSV_FD_LIMIT (1 << 20)
+static void live_set(struct fsv_fdtab *t, int fd, int on)
+{
+	if (!t->live)
+		return;
+	unsigned long bit = 1UL << ((unsigned)fd % (8 * sizeof(unsigned long)));
+	unsigned long *w = &t->live[(unsigned)fd / (8 * sizeof(unsigned long))];
+	if (on)
+		__atomic_or_fetch(w, bit, __ATOMIC_RELEASE);
+	else
+		__atomic_and_fetch(w, ~bit, __ATOMIC_RELEASE);
+}
 
 struct fsv_file *fsv_file_new(struct fsv_node *node, uint32_t flags)
 {
@@ -118,6 +128,7 @@ int fsv_fd_install(struct fsv *fs, struct fsv_fdtab *t, int fd, struct fsv_file 
 	fsv_file_ref(f);
 	struct fsv_file *old = t->v[fd];
 	t->v[fd] = f;
+	live_set(t, fd, 1);
 	if (old) {
 		reclock_fd_gone(fs, old);
 		fsv_file_unref(fs, old);
@@ -139,6 +150,7 @@ int fsv_fd_remove(struct fsv *fs, struct fsv_fdtab *t, int fd)
 	if (!f)
 		return 0;
 	t->v[fd] = NULL;
+	live_set(t, fd, 0);
 	t->count--;
 	reclock_fd_gone(fs, f);
 	fsv_file_unref(fs, f);
@@ -149,6 +161,7 @@ void fsv_fd_destroy(struct fsv *fs, struct fsv_fdtab *t)
 {
 	for (size_t i = 0; i < t->cap; i++) {
 		if (t->v[i]) {
+			live_set(t, (int)i, 0);
 			reclock_fd_gone(fs, t->v[i]);
 			fsv_file_unref(fs, t->v[i]);
 		}

@@ -485,7 +485,9 @@ static void test_files(void)
 {
 	struct fsv fs;
 	setup(&fs);
+	static unsigned long live[FSV_FD_LIVE_WORDS];
 	struct fsv_fdtab t = {0};
+	t.live = live;
 	struct fsv_node *pw = get(&fs, "/etc/passwd", 0), *etc = get(&fs, "/etc", 0);
 	struct fsv_file *f = fsv_file_new(pw, O_RDONLY);
 	CHECK_EQ(fsv_fd_install(&fs, &t, 7, f), 0);
@@ -503,8 +505,13 @@ static void test_files(void)
 	CHECK_EQ(fsv_file_seek(&fs, f, 20, 3), -ENXIO);
 	CHECK_EQ(fsv_file_write(&fs, f, "x", 1, -1), -EBADF);
 	CHECK(fsv_fd_get(&t, 8) == NULL && fsv_fd_get(&t, -1) == NULL && fsv_fd_get(&t, 100000) == NULL);
+	/* the live bitmap follows the table (readers without the lock) */
+	CHECK(fsv_fd_maybe(&t, 7) && fsv_fd_maybe(&t, 300));
+	CHECK(!fsv_fd_maybe(&t, 6) && !fsv_fd_maybe(&t, 8) && !fsv_fd_maybe(&t, 301) && !fsv_fd_maybe(&t, -1) &&
+	      !fsv_fd_maybe(&t, FSV_FD_LIMIT));
 	CHECK_EQ(fsv_fd_remove(&fs, &t, 7), 1);
 	CHECK_EQ(fsv_fd_remove(&fs, &t, 7), 0);
+	CHECK(!fsv_fd_maybe(&t, 7) && fsv_fd_maybe(&t, 300));
 	CHECK(fsv_fd_get(&t, 300) != NULL);
 	CHECK_EQ(t.count, 1);
 
@@ -587,6 +594,8 @@ static void test_files(void)
 	}
 
 	fsv_fd_destroy(&fs, &t);
+	for (size_t i = 0; i < FSV_FD_LIVE_WORDS; i++)
+		CHECK_EQ(live[i], 0);
 	fsv_unref(&fs, pw);
 	fsv_unref(&fs, etc);
 	fsv_destroy(&fs);

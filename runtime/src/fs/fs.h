@@ -91,9 +91,12 @@ extern const struct fsv_image_ops fs_image_ops;
 long fs_image_getxattr(const struct fsp *img, uint64_t ino, const char *name, void *val, size_t cap);
 long fs_image_listxattr(const struct fsp *img, uint64_t ino, char *buf, size_t cap);
 
-/* fs_fd.c: placeholders. Opens a host placeholder for a new virtual fd and
- * installs f there; returns the fd or a negative errno. Lock held. */
-long fs_fd_new(struct fsv_file *f, int cloexec);
+/* fs_fd.c: placeholders. A host placeholder for a new virtual fd (a host
+ * call: made without the lock, which the enclave's processes share). */
+long fs_fd_placeholder(int cloexec);
+/* Installs f at placeholder fd (closed on failure; a negative fd is passed
+ * through); returns the fd or a negative errno. Lock held. */
+long fs_fd_new(struct fsv_file *f, long fd);
 /* Host fd that the kernel just handed out: drop any stale virtual mapping. */
 void fs_fd_forget(int fd);
 

@@ -96,6 +96,8 @@ struct vinfo {
 static struct vinfo virt_info(int fd)
 {
 	struct vinfo v = {0, 0, 0, NULL, 0};
+	if (!fsv_fd_maybe(&fs_g.fds, fd))
+		return v;
 	fs_lock();
 	struct fsv_file *f = fsv_fd_get(&fs_g.fds, fd);
 	if (f)

@@ -95,19 +95,21 @@ static int fd_template(void)
 	return (int)hi;
 }
 
-long fs_fd_new(struct fsv_file *f, int cloexec)
+long fs_fd_placeholder(int cloexec)
 {
 	int t = fd_template();
-	long fd;
-	if (t >= 0) {
-		fd = host_syscall(__NR_fcntl, t, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, 0, 0, 0, 0);
-		if (fd >= FS_FD_MAX) { /* Iago: not a plausible descriptor */
-			host_syscall(__NR_close, fd, 0, 0, 0, 0, 0);
-			return -EMFILE;
-		}
-	} else {
-		fd = sealed_memfd(cloexec);
+	if (t < 0)
+		return sealed_memfd(cloexec);
+	long fd = host_syscall(__NR_fcntl, t, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, 0, 0, 0, 0);
+	if (fd >= FS_FD_MAX) { /* Iago: not a plausible descriptor */
+		host_syscall(__NR_close, fd, 0, 0, 0, 0, 0);
+		return -EMFILE;
 	}
+	return fd;
+}
+
+long fs_fd_new(struct fsv_file *f, long fd)
+{
 	if (fd < 0)
 		return fd;
 	fs_fd_forget((int)fd);

@@ -131,7 +131,12 @@ static long do_open(int dirfd, const char *path, long flags, uint32_t mode, long
 		if (!f) {
 			fd = -ENOMEM;
 		} else {
-			fd = fs_fd_new(f, (flags & O_CLOEXEC) != 0);
+			/* the placeholder's host call without the shared lock: the
+			 * description holds the node, the result holds the path */
+			fs_unlock();
+			long ph = fs_fd_placeholder((flags & O_CLOEXEC) != 0);
+			fs_lock();
+			fd = fs_fd_new(f, ph);
 			fsv_file_unref(FS(), f);
 			if (fd >= 0)
 				rt_fd_gone(&fs_shield_ops, (int)fd);
@@ -187,6 +192,8 @@ int fs_sys_openat2(const struct sys_call *c, long *ret)
 int fs_sys_close(const struct sys_call *c, long *ret)
 {
 	int fd = (int)c->a[0];
+	if (!fsv_fd_maybe(&fs_g.fds, fd))
+		return SHIELD_PASS;
 	fs_lock();
 	int v = fsv_fd_remove(FS(), &fs_g.fds, fd);
 	fs_unlock();
@@ -214,9 +221,11 @@ int fs_sys_close_range(const struct sys_call *c, long *ret)
 int fs_sys_dup(const struct sys_call *c, long *ret)
 {
 	int old = (int)c->a[0];
+	int newfd = c->nr == __NR_dup ? -1 : (int)c->a[1];
+	if (!fsv_fd_maybe(&fs_g.fds, old) && !fsv_fd_maybe(&fs_g.fds, newfd))
+		return SHIELD_PASS;
 	fs_lock();
 	struct fsv_file *f = fsv_fd_get(&fs_g.fds, old);
-	int newfd = c->nr == __NR_dup ? -1 : (int)c->a[1];
 	int new_virtual = newfd >= 0 && fsv_fd_get(&fs_g.fds, newfd) != NULL;
 	if (!f && !new_virtual) {
 		fs_unlock();
@@ -277,6 +286,8 @@ int fs_sys_fcntl(const struct sys_call *c, long *ret)
 	if (cmd == F_GETLK || cmd == F_SETLK || cmd == F_SETLKW || cmd == F_OFD_GETLK || cmd == F_OFD_SETLK ||
 	    cmd == F_OFD_SETLKW)
 		return fs_sys_reclock(c, ret); /* record locks: the enclave's table, not the placeholder's */
+	if (!fsv_fd_maybe(&fs_g.fds, fd))
+		return SHIELD_PASS;
 	fs_lock();
 	struct fsv_file *f = fsv_fd_get(&fs_g.fds, fd);
 	if (!f) {

@@ -84,6 +84,8 @@ int fs_path_op(const struct sys_call *c, long *ret, int dirfd_idx, int path_idx,
 
 int fs_fd_op(const struct sys_call *c, long *ret, int fd, fd_fn virt)
 {
+	if (!fsv_fd_maybe(&fs_g.fds, fd))
+		return SHIELD_PASS;
 	fs_lock();
 	struct fsv_file *f = fsv_fd_get(&fs_g.fds, fd);
 	if (!f) {

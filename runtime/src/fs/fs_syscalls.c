@@ -62,7 +62,7 @@ static int sys_path_or_null(const struct sys_call *c, long *ret)
 
 static int sys_mmap(const struct sys_call *c, long *ret)
 {
-	if (c->a[3] & 0x20 /* MAP_ANONYMOUS */)
+	if ((c->a[3] & 0x20 /* MAP_ANONYMOUS */) || !fsv_fd_maybe(&fs_g.fds, (int)c->a[4]))
 		return SHIELD_PASS;
 	fs_lock();
 	int v = fsv_fd_get(&fs_g.fds, (int)c->a[4]) != NULL;
