@@ -694,6 +694,66 @@ static void create_paths(void)
 
 /* MAP_SHARED of files of the image and of the ephemeral FS: the mapping,
  * read/write and other processes see the same bytes. */
+/* Descriptor numbers around closed files of the image: the runtime may
+ * keep a closed file's placeholder for the next open (a spare, fdtab.h);
+ * the application must see what the kernel gives: the lowest free number
+ * for every new descriptor, EBADF on a closed one, FD_CLOEXEC as asked. */
+static void spares(void)
+{
+	char b[8];
+	struct stat st;
+	int a = open("/etc/probe.txt", O_RDONLY);
+	check(a >= 0 && close(a) == 0, "spare-open-close", "");
+	int b1 = open("/etc/probe.txt", O_RDONLY);
+	check(b1 == a && read(b1, b, 5) == 5 && !memcmp(b, "HELLO", 5), "spare-reopen-lowest", "not the lowest number");
+	check(close(b1) == 0, "spare-close", "");
+	errno = 0;
+	check(read(a, b, 1) < 0 && errno == EBADF, "spare-read-ebadf", "");
+	errno = 0;
+	check(fcntl(a, F_GETFD) < 0 && errno == EBADF, "spare-fcntl-ebadf", "");
+	errno = 0;
+	check(fstat(a, &st) < 0 && errno == EBADF, "spare-fstat-ebadf", "");
+	errno = 0;
+	check(close(a) < 0 && errno == EBADF, "spare-close-ebadf", "");
+	/* a host descriptor gets the number the closed file had */
+	int p[2];
+	check(pipe(p) == 0 && p[0] == a, "spare-pipe-lowest", "pipe did not get the lowest number");
+	close(p[0]);
+	close(p[1]);
+	int s = socket(AF_UNIX, SOCK_STREAM, 0);
+	check(s == a, "spare-socket-lowest", "");
+	close(s);
+	/* FD_CLOEXEC as asked, whichever placeholder serves the open */
+	int c1 = open("/etc/probe.txt", O_RDONLY | O_CLOEXEC);
+	check(c1 == a && fcntl(c1, F_GETFD) == FD_CLOEXEC, "spare-cloexec", "");
+	close(c1);
+	int c2 = open("/etc/probe.txt", O_RDONLY);
+	check(c2 == a && fcntl(c2, F_GETFD) == 0, "spare-no-cloexec", "");
+	check(fcntl(c2, F_SETFD, FD_CLOEXEC) == 0 && close(c2) == 0, "spare-setfd-close", "");
+	int c3 = open("/etc/probe.txt", O_RDONLY);
+	check(c3 == a && fcntl(c3, F_GETFD) == 0, "spare-after-setfd", "");
+	close(c3);
+	/* dup2 onto the number of a closed file */
+	int q[2];
+	check(pipe(q) == 0, "spare-pipe2", "");
+	int d = open("/etc/probe.txt", O_RDONLY);
+	close(d);
+	check(write(q[1], "x", 1) == 1 && dup2(q[0], d) == d && read(d, b, 1) == 1 && b[0] == 'x', "spare-dup2-onto",
+	      "");
+	close(d);
+	close(q[0]);
+	close(q[1]);
+	/* two open at once, closed in turn: the lowest first again */
+	int e1 = open("/etc/probe.txt", O_RDONLY), e2 = open("/etc/probe.txt", O_RDONLY);
+	check(e1 == a && e2 == a + 1, "spare-two", "");
+	close(e2);
+	close(e1);
+	int f1 = open("/etc/probe.txt", O_RDONLY), f2 = open("/etc/probe.txt", O_RDONLY);
+	check(f1 == a && f2 == a + 1, "spare-two-again", "");
+	close(f1);
+	close(f2);
+}
+
 static void shared_mappings(void)
 {
 	/* an image file written through the mapping: copied up, then shared */
@@ -826,6 +886,7 @@ int main(int argc, char **argv)
 	close(fd);
 	check(slurp("/etc/probe.txt", buf, sizeof buf) > 0 && !strcmp(buf, "HELLO from the image\n"), "copy-up-read",
 	      buf);
+	spares();
 
 	/* unlink (whiteout), mkdir, rename, chdir, getcwd, relative paths */
 	check(unlink("/etc/probe2.txt") == 0 && stat("/etc/probe2.txt", &st) < 0 && errno == ENOENT &&

@@ -21,6 +21,7 @@
 #include "loader.h"
 #include "random.h"
 #include "fdtab.h"
+#include "transport.h"
 #include "vma.h"
 #include "region.h"
 #include "shield.h"
@@ -514,6 +515,7 @@ void rt_close_on_exec(void)
 		if (fl > 0 && (fl & 1 /* FD_CLOEXEC */))
 			shield_call(__NR_close, fd, 0, 0, 0, 0, 0);
 	}
+	host_drop_spares(); /* the new program starts without them */
 }
 
 /* The program's path as /proc/self/exe gives it: absolute, as the kernel's

@@ -1,6 +1,7 @@
 /* Open descriptor table and its Iago checks (fdtab.h). */
 #include "fdtab.h"
 #include "getdents.h"
+#include "locks.h"
 #include "rtstring.h"
 #include "rtutil.h"
 #include "sys.h"
@@ -114,6 +115,174 @@ void rt_fdtab_new(long fd, const char *what)
 
 int rt_fdtab_next(int from) { return next_in(bits, from); }
 
+/* ---- spare placeholders (fdtab.h) ---- */
+
+static int spares[RT_FD_SPARES];
+static unsigned char spare_cx[RT_FD_SPARES];
+static int nspares; /* read without the lock for the common "none" */
+
+static int spare_index(int fd)
+{
+	for (int i = 0; i < nspares; i++)
+		if (spares[i] == fd)
+			return i;
+	return -1;
+}
+
+static void spare_remove(int i)
+{
+	int last = nspares - 1;
+	__atomic_store_n(&spares[i], spares[last], __ATOMIC_RELAXED);
+	spare_cx[i] = spare_cx[last];
+	__atomic_store_n(&nspares, last, __ATOMIC_RELEASE);
+}
+
+int rt_fdtab_is_spare(int fd)
+{
+	/* without the lock (every call on a descriptor asks): the entries are
+	 * stored atomically; a call racing with the number's reuse by another
+	 * thread may see either state, as it would race with the open */
+	int n = __atomic_load_n(&nspares, __ATOMIC_ACQUIRE);
+	for (int i = 0; i < n && i < RT_FD_SPARES; i++)
+		if (__atomic_load_n(&spares[i], __ATOMIC_RELAXED) == fd)
+			return 1;
+	return 0;
+}
+
+int rt_fdtab_spare_put(int fd, int cloexec)
+{
+	if (!rt_fdtab_is_open(fd))
+		return 0;
+	rt_lock(&rt_spare_lock);
+	int kept = nspares < RT_FD_SPARES && spare_index(fd) < 0;
+	if (kept) {
+		__atomic_store_n(&spares[nspares], fd, __ATOMIC_RELAXED);
+		spare_cx[nspares] = (unsigned char)(cloexec != 0);
+		__atomic_store_n(&nspares, nspares + 1, __ATOMIC_RELEASE);
+	}
+	rt_unlock(&rt_spare_lock);
+	return kept;
+}
+
+/* The lowest descriptor that is not open. */
+static int first_closed(void)
+{
+	for (int w = 0; w < WORDS; w++) {
+		unsigned long v = ~__atomic_load_n(&bits[w], __ATOMIC_ACQUIRE);
+		if (v)
+			return w * 64 + __builtin_ctzl(v);
+	}
+	return RT_FD_LIMIT;
+}
+
+int rt_fdtab_spare_take(int cloexec)
+{
+	if (!__atomic_load_n(&nspares, __ATOMIC_ACQUIRE))
+		return -1;
+	rt_lock(&rt_spare_lock);
+	int best = -1;
+	for (int i = 0; i < nspares; i++)
+		if (best < 0 || spares[i] < spares[best])
+			best = i;
+	int fd = -1;
+	/* the lowest spare, when no number below it is free (every spare is
+	 * open: the lowest free number otherwise lies below the lowest spare) */
+	if (best >= 0 && spare_cx[best] == (cloexec != 0) && first_closed() > spares[best]) {
+		fd = spares[best];
+		spare_remove(best);
+	}
+	rt_unlock(&rt_spare_lock);
+	return fd;
+}
+
+int rt_fdtab_spares_take_all(int fds[RT_FD_SPARES])
+{
+	if (!__atomic_load_n(&nspares, __ATOMIC_ACQUIRE))
+		return 0;
+	rt_lock(&rt_spare_lock);
+	int n = nspares;
+	memcpy(fds, spares, sizeof spares);
+	__atomic_store_n(&nspares, 0, __ATOMIC_RELEASE);
+	rt_unlock(&rt_spare_lock);
+	return n;
+}
+
+/* A dup2/dup3 onto a spare replaces it on the host: it is no longer one. */
+static void spare_replaced(int fd)
+{
+	if (!__atomic_load_n(&nspares, __ATOMIC_ACQUIRE))
+		return;
+	rt_lock(&rt_spare_lock);
+	int i = spare_index(fd);
+	if (i >= 0)
+		spare_remove(i);
+	rt_unlock(&rt_spare_lock);
+}
+
+/* Whether a spare lies in [lo, hi]. */
+static int spare_in(unsigned long lo, unsigned long hi)
+{
+	if (!__atomic_load_n(&nspares, __ATOMIC_ACQUIRE))
+		return 0;
+	rt_lock(&rt_spare_lock);
+	int r = 0;
+	for (int i = 0; i < nspares; i++)
+		r |= (unsigned long)spares[i] >= lo && (unsigned long)spares[i] <= hi;
+	rt_unlock(&rt_spare_lock);
+	return r;
+}
+
+/* Whether a host call may create a descriptor (rt_fdtab_after's list, and
+ * the receiving calls, whose control data may bring some). */
+static int creates_fd(long nr, const long *a)
+{
+	switch (nr) {
+	case __NR_open:
+	case __NR_openat:
+	case __NR_openat2:
+	case __NR_creat:
+	case __NR_socket:
+	case __NR_accept:
+	case __NR_accept4:
+	case __NR_dup:
+	case __NR_epoll_create:
+	case __NR_epoll_create1:
+	case __NR_eventfd:
+	case __NR_eventfd2:
+	case __NR_timerfd_create:
+	case __NR_memfd_create:
+	case __NR_inotify_init:
+	case __NR_inotify_init1:
+	case __NR_fanotify_init:
+	case __NR_pidfd_open:
+	case __NR_pidfd_getfd:
+	case __NR_userfaultfd:
+	case __NR_perf_event_open:
+	case __NR_open_tree:
+	case __NR_fsopen:
+	case __NR_fspick:
+	case __NR_fsmount:
+	case __NR_mq_open:
+	case __NR_memfd_secret:
+	case __NR_open_by_handle_at:
+	case __NR_landlock_create_ruleset:
+	case __NR_signalfd:
+	case __NR_signalfd4:
+	case __NR_pipe:
+	case __NR_pipe2:
+	case __NR_socketpair:
+	case __NR_recvmmsg:
+	case __NR_io_uring_setup:
+		return 1;
+	case __NR_recvmsg: /* SCM_RIGHTS: without reading the message */
+		return 1;
+	case __NR_fcntl:
+		return a[1] == 0 /* F_DUPFD */ || a[1] == 1030 /* F_DUPFD_CLOEXEC */;
+	default:
+		return 0;
+	}
+}
+
 /* Calls fn(fd) for every descriptor /proc/self/fd lists. */
 static void scan(void (*fn)(int fd))
 {
@@ -186,6 +355,18 @@ void rt_fdtab_fork_child(int (*owned)(int fd))
 		if (listed[w])
 			listed[w] = 0;
 	}
+}
+
+int rt_fdtab_spares_before(long nr, const long *a, int fds[RT_FD_SPARES])
+{
+	if (!__atomic_load_n(&nspares, __ATOMIC_ACQUIRE))
+		return 0;
+	if (creates_fd(nr, a) ||
+	    (nr == __NR_close_range && spare_in((unsigned long)(unsigned)a[0], (unsigned long)(unsigned)a[1])))
+		return rt_fdtab_spares_take_all(fds);
+	if (nr == __NR_dup2 || nr == __NR_dup3)
+		spare_replaced((int)a[1]);
+	return 0;
 }
 
 void rt_fdtab_before(long nr, const long *a)

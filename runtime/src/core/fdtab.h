@@ -40,4 +40,34 @@ void rt_fdtab_hide(int fd);
 int rt_fdtab_hidden(int fd);
 /* The first hidden descriptor >= from, or -1. */
 int rt_fdtab_next_hidden(int from);
+
+/* Spare placeholders. The FS shield gives each virtual descriptor a host
+ * placeholder (a sealed empty memfd) that holds its number; closing it and
+ * making a new one cost two host calls per open file (nginx: one per
+ * request each). A closed placeholder may instead be kept as a spare: open
+ * on the host, free in the application's view, and handed out again by the
+ * next open of a virtual file when its number is the lowest the
+ * application could get (what the kernel would hand out). So that no other
+ * descriptor gets another number than the kernel would give it, the spares
+ * are closed on the host before any call that creates a descriptor (the
+ * calls rt_fdtab_after checks, F_DUPFD, a recvmsg that may receive some, a
+ * close_range over one) and before an execve's close-on-exec pass; a dup2
+ * onto one replaces it. The application's close, fcntl and ioctl of a
+ * spare's number fail with EBADF (shields.c), as for a closed descriptor.
+ * At most RT_FD_SPARES per process. */
+#define RT_FD_SPARES 4
+/* Keeps fd (a placeholder the application just closed, FD_CLOEXEC
+ * cloexec) as a spare: 1 when kept (do not close it), 0 when not. */
+int rt_fdtab_spare_put(int fd, int cloexec);
+/* A spare with FD_CLOEXEC cloexec whose number is the lowest free one in
+ * the application's view, now the caller's; -1 when there is none. */
+int rt_fdtab_spare_take(int cloexec);
+/* Whether fd is a spare (free in the application's view). */
+int rt_fdtab_is_spare(int fd);
+/* Every spare, now the caller's to close on the host: their count. */
+int rt_fdtab_spares_take_all(int fds[RT_FD_SPARES]);
+/* Before host call nr: the spares to close first (their count; the
+ * transport closes them, host_drop_spares), or none; a dup2/dup3 onto one
+ * makes it the call's. */
+int rt_fdtab_spares_before(long nr, const long *a, int fds[RT_FD_SPARES]);
 #endif

@@ -105,11 +105,59 @@ void rt_program_started(const struct rt_program *p)
 			shields[i]->program(p);
 }
 
+/* The descriptor argument of the common calls on one descriptor that a
+ * spare placeholder must answer as closed (EBADF), or -1. */
+static long fd_arg(long nr, const long *a)
+{
+	switch (nr) {
+	case __NR_read:
+	case __NR_write:
+	case __NR_readv:
+	case __NR_writev:
+	case __NR_pread64:
+	case __NR_pwrite64:
+	case __NR_preadv:
+	case __NR_pwritev:
+	case __NR_preadv2:
+	case __NR_pwritev2:
+	case __NR_lseek:
+	case __NR_fstat:
+	case __NR_newfstatat:
+	case __NR_statx:
+	case __NR_getdents64:
+	case __NR_fsync:
+	case __NR_fdatasync:
+	case __NR_ftruncate:
+	case __NR_fchmod:
+	case __NR_fchown:
+	case __NR_fstatfs:
+	case __NR_flock:
+	case __NR_fadvise64:
+	case __NR_fchdir:
+	case __NR_fcntl:
+	case __NR_ioctl:
+	case __NR_close:
+		return a[0];
+	case __NR_sendfile:
+		return rt_fdtab_is_spare((int)a[0]) ? a[0] : a[1];
+	case __NR_mmap:
+		return (a[3] & 0x20 /* MAP_ANONYMOUS */) ? -1 : a[4];
+	default:
+		return -1;
+	}
+}
+
 /* The application's calls on the runtime's own descriptors (fdtab.h,
- * rt_fdtab_hide): 1 with *ret when served here. close_range is made
- * around them, piece by piece through the shields. */
+ * rt_fdtab_hide) and on spare placeholders (free in its view): 1 with
+ * *ret when served here. close_range is made around the hidden ones,
+ * piece by piece through the shields. */
 static int guard(const volatile unsigned *cp, long nr, const long *a, long *ret)
 {
+	long sfd = fd_arg(nr, a);
+	if (sfd >= 0 && sfd < RT_FD_LIMIT && rt_fdtab_is_spare((int)sfd)) {
+		*ret = -EBADF; /* closed, as far as the application can tell */
+		return 1;
+	}
 	switch (nr) {
 	case __NR_close:
 		if (!rt_fdtab_hidden((int)a[0]))

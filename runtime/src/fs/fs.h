@@ -95,8 +95,16 @@ long fs_image_listxattr(const struct fsp *img, uint64_t ino, char *buf, size_t c
  * call: made without the lock, which the enclave's processes share). */
 long fs_fd_placeholder(int cloexec);
 /* Installs f at placeholder fd (closed on failure; a negative fd is passed
- * through); returns the fd or a negative errno. Lock held. */
-long fs_fd_new(struct fsv_file *f, long fd);
+ * through), whose FD_CLOEXEC is cloexec; returns the fd or a negative
+ * errno. Lock held. */
+long fs_fd_new(struct fsv_file *f, long fd, int cloexec);
+/* Records what the shield knows of a virtual descriptor's FD_CLOEXEC
+ * (known 0: it may have changed on the host). */
+void fs_fd_cloexec_set(int fd, int known, int cloexec);
+/* Closes a virtual descriptor's placeholder on the host, or keeps it as a
+ * spare (core/fdtab.h) when its FD_CLOEXEC is known: 0 or the host's
+ * error. Without the lock. */
+int fs_fd_close_host(int fd);
 /* Host fd that the kernel just handed out: drop any stale virtual mapping. */
 void fs_fd_forget(int fd);
 

@@ -19,7 +19,13 @@
  * The duplicates share one open file description, whose state the shield
  * never uses (status flags are virtual: fs_v_fcntl; the seals are the
  * same). Where the template cannot be moved up (RLIMIT_NOFILE below it),
- * each placeholder is a memfd of its own, as before. */
+ * each placeholder is a memfd of its own, as before.
+ *
+ * A closed placeholder whose FD_CLOEXEC the shield knows (as opened, never
+ * changed since) is kept as a spare (core/fdtab.h) and handed out again by
+ * the next open whose number it is: an open and close per request (nginx)
+ * then cost no host call. The shield knows the flag from the open's
+ * O_CLOEXEC; F_SETFD, FIOCLEX/FIONCLEX and the dups make it unknown. */
 #include <linux/errno.h>
 #include <linux/fcntl.h>
 #include "fdtab.h"
@@ -45,6 +51,7 @@ void fs_fd_forget(int fd)
 	/* The kernel only hands out a free number: a mapping for it is stale. */
 	if (fd >= 0)
 		fsv_fd_remove(&fs_g.fs, &fs_g.fds, fd);
+	fs_fd_cloexec_set(fd, 0, 0);
 }
 
 static long sealed_memfd(int cloexec)
@@ -95,8 +102,42 @@ static int fd_template(void)
 	return (int)hi;
 }
 
+/* FD_CLOEXEC of the process's virtual descriptors where the shield knows
+ * it (one bit each: known, value). */
+static unsigned long cx_known[FSV_FD_LIVE_WORDS], cx_val[FSV_FD_LIVE_WORDS];
+#define CX_W(fd) ((unsigned)(fd) / (8 * sizeof(unsigned long)))
+#define CX_B(fd) (1UL << ((unsigned)(fd) % (8 * sizeof(unsigned long))))
+
+void fs_fd_cloexec_set(int fd, int known, int cloexec)
+{
+	if (fd < 0 || fd >= FS_FD_MAX)
+		return;
+	__atomic_and_fetch(&cx_known[CX_W(fd)], ~CX_B(fd), __ATOMIC_RELEASE);
+	if (!known)
+		return;
+	if (cloexec)
+		__atomic_or_fetch(&cx_val[CX_W(fd)], CX_B(fd), __ATOMIC_RELEASE);
+	else
+		__atomic_and_fetch(&cx_val[CX_W(fd)], ~CX_B(fd), __ATOMIC_RELEASE);
+	__atomic_or_fetch(&cx_known[CX_W(fd)], CX_B(fd), __ATOMIC_RELEASE);
+}
+
+int fs_fd_close_host(int fd)
+{
+	if (fd >= 0 && fd < FS_FD_MAX && (__atomic_load_n(&cx_known[CX_W(fd)], __ATOMIC_ACQUIRE) & CX_B(fd))) {
+		int cloexec = (__atomic_load_n(&cx_val[CX_W(fd)], __ATOMIC_ACQUIRE) & CX_B(fd)) != 0;
+		fs_fd_cloexec_set(fd, 0, 0);
+		if (rt_fdtab_spare_put(fd, cloexec))
+			return 0;
+	}
+	return (int)host_syscall(__NR_close, fd, 0, 0, 0, 0, 0);
+}
+
 long fs_fd_placeholder(int cloexec)
 {
+	long spare = rt_fdtab_spare_take(cloexec);
+	if (spare >= 0)
+		return spare;
 	int t = fd_template();
 	if (t < 0)
 		return sealed_memfd(cloexec);
@@ -108,7 +149,7 @@ long fs_fd_placeholder(int cloexec)
 	return fd;
 }
 
-long fs_fd_new(struct fsv_file *f, long fd)
+long fs_fd_new(struct fsv_file *f, long fd, int cloexec)
 {
 	if (fd < 0)
 		return fd;
@@ -118,5 +159,6 @@ long fs_fd_new(struct fsv_file *f, long fd)
 		host_syscall(__NR_close, fd, 0, 0, 0, 0, 0);
 		return r;
 	}
+	fs_fd_cloexec_set((int)fd, 1, cloexec);
 	return fd;
 }

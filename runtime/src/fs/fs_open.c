@@ -136,7 +136,7 @@ static long do_open(int dirfd, const char *path, long flags, uint32_t mode, long
 			fs_unlock();
 			long ph = fs_fd_placeholder((flags & O_CLOEXEC) != 0);
 			fs_lock();
-			fd = fs_fd_new(f, ph);
+			fd = fs_fd_new(f, ph, (flags & O_CLOEXEC) != 0);
 			fsv_file_unref(FS(), f);
 			if (fd >= 0)
 				rt_fd_gone(&fs_shield_ops, (int)fd);
@@ -199,7 +199,7 @@ int fs_sys_close(const struct sys_call *c, long *ret)
 	fs_unlock();
 	if (!v)
 		return SHIELD_PASS;
-	host_syscall(__NR_close, fd, 0, 0, 0, 0, 0);
+	fs_fd_close_host(fd);
 	return shield_done(ret, 0);
 }
 
@@ -248,9 +248,10 @@ int fs_sys_dup(const struct sys_call *c, long *ret)
 		return shield_done(ret, -EIO);
 	}
 	if (r >= 0) {
-		if (f)
+		if (f) {
 			r = fsv_fd_install(FS(), &fs_g.fds, (int)r, f) < 0 ? -ENOMEM : r;
-		else
+			fs_fd_cloexec_set((int)r, 0, 0);
+		} else
 			fsv_fd_remove(FS(), &fs_g.fds, (int)r);
 	}
 	if (f)
@@ -304,6 +305,8 @@ int fs_sys_fcntl(const struct sys_call *c, long *ret)
 		fsv_file_ref(f);
 	fs_unlock();
 	/* F_GETFD/F_SETFD, F_DUPFD* and the rest: on the placeholder */
+	if (c->a[1] == F_SETFD)
+		fs_fd_cloexec_set(fd, 0, 0); /* a spare is not made of it (fs_fd.c) */
 	long r = host_syscall(__NR_fcntl, fd, c->a[1], c->a[2], 0, 0, 0);
 	if (dup) {
 		fs_lock();
@@ -314,6 +317,7 @@ int fs_sys_fcntl(const struct sys_call *c, long *ret)
 		}
 		if (r >= 0 && fsv_fd_install(FS(), &fs_g.fds, (int)r, f) < 0)
 			r = -ENOMEM;
+		fs_fd_cloexec_set((int)r, 0, 0);
 		fsv_file_unref(FS(), f);
 		fs_unlock();
 		if (r >= 0)
@@ -327,6 +331,7 @@ long fs_v_ioctl(const struct sys_call *c, struct fsv_file *f)
 	switch ((unsigned long)c->a[1]) {
 	case 0x5451: /* FIOCLEX */
 	case 0x5450: /* FIONCLEX */
+		fs_fd_cloexec_set((int)c->a[0], 0, 0);
 		return host_syscall(__NR_ioctl, c->a[0], c->a[1], 0, 0, 0, 0);
 	case 0x5421: { /* FIONBIO */
 		const int *p = (const int *)c->a[2];

@@ -3,6 +3,7 @@
 #include "async.h"
 #include "iago.h"
 #include "nonblock.h"
+#include "fdtab.h"
 #include "rtstring.h"
 #include "sys.h"
 
@@ -37,9 +38,30 @@ void transport_print_stats(void)
 		cur->print_stats();
 }
 
+static void close_spares(const int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		host_syscall(__NR_close, fds[i], 0, 0, 0, 0, 0);
+}
+
+void host_drop_spares(void)
+{
+	int fds[RT_FD_SPARES];
+	close_spares(fds, rt_fdtab_spares_take_all(fds));
+}
+
+/* Spare placeholders go before a call that would otherwise get another
+ * descriptor number than the kernel gives (fdtab.h). */
+static void spares_before(long nr, const long *a)
+{
+	int fds[RT_FD_SPARES];
+	close_spares(fds, rt_fdtab_spares_before(nr, a, fds));
+}
+
 long host_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
 	const long a[6] = {a0, a1, a2, a3, a4, a5};
+	spares_before(nr, a);
 	rt_host_before(nr, a);
 	long r = cur->syscall(nr, a0, a1, a2, a3, a4, a5);
 	rt_host_result(nr, a, r); /* descriptors and mappings (iago.h) */
@@ -52,6 +74,7 @@ long host_syscall_cp(long nr, long a0, long a1, long a2, long a3, long a4, long 
 	if (cur != &sync_transport)
 		return host_syscall(nr, a0, a1, a2, a3, a4, a5);
 	const long a[6] = {a0, a1, a2, a3, a4, a5};
+	spares_before(nr, a);
 	rt_host_before(nr, a);
 	long r = transport_sync_call_cp(nr, a0, a1, a2, a3, a4, a5, pending);
 	rt_host_result(nr, a, r);

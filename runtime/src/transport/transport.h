@@ -37,6 +37,10 @@ void transport_fork_child(void);
 void transport_print_stats(void);
 
 long host_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+/* Closes the spare placeholders on the host (core/fdtab.h): before an
+ * execve's program starts. Each host call that could otherwise get another
+ * descriptor number than the kernel would give closes them first. */
+void host_drop_spares(void);
 /* The application's own blocking call, passed on by the shields: with the
  * sync transport a signal queued for the thread (*pending) before the call
  * starts makes it return -EINTR instead of blocking (rt_syscall_cp); the
