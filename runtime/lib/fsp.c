@@ -86,6 +86,10 @@ struct fsp {
 	struct dict_slot *slots;    /* codec 2: DICT_SLOTS decoding buffers */
 	union aes_ctr_keys content; /* AES-256 CTR subkeys of the content key */
 	br_ghash ghash;
+	/* GCM over content after br_gcm_init (the hash key H = E(0) computed
+	 * once): copied per chunk. It points at content, which the CTR runs
+	 * only read, so concurrent readers share nothing mutable. */
+	br_gcm_context content_gcm;
 };
 
 static uint32_t get32(const uint8_t *p)
@@ -152,15 +156,13 @@ static br_ghash ghash_impl(void)
 	return g != 0 ? g : &br_ghash_ctmul64;
 }
 
-/* GCM-decrypts data[0..len) in place and checks the tag. On failure the
- * buffer is wiped. keys is copied so that concurrent callers share nothing
- * mutable. Returns 1 if authentic. */
-static int gcm_open(const union aes_ctr_keys *keys, br_ghash gh, const uint8_t nonce[12], const uint8_t *aad,
-		    size_t aad_len, uint8_t *data, size_t len, const uint8_t tag[16])
+/* GCM-decrypts data[0..len) in place with a copy of the initialised
+ * context init and checks the tag. On failure the buffer is wiped. Returns
+ * 1 if authentic. */
+static int gcm_open_with(const br_gcm_context *init, const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
+			 uint8_t *data, size_t len, const uint8_t tag[16])
 {
-	union aes_ctr_keys k = *keys;
-	br_gcm_context gc;
-	br_gcm_init(&gc, &k.vtable, gh);
+	br_gcm_context gc = *init;
 	br_gcm_reset(&gc, nonce, NONCE_SIZE);
 	br_gcm_aad_inject(&gc, aad, aad_len);
 	br_gcm_flip(&gc);
@@ -168,6 +170,18 @@ static int gcm_open(const union aes_ctr_keys *keys, br_ghash gh, const uint8_t n
 	int ok = (int)br_gcm_check_tag(&gc, tag);
 	if (!ok)
 		wipe(data, len);
+	wipe(&gc, sizeof gc);
+	return ok;
+}
+
+/* The same with keys of their own (the index key: once per image). */
+static int gcm_open(const union aes_ctr_keys *keys, br_ghash gh, const uint8_t nonce[12], const uint8_t *aad,
+		    size_t aad_len, uint8_t *data, size_t len, const uint8_t tag[16])
+{
+	union aes_ctr_keys k = *keys;
+	br_gcm_context gc;
+	br_gcm_init(&gc, &k.vtable, gh);
+	int ok = gcm_open_with(&gc, nonce, aad, aad_len, data, len, tag);
 	wipe(&k, sizeof k);
 	wipe(&gc, sizeof gc);
 	return ok;
@@ -551,6 +565,7 @@ int fsp_open(struct fsp **out, const uint8_t *img, uint64_t img_len, const uint8
 				memcpy(f->slots[i].buf, f->dict, f->dict_len);
 	}
 	aes_ctr_init(&f->content, k.cont);
+	br_gcm_init(&f->content_gcm, &f->content.vtable, f->ghash);
 	wipe(&k, sizeof k);
 	wipe(&hk, sizeof hk);
 	wipe(&hm, sizeof hm);
@@ -717,7 +732,7 @@ static long read_chunk(const struct fsp *f, const uint8_t *in, uint64_t i, uint8
 		uint8_t aad[16];
 		put64(aad, i);
 		put64(aad + 8, size);
-		if (!gcm_open(&f->content, f->ghash, rec, aad, sizeof aad, priv, n, rec + NONCE_SIZE))
+		if (!gcm_open_with(&f->content_gcm, rec, aad, sizeof aad, priv, n, rec + NONCE_SIZE))
 			return -FSP_EAUTH;
 		return (long)n;
 	}
@@ -728,7 +743,7 @@ static long read_chunk(const struct fsp *f, const uint8_t *in, uint64_t i, uint8
 	put64(aad, i);
 	put64(aad + 8, size);
 	put32(aad + 16, st);
-	if (!gcm_open(&f->content, f->ghash, rec, aad, sizeof aad, priv, ln, rec + NONCE_SIZE))
+	if (!gcm_open_with(&f->content_gcm, rec, aad, sizeof aad, priv, ln, rec + NONCE_SIZE))
 		return -FSP_EAUTH;
 	if ((st & STORED_COMP) == 0)
 		return (long)n;

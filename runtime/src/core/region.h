@@ -22,7 +22,8 @@ void *rt_region_alloc(size_t len, size_t align);
 /* Address space only (still PROT_NONE): the caller maps it with MAP_FIXED
  * (e.g. a MAP_SHARED arena). NULL when full. */
 void *rt_region_reserve(size_t len, size_t align);
-/* Maps `len` bytes of fd read-only inside the region. NULL on failure. */
+/* Maps `len` bytes of fd read-only inside the region, 2 MiB-aligned.
+ * NULL on failure. */
 void *rt_region_map_file(size_t len, int fd);
 /* Whether [addr, addr+len) intersects the runtime's range. */
 int rt_region_overlaps(unsigned long addr, unsigned long len);
