@@ -232,9 +232,8 @@ static int spare_in(unsigned long lo, unsigned long hi)
 	return r;
 }
 
-/* Whether a host call may create a descriptor (rt_fdtab_after's list, and
- * the receiving calls, whose control data may bring some). */
-static int creates_fd(long nr, const long *a)
+/* Whether call nr returns one new descriptor. */
+static int returns_new_fd(long nr)
 {
 	switch (nr) {
 	case __NR_open:
@@ -266,15 +265,27 @@ static int creates_fd(long nr, const long *a)
 	case __NR_memfd_secret:
 	case __NR_open_by_handle_at:
 	case __NR_landlock_create_ruleset:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Whether a host call may create a descriptor (rt_fdtab_after's calls, and
+ * the receiving calls, whose control data may bring some). */
+static int creates_fd(long nr, const long *a)
+{
+	if (returns_new_fd(nr))
+		return 1;
+	switch (nr) {
 	case __NR_signalfd:
 	case __NR_signalfd4:
 	case __NR_pipe:
 	case __NR_pipe2:
 	case __NR_socketpair:
+	case __NR_recvmsg: /* SCM_RIGHTS: without reading the message */
 	case __NR_recvmmsg:
 	case __NR_io_uring_setup:
-		return 1;
-	case __NR_recvmsg: /* SCM_RIGHTS: without reading the message */
 		return 1;
 	case __NR_fcntl:
 		return a[1] == 0 /* F_DUPFD */ || a[1] == 1030 /* F_DUPFD_CLOEXEC */;
@@ -400,38 +411,11 @@ void rt_fdtab_after(long nr, const long *a, long r)
 {
 	if (r < 0)
 		return;
-	switch (nr) {
-	case __NR_open:
-	case __NR_openat:
-	case __NR_openat2:
-	case __NR_creat:
-	case __NR_socket:
-	case __NR_accept:
-	case __NR_accept4:
-	case __NR_dup:
-	case __NR_epoll_create:
-	case __NR_epoll_create1:
-	case __NR_eventfd:
-	case __NR_eventfd2:
-	case __NR_timerfd_create:
-	case __NR_memfd_create:
-	case __NR_inotify_init:
-	case __NR_inotify_init1:
-	case __NR_fanotify_init:
-	case __NR_pidfd_open:
-	case __NR_pidfd_getfd:
-	case __NR_userfaultfd:
-	case __NR_perf_event_open:
-	case __NR_open_tree:
-	case __NR_fsopen:
-	case __NR_fspick:
-	case __NR_fsmount:
-	case __NR_mq_open:
-	case __NR_memfd_secret:
-	case __NR_open_by_handle_at:
-	case __NR_landlock_create_ruleset:
+	if (returns_new_fd(nr)) {
 		rt_fdtab_new(r, "a call that creates a descriptor");
-		break;
+		return;
+	}
+	switch (nr) {
 	case __NR_signalfd:
 	case __NR_signalfd4:
 		/* the descriptor argument is an int: the kernel reads the low 32
