@@ -101,10 +101,12 @@ long fs_fd_new(struct fsv_file *f, long fd, int cloexec);
 /* Records what the shield knows of a virtual descriptor's FD_CLOEXEC
  * (known 0: it may have changed on the host). */
 void fs_fd_cloexec_set(int fd, int known, int cloexec);
-/* Closes a virtual descriptor's placeholder on the host, or keeps it as a
- * spare (core/fdtab.h) when its FD_CLOEXEC is known: 0 or the host's
- * error. Without the lock. */
-int fs_fd_close_host(int fd);
+/* The application closes virtual descriptor fd: 1 when its placeholder is
+ * kept as a spare (core/fdtab.h: its FD_CLOEXEC is known), 0 when the
+ * caller closes it on the host. Lock held, before fd leaves the table: a
+ * dup2 onto fd that passes the shield once the table no longer has it
+ * finds the spare and takes it over (fdtab.h), never the other way. */
+int fs_fd_keep_spare(int fd);
 /* Host fd that the kernel just handed out: drop any stale virtual mapping. */
 void fs_fd_forget(int fd);
 

@@ -122,15 +122,13 @@ void fs_fd_cloexec_set(int fd, int known, int cloexec)
 	__atomic_or_fetch(&cx_known[CX_W(fd)], CX_B(fd), __ATOMIC_RELEASE);
 }
 
-int fs_fd_close_host(int fd)
+int fs_fd_keep_spare(int fd)
 {
-	if (fd >= 0 && fd < FS_FD_MAX && (__atomic_load_n(&cx_known[CX_W(fd)], __ATOMIC_ACQUIRE) & CX_B(fd))) {
-		int cloexec = (__atomic_load_n(&cx_val[CX_W(fd)], __ATOMIC_ACQUIRE) & CX_B(fd)) != 0;
-		fs_fd_cloexec_set(fd, 0, 0);
-		if (rt_fdtab_spare_put(fd, cloexec))
-			return 0;
-	}
-	return (int)host_syscall(__NR_close, fd, 0, 0, 0, 0, 0);
+	if (fd < 0 || fd >= FS_FD_MAX || !(__atomic_load_n(&cx_known[CX_W(fd)], __ATOMIC_ACQUIRE) & CX_B(fd)))
+		return 0;
+	int cloexec = (__atomic_load_n(&cx_val[CX_W(fd)], __ATOMIC_ACQUIRE) & CX_B(fd)) != 0;
+	fs_fd_cloexec_set(fd, 0, 0);
+	return rt_fdtab_spare_put(fd, cloexec);
 }
 
 long fs_fd_placeholder(int cloexec)

@@ -195,11 +195,13 @@ int fs_sys_close(const struct sys_call *c, long *ret)
 	if (!fsv_fd_maybe(&fs_g.fds, fd))
 		return SHIELD_PASS;
 	fs_lock();
+	int kept = fsv_fd_get(&fs_g.fds, fd) && fs_fd_keep_spare(fd);
 	int v = fsv_fd_remove(FS(), &fs_g.fds, fd);
 	fs_unlock();
 	if (!v)
 		return SHIELD_PASS;
-	fs_fd_close_host(fd);
+	if (!kept)
+		host_syscall(__NR_close, fd, 0, 0, 0, 0, 0);
 	return shield_done(ret, 0);
 }
 
