@@ -393,6 +393,11 @@ struct fsv_fdtab {
 	 * descriptor that is certainly not virtual (fsv_fd_maybe). The memory
 	 * is the caller's and never moves. */
 	unsigned long *live;
+	/* Optional (NULL: none), FSV_FD_LIMIT bits: the owner's mark on a
+	 * descriptor it installed and knows more of (the FS shield: its
+	 * FD_CLOEXEC, fsv_fd_mark). Every install and remove clears it, so a
+	 * mark never outlives the entry it was made for. */
+	unsigned long *mark;
 };
 
 #define FSV_FD_LIMIT (1 << 20)
@@ -411,6 +416,11 @@ static inline int fsv_fd_maybe(const struct fsv_fdtab *t, int fd)
 	unsigned long w = __atomic_load_n(&t->live[(unsigned)fd / (8 * sizeof(unsigned long))], __ATOMIC_ACQUIRE);
 	return (int)((w >> ((unsigned)fd % (8 * sizeof(unsigned long)))) & 1);
 }
+
+/* Marks fd's entry (fsv_fdtab.mark), clears the mark, reads it. */
+void fsv_fd_mark(struct fsv_fdtab *t, int fd);
+void fsv_fd_unmark(struct fsv_fdtab *t, int fd);
+int fsv_fd_marked(const struct fsv_fdtab *t, int fd);
 
 /* New description of node (takes its own reference of node). */
 struct fsv_file *fsv_file_new(struct fsv_node *node, uint32_t flags);

@@ -13,16 +13,35 @@
  * parent and child share them like the kernel shares open file
  * descriptions (offset, flags). The fd table itself is per process. */
 
+#define BIT_W(fd) ((unsigned)(fd) / (8 * sizeof(unsigned long)))
+#define BIT_B(fd) (1UL << ((unsigned)(fd) % (8 * sizeof(unsigned long))))
+
+static void bit_set(unsigned long *map, int fd, int on)
+{
+	if (!map || fd < 0 || fd >= FSV_FD_LIMIT)
+		return;
+	if (on)
+		__atomic_or_fetch(&map[BIT_W(fd)], BIT_B(fd), __ATOMIC_RELEASE);
+	else
+		__atomic_and_fetch(&map[BIT_W(fd)], ~BIT_B(fd), __ATOMIC_RELEASE);
+}
+
+/* fd's entry changed: live or not, and unmarked either way. */
 static void live_set(struct fsv_fdtab *t, int fd, int on)
 {
-	if (!t->live)
-		return;
-	unsigned long bit = 1UL << ((unsigned)fd % (8 * sizeof(unsigned long)));
-	unsigned long *w = &t->live[(unsigned)fd / (8 * sizeof(unsigned long))];
-	if (on)
-		__atomic_or_fetch(w, bit, __ATOMIC_RELEASE);
-	else
-		__atomic_and_fetch(w, ~bit, __ATOMIC_RELEASE);
+	bit_set(t->live, fd, on);
+	bit_set(t->mark, fd, 0);
+}
+
+void fsv_fd_mark(struct fsv_fdtab *t, int fd) { bit_set(t->mark, fd, 1); }
+
+void fsv_fd_unmark(struct fsv_fdtab *t, int fd) { bit_set(t->mark, fd, 0); }
+
+int fsv_fd_marked(const struct fsv_fdtab *t, int fd)
+{
+	if (!t->mark || fd < 0 || fd >= FSV_FD_LIMIT)
+		return 0;
+	return (__atomic_load_n(&t->mark[BIT_W(fd)], __ATOMIC_ACQUIRE) & BIT_B(fd)) != 0;
 }
 
 struct fsv_file *fsv_file_new(struct fsv_node *node, uint32_t flags)

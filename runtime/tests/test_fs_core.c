@@ -485,9 +485,10 @@ static void test_files(void)
 {
 	struct fsv fs;
 	setup(&fs);
-	static unsigned long live[FSV_FD_LIVE_WORDS];
+	static unsigned long live[FSV_FD_LIVE_WORDS], mark[FSV_FD_LIVE_WORDS];
 	struct fsv_fdtab t = {0};
 	t.live = live;
+	t.mark = mark;
 	struct fsv_node *pw = get(&fs, "/etc/passwd", 0), *etc = get(&fs, "/etc", 0);
 	struct fsv_file *f = fsv_file_new(pw, O_RDONLY);
 	CHECK_EQ(fsv_fd_install(&fs, &t, 7, f), 0);
@@ -509,7 +510,17 @@ static void test_files(void)
 	CHECK(fsv_fd_maybe(&t, 7) && fsv_fd_maybe(&t, 300));
 	CHECK(!fsv_fd_maybe(&t, 6) && !fsv_fd_maybe(&t, 8) && !fsv_fd_maybe(&t, 301) && !fsv_fd_maybe(&t, -1) &&
 	      !fsv_fd_maybe(&t, FSV_FD_LIMIT));
+	/* a mark lives as long as its entry: any install or remove clears it */
+	fsv_fd_mark(&t, 7);
+	fsv_fd_mark(&t, 300);
+	CHECK(fsv_fd_marked(&t, 7) && fsv_fd_marked(&t, 300) && !fsv_fd_marked(&t, 8) && !fsv_fd_marked(&t, -1));
+	CHECK_EQ(fsv_fd_install(&fs, &t, 300, fsv_fd_get(&t, 7)), 0); /* dup2 over 300 */
+	CHECK(!fsv_fd_marked(&t, 300) && fsv_fd_marked(&t, 7));
+	fsv_fd_unmark(&t, 7);
+	CHECK(!fsv_fd_marked(&t, 7));
+	fsv_fd_mark(&t, 7);
 	CHECK_EQ(fsv_fd_remove(&fs, &t, 7), 1);
+	CHECK(!fsv_fd_marked(&t, 7));
 	CHECK_EQ(fsv_fd_remove(&fs, &t, 7), 0);
 	CHECK(!fsv_fd_maybe(&t, 7) && fsv_fd_maybe(&t, 300));
 	CHECK(fsv_fd_get(&t, 300) != NULL);

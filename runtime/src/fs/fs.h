@@ -98,9 +98,9 @@ long fs_fd_placeholder(int cloexec);
  * through), whose FD_CLOEXEC is cloexec; returns the fd or a negative
  * errno. Lock held. */
 long fs_fd_new(struct fsv_file *f, long fd, int cloexec);
-/* Records what the shield knows of a virtual descriptor's FD_CLOEXEC
- * (known 0: it may have changed on the host). */
-void fs_fd_cloexec_set(int fd, int known, int cloexec);
+/* A virtual descriptor's FD_CLOEXEC may have changed on the host
+ * (F_SETFD, FIOCLEX): the shield no longer knows it. */
+void fs_fd_cloexec_changed(int fd);
 /* The application closes virtual descriptor fd: 1 when its placeholder is
  * kept as a spare (core/fdtab.h: its FD_CLOEXEC is known), 0 when the
  * caller closes it on the host. Lock held, before fd leaves the table: a

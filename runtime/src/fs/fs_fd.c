@@ -25,7 +25,8 @@
  * changed since) is kept as a spare (core/fdtab.h) and handed out again by
  * the next open whose number it is: an open and close per request (nginx)
  * then cost no host call. The shield knows the flag from the open's
- * O_CLOEXEC; F_SETFD, FIOCLEX/FIONCLEX and the dups make it unknown. */
+ * O_CLOEXEC (the fd table's mark); F_SETFD and FIOCLEX/FIONCLEX clear the
+ * mark, and so does any other install at the number (dups, SCM_RIGHTS). */
 #include <linux/errno.h>
 #include <linux/fcntl.h>
 #include "fdtab.h"
@@ -51,7 +52,6 @@ void fs_fd_forget(int fd)
 	/* The kernel only hands out a free number: a mapping for it is stale. */
 	if (fd >= 0)
 		fsv_fd_remove(&fs_g.fs, &fs_g.fds, fd);
-	fs_fd_cloexec_set(fd, 0, 0);
 }
 
 static long sealed_memfd(int cloexec)
@@ -102,32 +102,21 @@ static int fd_template(void)
 	return (int)hi;
 }
 
-/* FD_CLOEXEC of the process's virtual descriptors where the shield knows
- * it (one bit each: known, value). */
-static unsigned long cx_known[FSV_FD_LIVE_WORDS], cx_val[FSV_FD_LIVE_WORDS];
-#define CX_W(fd) ((unsigned)(fd) / (8 * sizeof(unsigned long)))
-#define CX_B(fd) (1UL << ((unsigned)(fd) % (8 * sizeof(unsigned long))))
+/* FD_CLOEXEC of the process's virtual descriptors, where the shield knows
+ * it: those its open installed (the fd table's mark, which any other
+ * install or a remove clears) and whose flag did not change since
+ * (fs_fd_cloexec_changed). The value of a marked descriptor is here; the
+ * mark bitmap is fs_g.fds.mark. */
+static unsigned long cx_val[FSV_FD_LIVE_WORDS];
 
-void fs_fd_cloexec_set(int fd, int known, int cloexec)
-{
-	if (fd < 0 || fd >= FS_FD_MAX)
-		return;
-	__atomic_and_fetch(&cx_known[CX_W(fd)], ~CX_B(fd), __ATOMIC_RELEASE);
-	if (!known)
-		return;
-	if (cloexec)
-		__atomic_or_fetch(&cx_val[CX_W(fd)], CX_B(fd), __ATOMIC_RELEASE);
-	else
-		__atomic_and_fetch(&cx_val[CX_W(fd)], ~CX_B(fd), __ATOMIC_RELEASE);
-	__atomic_or_fetch(&cx_known[CX_W(fd)], CX_B(fd), __ATOMIC_RELEASE);
-}
+void fs_fd_cloexec_changed(int fd) { fsv_fd_unmark(&fs_g.fds, fd); }
 
 int fs_fd_keep_spare(int fd)
 {
-	if (fd < 0 || fd >= FS_FD_MAX || !(__atomic_load_n(&cx_known[CX_W(fd)], __ATOMIC_ACQUIRE) & CX_B(fd)))
+	if (!fsv_fd_marked(&fs_g.fds, fd))
 		return 0;
-	int cloexec = (__atomic_load_n(&cx_val[CX_W(fd)], __ATOMIC_ACQUIRE) & CX_B(fd)) != 0;
-	fs_fd_cloexec_set(fd, 0, 0);
+	unsigned long b = 1UL << ((unsigned)fd % (8 * sizeof(unsigned long)));
+	int cloexec = (__atomic_load_n(&cx_val[(unsigned)fd / (8 * sizeof(unsigned long))], __ATOMIC_ACQUIRE) & b) != 0;
 	return rt_fdtab_spare_put(fd, cloexec);
 }
 
@@ -157,6 +146,14 @@ long fs_fd_new(struct fsv_file *f, long fd, int cloexec)
 		host_syscall(__NR_close, fd, 0, 0, 0, 0, 0);
 		return r;
 	}
-	fs_fd_cloexec_set((int)fd, 1, cloexec);
+	/* FD_CLOEXEC as opened (fs_fd_keep_spare); installed above, so the
+	 * bit is this entry's */
+	unsigned long b = 1UL << ((unsigned)fd % (8 * sizeof(unsigned long)));
+	unsigned long *w = &cx_val[(unsigned)fd / (8 * sizeof(unsigned long))];
+	if (cloexec)
+		__atomic_or_fetch(w, b, __ATOMIC_RELEASE);
+	else
+		__atomic_and_fetch(w, ~b, __ATOMIC_RELEASE);
+	fsv_fd_mark(&fs_g.fds, (int)fd);
 	return fd;
 }

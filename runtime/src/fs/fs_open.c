@@ -250,10 +250,9 @@ int fs_sys_dup(const struct sys_call *c, long *ret)
 		return shield_done(ret, -EIO);
 	}
 	if (r >= 0) {
-		if (f) {
+		if (f)
 			r = fsv_fd_install(FS(), &fs_g.fds, (int)r, f) < 0 ? -ENOMEM : r;
-			fs_fd_cloexec_set((int)r, 0, 0);
-		} else
+		else
 			fsv_fd_remove(FS(), &fs_g.fds, (int)r);
 	}
 	if (f)
@@ -308,7 +307,7 @@ int fs_sys_fcntl(const struct sys_call *c, long *ret)
 	fs_unlock();
 	/* F_GETFD/F_SETFD, F_DUPFD* and the rest: on the placeholder */
 	if (c->a[1] == F_SETFD)
-		fs_fd_cloexec_set(fd, 0, 0); /* a spare is not made of it (fs_fd.c) */
+		fs_fd_cloexec_changed(fd); /* a spare is not made of it (fs_fd.c) */
 	long r = host_syscall(__NR_fcntl, fd, c->a[1], c->a[2], 0, 0, 0);
 	if (dup) {
 		fs_lock();
@@ -319,7 +318,6 @@ int fs_sys_fcntl(const struct sys_call *c, long *ret)
 		}
 		if (r >= 0 && fsv_fd_install(FS(), &fs_g.fds, (int)r, f) < 0)
 			r = -ENOMEM;
-		fs_fd_cloexec_set((int)r, 0, 0);
 		fsv_file_unref(FS(), f);
 		fs_unlock();
 		if (r >= 0)
@@ -333,7 +331,7 @@ long fs_v_ioctl(const struct sys_call *c, struct fsv_file *f)
 	switch ((unsigned long)c->a[1]) {
 	case 0x5451: /* FIOCLEX */
 	case 0x5450: /* FIONCLEX */
-		fs_fd_cloexec_set((int)c->a[0], 0, 0);
+		fs_fd_cloexec_changed((int)c->a[0]);
 		return host_syscall(__NR_ioctl, c->a[0], c->a[1], 0, 0, 0, 0);
 	case 0x5421: { /* FIONBIO */
 		const int *p = (const int *)c->a[2];

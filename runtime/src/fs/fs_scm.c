@@ -150,7 +150,6 @@ int fs_sys_recvmsg(const struct sys_call *c, long *ret)
 			*pp = p->next;
 			if (fsv_fd_install(FS(), &fs_g.fds, fds[i], p->f) == 0)
 				mapped[nm++] = fds[i];
-			fs_fd_cloexec_set(fds[i], 0, 0);
 			fsv_file_unref(FS(), p->f);
 			fsv_sh_free(p);
 			break;

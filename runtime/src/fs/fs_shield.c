@@ -25,6 +25,9 @@ struct fs_state fs_g;
  * without the lock the enclave's processes share. 128 KiB of address
  * space; a page is touched per 32,768 descriptors in use. */
 static unsigned long fs_live[FSV_FD_LIVE_WORDS];
+/* The fd table's marks: descriptors whose FD_CLOEXEC the shield knows
+ * (fs_fd.c, spare placeholders). */
+static unsigned long fs_mark[FSV_FD_LIVE_WORDS];
 
 /* The lock word: in the shared arena once it exists (one lock for every
  * process of the enclave, since they share the tree), else fs_g.lock. It
@@ -311,6 +314,7 @@ int fs_shield_configure(const struct fsp *img, const struct fs_shield_config *cf
 {
 	memset(&fs_g, 0, sizeof fs_g);
 	fs_g.fds.live = fs_live;
+	fs_g.fds.mark = fs_mark;
 	long um = host_syscall(__NR_umask, 022, 0, 0, 0, 0, 0);
 	host_syscall(__NR_umask, um, 0, 0, 0, 0, 0);
 	fs_g.umask = um >= 0 ? (uint32_t)um & 0777 : 022;

@@ -270,12 +270,12 @@ static int held_find(int fd)
 void net_hold(struct net_conn *c, int fd)
 {
 	spin_lock(&net_g.held_lock);
-	int ok = held_find(fd) >= 0 || net_g.nheld < NET_MAX_HELD;
-	if (ok && held_find(fd) < 0)
+	int listed = held_find(fd) >= 0, room = net_g.nheld < NET_MAX_HELD;
+	if (!listed && room)
 		net_g.held[net_g.nheld++] = fd;
 	spin_unlock(&net_g.held_lock);
-	if (!ok)
-		net_unhold(c, fd);
+	if (!listed && !room)
+		net_seal(c, fd); /* not listed: nothing to take out of the list */
 }
 
 void net_unhold(struct net_conn *c, int fd)

@@ -354,10 +354,11 @@ int net_sys_setsockopt(const struct sys_call *sc, long *ret)
 		return shield_done(ret, -EFAULT);
 	}
 	int on = *val != 0, cork = sc->a[2] == TCP_CORK_;
+	int seal = cork ? !on : on; /* uncork, or TCP_NODELAY set */
 	net_conn_lock(c);
 	if (cork)
 		c->corked = (uint8_t)on;
-	if (!cork ? on : !on)
+	if (seal)
 		net_unhold(c, fd);
 	net_conn_unlock(c);
 	net_conn_put(c);
