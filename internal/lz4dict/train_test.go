@@ -370,3 +370,36 @@ func FuzzTrain(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkTrain trains a 64 KiB dictionary from benchInput cut into 4 KiB
+// samples (what convert samples from an image's largest layer), and
+// reports what the chunks stored with it over the input.
+func BenchmarkTrain(b *testing.B) {
+	in := benchInput(b)
+	var samples [][]byte
+	for i := 0; i < len(in); i += 4096 {
+		samples = append(samples, in[i:min(i+4096, len(in))])
+	}
+	b.SetBytes(int64(len(in)))
+	var dict []byte
+	for b.Loop() {
+		var err error
+		if dict, err = Train(samples, MaxDictSize); err != nil {
+			b.Fatal(err)
+		}
+	}
+	e, err := NewEncoder(NewDict(dict), LevelFast)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := make([]byte, CompressBound(4096))
+	stored := 0
+	for _, s := range samples {
+		n := e.Encode(out, s)
+		if n <= 0 || n >= len(s) {
+			n = len(s)
+		}
+		stored += n
+	}
+	b.ReportMetric(float64(stored)/float64(len(in)), "stored/in")
+}

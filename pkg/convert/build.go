@@ -188,11 +188,14 @@ func flatten(ctx context.Context, src *Source, o *options, fsOpts []fsprotect.Op
 		t, err := src.flatten(ctx, nil, progressFlatten(o, map[int]int64{}, total))
 		return t, nil, err
 	}
-	dictLayer := -1
+	dictLayer, dictSize := -1, int64(0)
 	if o.wantDict() {
 		dictLayer = largest(sizes)
+		if dictLayer < len(sizes) {
+			dictSize = sizes[dictLayer]
+		}
 	}
-	pre, err := newPreEncryptor(o, fsOpts, dictLayer)
+	pre, err := newPreEncryptor(o, fsOpts, dictLayer, dictSize)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	"github.com/scone-build/scone-build/internal/lz4dict"
+	"github.com/scone-build/scone-build/internal/slab"
 )
 
 // TreeEntry is one entry of a file tree given to PackTree: what one tar
@@ -222,6 +223,10 @@ type contentCrypto struct {
 	siv  *sivPRF
 	tw   *tweaker
 	z    *chunkCompressor // nil without compression
+	// alloc holds the ciphertext this encryptor made: one allocator per
+	// encryptor, so that trimming a compressed file's ciphertext to its
+	// size gives the rest back (internal/slab).
+	alloc slab.Allocator
 }
 
 // NewContentCache returns an empty cache for images packed with key, the
@@ -306,11 +311,11 @@ func (c *ContentCache) Encrypt(path string, content []byte) error {
 	}
 	n := len(content)
 	s := &sealedContent{
-		ct:   make([]byte, n+tagSize),
+		ct:   cc.alloc.Alloc(n + tagSize),
 		recs: make([]byte, chunkCount(uint64(n), c.log2)*uint64(c.recSize)),
 	}
 	m := sealChunks(cc.aead, cc.siv, cc.z, c.chunkSize, k.tweak[:], content, s.ct, s.recs, 0, uint64(n))
-	s.ct = s.ct[:m:m]
+	s.ct = cc.alloc.Trim(s.ct, m)
 	c.mu.Lock()
 	if _, ok := c.m[k]; !ok {
 		c.m[k] = s
