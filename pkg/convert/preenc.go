@@ -39,6 +39,9 @@ type preEncryptor struct {
 	wg     sync.WaitGroup
 	once   sync.Once
 	procs  int
+	// workers is the number of workers while layers are read (procs-1:
+	// one core decompresses); close adds the rest.
+	workers int
 	// active counts the layers being decompressed. While they keep every
 	// core busy, encrypting ahead only competes with them (and costs the
 	// cache's memory traffic): the workers then leave contents to the packer.
@@ -116,7 +119,8 @@ func newPreEncryptor(o *options, fsOpts []fsprotect.Option, dictLayer int, dictS
 			return nil, err
 		}
 	}
-	for range max(1, p.procs-1) {
+	p.workers = max(1, p.procs-1)
+	for range p.workers {
 		p.wg.Add(1)
 		go p.work()
 	}
@@ -281,6 +285,14 @@ func (p *preEncryptor) close() {
 			p.mu.Unlock()
 		}
 		close(p.queue)
+		// The layers are read: the cores that decompressed them join
+		// the workers on what is queued. The tree's rewrite and
+		// analysis run meanwhile, and the packer waits for the queue:
+		// with one worker, a core went idle once the analysis ended.
+		for range p.procs - p.workers {
+			p.wg.Add(1)
+			go p.work()
+		}
 	})
 }
 
