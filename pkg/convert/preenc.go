@@ -82,10 +82,10 @@ const (
 // the power of two, at most dictMaxStride, with which the layer's
 // estimated contents fill the budget. A large layer is sampled sparsely
 // over its first 32 MiB, so that the dictionary exists early: nginx's
-// largest layer (28 MB) at stride 8 and 4 MiB gave 0.13% more than at
-// stride 4 and 8 MiB, in half the training time (docs/benchmarks.md). A
-// small one is sampled densely: busybox's 1 MB layer at stride 8 gave too
-// few samples to train from.
+// largest layer (51 MB compressed) at stride 8 and 4 MiB stored 0.13%
+// more than at stride 4 and 8 MiB, in half the training time
+// (docs/benchmarks.md). A small one is sampled densely: busybox's 1 MB
+// layer at stride 8 gave too few samples to train from.
 func dictStrideFor(n int64) int {
 	s := 1
 	for s < dictMaxStride && n*dictExpansion > int64(s)*dictBudget {

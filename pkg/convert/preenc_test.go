@@ -13,7 +13,7 @@ func TestDictStrideFor(t *testing.T) {
 		{"estimate just fills the budget", dictBudget / dictExpansion, 1},
 		{"a little more", dictBudget/dictExpansion + 1, 2},
 		{"a few MB", 5 << 20, 4},
-		{"debian-sized layer", 28 << 20, dictMaxStride},
+		{"nginx's largest layer (51 MB)", 50863713, dictMaxStride},
 		{"huge layer stays at the cap", 1 << 40, dictMaxStride},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
