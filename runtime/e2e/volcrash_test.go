@@ -54,7 +54,11 @@ func crashVolume(t *testing.T, mode string, kills int) {
 	started := 0
 	// The kills fall in a window after the program's start-up, which the
 	// first run measures (how long until it says "start"): ~20 ms where a
-	// system call costs ~150 ns, several times that in a PVM guest.
+	// system call costs ~150 ns, several times that in a PVM guest. The
+	// start-up grows as the volume does (append-big adds 320 KiB per
+	// record) and with the load of the machine (CI runs packages side by
+	// side): each run that started gives the next its own start-up, and a
+	// run killed before it started lengthens it by a quarter.
 	var startup time.Duration
 	for i := 0; i < kills; i++ {
 		cmd := exec.Command(rt, mode, vol)
@@ -71,11 +75,13 @@ func crashVolume(t *testing.T, mode string, kills int) {
 		lines := make(chan string, 1024)
 		begun := make(chan struct{})
 		t0 := time.Now()
+		var tookToStart time.Duration // read once lines is closed
 		go func() {
 			sc := bufio.NewScanner(out)
 			said := false
 			for sc.Scan() {
 				if !said && strings.HasPrefix(sc.Text(), "start ") {
+					tookToStart = time.Since(t0)
 					close(begun)
 					said = true
 				}
@@ -97,6 +103,11 @@ func crashVolume(t *testing.T, mode string, kills int) {
 		var got []string
 		for l := range lines {
 			got = append(got, l)
+		}
+		if tookToStart > 0 {
+			startup = tookToStart
+		} else {
+			startup += startup / 4
 		}
 		werr := cmd.Wait()
 		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
