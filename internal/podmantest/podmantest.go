@@ -528,7 +528,9 @@ func lastLines(s string, n int) string {
 // Threads describes every thread of the container's processes as the host
 // kernel sees them, one line each: pid/tid, name, state, the kernel
 // function it sleeps in (wchan) and the system call it is in
-// (/proc/TID/syscall: its number, or "running"), for a test to print when
+// (/proc/TID/syscall: its number, or "running"), each process preceded by
+// its command line (a converted image's processes are all "scone-run"
+// by name), for a test to print when
 // a containerized program stops answering (a hang or just slowness).
 // Empty when the container is not running; lines the host does not let
 // us read say so.
@@ -550,6 +552,13 @@ func (c *Container) Threads(t testing.TB) string {
 			return
 		}
 		seen[pid] = true
+		if cl, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
+			args := strings.TrimRight(strings.ReplaceAll(string(cl), "\x00", " "), " ")
+			if len(args) > 200 {
+				args = args[:200] + "..."
+			}
+			fmt.Fprintf(&b, "%d: %s\n", pid, args)
+		}
 		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 		if err != nil {
 			fmt.Fprintf(&b, "%d: %v\n", pid, err)

@@ -210,11 +210,12 @@ func TestStartPublishesPort(t *testing.T) {
 			if !c.Running(t) {
 				t.Fatal("container not running after answering")
 			}
-			// httpd waits for the next connection: one thread, asleep
-			// (state S) in a system call
+			// httpd waits for the next connection: its command line,
+			// then one thread, asleep (state S) in a system call
 			threads := c.Threads(t)
-			if lines := strings.Split(strings.TrimSpace(threads), "\n"); len(lines) != 1 ||
-				!strings.Contains(lines[0], " busybox state S wchan ") || strings.HasSuffix(lines[0], "syscall running") {
+			if lines := strings.Split(strings.TrimSpace(threads), "\n"); len(lines) != 2 ||
+				!strings.Contains(lines[0], "httpd -f -p ") || !strings.HasSuffix(lines[0], " -h /www") ||
+				!strings.Contains(lines[1], " busybox state S wchan ") || strings.HasSuffix(lines[1], "syscall running") {
 				t.Errorf("Threads of the idle httpd:\n%s", threads)
 			}
 			c.Stop(t, time.Second)

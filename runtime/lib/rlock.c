@@ -23,6 +23,7 @@ void rlock_lock(volatile int *w, const struct rlock_ops *ops)
 	}
 	/* a long one (the holder does host I/O, or died): sleep */
 	unsigned looks = 0;
+	int told = 0; /* ops->stuck was called */
 	for (;;) {
 		int cur = __atomic_load_n(w, __ATOMIC_RELAXED);
 		if (cur == 0) {
@@ -38,6 +39,13 @@ void rlock_lock(volatile int *w, const struct rlock_ops *ops)
 							 __ATOMIC_RELAXED))
 				continue;
 			cur |= RLOCK_WAITERS;
+		}
+		if (!told && ops->stuck) {
+			int holder = cur & ~RLOCK_WAITERS;
+			if (holder == me || (ops->wait && looks >= RLOCK_STUCK_MS / RLOCK_WAIT_MS)) {
+				told = 1;
+				ops->stuck(w, holder, me);
+			}
 		}
 		if (looks++ % (ops->wait ? RLOCK_CHECK_EVERY : RLOCK_YIELDS) == 0) {
 			/* cur names the holder seen: take the lock over only from

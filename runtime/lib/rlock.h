@@ -36,6 +36,12 @@ struct rlock_ops {
 	void (*wait)(volatile int *w, int val, unsigned ms);
 	/* Wakes one thread sleeping on w (with wait). */
 	void (*wake)(volatile int *w);
+	/* Optional, diagnostics only (the wait goes on): called at most once
+	 * per rlock_lock that sleeps, at once when the holder is the caller
+	 * itself (me: one thread taking the lock twice, which waits forever),
+	 * else when a live holder has kept the lock RLOCK_STUCK_MS (with
+	 * wait). */
+	void (*stuck)(volatile int *w, int holder, int me);
 };
 
 #define RLOCK_WAITERS 0x40000000 /* thread ids are below 2^22 (PID_MAX_LIMIT) */
@@ -47,6 +53,7 @@ struct rlock_ops {
 #define RLOCK_WAIT_MS 20
 #define RLOCK_CHECK_EVERY 5
 #define RLOCK_YIELDS 1024
+#define RLOCK_STUCK_MS 10000
 
 void rlock_lock(volatile int *w, const struct rlock_ops *ops);
 /* 1 when taken, 0 when held by someone else (no waiting, no takeover). */

@@ -113,6 +113,42 @@ static void test_live_holder(volatile int *w)
 	close(pipefd[1]);
 }
 
+/* The stuck report: a thread that takes the lock twice is told at once
+ * (the second rlock_lock would wait forever; the report's callback ends
+ * the child here), naming itself as the holder. */
+static void self_stuck(volatile int *w, int holder, int me)
+{
+	(void)w;
+	_exit(holder == me && me == (int)getpid() ? 42 : 43);
+}
+
+static void test_stuck_self(volatile int *w)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct rlock_ops ops = host_rlock_ops;
+		ops.stuck = self_stuck;
+		rlock_lock(w, &ops);
+		rlock_lock(w, &ops);
+		_exit(44); /* the second lock returned */
+	}
+	int st = 0;
+	double t0 = now();
+	pid_t r;
+	while ((r = waitpid(pid, &st, WNOHANG)) == 0 && now() - t0 < 20)
+		usleep(10000);
+	if (r == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	CHECK_MSG(r == pid && WIFEXITED(st) && WEXITSTATUS(st) == 42,
+		  "a lock taken twice was not reported as stuck (child status %#x, %s)", st,
+		  r == 0 ? "still waiting after 20 s" : "ended");
+	/* the child died holding it: the next lock takes it over */
+	rlock_lock(w, &host_rlock_ops);
+	rlock_unlock(w, &host_rlock_ops);
+}
+
 /* Mutual exclusion under contention: processes increment a shared counter
  * non-atomically under the lock. */
 static void test_exclusion(volatile int *w, volatile long *counter)
@@ -147,6 +183,7 @@ int main(void)
 	test_dead_holder(w, 1);
 	test_dead_holder(w, 0);
 	test_live_holder(w);
+	test_stuck_self(w);
 	test_exclusion(w, (volatile long *)((char *)shm + 64));
 	return test_summary("test_rlock");
 }

@@ -67,6 +67,45 @@ static void lock_recovered(int tid)
 	rt_diag(msg, sizeof msg - 1);
 }
 
+/* What thread tid is doing, from /proc/TID/syscall ("NR args... sp pc", or
+ * "running"): its first field into buf (at most n-1 bytes). */
+static void task_syscall(int tid, char *buf, size_t n)
+{
+	char path[40];
+	rt_snprintf(path, sizeof path, "/proc/%d/syscall", tid);
+	rt_snprintf(buf, n, "?");
+	long fd = rt_sys4(__NR_openat, RT_AT_FDCWD, path, RT_O_RDONLY | RT_O_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	long len = rt_sys3(__NR_read, fd, buf, n - 1);
+	rt_sys1(__NR_close, fd);
+	if (len <= 0) {
+		rt_snprintf(buf, n, "?");
+		return;
+	}
+	buf[len] = 0;
+	for (long i = 0; i < len; i++)
+		if (buf[i] == ' ' || buf[i] == '\n')
+			buf[i] = 0;
+}
+
+/* A wait for a shared lock that looks stuck (rlock.h): said on stderr, so
+ * that a hang names its lock, its holder and what the holder does. */
+static void lock_stuck(volatile int *w, int holder, int me)
+{
+	if (holder == me) {
+		rt_eprintf("scone-run: internal error: thread %d waits for a lock of the enclave's shared state (%p) "
+			   "that it holds itself; it will wait forever (please report)\n",
+			   me, (void *)w);
+		return;
+	}
+	char sc[24];
+	task_syscall(holder, sc, sizeof sc);
+	rt_eprintf("scone-run: warning: thread %d has waited %d s for a lock of the enclave's shared state (%p) "
+		   "that thread %d holds (its system call: %s)\n",
+		   me, RLOCK_STUCK_MS / 1000, (void *)w, holder, sc);
+}
+
 const struct rlock_ops rt_shared_lock_ops = {
 	.self = rt_task_self,
 	.alive = rt_task_alive,
@@ -74,6 +113,7 @@ const struct rlock_ops rt_shared_lock_ops = {
 	.recovered = lock_recovered,
 	.wait = rt_task_wait,
 	.wake = rt_task_wake,
+	.stuck = lock_stuck,
 };
 
 /* Reserve the address range, then replace it with a MAP_SHARED anonymous
