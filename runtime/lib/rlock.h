@@ -39,8 +39,9 @@ struct rlock_ops {
 	/* Optional, diagnostics only (the wait goes on): called at most once
 	 * per rlock_lock that sleeps, at once when the holder is the caller
 	 * itself (me: one thread taking the lock twice, which waits forever),
-	 * else when a live holder has kept the lock RLOCK_STUCK_MS (with
-	 * wait). */
+	 * else after RLOCK_STUCK_MS / RLOCK_WAIT_MS sleeps of the waiter (with
+	 * wait): about RLOCK_STUCK_MS when one live holder keeps the lock,
+	 * sooner when releases wake the waiter and others win the lock. */
 	void (*stuck)(volatile int *w, int holder, int me);
 };
 

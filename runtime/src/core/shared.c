@@ -101,9 +101,9 @@ static void lock_stuck(volatile int *w, int holder, int me)
 	}
 	char sc[24];
 	task_syscall(holder, sc, sizeof sc);
-	rt_eprintf("scone-run: warning: thread %d has waited %d s for a lock of the enclave's shared state (%p) "
-		   "that thread %d holds (its system call: %s)\n",
-		   me, RLOCK_STUCK_MS / 1000, (void *)w, holder, sc);
+	rt_eprintf("scone-run: warning: thread %d has slept %d times (up to %d ms each) waiting for a lock of the "
+		   "enclave's shared state (%p) that thread %d holds (its system call: %s)\n",
+		   me, RLOCK_STUCK_MS / RLOCK_WAIT_MS, RLOCK_WAIT_MS, (void *)w, holder, sc);
 }
 
 const struct rlock_ops rt_shared_lock_ops = {
