@@ -123,6 +123,7 @@ RT_DEFS_test_alloc      := -Drt_malloc=t_malloc -Drt_calloc=t_calloc -Drt_free=t
 RT_UNITS_test_host_probe := host/sgxprobe
 RT_UNITS_test_iago      := core/iago core/fdtab core/vma core/region core/locks core/parse
 RT_UNITS_test_loader    := core/loader core/region core/util
+RT_UNITS_test_spare     := transport/spare
 RT_UNITS_test_stack     := core/stack
 RT_UNITS_test_string    := core/string
 RT_DEFS_test_string     := -Dmemcpy=r_memcpy -Dmemset=r_memset -Dmemmove=r_memmove -Dmemcmp=r_memcmp -Dstrlen=r_strlen

@@ -407,6 +407,7 @@ void rt_launch(struct rt_launch *L, unsigned long *entry, unsigned long *sp)
 	/* What the runtime checks host answers against (iago.h): the open
 	 * descriptors and the mappings as they are before the program. */
 	rt_fdtab_init();
+	transport_launched();
 	size_t mlen;
 	long merr = 0;
 	char *maps = (char *)rt_read_host_file("/proc/thread-self/maps", 64u << 20, &mlen, &merr);

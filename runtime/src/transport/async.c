@@ -13,7 +13,11 @@
  * worker only when no worker spins or requests queue up (nreq > 1). A call
  * no worker took within RETRACT_CYCLES is taken back and executed sync; when
  * workers keep answering late (CPU contention), calls go sync for a while
- * (back-off). Which calls may go async: async_must_be_sync (thread context;
+ * (back-off). Before that happens, the workers watch the machine's load
+ * (spare.h): when the threads running besides them and the enclave threads
+ * waiting for them cover every core, a spinning worker would only take CPU
+ * from them, so calls go sync for a hold time and the workers sleep
+ * instead of spinning. Which calls may go async: async_must_be_sync (thread context;
  * potentially blocking unless provably not, e.g. I/O on a descriptor known
  * to be non-blocking: nb_track).
  *
@@ -31,6 +35,8 @@
  * (trap.c applies the Iago checks after the transport). */
 #include "async.h"
 #include "nonblock.h"
+#include "spare.h"
+#include "fdtab.h"
 #include "ithread.h"
 #include "transport.h"
 #include "rtsignal.h"
@@ -50,6 +56,12 @@
 #define BACKOFF_AFTER 4		 /* consecutive async calls that needed an exit... */
 #define BACKOFF_CALLS 256	 /* ...send this many calls sync, doubling while */
 #define BACKOFF_MAX 8192	 /* probes keep failing, up to this many */
+
+#define SAMPLE_CYCLES 1300000UL	    /* ~0.5 ms between two samples of the machine's load */
+#define HOLD_MIN_CYCLES 5200000UL   /* calls go sync for ~2 ms after a sample found no spare core, */
+#define HOLD_MAX_CYCLES 166400000UL /* doubling while samples keep finding none, up to ~64 ms */
+
+#define LOAD_FD_MIN 1000 /* /proc/loadavg's descriptor: 1000-1007 are free of the runtime's others */
 
 #define FUTEX_WAIT_PRIVATE 128
 #define FUTEX_WAKE_PRIVATE 129
@@ -86,6 +98,12 @@ static struct {
 	int backoff;				 /* calls still to go sync */
 	int backoff_len;			 /* the next back-off */
 	uint64_t last_end;			 /* TSC at the end of the last async call */
+	/* the machine's load, sampled by the workers (spare_core) */
+	uint64_t sync_until __attribute__((aligned(64))); /* TSC: calls go sync until then */
+	uint64_t last_sample;
+	struct spare_load load;
+	int load_fd, ncpus; /* /proc/loadavg (-1: not sampled); the CPUs we may run on */
+	unsigned long n_nospare, n_samples, n_busy;
 } A;
 
 static inline void cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
@@ -180,6 +198,34 @@ int async_must_be_sync(long nr, const long *a)
 
 /* ---- workers ---- */
 
+/* Whether the machine has no core to spare for a spinning worker
+ * (spare.h): sampled at most every SAMPLE_CYCLES by one worker at a time.
+ * When busy, calls go sync until sync_until and the workers do not spin. */
+static int busy_machine(uint64_t now)
+{
+	uint64_t last = __atomic_load_n(&A.last_sample, __ATOMIC_RELAXED);
+	if (A.load_fd < 0 || now - last < SAMPLE_CYCLES ||
+	    !__atomic_compare_exchange_n(&A.last_sample, &last, now, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		return now < __atomic_load_n(&A.sync_until, __ATOMIC_RELAXED);
+	char b[128];
+	long n = rt_sys4(__NR_pread64, A.load_fd, b, sizeof b, 0);
+	int running = n > 0 ? spare_running(b, n) : -1;
+	if (running < 0)
+		return 0;
+	/* the enclave threads spinning for a posted call wait for us */
+	int waiting = 0;
+	for (unsigned i = 0; i < ASYNC_NSLOTS; i++)
+		waiting += __atomic_load_n(&A.slots[i].state, __ATOMIC_RELAXED) >= S_REQUEST &&
+			   !__atomic_load_n(&A.slots[i].waiter, __ATOMIC_RELAXED);
+	count(&A.n_samples);
+	uint64_t hold = spare_sample(&A.load, running - 1 - waiting, A.ncpus, now - last > 8 * SAMPLE_CYCLES,
+				     HOLD_MIN_CYCLES, HOLD_MAX_CYCLES);
+	if (hold)
+		count(&A.n_busy);
+	__atomic_store_n(&A.sync_until, hold ? now + hold : 0, __ATOMIC_RELAXED);
+	return hold != 0;
+}
+
 static struct slot *take(unsigned *cursor)
 {
 	if (!__atomic_load_n(&A.nreq, __ATOMIC_ACQUIRE))
@@ -218,7 +264,8 @@ static void worker_main(void *arg)
 		/* One worker at a time spins, keeping the token while it serves,
 		 * until it has been idle for WORKER_SPIN cycles; the others sleep. */
 		int zero = 0;
-		if (__atomic_compare_exchange_n(&A.spinner, &zero, 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+		if (!busy_machine(rt_rdtsc()) &&
+		    __atomic_compare_exchange_n(&A.spinner, &zero, 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
 			uint64_t t0 = rt_rdtsc();
 			for (;;) {
 				if ((s = take(&cursor))) {
@@ -226,7 +273,8 @@ static void worker_main(void *arg)
 					t0 = rt_rdtsc();
 					continue;
 				}
-				if (rt_rdtsc() - t0 >= WORKER_SPIN)
+				uint64_t now = rt_rdtsc();
+				if (now - t0 >= WORKER_SPIN || busy_machine(now))
 					break;
 				cpu_relax();
 			}
@@ -251,7 +299,7 @@ static int start_workers(void)
 	return 0;
 }
 
-static unsigned default_workers(void)
+static unsigned default_cpus(void)
 {
 	unsigned long mask[16];
 	memset(mask, 0, sizeof mask);
@@ -260,9 +308,33 @@ static unsigned default_workers(void)
 	if (n > 0)
 		for (long i = 0; i < n / 8; i++)
 			cpus += (unsigned)__builtin_popcountl(mask[i]);
-	if (!cpus)
-		cpus = 1;
+	return cpus ? cpus : 1;
+}
+
+static unsigned default_workers(void)
+{
+	unsigned cpus = default_cpus();
 	return cpus < 4 ? cpus : 4;
+}
+
+/* /proc/loadavg for busy_machine, at a high number out of the application's
+ * way (before the program runs: the low one it had is free again); -1 when
+ * it cannot be read (no /proc) or moved (a descriptor limit of 1,000 or
+ * less): the workers then spin as before, the back-off still applies. */
+static int open_load(void)
+{
+	long fd = rt_sys4(__NR_openat, RT_AT_FDCWD, "/proc/loadavg", RT_O_RDONLY | RT_O_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	long hi = rt_sys3(__NR_fcntl, fd, 1030 /* F_DUPFD_CLOEXEC */, LOAD_FD_MIN);
+	rt_sys1(__NR_close, fd);
+	return hi < 0 ? -1 : (int)hi;
+}
+
+static void async_launched(void)
+{
+	if (A.load_fd >= 0)
+		rt_fdtab_hide(A.load_fd); /* the runtime's, not the application's */
 }
 
 static int async_init(uint64_t exit_cycles)
@@ -281,6 +353,8 @@ static int async_init(uint64_t exit_cycles)
 				 ASYNC_MAX_WORKERS);
 	}
 	A.nworkers = (unsigned)n;
+	A.ncpus = (int)default_cpus();
+	A.load_fd = open_load();
 	A.started = 1;
 	int r = start_workers();
 	if (r < 0)
@@ -331,6 +405,10 @@ static long async_call(const long *a, long nr, long a0, long a1, long a2, long a
 	struct slot *s;
 	if (st != 2 || async_must_be_sync(nr, a)) {
 		count(&A.n_sync);
+		return transport_sync_call(nr, a0, a1, a2, a3, a4, a5);
+	}
+	if (rt_rdtsc() < __atomic_load_n(&A.sync_until, __ATOMIC_RELAXED)) {
+		count(&A.n_nospare);
 		return transport_sync_call(nr, a0, a1, a2, a3, a4, a5);
 	}
 	/* Back-off: when the workers keep not answering within the spin
@@ -437,9 +515,10 @@ static void async_print_stats(void)
 	rt_eprintf(
 		"scone-run: stats: transport async: %u workers, %lu calls served by workers, %lu sync "
 		"(thread-context or potentially blocking), %lu sync (no free slot or no worker in time), %lu sync (back-off), "
-		"%lu worker wake-ups, %lu enclave sleeps; exits: %lu\n",
-		A.nworkers, A.n_async - A.n_retracted, A.n_sync, A.n_full, A.n_backoff, A.n_wakes, A.n_sleeps,
-		A.n_sync + A.n_full + A.n_backoff + A.n_wakes + A.n_sleeps);
+		"%lu sync (no spare core: %lu of %lu load samples), %lu worker wake-ups, %lu enclave sleeps; exits: %lu\n",
+		A.nworkers, A.n_async - A.n_retracted, A.n_sync, A.n_full, A.n_backoff, A.n_nospare, A.n_busy,
+		A.n_samples, A.n_wakes, A.n_sleeps,
+		A.n_sync + A.n_full + A.n_backoff + A.n_nospare + A.n_wakes + A.n_sleeps);
 }
 
 const struct transport async_transport = {
@@ -447,5 +526,6 @@ const struct transport async_transport = {
 	.init = async_init,
 	.syscall = async_syscall,
 	.fork_child = async_fork_child,
+	.launched = async_launched,
 	.print_stats = async_print_stats,
 };

@@ -32,6 +32,12 @@ void transport_fork_child(void)
 		cur->fork_child();
 }
 
+void transport_launched(void)
+{
+	if (cur->launched)
+		cur->launched();
+}
+
 void transport_print_stats(void)
 {
 	if (cur->print_stats)

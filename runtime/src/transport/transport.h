@@ -23,6 +23,10 @@ struct transport {
 	long (*syscall)(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 	/* In a forked child (fork.c): only the calling thread exists there. */
 	void (*fork_child)(void);
+	/* Once the runtime's descriptor table is set up (rt_launch, before the
+	 * program): the transport's own descriptors become the runtime's
+	 * (rt_fdtab_hide). May be NULL. */
+	void (*launched)(void);
 	/* SCONE_STATS=1 at exit_group: a line of counters on stderr. */
 	void (*print_stats)(void);
 };
@@ -34,6 +38,7 @@ struct transport {
  * default exit cost. */
 int transport_select(const char *name, uint64_t exit_cycles);
 void transport_fork_child(void);
+void transport_launched(void);
 void transport_print_stats(void);
 
 long host_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
