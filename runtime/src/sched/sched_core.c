@@ -21,8 +21,15 @@ static unsigned nults;		       /* their number */
 static struct ult_list runq;	       /* runnable ULTs, FIFO */
 static struct rt_ult *timed;	       /* ULTs with a deadline */
 static struct rt_thread *idle_threads; /* enclave threads asleep in idle() */
-static unsigned nthreads = 1;	       /* kernel threads of the scheduler (the main thread included) */
-static unsigned active = 1; /* of them holding an enclave thread slot (TCS): not in a blocking host call, not spare */
+/* The idle enclave thread whose sleep ends at the earliest deadline of the
+ * timed waits (tk_deadline), or 0: the others sleep without a timeout, so
+ * that a deadline wakes one thread, not every idle one (memcached's
+ * threads sleep ~1 ms at a time; with dozens of idle enclave threads each
+ * deadline woke them all). */
+static struct rt_thread *timekeeper;
+static uint64_t tk_deadline;
+static unsigned nthreads = 1; /* kernel threads of the scheduler (the main thread included) */
+static unsigned active = 1;   /* of them holding an enclave thread slot (TCS): not in a blocking host call, not spare */
 static struct rt_thread *spares;	 /* threads without a slot, asleep until one is free */
 static unsigned max_threads;		 /* their limit (the TCS count) */
 static int next_vtid;			 /* the next ULT's thread id */
@@ -172,6 +179,8 @@ static void timed_add(struct rt_ult *u, uint64_t deadline)
 {
 	if (!idle_threads)
 		tick_start(); /* no enclave thread waits for the deadline */
+	/* else the deadlines are covered before the next ULT runs
+	 * (cover_deadlines), or the caller becomes the timekeeper in idle() */
 	u->deadline = deadline;
 	u->timed = 1;
 	u->tprev = 0;
@@ -270,26 +279,74 @@ static void tick_start(void)
 
 static __attribute__((noreturn)) void thread_main(struct rt_thread *c);
 
+/* Lock held: the earliest deadline of the timed waits, or 0. */
+static uint64_t earliest(void)
+{
+	uint64_t d = 0;
+	for (struct rt_ult *u = timed; u; u = u->tnext)
+		if (!d || u->deadline < d)
+			d = u->deadline;
+	return d;
+}
+
+/* Lock held: the idle thread at *pp leaves the idle list, woken. */
+static void wake_idle(struct rt_thread **pp)
+{
+	struct rt_thread *x = *pp;
+	*pp = x->sched_idle_next;
+	__atomic_store_n(&x->sched_idle, 0, __ATOMIC_RELEASE);
+	if (x->sched_spin) { /* it sees the store: no exit */
+		sched_stats.spin_wakes++;
+		return;
+	}
+	sched_stats.kicks++;
+	transport_sync_call(__NR_futex, (long)&x->sched_idle, 1 /* FUTEX_WAKE */ | 128, 1, 0, 0, 0);
+}
+
+/* Lock held, before a ULT runs: a timed wait whose deadline no idle thread
+ * sleeps for (added by a ULT that parked while another was runnable) gets
+ * one: an idle thread is woken to become the timekeeper. */
+static void cover_deadlines(void)
+{
+	if (!timed || !idle_threads)
+		return;
+	uint64_t d = earliest();
+	if (timekeeper && tk_deadline <= d)
+		return;
+	struct rt_thread **pp = &idle_threads;
+	if (timekeeper) /* it sleeps for a later deadline: it wakes and re-arms */
+		while (*pp && *pp != timekeeper)
+			pp = &(*pp)->sched_idle_next;
+	if (*pp) {
+		timekeeper = 0;
+		wake_idle(pp);
+	}
+}
+
 /* Lock held: one more ULT is runnable; an enclave thread should take it. */
 static void wake_one(void)
 {
-	struct rt_thread *x = idle_threads;
-	if (x) {
-		idle_threads = x->sched_idle_next;
-		__atomic_store_n(&x->sched_idle, 0, __ATOMIC_RELEASE);
-		if (x->sched_spin) { /* it sees the store: no exit */
-			sched_stats.spin_wakes++;
-			return;
+	struct rt_thread **pp = &idle_threads;
+	if (*pp) {
+		/* not the timekeeper while another idle thread can go: it keeps
+		 * sleeping for the deadline */
+		if (*pp == timekeeper && (*pp)->sched_idle_next)
+			pp = &(*pp)->sched_idle_next;
+		int was_tk = *pp == timekeeper;
+		wake_idle(pp);
+		if (was_tk) {
+			timekeeper = 0;
+			if (timed)
+				tick_start(); /* the last idle thread goes: the tick keeps time */
 		}
-		sched_stats.kicks++;
-		transport_sync_call(__NR_futex, (long)&x->sched_idle, 1 /* FUTEX_WAKE */ | 128, 1, 0, 0, 0);
 		return;
 	}
 	if (active >= max_threads) {
 		tick_start();
 		return;
 	}
-	if ((x = spares)) {
+	struct rt_thread *x = spares;
+	if (x) {
 		spares = x->sched_idle_next;
 		__atomic_store_n(&x->sched_idle, 0, __ATOMIC_RELEASE);
 		active++;
@@ -452,10 +509,15 @@ static int idle(struct rt_thread *t)
 		expire();
 		if (runq.head)
 			return 0;
-		uint64_t allow = idle_allowed(), deadline = 0;
-		for (struct rt_ult *u = timed; u; u = u->tnext)
-			if (!deadline || u->deadline < deadline)
-				deadline = u->deadline;
+		uint64_t allow = idle_allowed(), deadline = earliest();
+		/* one idle thread keeps time: this one, unless another already
+		 * sleeps for this deadline or an earlier one */
+		if (deadline && (!timekeeper || timekeeper == t || deadline < tk_deadline)) {
+			timekeeper = t;
+			tk_deadline = deadline;
+		} else if (timekeeper != t) {
+			deadline = 0;
+		}
 		t->sched_idle = 1;
 		t->sched_idle_next = idle_threads;
 		idle_threads = t;
@@ -468,8 +530,11 @@ static int idle(struct rt_thread *t)
 			__builtin_ia32_pause();
 		sched_lock();
 		t->sched_spin = 0;
-		if (!t->sched_idle)
+		if (!t->sched_idle) {
+			if (timekeeper == t)
+				timekeeper = 0;
 			continue; /* taken off the list by wake_one: a ULT is runnable */
+		}
 		sched_stats.idle_sleeps++;
 		sched_unlock();
 
@@ -489,7 +554,9 @@ static int idle(struct rt_thread *t)
 		rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &all_blocked, 0, 8);
 
 		sched_lock();
-		if (t->sched_idle) { /* not woken by wake_one: off the list */
+		if (timekeeper == t)
+			timekeeper = 0; /* the next round decides again */
+		if (t->sched_idle) {	/* not woken by wake_one: off the list */
 			for (struct rt_thread **p = &idle_threads; *p; p = &(*p)->sched_idle_next)
 				if (*p == t) {
 					*p = t->sched_idle_next;
@@ -555,6 +622,7 @@ static int run_next(struct rt_thread *t, struct kucontext *uc, struct rt_ult *pr
 		struct rt_ult *n = runq.head;
 		if (n) {
 			ult_list_remove(n);
+			cover_deadlines();
 			load(t, n, uc);
 			if (n != prev)
 				sched_stats.switches++;
@@ -853,6 +921,7 @@ static void only(struct rt_thread *t)
 	runq.head = runq.tail = 0;
 	timed = 0;
 	idle_threads = 0;
+	timekeeper = 0;
 	spares = 0;
 	nthreads = 1;
 	active = 1;
