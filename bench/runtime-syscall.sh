@@ -42,10 +42,15 @@ rwtrap=$(SCONE_MODE=dev SCONE_SIM_EXIT_CYCLES=0 SCONE_FASTPATH=0 "$RUN" --dev-ex
 rwfast=$(SCONE_MODE=dev SCONE_SIM_EXIT_CYCLES=0 SCONE_STATS=1 "$RUN" --dev-exec "$tmp/getppid-rw" "$N" 2>"$tmp/faststats")
 rwfast8k=$(SCONE_MODE=dev SCONE_SIM_EXIT_CYCLES=8000 "$RUN" --dev-exec "$tmp/getppid-rw" "$N")
 rwasync8k=$(SCONE_MODE=dev SCONE_TRANSPORT=async SCONE_SIM_EXIT_CYCLES=8000 SCONE_STATS=1 "$RUN" --dev-exec "$tmp/getppid-rw" "$N" 2>"$tmp/rwastats")
+# issue 19's configuration: two application threads (enclave threads) and
+# one host worker; ns per call of the process (its calls/s inverted)
+rwsync2=$(SCONE_MODE=dev SCONE_SIM_EXIT_CYCLES=8000 "$RUN" --dev-exec "$tmp/getppid-rw" "$N" 5 2)
+rwasync2=$(SCONE_MODE=dev SCONE_TRANSPORT=async SCONE_ASYNC_WORKERS=1 SCONE_SIM_EXIT_CYCLES=8000 "$RUN" --dev-exec "$tmp/getppid-rw" "$N" 5 2)
+nstatic2=$("$tmp/getppid-static" "$N" 5 2)
 brknative=$("$tmp/brk0-static" "$N")
 brkfast=$(SCONE_MODE=dev SCONE_SIM_EXIT_CYCLES=0 "$RUN" --dev-exec "$tmp/brk0-rw" "$N")
 awk -v n="$native" -v s="$bare" -v a="$trap0" -v b="$trap8k" -v c="$novdso" -v d="$async0" -v e="$async8k" \
-    -v ns="$nstatic" -v rt="$rwtrap" -v rf="$rwfast" -v rf8="$rwfast8k" -v ra8="$rwasync8k" -v bn="$brknative" -v bf="$brkfast" 'BEGIN {
+    -v ns="$nstatic" -v rt="$rwtrap" -v rf="$rwfast" -v rf8="$rwfast8k" -v ra8="$rwasync8k" -v s2="$rwsync2" -v a2="$rwasync2" -v n2="$nstatic2" -v bn="$brknative" -v bf="$brkfast" 'BEGIN {
 	printf "getppid per call (ns, best of 5 rounds)\n"
 	printf "  native                               %8.1f\n", n
 	printf "  bare SUD trap, minimal handler       %8.1f  (x%.1f)\n", s, s / n
@@ -60,6 +65,10 @@ awk -v n="$native" -v s="$bare" -v a="$trap0" -v b="$trap8k" -v c="$novdso" -v d
 	printf "  scone-run, exit cost 0, fast path    %8.1f  (x%.2f; %.0f ns over native)\n", rf, rf / ns, rf - ns
 	printf "  scone-run, exit cost 8000, fast path %8.1f  (x%.1f)\n", rf8, rf8 / ns
 	printf "  scone-run async, exit cost 8000, fast path %6.1f  (x%.1f; %.1fx the calls/s of sync with the fast path)\n", ra8, ra8 / ns, rf8 / ra8
+	printf "two threads at once, sites rewritten, exit cost 8000 (ns per call of the process):\n"
+	printf "  native                               %8.1f\n", n2
+	printf "  sync, fast path                      %8.1f\n", s2
+	printf "  async, 1 worker, fast path           %8.1f  (%.2fx the calls/s of sync)\n", a2, s2 / a2
 	printf "brk(0), emulated by the runtime (no host call on the fast path):\n"
 	printf "  native (a real system call)          %8.1f\n", bn
 	printf "  scone-run, fast path                 %8.1f  (the fast path alone: entry, dispatch, return)\n", bf
