@@ -71,7 +71,7 @@ $(RT_BUILD)/obj/src/host/%.c.o: runtime/src/host/%.c $(RT_BUILD)/flags.txt
 # state only for calls that may reach code using vector registers, i.e.
 # BearSSL and the files listed here (trap.c: fast_needs_vector).
 RT_GPR_FLAG := -mgeneral-regs-only
-RT_VECTOR_SRCS := lib/sha256blk.c
+RT_VECTOR_SRCS := lib/sha256blk.c lib/gcmni.c
 $(patsubst %,$(RT_BUILD)/obj/%.o,$(RT_VECTOR_SRCS)): RT_GPR_FLAG :=
 
 $(RT_BUILD)/obj/%.c.o: runtime/%.c $(RT_BUILD)/flags.txt

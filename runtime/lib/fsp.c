@@ -8,6 +8,7 @@
  * with codec 2 the blocks refer to the image dictionary, which the
  * authenticated index carries after its strings. */
 #include "fsp.h"
+#include "gcmni.h"
 #include "sha256blk.h"
 
 #include <bearssl.h>
@@ -90,6 +91,10 @@ struct fsp {
 	 * once): copied per chunk. It points at content, which the CTR runs
 	 * only read, so concurrent readers share nothing mutable. */
 	br_gcm_context content_gcm;
+	/* With AES-NI and PCLMULQDQ, chunks are opened by gcmni in one pass
+	 * straight from the image (each byte read once), not copied first. */
+	int use_ni;
+	struct gcmni_key ni;
 };
 
 static uint32_t get32(const uint8_t *p)
@@ -429,6 +434,12 @@ out:
 int fsp_open(struct fsp **out, const uint8_t *img, uint64_t img_len, const uint8_t key[FSP_KEY_LEN],
 	     const uint8_t *expected_root)
 {
+	return fsp_open_flags(out, img, img_len, key, expected_root, 0);
+}
+
+int fsp_open_flags(struct fsp **out, const uint8_t *img, uint64_t img_len, const uint8_t key[FSP_KEY_LEN],
+		   const uint8_t *expected_root, unsigned open_flags)
+{
 	uint8_t pre[PREAMBLE_SIZE], h[HEADER_SIZE_MAX];
 	*out = NULL;
 	if (img_len < PREAMBLE_SIZE)
@@ -566,6 +577,8 @@ int fsp_open(struct fsp **out, const uint8_t *img, uint64_t img_len, const uint8
 	}
 	aes_ctr_init(&f->content, k.cont);
 	br_gcm_init(&f->content_gcm, &f->content.vtable, f->ghash);
+	if ((f->use_ni = !(open_flags & FSP_OPEN_BEARSSL) && gcmni_cpu_ok()) != 0)
+		gcmni_init(&f->ni, k.cont);
 	wipe(&k, sizeof k);
 	wipe(&hk, sizeof hk);
 	wipe(&hm, sizeof hm);
@@ -710,10 +723,23 @@ static int decode_dict(const struct fsp *f, const uint8_t *src, size_t ln, uint8
 					     (int)f->dict_len);
 }
 
+/* Opens a chunk's stored bytes src[0:n] (in the image, which the host may
+ * change under us) into priv with its record rec (nonce, tag): each byte
+ * of src is read once, so what is authenticated is what is decrypted. 1
+ * when authentic, else 0 with priv[0:n] wiped. */
+static int open_chunk(const struct fsp *f, const uint8_t *rec, const uint8_t *aad, size_t aad_len, const uint8_t *src,
+		      uint8_t *priv, size_t n)
+{
+	if (f->use_ni)
+		return gcmni_open(&f->ni, rec, aad, aad_len, src, priv, n, rec + NONCE_SIZE);
+	memcpy(priv, src, n); /* BearSSL's two passes read it twice: a private copy first */
+	return gcm_open_with(&f->content_gcm, rec, aad, aad_len, priv, n, rec + NONCE_SIZE);
+}
+
 /* Authenticates and decrypts chunk i of file inode in into priv: private
  * memory (never the caller's buffer) of at least a chunk (two with
- * compression). The stored bytes are copied there from the image first (the
- * host may change the image under us), then decrypted and checked in place;
+ * compression). The stored bytes are read from the image once (the host
+ * may change the image under us: open_chunk), decrypted and checked;
  * only an authentic LZ4 block is decompressed, into the second chunk of
  * priv. Sets *plain to the plaintext. Returns the chunk length, or
  * -FSP_EAUTH (priv wiped), -FSP_EFORMAT (an authentic block that does not
@@ -728,22 +754,20 @@ static long read_chunk(const struct fsp *f, const uint8_t *in, uint64_t i, uint8
 	const uint8_t *rec = f->chunks + (size_t)(I_CHUNK(in) + i) * f->rec_size;
 	*plain = priv;
 	if (!f->compressed) {
-		memcpy(priv, f->img + I_DATA(in) + start, n);
 		uint8_t aad[16];
 		put64(aad, i);
 		put64(aad + 8, size);
-		if (!gcm_open_with(&f->content_gcm, rec, aad, sizeof aad, priv, n, rec + NONCE_SIZE))
+		if (!open_chunk(f, rec, aad, sizeof aad, f->img + I_DATA(in) + start, priv, n))
 			return -FSP_EAUTH;
 		return (long)n;
 	}
 	uint32_t st = get32(rec + CHUNK_REC);
 	size_t ln = st & STORED_LEN; /* <= n: checked at open */
-	memcpy(priv, f->img + get64(rec + CHUNK_REC + 4), ln);
 	uint8_t aad[20];
 	put64(aad, i);
 	put64(aad + 8, size);
 	put32(aad + 16, st);
-	if (!gcm_open_with(&f->content_gcm, rec, aad, sizeof aad, priv, ln, rec + NONCE_SIZE))
+	if (!open_chunk(f, rec, aad, sizeof aad, f->img + get64(rec + CHUNK_REC + 4), priv, ln))
 		return -FSP_EAUTH;
 	if ((st & STORED_COMP) == 0)
 		return (long)n;

@@ -81,6 +81,13 @@ struct fsp_stat {
  * -FSP_EKEY, -FSP_EAUTH, -FSP_EROOT, -FSP_ENOMEM. */
 int fsp_open(struct fsp **out, const uint8_t *img, uint64_t img_len, const uint8_t key[FSP_KEY_LEN],
 	     const uint8_t *expected_root);
+/* fsp_open with flags. FSP_OPEN_BEARSSL: chunks are opened with BearSSL's
+ * GCM (a private copy, then two passes) even where the CPU has AES-NI and
+ * PCLMULQDQ for the one-pass opener (gcmni.h): the path of CPUs without
+ * them, for tests. */
+#define FSP_OPEN_BEARSSL 1u
+int fsp_open_flags(struct fsp **out, const uint8_t *img, uint64_t img_len, const uint8_t key[FSP_KEY_LEN],
+		   const uint8_t *expected_root, unsigned flags);
 /* Frees everything fsp_open allocated (wipes the derived keys). NULL is ok. */
 void fsp_close(struct fsp *f);
 
