@@ -17,6 +17,7 @@ import (
 func init() {
 	recipes["mnstorm-glibc"] = recipe{"mnstorm.c", cc("gcc", "-pthread")}
 	recipes["mnstorm-musl-static"] = recipe{"mnstorm.c", cc("musl-gcc", "-static", "-pthread")}
+	recipes["mnherd"] = recipe{"mnherd.c", cc("gcc", "-pthread")}
 }
 
 func mnConfig(threads uint32) func(*enclave.Config) {
@@ -237,5 +238,38 @@ func TestMNRewrittenFastPath(t *testing.T) {
 					fp, n, w[len(w)-1][1])
 			}
 		})
+	}
+}
+
+var (
+	mnParksRE      = regexp.MustCompile(`(\d+) parks \(`)
+	mnIdleSleepsRE = regexp.MustCompile(`(\d+) idle sleeps`)
+)
+
+// TestMNTimekeeper: one idle enclave thread sleeps until the earliest
+// deadline of the timed waits, the others without a timeout. mnherd keeps
+// 14 waiters' enclave threads going idle while a thread sleeps 1 ms at a
+// time; when every idle thread slept until the earliest deadline, each of
+// the 200 deadlines woke all of them (2,082 idle sleeps for 366 parks on
+// 16 enclave threads, 2026-12-06); with one timekeeper ~500. The bound:
+// at most two idle sleeps per park.
+func TestMNTimekeeper(t *testing.T) {
+	bin := prog(t, "mnherd")
+	got := devRunEnv(t, []string{"SCONE_SCHEDULER=mn", "SCONE_THREADS=16", "SCONE_STATS=1"}, bin, "14", "200")
+	if got.code != 0 || !strings.Contains(got.stdout, "done") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", got.code, got.stdout, got.stderr)
+	}
+	p, s := mnParksRE.FindStringSubmatch(got.stderr), mnIdleSleepsRE.FindStringSubmatch(got.stderr)
+	if p == nil || s == nil {
+		t.Fatalf("no mn scheduler statistics:\n%s", got.stderr)
+	}
+	parks, _ := strconv.Atoi(p[1])
+	sleeps, _ := strconv.Atoi(s[1])
+	t.Logf("%d parks, %d idle sleeps", parks, sleeps)
+	if parks < 200 {
+		t.Fatalf("%d parks: the sleeps did not park in the enclave:\n%s", parks, got.stderr)
+	}
+	if sleeps > 2*parks {
+		t.Errorf("%d idle sleeps for %d parks: idle enclave threads wake together at the deadlines\n%s", sleeps, parks, got.stderr)
 	}
 }

@@ -235,13 +235,13 @@ static void ethread_remove(struct rt_thread *t)
  * (RT_REQ_PREEMPT, taken between two application instructions). It also
  * ends the timed waits whose deadline passed while no enclave thread was
  * idle to wait for them. It sleeps on tick_word while nothing waits. */
-static void expire(void);
+static void expire(int self);
 static void ticker(void *arg)
 {
 	(void)arg;
 	for (;;) {
 		sched_lock();
-		expire(); /* deadlines no idle enclave thread waits for */
+		expire(0); /* deadlines no idle enclave thread waits for */
 		if (!runq.head && (!timed || idle_threads)) {
 			int w = tick_word;
 			sched_unlock();
@@ -375,8 +375,10 @@ void sched_make_runnable(struct rt_ult *u, long r)
 	wake_one();
 }
 
-/* Lock held: ULTs whose deadline passed become runnable. */
-static void expire(void)
+/* Lock held: ULTs whose deadline passed become runnable. self: the caller
+ * (an enclave thread with an empty run queue) takes the first of them
+ * itself, so only the others wake idle threads. */
+static void expire(int self)
 {
 	if (!timed)
 		return;
@@ -389,6 +391,14 @@ static void expire(void)
 		long r = -110; /* ETIMEDOUT: a futex wait */
 		if (u->park_nr == __NR_nanosleep || u->park_nr == __NR_clock_nanosleep)
 			r = 0;
+		if (self) { /* the caller runs it next: no other thread is woken for it */
+			u->uc.uc_mcontext.gregs[KR_RAX] = (unsigned long)r;
+			u->state = ULT_RUNNABLE;
+			u->interruptible = 0;
+			ult_list_push(&runq, u);
+			self = 0;
+			continue;
+		}
 		sched_make_runnable(u, r);
 	}
 }
@@ -506,7 +516,7 @@ static uint64_t idle_allowed(void)
 static int idle(struct rt_thread *t)
 {
 	for (;;) {
-		expire();
+		expire(!runq.head);
 		if (runq.head)
 			return 0;
 		uint64_t allow = idle_allowed(), deadline = earliest();
@@ -618,7 +628,7 @@ static void load(struct rt_thread *t, struct rt_ult *u, struct kucontext *uc)
 static int run_next(struct rt_thread *t, struct kucontext *uc, struct rt_ult *prev, long *r)
 {
 	for (;;) {
-		expire();
+		expire(!runq.head);
 		struct rt_ult *n = runq.head;
 		if (n) {
 			ult_list_remove(n);

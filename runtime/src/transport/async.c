@@ -101,6 +101,7 @@ static struct {
 	/* the machine's load, sampled by the workers (spare_core) */
 	uint64_t sync_until __attribute__((aligned(64))); /* TSC: calls go sync until then */
 	uint64_t last_sample;
+	int sampling; /* a worker is sampling: load is its */
 	struct spare_load load;
 	int load_fd, ncpus; /* /proc/loadavg (-1: not sampled); the CPUs we may run on */
 	unsigned long n_nospare, n_samples, n_busy;
@@ -207,11 +208,16 @@ static int busy_machine(uint64_t now)
 	if (A.load_fd < 0 || now - last < SAMPLE_CYCLES ||
 	    !__atomic_compare_exchange_n(&A.last_sample, &last, now, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 		return now < __atomic_load_n(&A.sync_until, __ATOMIC_RELAXED);
+	/* one sampler at a time, also when one was descheduled for a period */
+	if (__atomic_exchange_n(&A.sampling, 1, __ATOMIC_ACQUIRE))
+		return now < __atomic_load_n(&A.sync_until, __ATOMIC_RELAXED);
 	char b[128];
 	long n = rt_sys4(__NR_pread64, A.load_fd, b, sizeof b, 0);
 	int running = n > 0 ? spare_running(b, n) : -1;
-	if (running < 0)
+	if (running < 0) {
+		__atomic_store_n(&A.sampling, 0, __ATOMIC_RELEASE);
 		return 0;
+	}
 	/* the enclave threads spinning for a posted call wait for us */
 	int waiting = 0;
 	for (unsigned i = 0; i < ASYNC_NSLOTS; i++)
@@ -223,6 +229,7 @@ static int busy_machine(uint64_t now)
 	if (hold)
 		count(&A.n_busy);
 	__atomic_store_n(&A.sync_until, hold ? now + hold : 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&A.sampling, 0, __ATOMIC_RELEASE);
 	return hold != 0;
 }
 
@@ -375,6 +382,7 @@ static void async_fork_child(void)
 	A.nreq = 0;
 	A.spinner = 0;
 	A.sleepers = 0;
+	A.sampling = 0; /* a worker of the parent may have been sampling */
 	__atomic_store_n(&A.started, 3 /* restart at the first async call */, __ATOMIC_RELEASE);
 }
 
