@@ -144,6 +144,25 @@ func TestAsyncForkSimMode(t *testing.T) {
 	}
 }
 
+// asyncGetppid: an enclave (sim mode, Transport=async, an exit cost of
+// 8,000 cycles in its config) whose program makes n getppid calls, and its
+// environment with extra, without the suite's SCONE_SIM_EXIT_CYCLES (the
+// config's cost applies).
+func asyncGetppid(t *testing.T, n int, extra ...string) (rt, bin string, e simEnclave, env []string) {
+	rt, bin = runtimeBin(t), prog(t, "getppid")
+	e = makeEnclave(t, rt, bin, func(c *enclave.Config) {
+		asyncConfig(c)
+		c.Argv = []string{bin, strconv.Itoa(n), "1"}
+		c.ExitCycles = 8000
+	})
+	for _, v := range e.env(extra...) {
+		if !strings.HasPrefix(v, "SCONE_SIM_EXIT_CYCLES=") {
+			env = append(env, v)
+		}
+	}
+	return rt, bin, e, env
+}
+
 var asyncStats = regexp.MustCompile(`transport async: (\d+) workers, (\d+) calls served by workers, (\d+) sync \(thread-context or potentially blocking\), (\d+) sync \(no free slot or no worker in time\), (\d+) sync \(back-off\), (\d+) sync \(no spare core: (\d+) of (\d+) load samples\), (\d+) worker wake-ups, (\d+) enclave sleeps; exits: (\d+)`)
 
 // TestAsyncAvoidsExits: 20,000 getppid calls with Transport=async go the
@@ -154,20 +173,8 @@ var asyncStats = regexp.MustCompile(`transport async: (\d+) workers, (\d+) calls
 // (bench/runtime-syscall.sh), not asserted. With sync every call is an exit
 // (no async statistics line). SCONE_ASYNC_WORKERS is honoured.
 func TestAsyncAvoidsExits(t *testing.T) {
-	rt := runtimeBin(t)
-	bin := prog(t, "getppid")
 	const n = 20000
-	e := makeEnclave(t, rt, bin, func(c *enclave.Config) {
-		asyncConfig(c)
-		c.Argv = []string{bin, strconv.Itoa(n), "1"}
-		c.ExitCycles = 8000
-	})
-	env := []string{}
-	for _, v := range e.env("SCONE_STATS=1", "SCONE_ASYNC_WORKERS=3") {
-		if !strings.HasPrefix(v, "SCONE_SIM_EXIT_CYCLES=") { // the config's 8000 cycles apply
-			env = append(env, v)
-		}
-	}
+	rt, bin, e, env := asyncGetppid(t, n, "SCONE_STATS=1", "SCONE_ASYNC_WORKERS=3")
 	// A worker must serve calls in at least one of a few runs: on a
 	// loaded machine one run may back off to sync for most of its calls.
 	var got result
@@ -227,14 +234,7 @@ func TestAsyncAvoidsExits(t *testing.T) {
 // quiet machine has a spare core depends on what else runs (CI), so only
 // the busy case is asserted.
 func TestAsyncNoSpareCore(t *testing.T) {
-	rt := runtimeBin(t)
-	bin := prog(t, "getppid")
-	const n = 20000
-	e := makeEnclave(t, rt, bin, func(c *enclave.Config) {
-		asyncConfig(c)
-		c.Argv = []string{bin, strconv.Itoa(n), "1"}
-		c.ExitCycles = 8000
-	})
+	rt, _, _, env := asyncGetppid(t, 20000, "SCONE_STATS=1")
 	var hogs []*exec.Cmd
 	defer func() {
 		for _, h := range hogs {
@@ -250,7 +250,7 @@ func TestAsyncNoSpareCore(t *testing.T) {
 		hogs = append(hogs, h)
 	}
 	time.Sleep(100 * time.Millisecond)
-	got := run(t, e.env("SCONE_STATS=1"), rt)
+	got := run(t, env, rt)
 	m := asyncStats.FindStringSubmatch(got.stderr)
 	if got.code != 0 || m == nil {
 		t.Fatalf("exit %d, no async statistics:\n%s\n%s", got.code, got.stdout, got.stderr)

@@ -31,28 +31,25 @@ static inline __m128i bswap128(__m128i x)
 
 /* ---- key expansion (AES-256) ---- */
 
-static inline __m128i expand_a(__m128i t1, __m128i t2)
+/* t ^ t<<32 ^ t<<64 ^ t<<96: each word of the key schedule xors all before it */
+static inline __m128i prefix_xor(__m128i t)
 {
-	t2 = _mm_shuffle_epi32(t2, 0xff);
-	__m128i t4 = _mm_slli_si128(t1, 4);
-	t1 = _mm_xor_si128(t1, t4);
+	__m128i t4 = _mm_slli_si128(t, 4);
+	t = _mm_xor_si128(t, t4);
 	t4 = _mm_slli_si128(t4, 4);
-	t1 = _mm_xor_si128(t1, t4);
-	t4 = _mm_slli_si128(t4, 4);
-	t1 = _mm_xor_si128(t1, t4);
-	return _mm_xor_si128(t1, t2);
+	t = _mm_xor_si128(t, t4);
+	return _mm_xor_si128(t, _mm_slli_si128(t4, 4));
+}
+
+/* The next even and odd round keys (FIPS-197's expansion for Nk = 8). */
+static inline __m128i expand_a(__m128i t1, __m128i assist)
+{
+	return _mm_xor_si128(prefix_xor(t1), _mm_shuffle_epi32(assist, 0xff));
 }
 
 static inline __m128i expand_b(__m128i t1, __m128i t3)
 {
-	__m128i t2 = _mm_shuffle_epi32(_mm_aeskeygenassist_si128(t1, 0), 0xaa);
-	__m128i t4 = _mm_slli_si128(t3, 4);
-	t3 = _mm_xor_si128(t3, t4);
-	t4 = _mm_slli_si128(t4, 4);
-	t3 = _mm_xor_si128(t3, t4);
-	t4 = _mm_slli_si128(t4, 4);
-	t3 = _mm_xor_si128(t3, t4);
-	return _mm_xor_si128(t3, t2);
+	return _mm_xor_si128(prefix_xor(t3), _mm_shuffle_epi32(_mm_aeskeygenassist_si128(t1, 0), 0xaa));
 }
 
 #define EXPAND2(i, rcon)                                                \
