@@ -98,7 +98,7 @@ static struct {
 	int backoff;				 /* calls still to go sync */
 	int backoff_len;			 /* the next back-off */
 	uint64_t last_end;			 /* TSC at the end of the last async call */
-	/* the machine's load, sampled by the workers (spare_core) */
+	/* the machine's load, sampled by the workers (busy_machine) */
 	uint64_t sync_until __attribute__((aligned(64))); /* TSC: calls go sync until then */
 	uint64_t last_sample;
 	int sampling; /* a worker is sampling: load is its */
