@@ -235,7 +235,7 @@ static void ethread_remove(struct rt_thread *t)
  * (RT_REQ_PREEMPT, taken between two application instructions). It also
  * ends the timed waits whose deadline passed while no enclave thread was
  * idle to wait for them. It sleeps on tick_word while nothing waits. */
-static void expire(int self);
+static uint64_t expire(int self);
 static void ticker(void *arg)
 {
 	(void)arg;
@@ -279,16 +279,6 @@ static void tick_start(void)
 
 static __attribute__((noreturn)) void thread_main(struct rt_thread *c);
 
-/* Lock held: the earliest deadline of the timed waits, or 0. */
-static uint64_t earliest(void)
-{
-	uint64_t d = 0;
-	for (struct rt_ult *u = timed; u; u = u->tnext)
-		if (!d || u->deadline < d)
-			d = u->deadline;
-	return d;
-}
-
 /* Lock held: the idle thread at *pp leaves the idle list, woken. */
 static void wake_idle(struct rt_thread **pp)
 {
@@ -303,14 +293,14 @@ static void wake_idle(struct rt_thread **pp)
 	transport_sync_call(__NR_futex, (long)&x->sched_idle, 1 /* FUTEX_WAKE */ | 128, 1, 0, 0, 0);
 }
 
-/* Lock held, before a ULT runs: a timed wait whose deadline no idle thread
- * sleeps for (added by a ULT that parked while another was runnable) gets
- * one: an idle thread is woken to become the timekeeper. */
-static void cover_deadlines(void)
+/* Lock held, before a ULT runs; d: the earliest deadline of the timed
+ * waits (expire's), or 0. A deadline no idle thread sleeps for (a ULT that
+ * parked while another was runnable added it) gets one: an idle thread is
+ * woken to become the timekeeper. */
+static void cover_deadlines(uint64_t d)
 {
-	if (!timed || !idle_threads)
+	if (!d || !idle_threads)
 		return;
-	uint64_t d = earliest();
 	if (timekeeper && tk_deadline <= d)
 		return;
 	struct rt_thread **pp = &idle_threads;
@@ -366,41 +356,49 @@ static void wake_one(void)
 
 int sched_runnable(void) { return __atomic_load_n(&runq.head, __ATOMIC_RELAXED) != 0; }
 
-void sched_make_runnable(struct rt_ult *u, long r)
+/* Lock held: u joins the run queue with result r in RAX. */
+static void enqueue(struct rt_ult *u, long r)
 {
 	u->uc.uc_mcontext.gregs[KR_RAX] = (unsigned long)r;
 	u->state = ULT_RUNNABLE;
 	u->interruptible = 0;
 	ult_list_push(&runq, u);
+}
+
+void sched_make_runnable(struct rt_ult *u, long r)
+{
+	enqueue(u, r);
 	wake_one();
 }
 
-/* Lock held: ULTs whose deadline passed become runnable. self: the caller
- * (an enclave thread with an empty run queue) takes the first of them
- * itself, so only the others wake idle threads. */
-static void expire(int self)
+/* Lock held: ULTs whose deadline passed become runnable; returns the
+ * earliest deadline of the timed waits left, or 0. self: the caller (an
+ * enclave thread with an empty run queue) takes the first of them itself,
+ * so only the others wake idle threads. */
+static uint64_t expire(int self)
 {
 	if (!timed)
-		return;
-	uint64_t now = sched_now();
+		return 0;
+	uint64_t now = sched_now(), left = 0;
 	for (struct rt_ult *u = timed, *n; u; u = n) {
 		n = u->tnext;
-		if (u->deadline > now)
+		if (u->deadline > now) {
+			if (!left || u->deadline < left)
+				left = u->deadline;
 			continue;
+		}
 		sched_unwait(u);
 		long r = -110; /* ETIMEDOUT: a futex wait */
 		if (u->park_nr == __NR_nanosleep || u->park_nr == __NR_clock_nanosleep)
 			r = 0;
 		if (self) { /* the caller runs it next: no other thread is woken for it */
-			u->uc.uc_mcontext.gregs[KR_RAX] = (unsigned long)r;
-			u->state = ULT_RUNNABLE;
-			u->interruptible = 0;
-			ult_list_push(&runq, u);
+			enqueue(u, r);
 			self = 0;
-			continue;
+		} else {
+			sched_make_runnable(u, r);
 		}
-		sched_make_runnable(u, r);
 	}
+	return left;
 }
 
 static int blocks(const struct rt_ult *u, uint64_t mask, int sig)
@@ -516,10 +514,10 @@ static uint64_t idle_allowed(void)
 static int idle(struct rt_thread *t)
 {
 	for (;;) {
-		expire(!runq.head);
+		uint64_t deadline = expire(!runq.head);
 		if (runq.head)
 			return 0;
-		uint64_t allow = idle_allowed(), deadline = earliest();
+		uint64_t allow = idle_allowed();
 		/* one idle thread keeps time: this one, unless another already
 		 * sleeps for this deadline or an earlier one */
 		if (deadline && (!timekeeper || timekeeper == t || deadline < tk_deadline)) {
@@ -628,11 +626,11 @@ static void load(struct rt_thread *t, struct rt_ult *u, struct kucontext *uc)
 static int run_next(struct rt_thread *t, struct kucontext *uc, struct rt_ult *prev, long *r)
 {
 	for (;;) {
-		expire(!runq.head);
+		uint64_t d = expire(!runq.head);
 		struct rt_ult *n = runq.head;
 		if (n) {
 			ult_list_remove(n);
-			cover_deadlines();
+			cover_deadlines(d);
 			load(t, n, uc);
 			if (n != prev)
 				sched_stats.switches++;
