@@ -382,6 +382,7 @@ func (p *Podman) Run(t testing.TB, image string, opts RunOpts) (stdout, stderr s
 		timeout = DefaultTimeout
 	}
 	stdout, stderr, err := p.execIn(opts.Stdin, timeout, args...)
+	checkInternal(t, name, stdout+stderr)
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) && !errors.Is(err, ErrTimeout) {
@@ -400,6 +401,19 @@ func (p *Podman) Run(t testing.TB, image string, opts RunOpts) (stdout, stderr s
 	return stdout, stderr, 0
 }
 
+// internalError starts the line the runtime of a converted image writes when
+// one of its own consistency checks fails (a lock-order inversion, a lock
+// taken twice): whatever the test asserts, that is a failure.
+const internalError = "scone-run: internal error"
+
+func checkInternal(t testing.TB, name, output string) {
+	t.Helper()
+	if i := strings.Index(output, internalError); i >= 0 {
+		line, _, _ := strings.Cut(output[i:], "\n")
+		t.Errorf("container %s: %s", name, line)
+	}
+}
+
 // Container is a container started by Start.
 type Container struct {
 	p    *Podman
@@ -415,7 +429,12 @@ func (p *Podman) Start(t testing.TB, image string, opts RunOpts) *Container {
 	args := append(opts.flags(name), image)
 	args = append(args, opts.Args...)
 	c := &Container{p: p, Name: name}
-	t.Cleanup(func() { _, _, _ = p.Exec(60*time.Second, "rm", "-f", "-v", "-t", "0", name) })
+	t.Cleanup(func() {
+		if logs, _, err := p.Exec(30*time.Second, "logs", name); err == nil {
+			checkInternal(t, name, logs)
+		}
+		_, _, _ = p.Exec(60*time.Second, "rm", "-f", "-v", "-t", "0", name)
+	})
 	p.Must(t, args...)
 	return c
 }

@@ -204,6 +204,11 @@ func run(t testing.TB, env []string, argv ...string) result {
 	} else if err != nil {
 		t.Fatalf("%v: %v", argv, err)
 	}
+	// The runtime's own consistency checks (a lock-order inversion, a
+	// lock taken twice) fail whichever test ran into them.
+	if strings.Contains(se.String(), "scone-run: internal error") {
+		t.Errorf("%v: the runtime reported an internal error:\n%s", argv, se.String())
+	}
 	return result{so.String(), se.String(), code}
 }
 

@@ -285,3 +285,24 @@ func TestProtectedVolumeForkLoop(t *testing.T) {
 	}
 	t.Logf("3,000 forks: %d KiB of the shared arena taken", kib)
 }
+
+// TestProtectedVolumeForkBesideOpens: one thread forks while another opens
+// and closes a directory of the image. A fork takes the shields' locks in
+// their order (volume, then FS); an open of the FS shield used to tell the
+// volume shield about its new descriptor while it held the FS lock, the
+// other order, and the two threads could wait for each other forever
+// (postgres's initdb hung on it in CI: "thread 15 ... waiting for a lock
+// ... that thread 6 holds" both ways). The run's timeout and the stuck-lock
+// warning catch the hang when it happens; the runtime's lock-order check
+// ("internal error", failed by run) catches the inversion at the first open.
+func TestProtectedVolumeForkBesideOpens(t *testing.T) {
+	rt := runtimeBin(t)
+	bin := prog(t, "volprobe")
+	vol := filepath.Join(t.TempDir(), "data")
+	e := makeEnclave(t, rt, bin, withVolume(vol))
+	got := run(t, e.env(), rt, "forkopen", vol, "300")
+	if got.code != 0 || !strings.Contains(got.stdout, "ok") || strings.Contains(got.stderr, "waiting for a lock") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", got.code, got.stdout, got.stderr)
+	}
+	t.Log(strings.TrimSpace(strings.SplitN(got.stdout, "\n", 2)[0]))
+}

@@ -174,6 +174,62 @@ static void test_exclusion(volatile int *w, volatile long *counter)
 	rlock_unlock(w, &host_rlock_ops);
 }
 
+/* The held count (ops->held): +1 per lock taken on every path (at once,
+ * after a sleep, taken over from a dead holder, trylock), -1 per unlock,
+ * nothing for a trylock that fails. */
+static int held_count;
+static void count_held(int delta) { held_count += delta; }
+
+static void test_held(volatile int *w)
+{
+	struct rlock_ops ops = host_rlock_ops;
+	ops.held = count_held;
+	rlock_lock(w, &ops);
+	CHECK(held_count == 1);
+	CHECK(rlock_trylock(w, &ops) == 0 && held_count == 1);
+	rlock_unlock(w, &ops);
+	CHECK(held_count == 0);
+	CHECK(rlock_trylock(w, &ops) == 1 && held_count == 1);
+	rlock_unlock(w, &ops);
+	/* after a sleep: a child holds it for a while */
+	int pipefd[2];
+	CHECK(pipe(pipefd) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		rlock_lock(w, &host_rlock_ops);
+		char c = 'x';
+		if (write(pipefd[1], &c, 1) != 1)
+			_exit(2);
+		usleep(100000);
+		rlock_unlock(w, &host_rlock_ops);
+		_exit(0);
+	}
+	char c;
+	CHECK(read(pipefd[0], &c, 1) == 1);
+	rlock_lock(w, &ops);
+	CHECK(held_count == 1);
+	rlock_unlock(w, &ops);
+	CHECK(waitpid(pid, NULL, 0) == pid);
+	/* taken over: the child dies holding it */
+	pid = fork();
+	if (pid == 0) {
+		rlock_lock(w, &host_rlock_ops);
+		if (write(pipefd[1], &c, 1) != 1)
+			_exit(2);
+		for (;;)
+			pause();
+	}
+	CHECK(read(pipefd[0], &c, 1) == 1);
+	kill(pid, SIGKILL);
+	CHECK(waitpid(pid, NULL, 0) == pid);
+	rlock_lock(w, &ops);
+	CHECK(held_count == 1);
+	rlock_unlock(w, &ops);
+	CHECK_MSG(held_count == 0, "held count %d after the last unlock", held_count);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
 int main(void)
 {
 	test_stat_alive();
@@ -185,5 +241,6 @@ int main(void)
 	test_live_holder(w);
 	test_stuck_self(w);
 	test_exclusion(w, (volatile long *)((char *)shm + 64));
+	test_held(w);
 	return test_summary("test_rlock");
 }

@@ -3,7 +3,8 @@
  * later run, "links DIR" checks links, fallocate and mmap, "forks DIR N" forks N
  * children in turn, "procs DIR" the volume
  * shared by forked processes (data, offsets, flock and record locks, a
- * holder killed). Prints "ok" and exits 0 when every check holds. */
+ * holder killed), "forkopen DIR N" N forks while another thread opens
+ * and closes an image directory (the shields' lock order). Prints "ok" and exits 0 when every check holds. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -466,6 +467,44 @@ static void do_procs(const char *d)
 	CHECK(!strcmp(buf, "rel"));
 }
 
+static volatile int opener_stop;
+
+/* Opens and closes the image's root until told to stop: each open takes
+ * the FS shield's lock and tells the volume shield that the descriptor
+ * number is the FS shield's now. */
+static void *opener(void *arg)
+{
+	long *opens = arg;
+	while (!opener_stop) {
+		int fd = open("/", O_RDONLY | O_DIRECTORY);
+		CHECK(fd >= 0 && close(fd) == 0);
+		++*opens;
+	}
+	return NULL;
+}
+
+/* Forks (the shields take their locks, volume then FS) while the opener
+ * runs: an open that held the FS shield's lock while it took the volume
+ * shield's deadlocked with the fork (postgres's initdb hung on it). */
+static void do_forkopen(const char *d, long n)
+{
+	long opens = 0;
+	pthread_t th;
+	int fd = open(at(d, "forkopen.txt"), O_CREAT | O_RDWR, 0600); /* the volume shield holds a descriptor */
+	CHECK(fd >= 0);
+	CHECK(pthread_create(&th, NULL, opener, &opens) == 0);
+	for (long i = 0; i < n && !fails; i++) {
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(0);
+		reap_child(pid, "fork beside opens");
+	}
+	opener_stop = 1;
+	CHECK(pthread_join(th, NULL) == 0);
+	CHECK(opens > 0 && close(fd) == 0);
+	printf("%ld forks, %ld opens\n", n, opens);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3)
@@ -478,6 +517,8 @@ int main(int argc, char **argv)
 		do_links(argv[2]);
 	else if (!strcmp(argv[1], "procs"))
 		do_procs(argv[2]);
+	else if (!strcmp(argv[1], "forkopen"))
+		do_forkopen(argv[2], argc > 3 ? atol(argv[3]) : 500);
 	else if (!strcmp(argv[1], "forks")) {
 		/* N forked children, a volume file open in each, one after the
 		 * other: their exits must not pile anything up */

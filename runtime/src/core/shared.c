@@ -13,14 +13,16 @@
 
 int rt_task_self(void)
 {
-	/* GS: the thread's block (rt_thread_arm), also on the fast path of
-	 * rewritten calls, where FS may still be the application's; never an
-	 * address of the runtime's range unless the runtime put it there. */
-	unsigned long gs = rt_rdgsbase();
-	struct rt_thread *t = (struct rt_thread *)gs;
-	if (rt_region_overlaps(gs, 1) && t->self == t && t->tid > 0)
-		return t->tid;
-	return (int)rt_sys0(__NR_gettid); /* start-up, before the thread block is armed */
+	struct rt_thread *t = rt_thread_armed();
+	return t ? t->tid : (int)rt_sys0(__NR_gettid); /* start-up, before the thread block is armed */
+}
+
+/* The count the core checks before the shields' notices (shields.c). */
+static void lock_held(int delta)
+{
+	struct rt_thread *t = rt_thread_armed();
+	if (t)
+		t->shared_locks += delta;
 }
 
 int rt_task_alive(int tid)
@@ -114,6 +116,7 @@ const struct rlock_ops rt_shared_lock_ops = {
 	.wait = rt_task_wait,
 	.wake = rt_task_wake,
 	.stuck = lock_stuck,
+	.held = lock_held,
 };
 
 /* Reserve the address range, then replace it with a MAP_SHARED anonymous

@@ -219,7 +219,10 @@ long shield_app_wait(volatile uint32_t *word, uint32_t val, long ns);
  * such a path (a protected volume) sees it whatever its spelling. */
 long shield_host_path_call(const struct shield_ops *by, long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 
-/* A shield's notices to the others (never to itself). */
+/* A shield's notices to the others (never to itself). Lock order: sent,
+ * like shield_host_path_call, with no lock of the shared state held (the
+ * receiver takes its own; a fork takes them all in the shields' order):
+ * the core says so as an internal error otherwise (shields.c). */
 void rt_fd_gone(const struct shield_ops *by, int fd);
 void rt_fd_dup(const struct shield_ops *by, int oldfd, int newfd);
 /* Whether a shield other than except (NULL: any) holds state for fd. */

@@ -94,6 +94,24 @@ void rt_shields_fork_child(void)
 			shields[i]->fork_child();
 }
 
+/* The notices between shields (rt_fd_gone, rt_fd_dup) and the host path
+ * calls are made with no lock of the shared state held: the shield they
+ * reach takes its own lock, and a fork takes the shields' locks in their
+ * order, so a shield that sends while holding its lock can deadlock with
+ * a fork in another thread (the volume shield, order 5, and the FS
+ * shield, order 10, did). Said once per process when broken. */
+static void check_unlocked(const char *what)
+{
+	static int told;
+	const struct rt_thread *t = rt_thread_armed();
+	int n = t ? t->shared_locks : 0;
+	if (!n || __atomic_exchange_n(&told, 1, __ATOMIC_RELAXED))
+		return;
+	rt_eprintf("scone-run: internal error: %s while holding %d lock(s) of the enclave's shared state; a fork "
+		   "in another thread can deadlock with it (please report)\n",
+		   what, n);
+}
+
 /* The running program's path inside the image (/proc/self/exe, trap.c). */
 const char *rt_app_exe;
 
@@ -234,6 +252,7 @@ long shield_host_path_call(const struct shield_ops *by, long nr, long a0, long a
 {
 	struct sys_call c = {nr, {a0, a1, a2, a3, a4, a5}};
 	long ret;
+	check_unlocked("a host path call offered to the shields");
 	for (size_t i = 0; i < nshields; i++)
 		if (shields[i] != by && shields[i]->host_path && shields[i]->host_path(&c, &ret) == SHIELD_DONE)
 			return ret;
@@ -242,6 +261,7 @@ long shield_host_path_call(const struct shield_ops *by, long nr, long a0, long a
 
 void rt_fd_gone(const struct shield_ops *by, int fd)
 {
+	check_unlocked("a descriptor notice (gone) sent to the shields");
 	for (size_t i = 0; i < nshields; i++)
 		if (shields[i] != by && shields[i]->fd_gone)
 			shields[i]->fd_gone(fd);
@@ -249,6 +269,7 @@ void rt_fd_gone(const struct shield_ops *by, int fd)
 
 void rt_fd_dup(const struct shield_ops *by, int oldfd, int newfd)
 {
+	check_unlocked("a descriptor notice (dup) sent to the shields");
 	for (size_t i = 0; i < nshields; i++)
 		if (shields[i] != by && shields[i]->fd_dup)
 			shields[i]->fd_dup(oldfd, newfd);

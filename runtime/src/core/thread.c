@@ -314,3 +314,10 @@ long rt_thread_exit_others(struct rt_thread *t, struct rt_thread *keep)
 }
 
 void rt_thread_exec_done(void) { __atomic_store_n(&exec_leader, 0, __ATOMIC_RELEASE); }
+
+struct rt_thread *rt_thread_armed(void)
+{
+	unsigned long gs = rt_rdgsbase();
+	struct rt_thread *t = (struct rt_thread *)gs;
+	return rt_region_overlaps(gs, 1) && t->self == t && t->tid > 0 ? t : NULL;
+}

@@ -76,6 +76,7 @@ struct rt_thread {
 	struct rt_thread *sched_idle_next;
 	volatile int in_app;	      /* running application code (the preemption tick's test) */
 	volatile unsigned long loads; /* ULTs loaded so far (the tick's test) */
+	int shared_locks;	      /* locks of the shared state held (shared.c; checked in shields.c) */
 	/* Start-up frame for a clone child (consumed by rt_sigreturn). */
 	struct krt_sigframe child_frame;
 };
@@ -104,6 +105,12 @@ static inline struct rt_thread *rt_self_from_sp(void)
 /* The block GS points to (runtime code outside signal handlers, e.g.
  * start-up, before the application may have set its own GS). */
 static inline struct rt_thread *rt_self_from_gs(void) { return (struct rt_thread *)rt_rdgsbase(); }
+
+/* The calling thread's block, found through GS, or NULL before it is
+ * armed (start-up). GS is the block also on the fast path of rewritten
+ * calls, where FS may still be the application's, and is never an address
+ * of the runtime's range unless the runtime put it there. */
+struct rt_thread *rt_thread_armed(void);
 
 /* Allocates (or reuses) a block, fills the TCB fields. NULL if out of memory. */
 struct rt_thread *rt_thread_alloc(void);

@@ -132,14 +132,17 @@ static long do_open(int dirfd, const char *path, long flags, uint32_t mode, long
 			fd = -ENOMEM;
 		} else {
 			/* the placeholder's host call without the shared lock: the
-			 * description holds the node, the result holds the path */
+			 * description holds the node, the result holds the path.
+			 * The other shields learn of the number here too, unlocked:
+			 * the volume shield takes its own lock for it, and a fork
+			 * takes the two in the other order (shield.h, lock order) */
 			fs_unlock();
 			long ph = fs_fd_placeholder((flags & O_CLOEXEC) != 0);
+			if (ph >= 0)
+				rt_fd_gone(&fs_shield_ops, (int)ph);
 			fs_lock();
 			fd = fs_fd_new(f, ph, (flags & O_CLOEXEC) != 0);
 			fsv_file_unref(FS(), f);
-			if (fd >= 0)
-				rt_fd_gone(&fs_shield_ops, (int)fd);
 		}
 	}
 	if (created)
