@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -236,6 +237,15 @@ func TestRewriteSharedLibrary(t *testing.T) {
 			}
 		})
 	}
+	// The library's stub segment, mapped by the dynamic loader, is told
+	// apart from its other code (SCONE_STATS, sites.h): with the fast path
+	// off libc's rewritten calls trap in its stubs.
+	got := devRunEnv(t, []string{"LD_LIBRARY_PATH=" + dir, "SCONE_STATS=1", "SCONE_FASTPATH=0"}, progPlain(t, "threads-glibc"))
+	if k := siteStats(t, got.stderr); got.code != 0 || k[0] < 10 {
+		t.Fatalf("fast path off: exit %d, %d calls trapped in stubs (%v), want libc's\n%s", got.code, k[0], k, got.stderr)
+	} else {
+		t.Logf("fast path off: stubs %d, left %d, not rewritten %d, generated %d", k[0], k[1], k[2], k[3])
+	}
 }
 
 // TestSimModeRewrittenFastPath: in sim mode a rewritten program read from
@@ -298,6 +308,96 @@ func TestApplicationOwnGS(t *testing.T) {
 			if got.code != 0 || got.stdout != native.stdout {
 				t.Fatalf("sim mode: exit %d\n%s%s\nnatively:\n%s", got.code, got.stdout, got.stderr, native.stdout)
 			}
+		})
+	}
+}
+
+var sitesRE = regexp.MustCompile(`trapped calls by site: (\d+) in stubs, (\d+) at sites left in rewritten files, (\d+) in files not rewritten, (\d+) in code no file holds`)
+
+// siteStats parses SCONE_STATS=1's trapped calls by kind of code (sites.h):
+// stubs, sites left, files not rewritten, generated code; summed over the
+// processes.
+func siteStats(t testing.TB, stderr string) (k [4]int) {
+	t.Helper()
+	m := sitesRE.FindAllStringSubmatch(stderr, -1)
+	if m == nil {
+		t.Fatalf("no trapped-calls-by-site line in stderr:\n%s", stderr)
+	}
+	for _, x := range m {
+		for i := range k {
+			v, _ := strconv.Atoi(x[i+1])
+			k[i] += v
+		}
+	}
+	return k
+}
+
+// TestTrappedSitesByKind: SCONE_STATS tells where trapped calls come from
+// (issue 14): stubs of rewritten files, sites the rewriter left, files not
+// rewritten, and code generated at run time. testdata/sites.c makes n calls
+// from each of libc (rewritten), a function with an indirect jump (left)
+// and an anonymous page made executable.
+func TestTrappedSitesByKind(t *testing.T) {
+	const n = 300
+	plain, rw := progPlain(t, "sites-glibc-static"), progRW(t, "sites-glibc-static")
+	b, err := os.ReadFile(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := rewrite.Rewrite(b, rewrite.Options{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	indirect := 0
+	for _, s := range r.Sites {
+		if s.Reason == rewrite.ReasonIndirectJump {
+			indirect++
+		}
+	}
+	if indirect == 0 || r.Rewritten == 0 {
+		t.Fatalf("sites.c no longer has both kinds of site: %d rewritten, %d left for an indirect jump", r.Rewritten, indirect)
+	}
+	const (
+		stub = iota
+		left
+		notRW
+		generated
+	)
+	for _, c := range []struct {
+		name string
+		bin  string
+		env  []string
+		// at least n from each of these kinds, and fewer than n from the others
+		want []int
+		fast bool
+	}{
+		{"original", plain, nil, []int{notRW, generated}, false},
+		{"rewritten", rw, nil, []int{left, generated}, true},
+		{"rewritten, fast path off", rw, []string{"SCONE_FASTPATH=0"}, []int{stub, left, generated}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := devRunEnv(t, append([]string{"SCONE_STATS=1"}, c.env...), c.bin, strconv.Itoa(n))
+			if got.code != 0 || got.stdout != "ok\n" {
+				t.Fatalf("exit %d\n%s\n%s", got.code, got.stdout, got.stderr)
+			}
+			k := siteStats(t, got.stderr)
+			trapped, fast, _ := fastStats(t, got.stderr)
+			if k[0]+k[1]+k[2]+k[3] != trapped {
+				t.Errorf("kinds %v add up to %d, not the %d calls trapped", k, k[0]+k[1]+k[2]+k[3], trapped)
+			}
+			for kind := range k {
+				if slices.Contains(c.want, kind) {
+					if k[kind] < n {
+						t.Errorf("kind %d: %d calls, want at least %d (%v)", kind, k[kind], n, k)
+					}
+				} else if k[kind] >= n {
+					t.Errorf("kind %d: %d calls, want fewer than %d (%v)", kind, k[kind], n, k)
+				}
+			}
+			if (fast >= n) != c.fast {
+				t.Errorf("%d fast calls (fast path expected: %v)", fast, c.fast)
+			}
+			t.Logf("stubs %d, left %d, not rewritten %d, generated %d; fast %d", k[stub], k[left], k[notRW], k[generated], fast)
 		})
 	}
 }

@@ -1,10 +1,10 @@
 /* Process-shared spinlock that survives the death of its holder (rlock.h). */
 #include "rlock.h"
 
-static void held(const struct rlock_ops *ops, int delta)
+static void held(volatile int *w, const struct rlock_ops *ops, int delta)
 {
 	if (ops->held)
-		ops->held(delta);
+		ops->held(w, delta);
 }
 
 int rlock_trylock(volatile int *w, const struct rlock_ops *ops)
@@ -12,7 +12,7 @@ int rlock_trylock(volatile int *w, const struct rlock_ops *ops)
 	int free = 0;
 	if (!__atomic_compare_exchange_n(w, &free, ops->self(), 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 		return 0;
-	held(ops, 1);
+	held(w, ops, 1);
 	return 1;
 }
 
@@ -21,7 +21,7 @@ static void take(volatile int *w, const struct rlock_ops *ops);
 void rlock_lock(volatile int *w, const struct rlock_ops *ops)
 {
 	take(w, ops);
-	held(ops, 1);
+	held(w, ops, 1);
 }
 
 static void take(volatile int *w, const struct rlock_ops *ops)
@@ -85,7 +85,7 @@ static void take(volatile int *w, const struct rlock_ops *ops)
 
 void rlock_unlock(volatile int *w, const struct rlock_ops *ops)
 {
-	held(ops, -1);
+	held(w, ops, -1);
 	int old = __atomic_exchange_n(w, 0, __ATOMIC_RELEASE);
 	if ((old & RLOCK_WAITERS) && ops->wake)
 		ops->wake(w);

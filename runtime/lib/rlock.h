@@ -43,9 +43,10 @@ struct rlock_ops {
 	 * wait): about RLOCK_STUCK_MS when one live holder keeps the lock,
 	 * sooner when releases wake the waiter and others win the lock. */
 	void (*stuck)(volatile int *w, int holder, int me);
-	/* Optional: the calling thread took (+1) or released (-1) a lock, for
-	 * its count of locks held (a check of the lock order: shield.h). */
-	void (*held)(int delta);
+	/* Optional: the calling thread took (+1) or released (-1) lock w, for
+	 * its account of the locks it holds (checks of the lock order: the
+	 * runtime's shared.c). Called after taking, before releasing. */
+	void (*held)(volatile int *w, int delta);
 };
 
 #define RLOCK_WAITERS 0x40000000 /* thread ids are below 2^22 (PID_MAX_LIMIT) */

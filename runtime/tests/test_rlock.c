@@ -178,7 +178,12 @@ static void test_exclusion(volatile int *w, volatile long *counter)
  * after a sleep, taken over from a dead holder, trylock), -1 per unlock,
  * nothing for a trylock that fails. */
 static int held_count;
-static void count_held(int delta) { held_count += delta; }
+static volatile int *held_word;
+static void count_held(volatile int *w, int delta)
+{
+	held_count += delta;
+	held_word = w;
+}
 
 static void test_held(volatile int *w)
 {
@@ -226,6 +231,7 @@ static void test_held(volatile int *w)
 	CHECK(held_count == 1);
 	rlock_unlock(w, &ops);
 	CHECK_MSG(held_count == 0, "held count %d after the last unlock", held_count);
+	CHECK(held_word == w);
 	close(pipefd[0]);
 	close(pipefd[1]);
 }

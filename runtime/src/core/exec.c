@@ -27,6 +27,7 @@
 #include "shield.h"
 #include "thread.h"
 #include "exec.h"
+#include "sites.h"
 #include "ids.h"
 #include "mem.h"
 #include "heap.h"
@@ -579,6 +580,7 @@ static void exec_finish(struct rt_thread *t, struct kucontext *uc, struct exec_j
 		rt_sys4(__NR_rseq, t->rseq_addr, t->rseq_len, 1 /* RSEQ_FLAG_UNREGISTER */, t->rseq_sig);
 	t->rseq_addr = 0;
 	unmap_old_program();
+	rt_sites_reset();
 	rt_close_on_exec();
 	rt_signals_exec_reset(t);
 	rt_sched_exec(t);

@@ -119,6 +119,7 @@ long rt_do_fork(struct rt_thread *t, struct kucontext *uc, const struct rt_fork_
 		rt_random_fork_child(); /* before any shield wants randomness */
 		rt_shields_fork_child();
 		t->shared_locks = 0; /* those it took in prepare are the parent's to release */
+		t->shared_ranks = 0;
 		if (vfork)
 			rt_sys1(__NR_close, pfd[0]); /* pfd[1] closes at execve (close-on-exec) or exit */
 		/* asks the shields: after their locks are free; after the runtime's

@@ -1,6 +1,7 @@
 /* ELF loading through the shields (loader.h). */
 #include <elf.h>
 #include "loader.h"
+#include "sites.h"
 #include "mmapcopy.h"
 #include "region.h"
 #include "shield.h"
@@ -124,8 +125,47 @@ static long fill_slot(unsigned char *seg, int prot)
 	return r;
 }
 
+/* Whether segment i of the file (fd) starts a stub segment: magic and
+ * version at its file offset. */
+static int is_stub_segment(int fd, const Elf64_Phdr *p)
+{
+	unsigned char hdr[12];
+	uint32_t ver;
+	if (p->p_type != PT_LOAD || !(p->p_flags & PF_X) || p->p_filesz < RT_STUB_HDR_SIZE ||
+	    pread_full(fd, hdr, sizeof hdr, (long)p->p_offset))
+		return 0;
+	memcpy(&ver, hdr + 8, 4);
+	return !memcmp(hdr, RT_STUB_MAGIC, 8) && ver == RT_STUB_VERSION;
+}
+
+/* SCONE_STATS=1 (sites.h): [addr, addr+len) is code of fd's file from
+ * off: a stub segment, or code of a file with or without stubs. A file
+ * whose headers do not read as an x86-64 ELF counts as not rewritten. */
+static void note_mapped_code(unsigned long addr, unsigned long len, int fd, long off)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph[64];
+	enum rt_site_kind kind = RT_SITE_PLAIN;
+	if (!pread_full(fd, &eh, sizeof eh, 0) && !memcmp(eh.e_ident, ELFMAG, SELFMAG) &&
+	    eh.e_phentsize == sizeof(Elf64_Phdr) && eh.e_phnum > 0 && eh.e_phnum <= 64 &&
+	    !pread_full(fd, ph, eh.e_phnum * sizeof(Elf64_Phdr), (long)eh.e_phoff)) {
+		for (int i = 0; i < eh.e_phnum; i++) {
+			if (!is_stub_segment(fd, &ph[i]))
+				continue;
+			if ((unsigned long)off == (ph[i].p_offset & ~(unsigned long)(RT_PAGE - 1))) {
+				kind = RT_SITE_STUB;
+				break;
+			}
+			kind = RT_SITE_LEFT;
+		}
+	}
+	rt_sites_code(addr, addr + len, kind);
+}
+
 void rt_loader_mapped_code(unsigned long addr, unsigned long len, int fd, long off)
 {
+	if (rt_sites_on)
+		note_mapped_code(addr, len, fd, off);
 	if (!rt_loader_stub_entry || len < RT_PAGE || (addr & (RT_PAGE - 1)))
 		return;
 	/* Only bytes the file has: reading past its end would fault. */
@@ -161,6 +201,21 @@ static int fill_stub_slots(int n, const Elf64_Phdr *ph, unsigned long bias, cons
 		}
 	}
 	return 0;
+}
+
+/* SCONE_STATS=1 (sites.h): the executable segments of a program or
+ * interpreter the loader mapped, by kind. */
+static void note_loaded_code(int n, const Elf64_Phdr *ph, unsigned long bias, int fd)
+{
+	int stubs = 0;
+	for (int i = 0; i < n; i++)
+		stubs |= is_stub_segment(fd, &ph[i]);
+	for (int i = 0; i < n; i++)
+		if (ph[i].p_type == PT_LOAD && (ph[i].p_flags & PF_X))
+			rt_sites_code(bias + ph[i].p_vaddr, bias + ph[i].p_vaddr + ph[i].p_memsz,
+				      is_stub_segment(fd, &ph[i]) ? RT_SITE_STUB :
+				      stubs			  ? RT_SITE_LEFT :
+								    RT_SITE_PLAIN);
 }
 
 int rt_load_elf(const char *path, struct rt_image *img, unsigned long hint, char *err, size_t errlen)
@@ -300,6 +355,8 @@ int rt_load_elf(const char *path, struct rt_image *img, unsigned long hint, char
 	ret = fill_stub_slots(eh.e_phnum, ph, bias, path, err, errlen);
 	if (ret)
 		goto out;
+	if (rt_sites_on)
+		note_loaded_code(eh.e_phnum, ph, bias, (int)fd);
 	for (int i = 0; i < eh.e_phnum; i++)
 		if (ph[i].p_type == PT_PHDR)
 			img->phdr = bias + ph[i].p_vaddr;

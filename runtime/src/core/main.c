@@ -11,6 +11,7 @@
 #include "fast.h"
 #include "launch.h"
 #include "shield.h"
+#include "sites.h"
 #include "region.h"
 #include "thread.h"
 #include "rtsched.h"
@@ -123,6 +124,7 @@ void rt_main(unsigned long *sp)
 	long cycles = env_exit_cycles();
 	const char *st = rt_getenv("SCONE_STATS");
 	rt_stats = st && !rt_strcmp(st, "1");
+	rt_sites_on = rt_stats;
 
 	rt_fast_init();
 

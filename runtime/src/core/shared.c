@@ -17,12 +17,60 @@ int rt_task_self(void)
 	return t ? t->tid : (int)rt_sys0(__NR_gettid); /* start-up, before the thread block is armed */
 }
 
-/* The count the core checks before the shields' notices (shields.c). */
-static void lock_held(int delta)
+/* The shields' lock words and their ranks (shared.h, lock order). */
+#define MAX_RANKED 4
+static struct {
+	volatile int *w;
+	int rank;
+	const char *name;
+} ranked[MAX_RANKED];
+static int nranked;
+
+void rt_shared_lock_rank(volatile int *w, int rank, const char *name)
+{
+	if (nranked < MAX_RANKED && rank >= 0 && rank < 32)
+		ranked[nranked++] = (__typeof__(ranked[0])){w, rank, name};
+}
+
+/* Index of w in ranked, or -1. */
+static int rank_of(const volatile int *w)
+{
+	for (int i = 0; i < nranked; i++)
+		if (ranked[i].w == w)
+			return i;
+	return -1;
+}
+
+/* Takes (+1) and releases (-1) of shared locks: the count the core checks
+ * before the shields' notices (shields.c), and the ranks held, checked
+ * against the order. */
+static void lock_held(volatile int *w, int delta)
 {
 	struct rt_thread *t = rt_thread_armed();
-	if (t)
-		t->shared_locks += delta;
+	if (!t)
+		return;
+	t->shared_locks += delta;
+	int i = rank_of(w);
+	if (i < 0)
+		return;
+	unsigned bit = 1u << ranked[i].rank;
+	if (delta < 0) {
+		t->shared_ranks &= ~bit;
+		return;
+	}
+	unsigned later = t->shared_ranks & ~(bit - 1); /* this rank or a later one: held */
+	static int told;
+	if (later && !__atomic_exchange_n(&told, 1, __ATOMIC_RELAXED)) {
+		const char *other = "?";
+		for (int k = 0; k < nranked; k++)
+			if (later & (1u << ranked[k].rank))
+				other = ranked[k].name;
+		rt_eprintf("scone-run: internal error: thread %d takes the %s lock of the enclave's shared state "
+			   "while it holds the %s lock, against the shields' order; a fork in another thread can "
+			   "deadlock with it (please report)\n",
+			   t->tid, ranked[i].name, other);
+	}
+	t->shared_ranks |= bit;
 }
 
 int rt_task_alive(int tid)

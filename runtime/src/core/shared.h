@@ -34,6 +34,16 @@ struct rlock_ops;
  * wake-up, and a warning when a lock is taken over from a dead holder. */
 extern const struct rlock_ops rt_shared_lock_ops;
 
+/* Lock order. The shields' locks of the shared state are taken in the
+ * shields' order (shield.h order: a fork takes them all that way), so a
+ * thread holding one never takes one of a shield that comes earlier, or
+ * the same one again. A shield names its lock word once, at start-up, with
+ * its order as the rank; a taking against the order is said once per
+ * process as an internal error (the tests fail on it), since two threads
+ * doing it the two ways wait for each other forever. Unnamed locks (the
+ * arena's, a leaf) are not checked. */
+void rt_shared_lock_rank(volatile int *w, int rank, const char *name);
+
 /* A process-shared lock's sleep and wake-up (rlock.h ops wait and wake):
  * a futex on shared memory, without the private flag. */
 void rt_task_wait(volatile int *w, int val, unsigned ms);

@@ -191,6 +191,15 @@ void rt_thread_total_fast(unsigned long *fast, unsigned long *sent_to_trap)
 	}
 }
 
+void rt_thread_total_sites(unsigned long out[4])
+{
+	for (int k = 0; k < 4; k++)
+		out[k] = 0;
+	for (struct rt_thread *t = __atomic_load_n(&all_threads, __ATOMIC_ACQUIRE); t; t = t->next)
+		for (int k = 0; k < 4; k++)
+			out[k] += t->nsite[k];
+}
+
 unsigned rt_thread_live(void) { return __atomic_load_n(&live_threads, __ATOMIC_ACQUIRE); }
 
 /* fork.c, in a forked child: the calling thread is the only one; re-arm

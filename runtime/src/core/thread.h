@@ -61,6 +61,7 @@ struct rt_thread {
 	unsigned long nsyscalls;     /* trapped (Syscall User Dispatch) */
 	unsigned long nfast;	     /* served by the fast path (rewritten sites) */
 	unsigned long nfast_trapped; /* reached the fast entry, sent to the trap */
+	unsigned long nsite[4];	     /* trapped, by the kind of code (sites.h RT_SITE_KINDS; SCONE_STATS=1) */
 	long fast_nr;		     /* the fast call whose signals the trap delivers */
 	unsigned long rseq_addr;     /* the application's rseq registration (dropped at execve) */
 	unsigned long rseq_len, rseq_sig;
@@ -77,6 +78,7 @@ struct rt_thread {
 	volatile int in_app;	      /* running application code (the preemption tick's test) */
 	volatile unsigned long loads; /* ULTs loaded so far (the tick's test) */
 	int shared_locks;	      /* locks of the shared state held (shared.c; checked in shields.c) */
+	unsigned shared_ranks;	      /* the ranks of the shields' locks among them (shared.h) */
 	/* Start-up frame for a clone child (consumed by rt_sigreturn). */
 	struct krt_sigframe child_frame;
 };
@@ -130,6 +132,8 @@ unsigned rt_thread_live(void);
 unsigned long rt_thread_total_syscalls(void);
 /* Fast calls (rewritten sites) so far, and those sent on to the trap. */
 void rt_thread_total_fast(unsigned long *fast, unsigned long *sent_to_trap);
+/* Trapped calls by the kind of code they came from (sites.h), summed. */
+void rt_thread_total_sites(unsigned long out[4]);
 
 /* The stack-protector canary of the runtime's code (from rt_random at
  * start-up); every runtime thread block carries it. */

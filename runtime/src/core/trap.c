@@ -21,6 +21,7 @@
 #include "clone.h"
 #include "iago.h"
 #include "shield.h"
+#include "sites.h"
 #include "transport.h"
 #include "nonblock.h"
 #include "random.h"
@@ -169,6 +170,11 @@ static long sys_exit_group(struct core_call *c)
 		rt_eprintf("scone-run: stats: %lu system calls trapped, %lu fast (rewritten sites), %lu of them "
 			   "sent from the fast entry to the trap\n",
 			   rt_thread_total_syscalls(), fast, sent);
+		unsigned long site[RT_SITE_KINDS];
+		rt_thread_total_sites(site);
+		rt_eprintf("scone-run: stats: trapped calls by site: %lu %s, %lu %s, %lu %s, %lu %s\n", site[0],
+			   rt_site_kind_names[0], site[1], rt_site_kind_names[1], site[2], rt_site_kind_names[2],
+			   site[3], rt_site_kind_names[3]);
 		transport_print_stats();
 		if (rt_sched_mn)
 			rt_sched_print_stats();
@@ -263,6 +269,14 @@ static long sys_mem(struct core_call *c)
 	}
 	struct rt_iago_snap none = {.ok = 0};
 	rt_iago_check(c->nr, a, r, &none);
+	if (rt_sites_on && !rt_is_err(r)) { /* code gone or mapped over (sites.h) */
+		if (c->nr == __NR_munmap || c->nr == __NR_mremap)
+			rt_sites_forget((unsigned long)a[0], (unsigned long)a[0] + (unsigned long)a[1]);
+		if (c->nr == __NR_mmap)
+			rt_sites_forget((unsigned long)r, (unsigned long)r + (unsigned long)a[1]);
+		if (c->nr == __NR_mremap)
+			rt_sites_forget((unsigned long)r, (unsigned long)r + (unsigned long)a[2]);
+	}
 	/* A library's stub segment (docs/rewrite.md): the dynamic loader maps
 	 * it executable from its file. */
 	if (c->nr == __NR_mmap && !rt_is_err(r) && (a[2] & RT_PROT_EXEC) && !(a[3] & 0x20 /* MAP_ANONYMOUS */))
@@ -572,6 +586,8 @@ static void sigsys_call(struct rt_thread *t, struct ksiginfo *si, struct kuconte
 		return;
 	}
 	t->nsyscalls++;
+	if (rt_sites_on)
+		t->nsite[rt_sites_kind(g[KR_RIP] - 2)]++; /* RIP: after the 2-byte syscall */
 	if (!rt_sched_mn || !sched_trap(t, uc, &nr, a, fs)) {
 		int blocks = rt_sched_mn && t->ult && sched_may_block(nr, a);
 		if (blocks)

@@ -45,6 +45,7 @@ static void arena_attach(void)
 {
 	struct fsv_arena_shared *sh = fsv_arena_shared();
 	fs_g.lockp = &sh->fs_lock;
+	rt_shared_lock_rank(fs_g.lockp, fs_shield_ops.order, "FS shield's");
 	fs_g.fs.next_ino_p = &sh->next_ino;
 	fs_g.fs.eph_bytes_p = &sh->eph_bytes;
 	sh->procs = 1;

@@ -24,6 +24,7 @@ int vs_state_init(void)
 	vs_g.pid = (int)host_syscall(__NR_getpid, 0, 0, 0, 0, 0, 0);
 	vs_g.proc->pid = vs_g.pid;
 	vs_g.sh->procs = vs_g.proc;
+	rt_shared_lock_rank(&vs_g.sh->lock, vol_shield_ops.order, "volume shield's");
 	return 0;
 }
 
