@@ -32,6 +32,20 @@ func rewriteTo(in, out string) error {
 	return os.WriteFile(out, b, 0o755)
 }
 
+// dryRewrite: how the rewriter classifies the sites of the program at path.
+func dryRewrite(t testing.TB, path string) *rewrite.Result {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := rewrite.Rewrite(b, rewrite.Options{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // progRW: the program with its system call sites rewritten.
 func progRW(t testing.TB, name string) string {
 	t.Helper()
@@ -74,14 +88,7 @@ func TestRewrittenMatchesNative(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			orig := progPlain(t, name)
 			bin := progRW(t, name)
-			b, err := os.ReadFile(orig)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := rewrite.Rewrite(b, rewrite.Options{DryRun: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := dryRewrite(t, orig)
 			args := []string{"first arg", "-x", ""}
 			native := run(t, baseEnv(), append([]string{orig}, args...)...)
 			if strings.TrimSpace(native.stdout) == "" {
@@ -340,14 +347,7 @@ func siteStats(t testing.TB, stderr string) (k [4]int) {
 func TestTrappedSitesByKind(t *testing.T) {
 	const n = 300
 	plain, rw := progPlain(t, "sites-glibc-static"), progRW(t, "sites-glibc-static")
-	b, err := os.ReadFile(plain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := rewrite.Rewrite(b, rewrite.Options{DryRun: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := dryRewrite(t, plain)
 	indirect := 0
 	for _, s := range r.Sites {
 		if s.Reason == rewrite.ReasonIndirectJump {

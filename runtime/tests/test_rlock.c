@@ -46,10 +46,10 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* A child takes the lock and dies holding it (SIGKILL); the parent must get
- * it, with a takeover reported. reap: the parent reaps the child first (the
- * tid is gone), else the child is a zombie while the parent waits. */
-static void test_dead_holder(volatile int *w, int reap)
+/* A child that takes the lock, then keeps it hold_us microseconds and
+ * exits 0, or (hold_us < 0) until it is killed. Returns once the child
+ * holds it. */
+static pid_t child_holding(volatile int *w, long hold_us)
 {
 	int pipefd[2];
 	CHECK(pipe(pipefd) == 0);
@@ -59,11 +59,26 @@ static void test_dead_holder(volatile int *w, int reap)
 		char c = 'x';
 		if (write(pipefd[1], &c, 1) != 1)
 			_exit(2);
-		for (;;)
-			pause();
+		if (hold_us < 0)
+			for (;;)
+				pause();
+		usleep((useconds_t)hold_us);
+		rlock_unlock(w, &host_rlock_ops);
+		_exit(0);
 	}
 	char c;
 	CHECK(read(pipefd[0], &c, 1) == 1);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	return pid;
+}
+
+/* A child takes the lock and dies holding it (SIGKILL); the parent must get
+ * it, with a takeover reported. reap: the parent reaps the child first (the
+ * tid is gone), else the child is a zombie while the parent waits. */
+static void test_dead_holder(volatile int *w, int reap)
+{
+	pid_t pid = child_holding(w, -1);
 	CHECK(rlock_holder(w) == pid); /* the word names the holder */
 	kill(pid, SIGKILL);
 	if (reap)
@@ -79,28 +94,13 @@ static void test_dead_holder(volatile int *w, int reap)
 	rlock_unlock(w, &host_rlock_ops);
 	if (!reap)
 		CHECK(waitpid(pid, NULL, 0) == pid);
-	close(pipefd[0]);
-	close(pipefd[1]);
 }
 
 /* A live holder that keeps the lock for a while is waited for, never taken
  * over. */
 static void test_live_holder(volatile int *w)
 {
-	int pipefd[2];
-	CHECK(pipe(pipefd) == 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		rlock_lock(w, &host_rlock_ops);
-		char c = 'x';
-		if (write(pipefd[1], &c, 1) != 1)
-			_exit(2);
-		usleep(300000);
-		rlock_unlock(w, &host_rlock_ops);
-		_exit(0);
-	}
-	char c;
-	CHECK(read(pipefd[0], &c, 1) == 1);
+	pid_t pid = child_holding(w, 300000);
 	int before = host_rlock_recoveries;
 	double t0 = now();
 	rlock_lock(w, &host_rlock_ops);
@@ -109,8 +109,6 @@ static void test_live_holder(volatile int *w)
 	rlock_unlock(w, &host_rlock_ops);
 	int st;
 	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	close(pipefd[0]);
-	close(pipefd[1]);
 }
 
 /* The stuck report: a thread that takes the lock twice is told at once
@@ -197,34 +195,13 @@ static void test_held(volatile int *w)
 	CHECK(rlock_trylock(w, &ops) == 1 && held_count == 1);
 	rlock_unlock(w, &ops);
 	/* after a sleep: a child holds it for a while */
-	int pipefd[2];
-	CHECK(pipe(pipefd) == 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		rlock_lock(w, &host_rlock_ops);
-		char c = 'x';
-		if (write(pipefd[1], &c, 1) != 1)
-			_exit(2);
-		usleep(100000);
-		rlock_unlock(w, &host_rlock_ops);
-		_exit(0);
-	}
-	char c;
-	CHECK(read(pipefd[0], &c, 1) == 1);
+	pid_t pid = child_holding(w, 100000);
 	rlock_lock(w, &ops);
 	CHECK(held_count == 1);
 	rlock_unlock(w, &ops);
 	CHECK(waitpid(pid, NULL, 0) == pid);
 	/* taken over: the child dies holding it */
-	pid = fork();
-	if (pid == 0) {
-		rlock_lock(w, &host_rlock_ops);
-		if (write(pipefd[1], &c, 1) != 1)
-			_exit(2);
-		for (;;)
-			pause();
-	}
-	CHECK(read(pipefd[0], &c, 1) == 1);
+	pid = child_holding(w, -1);
 	kill(pid, SIGKILL);
 	CHECK(waitpid(pid, NULL, 0) == pid);
 	rlock_lock(w, &ops);
@@ -232,8 +209,6 @@ static void test_held(volatile int *w)
 	rlock_unlock(w, &ops);
 	CHECK_MSG(held_count == 0, "held count %d after the last unlock", held_count);
 	CHECK(held_word == w);
-	close(pipefd[0]);
-	close(pipefd[1]);
 }
 
 int main(void)
