@@ -12,6 +12,7 @@
 #include "casmsg.h"
 #include "casseal.h"
 #include "testutil.h"
+#include <stddef.h>
 #include "vectors.h"
 
 #define VDIR "testdata/casproto/"
@@ -472,6 +473,64 @@ static void test_volume_messages(void)
 	CHECK(out == NULL);
 }
 
+/* Whether view v[0:n] lies inside buf[0:len] (NULL: absent). */
+static int inside(const void *v, size_t n, const uint8_t *buf, size_t len)
+{
+	const uint8_t *p = v;
+	return !p || (p >= buf && n <= len && p - buf <= (ptrdiff_t)(len - n));
+}
+
+/* Mutations of the vectors' released responses and their secrets: the
+ * decoders read only inside the message (the sanitizers), the views they
+ * return lie inside it, and what decode_secrets accepts frees cleanly. */
+static void test_mutations(void)
+{
+	struct vec_file f;
+	CHECK(vec_read(VDIR "attest-response-released.txt", &f) == 0);
+	uint64_t rs = 5;
+	long ok_resp = 0, ok_sec = 0, rounds = 0;
+	for (int i = 0; i < f.n; i++) {
+		size_t ml, pl;
+		uint8_t *msg = vec_bytes(&f.e[i], "message", 0, &ml), *plain = vec_bytes(&f.e[i], "secrets", 0, &pl);
+		CHECK(msg && plain);
+		if (!msg || !plain)
+			continue;
+		for (int round = 0; round < 6000; round++, rounds++) {
+			int sec = round & 1;
+			const uint8_t *seed = sec ? plain : msg;
+			size_t len = sec ? pl : ml, cap = len + 64;
+			uint8_t *b = malloc(cap);
+			memcpy(b, seed, len);
+			len = test_mutate(b, len, cap, &rs);
+			uint8_t *in = test_exact(b, len);
+			free(b);
+			if (sec) {
+				struct casmsg_secrets sc;
+				if (casmsg_decode_secrets(in, len, &sc) == 0) {
+					ok_sec++;
+					CHECK(sc.nenv == 0 || sc.env[sc.nenv] == NULL);
+					casmsg_secrets_free(&sc);
+				}
+			} else {
+				struct casmsg_response r;
+				if (casmsg_decode_response(in, len, &r) == 0) {
+					ok_resp++;
+					CHECK_MSG(inside(r.reason, r.reason_len, in, len) &&
+							  inside(r.policy_hash, 32, in, len) &&
+							  inside(r.cas_key, 65, in, len) &&
+							  inside(r.sealed, r.sealed_len, in, len),
+						  "vector %d round %d: a view outside the message", i, round);
+				}
+			}
+			free(in);
+		}
+		free(msg), free(plain);
+	}
+	vec_free(&f);
+	printf("test_casmsg: %ld mutated messages and secrets, %ld responses and %ld secrets accepted\n", rounds,
+	       ok_resp, ok_sec);
+}
+
 int main(void)
 {
 	test_requests();
@@ -483,5 +542,6 @@ int main(void)
 	test_must_fail();
 	test_secrets_table();
 	test_writer();
+	test_mutations();
 	return test_summary("test_casmsg");
 }

@@ -166,11 +166,56 @@ static void test_answers(void)
 		CHECK(resolv_answer(b, k, 7, "cas.example", 1, a, 4) <= 0);
 }
 
+/* Mutations of good answers, hosts files and resolv.conf texts: never a
+ * read past the input (the sanitizers), never more addresses than asked,
+ * only address families 4 and 6. */
+static void test_mutations(void)
+{
+	static const uint8_t cname[] = {0xc0, 0x0c, 0,	5, 0, 1, 0, 0, 0, 60, 0,  7, 4, 'r', 'e', 'a', 'l', 0xc0,
+					0x0c, 0xc0, 41, 0, 1, 0, 1, 0, 0, 0,  60, 0, 4, 10,  1,	  1,   1};
+	static const uint8_t two[] = {
+		0xc0, 0x0c, 0, 28, 0, 1, 0, 0, 0, 60, 0, 16, 0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+		0xc0, 0x0c, 0, 28, 0, 1, 0, 0, 0, 60, 0, 16, 0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+	static const char hosts[] = "127.0.0.1 localhost\n10.0.0.7 cas.example cas # the CAS\n"
+				    "::1 localhost ip6-localhost\nfe80::1%eth0 cas.example\n";
+	static const char conf[] = "search example\nnameserver 10.0.0.3\nnameserver 2001:db8::53\noptions ndots:5\n";
+	uint8_t seeds[3][512];
+	size_t seedlen[3] = {answer(seeds[0], 7, 0, 0, 2, "cas.example", 1, cname, sizeof cname),
+			     answer(seeds[1], 7, 0, 0, 2, "cas.example", 28, two, sizeof two), sizeof hosts - 1};
+	memcpy(seeds[2], hosts, sizeof hosts - 1);
+	uint64_t rs = 1;
+	long accepted = 0;
+	for (int round = 0; round < 60000; round++) {
+		int which = round % 4;
+		const uint8_t *seed = which == 3 ? (const uint8_t *)conf : seeds[which];
+		size_t len = which == 3 ? sizeof conf - 1 : seedlen[which];
+		uint8_t b[600];
+		memcpy(b, seed, len);
+		len = test_mutate(b, len, sizeof b, &rs);
+		uint8_t *in = test_exact(b, len);
+		struct resolv_addr a[RESOLV_MAX_ADDRS];
+		long n;
+		if (which < 2)
+			n = resolv_answer(in, len, 7, "cas.example", which ? 28 : 1, a, 3);
+		else if (which == 2)
+			n = (long)resolv_hosts((const char *)in, len, "cas.example", a, 3);
+		else
+			n = (long)resolv_nameservers((const char *)in, len, a, 3);
+		CHECK_MSG(n >= -1 && n <= 3, "round %d: %ld addresses", round, n);
+		for (long i = 0; i < n && i < 3; i++)
+			CHECK_MSG(a[i].family == 4 || a[i].family == 6, "round %d: family %d", round, a[i].family);
+		accepted += n > 0;
+		free(in);
+	}
+	printf("test_resolv: 60000 mutated inputs, %ld gave addresses\n", accepted);
+}
+
 int main(void)
 {
 	test_hosts();
 	test_nameservers();
 	test_query();
 	test_answers();
+	test_mutations();
 	return test_summary("test_resolv");
 }
