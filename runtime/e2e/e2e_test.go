@@ -101,6 +101,7 @@ var recipes = map[string]recipe{
 	"redzone-musl-static":   {"redzone.c", cc("musl-gcc", "-static")},
 	"fastsig-glibc-static":  {"fastsig.c", cc("gcc", "-static")},
 	"sites-glibc-static":    {"sites.c", cc("gcc", "-O2", "-static")},
+	"sigread-glibc-static":  {"sigread.c", cc("gcc", "-static", "-pthread")},
 	"fastsig-musl-static":   {"fastsig.c", cc("musl-gcc", "-static")},
 	"go-pie":                {"gohello.go", func(src, out string) error { return gobuild(src, out, "-buildmode=pie") }},
 	"go-hello":              {"gohello.go", func(src, out string) error { return gobuild(src, out) }},

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -271,5 +272,33 @@ func TestMNTimekeeper(t *testing.T) {
 	}
 	if sleeps > 2*parks {
 		t.Errorf("%d idle sleeps for %d parks: idle enclave threads wake together at the deadlines\n%s", sleeps, parks, got.stderr)
+	}
+}
+
+// TestSignalInterruptsBlockedThread: a signal sent to a thread blocked in
+// a host call (read on an empty pipe) runs its handler while the call
+// waits, then the call goes on (SA_RESTART), with each scheduler and
+// transport, trapped and on the fast path. The sender waits for the
+// handler, yielding, as Go's AllThreadsSyscall does: the Go standard
+// library's TestAllThreadsSyscallBlockedSyscall (test/gostd) hung on this
+// with the mn scheduler.
+func TestSignalInterruptsBlockedThread(t *testing.T) {
+	for _, sched := range []string{"os", "mn"} {
+		for _, tr := range []string{"sync", "async"} {
+			for _, rw := range []bool{false, true} {
+				name := fmt.Sprintf("%s/%s/rewritten=%v", sched, tr, rw)
+				t.Run(name, func(t *testing.T) {
+					bin := progPlain(t, "sigread-glibc-static")
+					if rw {
+						bin = progRW(t, "sigread-glibc-static")
+					}
+					env := []string{"SCONE_SCHEDULER=" + sched, "SCONE_TRANSPORT=" + tr, "SCONE_THREADS=2"}
+					got := devRunEnv(t, env, bin, "400")
+					if got.code != 0 || got.stdout != "ok\n" {
+						t.Fatalf("exit %d\n%s\n%s", got.code, got.stdout, got.stderr)
+					}
+				})
+			}
+		}
 	}
 }

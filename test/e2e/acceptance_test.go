@@ -20,6 +20,7 @@ import (
 	"github.com/scone-build/scone-build/internal/podmantest"
 	"github.com/scone-build/scone-build/internal/testenclave"
 	"github.com/scone-build/scone-build/internal/testimages"
+	"github.com/scone-build/scone-build/internal/testruntime"
 	"github.com/scone-build/scone-build/pkg/console"
 	"github.com/scone-build/scone-build/pkg/convert"
 	"github.com/scone-build/scone-build/pkg/enclave"
@@ -89,36 +90,12 @@ func withCommand(t testing.TB, img v1.Image, argv []string) v1.Image {
 
 func (e *env) convert(t testing.TB, img v1.Image, opts ...convert.Option) (v1.Image, *convert.Report) {
 	t.Helper()
-	opts = append(append([]convert.Option{convert.WithSigner(e.fx.Signer), convert.WithFSKey(e.fx.FSKey)}, runtimeOpts(t)...), opts...)
+	opts = append(append([]convert.Option{convert.WithSigner(e.fx.Signer), convert.WithFSKey(e.fx.FSKey)}, testruntime.Options(t)...), opts...)
 	out, rep, err := convertImage2(context.Background(), img, opts...)
 	if err != nil {
 		t.Fatalf("convert: %v", err)
 	}
 	return out, rep
-}
-
-// runtimeOpts: the transport and scheduler every test converts with, from
-// SCONE_E2E_TRANSPORT (sync, async) and SCONE_E2E_SCHEDULER (os, mn), so
-// that the suite can run through the async transport and the user-level
-// threads too (unset: the defaults, sync and os).
-func runtimeOpts(t testing.TB) []convert.Option {
-	t.Helper()
-	var opts []convert.Option
-	if v := os.Getenv("SCONE_E2E_TRANSPORT"); v != "" {
-		tr, err := enclave.ParseTransport(v)
-		if err != nil {
-			t.Fatalf("SCONE_E2E_TRANSPORT: %v", err)
-		}
-		opts = append(opts, convert.WithTransport(tr, enclave.DefaultExitCycles))
-	}
-	if v := os.Getenv("SCONE_E2E_SCHEDULER"); v != "" {
-		s, err := enclave.ParseScheduler(v)
-		if err != nil {
-			t.Fatalf("SCONE_E2E_SCHEDULER: %v", err)
-		}
-		opts = append(opts, convert.WithScheduler(s))
-	}
-	return opts
 }
 
 // load copies img into podman's storage under a name of the test's own and

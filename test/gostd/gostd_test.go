@@ -23,6 +23,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/scone-build/scone-build/internal/testimages"
+	"github.com/scone-build/scone-build/internal/testruntime"
 	"github.com/scone-build/scone-build/pkg/convert"
 	"github.com/scone-build/scone-build/pkg/enclave"
 	"github.com/scone-build/scone-build/pkg/fskey"
@@ -190,6 +191,9 @@ type suite struct {
 	// images: the converted image of each heap size (one conversion for
 	// all packages of a size), its output directory
 	images map[uint64]string
+	// runtime: the transport and scheduler of the conversions
+	// (testruntime.Options)
+	runtime []convert.Option
 }
 
 func requirements(t *testing.T) {
@@ -264,6 +268,9 @@ func buildBinaries(t *testing.T, pkgs []pkgSpec, dir string) {
 func newSuite(t *testing.T, pkgs []pkgSpec) *suite {
 	layoutDir := testimages.Layout(t, "debian")
 	s := &suite{work: t.TempDir()}
+	if s.runtime = testruntime.Options(t); len(s.runtime) > 0 {
+		t.Logf("converting with SCONE_E2E_TRANSPORT=%q SCONE_E2E_SCHEDULER=%q", os.Getenv("SCONE_E2E_TRANSPORT"), os.Getenv("SCONE_E2E_SCHEDULER"))
+	}
 	s.base = filepath.Join(s.work, "base")
 	s.bins = filepath.Join(s.work, "bins")
 	for _, d := range []string{s.base, s.bins} {
@@ -377,7 +384,7 @@ func (s *suite) convertAll(pkgs []pkgSpec) error {
 			},
 			RootFS: v1.RootFS{Type: "layers"},
 		}
-		opts := []convert.Option{convert.WithSigner(s.signer), convert.WithFSKey(s.fsKey), convert.WithHostArgs(true)}
+		opts := append([]convert.Option{convert.WithSigner(s.signer), convert.WithFSKey(s.fsKey), convert.WithHostArgs(true)}, s.runtime...)
 		if heap != 0 {
 			opts = append(opts, convert.WithHeapSize(heap))
 		}

@@ -518,6 +518,18 @@ static long async_syscall(long nr, long a0, long a1, long a2, long a3, long a4, 
 	return async_call(a, nr, a0, a1, a2, a3, a4, a5);
 }
 
+/* A call that may block runs on the calling thread (async_must_be_sync),
+ * as a cancellation point; the others cannot block and take the queues. */
+static long async_syscall_cp(long nr, long a0, long a1, long a2, long a3, long a4, long a5,
+			     const volatile unsigned *pending)
+{
+	const long a[6] = {a0, a1, a2, a3, a4, a5};
+	if (!async_must_be_sync(nr, a))
+		return async_call(a, nr, a0, a1, a2, a3, a4, a5);
+	count(&A.n_sync);
+	return transport_sync_call_cp(nr, a0, a1, a2, a3, a4, a5, pending);
+}
+
 static void async_print_stats(void)
 {
 	rt_eprintf(
@@ -533,6 +545,7 @@ const struct transport async_transport = {
 	.name = "async",
 	.init = async_init,
 	.syscall = async_syscall,
+	.syscall_cp = async_syscall_cp,
 	.fork_child = async_fork_child,
 	.launched = async_launched,
 	.print_stats = async_print_stats,

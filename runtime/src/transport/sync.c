@@ -40,4 +40,5 @@ const struct transport sync_transport = {
 	.name = "sync",
 	.init = sync_init,
 	.syscall = transport_sync_call,
+	.syscall_cp = transport_sync_call_cp,
 };

@@ -77,12 +77,10 @@ long host_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 
 long host_syscall_cp(long nr, long a0, long a1, long a2, long a3, long a4, long a5, const volatile unsigned *pending)
 {
-	if (cur != &sync_transport)
-		return host_syscall(nr, a0, a1, a2, a3, a4, a5);
 	const long a[6] = {a0, a1, a2, a3, a4, a5};
 	spares_before(nr, a);
 	rt_host_before(nr, a);
-	long r = transport_sync_call_cp(nr, a0, a1, a2, a3, a4, a5, pending);
+	long r = cur->syscall_cp(nr, a0, a1, a2, a3, a4, a5, pending);
 	rt_host_result(nr, a, r);
 	rt_nb_track(nr, a, r);
 	return r;

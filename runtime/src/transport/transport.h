@@ -21,6 +21,12 @@ struct transport {
 	 * none): 0 or a negative errno. */
 	int (*init)(uint64_t exit_cycles);
 	long (*syscall)(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+	/* The application's own blocking call (host_syscall_cp): a call the
+	 * calling thread executes itself must return -EINTR instead of
+	 * blocking when a signal is queued for the thread (*pending) before it
+	 * starts (transport_sync_call_cp); one a worker serves cannot block. */
+	long (*syscall_cp)(long nr, long a0, long a1, long a2, long a3, long a4, long a5,
+			   const volatile unsigned *pending);
 	/* In a forked child (fork.c): only the calling thread exists there. */
 	void (*fork_child)(void);
 	/* Once the runtime's descriptor table is set up (rt_launch, before the
@@ -46,10 +52,13 @@ long host_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
  * execve's program starts. Each host call that could otherwise get another
  * descriptor number than the kernel would give closes them first. */
 void host_drop_spares(void);
-/* The application's own blocking call, passed on by the shields: with the
- * sync transport a signal queued for the thread (*pending) before the call
- * starts makes it return -EINTR instead of blocking (rt_syscall_cp); the
- * async transport runs it as host_syscall. */
+/* The application's own blocking call, passed on by the shields: a signal
+ * queued for the thread (*pending) before the call starts makes it return
+ * -EINTR instead of blocking (rt_syscall_cp), with either transport (the
+ * async one executes such calls on the calling thread). Without it, a
+ * signal that lands in the runtime just before the call (the fast path
+ * runs with signals unblocked) waits until the call returns: Go's
+ * AllThreadsSyscall, which waits for every thread's handler, hung. */
 long host_syscall_cp(long nr, long a0, long a1, long a2, long a3, long a4, long a5, const volatile unsigned *pending);
 
 /* sync.c, for the transports that fall back to it. */
