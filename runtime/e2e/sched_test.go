@@ -302,3 +302,24 @@ func TestSignalInterruptsBlockedThread(t *testing.T) {
 		}
 	}
 }
+
+// TestMNPerThreadKeepCaps: prctl's keep-capabilities flag is per thread:
+// under the mn scheduler per user-level thread, not per enclave thread
+// (the Go standard library's TestAllThreadsSyscall read another thread's
+// value back), inherited by a new thread; trapped and on the fast path.
+func TestMNPerThreadKeepCaps(t *testing.T) {
+	for _, sched := range []string{"os", "mn"} {
+		for _, rw := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/rewritten=%v", sched, rw), func(t *testing.T) {
+				bin := progPlain(t, "keepcaps-glibc-static")
+				if rw {
+					bin = progRW(t, "keepcaps-glibc-static")
+				}
+				got := devRunEnv(t, []string{"SCONE_SCHEDULER=" + sched, "SCONE_THREADS=2"}, bin)
+				if got.code != 0 || got.stdout != "ok\n" {
+					t.Fatalf("exit %d\n%s\n%s", got.code, got.stdout, got.stderr)
+				}
+			})
+		}
+	}
+}

@@ -50,6 +50,7 @@ static int do_clone(struct rt_thread *t, struct kucontext *uc, long nr, long *a,
 	u->has_fp = 0; /* a clean FPU state, as os threads here */
 	u->app_fs = (cl.flags & CLONE_SETTLS) ? cl.tls : t->app_fs;
 	u->vsigsys_blocked = t->vsigsys_blocked;
+	u->keepcaps = cur_ult(t)->keepcaps; /* the credentials are copied */
 	sched_lock();
 	int vtid = u->vtid = sched_next_vtid();
 	if (((cl.flags & CLONE_PARENT_SETTID) && put_tid(cl.ptid, vtid)) ||
@@ -288,6 +289,22 @@ static int sched_fast(struct rt_thread *t, long nr, const long *a, long *r)
 	case __NR_futex_waitv:
 		*r = -RT_ENOSYS;
 		return 1;
+	case __NR_prctl:
+		/* the keep-capabilities flag is per thread: per ULT here, not per
+		 * kernel thread (Go's AllThreadsSyscall sets it on every thread
+		 * and each reads its own back). In sim mode the ids are the
+		 * enclave's own (ids.c): the host's flag would change nothing. */
+		if (a[0] == 7 /* PR_GET_KEEPCAPS */) {
+			*r = u->keepcaps;
+			return 1;
+		}
+		if (a[0] == 8 /* PR_SET_KEEPCAPS */) {
+			*r = (unsigned long)a[1] > 1 ? -RT_EINVAL : 0;
+			if (!*r)
+				u->keepcaps = (int)a[1];
+			return 1;
+		}
+		return 0;
 	case __NR_sched_yield:
 		/* nothing else to run: no switch */
 		if (sched_runnable())

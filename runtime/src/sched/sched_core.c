@@ -963,6 +963,7 @@ void rt_sched_exec(struct rt_thread *t)
 	only(t);
 	t->ult->clear_tid = 0;
 	t->ult->robust_head = 0;
+	t->ult->keepcaps = 0; /* execve clears SECBIT_KEEP_CAPS */
 	sched_unlock();
 }
 

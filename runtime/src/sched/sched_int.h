@@ -36,6 +36,7 @@ struct rt_ult {
 	unsigned long clear_tid;      /* set_tid_address / CLONE_CHILD_CLEARTID */
 	unsigned long robust_head;    /* set_robust_list */
 	unsigned long robust_len;
+	int keepcaps;		 /* prctl PR_SET_KEEPCAPS: per thread, as natively */
 	long park_nr;		 /* the call it waits in (signal restart) */
 	unsigned long wait_addr; /* futex word */
 	uint32_t wait_bitset;
