@@ -26,6 +26,11 @@
 // then passes is logged as flaky. -pkgs A,B runs some packages; -table
 // FILE writes the per-package table as Markdown.
 //
+// SCONE_E2E_TRANSPORT and SCONE_E2E_SCHEDULER (internal/testruntime)
+// convert with another transport and scheduler; TestGoStdlibAsyncMN runs
+// syscall, os/signal and sync with the async transport and the user-level
+// threads on every run.
+//
 // The test skips, saying why, without root (chroot), the runtime, the
 // debian image or `go`.
 package gostd
