@@ -24,7 +24,7 @@ extern struct rt_lock rt_sigact_lock; /* signal.c: the application's signal acti
 extern struct rt_lock rt_vma_lock;    /* vma.c: the application's live mappings */
 extern struct rt_lock rt_random_lock; /* random.c: the DRBG */
 extern struct rt_lock rt_spare_lock;  /* fdtab.c: spare placeholders (no call while held) */
-extern struct rt_lock rt_sites_lock;  /* sites.c: where trapped calls come from (no call while held) */
+extern struct rt_lock rt_sites_lock;  /* sites.c: where trapped calls come from (SCONE_STATS) */
 
 /* A holder the kernel preempted keeps the lock for a whole time slice:
  * after RT_LOCK_SPINS pauses a waiter yields its CPU (to the holder, where
