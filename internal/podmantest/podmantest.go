@@ -548,8 +548,8 @@ func lastLines(s string, n int) string {
 // kernel sees them, one line each: pid/tid, name, state, the kernel
 // function it sleeps in (wchan) and the system call it is in
 // (/proc/TID/syscall: its number, or "running"), each process preceded by
-// its command line (a converted image's processes are all "scone-run"
-// by name), for a test to print when
+// its command line (a converted image's processes all run the runtime
+// binary; their names are the programs'), for a test to print when
 // a containerized program stops answering (a hang or just slowness).
 // Empty when the container is not running; lines the host does not let
 // us read say so.

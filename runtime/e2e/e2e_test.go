@@ -102,7 +102,7 @@ var recipes = map[string]recipe{
 	"fastsig-glibc-static":  {"fastsig.c", cc("gcc", "-static")},
 	"sites-glibc-static":    {"sites.c", cc("gcc", "-O2", "-static")},
 	"sigread-glibc-static":  {"sigread.c", cc("gcc", "-static", "-pthread")},
-	"keepcaps-glibc-static": {"keepcaps.c", cc("gcc", "-static", "-pthread")},
+	"thrstate-glibc-static": {"thrstate.c", cc("gcc", "-static", "-pthread")},
 	"fastsig-musl-static":   {"fastsig.c", cc("musl-gcc", "-static")},
 	"go-pie":                {"gohello.go", func(src, out string) error { return gobuild(src, out, "-buildmode=pie") }},
 	"go-hello":              {"gohello.go", func(src, out string) error { return gobuild(src, out) }},

@@ -303,17 +303,23 @@ func TestSignalInterruptsBlockedThread(t *testing.T) {
 	}
 }
 
-// TestMNPerThreadKeepCaps: prctl's keep-capabilities flag is per thread:
-// under the mn scheduler per user-level thread, not per enclave thread
-// (the Go standard library's TestAllThreadsSyscall read another thread's
-// value back), inherited by a new thread; trapped and on the fast path.
-func TestMNPerThreadKeepCaps(t *testing.T) {
+// TestMNPerThreadState: per-thread kernel state follows the thread: the
+// keep-capabilities flag and the name (PR_SET_NAME), under the mn
+// scheduler per user-level thread, not per enclave thread (the Go standard
+// library's TestAllThreadsSyscall read another thread's flag back), both
+// inherited by a new thread; the main thread is named after the program, as
+// natively (not "scone-run"). Natively, trapped and on the fast path.
+func TestMNPerThreadState(t *testing.T) {
+	native := run(t, baseEnv(), progPlain(t, "thrstate-glibc-static"))
+	if native.code != 0 || native.stdout != "ok\n" {
+		t.Fatalf("natively: exit %d\n%s", native.code, native.stdout)
+	}
 	for _, sched := range []string{"os", "mn"} {
 		for _, rw := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/rewritten=%v", sched, rw), func(t *testing.T) {
-				bin := progPlain(t, "keepcaps-glibc-static")
+				bin := progPlain(t, "thrstate-glibc-static")
 				if rw {
-					bin = progRW(t, "keepcaps-glibc-static")
+					bin = progRW(t, "thrstate-glibc-static")
 				}
 				got := devRunEnv(t, []string{"SCONE_SCHEDULER=" + sched, "SCONE_THREADS=2"}, bin)
 				if got.code != 0 || got.stdout != "ok\n" {

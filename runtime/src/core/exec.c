@@ -289,6 +289,27 @@ out:
 	return ok;
 }
 
+/* The thread's name (comm) as the kernel sets it at execve: the last
+ * component of the file name given, at most 15 bytes. Else every converted
+ * program would be named after the runtime ("scone-run") in
+ * /proc/PID/comm, top, and its own PR_GET_NAME. */
+static void set_comm(const char *execfn)
+{
+	const char *b = execfn;
+	for (const char *q = execfn; *q; q++)
+		if (*q == '/')
+			b = q + 1;
+	char name[16];
+	size_t n = 0;
+	while (n < sizeof name - 1 && b[n]) {
+		name[n] = b[n];
+		n++;
+	}
+	name[n] = 0;
+	host_syscall(__NR_prctl, 15 /* PR_SET_NAME */, (long)name, 0, 0, 0, 0);
+	rt_sched_comm(name); /* the mn scheduler keeps it per ULT */
+}
+
 static void load_and_stack(struct exec_plan *p, const char *execfn, char **envp, unsigned long uid, unsigned long gid,
 			   unsigned long *entry_out, unsigned long *sp_out)
 {
@@ -311,6 +332,8 @@ static void load_and_stack(struct exec_plan *p, const char *execfn, char **envp,
 		base = interp.bias;
 	}
 	rt_mem_set_brk(prog.end);
+	if (execfn)
+		set_comm(execfn);
 
 	struct rt_stack_params sp = {0};
 	sp.argv = p->argv;

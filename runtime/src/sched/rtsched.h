@@ -78,6 +78,9 @@ void rt_sched_fork_child(struct rt_thread *t);
 /* execve's point of no return: the other ULTs are gone; t's ULT starts over
  * as the main thread. */
 void rt_sched_exec(struct rt_thread *t);
+/* The program's name (comm) after a launch or execve (exec.c): the
+ * calling thread's ULT takes it. */
+void rt_sched_comm(const char *name);
 /* SCONE_STATS=1: a line of counters. */
 void rt_sched_print_stats(void);
 #endif

@@ -11,6 +11,7 @@
 #include "rtstring.h"
 #include "rtutil.h"
 #include "sys.h"
+#include "transport.h"
 
 #define RT_ESRCH 3
 #define RT_EAGAIN 11
@@ -50,7 +51,8 @@ static int do_clone(struct rt_thread *t, struct kucontext *uc, long nr, long *a,
 	u->has_fp = 0; /* a clean FPU state, as os threads here */
 	u->app_fs = (cl.flags & CLONE_SETTLS) ? cl.tls : t->app_fs;
 	u->vsigsys_blocked = t->vsigsys_blocked;
-	u->keepcaps = cur_ult(t)->keepcaps; /* the credentials are copied */
+	u->keepcaps = cur_ult(t)->keepcaps;		   /* the credentials are copied */
+	memcpy(u->name, cur_ult(t)->name, sizeof u->name); /* and the name */
 	sched_lock();
 	int vtid = u->vtid = sched_next_vtid();
 	if (((cl.flags & CLONE_PARENT_SETTID) && put_tid(cl.ptid, vtid)) ||
@@ -302,6 +304,24 @@ static int sched_fast(struct rt_thread *t, long nr, const long *a, long *r)
 			*r = (unsigned long)a[1] > 1 ? -RT_EINVAL : 0;
 			if (!*r)
 				u->keepcaps = (int)a[1];
+			return 1;
+		}
+		/* the thread's name (comm) too, per ULT. The host makes the call
+		 * first, so that a bad buffer gets EFAULT as natively (the
+		 * runtime's copy then cannot fault); what the kernel thread's
+		 * name becomes does not matter. */
+		if (a[0] == 15 /* PR_SET_NAME */ || a[0] == 16 /* PR_GET_NAME */) {
+			*r = host_syscall(__NR_prctl, a[0], a[1], 0, 0, 0, 0);
+			if (*r == 0 && a[0] == 15) {
+				const char *p = (const char *)a[1]; /* up to its NUL, as the kernel read it */
+				size_t n = 0;
+				while (n < sizeof u->name - 1 && p[n])
+					n++;
+				memcpy(u->name, p, n);
+				u->name[n] = 0;
+			} else if (*r == 0) {
+				memcpy((void *)a[1], u->name, sizeof u->name);
+			}
 			return 1;
 		}
 		return 0;

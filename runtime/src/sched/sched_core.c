@@ -888,6 +888,7 @@ int rt_sched_init(struct rt_thread *t)
 	next_vtid = VTID_BASE;
 	u->state = ULT_RUNNING;
 	u->on = t;
+	rt_sys2(__NR_prctl, 16 /* PR_GET_NAME */, (long)u->name); /* until rt_sched_comm */
 	t->ult = u;
 	all_add(u);
 	ethread_add(t);
@@ -965,6 +966,19 @@ void rt_sched_exec(struct rt_thread *t)
 	t->ult->robust_head = 0;
 	t->ult->keepcaps = 0; /* execve clears SECBIT_KEEP_CAPS */
 	sched_unlock();
+}
+
+void rt_sched_comm(const char *name)
+{
+	struct rt_thread *t = rt_self_from_gs(); /* the block: at launch (not armed yet) and in the trap */
+	if (!rt_sched_mn || !t || t->self != t || !t->ult)
+		return;
+	size_t n = 0;
+	while (n < sizeof t->ult->name - 1 && name[n]) {
+		t->ult->name[n] = name[n];
+		n++;
+	}
+	t->ult->name[n] = 0;
 }
 
 void rt_sched_print_stats(void)

@@ -37,6 +37,7 @@ struct rt_ult {
 	unsigned long robust_head;    /* set_robust_list */
 	unsigned long robust_len;
 	int keepcaps;		 /* prctl PR_SET_KEEPCAPS: per thread, as natively */
+	char name[16];		 /* PR_SET_NAME: per thread (the program's file name at first: rt_sched_comm) */
 	long park_nr;		 /* the call it waits in (signal restart) */
 	unsigned long wait_addr; /* futex word */
 	uint32_t wait_bitset;
