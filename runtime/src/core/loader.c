@@ -207,15 +207,16 @@ static int fill_stub_slots(int n, const Elf64_Phdr *ph, unsigned long bias, cons
  * interpreter the loader mapped, by kind. */
 static void note_loaded_code(int n, const Elf64_Phdr *ph, unsigned long bias, int fd)
 {
+	unsigned char stub[64]; /* n <= 64: read_headers */
 	int stubs = 0;
 	for (int i = 0; i < n; i++)
-		stubs |= is_stub_segment(fd, &ph[i]);
+		stubs |= stub[i] = (unsigned char)is_stub_segment(fd, &ph[i]);
 	for (int i = 0; i < n; i++)
 		if (ph[i].p_type == PT_LOAD && (ph[i].p_flags & PF_X))
 			rt_sites_code(bias + ph[i].p_vaddr, bias + ph[i].p_vaddr + ph[i].p_memsz,
-				      is_stub_segment(fd, &ph[i]) ? RT_SITE_STUB :
-				      stubs			  ? RT_SITE_LEFT :
-								    RT_SITE_PLAIN);
+				      stub[i] ? RT_SITE_STUB :
+				      stubs   ? RT_SITE_LEFT :
+						RT_SITE_PLAIN);
 }
 
 int rt_load_elf(const char *path, struct rt_image *img, unsigned long hint, char *err, size_t errlen)
