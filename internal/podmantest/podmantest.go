@@ -348,6 +348,11 @@ func (o RunOpts) flags(name string) []string {
 	for _, e := range o.Env {
 		args = append(args, "-e", e)
 	}
+	if v := os.Getenv("SCONE_E2E_ASYNC_POST"); v != "" {
+		// the posting mode of the async transport's blocking calls
+		// (internal/testruntime), for every converted image's runtime
+		args = append(args, "-e", "SCONE_ASYNC_POST="+v)
+	}
 	for _, pt := range o.Ports {
 		args = append(args, "-p", pt)
 	}

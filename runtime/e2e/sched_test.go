@@ -19,6 +19,8 @@ func init() {
 	recipes["mnstorm-glibc"] = recipe{"mnstorm.c", cc("gcc", "-pthread")}
 	recipes["mnstorm-musl-static"] = recipe{"mnstorm.c", cc("musl-gcc", "-static", "-pthread")}
 	recipes["mnherd"] = recipe{"mnherd.c", cc("gcc", "-pthread")}
+	recipes["mnpost-glibc-static"] = recipe{"mnpost.c", cc("gcc", "-static", "-pthread")}
+	recipes["mnpost-musl-static"] = recipe{"mnpost.c", cc("musl-gcc", "-static", "-pthread")}
 }
 
 func mnConfig(threads uint32) func(*enclave.Config) {
@@ -154,15 +156,18 @@ func TestMNDevMode(t *testing.T) {
 // blocked in the host, one spinning, one creating threads), from the main
 // thread, another thread and two at once, and Go's os/exec and
 // syscall.Exec, on two enclave threads in dev mode (they run host
-// programs), as natively.
+// programs), as natively; with the async transport too, where the blocked
+// reads are posted to host workers, which execve must end first.
 func TestMNDevModeExec(t *testing.T) {
 	runtimeBin(t)
-	mn := []string{"SCONE_SCHEDULER=mn", "SCONE_THREADS=2"}
-	for _, tt := range []struct{ prog, arg string }{
-		{"exec-mt", "main"}, {"exec-mt", "from-thread"}, {"exec-mt", "twice"}, {"exec-mt", "with-main"},
-		{"go-exec", ""}, {"go-exec", "syscall-exec"},
+	for _, tt := range []struct{ prog, arg, transport string }{
+		{"exec-mt", "main", "sync"}, {"exec-mt", "from-thread", "sync"}, {"exec-mt", "twice", "sync"}, {"exec-mt", "with-main", "sync"},
+		{"go-exec", "", "sync"}, {"go-exec", "syscall-exec", "sync"},
+		{"exec-mt", "main", "async"}, {"exec-mt", "from-thread", "async"}, {"exec-mt", "with-main", "async"},
+		{"go-exec", "", "async"},
 	} {
-		t.Run(tt.prog+" "+tt.arg, func(t *testing.T) {
+		mn := []string{"SCONE_SCHEDULER=mn", "SCONE_THREADS=2", "SCONE_TRANSPORT=" + tt.transport}
+		t.Run(tt.prog+" "+tt.arg+" "+tt.transport, func(t *testing.T) {
 			bin := prog(t, tt.prog)
 			args := []string{bin}
 			if tt.arg != "" {
@@ -281,7 +286,8 @@ func TestMNTimekeeper(t *testing.T) {
 // transport, trapped and on the fast path. The sender waits for the
 // handler, yielding, as Go's AllThreadsSyscall does: the Go standard
 // library's TestAllThreadsSyscallBlockedSyscall (test/gostd) hung on this
-// with the mn scheduler.
+// with the mn scheduler. With mn and async the reads are posted to host
+// workers, and the signals cancel them there.
 func TestSignalInterruptsBlockedThread(t *testing.T) {
 	for _, sched := range []string{"os", "mn"} {
 		for _, tr := range []string{"sync", "async"} {
@@ -292,10 +298,23 @@ func TestSignalInterruptsBlockedThread(t *testing.T) {
 					if rw {
 						bin = progRW(t, "sigread-glibc-static")
 					}
-					env := []string{"SCONE_SCHEDULER=" + sched, "SCONE_TRANSPORT=" + tr, "SCONE_THREADS=2"}
+					// SCONE_ASYNC_POST=2: the reads are posted even with nothing
+					// else to run (the default makes them on the calling thread)
+					env := []string{"SCONE_SCHEDULER=" + sched, "SCONE_TRANSPORT=" + tr, "SCONE_THREADS=2", "SCONE_STATS=1", "SCONE_ASYNC_POST=2"}
 					got := devRunEnv(t, env, bin, "400")
 					if got.code != 0 || got.stdout != "ok\n" {
 						t.Fatalf("exit %d\n%s\n%s", got.code, got.stdout, got.stderr)
+					}
+					if sched == "mn" && tr == "async" {
+						// the reads were posted to host workers, and the
+						// signals cancelled them there
+						m := mnPostedRE.FindStringSubmatch(got.stderr)
+						if m == nil {
+							t.Fatalf("no posted-call statistics:\n%s", got.stderr)
+						}
+						if c, _ := strconv.Atoi(m[3]); c < 100 {
+							t.Fatalf("%s cancelled by signals, want at least 100 of the 400 (every other signal is sent while the reader blocks):\n%s", m[3], got.stderr)
+						}
 					}
 				})
 			}
@@ -326,6 +345,77 @@ func TestMNPerThreadState(t *testing.T) {
 					t.Fatalf("exit %d\n%s\n%s", got.code, got.stdout, got.stderr)
 				}
 			})
+		}
+	}
+}
+
+var (
+	mnPostedRE  = regexp.MustCompile(`posted blocking calls: (\d+) served by workers while their threads were parked, (\d+) made by the calling thread \(no slot or worker free\), (\d+) cancelled by signals, (\d+) workers started for them`)
+	mnParkedRE  = regexp.MustCompile(`(\d+) posted blocking calls waited for parked`)
+	mnKthreadRE = regexp.MustCompile(`(\d+) kernel threads \(\d+ started\)`)
+)
+
+// TestMNPostedBlockingCalls: with the mn scheduler and the async transport,
+// a call that blocks in the host is posted to a host worker and its
+// user-level thread parks, so the enclave thread runs another: SCONE's
+// exit-less blocking calls. mnpost blocks 24 threads at once in read,
+// poll and accept on two enclave threads. They must behave as natively
+// with each posting mode. Posting every call (SCONE_ASYNC_POST=2), all are
+// posted and parked, and the scheduler runs them on its two enclave
+// threads' kernel threads; without posting (0) each blocked thread holds a
+// kernel thread of its own; the default (1) posts where it pays and must
+// only behave. Trapped and through the fast path, glibc and musl.
+func TestMNPostedBlockingCalls(t *testing.T) {
+	const n = 24
+	for _, name := range []string{"mnpost-glibc-static", "mnpost-musl-static"} {
+		native := run(t, baseEnv(), progPlain(t, name), strconv.Itoa(n))
+		if native.code != 0 || !strings.HasSuffix(native.stdout, "done\n") {
+			t.Fatalf("%s natively: exit %d\n%s", name, native.code, native.stdout)
+		}
+		for _, rw := range []bool{false, true} {
+			for _, post := range []string{"2", "1", "0"} {
+				t.Run(fmt.Sprintf("%s/rewritten=%v/post=%s", name, rw, post), func(t *testing.T) {
+					bin := progPlain(t, name)
+					if rw {
+						bin = progRW(t, name)
+					}
+					env := []string{"SCONE_SCHEDULER=mn", "SCONE_TRANSPORT=async", "SCONE_THREADS=2", "SCONE_STATS=1", "SCONE_ASYNC_POST=" + post}
+					got := devRunEnv(t, env, bin, strconv.Itoa(n))
+					if got.code != native.code || got.stdout != native.stdout {
+						t.Fatalf("exit %d, stdout:\n%s\nstderr:\n%s\nnative: exit %d, stdout:\n%s", got.code, got.stdout, got.stderr, native.code, native.stdout)
+					}
+					k := mnKthreadRE.FindStringSubmatch(got.stderr)
+					if k == nil {
+						t.Fatalf("no mn scheduler statistics:\n%s", got.stderr)
+					}
+					kthreads, _ := strconv.Atoi(k[1])
+					pm, parked := mnPostedRE.FindStringSubmatch(got.stderr), mnParkedRE.FindStringSubmatch(got.stderr)
+					t.Logf("%d kernel threads; %s; %v", kthreads, strings.Join(pm, " "), parked)
+					if post == "0" {
+						if pm != nil {
+							t.Fatalf("SCONE_ASYNC_POST=0, yet calls were posted:\n%s", got.stderr)
+						}
+						if kthreads <= n/2 {
+							t.Fatalf("without posting, %d kernel threads for %d blocked threads: the test no longer blocks them in the host", kthreads, n+1)
+						}
+						return
+					}
+					if post == "1" {
+						return // posted where it pays: what it did depends on the machine's load
+					}
+					if pm == nil || parked == nil {
+						t.Fatalf("no posted-call statistics:\n%s", got.stderr)
+					}
+					served, _ := strconv.Atoi(pm[1])
+					waited, _ := strconv.Atoi(parked[1])
+					if served < n+1 || waited < n/2 {
+						t.Fatalf("%d calls posted, %d waited for parked; want at least %d and %d:\n%s", served, waited, n+1, n/2, got.stderr)
+					}
+					if kthreads > 2 {
+						t.Fatalf("%d kernel threads ran the enclave's 2 enclave threads while %d threads were blocked in posted calls; want 2:\n%s", kthreads, n+1, got.stderr)
+					}
+				})
+			}
 		}
 	}
 }

@@ -437,6 +437,9 @@ func (s *suite) runPkg(t *testing.T, p pkgSpec) *pkgResult {
 	out := s.images[p.heap]
 	convEnv := []string{"PATH=/usr/bin:/bin", "SCONE_ENCLAVE_DIR=" + filepath.Join(out, "rootfs/scone/enclave"),
 		"SCONE_FS_KEY_FILE=" + s.keyFile}
+	if v := os.Getenv("SCONE_E2E_ASYNC_POST"); v != "" {
+		convEnv = append(convEnv, "SCONE_ASYNC_POST="+v) // internal/testruntime
+	}
 	converted := func(args []string) *run {
 		return execRun(append([]string{filepath.Join(out, "rootfs/scone/bin/scone-run"), "-c", entryScript,
 			pkgDir(p.path), "/gostd/" + name}, args...), convEnv, timeout)

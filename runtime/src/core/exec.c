@@ -602,6 +602,7 @@ static void exec_finish(struct rt_thread *t, struct kucontext *uc, struct exec_j
 	if (t->rseq_addr)
 		rt_sys4(__NR_rseq, t->rseq_addr, t->rseq_len, 1 /* RSEQ_FLAG_UNREGISTER */, t->rseq_sig);
 	t->rseq_addr = 0;
+	rt_sched_drain_hostcalls(); /* no worker writes into the new program's memory */
 	unmap_old_program();
 	rt_sites_reset();
 	rt_close_on_exec();

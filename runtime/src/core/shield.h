@@ -238,6 +238,10 @@ int rt_code_fd_ok(int fd);
 void rt_diag(const char *msg, size_t len);
 
 /* User pointer plausibility (non-NULL, no wrap, below the user-space end). */
-int rt_user_ok(const void *p, size_t len);
+static inline int rt_user_ok(const void *p, size_t len)
+{
+	unsigned long a = (unsigned long)p;
+	return p && a + len >= a && a + len <= 0x800000000000UL;
+}
 
 #endif

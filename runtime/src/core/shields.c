@@ -6,6 +6,7 @@
 #include "fdtab.h"
 #include "thread.h"
 #include "transport.h"
+#include "rtsched.h"
 #include "rtstring.h"
 #include "rtutil.h"
 #include "sys.h"
@@ -214,6 +215,29 @@ static int guard(const volatile unsigned *cp, long nr, const long *a, long *ret)
 	}
 }
 
+/* The application's blocking call, or one a shield makes for it, to the
+ * host. Under the mn scheduler the trap or fast path may have offered the
+ * call (RT_HC_OFFER): when it reaches the host as the application made it
+ * (own: no shield took it), it is posted to a host worker and its ULT will
+ * park (RT_HC_POSTED, result 0 for now); any other blocking host call made
+ * for it gives the enclave thread slot up first (RT_HC_LEFT). */
+static long app_host_cp(const volatile unsigned *cp, long nr, const long *a, int own)
+{
+	struct rt_thread *t = rt_self_from_sp();
+	if (t->hc_mode == RT_HC_OFFER) {
+		int k = own ? host_post(nr, a) : -1;
+		if (k >= 0) {
+			t->hc_mode = RT_HC_POSTED;
+			t->hc_ticket = k;
+			memcpy(t->hc_a, a, sizeof t->hc_a);
+			return 0;
+		}
+		rt_sched_leave(t);
+		t->hc_mode = RT_HC_LEFT;
+	}
+	return host_syscall_cp(nr, a[0], a[1], a[2], a[3], a[4], a[5], cp);
+}
+
 long shield_call_app(const volatile unsigned *cp, long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
 	struct sys_call c = {nr, {a0, a1, a2, a3, a4, a5}};
@@ -224,14 +248,15 @@ long shield_call_app(const volatile unsigned *cp, long nr, long a0, long a1, lon
 		if (callers[i]->call(&c, &ret) == SHIELD_DONE)
 			return ret;
 	if (cp)
-		return host_syscall_cp(nr, a0, a1, a2, a3, a4, a5, cp);
+		return app_host_cp(cp, nr, c.a, 1);
 	return host_syscall(nr, a0, a1, a2, a3, a4, a5);
 }
 
 long shield_app_host_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
 	/* shields run on the calling thread's runtime block (trap and fast path) */
-	return host_syscall_cp(nr, a0, a1, a2, a3, a4, a5, &rt_self_from_sp()->npending);
+	const long a[6] = {a0, a1, a2, a3, a4, a5};
+	return app_host_cp(&rt_self_from_sp()->npending, nr, a, 0);
 }
 
 long shield_app_wait(volatile uint32_t *word, uint32_t val, long ns)
@@ -304,10 +329,4 @@ void rt_diag(const char *msg, size_t len)
 		if (shields[i]->diag && shields[i]->diag(msg, len))
 			return;
 	rt_sys3(__NR_write, 2, msg, len);
-}
-
-int rt_user_ok(const void *p, size_t len)
-{
-	unsigned long a = (unsigned long)p;
-	return p && a + len >= a && a + len <= 0x800000000000UL;
 }

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "ksig.h"
+#include "iago.h"
 #include "sys.h"
 
 #define RT_TBLOCK_SIZE (256UL * 1024)
@@ -79,12 +80,31 @@ struct rt_thread {
 	volatile unsigned long loads; /* ULTs loaded so far (the tick's test) */
 	int shared_locks;	      /* locks of the shared state held (shared.c; checked in shields.c) */
 	unsigned shared_ranks;	      /* the ranks of the shields' locks among them (shared.h) */
+	/* A blocking call posted to the async transport's workers (the mn
+	 * scheduler parks the ULT meanwhile: rtsched.h rt_sched_hostcall):
+	 * hc_mode RT_HC_* (shields.c decides at the host call), its ticket,
+	 * the call and the Iago checks' snapshot, kept for its completion; a
+	 * fast call's completion left to the trap at the gate (fast_hostcall). */
+	int hc_mode; /* RT_HC_* */
+	int hc_ticket;
+	int fast_hostcall;
+	long hc_a[6];
+	struct rt_iago_snap hc_snap;
 	/* Start-up frame for a clone child (consumed by rt_sigreturn). */
 	struct krt_sigframe child_frame;
 };
 _Static_assert(offsetof(struct rt_thread, canary) == 0x28, "canary offset");
 _Static_assert(offsetof(struct rt_thread, err) == RT_TCB_ERRNO_OFF, "errno offset");
 _Static_assert(offsetof(struct rt_thread, child_start) == RT_TCB_CHILD_START_OFF, "child start offset");
+/* rt_thread.hc_mode: the trap or the fast path offers the application's
+ * blocking call for posting (OFFER); at the host call shields.c posted it
+ * (POSTED), or gave the enclave thread slot up for the call made here
+ * (LEFT: rt_sched_leave; the caller takes one back). */
+#define RT_HC_NONE 0
+#define RT_HC_OFFER 1
+#define RT_HC_POSTED 2
+#define RT_HC_LEFT 3
+
 /* Offsets the fast entry (asm.S) uses. */
 #define RT_TCB_FAST_RESULT_OFF 0x10
 #define RT_TCB_FAST_CONT_OFF 0x18

@@ -47,18 +47,21 @@ static long shielded(struct rt_thread *t, struct kucontext *uc, long nr, long *a
 	/* A call that may block is cancelled by a signal queued before it
 	 * reaches the host, which would otherwise wait for the call's end. */
 	const volatile unsigned *cp = rt_syscall_may_block(nr) ? &t->npending : 0;
+	long r;
 	if (!uc || !cp) {
-		long r = shield_call_app(cp, nr, a[0], a[1], a[2], a[3], a[4], a[5]);
-		rt_iago_check(nr, a, r, &snap);
-		return r;
+		r = shield_call_app(cp, nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	} else {
+		uint64_t all = ~0ULL;
+		t->in_window = 1;
+		rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &uc->uc_sigmask, 0, 8);
+		r = shield_call_app(cp, nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+		rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &all, 0, 8);
+		t->in_window = 0;
 	}
-	uint64_t all = ~0ULL;
-	t->in_window = 1;
-	rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &uc->uc_sigmask, 0, 8);
-	long r = shield_call_app(cp, nr, a[0], a[1], a[2], a[3], a[4], a[5]);
-	rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &all, 0, 8);
-	t->in_window = 0;
-	rt_iago_check(nr, a, r, &snap);
+	if (t->hc_mode == RT_HC_POSTED)
+		t->hc_snap = snap; /* checked when the posted call returns */
+	else
+		rt_iago_check(nr, a, r, &snap);
 	return r;
 }
 
@@ -448,12 +451,50 @@ static int sched_trap(struct rt_thread *t, struct kucontext *uc, long *nr, long 
  * non-blocking does not: nonblock.h). */
 static int sched_may_block(long nr, const long *a) { return rt_syscall_may_block(nr) && !rt_call_nonblocking(nr, a); }
 
+/* A blocking call posted to a host worker (rt_thread.hc_mode): its result,
+ * or the next ULT to run while it waits. */
+static void sched_hostcall(struct rt_thread *t, struct kucontext *uc, long *nr, int *fs)
+{
+	long r;
+	int s = sched_exec_requests(t, uc, rt_sched_hostcall(t, uc, *nr, &r), &r, fs);
+	if (s == RT_SCHED_RESULT)
+		uc->uc_mcontext.gregs[KR_RAX] = (unsigned long)r;
+	else if (s == RT_SCHED_SWITCHED)
+		*nr = r;
+}
+
 /* After a blocking host call under the mn scheduler: back into a slot. */
 static void sched_reenter(struct rt_thread *t, struct kucontext *uc, long *nr, int *fs)
 {
 	long r;
 	if (sched_exec_requests(t, uc, rt_sched_enter(t, uc, *nr, &r), &r, fs) == RT_SCHED_SWITCHED)
 		*nr = r;
+}
+
+/* Around the dispatch of a call that may block under the mn scheduler
+ * (blocks): the call is offered for posting to a host worker (shields.c
+ * app_host_cp decides at the host call), or the enclave thread slot is
+ * given up for it at once. blocks_end: what happened (RT_HC_*; LEFT: the
+ * slot is to be taken back). */
+static int blocks_begin(struct rt_thread *t, int blocks, long nr, const long *a)
+{
+	if (!blocks)
+		return RT_HC_NONE;
+	if (rt_sched_offer(t, nr, a)) {
+		t->hc_mode = RT_HC_OFFER;
+		return RT_HC_OFFER;
+	}
+	rt_sched_leave(t);
+	return RT_HC_LEFT;
+}
+
+static int blocks_end(struct rt_thread *t, int mode)
+{
+	if (mode == RT_HC_OFFER) {
+		mode = t->hc_mode; /* OFFER still: no host call was made (a shield served it) */
+		t->hc_mode = RT_HC_NONE;
+	}
+	return mode;
 }
 
 static void sigsys(struct rt_thread *t, int sig, struct ksiginfo *si, struct kucontext *uc);
@@ -466,6 +507,10 @@ static int fast_needs_vector(long nr, const long *a);
 __attribute__((used)) void rt_sigsys(int sig, struct ksiginfo *si, void *ucv)
 {
 	struct rt_thread *t = rt_self_from_sp();
+	/* RT_SIG_REQ at a host worker of the async transport (not a block of
+	 * an application thread): a posted call's cancellation */
+	if (sig == RT_SIG_REQ && host_worker_signal(t, ucv))
+		return;
 	int in_app = si->si_code == 2 /* SYS_USER_DISPATCH: from the application */ ? 1 : t->in_app;
 	t->in_app = 0;
 	/* GS = the block while the runtime's code runs (its canary, thread.h):
@@ -490,9 +535,9 @@ static void sigsys(struct rt_thread *t, int sig, struct ksiginfo *si, struct kuc
 			/* the scheduler's, between two application instructions */
 			t->app_fs = rt_rdfsbase();
 			rt_wrfsbase((unsigned long)t);
-			rt_sched_interrupt(t, uc, req);
-			if (t->npending)
-				rt_signals_after_syscall(t, uc, -1);
+			long nr = rt_sched_interrupt(t, uc, req);
+			if (nr != RT_SCHED_RESTARTED && t->npending)
+				rt_signals_after_syscall(t, uc, nr);
 			rt_wrfsbase(t->app_fs);
 			return;
 		}
@@ -572,6 +617,9 @@ static void sigsys_call(struct rt_thread *t, struct ksiginfo *si, struct kuconte
 		if (t->fast_reenter) {
 			t->fast_reenter = 0;
 			sched_reenter(t, uc, &nr, fs);
+		} else if (t->fast_hostcall) {
+			t->fast_hostcall = 0;
+			sched_hostcall(t, uc, &nr, fs);
 		}
 		sigsys_after(t, uc, nr, fs);
 		return;
@@ -590,10 +638,12 @@ static void sigsys_call(struct rt_thread *t, struct ksiginfo *si, struct kuconte
 		t->nsite[rt_sites_kind(g[KR_RIP] - 2)]++; /* RIP: after the 2-byte syscall */
 	if (!rt_sched_mn || !sched_trap(t, uc, &nr, a, fs)) {
 		int blocks = rt_sched_mn && t->ult && sched_may_block(nr, a);
-		if (blocks)
-			rt_sched_leave(t);
+		int mode = blocks_begin(t, blocks, nr, a);
 		g[KR_RAX] = (unsigned long)rt_dispatch(t, uc, nr, a);
-		if (blocks)
+		mode = blocks_end(t, mode);
+		if (mode == RT_HC_POSTED)
+			sched_hostcall(t, uc, &nr, fs);
+		else if (mode == RT_HC_LEFT)
 			sched_reenter(t, uc, &nr, fs);
 	}
 	sigsys_after(t, uc, nr, fs);
@@ -756,12 +806,22 @@ int rt_fast_syscall(struct rt_fast_frame *f, struct rt_thread *t)
 	 * thread slot up for its duration (rtsched.h); when none is free
 	 * after it, the trap at the gate waits for one. */
 	int blocks = rt_sched_mn && t->ult && sched_may_block(nr, a), ret = RT_FAST_SERVED;
-	if (blocks)
-		rt_sched_leave(t);
+	int mode = blocks_begin(t, blocks, nr, a);
 	f->rax = rt_dispatch(t, 0, nr, a);
-	if (blocks && !rt_sched_try_enter(t)) {
+	mode = blocks_end(t, mode);
+	if (mode == RT_HC_LEFT && !rt_sched_try_enter(t)) {
 		t->fast_reenter = 1;
 		ret = RT_FAST_GATE;
+	} else if (mode == RT_HC_POSTED) {
+		/* a posted call: its result if it comes within the spin, else
+		 * the trap at the gate parks the ULT (a switch needs the frame) */
+		long r;
+		if (rt_sched_hostcall_quick(t, nr, &r)) {
+			f->rax = r;
+		} else {
+			t->fast_hostcall = 1;
+			ret = RT_FAST_GATE;
+		}
 	}
 	if (vec)
 		rt_fast_vrestore(t);

@@ -18,9 +18,11 @@
  * list; rseq answers ENOSYS: the kernel's area is per kernel thread), and
  * tgkill/tkill/rt_tgsigqueueinfo to a ULT (the signal is pending on it and
  * delivered when it runs, interrupting an in-enclave wait). Other calls
- * that block hold their enclave thread for their duration (as an OCALL
- * holds its TCS), with the ULT's signal mask, so signals interrupt them as
- * natively. An enclave thread with nothing to run sleeps on a host futex
+ * that block are posted to the async transport's host workers while the
+ * ULT parks (rt_sched_hostcall), or, with the sync transport and for what
+ * cannot be posted, run on the calling kernel thread with the ULT's signal
+ * mask, so signals interrupt them as natively, its enclave thread slot
+ * given up meanwhile (rt_sched_leave). An enclave thread with nothing to run sleeps on a host futex
  * with the signals unblocked that some waiting ULT accepts, and hands the
  * signals it takes to such a ULT. */
 #ifndef SCONE_RTSCHED_H
@@ -53,8 +55,11 @@ int rt_sched_resume(struct rt_thread *t, struct kucontext *uc, long *r);
  * (result in uc's RAX) was interrupted by requests only: it is restarted. */
 int rt_sched_collect(struct rt_thread *t, struct kucontext *uc, long nr);
 /* A runtime request (RT_REQ_POKE, RT_REQ_PREEMPT) that interrupted the
- * application's code on t (FS = the block). */
-void rt_sched_interrupt(struct rt_thread *t, struct kucontext *uc, int req);
+ * application's code on t (FS = the block): the call the ULT now in uc
+ * waits in (-1: none, it was preempted), for the delivery of its
+ * signals, or RT_SCHED_RESTARTED when that call goes on. */
+#define RT_SCHED_RESTARTED (-2)
+long rt_sched_interrupt(struct rt_thread *t, struct kucontext *uc, int req);
 /* Around a call that may block in the host, made by the ULT on t: leave
  * gives up t's enclave thread slot (TCS) for the call's duration, so
  * another kernel thread may run ULTs in it, as SCONE's host threads serve
@@ -63,6 +68,22 @@ void rt_sched_interrupt(struct rt_thread *t, struct kucontext *uc, int req);
  * queue and uc gets the next to run, with rt_sched_trap's results. */
 void rt_sched_leave(struct rt_thread *t);
 int rt_sched_enter(struct rt_thread *t, struct kucontext *uc, long nr, long *r);
+/* Posted blocking calls (docs/runtime.md "Posted blocking calls"):
+ * whether the ULT on t offers nr(a) to the async transport's workers
+ * (shields.c then posts it if it reaches the host as it is, else gives
+ * the slot up as rt_sched_leave). */
+int rt_sched_offer(struct rt_thread *t, long nr, const long *a);
+/* The call t->hc_ticket (nr, t->hc_a) was posted for the ULT on t: its
+ * result when it returns within a short spin (RT_SCHED_RESULT, *r), else
+ * the ULT waits (ULT_HOSTCALL) and uc gets the next to run, with
+ * rt_sched_trap's results. A signal for the ULT cancels the call. */
+int rt_sched_hostcall(struct rt_thread *t, struct kucontext *uc, long nr, long *r);
+/* The same on the fast path (no frame): 1 with *r when the call returned
+ * within the spin, else 0 (the trap at the gate parks the ULT). */
+int rt_sched_hostcall_quick(struct rt_thread *t, long nr, long *r);
+/* Before an execve replaces the program: every posted call is cancelled
+ * and waited for (a worker must not write into the new program's memory). */
+void rt_sched_drain_hostcalls(void);
 /* The fast path's enter (no frame to switch): 1 when a slot was free and t
  * holds it, else 0 (the trap's rt_sched_enter then waits for one). */
 int rt_sched_try_enter(struct rt_thread *t);

@@ -361,6 +361,7 @@ static int sched_fast(struct rt_thread *t, long nr, const long *a, long *r)
 
 int rt_sched_fast(struct rt_thread *t, long nr, const long *a, long *r)
 {
+	sched_reap_hint(); /* posted calls that returned meanwhile: their ULTs become runnable */
 	int served = sched_fast(t, nr, a, r);
 	if (served)
 		__atomic_add_fetch(&sched_stats.fast, 1, __ATOMIC_RELAXED);
@@ -371,6 +372,7 @@ int rt_sched_trap(struct rt_thread *t, struct kucontext *uc, long nr, long *a, l
 {
 	if (!cur_ult(t))
 		return RT_SCHED_PASS; /* a kernel thread outside the scheduler (clone with CLONE_VM alone) */
+	sched_reap_hint();
 	if (sched_fast(t, nr, a, r))
 		return RT_SCHED_RESULT; /* the calls that never switch, as on the fast path */
 	switch (nr) {

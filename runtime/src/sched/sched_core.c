@@ -38,6 +38,17 @@ static struct rt_thread *ethreads[1024]; /* the enclave threads */
 static unsigned long seen_loads[1024];	 /* their loads at the last tick */
 static volatile int tick_word;		 /* the ticker sleeps on it */
 static int ticker_on;			 /* the ticker thread runs (this process) */
+/* Posted blocking calls: the ULTs waiting for one (ULT_HOSTCALL), the
+ * workers' completion count (the transport's bell) when they were last
+ * looked at, and the idle enclave thread that sleeps on the bell (at most
+ * one; the others sleep on their own word). */
+static struct ult_list hostcalls;
+static unsigned bell_seen;
+static struct rt_thread *reaper;
+/* SCONE_ASYNC_POST: 0 never post; 1 (the default) when another ULT is
+ * runnable and a core is spare for the workers; 2 whenever the call can be
+ * posted (docs/runtime.md, "Posted blocking calls"). */
+static int post_mode = 1;
 
 /* Time slice: a ULT that ran application code for a whole tick while
  * another was runnable is preempted. */
@@ -236,13 +247,15 @@ static void ethread_remove(struct rt_thread *t)
  * ends the timed waits whose deadline passed while no enclave thread was
  * idle to wait for them. It sleeps on tick_word while nothing waits. */
 static uint64_t expire(int self);
+static void reap(int self);
 static void ticker(void *arg)
 {
 	(void)arg;
 	for (;;) {
 		sched_lock();
 		expire(0); /* deadlines no idle enclave thread waits for */
-		if (!runq.head && (!timed || idle_threads)) {
+		reap(0);   /* posted calls no idle enclave thread waits for */
+		if (!runq.head && (!timed || idle_threads) && (!hostcalls.head || reaper)) {
 			int w = tick_word;
 			sched_unlock();
 			rt_sys4(__NR_futex, &tick_word, 0 /* FUTEX_WAIT */ | 128, w, 0);
@@ -290,6 +303,11 @@ static void wake_idle(struct rt_thread **pp)
 		return;
 	}
 	sched_stats.kicks++;
+	if (x == reaper) { /* it sleeps on the bell */
+		reaper = 0;
+		host_ring();
+		return;
+	}
 	transport_sync_call(__NR_futex, (long)&x->sched_idle, 1 /* FUTEX_WAKE */ | 128, 1, 0, 0, 0);
 }
 
@@ -318,9 +336,9 @@ static void wake_one(void)
 {
 	struct rt_thread **pp = &idle_threads;
 	if (*pp) {
-		/* not the timekeeper while another idle thread can go: it keeps
-		 * sleeping for the deadline */
-		if (*pp == timekeeper && (*pp)->sched_idle_next)
+		/* not the timekeeper or the reaper while another idle thread
+		 * can go: they keep sleeping for the deadline, the bell */
+		while ((*pp == timekeeper || *pp == reaper) && (*pp)->sched_idle_next)
 			pp = &(*pp)->sched_idle_next;
 		int was_tk = *pp == timekeeper;
 		wake_idle(pp);
@@ -369,6 +387,43 @@ void sched_make_runnable(struct rt_ult *u, long r)
 {
 	enqueue(u, r);
 	wake_one();
+}
+
+/* Lock held: ULTs whose posted call returned become runnable, after the
+ * checks a host result gets (transport.h host_post_done, iago.h). self:
+ * as expire's. */
+static void reap(int self)
+{
+	if (!hostcalls.head)
+		return;
+	unsigned b = __atomic_load_n(host_bell(), __ATOMIC_ACQUIRE);
+	if (b == bell_seen)
+		return;
+	bell_seen = b; /* a completion after this load bumps the bell again */
+	for (struct rt_ult *u = hostcalls.head, *n; u; u = n) {
+		n = u->next;
+		long r;
+		if (!host_post_done(u->hc_ticket, u->park_nr, u->hc_a, &r))
+			continue;
+		rt_iago_check(u->park_nr, u->hc_a, r, &u->hc_snap);
+		ult_list_remove(u);
+		if (self) {
+			enqueue(u, r);
+			self = 0;
+		} else {
+			sched_make_runnable(u, r);
+		}
+	}
+}
+
+void sched_reap_hint(void)
+{
+	if (!__atomic_load_n(&hostcalls.head, __ATOMIC_RELAXED) ||
+	    __atomic_load_n(host_bell(), __ATOMIC_RELAXED) == __atomic_load_n(&bell_seen, __ATOMIC_RELAXED))
+		return;
+	sched_lock();
+	reap(0);
+	sched_unlock();
 }
 
 /* Lock held: ULTs whose deadline passed become runnable; returns the
@@ -442,6 +497,11 @@ void sched_signal_ult(struct rt_ult *u, int sig, const struct ksiginfo *si)
 		sched_make_runnable(u, -RT_EINTR);
 		return;
 	}
+	if (u->state == ULT_HOSTCALL && !u->hc_cancelled && !blocks(u, u->uc.uc_sigmask, sig)) {
+		u->hc_cancelled = 1; /* it returns -EINTR (or its result) soon, then the signal is delivered */
+		host_post_cancel(u->hc_ticket);
+		return;
+	}
 	if (u->state == ULT_RUNNING && u->on && u->on != rt_self_from_sp())
 		rt_thread_ask(u->on, RT_REQ_POKE);
 }
@@ -456,7 +516,7 @@ static void route_signal(int sig, const struct ksiginfo *si)
 	for (struct rt_ult *u = all; u; u = u->all_next) {
 		if (u->state == ULT_RUNNING || blocks(u, u->uc.uc_sigmask, sig))
 			continue;
-		if (u->state == ULT_WAITING && u->interruptible) {
+		if ((u->state == ULT_WAITING && u->interruptible) || u->state == ULT_HOSTCALL) {
 			pick = u;
 			break;
 		}
@@ -508,16 +568,36 @@ static uint64_t idle_allowed(void)
 	return allow & ~(KSIGBIT(KSIGKILL) | KSIGBIT(KSIGSTOP));
 }
 
+/* Lock held: t leaves the idle list by itself (not woken by wake_one). */
+static void unlist_idle(struct rt_thread *t)
+{
+	for (struct rt_thread **p = &idle_threads; *p; p = &(*p)->sched_idle_next)
+		if (*p == t) {
+			*p = t->sched_idle_next;
+			break;
+		}
+	t->sched_idle = 0;
+	if (reaper == t)
+		reaper = 0;
+}
+
 /* Lock held (and held again on return): t sleeps until a ULT is runnable,
  * a deadline passes or a signal arrives. 0 when the run queue has a ULT,
  * else RT_SCHED_EXEC. */
 static int idle(struct rt_thread *t)
 {
 	for (;;) {
+		reap(!runq.head);
 		uint64_t deadline = expire(!runq.head);
 		if (runq.head)
 			return 0;
 		uint64_t allow = idle_allowed();
+		/* one idle thread watches the workers' bell while ULTs wait for
+		 * posted calls */
+		int bell = hostcalls.head && (!reaper || reaper == t);
+		if (bell)
+			reaper = t;
+		unsigned seen = bell_seen;
 		/* one idle thread keeps time: this one, unless another already
 		 * sleeps for this deadline or an earlier one */
 		if (deadline && (!timekeeper || timekeeper == t || deadline < tk_deadline)) {
@@ -534,7 +614,8 @@ static int idle(struct rt_thread *t)
 		t->sched_spin = 1;
 		sched_unlock();
 		uint64_t t0 = rt_rdtsc();
-		while (__atomic_load_n(&t->sched_idle, __ATOMIC_ACQUIRE) && rt_rdtsc() - t0 < IDLE_SPIN_CYCLES)
+		while (__atomic_load_n(&t->sched_idle, __ATOMIC_ACQUIRE) && rt_rdtsc() - t0 < IDLE_SPIN_CYCLES &&
+		       (!bell || __atomic_load_n(host_bell(), __ATOMIC_ACQUIRE) == seen))
 			__builtin_ia32_pause();
 		sched_lock();
 		t->sched_spin = 0;
@@ -542,6 +623,11 @@ static int idle(struct rt_thread *t)
 			if (timekeeper == t)
 				timekeeper = 0;
 			continue; /* taken off the list by wake_one: a ULT is runnable */
+		}
+		if (bell && __atomic_load_n(host_bell(), __ATOMIC_ACQUIRE) != seen) {
+			/* a posted call returned during the spin */
+			unlist_idle(t);
+			continue;
 		}
 		sched_stats.idle_sleeps++;
 		sched_unlock();
@@ -557,21 +643,22 @@ static int idle(struct rt_thread *t)
 		}
 		uint64_t mask = ~allow, all_blocked = ~0ULL;
 		rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &mask, 0, 8);
-		transport_sync_call_cp(__NR_futex, (long)&t->sched_idle, 0 /* FUTEX_WAIT */ | 128, 1, (long)tp, 0, 0,
-				       &t->npending);
+		if (bell) {
+			sched_stats.bell_sleeps++;
+			host_bell_wait(seen, tp, &t->npending);
+		} else {
+			transport_sync_call_cp(__NR_futex, (long)&t->sched_idle, 0 /* FUTEX_WAIT */ | 128, 1, (long)tp,
+					       0, 0, &t->npending);
+		}
 		rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &all_blocked, 0, 8);
 
 		sched_lock();
 		if (timekeeper == t)
 			timekeeper = 0; /* the next round decides again */
-		if (t->sched_idle) {	/* not woken by wake_one: off the list */
-			for (struct rt_thread **p = &idle_threads; *p; p = &(*p)->sched_idle_next)
-				if (*p == t) {
-					*p = t->sched_idle_next;
-					break;
-				}
-			t->sched_idle = 0;
-		}
+		if (reaper == t)
+			reaper = 0;
+		if (t->sched_idle) /* not woken by wake_one: off the list */
+			unlist_idle(t);
 		if (t->npending) {
 			int s = route_pending(t);
 			if (s)
@@ -626,6 +713,7 @@ static void load(struct rt_thread *t, struct rt_ult *u, struct kucontext *uc)
 static int run_next(struct rt_thread *t, struct kucontext *uc, struct rt_ult *prev, long *r)
 {
 	for (;;) {
+		reap(!runq.head);
 		uint64_t d = expire(!runq.head);
 		struct rt_ult *n = runq.head;
 		if (n) {
@@ -682,8 +770,8 @@ void rt_sched_leave(struct rt_thread *t)
 	(void)t;
 	sched_lock();
 	active--;
-	if (runq.head || (timed && !idle_threads))
-		wake_one(); /* the slot runs the others, or waits for their deadlines */
+	if (runq.head || (timed && !idle_threads) || (hostcalls.head && !reaper))
+		wake_one(); /* the slot runs the others, or waits for their deadlines, posted calls */
 	sched_unlock();
 }
 
@@ -808,9 +896,9 @@ static void thread_main(struct rt_thread *c)
 	if (run_next(c, uc, 0, &nr) != RT_SCHED_SWITCHED)
 		rt_fatal(RT_EX_SOFTWARE,
 			 "mn scheduler: an execve request reached an enclave thread other than the main one");
-	rt_sched_collect(c, uc, -1);
-	if (c->npending)
-		rt_signals_after_syscall(c, uc, -1);
+	/* nr: the call the ULT waits in (its restart when a signal ended it) */
+	if (!rt_sched_collect(c, uc, nr) && c->npending)
+		rt_signals_after_syscall(c, uc, nr);
 	rt_wrfsbase(c->app_fs);
 	c->in_app = 1;
 	rt_sigreturn_to(uc);
@@ -852,10 +940,10 @@ int rt_sched_collect(struct rt_thread *t, struct kucontext *uc, long nr)
 	return 0;
 }
 
-void rt_sched_interrupt(struct rt_thread *t, struct kucontext *uc, int req)
+long rt_sched_interrupt(struct rt_thread *t, struct kucontext *uc, int req)
 {
+	long nr = -1;
 	if (req == RT_REQ_PREEMPT && t->ult && __atomic_load_n(&runq.head, __ATOMIC_RELAXED)) {
-		long nr;
 		sched_lock();
 		if (runq.head) {
 			sched_stats.preempts++;
@@ -864,7 +952,208 @@ void rt_sched_interrupt(struct rt_thread *t, struct kucontext *uc, int req)
 			sched_unlock();
 		}
 	}
-	rt_sched_collect(t, uc, -1);
+	return rt_sched_collect(t, uc, nr) ? RT_SCHED_RESTARTED : nr;
+}
+
+/* ---- posted blocking calls ---- */
+
+/* The calls a host worker may make for a ULT: they act on descriptors,
+ * memory or processes the workers share, not on the calling kernel
+ * thread. Not: calls with a signal mask argument (ppoll, pselect6,
+ * epoll_pwait(2) with one: the mask is the calling thread's for the
+ * call's duration), calls that create descriptors by path (the spare
+ * placeholders' numbering, fdtab.h), ioctl. */
+static int postable(long nr, const long *a)
+{
+	switch (nr) {
+	case __NR_read:
+	case __NR_readv:
+	case __NR_pread64:
+	case __NR_preadv:
+	case __NR_preadv2:
+	case __NR_write:
+	case __NR_writev:
+	case __NR_pwrite64:
+	case __NR_pwritev:
+	case __NR_pwritev2:
+	case __NR_recvfrom:
+	case __NR_recvmsg:
+	case __NR_recvmmsg:
+	case __NR_sendto:
+	case __NR_sendmsg:
+	case __NR_sendmmsg:
+	case __NR_sendfile:
+	case __NR_splice:
+	case __NR_tee:
+	case __NR_accept:
+	case __NR_accept4:
+	case __NR_connect:
+	case __NR_poll:
+	case __NR_select:
+	case __NR_epoll_wait:
+	case __NR_wait4:
+	case __NR_waitid:
+	case __NR_flock:
+	case __NR_fcntl: /* F_SETLKW, F_OFD_SETLKW: the others do not block */
+	case __NR_msgrcv:
+	case __NR_msgsnd:
+	case __NR_semop:
+	case __NR_semtimedop:
+	case __NR_mq_timedreceive:
+	case __NR_mq_timedsend:
+	case __NR_futex: /* on shared memory: the others are served in the enclave */
+	case __NR_pause:
+		return 1;
+	case __NR_ppoll:
+	case __NR_epoll_pwait:
+	case __NR_epoll_pwait2:
+		return !a[3];
+	case __NR_pselect6:
+		return !a[5];
+	}
+	return 0;
+}
+
+int rt_sched_offer(struct rt_thread *t, long nr, const long *a)
+{
+	if (!post_mode || !t->ult || !host_can_post() || !postable(nr, a))
+		return 0;
+	if (post_mode == 2)
+		return 1;
+	/* With nothing else to run the enclave thread would sleep (an exit)
+	 * until the call returns: the call made here costs the same, without
+	 * a worker's wake-up and hand-back. Without a spare core every post
+	 * wakes a sleeping worker (an exit) and adds two hand-overs between
+	 * threads that wait for a CPU. */
+	if (!sched_runnable()) {
+		__atomic_add_fetch(&sched_stats.post_idle, 1, __ATOMIC_RELAXED);
+		return 0;
+	}
+	if (!host_post_spare()) {
+		__atomic_add_fetch(&sched_stats.post_busy, 1, __ATOMIC_RELAXED);
+		return 0;
+	}
+	return 1;
+}
+
+/* Cycles a posted call may take before its ULT parks: a call that does
+ * not block (an event loop's epoll_wait with events ready) returns within
+ * a few microseconds, and the ULT goes on without a switch. */
+#define HOSTCALL_SPIN_CYCLES 20000
+
+static int hostcall_spin(struct rt_thread *t, long nr, long *r)
+{
+	uint64_t t0 = rt_rdtsc();
+	do {
+		if (host_post_done(t->hc_ticket, nr, t->hc_a, r)) {
+			rt_iago_check(nr, t->hc_a, *r, &t->hc_snap);
+			__atomic_add_fetch(&sched_stats.hostcall_quick, 1, __ATOMIC_RELAXED);
+			return 1;
+		}
+		__builtin_ia32_pause();
+	} while (!sched_runnable() && rt_rdtsc() - t0 < HOSTCALL_SPIN_CYCLES);
+	return 0;
+}
+
+int rt_sched_hostcall_quick(struct rt_thread *t, long nr, long *r) { return hostcall_spin(t, nr, r); }
+
+/* The call t->hc_ticket, waited for without a switch: cancelled first
+ * when cancel is set. */
+static long hostcall_wait(struct rt_thread *t, long nr, int cancel)
+{
+	long r;
+	if (cancel)
+		host_post_cancel(t->hc_ticket);
+	for (;;) {
+		unsigned b = __atomic_load_n(host_bell(), __ATOMIC_ACQUIRE);
+		if (host_post_done(t->hc_ticket, nr, t->hc_a, &r))
+			break;
+		struct kts ts = {0, 1000000};
+		host_bell_wait(b, &ts, 0);
+	}
+	rt_iago_check(nr, t->hc_a, r, &t->hc_snap);
+	return r;
+}
+
+/* Lock held, a ULT parked in a posted call: someone must watch the bell.
+ * With nothing else to run, the caller idles and does; else an idle
+ * thread is woken to (it becomes the reaper when it idles again), or
+ * with none idle the tick looks at the bell besides the busy threads. */
+static void watch_bell(void)
+{
+	if (reaper || !runq.head)
+		return;
+	struct rt_thread **pp = &idle_threads;
+	while (*pp && *pp == timekeeper && (*pp)->sched_idle_next)
+		pp = &(*pp)->sched_idle_next;
+	if (*pp) {
+		if (*pp == timekeeper)
+			timekeeper = 0;
+		wake_idle(pp);
+	} else {
+		tick_start();
+	}
+}
+
+int rt_sched_hostcall(struct rt_thread *t, struct kucontext *uc, long nr, long *r)
+{
+	struct rt_ult *u = t->ult;
+	if (hostcall_spin(t, nr, r))
+		return RT_SCHED_RESULT;
+	sched_lock();
+	/* Done by now? Checked under the lock, as reap does: a completion the
+	 * bell announced before the ULT is on the list is seen here. */
+	if (host_post_done(t->hc_ticket, nr, t->hc_a, r)) {
+		sched_unlock();
+		rt_iago_check(nr, t->hc_a, *r, &t->hc_snap);
+		return RT_SCHED_RESULT;
+	}
+	if (deliverable(u, uc->uc_sigmask)) {
+		/* a signal for it came before it could park: the call ends now */
+		sched_unlock();
+		*r = hostcall_wait(t, nr, 1);
+		return RT_SCHED_RESULT;
+	}
+	save(t, u, uc);
+	u->park_nr = nr;
+	u->hc_ticket = t->hc_ticket;
+	u->hc_cancelled = 0;
+	memcpy(u->hc_a, t->hc_a, sizeof u->hc_a);
+	u->hc_snap = t->hc_snap;
+	u->state = ULT_HOSTCALL;
+	u->interruptible = 1;
+	ult_list_push(&hostcalls, u);
+	sched_stats.hostcalls++;
+	watch_bell();
+	return run_next(t, uc, u, r);
+}
+
+void rt_sched_drain_hostcalls(void)
+{
+	if (!rt_sched_mn)
+		return;
+	sched_lock();
+	for (struct rt_ult *u = hostcalls.head; u; u = u->next)
+		if (!u->hc_cancelled) {
+			u->hc_cancelled = 1;
+			host_post_cancel(u->hc_ticket);
+		}
+	while (hostcalls.head) {
+		unsigned b = __atomic_load_n(host_bell(), __ATOMIC_ACQUIRE);
+		for (struct rt_ult *u = hostcalls.head, *n; u; u = n) {
+			n = u->next;
+			long r;
+			if (host_post_done(u->hc_ticket, u->park_nr, u->hc_a, &r))
+				ult_list_remove(u); /* its ULT goes with the old program */
+		}
+		if (!hostcalls.head)
+			break;
+		sched_unlock();
+		struct kts ts = {0, 1000000};
+		host_bell_wait(b, &ts, 0);
+		sched_lock();
+	}
+	sched_unlock();
 }
 
 /* ---- set-up, fork, execve ---- */
@@ -881,6 +1170,13 @@ int rt_sched_init(struct rt_thread *t)
 {
 	fp_cap = xsave_size();
 	max_threads = rt_max_threads ? rt_max_threads : 4;
+	const char *p = rt_getenv("SCONE_ASYNC_POST");
+	if (p && *p) {
+		if ((p[0] != '0' && p[0] != '1' && p[0] != '2') || p[1])
+			rt_fatal(RT_EX_USAGE, "SCONE_ASYNC_POST=%s: expected 0 (never), 1 (when it pays) or 2 (always)",
+				 p);
+		post_mode = p[0] - '0';
+	}
 	struct rt_ult *u = ult_new();
 	if (!u)
 		return -RT_ENOMEM;
@@ -931,6 +1227,8 @@ static void only(struct rt_thread *t)
 	timed = 0;
 	idle_threads = 0;
 	timekeeper = 0;
+	reaper = 0;
+	hostcalls.head = hostcalls.tail = 0;
 	spares = 0;
 	nthreads = 1;
 	active = 1;
@@ -988,8 +1286,11 @@ void rt_sched_print_stats(void)
 		"scone-run: stats: mn scheduler: %lu user-level threads created, %u kernel threads (%lu started) for "
 		"%u enclave threads, %lu switches, %lu parks (%lu futex waits, %lu futex wake calls, %lu yields), %lu "
 		"preemptions, %lu waits for a free enclave thread after a blocking call, %lu wake-ups of spinning idle "
-		"threads, %lu idle sleeps, %lu wake-ups of sleeping threads, %lu calls served on the fast path without a "
-		"trap\n",
+		"threads, %lu idle sleeps (%lu of them on the workers' bell), %lu wake-ups of sleeping threads, %lu calls "
+		"served on the fast path without a trap, %lu posted blocking calls waited for parked, %lu returned "
+		"within the spin, %lu made by the calling thread as nothing else was runnable, %lu as no core was "
+		"spare\n",
 		s.ults, nthreads, s.spawns, max_threads, s.switches, s.parks, s.futex_waits, s.futex_wakes, s.yields,
-		s.preempts, s.slot_waits, s.spin_wakes, s.idle_sleeps, s.kicks, s.fast);
+		s.preempts, s.slot_waits, s.spin_wakes, s.idle_sleeps, s.bell_sleeps, s.kicks, s.fast, s.hostcalls,
+		s.hostcall_quick, s.post_idle, s.post_busy);
 }

@@ -12,6 +12,7 @@ enum ult_state {
 	ULT_RUNNING,  /* on an enclave thread (on) */
 	ULT_RUNNABLE, /* in the run queue */
 	ULT_WAITING,  /* on a wait list (a futex) and/or timed */
+	ULT_HOSTCALL, /* its blocking call posted to a host worker (the hostcall list) */
 };
 
 struct ult_list {
@@ -45,13 +46,19 @@ struct rt_ult {
 	unsigned long sleep_rem; /* nanosleep's rem (interrupted: time left) */
 	unsigned npending;
 	struct rt_pending pending[RT_MAX_PENDING];
+	/* ULT_HOSTCALL: the transport's ticket, the call's arguments and the
+	 * Iago checks' snapshot (park_nr: the call); a signal cancelled it */
+	int hc_ticket;
+	int hc_cancelled;
+	long hc_a[6];
+	struct rt_iago_snap hc_snap;
 	unsigned char *fp; /* 64-byte aligned, fp_cap bytes */
 	void *fp_alloc;
 };
 
 struct sched_stats {
 	unsigned long switches, parks, preempts, slot_waits, spin_wakes, futex_waits, futex_wakes, yields, idle_sleeps,
-		kicks, spawns, ults, fast;
+		kicks, spawns, ults, fast, hostcalls, hostcall_quick, bell_sleeps, post_idle, post_busy;
 };
 
 extern struct rt_lock rt_sched_lock;
@@ -104,6 +111,10 @@ int sched_exit_current(struct rt_thread *t, struct kucontext *uc, int code, long
 /* Lock held: queues signal sig on u (interrupting an in-enclave wait when
  * u's mask lets it through; poking the enclave thread running u). */
 void sched_signal_ult(struct rt_ult *u, int sig, const struct ksiginfo *si);
+
+/* Posted calls that returned since the last look: their ULTs become
+ * runnable (lock not held; cheap when none did). */
+void sched_reap_hint(void);
 
 /* sched_futex.c: FUTEX_* on private memory (lock not held). */
 int sched_futex(struct rt_thread *t, struct kucontext *uc, const long *a, long *r);

@@ -45,7 +45,9 @@
 #include "sys.h"
 
 #define ASYNC_NSLOTS 64
-#define ASYNC_MAX_WORKERS 16
+#define ASYNC_MAX_WORKERS 16 /* SCONE_ASYNC_WORKERS: the workers started with the runtime */
+#define ASYNC_WORKER_CAP 64  /* with the ones started for posted calls */
+#define MAX_POSTED 48	     /* posted calls at once: the other slots stay for the quick calls */
 #define ENCLAVE_SPIN 20000UL /* cycles an enclave thread spins before sleeping (~2.5 exits) */
 #define WORKER_SPIN \
 	1000000UL /* cycles an idle worker spins before sleeping (~400 us: more
@@ -74,12 +76,20 @@ struct slot {
 	long nr;
 	long a[6];
 	long ret;
+	/* A posted call (transport.h claim/submit): the enclave thread does
+	 * not wait on the slot; its result is collected later (done). */
+	int posted;
+	volatile unsigned cancel; /* a signal came for the waiting thread: the call returns -EINTR */
+	int wtid;		  /* the worker executing it (for the cancelling signal) */
 } __attribute__((aligned(64)));
 
 /* A worker: a runtime-internal thread (core/ithread.h) serving slots. */
 struct worker {
 	int tid;
 	unsigned idx;
+	const void *block;	   /* its block (async_worker_signal) */
+	struct slot *volatile cur; /* the posted call it executes, or 0 */
+	int sig_on;		   /* RT_SIG_REQ unblocked: its posted calls can be cancelled */
 };
 
 static struct {
@@ -89,8 +99,14 @@ static struct {
 	int sleepers;
 	int wseq;
 	int started __attribute__((aligned(64))); /* 0 none, 1 starting, 2 running */
-	unsigned nworkers;
-	struct worker w[ASYNC_MAX_WORKERS];
+	unsigned nworkers, nworkers_init;	  /* now; at start-up (SCONE_ASYNC_WORKERS) */
+	struct worker w[ASYNC_WORKER_CAP];
+	/* posted calls */
+	int nposted __attribute__((aligned(64)));   /* claimed, not yet returned */
+	int growing;				    /* an enclave thread starts a worker */
+	unsigned bell __attribute__((aligned(64))); /* bumped at each completion of a posted call */
+	int bell_waiters;
+	unsigned long n_posted, n_post_full, n_cancels, n_grown;
 	/* statistics */
 	unsigned long n_async __attribute__((aligned(64)));
 	unsigned long n_sync, n_full, n_wakes, n_sleeps, n_backoff, n_retracted;
@@ -250,9 +266,43 @@ static struct slot *take(unsigned *cursor)
 	return 0;
 }
 
-static void serve(struct slot *s)
+/* A posted call, which may block: a cancellation point (core/sys.h
+ * rt_syscall_cp) on the slot's cancel flag, which the enclave side sets
+ * before it sends RT_SIG_REQ to this worker (async_cancel). A request
+ * meant for an earlier call (stale) interrupts this one with EINTR while
+ * its flag is clear: it is restarted. */
+static void serve_posted(struct worker *w, struct slot *s)
 {
-	long r = rt_syscall6(s->nr, s->a[0], s->a[1], s->a[2], s->a[3], s->a[4], s->a[5]);
+	if (!w->sig_on) {
+		uint64_t m = ~KSIGBIT(RT_SIG_REQ);
+		rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &m, 0, 8);
+		w->sig_on = 1;
+	}
+	w->cur = s;
+	__atomic_store_n(&s->wtid, w->tid, __ATOMIC_SEQ_CST);
+	long r;
+	do
+		r = rt_syscall_cp(s->nr, s->a[0], s->a[1], s->a[2], s->a[3], s->a[4], s->a[5], &s->cancel);
+	while (r == -RT_EINTR && !__atomic_load_n(&s->cancel, __ATOMIC_SEQ_CST));
+	w->cur = 0;
+	s->ret = r;
+	__atomic_sub_fetch(&A.nposted, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&s->state, S_DONE, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&A.bell, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&A.bell_waiters, __ATOMIC_SEQ_CST))
+		futex((int *)&A.bell, FUTEX_WAKE_PRIVATE, 1 << 30);
+}
+
+static void serve(struct worker *w, struct slot *s)
+{
+	if (s->posted) {
+		serve_posted(w, s);
+		return;
+	}
+	long r;
+	do /* a stale cancelling request (serve_posted) is no reason to fail a call */
+		r = rt_syscall6(s->nr, s->a[0], s->a[1], s->a[2], s->a[3], s->a[4], s->a[5]);
+	while (r == -RT_EINTR && w->sig_on);
 	s->ret = r;
 	__atomic_store_n(&s->state, S_DONE, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&s->waiter, __ATOMIC_SEQ_CST))
@@ -263,11 +313,12 @@ static void worker_main(void *arg)
 {
 	struct worker *w = arg;
 	w->tid = (int)rt_sys0(__NR_gettid);
+	w->block = rt_self_from_sp();
 	unsigned cursor = w->idx * (ASYNC_NSLOTS / ASYNC_MAX_WORKERS);
 	for (;;) {
 		struct slot *s;
 		while ((s = take(&cursor)))
-			serve(s);
+			serve(w, s);
 		/* One worker at a time spins, keeping the token while it serves,
 		 * until it has been idle for WORKER_SPIN cycles; the others sleep. */
 		int zero = 0;
@@ -275,8 +326,20 @@ static void worker_main(void *arg)
 		    __atomic_compare_exchange_n(&A.spinner, &zero, 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
 			uint64_t t0 = rt_rdtsc();
 			for (;;) {
-				if ((s = take(&cursor))) {
-					serve(s);
+				if ((s = take(&cursor)) && s->posted) {
+					/* it may block: the token goes first, or calls
+					 * posted meanwhile would wait for this one */
+					__atomic_store_n(&A.spinner, 0, __ATOMIC_SEQ_CST);
+					if (__atomic_load_n(&A.nreq, __ATOMIC_SEQ_CST) &&
+					    __atomic_load_n(&A.sleepers, __ATOMIC_SEQ_CST)) {
+						__atomic_add_fetch(&A.wseq, 1, __ATOMIC_SEQ_CST);
+						futex(&A.wseq, FUTEX_WAKE_PRIVATE, 1);
+					}
+					serve(w, s);
+					break;
+				}
+				if (s) {
+					serve(w, s);
 					t0 = rt_rdtsc();
 					continue;
 				}
@@ -285,7 +348,8 @@ static void worker_main(void *arg)
 					break;
 				cpu_relax();
 			}
-			__atomic_store_n(&A.spinner, 0, __ATOMIC_SEQ_CST);
+			if (!s) /* else given up before a posted call */
+				__atomic_store_n(&A.spinner, 0, __ATOMIC_SEQ_CST);
 		}
 		__atomic_add_fetch(&A.sleepers, 1, __ATOMIC_SEQ_CST);
 		int seq = __atomic_load_n(&A.wseq, __ATOMIC_SEQ_CST);
@@ -299,6 +363,8 @@ static int start_workers(void)
 {
 	for (unsigned i = 0; i < A.nworkers; i++) {
 		A.w[i].idx = i;
+		A.w[i].sig_on = 0;
+		A.w[i].cur = 0;
 		long r = rt_ithread_start(worker_main, &A.w[i]);
 		if (r < 0)
 			return (int)r;
@@ -359,7 +425,7 @@ static int async_init(uint64_t exit_cycles)
 			rt_fatal(RT_EX_USAGE, "SCONE_ASYNC_WORKERS=%s: expected 1..%d worker threads", v,
 				 ASYNC_MAX_WORKERS);
 	}
-	A.nworkers = (unsigned)n;
+	A.nworkers = A.nworkers_init = (unsigned)n;
 	A.ncpus = (int)default_cpus();
 	A.load_fd = open_load();
 	A.started = 1;
@@ -377,9 +443,14 @@ static void async_fork_child(void)
 	/* Requests of threads that do not exist in the child are dropped. */
 	for (unsigned i = 0; i < ASYNC_NSLOTS; i++) {
 		A.slots[i].waiter = 0;
+		A.slots[i].posted = 0;
 		A.slots[i].state = S_FREE;
 	}
 	A.nreq = 0;
+	A.nposted = 0;
+	A.nworkers = A.nworkers_init; /* the ones started for posted calls are the parent's */
+	A.bell_waiters = 0;
+	A.growing = 0;
 	A.spinner = 0;
 	A.sleepers = 0;
 	A.sampling = 0; /* a worker of the parent may have been sampling */
@@ -397,6 +468,29 @@ static struct slot *claim(void)
 		if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == S_FREE &&
 		    __atomic_compare_exchange_n(&s->state, &want, S_CLAIMED, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 			return s;
+	}
+	return 0;
+}
+
+/* Fills the claimed slot s with nr(a) and hands it to the workers; the
+ * number of exits that took (a sleeping worker woken). */
+static int publish(struct slot *s, long nr, const long *a)
+{
+	s->nr = nr;
+	for (int i = 0; i < 6; i++)
+		s->a[i] = a[i];
+	s->waiter = 0;
+	__atomic_store_n(&s->state, S_REQUEST, __ATOMIC_RELEASE);
+	int q = __atomic_add_fetch(&A.nreq, 1, __ATOMIC_SEQ_CST);
+	if ((q > 1 || !__atomic_load_n(&A.spinner, __ATOMIC_SEQ_CST)) &&
+	    __atomic_load_n(&A.sleepers, __ATOMIC_SEQ_CST)) {
+		/* No worker is watching, or requests queue up behind the
+		 * spinning one: wake one (a direct call: an exit). */
+		count(&A.n_wakes);
+		transport_simulate_exit();
+		__atomic_add_fetch(&A.wseq, 1, __ATOMIC_SEQ_CST);
+		futex(&A.wseq, FUTEX_WAKE_PRIVATE, 1);
+		return 1;
 	}
 	return 0;
 }
@@ -432,24 +526,9 @@ static long async_call(const long *a, long nr, long a0, long a1, long a2, long a
 		count(&A.n_full);
 		return transport_sync_call(nr, a0, a1, a2, a3, a4, a5);
 	}
-	int exits = 0;
 	count(&A.n_async);
-	s->nr = nr;
-	for (int i = 0; i < 6; i++)
-		s->a[i] = a[i];
-	s->waiter = 0;
-	__atomic_store_n(&s->state, S_REQUEST, __ATOMIC_RELEASE);
-	int q = __atomic_add_fetch(&A.nreq, 1, __ATOMIC_SEQ_CST);
-	if ((q > 1 || !__atomic_load_n(&A.spinner, __ATOMIC_SEQ_CST)) &&
-	    __atomic_load_n(&A.sleepers, __ATOMIC_SEQ_CST)) {
-		/* No worker is watching, or requests queue up behind the
-		 * spinning one: wake one (a direct call: an exit). */
-		count(&A.n_wakes);
-		exits++;
-		transport_simulate_exit();
-		__atomic_add_fetch(&A.wseq, 1, __ATOMIC_SEQ_CST);
-		futex(&A.wseq, FUTEX_WAKE_PRIVATE, 1);
-	}
+	s->posted = 0;
+	int exits = publish(s, nr, a);
 	uint64_t t0 = rt_rdtsc();
 	int v, retracted = 0;
 	while ((v = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE)) != S_DONE) {
@@ -530,6 +609,141 @@ static long async_syscall_cp(long nr, long a0, long a1, long a2, long a3, long a
 	return transport_sync_call_cp(nr, a0, a1, a2, a3, a4, a5, pending);
 }
 
+/* ---- posted calls (transport.h claim .. ring) ---- */
+
+/* A worker more for posted calls, which may block in it: as many workers
+ * as posted calls plus one, so that quick calls always find one. 1 when
+ * there are enough. */
+static int enough_workers(int posted)
+{
+	for (;;) {
+		unsigned n = __atomic_load_n(&A.nworkers, __ATOMIC_ACQUIRE);
+		if ((unsigned)posted < n)
+			return 1;
+		if (n >= ASYNC_WORKER_CAP)
+			return 0;
+		int zero = 0;
+		if (!__atomic_compare_exchange_n(&A.growing, &zero, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+			cpu_relax(); /* another enclave thread starts one */
+			continue;
+		}
+		/* one more (concurrent posters may each need theirs: the loop) */
+		n = A.nworkers;
+		long r = 0;
+		if ((unsigned)posted >= n) {
+			A.w[n].idx = n;
+			A.w[n].sig_on = 0;
+			A.w[n].cur = 0;
+			transport_simulate_exit(); /* clone from the enclave: an exit */
+			r = rt_ithread_start(worker_main, &A.w[n]);
+			if (r >= 0) {
+				__atomic_store_n(&A.nworkers, n + 1, __ATOMIC_RELEASE);
+				count(&A.n_grown);
+			}
+		}
+		__atomic_store_n(&A.growing, 0, __ATOMIC_RELEASE);
+		if (r < 0)
+			return 0;
+	}
+}
+
+static int async_spare(void) { return rt_rdtsc() >= __atomic_load_n(&A.sync_until, __ATOMIC_RELAXED); }
+
+static int async_claim(void)
+{
+	if (__atomic_load_n(&A.started, __ATOMIC_ACQUIRE) != 2)
+		return -1; /* not started, or a forked child before its first async call */
+	int posted = __atomic_add_fetch(&A.nposted, 1, __ATOMIC_SEQ_CST);
+	struct slot *s = 0;
+	if (posted > MAX_POSTED || !enough_workers(posted) || !(s = claim())) {
+		__atomic_sub_fetch(&A.nposted, 1, __ATOMIC_SEQ_CST);
+		count(&A.n_post_full);
+		return -1;
+	}
+	s->posted = 1;
+	s->cancel = 0;
+	s->wtid = 0;
+	return (int)(s - A.slots);
+}
+
+static void async_submit(int k, long nr, const long *a)
+{
+	count(&A.n_posted);
+	publish(&A.slots[k], nr, a);
+}
+
+static int async_done(int k, long *r)
+{
+	struct slot *s = &A.slots[k];
+	if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != S_DONE)
+		return 0;
+	*r = __atomic_load_n(&s->ret, __ATOMIC_ACQUIRE);
+	s->posted = 0;
+	__atomic_store_n(&s->state, S_FREE, __ATOMIC_RELEASE);
+	return 1;
+}
+
+static void async_cancel(int k)
+{
+	struct slot *s = &A.slots[k];
+	count(&A.n_cancels);
+	__atomic_store_n(&s->cancel, 1, __ATOMIC_SEQ_CST);
+	int want = S_REQUEST;
+	if (__atomic_compare_exchange_n(&s->state, &want, S_RUNNING, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+		/* no worker took it yet: it returns -EINTR without running */
+		__atomic_sub_fetch(&A.nreq, 1, __ATOMIC_ACQ_REL);
+		s->ret = -RT_EINTR;
+		__atomic_sub_fetch(&A.nposted, 1, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&s->state, S_DONE, __ATOMIC_SEQ_CST);
+		__atomic_add_fetch(&A.bell, 1, __ATOMIC_SEQ_CST);
+		return;
+	}
+	/* Taken: the worker either sees the flag before its call starts
+	 * (rt_syscall_cp), or has published its thread id for the signal
+	 * that interrupts the call (both sides store, then load). */
+	int tid = __atomic_load_n(&s->wtid, __ATOMIC_SEQ_CST);
+	if (tid && __atomic_load_n(&s->state, __ATOMIC_SEQ_CST) == S_RUNNING)
+		transport_sync_call(__NR_tgkill, rt_sys0(__NR_getpid), tid, RT_SIG_REQ, 0, 0, 0);
+}
+
+static void async_bell_wait(unsigned seen, const void *timeout, const volatile unsigned *pending)
+{
+	static const volatile unsigned none;
+	if (!pending)
+		pending = &none;
+	__atomic_add_fetch(&A.bell_waiters, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&A.bell, __ATOMIC_SEQ_CST) == seen)
+		transport_sync_call_cp(__NR_futex, (long)&A.bell, FUTEX_WAIT_PRIVATE, (int)seen, (long)timeout, 0, 0,
+				       pending);
+	__atomic_sub_fetch(&A.bell_waiters, 1, __ATOMIC_SEQ_CST);
+}
+
+static void async_ring(void)
+{
+	__atomic_add_fetch(&A.bell, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&A.bell_waiters, __ATOMIC_SEQ_CST))
+		transport_sync_call(__NR_futex, (long)&A.bell, FUTEX_WAKE_PRIVATE, 1 << 30, 0, 0, 0);
+}
+
+int async_worker_signal(const void *block, void *ucv)
+{
+	struct kucontext *uc = ucv;
+	unsigned n = __atomic_load_n(&A.nworkers, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < n; i++) {
+		struct worker *w = &A.w[i];
+		if (w->block != block)
+			continue;
+		/* between the flag's check and the call: the call must not start */
+		struct slot *s = w->cur;
+		unsigned long *g = uc->uc_mcontext.gregs;
+		if (s && __atomic_load_n(&s->cancel, __ATOMIC_SEQ_CST) && g[KR_RIP] >= (unsigned long)rt_cp_begin &&
+		    g[KR_RIP] <= (unsigned long)rt_cp_syscall)
+			g[KR_RIP] = (unsigned long)rt_cp_cancel;
+		return 1;
+	}
+	return 0;
+}
+
 static void async_print_stats(void)
 {
 	rt_eprintf(
@@ -539,6 +753,11 @@ static void async_print_stats(void)
 		A.nworkers, A.n_async - A.n_retracted, A.n_sync, A.n_full, A.n_backoff, A.n_nospare, A.n_busy,
 		A.n_samples, A.n_wakes, A.n_sleeps,
 		A.n_sync + A.n_full + A.n_backoff + A.n_nospare + A.n_wakes + A.n_sleeps);
+	if (A.n_posted || A.n_post_full)
+		rt_eprintf("scone-run: stats: posted blocking calls: %lu served by workers while their threads were "
+			   "parked, %lu made by the calling thread (no slot or worker free), %lu cancelled by signals, "
+			   "%lu workers started for them\n",
+			   A.n_posted, A.n_post_full, A.n_cancels, A.n_grown);
 }
 
 const struct transport async_transport = {
@@ -549,4 +768,12 @@ const struct transport async_transport = {
 	.fork_child = async_fork_child,
 	.launched = async_launched,
 	.print_stats = async_print_stats,
+	.claim = async_claim,
+	.spare = async_spare,
+	.submit = async_submit,
+	.done = async_done,
+	.cancel = async_cancel,
+	.bell = &A.bell,
+	.bell_wait = async_bell_wait,
+	.ring = async_ring,
 };

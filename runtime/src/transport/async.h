@@ -19,4 +19,7 @@
 extern const struct transport async_transport;
 /* Whether the calling thread must execute nr itself (or it may block). */
 int async_must_be_sync(long nr, const long *a);
+/* A signal on the thread whose block is block: 1 when that is a worker
+ * (RT_SIG_REQ cancels the posted call it executes: transport.h). */
+int async_worker_signal(const void *block, void *uc);
 #endif

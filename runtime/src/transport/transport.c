@@ -85,3 +85,42 @@ long host_syscall_cp(long nr, long a0, long a1, long a2, long a3, long a4, long 
 	rt_nb_track(nr, a, r);
 	return r;
 }
+
+int host_can_post(void) { return cur->claim != 0; }
+
+int host_post_spare(void) { return cur->spare && cur->spare(); }
+
+int host_post(long nr, const long *a)
+{
+	if (!cur->claim)
+		return -1;
+	int k = cur->claim();
+	if (k < 0)
+		return -1;
+	spares_before(nr, a);
+	rt_host_before(nr, a);
+	cur->submit(k, nr, a);
+	return k;
+}
+
+int host_post_done(int ticket, long nr, const long *a, long *r)
+{
+	if (!cur->done(ticket, r))
+		return 0;
+	rt_host_result(nr, a, *r);
+	rt_nb_track(nr, a, *r);
+	return 1;
+}
+
+void host_post_cancel(int ticket) { cur->cancel(ticket); }
+
+const volatile unsigned *host_bell(void) { return cur->bell; }
+
+void host_bell_wait(unsigned seen, const void *timeout, const volatile unsigned *pending)
+{
+	cur->bell_wait(seen, timeout, pending);
+}
+
+void host_ring(void) { cur->ring(); }
+
+int host_worker_signal(const void *block, void *uc) { return async_worker_signal(block, uc); }

@@ -35,6 +35,29 @@ struct transport {
 	void (*launched)(void);
 	/* SCONE_STATS=1 at exit_group: a line of counters on stderr. */
 	void (*print_stats)(void);
+	/* Exit-less blocking calls (the mn scheduler parks the calling
+	 * user-level thread meanwhile: docs/runtime.md, "Posted blocking
+	 * calls"); NULL where the transport has no workers. claim reserves a
+	 * slot with a worker free to take it: a ticket (>= 0), or -1 (the
+	 * caller then makes the call itself). submit hands nr(a) to a worker
+	 * and returns at once. done: 1 with *r once the call returned (the
+	 * ticket is free again), else 0. cancel: a signal came for the
+	 * waiting thread: the call returns -EINTR soon unless it returned.
+	 * bell: a counter the workers bump at each completion of a posted
+	 * call; bell_wait sleeps (an enclave exit) while it reads seen, at
+	 * most until the timeout (a struct timespec, or 0), cancelled by
+	 * *pending; ring bumps it and wakes the sleeper. */
+	int (*claim)(void);
+	/* Whether a core is spare for the workers now (the async transport's
+	 * load samples): a posted call then costs no wake-up of a sleeping
+	 * worker. */
+	int (*spare)(void);
+	void (*submit)(int ticket, long nr, const long *a);
+	int (*done)(int ticket, long *r);
+	void (*cancel)(int ticket);
+	const volatile unsigned *bell;
+	void (*bell_wait)(unsigned seen, const void *timeout, const volatile unsigned *pending);
+	void (*ring)(void);
 };
 
 #define RT_DEFAULT_EXIT_CYCLES 8000
@@ -60,6 +83,27 @@ void host_drop_spares(void);
  * runs with signals unblocked) waits until the call returns: Go's
  * AllThreadsSyscall, which waits for every thread's handler, hung. */
 long host_syscall_cp(long nr, long a0, long a1, long a2, long a3, long a4, long a5, const volatile unsigned *pending);
+
+/* Posted calls (the transport table's post, done, cancel), with the
+ * core's bookkeeping before and after a host call (descriptors, mappings,
+ * non-blocking flags) as host_syscall_cp does. host_post: the ticket, or -1
+ * (nothing done: make the call with host_syscall_cp). host_post_done: 1
+ * with the result once the call returned. host_can_post: whether the
+ * transport posts at all. */
+int host_can_post(void);
+int host_post_spare(void);
+int host_post(long nr, const long *a);
+int host_post_done(int ticket, long nr, const long *a, long *r);
+void host_post_cancel(int ticket);
+/* The workers' completion counter, 0 without posting; sleeping on it and
+ * waking its sleeper (transport table's bell_wait, ring). */
+const volatile unsigned *host_bell(void);
+void host_bell_wait(unsigned seen, const void *timeout, const volatile unsigned *pending);
+void host_ring(void);
+
+/* A signal taken by a thread whose runtime block is block: 1 when it is
+ * one of the transport's workers (a posted call's cancellation, handled). */
+int host_worker_signal(const void *block, void *uc);
 
 /* sync.c, for the transports that fall back to it. */
 extern const struct transport sync_transport;
