@@ -183,6 +183,26 @@ type result struct {
 	code           int
 }
 
+// threadStates describes each thread of process pid from /proc (name,
+// state, the system call it waits in with its first arguments, the kernel
+// function it sleeps in): what a hang looked like, for the failure message.
+func threadStates(pid int) string {
+	var b strings.Builder
+	dirs, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
+	for _, d := range dirs {
+		read := func(name string) string {
+			v, _ := os.ReadFile(filepath.Join(d, name))
+			return strings.TrimSpace(string(v))
+		}
+		stat := read("stat")
+		if i := strings.LastIndexByte(stat, ')'); i >= 0 && i+4 <= len(stat) {
+			stat = stat[i+2 : i+3] // the state letter after "(comm) "
+		}
+		fmt.Fprintf(&b, "  %s %s %s: syscall %s, in %s\n", filepath.Base(d), read("comm"), stat, read("syscall"), read("wchan"))
+	}
+	return b.String()
+}
+
 func run(t testing.TB, env []string, argv ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -192,13 +212,17 @@ func run(t testing.TB, env []string, argv ...string) result {
 	// On a timeout, kill the whole process group (children spinning
 	// included) and stop waiting for pipes that descendants hold open.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	var threads string
+	cmd.Cancel = func() error {
+		threads = threadStates(cmd.Process.Pid)
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
 	cmd.WaitDelay = 5 * time.Second
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()
 	if ctx.Err() != nil {
-		t.Fatalf("%v: timed out\nstdout:\n%s\nstderr:\n%s", argv, so.String(), se.String())
+		t.Fatalf("%v: timed out\nstdout:\n%s\nstderr:\n%s\nthreads at the timeout:\n%s", argv, so.String(), se.String(), threads)
 	}
 	code := 0
 	var ee *exec.ExitError
