@@ -9,7 +9,8 @@
 # as it is) or binaries (this machine's executables and libraries
 # concatenated: compresses like an image's files); FS_COMPRESSION=lz4
 # (default), lz4hc or none (convert --fs-compression); FS_DICTIONARY=image
-# (default) or none (convert --fs-dictionary).
+# (default) or none (convert --fs-dictionary); FS_CHUNK=4096 (default) or
+# another power of two (convert --fs-chunk-size).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SB=${1:-bin/scone-build}
@@ -36,7 +37,7 @@ bestrev() { sort -g | tail -1; }
 # The measured config fixes argv; the benchmark passes its mode as host
 # arguments, which --host-args allows.
 "$SB" convert "dir:$w/root" "dir:$w/out2" --source-config "$w/cfg.json" --key "$w/keys/signer.pem" --fs-key "$w/keys/fs.key" --host-args \
-  --fs-compression "${FS_COMPRESSION:-lz4}" --fs-dictionary "${FS_DICTIONARY:-image}" >/dev/null
+  --fs-compression "${FS_COMPRESSION:-lz4}" --fs-dictionary "${FS_DICTIONARY:-image}" --fs-chunk-size "${FS_CHUNK:-4096}" >/dev/null
 R="$w/out2/rootfs"; export SCONE_ENCLAVE_DIR="$R/scone/enclave"
 
 t0=$(date +%s.%N); for _ in $(seq 20); do "$w/iobench" hello >/dev/null; done; t1=$(date +%s.%N)
@@ -49,7 +50,7 @@ qn=$(for _ in 1 2 3; do "$w/iobench" seq "$w/root/data/big.bin"; done | bestrev)
 qe=$(for _ in 1 2 3; do enc seq /data/big.bin; done | bestrev)
 rn=$(for _ in 1 2 3; do "$w/iobench" rand "$w/root/data/big.bin" 20000; done | best)
 re=$(for _ in 1 2 3; do enc rand /data/big.bin 20000; done | best)
-echo "content ${CONTENT:-random}, fs compression ${FS_COMPRESSION:-lz4}, dictionary ${FS_DICTIONARY:-image}: fs.img $(stat -c %s "$R/scone/enclave/fs.img") bytes for $((MB << 20)) bytes of data; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "content ${CONTENT:-random}, fs compression ${FS_COMPRESSION:-lz4}, dictionary ${FS_DICTIONARY:-image}, chunk ${FS_CHUNK:-4096}: fs.img $(stat -c %s "$R/scone/enclave/fs.img") bytes for $((MB << 20)) bytes of data; load $(cut -d' ' -f1-3 /proc/loadavg)"
 awk -v sn="$sn" -v se="$se" -v pn="$pn" -v pe="$pe" -v qn="$qn" -v qe="$qe" -v rn="$rn" -v re="$re" -v mb="$MB" 'BEGIN {
   printf "%-44s %12s %12s %8s\n", "", "native", "scone-run", "ratio"
   printf "%-44s %9.2f ms %9.2f ms %7.1fx\n", "start-up, hello world (mean of 20)", sn, se, se/sn
