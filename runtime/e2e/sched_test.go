@@ -419,3 +419,36 @@ func TestMNPostedBlockingCalls(t *testing.T) {
 		}
 	}
 }
+
+// TestMNPostedStress: stress (threads passing data through pipes, mutexes,
+// condition variables, signals) with every blocking call posted, on one
+// and two enclave threads, trapped and rewritten: as natively, with its
+// pipe reads and writes posted.
+func TestMNPostedStress(t *testing.T) {
+	native := run(t, baseEnv(), progPlain(t, "stress-musl-static"))
+	if native.code != 0 || native.stdout == "" {
+		t.Fatalf("natively: exit %d\n%s", native.code, native.stdout)
+	}
+	for _, threads := range []string{"1", "2"} {
+		for _, rw := range []bool{false, true} {
+			t.Run(fmt.Sprintf("on %s/rewritten=%v", threads, rw), func(t *testing.T) {
+				bin := progPlain(t, "stress-musl-static")
+				if rw {
+					bin = progRW(t, "stress-musl-static")
+				}
+				env := []string{"SCONE_SCHEDULER=mn", "SCONE_TRANSPORT=async", "SCONE_THREADS=" + threads, "SCONE_STATS=1", "SCONE_ASYNC_POST=2"}
+				got := devRunEnv(t, env, bin)
+				if got.code != native.code || got.stdout != native.stdout {
+					t.Fatalf("exit %d, stdout:\n%s\nstderr:\n%s\nnative: exit %d, stdout:\n%s", got.code, got.stdout, got.stderr, native.code, native.stdout)
+				}
+				m := mnPostedRE.FindStringSubmatch(got.stderr)
+				if m == nil {
+					t.Fatalf("no posted-call statistics:\n%s", got.stderr)
+				}
+				if n, _ := strconv.Atoi(m[1]); n < 1000 {
+					t.Fatalf("%d calls posted; stress blocks in pipe reads thousands of times:\n%s", n, got.stderr)
+				}
+			})
+		}
+	}
+}
