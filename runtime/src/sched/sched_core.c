@@ -1041,7 +1041,7 @@ int rt_sched_offer(struct rt_thread *t, long nr, const long *a)
  * a few microseconds, and the ULT goes on without a switch. */
 #define HOSTCALL_SPIN_CYCLES 20000
 
-static int hostcall_spin(struct rt_thread *t, long nr, long *r)
+int rt_sched_hostcall_quick(struct rt_thread *t, long nr, long *r)
 {
 	uint64_t t0 = rt_rdtsc();
 	do {
@@ -1055,15 +1055,11 @@ static int hostcall_spin(struct rt_thread *t, long nr, long *r)
 	return 0;
 }
 
-int rt_sched_hostcall_quick(struct rt_thread *t, long nr, long *r) { return hostcall_spin(t, nr, r); }
-
-/* The call t->hc_ticket, waited for without a switch: cancelled first
- * when cancel is set. */
-static long hostcall_wait(struct rt_thread *t, long nr, int cancel)
+/* The call t->hc_ticket, cancelled and waited for without a switch. */
+static long hostcall_cancel_wait(struct rt_thread *t, long nr)
 {
 	long r;
-	if (cancel)
-		host_post_cancel(t->hc_ticket);
+	host_post_cancel(t->hc_ticket);
 	for (;;) {
 		unsigned b = __atomic_load_n(host_bell(), __ATOMIC_ACQUIRE);
 		if (host_post_done(t->hc_ticket, nr, t->hc_a, &r))
@@ -1098,7 +1094,7 @@ static void watch_bell(void)
 int rt_sched_hostcall(struct rt_thread *t, struct kucontext *uc, long nr, long *r)
 {
 	struct rt_ult *u = t->ult;
-	if (hostcall_spin(t, nr, r))
+	if (rt_sched_hostcall_quick(t, nr, r))
 		return RT_SCHED_RESULT;
 	sched_lock();
 	/* Done by now? Checked under the lock, as reap does: a completion the
@@ -1111,7 +1107,7 @@ int rt_sched_hostcall(struct rt_thread *t, struct kucontext *uc, long nr, long *
 	if (deliverable(u, uc->uc_sigmask)) {
 		/* a signal for it came before it could park: the call ends now */
 		sched_unlock();
-		*r = hostcall_wait(t, nr, 1);
+		*r = hostcall_cancel_wait(t, nr);
 		return RT_SCHED_RESULT;
 	}
 	save(t, u, uc);

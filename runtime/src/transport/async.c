@@ -359,13 +359,19 @@ static void worker_main(void *arg)
 	}
 }
 
+/* Starts worker i (its thread id, or a negative errno). */
+static long start_worker(unsigned i)
+{
+	A.w[i].idx = i;
+	A.w[i].sig_on = 0;
+	A.w[i].cur = 0;
+	return rt_ithread_start(worker_main, &A.w[i]);
+}
+
 static int start_workers(void)
 {
 	for (unsigned i = 0; i < A.nworkers; i++) {
-		A.w[i].idx = i;
-		A.w[i].sig_on = 0;
-		A.w[i].cur = 0;
-		long r = rt_ithread_start(worker_main, &A.w[i]);
+		long r = start_worker(i);
 		if (r < 0)
 			return (int)r;
 	}
@@ -631,11 +637,8 @@ static int enough_workers(int posted)
 		n = A.nworkers;
 		long r = 0;
 		if ((unsigned)posted >= n) {
-			A.w[n].idx = n;
-			A.w[n].sig_on = 0;
-			A.w[n].cur = 0;
 			transport_simulate_exit(); /* clone from the enclave: an exit */
-			r = rt_ithread_start(worker_main, &A.w[n]);
+			r = start_worker(n);
 			if (r >= 0) {
 				__atomic_store_n(&A.nworkers, n + 1, __ATOMIC_RELEASE);
 				count(&A.n_grown);
@@ -683,6 +686,8 @@ static int async_done(int k, long *r)
 	return 1;
 }
 
+static void async_ring(void);
+
 static void async_cancel(int k)
 {
 	struct slot *s = &A.slots[k];
@@ -695,7 +700,7 @@ static void async_cancel(int k)
 		s->ret = -RT_EINTR;
 		__atomic_sub_fetch(&A.nposted, 1, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&s->state, S_DONE, __ATOMIC_SEQ_CST);
-		__atomic_add_fetch(&A.bell, 1, __ATOMIC_SEQ_CST);
+		async_ring(); /* as a worker announces a completion */
 		return;
 	}
 	/* Taken: the worker either sees the flag before its call starts
