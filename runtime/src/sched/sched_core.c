@@ -38,6 +38,7 @@ static struct rt_thread *ethreads[1024]; /* the enclave threads */
 static unsigned long seen_loads[1024];	 /* their loads at the last tick */
 static volatile int tick_word;		 /* the ticker sleeps on it */
 static int ticker_on;			 /* the ticker thread runs (this process) */
+static int tick_asleep;			 /* it sleeps on tick_word: tick_start wakes it */
 /* Posted blocking calls: the ULTs waiting for one (ULT_HOSTCALL), the
  * workers' completion count (the transport's bell) when they were last
  * looked at, and the idle enclave thread that sleeps on the bell (at most
@@ -257,6 +258,7 @@ static void ticker(void *arg)
 		reap(0);   /* posted calls no idle enclave thread waits for */
 		if (!runq.head && (!timed || idle_threads) && (!hostcalls.head || reaper)) {
 			int w = tick_word;
+			tick_asleep = 1;
 			sched_unlock();
 			rt_sys4(__NR_futex, &tick_word, 0 /* FUTEX_WAIT */ | 128, w, 0);
 			continue;
@@ -286,13 +288,18 @@ static void tick_start(void)
 			return;
 		ticker_on = 1;
 	}
-	tick_word++;
-	rt_sys3(__NR_futex, &tick_word, 1 /* FUTEX_WAKE */ | 128, 1);
+	tick_word++; /* a ticker about to sleep sees it change */
+	if (tick_asleep) {
+		tick_asleep = 0;
+		rt_sys3(__NR_futex, &tick_word, 1 /* FUTEX_WAKE */ | 128, 1);
+	}
 }
 
 static __attribute__((noreturn)) void thread_main(struct rt_thread *c);
 
-/* Lock held: the idle thread at *pp leaves the idle list, woken. */
+/* Lock held: the idle thread at *pp leaves the idle list, woken. Its
+ * roles (timekeeper, reaper) stay its own until it gives them up itself
+ * (idle, drop_roles), so that they are always handed on. */
 static void wake_idle(struct rt_thread **pp)
 {
 	struct rt_thread *x = *pp;
@@ -304,7 +311,6 @@ static void wake_idle(struct rt_thread **pp)
 	}
 	sched_stats.kicks++;
 	if (x == reaper) { /* it sleeps on the bell */
-		reaper = 0;
 		host_ring();
 		return;
 	}
@@ -317,18 +323,18 @@ static void wake_idle(struct rt_thread **pp)
  * woken to become the timekeeper. */
 static void cover_deadlines(uint64_t d)
 {
-	if (!d || !idle_threads)
+	if (!d || (timekeeper && tk_deadline <= d))
 		return;
-	if (timekeeper && tk_deadline <= d)
+	if (!idle_threads) {
+		tick_start(); /* every enclave thread is busy: the tick keeps time */
 		return;
+	}
 	struct rt_thread **pp = &idle_threads;
 	if (timekeeper) /* it sleeps for a later deadline: it wakes and re-arms */
 		while (*pp && *pp != timekeeper)
 			pp = &(*pp)->sched_idle_next;
-	if (*pp) {
-		timekeeper = 0;
+	if (*pp)
 		wake_idle(pp);
-	}
 }
 
 /* Lock held: one more ULT is runnable; an enclave thread should take it. */
@@ -340,13 +346,7 @@ static void wake_one(void)
 		 * can go: they keep sleeping for the deadline, the bell */
 		while ((*pp == timekeeper || *pp == reaper) && (*pp)->sched_idle_next)
 			pp = &(*pp)->sched_idle_next;
-		int was_tk = *pp == timekeeper;
-		wake_idle(pp);
-		if (was_tk) {
-			timekeeper = 0;
-			if (timed)
-				tick_start(); /* the last idle thread goes: the tick keeps time */
-		}
+		wake_idle(pp); /* a timekeeper or reaper hands its role on (drop_roles) */
 		return;
 	}
 	if (active >= max_threads) {
@@ -530,6 +530,8 @@ static void route_signal(int sig, const struct ksiginfo *si)
 		sched_signal_ult(pick, sig, si);
 }
 
+static void drop_roles(struct rt_thread *t);
+
 /* Lock held: what an idle enclave thread took (t->pending). 0, or
  * RT_SCHED_EXEC with that request left queued. */
 static int route_pending(struct rt_thread *t)
@@ -542,6 +544,7 @@ static int route_pending(struct rt_thread *t)
 			nthreads--;
 			active--;
 			ethread_remove(t);
+			drop_roles(t);
 			sched_unlock();
 			rt_thread_exit_requested_now(t);
 		case RT_REQ_EXEC:
@@ -577,8 +580,48 @@ static void unlist_idle(struct rt_thread *t)
 			break;
 		}
 	t->sched_idle = 0;
+}
+
+/* Lock held: the earliest deadline of the timed waits, or 0. */
+static uint64_t earliest(void)
+{
+	uint64_t d = 0;
+	for (struct rt_ult *u = timed; u; u = u->tnext)
+		if (!d || u->deadline < d)
+			d = u->deadline;
+	return d;
+}
+
+/* Lock held: ULTs wait for posted calls and no thread watches the bell:
+ * an idle thread is woken to (it becomes the reaper when it idles again,
+ * or hands the role on when it runs a ULT instead), or with none idle the
+ * tick looks at the bell besides the busy threads. */
+static void hand_bell(void)
+{
+	struct rt_thread **pp = &idle_threads;
+	while (*pp && *pp == timekeeper && (*pp)->sched_idle_next)
+		pp = &(*pp)->sched_idle_next;
+	if (*pp)
+		wake_idle(pp);
+	else
+		tick_start();
+}
+
+/* Lock held: t leaves idle() (to run a ULT, for an execve, to exit); its
+ * roles go to another thread. A role an idle thread would take sleeps
+ * with no holder otherwise: a deadline no one wakes for, a posted call
+ * whose completion no one sees. Also when t held none: the thread woken
+ * to take one may have found a ULT to run instead. */
+static void drop_roles(struct rt_thread *t)
+{
+	if (timekeeper == t)
+		timekeeper = 0;
 	if (reaper == t)
 		reaper = 0;
+	if (timed && !timekeeper)
+		cover_deadlines(earliest());
+	if (hostcalls.head && !reaper)
+		hand_bell();
 }
 
 /* Lock held (and held again on return): t sleeps until a ULT is runnable,
@@ -589,21 +632,27 @@ static int idle(struct rt_thread *t)
 	for (;;) {
 		reap(!runq.head);
 		uint64_t deadline = expire(!runq.head);
-		if (runq.head)
+		if (runq.head) {
+			drop_roles(t);
 			return 0;
+		}
 		uint64_t allow = idle_allowed();
 		/* one idle thread watches the workers' bell while ULTs wait for
 		 * posted calls */
 		int bell = hostcalls.head && (!reaper || reaper == t);
 		if (bell)
 			reaper = t;
+		else if (reaper == t)
+			reaper = 0; /* nothing posted is outstanding */
 		unsigned seen = bell_seen;
 		/* one idle thread keeps time: this one, unless another already
 		 * sleeps for this deadline or an earlier one */
 		if (deadline && (!timekeeper || timekeeper == t || deadline < tk_deadline)) {
 			timekeeper = t;
 			tk_deadline = deadline;
-		} else if (timekeeper != t) {
+		} else {
+			if (timekeeper == t)
+				timekeeper = 0; /* no timed wait is left */
 			deadline = 0;
 		}
 		t->sched_idle = 1;
@@ -619,13 +668,12 @@ static int idle(struct rt_thread *t)
 			__builtin_ia32_pause();
 		sched_lock();
 		t->sched_spin = 0;
-		if (!t->sched_idle) {
-			if (timekeeper == t)
-				timekeeper = 0;
-			continue; /* taken off the list by wake_one: a ULT is runnable */
-		}
+		/* Woken (off the list: a ULT is runnable, or a role needs a
+		 * holder), or a posted call returned during the spin: the next
+		 * round runs a ULT (its roles handed on) or decides them again. */
+		if (!t->sched_idle)
+			continue;
 		if (bell && __atomic_load_n(host_bell(), __ATOMIC_ACQUIRE) != seen) {
-			/* a posted call returned during the spin */
 			unlist_idle(t);
 			continue;
 		}
@@ -653,16 +701,14 @@ static int idle(struct rt_thread *t)
 		rt_sys4(__NR_rt_sigprocmask, KSIG_SETMASK, &all_blocked, 0, 8);
 
 		sched_lock();
-		if (timekeeper == t)
-			timekeeper = 0; /* the next round decides again */
-		if (reaper == t)
-			reaper = 0;
 		if (t->sched_idle) /* not woken by wake_one: off the list */
 			unlist_idle(t);
 		if (t->npending) {
 			int s = route_pending(t);
-			if (s)
+			if (s) {
+				drop_roles(t);
 				return s;
+			}
 		}
 	}
 }
@@ -1072,23 +1118,12 @@ static long hostcall_cancel_wait(struct rt_thread *t, long nr)
 }
 
 /* Lock held, a ULT parked in a posted call: someone must watch the bell.
- * With nothing else to run, the caller idles and does; else an idle
- * thread is woken to (it becomes the reaper when it idles again), or
- * with none idle the tick looks at the bell besides the busy threads. */
+ * With nothing else to run, the caller idles and does; else hand_bell. */
 static void watch_bell(void)
 {
 	if (reaper || !runq.head)
 		return;
-	struct rt_thread **pp = &idle_threads;
-	while (*pp && *pp == timekeeper && (*pp)->sched_idle_next)
-		pp = &(*pp)->sched_idle_next;
-	if (*pp) {
-		if (*pp == timekeeper)
-			timekeeper = 0;
-		wake_idle(pp);
-	} else {
-		tick_start();
-	}
+	hand_bell();
 }
 
 int rt_sched_hostcall(struct rt_thread *t, struct kucontext *uc, long nr, long *r)
@@ -1247,6 +1282,7 @@ void rt_sched_fork_child(struct rt_thread *t)
 	if (rt_sched_mn) {
 		only(t);
 		ticker_on = 0; /* internal threads do not survive fork */
+		tick_asleep = 0;
 	}
 }
 
