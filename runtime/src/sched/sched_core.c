@@ -333,8 +333,14 @@ static void cover_deadlines(uint64_t d)
 	if (timekeeper) /* it sleeps for a later deadline: it wakes and re-arms */
 		while (*pp && *pp != timekeeper)
 			pp = &(*pp)->sched_idle_next;
-	if (*pp)
+	if (*pp) {
+		/* the role is its own from now: the next cover finds it
+		 * covered, and it hands it on if it runs a ULT instead */
+		struct rt_thread *x = *pp;
 		wake_idle(pp);
+		timekeeper = x;
+		tk_deadline = d;
+	}
 }
 
 /* Lock held: one more ULT is runnable; an enclave thread should take it. */
@@ -593,18 +599,21 @@ static uint64_t earliest(void)
 }
 
 /* Lock held: ULTs wait for posted calls and no thread watches the bell:
- * an idle thread is woken to (it becomes the reaper when it idles again,
- * or hands the role on when it runs a ULT instead), or with none idle the
- * tick looks at the bell besides the busy threads. */
+ * an idle thread is woken as the reaper (it sleeps on the bell when it
+ * idles again, or hands the role on when it runs a ULT instead), or with
+ * none idle the tick looks at the bell besides the busy threads. */
 static void hand_bell(void)
 {
 	struct rt_thread **pp = &idle_threads;
 	while (*pp && *pp == timekeeper && (*pp)->sched_idle_next)
 		pp = &(*pp)->sched_idle_next;
-	if (*pp)
-		wake_idle(pp);
-	else
+	if (*pp) {
+		struct rt_thread *x = *pp;
+		wake_idle(pp); /* on its own word: not yet the reaper */
+		reaper = x;
+	} else {
 		tick_start();
+	}
 }
 
 /* Lock held: t leaves idle() (to run a ULT, for an execve, to exit); its
@@ -731,6 +740,7 @@ static void save(struct rt_thread *t, struct rt_ult *u, const struct kucontext *
 		u->has_fp = 1;
 	}
 	u->app_fs = t->app_fs;
+	u->app_gs = t->app_gs;
 	u->vsigsys_blocked = t->vsigsys_blocked;
 	u->app_ss = t->app_ss;
 	u->on = 0;
@@ -746,6 +756,7 @@ static void load(struct rt_thread *t, struct rt_ult *u, struct kucontext *uc)
 	 * as XRSTOR wants); a ULT never run yet starts with a clean one */
 	uc->uc_mcontext.fpregs = u->has_fp ? u->fp : 0;
 	t->app_fs = u->app_fs;
+	t->app_gs = u->app_gs; /* the trap's return writes it (trap.c) */
 	t->vsigsys_blocked = u->vsigsys_blocked;
 	t->app_ss = u->app_ss;
 	u->state = ULT_RUNNING;
@@ -946,6 +957,8 @@ static void thread_main(struct rt_thread *c)
 	if (!rt_sched_collect(c, uc, nr) && c->npending)
 		rt_signals_after_syscall(c, uc, nr);
 	rt_wrfsbase(c->app_fs);
+	if (c->app_gs)
+		rt_wrgsbase(c->app_gs);
 	c->in_app = 1;
 	rt_sigreturn_to(uc);
 }
