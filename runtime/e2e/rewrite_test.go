@@ -319,6 +319,34 @@ func TestApplicationOwnGS(t *testing.T) {
 	}
 }
 
+// TestMNApplicationOwnGS: 8 threads, each with a GS base of its own, take
+// turns on one and on two enclave threads of the mn scheduler (with the
+// async transport and every blocking call posted on two): GS follows the
+// user-level thread, as FS does, and the runtime's code still runs with its
+// block in GS (the guard page at GS:0x28).
+func TestMNApplicationOwnGS(t *testing.T) {
+	for _, v := range []struct{ name, path string }{
+		{"trapped", progPlain(t, "appgs-static")},
+		{"rewritten", progRW(t, "appgs-static")},
+	} {
+		native := run(t, baseEnv(), v.path, "threads")
+		if native.code != 0 || native.stdout != "appgs threads ok\n" {
+			t.Fatalf("natively: exit %d\n%s%s", native.code, native.stdout, native.stderr)
+		}
+		for _, env := range [][]string{
+			{"SCONE_SCHEDULER=mn", "SCONE_THREADS=1"},
+			{"SCONE_SCHEDULER=mn", "SCONE_THREADS=2", "SCONE_TRANSPORT=async", "SCONE_ASYNC_POST=2"},
+		} {
+			t.Run(v.name+"/"+strings.Join(env[1:], ","), func(t *testing.T) {
+				got := devRunEnv(t, env, v.path, "threads")
+				if got.code != 0 || got.stdout != native.stdout {
+					t.Fatalf("exit %d\n%s%s\nnatively:\n%s", got.code, got.stdout, got.stderr, native.stdout)
+				}
+			})
+		}
+	}
+}
+
 var sitesRE = regexp.MustCompile(`trapped calls by site: (\d+) in stubs, (\d+) at sites left in rewritten files, (\d+) in files not rewritten, (\d+) in code no file holds`)
 
 // siteStats parses SCONE_STATS=1's trapped calls by kind of code (sites.h):

@@ -50,6 +50,7 @@ static int do_clone(struct rt_thread *t, struct kucontext *uc, long nr, long *a,
 	u->uc.uc_mcontext.gregs[KR_RSP] = cl.stack;
 	u->has_fp = 0; /* a clean FPU state, as os threads here */
 	u->app_fs = (cl.flags & CLONE_SETTLS) ? cl.tls : t->app_fs;
+	u->app_gs = t->app_gs; /* as the kernel's clone: the parent's GS base */
 	u->vsigsys_blocked = t->vsigsys_blocked;
 	u->keepcaps = cur_ult(t)->keepcaps;		   /* the credentials are copied */
 	memcpy(u->name, cur_ult(t)->name, sizeof u->name); /* and the name */

@@ -32,6 +32,7 @@ struct rt_ult {
 	struct kucontext uc;	      /* registers and mask while not running */
 	int has_fp;		      /* fp holds the FPU state (else: a clean one) */
 	unsigned long app_fs;	      /* FS base */
+	unsigned long app_gs;	      /* GS base (ARCH_SET_GS; 0: none of its own) */
 	int vsigsys_blocked;	      /* the virtual SIGSYS mask bit */
 	struct kstack app_ss;	      /* the virtual sigaltstack */
 	unsigned long clear_tid;      /* set_tid_address / CLONE_CHILD_CLEARTID */
