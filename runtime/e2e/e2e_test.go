@@ -228,6 +228,10 @@ func run(t testing.TB, env []string, argv ...string) result {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		code = ee.ExitCode()
+		// killed by a signal (code -1): say which, for the failure's message
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			fmt.Fprintf(&se, "\n[e2e: the process was killed by signal %d (%v)]\n", int(ws.Signal()), ws.Signal())
+		}
 	} else if err != nil {
 		t.Fatalf("%v: %v", argv, err)
 	}

@@ -714,7 +714,9 @@ long rt_do_execve(struct rt_thread *t, struct kucontext *uc, const char *upath, 
 	/* The program is found and loadable: as Linux's de_thread, the other
 	 * threads go before anything of the old program is replaced, and the
 	 * new program runs on the main thread (its thread id is the process
-	 * id) when that is alive. */
+	 * id) when that is alive. No thread of the old program starts to run
+	 * meanwhile (the mn scheduler's ULTs). */
+	rt_sched_exec_begin();
 	if (rt_thread_live() > 1) {
 		struct rt_thread *leader = rt_thread_leader();
 		if (leader == t)

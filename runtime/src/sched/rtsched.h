@@ -96,6 +96,9 @@ int rt_sched_fast(struct rt_thread *t, long nr, const long *a, long *r);
 int rt_sched_needs_trap(long nr);
 /* fork (child): the caller's ULT is the only one; its id is the process's. */
 void rt_sched_fork_child(struct rt_thread *t);
+/* execve found its program: from here no ULT of the old program runs
+ * again and no enclave thread is started, until rt_sched_exec. */
+void rt_sched_exec_begin(void);
 /* execve's point of no return: the other ULTs are gone; t's ULT starts over
  * as the main thread. */
 void rt_sched_exec(struct rt_thread *t);

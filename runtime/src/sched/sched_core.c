@@ -50,6 +50,12 @@ static struct rt_thread *reaper;
  * runnable and a core is spare for the workers; 2 whenever the call can be
  * posted (docs/runtime.md, "Posted blocking calls"). */
 static int post_mode = 1;
+/* An execve is under way (rt_sched_exec_begin .. rt_sched_exec): no ULT
+ * of the old program runs again and no enclave thread is started. Else
+ * the tick, ending a timed wait once the execve had emptied the process,
+ * started a thread (free slots) that ran the old program's code while it
+ * was unmapped. */
+static int exec_frozen;
 
 /* Time slice: a ULT that ran application code for a whole tick while
  * another was runnable is preempted. */
@@ -254,9 +260,11 @@ static void ticker(void *arg)
 	(void)arg;
 	for (;;) {
 		sched_lock();
-		expire(0); /* deadlines no idle enclave thread waits for */
-		reap(0);   /* posted calls no idle enclave thread waits for */
-		if (!runq.head && (!timed || idle_threads) && (!hostcalls.head || reaper)) {
+		if (!exec_frozen) {
+			expire(0); /* deadlines no idle enclave thread waits for */
+			reap(0);   /* posted calls no idle enclave thread waits for */
+		}
+		if (exec_frozen || (!runq.head && (!timed || idle_threads) && (!hostcalls.head || reaper))) {
 			int w = tick_word;
 			tick_asleep = 1;
 			sched_unlock();
@@ -346,6 +354,8 @@ static void cover_deadlines(uint64_t d)
 /* Lock held: one more ULT is runnable; an enclave thread should take it. */
 static void wake_one(void)
 {
+	if (exec_frozen)
+		return;
 	struct rt_thread **pp = &idle_threads;
 	if (*pp) {
 		/* not the timekeeper or the reaper while another idle thread
@@ -641,7 +651,7 @@ static int idle(struct rt_thread *t)
 	for (;;) {
 		reap(!runq.head);
 		uint64_t deadline = expire(!runq.head);
-		if (runq.head) {
+		if (runq.head && !exec_frozen) {
 			drop_roles(t);
 			return 0;
 		}
@@ -772,7 +782,7 @@ static int run_next(struct rt_thread *t, struct kucontext *uc, struct rt_ult *pr
 	for (;;) {
 		reap(!runq.head);
 		uint64_t d = expire(!runq.head);
-		struct rt_ult *n = runq.head;
+		struct rt_ult *n = exec_frozen ? 0 : runq.head;
 		if (n) {
 			ult_list_remove(n);
 			cover_deadlines(d);
@@ -1267,6 +1277,7 @@ static void only(struct rt_thread *t)
 	}
 	all = 0;
 	nults = 0;
+	exec_frozen = 0;
 	runq.head = runq.tail = 0;
 	timed = 0;
 	idle_threads = 0;
@@ -1297,6 +1308,15 @@ void rt_sched_fork_child(struct rt_thread *t)
 		ticker_on = 0; /* internal threads do not survive fork */
 		tick_asleep = 0;
 	}
+}
+
+void rt_sched_exec_begin(void)
+{
+	if (!rt_sched_mn)
+		return;
+	sched_lock();
+	exec_frozen = 1;
+	sched_unlock();
 }
 
 void rt_sched_exec(struct rt_thread *t)
