@@ -325,10 +325,11 @@ static void wake_idle(struct rt_thread **pp)
 	transport_sync_call(__NR_futex, (long)&x->sched_idle, 1 /* FUTEX_WAKE */ | 128, 1, 0, 0, 0);
 }
 
-/* Lock held, before a ULT runs; d: the earliest deadline of the timed
- * waits (expire's), or 0. A deadline no idle thread sleeps for (a ULT that
- * parked while another was runnable added it) gets one: an idle thread is
- * woken to become the timekeeper. */
+/* Lock held, before a ULT runs and when a thread leaves idle (drop_roles);
+ * d: the earliest deadline of the timed waits, or 0. A deadline no idle
+ * thread sleeps for (a ULT that parked while another was runnable added
+ * it, or the timekeeper went to run a ULT) gets one: an idle thread is
+ * woken as the timekeeper, or with none idle the tick keeps time. */
 static void cover_deadlines(uint64_t d)
 {
 	if (!d || (timekeeper && tk_deadline <= d))
