@@ -122,10 +122,11 @@ RT_UNITS_test_alloc     := core/region core/alloc
 RT_DEFS_test_alloc      := -Drt_malloc=t_malloc -Drt_calloc=t_calloc -Drt_free=t_free
 RT_UNITS_test_host_probe := host/sgxprobe
 RT_UNITS_test_iago      := core/iago core/fdtab core/vma core/region core/locks core/parse
-RT_UNITS_test_loader    := core/loader core/region core/util core/sites core/locks
+RT_UNITS_test_loader    := core/loader core/region core/util core/sites core/stubmap core/locks
 RT_UNITS_test_spare     := transport/spare
 RT_UNITS_test_stack     := core/stack
 RT_UNITS_test_string    := core/string
+RT_UNITS_test_stubmap   := core/stubmap core/locks
 RT_DEFS_test_string     := -Dmemcpy=r_memcpy -Dmemset=r_memset -Dmemmove=r_memmove -Dmemcmp=r_memcmp -Dstrlen=r_strlen
 
 test-runtime: $(RT_TESTS) ## run the C unit tests (host build, sanitizers)

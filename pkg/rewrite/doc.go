@@ -34,8 +34,9 @@
 //
 // Stubs live in one new PT_LOAD segment (R+X) appended to the file, above
 // every other segment. It starts with a 64-byte header (magic "SCONESTB",
-// format version, number of sites, the entry slot), holds the program header
-// table (moved there, one entry longer; PT_PHDR follows it) and the code:
+// format version, number of sites, the entry slot, the site table's
+// offset), holds the program header table (moved there, one entry longer;
+// PT_PHDR follows it), the code, and the site table:
 //
 //	entry:  mov slot(%rip),%rcx; jrcxz native; jmp *%rcx
 //	native: pop %rcx; lea 10(%rcx),%rcx; jmp *%rcx
@@ -55,6 +56,18 @@
 // other calls that need the trap's signal frame). With an empty slot (the
 // file run by the kernel or by a runtime without the fast path) every call
 // goes through S, i.e. behaves as the original instruction.
+//
+// The site table (format version 2) has one 16-byte entry per stub, in
+// address order: the stub's offset in the segment, the patched range's
+// start relative to the segment's address, the syscall's offset in the
+// range and the range's length. With it the runtime shows a signal handler
+// the original address of an instruction its stub executes, as the kernel
+// would (musl's and glibc's thread cancellation compare that address with
+// their own labels, unwinders look it up in .eh_frame), and maps it back
+// when the handler returns.
+//
+// A site whose call number is rt_sigreturn (15) is left: the call always
+// needs the trap, and unwinders recognise the restorer by its bytes.
 //
 // For ET_DYN files the new segment's file offset equals its virtual address
 // (the dynamic loaders compute their program headers as load address +

@@ -68,6 +68,7 @@ const (
 	ReasonNotInSegment  = "function outside the executable segments' file contents"
 	ReasonSharedPatches = "patched range overlaps another site's"
 	ReasonNoRoom        = "no room for the stub segment (address space or file padding)"
+	ReasonSigreturn     = "rt_sigreturn: always served by the trap, and unwinders recognise its bytes"
 )
 
 // maxPad bounds the zeros an ET_DYN file gets so that its stub segment's
@@ -79,11 +80,19 @@ const (
 	hdrSize = 64
 	// Magic starts the stub segment.
 	Magic = "SCONESTB"
-	// Version of the stub segment layout.
-	Version = 1
+	// Version of the stub segment layout: 2 adds the site table.
+	Version = 2
 	// SlotOffset is where the runtime writes its fast entry, from the
 	// start of the segment.
 	SlotOffset = 16
+	// TableOffset is where the header holds the site table's offset.
+	TableOffset = 32
+	// TableEntrySize is the size of a site table entry (doc.go).
+	TableEntrySize = 16
+	// stub code offsets from the end of the displaced instructions
+	// before the syscall (doc.go): the stub's own syscall (S's), and C.
+	stubSyscallOff = 28
+	stubAfterOff   = 30
 	// stub code offsets (doc.go): R is the return address pushed by the
 	// stub's call, S = R + slowOff.
 	slowOff = 10
@@ -165,6 +174,8 @@ func Rewrite(data []byte, o Options) (*Result, error) {
 			switch {
 			case fu.bad != "":
 				s.Reason = fu.bad
+			case s.Nr == 15: // rt_sigreturn
+				s.Reason = ReasonSigreturn
 			default:
 				s.Start, s.End, s.Reason = window(fu.insts, k, targets)
 				s.Rewritten = s.Reason == ""
@@ -679,9 +690,10 @@ func build(data []byte, f *elf.File, res *Result) error {
 	le.PutUint32(tr[3:], uint32(int32(int64(vaddr+SlotOffset)-int64(entry+7))))
 	seg = append(seg, tr...)
 
-	out := make([]byte, fileOff, int(fileOff)+len(seg)+n*64+page)
+	out := make([]byte, fileOff, int(fileOff)+len(seg)+n*(64+TableEntrySize)+page)
 	copy(out, data)
 	written := 0
+	var table []byte
 	for i := range res.Sites {
 		s := &res.Sites[i]
 		if !s.Rewritten {
@@ -701,6 +713,13 @@ func build(data []byte, f *elf.File, res *Result) error {
 			continue
 		}
 		sc := int(s.Addr - s.Start)
+		// The site table entry: where the stub is, and the patched range
+		// relative to the segment (within reach, so it fits 32 bits).
+		var e [TableEntrySize]byte
+		le.PutUint32(e[0:], uint32(stub-vaddr))
+		le.PutUint32(e[4:], uint32(int32(int64(s.Start)-int64(vaddr))))
+		e[8], e[9] = byte(sc), byte(len(site))
+		table = append(table, e[:]...)
 		seg = append(seg, site[:sc]...)                 // displaced before
 		seg = append(seg, 0x48, 0x8d, 0x64, 0x24, 0x80) // lea -128(%rsp),%rsp
 		call := vaddr + uint64(len(seg))
@@ -727,6 +746,11 @@ func build(data []byte, f *elf.File, res *Result) error {
 		return nil
 	}
 	le.PutUint32(seg[12:], uint32(written))
+	for len(seg)%16 != 0 {
+		seg = append(seg, 0xcc)
+	}
+	le.PutUint32(seg[TableOffset:], uint32(len(seg)))
+	seg = append(seg, table...)
 
 	// The program header table, one PT_LOAD longer, at phOff.
 	var phs []elf.ProgHeader

@@ -98,6 +98,7 @@ func checkLayout(t *testing.T, orig []byte, r *Result) {
 	if got := binary.LittleEndian.Uint32(out[seg.Off+12:]); int(got) != r.Rewritten {
 		t.Fatalf("header counts %d sites, result %d", got, r.Rewritten)
 	}
+	checkTable(t, orig, out, seg, r)
 	changed := make([]bool, len(orig))
 	for i := 0x20; i < 0x28; i++ { // e_phoff
 		changed[i] = true
@@ -132,6 +133,49 @@ func checkLayout(t *testing.T, orig []byte, r *Result) {
 	for i := range orig {
 		if !changed[i] && out[i] != orig[i] {
 			t.Fatalf("byte %#x changed outside the patches", i)
+		}
+	}
+}
+
+// checkTable verifies the site table against the rewritten sites: one
+// entry per site in order, each naming the site's patched range, the
+// syscall's place in it and the stub its jmp goes to, whose displaced
+// instructions and own syscall are where the runtime will look for them.
+func checkTable(t *testing.T, orig, out []byte, seg *elf.Prog, r *Result) {
+	t.Helper()
+	le := binary.LittleEndian
+	hdr := out[seg.Off:]
+	if v := le.Uint32(hdr[8:]); v != Version {
+		t.Fatalf("stub segment version %d, want %d", v, Version)
+	}
+	tab := uint64(le.Uint32(hdr[TableOffset:]))
+	n := uint64(le.Uint32(hdr[12:]))
+	if tab%16 != 0 || tab+n*TableEntrySize != seg.Filesz {
+		t.Fatalf("site table at %#x with %d entries does not end the segment (%#x bytes)", tab, n, seg.Filesz)
+	}
+	of, _ := elf.NewFile(bytes.NewReader(orig))
+	i := uint64(0)
+	for _, s := range r.Sites {
+		if !s.Rewritten {
+			continue
+		}
+		e := hdr[tab+i*TableEntrySize:]
+		i++
+		stub := seg.Vaddr + uint64(le.Uint32(e[0:]))
+		start := uint64(int64(seg.Vaddr) + int64(int32(le.Uint32(e[4:]))))
+		sc, n := uint64(e[8]), uint64(e[9])
+		if start != s.Start || sc != s.Addr-s.Start || n != s.End-s.Start || le.Uint16(e[10:]) != 0 || le.Uint32(e[12:]) != 0 {
+			t.Fatalf("site %#x: table entry start %#x, syscall at +%d, %d bytes; want %#x, +%d, %d",
+				s.Addr, start, sc, n, s.Start, s.Addr-s.Start, s.End-s.Start)
+		}
+		site, off, _ := codeAt(orig, of, s.Start, n)
+		if to := s.Start + 5 + uint64(int64(int32(le.Uint32(out[off+1:])))); to != stub {
+			t.Fatalf("site %#x jumps to %#x, the table says its stub is at %#x", s.Addr, to, stub)
+		}
+		code := out[seg.Off+(stub-seg.Vaddr):]
+		if !bytes.Equal(code[:sc], site[:sc]) || !bytes.Equal(code[sc+stubSyscallOff:sc+stubAfterOff], []byte{0x0f, 0x05}) ||
+			!bytes.Equal(code[sc+stubAfterOff:sc+stubAfterOff+n-sc-2], site[sc+2:]) {
+			t.Fatalf("site %#x: the stub at %#x does not hold the displaced instructions where the table says", s.Addr, stub)
 		}
 	}
 }
@@ -197,6 +241,7 @@ func TestRewriteLeavesUnprovableSites(t *testing.T) {
 		{"indirect jump", "mov $39, %eax\n\tsyscall\n\tjmp *%rdi", ReasonIndirectJump},
 		{"inner symbol", "mov $39, %eax\n\t.globl inner\ninner:\n\tsyscall\n\tret", ReasonInnerSymbol},
 		{"undecodable", "mov $39, %eax\n\tsyscall\n\t.byte 0x06\n\tret", ReasonUndecodable},
+		{"rt_sigreturn (a signal restorer)", "mov $15, %rax\n\tsyscall\n\tnop\n\tnop\n\tnop\n\tret", ReasonSigreturn},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -113,6 +113,10 @@ var recipes = map[string]recipe{
 	"refuse-static":         {"refuse.c", cc("gcc", "-static")},
 	"heap-static":           {"heap.c", cc("gcc", "-static")},
 	"appgs-static":          {"appgs.c", cc("gcc", "-static", "-pthread")},
+	// -fexceptions: cleanup attributes run in the frames a forced unwind
+	// passes; -rdynamic: dladdr names the program's functions
+	"cancel-glibc":       {"cancel.c", cc("gcc", "-fexceptions", "-pthread", "-rdynamic", "-ldl")},
+	"cancel-musl-static": {"cancel.c", cc("musl-gcc", "-static", "-pthread")},
 	// the runtime's portable simulation quote builder, as a host tool
 	"simquote-tool": {"simquote_tool.c", cc("gcc", "-I../lib", "-I../include", "../lib/simquote.c", "-lbearssl")},
 }

@@ -4,7 +4,8 @@
 	.text
 
 /* Signal restorer used for every handler the runtime installs (and as the
- * return address of application handlers the runtime delivers to). The
+ * return address of an application handler installed without SA_RESTORER;
+ * the others return through their own restorer: signal.c). The
  * kernel's rt_sigreturn also restores the sigaltstack from the frame's
  * uc_stack: it is set to the signal stack of the thread returning (its
  * block, from GS), not the one the frame was built on. Under the mn

@@ -28,6 +28,7 @@
 #include "thread.h"
 #include "exec.h"
 #include "sites.h"
+#include "stubmap.h"
 #include "ids.h"
 #include "mem.h"
 #include "heap.h"
@@ -605,6 +606,7 @@ static void exec_finish(struct rt_thread *t, struct kucontext *uc, struct exec_j
 	rt_sched_drain_hostcalls(); /* no worker writes into the new program's memory */
 	unmap_old_program();
 	rt_sites_reset();
+	rt_stubmap_reset();
 	rt_close_on_exec();
 	rt_signals_exec_reset(t);
 	rt_sched_exec(t);

@@ -1,6 +1,7 @@
 /* ELF loading through the shields (loader.h). */
 #include <elf.h>
 #include "loader.h"
+#include "stubmap.h"
 #include "sites.h"
 #include "mmapcopy.h"
 #include "region.h"
@@ -106,16 +107,25 @@ int rt_elf_peek(const char *path, char *interp, size_t icap, char *err, size_t e
 	return r;
 }
 
-/* Writes the fast entry into the slot of the stub segment mapped at seg
- * (readable, `prot` its protection) when it is one: magic, version, empty
- * slot. 0, or a negative errno when the page could not be written. */
-static long fill_slot(unsigned char *seg, int prot)
+static int stub_version_ok(uint32_t ver) { return ver >= RT_STUB_VERSION_MIN && ver <= RT_STUB_VERSION; }
+
+/* Whether the segment mapped (readable) at seg is a stub segment: magic and
+ * a known version. */
+static int stub_header(const unsigned char *seg)
 {
 	uint32_t ver;
-	uint64_t slot;
 	memcpy(&ver, seg + 8, 4);
+	return !memcmp(seg, RT_STUB_MAGIC, 8) && stub_version_ok(ver);
+}
+
+/* Writes the fast entry into the empty slot of the stub segment mapped at
+ * seg (readable, `prot` its protection), when the fast path is on. 0, or
+ * a negative errno when the page could not be written. */
+static long fill_slot(unsigned char *seg, int prot)
+{
+	uint64_t slot;
 	memcpy(&slot, seg + RT_STUB_SLOT_OFF, 8);
-	if (memcmp(seg, RT_STUB_MAGIC, 8) || ver != RT_STUB_VERSION || slot)
+	if (!rt_loader_stub_entry || slot)
 		return 0;
 	long r = sc(__NR_mprotect, (long)seg, RT_PAGE, RT_PROT_READ | RT_PROT_WRITE, 0, 0, 0);
 	if (r == 0) {
@@ -135,7 +145,7 @@ static int is_stub_segment(int fd, const Elf64_Phdr *p)
 	    pread_full(fd, hdr, sizeof hdr, (long)p->p_offset))
 		return 0;
 	memcpy(&ver, hdr + 8, 4);
-	return !memcmp(hdr, RT_STUB_MAGIC, 8) && ver == RT_STUB_VERSION;
+	return !memcmp(hdr, RT_STUB_MAGIC, 8) && stub_version_ok(ver);
 }
 
 /* SCONE_STATS=1 (sites.h): [addr, addr+len) is code of fd's file from
@@ -166,7 +176,7 @@ void rt_loader_mapped_code(unsigned long addr, unsigned long len, int fd, long o
 {
 	if (rt_sites_on)
 		note_mapped_code(addr, len, fd, off);
-	if (!rt_loader_stub_entry || len < RT_PAGE || (addr & (RT_PAGE - 1)))
+	if (len < RT_PAGE || (addr & (RT_PAGE - 1)))
 		return;
 	/* Only bytes the file has: reading past its end would fault. */
 	unsigned char st[144]; /* struct stat (x86-64) */
@@ -174,8 +184,9 @@ void rt_loader_mapped_code(unsigned long addr, unsigned long len, int fd, long o
 		return;
 	long size;
 	memcpy(&size, st + 48, 8); /* st_size */
-	if (off < 0 || size < off + RT_STUB_HDR_SIZE)
+	if (off < 0 || size < off + RT_STUB_HDR_SIZE || !stub_header((const unsigned char *)addr))
 		return;
+	rt_stubmap_add(addr, len < (unsigned long)(size - off) ? len : (unsigned long)(size - off));
 	long r = fill_slot((unsigned char *)addr, RT_PROT_READ | RT_PROT_EXEC);
 	if (r)
 		rt_eprintf("scone-run: cannot fill the stub slot of a mapped library at %p: error %ld (its rewritten "
@@ -184,16 +195,16 @@ void rt_loader_mapped_code(unsigned long addr, unsigned long len, int fd, long o
 }
 
 /* A segment of stubs for rewritten system call sites (pkg/rewrite): its
- * slot gets the runtime's fast entry (fast.h), or stays 0 (every rewritten
- * call then goes through the stub's trapped syscall). */
+ * site table is kept (stubmap.h), its slot gets the runtime's fast entry
+ * (fast.h), or stays 0 (every rewritten call then goes through the stub's
+ * trapped syscall). */
 static int fill_stub_slots(int n, const Elf64_Phdr *ph, unsigned long bias, const char *path, char *err, size_t errlen)
 {
-	if (!rt_loader_stub_entry)
-		return 0;
 	for (int i = 0; i < n; i++) {
 		if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X) || ph[i].p_filesz < RT_STUB_HDR_SIZE ||
-		    (ph[i].p_vaddr & (RT_PAGE - 1)))
+		    (ph[i].p_vaddr & (RT_PAGE - 1)) || !stub_header((const unsigned char *)(bias + ph[i].p_vaddr)))
 			continue;
+		rt_stubmap_add(bias + ph[i].p_vaddr, ph[i].p_filesz);
 		long r = fill_slot((unsigned char *)(bias + ph[i].p_vaddr), prot_of(ph[i].p_flags));
 		if (r) {
 			rt_snprintf(err, errlen, "%s: cannot fill the stub slot: error %ld", path, -r);

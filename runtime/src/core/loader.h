@@ -22,11 +22,14 @@ struct rt_image {
 int rt_load_elf(const char *path, struct rt_image *img, unsigned long hint, char *err, size_t errlen);
 
 /* The stub segment of a rewritten file (pkg/rewrite, docs/rewrite.md): an
- * executable PT_LOAD starting with RT_STUB_MAGIC and the format version;
- * the loader writes rt_loader_stub_entry (when set: fast.c) into its slot. */
+ * executable PT_LOAD starting with RT_STUB_MAGIC and the format version
+ * (1, or 2 with a site table: stubmap.h); the loader writes
+ * rt_loader_stub_entry (when set: fast.c) into its slot. */
 #define RT_STUB_MAGIC "SCONESTB"
-#define RT_STUB_VERSION 1
+#define RT_STUB_VERSION_MIN 1
+#define RT_STUB_VERSION 2
 #define RT_STUB_SLOT_OFF 16
+#define RT_STUB_TABLE_OFF 32
 #define RT_STUB_HDR_SIZE 64
 extern unsigned long rt_loader_stub_entry;
 /* After the application mapped [addr, addr+len) of fd at off executable

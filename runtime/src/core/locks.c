@@ -2,12 +2,12 @@
 #include "locks.h"
 
 struct rt_lock rt_sched_lock, rt_brk_lock, rt_heap_lock, rt_ids_lock, rt_sigact_lock, rt_vma_lock, rt_random_lock,
-	rt_spare_lock, rt_sites_lock;
+	rt_spare_lock, rt_sites_lock, rt_stubs_lock;
 
 /* Nesting order (locks.h). */
 static struct rt_lock *const fork_order[] = {
 	&rt_sched_lock, &rt_brk_lock,	 &rt_heap_lock,	 &rt_ids_lock,	 &rt_sigact_lock,
-	&rt_vma_lock,	&rt_random_lock, &rt_spare_lock, &rt_sites_lock,
+	&rt_vma_lock,	&rt_random_lock, &rt_spare_lock, &rt_sites_lock, &rt_stubs_lock,
 };
 
 void rt_locks_fork_prepare(void)

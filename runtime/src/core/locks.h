@@ -25,6 +25,7 @@ extern struct rt_lock rt_vma_lock;    /* vma.c: the application's live mappings 
 extern struct rt_lock rt_random_lock; /* random.c: the DRBG */
 extern struct rt_lock rt_spare_lock;  /* fdtab.c: spare placeholders (no call while held) */
 extern struct rt_lock rt_sites_lock;  /* sites.c: where trapped calls come from (SCONE_STATS) */
+extern struct rt_lock rt_stubs_lock;  /* stubmap.c: the stub segments' site tables */
 
 /* A holder the kernel preempted keeps the lock for a whole time slice:
  * after RT_LOCK_SPINS pauses a waiter yields its CPU (to the holder, where

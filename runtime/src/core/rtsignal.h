@@ -18,6 +18,11 @@ void rt_signals_after_syscall(struct rt_thread *t, struct kucontext *uc, long nr
 /* Queues (interrupted inside the runtime) or delivers a signal to the
  * application; also used for a SIGSYS that did not come from SUD. */
 void rt_signal_forward(struct rt_thread *t, struct kucontext *uc, int sig, const struct ksiginfo *si);
+/* The application's rt_sigreturn (trapped; the handlers the runtime
+ * delivers to return through the application's restorer): the state in the
+ * frame at the application's stack pointer goes into uc, as the kernel's
+ * rt_sigreturn would restore it. Returns the restored RAX. */
+long rt_sig_return(struct rt_thread *t, struct kucontext *uc);
 /* Whether a signal frame uc interrupted the application's own code (not
  * the runtime's text, not the fast path's gate). */
 int rt_signal_interrupted_app(const struct kucontext *uc);

@@ -7,8 +7,8 @@
  * everything blocked), which builds a signal frame on the application's stack
  * (or on its virtual sigaltstack for SA_ONSTACK) and enters the application's
  * handler with the interrupted state, mask and FPU state in that frame. The
- * handler returns to rt_sigreturn_restorer, and the kernel's rt_sigreturn
- * restores the interrupted state from the frame.
+ * handler returns through the application's restorer, whose rt_sigreturn
+ * traps: rt_sig_return restores the interrupted state from the frame.
  *
  * A signal that arrives while a blocking host call runs on behalf of the
  * thread (interrupted RIP inside the runtime) is queued in the thread block
@@ -21,6 +21,9 @@
 #include "rtstring.h"
 #include "rtutil.h"
 #include "sys.h"
+#include "region.h"
+#include "shield.h"
+#include "stubmap.h"
 #include "rtsched.h" /* rt_sched_mn: signal RT_SIG_REQ is then the runtime's */
 
 /* The signals the kernel never gets an action for nor sees blocked: SIGSYS,
@@ -221,12 +224,30 @@ static void deliver(struct rt_thread *t, struct kucontext *uc, int sig, const st
 	sp -= sizeof(struct krt_sigframe);
 	sp = (sp & ~15UL) - 8;
 	struct krt_sigframe *f = (struct krt_sigframe *)sp;
-	f->pretcode = (unsigned long)rt_sigreturn_restorer;
 	f->uc = *uc;
 	f->uc.uc_link = 0;
 	f->uc.uc_mcontext.fpregs = fdst;
-	/* rt_sigreturn restores the sigaltstack from uc_stack: keep the runtime's. */
-	rt_thread_real_altstack(t, &f->uc.uc_stack);
+	if ((a.flags & KSA_RESTORER) && a.restorer) {
+		/* The handler returns through the application's restorer, as
+		 * natively: its rt_sigreturn traps (rt_sig_return), and unwinders
+		 * (pthread_cancel's forced unwind, backtrace() in a handler, C++
+		 * exceptions) recognise the frame by the restorer's CFI or bytes.
+		 * The frame then shows what the kernel's would: the application's
+		 * mask and sigaltstack, and the original address of code a stub
+		 * runs for a rewritten site (stubmap.h). */
+		f->pretcode = (unsigned long)a.restorer;
+		f->uc.uc_mcontext.gregs[KR_RIP] = rt_stubmap_to_site(g[KR_RIP]);
+		f->uc.uc_sigmask |= t->vsigsys_blocked ? KSIGBIT(KSIGSYS) : 0;
+		f->uc.uc_stack = t->app_ss;
+		if (on_app_stack(t, g[KR_RSP]))
+			f->uc.uc_stack.ss_flags = KSS_ONSTACK;
+	} else {
+		/* No restorer (the kernel would not deliver): the runtime's,
+		 * whose rt_sigreturn goes to the kernel, which restores the
+		 * sigaltstack from uc_stack: the runtime's. */
+		f->pretcode = (unsigned long)rt_sigreturn_restorer;
+		rt_thread_real_altstack(t, &f->uc.uc_stack);
+	}
 	f->info = *si;
 
 	g[KR_RIP] = (unsigned long)a.handler;
@@ -244,6 +265,63 @@ static void deliver(struct rt_thread *t, struct kucontext *uc, int sig, const st
 	if (!(a.flags & KSA_NODEFER))
 		mask |= KSIGBIT(sig);
 	uc->uc_sigmask = mask & ~(runtime_bits() | KSIGBIT(KSIGKILL) | KSIGBIT(KSIGSTOP));
+}
+
+/* The kernel's FIX_EFLAGS: the flags a signal frame may change (AC, RF,
+ * OF, DF, TF, SF, ZF, AF, PF, CF). */
+#define USER_EFLAGS 0x50dd5UL
+
+/* Application memory: plausible and outside the runtime's range. */
+static int app_mem(const void *p, size_t len)
+{
+	return rt_user_ok(p, len) && !rt_region_overlaps((unsigned long)p, len);
+}
+
+static size_t fpstate_size(const unsigned char *fp)
+{
+	return *(const uint32_t *)(fp + 464) == FP_XSTATE_MAGIC1 ? *(const uint32_t *)(fp + 468) : 512;
+}
+
+long rt_sig_return(struct rt_thread *t, struct kucontext *uc)
+{
+	unsigned long *g = uc->uc_mcontext.gregs;
+	const struct kucontext *at = (const struct kucontext *)g[KR_RSP];
+	if (!app_mem(at, sizeof *at))
+		rt_fatal(128 + 11, "rt_sigreturn: the signal frame at %p is outside the application's memory", at);
+	struct kucontext fr = *at; /* one read: other threads may write it */
+	const unsigned char *src = fr.uc_mcontext.fpregs;
+	unsigned char *dst = uc->uc_mcontext.fpregs;
+	size_t n = 512;
+	if (src) {
+		if (!app_mem(src, 512))
+			rt_fatal(128 + 11,
+				 "rt_sigreturn: the frame's FPU state at %p is outside the application's memory", src);
+		size_t m = fpstate_size(src);
+		if (dst && m > 512 && m == fpstate_size(dst) && app_mem(src, m))
+			n = m;
+	}
+	for (int i = KR_R8; i <= KR_RIP; i++)
+		g[i] = fr.uc_mcontext.gregs[i];
+	g[KR_RIP] = rt_stubmap_to_stub(g[KR_RIP]); /* a rewritten site's code runs in its stub */
+	g[KR_EFL] = (g[KR_EFL] & ~USER_EFLAGS) | (fr.uc_mcontext.gregs[KR_EFL] & USER_EFLAGS);
+	/* No FPU state in the frame: the kernel resets it, as it does here
+	 * when the trap returns. A legacy (512-byte) one leaves the extended
+	 * state reset, as the kernel's restore does. */
+	if (!src || !dst)
+		uc->uc_mcontext.fpregs = 0;
+	else
+		memcpy(dst, src, n);
+	uint64_t mask = fr.uc_sigmask;
+	t->vsigsys_blocked = (mask & KSIGBIT(KSIGSYS)) != 0;
+	uc->uc_sigmask = mask & ~(runtime_bits() | KSIGBIT(KSIGKILL) | KSIGBIT(KSIGSTOP));
+	/* The kernel restores the sigaltstack from the frame (after the
+	 * registers, so the check against the stack pointer sees the
+	 * interrupted one); unchanged in the common case. */
+	struct kstack ss = fr.uc_stack;
+	if (ss.ss_sp != t->app_ss.ss_sp || ss.ss_size != t->app_ss.ss_size ||
+	    (ss.ss_flags & KSS_DISABLE) != (t->app_ss.ss_flags & KSS_DISABLE))
+		(void)rt_sig_altstack(t, uc, &ss, 0);
+	return (long)g[KR_RAX];
 }
 
 void rt_signals_exec_reset(struct rt_thread *t)

@@ -22,6 +22,7 @@
 #include "iago.h"
 #include "shield.h"
 #include "sites.h"
+#include "stubmap.h"
 #include "transport.h"
 #include "nonblock.h"
 #include "random.h"
@@ -122,10 +123,12 @@ static long sys_sigaltstack(struct core_call *c)
 	return rt_sig_altstack(c->t, c->uc, (const void *)c->a[0], (void *)c->a[1]);
 }
 
+/* rt_sigreturn is served by the trap (sigsys_call: rt_sig_return) before
+ * any dispatch; a call that reaches the table came another way. */
 static long sys_sigreturn(struct core_call *c)
 {
 	(void)c;
-	rt_fatal(RT_EX_SOFTWARE, "application called rt_sigreturn outside a runtime-delivered signal");
+	rt_fatal(RT_EX_SOFTWARE, "rt_sigreturn outside a trapped call");
 }
 
 static long sys_sigsuspend(struct core_call *c) { return strip_sigsys(c, 0); }
@@ -272,6 +275,14 @@ static long sys_mem(struct core_call *c)
 	}
 	struct rt_iago_snap none = {.ok = 0};
 	rt_iago_check(c->nr, a, r, &none);
+	if (!rt_is_err(r)) { /* stub segments gone or mapped over (stubmap.h) */
+		if (c->nr == __NR_munmap || c->nr == __NR_mremap)
+			rt_stubmap_forget((unsigned long)a[0], (unsigned long)a[0] + (unsigned long)a[1]);
+		if (c->nr == __NR_mmap)
+			rt_stubmap_forget((unsigned long)r, (unsigned long)r + (unsigned long)a[1]);
+		if (c->nr == __NR_mremap)
+			rt_stubmap_forget((unsigned long)r, (unsigned long)r + (unsigned long)a[2]);
+	}
 	if (rt_sites_on && !rt_is_err(r)) { /* code gone or mapped over (sites.h) */
 		if (c->nr == __NR_munmap || c->nr == __NR_mremap)
 			rt_sites_forget((unsigned long)a[0], (unsigned long)a[0] + (unsigned long)a[1]);
@@ -636,6 +647,13 @@ static void sigsys_call(struct rt_thread *t, struct ksiginfo *si, struct kuconte
 	t->nsyscalls++;
 	if (rt_sites_on)
 		t->nsite[rt_sites_kind(g[KR_RIP] - 2)]++; /* RIP: after the 2-byte syscall */
+	if (nr == __NR_rt_sigreturn) {
+		/* every register comes from the frame (RAX too: no result, and
+		 * no restart of a call, hence nr -1 after it) */
+		rt_sig_return(t, uc);
+		sigsys_after(t, uc, -1, fs);
+		return;
+	}
 	if (!rt_sched_mn || !sched_trap(t, uc, &nr, a, fs)) {
 		int blocks = rt_sched_mn && t->ult && sched_may_block(nr, a);
 		int mode = blocks_begin(t, blocks, nr, a);
