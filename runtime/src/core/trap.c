@@ -258,6 +258,15 @@ static long sys_heap(struct core_call *c)
 	return rt_heap_dispatch(c->nr, c->a, &r) ? r : RT_NEXT;
 }
 
+/* [lo, hi) was unmapped or mapped over: what the runtime knows of the code
+ * there goes (stub segments' site tables, stubmap.h; where trapped calls
+ * come from, sites.h). */
+static void code_gone(unsigned long lo, unsigned long hi)
+{
+	rt_stubmap_forget(lo, hi);
+	rt_sites_forget(lo, hi);
+}
+
 static long sys_mem(struct core_call *c)
 {
 	long *a = c->a;
@@ -275,21 +284,13 @@ static long sys_mem(struct core_call *c)
 	}
 	struct rt_iago_snap none = {.ok = 0};
 	rt_iago_check(c->nr, a, r, &none);
-	if (!rt_is_err(r)) { /* stub segments gone or mapped over (stubmap.h) */
+	if (!rt_is_err(r)) { /* code gone or mapped over */
 		if (c->nr == __NR_munmap || c->nr == __NR_mremap)
-			rt_stubmap_forget((unsigned long)a[0], (unsigned long)a[0] + (unsigned long)a[1]);
+			code_gone((unsigned long)a[0], (unsigned long)a[0] + (unsigned long)a[1]);
 		if (c->nr == __NR_mmap)
-			rt_stubmap_forget((unsigned long)r, (unsigned long)r + (unsigned long)a[1]);
+			code_gone((unsigned long)r, (unsigned long)r + (unsigned long)a[1]);
 		if (c->nr == __NR_mremap)
-			rt_stubmap_forget((unsigned long)r, (unsigned long)r + (unsigned long)a[2]);
-	}
-	if (rt_sites_on && !rt_is_err(r)) { /* code gone or mapped over (sites.h) */
-		if (c->nr == __NR_munmap || c->nr == __NR_mremap)
-			rt_sites_forget((unsigned long)a[0], (unsigned long)a[0] + (unsigned long)a[1]);
-		if (c->nr == __NR_mmap)
-			rt_sites_forget((unsigned long)r, (unsigned long)r + (unsigned long)a[1]);
-		if (c->nr == __NR_mremap)
-			rt_sites_forget((unsigned long)r, (unsigned long)r + (unsigned long)a[2]);
+			code_gone((unsigned long)r, (unsigned long)r + (unsigned long)a[2]);
 	}
 	/* A library's stub segment (docs/rewrite.md): the dynamic loader maps
 	 * it executable from its file. */
