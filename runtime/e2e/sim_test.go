@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/scone-build/scone-build/pkg/console"
 	"github.com/scone-build/scone-build/pkg/enclave"
@@ -77,6 +78,7 @@ type tarEntry struct {
 	name, link string
 	content    []byte
 	dir        bool
+	mtime      time.Time // zero: the epoch
 }
 
 // makeEnclaveFiles makes an enclave directory whose protected FS image
@@ -88,7 +90,8 @@ func makeEnclaveFiles(t testing.TB, rt string, entries []tarEntry, mutate func(*
 	var tb bytes.Buffer
 	tw := tar.NewWriter(&tb)
 	for _, e := range entries {
-		h := &tar.Header{Name: strings.TrimPrefix(e.name, "/"), Mode: 0o755, Size: int64(len(e.content)), Typeflag: tar.TypeReg}
+		h := &tar.Header{Name: strings.TrimPrefix(e.name, "/"), Mode: 0o755, Size: int64(len(e.content)), Typeflag: tar.TypeReg,
+			ModTime: e.mtime}
 		if e.link != "" {
 			h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, e.link, 0
 		}

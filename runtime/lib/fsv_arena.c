@@ -22,7 +22,7 @@ struct blk {
 /* A free page block: its first bytes while on the free list. */
 struct pblk {
 	uint64_t magic; /* P_FREE */
-	struct pblk *next;
+	struct pblk *next, *prev;
 };
 #define P_FREE 0x5c0ef4e1b10cf4eeULL
 
@@ -32,6 +32,8 @@ struct arena {
 	size_t size;
 	size_t bump; /* offset of fresh memory for the size classes, growing up */
 	size_t top;  /* offset of the lowest page block handed out, growing down */
+	size_t top0; /* where page blocks start: block i is at top0 - (i + 1) * FSV_ARENA_PAGES */
+	size_t pmap; /* offset of a bitmap, one bit per page block: on the free list */
 	size_t used; /* payload bytes in use (statistics) */
 	void *freelist[NCLASS];
 	struct pblk *pfree; /* free page blocks */
@@ -56,9 +58,38 @@ int fsv_arena_init(void *base, size_t size, const struct rlock_ops *ops)
 	a->size = size;
 	a->bump = (sizeof *a + 15) & ~(size_t)15;
 	/* page blocks start at a page boundary, whatever base's alignment */
-	a->top = (size_t)((((uintptr_t)base + size) & ~(uintptr_t)(FSV_ARENA_PAGE - 1)) - (uintptr_t)base);
+	a->top = a->top0 = (size_t)((((uintptr_t)base + size) & ~(uintptr_t)(FSV_ARENA_PAGE - 1)) - (uintptr_t)base);
+	/* the free blocks' bitmap: a freed block at the top gives its room
+	 * back, and with it the free blocks just above it (pages_free) */
+	size_t nblk = a->top0 / FSV_ARENA_PAGES;
+	a->pmap = a->bump;
+	a->bump = (a->bump + (nblk + 7) / 8 + 15) & ~(size_t)15;
+	if (a->bump > a->top)
+		return -EINVAL;
 	A = a;
 	return 0;
+}
+
+static size_t pidx(size_t off) { return (A->top0 - off) / FSV_ARENA_PAGES - 1; }
+static uint8_t *pbyte(size_t off) { return (uint8_t *)A + A->pmap + pidx(off) / 8; }
+static int pfree_bit(size_t off) { return (*pbyte(off) >> (pidx(off) % 8)) & 1; }
+static void pfree_set(size_t off, int on)
+{
+	if (on)
+		*pbyte(off) |= (uint8_t)(1u << (pidx(off) % 8));
+	else
+		*pbyte(off) &= (uint8_t) ~(1u << (pidx(off) % 8));
+}
+
+static void punlink(struct pblk *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		A->pfree = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	pfree_set((size_t)((char *)p - (char *)A), 0);
 }
 
 int fsv_arena_active(void) { return A != 0; }
@@ -162,7 +193,7 @@ void *fsv_sh_pages(void)
 			unlk();
 			return 0; /* corrupted free list */
 		}
-		A->pfree = p->next;
+		punlink(p);
 	} else if (A->top - A->bump >= FSV_ARENA_PAGES) {
 		A->top -= FSV_ARENA_PAGES;
 		p = (struct pblk *)((char *)A + A->top);
@@ -174,7 +205,7 @@ void *fsv_sh_pages(void)
 	if (p && !fresh)
 		memset(p, 0, FSV_ARENA_PAGES);
 	else if (p)
-		p->magic = 0, p->next = 0; /* fresh memory is zero: only a reused block's header is not */
+		memset(p, 0, sizeof *p); /* fresh memory is zero: only a reused block's header is not */
 	return p;
 }
 
@@ -194,8 +225,20 @@ void fsv_sh_pages_free(void *q)
 		__builtin_trap(); /* not a page block, or freed twice */
 	}
 	p->magic = P_FREE;
+	p->prev = NULL;
 	p->next = A->pfree;
+	if (p->next)
+		p->next->prev = p;
 	A->pfree = p;
+	pfree_set(off, 1);
 	A->used -= FSV_ARENA_PAGES;
+	/* The lowest blocks free: their room goes back to the size classes,
+	 * which grow up towards it (a large file removed, or a shared mapping
+	 * that could not be had, must not leave small allocations without
+	 * room while the blocks wait for reuse). */
+	while (A->top < A->top0 && pfree_bit(A->top)) {
+		punlink((struct pblk *)((char *)A + A->top));
+		A->top += FSV_ARENA_PAGES;
+	}
 	unlk();
 }

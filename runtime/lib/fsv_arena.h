@@ -16,7 +16,8 @@
  * them, page blocks (FSV_ARENA_PAGES bytes, page-aligned, no header: the
  * chunks of large files) come down from the arena's top, so that a chunk can
  * be mapped into the application as it is (a shared file mapping,
- * fs/fs_mmap.c). One process-shared lock that survives its holder's death
+ * fs/fs_mmap.c); a bitmap marks the free ones, and when the lowest are free
+ * their room goes back to the size classes. One process-shared lock that survives its holder's death
  * (rlock.h).
  *
  * Also in the arena: the FS shield's lock word and the ephemeral layer's

@@ -385,6 +385,45 @@ int fsv_anon_file(struct fsv *fs, uint32_t mode, const void *data, size_t len, s
 	return 0;
 }
 
+/* Gives every hole among chunks [first, last) a chunk, all or none: the
+ * new chunks are taken first, linked through their first word, and placed
+ * only when all were had. A range the arena cannot hold then leaves the
+ * file as it was; chunks placed for a shared mapping are never freed
+ * (fsv_node.c body_free), so a failed mapping of a large sparse file used
+ * to leave the arena full for every process of the enclave. */
+static int fill_holes(struct fsv *fs, struct fsv_node *n, uint64_t first, uint64_t last)
+{
+	uint8_t *taken = NULL;
+	for (uint64_t i = first; i < last; i++) {
+		if (n->chunk[i])
+			continue;
+		int r = charge(fs, n, FSV_CHUNK);
+		uint8_t *c = r < 0 ? NULL : fsv_sh_pages();
+		if (!c) {
+			if (!r)
+				uncharge(fs, n, FSV_CHUNK);
+			while (taken) {
+				uint8_t *next;
+				memcpy(&next, taken, sizeof next);
+				fsv_sh_pages_free(taken);
+				uncharge(fs, n, FSV_CHUNK);
+				taken = next;
+			}
+			return r < 0 ? r : -ENOMEM;
+		}
+		memcpy(c, &taken, sizeof taken);
+		taken = c;
+	}
+	for (uint64_t i = first; i < last; i++) {
+		if (n->chunk[i])
+			continue;
+		n->chunk[i] = taken;
+		memcpy(&taken, taken, sizeof taken);
+		memset(n->chunk[i], 0, 8); /* the link word */
+	}
+	return 0;
+}
+
 int fsv_share(struct fsv *fs, struct fsv_node *n, uint64_t off, uint64_t len,
 	      int (*map)(void *ctx, void *src, size_t len, uint64_t at), void *ctx)
 {
@@ -400,6 +439,9 @@ int fsv_share(struct fsv *fs, struct fsv_node *n, uint64_t off, uint64_t len,
 		r = to_chunks(fs, n, end > n->size ? end : n->size);
 	else
 		r = index_grow(fs, n, (end + FSV_CHUNK - 1) / FSV_CHUNK);
+	if (r < 0)
+		return r;
+	r = fill_holes(fs, n, off / FSV_CHUNK, (end + FSV_CHUNK - 1) / FSV_CHUNK);
 	if (r < 0)
 		return r;
 	if (!n->shared) {

@@ -714,6 +714,12 @@ static void spares(void)
 	errno = 0;
 	check(fstat(a, &st) < 0 && errno == EBADF, "spare-fstat-ebadf", "");
 	errno = 0;
+	check(dup2(a, 20) < 0 && errno == EBADF, "spare-dup2-from-ebadf", "dup2 duplicated a closed descriptor");
+	errno = 0;
+	check(dup(a) < 0 && errno == EBADF, "spare-dup-ebadf", "");
+	errno = 0;
+	check(listen(a, 1) < 0 && errno == EBADF, "spare-listen-ebadf", "");
+	errno = 0;
 	check(close(a) < 0 && errno == EBADF, "spare-close-ebadf", "");
 	/* a host descriptor gets the number the closed file had */
 	int p[2];

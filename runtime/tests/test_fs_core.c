@@ -1049,12 +1049,37 @@ static void test_share(void)
 	CHECK_EQ(fsv_share(&fs, f, 0, 100, record, &q), -EINVAL);
 	CHECK_EQ(fsv_share(&fs, home, 0, 4096, record, &q), -ENODEV);
 
+	/* a range the limit cannot hold takes no chunk and leaves a file not
+	 * yet shared as it was: chunks of a shared file are never given back */
+	struct fsv_node *sp;
+	CHECK_EQ(fsv_create(&fs, home, "sparse", 6, FSV_IFREG | 0644, NULL, &sp), 0);
+	CHECK_EQ(fsv_write(&fs, sp, "x", 1, 40 * FSV_CHUNK), 1);
+	uint64_t held = fs.eph_bytes, max = fs.eph_max;
+	fs.eph_max = held + 8 * FSV_CHUNK; /* room for 8 of the 40 holes */
+	struct pieces r = {.fail_at = -1};
+	CHECK_EQ(fsv_share(&fs, sp, 0, 41 * FSV_CHUNK, record, &r), -ENOSPC);
+	CHECK_EQ(r.n, 0);
+	CHECK_EQ(fs.eph_bytes, held);
+	CHECK(!sp->shared && sp->chunk[0] == NULL && sp->chunk[39] == NULL && sp->chunk[40] != NULL);
+	CHECK_EQ(fsv_share(&fs, sp, 36 * FSV_CHUNK, 5 * FSV_CHUNK, record, &r), 0); /* 4 holes and the data */
+	CHECK_EQ(r.n, 5);
+	CHECK(sp->shared && sp->chunk[35] == NULL && sp->chunk[36] != NULL && r.src[4][0] == 'x' && r.src[0][0] == 0);
+	CHECK_EQ(fs.eph_bytes, held + 4 * FSV_CHUNK);
+	fs.eph_max = max;
+	uint8_t *kept[5];
+	for (int i = 0; i < 5; i++)
+		kept[i] = sp->chunk[36 + i];
+	fsv_unref(&fs, sp);
+	CHECK_EQ(fsv_remove(&fs, home, "sparse", 6, 0), 0);
+	for (int i = 0; i < 5; i++)
+		fsv_sh_pages_free(kept[i]); /* shared: the FS keeps them (and counts them) */
+
 	/* removed and closed, the file's chunks stay taken and counted */
 	uint8_t *c0 = f->chunk[0], *c1 = f->chunk[1];
 	uint64_t before = fs.eph_bytes;
 	fsv_unref(&fs, f);
 	CHECK_EQ(fsv_remove(&fs, home, "shm", 3, 0), 0);
-	CHECK_EQ(fs.eph_bytes, base + 2 * FSV_CHUNK);
+	CHECK_EQ(fs.eph_bytes, base + 7 * FSV_CHUNK); /* these two and the sparse file's five */
 	CHECK(fs.eph_bytes < before);
 	fsv_sh_pages_free(c0); /* not freed by the FS: freeing them here is no double free */
 	fsv_sh_pages_free(c1);

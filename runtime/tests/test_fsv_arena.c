@@ -51,12 +51,27 @@ static void test_pages(size_t size)
 		n++;
 	CHECK(n > 0 && n < size / FSV_ARENA_PAGES);
 	CHECK(fsv_sh_malloc(FSV_ARENA_PAGES) == NULL);
-	for (size_t i = 0; all && i < n; i++)
+	/* freed in any order, the blocks give their room back to the size
+	 * classes once the lowest one (the last taken) is free: the others
+	 * first, odd ones then even, then that one */
+	for (size_t i = 1; all && i + 1 < n; i += 2)
 		fsv_sh_pages_free(all[i]);
+	for (size_t i = 0; all && i + 1 < n; i += 2)
+		fsv_sh_pages_free(all[i]);
+	CHECK(fsv_sh_malloc(FSV_ARENA_PAGES) == NULL); /* the lowest block is still taken */
+	if (all)
+		fsv_sh_pages_free(all[n - 1]);
+	void *reused = all ? fsv_sh_pages() : NULL; /* a block again: from the free list or the top */
+	CHECK(reused != NULL);
+	fsv_sh_pages_free(reused);
 	free(all);
 	fsv_sh_pages_free(q);
 	fsv_sh_pages_free(r);
 	fsv_sh_pages_free(NULL);
+	/* every block free: the classes can have (nearly) the whole arena */
+	void *most = fsv_sh_malloc(size / 2);
+	CHECK(most != NULL);
+	fsv_sh_free(most);
 	fsv_sh_free(m);
 }
 

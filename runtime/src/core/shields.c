@@ -156,9 +156,40 @@ static long fd_arg(long nr, const long *a)
 	case __NR_fcntl:
 	case __NR_ioctl:
 	case __NR_close:
+	/* the source of a dup: the host would duplicate the placeholder
+	 * (Python's test_os TestInvalidFD.test_dup2) */
+	case __NR_dup:
+	case __NR_dup2:
+	case __NR_dup3:
+	case __NR_fallocate:
+	case __NR_sync_file_range:
+	case __NR_readahead:
+	case __NR_fgetxattr:
+	case __NR_fsetxattr:
+	case __NR_flistxattr:
+	case __NR_fremovexattr:
+	/* socket calls: a closed number is EBADF, not the memfd's ENOTSOCK */
+	case __NR_bind:
+	case __NR_connect:
+	case __NR_listen:
+	case __NR_accept:
+	case __NR_accept4:
+	case __NR_shutdown:
+	case __NR_getsockname:
+	case __NR_getpeername:
+	case __NR_getsockopt:
+	case __NR_setsockopt:
+	case __NR_sendto:
+	case __NR_recvfrom:
+	case __NR_sendmsg:
+	case __NR_recvmsg:
 		return a[0];
 	case __NR_sendfile:
+	case __NR_tee:
 		return rt_fdtab_is_spare((int)a[0]) ? a[0] : a[1];
+	case __NR_splice:
+	case __NR_copy_file_range:
+		return rt_fdtab_is_spare((int)a[0]) ? a[0] : a[2];
 	case __NR_mmap:
 		return (a[3] & 0x20 /* MAP_ANONYMOUS */) ? -1 : a[4];
 	default:
