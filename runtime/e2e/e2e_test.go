@@ -209,7 +209,14 @@ func threadStates(pid int) string {
 
 func run(t testing.TB, env []string, argv ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	return runFor(t, 60*time.Second, env, argv...)
+}
+
+// runFor is run with a time limit of its own (third-party suites that
+// take minutes while other test packages load both cores).
+func runFor(t testing.TB, limit time.Duration, env []string, argv ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = env

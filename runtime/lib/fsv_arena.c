@@ -33,6 +33,7 @@ struct arena {
 	size_t bump; /* offset of fresh memory for the size classes, growing up */
 	size_t top;  /* offset of the lowest page block handed out, growing down */
 	size_t top0; /* where page blocks start: block i is at top0 - (i + 1) * FSV_ARENA_PAGES */
+	size_t tmin; /* the lowest top so far: blocks below it were never handed out (zero) */
 	size_t pmap; /* offset of a bitmap, one bit per page block: on the free list */
 	size_t used; /* payload bytes in use (statistics) */
 	void *freelist[NCLASS];
@@ -58,7 +59,8 @@ int fsv_arena_init(void *base, size_t size, const struct rlock_ops *ops)
 	a->size = size;
 	a->bump = (sizeof *a + 15) & ~(size_t)15;
 	/* page blocks start at a page boundary, whatever base's alignment */
-	a->top = a->top0 = (size_t)((((uintptr_t)base + size) & ~(uintptr_t)(FSV_ARENA_PAGE - 1)) - (uintptr_t)base);
+	a->top = a->top0 = a->tmin =
+		(size_t)((((uintptr_t)base + size) & ~(uintptr_t)(FSV_ARENA_PAGE - 1)) - (uintptr_t)base);
 	/* the free blocks' bitmap: a freed block at the top gives its room
 	 * back, and with it the free blocks just above it (pages_free) */
 	size_t nblk = a->top0 / FSV_ARENA_PAGES;
@@ -197,7 +199,11 @@ void *fsv_sh_pages(void)
 	} else if (A->top - A->bump >= FSV_ARENA_PAGES) {
 		A->top -= FSV_ARENA_PAGES;
 		p = (struct pblk *)((char *)A + A->top);
-		fresh = 1;
+		/* below every top so far: never handed out, still zero; above
+		 * it, a block given back by pages_free, with its old content */
+		fresh = A->top < A->tmin;
+		if (fresh)
+			A->tmin = A->top;
 	}
 	if (p)
 		A->used += FSV_ARENA_PAGES;

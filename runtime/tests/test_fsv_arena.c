@@ -48,7 +48,7 @@ static void test_pages(size_t size)
 	size_t n = 0;
 	void **all = calloc(size / FSV_ARENA_PAGES + 1, sizeof *all);
 	while (all && (all[n] = fsv_sh_pages()) != NULL)
-		n++;
+		memset(all[n++], 0xa5, FSV_ARENA_PAGES); /* data, as a file's chunk holds */
 	CHECK(n > 0 && n < size / FSV_ARENA_PAGES);
 	CHECK(fsv_sh_malloc(FSV_ARENA_PAGES) == NULL);
 	/* freed in any order, the blocks give their room back to the size
@@ -61,8 +61,14 @@ static void test_pages(size_t size)
 	CHECK(fsv_sh_malloc(FSV_ARENA_PAGES) == NULL); /* the lowest block is still taken */
 	if (all)
 		fsv_sh_pages_free(all[n - 1]);
-	void *reused = all ? fsv_sh_pages() : NULL; /* a block again: from the free list or the top */
+	/* a block again, where the room came back: zero-filled, though
+	 * the block held data before */
+	unsigned char *reused = all ? fsv_sh_pages() : NULL;
 	CHECK(reused != NULL);
+	size_t dirty = 0;
+	for (size_t i = 0; reused && i < FSV_ARENA_PAGES; i++)
+		dirty += reused[i] != 0;
+	CHECK_MSG(dirty == 0, "%zu bytes of a reused block not zero", dirty);
 	fsv_sh_pages_free(reused);
 	free(all);
 	fsv_sh_pages_free(q);
