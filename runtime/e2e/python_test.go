@@ -22,12 +22,13 @@ const pythonLimit = 8 * time.Minute
 
 // pythonTests: CPython's regression tests of what the runtime emulates or
 // passes through: signals (handlers, masks, sigwait, setitimer,
-// pthread_kill, SA_RESTART, wakeup fds), threads, child processes (fork,
-// exec, pipes, process groups, timeouts), the poll family, fcntl locks and
-// mmap. test_threading fails on some hosts natively too (it counts on a
-// fresh interpreter's modules); only differences count.
-var pythonTests = []string{"test_signal", "test_threading", "test_subprocess", "test_selectors", "test_poll",
-	"test_epoll", "test_fcntl", "test_mmap", "test_select", "test_time"}
+// pthread_kill, SA_RESTART, wakeup fds), threads, the poll family, fcntl
+// locks and clocks. test_threading fails on some hosts natively too (it
+// counts on a fresh interpreter's modules); only differences count. Kept
+// out for CI's time (they pass too, docs/compatibility.md): test_subprocess
+// (the longest), test_mmap (in the file suite), test_socket.
+var pythonTests = []string{"test_signal", "test_threading", "test_selectors", "test_poll", "test_epoll",
+	"test_fcntl", "test_select", "test_time"}
 
 // TestPythonRegressionSuite runs CPython's own tests (pythonTests, two at a
 // time, a failed one again alone) with the host's Python natively and
@@ -53,7 +54,7 @@ func TestPythonRegressionSuite(t *testing.T) {
 	}
 	native := suite(t, nil, nil)
 	t.Logf("native: %s", native)
-	if n, _ := strconv.Atoi(strings.ReplaceAll(native.run, ",", "")); n < 500 {
+	if n, _ := strconv.Atoi(strings.ReplaceAll(native.run, ",", "")); n < 300 {
 		t.Fatalf("only %s tests ran natively: the comparison would say little", native.run)
 	}
 	// One kernel thread per thread; the mn scheduler with
