@@ -14,7 +14,7 @@ export SCONE_IMAGE_CACHE
 
 include runtime/runtime.mk
 
-.PHONY: help setup doctor build test test-deps test-go test-runtime lint fmt demo bench images buildkit frontend-image cas-image fuzz fresh-check clean clean-podman
+.PHONY: help setup doctor build test test-deps test-go test-runtime lint fmt demo bench images buildkit frontend-image cas-image test-python fuzz fresh-check clean clean-podman
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -109,6 +109,9 @@ cas-image: build ## the CAS as a confidential image into bin/cas-image (KEY=sign
 
 test-gostd: runtime ## the Go standard library's tests converted vs native, without -test.short (make test runs them with it)
 	CGO_ENABLED=0 $(GO) test -count=1 -timeout 60m ./test/gostd -long -table bin/gostd-table.md
+
+test-python: runtime ## CPython's own regression tests (signals, threads, polls; files, paths, archives) natively vs under scone-run (runtime/e2e; make test runs the file tests only)
+	SCONE_E2E_PYTHON=all CGO_ENABLED=0 $(GO) test -count=1 -timeout 30m -run 'TestPython' -v ./runtime/e2e
 
 fuzz: ## run each fuzz target for a short while (FUZZTIME, default 20s)
 	./scripts/fuzz.sh
