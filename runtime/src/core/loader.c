@@ -107,15 +107,13 @@ int rt_elf_peek(const char *path, char *interp, size_t icap, char *err, size_t e
 	return r;
 }
 
-static int stub_version_ok(uint32_t ver) { return ver >= RT_STUB_VERSION_MIN && ver <= RT_STUB_VERSION; }
-
-/* Whether the segment mapped (readable) at seg is a stub segment: magic and
- * a known version. */
+/* Whether the 12 bytes at seg (a mapped segment, or its first bytes read
+ * from the file) start a stub segment: magic and a known version. */
 static int stub_header(const unsigned char *seg)
 {
 	uint32_t ver;
 	memcpy(&ver, seg + 8, 4);
-	return !memcmp(seg, RT_STUB_MAGIC, 8) && stub_version_ok(ver);
+	return !memcmp(seg, RT_STUB_MAGIC, 8) && ver >= RT_STUB_VERSION_MIN && ver <= RT_STUB_VERSION;
 }
 
 /* Writes the fast entry into the empty slot of the stub segment mapped at
@@ -140,12 +138,8 @@ static long fill_slot(unsigned char *seg, int prot)
 static int is_stub_segment(int fd, const Elf64_Phdr *p)
 {
 	unsigned char hdr[12];
-	uint32_t ver;
-	if (p->p_type != PT_LOAD || !(p->p_flags & PF_X) || p->p_filesz < RT_STUB_HDR_SIZE ||
-	    pread_full(fd, hdr, sizeof hdr, (long)p->p_offset))
-		return 0;
-	memcpy(&ver, hdr + 8, 4);
-	return !memcmp(hdr, RT_STUB_MAGIC, 8) && stub_version_ok(ver);
+	return p->p_type == PT_LOAD && (p->p_flags & PF_X) && p->p_filesz >= RT_STUB_HDR_SIZE &&
+	       !pread_full(fd, hdr, sizeof hdr, (long)p->p_offset) && stub_header(hdr);
 }
 
 /* SCONE_STATS=1 (sites.h): [addr, addr+len) is code of fd's file from
