@@ -31,11 +31,10 @@ int rt_fdtab_next(int from);
 
 /* The runtime's own descriptors (a protected volume's host directory and
  * files, the connection to the CAS): open in the process but not the
- * application's. The shields' entry (shields.c) keeps the application's
- * calls off them: close is EBADF as for a descriptor that is not open,
- * close_range and the close-on-exec pass of an execve leave them, dup2
- * and dup3 onto one are refused. The mark goes when the runtime closes
- * the descriptor. */
+ * application's. fdguard.c keeps the application's calls off them: they
+ * are closed in its view (EBADF, POLLNVAL), close_range and the
+ * close-on-exec pass of an execve leave them, dup2 and dup3 onto one are
+ * refused. The mark goes when the runtime closes the descriptor. */
 void rt_fdtab_hide(int fd);
 int rt_fdtab_hidden(int fd);
 /* The first hidden descriptor >= from, or -1. */
@@ -52,8 +51,8 @@ int rt_fdtab_next_hidden(int from);
  * are closed on the host before any call that creates a descriptor (the
  * calls rt_fdtab_after checks, F_DUPFD, a recvmsg that may receive some, a
  * close_range over one) and before an execve's close-on-exec pass; a dup2
- * onto one replaces it. The application's close, fcntl and ioctl of a
- * spare's number fail with EBADF (shields.c), as for a closed descriptor.
+ * onto one replaces it. The application's calls on a spare's number fail
+ * with EBADF (fdguard.c), as for a closed descriptor.
  * At most RT_FD_SPARES per process. */
 #define RT_FD_SPARES 4
 /* Keeps fd (a placeholder the application just closed, FD_CLOEXEC

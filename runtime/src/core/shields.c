@@ -3,7 +3,7 @@
  * through the core. */
 #include <linux/errno.h>
 #include "shield.h"
-#include "fdtab.h"
+#include "fdguard.h"
 #include "thread.h"
 #include "transport.h"
 #include "rtsched.h"
@@ -124,128 +124,6 @@ void rt_program_started(const struct rt_program *p)
 			shields[i]->program(p);
 }
 
-/* The descriptor argument of the common calls on one descriptor that a
- * spare placeholder must answer as closed (EBADF), or -1. */
-static long fd_arg(long nr, const long *a)
-{
-	switch (nr) {
-	case __NR_read:
-	case __NR_write:
-	case __NR_readv:
-	case __NR_writev:
-	case __NR_pread64:
-	case __NR_pwrite64:
-	case __NR_preadv:
-	case __NR_pwritev:
-	case __NR_preadv2:
-	case __NR_pwritev2:
-	case __NR_lseek:
-	case __NR_fstat:
-	case __NR_newfstatat:
-	case __NR_statx:
-	case __NR_getdents64:
-	case __NR_fsync:
-	case __NR_fdatasync:
-	case __NR_ftruncate:
-	case __NR_fchmod:
-	case __NR_fchown:
-	case __NR_fstatfs:
-	case __NR_flock:
-	case __NR_fadvise64:
-	case __NR_fchdir:
-	case __NR_fcntl:
-	case __NR_ioctl:
-	case __NR_close:
-	/* the source of a dup: the host would duplicate the placeholder
-	 * (Python's test_os TestInvalidFD.test_dup2) */
-	case __NR_dup:
-	case __NR_dup2:
-	case __NR_dup3:
-	case __NR_fallocate:
-	case __NR_sync_file_range:
-	case __NR_readahead:
-	case __NR_fgetxattr:
-	case __NR_fsetxattr:
-	case __NR_flistxattr:
-	case __NR_fremovexattr:
-	/* socket calls: a closed number is EBADF, not the memfd's ENOTSOCK */
-	case __NR_bind:
-	case __NR_connect:
-	case __NR_listen:
-	case __NR_accept:
-	case __NR_accept4:
-	case __NR_shutdown:
-	case __NR_getsockname:
-	case __NR_getpeername:
-	case __NR_getsockopt:
-	case __NR_setsockopt:
-	case __NR_sendto:
-	case __NR_recvfrom:
-	case __NR_sendmsg:
-	case __NR_recvmsg:
-		return a[0];
-	case __NR_sendfile:
-	case __NR_tee:
-		return rt_fdtab_is_spare((int)a[0]) ? a[0] : a[1];
-	case __NR_splice:
-	case __NR_copy_file_range:
-		return rt_fdtab_is_spare((int)a[0]) ? a[0] : a[2];
-	case __NR_mmap:
-		return (a[3] & 0x20 /* MAP_ANONYMOUS */) ? -1 : a[4];
-	default:
-		return -1;
-	}
-}
-
-/* The application's calls on the runtime's own descriptors (fdtab.h,
- * rt_fdtab_hide) and on spare placeholders (free in its view): 1 with
- * *ret when served here. close_range is made around the hidden ones,
- * piece by piece through the shields. */
-static int guard(const volatile unsigned *cp, long nr, const long *a, long *ret)
-{
-	long sfd = fd_arg(nr, a);
-	if (sfd >= 0 && sfd < RT_FD_LIMIT && rt_fdtab_is_spare((int)sfd)) {
-		*ret = -EBADF; /* closed, as far as the application can tell */
-		return 1;
-	}
-	switch (nr) {
-	case __NR_close:
-		if (!rt_fdtab_hidden((int)a[0]))
-			return 0;
-		*ret = -EBADF; /* not open, as far as the application can tell */
-		return 1;
-	case __NR_dup2:
-	case __NR_dup3:
-		if (!rt_fdtab_hidden((int)a[1]) || a[0] == a[1])
-			return 0;
-		*ret = -EBUSY; /* as Linux while the number is being opened: try another */
-		return 1;
-	case __NR_close_range: {
-		unsigned long lo = (unsigned long)(unsigned)a[0], hi = (unsigned long)(unsigned)a[1];
-		int h = lo < RT_FD_LIMIT ? rt_fdtab_next_hidden((int)lo) : -1;
-		if (h < 0 || (unsigned long)h > hi || lo > hi)
-			return 0;
-		long r = 0;
-		for (unsigned long from = lo; from <= hi;) {
-			h = from < RT_FD_LIMIT ? rt_fdtab_next_hidden((int)from) : -1;
-			unsigned long stop = h < 0 || (unsigned long)h > hi ? hi + 1 : (unsigned long)h; /* exclusive */
-			if (stop > from) {
-				long k = shield_call_app(cp, nr, (long)from, (long)(stop - 1), a[2], 0, 0, 0);
-				if (k < 0 && !r)
-					r = k;
-			}
-			if (stop > hi)
-				break;
-			from = stop + 1;
-		}
-		*ret = r;
-		return 1;
-	}
-	default:
-		return 0;
-	}
-}
-
 /* The application's blocking call, or one a shield makes for it, to the
  * host. Under the mn scheduler the trap or fast path may have offered the
  * call (RT_HC_OFFER): when it reaches the host as the application made it
@@ -269,15 +147,29 @@ static long app_host_cp(const volatile unsigned *cp, long nr, const long *a, int
 	return host_syscall_cp(nr, a[0], a[1], a[2], a[3], a[4], a[5], cp);
 }
 
+/* A call made in place of the application's by the descriptor guard
+ * (fdguard.h): through the shields to the host, not blocking. */
+static long guarded_call(long nr, const long *a)
+{
+	struct sys_call c = {nr, {a[0], a[1], a[2], a[3], a[4], a[5]}};
+	long ret;
+	for (size_t i = 0; i < ncallers; i++)
+		if (callers[i]->call(&c, &ret) == SHIELD_DONE)
+			return ret;
+	return host_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
 long shield_call_app(const volatile unsigned *cp, long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
 	struct sys_call c = {nr, {a0, a1, a2, a3, a4, a5}};
 	long ret;
-	if (guard(cp, nr, c.a, &ret))
+	if (rt_fd_guard(nr, c.a, &ret, guarded_call))
 		return ret;
 	for (size_t i = 0; i < ncallers; i++)
 		if (callers[i]->call(&c, &ret) == SHIELD_DONE)
 			return ret;
+	if (nr == __NR_getdents64 && rt_fd_listing(c.a, &ret))
+		return ret;
 	if (cp)
 		return app_host_cp(cp, nr, c.a, 1);
 	return host_syscall(nr, a0, a1, a2, a3, a4, a5);
