@@ -121,7 +121,7 @@ RT_TLIB_OBJ := $(patsubst runtime/lib/%.c,$(RT_TOBJ)/lib/%.o,$(RT_LIB_SRC))
 RT_UNITS_test_alloc     := core/region core/alloc
 RT_DEFS_test_alloc      := -Drt_malloc=t_malloc -Drt_calloc=t_calloc -Drt_free=t_free
 RT_UNITS_test_host_probe := host/sgxprobe
-RT_UNITS_test_fdguard   := core/fdguard core/fdtab core/locks core/parse
+RT_UNITS_test_fdguard   := core/fdguard core/fdtab core/locks core/parse core/util
 RT_UNITS_test_iago      := core/iago core/fdtab core/vma core/region core/locks core/parse
 RT_UNITS_test_loader    := core/loader core/region core/util core/sites core/stubmap core/locks
 RT_UNITS_test_spare     := transport/spare

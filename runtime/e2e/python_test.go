@@ -200,6 +200,19 @@ func pythonEnclave(t *testing.T, rt, py string, argv []string) simEnclave {
 			libs[f[2]] = true
 		}
 	}
+	// glibc loads libgcc_s.so.1 itself for pthread_exit and cancellation
+	// (the unwinder): from libc's directory
+	var gcc []string
+	for l := range libs {
+		if g := filepath.Join(filepath.Dir(l), "libgcc_s.so.1"); filepath.Base(l) == "libc.so.6" {
+			if _, err := os.Stat(g); err == nil {
+				gcc = append(gcc, g)
+			}
+		}
+	}
+	for _, g := range gcc {
+		libs[g] = true
+	}
 	for l := range libs {
 		add(l, l)
 	}
@@ -231,6 +244,12 @@ func pythonEnclave(t *testing.T, rt, py string, argv []string) simEnclave {
 		tarEntry{name: "root/", dir: true},
 		tarEntry{name: "etc/passwd", content: []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")},
 		tarEntry{name: "etc/group", content: []byte("root:x:0:\nnogroup:x:65534:\n")})
+	// port and protocol names (getaddrinfo of a service name)
+	for _, f := range []string{"/etc/services", "/etc/protocols"} {
+		if b, err := os.ReadFile(f); err == nil {
+			entries = append(entries, tarEntry{name: f[1:], content: b})
+		}
+	}
 	for _, a := range []string{"sh", "true", "false", "echo", "cat", "ls", "env", "sleep"} {
 		entries = append(entries, tarEntry{name: "bin/" + a, link: "busybox"})
 	}

@@ -263,6 +263,75 @@ static void scm_rights(int delay_ms, const char *name)
 	close(sp[0]);
 }
 
+/* Several descriptors of the enclave's file system in one message, and
+ * two messages in flight at once, beside a host descriptor (Python's
+ * test_socket SCMRightsTest): every received descriptor is its own file.
+ * The placeholders are duplicates of one memfd: told apart by the memfd
+ * each is passed as. */
+static void scm_rights_many(void)
+{
+	int sp[2], fds[4], p[2];
+	char path[64], cbuf[CMSG_SPACE(4 * sizeof(int))], cbuf2[CMSG_SPACE(sizeof(int))];
+	int ok = socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0 && pipe(p) == 0;
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof path, "/work1/many-%d", i);
+		fds[i] = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+		ok = ok && fds[i] >= 0 && write(fds[i], path + 12, 1) == 1;
+	}
+	fds[3] = p[0];
+	ok = ok && write(p[1], "p", 1) == 1;
+	struct iovec iov = {"x", 1};
+	memset(cbuf, 0, sizeof cbuf);
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(4 * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, sizeof fds);
+	ok = ok && sendmsg(sp[0], &m, 0) == 1;
+	int sent[4];
+	memcpy(sent, CMSG_DATA(c), sizeof sent);
+	ok = ok && !memcmp(sent, fds, sizeof fds); /* the application's buffer as it wrote it */
+	/* a second message in flight before the first is received */
+	snprintf(path, sizeof path, "/work1/many-%d", 3);
+	int f3 = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+	ok = ok && f3 >= 0 && write(f3, "3", 1) == 1;
+	memset(cbuf2, 0, sizeof cbuf2);
+	struct msghdr m2 = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf2, .msg_controllen = sizeof cbuf2};
+	c = CMSG_FIRSTHDR(&m2);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &f3, sizeof f3);
+	ok = ok && sendmsg(sp[0], &m2, 0) == 1;
+	char want[] = "012p3", got[8] = {0};
+	int n = 0;
+	for (int msg = 0; msg < 2 && ok; msg++) {
+		char d, rc[CMSG_SPACE(4 * sizeof(int))];
+		struct iovec riov = {&d, 1};
+		struct msghdr rm = {.msg_iov = &riov, .msg_iovlen = 1, .msg_control = rc, .msg_controllen = sizeof rc};
+		ok = recvmsg(sp[1], &rm, 0) == 1;
+		struct cmsghdr *rcm = ok ? CMSG_FIRSTHDR(&rm) : NULL;
+		int cnt = rcm ? (int)((rcm->cmsg_len - CMSG_LEN(0)) / sizeof(int)) : 0, r[4];
+		memcpy(r, rcm ? CMSG_DATA(rcm) : (unsigned char *)r, (size_t)cnt * sizeof(int));
+		for (int i = 0; i < cnt && n < 5; i++) {
+			char b = 0;
+			lseek(r[i], 0, SEEK_SET); /* the pipe: ESPIPE */
+			if (read(r[i], &b, 1) == 1)
+				got[n++] = b;
+			close(r[i]);
+		}
+	}
+	check(ok && !strcmp(got, want), "scm-rights-many", got);
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+	close(f3);
+	close(p[0]);
+	close(p[1]);
+	close(sp[0]);
+	close(sp[1]);
+}
+
 static void unix_sockets(void)
 {
 	struct stat st;
@@ -339,6 +408,7 @@ static void unix_sockets(void)
 	/* the receiver blocked in recvmsg before the sender records the
 	 * descriptor (it used to get an unmapped placeholder) */
 	scm_rights(200, "unix-scm-rights-receiver-waiting");
+	scm_rights_many();
 	umask(old);
 }
 

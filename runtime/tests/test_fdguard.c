@@ -4,8 +4,6 @@
  * listings of the process's own descriptor directory leave them out (d_off
  * kept seekable, a buffer of nothing but them read past), and a listing
  * the host cannot have made is EIO. */
-#include <setjmp.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,15 +13,8 @@
 #include "sys.h"
 #include "testutil.h"
 
-void rt_fatal(int code, const char *fmt, ...)
-{
-	(void)code;
-	va_list ap;
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	abort();
-}
+int rt_strncmp(const char *a, const char *b, size_t n) { return strncmp(a, b, n); }
+int rt_strcmp(const char *a, const char *b) { return strcmp(a, b); }
 
 /* The scripted host. */
 static const char *link_target = "/proc/4242/fd";
@@ -169,6 +160,16 @@ int main(void)
 		{"newfstatat, spare, absolute", __NR_newfstatat, {7, (long)"/abs", 0, 0}, 0, 0x7777},
 		{"newfstatat, spare, empty path", __NR_newfstatat, {7, (long)"", 0, 0x1000}, 1, -EBADF},
 		{"statx, the runtime's own, absolute", __NR_statx, {1016, (long)"/abs", 0, 0, 0}, 0, 0x7777},
+		{"openat, spare, relative", __NR_openat, {7, (long)"rel", 0, 0}, 1, -EBADF},
+		{"openat, spare, absolute", __NR_openat, {7, (long)"/abs", 0, 0}, 0, 0x7777},
+		{"openat, AT_FDCWD", __NR_openat, {-100, (long)"rel", 0, 0}, 0, 0x7777},
+		{"utimensat of the descriptor (NULL path)", __NR_utimensat, {7, 0, 0, 0}, 1, -EBADF},
+		{"symlinkat into a spare", __NR_symlinkat, {(long)"t", 7, (long)"rel"}, 1, -EBADF},
+		{"symlinkat, absolute link path", __NR_symlinkat, {(long)"t", 7, (long)"/l"}, 0, 0x7777},
+		{"renameat2 into the runtime's own", __NR_renameat2, {5, (long)"a", 1016, (long)"b", 0}, 1, -EBADF},
+		{"renameat2 from a spare", __NR_renameat2, {7, (long)"a", 5, (long)"b", 0}, 1, -EBADF},
+		{"renameat2, absolute from", __NR_renameat2, {7, (long)"/a", 5, (long)"b", 0}, 0, 0x7777},
+		{"linkat, both absolute", __NR_linkat, {1016, (long)"/a", 7, (long)"/b", 0}, 0, 0x7777},
 		{"epoll_ctl adding the runtime's own", __NR_epoll_ctl, {5, 1, 1016, 0}, 1, -EBADF},
 		{"epoll_ctl on a spare epoll", __NR_epoll_ctl, {7, 1, 5, 0}, 1, -EBADF},
 		{"epoll_ctl of open ones", __NR_epoll_ctl, {5, 1, 0, 0}, 0, 0x7777},

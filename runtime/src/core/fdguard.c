@@ -96,9 +96,31 @@ static long fd_arg(long nr, const long *a)
 	case __NR_epoll_pwait:
 	case __NR_epoll_pwait2:
 		return a[0];
+	/* the *at calls: their directory, unless the path is absolute (a
+	 * NULL path of utimensat, an empty one with AT_EMPTY_PATH: the
+	 * descriptor itself) */
 	case __NR_newfstatat:
 	case __NR_statx:
+	case __NR_openat:
+	case __NR_openat2:
+	case __NR_mkdirat:
+	case __NR_mknodat:
+	case __NR_unlinkat:
+	case __NR_readlinkat:
+	case __NR_fchmodat:
+	case __NR_fchownat:
+	case __NR_faccessat:
+	case __NR_faccessat2:
+	case __NR_utimensat:
+	case __NR_execveat:
+	case __NR_name_to_handle_at:
 		return at_dirfd(a[0], (const char *)a[1]);
+	case __NR_symlinkat:
+		return at_dirfd(a[1], (const char *)a[2]);
+	case __NR_renameat:
+	case __NR_renameat2:
+	case __NR_linkat:
+		return not_apps(at_dirfd(a[0], (const char *)a[1])) ? a[0] : at_dirfd(a[2], (const char *)a[3]);
 	case __NR_mmap:
 		return (a[3] & 0x20 /* MAP_ANONYMOUS */) ? -1 : a[4];
 	default:
@@ -122,34 +144,24 @@ static long digits(const char **p)
  * /dev/fd, /proc/thread-self/fd). One host call, two when it looks so. */
 static int own_fd_dir(long fd)
 {
-	char path[32] = "/proc/self/fd/", t[64];
-	size_t o = 14;
-	char num[12];
-	int k = 0;
-	do {
-		num[k++] = (char)('0' + fd % 10);
-		fd /= 10;
-	} while (fd);
-	while (k)
-		path[o++] = num[--k];
-	path[o] = 0;
+	char path[32], t[64];
+	rt_snprintf(path, sizeof path, "/proc/self/fd/%ld", fd);
 	long n = host_syscall(__NR_readlinkat, RT_AT_FDCWD, (long)path, (long)t, sizeof t - 1, 0, 0);
 	if (n <= 6 || n >= (long)sizeof t - 1)
 		return 0;
 	t[n] = 0;
-	const char *p = t;
-	if (p[0] != '/' || p[1] != 'p' || p[2] != 'r' || p[3] != 'o' || p[4] != 'c' || p[5] != '/')
+	const char *p = t + 6;
+	if (rt_strncmp(t, "/proc/", 6))
 		return 0;
-	p += 6;
 	long pid = digits(&p);
 	if (pid < 0)
 		return 0;
-	if (p[0] == '/' && p[1] == 't' && p[2] == 'a' && p[3] == 's' && p[4] == 'k' && p[5] == '/') {
+	if (!rt_strncmp(p, "/task/", 6)) {
 		p += 6;
 		if (digits(&p) < 0)
 			return 0;
 	}
-	if (p[0] != '/' || p[1] != 'f' || p[2] != 'd' || p[3])
+	if (rt_strcmp(p, "/fd"))
 		return 0;
 	return pid == host_syscall(__NR_getpid, 0, 0, 0, 0, 0, 0);
 }

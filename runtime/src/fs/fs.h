@@ -94,6 +94,9 @@ long fs_image_listxattr(const struct fsp *img, uint64_t ino, char *buf, size_t c
 /* fs_fd.c: placeholders. A host placeholder for a new virtual fd (a host
  * call: made without the lock, which the enclave's processes share). */
 long fs_fd_placeholder(int cloexec);
+/* An empty sealed memfd of its own (not a duplicate of the template): a
+ * host call, lock not held. */
+long fs_fd_sealed_memfd(int cloexec);
 /* Installs f at placeholder fd (closed on failure; a negative fd is passed
  * through), whose FD_CLOEXEC is cloexec; returns the fd or a negative
  * errno. Lock held. */

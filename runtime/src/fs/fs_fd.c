@@ -54,7 +54,7 @@ void fs_fd_forget(int fd)
 		fsv_fd_remove(&fs_g.fs, &fs_g.fds, fd);
 }
 
-static long sealed_memfd(int cloexec)
+long fs_fd_sealed_memfd(int cloexec)
 {
 	long fd = host_syscall(__NR_memfd_create, (long)"scone-vfd", MFD_ALLOW_SEALING_ | (cloexec ? MFD_CLOEXEC_ : 0),
 			       0, 0, 0, 0);
@@ -82,7 +82,7 @@ static int fd_template(void)
 	int t = __atomic_load_n(&template_fd, __ATOMIC_ACQUIRE);
 	if (t != -1)
 		return t < 0 ? -1 : t;
-	long fd = sealed_memfd(1);
+	long fd = fs_fd_sealed_memfd(1);
 	if (fd < 0)
 		return -1; /* tried again at the next open */
 	long hi = host_syscall(__NR_fcntl, fd, F_DUPFD_CLOEXEC, FS_TEMPLATE_MIN, 0, 0, 0);
@@ -127,7 +127,7 @@ long fs_fd_placeholder(int cloexec)
 		return spare;
 	int t = fd_template();
 	if (t < 0)
-		return sealed_memfd(cloexec);
+		return fs_fd_sealed_memfd(cloexec);
 	long fd = host_syscall(__NR_fcntl, t, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, 0, 0, 0, 0);
 	if (fd >= FS_FD_MAX) { /* Iago: not a plausible descriptor */
 		host_syscall(__NR_close, fd, 0, 0, 0, 0, 0);

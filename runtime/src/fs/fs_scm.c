@@ -1,16 +1,20 @@
 /* FS shield: descriptors of the enclave's file system passed between the
  * enclave's processes with SCM_RIGHTS (fs.h).
  *
- * What crosses the socket is the descriptor's host placeholder (an empty
- * sealed memfd, fs_fd.c), which means nothing to a receiver that has no
- * mapping for it. So sendmsg records, in the shared arena, each placeholder
- * it passes (the host's device and inode numbers of the memfd) with the
- * open file description behind it (a reference taken), before the call;
- * recvmsg looks up every descriptor it receives and maps the ones it finds
- * to their description, as if they had been opened here (shared offset and
- * flags, as the kernel shares them). An entry goes when it is received; one
- * never received keeps its description alive until the enclave ends. While
- * no entry exists, what recvmsg receives is left untouched. */
+ * A descriptor's host placeholder (fs_fd.c) means nothing to a receiver
+ * that has no mapping for it, and the placeholders are duplicates of one
+ * template: they cannot tell the files apart. So sendmsg passes, in place
+ * of each virtual descriptor, an empty sealed memfd made for it (in a copy
+ * of the control data; the application's stays as it wrote it) and
+ * records, in the shared arena, that memfd's host device and inode numbers
+ * with the open file description behind it (a reference taken), before
+ * the call; the memfd is closed after it (the message in flight holds
+ * it). recvmsg looks up every descriptor it receives and maps the ones it
+ * finds to their description, as if they had been opened here (shared
+ * offset and flags, as the kernel shares them). An entry goes when it is
+ * received; one never received keeps its description alive until the
+ * enclave ends. While no entry exists, what recvmsg receives is left
+ * untouched. */
 #include "fs.h"
 #include "fsv_arena.h"
 
@@ -36,20 +40,21 @@ static struct passed **head(void)
 	return sh ? (struct passed **)&sh->passed : &private_passed;
 }
 
-/* The SCM_RIGHTS descriptors of a control buffer, at most cap of them. */
-static size_t rights(const void *ctl, size_t len, int *out, size_t cap)
+/* The SCM_RIGHTS descriptor slots of a control buffer, at most cap of
+ * them. */
+static size_t rights(void *ctl, size_t len, int **out, size_t cap)
 {
 	size_t off = 0, n = 0;
 	if (!ctl || !rt_user_ok(ctl, len))
 		return 0;
 	while (off + sizeof(struct kcmsghdr) <= len && n < cap) {
-		const struct kcmsghdr *h = (const struct kcmsghdr *)((const char *)ctl + off);
+		struct kcmsghdr *h = (struct kcmsghdr *)((char *)ctl + off);
 		if (h->len < sizeof *h || h->len > len - off)
 			break;
 		if (h->level == SOL_SOCKET_ && h->type == SCM_RIGHTS_) {
-			const int *fds = (const int *)(h + 1);
+			int *fds = (int *)(h + 1);
 			for (size_t i = 0; i < (h->len - sizeof *h) / sizeof(int) && n < cap; i++)
-				out[n++] = fds[i];
+				out[n++] = &fds[i];
 		}
 		off += (h->len + 7) & ~7UL;
 	}
@@ -67,26 +72,48 @@ static int host_id(int fd, uint64_t *dev, uint64_t *ino)
 	return 0;
 }
 
-/* Records the virtual descriptors among those msghdr m passes; the number
- * recorded (their entries in added, for fs_scm_unsend). Lock not held. */
-static size_t record(const struct kmsghdr *m, struct passed **added)
+/* Replaces each virtual descriptor among the slots of a control buffer
+ * by a memfd of its own (its number in memfds[i], else -1) and records it;
+ * the number recorded (their entries in added, for unrecord). A
+ * descriptor that cannot be passed so (no memory, no memfd) goes as it
+ * is: the receiver gets an empty file, as before. Lock not held. */
+static size_t record(int **slot, size_t n, int *memfds, struct passed **added)
 {
-	int fds[SCM_BATCH];
-	size_t n = rights(m->control, m->controllen, fds, SCM_BATCH), k = 0;
+	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
+		memfds[i] = -1;
 		fs_lock();
-		struct fsv_file *f = fsv_fd_get(&fs_g.fds, fds[i]);
+		int virt = fsv_fd_get(&fs_g.fds, *slot[i]) != NULL;
+		fs_unlock();
+		if (!virt)
+			continue;
+		uint64_t dev, ino;
+		long mfd = fs_fd_sealed_memfd(1);
+		if (mfd < 0)
+			continue;
+		if (host_id((int)mfd, &dev, &ino) < 0) {
+			host_syscall(__NR_close, mfd, 0, 0, 0, 0, 0);
+			continue;
+		}
+		fs_lock();
+		struct fsv_file *f = fsv_fd_get(&fs_g.fds, *slot[i]);
 		struct passed *p = f ? fsv_sh_malloc(sizeof *p) : NULL;
-		if (p && host_id(fds[i], &p->dev, &p->ino) == 0) {
+		if (p) {
 			fsv_file_ref(f);
 			p->f = f;
+			p->dev = dev;
+			p->ino = ino;
 			p->next = *head();
 			*head() = p;
 			added[k++] = p;
-		} else if (p) {
-			fsv_sh_free(p);
 		}
 		fs_unlock();
+		if (!p) {
+			host_syscall(__NR_close, mfd, 0, 0, 0, 0, 0);
+			continue;
+		}
+		memfds[i] = (int)mfd;
+		*slot[i] = (int)mfd;
 	}
 	return k;
 }
@@ -110,17 +137,38 @@ static void unrecord(struct passed **added, size_t k)
 
 long fs_scm_send(const struct sys_call *c, const struct kmsghdr *m, int *handled)
 {
-	struct passed *added[SCM_BATCH];
 	*handled = 0;
-	if (!m->control || !m->controllen)
+	if (!m->control || !m->controllen || m->controllen > (1u << 20) || !rt_user_ok(m->control, m->controllen))
 		return 0;
-	size_t k = record(m, added);
-	if (!k)
+	int *slot[SCM_BATCH];
+	size_t n = rights(m->control, m->controllen, slot, SCM_BATCH), i;
+	fs_lock();
+	for (i = 0; i < n && !fsv_fd_get(&fs_g.fds, *slot[i]); i++)
+		;
+	fs_unlock();
+	if (i == n)
+		return 0; /* no virtual descriptor: the host's */
+	void *ctl = rt_malloc(m->controllen);
+	if (!ctl)
 		return 0;
-	*handled = 1;
-	long r = shield_host_path_call(&fs_shield_ops, __NR_sendmsg, c->a[0], (long)m, c->a[2], 0, 0, 0);
-	if (r < 0)
-		unrecord(added, k);
+	memcpy(ctl, m->control, m->controllen);
+	n = rights(ctl, m->controllen, slot, SCM_BATCH);
+	struct passed *added[SCM_BATCH];
+	int memfds[SCM_BATCH];
+	size_t k = record(slot, n, memfds, added);
+	long r = 0;
+	if (k) {
+		*handled = 1;
+		struct kmsghdr h = *m;
+		h.control = ctl;
+		r = shield_host_path_call(&fs_shield_ops, __NR_sendmsg, c->a[0], (long)&h, c->a[2], 0, 0, 0);
+		if (r < 0)
+			unrecord(added, k);
+	}
+	for (i = 0; i < n; i++)
+		if (memfds[i] >= 0)
+			host_syscall(__NR_close, memfds[i], 0, 0, 0, 0, 0);
+	rt_free(ctl);
 	return r;
 }
 
@@ -136,10 +184,11 @@ int fs_sys_recvmsg(const struct sys_call *c, long *ret)
 	long r = shield_app_host_call(__NR_recvmsg, c->a[0], c->a[1], c->a[2], 0, 0, 0);
 	if (r < 0 || !__atomic_load_n(head(), __ATOMIC_ACQUIRE))
 		return shield_done(ret, r);
-	int fds[SCM_BATCH], mapped[SCM_BATCH];
-	size_t n = rights(m->control, m->controllen, fds, SCM_BATCH), nm = 0;
+	int *slot[SCM_BATCH], fds[SCM_BATCH], mapped[SCM_BATCH];
+	size_t n = rights(m->control, m->controllen, slot, SCM_BATCH), nm = 0;
 	for (size_t i = 0; i < n; i++) {
 		uint64_t dev, ino;
+		fds[i] = *slot[i];
 		if (host_id(fds[i], &dev, &ino) < 0)
 			continue;
 		fs_lock();
