@@ -254,6 +254,13 @@ func pythonEnclave(t *testing.T, rt, py string, argv []string) simEnclave {
 		entries = append(entries, tarEntry{name: "bin/" + a, link: "busybox"})
 	}
 	return makeEnclaveFiles(t, rt, entries, func(c *enclave.Config) {
+		// as test/e2e: SCONE_E2E_TRANSPORT=async, SCONE_E2E_SCHEDULER=mn
+		if os.Getenv("SCONE_E2E_TRANSPORT") == "async" {
+			c.Transport = enclave.TransportAsync
+		}
+		if os.Getenv("SCONE_E2E_SCHEDULER") == "mn" {
+			c.Scheduler = enclave.SchedulerMN
+		}
 		c.Argv = argv
 		c.Env = []string{"PATH=/bin", "HOME=/root", "PYTHONDONTWRITEBYTECODE=1"}
 		c.Entrypoint = py
@@ -288,7 +295,11 @@ func TestPythonFileSuite(t *testing.T) {
 	}
 	t.Logf("native: %s", nr)
 	e := pythonEnclave(t, rt, py, append(args[:len(args):len(args)], "--tempdir", "/tmp/pt"))
-	got := runFor(t, pythonLimit, e.env(), rt)
+	var post []string
+	if v := os.Getenv("SCONE_E2E_ASYNC_POST"); v != "" {
+		post = append(post, "SCONE_ASYNC_POST="+v) // as internal/podmantest passes it
+	}
+	got := runFor(t, pythonLimit, e.env(post...), rt)
 	gr, ok := parsePyResult(got.stdout)
 	if !ok {
 		t.Fatalf("no result in the output (exit %d):\n%s\nstderr:\n%s", got.code, got.stdout, got.stderr)
