@@ -168,6 +168,10 @@ struct fsv {
 	/* Node of a virtual fd for /proc/self/fd/N (ref taken by the caller's
 	 * fsv_ref), NULL if fd is not virtual. */
 	struct fsv_node *(*fd_node)(void *ctx, int fd);
+	/* Whether fd is open on the host but closed in the application's
+	 * view (a spare placeholder, the runtime's own): /proc/self/fd/N and
+	 * fdinfo/N of it do not exist (ENOENT). May be NULL. */
+	int (*fd_closed)(void *ctx, int fd);
 	/* The process's own pid (to recognise /proc/<pid> as the process). */
 	long (*self_pid)(void *ctx);
 	/* The application's view of /proc/self/environ or cmdline

@@ -34,6 +34,7 @@ enum {
 	P_VIRT,	    /* the runtime answers (self), EACCES for other processes */
 	P_LINK,	    /* a magic link: self resolves it, others may only readlink it */
 	P_DIR_FD,   /* fd/ */
+	P_FDINFO,   /* fdinfo/: the host's, but for numbers closed in the application's view */
 	P_DIR_TASK, /* task/ */
 	P_STATUS,   /* status: self (not a task) answered by the runtime, others the host's */
 };
@@ -55,7 +56,7 @@ static const struct entry proc_pid_entries[] = {
 	{"environ", P_VIRT},
 	{"exe", P_LINK},
 	{"fd", P_DIR_FD},
-	{"fdinfo", P_HOST},
+	{"fdinfo", P_FDINFO},
 	{"gid_map", P_HOST},
 	{"io", P_HOST},
 	{"limits", P_HOST},
@@ -142,6 +143,13 @@ static int only_slashes(const char *p)
 	while (*p == '/')
 		p++;
 	return *p == 0;
+}
+
+/* Whether the process's descriptor fd is open on the host but closed in
+ * the application's view (the fd_closed hook): no /proc/self/fd/N. */
+static int fd_closed(struct fsv *fs, long fd)
+{
+	return fs->fd_closed && fd <= 0x7fffffff && fs->fd_closed(fs->hook_ctx, (int)fd);
 }
 
 /* Jumps to the node of a virtual fd (the kernel's magic link semantics). */
@@ -251,14 +259,17 @@ static int proc_process(struct fsv *fs, int self, const char *rest, int follow, 
 		if (!(follow || !last))
 			return FSV_MAGIC_HOST; /* readlink / lstat */
 		return self ? exe_link(fs, next, m) : -EACCES;
+	case P_FDINFO:
 	case P_DIR_FD: {
 		const char *nn;
 		const char *f = component(next, &len, &nn);
 		if (len == 0)
-			return FSV_MAGIC_HOST; /* the fd directory */
+			return FSV_MAGIC_HOST; /* the directory */
 		long fd = number(f, len);
-		if (fd < 0)
+		if (fd < 0 || (self && fd_closed(fs, fd)))
 			return -ENOENT;
+		if (hit->kind == P_FDINFO)
+			return FSV_MAGIC_HOST;
 		if (!(follow || !only_slashes(nn)))
 			return FSV_MAGIC_HOST; /* readlink / lstat of the link */
 		return self ? fd_link(fs, fd, nn, m) : -EACCES;
@@ -351,7 +362,7 @@ static int dev_path(struct fsv *fs, const char *rest, int follow, struct magic *
 		if (len == 0)
 			return FSV_MAGIC_HOST;
 		long fd = number(f, len);
-		if (fd < 0)
+		if (fd < 0 || fd_closed(fs, fd))
 			return -ENOENT;
 		if (!(follow || !only_slashes(nn)))
 			return FSV_MAGIC_HOST;

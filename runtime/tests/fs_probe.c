@@ -788,6 +788,13 @@ static void spare_waits(void)
 	errno = 0;
 	check(epoll_ctl(ep, EPOLL_CTL_ADD, a, &ev) < 0 && errno == EBADF, "spare-epoll-ctl-ebadf", "");
 	check(fstatat(a, "/etc/probe.txt", &st, 0) == 0, "spare-fstatat-absolute", "");
+	char lp[64], lb[64];
+	snprintf(lp, sizeof lp, "/proc/self/fd/%d", a);
+	errno = 0;
+	check(readlink(lp, lb, sizeof lb) < 0 && errno == ENOENT, "spare-proc-fd-enoent", "");
+	snprintf(lp, sizeof lp, "/proc/self/fdinfo/%d", a);
+	errno = 0;
+	check(access(lp, R_OK) < 0 && errno == ENOENT, "spare-fdinfo-enoent", "");
 	errno = 0;
 	check(fstatat(a, "probe.txt", &st, 0) < 0 && errno == EBADF, "spare-fstatat-relative-ebadf", "");
 	close(ep);
@@ -809,8 +816,16 @@ static void hidden_fds(void)
 	check(a >= 0 && seen < 0, "hidden-fds-closed", why);
 	struct pollfd pf = {1016, POLLIN, 0};
 	check(poll(&pf, 1, 0) == 1 && pf.revents == POLLNVAL, "hidden-poll-pollnval", "");
+	/* nor named */
+	char lb[64];
+	errno = 0;
+	check(readlink("/proc/self/fd/1016", lb, sizeof lb) < 0 && errno == ENOENT, "hidden-proc-fd-enoent", "");
+	errno = 0;
+	check(stat("/dev/fd/1016", &st) < 0 && errno == ENOENT, "hidden-dev-fd-enoent", "");
+	errno = 0;
+	check(access("/proc/self/fdinfo/1016", R_OK) < 0 && errno == ENOENT, "hidden-fdinfo-enoent", "");
 	/* nor listed, under any name of the directory */
-	const char *dirs[] = {"/proc/self/fd", "/dev/fd", "/proc/thread-self/fd"};
+	const char *dirs[] = {"/proc/self/fd", "/dev/fd", "/proc/thread-self/fd", "/proc/self/fdinfo"};
 	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
 		DIR *d = opendir(dirs[i]);
 		struct dirent *e;

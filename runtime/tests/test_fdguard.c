@@ -251,9 +251,20 @@ int main(void)
 	r = listing_call(__NR_getdents64, 9, (long)buf, sizeof buf, 0, 0, 0, &served);
 	CHECK_MSG(served && r == 0, "the end: %ld", r);
 
+	/* fdinfo lists the same numbers */
+	reset_host();
+	link_target = "/proc/4242/fdinfo";
+	rec(0, "5", 1);
+	rec(0, "1016", 2);
+	r = listing_call(__NR_getdents64, 9, (long)buf, sizeof buf, 0, 0, 0, &served);
+	names(buf, r > 0 ? r : 0, got, sizeof got);
+	CHECK_MSG(served && !strcmp(got, "5@2"), "fdinfo: %s", got);
+
 	/* another process's directory, another directory, a descriptor that is
 	 * not open: the host's listing as it is */
-	const char *others[] = {"/proc/4243/fd", "/proc/4242/fdinfo", "/proc", "/proc/4242/task/x/fd", "/dev/pts"};
+	const char *others[] = {
+		"/proc/4243/fd",   "/proc/4242/fdinfox",	 "/proc", "/proc/4242/task/x/fd", "/dev/pts",
+		"/proc/4242/fd/3", "/proc/4243/task/4242/fdinfo"};
 	for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
 		reset_host();
 		link_target = others[i];

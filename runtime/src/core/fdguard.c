@@ -24,6 +24,8 @@ static int not_apps(long fd)
 	return fd >= 0 && fd < RT_FD_LIMIT && (rt_fdtab_is_spare((int)fd) || rt_fdtab_hidden((int)fd));
 }
 
+int rt_fd_closed_in_view(long fd) { return not_apps(fd); }
+
 /* The directory descriptor of an *at call, or -1 where the kernel ignores
  * it (an absolute path). */
 static long at_dirfd(long fd, const char *path) { return path && rt_user_ok(path, 1) && path[0] == '/' ? -1 : fd; }
@@ -139,7 +141,8 @@ static long digits(const char **p)
 }
 
 /* Whether host descriptor fd is a directory of the process's own
- * descriptors: /proc/<pid>/fd or /proc/<pid>/task/<tid>/fd of its own pid
+ * descriptors: /proc/<pid>/fd, /proc/<pid>/fdinfo or the same under
+ * /proc/<pid>/task/<tid> of its own pid
  * (the threads share the table), whatever name opened it (/proc/self/fd,
  * /dev/fd, /proc/thread-self/fd). One host call, two when it looks so. */
 static int own_fd_dir(long fd)
@@ -161,7 +164,7 @@ static int own_fd_dir(long fd)
 		if (digits(&p) < 0)
 			return 0;
 	}
-	if (rt_strcmp(p, "/fd"))
+	if (rt_strcmp(p, "/fd") && rt_strcmp(p, "/fdinfo"))
 		return 0;
 	return pid == host_syscall(__NR_getpid, 0, 0, 0, 0, 0, 0);
 }

@@ -8,6 +8,9 @@
 #ifndef SCONE_FDGUARD_H
 #define SCONE_FDGUARD_H
 
+/* Whether fd is open on the host but closed in the application's view. */
+int rt_fd_closed_in_view(long fd);
+
 /* The rest of an application call's way (the shields, then the host),
  * for the calls made in its place; they do not block. */
 typedef long (*rt_fd_call_fn)(long nr, const long *a);

@@ -2,6 +2,7 @@
 #include <linux/errno.h>
 #include <linux/fcntl.h>
 #include "fs.h"
+#include "fdguard.h"
 #include "ids.h"
 #include "casmsg.h"
 #include "econfig.h"
@@ -135,6 +136,12 @@ static struct fsv_node *hook_fd_node(void *ctx, int fd)
 		return NULL;
 	fsv_ref(f->node);
 	return f->node;
+}
+
+static int hook_fd_closed(void *ctx, int fd)
+{
+	(void)ctx;
+	return rt_fd_closed_in_view(fd);
 }
 
 int fs_is_virtual_fd(int fd)
@@ -331,6 +338,7 @@ int fs_shield_configure(const struct fsp *img, const struct fs_shield_config *cf
 	fs->now = hook_now;
 	fs->on_integrity = hook_integrity;
 	fs->fd_node = hook_fd_node;
+	fs->fd_closed = hook_fd_closed;
 	fs->self_pid = hook_self_pid;
 	fs->proc_data = hook_proc_data;
 	fs->random = hook_random;
