@@ -332,6 +332,36 @@ static void scm_rights_many(void)
 	close(sp[1]);
 }
 
+/* sendmmsg to a unix datagram socket by its path in the enclave's file
+ * system: the node's host socket gets both messages (the host path of
+ * the same name does not exist). */
+static void unix_sendmmsg(void)
+{
+	struct sockaddr_un a = sun("/work1/dgram");
+	int r = socket(AF_UNIX, SOCK_DGRAM, 0), s = socket(AF_UNIX, SOCK_DGRAM, 0);
+	int ok = r >= 0 && s >= 0 && bind(r, (struct sockaddr *)&a, sizeof a) == 0;
+	struct iovec iov[2] = {{"one", 3}, {"two", 3}};
+	struct mmsghdr mm[2];
+	memset(mm, 0, sizeof mm);
+	for (int i = 0; i < 2; i++) {
+		mm[i].msg_hdr.msg_name = &a;
+		mm[i].msg_hdr.msg_namelen = sizeof a;
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	char got[8] = {0};
+	ok = ok && sendmmsg(s, mm, 2, 0) == 2 && mm[0].msg_len == 3 && mm[1].msg_len == 3 && recv(r, got, 3, 0) == 3 &&
+	     recv(r, got + 3, 3, 0) == 3;
+	check(ok && !strcmp(got, "onetwo"), "unix-sendmmsg-path", got);
+	struct sockaddr_un none = sun("/work1/no-such-dgram");
+	mm[0].msg_hdr.msg_name = &none;
+	errno = 0;
+	check(sendmmsg(s, mm, 2, 0) < 0 && errno == ENOENT, "unix-sendmmsg-missing", "");
+	close(r);
+	close(s);
+	unlink("/work1/dgram");
+}
+
 static void unix_sockets(void)
 {
 	struct stat st;
@@ -409,6 +439,7 @@ static void unix_sockets(void)
 	 * descriptor (it used to get an unmapped placeholder) */
 	scm_rights(200, "unix-scm-rights-receiver-waiting");
 	scm_rights_many();
+	unix_sendmmsg();
 	umask(old);
 }
 

@@ -693,6 +693,22 @@ static int needs_trap(long nr)
 	return rt_sched_mn && rt_sched_needs_trap(nr);
 }
 
+/* Whether a sendmmsg vector names a unix socket in any of its messages
+ * (or cannot be read here): each mmsghdr is 64 bytes, msg_name first. */
+static int mmsg_named(const void *v, unsigned long n)
+{
+	if (n > 1024)
+		n = 1024;
+	if (!rt_user_ok(v, n * 64))
+		return 1;
+	for (unsigned long i = 0; i < n; i++) {
+		const unsigned short *name = *(const unsigned short *const *)((const char *)v + i * 64);
+		if (name && (!rt_user_ok(name, 2) || *name == 1 /* AF_UNIX */))
+			return 1;
+	}
+	return 0;
+}
+
 /* Whether serving the call may run code that uses vector registers (the
  * runtime's own C code does not: runtime.mk): BearSSL and LZ4, through the
  * shields' files and descriptors (the console shield's final record at
@@ -713,7 +729,6 @@ static int fast_needs_vector(long nr, const long *a)
 	case __NR_pwrite64:
 	case __NR_recvfrom:
 	case __NR_recvmsg:
-	case __NR_sendmmsg:
 	case __NR_recvmmsg:
 	case __NR_listen:
 	case __NR_shutdown:
@@ -734,6 +749,8 @@ static int fast_needs_vector(long nr, const long *a)
 		return a[4] || rt_shields_own_fd((int)a[0]);
 	case __NR_sendmsg:
 		return !rt_user_ok((const void *)a[1], 8) || *(void *const *)a[1] || rt_shields_own_fd((int)a[0]);
+	case __NR_sendmmsg:
+		return mmsg_named((const void *)a[1], (unsigned long)(unsigned)a[2]) || rt_shields_own_fd((int)a[0]);
 	case __NR_mmap:
 		return !(a[3] & 0x20 /* MAP_ANONYMOUS */) && rt_shields_own_fd((int)a[4]);
 	/* no shield, no crypto */

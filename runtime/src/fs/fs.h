@@ -152,6 +152,7 @@ int fs_sys_bind(const struct sys_call *c, long *ret);
 int fs_sys_connect(const struct sys_call *c, long *ret);
 int fs_sys_sendto(const struct sys_call *c, long *ret);
 int fs_sys_sendmsg(const struct sys_call *c, long *ret);
+int fs_sys_sendmmsg(const struct sys_call *c, long *ret);
 int fs_sys_sockname(const struct sys_call *c, long *ret);
 
 /* fs_scm.c: descriptors of the enclave's files passed with SCM_RIGHTS.

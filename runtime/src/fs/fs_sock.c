@@ -202,6 +202,53 @@ int fs_sys_sendmsg(const struct sys_call *c, long *ret)
 			   shield_host_path_call(&fs_shield_ops, __NR_sendmsg, c->a[0], (long)&h, c->a[2], 0, 0, 0));
 }
 
+/* sendmmsg: each message's address as sendmsg's, so that a unix socket
+ * path names the enclave's socket node, never a host path (descriptors
+ * passed with SCM_RIGHTS are not looked at: docs/fs-shield.md). A message
+ * whose address does not resolve ends the batch before it, as the
+ * kernel's sendmmsg ends at the first failed message (its error when it
+ * is the first). */
+int fs_sys_sendmmsg(const struct sys_call *c, long *ret)
+{
+	struct kmmsghdr {
+		struct kmsghdr hdr;
+		unsigned len;
+	} *v = (struct kmmsghdr *)c->a[1];
+	unsigned long n = (unsigned long)(unsigned)c->a[2];
+	if (n > 1024)
+		n = 1024; /* UIO_MAXIOV, as the kernel clamps it */
+	if (!v || !n || !rt_user_ok(v, n * sizeof *v) || rt_shields_own_fd_except(&fs_shield_ops, (int)c->a[0]))
+		return SHIELD_PASS; /* the host's answer, or another shield's socket (TLS) */
+	unsigned long i;
+	char path[SUN_PATH_LEN + 1];
+	for (i = 0; i < n && !sun_path_of(v[i].hdr.name, v[i].hdr.namelen, path); i++)
+		;
+	if (i == n)
+		return SHIELD_PASS; /* no unix socket path */
+	struct kmmsghdr *h = rt_malloc(n * sizeof *h);
+	struct target *t = rt_malloc(n * sizeof *t);
+	long r = -ENOMEM;
+	if (h && t) {
+		for (i = 0; i < n; i++) {
+			h[i] = v[i];
+			resolve_peer(v[i].hdr.name, v[i].hdr.namelen, &t[i]);
+			if (t[i].kind < 0)
+				break;
+			if (t[i].kind) {
+				h[i].hdr.name = &t[i].sa;
+				h[i].hdr.namelen = (int)t[i].len;
+			}
+		}
+		r = i ? shield_host_path_call(&fs_shield_ops, __NR_sendmmsg, c->a[0], (long)h, (long)i, c->a[3], 0, 0) :
+			t[0].kind;
+		for (long k = 0; k < r && (unsigned long)k < i; k++)
+			v[k].len = h[k].len;
+	}
+	rt_free(h);
+	rt_free(t);
+	return shield_done(ret, r);
+}
+
 /* getsockname, getpeername: the host's answer, with a host node path
  * replaced by the application's path (or by an unnamed address). */
 int fs_sys_sockname(const struct sys_call *c, long *ret)
