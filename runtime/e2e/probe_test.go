@@ -9,7 +9,7 @@ import (
 )
 
 // TestFSShieldProbe runs runtime/tests/test_fs_shield.sh: a static probe
-// program (runtime/tests/fs_probe.c: 66 checks of the FS shield's answers,
+// program (runtime/tests/fs_probe.c: some 200 checks of the FS shield's answers,
 // open/read/write/copy-up/rename/symlinks/times/mmap/passthrough/magic
 // links) converted with the CLI from a dir: source and run in sim mode,
 // with and without the console shield, plus a tampered image and the

@@ -332,6 +332,122 @@ static void scm_rights_many(void)
 	close(sp[1]);
 }
 
+/* One SCM_RIGHTS control message with n descriptors into buf. */
+static void put_rights(struct msghdr *m, void *buf, size_t len, const int *fds, int n)
+{
+	memset(buf, 0, len);
+	m->msg_control = buf;
+	m->msg_controllen = CMSG_SPACE((size_t)n * sizeof(int));
+	struct cmsghdr *c = CMSG_FIRSTHDR(m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, (size_t)n * sizeof(int));
+}
+
+/* The descriptors of a received message (at most cap). */
+static int got_rights(struct msghdr *m, int *fds, int cap)
+{
+	struct cmsghdr *c = CMSG_FIRSTHDR(m);
+	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+		return 0;
+	int n = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+	n = n < cap ? n : cap;
+	memcpy(fds, CMSG_DATA(c), (size_t)n * sizeof(int));
+	return n;
+}
+
+/* Descriptors of the enclave's files passed with sendmmsg and received
+ * with recvmmsg (two messages: two files; a file and a pipe), and 200 in
+ * one message (the kernel's limit is 253): every received descriptor is
+ * its own file. */
+static void scm_rights_mmsg(void)
+{
+	int sp[2], p[2], fds[4];
+	char path[64];
+	int ok = socketpair(AF_UNIX, SOCK_DGRAM, 0, sp) == 0 && pipe(p) == 0;
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof path, "/work1/mmsg-%d", i);
+		fds[i] = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+		ok = ok && fds[i] >= 0 && write(fds[i], path + 12, 1) == 1;
+	}
+	fds[3] = p[0];
+	ok = ok && write(p[1], "p", 1) == 1;
+	char c0[CMSG_SPACE(2 * sizeof(int))], c1[CMSG_SPACE(2 * sizeof(int))];
+	struct iovec iov = {"x", 1};
+	struct mmsghdr mm[2];
+	memset(mm, 0, sizeof mm);
+	for (int i = 0; i < 2; i++) {
+		mm[i].msg_hdr.msg_iov = &iov;
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	put_rights(&mm[0].msg_hdr, c0, sizeof c0, fds, 2);
+	put_rights(&mm[1].msg_hdr, c1, sizeof c1, fds + 2, 2);
+	ok = ok && sendmmsg(sp[0], mm, 2, 0) == 2 && mm[0].msg_len == 1 && mm[1].msg_len == 1;
+	char r0[CMSG_SPACE(4 * sizeof(int))], r1[CMSG_SPACE(4 * sizeof(int))], d[2];
+	struct iovec riov[2] = {{&d[0], 1}, {&d[1], 1}};
+	struct mmsghdr rm[2];
+	memset(rm, 0, sizeof rm);
+	rm[0].msg_hdr =
+		(struct msghdr){.msg_iov = &riov[0], .msg_iovlen = 1, .msg_control = r0, .msg_controllen = sizeof r0};
+	rm[1].msg_hdr =
+		(struct msghdr){.msg_iov = &riov[1], .msg_iovlen = 1, .msg_control = r1, .msg_controllen = sizeof r1};
+	ok = ok && recvmmsg(sp[1], rm, 2, 0, NULL) == 2;
+	char got[8] = {0};
+	int n = 0;
+	for (int i = 0; i < 2 && ok; i++) {
+		int r[4], cnt = got_rights(&rm[i].msg_hdr, r, 4);
+		for (int k = 0; k < cnt; k++) {
+			char b = 0;
+			if (pread(r[k], &b, 1, 0) == 1 || read(r[k], &b, 1) == 1) /* the pipe: ESPIPE */
+				got[n < 7 ? n++ : n] = b;
+			close(r[k]);
+		}
+	}
+	check(ok && !strcmp(got, "012p"), "scm-rights-mmsg", got);
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+	close(p[0]);
+	close(p[1]);
+
+	/* 200 in one message */
+	enum { N = 200 };
+	int many[N], recv_fds[N], bad = -1;
+	ok = 1;
+	for (int i = 0; i < N; i++)
+		many[i] = -1;
+	for (int i = 0; i < N && ok; i++) {
+		snprintf(path, sizeof path, "/work1/scm200-%03d", i);
+		many[i] = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+		ok = many[i] >= 0 && write(many[i], path + 14, 3) == 3;
+	}
+	static char cb[CMSG_SPACE(N * sizeof(int))];
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+	put_rights(&m, cb, sizeof cb, many, N);
+	ok = ok && sendmsg(sp[0], &m, 0) == 1;
+	char dd;
+	struct iovec diov = {&dd, 1};
+	struct msghdr rmh = {.msg_iov = &diov, .msg_iovlen = 1, .msg_control = cb, .msg_controllen = sizeof cb};
+	memset(cb, 0, sizeof cb);
+	ok = ok && recvmsg(sp[1], &rmh, 0) == 1;
+	int cnt = ok ? got_rights(&rmh, recv_fds, N) : 0;
+	for (int i = 0; i < cnt; i++) {
+		char b[4] = {0}, w[4];
+		snprintf(w, sizeof w, "%03d", i);
+		if (bad < 0 && (pread(recv_fds[i], b, 3, 0) != 3 || memcmp(b, w, 3)))
+			bad = i;
+		close(recv_fds[i]);
+	}
+	char why[32];
+	snprintf(why, sizeof why, "%d received, first wrong %d", cnt, bad);
+	check(ok && cnt == N && bad < 0, "scm-rights-200", why);
+	for (int i = 0; i < N; i++)
+		if (many[i] >= 0)
+			close(many[i]);
+	close(sp[0]);
+	close(sp[1]);
+}
+
 /* sendmmsg to a unix datagram socket by its path in the enclave's file
  * system: the node's host socket gets both messages (the host path of
  * the same name does not exist). */
@@ -439,6 +555,7 @@ static void unix_sockets(void)
 	 * descriptor (it used to get an unmapped placeholder) */
 	scm_rights(200, "unix-scm-rights-receiver-waiting");
 	scm_rights_many();
+	scm_rights_mmsg();
 	unix_sendmmsg();
 	umask(old);
 }

@@ -145,6 +145,12 @@ struct kmsghdr {
 	int flags;
 };
 
+/* The kernel's struct mmsghdr, for sendmmsg and recvmmsg. */
+struct kmmsghdr {
+	struct kmsghdr hdr;
+	unsigned len;
+};
+
 /* fs_sock.c: unix sockets bound to a path (AF_UNIX with a pathname):
  * bind, connect, sendto, sendmsg resolve the path like any other;
  * getsockname and getpeername answer the application's path. */
@@ -156,11 +162,15 @@ int fs_sys_sendmmsg(const struct sys_call *c, long *ret);
 int fs_sys_sockname(const struct sys_call *c, long *ret);
 
 /* fs_scm.c: descriptors of the enclave's files passed with SCM_RIGHTS.
- * fs_scm_send sends msghdr m for sendmsg call c when it passes any
- * (*handled = 1, the result), else *handled = 0 and nothing is sent;
- * recvmsg maps the ones it receives. */
-long fs_scm_send(const struct sys_call *c, const struct kmsghdr *m, int *handled);
+ * fs_scm_virtual: whether msghdr m passes any. fs_scm_send sends m on
+ * socket fd (sendmsg's flags) when it passes any (*handled = 1, the
+ * result), else *handled = 0 and nothing is sent. fs_scm_received maps
+ * the ones a received message m brought; recvmsg and recvmmsg call it. */
+int fs_scm_virtual(const struct kmsghdr *m);
+long fs_scm_send(long fd, const struct kmsghdr *m, long flags, int *handled);
+void fs_scm_received(const struct kmsghdr *m);
 int fs_sys_recvmsg(const struct sys_call *c, long *ret);
+int fs_sys_recvmmsg(const struct sys_call *c, long *ret);
 
 /* fs_flock.c: flock between the enclave's processes. The word its waiters
  * sleep on, bumped at every release (fs_shield.c). */

@@ -14,13 +14,15 @@
  * offset and flags, as the kernel shares them). An entry goes when it is
  * received; one never received keeps its description alive until the
  * enclave ends. While no entry exists, what recvmsg receives is left
- * untouched. */
+ * untouched. sendmmsg and recvmmsg do the same for each message
+ * (fs_sock.c). Every descriptor of a message is looked at, up to the
+ * kernel's SCM_MAX_FD. */
 #include "fs.h"
 #include "fsv_arena.h"
 
 #define SOL_SOCKET_ 1
 #define SCM_RIGHTS_ 1
-#define SCM_BATCH 64 /* descriptors handled per message (SCM_MAX_FD is 253) */
+#define SCM_MAX 253 /* the kernel's SCM_MAX_FD: descriptors per message */
 
 struct kcmsghdr {
 	size_t len;
@@ -135,41 +137,87 @@ static void unrecord(struct passed **added, size_t k)
 	fs_unlock();
 }
 
-long fs_scm_send(const struct sys_call *c, const struct kmsghdr *m, int *handled)
+/* Scratch for one message's descriptors, kept off the stack (SCM_MAX of
+ * each, ~6 KiB). */
+struct scm_scratch {
+	int *slot[SCM_MAX];
+	struct passed *added[SCM_MAX];
+	int memfds[SCM_MAX], mapped[SCM_MAX];
+};
+
+int fs_scm_virtual(const struct kmsghdr *m)
 {
-	*handled = 0;
 	if (!m->control || !m->controllen || m->controllen > (1u << 20) || !rt_user_ok(m->control, m->controllen))
 		return 0;
-	int *slot[SCM_BATCH];
-	size_t n = rights(m->control, m->controllen, slot, SCM_BATCH), i;
+	int *slot[SCM_MAX];
+	size_t n = rights(m->control, m->controllen, slot, SCM_MAX), i;
 	fs_lock();
 	for (i = 0; i < n && !fsv_fd_get(&fs_g.fds, *slot[i]); i++)
 		;
 	fs_unlock();
-	if (i == n)
+	return i < n;
+}
+
+long fs_scm_send(long fd, const struct kmsghdr *m, long flags, int *handled)
+{
+	*handled = 0;
+	if (!fs_scm_virtual(m))
 		return 0; /* no virtual descriptor: the host's */
 	void *ctl = rt_malloc(m->controllen);
-	if (!ctl)
-		return 0;
-	memcpy(ctl, m->control, m->controllen);
-	n = rights(ctl, m->controllen, slot, SCM_BATCH);
-	struct passed *added[SCM_BATCH];
-	int memfds[SCM_BATCH];
-	size_t k = record(slot, n, memfds, added);
+	struct scm_scratch *s = rt_malloc(sizeof *s);
 	long r = 0;
+	if (!ctl || !s)
+		goto out;
+	memcpy(ctl, m->control, m->controllen);
+	size_t n = rights(ctl, m->controllen, s->slot, SCM_MAX);
+	size_t k = record(s->slot, n, s->memfds, s->added);
 	if (k) {
 		*handled = 1;
 		struct kmsghdr h = *m;
 		h.control = ctl;
-		r = shield_host_path_call(&fs_shield_ops, __NR_sendmsg, c->a[0], (long)&h, c->a[2], 0, 0, 0);
+		r = shield_host_path_call(&fs_shield_ops, __NR_sendmsg, fd, (long)&h, flags, 0, 0, 0);
 		if (r < 0)
-			unrecord(added, k);
+			unrecord(s->added, k);
 	}
-	for (i = 0; i < n; i++)
-		if (memfds[i] >= 0)
-			host_syscall(__NR_close, memfds[i], 0, 0, 0, 0, 0);
+	for (size_t i = 0; i < n; i++)
+		if (s->memfds[i] >= 0)
+			host_syscall(__NR_close, s->memfds[i], 0, 0, 0, 0, 0);
+out:
+	rt_free(s);
 	rt_free(ctl);
 	return r;
+}
+
+void fs_scm_received(const struct kmsghdr *m)
+{
+	if (!m->control || !__atomic_load_n(head(), __ATOMIC_ACQUIRE))
+		return;
+	struct scm_scratch *s = rt_malloc(sizeof *s);
+	if (!s)
+		return;
+	size_t n = rights(m->control, m->controllen, s->slot, SCM_MAX), nm = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t dev, ino;
+		int fd = *s->slot[i];
+		if (host_id(fd, &dev, &ino) < 0)
+			continue;
+		fs_lock();
+		for (struct passed **pp = head(); *pp; pp = &(*pp)->next) {
+			struct passed *p = *pp;
+			if (p->dev != dev || p->ino != ino)
+				continue;
+			*pp = p->next;
+			if (fsv_fd_install(FS(), &fs_g.fds, fd, p->f) == 0)
+				s->mapped[nm++] = fd;
+			fsv_file_unref(FS(), p->f);
+			fsv_sh_free(p);
+			break;
+		}
+		fs_unlock();
+	}
+	for (size_t i = 0; i < nm; i++)
+		rt_fd_gone(&fs_shield_ops, s->mapped[i]);
+	rt_free(s);
 }
 
 int fs_sys_recvmsg(const struct sys_call *c, long *ret)
@@ -182,30 +230,26 @@ int fs_sys_recvmsg(const struct sys_call *c, long *ret)
 	 * all the same (the record precedes the send, so it precedes what
 	 * this call receives). */
 	long r = shield_app_host_call(__NR_recvmsg, c->a[0], c->a[1], c->a[2], 0, 0, 0);
-	if (r < 0 || !__atomic_load_n(head(), __ATOMIC_ACQUIRE))
-		return shield_done(ret, r);
-	int *slot[SCM_BATCH], fds[SCM_BATCH], mapped[SCM_BATCH];
-	size_t n = rights(m->control, m->controllen, slot, SCM_BATCH), nm = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint64_t dev, ino;
-		fds[i] = *slot[i];
-		if (host_id(fds[i], &dev, &ino) < 0)
-			continue;
-		fs_lock();
-		for (struct passed **pp = head(); *pp; pp = &(*pp)->next) {
-			struct passed *p = *pp;
-			if (p->dev != dev || p->ino != ino)
-				continue;
-			*pp = p->next;
-			if (fsv_fd_install(FS(), &fs_g.fds, fds[i], p->f) == 0)
-				mapped[nm++] = fds[i];
-			fsv_file_unref(FS(), p->f);
-			fsv_sh_free(p);
-			break;
-		}
-		fs_unlock();
-	}
-	for (size_t i = 0; i < nm; i++)
-		rt_fd_gone(&fs_shield_ops, mapped[i]);
+	if (r >= 0)
+		fs_scm_received(m);
+	return shield_done(ret, r);
+}
+
+/* recvmmsg: each received message's descriptors as recvmsg's. */
+int fs_sys_recvmmsg(const struct sys_call *c, long *ret)
+{
+	struct kmmsghdr *v = (struct kmmsghdr *)c->a[1];
+	unsigned long n = (unsigned long)(unsigned)c->a[2], i;
+	if (n > 1024)
+		n = 1024; /* UIO_MAXIOV, as the kernel clamps it */
+	if (!v || !n || !rt_user_ok(v, n * sizeof *v) || rt_shields_own_fd_except(&fs_shield_ops, (int)c->a[0]))
+		return SHIELD_PASS;
+	for (i = 0; i < n && !v[i].hdr.control; i++)
+		;
+	if (i == n)
+		return SHIELD_PASS; /* no control buffer: no descriptors */
+	long r = shield_app_host_call(__NR_recvmmsg, c->a[0], c->a[1], c->a[2], c->a[3], c->a[4], 0);
+	for (long k = 0; k < r && (unsigned long)k < n; k++)
+		fs_scm_received(&v[k].hdr);
 	return shield_done(ret, r);
 }

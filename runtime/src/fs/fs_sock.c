@@ -178,6 +178,21 @@ int fs_sys_sendto(const struct sys_call *c, long *ret)
 						      (long)&t.sa, t.len));
 }
 
+/* Sends msghdr m on socket fd as sendmsg does: its unix socket path
+ * resolved (t, from resolve_peer), the enclave's descriptors it passes
+ * as fs_scm_send passes them. */
+static long send_one(long fd, const struct kmsghdr *m, const struct target *t, long flags)
+{
+	struct kmsghdr h = *m;
+	if (t->kind) {
+		h.name = (void *)&t->sa;
+		h.namelen = (int)t->len;
+	}
+	int handled;
+	long r = fs_scm_send(fd, &h, flags, &handled); /* descriptors of the enclave's files */
+	return handled ? r : shield_host_path_call(&fs_shield_ops, __NR_sendmsg, fd, (long)&h, flags, 0, 0, 0);
+}
+
 int fs_sys_sendmsg(const struct sys_call *c, long *ret)
 {
 	const struct kmsghdr *m = (const struct kmsghdr *)c->a[1];
@@ -187,39 +202,42 @@ int fs_sys_sendmsg(const struct sys_call *c, long *ret)
 	resolve_peer(m->name, m->namelen, &t);
 	if (t.kind < 0)
 		return shield_done(ret, t.kind);
-	struct kmsghdr h = *m;
-	if (t.kind) {
-		h.name = &t.sa;
-		h.namelen = (int)t.len;
-	}
-	int handled;
-	long r = fs_scm_send(c, &h, &handled); /* descriptors of the enclave's files */
-	if (handled)
-		return shield_done(ret, r);
-	if (!t.kind)
+	if (!t.kind && !fs_scm_virtual(m))
 		return SHIELD_PASS;
-	return shield_done(ret,
-			   shield_host_path_call(&fs_shield_ops, __NR_sendmsg, c->a[0], (long)&h, c->a[2], 0, 0, 0));
+	return shield_done(ret, send_one(c->a[0], m, &t, c->a[2]));
 }
 
 /* sendmmsg: each message's address as sendmsg's, so that a unix socket
- * path names the enclave's socket node, never a host path (descriptors
- * passed with SCM_RIGHTS are not looked at: docs/fs-shield.md). A message
+ * path names the enclave's socket node, never a host path. A message
  * whose address does not resolve ends the batch before it, as the
  * kernel's sendmmsg ends at the first failed message (its error when it
- * is the first). */
+ * is the first). A batch that passes descriptors of the enclave's files
+ * (SCM_RIGHTS) goes one message at a time, each as sendmsg sends it, as
+ * the kernel's sendmmsg does. */
 int fs_sys_sendmmsg(const struct sys_call *c, long *ret)
 {
-	struct kmmsghdr {
-		struct kmsghdr hdr;
-		unsigned len;
-	} *v = (struct kmmsghdr *)c->a[1];
+	struct kmmsghdr *v = (struct kmmsghdr *)c->a[1];
 	unsigned long n = (unsigned long)(unsigned)c->a[2];
 	if (n > 1024)
 		n = 1024; /* UIO_MAXIOV, as the kernel clamps it */
 	if (!v || !n || !rt_user_ok(v, n * sizeof *v) || rt_shields_own_fd_except(&fs_shield_ops, (int)c->a[0]))
 		return SHIELD_PASS; /* the host's answer, or another shield's socket (TLS) */
 	unsigned long i;
+	for (i = 0; i < n && !fs_scm_virtual(&v[i].hdr); i++)
+		;
+	if (i < n) {
+		long sent = 0, r = 0;
+		for (i = 0; i < n; i++) {
+			struct target t;
+			resolve_peer(v[i].hdr.name, v[i].hdr.namelen, &t);
+			r = t.kind < 0 ? t.kind : send_one(c->a[0], &v[i].hdr, &t, c->a[3]);
+			if (r < 0)
+				break;
+			v[i].len = (unsigned)r;
+			sent++;
+		}
+		return shield_done(ret, sent ? sent : r);
+	}
 	char path[SUN_PATH_LEN + 1];
 	for (i = 0; i < n && !sun_path_of(v[i].hdr.name, v[i].hdr.namelen, path); i++)
 		;

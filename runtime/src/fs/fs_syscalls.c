@@ -147,6 +147,7 @@ static const struct fs_call fs_calls[] = {
 	[__NR_sendmsg] = SYS(fs_sys_sendmsg),
 	[__NR_sendmmsg] = SYS(fs_sys_sendmmsg),
 	[__NR_recvmsg] = SYS(fs_sys_recvmsg),
+	[__NR_recvmmsg] = SYS(fs_sys_recvmmsg),
 	[__NR_getsockname] = SYS(fs_sys_sockname),
 	[__NR_getpeername] = SYS(fs_sys_sockname),
 	/* metadata */
