@@ -994,6 +994,105 @@ static void hidden_fds(void)
 
 /* MAP_SHARED of files of the image and of the ephemeral FS: the mapping,
  * read/write and other processes see the same bytes. */
+/* mremap of shared mappings of a file (sqlite grows its database mapping
+ * so with PRAGMA mmap_size): the grown part shows the file's next bytes,
+ * write(2) and the mapping still see each other, in place or moved, an old
+ * size of 0 maps the same bytes again, MREMAP_FIXED moves to the target,
+ * a shrink keeps the head, and the protection stays (as the host has it:
+ * /proc/self/maps). */
+static int page_is(const char *m, int page)
+{
+	for (int i = 0; i < 4096; i += 512)
+		if (m[i] != (char)('a' + page % 26))
+			return 0;
+	return 1;
+}
+
+/* The permissions /proc/self/maps gives the mapping at addr ("" if none). */
+static const char *map_perms(unsigned long addr)
+{
+	static char perms[5];
+	perms[0] = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	while (f && fgets(line, sizeof line, f)) {
+		unsigned long lo, hi;
+		char p[5];
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, p) == 3 && addr >= lo && addr < hi) {
+			memcpy(perms, p, 5);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	return perms;
+}
+
+static void shared_mremap(void)
+{
+	enum { P = 4096, NP = 48 }; /* 192 KiB: three of the FS's 64 KiB chunks */
+	int fd = open("/tmp/mremap-probe", O_CREAT | O_RDWR | O_TRUNC, 0600), ok = fd >= 0;
+	static char page[P];
+	for (int i = 0; i < NP && ok; i++) {
+		memset(page, 'a' + i % 26, P);
+		ok = write(fd, page, P) == P;
+	}
+	/* one chunk mapped, then grown: in place (the range after it kept
+	 * free) and moved (something mapped right after it) */
+	char *m = ok ? mmap(NULL, 64 * P, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+	ok = m != MAP_FAILED && munmap(m + 16 * P, 48 * P) == 0 && page_is(m, 0) && page_is(m + 15 * P, 15);
+	char *g = ok ? mremap(m, 16 * P, NP * P, MREMAP_MAYMOVE) : MAP_FAILED;
+	int grown = g != MAP_FAILED;
+	for (int i = 0; grown && i < NP; i++)
+		grown = page_is(g + i * P, i);
+	char why[64];
+	snprintf(why, sizeof why, "grown %p->%p", (void *)m, (void *)g);
+	check(ok && grown && g == m, "mremap-shared-grow-in-place", why);
+	ok = grown && pwrite(fd, "W", 1, 40 * P + 7) == 1 && g[40 * P + 7] == 'W';
+	check(ok, "mremap-shared-sees-write", "");
+	/* shrink, a neighbour after it, then grow: moved */
+	char *h = grown ? mremap(g, NP * P, 8 * P, 0) : MAP_FAILED;
+	char *nb = h == g ? mmap(h + 8 * P, P, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) :
+			    MAP_FAILED;
+	char *mv = nb != MAP_FAILED ? mremap(h, 8 * P, 32 * P, MREMAP_MAYMOVE) : MAP_FAILED;
+	ok = mv != MAP_FAILED && mv != h && page_is(mv + 31 * P, 31) && page_is(mv, 0);
+	check(ok, "mremap-shared-grow-moved", "");
+	if (nb != MAP_FAILED)
+		munmap(nb, P);
+	/* an old size of 0: the same bytes mapped again, both stay */
+	char *d = ok ? mremap(mv, 0, 40 * P, MREMAP_MAYMOVE) : MAP_FAILED;
+	ok = d != MAP_FAILED && d != mv && page_is(d + 39 * P, 39) && mv[0] == 'a';
+	ok = ok && pwrite(fd, "Z", 1, 3) == 1 && d[3] == 'Z' && mv[3] == 'Z';
+	check(ok, "mremap-shared-old-size-0", "");
+	/* MREMAP_FIXED to a free target, and the protection kept: a writable
+	 * mapping stays writable, a read-only one read-only (checked in a
+	 * child: a write faults) */
+	char *t = mmap(NULL, 64 * P, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *w = mmap(NULL, 4 * P, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	char *f = t != MAP_FAILED && w != MAP_FAILED ? mremap(w, 4 * P, 20 * P, MREMAP_MAYMOVE | MREMAP_FIXED, t) :
+						       MAP_FAILED;
+	ok = f == t && page_is(f + 19 * P, 19);
+	if (ok) {
+		f[19 * P + 1] = 'Q';
+		char c = 0;
+		ok = pread(fd, &c, 1, 19 * P + 1) == 1 && c == 'Q';
+	}
+	check(ok, "mremap-shared-fixed-writable", "");
+	char *ro = d != MAP_FAILED ? mremap(d, 40 * P, NP * P, MREMAP_MAYMOVE) : MAP_FAILED;
+	ok = ro != MAP_FAILED && page_is(ro + (NP - 1) * P, NP - 1) &&
+	     !strcmp(map_perms((unsigned long)ro + (NP - 1) * P), "r--s") &&
+	     !strcmp(map_perms((unsigned long)f + 19 * P), "rw-s");
+	check(ok, "mremap-shared-protection-stays",
+	      ro != MAP_FAILED ? map_perms((unsigned long)ro + (NP - 1) * P) : "");
+	munmap(t, 64 * P);
+	if (ro != MAP_FAILED)
+		munmap(ro, NP * P);
+	if (mv != MAP_FAILED)
+		munmap(mv, 32 * P);
+	close(fd);
+	unlink("/tmp/mremap-probe");
+}
+
 /* Descriptor numbers around closed files of the image: the runtime may
  * keep a closed file's placeholder for the next open (a spare, fdtab.h);
  * the application must see what the kernel gives: the lowest free number
@@ -1244,6 +1343,7 @@ int main(int argc, char **argv)
 		munmap(m, 4096);
 	close(fd);
 	shared_mappings();
+	shared_mremap();
 
 	/* passthrough and magic links */
 	n = readlink("/proc/self/exe", buf, sizeof buf);

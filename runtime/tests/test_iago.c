@@ -154,6 +154,95 @@ static void test_pristine(void)
 	CHECK(!rt_vma_pristine(0x13000, 0x17000, 7, 0x6000));
 }
 
+/* The alias records of vma.c (shared mappings of a file's own memory):
+ * which host calls end or change them, and what rt_vma_alias answers. Each
+ * case records key 7 at [0x10000, 0x20000) from offset 0x3000, read-only,
+ * makes one call, then asks about a range. */
+static void test_alias(void)
+{
+	const unsigned long lo = 0x10000, hi = 0x20000;
+	static const struct {
+		const char *name;
+		long nr, a[6];
+		unsigned long qlo, qhi;
+		int want, prot;
+		uint64_t off;
+	} cases[] = {
+		{"no call: the whole mapping", -1, {0}, lo, hi, 1, 1, 0x3000},
+		{"no call: a part, at its offset", -1, {0}, 0x12000, 0x15000, 1, 1, 0x5000},
+		{"no call: past the end", -1, {0}, 0x1f000, 0x21000, -1, 0, 0},
+		{"no call: before it", -1, {0}, 0xf000, 0x11000, -1, 0, 0},
+		{"no call: elsewhere", -1, {0}, 0x30000, 0x31000, 0, 0, 0},
+		{"munmap of the tail", __NR_munmap, {0x18000, 0x8000}, lo, hi, -1, 0, 0},
+		{"munmap of the tail: the head stays", __NR_munmap, {0x18000, 0x8000}, lo, 0x18000, 1, 1, 0x3000},
+		{"munmap of the middle: the tail stays", __NR_munmap, {0x14000, 0x1000}, 0x15000, hi, 1, 1, 0x8000},
+		{"munmap of the middle: across it", __NR_munmap, {0x14000, 0x1000}, 0x13000, 0x16000, -1, 0, 0},
+		{"mmap MAP_FIXED over it", __NR_mmap, {0x18000, 0x100, 1, 0x12, -1, 0}, 0x18000, 0x19000, 0, 0, 0},
+		{"mmap without MAP_FIXED",
+		 __NR_mmap,
+		 {0x18000, 0x1000, 1, 0x02, -1, 0},
+		 0x18000,
+		 0x19000,
+		 1,
+		 1,
+		 0xb000},
+		{"mremap of the range", __NR_mremap, {0x11000, 0x1000, 0x2000, 1, 0}, 0x11000, 0x12000, 0, 0, 0},
+		{"mremap DONTUNMAP keeps it",
+		 __NR_mremap,
+		 {0x11000, 0x1000, 0x1000, 5, 0},
+		 0x11000,
+		 0x12000,
+		 1,
+		 1,
+		 0x4000},
+		{"mremap onto it (MREMAP_FIXED)",
+		 __NR_mremap,
+		 {0x90000, 0x1000, 0x2000, 3, 0x1c000},
+		 0x1c000,
+		 0x1e000,
+		 0,
+		 0,
+		 0},
+		{"mprotect: the part gets it", __NR_mprotect, {0x12000, 0x2000, 3}, 0x12000, 0x14000, 1, 3, 0x5000},
+		{"mprotect: the head keeps its own", __NR_mprotect, {0x12000, 0x2000, 3}, lo, 0x12000, 1, 1, 0x3000},
+		{"mprotect: the tail keeps its own", __NR_mprotect, {0x12000, 0x2000, 3}, 0x14000, hi, 1, 1, 0x7000},
+		{"mprotect: across two protections", __NR_mprotect, {0x12000, 0x2000, 3}, 0x11000, 0x13000, -1, 0, 0},
+		{"madvise does nothing to it", __NR_madvise, {lo, 0x1000, 4}, lo, hi, 1, 1, 0x3000},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		rt_vma_before(__NR_munmap, (const long[]){0, 0x7fff0000, 0, 0, 0, 0}); /* nothing recorded */
+		uint64_t key = 0, off = 0;
+		int prot = 0;
+		CHECK_MSG(!rt_vma_alias(lo, hi, &key, &off, &prot), "%s: left from before", cases[i].name);
+		CHECK(rt_vma_alias_add(lo, hi, 7, 0x3000, 1) == 0);
+		if (cases[i].nr >= 0)
+			rt_vma_before(cases[i].nr, cases[i].a);
+		int got = rt_vma_alias(cases[i].qlo, cases[i].qhi, &key, &off, &prot);
+		CHECK_MSG(got == cases[i].want, "%s: %d, want %d", cases[i].name, got, cases[i].want);
+		if (got == 1)
+			CHECK_MSG(key == 7 && off == cases[i].off && prot == cases[i].prot,
+				  "%s: key %llu off %#llx prot %d", cases[i].name, (unsigned long long)key,
+				  (unsigned long long)off, prot);
+	}
+	/* grown in place: a second record that continues the first is one
+	 * mapping; one that does not (another offset) is not */
+	rt_vma_before(__NR_munmap, (const long[]){0, 0x7fff0000, 0, 0, 0, 0});
+	uint64_t key, off;
+	int prot;
+	CHECK(rt_vma_alias_add(lo, hi, 7, 0x3000, 1) == 0 && rt_vma_alias_add(hi, 0x28000, 7, 0x13000, 1) == 0);
+	CHECK(rt_vma_alias(0x11000, 0x27000, &key, &off, &prot) == 1 && off == 0x4000);
+	CHECK(rt_vma_alias_add(0x28000, 0x29000, 7, 0x90000, 1) == 0);
+	CHECK(rt_vma_alias(lo, 0x29000, &key, &off, &prot) == -1);
+	/* a full table refuses */
+	rt_vma_before(__NR_munmap, (const long[]){0, 0x7fff0000, 0, 0, 0, 0});
+	int added = 0;
+	while (added < 1000 && rt_vma_alias_add(0x100000 + (unsigned long)added * 0x2000,
+						0x101000 + (unsigned long)added * 0x2000, 1, 0, 1) == 0)
+		added++;
+	CHECK_MSG(added > 0 && added < 1000, "%d records taken", added);
+	rt_vma_before(__NR_munmap, (const long[]){0, 0x7fff0000, 0, 0, 0, 0});
+}
+
 int main(void)
 {
 	rt_fdtab_init(); /* this process's descriptors: 0, 1, 2 at least */
@@ -300,5 +389,6 @@ int main(void)
 	CHECK(!stops(__NR_mremap, 0x20000000, 4096, 8192, 1, 0, 0, 0x20000000)); /* grew in place */
 	CHECK(stops(__NR_mremap, 0x1fffe000, 4096, 12288, 0, 0, 0, 0x1fffe000)); /* grows into 0x20000000 */
 	test_pristine();
+	test_alias();
 	return test_summary("test_iago");
 }

@@ -125,6 +125,149 @@ static void pristine_before(long nr, const long *a)
 	give();
 }
 
+/* Mappings of a file's own memory (rt_vma_alias_add): a shield's aliases
+ * of shared pages, which the host's mremap cannot grow or copy (it would
+ * map the pages that follow in the shared object, not the file's next
+ * bytes). munmap, mremap and mmap MAP_FIXED over a range drop it; mprotect
+ * changes its protection. A process's own: fork copies the table with the
+ * mappings. A table, not a set: few files are mapped shared at once. */
+#define ALIAS_MAX 256
+static struct alias {
+	unsigned long lo, hi; /* page-aligned; hi == 0: a free slot */
+	uint64_t key, off;    /* key's bytes from off at lo */
+	int prot;
+} alias[ALIAS_MAX];
+
+/* Lock held: a free slot, or NULL. */
+static struct alias *alias_slot(void)
+{
+	for (unsigned i = 0; i < ALIAS_MAX; i++)
+		if (!alias[i].hi)
+			return &alias[i];
+	return NULL;
+}
+
+/* Lock held: [lo, hi) is no longer aliased; with prot >= 0 it is, with
+ * protection prot (mprotect). A middle cut that finds no free slot for its
+ * tail loses the tail's record (it is then served as the host maps it). */
+static void alias_clip(unsigned long lo, unsigned long hi, int prot)
+{
+	for (unsigned i = 0; i < ALIAS_MAX; i++) {
+		struct alias *p = &alias[i], cut = *p;
+		if (!p->hi || hi <= p->lo || lo >= p->hi || p->prot == prot)
+			continue;
+		if (lo > p->lo && hi < p->hi) { /* the tail keeps a slot of its own */
+			struct alias *t = alias_slot();
+			if (t)
+				*t = (struct alias){hi, p->hi, p->key, p->off + (hi - p->lo), p->prot};
+		}
+		if (lo <= p->lo && hi >= p->hi) {
+			p->hi = 0;
+		} else if (lo <= p->lo) { /* the head goes */
+			p->off += hi - p->lo;
+			p->lo = hi;
+		} else { /* the tail, or the middle and the tail, go */
+			p->hi = lo;
+		}
+		if (prot < 0)
+			continue;
+		/* the cut part, with its new protection */
+		struct alias *n = alias_slot();
+		unsigned long clo = lo > cut.lo ? lo : cut.lo, chi = hi < cut.hi ? hi : cut.hi;
+		if (n)
+			*n = (struct alias){clo, chi, cut.key, cut.off + (clo - cut.lo), prot};
+	}
+}
+
+int rt_vma_alias_add(unsigned long lo, unsigned long hi, uint64_t key, uint64_t off, int prot)
+{
+	take();
+	alias_clip(lo, hi, -1);
+	struct alias *n = alias_slot();
+	if (n)
+		*n = (struct alias){lo, hi, key, off, prot};
+	give();
+	return n ? 0 : -1;
+}
+
+int rt_vma_alias(unsigned long lo, unsigned long hi, uint64_t *key, uint64_t *off, int *prot)
+{
+	int r = 0;
+	take();
+	/* the record at lo, then those that continue it (same file, next
+	 * bytes, same protection: a mapping grown in place is two records) */
+	const struct alias *at = NULL;
+	for (unsigned i = 0; i < ALIAS_MAX && !at; i++)
+		if (alias[i].hi && lo >= alias[i].lo && lo < alias[i].hi)
+			at = &alias[i];
+	if (at) {
+		*key = at->key;
+		*off = at->off + (lo - at->lo);
+		*prot = at->prot;
+		unsigned long end = at->hi;
+		uint64_t next = at->off + (at->hi - at->lo);
+		for (int more = 1; end < hi && more;) {
+			more = 0;
+			for (unsigned i = 0; i < ALIAS_MAX && !more; i++) {
+				const struct alias *p = &alias[i];
+				if (p->hi && p->lo == end && p->key == *key && p->off == next && p->prot == *prot) {
+					next += p->hi - p->lo;
+					end = p->hi;
+					more = 1;
+				}
+			}
+		}
+		r = end >= hi ? 1 : -1;
+	} else {
+		for (unsigned i = 0; i < ALIAS_MAX && !r; i++)
+			if (alias[i].hi && hi > alias[i].lo && lo < alias[i].hi)
+				r = -1;
+	}
+	give();
+	return r;
+}
+
+/* A call that unmaps, replaces or reprotects [a[0], +len) (and mremap's
+ * fixed target) ends or changes its aliases. */
+static void alias_before(long nr, const long *a)
+{
+	unsigned long len = (unsigned long)a[1];
+	int prot = -1;
+	switch (nr) {
+	case __NR_mmap:
+		if (!(a[3] & RT_MAP_FIXED))
+			return;
+		break;
+	case __NR_mprotect:
+	case __NR_pkey_mprotect:
+		prot = (int)a[2];
+		break;
+	case __NR_mremap:
+		if (a[3] & 2 /* MREMAP_FIXED */)
+			alias_before(__NR_munmap, (const long[]){a[4], a[2]});
+		if (a[3] & 4 /* MREMAP_DONTUNMAP: the old mapping stays */)
+			return;
+		break;
+	case __NR_munmap:
+		break;
+	case __NR_shmat: /* SHM_REMAP replaces a range of unknown length */
+		if (!(a[2] & 040000))
+			return;
+		take();
+		alias_clip(0, ~0UL, -1);
+		give();
+		return;
+	default:
+		return;
+	}
+	unsigned long lo = (unsigned long)a[0] & ~(RT_PAGE - 1), hi = pages((unsigned long)a[0] + len);
+	if (hi <= lo) /* empty, or wraps: the kernel refuses it */
+		return;
+	take();
+	alias_clip(lo, hi, prot);
+	give();
+}
+
 void rt_vma_init(const char *maps)
 {
 	take();
@@ -197,6 +340,7 @@ static int remap_file;
 void rt_vma_before(long nr, const long *a)
 {
 	pristine_before(nr, a);
+	alias_before(nr, a);
 	unsigned long lo = (unsigned long)a[0], len;
 	switch (nr) {
 	case __NR_munmap:

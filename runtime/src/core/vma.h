@@ -36,4 +36,14 @@ int rt_vma_shared(unsigned long addr, unsigned long len);
  * from off, pristine. */
 void rt_vma_pristine_add(unsigned long lo, unsigned long hi, uint64_t key, uint64_t off);
 int rt_vma_pristine(unsigned long lo, unsigned long hi, uint64_t key, uint64_t off);
+/* [lo, hi) (page-aligned) maps the memory of key's bytes from off, shared,
+ * with protection prot (a shield's alias of a file's own pages, which the
+ * host's mremap would extend with other pages). The record lasts until
+ * munmap, mremap or mmap MAP_FIXED over the range; mprotect changes its
+ * protection (rt_vma_before). rt_vma_alias_add: -1 when the table is full.
+ * rt_vma_alias: 1 when [lo, hi) lies in one file's aliases, contiguous
+ * (key, the offset at lo and the protection at lo stored), 0 when it meets
+ * none, -1 when it meets some only in part. */
+int rt_vma_alias_add(unsigned long lo, unsigned long hi, uint64_t key, uint64_t off, int prot);
+int rt_vma_alias(unsigned long lo, unsigned long hi, uint64_t *key, uint64_t *off, int *prot);
 #endif

@@ -187,6 +187,8 @@ void fs_reclock_wake(void);
 
 /* fs_mmap.c: mmap of a virtual fd (lock not held on entry). */
 long fs_mmap(const struct sys_call *c);
+/* mremap of a virtual file's shared mapping (its own memory). */
+int fs_sys_mremap(const struct sys_call *c, long *ret);
 
 /* fs_stat.c: kernel struct stat / statx / statfs for a node. */
 void fs_fill_stat(void *kstat, const struct fsv_stat *st);

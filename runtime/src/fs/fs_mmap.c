@@ -15,7 +15,17 @@
  * already the arena's. Without the arena (dev mode) a shared writable
  * mapping is refused with ENODEV. On SGX hardware enclave pages cannot be
  * aliased, and there too it would be refused. A shared writable mapping of
- * a descriptor not open read-write is EACCES, as Linux has it. */
+ * a descriptor not open read-write is EACCES, as Linux has it.
+ *
+ * The host's mremap of such a mapping would be wrong when it grows it (or
+ * maps its pages again with an old size of 0): the kernel extends a
+ * mapping with the pages that follow in the arena, another file's or free
+ * ones, not the file's next bytes. Each shared mapping is recorded
+ * (rt_vma_alias_add, core/vma.c) with its file and offset; mremap of a
+ * recorded range is served here: the new range is mapped as mmap maps it,
+ * in place where it can grow there, else elsewhere (MREMAP_MAYMOVE) or at
+ * the fixed target, and the old range then unmapped. sqlite maps its
+ * database so with PRAGMA mmap_size and grows the mapping with mremap. */
 #include <linux/errno.h>
 #include <linux/fcntl.h>
 #include "fs.h"
@@ -24,9 +34,11 @@
 #include "rtutil.h"
 #include "sys.h"
 #include "transport.h"
+#include "vma.h"
 
 #define MREMAP_MAYMOVE_ 1
 #define MREMAP_FIXED_ 2
+#define MREMAP_DONTUNMAP_ 4
 
 static long fill(void *ctx, void *dst, size_t n, uint64_t off)
 {
@@ -61,6 +73,17 @@ static long share(const struct sys_call *c, struct fsv_node *n)
 	fs_unlock();
 	if (!r && prot != (RT_PROT_READ | RT_PROT_WRITE))
 		r = host_syscall(__NR_mprotect, m, (long)mlen, prot, 0, 0, 0);
+	/* recorded for mremap, with a reference on the node that is never
+	 * dropped: the record outlives what the application closes, and the
+	 * file's shared chunks stay until the enclave ends anyway */
+	if (!r && rt_vma_alias_add((unsigned long)m, (unsigned long)m + mlen, (uint64_t)(uintptr_t)n, (uint64_t)c->a[5],
+				   prot))
+		r = -ENOMEM; /* as Linux past vm.max_map_count */
+	if (!r) {
+		fs_lock();
+		fsv_ref(n);
+		fs_unlock();
+	}
 	if (r < 0) {
 		host_syscall(__NR_munmap, m, (long)mlen, 0, 0, 0, 0);
 		return r == -ENOSPC || r == -EFBIG ? -ENOMEM : r;
@@ -107,4 +130,57 @@ long fs_mmap(const struct sys_call *c)
 	fsv_unref(&fs_g.fs, n);
 	fs_unlock();
 	return r;
+}
+
+/* Maps len bytes of node n from off shared at addr (flags: MAP_FIXED,
+ * MAP_FIXED_NOREPLACE or 0), as mmap does. */
+static long share_at(struct fsv_node *n, unsigned long addr, unsigned long len, uint64_t off, int prot, int flags)
+{
+	const struct sys_call c = {__NR_mmap, {(long)addr, (long)len, prot, RT_MAP_SHARED | flags, -1, (long)off}};
+	return share(&c, n);
+}
+
+int fs_sys_mremap(const struct sys_call *c, long *ret)
+{
+	unsigned long old = (unsigned long)c->a[0], to = (unsigned long)c->a[4];
+	unsigned long olen = ((unsigned long)c->a[1] + RT_PAGE - 1) & ~(RT_PAGE - 1);
+	unsigned long nlen = ((unsigned long)c->a[2] + RT_PAGE - 1) & ~(RT_PAGE - 1);
+	long flags = c->a[3];
+	if ((old & (RT_PAGE - 1)) || !nlen || olen > (1UL << 46) || nlen > (1UL << 46) ||
+	    (flags & ~(long)(MREMAP_MAYMOVE_ | MREMAP_FIXED_ | MREMAP_DONTUNMAP_)) ||
+	    ((flags & MREMAP_FIXED_) && !(flags & MREMAP_MAYMOVE_)))
+		return SHIELD_PASS; /* the host's EINVAL */
+	uint64_t key, off;
+	int prot;
+	int k = rt_vma_alias(old, old + (olen ? olen : RT_PAGE), &key, &off, &prot);
+	if (!k)
+		return SHIELD_PASS; /* not a file's own memory */
+	if (flags & MREMAP_DONTUNMAP_)
+		return shield_done(ret, -EINVAL); /* private anonymous mappings only, on Linux */
+	if (!(flags & MREMAP_FIXED_) && olen && nlen <= olen) {
+		/* shrinking in place (across several mappings too, as Linux) */
+		long r = nlen < olen ? host_syscall(__NR_munmap, (long)(old + nlen), (long)(olen - nlen), 0, 0, 0, 0) :
+				       0;
+		return shield_done(ret, r < 0 ? r : (long)old);
+	}
+	if (k < 0)
+		return shield_done(ret, -EFAULT); /* growing or moving: the old range must be one mapping */
+	struct fsv_node *n = (struct fsv_node *)(uintptr_t)key;
+	long r;
+	if (flags & MREMAP_FIXED_) {
+		if ((to & (RT_PAGE - 1)) || (to < old + olen && old < to + nlen))
+			return shield_done(ret, -EINVAL);
+		r = share_at(n, to, nlen, off, prot, RT_MAP_FIXED);
+	} else {
+		/* in place where the range after the mapping is free */
+		if (olen && old + nlen > old &&
+		    !rt_is_err(share_at(n, old + olen, nlen - olen, off + olen, prot, RT_MAP_FIXED_NOREPLACE)))
+			return shield_done(ret, (long)old);
+		if (!(flags & MREMAP_MAYMOVE_))
+			return shield_done(ret, -ENOMEM);
+		r = share_at(n, 0, nlen, off, prot, 0);
+	}
+	if (!rt_is_err(r) && olen) /* moved: an old size of 0 keeps the old mapping */
+		host_syscall(__NR_munmap, (long)old, (long)olen, 0, 0, 0, 0);
+	return shield_done(ret, r);
 }

@@ -140,6 +140,7 @@ static const struct fs_call fs_calls[] = {
 	[__NR_tee] = SYS(fs_sys_splice),
 	[__NR_sendfile] = SYS(fs_sys_sendfile),
 	[__NR_mmap] = SYS(sys_mmap),
+	[__NR_mremap] = SYS(fs_sys_mremap),
 	/* unix sockets bound to a path */
 	[__NR_bind] = SYS(fs_sys_bind),
 	[__NR_connect] = SYS(fs_sys_connect),
