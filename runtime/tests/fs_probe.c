@@ -1084,6 +1084,17 @@ static void shared_mremap(void)
 	     !strcmp(map_perms((unsigned long)f + 19 * P), "rw-s");
 	check(ok, "mremap-shared-protection-stays",
 	      ro != MAP_FAILED ? map_perms((unsigned long)ro + (NP - 1) * P) : "");
+	/* sqlite's pattern: the tail unmapped at a database page (EINVAL: not
+	 * a memory page's start), then the mapping grown from there */
+	char *q = mmap(NULL, 4 * P, PROT_READ, MAP_SHARED, fd, 0);
+	ok = q != MAP_FAILED && munmap(q + 2 * P + 1024, 2 * P - 1024) == -1 && errno == EINVAL;
+	char *qg = ok ? mremap(q, 2 * P + 1024, 12 * P, MREMAP_MAYMOVE) : MAP_FAILED;
+	ok = qg != MAP_FAILED && page_is(qg + 11 * P, 11) && page_is(qg + 2 * P, 2);
+	check(ok, "mremap-shared-after-unaligned-munmap", "");
+	if (qg != MAP_FAILED)
+		munmap(qg, 12 * P);
+	if (q != MAP_FAILED && qg != q)
+		munmap(q, 4 * P);
 	munmap(t, 64 * P);
 	if (ro != MAP_FAILED)
 		munmap(ro, NP * P);

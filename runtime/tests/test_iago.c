@@ -208,6 +208,22 @@ static void test_alias(void)
 		{"mprotect: the tail keeps its own", __NR_mprotect, {0x12000, 0x2000, 3}, 0x14000, hi, 1, 1, 0x7000},
 		{"mprotect: across two protections", __NR_mprotect, {0x12000, 0x2000, 3}, 0x11000, 0x13000, -1, 0, 0},
 		{"madvise does nothing to it", __NR_madvise, {lo, 0x1000, 4}, lo, hi, 1, 1, 0x3000},
+		{"munmap of an unaligned address (EINVAL) keeps it",
+		 __NR_munmap,
+		 {0x12c00, 0x9c00},
+		 lo,
+		 hi,
+		 1,
+		 1,
+		 0x3000},
+		{"mremap to an unaligned target (EINVAL) keeps it",
+		 __NR_mremap,
+		 {lo, 0x1000, 0x2000, 3, 0x1c800},
+		 lo,
+		 hi,
+		 1,
+		 1,
+		 0x3000},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		rt_vma_before(__NR_munmap, (const long[]){0, 0x7fff0000, 0, 0, 0, 0}); /* nothing recorded */

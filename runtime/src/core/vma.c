@@ -228,11 +228,17 @@ int rt_vma_alias(unsigned long lo, unsigned long hi, uint64_t *key, uint64_t *of
 }
 
 /* A call that unmaps, replaces or reprotects [a[0], +len) (and mremap's
- * fixed target) ends or changes its aliases. */
+ * fixed target) ends or changes its aliases. One the kernel refuses for
+ * its alignment changes nothing (sqlite unmaps the tail of its mapping at
+ * a database page, which may not be a memory page's start): the record
+ * must stay, unlike a pristine copy's, whose loss only costs a copy. */
 static void alias_before(long nr, const long *a)
 {
 	unsigned long len = (unsigned long)a[1];
 	int prot = -1;
+	if (((unsigned long)a[0] & (RT_PAGE - 1)) ||
+	    (nr == __NR_mremap && (a[3] & 2) && ((unsigned long)a[4] & (RT_PAGE - 1))))
+		return; /* EINVAL */
 	switch (nr) {
 	case __NR_mmap:
 		if (!(a[3] & RT_MAP_FIXED))
