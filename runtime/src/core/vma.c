@@ -137,6 +137,7 @@ static struct alias {
 	uint64_t key, off;    /* key's bytes from off at lo */
 	int prot;
 } alias[ALIAS_MAX];
+static int alias_ever; /* a record was made: until then no call scans the table */
 
 /* Lock held: a free slot, or NULL. */
 static struct alias *alias_slot(void)
@@ -186,6 +187,7 @@ int rt_vma_alias_add(unsigned long lo, unsigned long hi, uint64_t key, uint64_t 
 	struct alias *n = alias_slot();
 	if (n)
 		*n = (struct alias){lo, hi, key, off, prot};
+	__atomic_store_n(&alias_ever, 1, __ATOMIC_RELEASE);
 	give();
 	return n ? 0 : -1;
 }
@@ -193,6 +195,8 @@ int rt_vma_alias_add(unsigned long lo, unsigned long hi, uint64_t key, uint64_t 
 int rt_vma_alias(unsigned long lo, unsigned long hi, uint64_t *key, uint64_t *off, int *prot)
 {
 	int r = 0;
+	if (!__atomic_load_n(&alias_ever, __ATOMIC_ACQUIRE))
+		return 0; /* mremap of anonymous memory (realloc) in a process that never mapped a file shared */
 	take();
 	/* the record at lo, then those that continue it (same file, next
 	 * bytes, same protection: a mapping grown in place is two records) */
@@ -236,6 +240,8 @@ static void alias_before(long nr, const long *a)
 {
 	unsigned long len = (unsigned long)a[1];
 	int prot = -1;
+	if (!__atomic_load_n(&alias_ever, __ATOMIC_ACQUIRE))
+		return;
 	if (((unsigned long)a[0] & (RT_PAGE - 1)) ||
 	    (nr == __NR_mremap && (a[3] & 2) && ((unsigned long)a[4] & (RT_PAGE - 1))))
 		return; /* EINVAL */
