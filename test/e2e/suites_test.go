@@ -30,7 +30,7 @@ import (
 
 // The applications' own test suites, run against the native image and the
 // converted one: what passes, fails and is skipped must be the same. They
-// take long (redis's: ~8 min per side on two cores), so they run only when
+// take long (redis's ~9 min for both sides on two cores, SQLite's ~7), so they run only when
 // SCONE_E2E_SUITES names them (`make test-suites` names all).
 
 // wantSuite skips the test unless SCONE_E2E_SUITES names suite (or "all").
@@ -41,7 +41,7 @@ func wantSuite(t *testing.T, suite string) {
 			return
 		}
 	}
-	t.Skipf("SKIP: %s's own test suite takes ~20 min of both cores: `make test-suites` runs it (SCONE_E2E_SUITES=%s)", suite, suite)
+	t.Skipf("SKIP: %s's own test suite takes 7-9 min of both cores: `make test-suites` runs it (SCONE_E2E_SUITES=%s)", suite, suite)
 }
 
 // suiteSource is the unpacked source tree of a release tarball, fetched
