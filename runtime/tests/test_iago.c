@@ -208,6 +208,8 @@ static void test_alias(void)
 		{"mprotect: the tail keeps its own", __NR_mprotect, {0x12000, 0x2000, 3}, 0x14000, hi, 1, 1, 0x7000},
 		{"mprotect: across two protections", __NR_mprotect, {0x12000, 0x2000, 3}, 0x11000, 0x13000, -1, 0, 0},
 		{"madvise does nothing to it", __NR_madvise, {lo, 0x1000, 4}, lo, hi, 1, 1, 0x3000},
+		{"shmat SHM_REMAP (shmid 5) ends it", __NR_shmat, {5, 0x30000, 040000}, lo, hi, 0, 0, 0},
+		{"shmat without SHM_REMAP keeps it", __NR_shmat, {5, 0x30000, 0}, lo, hi, 1, 1, 0x3000},
 		{"munmap of an unaligned address (EINVAL) keeps it",
 		 __NR_munmap,
 		 {0x12c00, 0x9c00},

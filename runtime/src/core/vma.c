@@ -242,9 +242,6 @@ static void alias_before(long nr, const long *a)
 	int prot = -1;
 	if (!__atomic_load_n(&alias_ever, __ATOMIC_ACQUIRE))
 		return;
-	if (((unsigned long)a[0] & (RT_PAGE - 1)) ||
-	    (nr == __NR_mremap && (a[3] & 2) && ((unsigned long)a[4] & (RT_PAGE - 1))))
-		return; /* EINVAL */
 	switch (nr) {
 	case __NR_mmap:
 		if (!(a[3] & RT_MAP_FIXED))
@@ -255,8 +252,11 @@ static void alias_before(long nr, const long *a)
 		prot = (int)a[2];
 		break;
 	case __NR_mremap:
-		if (a[3] & 2 /* MREMAP_FIXED */)
+		if (a[3] & 2 /* MREMAP_FIXED */) {
+			if ((unsigned long)a[4] & (RT_PAGE - 1))
+				return; /* EINVAL */
 			alias_before(__NR_munmap, (const long[]){a[4], a[2]});
+		}
 		if (a[3] & 4 /* MREMAP_DONTUNMAP: the old mapping stays */)
 			return;
 		break;
@@ -272,6 +272,8 @@ static void alias_before(long nr, const long *a)
 	default:
 		return;
 	}
+	if ((unsigned long)a[0] & (RT_PAGE - 1))
+		return; /* EINVAL */
 	unsigned long lo = (unsigned long)a[0] & ~(RT_PAGE - 1), hi = pages((unsigned long)a[0] + len);
 	if (hi <= lo) /* empty, or wraps: the kernel refuses it */
 		return;

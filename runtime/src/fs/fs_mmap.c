@@ -173,8 +173,7 @@ int fs_sys_mremap(const struct sys_call *c, long *ret)
 		r = share_at(n, to, nlen, off, prot, RT_MAP_FIXED);
 	} else {
 		/* in place where the range after the mapping is free */
-		if (olen && old + nlen > old &&
-		    !rt_is_err(share_at(n, old + olen, nlen - olen, off + olen, prot, RT_MAP_FIXED_NOREPLACE)))
+		if (olen && !rt_is_err(share_at(n, old + olen, nlen - olen, off + olen, prot, RT_MAP_FIXED_NOREPLACE)))
 			return shield_done(ret, (long)old);
 		if (!(flags & MREMAP_MAYMOVE_))
 			return shield_done(ret, -ENOMEM);

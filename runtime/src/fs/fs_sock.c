@@ -178,9 +178,10 @@ int fs_sys_sendto(const struct sys_call *c, long *ret)
 						      (long)&t.sa, t.len));
 }
 
-/* Sends msghdr m on socket fd as sendmsg does: its unix socket path
- * resolved (t, from resolve_peer), the enclave's descriptors it passes
- * as fs_scm_send passes them. */
+/* Sends msghdr m on socket fd as sendmsg does, for sendmmsg's batches
+ * that pass descriptors: its unix socket path resolved (t, from
+ * resolve_peer), the enclave's descriptors it passes as fs_scm_send
+ * passes them. */
 static long send_one(long fd, const struct kmsghdr *m, const struct target *t, long flags)
 {
 	struct kmsghdr h = *m;
@@ -202,9 +203,19 @@ int fs_sys_sendmsg(const struct sys_call *c, long *ret)
 	resolve_peer(m->name, m->namelen, &t);
 	if (t.kind < 0)
 		return shield_done(ret, t.kind);
-	if (!t.kind && !fs_scm_virtual(m))
-		return SHIELD_PASS;
-	return shield_done(ret, send_one(c->a[0], m, &t, c->a[2]));
+	struct kmsghdr h = *m;
+	if (t.kind) {
+		h.name = &t.sa;
+		h.namelen = (int)t.len;
+	}
+	int handled;
+	long r = fs_scm_send(c->a[0], &h, c->a[2], &handled); /* descriptors of the enclave's files */
+	if (handled)
+		return shield_done(ret, r);
+	if (!t.kind)
+		return SHIELD_PASS; /* another shield's socket (TLS) goes on to it */
+	return shield_done(ret,
+			   shield_host_path_call(&fs_shield_ops, __NR_sendmsg, c->a[0], (long)&h, c->a[2], 0, 0, 0));
 }
 
 /* sendmmsg: each message's address as sendmsg's, so that a unix socket
