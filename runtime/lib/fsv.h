@@ -102,7 +102,8 @@ struct fsv_node {
 	uint8_t **chunk;
 	size_t nchunk;
 	/* REG: mapped MAP_SHARED (fsv_share): chunks whatever the size, none
-	 * ever freed or moved, the bytes past size zeroed when it changes. */
+	 * freed or moved while the node lives (each process that maps it holds
+	 * a reference), the bytes past size zeroed when it changes. */
 	uint8_t shared;
 	struct fsv_node *parent; /* where it was last linked (not a reference) */
 	char *name;		 /* its name there (NUL-terminated) */

@@ -36,7 +36,8 @@ struct fsv_reclock_wait;
 struct fsv_arena_shared {
 	volatile int fs_lock;	      /* the FS shield's lock (fs_shield.c) */
 	uint64_t next_ino, eph_bytes; /* struct fsv counters (fsv.h) */
-	uint32_t procs;		      /* processes of the enclave that have not exited (fs_shield.c) */
+	void *procs;		      /* the enclave's processes (struct fs_proc, fs_procs.c) */
+	uint8_t untracked;	      /* a process has no entry there (fs_procs.c) */
 	char fifo_dir[64];	      /* host directory of the FIFO and socket nodes, "" until made (fs_hostnode.c) */
 	void *socknames;	      /* the paths socket nodes were bound to (fs_hostnode.c) */
 	void *passed;		      /* descriptors passed with SCM_RIGHTS, not received yet (fs_scm.c) */

@@ -69,14 +69,18 @@ void fsv_free_ents(struct fsv *fs, struct fsv_node *d)
 }
 
 /* A regular file's content (a buffer, or chunks and their index:
- * fsv_data.c), given back to the ephemeral layer's count. The chunks of a
- * file mapped shared stay taken and counted: a mapping may still alias
- * them, and the runtime cannot tell when the last one goes. */
+ * fsv_data.c), given back to the ephemeral layer's count. Every process
+ * that maps a file shared holds a reference on it (the runtime's
+ * fs_procs.c), so the chunks of one mapped shared go with the last
+ * reference too; unless the arena says the references may be incomplete
+ * (untracked), or there is no arena: they then stay taken and counted. */
 static void body_free(struct fsv *fs, struct fsv_node *n)
 {
+	const struct fsv_arena_shared *sh = fsv_arena_shared();
+	int keep = n->shared && (!sh || sh->untracked);
 	size_t kept = 0;
 	for (size_t i = 0; i < n->nchunk; i++)
-		if (!n->shared)
+		if (!keep)
 			fsv_sh_pages_free(n->chunk[i]);
 		else if (n->chunk[i])
 			kept += FSV_CHUNK;

@@ -102,3 +102,30 @@ int rlock_stat_alive(const char *stat, long len)
 	char s = stat[i + 2];
 	return s != 'Z' && s != 'X' && s != 'x';
 }
+
+int rlock_stat_group_alive(const char *stat, long len)
+{
+	long i = len - 1;
+	while (i >= 0 && stat[i] != ')')
+		i--;
+	if (i < 0 || i + 2 >= len || stat[i + 1] != ' ')
+		return 1;
+	if (rlock_stat_alive(stat, len))
+		return 1;
+	/* fields 3 (the state) to 19, then num_threads */
+	i += 2;
+	for (int field = 3; field < 20; field++) {
+		while (i < len && stat[i] != ' ')
+			i++;
+		if (i >= len)
+			return 1;
+		i++;
+	}
+	long threads = 0;
+	int digits = 0;
+	for (; i < len && stat[i] >= '0' && stat[i] <= '9' && digits < 9; i++, digits++)
+		threads = threads * 10 + (stat[i] - '0');
+	if (!digits || (i < len && stat[i] != ' ' && stat[i] != '\n'))
+		return 1;
+	return threads > 1;
+}

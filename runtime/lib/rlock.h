@@ -71,4 +71,10 @@ static inline int rlock_holder(const volatile int *w) { return *w & ~RLOCK_WAITE
  * 1 for a live state, 0 for a zombie or dead one (Z, X, x) or a line that
  * does not parse. comm may hold spaces and parentheses. */
 int rlock_stat_alive(const char *stat, long len);
+/* The same line of a process's leader: 1 while a thread of the process
+ * may run (a live state, or a zombie leader whose num_threads, field 20,
+ * counts others beside itself: the leader ended with pthread_exit), 0 for
+ * a zombie or dead leader alone. A line that does not parse says 1: a
+ * caller frees what the process held only when it is sure. */
+int rlock_stat_group_alive(const char *stat, long len);
 #endif

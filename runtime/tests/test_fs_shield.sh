@@ -62,7 +62,8 @@ if ls /tmp/scone-fs-probe-* >/dev/null 2>&1; then
 	echo "FAIL: the probe's file reached the host's /tmp"; fail=1
 fi
 # FIFO and socket nodes are backed by host FIFOs and sockets in a private
-# directory under /dev/shm: the last process of the enclave removes it.
+# directory under /dev/shm: the last process of the enclave removes it,
+# also when others were killed by a signal (the probe kills children).
 # Checked in a mount namespace of its own with an empty /dev/shm, so that
 # enclaves of tests running meanwhile cannot be taken for this one.
 if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null 2>&1; then
@@ -109,9 +110,9 @@ else
 	echo "FAIL: threads:"; cat "$W/threads.stdout" "$W/threads.stderr"; fail=1
 fi
 # A record lock holder killed with SIGKILL (it never reaches exit_group):
-# the waiter finds it gone. In an enclave of its own, since the killed
-# process also stays in the count of the enclave's processes, which keeps
-# the private directory above from being removed.
+# the waiter finds it gone. (The main probe's children killed with SIGKILL,
+# mmap-shared-removed-memory-returns-children, must not keep the private
+# directory above: a killed process counts as gone once it is.)
 run "$W/reclock-killed"
 if grep -q '^ok reclock-released-when-holder-killed' "$W/reclock-killed.stdout" &&
 	! grep -q '^FAIL' "$W/reclock-killed.stdout"; then

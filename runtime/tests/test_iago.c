@@ -3,6 +3,7 @@
  * descriptor already in use, a mapping over live memory, malformed records
  * or control messages) stops the runtime (rt_fatal, caught here with
  * longjmp); the honest answer passes. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -154,10 +155,27 @@ static void test_pristine(void)
 	CHECK(!rt_vma_pristine(0x13000, 0x17000, 7, 0x6000));
 }
 
+/* A host call as transport.c makes it: rt_vma_before, then rt_vma_after
+ * with the result r, both with the same arguments. */
+static void host_call(long nr, const long *a, long r)
+{
+	rt_vma_before(nr, a);
+	rt_vma_after(nr, a, r);
+}
+
+/* Ends every record (a munmap of everything) and forgets what was lost. */
+static void alias_reset(void)
+{
+	uint64_t keys[8];
+	int all;
+	host_call(__NR_munmap, (const long[]){0, 0x7fff0000, 0, 0, 0, 0}, 0);
+	rt_vma_alias_lost(keys, 8, &all);
+}
+
 /* The alias records of vma.c (shared mappings of a file's own memory):
  * which host calls end or change them, and what rt_vma_alias answers. Each
  * case records key 7 at [0x10000, 0x20000) from offset 0x3000, read-only,
- * makes one call, then asks about a range. */
+ * makes one call that succeeds, then asks about a range. */
 static void test_alias(void)
 {
 	const unsigned long lo = 0x10000, hi = 0x20000;
@@ -228,13 +246,13 @@ static void test_alias(void)
 		 0x3000},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		rt_vma_before(__NR_munmap, (const long[]){0, 0x7fff0000, 0, 0, 0, 0}); /* nothing recorded */
+		alias_reset(); /* nothing recorded */
 		uint64_t key = 0, off = 0;
 		int prot = 0;
 		CHECK_MSG(!rt_vma_alias(lo, hi, &key, &off, &prot), "%s: left from before", cases[i].name);
 		CHECK(rt_vma_alias_add(lo, hi, 7, 0x3000, 1) == 0);
 		if (cases[i].nr >= 0)
-			rt_vma_before(cases[i].nr, cases[i].a);
+			host_call(cases[i].nr, cases[i].a, 0);
 		int got = rt_vma_alias(cases[i].qlo, cases[i].qhi, &key, &off, &prot);
 		CHECK_MSG(got == cases[i].want, "%s: %d, want %d", cases[i].name, got, cases[i].want);
 		if (got == 1)
@@ -244,7 +262,7 @@ static void test_alias(void)
 	}
 	/* grown in place: a second record that continues the first is one
 	 * mapping; one that does not (another offset) is not */
-	rt_vma_before(__NR_munmap, (const long[]){0, 0x7fff0000, 0, 0, 0, 0});
+	alias_reset();
 	uint64_t key, off;
 	int prot;
 	CHECK(rt_vma_alias_add(lo, hi, 7, 0x3000, 1) == 0 && rt_vma_alias_add(hi, 0x28000, 7, 0x13000, 1) == 0);
@@ -252,13 +270,75 @@ static void test_alias(void)
 	CHECK(rt_vma_alias_add(0x28000, 0x29000, 7, 0x90000, 1) == 0);
 	CHECK(rt_vma_alias(lo, 0x29000, &key, &off, &prot) == -1);
 	/* a full table refuses */
-	rt_vma_before(__NR_munmap, (const long[]){0, 0x7fff0000, 0, 0, 0, 0});
+	alias_reset();
 	int added = 0;
 	while (added < 1000 && rt_vma_alias_add(0x100000 + (unsigned long)added * 0x2000,
 						0x101000 + (unsigned long)added * 0x2000, 1, 0, 1) == 0)
 		added++;
 	CHECK_MSG(added > 0 && added < 1000, "%d records taken", added);
-	rt_vma_before(__NR_munmap, (const long[]){0, 0x7fff0000, 0, 0, 0, 0});
+	alias_reset();
+}
+
+/* What the FS shield asks before it lets a file go: whether the process
+ * may still map it (rt_vma_alias_held), and which files lost a record
+ * (rt_vma_alias_lost). A record ends only when the call that unmaps its
+ * range succeeds. */
+static void test_alias_held(void)
+{
+	const unsigned long lo = 0x10000, hi = 0x20000;
+	uint64_t keys[8], key, off;
+	int all, prot;
+	alias_reset(); /* test_alias pinned its key 7 (shmat SHM_REMAP) */
+	CHECK(!rt_vma_alias_lost_any() && !rt_vma_alias_held(27));
+	CHECK(rt_vma_alias_add(lo, hi, 27, 0, 3) == 0 && rt_vma_alias_add(0x40000, 0x41000, 29, 0, 3) == 0);
+	CHECK(rt_vma_alias_held(27) && rt_vma_alias_held(29) && !rt_vma_alias_held(28));
+
+	/* in flight: the range is being unmapped (no longer an alias to
+	 * mremap), but the file is held until the result */
+	const long part[6] = {0x14000, 0x4000};
+	rt_vma_before(__NR_munmap, part);
+	CHECK(rt_vma_alias(0x14000, 0x15000, &key, &off, &prot) == 0);
+	CHECK(rt_vma_alias(lo, 0x14000, &key, &off, &prot) == 1);
+	CHECK(rt_vma_alias_held(27));
+	/* failed: the range is an alias again, one mapping with the rest */
+	rt_vma_after(__NR_munmap, part, -ENOMEM);
+	CHECK(rt_vma_alias(lo, hi, &key, &off, &prot) == 1 && key == 27 && off == 0);
+	CHECK(!rt_vma_alias_lost_any());
+
+	/* succeeded in part: the file stays held by the rest, and is named
+	 * as having lost a record */
+	host_call(__NR_munmap, part, 0);
+	CHECK(rt_vma_alias_lost_any() && rt_vma_alias_held(27));
+	CHECK(rt_vma_alias_lost(keys, 8, &all) == 1 && keys[0] == 27 && !all);
+	CHECK(!rt_vma_alias_lost_any());
+	/* the last of it goes: no longer held; file 29 is untouched */
+	host_call(__NR_mmap, (const long[]){lo, 0x4000, 3, 0x32 /* PRIVATE|FIXED|ANON */, -1, 0}, (long)lo);
+	host_call(__NR_munmap, (const long[]){0x18000, 0x8000}, 0);
+	CHECK(!rt_vma_alias_held(27) && rt_vma_alias_held(29));
+	CHECK(rt_vma_alias_lost(keys, 8, &all) == 1 && keys[0] == 27);
+
+	/* two calls in flight at once: each result settles its own range */
+	CHECK(rt_vma_alias_add(lo, hi, 27, 0, 3) == 0);
+	const long a1[6] = {lo, 0x1000}, a2[6] = {0x1f000, 0x1000};
+	rt_vma_before(__NR_munmap, a1);
+	rt_vma_before(__NR_munmap, a2);
+	rt_vma_after(__NR_munmap, a2, 0);
+	rt_vma_after(__NR_munmap, a1, -EINVAL);
+	CHECK(rt_vma_alias(lo, 0x1f000, &key, &off, &prot) == 1 && off == 0);
+	CHECK(rt_vma_alias(0x1f000, hi, &key, &off, &prot) == 0);
+
+	/* a mapping that loses its record without an unmap pins its file */
+	host_call(__NR_shmat, (const long[]){5, 0x30000, 040000}, 0x30000);
+	CHECK(rt_vma_alias(lo, 0x1f000, &key, &off, &prot) == 0);
+	CHECK(rt_vma_alias_held(27) && rt_vma_alias_held(29));
+	CHECK(rt_vma_alias_lost(keys, 8, &all) == 2 && !all);
+
+	/* more files lost than the list holds: any may have */
+	for (unsigned i = 0; i < 70; i++)
+		CHECK(rt_vma_alias_add(0x100000 + i * 0x2000UL, 0x101000 + i * 0x2000UL, 100 + i, 0, 3) == 0);
+	host_call(__NR_munmap, (const long[]){0x100000, 70 * 0x2000}, 0);
+	CHECK(rt_vma_alias_lost(keys, 8, &all) == 8 && all);
+	CHECK(!rt_vma_alias_held(100) && !rt_vma_alias_held(169));
 }
 
 int main(void)
@@ -408,5 +488,6 @@ int main(void)
 	CHECK(stops(__NR_mremap, 0x1fffe000, 4096, 12288, 0, 0, 0, 0x1fffe000)); /* grows into 0x20000000 */
 	test_pristine();
 	test_alias();
+	test_alias_held();
 	return test_summary("test_iago");
 }

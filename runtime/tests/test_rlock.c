@@ -39,6 +39,34 @@ static void test_stat_alive(void)
 			  "case %zu: %s", i, cases[i].line);
 }
 
+/* A process's leader line: a zombie leader is the whole process only when
+ * num_threads (field 20) counts it alone; what does not parse says alive
+ * (the caller would free what a live process holds). */
+static void test_stat_group_alive(void)
+{
+	static const struct {
+		const char *line;
+		int alive;
+	} cases[] = {
+		{"9 (z) S 1 9 1 0 -1 4194304 50 0 0 0 0 0 0 0 20 0 1 0 479", 1},
+		{"9 (z) Z 1 9 1 0 -1 4227148 51 0 0 0 0 0 0 0 20 0 2 0 479 0 0", 1}, /* pthread_exit'ed leader */
+		{"9 (z) Z 1 9 1 0 -1 4227148 54 0 0 0 0 0 0 0 20 0 1 0 47905 0 0", 0},
+		{"9 (z) X 1 9 1 0 -1 4227148 54 0 0 0 0 0 0 0 20 0 1 0 47905\n", 0},
+		{"9 (a b) c) Z 1 9 1 0 -1 4227148 54 0 0 0 0 0 0 0 20 0 1 0 1", 0},
+		{"9 (z) Z 1 9 1 0 -1 4227148 54 0 0 0 0 0 0 0 20 0 12 0 1", 1},
+		{"9 (z) Z 1 9 1 0 -1 4227148 54 0 0 0 0 0 0 0 20 0 1", 0}, /* ends at the field */
+		{"9 (z) Z 1 9 1 0 -1 4227148 54 0 0 0 0 0 0 0 20 0", 1},   /* truncated before it */
+		{"9 (z) Z 1 9 1 0 -1 4227148 54 0 0 0 0 0 0 0 20 0 x 0", 1},
+		{"9 (z) Z 1 9 1 0 -1 4227148 54 0 0 0 0 0 0 0 20 0 1x 0", 1},
+		{"9 (z) Z", 1},
+		{"garbage", 1},
+		{"", 1},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		CHECK_MSG(rlock_stat_group_alive(cases[i].line, (long)strlen(cases[i].line)) == cases[i].alive,
+			  "case %zu: %s", i, cases[i].line);
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -214,6 +242,7 @@ static void test_held(volatile int *w)
 int main(void)
 {
 	test_stat_alive();
+	test_stat_group_alive();
 	void *shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	CHECK(shm != MAP_FAILED);
 	volatile int *w = shm;

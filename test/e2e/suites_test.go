@@ -335,6 +335,10 @@ const (
 // (mmap1/mmap2/mmap3: "database disk image is malformed": sqlite grows its
 // mapping of the database with mremap, which mapped other memory past
 // the first chunk; fixed, fs_probe mremap-shared-*).
+// SCONE_E2E_SQLITE_PERMUTATION runs one of test/permutations.test
+// instead: "mmap" (every test with PRAGMA mmap_size: 0 errors out of
+// 273,207 both sides on 2026-12-07, after removed files' mapped memory
+// came back; 1,000 errors converted before, the heap used up).
 func TestSQLiteSuite(t *testing.T) {
 	wantSuite(t, "sqlite")
 	for _, tool := range []string{"tar", "xz", "make", "gcc"} {
@@ -352,7 +356,11 @@ func TestSQLiteSuite(t *testing.T) {
 		b, _ := os.ReadFile(filepath.Join(src, "make.log"))
 		t.Fatalf("building testfixture: %v\n%s%s", err, out, lastLinesOf(string(b), 30))
 	}
-	img := sqliteTestImage(t, e.image(t, "sqlite"), src)
+	args := []string{"test/veryquick.test"}
+	if p := os.Getenv("SCONE_E2E_SQLITE_PERMUTATION"); p != "" { // e.g. mmap: every test with PRAGMA mmap_size
+		args = []string{"test/permutations.test", p}
+	}
+	img := sqliteTestImage(t, e.image(t, "sqlite"), src, args)
 	native := e.p.PullOCI(t, podmantest.WriteLayout(t, img, "native"), "native")
 	conv, _ := e.convert(t, img)
 	id := e.load(t, conv, "sqlite-suite")
@@ -394,9 +402,9 @@ func sqliteSummary(out string) string {
 
 // sqliteTestImage is base with testfixture, the suite's scripts (test/
 // and ext/), Tcl's library and libtcl (the host's: Debian bookworm, as
-// the image) in a layer, running test/veryquick.test in /sqlite as user
+// the image) in a layer, running testfixture with args in /sqlite as user
 // 1000.
-func sqliteTestImage(t *testing.T, base v1.Image, src string) v1.Image {
+func sqliteTestImage(t *testing.T, base v1.Image, src string, args []string) v1.Image {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -467,7 +475,7 @@ func sqliteTestImage(t *testing.T, base v1.Image, src string) v1.Image {
 		t.Fatal(err)
 	}
 	cf = cf.DeepCopy()
-	cf.Config.Entrypoint, cf.Config.Cmd = []string{"/sqlite/testfixture", "test/veryquick.test"}, nil
+	cf.Config.Entrypoint, cf.Config.Cmd = append([]string{"/sqlite/testfixture"}, args...), nil
 	cf.Config.WorkingDir, cf.Config.User = "/sqlite", "1000:1000"
 	img, err = mutate.ConfigFile(img, cf)
 	if err != nil {

@@ -73,13 +73,14 @@ static void lock_held(volatile int *w, int delta)
 	t->shared_ranks |= bit;
 }
 
-int rt_task_alive(int tid)
+/* Whether task id lives, by parse of its /proc/ID/stat line. */
+static int stat_alive(int id, int (*parse)(const char *stat, long len))
 {
-	if (rt_sys2(__NR_kill, tid, 0) == -ESRCH)
+	if (rt_sys2(__NR_kill, id, 0) == -ESRCH)
 		return 0;
 	char path[32] = "/proc/", num[12];
 	int n = 0;
-	for (unsigned v = (unsigned)tid; v || !n; v /= 10)
+	for (unsigned v = (unsigned)id; v || !n; v /= 10)
 		num[n++] = (char)('0' + v % 10);
 	size_t p = 6;
 	while (n)
@@ -93,8 +94,12 @@ int rt_task_alive(int tid)
 	rt_sys1(__NR_close, fd);
 	if (len == -ESRCH)
 		return 0;
-	return len <= 0 ? 1 : rlock_stat_alive(buf, len);
+	return len <= 0 ? 1 : parse(buf, len);
 }
+
+int rt_task_alive(int tid) { return stat_alive(tid, rlock_stat_alive); }
+
+int rt_proc_alive(int pid) { return stat_alive(pid, rlock_stat_group_alive); }
 
 void rt_task_relax(void) { host_syscall(__NR_sched_yield, 0, 0, 0, 0, 0, 0); }
 

@@ -26,6 +26,11 @@ int rt_task_self(void);
  * process killed while its parent waits is one until the parent reaps
  * it). When it cannot tell, it says alive. */
 int rt_task_alive(int tid);
+/* Whether process pid may still run a thread (so its memory may still be
+ * mapped): it exists and is not a zombie whose last thread has ended (a
+ * leader that ended alone while other threads run is a zombie too). When
+ * it cannot tell, it says alive. */
+int rt_proc_alive(int pid);
 /* Gives the CPU away for a moment. */
 void rt_task_relax(void);
 struct rlock_ops;

@@ -128,16 +128,45 @@ static void pristine_before(long nr, const long *a)
 /* Mappings of a file's own memory (rt_vma_alias_add): a shield's aliases
  * of shared pages, which the host's mremap cannot grow or copy (it would
  * map the pages that follow in the shared object, not the file's next
- * bytes). munmap, mremap and mmap MAP_FIXED over a range drop it; mprotect
- * changes its protection. A process's own: fork copies the table with the
- * mappings. A table, not a set: few files are mapped shared at once. */
+ * bytes). munmap, mremap and mmap MAP_FIXED over a range end it once the
+ * host call succeeded; mprotect changes its protection. A process's own:
+ * fork copies the table with the mappings. A table, not a set: few files
+ * are mapped shared at once.
+ *
+ * The shield holds a reference on each file the process maps (its chunks
+ * must not be freed while a mapping shows them) and lets it go when the
+ * last record of the file has ended (rt_vma_alias_lost, rt_vma_alias_held).
+ * A record therefore ends only when its range is known to be unmapped:
+ * before the host call the range is marked dying (its own record, with the
+ * call's arguments as a token), and the call's result ends it or brings it
+ * back (rt_vma_after). A range whose record is lost without that (no slot
+ * left for a piece, shmat SHM_REMAP) pins its file: the process never lets
+ * it go. */
 #define ALIAS_MAX 256
 static struct alias {
 	unsigned long lo, hi; /* page-aligned; hi == 0: a free slot */
 	uint64_t key, off;    /* key's bytes from off at lo */
 	int prot;
+	const long *dying; /* the arguments of the host call in flight that unmaps it; NULL: live */
 } alias[ALIAS_MAX];
-static int alias_ever; /* a record was made: until then no call scans the table */
+static int alias_ever;	/* a record was made: until then no call scans the table */
+static int alias_dying; /* records marked dying: rt_vma_after looks for its call's */
+static void dying_add(int d) { __atomic_add_fetch(&alias_dying, d, __ATOMIC_ACQ_REL); }
+
+/* Keys that lost a record since the shield last asked: a hint (the shield
+ * asks rt_vma_alias_held before it lets a key go). lost_all: the list
+ * overflowed, any key may have. */
+#define LOST_MAX 64
+static uint64_t lost[LOST_MAX];
+static unsigned nlost;
+static int lost_all, lost_any;
+
+/* Keys whose memory may stay mapped without a record; pin_all: the list
+ * overflowed, no key is let go. */
+#define PINNED_MAX 64
+static uint64_t pinned[PINNED_MAX];
+static unsigned npinned;
+static int pin_all;
 
 /* Lock held: a free slot, or NULL. */
 static struct alias *alias_slot(void)
@@ -148,45 +177,113 @@ static struct alias *alias_slot(void)
 	return NULL;
 }
 
-/* Lock held: [lo, hi) is no longer aliased; with prot >= 0 it is, with
- * protection prot (mprotect). A middle cut that finds no free slot for its
- * tail loses the tail's record (it is then served as the host maps it). */
-static void alias_clip(unsigned long lo, unsigned long hi, int prot)
+static unsigned alias_free(void)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < ALIAS_MAX; i++)
+		n += !alias[i].hi;
+	return n;
+}
+
+static void lose(uint64_t key)
+{
+	unsigned i = 0;
+	while (i < nlost && lost[i] != key)
+		i++;
+	if (i == nlost) {
+		if (nlost < LOST_MAX)
+			lost[nlost++] = key;
+		else
+			lost_all = 1;
+	}
+	__atomic_store_n(&lost_any, 1, __ATOMIC_RELEASE);
+}
+
+static void pin(uint64_t key)
+{
+	for (unsigned i = 0; i < npinned; i++)
+		if (pinned[i] == key)
+			return;
+	if (npinned < PINNED_MAX)
+		pinned[npinned++] = key;
+	else
+		pin_all = 1;
+}
+
+/* Lock held: p's record ends. */
+static void alias_end(struct alias *p)
+{
+	if (p->dying)
+		dying_add(-1);
+	lose(p->key);
+	*p = (struct alias){0};
+}
+
+/* Lock held: [lo, hi) of record p (which it meets) becomes a record of its
+ * own, which is returned; NULL when the slots for the pieces around it are
+ * missing (p unchanged). */
+static struct alias *alias_isolate(struct alias *p, unsigned long lo, unsigned long hi)
+{
+	unsigned need = (lo > p->lo) + (hi < p->hi);
+	if (need && alias_free() < need)
+		return NULL;
+	if (p->dying)
+		dying_add((int)need);
+	if (hi < p->hi) {
+		struct alias *t = alias_slot();
+		*t = *p;
+		t->lo = hi;
+		t->off = p->off + (hi - p->lo);
+		p->hi = hi;
+	}
+	if (lo > p->lo) {
+		struct alias *m = alias_slot();
+		*m = *p;
+		m->lo = lo;
+		m->off = p->off + (lo - p->lo);
+		p->hi = lo;
+		return m;
+	}
+	return p;
+}
+
+/* Lock held: [lo, hi) is no longer mapped (token NULL: now; else once the
+ * host call with arguments token succeeds), or (prot >= 0, mprotect) has
+ * protection prot. A piece that finds no slot ends its whole record and
+ * pins its file (the ranges around it are then served as the host maps
+ * them). */
+static void alias_clip(unsigned long lo, unsigned long hi, int prot, const long *token)
 {
 	for (unsigned i = 0; i < ALIAS_MAX; i++) {
-		struct alias *p = &alias[i], cut = *p;
-		if (!p->hi || hi <= p->lo || lo >= p->hi || p->prot == prot)
+		struct alias *p = &alias[i];
+		if (!p->hi || hi <= p->lo || lo >= p->hi)
 			continue;
-		if (lo > p->lo && hi < p->hi) { /* the tail keeps a slot of its own */
-			struct alias *t = alias_slot();
-			if (t)
-				*t = (struct alias){hi, p->hi, p->key, p->off + (hi - p->lo), p->prot};
+		if (prot >= 0 || token) { /* a call in flight leaves dying ranges to their own call */
+			if (p->dying || (prot >= 0 && p->prot == prot))
+				continue;
 		}
-		if (lo <= p->lo && hi >= p->hi) {
-			p->hi = 0;
-		} else if (lo <= p->lo) { /* the head goes */
-			p->off += hi - p->lo;
-			p->lo = hi;
-		} else { /* the tail, or the middle and the tail, go */
-			p->hi = lo;
+		struct alias *m = alias_isolate(p, lo, hi);
+		if (!m) {
+			pin(p->key);
+			alias_end(p);
+		} else if (prot >= 0) {
+			m->prot = prot;
+		} else if (token) {
+			m->dying = token;
+			dying_add(1);
+		} else {
+			alias_end(m);
 		}
-		if (prot < 0)
-			continue;
-		/* the cut part, with its new protection */
-		struct alias *n = alias_slot();
-		unsigned long clo = lo > cut.lo ? lo : cut.lo, chi = hi < cut.hi ? hi : cut.hi;
-		if (n)
-			*n = (struct alias){clo, chi, cut.key, cut.off + (clo - cut.lo), prot};
 	}
 }
 
 int rt_vma_alias_add(unsigned long lo, unsigned long hi, uint64_t key, uint64_t off, int prot)
 {
 	take();
-	alias_clip(lo, hi, -1);
+	alias_clip(lo, hi, -1, NULL);
 	struct alias *n = alias_slot();
 	if (n)
-		*n = (struct alias){lo, hi, key, off, prot};
+		*n = (struct alias){lo, hi, key, off, prot, NULL};
 	__atomic_store_n(&alias_ever, 1, __ATOMIC_RELEASE);
 	give();
 	return n ? 0 : -1;
@@ -199,10 +296,11 @@ int rt_vma_alias(unsigned long lo, unsigned long hi, uint64_t *key, uint64_t *of
 		return 0; /* mremap of anonymous memory (realloc) in a process that never mapped a file shared */
 	take();
 	/* the record at lo, then those that continue it (same file, next
-	 * bytes, same protection: a mapping grown in place is two records) */
+	 * bytes, same protection: a mapping grown in place is two records);
+	 * dying ones are being unmapped */
 	const struct alias *at = NULL;
 	for (unsigned i = 0; i < ALIAS_MAX && !at; i++)
-		if (alias[i].hi && lo >= alias[i].lo && lo < alias[i].hi)
+		if (alias[i].hi && !alias[i].dying && lo >= alias[i].lo && lo < alias[i].hi)
 			at = &alias[i];
 	if (at) {
 		*key = at->key;
@@ -214,7 +312,8 @@ int rt_vma_alias(unsigned long lo, unsigned long hi, uint64_t *key, uint64_t *of
 			more = 0;
 			for (unsigned i = 0; i < ALIAS_MAX && !more; i++) {
 				const struct alias *p = &alias[i];
-				if (p->hi && p->lo == end && p->key == *key && p->off == next && p->prot == *prot) {
+				if (p->hi && !p->dying && p->lo == end && p->key == *key && p->off == next &&
+				    p->prot == *prot) {
 					next += p->hi - p->lo;
 					end = p->hi;
 					more = 1;
@@ -224,19 +323,53 @@ int rt_vma_alias(unsigned long lo, unsigned long hi, uint64_t *key, uint64_t *of
 		r = end >= hi ? 1 : -1;
 	} else {
 		for (unsigned i = 0; i < ALIAS_MAX && !r; i++)
-			if (alias[i].hi && hi > alias[i].lo && lo < alias[i].hi)
+			if (alias[i].hi && !alias[i].dying && hi > alias[i].lo && lo < alias[i].hi)
 				r = -1;
 	}
 	give();
 	return r;
 }
 
+int rt_vma_alias_held(uint64_t key)
+{
+	int r = 0;
+	take();
+	r = pin_all;
+	for (unsigned i = 0; i < npinned && !r; i++)
+		r = pinned[i] == key;
+	for (unsigned i = 0; i < ALIAS_MAX && !r; i++)
+		r = alias[i].hi && alias[i].key == key;
+	give();
+	return r;
+}
+
+size_t rt_vma_alias_lost(uint64_t *keys, size_t cap, int *all)
+{
+	*all = 0;
+	if (!__atomic_load_n(&lost_any, __ATOMIC_ACQUIRE))
+		return 0;
+	take();
+	size_t n = nlost < cap ? nlost : cap;
+	for (size_t i = 0; i < n; i++)
+		keys[i] = lost[i];
+	*all = lost_all || nlost > cap;
+	nlost = 0;
+	lost_all = 0;
+	__atomic_store_n(&lost_any, 0, __ATOMIC_RELEASE);
+	give();
+	return n;
+}
+
+int rt_vma_alias_lost_any(void) { return __atomic_load_n(&lost_any, __ATOMIC_ACQUIRE); }
+
 /* A call that unmaps, replaces or reprotects [a[0], +len) (and mremap's
- * fixed target) ends or changes its aliases. One the kernel refuses for
- * its alignment changes nothing (sqlite unmaps the tail of its mapping at
- * a database page, which may not be a memory page's start): the record
- * must stay, unlike a pristine copy's, whose loss only costs a copy. */
-static void alias_before(long nr, const long *a)
+ * fixed target) ends or changes its aliases: an end is marked with the
+ * call's arguments a (token) until rt_vma_after has its result. One the
+ * kernel refuses for its alignment changes nothing (sqlite unmaps the tail
+ * of its mapping at a database page, which may not be a memory page's
+ * start): the record must stay, unlike a pristine copy's, whose loss only
+ * costs a copy. */
+static void alias_before(long nr, const long *a, const long *token)
 {
 	unsigned long len = (unsigned long)a[1];
 	int prot = -1;
@@ -255,7 +388,7 @@ static void alias_before(long nr, const long *a)
 		if (a[3] & 2 /* MREMAP_FIXED */) {
 			if ((unsigned long)a[4] & (RT_PAGE - 1))
 				return; /* EINVAL */
-			alias_before(__NR_munmap, (const long[]){a[4], a[2]});
+			alias_before(__NR_munmap, (const long[]){a[4], a[2]}, token);
 		}
 		if (a[3] & 4 /* MREMAP_DONTUNMAP: the old mapping stays */)
 			return;
@@ -266,7 +399,11 @@ static void alias_before(long nr, const long *a)
 		if (!(a[2] & 040000))
 			return;
 		take();
-		alias_clip(0, ~0UL, -1);
+		for (unsigned i = 0; i < ALIAS_MAX; i++)
+			if (alias[i].hi) {
+				pin(alias[i].key);
+				alias_end(&alias[i]);
+			}
 		give();
 		return;
 	default:
@@ -278,7 +415,28 @@ static void alias_before(long nr, const long *a)
 	if (hi <= lo) /* empty, or wraps: the kernel refuses it */
 		return;
 	take();
-	alias_clip(lo, hi, prot);
+	alias_clip(lo, hi, prot, prot >= 0 ? NULL : token);
+	give();
+}
+
+/* The host call with arguments a ended with r: its dying ranges end, or
+ * (it failed: the mappings stay) live again. */
+static void alias_after(const long *a, long r)
+{
+	if (!__atomic_load_n(&alias_dying, __ATOMIC_ACQUIRE))
+		return;
+	take();
+	for (unsigned i = 0; i < ALIAS_MAX; i++) {
+		struct alias *p = &alias[i];
+		if (!p->hi || p->dying != a)
+			continue;
+		if (rt_is_err(r)) {
+			p->dying = NULL;
+			dying_add(-1);
+		} else {
+			alias_end(p);
+		}
+	}
 	give();
 }
 
@@ -354,7 +512,7 @@ static int remap_file;
 void rt_vma_before(long nr, const long *a)
 {
 	pristine_before(nr, a);
-	alias_before(nr, a);
+	alias_before(nr, a, a);
 	unsigned long lo = (unsigned long)a[0], len;
 	switch (nr) {
 	case __NR_munmap:
@@ -381,6 +539,7 @@ void rt_vma_before(long nr, const long *a)
 
 void rt_vma_after(long nr, const long *a, long r)
 {
+	alias_after(a, r);
 	if (rt_is_err(r))
 		return;
 	switch (nr) {

@@ -12,6 +12,7 @@
 #ifndef SCONE_VMA_H
 #define SCONE_VMA_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Records the mappings at start-up. maps: the text of /proc/self/maps. */
@@ -39,11 +40,24 @@ int rt_vma_pristine(unsigned long lo, unsigned long hi, uint64_t key, uint64_t o
 /* [lo, hi) (page-aligned) maps the memory of key's bytes from off, shared,
  * with protection prot (a shield's alias of a file's own pages, which the
  * host's mremap would extend with other pages). The record lasts until
- * munmap, mremap or mmap MAP_FIXED over the range; mprotect changes its
- * protection (rt_vma_before). rt_vma_alias_add: -1 when the table is full.
- * rt_vma_alias: 1 when [lo, hi) lies in one file's aliases, contiguous
- * (key, the offset at lo and the protection at lo stored), 0 when it meets
- * none, -1 when it meets some only in part. */
+ * munmap, mremap or mmap MAP_FIXED over the range succeeds (rt_vma_before
+ * marks the range, rt_vma_after ends it or, when the call failed, keeps
+ * it); mprotect changes its protection. rt_vma_alias_add: -1 when the
+ * table is full. rt_vma_alias: 1 when [lo, hi) lies in one file's aliases,
+ * contiguous (key, the offset at lo and the protection at lo stored), 0
+ * when it meets none, -1 when it meets some only in part. */
 int rt_vma_alias_add(unsigned long lo, unsigned long hi, uint64_t key, uint64_t off, int prot);
 int rt_vma_alias(unsigned long lo, unsigned long hi, uint64_t *key, uint64_t *off, int *prot);
+/* Whether the process may still map key's memory: a record of key (one
+ * being unmapped too), or a range of it that lost its record without an
+ * unmap (a cut that found the table full, shmat SHM_REMAP), which keeps
+ * key held for the process's life. */
+int rt_vma_alias_held(uint64_t key);
+/* The keys that lost a record since the last call, up to cap of them into
+ * keys (their count returned; *all set when there were more, or too many
+ * to remember: any key may have); a hint for the shield, which asks
+ * rt_vma_alias_held before it lets a key go. rt_vma_alias_lost_any: whether
+ * there is something to ask (no lock). */
+size_t rt_vma_alias_lost(uint64_t *keys, size_t cap, int *all);
+int rt_vma_alias_lost_any(void);
 #endif

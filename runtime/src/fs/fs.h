@@ -80,6 +80,8 @@ struct fs_state {
 	long pid;			  /* the process's pid, for /proc/<pid> (0: ask the host) */
 	struct rt_program prog;		  /* the running program (fs_program_started) */
 	const struct rt_attestation *att; /* /dev/attestation (shield_env), or NULL */
+	struct fs_proc *proc;		  /* this process's entry in the arena (fs_procs.c), or NULL */
+	struct fs_proc *child;		  /* the entry of the child a fork in flight makes */
 };
 extern struct fs_state fs_g;
 
@@ -189,6 +191,32 @@ void fs_reclock_wake(void);
 long fs_mmap(const struct sys_call *c);
 /* mremap of a virtual file's shared mapping (its own memory). */
 int fs_sys_mremap(const struct sys_call *c, long *ret);
+
+/* fs_procs.c: the enclave's processes, in the arena. Each entry holds one
+ * reference on every file the process maps shared (the file's chunks stay
+ * until no mapping may show them), and says whether the process ran
+ * exit_group. Lock held.
+ * attach: this process's entry, when the arena is set up (0 or -ENOMEM).
+ * maps_hold: the process maps n shared (a reference the first time; 0 or
+ * -ENOMEM). maps_get: the file of key k (rt_vma_alias) the process holds,
+ * with a reference for the caller, or NULL. maps_release: n's reference goes if no mapping of the process
+ * may show it any more (rt_vma_alias_held); maps_drain: the same for every
+ * file whose mapping a munmap, mremap or mmap MAP_FIXED ended (fs_lock).
+ * fork_prepare/parent/child: the child's entry, a copy of the parent's
+ * with references of its own (made in the parent; the child takes it).
+ * exit: the process ran exit_group; entries of processes that are gone
+ * (also killed ones, which never run it) are freed with their references,
+ * and the last process removes what backs the FIFO and socket nodes. */
+struct fs_proc;
+int fs_procs_attach(void);
+int fs_maps_hold(struct fsv_node *n);
+struct fsv_node *fs_maps_get(uint64_t k);
+void fs_maps_release(struct fsv_node *n);
+void fs_maps_drain(void);
+void fs_procs_fork_prepare(void);
+void fs_procs_fork_parent(long pid);
+void fs_procs_fork_child(void);
+void fs_procs_exit(void);
 
 /* fs_stat.c: kernel struct stat / statx / statfs for a node. */
 void fs_fill_stat(void *kstat, const struct fsv_stat *st);

@@ -70,22 +70,21 @@ static long share(const struct sys_call *c, struct fsv_node *n)
 	unsigned long dst = (unsigned long)m;
 	fs_lock();
 	long r = fsv_share(&fs_g.fs, n, (uint64_t)c->a[5], mlen, alias, &dst);
-	fs_unlock();
 	if (!r && prot != (RT_PROT_READ | RT_PROT_WRITE))
 		r = host_syscall(__NR_mprotect, m, (long)mlen, prot, 0, 0, 0);
-	/* recorded for mremap, with a reference on the node that is never
-	 * dropped: the record outlives what the application closes, and the
-	 * file's shared chunks stay until the enclave ends anyway */
+	/* recorded for mremap; the process holds the file while a record of
+	 * it lives (fs_procs.c), both under the lock a fork takes */
+	if (!r)
+		r = fs_maps_hold(n);
 	if (!r && rt_vma_alias_add((unsigned long)m, (unsigned long)m + mlen, (uint64_t)(uintptr_t)n, (uint64_t)c->a[5],
 				   prot))
 		r = -ENOMEM; /* as Linux past vm.max_map_count */
-	if (!r) {
-		fs_lock();
-		fsv_ref(n);
-		fs_unlock();
-	}
+	fs_unlock();
 	if (r < 0) {
 		host_syscall(__NR_munmap, m, (long)mlen, 0, 0, 0, 0);
+		fs_lock();
+		fs_maps_release(n);
+		fs_unlock();
 		return r == -ENOSPC || r == -EFBIG ? -ENOMEM : r;
 	}
 	return m;
@@ -165,21 +164,28 @@ int fs_sys_mremap(const struct sys_call *c, long *ret)
 	}
 	if (k < 0)
 		return shield_done(ret, -EFAULT); /* growing or moving: the old range must be one mapping */
-	struct fsv_node *n = (struct fsv_node *)(uintptr_t)key;
+	if ((flags & MREMAP_FIXED_) && ((to & (RT_PAGE - 1)) || (to < old + olen && old < to + nlen)))
+		return shield_done(ret, -EINVAL);
+	/* the file, held while the work lasts (another thread may unmap the
+	 * range, and the process let the file go) */
+	fs_lock();
+	struct fsv_node *n = fs_maps_get(key);
+	fs_unlock();
+	if (!n)
+		return shield_done(ret, -EFAULT);
 	long r;
 	if (flags & MREMAP_FIXED_) {
-		if ((to & (RT_PAGE - 1)) || (to < old + olen && old < to + nlen))
-			return shield_done(ret, -EINVAL);
 		r = share_at(n, to, nlen, off, prot, RT_MAP_FIXED);
+	} else if (olen && !rt_is_err(share_at(n, old + olen, nlen - olen, off + olen, prot, RT_MAP_FIXED_NOREPLACE))) {
+		r = (long)old; /* in place: the range after the mapping was free */
+		olen = 0;
 	} else {
-		/* in place where the range after the mapping is free */
-		if (olen && !rt_is_err(share_at(n, old + olen, nlen - olen, off + olen, prot, RT_MAP_FIXED_NOREPLACE)))
-			return shield_done(ret, (long)old);
-		if (!(flags & MREMAP_MAYMOVE_))
-			return shield_done(ret, -ENOMEM);
-		r = share_at(n, 0, nlen, off, prot, 0);
+		r = (flags & MREMAP_MAYMOVE_) ? share_at(n, 0, nlen, off, prot, 0) : -ENOMEM;
 	}
 	if (!rt_is_err(r) && olen) /* moved: an old size of 0 keeps the old mapping */
 		host_syscall(__NR_munmap, (long)old, (long)olen, 0, 0, 0, 0);
+	fs_lock();
+	fsv_unref(&fs_g.fs, n);
+	fs_unlock();
 	return shield_done(ret, r);
 }

@@ -9,6 +9,7 @@
 #include "fsp.h"
 #include "fsv_arena.h"
 #include "fsv_lock.h"
+#include "vma.h"
 #include "region.h"
 #include "transport.h"
 #include "rtstring.h"
@@ -36,7 +37,14 @@ static unsigned long fs_mark[FSV_FD_LIVE_WORDS];
  * a process killed inside the shield must not hang the others. */
 static volatile int *lock_word(void) { return fs_g.lockp ? fs_g.lockp : &fs_g.lock; }
 
-void fs_lock(void) { rlock_lock(lock_word(), &rt_shared_lock_ops); }
+/* Taking the lock first lets go of the files whose shared mappings a
+ * munmap, mremap or mmap MAP_FIXED of this process ended (fs_procs.c). */
+void fs_lock(void)
+{
+	rlock_lock(lock_word(), &rt_shared_lock_ops);
+	if (fs_g.proc && rt_vma_alias_lost_any())
+		fs_maps_drain();
+}
 
 void fs_unlock(void) { rlock_unlock(lock_word(), &rt_shared_lock_ops); }
 
@@ -49,16 +57,17 @@ static void arena_attach(void)
 	rt_shared_lock_rank(fs_g.lockp, fs_shield_ops.order, "FS shield's");
 	fs_g.fs.next_ino_p = &sh->next_ino;
 	fs_g.fs.eph_bytes_p = &sh->eph_bytes;
-	sh->procs = 1;
+	fs_procs_attach(); /* else the enclave is untracked (fs_procs.c) */
 }
 
 /* ---- fork (fork.h) ----
  * The tree and the open file descriptions are shared (arena), the fd table
  * and the cwd are per process: the child's copy of the table holds one
  * description reference per fd and its cwd a node reference, which the
- * shared reference counts must include. They are taken in the parent, under
- * the lock, before the host fork (so nothing can be freed in between); the
- * parent alone releases the shared lock. */
+ * shared reference counts must include, as its entry in the arena holds
+ * one for each file it maps shared (fs_procs.c). They are taken in the
+ * parent, under the lock, before the host fork (so nothing can be freed in
+ * between); the parent alone releases the shared lock. */
 static void fork_refs(int add)
 {
 	for (size_t i = 0; i < fs_g.fds.cap; i++) {
@@ -81,7 +90,7 @@ void fs_fork_prepare(void)
 	fs_lock();
 	if (fs_g.lockp) {
 		fork_refs(1);
-		fsv_arena_shared()->procs++;
+		fs_procs_fork_prepare();
 	}
 }
 
@@ -89,16 +98,18 @@ void fs_fork_parent(long pid)
 {
 	if (!fs_g.enabled)
 		return;
-	if (fs_g.lockp && pid <= 0) {
+	if (fs_g.lockp && pid <= 0)
 		fork_refs(0);
-		fsv_arena_shared()->procs--;
-	}
+	if (fs_g.lockp)
+		fs_procs_fork_parent(pid);
 	fs_unlock();
 }
 
 void fs_fork_child(void)
 {
 	fs_g.pid = 0; /* a new process */
+	if (fs_g.lockp)
+		fs_procs_fork_child();
 	/* With the arena the lock is the parent's to release; without one
 	 * (never in sim mode) the child owns a private copy. */
 	if (fs_g.enabled && !fs_g.lockp)

@@ -15,8 +15,9 @@
 
 /* exit_group: the descriptions and the cwd are shared with the other
  * processes (arena): drop this process's references so that files removed
- * meanwhile are freed (the kernel closes the placeholders). The last
- * process removes what backs the FIFO and socket nodes on the host. */
+ * meanwhile are freed (the kernel closes the placeholders). Those of its
+ * shared mappings go once it is gone, and the last process removes what
+ * backs the FIFO and socket nodes on the host (fs_procs.c). */
 static int sys_exit_group(const struct sys_call *c, long *ret)
 {
 	(void)c;
@@ -30,9 +31,7 @@ static int sys_exit_group(const struct sys_call *c, long *ret)
 		fs_g.cwd = fs_g.fs.root;
 		fsv_ref(fs_g.cwd);
 	}
-	struct fsv_arena_shared *sh = fsv_arena_shared();
-	if (sh && sh->procs > 0 && --sh->procs == 0)
-		fs_host_nodes_exit();
+	fs_procs_exit();
 	fs_unlock();
 	return SHIELD_PASS;
 }
