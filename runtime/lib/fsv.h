@@ -439,6 +439,12 @@ struct fsv_file *fsv_fd_get(const struct fsv_fdtab *t, int fd);
 /* Drops the mapping of fd; 1 if there was one. */
 int fsv_fd_remove(struct fsv *fs, struct fsv_fdtab *t, int fd);
 void fsv_fd_destroy(struct fsv *fs, struct fsv_fdtab *t);
+/* The table of a process that is gone (killed: it never destroyed it),
+ * as another process frees it: owner's POSIX locks on its files and its
+ * references go (not its bitmaps, which were its own memory). The table's
+ * array is allocated with fsv_sh_calloc (in the arena when there is one),
+ * so that another process can read it. */
+void fsv_fd_orphan(struct fsv *fs, struct fsv_fdtab *t, uint64_t owner);
 
 /* read/write/seek on a description, honouring and advancing its offset
  * (pos < 0) or at pos (pread/pwrite). */

@@ -135,12 +135,12 @@ int fsv_fd_install(struct fsv *fs, struct fsv_fdtab *t, int fd, struct fsv_file 
 		size_t nc = t->cap ? t->cap : 64;
 		while (nc <= (size_t)fd)
 			nc *= 2;
-		struct fsv_file **nv = rt_calloc(nc, sizeof(*nv));
+		struct fsv_file **nv = fsv_sh_calloc(nc, sizeof(*nv));
 		if (!nv)
 			return -ENOMEM;
 		if (t->cap)
 			memcpy(nv, t->v, t->cap * sizeof(*nv));
-		rt_free(t->v);
+		fsv_sh_free(t->v);
 		t->v = nv;
 		t->cap = nc;
 	}
@@ -185,7 +185,22 @@ void fsv_fd_destroy(struct fsv *fs, struct fsv_fdtab *t)
 			fsv_file_unref(fs, t->v[i]);
 		}
 	}
-	rt_free(t->v);
+	fsv_sh_free(t->v);
+	t->v = NULL;
+	t->cap = t->count = 0;
+}
+
+void fsv_fd_orphan(struct fsv *fs, struct fsv_fdtab *t, uint64_t owner)
+{
+	for (size_t i = 0; i < t->cap; i++) {
+		struct fsv_file *f = t->v[i];
+		if (!f)
+			continue;
+		if (f->node->reclocks && fsv_reclock_drop(&f->node->reclocks, 0, owner) && fs->reclock_released)
+			fs->reclock_released(fs->hook_ctx);
+		fsv_file_unref(fs, f);
+	}
+	fsv_sh_free(t->v);
 	t->v = NULL;
 	t->cap = t->count = 0;
 }

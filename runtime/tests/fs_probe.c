@@ -672,9 +672,7 @@ static int waited(pid_t pid)
 }
 
 /* The holder's exit drops its locks (fd: the parent's descriptor of p);
- * a killed holder's go too: the waiter finds it gone. (A killed process
- * never reaches exit_group, so the enclave's count of its processes stays
- * off: the "reclock-killed" mode runs it in an enclave of its own.) */
+ * a killed holder's go too: the waiter finds it gone. */
 static void reclock_holder_gone(const char *p, int fd, int killed)
 {
 	int up[2], down[2]; /* child to parent, parent to child */
@@ -861,6 +859,7 @@ static void reclocks(void)
 		close(pfd[1]);
 	}
 	reclock_holder_gone(p, fd, 0);
+	reclock_holder_gone(p, fd, 1);
 	close(fd);
 	close(fd2);
 }
@@ -1110,8 +1109,9 @@ static void shared_mremap(void)
  * Each round maps a fresh 64 MiB file (its chunks are taken in the arena
  * when it is mapped), removes it and unmaps it: 20 rounds are more than
  * the enclave's 1 GiB heap holds unless the memory comes back. The second
- * series leaves the mapping to a child, which exits or is killed
- * (SIGKILL: it never runs exit_group). */
+ * series leaves the mapping and the descriptor to a child, which is
+ * killed (SIGKILL: it never runs exit_group), or exits every fourth round:
+ * 18 killed children's files are more than the heap holds too. */
 static int big_round(int round, int child_exit)
 {
 	enum { BIG = 64 << 20 };
@@ -1148,9 +1148,9 @@ static void shared_removed(void)
 	char why[96];
 	snprintf(why, sizeof why, "round %d of 20: %s", round, strerror(errno));
 	check(ok, "mmap-shared-removed-memory-returns", ok ? "" : why);
-	for (round = 0; ok && round < 20; round++)
-		ok = big_round(round, round & 1);
-	snprintf(why, sizeof why, "round %d of 20: %s", round, strerror(errno));
+	for (round = 0; ok && round < 24; round++)
+		ok = big_round(round, round % 4 == 3);
+	snprintf(why, sizeof why, "round %d of 24: %s", round, strerror(errno));
 	check(ok, "mmap-shared-removed-memory-returns-children", ok ? "" : why);
 	/* a child's mapping keeps the removed file's memory: the parent's next
 	 * file must not get it */
@@ -1190,6 +1190,49 @@ static void shared_removed(void)
 	if (g >= 0)
 		close(g);
 	unlink("/tmp/removed-other");
+}
+
+/* A process killed by a signal drops its flocks and OFD locks, as on
+ * Linux: its descriptions go once it is gone (fs_procs.c). Each holder
+ * opens the file itself (its own description) and is killed holding the
+ * lock; a flock LOCK_NB then succeeds at once, an F_OFD_SETLKW within a
+ * wait (the alarm: no hang on a runtime that keeps the lock). */
+static void killed_holder(int ofd)
+{
+	const char *path = "/tmp/killed-holder";
+	int fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600), p[2] = {-1, -1};
+	struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10};
+	int ok = fd >= 0 && pipe(p) == 0;
+	fflush(stdout);
+	pid_t pid = ok ? fork() : -1;
+	if (pid == 0) {
+		int g = open(path, O_RDWR);
+		char c = (ofd ? fcntl(g, F_OFD_SETLK, &l) : flock(g, LOCK_EX)) == 0 ? 'y' : 'n';
+		if (write(p[1], &c, 1) != 1)
+			_exit(2);
+		pause();
+		_exit(0);
+	}
+	char c = 0;
+	ok = pid > 0 && read(p[0], &c, 1) == 1 && c == 'y';
+	errno = 0;
+	int busy = ofd ? fcntl(fd, F_OFD_SETLK, &l) == -1 && errno == EAGAIN :
+			 flock(fd, LOCK_EX | LOCK_NB) == -1 && errno == EWOULDBLOCK;
+	int st = 0;
+	ok = ok && busy && kill(pid, SIGKILL) == 0 && waitpid(pid, &st, 0) == pid && WIFSIGNALED(st);
+	struct sigaction sa = {.sa_handler = on_alarm}, old;
+	sigaction(SIGALRM, &sa, &old);
+	alarm(5);
+	int got = ofd ? fcntl(fd, F_OFD_SETLKW, &l) == 0 : flock(fd, LOCK_EX | LOCK_NB) == 0;
+	alarm(0);
+	sigaction(SIGALRM, &old, 0);
+	check(ok && got, ofd ? "ofd-lock-released-when-holder-killed" : "flock-released-when-holder-killed",
+	      busy ? "" : "not held while the holder lived");
+	close(p[0]);
+	close(p[1]);
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
 }
 
 /* Descriptor numbers around closed files of the image: the runtime may
@@ -1332,11 +1375,6 @@ int main(int argc, char **argv)
 		return threads();
 	if (argc > 1 && !strcmp(argv[1], "integrity"))
 		return integrity();
-	if (argc > 1 && !strcmp(argv[1], "reclock-killed")) {
-		int fd = open("/tmp/reclock-killed", O_CREAT | O_RDWR, 0644);
-		reclock_holder_gone("/tmp/reclock-killed", fd, 1);
-		return fails;
-	}
 	if (argc > 1 && !strcmp(argv[1], "exec-child"))
 		return argc == 3 && !strcmp(argv[2], "arg") ? 42 : 1;
 	if (argc > 1 && !strcmp(argv[1], "exe")) { /* /proc/self/exe after a relative exec */
@@ -1444,6 +1482,8 @@ int main(int argc, char **argv)
 	shared_mappings();
 	shared_mremap();
 	shared_removed();
+	killed_holder(0);
+	killed_holder(1);
 
 	/* passthrough and magic links */
 	n = readlink("/proc/self/exe", buf, sizeof buf);

@@ -28,7 +28,6 @@ cat >"$W/config.json" <<'JSON'
 JSON
 sed 's|\["/probe"\]|["/probe","integrity"]|' "$W/config.json" >"$W/config-integrity.json"
 sed 's|\["/probe"\]|["/probe","threads"]|' "$W/config.json" >"$W/config-threads.json"
-sed 's|\["/probe"\]|["/probe","reclock-killed"]|' "$W/config.json" >"$W/config-reclock-killed.json"
 "$CLI" keygen --out-dir "$W/keys" >/dev/null
 run() { # $1: output dir, $2...: extra convert flags
 	out=$1
@@ -37,7 +36,6 @@ run() { # $1: output dir, $2...: extra convert flags
 	case $out in
 	*integrity) cfg=$W/config-integrity.json ;;
 	*threads) cfg=$W/config-threads.json ;;
-	*reclock-killed) cfg=$W/config-reclock-killed.json ;;
 	esac
 	"$CLI" convert "dir:$R" "dir:$out" --source-config "$cfg" \
 		--key "$W/keys/signer.pem" --fs-key "$W/keys/fs.key" "$@" >/dev/null
@@ -108,16 +106,5 @@ if grep -q '^ok threads' "$W/threads.stdout"; then
 	echo "threads: $(cat "$W/threads.stdout")"
 else
 	echo "FAIL: threads:"; cat "$W/threads.stdout" "$W/threads.stderr"; fail=1
-fi
-# A record lock holder killed with SIGKILL (it never reaches exit_group):
-# the waiter finds it gone. (The main probe's children killed with SIGKILL,
-# mmap-shared-removed-memory-returns-children, must not keep the private
-# directory above: a killed process counts as gone once it is.)
-run "$W/reclock-killed"
-if grep -q '^ok reclock-released-when-holder-killed' "$W/reclock-killed.stdout" &&
-	! grep -q '^FAIL' "$W/reclock-killed.stdout"; then
-	echo "reclock-killed: the killed holder's lock released"
-else
-	echo "FAIL: reclock-killed:"; cat "$W/reclock-killed.stdout" "$W/reclock-killed.stderr"; fail=1
 fi
 exit $fail

@@ -73,7 +73,8 @@ struct fs_state {
 	int enabled;
 	const struct fsp *img;
 	struct fsv fs;
-	struct fsv_fdtab fds;
+	struct fsv_fdtab *fdt; /* the fd table: in this process's entry in the arena (fs_procs.c), else fds_own */
+	struct fsv_fdtab fds_own;
 	struct fsv_node *cwd; /* NULL: cwd is on the host (cwd_host) */
 	char cwd_host[FSV_PATH_MAX];
 	uint32_t umask;
@@ -82,6 +83,7 @@ struct fs_state {
 	const struct rt_attestation *att; /* /dev/attestation (shield_env), or NULL */
 	struct fs_proc *proc;		  /* this process's entry in the arena (fs_procs.c), or NULL */
 	struct fs_proc *child;		  /* the entry of the child a fork in flight makes */
+	struct fsv_fdtab child_fds;	  /* its table, when the arena had no room for an entry */
 };
 extern struct fs_state fs_g;
 
@@ -203,7 +205,8 @@ int fs_sys_mremap(const struct sys_call *c, long *ret);
  * may show it any more (rt_vma_alias_held); maps_drain: the same for every
  * file whose mapping a munmap, mremap or mmap MAP_FIXED ended (fs_lock).
  * fork_prepare/parent/child: the child's entry, a copy of the parent's
- * with references of its own (made in the parent; the child takes it).
+ * (maps and fd table) with references of its own (made in the parent;
+ * the child takes it).
  * exit: the process ran exit_group; entries of processes that are gone
  * (also killed ones, which never run it) are freed with their references,
  * and the last process removes what backs the FIFO and socket nodes. */
@@ -217,6 +220,9 @@ void fs_procs_fork_prepare(void);
 void fs_procs_fork_parent(long pid);
 void fs_procs_fork_child(void);
 void fs_procs_exit(void);
+/* Frees the entries of processes that are gone now (a flock or F_SETLKW
+ * that waits may wait for a killed process's lock). */
+void fs_procs_sweep(void);
 
 /* fs_stat.c: kernel struct stat / statx / statfs for a node. */
 void fs_fill_stat(void *kstat, const struct fsv_stat *st);

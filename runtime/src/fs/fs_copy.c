@@ -96,10 +96,10 @@ struct vinfo {
 static struct vinfo virt_info(int fd)
 {
 	struct vinfo v = {0, 0, 0, NULL, 0};
-	if (!fsv_fd_maybe(&fs_g.fds, fd))
+	if (!fsv_fd_maybe(fs_g.fdt, fd))
 		return v;
 	fs_lock();
-	struct fsv_file *f = fsv_fd_get(&fs_g.fds, fd);
+	struct fsv_file *f = fsv_fd_get(fs_g.fdt, fd);
 	if (f)
 		v = (struct vinfo){1, f->flags, f->node->mode, f->node, f->off};
 	fs_unlock();

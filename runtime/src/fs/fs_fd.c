@@ -51,7 +51,7 @@ void fs_fd_forget(int fd)
 {
 	/* The kernel only hands out a free number: a mapping for it is stale. */
 	if (fd >= 0)
-		fsv_fd_remove(&fs_g.fs, &fs_g.fds, fd);
+		fsv_fd_remove(&fs_g.fs, fs_g.fdt, fd);
 }
 
 long fs_fd_sealed_memfd(int cloexec)
@@ -106,14 +106,14 @@ static int fd_template(void)
  * it: those its open installed (the fd table's mark, which any other
  * install or a remove clears) and whose flag did not change since
  * (fs_fd_cloexec_changed). The value of a marked descriptor is here; the
- * mark bitmap is fs_g.fds.mark. */
+ * mark bitmap is fs_g.fdt->mark. */
 static unsigned long cx_val[FSV_FD_LIVE_WORDS];
 
-void fs_fd_cloexec_changed(int fd) { fsv_fd_unmark(&fs_g.fds, fd); }
+void fs_fd_cloexec_changed(int fd) { fsv_fd_unmark(fs_g.fdt, fd); }
 
 int fs_fd_keep_spare(int fd)
 {
-	if (!fsv_fd_marked(&fs_g.fds, fd))
+	if (!fsv_fd_marked(fs_g.fdt, fd))
 		return 0;
 	unsigned long b = 1UL << ((unsigned)fd % (8 * sizeof(unsigned long)));
 	int cloexec = (__atomic_load_n(&cx_val[(unsigned)fd / (8 * sizeof(unsigned long))], __ATOMIC_ACQUIRE) & b) != 0;
@@ -141,7 +141,7 @@ long fs_fd_new(struct fsv_file *f, long fd, int cloexec)
 	if (fd < 0)
 		return fd;
 	fs_fd_forget((int)fd);
-	int r = fsv_fd_install(&fs_g.fs, &fs_g.fds, (int)fd, f);
+	int r = fsv_fd_install(&fs_g.fs, fs_g.fdt, (int)fd, f);
 	if (r < 0) {
 		host_syscall(__NR_close, fd, 0, 0, 0, 0, 0);
 		return r;
@@ -154,6 +154,6 @@ long fs_fd_new(struct fsv_file *f, long fd, int cloexec)
 		__atomic_or_fetch(w, b, __ATOMIC_RELEASE);
 	else
 		__atomic_and_fetch(w, ~b, __ATOMIC_RELEASE);
-	fsv_fd_mark(&fs_g.fds, (int)fd);
+	fsv_fd_mark(fs_g.fdt, (int)fd);
 	return fd;
 }

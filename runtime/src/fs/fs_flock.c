@@ -7,7 +7,10 @@
  * word in the arena that every release bumps (FUTEX_WAIT without the
  * private flag: the arena is shared memory), as the application's own
  * blocking call: a signal interrupts it (EINTR; the core restarts it for
- * SA_RESTART handlers, as Linux restarts flock). */
+ * SA_RESTART handlers, as Linux restarts flock). A holder killed by a
+ * signal never releases: a flock that finds its lock taken first frees the
+ * entries of processes that are gone, with their descriptions
+ * (fs_procs.c), and a waiting one looks again every 200 ms. */
 #include "fs.h"
 #include "fsv_lock.h"
 #include "fsv_arena.h"
@@ -16,16 +19,16 @@
 #define LOCK_EX_ 2
 #define LOCK_NB_ 4
 #define LOCK_UN_ 8
-#define FUTEX_WAIT_ 0
+#define FS_FLOCK_POLL_NS 200000000L
 
 int fs_sys_flock(const struct sys_call *c, long *ret)
 {
 	int fd = (int)c->a[0];
 	long op = c->a[1];
 	int type = (int)(op & ~(long)LOCK_NB_);
-	for (;;) {
+	for (int swept = 0;;) {
 		fs_lock();
-		struct fsv_file *f = fsv_fd_get(&fs_g.fds, fd);
+		struct fsv_file *f = fsv_fd_get(fs_g.fdt, fd);
 		if (!f) {
 			fs_unlock();
 			return SHIELD_PASS;
@@ -38,19 +41,26 @@ int fs_sys_flock(const struct sys_call *c, long *ret)
 			fs_unlock();
 			return shield_done(ret, -EBADF);
 		}
-		long r = fsv_flock(FS(), f,
-				   type == LOCK_SH_ ? FSV_FLOCK_SH :
-				   type == LOCK_EX_ ? FSV_FLOCK_EX :
-						      FSV_FLOCK_UN);
+		int want = type == LOCK_SH_ ? FSV_FLOCK_SH : type == LOCK_EX_ ? FSV_FLOCK_EX : FSV_FLOCK_UN;
+		long r = fsv_flock(FS(), f, want);
+		if (r == -EWOULDBLOCK && !swept) {
+			/* the holder may have been killed: its descriptions go with
+			 * its entry (fs_procs.c), once per call and per wait */
+			fs_procs_sweep();
+			swept = 1;
+			r = fsv_flock(FS(), f, want);
+		}
 		if (r != -EWOULDBLOCK || (op & LOCK_NB_)) {
 			fs_unlock();
 			return shield_done(ret, r);
 		}
 		uint32_t s = fsv_wait_mark(fs_flock_seq()); /* before the lock goes: no release is missed */
 		fs_unlock();
-		/* wait for a release after the one seen (s), then try again */
-		long w = shield_app_host_call(__NR_futex, (long)fs_flock_seq(), FUTEX_WAIT_, s, 0, 0, 0);
+		/* wait for a release after the one seen (s), or a while (a
+		 * holder killed meanwhile releases nothing), then try again */
+		long w = shield_app_wait(fs_flock_seq(), s, FS_FLOCK_POLL_NS);
 		if (w == -EINTR)
 			return shield_done(ret, -EINTR);
+		swept = 0;
 	}
 }

@@ -38,7 +38,7 @@ static int empty_path_fd(const struct sys_call *c, long *ret, int dirfd, void *b
 	if (dirfd == AT_FDCWD)
 		n = fs_g.cwd;
 	else {
-		struct fsv_file *f = fsv_fd_get(&fs_g.fds, dirfd);
+		struct fsv_file *f = fsv_fd_get(fs_g.fdt, dirfd);
 		n = f ? f->node : NULL;
 	}
 	if (!n) {
@@ -109,7 +109,7 @@ static int magic_fd_readlink(const struct sys_call *c, long *ret, const char *hp
 	}
 	char path[FSV_PATH_MAX + 16];
 	fs_lock();
-	struct fsv_file *f = fsv_fd_get(&fs_g.fds, (int)fd);
+	struct fsv_file *f = fsv_fd_get(fs_g.fdt, (int)fd);
 	long n = f ? fsv_node_path(FS(), f->node, path, FSV_PATH_MAX) : -1;
 	if (f && n < 0 && f->node->name) { /* removed: like the kernel, "(deleted)" */
 		n = rt_snprintf(path, sizeof path, "/%s (deleted)", f->node->name);
@@ -290,7 +290,7 @@ int fs_sys_utimensat(const struct sys_call *c, long *ret)
 {
 	if (!c->a[1]) { /* futimens(fd) */
 		fs_lock();
-		struct fsv_file *f = fsv_fd_get(&fs_g.fds, (int)c->a[0]);
+		struct fsv_file *f = fsv_fd_get(fs_g.fdt, (int)c->a[0]);
 		long v = f ? set_times(f->node, c) : 0;
 		fs_unlock();
 		if (!f)

@@ -98,7 +98,7 @@ long fs_mmap(const struct sys_call *c)
 	if (v)
 		return v;
 	fs_lock();
-	struct fsv_file *f = fsv_fd_get(&fs_g.fds, fd);
+	struct fsv_file *f = fsv_fd_get(fs_g.fdt, fd);
 	long err = 0;
 	int acc = f ? f->flags & O_ACCMODE : 0, alias_it = 0;
 	if (!f || (f->flags & O_PATH))

@@ -47,7 +47,7 @@ int fs_sys_fchdir(const struct sys_call *c, long *ret)
 {
 	int fd = (int)c->a[0];
 	fs_lock();
-	struct fsv_file *f = fsv_fd_get(&fs_g.fds, fd);
+	struct fsv_file *f = fsv_fd_get(fs_g.fdt, fd);
 	if (f) {
 		long v = 0;
 		if (!S_ISDIR_(f->node->mode))

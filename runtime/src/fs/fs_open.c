@@ -195,11 +195,11 @@ int fs_sys_openat2(const struct sys_call *c, long *ret)
 int fs_sys_close(const struct sys_call *c, long *ret)
 {
 	int fd = (int)c->a[0];
-	if (!fsv_fd_maybe(&fs_g.fds, fd))
+	if (!fsv_fd_maybe(fs_g.fdt, fd))
 		return SHIELD_PASS;
 	fs_lock();
-	int kept = fsv_fd_get(&fs_g.fds, fd) && fs_fd_keep_spare(fd);
-	int v = fsv_fd_remove(FS(), &fs_g.fds, fd);
+	int kept = fsv_fd_get(fs_g.fdt, fd) && fs_fd_keep_spare(fd);
+	int v = fsv_fd_remove(FS(), fs_g.fdt, fd);
 	fs_unlock();
 	if (!v)
 		return SHIELD_PASS;
@@ -214,8 +214,8 @@ int fs_sys_close_range(const struct sys_call *c, long *ret)
 	unsigned first = (unsigned)c->a[0], last = (unsigned)c->a[1];
 	if (!(c->a[2] & 4 /* CLOSE_RANGE_CLOEXEC */) && first <= last) {
 		fs_lock();
-		for (size_t fd = first; fd < fs_g.fds.cap && fd <= last; fd++)
-			fsv_fd_remove(FS(), &fs_g.fds, (int)fd);
+		for (size_t fd = first; fd < fs_g.fdt->cap && fd <= last; fd++)
+			fsv_fd_remove(FS(), fs_g.fdt, (int)fd);
 		fs_unlock();
 	}
 	return SHIELD_PASS; /* the host closes the placeholders; the console shield sees it too */
@@ -227,11 +227,11 @@ int fs_sys_dup(const struct sys_call *c, long *ret)
 {
 	int old = (int)c->a[0];
 	int newfd = c->nr == __NR_dup ? -1 : (int)c->a[1];
-	if (!fsv_fd_maybe(&fs_g.fds, old) && !fsv_fd_maybe(&fs_g.fds, newfd))
+	if (!fsv_fd_maybe(fs_g.fdt, old) && !fsv_fd_maybe(fs_g.fdt, newfd))
 		return SHIELD_PASS;
 	fs_lock();
-	struct fsv_file *f = fsv_fd_get(&fs_g.fds, old);
-	int new_virtual = newfd >= 0 && fsv_fd_get(&fs_g.fds, newfd) != NULL;
+	struct fsv_file *f = fsv_fd_get(fs_g.fdt, old);
+	int new_virtual = newfd >= 0 && fsv_fd_get(fs_g.fdt, newfd) != NULL;
 	if (!f && !new_virtual) {
 		fs_unlock();
 		return SHIELD_PASS; /* host fds only: the console shield tracks duplicates */
@@ -254,9 +254,9 @@ int fs_sys_dup(const struct sys_call *c, long *ret)
 	}
 	if (r >= 0) {
 		if (f)
-			r = fsv_fd_install(FS(), &fs_g.fds, (int)r, f) < 0 ? -ENOMEM : r;
+			r = fsv_fd_install(FS(), fs_g.fdt, (int)r, f) < 0 ? -ENOMEM : r;
 		else
-			fsv_fd_remove(FS(), &fs_g.fds, (int)r);
+			fsv_fd_remove(FS(), fs_g.fdt, (int)r);
 	}
 	if (f)
 		fsv_file_unref(FS(), f);
@@ -291,10 +291,10 @@ int fs_sys_fcntl(const struct sys_call *c, long *ret)
 	if (cmd == F_GETLK || cmd == F_SETLK || cmd == F_SETLKW || cmd == F_OFD_GETLK || cmd == F_OFD_SETLK ||
 	    cmd == F_OFD_SETLKW)
 		return fs_sys_reclock(c, ret); /* record locks: the enclave's table, not the placeholder's */
-	if (!fsv_fd_maybe(&fs_g.fds, fd))
+	if (!fsv_fd_maybe(fs_g.fdt, fd))
 		return SHIELD_PASS;
 	fs_lock();
-	struct fsv_file *f = fsv_fd_get(&fs_g.fds, fd);
+	struct fsv_file *f = fsv_fd_get(fs_g.fdt, fd);
 	if (!f) {
 		fs_unlock();
 		return SHIELD_PASS;
@@ -319,7 +319,7 @@ int fs_sys_fcntl(const struct sys_call *c, long *ret)
 			fsv_file_unref(FS(), f);
 			return shield_done(ret, -EIO);
 		}
-		if (r >= 0 && fsv_fd_install(FS(), &fs_g.fds, (int)r, f) < 0)
+		if (r >= 0 && fsv_fd_install(FS(), fs_g.fdt, (int)r, f) < 0)
 			r = -ENOMEM;
 		fsv_file_unref(FS(), f);
 		fs_unlock();

@@ -30,7 +30,7 @@ int fs_lookup_at(int dirfd, const char *path, int flags, struct fsv_res *r)
 			else
 				st.host_dir = fs_g.cwd_host;
 		} else {
-			struct fsv_file *f = fsv_fd_get(&fs_g.fds, dirfd);
+			struct fsv_file *f = fsv_fd_get(fs_g.fdt, dirfd);
 			if (!f)
 				return 2;
 			if (!pl)
@@ -84,10 +84,10 @@ int fs_path_op(const struct sys_call *c, long *ret, int dirfd_idx, int path_idx,
 
 int fs_fd_op(const struct sys_call *c, long *ret, int fd, fd_fn virt)
 {
-	if (!fsv_fd_maybe(&fs_g.fds, fd))
+	if (!fsv_fd_maybe(fs_g.fdt, fd))
 		return SHIELD_PASS;
 	fs_lock();
-	struct fsv_file *f = fsv_fd_get(&fs_g.fds, fd);
+	struct fsv_file *f = fsv_fd_get(fs_g.fdt, fd);
 	if (!f) {
 		fs_unlock();
 		return SHIELD_PASS;

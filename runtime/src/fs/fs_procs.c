@@ -1,18 +1,23 @@
 /* FS shield: the enclave's processes (fs.h), one entry each in the shared
  * arena, made at start-up and by each fork.
  *
- * An entry holds one reference on every file its process maps shared: a
+ * An entry holds the process's fd table (fs_g.fdt: which description each
+ * of its virtual descriptors names, one reference each), and one
+ * reference on every file its process maps shared: a
  * shared mapping shows the file's chunks in the arena (fs_mmap.c), which
  * must not be freed, nor given to another file, while any process may
  * still map them. The process lets a file go once the last record of its
  * mappings ended (core/vma.c: a record ends only when the host call that
  * unmaps its range succeeded), and a fork gives the child references of its
- * own for the mappings it inherits. A process killed by a signal never
- * lets anything go itself, nor does one that ran exit_group (its other
- * threads run until the host ends them): its entry is freed, with its
- * references, once the process is gone, by the next fork or exit of
- * another process of the enclave. A removed file's chunks are then freed
- * with its last reference (sqlite maps every database it opens).
+ * own for the mappings it inherits, and a copy of the fd table. A process
+ * killed by a signal never lets anything go itself, nor does one that ran
+ * exit_group let go of its mappings (its other threads run until the host
+ * ends them): its entry is freed, with its references, once the process
+ * is gone, by the next fork or exit of another process of the enclave, or
+ * by a flock or F_SETLKW that waits (fs_procs_sweep). A removed file's
+ * chunks are then freed with its last reference (sqlite maps every
+ * database it opens), and the flocks and OFD locks of a killed process's
+ * descriptions go with them, as Linux drops them when it dies.
  *
  * The entries also tell the last process: the one whose exit_group finds
  * no other process that lives and did not exit removes the host directory
@@ -20,7 +25,8 @@
  * gone, where a count of exits could never reach zero.
  *
  * When an entry cannot be made (the arena is full), the enclave is marked
- * untracked: shared chunks are never freed again and the directory stays.
+ * untracked: shared chunks are never freed again and the directory stays;
+ * a child then keeps its fd table in its own memory.
  * Lock held in every function. */
 #include "fs.h"
 #include "fsv_arena.h"
@@ -33,6 +39,7 @@ struct fs_proc {
 	uint8_t exited;		/* it ran exit_group: its threads are ending */
 	uint32_t n, cap;	/* maps used, and its room */
 	struct fsv_node **maps; /* the files it maps shared, one reference each */
+	struct fsv_fdtab fds;	/* its fd table (fs_g.fdt), the array in the arena */
 };
 
 static struct fsv_arena_shared *sh(void) { return fsv_arena_shared(); }
@@ -41,13 +48,33 @@ static uint64_t key(const struct fsv_node *n) { return (uint64_t)(uintptr_t)n; }
 
 static void untracked(void) { sh()->untracked = 1; }
 
-/* Drops p's references and frees it (unlinked). */
-static void proc_free(struct fs_proc *p)
+/* Drops p's references (its descriptors' too with fds: its process is
+ * gone) and frees it (unlinked). */
+static void proc_free(struct fs_proc *p, int fds)
 {
 	for (uint32_t i = 0; i < p->n; i++)
 		fsv_unref(FS(), p->maps[i]);
 	fsv_sh_free(p->maps);
+	if (fds)
+		fsv_fd_orphan(FS(), &p->fds, (uint64_t)p->pid);
+	else
+		fsv_sh_free(p->fds.v);
 	fsv_sh_free(p);
+}
+
+/* A copy of table t into to, its array from the arena or (arena 0) the
+ * runtime's heap; the references are the caller's. 0 or -ENOMEM. */
+static int table_copy(const struct fsv_fdtab *t, struct fsv_fdtab *to, int arena)
+{
+	*to = *t;
+	to->v = NULL;
+	if (!t->cap)
+		return 0;
+	to->v = arena ? fsv_sh_malloc(t->cap * sizeof *to->v) : rt_malloc(t->cap * sizeof *to->v);
+	if (!to->v)
+		return -ENOMEM;
+	memcpy(to->v, t->v, t->cap * sizeof *to->v);
+	return 0;
 }
 
 static void proc_link(struct fs_proc *p)
@@ -72,9 +99,18 @@ int fs_procs_attach(void)
 		untracked();
 		return -ENOMEM;
 	}
+	/* the table moves in (made before the arena: its array from the heap) */
+	if (table_copy(fs_g.fdt, &p->fds, 1)) {
+		fsv_sh_free(p);
+		untracked();
+		return -ENOMEM;
+	}
+	fsv_sh_free(fs_g.fdt->v);
+	fs_g.fdt->v = NULL;
 	p->pid = (int)host_syscall(__NR_getpid, 0, 0, 0, 0, 0, 0);
 	proc_link(p);
 	fs_g.proc = p;
+	fs_g.fdt = &p->fds;
 	return 0;
 }
 
@@ -157,8 +193,8 @@ void fs_maps_drain(void)
 /* Frees the entries of processes that are gone (not this process's, nor
  * the child's a fork is making). kill(2) tells a process its parent has
  * reaped; /proc tells a zombie, asked where it matters: for an entry that
- * ran exit_group or holds references, and (want_live) until a live one is
- * found. Returns whether a process that did not run exit_group lives (one
+ * holds references, and (want_live) until a live one that did not exit is
+ * found (an entry that exited and holds nothing waits for kill(2)). Returns whether a process that did not run exit_group lives (one
  * whose fork has not returned counts). */
 static int sweep(int want_live)
 {
@@ -169,12 +205,12 @@ static int sweep(int want_live)
 		if (p != fs_g.proc && p != fs_g.child && p->pid > 0) {
 			if (host_syscall(__NR_kill, p->pid, 0, 0, 0, 0, 0) == -ESRCH)
 				gone = 1;
-			else if (p->exited || p->n || (want_live && !live))
+			else if (p->n || p->fds.count || (want_live && !live && !p->exited))
 				gone = !rt_proc_alive(p->pid);
 		}
 		if (gone) {
 			*q = p->next;
-			proc_free(p);
+			proc_free(p, 1);
 			continue;
 		}
 		if (p != fs_g.proc && !p->exited)
@@ -184,6 +220,12 @@ static int sweep(int want_live)
 	return live;
 }
 
+void fs_procs_sweep(void)
+{
+	if (fs_g.proc)
+		sweep(0);
+}
+
 void fs_procs_fork_prepare(void)
 {
 	sweep(0);
@@ -191,9 +233,16 @@ void fs_procs_fork_prepare(void)
 	struct fs_proc *c = p ? fsv_sh_calloc(1, sizeof *c) : NULL;
 	struct fsv_node **m = c && p->n ? fsv_sh_malloc(p->n * sizeof *m) : NULL;
 	fs_g.child = NULL;
-	if (!c || (p->n && !m)) {
+	if (c && ((p->n && !m) || table_copy(fs_g.fdt, &c->fds, 1))) {
+		fsv_sh_free(m);
 		fsv_sh_free(c);
+		c = NULL;
+	}
+	if (!c) {
+		/* the child keeps its table in its own memory */
 		untracked();
+		if (table_copy(fs_g.fdt, &fs_g.child_fds, 0))
+			rt_fatal(RT_EX_OSERR, "fork: out of memory copying the descriptor table");
 		return;
 	}
 	for (uint32_t i = 0; i < p->n; i++) {
@@ -210,6 +259,8 @@ void fs_procs_fork_parent(long pid)
 {
 	struct fs_proc *c = fs_g.child;
 	fs_g.child = NULL;
+	rt_free(fs_g.child_fds.v); /* the child's, when it had no entry */
+	fs_g.child_fds.v = NULL;
 	if (!c)
 		return;
 	if (pid > 0) {
@@ -217,13 +268,20 @@ void fs_procs_fork_parent(long pid)
 		return;
 	}
 	proc_unlink(c);
-	proc_free(c);
+	proc_free(c, 0); /* the descriptors' references go back with the parent's (fs_shield.c) */
 }
 
 void fs_procs_fork_child(void)
 {
 	fs_g.proc = fs_g.child;
 	fs_g.child = NULL;
+	if (fs_g.proc) {
+		fs_g.fdt = &fs_g.proc->fds;
+	} else {
+		fs_g.fds_own = fs_g.child_fds;
+		fs_g.child_fds.v = NULL;
+		fs_g.fdt = &fs_g.fds_own;
+	}
 }
 
 void fs_procs_exit(void)

@@ -35,10 +35,15 @@
 /* The waits of every process (the arena), or this process's without one. */
 static struct fsv_reclock_wait *private_waits;
 
+/* ctx: whether a wait ended since the lock was last taken: a killed
+ * process's OFD locks go with its descriptions (fs_procs_sweep). */
 static void lock(void *ctx)
 {
-	(void)ctx;
 	fs_lock();
+	if (*(int *)ctx) {
+		*(int *)ctx = 0;
+		fs_procs_sweep();
+	}
 }
 
 static void unlock(void *ctx)
@@ -50,7 +55,7 @@ static void unlock(void *ctx)
 static int file(void *ctx, int fd, struct fsv_reclock_file *rf)
 {
 	(void)ctx;
-	struct fsv_file *f = fsv_fd_get(&fs_g.fds, fd);
+	struct fsv_file *f = fsv_fd_get(fs_g.fdt, fd);
 	if (!f)
 		return -EBADF; /* closed meanwhile by another thread */
 	int acc = f->flags & O_ACCMODE;
@@ -74,7 +79,7 @@ static void released(void *ctx)
 
 static long wait(void *ctx, volatile uint32_t *seq, uint32_t val)
 {
-	(void)ctx;
+	*(int *)ctx = 1;
 	return shield_app_wait(seq, val, FS_RECLOCK_POLL_NS);
 }
 
@@ -84,7 +89,7 @@ int fs_sys_reclock(const struct sys_call *c, long *ret)
 	long cmd = c->a[1];
 	struct fsv_flock *u = (struct fsv_flock *)c->a[2];
 	fs_lock();
-	struct fsv_file *f = fsv_fd_get(&fs_g.fds, fd);
+	struct fsv_file *f = fsv_fd_get(fs_g.fdt, fd);
 	int opath = f && (f->flags & O_PATH);
 	fs_unlock();
 	if (!f)
@@ -96,11 +101,13 @@ int fs_sys_reclock(const struct sys_call *c, long *ret)
 		return shield_done(ret, -EFAULT);
 	memcpy(&fl, u, sizeof fl);
 	struct fsv_arena_shared *sh = fsv_arena_shared();
+	int waited = 0;
 	const struct fsv_reclock_ops ops = {
+		.ctx = &waited,
 		.lock = lock,
 		.unlock = unlock,
 		.file = file,
-		.alive = rt_task_alive,
+		.alive = rt_proc_alive, /* a POSIX owner is a process: alive while a thread of it runs */
 		.released = released,
 		.wait = wait,
 		.seq = fs_reclock_seq(),

@@ -85,7 +85,7 @@ static size_t record(int **slot, size_t n, int *memfds, struct passed **added)
 	for (size_t i = 0; i < n; i++) {
 		memfds[i] = -1;
 		fs_lock();
-		int virt = fsv_fd_get(&fs_g.fds, *slot[i]) != NULL;
+		int virt = fsv_fd_get(fs_g.fdt, *slot[i]) != NULL;
 		fs_unlock();
 		if (!virt)
 			continue;
@@ -98,7 +98,7 @@ static size_t record(int **slot, size_t n, int *memfds, struct passed **added)
 			continue;
 		}
 		fs_lock();
-		struct fsv_file *f = fsv_fd_get(&fs_g.fds, *slot[i]);
+		struct fsv_file *f = fsv_fd_get(fs_g.fdt, *slot[i]);
 		struct passed *p = f ? fsv_sh_malloc(sizeof *p) : NULL;
 		if (p) {
 			fsv_file_ref(f);
@@ -152,7 +152,7 @@ int fs_scm_virtual(const struct kmsghdr *m)
 	int *slot[SCM_MAX];
 	size_t n = rights(m->control, m->controllen, slot, SCM_MAX), i;
 	fs_lock();
-	for (i = 0; i < n && !fsv_fd_get(&fs_g.fds, *slot[i]); i++)
+	for (i = 0; i < n && !fsv_fd_get(fs_g.fdt, *slot[i]); i++)
 		;
 	fs_unlock();
 	return i < n;
@@ -207,7 +207,7 @@ void fs_scm_received(const struct kmsghdr *m)
 			if (p->dev != dev || p->ino != ino)
 				continue;
 			*pp = p->next;
-			if (fsv_fd_install(FS(), &fs_g.fds, fd, p->f) == 0)
+			if (fsv_fd_install(FS(), fs_g.fdt, fd, p->f) == 0)
 				s->mapped[nm++] = fd;
 			fsv_file_unref(FS(), p->f);
 			fsv_sh_free(p);

@@ -20,7 +20,7 @@
 #include "shared.h"
 #include "thread.h"
 
-struct fs_state fs_g;
+struct fs_state fs_g = {.fdt = &fs_g.fds_own};
 
 /* The fd table's live bitmap (fsv.h): calls on descriptors that are not
  * the shield's (sockets, pipes, host files: most of a server's calls) pass
@@ -70,8 +70,8 @@ static void arena_attach(void)
  * between); the parent alone releases the shared lock. */
 static void fork_refs(int add)
 {
-	for (size_t i = 0; i < fs_g.fds.cap; i++) {
-		struct fsv_file *f = fs_g.fds.v[i];
+	for (size_t i = 0; i < fs_g.fdt->cap; i++) {
+		struct fsv_file *f = fs_g.fdt->v[i];
 		if (!f)
 			continue;
 		if (add)
@@ -142,7 +142,7 @@ static void hook_integrity(void *ctx, const char *path, int err)
 static struct fsv_node *hook_fd_node(void *ctx, int fd)
 {
 	(void)ctx;
-	struct fsv_file *f = fsv_fd_get(&fs_g.fds, fd);
+	struct fsv_file *f = fsv_fd_get(fs_g.fdt, fd);
 	if (!f)
 		return NULL;
 	fsv_ref(f->node);
@@ -157,10 +157,10 @@ static int hook_fd_closed(void *ctx, int fd)
 
 int fs_is_virtual_fd(int fd)
 {
-	if (!fs_g.enabled || !fsv_fd_maybe(&fs_g.fds, fd))
+	if (!fs_g.enabled || !fsv_fd_maybe(fs_g.fdt, fd))
 		return 0;
 	fs_lock();
-	int v = fsv_fd_get(&fs_g.fds, fd) != NULL;
+	int v = fsv_fd_get(fs_g.fdt, fd) != NULL;
 	fs_unlock();
 	return v;
 }
@@ -332,8 +332,9 @@ static int hook_set_report_data(void *ctx, const uint8_t data[64])
 int fs_shield_configure(const struct fsp *img, const struct fs_shield_config *cfg)
 {
 	memset(&fs_g, 0, sizeof fs_g);
-	fs_g.fds.live = fs_live;
-	fs_g.fds.mark = fs_mark;
+	fs_g.fdt = &fs_g.fds_own;
+	fs_g.fdt->live = fs_live;
+	fs_g.fdt->mark = fs_mark;
 	long um = host_syscall(__NR_umask, 022, 0, 0, 0, 0, 0);
 	host_syscall(__NR_umask, um, 0, 0, 0, 0, 0);
 	fs_g.umask = um >= 0 ? (uint32_t)um & 0777 : 022;

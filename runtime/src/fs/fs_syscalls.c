@@ -25,7 +25,7 @@ static int sys_exit_group(const struct sys_call *c, long *ret)
 	if (!fs_g.lockp)
 		return SHIELD_PASS;
 	fs_lock();
-	fsv_fd_destroy(FS(), &fs_g.fds);
+	fsv_fd_destroy(FS(), fs_g.fdt);
 	if (fs_g.cwd) {
 		fsv_unref(FS(), fs_g.cwd);
 		fs_g.cwd = fs_g.fs.root;
@@ -61,10 +61,10 @@ static int sys_path_or_null(const struct sys_call *c, long *ret)
 
 static int sys_mmap(const struct sys_call *c, long *ret)
 {
-	if ((c->a[3] & 0x20 /* MAP_ANONYMOUS */) || !fsv_fd_maybe(&fs_g.fds, (int)c->a[4]))
+	if ((c->a[3] & 0x20 /* MAP_ANONYMOUS */) || !fsv_fd_maybe(fs_g.fdt, (int)c->a[4]))
 		return SHIELD_PASS;
 	fs_lock();
-	int v = fsv_fd_get(&fs_g.fds, (int)c->a[4]) != NULL;
+	int v = fsv_fd_get(fs_g.fdt, (int)c->a[4]) != NULL;
 	fs_unlock();
 	if (!v)
 		return SHIELD_PASS;
