@@ -91,29 +91,31 @@ void rlock_unlock(volatile int *w, const struct rlock_ops *ops)
 		ops->wake(w);
 }
 
-int rlock_stat_alive(const char *stat, long len)
+/* Where the state letter of a /proc/ID/stat line is: it follows the last
+ * ')' (comm may contain parentheses) and a space; -1 when it does not
+ * parse. */
+static long state_at(const char *stat, long len)
 {
-	/* The state follows the last ')' (comm may contain parentheses). */
 	long i = len - 1;
 	while (i >= 0 && stat[i] != ')')
 		i--;
-	if (i < 0 || i + 2 >= len || stat[i + 1] != ' ')
-		return 0;
-	char s = stat[i + 2];
-	return s != 'Z' && s != 'X' && s != 'x';
+	return i < 0 || i + 2 >= len || stat[i + 1] != ' ' ? -1 : i + 2;
+}
+
+static int live_state(char s) { return s != 'Z' && s != 'X' && s != 'x'; }
+
+int rlock_stat_alive(const char *stat, long len)
+{
+	long i = state_at(stat, len);
+	return i >= 0 && live_state(stat[i]);
 }
 
 int rlock_stat_group_alive(const char *stat, long len)
 {
-	long i = len - 1;
-	while (i >= 0 && stat[i] != ')')
-		i--;
-	if (i < 0 || i + 2 >= len || stat[i + 1] != ' ')
-		return 1;
-	if (rlock_stat_alive(stat, len))
+	long i = state_at(stat, len);
+	if (i < 0 || live_state(stat[i]))
 		return 1;
 	/* fields 3 (the state) to 19, then num_threads */
-	i += 2;
 	for (int field = 3; field < 20; field++) {
 		while (i < len && stat[i] != ' ')
 			i++;

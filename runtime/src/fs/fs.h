@@ -194,16 +194,17 @@ long fs_mmap(const struct sys_call *c);
 /* mremap of a virtual file's shared mapping (its own memory). */
 int fs_sys_mremap(const struct sys_call *c, long *ret);
 
-/* fs_procs.c: the enclave's processes, in the arena. Each entry holds one
- * reference on every file the process maps shared (the file's chunks stay
- * until no mapping may show them), and says whether the process ran
- * exit_group. Lock held.
+/* fs_procs.c: the enclave's processes, in the arena. Each entry holds the
+ * process's fd table and one reference on every file the process maps
+ * shared (the file's chunks stay until no mapping may show them), and
+ * says whether the process ran exit_group. Lock held.
  * attach: this process's entry, when the arena is set up (0 or -ENOMEM).
  * maps_hold: the process maps n shared (a reference the first time; 0 or
  * -ENOMEM). maps_get: the file of key k (rt_vma_alias) the process holds,
- * with a reference for the caller, or NULL. maps_release: n's reference goes if no mapping of the process
- * may show it any more (rt_vma_alias_held); maps_drain: the same for every
- * file whose mapping a munmap, mremap or mmap MAP_FIXED ended (fs_lock).
+ * with a reference for the caller, or NULL. maps_release: n's reference
+ * goes if no mapping of the process may show it any more
+ * (rt_vma_alias_held); maps_drain: the same for every file whose mapping
+ * a munmap, mremap or mmap MAP_FIXED ended (fs_lock).
  * fork_prepare/parent/child: the child's entry, a copy of the parent's
  * (maps and fd table) with references of its own (made in the parent;
  * the child takes it).
@@ -221,8 +222,9 @@ void fs_procs_fork_parent(long pid);
 void fs_procs_fork_child(void);
 void fs_procs_exit(void);
 /* Frees the entries of processes that are gone now (a flock or F_SETLKW
- * that waits may wait for a killed process's lock). */
-void fs_procs_sweep(void);
+ * may find a killed process's lock in its way); quick: only those kill(2)
+ * says are gone (reaped by their parent), not zombies (/proc). */
+void fs_procs_sweep(int quick);
 
 /* fs_stat.c: kernel struct stat / statx / statfs for a node. */
 void fs_fill_stat(void *kstat, const struct fsv_stat *st);

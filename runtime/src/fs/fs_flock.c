@@ -43,10 +43,11 @@ int fs_sys_flock(const struct sys_call *c, long *ret)
 		}
 		int want = type == LOCK_SH_ ? FSV_FLOCK_SH : type == LOCK_EX_ ? FSV_FLOCK_EX : FSV_FLOCK_UN;
 		long r = fsv_flock(FS(), f, want);
-		if (r == -EWOULDBLOCK && !swept) {
+		if (r == -EWOULDBLOCK && swept <= 0) {
 			/* the holder may have been killed: its descriptions go with
-			 * its entry (fs_procs.c), once per call and per wait */
-			fs_procs_sweep();
+			 * its entry (fs_procs.c), once per call (kill(2) only) and
+			 * after each wait (zombies too) */
+			fs_procs_sweep(!swept);
 			swept = 1;
 			r = fsv_flock(FS(), f, want);
 		}
@@ -61,6 +62,6 @@ int fs_sys_flock(const struct sys_call *c, long *ret)
 		long w = shield_app_wait(fs_flock_seq(), s, FS_FLOCK_POLL_NS);
 		if (w == -EINTR)
 			return shield_done(ret, -EINTR);
-		swept = 0;
+		swept = -1;
 	}
 }

@@ -1,23 +1,25 @@
 /* FS shield: the enclave's processes (fs.h), one entry each in the shared
  * arena, made at start-up and by each fork.
  *
- * An entry holds the process's fd table (fs_g.fdt: which description each
- * of its virtual descriptors names, one reference each), and one
- * reference on every file its process maps shared: a
- * shared mapping shows the file's chunks in the arena (fs_mmap.c), which
- * must not be freed, nor given to another file, while any process may
- * still map them. The process lets a file go once the last record of its
- * mappings ended (core/vma.c: a record ends only when the host call that
- * unmaps its range succeeded), and a fork gives the child references of its
- * own for the mappings it inherits, and a copy of the fd table. A process
- * killed by a signal never lets anything go itself, nor does one that ran
- * exit_group let go of its mappings (its other threads run until the host
- * ends them): its entry is freed, with its references, once the process
- * is gone, by the next fork or exit of another process of the enclave, or
- * by a flock or F_SETLKW that waits (fs_procs_sweep). A removed file's
- * chunks are then freed with its last reference (sqlite maps every
- * database it opens), and the flocks and OFD locks of a killed process's
- * descriptions go with them, as Linux drops them when it dies.
+ * An entry holds the process's fd table (fs_g.fdt: the description each of
+ * its virtual descriptors names, one reference each) and one reference on
+ * every file the process maps shared: a shared mapping shows the file's
+ * chunks in the arena (fs_mmap.c), which must not be freed, nor given to
+ * another file, while any process may still map them. The process lets a
+ * file go once the last record of its mappings ended (core/vma.c: a record
+ * ends only when the host call that unmaps its range succeeded). A fork
+ * gives the child an entry with references of its own: for the mappings
+ * it inherits and in a copy of the fd table.
+ *
+ * A process killed by a signal lets nothing go itself, nor does one that
+ * ran exit_group let go of its mappings (its other threads run until the
+ * host ends them). Its entry is freed, with its references, once the
+ * process is gone: by the next fork or exit of another process of the
+ * enclave, or by a flock or F_SETLKW that finds a lock in its way
+ * (fs_procs_sweep). A removed file's chunks are then freed with its last
+ * reference (sqlite maps every database it opens), and the flocks and OFD
+ * locks of a killed process's descriptions go, as Linux drops them when
+ * it dies.
  *
  * The entries also tell the last process: the one whose exit_group finds
  * no other process that lives and did not exit removes the host directory
@@ -26,8 +28,10 @@
  *
  * When an entry cannot be made (the arena is full), the enclave is marked
  * untracked: shared chunks are never freed again and the directory stays;
- * a child then keeps its fd table in its own memory.
- * Lock held in every function. */
+ * a child then keeps its fd table in its own memory. Until
+ * fs_procs_fork_child, a child's fs_g.fdt is its parent's table: nothing
+ * before it in the child may touch it (the shields whose fork_child runs
+ * first touch no descriptor). Lock held in every function. */
 #include "fs.h"
 #include "fsv_arena.h"
 #include "shared.h"
@@ -192,11 +196,12 @@ void fs_maps_drain(void)
 
 /* Frees the entries of processes that are gone (not this process's, nor
  * the child's a fork is making). kill(2) tells a process its parent has
- * reaped; /proc tells a zombie, asked where it matters: for an entry that
- * holds references, and (want_live) until a live one that did not exit is
- * found (an entry that exited and holds nothing waits for kill(2)). Returns whether a process that did not run exit_group lives (one
- * whose fork has not returned counts). */
-static int sweep(int want_live)
+ * reaped; /proc tells a zombie (not asked when quick), asked where it
+ * matters: for an entry that holds references, and (want_live) until a
+ * live one that did not exit is found (an entry that exited and holds
+ * nothing waits for kill(2)). Returns whether a process that did not run
+ * exit_group lives (one whose fork has not returned counts). */
+static int sweep(int want_live, int quick)
 {
 	int live = 0;
 	for (struct fs_proc **q = (struct fs_proc **)&sh()->procs; *q;) {
@@ -205,7 +210,7 @@ static int sweep(int want_live)
 		if (p != fs_g.proc && p != fs_g.child && p->pid > 0) {
 			if (host_syscall(__NR_kill, p->pid, 0, 0, 0, 0, 0) == -ESRCH)
 				gone = 1;
-			else if (p->n || p->fds.count || (want_live && !live && !p->exited))
+			else if (!quick && (p->n || p->fds.count || (want_live && !live && !p->exited)))
 				gone = !rt_proc_alive(p->pid);
 		}
 		if (gone) {
@@ -220,15 +225,15 @@ static int sweep(int want_live)
 	return live;
 }
 
-void fs_procs_sweep(void)
+void fs_procs_sweep(int quick)
 {
 	if (fs_g.proc)
-		sweep(0);
+		sweep(0, quick);
 }
 
 void fs_procs_fork_prepare(void)
 {
-	sweep(0);
+	sweep(0, 0);
 	const struct fs_proc *p = fs_g.proc;
 	struct fs_proc *c = p ? fsv_sh_calloc(1, sizeof *c) : NULL;
 	struct fsv_node **m = c && p->n ? fsv_sh_malloc(p->n * sizeof *m) : NULL;
@@ -288,6 +293,6 @@ void fs_procs_exit(void)
 {
 	if (fs_g.proc)
 		fs_g.proc->exited = 1;
-	if (!sweep(1) && !sh()->untracked)
+	if (!sweep(1, 0) && !sh()->untracked)
 		fs_host_nodes_exit();
 }

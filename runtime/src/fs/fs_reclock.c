@@ -42,7 +42,7 @@ static void lock(void *ctx)
 	fs_lock();
 	if (*(int *)ctx) {
 		*(int *)ctx = 0;
-		fs_procs_sweep();
+		fs_procs_sweep(0);
 	}
 }
 
