@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -304,6 +305,23 @@ func TestSuiteResultParsing(t *testing.T) {
 		t.Fatalf("sqliteSummary of a run cut short: %q", got)
 	}
 	for _, tc := range []struct {
+		a, b  string
+		slack int
+		same  bool
+	}{
+		{"0 errors out of 273207 tests", "0 errors out of 273207 tests", 0, true},
+		{"0 errors out of 273207 tests", "0 errors out of 273205 tests", 0, false},
+		{"0 errors out of 273207 tests", "0 errors out of 273205 tests", 10, true},
+		{"0 errors out of 273207 tests", "0 errors out of 273190 tests", 10, false},
+		{"2 errors out of 9 tests\nfailed: a b", "2 errors out of 9 tests\nfailed: a c", 10, false},
+		{"0 errors out of 9 tests", "1 errors out of 9 tests\nfailed: a", 10, false},
+		{"", "", 10, false},
+	} {
+		if got := sqliteSame(tc.a, tc.b, tc.slack); got != tc.same {
+			t.Errorf("sqliteSame(%q, %q, %d) = %v, want %v", tc.a, tc.b, tc.slack, got, tc.same)
+		}
+	}
+	for _, tc := range []struct {
 		name string
 		a, b []string
 	}{
@@ -356,9 +374,9 @@ func TestSQLiteSuite(t *testing.T) {
 		b, _ := os.ReadFile(filepath.Join(src, "make.log"))
 		t.Fatalf("building testfixture: %v\n%s%s", err, out, lastLinesOf(string(b), 30))
 	}
-	args := []string{"test/veryquick.test"}
+	args, slack := []string{"test/veryquick.test"}, 0
 	if p := os.Getenv("SCONE_E2E_SQLITE_PERMUTATION"); p != "" { // e.g. mmap: every test with PRAGMA mmap_size
-		args = []string{"test/permutations.test", p}
+		args, slack = []string{"test/permutations.test", p}, sqlitePermutationSlack
 	}
 	img := sqliteTestImage(t, e.image(t, "sqlite"), src, args)
 	native := e.p.PullOCI(t, podmantest.WriteLayout(t, img, "native"), "native")
@@ -374,10 +392,41 @@ func TestSQLiteSuite(t *testing.T) {
 	}
 	want := run(native, nil, nil)
 	got := run(id, []string{"SCONE_FS_KEY_FILE=/run/secrets/scone-fs-key"}, []string{e.keyFile + ":/run/secrets/scone-fs-key:ro"})
-	if got != want {
+	if !sqliteSame(want, got, slack) {
 		t.Fatalf("SQLite's suite: native\n%s\nconverted\n%s", want, got)
 	}
+	if got != want {
+		t.Logf("SQLite's suite: the same errors, test counts within %d: native\n%s\nconverted\n%s", slack, want, got)
+		return
+	}
 	t.Logf("SQLite's suite, native and converted: %s", want)
+}
+
+// sqlitePermutationSlack: how many tests a permutation's two runs may
+// count apart. The mmap permutation counted 273,206 and 273,207 tests in
+// two native runs on 2026-12-07, and 273,207 native against 273,205
+// converted in a third pair (0 errors each): some scripts loop for a time.
+// veryquick counted 254,991 in every run: its counts must be equal.
+const sqlitePermutationSlack = 10
+
+// sqliteSame: whether two summaries (sqliteSummary) have the same errors
+// and failures, and test counts at most slack apart.
+func sqliteSame(a, b string, slack int) bool {
+	parse := func(sum string) (errs, tests int, failed string) {
+		first, rest, _ := strings.Cut(sum, "\n")
+		if m := sqliteTotal.FindStringSubmatch(first); m != nil {
+			errs, _ = strconv.Atoi(m[1])
+			tests, _ = strconv.Atoi(m[2])
+		}
+		return errs, tests, rest
+	}
+	ea, ta, fa := parse(a)
+	eb, tb, fb := parse(b)
+	d := ta - tb
+	if d < 0 {
+		d = -d
+	}
+	return ta > 0 && tb > 0 && ea == eb && fa == fb && d <= slack
 }
 
 var sqliteTotal = regexp.MustCompile(`^(\d+) errors out of (\d+) tests`)
