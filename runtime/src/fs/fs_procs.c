@@ -15,8 +15,8 @@
  * ran exit_group let go of its mappings (its other threads run until the
  * host ends them). Its entry is freed, with its references, once the
  * process is gone: by the next fork or exit of another process of the
- * enclave, or by a flock or F_SETLKW that finds a lock in its way
- * (fs_procs_sweep). A removed file's chunks are then freed with its last
+ * enclave once its parent has reaped it, or by a flock or F_SETLKW that
+ * finds a lock in its way (fs_procs_sweep; after a wait, zombies too). A removed file's chunks are then freed with its last
  * reference (sqlite maps every database it opens), and the flocks and OFD
  * locks of a killed process's descriptions go, as Linux drops them when
  * it dies.
@@ -103,14 +103,7 @@ int fs_procs_attach(void)
 		untracked();
 		return -ENOMEM;
 	}
-	/* the table moves in (made before the arena: its array from the heap) */
-	if (table_copy(fs_g.fdt, &p->fds, 1)) {
-		fsv_sh_free(p);
-		untracked();
-		return -ENOMEM;
-	}
-	fsv_sh_free(fs_g.fdt->v);
-	fs_g.fdt->v = NULL;
+	p->fds = *fs_g.fdt; /* still empty (fs_shield_configure): its bitmaps move in */
 	p->pid = (int)host_syscall(__NR_getpid, 0, 0, 0, 0, 0, 0);
 	proc_link(p);
 	fs_g.proc = p;
@@ -196,11 +189,13 @@ void fs_maps_drain(void)
 
 /* Frees the entries of processes that are gone (not this process's, nor
  * the child's a fork is making). kill(2) tells a process its parent has
- * reaped; /proc tells a zombie (not asked when quick), asked where it
- * matters: for an entry that holds references, and (want_live) until a
- * live one that did not exit is found (an entry that exited and holds
- * nothing waits for kill(2)). Returns whether a process that did not run
- * exit_group lives (one whose fork has not returned counts). */
+ * reaped, one system call per entry; /proc tells a zombie, a read of its
+ * stat asked only where it matters: for an entry that holds references
+ * (not when quick: fork and exit leave a zombie's references to a later
+ * sweep, once its parent reaped it or a flock or F_SETLKW waited), and
+ * (want_live) until a live one that did not exit is found. Returns whether
+ * a process that did not run exit_group lives (one whose fork has not
+ * returned counts). */
 static int sweep(int want_live, int quick)
 {
 	int live = 0;
@@ -210,7 +205,7 @@ static int sweep(int want_live, int quick)
 		if (p != fs_g.proc && p != fs_g.child && p->pid > 0) {
 			if (host_syscall(__NR_kill, p->pid, 0, 0, 0, 0, 0) == -ESRCH)
 				gone = 1;
-			else if (!quick && (p->n || p->fds.count || (want_live && !live && !p->exited)))
+			else if ((!quick && (p->n || p->fds.count)) || (want_live && !live && !p->exited))
 				gone = !rt_proc_alive(p->pid);
 		}
 		if (gone) {
@@ -233,7 +228,7 @@ void fs_procs_sweep(int quick)
 
 void fs_procs_fork_prepare(void)
 {
-	sweep(0, 0);
+	sweep(0, 1);
 	const struct fs_proc *p = fs_g.proc;
 	struct fs_proc *c = p ? fsv_sh_calloc(1, sizeof *c) : NULL;
 	struct fsv_node **m = c && p->n ? fsv_sh_malloc(p->n * sizeof *m) : NULL;
@@ -247,7 +242,8 @@ void fs_procs_fork_prepare(void)
 		/* the child keeps its table in its own memory */
 		untracked();
 		if (table_copy(fs_g.fdt, &fs_g.child_fds, 0))
-			rt_fatal(RT_EX_OSERR, "fork: out of memory copying the descriptor table");
+			rt_fatal(RT_EX_OSERR, "fork: no memory left to copy the descriptor table of the enclave's "
+					      "files (raise the enclave's heap: scone-build convert --heap)");
 		return;
 	}
 	for (uint32_t i = 0; i < p->n; i++) {
@@ -293,6 +289,6 @@ void fs_procs_exit(void)
 {
 	if (fs_g.proc)
 		fs_g.proc->exited = 1;
-	if (!sweep(1, 0) && !sh()->untracked)
+	if (!sweep(1, 1) && !sh()->untracked)
 		fs_host_nodes_exit();
 }
