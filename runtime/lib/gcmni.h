@@ -2,9 +2,10 @@
  * protected FS reader's chunks (fsp.c).
  *
  * BearSSL's GCM runs CTR and GHASH as two passes over the data, and its
- * GHASH multiplies block by block; here four blocks at a time are
+ * GHASH multiplies block by block; here eight blocks at a time are
  * decrypted and hashed together (their products summed before one
- * reduction), and each ciphertext byte is loaded once, for both: the
+ * reduction; with VAES and VPCLMULQDQ two blocks per instruction, in
+ * 256-bit registers), and each ciphertext byte is loaded once, for both: the
  * source may be memory the host can change (the mapped image), and what is
  * authenticated is then exactly what is decrypted, without a private copy
  * first. Same results as BearSSL's br_gcm (tests/test_gcmni.c checks them
@@ -14,11 +15,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* An expanded AES-256 key and the powers H^1..H^4 of the hash key, in the
- * byte-reflected form the multiplication uses (no alignment needed). */
+/* An expanded AES-256 key and the powers of the hash key, in the
+ * byte-reflected form the multiplication uses (no alignment needed):
+ * hpow[8 - e] = H^e for e = 1..8, hpow[8..15] zero. wide: the CPU has
+ * VAES and VPCLMULQDQ with the AVX state enabled, so eight blocks go
+ * through 256-bit registers (set by gcmni_init; a test may clear it). */
 struct gcmni_key {
 	uint8_t rk[15][16];
-	uint8_t h[4][16];
+	uint8_t hpow[16][16];
+	uint8_t wide;
 };
 
 /* Whether this CPU has AES-NI, PCLMULQDQ and SSSE3. */

@@ -2,7 +2,8 @@
  * GCM specification's test case 16 (AES-256, 96-bit IV, AAD), every
  * length 0..600 and random ones up to 5,000 bytes with random AAD against
  * BearSSL's br_gcm (encrypting), a flipped bit in the ciphertext, AAD,
- * nonce or tag refused with the output wiped, and decryption in place. */
+ * nonce or tag refused with the output wiped, and decryption in place;
+ * through the 128-bit path and, where the CPU has it, the 256-bit one. */
 #include <bearssl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,7 @@ static int all_zero(const uint8_t *p, size_t n)
 	return 1;
 }
 
-static void test_spec_vector(void)
+static void test_spec_vector(int wide)
 {
 	uint8_t k[32], iv[12], a[20], p[60], c[60], t[16], out[60];
 	unhex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308", k, 32);
@@ -55,6 +56,7 @@ static void test_spec_vector(void)
 	unhex("76fc6ece0f4e1768cddf8853bb2d551b", t, 16);
 	struct gcmni_key key;
 	gcmni_init(&key, k);
+	key.wide = (uint8_t)wide;
 	CHECK(gcmni_open(&key, iv, a, sizeof a, c, out, sizeof c, t) == 1);
 	CHECK(memcmp(out, p, sizeof p) == 0);
 	/* BearSSL agrees with the vector */
@@ -64,11 +66,12 @@ static void test_spec_vector(void)
 	CHECK(memcmp(b, c, sizeof c) == 0 && memcmp(bt, t, 16) == 0);
 }
 
-static void test_against_bearssl(void)
+static void test_against_bearssl(int wide)
 {
 	enum { MAX = 5000 };
 	static uint8_t pt[MAX], ct[MAX], out[MAX], aad[64];
 	uint8_t key[32], nonce[12], tag[16];
+	const char *path = wide ? "256-bit" : "128-bit";
 	srand(7);
 	for (int it = 0; it < 1200; it++) {
 		for (int i = 0; i < 32; i++)
@@ -86,9 +89,10 @@ static void test_against_bearssl(void)
 		seal(key, nonce, aad, al, ct, n, tag);
 		struct gcmni_key k;
 		gcmni_init(&k, key);
+		k.wide = (uint8_t)wide;
 		memset(out, 0xa5, n);
 		int ok = gcmni_open(&k, nonce, aad, al, ct, out, n, tag);
-		CHECK_MSG(ok == 1 && memcmp(out, pt, n) == 0, "length %zu, aad %zu: ok %d", n, al, ok);
+		CHECK_MSG(ok == 1 && memcmp(out, pt, n) == 0, "%s, length %zu, aad %zu: ok %d", path, n, al, ok);
 		if (it % 7 == 0) { /* in place */
 			uint8_t *b = malloc(n + 1);
 			memcpy(b, ct, n);
@@ -121,7 +125,16 @@ int main(void)
 		printf("test_gcmni: skipped: this CPU lacks AES-NI, PCLMULQDQ or SSSE3 (the reader uses BearSSL)\n");
 		return 0;
 	}
-	test_spec_vector();
-	test_against_bearssl();
+	/* both paths: 128-bit registers (every AES-NI CPU) and, where the CPU
+	 * has VAES and VPCLMULQDQ, 256-bit ones */
+	struct gcmni_key probe;
+	static const uint8_t zero[32];
+	gcmni_init(&probe, zero);
+	for (int wide = 0; wide <= probe.wide; wide++) {
+		test_spec_vector(wide);
+		test_against_bearssl(wide);
+	}
+	if (!probe.wide)
+		printf("test_gcmni: the 256-bit path not tested: this CPU lacks VAES or VPCLMULQDQ\n");
 	return test_summary("test_gcmni");
 }
