@@ -113,8 +113,8 @@ test-gostd: runtime ## the Go standard library's tests converted vs native, with
 test-python: runtime ## CPython's own regression tests (signals, threads, polls; files, paths, archives) natively vs under scone-run (runtime/e2e; make test runs the file tests only)
 	SCONE_E2E_PYTHON=all CGO_ENABLED=0 $(GO) test -count=1 -timeout 30m -run 'TestPython' -v ./runtime/e2e
 
-test-suites: runtime ## redis's and SQLite's own test suites against the native and the converted image (test/e2e; ~16 min; SUITES=redis or sqlite for one)
-	SCONE_E2E_SUITES=$(or $(SUITES),all) CGO_ENABLED=0 $(GO) test -count=1 -timeout 90m -run 'Test(Redis|SQLite)Suite' -v ./test/e2e
+test-suites: runtime ## redis's, SQLite's and PostgreSQL's own test suites against the native and the converted image (test/e2e; ~21 min; SUITES=redis, sqlite or postgres for one)
+	SCONE_E2E_SUITES=$(or $(SUITES),all) CGO_ENABLED=0 $(GO) test -count=1 -timeout 90m -run 'Test(Redis|SQLite|Postgres)Suite' -v ./test/e2e
 
 fuzz: ## run each fuzz target for a short while (FUZZTIME, default 20s)
 	./scripts/fuzz.sh

@@ -458,46 +458,7 @@ func sqliteTestImage(t *testing.T, base v1.Image, src string, args []string) v1.
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	epoch := time.Unix(0, 0)
-	add := func(hostPath, imagePath string, owner int) {
-		err := filepath.WalkDir(hostPath, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(hostPath, p)
-			h, err := tar.FileInfoHeader(info, "")
-			if err != nil {
-				return err
-			}
-			if info.Mode()&fs.ModeSymlink != 0 {
-				if h.Linkname, err = os.Readlink(p); err != nil {
-					return err
-				}
-			}
-			h.Name = strings.TrimPrefix(filepath.Join(imagePath, rel), "/")
-			h.Uid, h.Gid, h.Uname, h.Gname = owner, owner, "", ""
-			h.ModTime, h.AccessTime, h.ChangeTime = epoch, time.Time{}, time.Time{}
-			h.Format = tar.FormatPAX
-			if err := tw.WriteHeader(h); err != nil {
-				return err
-			}
-			if info.Mode().IsRegular() {
-				b, err := os.ReadFile(p)
-				if err != nil {
-					return err
-				}
-				_, err = tw.Write(b)
-				return err
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatalf("adding %s to the test image: %v", hostPath, err)
-		}
-	}
+	add := func(hostPath, imagePath string, owner int) { addTree(t, tw, hostPath, imagePath, owner) }
 	// the suite writes its databases into its working directory
 	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "sqlite/", Mode: 0o755, Uid: 1000, Gid: 1000, ModTime: epoch, Format: tar.FormatPAX}); err != nil {
 		t.Fatal(err)
@@ -510,15 +471,7 @@ func sqliteTestImage(t *testing.T, base v1.Image, src string, args []string) v1.
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	b := buf.Bytes()
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := mutate.AppendLayers(base, layer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := appendTar(t, base, buf.Bytes())
 	cf, err := img.ConfigFile()
 	if err != nil {
 		t.Fatal(err)
@@ -531,4 +484,63 @@ func sqliteTestImage(t *testing.T, base v1.Image, src string, args []string) v1.
 		t.Fatal(err)
 	}
 	return img
+}
+
+// addTree writes hostPath (a file or a directory tree, symlinks as links)
+// into tw at imagePath, owned by owner, with fixed times.
+func addTree(t *testing.T, tw *tar.Writer, hostPath, imagePath string, owner int) {
+	t.Helper()
+	epoch := time.Unix(0, 0)
+	err := filepath.WalkDir(hostPath, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(hostPath, p)
+		h, err := tar.FileInfoHeader(info, "")
+		if err != nil {
+			return err
+		}
+		if info.Mode()&fs.ModeSymlink != 0 {
+			if h.Linkname, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		h.Name = strings.TrimPrefix(filepath.Join(imagePath, rel), "/")
+		h.Uid, h.Gid, h.Uname, h.Gname = owner, owner, "", ""
+		h.ModTime, h.AccessTime, h.ChangeTime = epoch, time.Time{}, time.Time{}
+		h.Format = tar.FormatPAX
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if info.Mode().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			_, err = tw.Write(b)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("adding %s to the test image: %v", hostPath, err)
+	}
+}
+
+// appendTar is img with the tar b as a layer on top.
+func appendTar(t *testing.T, img v1.Image, b []byte) v1.Image {
+	t.Helper()
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := mutate.AppendLayers(img, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
