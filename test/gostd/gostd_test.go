@@ -76,6 +76,16 @@ var packages = []pkgSpec{
 	{path: "compress/gzip"},
 	{path: "crypto/tls"},
 	{path: "bufio"},
+	// added 2026-12-07 (all passed converted as natively): splice,
+	// sendfile and copy_file_range between pipes, files and sockets;
+	// unix datagram and stream sockets to a syslog server of the test's
+	// own; CGI children executed by the test binary; heap dumps written
+	// to a file; getrandom
+	{path: "internal/poll"},
+	{path: "log/syslog"},
+	{path: "net/http/cgi"},
+	{path: "runtime/debug"},
+	{path: "crypto/rand"},
 }
 
 // The environment of both runs (the converted one gets it from the image
