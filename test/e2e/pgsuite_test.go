@@ -76,7 +76,21 @@ func TestPostgresSuite(t *testing.T) {
 	if v, _, _ := e.p.Run(t, native, podmantest.RunOpts{Network: "none", Entrypoint: []string{"postgres"}, Args: []string{"--version"}}); !strings.Contains(v, " "+pgVersion) {
 		t.Fatalf("the postgres image's server is %q, the suite's source %s: update pgSourceURL, pgSourceSum and pgVersion to the image's version", strings.TrimSpace(v), pgVersion)
 	}
-	conv, _ := e.convert(t, img, convert.WithHostArgs(true), convert.WithVolumes(regress, out), convert.WithHeapSize(2<<30))
+	opts := []convert.Option{convert.WithHostArgs(true), convert.WithVolumes(regress, out), convert.WithHeapSize(2 << 30)}
+	// SCONE_E2E_PG_DATA=volume: the converted server's data directory on
+	// a protected volume (a host directory, encrypted and authenticated
+	// by the volume shield) instead of the enclave's memory
+	var convVols []string
+	if os.Getenv("SCONE_E2E_PG_DATA") == "volume" {
+		const data = "/var/lib/postgresql/data"
+		dir := t.TempDir()
+		if err := os.Chmod(dir, 0o777); err != nil { // the image's user writes the volume's host files
+			t.Fatal(err)
+		}
+		opts = append(opts, convert.WithProtectedVolumes(data))
+		convVols = append(convVols, dir+":"+data)
+	}
+	conv, _ := e.convert(t, img, opts...)
 	id := e.load(t, conv, "postgres-suite")
 	vols := []string{regress + ":" + regress + ":ro", out + ":" + out}
 	run := func(what, image string, env, vols []string) []string {
@@ -130,7 +144,8 @@ func TestPostgresSuite(t *testing.T) {
 		return res
 	}
 	want := run("native", native, nil, vols)
-	got := run("converted", id, []string{"SCONE_FS_KEY_FILE=/run/secrets/scone-fs-key"}, append(vols, e.keyFile+":/run/secrets/scone-fs-key:ro"))
+	got := run("converted", id, []string{"SCONE_FS_KEY_FILE=/run/secrets/scone-fs-key"},
+		append(append(vols, convVols...), e.keyFile+":/run/secrets/scone-fs-key:ro"))
 	compareResults(t, "PostgreSQL's regression suite", want, got)
 	t.Logf("PostgreSQL's regression suite: %d ok, %d failed, identical native and converted",
 		countPrefix(got, "ok "), countPrefix(got, "FAILED "))
