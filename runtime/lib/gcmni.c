@@ -174,9 +174,9 @@ static __m128i ghash_bytes(__m128i y, __m128i h1, const uint8_t *p, size_t n)
 
 /* Eight blocks at a time: AESENC's latency is several cycles, so more
  * independent blocks hide more of it (eight against four: 3.4-3.6 against
- * 3.1-3.2 GB/s on 2,600-byte chunks, docs/benchmarks.md). The eight keystream
- * blocks x[] are computed while the m <= 8 ciphertext blocks c[0:16m] are
- * hashed into lo:hi (Y folded into the first block; block j multiplied by
+ * 3.1-3.2 GB/s on 2,600-byte chunks, docs/benchmarks.md). The eight
+ * keystream blocks (into ks) are computed while the m <= 8 ciphertext
+ * blocks c[0:16m] are hashed into lo:hi (Y folded into the first block; block j multiplied by
  * H^(m-j)), which the caller reduces. c is a private copy: the ciphertext
  * is loaded from it twice, for the hash and for the decryption. */
 #define AES_ROUND(r)                           \
