@@ -59,15 +59,10 @@ func TestPostgresSuite(t *testing.T) {
 	}
 	regress := filepath.Join(src, "src", "test", "regress")
 	// pg_regress's output directory; the server writes into its results/
-	// (COPY TO, lo_export) for psql to read back
+	// (COPY TO, lo_export) for psql to read back, made anew by each run
 	out := t.TempDir()
-	if err := os.Mkdir(filepath.Join(out, "results"), 0o777); err != nil {
+	if err := os.Chmod(out, 0o777); err != nil {
 		t.Fatal(err)
-	}
-	for _, d := range []string{out, filepath.Join(out, "results")} {
-		if err := os.Chmod(d, 0o777); err != nil {
-			t.Fatal(err)
-		}
 	}
 	// pg-start as the entrypoint: the host's arguments go to the server
 	libs := []string{filepath.Join(regress, "regress.so"), filepath.Join(src, "contrib", "spi", "autoinc.so"), filepath.Join(src, "contrib", "spi", "refint.so")}
@@ -97,14 +92,17 @@ func TestPostgresSuite(t *testing.T) {
 		for _, d := range []string{"results", "regression.diffs", "regression.out"} {
 			_ = os.RemoveAll(filepath.Join(out, d))
 		}
-		if err := os.Mkdir(filepath.Join(out, "results"), 0o777); err != nil {
+		resDir := filepath.Join(out, "results")
+		if err := os.Mkdir(resDir, 0o777); err != nil {
 			t.Fatal(err)
 		}
-		_ = os.Chmod(filepath.Join(out, "results"), 0o777)
+		if err := os.Chmod(resDir, 0o777); err != nil { // past the umask: the server's user writes here
+			t.Fatal(err)
+		}
 		port := podmantest.FreePort(t)
 		// fsync off and at most 256 MB of WAL: the converted server's
 		// data directory is in the enclave's memory (its ephemeral file
-		// system); both sides run alike
+		// system) unless SCONE_E2E_PG_DATA=volume; both sides run alike
 		args := []string{"-p", itoa(port), "-c", "fsync=off", "-c", "max_wal_size=256MB"}
 		c := e.p.Start(t, image, podmantest.RunOpts{Network: "host", Args: args, Env: env, Volumes: vols})
 		defer c.Stop(t, 20e9)
