@@ -87,7 +87,7 @@ func TestPostgresSuite(t *testing.T) {
 	}
 	conv, _ := e.convert(t, img, opts...)
 	id := e.load(t, conv, "postgres-suite")
-	vols := []string{regress + ":" + regress + ":ro", out + ":" + out}
+	suiteVols := []string{regress + ":" + regress + ":ro", out + ":" + out}
 	run := func(what, image string, env, vols []string) []string {
 		for _, d := range []string{"results", "regression.diffs", "regression.out"} {
 			_ = os.RemoveAll(filepath.Join(out, d))
@@ -141,9 +141,9 @@ func TestPostgresSuite(t *testing.T) {
 		}
 		return res
 	}
-	want := run("native", native, nil, vols)
+	want := run("native", native, nil, suiteVols)
 	got := run("converted", id, []string{"SCONE_FS_KEY_FILE=/run/secrets/scone-fs-key"},
-		append(append(vols, convVols...), e.keyFile+":/run/secrets/scone-fs-key:ro"))
+		append(append(suiteVols, convVols...), e.keyFile+":/run/secrets/scone-fs-key:ro"))
 	compareResults(t, "PostgreSQL's regression suite", want, got)
 	t.Logf("PostgreSQL's regression suite: %d ok, %d failed, identical native and converted",
 		countPrefix(got, "ok "), countPrefix(got, "FAILED "))

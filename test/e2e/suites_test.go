@@ -31,7 +31,8 @@ import (
 
 // The applications' own test suites, run against the native image and the
 // converted one: what passes, fails and is skipped must be the same. They
-// take long (redis's ~9 min for both sides on two cores, SQLite's ~7), so they run only when
+// take long (redis's ~9 min for both sides on two cores, SQLite's ~7,
+// PostgreSQL's ~5), so they run only when
 // SCONE_E2E_SUITES names them (`make test-suites` names all).
 
 // wantSuite skips the test unless SCONE_E2E_SUITES names suite (or "all").
@@ -42,7 +43,7 @@ func wantSuite(t *testing.T, suite string) {
 			return
 		}
 	}
-	t.Skipf("SKIP: %s's own test suite takes 7-9 min of both cores: `make test-suites` runs it (SCONE_E2E_SUITES=%s)", suite, suite)
+	t.Skipf("SKIP: %s's own test suite takes 5-9 min of both cores: `make test-suites` runs it (SCONE_E2E_SUITES=%s)", suite, suite)
 }
 
 // suiteSource is the unpacked source tree of a release tarball, fetched
@@ -303,6 +304,16 @@ func TestSuiteResultParsing(t *testing.T) {
 	}
 	if got := sqliteSummary("mmap1-2.2... Ok\n"); got != "" {
 		t.Fatalf("sqliteSummary of a run cut short: %q", got)
+	}
+	pg := "============== running regression test queries        ==============\n" +
+		"test test_setup                   ... ok          441 ms\n" +
+		"parallel group (2 tests):  char boolean\n" +
+		"     boolean                      ... ok           84 ms\n" +
+		"     char                         ... FAILED (test process exited with exit code 2)      560 ms\n" +
+		"     random                       ... failed (ignored)       12 ms\n" +
+		" 1 of 4 tests failed. \n"
+	if got, want := strings.Join(pgResults(pg), "\n"), "FAILED char\nfailed (ignored) random\nok boolean\nok test_setup"; got != want {
+		t.Fatalf("pgResults:\n%s\nwant\n%s", got, want)
 	}
 	for _, tc := range []struct {
 		a, b  string
